@@ -1,0 +1,31 @@
+"""jwtobs: observable JWT validation and token-free logs.
+
+>>> import jwt, jwtobs
+>>> decode = jwtobs.wrap(jwt.decode)            # same return value, same exceptions
+>>> jwtobs.reason_of(exc)                        # -> Reason.EXPIRED, ...
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from jwtobs.config import configure, flush
+from jwtobs.events import JsonlSink, LoggerSink, ValidationEvent
+from jwtobs.exceptions import ConfigurationError, TokenRejected, detail_of, reason_of
+from jwtobs.reasons import Reason
+from jwtobs.wrap import wrap
+
+__all__ = [
+    "__version__",
+    "configure",
+    "flush",
+    "wrap",
+    "reason_of",
+    "detail_of",
+    "Reason",
+    "TokenRejected",
+    "ConfigurationError",
+    "ValidationEvent",
+    "JsonlSink",
+    "LoggerSink",
+]

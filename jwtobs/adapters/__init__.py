@@ -1,0 +1,107 @@
+"""Library adapters: one module per JOSE library, each mapping that library's exceptions to a Reason.
+
+Every adapter module defines the same three names:
+
+``NAME``                         the library name used in telemetry (``jwtobs.library``)
+``classify(exc, peek)``          ``(Reason, detail)`` for an exception raised while validating, or ``None``
+                                 when the exception is not one the library raises for a bad token (the
+                                 caller then records JWT_VALIDATOR_ERROR)
+``claims_from_result(result)``   the claims mapping inside the validator's return value, or ``None``
+
+Common facts every library shares (no token, wrong type, oversized) are classified in
+:func:`classify` before the adapter is asked.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any, Final, Protocol, cast
+
+from jwtobs.exceptions import ConfigurationError
+from jwtobs.header import TokenPeek
+from jwtobs.reasons import Reason
+
+__all__ = ["Adapter", "get", "infer_library", "classify", "LIBRARIES"]
+
+#: library name -> adapter module
+LIBRARIES: Final[dict[str, str]] = {
+    "pyjwt": "jwtobs.adapters.pyjwt",
+    "joserfc": "jwtobs.adapters.joserfc",
+    "jose": "jwtobs.adapters.jose",
+    "jwcrypto": "jwtobs.adapters.jwcrypto",
+    "authlib": "jwtobs.adapters.authlib",
+}
+#: top-level Python package -> library name (to infer the library from a callable)
+_PACKAGES: Final[dict[str, str]] = {
+    "jwt": "pyjwt",
+    "joserfc": "joserfc",
+    "jose": "jose",
+    "jwcrypto": "jwcrypto",
+    "authlib": "authlib",
+}
+ALIASES: Final[dict[str, str]] = {"python-jose": "jose", "python_jose": "jose", "authlib.jose": "authlib"}
+
+Classification = tuple[Reason, "str | None"]
+
+
+class Adapter(Protocol):
+    NAME: str
+
+    def classify(self, exc: BaseException, peek: TokenPeek) -> Classification | None: ...
+
+    def claims_from_result(self, result: object) -> Mapping[str, Any] | None: ...
+
+
+def get(library: str) -> Adapter:
+    """The adapter module for a library name (``pyjwt``, ``joserfc``, ``jose``, ``jwcrypto``, ``authlib``)."""
+    name = ALIASES.get(library, library)
+    modname = LIBRARIES.get(name)
+    if modname is None:
+        raise ConfigurationError(f"unknown library {library!r}; expected one of {sorted(LIBRARIES)}")
+    module: ModuleType = importlib.import_module(modname)
+    return cast(Adapter, module)
+
+
+def infer_library(fn: Callable[..., Any]) -> str | None:
+    """The library a callable belongs to, from its module (or its bound object's class module)."""
+    candidates = [getattr(fn, "__module__", None)]
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        candidates.append(type(owner).__module__)
+        candidates.append(getattr(owner, "__name__", None))  # a module's function bound oddly
+    for mod in candidates:
+        if isinstance(mod, str):
+            lib = _PACKAGES.get(mod.split(".", 1)[0])
+            if lib is not None:
+                return lib
+    return None
+
+
+def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classification:
+    """The reason for a rejection: shared facts about the token first, then the library's exception."""
+    kind = peek.kind
+    if kind in ("missing", "empty"):
+        return Reason.MISSING, None
+    if kind == "invalid_type":
+        return Reason.MALFORMED, "type"
+    if kind == "oversized":
+        return Reason.OVERSIZED, "token"
+    try:
+        result = adapter.classify(exc, peek)
+    except Exception:  # an adapter bug must not break the caller: fail closed
+        result = None
+    if result is None:
+        return Reason.VALIDATOR_ERROR, _exc_name(exc)
+    return result
+
+
+def _exc_name(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"[:128]
+
+
+def claims_mapping(result: object) -> Mapping[str, Any] | None:
+    """Helper for adapters: the result itself when it is a mapping."""
+    return result if isinstance(result, Mapping) else None

@@ -1,0 +1,134 @@
+"""PyJWT adapter: PyJWT's exceptions (``jwt.exceptions``) mapped to reasons.
+
+Order matters: subclasses are tested before their parents (``InvalidSignatureError`` before
+``DecodeError``), and ``InvalidKeyError``/``PyJWKClientError`` are not ``InvalidTokenError`` subclasses.
+Messages are consulted only where PyJWT uses one class for several causes; the detail vocabulary is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import jwt
+from jwt import exceptions as E
+
+from jwtobs.header import TokenPeek
+from jwtobs.reasons import Reason
+
+NAME: Final = "pyjwt"
+
+_REGISTERED: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "azp", "scope", "nonce"})
+
+
+def claims_from_result(result: object) -> Mapping[str, Any] | None:
+    """``jwt.decode`` returns the claims; ``jwt.decode_complete`` a dict with a ``payload``."""
+    if isinstance(result, Mapping):
+        payload = result.get("payload")
+        if isinstance(payload, Mapping) and "header" in result and "signature" in result:
+            return payload
+        return result
+    return None
+
+
+def _form(peek: TokenPeek) -> tuple[Reason, str | None] | None:
+    if peek.kind == "jwe":
+        return Reason.UNEXPECTED_FORM, "jwe"
+    if peek.kind == "json":
+        return Reason.UNEXPECTED_FORM, "json"
+    if peek.kind == "malformed":
+        return Reason.MALFORMED, peek.malformed_part
+    return None
+
+
+def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] | None:
+    msg = str(exc) if isinstance(exc, E.PyJWTError) else ""
+    # -- key sources --
+    if isinstance(exc, E.PyJWKClientConnectionError):
+        return Reason.JWKS_UNAVAILABLE, "connection"
+    if isinstance(exc, E.PyJWKClientError):
+        if msg.startswith("Unable to find a signing key"):
+            return Reason.UNKNOWN_KID, None
+        if "did not contain any signing keys" in msg:
+            return Reason.JWKS_UNAVAILABLE, "no_keys"
+        if "JSON object" in msg:
+            return Reason.JWKS_UNAVAILABLE, "invalid_json"
+        if msg.startswith("Invalid JWKS URI scheme"):
+            return Reason.JWKS_UNAVAILABLE, "config"
+        return Reason.JWKS_UNAVAILABLE, None
+    if isinstance(exc, E.PyJWKSetError):
+        return Reason.JWKS_UNAVAILABLE, "invalid_jwks"
+    if isinstance(exc, (E.InvalidKeyError, E.PyJWKError)):
+        if peek.unsigned:
+            return Reason.UNSIGNED, None
+        return Reason.KEY_INVALID, None
+    if not isinstance(exc, E.InvalidTokenError):
+        return None
+    # -- structure --
+    if isinstance(exc, E.InvalidSignatureError):
+        return (Reason.UNSIGNED, "empty_signature") if peek.unsigned else (Reason.BAD_SIGNATURE, None)
+    if isinstance(exc, E.InvalidAlgorithmError):
+        if peek.unsigned:
+            return Reason.UNSIGNED, None
+        if "not specified" in msg:
+            return Reason.ALG_NOT_ALLOWED, "missing"
+        if "not supported" in msg:
+            return Reason.ALG_NOT_ALLOWED, "unsupported"
+        if "does not match the key" in msg:
+            return Reason.ALG_NOT_ALLOWED, "key_mismatch"
+        return Reason.ALG_NOT_ALLOWED, "not_allowed"
+    # -- claims --
+    if isinstance(exc, E.ExpiredSignatureError):
+        return Reason.EXPIRED, "exp"
+    if isinstance(exc, E.ImmatureSignatureError):
+        return Reason.NOT_YET_VALID, "iat" if "(iat)" in msg else "nbf"
+    if isinstance(exc, E.InvalidIssuedAtError):
+        return Reason.CLAIM_INVALID, "iat"
+    if isinstance(exc, E.MissingRequiredClaimError):
+        claim = exc.claim if exc.claim in _REGISTERED else "other"
+        return Reason.MISSING_CLAIM, claim
+    if isinstance(exc, E.InvalidAudienceError):
+        return (Reason.CLAIM_INVALID, "aud") if "format" in msg else (Reason.AUDIENCE_MISMATCH, "aud")
+    if isinstance(exc, E.InvalidIssuerError):
+        return (Reason.CLAIM_INVALID, "iss") if "must be a string" in msg else (Reason.ISSUER_MISMATCH, "iss")
+    if isinstance(exc, E.InvalidSubjectError):
+        return (Reason.CLAIM_INVALID, "sub") if "must be a string" in msg else (Reason.CLAIM_MISMATCH, "sub")
+    if isinstance(exc, E.InvalidJTIError):
+        return Reason.CLAIM_INVALID, "jti"
+    if isinstance(exc, E.DecodeError):
+        if peek.unsigned and peek.kind == "jws" and peek.header is not None and "Signature" in msg:
+            return Reason.UNSIGNED, None
+        if "Token must be a" in msg:
+            return Reason.MALFORMED, "type"
+        if "(exp) must be an integer" in msg:
+            return Reason.CLAIM_INVALID, "exp"
+        if "(nbf) must be an integer" in msg:
+            return Reason.CLAIM_INVALID, "nbf"
+        if "b64" in msg or "detached_payload" in msg:
+            return Reason.HEADER_INVALID, "b64"
+        if '"algorithms" argument' in msg:
+            return None  # the caller's misuse of decode(): a validator error, not the token's fault
+        form = _form(peek)
+        if form is not None:
+            return form
+        if "header" in msg:
+            return Reason.MALFORMED, "header"
+        if "payload" in msg:
+            return Reason.MALFORMED, "payload"
+        if "crypto" in msg or "signature" in msg.lower():
+            return Reason.MALFORMED, "signature"
+        return Reason.MALFORMED, peek.bad_segment() or "segments"
+    # plain InvalidTokenError: header checks
+    if "Key ID header" in msg:
+        return Reason.HEADER_INVALID, "kid"
+    if "crit" in msg.lower() or "Critical extension" in msg:
+        return Reason.CRIT_UNSUPPORTED, "crit"
+    if "'b64'" in msg:
+        return Reason.HEADER_INVALID, "b64"
+    form = _form(peek)
+    if form is not None:
+        return form
+    return Reason.CLAIM_INVALID, None
+
+
+__all__ = ["NAME", "classify", "claims_from_result", "jwt"]

@@ -1,0 +1,243 @@
+"""The validation event (schema v1) and the sinks that receive it.
+
+One :class:`ValidationEvent` is produced per validation, by :func:`jwtobs.wrap` and by
+:class:`jwtobs.Verifier` alike. Spans, metrics, the JSONL event file and the analysis all derive from it.
+It never holds the token, its signature, or a raw identifying claim: ``jti`` and ``sub`` appear only as
+keyed fingerprints (:mod:`jwtobs.fingerprint`).
+
+Sinks are callables taking one event. Two are provided: :class:`JsonlSink` (append-only JSON lines,
+buffered, rotation-safe) and :class:`LoggerSink` (a stdlib or structlog logger; rejections at WARNING).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, Protocol
+
+__all__ = ["ValidationEvent", "EventSink", "JsonlSink", "LoggerSink", "SCHEMA_VERSION", "EVENT_FIELDS", "format_time"]
+
+SCHEMA_VERSION: Final = 1
+
+Outcome = Literal["accepted", "rejected"]
+
+
+@dataclass(slots=True)
+class ValidationEvent:
+    """One validation. Field meanings are documented in ``docs/contract.md``.
+
+    ``time`` is the validation time as POSIX seconds (float) on the object and RFC 3339 UTC in the JSON form.
+    """
+
+    time: float
+    outcome: Outcome
+    reason: str | None
+    detail: str | None
+    library: str
+    profile: str
+    issuer: str | None
+    alg: str | None
+    kid: str | None
+    typ: str | None
+    client_id: str | None
+    token_fp: str | None
+    jti_hash: str | None
+    sub_hash: str | None
+    tenant: str | None
+    iat: int | None
+    nbf: int | None
+    exp: int | None
+    token_bytes: int
+    duration_s: float
+    trace_id: str | None = None
+    span_id: str | None = None
+    service: str | None = None
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == "accepted"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``schema`` first, ``time`` as RFC 3339 UTC, every field present."""
+        d: dict[str, Any] = {"schema": self.schema, "time": format_time(self.time)}
+        for name in _BODY_FIELDS:
+            d[name] = getattr(self, name)
+        return d
+
+    def to_json(self) -> str:
+        return _ENCODER.encode(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidationEvent:
+        """Inverse of :meth:`to_dict` (unknown keys are ignored, missing optional keys are ``None``)."""
+        kwargs: dict[str, Any] = {f: data.get(f) for f in EVENT_FIELDS if f not in ("time", "schema")}
+        t = data.get("time")
+        ts = datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() if isinstance(t, str) else float(t or 0)
+        kwargs["token_bytes"] = kwargs.get("token_bytes") or 0
+        kwargs["duration_s"] = kwargs.get("duration_s") or 0.0
+        return cls(time=ts, schema=int(data.get("schema", SCHEMA_VERSION)), **kwargs)
+
+
+EVENT_FIELDS: Final[tuple[str, ...]] = (
+    "schema",
+    "time",
+    *tuple(f.name for f in fields(ValidationEvent) if f.name not in ("schema", "time")),
+)
+_BODY_FIELDS: Final = EVENT_FIELDS[2:]
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
+_time_cache: list[Any] = [-1, ""]
+
+
+def format_time(ts: float) -> str:
+    """RFC 3339 UTC with millisecond precision, e.g. ``2026-11-28T17:53:20.123Z``."""
+    sec = int(ts)
+    cache = _time_cache
+    if cache[0] != sec:
+        cache[1] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cache[0] = sec
+    return f"{cache[1]}.{int((ts - sec) * 1000):03d}Z"
+
+
+class EventSink(Protocol):
+    def __call__(self, event: ValidationEvent) -> None: ...
+
+
+_OPEN_SINKS: weakref.WeakSet[JsonlSink] = weakref.WeakSet()
+
+
+def _flush_open_sinks() -> None:
+    for sink in list(_OPEN_SINKS):
+        sink.close()
+
+
+atexit.register(_flush_open_sinks)
+
+_log = logging.getLogger("jwtobs")
+
+
+class JsonlSink:
+    """Appends one JSON line per event to ``path``.
+
+    Events are buffered and written in batches (every ``max_buffer`` events or ``flush_interval`` seconds,
+    at :func:`jwtobs.flush` and at interpreter exit), so the JSON encoding and the ``write`` system call
+    are not paid on every request. The file is opened with ``O_APPEND`` (several processes may share it)
+    and reopened when it is rotated away (``logrotate`` move/create). A write error never reaches the
+    caller: the batch is counted in :attr:`dropped` and logged once.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, max_buffer: int = 512, flush_interval: float = 1.0) -> None:
+        self.path = os.fspath(path)
+        self.max_buffer = max(1, int(max_buffer))
+        self.flush_interval = float(flush_interval)
+        self.dropped = 0
+        self.written = 0
+        self._buffer: list[ValidationEvent] = []
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._ino: tuple[int, int] | None = None
+        self._next_flush = time.monotonic() + self.flush_interval
+        self._warned = False
+        parent = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(parent, exist_ok=True)
+        _OPEN_SINKS.add(self)
+
+    def __call__(self, event: ValidationEvent) -> None:
+        buf = self._buffer
+        buf.append(event)
+        if len(buf) >= self.max_buffer or time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+            self._next_flush = time.monotonic() + self.flush_interval
+            if not batch:
+                return
+            try:
+                data = "".join(_ENCODER.encode(e.to_dict()) + "\n" for e in batch).encode("utf-8")
+                fd = self._open()
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                self.written += len(batch)
+            except Exception as exc:  # never break the caller's request
+                self.dropped += len(batch)
+                if not self._warned:
+                    self._warned = True
+                    _log.warning(
+                        "jwtobs: could not write events to %s (%s); events dropped", self.path, type(exc).__name__
+                    )
+
+    def _open(self) -> int:
+        try:
+            st = os.stat(self.path)
+            current: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            current = None
+        if self._fd is not None and current == self._ino:
+            return self._fd
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
+        st = os.fstat(fd)
+        self._fd, self._ino = fd, (st.st_dev, st.st_ino)
+        return fd
+
+    def close(self) -> None:
+        self.flush()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __repr__(self) -> str:
+        return f"JsonlSink({self.path!r})"
+
+
+class LoggerSink:
+    """Logs events through a stdlib ``logging.Logger`` or a structlog logger.
+
+    Rejections are logged at ``rejected_level`` (WARNING), acceptances at ``accepted_level`` (DEBUG; pass
+    ``None`` to skip them). The message is ``"jwt validation rejected"``/``"... accepted"``; the event fields
+    go in ``extra={"jwtobs": {...}}`` for stdlib and as key-value pairs for structlog. The fields are the
+    event's, so nothing secret is in them.
+    """
+
+    def __init__(
+        self, logger: Any = None, *, rejected_level: int = logging.WARNING, accepted_level: int | None = logging.DEBUG
+    ) -> None:
+        self.logger = logger if logger is not None else logging.getLogger("jwtobs.events")
+        self.rejected_level = rejected_level
+        self.accepted_level = accepted_level
+        # structlog loggers have bind(); stdlib loggers have isEnabledFor(). Decide once.
+        self._emit: Callable[[int, str, dict[str, Any]], None]
+        if hasattr(self.logger, "bind") and not isinstance(self.logger, logging.Logger):
+            self._emit = self._emit_structlog
+        else:
+            self._emit = self._emit_stdlib
+
+    def __call__(self, event: ValidationEvent) -> None:
+        if event.outcome == "rejected":
+            self._emit(self.rejected_level, "jwt validation rejected", event.to_dict())
+        elif self.accepted_level is not None:
+            self._emit(self.accepted_level, "jwt validation accepted", event.to_dict())
+
+    def _emit_stdlib(self, level: int, msg: str, fields_: dict[str, Any]) -> None:
+        if self.logger.isEnabledFor(level):
+            self.logger.log(level, "%s reason=%s", msg, fields_["reason"], extra={"jwtobs": fields_})
+
+    def _emit_structlog(self, level: int, msg: str, fields_: dict[str, Any]) -> None:
+        self.logger.log(level, msg, **fields_)

@@ -1,0 +1,65 @@
+"""jwtobs's own exceptions, and :func:`reason_of` to read the classification of any exception."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jwtobs.reasons import Reason
+
+__all__ = ["TokenRejected", "reason_of", "detail_of", "ConfigurationError"]
+
+_REASON_ATTR = "__jwtobs_reason__"
+_DETAIL_ATTR = "__jwtobs_detail__"
+
+
+class ConfigurationError(ValueError):
+    """jwtobs was set up inconsistently (raised at construction, never on a request)."""
+
+
+class TokenRejected(Exception):
+    """A token was rejected. ``reason`` is the :class:`Reason`; ``detail`` a low-cardinality hint.
+
+    The message never contains the token or a claim value. When raised by ``wrap(..., raise_as="jwtobs")``
+    the library's exception is chained as ``__cause__``.
+    """
+
+    def __init__(self, reason: Reason, detail: str | None = None, *, event: Any = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.event = event
+        super().__init__(f"{reason.value}" + (f" ({detail})" if detail else ""))
+
+    @property
+    def http_status(self) -> int:
+        return self.reason.http_status
+
+
+def annotate(exc: BaseException, reason: Reason, detail: str | None) -> None:
+    """Attach a classification to an exception without changing its type or message."""
+    try:
+        setattr(exc, _REASON_ATTR, reason)
+        setattr(exc, _DETAIL_ATTR, detail)
+    except (AttributeError, TypeError):  # pragma: no cover - exceptions with __slots__
+        pass
+
+
+def reason_of(exc: BaseException | None) -> Reason | None:
+    """The :class:`Reason` jwtobs assigned to an exception raised by a wrapped validator, else ``None``.
+
+    Works on :class:`TokenRejected` and on the library's own exceptions (``jwt.ExpiredSignatureError``...)
+    that passed through a wrapped validator.
+    """
+    if exc is None:
+        return None
+    if isinstance(exc, TokenRejected):
+        return exc.reason
+    reason = getattr(exc, _REASON_ATTR, None)
+    return reason if isinstance(reason, Reason) else None
+
+
+def detail_of(exc: BaseException | None) -> str | None:
+    """The low-cardinality detail jwtobs assigned with the reason (``"nbf"``, ``"aud"``...)."""
+    if isinstance(exc, TokenRejected):
+        return exc.detail
+    detail = getattr(exc, _DETAIL_ATTR, None)
+    return detail if isinstance(detail, str) else None

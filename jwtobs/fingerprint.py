@@ -1,0 +1,102 @@
+"""Keyed fingerprints of tokens and identifying claims.
+
+A fingerprint lets an incident be correlated (the same token in a validation event and in a redacted log
+line) without storing the token. It is a keyed BLAKE2b hash, so a guessable value (a ``sub`` such as an
+e-mail address) cannot be confirmed by hashing candidates, and it carries the id of the key that made it,
+so fingerprints made with different keys are never confused::
+
+    c0de-3f9a0c1b7d2e
+    ^^^^ key id (derived from the key, or set explicitly)
+         ^^^^^^^^^^^^ 48-bit keyed hash, hex
+
+The key comes from ``jwtobs.configure(fingerprint_key=...)`` or ``JWTOBS_FINGERPRINT_KEY``. Without one a
+random per-process key is generated and a warning is issued once: fingerprints then only correlate within
+one process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+
+__all__ = ["Fingerprinter", "FINGERPRINT_RE"]
+
+#: What a fingerprint looks like (for parsers of events and redaction markers).
+FINGERPRINT_RE = re.compile(r"[0-9a-z]{1,16}-[0-9a-f]{12}")
+
+_KEY_ID_RE = re.compile(r"[0-9a-z]{1,16}")
+
+
+class EphemeralKeyWarning(UserWarning):
+    """No fingerprint key was configured; a random per-process key is used."""
+
+
+class Fingerprinter:
+    """Computes keyed fingerprints. Build one per key; calls are cheap and thread-safe.
+
+    ``token(raw)`` fingerprints a whole token (any credential string), ``claim(name, value)`` a claim
+    value with domain separation, so ``sub`` "abc" and a token "abc" never share a fingerprint.
+    """
+
+    __slots__ = ("_hashers", "_key", "ephemeral", "key_id")
+
+    def __init__(self, key: bytes | str | None = None, *, key_id: str | None = None) -> None:
+        self.ephemeral = not key
+        if isinstance(key, str):
+            raw_key = key.encode("utf-8")
+        elif key:
+            raw_key = bytes(key)
+        else:
+            raw_key = os.urandom(32)
+        if len(raw_key) > 64:  # BLAKE2b keys are at most 64 bytes: compress longer keys
+            raw_key = hashlib.blake2b(raw_key, digest_size=64).digest()
+        if key_id is None:
+            key_id = hashlib.blake2b(raw_key, digest_size=2, person=b"jwtobs-keyid").hexdigest()
+        elif not _KEY_ID_RE.fullmatch(key_id):
+            raise ValueError("fingerprint key_id must be 1-16 characters of [0-9a-z]")
+        self.key_id = key_id
+        self._key = raw_key
+        # One template hasher per domain; .copy() is cheaper than re-keying per call.
+        self._hashers = {
+            domain: hashlib.blake2b(key=raw_key, digest_size=6, person=domain.encode()[:16].ljust(16, b"\0"))
+            for domain in ("token", "jti", "sub", "claim")
+        }
+
+    def token(self, raw: str | bytes) -> str:
+        """Fingerprint of a credential (JWS, JWE, opaque bearer value). Whitespace around it is ignored."""
+        data = raw.strip().encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw).strip()
+        h = self._hashers["token"].copy()
+        h.update(data)
+        return f"{self.key_id}-{h.hexdigest()}"
+
+    def claim(self, name: str, value: object) -> str:
+        """Fingerprint of a claim value (``jti``, ``sub``, ...), separated by claim name."""
+        hasher = self._hashers.get(name)
+        if hasher is None:
+            h = self._hashers["claim"].copy()
+            h.update(name.encode("utf-8", "surrogatepass") + b"\0")
+        else:
+            h = hasher.copy()
+        h.update(str(value).encode("utf-8", "surrogatepass"))
+        return f"{self.key_id}-{h.hexdigest()}"
+
+
+def from_environment(*, use_env: bool = True, key_id: str | None = None) -> Fingerprinter:
+    """Build the fingerprinter from ``JWTOBS_FINGERPRINT_KEY`` (and ``JWTOBS_FINGERPRINT_KEY_ID``).
+
+    Without a key, a random per-process key is used and an :class:`EphemeralKeyWarning` is issued.
+    """
+    key = (os.environ.get("JWTOBS_FINGERPRINT_KEY") or None) if use_env else None
+    if key_id is None and use_env:
+        key_id = os.environ.get("JWTOBS_FINGERPRINT_KEY_ID") or None
+    fp = Fingerprinter(key, key_id=key_id)
+    if fp.ephemeral:
+        warnings.warn(
+            "jwtobs: no fingerprint key configured (JWTOBS_FINGERPRINT_KEY or configure(fingerprint_key=...)); "
+            "using a random per-process key, so fingerprints will not correlate across processes",
+            EphemeralKeyWarning,
+            stacklevel=4,
+        )
+    return fp

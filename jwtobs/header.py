@@ -1,0 +1,238 @@
+"""Bounded, exception-free peek at an untrusted token.
+
+Nothing here verifies anything: the values are what the token *claims*, used only to classify failures and
+to label telemetry (through the cardinality guard in :mod:`jwtobs.telemetry`). Every function accepts any
+object (``str``, ``bytes``, ``None``, ...) and never raises; oversized input and deep JSON are reported,
+not parsed.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+__all__ = ["TokenPeek", "peek", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
+
+#: Tokens longer than this are not decoded at all (the header is still not trusted below it).
+MAX_TOKEN_BYTES: Final = 64 * 1024
+#: A header segment longer than this is not decoded.
+MAX_HEADER_BYTES: Final = 4096
+#: JSON nested deeper than this is reported as malformed rather than parsed.
+MAX_JSON_DEPTH: Final = 32
+
+Kind = Literal["jws", "jwe", "json", "missing", "empty", "malformed", "oversized", "invalid_type"]
+
+_B64_TRANSLATE: Final = bytes.maketrans(b"-_", b"+/")
+_B64URL_CHARS: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_HEADER_CACHE: dict[str, _Header] = {}
+_HEADER_CACHE_MAX: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    ok: bool
+    header: dict[str, Any] | None
+    alg: str | None
+    kid: str | None
+    typ: str | None
+    bad_types: tuple[str, ...]
+
+
+_BAD_HEADER: Final = _Header(False, None, None, None, None, ())
+
+
+@dataclass(slots=True)
+class TokenPeek:
+    """What an untrusted token looks like. ``header`` is ``None`` unless it decoded to a JSON object."""
+
+    kind: Kind
+    token_bytes: int = 0
+    header: dict[str, Any] | None = None
+    alg: str | None = None
+    kid: str | None = None
+    typ: str | None = None
+    #: header parameters present with the wrong JSON type (e.g. ``kid`` not a string)
+    bad_header_types: tuple[str, ...] = ()
+    #: alg ``none`` in any spelling, or a JWS with an empty signature
+    unsigned: bool = False
+    #: which segment failed to decode, for malformed tokens ("header", "payload", "signature", "segments")
+    malformed_part: str | None = None
+    _payload_segment: str | None = field(default=None, repr=False)
+    _signature_segment: str | None = field(default=None, repr=False)
+    _payload: dict[str, Any] | None = field(default=None, repr=False)
+    _payload_done: bool = field(default=False, repr=False)
+
+    def bad_segment(self) -> str | None:
+        """For a JWS: the first segment that is not valid base64url/JSON ("payload", "signature"), if any."""
+        if self.malformed_part is not None:
+            return self.malformed_part
+        if self.kind == "jws":
+            if self.claims() is None:
+                return "payload"
+            if self._signature_segment is not None and not _is_b64url(self._signature_segment):
+                return "signature"
+        return None
+
+    def claims(self) -> dict[str, Any] | None:
+        """The unverified payload of a JWS as a dict, or ``None`` (not JWS, not JSON, too deep, ...)."""
+        if not self._payload_done:
+            self._payload_done = True
+            if self._payload_segment is not None:
+                obj = _decode_json_segment(self._payload_segment)
+                if isinstance(obj, dict):
+                    self._payload = obj
+        return self._payload
+
+
+def b64url_decode(segment: str) -> bytes | None:
+    """Strict-enough base64url decode (no padding required); ``None`` on any error."""
+    try:
+        data = segment.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    stripped = data.rstrip(b"=")
+    if not frozenset(stripped) <= _B64URL_CHARS:
+        return None
+    data = stripped
+    pad = -len(data) % 4
+    try:
+        return binascii.a2b_base64(data.translate(_B64_TRANSLATE) + b"=" * pad, strict_mode=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _depth_ok(raw: bytes) -> bool:
+    opens = raw.count(b"{") + raw.count(b"[")
+    if opens <= MAX_JSON_DEPTH:
+        return True
+    depth = 0
+    in_str = False
+    esc = False
+    for c in raw:
+        if in_str:
+            if esc:
+                esc = False
+            elif c == 0x5C:
+                esc = True
+            elif c == 0x22:
+                in_str = False
+        elif c == 0x22:
+            in_str = True
+        elif c in (0x7B, 0x5B):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif c in (0x7D, 0x5D):
+            depth -= 1
+    return True
+
+
+def _decode_json_segment(segment: str) -> Any:
+    raw = b64url_decode(segment)
+    if raw is None or not _depth_ok(raw):
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+
+
+def _str_or_none(header: dict[str, Any], name: str, bad: list[str]) -> str | None:
+    value = header.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    bad.append(name)
+    return None
+
+
+def _parse_header(segment: str) -> _Header:
+    cached = _HEADER_CACHE.get(segment)
+    if cached is not None:
+        return cached
+    if len(segment) > MAX_HEADER_BYTES:
+        return _BAD_HEADER
+    obj = _decode_json_segment(segment)
+    if not isinstance(obj, dict):
+        result = _BAD_HEADER
+    else:
+        bad: list[str] = []
+        result = _Header(
+            True,
+            obj,
+            _str_or_none(obj, "alg", bad),
+            _str_or_none(obj, "kid", bad),
+            _str_or_none(obj, "typ", bad),
+            tuple(bad),
+        )
+    if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
+        _HEADER_CACHE.clear()  # bounded: a flood of distinct headers cannot grow it
+    _HEADER_CACHE[segment] = result
+    return result
+
+
+def _as_text(token: object) -> str | None:
+    if isinstance(token, str):
+        return token
+    if isinstance(token, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(token).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def peek(token: object, *, max_bytes: int = MAX_TOKEN_BYTES) -> TokenPeek:
+    """Look at an untrusted token without verifying it. Never raises."""
+    try:
+        return _peek(token, max_bytes)
+    except Exception:  # pragma: no cover - defensive: a peek must never break a validation
+        return TokenPeek("malformed")
+
+
+def _peek(token: object, max_bytes: int) -> TokenPeek:
+    if token is None:
+        return TokenPeek("missing")
+    if isinstance(token, str):
+        size = len(token) if token.isascii() else len(token.encode("utf-8", "surrogatepass"))
+    elif isinstance(token, (bytes, bytearray, memoryview)):
+        size = len(token)
+    else:
+        return TokenPeek("invalid_type")
+    if size == 0:
+        return TokenPeek("empty")
+    if size > max_bytes:
+        return TokenPeek("oversized", token_bytes=size)
+    text = _as_text(token)
+    if text is None:
+        return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
+    text = text.strip()
+    if text[:1] == "{":
+        return TokenPeek("json", token_bytes=size)
+    parts = text.split(".")
+    n = len(parts)
+    if n not in (3, 5):
+        return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
+    h = _parse_header(parts[0])
+    if not h.ok:
+        return TokenPeek("malformed", token_bytes=size, malformed_part="header")
+    alg = h.alg
+    kind: Kind = "jwe" if n == 5 else "jws"
+    unsigned = alg is not None and alg.strip().lower() == "none"
+    peeked = TokenPeek(kind, size, h.header, alg, h.kid, h.typ, h.bad_types, unsigned)
+    if kind == "jws":
+        if parts[2] == "":
+            peeked.unsigned = True
+        peeked._payload_segment = parts[1]
+        peeked._signature_segment = parts[2]
+    return peeked
+
+
+def _is_b64url(segment: str) -> bool:
+    try:
+        return frozenset(segment.encode("ascii")) <= _B64URL_CHARS
+    except UnicodeEncodeError:
+        return False

@@ -1,0 +1,52 @@
+"""Sanitising attacker-controlled strings (``kid``, ``iss``, ``alg``, ``typ``, ``client_id``) before they
+are logged or written to an event: control characters and bidi overrides removed, lone surrogates
+replaced, length capped. Metric attributes go further (see :class:`jwtobs.telemetry.CardinalityGuard`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["sanitize", "MAX_FIELD_CHARS"]
+
+#: Longest string kept in an event field; longer values are cut and end with "…".
+MAX_FIELD_CHARS: Final = 128
+
+_DELETE: Final = dict.fromkeys(
+    [
+        *range(0x00, 0x20),
+        0x7F,
+        *range(0x80, 0xA0),
+        0x200B,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0xFEFF,
+    ]
+)
+
+
+def sanitize(value: object, max_chars: int = MAX_FIELD_CHARS) -> str | None:
+    """A safe, bounded, printable rendering of an untrusted value; ``None`` stays ``None``.
+
+    Non-strings are rendered with ``str()`` only for ``int``/``float``/``bool``; other types become their
+    type name in angle brackets (an attacker's nested JSON is not echoed).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if isinstance(value, (bool, int, float)):
+            value = str(value)
+        else:
+            return f"<{type(value).__name__}>"
+    if len(value) > 4 * max_chars:
+        value = value[: 4 * max_chars]
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    elif value.isprintable():
+        return value if len(value) <= max_chars else value[: max_chars - 1] + "…"
+    value = value.translate(_DELETE)
+    return value if len(value) <= max_chars else value[: max_chars - 1] + "…"

@@ -1,0 +1,474 @@
+"""OpenTelemetry emission: instrument and attribute names, the cardinality guard, spans and metrics.
+
+Every metric and attribute name jwtobs exports is defined here and nowhere else. Spans and metrics are
+derived from the :class:`~jwtobs.events.ValidationEvent`; nothing here builds a second record.
+
+Cost model (see ``docs/performance.md``): the per-validation histograms are not recorded on the request
+path. ``record`` appends the measurement to an in-process buffer (~0.1 µs); the buffer is replayed into the
+SDK instruments by an observable-instrument callback when a metric reader collects, so the SDK's
+attribute hashing runs on the exporter's thread. The buffer is bounded: past ``MAX_PENDING`` measurements
+(a reader that never collects) measurements are recorded directly, so nothing is lost and memory is
+bounded. Spans are created only when they can be sampled: the tracer provider's sampler is inspected once
+and a span that the sampler would drop is never built.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from jwtobs import __version__
+
+if TYPE_CHECKING:
+    from jwtobs.events import ValidationEvent
+
+__all__ = [
+    "CardinalityGuard",
+    "Telemetry",
+    "UNKNOWN",
+    "SCOPE",
+    "VALIDATION_DURATION",
+    "TOKEN_EXPIRY_OFFSET",
+    "JWKS_FETCHES",
+    "JWKS_FETCH_DURATION",
+    "JWKS_REFRESH_SUPPRESSED",
+    "JWKS_KEYS",
+    "JWKS_STALENESS",
+    "REDACTIONS",
+    "EVENTS_DROPPED",
+]
+
+#: Instrumentation scope name of every tracer and meter jwtobs uses.
+SCOPE: Final = "jwtobs"
+
+# -- instrument names (OTel dot names; Prometheus sees e.g. jwtobs_validation_duration_seconds_count) --
+VALIDATION_DURATION: Final = "jwtobs.validation.duration"
+TOKEN_EXPIRY_OFFSET: Final = "jwtobs.token.expiry_offset"
+JWKS_FETCHES: Final = "jwtobs.jwks.fetches"
+JWKS_FETCH_DURATION: Final = "jwtobs.jwks.fetch.duration"
+JWKS_REFRESH_SUPPRESSED: Final = "jwtobs.jwks.refresh.suppressed"
+JWKS_KEYS: Final = "jwtobs.jwks.keys"
+JWKS_STALENESS: Final = "jwtobs.jwks.staleness"
+REDACTIONS: Final = "jwtobs.redactions"
+EVENTS_DROPPED: Final = "jwtobs.events.dropped"
+
+# -- attribute names --
+ATTR_OUTCOME: Final = "jwtobs.outcome"
+ATTR_REASON: Final = "jwtobs.reason"
+ATTR_ERROR_TYPE: Final = "error.type"
+ATTR_LIBRARY: Final = "jwtobs.library"
+ATTR_PROFILE: Final = "jwtobs.profile"
+ATTR_ISSUER: Final = "jwtobs.issuer"
+ATTR_ALG: Final = "jwtobs.alg"
+ATTR_KID: Final = "jwtobs.kid"
+ATTR_DETAIL: Final = "jwtobs.detail"
+ATTR_TRIGGER: Final = "jwtobs.trigger"
+ATTR_WHY: Final = "jwtobs.why"
+ATTR_KIND: Final = "jwtobs.kind"
+ATTR_SINK: Final = "jwtobs.sink"
+ATTR_JTI_HASH: Final = "jwtobs.jti.hash"
+ATTR_SUB_HASH: Final = "jwtobs.sub.hash"
+ATTR_TOKEN_FP: Final = "jwtobs.token.fingerprint"
+ATTR_TENANT: Final = "jwtobs.tenant"
+#: On the expiry offset histogram: ``after_exp`` (the token was past exp) or ``before_exp`` (time was left).
+ATTR_EXPIRY_SIDE: Final = "jwtobs.expiry_side"
+
+#: Placeholder for an attacker-controlled value that is not known to be legitimate.
+UNKNOWN: Final = "_unknown"
+#: Span name prefix; the profile name follows (``jwt.validate billing-api``).
+SPAN_NAME: Final = "jwt.validate"
+
+#: Registered JWS/JWE algorithm names (RFC 7518, RFC 8037, RFC 9864); only these become ``jwtobs.alg``.
+JWA_NAMES: Final = frozenset(
+    {
+        "HS256",
+        "HS384",
+        "HS512",
+        "RS256",
+        "RS384",
+        "RS512",
+        "ES256",
+        "ES384",
+        "ES512",
+        "ES256K",
+        "PS256",
+        "PS384",
+        "PS512",
+        "EdDSA",
+        "Ed25519",
+        "Ed448",
+        "none",
+        "RSA1_5",
+        "RSA-OAEP",
+        "RSA-OAEP-256",
+        "RSA-OAEP-384",
+        "RSA-OAEP-512",
+        "A128KW",
+        "A192KW",
+        "A256KW",
+        "dir",
+        "ECDH-ES",
+        "ECDH-ES+A128KW",
+        "ECDH-ES+A192KW",
+        "ECDH-ES+A256KW",
+        "A128GCMKW",
+        "A192GCMKW",
+        "A256GCMKW",
+        "PBES2-HS256+A128KW",
+        "PBES2-HS384+A192KW",
+        "PBES2-HS512+A256KW",
+    }
+)
+
+#: Bucket boundaries (seconds) of the validation duration histogram: 10 µs to 2.5 s.
+DURATION_BUCKETS: Final = (
+    0.00001,
+    0.000025,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+#: Bucket boundaries (seconds) of the expiry offset histogram (|validation time - exp|).
+EXPIRY_OFFSET_BUCKETS: Final = (
+    1.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    21600.0,
+    86400.0,
+    604800.0,
+)
+
+#: Buffered measurements beyond which metrics are recorded directly (a reader that never collects).
+MAX_PENDING: Final = 200_000
+
+
+class CardinalityGuard:
+    """Decides which attacker-controlled values may become metric attribute values.
+
+    A value is used as-is when it is *known*: an issuer or kid configured as trusted, or learned from a
+    token that the validator accepted (at most ``max_learned`` of each), or an algorithm in
+    :data:`JWA_NAMES`. Anything else becomes :data:`UNKNOWN`. Lookups are one set membership test.
+    """
+
+    def __init__(self, issuers: Iterable[str] = (), kids: Iterable[str] = (), *, max_learned: int = 100) -> None:
+        self._issuers: set[str] = set(issuers)
+        self._kids: set[str] = set(kids)
+        self._max_learned = max_learned
+        self._learned_issuers = 0
+        self._learned_kids = 0
+        self._lock = threading.Lock()
+
+    def trust_issuers(self, issuers: Iterable[str]) -> None:
+        with self._lock:
+            self._issuers |= {i for i in issuers if isinstance(i, str)}
+
+    def trust_kids(self, kids: Iterable[str]) -> None:
+        with self._lock:
+            self._kids |= {k for k in kids if isinstance(k, str)}
+
+    def learn(self, issuer: str | None, kid: str | None) -> None:
+        """Remember the issuer and kid of an accepted token (bounded)."""
+        if issuer is not None and issuer not in self._issuers and self._learned_issuers < self._max_learned:
+            with self._lock:
+                self._issuers.add(issuer)
+                self._learned_issuers += 1
+        if kid is not None and kid not in self._kids and self._learned_kids < self._max_learned:
+            with self._lock:
+                self._kids.add(kid)
+                self._learned_kids += 1
+
+    def issuer(self, value: str | None) -> str:
+        return value if value is not None and value in self._issuers else UNKNOWN
+
+    def kid(self, value: str | None) -> str:
+        return value if value is not None and value in self._kids else UNKNOWN
+
+    @staticmethod
+    def alg(value: str | None) -> str:
+        return value if value is not None and value in JWA_NAMES else UNKNOWN
+
+
+# -- span policy ---------------------------------------------------------------------------------------
+_NEVER, _PARENT_OR_ROOT, _ALWAYS = 0, 1, 2
+
+
+def _span_policy(provider: Any) -> tuple[int, bool]:
+    """(policy, root_sampled) decided once per tracer provider.
+
+    ``_NEVER``: the sampler drops everything (or there is no SDK); ``_PARENT_OR_ROOT``: a standard
+    ParentBased sampler, so a span is built only when the parent is sampled, or when there is no parent and
+    the root sampler is not ALWAYS_OFF; ``_ALWAYS``: anything else, ask the SDK on every call.
+    """
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.sampling import Decision, ParentBased, StaticSampler
+    except ImportError:  # pragma: no cover - the SDK is a core dependency
+        return _ALWAYS, True
+    if not isinstance(provider, TracerProvider):
+        if isinstance(provider, (trace.NoOpTracerProvider, trace.ProxyTracerProvider)):
+            return _NEVER, False
+        return _ALWAYS, True
+    if getattr(provider, "_disabled", False):
+        return _NEVER, False
+
+    def static(s: Any) -> Decision | None:
+        return s._decision if type(s) is StaticSampler else None
+
+    sampler = provider.sampler
+    if static(sampler) is Decision.DROP:
+        return _NEVER, False
+    if type(sampler) is ParentBased:
+        children = (getattr(sampler, "_remote_parent_sampled", None), getattr(sampler, "_local_parent_sampled", None))
+        not_sampled = (
+            getattr(sampler, "_remote_parent_not_sampled", None),
+            getattr(sampler, "_local_parent_not_sampled", None),
+        )
+        if all(static(c) is Decision.RECORD_AND_SAMPLE for c in children) and all(
+            static(c) is Decision.DROP for c in not_sampled
+        ):
+            return _PARENT_OR_ROOT, static(getattr(sampler, "_root", None)) is not Decision.DROP
+    return _ALWAYS, True
+
+
+def _meter_enabled(provider: Any) -> bool:
+    return not isinstance(provider, (metrics.NoOpMeterProvider, metrics._internal._ProxyMeterProvider))
+
+
+class Telemetry:
+    """Emits spans and metrics for validation events. One instance per configuration.
+
+    ``tracer_provider``/``meter_provider`` default to the global providers, which are looked up on each
+    call (an identity check) so that providers installed after :func:`jwtobs.configure` are picked up.
+    """
+
+    def __init__(self, guard: CardinalityGuard, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        self.guard = guard
+        self._fixed_tp = tracer_provider
+        self._fixed_mp = meter_provider
+        self._tp: Any = object()
+        self._mp: Any = object()
+        self._tracer: trace.Tracer | None = None
+        self._policy, self._root_sampled = _NEVER, False
+        self._metrics_on = False
+        self._pending: list[tuple[dict[str, Any], float, dict[str, Any] | None, float | None]] = []
+        self._pending_lock = threading.Lock()
+        self._attr_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._offset_attr_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.dropped_events = 0  # incremented by the pipeline when a sink fails
+
+    # -- provider resolution (identity check per call; rebuild only on change) -------------------------
+    def _resolve_tracer(self) -> None:
+        tp = self._fixed_tp if self._fixed_tp is not None else trace.get_tracer_provider()
+        if tp is not self._tp:
+            self._tp = tp
+            self._policy, self._root_sampled = _span_policy(tp)
+            self._tracer = tp.get_tracer(SCOPE, __version__) if self._policy != _NEVER else None
+
+    def _resolve_meter(self) -> None:
+        mp = self._fixed_mp if self._fixed_mp is not None else metrics.get_meter_provider()
+        if mp is self._mp:
+            return
+        self._mp = mp
+        self._metrics_on = _meter_enabled(mp)
+        if not self._metrics_on:
+            return
+        meter = mp.get_meter(SCOPE, __version__)
+        self.meter = meter
+        self._duration = meter.create_histogram(
+            VALIDATION_DURATION,
+            unit="s",
+            description="Duration of JWT validations, accepted and rejected",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+        self._expiry = meter.create_histogram(
+            TOKEN_EXPIRY_OFFSET,
+            unit="s",
+            description="Distance between validation time and the token's exp (see jwtobs.expiry_side)",
+            explicit_bucket_boundaries_advisory=list(EXPIRY_OFFSET_BUCKETS),
+        )
+        meter.create_observable_counter(
+            EVENTS_DROPPED,
+            callbacks=[self._collect],
+            unit="{event}",
+            description="Validation events an event sink failed to write",
+        )
+
+    def _collect(self, options: CallbackOptions) -> Iterable[Observation]:
+        """Runs when a reader collects: replay buffered measurements, then report dropped events."""
+        self.drain()
+        return [Observation(self.dropped_events)]
+
+    def drain(self) -> int:
+        """Record every buffered measurement into the SDK instruments; returns how many."""
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        duration, expiry = self._duration, self._expiry
+        for attrs, seconds, expiry_attrs, offset in batch:
+            duration.record(seconds, attrs)
+            if expiry_attrs is not None:
+                expiry.record(offset, expiry_attrs)  # type: ignore[arg-type]
+        return len(batch)
+
+    # -- the per-validation path ------------------------------------------------------------------------
+    def emit(self, event: ValidationEvent, start_ns: int, end_ns: int) -> None:
+        """Span (when it can be sampled) and metrics for one event. Fills event.trace_id/span_id."""
+        guard = self.guard
+        issuer_l = guard.issuer(event.issuer)
+        kid_l = guard.kid(event.kid)
+        alg_l = guard.alg(event.alg)
+        self._resolve_tracer()
+        if self._policy != _NEVER:
+            self._span(event, issuer_l, alg_l, kid_l, start_ns, end_ns)
+        else:
+            _parent_ids(event)
+        self._resolve_meter()
+        if self._metrics_on:
+            key = (event.outcome, event.reason, event.library, event.profile, issuer_l, alg_l, kid_l)
+            attrs = self._attr_cache.get(key)
+            if attrs is None:
+                attrs = self._attributes(key)
+            expiry_attrs: dict[str, Any] | None = None
+            offset: float | None = None
+            if event.exp is not None:
+                offset = event.time - event.exp
+                side = "after_exp" if offset > 0 else "before_exp"
+                okey = (event.outcome, issuer_l, side)
+                expiry_attrs = self._offset_attr_cache.get(okey)
+                if expiry_attrs is None:
+                    expiry_attrs = self._offset_attr_cache.setdefault(
+                        okey, {ATTR_OUTCOME: event.outcome, ATTR_ISSUER: issuer_l, ATTR_EXPIRY_SIDE: side}
+                    )
+                offset = abs(offset)
+            pending = self._pending
+            if len(pending) < MAX_PENDING:
+                pending.append((attrs, event.duration_s, expiry_attrs, offset))
+            else:
+                self._duration.record(event.duration_s, attrs)
+                if expiry_attrs is not None:
+                    self._expiry.record(offset, expiry_attrs)  # type: ignore[arg-type]
+
+    def _attributes(self, key: tuple[Any, ...]) -> dict[str, Any]:
+        outcome, reason, library, profile, issuer_l, alg_l, kid_l = key
+        attrs = {
+            ATTR_OUTCOME: outcome,
+            ATTR_LIBRARY: library,
+            ATTR_PROFILE: profile,
+            ATTR_ISSUER: issuer_l,
+            ATTR_ALG: alg_l,
+            ATTR_KID: kid_l,
+        }
+        if reason is not None:
+            attrs[ATTR_REASON] = reason
+            attrs[ATTR_ERROR_TYPE] = reason
+        if len(self._attr_cache) < 10_000:  # bounded by the guard; this is a backstop
+            self._attr_cache[key] = attrs
+        return attrs
+
+    def _span(self, event: ValidationEvent, issuer_l: str, alg_l: str, kid_l: str, start_ns: int, end_ns: int) -> None:
+        if self._policy == _PARENT_OR_ROOT:
+            parent = trace.get_current_span().get_span_context()
+            if parent.is_valid:
+                if not parent.trace_flags.sampled:
+                    event.trace_id = f"{parent.trace_id:032x}"
+                    return
+            elif not self._root_sampled:
+                return
+        attrs: dict[str, Any] = {
+            ATTR_OUTCOME: event.outcome,
+            ATTR_LIBRARY: event.library,
+            ATTR_PROFILE: event.profile,
+            ATTR_ISSUER: issuer_l,
+            ATTR_ALG: alg_l,
+            ATTR_KID: kid_l,
+        }
+        if event.reason is not None:
+            attrs[ATTR_REASON] = event.reason
+            attrs[ATTR_ERROR_TYPE] = event.reason
+        if event.detail is not None:
+            attrs[ATTR_DETAIL] = event.detail
+        if event.token_fp is not None:
+            attrs[ATTR_TOKEN_FP] = event.token_fp
+        if event.jti_hash is not None:
+            attrs[ATTR_JTI_HASH] = event.jti_hash
+        if event.sub_hash is not None:
+            attrs[ATTR_SUB_HASH] = event.sub_hash
+        if event.tenant is not None:
+            attrs[ATTR_TENANT] = event.tenant
+        assert self._tracer is not None
+        span = self._tracer.start_span(
+            f"{SPAN_NAME} {event.profile}",
+            kind=SpanKind.INTERNAL,
+            attributes=attrs,
+            start_time=start_ns,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        ctx = span.get_span_context()
+        if ctx.is_valid:
+            event.trace_id = f"{ctx.trace_id:032x}"
+            if ctx.trace_flags.sampled:
+                event.span_id = f"{ctx.span_id:016x}"
+        if event.reason is not None:
+            span.set_status(Status(StatusCode.ERROR, event.reason))
+        span.end(end_time=end_ns)
+
+    # -- JWKS and redaction instruments (rare events: recorded directly) --------------------------------
+    def instruments(self) -> dict[str, Any] | None:
+        """The synchronous JWKS/redaction instruments, created on first use; ``None`` when metrics are off."""
+        self._resolve_meter()
+        if not self._metrics_on:
+            return None
+        inst: dict[str, Any] | None = getattr(self, "_aux", None)
+        if inst is None or inst.get("_mp") is not self._mp:
+            m = self.meter
+            inst = {
+                "_mp": self._mp,
+                JWKS_FETCHES: m.create_counter(JWKS_FETCHES, unit="{fetch}", description="JWKS fetches"),
+                JWKS_FETCH_DURATION: m.create_histogram(
+                    JWKS_FETCH_DURATION, unit="s", description="Duration of JWKS fetches"
+                ),
+                JWKS_REFRESH_SUPPRESSED: m.create_counter(
+                    JWKS_REFRESH_SUPPRESSED,
+                    unit="{refresh}",
+                    description="Unknown-kid refreshes not performed (cooldown, negative cache, in flight)",
+                ),
+                REDACTIONS: m.create_counter(
+                    REDACTIONS, unit="{redaction}", description="Credentials replaced by a redaction marker"
+                ),
+            }
+            self._aux = inst
+        return inst
+
+
+def _parent_ids(event: ValidationEvent) -> None:
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event.trace_id = f"{ctx.trace_id:032x}"
+        if ctx.trace_flags.sampled:
+            event.span_id = f"{ctx.span_id:016x}"

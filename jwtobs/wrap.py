@@ -1,0 +1,222 @@
+"""``wrap(fn)``: observe a validator you already use, without changing what it returns or raises.
+
+The wrapped callable has the same signature, return value, exception class, message and traceback as
+``fn``. On every call it produces one :class:`~jwtobs.events.ValidationEvent` (accepted, or rejected with a
+:class:`~jwtobs.reasons.Reason` from the library's adapter) and emits it as a span, metrics and sink
+records. The reason of a raised exception is readable with :func:`jwtobs.reason_of`.
+
+Nested observed validations (a wrapped function that calls an instrumented ``jwt.decode``) record once:
+the outermost call owns the event.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, overload
+
+from jwtobs import adapters, pipeline
+from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
+from jwtobs.header import MAX_TOKEN_BYTES, peek
+
+__all__ = ["wrap", "active"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ACTIVE: Final[ContextVar[bool]] = ContextVar("jwtobs_validation_active", default=False)
+#: keyword names under which validators take the token
+TOKEN_KWARGS: Final = ("token", "jwt", "value", "s", "raw", "raw_token", "jws", "jwe", "data")
+
+RaiseAs = Literal["native", "jwtobs"]
+
+
+def active() -> bool:
+    """True while an observed validation is running in this context (used to avoid double recording)."""
+    return _ACTIVE.get()
+
+
+def _token_getter(token_arg: int | str | None) -> Callable[[tuple[Any, ...], dict[str, Any]], object]:
+    if isinstance(token_arg, str):
+        name = token_arg
+        return lambda args, kwargs: kwargs.get(name)
+    index = 0 if token_arg is None else token_arg
+
+    def get(args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+        if len(args) > index:
+            return args[index]
+        for k in TOKEN_KWARGS:
+            if k in kwargs:
+                return kwargs[k]
+        return None
+
+    return get
+
+
+class _Observer:
+    """Construction-time decisions for one wrapped callable; ``accepted``/``rejected`` are the hot path."""
+
+    __slots__ = ("adapter", "claims_from_result", "get_token", "library", "max_bytes", "profile")
+
+    def __init__(self, adapter: adapters.Adapter, profile: str, token_arg: int | str | None) -> None:
+        self.adapter = adapter
+        self.library = adapter.NAME
+        self.profile = profile
+        self.get_token = _token_getter(token_arg)
+        self.claims_from_result = adapter.claims_from_result
+        self.max_bytes = MAX_TOKEN_BYTES
+
+    def accepted(self, token: object, result: object, t0: int, dt: int) -> None:
+        try:
+            p = peek(token, max_bytes=self.max_bytes)
+            claims = self.claims_from_result(result)
+            if claims is None:
+                claims = p.claims()
+            pipeline.record(
+                outcome="accepted",
+                reason=None,
+                detail=None,
+                library=self.library,
+                profile=self.profile,
+                token=token,
+                peek=p,
+                claims=claims,
+                start_ns=t0,
+                end_ns=t0 + dt,
+            )
+        except Exception:  # pragma: no cover - record() already swallows; belt and braces
+            pass
+
+    def rejected(self, token: object, exc: BaseException, t0: int, dt: int) -> tuple[Any, str | None]:
+        try:
+            p = peek(token, max_bytes=self.max_bytes)
+            reason, detail = adapters.classify(self.adapter, exc, p)
+            annotate(exc, reason, detail)
+            pipeline.record(
+                outcome="rejected",
+                reason=reason.value,
+                detail=detail,
+                library=self.library,
+                profile=self.profile,
+                token=token,
+                peek=p,
+                claims=p.claims(),
+                start_ns=t0,
+                end_ns=t0 + dt,
+            )
+            return reason, detail
+        except Exception:  # pragma: no cover
+            from jwtobs.reasons import Reason
+
+            return Reason.VALIDATOR_ERROR, None
+
+
+@overload
+def wrap(
+    fn: Callable[P, Awaitable[R]],
+    *,
+    library: str | None = ...,
+    profile: str = ...,
+    raise_as: RaiseAs = ...,
+    token_arg: int | str | None = ...,
+) -> Callable[P, Awaitable[R]]: ...
+@overload
+def wrap(
+    fn: Callable[P, R],
+    *,
+    library: str | None = ...,
+    profile: str = ...,
+    raise_as: RaiseAs = ...,
+    token_arg: int | str | None = ...,
+) -> Callable[P, R]: ...
+
+
+def wrap(
+    fn: Callable[P, Any],
+    *,
+    library: str | None = None,
+    profile: str = "default",
+    raise_as: RaiseAs = "native",
+    token_arg: int | str | None = None,
+) -> Callable[P, Any]:
+    """Return an observed version of the validator ``fn``.
+
+    fn: ``jwt.decode``, ``jwt.PyJWT().decode``, a joserfc/python-jose/jwcrypto/authlib entry point, or any
+        function of yours that validates with one of them inside (then pass ``library=``).
+    library: ``pyjwt``, ``joserfc``, ``jose``, ``jwcrypto`` or ``authlib``; inferred from ``fn``'s module
+        when omitted. Raises :class:`ConfigurationError` when it cannot be inferred.
+    profile: name of this validation site, used in span names and metric attributes (keep it a constant).
+    raise_as: ``"native"`` re-raises the library's exception unchanged; ``"jwtobs"`` raises
+        :class:`TokenRejected` chained ``from`` it.
+    token_arg: where the token is: a positional index (default 0, falling back to the keywords ``token``,
+        ``jwt``, ``value``, ``s``...) or a keyword name.
+    """
+    if getattr(fn, "__jwtobs_wrapped__", False):
+        return fn
+    if raise_as not in ("native", "jwtobs"):
+        raise ConfigurationError("raise_as must be 'native' or 'jwtobs'")
+    if not callable(fn):
+        raise ConfigurationError("wrap() needs a callable")
+    lib = library or adapters.infer_library(fn)
+    if lib is None:
+        raise ConfigurationError(
+            f"cannot infer the JOSE library of {getattr(fn, '__qualname__', fn)!r}; pass library='pyjwt' "
+            f"(or one of {sorted(adapters.LIBRARIES)})"
+        )
+    obs = _Observer(adapters.get(lib), str(profile), token_arg)
+    as_jwtobs = raise_as == "jwtobs"
+    get_token = obs.get_token
+    time_ns = time.time_ns
+    perf_ns = time.perf_counter_ns
+
+    if inspect.iscoroutinefunction(fn):
+        afn = cast(Callable[..., Awaitable[Any]], fn)
+
+        @functools.wraps(fn)
+        async def awrapped(*args: Any, **kwargs: Any) -> Any:
+            if _ACTIVE.get():
+                return await afn(*args, **kwargs)
+            ctx_token = _ACTIVE.set(True)
+            t0 = time_ns()
+            p0 = perf_ns()
+            try:
+                result = await afn(*args, **kwargs)
+            except Exception as exc:
+                dt = perf_ns() - p0
+                reason, detail = obs.rejected(get_token(args, kwargs), exc, t0, dt)
+                if as_jwtobs:
+                    raise TokenRejected(reason, detail) from exc
+                raise
+            finally:
+                _ACTIVE.reset(ctx_token)
+            obs.accepted(get_token(args, kwargs), result, t0, perf_ns() - p0)
+            return result
+
+        awrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
+        return awrapped
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if _ACTIVE.get():
+            return fn(*args, **kwargs)
+        ctx_token = _ACTIVE.set(True)
+        t0 = time_ns()
+        p0 = perf_ns()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            dt = perf_ns() - p0
+            reason, detail = obs.rejected(get_token(args, kwargs), exc, t0, dt)
+            if as_jwtobs:
+                raise TokenRejected(reason, detail) from exc
+            raise
+        finally:
+            _ACTIVE.reset(ctx_token)
+        obs.accepted(get_token(args, kwargs), result, t0, perf_ns() - p0)
+        return result
+
+    wrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapped
