@@ -23,7 +23,16 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
 
-__all__ = ["ValidationEvent", "EventSink", "JsonlSink", "LoggerSink", "SCHEMA_VERSION", "EVENT_FIELDS", "format_time"]
+__all__ = [
+    "KeySetChange",
+    "ValidationEvent",
+    "EventSink",
+    "JsonlSink",
+    "LoggerSink",
+    "SCHEMA_VERSION",
+    "EVENT_FIELDS",
+    "format_time",
+]
 
 SCHEMA_VERSION: Final = 1
 
@@ -99,6 +108,39 @@ _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 _time_cache: list[Any] = [-1, ""]
 
 
+@dataclass(slots=True)
+class KeySetChange:
+    """A JWKS key set changed (kids added or removed). Written to the same sinks as validation events so
+    the rotation analysis can line validations up against key-set changes. Its JSON form carries
+    ``"event": "jwks.keyset_changed"``; validation events have no ``event`` key.
+    """
+
+    time: float
+    issuer: str | None
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    keys: int
+    service: str | None = None
+    schema: int = SCHEMA_VERSION
+
+    EVENT_NAME = "jwks.keyset_changed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "event": self.EVENT_NAME,
+            "time": format_time(self.time),
+            "issuer": self.issuer,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "keys": self.keys,
+            "service": self.service,
+        }
+
+    def to_json(self) -> str:
+        return _ENCODER.encode(self.to_dict())
+
+
 def format_time(ts: float) -> str:
     """RFC 3339 UTC with millisecond precision, e.g. ``2026-11-28T17:53:20.123Z``."""
     sec = int(ts)
@@ -110,7 +152,7 @@ def format_time(ts: float) -> str:
 
 
 class EventSink(Protocol):
-    def __call__(self, event: ValidationEvent) -> None: ...
+    def __call__(self, event: ValidationEvent | KeySetChange) -> None: ...
 
 
 _OPEN_SINKS: weakref.WeakSet[JsonlSink] = weakref.WeakSet()
@@ -142,7 +184,7 @@ class JsonlSink:
         self.flush_interval = float(flush_interval)
         self.dropped = 0
         self.written = 0
-        self._buffer: list[ValidationEvent] = []
+        self._buffer: list[ValidationEvent | KeySetChange] = []
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
@@ -152,7 +194,7 @@ class JsonlSink:
         os.makedirs(parent, exist_ok=True)
         _OPEN_SINKS.add(self)
 
-    def __call__(self, event: ValidationEvent) -> None:
+    def __call__(self, event: ValidationEvent | KeySetChange) -> None:
         buf = self._buffer
         buf.append(event)
         if len(buf) >= self.max_buffer or time.monotonic() >= self._next_flush:
@@ -229,15 +271,17 @@ class LoggerSink:
         else:
             self._emit = self._emit_stdlib
 
-    def __call__(self, event: ValidationEvent) -> None:
-        if event.outcome == "rejected":
+    def __call__(self, event: ValidationEvent | KeySetChange) -> None:
+        if isinstance(event, KeySetChange):
+            self._emit(logging.INFO, "jwks key set changed", event.to_dict())
+        elif event.outcome == "rejected":
             self._emit(self.rejected_level, "jwt validation rejected", event.to_dict())
         elif self.accepted_level is not None:
             self._emit(self.accepted_level, "jwt validation accepted", event.to_dict())
 
     def _emit_stdlib(self, level: int, msg: str, fields_: dict[str, Any]) -> None:
         if self.logger.isEnabledFor(level):
-            self.logger.log(level, "%s reason=%s", msg, fields_["reason"], extra={"jwtobs": fields_})
+            self.logger.log(level, "%s reason=%s", msg, fields_.get("reason"), extra={"jwtobs": fields_})
 
     def _emit_structlog(self, level: int, msg: str, fields_: dict[str, Any]) -> None:
         self.logger.log(level, msg, **fields_)

@@ -15,7 +15,7 @@ and a span that the sampler would drop is never built.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import metrics, trace
@@ -164,6 +164,19 @@ EXPIRY_OFFSET_BUCKETS: Final = (
     604800.0,
 )
 
+#: Counters exported from in-process totals (see :meth:`Telemetry.count`): name -> (unit, description).
+COUNTERS: Final[dict[str, tuple[str, str]]] = {
+    JWKS_FETCHES: ("{fetch}", "JWKS fetches (jwtobs.trigger: startup, ttl, unknown_kid, manual)"),
+    JWKS_REFRESH_SUPPRESSED: ("{refresh}", "Unknown-kid refreshes not performed (cooldown, negative_cache, inflight)"),
+    REDACTIONS: ("{redaction}", "Credentials replaced by a redaction marker"),
+}
+
+#: Gauges exported from in-process values (see :meth:`Telemetry.set_gauge`): name -> (unit, description).
+GAUGES: Final[dict[str, tuple[str, str]]] = {
+    JWKS_KEYS: ("{key}", "Usable keys in the cached key set"),
+    JWKS_STALENESS: ("s", "Seconds since the key set was last fetched successfully"),
+}
+
 #: Buffered measurements beyond which metrics are recorded directly (a reader that never collects).
 MAX_PENDING: Final = 200_000
 
@@ -281,6 +294,9 @@ class Telemetry:
         self._attr_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._offset_attr_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.dropped_events = 0  # incremented by the pipeline when a sink fails
+        self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._gauges: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        self._counts_lock = threading.Lock()
 
     # -- provider resolution (identity check per call; rebuild only on change) -------------------------
     def _resolve_tracer(self) -> None:
@@ -438,9 +454,55 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, event.reason))
         span.end(end_time=end_ns)
 
-    # -- JWKS and redaction instruments (rare events: recorded directly) --------------------------------
+    # -- pre-aggregated counters (redactions, JWKS fetches, suppressed refreshes) ------------------------
+    def count(self, name: str, attributes: tuple[tuple[str, str], ...], n: int = 1) -> None:
+        """Add ``n`` to the counter ``name`` (one of :data:`COUNTERS`) for an attribute set.
+
+        Hot-path cost is one dict update; the totals are exported by observable counters when a reader
+        collects. ``attributes`` must be a tuple of (name, value) pairs with low-cardinality values.
+        """
+        key = (name, attributes)
+        with self._counts_lock:
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def set_gauge(
+        self, name: str, attributes: tuple[tuple[str, str], ...], value: float | Callable[[], float | None] | None
+    ) -> None:
+        """Set gauge ``name`` (one of :data:`GAUGES`) for an attribute set to a value, or to a callable read
+        at collection time (e.g. key-set staleness). ``None`` removes the series."""
+        with self._counts_lock:
+            if value is None:
+                self._gauges.pop((name, attributes), None)
+            else:
+                self._gauges[(name, attributes)] = value
+
+    def _observe_gauge(self, name: str) -> Any:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            with self._counts_lock:
+                items = [(attrs, v) for (n, attrs), v in self._gauges.items() if n == name]
+            out = []
+            for attrs, v in items:
+                try:
+                    value = v() if callable(v) else v
+                except Exception:
+                    continue
+                if value is not None:
+                    out.append(Observation(value, dict(attrs)))
+            return out
+
+        return callback
+
+    def _observe_counter(self, name: str) -> Any:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            with self._counts_lock:
+                items = [(attrs, v) for (n, attrs), v in self._counts.items() if n == name]
+            return [Observation(v, dict(attrs)) for attrs, v in items]
+
+        return callback
+
+    # -- JWKS instruments (rare events: recorded directly) -----------------------------------------------
     def instruments(self) -> dict[str, Any] | None:
-        """The synchronous JWKS/redaction instruments, created on first use; ``None`` when metrics are off."""
+        """The synchronous JWKS instruments, created on first use; ``None`` when metrics are off."""
         self._resolve_meter()
         if not self._metrics_on:
             return None
