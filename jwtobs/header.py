@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from jwtobs.sanitize import sanitize
+
 __all__ = ["TokenPeek", "peek", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
 
 #: Tokens longer than this are not decoded at all (the header is still not trusted below it).
@@ -28,6 +30,7 @@ _B64_TRANSLATE: Final = bytes.maketrans(b"-_", b"+/")
 _B64URL_CHARS: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _HEADER_CACHE: dict[str, _Header] = {}
 _HEADER_CACHE_MAX: Final = 1024
+_WS: Final = frozenset(" \t\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +41,10 @@ class _Header:
     kid: str | None
     typ: str | None
     bad_types: tuple[str, ...]
+    safe: tuple[str | None, str | None, str | None]
 
 
-_BAD_HEADER: Final = _Header(False, None, None, None, None, ())
+_BAD_HEADER: Final = _Header(False, None, None, None, None, (), (None, None, None))
 
 
 @dataclass(slots=True)
@@ -59,10 +63,15 @@ class TokenPeek:
     unsigned: bool = False
     #: which segment failed to decode, for malformed tokens ("header", "payload", "signature", "segments")
     malformed_part: str | None = None
-    _payload_segment: str | None = field(default=None, repr=False)
-    _signature_segment: str | None = field(default=None, repr=False)
+    #: (alg, kid, typ) passed through :func:`jwtobs.sanitize.sanitize`, computed once per distinct header
+    safe: tuple[str | None, str | None, str | None] = (None, None, None)
+    _text: str | None = field(default=None, repr=False)
     _payload: dict[str, Any] | None = field(default=None, repr=False)
     _payload_done: bool = field(default=False, repr=False)
+
+    def segments(self) -> list[str]:
+        """The dot-separated segments of a compact token (empty for anything else)."""
+        return self._text.split(".") if self._text is not None else []
 
     def bad_segment(self) -> str | None:
         """For a JWS: the first segment that is not valid base64url/JSON ("payload", "signature"), if any."""
@@ -71,7 +80,7 @@ class TokenPeek:
         if self.kind == "jws":
             if self.claims() is None:
                 return "payload"
-            if self._signature_segment is not None and not _is_b64url(self._signature_segment):
+            if not _is_b64url(self.segments()[2]):
                 return "signature"
         return None
 
@@ -79,8 +88,8 @@ class TokenPeek:
         """The unverified payload of a JWS as a dict, or ``None`` (not JWS, not JSON, too deep, ...)."""
         if not self._payload_done:
             self._payload_done = True
-            if self._payload_segment is not None:
-                obj = _decode_json_segment(self._payload_segment)
+            if self.kind == "jws" and self._text is not None:
+                obj = _decode_json_segment(self.segments()[1])
                 if isinstance(obj, dict):
                     self._payload = obj
         return self._payload
@@ -160,14 +169,8 @@ def _parse_header(segment: str) -> _Header:
         result = _BAD_HEADER
     else:
         bad: list[str] = []
-        result = _Header(
-            True,
-            obj,
-            _str_or_none(obj, "alg", bad),
-            _str_or_none(obj, "kid", bad),
-            _str_or_none(obj, "typ", bad),
-            tuple(bad),
-        )
+        alg, kid, typ = _str_or_none(obj, "alg", bad), _str_or_none(obj, "kid", bad), _str_or_none(obj, "typ", bad)
+        result = _Header(True, obj, alg, kid, typ, tuple(bad), (sanitize(alg), sanitize(kid), sanitize(typ)))
     if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
         _HEADER_CACHE.clear()  # bounded: a flood of distinct headers cannot grow it
     _HEADER_CACHE[segment] = result
@@ -209,26 +212,23 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
     text = _as_text(token)
     if text is None:
         return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
-    text = text.strip()
+    if text[:1] in _WS or text[-1:] in _WS:
+        text = text.strip()
     if text[:1] == "{":
         return TokenPeek("json", token_bytes=size)
-    parts = text.split(".")
-    n = len(parts)
-    if n not in (3, 5):
+    dots = text.count(".")
+    if dots != 2 and dots != 4:
         return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
-    h = _parse_header(parts[0])
+    h = _parse_header(text[: text.index(".")])
     if not h.ok:
         return TokenPeek("malformed", token_bytes=size, malformed_part="header")
     alg = h.alg
-    kind: Kind = "jwe" if n == 5 else "jws"
     unsigned = alg is not None and alg.strip().lower() == "none"
-    peeked = TokenPeek(kind, size, h.header, alg, h.kid, h.typ, h.bad_types, unsigned)
-    if kind == "jws":
-        if parts[2] == "":
-            peeked.unsigned = True
-        peeked._payload_segment = parts[1]
-        peeked._signature_segment = parts[2]
-    return peeked
+    if dots == 4:
+        return TokenPeek("jwe", size, h.header, alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
+    if text[-1] == ".":
+        unsigned = True
+    return TokenPeek("jws", size, h.header, alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
 
 
 def _is_b64url(segment: str) -> bool:

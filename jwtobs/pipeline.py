@@ -68,17 +68,19 @@ def record(
         else:
             token_fp = None
         if claims is not None:
-            jti = claims.get("jti")
-            sub = claims.get("sub")
-            iss = claims.get("iss")
-            client_id = claims.get("azp") or claims.get("client_id")
-            iat, nbf, exp = claim_int(claims.get("iat")), claim_int(claims.get("nbf")), claim_int(claims.get("exp"))
+            get = claims.get
+            jti = get("jti")
+            sub = get("sub")
+            iss = get("iss")
+            client_id = get("azp") or get("client_id")
+            iat, nbf, exp = claim_int(get("iat")), claim_int(get("nbf")), claim_int(get("exp"))
             if tenant is None and st.tenant_claim is not None:
-                tenant = _label(claims.get(st.tenant_claim))
+                tenant = _label(get(st.tenant_claim))
         else:
             jti = sub = iss = client_id = None
             iat = nbf = exp = None
         clock = st.clock
+        alg_s, kid_s, typ_s = peek.safe
         event = ValidationEvent(
             time.time() if clock is None else clock(),
             outcome,
@@ -86,11 +88,11 @@ def record(
             detail,
             library,
             profile,
-            _label(iss),
-            _label(peek.alg),
-            _label(peek.kid),
-            _label(peek.typ),
-            _label(client_id),
+            None if iss is None else _label(iss),
+            alg_s,
+            kid_s,
+            typ_s,
+            None if client_id is None else _label(client_id),
             token_fp,
             None if jti is None else fp.claim("jti", jti),
             None if sub is None else fp.claim("sub", sub),

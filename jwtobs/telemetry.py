@@ -15,6 +15,7 @@ and a span that the sampler would drop is never built.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -286,6 +287,8 @@ class Telemetry:
         self._fixed_mp = meter_provider
         self._tp: Any = object()
         self._mp: Any = object()
+        self._tp_final = self._mp_final = False
+        self._tp_next_check = self._mp_next_check = 0.0
         self._tracer: trace.Tracer | None = None
         self._policy, self._root_sampled = _NEVER, False
         self._metrics_on = False
@@ -299,15 +302,32 @@ class Telemetry:
         self._counts_lock = threading.Lock()
 
     # -- provider resolution (identity check per call; rebuild only on change) -------------------------
+    # A global provider can be set only once (OpenTelemetry refuses to override it), so once a real one
+    # is seen it is final; while none is set, the global is looked up again at most once per second
+    # (the lookup itself costs ~1 µs, too much for every validation).
     def _resolve_tracer(self) -> None:
+        if self._tp_final:
+            return
+        now = time.monotonic()
+        if now < self._tp_next_check:
+            return
+        self._tp_next_check = now + 1.0
         tp = self._fixed_tp if self._fixed_tp is not None else trace.get_tracer_provider()
+        self._tp_final = self._fixed_tp is not None or not isinstance(tp, trace.ProxyTracerProvider)
         if tp is not self._tp:
             self._tp = tp
             self._policy, self._root_sampled = _span_policy(tp)
             self._tracer = tp.get_tracer(SCOPE, __version__) if self._policy != _NEVER else None
 
     def _resolve_meter(self) -> None:
+        if self._mp_final:
+            return
+        now = time.monotonic()
+        if now < self._mp_next_check:
+            return
+        self._mp_next_check = now + 1.0
         mp = self._fixed_mp if self._fixed_mp is not None else metrics.get_meter_provider()
+        self._mp_final = self._fixed_mp is not None or not isinstance(mp, metrics._internal._ProxyMeterProvider)
         if mp is self._mp:
             return
         self._mp = mp

@@ -41,6 +41,11 @@ def _form(peek: TokenPeek) -> tuple[Reason, str | None] | None:
     return None
 
 
+def _unsigned(peek: TokenPeek) -> tuple[Reason, str | None]:
+    alg = peek.alg
+    return Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
+
+
 def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] | None:
     msg = str(exc) if isinstance(exc, E.PyJWTError) else ""
     # -- key sources --
@@ -60,16 +65,16 @@ def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] |
         return Reason.JWKS_UNAVAILABLE, "invalid_jwks"
     if isinstance(exc, (E.InvalidKeyError, E.PyJWKError)):
         if peek.unsigned:
-            return Reason.UNSIGNED, None
+            return _unsigned(peek)
         return Reason.KEY_INVALID, None
     if not isinstance(exc, E.InvalidTokenError):
         return None
     # -- structure --
     if isinstance(exc, E.InvalidSignatureError):
-        return (Reason.UNSIGNED, "empty_signature") if peek.unsigned else (Reason.BAD_SIGNATURE, None)
+        return _unsigned(peek) if peek.unsigned else (Reason.BAD_SIGNATURE, None)
     if isinstance(exc, E.InvalidAlgorithmError):
         if peek.unsigned:
-            return Reason.UNSIGNED, None
+            return _unsigned(peek)
         if "not specified" in msg:
             return Reason.ALG_NOT_ALLOWED, "missing"
         if "not supported" in msg:
@@ -96,8 +101,8 @@ def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] |
     if isinstance(exc, E.InvalidJTIError):
         return Reason.CLAIM_INVALID, "jti"
     if isinstance(exc, E.DecodeError):
-        if peek.unsigned and peek.kind == "jws" and peek.header is not None and "Signature" in msg:
-            return Reason.UNSIGNED, None
+        if peek.unsigned and peek.kind == "jws" and "Signature" in msg:
+            return _unsigned(peek)
         if "Token must be a" in msg:
             return Reason.MALFORMED, "type"
         if "(exp) must be an integer" in msg:
