@@ -354,6 +354,14 @@ class Telemetry:
             unit="{event}",
             description="Validation events an event sink failed to write",
         )
+        for name, (unit, description) in COUNTERS.items():
+            meter.create_observable_counter(
+                name, callbacks=[self._observe_counter(name)], unit=unit, description=description
+            )
+        for name, (unit, description) in GAUGES.items():
+            meter.create_observable_gauge(
+                name, callbacks=[self._observe_gauge(name)], unit=unit, description=description
+            )
 
     def _collect(self, options: CallbackOptions) -> Iterable[Observation]:
         """Runs when a reader collects: replay buffered measurements, then report dropped events."""
@@ -481,6 +489,7 @@ class Telemetry:
         Hot-path cost is one dict update; the totals are exported by observable counters when a reader
         collects. ``attributes`` must be a tuple of (name, value) pairs with low-cardinality values.
         """
+        self._resolve_meter()  # make sure the observable instruments exist
         key = (name, attributes)
         with self._counts_lock:
             self._counts[key] = self._counts.get(key, 0) + n
@@ -490,6 +499,7 @@ class Telemetry:
     ) -> None:
         """Set gauge ``name`` (one of :data:`GAUGES`) for an attribute set to a value, or to a callable read
         at collection time (e.g. key-set staleness). ``None`` removes the series."""
+        self._resolve_meter()
         with self._counts_lock:
             if value is None:
                 self._gauges.pop((name, attributes), None)

@@ -1,0 +1,165 @@
+"""``jwtobs.wrap``'s contract: same return value and exceptions, reason_of, raise_as, library inference,
+user functions with PyJWT inside (PyJWKClient against a real local JWKS server), async, nesting."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import jwt
+import pytest
+
+import jwtobs
+from jwtobs import ConfigurationError, Reason, TokenRejected
+
+from .conftest import AUD, ISS, JwksServer, Keys, Otel, claims
+
+
+def test_same_return_value_for_every_pyjwt_entry_point(keys: Keys, otel: Otel) -> None:
+    token = jwt.encode(claims(), keys.rsa, algorithm="RS256", headers={"kid": "k1"})
+    pub = keys.rsa.public_key()
+    kw: dict[str, Any] = {"algorithms": ["RS256"], "audience": AUD, "issuer": ISS}
+    for fn in (jwt.decode, jwt.api_jwt.decode, jwt.PyJWT().decode, jwt.decode_complete):
+        wrapped = jwtobs.wrap(fn)
+        assert wrapped(token, pub, **kw) == fn(token, pub, **kw)
+        assert wrapped.__wrapped__ is fn  # type: ignore[attr-defined]
+    jwtobs.flush()
+    assert [e.outcome for e in otel.events] == ["accepted"] * 4
+    # decode_complete's claims are read from its "payload"
+    assert all(e.issuer == ISS and e.sub_hash for e in otel.events)
+
+
+def test_wrapping_twice_is_idempotent() -> None:
+    once = jwtobs.wrap(jwt.decode)
+    assert jwtobs.wrap(once) is once
+
+
+def test_library_cannot_be_inferred() -> None:
+    def my_validator(token: str) -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(ConfigurationError, match="library="):
+        jwtobs.wrap(my_validator)
+    with pytest.raises(ConfigurationError, match="unknown library"):
+        jwtobs.wrap(my_validator, library="nope")
+    with pytest.raises(ConfigurationError):
+        jwtobs.wrap(jwt.decode, raise_as="other")  # type: ignore[arg-type]
+
+
+def test_raise_as_jwtobs_chains_the_library_exception(keys: Keys, otel: Otel) -> None:
+    token = jwt.encode(claims(exp=1), keys.hmac, algorithm="HS256")
+    decode = jwtobs.wrap(jwt.decode, raise_as="jwtobs", profile="orders-api")
+    with pytest.raises(TokenRejected) as info:
+        decode(token, keys.hmac, algorithms=["HS256"], audience=AUD)
+    assert info.value.reason is Reason.EXPIRED and info.value.detail == "exp"
+    assert isinstance(info.value.__cause__, jwt.ExpiredSignatureError)
+    assert jwtobs.reason_of(info.value) is Reason.EXPIRED
+    assert info.value.http_status == 401
+    assert token not in str(info.value)
+    jwtobs.flush()
+    assert otel.events[0].profile == "orders-api"
+    assert otel.spans()[0].name == "jwt.validate orders-api"
+
+
+def test_user_function_with_pyjwkclient_unknown_kid(keys: Keys, otel: Otel, jwks_server: JwksServer) -> None:
+    jwks_server.publish((keys.rsa.public_key(), "current", "RS256"))
+    client = jwt.PyJWKClient(jwks_server.url, cache_keys=True)
+
+    def validate(token: str) -> dict[str, Any]:
+        signing_key = client.get_signing_key_from_jwt(token)
+        return jwt.decode(token, signing_key.key, algorithms=["RS256"], audience=AUD, issuer=ISS)
+
+    observed = jwtobs.wrap(validate, library="pyjwt", profile="billing-api")
+    good = jwt.encode(claims(), keys.rsa, algorithm="RS256", headers={"kid": "current"})
+    assert observed(good)["iss"] == ISS
+    unknown = jwt.encode(claims(), keys.other_rsa, algorithm="RS256", headers={"kid": "next-key"})
+    with pytest.raises(jwt.PyJWKClientError, match="Unable to find a signing key") as info:
+        observed(token=unknown)
+    assert jwtobs.reason_of(info.value) is Reason.UNKNOWN_KID
+    assert jwks_server.requests >= 1  # a real server answered (PyJWKClient 2.15 rate-limits refetches)
+    jwtobs.flush()
+    accepted, rejected = otel.events
+    assert accepted.kid == "current" and accepted.outcome == "accepted"
+    assert rejected.reason == "JWT_UNKNOWN_KID" and rejected.kid == "next-key"
+    # the accepted token's kid was learned as trusted; the unknown kid is not a metric attribute value
+    kids = {dict(p.attributes)["jwtobs.kid"] for p in otel.metrics()["jwtobs.validation.duration"]}
+    assert kids == {"current", "_unknown"}
+
+
+def test_jwks_endpoint_down_is_a_dependency_fault(keys: Keys, otel: Otel) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = jwt.PyJWKClient(f"http://127.0.0.1:{port}/jwks.json", timeout=2)
+
+    def validate(token: str) -> dict[str, Any]:
+        return jwt.decode(token, client.get_signing_key_from_jwt(token).key, algorithms=["RS256"])
+
+    token = jwt.encode(claims(), keys.rsa, algorithm="RS256", headers={"kid": "k"})
+    with pytest.raises(jwt.PyJWKClientConnectionError) as info:
+        jwtobs.wrap(validate, library="pyjwt")(token)
+    assert jwtobs.reason_of(info.value) is Reason.JWKS_UNAVAILABLE
+    assert Reason.JWKS_UNAVAILABLE.http_status == 503
+
+
+def test_unexpected_exception_is_validator_error_and_propagates(keys: Keys, otel: Otel) -> None:
+    def broken(token: str) -> dict[str, Any]:
+        raise ZeroDivisionError("boom")
+
+    with pytest.raises(ZeroDivisionError, match="boom") as info:
+        jwtobs.wrap(broken, library="pyjwt")(jwt.encode(claims(), keys.hmac, algorithm="HS256"))
+    assert jwtobs.reason_of(info.value) is Reason.VALIDATOR_ERROR
+    jwtobs.flush()
+    assert otel.events[0].reason == "JWT_VALIDATOR_ERROR"
+    assert otel.events[0].detail == "builtins.ZeroDivisionError"
+
+
+def test_nested_observed_calls_record_once(keys: Keys, otel: Otel) -> None:
+    inner = jwtobs.wrap(jwt.decode)
+
+    def outer(token: str) -> dict[str, Any]:
+        return inner(token, keys.hmac, algorithms=["HS256"], audience=AUD)
+
+    jwtobs.wrap(outer, library="pyjwt", profile="outer")(jwt.encode(claims(), keys.hmac, algorithm="HS256"))
+    jwtobs.flush()
+    assert [e.profile for e in otel.events] == ["outer"]
+
+
+def test_async_validator(keys: Keys, otel: Otel) -> None:
+    async def validate(token: str) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return jwt.decode(token, keys.hmac, algorithms=["HS256"], audience=AUD)
+
+    observed = jwtobs.wrap(validate, library="pyjwt")
+    good = jwt.encode(claims(), keys.hmac, algorithm="HS256")
+    assert asyncio.run(observed(good))["aud"] == AUD
+    with pytest.raises(jwt.InvalidAudienceError) as info:
+        asyncio.run(observed(jwt.encode(claims(aud="x"), keys.hmac, algorithm="HS256")))
+    assert jwtobs.reason_of(info.value) is Reason.AUDIENCE_MISMATCH
+    jwtobs.flush()
+    assert [e.outcome for e in otel.events] == ["accepted", "rejected"]
+
+
+def test_works_without_any_configuration(keys: Keys) -> None:
+    jwtobs.config.reset()
+    token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
+    assert jwtobs.wrap(jwt.decode)(token, keys.hmac, algorithms=["HS256"], audience=AUD)["sub"]
+
+
+def test_telemetry_failure_never_changes_the_outcome(keys: Keys) -> None:
+    def exploding_sink(event: Any) -> None:
+        raise RuntimeError("sink down")
+
+    jwtobs.configure(sinks=[exploding_sink], fingerprint_key="k", from_env=False)
+    decode = jwtobs.wrap(jwt.decode)
+    good = jwt.encode(claims(), keys.hmac, algorithm="HS256")
+    assert decode(good, keys.hmac, algorithms=["HS256"], audience=AUD)["sub"]
+    with pytest.raises(jwt.ExpiredSignatureError):
+        decode(jwt.encode(claims(exp=1), keys.hmac, algorithm="HS256"), keys.hmac, algorithms=["HS256"], audience=AUD)
+    assert jwtobs.config.current().telemetry.dropped_events == 2
+
+
+def test_reason_of_unrelated_exception() -> None:
+    assert jwtobs.reason_of(ValueError("x")) is None
+    assert jwtobs.reason_of(None) is None
