@@ -342,4 +342,5 @@ class LoggerSink:
             self.logger.log(level, "%s reason=%s", msg, fields_.get("reason"), extra={"jwtobs": fields_})
 
     def _emit_structlog(self, level: int, msg: str, fields_: dict[str, Any]) -> None:
-        self.logger.log(level, msg, **fields_)
+        # structlog loggers expose one method per level name (warning, info, debug...)
+        getattr(self.logger, logging.getLevelName(level).lower(), self.logger.info)(msg, **fields_)

@@ -49,4 +49,6 @@ def sanitize(value: object, max_chars: int = MAX_FIELD_CHARS) -> str | None:
     elif value.isprintable():
         return value if len(value) <= max_chars else value[: max_chars - 1] + "…"
     value = value.translate(_DELETE)
+    if not value.isprintable():  # rare: unassigned, private-use, format characters
+        value = "".join(c for c in value if c.isprintable())
     return value if len(value) <= max_chars else value[: max_chars - 1] + "…"

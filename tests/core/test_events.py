@@ -1,0 +1,152 @@
+"""The event record and its sinks: JSONL file (buffered, rotation-safe), loggers (stdlib, structlog), env."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+import structlog
+
+import jwtobs
+from jwtobs.events import EVENT_FIELDS, JsonlSink, KeySetChange, LoggerSink, ValidationEvent, format_time
+
+from .conftest import AUD, Keys, claims
+
+
+def _event(**over: object) -> ValidationEvent:
+    base = dict(
+        time=1795000000.25,
+        outcome="rejected",
+        reason="JWT_EXPIRED",
+        detail="exp",
+        library="pyjwt",
+        profile="billing",
+        issuer='https://i"\\',
+        alg="RS256",
+        kid="k1",
+        typ="JWT",
+        client_id="c",
+        token_fp="ab12-0123456789ab",
+        jti_hash=None,
+        sub_hash="ab12-ffffffffffff",
+        tenant=None,
+        iat=1,
+        nbf=None,
+        exp=2,
+        token_bytes=500,
+        duration_s=0.00012,
+        trace_id=None,
+        span_id=None,
+        service="svc",
+    )
+    base.update(over)
+    return ValidationEvent(**base)  # type: ignore[arg-type]
+
+
+def test_json_forms_agree_and_round_trip() -> None:
+    ev = _event(issuer="https://ü\u2028")
+    assert json.loads(ev.to_json()) == json.loads(json.dumps(ev.to_dict()))
+    d = ev.to_dict()
+    assert list(d) == list(EVENT_FIELDS) and d["time"] == "2026-11-18T11:06:40.250Z"
+    back = ValidationEvent.from_dict(json.loads(ev.to_json()))
+    assert back.to_dict() == d
+    assert format_time(0.999) == "1970-01-01T00:00:00.999Z"
+
+
+def test_jsonl_sink_batches_and_survives_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "events.jsonl"
+    sink = JsonlSink(path, max_buffer=10, flush_interval=60)
+    for i in range(25):
+        sink(_event(kid=f"k{i}"))
+    sink.flush()
+    assert len(path.read_text().splitlines()) == 25
+    rotated = tmp_path / "logs" / "events.jsonl.1"
+    os.rename(path, rotated)  # logrotate: move, then the writer must create a new file
+    sink(_event(kid="after"))
+    sink(KeySetChange(time=1795000001.0, issuer="https://i", added=("k2",), removed=("k1",), keys=1))
+    sink.close()
+    assert len(rotated.read_text().splitlines()) == 25
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["kid"] == "after"
+    assert lines[1]["event"] == "jwks.keyset_changed" and lines[1]["added"] == ["k2"]
+
+
+def test_jsonl_writer_thread_flushes_on_interval(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    sink = JsonlSink(path, flush_interval=0.05)
+    sink(_event())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (path.exists() and path.read_text()):
+        time.sleep(0.02)
+    assert path.read_text().count("\n") == 1
+    sink.close()
+
+
+def test_jsonl_write_failure_is_counted_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    target = tmp_path / "dir-not-file"
+    target.mkdir()
+    sink = JsonlSink(target)
+    sink(_event())
+    with caplog.at_level(logging.WARNING, logger="jwtobs"):
+        sink.flush()
+    assert sink.dropped == 1 and "could not write events" in caplog.text
+
+
+def test_pending_events_are_bounded(tmp_path: Path) -> None:
+    sink = JsonlSink(tmp_path / "e.jsonl", max_buffer=5, max_pending=5, flush_interval=60)
+    sink._closed = True
+    for _ in range(20):
+        sink(_event())
+    assert len(sink._buffer) == 5 and sink.dropped == 15
+
+
+def test_logger_sink_stdlib_and_structlog(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="jwtobs.events"):
+        LoggerSink()(_event())
+        LoggerSink()(_event(outcome="accepted", reason=None, detail=None))
+    levels = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert levels == [
+        ("WARNING", "jwt validation rejected reason=JWT_EXPIRED"),
+        ("DEBUG", "jwt validation accepted reason=None"),
+    ]
+    assert caplog.records[0].jwtobs["kid"] == "k1"  # type: ignore[attr-defined]
+
+    captured: list[dict[str, object]] = []
+
+    def capture(logger: object, name: str, event_dict: dict[str, object]) -> dict[str, object]:
+        captured.append(dict(event_dict, level=name))
+        raise structlog.DropEvent
+
+    log = structlog.wrap_logger(structlog.PrintLogger(), processors=[capture], wrapper_class=structlog.BoundLogger)
+    LoggerSink(log)(_event())
+    assert captured[0]["event"] == "jwt validation rejected" and captured[0]["reason"] == "JWT_EXPIRED"
+    assert captured[0]["level"] == "warning"
+
+
+def test_events_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: Keys) -> None:
+    path = tmp_path / "env-events.jsonl"
+    monkeypatch.setenv("JWTOBS_EVENTS_PATH", str(path))
+    monkeypatch.setenv("JWTOBS_SERVICE", "orders")
+    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", "k")
+    jwtobs.config.reset()
+    token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
+    jwtobs.wrap(jwt.decode)(token, keys.hmac, algorithms=["HS256"], audience=AUD)
+    jwtobs.flush()
+    (line,) = path.read_text().splitlines()
+    ev = json.loads(line)
+    assert ev["service"] == "orders" and ev["outcome"] == "accepted"
+    assert token not in path.read_text()
+
+
+def test_configure_clock_sets_event_time(keys: Keys) -> None:
+    events: list[ValidationEvent] = []
+    jwtobs.configure(sinks=[events.append], clock=lambda: 1_000_000.5, fingerprint_key="k", from_env=False)
+    jwtobs.wrap(jwt.decode)(
+        jwt.encode(claims(), keys.hmac, algorithm="HS256"), keys.hmac, algorithms=["HS256"], audience=AUD
+    )
+    assert events[0].time == 1_000_000.5
