@@ -1,0 +1,102 @@
+"""``jwtobs example``: validate a handful of good and bad tokens through ``jwtobs.wrap(jwt.decode)`` and show
+what jwtobs records: the events, the spans and the metric series. Keys are generated on the spot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("example", help="validate a few good and bad tokens with PyJWT and print the events")
+    p.add_argument("--events", default=None, help="also append the events to this JSONL file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+    except ImportError:  # pragma: no cover - needs the pyjwt extra
+        print("jwtobs example needs PyJWT: pip install 'jwtobs[pyjwt]'")
+        return 2
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import jwtobs
+    from jwtobs.events import ValidationEvent
+
+    spans = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    events: list[ValidationEvent] = []
+    iss, aud = "https://login.example.com", "billing-api"
+    jwtobs.configure(
+        tracer_provider=tp,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        fingerprint_key=os.environ.get("JWTOBS_FINGERPRINT_KEY") or "example-key",
+        sinks=[events.append],
+        events_path=args.events,
+        issuers=[iss],
+        service="example",
+        from_env=False,
+    )
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+
+    def token(signer: Any = key, alg: str = "RS256", **over: Any) -> str:
+        claims = {"iss": iss, "aud": aud, "sub": "alice", "jti": os.urandom(6).hex(), "iat": now, "exp": now + 300}
+        claims.update(over)
+        return jwt.encode(claims, signer, algorithm=alg, headers={"kid": "2026-11"})
+
+    cases = [
+        ("a good token", token()),
+        ("expired 10 minutes ago", token(exp=now - 600)),
+        ("for another API", token(aud="admin-api")),
+        ("signed by someone else", token(attacker)),
+        ("alg none", jwt.encode({"iss": iss, "aud": aud, "exp": now + 60}, "", algorithm="none")),
+        ("not a JWT", "Bearer hello"),
+    ]
+    decode = jwtobs.wrap(jwt.decode, profile="billing-api")
+    print("Validating with jwtobs.wrap(jwt.decode):\n")
+    for label, raw in cases:
+        try:
+            decode(raw, key.public_key(), algorithms=["RS256"], audience=aud, issuer=iss)
+            verdict = "accepted"
+        except jwt.PyJWTError as exc:
+            verdict = f"{type(exc).__name__} -> {jwtobs.reason_of(exc)}"
+        print(f"  {label:24} {verdict}")
+    jwtobs.flush()
+    print("\nValidation events (the one record; no token, no raw sub or jti):\n")
+    for ev in events:
+        d = ev.to_dict()
+        keep = ("time", "outcome", "reason", "detail", "issuer", "alg", "kid", "token_fp", "sub_hash", "exp")
+        print("  " + json.dumps({k: d[k] for k in keep}))
+    print(
+        f"\nSpans: {len(spans.get_finished_spans())} x '{spans.get_finished_spans()[0].name}', "
+        "status ERROR with the reason code on rejections"
+    )
+    data = reader.get_metrics_data()
+    print("Metric series of jwtobs.validation.duration (count per attribute set):")
+    for rm in data.resource_metrics if data else []:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                if m.name == "jwtobs.validation.duration":
+                    for dp in m.data.data_points:
+                        a: dict[str, Any] = dict(dp.attributes or {})
+                        print(
+                            f"  {getattr(dp, 'count', '?')} x outcome={a['jwtobs.outcome']} reason={a.get('jwtobs.reason', '-')} "
+                            f"alg={a['jwtobs.alg']} kid={a['jwtobs.kid']}"
+                        )
+    if args.events:
+        print(f"\nEvents appended to {Path(args.events).resolve()}")
+    return 0
