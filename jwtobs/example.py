@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
                     for dp in m.data.data_points:
                         a: dict[str, Any] = dict(dp.attributes or {})
                         print(
-                            f"  {getattr(dp, 'count', '?')} x outcome={a['jwtobs.outcome']} reason={a.get('jwtobs.reason', '-')} "
-                            f"alg={a['jwtobs.alg']} kid={a['jwtobs.kid']}"
+                            f"  {getattr(dp, 'count', '?')} x outcome={a['jwtobs.outcome']} "
+                            f"reason={a.get('jwtobs.reason', '-')} alg={a['jwtobs.alg']} kid={a['jwtobs.kid']}"
                         )
     if args.events:
         print(f"\nEvents appended to {Path(args.events).resolve()}")
