@@ -197,14 +197,18 @@ class CardinalityGuard:
         self._learned_issuers = 0
         self._learned_kids = 0
         self._lock = threading.Lock()
+        #: bumped whenever a value becomes trusted, so caches of derived labels can be dropped
+        self.version = 0
 
     def trust_issuers(self, issuers: Iterable[str]) -> None:
         with self._lock:
             self._issuers |= {i for i in issuers if isinstance(i, str)}
+            self.version += 1
 
     def trust_kids(self, kids: Iterable[str]) -> None:
         with self._lock:
             self._kids |= {k for k in kids if isinstance(k, str)}
+            self.version += 1
 
     def learn(self, issuer: str | None, kid: str | None) -> None:
         """Remember the issuer and kid of an accepted token (bounded)."""
@@ -212,10 +216,12 @@ class CardinalityGuard:
             with self._lock:
                 self._issuers.add(issuer)
                 self._learned_issuers += 1
+                self.version += 1
         if kid is not None and kid not in self._kids and self._learned_kids < self._max_learned:
             with self._lock:
                 self._kids.add(kid)
                 self._learned_kids += 1
+                self.version += 1
 
     def issuer(self, value: str | None) -> str:
         return value if value is not None and value in self._issuers else UNKNOWN
@@ -292,7 +298,9 @@ class Telemetry:
         self._tracer: trace.Tracer | None = None
         self._policy, self._root_sampled = _NEVER, False
         self._metrics_on = False
-        self._pending: list[tuple[dict[str, Any], float, dict[str, Any] | None, float | None]] = []
+        self._pending: list[tuple[dict[str, Any], float, float, int | None]] = []
+        self._attr_sets: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+        self._attr_version = -1
         self._pending_lock = threading.Lock()
         self._attr_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._offset_attr_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -372,67 +380,71 @@ class Telemetry:
         """Record every buffered measurement into the SDK instruments; returns how many."""
         with self._pending_lock:
             batch, self._pending = self._pending, []
-        duration, expiry = self._duration, self._expiry
-        for attrs, seconds, expiry_attrs, offset in batch:
-            duration.record(seconds, attrs)
-            if expiry_attrs is not None:
-                expiry.record(offset, expiry_attrs)  # type: ignore[arg-type]
+        record = self._record
+        for attrs, seconds, t, exp in batch:
+            record(attrs, seconds, t, exp)
         return len(batch)
 
     # -- the per-validation path ------------------------------------------------------------------------
     def emit(self, event: ValidationEvent, start_ns: int, end_ns: int) -> None:
         """Span (when it can be sampled) and metrics for one event. Fills event.trace_id/span_id."""
-        guard = self.guard
-        issuer_l = guard.issuer(event.issuer)
-        kid_l = guard.kid(event.kid)
-        alg_l = guard.alg(event.alg)
-        self._resolve_tracer()
+        if not self._tp_final:
+            self._resolve_tracer()
         if self._policy != _NEVER:
-            self._span(event, issuer_l, alg_l, kid_l, start_ns, end_ns)
+            guard = self.guard
+            self._span(event, guard.issuer(event.issuer), guard.alg(event.alg), guard.kid(event.kid), start_ns, end_ns)
         else:
             _parent_ids(event)
-        self._resolve_meter()
+        if not self._mp_final:
+            self._resolve_meter()
         if self._metrics_on:
-            key = (event.outcome, event.reason, event.library, event.profile, issuer_l, alg_l, kid_l)
+            # keyed by the raw values (one dict lookup instead of three guard lookups); the cache is bounded
+            # and dropped whenever the guard learns or is told a new trusted value
+            key = (event.outcome, event.reason, event.library, event.profile, event.issuer, event.alg, event.kid)
+            if self._attr_version != self.guard.version:
+                self._attr_cache.clear()
+                self._attr_version = self.guard.version
             attrs = self._attr_cache.get(key)
             if attrs is None:
                 attrs = self._attributes(key)
-            expiry_attrs: dict[str, Any] | None = None
-            offset: float | None = None
-            if event.exp is not None:
-                offset = event.time - event.exp
-                side = "after_exp" if offset > 0 else "before_exp"
-                okey = (event.outcome, issuer_l, side)
-                expiry_attrs = self._offset_attr_cache.get(okey)
-                if expiry_attrs is None:
-                    expiry_attrs = self._offset_attr_cache.setdefault(
-                        okey, {ATTR_OUTCOME: event.outcome, ATTR_ISSUER: issuer_l, ATTR_EXPIRY_SIDE: side}
-                    )
-                offset = abs(offset)
             pending = self._pending
             if len(pending) < MAX_PENDING:
-                pending.append((attrs, event.duration_s, expiry_attrs, offset))
+                pending.append((attrs, event.duration_s, event.time, event.exp))
             else:
-                self._duration.record(event.duration_s, attrs)
-                if expiry_attrs is not None:
-                    self._expiry.record(offset, expiry_attrs)  # type: ignore[arg-type]
+                self._record(attrs, event.duration_s, event.time, event.exp)
+
+    def _record(self, attrs: dict[str, Any], duration_s: float, t: float, exp: int | None) -> None:
+        self._duration.record(duration_s, attrs)
+        if exp is not None:
+            offset = t - exp
+            side = "after_exp" if offset > 0 else "before_exp"
+            okey = (attrs[ATTR_OUTCOME], attrs[ATTR_ISSUER], side)
+            expiry_attrs = self._offset_attr_cache.get(okey)
+            if expiry_attrs is None:
+                expiry_attrs = self._offset_attr_cache.setdefault(
+                    okey, {ATTR_OUTCOME: okey[0], ATTR_ISSUER: okey[1], ATTR_EXPIRY_SIDE: side}
+                )
+            self._expiry.record(abs(offset), expiry_attrs)
 
     def _attributes(self, key: tuple[Any, ...]) -> dict[str, Any]:
-        outcome, reason, library, profile, issuer_l, alg_l, kid_l = key
+        outcome, reason, library, profile, issuer, alg, kid = key
+        guard = self.guard
         attrs = {
             ATTR_OUTCOME: outcome,
             ATTR_LIBRARY: library,
             ATTR_PROFILE: profile,
-            ATTR_ISSUER: issuer_l,
-            ATTR_ALG: alg_l,
-            ATTR_KID: kid_l,
+            ATTR_ISSUER: guard.issuer(issuer),
+            ATTR_ALG: guard.alg(alg),
+            ATTR_KID: guard.kid(kid),
         }
         if reason is not None:
             attrs[ATTR_REASON] = reason
             attrs[ATTR_ERROR_TYPE] = reason
-        if len(self._attr_cache) < 10_000:  # bounded by the guard; this is a backstop
-            self._attr_cache[key] = attrs
-        return attrs
+        # share one dict per distinct attribute set; bound the raw-value cache (attackers control iss/kid/alg)
+        canonical = self._attr_sets.setdefault(tuple(attrs.items()), attrs) if len(self._attr_sets) < 10_000 else attrs
+        if len(self._attr_cache) < 10_000:
+            self._attr_cache[key] = canonical
+        return canonical
 
     def _span(self, event: ValidationEvent, issuer_l: str, alg_l: str, kid_l: str, start_ns: int, end_ns: int) -> None:
         if self._policy == _PARENT_OR_ROOT:
