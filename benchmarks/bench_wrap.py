@@ -74,7 +74,9 @@ def timed(fn: Callable[[str], None], tokens: list[str], after: Callable[[], None
     return (time.perf_counter() - t0) / len(tokens)
 
 
-def run(alg: str, pair: tuple[Any, Any], n: int, repeat: int, sampled: bool, expired: bool) -> dict[str, float]:
+def run(
+    alg: str, pair: tuple[Any, Any], n: int, repeat: int, sampled: bool, expired: bool, defer: bool
+) -> dict[str, float]:
     priv, pub = pair
     with tempfile.TemporaryDirectory() as tmp:
         tp = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
@@ -91,6 +93,7 @@ def run(alg: str, pair: tuple[Any, Any], n: int, repeat: int, sampled: bool, exp
             fingerprint_key="bench",
             sinks=[sink],
             issuers=[ISS],
+            defer=defer,
             from_env=False,
         )
         decode = jwtobs.wrap(jwt.decode)
@@ -132,17 +135,17 @@ def main() -> None:
     args = ap.parse_args()
     ks = keys()
     print(
-        f"{'alg':6} {'outcome':9} {'span':11} {'bare µs':>8} {'wrapped µs':>11} {'hot ratio':>9} "
+        f"{'alg':6} {'outcome':9} {'span':11} {'mode':8} {'bare µs':>8} {'wrapped µs':>11} {'hot ratio':>9} "
         f"{'amortised µs':>13} {'amort. ratio':>12}"
     )
     for alg in args.algs.split(","):
         for expired in (False, True):
-            for sampled in (False, True):
-                r = run(alg, ks[alg], args.n, args.repeat, sampled, expired)
+            for sampled, defer in ((False, False), (False, True), (True, False), (True, True)):
+                r = run(alg, ks[alg], args.n, args.repeat, sampled, expired, defer)
                 print(
                     f"{alg:6} {'rejected' if expired else 'accepted':9} {'sampled' if sampled else 'not sampled':11} "
-                    f"{r['bare_us']:8.1f} {r['wrapped_us']:11.1f} {r['hot']:9.3f} {r['amortised_us']:13.1f} "
-                    f"{r['amortised']:12.3f}",
+                    f"{'deferred' if defer else 'sync':8} {r['bare_us']:8.1f} {r['wrapped_us']:11.1f} "
+                    f"{r['hot']:9.3f} {r['amortised_us']:13.1f} {r['amortised']:12.3f}",
                     flush=True,
                 )
 

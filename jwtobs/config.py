@@ -39,6 +39,8 @@ class State:
     #: claim holding the tenant, used for the event's ``tenant`` field by wrap()
     tenant_claim: str | None = None
     clock: Callable[[], float] | None = None
+    #: build events on a background thread (``configure(defer=True)``)
+    defer: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +83,7 @@ def _build(
     kids: Iterable[str] = (),
     tenant_claim: str | None = None,
     clock: Callable[[], float] | None = None,
+    defer: bool = False,
 ) -> State:
     if fingerprint_key:
         fp = _fingerprint.Fingerprinter(fingerprint_key, key_id=fingerprint_key_id)
@@ -94,6 +97,8 @@ def _build(
         issuers += _env_list("JWTOBS_TRUSTED_ISSUERS")
         if not log_events and os.environ.get("JWTOBS_LOG_EVENTS", "").lower() in ("1", "true", "yes"):
             log_events = True
+        if not defer and os.environ.get("JWTOBS_DEFER", "").lower() in ("1", "true", "yes"):
+            defer = True
     if events_path:
         out_sinks.append(JsonlSink(events_path))
     if log_events is True:
@@ -102,7 +107,7 @@ def _build(
         out_sinks.append(LoggerSink(log_events))
     guard = CardinalityGuard(issuers, kids)
     telemetry = Telemetry(guard, tracer_provider=tracer_provider, meter_provider=meter_provider)
-    return State(fp, telemetry, guard, tuple(out_sinks), service, tenant_claim, clock)
+    return State(fp, telemetry, guard, tuple(out_sinks), service, tenant_claim, clock, defer)
 
 
 def configure(
@@ -119,6 +124,7 @@ def configure(
     kids: Iterable[str] = (),
     tenant_claim: str | None = None,
     clock: Callable[[], float] | None = None,
+    defer: bool = False,
     from_env: bool = True,
 ) -> State:
     """Configure jwtobs for this process. Every argument is optional.
@@ -133,6 +139,10 @@ def configure(
     issuers, kids: values trusted as metric attribute values (others become ``_unknown``).
     tenant_claim: claim whose value ``wrap()`` records as the event's ``tenant``.
     clock: time source for event timestamps (default ``time.time``); the simulator uses a simulated clock.
+    defer: build events (fingerprints, event record, sinks, metric measurements) on a background thread, so
+        the request pays only for the header peek and a queue append; events appear within half a second
+        (``JWTOBS_DEFER=1``). Spans are built there too, with explicit timestamps and the request's context as
+        parent. Call ``jwtobs.flush()`` before reading events in tests.
     from_env: also read the environment variables for anything not given here.
 
     Returns the new state. Existing wrapped validators use it from their next call. Pending events of the
@@ -153,6 +163,7 @@ def configure(
         kids=kids,
         tenant_claim=tenant_claim,
         clock=clock,
+        defer=defer,
     )
     with _lock:
         old, _state = _state, new
@@ -162,6 +173,9 @@ def configure(
 
 
 def _flush_state(state: State, *, close: bool = False) -> None:
+    from jwtobs.pipeline import drain_deferred  # pipeline imports this module
+
+    drain_deferred()
     if state.telemetry._metrics_on:
         state.telemetry.drain()
     for sink in state.sinks:

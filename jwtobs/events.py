@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -217,7 +218,7 @@ class JsonlSink:
         self.max_pending = max(self.max_buffer, int(max_pending))
         self.dropped = 0
         self.written = 0
-        self._buffer: list[ValidationEvent | KeySetChange] = []
+        self._buffer: deque[ValidationEvent | KeySetChange] = deque()
         self._lock = threading.Lock()  # serialises writers (thread, flush(), close())
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -259,7 +260,12 @@ class JsonlSink:
     def flush(self) -> None:
         """Write every buffered event now (called by the writer thread, :func:`jwtobs.flush`, close)."""
         with self._lock:
-            batch, self._buffer = self._buffer, []
+            buf, batch = self._buffer, []
+            while True:  # popleft is atomic: an event appended concurrently is never lost
+                try:
+                    batch.append(buf.popleft())
+                except IndexError:
+                    break
             if not batch:
                 return
             try:

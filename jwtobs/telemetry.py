@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -298,7 +300,7 @@ class Telemetry:
         self._tracer: trace.Tracer | None = None
         self._policy, self._root_sampled = _NEVER, False
         self._metrics_on = False
-        self._pending: list[tuple[dict[str, Any], float, float, int | None]] = []
+        self._pending: deque[tuple[dict[str, Any], float, float, int | None]] = deque()
         self._attr_sets: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
         self._attr_version = -1
         self._pending_lock = threading.Lock()
@@ -378,23 +380,50 @@ class Telemetry:
 
     def drain(self) -> int:
         """Record every buffered measurement into the SDK instruments; returns how many."""
+        # popleft is atomic, so measurements appended concurrently are never lost (they are drained now
+        # or at the next collection)
+        pending, record, n = self._pending, self._record, 0
         with self._pending_lock:
-            batch, self._pending = self._pending, []
-        record = self._record
-        for attrs, seconds, t, exp in batch:
-            record(attrs, seconds, t, exp)
-        return len(batch)
+            while True:
+                try:
+                    attrs, seconds, t, exp = pending.popleft()
+                except IndexError:
+                    return n
+                record(attrs, seconds, t, exp)
+                n += 1
 
     # -- the per-validation path ------------------------------------------------------------------------
-    def emit(self, event: ValidationEvent, start_ns: int, end_ns: int) -> None:
-        """Span (when it can be sampled) and metrics for one event. Fills event.trace_id/span_id."""
+    def span_wanted(self) -> bool:
+        """Whether a span could be sampled for a validation in the current context (cheap; no span built)."""
+        if not self._tp_final:
+            self._resolve_tracer()
+        policy = self._policy
+        if policy == _NEVER:
+            return False
+        if policy == _PARENT_OR_ROOT:
+            parent = trace.get_current_span().get_span_context()
+            return bool(parent.trace_flags.sampled) if parent.is_valid else self._root_sampled
+        return True
+
+    def emit(self, event: ValidationEvent, start_ns: int, end_ns: int, ctx: Context | None = None) -> None:
+        """Span (when it can be sampled) and metrics for one event. Fills event.trace_id/span_id.
+
+        ``ctx`` is the context the validation ran in (default: the current one); the deferred pipeline passes
+        the context captured on the request thread, so the span gets the right parent.
+        """
         if not self._tp_final:
             self._resolve_tracer()
         if self._policy != _NEVER:
             guard = self.guard
-            self._span(event, guard.issuer(event.issuer), guard.alg(event.alg), guard.kid(event.kid), start_ns, end_ns)
+            self._span(
+                event, guard.issuer(event.issuer), guard.alg(event.alg), guard.kid(event.kid), start_ns, end_ns, ctx
+            )
         else:
-            _parent_ids(event)
+            _parent_ids(event, ctx)
+        self.emit_metrics(event)
+
+    def emit_metrics(self, event: ValidationEvent) -> None:
+        """The metric measurements of one event (buffered until a reader collects)."""
         if not self._mp_final:
             self._resolve_meter()
         if self._metrics_on:
@@ -446,9 +475,18 @@ class Telemetry:
             self._attr_cache[key] = canonical
         return canonical
 
-    def _span(self, event: ValidationEvent, issuer_l: str, alg_l: str, kid_l: str, start_ns: int, end_ns: int) -> None:
+    def _span(
+        self,
+        event: ValidationEvent,
+        issuer_l: str,
+        alg_l: str,
+        kid_l: str,
+        start_ns: int,
+        end_ns: int,
+        ctx: Context | None = None,
+    ) -> None:
         if self._policy == _PARENT_OR_ROOT:
-            parent = trace.get_current_span().get_span_context()
+            parent = trace.get_current_span(ctx).get_span_context()
             if parent.is_valid:
                 if not parent.trace_flags.sampled:
                     event.trace_id = f"{parent.trace_id:032x}"
@@ -479,17 +517,18 @@ class Telemetry:
         assert self._tracer is not None
         span = self._tracer.start_span(
             f"{SPAN_NAME} {event.profile}",
+            context=ctx,
             kind=SpanKind.INTERNAL,
             attributes=attrs,
             start_time=start_ns,
             record_exception=False,
             set_status_on_exception=False,
         )
-        ctx = span.get_span_context()
-        if ctx.is_valid:
-            event.trace_id = f"{ctx.trace_id:032x}"
-            if ctx.trace_flags.sampled:
-                event.span_id = f"{ctx.span_id:016x}"
+        sc = span.get_span_context()
+        if sc.is_valid:
+            event.trace_id = f"{sc.trace_id:032x}"
+            if sc.trace_flags.sampled:
+                event.span_id = f"{sc.span_id:016x}"
         if event.reason is not None:
             span.set_status(Status(StatusCode.ERROR, event.reason))
         span.end(end_time=end_ns)
@@ -570,8 +609,8 @@ class Telemetry:
         return inst
 
 
-def _parent_ids(event: ValidationEvent) -> None:
-    ctx = trace.get_current_span().get_span_context()
+def _parent_ids(event: ValidationEvent, context: Context | None = None) -> None:
+    ctx = trace.get_current_span(context).get_span_context()
     if ctx.is_valid:
         event.trace_id = f"{ctx.trace_id:032x}"
         if ctx.trace_flags.sampled:

@@ -10,8 +10,13 @@ from pathlib import Path
 
 def test_example_command(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    out = subprocess.run([sys.executable, "-m", "jwtobs.cli", "example", "--events", str(events)],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "jwtobs.cli", "example", "--events", str(events)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     for reason in ("JWT_EXPIRED", "JWT_AUDIENCE_MISMATCH", "JWT_BAD_SIGNATURE", "JWT_UNSIGNED", "JWT_MALFORMED"):
         assert reason in out
     lines = [json.loads(line) for line in events.read_text().splitlines()]

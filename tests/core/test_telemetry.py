@@ -108,7 +108,7 @@ def test_deferred_histogram_counts_are_exact_and_bounded(keys: Keys, monkeypatch
     (offset,) = points[telemetry.TOKEN_EXPIRY_OFFSET]
     assert dict(offset.attributes)["jwtobs.expiry_side"] == "before_exp"
     assert 500 < offset.sum / offset.count <= 600  # |now - exp| for tokens with 600 s left
-    assert tel._pending == []
+    assert not tel._pending
 
 
 def test_cardinality_guard() -> None:
