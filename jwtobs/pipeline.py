@@ -21,6 +21,7 @@ from opentelemetry import context as otel_context
 from jwtobs import config
 from jwtobs.events import Outcome, ValidationEvent
 from jwtobs.header import TokenPeek
+from jwtobs.header import peek as peek_token
 from jwtobs.sanitize import sanitize
 
 __all__ = ["record", "claim_int", "drain_deferred"]
@@ -56,7 +57,7 @@ def record(
     library: str,
     profile: str,
     token: object,
-    peek: TokenPeek,
+    peek: TokenPeek | None,
     claims: Mapping[str, Any] | None,
     start_ns: int,
     end_ns: int,
@@ -64,6 +65,9 @@ def record(
     state: config.State | None = None,
 ) -> ValidationEvent | None:
     """Build the event for one validation and emit it everywhere. Never raises.
+
+    ``peek`` may be ``None`` (the token is peeked when the event is built, possibly on the background
+    thread); ``claims`` ``None`` means "the unverified claims from the peek" (for rejected tokens).
 
     Returns the event, or ``None`` when it is built later on the background thread
     (``configure(defer=True)``) or could not be built.
@@ -98,13 +102,17 @@ def _build(
     library: str,
     profile: str,
     token: object,
-    peek: TokenPeek,
+    peek: TokenPeek | None,
     claims: Mapping[str, Any] | None,
     start_ns: int,
     end_ns: int,
     tenant: str | None,
     now: float,
 ) -> ValidationEvent:
+    if peek is None:
+        peek = peek_token(token)
+    if claims is None:
+        claims = peek.claims()
     fp = st.fingerprinter
     if isinstance(token, str):
         token_fp = fp.token(token) if 0 < len(token) <= _MAX_FP_BYTES else None
