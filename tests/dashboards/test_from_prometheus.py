@@ -1,0 +1,171 @@
+"""jwtobs.analysis.from_prometheus against the same real Prometheus the dashboards are proven on."""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+
+import pandas as pd
+import pytest
+
+from jwtobs.analysis import prometheus as promreader
+from jwtobs.analysis.prometheus import PrometheusError, PrometheusFrames, from_prometheus
+from tests.dashboards.conftest import JOB, Stack
+
+
+@pytest.fixture(scope="module")
+def window(prom_stack: Stack) -> tuple[float, float]:
+    """A range that starts before the scenario's series existed and ends at a scrape in the past."""
+    end = time.time() - 1
+    return end - 300, end
+
+
+@pytest.fixture(scope="module")
+def frames(prom_stack: Stack, window: tuple[float, float]) -> PrometheusFrames:
+    start, end = window
+    return from_prometheus(prom_stack.prometheus.url, start=start, end=end, step="1s")
+
+
+def test_validations_frame_has_the_event_columns(frames: PrometheusFrames) -> None:
+    df = frames.validations
+    assert list(df.columns) == [
+        "time",
+        "job",
+        "instance",
+        "outcome",
+        "reason",
+        "library",
+        "profile",
+        "issuer",
+        "alg",
+        "kid",
+        "count",
+        "duration_s_sum",
+    ]
+    assert str(df["time"].dtype) == "datetime64[ns, UTC]"
+    assert set(df["job"]) == {JOB}
+    assert set(df["profile"]) == {"gateway", "internal"}
+    rejected = df[df["outcome"] == "rejected"]
+    assert {"JWT_EXPIRED", "JWT_BAD_SIGNATURE", "JWT_UNKNOWN_KID", "JWT_UNSIGNED", "JWT_MALFORMED"} <= set(
+        rejected["reason"]
+    )
+    assert df.loc[df["outcome"] == "accepted", "reason"].isna().all()
+    assert (df["duration_s_sum"] > 0).all()
+
+
+def test_counts_are_exact_increments_of_the_raw_counters(
+    prom_stack: Stack, frames: PrometheusFrames, window: tuple[float, float]
+) -> None:
+    df = frames.validations
+    assert (df["count"] > 0).all() and (df["count"] == df["count"].round()).all()
+    # the range starts before the series existed, so the counts add up to the counter values at its end
+    raw = prom_stack.prometheus.get(
+        "/api/v1/query", {"query": "jwtobs_validation_duration_seconds_count", "time": window[1]}
+    )["result"]
+    assert raw
+    for series in raw:
+        m = series["metric"]
+        rows = df[
+            (df["profile"] == m["jwtobs_profile"])
+            & (df["outcome"] == m["jwtobs_outcome"])
+            & (df["kid"] == m["jwtobs_kid"])
+            & (df["issuer"] == m["jwtobs_issuer"])
+            & (df["alg"] == m["jwtobs_alg"])
+            & (df["reason"].fillna("") == m.get("jwtobs_reason", ""))
+        ]
+        assert rows["count"].sum() == float(series["value"][1]), m
+
+
+def test_counts_follow_the_scenario_mix(frames: PrometheusFrames) -> None:
+    """Per round the internal profile accepts 10 tokens and rejects 6 as expired (5 just past exp, 1 old)."""
+    df = frames.validations
+    internal = df[df["profile"] == "internal"]
+    accepted = internal.loc[internal["outcome"] == "accepted", "count"].sum()
+    expired = internal.loc[internal["reason"] == "JWT_EXPIRED", "count"].sum()
+    assert accepted >= 50
+    assert 0.5 < expired / accepted < 0.7
+
+
+def test_expiry_offsets_have_buckets(frames: PrometheusFrames) -> None:
+    df = frames.expiry_offsets
+    assert {"outcome", "issuer", "expiry_side", "le", "count"} <= set(df.columns)
+    late = df[(df["outcome"] == "rejected") & (df["expiry_side"] == "after_exp")]
+    assert set(late["issuer"]) == {"https://internal.test"}
+    total = late.loc[late["le"] == math.inf, "count"].sum()
+    within_60 = late.loc[late["le"] == 60.0, "count"].sum()
+    assert total > 0 and 0.75 < within_60 / total < 0.9  # 5 of every 6 expired tokens are 10 s past exp
+
+
+def test_job_and_matchers_filter(prom_stack: Stack, window: tuple[float, float]) -> None:
+    start, end = window
+    url = prom_stack.prometheus.url
+    nothing = from_prometheus(url, start=start, end=end, step="5s", job="no-such-job")
+    assert all(df.empty for _, df in nothing.items())
+    gateway = from_prometheus(
+        url, start=start, end=end, step="5s", matchers={"jwtobs_profile": "gateway"}, frames=["validations"]
+    )
+    assert set(gateway.validations["profile"]) == {"gateway"}
+    assert gateway.redactions.empty and list(gateway.redactions.columns) == ["time", "count"]
+
+
+def test_long_ranges_are_chunked_without_changing_the_result(
+    prom_stack: Stack, window: tuple[float, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start, end = window
+    url = prom_stack.prometheus.url
+    whole = from_prometheus(url, start=start, end=end, step="2s", frames=["validations"]).validations
+    monkeypatch.setattr(promreader, "MAX_POINTS", 7)
+    chunked = from_prometheus(url, start=start, end=end, step="2s", frames=["validations"]).validations
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_jwks_and_redaction_frames(prom_stack: Stack, frames: PrometheusFrames) -> None:
+    if "jwks" in prom_stack.features:  # pragma: no cover - once JwksSource has landed
+        assert not frames.jwks_fetches.empty and {"issuer", "outcome", "trigger"} <= set(frames.jwks_fetches.columns)
+        assert not frames.jwks_keys.empty and (frames.jwks_keys["value"] >= 1).all()
+        assert not frames.jwks_staleness.empty
+    if "redact" in prom_stack.features:  # pragma: no cover - once jwtobs.redact has landed
+        assert not frames.redactions.empty and {"kind", "sink"} <= set(frames.redactions.columns)
+    if prom_stack.features != {"jwks", "redact"}:
+        pytest.skip("JWKS and/or redaction metrics need jwtobs.JwksSource / jwtobs.redact, not in the package yet")
+
+
+# -- errors (no Prometheus needed) ---------------------------------------------------------------------------
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_unreachable_prometheus_is_a_clear_error() -> None:
+    with pytest.raises(PrometheusError, match="cannot reach Prometheus"):
+        from_prometheus(f"http://127.0.0.1:{_closed_port()}", timeout=2, frames=["validations"])
+
+
+def test_a_rejected_query_is_a_clear_error(prom_stack: Stack) -> None:
+    with pytest.raises(PrometheusError, match="bad_data"):
+        from_prometheus(prom_stack.prometheus.url, matchers={"not a label": "x"}, frames=["validations"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"step": "0s"}, ValueError),
+        ({"step": -5}, ValueError),
+        ({"step": None}, TypeError),
+        ({"start": 200.0, "end": 100.0}, ValueError),
+        ({"start": object()}, TypeError),
+        ({"frames": ["validations", "nope"]}, ValueError),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        from_prometheus(f"http://127.0.0.1:{_closed_port()}", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", ["", "127.0.0.1:9090", "file:///etc/passwd", "ftp://host/"])
+def test_bad_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="http"):
+        from_prometheus(url)
