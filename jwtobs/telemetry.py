@@ -167,6 +167,10 @@ EXPIRY_OFFSET_BUCKETS: Final = (
     604800.0,
 )
 
+#: Bucket boundaries (seconds) of the JWKS fetch duration histogram: 5 ms to 30 s (the SDK's default
+#: boundaries are meant for milliseconds and would put every fetch in the first bucket).
+JWKS_FETCH_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
 #: Counters exported from in-process totals (see :meth:`Telemetry.count`): name -> (unit, description).
 COUNTERS: Final[dict[str, tuple[str, str]]] = {
     JWKS_FETCHES: ("{fetch}", "JWKS fetches (jwtobs.trigger: startup, ttl, unknown_kid, manual)"),
@@ -594,7 +598,10 @@ class Telemetry:
                 "_mp": self._mp,
                 JWKS_FETCHES: m.create_counter(JWKS_FETCHES, unit="{fetch}", description="JWKS fetches"),
                 JWKS_FETCH_DURATION: m.create_histogram(
-                    JWKS_FETCH_DURATION, unit="s", description="Duration of JWKS fetches"
+                    JWKS_FETCH_DURATION,
+                    unit="s",
+                    description="Duration of JWKS fetches",
+                    explicit_bucket_boundaries_advisory=list(JWKS_FETCH_BUCKETS),
                 ),
                 JWKS_REFRESH_SUPPRESSED: m.create_counter(
                     JWKS_REFRESH_SUPPRESSED,
