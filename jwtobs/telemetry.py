@@ -581,7 +581,12 @@ class Telemetry:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             with self._counts_lock:
                 items = [(attrs, v) for (n, attrs), v in self._counts.items() if n == name]
-            return [Observation(v, dict(attrs)) for attrs, v in items]
+            # one observation per attribute set, whatever order the callers listed the attributes in
+            totals: dict[frozenset[tuple[str, str]], int] = {}
+            for attrs, v in items:
+                key = frozenset(attrs)
+                totals[key] = totals.get(key, 0) + v
+            return [Observation(v, dict(attrs)) for attrs, v in totals.items()]
 
         return callback
 
@@ -596,24 +601,32 @@ class Telemetry:
             m = self.meter
             inst = {
                 "_mp": self._mp,
-                JWKS_FETCHES: m.create_counter(JWKS_FETCHES, unit="{fetch}", description="JWKS fetches"),
                 JWKS_FETCH_DURATION: m.create_histogram(
                     JWKS_FETCH_DURATION,
                     unit="s",
                     description="Duration of JWKS fetches",
                     explicit_bucket_boundaries_advisory=list(JWKS_FETCH_BUCKETS),
                 ),
-                JWKS_REFRESH_SUPPRESSED: m.create_counter(
-                    JWKS_REFRESH_SUPPRESSED,
-                    unit="{refresh}",
-                    description="Unknown-kid refreshes not performed (cooldown, negative cache, in flight)",
-                ),
-                REDACTIONS: m.create_counter(
-                    REDACTIONS, unit="{redaction}", description="Credentials replaced by a redaction marker"
-                ),
+                # the counters are the observable ones of COUNTERS: a second, synchronous instrument of the
+                # same name would be exported as a second metric family, and Prometheus rejects the whole
+                # scrape ("second TYPE line"), so .add() goes to count()
+                **{name: _CounterView(self, name) for name in COUNTERS},
             }
             self._aux = inst
         return inst
+
+
+class _CounterView:
+    """A counter-like ``add(amount, attributes)`` onto :meth:`Telemetry.count` (see ``instruments()``)."""
+
+    __slots__ = ("_name", "_telemetry")
+
+    def __init__(self, telemetry: Telemetry, name: str) -> None:
+        self._telemetry = telemetry
+        self._name = name
+
+    def add(self, amount: int = 1, attributes: dict[str, str] | None = None, context: Any = None) -> None:
+        self._telemetry.count(self._name, tuple(sorted((attributes or {}).items())), int(amount))
 
 
 def _parent_ids(event: ValidationEvent, context: Context | None = None) -> None:
