@@ -167,3 +167,20 @@ def test_alerts_that_fire_name_the_right_series(prom_stack: Stack) -> None:
     assert attacks == {("internal", "JWT_UNSIGNED"), ("internal", "JWT_ALG_NOT_ALLOWED")}
     ratio = {(s["metric"]["jwtobs_profile"], s["metric"]["jwtobs_reason"]) for s in fired("JwtobsRejectionRatioHigh")}
     assert ("gateway", "JWT_UNKNOWN_KID") in ratio and ("internal", "JWT_EXPIRED") in ratio
+
+
+def test_selecting_a_profile_narrows_the_overview(prom_stack: Stack) -> None:
+    """With $profile set to one value (as Grafana substitutes a single selection), the panels keep working and
+    show that profile only."""
+    check = _panel("Validation rate by outcome")
+    narrowed = queries.Check(
+        check.id + ":gateway",
+        check.expr.replace('jwtobs_profile=~".*"', 'jwtobs_profile=~"gateway"'),
+        check.labels,
+        check.instant,
+        "panel",
+    )
+    assert narrowed.expr != check.expr
+    result = _assert_data(prom_stack, narrowed)
+    assert _label_values(result, "jwtobs_profile") == {"gateway"}
+    assert _label_values(result, "jwtobs_outcome") == {"accepted", "rejected"}
