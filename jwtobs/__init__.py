@@ -12,7 +12,10 @@ __version__ = "0.1.0"
 from jwtobs.config import configure, flush
 from jwtobs.events import JsonlSink, LoggerSink, ValidationEvent
 from jwtobs.exceptions import ConfigurationError, TokenRejected, detail_of, reason_of
+from jwtobs.jwks import JwksSource, StaticKeys
+from jwtobs.profile import Profile, ProfileSet
 from jwtobs.reasons import Reason
+from jwtobs.verifier import VerifiedToken, Verifier, VerifierSet
 from jwtobs.wrap import wrap
 
 __all__ = [
@@ -28,4 +31,11 @@ __all__ = [
     "ValidationEvent",
     "JsonlSink",
     "LoggerSink",
+    "Profile",
+    "ProfileSet",
+    "Verifier",
+    "VerifierSet",
+    "VerifiedToken",
+    "JwksSource",
+    "StaticKeys",
 ]

@@ -19,12 +19,12 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from jwtobs import config
-from jwtobs.events import Outcome, ValidationEvent
+from jwtobs.events import KeySetChange, Outcome, ValidationEvent
 from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
 from jwtobs.sanitize import sanitize
 
-__all__ = ["record", "claim_int", "drain_deferred"]
+__all__ = ["record", "claim_int", "drain_deferred", "emit_keyset_change"]
 
 _log = logging.getLogger("jwtobs")
 _warned: set[str] = set()
@@ -268,3 +268,34 @@ def _warn_once(where: str, exc: BaseException) -> None:
         _warned.add(where)
         # the exception's class only: its message could echo a token
         _log.warning("jwtobs: %s failed (%s); validation outcome unaffected", where, type(exc).__name__)
+
+
+def emit_keyset_change(
+    *,
+    issuer: str | None,
+    added: tuple[str, ...],
+    removed: tuple[str, ...],
+    keys: int,
+    state: config.State | None = None,
+) -> KeySetChange | None:
+    """Write a :class:`KeySetChange` (a JWKS key set gained or lost kids) to every sink. Never raises."""
+    try:
+        st = state if state is not None else config.current()
+        now = time.time() if st.clock is None else st.clock()
+        change = KeySetChange(
+            now,
+            None if issuer is None else _label(issuer),
+            tuple(sanitize(k) or "" for k in added),
+            tuple(sanitize(k) or "" for k in removed),
+            keys,
+            st.service,
+        )
+    except Exception as exc:  # pragma: no cover - defensive
+        _warn_once("keyset", exc)
+        return None
+    for sink in st.sinks:
+        try:
+            sink(change)  # type: ignore[arg-type]
+        except Exception as exc:
+            _warn_once(f"sink:{type(sink).__name__}", exc)
+    return change

@@ -1,0 +1,131 @@
+"""Profile: the policy one API applies to the tokens it accepts, and ProfileSet for several issuers.
+
+A :class:`Profile` is trusted configuration. Nothing in it is ever taken from a token: the issuer, the
+audience, the algorithm allowlist and the key source are fixed here, and the token is only checked against
+them (see :mod:`jwtobs.verifier` for the order of the checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from jwtobs.exceptions import ConfigurationError
+
+__all__ = ["Profile", "ProfileSet", "MAX_LEEWAY", "ASYMMETRIC_ALGS", "HMAC_ALGS"]
+
+#: Leeway above this (seconds) is a configuration error: clock skew is not a reason to accept old tokens.
+MAX_LEEWAY: Final = 300
+HMAC_ALGS: Final = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "ES256K", "EdDSA", "Ed25519"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What one API accepts. Validated at construction (a bad profile never reaches a request).
+
+    name: low-cardinality label used in telemetry (``jwtobs.profile``).
+    issuer: the exact ``iss`` this API trusts (compared byte for byte).
+    audience: this API's identifier (or several); the token's ``aud`` must contain one of them.
+    algorithms: allowlist; ``none`` is refused, and HMAC is never mixed with public-key algorithms.
+    token_type: expected JOSE ``typ`` (``at+jwt`` for RFC 9068 access tokens), ``None`` to skip the check.
+    required_claims: claims that must be present (``exp`` is always required).
+    leeway: clock skew tolerated for ``exp``/``nbf``/``iat``, at most :data:`MAX_LEEWAY` seconds.
+    max_age: maximum seconds since ``iat`` (``iat`` then becomes required).
+    max_token_bytes: tokens longer than this are rejected before any parsing.
+    forbidden_headers: header parameters that make a token be rejected (remote/inline key hints).
+    tenant_claim: claim carrying the tenant; checked against the request tenant and ``issuer_tenant``.
+    issuer_tenant: the tenant this issuer serves, if it serves exactly one.
+    prohibited_claims: claims that must not be present (e.g. ``nonce`` of ID tokens at an API).
+    """
+
+    name: str
+    issuer: str
+    audience: str | tuple[str, ...]
+    algorithms: tuple[str, ...] = ("RS256",)
+    token_type: str | None = "at+jwt"
+    required_claims: tuple[str, ...] = ("iss", "sub", "aud", "exp")
+    leeway: int = 30
+    max_age: int | None = None
+    max_token_bytes: int = 8192
+    forbidden_headers: tuple[str, ...] = ("jku", "x5u", "x5c", "jwk")
+    tenant_claim: str | None = None
+    issuer_tenant: str | None = None
+    prohibited_claims: tuple[str, ...] = ()
+    audiences: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigurationError("Profile.name must be a non-empty string")
+        if not isinstance(self.issuer, str) or not self.issuer:
+            raise ConfigurationError("Profile.issuer must be a non-empty string")
+        auds = (self.audience,) if isinstance(self.audience, str) else tuple(self.audience)
+        if not auds or not all(isinstance(a, str) and a for a in auds):
+            raise ConfigurationError("Profile.audience must be a non-empty string or tuple of strings")
+        object.__setattr__(self, "audiences", frozenset(auds))
+        algs = tuple(self.algorithms)
+        if not algs:
+            raise ConfigurationError("Profile.algorithms must not be empty")
+        for alg in algs:
+            if not isinstance(alg, str) or alg.strip().lower() == "none":
+                raise ConfigurationError("Profile.algorithms must not contain 'none'")
+            if alg not in HMAC_ALGS and alg not in ASYMMETRIC_ALGS:
+                raise ConfigurationError(f"Profile.algorithms: unsupported algorithm {alg!r}")
+        if any(a in HMAC_ALGS for a in algs) and any(a in ASYMMETRIC_ALGS for a in algs):
+            raise ConfigurationError("Profile.algorithms must not mix HMAC and public-key algorithms")
+        object.__setattr__(self, "algorithms", algs)
+        if not isinstance(self.leeway, int) or not 0 <= self.leeway <= MAX_LEEWAY:
+            raise ConfigurationError(f"Profile.leeway must be an int in [0, {MAX_LEEWAY}]")
+        if self.max_age is not None and (not isinstance(self.max_age, int) or self.max_age <= 0):
+            raise ConfigurationError("Profile.max_age must be a positive int or None")
+        if not isinstance(self.max_token_bytes, int) or self.max_token_bytes <= 0:
+            raise ConfigurationError("Profile.max_token_bytes must be a positive int")
+        object.__setattr__(self, "required_claims", tuple(self.required_claims))
+        object.__setattr__(self, "forbidden_headers", tuple(self.forbidden_headers))
+        object.__setattr__(self, "prohibited_claims", tuple(self.prohibited_claims))
+
+    def accepts_type(self, typ: str | None) -> bool:
+        """RFC 8725 §3.11 / RFC 7515 §4.1.9: ``typ`` compared case-insensitively, ``application/`` optional."""
+        if self.token_type is None:
+            return True
+        if typ is None:
+            return False
+        return _media_type(typ) == _media_type(self.token_type)
+
+
+def _media_type(value: str) -> str:
+    v = value.strip().lower()
+    return v[len("application/") :] if v.startswith("application/") else v
+
+
+class ProfileSet:
+    """Several profiles keyed by their configured issuer; see :class:`jwtobs.verifier.VerifierSet`.
+
+    The profile is chosen from this trusted mapping: a token naming an issuer that is not configured is
+    rejected (JWT_ISSUER_MISMATCH) and the token never supplies its own key location.
+    """
+
+    def __init__(self, profiles: Iterable[Profile] | Mapping[str, Profile]) -> None:
+        items = list(profiles.values()) if isinstance(profiles, Mapping) else list(profiles)
+        by_issuer: dict[str, Profile] = {}
+        for p in items:
+            if not isinstance(p, Profile):
+                raise ConfigurationError("ProfileSet takes Profile objects")
+            if p.issuer in by_issuer:
+                raise ConfigurationError(f"two profiles for issuer {p.issuer!r}")
+            by_issuer[p.issuer] = p
+        if not by_issuer:
+            raise ConfigurationError("ProfileSet needs at least one profile")
+        self._by_issuer = by_issuer
+
+    def for_issuer(self, issuer: object) -> Profile | None:
+        return self._by_issuer.get(issuer) if isinstance(issuer, str) else None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_issuer.values())
+
+    def __len__(self) -> int:
+        return len(self._by_issuer)
