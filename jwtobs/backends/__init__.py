@@ -16,7 +16,11 @@ from jwtobs.jwks import Key
 
 __all__ = ["Backend", "get", "BACKENDS"]
 
-BACKENDS: Final[dict[str, str]] = {"pyjwt": "jwtobs.backends.pyjwt"}
+BACKENDS: Final[dict[str, str]] = {
+    "pyjwt": "jwtobs.backends.pyjwt",
+    "joserfc": "jwtobs.backends.joserfc",
+    "jwcrypto": "jwtobs.backends.jwcrypto",
+}
 
 
 class Backend(Protocol):
