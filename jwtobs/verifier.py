@@ -32,6 +32,7 @@ from jwtobs.jwks import JwksSource, Key, KeySource, StaticKeys
 from jwtobs.pipeline import claim_int, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
 from jwtobs.reasons import Reason
+from jwtobs.replay import ReplayChecker
 
 __all__ = ["Verifier", "VerifiedToken", "VerifierSet"]
 
@@ -52,13 +53,6 @@ class VerifiedToken:
     subject: str | None
     tenant: str | None
     profile: str
-
-
-class ReplayChecker:
-    """Interface of the optional state hook; see :mod:`jwtobs.replay`."""
-
-    def check(self, claims: Mapping[str, Any], *, now: float) -> None:  # pragma: no cover - interface
-        """Raise TokenRejected(JWT_REPLAYED / JWT_REVOKED) or return."""
 
 
 class Verifier:
