@@ -1,128 +1,106 @@
-"""Replay and revocation checks for :class:`jwtobs.Verifier` (``Verifier(..., replay=ReplayGuard(...))``).
+"""Replay and revocation hook for :class:`jwtobs.Verifier` (``Verifier(..., replay=checker)``).
 
-The guard runs after every other check passed, so only tokens that would be accepted consume state. It needs
-a small key-value store with two operations, shaped after Redis so a Redis client drops in:
+The checker runs after every other check passed, so only tokens that would be accepted touch its state (a
+forged token never fills it). Interface (:class:`ReplayChecker`): ``check(claims, *, now)`` returns or raises
+:class:`~jwtobs.exceptions.TokenRejected` with JWT_REPLAYED / JWT_REVOKED.
 
-``set_if_absent(key, ttl) -> bool``   ``SET key 1 NX EX ttl``: True when the key was new
-``exists(key) -> bool``               ``EXISTS key``
+:class:`InMemoryReplayChecker` keeps its state in process. A shared store has the same three operations, shaped
+after Redis so a Redis client drops in:
 
-:class:`MemoryStore` is the in-process implementation (bounded; entries expire with the token).
-Revocation by ``jti`` is ``store.set_if_absent("revoked:<iss>:<jti>", ttl)``; a stale authorization version is
-a claim (``ver`` by default) lower than :meth:`ReplayGuard.set_min_version` for the subject.
+``SET jti:<iss>:<jti> 1 NX EXAT <exp + leeway>``   one-time use: a reply of nil means JWT_REPLAYED
+``EXISTS revoked:<jti>``                           revoked jti: JWT_REVOKED
+``GET authz:<sub>``                                minimum authorization version of the subject: a token whose
+                                                   version claim is lower (or missing) is JWT_REVOKED
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-import time
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from jwtobs.exceptions import TokenRejected
 from jwtobs.pipeline import claim_int
 from jwtobs.reasons import Reason
 
-__all__ = ["Store", "MemoryStore", "ReplayGuard"]
+__all__ = ["ReplayChecker", "InMemoryReplayChecker"]
+
+#: seconds a one-time jti is remembered past its exp (covers the maximum profile leeway)
+_EXP_MARGIN = 300
 
 
-class Store(Protocol):
-    def set_if_absent(self, key: str, ttl: float) -> bool: ...
+@runtime_checkable
+class ReplayChecker(Protocol):
+    """The optional state hook of a :class:`jwtobs.Verifier`."""
 
-    def exists(self, key: str) -> bool: ...
-
-
-class MemoryStore:
-    """In-memory :class:`Store`: at most ``max_entries`` live keys; expired keys are dropped first.
-
-    When full of live keys, ``set_if_absent`` raises (the Verifier then fails closed with
-    JWT_VALIDATOR_ERROR) rather than forgetting a jti that could then be replayed.
-    """
-
-    def __init__(self, *, max_entries: int = 100_000, clock: Callable[[], float] = time.time) -> None:
-        self.max_entries = max_entries
-        self.clock = clock
-        self._expiry: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
-        self._lock = threading.Lock()
-
-    def _purge(self, now: float) -> None:
-        heap, expiry = self._heap, self._expiry
-        while heap and heap[0][0] <= now:
-            at, key = heapq.heappop(heap)
-            if expiry.get(key) == at:
-                del expiry[key]
-
-    def set_if_absent(self, key: str, ttl: float) -> bool:
-        now = self.clock()
-        with self._lock:
-            self._purge(now)
-            at = self._expiry.get(key)
-            if at is not None and at > now:
-                return False
-            if len(self._expiry) >= self.max_entries:
-                raise OverflowError("replay store full")
-            self._expiry[key] = now + max(ttl, 1.0)
-            heapq.heappush(self._heap, (now + max(ttl, 1.0), key))
-            return True
-
-    def exists(self, key: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            at = self._expiry.get(key)
-            return at is not None and at > now
-
-    def __len__(self) -> int:
-        with self._lock:
-            self._purge(self.clock())
-            return len(self._expiry)
+    def check(self, claims: Mapping[str, Any], *, now: float) -> None:
+        """Return if the token may be used, else raise TokenRejected (JWT_REPLAYED / JWT_REVOKED)."""
+        ...
 
 
-class ReplayGuard:
-    """One-time use of ``jti``, revoked ``jti``s, and minimum authorization versions per subject.
+class InMemoryReplayChecker:
+    """One-time ``jti``, revoked ``jti``s and per-subject authorization versions, in process memory.
 
-    require_jti: tokens without ``jti`` are JWT_MISSING_CLAIM (when False they skip the replay check).
-    one_time: reject a second presentation of the same ``jti`` (JWT_REPLAYED); turn off to only check
-        revocation (access tokens are normally presented many times).
-    version_claim: claim compared with :meth:`set_min_version` (JWT_REVOKED when lower).
+    one_time: a ``jti`` is accepted once (until its ``exp``); a token without ``jti`` cannot be proven
+        fresh and is JWT_REPLAYED.
+    authz_version_claim: claim compared with :meth:`set_authz_version` (lower or missing: JWT_REVOKED).
+    max_entries: bound on remembered jtis; expired ones are dropped first, then those expiring soonest.
     """
 
     def __init__(
-        self,
-        store: Store | None = None,
-        *,
-        require_jti: bool = True,
-        one_time: bool = True,
-        version_claim: str = "ver",
+        self, *, one_time: bool = False, authz_version_claim: str | None = None, max_entries: int = 100_000
     ) -> None:
-        self.store: Store = store if store is not None else MemoryStore()
-        self.require_jti = require_jti
+        if max_entries <= 0:
+            raise ValueError("max_entries must be positive")
         self.one_time = one_time
-        self.version_claim = version_claim
-        self._min_version: dict[str, int] = {}
+        self.authz_version_claim = authz_version_claim
+        self.max_entries = max_entries
+        #: (issuer, jti) -> time until which it is remembered
+        self.memory: dict[tuple[str, str], float] = {}
+        self._heap: list[tuple[float, tuple[str, str]]] = []
+        self._revoked: set[str] = set()
+        self._versions: dict[str, int] = {}
+        self._lock = threading.Lock()
 
-    def revoke(self, issuer: str, jti: str, *, ttl: float = 86400) -> None:
-        self.store.set_if_absent(f"revoked:{issuer}:{jti}", ttl)
+    def revoke(self, jti: str) -> None:
+        with self._lock:
+            self._revoked.add(jti)
 
-    def set_min_version(self, subject: str, version: int) -> None:
-        self._min_version[subject] = version
+    def set_authz_version(self, subject: str, version: int) -> None:
+        with self._lock:
+            self._versions[subject] = version
 
     def check(self, claims: Mapping[str, Any], *, now: float) -> None:
-        iss, jti, sub = claims.get("iss"), claims.get("jti"), claims.get("sub")
-        if isinstance(sub, str) and sub in self._min_version:
-            ver = claim_int(claims.get(self.version_claim))
-            if ver is None or ver < self._min_version[sub]:
-                raise TokenRejected(Reason.REVOKED, "version")
-        if jti is None:
-            if self.require_jti:
-                raise TokenRejected(Reason.MISSING_CLAIM, "jti")
-            return
-        if not isinstance(jti, str) or not jti or len(jti) > 256:
-            raise TokenRejected(Reason.CLAIM_INVALID, "jti")
-        if self.store.exists(f"revoked:{iss}:{jti}"):
+        jti = claims.get("jti")
+        if isinstance(jti, str) and jti in self._revoked:
             raise TokenRejected(Reason.REVOKED, "jti")
-        if self.one_time:
-            exp = claim_int(claims.get("exp"))
-            ttl = (exp - now) if exp is not None else 3600.0
-            if not self.store.set_if_absent(f"jti:{iss}:{jti}", ttl + 300):  # + max leeway
+        sub = claims.get("sub")
+        if self.authz_version_claim is not None and isinstance(sub, str):
+            minimum = self._versions.get(sub)
+            if minimum is not None:
+                ver = claim_int(claims.get(self.authz_version_claim))
+                if ver is None or ver < minimum:
+                    raise TokenRejected(Reason.REVOKED, "authz_version")
+        if not self.one_time:
+            return
+        if not isinstance(jti, str) or not jti:
+            raise TokenRejected(Reason.REPLAYED, "no_jti")
+        iss = claims.get("iss")
+        key = (iss if isinstance(iss, str) else "", jti[:256])
+        exp = claim_int(claims.get("exp"))
+        until = float(exp if exp is not None else now + 3600) + _EXP_MARGIN
+        with self._lock:
+            seen = self.memory.get(key)
+            if seen is not None and seen > now:
                 raise TokenRejected(Reason.REPLAYED, "jti")
+            self._make_room(now)
+            self.memory[key] = until
+            heapq.heappush(self._heap, (until, key))
+
+    def _make_room(self, now: float) -> None:
+        heap, memory = self._heap, self.memory
+        while heap and (heap[0][0] <= now or len(memory) >= self.max_entries):
+            until, key = heapq.heappop(heap)
+            if memory.get(key) == until:
+                del memory[key]
