@@ -1,0 +1,47 @@
+"""Analysis of jwtobs validation events: loading, failure rates, incident detection, reports.
+
+``from_prometheus`` (the same shapes from a Prometheus HTTP API) is imported lazily, so this package
+imports without the Prometheus client pieces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jwtobs.analysis.detect import (
+    INCIDENT_COLUMNS,
+    INCIDENT_KINDS,
+    attack_bursts,
+    clock_skew,
+    clock_skew_incidents,
+    incidents,
+    misconfigurations,
+    rotation_incidents,
+)
+from jwtobs.analysis.load import load_events, load_keyset_changes
+from jwtobs.analysis.rates import breakdown, failure_rates, top_reasons
+
+__all__ = [
+    "INCIDENT_COLUMNS",
+    "INCIDENT_KINDS",
+    "attack_bursts",
+    "breakdown",
+    "clock_skew",
+    "clock_skew_incidents",
+    "failure_rates",
+    "from_prometheus",
+    "incidents",
+    "load_events",
+    "load_keyset_changes",
+    "misconfigurations",
+    "rotation_incidents",
+    "top_reasons",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "from_prometheus":
+        from jwtobs.analysis.prometheus import from_prometheus
+
+        return from_prometheus
+    raise AttributeError(f"module 'jwtobs.analysis' has no attribute {name!r}")

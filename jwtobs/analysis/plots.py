@@ -1,0 +1,143 @@
+"""Matplotlib figures of the analysis (Agg backend; each returns a Figure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["failure_rate_figure", "kid_timeline_figure", "skew_figure"]
+
+_KIND_COLORS = {
+    "kid_before_publish": "#e377c2",
+    "key_removed_early": "#d62728",
+    "jwks_outage": "#8c564b",
+    "signature_spike": "#ff7f0e",
+    "clock_skew": "#9467bd",
+    "audience_misconfig": "#17becf",
+    "type_confusion": "#bcbd22",
+    "attack_burst": "#7f7f7f",
+}
+
+
+def _shade(ax: Any, incidents: pd.DataFrame | None, label: bool = True) -> None:
+    if incidents is None or incidents.empty:
+        return
+    seen: set[str] = set()
+    for _, r in incidents.iterrows():
+        end = max(r["end"], r["start"] + pd.Timedelta(minutes=5))
+        kind = str(r["kind"])
+        ax.axvspan(
+            r["start"],
+            end,
+            color=_KIND_COLORS.get(kind, "grey"),
+            alpha=0.18,
+            label=kind if label and kind not in seen else None,
+        )
+        seen.add(kind)
+
+
+def failure_rate_figure(df: pd.DataFrame, incidents: pd.DataFrame | None = None, freq: str = "10min") -> Figure:
+    """Rejections per ``freq`` stacked by reason (top 6, the rest as 'other'), incidents shaded."""
+    rej = df[df["outcome"] == "rejected"]
+    total = df.set_index("time").resample(freq).size()
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True, height_ratios=[3, 1])
+    if not rej.empty:
+        top = rej["reason"].astype(str).value_counts().index[:6].tolist()
+        reason = rej["reason"].astype(str).where(rej["reason"].astype(str).isin(top), "other")
+        table = (
+            pd.DataFrame({"time": rej["time"], "reason": reason})
+            .groupby([pd.Grouper(key="time", freq=freq), "reason"])
+            .size()
+            .unstack(fill_value=0)
+            .reindex(total.index, fill_value=0)
+        )
+        rate = table.div(total.where(total > 0), axis=0).fillna(0) * 100
+        ax.stackplot(rate.index, rate.T.to_numpy(), labels=rate.columns.tolist(), alpha=0.9)
+    _shade(ax, incidents)
+    ax.set_ylabel(f"rejected % per {freq}")
+    ax.set_title("Rejection rate by reason (shaded: detected incidents)")
+    ax.legend(loc="upper left", fontsize=8, ncol=2, framealpha=0.9, bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    ax2.plot(total.index, total.to_numpy(), color="#333")
+    ax2.set_ylabel("validations")
+    ax2.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def kid_timeline_figure(df: pd.DataFrame, changes: pd.DataFrame | None = None) -> Figure:
+    """Each kid's accepted (dots) and unknown-kid/bad-signature rejected (crosses) validations over time,
+    one row per kid of a legitimate client; key-set changes as ticks (+ published, - removed)."""
+    acc_clients = set(df.loc[df["outcome"] == "accepted", "client_id"].dropna().unique())
+    sub = df[df["kid"].notna() & df["client_id"].isin(list(acc_clients))]
+    kids = sub.groupby("kid", observed=True)["time"].min().sort_values().index.tolist()
+    fig, ax = plt.subplots(figsize=(12, 0.5 * max(4, len(kids)) + 1.5))
+    ypos = {k: i for i, k in enumerate(kids)}
+    acc = sub[sub["outcome"] == "accepted"]
+    if len(acc) > 20000:
+        acc = acc.sample(20000, random_state=0)
+    ax.scatter(acc["time"], acc["kid"].map(ypos), s=4, color="#2ca02c", alpha=0.25, label="accepted")
+    bad = sub[sub["reason"].isin(["JWT_UNKNOWN_KID", "JWT_BAD_SIGNATURE", "JWT_JWKS_UNAVAILABLE"])]
+    for reason, marker, color in (
+        ("JWT_UNKNOWN_KID", "x", "#d62728"),
+        ("JWT_BAD_SIGNATURE", "x", "#ff7f0e"),
+        ("JWT_JWKS_UNAVAILABLE", "|", "#8c564b"),
+    ):
+        b = bad[bad["reason"] == reason]
+        ax.scatter(b["time"], b["kid"].map(ypos), s=18, marker=marker, color=color, label=reason)
+    if changes is not None and not changes.empty:
+        for _, c in changes.iterrows():
+            for k in c["added"]:
+                if k in ypos:
+                    ax.scatter([c["time"]], [ypos[k]], marker="^", s=80, color="black", zorder=5)
+            for k in c["removed"]:
+                if k in ypos:
+                    ax.scatter([c["time"]], [ypos[k]], marker="v", s=80, color="black", zorder=5)
+        ax.scatter([], [], marker="^", color="black", label="published (key set change)")
+        ax.scatter([], [], marker="v", color="black", label="removed (key set change)")
+    ax.set_yticks(range(len(kids)), kids, fontsize=8)
+    ax.set_title("Signing keys over time: who used which kid, and when the JWKS changed")
+    ax.legend(loc="upper left", fontsize=8, bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def skew_figure(df: pd.DataFrame) -> Figure:
+    """Histogram of how far past ``exp`` (positive) or before ``nbf`` (negative) rejected tokens arrived,
+    per client with the most such rejections."""
+    rej = df[df["reason"].isin(["JWT_EXPIRED", "JWT_NOT_YET_VALID"])]
+    t = (
+        rej["time"].astype("int64").to_numpy()
+        / {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[getattr(rej["time"].dtype, "unit", "ns")]
+    )
+    off = np.where(
+        rej["reason"] == "JWT_EXPIRED",
+        t - rej["exp"].astype("Float64").to_numpy(dtype=float, na_value=np.nan),
+        -(rej["nbf"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) - t),
+    )
+    fig, ax = plt.subplots(figsize=(10, 4))
+    frame = pd.DataFrame({"client": rej["client_id"].astype(str).to_numpy(), "off": off}).dropna()
+    if frame.empty:
+        ax.text(0.5, 0.5, "no expired / not-yet-valid rejections", ha="center", va="center", transform=ax.transAxes)
+    else:
+        bins = np.linspace(min(frame["off"].min(), -60), max(frame["off"].max(), 60), 40).tolist()
+        for client in frame["client"].value_counts().index[:5]:
+            ax.hist(frame.loc[frame["client"] == client, "off"], bins=bins, alpha=0.6, label=client)
+        ax.legend(fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("seconds past exp (negative: before nbf)")
+    ax.set_ylabel("rejections")
+    ax.set_title("Clock skew: how far outside the validity window tokens arrive, per client")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

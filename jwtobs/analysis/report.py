@@ -1,0 +1,109 @@
+"""The analysis report: an HTML page with the plots embedded (PNG, base64) and a text summary."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from jwtobs.analysis.detect import incidents as detect_incidents
+from jwtobs.analysis.evaluate import Score, load_labels, match_incidents
+from jwtobs.analysis.load import load_events, load_keyset_changes
+from jwtobs.analysis.rates import breakdown, top_reasons
+
+__all__ = ["Report", "build_report"]
+
+
+class Report:
+    def __init__(
+        self, events: pd.DataFrame, incidents: pd.DataFrame, changes: pd.DataFrame, score: Score | None
+    ) -> None:
+        self.events = events
+        self.incidents = incidents
+        self.changes = changes
+        self.score = score
+
+    def summary(self) -> str:
+        """Plain text: totals, top reasons, detected incidents, and detected vs injected when labels exist."""
+        df = self.events
+        n = len(df)
+        rej = int((df["outcome"] == "rejected").sum())
+        lines = [f"{n} validations, {rej} rejected ({(rej / n if n else 0):.2%})", "", "Top rejection reasons:"]
+        for _, r in top_reasons(df, 6).iterrows():
+            det = "" if pd.isna(r["detail"]) else f" ({r['detail']})"
+            lines.append(f"  {str(r['reason']) + det:<36} {r['count']:>7}  {r['share']:6.1%}")
+        lines += ["", f"Detected incidents: {len(self.incidents)}"]
+        for _, r in self.incidents.iterrows():
+            who = next((r[c] for c in ("client_id", "kid", "profile", "issuer") if pd.notna(r[c]) and r[c]), "")
+            lines.append(
+                f"  {r['start']:%H:%M:%S}-{r['end']:%H:%M:%S}  {r['kind']:<19} {who!s:<22} {r['count']:>5}  "
+                f"{r['evidence']}"
+            )
+        if self.score is not None:
+            s = self.score
+            lines += ["", "Detected vs injected:"]
+            for _, r in s.table.iterrows():
+                if r["matched"]:
+                    lines.append(
+                        f"  {r['kind']:<19} injected {r['start']:%H:%M:%S}  detected {r['detected_start']:%H:%M:%S}"
+                        f"  (onset error {r['onset_error_s']:.0f} s)"
+                    )
+                else:
+                    lines.append(f"  {r['kind']:<19} injected {r['start']:%H:%M:%S}  MISSED")
+            lines.append(
+                f"  recall {s.recall:.2f} ({s.matched_labels}/{s.labels}), precision {s.precision:.2f} "
+                f"({s.true_positives}/{s.detected})"
+            )
+        return "\n".join(lines)
+
+    def figures(self) -> dict[str, object]:
+        from jwtobs.analysis.plots import failure_rate_figure, kid_timeline_figure, skew_figure
+
+        return {
+            "Rejection rate by reason": failure_rate_figure(self.events, self.incidents),
+            "Key timeline": kid_timeline_figure(self.events, self.changes),
+            "Clock skew": skew_figure(self.events),
+        }
+
+    def write_html(self, path: str | Path, png_dir: str | Path | None = None) -> Path:
+        import matplotlib.pyplot as plt
+
+        out = Path(path)
+        parts = [
+            "<!doctype html><html><head><meta charset='utf-8'><title>jwtobs report</title><style>"
+            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
+            "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%}</style></head><body>",
+            "<h1>jwtobs: validation failures and incidents</h1>",
+            f"<pre>{html.escape(self.summary())}</pre>",
+        ]
+        for title, fig in self.figures().items():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100)  # type: ignore[attr-defined]
+            if png_dir is not None:
+                Path(png_dir).mkdir(parents=True, exist_ok=True)
+                (Path(png_dir) / (title.lower().replace(" ", "_") + ".png")).write_bytes(buf.getvalue())
+            plt.close(fig)  # type: ignore[arg-type]
+            b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+            parts.append(
+                f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>"
+            )
+        parts.append("<h2>Incidents</h2>" + self.incidents.to_html(index=False, escape=True))
+        parts.append("<h2>By profile</h2>" + breakdown(self.events, "profile").to_html(index=False))
+        parts.append("<h2>By issuer</h2>" + breakdown(self.events, "issuer").to_html(index=False))
+        parts.append("</body></html>")
+        out.write_text("\n".join(parts), encoding="utf-8")
+        return out
+
+
+def build_report(events_path: str | Path, labels_path: str | Path | None = None) -> Report:
+    """Load events (and key-set changes) from ``events_path``, detect incidents, and score them against
+    ``labels_path`` (a simulator ``labels.json``) when given."""
+    df = load_events(events_path)
+    changes = load_keyset_changes(events_path)
+    inc = detect_incidents(df, changes)
+    score = match_incidents(inc, load_labels(labels_path)) if labels_path is not None else None
+    return Report(df, inc, changes, score)
