@@ -20,6 +20,8 @@ BACKENDS: Final[dict[str, str]] = {
     "pyjwt": "jwtobs.backends.pyjwt",
     "joserfc": "jwtobs.backends.joserfc",
     "jwcrypto": "jwtobs.backends.jwcrypto",
+    "authlib": "jwtobs.backends.authlib",
+    "python-jose": "jwtobs.backends.jose",
 }
 
 
