@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 from jwtobs.config import configure, flush
 from jwtobs.events import JsonlSink, LoggerSink, ValidationEvent
 from jwtobs.exceptions import ConfigurationError, TokenRejected, detail_of, reason_of
-from jwtobs.jwks import JwksSource, StaticKeys
+from jwtobs.jwks import AsyncJwksSource, JwksSource, StaticKeys
 from jwtobs.profile import Profile, ProfileSet
 from jwtobs.reasons import Reason
 from jwtobs.verifier import VerifiedToken, Verifier, VerifierSet
@@ -37,5 +37,6 @@ __all__ = [
     "VerifierSet",
     "VerifiedToken",
     "JwksSource",
+    "AsyncJwksSource",
     "StaticKeys",
 ]

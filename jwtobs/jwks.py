@@ -18,6 +18,7 @@ Time comes from an injectable monotonic ``clock`` so tests advance time instead 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -48,7 +49,7 @@ from jwtobs.telemetry import (
     UNKNOWN,
 )
 
-__all__ = ["Key", "KeySource", "StaticKeys", "JwksSource", "parse_jwks", "MIN_RSA_BITS"]
+__all__ = ["Key", "KeySource", "StaticKeys", "JwksSource", "AsyncJwksSource", "parse_jwks", "MIN_RSA_BITS"]
 
 MIN_RSA_BITS: Final = 2048
 #: keys kept from one key set (a larger set is truncated; the kids become trusted metric labels)
@@ -327,6 +328,20 @@ class JwksSource(KeySource):
         self._remember_unknown(kid, now)
         raise TokenRejected(Reason.UNKNOWN_KID, None)
 
+    def needs_io(self, kid: str | None) -> bool:
+        """Whether :meth:`get` for ``kid`` may fetch (or wait for a fetch) right now; False means it answers
+        from memory. Used by the asyncio variant to keep cached lookups on the event loop."""
+        now = self.clock()
+        by_kid = self._by_kid
+        if by_kid is None or now >= self._next_refresh or self._fetch_lock.locked():
+            return True
+        if kid is None or kid in by_kid:
+            return False
+        seen = self._negative.get(kid)
+        if seen is not None and now - seen < self.cooldown:
+            return False
+        return now - self._last_forced >= self.cooldown
+
     def refresh(self) -> bool:
         """Fetch now (trigger ``manual``), whatever the TTL. True when the fetch succeeded."""
         gen = self._generation
@@ -507,3 +522,16 @@ class JwksSource(KeySource):
 
 def _loopback_http(url: str) -> bool:
     return url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+
+
+class AsyncJwksSource(JwksSource):
+    """The asyncio variant: the same policy core (TTL, cooldown, single-flight, last-known-good) as
+    :class:`JwksSource`; lookups answered from memory stay on the event loop, and a lookup that has to fetch
+    runs in a worker thread so the loop is never blocked (single-flight holds across threads and tasks).
+    Use with :meth:`jwtobs.Verifier.averify`.
+    """
+
+    async def aget(self, kid: str | None) -> Key:
+        if self.needs_io(kid):
+            return await asyncio.to_thread(self.get, kid)
+        return self.get(kid)

@@ -20,6 +20,7 @@ Every call records exactly one :class:`~jwtobs.events.ValidationEvent` through :
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -142,6 +143,17 @@ class Verifier:
             tenant=verified.tenant,
         )
         return verified
+
+    async def averify(self, token: object, *, tenant: str | None = None, now: float | None = None) -> VerifiedToken:
+        """:meth:`verify` for asyncio: when the key lookup may touch the network (a :class:`JwksSource` whose
+        cache is cold, expired, or missing the kid), the whole verification runs in a worker thread; otherwise
+        it runs inline. Same checks, same single event."""
+        needs_io = getattr(self.keys, "needs_io", None)
+        if needs_io is not None:
+            p = peek(token, max_bytes=self.profile.max_token_bytes)
+            if p.kind == "jws" and needs_io(p.kid):
+                return await asyncio.to_thread(self.verify, token, tenant=tenant, now=now)
+        return self.verify(token, tenant=tenant, now=now)
 
     # -- the checks, in order -------------------------------------------------------------------------------
     def _verify(self, token: object, p: TokenPeek, tenant: str | None, now: float) -> VerifiedToken:
