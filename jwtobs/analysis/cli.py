@@ -32,6 +32,11 @@ def register(subparsers: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    try:
+        import jwt  # noqa: F401 - the simulated APIs validate with PyJWT
+    except ImportError:
+        print("jwtobs demo needs PyJWT: pip install 'jwtobs[pyjwt]'", file=sys.stderr)
+        return 2
     from jwtobs.analysis.report import build_report
     from jwtobs.simulate.progress import ProgressBar
     from jwtobs.simulate.run import simulate
