@@ -7,6 +7,7 @@ them (see :mod:`jwtobs.verifier` for the order of the checks).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -40,6 +41,9 @@ class Profile:
     tenant_claim: claim carrying the tenant; checked against the request tenant and ``issuer_tenant``.
     issuer_tenant: the tenant this issuer serves, if it serves exactly one.
     prohibited_claims: claims that must not be present (e.g. ``nonce`` of ID tokens at an API).
+    allowed_clients: when set, ``azp`` (or ``client_id``) must be one of these.
+    subject_pattern: when set, ``sub`` must match this regular expression entirely (subject kind, e.g.
+        ``user:[0-9]+`` so a service account's token is not taken as a user's).
     """
 
     name: str
@@ -55,7 +59,10 @@ class Profile:
     tenant_claim: str | None = None
     issuer_tenant: str | None = None
     prohibited_claims: tuple[str, ...] = ()
+    allowed_clients: tuple[str, ...] = ()
+    subject_pattern: str | None = None
     audiences: frozenset[str] = field(init=False, repr=False, compare=False)
+    subject_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -86,6 +93,12 @@ class Profile:
         object.__setattr__(self, "required_claims", tuple(self.required_claims))
         object.__setattr__(self, "forbidden_headers", tuple(self.forbidden_headers))
         object.__setattr__(self, "prohibited_claims", tuple(self.prohibited_claims))
+        object.__setattr__(self, "allowed_clients", tuple(self.allowed_clients))
+        try:
+            pattern = None if self.subject_pattern is None else re.compile(self.subject_pattern)
+        except re.error as exc:
+            raise ConfigurationError(f"Profile.subject_pattern: {exc}") from None
+        object.__setattr__(self, "subject_re", pattern)
 
     def accepts_type(self, typ: str | None) -> bool:
         """RFC 8725 §3.11 / RFC 7515 §4.1.9: ``typ`` compared case-insensitively, ``application/`` optional."""

@@ -284,6 +284,15 @@ class Verifier:
         for name in prof.prohibited_claims:
             if name in claims:
                 raise TokenRejected(Reason.PROHIBITED_CLAIM, name if name in _REGISTERED else "other")
+        # subject kind and client
+        if prof.subject_re is not None:
+            sub = claims.get("sub")
+            if not isinstance(sub, str) or len(sub) > 1024 or prof.subject_re.fullmatch(sub) is None:
+                raise TokenRejected(Reason.CLAIM_MISMATCH, "sub")
+        if prof.allowed_clients:
+            client = claims.get("azp", claims.get("client_id"))
+            if not isinstance(client, str) or client not in prof.allowed_clients:
+                raise TokenRejected(Reason.CLAIM_MISMATCH, "azp")
         # tenant binding: request tenant == token tenant == issuer tenant
         if prof.tenant_claim is None:
             return None

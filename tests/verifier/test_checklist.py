@@ -339,3 +339,14 @@ def test_verifier_set_selects_from_configuration(rsa_keys: list[RsaKey], events:
     with pytest.raises(TokenRejected) as info:
         vs.verify(rsa_keys[0].sign(claims(iss="https://evil.example")), now=NOW)
     assert info.value.reason == Reason.ISSUER_MISMATCH
+
+
+def test_subject_kind_and_client(rsa_keys: list[RsaKey], events: Any) -> None:
+    keys = jwtobs.StaticKeys({"k0": rsa_keys[0].private})
+    v = jwtobs.Verifier(profile(subject_pattern=r"user-[0-9]+", allowed_clients=("web",)), keys=keys)
+    v.verify(rsa_keys[0].sign(claims(azp="web")), now=NOW)
+    reject(v, rsa_keys[0].sign(claims(sub="svc-reports", azp="web")), Reason.CLAIM_MISMATCH, events)
+    reject(v, rsa_keys[0].sign(claims(azp="mobile")), Reason.CLAIM_MISMATCH, events)
+    reject(v, rsa_keys[0].sign(claims()), Reason.CLAIM_MISMATCH, events)
+    with pytest.raises(jwtobs.ConfigurationError):
+        profile(subject_pattern="(")
