@@ -54,6 +54,7 @@ __all__ = ["Key", "KeySource", "StaticKeys", "JwksSource", "AsyncJwksSource", "p
 MIN_RSA_BITS: Final = 2048
 #: keys kept from one key set (a larger set is truncated; the kids become trusted metric labels)
 MAX_KEYS: Final = 100
+_MAX_KID_CHARS: Final = 256
 _KTYS: Final = frozenset({"RSA", "EC", "OKP", "oct"})
 _MAX_AGE_RE: Final = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})\"?", re.IGNORECASE)
 
@@ -95,7 +96,7 @@ def _key_from_jwk(jwk: Mapping[str, Any]) -> Key | None:
     if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
         return None
     kid = jwk.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
+    if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_CHARS):
         return None
     alg = jwk.get("alg")
     if alg is not None and not isinstance(alg, str):
@@ -307,6 +308,9 @@ class JwksSource(KeySource):
             return key
         if kid is None:
             raise TokenRejected(Reason.UNKNOWN_KID, "no_kid")
+        if len(kid) > _MAX_KID_CHARS:  # no published kid is this long (parse_jwks drops them): never refresh
+            self._suppressed("negative_cache")
+            raise TokenRejected(Reason.UNKNOWN_KID, None)
         # unknown kid: at most one forced refresh per cooldown, bounded negative cache
         with self._state_lock:
             seen = self._negative.get(kid)
@@ -494,7 +498,8 @@ class JwksSource(KeySource):
                 while True:
                     if time.monotonic() > deadline:
                         raise _FetchError("timeout")
-                    chunk = resp.read(min(65536, self.max_bytes + 1 - size))
+                    # read1: whatever has arrived (a trickling server cannot hold one read past the deadline)
+                    chunk = resp.read1(min(65536, self.max_bytes + 1 - size))
                     if not chunk:
                         break
                     chunks.append(chunk)

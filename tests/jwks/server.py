@@ -37,6 +37,7 @@ class JwksServer:
         self.body: bytes | None = None
         self.headers: dict[str, str] = {"Cache-Control": "max-age=300"}
         self.redirect_to: str | None = None
+        self.trickle = 0.0  # seconds between body bytes (a slow-loris endpoint)
         self.requests = 0
         self._lock = threading.Lock()
         self.release = threading.Event()  # set to cut a delay short when the test ends
@@ -62,7 +63,14 @@ class JwksServer:
                     self.send_header(k, v)
                 self.end_headers()
                 try:
-                    self.wfile.write(body)
+                    if outer.trickle:
+                        for i in range(len(body)):
+                            if outer.release.wait(outer.trickle):
+                                return
+                            self.wfile.write(body[i : i + 1])
+                            self.wfile.flush()
+                    else:
+                        self.wfile.write(body)
                 except OSError:
                     pass
 

@@ -134,9 +134,13 @@ def _break(server: JwksServer, fault: str) -> None:
         server.body = json.dumps({"keys": [], "pad": "x" * (2 << 20)}).encode()
     elif fault == "redirect_loop":
         server.redirect_to = server.url
+    elif fault == "trickle":
+        server.trickle = 0.05  # ~400 bytes: 20 s to send, each byte well inside the socket timeout
 
 
-@pytest.mark.parametrize("fault", ["down", "slow", "500", "invalid_json", "not_a_jwks", "huge", "redirect_loop"])
+@pytest.mark.parametrize(
+    "fault", ["down", "slow", "trickle", "500", "invalid_json", "not_a_jwks", "huge", "redirect_loop"]
+)
 def test_faults_keep_last_known_good(
     server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], sink: list[Any], fault: str
 ) -> None:
@@ -160,7 +164,7 @@ def test_faults_keep_last_known_good(
     assert src.failure_count == 1
 
 
-@pytest.mark.parametrize("fault", ["down", "slow", "500", "invalid_json", "huge", "redirect_loop"])
+@pytest.mark.parametrize("fault", ["down", "slow", "trickle", "500", "invalid_json", "huge", "redirect_loop"])
 def test_no_keys_ever_is_jwks_unavailable(
     server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], sink: list[Any], fault: str
 ) -> None:
