@@ -48,7 +48,11 @@ def accuracy(seeds: int, hours: float) -> int:
             onsets.extend(s.onset_errors_s)
             missed = s.table.loc[~s.table["matched"], "kind"].tolist()
             extra = s.detected - s.true_positives
-            print(f"seed {seed:2d}: recall {s.recall:.2f} precision {s.precision:.2f} missed {missed} extra {extra}")
+            worst = s.table.sort_values("onset_error_s", ascending=False).iloc[0]
+            print(
+                f"seed {seed:2d}: recall {s.recall:.2f} precision {s.precision:.2f} missed {missed} extra {extra}"
+                f" worst onset {worst['onset_error_s']:.0f} s ({worst['kind']})"
+            )
     recall, precision = matched / labels, tp / det if det else 1.0
     print(
         f"\n{seeds} scenarios x {hours:g} h, {labels} labelled incidents, {det} detections "

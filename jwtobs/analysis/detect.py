@@ -51,7 +51,7 @@ _ATTACK_REASONS = frozenset(
 #: rejections further apart than this (seconds) start a new incident
 GAP = 600.0
 #: an expired token used more than this many seconds past ``exp`` points at the client's clock
-SKEW_THRESHOLD = 90.0
+SKEW_THRESHOLD = 60.0
 
 
 def _empty() -> pd.DataFrame:
