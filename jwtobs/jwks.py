@@ -458,8 +458,10 @@ class JwksSource(KeySource):
         finally:
             self.fetch_count += 1
             self._observe_fetch(st, trigger, outcome, time.monotonic() - start)
+        if outcome == "success":
+            # every success, not only changes: a configure() since the last fetch brought a new guard
+            st.guard.trust_kids(self._by_kid or ())
         if added or removed:
-            st.guard.trust_kids(added)
             self._changed(added, removed)
 
     def _observe_fetch(self, st: config.State, trigger: str, outcome: str, seconds: float) -> None:
