@@ -50,6 +50,8 @@ _ATTACK_REASONS = frozenset(
 )
 #: rejections further apart than this (seconds) start a new incident
 GAP = 600.0
+#: a signature spike is at least this share of the kid's validations while it lasts
+SPIKE_SHARE = 0.05
 #: an expired token used more than this many seconds past ``exp`` points at the client's clock
 SKEW_THRESHOLD = 60.0
 
@@ -174,11 +176,20 @@ def rotation_incidents(df: pd.DataFrame, keyset_changes: pd.DataFrame | None = N
         rows.append(_row("jwks_outage", g, iss, None, None, ev))
     bad = _rejected(df, ["JWT_BAD_SIGNATURE"])
     bad = bad[bad["client_id"].isin(list(clients))]
+    kid_times = {
+        key: np.sort(_secs(g["time"]))
+        for key, g in df[df["kid"].isin(bad["kid"].dropna().unique().tolist())].groupby(
+            ["issuer", "kid"], observed=True
+        )
+    }
     for (iss, kid), g in _grouped_clusters(bad, ["issuer", "kid"], min_count=5):
         n_clients = g["client_id"].nunique()
-        if n_clients < 2:
-            continue
-        ev = f"{len(g)} bad signatures from {n_clients} legitimate clients on kid {kid}"
+        t = _secs(g["time"])
+        kt = kid_times.get((iss, kid), t)
+        share = len(g) / max(1, int(np.searchsorted(kt, t[-1], "right") - np.searchsorted(kt, t[0], "left")))
+        if n_clients < 2 or share < SPIKE_SHARE:
+            continue  # scattered corruption in transit, not a key problem
+        ev = f"{len(g)} bad signatures ({share:.0%} of the kid's validations) from {n_clients} legitimate clients"
         rows.append(_row("signature_spike", g, iss, kid, None, ev))
     return _frame(rows)
 

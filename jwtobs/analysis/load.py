@@ -38,6 +38,22 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
+def _read_changes(path: Path) -> list[dict[str, Any]]:
+    """Only the lines naming an ``event`` are parsed (validation lines have no such key)."""
+    changes: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if '"event":' not in line:
+                continue
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(d, dict) and "event" in d:
+                changes.append(d)
+    return changes
+
+
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
@@ -110,5 +126,5 @@ def load_keyset_changes(path: str | Path) -> pd.DataFrame:
     files = sorted(f for f in p.rglob("*.jsonl") if f.is_file()) if p.is_dir() else _files(p)
     for f in files:
         if f.suffix != ".parquet":
-            changes.extend(_read_jsonl(f)[1])
+            changes.extend(_read_changes(f))
     return _changes_frame(changes)
