@@ -60,6 +60,7 @@ def accuracy(seeds: int, hours: float) -> int:
     )
     print(f"recall    {recall:.3f}  (target >= 0.95)")
     print(f"precision {precision:.3f}  (target >= 0.90)")
+    print(f"strict precision {matched / det if det else 1.0:.3f}  (an incident split into two detections counts once)")
     print(f"onset error: median {statistics.median(onsets):.1f} s, max {max(onsets):.1f} s  (target <= 120 s)")
     ok = recall >= 0.95 and precision >= 0.9 and max(onsets) <= 120
     return 0 if ok else 1
