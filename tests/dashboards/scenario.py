@@ -145,7 +145,7 @@ def main() -> int:
             (BROKEN_ISS, f"{base_url}/broken/jwks.json", "partner-api"),
         ):
             profile = jwtobs.Profile(name=name, issuer=iss, audience=AUD, algorithms=("RS256",))
-            verifiers.append(jwtobs.Verifier(profile, keys=jwtobs.JwksSource(url), backend="pyjwt"))
+            verifiers.append(jwtobs.Verifier(profile, keys=jwtobs.JwksSource(url, cooldown=1.0), backend="pyjwt"))
 
     log: logging.Logger | None = None
     if has_redact():  # pragma: no cover - depends on jwtobs.redact having landed
@@ -176,7 +176,7 @@ def main() -> int:
         return c
 
     def rs(claims: dict[str, Any], key: rsa.RSAPrivateKey, kid: str) -> str:
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt"})
 
     def hs(**over: Any) -> str:
         now = int(time.time())

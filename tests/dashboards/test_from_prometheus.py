@@ -27,7 +27,8 @@ def frames(prom_stack: Stack, window: tuple[float, float]) -> PrometheusFrames:
     return from_prometheus(prom_stack.prometheus.url, start=start, end=end, step="1s")
 
 
-def test_validations_frame_has_the_event_columns(frames: PrometheusFrames) -> None:
+def test_validations_frame_has_the_event_columns(prom_stack: Stack, frames: PrometheusFrames) -> None:
+    stack = prom_stack
     df = frames.validations
     assert list(df.columns) == [
         "time",
@@ -45,7 +46,8 @@ def test_validations_frame_has_the_event_columns(frames: PrometheusFrames) -> No
     ]
     assert str(df["time"].dtype) == "datetime64[ns, UTC]"
     assert set(df["job"]) == {JOB}
-    assert set(df["profile"]) == {"gateway", "internal"}
+    profiles = {"gateway", "internal"} | ({"billing-api", "partner-api"} if "jwks" in stack.features else set())
+    assert set(df["profile"]) == profiles
     rejected = df[df["outcome"] == "rejected"]
     assert {"JWT_EXPIRED", "JWT_BAD_SIGNATURE", "JWT_UNKNOWN_KID", "JWT_UNSIGNED", "JWT_MALFORMED"} <= set(
         rejected["reason"]
@@ -123,7 +125,9 @@ def test_long_ranges_are_chunked_without_changing_the_result(
 def test_jwks_and_redaction_frames(prom_stack: Stack, frames: PrometheusFrames) -> None:
     if "jwks" in prom_stack.features:  # pragma: no cover - once JwksSource has landed
         assert not frames.jwks_fetches.empty and {"issuer", "outcome", "trigger"} <= set(frames.jwks_fetches.columns)
-        assert not frames.jwks_keys.empty and (frames.jwks_keys["value"] >= 1).all()
+        keys = frames.jwks_keys.groupby("issuer")["value"].max()
+        assert keys["https://issuer.test"] == 2  # k2 published and picked up: the rotation
+        assert keys["https://broken.test"] == 0  # never fetched successfully
         assert not frames.jwks_staleness.empty
     if "redact" in prom_stack.features:  # pragma: no cover - once jwtobs.redact has landed
         assert not frames.redactions.empty and {"kind", "sink"} <= set(frames.redactions.columns)
