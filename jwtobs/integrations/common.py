@@ -1,0 +1,620 @@
+"""Framework-free core of the web integrations: RFC 6750 bearer extraction, responses, principal, scopes, tenant.
+
+Every framework module (:mod:`~jwtobs.integrations.starlette`, :mod:`~jwtobs.integrations.fastapi`,
+:mod:`~jwtobs.integrations.flask`, :mod:`~jwtobs.integrations.django`) hands the request's
+``Authorization`` values, its ``access_token`` query values and the route's tenant to :class:`BearerAuth`, and
+turns an :class:`AuthDenied` into the framework's response. The responses are the same everywhere:
+
+=============================================  ======  ==========================================================
+situation                                      status  ``WWW-Authenticate``
+=============================================  ======  ==========================================================
+no credentials                                 401     ``Bearer realm="api"`` (no error code, RFC 6750 §3.1)
+two credentials, header + query, bad header    400     ``Bearer realm="api", error="invalid_request"``
+any token fault (expired, signature, aud...)   401     ``Bearer realm="api", error="invalid_token"``
+token valid, a required scope missing          403     ``Bearer realm="api", error="insufficient_scope", scope=..``
+key set unavailable (JWT_JWKS_UNAVAILABLE)     503     none; ``Retry-After`` instead, so clients retry
+=============================================  ======  ==========================================================
+
+No response says *why* a token was refused: the reason code goes to the
+:class:`~jwtobs.events.ValidationEvent` (span, metrics, event file) and to the ``jwtobs.integrations`` logger,
+with the token's fingerprint, never the token.
+
+An *authenticator* is any callable ``(raw_token, *, tenant=None) -> result`` that raises
+:class:`~jwtobs.TokenRejected` on rejection: :meth:`jwtobs.Verifier.verify` (bound method), or a validator of
+yours wrapped with ``jwtobs.wrap(fn, raise_as="jwtobs")``. It records the request's one event; requests that
+never reach it (no credentials, two credentials) are recorded here, so every request has exactly one event.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, NoReturn
+
+from jwtobs import config, pipeline
+from jwtobs.exceptions import ConfigurationError, detail_of, reason_of
+from jwtobs.reasons import Reason
+
+__all__ = [
+    "AuthDenied",
+    "Authenticator",
+    "BearerAuth",
+    "Denial",
+    "Principal",
+    "RouteRule",
+    "TenantSource",
+    "install_redaction",
+    "principal_from",
+    "scopes_of",
+    "tenant_from_header",
+    "tenant_from_path",
+]
+
+log = logging.getLogger("jwtobs.integrations")
+
+Authenticator = Callable[..., Any]
+
+#: RFC 6750 §2.1 b64token
+_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: RFC 6749 §3.3 scope-token; RFC 7235 quoted-string content without quote/backslash
+_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_REALM: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}")
+#: a request tenant (from the path or a header) must look like an identifier before it reaches telemetry
+_TENANT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}")
+_MAX_SCOPES: Final = 256
+_MAX_CREDENTIAL_CHARS: Final = 64 * 1024
+_RETRY_AFTER: Final = "5"
+
+
+# -- route configuration --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TenantSource:
+    """Where a route's tenant comes from: a path parameter or a request header (see :func:`tenant_from_path`)."""
+
+    kind: Literal["path", "header"]
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("path", "header") or not isinstance(self.name, str) or not self.name:
+            raise ConfigurationError("TenantSource needs kind 'path' or 'header' and a non-empty name")
+
+
+def tenant_from_path(name: str = "tenant") -> TenantSource:
+    """The request tenant is the path parameter ``name`` (``/tenants/{tenant}/...``)."""
+    return TenantSource("path", name)
+
+
+def tenant_from_header(name: str = "X-Tenant") -> TenantSource:
+    """The request tenant is the header ``name``; its absence is a rejection (JWT_TENANT_MISMATCH)."""
+    return TenantSource("header", name)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """What one route requires: scopes (all of them) and, optionally, a tenant bound to the token's tenant."""
+
+    scopes: frozenset[str] = frozenset()
+    tenant: TenantSource | None = None
+
+    @classmethod
+    def of(cls, scopes: Iterable[str] | str = (), tenant: TenantSource | None = None) -> RouteRule:
+        items = scopes.split() if isinstance(scopes, str) else list(scopes)
+        for s in items:
+            if not isinstance(s, str) or not _SCOPE_TOKEN.fullmatch(s):
+                raise ConfigurationError(f"scope {s!r} is not an RFC 6749 scope-token")
+        if tenant is not None and not isinstance(tenant, TenantSource):
+            raise ConfigurationError("tenant must be tenant_from_path(...) or tenant_from_header(...)")
+        return cls(frozenset(items), tenant)
+
+
+# -- the principal --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a verified token speaks for. ``claims`` are the verified claims (treat them as personal data)."""
+
+    subject: str | None
+    #: ``"user"``, ``"client"`` (client-credentials token: ``sub`` equals ``client_id``/``azp``), or ``"none"``
+    subject_kind: str
+    tenant: str | None
+    scopes: frozenset[str]
+    #: ``SCOPE_<scope>`` for each scope, then ``ROLE_<role>`` for each entry of a ``roles`` claim
+    authorities: tuple[str, ...]
+    claims: Mapping[str, Any] = field(repr=False)
+    #: keyed fingerprint of the token (the same as in the event and in redaction markers)
+    token_fp: str | None = None
+
+    def has_scopes(self, required: Iterable[str]) -> bool:
+        return self.scopes.issuperset(required)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able summary without the claims (for ``/me`` style endpoints and logs)."""
+        return {
+            "subject": self.subject,
+            "subject_kind": self.subject_kind,
+            "tenant": self.tenant,
+            "scopes": sorted(self.scopes),
+            "authorities": list(self.authorities),
+        }
+
+
+def _str_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """Scopes from ``scope`` (RFC 9068/8693: space-separated) and ``scp`` (string or list), bounded."""
+    found = _str_list(claims.get("scope")) + _str_list(claims.get("scp"))
+    return frozenset(s for s in found[:_MAX_SCOPES] if len(s) <= 256)
+
+
+def default_subject_kind(claims: Mapping[str, Any]) -> str:
+    """RFC 9068 §2.2: a client-credentials token has ``sub`` equal to the client id."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str):
+        return "none"
+    client = claims.get("client_id", claims.get("azp"))
+    return "client" if isinstance(client, str) and client == sub else "user"
+
+
+def _claims_of(result: object) -> Mapping[str, Any] | None:
+    if isinstance(result, Mapping):
+        payload = result.get("payload")
+        if isinstance(payload, Mapping) and "header" in result:  # jwt.decode_complete
+            return payload
+        return result
+    claims = getattr(result, "claims", None)  # VerifiedToken, joserfc Token, authlib JWTClaims...
+    if isinstance(claims, Mapping):
+        return claims
+    return None
+
+
+def principal_from(
+    result: object,
+    *,
+    tenant: str | None = None,
+    tenant_claim: str | None = None,
+    subject_kind: Callable[[Mapping[str, Any]], str] = default_subject_kind,
+    token_fp: str | None = None,
+) -> Principal:
+    """The :class:`Principal` of an authenticator's result (claims mapping, ``decode_complete``, VerifiedToken).
+
+    Raises :class:`ConfigurationError` when the result carries no claims mapping.
+    """
+    claims = _claims_of(result)
+    if claims is None:
+        raise ConfigurationError(f"cannot read claims from a {type(result).__name__} returned by the authenticator")
+    sub = claims.get("sub")
+    token_tenant = getattr(result, "tenant", None)
+    if token_tenant is None and tenant_claim is not None:
+        value = claims.get(tenant_claim)
+        token_tenant = value if isinstance(value, str) else None
+    scopes = scopes_of(claims)
+    roles = _str_list(claims.get("roles"))[:_MAX_SCOPES]
+    authorities = tuple(f"SCOPE_{s}" for s in sorted(scopes)) + tuple(f"ROLE_{r}" for r in roles)
+    return Principal(
+        subject=sub if isinstance(sub, str) else None,
+        subject_kind=subject_kind(claims),
+        tenant=token_tenant if token_tenant is not None else tenant,
+        scopes=scopes,
+        authorities=authorities,
+        claims=claims,
+        token_fp=token_fp,
+    )
+
+
+# -- responses ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """The response for a refused request. ``reason``/``detail`` are for telemetry only, never rendered."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    error: str | None
+    reason: Reason | None = None
+    detail: str | None = None
+
+    content_type = "application/json"
+
+    @property
+    def www_authenticate(self) -> str | None:
+        for k, v in self.headers:
+            if k == "WWW-Authenticate":
+                return v
+        return None
+
+    def header_dict(self) -> dict[str, str]:
+        return dict(self.headers)
+
+    def with_reason(self, reason: Reason | None, detail: str | None) -> Denial:
+        return Denial(self.status, self.headers, self.body, self.error, reason, detail)
+
+
+class AuthDenied(Exception):
+    """Raised by :class:`BearerAuth` when a request is refused; the integrations render ``.denial``."""
+
+    def __init__(self, denial: Denial) -> None:
+        self.denial = denial
+        # generic on purpose: exception messages end up in logs and error pages
+        super().__init__(f"request refused ({denial.status} {denial.error or 'unauthorized'})")
+
+
+def _challenge(realm: str, error: str | None = None, scope: str | None = None) -> str:
+    parts = [f'realm="{realm}"']
+    if error is not None:
+        parts.append(f'error="{error}"')
+    if scope is not None:
+        parts.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def _body(obj: Mapping[str, str]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+# -- redaction ------------------------------------------------------------------------------------------------
+_redaction_warned = False
+
+
+def install_redaction() -> bool:
+    """Install :mod:`jwtobs.redact` for stdlib logging (called by every integration's setup). Never raises.
+
+    Returns whether redaction is installed. Without it a warning is logged once: the integrations themselves
+    never log tokens, but the framework's access log (a token in a query string) and your own logging of
+    headers or exception messages can.
+    """
+    global _redaction_warned
+    try:
+        module = importlib.import_module("jwtobs.redact")
+        install = getattr(module, "install", None)
+        if not callable(install):
+            raise ImportError("jwtobs.redact has no install()")
+        install()
+        return True
+    except Exception as exc:
+        if not _redaction_warned:
+            _redaction_warned = True
+            log.warning("jwtobs: log redaction not installed (%s); framework logs are not scrubbed", type(exc).__name__)
+        return False
+
+
+# -- the authenticator wrapper --------------------------------------------------------------------------------
+def _accepts_tenant(fn: Callable[..., Any]) -> bool:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return False
+    for p in sig.parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            return True
+        if p.name == "tenant" and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            return True
+    return False
+
+
+def _async_variant(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]] | None:
+    """``Verifier.averify`` for a bound ``Verifier.verify``; the function itself when it is a coroutine."""
+    if inspect.iscoroutinefunction(fn):
+        return fn
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and getattr(fn, "__name__", None) == "verify":
+        averify = getattr(owner, "averify", None)
+        if averify is not None and inspect.iscoroutinefunction(averify):
+            return averify  # type: ignore[no-any-return]
+    return None
+
+
+class BearerAuth:
+    """Bearer-token authentication shared by the framework integrations.
+
+    authenticator: ``(raw_token, *, tenant=None) -> result`` raising :class:`~jwtobs.TokenRejected`: a bound
+        :meth:`jwtobs.Verifier.verify` (used through ``averify`` on asyncio frameworks), or a validator wrapped
+        with ``jwtobs.wrap(..., raise_as="jwtobs")``. A wrapped validator with ``raise_as="native"`` works too
+        (its exceptions carry their reason).
+    realm: the ``realm`` of every ``WWW-Authenticate`` challenge.
+    query_param: the RFC 6750 §2.3 URI query parameter. A token there together with a header is always
+        JWT_AMBIGUOUS; alone it is accepted only with ``allow_query=True`` (URLs end up in access logs).
+    tenant_claim: claim holding the token's tenant, for :attr:`Principal.tenant` when the authenticator's
+        result does not carry one (a :class:`~jwtobs.VerifiedToken` does).
+    subject_kind: ``claims -> kind`` (default: ``"client"`` when ``sub`` equals ``client_id``/``azp``).
+    library, profile: labels of the events recorded here (missing/ambiguous credentials); taken from a
+        ``Verifier`` when the authenticator is its bound ``verify``.
+    redact: install :mod:`jwtobs.redact` for logging at construction.
+    """
+
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        realm: str = "api",
+        query_param: str | None = "access_token",
+        allow_query: bool = False,
+        tenant_claim: str | None = None,
+        subject_kind: Callable[[Mapping[str, Any]], str] = default_subject_kind,
+        library: str | None = None,
+        profile: str | None = None,
+        redact: bool = True,
+    ) -> None:
+        if not callable(authenticator):
+            raise ConfigurationError("BearerAuth needs a callable authenticator (e.g. verifier.verify)")
+        if not isinstance(realm, str) or not _REALM.fullmatch(realm):
+            raise ConfigurationError("realm must be 1-128 printable ASCII characters without '\"' or '\\'")
+        self.authenticator = authenticator
+        self.realm = realm
+        self.query_param = query_param
+        self.allow_query = bool(allow_query) and query_param is not None
+        self.tenant_claim = tenant_claim
+        self.subject_kind = subject_kind
+        self.accepts_tenant = _accepts_tenant(authenticator)
+        self._async = _async_variant(authenticator)
+        owner = getattr(authenticator, "__self__", None)
+        owner_profile = getattr(owner, "profile", None)
+        self.library = library or str(getattr(owner, "library", None) or "unknown")
+        self.profile = profile or str(getattr(owner_profile, "name", None) or "default")
+        if tenant_claim is None and isinstance(getattr(owner_profile, "tenant_claim", None), str):
+            self.tenant_claim = owner_profile.tenant_claim  # type: ignore[union-attr]
+        # the fixed responses, built once
+        self.missing = Denial(
+            401,
+            (("WWW-Authenticate", _challenge(realm)),),
+            _body({"detail": "authentication required"}),
+            None,
+            Reason.MISSING,
+        )
+        self.invalid_request = Denial(
+            400,
+            (("WWW-Authenticate", _challenge(realm, "invalid_request")),),
+            _body({"error": "invalid_request"}),
+            "invalid_request",
+            Reason.AMBIGUOUS,
+        )
+        self.invalid_token = Denial(
+            401,
+            (("WWW-Authenticate", _challenge(realm, "invalid_token")),),
+            _body({"error": "invalid_token"}),
+            "invalid_token",
+        )
+        self.unavailable = Denial(
+            503,
+            (("Retry-After", _RETRY_AFTER),),
+            _body({"error": "temporarily_unavailable"}),
+            "temporarily_unavailable",
+            Reason.JWKS_UNAVAILABLE,
+        )
+        self._forbidden: dict[frozenset[str], Denial] = {}
+        if redact:
+            install_redaction()
+
+    # -- routes -----------------------------------------------------------------------------------------------
+    def rule(self, scopes: Iterable[str] | str = (), tenant: TenantSource | None = None) -> RouteRule:
+        """A :class:`RouteRule`, checked against this authenticator (tenant binding needs ``tenant=``)."""
+        r = RouteRule.of(scopes, tenant)
+        if r.tenant is not None and not self.accepts_tenant:
+            raise ConfigurationError(
+                "tenant binding needs an authenticator that takes tenant= (Verifier.verify, or your validator "
+                "with a keyword-only tenant parameter)"
+            )
+        return r
+
+    def insufficient_scope(self, required: frozenset[str]) -> Denial:
+        denial = self._forbidden.get(required)
+        if denial is None:
+            scope = " ".join(sorted(required))
+            denial = Denial(
+                403,
+                (("WWW-Authenticate", _challenge(self.realm, "insufficient_scope", scope)),),
+                _body({"error": "insufficient_scope", "scope": scope}),
+                "insufficient_scope",
+            )
+            if len(self._forbidden) < 1024:
+                self._forbidden[required] = denial
+        return denial
+
+    def denial_for(self, reason: Reason, detail: str | None = None) -> Denial:
+        """The response for a rejection reason: 400, 401 (no code for JWT_MISSING) or 503."""
+        if reason is Reason.MISSING:
+            base = self.missing
+        elif reason is Reason.JWKS_UNAVAILABLE:
+            base = self.unavailable
+        elif reason.http_status == 400:
+            base = self.invalid_request
+        else:
+            base = self.invalid_token
+        return base.with_reason(reason, detail)
+
+    # -- extraction -------------------------------------------------------------------------------------------
+    def credential(self, authorization: Sequence[str], query: Sequence[str] = ()) -> str:
+        """The one bearer credential of a request, or raises :class:`AuthDenied` (and records the event).
+
+        authorization: every ``Authorization`` header value (servers that join repeated headers with ``,``
+        are handled: a comma never occurs in a token).
+        query: every value of the ``access_token`` query parameter.
+        """
+        start = time.perf_counter_ns()
+        reason: Reason | None = None
+        detail: str | None = None
+        token: str | None = None
+        headers = [v for v in authorization if v is not None]
+        if len(headers) > 1:
+            reason, detail = Reason.AMBIGUOUS, "headers"
+        elif headers:
+            value = headers[0]
+            scheme, _, rest = value.strip().partition(" ")
+            if not scheme:
+                headers = []  # an empty Authorization header is no credential
+            elif scheme.lower() != "bearer":
+                headers = []  # another scheme (Basic, DPoP...) is not a bearer credential
+            else:
+                cred = rest.strip(" ")
+                if "," in cred:
+                    reason, detail = Reason.AMBIGUOUS, "headers"
+                elif not cred or len(cred) > _MAX_CREDENTIAL_CHARS or not _B64TOKEN.fullmatch(cred):
+                    reason, detail = Reason.AMBIGUOUS, "header"
+                else:
+                    token = cred
+        if reason is None:
+            if query:
+                if headers:
+                    reason, detail = Reason.AMBIGUOUS, "header_and_query"
+                elif len(query) > 1:
+                    reason, detail = Reason.AMBIGUOUS, "query"
+                elif not self.allow_query:
+                    reason, detail = Reason.AMBIGUOUS, "query_not_allowed"
+                else:
+                    token = query[0]
+            elif not headers:
+                reason = Reason.MISSING
+        if reason is not None:
+            self.reject(reason, detail, start_ns=start)
+        assert token is not None
+        return token
+
+    def reject(
+        self,
+        reason: Reason,
+        detail: str | None = None,
+        *,
+        tenant: str | None = None,
+        token: str | None = None,
+        start_ns: int | None = None,
+    ) -> NoReturn:
+        """Record the event of a request refused before reaching the authenticator, and raise AuthDenied."""
+        start = time.perf_counter_ns() if start_ns is None else start_ns
+        event = pipeline.record(
+            outcome="rejected",
+            reason=reason.value,
+            detail=detail,
+            library=self.library,
+            profile=self.profile,
+            token=token,
+            peek=None,
+            claims=None,
+            start_ns=start,
+            end_ns=time.perf_counter_ns(),
+            tenant=tenant,
+        )
+        denial = self.denial_for(reason, detail)
+        self._log_denial(denial, None if event is None else event.token_fp)
+        raise AuthDenied(denial)
+
+    def tenant_of(
+        self, rule: RouteRule, path_params: Mapping[str, Any], header: Callable[[str], Sequence[str]]
+    ) -> str | None:
+        """The request tenant for ``rule`` (``None`` when the route binds none); raises AuthDenied when the
+        route binds one and the request has none, several, or one that is not an identifier."""
+        src = rule.tenant
+        if src is None:
+            return None
+        if src.kind == "path":
+            raw = path_params.get(src.name)
+            values = [] if raw is None else [str(raw)]
+        else:
+            values = [v.strip() for v in header(src.name) for v in v.split(",")]
+        if len(set(values)) > 1:
+            self.reject(Reason.AMBIGUOUS, "tenant")
+        if not values or not values[0]:
+            self.reject(Reason.TENANT_MISMATCH, "missing")
+        value = values[0]
+        if not _TENANT.fullmatch(value):
+            self.reject(Reason.TENANT_MISMATCH, "request")
+        return value
+
+    # -- authentication ---------------------------------------------------------------------------------------
+    def authenticate(
+        self,
+        authorization: Sequence[str],
+        query: Sequence[str] = (),
+        *,
+        rule: RouteRule | None = None,
+        tenant: str | None = None,
+    ) -> Principal:
+        """Extract the credential, run the authenticator, check the rule's scopes. Raises AuthDenied."""
+        token = self.credential(authorization, query)
+        try:
+            result = self.authenticator(token, tenant=tenant) if tenant is not None else self.authenticator(token)
+        except Exception as exc:
+            self._rejected(exc, token, tenant)
+        return self._accepted(result, token, tenant, rule)
+
+    async def aauthenticate(
+        self,
+        authorization: Sequence[str],
+        query: Sequence[str] = (),
+        *,
+        rule: RouteRule | None = None,
+        tenant: str | None = None,
+    ) -> Principal:
+        """:meth:`authenticate` for asyncio (a Verifier's ``averify`` keeps JWKS fetches off the loop)."""
+        token = self.credential(authorization, query)
+        try:
+            afn = self._async
+            if afn is not None:
+                result = await (afn(token, tenant=tenant) if tenant is not None else afn(token))
+            else:
+                result = self.authenticator(token, tenant=tenant) if tenant is not None else self.authenticator(token)
+        except Exception as exc:
+            self._rejected(exc, token, tenant)
+        return self._accepted(result, token, tenant, rule)
+
+    def check(self, principal: Principal, rule: RouteRule | None) -> Principal:
+        """Raise AuthDenied (403 insufficient_scope) unless ``principal`` has every scope of ``rule``."""
+        if rule is not None and rule.scopes and not principal.scopes.issuperset(rule.scopes):
+            denial = self.insufficient_scope(rule.scopes)
+            log.info(
+                "jwtobs: 403 insufficient_scope profile=%s required=%s token_fp=%s",
+                self.profile,
+                " ".join(sorted(rule.scopes)),
+                principal.token_fp,
+            )
+            raise AuthDenied(denial)
+        return principal
+
+    def _accepted(self, result: object, token: str, tenant: str | None, rule: RouteRule | None) -> Principal:
+        fp = _fingerprint(token)
+        try:
+            principal = principal_from(
+                result, tenant=tenant, tenant_claim=self.tenant_claim, subject_kind=self.subject_kind, token_fp=fp
+            )
+        except Exception as exc:  # fail closed: a result we cannot read is not an identity
+            log.error("jwtobs: authenticator result unusable (%s); request refused", type(exc).__name__)
+            raise AuthDenied(self.invalid_token.with_reason(Reason.VALIDATOR_ERROR, "result")) from None
+        return self.check(principal, rule)
+
+    def _rejected(self, exc: Exception, token: str, tenant: str | None) -> NoReturn:
+        reason = reason_of(exc)
+        if reason is None:
+            # not observed by jwtobs (no event exists yet): record it, and fail closed
+            self.reject(Reason.VALIDATOR_ERROR, type(exc).__name__[:64], tenant=tenant, token=token)
+        denial = self.denial_for(reason, detail_of(exc))
+        event = getattr(exc, "event", None)
+        fp = getattr(event, "token_fp", None) or _fingerprint(token)
+        self._log_denial(denial, fp)
+        raise AuthDenied(denial) from None
+
+    def _log_denial(self, denial: Denial, fp: str | None) -> None:
+        log.info(
+            "jwtobs: %d %s reason=%s detail=%s profile=%s token_fp=%s",
+            denial.status,
+            denial.error or "unauthenticated",
+            None if denial.reason is None else denial.reason.value,
+            denial.detail,
+            self.profile,
+            fp,
+        )
+
+
+def _fingerprint(token: str) -> str | None:
+    try:
+        return config.current().fingerprinter.token(token)
+    except Exception:  # pragma: no cover - a fingerprint is a convenience, never a reason to fail
+        return None

@@ -1,0 +1,196 @@
+"""Django: a plain middleware for function/class views, and a Django REST framework authentication class.
+
+Settings-driven; one setting plus one line::
+
+    JWTOBS = {
+        "AUTHENTICATOR": "myproject.auth.verifier",  # dotted path: a BearerAuth, Verifier, or authenticator
+        "REALM": "billing",                          # optional; also QUERY_PARAM, ALLOW_QUERY, TENANT_CLAIM
+    }
+    MIDDLEWARE = [..., "jwtobs.integrations.django.JwtAuthMiddleware"]
+    # and/or, for DRF:
+    REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": ["jwtobs.integrations.django.JwtAuthentication"]}
+
+Plain views opt in with :func:`jwt_required` (scopes, tenant from a URL kwarg or a header); the middleware
+verifies them in ``process_view`` (URL kwargs are known there) and sets ``request.user`` (a :class:`JwtUser`)
+and ``request.principal``. DRF views declare ``required_scopes = [...]`` and ``jwt_tenant =
+tenant_from_path("tenant")`` as class attributes; :class:`JwtAuthentication` enforces them and answers with
+the RFC 6750 response (400/401/403/503, see :mod:`jwtobs.integrations.common`).
+:class:`JwtAuthentication` and :class:`HasScopes` are imported lazily, so this module works without DRF.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+
+from jwtobs.exceptions import ConfigurationError
+from jwtobs.integrations.common import (
+    AuthDenied,
+    BearerAuth,
+    Denial,
+    Principal,
+    RouteRule,
+    TenantSource,
+    install_redaction,
+)
+
+__all__ = ["JwtAuthMiddleware", "JwtUser", "get_auth", "jwt_required", "response_for"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_RULE_ATTR: Final = "jwtobs_rule"
+_AUTH_ATTR: Final = "jwtobs_auth"
+_cache: dict[str, Any] = {}
+
+
+class JwtUser:
+    """``request.user`` for a verified token (duck-types Django's user for ``is_authenticated`` checks)."""
+
+    is_authenticated: Final = True
+    is_anonymous: Final = False
+    is_active: Final = True
+    is_staff: Final = False
+    is_superuser: Final = False
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.pk = self.id = self.username = principal.subject or ""
+
+    def get_username(self) -> str:
+        return self.username
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def get_auth() -> BearerAuth:
+    """The :class:`BearerAuth` built from ``settings.JWTOBS`` (once; rebuilt when the setting changes)."""
+    auth = _cache.get("auth")
+    if isinstance(auth, BearerAuth):
+        return auth
+    conf: Mapping[str, Any] = getattr(settings, "JWTOBS", None) or {}
+    target = conf.get("AUTHENTICATOR")
+    if target is None:
+        raise ConfigurationError("settings.JWTOBS['AUTHENTICATOR'] is not set")
+    obj = import_string(target) if isinstance(target, str) else target
+    if isinstance(obj, BearerAuth):
+        auth = obj
+    else:
+        verify = getattr(obj, "verify", None)  # a Verifier / VerifierSet object
+        fn = verify if callable(verify) and not isinstance(obj, type) else obj
+        auth = BearerAuth(
+            fn,
+            realm=conf.get("REALM", "api"),
+            query_param=conf.get("QUERY_PARAM", "access_token"),
+            allow_query=bool(conf.get("ALLOW_QUERY", False)),
+            tenant_claim=conf.get("TENANT_CLAIM"),
+        )
+    _cache["auth"] = auth
+    return auth
+
+
+def _reset(*, setting: str, **_: Any) -> None:
+    if setting == "JWTOBS":
+        _cache.clear()
+
+
+setting_changed.connect(_reset)
+
+
+def response_for(denial: Denial) -> HttpResponse:
+    """The RFC 6750 ``HttpResponse`` of a denial."""
+    response = HttpResponse(denial.body, status=denial.status, content_type=denial.content_type)
+    for k, v in denial.headers:
+        response[k] = v
+    return response
+
+
+def jwt_required(
+    *, scopes: Iterable[str] | str = (), tenant: TenantSource | None = None, auth: BearerAuth | None = None
+) -> Callable[[F], F]:
+    """Mark a view (function, or ``View.as_view()``) as requiring a valid token, scopes and tenant binding.
+
+    auth: this view's :class:`BearerAuth` (another issuer or key set); default: the one from ``settings.JWTOBS``.
+
+    Enforced by :class:`JwtAuthMiddleware`. A marked view reached without the middleware refuses every
+    request (fail closed) rather than run unauthenticated.
+    """
+    rule = RouteRule.of(scopes, tenant) if auth is None else auth.rule(scopes, tenant)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(getattr(request, "principal", None), Principal):
+                return response_for(get_auth().invalid_token)  # middleware missing: never run unauthenticated
+            return view(request, *args, **kwargs)
+
+        setattr(guarded, _RULE_ATTR, rule)
+        setattr(guarded, _AUTH_ATTR, auth)
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+def _headers(request: HttpRequest) -> Callable[[str], list[str]]:
+    def get(name: str) -> list[str]:
+        value = request.headers.get(name)
+        return [] if value is None else [value]
+
+    return get
+
+
+def authenticate_request(
+    request: HttpRequest, rule: RouteRule, path_params: Mapping[str, Any], auth: BearerAuth | None = None
+) -> Principal:
+    """Verify the request's bearer token for ``rule``; raises :class:`AuthDenied`."""
+    if auth is None:
+        auth = get_auth()
+    if rule.tenant is not None and not auth.accepts_tenant:
+        raise ConfigurationError("tenant binding needs an authenticator that takes tenant= (Verifier.verify)")
+    tenant = auth.tenant_of(rule, path_params, _headers(request))
+    authorization = request.headers.get("Authorization")  # the server joins repeated headers with ','
+    query = request.GET.getlist(auth.query_param) if auth.query_param else []
+    return auth.authenticate([] if authorization is None else [authorization], query, rule=rule, tenant=tenant)
+
+
+class JwtAuthMiddleware:
+    """Verifies requests to views marked with :func:`jwt_required`; other views are untouched."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        install_redaction()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        rule = getattr(view_func, _RULE_ATTR, None)
+        if not isinstance(rule, RouteRule):
+            return None
+        try:
+            principal = authenticate_request(request, rule, view_kwargs, getattr(view_func, _AUTH_ATTR, None))
+        except AuthDenied as exc:
+            return response_for(exc.denial)
+        request.principal = principal
+        request.user = JwtUser(principal)
+        return None
+
+
+def __getattr__(name: str) -> Any:
+    # DRF classes live in jwtobs.integrations.drf (importing it needs djangorestframework)
+    if name in ("JwtAuthentication", "HasScopes"):
+        from jwtobs.integrations import drf
+
+        return getattr(drf, name)
+    raise AttributeError(name)

@@ -1,0 +1,98 @@
+"""Flask: an extension and a decorator; the verified principal is ``g.principal``.
+
+One line for the app, one decorator per view::
+
+    jwt = JwtAuth(app, auth=BearerAuth(verifier.verify, realm="billing"))
+
+    @app.get("/tenants/<tenant>/invoices")
+    @jwt.required(scopes=["invoices:read"], tenant=tenant_from_path())
+    def invoices(tenant):
+        return {"sub": g.principal.subject}
+
+``JwtAuth(app)`` without ``auth=`` reads ``app.config["JWTOBS_AUTH"]`` (a :class:`BearerAuth`, or an
+authenticator callable wrapped with ``JWTOBS_REALM``). ``init_app`` installs :mod:`jwtobs.redact` for
+logging and an error handler that answers with the RFC 6750 response (400/401/403/503, see
+:mod:`jwtobs.integrations.common`). A request is verified once even when decorated views nest.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, g, request
+
+from jwtobs.exceptions import ConfigurationError
+from jwtobs.integrations.common import AuthDenied, BearerAuth, Principal, TenantSource, install_redaction
+
+__all__ = ["JwtAuth", "current_principal"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_EXTENSION = "jwtobs"
+
+
+def current_principal() -> Principal | None:
+    """The principal of the current request (``g.principal``), or ``None``."""
+    p = g.get("principal")
+    return p if isinstance(p, Principal) else None
+
+
+class JwtAuth:
+    """The Flask extension. ``auth``: the :class:`BearerAuth` (default: from the app config)."""
+
+    def __init__(self, app: Flask | None = None, *, auth: BearerAuth | None = None) -> None:
+        self._auth = auth
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if self._auth is None:
+            configured = app.config.get("JWTOBS_AUTH")
+            if isinstance(configured, BearerAuth):
+                self._auth = configured
+            elif callable(configured):
+                self._auth = BearerAuth(configured, realm=app.config.get("JWTOBS_REALM", "api"))
+            else:
+                raise ConfigurationError("JwtAuth needs auth=BearerAuth(...) or app.config['JWTOBS_AUTH']")
+        app.extensions[_EXTENSION] = self
+        app.register_error_handler(AuthDenied, _respond)
+        install_redaction()
+
+    @property
+    def auth(self) -> BearerAuth:
+        if self._auth is None:
+            raise ConfigurationError("JwtAuth.init_app(app) was not called")
+        return self._auth
+
+    def required(self, *, scopes: Iterable[str] | str = (), tenant: TenantSource | None = None) -> Callable[[F], F]:
+        """Decorator: the view runs only for a valid token with every scope (and the bound tenant)."""
+        auth = self.auth
+        rule = auth.rule(scopes, tenant)
+
+        def decorate(view: F) -> F:
+            @functools.wraps(view)
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                found = current_principal()
+                if found is None:
+                    tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)
+                    query = request.args.getlist(auth.query_param) if auth.query_param else []
+                    g.principal = auth.authenticate(
+                        request.headers.getlist("Authorization"), query, rule=rule, tenant=tenant_value
+                    )
+                else:
+                    if rule.tenant is not None:
+                        tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)
+                        if tenant_value != found.tenant:
+                            raise AuthDenied(auth.invalid_token)
+                    auth.check(found, rule)
+                return view(*args, **kwargs)
+
+            return cast(F, guarded)
+
+        return decorate
+
+
+def _respond(exc: AuthDenied) -> Response:
+    d = exc.denial
+    return Response(d.body, status=d.status, headers=d.header_dict(), content_type=d.content_type)
