@@ -73,6 +73,13 @@ class JwtAuth:
         def decorate(view: F) -> F:
             @functools.wraps(view)
             def guarded(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    _authorize()
+                except AuthDenied as exc:  # answered here, so a JwtAuth without init_app still responds
+                    return _respond(exc)
+                return view(*args, **kwargs)
+
+            def _authorize() -> None:
                 found = current_principal()
                 if found is None:
                     tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)
@@ -86,7 +93,6 @@ class JwtAuth:
                         if tenant_value != found.tenant:
                             raise AuthDenied(auth.invalid_token)
                     auth.check(found, rule)
-                return view(*args, **kwargs)
 
             return cast(F, guarded)
 
