@@ -15,7 +15,7 @@ app_log = logging.getLogger("app")
 
 
 def flask_app(a: Authenticators, stack: Stack) -> Flask:
-    app = Flask("jwtobs_test")
+    app = Flask("items_app")
     jwt = JwtAuth(app, auth=a.main)
     down = JwtAuth(auth=a.down)
     wrapped = JwtAuth(auth=a.wrapped)

@@ -3,6 +3,7 @@ framework must answer identically, real servers on 127.0.0.1, and capture of spa
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -67,6 +68,8 @@ class Stack:
     events: list[ValidationEvent] = field(default_factory=list)
     exporter: InMemorySpanExporter = field(default_factory=InMemorySpanExporter)
     provider: TracerProvider = field(default_factory=TracerProvider)
+    #: also log every event through the ``jwtobs.events`` logger
+    log_events: bool = False
 
     def __post_init__(self) -> None:
         self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
@@ -76,6 +79,7 @@ class Stack:
             fingerprint_key=FP_KEY,
             fingerprint_key_id="it",
             issuers=[ISS],
+            log_events=self.log_events,
             from_env=False,
         )
 
@@ -370,12 +374,7 @@ class Capture(logging.Handler):
             self.handleError(record)
 
 
-@dataclass
-class LogCapture:
-    handler: Capture
-    loggers: tuple[str, ...]
-
-
+@contextlib.contextmanager
 def capture_logs(*names: str) -> Iterator[Capture]:
     """Attach one capturing handler at DEBUG to the root logger and to each named logger (frameworks'
     access loggers do not propagate)."""

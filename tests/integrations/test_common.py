@@ -1,0 +1,117 @@
+"""BearerAuth without a framework: RFC 6750 parsing edge cases, responses, principal, one event per call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+
+import jwtobs
+from jwtobs.events import ValidationEvent
+from jwtobs.integrations import AuthDenied, BearerAuth, RouteRule, principal_from, tenant_from_header
+from tests.integrations.harness import AUD, ISS, Keys, Stack
+
+
+def _wrapped(keys: Keys, raise_as: Any = "jwtobs") -> Any:
+    public = keys.good.private.public_key()
+
+    def validate(token: str) -> dict[str, Any]:
+        return jwt.decode(token, public, algorithms=["RS256"], audience=AUD, issuer=ISS)  # type: ignore[no-any-return]
+
+    return jwtobs.wrap(validate, library="pyjwt", raise_as=raise_as)
+
+
+def _events(stack: Stack) -> list[ValidationEvent]:
+    return [e for e in stack.events if isinstance(e, ValidationEvent)]
+
+
+def _denied(auth: BearerAuth, headers: list[str], query: list[str] | None = None, **kw: Any) -> AuthDenied:
+    with pytest.raises(AuthDenied) as info:
+        auth.authenticate(headers, query or [], **kw)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [
+        ("Bearer {t}", True),
+        ("bearer {t}", True),  # the scheme is case-insensitive (RFC 7235)
+        ("BEARER   {t}  ", True),
+        ("Bearer {t},Bearer {t}", False),  # a server joined two headers
+        ("Bearer {t} extra", False),
+        ("Bearer {t}\u00e9", False),
+        ("Bearer " + "a" * 70000, False),
+    ],
+)
+def test_header_forms(header: str, ok: bool, keys: Keys, stack: Stack) -> None:
+    auth = BearerAuth(_wrapped(keys), redact=False)
+    value = header.format(t=keys.token())
+    if ok:
+        assert auth.authenticate([value]).subject == "user-123"
+    else:
+        d = _denied(auth, [value]).denial
+        assert (d.status, d.error, d.reason) == (400, "invalid_request", jwtobs.Reason.AMBIGUOUS)
+    assert len(_events(stack)) == 1
+
+
+def test_query_allowed_only_when_enabled(keys: Keys, stack: Stack) -> None:
+    token = keys.token()
+    assert BearerAuth(_wrapped(keys), allow_query=True, redact=False).authenticate([], [token]).subject == "user-123"
+    d = _denied(BearerAuth(_wrapped(keys), allow_query=True, redact=False), [], [token, token]).denial
+    assert d.status == 400
+    assert [e.reason for e in _events(stack)] == [None, "JWT_AMBIGUOUS"]
+
+
+def test_native_exceptions_and_unobserved_authenticators(keys: Keys, stack: Stack) -> None:
+    now_expired = keys.token(iat=1, exp=2)
+    d = _denied(BearerAuth(_wrapped(keys, "native"), redact=False), [f"Bearer {now_expired}"]).denial
+    assert (d.status, d.reason) == (401, jwtobs.Reason.EXPIRED)
+
+    def raw(token: str) -> Any:  # not observed by jwtobs: the integration records the event, fail closed
+        raise ValueError("no")
+
+    d = _denied(BearerAuth(raw, redact=False), [f"Bearer {keys.token()}"]).denial
+    assert (d.status, d.error, d.reason) == (401, "invalid_token", jwtobs.Reason.VALIDATOR_ERROR)
+    assert [e.reason for e in _events(stack)] == ["JWT_EXPIRED", "JWT_VALIDATOR_ERROR"]
+
+    def no_claims(token: str) -> Any:
+        return object()
+
+    d = _denied(BearerAuth(no_claims, redact=False), [f"Bearer {keys.token()}"]).denial
+    assert d.status == 401
+
+
+def test_configuration_errors(keys: Keys) -> None:
+    auth = BearerAuth(_wrapped(keys), redact=False)
+    with pytest.raises(jwtobs.ConfigurationError):
+        auth.rule(tenant=tenant_from_header())  # the wrapped validator takes no tenant=
+    with pytest.raises(jwtobs.ConfigurationError):
+        RouteRule.of(['bad"scope'])
+    with pytest.raises(jwtobs.ConfigurationError):
+        BearerAuth(_wrapped(keys), realm='a"b')
+    with pytest.raises(jwtobs.ConfigurationError):
+        BearerAuth("not callable")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("values", [["acme", "globex"], ["acme,globex"], ["ac\nme"], ["x" * 200], []])
+def test_tenant_header_values(values: list[str], keys: Keys, stack: Stack) -> None:
+    def validate(token: str, *, tenant: str | None = None) -> dict[str, Any]:
+        raise AssertionError("never reached")
+
+    auth = BearerAuth(validate, redact=False)
+    rule = auth.rule(tenant=tenant_from_header("X-Tenant"))
+    with pytest.raises(AuthDenied) as info:
+        auth.tenant_of(rule, {}, lambda name: values)
+    assert info.value.denial.status in (400, 401)
+    assert len(_events(stack)) == 1
+
+
+def test_principal() -> None:
+    p = principal_from(
+        {"sub": "svc", "client_id": "svc", "scp": ["a", "b"], "roles": ["admin"], "org": "acme"}, tenant_claim="org"
+    )
+    assert (p.subject, p.subject_kind, p.tenant) == ("svc", "client", "acme")
+    assert p.authorities == ("SCOPE_a", "SCOPE_b", "ROLE_admin")
+    assert principal_from({"scope": "x y"}).subject_kind == "none"
+    assert principal_from({"payload": {"sub": "u"}, "header": {}, "signature": b""}).subject == "u"
