@@ -71,19 +71,17 @@ class _Observer:
 
     def accepted(self, token: object, result: object, t0: int, dt: int) -> None:
         try:
-            p = peek(token, max_bytes=self.max_bytes)
-            claims = self.claims_from_result(result)
-            if claims is None:
-                claims = p.claims()
+            # No peek here: the event builder peeks (on the background thread with configure(defer=True)),
+            # and claims None means "the peeked claims". A bytearray is copied: the caller may reuse it.
             pipeline.record(
                 outcome="accepted",
                 reason=None,
                 detail=None,
                 library=self.library,
                 profile=self.profile,
-                token=token,
-                peek=p,
-                claims=claims,
+                token=bytes(token) if type(token) is bytearray else token,
+                peek=None,
+                claims=self.claims_from_result(result),
                 start_ns=t0,
                 end_ns=t0 + dt,
             )
