@@ -22,7 +22,7 @@ from jwtobs import adapters, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
 from jwtobs.header import MAX_TOKEN_BYTES, peek
 
-__all__ = ["wrap", "active"]
+__all__ = ["wrap", "active", "observer"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -110,6 +110,14 @@ class _Observer:
             from jwtobs.reasons import Reason
 
             return Reason.VALIDATOR_ERROR, None
+
+
+def observer(library: str, *, profile: str = "default", token_arg: int | str | None = None) -> _Observer:
+    """The recorder :func:`wrap` builds for one validator: ``accepted(token, result, t0, dt)`` and
+    ``rejected(token, exc, t0, dt)`` (classify, annotate, record). For code that patches entry points in place
+    (:mod:`jwtobs.instrumentation`); it marks its calls with the same context variable, so nesting with
+    wrapped functions records once."""
+    return _Observer(adapters.get(library), str(profile), token_arg)
 
 
 @overload
