@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from jwtobs.binding import Binding
 from jwtobs.config import configure, flush
 from jwtobs.events import JsonlSink, LoggerSink, ValidationEvent
 from jwtobs.exceptions import ConfigurationError, TokenRejected, detail_of, reason_of
@@ -36,6 +37,7 @@ __all__ = [
     "Verifier",
     "VerifierSet",
     "VerifiedToken",
+    "Binding",
     "JwksSource",
     "AsyncJwksSource",
     "StaticKeys",

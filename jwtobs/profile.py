@@ -44,6 +44,8 @@ class Profile:
     allowed_clients: when set, ``azp`` (or ``client_id``) must be one of these.
     subject_pattern: when set, ``sub`` must match this regular expression entirely (subject kind, e.g.
         ``user:[0-9]+`` so a service account's token is not taken as a user's).
+    require_binding: accept only sender-constrained tokens (``cnf`` with ``x5t#S256`` or ``jkt``); a bound
+        token is always checked against ``verify(binding=...)``, whatever this says (see :mod:`jwtobs.binding`).
     """
 
     name: str
@@ -61,6 +63,7 @@ class Profile:
     prohibited_claims: tuple[str, ...] = ()
     allowed_clients: tuple[str, ...] = ()
     subject_pattern: str | None = None
+    require_binding: bool = False
     audiences: frozenset[str] = field(init=False, repr=False, compare=False)
     subject_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 

@@ -12,7 +12,8 @@ Order of the checks (cheap first; nothing is fetched or verified for a token tha
    key type or key ``alg`` not matching the token ``alg`` → JWT_ALG_NOT_ALLOWED
 7. signature (the backend) → JWT_BAD_SIGNATURE
 8. claims, against ``now``: exact ``iss``, ``aud`` contains this API, ``exp`` required, ``nbf``/``iat`` with
-   the bounded leeway, ``max_age``, required claims, tenant binding, prohibited claims
+   the bounded leeway, ``max_age``, required claims, tenant binding, prohibited claims, sender constraint
+   (``cnf`` against ``verify(binding=...)``, :mod:`jwtobs.binding`) → JWT_BINDING_MISMATCH
 9. the optional replay/revocation hook
 
 Every call records exactly one :class:`~jwtobs.events.ValidationEvent` through :func:`jwtobs.pipeline.record`.
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from jwtobs import backends
+from jwtobs import binding as _binding
+from jwtobs.binding import Binding
 from jwtobs.exceptions import ConfigurationError, TokenRejected
 from jwtobs.header import TokenPeek, peek
 from jwtobs.jwks import JwksSource, Key, KeySource, StaticKeys
@@ -90,12 +93,24 @@ class Verifier:
         if self._hmac and isinstance(self.keys, JwksSource):
             raise ConfigurationError("HMAC algorithms cannot use keys from a JWKS URL")
 
-    def verify(self, token: object, *, tenant: str | None = None, now: float | None = None) -> VerifiedToken:
-        """The verified token, or raises :class:`TokenRejected` (``.reason``). One event per call."""
+    def verify(
+        self,
+        token: object,
+        *,
+        tenant: str | None = None,
+        now: float | None = None,
+        binding: Binding | None = None,
+    ) -> VerifiedToken:
+        """The verified token, or raises :class:`TokenRejected` (``.reason``). One event per call.
+
+        tenant: the tenant of the request (path, header...), checked against the token's tenant claim.
+        binding: what the request proved possession of (mTLS certificate / verified DPoP key), checked
+            against the token's ``cnf``.
+        """
         start = time.perf_counter_ns()
         p = peek(token, max_bytes=self.profile.max_token_bytes)
         try:
-            verified = self._verify(token, p, tenant, self.clock() if now is None else now)
+            verified = self._verify(token, p, tenant, self.clock() if now is None else now, binding)
         except TokenRejected as exc:
             end = time.perf_counter_ns()
             exc.event = record(
@@ -144,7 +159,14 @@ class Verifier:
         )
         return verified
 
-    async def averify(self, token: object, *, tenant: str | None = None, now: float | None = None) -> VerifiedToken:
+    async def averify(
+        self,
+        token: object,
+        *,
+        tenant: str | None = None,
+        now: float | None = None,
+        binding: Binding | None = None,
+    ) -> VerifiedToken:
         """:meth:`verify` for asyncio: when the key lookup may touch the network (a :class:`JwksSource` whose
         cache is cold, expired, or missing the kid), the whole verification runs in a worker thread; otherwise
         it runs inline. Same checks, same single event."""
@@ -152,11 +174,13 @@ class Verifier:
         if needs_io is not None:
             p = peek(token, max_bytes=self.profile.max_token_bytes)
             if p.kind == "jws" and needs_io(p.kid):
-                return await asyncio.to_thread(self.verify, token, tenant=tenant, now=now)
-        return self.verify(token, tenant=tenant, now=now)
+                return await asyncio.to_thread(self.verify, token, tenant=tenant, now=now, binding=binding)
+        return self.verify(token, tenant=tenant, now=now, binding=binding)
 
     # -- the checks, in order -------------------------------------------------------------------------------
-    def _verify(self, token: object, p: TokenPeek, tenant: str | None, now: float) -> VerifiedToken:
+    def _verify(
+        self, token: object, p: TokenPeek, tenant: str | None, now: float, binding: Binding | None
+    ) -> VerifiedToken:
         prof = self.profile
         kind = p.kind
         # 1. size and presence
@@ -217,6 +241,7 @@ class Verifier:
         self.backend.verify_signature(text.strip(), key, alg)
         # 8. claims (of the verified payload: the peeked payload is the signed segment)
         token_tenant = self._check_claims(claims, tenant, now)
+        _binding.check(claims, binding, required=prof.require_binding)
         if self.replay is not None:
             self.replay.check(claims, now=now)
         sub = claims.get("sub")
@@ -326,10 +351,17 @@ class VerifierSet:
         self._by_issuer = {v.profile.issuer: v for v in verifiers}
         self._fallback = verifiers[0]
 
-    def verify(self, token: object, *, tenant: str | None = None, now: float | None = None) -> VerifiedToken:
+    def verify(
+        self,
+        token: object,
+        *,
+        tenant: str | None = None,
+        now: float | None = None,
+        binding: Binding | None = None,
+    ) -> VerifiedToken:
         p = peek(token)
         claims = p.claims() if p.kind == "jws" else None
         verifier = self._by_issuer.get(claims.get("iss")) if claims is not None else None  # type: ignore[arg-type]
         if verifier is None:
             verifier = self._fallback  # records the verdict (malformed, or issuer mismatch) under one profile
-        return verifier.verify(token, tenant=tenant, now=now)
+        return verifier.verify(token, tenant=tenant, now=now, binding=binding)
