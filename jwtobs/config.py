@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jwtobs import fingerprint as _fingerprint
 from jwtobs.events import EventSink, JsonlSink, LoggerSink, ValidationEvent
 from jwtobs.telemetry import CardinalityGuard, Telemetry
 
-__all__ = ["State", "configure", "current", "flush", "reset"]
+__all__ = ["State", "configure", "current", "flush", "reset", "use_providers"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,29 @@ def configure(
         old, _state = _state, new
     if old is not None:
         _flush_state(old, close=True)
+    return new
+
+
+def use_providers(*, tracer_provider: Any = None, meter_provider: Any = None) -> State:
+    """Swap in OpenTelemetry providers, keeping every other setting of the state in force (fingerprint key,
+    sinks, issuers, defer...). A provider left ``None`` stays as it was. Used by
+    ``JwtInstrumentor().instrument(tracer_provider=..., meter_provider=...)``, which must not undo a user's
+    :func:`configure`."""
+    global _state
+    with _lock:
+        old = _state if _state is not None else _build(from_env=True)
+        tel = old.telemetry
+        telemetry = Telemetry(
+            old.guard,
+            tracer_provider=tracer_provider if tracer_provider is not None else tel._fixed_tp,
+            meter_provider=meter_provider if meter_provider is not None else tel._fixed_mp,
+        )
+        new = _state = replace(old, telemetry=telemetry)
+    if tel._metrics_on:
+        from jwtobs.pipeline import drain_deferred
+
+        drain_deferred()
+        tel.drain()  # buffered measurements go to the provider they were made under; sinks stay open (shared)
     return new
 
 
