@@ -1,0 +1,192 @@
+"""Redacting OpenTelemetry exporters: wrap the exporter you already use.
+
+>>> provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(OTLPSpanExporter())))
+>>> logger_provider.add_log_record_processor(BatchLogRecordProcessor(RedactingLogExporter(OTLPLogExporter())))
+
+Spans: attribute values (credential-header attributes such as ``http.request.header.authorization`` and
+secret-named ones replaced whole, other strings scanned), event and link attributes (``exception.message``,
+``exception.stacktrace``) and the status description are scrubbed; span names and the resource are exported
+as they are. Log records: body and attributes. The SDK's objects are never modified: a span or record that
+needs scrubbing is exported as a copy, a clean one as it is. A value whose scrubbing fails is exported as
+``[REDACTION_FAILED]``. Redactions are counted with sink ``otel_spans`` / ``otel_logs``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Link, Status
+
+from jwtobs.redact.processors import _Core
+from jwtobs.redact.scrub import FAILED, Scrubber
+
+__all__ = ["RedactingLogExporter", "RedactingSpanExporter"]
+
+
+def _attributes(core: _Core, attrs: Mapping[str, Any] | None) -> BoundedAttributes | None:
+    """Scrubbed copy of an attribute mapping (keeping its dropped count), or None when nothing changed."""
+    if not attrs:
+        return None
+    try:
+        out = core.items(attrs)
+    except Exception:  # pragma: no cover - items() fails closed per value
+        out = dict.fromkeys(attrs, FAILED)
+    if out is None:
+        return None
+    bounded = BoundedAttributes(maxlen=None, attributes=out, immutable=True)
+    bounded.dropped = getattr(attrs, "dropped", 0)
+    return bounded
+
+
+class _RedactedSpan(ReadableSpan):
+    """A scrubbed copy of a finished span; dropped counts are those of the original."""
+
+    def __init__(self, original: ReadableSpan, **changes: Any) -> None:
+        fields: dict[str, Any] = {
+            "name": original.name,
+            "context": original.context,
+            "parent": original.parent,
+            "resource": original.resource,
+            "attributes": original.attributes,
+            "events": original.events,
+            "links": original.links,
+            "kind": original.kind,
+            "status": original.status,
+            "start_time": original.start_time,
+            "end_time": original.end_time,
+            "instrumentation_scope": original.instrumentation_scope,
+        }
+        fields.update(changes)
+        super().__init__(**fields)
+        self._dropped = (original.dropped_attributes, original.dropped_events, original.dropped_links)
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._dropped[2]
+
+
+class RedactingSpanExporter(SpanExporter):
+    """Wraps any ``SpanExporter``: exports scrubbed copies of the spans that hold a credential."""
+
+    def __init__(self, inner: SpanExporter, *, sink: str = "otel_spans", scrubber: Scrubber | None = None) -> None:
+        self._inner = inner
+        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._inner.export([self.redact(s) for s in spans])
+
+    def redact(self, span: ReadableSpan) -> ReadableSpan:
+        """The span itself when clean, else a scrubbed copy. Never raises (fails closed per value)."""
+        core = self._core
+        changes: dict[str, Any] = {}
+        attrs = _attributes(core, span.attributes)
+        if attrs is not None:
+            changes["attributes"] = attrs
+        events, events_changed = [], False
+        for ev in span.events:
+            ev_attrs = _attributes(core, ev.attributes)
+            if ev_attrs is None:
+                events.append(ev)
+            else:
+                events_changed = True
+                events.append(Event(ev.name, ev_attrs, ev.timestamp))
+        if events_changed:
+            changes["events"] = tuple(events)
+        links, links_changed = [], False
+        for link in span.links:
+            link_attrs = _attributes(core, link.attributes)
+            if link_attrs is None:
+                links.append(link)
+            else:
+                links_changed = True
+                links.append(Link(link.context, link_attrs))
+        if links_changed:
+            changes["links"] = tuple(links)
+        description = span.status.description
+        if description:
+            try:
+                scrubbed = core.text(description)
+            except Exception:
+                scrubbed = FAILED
+            if scrubbed is not description:
+                changes["status"] = Status(span.status.status_code, scrubbed)
+        if not changes:
+            return span
+        try:
+            return _RedactedSpan(span, **changes)
+        except Exception:  # cannot build a copy: export the span with every attribute withheld
+            return _RedactedSpan(span, attributes={k: FAILED for k in span.attributes or {}}, events=(), links=())
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    try:
+        return bool(a != b)
+    except Exception:
+        return True
+
+
+class RedactingLogExporter(LogRecordExporter):
+    """Wraps any OpenTelemetry ``LogRecordExporter`` (``opentelemetry.sdk._logs``): exports scrubbed copies
+    of the records whose body or attributes hold a credential."""
+
+    def __init__(self, inner: LogRecordExporter, *, sink: str = "otel_logs", scrubber: Scrubber | None = None) -> None:
+        self._inner = inner
+        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        return self._inner.export([self.redact(r) for r in batch])
+
+    def redact(self, record: ReadableLogRecord) -> ReadableLogRecord:
+        """The record itself when clean, else a scrubbed copy. Never raises (fails closed per value)."""
+        core = self._core
+        lr = record.log_record
+        body = lr.body
+        try:
+            new_body = core.text(body) if isinstance(body, str) else core.scrubber.value(body)
+        except Exception:
+            new_body = FAILED
+        attrs = _attributes(core, lr.attributes)
+        exception = getattr(lr, "exception", None)
+        exception_dirty = exception is not None and core.scrubber.value(exception) is not exception
+        body_changed = new_body is not body and _differs(new_body, body)
+        if not body_changed and attrs is None and not exception_dirty:
+            return record
+        new = copy.copy(lr)
+        new.body = new_body
+        if attrs is not None:
+            new.attributes = attrs
+        if exception is not None:
+            new.exception = None  # its message and traceback are in the (scrubbed) attributes
+        return ReadableLogRecord(
+            log_record=new,
+            resource=record.resource,
+            instrumentation_scope=record.instrumentation_scope,
+            limits=record.limits,
+        )
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)

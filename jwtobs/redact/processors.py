@@ -1,0 +1,414 @@
+"""Redaction for log pipelines: a structlog processor, a ``logging.Filter`` and :func:`install`.
+
+Both scrub *copies* of what the caller logged (the caller's dicts, lists and objects are never touched; a
+stdlib ``LogRecord`` is the filter's to rewrite, as for any filter), never raise into logging, and fail
+closed: a value whose scrubbing fails is written as ``[REDACTION_FAILED]``, never as the original.
+
+Hot-path choices are made once: which keys of an event name a secret is decided per key name and cached, and
+strings already seen to be clean (short, repeated values such as event names, levels, logger names) are
+remembered so they are not scanned again.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Final
+
+from jwtobs.redact import patterns as p
+from jwtobs.redact.scrub import FAILED, Scrubber
+
+__all__ = ["LoggingRedactor", "RedactedException", "StructlogRedactor", "install", "uninstall"]
+
+_SCALARS: Final = frozenset({int, float, bool, type(None)})
+_CLEAN_MAX_LEN: Final = 256  # strings up to this length are remembered when clean
+_CLEAN_MAX: Final = 4096  # remembered clean strings (the cache is emptied when full)
+_KEYS_MAX: Final = 4096  # remembered key classifications
+
+
+class _Probe(Scrubber):
+    """A scrubber that counts nothing: used to *test* whether text is clean before the counted scrub."""
+
+    __slots__ = ()
+
+    def _count(self, counts: dict[str, int]) -> None:
+        return None
+
+
+class _Core:
+    """What both log redactors share: the counted scrubber, an uncounted probe, the key classification and
+    clean-string caches."""
+
+    __slots__ = ("_clean", "_plain", "probe", "scrubber")
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self.scrubber = scrubber
+        self.probe = _Probe(scrubber.sink)
+        self._plain: dict[Any, bool] = {}  # key -> True when its value is scanned as free text only
+        self._clean: dict[str, None] = {}  # short strings known to hold nothing to redact
+
+    def plain_key(self, key: Any) -> bool:
+        """Whether values under ``key`` are plain (not a secret-named field or a credential header)."""
+        known = self._plain.get(key)
+        if known is not None:
+            return known
+        if isinstance(key, (str, bytes)):
+            name = key.decode("latin-1") if isinstance(key, bytes) else key
+            plain = p.header_kind(name) is None and not p.is_secret_name(name)
+        else:
+            plain = True
+        if len(self._plain) < _KEYS_MAX:
+            self._plain[key] = plain
+        return plain
+
+    def _remember(self, value: str) -> None:
+        if len(value) <= _CLEAN_MAX_LEN:
+            if len(self._clean) >= _CLEAN_MAX:
+                self._clean.clear()
+            self._clean[value] = None
+
+    def is_clean(self, value: str) -> bool:
+        """Whether ``value`` holds nothing to redact (nothing is counted)."""
+        if value in self._clean:
+            return True
+        if self.probe.text(value) == value:
+            self._remember(value)
+            return True
+        return False
+
+    def text(self, value: str) -> str:
+        """Scrubbed ``value`` (the same object when clean); redactions are counted."""
+        if value in self._clean:
+            return value
+        out = self.scrubber.text(value)
+        if out == value:
+            self._remember(value)
+            return value
+        return out if isinstance(out, str) else FAILED
+
+    def item(self, key: Any, value: Any) -> Any:
+        """Scrubbed value of one field (the same object when clean and not a container)."""
+        if self.plain_key(key):
+            t = type(value)
+            if t is str:
+                return self.text(value)
+            if t in _SCALARS:
+                return value
+            return self.scrubber.value(value)
+        return self.scrubber.values(((key, value),))[key]
+
+    def items(self, values: Mapping[Any, Any]) -> dict[Any, Any] | None:
+        """Scrubbed copy of ``values`` as a dict, or None when nothing changed. Fails closed per value."""
+        out: dict[Any, Any] | None = None
+        for k, v in values.items():
+            try:
+                new = self.item(k, v)
+            except Exception:
+                new = FAILED
+            if new is not v:
+                if out is None:
+                    out = dict(values)
+                out[k] = new
+        return out
+
+
+class StructlogRedactor:
+    """structlog processor: scrubs a copy of the event dict.
+
+    Place it after ``structlog.processors.format_exc_info`` (and ``StackInfoRenderer``), so the rendered
+    ``exception`` and ``stack`` strings are scrubbed too, and before the renderer::
+
+        structlog.configure(processors=[..., structlog.processors.format_exc_info,
+                                        redact.StructlogRedactor(), structlog.processors.JSONRenderer()])
+
+    An ``exc_info`` still present (no ``format_exc_info`` before it) is rendered here when its traceback holds
+    a credential, and replaced by the scrubbed ``exception`` string; a clean one is left to the renderer.
+    Values of secret-named keys (``password``, ``client_secret``, ``authorization``, ``cookie``...) are
+    replaced whole; other strings are scanned for tokens and credentials. Redactions are counted in the
+    ``jwtobs.redactions`` metric with sink ``structlog`` (or ``sink=``).
+    """
+
+    __slots__ = ("_core",)
+
+    def __init__(self, *, sink: str = "structlog", scrubber: Scrubber | None = None) -> None:
+        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        try:
+            out = self._core.items(event_dict)
+        except Exception:  # pragma: no cover - items() already fails closed per value
+            out = dict.fromkeys(event_dict, FAILED)
+        result: MutableMapping[str, Any] = event_dict if out is None else out
+        if result.get("exc_info"):
+            result = self._exc_info(result)
+        return result
+
+    def _exc_info(self, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        try:
+            info = _exc_info_tuple(event_dict["exc_info"])
+            if info is None:
+                return event_dict
+            rendered = "".join(traceback.format_exception(*info))
+            scrubbed = self._core.scrubber.text(rendered)
+            if scrubbed == rendered:
+                return event_dict
+        except Exception:
+            scrubbed = FAILED
+        out = dict(event_dict)
+        del out["exc_info"]
+        out["exception"] = scrubbed if isinstance(scrubbed, str) else FAILED
+        return out
+
+
+def _exc_info_tuple(value: Any) -> tuple[Any, Any, Any] | None:
+    if isinstance(value, BaseException):
+        return (type(value), value, value.__traceback__)
+    if isinstance(value, tuple) and len(value) == 3:
+        return value[0], value[1], value[2]
+    if value is True:
+        info = sys.exc_info()
+        return info if info[0] is not None else None
+    return None
+
+
+class RedactedException(Exception):
+    """Stands in for a logged exception whose traceback held a credential (``record.exc_info``), so handlers
+    that render ``exc_info`` themselves (JSON formatters, OpenTelemetry's handler) see only scrubbed text."""
+
+
+_STANDARD_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+_BASE_LEN: Final = len(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+_FORMATTER: Final = logging.Formatter()
+
+
+class LoggingRedactor(logging.Filter):
+    """``logging.Filter`` that scrubs each record before it is formatted; attach it to handlers (or use
+    :func:`install`). On a logger it sees only records created at that logger, not propagated ones.
+
+    * The message is checked after ``%`` interpolation. When it holds a credential, the arguments are replaced
+      by scrubbed copies if that makes the message clean (formatters that read ``record.args``, like uvicorn's
+      access log, keep working); otherwise ``record.msg`` becomes the scrubbed message and ``record.args``
+      is emptied. A clean record is left exactly as it was.
+    * ``exc_info`` is rendered and scrubbed into ``exc_text``; when it held a credential, ``exc_info`` is
+      replaced by a :class:`RedactedException` carrying the scrubbed message. ``exc_text`` (set by an earlier
+      formatter) and ``stack_info`` are scrubbed.
+    * Extra attributes (``extra={...}``) are scrubbed; secret-named ones are replaced whole.
+
+    Always returns True: it never drops a record and never raises; a part whose scrubbing fails becomes
+    ``[REDACTION_FAILED]``. Redactions are counted with sink ``logging`` (or ``sink=``).
+    """
+
+    def __init__(self, name: str = "", *, sink: str = "logging", scrubber: Scrubber | None = None) -> None:
+        super().__init__(name)
+        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._message(record)
+        except Exception:
+            record.msg, record.args = FAILED, ()
+        if record.exc_info or record.exc_text:
+            try:
+                self._exception(record)
+            except Exception:
+                record.exc_text, record.exc_info = FAILED, None
+        if record.stack_info:
+            try:
+                record.stack_info = self._core.text(record.stack_info)
+            except Exception:
+                record.stack_info = FAILED
+        d = record.__dict__
+        if len(d) > _BASE_LEN:
+            try:
+                extras = {k: v for k, v in d.items() if k not in _STANDARD_ATTRS}
+                changed = self._core.items(extras) if extras else None
+            except Exception:
+                changed = {k: FAILED for k in d if k not in _STANDARD_ATTRS}
+            if changed:
+                d.update(changed)
+        return True
+
+    # -- the message -------------------------------------------------------------------------------------------
+    def _message(self, record: logging.LogRecord) -> None:
+        msg, args = record.msg, record.args
+        if not args and not isinstance(msg, str):
+            self._object_message(record)
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # broken %-args: logging will report it (msg and args): make both safe to print
+            record.msg = self._core.text(str(msg))
+            record.args = self._core.scrubber.value(args)
+            return
+        if self._core.is_clean(message):
+            return
+        if args:
+            new_args = self._core.scrubber.value(args)
+            try:
+                candidate = str(msg) % new_args
+            except Exception:
+                candidate = None
+            if candidate is not None and self._core.probe.text(candidate) == candidate:
+                record.args = new_args
+                return
+            if candidate is not None:
+                message = candidate
+        scrubbed = self._core.scrubber.text(message)
+        record.msg, record.args = (scrubbed if isinstance(scrubbed, str) else FAILED), ()
+
+    def _object_message(self, record: logging.LogRecord) -> None:
+        """``logger.info(some_dict)``: keep the structure (handlers such as OpenTelemetry's export it as is)
+        unless its rendering still holds a credential."""
+        new = self._core.scrubber.value(record.msg)
+        if new is record.msg:
+            return
+        rendered = str(new)
+        if self._core.probe.text(rendered) == rendered:
+            record.msg = new
+        else:
+            scrubbed = self._core.scrubber.text(rendered)
+            record.msg = scrubbed if isinstance(scrubbed, str) else FAILED
+        record.args = ()
+
+    # -- exceptions --------------------------------------------------------------------------------------------
+    def _exception(self, record: logging.LogRecord) -> None:
+        if record.exc_text:
+            record.exc_text = self._core.text(record.exc_text)
+        if not record.exc_info or record.exc_info[0] is None:
+            return
+        info = record.exc_info
+        rendered = _FORMATTER.formatException(info)
+        if self._core.probe.text(rendered) == rendered:
+            return  # clean: the handler's formatter renders it as usual
+        scrubbed = self._core.scrubber.text(rendered)
+        if not isinstance(scrubbed, str):
+            scrubbed = FAILED
+        if not record.exc_text:
+            record.exc_text = scrubbed
+        try:
+            only = "".join(traceback.format_exception_only(info[0], info[1])).strip()
+            summary = self._core.probe.text(only)
+        except Exception:
+            summary = FAILED
+        record.exc_info = (RedactedException, RedactedException(summary if isinstance(summary, str) else FAILED), None)
+
+
+# -- install ---------------------------------------------------------------------------------------------------
+#: Framework loggers whose handlers get the filter (they usually do not propagate to the root logger).
+FRAMEWORK_LOGGERS: Final = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "gunicorn",
+    "gunicorn.error",
+    "gunicorn.access",
+    "hypercorn",
+    "hypercorn.error",
+    "hypercorn.access",
+    "django",
+    "django.request",
+    "django.server",
+    "flask.app",
+    "werkzeug",
+)
+
+_lock = threading.Lock()
+_filter: LoggingRedactor | None = None
+_installed: list[logging.Handler] = []
+_structlog_installed = False
+
+
+def _handlers() -> list[logging.Handler]:
+    """The root logger's handlers, ``logging.lastResort``, and the handlers of every existing logger
+    (including :data:`FRAMEWORK_LOGGERS` when they exist)."""
+    found: list[logging.Handler] = list(logging.getLogger().handlers)
+    if logging.lastResort is not None:
+        found.append(logging.lastResort)
+    manager = logging.Logger.manager
+    names = set(manager.loggerDict) | {n for n in FRAMEWORK_LOGGERS if n in manager.loggerDict}
+    for name in sorted(names):
+        lg = manager.loggerDict.get(name)
+        if isinstance(lg, logging.Logger):
+            found.extend(lg.handlers)
+    unique: dict[int, logging.Handler] = {}
+    for h in found:
+        unique.setdefault(id(h), h)
+    return list(unique.values())
+
+
+def install(*, structlog: bool = True) -> None:
+    """Redact what already-configured logging writes. Idempotent; call again after reconfiguring logging.
+
+    * stdlib: a shared :class:`LoggingRedactor` is added to every handler that exists now: the root logger's,
+      ``logging.lastResort``, and those of every named logger (uvicorn, gunicorn, Django, Flask/Werkzeug...).
+      Handlers created later (``logging.config.dictConfig`` replaces them) need ``install()`` again or their
+      own ``handler.addFilter(LoggingRedactor())``. Handlers that already have a LoggingRedactor are skipped.
+    * structlog (``structlog=True`` and structlog configured): a :class:`StructlogRedactor` is inserted just
+      before the renderer (the last processor) unless the chain already has one.
+    """
+    global _filter, _structlog_installed
+    with _lock:
+        if _filter is None:
+            _filter = LoggingRedactor()
+        for handler in _handlers():
+            if any(isinstance(f, LoggingRedactor) for f in handler.filters):
+                continue
+            handler.addFilter(_filter)
+            _installed.append(handler)
+        if structlog:
+            _structlog_installed = _install_structlog() or _structlog_installed
+
+
+def uninstall() -> None:
+    """Remove what :func:`install` added (filters it put on handlers, its structlog processor)."""
+    global _structlog_installed
+    with _lock:
+        if _filter is not None:
+            for handler in _installed:
+                handler.removeFilter(_filter)
+        _installed.clear()
+        if _structlog_installed:
+            _uninstall_structlog()
+            _structlog_installed = False
+
+
+def _install_structlog() -> bool:
+    sl = sys.modules.get("structlog")
+    if sl is None:
+        return False
+    try:
+        if not sl.is_configured():
+            return False
+        processors = list(sl.get_config()["processors"])
+        if not processors or any(isinstance(x, StructlogRedactor) for x in processors):
+            return False
+        processors.insert(len(processors) - 1, _InstalledStructlogRedactor())
+        sl.configure(processors=processors)
+        return True
+    except Exception:
+        return False
+
+
+def _uninstall_structlog() -> None:
+    sl = sys.modules.get("structlog")
+    if sl is None:
+        return
+    try:
+        processors = [x for x in sl.get_config()["processors"] if not isinstance(x, _InstalledStructlogRedactor)]
+        sl.configure(processors=processors)
+    except Exception:
+        pass
+
+
+class _InstalledStructlogRedactor(StructlogRedactor):
+    """The processor :func:`install` inserted (so :func:`uninstall` removes only that one)."""
+
+    __slots__ = ()
+

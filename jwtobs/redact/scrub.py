@@ -1,0 +1,336 @@
+"""Scrubbing strings, bytes and nested values: every credential becomes ``[REDACTED:<kind>:<fingerprint>]``.
+
+The fingerprint is the keyed token fingerprint of :mod:`jwtobs.fingerprint` (``config.current()
+.fingerprinter.token(credential)``), so a token's marker in a log line equals the ``token_fp`` of its
+validation event. Scrubbing never mutates its input, never raises (an internal error turns the affected
+value into ``[REDACTION_FAILED]``, never the original) and counts what it redacts in the
+``jwtobs.redactions`` metric (attributes kind, sink).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from jwtobs import config, telemetry
+from jwtobs.redact import patterns as p
+
+__all__ = ["Scrubber", "scrub", "scrub_value", "FAILED"]
+
+FAILED = p.FAILED
+_MAX_DEPTH = 64
+_WORDISH = re.compile(r"[A-Za-z][a-z]*+")
+
+
+def _marker(kind: str, credential: str) -> str:
+    return f"[REDACTED:{kind}:{config.current().fingerprinter.token(credential)}]"
+
+
+def _in_marker(m: re.Match[str]) -> bool:
+    """The match is the kind inside an existing marker ("[REDACTED:api_key:...")."""
+    start = m.start()
+    return start >= 10 and m.string.startswith(p.MARKER_PREFIX, start - 10)
+
+
+def _is_word(value: str) -> bool:
+    """A plain word ("token", "Basic", "authentication"): prose, not a credential."""
+    return _WORDISH.fullmatch(value) is not None
+
+
+class _Pass:
+    """One scrub of one value: collects counts per kind."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def mark(self, kind: str, credential: str) -> str:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return _marker(kind, credential)
+
+    # -- credential values (the part after a header name or scheme) ------------------------------------------
+    def credential(self, value: str, default_kind: str) -> str:
+        """Marker for a credential value; a JWS/JWE inside keeps its own kind and fingerprint."""
+        stripped = value.strip()
+        if not stripped or stripped.startswith(p.MARKER_PREFIX):
+            return value
+        jose = p.is_jose(stripped)
+        if jose is not None and default_kind not in (p.DPOP,):
+            return self.mark(jose, stripped)
+        return self.mark(default_kind, stripped)
+
+    def auth_value(self, value: str) -> str:
+        """An Authorization header value: keep the scheme, redact the credentials."""
+        scheme, sep, cred = value.strip().partition(" ")
+        if not sep:
+            return self.credential(value, p.AUTHORIZATION)
+        kind = _SCHEME_KIND.get(scheme.lower(), p.AUTHORIZATION)
+        return f"{scheme} {self.credential(cred, kind)}"
+
+    def cookie_value(self, value: str, *, set_cookie: bool) -> str:
+        """``a=1; b=2`` -> every value redacted; for Set-Cookie only the first pair (the rest are attributes)."""
+        out = []
+        for i, part in enumerate(value.split(";")):
+            if set_cookie and i > 0:
+                out.append(part)
+                continue
+            name, eq, val = part.partition("=")
+            if not eq:
+                out.append(self.credential(part, p.COOKIE) if part.strip() else part)
+            elif not val.strip() or val.strip().startswith(p.MARKER_PREFIX):
+                out.append(part)
+            else:
+                out.append(f"{name}={self.credential(val, p.COOKIE)}")
+        return ";".join(out)
+
+    def header_value(self, kind: str, name: str, value: str) -> str:
+        if kind == p.AUTHORIZATION:
+            return self.auth_value(value)
+        if kind == p.COOKIE:
+            return self.cookie_value(value, set_cookie=name.lower().endswith("set-cookie"))
+        return self.credential(value, kind)
+
+    # -- free text ---------------------------------------------------------------------------------------------
+    def text(self, s: str) -> str:
+        low = s.lower()
+        if "." in s:
+            s = p.JOSE.sub(self._jose, s)
+        if "://" in s:
+            s = p.URL_USERINFO.sub(self._userinfo, s)
+        if "=" in s or "%3d" in low:
+            s = p.QUERY_PARAM.sub(self._query, s)
+        if "authorization" in low:
+            s = p.AUTH_HEADER.sub(self._auth, s)
+        if "cookie" in low:
+            s = p.COOKIE_HEADER.sub(self._cookie, s)
+        if "bearer" in low or "basic" in low or "dpop" in low:
+            s = p.SCHEME_CRED.sub(self._scheme, s)
+        for word in p.FIELD_WORDS:
+            if word in low:
+                return p.TEXT_FIELD.sub(self._field, s)
+        return s
+
+    def _jose(self, m: re.Match[str]) -> str:
+        token = m.group(0)
+        kind = p.jose_kind(token)
+        return token if kind is None else self.mark(kind, token)
+
+    def _userinfo(self, m: re.Match[str]) -> str:
+        pw = m.group("password")
+        if pw.startswith(p.MARKER_PREFIX) or m.group("user").startswith(p.MARKER_PREFIX):
+            return m.group(0)
+        return f"://{m.group('user')}:{self.mark(p.URL_PASSWORD, unquote(pw))}@"
+
+    def _query(self, m: re.Match[str]) -> str:
+        value = m.group("value")
+        start = m.start("value") - m.start(0)
+        decoded = unquote(unquote(value)) if "%" in value else value
+        return m.group(0)[:start] + self.mark(p.QUERY_TOKEN, decoded)
+
+    def _auth(self, m: re.Match[str]) -> str:
+        cred = m.group("cred")
+        scheme = m.group("scheme")
+        kind = _SCHEME_KIND.get(scheme.lower(), p.AUTHORIZATION) if scheme else p.AUTHORIZATION
+        start = m.start("cred") - m.start(0)
+        return m.group(0)[:start] + self.credential(cred, kind)
+
+    def _cookie(self, m: re.Match[str]) -> str:
+        start = m.start("value") - m.start(0)
+        redacted = self.cookie_value(m.group("value"), set_cookie=m.group("name").lower() == "set-cookie")
+        return m.group(0)[:start] + redacted
+
+    def _scheme(self, m: re.Match[str]) -> str:
+        cred = m.group("cred")
+        if _is_word(cred):
+            return m.group(0)
+        start = m.start("cred") - m.start(0)
+        return m.group(0)[:start] + self.credential(cred, _SCHEME_KIND[m.group("scheme").lower()])
+
+    def _field(self, m: re.Match[str]) -> str:
+        if _in_marker(m):
+            return m.group(0)
+        name = p.name_before(m.string, m.start()) + m.group(0)[: m.start("suffix") - m.start()] + m.group("suffix")
+        if p.NOT_SECRET.match(name):
+            return m.group(0)
+        if m.group("q") is not None:
+            value, group = m.group("qvalue"), "qvalue"
+        else:
+            value, group = m.group("value"), "value"
+        if not value or value.startswith(p.MARKER_PREFIX):
+            return m.group(0)
+        kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
+        start = m.start(group) - m.start(0)
+        return m.group(0)[:start] + self.credential(value, kind)
+
+    # -- nested values -----------------------------------------------------------------------------------------
+    def value(self, obj: Any, depth: int = 0) -> Any:
+        if isinstance(obj, str):
+            return self.text(obj)
+        if obj is None or isinstance(obj, (int, float, bool)):
+            return obj
+        if depth > _MAX_DEPTH:
+            return FAILED
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            raw = bytes(obj)
+            out = self.text(raw.decode("latin-1")).encode("latin-1", "replace")
+            return out if out != raw else obj
+        if isinstance(obj, Mapping):
+            return {self._key(k, depth): self._item(k, v, depth) for k, v in obj.items()}
+        if isinstance(obj, tuple):
+            pair = self._header_pair(obj)
+            if pair is not None:
+                return pair
+            items = tuple(self.value(v, depth + 1) for v in obj)
+            return type(obj)(*items) if hasattr(obj, "_fields") else items
+        if isinstance(obj, list):
+            return [self.value(v, depth + 1) for v in obj]
+        if isinstance(obj, (set, frozenset)):
+            return type(obj)(self._hashable(self.value(v, depth + 1)) for v in obj)
+        return self._other(obj)
+
+    def _key(self, key: Any, depth: int) -> Any:
+        return self.value(key, depth + 1) if isinstance(key, (str, bytes)) else key
+
+    def _item(self, key: Any, value: Any, depth: int) -> Any:
+        name = key.decode("latin-1") if isinstance(key, bytes) else key
+        if isinstance(name, str) and value is not None:
+            kind = p.header_kind(name)
+            if kind is not None:
+                return self._named(kind, name, value, depth)
+            if p.is_secret_name(name):
+                return self._named(p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD, name, value, depth)
+        return self.value(value, depth + 1)
+
+    def _named(self, kind: str, name: str, value: Any, depth: int) -> Any:
+        """The value of a secret-named key or header: redacted whole, whatever its type."""
+        if isinstance(value, str):
+            return self.header_value(kind, name, value)
+        if isinstance(value, (bytes, bytearray)):
+            return self.header_value(kind, name, bytes(value).decode("latin-1")).encode("latin-1", "replace")
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (str, bytes)) for v in value):
+            return type(value)(self._named(kind, name, v, depth) for v in value)  # multi-valued header attribute
+        if isinstance(value, (bool, int, float)) and kind == p.SECRET_FIELD:
+            return self.mark(kind, str(value))
+        return self.mark(kind, repr(value))
+
+    def _header_pair(self, pair: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if len(pair) != 2:
+            return None
+        name, value = pair
+        if isinstance(name, bytes) and isinstance(value, (bytes, bytearray)):
+            sname = name.decode("latin-1")
+        elif isinstance(name, str) and isinstance(value, str):
+            sname = name
+        else:
+            return None
+        kind = p.header_kind(sname)
+        if kind is None:
+            if not p.is_secret_name(sname):
+                return None
+            kind = p.API_KEY if _API_KEY_NAME.search(sname) else p.SECRET_FIELD
+        return (name, self._named(kind, sname, value, 0))
+
+    def _hashable(self, v: Any) -> Any:
+        try:
+            hash(v)
+        except TypeError:
+            return repr(v)
+        return v
+
+    def _other(self, obj: Any) -> Any:
+        """Anything else (dataclasses, exceptions, custom objects): kept unless its repr holds a credential,
+        in which case the scrubbed repr replaces it (renderers would print that repr)."""
+        try:
+            text = repr(obj)
+        except Exception:
+            return FAILED
+        scrubbed = self.text(text)
+        if scrubbed == text:
+            text_s = str(obj) if isinstance(obj, BaseException) else text
+            if text_s == text:
+                return obj
+            scrubbed_s = self.text(text_s)
+            return obj if scrubbed_s == text_s else scrubbed_s
+        return scrubbed
+
+
+_SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": p.DIGEST}
+_API_KEY_NAME = re.compile(r"(?i)api[_\-]?key|apikey|auth[_\-]?token|access[_\-]?token|security[_\-]?token")
+
+
+class Scrubber:
+    """Scrubs text and values for one sink (the ``jwtobs.sink`` attribute of the redaction counter)."""
+
+    __slots__ = ("_attrs", "sink")
+
+    def __init__(self, sink: str = "api") -> None:
+        self.sink = sink
+        self._attrs: dict[str, tuple[tuple[str, str], ...]] = {
+            kind: ((telemetry.ATTR_KIND, kind), (telemetry.ATTR_SINK, sink)) for kind in p.KINDS
+        }
+
+    def _count(self, counts: dict[str, int]) -> None:
+        if not counts:
+            return
+        try:
+            tel = config.current().telemetry
+            for kind, n in counts.items():
+                tel.count(telemetry.REDACTIONS, self._attrs[kind], n)
+        except Exception:  # counting never breaks logging
+            pass
+
+    def text(self, text: str | bytes) -> str | bytes:
+        """Scrubbed copy of a string (or bytes); ``[REDACTION_FAILED]`` on an internal error."""
+        run = _Pass()
+        try:
+            if isinstance(text, (bytes, bytearray)):
+                raw = bytes(text)
+                out: str | bytes = run.text(raw.decode("latin-1")).encode("latin-1", "replace")
+            else:
+                out = run.text(str(text))
+        except Exception:
+            return FAILED.encode() if isinstance(text, (bytes, bytearray)) else FAILED
+        self._count(run.counts)
+        return out
+
+    def value(self, obj: Any) -> Any:
+        """Scrubbed copy of a nested value; containers are copied, the input is never mutated."""
+        run = _Pass()
+        try:
+            out = run.value(obj)
+        except Exception:
+            return FAILED
+        self._count(run.counts)
+        return out
+
+    def values(self, items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+        """Scrubbed copy of ``(key, value)`` pairs as a dict, failing closed per value (not per mapping)."""
+        run = _Pass()
+        out: dict[str, Any] = {}
+        for k, v in items:
+            try:
+                out[k] = run._item(k, v, 0)
+            except Exception:
+                out[k] = FAILED
+        self._count(run.counts)
+        return out
+
+
+_DEFAULT = Scrubber("api")
+
+
+def scrub(text: str | bytes) -> str | bytes:
+    """Scrubbed copy of ``text`` (str or bytes): every credential replaced by ``[REDACTED:<kind>:<fp>]``."""
+    return _DEFAULT.text(text)
+
+
+def scrub_value(obj: Any) -> Any:
+    """Scrubbed copy of a nested value (dicts, lists, tuples, sets, bytes, header lists of (name, value)
+    tuples); values of secret-named keys are redacted whole at any depth. Never mutates ``obj``."""
+    return _DEFAULT.value(obj)
+
+
+Redact = Callable[[Any], Any]
