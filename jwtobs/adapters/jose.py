@@ -108,6 +108,8 @@ def _header_type(peek: TokenPeek) -> Result | None:
 def classify_jws_error(exc: BaseException, peek: TokenPeek) -> Result:
     """Classify a ``jose.exceptions.JWSError`` (also used by :mod:`jwtobs.backends.jose`'s callers' docs)."""
     msg = str(exc)
+    if peek.kind in ("jwe", "json"):  # a JWE (or JSON) given to a JWS entry point fails on any of the checks
+        return Reason.UNEXPECTED_FORM, peek.kind
     if isinstance(exc, je.JWSSignatureError) or msg.startswith("Signature verification failed"):
         return _unsigned(peek) if peek.unsigned else (Reason.BAD_SIGNATURE, None)
     if isinstance(exc, je.JWSAlgorithmError):
