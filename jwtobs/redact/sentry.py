@@ -1,0 +1,383 @@
+"""Keep tokens and credentials out of Sentry: hooks for ``sentry_sdk.init`` that scrub every event, breadcrumb,
+structured log and metric with jwtobs's detectors, before the SDK serializes it into an envelope.
+
+>>> import sentry_sdk
+>>> from jwtobs.redact import sentry as jwtobs_sentry
+>>> sentry_sdk.init(dsn=DSN, enable_logs=True, **jwtobs_sentry.init_options(before_send=my_hook))
+
+or, hook by hook::
+
+    sentry_sdk.init(dsn=DSN,
+                    before_send=jwtobs_sentry.compose(my_hook),          # my_hook first, then jwtobs
+                    before_send_transaction=jwtobs_sentry.before_send_transaction,
+                    before_breadcrumb=jwtobs_sentry.before_breadcrumb,
+                    before_send_log=jwtobs_sentry.before_send_log)
+
+Where in the chain: the SDK runs these hooks last, after its integrations, its scope data and its own
+``EventScrubber`` (which stays on: it removes values by field name; jwtobs replaces credentials anywhere,
+in exception messages, log messages and their arguments, URLs, headers, frame variables...). Each credential
+becomes ``[REDACTED:<kind>:<fingerprint>]`` with the fingerprint of validation events, so a Sentry issue can
+be joined to the validation that saw the token.
+
+Fail closed: a value whose scrubbing fails becomes ``[REDACTION_FAILED]``; an event, breadcrumb or log that
+cannot be scrubbed at all is dropped (the hook returns None), never sent raw; no hook ever raises into the SDK.
+A user's own hook runs first (it may drop or change the item) and jwtobs scrubs what it returns, so the user's
+hook cannot re-introduce a credential; a user hook that raises drops the item.
+
+This module does not import ``sentry_sdk``: the hooks work on the plain dicts the SDK hands them, and only
+:func:`init_options` (which reads the installed SDK's option names) needs the SDK installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jwtobs.redact import patterns as p
+from jwtobs.redact.scrub import FAILED, Scrubber
+
+__all__ = [
+    "before_breadcrumb",
+    "before_send",
+    "before_send_log",
+    "before_send_metric",
+    "before_send_span",
+    "before_send_transaction",
+    "compose",
+    "init_options",
+    "scrub_event",
+]
+
+Hook = Callable[[Any, Any], Any]
+
+_SCRUBBER = Scrubber("sentry")
+_MAX_DEPTH = 64
+
+# Top-level event keys that hold SDK bookkeeping, never data the application supplied: kept as they are
+# (package names in "modules" such as "tokenizers" would otherwise read as secret-named fields).
+_KEEP = frozenset({"event_id", "timestamp", "start_timestamp", "platform", "level", "type", "sdk", "modules"})
+# Keys whose string value is a query string or fragment without its "?" / "#".
+_QUERY_KEYS = frozenset({"query_string", "http.query", "url.query", "query"})
+_FRAGMENT_KEYS = frozenset({"http.fragment", "url.fragment", "fragment"})
+_PARAM_PREFIX = "sentry.message.parameter."
+# What the SDK writes in place of a value it removed (its EventScrubber, size limits): nothing left to redact.
+_SDK_SUBSTITUTES = frozenset({"[Filtered]", "[Blob substitute]", "[Exceeds maximum size]", "[Unparsable]"})
+
+
+class _Walk:
+    """One scrub of one Sentry item: a copy of its dicts and lists with every leaf scrubbed on its own, so a
+    failure costs one value ([REDACTION_FAILED]), not the item."""
+
+    __slots__ = ()
+
+    def node(self, value: Any, depth: int, quoted: bool = False) -> Any:
+        if depth > _MAX_DEPTH:
+            return FAILED
+        if isinstance(value, Mapping):
+            return self.mapping(value, depth, quoted)
+        if isinstance(value, (list, tuple)):
+            if len(value) == 2 and isinstance(value[0], str) and _is_credential_name(value[0]):
+                # a (name, value) header pair serialized as a list
+                return [value[0], self.leaf(value[0], value[1], quoted)]
+            return [self.node(v, depth + 1, quoted) for v in value]
+        return self.leaf(None, value, quoted)
+
+    def mapping(self, value: Mapping[Any, Any], depth: int, quoted: bool) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            out[self.key(k)] = self.entry(k, v, depth + 1, quoted)
+        return out
+
+    def key(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return key
+        return _SCRUBBER.text(key)
+
+    def entry(self, key: Any, value: Any, depth: int, quoted: bool) -> Any:
+        if not isinstance(key, str) or value is None:
+            return self.node(value, depth, quoted)
+        if _is_credential_name(key):
+            return self.leaf(key, value, quoted)  # the whole value is the credential, whatever its type
+        lower = key.lower()
+        if isinstance(value, str):
+            if lower in _QUERY_KEYS:
+                return self.prefixed("?", value)
+            if lower in _FRAGMENT_KEYS:
+                return self.prefixed("#", value)
+        if lower == "cookies" and isinstance(value, Mapping):
+            return {self.key(k): _cookie(k, v) for k, v in value.items()}
+        if lower == "vars":  # frame variables: Sentry sends strings as their repr ("'value'")
+            quoted = True
+        return self.node(value, depth, quoted)
+
+    def leaf(self, key: str | None, value: Any, quoted: bool) -> Any:
+        if isinstance(value, str) and value in _SDK_SUBSTITUTES:
+            return value
+        try:
+            if quoted and isinstance(value, str):
+                inner = _unquote(value)
+                if inner is not None:
+                    start, body, end = inner
+                    scrubbed = self.leaf(key, body, False)
+                    return f"{start}{scrubbed}{end}" if isinstance(scrubbed, str) else scrubbed
+            if key is None:
+                return _SCRUBBER.value(value)
+            return _SCRUBBER.values(((key, value),))[key]
+        except Exception:
+            return FAILED
+
+    def prefixed(self, prefix: str, value: str) -> str:
+        """A bare query string ("access_token=...&x=1"): scrubbed as the query part of a URL."""
+        out = _SCRUBBER.text(prefix + value)
+        if isinstance(out, str) and out.startswith(prefix):
+            return out[len(prefix) :]
+        return FAILED
+
+
+_WALK = _Walk()
+
+
+def _is_credential_name(name: str) -> bool:
+    return p.header_kind(name) is not None or p.is_secret_name(name)
+
+
+def _unquote(value: str) -> tuple[str, str, str] | None:
+    """``'abc'`` -> ("'", "abc", "'"); ``b'abc'`` -> ("b'", "abc", "'"); None for anything else."""
+    start = 1 if value[:1] in ("b", "u") else 0
+    if len(value) - start >= 2 and value[start] in ("'", '"') and value[-1] == value[start]:
+        return value[: start + 1], value[start + 1 : -1], value[-1]
+    return None
+
+
+def _cookie(name: Any, value: Any) -> Any:
+    """A parsed cookie (name -> value): the value is redacted as a cookie, whatever it looks like."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        return _WALK.leaf("cookie", value, False)
+    out = _SCRUBBER.values((("Cookie", f"{name}={value}"),))["Cookie"]
+    if isinstance(out, str) and out.startswith(f"{name}="):
+        return out[len(name) + 1 :]
+    return FAILED
+
+
+def _vanished(original: str, scrubbed: str, param: Any) -> bool:
+    """A message argument that was (part of) a credential: in the message before scrubbing, gone after."""
+    if isinstance(param, bool) or not isinstance(param, (str, int, float)):
+        return False
+    text = str(param)
+    return bool(text) and text in original and text not in scrubbed
+
+
+def _redact_param(param: Any) -> Any:
+    """Marker for a message argument that held a credential (its own fingerprint; a JWS keeps kind jwt)."""
+    return _SCRUBBER.values((("credential", str(param)),))["credential"]
+
+
+def _fix_params(params: Any, scrubbed: Any, original_text: Any, scrubbed_text: Any) -> Any:
+    """Message arguments that formed a credential only inside the formatted message (``"token=%s"``,
+    ``"{hdr}"``: an opaque value alone matches no detector) are redacted like the message was."""
+    if not isinstance(original_text, str) or not isinstance(scrubbed_text, str) or original_text == scrubbed_text:
+        return scrubbed
+    if isinstance(params, (list, tuple)) and isinstance(scrubbed, list) and len(params) == len(scrubbed):
+        return [
+            _redact_param(o) if _vanished(original_text, scrubbed_text, o) else s
+            for o, s in zip(params, scrubbed, strict=True)
+        ]
+    if isinstance(params, Mapping) and isinstance(scrubbed, dict):
+        return {
+            sk: (_redact_param(o) if _vanished(original_text, scrubbed_text, o) else sv)
+            for (_, o), (sk, sv) in zip(params.items(), scrubbed.items(), strict=True)
+        }
+    return scrubbed
+
+
+def _logentry(original: Any, scrubbed: Any) -> Any:
+    if not isinstance(original, Mapping) or not isinstance(scrubbed, dict) or "params" not in original:
+        return scrubbed
+    text = original.get("formatted")
+    scrubbed["params"] = _fix_params(original["params"], scrubbed.get("params"), text, scrubbed.get("formatted"))
+    return scrubbed
+
+
+def scrub_event(event: Any) -> dict[str, Any] | None:
+    """Scrubbed copy of a Sentry event or transaction (the dict ``before_send`` receives), or None when it
+    cannot be scrubbed (the caller then drops it). Never raises, never mutates ``event``."""
+    try:
+        if not isinstance(event, Mapping):
+            return None
+        out: dict[str, Any] = {}
+        for key, value in event.items():
+            if key in _KEEP:
+                out[key] = value
+            elif key == "_meta":  # annotations keyed like the event: only their keys can hold data
+                out[key] = _meta_keys(value, 0)
+            else:
+                out[_WALK.key(key)] = _WALK.entry(key, value, 1, False)
+        if "logentry" in out:
+            out["logentry"] = _logentry(event.get("logentry"), out["logentry"])
+        return out
+    except Exception:
+        return None
+
+
+def _meta_keys(value: Any, depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ValueError("_meta too deep")
+    if isinstance(value, Mapping):
+        return {_WALK.key(k): _meta_keys(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def before_send(event: Any, hint: Any) -> dict[str, Any] | None:
+    """``before_send``: the error or message event with every credential redacted (None: drop)."""
+    return scrub_event(event)
+
+
+def before_send_transaction(event: Any, hint: Any) -> dict[str, Any] | None:
+    """``before_send_transaction``: transaction name, spans (description, data, tags), request, contexts..."""
+    return scrub_event(event)
+
+
+def before_breadcrumb(crumb: Any, hint: Any) -> dict[str, Any] | None:
+    """``before_breadcrumb``: message, data and category of a breadcrumb (None: drop)."""
+    try:
+        if not isinstance(crumb, Mapping):
+            return None
+        return {
+            k: (v if k in ("timestamp", "type", "level") else _WALK.entry(k, v, 1, False)) for k, v in crumb.items()
+        }
+    except Exception:
+        return None
+
+
+def _attributes_item(item: Any, text_key: str) -> dict[str, Any] | None:
+    """A log or metric: its text (``body``/``name``) and ``attributes`` scrubbed; ids, times, numbers kept."""
+    try:
+        if not isinstance(item, Mapping):
+            return None
+        out = dict(item)
+        original_text = item.get(text_key)
+        if isinstance(original_text, str):
+            out[text_key] = _SCRUBBER.text(original_text)
+        attrs = item.get("attributes")
+        if attrs is not None:
+            if not isinstance(attrs, Mapping):
+                return None
+            scrubbed = _WALK.mapping(attrs, 1, False)
+            if isinstance(original_text, str):
+                for k, v in attrs.items():
+                    if isinstance(k, str) and k.startswith(_PARAM_PREFIX) and _vanished(
+                        original_text, out[text_key], v
+                    ):
+                        scrubbed[_WALK.key(k)] = _redact_param(v)
+            out["attributes"] = scrubbed
+        return out
+    except Exception:
+        return None
+
+
+def before_send_log(log: Any, hint: Any) -> dict[str, Any] | None:
+    """``before_send_log`` (``enable_logs=True``): body, template, parameters and attributes (None: drop)."""
+    return _attributes_item(log, "body")
+
+
+def before_send_metric(metric: Any, hint: Any) -> dict[str, Any] | None:
+    """``before_send_metric``: the metric's attributes (and name)."""
+    return _attributes_item(metric, "name")
+
+
+def before_send_span(span: Any, hint: Any) -> dict[str, Any]:
+    """``before_send_span`` (span streaming, ``trace_lifecycle="stream"``): name and attributes. Streamed spans
+    cannot be dropped, so a span that cannot be scrubbed is sent as ``[REDACTION_FAILED]`` without attributes."""
+    out = _attributes_item(span, "name")
+    if out is None:
+        base = dict(span) if isinstance(span, Mapping) else {}
+        return {**base, "name": FAILED, "attributes": {}}
+    return out
+
+
+def compose(user_hook: Hook | None, jwtobs_hook: Hook = before_send) -> Hook:
+    """One hook from the user's and jwtobs's: the user's runs first (its None drops the item, its exception
+    drops the item too, never reaching the SDK), then ``jwtobs_hook`` scrubs what it returned. (Streamed spans
+    cannot be dropped: there a None or an exception sends the scrubbed original.)
+
+    ``compose(my_before_send)`` for events; ``compose(my_hook, before_breadcrumb)`` and so on for the others.
+    """
+    if user_hook is None:
+        return jwtobs_hook
+
+    def hook(item: Any, hint: Any) -> Any:
+        try:
+            out = user_hook(item, hint)
+        except Exception:
+            out = None
+        if out is None:
+            # streamed spans cannot be dropped: the SDK would send the original, so scrub that instead
+            return jwtobs_hook(item, hint) if jwtobs_hook is before_send_span else None
+        try:
+            return jwtobs_hook(out, hint)
+        except Exception:
+            return None
+
+    hook.__name__ = f"jwtobs_{getattr(jwtobs_hook, '__name__', 'hook')}"
+    hook.__qualname__ = hook.__name__
+    hook.__doc__ = f"{getattr(user_hook, '__name__', 'user hook')} then jwtobs's {hook.__name__[7:]}."
+    return hook
+
+
+_SDK_MISSING = (
+    "jwtobs.redact.sentry.init_options() needs sentry-sdk (>= 2.0): pip install 'jwtobs[sentry]' "
+    "(the hooks before_send, before_breadcrumb, ... themselves need nothing and can be passed by hand)"
+)
+
+
+def _accepted_options() -> frozenset[str]:
+    try:
+        import sentry_sdk.consts as consts
+    except ImportError as exc:
+        raise ImportError(_SDK_MISSING) from exc
+    defaults = getattr(consts, "DEFAULT_OPTIONS", None)
+    if isinstance(defaults, Mapping):
+        return frozenset(defaults)
+    import inspect
+
+    return frozenset(inspect.signature(consts.ClientConstructor.__init__).parameters) - {"self"}
+
+
+def init_options(**options: Any) -> dict[str, Any]:
+    """The keyword arguments for ``sentry_sdk.init``: ``options`` as given (``dsn``, ``send_default_pii``,
+    ``enable_logs``, ``integrations``...) with every jwtobs hook wired in, composed with the user's hooks of
+    the same name (the user's first). The SDK's own ``EventScrubber`` is left as configured (on by default).
+
+    Option names follow the installed SDK: where it has no top-level ``before_send_log`` / ``enable_logs``
+    (older 2.x), they go under ``_experiments`` (a user hook given under either name is composed).
+    Streamed-span scrubbing (``before_send_span``) is wired when span streaming is on.
+
+    Raises ImportError (with the install command) when sentry-sdk is not installed.
+    """
+    accepted = _accepted_options()
+    opts = dict(options)
+    experiments = dict(opts.pop("_experiments", None) or {})
+
+    opts["before_send"] = compose(opts.get("before_send"), before_send)
+    opts["before_send_transaction"] = compose(opts.get("before_send_transaction"), before_send_transaction)
+    opts["before_breadcrumb"] = compose(opts.get("before_breadcrumb"), before_breadcrumb)
+
+    wired: list[tuple[str, Hook, str | None]] = [
+        ("before_send_log", before_send_log, "enable_logs"),
+        ("before_send_metric", before_send_metric, "enable_metrics"),
+    ]
+    streaming = (opts.get("trace_lifecycle") or experiments.get("trace_lifecycle")) == "stream"
+    if streaming or "before_send_span" in opts or "before_send_span" in experiments:
+        wired.append(("before_send_span", before_send_span, None))
+    for name, hook, flag in wired:
+        user = opts.pop(name, None) or experiments.pop(name, None)
+        composed = compose(user, hook)
+        if name in accepted:
+            opts[name] = composed
+        else:
+            experiments[name] = composed
+        if flag is not None and flag in opts and flag not in accepted:
+            experiments[flag] = opts.pop(flag)
+    if experiments:
+        opts["_experiments"] = experiments
+    return opts
