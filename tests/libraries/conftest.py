@@ -8,7 +8,7 @@ Stable names (other test modules import them):
                                     ``public_jwk(alg)`` / ``private_jwk(alg)`` (dicts with ``kid``/``alg``/
                                     ``use``), ``public_pem(alg)`` (bytes; HMAC secret for HS*), ``kid(alg)``
 ``claims(**over)``                  a valid claim set; ``name=None`` drops a claim
-``mint(alg, claims, headers)``      a compact JWS signed with ``lib_keys.private(alg)`` (PyJWT does the signing)
+``mint(alg, claims, headers)``      a compact JWS signed with ``lib_keys.private(alg)`` (PyJWT signs; None drops)
 ``b64``, ``with_header``,           raw token surgery: base64url, replace a header, sign arbitrary header and
 ``sign_raw``, ``unsigned``          payload bytes, an ``alg: none`` token in any spelling
 ``Recorded`` / ``recorded``         function fixture: jwtobs configured with in-memory span exporter, metric
@@ -158,12 +158,15 @@ def mint(
 ) -> str:
     """A compact JWS over ``claims`` (default: a valid set) with ``kid`` set, signed by PyJWT.
 
+    headers: extra header parameters; a ``None`` value removes one (``{"kid": None}``: no kid).
+
     keys: the key set (default: the process's set, the one the ``lib_keys`` fixture returns).
     key: sign with this key instead (e.g. ``lib_keys.other_private(alg)`` for a bad signature).
     """
     ks = keys if keys is not None else _default_keys()
     hdr: dict[str, Any] = {"kid": ks.kid(alg)}
     hdr.update(headers or {})
+    hdr = {k: v for k, v in hdr.items() if v is not None}
     payload = globals()["claims"]() if claims is None else claims
     return jwt.encode(payload, key if key is not None else ks.private(alg), algorithm=alg, headers=hdr)
 

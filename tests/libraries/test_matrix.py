@@ -1,0 +1,525 @@
+"""One scenario table, five libraries: every failure classified into the same reason, whichever validates.
+
+Each library runs through its idiomatic user validation function (below), wrapped with
+``jwtobs.wrap(fn, library=...)``. All five trust the same keys (``rsa-1``/RS256, ``ec-1``/ES256; PyJWT fetches
+them from a real JWKS endpoint on 127.0.0.1), allow RS256 and ES256, and require ``iss``, ``aud``, ``exp`` and
+``sub``. For every row and library: the wrapped call returns the same value, or raises the same exception
+class with the same message, as the bare call; exactly one event and one span are recorded, with the row's
+reason; the token, its signature and its raw ``sub``/``jti`` appear nowhere in what was exported.
+
+Where a library cannot express a row, the row carries an explicit, explained :class:`Deviation` (documented
+in docs/libraries.md); ``Deviation(None, ...)`` means the library accepts the token.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+
+import jwt as pyjwt
+import pytest
+from jwcrypto import jwe as cjwe
+from jwcrypto import jwk as cjwk
+from opentelemetry.trace import StatusCode
+
+import jwtobs
+from jwtobs import Reason
+
+from .conftest import AUD, ISS, SUB, LibKeys, Recorded, b64, claims, mint, sign_raw, with_header
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # authlib.jose announces its move to joserfc on import
+    from authlib.jose import JsonWebKey, JsonWebToken
+from jose import jwt as jose_jwt
+from joserfc import jwk as joserfc_jwk
+from joserfc import jwt as joserfc_jwt
+from joserfc.jwt import JWTClaimsRegistry, Token
+from jwcrypto import jwt as jwcrypto_jwt
+
+LIBRARIES: Final = ("pyjwt", "joserfc", "jose", "jwcrypto", "authlib")
+ALGS: Final = ["RS256", "ES256"]
+TRUSTED: Final = ("RS256", "ES256")
+#: adapters written in parallel with this table: their rows skip until the module is in the tree
+_PENDING: Final = {lib: f"jwtobs.adapters.{lib}" for lib in ("jose", "jwcrypto")}
+ANY: Final = object()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the table
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """What a library yields instead of the row's reason, and why (``reason=None``: it accepts the token)."""
+
+    reason: Reason | None
+    detail: object
+    why: str
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    token: Callable[[LibKeys], object]
+    reason: Reason | None  # None: accepted
+    detail: object = ANY  # ANY: the detail is not part of the row's promise
+    deviations: Mapping[str, Deviation] = field(default_factory=dict)
+
+    def expect(self, lib: str) -> tuple[Reason | None, object]:
+        dev = self.deviations.get(lib)
+        return (dev.reason, dev.detail) if dev is not None else (self.reason, self.detail)
+
+
+def rs(k: LibKeys, **over: Any) -> str:
+    return mint("RS256", claims(**over), keys=k)
+
+
+def _split(token: str) -> list[str]:
+    return token.split(".")
+
+
+def _none_token(spelling: str, k: LibKeys) -> str:
+    """An unsigned token as an attacker edits a real one: alg replaced, kid kept, signature dropped."""
+    header = {"alg": spelling, "typ": "JWT", "kid": k.kid("RS256")}
+    return f"{b64(json.dumps(header))}.{b64(json.dumps(claims()))}."
+
+
+def _hs256_with_public_key(k: LibKeys) -> str:
+    """RS256 -> HS256 confusion: HMAC over the token with the RSA public key's PEM as the secret."""
+    import hashlib
+    import hmac
+
+    signing_input = f"{b64(json.dumps({'alg': 'HS256', 'kid': k.kid('RS256')}))}.{b64(json.dumps(claims()))}"
+    sig = hmac.new(k.public_pem("RS256"), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(sig)}"
+
+
+def _jwe(k: LibKeys) -> str:
+    """A real JWE (RSA-OAEP + A256GCM, to the trusted RSA key) where a JWS is expected."""
+    private = {n: v for n, v in k.private_jwk("RS256").items() if n not in ("use", "alg", "key_ops")}
+    token = cjwe.JWE(
+        json.dumps(claims()).encode(), json.dumps({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": k.kid("RS256")})
+    )
+    token.add_recipient(cjwk.JWK.from_json(json.dumps(private)))
+    return str(token.serialize(compact=True))
+
+
+JOSE_NO_KID = Deviation(
+    Reason.BAD_SIGNATURE,
+    None,
+    "python-jose ignores kid: it tries the keys it is given, so an unknown kid is 'Signature verification failed'",
+)
+JOSE_NO_CRIT = Deviation(None, None, "python-jose does not process the crit header: the token is accepted")
+JOSE_NO_IAT = Deviation(None, None, "python-jose does not reject an iat in the future")
+JWCRYPTO_NO_IAT = Deviation(None, None, "jwcrypto does not reject an iat in the future")
+SIGNATURE_FIRST = "verifies the signature over the raw segments before decoding the payload: a payload that is not "
+SIGNATURE_FIRST_WHY = SIGNATURE_FIRST + "base64url fails as a bad signature"
+JOSE_SIGNATURE_FIRST = Deviation(Reason.BAD_SIGNATURE, None, "python-jose " + SIGNATURE_FIRST_WHY)
+JWCRYPTO_SIGNATURE_FIRST = Deviation(Reason.BAD_SIGNATURE, None, "jwcrypto " + SIGNATURE_FIRST_WHY)
+JOSE_KID_TYPE = Deviation(
+    Reason.BAD_SIGNATURE,
+    None,
+    "python-jose never reads kid (no type check); the application's lookup finds no key, so no signature verifies",
+)
+JOSE_KEY_TYPE = Deviation(
+    Reason.KEY_INVALID,
+    None,
+    "python-jose builds the kid's key for the token's alg and raises JWKError('Incorrect key type'), the class it "
+    "uses for unusable keys",
+)
+JWCRYPTO_KEY_TYPE = Deviation(
+    Reason.BAD_SIGNATURE,
+    None,
+    "jwcrypto tries the kid's key and reports JWTMissingKey as for a key that does not verify",
+)
+JOSERFC_KEYSET_TYPE = Deviation(
+    Reason.UNKNOWN_KID,
+    None,
+    "joserfc's KeySet looks a key up by kid and by the key type alg needs: a kid naming a key of another type "
+    "is 'No key for kid'",
+)
+
+ROWS: Final[list[Row]] = [
+    Row("accepted_rs256", rs, None),
+    Row("accepted_es256", lambda k: mint("ES256", keys=k), None),
+    Row("missing_none", lambda k: None, Reason.MISSING, None),
+    Row("missing_empty", lambda k: "", Reason.MISSING, None),
+    Row("not_a_string", lambda k: 12345, Reason.MALFORMED, "type"),
+    Row("one_segment", lambda k: "abcdef", Reason.MALFORMED, "segments"),
+    Row("header_not_base64", lambda k: "%%%." + rs(k).split(".", 1)[1], Reason.MALFORMED, "header"),
+    Row("header_not_object", lambda k: b64("[1,2]") + "." + rs(k).split(".", 1)[1], Reason.MALFORMED, "header"),
+    Row(
+        "payload_not_base64",
+        lambda k: (lambda p: f"{p[0]}.%%%.{p[2]}")(_split(rs(k))),
+        Reason.MALFORMED,
+        "payload",
+        {"jose": JOSE_SIGNATURE_FIRST, "jwcrypto": JWCRYPTO_SIGNATURE_FIRST},
+    ),
+    Row(
+        "payload_not_json_signed",
+        lambda k: sign_raw("RS256", {"alg": "RS256", "kid": k.kid("RS256")}, b"nope", k.private("RS256")),
+        Reason.MALFORMED,
+        "payload",
+    ),
+    Row("signature_not_base64", lambda k: rs(k).rsplit(".", 1)[0] + ".a$b", Reason.MALFORMED, "signature"),
+    *[
+        Row(f"alg_{s}", functools.partial(_none_token, s), Reason.UNSIGNED, "alg_none")
+        for s in ("none", "None", "NONE", "nOnE")
+    ],
+    Row("empty_signature", lambda k: rs(k).rsplit(".", 1)[0] + ".", Reason.UNSIGNED, "empty_signature"),
+    Row(
+        "alg_not_allowed_hs256",
+        lambda k: mint("HS256", keys=k, headers={"kid": k.kid("RS256")}),
+        Reason.ALG_NOT_ALLOWED,
+        "not_allowed",
+    ),
+    Row(
+        "alg_not_allowed_eddsa",
+        lambda k: mint("EdDSA", keys=k, headers={"kid": k.kid("RS256")}),
+        Reason.ALG_NOT_ALLOWED,
+        "not_allowed",
+    ),
+    Row("alg_confusion_hs256_public_key", _hs256_with_public_key, Reason.ALG_NOT_ALLOWED, "not_allowed"),
+    Row("alg_missing", lambda k: with_header(rs(k), {"kid": k.kid("RS256")}), Reason.ALG_NOT_ALLOWED, "missing"),
+    Row("alg_unknown", lambda k: with_header(rs(k), {"alg": "XS999", "kid": k.kid("RS256")}), Reason.ALG_NOT_ALLOWED),
+    Row(
+        "bad_signature_rs256",
+        lambda k: mint("RS256", keys=k, key=k.other_private("RS256")),
+        Reason.BAD_SIGNATURE,
+        None,
+    ),
+    Row(
+        "bad_signature_es256",
+        lambda k: mint("ES256", keys=k, key=k.other_private("ES256")),
+        Reason.BAD_SIGNATURE,
+        None,
+    ),
+    Row(
+        "tampered_payload",
+        lambda k: (lambda p: f"{p[0]}.{b64(json.dumps(claims(sub='mallory')))}.{p[2]}")(_split(rs(k))),
+        Reason.BAD_SIGNATURE,
+        None,
+    ),
+    Row(
+        "unknown_kid",  # a rotated-in key the service does not know yet
+        lambda k: mint("RS256", keys=k, key=k.other_private("RS256"), headers={"kid": "rsa-2"}),
+        Reason.UNKNOWN_KID,
+        None,
+        {"jose": JOSE_NO_KID},
+    ),
+    Row(
+        "wrong_key_type",  # the kid names the EC key, the token says RS256
+        lambda k: mint("RS256", keys=k, headers={"kid": k.kid("ES256")}),
+        Reason.ALG_NOT_ALLOWED,
+        "key_mismatch",
+        {"joserfc": JOSERFC_KEYSET_TYPE, "jose": JOSE_KEY_TYPE, "jwcrypto": JWCRYPTO_KEY_TYPE},
+    ),
+    Row(
+        "kid_not_string",
+        lambda k: with_header(rs(k), {"alg": "RS256", "kid": 7}),
+        Reason.HEADER_INVALID,
+        "kid",
+        {"jose": JOSE_KID_TYPE},
+    ),
+    Row(
+        "crit_unsupported",
+        lambda k: mint("RS256", keys=k, headers={"crit": ["urn:x-ext"], "urn:x-ext": 1}),
+        Reason.CRIT_UNSUPPORTED,
+        "crit",
+        {"jose": JOSE_NO_CRIT},
+    ),
+    Row("wrong_issuer", lambda k: rs(k, iss="https://evil.test"), Reason.ISSUER_MISMATCH, "iss"),
+    Row("wrong_audience", lambda k: rs(k, aud="other-api"), Reason.AUDIENCE_MISMATCH, "aud"),
+    Row("expired", lambda k: rs(k, exp=int(time.time()) - 3600), Reason.EXPIRED, "exp"),
+    Row("not_yet_valid_nbf", lambda k: rs(k, nbf=int(time.time()) + 3600), Reason.NOT_YET_VALID, "nbf"),
+    Row(
+        "iat_in_future",
+        lambda k: rs(k, iat=int(time.time()) + 3600),
+        Reason.NOT_YET_VALID,
+        "iat",
+        {"jose": JOSE_NO_IAT, "jwcrypto": JWCRYPTO_NO_IAT},
+    ),
+    Row("exp_not_numeric", lambda k: rs(k, exp="tomorrow"), Reason.CLAIM_INVALID, "exp"),
+    *[
+        Row(f"missing_{c}", functools.partial(lambda c, k: rs(k, **{c: None}), c), Reason.MISSING_CLAIM, c)
+        for c in (
+            "exp",
+            "sub",
+            "aud",
+            "iss",
+        )
+    ],
+    Row("oversized", lambda k: "eyJ" + "A" * 200_000, Reason.OVERSIZED, "token"),
+    Row("jwe_where_jws_expected", _jwe, Reason.UNEXPECTED_FORM, "jwe"),
+]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the five idiomatic validators
+
+
+class _JwksServer:
+    """A real JWKS endpoint on 127.0.0.1 (PyJWT's idiom is PyJWKClient); bounded to this module."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        body = json.dumps(jwks).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+Validator = Callable[[Any], Any]
+
+
+def build_validators(k: LibKeys, jwks_url: str) -> dict[str, Validator]:
+    """Each library's user validation function, as its documentation suggests writing it."""
+    jwks = {"keys": [k.public_jwk(a) for a in TRUSTED]}
+
+    # PyJWT: key by kid from the JWKS endpoint, one decode that checks everything
+    client = pyjwt.PyJWKClient(jwks_url)
+
+    def pyjwt_validate(token: Any) -> dict[str, Any]:
+        key = client.get_signing_key_from_jwt(token)
+        return pyjwt.decode(
+            token, key, algorithms=ALGS, audience=AUD, issuer=ISS, options={"require": ["exp", "sub", "aud", "iss"]}
+        )
+
+    # joserfc: decode (signature only), then the claims registry
+    keyset = joserfc_jwk.KeySet.import_key_set(jwks)
+    registry = JWTClaimsRegistry(
+        iss={"essential": True, "value": ISS},
+        aud={"essential": True, "value": AUD},
+        sub={"essential": True},
+        exp={"essential": True},
+    )
+
+    def joserfc_validate(token: Any) -> Token:
+        tok = joserfc_jwt.decode(token, keyset, algorithms=ALGS)
+        registry.validate(tok.claims)
+        return tok
+
+    # python-jose: it has no kid lookup, so the keys named by the token's kid are passed (a JWKS with keys of
+    # several types breaks it: it builds every key for the token's alg and lets JWKError escape)
+    def jose_validate(token: Any) -> dict[str, Any]:
+        kid = jose_jwt.get_unverified_header(token).get("kid")
+        keys = [j for j in jwks["keys"] if j["kid"] == kid]
+        return jose_jwt.decode(
+            token,
+            {"keys": keys},
+            algorithms=ALGS,
+            audience=AUD,
+            issuer=ISS,
+            options={"require_exp": True, "require_sub": True, "require_aud": True, "require_iss": True},
+        )
+
+    # jwcrypto: the JWT constructor validates; check_claims lists what is checked (and required)
+    jwkset = cjwk.JWKSet.from_json(json.dumps(jwks))
+
+    def jwcrypto_validate(token: Any) -> dict[str, Any]:
+        t = jwcrypto_jwt.JWT(
+            jwt=token,
+            key=jwkset,
+            algs=ALGS,
+            expected_type="JWS",
+            check_claims={"iss": ISS, "aud": AUD, "exp": None, "sub": None, "nbf": None},
+        )
+        return dict(json.loads(t.claims))
+
+    # Authlib: JsonWebToken with an allowlist; decode (signature only), then claims.validate()
+    authlib_jwt = JsonWebToken(ALGS)
+    authlib_keys = JsonWebKey.import_key_set(jwks)
+    options = {
+        "iss": {"essential": True, "value": ISS},
+        "aud": {"essential": True, "value": AUD},
+        "sub": {"essential": True},
+        "exp": {"essential": True},
+    }
+
+    def authlib_validate(token: Any) -> Any:
+        c = authlib_jwt.decode(token, authlib_keys, claims_options=options)
+        c.validate()
+        return c
+
+    return {
+        "pyjwt": pyjwt_validate,
+        "joserfc": joserfc_validate,
+        "jose": jose_validate,
+        "jwcrypto": jwcrypto_validate,
+        "authlib": authlib_validate,
+    }
+
+
+@pytest.fixture(scope="module")
+def validators(lib_keys: LibKeys) -> Iterator[dict[str, Validator]]:
+    server = _JwksServer({"keys": [lib_keys.public_jwk(a) for a in TRUSTED]})
+    try:
+        yield build_validators(lib_keys, server.url)
+    finally:
+        server.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the test
+
+
+def _skip_pending(lib: str) -> None:
+    mod = _PENDING.get(lib)
+    if mod is not None and importlib.util.find_spec(mod) is None:
+        pytest.skip("adapter not in tree yet")
+
+
+def _call(fn: Validator, token: object) -> tuple[Any, BaseException | None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fn(token), None
+        except Exception as exc:
+            return None, exc
+
+
+def _comparable(result: Any) -> Any:
+    if isinstance(result, Token):
+        return ("Token", result.header, result.claims)
+    if isinstance(result, Mapping):
+        return ("mapping", dict(result))
+    return result
+
+
+@pytest.mark.parametrize("lib", LIBRARIES)
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)
+def test_matrix(row: Row, lib: str, lib_keys: LibKeys, validators: dict[str, Validator], recorded: Recorded) -> None:
+    _skip_pending(lib)
+    expected, expected_detail = row.expect(lib)
+    token = row.token(lib_keys)
+    bare = validators[lib]
+    wrapped = jwtobs.wrap(bare, library=lib)
+
+    bare_result, bare_exc = _call(bare, token)
+    recorded.clear()
+    result, exc = _call(wrapped, token)
+
+    # -- the wrapper changes nothing --
+    if bare_exc is None:
+        assert exc is None, f"wrapped call raised {exc!r}, bare call accepted"
+        assert _comparable(result) == _comparable(bare_result)
+    else:
+        assert exc is not None, f"bare call raised {bare_exc!r}, wrapped call accepted"
+        assert type(exc) is type(bare_exc) and str(exc) == str(bare_exc)
+
+    # -- the row's outcome for this library --
+    if expected is None:
+        assert bare_exc is None, f"{lib} rejected ({type(bare_exc).__name__}: {bare_exc}); the row expects accepted"
+    else:
+        assert exc is not None, f"{lib} accepted a token the row expects rejected with {expected}"
+        got = (jwtobs.reason_of(exc), jwtobs.detail_of(exc))
+        assert got[0] is expected, f"{lib}: {type(exc).__name__}({str(exc)[:80]!r}) -> {got}, expected {expected}"
+        if expected_detail is not ANY:
+            assert got[1] == expected_detail, f"{lib}: detail {got[1]!r}, expected {expected_detail!r}"
+
+    # -- one event, one span, with the reason --
+    jwtobs.flush()
+    assert len(recorded.events) == 1
+    ev = recorded.events[0]
+    assert ev.library == lib
+    assert ev.outcome == ("accepted" if expected is None else "rejected")
+    assert ev.reason == (None if expected is None else expected.value)
+    if expected_detail is not ANY and expected is not None:
+        assert ev.detail == expected_detail
+    spans = recorded.spans()
+    assert len(spans) == 1
+    attrs = dict(spans[0].attributes or {})
+    assert attrs["jwtobs.library"] == lib
+    if expected is None:
+        assert spans[0].status.status_code is StatusCode.UNSET
+    else:
+        assert spans[0].status.status_code is StatusCode.ERROR
+        assert spans[0].status.description == expected.value == attrs["jwtobs.reason"]
+
+    # -- no token, signature or raw identifying claim anywhere --
+    exported = recorded.exported_text()
+    if isinstance(token, str) and len(token) > 8:
+        assert token not in exported
+        for segment in token.split(".")[1:]:
+            if len(segment) >= 16:
+                assert segment[:64] not in exported
+    assert SUB not in exported and "mallory" not in exported
+    claims_seen = jwtobs.header.peek(token).claims() or {}
+    jti = claims_seen.get("jti")
+    if isinstance(jti, str):
+        assert jti not in exported
+
+
+def test_every_library_accepts_and_claims_are_read_from_its_result(
+    lib_keys: LibKeys, validators: dict[str, Validator], recorded: Recorded
+) -> None:
+    """Accepted events carry the claims from each library's own result type (Token, JWTClaims, dict)."""
+    token = mint("ES256", claims(jti="jti-" + os.urandom(4).hex()), keys=lib_keys)
+    for lib in LIBRARIES:
+        _skip_pending(lib)
+        recorded.clear()
+        _, exc = _call(jwtobs.wrap(validators[lib], library=lib), token)
+        assert exc is None
+        jwtobs.flush()
+        (ev,) = recorded.events
+        assert (ev.outcome, ev.issuer, ev.alg, ev.kid) == ("accepted", ISS, "ES256", "ec-1")
+        assert ev.sub_hash == jwtobs.config.current().fingerprinter.claim("sub", SUB)
+        assert ev.exp is not None and ev.iat is not None
+
+
+def test_matrix_covers_the_issue_list() -> None:
+    names = {r.name for r in ROWS}
+    for required in (
+        "missing_none",
+        "one_segment",
+        "header_not_base64",
+        "payload_not_base64",
+        "signature_not_base64",
+        "alg_none",
+        "alg_None",
+        "alg_NONE",
+        "alg_nOnE",
+        "alg_not_allowed_hs256",
+        "bad_signature_rs256",
+        "unknown_kid",
+        "wrong_issuer",
+        "wrong_audience",
+        "expired",
+        "not_yet_valid_nbf",
+        "iat_in_future",
+        "missing_exp",
+        "missing_sub",
+        "missing_aud",
+        "oversized",
+        "jwe_where_jws_expected",
+        "wrong_key_type",
+    ):
+        assert required in names
+    for row in ROWS:
+        for lib, dev in row.deviations.items():
+            assert lib in LIBRARIES and dev.why, row.name
