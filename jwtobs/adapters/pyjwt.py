@@ -53,7 +53,8 @@ def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] |
         return Reason.JWKS_UNAVAILABLE, "connection"
     if isinstance(exc, E.PyJWKClientError):
         if msg.startswith("Unable to find a signing key"):
-            return Reason.UNKNOWN_KID, None
+            # the key lookup runs before any algorithm check: an unsigned token is still unsigned
+            return _unsigned(peek) if peek.unsigned else (Reason.UNKNOWN_KID, None)
         if "did not contain any signing keys" in msg:
             return Reason.JWKS_UNAVAILABLE, "no_keys"
         if "JSON object" in msg:
