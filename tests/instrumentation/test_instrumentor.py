@@ -1,0 +1,345 @@
+"""JwtInstrumentor: real tokens through each library's instrumented entry points (real keys, no mocks)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import authlib.jose
+import jose.jwt
+import joserfc.jwk
+import joserfc.jwt
+import jwcrypto.jwk
+import jwcrypto.jwt
+import jwt
+import pytest
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import jwtobs
+from jwtobs import config, instrumentation
+from jwtobs.instrumentation import TARGETS, JwtInstrumentor
+
+from .conftest import AUD, Keys, Recorder
+
+# -- one validation per library, through the entry point applications call --------------------------------
+
+
+def v_pyjwt(k: Keys, token: str) -> Any:
+    return jwt.decode(token, k.public, algorithms=["RS256"], audience=AUD)
+
+
+def v_pyjwt_complete(k: Keys, token: str) -> Any:
+    return jwt.PyJWT().decode_complete(token, k.public, algorithms=["RS256"], audience=AUD)["payload"]
+
+
+def v_jose(k: Keys, token: str) -> Any:
+    return jose.jwt.decode(token, k.pem.decode(), algorithms=["RS256"], audience=AUD)
+
+
+def v_jwcrypto(k: Keys, token: str) -> Any:
+    t = jwcrypto.jwt.JWT(
+        jwt=token, key=jwcrypto.jwk.JWK.from_pem(k.pem), algs=["RS256"], check_claims={"aud": AUD, "exp": None}
+    )
+    return t.claims
+
+
+def v_jwcrypto_two_phase(k: Keys, token: str) -> Any:
+    t = jwcrypto.jwt.JWT(algs=["RS256"], check_claims={"aud": AUD, "exp": None})
+    t.deserialize(token)
+    t.validate(jwcrypto.jwk.JWK.from_pem(k.pem))
+    return t.claims
+
+
+def v_joserfc(k: Keys, token: str) -> Any:
+    tok = joserfc.jwt.decode(token, joserfc.jwk.RSAKey.import_key(k.pem), algorithms=["RS256"])
+    joserfc.jwt.JWTClaimsRegistry(aud={"essential": True, "value": AUD}).validate(tok.claims)
+    return (tok.header, tok.claims)
+
+
+def v_authlib(k: Keys, token: str) -> Any:
+    claims = authlib.jose.jwt.decode(token, k.pem, claims_options={"aud": {"essential": True, "value": AUD}})
+    claims.validate()
+    return (type(claims), dict(claims), dict(claims.header))
+
+
+VALIDATORS: dict[str, tuple[str, Callable[[Keys, str], Any]]] = {
+    "pyjwt": ("pyjwt", v_pyjwt),
+    "pyjwt-decode_complete": ("pyjwt", v_pyjwt_complete),
+    "jose": ("jose", v_jose),
+    "jwcrypto": ("jwcrypto", v_jwcrypto),
+    "jwcrypto-deserialize+validate": ("jwcrypto", v_jwcrypto_two_phase),
+    "joserfc": ("joserfc", v_joserfc),
+    "authlib": ("authlib", v_authlib),
+}
+
+CASES: dict[str, tuple[dict[str, Any], str | None]] = {
+    "valid": ({}, None),
+    "expired": ({"exp_in": -600}, "JWT_EXPIRED"),
+    "bad_signature": ({"key": "other"}, "JWT_BAD_SIGNATURE"),
+    "wrong_audience": ({"aud": "someone-else"}, "JWT_AUDIENCE_MISMATCH"),
+}
+
+
+def _token(k: Keys, case: str) -> str:
+    spec = dict(CASES[case][0])
+    if spec.get("key") == "other":
+        spec["key"] = k.other
+    return k.token(**spec)
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "ok", fn()
+    except Exception as exc:
+        return "raised", (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("name", list(VALIDATORS))
+def test_each_library_records_one_event_and_keeps_the_outcome(
+    name: str, case: str, keys: Keys, recorder: Recorder
+) -> None:
+    library, validate = VALIDATORS[name]
+    token = _token(keys, case)
+    bare = _outcome(lambda: validate(keys, token))
+    assert recorder.take() == []  # not instrumented: nothing recorded
+    expected_reason = CASES[case][1]
+    assert (bare[0] == "ok") == (expected_reason is None), bare
+
+    inst = JwtInstrumentor()
+    inst.instrument()
+    try:
+        observed = _outcome(lambda: validate(keys, token))
+        events = recorder.take()
+    finally:
+        inst.uninstrument()
+    assert observed == bare  # same return value, or same exception class and message
+    outcome = "accepted" if expected_reason is None else "rejected"
+    assert events == [(library, outcome, expected_reason)]
+    spans = recorder.exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["jwt.validate default"]
+    assert spans[0].attributes is not None and spans[0].attributes["jwtobs.library"] == library
+
+
+def test_reason_of_reads_the_classification_of_the_native_exception(keys: Keys, instrumented: Recorder) -> None:
+    with pytest.raises(jwt.ExpiredSignatureError) as info:
+        v_pyjwt(keys, keys.token(exp_in=-600))
+    assert jwtobs.reason_of(info.value) == jwtobs.Reason.EXPIRED
+    with pytest.raises(joserfc.errors.ExpiredTokenError) as info2:
+        v_joserfc(keys, keys.token(exp_in=-600))
+    assert jwtobs.reason_of(info2.value) == jwtobs.Reason.EXPIRED
+
+
+def _attr(owner: Any, attr: str) -> Any:
+    return vars(owner).get(attr)
+
+
+def _owners() -> list[tuple[Any, str]]:
+    out = []
+    for t in TARGETS:
+        owner: Any = sys.modules[t.module]
+        *path, attr = t.name.split(".")
+        for p in path:
+            owner = getattr(owner, p)
+        out.append((owner, attr))
+    return out
+
+
+def test_uninstrument_restores_the_original_objects(recorder: Recorder) -> None:
+    original_decode = jwt.api_jwt.PyJWT.decode
+    original_complete = jwt.api_jwt.PyJWT.decode_complete
+    before = [(o, a, a in vars(o), _attr(o, a)) for o, a in _owners()]
+    inst = JwtInstrumentor()
+    inst.instrument()
+    assert set(inst.instrumented_libraries) == {"pyjwt", "joserfc", "jose", "jwcrypto", "authlib"}
+    for owner, attr, _had, orig in before:
+        patched = _attr(owner, attr)
+        assert patched is not orig and hasattr(patched, "__wrapped__"), (owner, attr)
+    inst.uninstrument()
+    assert jwt.api_jwt.PyJWT.decode is original_decode
+    assert jwt.api_jwt.PyJWT.decode_complete is original_complete
+    for owner, attr, had, orig in before:
+        assert (attr in vars(owner)) == had, (owner, attr)  # inherited ones (JWTClaimsRegistry.validate) removed
+        assert _attr(owner, attr) is orig
+    assert "validate" not in vars(joserfc.jwt.JWTClaimsRegistry)
+
+
+def test_uninstrumented_calls_record_nothing(keys: Keys, recorder: Recorder) -> None:
+    inst = JwtInstrumentor()
+    inst.instrument()
+    inst.uninstrument()
+    for _lib, validate in VALIDATORS.values():
+        validate(keys, keys.token())
+    assert recorder.take() == []
+
+
+def test_double_instrument_is_a_noop(keys: Keys, recorder: Recorder) -> None:
+    inst = JwtInstrumentor()
+    inst.instrument()
+    try:
+        patched = [_attr(o, a) for o, a in _owners()]
+        JwtInstrumentor().instrument()  # the same (singleton) instrumentor: BaseInstrumentor warns and returns
+        assert [_attr(o, a) for o, a in _owners()] == patched
+        assert all(p is q for p, q in zip(patched, [_attr(o, a) for o, a in _owners()], strict=True))
+        v_pyjwt(keys, keys.token())
+        v_joserfc(keys, keys.token())
+        assert recorder.take() == [("pyjwt", "accepted", None), ("joserfc", "accepted", None)]
+    finally:
+        inst.uninstrument()
+    inst.uninstrument()  # second uninstrument: a warning, nothing else
+    assert jwt.api_jwt.PyJWT.decode.__qualname__ == "PyJWT.decode"
+
+
+def test_suppress_instrumentation_suppresses(keys: Keys, instrumented: Recorder) -> None:
+    with suppress_instrumentation():
+        for _lib, validate in VALIDATORS.values():
+            validate(keys, keys.token())
+        with pytest.raises(jwt.ExpiredSignatureError):
+            v_pyjwt(keys, keys.token(exp_in=-600))
+        with pytest.raises(joserfc.errors.ExpiredTokenError):
+            v_joserfc(keys, keys.token(exp_in=-600))
+    assert instrumented.take() == []
+    v_jose(keys, keys.token())
+    assert instrumented.take() == [("jose", "accepted", None)]
+
+
+def test_nested_in_a_wrapped_function_records_once(keys: Keys, instrumented: Recorder) -> None:
+    def my_validate(token: str) -> Any:
+        claims = jwt.decode(token, keys.public, algorithms=["RS256"], audience=AUD)
+        jwt.decode(token, keys.public, algorithms=["RS256"], audience=AUD)  # a second inner call
+        return claims
+
+    observed = jwtobs.wrap(my_validate, library="pyjwt", profile="outer")
+    observed(keys.token())
+    with pytest.raises(jwt.ExpiredSignatureError):
+        observed(keys.token(exp_in=-600))
+    assert instrumented.take() == [("pyjwt", "accepted", None), ("pyjwt", "rejected", "JWT_EXPIRED")]
+    assert {s.name for s in instrumented.exporter.get_finished_spans()} == {"jwt.validate outer"}
+    # jwt.decode -> PyJWT.decode -> PyJWT.decode_complete: both patched, one event
+    jwt.decode(keys.token(), keys.public, algorithms=["RS256"], audience=AUD)
+    assert instrumented.take() == [("pyjwt", "accepted", None)]
+
+
+def test_two_step_decode_without_claims_check_is_recorded_as_accepted(keys: Keys, instrumented: Recorder) -> None:
+    expired = keys.token(exp_in=-600)
+    tok = joserfc.jwt.decode(expired, joserfc.jwk.RSAKey.import_key(keys.pem), algorithms=["RS256"])
+    claims = authlib.jose.jwt.decode(expired, keys.pem)
+    assert tok.claims["sub"] == claims["sub"] == "user-1"
+    # one decode waits per context: authlib's decode recorded joserfc's (accepted: its claims were never checked)
+    assert [e.library for e in instrumented.events] == ["joserfc"]
+    assert instrumented.take() == [("joserfc", "accepted", None), ("authlib", "accepted", None)]
+    # the claims check of a copy is not the instrumented decode's: not recorded
+    tok2 = joserfc.jwt.decode(expired, joserfc.jwk.RSAKey.import_key(keys.pem), algorithms=["RS256"])
+    with pytest.raises(joserfc.errors.ExpiredTokenError):
+        joserfc.jwt.JWTClaimsRegistry().validate(dict(tok2.claims))
+    assert instrumented.take() == [("joserfc", "accepted", None)]
+
+
+def test_two_step_decode_is_settled_by_the_grace_thread(keys: Keys, instrumented: Recorder) -> None:
+    authlib.jose.jwt.decode(keys.token(), keys.pem)
+    assert instrumented.events == []
+    deadline = time.monotonic() + instrumentation.CLAIMS_GRACE_S + 3.0
+    while not instrumented.events and time.monotonic() < deadline:  # bounded wait for the daemon thread
+        time.sleep(0.05)
+    assert [(e.library, e.outcome) for e in instrumented.events] == [("authlib", "accepted")]
+    events = list(instrumented.events)
+    instrumented.take()
+    # the span keeps the decode's context as its parent even though it ended on another thread
+    assert events[0].trace_id is None or len(events[0].trace_id) == 32
+
+
+def test_two_step_claims_check_in_another_thread_is_not_joined(keys: Keys, instrumented: Recorder) -> None:
+    tok = joserfc.jwt.decode(keys.token(exp_in=-600), joserfc.jwk.RSAKey.import_key(keys.pem), algorithms=["RS256"])
+    errors: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            joserfc.jwt.JWTClaimsRegistry().validate(tok.claims)
+        except Exception as exc:
+            errors.append(exc)
+
+    th = threading.Thread(target=check)
+    th.start()
+    th.join(10)
+    assert type(errors[0]).__name__ == "ExpiredTokenError"
+    assert instrumented.take() == [("joserfc", "accepted", None)]  # the decode, as the library returned it
+
+
+def test_providers_passed_to_instrument_keep_the_users_configuration(keys: Keys) -> None:
+    events: list[Any] = []
+    jwtobs.configure(sinks=[events.append], fingerprint_key="mine", service="billing", from_env=False)
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    mp = MeterProvider(metric_readers=[reader])
+    inst = JwtInstrumentor()
+    inst.instrument(tracer_provider=tp, meter_provider=mp, libraries=["python-jose"], profile="auto")
+    try:
+        assert inst.instrumented_libraries == ("jose",)
+        with pytest.raises(jose.exceptions.ExpiredSignatureError):
+            v_jose(keys, keys.token(exp_in=-600))
+        v_pyjwt(keys, keys.token())  # PyJWT not selected: not recorded
+        config.flush()
+    finally:
+        inst.uninstrument()
+    assert [(e.library, e.reason, e.service, e.profile) for e in events] == [("jose", "JWT_EXPIRED", "billing", "auto")]
+    assert events[0].token_fp is not None and events[0].token_fp.startswith(config.current().fingerprinter.key_id)
+    assert [s.name for s in exporter.get_finished_spans()] == ["jwt.validate auto"]
+    data = reader.get_metrics_data()
+    assert data is not None
+    names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert "jwtobs.validation.duration" in names
+
+
+def test_unknown_library_name_is_a_clear_error(recorder: Recorder) -> None:
+    with pytest.raises(ValueError, match="unknown libraries"):
+        JwtInstrumentor().instrument(libraries=["pyjwt", "nope"])
+    assert not JwtInstrumentor().is_instrumented_by_opentelemetry
+
+
+def test_instrument_imports_no_library_and_patches_on_import() -> None:
+    # jwtobs itself imports PyJWT (its Verifier backend); the other four are imported by the app or not at all
+    code = (
+        "import sys, warnings\n"
+        "from jwtobs.instrumentation import JwtInstrumentor\n"
+        "inst = JwtInstrumentor(); inst.instrument()\n"
+        "assert not {'jose', 'joserfc', 'jwcrypto', 'authlib'} & set(sys.modules)\n"
+        "assert inst.instrumented_libraries == ('pyjwt',), inst.instrumented_libraries\n"
+        "import jwcrypto.jwt\n"
+        "assert inst.instrumented_libraries == ('pyjwt', 'jwcrypto'), inst.instrumented_libraries\n"
+        "assert hasattr(vars(jwcrypto.jwt.JWT)['deserialize'], '__wrapped__')\n"
+        "inst.uninstrument()\n"
+        "assert not hasattr(vars(jwcrypto.jwt.JWT)['deserialize'], '__wrapped__')\n"
+        "warnings.simplefilter('ignore')\n"
+        "import authlib.jose\n"
+        "assert inst.instrumented_libraries == (), inst.instrumented_libraries\n"
+        "assert not hasattr(vars(authlib.jose.JsonWebToken)['decode'], '__wrapped__')\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+
+
+def test_hmac_and_bytes_tokens(keys: Keys, instrumented: Recorder) -> None:
+    token = keys.token(alg="HS256")
+    assert jwt.decode(token.encode(), keys.hmac, algorithms=["HS256"], audience=AUD)["sub"] == "user-1"
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, b"x" * 32, algorithms=["HS256"], audience=AUD)
+    with pytest.raises(jwt.DecodeError):
+        jwt.decode("not-a-token", keys.hmac, algorithms=["HS256"])
+    assert instrumented.take() == [
+        ("pyjwt", "accepted", None),
+        ("pyjwt", "rejected", "JWT_BAD_SIGNATURE"),
+        ("pyjwt", "rejected", "JWT_MALFORMED"),
+    ]
