@@ -26,6 +26,8 @@ What Authlib does, and how it is classified:
 - ``MissingClaimError`` has no claim attribute (the name is in the fixed message); ``InvalidClaimError`` has
   ``claim_name`` and covers a wrong type, a blank essential claim and a value mismatch alike (the peeked
   claim's JSON type tells a wrong type apart); ``InvalidTokenError`` is ``nbf`` or ``iat`` in the future.
+- A JWE that does not decrypt lets ``cryptography``'s ``InvalidTag`` or ``ValueError("Decryption failed")``
+  escape → ``JWT_DECRYPTION_FAILED``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from authlib.jose import errors as E
+from cryptography.exceptions import InvalidTag
 
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
@@ -71,6 +74,8 @@ _MISSING_CLAIM: Final = re.compile(r"Missing '([A-Za-z0-9_]{1,32})' claim")
 _MAX_FRAMES: Final = 64
 #: functions in whose frames a KeyError/TypeError/ValueError means "this key does not fit this alg"
 _KEY_FUNCTIONS: Final = frozenset({"prepare_key", "import_key", "load_raw_key", "check_required_fields"})
+#: authlib's JWE algorithm steps: a ValueError raised there (by cryptography's native code) is a failed decryption
+_JWE_FUNCTIONS: Final = frozenset({"unwrap", "decrypt", "agree_upon_key", "deliver"})
 
 
 def claims_from_result(result: object) -> Mapping[str, Any] | None:
@@ -176,13 +181,25 @@ def _claims(exc: E.JoseError, peek: TokenPeek) -> Result | None:
 
 def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
     """``ValueError``/``KeyError``/``TypeError`` raised inside Authlib, never one from the caller's own code."""
-    if not isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+    if not isinstance(exc, (ValueError, KeyError, TypeError, AttributeError, InvalidTag)):
         return None
     frames = _frames(exc)
-    if not frames or not _in_authlib(frames[-1][0]):
+    if not any(_in_authlib(module) for module, _ in frames):
+        return None
+    innermost, function = frames[-1]
+    if peek.kind == "jwe" and (
+        isinstance(exc, InvalidTag)
+        or (isinstance(exc, ValueError) and (innermost.startswith("cryptography") or function in _JWE_FUNCTIONS))
+    ):
+        # authlib lets cryptography's failures escape from a JWE decryption (wrong key, tampered ciphertext)
+        return Reason.DECRYPTION_FAILED, None
+    if not _in_authlib(innermost):
         return None
     msg = str(exc) if isinstance(exc, ValueError) else ""
     if msg in ("Key not found", "Invalid JSON Web Key Set"):
+        # the key lookup runs before the signature check: an unsigned token is still unsigned
+        if peek.unsigned:
+            return _unsigned(peek)
         if "kid" in peek.bad_header_types:
             return Reason.HEADER_INVALID, "kid"
         return Reason.UNKNOWN_KID, None

@@ -211,6 +211,9 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
         return Reason.OVERSIZED, "token"
     # -- keys --
     if isinstance(exc, E.InvalidKeyIdError):
+        # the key lookup runs before the signature check: an unsigned token is still unsigned
+        if peek.unsigned:
+            return _unsigned(peek)
         if "kid" in peek.bad_header_types:
             return Reason.HEADER_INVALID, "kid"
         return Reason.UNKNOWN_KID, None

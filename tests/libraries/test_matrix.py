@@ -34,7 +34,7 @@ from opentelemetry.trace import StatusCode
 import jwtobs
 from jwtobs import Reason
 
-from .conftest import AUD, ISS, SUB, LibKeys, Recorded, b64, claims, mint, sign_raw, with_header
+from .conftest import AUD, ISS, SUB, LibKeys, Recorded, b64, claims, mint, sign_raw, unsigned, with_header
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # authlib.jose announces its move to joserfc on import
@@ -148,6 +148,37 @@ JOSERFC_KEYSET_TYPE = Deviation(
     "is 'No key for kid'",
 )
 
+JWCRYPTO_ANY_KEY = Deviation(
+    None, None, "jwcrypto tries every key of a JWKSet when the token has no kid, and accepts the one that verifies"
+)
+JOSERFC_STRICT_HEADER = Deviation(
+    Reason.HEADER_INVALID,
+    None,
+    "joserfc's JWS header registry rejects parameters it does not know (UnsupportedHeaderError), critical or not",
+)
+JOSE_ISS_TYPE = Deviation(
+    Reason.ISSUER_MISMATCH, "iss", "python-jose compares iss with the expected issuer without a type check"
+)
+AUTHLIB_SUB_TYPE = Deviation(
+    None, None, "Authlib checks an essential sub only for presence (and truthiness), not for its type"
+)
+JWCRYPTO_STR_ONLY = Deviation(
+    Reason.VALIDATOR_ERROR,
+    "builtins.TypeError",
+    "jwcrypto's JWT(jwt=...) takes str only: a bytes token raises TypeError inside the library",
+)
+
+
+def bool_as_one(lib: str) -> Deviation:
+    return Deviation(Reason.EXPIRED, "exp", f"{lib} takes JSON true as the NumericDate 1 (bool is an int in Python)")
+
+
+def _raw(k: LibKeys, **over: Any) -> str:
+    """A correctly signed RS256 token whose claims PyJWT's encoder would refuse (wrong JSON types)."""
+    header = {"alg": "RS256", "typ": "JWT", "kid": k.kid("RS256")}
+    return sign_raw("RS256", header, json.dumps(claims(**over)).encode(), k.private("RS256"))
+
+
 ROWS: Final[list[Row]] = [
     Row("accepted_rs256", rs, None),
     Row("accepted_es256", lambda k: mint("ES256", keys=k), None),
@@ -260,6 +291,42 @@ ROWS: Final[list[Row]] = [
     ],
     Row("oversized", lambda k: "eyJ" + "A" * 200_000, Reason.OVERSIZED, "token"),
     Row("jwe_where_jws_expected", _jwe, Reason.UNEXPECTED_FORM, "jwe"),
+    Row(
+        "json_serialization", lambda k: json.dumps({"payload": "e30", "signatures": []}), Reason.UNEXPECTED_FORM, "json"
+    ),
+    Row("surrounding_whitespace", lambda k: " " + rs(k) + "\n", Reason.MALFORMED),
+    # -- beyond the seed's list: where the libraries' key lookups and claim type checks differ --
+    Row("alg_none_no_kid", lambda k: unsigned("none"), Reason.UNSIGNED, "alg_none"),
+    Row(
+        "empty_signature_no_kid",
+        lambda k: mint("RS256", keys=k, headers={"kid": None}).rsplit(".", 1)[0] + ".",
+        Reason.UNSIGNED,
+        "empty_signature",
+    ),
+    Row(
+        "no_kid",  # a valid signature by a trusted key, but no kid to find it by
+        lambda k: mint("RS256", keys=k, headers={"kid": None}),
+        Reason.UNKNOWN_KID,
+        None,
+        {"jose": JOSE_NO_KID, "jwcrypto": JWCRYPTO_ANY_KEY},
+    ),
+    Row(
+        "unregistered_header",  # RFC 7515 4: parameters that are not understood are ignored unless critical
+        lambda k: mint("RS256", keys=k, headers={"x-trace": "abc"}),
+        None,
+        None,
+        {"joserfc": JOSERFC_STRICT_HEADER},
+    ),
+    Row("iss_not_string", lambda k: _raw(k, iss=5), Reason.CLAIM_INVALID, "iss", {"jose": JOSE_ISS_TYPE}),
+    Row("sub_not_string", lambda k: _raw(k, sub=5), Reason.CLAIM_INVALID, "sub", {"authlib": AUTHLIB_SUB_TYPE}),
+    Row(
+        "exp_boolean",
+        lambda k: _raw(k, exp=True),
+        Reason.CLAIM_INVALID,
+        "exp",
+        {"pyjwt": bool_as_one("PyJWT"), "jose": bool_as_one("python-jose"), "jwcrypto": bool_as_one("jwcrypto")},
+    ),
+    Row("bytes_token", lambda k: rs(k).encode(), None, None, {"jwcrypto": JWCRYPTO_STR_ONLY}),
 ]
 
 
