@@ -151,7 +151,7 @@ def _unquote(value: str) -> tuple[str, str, str] | None:
 
 def _cookie(name: Any, value: Any) -> Any:
     """A parsed cookie (name -> value): the value is redacted as a cookie, whatever it looks like."""
-    if not isinstance(name, str) or not isinstance(value, str):
+    if not isinstance(name, str) or not isinstance(value, str) or value in _SDK_SUBSTITUTES:
         return _WALK.leaf("cookie", value, False)
     out = _SCRUBBER.values((("Cookie", f"{name}={value}"),))["Cookie"]
     if isinstance(out, str) and out.startswith(f"{name}="):
@@ -159,12 +159,11 @@ def _cookie(name: Any, value: Any) -> Any:
     return FAILED
 
 
-def _vanished(original: str, scrubbed: str, param: Any) -> bool:
-    """A message argument that was (part of) a credential: in the message before scrubbing, gone after."""
+def _param_text(param: Any) -> str | None:
     if isinstance(param, bool) or not isinstance(param, (str, int, float)):
-        return False
+        return None
     text = str(param)
-    return bool(text) and text in original and text not in scrubbed
+    return text or None
 
 
 def _redact_param(param: Any) -> Any:
@@ -172,29 +171,44 @@ def _redact_param(param: Any) -> Any:
     return _SCRUBBER.values((("credential", str(param)),))["credential"]
 
 
-def _fix_params(params: Any, scrubbed: Any, original_text: Any, scrubbed_text: Any) -> Any:
-    """Message arguments that formed a credential only inside the formatted message (``"token=%s"``,
-    ``"{hdr}"``: an opaque value alone matches no detector) are redacted like the message was."""
-    if not isinstance(original_text, str) or not isinstance(scrubbed_text, str) or original_text == scrubbed_text:
-        return scrubbed
-    if isinstance(params, (list, tuple)) and isinstance(scrubbed, list) and len(params) == len(scrubbed):
-        return [
-            _redact_param(o) if _vanished(original_text, scrubbed_text, o) else s
-            for o, s in zip(params, scrubbed, strict=True)
-        ]
-    if isinstance(params, Mapping) and isinstance(scrubbed, dict):
-        return {
-            sk: (_redact_param(o) if _vanished(original_text, scrubbed_text, o) else sv)
-            for (_, o), (sk, sv) in zip(params.items(), scrubbed.items(), strict=True)
-        }
-    return scrubbed
+def _reconcile(params: list[tuple[Any, Any]], original: str, text: str) -> tuple[list[Any], str]:
+    """Message arguments and the message formatted from them, made consistent after scrubbing each on its own:
+
+    * an argument that was a credential only inside the message (``"token=%s"`` with an opaque value, which
+      alone matches no detector) is in the message before scrubbing and gone after: it is redacted too;
+    * an argument redacted on its own (by its name, ``{token}``, or its content) is replaced in the message,
+      which showed it verbatim.
+
+    ``params`` holds (original, scrubbed) pairs; returns the scrubbed arguments and the message.
+    """
+    out = []
+    for orig, scrubbed in params:
+        raw = _param_text(orig)
+        if raw is not None and raw in original and raw not in text:
+            scrubbed = _redact_param(orig)
+        out.append(scrubbed)
+    for (orig, _), scrubbed in zip(params, out, strict=True):
+        raw = _param_text(orig)
+        if raw is not None and str(scrubbed) != raw and raw in text:
+            text = text.replace(raw, str(scrubbed))
+    return out, text
 
 
 def _logentry(original: Any, scrubbed: Any) -> Any:
-    if not isinstance(original, Mapping) or not isinstance(scrubbed, dict) or "params" not in original:
+    """``logentry`` (LoggingIntegration): ``formatted`` and ``params`` reconciled (see :func:`_reconcile`)."""
+    if not isinstance(original, Mapping) or not isinstance(scrubbed, dict):
         return scrubbed
-    text = original.get("formatted")
-    scrubbed["params"] = _fix_params(original["params"], scrubbed.get("params"), text, scrubbed.get("formatted"))
+    params, new = original.get("params"), scrubbed.get("params")
+    text, scrubbed_text = original.get("formatted"), scrubbed.get("formatted")
+    if not isinstance(text, str) or not isinstance(scrubbed_text, str):
+        return scrubbed
+    if isinstance(params, (list, tuple)) and isinstance(new, list) and len(params) == len(new):
+        scrubbed["params"], scrubbed["formatted"] = _reconcile(list(zip(params, new, strict=True)), text, scrubbed_text)
+    elif isinstance(params, Mapping) and isinstance(new, dict) and len(params) == len(new):
+        values, scrubbed["formatted"] = _reconcile(
+            list(zip(params.values(), new.values(), strict=True)), text, scrubbed_text
+        )
+        scrubbed["params"] = dict(zip(new.keys(), values, strict=True))
     return scrubbed
 
 
@@ -263,12 +277,12 @@ def _attributes_item(item: Any, text_key: str) -> dict[str, Any] | None:
             if not isinstance(attrs, Mapping):
                 return None
             scrubbed = _WALK.mapping(attrs, 1, False)
-            if isinstance(original_text, str):
-                for k, v in attrs.items():
-                    if isinstance(k, str) and k.startswith(_PARAM_PREFIX) and _vanished(
-                        original_text, out[text_key], v
-                    ):
-                        scrubbed[_WALK.key(k)] = _redact_param(v)
+            if isinstance(original_text, str) and isinstance(out[text_key], str):
+                names = [(k, _WALK.key(k)) for k in attrs if isinstance(k, str) and k.startswith(_PARAM_PREFIX)]
+                pairs = [(attrs[k], scrubbed[sk]) for k, sk in names]
+                values, out[text_key] = _reconcile(pairs, original_text, out[text_key])
+                for (_, sk), value in zip(names, values, strict=True):
+                    scrubbed[sk] = value
             out["attributes"] = scrubbed
         return out
     except Exception:
