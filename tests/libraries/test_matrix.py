@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
+import authlib.deprecate  # noqa: F401 - installs an "always" filter; the "ignore" below must come after it
 import jwt as pyjwt
 import pytest
 from jwcrypto import jwe as cjwe
@@ -590,3 +591,408 @@ def test_matrix_covers_the_issue_list() -> None:
     for row in ROWS:
         for lib, dev in row.deviations.items():
             assert lib in LIBRARIES and dev.why, row.name
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what each library accepts with its defaults although the taxonomy would reject it: the wrapper records the
+# library's verdict (accepted) and never changes it; docs/libraries.md lists these per library
+
+
+@dataclass(frozen=True)
+class Accepted:
+    lib: str
+    name: str
+    call: Callable[[LibKeys], tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+
+
+def _no_exp(k: LibKeys) -> str:
+    return rs(k, exp=None)
+
+
+def _typ(k: LibKeys) -> str:
+    return mint("RS256", keys=k, headers={"typ": "id_token+jwt"})
+
+
+def _pem(k: LibKeys) -> bytes:
+    return k.public_pem("RS256")
+
+
+def _joserfc_key(k: LibKeys) -> Any:
+    return joserfc_jwk.import_key(k.public_jwk("RS256"))
+
+
+def _jose_der_secret(k: LibKeys) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import serialization
+
+    der = k.public("RS256").public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signing_input = f"{b64(json.dumps({'alg': 'HS256'}))}.{b64(json.dumps(claims()))}"
+    token = f"{signing_input}.{b64(hmac.new(der, signing_input.encode(), hashlib.sha256).digest())}"
+    return jose_jwt.decode, (token, der), {"algorithms": ["HS256"], "audience": AUD}
+
+
+def _jwcrypto_jwt(token: str, key: Any, **kw: Any) -> dict[str, Any]:
+    return dict(json.loads(jwcrypto_jwt.JWT(jwt=token, key=key, **kw).claims))
+
+
+def _jwcrypto_key(k: LibKeys) -> Any:
+    return cjwk.JWK.from_json(json.dumps(k.public_jwk("RS256")))
+
+
+def _authlib_claims_validate(token: str, key: Any, **options: Any) -> Any:
+    c = JsonWebToken(ALGS).decode(token, key, claims_options=options or None)
+    c.validate()
+    return c
+
+
+def _authlib_jwe_no_allowlist(k: LibKeys) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = k.private("RS256").private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return JsonWebToken(None).decode, (_jwe(k), pem), {}
+
+
+ACCEPTED_BY_DEFAULT: Final[list[Accepted]] = [
+    Accepted(
+        "pyjwt",
+        "no exp required",
+        lambda k: (pyjwt.decode, (_no_exp(k), k.public("RS256")), {"algorithms": ALGS, "audience": AUD}),
+    ),
+    Accepted(
+        "pyjwt",
+        "any typ",
+        lambda k: (pyjwt.decode, (_typ(k), k.public("RS256")), {"algorithms": ALGS, "audience": AUD}),
+    ),
+    Accepted(
+        "joserfc",
+        "decode checks no claim (expired)",
+        lambda k: (joserfc_jwt.decode, (rs(k, exp=int(time.time()) - 3600), _joserfc_key(k)), {"algorithms": ALGS}),
+    ),
+    Accepted(
+        "joserfc",
+        "an empty JWTClaimsRegistry requires no exp",
+        lambda k: (
+            lambda t, key: JWTClaimsRegistry().validate(joserfc_jwt.decode(t, key, algorithms=ALGS).claims),
+            (_no_exp(k), _joserfc_key(k)),
+            {},
+        ),
+    ),
+    Accepted("joserfc", "any typ", lambda k: (joserfc_jwt.decode, (_typ(k), _joserfc_key(k)), {"algorithms": ALGS})),
+    Accepted(
+        "jose",
+        "no exp required",
+        lambda k: (jose_jwt.decode, (_no_exp(k), _pem(k).decode()), {"algorithms": ALGS, "audience": AUD}),
+    ),
+    Accepted(
+        "jose",
+        "iat in the future",
+        lambda k: (
+            jose_jwt.decode,
+            (rs(k, iat=int(time.time()) + 3600), _pem(k).decode()),
+            {"algorithms": ALGS, "audience": AUD},
+        ),
+    ),
+    Accepted(
+        "jose",
+        "crit not processed",
+        lambda k: (
+            jose_jwt.decode,
+            (mint("RS256", keys=k, headers={"crit": ["urn:x-ext"], "urn:x-ext": 1}), _pem(k).decode()),
+            {"algorithms": ALGS, "audience": AUD},
+        ),
+    ),
+    Accepted("jose", "DER public key as HMAC secret", _jose_der_secret),
+    Accepted(
+        "jose",
+        "any typ",
+        lambda k: (jose_jwt.decode, (_typ(k), _pem(k).decode()), {"algorithms": ALGS, "audience": AUD}),
+    ),
+    Accepted(
+        "jwcrypto",
+        "60 s default leeway (expired 30 s ago)",
+        lambda k: (_jwcrypto_jwt, (rs(k, exp=int(time.time()) - 30), _jwcrypto_key(k)), {"algs": ALGS}),
+    ),
+    Accepted(
+        "jwcrypto",
+        "iat in the future",
+        lambda k: (_jwcrypto_jwt, (rs(k, iat=int(time.time()) + 3600), _jwcrypto_key(k)), {"algs": ALGS}),
+    ),
+    Accepted(
+        "jwcrypto",
+        "check_claims skips an unlisted nbf",
+        lambda k: (
+            _jwcrypto_jwt,
+            (rs(k, nbf=int(time.time()) + 3600), _jwcrypto_key(k)),
+            {"algs": ALGS, "check_claims": {"iss": ISS}},
+        ),
+    ),
+    Accepted("jwcrypto", "no exp required", lambda k: (_jwcrypto_jwt, (_no_exp(k), _jwcrypto_key(k)), {"algs": ALGS})),
+    Accepted("jwcrypto", "any typ", lambda k: (_jwcrypto_jwt, (_typ(k), _jwcrypto_key(k)), {"algs": ALGS})),
+    Accepted(
+        "authlib",
+        "decode checks no claim (expired)",
+        lambda k: (JsonWebToken(ALGS).decode, (rs(k, exp=int(time.time()) - 3600), _pem(k)), {}),
+    ),
+    Accepted("authlib", "no exp required", lambda k: (_authlib_claims_validate, (_no_exp(k), _pem(k)), {})),
+    Accepted("authlib", "JWE decrypted when JsonWebToken has no allowlist", _authlib_jwe_no_allowlist),
+    Accepted("authlib", "any typ", lambda k: (_authlib_claims_validate, (_typ(k), _pem(k)), {})),
+]
+
+
+@pytest.mark.parametrize("case", ACCEPTED_BY_DEFAULT, ids=lambda c: f"{c.lib}-{c.name}")
+def test_accepted_by_default_stays_accepted(case: Accepted, lib_keys: LibKeys, recorded: Recorded) -> None:
+    _skip_pending(case.lib)
+    fn, args, kwargs = case.call(lib_keys)
+    bare_result, bare_exc = _call(lambda t: fn(t, *args[1:], **kwargs), args[0])
+    assert bare_exc is None, f"{case.lib} no longer accepts: {bare_exc!r} (update docs/libraries.md)"
+    recorded.clear()
+    wrapped = jwtobs.wrap(fn, library=case.lib)
+    result, exc = _call(lambda t: wrapped(t, *args[1:], **kwargs), args[0])
+    assert exc is None and _comparable(result) == _comparable(bare_result)
+    jwtobs.flush()
+    (ev,) = recorded.events
+    assert (ev.outcome, ev.reason, ev.library) == ("accepted", None, case.lib)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# decode and claims validation: one event, whichever of the two steps fails
+
+
+@pytest.mark.parametrize("lib", ["joserfc", "authlib"])
+def test_inner_wrapped_decode_and_claims_validation_record_one_event(
+    lib: str, lib_keys: LibKeys, recorded: Recorded
+) -> None:
+    """A wrapped decode inside a wrapped validation function: the outer call owns the event, so a claim
+    failure after a good signature is recorded once, with the claim's reason."""
+    if lib == "joserfc":
+        decode = jwtobs.wrap(joserfc_jwt.decode)  # library inferred from the callable
+        registry = JWTClaimsRegistry(aud={"essential": True, "value": AUD})
+
+        def validate(token: str) -> Any:
+            tok = decode(token, _joserfc_key(lib_keys), algorithms=ALGS)
+            registry.validate(tok.claims)
+            return tok
+    else:
+        decode = jwtobs.wrap(JsonWebToken(ALGS).decode)
+
+        def validate(token: str) -> Any:
+            c = decode(token, _pem(lib_keys), claims_options={"aud": {"essential": True, "value": AUD}})
+            c.validate()
+            return c
+
+    observed = jwtobs.wrap(validate, library=lib)
+    for token, reason in (
+        (rs(lib_keys, exp=int(time.time()) - 3600), Reason.EXPIRED),
+        (rs(lib_keys, aud="other-api"), Reason.AUDIENCE_MISMATCH),
+        (mint("RS256", keys=lib_keys, key=lib_keys.other_private("RS256")), Reason.BAD_SIGNATURE),
+        (rs(lib_keys), None),
+    ):
+        recorded.clear()
+        _, exc = _call(observed, token)
+        jwtobs.flush()
+        (ev,) = recorded.events
+        assert ev.reason == (reason.value if reason else None)
+        assert len(recorded.spans()) == 1
+        assert jwtobs.reason_of(exc) is reason
+
+
+@pytest.mark.parametrize("lib", ["joserfc", "authlib"])
+def test_wrapping_decode_alone_records_a_claim_failure_as_accepted(
+    lib: str, lib_keys: LibKeys, recorded: Recorded
+) -> None:
+    """Why the docs say to wrap the function doing both steps: decode alone accepts an expired token."""
+    expired = rs(lib_keys, exp=int(time.time()) - 3600)
+    if lib == "joserfc":
+        tok = jwtobs.wrap(joserfc_jwt.decode)(expired, _joserfc_key(lib_keys), algorithms=ALGS)
+        with pytest.raises(Exception) as info:
+            JWTClaimsRegistry().validate(tok.claims)
+    else:
+        c = jwtobs.wrap(JsonWebToken(ALGS).decode)(expired, _pem(lib_keys))
+        with pytest.raises(Exception) as info:
+            c.validate()
+    assert jwtobs.reason_of(info.value) is None  # not observed
+    jwtobs.flush()
+    (ev,) = recorded.events
+    assert ev.outcome == "accepted"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# library-specific paths the shared table does not reach
+
+
+def _joserfc_private(k: LibKeys) -> Any:
+    """The RSA private key for decryption (its JWK without ``use: sig``)."""
+    return joserfc_jwk.import_key(
+        {n: v for n, v in k.private_jwk("RS256").items() if n not in ("use", "alg", "key_ops")}
+    )
+
+
+def _jwe_registry() -> Any:
+    from joserfc.jwe import JWERegistry
+
+    return JWERegistry(algorithms=["RSA-OAEP", "A256GCM"])
+
+
+def _other_rsa_private_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+SPECIFIC: Final[
+    list[tuple[str, str, Callable[[LibKeys], tuple[Callable[..., Any], object]], Reason | None, object]]
+] = [
+    (
+        "joserfc",
+        "jwe_decrypted",
+        lambda k: (lambda t: joserfc_jwt.decode(t, _joserfc_private(k), registry=_jwe_registry()), _jwe(k)),
+        None,
+        None,
+    ),
+    (
+        "joserfc",
+        "jwe_wrong_key",
+        lambda k: (
+            lambda t: joserfc_jwt.decode(t, joserfc_jwk.import_key(_other_rsa_private_pem()), registry=_jwe_registry()),
+            _jwe(k),
+        ),
+        Reason.DECRYPTION_FAILED,
+        None,
+    ),
+    (
+        "joserfc",
+        "jws_where_jwe_expected",
+        lambda k: (lambda t: joserfc_jwt.decode(t, _joserfc_private(k), registry=_jwe_registry()), rs(k)),
+        Reason.UNEXPECTED_FORM,
+        "jws",
+    ),
+    (
+        "joserfc",
+        "public_pem_as_hmac_secret",
+        lambda k: (lambda t: joserfc_jwt.decode(t, _pem(k), algorithms=["HS256"]), _hs256_with_public_key(k)),
+        Reason.KEY_INVALID,
+        None,
+    ),
+    (
+        "joserfc",
+        "es256_token_rsa_key",
+        lambda k: (lambda t: joserfc_jwt.decode(t, _joserfc_key(k), algorithms=ALGS), mint("ES256", keys=k)),
+        Reason.ALG_NOT_ALLOWED,
+        "key_mismatch",
+    ),
+    (
+        "joserfc",
+        "several_missing_claims",
+        lambda k: (
+            lambda t: JWTClaimsRegistry(sub={"essential": True}, exp={"essential": True}).validate(
+                joserfc_jwt.decode(t, _joserfc_key(k), algorithms=ALGS).claims
+            ),
+            rs(k, exp=None, sub=None),
+        ),
+        Reason.MISSING_CLAIM,
+        "exp",
+    ),
+    (
+        "joserfc",
+        "sub_value_mismatch",
+        lambda k: (
+            lambda t: JWTClaimsRegistry(sub={"essential": True, "value": "someone-else"}).validate(
+                joserfc_jwt.decode(t, _joserfc_key(k), algorithms=ALGS).claims
+            ),
+            rs(k),
+        ),
+        Reason.CLAIM_MISMATCH,
+        "sub",
+    ),
+    ("joserfc", "callers_own_value_error", lambda k: (_raise_value_error, rs(k)), Reason.VALIDATOR_ERROR, ANY),
+    (
+        "authlib",
+        "jwe_wrong_key_no_allowlist",
+        lambda k: (lambda t: JsonWebToken(None).decode(t, _other_rsa_private_pem()), _jwe(k)),
+        Reason.DECRYPTION_FAILED,
+        None,
+    ),
+    (
+        "authlib",
+        "jwe_tampered_no_allowlist",
+        lambda k: (
+            lambda t: JsonWebToken(None).decode(t, _authlib_jwe_no_allowlist(k)[1][1]),
+            (lambda j: j.rsplit(".", 1)[0] + "." + b64(os.urandom(16)))(_jwe(k)),
+        ),
+        Reason.DECRYPTION_FAILED,
+        None,
+    ),
+    (
+        "authlib",
+        "public_pem_as_hmac_secret",
+        lambda k: (lambda t: JsonWebToken(["HS256"]).decode(t, _pem(k)), _hs256_with_public_key(k)),
+        Reason.KEY_INVALID,
+        None,
+    ),
+    (
+        "authlib",
+        "es256_token_rsa_pem",
+        lambda k: (lambda t: JsonWebToken(ALGS).decode(t, _pem(k)), mint("ES256", keys=k)),
+        Reason.ALG_NOT_ALLOWED,
+        "key_mismatch",
+    ),
+    (
+        "authlib",
+        "sub_value_mismatch",
+        lambda k: (
+            lambda t: _authlib_claims_validate(t, _pem(k), sub={"essential": True, "value": "someone-else"}),
+            rs(k),
+        ),
+        Reason.CLAIM_MISMATCH,
+        "sub",
+    ),
+    ("authlib", "callers_own_key_not_found", lambda k: (_raise_value_error, rs(k)), Reason.VALIDATOR_ERROR, ANY),
+]
+
+
+def _raise_value_error(token: str) -> None:
+    """The caller's code raising the very message authlib uses: not classified as the library's."""
+    raise ValueError("Key not found")
+
+
+@pytest.mark.parametrize("case", SPECIFIC, ids=lambda c: f"{c[0]}-{c[1]}")
+def test_library_specific(case: Any, lib_keys: LibKeys, recorded: Recorded) -> None:
+    lib, _, build, reason, detail = case
+    fn, token = build(lib_keys)
+    bare_result, bare_exc = _call(fn, token)
+    recorded.clear()
+    result, exc = _call(jwtobs.wrap(fn, library=lib), token)
+    assert type(exc) is type(bare_exc) and str(exc) == str(bare_exc)
+    if reason is None:
+        assert exc is None and _comparable(result) == _comparable(bare_result)
+    else:
+        assert exc is not None
+        assert jwtobs.reason_of(exc) is reason, f"{type(exc).__name__}: {exc}"
+        if detail is not ANY:
+            assert jwtobs.detail_of(exc) == detail
+    jwtobs.flush()
+    (ev,) = recorded.events
+    assert ev.reason == (reason.value if reason else None)
+
+
+def test_claims_from_result_reads_each_result_type(lib_keys: LibKeys) -> None:
+    from jwtobs.adapters import authlib as authlib_adapter
+    from jwtobs.adapters import joserfc as joserfc_adapter
+
+    token = rs(lib_keys)
+    tok = joserfc_jwt.decode(token, _joserfc_key(lib_keys), algorithms=ALGS)
+    assert joserfc_adapter.claims_from_result(tok) == tok.claims
+    assert joserfc_adapter.claims_from_result({"sub": "x"}) == {"sub": "x"}
+    assert joserfc_adapter.claims_from_result(b"bytes") is None
+    c = JsonWebToken(ALGS).decode(token, _pem(lib_keys))
+    got = authlib_adapter.claims_from_result(c)
+    assert got is not None and got["sub"] == SUB
+    assert authlib_adapter.claims_from_result("not claims") is None
