@@ -319,10 +319,12 @@ def _claims_wrapper() -> Callable[..., Any]:
             result = wrapped(*args, **kwargs)
         except Exception as exc:
             p.obs.rejected(p.token, exc, p.t0, p.dt + _perf_ns() - p0)
+            p.token = p.result = p.claims = None  # the expiry queue may hold p a little longer
             raise
         finally:
             _ACTIVE.reset(ctx_token)
         p.obs.accepted(p.token, p.result, p.t0, p.dt + _perf_ns() - p0)
+        p.token = p.result = p.claims = None
         return result
 
     return wrapper
