@@ -28,15 +28,56 @@ def _marker(kind: str, credential: str) -> str:
     return f"[REDACTED:{kind}:{config.current().fingerprinter.token(credential)}]"
 
 
-def _in_marker(m: re.Match[str]) -> bool:
-    """The match is the kind inside an existing marker ("[REDACTED:api_key:...")."""
-    start = m.start()
-    return start >= 10 and m.string.startswith(p.MARKER_PREFIX, start - 10)
+def _in_marker(text: str, start: int) -> bool:
+    """Position ``start`` lies inside an existing marker ("[REDACTED:url_password:..." and its fingerprint)."""
+    i = text.rfind(p.MARKER_PREFIX, max(0, start - 48), start)
+    return i >= 0 and "]" not in text[i:start]
+
+
+def _credential_like(word: str) -> bool:
+    """A word after ``Authorization:`` that is a credential rather than a scheme name: long, or with digits,
+    "_", or mixed case past the first letter."""
+    rest = word[1:]
+    mixed = rest != rest.lower() and rest != rest.upper()
+    return len(word) >= 24 or mixed or any(c.isdigit() or c == "_" for c in word)
 
 
 def _is_word(value: str) -> bool:
     """A plain word ("token", "Basic", "authentication"): prose, not a credential."""
     return _WORDISH.fullmatch(value) is not None
+
+
+_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
+
+
+def _lower(text: str) -> str:
+    """Lower-cased copy of ``text`` with the same length (so match positions carry over to ``text``)."""
+    low = text.lower()
+    if len(low) != len(text):  # a character whose lower case is longer (U+0130): ASCII letters only
+        low = text.translate(_ASCII_LOWER)
+    return low
+
+
+Sub = Callable[[str, "re.Match[str]"], "str | None"]
+
+
+def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub) -> tuple[str, str]:
+    """Apply ``pattern`` to the lower-cased ``low``; ``fn(text, match)`` returns the replacement of the match
+    in ``text`` (None: keep). Returns the new text and its lower-cased copy."""
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(low):
+        rep = fn(text, m)
+        if rep is None:
+            continue
+        out.append(text[last : m.start()])
+        out.append(rep)
+        last = m.end()
+    if not out:
+        return text, low
+    out.append(text[last:])
+    new = "".join(out)
+    return new, _lower(new)
 
 
 class _Pass:
@@ -58,14 +99,14 @@ class _Pass:
         if not stripped or stripped.startswith(p.MARKER_PREFIX):
             return value
         jose = p.is_jose(stripped)
-        if jose is not None and default_kind not in (p.DPOP,):
+        if jose is not None:
             return self.mark(jose, stripped)
         return self.mark(default_kind, stripped)
 
     def auth_value(self, value: str) -> str:
         """An Authorization header value: keep the scheme, redact the credentials."""
         scheme, sep, cred = value.strip().partition(" ")
-        if not sep:
+        if not sep or not cred.strip() or p.is_jose(scheme):
             return self.credential(value, p.AUTHORIZATION)
         kind = _SCHEME_KIND.get(scheme.lower(), p.AUTHORIZATION)
         return f"{scheme} {self.credential(cred, kind)}"
@@ -95,75 +136,106 @@ class _Pass:
 
     # -- free text ---------------------------------------------------------------------------------------------
     def text(self, s: str) -> str:
-        low = s.lower()
-        if "." in s:
+        if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>" forms can remain
+            low = _lower(s)
+            for scheme, pattern in p.SCHEME_CRED.items():
+                if scheme in low:
+                    s, low = _run(s, low, pattern, self._scheme)
+            return s
+        if "." in s or "%2" in s:
             s = p.JOSE.sub(self._jose, s)
         if "://" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
-        if "=" in s or "%3d" in low:
-            s = p.QUERY_PARAM.sub(self._query, s)
+        low = _lower(s)
+        if "=" in low or "%3d" in low:
+            s, low = _run(s, low, p.QUERY_PARAM, self._query)
+            if "code" in low:
+                s, low = _run(s, low, p.FORM_CODE, self._form_code)
         if "authorization" in low:
-            s = p.AUTH_HEADER.sub(self._auth, s)
+            s, low = _run(s, low, p.AUTH_HEADER, self._auth)
         if "cookie" in low:
-            s = p.COOKIE_HEADER.sub(self._cookie, s)
-        if "bearer" in low or "basic" in low or "dpop" in low:
-            s = p.SCHEME_CRED.sub(self._scheme, s)
-        for word in p.FIELD_WORDS:
-            if word in low:
-                return p.TEXT_FIELD.sub(self._field, s)
+            s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
+        for scheme, pattern in p.SCHEME_CRED.items():
+            if scheme in low:
+                s, low = _run(s, low, pattern, self._scheme)
+        for gate, pattern in p.TEXT_FIELDS:
+            if gate in low:
+                s, low = _run(s, low, pattern, self._field)
         return s
 
     def _jose(self, m: re.Match[str]) -> str:
-        token = m.group(0)
-        kind = p.jose_kind(token)
-        return token if kind is None else self.mark(kind, token)
+        out = []
+        for piece, kind in p.split_jose(m.group(0)):
+            out.append(piece if kind is None else self.mark(kind, piece))
+        return "".join(out)
 
     def _userinfo(self, m: re.Match[str]) -> str:
         pw = m.group("password")
-        if pw.startswith(p.MARKER_PREFIX) or m.group("user").startswith(p.MARKER_PREFIX):
+        if pw.startswith(p.MARKER_PREFIX) or _in_marker(m.string, m.start()):
             return m.group(0)
         return f"://{m.group('user')}:{self.mark(p.URL_PASSWORD, unquote(pw))}@"
 
-    def _query(self, m: re.Match[str]) -> str:
-        value = m.group("value")
-        start = m.start("value") - m.start(0)
+    def _query(self, s: str, m: re.Match[str]) -> str | None:
+        if _in_marker(s, m.start()):
+            return None
+        value = s[m.start("value") : m.end()]
         decoded = unquote(unquote(value)) if "%" in value else value
-        return m.group(0)[:start] + self.mark(p.QUERY_TOKEN, decoded)
+        kind = p.is_jose(decoded) or p.QUERY_TOKEN
+        return s[m.start() : m.start("value")] + self.mark(kind, decoded)
 
-    def _auth(self, m: re.Match[str]) -> str:
-        cred = m.group("cred")
-        scheme = m.group("scheme")
-        kind = _SCHEME_KIND.get(scheme.lower(), p.AUTHORIZATION) if scheme else p.AUTHORIZATION
-        start = m.start("cred") - m.start(0)
-        return m.group(0)[:start] + self.credential(cred, kind)
+    def _form_code(self, s: str, m: re.Match[str]) -> str | None:
+        value = s[m.start("value") : m.end()]
+        if value.isdigit() or _in_marker(s, m.start()):
+            return None
+        decoded = unquote(unquote(value)) if "%" in value else value
+        return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded)
 
-    def _cookie(self, m: re.Match[str]) -> str:
-        start = m.start("value") - m.start(0)
-        redacted = self.cookie_value(m.group("value"), set_cookie=m.group("name").lower() == "set-cookie")
-        return m.group(0)[:start] + redacted
+    def _auth(self, s: str, m: re.Match[str]) -> str | None:
+        if _in_marker(s, m.start()):
+            return None
+        cred = s[m.start("cred") : m.end("cred")]
+        kind = p.AUTHORIZATION
+        if m.start("scheme") >= 0:
+            scheme = m.group("scheme")
+            if scheme not in p.AUTH_SCHEMES and _credential_like(s[m.start("scheme") : m.end("scheme")]):
+                # "authorization=sk_live_... status=401": no scheme, the first word is the credential
+                start, end = m.start("scheme"), m.end("scheme")
+                return s[m.start() : start] + self.credential(s[start:end], kind) + s[end : m.end()]
+            kind = _SCHEME_KIND.get(scheme, p.AUTHORIZATION)
+        return s[m.start() : m.start("cred")] + self.credential(cred, kind)
 
-    def _scheme(self, m: re.Match[str]) -> str:
-        cred = m.group("cred")
-        if _is_word(cred):
-            return m.group(0)
-        start = m.start("cred") - m.start(0)
-        return m.group(0)[:start] + self.credential(cred, _SCHEME_KIND[m.group("scheme").lower()])
+    def _cookie(self, s: str, m: re.Match[str]) -> str | None:
+        if _in_marker(s, m.start()):
+            return None
+        value = s[m.start("value") : m.end("value")]
+        set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
+        return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie)
 
-    def _field(self, m: re.Match[str]) -> str:
-        if _in_marker(m):
-            return m.group(0)
-        name = p.name_before(m.string, m.start()) + m.group(0)[: m.start("suffix") - m.start()] + m.group("suffix")
+    def _scheme(self, s: str, m: re.Match[str]) -> str | None:
+        cred = s[m.start("cred") : m.end("cred")]
+        if _is_word(cred) or _in_marker(s, m.start()):
+            return None
+        scheme = m.string[m.start() : m.start("cred")].split()[0]  # lower-cased: bearer, basic or dpop
+        return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme])
+
+    def _field(self, s: str, m: re.Match[str]) -> str | None:
+        if _in_marker(s, m.start()):
+            return None
+        low = m.string
+        name = p.name_before(low, m.start()) + low[m.start() : m.end("suffix")]
         if p.NOT_SECRET.match(name):
-            return m.group(0)
-        if m.group("q") is not None:
-            value, group = m.group("qvalue"), "qvalue"
-        else:
-            value, group = m.group("value"), "value"
+            return None
+        for group in ("dq", "sq", "eq", "bare"):
+            start = m.start(group)
+            if start >= 0:
+                break
+        value = s[start : m.end(group)]
         if not value or value.startswith(p.MARKER_PREFIX):
-            return m.group(0)
+            return None
+        if group == "bare" and value.lower() in p.EMPTY_VALUES:
+            return None
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
-        start = m.start(group) - m.start(0)
-        return m.group(0)[:start] + self.credential(value, kind)
+        return s[m.start() : start] + self.credential(value, kind)
 
     # -- nested values -----------------------------------------------------------------------------------------
     def value(self, obj: Any, depth: int = 0) -> Any:

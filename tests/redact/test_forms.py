@@ -1,0 +1,562 @@
+"""Every leak form of issue 3's "What must be caught" list, one test case each, plus the false positives.
+
+Tokens are real: signed (PyJWT: RS256, ES256, EdDSA, HS256, alg none) or encrypted (jwcrypto: RSA-OAEP-256 and
+``dir`` JWE) with keys generated here, and checked with the same libraries before they are used. For every form:
+the credential appears nowhere in the output, the marker has the expected kind, its fingerprint equals
+``config.current().fingerprinter.token(credential)`` (for a JWS/JWE: the ``token_fp`` of its validation event),
+and the input object is not mutated.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwcrypto import jwe as jc_jwe
+from jwcrypto import jwk as jc_jwk
+from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
+
+import jwtobs
+from jwtobs import config
+from jwtobs.events import ValidationEvent
+from jwtobs.redact import scrub, scrub_value
+
+MARKER = re.compile(r"\[REDACTED:([a-z_]+):([0-9a-z]{1,16}-[0-9a-f]{12})\]")
+HS_KEY = b"k" * 32
+CLAIMS = {"sub": "alice@example.com", "iss": "https://issuer.test", "aud": "billing-api", "scope": "read write"}
+
+
+def b64u(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Tokens:
+    rs256: str
+    es256: str
+    eddsa: str
+    hs256: str
+    none: str
+    dash_underscore: str
+    padded: str
+    ewogic: str
+    ewoid: str
+    jwe_rsa: str
+    jwe_dir: str
+    dpop_proof: str
+
+
+def _claims() -> dict[str, Any]:
+    now = int(time.time())
+    return {**CLAIMS, "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+
+
+def _verbose(header: dict[str, Any], indent: int, key: rsa.RSAPrivateKey) -> str:
+    """An RS256 token whose header is pretty-printed JSON (``ewogIC...`` for indent=2, ``ewoi...`` for 0)."""
+    signing_input = b64u(json.dumps(header, indent=indent).encode()) + "." + b64u(json.dumps(_claims()).encode())
+    sig = RSAAlgorithm(RSAAlgorithm.SHA256).sign(signing_input.encode(), key)
+    return signing_input + "." + b64u(sig)
+
+
+def mint() -> Tokens:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    rs256 = jwt.encode(_claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+    es256 = jwt.encode(_claims(), ec_key, algorithm="ES256", headers={"kid": "ec-1"})
+    eddsa = jwt.encode(_claims(), ed_key, algorithm="EdDSA")
+    hs256 = jwt.encode(_claims(), HS_KEY, algorithm="HS256")
+    none = jwt.encode(_claims(), None, algorithm="none")
+    assert none.endswith(".") and none.count(".") == 2
+    # A header whose base64url holds both "-" and "_" (kid bytes chosen to produce them).
+    dash_underscore = ""
+    for i in range(8):
+        cand = jwt.encode(_claims(), HS_KEY, algorithm="HS256", headers={"kid": "k" * i + "?>?>?>?>"})
+        head = cand.split(".")[0]
+        if "-" in head and "_" in head:
+            dash_underscore = cand
+            break
+    assert dash_underscore, "no header with - and _ found"
+    # Padded: every segment "="-padded to a multiple of 4, signed over the padded signing input.
+    for i in range(64):
+        header = b64u(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "p" * i}).encode())
+        payload = b64u(json.dumps(_claims()).encode())
+        if len(header) % 4 and len(payload) % 4:
+            break
+    pad = lambda seg: seg + "=" * (-len(seg) % 4)  # noqa: E731
+    signing_input = pad(header) + "." + pad(payload)
+    padded = signing_input + "." + pad(b64u(HMACAlgorithm(HMACAlgorithm.SHA256).sign(signing_input.encode(), HS_KEY)))
+    assert padded.count("=") >= 2
+    ewogic = _verbose({"alg": "RS256", "typ": "JWT", "kid": "rsa-1"}, 2, rsa_key)
+    ewoid = _verbose({"alg": "RS256", "typ": "JWT"}, 0, rsa_key)
+    assert ewogic.startswith("ewogIC") and ewoid.startswith("ewoi")
+    # JWE (jwcrypto): RSA-OAEP-256 (5 parts) and dir (empty encrypted key).
+    rsa_jwk = jc_jwk.JWK.generate(kty="RSA", size=2048)
+    e = jc_jwe.JWE(json.dumps(_claims()).encode(), protected=json.dumps({"alg": "RSA-OAEP-256", "enc": "A256GCM"}))
+    e.add_recipient(rsa_jwk)
+    jwe_rsa = e.serialize(compact=True)
+    oct_jwk = jc_jwk.JWK.generate(kty="oct", size=256)
+    d = jc_jwe.JWE(json.dumps(_claims()).encode(), protected=json.dumps({"alg": "dir", "enc": "A256GCM"}))
+    d.add_recipient(oct_jwk)
+    jwe_dir = d.serialize(compact=True)
+    assert jwe_dir.split(".")[1] == "" and len(jwe_rsa.split(".")) == 5
+    # DPoP proof (RFC 9449): ES256 with the public key in the header.
+    pub_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
+    dpop_proof = jwt.encode(
+        {"htm": "GET", "htu": "https://api.test/x", "jti": uuid.uuid4().hex, "iat": int(time.time())},
+        ec_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": pub_jwk},
+    )
+    # They are real: each verifies / decrypts with its library.
+    opts = {"verify_aud": False}
+    jwt.decode(rs256, rsa_key.public_key(), algorithms=["RS256"], options=opts)
+    jwt.decode(es256, ec_key.public_key(), algorithms=["ES256"], options=opts)
+    jwt.decode(eddsa, ed_key.public_key(), algorithms=["EdDSA"], options=opts)
+    jwt.decode(hs256, HS_KEY, algorithms=["HS256"], options=opts)
+    jwt.decode(dash_underscore, HS_KEY, algorithms=["HS256"], options=opts)
+    jwt.decode(ewogic, rsa_key.public_key(), algorithms=["RS256"], options=opts)
+    jwt.decode(ewoid, rsa_key.public_key(), algorithms=["RS256"], options=opts)
+    for tok, key in ((jwe_rsa, rsa_jwk), (jwe_dir, oct_jwk)):
+        dec = jc_jwe.JWE()
+        dec.deserialize(tok, key=key)
+        assert json.loads(dec.payload)["sub"] == CLAIMS["sub"]
+    return Tokens(
+        rs256, es256, eddsa, hs256, none, dash_underscore, padded, ewogic, ewoid, jwe_rsa, jwe_dir, dpop_proof
+    )
+
+
+_TOKENS: Tokens | None = None
+
+
+def tokens() -> Tokens:
+    global _TOKENS
+    if _TOKENS is None:
+        _TOKENS = mint()
+    return _TOKENS
+
+
+OPAQUE = "gho_16C7e42F292c6912E7710c838347Ae178B4a"  # opaque bearer (GitHub-style), not a JWT
+OPAQUE2 = "8xLOxBtZp8aQz9Y3vKcT-1wE_r2uN4sPq7"
+BASIC = base64.b64encode(b"alice:correct horse battery staple").decode()
+PASSWORD = "S3cr3t!pa55-w0rd"
+API_KEY = "sk_live_51HqLyjWDarjtT1zdp7dcXYZ"
+COOKIE_VALUE = "s%3AQm9iLXNlc3Npb24tMTIz.x7Yq9Zz0AbCdEfGh"
+CODE = "SplxlOBeZQQYbYS6WxSbIA"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One leak form: the input, the credentials that must vanish, and the expected markers
+    (kind, credential the fingerprint is of — None when the marker covers more than the credential)."""
+
+    value: Any
+    secrets: tuple[str, ...]
+    markers: tuple[tuple[str, str | None], ...]
+
+
+def _jose(tok: str, kind: str = "jwt", fmt: str = "the token was {t} (rejected)") -> Case:
+    return Case(fmt.format(t=tok), (tok,), ((kind, tok),))
+
+
+def _forms() -> dict[str, Callable[[Tokens], Case]]:
+    f: dict[str, Callable[[Tokens], Case]] = {
+        # -- JWS / JWE anywhere in a string --------------------------------------------------------------
+        "jws_rs256_text": lambda t: _jose(t.rs256),
+        "jws_es256_text": lambda t: _jose(t.es256),
+        "jws_eddsa_text": lambda t: _jose(t.eddsa),
+        "jws_hs256_text": lambda t: _jose(t.hs256),
+        "jws_alg_none_empty_signature": lambda t: _jose(t.none),
+        "jws_header_dash_underscore": lambda t: _jose(t.dash_underscore),
+        "jws_padded": lambda t: _jose(t.padded),
+        "jws_verbose_ewogIC_header": lambda t: _jose(t.ewogic),
+        "jws_verbose_ewoi_header": lambda t: _jose(t.ewoid),
+        "jws_sentence_full_stop": lambda t: _jose(t.rs256, fmt="Rejected token {t}."),
+        "jws_glued_to_words": lambda t: _jose(t.es256, fmt="jwt={t};next"),
+        "jws_after_json_newline_escape": lambda t: _jose(t.hs256, fmt='{{"msg": "line one\\n{t}\\nline three"}}'),
+        "jwe_rsa_oaep_5_parts": lambda t: _jose(t.jwe_rsa, "jwe"),
+        "jwe_dir_empty_encrypted_key": lambda t: _jose(t.jwe_dir, "jwe"),
+        "jwe_in_json_log_line": lambda t: _jose(t.jwe_rsa, "jwe", '{{"event": "decrypt failed", "jwe": "{t}"}}'),
+        # -- Authorization / Proxy-Authorization ---------------------------------------------------------
+        "auth_bearer_jwt_text": lambda t: _jose(t.rs256, fmt="Authorization: Bearer {t}"),
+        "auth_bearer_opaque_lowercase": lambda t: Case(
+            f"authorization: bearer {OPAQUE}", (OPAQUE,), (("bearer", OPAQUE),)
+        ),
+        "auth_basic_uppercase": lambda t: Case(f"AUTHORIZATION: BASIC {BASIC}", (BASIC,), (("basic", BASIC),)),
+        "proxy_authorization_basic_mixed_case": lambda t: Case(
+            f"Proxy-AuthoriZation: bAsIc {BASIC}", (BASIC,), (("basic", BASIC),)
+        ),
+        "auth_dpop_jwt_and_proof": lambda t: Case(
+            f"Authorization: DPoP {t.es256}\nDPoP: {t.dpop_proof}",
+            (t.es256, t.dpop_proof),
+            (("jwt", t.es256), ("jwt", t.dpop_proof)),
+        ),
+        "auth_dpop_opaque": lambda t: Case(f"Authorization: DPoP {OPAQUE2}", (OPAQUE2,), (("dpop", OPAQUE2),)),
+        "auth_digest": lambda t: Case(
+            'Authorization: Digest username="alice", realm="api", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
+            'uri="/x", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"',
+            ("6629fae49393a05397450978507c4ef1", "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
+            (("digest", None),),
+        ),
+        "auth_opaque_without_scheme": lambda t: Case(
+            f"authorization={API_KEY} status=401", (API_KEY,), (("authorization", API_KEY),)
+        ),
+        "auth_other_scheme_opaque": lambda t: Case(
+            f"Authorization: Token {OPAQUE2}", (OPAQUE2,), (("authorization", OPAQUE2),)
+        ),
+        "auth_free_text_bearer_without_header": lambda t: Case(
+            f"retrying with Bearer {OPAQUE} after 401", (OPAQUE,), (("bearer", OPAQUE),)
+        ),
+        "auth_dict_key": lambda t: Case({"Authorization": f"Bearer {OPAQUE}"}, (OPAQUE,), (("bearer", OPAQUE),)),
+        "auth_dict_key_jwt_any_case": lambda t: Case(
+            {"headers": {"AUTHORIZATION": f"bearer {t.eddsa}"}}, (t.eddsa,), (("jwt", t.eddsa),)
+        ),
+        "proxy_auth_dict_key": lambda t: Case({"Proxy-Authorization": f"Basic {BASIC}"}, (BASIC,), (("basic", BASIC),)),
+        "auth_header_list_str_tuples": lambda t: Case(
+            [("accept", "*/*"), ("Authorization", f"Bearer {OPAQUE}")], (OPAQUE,), (("bearer", OPAQUE),)
+        ),
+        "auth_header_list_bytes_tuples": lambda t: Case(
+            {"type": "http", "headers": [(b"host", b"api.test"), (b"authorization", f"Bearer {t.rs256}".encode())]},
+            (t.rs256,),
+            (("jwt", t.rs256),),
+        ),
+        "auth_header_tuples_repr_text": lambda t: Case(
+            repr([(b"authorization", f"Basic {BASIC}".encode())]), (BASIC,), (("basic", BASIC),)
+        ),
+        "otel_attribute_str": lambda t: Case(
+            {"http.request.header.authorization": f"Bearer {OPAQUE}"}, (OPAQUE,), (("bearer", OPAQUE),)
+        ),
+        "otel_attribute_list": lambda t: Case(
+            {"http.request.header.authorization": [f"Bearer {t.hs256}"]}, (t.hs256,), (("jwt", t.hs256),)
+        ),
+        "otel_attribute_text": lambda t: Case(
+            f"attributes={{'http.request.header.authorization': ('Bearer {OPAQUE}',)}}",
+            (OPAQUE,),
+            (("bearer", OPAQUE),),
+        ),
+        "wsgi_environ_http_authorization": lambda t: Case(
+            f"{{'HTTP_AUTHORIZATION': 'Basic {BASIC}', 'PATH_INFO': '/x'}}", (BASIC,), (("basic", BASIC),)
+        ),
+        # -- Cookie / Set-Cookie -----------------------------------------------------------------------
+        "cookie_header_text": lambda t: Case(
+            f"Cookie: session={COOKIE_VALUE}; theme=dark; auth={t.hs256}",
+            (COOKIE_VALUE, t.hs256),
+            (("cookie", COOKIE_VALUE), ("jwt", t.hs256)),
+        ),
+        "set_cookie_header_text": lambda t: Case(
+            f"set-cookie: sid={COOKIE_VALUE}; Path=/; Secure; HttpOnly", (COOKIE_VALUE,), (("cookie", COOKIE_VALUE),)
+        ),
+        "cookie_dict": lambda t: Case({"Cookie": f"sid={COOKIE_VALUE}"}, (COOKIE_VALUE,), (("cookie", COOKIE_VALUE),)),
+        "cookie_bytes_tuple": lambda t: Case(
+            [(b"cookie", f"id_token={t.rs256}".encode())], (t.rs256,), (("jwt", t.rs256),)
+        ),
+        "set_cookie_otel_attribute": lambda t: Case(
+            {"http.response.header.set-cookie": [f"sid={COOKIE_VALUE}; HttpOnly"]},
+            (COOKIE_VALUE,),
+            (("cookie", COOKIE_VALUE),),
+        ),
+        # -- query strings and URL fragments, raw or percent-encoded -------------------------------------
+        "query_access_token_jwt": lambda t: _jose(t.rs256, fmt="GET /cb?access_token={t}&x=1 HTTP/1.1"),
+        "query_access_token_opaque": lambda t: Case(
+            f"GET /cb?access_token={OPAQUE}&x=1", (OPAQUE,), (("query_token", OPAQUE),)
+        ),
+        "fragment_id_token": lambda t: _jose(t.es256, fmt="redirect to https://app.test/cb#id_token={t}&state=xyz"),
+        "query_refresh_token": lambda t: Case(
+            f"POST /token?grant_type=refresh_token&refresh_token={OPAQUE2}", (OPAQUE2,), (("query_token", OPAQUE2),)
+        ),
+        "query_code": lambda t: Case(f"/cb?code={CODE}&state=af0ifjsldkj", (CODE,), (("query_token", CODE),)),
+        "query_client_secret": lambda t: Case(
+            f"body: grant_type=client_credentials&client_id=app&client_secret={PASSWORD}",
+            (PASSWORD, quote(PASSWORD, safe="")),
+            (("query_token", PASSWORD),),
+        ),
+        "form_body_code_first": lambda t: Case(f"code={CODE}&state=xyz", (CODE,), (("query_token", CODE),)),
+        "query_percent_encoded_3D_26": lambda t: Case(
+            "next=https%3A%2F%2Fapp.test%2Fcb%3Fx%3D1%26access_token%3D" + OPAQUE,
+            (OPAQUE,),
+            (("query_token", OPAQUE),),
+        ),
+        "query_percent_encoded_2E_jwt": lambda t: Case(
+            "return_to=%2Fcb%3Fid_token%3D" + t.rs256.replace(".", "%2E"),
+            (t.rs256, t.rs256.replace(".", "%2E"), t.rs256.split(".")[2]),
+            (("jwt", t.rs256),),
+        ),
+        "query_percent_encoded_2E_unnamed": lambda t: Case(
+            "u=https%3A%2F%2Fx.test%2F%3Fq%3D" + t.hs256.replace(".", "%2E"),
+            (t.hs256.split(".")[2],),
+            (("jwt", t.hs256),),
+        ),
+        "query_html_escaped_amp": lambda t: Case(
+            f'<a href="/cb?x=1&amp;access_token={OPAQUE}">', (OPAQUE,), (("query_token", OPAQUE),)
+        ),
+        # -- secret-named fields at any depth --------------------------------------------------------------
+        "field_dict_top_level": lambda t: Case(
+            {"user": "alice", "password": PASSWORD}, (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "field_nested_deep": lambda t: Case(
+            {"a": {"b": [{"c": ({"client_secret": PASSWORD},)}]}}, (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "field_list_of_pairs": lambda t: Case([("x-api-key", API_KEY)], (API_KEY,), (("api_key", API_KEY),)),
+        "field_in_set": lambda t: Case({f"password={PASSWORD}", "ok"}, (PASSWORD,), (("secret_field", PASSWORD),)),
+        "field_in_frozenset_tuple": lambda t: Case(
+            frozenset({("api_key", API_KEY)}), (API_KEY,), (("api_key", API_KEY),)
+        ),
+        "field_bytes_value": lambda t: Case({"session": PASSWORD.encode()}, (PASSWORD,), (("secret_field", PASSWORD),)),
+        "field_bytes_text": lambda t: Case(f'{{"api_key": "{API_KEY}"}}'.encode(), (API_KEY,), (("api_key", API_KEY),)),
+        "field_dataclass_repr_text": lambda t: Case(
+            repr(_Creds("alice", PASSWORD, API_KEY)), (PASSWORD, API_KEY), (("secret_field", PASSWORD),)
+        ),
+        "field_dataclass_object": lambda t: Case(
+            {"creds": _Creds("alice", PASSWORD, API_KEY)}, (PASSWORD, API_KEY), (("secret_field", PASSWORD),)
+        ),
+        "field_json_text_any_case": lambda t: Case(
+            f'{{"Client_Secret":"{PASSWORD}","X-Api-Key": "{API_KEY}"}}',
+            (PASSWORD, API_KEY),
+            (("secret_field", PASSWORD), ("api_key", API_KEY)),
+        ),
+        "field_json_escaped_inside_json": lambda t: Case(
+            json.dumps({"msg": json.dumps({"password": PASSWORD})}), (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "field_header_line_x_api_key": lambda t: Case(
+            f"X-API-Key: {API_KEY}\nAccept: */*", (API_KEY,), (("api_key", API_KEY),)
+        ),
+        "field_key_value_log_line": lambda t: Case(
+            f"login user=alice pwd={PASSWORD} ok", (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "url_userinfo_password": lambda t: Case(
+            f"connecting to postgres://app:{PASSWORD}@db.internal:5432/main",
+            (PASSWORD,),
+            (("url_password", PASSWORD),),
+        ),
+        "url_userinfo_percent_encoded": lambda t: Case(
+            f"redis://:{quote(PASSWORD, safe='')}@cache:6379/0",
+            (quote(PASSWORD, safe=""),),
+            (("url_password", PASSWORD),),
+        ),
+        # -- exceptions, tracebacks ---------------------------------------------------------------------------
+        "exception_message_object": lambda t: Case(
+            ValueError(f"invalid token {t.rs256}"), (t.rs256,), (("jwt", t.rs256),)
+        ),
+        "exception_message_text": lambda t: Case(
+            str(PermissionError(f"Authorization: Bearer {OPAQUE} rejected")), (OPAQUE,), (("bearer", OPAQUE),)
+        ),
+        "traceback_rendered": lambda t: Case(_traceback(t.es256), (t.es256,), (("jwt", t.es256),)),
+        "bytes_log_line": lambda t: Case(
+            f"Authorization: Bearer {t.eddsa}\r\n".encode(), (t.eddsa,), (("jwt", t.eddsa),)
+        ),
+    }
+    return f
+
+
+@dataclass
+class _Creds:
+    user: str
+    password: str
+    api_key: str
+
+
+def _traceback(token: str) -> str:
+    def validate(tok: str) -> None:
+        raise RuntimeError(f"signature check failed for {tok!r}")
+
+    try:
+        validate(token)
+    except RuntimeError as exc:
+        return "".join(traceback.format_exception(exc))
+    raise AssertionError("unreachable")
+
+
+FORMS = _forms()
+
+
+def _render(out: Any) -> str:
+    """Everything a sink could print of ``out``: its repr (str/bytes/containers/objects) and its str."""
+    if isinstance(out, bytes):
+        return out.decode("latin-1")
+    if isinstance(out, str):
+        return out
+    return repr(out) + str(out)
+
+
+def _scrub_any(value: Any) -> Any:
+    return scrub(value) if isinstance(value, (str, bytes)) else scrub_value(value)
+
+
+@pytest.fixture(autouse=True)
+def _key() -> None:
+    jwtobs.configure(fingerprint_key="redact-forms-test-key", fingerprint_key_id="t")
+
+
+def test_at_least_35_forms() -> None:
+    assert len(FORMS) >= 35
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_form_is_redacted(name: str) -> None:
+    case = FORMS[name](tokens())
+    before = copy.deepcopy(case.value) if not isinstance(case.value, BaseException) else None
+    out = _scrub_any(case.value)
+    text = _render(out)
+    for secret in case.secrets:
+        assert secret not in text, f"{name}: credential leaked in {text!r}"
+        if secret.count(".") >= 2:  # no part of a token survives either
+            for part in secret.split("."):
+                if len(part) >= 16:
+                    assert part not in text, f"{name}: token segment leaked"
+    found = MARKER.findall(text)
+    fp = config.current().fingerprinter
+    for kind, credential in case.markers:
+        assert any(k == kind for k, _ in found), f"{name}: no {kind} marker in {text!r}"
+        if credential is not None:
+            assert (kind, fp.token(credential)) in found, f"{name}: fingerprint of the {kind} marker differs"
+    if before is not None:
+        assert case.value == before, "input mutated"
+        assert type(case.value) is type(before)
+
+
+def test_exception_object_not_mutated() -> None:
+    t = tokens()
+    exc = ValueError(f"bad {t.rs256}")
+    scrub_value({"error": exc})
+    assert exc.args == (f"bad {t.rs256}",)
+
+
+def test_jws_fingerprint_equals_validation_event_token_fp() -> None:
+    """The marker of a token in a log line is the token_fp of the event that validated it."""
+    t = tokens()
+    events: list[ValidationEvent] = []
+    jwtobs.configure(fingerprint_key="redact-forms-test-key", fingerprint_key_id="t", sinks=[events.append])
+    decode = jwtobs.wrap(jwt.decode)
+    with pytest.raises(jwt.InvalidTokenError):
+        decode(t.hs256, b"wrong-key-wrong-key-wrong-key-wrong", algorithms=["HS256"])
+    jwtobs.flush()
+    assert len(events) == 1 and events[0].token_fp
+    out = scrub(f"Authorization: Bearer {t.hs256}")
+    assert out == f"Authorization: Bearer [REDACTED:jwt:{events[0].token_fp}]"
+
+
+def test_same_token_same_marker_everywhere() -> None:
+    t = tokens()
+    a = scrub(f"x {t.rs256} y")
+    b = scrub_value({"authorization": f"Bearer {t.rs256}"})["authorization"]
+    c = scrub(f"/cb?access_token={t.rs256}")
+    marker = MARKER.search(a)
+    assert marker is not None
+    assert marker.group(0) in b and marker.group(0) in c
+
+
+def test_input_structures_copied_not_mutated() -> None:
+    t = tokens()
+    headers = [(b"authorization", f"Bearer {t.rs256}".encode())]
+    inner = {"password": PASSWORD, "list": [t.es256], "set": {t.eddsa}}
+    value = {"headers": headers, "inner": inner}
+    snapshot = copy.deepcopy(value)
+    out = scrub_value(value)
+    assert value == snapshot
+    assert out["inner"] is not inner and out["headers"] is not headers
+    assert t.es256 not in repr(out) and t.eddsa not in repr(out)
+
+
+# -- false positives -----------------------------------------------------------------------------------------
+CLEAN = {
+    "uuid": f"request {uuid.UUID(int=0x1234567890ABCDEF1234567890ABCDEF)} done",
+    "uuid_key_value": "request_id=3f2b8c1e-9d4a-4c7e-8b1f-2a6d5e9c0b7a trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
+    "hex_request_ids": "x-request-id: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "base64_blob": "payload="
+    + base64.b64encode(bytes(range(256))).decode()
+    + " sha256="
+    + base64.b64encode(b"\x01" * 32).decode(),
+    "base64url_dotted_non_token": "etag=W1siYSIsMV0sWzIsM11d.ZXhhbXBsZQ.c2ln",
+    "java_class_names": "at com.example.auth.TokenValidator.validate(TokenValidator.java:42)",
+    "java_exception": "java.lang.IllegalStateException: eyeball.eyewear.eyelash not ready",
+    "ey_words": "eyes.eyebrows.eyelids and eyeglasses.eyesight.eyewitness",
+    "ey_words_long": "eyebrowsandlashes.eyewitnessaccounts.eyeopeningstories",
+    "version_strings": "python 3.11.7, openssl 3.0.13, jwtobs 0.1.0, v1.2.3-rc.1+build.5",
+    "file_paths": "/var/log/app/2024.01.02.log C:\\Users\\eve\\tokens\\readme.txt ./src/session/store.py",
+    "email_addresses": "contact alice.smith@example.com or bob+tag@mail.example.org",
+    "prose_token_password_secret": "token expired; the password field is required; keep it secret, keep it safe",
+    "prose_token_comma": "invalid token, please retry. Set a cookie, then reload. basic authentication, bearer tokens",
+    "prose_bearer_words": "Bearer authentication uses the Bearer scheme; Basic auth is deprecated",
+    "status_code": "request failed code=500 exit code=1 status_code=404",
+    "ipv4_and_ports": "listening on 127.0.0.1:8080 and 10.0.0.12:443",
+    "timestamps": "2024-01-02T03:04:05.678Z 12:34:56.789",
+    "urls_without_secrets": "GET https://api.example.com/v1/users?page=2&limit=50#section-3",
+    "authorization_endpoint": '{"authorization_endpoint": "https://idp.test/authorize", "token_endpoint": "https://idp.test/token"}',
+    "token_metadata_fields": "token_type=Bearer expires_in=3600 token_fp=c0de-3f9a0c1b7d2e max_tokens=100",
+    "json_nulls": '{"password": null, "token": null, "session": false}',
+    "code_comparison": "if token == expected and password != '':",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLEAN))
+def test_no_false_positive(name: str) -> None:
+    text = CLEAN[name]
+    assert scrub(text) == text
+
+
+def test_no_false_positive_bytes() -> None:
+    raw = uuid.uuid4().bytes + b" com.example.Foo eyes.eyebrows.eyelids"
+    assert scrub(raw) == raw
+
+
+def test_own_event_json_kept() -> None:
+    """jwtobs's validation event (token_fp, jti_hash, sub_hash...) passes through unchanged."""
+    t = tokens()
+    events: list[ValidationEvent] = []
+    jwtobs.configure(fingerprint_key="redact-forms-test-key", fingerprint_key_id="t", sinks=[events.append])
+    decode = jwtobs.wrap(jwt.decode)
+    decode(t.hs256, HS_KEY, algorithms=["HS256"], audience="billing-api")
+    with pytest.raises(jwt.InvalidTokenError):
+        decode(t.rs256, HS_KEY, algorithms=["HS256"])
+    jwtobs.flush()
+    assert len(events) == 2
+    for event in events:
+        line = event.to_json()
+        assert event.token_fp and event.jti_hash and event.token_fp in line and event.jti_hash in line
+        assert scrub(line) == line
+        d = event.to_dict()
+        assert scrub_value(d) == d
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_idempotent(name: str) -> None:
+    value = FORMS[name](tokens()).value
+    once = _scrub_any(value)
+    twice = _scrub_any(once)
+    assert _render(twice) == _render(once)
+
+
+def test_already_redacted_line_not_double_redacted() -> None:
+    fp = config.current().fingerprinter.token("x")
+    for kind in (
+        "jwt",
+        "jwe",
+        "bearer",
+        "basic",
+        "dpop",
+        "cookie",
+        "query_token",
+        "api_key",
+        "secret_field",
+        "url_password",
+        "authorization",
+        "digest",
+    ):
+        line = (
+            f"Authorization: Bearer [REDACTED:{kind}:{fp}] Cookie: sid=[REDACTED:{kind}:{fp}] "
+            f"password=[REDACTED:{kind}:{fp}] https://u:[REDACTED:{kind}:{fp}]@h/?code=[REDACTED:{kind}:{fp}] "
+            f"[REDACTED:{kind}:{fp}]"
+        )
+        assert scrub(line) == line, kind
