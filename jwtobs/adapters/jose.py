@@ -28,6 +28,7 @@ from numbers import Number
 from typing import Any, Final
 
 from jose import exceptions as je
+from jose.backends.base import Key
 
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
@@ -170,6 +171,22 @@ def _jwk(exc: je.JWKError, peek: TokenPeek) -> Result:
     return Reason.KEY_INVALID, None
 
 
+def _from_key_construction(exc: BaseException) -> bool:
+    """True when the error escaped while python-jose built a key object (``jose.backends`` ``Key.__init__`` or
+    its ``_process_*`` helpers): cryptography's ``ValueError`` for an RSA exponent of 1 or an EC point off the
+    curve, ``TypeError`` for a key of a type the algorithm cannot take. Found from the traceback's frames."""
+    tb = exc.__traceback__
+    n = 0
+    while tb is not None and n < 64:
+        n += 1
+        frame = tb.tb_frame
+        name = frame.f_code.co_name
+        if (name == "__init__" or name.startswith("_process")) and isinstance(frame.f_locals.get("self"), Key):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     """python-jose's exception -> (reason, detail); ``None`` for a failure that is not about the token."""
     if isinstance(exc, je.ExpiredSignatureError):
@@ -206,6 +223,8 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     if isinstance(exc, RecursionError):
         return Reason.MALFORMED, peek.bad_segment() or "payload"
     if isinstance(exc, (TypeError, ValueError, AttributeError)):
+        if _from_key_construction(exc):
+            return _unsigned(peek) if peek.unsigned else (Reason.KEY_INVALID, None)
         # python-jose's own checks let some wrong JSON types escape; name them only when the token shows one
         return _header_type(peek) or _bad_claim_type(peek)
     return None

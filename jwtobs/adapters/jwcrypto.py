@@ -397,6 +397,8 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
         return _jwe_failure(exc, peek)
     if isinstance(exc, (common.InvalidJWEKeyType, common.InvalidJWEKeyLength)):
         return Reason.KEY_INVALID, None
+    if isinstance(exc, (jwk.InvalidJWKType, jwk.InvalidJWKValue, jwk.InvalidJWKUsage, jwk.InvalidJWKOperation)):
+        return _unsigned(peek) if peek.unsigned else (Reason.KEY_INVALID, None)
     if isinstance(exc, common.InvalidJWAAlgorithm):
         return _unsigned(peek) if peek.unsigned else (Reason.ALG_NOT_ALLOWED, "unsupported")
     # -- what jwcrypto lets escape --
