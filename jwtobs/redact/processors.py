@@ -72,7 +72,7 @@ class _Core:
 
     def is_clean(self, value: str) -> bool:
         """Whether ``value`` holds nothing to redact (nothing is counted)."""
-        if value in self._clean:
+        if value in self._clean or _quiet(value):
             return True
         if self.probe.text(value) == value:
             self._remember(value)
@@ -81,7 +81,7 @@ class _Core:
 
     def text(self, value: str) -> str:
         """Scrubbed ``value`` (the same object when clean); redactions are counted."""
-        if value in self._clean:
+        if value in self._clean or _quiet(value):
             return value
         out = self.scrubber.text(value)
         if out == value:
@@ -103,7 +103,16 @@ class _Core:
     def items(self, values: Mapping[Any, Any]) -> dict[Any, Any] | None:
         """Scrubbed copy of ``values`` as a dict, or None when nothing changed. Fails closed per value."""
         out: dict[Any, Any] | None = None
+        plain, clean = self._plain, self._clean
         for k, v in values.items():
+            t = type(v)
+            # fast path: a plain key with a number, or with a string known clean or unable to hold a secret
+            # (no trigger character, or only timestamp/number characters): see _quiet
+            if t is str:
+                if (v in clean or _quiet(v)) and plain.get(k):
+                    continue
+            elif t in _SCALARS and plain.get(k):
+                continue
             try:
                 new = self.item(k, v)
             except Exception:
@@ -113,6 +122,26 @@ class _Core:
                     out = dict(values)
                 out[k] = new
         return out
+
+
+_TRIGGER_SEARCH: Final = p.TRIGGER.search
+#: Scheme words the scrubber looks for in text without trigger characters ("Bearer <credentials>").
+_SCHEME_WORDS: Final = tuple(p.SCHEME_CRED) if isinstance(p.SCHEME_CRED, Mapping) else ("bearer", "basic", "dpop")
+#: Characters of timestamps, numbers, durations and versions. No detector matches a text made only of them
+#: (every credential form needs a letter other than T/Z, or one of = % / @).
+_INERT: Final = "0123456789TZ:.,+- "
+
+
+def _quiet(value: str) -> bool:
+    """Cheap proof that the scrubber would return ``value`` unchanged: no trigger character
+    (:data:`patterns.TRIGGER`) and no "<scheme> <credentials>" form, or only timestamp/number characters.
+    ``tests/redact/test_sinks.py`` checks this against the scrubber itself."""
+    if _TRIGGER_SEARCH(value) is None:
+        if " " not in value and "\t" not in value:
+            return True
+        low = value.lower()
+        return not any(w in low for w in _SCHEME_WORDS)
+    return not value.strip(_INERT)
 
 
 class StructlogRedactor:
@@ -251,10 +280,12 @@ class LoggingRedactor(logging.Filter):
             return
         if args:
             new_args = self._core.scrubber.value(args)
-            try:
-                candidate = str(msg) % new_args
-            except Exception:
-                candidate = None
+            candidate: str | None = None
+            if type(new_args) is type(args):  # not FAILED (a scrubbing error) in place of the args
+                try:
+                    candidate = str(msg) % new_args
+                except Exception:
+                    candidate = None
             if candidate is not None and self._core.probe.text(candidate) == candidate:
                 record.args = new_args
                 return

@@ -1,0 +1,667 @@
+"""The redaction sinks end to end: real structlog pipelines, real stdlib loggers and handlers, the real
+OpenTelemetry SDK (TracerProvider / LoggerProvider with in-memory exporters), tokens signed with real keys.
+
+Every test checks both sides: the credentials appear nowhere in what the sink writes, and the keyed
+fingerprint (``config.current().fingerprinter.token(token)``) is there instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+import structlog
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry._logs import LogRecord as ApiLogRecord
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, Status, StatusCode
+
+import jwtobs
+from jwtobs import config, redact, telemetry
+from jwtobs.integrations import install_redaction
+from jwtobs.redact import FAILED, LoggingRedactor, RedactedException, Scrubber, StructlogRedactor, processors
+from jwtobs.redact.otel import RedactingLogExporter, RedactingSpanExporter
+
+
+# -- fixtures ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tokens:
+    rs256: str
+    es256: str
+    eddsa: str
+    hs256: str
+
+    def all(self) -> list[str]:
+        return [self.rs256, self.es256, self.eddsa, self.hs256]
+
+
+@pytest.fixture(scope="module")
+def tokens() -> Tokens:
+    now = int(time.time())
+    claims = {"iss": "https://issuer.test", "sub": "alice", "aud": "api", "iat": now, "exp": now + 600}
+    return Tokens(
+        rs256=jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256"),
+        es256=jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": "k-1"}),
+        eddsa=jwt.encode(claims, ed25519.Ed25519PrivateKey.generate(), algorithm="EdDSA"),
+        hs256=jwt.encode(claims, os.urandom(32), algorithm="HS256"),
+    )
+
+
+@pytest.fixture
+def metrics() -> InMemoryMetricReader:
+    reader = InMemoryMetricReader()
+    jwtobs.configure(
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        fingerprint_key=b"k" * 32,
+        fingerprint_key_id="t1",
+        from_env=False,
+    )
+    return reader
+
+
+def fp(token: str) -> str:
+    return config.current().fingerprinter.token(token)
+
+
+def redactions(reader: InMemoryMetricReader) -> dict[tuple[str, str], int]:
+    """jwtobs.redactions totals by (kind, sink)."""
+    jwtobs.flush()
+    out: dict[tuple[str, str], int] = {}
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name != telemetry.REDACTIONS:
+                    continue
+                for point in metric.data.data_points:
+                    attrs = dict(point.attributes or {})
+                    key = (str(attrs[telemetry.ATTR_KIND]), str(attrs[telemetry.ATTR_SINK]))
+                    out[key] = out.get(key, 0) + int(point.value)
+    return out
+
+
+def assert_clean(text: str, secrets: list[str]) -> None:
+    leaked = [s[:20] + "..." for s in secrets if s in text]
+    assert leaked == [], f"credentials in output: {leaked}"
+
+
+class ReprRaises:
+    """A value whose repr (what renderers print) raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+    __str__ = __repr__
+
+
+class RaisingScrubber(Scrubber):
+    """A scrubber that fails on every call (a bug in a detector, say)."""
+
+    def text(self, text: str | bytes) -> str | bytes:
+        raise RuntimeError("scrubber bug")
+
+    def value(self, obj: Any) -> Any:
+        raise RuntimeError("scrubber bug")
+
+    def values(self, items: Any) -> dict[str, Any]:
+        raise RuntimeError("scrubber bug")
+
+
+# -- the processors' fast path agrees with the scrubber -------------------------------------------------------
+FORMS = [
+    "Authorization: Bearer opaque-0123456789abcdef",
+    "bearer abcdefghijklmnop0123",
+    "Basic dXNlcjpwYXNzd29yZA==",
+    "DPoP abcdefghijklmnop0123",
+    "Cookie: sid=0123456789abcdef",
+    "GET /cb?code=abc123def456&state=x",
+    "/cb%3Faccess_token%3Dabcdef0123456789",
+    "postgres://app:s3cr3t-pw@db:5432/x",
+    "password: hunter2-hunter2",
+    "x-api-key ak_live_0123456789abcdef",
+    "client_secret=cs-9f8e7d6c5b4a",
+    "2026-11-29T01:52:00.123Z",
+    "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "com.example.auth.TokenService",
+]
+
+
+def test_fast_path_agrees_with_scrubber(tokens: Tokens) -> None:
+    """StructlogRedactor skips strings the scrubber cannot change (no trigger character, or only timestamp and
+    number characters): for every form, the processor's output equals the scrubber's own."""
+    processor = StructlogRedactor()
+    forms = [*FORMS, *tokens.all(), *(f"x {t} y" for t in tokens.all())]
+    for form in forms:
+        out = processor(None, "info", {"msg": form})
+        assert out["msg"] == redact.scrub(form), form
+
+
+FRAGMENTS = ["bearer", "Basic", "DPoP", " ", "\t", "abcdefghij", "0123456789", "T", "Z", ":", ".", ",", "-", "+",
+             "=", "%3D", "token", "eyJ", "e30", "/", "@", "://", "?", "&", "code", "Authorization", "cookie"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join) | st.text(max_size=40))
+def test_quiet_strings_hold_nothing(text: str) -> None:
+    """What the processors skip without scrubbing is exactly what the scrubber would leave unchanged."""
+    if processors._quiet(text):
+        assert redact.scrub(text) == text
+
+
+# -- structlog --------------------------------------------------------------------------------------------------
+@pytest.fixture
+def structlog_out() -> Iterator[io.StringIO]:
+    buf = io.StringIO()
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            StructlogRedactor(),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.WriteLoggerFactory(buf),
+        cache_logger_on_first_use=False,
+    )
+    yield buf
+    structlog.reset_defaults()
+
+
+def test_structlog_json_pipeline(structlog_out: io.StringIO, tokens: Tokens, metrics: InMemoryMetricReader) -> None:
+    log = structlog.get_logger("api")
+    headers = {"Authorization": f"Bearer {tokens.rs256}", "Accept": "application/json"}
+    header_list = [(b"authorization", f"DPoP {tokens.es256}".encode()), (b"x-request-id", b"5f0c2b7e")]
+    nested = {"upstream": {"url": f"https://api.test/cb?code=abc123&access_token={tokens.eddsa}"}, "n": 3}
+    snapshot = copy.deepcopy((headers, header_list, nested))
+    log.info(f"calling upstream with {tokens.hs256}", headers=headers, raw_headers=header_list, ctx=nested,
+             password="hunter2-hunter2", retries=2, ok=True)
+    assert (headers, header_list, nested) == snapshot, "the caller's objects are never mutated"
+
+    line = json.loads(structlog_out.getvalue().splitlines()[-1])
+    text = json.dumps(line)
+    assert_clean(text, [*tokens.all(), "hunter2-hunter2"])
+    for token in (tokens.rs256, tokens.es256, tokens.eddsa, tokens.hs256):
+        assert fp(token) in text
+    assert line["retries"] == 2 and line["ok"] is True and line["level"] == "info"
+    assert line["headers"]["Accept"] == "application/json"
+    assert line["password"].startswith("[REDACTED:secret_field:")
+    counts = redactions(metrics)
+    assert counts.get(("jwt", "structlog"), 0) >= 3
+    assert counts.get(("secret_field", "structlog"), 0) >= 1
+
+
+def test_structlog_exception_and_stack(
+    structlog_out: io.StringIO, tokens: Tokens, metrics: InMemoryMetricReader
+) -> None:
+    log = structlog.get_logger()
+    try:
+        raise PermissionError(f"upstream refused Authorization: Bearer {tokens.rs256}")
+    except PermissionError:
+        log.exception("call failed", stack_info=True)
+    line = json.loads(structlog_out.getvalue())
+    assert "Traceback (most recent call last)" in line["exception"]
+    assert "PermissionError: upstream refused Authorization: Bearer [REDACTED:jwt:" in line["exception"]
+    assert "stack" in line
+    assert_clean(json.dumps(line), tokens.all())
+    assert fp(tokens.rs256) in line["exception"]
+
+
+def test_structlog_exc_info_without_format_exc_info(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
+    """Misordered chain (no format_exc_info before the redactor): a traceback holding a token is rendered and
+    scrubbed by the redactor instead of reaching the renderer raw."""
+    buf = io.StringIO()
+    structlog.configure(
+        processors=[StructlogRedactor(), structlog.processors.JSONRenderer()],
+        logger_factory=structlog.WriteLoggerFactory(buf),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        try:
+            raise ValueError(f"bad token {tokens.es256}")
+        except ValueError:
+            structlog.get_logger().error("failed", exc_info=True)
+        line = json.loads(buf.getvalue())
+    finally:
+        structlog.reset_defaults()
+    assert "exc_info" not in line
+    assert f"ValueError: bad token [REDACTED:jwt:{fp(tokens.es256)}]" in line["exception"]
+    assert_clean(buf.getvalue(), tokens.all())
+
+
+def test_structlog_clean_event_is_passed_through(metrics: InMemoryMetricReader) -> None:
+    processor = StructlogRedactor()
+    event = {"event": "request handled", "path": "/api/items", "status": 200, "duration_ms": 12.5,
+             "timestamp": "2026-11-29T01:52:00.123Z", "request_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"}
+    snapshot = dict(event)
+    for _ in range(3):  # the second pass is served by the caches
+        assert processor(None, "info", event) is event
+    assert event == snapshot
+    assert redactions(metrics) == {}
+
+
+def test_structlog_fail_closed(structlog_out: io.StringIO, tokens: Tokens) -> None:
+    log = structlog.get_logger()
+    log.info("odd value", thing=ReprRaises(), token_fp="t1-000000000000", note=f"with {tokens.rs256}")
+    line = json.loads(structlog_out.getvalue())
+    assert line["thing"] == FAILED
+    assert line["token_fp"] == "t1-000000000000"  # a fingerprint field is not a secret
+    assert "[REDACTED:jwt:" in line["note"]
+
+    # a scrubber that raises: every value it touched is withheld, nothing raises, the event is still written
+    broken = StructlogRedactor(scrubber=RaisingScrubber("structlog"))
+    event = {"event": f"token {tokens.rs256}", "password": "pw-123456", "n": 1, "ok": "fine, thanks", "id": "u-1"}
+    out = broken(None, "info", event)
+    assert out["event"] == FAILED and out["password"] == FAILED and out["ok"] == FAILED
+    # numbers and strings that cannot hold a credential (no trigger character) never reach the scrubber
+    assert out["n"] == 1 and out["id"] == "u-1"
+    assert_clean(json.dumps(out), [tokens.rs256, "pw-123456"])
+
+
+def test_structlog_internal_error_fails_closed(
+    structlog_out: io.StringIO, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error inside the scrubbing engine itself (every detector pass raises)."""
+    scrub_module = sys.modules["jwtobs.redact.scrub"]  # (jwtobs.redact.scrub is also the function's name)
+    def boom(self: Any, s: str) -> str:
+        raise RuntimeError("detector bug")
+
+    monkeypatch.setattr(scrub_module._Pass, "text", boom)
+    structlog.get_logger().info(f"token {tokens.rs256}", extra=f"x {tokens.hs256}")
+    line = json.loads(structlog_out.getvalue())
+    assert line["event"] == FAILED and line["extra"] == FAILED
+    assert_clean(structlog_out.getvalue(), tokens.all())
+
+
+# -- stdlib logging ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def stdlib() -> Iterator[tuple[logging.Logger, io.StringIO, LoggingRedactor]]:
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    redactor = LoggingRedactor()
+    handler.addFilter(redactor)
+    logger = logging.getLogger("tests.redact.sinks")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    yield logger, buf, redactor
+    logger.handlers.clear()
+    logger.propagate = True
+
+
+def test_logging_percent_args(stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor], tokens: Tokens,
+                              metrics: InMemoryMetricReader) -> None:
+    logger, buf, _ = stdlib
+    logger.info("upstream said %s for %r", f"Authorization: Bearer {tokens.rs256}", {"cookie": "sid=s3cr3t-cookie-v"})
+    logger.warning("%(who)s sent %(tok)s", {"who": "client-1", "tok": tokens.es256})
+    logger.warning("Authorization: %s", "opaque-0123456789abcdef")  # secret only in template + arg together
+    logger.info("%s: %s", "X-Api-Key", "ak_live_0123456789abcdef")
+    text = buf.getvalue()
+    assert_clean(text, [tokens.rs256, tokens.es256, "s3cr3t-cookie-v", "opaque-0123456789abcdef",
+                        "ak_live_0123456789abcdef"])
+    assert fp(tokens.rs256) in text and fp(tokens.es256) in text
+    assert "client-1 sent [REDACTED:jwt:" in text
+    assert f"Authorization: [REDACTED:authorization:{fp('opaque-0123456789abcdef')}]" in text
+    counts = redactions(metrics)
+    assert counts.get(("jwt", "logging"), 0) >= 2 and counts.get(("cookie", "logging"), 0) >= 1
+
+
+def test_logging_keeps_args_when_scrubbed_args_suffice(
+    stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor], tokens: Tokens
+) -> None:
+    """Formatters that read record.args (uvicorn's access log) keep working: the args are scrubbed copies."""
+    from uvicorn.logging import AccessFormatter
+
+    logger, buf, _ = stdlib
+    logger.handlers[0].setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s',
+                                                    use_colors=False))
+    path = f"/items?access_token={tokens.hs256}&page=2"
+    args = ("127.0.0.1:5000", "GET", path, "1.1", 200)
+    logger.info('%s - "%s %s HTTP/%s" %d', *args)
+    line = buf.getvalue()
+    assert line.startswith('127.0.0.1:5000 - "GET /items?access_token=[REDACTED:')
+    assert line.rstrip().endswith('&page=2 HTTP/1.1" 200 OK')
+    assert fp(tokens.hs256) in line
+    assert_clean(line, [tokens.hs256])
+
+
+def test_logging_clean_record_untouched(stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor]) -> None:
+    _, _, redactor = stdlib
+    args = ("/api/items", 200, 12.5)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET %s -> %d in %.1f ms", args, None)
+    before = dict(record.__dict__)
+    assert redactor.filter(record) is True
+    assert record.__dict__ == before and record.args is args
+
+
+def test_logging_exception_exc_text_and_stack(
+    stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor], tokens: Tokens
+) -> None:
+    logger, buf, redactor = stdlib
+    try:
+        raise ConnectionError(f"refused {tokens.eddsa}")
+    except ConnectionError:
+        logger.exception("upstream failed")
+    text = buf.getvalue()
+    assert f"ConnectionError: refused [REDACTED:jwt:{fp(tokens.eddsa)}]" in text
+    assert "Traceback (most recent call last)" in text
+    assert_clean(text, tokens.all())
+
+    # exc_info replaced for handlers that render it themselves; exc_text already rendered by an earlier handler
+    try:
+        raise ValueError(f"bad {tokens.rs256}")
+    except ValueError:
+        record = logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    record.exc_text = logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
+    record.stack_info = f'Stack (most recent call last):\n  File "x.py", line 1\n    call("{tokens.hs256}")'
+    redactor.filter(record)
+    assert record.exc_info is not None and record.exc_info[0] is RedactedException
+    assert str(record.exc_info[1]) == f"ValueError: bad [REDACTED:jwt:{fp(tokens.rs256)}]"
+    assert_clean(f"{record.exc_text}\n{record.stack_info}", tokens.all())
+    assert fp(tokens.hs256) in str(record.stack_info)
+    rendered = logging.Formatter("%(message)s").format(record)
+    assert "Traceback" in rendered and fp(tokens.rs256) in rendered
+    assert_clean(rendered, tokens.all())
+
+
+def test_logging_extra_attributes(stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor], tokens: Tokens) -> None:
+    logger, buf, _ = stdlib
+    logger.handlers[0].setFormatter(logging.Formatter("%(message)s|%(client_secret)s|%(note)s|%(headers)s|%(n)s"))
+    extra = {
+        "client_secret": "cs-9f8e7d6c5b4a",
+        "note": f"got {tokens.rs256}",
+        "headers": {"Cookie": "session=abcdef0123456789"},
+        "n": 5,
+    }
+    snapshot = copy.deepcopy(extra)
+    logger.info("request", extra=extra)
+    assert extra == snapshot
+    text = buf.getvalue()
+    assert_clean(text, [tokens.rs256, "cs-9f8e7d6c5b4a", "abcdef0123456789"])
+    assert text.startswith("request|[REDACTED:secret_field:") and text.rstrip().endswith("|5")
+
+
+def test_logging_object_message(stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor], tokens: Tokens) -> None:
+    logger, buf, _ = stdlib
+    msg = {"authorization": f"Bearer {tokens.rs256}", "path": "/x"}
+    logger.info(msg)
+    assert msg["authorization"] == f"Bearer {tokens.rs256}"
+    assert_clean(buf.getvalue(), tokens.all())
+    assert fp(tokens.rs256) in buf.getvalue()
+
+
+def test_logging_fail_closed(tokens: Tokens, capsys: pytest.CaptureFixture[str]) -> None:
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.addFilter(LoggingRedactor(scrubber=RaisingScrubber("logging")))
+    logger = logging.getLogger("tests.redact.broken")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        logger.warning("token %s", tokens.rs256)
+        logger.warning("object %s", ReprRaises())
+        try:
+            raise ValueError(tokens.es256)
+        except ValueError:
+            logger.exception("boom")
+        logger.warning("all fine here")
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == FAILED
+    assert FAILED in buf.getvalue() and "all fine here" in lines[-1]
+    assert_clean(buf.getvalue() + capsys.readouterr().err, tokens.all())
+
+
+def test_logging_broken_format_args_do_not_leak(tokens: Tokens, capsys: pytest.CaptureFixture[str]) -> None:
+    """A %-format error makes logging print the message and its arguments to stderr: scrubbed copies."""
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.addFilter(LoggingRedactor())
+    logger = logging.getLogger("tests.redact.badargs")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        logger.warning("%d tokens: %s", f"Bearer {tokens.rs256}")
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+    err = capsys.readouterr().err
+    assert "--- Logging error ---" in err
+    assert_clean(err + buf.getvalue(), tokens.all())
+
+
+def test_logging_filter_on_logger(tokens: Tokens) -> None:
+    buf = io.StringIO()
+    logger = logging.getLogger("tests.redact.onlogger")
+    logger.addHandler(logging.StreamHandler(buf))
+    logger.propagate = False
+    redactor = LoggingRedactor()
+    logger.addFilter(redactor)
+    try:
+        logger.error("Cookie: session=%s", "0123456789abcdef0123")
+    finally:
+        logger.removeFilter(redactor)
+        logger.handlers.clear()
+        logger.propagate = True
+    assert_clean(buf.getvalue(), ["0123456789abcdef0123"])
+    assert "Cookie: session=[REDACTED:" in buf.getvalue()
+
+
+# -- install() ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def clean_install() -> Iterator[None]:
+    redact.uninstall()
+    yield
+    redact.uninstall()
+    structlog.reset_defaults()
+
+
+def test_install_root_named_and_structlog(clean_install: None, tokens: Tokens) -> None:
+    root_buf, uv_buf, sl_buf = io.StringIO(), io.StringIO(), io.StringIO()
+    root_handler = logging.StreamHandler(root_buf)
+    uv_handler = logging.StreamHandler(uv_buf)
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
+    root.addHandler(root_handler)
+    access.addHandler(uv_handler)
+    old_level, access.propagate = root.level, False
+    root.setLevel(logging.INFO)
+    structlog.configure(
+        processors=[structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        logger_factory=structlog.WriteLoggerFactory(sl_buf),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        assert install_redaction() is True  # what every integration's setup calls
+        redact.install()  # idempotent
+        assert sum(isinstance(f, LoggingRedactor) for f in root_handler.filters) == 1
+        assert sum(isinstance(f, LoggingRedactor) for f in uv_handler.filters) == 1
+        assert logging.lastResort is not None
+        assert any(isinstance(f, LoggingRedactor) for f in logging.lastResort.filters)
+        chain = structlog.get_config()["processors"]
+        assert sum(isinstance(x, StructlogRedactor) for x in chain) == 1
+        assert isinstance(chain[-2], StructlogRedactor) and isinstance(chain[-1], structlog.processors.JSONRenderer)
+
+        logging.getLogger("app.module").info("calling with %s", f"Bearer {tokens.rs256}")
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", f"/?id_token={tokens.es256}", "1.1", 200)
+        structlog.get_logger().info("sl", authorization=f"Bearer {tokens.eddsa}")
+        assert fp(tokens.rs256) in root_buf.getvalue() and fp(tokens.es256) in uv_buf.getvalue()
+        assert "[REDACTED:" in sl_buf.getvalue()
+        assert_clean(root_buf.getvalue() + uv_buf.getvalue() + sl_buf.getvalue(), tokens.all())
+
+        redact.uninstall()
+        assert not any(isinstance(f, LoggingRedactor) for f in root_handler.filters)
+        assert not any(isinstance(x, StructlogRedactor) for x in structlog.get_config()["processors"])
+        redact.install(structlog=False)
+        assert not any(isinstance(x, StructlogRedactor) for x in structlog.get_config()["processors"])
+    finally:
+        root.removeHandler(root_handler)
+        access.removeHandler(uv_handler)
+        access.propagate = True
+        root.setLevel(old_level)
+
+
+def test_install_keeps_users_own_redactor(clean_install: None) -> None:
+    handler = logging.StreamHandler(io.StringIO())
+    own = LoggingRedactor()
+    handler.addFilter(own)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        redact.install(structlog=False)
+        assert handler.filters == [own]
+        redact.uninstall()
+        assert handler.filters == [own]
+    finally:
+        root.removeHandler(handler)
+
+
+# -- OpenTelemetry ---------------------------------------------------------------------------------------------
+@dataclass
+class SpanPipeline:
+    provider: TracerProvider
+    raw: InMemorySpanExporter
+    redacted: InMemorySpanExporter
+    exporter: RedactingSpanExporter
+
+
+def span_pipeline(limits: SpanLimits | None = None, scrubber: Scrubber | None = None) -> SpanPipeline:
+    provider = TracerProvider(span_limits=limits) if limits else TracerProvider()
+    raw, redacted = InMemorySpanExporter(), InMemorySpanExporter()
+    exporter = RedactingSpanExporter(redacted, scrubber=scrubber)
+    provider.add_span_processor(SimpleSpanProcessor(raw))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return SpanPipeline(provider, raw, redacted, exporter)
+
+
+def _span_dump(span: Any) -> str:
+    parts = [span.name, json.dumps(dict(span.attributes or {}), default=str), str(span.status.description)]
+    for ev in span.events:
+        parts.append(ev.name + json.dumps(dict(ev.attributes or {}), default=str))
+    for link in span.links:
+        parts.append(json.dumps(dict(link.attributes or {}), default=str))
+    return "\n".join(parts)
+
+
+def test_span_exporter(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
+    pipe = span_pipeline()
+    tracer = pipe.provider.get_tracer("tests")
+    with tracer.start_as_current_span("linked") as other:
+        pass
+    link = Link(other.get_span_context(), {"link.note": f"from {tokens.eddsa}", "link.n": 1})
+    with tracer.start_as_current_span("GET /items", links=[link]) as span:
+        span.set_attribute("http.request.header.authorization", (f"Bearer {tokens.rs256}",))
+        span.set_attribute("http.request.header.cookie", ["sid=0123456789abcdef", "theme=dark"])
+        span.set_attribute("url.full", f"https://api.test/items?access_token={tokens.es256}&page=2")
+        span.set_attribute("http.response.status_code", 500)
+        span.set_attribute("user.password", "hunter2-hunter2")
+        span.add_event("retry", {"upstream.auth": f"Basic {'dXNlcjpwYXNzd29yZA=='}"})
+        span.record_exception(ValueError(f"bad token {tokens.hs256}"))
+        span.set_status(Status(StatusCode.ERROR, f"upstream refused {tokens.hs256}"))
+    secrets = [*tokens.all(), "0123456789abcdef", "hunter2-hunter2", "dXNlcjpwYXNzd29yZA=="]
+
+    raw = pipe.raw.get_finished_spans()[-1]
+    assert tokens.rs256 in _span_dump(raw), "the SDK's span is not modified"
+    out = pipe.redacted.get_finished_spans()
+    assert [s.name for s in out] == ["linked", "GET /items"]
+    assert out[0] is pipe.raw.get_finished_spans()[0], "a clean span is exported as it is"
+    dump = _span_dump(out[1])
+    assert_clean(dump, secrets)
+    for token in tokens.all():
+        assert fp(token) in dump
+    red = out[1]
+    assert red.attributes is not None
+    assert red.attributes["http.response.status_code"] == 500
+    assert red.attributes["http.request.header.authorization"][0].startswith("Bearer [REDACTED:jwt:")
+    assert red.context == raw.context and red.parent == raw.parent and red.start_time == raw.start_time
+    assert red.status.status_code is StatusCode.ERROR
+    assert [e.name for e in red.events] == ["retry", "exception"]
+    exc_attrs = red.events[1].attributes or {}
+    assert f"ValueError: bad token [REDACTED:jwt:{fp(tokens.hs256)}]" in str(exc_attrs["exception.stacktrace"])
+    assert exc_attrs["exception.type"] == "ValueError"
+    counts = redactions(metrics)
+    assert counts.get(("jwt", "otel_spans"), 0) >= 4
+
+
+def test_span_exporter_keeps_dropped_counts(tokens: Tokens) -> None:
+    pipe = span_pipeline(SpanLimits(max_span_attributes=2))
+    with pipe.provider.get_tracer("t").start_as_current_span("s") as span:
+        span.set_attribute("a", 1)
+        span.set_attribute("b", 2)
+        span.set_attribute("note", f"token {tokens.rs256}")
+    raw, red = pipe.raw.get_finished_spans()[0], pipe.redacted.get_finished_spans()[0]
+    assert raw.dropped_attributes == 1 and red.dropped_attributes == 1
+    assert red is not raw and fp(tokens.rs256) in _span_dump(red)
+
+
+def test_span_exporter_fail_closed(tokens: Tokens) -> None:
+    pipe = span_pipeline(scrubber=RaisingScrubber("otel_spans"))
+    with pipe.provider.get_tracer("t").start_as_current_span("s") as span:
+        span.set_attribute("note", f"token {tokens.rs256}")
+        span.set_attribute("count", 3)
+        span.set_status(Status(StatusCode.ERROR, f"refused {tokens.rs256}"))
+    red = pipe.redacted.get_finished_spans()[0]
+    assert red.attributes == {"note": FAILED, "count": 3}
+    assert red.status.description == FAILED
+    assert pipe.exporter.force_flush() is True
+    pipe.exporter.shutdown()
+
+
+def test_log_exporter(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
+    inner = InMemoryLogExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(RedactingLogExporter(inner)))
+    otel_logger = provider.get_logger("tests")
+    attrs = {"http.request.header.authorization": f"Bearer {tokens.rs256}", "n": 1, "ok": "plain"}
+    body = {"msg": f"upstream said {tokens.es256}", "cookie": "sid=0123456789abcdef"}
+    snapshot = copy.deepcopy((attrs, body))
+    otel_logger.emit(ApiLogRecord(body=body, attributes=attrs, severity_text="WARN"))
+    otel_logger.emit(ApiLogRecord(body=f"token {tokens.eddsa}"))
+    otel_logger.emit(ApiLogRecord(body="all clean", attributes={"k": "v"}))
+    try:
+        raise ValueError(f"bad token {tokens.hs256}")
+    except ValueError as exc:
+        otel_logger.emit(ApiLogRecord(body="failed", exception=exc))
+    assert (attrs, body) == snapshot
+    records = inner.get_finished_logs()
+    assert len(records) == 4
+    dump = "\n".join(r.to_json() for r in records)
+    assert_clean(dump, [*tokens.all(), "0123456789abcdef"])
+    for token in tokens.all():
+        assert fp(token) in dump
+    assert records[0].log_record.attributes is not None and records[0].log_record.attributes["n"] == 1
+    assert records[2].log_record.body == "all clean"
+    assert records[3].log_record.exception is None
+    counts = redactions(metrics)
+    assert counts.get(("jwt", "otel_logs"), 0) >= 3
+
+
+def test_log_exporter_fail_closed(tokens: Tokens) -> None:
+    inner = InMemoryLogExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(RedactingLogExporter(inner, scrubber=RaisingScrubber("otel_logs")))
+    )
+    provider.get_logger("t").emit(ApiLogRecord(body=f"token {tokens.rs256}", attributes={"note": f"t {tokens.rs256}"}))
+    (record,) = inner.get_finished_logs()
+    assert record.log_record.body == FAILED
+    assert record.log_record.attributes == {"note": FAILED}
