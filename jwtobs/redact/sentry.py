@@ -30,6 +30,7 @@ This module does not import ``sentry_sdk``: the hooks work on the plain dicts th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -121,6 +122,10 @@ class _Walk:
                     scrubbed = self.leaf(key, body, False)
                     return f"{start}{scrubbed}{end}" if isinstance(scrubbed, str) else scrubbed
             if key is None:
+                if value is None or isinstance(value, (bool, int, float)):
+                    return value
+                if isinstance(value, str):
+                    return _SCRUBBER.text(value) if value else value
                 return _SCRUBBER.value(value)
             return _SCRUBBER.values(((key, value),))[key]
         except Exception:
@@ -137,7 +142,9 @@ class _Walk:
 _WALK = _Walk()
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_credential_name(name: str) -> bool:
+    """A header or field name whose whole value is a credential (cached: event keys repeat on every event)."""
     return p.header_kind(name) is not None or p.is_secret_name(name)
 
 
