@@ -730,6 +730,15 @@ ACCEPTED_BY_DEFAULT: Final[list[Accepted]] = [
             {"algs": ALGS, "check_claims": {"iss": ISS}},
         ),
     ),
+    Accepted(
+        "jwcrypto",
+        "check_claims skips an unlisted exp",
+        lambda k: (
+            _jwcrypto_jwt,
+            (rs(k, exp=int(time.time()) - 3600), _jwcrypto_key(k)),
+            {"algs": ALGS, "check_claims": {"iss": ISS}},
+        ),
+    ),
     Accepted("jwcrypto", "no exp required", lambda k: (_jwcrypto_jwt, (_no_exp(k), _jwcrypto_key(k)), {"algs": ALGS})),
     Accepted("jwcrypto", "any typ", lambda k: (_jwcrypto_jwt, (_typ(k), _jwcrypto_key(k)), {"algs": ALGS})),
     Accepted(
