@@ -845,3 +845,22 @@ def test_envelope_header_trace_context_is_scrubbed(material: Material) -> None:
     assert len(names) == 2  # the error event and the transaction
     assert all(n == f"GET /userinfo?access_token=[REDACTED:jwt:{fp(rs)}]" for n in names)
     assert rs.encode() not in _envelope_blob(transport)
+
+
+def test_sentry_marker_joins_the_validation_event() -> None:
+    """The fingerprint in the Sentry event is the ``token_fp`` of the validation that rejected the token."""
+    events: list[Any] = []
+    jwtobs.configure(fingerprint_key=b"k" * 32, sinks=[events.append])
+    key = ec.generate_private_key(ec.SECP256R1())
+    expired = jwt.encode({"sub": "user-4711", "exp": 1_000_000_000}, key, algorithm="ES256")
+    decode = jwtobs.wrap(jwt.decode)
+    with sentry() as transport:
+        try:
+            decode(expired, key.public_key(), algorithms=["ES256"])
+        except jwt.ExpiredSignatureError:
+            logging.getLogger(LOGGER).exception("token %s rejected", expired)
+    jwtobs.flush()
+    assert len(events) == 1 and events[0].reason == "JWT_EXPIRED"
+    event = items(transport.envelopes[0])[1]
+    assert event["logentry"]["formatted"] == f"token [REDACTED:jwt:{events[0].token_fp}] rejected"
+    assert expired.encode() not in _envelope_blob(transport)
