@@ -1005,3 +1005,39 @@ def test_claims_from_result_reads_each_result_type(lib_keys: LibKeys) -> None:
     got = authlib_adapter.claims_from_result(c)
     assert got is not None and got["sub"] == SUB
     assert authlib_adapter.claims_from_result("not claims") is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the published table (docs/libraries.md) is this table
+
+
+def _cell(reason: Reason | None, detail: object) -> str:
+    if reason is None:
+        return "accepted"
+    return reason.value + (f" `{detail}`" if detail not in (None, ANY) else "")
+
+
+def matrix_markdown() -> str:
+    """The matrix and deviation tables as published in docs/libraries.md (``python -m tests.libraries.test_matrix``)."""
+    lines = ["| row | expected | " + " | ".join(LIBRARIES) + " |", "|---|---|" + "---|" * len(LIBRARIES)]
+    for row in ROWS:
+        cells = [f"**{_cell(*row.expect(lib))}**" if lib in row.deviations else "=" for lib in LIBRARIES]
+        lines.append(f"| `{row.name}` | {_cell(row.reason, row.detail)} | " + " | ".join(cells) + " |")
+    lines += ["", "| row | library | yields | why |", "|---|---|---|---|"]
+    for row in ROWS:
+        for lib, dev in row.deviations.items():
+            lines.append(f"| `{row.name}` | {lib} | {_cell(dev.reason, dev.detail)} | {dev.why} |")
+    return "\n".join(lines)
+
+
+def test_docs_publish_this_matrix() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "libraries.md").read_text()
+    table, deviations = matrix_markdown().split("\n\n")
+    assert table in doc, "docs/libraries.md: regenerate the matrix with python -m tests.libraries.test_matrix"
+    assert deviations in doc
+
+
+if __name__ == "__main__":
+    print(matrix_markdown())
