@@ -1,7 +1,8 @@
 """python-jose signature backend: ``jose.jws.verify`` checks the signature, nothing else.
 
-python-jose has no EdDSA: an ``EdDSA`` token is rejected (JWT_ALG_NOT_ALLOWED, detail ``backend``), never
-accepted, so a profile allowing EdDSA should use another backend.
+python-jose has no EdDSA and no RSASSA-PSS (3.x: ``jose.constants.ALGORITHMS.RSA_DS`` is RS256/384/512 only):
+such tokens are rejected (JWT_ALG_NOT_ALLOWED, detail ``backend``), never accepted, so a profile allowing EdDSA
+or PS* should use another backend.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ __all__ = ["NAME", "ALGORITHMS", "verify_signature"]
 
 NAME: Final = "python-jose"
 #: what this library can verify; other algorithms are rejected
-ALGORITHMS: Final = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"}
-)
+ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"})
 
 
 def verify_signature(token: str, key: Key, alg: str) -> None:
