@@ -304,6 +304,11 @@ def _cj_cases(keys: LibKeys) -> dict[str, tuple[Callable[[], dict[str, Any]], Ex
         "valid": (c(mint("RS256")), (None, None)),
         "valid_keyset": (c(mint("RS256"), keyset(pub)), (None, None)),
         "expired": (c(rawmint(keys, "RS256", claims(exp=now - 600))), (Reason.EXPIRED, "exp")),
+        # check_claims given without "exp": jwcrypto skips its default exp check, an expired token passes
+        "expired_unchecked_when_check_claims_omits_exp": (
+            c(rawmint(keys, "RS256", claims(exp=now - 3600)), check_claims={"iss": ISS}),
+            (None, None),
+        ),
         "expired_within_default_leeway_accepted": (c(rawmint(keys, "RS256", claims(exp=now - 20))), (None, None)),
         "nbf_future": (
             c(rawmint(keys, "RS256", claims(nbf=now + 3600)), check_claims={**cc, "nbf": None}),
