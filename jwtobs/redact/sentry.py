@@ -31,6 +31,7 @@ This module does not import ``sentry_sdk``: the hooks work on the plain dicts th
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,6 +62,8 @@ _KEEP = frozenset({"event_id", "timestamp", "start_timestamp", "platform", "leve
 _QUERY_KEYS = frozenset({"query_string", "http.query", "url.query", "query"})
 _FRAGMENT_KEYS = frozenset({"http.fragment", "url.fragment", "fragment"})
 _PARAM_PREFIX = "sentry.message.parameter."
+_FLAG = re.compile(r"--?[A-Za-z][A-Za-z0-9_\-]{0,63}")
+_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9_\-]{0,63}|-[A-Za-z]")  # what follows a flag is an option, not its value
 # What the SDK writes in place of a value it removed (its EventScrubber, size limits): nothing left to redact.
 _SDK_SUBSTITUTES = frozenset({"[Filtered]", "[Blob substitute]", "[Exceeds maximum size]", "[Unparsable]"})
 
@@ -80,8 +83,26 @@ class _Walk:
             if len(value) == 2 and isinstance(value[0], str) and _is_credential_name(value[0]):
                 # a (name, value) header pair serialized as a list
                 return [value[0], self.leaf(value[0], value[1], quoted)]
-            return [self.node(v, depth + 1, quoted) for v in value]
+            out = [self.node(v, depth + 1, quoted) for v in value]
+            self.flag_values(value, out, quoted)
+            return out
         return self.leaf(None, value, quoted)
+
+    def flag_values(self, value: list[Any] | tuple[Any, ...], out: list[Any], quoted: bool) -> None:
+        """Command lines (``sys.argv`` is in every event's extra): the argument after a secret-named option
+        (``--token X``, ``--client-secret X``, ``-H "Authorization: ..."`` is text already) is redacted whole."""
+        for i in range(len(value) - 1):
+            flag = value[i]
+            if not isinstance(flag, str) or not flag.startswith(("-", "'-", '"-')):
+                continue
+            if quoted:
+                inner = _unquote(flag)
+                flag = inner[1] if inner is not None else flag
+            name, nxt = flag.lstrip("-"), value[i + 1]
+            if _FLAG.fullmatch(flag) is None or not _is_credential_name(name) or not isinstance(nxt, str):
+                continue
+            if _OPTION.fullmatch(nxt.strip("'\"")) is None:  # not the next option ("--session --verbose")
+                out[i + 1] = self.leaf(name, nxt, quoted)
 
     def mapping(self, value: Mapping[Any, Any], depth: int, quoted: bool) -> dict[Any, Any]:
         out: dict[Any, Any] = {}

@@ -153,7 +153,10 @@ class Material:
 
 
 def _opaque() -> str:
-    return secrets.token_urlsafe(32)
+    # The first character is fixed: a bare value starting with "b" loses it to the scrubber's bytes-prefix
+    # handling (password=b... -> password=b[REDACTED...], a one-character gap reported to the patterns owner),
+    # which would make these tests fail at random instead of on a Sentry integration fault.
+    return "s" + secrets.token_urlsafe(32)
 
 
 @pytest.fixture(scope="module")
@@ -864,3 +867,20 @@ def test_sentry_marker_joins_the_validation_event() -> None:
     event = items(transport.envelopes[0])[1]
     assert event["logentry"]["formatted"] == f"token [REDACTED:jwt:{events[0].token_fp}] rejected"
     assert expired.encode() not in _envelope_blob(transport)
+
+
+def test_command_line_secrets_in_sys_argv(material: Material, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ArgvIntegration (a default integration) sends sys.argv with every event."""
+    from sentry_sdk.integrations.argv import ArgvIntegration
+
+    rs = form(material, "jws_rs256").shown
+    secret = _opaque()
+    argv = ["app.py", "--client-secret", secret, f"--token={rs}", "--session", "--verbose", "-H", f"DPoP: {rs}"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with sentry(integrations=[ArgvIntegration()]) as transport:
+        sentry_sdk.capture_message("cli failed")
+    sent = items(transport.envelopes[0])[1]["extra"]["sys.argv"]
+    assert sent[0] == "app.py" and sent[1] == "--client-secret" and sent[5] == "--verbose"
+    assert sent[2] == f"[REDACTED:secret_field:{fp(secret)}]"
+    assert sent[3] == f"--token=[REDACTED:jwt:{fp(rs)}]"
+    assert secret.encode() not in _envelope_blob(transport) and rs.encode() not in _envelope_blob(transport)
