@@ -18,9 +18,9 @@ import time
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from joserfc import jwt as jjwt
 from joserfc.errors import ExpiredTokenError
 from joserfc.jwk import RSAKey
+from joserfc.jwt import JWTClaimsRegistry, decode as joserfc_decode  # a name imported by the app: patched too
 
 key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -36,10 +36,10 @@ except jwt.ExpiredSignatureError:
     results.append("pyjwt expired")
 
 rsa_key = RSAKey.import_key(pem)
-registry = jjwt.JWTClaimsRegistry(exp={"essential": True})
-registry.validate(jjwt.decode(good, rsa_key, algorithms=["RS256"]).claims)
+registry = JWTClaimsRegistry(exp={"essential": True})
+registry.validate(joserfc_decode(good, rsa_key, algorithms=["RS256"]).claims)
 try:
-    registry.validate(jjwt.decode(expired, rsa_key, algorithms=["RS256"]).claims)
+    registry.validate(joserfc_decode(expired, rsa_key, algorithms=["RS256"]).claims)
 except ExpiredTokenError:
     results.append("joserfc expired")
 print(results)
