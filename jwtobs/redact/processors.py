@@ -103,13 +103,23 @@ class _Core:
     def items(self, values: Mapping[Any, Any]) -> dict[Any, Any] | None:
         """Scrubbed copy of ``values`` as a dict, or None when nothing changed. Fails closed per value."""
         out: dict[Any, Any] | None = None
-        plain, clean = self._plain, self._clean
+        plain, clean, search = self._plain, self._clean, _TRIGGER_SEARCH
         for k, v in values.items():
             t = type(v)
             # fast path: a plain key with a number, or with a string known clean or unable to hold a secret
-            # (no trigger character, or only timestamp/number characters): see _quiet
+            # (the cases of _quiet, inlined; words with spaces are remembered once checked)
             if t is str:
-                if (v in clean or _quiet(v)) and plain.get(k):
+                if v in clean:
+                    if plain.get(k):
+                        continue
+                elif search(v) is None:
+                    if " " not in v and "\t" not in v:
+                        if plain.get(k):
+                            continue
+                    elif plain.get(k) and not _has_scheme(v):
+                        self._remember(v)
+                        continue
+                elif not v.strip(_INERT) and plain.get(k):
                     continue
             elif t in _SCALARS and plain.get(k):
                 continue
@@ -137,11 +147,13 @@ def _quiet(value: str) -> bool:
     (:data:`patterns.TRIGGER`) and no "<scheme> <credentials>" form, or only timestamp/number characters.
     ``tests/redact/test_sinks.py`` checks this against the scrubber itself."""
     if _TRIGGER_SEARCH(value) is None:
-        if " " not in value and "\t" not in value:
-            return True
-        low = value.lower()
-        return not any(w in low for w in _SCHEME_WORDS)
+        return (" " not in value and "\t" not in value) or not _has_scheme(value)
     return not value.strip(_INERT)
+
+
+def _has_scheme(value: str) -> bool:
+    low = value.lower()
+    return any(w in low for w in _SCHEME_WORDS)
 
 
 class StructlogRedactor:
@@ -239,10 +251,17 @@ class LoggingRedactor(logging.Filter):
         self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
 
     def filter(self, record: logging.LogRecord) -> bool:
+        msg, args = record.msg, record.args
         try:
             self._message(record)
         except Exception:
             record.msg, record.args = FAILED, ()
+        if "message" in record.__dict__ and (record.msg is not msg or record.args is not args):
+            # formatted by an earlier handler: what it cached must not outlive the scrubbing
+            try:
+                record.message = record.getMessage()
+            except Exception:
+                record.message = FAILED
         if record.exc_info or record.exc_text:
             try:
                 self._exception(record)
@@ -353,19 +372,24 @@ FRAMEWORK_LOGGERS: Final = (
 _lock = threading.Lock()
 _filter: LoggingRedactor | None = None
 _installed: list[logging.Handler] = []
+_installed_loggers: list[logging.Logger] = []
 _structlog_installed = False
 
 
 def _handlers() -> list[logging.Handler]:
     """The root logger's handlers, ``logging.lastResort``, and the handlers of every existing logger
-    (including :data:`FRAMEWORK_LOGGERS` when they exist)."""
+    (so those of :data:`FRAMEWORK_LOGGERS`, which usually do not propagate, when they exist)."""
     found: list[logging.Handler] = list(logging.getLogger().handlers)
     if logging.lastResort is not None:
         found.append(logging.lastResort)
-    manager = logging.Logger.manager
-    names = set(manager.loggerDict) | {n for n in FRAMEWORK_LOGGERS if n in manager.loggerDict}
-    for name in sorted(names):
-        lg = manager.loggerDict.get(name)
+    loggers: list[Any] = []
+    for _ in range(5):  # another thread may create a logger meanwhile: take a consistent copy
+        try:
+            loggers = list(logging.Logger.manager.loggerDict.values())
+            break
+        except RuntimeError:  # pragma: no cover - "dictionary changed size during iteration"
+            continue
+    for lg in loggers:
         if isinstance(lg, logging.Logger):
             found.extend(lg.handlers)
     unique: dict[int, logging.Handler] = {}
@@ -378,9 +402,14 @@ def install(*, structlog: bool = True) -> None:
     """Redact what already-configured logging writes. Idempotent; call again after reconfiguring logging.
 
     * stdlib: a shared :class:`LoggingRedactor` is added to every handler that exists now: the root logger's,
-      ``logging.lastResort``, and those of every named logger (uvicorn, gunicorn, Django, Flask/Werkzeug...).
-      Handlers created later (``logging.config.dictConfig`` replaces them) need ``install()`` again or their
-      own ``handler.addFilter(LoggingRedactor())``. Handlers that already have a LoggingRedactor are skipped.
+      ``logging.lastResort``, and those of every named logger. Handlers that already have a LoggingRedactor
+      are skipped.
+    * It is also added as a *logger* filter to the root logger and to :data:`FRAMEWORK_LOGGERS` (uvicorn,
+      gunicorn, hypercorn, Django, Flask/Werkzeug): a logger filter sees every record created at that logger
+      whatever handlers it gets later (``dictConfig`` replaces handlers but keeps logger filters), so a server
+      that configures its logging after ``install()`` is still covered. Records of other loggers reach only
+      the handlers that existed at ``install()``: call it again after configuring logging, or add
+      ``LoggingRedactor()`` to new handlers yourself.
     * structlog (``structlog=True`` and structlog configured): a :class:`StructlogRedactor` is inserted just
       before the renderer (the last processor) unless the chain already has one.
     """
@@ -393,6 +422,10 @@ def install(*, structlog: bool = True) -> None:
                 continue
             handler.addFilter(_filter)
             _installed.append(handler)
+        for lg in (logging.getLogger(), *(logging.getLogger(n) for n in FRAMEWORK_LOGGERS)):
+            if not any(isinstance(f, LoggingRedactor) for f in lg.filters):
+                lg.addFilter(_filter)
+                _installed_loggers.append(lg)
         if structlog:
             _structlog_installed = _install_structlog() or _structlog_installed
 
@@ -404,7 +437,10 @@ def uninstall() -> None:
         if _filter is not None:
             for handler in _installed:
                 handler.removeFilter(_filter)
+            for lg in _installed_loggers:
+                lg.removeFilter(_filter)
         _installed.clear()
+        _installed_loggers.clear()
         if _structlog_installed:
             _uninstall_structlog()
             _structlog_installed = False

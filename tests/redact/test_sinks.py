@@ -520,6 +520,49 @@ def test_install_root_named_and_structlog(clean_install: None, tokens: Tokens) -
         root.setLevel(old_level)
 
 
+DICT_STREAM = io.StringIO()
+
+
+def test_install_covers_framework_logging_configured_later(clean_install: None, tokens: Tokens) -> None:
+    """A server that runs logging.config.dictConfig after install() (uvicorn does, when it starts) replaces the
+    handlers of its loggers; the logger-level filter install() put on them still scrubs their records."""
+    import logging.config
+
+    redact.install(structlog=False)
+    access = logging.getLogger("uvicorn.access")
+    saved = (access.handlers[:], access.propagate, access.level)
+    DICT_STREAM.seek(0)
+    DICT_STREAM.truncate()
+    logging.config.dictConfig({
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"access": {"class": "logging.StreamHandler", "stream": f"ext://{__name__}.DICT_STREAM"}},
+        "loggers": {"uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False}},
+    })
+    try:
+        (handler,) = access.handlers
+        assert not any(isinstance(f, LoggingRedactor) for f in handler.filters)  # a handler made after install()
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", f"/?access_token={tokens.rs256}", "1.1", 200)
+        assert fp(tokens.rs256) in DICT_STREAM.getvalue()
+        assert_clean(DICT_STREAM.getvalue(), tokens.all())
+    finally:
+        for h in access.handlers[:]:
+            access.removeHandler(h)
+        for h in saved[0]:
+            access.addHandler(h)
+        access.propagate, access.level = saved[1], saved[2]
+    redact.uninstall()
+    assert not any(isinstance(f, LoggingRedactor) for f in access.filters)
+
+
+def test_message_cached_by_an_earlier_handler_is_replaced(tokens: Tokens) -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", (tokens.rs256,), None)
+    logging.Formatter().format(record)  # an earlier handler without the filter cached record.message
+    assert tokens.rs256 in record.message
+    LoggingRedactor().filter(record)
+    assert_clean(record.message + record.getMessage(), tokens.all())
+
+
 def test_install_keeps_users_own_redactor(clean_install: None) -> None:
     handler = logging.StreamHandler(io.StringIO())
     own = LoggingRedactor()
