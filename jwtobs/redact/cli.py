@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from jwtobs.simulate.progress import ProgressBar
 
 _EXIT_OK, _EXIT_FOUND, _EXIT_ERROR = 0, 1, 2
+PROGRESS_DELAY = 0.5  # seconds before the progress bar appears (short runs show none)
 
 
 def register(subparsers: Any) -> None:
@@ -80,7 +81,7 @@ class _Progress:
         self._stream = stream
 
     def file_progress(self, consumed: int) -> None:
-        if time.monotonic() - self.t0 < 0.5:
+        if time.monotonic() - self.t0 < PROGRESS_DELAY:
             return
         if self.bar is None:
             from jwtobs.simulate.progress import ProgressBar

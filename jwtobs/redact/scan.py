@@ -73,15 +73,22 @@ _MARKER = re.compile(r"\[REDACTED:([a-z_]{1,32}):([0-9a-z]{1,16}-[0-9a-f]{12})\]
 
 # -- the prefilter's trigger expressions (valid for Hyperscan and for Python's re) ----------------------------
 _NAME: Final = r"[A-Za-z0-9_\-]"
-# JWS/JWE: a base64url run starting "ew"/"ey" (a JSON object header, see patterns.jose_kind), of 8+ chars,
-# followed by two more dot-separated segments. Case-sensitive.
-_T_JOSE: Final = r"(?:^|[^A-Za-z0-9_\-])e[wy]" + _NAME + r"{6,}={0,2}\." + _NAME + r"*={0,2}\."
+# JWS/JWE: a header of 8+ base64url characters starting "ew"/"ey" (the only starts of a JSON object header,
+# see patterns.is_header), then two more dot-separated segments; padding and dots possibly percent-encoded.
+# Case-sensitive; no condition on what precedes (tokens glued to words or escapes are found too).
+_PAD: Final = r"(?:=|%3[dD]){0,2}"
+_DOT: Final = r"(?:\.|%2[eE])"
+_T_JOSE: Final = r"e[wy]" + _NAME + r"{6,}" + _PAD + _DOT + _NAME + r"*" + _PAD + _DOT
 # "Name: value" forms: the separator of patterns._SEP up to the value.
 _T_SEP: Final = r"""(?:\\?["'])?[ \t]*(?:[:=]|,)"""
 _T_AUTH: Final = r"authorization" + _T_SEP
 _T_COOKIE: Final = r"cookie" + _T_SEP
 _T_SCHEME: Final = r"(?:bearer|basic|dpop)[ \t]+[A-Za-z0-9\-._~+/]{8}"
 _T_USERINFO: Final = r"""://[^\s/@"'<>]*:[^\s/@"'<>]*@"""
+# An OAuth code in a form body ("code=..." outside a query string).
+_T_FORM_CODE: Final = r"code(?:=|%3[dD])"
+# The Kelvin sign lower-cases to an ASCII "k" ("TO\u212aEN", "COO\u212aIE"): any line holding one is scrubbed.
+_T_KELVIN: Final = r"\xe2\x84\xaa"
 _DEFAULT_QUERY_NAMES: Final = (
     r"(?:access_token|id_token|refresh_token|subject_token|actor_token|device_code|user_code|code|"
     r"client_secret|client_assertion|assertion|token|api_key|apikey|key|password|passwd|pwd|secret|"
@@ -146,27 +153,40 @@ def triggers() -> tuple[Trigger, ...]:
     stem = getattr(p, "_SECRET_STEM", _DEFAULT_SECRET_STEM)
     names = getattr(p, "_QUERY_NAMES", _DEFAULT_QUERY_NAMES)
     return (
-        Trigger("jose", _T_JOSE, caseless=False, multiline=True),
+        Trigger("jose", _T_JOSE, caseless=False),
         Trigger("authorization", _T_AUTH, caseless=True),
         Trigger("cookie", _T_COOKIE, caseless=True),
         Trigger("scheme", _T_SCHEME, caseless=True),
         Trigger("userinfo", _T_USERINFO, caseless=False),
         Trigger("query", _query_trigger(names), caseless=True),
         Trigger("field", _field_trigger(stem), caseless=True),
+        Trigger("form_code", _T_FORM_CODE, caseless=True),
+        Trigger("kelvin", _T_KELVIN, caseless=False),
     )
 
 
 # The pure-Python engine's first pass: lower-case keywords, one of which every line matching a header, scheme,
 # query or field trigger contains (every secret stem alternative contains one of _STEM_WORDS; each query name
 # is followed by "=" or "%3d"), plus two fast expressions on the raw bytes for the JOSE and URL triggers.
-_BASE_KEYWORDS: Final = (b"authorization", b"cookie", b"bearer", b"basic", b"dpop")
+_BASE_KEYWORDS: Final = (
+    b"authorization",
+    b"cookie",
+    b"bearer",
+    b"basic",
+    b"dpop",
+    b"code=",
+    b"code%3d",
+    b"\xe2\x84\xaa",
+)
 _STEM_WORDS: Final = (b"token", b"secret", b"pass", b"pwd", b"key", b"session", b"credential", b"dpop", b"assertion")
-_RAW_TRIGGERS: Final = re.compile(rb"e(?<![A-Za-z0-9_\-]e)[wy][A-Za-z0-9_\-]{6}|://[^\s/@\"'<>]*:[^\s/@\"'<>]*@")
+_RAW_TRIGGERS: Final = re.compile(rb"e[wy][A-Za-z0-9_\-]{6}|://[^\s/@\"'<>]*:[^\s/@\"'<>]*@")
 
 
 def _keywords() -> tuple[bytes, ...]:
     names = getattr(p, "_QUERY_NAMES", _DEFAULT_QUERY_NAMES)
-    words = set(_BASE_KEYWORDS) | set(_STEM_WORDS)
+    # the scrubber's own gate words for its field patterns, when it has them
+    gates = getattr(p, "_STEMS", {})
+    words = set(_BASE_KEYWORDS) | set(_STEM_WORDS) | {g.encode() for g in gates if isinstance(g, str)}
     for name in names.lower().removeprefix("(?:").removesuffix(")").split("|"):
         if any(w.decode() in name for w in _STEM_WORDS):
             continue
@@ -223,8 +243,6 @@ class Prefilter:
         self.engine = engine
         self._local = threading.local()
         trig = triggers()
-        parts = [f"(?{'i' if t.caseless else ''}{'m' if t.multiline else ''}:{t.expr})" for t in trig]
-        self._line_re = re.compile("|".join(parts).encode())
         self._keywords = _keywords()
         self._db: Any = None
         if engine == "hyperscan":

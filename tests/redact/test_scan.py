@@ -1,0 +1,536 @@
+"""``jwtobs scan`` and ``jwtobs scrub`` through the real CLI entry, on files written to tmp_path.
+
+Tokens are signed here with generated keys (RSA, EC, Ed25519, HMAC) by PyJWT; the fingerprint key is fixed
+through ``JWTOBS_FINGERPRINT_KEY`` (what the CLI reads), so every reported fingerprint must equal
+``config.current().fingerprinter.token(credential)`` — the ``token_fp`` of the token's validation event.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from jwtobs import config
+from jwtobs.cli import main
+from jwtobs.redact import cli as redact_cli
+from jwtobs.redact import scan
+from jwtobs.redact import scrub as scrub_text
+
+KEY = "scan-test-fingerprint-key"
+OPAQUE = "gho_16C7e42F292c6912E7710c838347Ae178B4a"
+QUERY_VALUE = "8xLOxBtZp8aQz9Y3vKcT-1wE_r2uN4sPq7"
+API_KEY = "sk_live_51HqLyjWDarjtT1zdp7dcXYZ"
+PASSWORD = "S3cr3t!pa55-w0rd"
+COOKIE = "Qm9iLXNlc3Npb24tMTIzNDU2"
+BASIC = "YWxpY2U6Y29ycmVjdCBob3JzZQ=="
+DB_PASSWORD = "hunter2pass"
+
+HAVE_HYPERSCAN = scan.default_engine() == "hyperscan"
+ENGINES = ["hyperscan", "python"] if HAVE_HYPERSCAN else ["python"]
+
+
+@pytest.fixture(autouse=True)
+def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", KEY)
+    config.reset()
+
+
+def _claims(i: int) -> dict[str, Any]:
+    return {"sub": f"user-{i}", "iss": "https://issuer.test", "aud": "billing-api", "exp": 4102444800}
+
+
+@pytest.fixture(scope="module")
+def tokens() -> dict[str, str]:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    toks = {
+        "rs256": jwt.encode(_claims(1), rsa_key, algorithm="RS256", headers={"kid": "k-1"}),
+        "es256": jwt.encode(_claims(2), ec_key, algorithm="ES256"),
+        "eddsa": jwt.encode(_claims(3), ed_key, algorithm="EdDSA"),
+        "hs256": jwt.encode(_claims(4), b"h" * 32, algorithm="HS256"),
+    }
+    # each really verifies with its key (real tokens, not look-alikes)
+    assert jwt.decode(toks["rs256"], rsa_key.public_key(), algorithms=["RS256"], audience="billing-api")
+    assert jwt.decode(toks["es256"], ec_key.public_key(), algorithms=["ES256"], audience="billing-api")
+    assert jwt.decode(toks["eddsa"], ed_key.public_key(), algorithms=["EdDSA"], audience="billing-api")
+    assert jwt.decode(toks["hs256"], b"h" * 32, algorithms=["HS256"], audience="billing-api")
+    return toks
+
+
+def fp(credential: str) -> str:
+    return config.current().fingerprinter.token(credential)
+
+
+def _leaky_lines(t: dict[str, str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(log line, [(kind, credential)]) — the forms a real log holds."""
+    return [
+        (f'{{"event": "upstream call", "headers": {{"Authorization": "Bearer {t["rs256"]}"}}}}', [("jwt", t["rs256"])]),
+        (
+            f'10.0.0.7 - - [29/Nov/2026:01:02:03 +0000] "GET /cb?access_token={QUERY_VALUE}&x=1 HTTP/1.1" 200 12',
+            [("query_token", QUERY_VALUE)],
+        ),
+        (f"2026-11-29 01:02:03 WARNING rejected token {t['es256']} (expired)", [("jwt", t["es256"])]),
+        (f"authorization: bearer {OPAQUE}", [("bearer", OPAQUE)]),
+        (f"AUTHORIZATION: BASIC {BASIC}", [("basic", BASIC)]),
+        (f"X-API-Key: {API_KEY}", [("api_key", API_KEY)]),
+        (f'{{"user": "alice", "password": "{PASSWORD}"}}', [("secret_field", PASSWORD)]),
+        (f"Cookie: sid={COOKIE}", [("cookie", COOKIE)]),
+        (f"connecting to postgres://app:{DB_PASSWORD}@db:5432/orders", [("url_password", DB_PASSWORD)]),
+        (f"DEBUG token={t['eddsa']} and again {t['hs256']}", [("jwt", t["eddsa"]), ("jwt", t["hs256"])]),
+    ]
+
+
+CLEAN_LINES = [
+    '{"timestamp": "2026-11-29T01:02:03Z", "level": "info", "event": "order shipped", "request_id": '
+    '"4f9c1c2e-8b1d-4f7e-9a51-0c8a3c7e6d21", "duration_ms": 12.5}',
+    '10.1.2.3 - - [29/Nov/2026:01:02:03 +0000] "GET /api/v1/orders?page=2 HTTP/1.1" 200 512 '
+    '"https://shop.example.com/" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"',
+    '{"schema": 1, "outcome": "accepted", "library": "pyjwt", "token_fp": "t-0123456789ab", "token_bytes": 812}',
+    "\tat com.example.orders.OrderService.process(OrderService.java:42)",
+    "they say the key to every new view is money; eyes everywhere",
+]
+
+
+def _write_log(path: Path, t: dict[str, str], repeat: int = 1) -> list[tuple[int, str, str]]:
+    """Writes clean and leaky lines; returns the expected findings (line, kind, credential)."""
+    expected = []
+    lines = []
+    for _ in range(repeat):
+        for i, (line, found) in enumerate(_leaky_lines(t)):
+            lines.append(CLEAN_LINES[i % len(CLEAN_LINES)])
+            lines.append(line)
+            expected += [(len(lines), kind, cred) for kind, cred in found]
+    path.write_text("\n".join(lines) + "\n")
+    return expected
+
+
+def _json_findings(out: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    objs = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert objs[-1]["type"] == "summary"
+    assert all(o["type"] == "finding" for o in objs[:-1])
+    return objs[:-1], objs[-1]
+
+
+def _secrets(t: dict[str, str]) -> list[str]:
+    return [*t.values(), OPAQUE, QUERY_VALUE, API_KEY, PASSWORD, COOKIE, BASIC, DB_PASSWORD]
+
+
+# -- scan ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINES)
+def test_scan_findings_per_kind_with_event_fingerprints(
+    tmp_path: Path, tokens: dict[str, str], engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "app.log"
+    expected = _write_log(log, tokens, repeat=3)
+    assert main(["scan", "--format", "json", "--engine", engine, str(log)]) == 0
+    captured = capsys.readouterr()
+    findings, summary = _json_findings(captured.out)
+    got = [(f["line"], f["kind"], f["fingerprint"]) for f in findings]
+    assert got == [(line, kind, fp(cred)) for line, kind, cred in expected]
+    assert all(f["path"] == str(log) for f in findings)
+    assert summary["findings"] == len(expected)
+    assert summary["by_kind"] == {
+        kind: sum(1 for _, k, _ in expected if k == kind) for kind in {k for _, k, _ in expected}
+    }
+    assert summary["by_file"] == {str(log): len(expected)}
+    assert summary["lines"] == 2 * len(_leaky_lines(tokens)) * 3
+    assert summary["errors"] == []
+    for secret in _secrets(tokens):
+        assert secret not in captured.out and secret not in captured.err
+    assert "order shipped" not in captured.out  # no line content either
+
+
+def test_jws_fingerprint_equals_validation_event_token_fp(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jwtobs
+
+    events: list[Any] = []
+    jwtobs.configure(sinks=[events.append])  # key from JWTOBS_FINGERPRINT_KEY, as the CLI
+    decode = jwtobs.wrap(jwt.decode)
+    with pytest.raises(jwt.InvalidSignatureError):
+        decode(tokens["hs256"], b"x" * 32, algorithms=["HS256"], audience="billing-api")
+    jwtobs.flush()
+    (tmp_path / "a.log").write_text(f"rejected Authorization: Bearer {tokens['hs256']}\n")
+    config.reset()
+    assert main(["scan", "--format", "json", str(tmp_path / "a.log")]) == 0
+    findings, _ = _json_findings(capsys.readouterr().out)
+    assert [f["fingerprint"] for f in findings] == [events[0].token_fp]
+
+
+def test_text_format_and_summary_table(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    exp_a = _write_log(a, tokens)
+    b.write_text(f"ok\nAuthorization: Bearer {tokens['rs256']}\n")
+    assert main(["scan", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    finding_lines = [ln for ln in lines if ln.startswith(str(tmp_path))]
+    want = [f"{a}:{line}:{kind}:{fp(cred)}" for line, kind, cred in exp_a] + [f"{b}:2:jwt:{fp(tokens['rs256'])}"]
+    assert finding_lines == want
+    total = len(want)
+    assert f"{total} findings in 2 of 2 files" in out
+    table = out[out.index("kind") :]
+    assert table.startswith("kind")
+    counts = {
+        ln.split()[0]: int(ln.split()[1])
+        for ln in table.splitlines()[1:]
+        if len(ln.split()) == 2 and ln.split()[1].isdigit()
+    }
+    assert counts["jwt"] == sum(1 for _, k, _ in exp_a if k == "jwt") + 1
+    assert counts[str(a)] == len(exp_a) and counts[str(b)] == 1
+    for secret in _secrets(tokens):
+        assert secret not in out
+
+
+def test_exit_codes(tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    clean = tmp_path / "clean.log"
+    clean.write_text("\n".join(CLEAN_LINES) + "\n")
+    leaky = tmp_path / "leaky.log"
+    _write_log(leaky, tokens)
+    assert main(["scan", "--exit-code", str(clean)]) == 0
+    assert main(["scan", str(leaky)]) == 0
+    assert main(["scan", "--exit-code", str(leaky)]) == 1
+    capsys.readouterr()
+    assert main(["scan", "--exit-code", str(clean), str(tmp_path / "missing.log")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.log: no such file or directory" in err
+    with pytest.raises(SystemExit) as e:  # usage error: argparse's exit 2
+        main(["scan", "--format", "xml", str(clean)])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["scan"])
+    assert e.value.code == 2
+
+
+def test_directories_recursive_symlink_loop_and_dangling(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "logs"
+    (root / "svc" / "old").mkdir(parents=True)
+    (root / "svc" / "app.log").write_text(f"Authorization: Bearer {tokens['rs256']}\n")
+    with gzip.open(root / "svc" / "old" / "app.log.1.gz", "wt") as g:
+        g.write(f"ok\nok\nrejected {tokens['es256']}\n")
+    (root / "svc" / "loop").symlink_to(root)  # a directory loop
+    (root / "self").symlink_to(root / "self")  # a symlink to itself (ELOOP)
+    (root / "gone").symlink_to(root / "nowhere")
+    assert main(["scan", "--format", "json", str(root)]) == 2  # the broken links are reported
+    captured = capsys.readouterr()
+    findings, summary = _json_findings(captured.out)
+    assert sorted((Path(f["path"]).name, f["line"], f["fingerprint"]) for f in findings) == sorted(
+        [("app.log", 1, fp(tokens["rs256"])), ("app.log.1.gz", 3, fp(tokens["es256"]))]
+    )
+    assert summary["files"] == 2
+    assert "symlink loop" in captured.err and "self" in captured.err
+    assert "gone: no such file or directory" in captured.err
+
+
+def test_gzip_and_truncated_gzip(tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "app.log"
+    expected = _write_log(plain, tokens, repeat=2)
+    gz = tmp_path / "app.log.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    assert main(["scan", "--format", "json", str(gz)]) == 0
+    findings, _ = _json_findings(capsys.readouterr().out)
+    assert [(f["line"], f["kind"], f["fingerprint"]) for f in findings] == [
+        (line, kind, fp(cred)) for line, kind, cred in expected
+    ]
+    # truncated: what was read is reported, then a clear error and exit 2
+    big = "\n".join(f"line {i} Authorization: Bearer {tokens['rs256']}" for i in range(20000)) + "\n"
+    data = gzip.compress(big.encode())
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    assert main(["scan", "--format", "json", str(cut)]) == 2
+    captured = capsys.readouterr()
+    assert "cut.log.gz: truncated gzip stream" in captured.err
+    assert "Traceback" not in captured.err
+    corrupt = tmp_path / "corrupt.gz"
+    corrupt.write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 64)
+    assert main(["scan", str(corrupt)]) == 2
+    assert "corrupt.gz: corrupt gzip data" in capsys.readouterr().err
+
+
+def test_bad_input_binary_invalid_utf8_empty(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "core.bin"
+    binary.write_bytes(b"\x7fELF\x00\x00\x01" + f" Bearer {tokens['rs256']} ".encode() + bytes(range(256)))
+    latin = tmp_path / "latin.log"
+    latin.write_bytes(b"caf\xe9 \xff\xfe r\xe9sum\xe9 Authorization: Bearer " + tokens["es256"].encode() + b"\n")
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    assert main(["scan", "--format", "json", str(binary), str(latin), str(empty)]) == 0
+    captured = capsys.readouterr()
+    findings, summary = _json_findings(captured.out)
+    assert [(Path(f["path"]).name, f["line"], f["fingerprint"]) for f in findings] == [
+        ("latin.log", 1, fp(tokens["es256"]))
+    ]
+    assert summary["skipped"] == [{"path": str(binary), "reason": "binary file (use --binary to scan it)"}]
+    assert "skipped" in captured.err and "core.bin" in captured.err
+    assert main(["scan", "--binary", "--format", "json", str(binary)]) == 0
+    findings, _ = _json_findings(capsys.readouterr().out)
+    assert [f["fingerprint"] for f in findings] == [fp(tokens["rs256"])]
+    # a directory and a FIFO given as scrub input: clear errors
+    assert main(["scrub", str(tmp_path), str(tmp_path / "x.log")]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert main(["scan", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_progress_bar_only_when_asked_or_tty(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "app.log"
+    _write_log(log, tokens)
+    monkeypatch.setattr(redact_cli, "PROGRESS_DELAY", 0.0)
+    assert main(["scan", str(log)]) == 0
+    assert "scanning" not in capsys.readouterr().err  # stderr is no terminal here
+    assert main(["scan", "--progress", str(log)]) == 0
+    err = capsys.readouterr().err
+    assert "scanning" in err and "100%" in err
+
+
+def test_cli_script_in_subprocess(tmp_path: Path, tokens: dict[str, str]) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(f"ok\nAuthorization: Bearer {tokens['eddsa']}\n")
+    script = shutil.which("jwtobs", path=os.path.dirname(sys.executable))
+    cmd = [script] if script else [sys.executable, "-c", "import sys; from jwtobs.cli import main; sys.exit(main())"]
+    env = {**os.environ, "JWTOBS_FINGERPRINT_KEY": KEY}
+    r = subprocess.run(
+        [*cmd, "scan", "--exit-code", str(log)], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert r.returncode == 1, r.stderr
+    assert f"{log}:2:jwt:{fp(tokens['eddsa'])}" in r.stdout.splitlines()
+    assert tokens["eddsa"] not in r.stdout + r.stderr
+    assert "JWTOBS_FINGERPRINT_KEY is not set" not in r.stderr
+    env.pop("JWTOBS_FINGERPRINT_KEY")
+    r = subprocess.run([*cmd, "scan", str(log)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert r.returncode == 0 and "JWTOBS_FINGERPRINT_KEY is not set" in r.stderr
+
+
+# -- the prefilter never misses what the scrubber finds ---------------------------------------------------------
+def _form_lines() -> list[str]:
+    """Every leak form of the redaction tests, as the text a log line would hold (str forms as they are,
+    other values as their repr), plus the clean lines."""
+    from tests.redact import test_forms as forms
+
+    config.reset()
+    lines = []
+    toks = forms.tokens()
+    for name in sorted(forms.FORMS):
+        value = forms.FORMS[name](toks).value
+        text = value if isinstance(value, str) else value.decode("latin-1") if isinstance(value, bytes) else repr(value)
+        lines += text.splitlines() or [""]
+    extra = [  # forms the prefilter has to think about: glued, escaped, percent-encoded, Kelvin sign
+        f"x{toks.rs256}",
+        "msg\\n" + toks.hs256,
+        toks.es256.replace(".", "%2E"),
+        "COO\u212aIE: sid=Qm9iLXNlc3Npb24tMTIz",
+        "TO\u212aEN=abcdefgh12345678",
+        "exit code=1 and code=SplxlOBeZQQYbYS6WxSbIA",
+    ]
+    return lines + extra + CLEAN_LINES + [str(v) for v in getattr(forms, "CLEAN", {}).values()]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_prefilter_finds_everything_the_scrubber_finds(
+    tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _form_lines()
+    rnd = random.Random(7)
+    # every form alone, then shuffled among each other and glued to neighbours with varied separators
+    mixed = lines + [rnd.choice(["", " ", "\t", "x=", '"', "; "]).join(rnd.sample(lines, 3)) for _ in range(200)]
+    log = tmp_path / "forms.log"
+    log.write_text("\n".join(mixed) + "\n")
+    ref = scan_findings(log, "all", capsys)
+    assert len(ref) > len(lines)  # the forms are found at all
+    assert scan_findings(log, engine, capsys) == ref
+    # and the reference is the scrubber itself, line by line
+    want = []
+    for i, line in enumerate(mixed, 1):
+        out = scrub_text(line)
+        assert isinstance(out, str)
+        want += [(i, m[0], m[1]) for m in scan._new_markers(line, out)]
+    assert ref == want
+
+
+def scan_findings(path: Path, engine: str, capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str, str]]:
+    assert main(["scan", "--format", "json", "--engine", engine, str(path)]) == 0
+    findings, _ = _json_findings(capsys.readouterr().out)
+    return [(f["line"], f["kind"], f["fingerprint"]) for f in findings]
+
+
+def test_no_hyperscan_engine_is_a_clear_error_when_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # as if not installed
+    assert scan.default_engine() == "python"
+    (tmp_path / "a.log").write_text("ok\n")
+    assert main(["scan", "--engine", "hyperscan", str(tmp_path / "a.log")]) == 2
+    assert "jwtobs scan:" in capsys.readouterr().err
+    assert main(["scan", str(tmp_path / "a.log")]) == 0  # the default falls back to python
+
+
+# -- scrub -----------------------------------------------------------------------------------------------------
+def test_scrub_redacts_and_keeps_everything_else(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "app.log"
+    _write_log(src, tokens, repeat=2)
+    with src.open("ab") as f:  # invalid UTF-8 and a last line without newline survive byte for byte
+        f.write(b"caf\xe9 \xff ok\nlast Authorization: Bearer " + tokens["hs256"].encode())
+    dst = tmp_path / "clean.log"
+    assert main(["scrub", str(src), str(dst)]) == 0
+    assert "credentials redacted" in capsys.readouterr().err
+    raw_in, raw_out = src.read_bytes(), dst.read_bytes()
+    for secret in _secrets(tokens):
+        assert secret.encode() not in raw_out
+    in_lines, out_lines = raw_in.split(b"\n"), raw_out.split(b"\n")
+    assert len(in_lines) == len(out_lines)
+    for a, b in zip(in_lines, out_lines, strict=True):
+        text = a.decode("utf-8", "surrogateescape")
+        assert b == scrub_text(text).encode("utf-8", "surrogateescape")  # type: ignore[union-attr]
+        if b"[REDACTED:" not in b:
+            assert a == b  # untouched lines are byte-identical
+    assert b"caf\xe9 \xff ok\n" in raw_out and not raw_out.endswith(b"\n")
+
+
+def test_scrub_gzip_and_refusals(tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "app.log"
+    _write_log(plain, tokens)
+    src = tmp_path / "app.log.gz"
+    src.write_bytes(gzip.compress(plain.read_bytes()))
+    dst = tmp_path / "out.log.gz"
+    assert main(["scrub", str(src), str(dst)]) == 0
+    out = gzip.decompress(dst.read_bytes())
+    assert b"[REDACTED:jwt:" in out
+    assert all(s.encode() not in out and s.encode() not in dst.read_bytes() for s in _secrets(tokens))
+    plain_out = tmp_path / "out.log"
+    assert main(["scrub", str(src), str(plain_out)]) == 0
+    assert plain_out.read_bytes() == out  # .gz only when OUT asks for it
+    # never in place, never over an existing file without --force
+    before = plain.read_bytes()
+    capsys.readouterr()
+    assert main(["scrub", str(plain), str(plain)]) == 2
+    assert "never writes in place" in capsys.readouterr().err
+    assert main(["scrub", "--force", str(plain), str(plain)]) == 2
+    link = tmp_path / "link.log"
+    link.symlink_to(plain)
+    assert main(["scrub", "--force", str(plain), str(link)]) == 2
+    hard = tmp_path / "hard.log"
+    os.link(plain, hard)
+    assert main(["scrub", "--force", str(plain), str(hard)]) == 2
+    assert plain.read_bytes() == before
+    assert main(["scrub", str(plain), str(plain_out)]) == 2
+    assert "exists (use --force" in capsys.readouterr().err
+    assert main(["scrub", "--force", str(plain), str(plain_out)]) == 0
+    assert tokens["rs256"].encode() not in plain_out.read_bytes()
+    assert main(["scrub", str(tmp_path / "missing.log"), str(tmp_path / "m.out")]) == 2
+    assert main(["scrub", str(plain), str(tmp_path / "no" / "dir" / "x.log")]) == 2
+    # a truncated gzip input leaves no partial output behind
+    cut = tmp_path / "cut.gz"
+    data = gzip.compress(("\n".join(f"Bearer {tokens['rs256']} {i}" for i in range(20000)) + "\n").encode())
+    cut.write_bytes(data[: len(data) // 2])
+    capsys.readouterr()
+    assert main(["scrub", str(cut), str(tmp_path / "cut.out")]) == 2
+    assert "truncated gzip stream" in capsys.readouterr().err
+    assert not (tmp_path / "cut.out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# -- long lines ------------------------------------------------------------------------------------------------
+def _long_line(tokens: dict[str, str], cut_every: int, n: int) -> tuple[str, list[str]]:
+    """A long line with credentials placed across every cut position (just before, on and after it)."""
+    rnd = random.Random(3)
+    parts: list[str] = []
+    creds: list[str] = []
+    size = 0
+    forms = [
+        lambda: (f" Authorization: Bearer {OPAQUE}{len(creds)} ", f"{OPAQUE}{len(creds)}"),
+        lambda: (f' "password": "{PASSWORD}{len(creds)}", ', f"{PASSWORD}{len(creds)}"),
+        lambda: (f" {tokens['rs256']} ", tokens["rs256"]),
+        lambda: (f" Cookie: sid={COOKIE}{len(creds)}", f"{COOKIE}{len(creds)}"),
+        lambda: (f"&access_token={QUERY_VALUE}{len(creds)}&", f"{QUERY_VALUE}{len(creds)}"),
+    ]
+    for k in range(1, n):
+        target = k * cut_every + rnd.randint(-120, 40)
+        filler = "lorem ipsum dolor sit amet " * ((target - size) // 27 + 1)
+        parts.append(filler[: max(0, target - size)])
+        size += len(parts[-1])
+        text, cred = forms[k % len(forms)]()
+        parts.append(text)
+        creds.append(cred)
+        size += len(text)
+    return "".join(parts) + " end", creds
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_long_line_windows_never_lose_a_token_at_a_cut(tmp_path: Path, tokens: dict[str, str], engine: str) -> None:
+    line, creds = _long_line(tokens, cut_every=4096, n=40)
+    src = tmp_path / "long.log"
+    src.write_text(f"first\n{line}\nlast Authorization: Bearer {OPAQUE}\n")
+    scanner = scan.Scanner(engine, block=64 << 10, long_line=8192, window=4096, context=1024, sink="scrub")
+    dst = tmp_path / "long.out"
+    report = scan.scrub_file(str(src), str(dst), scanner=scanner)
+    out = dst.read_text()
+    for cred in creds:
+        assert cred not in out
+    assert "[REDACTION_FAILED]" not in out
+    # windowed, the line scrubs exactly as it does whole
+    assert out.split("\n")[1] == scrub_text(line)
+    assert out.split("\n")[0] == "first"
+    assert report.findings == len(creds) + 1 + out.split("\n")[1].count("[REDACTED:cookie:") - sum(
+        1 for c in creds if c.startswith(COOKIE)
+    )
+    # scanning reports each credential once, all on line 2
+    rep = scan.ScanReport()
+    found = list(scanner.scan_file(str(src), rep))
+    assert [f.line for f in found].count(2) == len(found) - 1
+    assert {f.fingerprint for f in found if f.line == 2} >= {fp(c) for c in creds if not c.startswith(COOKIE)}
+
+
+def test_line_longer_than_16_mib_through_the_cli(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Default sizes: a 17 MiB line is read in 1 MiB windows; tokens sit on window boundaries."""
+    chunk = "x" * 1023 + " "
+    parts = []
+    creds = []
+    for k in range(17):
+        parts.append(chunk * 1024)  # 1 MiB
+        if k % 4 == 1:
+            parts[-1] = parts[-1][: -(len(tokens["rs256"]) // 2) - 24]
+            parts.append(f" Authorization: Bearer {tokens['rs256']} ")
+            creds.append(tokens["rs256"])
+    line = "".join(parts)
+    assert len(line) > scan.LONG_LINE
+    src = tmp_path / "huge.log"
+    src.write_text(f"a\n{line}\nb\n")
+    assert main(["scan", "--format", "json", str(src)]) == 0
+    findings, summary = _json_findings(capsys.readouterr().out)
+    assert [(f["line"], f["fingerprint"]) for f in findings] == [(2, fp(c)) for c in creds]
+    assert summary["lines"] == 3
+    dst = tmp_path / "huge.out"
+    assert main(["scrub", str(src), str(dst)]) == 0
+    data = dst.read_bytes()
+    assert tokens["rs256"].encode() not in data
+    assert data.count(b"[REDACTED:jwt:") == len(creds)
+    assert len(data) == len(src.read_bytes()) - sum(len(c) for c in creds) + sum(
+        len(f"[REDACTED:jwt:{fp(c)}]") for c in creds
+    )
