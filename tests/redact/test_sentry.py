@@ -199,6 +199,8 @@ def material() -> Material:
     bearer_opaque, x_auth, cookie, code, client_secret, api_key, password, proxy = (_opaque() for _ in range(8))
     basic = base64.b64encode(f"svc-client:{password}".encode()).decode()
     url_pw = _opaque()
+    nonce, response = secrets.token_hex(16), secrets.token_hex(16)
+    digest = f'username="svc", realm="api", nonce="{nonce}", uri="/items", qop=auth, response="{response}"'
 
     def jose(name: str, token: str, prefix: str = "rejected token ", suffix: str = " from client") -> Form:
         return Form(name, prefix, token, suffix, token, [token])
@@ -218,6 +220,7 @@ def material() -> Material:
              [bearer_opaque]),
         Form("authorization_basic", "authorization: Basic ", basic, "", basic, [basic, password]),
         Form("authorization_dpop", "Authorization: DPoP ", es256, "", es256, [es256]),
+        Form("authorization_digest", "Authorization: Digest ", digest, "", digest, [response, nonce]),
         Form("proxy_authorization", "Proxy-Authorization: Bearer ", proxy, "", proxy, [proxy]),
         Form("bearer_in_text", "upstream said: bearer ", bearer_opaque, " was rejected", bearer_opaque,
              [bearer_opaque]),
@@ -246,10 +249,10 @@ def material() -> Material:
 FORM_NAMES = [
     "jws_rs256", "jws_es256", "jws_eddsa", "jws_hs256", "jws_alg_none", "jws_verbose_header", "jws_dash_underscore",
     "jws_padded", "jwe", "authorization_bearer_jwt", "authorization_bearer_opaque", "authorization_basic",
-    "authorization_dpop", "proxy_authorization", "bearer_in_text", "x_auth_token", "dpop_header", "cookie",
-    "set_cookie", "query_code", "query_access_token", "fragment_access_token", "query_client_secret",
-    "query_percent_encoded", "query_percent_amp", "secret_field_password", "secret_field_json",
-    "secret_field_api_key", "url_userinfo",
+    "authorization_dpop", "authorization_digest", "proxy_authorization", "bearer_in_text", "x_auth_token",
+    "dpop_header", "cookie", "set_cookie", "query_code", "query_access_token", "fragment_access_token",
+    "query_client_secret", "query_percent_encoded", "query_percent_amp", "secret_field_password",
+    "secret_field_json", "secret_field_api_key", "url_userinfo",
 ]  # fmt: skip
 
 
