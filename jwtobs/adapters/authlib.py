@@ -195,6 +195,9 @@ def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
         return Reason.DECRYPTION_FAILED, None
     if not _in_authlib(innermost):
         return None
+    if isinstance(exc, TypeError) and peek.bad_header_types:
+        # a header value of the wrong JSON type (alg: [] is unhashable in the algorithm registry lookup)
+        return Reason.HEADER_INVALID, peek.bad_header_types[0]
     msg = str(exc) if isinstance(exc, ValueError) else ""
     if msg in ("Key not found", "Invalid JSON Web Key Set"):
         # the key lookup runs before the signature check: an unsigned token is still unsigned

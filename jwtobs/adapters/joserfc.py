@@ -195,6 +195,20 @@ def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
         return Reason.KEY_INVALID, None
     if msg == "Invalid 'iv' size":
         return Reason.HEADER_INVALID, None
+    return _bad_header(peek)
+
+
+def _bad_header(peek: TokenPeek) -> Result | None:
+    """A header value of a JSON type joserfc does not expect can escape as ``TypeError`` (``crit: 5``)."""
+    header = peek.header
+    if header is None:
+        return None
+    crit = header.get("crit")
+    if "crit" in header and not (isinstance(crit, list) and all(isinstance(c, str) for c in crit)):
+        return Reason.CRIT_UNSUPPORTED, "crit"
+    if peek.bad_header_types:
+        name = peek.bad_header_types[0]
+        return Reason.HEADER_INVALID, name if name in _HEADER_PARAMS else None
     return None
 
 
