@@ -109,7 +109,7 @@ class _Core:
             # fast path: a plain key with a number, or with a string known clean or unable to hold a secret
             # (the cases of _quiet, inlined; words with spaces are remembered once checked)
             if t is str:
-                if v in clean:
+                if v in clean or v.isalnum():  # (an alphanumeric word has no trigger character, no space)
                     if plain.get(k):
                         continue
                 elif search(v) is None:

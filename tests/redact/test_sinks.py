@@ -382,6 +382,39 @@ def test_logging_exception_exc_text_and_stack(
     assert_clean(rendered, tokens.all())
 
 
+def test_logging_into_opentelemetry_handler(tokens: Tokens) -> None:
+    """OpenTelemetry's LoggingHandler renders record.exc_info itself (exception.message / .stacktrace): with the
+    filter on it, it sees the RedactedException stand-in, never the original exception."""
+    import warnings
+
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    inner = InMemoryLogExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(inner))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        handler = LoggingHandler(logger_provider=provider)
+    handler.addFilter(LoggingRedactor())
+    logger = logging.getLogger("tests.redact.otelhandler")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        try:
+            raise PermissionError(f"refused Bearer {tokens.es256}")
+        except PermissionError:
+            logger.exception("call with %s failed", f"Authorization: Bearer {tokens.rs256}")
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+    (record,) = inner.get_finished_logs()
+    dump = record.to_json()
+    assert_clean(dump, tokens.all())
+    assert fp(tokens.rs256) in dump and fp(tokens.es256) in dump
+    attrs = record.log_record.attributes or {}
+    assert attrs["exception.type"] == "RedactedException"
+
+
 def test_logging_extra_attributes(stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor], tokens: Tokens) -> None:
     logger, buf, _ = stdlib
     logger.handlers[0].setFormatter(logging.Formatter("%(message)s|%(client_secret)s|%(note)s|%(headers)s|%(n)s"))
