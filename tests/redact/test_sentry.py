@@ -741,7 +741,7 @@ def test_init_options_wires_every_hook_and_keeps_user_options() -> None:
     assert "event_scrubber" not in opts  # the SDK's default EventScrubber stays
     assert "send_default_pii" not in jwtobs_sentry.init_options(dsn=DSN)
     assert "before_send_span" not in opts  # only with span streaming
-    sentry_sdk.init(**opts, transport=CapturingTransport())
+    sentry_sdk.init(**opts, transport=CapturingTransport(), default_integrations=False)
     try:
         client = sentry_sdk.get_client()
         assert client.options["event_scrubber"] is not None
