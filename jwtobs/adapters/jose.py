@@ -187,6 +187,25 @@ def _from_key_construction(exc: BaseException) -> bool:
     return False
 
 
+#: modules a library calls into that may raise on its behalf (the frame before them must be the library's)
+_HELPERS: Final = ("json", "base64", "binascii", "zlib", "cryptography", "_json", "codecs", "encodings")
+
+
+def _raised_by_library(exc: BaseException) -> bool:
+    """True when the innermost frame of ``exc``'s traceback that is not a helper module (json, cryptography...) is
+    jose's own code: a plain ``TypeError``/``ValueError`` raised by the caller's code is not jose's."""
+    tb = exc.__traceback__
+    module = ""
+    n = 0
+    while tb is not None and n < 64:
+        n += 1
+        name = tb.tb_frame.f_globals.get("__name__")
+        if isinstance(name, str) and name.split(".", 1)[0] not in _HELPERS:
+            module = name
+        tb = tb.tb_next
+    return module == "jose" or module.startswith("jose.")
+
+
 def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     """python-jose's exception -> (reason, detail); ``None`` for a failure that is not about the token."""
     if isinstance(exc, je.ExpiredSignatureError):
@@ -218,6 +237,8 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
         return _jwk(exc, peek)
     if isinstance(exc, je.JWEError):
         return _jwe(exc, peek)
+    if not _raised_by_library(exc):
+        return None  # the caller's own code failed: a validator error, whatever the class
     if isinstance(exc, zlib.error) and peek.kind == "jwe":
         return Reason.DECRYPTION_FAILED, "zip"
     if isinstance(exc, RecursionError):

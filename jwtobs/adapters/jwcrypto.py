@@ -351,6 +351,25 @@ def _jwe_failure(exc: BaseException, peek: TokenPeek) -> Result:
     return Reason.DECRYPTION_FAILED, None
 
 
+#: modules a library calls into that may raise on its behalf (the frame before them must be the library's)
+_HELPERS: Final = ("json", "base64", "binascii", "zlib", "cryptography", "_json", "codecs", "encodings")
+
+
+def _raised_by_library(exc: BaseException) -> bool:
+    """True when the innermost frame of ``exc``'s traceback that is not a helper module (json, cryptography...) is
+    jwcrypto's own code: a plain ``TypeError``/``ValueError`` raised by the caller's code is not jwcrypto's."""
+    tb = exc.__traceback__
+    module = ""
+    n = 0
+    while tb is not None and n < 64:
+        n += 1
+        name = tb.tb_frame.f_globals.get("__name__")
+        if isinstance(name, str) and name.split(".", 1)[0] not in _HELPERS:
+            module = name
+        tb = tb.tb_next
+    return module == "jwcrypto" or module.startswith("jwcrypto.")
+
+
 def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     """jwcrypto's exception -> (reason, detail); ``None`` for a failure that is not about the token."""
     # -- claims (JWT) --
@@ -402,6 +421,8 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     if isinstance(exc, common.InvalidJWAAlgorithm):
         return _unsigned(peek) if peek.unsigned else (Reason.ALG_NOT_ALLOWED, "unsupported")
     # -- what jwcrypto lets escape --
+    if not _raised_by_library(exc):
+        return None  # the caller's own code failed: a validator error, whatever the class
     if isinstance(exc, RecursionError):
         return Reason.MALFORMED, peek.bad_segment() or "payload"
     if isinstance(exc, TypeError):

@@ -485,3 +485,30 @@ def test_every_case_is_classified_without_validator_error() -> None:
     jose_errors = [n for n, (_, e) in _jose_cases(k).items() if e[0] is Reason.VALIDATOR_ERROR]
     cj_errors = [n for n, (_, e) in _cj_cases(k).items() if e[0] is Reason.VALIDATOR_ERROR]
     assert jose_errors == ["audience_misuse"] and cj_errors == []
+
+
+@pytest.mark.parametrize("library", ["jose", "jwcrypto"])
+def test_plain_errors_from_the_callers_code_are_not_the_library_s(
+    library: str, lib_keys: LibKeys, recorded: Recorded
+) -> None:
+    """A TypeError raised by the caller's function (not inside the library) is JWT_VALIDATOR_ERROR, even when the
+    token has a claim of the wrong type that the library would have failed on the same way."""
+    token = rawmint(lib_keys, "RS256", claims(iat=[1]))
+
+    def my_validator(tok: str) -> Any:
+        raise TypeError("int() argument must be a string, a bytes-like object or a real number, not 'list'")
+
+    wrapped = jwtobs.wrap(my_validator, library=library)
+    with pytest.raises(TypeError) as info:
+        wrapped(token)
+    assert jwtobs.reason_of(info.value) is Reason.VALIDATOR_ERROR
+    # the same failure inside the library is the token's fault
+    if library == "jose":
+        inside = jwtobs.wrap(jose_jwt.decode)
+        with pytest.raises(TypeError) as info:
+            inside(token, jose_key(lib_keys, "RS256"), algorithms=["RS256"], audience=AUD)
+    else:
+        JWT = jwtobs.wrap(cjwt.JWT)
+        with pytest.raises(TypeError) as info:
+            JWT(jwt=rawmint(lib_keys, "RS256", claims(exp=[1])), key=cjwk(lib_keys, "RS256"))
+    assert jwtobs.reason_of(info.value) is Reason.CLAIM_INVALID
