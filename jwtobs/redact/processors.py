@@ -215,6 +215,15 @@ def _exc_info_tuple(value: Any) -> tuple[Any, Any, Any] | None:
     return None
 
 
+_PLAIN_ARG: Final = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def _plain_args(args: Any) -> bool:
+    """Arguments whose formatting is deterministic (an object's ``__str__`` could differ the next time)."""
+    values = args.values() if isinstance(args, Mapping) else args
+    return all(type(a) in _PLAIN_ARG for a in values)
+
+
 class RedactedException(Exception):
     """Stands in for a logged exception whose traceback held a credential (``record.exc_info``), so handlers
     that render ``exc_info`` themselves (JSON formatters, OpenTelemetry's handler) see only scrubbed text."""
@@ -305,8 +314,8 @@ class LoggingRedactor(logging.Filter):
                     candidate = str(msg) % new_args
                 except Exception:
                     candidate = None
-            if candidate is not None and self._core.probe.text(candidate) == candidate:
-                record.args = new_args
+            if candidate is not None and _plain_args(new_args) and self._core.probe.text(candidate) == candidate:
+                record.args = new_args  # formatting plain values again later gives exactly ``candidate``
                 return
             if candidate is not None:
                 message = candidate

@@ -343,6 +343,29 @@ def test_logging_keeps_args_when_scrubbed_args_suffice(
     assert_clean(line, [tokens.hs256])
 
 
+def test_logging_object_args_are_not_formatted_again(
+    stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor], tokens: Tokens
+) -> None:
+    """When the message held a credential, object arguments are not kept for a second formatting (their
+    __str__ may say something else the next time): the scrubbed message is stored instead."""
+    logger, buf, _ = stdlib
+
+    class Rotating:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __repr__(self) -> str:
+            return "Rotating()"
+
+        def __str__(self) -> str:
+            self.calls += 1
+            return "client-1" if self.calls <= 2 else f"client {tokens.hs256}"
+
+    logger.info("Authorization: Bearer %s from %s", tokens.rs256, Rotating())
+    assert_clean(buf.getvalue(), tokens.all())
+    assert fp(tokens.rs256) in buf.getvalue()
+
+
 def test_logging_clean_record_untouched(stdlib: tuple[logging.Logger, io.StringIO, LoggingRedactor]) -> None:
     _, _, redactor = stdlib
     args = ("/api/items", 200, 12.5)
