@@ -80,9 +80,12 @@ class _Walk:
         if isinstance(value, Mapping):
             return self.mapping(value, depth, quoted)
         if isinstance(value, (list, tuple)):
-            if len(value) == 2 and isinstance(value[0], str) and _is_credential_name(value[0]):
-                # a (name, value) header pair serialized as a list
-                return [value[0], self.leaf(value[0], value[1], quoted)]
+            if len(value) == 2 and isinstance(value[0], str):
+                # a (name, value) header pair serialized as a list (in frame vars: ["'name'", "'value'"])
+                inner = _unquote(value[0]) if quoted else None
+                name = value[0] if inner is None else inner[1]
+                if _is_credential_name(name):
+                    return [value[0], self.leaf(name, value[1], quoted)]
             out = [self.node(v, depth + 1, quoted) for v in value]
             self.flag_values(value, out, quoted)
             return out

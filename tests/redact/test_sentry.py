@@ -270,8 +270,9 @@ def _fingerprint_key() -> None:
 
 
 # -- vehicles: every way the form's text reaches Sentry --------------------------------------------------------
-def _raise_with_local(text: str) -> None:
-    detail = text  # noqa: F841 (a frame variable Sentry captures)
+def _raise_with_local(text: str, api_key: str) -> None:
+    detail = text  # noqa: F841 (frame variables Sentry captures)
+    headers = [("x-api-key", api_key), (b"authorization", b"Bearer " + api_key.encode())]  # noqa: F841
     raise RuntimeError("request failed")
 
 
@@ -348,7 +349,7 @@ def capture_exception_chained(f: Form) -> None:
 @vehicle
 def capture_exception_local(f: Form) -> None:
     try:
-        _raise_with_local(f.text)
+        _raise_with_local(f.text, f.shown)
     except RuntimeError as exc:
         sentry_sdk.capture_exception(exc)
 
