@@ -168,7 +168,10 @@ class RedactingLogExporter(LogRecordExporter):
             new_body = FAILED
         attrs = _attributes(core, lr.attributes)
         exception = getattr(lr, "exception", None)
-        exception_dirty = exception is not None and core.probe.value(exception) is not exception
+        try:
+            exception_dirty = exception is not None and core.probe.value(exception) is not exception
+        except Exception:
+            exception_dirty = True
         body_changed = new_body is not body and _differs(new_body, body)
         if not body_changed and attrs is None and not exception_dirty:
             return record

@@ -761,6 +761,12 @@ def test_log_exporter_fail_closed(tokens: Tokens) -> None:
         SimpleLogRecordProcessor(RedactingLogExporter(inner, scrubber=RaisingScrubber("otel_logs")))
     )
     provider.get_logger("t").emit(ApiLogRecord(body=f"token {tokens.rs256}", attributes={"note": f"t {tokens.rs256}"}))
-    (record,) = inner.get_finished_logs()
-    assert record.log_record.body == FAILED
-    assert record.log_record.attributes == {"note": FAILED}
+    try:
+        raise ValueError(f"bad token {tokens.es256}")
+    except ValueError as exc:
+        provider.get_logger("t").emit(ApiLogRecord(body="failed", exception=exc))
+    first, second = inner.get_finished_logs()
+    assert first.log_record.body == FAILED
+    assert first.log_record.attributes == {"note": FAILED}
+    assert second.log_record.exception is None
+    assert_clean(first.to_json() + second.to_json(), tokens.all())
