@@ -260,13 +260,18 @@ def joserfc_validator(_: JwksServer) -> Callable[[str, Vector], Any]:
     def validate(token: str, v: Vector) -> Any:
         key: Any = KeySet.import_key_set(v.keys) if "keys" in v.keys else JWKRegistry.import_key(v.keys)
         algs = list(v.algs)
-        json_form = token.lstrip().startswith("{")
+        obj: Any = None
+        if token.lstrip().startswith("{"):  # joserfc takes the JSON serialization parsed; else the compact form
+            try:
+                obj = json.loads(token)
+            except ValueError:
+                obj = None
         if v.kind == "jwe":
-            if json_form:
-                return jwe.decrypt_json(json.loads(token), key, algorithms=algs).plaintext
+            if isinstance(obj, dict):
+                return jwe.decrypt_json(obj, key, algorithms=algs).plaintext
             return jwe.decrypt_compact(token, key, algorithms=algs).plaintext
-        if json_form:
-            return jws.deserialize_json(json.loads(token), key, algorithms=algs).payload
+        if isinstance(obj, dict):
+            return jws.deserialize_json(obj, key, algorithms=algs).payload
         return jws.deserialize_compact(token, key, algorithms=algs).payload
 
     return validate
