@@ -6,8 +6,10 @@ from typing import Final
 
 from jwcrypto import common, jwk, jws
 
+from jwtobs.adapters.jwcrypto import classify_verify_failure
 from jwtobs.backends._pem import key_material
 from jwtobs.exceptions import TokenRejected
+from jwtobs.header import peek
 from jwtobs.jwks import Key
 from jwtobs.reasons import Reason
 
@@ -40,8 +42,9 @@ def verify_signature(token: str, key: Key, alg: str) -> None:
     try:
         obj.verify(jkey, alg=alg)
     except jws.InvalidJWSSignature as exc:
-        text = repr(exc.__cause__ or exc).lower()
-        if "crit" in text:
+        # jwcrypto hides the cause; the adapter decides from the JWS object and the header (crit first)
+        reason, _ = classify_verify_failure(exc, peek(token))
+        if reason is Reason.CRIT_UNSUPPORTED:
             raise TokenRejected(Reason.CRIT_UNSUPPORTED, "crit") from None
         raise TokenRejected(Reason.BAD_SIGNATURE) from None
     except jws.InvalidJWSOperation:
