@@ -512,3 +512,22 @@ def test_plain_errors_from_the_callers_code_are_not_the_library_s(
         with pytest.raises(TypeError) as info:
             JWT(jwt=rawmint(lib_keys, "RS256", claims(exp=[1])), key=cjwk(lib_keys, "RS256"))
     assert jwtobs.reason_of(info.value) is Reason.CLAIM_INVALID
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_jwcrypto_backend_shares_the_adapter_s_crit_decision(lib_keys: LibKeys) -> None:
+    """jwtobs.backends.jwcrypto uses classify_verify_failure: unknown crit -> CRIT_UNSUPPORTED, else BAD_SIGNATURE."""
+    from jwtobs.backends import jwcrypto as backend
+    from jwtobs.jwks import Key
+
+    key = Key("rsa-1", "RSA", "RS256", lib_keys.public("RS256"))
+    backend.verify_signature(mint("RS256"), key, "RS256")  # a good signature passes
+    cases = {
+        mint("RS256", headers={"crit": ["x-unknown"], "x-unknown": 1}): Reason.CRIT_UNSUPPORTED,
+        mint("RS256", headers={"crit": ["b64"]}): Reason.CRIT_UNSUPPORTED,  # listed but absent
+        mint("RS256", key=lib_keys.other_private("RS256")): Reason.BAD_SIGNATURE,
+    }
+    for token, expected in cases.items():
+        with pytest.raises(jwtobs.TokenRejected) as info:
+            backend.verify_signature(token, key, "RS256")
+        assert info.value.reason is expected
