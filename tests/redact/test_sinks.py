@@ -516,6 +516,36 @@ def test_logging_broken_format_args_do_not_leak(tokens: Tokens, capsys: pytest.C
     assert_clean(err + buf.getvalue(), tokens.all())
 
 
+def test_logging_behind_a_queue_listener(tokens: Tokens) -> None:
+    """The filter on the handler behind a QueueListener: scrubbing runs on the listener's thread, off the
+    request path (QueueHandler.prepare has already merged message and traceback into record.msg)."""
+    import logging.handlers
+    import queue
+
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    buf = io.StringIO()
+    target = logging.StreamHandler(buf)
+    target.addFilter(LoggingRedactor())
+    listener = logging.handlers.QueueListener(q, target)
+    logger = logging.getLogger("tests.redact.queued")
+    logger.handlers[:] = [logging.handlers.QueueHandler(q)]
+    logger.propagate = False
+    listener.start()
+    try:
+        logger.warning("upstream %s", f"Authorization: Bearer {tokens.rs256}")
+        try:
+            raise ValueError(f"bad {tokens.es256}")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        listener.stop()
+        logger.handlers.clear()
+        logger.propagate = True
+    text = buf.getvalue()
+    assert fp(tokens.rs256) in text and fp(tokens.es256) in text and "Traceback" in text
+    assert_clean(text, tokens.all())
+
+
 def test_logging_filter_on_logger(tokens: Tokens) -> None:
     buf = io.StringIO()
     logger = logging.getLogger("tests.redact.onlogger")
