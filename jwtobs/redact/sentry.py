@@ -31,10 +31,12 @@ This module does not import ``sentry_sdk``: the hooks work on the plain dicts th
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jwtobs import config
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scrub import FAILED, Scrubber
 
@@ -62,8 +64,14 @@ _KEEP = frozenset({"event_id", "timestamp", "start_timestamp", "platform", "leve
 _QUERY_KEYS = frozenset({"query_string", "http.query", "url.query", "query"})
 _FRAGMENT_KEYS = frozenset({"http.fragment", "url.fragment", "fragment"})
 _PARAM_PREFIX = "sentry.message.parameter."
+_TEMPLATE_ATTR = "sentry.message.template"
 _FLAG = re.compile(r"--?[A-Za-z][A-Za-z0-9_\-]{0,63}")
 _OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9_\-]{0,63}|-[A-Za-z]")  # what follows a flag is an option, not its value
+# printf-style and str.format placeholders in message templates
+_PLACEHOLDER = re.compile(
+    r"%(?:\([^()]{0,64}\))?[#0 +\-]*(?:\*|\d{1,3})?(?:\.(?:\*|\d{1,3}))?[diouxXeEfFgGcrsa]|\{[^{}]{0,64}\}"
+)
+_MARKER_KIND = r"\[REDACTED:[a-z_]{1,32}:"
 # What the SDK writes in place of a value it removed (its EventScrubber, size limits): nothing left to redact.
 _SDK_SUBSTITUTES = frozenset({"[Filtered]", "[Blob substitute]", "[Exceeds maximum size]", "[Unparsable]"})
 
@@ -206,7 +214,8 @@ def _reconcile(params: list[tuple[Any, Any]], original: str, text: str) -> tuple
     """Message arguments and the message formatted from them, made consistent after scrubbing each on its own:
 
     * an argument that was a credential only inside the message (``"token=%s"`` with an opaque value, which
-      alone matches no detector) is in the message before scrubbing and gone after: it is redacted too;
+      alone matches no detector) is in the message before scrubbing, and neither it nor its own scrubbed form
+      is there after: it is redacted whole;
     * an argument redacted on its own (by its name, ``{token}``, or its content) is replaced in the message,
       which showed it verbatim.
 
@@ -215,8 +224,8 @@ def _reconcile(params: list[tuple[Any, Any]], original: str, text: str) -> tuple
     out = []
     for orig, scrubbed in params:
         raw = _param_text(orig)
-        if raw is not None and raw in original and raw not in text:
-            scrubbed = _redact_param(orig)
+        if raw is not None and raw in original and raw not in text and str(scrubbed) not in text:
+            scrubbed = _redact_param(orig)  # more of it was a credential in the message than on its own
         out.append(scrubbed)
     for (orig, _), scrubbed in zip(params, out, strict=True):
         raw = _param_text(orig)
@@ -225,10 +234,35 @@ def _reconcile(params: list[tuple[Any, Any]], original: str, text: str) -> tuple
     return out, text
 
 
+def _literal(text: str, _match: re.Match[str]) -> str:
+    return text
+
+
+def _template(original: Any, scrubbed: Any) -> Any:
+    """A message template keeps its placeholders: ``"password=%s"`` reads as a secret field whose value is
+    ``%s``; a marker whose fingerprint is that of a placeholder (so it hid no credential) is turned back into
+    the placeholder. Sentry groups log events by their template, which then does not change with the
+    fingerprint key."""
+    if not isinstance(original, str) or not isinstance(scrubbed, str) or original == scrubbed:
+        return scrubbed
+    candidates: set[str] = set()
+    for m in itertools.islice(_PLACEHOLDER.finditer(original), 32):
+        candidates.update((m.group(0), m.group(0).split("(", 1)[0]))
+    if not candidates:
+        return scrubbed
+    fingerprint = config.current().fingerprinter.token
+    for text in candidates:
+        marker = re.compile(_MARKER_KIND + re.escape(fingerprint(text)) + r"\]")
+        scrubbed = marker.sub(functools.partial(_literal, text), scrubbed)
+    return scrubbed
+
+
 def _logentry(original: Any, scrubbed: Any) -> Any:
     """``logentry`` (LoggingIntegration): ``formatted`` and ``params`` reconciled (see :func:`_reconcile`)."""
     if not isinstance(original, Mapping) or not isinstance(scrubbed, dict):
         return scrubbed
+    if original.get("params"):
+        scrubbed["message"] = _template(original.get("message"), scrubbed.get("message"))
     params, new = original.get("params"), scrubbed.get("params")
     text, scrubbed_text = original.get("formatted"), scrubbed.get("formatted")
     if not isinstance(text, str) or not isinstance(scrubbed_text, str):
@@ -314,6 +348,9 @@ def _attributes_item(item: Any, text_key: str) -> dict[str, Any] | None:
                 values, out[text_key] = _reconcile(pairs, original_text, out[text_key])
                 for (_, sk), value in zip(names, values, strict=True):
                     scrubbed[sk] = value
+            template = _TEMPLATE_ATTR if _TEMPLATE_ATTR in attrs else None
+            if template is not None:
+                scrubbed[_WALK.key(template)] = _template(attrs[template], scrubbed.get(_WALK.key(template)))
             out["attributes"] = scrubbed
         return out
     except Exception:

@@ -888,3 +888,31 @@ def test_command_line_secrets_in_sys_argv(material: Material, monkeypatch: pytes
     assert sent[2] == f"[REDACTED:secret_field:{fp(secret)}]"
     assert sent[3] == f"--token=[REDACTED:jwt:{fp(rs)}]"
     assert secret.encode() not in _envelope_blob(transport) and rs.encode() not in _envelope_blob(transport)
+
+
+def test_message_templates_keep_their_placeholders(material: Material) -> None:
+    """Sentry groups log events by the template: "password=%s" must not become a marker (which would also
+    change with the fingerprint key), while a credential written into the template itself is still redacted."""
+    rs = form(material, "jws_rs256").shown
+    pw, literal = _opaque(), _opaque()
+    with sentry() as transport:
+        log = logging.getLogger(LOGGER)
+        log.error("login failed password=%s user=%s", pw, "bob")
+        log.error("retry with %(hdr)s and secret=%(s)r", {"hdr": f"Bearer {rs}", "s": pw})
+        log.error(f"static secret={literal} for %s", "bob")
+        sentry_sdk.logger.error("login failed password={pw} token=%s", pw=pw)
+        sentry_sdk.flush()
+    entries = [items(env)[1]["logentry"] for env in transport.envelopes if b'"logentry"' in env]
+    assert [e["message"] for e in entries] == [
+        "login failed password=%s user=%s",
+        "retry with %(hdr)s and secret=%(s)r",
+        f"static secret=[REDACTED:secret_field:{fp(literal)}] for %s",
+    ]
+    assert entries[0]["params"] == [f"[REDACTED:secret_field:{fp(pw)}]", "bob"]
+    assert entries[1]["params"]["hdr"] == f"Bearer [REDACTED:jwt:{fp(rs)}]"
+    logs = [i for env in transport.envelopes for i in items(env)[1:] if "items" in i]
+    templates = [item["attributes"]["sentry.message.template"]["value"] for log_ in logs for item in log_["items"]]
+    assert "login failed password={pw} token=%s" in templates
+    assert "login failed password=%s user=%s" in templates
+    blob = _envelope_blob(transport)
+    assert not any(s.encode() in blob for s in (rs, pw, literal))
