@@ -12,6 +12,7 @@ remembered so they are not scanned again.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import traceback
@@ -152,9 +153,11 @@ def _quiet(value: str) -> bool:
     return not value.strip(_INERT)
 
 
+_SCHEME_SEARCH: Final = re.compile("|".join(re.escape(w) for w in _SCHEME_WORDS), re.IGNORECASE).search
+
+
 def _has_scheme(value: str) -> bool:
-    low = value.lower()
-    return any(w in low for w in _SCHEME_WORDS)
+    return _SCHEME_SEARCH(value) is not None
 
 
 class StructlogRedactor:
