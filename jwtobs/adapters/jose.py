@@ -107,7 +107,7 @@ def _header_type(peek: TokenPeek) -> Result | None:
 
 
 def classify_jws_error(exc: BaseException, peek: TokenPeek) -> Result:
-    """Classify a ``jose.exceptions.JWSError`` (also used by :mod:`jwtobs.backends.jose`'s callers' docs)."""
+    """Classify a ``JWSError`` (raised by ``jws.verify``, or wrapped in ``jwt.decode``'s ``JWTError``)."""
     msg = str(exc)
     if peek.kind in ("jwe", "json"):  # a JWE (or JSON) given to a JWS entry point fails on any of the checks
         return Reason.UNEXPECTED_FORM, peek.kind
@@ -166,9 +166,7 @@ def _jwk(exc: je.JWKError, peek: TokenPeek) -> Result:
     msg = str(exc)
     if msg.startswith("Unable to find an algorithm for key"):
         return _header_type(peek) or (Reason.ALG_NOT_ALLOWED, "unsupported")
-    if peek.kind == "jwe":  # the key could not be built for a JWE algorithm
-        return Reason.KEY_INVALID, None
-    return Reason.KEY_INVALID, None
+    return Reason.KEY_INVALID, None  # a PEM public key as HMAC secret, a key of the wrong type or size
 
 
 def _from_key_construction(exc: BaseException) -> bool:

@@ -220,7 +220,7 @@ def _log_hint(exc: BaseException, ctx: _Context) -> Result | None:
 def classify_verify_failure(exc: BaseException, peek: TokenPeek, *, keyset: bool = False) -> Result:
     """A JWS that did not verify (``InvalidJWSSignature`` or, with a JWKSet, ``JWKeyNotFound``/``JWTMissingKey``).
 
-    Shared with :mod:`jwtobs.backends.jwcrypto`'s documentation of causes; the order is jwcrypto's own.
+    Also used by :mod:`jwtobs.backends.jwcrypto`. The order is jwcrypto's own (crit, alg, allowlist, kid).
     """
     ctx = _context(exc)
     if peek.kind == "jwe":
