@@ -259,6 +259,7 @@ NOT_A_SIGNAL: Final[dict[str, tuple[frozenset[Reason], str]]] = {
 #: (attack, library) the library alone accepts when the application is configured as in that attack
 LIBRARY_ACCEPTS: Final[dict[tuple[str, str], str]] = {
     ("rs256_to_hs256_public_der_lax_app", "jose"): "python-jose takes a DER public key as an HMAC secret",
+    ("rs256_to_hs256_public_der_lax_app", "authlib"): "Authlib takes a DER public key as an HMAC secret",
 }
 
 
@@ -273,8 +274,6 @@ def app(lib: str, kind: str, keys: LibKeys) -> Callable[[str], Any] | None:
     pem = keys.public_pem(alg)
     key_material: Any = der_public(keys) if kind == "der" else pem
     if lib == "pyjwt":
-        if kind == "der":
-            return None  # PyJWT cannot verify RS256 with a DER key: no application is configured that way
         if kind == "keyset":
             kset = pyjwt.PyJWKSet.from_dict(jwks)
 
@@ -308,9 +307,9 @@ def app(lib: str, kind: str, keys: LibKeys) -> Callable[[str], Any] | None:
         from joserfc import jwk as fjwk
         from joserfc import jwt as fjwt
 
-        if kind == "der":
-            return None  # joserfc keys are key objects, never raw DER bytes
         fkey: Any = fjwk.KeySet.import_key_set(jwks) if kind == "keyset" else fjwk.import_key(keys.public_jwk(alg))
+        if kind == "der":
+            fkey = key_material  # joserfc takes raw key bytes too
         registry = fjwt.JWTClaimsRegistry(iss={"essential": True, "value": ISS}, aud={"essential": True, "value": AUD})
 
         def joserfc_app(token: str) -> Any:
@@ -322,9 +321,7 @@ def app(lib: str, kind: str, keys: LibKeys) -> Callable[[str], Any] | None:
     if lib == "authlib":
         from authlib.jose import JsonWebKey, JsonWebToken
 
-        if kind == "der":
-            return None  # authlib imports PEM or JWK keys; a DER SubjectPublicKeyInfo is not taken as configured
-        akey: Any = JsonWebKey.import_key_set(jwks) if kind == "keyset" else pem
+        akey: Any = JsonWebKey.import_key_set(jwks) if kind == "keyset" else key_material
         options = {"iss": {"essential": True, "value": ISS}, "aud": {"essential": True, "value": AUD}}
 
         def authlib_app(token: str) -> Any:
@@ -373,7 +370,7 @@ def test_attack(attack: str, lib: str, lib_keys: LibKeys, recorded: Recorded) ->
     a = _BY_NAME[attack]
     bare = app(lib, a.app, lib_keys)
     if bare is None:
-        pytest.skip(f"no {lib} application is configured with a raw DER public key")
+        pytest.skip(f"{lib} takes key objects only: no application passes it raw DER bytes")
     token = a.build(lib_keys)
     wrapped = jwtobs.wrap(bare, library=lib, profile="attacks")
     requests_before = trap().requests
