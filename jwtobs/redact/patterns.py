@@ -57,6 +57,9 @@ KINDS: Final = (
 )
 
 MARKER_PREFIX: Final = "[REDACTED:"
+_MARKER_BODY: Final = r"[a-z_]{1,24}:[0-9a-z]{1,16}-[0-9a-f]{12}\]"
+#: A complete marker (only these are left alone: a bare "[REDACTED:" never shields what follows it).
+MARKER: Final = re.compile(r"\[REDACTED:" + _MARKER_BODY)
 FAILED: Final = "[REDACTION_FAILED]"
 
 # -- JWS / JWE -------------------------------------------------------------------------------------------------
@@ -75,7 +78,12 @@ JOSE: Final = re.compile(
     r"e(?:(?<![A-Za-z0-9_\-]e)|(?<=%[0-9A-Fa-f]{2}e)|(?<=\\[nrtbf]e)|(?<=\\u[0-9A-Fa-f]{4}e)|(?<=\\x[0-9A-Fa-f]{2}e))"
     rf"[w-z0-9_\-]{_B64}{{6,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+",
 )
-_SEGMENT_SPLIT: Final = re.compile(r"\.|%2[Ee]")
+# A JWS/JWE glued to the end of other base64url characters ("xeyJhbGc..."): found from its "eyJ" (the only
+# header start that is searched inside a run). Its header may not contain "eyJ" again, so attempts inside one
+# run never overlap: each character is read by at most one failed attempt.
+GLUED_JOSE: Final = re.compile(
+    rf"eyJ(?<=[A-Za-z0-9_\-]eyJ)(?:(?!eyJ){_B64}){{5,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+"
+)
 _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 
 # -- header-shaped secrets: "Name: value", "'name': 'value'", "(b'name', b'value')", name=value ----------------
@@ -84,7 +92,9 @@ _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 # (name, value) tuples (the comma form only between quotes), then an optional list/tuple opening and quote
 # (with the b prefix of bytes reprs).
 _Q: Final = r"""\\?["']"""
-_SEP: Final = rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+)(?:[\[(](?!redacted:)[ \t]*+)?(?:b?{_Q})?+"""
+_SEP: Final = (
+    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+)(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b?{_Q})?+"""
+)
 
 # One auth-param (RFC 9110): name=token or name="quoted" (quotes possibly JSON-escaped).
 _PARAM: Final = r"""[a-z_\-]++=(?:\\?"[^"\\\r\n]*+\\?"|[^\s,"'\\\[\]]++)"""
@@ -94,7 +104,7 @@ _PARAMS: Final = _PARAM + r"(?:[ \t]*+,[ \t]*+" + _PARAM + r")*+"
 # optional scheme then the credentials. Digest and other parameterised schemes: the whole parameter list.
 AUTH_HEADER: Final = re.compile(
     rf"authorization(?<![a-z0-9]authorization){_SEP}"
-    r"(?:(?P<scheme>[a-z][a-z0-9_\-]*+)[ \t]++)?+"
+    r"(?:(?P<scheme>[a-z][a-z0-9_\-]*+)[ \t]++)?"
     r"(?P<cred>(?>" + _PARAMS + r"|(?:[^\s\"'\\,;\[\]{}()<>]|\\(?![\"']))++))"
 )
 
@@ -140,14 +150,15 @@ AUTH_SCHEMES: Final = frozenset(
 # Scheme + credentials in free text without a header name ("... Bearer abc.def ..."), one pattern per scheme
 # (each has a literal prefix; the text is checked for the scheme word first).
 # (token68 of RFC 9110, at least 8 characters, ending at a delimiter: "Bearer expires_in=3600" is no credential)
-_CRED68: Final = r"(?P<cred>[A-Za-z0-9\-._~+/]{8,}+=*+)(?![A-Za-z0-9\-._~+/])"
+_CRED68: Final = r"(?P<cred>[A-Za-z0-9\-._~+/]{8,}+=*+)(?![A-Za-z0-9\-._~+/\[])"
 SCHEME_CRED: Final = {
     scheme: re.compile(rf"{scheme}(?<![a-z0-9]{scheme})[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
     for scheme in ("bearer", "basic", "dpop")
 }
 
-# Cookie / Set-Cookie (also HTTP_COOKIE): the value to the end of the line or the closing quote.
-COOKIE_HEADER: Final = re.compile(rf"cookie(?<![a-z0-9]cookie){_SEP}(?P<value>[^\r\n\"'\\]++)")
+# Cookie / Set-Cookie (also HTTP_COOKIE): the cookie-string, pairs separated by ";" and optional blanks (cookie
+# values hold no whitespace), up to other whitespace or the closing quote.
+COOKIE_HEADER: Final = re.compile(rf"cookie(?<![a-z0-9]cookie){_SEP}(?P<value>(?:[^\s;\"'\\]|;[ \t]*+)++)")
 
 # Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...').
 # One pattern per stem (a literal prefix each; a stem is only searched for when the text contains it). A match
@@ -155,7 +166,8 @@ COOKIE_HEADER: Final = re.compile(rf"cookie(?<![a-z0-9]cookie){_SEP}(?P<value>[^
 # The part of the name after the stem is bounded (48), so a run of repeated stems is read a bounded number
 # of times.
 _FIELD_SEP: Final = (
-    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+(?=b?{_Q}|[\[(]))(?:[\[(](?!redacted:)[ \t]*+)?b?"""
+    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+(?=b?{_Q}|[\[(]))"""
+    rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
 _FIELD_VALUE: Final = (
     r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*+)|'(?P<sq>(?:[^'\\\r\n]|\\.)*+)|\\["'](?P<eq>[^"'\\\r\n]*+)"""

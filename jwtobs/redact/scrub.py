@@ -29,9 +29,16 @@ def _marker(kind: str, credential: str) -> str:
 
 
 def _in_marker(text: str, start: int) -> bool:
-    """Position ``start`` lies inside an existing marker ("[REDACTED:url_password:..." and its fingerprint)."""
+    """Position ``start`` lies inside a complete marker ("[REDACTED:url_password:t-0123456789ab]")."""
     i = text.rfind(p.MARKER_PREFIX, max(0, start - 48), start)
-    return i >= 0 and "]" not in text[i:start]
+    if i < 0:
+        return False
+    m = p.MARKER.match(text, i)
+    return m is not None and m.end() > start
+
+
+def _is_marker(value: str) -> bool:
+    return p.MARKER.fullmatch(value) is not None
 
 
 def _credential_like(word: str) -> bool:
@@ -58,26 +65,47 @@ def _lower(text: str) -> str:
     return low
 
 
-Sub = Callable[[str, "re.Match[str]"], "str | None"]
+Sub = Callable[[str, "re.Match[str]"], "tuple[str, int] | None"]
 
 
 def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub) -> tuple[str, str]:
-    """Apply ``pattern`` to the lower-cased ``low``; ``fn(text, match)`` returns the replacement of the match
-    in ``text`` (None: keep). Returns the new text and its lower-cased copy."""
+    """Apply ``pattern`` to the lower-cased ``low``; ``fn(text, match)`` returns the replacement of
+    ``text[match.start():end]`` and that end (at or past the match's end), or None to keep the match.
+    Returns the new text and its lower-cased copy."""
     out: list[str] = []
     last = 0
     for m in pattern.finditer(low):
+        if m.start() < last:  # inside what an extended replacement already covered
+            continue
         rep = fn(text, m)
         if rep is None:
             continue
         out.append(text[last : m.start()])
-        out.append(rep)
-        last = m.end()
+        out.append(rep[0])
+        last = rep[1]
     if not out:
         return text, low
     out.append(text[last:])
     new = "".join(out)
     return new, _lower(new)
+
+
+# A captured value that ends with a separator or an Authorization scheme ("access_token=;Authorization:Bearer")
+# is a label: the credential is the next word, whose own keyword is now inside the value. Likewise a value
+# followed by a separator ("x=password = hunter2"). The redaction then extends over that next word.
+_LABEL_END = re.compile(r"(?:[:=]|(?<![a-z0-9])(?:bearer|basic|dpop|digest|negotiate|token))\Z")
+_NEXT_WORD = re.compile(r"[ \t]++\S++")
+_SEP_NEXT = re.compile(r"[ \t]*+[:=][ \t]*+\S*+")
+
+
+def _extend(text: str, start: int, end: int) -> int:
+    """End of the credential whose value was cut at ``text[start:end]`` (see :data:`_LABEL_END`)."""
+    while True:
+        tail = text[max(start, end - 12) : end].lower()
+        m = (_NEXT_WORD if _LABEL_END.search(tail) else _SEP_NEXT).match(text, end)
+        if m is None or m.end() == end:
+            return end
+        end = m.end()
 
 
 class _Pass:
@@ -96,7 +124,7 @@ class _Pass:
     def credential(self, value: str, default_kind: str) -> str:
         """Marker for a credential value; a JWS/JWE inside keeps its own kind and fingerprint."""
         stripped = value.strip()
-        if not stripped or stripped.startswith(p.MARKER_PREFIX):
+        if not stripped or _is_marker(stripped):
             return value
         jose = p.is_jose(stripped)
         if jose is not None:
@@ -118,13 +146,12 @@ class _Pass:
             if set_cookie and i > 0:
                 out.append(part)
                 continue
-            name, eq, val = part.partition("=")
-            if not eq:
-                out.append(self.credential(part, p.COOKIE) if part.strip() else part)
-            elif not val.strip() or val.strip().startswith(p.MARKER_PREFIX):
+            name, eq, val = part.partition("=") if "=" in part else ("", "", part)
+            stripped = val.strip()
+            if not stripped or _is_marker(stripped):
                 out.append(part)
-            else:
-                out.append(f"{name}={self.credential(val, p.COOKIE)}")
+                continue
+            out.append(f"{name}{eq}{self.credential(val, p.COOKIE)}")
         return ";".join(out)
 
     def header_value(self, kind: str, name: str, value: str) -> str:
@@ -144,20 +171,24 @@ class _Pass:
             return s
         if "." in s or "%2" in s:
             s = p.JOSE.sub(self._jose, s)
+            if "eyJ" in s:
+                s = p.GLUED_JOSE.sub(self._jose, s)
         if "://" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
+        # Most specific first: a looser value (a query value, a field value) may run into the keyword of a
+        # following credential ("code=,Bearer abc"); the credential must already be a marker by then.
         low = _lower(s)
+        if "authorization" in low:
+            s, low = _run(s, low, p.AUTH_HEADER, self._auth)
+        for scheme, pattern in p.SCHEME_CRED.items():
+            if scheme in low:
+                s, low = _run(s, low, pattern, self._scheme)
+        if "cookie" in low:
+            s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
         if "=" in low or "%3d" in low:
             s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if "code" in low:
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
-        if "authorization" in low:
-            s, low = _run(s, low, p.AUTH_HEADER, self._auth)
-        if "cookie" in low:
-            s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
-        for scheme, pattern in p.SCHEME_CRED.items():
-            if scheme in low:
-                s, low = _run(s, low, pattern, self._scheme)
         for gate, pattern in p.TEXT_FIELDS:
             if gate in low:
                 s, low = _run(s, low, pattern, self._field)
@@ -171,54 +202,60 @@ class _Pass:
 
     def _userinfo(self, m: re.Match[str]) -> str:
         pw = m.group("password")
-        if pw.startswith(p.MARKER_PREFIX) or _in_marker(m.string, m.start()):
+        if _is_marker(pw) or _in_marker(m.string, m.start()):
             return m.group(0)
         return f"://{m.group('user')}:{self.mark(p.URL_PASSWORD, unquote(pw))}@"
 
-    def _query(self, s: str, m: re.Match[str]) -> str | None:
+    def _query(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
-        value = s[m.start("value") : m.end()]
+        end = _extend(s, m.start("value"), m.end())
+        value = s[m.start("value") : end]
         decoded = unquote(unquote(value)) if "%" in value else value
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
-        return s[m.start() : m.start("value")] + self.mark(kind, decoded)
+        return s[m.start() : m.start("value")] + self.mark(kind, decoded), end
 
-    def _form_code(self, s: str, m: re.Match[str]) -> str | None:
-        value = s[m.start("value") : m.end()]
+    def _form_code(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        end = _extend(s, m.start("value"), m.end())
+        value = s[m.start("value") : end]
         if value.isdigit() or _in_marker(s, m.start()):
             return None
         decoded = unquote(unquote(value)) if "%" in value else value
-        return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded)
+        return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end
 
-    def _auth(self, s: str, m: re.Match[str]) -> str | None:
+    def _auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
-        cred = s[m.start("cred") : m.end("cred")]
+        if m.start("scheme") < 0 and m.group("cred") in p.AUTH_SCHEMES:  # a scheme before a marker, or alone
+            return None
+        end = _extend(s, m.start("cred"), m.end("cred"))
+        cred = s[m.start("cred") : end]
         kind = p.AUTHORIZATION
         if m.start("scheme") >= 0:
             scheme = m.group("scheme")
             if scheme not in p.AUTH_SCHEMES and _credential_like(s[m.start("scheme") : m.end("scheme")]):
                 # "authorization=sk_live_... status=401": no scheme, the first word is the credential
                 start, end = m.start("scheme"), m.end("scheme")
-                return s[m.start() : start] + self.credential(s[start:end], kind) + s[end : m.end()]
+                return s[m.start() : start] + self.credential(s[start:end], kind) + s[end : m.end()], m.end()
             kind = _SCHEME_KIND.get(scheme, p.AUTHORIZATION)
-        return s[m.start() : m.start("cred")] + self.credential(cred, kind)
+        return s[m.start() : m.start("cred")] + self.credential(cred, kind), end
 
-    def _cookie(self, s: str, m: re.Match[str]) -> str | None:
+    def _cookie(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
-        value = s[m.start("value") : m.end("value")]
+        end = _extend(s, m.start("value"), m.end("value"))
+        value = s[m.start("value") : end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
-        return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie)
+        return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie), end
 
-    def _scheme(self, s: str, m: re.Match[str]) -> str | None:
+    def _scheme(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         cred = s[m.start("cred") : m.end("cred")]
         if _is_word(cred) or _in_marker(s, m.start()):
             return None
         scheme = m.string[m.start() : m.start("cred")].split()[0]  # lower-cased: bearer, basic or dpop
-        return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme])
+        return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), m.end()
 
-    def _field(self, s: str, m: re.Match[str]) -> str | None:
+    def _field(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
         low = m.string
@@ -229,13 +266,17 @@ class _Pass:
             start = m.start(group)
             if start >= 0:
                 break
-        value = s[start : m.end(group)]
-        if not value or value.startswith(p.MARKER_PREFIX):
+        end = m.end(group)
+        value = s[start:end]
+        if not value or _is_marker(value):
             return None
-        if group == "bare" and value.lower() in p.EMPTY_VALUES:
-            return None
+        if group == "bare":
+            if value.lower() in p.EMPTY_VALUES:
+                return None
+            end = _extend(s, start, end)
+            value = s[start:end]
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
-        return s[m.start() : start] + self.credential(value, kind)
+        return s[m.start() : start] + self.credential(value, kind), end
 
     # -- nested values -----------------------------------------------------------------------------------------
     def value(self, obj: Any, depth: int = 0) -> Any:

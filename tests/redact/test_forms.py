@@ -535,7 +535,7 @@ def test_idempotent(name: str) -> None:
     value = FORMS[name](tokens()).value
     once = _scrub_any(value)
     twice = _scrub_any(once)
-    assert _render(twice) == _render(once)
+    assert twice == once
 
 
 def test_already_redacted_line_not_double_redacted() -> None:
