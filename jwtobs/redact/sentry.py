@@ -65,6 +65,7 @@ _QUERY_KEYS = frozenset({"query_string", "http.query", "url.query", "query"})
 _FRAGMENT_KEYS = frozenset({"http.fragment", "url.fragment", "fragment"})
 _PARAM_PREFIX = "sentry.message.parameter."
 _TEMPLATE_ATTR = "sentry.message.template"
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # a header or field name (of a (name, value) pair)
 _FLAG = re.compile(r"--?[A-Za-z][A-Za-z0-9_\-]{0,63}")
 _OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9_\-]{0,63}|-[A-Za-z]")  # what follows a flag is an option, not its value
 # printf-style and str.format placeholders in message templates
@@ -92,8 +93,8 @@ class _Walk:
                 # a (name, value) header pair serialized as a list (in frame vars: ["'name'", "'value'"])
                 inner = _unquote(value[0]) if quoted else None
                 name = value[0] if inner is None else inner[1]
-                if _is_credential_name(name):
-                    return [value[0], self.leaf(name, value[1], quoted)]
+                if _NAME.fullmatch(name) is not None and _is_credential_name(name):
+                    return [self.leaf(None, value[0], quoted), self.leaf(name, value[1], quoted)]
             out = [self.node(v, depth + 1, quoted) for v in value]
             self.flag_values(value, out, quoted)
             return out

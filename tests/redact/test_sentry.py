@@ -916,3 +916,59 @@ def test_message_templates_keep_their_placeholders(material: Material) -> None:
     assert "login failed password=%s user=%s" in templates
     blob = _envelope_blob(transport)
     assert not any(s.encode() in blob for s in (rs, pw, literal))
+
+
+# -- property: any event shape ---------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = ["extra", "contexts", "tags", "user", "request", "headers", "data", "vars", "values", "frames", "message",
+         "logentry", "params", "formatted", "breadcrumbs", "spans", "description", "query_string", "cookies",
+         "http.query", "sys.argv", "detail", "id", "name", "value", "x"]  # fmt: skip
+_WRAPS = ["{} ", " {}", "Bearer {}", "Authorization: Bearer {}", "'{}'", "b'{}'", "?access_token={}&x=1",
+          "https://app.example/cb#id_token={}", "token={}", '{{"refresh_token": "{}"}}', "(('authorization', '{}'),)",
+          "failed for {}: expired", "DPoP {}"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def property_token() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return jwt.encode({"sub": "user-4711", "jti": _opaque()}, key, algorithm="ES256")
+
+
+def _event_shape(token: str) -> st.SearchStrategy[Any]:
+    leaf = st.one_of(
+        st.sampled_from(_WRAPS).map(lambda w: w.format(token)),
+        st.text(max_size=12),
+        st.integers(),
+        st.booleans(),
+        st.none(),
+    )
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=5),
+            st.dictionaries(st.one_of(st.sampled_from(_KEYS), st.text(max_size=8)), inner, max_size=5),
+        ),
+        max_leaves=25,
+    )
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_property_any_event_shape_is_scrubbed(property_token: str, data: st.DataObject) -> None:
+    """Tokens anywhere in any nesting of dicts and lists, under any key (event keys, "vars", "cookies",
+    "query_string", secret names...), in the shapes Sentry serializes: never in the output, never a raise,
+    never None for a dict event, and the input is not modified."""
+    jwtobs.configure(fingerprint_key=b"k" * 32)
+    body = data.draw(st.dictionaries(st.sampled_from(_KEYS), _event_shape(property_token), min_size=1, max_size=6))
+    snapshot = json.dumps(body, sort_keys=True)
+    for hook in (jwtobs_sentry.before_send, jwtobs_sentry.before_send_transaction, jwtobs_sentry.before_breadcrumb):
+        out = hook(body, {})
+        assert out is not None
+        text = json.dumps(out)
+        assert property_token not in text
+        assert property_token.split(".")[2] not in text
+    log = jwtobs_sentry.before_send_log({"body": property_token, "attributes": body}, {})
+    assert log is not None and property_token not in json.dumps(log)
+    assert json.dumps(body, sort_keys=True) == snapshot
