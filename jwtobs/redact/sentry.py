@@ -1,5 +1,5 @@
 """Keep tokens and credentials out of Sentry: hooks for ``sentry_sdk.init`` that scrub every event, breadcrumb,
-structured log and metric with jwtobs's detectors, before the SDK serializes it into an envelope.
+structured log and metric with jwtobs's detectors before the SDK writes it into an envelope.
 
 >>> import sentry_sdk
 >>> from jwtobs.redact import sentry as jwtobs_sentry
