@@ -185,9 +185,13 @@ _RAW_TRIGGERS: Final = re.compile(rb"e[wy][A-Za-z0-9_\-]{6}|://[^\s/@\"'<>]*:[^\
 
 def _keywords() -> tuple[bytes, ...]:
     names = getattr(p, "_QUERY_NAMES", _DEFAULT_QUERY_NAMES)
-    # the scrubber's own gate words for its field patterns, when it has them
-    gates = getattr(p, "_STEMS", {})
-    words = set(_BASE_KEYWORDS) | set(_STEM_WORDS) | {g.encode() for g in gates if isinstance(g, str)}
+    # the scrubber's own gate words for its field patterns, when it has them, unless the stem always contains
+    # one of ours ("api" gates api[_-]?key, which always holds "key")
+    gates: dict[str, str] = getattr(p, "_STEMS", {})
+    words = set(_BASE_KEYWORDS) | set(_STEM_WORDS)
+    for gate, stem in gates.items():
+        if not any(w.decode() in stem for w in _STEM_WORDS):
+            words.add(gate.encode())
     for name in names.lower().removeprefix("(?:").removesuffix(")").split("|"):
         if any(w.decode() in name for w in _STEM_WORDS):
             continue
