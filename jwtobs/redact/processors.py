@@ -169,8 +169,8 @@ class StructlogRedactor:
         structlog.configure(processors=[..., structlog.processors.format_exc_info,
                                         redact.StructlogRedactor(), structlog.processors.JSONRenderer()])
 
-    An ``exc_info`` still present (no ``format_exc_info`` before it) is rendered here when its traceback holds
-    a credential, and replaced by the scrubbed ``exception`` string; a clean one is left to the renderer.
+    An ``exc_info`` still present (no ``format_exc_info`` before it) is rendered here (plain traceback, no
+    frame locals) and replaced by the scrubbed ``exception`` string.
     Values of secret-named keys (``password``, ``client_secret``, ``authorization``, ``cookie``...) are
     replaced whole; other strings are scanned for tokens and credentials. Redactions are counted in the
     ``jwtobs.redactions`` metric with sink ``structlog`` (or ``sink=``).
@@ -196,10 +196,9 @@ class StructlogRedactor:
             info = _exc_info_tuple(event_dict["exc_info"])
             if info is None:
                 return event_dict
-            rendered = "".join(traceback.format_exception(*info))
-            scrubbed = self._core.scrubber.text(rendered)
-            if scrubbed == rendered:
-                return event_dict
+            # rendered here even when clean: renderers that show frame locals (rich) would print what this
+            # check cannot see
+            scrubbed = self._core.text("".join(traceback.format_exception(*info)).rstrip("\n"))
         except Exception:
             scrubbed = FAILED
         out = dict(event_dict)

@@ -256,6 +256,39 @@ def test_structlog_exc_info_without_format_exc_info(tokens: Tokens, metrics: InM
     assert_clean(buf.getvalue(), tokens.all())
 
 
+def test_structlog_console_renderer_never_sees_the_live_exception(tokens: Tokens) -> None:
+    """A dev chain without format_exc_info: ConsoleRenderer's exception formatter (rich shows frame locals)
+    gets the scrubbed rendered traceback, never the exception, even when its message is clean."""
+    buf = io.StringIO()
+    seen: list[set[str]] = []
+
+    def spy(logger: Any, name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        seen.append(set(event_dict))
+        return event_dict
+
+    structlog.configure(
+        processors=[StructlogRedactor(), spy, structlog.dev.ConsoleRenderer(colors=False)],
+        logger_factory=structlog.WriteLoggerFactory(buf),
+        cache_logger_on_first_use=False,
+    )
+
+    def call_upstream() -> None:
+        token = tokens.rs256  # a frame local that a locals-showing formatter would print
+        raise TimeoutError(f"upstream timed out after {len(token)} bytes")
+
+    try:
+        try:
+            call_upstream()
+        except TimeoutError:
+            structlog.get_logger().exception("failed")
+    finally:
+        structlog.reset_defaults()
+    out = buf.getvalue()
+    assert seen == [{"event", "exception"}], "the renderer gets the rendered text, not exc_info"
+    assert "TimeoutError: upstream timed out" in out and "call_upstream" in out
+    assert_clean(out, tokens.all())
+
+
 def test_structlog_clean_event_is_passed_through(metrics: InMemoryMetricReader) -> None:
     processor = StructlogRedactor()
     event = {"event": "request handled", "path": "/api/items", "status": 200, "duration_ms": 12.5,
