@@ -21,9 +21,11 @@ _COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, modules after the one registering its command are not imported (start-up)."""
     parser = argparse.ArgumentParser(prog="jwtobs", description="Observable JWT validation and token-free logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    want = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for name in _COMMAND_MODULES:
         try:
             if importlib.util.find_spec(name) is None:
@@ -31,11 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
         except ModuleNotFoundError:  # the parent package is not part of this installation
             continue
         importlib.import_module(name).register(sub)
+        if want is not None and want in sub.choices:
+            break
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
