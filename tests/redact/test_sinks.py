@@ -774,6 +774,31 @@ def test_span_exporter(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
     assert counts.get(("jwt", "otel_spans"), 0) >= 4
 
 
+def test_redacted_copies_encode_as_otlp(tokens: Tokens) -> None:
+    """The copies are what the real OTLP exporters accept: encoded to protobuf, no token in the bytes."""
+    from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    pipe = span_pipeline()
+    with pipe.provider.get_tracer("t").start_as_current_span("GET /cb") as span:
+        span.set_attribute("url.full", f"https://app.test/cb#id_token={tokens.rs256}")
+        span.set_attribute("http.request.header.authorization", (f"Bearer {tokens.es256}",))
+        span.add_event("retry", {"note": f"with {tokens.eddsa}"})
+        span.set_status(Status(StatusCode.ERROR, f"refused {tokens.hs256}"))
+    spans = pipe.redacted.get_finished_spans()
+    wire = encode_spans(spans).SerializeToString()
+    assert_clean(wire.decode("latin-1"), tokens.all())
+    assert fp(tokens.rs256).encode() in wire and fp(tokens.hs256).encode() in wire
+
+    inner = InMemoryLogExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(RedactingLogExporter(inner)))
+    provider.get_logger("t").emit(ApiLogRecord(body={"msg": f"got {tokens.rs256}"}, attributes={"a": tokens.es256}))
+    wire = encode_logs(inner.get_finished_logs()).SerializeToString()
+    assert_clean(wire.decode("latin-1"), tokens.all())
+    assert fp(tokens.rs256).encode() in wire
+
+
 def test_span_exporter_keeps_dropped_counts(tokens: Tokens) -> None:
     pipe = span_pipeline(SpanLimits(max_span_attributes=2))
     with pipe.provider.get_tracer("t").start_as_current_span("s") as span:
