@@ -579,6 +579,40 @@ def test_logging_behind_a_queue_listener(tokens: Tokens) -> None:
     assert_clean(text, tokens.all())
 
 
+def test_logging_redactor_shared_across_threads(tokens: Tokens, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One filter, four threads, the clean-string cache filling and emptying meanwhile: every line is scrubbed."""
+    import threading
+
+    monkeypatch.setattr(processors, "_CLEAN_MAX", 16)  # emptied every 16 clean lines
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.addFilter(LoggingRedactor())
+    logger = logging.getLogger("tests.redact.threads")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+    def work(n: int) -> None:
+        for i in range(300):
+            logger.info("thread %d line %d of %s", n, i, "x" * (i % 7))
+            if i % 10 == 0:
+                logger.info("thread %d sends %s", n, f"Bearer {tokens.all()[i % 4]}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 4 * (300 + 30)
+    assert_clean(buf.getvalue(), tokens.all())
+    assert sum("[REDACTED:jwt:" in line for line in lines) == 4 * 30
+
+
 def test_logging_filter_on_logger(tokens: Tokens) -> None:
     buf = io.StringIO()
     logger = logging.getLogger("tests.redact.onlogger")
