@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry._logs import LogRecord as ApiLogRecord
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
@@ -455,7 +455,7 @@ def test_logging_into_opentelemetry_handler(tokens: Tokens) -> None:
 
     from opentelemetry.sdk._logs import LoggingHandler
 
-    inner = InMemoryLogExporter()
+    inner = InMemoryLogRecordExporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(inner))
     with warnings.catch_warnings():
@@ -824,7 +824,7 @@ def test_redacted_copies_encode_as_otlp(tokens: Tokens) -> None:
     assert_clean(wire.decode("latin-1"), tokens.all())
     assert fp(tokens.rs256).encode() in wire and fp(tokens.hs256).encode() in wire
 
-    inner = InMemoryLogExporter()
+    inner = InMemoryLogRecordExporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(RedactingLogExporter(inner)))
     provider.get_logger("t").emit(ApiLogRecord(body={"msg": f"got {tokens.rs256}"}, attributes={"a": tokens.es256}))
@@ -858,7 +858,7 @@ def test_span_exporter_fail_closed(tokens: Tokens) -> None:
 
 
 def test_log_exporter(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
-    inner = InMemoryLogExporter()
+    inner = InMemoryLogRecordExporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(RedactingLogExporter(inner)))
     otel_logger = provider.get_logger("tests")
@@ -887,7 +887,7 @@ def test_log_exporter(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
 
 
 def test_log_exporter_fail_closed(tokens: Tokens) -> None:
-    inner = InMemoryLogExporter()
+    inner = InMemoryLogRecordExporter()
     provider = LoggerProvider()
     provider.add_log_record_processor(
         SimpleLogRecordProcessor(RedactingLogExporter(inner, scrubber=RaisingScrubber("otel_logs")))
