@@ -20,6 +20,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jwtobs import config
 from jwtobs.cli import main
@@ -534,3 +536,75 @@ def test_line_longer_than_16_mib_through_the_cli(
     assert len(data) == len(src.read_bytes()) - sum(len(c) for c in creds) + sum(
         len(f"[REDACTED:jwt:{fp(c)}]") for c in creds
     )
+
+
+def test_gzip_long_line_streams_in_windows(tmp_path: Path, tokens: dict[str, str]) -> None:
+    """The streamed (gzip) reader hands a long line over in pieces too; findings equal the plain file's."""
+    line, creds = _long_line(tokens, cut_every=3000, n=30)
+    text = f"first\n{line}\nsecond Authorization: Bearer {OPAQUE}\n" + "filler line\n" * 50
+    plain, gz = tmp_path / "a.log", tmp_path / "a.log.gz"
+    plain.write_text(text)
+    gz.write_bytes(gzip.compress(text.encode()))
+    scanner = scan.Scanner(block=8192, long_line=4096, window=2048, context=512)
+    found = {}
+    for path in (plain, gz):
+        rep = scan.ScanReport()
+        found[path.name] = [(f.line, f.kind, f.fingerprint) for f in scanner.scan_file(str(path), rep)]
+    assert found["a.log"] == found["a.log.gz"]
+    assert {print_ for line_no, _, print_ in found["a.log"] if line_no == 2} >= {
+        fp(c) for c in creds if not c.startswith(COOKIE)
+    }
+    assert (3, "bearer", fp(OPAQUE)) in found["a.log"]
+    dst = tmp_path / "a.out.gz"
+    scan.scrub_file(str(gz), str(dst), scanner=scanner)
+    out = gzip.decompress(dst.read_bytes()).decode()
+    assert out.split("\n")[1] == scrub_text(line)
+    assert out.count("\n") == text.count("\n")
+
+
+_FRAGMENTS = [
+    "Authorization: ",
+    "Bearer ",
+    "basic ",
+    "Cookie: ",
+    "sid=",
+    "?access_token=",
+    "&code=",
+    "%3D",
+    "%2E",
+    '"password": "',
+    "token_fp",
+    "x-api-key: ",
+    "://user:",
+    "@host/",
+    "\\n",
+    " ",
+    ".",
+    '"',
+    ";",
+    "=",
+    ":",
+    "e",
+    "ey",
+    "abc",
+    "Qm9iLXNlc3Npb24tMTIz",
+    OPAQUE,
+    "\u212a",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.integers(0, len(_FRAGMENTS) + 3), min_size=1, max_size=14), min_size=1, max_size=12))
+def test_property_engines_agree_with_scrubbing_every_line(
+    tmp_path: Path, tokens: dict[str, str], picks: list[list[int]]
+) -> None:
+    pool = [*_FRAGMENTS, tokens["rs256"], tokens["es256"], tokens["hs256"], tokens["eddsa"]]
+    lines = ["".join(pool[i] for i in row) for row in picks]
+    log = tmp_path / "prop.log"
+    log.write_text("\n".join(lines) + "\n")
+    results = {}
+    for engine in ["all", *ENGINES]:
+        rep = scan.ScanReport()
+        results[engine] = [(f.line, f.kind, f.fingerprint) for f in scan.Scanner(engine).scan_file(str(log), rep)]
+    for engine in ENGINES:
+        assert results[engine] == results["all"], engine
