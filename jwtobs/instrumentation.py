@@ -32,11 +32,12 @@ nested in another observed validation (a ``jwtobs.wrap``-ed function that calls 
 recorded again. A function imported by name before ``instrument()`` (``from jose.jwt import decode``) keeps
 the original; attributes looked up at call time (``jwt.decode``, ``jose.jwt.decode``) are covered.
 
-Dependencies: ``instrumentation_dependencies()`` is empty because jwtobs instruments *any* of the five
-libraries, and ``BaseInstrumentor`` would refuse to run unless *all* of a non-empty list were installed.
-``_instrument`` checks each library's installed version against :data:`LIBRARIES` and patches only those
-that are present and in range; the package's ``instruments-any`` extra tells ``opentelemetry-instrument`` the
-same thing.
+Dependencies: ``instrumentation_dependencies()`` returns ``_instruments`` = ``()`` because jwtobs instruments
+*any* of the five libraries, and ``BaseInstrumentor`` would refuse to run unless *all* of a non-empty list
+were installed. ``_instruments_any`` lists the five; a direct ``instrument()`` reports a conflict only when
+none is usable, ``_instrument`` checks each library's installed version against :data:`LIBRARIES` and
+patches only those present and in range, and the package's ``instruments-any`` extra tells
+``opentelemetry-instrument`` the same thing.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ LIBRARIES: Final[dict[str, str]] = {
     "jwcrypto": "jwcrypto >= 1.5",
     "authlib": "Authlib >= 1.3",
 }
+
+#: What ``BaseInstrumentor`` requires *all* of: nothing (see :meth:`JwtInstrumentor.instrumentation_dependencies`).
+_instruments: Final[tuple[str, ...]] = ()
+#: Any one of these suffices; the package's ``instruments-any`` extra lists the same for opentelemetry-instrument.
+_instruments_any: Final[tuple[str, ...]] = tuple(LIBRARIES.values())
 
 #: Seconds a two-step decode (joserfc, authlib) waits for its claims check before it is recorded as accepted.
 CLAIMS_GRACE_S: Final = 2.0
@@ -463,7 +469,14 @@ class JwtInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def instrumentation_dependencies(self) -> Collection[str]:
         # Any one of LIBRARIES suffices; a non-empty list here would require all of them (checked per library).
-        return ()
+        return _instruments
+
+    def _check_dependency_conflicts(self) -> Any:
+        """For a direct ``instrument()``: a conflict only when none of the five libraries is usable."""
+        try:
+            return get_dependency_conflicts(_instruments, _instruments_any)
+        except TypeError:  # pragma: no cover - opentelemetry-instrumentation without "any" dependencies
+            return None
 
     def _instrument(self, **kwargs: Any) -> None:
         tp, mp = kwargs.get("tracer_provider"), kwargs.get("meter_provider")

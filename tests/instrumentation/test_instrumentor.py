@@ -343,3 +343,26 @@ def test_hmac_and_bytes_tokens(keys: Keys, instrumented: Recorder) -> None:
         ("pyjwt", "rejected", "JWT_BAD_SIGNATURE"),
         ("pyjwt", "rejected", "JWT_MALFORMED"),
     ]
+
+
+def test_dependencies_any_of_the_five_as_declared_in_the_package_metadata() -> None:
+    from importlib.metadata import distribution
+
+    from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
+    from packaging.requirements import Requirement
+
+    inst = JwtInstrumentor()
+    assert tuple(inst.instrumentation_dependencies()) == ()  # "all of": nothing
+    assert inst._check_dependency_conflicts() is None
+    dist = distribution("jwtobs")
+    declared = {
+        str(Requirement(r).name).lower(): str(Requirement(r).specifier)
+        for r in dist.requires or []
+        if 'extra == "instruments-any"' in r
+    }
+    expected = {
+        str(Requirement(r).name).lower(): str(Requirement(r).specifier) for r in instrumentation.LIBRARIES.values()
+    }
+    assert declared == expected  # pyproject's instruments-any extra == what _instrument checks per library
+    # what opentelemetry-instrument's loader checks before loading the entry point
+    assert get_dist_dependency_conflicts(dist) is None
