@@ -28,7 +28,7 @@ import jwtobs
 from jwtobs import config, instrumentation
 from jwtobs.instrumentation import TARGETS, JwtInstrumentor
 
-from .conftest import AUD, Keys, Recorder
+from .conftest import AUD, ISS, Keys, Recorder
 
 # -- one validation per library, through the entry point applications call --------------------------------
 
@@ -366,3 +366,18 @@ def test_dependencies_any_of_the_five_as_declared_in_the_package_metadata() -> N
     assert declared == expected  # pyproject's instruments-any extra == what _instrument checks per library
     # what opentelemetry-instrument's loader checks before loading the entry point
     assert get_dist_dependency_conflicts(dist) is None
+
+
+@pytest.mark.parametrize("backend", ["pyjwt", "joserfc", "jwcrypto", "authlib", "python-jose"])
+def test_verifier_under_instrumentation_records_once(backend: str, keys: Keys, instrumented: Recorder) -> None:
+    # the Verifier records its own event; its signature backends must not trip an instrumented entry point
+    profile = jwtobs.Profile(name="orders", issuer=ISS, audience=AUD, algorithms=("RS256",), token_type="JWT")
+    verifier = jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k1": keys.public}), backend=backend)
+    verifier.verify(keys.token())
+    with pytest.raises(jwtobs.TokenRejected):
+        verifier.verify(keys.token(exp_in=-600))
+    assert [(e.outcome, e.reason, e.profile) for e in instrumented.events] == [
+        ("accepted", None, "orders"),
+        ("rejected", "JWT_EXPIRED", "orders"),
+    ]
+    assert instrumented.take() == [(verifier.library, "accepted", None), (verifier.library, "rejected", "JWT_EXPIRED")]
