@@ -150,7 +150,7 @@ AUTH_SCHEMES: Final = frozenset(
 # Scheme + credentials in free text without a header name ("... Bearer abc.def ..."), one pattern per scheme
 # (each has a literal prefix; the text is checked for the scheme word first).
 # (token68 of RFC 9110, at least 8 characters, ending at a delimiter: "Bearer expires_in=3600" is no credential)
-_CRED68: Final = r"(?P<cred>[A-Za-z0-9\-._~+/]{8,}+=*+)(?![A-Za-z0-9\-._~+/\[])"
+_CRED68: Final = r"(?P<cred>[A-Za-z0-9\-._~+/]{8,}+=*+)(?![A-Za-z0-9\-._~+/])"
 SCHEME_CRED: Final = {
     scheme: re.compile(rf"{scheme}(?<![a-z0-9]{scheme})[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
     for scheme in ("bearer", "basic", "dpop")

@@ -22,6 +22,7 @@ __all__ = ["Scrubber", "scrub", "scrub_value", "FAILED"]
 FAILED = p.FAILED
 _MAX_DEPTH = 64
 _WORDISH = re.compile(r"[A-Za-z][a-z]*+")
+_BLANK = re.compile(r"\s")
 
 
 def _marker(kind: str, credential: str) -> str:
@@ -68,10 +69,10 @@ def _lower(text: str) -> str:
 Sub = Callable[[str, "re.Match[str]"], "tuple[str, int] | None"]
 
 
-def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub) -> tuple[str, str]:
+def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub, *, lower: bool = True) -> tuple[str, str]:
     """Apply ``pattern`` to the lower-cased ``low``; ``fn(text, match)`` returns the replacement of
     ``text[match.start():end]`` and that end (at or past the match's end), or None to keep the match.
-    Returns the new text and its lower-cased copy."""
+    Returns the new text and its lower-cased copy (``lower=False``: the new text twice)."""
     out: list[str] = []
     last = 0
     for m in pattern.finditer(low):
@@ -87,25 +88,41 @@ def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub) -> tuple[str, s
         return text, low
     out.append(text[last:])
     new = "".join(out)
-    return new, _lower(new)
+    return new, (_lower(new) if lower else new)
 
 
 # A captured value that ends with a separator or an Authorization scheme ("access_token=;Authorization:Bearer")
 # is a label: the credential is the next word, whose own keyword is now inside the value. Likewise a value
 # followed by a separator ("x=password = hunter2"). The redaction then extends over that next word.
-_LABEL_END = re.compile(r"(?:[:=]|(?<![a-z0-9])(?:bearer|basic|dpop|digest|negotiate|token))\Z")
+# ("=" only after a credential-ish name: base64 padding "dXNlcjpwYXNz==" is no label.)
+_LABEL_END = re.compile(
+    r"(?::|(?<![a-z0-9])(?:bearer|basic|dpop|digest|negotiate|token)"
+    r"|(?:token|secret|passw[a-z]*|pwd|key|session[a-z_]*|credential[a-z]*|code|assertion|auth[a-z]*|cookie|sid)=)\Z"
+)
 _NEXT_WORD = re.compile(r"[ \t]++\S++")
-_SEP_NEXT = re.compile(r"[ \t]*+[:=][ \t]*+\S*+")
+# A separator after a value whose last word names a secret: "password": ..., ('password', ...), password = ...
+_SEP_NEXT = re.compile(r"""(?:\\?["'][ \t]*+,[ \t]*+b?(?=\\?["'])|(?:\\?["'])?[ \t]*+[:=][ \t]*+)\S*+""")
+_TAIL_NAME = re.compile(r"[a-z0-9_\-.]{1,64}\Z")
 
 
 def _extend(text: str, start: int, end: int) -> int:
-    """End of the credential whose value was cut at ``text[start:end]`` (see :data:`_LABEL_END`)."""
+    """End of the credential whose value was cut at ``text[start:end]``: past the next word when the value ends
+    in a label (see :data:`_LABEL_END`) or names a secret and a separator follows."""
     while True:
-        tail = text[max(start, end - 12) : end].lower()
-        m = (_NEXT_WORD if _LABEL_END.search(tail) else _SEP_NEXT).match(text, end)
+        tail = text[max(start, end - 24) : end].lower()
+        if _LABEL_END.search(tail):
+            m = _NEXT_WORD.match(text, end)
+        else:
+            name = _TAIL_NAME.search(tail)
+            if name is None or not (p.is_secret_name(name.group(0)) or p.header_kind(name.group(0))):
+                return end
+            m = _SEP_NEXT.match(text, end)
         if m is None or m.end() == end:
             return end
         end = m.end()
+
+
+_MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
 
 
 class _Pass:
@@ -170,9 +187,9 @@ class _Pass:
                     s, low = _run(s, low, pattern, self._scheme)
             return s
         if "." in s or "%2" in s:
-            s = p.JOSE.sub(self._jose, s)
+            s, _ = _run(s, s, p.JOSE, self._jose, lower=False)
             if "eyJ" in s:
-                s = p.GLUED_JOSE.sub(self._jose, s)
+                s, _ = _run(s, s, p.GLUED_JOSE, self._jose, lower=False)
         if "://" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
         # Most specific first: a looser value (a query value, a field value) may run into the keyword of a
@@ -194,11 +211,17 @@ class _Pass:
                 s, low = _run(s, low, pattern, self._field)
         return s
 
-    def _jose(self, m: re.Match[str]) -> str:
-        out = []
-        for piece, kind in p.split_jose(m.group(0)):
-            out.append(piece if kind is None else self.mark(kind, piece))
-        return "".join(out)
+    def _jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        pieces = p.split_jose(m.group(0))
+        if len(pieces) == 1 and pieces[0][1] is None:
+            return None
+        out = [piece if kind is None else self.mark(kind, piece) for piece, kind in pieces]
+        end = m.end()
+        ext = _extend(s, m.start(), end)  # the run ends in a label ("eyJ...sig.password: hunter2")
+        if ext > end:
+            out.append(self.mark(p.SECRET_FIELD, s[end:ext]))
+            end = ext
+        return "".join(out), end
 
     def _userinfo(self, m: re.Match[str]) -> str:
         pw = m.group("password")
@@ -226,8 +249,8 @@ class _Pass:
     def _auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
-        if m.start("scheme") < 0 and m.group("cred") in p.AUTH_SCHEMES:  # a scheme before a marker, or alone
-            return None
+        if m.start("scheme") < 0 and (m.group("cred") in p.AUTH_SCHEMES or _MARKER_NEXT.match(s, m.end("cred"))):
+            return None  # a scheme alone, or before a marker ("Authorization: A\t[REDACTED:...]")
         end = _extend(s, m.start("cred"), m.end("cred"))
         cred = s[m.start("cred") : end]
         kind = p.AUTHORIZATION
@@ -252,8 +275,12 @@ class _Pass:
         cred = s[m.start("cred") : m.end("cred")]
         if _is_word(cred) or _in_marker(s, m.start()):
             return None
+        if cred.endswith("=") and p.MARKER.match(s, m.end("cred")):  # "Bearer access_token=[REDACTED:...]"
+            return None
         scheme = m.string[m.start() : m.start("cred")].split()[0]  # lower-cased: bearer, basic or dpop
-        return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), m.end()
+        end = _extend(s, m.start("cred"), m.end("cred"))
+        cred = s[m.start("cred") : end]
+        return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), end
 
     def _field(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
@@ -270,11 +297,10 @@ class _Pass:
         value = s[start:end]
         if not value or _is_marker(value):
             return None
-        if group == "bare":
-            if value.lower() in p.EMPTY_VALUES:
-                return None
-            end = _extend(s, start, end)
-            value = s[start:end]
+        if group == "bare" and value.lower() in p.EMPTY_VALUES:
+            return None
+        end = _extend(s, start, end)
+        value = s[start:end]
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
         return s[m.start() : start] + self.credential(value, kind), end
 
@@ -339,12 +365,14 @@ class _Pass:
             sname = name
         else:
             return None
+        if len(sname) > 256 or _BLANK.search(sname):  # text, not a header or field name
+            return None
         kind = p.header_kind(sname)
         if kind is None:
             if not p.is_secret_name(sname):
                 return None
             kind = p.API_KEY if _API_KEY_NAME.search(sname) else p.SECRET_FIELD
-        return (name, self._named(kind, sname, value, 0))
+        return (self.value(name, 1), self._named(kind, sname, value, 0))
 
     def _hashable(self, v: Any) -> Any:
         try:

@@ -266,7 +266,9 @@ def nested(draw: st.DrawFn) -> tuple[Any, list[str]]:
         elif wrap == "tuple":
             base = (value, base)
         elif wrap == "dict":
-            base = {draw(key): value, "other": base}
+            k = draw(key)
+            noise_text.append(k)
+            base = {k: value, "other": base}
         elif wrap == "set" and isinstance(value, (str, bytes)):
             base = [base, {value, "x"}]
         else:
