@@ -27,9 +27,11 @@ Entry points (:data:`TARGETS`):
   library did. A claims check of claims that no instrumented decode returned (a copy, a later call) is not
   recorded.
 
-Calls made while ``opentelemetry.instrumentation.utils.suppress_instrumentation()`` is active, and calls
-nested in another observed validation (a ``jwtobs.wrap``-ed function that calls ``jwt.decode``), are not
-recorded again. A function imported by name before ``instrument()`` (``from jose.jwt import decode``) keeps
+PyJWT and python-jose decodes with ``options={"verify_signature": False}`` are peeks, not validations (an
+application reading ``iss`` to choose a key): they are not recorded, so a forged token peeked at is never
+counted as accepted. Calls made while ``opentelemetry.instrumentation.utils.suppress_instrumentation()`` is
+active, and calls nested in another observed validation (a ``jwtobs.wrap``-ed function that calls
+``jwt.decode``), are not recorded again. A function imported by name before ``instrument()`` (``from jose.jwt import decode``) keeps
 the original; attributes looked up at call time (``jwt.decode``, ``jose.jwt.decode``) are covered.
 
 Dependencies: ``instrumentation_dependencies()`` returns ``_instruments`` = ``()`` because jwtobs instruments
@@ -107,12 +109,14 @@ class Target:
     name: str
     kind: str
     claims_of: str = ""
+    #: position of an ``options`` argument whose ``verify_signature: False`` makes the call a peek, not a validation
+    options_at: int | None = None
 
 
 TARGETS: Final[tuple[Target, ...]] = (
-    Target("pyjwt", "jwt.api_jwt", "PyJWT.decode_complete", "call"),
-    Target("pyjwt", "jwt.api_jwt", "PyJWT.decode", "call"),
-    Target("jose", "jose.jwt", "decode", "call"),
+    Target("pyjwt", "jwt.api_jwt", "PyJWT.decode_complete", "call", options_at=3),
+    Target("pyjwt", "jwt.api_jwt", "PyJWT.decode", "call", options_at=3),
+    Target("jose", "jose.jwt", "decode", "call", options_at=3),
     Target("jwcrypto", "jwcrypto.jwt", "JWT.deserialize", "jwcrypto_deserialize"),
     Target("jwcrypto", "jwcrypto.jwt", "JWT.validate", "jwcrypto_validate"),
     Target("joserfc", "joserfc.jwt", "decode", "decode", claims_of="claims"),
@@ -137,12 +141,21 @@ _perf_ns = time.perf_counter_ns
 # -- the wrappers (wrapt signature: wrapped, instance, args, kwargs) ------------------------------------------
 
 
-def _call_wrapper(obs: Any) -> Callable[..., Any]:
+def _unverified(options_at: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """``options={"verify_signature": False}``: the application peeks at the claims (to pick a key, say); not a
+    validation, and recording it as accepted would count a forged token as accepted."""
+    options = kwargs.get("options") if len(args) <= options_at else args[options_at]
+    return type(options) is dict and options.get("verify_signature", True) is False
+
+
+def _call_wrapper(obs: Any, options_at: int | None = None) -> Callable[..., Any]:
     """One call is one validation: :func:`jwtobs.wrap`'s flow, for an entry point patched in place."""
     get_token, accepted, rejected = obs.get_token, obs.accepted, obs.rejected
+    check_options = options_at is not None
+    at = options_at or 0
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _ACTIVE.get() or not is_instrumentation_enabled():
+        if _ACTIVE.get() or not is_instrumentation_enabled() or (check_options and _unverified(at, args, kwargs)):
             return wrapped(*args, **kwargs)
         ctx_token = _ACTIVE.set(True)
         t0 = _time_ns()
@@ -403,7 +416,7 @@ def _jwcrypto_validate_wrapper(obs: Any) -> Callable[..., Any]:
 def _wrapper_for(target: Target, obs: Any) -> Callable[..., Any]:
     kind = target.kind
     if kind == "call":
-        return _call_wrapper(obs)
+        return _call_wrapper(obs, target.options_at)
     if kind == "decode":
         return _decode_wrapper(obs, target.claims_of)
     if kind == "claims":

@@ -381,3 +381,20 @@ def test_verifier_under_instrumentation_records_once(backend: str, keys: Keys, i
         ("rejected", "JWT_EXPIRED", "orders"),
     ]
     assert instrumented.take() == [(verifier.library, "accepted", None), (verifier.library, "rejected", "JWT_EXPIRED")]
+
+
+def test_unverified_peek_is_not_a_validation(keys: Keys, instrumented: Recorder) -> None:
+    # an app reading iss to pick a key: a forged token must not show up as accepted
+    forged = keys.token(key=keys.other, iss="https://attacker.example")
+    assert jwt.decode(forged, options={"verify_signature": False})["iss"] == "https://attacker.example"
+    assert jwt.PyJWT().decode_complete(forged, None, None, {"verify_signature": False})["payload"]["sub"] == "user-1"
+    assert jose.jwt.decode(forged, "", options={"verify_signature": False, "verify_aud": False})["sub"] == "user-1"
+    assert instrumented.take() == []
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(forged, keys.public, algorithms=["RS256"], audience=AUD)
+    with pytest.raises(jose.exceptions.JWTError):
+        jose.jwt.decode(forged, keys.pem.decode(), algorithms=["RS256"], audience=AUD)
+    assert instrumented.take() == [
+        ("pyjwt", "rejected", "JWT_BAD_SIGNATURE"),
+        ("jose", "rejected", "JWT_BAD_SIGNATURE"),
+    ]
