@@ -31,8 +31,10 @@ PyJWT and python-jose decodes with ``options={"verify_signature": False}`` are p
 application reading ``iss`` to choose a key): they are not recorded, so a forged token peeked at is never
 counted as accepted. Calls made while ``opentelemetry.instrumentation.utils.suppress_instrumentation()`` is
 active, and calls nested in another observed validation (a ``jwtobs.wrap``-ed function that calls
-``jwt.decode``), are not recorded again. A function imported by name before ``instrument()`` (``from jose.jwt import decode``) keeps
-the original; attributes looked up at call time (``jwt.decode``, ``jose.jwt.decode``) are covered.
+``jwt.decode``), are not recorded again. A function imported by name before ``instrument()`` (``from
+jose.jwt import decode``) keeps the original; attributes looked up at call time (``jwt.decode``,
+``jose.jwt.decode``) and names imported after ``instrument()`` (always, under ``opentelemetry-instrument``)
+are covered.
 
 Dependencies: ``instrumentation_dependencies()`` returns ``_instruments`` = ``()`` because jwtobs instruments
 *any* of the five libraries, and ``BaseInstrumentor`` would refuse to run unless *all* of a non-empty list
