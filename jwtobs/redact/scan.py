@@ -17,22 +17,23 @@ only on those: a prefilter finds the candidate lines in large blocks of raw byte
   fingerprint of the current configuration (``JWTOBS_FINGERPRINT_KEY``), so it equals the ``token_fp`` of
   the validation event of the same token. Neither the token nor the line is ever printed.
 * **Long lines.** A line longer than ``long_line`` (16 MiB) is never held whole: it is scrubbed in windows
-  of 1 MiB with 64 KiB of context on each side. A window is committed only up to a cut where scrubbing the
-  text before the cut gives a prefix of scrubbing the window, i.e. no credential (nor its header name)
-  spans the cut; a cut that cannot be placed so fails closed (``[REDACTION_FAILED]``, reported as a
-  finding of kind ``redaction_failed``).
-* **Input.** Plain files (memory-mapped), gzip (by magic bytes, streamed), directories (recursively,
-  following symlinks to directories once each: loops end), invalid UTF-8 (decoded with surrogateescape, so a
-  scrubbed copy is byte-identical outside the markers). Binary files are skipped unless asked for. Every
-  problem (missing path, permission, truncated or corrupt gzip, symlink loop) is a :class:`ScanProblem`
-  with a clear message, never a traceback.
+  of 1 MiB with 64 KiB of context on each side. A window is committed only up to a cut just after whitespace
+  (or, in text without any, after ``, ; & } >``) where scrubbing the text before the cut gives a prefix of
+  scrubbing the window, i.e. no credential (nor its header name) spans the cut. When no such cut exists (a
+  credential longer than the context) the window fails closed: ``[REDACTION_FAILED]`` up to the next
+  whitespace, reported as a finding of kind ``redaction_failed``; the text is never emitted.
+* **Input.** Plain files and gzip (by magic bytes), read in 16 MiB blocks (read, not memory-mapped: a log
+  truncated while it is scanned cannot kill the process), directories (recursively, following symlinks to
+  directories once each: loops end), invalid UTF-8 (decoded with surrogateescape, so a scrubbed copy is
+  byte-identical outside the markers). Binary files are skipped unless asked for. Every problem (missing
+  path, permission, truncated or corrupt gzip, symlink loop) is a :class:`ScanProblem` with a clear message,
+  never a traceback.
 """
 
 from __future__ import annotations
 
 import codecs
 import gzip
-import mmap
 import os
 import re
 import stat
@@ -469,6 +470,9 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 # -- long lines ------------------------------------------------------------------------------------------------
 class _Windowed:
     """Scrubs one line from successive text pieces in windows; :meth:`feed` / :meth:`finish` return the
@@ -488,6 +492,7 @@ class _Windowed:
         self._buf = ""  # input text from the start of the current context
         self._commit = 0  # self._buf[:self._commit] is context whose output was already emitted
         self._prefix_out = ""  # scrub of self._buf[:self._commit]
+        self._failing = False  # a [REDACTION_FAILED] region goes on until the next whitespace
 
     def _scrub(self, text: str) -> str:
         if not text or not self._pf.any(_encode(text)):
@@ -505,6 +510,9 @@ class _Windowed:
         return "".join(outs), found
 
     def finish(self) -> tuple[str, list[tuple[str, str]]]:
+        if self._failing and not self._skip_failed(len(self._buf)):
+            self._buf, self._commit, self._prefix_out, self._failing = "", 0, "", False
+            return "", []
         full = self._scrub(self._buf)
         rest = self._buf[self._commit :]
         if full.startswith(self._prefix_out):
@@ -514,7 +522,21 @@ class _Windowed:
         self._buf, self._commit, self._prefix_out = "", 0, ""
         return out, _new_markers(rest, out)
 
+    def _skip_failed(self, limit: int) -> bool:
+        """Drop the rest of a failed region up to the next whitespace before ``limit``; True when it ended."""
+        ws = _WHITESPACE.search(self._buf, self._commit, limit)
+        cut = ws.start() if ws else limit
+        start = max(0, cut - self.context)
+        self._buf = self._buf[start:]
+        self._commit = cut - start
+        self._prefix_out = self._scrub(self._buf[: self._commit])
+        self._failing = ws is None
+        return ws is not None
+
     def _step(self) -> tuple[str, list[tuple[str, str]]]:
+        if self._failing:
+            self._skip_failed(self._commit + self.window)
+            return "", []
         buf, commit = self._buf, self._commit
         target = commit + self.window
         full = self._scrub(buf[: target + self.context])
@@ -523,8 +545,11 @@ class _Windowed:
             if pre.startswith(self._prefix_out) and full.startswith(pre):
                 out = pre[len(self._prefix_out) :]
                 break
-        else:  # no clean cut: never emit the text
-            cut, out = target, p.FAILED
+        else:  # no clean cut: never emit the text, up to the next whitespace (the rest of the credential)
+            ws = _WHITESPACE.search(buf, target, target + self.context)
+            cut = ws.start() if ws else target + self.context
+            out = p.FAILED
+            self._failing = ws is None
         new = _new_markers(buf[commit:cut], out)
         start = max(0, cut - self.context)
         self._buf = buf[start:]
@@ -533,18 +558,21 @@ class _Windowed:
         return out, new
 
     def _cuts(self, buf: str, commit: int, target: int) -> Iterator[int]:
-        """Cut candidates: the target, then just after whitespace or punctuation further back (bounded)."""
-        yield target
+        """Cut candidates, nearest the target first: just after whitespace (no single-word credential holds
+        any, so a token longer than the lookahead is never cut), then, for text without whitespace (minified
+        JSON), just after , ; & } > (bounded tries each)."""
         lo = max(commit + 1, target - self.context)
-        pos = target
-        for _ in range(16):
-            found = -1
-            for sep in (" ", ",", ";", "&", "}", ">", "\t"):
-                found = max(found, buf.rfind(sep, lo, pos))
-            if found < lo:
-                return
-            yield found + 1
-            pos = found
+        for seps in _CUT_SEPS:
+            pos = target
+            for _ in range(16):
+                found = max(buf.rfind(sep, lo, pos) for sep in seps)
+                if found < lo:
+                    break
+                yield found + 1
+                pos = found
+
+
+_CUT_SEPS: Final = ((" ", "\t"), (",", ";", "&", "}", ">"))
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
@@ -559,74 +587,71 @@ class _Long:
 Item = tuple[_Buffer, int, int] | _Long
 
 
-def _mmap_items(mm: mmap.mmap, block: int, long_line: int) -> Iterator[Item]:
-    size = len(mm)
-    pos = 0
-    while pos < size:
-        if size - pos > long_line and mm.find(b"\n", pos, pos + long_line + 1) < 0:
-            # the line at pos is longer than long_line
-            stop = mm.find(b"\n", pos)
-            stop = size if stop < 0 else stop
-            yield _Long(_mmap_pieces(mm, pos, stop), [stop < size])
-            pos = stop + 1
-            continue
-        end = min(size, pos + block)
-        if end < size:
-            nl = mm.rfind(b"\n", pos, end)
-            if nl < 0:  # the first line ends just past the block
-                nl = mm.find(b"\n", pos)
-            end = size if nl < 0 else nl + 1
-        yield (mm, pos, end)
-        pos = end
-
-
-def _mmap_pieces(mm: mmap.mmap, lo: int, hi: int) -> Iterator[bytes]:
-    for p0 in range(lo, hi, _PIECE):
-        yield mm[p0 : min(hi, p0 + _PIECE)]
-
-
 class _StreamItems:
-    """Blocks of whole lines from a binary stream (gzip, pipes); a line longer than ``long_line`` comes as a
-    :class:`_Long` whose pieces must be consumed before the next item is asked for."""
+    """Blocks of whole lines read from a binary stream (a file, gzip) as ``(bytes, lo, hi)`` items, without
+    copying a block to join lines: the line split by a block boundary comes as a small item of its own. A
+    line longer than ``long_line`` comes as a :class:`_Long` whose pieces must be consumed before the next
+    item is asked for. Reading (not memory-mapping) keeps a file truncated while it is scanned (logrotate's
+    copytruncate) from killing the process with SIGBUS."""
 
     def __init__(self, f: _Reader, block: int, long_line: int) -> None:
         self.f = f
         self.block = block
         self.long_line = long_line
-        self.carry = b""
+        self._pending = b""  # data read by a long line's pieces beyond its newline
+
+    def _read(self) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        return self.f.read(self.block)
 
     def __iter__(self) -> Iterator[Item]:
+        carry = b""  # the start of a line whose newline is not read yet
         while True:
-            data = self.f.read(self.block)
+            data = self._read()
             if not data:
-                if self.carry:
-                    c, self.carry = self.carry, b""
-                    yield (c, 0, len(c))
+                if carry:
+                    yield (carry, 0, len(carry))
                 return
-            buf = self.carry + data if self.carry else data
-            nl = buf.rfind(b"\n")
-            if nl < 0:
-                if len(buf) > self.long_line:
-                    self.carry = b""
+            start = 0
+            if carry:
+                nl = data.find(b"\n")
+                if nl < 0 and len(carry) + len(data) <= self.long_line:
+                    carry += data
+                    continue
+                if nl < 0 or len(carry) + nl > self.long_line:
                     flag = [False]
-                    yield _Long(self._long_pieces(buf, flag), flag)
-                else:
-                    self.carry = buf
+                    parts = [carry, data] if nl < 0 else [carry, data[:nl]]
+                    if nl >= 0:
+                        flag[0] = True
+                        self._pending = data[nl + 1 :]
+                    yield _Long(self._long_pieces(parts, flag, more=nl < 0), flag)
+                    carry = b""
+                    continue
+                head = carry + data[: nl + 1]
+                carry = b""
+                yield (head, 0, len(head))
+                start = nl + 1
+            last = data.rfind(b"\n", start)
+            if last < 0:
+                carry = data[start:]
                 continue
-            self.carry = buf[nl + 1 :]
-            yield (buf, 0, nl + 1)
+            yield (data, start, last + 1)
+            carry = data[last + 1 :]
 
-    def _long_pieces(self, first: bytes, flag: list[bool]) -> Iterator[bytes]:
-        for p0 in range(0, len(first), _PIECE):
-            yield first[p0 : p0 + _PIECE]
-        while True:
+    def _long_pieces(self, parts: list[bytes], flag: list[bool], *, more: bool) -> Iterator[bytes]:
+        for part in parts:
+            for p0 in range(0, len(part), _PIECE):
+                yield part[p0 : p0 + _PIECE]
+        while more:
             data = self.f.read(_PIECE)
             if not data:
                 return
             nl = data.find(b"\n")
             if nl >= 0:
                 flag[0] = True
-                self.carry = data[nl + 1 :]
+                self._pending = data[nl + 1 :]
                 yield data[:nl]
                 return
             yield data
@@ -735,27 +760,6 @@ class Scanner:
         if _is_gzip(head):
             gz = gzip.GzipFile(fileobj=f, mode="rb")
             return iter(_StreamItems(gz, self.block, self.long_line)), f.tell
-        try:
-            size = os.fstat(f.fileno()).st_size
-        except (OSError, ValueError):
-            size = 0
-        if size > 0:
-            try:
-                # MAP_POPULATE maps the (cached) pages in one call instead of one fault per page
-                flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-                mm = mmap.mmap(f.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
-            except (OSError, ValueError):
-                pass
-            else:
-                pos = [0]
-
-                def items() -> Iterator[Item]:
-                    for it in _mmap_items(mm, self.block, self.long_line):
-                        if not isinstance(it, _Long):
-                            pos[0] = it[2]
-                        yield it
-
-                return items(), lambda: pos[0]
         return iter(_StreamItems(f, self.block, self.long_line)), f.tell
 
     def open(self, path: str) -> tuple[IO[bytes], bytes]:

@@ -608,3 +608,43 @@ def test_property_engines_agree_with_scrubbing_every_line(
         results[engine] = [(f.line, f.kind, f.fingerprint) for f in scan.Scanner(engine).scan_file(str(log), rep)]
     for engine in ENGINES:
         assert results[engine] == results["all"], engine
+
+
+@pytest.mark.parametrize("block", [7, 64, 333, 4096])
+def test_block_boundaries_do_not_move_or_lose_findings(tmp_path: Path, tokens: dict[str, str], block: int) -> None:
+    """Tiny blocks split lines (and tokens) everywhere; findings and line numbers equal one-block reading,
+    and the scrubbed copy is identical."""
+    log = tmp_path / "a.log"
+    expected = _write_log(log, tokens, repeat=2)
+    with log.open("a") as f:
+        f.write("no newline at the end " + tokens["es256"])
+    ref = scan.Scanner(block=1 << 20)
+    small = scan.Scanner(block=block, long_line=1 << 20)  # lines split over many blocks, never windowed
+    got = {}
+    for name, sc in (("ref", ref), ("small", small)):
+        rep = scan.ScanReport()
+        got[name] = [(f.line, f.kind, f.fingerprint) for f in sc.scan_file(str(log), rep)]
+        scan.scrub_file(str(log), str(tmp_path / f"{name}.out"), scanner=sc)
+    assert got["small"] == got["ref"]
+    assert got["ref"][: len(expected)] == [(line, kind, fp(cred)) for line, kind, cred in expected]
+    assert (tmp_path / "small.out").read_bytes() == (tmp_path / "ref.out").read_bytes()
+
+
+def test_credential_longer_than_the_context_fails_closed(tmp_path: Path, tokens: dict[str, str]) -> None:
+    """With a context smaller than a token (never the case with the defaults: 64 KiB), no clean cut exists:
+    the window is replaced by [REDACTION_FAILED] up to the end of the token, and nothing of it is emitted."""
+    tok = tokens["rs256"]
+    line = ("lorem ipsum " * 30)[:250] + f" rejected {tok} " + "dolor sit amet " * 40
+    src = tmp_path / "a.log"
+    src.write_text(line + "\n")
+    sc = scan.Scanner(block=512, long_line=300, window=256, context=64)  # the line is read in pieces
+    dst = tmp_path / "a.out"
+    report = scan.scrub_file(str(src), str(dst), scanner=sc)
+    out = dst.read_text()
+    assert "[REDACTION_FAILED]" in out
+    assert report.by_kind[scan.FAILED_KIND] >= 1
+    for i in range(0, len(tok) - 16):
+        assert tok[i : i + 16] not in out
+    assert out.endswith("dolor sit amet \n")
+    rep = scan.ScanReport()
+    assert [f.kind for f in sc.scan_file(str(src), rep)].count(scan.FAILED_KIND) >= 1
