@@ -398,3 +398,42 @@ def test_unverified_peek_is_not_a_validation(keys: Keys, instrumented: Recorder)
         ("pyjwt", "rejected", "JWT_BAD_SIGNATURE"),
         ("jose", "rejected", "JWT_BAD_SIGNATURE"),
     ]
+
+
+def test_two_step_join_is_per_task(keys: Keys, instrumented: Recorder) -> None:
+    import asyncio
+
+    jkey = joserfc.jwk.RSAKey.import_key(keys.pem)
+    registry = joserfc.jwt.JWTClaimsRegistry(exp={"essential": True})
+
+    async def validate(token: str, started: asyncio.Event, other: asyncio.Event) -> str:
+        tok = joserfc.jwt.decode(token, jkey, algorithms=["RS256"])
+        started.set()
+        await other.wait()  # the other task decodes in between: each task's claims check joins its own decode
+        try:
+            registry.validate(tok.claims)
+        except joserfc.errors.ExpiredTokenError:
+            return "expired"
+        return "ok"
+
+    async def main() -> list[str]:
+        a, b = asyncio.Event(), asyncio.Event()
+        return list(await asyncio.gather(validate(keys.token(), a, b), validate(keys.token(exp_in=-600), b, a)))
+
+    assert asyncio.run(main()) == ["ok", "expired"]
+    assert sorted(instrumented.take(), key=str) == [
+        ("joserfc", "accepted", None),
+        ("joserfc", "rejected", "JWT_EXPIRED"),
+    ]
+
+
+def test_waiting_decodes_are_bounded(keys: Keys, instrumented: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextvars
+
+    monkeypatch.setattr(instrumentation, "MAX_PENDING", 3)
+    token = keys.token()
+    for _ in range(6):  # six contexts, none checks its claims: only the newest three may wait
+        contextvars.copy_context().run(authlib.jose.jwt.decode, token, keys.pem)
+    assert len(instrumentation._waiting.queue) == 3
+    assert [(e.library, e.outcome) for e in instrumented.events] == [("authlib", "accepted")] * 3
+    assert instrumented.take() == [("authlib", "accepted", None)] * 6
