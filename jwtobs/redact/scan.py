@@ -666,8 +666,17 @@ def _is_binary(head: bytes) -> bool:
 
 
 def iter_files(paths: Iterable[str], problems: list[ScanProblem]) -> Iterator[str]:
-    """Regular files under ``paths`` (directories recursively, sorted; symlinked directories once each)."""
+    """Regular files under ``paths`` (directories recursively, sorted; symlinked directories once each; a file
+    reached twice, through two arguments or a link, once)."""
     seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+
+    def once(path: str, st: os.stat_result) -> bool:
+        key = (st.st_dev, st.st_ino)
+        if key in seen_files:
+            return False
+        seen_files.add(key)
+        return True
 
     def walk(d: str, depth: int) -> Iterator[str]:
         try:
@@ -692,7 +701,8 @@ def iter_files(paths: Iterable[str], problems: list[ScanProblem]) -> Iterator[st
                 if entry.is_dir(follow_symlinks=True):
                     yield from walk(entry.path, depth + 1)
                 elif entry.is_file(follow_symlinks=True):
-                    yield entry.path
+                    if once(entry.path, entry.stat(follow_symlinks=True)):
+                        yield entry.path
                 elif entry.is_symlink():
                     os.stat(entry.path)  # raises for dangling links and loops: report them
             except OSError as e:
@@ -707,7 +717,8 @@ def iter_files(paths: Iterable[str], problems: list[ScanProblem]) -> Iterator[st
         if stat.S_ISDIR(st.st_mode):
             yield from walk(path, 0)
         elif stat.S_ISREG(st.st_mode):
-            yield path
+            if once(path, st):
+                yield path
         else:
             problems.append(ScanProblem(path, "not a regular file or directory"))
 

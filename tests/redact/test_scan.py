@@ -239,6 +239,12 @@ def test_directories_recursive_symlink_loop_and_dangling(
     assert summary["files"] == 2
     assert "symlink loop" in captured.err and "self" in captured.err
     assert "gone: no such file or directory" in captured.err
+    # a file named twice (directly and inside a directory, or through a link) is scanned once
+    (root / "svc" / "again.log").symlink_to(root / "svc" / "app.log")
+    app, again = str(root / "svc" / "app.log"), str(root / "svc" / "again.log")
+    assert main(["scan", "--format", "json", app, again, app]) == 0
+    findings, summary = _json_findings(capsys.readouterr().out)
+    assert len(findings) == 1 and summary["files"] == 1
 
 
 def test_gzip_and_truncated_gzip(tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
