@@ -224,7 +224,7 @@ class _Waiting:
     def take(self, claims: object) -> _Pending | None:
         """The waiting decode whose claims these are (same context, same object), now owned by the caller."""
         p = self.slot.get()
-        if p is None or p.claims is not claims:
+        if p is None or claims is None or p.claims is not claims:
             return None
         self.slot.set(None)
         with self.lock:
