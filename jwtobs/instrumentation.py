@@ -52,7 +52,7 @@ import logging
 import os
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -94,6 +94,7 @@ _instruments_any: Final[tuple[str, ...]] = tuple(LIBRARIES.values())
 #: Seconds a two-step decode (joserfc, authlib) waits for its claims check before it is recorded as accepted.
 CLAIMS_GRACE_S: Final = 2.0
 #: Waiting decodes beyond which the oldest is recorded at once (bounded memory when claims are never checked).
+#: Only decodes still waiting count: those whose claims were checked leave at once.
 MAX_PENDING: Final = 10_000
 
 
@@ -178,7 +179,7 @@ def _call_wrapper(obs: Any, options_at: int | None = None) -> Callable[..., Any]
 class _Pending:
     """A successful first step (joserfc/authlib decode) waiting for the claims check of its claims."""
 
-    __slots__ = ("claims", "ctx", "deadline", "dt", "obs", "result", "state", "t0", "token")
+    __slots__ = ("claims", "ctx", "deadline", "dt", "obs", "result", "t0", "token")
 
     def __init__(self, obs: Any, token: object, result: object, claims: object, t0: int, dt: int) -> None:
         self.obs = obs
@@ -189,20 +190,22 @@ class _Pending:
         self.dt = dt
         self.ctx = otel_context.get_current()
         self.deadline = time.monotonic() + CLAIMS_GRACE_S
-        self.state = 0  # 0 waiting, 1 taken by its claims check, 2 recorded as accepted
 
 
 class _Waiting:
     """The waiting first steps: per context (the claims check looks there) and in time order (for expiry).
 
-    Expired entries are recorded as accepted by a daemon thread, by the next decode in the same context, at
-    :func:`settle_pending` and at exit; each entry is recorded exactly once (state changes under a lock).
+    ``pending`` (insertion-ordered, keyed by ``id``) holds only entries still waiting. Whoever removes an
+    entry from it owns it: its claims check (which records the joined event), or :meth:`settle` (which records
+    it as accepted: the next decode in the same context, the daemon thread after the grace period,
+    :func:`settle_pending`, exit, or the bound). A single ``dict.pop`` decides, atomically under the GIL, so
+    each entry is recorded exactly once without a lock on the request path.
     """
 
     def __init__(self) -> None:
         self.slot: ContextVar[_Pending | None] = ContextVar("jwtobs_pending_decode", default=None)
-        self.queue: deque[_Pending] = deque()
-        self.lock = threading.Lock()
+        self.pending: OrderedDict[int, _Pending] = OrderedDict()
+        self.start_lock = threading.Lock()
         self.wake = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -211,13 +214,15 @@ class _Waiting:
         if prev is not None:
             self.settle(prev)
         self.slot.set(p)
-        queue = self.queue
-        queue.append(p)
-        if len(queue) > MAX_PENDING:
+        pending = self.pending
+        pending[id(p)] = p
+        if len(pending) > MAX_PENDING:
             try:
-                self.settle(queue.popleft())
-            except IndexError:  # pragma: no cover - drained concurrently
+                _, oldest = pending.popitem(last=False)
+            except KeyError:  # pragma: no cover - drained concurrently
                 pass
+            else:
+                self._record(oldest)
         if self.thread is None:
             self._start()
 
@@ -227,18 +232,16 @@ class _Waiting:
         if p is None or claims is None or p.claims is not claims:
             return None
         self.slot.set(None)
-        with self.lock:
-            if p.state != 0:
-                return None
-            p.state = 1
-        return p
+        # p is alive (referenced here), so no other entry can have its id
+        return p if self.pending.pop(id(p), None) is not None else None
 
     def settle(self, p: _Pending) -> None:
-        """Record ``p`` as accepted unless its claims check took it (or it was recorded already)."""
-        with self.lock:
-            if p.state != 0:
-                return
-            p.state = 2
+        """Record ``p`` as accepted unless someone else (its claims check, the sweep) took it first."""
+        if self.pending.pop(id(p), None) is not None:
+            self._record(p)
+
+    @staticmethod
+    def _record(p: _Pending) -> None:
         token = otel_context.attach(p.ctx)
         try:
             p.obs.accepted(p.token, p.result, p.t0, p.dt)
@@ -247,20 +250,19 @@ class _Waiting:
             p.token = p.result = p.claims = None
 
     def sweep(self, now: float | None = None) -> None:
-        queue = self.queue
-        limit = float("inf") if now is None else now
-        while queue:
-            p = queue[0]
-            if p.deadline > limit:
-                return
+        """Record the entries whose grace period ended before ``now`` (all of them when ``now`` is None)."""
+        pending = self.pending
+        while pending:
             try:
-                queue.popleft()
-            except IndexError:  # pragma: no cover
+                p = next(iter(pending.values()))
+            except (StopIteration, RuntimeError):  # emptied or changed by another thread: next round
+                return
+            if now is not None and p.deadline > now:
                 return
             self.settle(p)
 
     def _start(self) -> None:
-        with self.lock:
+        with self.start_lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="jwtobs-claims-grace", daemon=True)
                 self.thread.start()
@@ -275,8 +277,8 @@ class _Waiting:
                 _log.debug("jwtobs: claims-grace sweep failed", exc_info=True)
 
     def after_fork(self) -> None:
-        self.queue = deque()
-        self.lock = threading.Lock()
+        self.pending = OrderedDict()
+        self.start_lock = threading.Lock()
         self.wake = threading.Event()
         self.thread = None
 
@@ -340,12 +342,10 @@ def _claims_wrapper() -> Callable[..., Any]:
             result = wrapped(*args, **kwargs)
         except Exception as exc:
             p.obs.rejected(p.token, exc, p.t0, p.dt + _perf_ns() - p0)
-            p.token = p.result = p.claims = None  # the expiry queue may hold p a little longer
             raise
         finally:
             _ACTIVE.reset(ctx_token)
         p.obs.accepted(p.token, p.result, p.t0, p.dt + _perf_ns() - p0)
-        p.token = p.result = p.claims = None
         return result
 
     return wrapper

@@ -434,6 +434,6 @@ def test_waiting_decodes_are_bounded(keys: Keys, instrumented: Recorder, monkeyp
     token = keys.token()
     for _ in range(6):  # six contexts, none checks its claims: only the newest three may wait
         contextvars.copy_context().run(authlib.jose.jwt.decode, token, keys.pem)
-    assert len(instrumentation._waiting.queue) == 3
+    assert len(instrumentation._waiting.pending) == 3
     assert [(e.library, e.outcome) for e in instrumented.events] == [("authlib", "accepted")] * 3
     assert instrumented.take() == [("authlib", "accepted", None)] * 6
