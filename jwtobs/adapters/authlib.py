@@ -39,6 +39,7 @@ from typing import Any, Final
 
 from authlib.jose import errors as E
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
@@ -181,14 +182,18 @@ def _claims(exc: E.JoseError, peek: TokenPeek) -> Result | None:
 
 def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
     """``ValueError``/``KeyError``/``TypeError`` raised inside Authlib, never one from the caller's own code."""
-    if not isinstance(exc, (ValueError, KeyError, TypeError, AttributeError, InvalidTag)):
+    if not isinstance(
+        exc, (ValueError, KeyError, TypeError, AttributeError, InvalidTag, InvalidUnwrap, RecursionError)
+    ):
         return None
     frames = _frames(exc)
     if not any(_in_authlib(module) for module, _ in frames):
         return None
+    if isinstance(exc, RecursionError):  # JSON nested deeper than Python's recursion limit
+        return Reason.MALFORMED, peek.bad_segment() or "payload"
     innermost, function = frames[-1]
     if peek.kind == "jwe" and (
-        isinstance(exc, InvalidTag)
+        isinstance(exc, (InvalidTag, InvalidUnwrap))
         or (isinstance(exc, ValueError) and (innermost.startswith("cryptography") or function in _JWE_FUNCTIONS))
     ):
         # authlib lets cryptography's failures escape from a JWE decryption (wrong key, tampered ciphertext)
@@ -212,7 +217,9 @@ def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
         return Reason.OVERSIZED, "decompressed"
     if peek.unsigned:
         return _unsigned(peek)
-    if msg in ("This key may not be safe to import", "oct key material must not be empty"):
+    if msg in ("This key may not be safe to import", "oct key material must not be empty") or msg.startswith(
+        "Unsupported key_op"  # the key's key_ops do not allow verify/decrypt (e.g. ["encrypt"])
+    ):
         return Reason.KEY_INVALID, None
     if msg.startswith(('Missing "', 'Invalid "iv"', "Invalid 'iv'")) and peek.kind == "jwe":
         return Reason.HEADER_INVALID, None
