@@ -247,6 +247,10 @@ NOT_A_SIGNAL: Final[dict[str, tuple[frozenset[Reason], str]]] = {
         frozenset({Reason.MALFORMED}),
         "a header nested deeper than the peek's limit is JWT_MALFORMED (header), not flagged",
     ),
+    "deep_json_payload": (
+        frozenset({Reason.MALFORMED}),
+        "a library that parses the payload before verifying (Authlib) fails on it: JWT_MALFORMED (payload)",
+    ),
     **{
         a.name: (
             frozenset({Reason.UNKNOWN_KID}),

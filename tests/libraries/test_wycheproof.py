@@ -334,7 +334,10 @@ KNOWN_REJECTED_VALID: Final[dict[str, frozenset[str]]] = {
 }
 
 #: (library, vector) -> why JWT_VALIDATOR_ERROR is the honest classification (the library failed, not the token)
-VALIDATOR_ERRORS: Final[dict[tuple[str, str], str]] = {}
+VALIDATOR_ERRORS: Final[dict[tuple[str, str], str]] = {
+    ("authlib", "crypto#66"): "Authlib's JWE deserialize_json assumes the general form: KeyError('recipients')",
+    ("authlib", "encryption#22"): "Authlib's JWE deserialize_json assumes the general form: KeyError('recipients')",
+}
 
 
 # ------------------------------------------------------------------------------------------------ running
