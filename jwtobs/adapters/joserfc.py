@@ -182,10 +182,51 @@ def _decode(exc: E.DecodeError, peek: TokenPeek) -> Result:
     return Reason.MALFORMED, peek.bad_segment() or "segments"
 
 
+def _through_joserfc(exc: BaseException) -> list[str] | None:
+    """The joserfc functions ``exc`` passed through, when the innermost frame that is not a helper joserfc calls
+    (cryptography, base64, binascii) is joserfc's own; ``None`` otherwise (the caller's code raised it)."""
+    tb: TracebackType | None = exc.__traceback__
+    functions: list[str] = []
+    innermost = ""
+    for _ in range(_MAX_FRAMES):
+        if tb is None:
+            break
+        module = tb.tb_frame.f_globals.get("__name__")
+        module = module if isinstance(module, str) else ""
+        if module == "joserfc" or module.startswith("joserfc."):
+            functions.append(tb.tb_frame.f_code.co_name)
+        if module.split(".", 1)[0] not in ("cryptography", "base64", "binascii"):
+            innermost = module
+        tb = tb.tb_next
+    return functions if innermost == "joserfc" or innermost.startswith("joserfc.") else None
+
+
 def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
     """A ``ValueError``/``TypeError`` raised inside joserfc (never one raised by the caller's own code)."""
-    if not isinstance(exc, (ValueError, TypeError)) or not _raised_in_joserfc(exc):
+    if not isinstance(exc, (ValueError, TypeError)):
         return None
+    result = _plain_known(exc, peek) if _raised_in_joserfc(exc) else None
+    return result if result is not None else _escaped(exc, peek)
+
+
+def _escaped(exc: BaseException, peek: TokenPeek) -> Result | None:
+    """What else escapes joserfc's own steps (found by the Wycheproof vectors): cryptography's ``ValueError`` while
+    decrypting a JWE (short tag, an ephemeral key off the curve), ``binascii.Error`` for a segment or a key that is
+    not base64url, cryptography's ``ValueError`` for an invalid key being imported."""
+    through = _through_joserfc(exc)
+    if through is None or not isinstance(exc, ValueError):
+        return None
+    if peek.kind == "jwe" and "extract_compact" in through:
+        return Reason.MALFORMED, "segments"
+    if peek.kind == "jwe" and ("decrypt_compact" in through or "decrypt_json" in through):
+        return Reason.DECRYPTION_FAILED, None
+    if "import_key" in through or "import_key_set" in through:
+        return Reason.KEY_INVALID, None
+    return None
+
+
+def _plain_known(exc: BaseException, peek: TokenPeek) -> Result | None:
+    """The plain errors joserfc raises itself, by their fixed messages."""
     msg = str(exc)
     if msg == "Invalid JSON Web Encryption":  # a JWERegistry was given: JWE expected
         if peek.kind == "jws":
