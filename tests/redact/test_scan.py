@@ -599,7 +599,11 @@ _FRAGMENTS = [
 ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=2000 if os.environ.get("JWTOBS_FUZZ") == "1" else 60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(st.lists(st.integers(0, len(_FRAGMENTS) + 3), min_size=1, max_size=14), min_size=1, max_size=12))
 def test_property_engines_agree_with_scrubbing_every_line(
     tmp_path: Path, tokens: dict[str, str], picks: list[list[int]]
