@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         "validation events. Exit codes: 0 done, 1 something found (with --exit-code), 2 usage error or a path "
         "that could not be read.",
     )
-    s.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (recursively)")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursively), - for stdin")
     s.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON lines")
     s.add_argument("--exit-code", action="store_true", help="exit 1 when anything is found (for CI)")
     s.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")

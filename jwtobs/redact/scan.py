@@ -33,10 +33,12 @@ only on those: a prefilter finds the candidate lines in large blocks of raw byte
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import os
 import re
 import stat
+import sys
 import threading
 import zlib
 from collections import Counter, deque
@@ -68,6 +70,7 @@ _PIECE: Final = 1 << 20  # bytes read at once from a long line
 _SNIFF: Final = 8192  # bytes looked at to tell binary files
 _MAX_DEPTH: Final = 64  # directory recursion bound
 FAILED_KIND: Final = "redaction_failed"
+STDIN: Final = "-"  # the path that reads standard input (scan only)
 
 _MARKER = re.compile(r"\[REDACTED:([a-z_]{1,32}):([0-9a-z]{1,16}-[0-9a-f]{12})\]|\[REDACTION_FAILED\]")
 
@@ -735,7 +738,13 @@ def iter_files(paths: Iterable[str], problems: list[ScanProblem]) -> Iterator[st
             except OSError as e:
                 problems.append(ScanProblem(entry.path, _os_message(e)))
 
+    stdin_seen = False
     for path in paths:
+        if path == STDIN:
+            if not stdin_seen:
+                stdin_seen = True
+                yield path
+            continue
         try:
             st = os.stat(path)
         except OSError as e:
@@ -795,12 +804,16 @@ class Scanner:
     # -- opening ---------------------------------------------------------------------------------------------
     def _items(self, path: str, f: IO[bytes], head: bytes) -> tuple[Iterator[Item], Callable[[], int]]:
         """The items of an opened file and a function telling how many input bytes were consumed."""
-        if _is_gzip(head):
-            gz = gzip.GzipFile(fileobj=f, mode="rb")
-            return iter(_StreamItems(gz, self.block, self.long_line)), f.tell
-        return iter(_StreamItems(f, self.block, self.long_line)), f.tell
+        reader: _Reader = gzip.GzipFile(fileobj=f, mode="rb") if _is_gzip(head) else f
+        consumed: Callable[[], int] = (lambda: 0) if path == STDIN else f.tell
+        return iter(_StreamItems(reader, self.block, self.long_line)), consumed
 
     def open(self, path: str) -> tuple[IO[bytes], bytes]:
+        if path == STDIN:  # not seekable: peek at the head
+            stdin = sys.stdin.buffer
+            peek = getattr(stdin, "peek", None)
+            data = peek(_SNIFF)[:_SNIFF] if callable(peek) else b""
+            return stdin, data
         try:
             f = open(path, "rb")
         except OSError as e:
@@ -905,7 +918,7 @@ class Scanner:
         """Findings of one file, in line order; problems are raised as :class:`ScanProblem` after the
         findings read so far."""
         f, head = self.open(path)
-        with f:
+        with f if path != STDIN else contextlib.nullcontext(f):  # standard input stays open
             if _is_binary(head) and not _is_gzip(head) and not self.include_binary:
                 report.skipped.append((path, "binary file (use --binary to scan it)"))
                 return
@@ -942,6 +955,8 @@ def scrub_file(
     """
     sc = scanner or Scanner(engine, include_binary=include_binary, sink="scrub")
     report = ScanReport()
+    if src == STDIN:
+        raise ScanProblem(src, "scrub copies a file; standard input is for scan")
     try:
         st = os.stat(src)
     except OSError as e:

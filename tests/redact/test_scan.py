@@ -658,3 +658,17 @@ def test_credential_longer_than_the_context_fails_closed(tmp_path: Path, tokens:
     assert out.endswith("dolor sit amet \n")
     rep = scan.ScanReport()
     assert [f.kind for f in sc.scan_file(str(src), rep)].count(scan.FAILED_KIND) >= 1
+
+
+def test_scan_standard_input_plain_and_gzip(tmp_path: Path, tokens: dict[str, str]) -> None:
+    """``jwtobs scan -`` reads a pipe (``kubectl logs ... | jwtobs scan -``), gzip included."""
+    text = f"ok\nAuthorization: Bearer {tokens['es256']}\n".encode()
+    env = {**os.environ, "JWTOBS_FINGERPRINT_KEY": KEY}
+    cmd = [sys.executable, "-c", "import sys; from jwtobs.cli import main; sys.exit(main())", "scan", "--exit-code"]
+    for data in (text, gzip.compress(text)):
+        r = subprocess.run([*cmd, "-"], input=data, capture_output=True, env=env, timeout=120, check=False)
+        assert r.returncode == 1, r.stderr
+        assert f"-:2:jwt:{fp(tokens['es256'])}" in r.stdout.decode().splitlines()
+    r = subprocess.run([*cmd, "-"], input=b"", capture_output=True, env=env, timeout=120, check=False)
+    assert r.returncode == 0
+    assert main(["scrub", "-", str(tmp_path / "x.log")]) == 2
