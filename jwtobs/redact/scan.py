@@ -834,14 +834,17 @@ class Scanner:
         line (raw bytes include the newline). Long lines come as several tuples with the same number."""
         items, consumed = self._items(path, f, head)
         line = 1
+        open_line = False  # the last line read has no newline (yet)
         try:
             for kind, payload in self._pipeline(items):
                 if kind == "long":
                     long = payload
                     yield from self._long(line, long)
                     line += 1
+                    open_line = not long.newline[0]
                     continue
                 buf, lo, hi, nls, cands = payload
+                open_line = hi > lo and buf[hi - 1 : hi] != b"\n"
                 view = memoryview(buf)
                 pos = lo
                 for idx, s, e in cands:
@@ -861,7 +864,7 @@ class Scanner:
                 line += nls
                 if progress is not None:
                     progress(consumed())
-            self.line_count = line - 1
+            self.line_count = line - 1 + (1 if open_line else 0)
         except EOFError:
             raise ScanProblem(path, f"truncated gzip stream (ends after line {line - 1})") from None
         except (gzip.BadGzipFile, zlib.error) as e:

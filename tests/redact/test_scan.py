@@ -278,7 +278,7 @@ def test_bad_input_binary_invalid_utf8_empty(
     binary = tmp_path / "core.bin"
     binary.write_bytes(b"\x7fELF\x00\x00\x01" + f" Bearer {tokens['rs256']} ".encode() + bytes(range(256)))
     latin = tmp_path / "latin.log"
-    latin.write_bytes(b"caf\xe9 \xff\xfe r\xe9sum\xe9 Authorization: Bearer " + tokens["es256"].encode() + b"\n")
+    latin.write_bytes(b"caf\xe9 \xff\xfe r\xe9sum\xe9 Authorization: Bearer " + tokens["es256"].encode() + b"\nlast")
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
     assert main(["scan", "--format", "json", str(binary), str(latin), str(empty)]) == 0
@@ -288,6 +288,7 @@ def test_bad_input_binary_invalid_utf8_empty(
         ("latin.log", 1, fp(tokens["es256"]))
     ]
     assert summary["skipped"] == [{"path": str(binary), "reason": "binary file (use --binary to scan it)"}]
+    assert summary["lines"] == 2 and summary["files"] == 2  # the last line without newline counts
     assert "skipped" in captured.err and "core.bin" in captured.err
     assert main(["scan", "--binary", "--format", "json", str(binary)]) == 0
     findings, _ = _json_findings(capsys.readouterr().out)
