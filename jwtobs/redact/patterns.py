@@ -174,28 +174,28 @@ _FIELD_VALUE: Final = (
     r"""|(?P<bare>[^\s,;&"'\\\[\]{}()<>=:][^\s,;&"'\\\[\]{}()<>]*+))"""
 )
 _STEMS: Final = {
-    # gate word (searched for in the lower-cased text) -> stem pattern
-    "token": "token",
-    "secret": "secret",
-    "pass": r"pass(?:w(?:or)?d|phrase)",
-    "pwd": "pwd",
-    "api": r"api[_\-]?key",
-    "session": "session",
-    "credential": "credential",
-    "private": r"private[_\-]?key",
-    "dpop": "dpop",
-    "assertion": "assertion",
+    # stem pattern -> words (in the lower-cased text) one of which must be present for it to be searched
+    "token": ("token",),
+    "secret": ("secret",),
+    r"pass(?:w(?:or)?d|phrase)": ("passw", "passphrase"),
+    "pwd": ("pwd",),
+    r"api[_\-]?key": ("apikey", "api_key", "api-key"),
+    "session": ("session",),
+    "credential": ("credential",),
+    r"private[_\-]?key": ("privatekey", "private_key", "private-key"),
+    "dpop": ("dpop",),
+    "assertion": ("assertion",),
 }
 TEXT_FIELDS: Final = tuple(
-    (gate, re.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
-    for gate, stem in _STEMS.items()
+    (gates, re.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
+    for stem, gates in _STEMS.items()
 )
-_SECRET_STEM: Final = "(?:" + "|".join(_STEMS.values()) + ")"
+_SECRET_STEM: Final = "(?:" + "|".join(_STEMS) + ")"
 SECRET_STEM: Final = re.compile(_SECRET_STEM, re.IGNORECASE)
 _EXACT_SECRET_NAMES: Final = frozenset(
     {"auth", "authorization", "proxy-authorization", "pass", "pin", "otp", "sid", "jwt", "cookie", "set-cookie"}
 )
-_NAME_TAIL: Final = re.compile(r"[a-z0-9_\-]{0,64}\Z")
+_NAME_HEAD: Final = re.compile(r"[a-z0-9_\-]{1,64}+")
 #: Values of secret-named fields that hold nothing (JSON/Python literals, an Authorization scheme whose
 #: credentials are matched on their own).
 EMPTY_VALUES: Final = frozenset(
@@ -204,19 +204,44 @@ EMPTY_VALUES: Final = frozenset(
 
 
 def name_before(low: str, start: int) -> str:
-    """The name characters (up to 64, lower-cased text) that end at ``start``."""
-    m = _NAME_TAIL.search(low, max(0, start - 64), start)
-    return m.group(0) if m else ""
+    """The name characters (up to 64, lower-cased text) that end at ``start`` (read on the reversed slice, so
+    the match is anchored at its first character)."""
+    m = _NAME_HEAD.match(low[max(0, start - 64) : start][::-1])
+    return m.group(0)[::-1] if m else ""
 
 
-# Names that look secret but hold none (jwtobs's own event fields, token metadata, counters).
-NOT_SECRET: Final = re.compile(
-    r"(?i)^(?:.*[_\-.])?(?:fp|fingerprint|hash|type|types|count|len|length|bytes|ttl|expires?(?:_in|_at)?|"
-    r"exp|iat|nbf|kind|sink|reason|outcome|endpoint|endpoints|url|uri|path|"
-    r"alg|algs|algorithm|algorithms|supported|format|name|names|header|headers|limit|max|min|size|"
-    r"lifetime|timeout|scheme|schemes|required|enabled|mode|method|methods|status|state)$|^(?:token_fp|jti_hash|"
-    r"sub_hash|auth_time|authority|author|authors|authorization_endpoint|token_endpoint|max_tokens|session_state)$"
+# Names that look secret but hold none (jwtobs's own event fields, token metadata, counters): the last part
+# of the name (after "_", "-" or ".") is one of _BENIGN_LAST, or the whole name one of _BENIGN_NAMES.
+_BENIGN_LAST: Final = frozenset(
+    "fp fingerprint hash type types count len length bytes ttl expire expires expire_in expires_in expire_at "
+    "expires_at exp iat nbf kind sink reason outcome endpoint endpoints url uri path alg algs algorithm algorithms "
+    "supported format name names header headers limit max min size lifetime timeout scheme schemes required "
+    "enabled mode method methods status state".split()
 )
+_BENIGN_NAMES: Final = frozenset(
+    "token_fp jti_hash sub_hash auth_time authority author authors authorization_endpoint token_endpoint "
+    "max_tokens session_state".split()
+)
+#: The same as a regular expression (``NOT_SECRET.match(name)``), for callers that build patterns from it.
+NOT_SECRET: Final = re.compile(
+    r"(?i)^(?:.*[_\-.])?(?:"
+    + "|".join(sorted(w for w in _BENIGN_LAST if "_" not in w))
+    + r"|expires?_(?:in|at))$|^(?:"
+    + "|".join(sorted(_BENIGN_NAMES))
+    + r")$"
+)
+_NAME_PARTS: Final = re.compile(r"[_\-.]")
+
+
+def is_benign_name(name: str) -> bool:
+    """Whether a name that contains a secret stem holds no secret (``token_fp``, ``token_type``, ``expires_in``,
+    ``session_count``...); the same answer as ``NOT_SECRET.match``, without the regex's backtracking."""
+    n = name.lower()
+    if n in _BENIGN_NAMES:
+        return True
+    parts = _NAME_PARTS.split(n)
+    return parts[-1] in _BENIGN_LAST or (len(parts) > 1 and f"{parts[-2]}_{parts[-1]}" in _BENIGN_LAST)
+
 
 # Query strings and URL fragments, raw or percent-encoded ("?", "&", "#", ";" as %3F, %26, %23, %3B; "=" as
 # %3D), HTML-escaped (&amp;). Runs on the lower-cased text.
@@ -227,7 +252,7 @@ _QUERY_NAMES: Final = (
 )
 _QUERY_VALUE: Final = r"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{2})++)"
 QUERY_PARAM: Final = re.compile(
-    r"(?:[?&#;]|%3f|%26|%23|%3b)(?:amp;)?(?P<name>" + _QUERY_NAMES + r")(?:=|%3d)" + _QUERY_VALUE
+    r"(?:[?&#;]|%(?:3f|26|23|3b))(?:amp;)?(?P<name>" + _QUERY_NAMES + r")(?:=|%3d)" + _QUERY_VALUE
 )
 # An OAuth code in a form body outside a query string ("code=...&state=..." at the start of a value, after a
 # space or quote). A value of digits only (an exit or status code) is kept by the caller.
@@ -282,7 +307,7 @@ def is_secret_name(name: str) -> bool:
     name = name[:200]
     if name.lower() in _EXACT_SECRET_NAMES:
         return True
-    return SECRET_STEM.search(name) is not None and NOT_SECRET.match(name) is None
+    return SECRET_STEM.search(name) is not None and not is_benign_name(name)
 
 
 # -- JOSE helpers ----------------------------------------------------------------------------------------------

@@ -95,28 +95,59 @@ def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub, *, lower: bool 
 # is a label: the credential is the next word, whose own keyword is now inside the value. Likewise a value
 # followed by a separator ("x=password = hunter2"). The redaction then extends over that next word.
 # ("=" only after a credential-ish name: base64 padding "dXNlcjpwYXNz==" is no label.)
-_LABEL_END = re.compile(
-    r"(?::|(?<![a-z0-9])(?:bearer|basic|dpop|digest|negotiate|token)"
-    r"|(?:token|secret|passw[a-z]*|pwd|key|session[a-z_]*|credential[a-z]*|code|assertion|auth[a-z]*|cookie|sid)=)\Z"
+_SCHEME_WORDS = ("bearer", "basic", "dpop", "digest", "negotiate", "token")
+_EQ_LABEL = re.compile(
+    r"[a-z0-9_\-.]*?(?:token|secret|passw[a-z]*|pwd|key|session[a-z_]*|credential[a-z]*|code|assertion|auth[a-z]*"
+    r"|cookie|sid)"
 )
-_NEXT_WORD = re.compile(r"[ \t]++\S++")
+# the next word, and before it any chain of further labels ("Cookie: Cookie: Authorization: x")
+_NEXT_WORD = re.compile(r"(?:[ \t]*+\S++(?<=:))*+(?:[ \t]*+\S++)?+")
 # A separator after a value whose last word names a secret: "password": ..., ('password', ...), password = ...
 _SEP_NEXT = re.compile(r"""(?:\\?["'][ \t]*+,[ \t]*+b?(?=\\?["'])|(?:\\?["'])?[ \t]*+[:=][ \t]*+)\S*+""")
-_TAIL_NAME = re.compile(r"[a-z0-9_\-.]{1,64}\Z")
+_NAME_REVERSED = re.compile(r"[a-z0-9_\-.]{1,64}+")
+
+
+def _tail_name(tail: str) -> str:
+    """The name at the end of ``tail`` (lower-cased), before a closing quote and a comma."""
+    t = tail.rstrip(" \t")
+    if t.endswith(","):
+        t = t[:-1].rstrip(" \t")
+    if t.endswith(("'", '"')):
+        t = t[:-2] if t[:-1].endswith("\\") else t[:-1]
+    m = _NAME_REVERSED.match(t[::-1])
+    return m.group(0)[::-1] if m else ""
+
+
+def _label_end(tail: str) -> bool:
+    """``tail`` (lower-cased) ends with a separator or a scheme word: the credential comes next."""
+    last = tail[-1:]
+    if last == ":":
+        return True
+    if last == "=":
+        name = _tail_name(tail[:-1])
+        return bool(name) and _EQ_LABEL.fullmatch(name) is not None
+    for word in _SCHEME_WORDS:
+        if tail.endswith(word):
+            i = len(tail) - len(word) - 1
+            return i < 0 or not ("a" <= tail[i] <= "z" or "0" <= tail[i] <= "9")
+    return False
 
 
 def _extend(text: str, start: int, end: int) -> int:
     """End of the credential whose value was cut at ``text[start:end]``: past the next word when the value ends
-    in a label (see :data:`_LABEL_END`) or names a secret and a separator follows."""
+    in a label (a separator or a scheme word) or names a secret and a separator follows."""
     while True:
-        tail = text[max(start, end - 24) : end].lower()
-        if _LABEL_END.search(tail):
+        tail = text[max(start, end - 48) : end].lower()
+        if _label_end(tail):
             m = _NEXT_WORD.match(text, end)
         else:
-            name = _TAIL_NAME.search(tail)
-            if name is None or not (p.is_secret_name(name.group(0)) or p.header_kind(name.group(0))):
+            comma = tail.rstrip(" \t").endswith(",")
+            m = (_NEXT_WORD if comma else _SEP_NEXT).match(text, end)
+            if m is None or m.end() == end:
                 return end
-            m = _SEP_NEXT.match(text, end)
+            name = _tail_name(tail)
+            if not name or not (p.is_secret_name(name) or p.header_kind(name)):
+                return end
         if m is None or m.end() == end:
             return end
         end = m.end()
@@ -158,11 +189,11 @@ class _Pass:
 
     def cookie_value(self, value: str, *, set_cookie: bool) -> str:
         """``a=1; b=2`` -> every value redacted; for Set-Cookie only the first pair (the rest are attributes)."""
+        if set_cookie and ";" in value:
+            first, _, attributes = value.partition(";")
+            return self.cookie_value(first, set_cookie=False) + ";" + attributes
         out = []
-        for i, part in enumerate(value.split(";")):
-            if set_cookie and i > 0:
-                out.append(part)
-                continue
+        for part in value.split(";"):
             name, eq, val = part.partition("=") if "=" in part else ("", "", part)
             stripped = val.strip()
             if not stripped or _is_marker(stripped):
@@ -203,12 +234,15 @@ class _Pass:
         if "cookie" in low:
             s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
         if "=" in low or "%3d" in low:
-            s, low = _run(s, low, p.QUERY_PARAM, self._query)
+            if "?" in low or "&" in low or "#" in low or ";" in low or "%" in low:
+                s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if "code" in low:
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
-        for gate, pattern in p.TEXT_FIELDS:
-            if gate in low:
-                s, low = _run(s, low, pattern, self._field)
+        for gates, pattern in p.TEXT_FIELDS:
+            for gate in gates:
+                if gate in low:
+                    s, low = _run(s, low, pattern, self._field)
+                    break
         return s
 
     def _jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
@@ -287,7 +321,7 @@ class _Pass:
             return None
         low = m.string
         name = p.name_before(low, m.start()) + low[m.start() : m.end("suffix")]
-        if p.NOT_SECRET.match(name):
+        if p.is_benign_name(name):
             return None
         for group in ("dq", "sq", "eq", "bare"):
             start = m.start(group)

@@ -186,6 +186,7 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "jws_sentence_full_stop": lambda t: _jose(t.rs256, fmt="Rejected token {t}."),
         "jws_glued_to_words": lambda t: _jose(t.es256, fmt="jwt={t};next"),
         "jws_after_json_newline_escape": lambda t: _jose(t.hs256, fmt='{{"msg": "line one\\n{t}\\nline three"}}'),
+        "jws_as_dict_key": lambda t: Case({t.rs256: "cached", "n": 1}, (t.rs256,), (("jwt", t.rs256),)),
         "jwe_rsa_oaep_5_parts": lambda t: _jose(t.jwe_rsa, "jwe"),
         "jwe_dir_empty_encrypted_key": lambda t: _jose(t.jwe_dir, "jwe"),
         "jwe_in_json_log_line": lambda t: _jose(t.jwe_rsa, "jwe", '{{"event": "decrypt failed", "jwe": "{t}"}}'),

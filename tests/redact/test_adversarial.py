@@ -1,0 +1,130 @@
+"""Linear time on hostile input: 4 MB of each adversarial pattern is scrubbed well under a generous bound.
+
+The common JWT regex (``eyJ[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]*``) backtracks quadratically on MBs
+of ``eyJ``; jwtobs's detectors must not (see the module docstring of ``jwtobs.redact.patterns``). The bound
+(2 s for 4 MB, i.e. ~500 us/KB) is far above the measured cost (``benchmarks/bench_redact.py`` measures it), so
+it only fails on super-linear behaviour, not on a slow machine. No ratios are asserted.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+import jwtobs
+from jwtobs.redact import scrub, scrub_value
+
+SIZE = 4 * 1024 * 1024
+BOUND_S = 2.0
+
+
+def _repeat(unit: str) -> str:
+    return (unit * (SIZE // len(unit) + 1))[:SIZE]
+
+
+def _b64_dotted(seed: int) -> str:
+    rnd = random.Random(seed)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    out: list[str] = []
+    n = 0
+    while n < SIZE:
+        seg = "".join(rnd.choices(alphabet, k=rnd.randint(1, 4000)))
+        out.append(seg)
+        n += len(seg) + 1
+    return ("eyJ" + ".".join(out))[:SIZE]
+
+
+def _mix(seed: int) -> str:
+    rnd = random.Random(seed)
+    parts = ["eyJ", ".", "=", "%3D", "%2E", "Bearer ", "token", "password", ":", "Authorization", "&", "?", '"',
+             "'", " ", "a", "://", "@", "Cookie", ";", ",", "[", "]", "{", "}", "\\", "\\n", "_", "-", "ewogIC",
+             "code=", "[REDACTED:", "Digest ", "x=", "=="]  # fmt: skip
+    out: list[str] = []
+    n = 0
+    while n < SIZE:
+        p = rnd.choice(parts)
+        out.append(p)
+        n += len(p)
+    return "".join(out)[:SIZE]
+
+
+INPUTS = {
+    "eyJ": lambda: _repeat("eyJ"),
+    "dots": lambda: _repeat("."),
+    "a_dot": lambda: _repeat("a."),
+    "eyJ_dot": lambda: _repeat("eyJ."),
+    "header_dot": lambda: _repeat("eyJhbGciOi."),
+    "glued_eyJ": lambda: _repeat("aeyJ"),
+    "ewog": lambda: _repeat("ewogIC"),
+    "escaped_newline_eyJ": lambda: _repeat("\\neyJhb"),
+    "percent_eyJ": lambda: _repeat("%41eyJhbGc%2E"),
+    "authorization_colon": lambda: _repeat("Authorization:"),
+    "authorization_colon_space": lambda: _repeat("Authorization: "),
+    "authorization_digest_params": lambda: "Authorization: Digest " + _repeat("a=b, "),
+    "bearer": lambda: _repeat("Bearer "),
+    "bearer_short": lambda: _repeat("Bearer abc "),
+    "percent_3D": lambda: _repeat("%3D"),
+    "query_names": lambda: _repeat("&code%3D"),
+    "token_eq": lambda: _repeat("token="),
+    "password_eq_quote": lambda: _repeat('password="'),
+    "stems": lambda: _repeat("tokenpasswordsecret_"),
+    "equals": lambda: _repeat("="),
+    "cookie": lambda: _repeat("Cookie: "),
+    "set_cookie_pairs": lambda: "Set-Cookie: " + _repeat("a=b;"),
+    "userinfo": lambda: _repeat("://u:p"),
+    "marker_prefix": lambda: _repeat("[REDACTED:"),
+    "b64url_run_with_dots": lambda: _b64_dotted(1),
+    "b64url_one_run": lambda: "eyJ" + _repeat("A")[3:],
+    "brackets": lambda: _repeat("[{(")[: SIZE // 2] + _repeat(")}]")[: SIZE // 2],
+    "quotes": lambda: _repeat("\"'"),
+    "escaped_quotes": lambda: _repeat('\\"'),
+    "random_mix": lambda: _mix(7),
+}
+
+
+@pytest.fixture(autouse=True)
+def _key() -> None:
+    jwtobs.configure(fingerprint_key="redact-adversarial", fingerprint_key_id="a")
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_4mb_adversarial_input_is_linear(name: str) -> None:
+    text = INPUTS[name]()[:SIZE]
+    assert len(text) == SIZE
+    start = time.perf_counter()
+    out = scrub(text)
+    elapsed = time.perf_counter() - start
+    assert isinstance(out, str)
+    assert elapsed < BOUND_S, f"{name}: {elapsed:.2f} s for 4 MB ({elapsed * 1e6 / (SIZE / 1024):.0f} us/KB)"
+
+
+def test_4mb_bytes_input_is_linear() -> None:
+    raw = _mix(11).encode()
+    start = time.perf_counter()
+    out = scrub(raw)
+    assert time.perf_counter() - start < BOUND_S
+    assert isinstance(out, bytes)
+
+
+def test_deeply_nested_structure_fails_closed_without_recursion_error() -> None:
+    deep: list[object] = ["Bearer s3cr3t-t0ken-value"]
+    for _ in range(50_000):
+        deep = [deep]
+    start = time.perf_counter()
+    out = scrub_value({"payload": deep, "ok": "fine"})
+    assert time.perf_counter() - start < BOUND_S
+    assert out["ok"] == "fine"
+    node = out["payload"]
+    while isinstance(node, list):
+        node = node[0]
+    assert node == "[REDACTION_FAILED]"  # too deep to scan: never emitted raw
+
+
+def test_wide_structure_is_linear() -> None:
+    wide = {f"k{i}": ["password=" + str(i), (b"x", b"y"), {"token": f"t{i}"}] for i in range(20_000)}
+    start = time.perf_counter()
+    out = scrub_value(wide)
+    assert time.perf_counter() - start < 4 * BOUND_S
+    assert "'password=1'" not in repr(out) and "'t1'" not in repr(out)
