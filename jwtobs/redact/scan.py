@@ -197,17 +197,26 @@ _NAME_RUN: Final = re.compile(rb"[a-z0-9_\-]*")
 _RAW_JOSE: Final = re.compile(rb"e[wy][A-Za-z0-9_\-]{6}")
 
 
+def _stem_words() -> tuple[bytes, ...]:
+    """Words one of which every secret-stem match contains: the scrubber's own gate words for its field
+    patterns (``patterns._STEMS``, stem -> gate words) when it has them in that shape, else ours."""
+    stems = getattr(p, "_STEMS", None)
+    if not isinstance(stems, dict) or not stems:
+        return _STEM_WORDS
+    words: set[bytes] = set()
+    for gates in stems.values():
+        if not isinstance(gates, (tuple, list)) or not gates or not all(isinstance(g, str) and g for g in gates):
+            return _STEM_WORDS
+        words.update(g.lower().encode() for g in gates)
+    return tuple(sorted(words))
+
+
 def _keywords() -> tuple[bytes, ...]:
     names = getattr(p, "_QUERY_NAMES", _DEFAULT_QUERY_NAMES)
-    # the scrubber's own gate words for its field patterns, when it has them, unless the stem always contains
-    # one of ours ("api" gates api[_-]?key, which always holds "key")
-    gates: dict[str, str] = getattr(p, "_STEMS", {})
-    words = set(_BASE_KEYWORDS) | set(_STEM_WORDS)
-    for gate, stem in gates.items():
-        if not any(w.decode() in stem for w in _STEM_WORDS):
-            words.add(gate.encode())
+    stems = _stem_words()
+    words = set(_BASE_KEYWORDS) | set(stems)
     for name in names.lower().removeprefix("(?:").removesuffix(")").split("|"):
-        if any(w.decode() in name for w in _STEM_WORDS):
+        if any(w.decode() in name for w in stems):
             continue
         if not re.fullmatch(r"[a-z_\-]+", name):  # not a plain name: its longest word alone
             name = max(re.findall(r"[a-z]+", name) or [name], key=len)
@@ -215,7 +224,7 @@ def _keywords() -> tuple[bytes, ...]:
             continue
         words.update((name.encode() + b"=", b"%3d"))
     # a keyword holding another (non-stem) keyword adds nothing: one pass over the block fewer
-    plain = words - set(_STEM_WORDS)
+    plain = words - set(stems)
     return tuple(sorted(w for w in words if not any(o != w and o in w for o in plain)))
 
 
@@ -265,9 +274,7 @@ class Prefilter:
         self._local = threading.local()
         trig = triggers()
         self._keywords = _keywords()
-        self._stem_keywords = frozenset(_STEM_WORDS) | frozenset(
-            g.encode() for g in getattr(p, "_STEMS", {}) if g.encode() in self._keywords
-        )
+        self._stem_keywords = frozenset(_stem_words())
         self._benign = frozenset(w.encode() for w in _benign_words())
         self._db: Any = None
         if engine == "hyperscan":
