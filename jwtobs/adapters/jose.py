@@ -22,6 +22,7 @@ What python-jose does, and how it is classified:
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from numbers import Number
@@ -90,6 +91,8 @@ def _bad_claim_type(peek: TokenPeek) -> Result | None:
         if name in claims:
             value = claims[name]
             if isinstance(value, bool) or not isinstance(value, (Number, str)):
+                return Reason.CLAIM_INVALID, name
+            if isinstance(value, float) and not math.isfinite(value):  # JSON Infinity: int() overflows
                 return Reason.CLAIM_INVALID, name
     for name in ("aud", "sub", "jti", "iss"):
         value = claims.get(name)
@@ -241,7 +244,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
         return Reason.DECRYPTION_FAILED, "zip"
     if isinstance(exc, RecursionError):
         return Reason.MALFORMED, peek.bad_segment() or "payload"
-    if isinstance(exc, (TypeError, ValueError, AttributeError)):
+    if isinstance(exc, (TypeError, ValueError, AttributeError, OverflowError)):
         if _from_key_construction(exc):
             return _unsigned(peek) if peek.unsigned else (Reason.KEY_INVALID, None)
         # python-jose's own checks let some wrong JSON types escape; name them only when the token shows one

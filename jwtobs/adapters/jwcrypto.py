@@ -19,6 +19,7 @@ adapter decides from structured information first:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from numbers import Number
@@ -298,9 +299,22 @@ def _claim_format(peek: TokenPeek) -> Result | None:
             ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
         elif name in ("exp", "nbf", "iat"):
             ok = isinstance(value, Number) and not isinstance(value, bool)
+            ok = ok and not (isinstance(value, float) and not math.isfinite(value))  # JSON Infinity overflows int()
         else:
             ok = isinstance(value, str)
         if not ok:
+            return Reason.CLAIM_INVALID, name
+    return None
+
+
+def _null_time_claim(peek: TokenPeek) -> Result | None:
+    """``exp``/``nbf``/``iat`` present as JSON null: jwcrypto's format check skips it, its clock comparison then
+    raises ``TypeError`` (``None < float``)."""
+    claims = peek.claims()
+    if claims is None:
+        return None
+    for name in ("exp", "nbf", "iat"):
+        if name in claims and claims[name] is None:
             return Reason.CLAIM_INVALID, name
     return None
 
@@ -425,13 +439,15 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
         return None  # the caller's own code failed: a validator error, whatever the class
     if isinstance(exc, RecursionError):
         return Reason.MALFORMED, peek.bad_segment() or "payload"
+    if isinstance(exc, OverflowError):  # int() of a JSON Infinity claim
+        return _claim_format(peek) or _null_time_claim(peek)
     if isinstance(exc, TypeError):
         msg = str(exc)
         if msg.startswith("Expected JWS, got JWE"):
             return Reason.UNEXPECTED_FORM, "jwe"
         if msg.startswith("Expected JWE, got JWS"):
             return Reason.UNEXPECTED_FORM, "jws"
-        return _claim_format(peek)
+        return _claim_format(peek) or _null_time_claim(peek)
     if isinstance(exc, ValueError):
         msg = str(exc)
         if msg.startswith("Only the JWS/JWE Compact Serialization"):

@@ -531,3 +531,73 @@ def test_jwcrypto_backend_shares_the_adapter_s_crit_decision(lib_keys: LibKeys) 
         with pytest.raises(jwtobs.TokenRejected) as info:
             backend.verify_signature(token, key, "RS256")
         assert info.value.reason is expected
+
+
+# ------------------------------------------------------------------------------------ any input (property)
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SECRET = b"p" * 32
+_edge_numbers = st.sampled_from([float("inf"), float("-inf"), float("nan"), 10**400, -(2**63), 2**64, 1e308, -0.0])
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _edge_numbers | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+_claim_sets = st.dictionaries(
+    st.sampled_from(["iss", "aud", "exp", "nbf", "iat", "sub", "jti", "typ", "at_hash", "scope"]),
+    _json_values,
+    max_size=7,
+)
+_headers = st.dictionaries(
+    st.sampled_from(["alg", "kid", "typ", "crit", "b64", "jku", "cty"]), _json_values, max_size=3
+)
+
+
+def _signed(header: dict[str, Any], claim_set: Any) -> str:
+    """HS256-signed with the validator's secret, so the library gets past the signature to the claims."""
+    return hs256({"alg": "HS256", **header}, json.dumps(claim_set).encode(), _SECRET)
+
+
+_any_token = st.one_of(
+    st.text(max_size=120),
+    st.builds(
+        lambda h, p, s: f"{b64(json.dumps(h))}.{b64(json.dumps(p))}.{s}",
+        _json_values,
+        _json_values,
+        st.text(max_size=30),
+    ),
+    st.builds(_signed, st.just({}), _claim_sets),
+    st.builds(_signed, _headers, _claim_sets),
+    st.builds(_signed, st.just({}), _json_values),
+    # a valid claim set with one or two claims replaced: the checks after iss/aud are reached too
+    st.builds(lambda over: _signed({}, {**claims(), **over}), _claim_sets.filter(lambda d: len(d) <= 2)),
+)
+
+
+def _jose_validate(token: str) -> Any:
+    return jose_jwt.decode(token, _SECRET, algorithms=["HS256"], audience=AUD, issuer=ISS)
+
+
+def _jwcrypto_validate(token: str) -> Any:
+    key = jwk.JWK(kty="oct", k=b64(_SECRET))
+    return cjwt.JWT(jwt=token, key=key, algs=["HS256"], check_claims={"iss": ISS, "aud": AUD, "exp": None})
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("library", ["jose", "jwcrypto"])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=_any_token)
+def test_any_token_is_classified_never_a_validator_error(library: str, token: str) -> None:
+    """Whatever the token (garbage, odd JSON types in a correctly signed header or claims), the wrapper keeps the
+    outcome and every rejection gets a reason other than JWT_VALIDATOR_ERROR."""
+    bare = _jose_validate if library == "jose" else _jwcrypto_validate
+    wrapped = jwtobs.wrap(bare, library=library)
+    b_kind, b_val = _outcome(lambda: bare(token))
+    w_kind, w_val = _outcome(lambda: wrapped(token))
+    assert b_kind == w_kind
+    if w_kind == "exc":
+        assert type(w_val) is type(b_val) and str(w_val) == str(b_val)
+        reason = jwtobs.reason_of(w_val)
+        assert reason is not None and reason is not Reason.VALIDATOR_ERROR, (type(w_val), str(w_val)[:160], token[:200])
