@@ -106,6 +106,8 @@ def _scan(args: argparse.Namespace) -> int:
     except Exception as e:  # hyperscan asked for but not installed, or failed to compile
         err.write(f"jwtobs scan: {e}\n")
         return _EXIT_ERROR
+    if scanner.prefilter.note:
+        err.write(f"jwtobs scan: note: {scanner.prefilter.note}\n")
     report = ScanReport()
     files = list(iter_files(args.paths, report.problems))
     progress: _Progress | None = None

@@ -267,6 +267,7 @@ class Prefilter:
     """
 
     def __init__(self, engine: str | None = None) -> None:
+        asked = engine
         engine = engine or default_engine()
         if engine not in ENGINES:
             raise ValueError(f"unknown prefilter engine {engine!r} (one of {', '.join(ENGINES)})")
@@ -277,11 +278,20 @@ class Prefilter:
         self._stem_keywords = frozenset(_stem_words())
         self._benign = frozenset(w.encode() for w in _benign_words())
         self._db: Any = None
+        #: why the default engine could not be used (the CLI prints it), or None
+        self.note: str | None = None
         if engine == "hyperscan":
             import hyperscan
 
-            self._db = _hyperscan_db(trig)
-            self._scratch = hyperscan.Scratch(self._db)
+            try:
+                self._db = _hyperscan_db(trig)
+            except Exception as e:  # an expression Hyperscan cannot compile (a detector changed shape)
+                if asked is not None:
+                    raise
+                self.engine = "python"
+                self.note = f"hyperscan could not compile the triggers ({e}); using the slower Python prefilter"
+            else:
+                self._scratch = hyperscan.Scratch(self._db)
 
     # Offsets (within [lo, hi)) at which a trigger matched; for "python", any offset of each candidate line.
     def _hits(self, buf: _Buffer, lo: int, hi: int) -> list[int]:

@@ -673,3 +673,22 @@ def test_scan_standard_input_plain_and_gzip(tmp_path: Path, tokens: dict[str, st
     r = subprocess.run([*cmd, "-"], input=b"", capture_output=True, env=env, timeout=120, check=False)
     assert r.returncode == 0
     assert main(["scrub", "-", str(tmp_path / "x.log")]) == 2
+
+
+@pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan not installed")
+def test_default_engine_falls_back_when_a_trigger_cannot_compile(
+    tmp_path: Path, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A detector change that Hyperscan cannot compile (a lookbehind) must not break jwtobs scan."""
+    broken = (*scan.triggers(), scan.Trigger("broken", r"(?<=x)y", caseless=False))
+    monkeypatch.setattr(scan, "triggers", lambda: broken)
+    monkeypatch.setattr(scan, "_DB_CACHE", {})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    log = tmp_path / "a.log"
+    log.write_text(f"Authorization: Bearer {tokens['rs256']}\n")
+    assert main(["scan", "--format", "json", str(log)]) == 0
+    captured = capsys.readouterr()
+    assert "using the slower Python prefilter" in captured.err
+    findings, _ = _json_findings(captured.out)
+    assert [f["fingerprint"] for f in findings] == [fp(tokens["rs256"])]
+    assert main(["scan", "--engine", "hyperscan", str(log)]) == 2  # asked for explicitly: a clear error
