@@ -221,7 +221,9 @@ def _log_hint(exc: BaseException, ctx: _Context) -> Result | None:
 def classify_verify_failure(exc: BaseException, peek: TokenPeek, *, keyset: bool = False) -> Result:
     """A JWS that did not verify (``InvalidJWSSignature`` or, with a JWKSet, ``JWKeyNotFound``/``JWTMissingKey``).
 
-    Also used by :mod:`jwtobs.backends.jwcrypto`. The order is jwcrypto's own (crit, alg, allowlist, kid).
+    Also used by :mod:`jwtobs.backends.jwcrypto`. The order is jwcrypto's (crit, alg present, allowlist, key),
+    except that with a ``JWKSet`` jwcrypto looks the kid up before the allowlist: here a disallowed alg wins over
+    an unknown kid (the attack signal over the rotation signal, as in every adapter).
     """
     ctx = _context(exc)
     if peek.kind == "jwe":
