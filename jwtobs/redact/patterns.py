@@ -71,12 +71,10 @@ _B64: Final = r"[A-Za-z0-9_\-]"
 _PAD: Final = r"(?:=|%3[Dd]){0,2}+"
 _DOT: Final = r"(?:\.|%2[Ee])"
 JOSE: Final = re.compile(
-    # The literal "e" first lets the engine skip to candidate positions; the lookbehind then checks what is
-    # before it: a match starts only at the first character of a base64url run, or right after a percent
-    # escape (%3D, %20...) or a backslash escape of JSON/repr text (\n, \t, \u0022...), whose last
-    # characters would otherwise look like part of the run.
-    r"e(?:(?<![A-Za-z0-9_\-]e)|(?<=%[0-9A-Fa-f]{2}e)|(?<=\\[nrtbf]e)|(?<=\\u[0-9A-Fa-f]{4}e)|(?<=\\x[0-9A-Fa-f]{2}e))"
-    rf"[w-z0-9_\-]{_B64}{{6,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+",
+    # The literal "e" first lets the engine skip to candidate positions; the lookbehind then checks the
+    # character before it: a match starts only at the first character of a base64url run. (A token right after
+    # a percent or backslash escape, "%3DeyJ...", "\\neyJ...", looks glued to the escape: GLUED_JOSE finds it.)
+    rf"e(?<![A-Za-z0-9_\-]e)[w-z0-9_\-]{_B64}{{6,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+",
 )
 # A JWS/JWE glued to the end of other base64url characters ("xeyJhbGc..."): found from its "eyJ" (the only
 # header start that is searched inside a run). Its header may not contain "eyJ" again, so attempts inside one
