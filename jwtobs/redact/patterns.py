@@ -171,24 +171,25 @@ _FIELD_VALUE: Final = (
     r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*+)|'(?P<sq>(?:[^'\\\r\n]|\\.)*+)|\\["'](?P<eq>[^"'\\\r\n]*+)"""
     r"""|(?P<bare>[^\s,;&"'\\\[\]{}()<>=:][^\s,;&"'\\\[\]{}()<>]*+))"""
 )
-_STEMS: Final = {
-    # stem pattern -> words (in the lower-cased text) one of which must be present for it to be searched
-    "token": ("token",),
-    "secret": ("secret",),
-    r"pass(?:w(?:or)?d|phrase)": ("passw", "passphrase"),
-    "pwd": ("pwd",),
-    r"api[_\-]?key": ("apikey", "api_key", "api-key"),
-    "session": ("session",),
-    "credential": ("credential",),
-    r"private[_\-]?key": ("privatekey", "private_key", "private-key"),
-    "dpop": ("dpop",),
-    "assertion": ("assertion",),
-}
-TEXT_FIELDS: Final = tuple(
-    (gates, re.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
-    for stem, gates in _STEMS.items()
+_STEMS: Final = (
+    # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
+    # substring searches on the lower-cased text before the pattern runs
+    ("token", "token", ()),
+    ("secret", "secret", ()),
+    (r"pass(?:w(?:or)?d|phrase)", "pass", ("passw", "passphrase")),
+    ("pwd", "pwd", ()),
+    (r"api[_\-]?key", "api", ("apikey", "api_key", "api-key")),
+    ("session", "session", ()),
+    ("credential", "credential", ()),
+    (r"private[_\-]?key", "private", ("privatekey", "private_key", "private-key")),
+    ("dpop", "dpop", ()),
+    ("assertion", "assertion", ()),
 )
-_SECRET_STEM: Final = "(?:" + "|".join(_STEMS) + ")"
+TEXT_FIELDS: Final = tuple(
+    (word, words, re.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
+    for stem, word, words in _STEMS
+)
+_SECRET_STEM: Final = "(?:" + "|".join(stem for stem, _, _ in _STEMS) + ")"
 SECRET_STEM: Final = re.compile(_SECRET_STEM, re.IGNORECASE)
 _EXACT_SECRET_NAMES: Final = frozenset(
     {"auth", "authorization", "proxy-authorization", "pass", "pin", "otp", "sid", "jwt", "cookie", "set-cookie"}

@@ -226,23 +226,24 @@ class _Pass:
         # Most specific first: a looser value (a query value, a field value) may run into the keyword of a
         # following credential ("code=,Bearer abc"); the credential must already be a marker by then.
         low = _lower(s)
-        if "authorization" in low:
+        # Which keywords the text holds, decided on the text before any redaction (markers never add a
+        # credential, so this is a superset of what later passes need).
+        has = low.__contains__
+        if has("authorization"):
             s, low = _run(s, low, p.AUTH_HEADER, self._auth)
         for scheme, pattern in p.SCHEME_CRED.items():
-            if scheme in low:
+            if has(scheme):
                 s, low = _run(s, low, pattern, self._scheme)
-        if "cookie" in low:
+        if has("cookie"):
             s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
         if "=" in low or "%3d" in low:
             if "?" in low or "&" in low or "#" in low or ";" in low or "%" in low:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
-            if "code" in low:
+            if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
-        for gates, pattern in p.TEXT_FIELDS:
-            for gate in gates:
-                if gate in low:
-                    s, low = _run(s, low, pattern, self._field)
-                    break
+        for word, words, pattern in p.TEXT_FIELDS:
+            if has(word) and (not words or any(map(has, words))):
+                s, low = _run(s, low, pattern, self._field)
         return s
 
     def _jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:

@@ -561,3 +561,30 @@ def test_already_redacted_line_not_double_redacted() -> None:
             f"[REDACTED:{kind}:{fp}]"
         )
         assert scrub(line) == line, kind
+
+
+# -- fail closed -------------------------------------------------------------------------------------------
+class _BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr exploded")
+
+
+def test_value_whose_repr_raises_becomes_failed_marker() -> None:
+    out = scrub_value({"ok": "fine", "obj": _BadRepr(), "list": [_BadRepr()]})
+    assert out == {"ok": "fine", "obj": "[REDACTION_FAILED]", "list": ["[REDACTION_FAILED]"]}
+
+
+def test_detector_error_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An internal error while scrubbing never returns the original text."""
+    from jwtobs.redact import patterns
+
+    t = tokens()
+
+    def boom(token: str) -> list[tuple[str, str | None]]:
+        raise ValueError("detector bug")
+
+    monkeypatch.setattr(patterns, "split_jose", boom)
+    assert scrub(f"Authorization: Bearer {t.rs256}") == "[REDACTION_FAILED]"
+    assert scrub(f"Bearer {t.rs256}".encode()) == b"[REDACTION_FAILED]"
+    assert scrub_value({"msg": f"token {t.rs256}"}) == "[REDACTION_FAILED]"
+    assert scrub("nothing to see here") == "nothing to see here"  # clean text never reaches the detector

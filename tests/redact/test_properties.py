@@ -303,3 +303,16 @@ def test_scrub_is_idempotent_and_total(text: str) -> None:
     once = scrub(text)
     assert isinstance(once, str)
     assert scrub(once) == once
+
+
+@PROFILE
+@given(embedded, st.integers(0, 3000), st.integers(0, 3000))
+def test_credentials_in_long_text_never_leak(case: tuple[str, list[str]], before: int, after: int) -> None:
+    """Long text (past the size where the keyword check switches to one scan) is scrubbed the same way."""
+    _configure()
+    text, secrets = case
+    long_text = "log line, " * (before // 10) + text + " end." * (after // 5)
+    out = scrub(long_text)
+    assert isinstance(out, str)
+    for s in secrets:
+        assert s not in out, (s, text)
