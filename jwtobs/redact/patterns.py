@@ -156,7 +156,10 @@ SCHEME_CRED: Final = {
 
 # Cookie / Set-Cookie (also HTTP_COOKIE): the cookie-string, pairs separated by ";" and optional blanks (cookie
 # values hold no whitespace), up to other whitespace or the closing quote.
-COOKIE_HEADER: Final = re.compile(rf"cookie(?<![a-z0-9]cookie){_SEP}(?P<value>(?:[^\s;\"'\\]|;[ \t]*+)++)")
+_COOKIE_CHARS: Final = r"""[^\s;"'\\]"""
+COOKIE_HEADER: Final = re.compile(
+    rf"""cookie(?<![a-z0-9]cookie){_SEP}(?P<value>(?=[^\s"'\\]){_COOKIE_CHARS}*+(?:;[ \t]*+{_COOKIE_CHARS}*+)*+)"""
+)
 
 # Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...').
 # One pattern per stem (a literal prefix each; a stem is only searched for when the text contains it). A match
@@ -247,7 +250,8 @@ def is_benign_name(name: str) -> bool:
 _QUERY_NAMES: Final = (
     r"(?:access_token|id_token|refresh_token|subject_token|actor_token|device_code|user_code|code|"
     r"client_secret|client_assertion|assertion|token|api_key|apikey|key|password|passwd|pwd|secret|"
-    r"session|sessionid|session_id|sig|signature|jwt|auth|state_token|x-amz-security-token|x-amz-signature)"
+    r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
+    r"x-amz-signature)"
 )
 _QUERY_VALUE: Final = r"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{2})++)"
 QUERY_PARAM: Final = re.compile(
@@ -361,12 +365,16 @@ def split_jose(run: str) -> list[tuple[str, str | None]]:
         return [(run, JWE)]
     out: list[tuple[str, str | None]] = []
     plain: list[str] = []
+    enc: dict[str, bool] = {}
     i = 0
     while i < n:
         seg = parts[i]
         take = 0
         if i + 2 < n and is_header(seg):
-            if i + 4 < n and is_jwe_header(seg):
+            jwe = enc.get(seg)
+            if jwe is None and i + 4 < n:
+                jwe = enc[seg] = is_jwe_header(seg)  # headers repeat: decode each distinct one once
+            if i + 4 < n and jwe:
                 take = 5
             elif parts[i + 1]:
                 take = 3

@@ -153,20 +153,29 @@ def _extend(text: str, start: int, end: int) -> int:
         end = m.end()
 
 
+_MARKERS_MAX = 1024
 _MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
 
 
 class _Pass:
     """One scrub of one value: collects counts per kind."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("counts", "markers")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        # markers made in this pass: a credential repeated in one text is fingerprinted once
+        self.markers: dict[tuple[str, str], str] = {}
 
     def mark(self, kind: str, credential: str) -> str:
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        return _marker(kind, credential)
+        key = (kind, credential)
+        marker = self.markers.get(key)
+        if marker is None:
+            marker = _marker(kind, credential)
+            if len(self.markers) < _MARKERS_MAX:
+                self.markers[key] = marker
+        return marker
 
     # -- credential values (the part after a header name or scheme) ------------------------------------------
     def credential(self, value: str, default_kind: str) -> str:
