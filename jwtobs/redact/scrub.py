@@ -73,9 +73,12 @@ def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub, *, lower: bool 
     """Apply ``pattern`` to the lower-cased ``low``; ``fn(text, match)`` returns the replacement of
     ``text[match.start():end]`` and that end (at or past the match's end), or None to keep the match.
     Returns the new text and its lower-cased copy (``lower=False``: the new text twice)."""
+    first = pattern.search(low)
+    if first is None:  # the common case: nothing to iterate
+        return text, low
     out: list[str] = []
     last = 0
-    for m in pattern.finditer(low):
+    for m in pattern.finditer(low, first.start()):
         if m.start() < last:  # inside what an extended replacement already covered
             continue
         rep = fn(text, m)
