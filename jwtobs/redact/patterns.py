@@ -267,6 +267,9 @@ URL_USERINFO: Final = re.compile(r"://(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\
 # Fast negative check: text without any of these characters cannot contain a detectable secret.
 # (JOSE needs "." or "%", header/field/query forms need ":" "=" "," or a percent escape, URLs "://".)
 TRIGGER: Final = re.compile(r"[.:=,%]")
+# Every name/value form (headers, fields, query parameters, URL userinfo) needs one of these; without them only
+# JOSE and "Bearer <credentials>" can match.
+SEPARATORS: Final = re.compile(r"[:=,%]")
 
 # Header names whose whole value is a credential (structured data: dict keys, header tuples, OTel attributes).
 _HEADER_KIND: Final = {

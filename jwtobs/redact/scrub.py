@@ -233,6 +233,12 @@ class _Pass:
             s, _ = _run(s, s, p.JOSE, self._jose, lower=False)
             if "eyJ" in s:
                 s, _ = _run(s, s, p.GLUED_JOSE, self._jose, lower=False)
+        if p.SEPARATORS.search(s) is None:  # no name/value form possible: only "Bearer <credentials>" remains
+            low = _lower(s)
+            for scheme, pattern in p.SCHEME_CRED.items():
+                if scheme in low:
+                    s, low = _run(s, low, pattern, self._scheme)
+            return s
         if "://" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
         # Most specific first: a looser value (a query value, a field value) may run into the keyword of a
