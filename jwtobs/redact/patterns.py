@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Final
 
@@ -298,6 +299,12 @@ _HEADER_PREFIXES: Final = (
 def header_kind(name: str) -> str | None:
     """Kind for a header/attribute name (``Authorization``, ``http.request.header.authorization``,
     ``HTTP_AUTHORIZATION``, ``x_api_key``...), or None when the name is no credential header."""
+    if len(name) <= _CACHED_NAME_MAX:
+        return _header_kind_cached(name)
+    return _header_kind(name)
+
+
+def _header_kind(name: str) -> str | None:
     n = name.strip().lower().replace("_", "-")
     if n.startswith("http-") and n[5:] in _HEADER_KIND:  # WSGI environ keys
         n = n[5:]
@@ -310,10 +317,23 @@ def header_kind(name: str) -> str | None:
 
 def is_secret_name(name: str) -> bool:
     """Whether a field name names a secret (``password``, ``client_secret``, ``x-api-key``, ``session``...)."""
+    if len(name) <= _CACHED_NAME_MAX:
+        return _is_secret_name_cached(name)
+    return _is_secret_name(name)
+
+
+def _is_secret_name(name: str) -> bool:
     name = name[:200]
     if name.lower() in _EXACT_SECRET_NAMES:
         return True
     return SECRET_STEM.search(name) is not None and not is_benign_name(name)
+
+
+# Field and header names repeat (the same keys on every event): short ones are classified once. The caches are
+# bounded in entries, and only names up to 128 characters are kept, so attacker-chosen names cannot grow them.
+_CACHED_NAME_MAX: Final = 128
+_header_kind_cached = functools.lru_cache(maxsize=2048)(_header_kind)
+_is_secret_name_cached = functools.lru_cache(maxsize=2048)(_is_secret_name)
 
 
 # -- JOSE helpers ----------------------------------------------------------------------------------------------
