@@ -71,22 +71,24 @@ Sub = Callable[[str, "re.Match[str]"], "tuple[str, int] | None"]
 
 def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub, *, lower: bool = True) -> tuple[str, str]:
     """Apply ``pattern`` to the lower-cased ``low``; ``fn(text, match)`` returns the replacement of
-    ``text[match.start():end]`` and that end (at or past the match's end), or None to keep the match.
-    Returns the new text and its lower-cased copy (``lower=False``: the new text twice)."""
-    first = pattern.search(low)
-    if first is None:  # the common case: nothing to iterate
+    ``text[match.start():end]`` and that end, or None to keep the match. The search resumes at that end, which
+    may lie before the match's end (the rest of the match is searched again: "authorization: Xa1
+    authorization: ..." redacts the first credential only and finds the second header) or past it (an
+    extended credential). Returns the new text and its lower-cased copy (``lower=False``: the new text twice)."""
+    m = pattern.search(low)
+    if m is None:  # the common case
         return text, low
     out: list[str] = []
     last = 0
-    for m in pattern.finditer(low, first.start()):
-        if m.start() < last:  # inside what an extended replacement already covered
-            continue
+    while m is not None:
         rep = fn(text, m)
         if rep is None:
-            continue
-        out.append(text[last : m.start()])
-        out.append(rep[0])
-        last = rep[1]
+            pos = m.end() if m.end() > m.start() else m.start() + 1
+        else:
+            out.append(text[last : m.start()])
+            out.append(rep[0])
+            last = pos = max(rep[1], m.start() + 1)
+        m = pattern.search(low, pos)
     if not out:
         return text, low
     out.append(text[last:])
@@ -151,8 +153,8 @@ def _extend(text: str, start: int, end: int) -> int:
             name = _tail_name(tail)
             if not name or not (p.is_secret_name(name) or p.header_kind(name)):
                 return end
-        if m is None or m.end() == end:
-            return end
+        if m is None or m.end() == end or p.MARKER.search(text, end, m.end()):
+            return end  # nothing follows, or what follows is already a marker
         end = m.end()
 
 
@@ -199,16 +201,20 @@ class _Pass:
         kind = _SCHEME_KIND.get(scheme.lower(), p.AUTHORIZATION)
         return f"{scheme} {self.credential(cred, kind)}"
 
-    def cookie_value(self, value: str, *, set_cookie: bool) -> str:
-        """``a=1; b=2`` -> every value redacted; for Set-Cookie only the first pair (the rest are attributes)."""
+    def cookie_value(self, value: str, *, set_cookie: bool, in_text: bool = False) -> str:
+        """``a=1; b=2`` -> every value redacted; for Set-Cookie only the first pair is redacted whole, the
+        attributes are scanned as text (in free text, ``in_text``, the other passes scan them anyway, and a
+        bare JSON literal or scheme word such as ``DPoP`` is prose, as for fields)."""
         if set_cookie and ";" in value:
             first, _, attributes = value.partition(";")
-            return self.cookie_value(first, set_cookie=False) + ";" + attributes
+            if not in_text:
+                attributes = self.text(attributes)
+            return self.cookie_value(first, set_cookie=False, in_text=in_text) + ";" + attributes
         out = []
         for part in value.split(";"):
             name, eq, val = part.partition("=") if "=" in part else ("", "", part)
             stripped = val.strip()
-            if not stripped or _is_marker(stripped):
+            if not stripped or _is_marker(stripped) or (in_text and stripped.lower() in p.EMPTY_VALUES):
                 out.append(part)
                 continue
             out.append(f"{name}{eq}{self.credential(val, p.COOKIE)}")
@@ -312,7 +318,7 @@ class _Pass:
             if scheme not in p.AUTH_SCHEMES and _credential_like(s[m.start("scheme") : m.end("scheme")]):
                 # "authorization=sk_live_... status=401": no scheme, the first word is the credential
                 start, end = m.start("scheme"), m.end("scheme")
-                return s[m.start() : start] + self.credential(s[start:end], kind) + s[end : m.end()], m.end()
+                return s[m.start() : start] + self.credential(s[start:end], kind), end
             kind = _SCHEME_KIND.get(scheme, p.AUTHORIZATION)
         return s[m.start() : m.start("cred")] + self.credential(cred, kind), end
 
@@ -322,7 +328,7 @@ class _Pass:
         end = _extend(s, m.start("value"), m.end("value"))
         value = s[m.start("value") : end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
-        return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie), end
+        return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
 
     def _scheme(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         cred = s[m.start("cred") : m.end("cred")]
