@@ -158,6 +158,15 @@ def _extend(text: str, start: int, end: int) -> int:
         end = m.end()
 
 
+def _blocked_label(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` is a label whose credential already is a marker ("Cookie: [REDACTED:...]" seen
+    again): nothing to redact (redacting the label would make scrubbing not idempotent)."""
+    if not _label_end(text[max(start, end - 48) : end].lower()):
+        return False
+    m = _NEXT_WORD.match(text, end)
+    return m is not None and m.end() > end and p.MARKER.search(text, end, m.end()) is not None
+
+
 _MARKERS_MAX = 1024
 _MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
 
@@ -292,6 +301,8 @@ class _Pass:
         if _in_marker(s, m.start()):
             return None
         end = _extend(s, m.start("value"), m.end())
+        if end == m.end() and _blocked_label(s, m.start("value"), end):
+            return None
         value = s[m.start("value") : end]
         decoded = unquote(unquote(value)) if "%" in value else value
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
@@ -300,7 +311,7 @@ class _Pass:
     def _form_code(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         end = _extend(s, m.start("value"), m.end())
         value = s[m.start("value") : end]
-        if value.isdigit() or _in_marker(s, m.start()):
+        if value.isdigit() or _in_marker(s, m.start()) or (end == m.end() and _blocked_label(s, m.start("value"), end)):
             return None
         decoded = unquote(unquote(value)) if "%" in value else value
         return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end
@@ -311,6 +322,8 @@ class _Pass:
         if m.start("scheme") < 0 and (m.group("cred") in p.AUTH_SCHEMES or _MARKER_NEXT.match(s, m.end("cred"))):
             return None  # a scheme alone, or before a marker ("Authorization: A\t[REDACTED:...]")
         end = _extend(s, m.start("cred"), m.end("cred"))
+        if end == m.end("cred") and _blocked_label(s, m.start("cred"), end):
+            return None
         cred = s[m.start("cred") : end]
         kind = p.AUTHORIZATION
         if m.start("scheme") >= 0:
@@ -326,6 +339,8 @@ class _Pass:
         if _in_marker(s, m.start()):
             return None
         end = _extend(s, m.start("value"), m.end("value"))
+        if end == m.end("value") and _blocked_label(s, m.start("value"), end):
+            return None
         value = s[m.start("value") : end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
         return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
@@ -338,6 +353,8 @@ class _Pass:
             return None
         scheme = m.string[m.start() : m.start("cred")].split()[0]  # lower-cased: bearer, basic or dpop
         end = _extend(s, m.start("cred"), m.end("cred"))
+        if end == m.end("cred") and _blocked_label(s, m.start("cred"), end):
+            return None
         cred = s[m.start("cred") : end]
         return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), end
 
@@ -358,7 +375,10 @@ class _Pass:
             return None
         if group == "bare" and value.lower() in p.EMPTY_VALUES:
             return None
-        end = _extend(s, start, end)
+        ext = _extend(s, start, end)
+        if ext == end and _blocked_label(s, start, end):
+            return None
+        end = ext
         value = s[start:end]
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
         return s[m.start() : start] + self.credential(value, kind), end
