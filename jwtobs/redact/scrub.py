@@ -158,10 +158,13 @@ def _extend(text: str, start: int, end: int) -> int:
         end = m.end()
 
 
+_LABEL_ONLY = re.compile(r"[^\s=;,:]*+:|[a-z0-9_\-.]*+=|bearer|basic|dpop|digest|negotiate|token")
+
+
 def _blocked_label(text: str, start: int, end: int) -> bool:
     """``text[start:end]`` is a label whose credential already is a marker ("Cookie: [REDACTED:...]" seen
     again): nothing to redact (redacting the label would make scrubbing not idempotent)."""
-    if not _label_end(text[max(start, end - 48) : end].lower()):
+    if _LABEL_ONLY.fullmatch(text[start:end].strip().lower()) is None:  # more than a label: redact it
         return False
     m = _NEXT_WORD.match(text, end)
     return m is not None and m.end() > end and p.MARKER.search(text, end, m.end()) is not None
