@@ -158,19 +158,8 @@ def _extend(text: str, start: int, end: int) -> int:
         end = m.end()
 
 
-_LABEL_ONLY = re.compile(r"[^\s=;,:]*+:|[a-z0-9_\-.]*+=|bearer|basic|dpop|digest|negotiate|token")
-
-
-def _blocked_label(text: str, start: int, end: int) -> bool:
-    """``text[start:end]`` is a label whose credential already is a marker ("Cookie: [REDACTED:...]" seen
-    again): nothing to redact (redacting the label would make scrubbing not idempotent)."""
-    if _LABEL_ONLY.fullmatch(text[start:end].strip().lower()) is None:  # more than a label: redact it
-        return False
-    m = _NEXT_WORD.match(text, end)
-    return m is not None and m.end() > end and p.MARKER.search(text, end, m.end()) is not None
-
-
 _MARKERS_MAX = 1024
+_SETTLE_MAX = 65536
 _MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
 
 
@@ -241,6 +230,15 @@ class _Pass:
 
     # -- free text ---------------------------------------------------------------------------------------------
     def text(self, s: str) -> str:
+        """Scrubbed text. Text that had something redacted (and is at most 64 KB) gets a second pass: a
+        credential whose keyword was inside a looser value found in the first pass is found now, so scrubbing
+        the output again changes nothing."""
+        out = self._text(s)
+        if out is not s and len(out) <= _SETTLE_MAX and out != s:
+            out = self._text(out)
+        return out
+
+    def _text(self, s: str) -> str:
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>" forms can remain
             low = _lower(s)
             for scheme, pattern in p.SCHEME_CRED.items():
@@ -304,8 +302,6 @@ class _Pass:
         if _in_marker(s, m.start()):
             return None
         end = _extend(s, m.start("value"), m.end())
-        if end == m.end() and _blocked_label(s, m.start("value"), end):
-            return None
         value = s[m.start("value") : end]
         decoded = unquote(unquote(value)) if "%" in value else value
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
@@ -314,7 +310,7 @@ class _Pass:
     def _form_code(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         end = _extend(s, m.start("value"), m.end())
         value = s[m.start("value") : end]
-        if value.isdigit() or _in_marker(s, m.start()) or (end == m.end() and _blocked_label(s, m.start("value"), end)):
+        if value.isdigit() or _in_marker(s, m.start()):
             return None
         decoded = unquote(unquote(value)) if "%" in value else value
         return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end
@@ -325,8 +321,6 @@ class _Pass:
         if m.start("scheme") < 0 and (m.group("cred") in p.AUTH_SCHEMES or _MARKER_NEXT.match(s, m.end("cred"))):
             return None  # a scheme alone, or before a marker ("Authorization: A\t[REDACTED:...]")
         end = _extend(s, m.start("cred"), m.end("cred"))
-        if end == m.end("cred") and _blocked_label(s, m.start("cred"), end):
-            return None
         cred = s[m.start("cred") : end]
         kind = p.AUTHORIZATION
         if m.start("scheme") >= 0:
@@ -342,8 +336,6 @@ class _Pass:
         if _in_marker(s, m.start()):
             return None
         end = _extend(s, m.start("value"), m.end("value"))
-        if end == m.end("value") and _blocked_label(s, m.start("value"), end):
-            return None
         value = s[m.start("value") : end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
         return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
@@ -356,8 +348,6 @@ class _Pass:
             return None
         scheme = m.string[m.start() : m.start("cred")].split()[0]  # lower-cased: bearer, basic or dpop
         end = _extend(s, m.start("cred"), m.end("cred"))
-        if end == m.end("cred") and _blocked_label(s, m.start("cred"), end):
-            return None
         cred = s[m.start("cred") : end]
         return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), end
 
@@ -378,10 +368,7 @@ class _Pass:
             return None
         if group == "bare" and value.lower() in p.EMPTY_VALUES:
             return None
-        ext = _extend(s, start, end)
-        if ext == end and _blocked_label(s, start, end):
-            return None
-        end = ext
+        end = _extend(s, start, end)
         value = s[start:end]
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
         return s[m.start() : start] + self.credential(value, kind), end
