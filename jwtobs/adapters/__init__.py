@@ -24,6 +24,7 @@ from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
 __all__ = ["Adapter", "get", "infer_library", "classify", "LIBRARIES"]
+# helpers shared by the adapter modules: claim_detail, form_reason, unsigned_reason, raised_by, REGISTERED_CLAIMS
 
 #: library name -> adapter module
 LIBRARIES: Final[dict[str, str]] = {
@@ -44,6 +45,14 @@ _PACKAGES: Final[dict[str, str]] = {
 ALIASES: Final[dict[str, str]] = {"python-jose": "jose", "python_jose": "jose", "authlib.jose": "authlib"}
 
 Classification = tuple[Reason, "str | None"]
+
+#: claim names that may appear as an event ``detail``; any other claim name becomes ``"other"``
+REGISTERED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "azp", "scope", "nonce"})
+#: modules a library calls into that may raise on its behalf (see :func:`raised_by`)
+HELPER_MODULES: Final = frozenset(
+    {"json", "base64", "binascii", "zlib", "cryptography", "_json", "codecs", "encodings"}
+)
+_MAX_FRAMES: Final = 64
 
 
 class Adapter(Protocol):
@@ -105,3 +114,44 @@ def _exc_name(exc: BaseException) -> str:
 def claims_mapping(result: object) -> Mapping[str, Any] | None:
     """Helper for adapters: the result itself when it is a mapping."""
     return result if isinstance(result, Mapping) else None
+
+
+# -- helpers for adapter modules ---------------------------------------------------------------------------------
+def claim_detail(name: object, registered: frozenset[str] = REGISTERED_CLAIMS) -> str:
+    """A claim name as a low-cardinality ``detail``: registered names as is, anything else ``"other"``."""
+    return name if isinstance(name, str) and name in registered else "other"
+
+
+def form_reason(peek: TokenPeek) -> Classification | None:
+    """The reason when the token is not a compact JWS at all (JWE, JSON serialization, malformed), else None."""
+    if peek.kind == "jwe":
+        return Reason.UNEXPECTED_FORM, "jwe"
+    if peek.kind == "json":
+        return Reason.UNEXPECTED_FORM, "json"
+    if peek.kind == "malformed":
+        return Reason.MALFORMED, peek.malformed_part
+    return None
+
+
+def unsigned_reason(peek: TokenPeek) -> Classification:
+    """JWT_UNSIGNED with ``alg_none`` (any spelling of ``none``) or ``empty_signature``."""
+    alg = peek.alg
+    return Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
+
+
+def raised_by(exc: BaseException, package: str, *, through_helpers: bool = True) -> bool:
+    """True when ``exc`` was raised by ``package``'s own code, not the caller's: the innermost frame of its
+    traceback (with ``through_helpers``, the innermost one outside :data:`HELPER_MODULES`) is in ``package``.
+    Walks at most 64 frames."""
+    tb = exc.__traceback__
+    module = ""
+    n = 0
+    while tb is not None and n < _MAX_FRAMES:
+        n += 1
+        name = tb.tb_frame.f_globals.get("__name__")
+        if isinstance(name, str) and not (through_helpers and name.split(".", 1)[0] in HELPER_MODULES):
+            module = name
+        elif not through_helpers:
+            module = ""
+        tb = tb.tb_next
+    return module == package or module.startswith(package + ".")

@@ -41,6 +41,9 @@ from authlib.jose import errors as E
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
+from jwtobs.adapters import claim_detail as _claim
+from jwtobs.adapters import form_reason as _form
+from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
@@ -50,7 +53,6 @@ NAME: Final = "authlib"
 
 Result = tuple[Reason, "str | None"]
 
-_REGISTERED: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "azp", "scope", "nonce"})
 #: registered JWS/JWE algorithm names: a name outside the allowlist is "not_allowed", anything else "unsupported"
 _JWA: Final = frozenset(
     {
@@ -84,23 +86,7 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
     return result if isinstance(result, Mapping) else None
 
 
-def _form(peek: TokenPeek) -> Result | None:
-    if peek.kind == "jwe":
-        return Reason.UNEXPECTED_FORM, "jwe"
-    if peek.kind == "json":
-        return Reason.UNEXPECTED_FORM, "json"
-    if peek.kind == "malformed":
-        return Reason.MALFORMED, peek.malformed_part
-    return None
 
-
-def _unsigned(peek: TokenPeek) -> Result:
-    alg = peek.alg
-    return Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
-
-
-def _claim(name: object) -> str:
-    return name if isinstance(name, str) and name in _REGISTERED else "other"
 
 
 def _frames(exc: BaseException) -> list[tuple[str, str]]:

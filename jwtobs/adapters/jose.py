@@ -31,6 +31,9 @@ from typing import Any, Final
 from jose import exceptions as je
 from jose.backends.base import Key
 
+from jwtobs.adapters import form_reason as _form
+from jwtobs.adapters import raised_by
+from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
@@ -67,19 +70,6 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
     return result if isinstance(result, Mapping) else None
 
 
-def _form(peek: TokenPeek) -> Result | None:
-    if peek.kind == "jwe":
-        return Reason.UNEXPECTED_FORM, "jwe"
-    if peek.kind == "json":
-        return Reason.UNEXPECTED_FORM, "json"
-    if peek.kind == "malformed":
-        return Reason.MALFORMED, peek.malformed_part
-    return None
-
-
-def _unsigned(peek: TokenPeek) -> Result:
-    alg = peek.alg
-    return Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
 
 
 def _bad_claim_type(peek: TokenPeek) -> Result | None:
@@ -188,23 +178,7 @@ def _from_key_construction(exc: BaseException) -> bool:
     return False
 
 
-#: modules a library calls into that may raise on its behalf (the frame before them must be the library's)
-_HELPERS: Final = ("json", "base64", "binascii", "zlib", "cryptography", "_json", "codecs", "encodings")
 
-
-def _raised_by_library(exc: BaseException) -> bool:
-    """True when the innermost frame of ``exc``'s traceback that is not a helper module (json, cryptography...) is
-    jose's own code: a plain ``TypeError``/``ValueError`` raised by the caller's code is not jose's."""
-    tb = exc.__traceback__
-    module = ""
-    n = 0
-    while tb is not None and n < 64:
-        n += 1
-        name = tb.tb_frame.f_globals.get("__name__")
-        if isinstance(name, str) and name.split(".", 1)[0] not in _HELPERS:
-            module = name
-        tb = tb.tb_next
-    return module == "jose" or module.startswith("jose.")
 
 
 def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
@@ -238,7 +212,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
         return _jwk(exc, peek)
     if isinstance(exc, je.JWEError):
         return _jwe(exc, peek)
-    if not _raised_by_library(exc):
+    if not raised_by(exc, "jose"):
         return None  # the caller's own code failed: a validator error, whatever the class
     if isinstance(exc, zlib.error) and peek.kind == "jwe":
         return Reason.DECRYPTION_FAILED, "zip"

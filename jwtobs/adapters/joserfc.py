@@ -38,6 +38,11 @@ from typing import Any, Final
 from joserfc import errors as E
 from joserfc.jwt import Token
 
+from jwtobs.adapters import REGISTERED_CLAIMS as _REGISTERED
+from jwtobs.adapters import claim_detail as _claim
+from jwtobs.adapters import form_reason as _form
+from jwtobs.adapters import raised_by
+from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
@@ -47,7 +52,6 @@ NAME: Final = "joserfc"
 
 Result = tuple[Reason, "str | None"]
 
-_REGISTERED: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "azp", "scope", "nonce"})
 #: header parameters named in a detail (anything else: no detail, the name is attacker-chosen)
 _HEADER_PARAMS: Final = frozenset(
     {"alg", "kid", "typ", "cty", "crit", "b64", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "enc", "zip"}
@@ -73,35 +77,8 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
     return result if isinstance(result, Mapping) else None
 
 
-def _form(peek: TokenPeek) -> Result | None:
-    if peek.kind == "jwe":
-        return Reason.UNEXPECTED_FORM, "jwe"
-    if peek.kind == "json":
-        return Reason.UNEXPECTED_FORM, "json"
-    if peek.kind == "malformed":
-        return Reason.MALFORMED, peek.malformed_part
-    return None
 
 
-def _unsigned(peek: TokenPeek) -> Result:
-    alg = peek.alg
-    return Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
-
-
-def _claim(name: object) -> str:
-    return name if isinstance(name, str) and name in _REGISTERED else "other"
-
-
-def _raised_in_joserfc(exc: BaseException) -> bool:
-    """True when the innermost frame of ``exc``'s traceback is joserfc's code (not the caller's)."""
-    tb: TracebackType | None = exc.__traceback__
-    module: object = None
-    for _ in range(_MAX_FRAMES):
-        if tb is None:
-            break
-        module = tb.tb_frame.f_globals.get("__name__")
-        tb = tb.tb_next
-    return isinstance(module, str) and (module == "joserfc" or module.startswith("joserfc."))
 
 
 def _claims(exc: E.ClaimError, peek: TokenPeek) -> Result:
@@ -205,7 +182,7 @@ def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
     """A ``ValueError``/``TypeError`` raised inside joserfc (never one raised by the caller's own code)."""
     if not isinstance(exc, (ValueError, TypeError)):
         return None
-    result = _plain_known(exc, peek) if _raised_in_joserfc(exc) else None
+    result = _plain_known(exc, peek) if raised_by(exc, "joserfc", through_helpers=False) else None
     return result if result is not None else _escaped(exc, peek)
 
 

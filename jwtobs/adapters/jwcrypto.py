@@ -29,6 +29,9 @@ from typing import Any, Final
 from jwcrypto import common, jwe, jwk, jws
 from jwcrypto import jwt as jjwt
 
+from jwtobs.adapters import REGISTERED_CLAIMS as _REGISTERED
+from jwtobs.adapters import raised_by
+from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
@@ -38,7 +41,6 @@ NAME: Final = "jwcrypto"
 
 Result = tuple[Reason, "str | None"]
 
-_REGISTERED: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "azp", "scope", "nonce"})
 #: frames at most walked per exception chain (bounded)
 _MAX_FRAMES: Final = 64
 _CLAIM_NAME: Final = re.compile(r"(?:Claim |Invalid ')([A-Za-z0-9_]{1,32})")
@@ -137,10 +139,6 @@ def _form(peek: TokenPeek) -> Result | None:
         return Reason.MALFORMED, peek.malformed_part
     return None
 
-
-def _unsigned(peek: TokenPeek) -> Result:
-    alg = peek.alg
-    return Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
 
 
 def _crit(peek: TokenPeek, token: object) -> Result | None:
@@ -367,23 +365,7 @@ def _jwe_failure(exc: BaseException, peek: TokenPeek) -> Result:
     return Reason.DECRYPTION_FAILED, None
 
 
-#: modules a library calls into that may raise on its behalf (the frame before them must be the library's)
-_HELPERS: Final = ("json", "base64", "binascii", "zlib", "cryptography", "_json", "codecs", "encodings")
 
-
-def _raised_by_library(exc: BaseException) -> bool:
-    """True when the innermost frame of ``exc``'s traceback that is not a helper module (json, cryptography...) is
-    jwcrypto's own code: a plain ``TypeError``/``ValueError`` raised by the caller's code is not jwcrypto's."""
-    tb = exc.__traceback__
-    module = ""
-    n = 0
-    while tb is not None and n < 64:
-        n += 1
-        name = tb.tb_frame.f_globals.get("__name__")
-        if isinstance(name, str) and name.split(".", 1)[0] not in _HELPERS:
-            module = name
-        tb = tb.tb_next
-    return module == "jwcrypto" or module.startswith("jwcrypto.")
 
 
 def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
@@ -437,7 +419,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     if isinstance(exc, common.InvalidJWAAlgorithm):
         return _unsigned(peek) if peek.unsigned else (Reason.ALG_NOT_ALLOWED, "unsupported")
     # -- what jwcrypto lets escape --
-    if not _raised_by_library(exc):
+    if not raised_by(exc, "jwcrypto"):
         return None  # the caller's own code failed: a validator error, whatever the class
     if isinstance(exc, RecursionError):
         return Reason.MALFORMED, peek.bad_segment() or "payload"

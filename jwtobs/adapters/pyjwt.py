@@ -13,12 +13,14 @@ from typing import Any, Final
 import jwt
 from jwt import exceptions as E
 
+from jwtobs.adapters import REGISTERED_CLAIMS as _REGISTERED
+from jwtobs.adapters import form_reason as _form
+from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
 NAME: Final = "pyjwt"
 
-_REGISTERED: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "azp", "scope", "nonce"})
 
 
 def claims_from_result(result: object) -> Mapping[str, Any] | None:
@@ -31,19 +33,6 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
     return None
 
 
-def _form(peek: TokenPeek) -> tuple[Reason, str | None] | None:
-    if peek.kind == "jwe":
-        return Reason.UNEXPECTED_FORM, "jwe"
-    if peek.kind == "json":
-        return Reason.UNEXPECTED_FORM, "json"
-    if peek.kind == "malformed":
-        return Reason.MALFORMED, peek.malformed_part
-    return None
-
-
-def _unsigned(peek: TokenPeek) -> tuple[Reason, str | None]:
-    alg = peek.alg
-    return Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
 
 
 def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] | None:
