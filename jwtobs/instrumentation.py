@@ -151,6 +151,29 @@ def _unverified(options_at: int, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     return type(options) is dict and options.get("verify_signature", True) is False
 
 
+def _observe(
+    wrapped: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    rejected: Callable[..., Any],
+    token: object,
+    t0: int,
+    base_dt: int = 0,
+) -> tuple[Any, int]:
+    """Run one observed call with the context marked active (nested observed calls do not record); a raised
+    exception is recorded as a rejection and re-raised unchanged. Returns the result and the duration so far."""
+    ctx_token = _ACTIVE.set(True)
+    p0 = _perf_ns()
+    try:
+        result = wrapped(*args, **kwargs)
+    except Exception as exc:
+        rejected(token, exc, t0, base_dt + _perf_ns() - p0)
+        raise
+    finally:
+        _ACTIVE.reset(ctx_token)
+    return result, base_dt + _perf_ns() - p0
+
+
 def _call_wrapper(obs: Any, options_at: int | None = None) -> Callable[..., Any]:
     """One call is one validation: :func:`jwtobs.wrap`'s flow, for an entry point patched in place."""
     get_token, accepted, rejected = obs.get_token, obs.accepted, obs.rejected
@@ -160,17 +183,9 @@ def _call_wrapper(obs: Any, options_at: int | None = None) -> Callable[..., Any]
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if _ACTIVE.get() or not is_instrumentation_enabled() or (check_options and _unverified(at, args, kwargs)):
             return wrapped(*args, **kwargs)
-        ctx_token = _ACTIVE.set(True)
-        t0 = _time_ns()
-        p0 = _perf_ns()
-        try:
-            result = wrapped(*args, **kwargs)
-        except Exception as exc:
-            rejected(get_token(args, kwargs), exc, t0, _perf_ns() - p0)
-            raise
-        finally:
-            _ACTIVE.reset(ctx_token)
-        accepted(get_token(args, kwargs), result, t0, _perf_ns() - p0)
+        token, t0 = get_token(args, kwargs), _time_ns()
+        result, dt = _observe(wrapped, args, kwargs, rejected, token, t0)
+        accepted(token, result, t0, dt)
         return result
 
     return wrapper
@@ -303,20 +318,11 @@ def _decode_wrapper(obs: Any, claims_of: str) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if _ACTIVE.get() or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        ctx_token = _ACTIVE.set(True)
-        t0 = _time_ns()
-        p0 = _perf_ns()
-        try:
-            result = wrapped(*args, **kwargs)
-        except Exception as exc:
-            rejected(get_token(args, kwargs), exc, t0, _perf_ns() - p0)
-            raise
-        finally:
-            _ACTIVE.reset(ctx_token)
-        dt = _perf_ns() - p0
+        token, t0 = get_token(args, kwargs), _time_ns()
+        result, dt = _observe(wrapped, args, kwargs, rejected, token, t0)
         try:
             claims = result if claims_of == "self" else getattr(result, claims_of, None)
-            waiting.add(_Pending(obs, get_token(args, kwargs), result, claims, t0, dt))
+            waiting.add(_Pending(obs, token, result, claims, t0, dt))
         except Exception:  # pragma: no cover - defensive: never break the caller
             _log.debug("jwtobs: could not queue a decode", exc_info=True)
         return result
@@ -336,16 +342,8 @@ def _claims_wrapper() -> Callable[..., Any]:
         p = waiting.take(claims)
         if p is None:
             return wrapped(*args, **kwargs)
-        ctx_token = _ACTIVE.set(True)
-        p0 = _perf_ns()
-        try:
-            result = wrapped(*args, **kwargs)
-        except Exception as exc:
-            p.obs.rejected(p.token, exc, p.t0, p.dt + _perf_ns() - p0)
-            raise
-        finally:
-            _ACTIVE.reset(ctx_token)
-        p.obs.accepted(p.token, p.result, p.t0, p.dt + _perf_ns() - p0)
+        result, dt = _observe(wrapped, args, kwargs, p.obs.rejected, p.token, p.t0, p.dt)
+        p.obs.accepted(p.token, p.result, p.t0, dt)
         return result
 
     return wrapper
@@ -366,19 +364,10 @@ def _jwcrypto_deserialize_wrapper(obs: Any) -> Callable[..., Any]:
             validating = bool(key)  # what jwcrypto tests ("if key:")
         except Exception:
             validating = False
-        ctx_token = _ACTIVE.set(True)
-        t0 = _time_ns()
-        p0 = _perf_ns()
-        try:
-            result = wrapped(*args, **kwargs)
-        except Exception as exc:
-            rejected(get_token(args, kwargs), exc, t0, _perf_ns() - p0)
-            raise
-        finally:
-            _ACTIVE.reset(ctx_token)
-        token = get_token(args, kwargs)
+        token, t0 = get_token(args, kwargs), _time_ns()
+        result, dt = _observe(wrapped, args, kwargs, rejected, token, t0)
         if validating:
-            accepted(token, instance, t0, _perf_ns() - p0)
+            accepted(token, instance, t0, dt)
         else:
             try:  # for the validate(key) that follows: jwcrypto keeps no raw token (serialize needs a verified one)
                 vars(instance)[_RAW_ATTR] = token
@@ -399,17 +388,9 @@ def _jwcrypto_validate_wrapper(obs: Any) -> Callable[..., Any]:
         token = getattr(instance, _RAW_ATTR, None)
         if token is None:  # not a token this process deserialized (e.g. one it just signed): not a validation
             return wrapped(*args, **kwargs)
-        ctx_token = _ACTIVE.set(True)
         t0 = _time_ns()
-        p0 = _perf_ns()
-        try:
-            result = wrapped(*args, **kwargs)
-        except Exception as exc:
-            rejected(token, exc, t0, _perf_ns() - p0)
-            raise
-        finally:
-            _ACTIVE.reset(ctx_token)
-        accepted(token, instance, t0, _perf_ns() - p0)
+        result, dt = _observe(wrapped, args, kwargs, rejected, token, t0)
+        accepted(token, instance, t0, dt)
         return result
 
     return wrapper
