@@ -23,10 +23,8 @@ import hashlib
 import hmac
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,7 +37,7 @@ import jwtobs
 from jwtobs import Reason, TokenRejected
 from jwtobs.exceptions import detail_of
 
-from .conftest import AUD, ISS, LibKeys, Recorded, b64, claims, mint, sign_raw, unsigned
+from .conftest import AUD, ISS, JsonServer, LibKeys, Recorded, b64, claims, mint, sign_raw, unsigned
 
 LIBRARIES: Final = ("pyjwt", "jose", "jwcrypto", "joserfc", "authlib")
 BACKEND: Final = {
@@ -68,35 +66,12 @@ KID_INJECTIONS: Final = (
 # ---------------------------------------------------------------------------------------------- the servers
 
 
-class UrlTrap:
+class UrlTrap(JsonServer):
     """A real HTTP server on 127.0.0.1 serving the attacker's JWKS; counts every request it receives."""
 
     def __init__(self) -> None:
-        self.requests = 0
         pub = json.loads(pyjwt.algorithms.RSAAlgorithm.to_jwk(ATTACKER.public_key()))
-        body = json.dumps({"keys": [{**pub, "kid": ATTACKER_KID, "alg": "RS256", "use": "sig"}]}).encode()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__({"keys": [{**pub, "kid": ATTACKER_KID, "alg": "RS256", "use": "sig"}]})
 
 
 _TRAP: list[UrlTrap] = []

@@ -17,12 +17,10 @@ import functools
 import importlib.util
 import json
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
 import authlib.deprecate  # noqa: F401 - installs an "always" filter; the "ignore" below must come after it
@@ -35,7 +33,7 @@ from opentelemetry.trace import StatusCode
 import jwtobs
 from jwtobs import Reason
 
-from .conftest import AUD, ISS, SUB, LibKeys, Recorded, b64, claims, mint, sign_raw, unsigned, with_header
+from .conftest import AUD, ISS, SUB, JsonServer, LibKeys, Recorded, b64, claims, mint, sign_raw, unsigned, with_header
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # authlib.jose announces its move to joserfc on import
@@ -335,33 +333,6 @@ ROWS: Final[list[Row]] = [
 # the five idiomatic validators
 
 
-class _JwksServer:
-    """A real JWKS endpoint on 127.0.0.1 (PyJWT's idiom is PyJWKClient); bounded to this module."""
-
-    def __init__(self, jwks: dict[str, Any]) -> None:
-        body = json.dumps(jwks).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 Validator = Callable[[Any], Any]
 
 
@@ -445,7 +416,7 @@ def build_validators(k: LibKeys, jwks_url: str) -> dict[str, Validator]:
 
 @pytest.fixture(scope="module")
 def validators(lib_keys: LibKeys) -> Iterator[dict[str, Validator]]:
-    server = _JwksServer({"keys": [lib_keys.public_jwk(a) for a in TRUSTED]})
+    server = JsonServer({"keys": [lib_keys.public_jwk(a) for a in TRUSTED]})
     try:
         yield build_validators(lib_keys, server.url)
     finally:

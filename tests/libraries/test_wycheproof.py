@@ -24,10 +24,8 @@ import binascii
 import importlib.util
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,7 +35,7 @@ import jwtobs
 from jwtobs import Reason
 from jwtobs.exceptions import detail_of
 
-from .conftest import Recorded
+from .conftest import JsonServer, Recorded
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 CANDIDATES: Final = (ROOT.parent / "shared" / "wycheproof", Path(__file__).with_name("wycheproof"))
@@ -178,33 +176,19 @@ def adapter_missing(lib: str) -> str | None:
 # ---------------------------------------------------------------------------------- the validators (bare)
 
 
-class JwksServer:
-    """A JWKS endpoint on 127.0.0.1 for PyJWKClient (PyJWT's way to use a key set)."""
+class JwksServer(JsonServer):
+    """A JWKS endpoint on 127.0.0.1 for PyJWKClient (PyJWT's way to use a key set); set ``jwks`` per vector."""
 
     def __init__(self) -> None:
-        self.jwks: dict[str, Any] = {"keys": []}
-        outer = self
+        super().__init__({"keys": []}, path="/jwks")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(outer.jwks).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    @property
+    def jwks(self) -> Any:
+        return self.document
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @jwks.setter
+    def jwks(self, value: Any) -> None:
+        self.document = value
 
 
 def pyjwt_validator(server: JwksServer) -> Callable[[str, Vector], Any]:
