@@ -20,11 +20,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
 import jwt
@@ -40,6 +38,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import jwtobs
 from jwtobs import config
 from jwtobs.events import ValidationEvent
+from tests.core.conftest import JwksServer
 
 ISS: Final = "https://issuer.libraries.test"
 AUD: Final = "orders-api"
@@ -240,32 +239,15 @@ def recorded() -> Iterator[Recorded]:
         mp.shutdown()
 
 
-class JsonServer:
-    """A real HTTP server on 127.0.0.1 answering every GET with ``document`` (changeable) as JSON, counting the
-    requests it receives: a JWKS endpoint for PyJWKClient, or a trap that a token-supplied URL must never reach."""
+class JsonServer(JwksServer):
+    """The core tests' JWKS endpoint (127.0.0.1, counts requests), started at once, with the document and path
+    given: a JWKS endpoint for PyJWKClient, or a trap that a token-supplied URL must never reach."""
 
-    def __init__(self, document: Any, path: str = "/jwks.json") -> None:
-        self.document = document
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests += 1
-                body = json.dumps(outer.document).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def __init__(self, jwks: Any, path: str = "/jwks.json") -> None:
+        super().__init__()
+        self.jwks = jwks
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.url = self.base + path
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self) -> None:

@@ -182,14 +182,6 @@ class JwksServer(JsonServer):
     def __init__(self) -> None:
         super().__init__({"keys": []}, path="/jwks")
 
-    @property
-    def jwks(self) -> Any:
-        return self.document
-
-    @jwks.setter
-    def jwks(self, value: Any) -> None:
-        self.document = value
-
 
 def pyjwt_validator(server: JwksServer) -> Callable[[str, Vector], Any]:
     import jwt
