@@ -40,17 +40,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_wrap import AUD, ISS, mint, timed
+from bench_wrap import AUD, ISS, configure_bench, mint, timed
 
 import jwtobs
 from jwtobs import config
-from jwtobs.events import JsonlSink
 from jwtobs.instrumentation import JwtInstrumentor, settle_pending
 
 LIBS = ("pyjwt", "joserfc", "jose", "jwcrypto", "authlib")
@@ -200,19 +197,7 @@ def run(
 
     with tempfile.TemporaryDirectory() as tmp:
         tp = TracerProvider(sampler=ALWAYS_OFF)
-        reader = InMemoryMetricReader()
-        mp = MeterProvider(metric_readers=[reader])
-        n = len(pools[0])
-        sink = JsonlSink(os.path.join(tmp, "events.jsonl"), max_buffer=10 * n, flush_interval=3600)
-        jwtobs.configure(
-            tracer_provider=tp,
-            meter_provider=mp,
-            fingerprint_key="bench",
-            sinks=[sink],
-            issuers=[ISS],
-            defer=defer,
-            from_env=False,
-        )
+        reader = configure_bench(tmp, tp, len(pools[0]), defer)
         inst = JwtInstrumentor()
         observed_fn = jwtobs.wrap(validate, library=lib) if form == "wrap" else validate
 

@@ -74,6 +74,26 @@ def timed(fn: Callable[[str], None], tokens: list[str], after: Callable[[], None
     return (time.perf_counter() - t0) / len(tokens)
 
 
+def configure_bench(tmp: str, tp: TracerProvider, n: int, defer: bool) -> InMemoryMetricReader:
+    """jwtobs configured as the benchmarks measure it: metrics to an in-memory reader, events to a JSONL file
+    under ``tmp``, spans to ``tp``. Returns the metric reader (collect it to pay the deferred metric work)."""
+    reader = InMemoryMetricReader()
+    mp = MeterProvider(metric_readers=[reader])
+    # The writer thread would otherwise wake every 512 events inside the timed loop and (GIL) bill its
+    # JSON encoding to the request path; it is measured where it belongs, in the amortised column.
+    sink = JsonlSink(os.path.join(tmp, "events.jsonl"), max_buffer=10 * n, flush_interval=3600)
+    jwtobs.configure(
+        tracer_provider=tp,
+        meter_provider=mp,
+        fingerprint_key="bench",
+        sinks=[sink],
+        issuers=[ISS],
+        defer=defer,
+        from_env=False,
+    )
+    return reader
+
+
 def run(
     alg: str, pair: tuple[Any, Any], n: int, repeat: int, sampled: bool, expired: bool, defer: bool
 ) -> dict[str, float]:
@@ -82,20 +102,7 @@ def run(
         tp = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
         if sampled:
             tp.add_span_processor(BatchSpanProcessor(InMemorySpanExporter(), max_queue_size=100_000))
-        reader = InMemoryMetricReader()
-        mp = MeterProvider(metric_readers=[reader])
-        # The writer thread would otherwise wake every 512 events inside the timed loop and (GIL) bill its
-        # JSON encoding to the request path; it is measured where it belongs, in the amortised column.
-        sink = JsonlSink(os.path.join(tmp, "events.jsonl"), max_buffer=10 * n, flush_interval=3600)
-        jwtobs.configure(
-            tracer_provider=tp,
-            meter_provider=mp,
-            fingerprint_key="bench",
-            sinks=[sink],
-            issuers=[ISS],
-            defer=defer,
-            from_env=False,
-        )
+        reader = configure_bench(tmp, tp, n, defer)
         decode = jwtobs.wrap(jwt.decode)
         kw = {"algorithms": [alg], "audience": AUD, "issuer": ISS}
 
