@@ -85,7 +85,7 @@ class RedactingSpanExporter(SpanExporter):
 
     def __init__(self, inner: SpanExporter, *, sink: str = "otel_spans", scrubber: Scrubber | None = None) -> None:
         self._inner = inner
-        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+        self._core = _Core(sink, scrubber)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self._inner.export([self.redact(s) for s in spans])
@@ -152,7 +152,7 @@ class RedactingLogExporter(LogRecordExporter):
 
     def __init__(self, inner: LogRecordExporter, *, sink: str = "otel_logs", scrubber: Scrubber | None = None) -> None:
         self._inner = inner
-        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+        self._core = _Core(sink, scrubber)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         return self._inner.export([self.redact(r) for r in batch])

@@ -45,7 +45,9 @@ class _Core:
 
     __slots__ = ("_clean", "_plain", "probe", "scrubber")
 
-    def __init__(self, scrubber: Scrubber) -> None:
+    def __init__(self, sink: str, scrubber: Scrubber | None = None) -> None:
+        """sink: the ``jwtobs.sink`` attribute of the redaction counter; scrubber: a custom one (its own sink)."""
+        scrubber = scrubber if scrubber is not None else Scrubber(sink)
         self.scrubber = scrubber
         # a Scrubber subclass may detect more: then it is its own probe (counting twice beats missing)
         self.probe = _Probe(scrubber.sink) if type(scrubber) is Scrubber else scrubber
@@ -179,7 +181,7 @@ class StructlogRedactor:
     __slots__ = ("_core",)
 
     def __init__(self, *, sink: str = "structlog", scrubber: Scrubber | None = None) -> None:
-        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+        self._core = _Core(sink, scrubber)
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
         try:
@@ -260,7 +262,7 @@ class LoggingRedactor(logging.Filter):
 
     def __init__(self, name: str = "", *, sink: str = "logging", scrubber: Scrubber | None = None) -> None:
         super().__init__(name)
-        self._core = _Core(scrubber if scrubber is not None else Scrubber(sink))
+        self._core = _Core(sink, scrubber)
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg, args = record.msg, record.args
