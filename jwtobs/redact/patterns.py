@@ -58,10 +58,14 @@ KINDS: Final = (
 )
 
 MARKER_PREFIX: Final = "[REDACTED:"
-_MARKER_BODY: Final = r"[a-z_]{1,24}:[0-9a-z]{1,16}-[0-9a-f]{12}\]"
+_KIND: Final = r"[a-z_]{1,24}"
+_FP: Final = r"[0-9a-z]{1,16}-[0-9a-f]{12}"
+_MARKER_BODY: Final = _KIND + ":" + _FP + r"\]"
 #: A complete marker (only these are left alone: a bare "[REDACTED:" never shields what follows it).
 MARKER: Final = re.compile(r"\[REDACTED:" + _MARKER_BODY)
 FAILED: Final = "[REDACTION_FAILED]"
+#: A complete marker (groups: kind, fingerprint) or the failure marker: what the scanner and Sentry read back.
+FINDING: Final = re.compile(rf"\[REDACTED:({_KIND}):({_FP})\]|" + re.escape(FAILED))
 
 # -- JWS / JWE -------------------------------------------------------------------------------------------------
 # A JOSE header is base64url of a JSON object: its first character is "e" ("{" = 0b011110|11....) and the

@@ -72,7 +72,6 @@ _MAX_DEPTH: Final = 64  # directory recursion bound
 FAILED_KIND: Final = "redaction_failed"
 STDIN: Final = "-"  # the path that reads standard input (scan only)
 
-_MARKER = re.compile(r"\[REDACTED:([a-z_]{1,32}):([0-9a-z]{1,16}-[0-9a-f]{12})\]|\[REDACTION_FAILED\]")
 
 
 # -- the prefilter's trigger expressions (valid for Hyperscan and for Python's re) ----------------------------
@@ -499,9 +498,9 @@ def _new_markers(before: str, after: str) -> list[tuple[str, str]]:
     """Markers in ``after`` that are not in ``before`` (``(kind, fingerprint)``, in order)."""
     if "[REDACT" not in after:
         return []
-    old = Counter(m.group(0) for m in _MARKER.finditer(before)) if "[REDACT" in before else Counter[str]()
+    old = Counter(m.group(0) for m in p.FINDING.finditer(before)) if "[REDACT" in before else Counter[str]()
     out = []
-    for m in _MARKER.finditer(after):
+    for m in p.FINDING.finditer(after):
         if old[m.group(0)] > 0:
             old[m.group(0)] -= 1
             continue

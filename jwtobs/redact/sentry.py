@@ -72,7 +72,6 @@ _OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9_\-]{0,63}|-[A-Za-z]")  # what follow
 _PLACEHOLDER = re.compile(
     r"%(?:\([^()]{0,64}\))?[#0 +\-]*(?:\*|\d{1,3})?(?:\.(?:\*|\d{1,3}))?[diouxXeEfFgGcrsa]|\{[^{}]{0,64}\}"
 )
-_MARKER_KIND = r"\[REDACTED:[a-z_]{1,32}:"
 # What the SDK writes in place of a value it removed (its EventScrubber, size limits): nothing left to redact.
 _SDK_SUBSTITUTES = frozenset({"[Filtered]", "[Blob substitute]", "[Exceeds maximum size]", "[Unparsable]"})
 
@@ -235,10 +234,6 @@ def _reconcile(params: list[tuple[Any, Any]], original: str, text: str) -> tuple
     return out, text
 
 
-def _literal(text: str, _match: re.Match[str]) -> str:
-    return text
-
-
 def _template(original: Any, scrubbed: Any) -> Any:
     """A message template keeps its placeholders: ``"password=%s"`` reads as a secret field whose value is
     ``%s``; a marker whose fingerprint is that of a placeholder (so it hid no credential) is turned back into
@@ -252,10 +247,8 @@ def _template(original: Any, scrubbed: Any) -> Any:
     if not candidates:
         return scrubbed
     fingerprint = config.current().fingerprinter.token
-    for text in candidates:
-        marker = re.compile(_MARKER_KIND + re.escape(fingerprint(text)) + r"\]")
-        scrubbed = marker.sub(functools.partial(_literal, text), scrubbed)
-    return scrubbed
+    by_fp = {fingerprint(text): text for text in candidates}
+    return p.FINDING.sub(lambda m: by_fp.get(m.group(2) or "", m.group(0)), scrubbed)
 
 
 def _logentry(original: Any, scrubbed: Any) -> Any:
