@@ -248,7 +248,7 @@ def main() -> None:
             f"end to end {t_rg / t_cli:.2f}x (target >= 0.25x)"
         )
         # context: ripgrep given comparable work (the trigger keywords, case-insensitive, plus eyJ/ew)
-        words = [w.decode() for w in scan._keywords() if w.isascii()]
+        words = [w.decode() for w in scan.rules.keywords() if w.isascii()]
         argv = [rg, "-c", "-i", *(a for w in words for a in ("-e", w)), "-e", "eyJ", "-e", "ewo", str(log)]
 
         def run_rg_words() -> None:

@@ -28,6 +28,9 @@ from jwtobs.cli import main
 from jwtobs.redact import cli as redact_cli
 from jwtobs.redact import scan
 from jwtobs.redact import scrub as scrub_text
+from jwtobs.redact.scan import hyperscan_engine as scan_hyperscan
+from jwtobs.redact.scan import prefilter as scan_prefilter
+from jwtobs.redact.scan import report as scan_report
 
 KEY = "scan-test-fingerprint-key"
 OPAQUE = "gho_16C7e42F292c6912E7710c838347Ae178B4a"
@@ -375,7 +378,7 @@ def test_prefilter_finds_everything_the_scrubber_finds(
     for i, line in enumerate(mixed, 1):
         out = scrub_text(line)
         assert isinstance(out, str)
-        want += [(i, m[0], m[1]) for m in scan._new_markers(line, out)]
+        want += [(i, m[0], m[1]) for m in scan_report.new_markers(line, out)]
     assert ref == want
 
 
@@ -681,8 +684,8 @@ def test_default_engine_falls_back_when_a_trigger_cannot_compile(
 ) -> None:
     """A detector change that Hyperscan cannot compile (a lookbehind) must not break jwtobs scan."""
     broken = (*scan.triggers(), scan.Trigger("broken", r"(?<=x)y", caseless=False))
-    monkeypatch.setattr(scan, "triggers", lambda: broken)
-    monkeypatch.setattr(scan, "_DB_CACHE", {})
+    monkeypatch.setattr(scan_prefilter, "triggers", lambda: broken)
+    monkeypatch.setattr(scan_hyperscan, "_DB_CACHE", {})
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     log = tmp_path / "a.log"
     log.write_text(f"Authorization: Bearer {tokens['rs256']}\n")

@@ -1,0 +1,281 @@
+"""The scanner (``jwtobs scan``) and the redacted copy (``jwtobs scrub``): blocks are prefiltered on worker
+threads, candidate lines scrubbed by the real scrubber, long lines in windows."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import gzip
+import os
+import stat
+import sys
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, Protocol
+
+from jwtobs.redact import patterns as p
+from jwtobs.redact.scan.prefilter import Buffer, Prefilter
+from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport, new_markers
+from jwtobs.redact.scan.walk import SNIFF, STDIN, is_binary, is_gzip, iter_files, os_message
+from jwtobs.redact.scan.windowed import (
+    BLOCK,
+    CONTEXT,
+    LONG_LINE,
+    WINDOW,
+    Item,
+    Long,
+    Reader,
+    StreamItems,
+    Windowed,
+    decode,
+    encode,
+)
+from jwtobs.redact.scrub import Scrubber
+
+
+class Writer(Protocol):
+    def write(self, data: bytes | memoryview, /) -> int: ...
+
+
+# -- the scanner -----------------------------------------------------------------------------------------------
+class Scanner:
+    """Scans files for credentials. One per run; ``engine`` and the sizes are decided here."""
+
+    def __init__(
+        self,
+        engine: str | None = None,
+        *,
+        threads: int = 2,
+        include_binary: bool = False,
+        block: int = BLOCK,
+        long_line: int = LONG_LINE,
+        window: int = WINDOW,
+        context: int = CONTEXT,
+        sink: str = "scan",
+    ) -> None:
+        self.prefilter = Prefilter(engine)
+        self.threads = threads if self.prefilter.engine == "hyperscan" else 1
+        self.include_binary = include_binary
+        self.block = block
+        self.long_line = max(1, min(long_line, block))
+        self.window = window
+        self.context = context
+        self._scrubber = Scrubber(sink)
+        self.line_count = 0  # newline-terminated lines of the last file read by lines()
+
+    def _scrub(self, text: str) -> str:
+        out = self._scrubber.text(text)
+        return out if isinstance(out, str) else p.FAILED
+
+    # -- opening ---------------------------------------------------------------------------------------------
+    def _items(self, path: str, f: IO[bytes], head: bytes) -> tuple[Iterator[Item], Callable[[], int]]:
+        """The items of an opened file and a function telling how many input bytes were consumed."""
+        reader: Reader = gzip.GzipFile(fileobj=f, mode="rb") if is_gzip(head) else f
+        consumed: Callable[[], int] = (lambda: 0) if path == STDIN else f.tell
+        return iter(StreamItems(reader, self.block, self.long_line)), consumed
+
+    def open(self, path: str) -> tuple[IO[bytes], bytes]:
+        if path == STDIN:  # not seekable: peek at the head
+            stdin = sys.stdin.buffer
+            peek = getattr(stdin, "peek", None)
+            data = peek(SNIFF)[:SNIFF] if callable(peek) else b""
+            return stdin, data
+        try:
+            f = open(path, "rb")
+        except OSError as e:
+            raise ScanProblem(path, os_message(e)) from None
+        try:
+            head = f.read(SNIFF)
+            f.seek(0)
+        except OSError as e:
+            f.close()
+            raise ScanProblem(path, os_message(e)) from None
+        return f, head
+
+    # -- lines -----------------------------------------------------------------------------------------------
+    def lines(
+        self, path: str, f: IO[bytes], head: bytes, progress: Callable[[int], None] | None = None
+    ) -> Iterator[tuple[int, bytes | memoryview, str | None, list[tuple[str, str]]]]:
+        """``(line number, raw line or piece, scrubbed text or None when unchanged, new markers)`` for every
+        line (raw bytes include the newline). Long lines come as several tuples with the same number."""
+        items, consumed = self._items(path, f, head)
+        line = 1
+        open_line = False  # the last line read has no newline (yet)
+        try:
+            for kind, payload in self._pipeline(items):
+                if kind == "long":
+                    long = payload
+                    yield from self._long(line, long)
+                    line += 1
+                    open_line = not long.newline[0]
+                    continue
+                buf, lo, hi, nls, cands = payload
+                open_line = hi > lo and buf[hi - 1 : hi] != b"\n"
+                view = memoryview(buf)
+                pos = lo
+                for idx, s, e in cands:
+                    if s > pos:
+                        yield (-1, view[pos:s], None, [])
+                    raw_end = e + 1 if e < hi else e
+                    raw = buf[s:raw_end]
+                    text = decode(buf[s:e])
+                    out = self._scrub(text)
+                    if out == text:
+                        yield (-1, raw, None, [])
+                    else:
+                        yield (line + idx, raw, out + ("\n" if raw_end > e else ""), new_markers(text, out))
+                    pos = raw_end
+                if pos < hi:
+                    yield (-1, view[pos:hi], None, [])
+                line += nls
+                if progress is not None:
+                    progress(consumed())
+            self.line_count = line - 1 + (1 if open_line else 0)
+        except EOFError:
+            raise ScanProblem(path, f"truncated gzip stream (ends after line {line - 1})") from None
+        except (gzip.BadGzipFile, zlib.error) as e:
+            raise ScanProblem(path, f"corrupt gzip data after line {line - 1}: {e}") from None
+        except OSError as e:
+            raise ScanProblem(path, f"read error after line {line - 1}: {os_message(e)}") from None
+
+    def _long(
+        self, line: int, long: Long
+    ) -> Iterator[tuple[int, bytes | memoryview, str | None, list[tuple[str, str]]]]:
+        w = Windowed(self._scrub, self.prefilter, self.window, self.context)
+        dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        for piece in long.pieces:
+            out, new = w.feed(dec.decode(piece))
+            yield (line, piece, out, new)
+        tail = dec.decode(b"", final=True)
+        if tail:
+            out, new = w.feed(tail)
+            yield (line, b"", out, new)
+        out, new = w.finish()
+        nl = b"\n" if long.newline[0] else b""
+        yield (line, nl, out + nl.decode(), new)
+
+    def _pipeline(self, items: Iterator[Item]) -> Iterator[tuple[str, Any]]:
+        """Prefilters blocks on worker threads (in order, a few ahead); long lines pass through in order."""
+
+        def work(it: tuple[Buffer, int, int]) -> tuple[Buffer, int, int, int, list[tuple[int, int, int]]]:
+            buf, lo, hi = it
+            nls, cands = self.prefilter.lines(buf, lo, hi)
+            return buf, lo, hi, nls, cands
+
+        if self.threads <= 1:
+            for it in items:
+                yield ("long", it) if isinstance(it, Long) else ("block", work(it))
+            return
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="jwtobs-scan") as pool:
+            pending: deque[Future[Any]] = deque()
+            for it in items:
+                if isinstance(it, Long):
+                    while pending:
+                        yield ("block", pending.popleft().result())
+                    yield ("long", it)
+                    continue
+                pending.append(pool.submit(work, it))
+                if len(pending) > self.threads:
+                    yield ("block", pending.popleft().result())
+            while pending:
+                yield ("block", pending.popleft().result())
+
+    # -- scan ------------------------------------------------------------------------------------------------
+    def scan_file(
+        self, path: str, report: ScanReport, progress: Callable[[int], None] | None = None
+    ) -> Iterator[Finding]:
+        """Findings of one file, in line order; problems are raised as :class:`ScanProblem` after the
+        findings read so far."""
+        f, head = self.open(path)
+        with f if path != STDIN else contextlib.nullcontext(f):  # standard input stays open
+            if is_binary(head) and not is_gzip(head) and not self.include_binary:
+                report.skipped.append((path, "binary file (use --binary to scan it)"))
+                return
+            report.files += 1
+            for line, raw, _out, new in self.lines(path, f, head, progress):
+                report.bytes += len(raw)
+                for kind, fp in new:
+                    yield Finding(path, line, kind, fp)
+            report.lines += self.line_count
+
+    def scan(
+        self, paths: Iterable[str], report: ScanReport, progress: Callable[[int], None] | None = None
+    ) -> Iterator[Finding]:
+        for path in iter_files(paths, report.problems):
+            try:
+                yield from self.scan_file(path, report, progress)
+            except ScanProblem as e:
+                report.problems.append(e)
+
+
+def scrub_file(
+    src: str,
+    dst: str,
+    *,
+    force: bool = False,
+    engine: str | None = None,
+    scanner: Scanner | None = None,
+    include_binary: bool = False,
+) -> ScanReport:
+    """Write a redacted copy of ``src`` to ``dst`` (gzip when ``dst`` ends with ``.gz``); never in place.
+
+    The copy is written to a temporary file next to ``dst`` and renamed when complete, so an input error
+    (truncated gzip...) leaves no partial output. Raises :class:`ScanProblem` with a clear message.
+    """
+    sc = scanner or Scanner(engine, include_binary=include_binary, sink="scrub")
+    report = ScanReport()
+    if src == STDIN:
+        raise ScanProblem(src, "scrub copies a file; standard input is for scan")
+    try:
+        st = os.stat(src)
+    except OSError as e:
+        raise ScanProblem(src, os_message(e)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ScanProblem(src, "is a directory (scrub copies one file; use scan for directories)")
+    if not stat.S_ISREG(st.st_mode):
+        raise ScanProblem(src, "not a regular file")
+    if os.path.lexists(dst):
+        same = False
+        try:
+            same = os.path.samefile(src, dst)
+        except OSError:
+            pass
+        if same or os.path.realpath(dst) == os.path.realpath(src):
+            raise ScanProblem(dst, "is the input file: scrub never writes in place")
+        if os.path.isdir(dst):
+            raise ScanProblem(dst, "is a directory")
+        if not force:
+            raise ScanProblem(dst, "exists (use --force to overwrite)")
+    out_dir = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(out_dir):
+        raise ScanProblem(dst, "the output directory does not exist")
+    f, head = sc.open(src)
+    with f:
+        if is_binary(head) and not is_gzip(head) and not sc.include_binary:
+            raise ScanProblem(src, "binary file, not copied (use --binary to scrub it anyway)")
+        tmp = os.path.join(out_dir, f".{os.path.basename(dst)}.jwtobs-{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as raw_out:
+                out: Writer = raw_out
+                gz: gzip.GzipFile | None = None
+                if dst.endswith(".gz"):
+                    gz = gzip.GzipFile(filename=os.path.basename(dst)[:-3], mode="wb", fileobj=raw_out, mtime=0)
+                    out = gz
+                report.files = 1
+                for line, raw, text, new in sc.lines(src, f, head):
+                    report.bytes += len(raw)
+                    out.write(raw if text is None else encode(text))
+                    for kind, fp in new:
+                        report.add(Finding(src, line, kind, fp))
+                if gz is not None:
+                    gz.close()
+            os.replace(tmp, dst)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    return report
