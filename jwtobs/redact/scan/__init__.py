@@ -44,8 +44,8 @@ from __future__ import annotations
 
 from jwtobs.redact.scan.prefilter import ENGINES, Prefilter, default_engine
 from jwtobs.redact.scan.report import FAILED_KIND, Finding, ScanProblem, ScanReport
-from jwtobs.redact.scan.scanner import Scanner, scrub_file
 from jwtobs.redact.scan.rules import Trigger, triggers
+from jwtobs.redact.scan.scanner import Scanner, scrub_file
 from jwtobs.redact.scan.walk import STDIN, iter_files
 from jwtobs.redact.scan.windowed import BLOCK, CONTEXT, LONG_LINE, WINDOW
 
