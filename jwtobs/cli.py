@@ -17,7 +17,8 @@ _COMMAND_MODULES = (
     "jwtobs.example",  # example: validate a few good and bad tokens and print the events
     "jwtobs.redact.cli",  # scan, scrub
     "jwtobs.simulate.cli",  # simulate
-    "jwtobs.analysis.cli",  # demo, report
+    "jwtobs.analysis.cli",  # report
+    "jwtobs.demo",  # demo (simulate + analysis: composed here, in the CLI layer)
 )
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from jwtobs.analysis.aggregate import Aggregates, aggregate
 from jwtobs.analysis.detect import (
     INCIDENT_COLUMNS,
     INCIDENT_KINDS,
     attack_bursts,
+    clock_offsets,
     clock_skew,
     clock_skew_incidents,
     incidents,
+    leeway,
     misconfigurations,
     rotation_incidents,
 )
@@ -22,15 +25,19 @@ from jwtobs.analysis.load import load_events, load_keyset_changes
 from jwtobs.analysis.rates import breakdown, failure_rates, top_reasons
 
 __all__ = [
+    "Aggregates",
     "INCIDENT_COLUMNS",
     "INCIDENT_KINDS",
+    "aggregate",
     "attack_bursts",
     "breakdown",
+    "clock_offsets",
     "clock_skew",
     "clock_skew_incidents",
     "failure_rates",
     "from_prometheus",
     "incidents",
+    "leeway",
     "load_events",
     "load_keyset_changes",
     "misconfigurations",

@@ -1,331 +1,713 @@
-"""Incident detectors over validation events (any library: they read reason codes, kids, clients, times).
+"""Incident detectors over the per-minute aggregates (:mod:`jwtobs.analysis.aggregate`).
 
-Each detector returns the incident frame (:data:`INCIDENT_COLUMNS`). Key-set change records, when given,
-sharpen the rotation detectors (the publish/removal time goes into the evidence and bounds the incident).
+Every detector follows one recipe:
+
+1. **A series per culprit**: per-minute counts of the rejections that point at it (unknown kids per issuer
+   and kid, JWKS failures per issuer, expired tokens a client kept using per client, ...). Per-client series
+   only count clients that were **accepted before** (scanners and attackers never were).
+2. **A baseline of what normal looks like** for that series: the trailing mean over the last hours,
+   winsorised (a burst does not raise its own baseline), floored at a small rate, and, once the data spans
+   two days or more, at least the mean of the same hour of the day on the previous days (diurnal traffic).
+3. **Significance, not fixed counts**: a Poisson CUSUM (log-likelihood ratio of "baseline + shift" against
+   "baseline") accumulates evidence minute by minute. Its statistic is capped, so it falls back to zero a
+   bounded time after the failures stop: the run between leaving zero and returning to zero is one
+   incident (change-point onset and recovery, no gap merging). Onset and end are the first and last minute
+   of the run whose count is above the baseline's noise. The run's total against the baseline's expectation
+   gives a Poisson tail probability: ``confidence = 1 - p``.
+4. **Classification and evidence** from the same aggregates (key-set changes when given): what a person
+   can check — counts, clients, the baseline, the key-set change times, the lateness pattern.
+
+Why hand-written: a Poisson CUSUM on count series is a dozen lines and runs on thousands of sparse series
+in milliseconds; ruptures' offline segmentation needs a penalty tuned per series and statsmodels has no
+streaming count-data CUSUM. Neither is needed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from jwtobs.analysis.aggregate import OTHER, Aggregates, aggregate, lateness_quantile
+from jwtobs.kinds import INCIDENT_KINDS, KIND_INFO, SEVERITIES, Severity
+from jwtobs.reasons import ATTACK_REASONS
+
 __all__ = [
     "INCIDENT_COLUMNS",
     "INCIDENT_KINDS",
+    "Params",
     "incidents",
     "rotation_incidents",
     "clock_skew",
+    "clock_offsets",
     "clock_skew_incidents",
     "attack_bursts",
     "misconfigurations",
+    "leeway",
 ]
 
-INCIDENT_COLUMNS = ["kind", "start", "end", "issuer", "kid", "client_id", "profile", "count", "evidence"]
-INCIDENT_KINDS = (
-    "kid_before_publish",
-    "key_removed_early",
-    "jwks_outage",
-    "signature_spike",
-    "clock_skew",
-    "audience_misconfig",
-    "type_confusion",
-    "attack_burst",
-)
-_ATTACK_REASONS = frozenset(
-    {
-        "JWT_UNSIGNED",
-        "JWT_ALG_NOT_ALLOWED",
-        "JWT_FORBIDDEN_HEADER",
-        "JWT_CRIT_UNSUPPORTED",
-        "JWT_HEADER_INVALID",
-        "JWT_MALFORMED",
-        "JWT_BAD_SIGNATURE",
-        "JWT_UNKNOWN_KID",
-        "JWT_KEY_INVALID",
-        "JWT_UNEXPECTED_FORM",
+INCIDENT_COLUMNS = [
+    "kind",
+    "start",
+    "end",
+    "issuer",
+    "kid",
+    "client_id",
+    "profile",
+    "count",
+    "severity",
+    "confidence",
+    "evidence",
+]
+_ATTACK = frozenset(str(r) for r in ATTACK_REASONS)
+#: rejections that say nothing about the token's origin (time, availability, our own failure)
+_NOT_FOREIGN = frozenset({"JWT_EXPIRED", "JWT_NOT_YET_VALID", "JWT_JWKS_UNAVAILABLE", "JWT_VALIDATOR_ERROR"})
+_NS_MIN = 60_000_000_000
+
+Arr = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclass(frozen=True)
+class Params:
+    """Sensitivity of one series' CUSUM: the smallest shift worth finding (per minute, and relative to the
+    baseline), the decision threshold, the floor of the baseline, the least count and the largest Poisson
+    tail probability an incident must have."""
+
+    shift: float
+    rel: float = 1.0
+    h: float = 8.0
+    floor: float = 0.01
+    min_count: int = 3
+    p_max: float = 1e-4
+    window: int = 180  # minutes of trailing baseline
+
+
+ATTACK = Params(shift=6.0, rel=2.0, h=15.0, floor=0.2, min_count=20, p_max=1e-6, window=120)
+OUTAGE = Params(shift=0.5, h=8.0, floor=0.02, min_count=3)
+ROTATION = Params(shift=0.5, h=8.0, floor=0.01, min_count=3)
+SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6)
+SKEW = Params(shift=0.1, h=8.0, floor=0.005, min_count=3, window=360)
+MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3)
+
+
+# --------------------------------------------------------------------------------------------- statistics
+
+
+def _baseline(x: Arr, p: Params, minute0: int) -> Arr:
+    """Trailing winsorised mean (excluding the current minute), floored; seasonal once 2 days are there."""
+    s = pd.Series(x)
+    med = s.rolling(p.window, min_periods=1).median().shift(1).fillna(0.0).to_numpy()
+    capped = np.minimum(x, med + 3.0 * np.sqrt(med) + 1.0)
+    base = pd.Series(capped).rolling(p.window, min_periods=1).mean().shift(1).fillna(0.0).to_numpy()
+    n = len(x)
+    if n >= 2 * 1440:
+        # same hour of the day on the previous days (diurnal traffic)
+        hours = (np.arange(n) + minute0) // 60
+        hourly = pd.Series(capped).groupby(hours).mean()
+        hod = hourly.index.to_numpy() % 24
+        prev = pd.Series(hourly.to_numpy()).groupby(hod).transform(lambda v: v.shift(1).expanding().mean())
+        seasonal = pd.Series(prev.to_numpy(), index=hourly.index).reindex(hours).fillna(0.0).to_numpy()
+        base = np.maximum(base, seasonal)
+    out: Arr = np.maximum(base, p.floor)
+    return out
+
+
+def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int]]:
+    """Alarmed runs of a capped Poisson CUSUM: (first, last) excess minute of each run that crossed ``h``."""
+    lam1 = lam0 + np.maximum(p.shift, p.rel * lam0)
+    a = np.log(lam1 / lam0)
+    b = lam1 - lam0
+    inc = x * a - b
+    noise = lam0 + 2.0 * np.sqrt(lam0)
+    cap = 2.0 * p.h
+    out: list[tuple[int, int]] = []
+    s = 0.0
+    alarmed = False
+    first = last = -1
+    for i in range(len(x)):
+        s = min(cap, max(0.0, s + float(inc[i])))
+        if s > 0.0:
+            if x[i] > noise[i]:
+                if first < 0:
+                    first = i
+                last = i
+            if s >= p.h:
+                alarmed = True
+        else:
+            if alarmed and first >= 0:
+                out.append((first, last))
+            alarmed = False
+            first = last = -1
+    if alarmed and first >= 0:
+        out.append((first, last))
+    return out
+
+
+def _poisson_tail(n: int, mu: float) -> float:
+    """P(X >= n) for X ~ Poisson(mu)."""
+    if n <= 0:
+        return 1.0
+    if mu <= 0:
+        return 0.0
+    if n <= mu:
+        return 1.0 if n <= 1 else min(1.0, 1.0 - _poisson_cdf(n - 1, mu))
+    logt = -mu + n * math.log(mu) - math.lgamma(n + 1)
+    total = 0.0
+    term = 1.0
+    k = n
+    for _ in range(100_000):
+        total += term
+        k += 1
+        term *= mu / k
+        if term < 1e-17 * total:
+            break
+    return min(1.0, math.exp(logt) * total)
+
+
+def _poisson_cdf(n: int, mu: float) -> float:
+    term = math.exp(-mu)
+    total = term
+    for k in range(1, n + 1):
+        term *= mu / k
+        total += term
+    return min(1.0, total)
+
+
+@dataclass(frozen=True)
+class _Seg:
+    i0: int
+    i1: int
+    count: int
+    expected: float
+    p: float
+
+
+def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
+    if x.sum() < p.min_count:
+        return []
+    lam0 = _baseline(x, p, minute0)
+    segs = []
+    for i0, i1 in _runs(x, lam0, p):
+        n = round(float(x[i0 : i1 + 1].sum()))
+        mu = float(lam0[i0 : i1 + 1].sum())
+        pv = _poisson_tail(n, mu)
+        if n >= p.min_count and pv <= p.p_max:
+            segs.append(_Seg(i0, i1, n, mu, pv))
+    return segs
+
+
+# ----------------------------------------------------------------------------------------- shared context
+
+
+class _Ctx:
+    """The aggregates on an integer minute grid, with who was accepted when."""
+
+    def __init__(self, agg: Aggregates, changes: pd.DataFrame | None) -> None:
+        c = agg.counts.copy()
+        self.agg = agg
+        m = (c["minute"].astype("datetime64[ns, UTC]").astype("int64") // _NS_MIN).to_numpy()
+        c["m"] = m
+        self.m0 = int(m.min()) if len(m) else 0
+        self.n = int(m.max() - self.m0 + 1) if len(m) else 0
+        c["i"] = m - self.m0
+        self.c = c
+        acc = c[c["outcome"] == "accepted"]
+        self.acc = acc
+        cli = acc[acc["client_id"].notna() & (acc["client_id"] != OTHER)]
+        self.client_first = cli.groupby("client_id")["i"].min().to_dict()
+        self.kid_first = acc.groupby(["issuer", "kid"])["i"].min().to_dict()
+        self.kid_last = acc.groupby(["issuer", "kid"])["i"].max().to_dict()
+        typ = acc.assign(typ=acc["typ"].fillna("")).groupby(["profile", "typ"])["count"].sum()
+        self.usual_typ: dict[str, str] = {}
+        for (prof, t), _n in typ.sort_values(ascending=False).items():
+            self.usual_typ.setdefault(str(prof), str(t))
+        self.changes = changes if changes is not None and not changes.empty else None
+        self.added: dict[tuple[str, str], float] = {}
+        self.removed: dict[tuple[str, str], float] = {}
+        if self.changes is not None:
+            ts = self.changes["time"].astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9
+            for t, iss, add, rem in zip(
+                ts, self.changes["issuer"], self.changes["added"], self.changes["removed"], strict=True
+            ):
+                for k in add:
+                    self.added.setdefault((str(iss), str(k)), float(t))
+                for k in rem:
+                    self.removed[(str(iss), str(k))] = float(t)
+
+    def rejected(self, reasons: Iterable[str] | None = None) -> pd.DataFrame:
+        c = self.c
+        mask = c["outcome"] == "rejected"
+        if reasons is not None:
+            mask &= c["reason"].isin(list(reasons))
+        return c[mask.fillna(False)]
+
+    def known(self, rows: pd.DataFrame) -> pd.Series:
+        """Rows whose client was accepted at or before the row's minute."""
+        first = rows["client_id"].map(self.client_first)
+        return (first.notna() & (first.astype("float64") <= rows["i"].astype("float64"))).fillna(False)
+
+    def series(self, rows: pd.DataFrame, keys: list[str]) -> Iterable[tuple[tuple[Any, ...], Arr]]:
+        if rows.empty:
+            return
+        g = rows.groupby([*keys, "i"], dropna=False, observed=True)["count"].sum()
+        for key, part in g.groupby(level=list(range(len(keys))), dropna=False):
+            x = np.zeros(self.n)
+            x[part.index.get_level_values(-1).to_numpy(dtype=np.int64)] = part.to_numpy(dtype=float)
+            yield (key if isinstance(key, tuple) else (key,)), x
+
+    def total(self, rows_mask: pd.Series, i0: int, i1: int) -> int:
+        c = self.c
+        sel = rows_mask & (c["i"] >= i0) & (c["i"] <= i1)
+        return int(c.loc[sel, "count"].sum())
+
+    def ts(self, i: int, end: bool = False) -> pd.Timestamp:
+        return pd.Timestamp((self.m0 + i) * _NS_MIN + (59 * 10**9 if end else 0), tz="UTC")
+
+    def hhmm(self, i: int) -> str:
+        return f"{self.ts(i):%Y-%m-%d %H:%M} UTC"
+
+
+def _fmt_p(p: float) -> str:
+    return "p<1e-12" if p < 1e-12 else f"p={p:.0e}"
+
+
+def _severity(kind: str, share: float) -> Severity:
+    base = SEVERITIES.index(KIND_INFO[kind].severity)
+    if share >= 0.5:
+        base += 1
+    elif share < 0.02:
+        base -= 1
+    return SEVERITIES[max(0, min(len(SEVERITIES) - 1, base))]
+
+
+def _stat(seg: _Seg) -> str:
+    return f"baseline expects {seg.expected:.1f} in {seg.i1 - seg.i0 + 1} min, {_fmt_p(seg.p)}"
+
+
+def _row(
+    ctx: _Ctx,
+    kind: str,
+    seg: _Seg,
+    evidence: str,
+    share: float,
+    *,
+    issuer: Any = None,
+    kid: Any = None,
+    client_id: Any = None,
+    profile: Any = None,
+    confidence_factor: float = 1.0,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "start": ctx.ts(seg.i0),
+        "end": ctx.ts(seg.i1, end=True),
+        "issuer": _str(issuer),
+        "kid": _str(kid),
+        "client_id": _str(client_id),
+        "profile": _str(profile),
+        "count": seg.count,
+        "severity": _severity(kind, share),
+        "confidence": round(max(0.0, min(1.0, (1.0 - seg.p) * confidence_factor)), 4),
+        "evidence": f"{evidence} ({_stat(seg)}; {share:.1%} of the affected traffic)",
     }
-)
-#: rejections further apart than this (seconds) start a new incident
-GAP = 600.0
-#: a signature spike is at least this share of the kid's validations while it lasts
-SPIKE_SHARE = 0.05
-#: an expired token used more than this many seconds past ``exp`` points at the client's clock
-SKEW_THRESHOLD = 60.0
+
+
+def _str(v: object) -> str | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return str(v)
+
+
+def _is(col: pd.Series, value: object) -> pd.Series:
+    """``col == value`` with ``<NA>`` matching a missing ``value`` (and never anything else)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return col.isna()
+    return (col == value).fillna(False).astype(bool)
 
 
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in INCIDENT_COLUMNS})
+    out = pd.DataFrame({c: pd.Series(dtype="object") for c in INCIDENT_COLUMNS})
+    out["start"] = pd.Series(dtype="datetime64[ns, UTC]")
+    out["end"] = pd.Series(dtype="datetime64[ns, UTC]")
+    out["count"] = pd.Series(dtype="int64")
+    out["confidence"] = pd.Series(dtype="float64")
+    return out
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return _empty()
-    out = pd.DataFrame(rows)
-    for c in INCIDENT_COLUMNS:
-        if c not in out.columns:
-            out[c] = None
-    return out[INCIDENT_COLUMNS]
+    out = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
+    out["start"] = pd.to_datetime(out["start"], utc=True)
+    out["end"] = pd.to_datetime(out["end"], utc=True)
+    out["count"] = out["count"].astype("int64")
+    out["confidence"] = out["confidence"].astype("float64")
+    return out
 
 
-def _secs(times: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
-    return np.asarray(times.astype("int64"), dtype=np.float64) / _unit(times)
+def _ctx(data: pd.DataFrame | Aggregates | _Ctx, changes: pd.DataFrame | None = None) -> _Ctx:
+    if isinstance(data, _Ctx):
+        return data
+    agg = data if isinstance(data, Aggregates) else aggregate(data)
+    return _Ctx(agg, changes)
 
 
-def _unit(times: pd.Series) -> float:
-    unit = getattr(times.dtype, "unit", "ns")
-    return {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+def _seg_rows(rows: pd.DataFrame, seg: _Seg) -> pd.DataFrame:
+    return rows[(rows["i"] >= seg.i0) & (rows["i"] <= seg.i1)]
 
 
-def _clusters(t: np.ndarray[Any, np.dtype[np.float64]], gap: float) -> list[tuple[int, int]]:
-    """Index ranges [i, j) of sorted ``t`` with no gap larger than ``gap`` inside."""
-    if len(t) == 0:
-        return []
-    cuts = np.flatnonzero(np.diff(t) > gap) + 1
-    starts = np.concatenate(([0], cuts))
-    ends = np.concatenate((cuts, [len(t)]))
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+def _clients(rows: pd.DataFrame) -> list[str]:
+    return sorted(str(v) for v in rows["client_id"].dropna().unique().tolist() if v != OTHER)
 
 
-def _ts(sec: float) -> str:
-    return str(pd.Timestamp(sec, unit="s", tz="UTC").isoformat(timespec="seconds"))
+def _few(values: list[str], n: int = 3) -> str:
+    return ", ".join(values[:n]) + (f" and {len(values) - n} more" if len(values) > n else "")
 
 
-def _str(v: object) -> str | None:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else str(v)
+# ---------------------------------------------------------------------------------------------- detectors
 
 
-def _rejected(df: pd.DataFrame, reasons: Iterable[str]) -> pd.DataFrame:
-    mask = (df["outcome"] == "rejected") & df["reason"].isin(list(reasons))
-    return df.loc[mask]
-
-
-def _accepted_clients(df: pd.DataFrame) -> set[str]:
-    return set(df.loc[df["outcome"] == "accepted", "client_id"].dropna().unique().tolist())
-
-
-def _grouped_clusters(
-    sub: pd.DataFrame, keys: list[str], gap: float = GAP, min_count: int = 3
-) -> Iterable[tuple[tuple[Any, ...], pd.DataFrame]]:
-    if sub.empty:
-        return
-    for key, g in sub.groupby(keys, observed=True, dropna=False, sort=False):
-        g = g.sort_values("time", kind="stable")
-        t = _secs(g["time"])
-        for i, j in _clusters(t, gap):
-            if j - i >= min_count:
-                yield (key if isinstance(key, tuple) else (key,)), g.iloc[i:j]
-
-
-def _keyset_times(changes: pd.DataFrame | None) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]]:
-    added: dict[tuple[str, str], float] = {}
-    removed: dict[tuple[str, str], float] = {}
-    if changes is None or changes.empty:
-        return added, removed
-    for t, iss, add, rem in zip(
-        _secs(changes["time"]), changes["issuer"], changes["added"], changes["removed"], strict=True
-    ):
-        for k in add:
-            added.setdefault((str(iss), str(k)), t)
-        for k in rem:
-            removed[(str(iss), str(k))] = t
-    return added, removed
-
-
-def rotation_incidents(df: pd.DataFrame, keyset_changes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Key rotation incidents: ``kid_before_publish`` (a kid rejected as unknown, accepted later),
-    ``key_removed_early`` (a kid accepted, then rejected as unknown while tokens signed with it still
-    arrive), ``jwks_outage`` (JWKS unavailable) and ``signature_spike`` (bad signatures on a kid that
-    legitimate clients use, e.g. key material replaced under the same kid)."""
+def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
+    """``attack_burst``: tokens no legitimate client presents (from clients never accepted, or with an
+    attack-signal reason on a kid nobody uses), significantly above the usual scanner noise."""
+    ctx = _ctx(data)
+    if ctx.n == 0:
+        return _empty()
+    rej = ctx.rejected()
+    foreign = ~ctx.known(rej) & ~rej["reason"].isin(list(_NOT_FOREIGN)).fillna(False)
+    attack = rej["reason"].isin(list(_ATTACK)).fillna(False) & (rej["kid"].isna() | (rej["kid"] == OTHER))
+    sub = rej[foreign | attack]
     rows: list[dict[str, Any]] = []
-    added, removed = _keyset_times(keyset_changes)
-    acc = df.loc[df["outcome"] == "accepted", ["time", "issuer", "kid"]]
-    acc_t = acc.assign(t=_secs(acc["time"])).groupby(["issuer", "kid"], observed=True)["t"]
-    first_acc = acc_t.min().to_dict()
-    last_acc = acc_t.max().to_dict()
-    clients = _accepted_clients(df)
-    unknown = _rejected(df, ["JWT_UNKNOWN_KID"])
-    unknown = unknown[unknown["kid"].notna() & unknown["client_id"].isin(list(clients))]
-    for (iss, kid), g in _grouped_clusters(unknown, ["issuer", "kid"], min_count=3):
-        t = _secs(g["time"])
-        start = float(t[0])
-        fa = first_acc.get((iss, kid))
-        la = last_acc.get((iss, kid))
-        key = (str(iss), str(kid))
-        if fa is not None and fa < start:
-            kind = "key_removed_early"
-            ev = f"kid accepted until {_ts(la or fa)}, then {len(g)} unknown-kid rejections"
-            if key in removed:
-                ev += f"; key set change removed it at {_ts(removed[key])}"
-        elif fa is not None:
-            kind = "kid_before_publish"
-            ev = f"{len(g)} unknown-kid rejections, first acceptance at {_ts(fa)}"
-            if key in added:
-                ev += f"; key set change published it at {_ts(added[key])}"
-        elif key in added and added[key] > start:
-            kind = "kid_before_publish"
-            ev = f"{len(g)} unknown-kid rejections before the key set published it at {_ts(added[key])}"
-        else:
-            continue  # never accepted, never published: random kids are attack_bursts' business
-        rows.append(_row(kind, g, iss, kid, None, ev))
-    outage = _rejected(df, ["JWT_JWKS_UNAVAILABLE"])
-    for (iss,), g in _grouped_clusters(outage, ["issuer"], min_count=3):
-        ev = f"{len(g)} validations failed: JWKS unavailable ({g['profile'].nunique()} profiles)"
-        rows.append(_row("jwks_outage", g, iss, None, None, ev))
-    bad = _rejected(df, ["JWT_BAD_SIGNATURE"])
-    bad = bad[bad["client_id"].isin(list(clients))]
-    kid_times = {
-        key: np.sort(_secs(g["time"]))
-        for key, g in df[df["kid"].isin(bad["kid"].dropna().unique().tolist())].groupby(
-            ["issuer", "kid"], observed=True
-        )
-    }
-    for (iss, kid), g in _grouped_clusters(bad, ["issuer", "kid"], min_count=5):
-        n_clients = g["client_id"].nunique()
-        t = _secs(g["time"])
-        kt = kid_times.get((iss, kid), t)
-        share = len(g) / max(1, int(np.searchsorted(kt, t[-1], "right") - np.searchsorted(kt, t[0], "left")))
-        if n_clients < 2 or share < SPIKE_SHARE:
-            continue  # scattered corruption in transit, not a key problem
-        ev = f"{len(g)} bad signatures ({share:.0%} of the kid's validations) from {n_clients} legitimate clients"
-        rows.append(_row("signature_spike", g, iss, kid, None, ev))
+    for _key, x in ctx.series(sub.assign(all=0), ["all"]):
+        for seg in _segments(x, ATTACK, ctx.m0):
+            g = _seg_rows(sub, seg)
+            mix = g.groupby("reason")["count"].sum().sort_values(ascending=False)
+            n_attack = int(g.loc[g["reason"].isin(list(_ATTACK)), "count"].sum())
+            ev = (
+                f"{seg.count} rejections of tokens no accepted client presents, "
+                f"{seg.count / (seg.i1 - seg.i0 + 1):.0f}/min against a scanner baseline of "
+                f"{seg.expected / (seg.i1 - seg.i0 + 1):.1f}/min; {n_attack} with attack-signal reasons; "
+                + ", ".join(f"{k} {v}" for k, v in mix.head(5).items())
+            )
+            share = seg.count / max(1, ctx.total(pd.Series(True, index=ctx.c.index), seg.i0, seg.i1))
+            rows.append(_row(ctx, "attack_burst", seg, ev, share))
     return _frame(rows)
 
 
-def _row(kind: str, g: pd.DataFrame, iss: Any, kid: Any, client: Any, evidence: str, **kw: Any) -> dict[str, Any]:
-    profiles = g["profile"].astype(str).unique()
-    return {
-        "kind": kind,
-        "start": g["time"].iloc[0],
-        "end": g["time"].iloc[-1],
-        "issuer": _str(iss),
-        "kid": _str(kid),
-        "client_id": _str(client),
-        "profile": profiles[0] if len(profiles) == 1 else None,
-        "count": len(g),
-        "evidence": evidence,
-        **kw,
-    }
-
-
-def clock_skew(df: pd.DataFrame) -> pd.DataFrame:
-    """Per client: how far past ``exp`` its expired tokens arrive and how far before ``nbf`` its premature
-    tokens arrive (seconds), and the clock offset they suggest (negative: the client's clock is behind)."""
-    rej = df[df["outcome"] == "rejected"]
-    t = pd.Series(_secs(rej["time"]), index=rej.index)
-    exp = rej["exp"].astype("Float64")
-    nbf = rej["nbf"].astype("Float64")
-    late = (t - exp)[rej["reason"] == "JWT_EXPIRED"]
-    early = (nbf - t)[rej["reason"] == "JWT_NOT_YET_VALID"]
-    cid = rej["client_id"].astype("string")
-    out = pd.DataFrame(
-        {
-            "expired": late.groupby(cid[late.index], observed=True).size(),
-            "median_past_exp_s": late.groupby(cid[late.index], observed=True).median(),
-            "not_yet_valid": early.groupby(cid[early.index], observed=True).size(),
-            "median_before_nbf_s": early.groupby(cid[early.index], observed=True).median(),
-        }
-    )
-    out = out.fillna({"expired": 0, "not_yet_valid": 0})
-    out["estimated_offset_s"] = np.where(
-        out["expired"] >= out["not_yet_valid"], -out["median_past_exp_s"], out["median_before_nbf_s"]
-    )
-    out.index.name = "client_id"
-    return out.sort_values("expired", ascending=False)
-
-
-def clock_skew_incidents(df: pd.DataFrame) -> pd.DataFrame:
-    """``clock_skew``: a client repeatedly sends tokens well past ``exp`` (clock behind) or well before
-    ``nbf`` (clock ahead): further than any leeway explains."""
-    rej = df[(df["outcome"] == "rejected") & df["reason"].isin(["JWT_EXPIRED", "JWT_NOT_YET_VALID"])]
-    if rej.empty:
+def rotation_incidents(
+    data: pd.DataFrame | Aggregates | _Ctx, keyset_changes: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``jwks_outage`` (the issuer's key set cannot be fetched), ``kid_before_publish`` (accepted clients'
+    still-valid tokens rejected as unknown kid, the kid accepted or published only later),
+    ``key_removed_early`` (the kid was accepted before and its still-valid tokens are now unknown: it left
+    the key set before the last ``exp`` of the tokens signed with it) and ``signature_spike`` (accepted
+    clients' tokens failing signature checks on a kid they used). Tokens already past ``exp`` are ignored:
+    they say nothing about the key set."""
+    ctx = _ctx(data, keyset_changes)
+    if ctx.n == 0:
         return _empty()
-    t = _secs(rej["time"])
-    off = np.where(
-        rej["reason"] == "JWT_EXPIRED",
-        t - rej["exp"].astype("Float64").to_numpy(dtype=float, na_value=np.nan),
-        rej["nbf"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) - t,
-    )
-    sub = rej[(off > SKEW_THRESHOLD) & rej["client_id"].notna()].assign(_off=off[off > SKEW_THRESHOLD])
-    rows = []
-    for (cid,), g in _grouped_clusters(sub, ["client_id"], gap=3 * 3600, min_count=3):
-        med = float(g["_off"].median())
-        direction = "behind" if (g["reason"] == "JWT_EXPIRED").mean() >= 0.5 else "ahead"
-        ev = f"{len(g)} tokens rejected a median {med:.0f} s outside exp/nbf: client clock ~{med:.0f} s {direction}"
-        rows.append(_row("clock_skew", g, g["issuer"].iloc[0], None, cid, ev))
-    return _frame(rows)
-
-
-def misconfigurations(df: pd.DataFrame) -> pd.DataFrame:
-    """``audience_misconfig`` (one profile rejects the usual kind of token of several clients for its
-    audience: a deploy with the wrong audience) and ``type_confusion`` (a client sends tokens of another
-    type, e.g. ID tokens, to an API: a ``typ`` the profile does not normally accept, or JWT_TYPE_MISMATCH)."""
-    acc = df[df["outcome"] == "accepted"]
-    usual = acc.groupby("profile", observed=True)["typ"].agg(lambda s: s.mode().iloc[0] if s.notna().any() else None)
-    usual_typ = usual.to_dict()
-    rej = df[(df["outcome"] == "rejected") & df["reason"].isin(["JWT_AUDIENCE_MISMATCH", "JWT_TYPE_MISMATCH"])]
-    if rej.empty:
-        return _empty()
-    expected = rej["profile"].map(usual_typ).astype("object")
-    other_type = (rej["reason"] == "JWT_TYPE_MISMATCH") | (expected.notna() & (rej["typ"].astype("object") != expected))
-    rows = []
-    for _, g in _grouped_clusters(rej[~other_type], ["profile"], min_count=5):
-        n = g["client_id"].nunique()
-        if n < 2:
+    rows: list[dict[str, Any]] = []
+    outages: dict[str, list[_Seg]] = {}
+    out_rows = ctx.rejected(["JWT_JWKS_UNAVAILABLE"])
+    for (iss,), x in ctx.series(out_rows, ["issuer"]):
+        for seg in _segments(x, OUTAGE, ctx.m0):
+            outages.setdefault(str(iss), []).append(seg)
+            g = _seg_rows(out_rows[_is(out_rows["issuer"], iss)], seg)
+            profiles = sorted(g["profile"].dropna().astype(str).unique().tolist())
+            scope = _is(ctx.c["issuer"], iss)
+            share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+            ev = (
+                f"{seg.count} validations failed because the key set of {iss} could not be fetched, "
+                f"from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}; {len(_clients(g))} clients, "
+                f"profiles {_few(profiles)}"
+            )
+            rows.append(_row(ctx, "jwks_outage", seg, ev, share, issuer=iss))
+    unknown = ctx.rejected(["JWT_UNKNOWN_KID"])
+    unknown = unknown[ctx.known(unknown) & ~unknown["past_exp"] & unknown["kid"].notna() & (unknown["kid"] != OTHER)]
+    for (iss, kid), x in ctx.series(unknown, ["issuer", "kid"]):
+        for seg in _segments(x, ROTATION, ctx.m0):
+            rows.extend(_rotation_row(ctx, unknown, outages, str(iss), str(kid), seg))
+    bad = ctx.rejected(["JWT_BAD_SIGNATURE"])
+    bad = bad[ctx.known(bad) & bad["kid"].notna() & (bad["kid"] != OTHER)]
+    for (iss, kid), x in ctx.series(bad, ["issuer", "kid"]):
+        first = ctx.kid_first.get((iss, kid))
+        if first is None:
             continue
-        ev = f"{len(g)} audience mismatches from {n} clients whose tokens the profile accepted before"
-        rows.append(_row("audience_misconfig", g, None, None, None, ev))
-    for (cid,), g in _grouped_clusters(rej[other_type], ["client_id"], min_count=3):
-        typs = ", ".join(sorted(g["typ"].astype(str).unique()))
-        profiles = ", ".join(sorted(g["profile"].astype(str).unique()))
-        ev = f"{len(g)} tokens of typ {typs} rejected by profile(s) {profiles}"
-        rows.append(_row("type_confusion", g, g["issuer"].iloc[0], None, cid, ev))
+        for seg in _segments(x, SIGNATURE, ctx.m0):
+            g = _seg_rows(bad[(bad["issuer"] == iss) & (bad["kid"] == kid)], seg)
+            clients = _clients(g)
+            kid_scope = ((ctx.c["issuer"] == iss) & (ctx.c["kid"] == kid)).fillna(False)
+            share = seg.count / max(1, ctx.total(kid_scope, seg.i0, seg.i1))
+            if len(clients) < 2 or share < 0.05:
+                continue  # one client's tokens corrupted in transit is not a key problem
+            ev = (
+                f"{seg.count} bad signatures on kid {kid} ({share:.0%} of its validations) from "
+                f"{len(clients)} accepted clients ({_few(clients)}); the kid verified since {ctx.hhmm(first)}"
+            )
+            rows.append(_row(ctx, "signature_spike", seg, ev, share, issuer=iss, kid=kid))
     return _frame(rows)
 
 
-def attack_bursts(df: pd.DataFrame, per_minute: int = 10) -> pd.DataFrame:
-    """``attack_burst``: minutes with at least ``per_minute`` structural rejections (alg none, forbidden
-    headers, bad signatures, unknown kids, malformed) from tokens no legitimate client presents."""
-    clients = _accepted_clients(df)
-    acc_kids = set(df.loc[df["outcome"] == "accepted", "kid"].dropna().unique().tolist())
-    rej = _rejected(df, _ATTACK_REASONS)
-    foreign = ~rej["client_id"].isin(list(clients))
-    unknown_kid = (rej["reason"] == "JWT_UNKNOWN_KID") & ~rej["kid"].isin(list(acc_kids))
-    sub = rej[foreign | unknown_kid]
-    if sub.empty:
+def _rotation_row(
+    ctx: _Ctx, unknown: pd.DataFrame, outages: dict[str, list[_Seg]], iss: str, kid: str, seg: _Seg
+) -> list[dict[str, Any]]:
+    for o in outages.get(iss, []):
+        if o.i0 - 10 <= seg.i1 and seg.i0 <= o.i1 + 10:
+            return []  # validators could not fetch the key set: the outage explains the unknown kid
+    g = _seg_rows(unknown[(unknown["issuer"] == iss) & (unknown["kid"] == kid)], seg)
+    clients = _clients(g)
+    first = ctx.kid_first.get((iss, kid))
+    last = ctx.kid_last.get((iss, kid))
+    added = ctx.added.get((iss, kid))
+    removed = ctx.removed.get((iss, kid))
+    seg_t0 = (ctx.m0 + seg.i0) * 60.0
+    iss_scope = (ctx.c["issuer"] == iss).fillna(False)
+    share = seg.count / max(1, ctx.total(iss_scope, seg.i0, seg.i1))
+    who = f"{seg.count} still-valid tokens from {len(clients)} accepted clients ({_few(clients)})"
+    if first is not None and first < seg.i0:
+        acc = ctx.acc[(ctx.acc["issuer"] == iss) & (ctx.acc["kid"] == kid) & (ctx.acc["i"] < seg.i0)]
+        valid_until = max(int(acc["max_exp"].max(skipna=True) or 0), int(g["max_exp"].max(skipna=True) or 0))
+        last_ok = last if last is not None and last < seg.i0 else seg.i0
+        gone = removed if removed is not None else (ctx.m0 + last_ok) * 60.0
+        if valid_until and gone >= valid_until:
+            return []  # removed after its tokens expired: a healthy retirement
+        ev = (
+            f"{who} rejected as unknown kid {kid}; it verified until {ctx.hhmm(int(last or first))}"
+            + (f", the key set dropped it at {_clock(removed)}" if removed is not None else "")
+            + (f" while tokens signed with it are valid until {_clock(valid_until)}" if valid_until else "")
+        )
+        return [_row(ctx, "key_removed_early", seg, ev, share, issuer=iss, kid=kid)]
+    if first is not None:
+        ev = f"{who} rejected as unknown kid {kid}; first accepted at {ctx.hhmm(first)}"
+        if added is not None:
+            ev += f", the key set published it at {_clock(added)}"
+        return [_row(ctx, "kid_before_publish", seg, ev, share, issuer=iss, kid=kid)]
+    if added is not None and added > seg_t0:
+        ev = f"{who} rejected as unknown kid {kid} before the key set published it at {_clock(added)}"
+        return [_row(ctx, "kid_before_publish", seg, ev, share, issuer=iss, kid=kid)]
+    if len(clients) >= 2 and added is None:
+        ev = f"{who} rejected as unknown kid {kid}; the kid is never accepted in these events"
+        return [_row(ctx, "kid_before_publish", seg, ev, share, issuer=iss, kid=kid, confidence_factor=0.7)]
+    return []
+
+
+def _clock(t: float) -> str:
+    return f"{pd.Timestamp(t, unit='s', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def leeway(data: pd.DataFrame | Aggregates | _Ctx) -> dict[str, float]:
+    """Per profile: the leeway its validator grants past ``exp``, as the events show it (the upper edge of
+    the latest bin in which a token past ``exp`` was still accepted; 0 when none was)."""
+    ctx = _ctx(data)
+    lat = ctx.agg.lateness
+    out = {str(p): 0.0 for p in ctx.c["profile"].dropna().unique().tolist()}
+    acc = lat[(lat["outcome"] == "accepted") & (lat["direction"] == "late")]
+    for prof, g in acc.groupby("profile"):
+        # ignore a stray bin far above the rest (one token at the limit on a busy API would not move it)
+        out[str(prof)] = lateness_quantile(g, 0.999)
+    return out
+
+
+def _skew_rows(ctx: _Ctx) -> pd.DataFrame:
+    lat = ctx.agg.lateness
+    if lat.empty:
+        return lat.assign(i=pd.Series(dtype="int64"))
+    m = (lat["minute"].astype("datetime64[ns, UTC]").astype("int64") // _NS_MIN).to_numpy()
+    lat = lat.assign(i=m - ctx.m0)
+    rej = lat[(lat["outcome"] == "rejected") & lat["client_id"].notna() & (lat["client_id"] != OTHER)]
+    if ctx.agg.has_cont:
+        rej = rej[(rej["direction"] == "early") | rej["cont"]]
+    else:  # metrics only: late rejections within half an hour past exp
+        rej = rej[(rej["direction"] == "early") | (rej["le"] <= 1800.0)]
+    return rej[ctx.known(rej)]
+
+
+def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
+    """``clock_skew``: an accepted client keeps using its tokens past ``exp`` beyond the validator's leeway
+    (rejected shortly after the same token was accepted: its clock is behind) or presents them before
+    ``nbf`` (ahead), significantly more often than its own baseline. Stale tokens replayed after a restart
+    or by a laptop waking (the token was last accepted long ago) are not this pattern. The evidence gives
+    the offset per token cycle, so drift shows."""
+    ctx = _ctx(data)
+    if ctx.n == 0:
         return _empty()
-    t = _secs(sub["time"])
-    minute = np.floor(t / 60.0)
-    counts = pd.Series(1, index=minute).groupby(level=0).size()
-    hot = counts[counts >= per_minute].index.to_numpy(dtype=float)
-    rows = []
-    for i, j in _clusters(hot, 120.0):
-        lo, hi = hot[i] * 60, hot[j - 1] * 60 + 60
-        # include the quieter edge minutes of the burst
-        sel = (t >= lo - 60) & (t < hi + 60)
-        g = sub[sel]
-        mix = g["reason"].astype(str).value_counts()
-        ev = f"{len(g)} rejections: " + ", ".join(f"{k} {v}" for k, v in mix.items())
-        ev += f"; {g['kid'].nunique()} distinct kids"
-        rows.append(_row("attack_burst", g, None, None, None, ev))
+    sub = _skew_rows(ctx)
+    lw = leeway(ctx)
+    rows: list[dict[str, Any]] = []
+    for (cid,), x in ctx.series(sub, ["client_id"]):
+        for seg in _segments(x, SKEW, ctx.m0):
+            g = _seg_rows(sub[sub["client_id"] == cid], seg)
+            rows.append(_skew_row(ctx, g, lw, str(cid), seg))
     return _frame(rows)
 
 
-def incidents(df: pd.DataFrame, keyset_changes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """All detectors in one frame sorted by start (columns :data:`INCIDENT_COLUMNS`)."""
-    parts = [
-        rotation_incidents(df, keyset_changes),
-        clock_skew_incidents(df),
-        misconfigurations(df),
-        attack_bursts(df),
+def _skew_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], cid: str, seg: _Seg) -> dict[str, Any]:
+    late = g[g["direction"] == "late"]
+    behind = late["count"].sum() >= g["count"].sum() / 2
+    part = late if behind else g[g["direction"] == "early"]
+    offset = lateness_quantile(part, 0.95)
+    profiles = sorted(part["profile"].dropna().astype(str).unique().tolist())
+    lws = sorted({lw.get(p, 0.0) for p in profiles})
+    # drift: the offset per hour of the incident
+    hourly = []
+    for h0 in range(seg.i0, seg.i1 + 1, 60):
+        hp = part[(part["i"] >= h0) & (part["i"] < h0 + 60)]
+        if not hp.empty:
+            hourly.append((h0, lateness_quantile(hp, 0.95)))
+    drift = ""
+    if len(hourly) >= 2:
+        (a0, o0), (a1, o1) = hourly[0], hourly[-1]
+        rate = (o1 - o0) / max(1.0, (a1 - a0) / 60.0)
+        drift = "; offset by hour: " + ", ".join(f"{ctx.ts(a):%H:%M} ~{o:.0f} s" for a, o in hourly[:6])
+        if abs(rate) >= 10:
+            drift += f" (drifting {rate:+.0f} s/h)"
+    word = "behind" if behind else "ahead"
+    what = "past exp, shortly after the same token was accepted" if behind else "before nbf"
+    ev = (
+        f"client {cid}: {seg.count} tokens rejected {what}; up to ~{offset:.0f} s outside the validity window "
+        f"(validator leeway ~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s): clock ~{offset:.0f} s {word}{drift}"
+    )
+    scope = (ctx.c["client_id"] == cid).fillna(False)
+    share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+    iss = g["issuer"].dropna()
+    return _row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None)
+
+
+def clock_skew(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
+    """Per client: tokens used past ``exp`` and before ``nbf``, how many of the expired ones were still in
+    continuous use (``cont``), and the clock offset they suggest in seconds (negative: behind; the 95th
+    percentile of the lateness of tokens kept in use, as binned). ``healthy_offset_s`` is the fleet's median
+    of the same figure: what a healthy client looks like."""
+    ctx = _ctx(data)
+    lat = ctx.agg.lateness
+    cols = ["expired", "cont_expired", "not_yet_valid", "median_past_exp_s", "estimated_offset_s", "healthy_offset_s"]
+    if lat.empty:
+        return pd.DataFrame(columns=cols).rename_axis("client_id")
+    lat = lat[lat["client_id"].notna() & (lat["client_id"] != OTHER)]
+    out = []
+    for cid, g in lat.groupby("client_id"):
+        late = g[g["direction"] == "late"]
+        rej = late[late["outcome"] == "rejected"]
+        cont = late[late["cont"]]
+        early = g[(g["direction"] == "early")]
+        n_early = int(early["count"].sum())
+        n_cont = int(cont.loc[cont["outcome"] == "rejected", "count"].sum())
+        if n_early > n_cont:
+            off = lateness_quantile(early, 0.95)
+        else:
+            off = -lateness_quantile(cont, 0.95) if not cont.empty else 0.0
+        out.append(
+            {
+                "client_id": str(cid),
+                "expired": int(rej["count"].sum()),
+                "cont_expired": n_cont,
+                "not_yet_valid": n_early,
+                "median_past_exp_s": lateness_quantile(rej, 0.5),
+                "estimated_offset_s": off,
+            }
+        )
+    if not out:
+        return pd.DataFrame(columns=cols).rename_axis("client_id")
+    res = pd.DataFrame(out).set_index("client_id")
+    res["healthy_offset_s"] = float(res["estimated_offset_s"].median())
+    return res.sort_values(["cont_expired", "not_yet_valid", "expired"], ascending=False)
+
+
+def clock_offsets(data: pd.DataFrame | Aggregates | _Ctx, freq: str = "30min") -> pd.DataFrame:
+    """Per client and ``freq`` window: the offset suggested by tokens kept in use past ``exp`` (negative
+    seconds, 0 when none) and how many were used so; for plotting drift against the healthy baseline."""
+    ctx = _ctx(data)
+    lat = ctx.agg.lateness
+    lat = lat[(lat["direction"] == "late") & lat["cont"] & lat["client_id"].notna() & (lat["client_id"] != OTHER)]
+    if lat.empty:
+        return pd.DataFrame(columns=["time", "client_id", "uses", "offset_s"])
+    lat = lat.assign(time=lat["minute"].dt.floor(freq))
+    rows = [
+        {"time": t, "client_id": str(c), "uses": int(g["count"].sum()), "offset_s": -lateness_quantile(g, 0.95)}
+        for (t, c), g in lat.groupby(["time", "client_id"])
     ]
+    return pd.DataFrame(rows)
+
+
+def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
+    """``audience_misconfig`` on the API side (a profile rejects the usual tokens of several accepted
+    clients for their audience: deployed with the wrong audience; ``profile`` set) and on the client side
+    (one accepted client's tokens are for another audience: ``client_id`` set), and ``type_confusion`` (an
+    accepted client sends tokens of another ``typ``, e.g. ID tokens, or ``JWT_TYPE_MISMATCH``). Tokens of
+    clients never accepted (scanners) are noise here; :func:`attack_bursts` looks at them."""
+    ctx = _ctx(data)
+    if ctx.n == 0:
+        return _empty()
+    rej = ctx.rejected(["JWT_AUDIENCE_MISMATCH", "JWT_TYPE_MISMATCH"])
+    rej = rej[ctx.known(rej)]
+    usual = rej["profile"].astype("object").map(ctx.usual_typ)
+    other_type = (rej["reason"] == "JWT_TYPE_MISMATCH").fillna(False) | (
+        usual.notna() & (rej["typ"].fillna("").astype("object") != usual)
+    )
+    rows: list[dict[str, Any]] = []
+    aud = rej[~other_type]
+    covered: list[tuple[str, int, int]] = []
+    for (prof,), x in ctx.series(aud, ["profile"]):
+        for seg in _segments(x, MISCONFIG, ctx.m0):
+            g = _seg_rows(aud[aud["profile"] == prof], seg)
+            clients = _clients(g)
+            if len(clients) < 2:
+                continue
+            covered.append((str(prof), seg.i0, seg.i1))
+            scope = (ctx.c["profile"] == prof).fillna(False)
+            share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+            ev = (
+                f"API {prof} rejected {seg.count} tokens of {len(clients)} accepted clients ({_few(clients)}) "
+                f"for their audience: the API's expected audience changed (deploy?)"
+            )
+            rows.append(_row(ctx, "audience_misconfig", seg, ev, share, profile=prof))
+    for (cid,), x in ctx.series(aud, ["client_id"]):
+        for seg in _segments(x, MISCONFIG, ctx.m0):
+            g = _seg_rows(aud[aud["client_id"] == cid], seg)
+            profs = sorted(g["profile"].dropna().astype(str).unique().tolist())
+            if any(p in profs and a <= seg.i1 and seg.i0 <= b for p, a, b in covered):
+                continue  # part of an API-side incident
+            scope = (ctx.c["client_id"] == cid).fillna(False)
+            share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+            ev = (
+                f"client {cid}: {seg.count} tokens rejected for their audience by {_few(profs)} while other "
+                f"clients are accepted there: the client requests tokens for the wrong audience"
+            )
+            one = profs[0] if len(profs) == 1 else None
+            rows.append(_row(ctx, "audience_misconfig", seg, ev, share, client_id=cid, profile=one))
+    conf = rej[other_type]
+    for (cid,), x in ctx.series(conf, ["client_id"]):
+        for seg in _segments(x, MISCONFIG, ctx.m0):
+            g = _seg_rows(conf[conf["client_id"] == cid], seg)
+            typs = sorted(g["typ"].fillna("(none)").astype(str).unique().tolist())
+            profs = sorted(g["profile"].dropna().astype(str).unique().tolist())
+            expect = sorted({ctx.usual_typ.get(p, "?") for p in profs})
+            scope = (ctx.c["client_id"] == cid).fillna(False)
+            share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+            ev = (
+                f"client {cid}: {seg.count} tokens of typ {', '.join(typs)} rejected by {_few(profs)}, "
+                f"which accept{'s' if len(profs) == 1 else ''} typ {', '.join(expect) or '(none)'}"
+            )
+            iss = g["issuer"].dropna()
+            rows.append(
+                _row(ctx, "type_confusion", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None)
+            )
+    return _frame(rows)
+
+
+def incidents(data: pd.DataFrame | Aggregates, keyset_changes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """All detectors in one frame sorted by start (columns :data:`INCIDENT_COLUMNS`). ``data`` is an events
+    frame (aggregated here) or :class:`~jwtobs.analysis.aggregate.Aggregates` from any engine."""
+    ctx = _ctx(data, keyset_changes)
+    if ctx.n == 0:
+        return _empty()
+    parts = [rotation_incidents(ctx), clock_skew_incidents(ctx), misconfigurations(ctx), attack_bursts(ctx)]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return _empty()
     out = pd.concat(parts, ignore_index=True)
-    out["start"] = pd.to_datetime(out["start"], utc=True)
-    out["end"] = pd.to_datetime(out["end"], utc=True)
-    out["count"] = out["count"].astype("int64")
-    return out.sort_values("start", kind="stable").reset_index(drop=True)
+    return out.sort_values(["start", "kind"], kind="stable").reset_index(drop=True)

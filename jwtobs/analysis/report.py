@@ -14,7 +14,11 @@ from jwtobs.analysis.evaluate import Score, load_labels, match_incidents
 from jwtobs.analysis.load import load_events, load_keyset_changes
 from jwtobs.analysis.rates import breakdown, top_reasons
 
-__all__ = ["Report", "build_report"]
+__all__ = ["Report", "ReportInputError", "build_report", "load_checked"]
+
+
+class ReportInputError(ValueError):
+    """The events path cannot be analysed (missing, no events in it, unreadable); the message is one line."""
 
 
 class Report:
@@ -102,8 +106,29 @@ class Report:
 def build_report(events_path: str | Path, labels_path: str | Path | None = None) -> Report:
     """Load events (and key-set changes) from ``events_path``, detect incidents, and score them against
     ``labels_path`` (a simulator ``labels.json``) when given."""
-    df = load_events(events_path)
-    changes = load_keyset_changes(events_path)
+    df, changes = load_checked(events_path)
     inc = detect_incidents(df, changes)
     score = match_incidents(inc, load_labels(labels_path)) if labels_path is not None else None
     return Report(df, inc, changes, score)
+
+
+def load_checked(events_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events and key-set changes of ``events_path``, or :class:`ReportInputError` with one clear line when
+    the path is missing, holds no events files, is not a jwtobs events file, or a file cannot be read."""
+    p = Path(events_path)
+    if not p.exists():
+        raise ReportInputError(f"{p}: no such file or directory")
+    if p.is_dir() and not any(
+        f.is_file() and f.suffix in (".jsonl", ".json", ".parquet") and f.name != "labels.json" for f in p.rglob("*")
+    ):
+        raise ReportInputError(f"{p}: directory holds no events files (*.jsonl, *.parquet)")
+    try:
+        df = load_events(p)
+        changes = load_keyset_changes(p)
+    except (OSError, ValueError, TypeError, KeyError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReportInputError(f"{p}: cannot read events ({type(exc).__name__}: {first[:200]})") from exc
+    if df.empty or not df["outcome"].isin(["accepted", "rejected"]).any():
+        what = "directory" if p.is_dir() else "file"
+        raise ReportInputError(f"{p}: no validation events in this {what} (is it a jwtobs events file?)")
+    return df, changes

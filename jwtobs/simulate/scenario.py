@@ -7,18 +7,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Incident", "Scenario", "INCIDENT_KINDS", "load_scenario", "default_scenario"]
+from jwtobs.kinds import INCIDENT_KINDS
 
-INCIDENT_KINDS = (
-    "kid_before_publish",
-    "key_removed_early",
-    "jwks_outage",
-    "signature_spike",
-    "clock_skew",
-    "audience_misconfig",
-    "type_confusion",
-    "attack_burst",
-)
+__all__ = ["Incident", "Scenario", "INCIDENT_KINDS", "load_scenario", "default_scenario"]
 
 
 @dataclass(frozen=True)

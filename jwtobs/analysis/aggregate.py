@@ -1,0 +1,260 @@
+"""Per-minute aggregates: the one shape every incident detector reads.
+
+The detectors in :mod:`jwtobs.analysis.detect` never look at event rows; they read two tables computed
+here from the events (by pandas) and, with the same columns and meaning, by the DuckDB and PromQL engines:
+
+``counts`` (:data:`COUNTS_SCHEMA`): validations per minute and combination of labels.
+
+============  =======================  ==========================================================================
+column        dtype                    meaning
+============  =======================  ==========================================================================
+minute        datetime64[ns, UTC]      start of the minute (validation ``time`` floored to the minute)
+issuer        string                   ``iss`` (``<NA>``: none or unparsable token)
+profile       string                   the validating API / profile
+client_id     string                   ``azp``/``client_id`` (``<NA>``: none); see *bounded labels*
+kid           string                   header ``kid`` (``<NA>``: none); see *bounded labels*
+typ           string                   header ``typ`` (``<NA>``: none); see *bounded labels*
+outcome       string                   ``accepted`` / ``rejected``
+reason        string                   reason code (``<NA>`` when accepted)
+past_exp      bool                     the token's ``exp`` had passed when it was validated (``time > exp``)
+count         int64                    validations
+max_exp       Int64                    largest ``exp`` claim among them (``<NA>``: none carried ``exp``)
+============  =======================  ==========================================================================
+
+``lateness`` (:data:`LATENESS_SCHEMA`): tokens used past ``exp`` (accepted within the validator's leeway,
+or rejected ``JWT_EXPIRED``) and tokens rejected before ``nbf`` (``JWT_NOT_YET_VALID``), binned by how far
+outside their validity window they were used, per minute, issuer, profile and client.
+
+============  =======================  ==========================================================================
+column        dtype                    meaning
+============  =======================  ==========================================================================
+minute        datetime64[ns, UTC]      as above
+issuer        string                   as above
+profile       string                   as above
+client_id     string                   as above
+outcome       string                   ``accepted`` / ``rejected``
+direction     string                   ``late`` (``time - exp`` > 0) or ``early`` (``nbf - time`` > 0)
+le            float64                  upper edge of the bin in seconds (:data:`LATENESS_EDGES`; ``inf`` last)
+cont          bool                     **per-event feature**: the same token (``token_fp``) was accepted less
+                                       than :data:`CONT_WINDOW` s earlier, at most :data:`CONT_GRACE` s before
+                                       its ``exp``: the client kept using its token across expiry (clock behind)
+                                       rather than replaying an old one (restart, laptop waking). Accepted
+                                       ``late`` rows are continuous use by definition.
+count         int64                    validations
+============  =======================  ==========================================================================
+
+Bins are counts (not quantiles) so that minutes, replicas and engines can be summed; quantiles are read off
+the cumulative counts (:func:`lateness_quantile`), as PromQL's ``histogram_quantile`` does.
+
+*Bounded labels*: ``client_id``, ``kid`` and ``typ`` come from the token, so an attacker chooses them. A
+value is kept when some validation with it was accepted, or when it occurs at least ``keep_min`` times;
+every other value becomes :data:`OTHER`. Scanners' random kids and client ids thus fold into one row per
+minute, as they would in bounded metric attributes.
+
+*Per-event part*: only ``cont`` needs the events themselves (a token fingerprint seen accepted before). The
+Prometheus metrics cannot carry it, so a metrics-only engine sets ``cont`` to ``False`` and the clock-skew
+detector then relies on the lateness shape alone (see docs/analysis.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Aggregates",
+    "aggregate",
+    "COUNTS_SCHEMA",
+    "LATENESS_SCHEMA",
+    "LATENESS_EDGES",
+    "OTHER",
+    "CONT_WINDOW",
+    "CONT_GRACE",
+    "empty_counts",
+    "empty_lateness",
+    "lateness_quantile",
+]
+
+COUNTS_SCHEMA: Final[dict[str, str]] = {
+    "minute": "datetime64[ns, UTC]",
+    "issuer": "string",
+    "profile": "string",
+    "client_id": "string",
+    "kid": "string",
+    "typ": "string",
+    "outcome": "string",
+    "reason": "string",
+    "past_exp": "bool",
+    "count": "int64",
+    "max_exp": "Int64",
+}
+LATENESS_SCHEMA: Final[dict[str, str]] = {
+    "minute": "datetime64[ns, UTC]",
+    "issuer": "string",
+    "profile": "string",
+    "client_id": "string",
+    "outcome": "string",
+    "direction": "string",
+    "le": "float64",
+    "cont": "bool",
+    "count": "int64",
+}
+#: upper bin edges (seconds) of ``lateness.le``; fine around the usual leeways (0-300 s), coarse beyond
+LATENESS_EDGES: Final[tuple[float, ...]] = (
+    *(5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 105.0, 120.0, 150.0, 180.0),
+    *(240.0, 300.0, 420.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0, 5400.0, 7200.0, 10800.0),
+    *(14400.0, 21600.0, 43200.0, 86400.0, float("inf")),
+)
+#: the value standing for every rare, never-accepted client id / kid / typ
+OTHER: Final = "~other"
+#: ``cont``: the token was accepted at most this many seconds before the event ...
+CONT_WINDOW: Final = 900.0
+#: ... and that acceptance was at most this many seconds before the token's ``exp``
+CONT_GRACE: Final = 120.0
+
+_KEYS = ["minute", "issuer", "profile", "client_id", "kid", "typ", "outcome", "reason", "past_exp"]
+_LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont"]
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """The detectors' input: ``counts`` and ``lateness`` (schemas above) and which engine computed them.
+
+    ``has_cont`` is False when the engine could not compute the per-event ``cont`` feature (metrics only)."""
+
+    counts: pd.DataFrame
+    lateness: pd.DataFrame
+    engine: str = "pandas"
+    has_cont: bool = True
+
+    @property
+    def empty(self) -> bool:
+        return bool(self.counts.empty)
+
+
+def _typed(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
+    out = df[list(schema)].copy()
+    for col, dtype in schema.items():
+        if dtype.startswith("datetime64"):
+            out[col] = pd.to_datetime(out[col], utc=True).astype(dtype)
+        else:
+            out[col] = out[col].astype(dtype)
+    return out.reset_index(drop=True)
+
+
+def empty_counts() -> pd.DataFrame:
+    return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in COUNTS_SCHEMA}), COUNTS_SCHEMA)
+
+
+def empty_lateness() -> pd.DataFrame:
+    return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in LATENESS_SCHEMA}), LATENESS_SCHEMA)
+
+
+def _bounded(values: pd.Series, accepted: pd.Series, keep_min: int) -> pd.Series:
+    s = values.astype("string")
+    ok = set(s[accepted].dropna().unique().tolist())
+    vc = s.value_counts(dropna=True)
+    ok |= set(vc[vc >= keep_min].index.tolist())
+    return s.where(s.isna() | s.isin(list(ok)), OTHER)
+
+
+def _seconds(times: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+    ns = times.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    return np.asarray(ns, dtype=np.float64) / 1e9
+
+
+def _bin(x: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    edges = np.asarray(LATENESS_EDGES, dtype=np.float64)
+    out: np.ndarray[Any, np.dtype[np.float64]] = edges[np.searchsorted(edges, x, side="left").clip(0, len(edges) - 1)]
+    return out
+
+
+def _cont(
+    df: pd.DataFrame,
+    t: np.ndarray[Any, np.dtype[np.float64]],
+    exp: np.ndarray[Any, np.dtype[np.float64]],
+    late_rej: np.ndarray[Any, np.dtype[np.bool_]],
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """``cont`` of the rejected-late events (the per-event part: the same token accepted just before)."""
+    out = np.zeros(len(df), dtype=bool)
+    if not late_rej.any():
+        return out
+    fp = df["token_fp"].astype("string")
+    acc_mask = (df["outcome"] == "accepted").to_numpy() & (t - exp >= -CONT_GRACE) & fp.notna().to_numpy()
+    if not acc_mask.any():
+        return out
+    acc = pd.DataFrame({"t": t[acc_mask], "fp": fp[acc_mask].to_numpy()}).sort_values("t", kind="stable")
+    rej_idx = np.flatnonzero(late_rej & fp.notna().to_numpy())
+    rej = pd.DataFrame({"t": t[rej_idx], "fp": fp.to_numpy()[rej_idx], "i": rej_idx}).sort_values("t", kind="stable")
+    acc["last"] = acc["t"]
+    m = pd.merge_asof(rej, acc[["t", "fp", "last"]], on="t", by="fp", direction="backward", allow_exact_matches=True)
+    ok = (m["t"] - m["last"] <= CONT_WINDOW).fillna(False).to_numpy(dtype=bool)
+    out[m["i"].to_numpy()[ok]] = True
+    return out
+
+
+def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
+    """The per-minute aggregates of ``events`` (a frame from :func:`jwtobs.analysis.load_events`)."""
+    if events.empty:
+        return Aggregates(empty_counts(), empty_lateness())
+    df = events
+    accepted = (df["outcome"] == "accepted").fillna(False).astype(bool)
+    t = _seconds(df["time"])
+    exp = df["exp"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    nbf = df["nbf"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    frame = pd.DataFrame(
+        {
+            "minute": df["time"].dt.floor("min"),
+            "issuer": df["issuer"].astype("string"),
+            "profile": df["profile"].astype("string"),
+            "client_id": _bounded(df["client_id"], accepted, keep_min),
+            "kid": _bounded(df["kid"], accepted, keep_min),
+            "typ": _bounded(df["typ"], accepted, keep_min),
+            "outcome": df["outcome"].astype("string"),
+            "reason": df["reason"].astype("string"),
+            "past_exp": np.nan_to_num(t - exp, nan=-1.0) > 0,
+            "exp": pd.array(np.where(np.isnan(exp), np.nan, exp), dtype="Float64"),
+        }
+    )
+    counts = (
+        frame.groupby(_KEYS, dropna=False, observed=True, sort=True)
+        .agg(count=("outcome", "size"), max_exp=("exp", "max"))
+        .reset_index()
+    )
+    counts["max_exp"] = counts["max_exp"].round().astype("Int64")
+    late = t - exp
+    early = nbf - t
+    reason = df["reason"].astype("string")
+    late_rej = ((reason == "JWT_EXPIRED").fillna(False).to_numpy(dtype=bool)) & (np.nan_to_num(late, nan=-1.0) > 0)
+    late_acc = accepted.to_numpy() & (np.nan_to_num(late, nan=-1.0) > 0)
+    early_rej = (reason == "JWT_NOT_YET_VALID").fillna(False).to_numpy(dtype=bool) & (
+        np.nan_to_num(early, nan=-1.0) > 0
+    )
+    cont = _cont(df, t, exp, late_rej) | late_acc
+    sel = late_rej | late_acc | early_rej
+    if sel.any():
+        lat = frame.loc[sel, ["minute", "issuer", "profile", "client_id", "outcome"]].copy()
+        lat["direction"] = np.where(early_rej[sel], "early", "late")
+        lat["le"] = _bin(np.where(early_rej[sel], early[sel], late[sel]))
+        lat["cont"] = cont[sel]
+        lateness = lat.groupby(_LKEYS, dropna=False, observed=True, sort=True).size().rename("count").reset_index()
+    else:
+        lateness = empty_lateness()
+    return Aggregates(_typed(counts, COUNTS_SCHEMA), _typed(lateness, LATENESS_SCHEMA))
+
+
+def lateness_quantile(rows: pd.DataFrame, q: float) -> float:
+    """The ``q`` quantile (0..1) of lateness in seconds from binned ``lateness`` rows (upper bin edge of
+    the bin holding it, as ``histogram_quantile`` without interpolation); NaN when there are no rows."""
+    if rows.empty:
+        return float("nan")
+    by = rows.groupby("le", sort=True)["count"].sum()
+    cum = by.cumsum().to_numpy(dtype=float)
+    total = cum[-1]
+    if total <= 0:
+        return float("nan")
+    i = int(np.searchsorted(cum, q * total, side="left"))
+    return float(by.index[min(i, len(by) - 1)])

@@ -1,0 +1,117 @@
+"""The per-minute aggregate shape (the contract the DuckDB and PromQL engines reproduce) and `jwtobs report`
+on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import jwtobs.analysis as A
+from jwtobs.analysis.aggregate import COUNTS_SCHEMA, LATENESS_EDGES, LATENESS_SCHEMA, OTHER, lateness_quantile
+from jwtobs.kinds import INCIDENT_KINDS
+
+
+def _events(rows: list[dict[str, object]]) -> pd.DataFrame:
+    base = {"schema": 1, "library": "pyjwt", "profile": "api", "issuer": "https://idp", "alg": "RS256", "typ": "at+jwt"}
+    df = pd.DataFrame([{**base, **r} for r in rows])
+    for c in ("detail", "jti_hash", "sub_hash", "tenant", "nbf", "iat", "trace_id", "span_id", "service"):
+        if c not in df:
+            df[c] = None
+    df["token_bytes"] = 500
+    df["duration_s"] = 0.001
+    df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
+    for c in ("exp", "nbf", "iat"):
+        df[c] = df[c].astype("Int64")
+    return df
+
+
+def test_schema_and_bounded_labels() -> None:
+    t0 = 1_800_000_000
+    rows: list[dict[str, object]] = []
+    for i in range(30):  # a client using one token across its exp (leeway 60 s): accepted, then rejected
+        t = t0 + 20 * i
+        exp = t0 + 300
+        ok = t <= exp + 60
+        rows.append(
+            {
+                "time": t,
+                "outcome": "accepted" if ok else "rejected",
+                "reason": None if ok else "JWT_EXPIRED",
+                "client_id": "c1",
+                "kid": "k1",
+                "token_fp": "fp1",
+                "exp": exp,
+            }
+        )
+    for i in range(12):  # scanners: random kids and client ids
+        rows.append(
+            {
+                "time": t0 + i,
+                "outcome": "rejected",
+                "reason": "JWT_UNKNOWN_KID",
+                "client_id": f"x{i}",
+                "kid": f"r{i}",
+                "token_fp": f"s{i}",
+                "exp": t0 + 3600,
+            }
+        )
+    rows.append(
+        {
+            "time": t0 + 5000,
+            "outcome": "rejected",
+            "reason": "JWT_EXPIRED",
+            "client_id": "c1",
+            "kid": "k1",
+            "token_fp": "old",
+            "exp": t0,
+        }
+    )  # a stale token replayed long after
+    agg = A.aggregate(_events(rows))
+    assert {c: str(t) for c, t in agg.counts.dtypes.items()} == COUNTS_SCHEMA
+    assert {c: str(t) for c, t in agg.lateness.dtypes.items()} == LATENESS_SCHEMA
+    assert agg.counts["count"].sum() == len(rows)
+    assert set(agg.counts["kid"].dropna()) == {"k1", OTHER}  # random kids folded
+    assert set(agg.counts["client_id"].dropna()) == {"c1", OTHER}
+    lat = agg.lateness
+    rej = lat[lat["outcome"] == "rejected"]
+    assert rej.loc[rej["cont"], "count"].sum() == 11  # kept in use across exp (t0+380 .. t0+580)
+    assert rej.loc[~rej["cont"], "count"].sum() == 1  # the stale replay
+    assert lat.loc[lat["outcome"] == "accepted", "le"].max() == 60.0
+    assert set(lat["le"]) <= set(LATENESS_EDGES)
+    assert A.leeway(agg) == {"api": 60.0}
+    assert lateness_quantile(lat.iloc[0:0], 0.5) != lateness_quantile(lat.iloc[0:0], 0.5)  # NaN when empty
+
+
+def test_kinds_are_one_table() -> None:
+    from jwtobs.analysis.detect import INCIDENT_KINDS as detect_kinds
+    from jwtobs.simulate.scenario import INCIDENT_KINDS as sim_kinds
+
+    assert detect_kinds is INCIDENT_KINDS and sim_kinds is INCIDENT_KINDS
+
+
+def test_analysis_does_not_import_the_simulator() -> None:
+    import ast
+
+    for path in Path(A.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("jwtobs.simulate"), path
+
+
+def test_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jwtobs.cli import main
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("nothing here\n")
+    (tmp_path / "app.log").write_text("Dec  1 10:00:00 host sshd[1]: Accepted publickey for root\n" * 5)
+    pd.DataFrame({"a": range(1000)}).to_parquet(tmp_path / "ok.parquet")
+    (tmp_path / "trunc.parquet").write_bytes((tmp_path / "ok.parquet").read_bytes()[:300])
+    (tmp_path / "other.parquet").write_bytes((tmp_path / "ok.parquet").read_bytes())
+    for bad in ("missing", "empty", "app.log", "trunc.parquet", "other.parquet"):
+        out = tmp_path / f"{bad}.html"
+        assert main(["report", str(tmp_path / bad), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("jwtobs report: ") and err.count("\n") == 1 and "Traceback" not in err, err
+        assert not out.exists()
