@@ -60,7 +60,9 @@ from typing import Any, Final
 
 from opentelemetry import context as otel_context
 
-from jwtobs import adapters, config
+from jwtobs import config, libraries
+from jwtobs.exceptions import ConfigurationError
+from jwtobs.libraries import Target
 from jwtobs.wrap import _ACTIVE, observer
 
 try:
@@ -77,14 +79,8 @@ __all__ = ["JwtInstrumentor", "LIBRARIES", "TARGETS", "CLAIMS_GRACE_S", "settle_
 
 _log = logging.getLogger(__name__)
 
-#: library (adapter name) -> the requirement its installed version must meet to be instrumented
-LIBRARIES: Final[dict[str, str]] = {
-    "pyjwt": "PyJWT >= 2.10",
-    "joserfc": "joserfc >= 1.0",
-    "jose": "python-jose >= 3.3",
-    "jwcrypto": "jwcrypto >= 1.5",
-    "authlib": "Authlib >= 1.3",
-}
+#: library (canonical name, :mod:`jwtobs.libraries`) -> the requirement its installed version must meet
+LIBRARIES: Final[dict[str, str]] = {lib.name: lib.requirement for lib in libraries.LIBRARIES}
 
 #: What ``BaseInstrumentor`` requires *all* of: nothing (see :meth:`JwtInstrumentor.instrumentation_dependencies`).
 _instruments: Final[tuple[str, ...]] = ()
@@ -98,44 +94,11 @@ CLAIMS_GRACE_S: Final = 2.0
 MAX_PENDING: Final = 10_000
 
 
-@dataclass(frozen=True)
-class Target:
-    """One patched entry point: ``module`` + dotted ``name``, and how its calls are observed (``kind``).
-
-    kinds: ``call`` (one call is one validation), ``decode`` (first step of a two-step library; ``claims_of``
-    names where its result holds the claims), ``claims`` (the second step; the claims are ``self`` or the
-    first argument), ``jwcrypto_deserialize`` and ``jwcrypto_validate``.
-    """
-
-    library: str
-    module: str
-    name: str
-    kind: str
-    claims_of: str = ""
-    #: position of an ``options`` argument whose ``verify_signature: False`` makes the call a peek, not a validation
-    options_at: int | None = None
-
-
-TARGETS: Final[tuple[Target, ...]] = (
-    Target("pyjwt", "jwt.api_jwt", "PyJWT.decode_complete", "call", options_at=3),
-    Target("pyjwt", "jwt.api_jwt", "PyJWT.decode", "call", options_at=3),
-    Target("jose", "jose.jwt", "decode", "call", options_at=3),
-    Target("jwcrypto", "jwcrypto.jwt", "JWT.deserialize", "jwcrypto_deserialize"),
-    Target("jwcrypto", "jwcrypto.jwt", "JWT.validate", "jwcrypto_validate"),
-    Target("joserfc", "joserfc.jwt", "decode", "decode", claims_of="claims"),
-    Target("joserfc", "joserfc.jwt", "JWTClaimsRegistry.validate", "claims"),
-    Target("authlib", "authlib.jose.rfc7519.jwt", "JsonWebToken.decode", "decode", claims_of="self"),
-    Target("authlib", "authlib.jose.rfc7519.claims", "JWTClaims.validate", "claims"),
-)
+#: the patched entry points of every library (defined with the library in :mod:`jwtobs.libraries`)
+TARGETS: Final[tuple[Target, ...]] = tuple(t for lib in libraries.LIBRARIES for t in lib.targets)
 
 #: library -> the module whose import completes it (the patch is applied then: nothing imported early)
-TRIGGERS: Final[dict[str, str]] = {
-    "pyjwt": "jwt",
-    "joserfc": "joserfc",
-    "jose": "jose",
-    "jwcrypto": "jwcrypto",
-    "authlib": "authlib.jose",
-}
+TRIGGERS: Final[dict[str, str]] = {lib.name: lib.trigger for lib in libraries.LIBRARIES}
 
 _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
@@ -476,8 +439,13 @@ class JwtInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         tp, mp = kwargs.get("tracer_provider"), kwargs.get("meter_provider")
-        wanted = [adapters.ALIASES.get(w, w) for w in (kwargs.get("libraries") or LIBRARIES)]
-        unknown = [w for w in wanted if w not in LIBRARIES]
+        wanted: list[str] = []
+        unknown: list[object] = []
+        for w in kwargs.get("libraries") or LIBRARIES:
+            try:
+                wanted.append(libraries.resolve(w))
+            except ConfigurationError:
+                unknown.append(w)
         if unknown:
             raise ValueError(f"unknown libraries {unknown}; expected some of {sorted(LIBRARIES)}")
         if tp is not None or mp is not None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, overload
 
-from jwtobs import adapters, pipeline
+from jwtobs import adapters, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
 from jwtobs.header import MAX_TOKEN_BYTES, peek
 
@@ -152,8 +152,9 @@ def wrap(
 
     fn: ``jwt.decode``, ``jwt.PyJWT().decode``, a joserfc/python-jose/jwcrypto/authlib entry point, or any
         function of yours that validates with one of them inside (then pass ``library=``).
-    library: ``pyjwt``, ``joserfc``, ``jose``, ``jwcrypto`` or ``authlib``; inferred from ``fn``'s module
-        when omitted. Raises :class:`ConfigurationError` when it cannot be inferred.
+    library: ``pyjwt``, ``joserfc``, ``jose``, ``jwcrypto`` or ``authlib`` (or an alias such as
+        ``python-jose``, see :mod:`jwtobs.libraries`); inferred from ``fn``'s module when omitted. Raises
+        :class:`ConfigurationError` when it cannot be inferred or the library is not installed.
     profile: name of this validation site, used in span names and metric attributes (keep it a constant).
     raise_as: ``"native"`` re-raises the library's exception unchanged; ``"jwtobs"`` raises
         :class:`TokenRejected` chained ``from`` it.
@@ -170,7 +171,7 @@ def wrap(
     if lib is None:
         raise ConfigurationError(
             f"cannot infer the JOSE library of {getattr(fn, '__qualname__', fn)!r}; pass library='pyjwt' "
-            f"(or one of {sorted(adapters.LIBRARIES)})"
+            f"(or one of {', '.join(libraries.NAMES)})"
         )
     obs = _Observer(adapters.get(lib), str(profile), token_arg)
     as_jwtobs = raise_as == "jwtobs"

@@ -14,35 +14,18 @@ Common facts every library shares (no token, wrong type, oversized) are classifi
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
-from types import ModuleType
 from typing import Any, Final, Protocol, cast
 
-from jwtobs.exceptions import ConfigurationError
+from jwtobs import libraries
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
 __all__ = ["Adapter", "get", "infer_library", "classify", "LIBRARIES"]
 # helpers shared by the adapter modules: claim_detail, form_reason, unsigned_reason, raised_by, REGISTERED_CLAIMS
 
-#: library name -> adapter module
-LIBRARIES: Final[dict[str, str]] = {
-    "pyjwt": "jwtobs.adapters.pyjwt",
-    "joserfc": "jwtobs.adapters.joserfc",
-    "jose": "jwtobs.adapters.jose",
-    "jwcrypto": "jwtobs.adapters.jwcrypto",
-    "authlib": "jwtobs.adapters.authlib",
-}
-#: top-level Python package -> library name (to infer the library from a callable)
-_PACKAGES: Final[dict[str, str]] = {
-    "jwt": "pyjwt",
-    "joserfc": "joserfc",
-    "jose": "jose",
-    "jwcrypto": "jwcrypto",
-    "authlib": "authlib",
-}
-ALIASES: Final[dict[str, str]] = {"python-jose": "jose", "python_jose": "jose", "authlib.jose": "authlib"}
+#: library name -> adapter module (derived from the registry, :mod:`jwtobs.libraries`)
+LIBRARIES: Final[dict[str, str]] = {lib.name: lib.adapter for lib in libraries.LIBRARIES}
 
 Classification = tuple[Reason, "str | None"]
 
@@ -64,13 +47,9 @@ class Adapter(Protocol):
 
 
 def get(library: str) -> Adapter:
-    """The adapter module for a library name (``pyjwt``, ``joserfc``, ``jose``, ``jwcrypto``, ``authlib``)."""
-    name = ALIASES.get(library, library)
-    modname = LIBRARIES.get(name)
-    if modname is None:
-        raise ConfigurationError(f"unknown library {library!r}; expected one of {sorted(LIBRARIES)}")
-    module: ModuleType = importlib.import_module(modname)
-    return cast(Adapter, module)
+    """The adapter module for a library name or alias (``pyjwt``, ``joserfc``, ``jose``/``python-jose``,
+    ``jwcrypto``, ``authlib``); :class:`~jwtobs.ConfigurationError` naming the extra when it is not installed."""
+    return cast(Adapter, libraries.load_adapter(library))
 
 
 def infer_library(fn: Callable[..., Any]) -> str | None:
@@ -82,9 +61,9 @@ def infer_library(fn: Callable[..., Any]) -> str | None:
         candidates.append(getattr(owner, "__name__", None))  # a module's function bound oddly
     for mod in candidates:
         if isinstance(mod, str):
-            lib = _PACKAGES.get(mod.split(".", 1)[0])
+            lib = libraries.from_module(mod)
             if lib is not None:
-                return lib
+                return lib.name
     return None
 
 

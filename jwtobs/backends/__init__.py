@@ -8,21 +8,15 @@ verdict is the same whichever library runs. Each backend module defines ``NAME``
 
 from __future__ import annotations
 
-import importlib
 from typing import Final, Protocol, cast
 
-from jwtobs.exceptions import ConfigurationError
+from jwtobs import libraries
 from jwtobs.jwks import Key
 
 __all__ = ["Backend", "get", "BACKENDS"]
 
-BACKENDS: Final[dict[str, str]] = {
-    "pyjwt": "jwtobs.backends.pyjwt",
-    "joserfc": "jwtobs.backends.joserfc",
-    "jwcrypto": "jwtobs.backends.jwcrypto",
-    "authlib": "jwtobs.backends.authlib",
-    "python-jose": "jwtobs.backends.jose",
-}
+#: library name -> backend module (derived from the registry, :mod:`jwtobs.libraries`)
+BACKENDS: Final[dict[str, str]] = {lib.name: lib.backend for lib in libraries.LIBRARIES}
 
 
 class Backend(Protocol):
@@ -32,7 +26,6 @@ class Backend(Protocol):
 
 
 def get(name: str) -> Backend:
-    modname = BACKENDS.get(name)
-    if modname is None:
-        raise ConfigurationError(f"unknown backend {name!r}; expected one of {sorted(BACKENDS)}")
-    return cast(Backend, importlib.import_module(modname))
+    """The backend module for a library name or alias (``pyjwt``, ``joserfc``, ``jose``/``python-jose``,
+    ``jwcrypto``, ``authlib``); :class:`~jwtobs.ConfigurationError` naming the extra when it is not installed."""
+    return cast(Backend, libraries.load_backend(name))

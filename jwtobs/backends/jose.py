@@ -19,7 +19,7 @@ from jwtobs.reasons import Reason
 
 __all__ = ["NAME", "ALGORITHMS", "verify_signature"]
 
-NAME: Final = "python-jose"
+NAME: Final = "jose"  # the canonical name in jwtobs.libraries
 #: what this library can verify; other algorithms are rejected
 ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"})
 

@@ -94,12 +94,12 @@ def verdict(backend: str, kind: str, case: str) -> str | None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_same_verdict_every_backend(kind: str, case: str) -> None:
     expected = CASES[case][1]
-    got = {b: verdict(b, kind, case) for b in sorted(BACKENDS) if not (b == "python-jose" and kind == "ed")}
+    got = {b: verdict(b, kind, case) for b in sorted(BACKENDS) if not (b == "jose" and kind == "ed")}
     assert set(got.values()) == {None if expected is None else expected.value}, got
 
 
 def test_all_backends_landed() -> None:
-    assert set(BACKENDS) == {"pyjwt", "joserfc", "jwcrypto", "authlib", "python-jose"}
+    assert set(BACKENDS) == {"pyjwt", "joserfc", "jwcrypto", "authlib", "jose"}
 
 
 def test_python_jose_refuses_eddsa() -> None:
