@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 from jwtobs.binding import Binding
 from jwtobs.config import configure, flush
 from jwtobs.events import JsonlSink, LoggerSink, ValidationEvent
-from jwtobs.exceptions import ConfigurationError, TokenRejected, detail_of, reason_of
+from jwtobs.exceptions import ConfigurationError, JwtobsError, TokenRejected, detail_of, reason_of
 from jwtobs.jwks import AsyncJwksSource, JwksSource, StaticKeys
 from jwtobs.profile import Profile, ProfileSet
 from jwtobs.reasons import Reason
@@ -29,6 +29,7 @@ __all__ = [
     "Reason",
     "TokenRejected",
     "ConfigurationError",
+    "JwtobsError",
     "ValidationEvent",
     "JsonlSink",
     "LoggerSink",

@@ -6,17 +6,26 @@ from typing import Any
 
 from jwtobs.reasons import Reason
 
-__all__ = ["TokenRejected", "reason_of", "detail_of", "ConfigurationError"]
+__all__ = ["JwtobsError", "TokenRejected", "reason_of", "detail_of", "ConfigurationError"]
 
 _REASON_ATTR = "__jwtobs_reason__"
 _DETAIL_ATTR = "__jwtobs_detail__"
 
 
-class ConfigurationError(ValueError):
+class JwtobsError(Exception):
+    """Base of every exception jwtobs raises on purpose (``except jwtobs.JwtobsError`` catches them all).
+
+    Each subclass keeps the base it had before this one existed (:class:`ConfigurationError` is still a
+    ``ValueError``, the framework refusals are still their framework's exceptions), so existing handlers keep
+    working.
+    """
+
+
+class ConfigurationError(JwtobsError, ValueError):
     """jwtobs was set up inconsistently (raised at construction, never on a request)."""
 
 
-class TokenRejected(Exception):
+class TokenRejected(JwtobsError):
     """A token was rejected. ``reason`` is the :class:`Reason`; ``detail`` a low-cardinality hint.
 
     The message never contains the token or a claim value. When raised by ``wrap(..., raise_as="jwtobs")``

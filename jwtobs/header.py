@@ -9,6 +9,7 @@ not parsed.
 from __future__ import annotations
 
 import binascii
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -42,6 +43,16 @@ class _Header:
     typ: str | None
     bad_types: tuple[str, ...]
     safe: tuple[str | None, str | None, str | None]
+    #: no nested object or array: a shallow copy is a full copy
+    flat: bool = True
+
+    def header_copy(self) -> dict[str, Any] | None:
+        """A private copy of the parsed header: the cached one is shared by every peek of the same header, so
+        it is never handed out (a caller mutating ``VerifiedToken.header`` cannot change the next peek)."""
+        h = self.header
+        if h is None:
+            return None
+        return h.copy() if self.flat else copy.deepcopy(h)
 
 
 _BAD_HEADER: Final = _Header(False, None, None, None, None, (), (None, None, None))
@@ -170,7 +181,9 @@ def _parse_header(segment: str) -> _Header:
     else:
         bad: list[str] = []
         alg, kid, typ = _str_or_none(obj, "alg", bad), _str_or_none(obj, "kid", bad), _str_or_none(obj, "typ", bad)
-        result = _Header(True, obj, alg, kid, typ, tuple(bad), (sanitize(alg), sanitize(kid), sanitize(typ)))
+        flat = not any(isinstance(v, (dict, list)) for v in obj.values())
+        safe = (sanitize(alg), sanitize(kid), sanitize(typ))
+        result = _Header(True, obj, alg, kid, typ, tuple(bad), safe, flat)
     if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
         _HEADER_CACHE.clear()  # bounded: a flood of distinct headers cannot grow it
     _HEADER_CACHE[segment] = result
@@ -225,10 +238,10 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
     alg = h.alg
     unsigned = alg is not None and alg.strip().lower() == "none"
     if dots == 4:
-        return TokenPeek("jwe", size, h.header, alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
+        return TokenPeek("jwe", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
     if text[-1] == ".":
         unsigned = True
-    return TokenPeek("jws", size, h.header, alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
+    return TokenPeek("jws", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
 
 
 def _is_b64url(segment: str) -> bool:

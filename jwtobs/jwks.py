@@ -19,24 +19,31 @@ Time comes from an injectable monotonic ``clock`` so tests advance time instead 
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.client
+import io
+import ipaddress
 import json
+import logging
 import re
+import socket
+import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-
 from jwtobs import config
 from jwtobs.exceptions import ConfigurationError, TokenRejected
+from jwtobs.header import b64url_decode
 from jwtobs.reasons import Reason
 from jwtobs.telemetry import (
+    ATTR_ERROR_TYPE,
     ATTR_ISSUER,
     ATTR_OUTCOME,
     ATTR_TRIGGER,
@@ -49,39 +56,155 @@ from jwtobs.telemetry import (
     UNKNOWN,
 )
 
-__all__ = ["Key", "KeySource", "StaticKeys", "JwksSource", "AsyncJwksSource", "parse_jwks", "MIN_RSA_BITS"]
+__all__ = [
+    "Key",
+    "KeySource",
+    "StaticKeys",
+    "JwksSource",
+    "AsyncJwksSource",
+    "parse_jwks",
+    "MIN_RSA_BITS",
+    "ALG_CURVES",
+    "kty_of_alg",
+    "key_curve",
+]
+
+log = logging.getLogger("jwtobs.jwks")
 
 MIN_RSA_BITS: Final = 2048
 #: keys kept from one key set (a larger set is truncated; the kids become trusted metric labels)
 MAX_KEYS: Final = 100
+#: response header lines accepted from a JWKS endpoint, and their total size (status line included)
+MAX_HEADERS: Final = 64
+MAX_HEADER_BYTES: Final = 32 * 1024
+#: media types a JWK set may be served as (RFC 7517 §8.5; most IdPs say application/json)
+JSON_TYPES: Final = frozenset({"application/json", "application/jwk-set+json"})
 _MAX_KID_CHARS: Final = 256
 _KTYS: Final = frozenset({"RSA", "EC", "OKP", "oct"})
 _MAX_AGE_RE: Final = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})\"?", re.IGNORECASE)
+#: token alg prefix -> the JWK kty that can verify it
+_FAMILY: Final = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP", "HS": "oct"}
+#: the curves a key must be on for each EC / EdDSA algorithm (RFC 7518 §3.4, RFC 8812 §3.2, RFC 8037 §3.1)
+ALG_CURVES: Final[Mapping[str, frozenset[str]]] = {
+    "ES256": frozenset({"P-256"}),
+    "ES384": frozenset({"P-384"}),
+    "ES512": frozenset({"P-521"}),
+    "ES256K": frozenset({"secp256k1"}),
+    "EdDSA": frozenset({"Ed25519", "Ed448"}),
+    "Ed25519": frozenset({"Ed25519"}),
+    "Ed448": frozenset({"Ed448"}),
+}
+#: JWK ``crv`` -> (cryptography curve class name, coordinate bytes)
+_EC_CURVES: Final = {
+    "P-256": ("SECP256R1", 32),
+    "P-384": ("SECP384R1", 48),
+    "P-521": ("SECP521R1", 66),
+    "secp256k1": ("SECP256K1", 32),
+}
+_CRV_OF_CURVE: Final = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
+#: HTTP statuses reported by their number in ``error.type``; others by class (``http_4xx``)
+_NAMED_STATUSES: Final = frozenset({400, 401, 403, 404, 408, 410, 429, 500, 502, 503, 504})
+
+
+def kty_of_alg(alg: str) -> str | None:
+    """The JWK ``kty`` that can verify ``alg`` (``RS256`` -> ``RSA``, ``EdDSA`` -> ``OKP``), else ``None``."""
+    return _FAMILY.get(alg[:2])
 
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """A usable verification key from a trusted source."""
+    """A usable verification key from a trusted source. ``crv``: the JWK curve name of an EC/OKP key."""
 
     kid: str | None
     kty: str
     alg: str | None
     key: Any  # a cryptography public key, or bytes for HMAC
+    crv: str | None = None
 
 
-class KeySource:
-    """Interface of a trusted key source (what :class:`jwtobs.Verifier` needs)."""
+def key_curve(key: Key) -> str | None:
+    """The JWK curve name (``P-256``, ``secp256k1``, ``Ed25519``...) of an EC/OKP key, else ``None``."""
+    if key.crv is not None or key.kty not in ("EC", "OKP"):
+        return key.crv
+    return _curve_of_object(key.key)
 
-    issuer: str | None = None
 
-    def get(self, kid: str | None) -> Key:
-        """The key for ``kid``; raises :class:`TokenRejected` (JWT_UNKNOWN_KID / JWT_JWKS_UNAVAILABLE)."""
-        raise NotImplementedError
+def _curve_of_object(obj: object) -> str | None:
+    curve = getattr(obj, "curve", None)
+    if curve is not None:
+        return _CRV_OF_CURVE.get(getattr(curve, "name", ""), None)
+    name = type(obj).__name__  # cryptography's Ed25519PublicKey / Ed448PublicKey (and their Rust classes)
+    if "Ed25519" in name:
+        return "Ed25519"
+    if "Ed448" in name:
+        return "Ed448"
+    return None
 
-    def bind_issuer(self, issuer: str) -> None:
-        """Called by the Verifier: the (configured) issuer this source serves, for telemetry labels."""
-        if self.issuer is None:
-            self.issuer = issuer
+
+def _crypto() -> Any:
+    """The ``cryptography`` asymmetric-key modules, imported on first use (jwtobs's core does not need them)."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+    except ImportError as exc:  # pragma: no cover - exercised by the packaging tests (core install)
+        raise ConfigurationError(
+            "public keys need the 'cryptography' package (pip install 'jwtobs[pyjwt]' or any JOSE extra)"
+        ) from exc
+    return _Crypto(rsa, ec, ed25519, ed448)
+
+
+@dataclass(frozen=True, slots=True)
+class _Crypto:
+    rsa: Any
+    ec: Any
+    ed25519: Any
+    ed448: Any
+
+
+def _b64int(value: object) -> int | None:
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        return None
+    raw = b64url_decode(value)
+    return int.from_bytes(raw, "big") if raw else None
+
+
+def _b64bytes(value: object, size: int | None = None) -> bytes | None:
+    if not isinstance(value, str) or len(value) > 4096:
+        return None
+    raw = b64url_decode(value)
+    if raw is None or (size is not None and len(raw) != size):
+        return None
+    return raw
+
+
+def _public_key(jwk: Mapping[str, Any], kty: str) -> tuple[Any, str | None] | None:
+    """(key object or HMAC bytes, curve) of one JWK; ``None`` when it is not a well-formed public key."""
+    if kty == "oct":
+        secret = _b64bytes(jwk.get("k"))
+        return (secret, None) if secret is not None else None
+    c = _crypto()
+    if kty == "RSA":
+        n, e = _b64int(jwk.get("n")), _b64int(jwk.get("e"))
+        if n is None or e is None:
+            return None
+        return c.rsa.RSAPublicNumbers(e, n).public_key(), None
+    crv = jwk.get("crv")
+    if kty == "EC":
+        spec = _EC_CURVES.get(crv) if isinstance(crv, str) else None
+        if spec is None:
+            return None
+        x, y = _b64bytes(jwk.get("x"), spec[1]), _b64bytes(jwk.get("y"), spec[1])
+        if x is None or y is None:
+            return None
+        curve = getattr(c.ec, spec[0])()
+        # from_encoded_point checks that the point is on the curve (an invalid-curve key is refused here)
+        return c.ec.EllipticCurvePublicKey.from_encoded_point(curve, b"\x04" + x + y), crv
+    if crv == "Ed25519":
+        x = _b64bytes(jwk.get("x"), 32)
+        return (c.ed25519.Ed25519PublicKey.from_public_bytes(x), crv) if x is not None else None
+    if crv == "Ed448":
+        x = _b64bytes(jwk.get("x"), 57)
+        return (c.ed448.Ed448PublicKey.from_public_bytes(x), crv) if x is not None else None
+    return None  # OKP X25519/X448 are key agreement keys
 
 
 def _key_from_jwk(jwk: Mapping[str, Any]) -> Key | None:
@@ -101,25 +224,74 @@ def _key_from_jwk(jwk: Mapping[str, Any]) -> Key | None:
     alg = jwk.get("alg")
     if alg is not None and not isinstance(alg, str):
         return None
-    if alg is not None and alg.strip().lower() == "none":
+    if alg is not None and (alg.strip().lower() == "none" or kty_of_alg(alg) != kty):
         return None
     try:
-        pyjwk = jwt.PyJWK(dict(jwk))
-    except Exception:
+        parsed = _public_key(jwk, kty)
+    except ConfigurationError:
+        raise
+    except Exception:  # cryptography refuses the numbers (not on the curve, e = 1, ...): not a usable key
         return None
-    key = pyjwk.key
-    if kty == "RSA":
-        if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
-            return None
-    elif kty == "EC":
-        if not isinstance(key, ec.EllipticCurvePublicKey):
-            return None
-    elif kty == "OKP":
-        if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-            return None
-    elif not isinstance(key, bytes) or len(key) < 32:  # oct: HMAC secret of at least 256 bits
+    if parsed is None:
         return None
-    return Key(kid, kty, alg, key)
+    key, crv = parsed
+    if alg is not None and alg in ALG_CURVES and crv not in ALG_CURVES[alg]:
+        return None  # e.g. "alg": "ES256" on a P-384 key
+    if kty == "RSA" and key.key_size < MIN_RSA_BITS:
+        return None
+    if kty == "oct" and (len(key) < 32 or _key_material_kind(key) is not None):
+        return None  # HMAC secret of at least 256 bits, and not a public key in disguise
+    return Key(kid, kty, alg, key, crv)
+
+
+def _key_material_kind(secret: bytes) -> str | None:
+    """What asymmetric key material ``secret`` looks like (``"PEM"``, ``"SSH"``, ``"JWK"``, ``"DER"``), if any.
+
+    Such bytes are never accepted as an HMAC secret: with a public key as the secret, anyone who has the
+    public key can forge tokens (the classic RS256 -> HS256 confusion).
+    """
+    head = secret.lstrip()[:64]
+    if b"-----BEGIN" in head:
+        return "PEM"
+    if head.startswith((b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-")):
+        return "SSH"
+    if head.startswith(b"{"):
+        try:
+            doc = json.loads(secret)
+        except (ValueError, RecursionError):
+            return None
+        return "JWK" if isinstance(doc, dict) and ("kty" in doc or "keys" in doc) else None
+    if secret[:1] == b"\x30":  # an ASN.1 SEQUENCE: try it as a DER key
+        try:
+            from cryptography.hazmat.primitives import serialization
+        except ImportError:  # pragma: no cover - without cryptography no DER key can be meant
+            return None
+        loaders: tuple[Callable[[bytes], object], ...] = (
+            serialization.load_der_public_key,
+            lambda b: serialization.load_der_private_key(b, None),
+        )
+        for load in loaders:
+            try:
+                load(secret)
+            except Exception:  # not this kind of key (cryptography raises ValueError, TypeError, ...)
+                continue
+            return "DER"
+    return None
+
+
+class KeySource:
+    """Interface of a trusted key source (what :class:`jwtobs.Verifier` needs)."""
+
+    issuer: str | None = None
+
+    def get(self, kid: str | None) -> Key:
+        """The key for ``kid``; raises :class:`TokenRejected` (JWT_UNKNOWN_KID / JWT_JWKS_UNAVAILABLE)."""
+        raise NotImplementedError
+
+    def bind_issuer(self, issuer: str) -> None:
+        """Called by the Verifier: the (configured) issuer this source serves, for telemetry labels."""
+        if self.issuer is None:
+            self.issuer = issuer
 
 
 def parse_jwks(doc: object) -> tuple[dict[str, Key], list[Key]]:
@@ -164,7 +336,11 @@ def _select(by_kid: Mapping[str, Key], anonymous: list[Key], kid: str | None) ->
 
 
 class StaticKeys(KeySource):
-    """Keys fixed at construction: a JWK set dict, one JWK dict, ``{kid: key}``, or a list of key objects."""
+    """Keys fixed at construction: a JWK set dict, one JWK dict, ``{kid: key}``, or a list of key objects.
+
+    An HMAC secret must be at least 32 bytes and must not look like key material (PEM, SSH, a JWK, DER):
+    a public key used as an HMAC secret lets anyone forge tokens, so it is refused here, at configuration.
+    """
 
     def __init__(self, keys: object, *, issuer: str | None = None) -> None:
         self.issuer = issuer
@@ -183,7 +359,7 @@ class StaticKeys(KeySource):
             self._by_kid, self._anonymous = {}, [_key_from_object(None, keys)]
         if not self._by_kid and not self._anonymous:
             raise ConfigurationError("StaticKeys: no usable key")
-        config.current().guard.trust_kids(self._by_kid)
+        _guarded(_TRUST_FAILURES, lambda: config.current().guard.trust_kids(self._by_kid))
 
     def get(self, kid: str | None) -> Key:
         key = _select(self._by_kid, self._anonymous, kid)
@@ -195,26 +371,78 @@ class StaticKeys(KeySource):
     def kids(self) -> frozenset[str]:
         return frozenset(self._by_kid)
 
+    def all_keys(self) -> tuple[Key, ...]:
+        """Every key this source holds (the Verifier checks them against its profile at construction)."""
+        return (*self._by_kid.values(), *self._anonymous)
+
 
 def _key_from_object(kid: str | None, obj: object) -> Key:
     if isinstance(obj, Key):
         return obj
-    if isinstance(obj, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+    if isinstance(obj, (bytes, bytearray, str)):
+        secret = obj.encode() if isinstance(obj, str) else bytes(obj)
+        if len(secret) < 32:
+            raise ConfigurationError("StaticKeys: HMAC secret shorter than 32 bytes")
+        kind = _key_material_kind(secret)
+        if kind is not None:
+            raise ConfigurationError(
+                f"StaticKeys: {kind} key material given as an HMAC secret (pass the key object, or a JWK)"
+            )
+        return Key(kid, "oct", None, secret)
+    c = _crypto()
+    if isinstance(obj, c.rsa.RSAPrivateKey | c.ec.EllipticCurvePrivateKey | c.ed25519.Ed25519PrivateKey):
         obj = obj.public_key()
-    if isinstance(obj, rsa.RSAPublicKey):
+    if isinstance(obj, c.ed448.Ed448PrivateKey):
+        obj = obj.public_key()
+    if isinstance(obj, c.rsa.RSAPublicKey):
         if obj.key_size < MIN_RSA_BITS:
             raise ConfigurationError(f"StaticKeys: RSA key shorter than {MIN_RSA_BITS} bits")
         return Key(kid, "RSA", None, obj)
-    if isinstance(obj, ec.EllipticCurvePublicKey):
-        return Key(kid, "EC", None, obj)
-    if isinstance(obj, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return Key(kid, "OKP", None, obj)
-    if isinstance(obj, (bytes, str)):
-        secret = obj.encode() if isinstance(obj, str) else obj
-        if len(secret) < 32:
-            raise ConfigurationError("StaticKeys: HMAC secret shorter than 32 bytes")
-        return Key(kid, "oct", None, secret)
+    if isinstance(obj, c.ec.EllipticCurvePublicKey):
+        crv = _curve_of_object(obj)
+        if crv is None:
+            raise ConfigurationError(f"StaticKeys: unsupported EC curve {obj.curve.name}")
+        return Key(kid, "EC", None, obj, crv)
+    if isinstance(obj, (c.ed25519.Ed25519PublicKey, c.ed448.Ed448PublicKey)):
+        return Key(kid, "OKP", None, obj, _curve_of_object(obj))
     raise ConfigurationError(f"StaticKeys: unsupported key object {type(obj).__name__}")
+
+
+# -- failures of observability: counted and logged once, never raised into a request -----------------------
+class _FailureCount:
+    """A counter of swallowed observability failures that logs the first one (per counter)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.count = 0
+
+    def add(self, exc: BaseException) -> None:
+        self.count += 1
+        if self.count == 1:
+            log.warning(
+                "jwtobs: %s failed (%s); verdicts are unaffected, further failures are counted, not logged",
+                self.what,
+                type(exc).__name__,
+            )
+
+
+_TRUST_FAILURES: Final = _FailureCount("registering trusted kids with the cardinality guard")
+
+
+def _guarded(counter: _FailureCount, fn: Callable[[], object]) -> None:
+    try:
+        fn()
+    except Exception as exc:  # observability never changes a verdict; counted + logged once
+        counter.add(exc)
+
+
+# -- one HTTP GET under one deadline ----------------------------------------------------------------------
+class _FetchError(Exception):
+    """A failed fetch with its low-cardinality ``error.type``."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -224,18 +452,173 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class _FetchError(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
+class _DeadlineRaw(io.RawIOBase):
+    """The socket reader of one response: every read waits at most until ``deadline`` (so a server dripping
+    the status line, headers, chunk sizes or body cannot stretch the fetch), and at most ``budget`` bytes are
+    read before the headers are complete."""
+
+    def __init__(self, inner: Any, sock: socket.socket, deadline: float, budget: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._sock = sock
+        self._deadline = deadline
+        self.budget: int | None = budget
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise _FetchError("timeout")
+        view = memoryview(buffer).cast("B")
+        if self.budget is not None:
+            if self.budget <= 0:
+                raise _FetchError("headers_too_large")
+            view = view[: self.budget]
+        self._sock.settimeout(remaining)
+        n: int | None = self._inner.readinto(view)
+        if n is None:  # pragma: no cover - non-blocking sockets only
+            raise _FetchError("timeout")
+        if self.budget is not None:
+            self.budget -= n
+        return n
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+
+class _Response(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        # the stdlib reader's raw socket IO, behind the deadline (it keeps the socket open after urllib's close)
+        buffered = self.fp
+        self._raw = _DeadlineRaw(buffered.detach(), sock, deadline, MAX_HEADER_BYTES + io.DEFAULT_BUFFER_SIZE)
+        self.fp = io.BufferedReader(self._raw)
+
+    def begin(self) -> None:
+        super().begin()
+        self._raw.budget = None
+        if len(self.headers) > MAX_HEADERS:
+            raise _FetchError("too_many_headers")
+
+
+def _connection(base: type[http.client.HTTPConnection], deadline: float) -> Callable[..., http.client.HTTPConnection]:
+    """A connection class of ``base`` whose connect (and TLS handshake) get what is left of ``deadline`` and
+    whose response reads are bounded by it."""
+
+    class _Conn(base):  # type: ignore[valid-type,misc]
+        response_class = functools.partial(_Response, deadline=deadline)
+
+        def connect(self) -> None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _FetchError("timeout")
+            self.timeout = remaining
+            super().connect()
+
+    return _Conn
+
+
+class _HttpHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_connection(http.client.HTTPConnection, self._deadline), req)
+
+
+class _HttpsHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: float, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._deadline = deadline
+        self._ctx = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_connection(http.client.HTTPSConnection, self._deadline), req, context=self._ctx)
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """The system trust store with hostname checks, loaded once per process (loading it costs ~20 ms)."""
+    return ssl.create_default_context()
+
+
+def _error_type(exc: BaseException) -> str:
+    """The low-cardinality ``error.type`` of a failed fetch (never a message, never a server string)."""
+    if isinstance(exc, _FetchError):
+        return exc.why
+    if isinstance(exc, urllib.error.HTTPError):
+        code = exc.code
+        if 300 <= code < 400:
+            return "redirect"
+        return f"http_{code}" if code in _NAMED_STATUSES else f"http_{code // 100}xx"
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        return _error_type(exc.reason)
+    if isinstance(exc, http.client.IncompleteRead):
+        return "incomplete_body"
+    if isinstance(exc, http.client.LineTooLong):
+        return "header_too_long"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "disconnected"
+    if isinstance(exc, http.client.BadStatusLine):
+        return "bad_status_line"
+    if isinstance(exc, http.client.HTTPException):
+        return "too_many_headers" if "headers" in str(exc) else "bad_response"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return "reset"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, OSError):
+        return "connection"
+    if isinstance(exc, UnicodeError | ValueError):
+        return "bad_response"
+    return "internal"
+
+
+def _loopback_http(url: str) -> bool:
+    """``http://`` to a loopback address: the parsed host is ``localhost`` or a loopback IP, no userinfo."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if parts.scheme != "http" or parts.username is not None or "@" in parts.netloc:
+        return False
+    host = parts.hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _https_url(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
 
 
 class JwksSource(KeySource):
     """Keys from a JWKS URL, cached, refreshed with the bounds described in the module docstring.
 
-    url: the JWKS endpoint (``https://``; ``http://`` only for loopback addresses).
+    url: the JWKS endpoint (``https://``; ``http://`` only when the host is ``localhost`` or a loopback IP).
     issuer: the issuer this key set belongs to (telemetry label; the Verifier sets it from its profile).
-    timeout: seconds for the whole fetch (connect + body).
+    timeout: seconds for the whole fetch: connect, TLS, status line, headers and body under one deadline.
     cooldown: minimum seconds between two unknown-kid refreshes, and between retries after a failure.
     min_ttl, max_ttl: bounds applied to ``Cache-Control: max-age`` (``default_ttl`` when absent).
     max_stale: seconds after the last successful fetch during which the last-known-good keys are still used
@@ -243,6 +626,9 @@ class JwksSource(KeySource):
     max_bytes: larger responses are a fetch failure.
     negative_cache_size: distinct unknown kids remembered (per cooldown window).
     clock: monotonic time source (tests inject a fake one).
+    proxies: ``{"https": "http://proxy:3128"}``; default: the environment's (``HTTPS_PROXY``/``NO_PROXY``).
+        Loopback URLs never go through a proxy.
+    ssl_context: TLS settings for ``https://`` (default: the system trust store, hostname checked).
     """
 
     def __init__(
@@ -260,11 +646,16 @@ class JwksSource(KeySource):
         negative_cache_size: int = 1024,
         clock: Callable[[], float] = time.monotonic,
         proxies: Mapping[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        if not isinstance(url, str) or not (url.startswith("https://") or _loopback_http(url)):
-            raise ConfigurationError("JwksSource url must be https:// (http:// only for loopback)")
+        if not isinstance(url, str):
+            raise ConfigurationError("JwksSource url must be a string")
+        loopback = _loopback_http(url)
+        if not (loopback or _https_url(url)):
+            raise ConfigurationError("JwksSource url must be https:// (http:// only for localhost / a loopback IP)")
         if not (0 < timeout and 0 <= cooldown and 0 < min_ttl <= max_ttl and max_stale >= 0 and max_bytes > 0):
             raise ConfigurationError("JwksSource: inconsistent timeout/cooldown/ttl/max_stale/max_bytes")
+        _crypto()  # a key set of public keys needs cryptography: say so now, not on the first request
         self.url = url
         self.issuer = issuer
         self.timeout = float(timeout)
@@ -275,29 +666,30 @@ class JwksSource(KeySource):
         self.max_bytes = int(max_bytes)
         self.negative_cache_size = int(negative_cache_size)
         self.clock = clock
-        handlers: list[Any] = [_NoRedirect()]
-        if proxies is not None:
-            handlers.append(urllib.request.ProxyHandler(dict(proxies)))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._proxies: dict[str, str] | None = {} if loopback else (None if proxies is None else dict(proxies))
+        self._ssl_context = ssl_context
         self._by_kid: dict[str, Key] | None = None
         self._anonymous: list[Key] = []
         self._fetched_at = 0.0  # clock time of the last successful fetch
-        self._next_refresh = 0.0  # clock time at which the cache expires (or a failed fetch may be retried)
+        self._next_refresh = float("-inf")  # clock time at which the cache expires (or a failed fetch may be retried)
         self._last_forced = float("-inf")  # clock time of the last unknown-kid refresh
         self._negative: OrderedDict[str, float] = OrderedDict()
         self._evicted: set[str] = set()
         self._generation = 0  # fetch attempts completed
         self._fetch_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        self._telemetry_failures = _FailureCount(f"JWKS telemetry for {url[:200]}")
         #: counters kept on the object too (tests, diagnostics)
         self.fetch_count = 0
         self.failure_count = 0
         self.last_error: str | None = None
+        #: failures by ``error.type`` (bounded: the types are a fixed vocabulary)
+        self.errors: dict[str, int] = {}
 
     # -- public -------------------------------------------------------------------------------------------
     def get(self, kid: str | None) -> Key:
         now = self.clock()
-        if self._by_kid is None or now >= self._next_refresh:
+        if now >= self._next_refresh:
             self._refresh("startup" if self._by_kid is None else "ttl", self._generation)
             now = self.clock()
         by_kid = self._usable(now)
@@ -317,7 +709,7 @@ class JwksSource(KeySource):
             if seen is not None and now - seen < self.cooldown:
                 self._suppressed("negative_cache")
                 raise TokenRejected(Reason.UNKNOWN_KID, None)
-            allowed = now - self._last_forced >= self.cooldown
+            allowed = now - self._last_forced >= self.cooldown and now >= self._retry_after_failure()
             gen = self._generation
         if not allowed:
             self._remember_unknown(kid, now)
@@ -336,15 +728,17 @@ class JwksSource(KeySource):
         """Whether :meth:`get` for ``kid`` may fetch (or wait for a fetch) right now; False means it answers
         from memory. Used by the asyncio variant to keep cached lookups on the event loop."""
         now = self.clock()
-        by_kid = self._by_kid
-        if by_kid is None or now >= self._next_refresh or self._fetch_lock.locked():
-            return True
-        if kid is None or kid in by_kid:
+        by_kid = self._usable(now)
+        if now >= self._next_refresh:
+            # a refresh is due: this caller fetches, or waits for the running fetch when nothing is usable;
+            # with usable keys and a fetch running it answers from the last-known-good keys
+            return by_kid is None or not self._fetch_lock.locked()
+        if by_kid is None or kid is None or kid in by_kid:
             return False
         seen = self._negative.get(kid)
         if seen is not None and now - seen < self.cooldown:
             return False
-        return now - self._last_forced >= self.cooldown
+        return now - self._last_forced >= self.cooldown and now >= self._retry_after_failure()
 
     def refresh(self) -> bool:
         """Fetch now (trigger ``manual``), whatever the TTL. True when the fetch succeeded."""
@@ -373,6 +767,11 @@ class JwksSource(KeySource):
     def negative_cache_len(self) -> int:
         return len(self._negative)
 
+    @property
+    def telemetry_failures(self) -> int:
+        """Telemetry calls of this source that raised (swallowed: they never change a verdict)."""
+        return self._telemetry_failures.count
+
     # -- internals ----------------------------------------------------------------------------------------
     def _usable(self, now: float) -> dict[str, Key] | None:
         by_kid = self._by_kid
@@ -381,6 +780,10 @@ class JwksSource(KeySource):
         if now - self._fetched_at > self.max_stale:
             return None
         return by_kid
+
+    def _retry_after_failure(self) -> float:
+        """After a failed fetch, the clock time before which no fetch is started, whatever triggers it."""
+        return self._next_refresh if self.last_error is not None else float("-inf")
 
     def _remember_unknown(self, kid: str, now: float) -> None:
         with self._state_lock:
@@ -396,13 +799,21 @@ class JwksSource(KeySource):
     def _suppressed(self, why: str) -> None:
         try:
             config.current().telemetry.count(JWKS_REFRESH_SUPPRESSED, ((ATTR_ISSUER, self._label()), (ATTR_WHY, why)))
-        except Exception:  # pragma: no cover - telemetry never breaks a request
-            pass
+        except Exception as exc:  # telemetry never breaks a request: counted, logged once
+            self._telemetry_failures.add(exc)
 
     def _refresh(self, trigger: str, gen: int, *, forced: bool = False) -> None:
-        """Fetch unless another caller completed a fetch since ``gen`` was read (single-flight)."""
-        if not self._fetch_lock.acquire(timeout=self.timeout + 1.0):
-            self._suppressed("inflight")  # a fetch is running beyond its deadline: use what we have
+        """Fetch unless another caller completed a fetch since ``gen`` was read (single-flight).
+
+        While a fetch runs, a caller that has usable keys and only needs a TTL refresh answers from them at
+        once; the others wait for the running fetch, at most ``timeout`` (the fetch's own deadline).
+        """
+        if trigger == "ttl" and self._usable(self.clock()) is not None:
+            acquired = self._fetch_lock.acquire(blocking=False)
+        else:
+            acquired = self._fetch_lock.acquire(timeout=self.timeout)
+        if not acquired:
+            self._suppressed("inflight")
             return
         try:
             if self._generation != gen:
@@ -417,118 +828,116 @@ class JwksSource(KeySource):
             self._fetch_lock.release()
 
     def _fetch(self, trigger: str, now: float) -> None:
-        st = config.current()
+        """One fetch. Any exception in it is a failed fetch: last-known-good kept, retry after the cooldown."""
         start = time.monotonic()
-        outcome = "success"
         try:
-            body, max_age = self._download()
-            try:
-                doc = json.loads(body)
-            except (ValueError, RecursionError, UnicodeDecodeError):
-                raise _FetchError("invalid_json") from None
-            try:
-                by_kid, anonymous = parse_jwks(doc)
-            except ValueError:
-                raise _FetchError("invalid_jwks") from None
-            if not by_kid and not anonymous:
-                raise _FetchError("no_keys")
-        except _FetchError as exc:
-            outcome = "error"
+            by_kid, anonymous, max_age = self._download_keys()
+        except Exception as exc:
+            why = _error_type(exc)
             self.failure_count += 1
-            self.last_error = exc.why
+            self.errors[why] = self.errors.get(why, 0) + 1
+            self.last_error = why
             # retry after the cooldown, not on every request (the last-known-good keys stay in force)
             self._next_refresh = now + max(self.cooldown, 1.0)
-            added: tuple[str, ...] = ()
-            removed: tuple[str, ...] = ()
-        else:
-            ttl = self.default_ttl if max_age is None else min(max(float(max_age), self.min_ttl), self.max_ttl)
-            with self._state_lock:
-                for kid in self._evicted:
-                    by_kid.pop(kid, None)
-                old = self._by_kid
-                self._by_kid, self._anonymous = by_kid, anonymous
-                self._fetched_at = now
-                self._next_refresh = now + ttl
-                for kid in by_kid:
-                    self._negative.pop(kid, None)
-            self.last_error = None
-            before = set(old or ())
-            added = tuple(sorted(set(by_kid) - before))
-            removed = tuple(sorted(before - set(by_kid)))
-        finally:
             self.fetch_count += 1
-            self._observe_fetch(st, trigger, outcome, time.monotonic() - start)
-        if outcome == "success":
-            # every success, not only changes: a configure() since the last fetch brought a new guard
-            st.guard.trust_kids(self._by_kid or ())
+            self._observe_fetch(trigger, "error", why, time.monotonic() - start)
+            return
+        ttl = self.default_ttl if max_age is None else min(max(float(max_age), self.min_ttl), self.max_ttl)
+        with self._state_lock:
+            for kid in self._evicted:
+                by_kid.pop(kid, None)
+            old = self._by_kid
+            self._by_kid, self._anonymous = by_kid, anonymous
+            self._fetched_at = now
+            self._next_refresh = now + ttl
+            for kid in by_kid:
+                self._negative.pop(kid, None)
+        self.last_error = None
+        self.fetch_count += 1
+        self._observe_fetch(trigger, "success", None, time.monotonic() - start)
+        before = set(old or ())
+        added = tuple(sorted(set(by_kid) - before))
+        removed = tuple(sorted(before - set(by_kid)))
+        # every success, not only changes: a configure() since the last fetch brought a new guard
+        _guarded(self._telemetry_failures, lambda: config.current().guard.trust_kids(by_kid))
         if added or removed:
             self._changed(added, removed)
 
-    def _observe_fetch(self, st: config.State, trigger: str, outcome: str, seconds: float) -> None:
+    def _observe_fetch(self, trigger: str, outcome: str, error: str | None, seconds: float) -> None:
         try:
+            tel = config.current().telemetry
             label = self._label()
-            tel = st.telemetry
-            tel.count(JWKS_FETCHES, ((ATTR_ISSUER, label), (ATTR_OUTCOME, outcome), (ATTR_TRIGGER, trigger)))
+            attrs: tuple[tuple[str, str], ...] = (
+                (ATTR_ISSUER, label),
+                (ATTR_OUTCOME, outcome),
+                (ATTR_TRIGGER, trigger),
+            )
+            if error is not None:
+                attrs += ((ATTR_ERROR_TYPE, error),)
+            tel.count(JWKS_FETCHES, attrs)
             inst = tel.instruments()
             if inst is not None:
                 inst[JWKS_FETCH_DURATION].record(seconds, {ATTR_ISSUER: label, ATTR_OUTCOME: outcome})
-            attrs = ((ATTR_ISSUER, label),)
-            tel.set_gauge(JWKS_KEYS, attrs, float(len(self._by_kid or ())))
+            key_attrs = ((ATTR_ISSUER, label),)
+            tel.set_gauge(JWKS_KEYS, key_attrs, float(len(self._by_kid or ())))
             clock = self.clock
-            tel.set_gauge(JWKS_STALENESS, attrs, lambda: clock() - self._fetched_at if self._by_kid else None)
-        except Exception:  # pragma: no cover - telemetry never breaks a request
-            pass
+            tel.set_gauge(JWKS_STALENESS, key_attrs, lambda: clock() - self._fetched_at if self._by_kid else None)
+        except Exception as exc:  # telemetry never breaks a request: counted, logged once
+            self._telemetry_failures.add(exc)
 
     def _changed(self, added: tuple[str, ...], removed: tuple[str, ...]) -> None:
         from jwtobs.pipeline import emit_keyset_change
 
-        emit_keyset_change(issuer=self.issuer, added=added, removed=removed, keys=len(self._by_kid or ()))
+        keys = len(self._by_kid or ())
+        _guarded(
+            self._telemetry_failures,
+            lambda: emit_keyset_change(issuer=self.issuer, added=added, removed=removed, keys=keys),
+        )
+
+    def _download_keys(self) -> tuple[dict[str, Key], list[Key], int | None]:
+        body, max_age = self._download()
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):
+            raise _FetchError("invalid_json") from None
+        try:
+            by_kid, anonymous = parse_jwks(doc)
+        except ValueError:
+            raise _FetchError("invalid_jwks") from None
+        if not by_kid and not anonymous:
+            raise _FetchError("no_keys")
+        return by_kid, anonymous, max_age
 
     def _download(self) -> tuple[bytes, int | None]:
+        """GET the URL: status 200, a JSON content type, at most ``max_bytes``, all within ``timeout``."""
         deadline = time.monotonic() + self.timeout
-        req = urllib.request.Request(self.url, headers={"Accept": "application/json, application/jwk-set+json"})
-        try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                status = getattr(resp, "status", 200)
-                if status != 200:
-                    raise _FetchError(f"http_{status}")
-                declared = resp.headers.get("Content-Length")
-                if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise _FetchError("too_large")
-                chunks: list[bytes] = []
-                size = 0
-                while True:
-                    if time.monotonic() > deadline:
-                        raise _FetchError("timeout")
-                    # read1: whatever has arrived (a trickling server cannot hold one read past the deadline)
-                    chunk = resp.read1(min(65536, self.max_bytes + 1 - size))
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise _FetchError("too_large")
-                cache_control = resp.headers.get("Cache-Control") or ""
-        except _FetchError:
-            raise
-        except urllib.error.HTTPError as exc:
-            code = exc.code
-            raise _FetchError("redirect" if 300 <= code < 400 else f"http_{code}") from None
-        except TimeoutError:
-            raise _FetchError("timeout") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", None)
-            raise _FetchError("timeout" if isinstance(reason, TimeoutError) else "connection") from None
+        context = self._ssl_context if self._ssl_context is not None else _default_ssl_context()
+        handlers: list[Any] = [_NoRedirect(), _HttpHandler(deadline), _HttpsHandler(deadline, context)]
+        if self._proxies is not None:
+            handlers.append(urllib.request.ProxyHandler(self._proxies))
+        opener = urllib.request.build_opener(*handlers)
+        req = urllib.request.Request(self.url, headers={"Accept": "application/jwk-set+json, application/json"})
+        with opener.open(req, timeout=self.timeout) as resp:
+            status = getattr(resp, "status", 200)
+            if status != 200:
+                raise _FetchError("http_2xx" if 200 <= status < 300 else "bad_response")
+            if resp.headers.get_content_type() not in JSON_TYPES:
+                raise _FetchError("content_type")
+            declared = resp.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                raise _FetchError("too_large")
+            body = resp.read(self.max_bytes + 1)
+            if len(body) > self.max_bytes:
+                raise _FetchError("too_large")
+            if declared is not None and declared.isdigit() and len(body) != int(declared):
+                raise _FetchError("incomplete_body")
+            cache_control = resp.headers.get("Cache-Control") or ""
         m = _MAX_AGE_RE.search(cache_control)
         if "no-store" in cache_control.lower() or "no-cache" in cache_control.lower():
             max_age: int | None = 0
         else:
             max_age = int(m.group(1)) if m else None
-        return b"".join(chunks), max_age
-
-
-def _loopback_http(url: str) -> bool:
-    return url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+        return body, max_age
 
 
 class AsyncJwksSource(JwksSource):

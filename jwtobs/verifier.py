@@ -5,15 +5,17 @@ Order of the checks (cheap first; nothing is fetched or verified for a token tha
 1. size (``max_token_bytes``) → JWT_OVERSIZED; missing/empty → JWT_MISSING; wrong type → JWT_MALFORMED
 2. form: JWE or JSON serialization → JWT_UNEXPECTED_FORM; not compact JWS → JWT_MALFORMED
 3. header: wrong-typed parameters → JWT_HEADER_INVALID; ``crit`` → JWT_CRIT_UNSUPPORTED; a forbidden
-   header (``jku``/``x5u``/``x5c``/``jwk``) → JWT_FORBIDDEN_HEADER (never fetched, never used)
+   header (``jku``/``x5u``/``x5c``/``jwk``) → JWT_FORBIDDEN_HEADER (never fetched, never used); ``b64``
+   other than ``true`` (RFC 7797 unencoded payload, which the backends treat differently) → JWT_HEADER_INVALID
 4. ``alg``: ``none`` in any case or empty signature → JWT_UNSIGNED; not in the allowlist → JWT_ALG_NOT_ALLOWED
 5. ``typ`` (RFC 8725 §3.11, ``application/`` prefix optional, case-insensitive) → JWT_TYPE_MISMATCH
 6. key from the trusted source only: unknown kid → JWT_UNKNOWN_KID, no keys → JWT_JWKS_UNAVAILABLE;
-   key type or key ``alg`` not matching the token ``alg`` → JWT_ALG_NOT_ALLOWED
+   key type, key ``alg`` or key curve not matching the token ``alg`` → JWT_ALG_NOT_ALLOWED
 7. signature (the backend) → JWT_BAD_SIGNATURE
-8. claims, against ``now``: exact ``iss``, ``aud`` contains this API, ``exp`` required, ``nbf``/``iat`` with
-   the bounded leeway, ``max_age``, required claims, tenant binding, prohibited claims, sender constraint
-   (``cnf`` against ``verify(binding=...)``, :mod:`jwtobs.binding`) → JWT_BINDING_MISMATCH
+8. claims, against ``now``, one small function per claim (:data:`CLAIM_CHECKS`, in order): exact ``iss``,
+   ``aud`` contains this API, ``exp`` required, ``nbf``/``iat`` with the bounded leeway, ``max_age``, required
+   claims, prohibited claims, subject kind, client, tenant binding; then the sender constraint (``cnf``
+   against ``verify(binding=...)``, :mod:`jwtobs.binding`) → JWT_BINDING_MISMATCH
 9. the optional replay/revocation hook
 
 Every call records exactly one :class:`~jwtobs.events.ValidationEvent` through :func:`jwtobs.pipeline.record`.
@@ -32,17 +34,15 @@ from jwtobs import binding as _binding
 from jwtobs.binding import Binding
 from jwtobs.exceptions import ConfigurationError, TokenRejected
 from jwtobs.header import TokenPeek, peek
-from jwtobs.jwks import JwksSource, Key, KeySource, StaticKeys
+from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, key_curve, kty_of_alg
 from jwtobs.pipeline import claim_int, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
 from jwtobs.reasons import Reason
 from jwtobs.replay import ReplayChecker
 
-__all__ = ["Verifier", "VerifiedToken", "VerifierSet"]
+__all__ = ["Verifier", "VerifiedToken", "VerifierSet", "CLAIM_CHECKS"]
 
 _REGISTERED: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "client_id", "nonce"})
-#: token alg prefix -> JWK kty that can verify it
-_FAMILY: Final = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP", "HS": "oct"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +88,16 @@ class Verifier:
         self.replay = replay
         self._algs = frozenset(profile.algorithms)
         self._forbidden = tuple(profile.forbidden_headers)
-        self._required = tuple(c for c in dict.fromkeys((*profile.required_claims, "exp")))
         self._hmac = any(a in HMAC_ALGS for a in profile.algorithms)
         if self._hmac and isinstance(self.keys, JwksSource):
             raise ConfigurationError("HMAC algorithms cannot use keys from a JWKS URL")
+        if self._hmac and isinstance(self.keys, StaticKeys):
+            for key in self.keys.all_keys():
+                if key.kty != "oct":
+                    raise ConfigurationError(
+                        f"HMAC profile {profile.name!r}: StaticKeys holds a {key.kty} key; an asymmetric key is never "
+                        "an HMAC secret (anyone with the public key could sign tokens)"
+                    )
 
     def verify(
         self,
@@ -208,6 +214,9 @@ class Verifier:
                 raise TokenRejected(Reason.FORBIDDEN_HEADER, name if name in ("jku", "x5u", "x5c", "jwk") else "other")
         if "crit" in header:
             raise TokenRejected(Reason.CRIT_UNSUPPORTED, "crit")
+        if "b64" in header and header["b64"] is not True:
+            # RFC 7797 unencoded payload: backends disagree (some ignore it, some refuse it), so jwtobs decides
+            raise TokenRejected(Reason.HEADER_INVALID, "b64")
         # 4. alg
         alg = p.alg
         if p.unsigned:
@@ -240,7 +249,9 @@ class Verifier:
         )
         self.backend.verify_signature(text.strip(), key, alg)
         # 8. claims (of the verified payload: the peeked payload is the signed segment)
-        token_tenant = self._check_claims(claims, tenant, now)
+        for check in CLAIM_CHECKS:
+            check(claims, prof, now)
+        token_tenant = _check_tenant(claims, prof, tenant)
         _binding.check(claims, binding, required=prof.require_binding)
         if self.replay is not None:
             self.replay.check(claims, now=now)
@@ -256,86 +267,152 @@ class Verifier:
             profile=prof.name,
         )
 
-    def _check_claims(self, claims: Mapping[str, Any], tenant: str | None, now: float) -> str | None:
-        prof = self.profile
-        leeway = prof.leeway
-        # issuer: exact
-        iss = claims.get("iss")
-        if iss is None:
-            raise TokenRejected(Reason.MISSING_CLAIM, "iss")
-        if not isinstance(iss, str):
-            raise TokenRejected(Reason.CLAIM_INVALID, "iss")
-        if iss != prof.issuer:
-            raise TokenRejected(Reason.ISSUER_MISMATCH, "iss")
-        # audience: contains this API
-        aud = claims.get("aud")
-        if aud is None:
-            raise TokenRejected(Reason.MISSING_CLAIM, "aud")
-        auds = [aud] if isinstance(aud, str) else aud
-        if not isinstance(auds, list) or not all(isinstance(a, str) for a in auds):
-            raise TokenRejected(Reason.CLAIM_INVALID, "aud")
-        if prof.audiences.isdisjoint(auds):
-            raise TokenRejected(Reason.AUDIENCE_MISMATCH, "aud")
-        # time claims
-        exp_raw, nbf_raw, iat_raw = claims.get("exp"), claims.get("nbf"), claims.get("iat")
-        exp = claim_int(exp_raw)
-        if exp_raw is None:
-            raise TokenRejected(Reason.MISSING_CLAIM, "exp")
-        if exp is None:
-            raise TokenRejected(Reason.CLAIM_INVALID, "exp")
-        nbf = claim_int(nbf_raw)
-        if nbf_raw is not None and nbf is None:
-            raise TokenRejected(Reason.CLAIM_INVALID, "nbf")
-        iat = claim_int(iat_raw)
-        if iat_raw is not None and iat is None:
-            raise TokenRejected(Reason.CLAIM_INVALID, "iat")
-        if nbf is not None and nbf > exp:
-            raise TokenRejected(Reason.CLAIM_INVALID, "nbf")
-        if now >= exp + leeway:
-            raise TokenRejected(Reason.EXPIRED, "exp")
-        if nbf is not None and nbf > now + leeway:
-            raise TokenRejected(Reason.NOT_YET_VALID, "nbf")
-        if iat is not None and iat > now + leeway:
-            raise TokenRejected(Reason.NOT_YET_VALID, "iat")
-        if prof.max_age is not None:
-            if iat is None:
-                raise TokenRejected(Reason.MISSING_CLAIM, "iat")
-            if now - iat > prof.max_age + leeway:
-                raise TokenRejected(Reason.EXPIRED, "max_age")
-        # required and prohibited claims
-        for name in self._required:
-            if claims.get(name) is None:
-                raise TokenRejected(Reason.MISSING_CLAIM, name if name in _REGISTERED else "other")
-        for name in prof.prohibited_claims:
-            if name in claims:
-                raise TokenRejected(Reason.PROHIBITED_CLAIM, name if name in _REGISTERED else "other")
-        # subject kind and client
-        if prof.subject_re is not None:
-            sub = claims.get("sub")
-            if not isinstance(sub, str) or len(sub) > 1024 or prof.subject_re.fullmatch(sub) is None:
-                raise TokenRejected(Reason.CLAIM_MISMATCH, "sub")
-        if prof.allowed_clients:
-            client = claims.get("azp", claims.get("client_id"))
-            if not isinstance(client, str) or client not in prof.allowed_clients:
-                raise TokenRejected(Reason.CLAIM_MISMATCH, "azp")
-        # tenant binding: request tenant == token tenant == issuer tenant
-        if prof.tenant_claim is None:
-            return None
-        token_tenant = claims.get(prof.tenant_claim)
-        if token_tenant is not None and not isinstance(token_tenant, str):
-            raise TokenRejected(Reason.CLAIM_INVALID, "tenant")
-        if tenant is not None and token_tenant != tenant:
-            raise TokenRejected(Reason.TENANT_MISMATCH, "request" if token_tenant is not None else "missing")
-        if prof.issuer_tenant is not None and token_tenant != prof.issuer_tenant:
-            raise TokenRejected(Reason.TENANT_MISMATCH, "issuer")
-        return token_tenant
+
+# -- claim checks: one small function per claim, run in this order (PyJWT's _validate_* style) -------------
+ClaimCheck = Callable[[Mapping[str, Any], Profile, float], None]
+
+
+def _check_iss(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    """Exact issuer: present, a string, byte for byte the configured one."""
+    iss = claims.get("iss")
+    if iss is None:
+        raise TokenRejected(Reason.MISSING_CLAIM, "iss")
+    if not isinstance(iss, str):
+        raise TokenRejected(Reason.CLAIM_INVALID, "iss")
+    if iss != prof.issuer:
+        raise TokenRejected(Reason.ISSUER_MISMATCH, "iss")
+
+
+def _check_aud(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    """Audience: a string or list of strings containing one of this API's audiences."""
+    aud = claims.get("aud")
+    if aud is None:
+        raise TokenRejected(Reason.MISSING_CLAIM, "aud")
+    auds = [aud] if isinstance(aud, str) else aud
+    if not isinstance(auds, list) or not all(isinstance(a, str) for a in auds):
+        raise TokenRejected(Reason.CLAIM_INVALID, "aud")
+    if prof.audiences.isdisjoint(auds):
+        raise TokenRejected(Reason.AUDIENCE_MISMATCH, "aud")
+
+
+def _time_claim(claims: Mapping[str, Any], name: str) -> int | None:
+    """A NumericDate claim as an int; ``None`` when absent; JWT_CLAIM_INVALID when present but not a number."""
+    raw = claims.get(name)
+    value = claim_int(raw)
+    if raw is not None and value is None:
+        raise TokenRejected(Reason.CLAIM_INVALID, name)
+    return value
+
+
+def _check_time_types(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    """``exp`` present; ``exp``/``nbf``/``iat`` numbers; ``nbf`` not after ``exp`` (before any time verdict)."""
+    if claims.get("exp") is None:
+        raise TokenRejected(Reason.MISSING_CLAIM, "exp")
+    exp = _time_claim(claims, "exp")
+    nbf = _time_claim(claims, "nbf")
+    _time_claim(claims, "iat")
+    if nbf is not None and exp is not None and nbf > exp:
+        raise TokenRejected(Reason.CLAIM_INVALID, "nbf")
+
+
+def _check_exp(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    exp = _time_claim(claims, "exp")
+    if exp is not None and now >= exp + prof.leeway:
+        raise TokenRejected(Reason.EXPIRED, "exp")
+
+
+def _check_nbf(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    nbf = _time_claim(claims, "nbf")
+    if nbf is not None and nbf > now + prof.leeway:
+        raise TokenRejected(Reason.NOT_YET_VALID, "nbf")
+
+
+def _check_iat(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    iat = _time_claim(claims, "iat")
+    if iat is not None and iat > now + prof.leeway:
+        raise TokenRejected(Reason.NOT_YET_VALID, "iat")
+
+
+def _check_max_age(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    if prof.max_age is None:
+        return
+    iat = _time_claim(claims, "iat")
+    if iat is None:
+        raise TokenRejected(Reason.MISSING_CLAIM, "iat")
+    if now - iat > prof.max_age + prof.leeway:
+        raise TokenRejected(Reason.EXPIRED, "max_age")
+
+
+def _check_required(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    for name in prof.required_claims:
+        if claims.get(name) is None:
+            raise TokenRejected(Reason.MISSING_CLAIM, name if name in _REGISTERED else "other")
+
+
+def _check_prohibited(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    for name in prof.prohibited_claims:
+        if name in claims:
+            raise TokenRejected(Reason.PROHIBITED_CLAIM, name if name in _REGISTERED else "other")
+
+
+def _check_subject(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    """Subject kind: ``sub`` matches ``Profile.subject_pattern`` entirely."""
+    if prof.subject_re is None:
+        return
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or len(sub) > 1024 or prof.subject_re.fullmatch(sub) is None:
+        raise TokenRejected(Reason.CLAIM_MISMATCH, "sub")
+
+
+def _check_client(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    """``azp`` (else ``client_id``) is one of ``Profile.allowed_clients``."""
+    if not prof.allowed_clients:
+        return
+    client = claims.get("azp", claims.get("client_id"))
+    if not isinstance(client, str) or client not in prof.allowed_clients:
+        raise TokenRejected(Reason.CLAIM_MISMATCH, "azp")
+
+
+#: the claim checks of :meth:`Verifier.verify`, in order (the first failing one gives the reason)
+CLAIM_CHECKS: Final[tuple[ClaimCheck, ...]] = (
+    _check_iss,
+    _check_aud,
+    _check_time_types,
+    _check_exp,
+    _check_nbf,
+    _check_iat,
+    _check_max_age,
+    _check_required,
+    _check_prohibited,
+    _check_subject,
+    _check_client,
+)
+
+
+def _check_tenant(claims: Mapping[str, Any], prof: Profile, tenant: str | None) -> str | None:
+    """Tenant binding: request tenant == token tenant == issuer tenant. Returns the token's tenant."""
+    if prof.tenant_claim is None:
+        return None
+    token_tenant = claims.get(prof.tenant_claim)
+    if token_tenant is not None and not isinstance(token_tenant, str):
+        raise TokenRejected(Reason.CLAIM_INVALID, "tenant")
+    if tenant is not None and token_tenant != tenant:
+        raise TokenRejected(Reason.TENANT_MISMATCH, "request" if token_tenant is not None else "missing")
+    if prof.issuer_tenant is not None and token_tenant != prof.issuer_tenant:
+        raise TokenRejected(Reason.TENANT_MISMATCH, "issuer")
+    return token_tenant
 
 
 def _check_key(key: Key, alg: str) -> None:
-    """The key must be of the family of ``alg`` and, if it names an algorithm, exactly ``alg``."""
+    """The key must be of the family of ``alg``, on a curve ``alg`` allows, and, if it names an algorithm,
+    exactly ``alg``. Checked here so every backend gets the same verdict (some libraries do not check the
+    curve of an EC key against ES256/ES384/ES512)."""
     if key.alg is not None and key.alg != alg:
         raise TokenRejected(Reason.ALG_NOT_ALLOWED, "key_mismatch")
-    if _FAMILY.get(alg[:2]) != key.kty:
+    if kty_of_alg(alg) != key.kty:
+        raise TokenRejected(Reason.ALG_NOT_ALLOWED, "key_mismatch")
+    curves = ALG_CURVES.get(alg)
+    if curves is not None and key_curve(key) not in curves:
         raise TokenRejected(Reason.ALG_NOT_ALLOWED, "key_mismatch")
 
 
@@ -351,6 +428,15 @@ class VerifierSet:
         self._by_issuer = {v.profile.issuer: v for v in verifiers}
         self._fallback = verifiers[0]
 
+    def _select(self, token: object) -> Verifier:
+        """The verifier of the token's (unverified) issuer, if configured; else the first one, which then records
+        the verdict (malformed, non-string or unconfigured issuer) under its profile."""
+        p = peek(token)
+        claims = p.claims() if p.kind == "jws" else None
+        iss = claims.get("iss") if claims is not None else None
+        verifier = self._by_issuer.get(iss) if isinstance(iss, str) else None
+        return verifier if verifier is not None else self._fallback
+
     def verify(
         self,
         token: object,
@@ -359,9 +445,17 @@ class VerifierSet:
         now: float | None = None,
         binding: Binding | None = None,
     ) -> VerifiedToken:
-        p = peek(token)
-        claims = p.claims() if p.kind == "jws" else None
-        verifier = self._by_issuer.get(claims.get("iss")) if claims is not None else None  # type: ignore[arg-type]
-        if verifier is None:
-            verifier = self._fallback  # records the verdict (malformed, or issuer mismatch) under one profile
-        return verifier.verify(token, tenant=tenant, now=now, binding=binding)
+        """:meth:`Verifier.verify` of the verifier configured for the token's issuer."""
+        return self._select(token).verify(token, tenant=tenant, now=now, binding=binding)
+
+    async def averify(
+        self,
+        token: object,
+        *,
+        tenant: str | None = None,
+        now: float | None = None,
+        binding: Binding | None = None,
+    ) -> VerifiedToken:
+        """:meth:`Verifier.averify` of the verifier configured for the token's issuer (a JWKS fetch never runs on
+        the event loop)."""
+        return await self._select(token).averify(token, tenant=tenant, now=now, binding=binding)

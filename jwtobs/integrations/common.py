@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NoReturn
 
 from jwtobs import config, pipeline
-from jwtobs.exceptions import ConfigurationError, detail_of, reason_of
+from jwtobs.exceptions import ConfigurationError, JwtobsError, detail_of, reason_of
 from jwtobs.reasons import Reason
 
 __all__ = [
@@ -240,7 +240,7 @@ class Denial:
         return Denial(self.status, self.headers, self.body, self.error, reason, detail)
 
 
-class AuthDenied(Exception):
+class AuthDenied(JwtobsError):
     """Raised by :class:`BearerAuth` when a request is refused; the integrations render ``.denial``."""
 
     def __init__(self, denial: Denial) -> None:

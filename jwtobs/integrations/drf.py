@@ -25,6 +25,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from jwtobs.exceptions import JwtobsError
 from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
 from jwtobs.integrations.django import JwtUser, get_auth
 from jwtobs.reasons import Reason
@@ -34,7 +35,7 @@ __all__ = ["HasScopes", "JwtAuthentication", "JwtDenied"]
 _MISSING_ATTR = "_jwtobs_missing"
 
 
-class JwtDenied(APIException):  # type: ignore[misc]
+class JwtDenied(APIException, JwtobsError):  # type: ignore[misc]
     """The RFC 6750 refusal as a DRF exception (DRF's exception handler writes status and headers)."""
 
     def __init__(self, denial: Denial) -> None:
@@ -42,7 +43,9 @@ class JwtDenied(APIException):  # type: ignore[misc]
         self.auth_header = denial.www_authenticate
         if denial.status == 503:
             self.wait = 5
-        super().__init__(detail=denial.error or "authentication required", code=denial.error or "not_authenticated")
+        APIException.__init__(
+            self, detail=denial.error or "authentication required", code=denial.error or "not_authenticated"
+        )
 
 
 def _auth_of(view: Any) -> BearerAuth:

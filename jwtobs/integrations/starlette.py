@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp
 
+from jwtobs.exceptions import JwtobsError
 from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
 
 __all__ = [
@@ -65,7 +66,7 @@ class JwtUser(BaseUser):
         return self.principal.subject or ""
 
 
-class DeniedError(AuthenticationError):
+class DeniedError(AuthenticationError, JwtobsError):
     """Carries the :class:`Denial` from the backend to :func:`denial_response` (message stays generic)."""
 
     def __init__(self, denial: Denial) -> None:

@@ -308,12 +308,15 @@ def test_unknown_library_name_is_a_clear_error(recorder: Recorder) -> None:
 
 
 def test_instrument_imports_no_library_and_patches_on_import() -> None:
-    # jwtobs itself imports PyJWT (its Verifier backend); the other four are imported by the app or not at all
+    # jwtobs itself imports no JOSE library (jwks.py and the Verifier load a backend only when used); each of
+    # the five is patched when the app imports it
     code = (
         "import sys, warnings\n"
         "from jwtobs.instrumentation import JwtInstrumentor\n"
         "inst = JwtInstrumentor(); inst.instrument()\n"
-        "assert not {'jose', 'joserfc', 'jwcrypto', 'authlib'} & set(sys.modules)\n"
+        "assert not {'jwt', 'jose', 'joserfc', 'jwcrypto', 'authlib'} & set(sys.modules)\n"
+        "assert inst.instrumented_libraries == (), inst.instrumented_libraries\n"
+        "import jwt\n"
         "assert inst.instrumented_libraries == ('pyjwt',), inst.instrumented_libraries\n"
         "import jwcrypto.jwt\n"
         "assert inst.instrumented_libraries == ('pyjwt', 'jwcrypto'), inst.instrumented_libraries\n"

@@ -36,6 +36,7 @@ class JwksServer:
         self.delay = 0.0
         self.body: bytes | None = None
         self.headers: dict[str, str] = {"Cache-Control": "max-age=300"}
+        self.content_type: str | None = "application/json"
         self.redirect_to: str | None = None
         self.trickle = 0.0  # seconds between body bytes (a slow-loris endpoint)
         self.requests = 0
@@ -57,7 +58,8 @@ class JwksServer:
                     return
                 body = outer.body if outer.body is not None else json.dumps({"keys": outer.keys}).encode()
                 self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
+                if outer.content_type is not None:
+                    self.send_header("Content-Type", outer.content_type)
                 self.send_header("Content-Length", str(len(body)))
                 for k, v in outer.headers.items():
                     self.send_header(k, v)

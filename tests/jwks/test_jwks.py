@@ -332,6 +332,8 @@ def test_telemetry(server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey])
     fetches = {(p.attributes["jwtobs.trigger"], p.attributes["jwtobs.outcome"]): p.value for p in points[JWKS_FETCHES]}
     assert fetches == {("startup", "success"): 1, ("unknown_kid", "success"): 1, ("ttl", "error"): 1}
     assert all(p.attributes["jwtobs.issuer"] == ISS for p in points[JWKS_FETCHES])
+    # a failed fetch carries its low-cardinality error.type; successes carry none
+    assert {p.attributes.get("error.type") for p in points[JWKS_FETCHES]} == {None, "http_500"}
     suppressed = {p.attributes["jwtobs.why"]: p.value for p in points[JWKS_REFRESH_SUPPRESSED]}
     assert suppressed == {"cooldown": 2}
     assert sum(p.count for p in points[JWKS_FETCH_DURATION]) == 3

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import jwtobs
 from jwtobs import Reason, TokenRejected
 from jwtobs.events import ValidationEvent
+from jwtobs.jwks import Key, KeySource
 from tests.jwks.server import FakeClock, JwksServer, RsaKey
 
 ISS = "https://idp.example/tenant-a"
@@ -168,7 +169,18 @@ def test_hmac_with_public_key_as_secret_is_refused(server: JwksServer, rsa_keys:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     keys = jwtobs.StaticKeys({"k0": rsa_keys[0].private.public_key()})
-    v = jwtobs.Verifier(profile(algorithms=("HS256",)), keys=keys)
+    # refused at configuration: an HMAC profile never gets an asymmetric key
+    with pytest.raises(jwtobs.ConfigurationError, match="asymmetric key is never an HMAC secret"):
+        jwtobs.Verifier(profile(algorithms=("HS256",)), keys=keys)
+    # ... and the PEM itself is refused as a secret (whatever the backend would do with it)
+    with pytest.raises(jwtobs.ConfigurationError, match="PEM key material"):
+        jwtobs.StaticKeys({"k0": pem})
+
+    class Custom(KeySource):  # a key source jwtobs cannot inspect at configuration: checked per token
+        def get(self, kid: str | None) -> Key:
+            return keys.get(kid)
+
+    v = jwtobs.Verifier(profile(algorithms=("HS256",)), keys=Custom())
     signing_input = f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': 'k0'})}.{b64(claims())}"
     mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()  # the classic confusion forgery
     token = f"{signing_input}.{b64(mac)}"

@@ -1,0 +1,178 @@
+"""A misbehaving JWKS endpoint on 127.0.0.1, written on a raw socket so it can break HTTP in the ways
+``http.server`` cannot: truncated chunked bodies, 101 headers, a 70 KB header line, a garbled status line,
+a status line and headers dripped one byte at a time, a dripped body, HTML, 500, a redirect loop, a TCP
+reset, and a server that takes the connection but does not answer.
+
+Every loop is bounded (byte counts, ``stop`` event); every connection gets its own daemon thread.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from typing import Any, Final
+
+#: the faults of the issue's matrix, in the order the docs list them
+FAULTS: Final = (
+    "truncated_chunked",
+    "too_many_headers",
+    "long_header_line",
+    "garbled_status",
+    "header_drip",
+    "body_drip",
+    "html",
+    "http_500",
+    "redirect",
+    "reset",
+    "slow_accept",
+)
+#: the ``error.type`` each fault is counted under (JwksSource.last_error / the fetches metric)
+ERROR_TYPE: Final = {
+    "truncated_chunked": "incomplete_body",
+    "too_many_headers": "too_many_headers",
+    "long_header_line": "headers_too_large",
+    "garbled_status": "bad_status_line",
+    "header_drip": "timeout",
+    "body_drip": "timeout",
+    "html": "content_type",
+    "http_500": "http_500",
+    "redirect": "redirect",
+    "reset": "reset",
+    "slow_accept": "timeout",
+}
+#: faults that hold the connection open: the client pays its whole timeout
+SLOW: Final = frozenset({"header_drip", "body_drip", "slow_accept"})
+DRIP_INTERVAL: Final = 0.02  # seconds between dripped bytes
+SLOW_ACCEPT: Final = 5.0  # seconds before a slow_accept connection is read
+
+
+class FaultServer:
+    """Serves ``body`` (a JWK set) correctly in mode ``"ok"``, else breaks the response as ``mode`` says.
+
+    ``requests`` counts connections (the client makes one request per connection).
+    """
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.body = b'{"keys": []}'
+        self.requests = 0
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(256)
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/jwks.json"
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def publish(self, jwks: dict[str, Any]) -> None:
+        self.body = json.dumps(jwks).encode()
+
+    def reset_count(self) -> None:
+        with self._lock:
+            self.requests = 0
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    # -- server ---------------------------------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.requests += 1
+            threading.Thread(target=self._serve, args=(conn, self.mode), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, mode: str) -> None:
+        try:
+            conn.settimeout(10)
+            if mode == "slow_accept" and self.stop.wait(SLOW_ACCEPT):
+                return
+            self._read_request(conn)
+            getattr(self, "_" + mode)(conn)
+        except OSError:
+            pass  # the client gave up (its deadline): expected for the slow faults
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _read_request(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+
+    def _head(self, status: str = "200 OK", ctype: str = "application/json", length: int | None = None) -> bytes:
+        lines = [f"HTTP/1.1 {status}", f"Content-Type: {ctype}", "Cache-Control: max-age=300", "Connection: close"]
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    def _ok(self, conn: socket.socket) -> None:
+        conn.sendall(self._head(length=len(self.body)) + b"\r\n" + self.body)
+
+    def _truncated_chunked(self, conn: socket.socket) -> None:
+        head = self._head().replace(b"Connection: close\r\n", b"Transfer-Encoding: chunked\r\n")
+        half = self.body[: len(self.body) // 2]
+        # announces the whole body as one chunk, sends half of it, and closes
+        conn.sendall(head + b"\r\n" + f"{len(self.body):x}\r\n".encode() + half)
+
+    def _too_many_headers(self, conn: socket.socket) -> None:
+        extra = b"".join(f"X-Filler-{i}: {i}\r\n".encode() for i in range(101))
+        conn.sendall(self._head(length=len(self.body)) + extra + b"\r\n" + self.body)
+
+    def _long_header_line(self, conn: socket.socket) -> None:
+        extra = b"X-Long: " + b"a" * 70_000 + b"\r\n"
+        conn.sendall(self._head(length=len(self.body)) + extra + b"\r\n" + self.body)
+
+    def _garbled_status(self, conn: socket.socket) -> None:
+        conn.sendall(
+            self._head(length=len(self.body)).replace(b"HTTP/1.1 200 OK", b"HTTX/1.1 2OO 0K") + b"\r\n" + self.body
+        )
+
+    def _drip(self, conn: socket.socket, data: bytes) -> None:
+        for i in range(len(data)):  # bounded by the data; stops early when the client closes
+            if self.stop.wait(DRIP_INTERVAL):
+                return
+            conn.sendall(data[i : i + 1])
+
+    def _header_drip(self, conn: socket.socket) -> None:
+        # the status line and every header byte by byte: each byte arrives well within any socket timeout
+        self._drip(conn, self._head(length=len(self.body)) + b"X-Padding: " + b"p" * 2000 + b"\r\n\r\n" + self.body)
+
+    def _body_drip(self, conn: socket.socket) -> None:
+        conn.sendall(self._head(length=len(self.body)) + b"\r\n")
+        self._drip(conn, self.body)
+
+    def _html(self, conn: socket.socket) -> None:
+        page = b"<!doctype html><html><body><h1>Sign in</h1></body></html>"
+        conn.sendall(self._head(ctype="text/html; charset=utf-8", length=len(page)) + b"\r\n" + page)
+
+    def _http_500(self, conn: socket.socket) -> None:
+        body = b'{"error": "internal"}'
+        conn.sendall(self._head("500 Internal Server Error", length=len(body)) + b"\r\n" + body)
+
+    def _redirect(self, conn: socket.socket) -> None:
+        head = self._head("302 Found", length=0) + f"Location: {self.url}\r\n".encode()
+        conn.sendall(head + b"\r\n")
+
+    def _reset(self, conn: socket.socket) -> None:
+        # SO_LINGER with a zero timeout: close() sends a TCP RST instead of a FIN
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def _slow_accept(self, conn: socket.socket) -> None:
+        self._ok(conn)  # after SLOW_ACCEPT seconds (when the client has long given up)

@@ -1,0 +1,276 @@
+"""Issue #14 items 1, 2, 5, 7, 9 and #17's JwksSource items, one test each (the fault matrix is in
+test_fault_matrix.py): any exception is a failed fetch, header caps, JSON content type, parsed loopback,
+telemetry failures counted and logged once, header copies, VerifierSet with odd issuers and on asyncio,
+jwks.py without a JOSE library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+
+import jwtobs
+from jwtobs import Reason, TokenRejected, config
+from jwtobs.events import ValidationEvent
+from jwtobs.header import peek
+from jwtobs.integrations import BearerAuth, Principal
+from jwtobs.integrations.fastapi import jwt_auth
+from tests.jwks.server import FakeClock, JwksServer, RsaKey
+
+ISS, AUD, NOW = "https://idp.example", "api", 1_800_000_000
+PROFILE = jwtobs.Profile(name="api", issuer=ISS, audience=AUD)
+
+
+def claims(**over: Any) -> dict[str, Any]:
+    c: dict[str, Any] = {"iss": ISS, "sub": "u", "aud": AUD, "exp": NOW + 3600, "iat": NOW}
+    c.update(over)
+    return c
+
+
+@pytest.fixture
+def events() -> list[Any]:
+    out: list[Any] = []
+    jwtobs.configure(sinks=[out.append], fingerprint_key=b"k" * 32, from_env=False)
+    return out
+
+
+def verdict(v: Any, token: str) -> str:
+    try:
+        v.verify(token, now=NOW)
+    except TokenRejected as exc:
+        return exc.reason.value
+    return "accepted"
+
+
+# -- item 7: loopback is the parsed host ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost.attacker.example/jwks",
+        "http://127.0.0.1.nip.io/",
+        "http://localhost@evil.example/",
+        "http://user:pw@127.0.0.1/jwks",
+        "http://127.0.0.1:99999/jwks",
+        "http://10.0.0.1/jwks",
+        "http://[::ffff:8.8.8.8]/jwks",
+        "ftp://127.0.0.1/jwks",
+        "https://user@idp.example/jwks",
+        "https:///jwks",
+    ],
+)
+def test_plain_http_only_to_a_parsed_loopback_host(url: str) -> None:
+    with pytest.raises(jwtobs.ConfigurationError):
+        jwtobs.JwksSource(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/jwks",
+        "http://localhost/jwks",
+        "http://LOCALHOST:1/x",
+        "http://[::1]:9/x",
+        "http://127.9.9.9/",
+    ],
+)
+def test_loopback_urls_accepted(url: str) -> None:
+    jwtobs.JwksSource(url)
+
+
+# -- item 1: content type, header caps, any exception ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("content_type", "ok"),
+    [
+        ("application/json", True),
+        ("application/jwk-set+json", True),
+        ("Application/JSON; charset=utf-8", True),
+        ("text/html", False),
+        ("text/plain", False),
+        (None, False),
+    ],
+)
+def test_content_type_must_be_json(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], content_type: str | None, ok: bool
+) -> None:
+    server.publish(rsa_keys[0])
+    server.content_type = content_type
+    src = jwtobs.JwksSource(server.url, clock=clock, proxies={})
+    assert src.refresh() is ok
+    assert src.last_error == (None if ok else "content_type")
+
+
+def test_header_count_capped_below_the_stdlib_limit(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    server.publish(rsa_keys[0])
+    server.headers = {f"X-Filler-{i}": "x" for i in range(70)}  # http.client allows 100
+    src = jwtobs.JwksSource(server.url, clock=clock, proxies={})
+    assert not src.refresh()
+    assert src.last_error == "too_many_headers"
+
+
+class Exploding(jwtobs.JwksSource):
+    """A source whose download raises what no one anticipated (a bug, a library change...)."""
+
+    explode = False
+
+    def _download(self) -> tuple[bytes, int | None]:
+        if self.explode:
+            raise RuntimeError("surprise")
+        return super()._download()
+
+
+def test_any_exception_is_a_failed_fetch(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], events: list[Any]
+) -> None:
+    server.publish(rsa_keys[0])
+    src = Exploding(server.url, clock=clock, proxies={}, cooldown=30)
+    v = jwtobs.Verifier(PROFILE, keys=src)
+    token = rsa_keys[0].sign(claims())
+    assert verdict(v, token) == "accepted"
+    src.explode = True
+    clock.advance(301)
+    for _ in range(20):
+        assert verdict(v, token) == "accepted"  # last-known-good
+    assert (src.fetch_count, src.failure_count, src.last_error) == (2, 1, "internal")  # cooldown applied
+    clock.advance(31)
+    assert verdict(v, token) == "accepted"
+    assert src.fetch_count == 3
+    cold = Exploding(server.url, clock=clock, proxies={})
+    cold.explode = True
+    for _ in range(5):
+        assert verdict(jwtobs.Verifier(PROFILE, keys=cold), token) == "JWT_JWKS_UNAVAILABLE"  # 503, not 401
+    assert cold.fetch_count == 1
+
+
+def test_failing_telemetry_is_counted_and_logged_once(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    server.publish(rsa_keys[0])
+    src = jwtobs.JwksSource(server.url, clock=clock, proxies={}, cooldown=30)
+    good = config.current
+
+    def broken() -> Any:
+        raise PermissionError("read-only events path")
+
+    monkeypatch.setattr(config, "current", broken)
+    with caplog.at_level(logging.WARNING, logger="jwtobs.jwks"):
+        assert src.get("k0").kid == "k0"
+        for i in range(3):  # unknown kids: suppressed-refresh telemetry fails too
+            with pytest.raises(TokenRejected):
+                src.get(f"x{i}")
+    monkeypatch.setattr(config, "current", good)
+    assert src.telemetry_failures >= 3
+    warnings = [r for r in caplog.records if "JWKS telemetry" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "PermissionError" in warnings[0].getMessage()
+
+
+# -- item 9: peeked headers are copies ---------------------------------------------------------------------
+def test_peeked_header_is_a_copy(rsa_keys: list[RsaKey], events: list[Any]) -> None:
+    v = jwtobs.Verifier(PROFILE, keys=jwtobs.StaticKeys({"keys": [rsa_keys[0].jwk()]}))
+    token = rsa_keys[0].sign(claims(), ext={"nested": [1]})
+    verified = v.verify(token, now=NOW)
+    verified.header["kid"] = "changed"  # type: ignore[index]
+    verified.header["ext"]["nested"].append(2)  # type: ignore[index]
+    p = peek(token)
+    assert p.header is not None and p.header["kid"] == "k0" and p.header["ext"] == {"nested": [1]}
+    p.header["alg"] = "none"
+    assert peek(token).alg == "RS256" and peek(token).header["alg"] == "RS256"  # type: ignore[index]
+    assert v.verify(token, now=NOW).kid == "k0"
+
+
+# -- item 5: VerifierSet ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("iss", [["https://idp.example"], {"a": 1}, 7, True])
+def test_verifier_set_non_string_iss_is_claim_invalid_with_event(
+    rsa_keys: list[RsaKey], events: list[Any], iss: Any
+) -> None:
+    keys = jwtobs.StaticKeys({"keys": [rsa_keys[0].jwk()]})
+    vs = jwtobs.VerifierSet([jwtobs.Verifier(PROFILE, keys=keys)])
+    token = rsa_keys[0].sign(claims(iss=iss))
+    with pytest.raises(TokenRejected) as ei:
+        vs.verify(token, now=NOW)
+    assert (ei.value.reason, ei.value.detail) == (Reason.CLAIM_INVALID, "iss")
+    with pytest.raises(TokenRejected) as ei:
+        asyncio.run(vs.averify(token, now=NOW))
+    assert ei.value.reason is Reason.CLAIM_INVALID
+    jwtobs.flush()
+    got = [e for e in events if isinstance(e, ValidationEvent)]
+    assert [e.reason for e in got] == ["JWT_CLAIM_INVALID"] * 2
+
+
+def test_verifier_set_averify_keeps_fastapi_responsive(
+    server: JwksServer, rsa_keys: list[RsaKey], events: list[Any]
+) -> None:
+    """/health answers while a protected request waits for a slow JWKS endpoint (it took 1.71 s before)."""
+    server.publish(rsa_keys[0])
+    server.delay = 1.0
+    other = jwtobs.Profile(name="other", issuer="https://other.example", audience=AUD)
+    vs = jwtobs.VerifierSet(
+        [
+            jwtobs.Verifier(PROFILE, keys=jwtobs.AsyncJwksSource(server.url, proxies={}, timeout=3)),
+            jwtobs.Verifier(other, keys=jwtobs.StaticKeys({"keys": [rsa_keys[1].jwk()]})),
+        ]
+    )
+    dep = jwt_auth(BearerAuth(vs.verify))
+    app = FastAPI()
+
+    @app.get("/items")
+    async def items(p: Principal = Depends(dep)) -> dict[str, str]:  # noqa: B008
+        return {"sub": p.subject or ""}
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    token = rsa_keys[0].sign(claims(exp=int(time.time()) + 600, iat=int(time.time())))
+
+    async def main() -> tuple[int, int, float, float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+
+            async def timed(path: str, **kw: Any) -> tuple[int, float]:
+                t0 = time.monotonic()
+                r = await c.get(path, **kw)
+                return r.status_code, time.monotonic() - t0
+
+            protected = asyncio.create_task(timed("/items", headers={"Authorization": f"Bearer {token}"}))
+            await asyncio.sleep(0.1)  # the JWKS fetch is in flight
+            health = await timed("/health")
+            prot = await protected
+            return prot[0], health[0], prot[1], health[1]
+
+    prot_status, health_status, prot_s, health_s = asyncio.run(main())
+    assert (prot_status, health_status) == (200, 200)
+    assert prot_s >= 0.9  # it did wait for the endpoint
+    assert health_s < 0.5  # ... on a worker thread, not on the event loop
+
+
+# -- #17: jwks.py without any JOSE library ------------------------------------------------------------------
+def test_jwks_imports_without_jose_libraries() -> None:
+    code = """
+import sys
+for name in ("jwt", "jose", "jwcrypto", "authlib", "joserfc"):
+    sys.modules[name] = None  # import fails, as when the package is not installed
+import jwtobs.jwks, jwtobs.verifier
+from jwtobs.jwks import parse_jwks
+by_kid, _ = parse_jwks(KEYS)
+assert list(by_kid) == ["k0"], by_kid
+assert jwtobs.jwks.StaticKeys({"s": b"q" * 40}).kids == {"s"}
+loaded = [m for m in sys.modules if m.split(".")[0] in ("jwt", "jose", "jwcrypto", "authlib", "joserfc")]
+assert all(sys.modules[m] is None for m in loaded), loaded
+print("ok")
+"""
+    keys = json.dumps({"keys": [RsaKey("k0").jwk()]})
+    out = subprocess.run(
+        [sys.executable, "-c", code.replace("KEYS", keys)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
