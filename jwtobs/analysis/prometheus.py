@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 import pandas as pd
 
 from jwtobs import telemetry
+from jwtobs.exceptions import JwtobsError
 
 __all__ = ["PrometheusError", "PrometheusFrames", "from_prometheus"]
 
@@ -76,7 +77,7 @@ SOURCES: Final[dict[str, tuple[_Source, ...]]] = {
 }
 
 
-class PrometheusError(RuntimeError):
+class PrometheusError(JwtobsError, RuntimeError):
     """Prometheus could not be reached, or refused or failed the query."""
 
 

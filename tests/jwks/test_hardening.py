@@ -274,3 +274,29 @@ print("ok")
         [sys.executable, "-c", code.replace("KEYS", keys)], capture_output=True, text=True, timeout=60, check=False
     )
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+# -- #17: one base exception ---------------------------------------------------------------------------------
+def test_one_base_exception_and_the_old_bases_kept() -> None:
+    from rest_framework.exceptions import APIException
+    from starlette.authentication import AuthenticationError
+
+    from jwtobs.analysis.prometheus import PrometheusError
+    from jwtobs.integrations.common import AuthDenied
+    from jwtobs.integrations.drf import JwtDenied
+    from jwtobs.integrations.starlette import DeniedError
+    from jwtobs.redact.scan import ScanProblem
+
+    for cls, old_base in [
+        (TokenRejected, Exception),
+        (jwtobs.ConfigurationError, ValueError),
+        (AuthDenied, Exception),
+        (DeniedError, AuthenticationError),
+        (JwtDenied, APIException),
+        (ScanProblem, Exception),
+        (PrometheusError, RuntimeError),
+    ]:
+        assert issubclass(cls, jwtobs.JwtobsError), cls
+        assert issubclass(cls, old_base), cls
+    with pytest.raises(jwtobs.JwtobsError):
+        jwtobs.Profile(name="", issuer=ISS, audience=AUD)

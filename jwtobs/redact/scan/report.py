@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from jwtobs.exceptions import JwtobsError
 from jwtobs.redact import patterns as p
 
 FAILED_KIND: Final = "redaction_failed"
@@ -25,7 +26,7 @@ class Finding:
         return {"path": self.path, "line": self.line, "kind": self.kind, "fingerprint": self.fingerprint}
 
 
-class ScanProblem(Exception):
+class ScanProblem(JwtobsError):
     """A path that could not be (fully) read; the message says why."""
 
     def __init__(self, path: str, message: str) -> None:
