@@ -9,6 +9,7 @@ Environment variables (read when the first state is built, and by ``configure(fr
 ``JWTOBS_FINGERPRINT_KEY``      secret for keyed fingerprints (any string; 32+ random bytes recommended)
 ``JWTOBS_FINGERPRINT_KEY_ID``   short id ([0-9a-z]{1,16}) written in every fingerprint; derived if unset
 ``JWTOBS_EVENTS_PATH``          append validation events to this JSONL file
+``JWTOBS_EVENTS_DIR``           write validation events into hourly partitions of this directory (rolled)
 ``JWTOBS_SERVICE``              service name in events (falls back to ``OTEL_SERVICE_NAME``)
 ``JWTOBS_TRUSTED_ISSUERS``      comma-separated issuers allowed as metric attribute values
 ``JWTOBS_LOG_EVENTS``           ``1``: also log events through the ``jwtobs.events`` logger
@@ -77,6 +78,7 @@ def _build(
     fingerprint_key_id: str | None = None,
     service: str | None = None,
     events_path: str | os.PathLike[str] | None = None,
+    events_dir: str | os.PathLike[str] | None = None,
     sinks: Iterable[EventSink | Callable[[ValidationEvent], None]] = (),
     log_events: bool | Any = False,
     issuers: Iterable[str] = (),
@@ -94,6 +96,7 @@ def _build(
     if from_env:
         service = service or os.environ.get("JWTOBS_SERVICE") or os.environ.get("OTEL_SERVICE_NAME") or None
         events_path = events_path or os.environ.get("JWTOBS_EVENTS_PATH") or None
+        events_dir = events_dir or os.environ.get("JWTOBS_EVENTS_DIR") or None
         issuers += _env_list("JWTOBS_TRUSTED_ISSUERS")
         if not log_events and os.environ.get("JWTOBS_LOG_EVENTS", "").lower() in ("1", "true", "yes"):
             log_events = True
@@ -101,6 +104,10 @@ def _build(
             defer = True
     if events_path:
         out_sinks.append(JsonlSink(events_path))
+    if events_dir:
+        from jwtobs.rolling import RollingJsonlSink
+
+        out_sinks.append(RollingJsonlSink(events_dir))
     if log_events is True:
         out_sinks.append(LoggerSink())
     elif log_events:
@@ -118,6 +125,7 @@ def configure(
     fingerprint_key_id: str | None = None,
     service: str | None = None,
     events_path: str | os.PathLike[str] | None = None,
+    events_dir: str | os.PathLike[str] | None = None,
     sinks: Sequence[EventSink | Callable[[ValidationEvent], None]] = (),
     log_events: bool | Any = False,
     issuers: Iterable[str] = (),
@@ -134,6 +142,8 @@ def configure(
         ``JWTOBS_FINGERPRINT_KEY``, else a random per-process key with a warning).
     service: service name written in events (default ``JWTOBS_SERVICE`` / ``OTEL_SERVICE_NAME``).
     events_path: append one JSON line per validation to this file (default ``JWTOBS_EVENTS_PATH``).
+    events_dir: write the JSON lines into ``date=YYYY-MM-DD/hour=HH/`` partitions of this directory, rolled
+        hourly and at 128 MiB (:class:`jwtobs.rolling.RollingJsonlSink`; default ``JWTOBS_EVENTS_DIR``).
     sinks: extra callables receiving each :class:`ValidationEvent`.
     log_events: ``True`` to log events via the ``jwtobs.events`` logger, or a logger (stdlib or structlog).
     issuers, kids: values trusted as metric attribute values (others become ``_unknown``).
@@ -157,6 +167,7 @@ def configure(
         fingerprint_key_id=fingerprint_key_id,
         service=service,
         events_path=events_path,
+        events_dir=events_dir,
         sinks=sinks,
         log_events=log_events,
         issuers=issuers,
