@@ -34,30 +34,44 @@ START = "2026-11-01 00:00:00+00"
 EVENTS_PER_HOUR = 1_000_000  # the generated fleet's rate: 100 M events span ~4 days
 
 
-def _events_sql(n: int, seed: int = 1) -> str:
-    """``n`` synthetic validation events (the columns of jwtobs.events.EVENT_FIELDS), time-ordered."""
+def _events_sql(n: int, seed: int = 1, per_hour: int = EVENTS_PER_HOUR) -> str:
+    """``n`` synthetic validation events (the columns of jwtobs.events.EVENT_FIELDS), time-ordered.
+
+    Tokens are real-shaped: each client refreshes its token every 50 min (valid 60 min) and reuses it for
+    every call meanwhile, so ``token_fp`` repeats and ``exp`` belongs to the token. Six clients run a clock
+    90 s behind: they refresh late and keep presenting their token up to 90 s past ``exp`` (rejected as
+    expired right after using it successfully). Stale tokens (an old token replayed after a restart) arrive
+    seconds to an hour past ``exp``."""
     h = f"hash(i + {seed * 1_000_003})"
     return f"""
     WITH base AS (
         SELECT i,
-            TIMESTAMPTZ '{START}' + to_microseconds(CAST(i * 3600e6 / {EVENTS_PER_HOUR} AS BIGINT)) AS time,
+            TIMESTAMPTZ '{START}' + to_microseconds(CAST(i * 3600e6 / {per_hour} AS BIGINT)) AS time,
             {h} % 1000 AS r,                      -- what happens to this validation (per mille)
             ({h} >> 10) % 300 AS client,
             ({h} >> 20) % 4 AS api,
-            ({h} >> 30) % 50 AS reuse,            -- the token is one of the client's ~50-use tokens
-            ({h} >> 40) % 36000 AS late_ds        -- lateness in 1/10 s (0-1 h) for expired tokens
+            1 + ({h} >> 40) % 3600 AS late_s      -- how late a stale token is (1 s - 1 h)
         FROM range({n}) t(i)
     ),
+    c AS (
+        SELECT *, epoch(time)::BIGINT AS ts, client % 50 = 7 AS skewed,
+            CASE WHEN client % 50 = 7 THEN 3600 ELSE 3000 END AS period, hash(client + {seed}) % 3000 AS off
+        FROM base
+    ),
+    tk AS (
+        SELECT *, (ts - CASE WHEN skewed THEN 90 ELSE 0 END + off) // period AS slot FROM c
+    ),
     ev AS (
-        SELECT *, epoch(time)::BIGINT AS ts, (i // 50) * 50 + reuse AS tok,
+        SELECT *, slot * period - off AS iat0, slot * period - off + 3600 AS exp0,
             CASE WHEN r < 15 THEN 'JWT_EXPIRED'
+                 WHEN skewed AND ts > slot * period - off + 3600 THEN 'JWT_EXPIRED'
                  WHEN r < 17 THEN 'JWT_BAD_SIGNATURE'
                  WHEN r < 18 THEN 'JWT_NOT_YET_VALID'
                  WHEN r < 19 THEN 'JWT_AUDIENCE_MISMATCH'
                  WHEN r < 21 THEN 'JWT_UNKNOWN_KID'
                  WHEN r < 22 THEN 'JWT_MALFORMED'
                  ELSE NULL END AS reason
-        FROM base
+        FROM tk
     )
     SELECT
         CAST(1 AS SMALLINT) AS schema,
@@ -75,16 +89,16 @@ def _events_sql(n: int, seed: int = 1) -> str:
         CASE WHEN reason = 'JWT_MALFORMED' THEN NULL ELSE 'at+jwt' END AS typ,
         CASE WHEN reason IN ('JWT_UNKNOWN_KID', 'JWT_MALFORMED') THEN NULL
              ELSE 'client-' || lpad(client::VARCHAR, 3, '0') END AS client_id,
-        substr(md5('t' || tok), 1, 22) AS token_fp,
-        substr(md5('j' || tok), 1, 22) AS jti_hash,
+        CASE WHEN reason = 'JWT_MALFORMED' THEN NULL
+             WHEN r < 15 THEN substr(md5('stale' || client || '-' || (ts - late_s)), 1, 22)
+             ELSE substr(md5('t' || client || '-' || slot), 1, 22) END AS token_fp,
+        CASE WHEN reason = 'JWT_MALFORMED' THEN NULL
+             ELSE substr(md5('j' || client || '-' || slot), 1, 22) END AS jti_hash,
         substr(md5('s' || client), 1, 22) AS sub_hash,
         NULL::VARCHAR AS tenant,
-        CASE WHEN reason = 'JWT_MALFORMED' THEN NULL
-             WHEN reason = 'JWT_EXPIRED' THEN ts - 3600 - late_ds // 10 ELSE ts - 600 END AS iat,
-        NULL::BIGINT AS nbf,
-        CASE WHEN reason = 'JWT_MALFORMED' THEN NULL
-             WHEN reason = 'JWT_EXPIRED' THEN ts - 1 - late_ds // 10
-             WHEN reason = 'JWT_NOT_YET_VALID' THEN ts + 3600 ELSE ts + 3000 END AS exp,
+        CASE WHEN reason = 'JWT_MALFORMED' THEN NULL WHEN r < 15 THEN ts - late_s - 3600 ELSE iat0 END AS iat,
+        CASE WHEN reason = 'JWT_NOT_YET_VALID' THEN ts + 30 + r ELSE NULL END AS nbf,
+        CASE WHEN reason = 'JWT_MALFORMED' THEN NULL WHEN r < 15 THEN ts - late_s ELSE exp0 END AS exp,
         CAST(700 + r % 300 AS INTEGER) AS token_bytes,
         0.0001 + (r % 97) / 100000.0 AS duration_s,
         md5('trace' || i) AS trace_id,
@@ -105,10 +119,11 @@ def _duck() -> Any:
     return con
 
 
-def generate(n: int, out: Path, fmt: str) -> Path:
+def generate(n: int, out: Path, fmt: str, per_hour: int = EVENTS_PER_HOUR) -> Path:
     """Write ``n`` synthetic events: a Hive-partitioned Parquet directory (``fmt='parquet'``) or one JSONL
     file in the JsonlSink layout (``fmt='jsonl'``). Cached: an existing complete data set is reused."""
-    target = out / (f"parquet-{n}" if fmt == "parquet" else f"events-{n}.jsonl")
+    name = f"{n}" if per_hour == EVENTS_PER_HOUR else f"{n}-{per_hour}ph"
+    target = out / (f"parquet-{name}" if fmt == "parquet" else f"events-{name}.jsonl")
     if target.exists():
         return target
     out.mkdir(parents=True, exist_ok=True)
@@ -116,7 +131,7 @@ def generate(n: int, out: Path, fmt: str) -> Path:
     shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
     con = _duck()
     t0 = time.perf_counter()
-    sql = _events_sql(n)
+    sql = _events_sql(n, per_hour=per_hour)
     if fmt == "parquet":
         con.execute(
             f"COPY (SELECT *, strftime(time, '%Y-%m-%d') AS date, strftime(time, '%H') AS hour FROM ({sql})) "

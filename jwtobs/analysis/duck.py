@@ -1,0 +1,398 @@
+"""The DuckDB engine: the detectors' per-minute aggregates computed inside DuckDB, out of core.
+
+>>> from jwtobs.analysis import duck
+>>> aggs = duck.aggregate("/var/log/jwtobs/events")        # a partitioned Parquet/JSONL directory
+>>> incidents(aggs, duck.keyset_changes("/var/log/jwtobs/events"))
+
+The events are never loaded into pandas: DuckDB scans the Parquet or JSONL files (a file, or a directory
+searched recursively, e.g. the ``date=/hour=`` partitions :class:`jwtobs.rolling.RollingJsonlSink` writes)
+and returns only the aggregates of :mod:`jwtobs.analysis.aggregate`, with the same columns, dtypes, rows and
+order as the pandas engine gives for the same files (``tests/analysis/test_engines.py`` asserts equality).
+DuckDB spills to disk past ``memory_limit``, so inputs larger than memory work; see
+``benchmarks/bench_scale.py`` for 100 M events.
+
+The same files are read as :func:`jwtobs.analysis.load_events` reads them (:func:`load.event_files`), and
+the same input is refused: a truncated/corrupt Parquet file, a line that is not JSON in the middle of a JSONL
+file, an event schema version this jwtobs does not read. Each is a :class:`jwtobs.analysis.load.EventsError`
+with one line naming the file. An unterminated last line (a file being written) is tolerated.
+
+:func:`compact` turns JSONL events (e.g. a rolled directory) into a Hive-partitioned Parquet directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pandas as pd
+
+from jwtobs.analysis.aggregate import (
+    CONT_GRACE,
+    CONT_WINDOW,
+    COUNTS_SCHEMA,
+    LATENESS_EDGES,
+    LATENESS_SCHEMA,
+    OTHER,
+    Aggregates,
+)
+from jwtobs.analysis.load import (
+    ARROW_SCHEMA,
+    READABLE_SCHEMAS,
+    EventsError,
+    _changes_frame,
+    _complete_length,
+    _conform,
+    _read_jsonl,
+    event_files,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["aggregate", "keyset_changes", "compact", "connect", "events_sql", "DEFAULT_MEMORY_LIMIT"]
+
+#: DuckDB's memory limit unless told otherwise (it spills to a temporary directory beyond it)
+DEFAULT_MEMORY_LIMIT: Final = "1GB"
+
+_SQL_TYPES: Final[dict[str, str]] = {
+    "schema": "SMALLINT",
+    "time": "TIMESTAMPTZ",
+    "iat": "BIGINT",
+    "nbf": "BIGINT",
+    "exp": "BIGINT",
+    "token_bytes": "INTEGER",
+    "duration_s": "DOUBLE",
+}
+_FIELDS: Final = tuple(f.name for f in ARROW_SCHEMA)
+
+
+def _type(name: str) -> str:
+    return _SQL_TYPES.get(name, "VARCHAR")
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join(_lit(str(p)) for p in paths) + "]"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def connect(memory_limit: str | None = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for the engine: UTC, bounded memory (spilling to a temporary
+    directory), no progress bar, no insertion-order preservation (lets big scans stream)."""
+    try:
+        import duckdb
+    except ImportError:
+        raise ImportError("the DuckDB engine needs duckdb: pip install 'jwtobs[analysis]'") from None
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        con.execute(f"SET temp_directory = {_lit(os.path.join(tempfile.gettempdir(), 'jwtobs-duckdb'))}")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+# -- the events as SQL -------------------------------------------------------------------------------------
+def _parquet_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
+    src = f"read_parquet({_list(files)}, union_by_name = true, hive_partitioning = false)"
+    try:
+        present = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    except Exception as exc:
+        raise _file_error(exc, files, "unreadable Parquet file") from None
+    cols = []
+    for name in _FIELDS:
+        if name not in present:
+            cols.append(f"CAST(NULL AS {_type(name)}) AS {name}")
+        elif name == "time" and present[name] in ("VARCHAR", "JSON"):
+            cols.append("CAST(time AS TIMESTAMPTZ) AS time")
+        else:
+            cols.append(f"CAST({name} AS {_type(name)}) AS {name}")
+    where = " WHERE event IS NULL" if "event" in present else ""
+    return f"SELECT {', '.join(cols)} FROM {src}{where}"
+
+
+def _json_columns() -> str:
+    cols = {name: ("VARCHAR" if name == "time" else _type(name)) for name in _FIELDS}
+    cols["event"] = "VARCHAR"
+    return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in cols.items()) + "}"
+
+
+def _jsonl_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
+    """DuckDB's JSON reader over the complete files. A file whose last line is torn (being written; the
+    current hour of a rolled directory, at most ``max_bytes``) is read up to its last complete line by the
+    pandas engine's reader and registered as an Arrow view, so both engines drop exactly that line."""
+    nonempty = [f for f in files if f.stat().st_size]
+    torn = [f for f in nonempty if _complete_length(f) != f.stat().st_size]
+    clean = [f for f in nonempty if f not in torn]
+    out = []
+    if clean:
+        cols = ", ".join("CAST(time AS TIMESTAMPTZ) AS time" if n == "time" else n for n in _FIELDS)
+        src = (
+            f"read_json({_list(clean)}, format = 'newline_delimited', columns = {_json_columns()}, "
+            "ignore_errors = false, maximum_object_size = 16777216)"
+        )
+        out.append(f"SELECT {cols} FROM {src} WHERE event IS NULL")
+    for f in torn:
+        view = f"jwtobs_torn_{uuid.uuid4().hex[:12]}"
+        con.register(view, _conform(_read_jsonl(f), f))
+        out.append(f"SELECT {', '.join(_FIELDS)} FROM {view}")
+    return out
+
+
+def events_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
+    """A SQL query over the validation events of ``path`` with the columns of
+    :data:`jwtobs.events.EVENT_FIELDS` (``time`` a UTC ``TIMESTAMPTZ``). Raises ``FileNotFoundError`` or
+    :class:`EventsError`."""
+    files = event_files(path)
+    parquet = [f for f in files if f.suffix == ".parquet"]
+    parts = ([_parquet_sql(con, parquet)] if parquet else []) + _jsonl_sql(
+        con, [f for f in files if f.suffix != ".parquet"]
+    )
+    if not parts:
+        cols = ", ".join(f"CAST(NULL AS {_type(n)}) AS {n}" for n in _FIELDS)
+        return f"SELECT {cols} WHERE false"
+    return " UNION ALL ".join(f"({p})" for p in parts)
+
+
+def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsError:
+    text = _first_line(exc)
+    named = next((f for f in files if str(f) in str(exc)), None)
+    where = str(named) if named is not None else (str(files[0]) if len(files) == 1 else f"{len(files)} files")
+    return EventsError(f"{where}: {what} ({text})")
+
+
+@contextmanager
+def _errors(files: Sequence[Path]) -> Iterator[None]:
+    """DuckDB's errors on bad input as one-line :class:`EventsError`s naming the file."""
+    import duckdb
+
+    try:
+        yield
+    except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
+        msg = str(exc)
+        what = "not a jwtobs events file"
+        if "parquet" in msg.lower() or "magic" in msg.lower():
+            what = "unreadable Parquet file"
+        raise _file_error(exc, files, what) from None
+
+
+def _check_schema(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[Path]) -> None:
+    readable = ", ".join(str(v) for v in sorted(READABLE_SCHEMAS))
+    with _errors(files):
+        bad = con.execute(f"SELECT DISTINCT schema FROM ({events}) WHERE schema NOT IN ({readable})").fetchall()
+    if bad:
+        versions = ", ".join(str(v) for (v,) in sorted(bad))
+        where = str(files[0]) if len(files) == 1 else f"{Path(os.path.commonpath([str(f) for f in files]))}"
+        raise EventsError(
+            f"{where}: event schema version {versions}; this jwtobs reads {readable} "
+            "(upgrade jwtobs to read these events)"
+        )
+
+
+# -- aggregates --------------------------------------------------------------------------------------------
+def _bounded(column: str, keep: str) -> str:
+    return f"CASE WHEN {column} IS NULL OR {column} IN (SELECT v FROM {keep}) THEN {column} ELSE {_lit(OTHER)} END"
+
+
+def _bin(x: str) -> str:
+    """The upper edge of the :data:`LATENESS_EDGES` bin holding ``x`` (the first edge >= x)."""
+    finite = [e for e in LATENESS_EDGES if e != float("inf")]
+    whens = " ".join(f"WHEN v <= {e!r} THEN {e!r}" for e in finite)
+    return f"CASE {whens.replace('v <=', x + ' <=')} ELSE CAST('infinity' AS DOUBLE) END"
+
+
+def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, str, str]:
+    """(label set query, counts query, lateness query) over the events query."""
+    labels = f"""
+    CREATE TEMP TABLE {label_table} AS
+    WITH ev AS ({events})
+    SELECT col, v FROM (
+        SELECT 'client_id' AS col, client_id AS v, bool_or(outcome = 'accepted') AS acc, count(*) AS n
+            FROM ev WHERE client_id IS NOT NULL GROUP BY client_id
+        UNION ALL
+        SELECT 'kid', kid, bool_or(outcome = 'accepted'), count(*) FROM ev WHERE kid IS NOT NULL GROUP BY kid
+        UNION ALL
+        SELECT 'typ', typ, bool_or(outcome = 'accepted'), count(*) FROM ev WHERE typ IS NOT NULL GROUP BY typ
+    ) WHERE acc OR n >= {int(keep_min)}
+    """
+    base = f"""
+    WITH ev AS ({events}),
+    kc AS (SELECT v FROM {label_table} WHERE col = 'client_id'),
+    kk AS (SELECT v FROM {label_table} WHERE col = 'kid'),
+    kt AS (SELECT v FROM {label_table} WHERE col = 'typ'),
+    e AS (
+        SELECT time, date_trunc('minute', time) AS minute, issuer, profile,
+            {_bounded("client_id", "kc")} AS client_id, {_bounded("kid", "kk")} AS kid,
+            {_bounded("typ", "kt")} AS typ, outcome, reason, exp, nbf, token_fp,
+            epoch_ns(time) / 1e9 AS t
+        FROM ev
+    )"""
+    counts = f"""{base}
+    SELECT minute, issuer, profile, client_id, kid, typ, outcome, reason,
+        coalesce(t - CAST(exp AS DOUBLE) > 0, false) AS past_exp, count(*) AS count, max(exp) AS max_exp
+    FROM e GROUP BY ALL
+    ORDER BY minute, issuer, profile, client_id, kid, typ, outcome, reason, past_exp NULLS LAST"""
+    lateness = f"""{base},
+    s AS (
+        SELECT *,
+            reason = 'JWT_EXPIRED' AND t - CAST(exp AS DOUBLE) > 0 AS late_rej,
+            outcome = 'accepted' AND t - CAST(exp AS DOUBLE) > 0 AS late_acc,
+            reason = 'JWT_NOT_YET_VALID' AND CAST(nbf AS DOUBLE) - t > 0 AS early_rej
+        FROM e
+        WHERE (reason = 'JWT_EXPIRED' OR outcome = 'accepted' OR reason = 'JWT_NOT_YET_VALID')
+    ),
+    l AS (
+        SELECT *,
+            CASE WHEN coalesce(early_rej, false) THEN CAST(nbf AS DOUBLE) - t ELSE t - CAST(exp AS DOUBLE) END AS x
+        FROM s WHERE coalesce(late_rej, false) OR coalesce(late_acc, false) OR coalesce(early_rej, false)
+    ),
+    r AS (SELECT t, token_fp FROM l WHERE coalesce(late_rej, false) AND token_fp IS NOT NULL),
+    a AS (
+        SELECT t, token_fp FROM e
+        WHERE outcome = 'accepted' AND t - CAST(exp AS DOUBLE) >= -{CONT_GRACE!r}
+            AND token_fp IN (SELECT token_fp FROM r)
+    ),
+    c AS (
+        SELECT DISTINCT r.t, r.token_fp FROM r ASOF JOIN a ON r.token_fp = a.token_fp AND r.t >= a.t
+        WHERE r.t - a.t <= {CONT_WINDOW!r}
+    ),
+    b AS (
+        SELECT l.minute, l.issuer, l.profile, l.client_id, l.outcome,
+            CASE WHEN coalesce(l.early_rej, false) THEN 'early' ELSE 'late' END AS direction,
+            {_bin("l.x")} AS le,
+            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS cont
+        FROM l LEFT JOIN c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
+    )
+    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, count(*) AS count
+    FROM b GROUP BY ALL
+    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont NULLS LAST"""
+    return labels, counts, lateness
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> Any:
+    """The result of ``query`` as an Arrow table (``to_arrow_table`` since DuckDB 1.4, ``arrow`` before)."""
+    rel = con.sql(query)
+    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+    return fetch()
+
+
+def _typed(table: Any, schema: dict[str, str]) -> pd.DataFrame:
+    df = table.to_pandas()
+    out = pd.DataFrame(index=range(len(df)))
+    for col, dtype in schema.items():
+        s = df[col]
+        if dtype.startswith("datetime64"):
+            out[col] = pd.to_datetime(s, utc=True).astype(dtype)
+        else:
+            out[col] = s.astype(dtype)
+    return out
+
+
+def aggregate(
+    path: str | Path,
+    keep_min: int = 10,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+) -> Aggregates:
+    """The per-minute aggregates (:class:`jwtobs.analysis.aggregate.Aggregates`) of the events of ``path``
+    (a JSONL or Parquet file, or a directory of them), computed by DuckDB. Equal to
+    ``aggregate(load_events(path), keep_min)`` without loading the events."""
+    con = con if con is not None else connect(memory_limit)
+    files = event_files(path)
+    events = events_sql(con, path)
+    _check_schema(con, events, files)
+    label_table = f"jwtobs_labels_{uuid.uuid4().hex[:12]}"
+    labels, counts_q, lateness_q = _aggregate_sql(events, keep_min, label_table)
+    try:
+        with _errors(files):
+            con.execute(labels)
+            counts = _arrow(con, counts_q)
+            lateness = _arrow(con, lateness_q)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {label_table}")
+    return Aggregates(
+        _typed(counts, COUNTS_SCHEMA),
+        _typed(lateness, LATENESS_SCHEMA),
+        engine="duckdb",
+        has_cont=True,
+    )
+
+
+def keyset_changes(path: str | Path, *, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+    """The ``jwks.keyset_changed`` records of the JSONL files of ``path``, read by DuckDB; the same frame as
+    :func:`jwtobs.analysis.load_keyset_changes`."""
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*.jsonl") if f.is_file()) if p.is_dir() else event_files(p)
+    files = [f for f in files if f.suffix != ".parquet" and f.stat().st_size]
+    if not files:
+        return _changes_frame([])
+    con = con if con is not None else connect()
+    cols = {
+        "event": "VARCHAR",
+        "time": "VARCHAR",
+        "issuer": "VARCHAR",
+        "added": "VARCHAR[]",
+        "removed": "VARCHAR[]",
+        "keys": "BIGINT",
+        "service": "VARCHAR",
+    }
+    spec = "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in cols.items()) + "}"
+    query = (
+        f"SELECT time, issuer, added, removed, keys, service FROM read_json({_list(files)}, "
+        f"format = 'newline_delimited', columns = {spec}, ignore_errors = true) "
+        "WHERE event = 'jwks.keyset_changed'"
+    )
+    with _errors(files):
+        rows = con.execute(query).fetchall()
+    names = ["time", "issuer", "added", "removed", "keys", "service"]
+    return _changes_frame([{"event": "jwks.keyset_changed", **dict(zip(names, r, strict=True))} for r in rows])
+
+
+def compact(
+    source: str | Path,
+    target: str | Path,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+) -> int:
+    """Write the validation events of ``source`` as a Hive-partitioned Parquet directory ``target``
+    (``date=YYYY-MM-DD/hour=HH/*.parquet``, zstd) that :func:`aggregate` and ``load_events`` read. The
+    directory is written beside ``target`` and renamed into place, so a failure leaves nothing behind.
+    Returns the number of events written."""
+    target = Path(target)
+    if target.exists():
+        raise FileExistsError(target)
+    con = con if con is not None else connect(memory_limit)
+    files = event_files(source)
+    events = events_sql(con, source)
+    _check_schema(con, events, files)
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with _errors(files):
+            n = con.execute(f"SELECT count(*) FROM ({events})").fetchone()
+            con.execute(
+                f"COPY (SELECT *, strftime(time, '%Y-%m-%d') AS date, strftime(time, '%H') AS hour FROM ({events})) "
+                f"TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, hour))"
+            )
+        os.replace(tmp, target)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return int(n[0]) if n else 0

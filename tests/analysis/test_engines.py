@@ -1,0 +1,143 @@
+"""The DuckDB engine gives the pandas engine's aggregates and incidents, exactly, on the same files."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+import jwtobs.analysis as A
+from jwtobs.analysis import duck
+from jwtobs.analysis.aggregate import OTHER, Aggregates, aggregate
+from jwtobs.analysis.load import EventsError
+from jwtobs.rolling import RollingJsonlSink
+from jwtobs.simulate import default_scenario, simulate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "benchmarks" / "bench_scale.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded simulated fleet (real tokens, real validators) with injected incidents: JSONL + Parquet."""
+    out = tmp_path_factory.mktemp("engines-day")
+    simulate(default_scenario(seed=5, duration=6 * 3600), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The benchmark's generated fleet (reused tokens, expired ones minutes to an hour late, scanners with
+    random kids): exercises the bounded labels and both values of ``cont``."""
+    out = tmp_path_factory.mktemp("engines-synth")
+    return Path(_bench().generate(60_000, out, "jsonl", per_hour=20_000))
+
+
+def assert_same(a: Aggregates, b: Aggregates) -> None:
+    pd.testing.assert_frame_equal(a.counts, b.counts)
+    pd.testing.assert_frame_equal(a.lateness, b.lateness)
+
+
+def test_duckdb_aggregates_equal_pandas_on_jsonl_parquet_and_directory(day: Path) -> None:
+    for src in (day / "events.jsonl", day / "events.parquet", day):
+        pandas_aggs = aggregate(A.load_events(src))
+        duck_aggs = duck.aggregate(src)
+        assert duck_aggs.engine == "duckdb" and duck_aggs.has_cont
+        assert not duck_aggs.counts.empty and not duck_aggs.lateness.empty
+        assert_same(pandas_aggs, duck_aggs)
+
+
+def test_duckdb_and_pandas_find_identical_incidents(day: Path) -> None:
+    changes = A.load_keyset_changes(day)
+    pd.testing.assert_frame_equal(duck.keyset_changes(day), changes)
+    by_pandas = A.incidents(A.load_events(day), changes)
+    by_duckdb = A.incidents(duck.aggregate(day), duck.keyset_changes(day))
+    assert len(by_pandas) >= 3  # the scenario's injected incidents are found
+    pd.testing.assert_frame_equal(by_pandas, by_duckdb)
+
+
+def test_duckdb_equals_pandas_on_scanner_noise_and_token_reuse(synthetic: Path) -> None:
+    pandas_aggs = aggregate(A.load_events(synthetic))
+    duck_aggs = duck.aggregate(synthetic)
+    assert_same(pandas_aggs, duck_aggs)
+    assert (duck_aggs.counts["kid"] == OTHER).any()  # random scanner kids fold into one value
+    late = duck_aggs.lateness[duck_aggs.lateness["outcome"] == "rejected"]
+    assert set(late["cont"]) == {True, False}
+    assert set(late["direction"]) == {"late", "early"}
+    pd.testing.assert_frame_equal(A.incidents(pandas_aggs), A.incidents(duck_aggs))
+
+
+def test_compacted_partitioned_parquet_gives_the_same_aggregates(day: Path, tmp_path: Path) -> None:
+    n = duck.compact(day / "events.jsonl", tmp_path / "pq")
+    assert n == len(A.load_events(day / "events.jsonl"))
+    parts = sorted({p.parent.relative_to(tmp_path / "pq").as_posix() for p in (tmp_path / "pq").rglob("*.parquet")})
+    assert len(parts) >= 6 and all(p.startswith("date=") and "/hour=" in p for p in parts)
+    assert_same(duck.aggregate(day / "events.jsonl"), duck.aggregate(tmp_path / "pq"))
+    assert_same(duck.aggregate(tmp_path / "pq"), aggregate(A.load_events(tmp_path / "pq")))
+    with pytest.raises(FileExistsError):
+        duck.compact(day / "events.jsonl", tmp_path / "pq")
+
+
+def test_rolled_directory_is_one_table_for_both_engines(day: Path, tmp_path: Path) -> None:
+    from jwtobs.events import ValidationEvent
+
+    events = A.load_events(day / "events.jsonl")
+    sink = RollingJsonlSink(tmp_path / "rolled", max_bytes=400_000, flush_interval=60)
+    for rec in events.to_dict("records"):
+        rec["time"] = rec["time"].timestamp()
+        rec = {k: (None if v is pd.NA or (isinstance(v, float) and v != v) else v) for k, v in rec.items()}
+        sink(ValidationEvent(**rec))
+    sink.close()
+    assert sink.files > 3
+    assert_same(aggregate(A.load_events(tmp_path / "rolled")), duck.aggregate(tmp_path / "rolled"))
+    assert int(duck.aggregate(tmp_path / "rolled").counts["count"].sum()) == len(events)
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+def test_corrupt_parquet_in_a_directory_is_one_clear_error(day: Path, tmp_path: Path) -> None:
+    d = tmp_path / "d" / "date=2026-11-01"
+    d.mkdir(parents=True)
+    shutil.copy(day / "events.parquet", d / "a.parquet")
+    data = (day / "events.parquet").read_bytes()
+    (d / "b.parquet").write_bytes(data[: len(data) // 3])
+    with pytest.raises(EventsError) as err:
+        duck.aggregate(tmp_path / "d")
+    msg = str(err.value)
+    assert "b.parquet" in msg and "unreadable Parquet file" in msg and "\n" not in msg
+
+
+def test_mixed_schema_versions_are_refused(day: Path, tmp_path: Path) -> None:
+    lines = (day / "events.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "a.jsonl").write_text("".join(lines[:100]))
+    (tmp_path / "b.jsonl").write_text("".join(ln.replace('"schema":1,', '"schema":3,', 1) for ln in lines[100:200]))
+    with pytest.raises(EventsError, match="event schema version 3; this jwtobs reads 1"):
+        duck.aggregate(tmp_path)
+    with pytest.raises(EventsError, match=r"b\.jsonl: event schema version 3"):
+        A.load_events(tmp_path)
+
+
+def test_jsonl_torn_tail_tolerated_corrupt_middle_refused(day: Path, tmp_path: Path) -> None:
+    lines = (day / "events.jsonl").read_text().splitlines(keepends=True)[:500]
+    (tmp_path / "e.jsonl").write_text("".join(lines) + '{"schema":1,"ti')
+    assert_same(aggregate(A.load_events(tmp_path / "e.jsonl")), duck.aggregate(tmp_path / "e.jsonl"))
+    (tmp_path / "e.jsonl").write_text("".join(lines[:200]) + "garbage line\n" + "".join(lines[200:]))
+    with pytest.raises(EventsError, match=r"e\.jsonl: not a jwtobs events file"):
+        duck.aggregate(tmp_path / "e.jsonl")
+
+
+def test_empty_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "e.jsonl").write_text("")
+    assert duck.aggregate(tmp_path / "e.jsonl").empty
+    with pytest.raises(FileNotFoundError):
+        duck.aggregate(tmp_path / "nope")
