@@ -71,12 +71,16 @@ def _tokens(rnd: random.Random, n: int) -> list[str]:
     return out
 
 
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
 def _secret(rnd: random.Random, n: int = 18) -> str:
     return base64.urlsafe_b64encode(rnd.randbytes(n)).decode().rstrip("=")
 
 
 #: (name, kind the scrubber reports, how the credential is placed) — one finding expected per planted line.
-#: ``{t}`` is a signed JWT, ``{s}`` a random secret, ``{b}`` base64 Basic credentials.
+#: ``{t}`` is a signed JWT, ``{h}`` its signing input (header.payload), ``{s}`` a random secret, ``{b}`` base64
+#: Basic credentials, ``{g}`` a GitHub-shaped token, ``{x}`` a Slack-shaped bot token.
 FORMS: tuple[tuple[str, str, str], ...] = (
     ("auth_header", "bearer", " Authorization: Bearer {t}"),
     ("auth_json", "bearer", ' {{"headers": {{"authorization": "Bearer {t}"}}}}'),
@@ -90,6 +94,15 @@ FORMS: tuple[tuple[str, str, str], ...] = (
     ("url_password", "url_password", " connecting to postgres://app:{s}@db.internal:5432/orders"),
     ("api_key_header", "api_key", " X-Api-Key: {s}"),
     ("basic", "basic", " proxy auth Basic {b}"),
+    # forms of issue 13 the redactor is adding (kind "" = whatever kind the redactor gives them)
+    ("signing_input", "", " verify failed for signing input {h}"),
+    ("xml_password", "", " <credentials><password>{s}</password></credentials>"),
+    ("cli_token", "", " exec docker swarm join --token {s} 10.0.0.1:2377"),
+    ("sshpass", "", " exec sshpass -p '{s}' ssh deploy@10.0.0.7"),
+    ("config_index", "", ' config["password"] = \'{s}\''),
+    ("go_escaped_code", "", ' "redirect":"https://app.example.com/cb?state=1\\u0026code={s}"'),
+    ("github_token", "", " git push with {g}"),
+    ("slack_token", "", " posting as {x}"),
 )
 
 
@@ -113,6 +126,10 @@ def _plant(rnd: random.Random, line: bytes, form: str, toks: list[str]) -> bytes
         t=rnd.choice(toks),
         s=_secret(rnd),
         b=base64.b64encode(f"user{rnd.randrange(100)}:{_secret(rnd, 9)}".encode()).decode(),
+        h=rnd.choice(toks).rpartition(".")[0],
+        g="ghp_" + "".join(rnd.choice(_ALNUM) for _ in range(36)),
+        x=f"xoxb-{rnd.randrange(10**11, 10**12)}-{rnd.randrange(10**12, 10**13)}-"
+        + "".join(rnd.choice(_ALNUM) for _ in range(24)),
     )
     if value.startswith("QUERY:"):  # in a request path when the line has one, else a URL appended
         param = value[len("QUERY:") :]

@@ -695,3 +695,51 @@ def test_default_engine_falls_back_when_a_trigger_cannot_compile(
     findings, _ = _json_findings(captured.out)
     assert [f["fingerprint"] for f in findings] == [fp(tokens["rs256"])]
     assert main(["scan", "--engine", "hyperscan", str(log)]) == 2  # asked for explicitly: a clear error
+
+
+# -- real system lines with planted credentials (benchmarks/scanlog.py) ------------------------------------------
+def _scanlog() -> Any:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    try:
+        import scanlog
+    finally:
+        sys.path.pop(0)
+    if not any(scanlog.CORPUS.glob("*.gz")):
+        pytest.skip(f"real logs not found at {scanlog.CORPUS} (set JWTOBS_REAL_LOGS)")
+    return scanlog
+
+
+@pytest.fixture(scope="module")
+def real_mix(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """1.3 MB of real system lines, a fifth of them with a credential planted in one of the generator's forms."""
+    scanlog = _scanlog()
+    path = tmp_path_factory.mktemp("real") / "mix.log"
+    planted = scanlog.write(path, 1_200_000, seed=7, rate=0.2)
+    return path, planted
+
+
+def _findings(path: Path, engine: str, **kw: Any) -> list[tuple[int, str, str]]:
+    report = scan.ScanReport()
+    return [(f.line, f.kind, f.fingerprint) for f in scan.Scanner(engine, **kw).scan_file(str(path), report)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_prefilter_misses_nothing_the_scrubber_redacts_on_real_lines(real_mix: tuple[Path, Any], engine: str) -> None:
+    """On real system lines with every planted form, each engine reports exactly what scrubbing every line
+    reports, and every planted line the scrubber detects is found."""
+    path, planted = real_mix
+    reference = _findings(path, "all")
+    assert _findings(path, engine) == reference
+    found = {line for line, _, _ in reference}
+    known = {n for n, (_form, kind) in planted.lines.items() if kind}  # forms the redactor has long known
+    assert known <= found
+
+
+def test_python_engine_candidates_equal_hyperscan_candidates(real_mix: tuple[Path, Any]) -> None:
+    """Both engines evaluate the same trigger expressions: the same candidate lines (not only findings)."""
+    if not HAVE_HYPERSCAN:
+        pytest.skip("hyperscan not installed")
+    data = real_mix[0].read_bytes()
+    assert scan.Prefilter("python").candidates(data, 0, len(data)) == scan.Prefilter("hyperscan").candidates(
+        data, 0, len(data)
+    )
