@@ -1,15 +1,30 @@
-"""A seeded fleet simulator: real tokens through the real jwtobs wrapper on a simulated clock, with
-labelled incidents (see ``docs/analysis.md``)."""
+"""A seeded fleet simulator: real tokens through real validators (``jwtobs.wrap`` + ``PyJWKClient``,
+``jwtobs.Verifier`` + ``JwksSource``, JWKS over loopback HTTP) on a simulated clock, with the background real
+fleets have and labelled incidents (see ``docs/analysis.md``)."""
 
 from jwtobs.simulate.run import SimulationResult, simulate
-from jwtobs.simulate.scenario import INCIDENT_KINDS, Incident, Scenario, default_scenario, load_scenario
+from jwtobs.simulate.scenario import (
+    INCIDENT_KINDS,
+    VALIDATOR_PATHS,
+    Background,
+    Incident,
+    Scenario,
+    default_scenario,
+    load_scenario,
+)
+from jwtobs.simulate.scenarios import BenchCase, benchmark_suite, get_case
 
 __all__ = [
     "INCIDENT_KINDS",
+    "VALIDATOR_PATHS",
+    "Background",
+    "BenchCase",
     "Incident",
     "Scenario",
     "SimulationResult",
+    "benchmark_suite",
     "default_scenario",
+    "get_case",
     "load_scenario",
     "simulate",
 ]

@@ -1,28 +1,42 @@
-"""The simulated fleet: issuers with rotating Ed25519 keys and a JWKS, APIs validating with PyJWT through
-:func:`jwtobs.wrap` on a simulated clock, and clients holding tokens according to their own clocks.
+"""The simulated fleet: issuers with rotating Ed25519 keys published as a JWKS over loopback HTTP, APIs whose
+replicas validate with real libraries on a simulated clock, and clients whose devices hold real tokens.
 
-Every validation is a real PyJWT ``decode`` of a real signed token; only time is simulated. PyJWT's own
-time checks are disabled and redone against the simulated clock, raising PyJWT's own exceptions, so the
-PyJWT adapter classifies them exactly as in production.
+Two validator paths, as users deploy them:
+
+- ``pyjwt``: ``jwtobs.wrap`` around a function doing what PyJWT's documentation shows:
+  ``PyJWKClient(url).get_signing_key_from_jwt(token)`` then ``jwt.decode(...)``. PyJWT's time checks use the
+  wall clock, so they are disabled and redone against the simulated clock raising PyJWT's own
+  ``ExpiredSignatureError``/``ImmatureSignatureError``; ``PyJWKClient``'s JWKS cache and refresh cooldown
+  run on the simulated clock (:class:`SimPyJWKClient`).
+- ``verifier``: ``jwtobs.VerifierSet`` of ``jwtobs.Verifier`` (one per issuer), keys from
+  ``jwtobs.JwksSource`` with ``clock=`` the simulated clock.
+
+Every key, kid, jti and token comes from the scenario's seeded random generators, so a seed gives the same
+tokens byte for byte.
 """
 
 from __future__ import annotations
 
+import base64
+import bisect
+import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt import exceptions as E
+from jwt.jwk_set_cache import JWKSetCache
 
-__all__ = ["SimClock", "Issuer", "Api", "Client", "Cause"]
-
-LEEWAY = 60
+__all__ = ["SimClock", "SimPyJWKClient", "Issuer", "Api", "Replica", "Device", "Client", "new_key"]
 
 
 class SimClock:
-    """The simulated time (POSIX seconds). ``now`` is handed to ``jwtobs.configure(clock=...)``."""
+    """The simulated time (POSIX seconds). ``now`` is handed to ``jwtobs.configure(clock=...)``, to
+    ``JwksSource(clock=...)``, to ``Verifier(clock=...)`` and to :class:`SimPyJWKClient`."""
 
     def __init__(self, start: float) -> None:
         self.t = start
@@ -31,20 +45,76 @@ class SimClock:
         return self.t
 
 
-@dataclass
-class Cause:
-    """Ground truth: the incident (label id) responsible for the current request's failure, set by the fleet."""
+def new_key(rng: random.Random) -> Ed25519PrivateKey:
+    """An Ed25519 key from the seeded generator (``generate()`` would make every run's tokens differ)."""
+    return Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
 
-    label: int | None = None
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _jwk(kid: str, pub: Ed25519PublicKey) -> dict[str, str]:
+    x = _b64(pub.public_bytes(Encoding.Raw, PublicFormat.Raw))
+    return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"}
+
+
+class _SimJWKSetCache(JWKSetCache):
+    """PyJWT's JWK-set cache with its expiry on the simulated clock."""
+
+    def __init__(self, lifespan: float, clock: Callable[[], float]) -> None:
+        super().__init__(lifespan)
+        self._clock = clock
+        self._put_at = 0.0
+
+    def put(self, jwk_set: Any) -> None:
+        super().put(jwk_set)
+        self._put_at = self._clock()
+
+    def is_expired(self) -> bool:
+        return (
+            self.jwk_set_with_timestamp is not None
+            and self.lifespan > -1
+            and self._clock() > self._put_at + self.lifespan
+        )
+
+
+class SimPyJWKClient(jwt.PyJWKClient):
+    """``PyJWKClient`` unchanged except for time: its JWK-set cache expires and its unknown-kid refresh
+    cooldown (PyJWT >= 2.10, ``_last_successful_fetch`` compared with ``time.monotonic()``) runs on the
+    simulated clock. Without this, both depend on how fast the simulation happens to run."""
+
+    def __init__(self, uri: str, *, lifespan: float, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._sim_fetch: float | None = None
+        super().__init__(uri, lifespan=lifespan, timeout=5)
+        self.jwk_set_cache = _SimJWKSetCache(lifespan, clock)
+
+    # PyJWT computes ``time.monotonic() - self._last_successful_fetch``: answer with a monotonic value that
+    # makes this difference the simulated time since the last fetch.
+    @property
+    def _last_successful_fetch(self) -> float | None:
+        import time
+
+        return None if self._sim_fetch is None else time.monotonic() - (self._clock() - self._sim_fetch)
+
+    @_last_successful_fetch.setter
+    def _last_successful_fetch(self, value: float | None) -> None:
+        self._sim_fetch = None if value is None else self._clock()
 
 
 @dataclass
 class Issuer:
+    """An authorization server: its keys, what its JWKS endpoint publishes, and the incidents acting on it."""
+
     name: str
+    slug: str
     rng: random.Random
+    publish_doc: Callable[[str, bytes], None]
     keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
-    published: dict[str, Ed25519PublicKey] = field(default_factory=dict)
+    published: dict[str, dict[str, str]] = field(default_factory=dict)  # kid -> JWK as served
     signing_kid: str = ""
+    history: list[tuple[float, str]] = field(default_factory=list)  # (from, signing kid)
     down: int | None = None  # label id of a JWKS outage in progress
     swapped: dict[str, int] = field(default_factory=dict)  # kid -> label of a key-material mismatch
     unpublished: dict[str, int] = field(default_factory=dict)  # kid -> label (used before published)
@@ -53,22 +123,31 @@ class Issuer:
 
     def new_key(self) -> str:
         self._serial += 1
-        kid = f"{self.name.split('//')[-1].split('.')[0]}-k{self._serial}-{self.rng.getrandbits(24):06x}"
-        self.keys[kid] = Ed25519PrivateKey.generate()
+        kid = f"{self.slug}-k{self._serial}-{self.rng.getrandbits(24):06x}"
+        self.keys[kid] = new_key(self.rng)
         return kid
 
-    def publish(self, kid: str) -> None:
-        self.published[kid] = self.keys[kid].public_key()
+    def _serve(self) -> None:
+        doc = {"keys": [self.published[k] for k in sorted(self.published)]}
+        self.publish_doc(self.slug, json.dumps(doc, separators=(",", ":")).encode())
+
+    def publish(self, kid: str, material: Ed25519PublicKey | None = None) -> None:
+        self.published[kid] = _jwk(kid, material or self.keys[kid].public_key())
         self.unpublished.pop(kid, None)
+        self._serve()
 
     def unpublish(self, kid: str) -> None:
         self.published.pop(kid, None)
+        self._serve()
 
-    def fetch(self) -> dict[str, Ed25519PublicKey]:
-        """The JWKS endpoint: the published keys, or a connection error during an outage."""
-        if self.down is not None:
-            raise E.PyJWKClientConnectionError(f'Fail to fetch data from the url, err: "{self.name} timed out"')
-        return dict(self.published)
+    def switch(self, kid: str, now: float) -> None:
+        self.signing_kid = kid
+        self.history.append((now, kid))
+
+    def kid_at(self, t: float) -> str:
+        """The kid this issuer signed with at time ``t`` (the first key for times before the start)."""
+        i = bisect.bisect_right(self.history, (t, "\uffff")) - 1
+        return self.history[max(i, 0)][1]
 
     def sign(self, claims: dict[str, Any], typ: str = "at+jwt", kid: str | None = None) -> str:
         kid = kid or self.signing_kid
@@ -76,110 +155,88 @@ class Issuer:
 
 
 @dataclass
+class Replica:
+    """One instance of an API: its own JWKS caches (per issuer) and its own event file."""
+
+    name: str
+    validate: Callable[[str], Any]  # the observed validator (records one event per call)
+
+
+@dataclass
 class Api:
-    """One API (a profile): its audience and a JWKS cache per issuer on the simulated clock."""
+    """One API (a jwtobs profile): its audience, how it validates, and its replicas."""
 
     name: str
     audience: str
-    issuers: dict[str, Issuer]
-    clock: SimClock
-    ttl: float
-    cause: Cause
+    path: str  # "pyjwt" | "verifier"
+    replicas: list[Replica] = field(default_factory=list)
     misconfigured: int | None = None  # label of a wrong-audience deploy in progress
-    _cache: dict[str, tuple[float, dict[str, Ed25519PublicKey]]] = field(default_factory=dict)
-    _last_miss_fetch: dict[str, float] = field(default_factory=dict)
 
-    def _keys(self, iss: Issuer) -> dict[str, Ed25519PublicKey]:
-        now = self.clock.t
-        hit = self._cache.get(iss.name)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        try:
-            keys = iss.fetch()
-        except E.PyJWKClientConnectionError:
-            self.cause.label = iss.down
-            raise
-        self._cache[iss.name] = (now, keys)
-        return keys
+    @property
+    def wrong_audience(self) -> str:
+        return self.audience.replace("https://", "https://staging-")
 
-    def signing_key(self, token: str) -> Ed25519PublicKey:
-        kid = jwt.get_unverified_header(token).get("kid")
-        iss_name = jwt.decode(token, options={"verify_signature": False}).get("iss")
-        iss = self.issuers.get(iss_name) if isinstance(iss_name, str) else None
-        if iss is None:
-            raise E.InvalidIssuerError("Invalid issuer")
-        keys = self._keys(iss)
-        if kid not in keys and self.clock.t - self._last_miss_fetch.get(iss.name, -1e18) >= 10:
-            # refetch on an unknown kid, at most every 10 s (as PyJWKClient does on a cache miss)
-            self._last_miss_fetch[iss.name] = self.clock.t
-            self._cache.pop(iss.name, None)
-            keys = self._keys(iss)
-        if not isinstance(kid, str) or kid not in keys:
-            if isinstance(kid, str):
-                self.cause.label = iss.unpublished.get(kid, iss.removed_early.get(kid))
-            raise E.PyJWKClientError(f'Unable to find a signing key that matches: "{kid}"')
-        if isinstance(kid, str) and kid in iss.swapped:
-            self.cause.label = iss.swapped[kid]
-        return keys[kid]
 
-    def validate(self, token: str) -> dict[str, Any]:
-        """The validator this API runs (wrapped with ``jwtobs.wrap(..., library="pyjwt")``)."""
-        header = jwt.get_unverified_header(token)
-        if header.get("alg") != "EdDSA":
-            # let PyJWT reject the algorithm itself
-            return jwt.decode(token, Ed25519PrivateKey.generate().public_key(), algorithms=["EdDSA"])
-        key = self.signing_key(token)
-        aud = "https://wrong.example/api" if self.misconfigured is not None else self.audience
-        if self.misconfigured is not None:
-            self.cause.label = self.misconfigured
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key,
-            algorithms=["EdDSA"],
-            audience=aud,
-            issuer=list(self.issuers),
-            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "require": ["exp", "iss"]},
-        )
-        now = self.clock.t
-        if int(claims["exp"]) <= now - LEEWAY:
-            raise E.ExpiredSignatureError("Signature has expired")
-        nbf = claims.get("nbf")
-        if isinstance(nbf, int) and nbf > now + LEEWAY:
-            raise E.ImmatureSignatureError("The token is not yet valid (nbf)")
-        return claims
+@dataclass
+class Device:
+    """A host, worker process, phone or laptop of a client: its own clock and its own cached token."""
+
+    client: Client
+    index: int
+    clock_offset: float
+    lazy: bool  # refreshes only after a rejection
+    token: str | None = None
+    exp: float = 0.0
+    asleep_until: float = 0.0
+    pending_resume: int = 0  # requests still to fire with the cached token after waking up
+
+    @property
+    def name(self) -> str:
+        return f"{self.client.client_id}/{self.index}"
 
 
 @dataclass
 class Client:
     client_id: str
+    kind: str  # "service" | "app"
     issuer: Issuer
     apis: list[Api]
     lifetime: float
-    clock_offset: float = 0.0
+    devices: list[Device] = field(default_factory=list)
+    skew: float = 0.0  # seconds behind (clock_skew incident), on top of each device's own offset
     skew_label: int | None = None
     id_token_label: int | None = None
-    token: str | None = None
-    exp: float = 0.0
-    stale_ok: bool = False
 
-    def current_token(self, now: float, rng: random.Random) -> str:
-        """The cached access token, renewed when the client's own clock says it is about to expire."""
-        if self.token is None or now + self.clock_offset >= self.exp - 30:
-            iat = int(now)
-            self.exp = iat + int(self.lifetime)
-            claims = {
-                "iss": self.issuer.name,
-                "sub": f"svc-{self.client_id}",
-                "client_id": self.client_id,
-                "aud": [a.audience for a in self.apis],
-                "iat": iat,
-                "nbf": iat,
-                "exp": self.exp,
-                "jti": f"{rng.getrandbits(64):016x}",
-                "scope": "read",
-            }
-            self.token = self.issuer.sign(claims)
-        return self.token
+    def audiences(self) -> list[str]:
+        return [a.audience for a in self.apis]
+
+    def claims(self, iat: int, rng: random.Random, lifetime: float | None = None) -> dict[str, Any]:
+        life = int(self.lifetime if lifetime is None else lifetime)
+        return {
+            "iss": self.issuer.name,
+            "sub": f"svc-{self.client_id}" if self.kind == "service" else f"user-{rng.randrange(100_000)}",
+            "client_id": self.client_id,
+            "aud": self.audiences(),
+            "iat": iat,
+            "nbf": iat,
+            "exp": iat + life,
+            "jti": f"{rng.getrandbits(64):016x}",
+            "scope": "read",
+        }
+
+    def issue(self, device: Device, now: float, rng: random.Random) -> str:
+        """A fresh access token for ``device`` from the issuer (whose clock is right)."""
+        claims = self.claims(int(now), rng)
+        device.token = self.issuer.sign(claims)
+        device.exp = claims["exp"]
+        return device.token
+
+    def old_token(self, exp: float, rng: random.Random) -> str:
+        """A token that expired at ``exp``, signed with the key the issuer used when it was issued."""
+        iat = int(exp - self.lifetime)
+        claims = self.claims(iat, rng)
+        claims["exp"] = int(exp)
+        return self.issuer.sign(claims, kid=self.issuer.kid_at(iat))
 
     def id_token(self, now: float, rng: random.Random) -> str:
         iat = int(now)
@@ -193,3 +250,12 @@ class Client:
             "nonce": f"{rng.getrandbits(32):08x}",
         }
         return self.issuer.sign(claims, typ="JWT")
+
+
+def check_times(claims: dict[str, Any], now: float, leeway: int) -> None:
+    """PyJWT's ``exp``/``nbf`` checks against the simulated clock, raising PyJWT's own exceptions."""
+    if int(claims["exp"]) <= now - leeway:
+        raise E.ExpiredSignatureError("Signature has expired")
+    nbf = claims.get("nbf")
+    if isinstance(nbf, int) and nbf > now + leeway:
+        raise E.ImmatureSignatureError("The token is not yet valid (nbf)")

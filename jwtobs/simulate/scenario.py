@@ -1,28 +1,107 @@
-"""Scenario: what the simulated fleet looks like and which incidents are injected (TOML, stdlib ``tomllib``)."""
+"""Scenario: what the simulated fleet looks like, its background noise, and which incidents are injected.
+
+Scenarios are TOML (stdlib ``tomllib``): top-level keys of :class:`Scenario`, a ``[background]`` table with
+the keys of :class:`Background`, and ``[[incident]]`` tables with the keys of :class:`Incident`. Every key
+is optional; the defaults describe a small, realistic fleet (see ``docs/analysis.md``).
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from jwtobs.kinds import INCIDENT_KINDS
 
-__all__ = ["Incident", "Scenario", "INCIDENT_KINDS", "load_scenario", "default_scenario"]
+__all__ = [
+    "Background",
+    "INCIDENT_KINDS",
+    "Incident",
+    "Scenario",
+    "VALIDATOR_PATHS",
+    "default_scenario",
+    "load_scenario",
+    "scenario_from_dict",
+]
+
+#: how a simulated API validates: ``pyjwt`` = ``jwtobs.wrap`` around ``PyJWKClient`` + ``jwt.decode``;
+#: ``verifier`` = ``jwtobs.Verifier`` with a ``JwksSource`` (both fetch the JWKS over loopback HTTP)
+VALIDATOR_PATHS = ("pyjwt", "verifier")
 
 
 @dataclass(frozen=True)
 class Incident:
     """One injected incident: ``kind`` (one of :data:`INCIDENT_KINDS`), ``at`` and ``duration`` in simulated
     seconds from the scenario start, and ``target`` (an issuer, API or client name; chosen by the
-    simulator when empty)."""
+    simulator when empty). ``skew`` is the clock offset of a ``clock_skew`` incident (seconds behind);
+    ``ramp`` > 0 makes it a drift: the offset grows linearly from 0 to ``skew`` over ``ramp`` seconds.
+    ``rate`` is the tokens per second of an ``attack_burst``."""
 
     kind: str
     at: float
     duration: float = 1200.0
     target: str = ""
     skew: float = 900.0
+    ramp: float = 0.0
+    rate: float = 2.0
+
+
+@dataclass(frozen=True)
+class Background:
+    """What real fleets do all day, injected in every scenario unless switched off (rates are per simulated
+    second/day as named; ``(a, b)`` pairs are uniform ranges)."""
+
+    #: traffic follows the time of day: rate x (1 + a sin(...)), peak at ``peak_hour`` UTC
+    diurnal_amplitude: float = 0.6
+    peak_hour: float = 14.0
+    #: devices (hosts, worker processes, phones, laptops) per client_id, each with its own clock and token
+    devices: tuple[int, int] = (1, 6)
+    #: standard deviation of a device's clock offset (s), clipped to half the validators' leeway
+    device_clock_sd: float = 4.0
+    #: share of clients that are user-facing apps (devices sleep and resume); the rest are services
+    #: (worker pools that restart)
+    app_share: float = 0.5
+    #: share of devices that refresh only after a rejection (present the expired token once per lifetime)
+    lazy_refresh: float = 0.5
+    #: proactive devices refresh this many seconds before ``exp`` by their own clock
+    refresh_margin: float = 60.0
+    #: app devices: sleeps per device per day (laptop lid, app backgrounded); duration log-normal
+    sleeps_per_day: float = 4.0
+    sleep_median: float = 3600.0
+    sleep_sigma: float = 1.4
+    #: requests an app fires with its cached token when it resumes, before refreshing
+    resume_burst: tuple[int, int] = (1, 4)
+    #: share of requests retried later with the same token, delay log-uniform in ``retry_delay``
+    retry_rate: float = 0.01
+    retry_delay: tuple[float, float] = (1.0, 900.0)
+    #: service clients: restarts per client per day; the worker pool reads its cached token
+    restarts_per_day: float = 1.0
+    #: share of restarts whose cached token is stale, and how long past ``exp`` (log-uniform)
+    restart_stale: float = 0.6
+    restart_stale_age: tuple[float, float] = (60.0, 86_400.0)
+    #: seconds until the workers pick up the refreshed token after the first rejection
+    restart_settle: tuple[float, float] = (2.0, 20.0)
+    #: internet scanners: garbage tokens per minute (the rate is redrawn every hour within the range)
+    scanners_per_min: tuple[float, float] = (1.0, 3.0)
+    #: tokens truncated or corrupted in transit
+    malformed_rate: float = 0.0005
+
+    @classmethod
+    def none(cls) -> Background:
+        """No background at all: flat traffic, one device per client with a correct clock, nothing
+        expired, no scanners (to look at an incident in isolation; real fleets never look like this)."""
+        return cls(
+            diurnal_amplitude=0.0,
+            devices=(1, 1),
+            device_clock_sd=0.0,
+            lazy_refresh=0.0,
+            sleeps_per_day=0.0,
+            retry_rate=0.0,
+            restarts_per_day=0.0,
+            scanners_per_min=(0.0, 0.0),
+            malformed_rate=0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -33,11 +112,15 @@ class Scenario:
     issuers: int = 2
     apis: int = 3
     clients: int = 12
-    request_interval: float = 30.0  # mean seconds between one client's requests
+    request_interval: float = 30.0  # mean seconds between one client's requests (all its devices)
     token_lifetime: float = 3600.0
-    jwks_ttl: float = 60.0
+    jwks_ttl: float = 300.0  # Cache-Control max-age of the JWKS and PyJWKClient lifespan
     rotation_every: float = 6 * 3600.0
-    malformed_rate: float = 0.0005
+    rotation_lead: float = 900.0  # a new key is published this long before signing switches to it
+    leeway: int = 60  # clock leeway of every validator (s)
+    replicas: int = 2  # replicas per API, each with its own JWKS caches and event file
+    validators: tuple[str, ...] = VALIDATOR_PATHS  # cycled over the APIs
+    background: Background = field(default_factory=Background)
     incidents: tuple[Incident, ...] = field(default_factory=tuple)
 
     def with_seed(self, seed: int) -> Scenario:
@@ -45,28 +128,57 @@ class Scenario:
 
 
 def default_scenario(seed: int = 1, duration: float = 86_400.0) -> Scenario:
-    """A day with one incident of every kind, spread out so they do not overlap."""
+    """The demo: a day of the default fleet and background with one incident of every kind, spread out so
+    they do not overlap."""
     gap = duration / (len(INCIDENT_KINDS) + 1)
     durations = {"attack_burst": 300.0, "clock_skew": 7200.0}
+    jitter = (seed * 97.0) % min(600.0, gap / 4)
     incs = tuple(
-        Incident(kind=k, at=gap * (i + 0.5) + (seed * 97.0) % 600, duration=durations.get(k, 1200.0))
+        Incident(kind=k, at=gap * (i + 0.5) + jitter, duration=min(durations.get(k, 1200.0), gap * 0.6))
         for i, k in enumerate(INCIDENT_KINDS)
     )
     return Scenario(seed=seed, duration=duration, incidents=incs)
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a TOML scenario: top-level keys of :class:`Scenario` and ``[[incident]]`` tables."""
-    with open(path, "rb") as f:
-        data: dict[str, Any] = tomllib.load(f)
-    raw_incs = data.pop("incident", [])
-    known = set(Scenario.__dataclass_fields__) - {"incidents"}
-    unknown = set(data) - known
+def _pairs(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check keys against the dataclass and turn TOML arrays into tuples (with the right length)."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(data) - set(known)
     if unknown:
-        raise ValueError(f"unknown scenario keys: {sorted(unknown)}")
+        raise ValueError(f"unknown {where} keys: {sorted(unknown)}")
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        default = getattr(cls(), k) if cls is not Incident else None
+        if isinstance(v, list):
+            v = tuple(v)
+            if isinstance(default, tuple) and k != "validators" and len(v) != len(default):
+                raise ValueError(f"{where} key {k!r} takes {len(default)} values, got {len(v)}")
+        out[k] = v
+    return out
+
+
+def scenario_from_dict(data: dict[str, Any]) -> Scenario:
+    """A :class:`Scenario` from the parsed TOML mapping (raises ``ValueError`` on unknown keys or kinds)."""
+    data = dict(data)
+    raw_incs = data.pop("incident", [])
+    raw_bg = data.pop("background", {})
+    if "incidents" in data or not isinstance(raw_bg, dict) or not isinstance(raw_incs, list):
+        raise ValueError("incidents are [[incident]] tables and the background a [background] table")
+    top = _pairs(Scenario, data, "scenario")
+    for v in top.get("validators", ()):
+        if v not in VALIDATOR_PATHS:
+            raise ValueError(f"unknown validator {v!r}; expected one of {VALIDATOR_PATHS}")
     incs = []
     for item in raw_incs:
-        if item.get("kind") not in INCIDENT_KINDS:
-            raise ValueError(f"unknown incident kind {item.get('kind')!r}; expected one of {INCIDENT_KINDS}")
-        incs.append(Incident(**item))
-    return Scenario(**data, incidents=tuple(incs))
+        if not isinstance(item, dict) or item.get("kind") not in INCIDENT_KINDS:
+            kind = item.get("kind") if isinstance(item, dict) else item
+            raise ValueError(f"unknown incident kind {kind!r}; expected one of {INCIDENT_KINDS}")
+        incs.append(Incident(**_pairs(Incident, item, "incident")))
+    return Scenario(**top, background=Background(**_pairs(Background, raw_bg, "background")), incidents=tuple(incs))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a TOML scenario (see the module docstring)."""
+    with open(path, "rb") as f:
+        data: dict[str, Any] = tomllib.load(f)
+    return scenario_from_dict(data)

@@ -1,0 +1,166 @@
+"""Seeded scenarios for the detector benchmark (``benchmarks/bench_detect.py``).
+
+:func:`benchmark_suite` returns the same list for the same ``base_seed``: quiet days with the full
+background and nothing injected, single incidents of every kind on both validator paths (``pyjwt`` and
+``verifier``), and busier timelines with several incidents, issuers and replicas. Run one with
+``jwtobs.simulate.simulate(case.scenario, out_dir)``; its ``labels.json`` is the ground truth.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from jwtobs.simulate.scenario import INCIDENT_KINDS, Incident, Scenario, default_scenario
+
+__all__ = ["BenchCase", "benchmark_suite", "get_case"]
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """A named scenario of the benchmark; ``quiet`` when nothing is injected (every detection is false)."""
+
+    name: str
+    scenario: Scenario
+    quiet: bool
+    description: str
+
+    @property
+    def simulated_days(self) -> float:
+        return self.scenario.duration / DAY
+
+
+_PATHS: tuple[tuple[str, ...], ...] = (("pyjwt",), ("verifier",), ("pyjwt", "verifier"))
+
+#: (kind, duration range s, extra Incident fields) of the single-incident cases
+_SINGLE: dict[str, tuple[tuple[float, float], dict[str, float]]] = {
+    "kid_before_publish": ((600.0, 1800.0), {}),
+    "key_removed_early": ((1200.0, 1200.0), {}),
+    "jwks_outage": ((600.0, 1800.0), {}),
+    "signature_spike": ((600.0, 1500.0), {}),
+    "clock_skew": ((3600.0, 3 * HOUR), {"skew": 900.0}),
+    "audience_misconfig": ((900.0, 2400.0), {}),
+    "type_confusion": ((900.0, 2400.0), {}),
+    "attack_burst": ((90.0, 600.0), {"rate": 2.0}),
+}
+
+
+def benchmark_suite(base_seed: int = 0) -> list[BenchCase]:
+    """38 cases: 6 quiet days, 24 single incidents (3 per kind, one per validator-path mix), 4 clock
+    drifts/skews, 4 multi-incident timelines. Everything derives from ``base_seed``."""
+    rng = random.Random(f"jwtobs-bench/{base_seed}")
+    cases: list[BenchCase] = []
+
+    def seed() -> int:
+        return base_seed * 1000 + len(cases) + 1
+
+    # quiet days: the whole background, several fleet shapes, nothing injected
+    for i in range(6):
+        sc = Scenario(
+            seed=seed(),
+            duration=DAY,
+            clients=rng.choice((10, 12, 16)),
+            issuers=1 + i % 2,
+            apis=3,
+            replicas=2 + i % 2,
+            validators=_PATHS[i % 3],
+        )
+        cases.append(BenchCase(f"quiet-day-{i + 1}", sc, True, "24 h of background, nothing injected"))
+
+    # one incident per case, after a warm-up the detectors can learn from
+    for k, kind in enumerate(INCIDENT_KINDS):
+        (lo, hi), extra = _SINGLE[kind]
+        for j, paths in enumerate(_PATHS):
+            dur = rng.uniform(lo, hi)
+            at = rng.uniform(3 * HOUR, 5 * HOUR)
+            fields = dict(extra)
+            if kind == "clock_skew":
+                fields["skew"] = rng.choice((300.0, 900.0, 1800.0))
+            if kind == "attack_burst":
+                fields["rate"] = rng.choice((1.0, 2.0, 5.0))
+            inc = Incident(kind, at=at, duration=dur, **fields)  # type: ignore[arg-type]
+            sc = Scenario(
+                seed=seed(),
+                duration=8 * HOUR,
+                clients=rng.choice((10, 12, 14)),
+                issuers=1 + (k + j) % 2,
+                replicas=2 + j % 2,
+                validators=paths,
+                incidents=(inc,),
+            )
+            cases.append(BenchCase(f"{kind}-{'+'.join(paths)}", sc, False, f"one {kind} after 3-5 h of background"))
+
+    # clock drift: the offset grows from 0 over hours (the skew is found while it grows)
+    for j, (skew, ramp) in enumerate(((600.0, 3 * HOUR), (1800.0, 2 * HOUR), (300.0, HOUR), (7200.0, 0.0))):
+        inc = Incident("clock_skew", at=rng.uniform(2 * HOUR, 3 * HOUR), duration=4 * HOUR, skew=skew, ramp=ramp)
+        sc = Scenario(seed=seed(), duration=10 * HOUR, clients=12, validators=_PATHS[j % 3], incidents=(inc,))
+        cases.append(BenchCase(f"clock-drift-{j + 1}", sc, False, f"clock {skew:.0f} s behind over {ramp:.0f} s"))
+
+    # busier timelines: several incidents, two issuers, three replicas
+    cases.append(
+        BenchCase(
+            "rotation-outage-early-kid",
+            Scenario(
+                seed=seed(),
+                duration=12 * HOUR,
+                clients=14,
+                rotation_every=4 * HOUR,
+                replicas=3,
+                incidents=(
+                    Incident("jwks_outage", at=4.2 * HOUR, duration=1200.0, target="https://idp0.example"),
+                    Incident("kid_before_publish", at=8 * HOUR, duration=900.0, target="https://idp1.example"),
+                ),
+            ),
+            False,
+            "healthy rotations every 4 h, a JWKS outage, a kid used before it is published",
+        )
+    )
+    cases.append(
+        BenchCase(
+            "drift-and-id-tokens",
+            Scenario(
+                seed=seed(),
+                duration=10 * HOUR,
+                clients=12,
+                incidents=(
+                    Incident("clock_skew", at=3 * HOUR, duration=3 * HOUR, skew=600.0, ramp=3 * HOUR),
+                    Incident("type_confusion", at=7 * HOUR, duration=1800.0),
+                ),
+            ),
+            False,
+            "one client's clock drifting; ID tokens sent to an at+jwt API",
+        )
+    )
+    cases.append(
+        BenchCase(
+            "busy-burst-wrong-audience",
+            Scenario(
+                seed=seed(),
+                duration=6 * HOUR,
+                clients=30,
+                request_interval=20.0,
+                replicas=3,
+                incidents=(
+                    Incident("attack_burst", at=3 * HOUR, duration=90.0, rate=5.0),
+                    Incident("audience_misconfig", at=4 * HOUR, duration=1800.0),
+                ),
+            ),
+            False,
+            "a busy fleet, a 90 s random-kid burst at 5/s, an API deployed with the wrong audience",
+        )
+    )
+    demo = default_scenario(seed=seed())
+    cases.append(BenchCase("demo-day", demo, False, "the demo: one incident of every kind in a day"))
+    return cases
+
+
+def get_case(name: str, base_seed: int = 0) -> BenchCase:
+    """The case called ``name`` (``KeyError`` listing the names otherwise)."""
+    cases = {c.name: c for c in benchmark_suite(base_seed)}
+    try:
+        return cases[name]
+    except KeyError:
+        raise KeyError(f"no benchmark case {name!r}; known: {sorted(cases)}") from None
