@@ -30,7 +30,8 @@ def _bench() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded simulated fleet (real tokens, real validators) with injected incidents: JSONL + Parquet."""
+    """A seeded simulated fleet (real tokens, real validators) with injected incidents: one JSONL + Parquet
+    file per API replica (events/api-orders-0.jsonl is one of them)."""
     out = tmp_path_factory.mktemp("engines-day")
     simulate(default_scenario(seed=5, duration=6 * 3600), out)
     return out
@@ -50,7 +51,7 @@ def assert_same(a: Aggregates, b: Aggregates) -> None:
 
 
 def test_duckdb_aggregates_equal_pandas_on_jsonl_parquet_and_directory(day: Path) -> None:
-    for src in (day / "events.jsonl", day / "events.parquet", day):
+    for src in (day / "events" / "api-orders-0.jsonl", day / "events" / "api-orders-0.parquet", day):
         pandas_aggs = aggregate(A.load_events(src))
         duck_aggs = duck.aggregate(src)
         assert duck_aggs.engine == "duckdb" and duck_aggs.has_cont
@@ -79,20 +80,20 @@ def test_duckdb_equals_pandas_on_scanner_noise_and_token_reuse(synthetic: Path) 
 
 
 def test_compacted_partitioned_parquet_gives_the_same_aggregates(day: Path, tmp_path: Path) -> None:
-    n = duck.compact(day / "events.jsonl", tmp_path / "pq")
-    assert n == len(A.load_events(day / "events.jsonl"))
+    n = duck.compact(day / "events" / "api-orders-0.jsonl", tmp_path / "pq")
+    assert n == len(A.load_events(day / "events" / "api-orders-0.jsonl"))
     parts = sorted({p.parent.relative_to(tmp_path / "pq").as_posix() for p in (tmp_path / "pq").rglob("*.parquet")})
     assert len(parts) >= 6 and all(p.startswith("date=") and "/hour=" in p for p in parts)
-    assert_same(duck.aggregate(day / "events.jsonl"), duck.aggregate(tmp_path / "pq"))
+    assert_same(duck.aggregate(day / "events" / "api-orders-0.jsonl"), duck.aggregate(tmp_path / "pq"))
     assert_same(duck.aggregate(tmp_path / "pq"), aggregate(A.load_events(tmp_path / "pq")))
     with pytest.raises(FileExistsError):
-        duck.compact(day / "events.jsonl", tmp_path / "pq")
+        duck.compact(day / "events" / "api-orders-0.jsonl", tmp_path / "pq")
 
 
 def test_rolled_directory_is_one_table_for_both_engines(day: Path, tmp_path: Path) -> None:
     from jwtobs.events import ValidationEvent
 
-    events = A.load_events(day / "events.jsonl")
+    events = A.load_events(day / "events" / "api-orders-0.jsonl")
     sink = RollingJsonlSink(tmp_path / "rolled", max_bytes=400_000, flush_interval=60)
     for rec in events.to_dict("records"):
         rec["time"] = rec["time"].timestamp()
@@ -108,8 +109,8 @@ def test_rolled_directory_is_one_table_for_both_engines(day: Path, tmp_path: Pat
 def test_corrupt_parquet_in_a_directory_is_one_clear_error(day: Path, tmp_path: Path) -> None:
     d = tmp_path / "d" / "date=2026-11-01"
     d.mkdir(parents=True)
-    shutil.copy(day / "events.parquet", d / "a.parquet")
-    data = (day / "events.parquet").read_bytes()
+    shutil.copy(day / "events" / "api-orders-0.parquet", d / "a.parquet")
+    data = (day / "events" / "api-orders-0.parquet").read_bytes()
     (d / "b.parquet").write_bytes(data[: len(data) // 3])
     with pytest.raises(EventsError) as err:
         duck.aggregate(tmp_path / "d")
@@ -118,7 +119,7 @@ def test_corrupt_parquet_in_a_directory_is_one_clear_error(day: Path, tmp_path: 
 
 
 def test_mixed_schema_versions_are_refused(day: Path, tmp_path: Path) -> None:
-    lines = (day / "events.jsonl").read_text().splitlines(keepends=True)
+    lines = (day / "events" / "api-orders-0.jsonl").read_text().splitlines(keepends=True)
     (tmp_path / "a.jsonl").write_text("".join(lines[:100]))
     (tmp_path / "b.jsonl").write_text("".join(ln.replace('"schema":1,', '"schema":3,', 1) for ln in lines[100:200]))
     with pytest.raises(EventsError, match="event schema version 3; this jwtobs reads 1"):
@@ -128,7 +129,7 @@ def test_mixed_schema_versions_are_refused(day: Path, tmp_path: Path) -> None:
 
 
 def test_jsonl_torn_tail_tolerated_corrupt_middle_refused(day: Path, tmp_path: Path) -> None:
-    lines = (day / "events.jsonl").read_text().splitlines(keepends=True)[:500]
+    lines = (day / "events" / "api-orders-0.jsonl").read_text().splitlines(keepends=True)[:500]
     (tmp_path / "e.jsonl").write_text("".join(lines) + '{"schema":1,"ti')
     assert_same(aggregate(A.load_events(tmp_path / "e.jsonl")), duck.aggregate(tmp_path / "e.jsonl"))
     (tmp_path / "e.jsonl").write_text("".join(lines[:200]) + "garbage line\n" + "".join(lines[200:]))
