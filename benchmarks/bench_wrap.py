@@ -85,7 +85,7 @@ def configure_bench(tmp: str, tp: TracerProvider, n: int, defer: bool) -> InMemo
     jwtobs.configure(
         tracer_provider=tp,
         meter_provider=mp,
-        fingerprint_key="bench",
+        fingerprint_key="bench-fingerprint-key",
         sinks=[sink],
         issuers=[ISS],
         defer=defer,

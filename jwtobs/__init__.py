@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from jwtobs.binding import Binding
 from jwtobs.config import configure, flush
 from jwtobs.events import JsonlSink, LoggerSink, ValidationEvent
@@ -17,6 +15,7 @@ from jwtobs.jwks import AsyncJwksSource, JwksSource, StaticKeys
 from jwtobs.profile import Profile, ProfileSet
 from jwtobs.reasons import Reason
 from jwtobs.verifier import VerifiedToken, Verifier, VerifierSet
+from jwtobs.version import __version__
 from jwtobs.wrap import wrap
 
 __all__ = [

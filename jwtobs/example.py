@@ -21,9 +21,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         import jwt
         from cryptography.hazmat.primitives.asymmetric import rsa
-    except ImportError:  # pragma: no cover - needs the pyjwt extra
-        print("jwtobs example needs PyJWT: pip install 'jwtobs[pyjwt]'")
-        return 2
+    except ImportError as exc:  # needs the pyjwt extra: one line naming it, exit 3 (jwtobs.cli)
+        from jwtobs.cli import missing_dependency
+
+        raise missing_dependency(exc, "pyjwt") from None
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     jwtobs.configure(
         tracer_provider=tp,
         meter_provider=MeterProvider(metric_readers=[reader]),
-        fingerprint_key=os.environ.get("JWTOBS_FINGERPRINT_KEY") or "example-key",
+        fingerprint_key=os.environ.get("JWTOBS_FINGERPRINT_KEY") or "jwtobs-example-fingerprint-key",
         sinks=[events.append],
         events_path=args.events,
         issuers=[iss],

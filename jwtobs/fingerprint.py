@@ -9,19 +9,37 @@ so fingerprints made with different keys are never confused::
     ^^^^ key id (derived from the key, or set explicitly)
          ^^^^^^^^^^^^ 48-bit keyed hash, hex
 
-The key comes from ``jwtobs.configure(fingerprint_key=...)`` or ``JWTOBS_FINGERPRINT_KEY``. Without one a
-random per-process key is generated and a warning is issued once: fingerprints then only correlate within
-one process.
+The key comes from ``jwtobs.configure(fingerprint_key=...)`` or ``JWTOBS_FINGERPRINT_KEY``; ``jwtobs key new``
+prints a fresh one (32 random bytes, base64url). A key shorter than :data:`MIN_KEY_BYTES` is refused with
+:class:`~jwtobs.ConfigurationError`: a short key can be guessed and every fingerprint then confirmed. Without a
+key a random per-process key is generated and a warning saying how to set one is issued once per process:
+fingerprints then only correlate within one process.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
+import threading
 import warnings
+from typing import Final
 
-__all__ = ["Fingerprinter", "FINGERPRINT_RE"]
+from jwtobs.exceptions import ConfigurationError
+
+__all__ = ["Fingerprinter", "FINGERPRINT_RE", "MIN_KEY_BYTES", "new_key", "EPHEMERAL_KEY_HINT"]
+
+#: Shortest fingerprint key accepted (bytes; a str key counts its UTF-8 bytes).
+MIN_KEY_BYTES: Final = 16
+#: Bytes of randomness in a key made by :func:`new_key` / ``jwtobs key new``.
+NEW_KEY_BYTES: Final = 32
+#: How to fix a missing key (the ephemeral-key warning, and the CLI's note).
+EPHEMERAL_KEY_HINT: Final = (
+    "JWTOBS_FINGERPRINT_KEY is not set (nor configure(fingerprint_key=...)): a random per-process key is used, "
+    "so fingerprints will not match across processes (events, redacted logs, scans). Give all services one key: "
+    'export JWTOBS_FINGERPRINT_KEY="$(jwtobs key new)"'
+)
 
 #: What a fingerprint looks like (for parsers of events and redaction markers).
 FINGERPRINT_RE = re.compile(r"[0-9a-z]{1,16}-[0-9a-f]{12}")
@@ -31,6 +49,22 @@ _KEY_ID_RE = re.compile(r"[0-9a-z]{1,16}")
 
 class EphemeralKeyWarning(UserWarning):
     """No fingerprint key was configured; a random per-process key is used."""
+
+
+def new_key() -> str:
+    """A fresh fingerprint key: 32 random bytes from the OS, base64url without padding (43 characters)."""
+    return base64.urlsafe_b64encode(os.urandom(NEW_KEY_BYTES)).rstrip(b"=").decode("ascii")
+
+
+def check_key(key: bytes | str) -> bytes:
+    """The key's bytes; :class:`ConfigurationError` (never showing the key) if it is shorter than 16 bytes."""
+    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if len(raw) < MIN_KEY_BYTES:
+        raise ConfigurationError(
+            f"fingerprint key too short ({len(raw)} bytes; at least {MIN_KEY_BYTES} are needed, 32 random bytes "
+            f"recommended): make one with `jwtobs key new`"
+        )
+    return raw
 
 
 class Fingerprinter:
@@ -44,18 +78,13 @@ class Fingerprinter:
 
     def __init__(self, key: bytes | str | None = None, *, key_id: str | None = None) -> None:
         self.ephemeral = not key
-        if isinstance(key, str):
-            raw_key = key.encode("utf-8")
-        elif key:
-            raw_key = bytes(key)
-        else:
-            raw_key = os.urandom(32)
+        raw_key = check_key(key) if key else os.urandom(32)
         if len(raw_key) > 64:  # BLAKE2b keys are at most 64 bytes: compress longer keys
             raw_key = hashlib.blake2b(raw_key, digest_size=64).digest()
         if key_id is None:
             key_id = hashlib.blake2b(raw_key, digest_size=2, person=b"jwtobs-keyid").hexdigest()
         elif not _KEY_ID_RE.fullmatch(key_id):
-            raise ValueError("fingerprint key_id must be 1-16 characters of [0-9a-z]")
+            raise ConfigurationError("fingerprint key_id must be 1-16 characters of [0-9a-z]")
         self.key_id = key_id
         self._key = raw_key
         # One template hasher per domain; .copy() is cheaper than re-keying per call.
@@ -83,20 +112,27 @@ class Fingerprinter:
         return f"{self.key_id}-{h.hexdigest()}"
 
 
+_warned = False
+_warn_lock = threading.Lock()
+
+
 def from_environment(*, use_env: bool = True, key_id: str | None = None) -> Fingerprinter:
     """Build the fingerprinter from ``JWTOBS_FINGERPRINT_KEY`` (and ``JWTOBS_FINGERPRINT_KEY_ID``).
 
-    Without a key, a random per-process key is used and an :class:`EphemeralKeyWarning` is issued.
+    A key shorter than 16 bytes raises :class:`ConfigurationError` (naming the variable). Without a key, a random
+    per-process key is used and an :class:`EphemeralKeyWarning` saying how to set one is issued, once per process.
     """
     key = (os.environ.get("JWTOBS_FINGERPRINT_KEY") or None) if use_env else None
     if key_id is None and use_env:
         key_id = os.environ.get("JWTOBS_FINGERPRINT_KEY_ID") or None
-    fp = Fingerprinter(key, key_id=key_id)
+    try:
+        fp = Fingerprinter(key, key_id=key_id)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"JWTOBS_FINGERPRINT_KEY{'_ID' if 'key_id' in str(exc) else ''}: {exc}") from None
     if fp.ephemeral:
-        warnings.warn(
-            "jwtobs: no fingerprint key configured (JWTOBS_FINGERPRINT_KEY or configure(fingerprint_key=...)); "
-            "using a random per-process key, so fingerprints will not correlate across processes",
-            EphemeralKeyWarning,
-            stacklevel=4,
-        )
+        global _warned
+        with _warn_lock:
+            first, _warned = not _warned, True
+        if first:
+            warnings.warn(f"jwtobs: {EPHEMERAL_KEY_HINT}", EphemeralKeyWarning, stacklevel=4)
     return fp

@@ -25,7 +25,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from jwtobs import __version__
+from jwtobs.version import __version__
 
 if TYPE_CHECKING:
     from jwtobs.events import ValidationEvent

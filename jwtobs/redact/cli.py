@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jwtobs.redact.scan import ENGINES, Finding, Scanner, ScanProblem, ScanReport, iter_files, scrub_file
 
 if TYPE_CHECKING:
-    from jwtobs.simulate.progress import ProgressBar
+    from jwtobs.progress import ProgressBar
 
 _EXIT_OK, _EXIT_FOUND, _EXIT_ERROR = 0, 1, 2
 PROGRESS_DELAY = 0.5  # seconds before the progress bar appears (short runs show none)
@@ -58,16 +58,13 @@ def register(subparsers: Any) -> None:
 def _fingerprint_note(err: TextIO) -> None:
     """Build the configuration from the environment; say so when fingerprints will not correlate."""
     from jwtobs import config
-    from jwtobs.fingerprint import EphemeralKeyWarning
+    from jwtobs.fingerprint import EPHEMERAL_KEY_HINT, EphemeralKeyWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EphemeralKeyWarning)
         state = config.current()
     if state.fingerprinter.ephemeral:
-        err.write(
-            "jwtobs: note: JWTOBS_FINGERPRINT_KEY is not set; fingerprints use a random key for this run and "
-            "will not match validation events\n"
-        )
+        err.write(f"jwtobs: note: {EPHEMERAL_KEY_HINT}\n")
 
 
 class _Progress:
@@ -84,7 +81,7 @@ class _Progress:
         if time.monotonic() - self.t0 < PROGRESS_DELAY:
             return
         if self.bar is None:
-            from jwtobs.simulate.progress import ProgressBar
+            from jwtobs.progress import ProgressBar
 
             self.bar = ProgressBar("scanning", stream=self._stream)
         self.bar.update(min(1.0, (self.done + consumed) / self.total))

@@ -132,7 +132,7 @@ def otel(tmp_path: Path) -> Iterator[Otel]:
     config.configure(
         tracer_provider=tp,
         meter_provider=mp,
-        fingerprint_key="test-key",
+        fingerprint_key="core-tests-fingerprint-key",
         sinks=[events.append],
         events_path=path,
         log_events=True,

@@ -26,7 +26,7 @@ def _run(defer: bool, tokens: list[str], keys: Keys, clock: Any) -> tuple[list[d
     jwtobs.configure(
         defer=defer,
         sinks=[events.append],
-        fingerprint_key="k",
+        fingerprint_key="k" * 16,
         clock=clock,
         tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
         meter_provider=MeterProvider(metric_readers=[reader]),
@@ -75,7 +75,7 @@ def test_sampled_spans_are_built_with_the_request_parent(keys: Keys) -> None:
     tp = TracerProvider(sampler=DEFAULT_ON)
     tp.add_span_processor(SimpleSpanProcessor(exporter))
     events: list[ValidationEvent] = []
-    jwtobs.configure(defer=True, tracer_provider=tp, sinks=[events.append], fingerprint_key="k", from_env=False)
+    jwtobs.configure(defer=True, tracer_provider=tp, sinks=[events.append], fingerprint_key="k" * 16, from_env=False)
     with tp.get_tracer("app").start_as_current_span("GET /invoices") as request_span:
         jwtobs.wrap(jwt.decode)(
             jwt.encode(claims(), keys.hmac, algorithm="HS256"), keys.hmac, algorithms=["HS256"], audience=AUD
@@ -92,7 +92,7 @@ def test_deferred_queue_is_bounded(keys: Keys, monkeypatch: Any) -> None:
     monkeypatch.setattr(pipeline._deferred, "max_pending", 5)
     monkeypatch.setattr(pipeline._deferred, "batch", 5)
     events: list[ValidationEvent] = []
-    jwtobs.configure(defer=True, sinks=[events.append], fingerprint_key="k", from_env=False)
+    jwtobs.configure(defer=True, sinks=[events.append], fingerprint_key="k" * 16, from_env=False)
     decode = jwtobs.wrap(jwt.decode)
     token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
     with pipeline._deferred._lock:

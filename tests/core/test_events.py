@@ -132,7 +132,7 @@ def test_events_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     path = tmp_path / "env-events.jsonl"
     monkeypatch.setenv("JWTOBS_EVENTS_PATH", str(path))
     monkeypatch.setenv("JWTOBS_SERVICE", "orders")
-    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", "k")
+    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", "k" * 16)
     jwtobs.config.reset()
     token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
     jwtobs.wrap(jwt.decode)(token, keys.hmac, algorithms=["HS256"], audience=AUD)
@@ -145,7 +145,7 @@ def test_events_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_configure_clock_sets_event_time(keys: Keys) -> None:
     events: list[ValidationEvent] = []
-    jwtobs.configure(sinks=[events.append], clock=lambda: 1_000_000.5, fingerprint_key="k", from_env=False)
+    jwtobs.configure(sinks=[events.append], clock=lambda: 1_000_000.5, fingerprint_key="k" * 16, from_env=False)
     jwtobs.wrap(jwt.decode)(
         jwt.encode(claims(), keys.hmac, algorithm="HS256"), keys.hmac, algorithms=["HS256"], audience=AUD
     )

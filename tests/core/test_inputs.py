@@ -109,27 +109,27 @@ def test_sanitize_output_is_printable_and_bounded(value: object) -> None:
 
 
 def test_fingerprints() -> None:
-    a, b = Fingerprinter(b"key-a"), Fingerprinter(b"key-b")
+    a, b = Fingerprinter(b"key-a" * 4), Fingerprinter(b"key-b" * 4)
     assert a.token("tok") == a.token(" tok\n") == a.token(b"tok")
     assert a.token("tok") != b.token("tok")
     assert a.key_id != b.key_id
     assert FINGERPRINT_RE.fullmatch(a.token("tok"))
     assert a.claim("sub", "tok") != a.token("tok") != a.claim("jti", "tok")
     assert a.claim("sub", "alice") != a.claim("email", "alice")
-    assert Fingerprinter(b"k", key_id="prod1").token("x").startswith("prod1-")
+    assert Fingerprinter(b"k" * 16, key_id="prod1").token("x").startswith("prod1-")
     with pytest.raises(ValueError, match="key_id"):
-        Fingerprinter(b"k", key_id="Bad Id")
+        Fingerprinter(b"k" * 16, key_id="Bad Id")
     assert Fingerprinter(b"x" * 100).token("t")  # long keys are compressed, not rejected
     # unset: a random key per process, so no two unconfigured fingerprinters agree
     assert Fingerprinter(None).token("t") != Fingerprinter(None).token("t")
 
 
 def test_fingerprint_key_from_environment(monkeypatch: pytest.MonkeyPatch, keys: Keys) -> None:
-    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", "from-env")
+    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", "from-env-fingerprint-key")
     monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY_ID", "env1")
     jwtobs.config.reset()
     fp = jwtobs.config.current().fingerprinter
-    assert fp.token("t") == Fingerprinter("from-env", key_id="env1").token("t")
+    assert fp.token("t") == Fingerprinter("from-env-fingerprint-key", key_id="env1").token("t")
 
 
 def test_reason_metadata_is_complete() -> None:

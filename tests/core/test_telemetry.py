@@ -41,7 +41,7 @@ def _provider(sampler: object) -> tuple[TracerProvider, InMemorySpanExporter]:
 def test_span_only_when_sampled(keys: Keys, sampler: object, parent_sampled: bool | None, expect_span: bool) -> None:
     tp, exporter = _provider(sampler)
     events: list[ValidationEvent] = []
-    jwtobs.configure(tracer_provider=tp, sinks=[events.append], fingerprint_key="k", from_env=False)
+    jwtobs.configure(tracer_provider=tp, sinks=[events.append], fingerprint_key="k" * 16, from_env=False)
     decode = jwtobs.wrap(jwt.decode)
     token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
     if parent_sampled is None:
@@ -72,7 +72,7 @@ def test_global_providers_set_after_configure_are_picked_up(keys: Keys, monkeypa
     monkeypatch.setattr(t_mod, "_TRACER_PROVIDER_SET_ONCE", t_mod.Once())
     monkeypatch.setattr(m_internal, "_METER_PROVIDER", None)
     monkeypatch.setattr(m_internal, "_METER_PROVIDER_SET_ONCE", m_internal.Once())
-    jwtobs.configure(fingerprint_key="k", from_env=False)
+    jwtobs.configure(fingerprint_key="k" * 16, from_env=False)
     decode = jwtobs.wrap(jwt.decode)
     token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
     decode(token, keys.hmac, algorithms=["HS256"], audience=AUD)  # nothing set yet: no telemetry, no crash
@@ -93,7 +93,7 @@ def test_global_providers_set_after_configure_are_picked_up(keys: Keys, monkeypa
 
 def test_deferred_histogram_counts_are_exact_and_bounded(keys: Keys, monkeypatch: pytest.MonkeyPatch) -> None:
     reader = InMemoryMetricReader()
-    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k", from_env=False)
+    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16, from_env=False)
     monkeypatch.setattr(telemetry, "MAX_PENDING", 50)  # a reader that never collects: direct recording
     decode = jwtobs.wrap(jwt.decode)
     tokens = [jwt.encode(claims(), keys.hmac, algorithm="HS256") for _ in range(120)]
@@ -126,7 +126,7 @@ def test_cardinality_guard() -> None:
 
 def test_attack_flood_does_not_grow_metric_series(keys: Keys) -> None:
     reader = InMemoryMetricReader()
-    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k", from_env=False)
+    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16, from_env=False)
     decode = jwtobs.wrap(jwt.decode)
     for i in range(300):
         forged = jwt.encode(
@@ -148,7 +148,7 @@ def test_attack_flood_does_not_grow_metric_series(keys: Keys) -> None:
 
 def test_counters_and_gauges_export() -> None:
     reader = InMemoryMetricReader()
-    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k", from_env=False)
+    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16, from_env=False)
     tel = jwtobs.config.current().telemetry
     attrs = ((telemetry.ATTR_KIND, "jwt"), (telemetry.ATTR_SINK, "logging"))
     tel.count(telemetry.REDACTIONS, attrs)

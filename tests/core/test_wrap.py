@@ -151,7 +151,7 @@ def test_telemetry_failure_never_changes_the_outcome(keys: Keys) -> None:
     def exploding_sink(event: Any) -> None:
         raise RuntimeError("sink down")
 
-    jwtobs.configure(sinks=[exploding_sink], fingerprint_key="k", from_env=False)
+    jwtobs.configure(sinks=[exploding_sink], fingerprint_key="k" * 16, from_env=False)
     decode = jwtobs.wrap(jwt.decode)
     good = jwt.encode(claims(), keys.hmac, algorithm="HS256")
     assert decode(good, keys.hmac, algorithms=["HS256"], audience=AUD)["sub"]

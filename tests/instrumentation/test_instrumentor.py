@@ -276,7 +276,7 @@ def test_two_step_claims_check_in_another_thread_is_not_joined(keys: Keys, instr
 
 def test_providers_passed_to_instrument_keep_the_users_configuration(keys: Keys) -> None:
     events: list[Any] = []
-    jwtobs.configure(sinks=[events.append], fingerprint_key="mine", service="billing", from_env=False)
+    jwtobs.configure(sinks=[events.append], fingerprint_key="mine" * 4, service="billing", from_env=False)
     exporter = InMemorySpanExporter()
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(exporter))

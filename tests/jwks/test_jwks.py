@@ -313,7 +313,7 @@ def test_evict(server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], sin
 
 def test_telemetry(server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]) -> None:
     reader = InMemoryMetricReader()
-    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k", from_env=False)
+    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16, from_env=False)
     server.publish(rsa_keys[0])
     _, v = make(server, clock)
     verdict(v, rsa_keys[0].sign(claims()))

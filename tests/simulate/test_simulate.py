@@ -181,7 +181,7 @@ def test_pyjwkclient_runs_on_the_simulated_clock() -> None:
 
 
 def test_restores_the_callers_configuration(tmp_path: Path) -> None:
-    before = jwtobs.configure(fingerprint_key="k", from_env=False)
+    before = jwtobs.configure(fingerprint_key="k" * 16, from_env=False)
     simulate(Scenario(seed=1, duration=600, clients=2), tmp_path, parquet=False)
     assert config.current() is before
 
