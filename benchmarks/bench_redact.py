@@ -143,8 +143,16 @@ def pipelines(n: int, repeat: int) -> dict[str, float]:
         return run
 
     # where the time goes: the processors' own work vs the detector pass they call
-    sample_event = {"event": "request handled", "path": "/api/items/12", "status": 200, "duration_ms": 0.12,
-                    "request_id": rids[0], "user_id": "u-12", "level": "info", "timestamp": "2026-11-29T01:52:00.1Z"}
+    sample_event = {
+        "event": "request handled",
+        "path": "/api/items/12",
+        "status": 200,
+        "duration_ms": 0.12,
+        "request_id": rids[0],
+        "user_id": "u-12",
+        "level": "info",
+        "timestamp": "2026-11-29T01:52:00.1Z",
+    }
     processor = StructlogRedactor()
     scrubber = redact.Scrubber("bench")
     message = f"GET /api/items/12 -> 200 in 0.1 ms (request {rids[0]})"
@@ -161,8 +169,9 @@ def pipelines(n: int, repeat: int) -> dict[str, float]:
 
     out = {
         "structlog clean": compare("structlog JSON, clean events", sl_clean(sl_base), sl_clean(sl_red), n, repeat),
-        "structlog tokens": compare("structlog JSON, events with a JWT", sl_tokens(sl_base), sl_tokens(sl_red), n,
-                                    repeat),
+        "structlog tokens": compare(
+            "structlog JSON, events with a JWT", sl_tokens(sl_base), sl_tokens(sl_red), n, repeat
+        ),
         "stdlib": compare("stdlib logging, %-args", std(lg_base), std(lg_red), n, repeat),
     }
     devnull.close()

@@ -35,10 +35,11 @@ client_id     string                   as above
 outcome       string                   ``accepted`` / ``rejected``
 direction     string                   ``late`` (``time - exp`` > 0) or ``early`` (``nbf - time`` > 0)
 le            float64                  upper edge of the bin in seconds (:data:`LATENESS_EDGES`; ``inf`` last)
-cont          bool                     **per-event feature**: the same token (``token_fp``) was accepted less
-                                       than :data:`CONT_WINDOW` s earlier, at most :data:`CONT_GRACE` s before
-                                       its ``exp``: the client kept using its token across expiry (clock behind)
-                                       rather than replaying an old one (restart, laptop waking). Accepted
+cont          bool                     **per-event feature**: the uses of the same token (``token_fp``) go back
+                                       to an acceptance without a pause longer than the token's own pace (3x
+                                       the median gap between its accepted uses, within :data:`CONT_GAP`): the
+                                       client kept using its token across expiry (clock behind) rather than
+                                       replaying an old one after a pause (restart, laptop waking). Accepted
                                        ``late`` rows are continuous use by definition.
 count         int64                    validations
 ============  =======================  ==========================================================================
@@ -71,8 +72,7 @@ __all__ = [
     "LATENESS_SCHEMA",
     "LATENESS_EDGES",
     "OTHER",
-    "CONT_WINDOW",
-    "CONT_GRACE",
+    "CONT_GAP",
     "empty_counts",
     "empty_lateness",
     "lateness_quantile",
@@ -110,10 +110,9 @@ LATENESS_EDGES: Final[tuple[float, ...]] = (
 )
 #: the value standing for every rare, never-accepted client id / kid / typ
 OTHER: Final = "~other"
-#: ``cont``: the token was accepted at most this many seconds before the event ...
-CONT_WINDOW: Final = 900.0
-#: ... and that acceptance was at most this many seconds before the token's ``exp``
-CONT_GRACE: Final = 120.0
+#: ``cont``: the token's uses go back to an acceptance with no pause longer than 3 x the token's own median
+#: gap between accepted uses, bounded to this range (seconds)
+CONT_GAP: Final = (300.0, 1800.0)
 
 _KEYS = ["minute", "issuer", "profile", "client_id", "kid", "typ", "outcome", "reason", "past_exp"]
 _LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont"]
@@ -175,24 +174,38 @@ def _bin(x: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[n
 def _cont(
     df: pd.DataFrame,
     t: np.ndarray[Any, np.dtype[np.float64]],
-    exp: np.ndarray[Any, np.dtype[np.float64]],
     late_rej: np.ndarray[Any, np.dtype[np.bool_]],
 ) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """``cont`` of the rejected-late events (the per-event part: the same token accepted just before)."""
+    """``cont`` of the rejected-late events (the per-event part): the token's uses go back to an acceptance
+    without a pause longer than the token's own pace (3 x the median gap between its accepted uses, bounded
+    to :data:`CONT_GAP`)."""
     out = np.zeros(len(df), dtype=bool)
-    if not late_rej.any():
-        return out
     fp = df["token_fp"].astype("string")
-    acc_mask = (df["outcome"] == "accepted").to_numpy() & (t - exp >= -CONT_GRACE) & fp.notna().to_numpy()
-    if not acc_mask.any():
+    has_fp = fp.notna().to_numpy()
+    if not (late_rej & has_fp).any():
         return out
-    acc = pd.DataFrame({"t": t[acc_mask], "fp": fp[acc_mask].to_numpy()}).sort_values("t", kind="stable")
-    rej_idx = np.flatnonzero(late_rej & fp.notna().to_numpy())
-    rej = pd.DataFrame({"t": t[rej_idx], "fp": fp.to_numpy()[rej_idx], "i": rej_idx}).sort_values("t", kind="stable")
-    acc["last"] = acc["t"]
-    m = pd.merge_asof(rej, acc[["t", "fp", "last"]], on="t", by="fp", direction="backward", allow_exact_matches=True)
-    ok = (m["t"] - m["last"] <= CONT_WINDOW).fillna(False).to_numpy(dtype=bool)
-    out[m["i"].to_numpy()[ok]] = True
+    tokens = set(fp[late_rej & has_fp].tolist())
+    idx = np.flatnonzero(has_fp & fp.isin(tokens).to_numpy())
+    sub = pd.DataFrame(
+        {
+            "fp": fp.to_numpy()[idx],
+            "t": t[idx],
+            "ok": (df["outcome"] == "accepted").to_numpy()[idx],
+            "rej": late_rej[idx],
+            "i": idx,
+        }
+    ).sort_values(["fp", "t"], kind="stable")
+    gap = sub["t"].diff().to_numpy(dtype=np.float64, copy=True)
+    new_fp = sub["fp"].ne(sub["fp"].shift()).to_numpy()
+    gap[new_fp] = np.inf
+    acc_gap = pd.Series(np.where(sub["ok"].to_numpy() & ~new_fp, gap, np.nan), index=sub.index)
+    pace = acc_gap.groupby(sub["fp"].to_numpy()).transform("median").to_numpy()
+    limit = np.clip(np.nan_to_num(3.0 * pace, nan=CONT_GAP[0]), CONT_GAP[0], CONT_GAP[1])
+    chain = np.cumsum(new_fp | (gap > limit))
+    # within a chain, has an acceptance happened at or before this use?
+    seen_ok = sub["ok"].astype("int64").groupby(chain).cumsum().to_numpy() > 0
+    hit = sub["rej"].to_numpy() & seen_ok
+    out[sub["i"].to_numpy()[hit]] = True
     return out
 
 
@@ -233,7 +246,7 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     early_rej = (reason == "JWT_NOT_YET_VALID").fillna(False).to_numpy(dtype=bool) & (
         np.nan_to_num(early, nan=-1.0) > 0
     )
-    cont = _cont(df, t, exp, late_rej) | late_acc
+    cont = _cont(df, t, late_rej) | late_acc
     sel = late_rej | late_acc | early_rej
     if sel.any():
         lat = frame.loc[sel, ["minute", "issuer", "profile", "client_id", "outcome"]].copy()

@@ -84,30 +84,38 @@ class Params:
     min_count: int = 3
     p_max: float = 1e-4
     window: int = 180  # minutes of trailing baseline
+    back: int = 0  # onset: earlier excess minutes at most this far apart belong to the incident
 
 
 ATTACK = Params(shift=6.0, rel=2.0, h=15.0, floor=0.2, min_count=20, p_max=1e-6, window=120)
-OUTAGE = Params(shift=0.5, h=8.0, floor=0.02, min_count=3)
-ROTATION = Params(shift=0.5, h=8.0, floor=0.01, min_count=3)
-SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6)
+OUTAGE = Params(shift=0.5, h=8.0, floor=0.02, min_count=3, back=15)
+ROTATION = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, back=15)
+SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6, back=15)
 SKEW = Params(shift=0.1, h=8.0, floor=0.005, min_count=3, window=360)
-MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3)
+#: a clock that is off shows in every request until the client renews: at least this many distinct minutes
+SKEW_MINUTES = 4
+#: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
+SKEW_BACK = 60
+MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3, back=15)
 
 
 # --------------------------------------------------------------------------------------------- statistics
 
 
-def _baseline(x: Arr, p: Params, minute0: int) -> Arr:
-    """Trailing winsorised mean (excluding the current minute), floored; seasonal once 2 days are there."""
+def _baseline(x: Arr, p: Params, minute0: int, exclude: np.ndarray[Any, np.dtype[np.bool_]] | None = None) -> Arr:
+    """Trailing winsorised mean (excluding the current minute and the ``exclude``d minutes: an incident does
+    not become its own baseline), floored; seasonal once 2 days are there."""
     s = pd.Series(x)
-    med = s.rolling(p.window, min_periods=1).median().shift(1).fillna(0.0).to_numpy()
-    capped = np.minimum(x, med + 3.0 * np.sqrt(med) + 1.0)
-    base = pd.Series(capped).rolling(p.window, min_periods=1).mean().shift(1).fillna(0.0).to_numpy()
+    if exclude is not None:
+        s = s.mask(exclude)
+    med = s.rolling(p.window, min_periods=1).median().shift(1).ffill().fillna(0.0).to_numpy()
+    capped = pd.Series(np.minimum(s.to_numpy(), med + 3.0 * np.sqrt(med) + 1.0))
+    base = capped.rolling(p.window, min_periods=1).mean().shift(1).ffill().fillna(0.0).to_numpy()
     n = len(x)
     if n >= 2 * 1440:
         # same hour of the day on the previous days (diurnal traffic)
         hours = (np.arange(n) + minute0) // 60
-        hourly = pd.Series(capped).groupby(hours).mean()
+        hourly = capped.fillna(0.0).groupby(hours).mean()
         hod = hourly.index.to_numpy() % 24
         prev = pd.Series(hourly.to_numpy()).groupby(hod).transform(lambda v: v.shift(1).expanding().mean())
         seasonal = pd.Series(prev.to_numpy(), index=hourly.index).reindex(hours).fillna(0.0).to_numpy()
@@ -116,18 +124,20 @@ def _baseline(x: Arr, p: Params, minute0: int) -> Arr:
     return out
 
 
-def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int]]:
-    """Alarmed runs of a capped Poisson CUSUM: (first, last) excess minute of each run that crossed ``h``."""
+def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
+    """Alarmed runs of a capped Poisson CUSUM: (first excess minute, last excess minute, minute of the peak
+    of the statistic, minute it crossed ``h``) of each run that crossed ``h``."""
     lam1 = lam0 + np.maximum(p.shift, p.rel * lam0)
     a = np.log(lam1 / lam0)
     b = lam1 - lam0
     inc = x * a - b
     noise = lam0 + 2.0 * np.sqrt(lam0)
     cap = 2.0 * p.h
-    out: list[tuple[int, int]] = []
+    out: list[tuple[int, int, int, int]] = []
     s = 0.0
     alarmed = False
-    first = last = -1
+    first = last = peak = alarm = -1
+    top = 0.0
     for i in range(len(x)):
         s = min(cap, max(0.0, s + float(inc[i])))
         if s > 0.0:
@@ -135,15 +145,18 @@ def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int]]:
                 if first < 0:
                     first = i
                 last = i
-            if s >= p.h:
-                alarmed = True
+            if s > top and not (alarmed and top >= cap):
+                top, peak = s, i
+            if s >= p.h and not alarmed:
+                alarmed, alarm = True, i
         else:
             if alarmed and first >= 0:
-                out.append((first, last))
+                out.append((first, last, max(first, peak), alarm))
             alarmed = False
-            first = last = -1
+            first = last = peak = alarm = -1
+            top = 0.0
     if alarmed and first >= 0:
-        out.append((first, last))
+        out.append((first, last, max(first, peak), alarm))
     return out
 
 
@@ -184,19 +197,36 @@ class _Seg:
     count: int
     expected: float
     p: float
+    alarm: int = -1  # the minute the statistic crossed its threshold
 
 
 def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
+    """The significant runs of ``x`` against its baseline. Two passes: the runs found first are left out
+    of the baseline of the second (a long incident must not raise its own baseline)."""
     if x.sum() < p.min_count:
         return []
     lam0 = _baseline(x, p, minute0)
+    runs = _runs(x, lam0, p)
+    if runs:
+        mask = np.zeros(len(x), dtype=bool)
+        for i0, i1, _, _ in runs:
+            mask[i0 : i1 + 1] = True
+        lam0 = _baseline(x, p, minute0, exclude=mask)
+        runs = _runs(x, lam0, p)
     segs = []
-    for i0, i1 in _runs(x, lam0, p):
-        n = round(float(x[i0 : i1 + 1].sum()))
-        mu = float(lam0[i0 : i1 + 1].sum())
+    noise = lam0 + 2.0 * np.sqrt(lam0)
+    for i0, i1, top, alarm in runs:
+        j = i0 - 1
+        while p.back and j >= 0 and i0 - j <= p.back:  # the first, isolated failures of the incident
+            if x[j] > noise[j]:
+                i0 = j
+            j -= 1
+        # the evidence: what accumulated from the onset to the peak of the statistic
+        n = round(float(x[i0 : top + 1].sum()))
+        mu = float(lam0[i0 : top + 1].sum())
         pv = _poisson_tail(n, mu)
         if n >= p.min_count and pv <= p.p_max:
-            segs.append(_Seg(i0, i1, n, mu, pv))
+            segs.append(_Seg(i0, i1, round(float(x[i0 : i1 + 1].sum())), float(lam0[i0 : i1 + 1].sum()), pv, alarm))
     return segs
 
 
@@ -539,10 +569,33 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     lw = leeway(ctx)
     rows: list[dict[str, Any]] = []
     for (cid,), x in ctx.series(sub, ["client_id"]):
-        for seg in _segments(x, SKEW, ctx.m0):
+        # a clock that is off shows in request after request until the client renews; a worker pool replaying
+        # its cached token after a restart shows as a burst within seconds: a minute counts at most twice
+        for seg in _segments(np.minimum(x, 2.0), SKEW, ctx.m0):
             g = _seg_rows(sub[sub["client_id"] == cid], seg)
+            if g["i"].nunique() < SKEW_MINUTES:
+                continue
+            i0 = _skew_onset(sub[sub["client_id"] == cid], seg.alarm, lw)
+            g = _seg_rows(sub[sub["client_id"] == cid], _Seg(i0, seg.i1, 0, 0.0, 1.0))
+            seg = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
             rows.append(_skew_row(ctx, g, lw, str(cid), seg))
     return _frame(rows)
+
+
+def _skew_onset(rows: pd.DataFrame, i0: int, lw: dict[str, float]) -> int:
+    """The change point of a clock found at ``i0``: a drifting clock fails a request or two per token cycle
+    before the evidence is significant. Walk back over this client's earlier tokens kept in use past
+    ``exp`` (at most :data:`SKEW_BACK` minutes apart), skipping those within 30 s of the leeway: a retry
+    or a request in flight at expiry looks the same."""
+    late = rows[(rows["direction"] == "late") & (rows["i"] <= i0)]
+    limit = late["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0) + 30.0).astype("float64")
+    late = late[late["le"] > limit]
+    start = i0
+    for i in sorted(late["i"].unique().tolist(), reverse=True):
+        if start - i > SKEW_BACK:
+            break
+        start = i
+    return start
 
 
 def _skew_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], cid: str, seg: _Seg) -> dict[str, Any]:

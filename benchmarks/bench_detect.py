@@ -1,0 +1,238 @@
+"""Detector accuracy over seeded scenarios with a realistic background.
+
+    .venv/bin/python benchmarks/bench_detect.py                 # the full suite (~3 min on 2 shared cores)
+    .venv/bin/python benchmarks/bench_detect.py --quick         # 1 quiet day + 4 incident timelines
+
+Two sources of timelines:
+
+* ``timelines``: benchmarks/timelines.py, written independently of ``jwtobs.simulate`` (both validator
+  paths, 2-3 replicas, the full background: expired and stale tokens, retries, restarts replaying cached
+  tokens, devices with their own clocks, scanners, healthy rotations, JWKS blips). ``QUIET`` days have
+  nothing injected; ``INCIDENT`` timelines inject 3 incidents each, spread over every kind and variant
+  (clock skew constant and drifting, audience misconfiguration on the API and on the client side, attack
+  bursts from 0.3 to 5 tokens/s).
+* ``simulator``: the project's simulator (``jwtobs.simulate.default_scenario``: real tokens through PyJWT
+  inside ``jwtobs.wrap``), a few seeds.
+
+A detection matches a label of the same kind whose span it overlaps (+-120 s); onset error is the distance
+between the detected start and the first failure the injected incident caused. Targets: recall >= 0.95,
+precision >= 0.9, onset <= 120 s, <= 1 false incident per quiet day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pandas as pd
+from timelines import Injected, Timeline, generate
+
+import jwtobs.analysis as A
+from jwtobs.analysis.evaluate import load_labels, match_incidents
+from jwtobs.kinds import INCIDENT_KINDS
+
+ONSET_TARGET = 120.0
+
+
+def _variants(rng: random.Random) -> list[Injected]:
+    """One injected incident of every kind and variant, with seeded parameters."""
+    return [
+        Injected("kid_before_publish", 0, duration=rng.uniform(600, 1800)),
+        Injected("key_removed_early", 0),
+        Injected("jwks_outage", 0, duration=rng.uniform(600, 1800)),
+        Injected("signature_spike", 0, duration=rng.uniform(600, 1800)),
+        Injected("clock_skew", 0, duration=rng.uniform(3600, 3 * 3600), skew=rng.uniform(300, 1800)),
+        Injected("clock_skew", 0, duration=3 * 3600, skew=rng.uniform(240, 420), drift=True),
+        Injected("audience_misconfig", 0, duration=rng.uniform(600, 1800), scope="api"),
+        Injected("audience_misconfig", 0, duration=rng.uniform(1200, 3600), scope="client"),
+        Injected("type_confusion", 0, duration=rng.uniform(1200, 3600)),
+        Injected("attack_burst", 0, duration=rng.uniform(90, 600), rate=rng.choice((0.3, 1.0, 2.0, 5.0))),
+    ]
+
+
+def suite(quick: bool = False) -> Iterator[tuple[str, Timeline]]:
+    quiet = 1 if quick else 6
+    incident = 4 if quick else 24
+    for i in range(quiet):
+        path = ("wrap", "verifier")[i % 2]
+        yield "quiet", Timeline(seed=100 + i, hours=24, path=path, replicas=2 + i % 2, clients=30 + 5 * i)
+    pool: list[Injected] = []
+    rng = random.Random(7)
+    for i in range(incident):
+        if len(pool) < 3:
+            fresh = _variants(rng)
+            rng.shuffle(fresh)
+            pool.extend(fresh)
+        injs, pool = pool[:3], pool[3:]
+        hours = 12.0
+        spaced = tuple(
+            Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 3.5 * k) + rng.uniform(0, 1800)})
+            for k, inj in enumerate(injs)
+        )
+        path = ("wrap", "verifier")[i % 2]
+        yield (
+            "incident",
+            Timeline(
+                seed=200 + i, hours=hours, path=path, replicas=2 + i % 3, clients=30 + 3 * (i % 7), injected=spaced
+            ),
+        )
+
+
+def _sim_runs(seeds: int, hours: float) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    from jwtobs.simulate import default_scenario, simulate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(1, seeds + 1):
+            out = Path(tmp) / f"s{seed}"
+            simulate(default_scenario(seed=seed, duration=hours * 3600), out)
+            yield f"simulator seed {seed}", A.load_events(out), A.load_keyset_changes(out), load_labels(out)
+
+
+def _labels_frame(labels: list[dict[str, Any]]) -> pd.DataFrame:
+    lab = pd.DataFrame(labels, columns=["id", "kind", "issuer", "kid", "client_id", "profile", "start", "end", "count"])
+    for c in ("start", "end"):
+        lab[c] = pd.to_datetime(lab[c], utc=True, format="ISO8601")
+    return lab
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.labels: dict[str, int] = defaultdict(int)
+        self.matched: dict[str, int] = defaultdict(int)
+        self.detected: dict[str, int] = defaultdict(int)
+        self.true_pos: dict[str, int] = defaultdict(int)
+        self.onsets: dict[str, list[float]] = defaultdict(list)
+        self.quiet_days = 0.0
+        self.quiet_false = 0
+        self.events = 0
+
+    def add(self, inc: pd.DataFrame, lab: pd.DataFrame) -> tuple[int, list[str]]:
+        s = match_incidents(inc, lab)
+        for kind, n in lab["kind"].value_counts().items():
+            self.labels[str(kind)] += int(n)
+        for _, r in s.table.iterrows():
+            if r["matched"]:
+                self.matched[r["kind"]] += 1
+                self.onsets[r["kind"]].append(float(r["onset_error_s"]))
+        false = []
+        for _, r in inc.iterrows():
+            self.detected[r["kind"]] += 1
+            hit = lab[
+                (lab["kind"] == r["kind"])
+                & (lab["start"] <= r["end"] + pd.Timedelta(seconds=120))
+                & (lab["end"] >= r["start"] - pd.Timedelta(seconds=120))
+            ]
+            if len(hit):
+                self.true_pos[r["kind"]] += 1
+            else:
+                false.append(f"{r['kind']}@{r['start']:%H:%M} {r['evidence'][:110]}")
+        missed = [f"{r['kind']}@{r['start']:%H:%M}" for _, r in s.table.iterrows() if not r["matched"]]
+        missed += [
+            f"LATE {r['kind']}@{r['start']:%H:%M} by {r['onset_error_s']:.0f} s"
+            for _, r in s.table.iterrows()
+            if r["matched"] and r["onset_error_s"] > ONSET_TARGET
+        ]
+        return len(false), missed + ["FALSE " + f for f in false]
+
+    def table(self) -> pd.DataFrame:
+        rows = []
+        for kind in INCIDENT_KINDS:
+            on = self.onsets.get(kind, [])
+            rows.append(
+                {
+                    "kind": kind,
+                    "labels": self.labels.get(kind, 0),
+                    "recall": self.matched.get(kind, 0) / self.labels[kind] if self.labels.get(kind) else float("nan"),
+                    "detections": self.detected.get(kind, 0),
+                    "precision": self.true_pos.get(kind, 0) / self.detected[kind]
+                    if self.detected.get(kind)
+                    else float("nan"),
+                    "onset_median_s": statistics.median(on) if on else float("nan"),
+                    "onset_max_s": max(on) if on else float("nan"),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def totals(self) -> dict[str, float]:
+        labels = sum(self.labels.values())
+        det = sum(self.detected.values())
+        on = [x for v in self.onsets.values() for x in v]
+        return {
+            "labels": labels,
+            "recall": sum(self.matched.values()) / labels if labels else 1.0,
+            "detections": det,
+            "precision": sum(self.true_pos.values()) / det if det else 1.0,
+            "onset_max_s": max(on) if on else 0.0,
+            "onset_within_120s": sum(x <= ONSET_TARGET for x in on) / len(on) if on else 1.0,
+            "false_per_quiet_day": self.quiet_false / self.quiet_days if self.quiet_days else 0.0,
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sim-seeds", type=int, default=3, help="project-simulator scenarios (0: none)")
+    ap.add_argument("--sim-hours", type=float, default=8.0)
+    args = ap.parse_args(argv)
+    tally = {"timelines": Tally(), "simulator": Tally()}
+    t0 = time.perf_counter()
+    n = 0
+    for what, tl in suite(args.quick):
+        events, changes, labels = generate(tl)
+        inc = A.incidents(events, changes)
+        t = tally["timelines"]
+        t.events += len(events)
+        false, notes = t.add(inc, _labels_frame(labels))
+        if what == "quiet":
+            t.quiet_days += tl.hours / 24
+            t.quiet_false += false
+        n += 1
+        print(
+            f"{what:8s} seed {tl.seed} {tl.path:8s} x{tl.replicas} {tl.hours:g} h {len(events):7d} events: "
+            f"{len(labels)} injected, {len(inc)} detected {notes if notes else ''}",
+            flush=True,
+        )
+    for name, events, changes, lab in _sim_runs(0 if args.quick else args.sim_seeds, args.sim_hours):
+        inc = A.incidents(events, changes)
+        t = tally["simulator"]
+        t.events += len(events)
+        _false, notes = t.add(inc, lab)
+        n += 1
+        print(f"{name}: {len(events)} events, {len(lab)} injected, {len(inc)} detected {notes if notes else ''}")
+    print(f"\n{n} scenarios in {time.perf_counter() - t0:.0f} s (2 cores shared with other work)\n")
+    ok = True
+    for name, t in tally.items():
+        if not t.labels and not t.quiet_days:
+            continue
+        tot = t.totals()
+        print(f"== {name}: {t.events} events")
+        print(t.table().to_string(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-"))
+        print(
+            f"overall: recall {tot['recall']:.3f} ({tot['labels']} labels), precision {tot['precision']:.3f} "
+            f"({tot['detections']} detections), onset max {tot['onset_max_s']:.0f} s "
+            f"({tot['onset_within_120s']:.1%} within 120 s), false incidents per quiet day "
+            f"{tot['false_per_quiet_day']:.2f}\n"
+        )
+        ok &= (
+            tot["recall"] >= 0.95
+            and tot["precision"] >= 0.9
+            and tot["onset_within_120s"] == 1.0
+            and tot["false_per_quiet_day"] <= 1.0
+        )
+    print("targets met" if ok else "targets NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
