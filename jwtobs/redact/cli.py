@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jwtobs.redact.scan import ENGINES, Finding, Scanner, ScanProblem, ScanReport, iter_files, scrub_file
+from jwtobs.redact.scan.parallel import scan_parallel
 
 if TYPE_CHECKING:
     from jwtobs.progress import ProgressBar
@@ -25,14 +27,23 @@ def register(subparsers: Any) -> None:
         help="audit log files (plain, JSONL, gzip, directories) for leaked tokens and credentials",
         description="Print FILE:LINE:KIND:FINGERPRINT for every credential found (never the credential or the "
         "line), then a summary. Fingerprints use JWTOBS_FINGERPRINT_KEY, so they match the token_fp of "
-        "validation events. Exit codes: 0 done, 1 something found (with --exit-code), 2 usage error or a path "
-        "that could not be read.",
+        "validation events. Exit codes: 0 done, 1 something found (with --exit-code), 2 usage error, a path "
+        "that could not be read (missing, corrupt gzip...), or nothing scanned with --exit-code (every path "
+        "skipped as binary, empty directories).",
     )
     s.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursively), - for stdin")
     s.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON lines")
     s.add_argument("--exit-code", action="store_true", help="exit 1 when anything is found (for CI)")
     s.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")
     s.add_argument("--binary", action="store_true", help="also scan files that look binary (skipped otherwise)")
+    s.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="scan in N worker processes: files, and large plain files by chunks (0: one per CPU; default 1)",
+    )
     s.add_argument(
         "--engine",
         choices=ENGINES,
@@ -55,15 +66,22 @@ def register(subparsers: Any) -> None:
     c.set_defaults(func=_scrub)
 
 
-def _fingerprint_note(err: TextIO) -> None:
-    """Build the configuration from the environment; say so when fingerprints will not correlate."""
+def _ephemeral_key() -> bool:
+    """Build the configuration from the environment (quietly); whether fingerprints use a random key."""
     from jwtobs import config
-    from jwtobs.fingerprint import EPHEMERAL_KEY_HINT, EphemeralKeyWarning
+    from jwtobs.fingerprint import EphemeralKeyWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EphemeralKeyWarning)
-        state = config.current()
-    if state.fingerprinter.ephemeral:
+        return config.current().fingerprinter.ephemeral
+
+
+def _fingerprint_note(ephemeral: bool, findings: int, err: TextIO) -> None:
+    """When fingerprints were printed with a random key, say that they will not correlate (once, at the end:
+    a run that found nothing or failed has no fingerprint to explain)."""
+    if ephemeral and findings:
+        from jwtobs.fingerprint import EPHEMERAL_KEY_HINT
+
         err.write(f"jwtobs: note: {EPHEMERAL_KEY_HINT}\n")
 
 
@@ -95,13 +113,30 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
 
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 0 (one per CPU) or more")
+    return n
+
+
 def _scan(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
-    _fingerprint_note(err)
+    ephemeral = _ephemeral_key()
+    jobs = args.jobs or os.cpu_count() or 1
+    if jobs > 1 and not os.environ.get("JWTOBS_FINGERPRINT_KEY"):
+        # one random key for the run, read from the environment by every worker: fingerprints agree
+        from jwtobs import config
+
+        os.environ["JWTOBS_FINGERPRINT_KEY"] = secrets.token_urlsafe(32)
+        config.reset()
     try:
         scanner = Scanner(args.engine, include_binary=args.binary)
     except Exception as e:  # hyperscan asked for but not installed, or failed to compile
-        err.write(f"jwtobs scan: {e}\n")
+        err.write(f"jwtobs scan: error: {e}\n")
         return _EXIT_ERROR
     if scanner.prefilter.note:
         err.write(f"jwtobs scan: note: {scanner.prefilter.note}\n")
@@ -113,27 +148,57 @@ def _scan(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     as_json = args.format == "json"
     try:
-        for path in files:
-            try:
-                for finding in scanner.scan_file(path, report, progress.file_progress if progress else None):
-                    report.add(finding)
-                    out.write(_finding_line(finding, as_json))
-            except ScanProblem as e:
-                report.problems.append(e)
-            if progress is not None:
-                progress.file_done(_size(path))
+        if jobs > 1:
+            found = scan_parallel(
+                files,
+                report,
+                jobs=jobs,
+                engine=args.engine,
+                include_binary=args.binary,
+                progress=progress.file_progress if progress else None,
+            )
+            for finding in found:
+                report.add(finding)
+                out.write(_finding_line(finding, as_json))
+        else:
+            for path in files:
+                try:
+                    for finding in scanner.scan_file(path, report, progress.file_progress if progress else None):
+                        report.add(finding)
+                        out.write(_finding_line(finding, as_json))
+                except ScanProblem as e:
+                    report.problems.append(e)
+                if progress is not None:
+                    progress.file_done(_size(path))
     finally:
         if progress is not None:
             progress.close()
     elapsed = time.perf_counter() - t0
     _summary(report, elapsed, out, as_json)
+    _fingerprint_note(ephemeral, report.findings, err)
+    return _scan_exit(report, args.exit_code, err)
+
+
+def _scan_exit(report: ScanReport, exit_code: bool, err: TextIO) -> int:
+    """One line on stderr per path that was not (fully) read, or one error line when nothing was scanned."""
+    nothing = exit_code and report.files == 0 and not report.problems
+    if nothing and len(report.skipped) == 1:
+        path, why = report.skipped[0]
+        err.write(f"jwtobs scan: error: nothing was scanned: {path}: {why}\n")
+        return _EXIT_ERROR
     for path, why in report.skipped:
         err.write(f"jwtobs scan: skipped {path}: {why}\n")
+    for path in report.empty:
+        err.write(f"jwtobs scan: note: {path} is empty\n")
     for problem in report.problems:
         err.write(f"jwtobs scan: error: {problem}\n")
     if report.problems:
         return _EXIT_ERROR
-    if args.exit_code and report.findings:
+    if nothing:
+        what = "every file was skipped" if report.skipped else "no file under the paths given"
+        err.write(f"jwtobs scan: error: nothing was scanned ({what}); --exit-code needs at least one file read\n")
+        return _EXIT_ERROR
+    if exit_code and report.findings:
         return _EXIT_FOUND
     return _EXIT_OK
 
@@ -178,7 +243,7 @@ def _summary(report: ScanReport, elapsed: float, out: TextIO, as_json: bool) -> 
 
 def _scrub(args: argparse.Namespace) -> int:
     err = sys.stderr
-    _fingerprint_note(err)
+    ephemeral = _ephemeral_key()
     try:
         report = scrub_file(args.input, args.output, force=args.force, engine=args.engine, include_binary=args.binary)
     except ScanProblem as e:
@@ -188,8 +253,10 @@ def _scrub(args: argparse.Namespace) -> int:
         err.write(f"jwtobs scrub: error: {type(e).__name__}: {e}\n")
         return _EXIT_ERROR
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.by_kind.items()))
+    _fingerprint_note(ephemeral, report.findings, err)
+    empty = f" ({args.input} is empty)" if not report.bytes else ""
     err.write(
         f"jwtobs scrub: wrote {args.output}: {report.findings} credential"
-        f"{'s' if report.findings != 1 else ''} redacted{' (' + kinds + ')' if kinds else ''}\n"
+        f"{'s' if report.findings != 1 else ''} redacted{' (' + kinds + ')' if kinds else ''}{empty}\n"
     )
     return _EXIT_OK

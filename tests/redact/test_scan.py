@@ -267,7 +267,7 @@ def test_gzip_and_truncated_gzip(tmp_path: Path, tokens: dict[str, str], capsys:
     cut.write_bytes(data[: len(data) // 2])
     assert main(["scan", "--format", "json", str(cut)]) == 2
     captured = capsys.readouterr()
-    assert "cut.log.gz: truncated gzip stream" in captured.err
+    assert "cut.log.gz: truncated gzip file" in captured.err
     assert "Traceback" not in captured.err
     corrupt = tmp_path / "corrupt.gz"
     corrupt.write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 64)
@@ -461,7 +461,7 @@ def test_scrub_gzip_and_refusals(tmp_path: Path, tokens: dict[str, str], capsys:
     cut.write_bytes(data[: len(data) // 2])
     capsys.readouterr()
     assert main(["scrub", str(cut), str(tmp_path / "cut.out")]) == 2
-    assert "truncated gzip stream" in capsys.readouterr().err
+    assert "truncated gzip file" in capsys.readouterr().err
     assert not (tmp_path / "cut.out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -743,3 +743,119 @@ def test_python_engine_candidates_equal_hyperscan_candidates(real_mix: tuple[Pat
     assert scan.Prefilter("python").candidates(data, 0, len(data)) == scan.Prefilter("hyperscan").candidates(
         data, 0, len(data)
     )
+
+
+# -- --jobs: worker processes, large files by chunks ------------------------------------------------------------
+def test_parallel_chunks_give_the_serial_findings(
+    tmp_path: Path, tokens: dict[str, str], real_mix: tuple[Path, Any]
+) -> None:
+    """Files cut into chunks of a few KB (boundaries inside lines and tokens, moved to line starts) scanned by
+    two worker processes: the same findings, line numbers and summary as one serial scan, in the same order;
+    a gzip file, a binary file and a missing path keep their place and their message."""
+    from jwtobs.redact.scan import parallel
+
+    log = tmp_path / "a.log"
+    _write_log(log, tokens, repeat=6)
+    with log.open("a") as f:
+        f.write("no newline at the end " + tokens["es256"])
+    gz = tmp_path / "b.log.gz"
+    gz.write_bytes(gzip.compress(log.read_bytes()))
+    (tmp_path / "c.bin").write_bytes(b"\0\1\2" * 100)
+    paths = [str(log), str(real_mix[0]), str(gz), str(tmp_path / "c.bin"), str(tmp_path / "missing.log")]
+
+    def run(fn: Any) -> tuple[list[tuple[str, int, str, str]], dict[str, Any]]:
+        report = scan.ScanReport()
+        found = [(f.path, f.line, f.kind, f.fingerprint) for f in fn(report)]
+        return found, report.to_dict()
+
+    serial = run(lambda r: scan.Scanner().scan(paths, r))
+    size = log.stat().st_size
+    assert len(parallel.units(str(log), size, 2, chunk=997)) > 10
+    for chunk in (997, 65536):
+        assert run(lambda r, c=chunk: parallel.scan_parallel(paths, r, jobs=2, chunk=c)) == serial
+    assert serial[1]["errors"] == [{"path": str(tmp_path / "missing.log"), "message": "no such file or directory"}]
+
+
+def test_line_starts_never_split_a_line(tmp_path: Path) -> None:
+    from jwtobs.redact.scan import parallel
+
+    log = tmp_path / "a.log"
+    data = b"".join(b"x" * n + b"\n" for n in (5, 3000, 1, 7000, 0, 20, 4095, 4096, 4097, 3))
+    log.write_bytes(data)
+    for chunk in (1, 100, 4096, 5000):
+        starts = parallel.line_starts(str(log), len(data), chunk)
+        assert starts[0] == 0 and starts == sorted(set(starts))
+        assert all(data[s - 1 : s] == b"\n" for s in starts[1:])
+
+
+def test_cli_jobs_same_output_and_one_key_for_all_workers(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jwtobs scan --jobs 2 prints what the serial scan prints; without JWTOBS_FINGERPRINT_KEY the workers
+    share the run's random key, so the same token in two chunks has one fingerprint."""
+    from jwtobs.redact.scan import parallel
+
+    log = tmp_path / "a.log"
+    _write_log(log, tokens, repeat=8)
+    assert main(["scan", "--format", "json", str(log)]) == 0
+    serial = _json_findings(capsys.readouterr().out)[0]
+    monkeypatch.setattr(parallel, "CHUNK", 2048)
+    assert main(["scan", "--format", "json", "--jobs", "2", str(log)]) == 0
+    assert _json_findings(capsys.readouterr().out)[0] == serial
+    monkeypatch.delenv("JWTOBS_FINGERPRINT_KEY")
+    config.reset()
+    assert main(["scan", "--format", "json", "-j", "2", str(log)]) == 0
+    captured = capsys.readouterr()
+    assert "JWTOBS_FINGERPRINT_KEY is not set" in captured.err
+    found = _json_findings(captured.out)[0]
+    assert [(f["line"], f["kind"]) for f in found] == [(f["line"], f["kind"]) for f in serial]
+    # the same token (same fingerprint in the serial scan) in the first and the last chunk: one fingerprint
+    by_line = {f["line"]: f["fingerprint"] for f in serial}
+    same_token = [f for f in found if by_line[f["line"]] == by_line[found[0]["line"]]]
+    assert same_token[-1]["line"] > found[-1]["line"] // 2  # (chunks of 2 KB: far apart)
+    assert len({f["fingerprint"] for f in same_token}) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["scan", "--jobs", "x", str(log)])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_bad_input_table_one_line_and_documented_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """Each bad input: exactly one line on stderr, naming the path, the documented exit code, no traceback
+    (also without a fingerprint key: the key note is only for runs that print fingerprints)."""
+    monkeypatch.delenv("JWTOBS_FINGERPRINT_KEY")
+    config.reset()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "emptydir").mkdir()
+    (tmp_path / "bin.dat").write_bytes(b"\0\1\2 binary")
+    (tmp_path / "empty.log").write_bytes(b"")
+    (tmp_path / "cut.gz").write_bytes(gzip.compress(b"hello\n" * 1000)[:30])
+    (tmp_path / "corrupt.gz").write_bytes(b"\x1f\x8bnot gzip at all")
+    scan_table = {  # path: (exit code with --exit-code, words of the one stderr line)
+        "nope.log": (2, "error: nope.log: no such file or directory"),
+        "emptydir": (2, "error: nothing was scanned (no file under the paths given)"),
+        "bin.dat": (2, "error: nothing was scanned: bin.dat: binary file (use --binary to scan it)"),
+        "empty.log": (0, "note: empty.log is empty"),
+        "cut.gz": (2, "error: cut.gz: truncated gzip file"),
+        "corrupt.gz": (2, "error: corrupt.gz: corrupt gzip data before the first line"),
+    }
+    for path, (code, words) in scan_table.items():
+        assert main(["scan", "--exit-code", "-j", jobs, path]) == code, path
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith("jwtobs scan: ") and words in err[0], (path, err)
+    scrub_table = {
+        "nope.log": "error: nope.log: no such file or directory",
+        "emptydir": "error: emptydir: is a directory",
+        "bin.dat": "error: bin.dat: binary file, not copied",
+        "cut.gz": "error: cut.gz: truncated gzip file",
+        "corrupt.gz": "error: corrupt.gz: corrupt gzip data",
+    }
+    for path, words in scrub_table.items():
+        assert main(["scrub", path, "out.log"]) == 2, path
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and words in err[0], (path, err)
+        assert not (tmp_path / "out.log").exists()
+    assert main(["scrub", "empty.log", "out.log"]) == 0
+    assert capsys.readouterr().err == "jwtobs scrub: wrote out.log: 0 credentials redacted (empty.log is empty)\n"

@@ -44,6 +44,7 @@ class ScanReport:
     by_file: Counter[str] = field(default_factory=Counter)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     problems: list[ScanProblem] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # files read that held nothing
 
     @property
     def findings(self) -> int:
@@ -62,6 +63,7 @@ class ScanReport:
             "by_kind": dict(sorted(self.by_kind.items())),
             "by_file": dict(sorted(self.by_file.items())),
             "skipped": [{"path": a, "reason": b} for a, b in self.skipped],
+            "empty": list(self.empty),
             "errors": [{"path": e.path, "message": e.message} for e in self.problems],
         }
 

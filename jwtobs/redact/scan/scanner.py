@@ -134,9 +134,11 @@ class Scanner:
                     progress(consumed())
             self.line_count = line - 1 + (1 if open_line else 0)
         except EOFError:
-            raise ScanProblem(path, f"truncated gzip stream (ends after line {line - 1})") from None
+            where = f"ends after line {line - 1}" if line > 1 else "before the first line"
+            raise ScanProblem(path, f"truncated gzip file ({where})") from None
         except (gzip.BadGzipFile, zlib.error) as e:
-            raise ScanProblem(path, f"corrupt gzip data after line {line - 1}: {e}") from None
+            where = f"after line {line - 1}" if line > 1 else "before the first line"
+            raise ScanProblem(path, f"corrupt gzip data {where} ({e})") from None
         except OSError as e:
             raise ScanProblem(path, f"read error after line {line - 1}: {os_message(e)}") from None
 
@@ -194,7 +196,31 @@ class Scanner:
                 report.skipped.append((path, "binary file (use --binary to scan it)"))
                 return
             report.files += 1
+            size = 0
             for line, raw, _out, new in self.lines(path, f, head, progress):
+                size += len(raw)
+                for kind, fp in new:
+                    yield Finding(path, line, kind, fp)
+            report.bytes += size
+            report.lines += self.line_count
+            if not size:
+                report.empty.append(path)
+
+    def scan_range(self, path: str, start: int, end: int, report: ScanReport) -> Iterator[Finding]:
+        """Findings of the bytes ``[start, end)`` of a plain file, which must begin and end at line starts (a
+        chunk of :mod:`~jwtobs.redact.scan.parallel`); line numbers count from 1 at ``start``. ``report``
+        gets the bytes and lines of the range."""
+        try:
+            f = open(path, "rb")
+        except OSError as e:
+            raise ScanProblem(path, os_message(e)) from None
+        with f:
+            try:
+                f.seek(start)
+            except OSError as e:
+                raise ScanProblem(path, os_message(e)) from None
+            part = _Range(f, end - start)
+            for line, raw, _out, new in self.lines(path, part, b""):  # type: ignore[arg-type]
                 report.bytes += len(raw)
                 for kind, fp in new:
                     yield Finding(path, line, kind, fp)
@@ -208,6 +234,25 @@ class Scanner:
                 yield from self.scan_file(path, report, progress)
             except ScanProblem as e:
                 report.problems.append(e)
+
+
+class _Range:
+    """At most ``size`` bytes of a file from its current position (a chunk scanned on its own)."""
+
+    def __init__(self, f: IO[bytes], size: int) -> None:
+        self._f = f
+        self._left = size
+        self._read = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        n = self._left if size < 0 else min(size, self._left)
+        data = self._f.read(n) if n > 0 else b""
+        self._left -= len(data)
+        self._read += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._read
 
 
 def scrub_file(

@@ -1,0 +1,205 @@
+"""``jwtobs scan --jobs N``: files, and large plain files by chunks of whole lines, scanned in worker processes.
+
+The scrubber is pure Python, so threads cannot run it in parallel: ``N`` worker processes each run a
+:class:`~jwtobs.redact.scan.scanner.Scanner` (one prefilter thread each). The work is cut into units:
+
+* a plain file of at least ``2 * CHUNK`` bytes is split into chunks of about ``max(CHUNK, size / (2 N))`` bytes
+  whose boundaries are moved forward to the next line start (a boundary that would fall inside a line longer
+  than the chunk is dropped, so a line is always scanned whole, by one worker);
+* a gzip file, standard input (read by the calling process) and a small file are one unit each.
+
+Results come back in input order: findings of a chunk are numbered from its first line and shifted by the
+lines of the chunks before it, so the output is the same as a serial scan's, finding for finding. A chunk that
+fails (the file shrank, a read error) ends that file with a problem (later chunks would be misnumbered).
+
+Fingerprints: the workers build their configuration from the environment (``JWTOBS_FINGERPRINT_KEY``), as
+the CLI does; the CLI sets a random key for the run when none is set, so every worker uses the same one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Final
+
+from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport
+from jwtobs.redact.scan.scanner import Scanner
+from jwtobs.redact.scan.walk import STDIN, is_binary, is_gzip, iter_files, os_message
+
+CHUNK: Final = 32 << 20  # smallest chunk of a split file
+_PROBE: Final = 64 << 10  # bytes read at a time to find the line start after a nominal boundary
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A file (``end`` None: whole, gzip or not) or the bytes ``[start, end)`` of a plain file."""
+
+    path: str
+    start: int = 0
+    end: int | None = None
+
+
+@dataclass
+class UnitResult:
+    findings: list[tuple[int, str, str]] = field(default_factory=list)  # (line in the unit, kind, fingerprint)
+    files: int = 0
+    bytes: int = 0
+    lines: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+
+_scanner: Scanner | None = None
+
+
+def _init(engine: str | None, include_binary: bool) -> None:
+    global _scanner
+    _scanner = Scanner(engine, threads=1, include_binary=include_binary)
+
+
+def _work(unit: Unit) -> UnitResult:
+    assert _scanner is not None
+    report = ScanReport()
+    out = UnitResult()
+    try:
+        if unit.end is None:
+            found = _scanner.scan_file(unit.path, report)
+        else:
+            found = _scanner.scan_range(unit.path, unit.start, unit.end, report)
+        out.findings = [(f.line, f.kind, f.fingerprint) for f in found]
+    except ScanProblem as e:
+        out.problem = e.message
+    except Exception as e:  # never lose the other files to one unexpected error
+        out.problem = f"internal error: {type(e).__name__}: {e}"
+    out.files, out.bytes, out.lines, out.skipped = report.files, report.bytes, report.lines, report.skipped
+    out.empty = report.empty
+    return out
+
+
+def line_starts(path: str, size: int, chunk: int) -> list[int]:
+    """Offsets of line starts near every ``chunk`` bytes of a plain file (0 first; each boundary moved
+    forward to just after the next newline; one inside a line reaching the next boundary dropped)."""
+    starts = [0]
+    with open(path, "rb") as f:
+        for nominal in range(chunk, size, chunk):
+            if nominal <= starts[-1]:
+                continue
+            f.seek(nominal - 1)
+            pos = nominal - 1
+            limit = min(size, nominal + chunk)
+            while pos < limit:
+                data = f.read(min(_PROBE, limit - pos))
+                if not data:
+                    break
+                nl = data.find(b"\n")
+                if nl >= 0:
+                    if pos + nl + 1 < size:
+                        starts.append(pos + nl + 1)
+                    break
+                pos += len(data)
+    return starts
+
+
+def units(path: str, size: int, jobs: int, chunk: int | None = None) -> list[Unit]:
+    """How one plain file is cut (see the module docstring); an explicit ``chunk`` is used as it is."""
+    step = chunk or max(CHUNK, -(-size // (2 * jobs)))
+    if size < 2 * (chunk or CHUNK):
+        return [Unit(path)]
+    starts = line_starts(path, size, step)
+    ends = [*starts[1:], size]
+    return [Unit(path, s, e) for s, e in zip(starts, ends, strict=True)]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # not "fork": the calling process may run threads (an exporter, the prefilter pool) whose locks a forked
+    # child would inherit held
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def scan_parallel(
+    paths: Iterable[str],
+    report: ScanReport,
+    *,
+    jobs: int,
+    engine: str | None = None,
+    include_binary: bool = False,
+    chunk: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Finding]:
+    """Findings of ``paths`` in input order (as :meth:`Scanner.scan`), scanned by ``jobs`` worker processes.
+    ``progress`` is called with the bytes done so far after each unit."""
+    local = Scanner(engine, include_binary=include_binary)  # raises now for an unusable engine
+    done = 0
+    with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init, initargs=(engine, include_binary)) as pool:
+        pending: deque[tuple[Unit, bool, Future[UnitResult]]] = deque()  # (unit, last of its file, result)
+        state: dict[str, int] = {}  # path -> lines before the next chunk, while its chunks come back
+        failed: set[str] = set()
+
+        def collect(unit: Unit, last: bool, result: UnitResult) -> Iterator[Finding]:
+            nonlocal done
+            path = unit.path
+            if path in failed:
+                return
+            base = state.pop(path, 0)
+            report.files += result.files if unit.end is None else int(unit.start == 0)
+            report.bytes += result.bytes
+            report.lines += result.lines
+            report.skipped += result.skipped
+            report.empty += result.empty
+            for line, kind, fp in result.findings:
+                yield Finding(path, base + line, kind, fp)
+            if result.problem is not None:
+                where = f" (in the chunk starting at byte {unit.start})" if unit.start else ""
+                report.problems.append(ScanProblem(path, result.problem + where))
+                failed.add(path)
+            elif not last:
+                state[path] = base + result.lines
+            done += (unit.end or _size(path)) - unit.start
+            if progress is not None:
+                progress(done)
+
+        def drain(limit: int) -> Iterator[Finding]:
+            while len(pending) > limit:
+                unit, last, fut = pending.popleft()
+                yield from collect(unit, last, fut.result())
+
+        for path in iter_files(paths, report.problems):
+            if path == STDIN:  # read by this process, in its place in the order
+                yield from drain(0)
+                try:
+                    yield from local.scan_file(path, report)
+                except ScanProblem as e:
+                    report.problems.append(e)
+                continue
+            plan = _plan(path, jobs, chunk, include_binary, report)
+            for i, unit in enumerate(plan):
+                pending.append((unit, i == len(plan) - 1, pool.submit(_work, unit)))
+                yield from drain(2 * jobs)
+        yield from drain(0)
+
+
+def _plan(path: str, jobs: int, chunk: int | None, include_binary: bool, report: ScanReport) -> list[Unit]:
+    """The units of one file; gzip, binary (scanned whole: it may be skipped) and unreadable files are one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8192)
+            size = os.fstat(f.fileno()).st_size
+    except OSError as e:
+        report.problems.append(ScanProblem(path, os_message(e)))
+        return []
+    if is_gzip(head) or (is_binary(head) and not include_binary):
+        return [Unit(path)]
+    return units(path, size, jobs, chunk)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
