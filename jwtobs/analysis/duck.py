@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 
 from jwtobs.analysis.aggregate import (
-    CONT_GRACE,
-    CONT_WINDOW,
+    CONT_GAP,
     COUNTS_SCHEMA,
     LATENESS_EDGES,
     LATENESS_SCHEMA,
@@ -260,16 +259,26 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
             CASE WHEN coalesce(early_rej, false) THEN CAST(nbf AS DOUBLE) - t ELSE t - CAST(exp AS DOUBLE) END AS x
         FROM s WHERE coalesce(late_rej, false) OR coalesce(late_acc, false) OR coalesce(early_rej, false)
     ),
-    r AS (SELECT t, token_fp FROM l WHERE coalesce(late_rej, false) AND token_fp IS NOT NULL),
-    a AS (
-        SELECT t, token_fp FROM e
-        WHERE outcome = 'accepted' AND t - CAST(exp AS DOUBLE) >= -{CONT_GRACE!r}
-            AND token_fp IN (SELECT token_fp FROM r)
+    r AS (SELECT DISTINCT token_fp FROM l WHERE coalesce(late_rej, false) AND token_fp IS NOT NULL),
+    u AS (
+        SELECT t, token_fp, outcome = 'accepted' AS ok,
+            coalesce(reason = 'JWT_EXPIRED' AND t - CAST(exp AS DOUBLE) > 0, false) AS late_rej,
+            t - lag(t) OVER (PARTITION BY token_fp ORDER BY t) AS gap
+        FROM e WHERE token_fp IN (SELECT token_fp FROM r)
     ),
-    c AS (
-        SELECT DISTINCT r.t, r.token_fp FROM r ASOF JOIN a ON r.token_fp = a.token_fp AND r.t >= a.t
-        WHERE r.t - a.t <= {CONT_WINDOW!r}
+    p AS (SELECT token_fp, median(gap) FILTER (WHERE ok AND gap IS NOT NULL) AS pace FROM u GROUP BY token_fp),
+    ch AS (
+        SELECT u.*, sum(CASE WHEN gap IS NULL OR gap > least(greatest(coalesce(3 * p.pace, {CONT_GAP[0]!r}),
+                {CONT_GAP[0]!r}), {CONT_GAP[1]!r}) THEN 1 ELSE 0 END)
+            OVER (PARTITION BY u.token_fp ORDER BY t ROWS UNBOUNDED PRECEDING) AS chain
+        FROM u JOIN p USING (token_fp)
     ),
+    co AS (
+        SELECT *, sum(CAST(ok AS INTEGER))
+            OVER (PARTITION BY token_fp, chain ORDER BY t ROWS UNBOUNDED PRECEDING) > 0 AS seen
+        FROM ch
+    ),
+    c AS (SELECT DISTINCT t, token_fp FROM co WHERE late_rej AND seen),
     b AS (
         SELECT l.minute, l.issuer, l.profile, l.client_id, l.outcome,
             CASE WHEN coalesce(l.early_rej, false) THEN 'early' ELSE 'late' END AS direction,
