@@ -17,13 +17,23 @@ def register(subparsers: Any) -> None:
         help="analyse an events file or directory and write an HTML report",
         description="Load events (JSONL/Parquet/directory), detect incidents, write an HTML report.",
     )
-    r.add_argument("events", help="events file or directory")
+    r.add_argument("events", nargs="?", help="events file or directory (not with --prometheus)")
     r.add_argument("--out", default="jwtobs-report.html", help="HTML file to write")
     r.add_argument("--labels", help="simulator labels.json, to score the detections")
+    # the aggregate engines (engines' options; jwtobs/analysis/engines.py)
+    r.add_argument("--engine", choices=("pandas", "duckdb"), default="pandas", help="duckdb: out of core")
+    r.add_argument("--prometheus", metavar="URL", help="detect from the jwtobs metrics in this Prometheus")
+    r.add_argument("--start", help="with --prometheus: range start (ISO 8601; default an hour before --end)")
+    r.add_argument("--end", help="with --prometheus: range end (ISO 8601; default now)")
+    r.add_argument("--job", help="with --prometheus: only series of this job")
     r.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.engine != "pandas" or args.prometheus or args.events is None:
+        from jwtobs.analysis.engines import report_command
+
+        return report_command(args)
     try:
         from jwtobs.analysis.report import ReportInputError, build_report
     except ImportError as exc:

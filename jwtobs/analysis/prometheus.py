@@ -34,7 +34,15 @@ import pandas as pd
 from jwtobs import telemetry
 from jwtobs.exceptions import JwtobsError
 
-__all__ = ["PrometheusError", "PrometheusFrames", "from_prometheus"]
+__all__ = [
+    "NOT_IN_METRICS",
+    "PrometheusError",
+    "PrometheusFrames",
+    "aggregates_from_frames",
+    "aggregates_from_prometheus",
+    "from_prometheus",
+    "metrics_view",
+]
 
 #: points per series per request (Prometheus refuses more than 11,000)
 MAX_POINTS: Final = 10_000
@@ -306,3 +314,160 @@ def from_prometheus(
         else:
             out[name] = _frame([], [s.column for s in sources])
     return PrometheusFrames(**out)
+
+
+# -- the detectors' aggregates from the metrics ------------------------------------------------------------
+#: what the metrics cannot carry, by aggregate column (docs/analysis.md, "Engines")
+NOT_IN_METRICS: Final[dict[str, str]] = {
+    "client_id": "no client label (unbounded, attacker-chosen): every count has client_id <NA>",
+    "typ": "no typ label: type confusion is invisible",
+    "max_exp": "exp is a histogram observation, not a label: max_exp is <NA>",
+    "past_exp": "approximated: true exactly for JWT_EXPIRED rejections",
+    "lateness.profile": "the expiry-offset histogram is per outcome and issuer only: profile and client <NA>",
+    "lateness.cont": "per-token reuse needs token fingerprints: cont is False (has_cont=False)",
+    "lateness.early": "nbf is not measured: no 'early' rows (clock ahead is invisible)",
+}
+
+
+def _minute_rows(df: pd.DataFrame) -> pd.Series:
+    """The minute a 1-minute step ending at ``time`` covers."""
+    return (df["time"] - pd.Timedelta(minutes=1)).dt.floor("min")
+
+
+def _bounded_label(s: pd.Series) -> pd.Series:
+    from jwtobs.analysis.aggregate import OTHER
+
+    out = s.astype("string")
+    return out.mask(out == telemetry.UNKNOWN, OTHER)
+
+
+def aggregates_from_frames(frames: PrometheusFrames) -> Any:
+    """The detectors' :class:`~jwtobs.analysis.aggregate.Aggregates` (``engine='prometheus'``,
+    ``has_cont=False``) from 1-minute :class:`PrometheusFrames`: ``counts`` from the validation counter per
+    outcome, reason, profile, issuer and kid (summed over replicas, libraries and algs), ``lateness`` from
+    the expiry-offset histogram (``after_exp`` side, per outcome and issuer). Columns the metrics cannot
+    fill are ``<NA>``/False: see :data:`NOT_IN_METRICS`."""
+    from jwtobs.analysis.aggregate import (
+        COUNTS_SCHEMA,
+        LATENESS_EDGES,
+        LATENESS_SCHEMA,
+        Aggregates,
+        empty_counts,
+        empty_lateness,
+    )
+
+    v = frames.validations
+    if v.empty:
+        counts = empty_counts()
+    else:
+        c = pd.DataFrame(
+            {
+                "minute": _minute_rows(v),
+                "issuer": _bounded_label(v["issuer"]),
+                "profile": v["profile"].astype("string"),
+                "client_id": pd.Series(pd.NA, index=v.index, dtype="string"),
+                "kid": _bounded_label(v["kid"]),
+                "typ": pd.Series(pd.NA, index=v.index, dtype="string"),
+                "outcome": v["outcome"].astype("string"),
+                "reason": v["reason"].astype("string"),
+                "past_exp": (v["reason"] == "JWT_EXPIRED").fillna(False).astype(bool),
+                "count": v["count"].round().astype("int64"),
+            }
+        )
+        keys = [k for k in COUNTS_SCHEMA if k not in ("count", "max_exp")]
+        c = c.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+        c["max_exp"] = pd.array([pd.NA] * len(c), dtype="Int64")
+        counts = pd.DataFrame({k: c[k].astype(t) for k, t in COUNTS_SCHEMA.items()})
+    e = frames.expiry_offsets
+    e = e[e["expiry_side"] == "after_exp"] if not e.empty else e
+    if e.empty:
+        lateness = empty_lateness()
+    else:
+        # cumulative buckets -> per-bucket counts, each put in the first aggregate bin at or above its edge
+        e = e.assign(minute=_minute_rows(e)).sort_values(["minute", "outcome", "issuer", "le"])
+        per = e.groupby(["minute", "outcome", "issuer", "le"], dropna=False)["count"].sum().reset_index()
+        per["count"] = per.groupby(["minute", "outcome", "issuer"], dropna=False)["count"].diff().fillna(per["count"])
+        edges = pd.Series(LATENESS_EDGES)
+        per["le"] = [float(edges[edges >= le].iloc[0]) for le in per["le"]]
+        per = per[per["count"] > 0]
+        lat = pd.DataFrame(
+            {
+                "minute": per["minute"],
+                "issuer": _bounded_label(per["issuer"]),
+                "profile": pd.Series(pd.NA, index=per.index, dtype="string"),
+                "client_id": pd.Series(pd.NA, index=per.index, dtype="string"),
+                "outcome": per["outcome"].astype("string"),
+                "direction": "late",
+                "le": per["le"],
+                "cont": per["outcome"] == "accepted",  # accepted late uses are continuous by definition
+                "count": per["count"].round().astype("int64"),
+            }
+        )
+        keys = [k for k in LATENESS_SCHEMA if k != "count"]
+        lat = lat.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+        lateness = pd.DataFrame({k: lat[k].astype(t) for k, t in LATENESS_SCHEMA.items()})
+    return Aggregates(
+        counts.reset_index(drop=True), lateness.reset_index(drop=True), engine="prometheus", has_cont=False
+    )
+
+
+def aggregates_from_prometheus(
+    url: str,
+    *,
+    start: str | float | datetime | pd.Timestamp | None = None,
+    end: str | float | datetime | pd.Timestamp | None = None,
+    job: str | None = None,
+    matchers: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """The detectors' aggregates over ``[start, end]`` from the jwtobs metrics in the Prometheus at ``url``
+    (1-minute steps aligned to the minute, the minute in progress at ``end`` included with its counts so far;
+    arguments as :func:`from_prometheus`). Feed them to
+    :func:`jwtobs.analysis.incidents`. What the metrics cannot carry: :data:`NOT_IN_METRICS`."""
+    end_s = _epoch(end, time.time())
+    start_s = _epoch(start, end_s - 3600.0)
+    # steps end on minute boundaries; the minute in progress at ``end`` is included with its counts so far
+    start_s, end_s = math.floor(start_s / 60.0) * 60.0 + 60.0, math.ceil(end_s / 60.0) * 60.0
+    if start_s > end_s:
+        raise ValueError("the range holds no whole minute")
+    frames = from_prometheus(
+        url,
+        start=start_s,
+        end=end_s,
+        step=60.0,
+        job=job,
+        matchers=matchers,
+        frames=["validations", "expiry_offsets"],
+        timeout=timeout,
+        headers=headers,
+    )
+    return aggregates_from_frames(frames)
+
+
+def metrics_view(aggs: Any) -> Any:
+    """What the Prometheus engine would return for the events behind ``aggs`` (exact counts, scraped each
+    minute): the same aggregates with everything :data:`NOT_IN_METRICS` removed. Used to measure the
+    Prometheus path's recall and precision on simulated scenarios (benchmarks/bench_scale.py accuracy)."""
+    from jwtobs.analysis.aggregate import COUNTS_SCHEMA, LATENESS_SCHEMA, Aggregates
+
+    c = aggs.counts.copy()
+    c["client_id"] = pd.NA
+    c["typ"] = pd.NA
+    c["past_exp"] = (c["reason"] == "JWT_EXPIRED").fillna(False).astype(bool)
+    keys = [k for k in COUNTS_SCHEMA if k not in ("count", "max_exp")]
+    c = c.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+    c["max_exp"] = pd.array([pd.NA] * len(c), dtype="Int64")
+    lat = aggs.lateness
+    lat = lat[lat["direction"] == "late"].copy()
+    lat["profile"] = pd.NA
+    lat["client_id"] = pd.NA
+    lat["cont"] = lat["outcome"] == "accepted"
+    keys = [k for k in LATENESS_SCHEMA if k != "count"]
+    lat = lat.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
+    return Aggregates(
+        pd.DataFrame({k: c[k].astype(t) for k, t in COUNTS_SCHEMA.items()}),
+        pd.DataFrame({k: lat[k].astype(t) for k, t in LATENESS_SCHEMA.items()}),
+        engine="prometheus",
+        has_cont=False,
+    )

@@ -142,3 +142,48 @@ def test_empty_and_missing(tmp_path: Path) -> None:
     assert duck.aggregate(tmp_path / "e.jsonl").empty
     with pytest.raises(FileNotFoundError):
         duck.aggregate(tmp_path / "nope")
+
+
+# -- jwtobs report --engine / --prometheus -----------------------------------------------------------------
+def _incident_part(text: str) -> str:
+    return text[text.index("Detected incidents") : text.index("report:")]
+
+
+def test_report_engines_print_the_same_incidents(day: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jwtobs.cli import main
+
+    assert main(["report", str(day), "--out", str(tmp_path / "p.html")]) == 0
+    by_pandas = capsys.readouterr().out
+    assert main(["report", str(day), "--engine", "duckdb", "--out", str(tmp_path / "d.html")]) == 0
+    by_duckdb = capsys.readouterr().out
+    assert "[engine: duckdb]" in by_duckdb
+    assert _incident_part(by_pandas) == _incident_part(by_duckdb)
+    html = (tmp_path / "d.html").read_text()
+    assert "Rejections by reason" in html and "data:image/png;base64," in html
+
+
+def test_report_bad_input_is_one_line_exit_2_no_file(
+    day: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from jwtobs.cli import main
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    data = next(day.rglob("*.parquet")).read_bytes()
+    (bad / "a.parquet").write_bytes(data[: len(data) // 2])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cases = [
+        [str(bad), "--engine", "duckdb"],
+        [str(tmp_path / "missing"), "--engine", "duckdb"],
+        ["--prometheus", f"http://127.0.0.1:{port}"],
+    ]
+    for argv in cases:
+        out = tmp_path / "r.html"
+        assert main(["report", *argv, "--out", str(out)]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("jwtobs report: ") and "\n" not in err and "Traceback" not in err, err
+        assert not out.exists() and not list(tmp_path.glob(".r.html*"))

@@ -145,7 +145,7 @@ def prom_stack() -> Iterator[Stack]:
     try:
         with open(logs["scenario"], "w") as err:
             scenario = subprocess.Popen(
-                [sys.executable, str(SCENARIO), "--max-seconds", "150"],
+                [sys.executable, str(SCENARIO), "--max-seconds", "150", "--events-dir", str(tmp / "events")],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,

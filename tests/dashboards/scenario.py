@@ -101,6 +101,7 @@ def serve_jwks(jwks: Jwks) -> ThreadingHTTPServer:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-seconds", type=float, default=150.0)
+    parser.add_argument("--events-dir", help="also write the validation events here (rolled, partitioned)")
     args = parser.parse_args()
 
     reader = PrometheusMetricReader()
@@ -110,6 +111,7 @@ def main() -> int:
         fingerprint_key=os.urandom(32),
         service="jwtobs-scenario",
         issuers=[GATEWAY_ISS, INTERNAL_ISS, BROKEN_ISS],
+        events_dir=args.events_dir,
         from_env=False,
     )
     metrics_server, _ = start_http_server(0, addr="127.0.0.1")

@@ -173,3 +173,48 @@ def test_bad_arguments(kwargs: dict[str, object], error: type[Exception]) -> Non
 def test_bad_urls(url: str) -> None:
     with pytest.raises(ValueError, match="http"):
         from_prometheus(url)
+
+
+# -- the detectors' aggregates from PromQL (the Prometheus engine) ---------------------------------------------
+def test_aggregates_from_prometheus_match_the_events_of_the_same_process(prom_stack: Stack) -> None:
+    """The scenario process also writes its events (rolled directory): the Prometheus engine's per-minute
+    counts agree with the pandas engine's counts of those events, reduced to what the metrics carry."""
+    from jwtobs.analysis import incidents, load_events
+    from jwtobs.analysis.aggregate import COUNTS_SCHEMA, LATENESS_SCHEMA, aggregate
+    from jwtobs.analysis.prometheus import aggregates_from_prometheus, metrics_view
+
+    first = load_events(prom_stack.tmp / "events")["time"].min().timestamp()
+    end = time.time() - 2  # a scrape (every second) has seen every event before this
+    aggs = aggregates_from_prometheus(prom_stack.prometheus.url, start=first - 600, end=end, job=JOB)
+    queried = time.time()
+    assert aggs.engine == "prometheus" and not aggs.has_cont
+    assert list(aggs.counts.columns) == list(COUNTS_SCHEMA) and list(aggs.lateness.columns) == list(LATENESS_SCHEMA)
+    assert aggs.counts["client_id"].isna().all() and aggs.counts["count"].gt(0).all()
+    assert {"JWT_EXPIRED", "JWT_BAD_SIGNATURE", "JWT_UNSIGNED"} <= set(aggs.counts["reason"].dropna())
+
+    time.sleep(1.5)  # the scenario's rolling sink writes every second
+    events = load_events(prom_stack.tmp / "events")
+    view = metrics_view(aggregate(events))
+    assert int(view.counts["count"].sum()) == len(events) and view.counts["client_id"].isna().all()
+    # each minute's count lies between the events scraped for sure (before `end`) and all events up to the query
+    # (the minute in progress is read at its latest scrape), within 5 % for scrape timing
+    t = events["time"]
+    minute = t.dt.floor("min")
+    prom = aggs.counts.groupby("minute")["count"].sum()
+    assert len(prom) >= 1
+    for m, p in prom.items():
+        lo = int(((minute == m) & (t <= pd.Timestamp(end - 1, unit="s", tz="UTC"))).sum())
+        hi = int(((minute == m) & (t <= pd.Timestamp(queried + 1, unit="s", tz="UTC"))).sum())
+        assert 0.95 * lo <= p <= 1.05 * hi, (m, lo, p, hi)
+    late = aggs.lateness[(aggs.lateness["outcome"] == "rejected") & (aggs.lateness["direction"] == "late")]
+    assert set(late["issuer"]) == {"https://internal.test"}
+    assert late.loc[late["le"] <= 60, "count"].sum() > 3 * late.loc[late["le"] > 60, "count"].sum()  # 5 of 6: 10 s
+    found = incidents(aggs)
+    assert list(found.columns)[:3] == ["kind", "start", "end"]
+
+
+def test_aggregates_from_unreachable_prometheus_is_a_clear_error() -> None:
+    from jwtobs.analysis.prometheus import aggregates_from_prometheus
+
+    with pytest.raises(PrometheusError, match="cannot reach Prometheus"):
+        aggregates_from_prometheus(f"http://127.0.0.1:{_closed_port()}", timeout=2)

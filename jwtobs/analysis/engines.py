@@ -1,0 +1,197 @@
+"""``jwtobs report --engine duckdb`` and ``--prometheus URL``: the report from aggregates, not event rows.
+
+:func:`aggregates_for` picks the engine (pandas loads the events; DuckDB aggregates the files out of core;
+Prometheus reads the metrics) and :class:`AggregateReport` writes the report from what every engine has:
+the per-minute counts, the incidents and (events engines) the key-set changes. Its plots are drawn from the
+counts, so a directory of 100 M events reports in the memory of its aggregates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from jwtobs.analysis.aggregate import Aggregates
+
+__all__ = ["ENGINES", "AggregateReport", "aggregates_for", "report_command"]
+
+ENGINES: Final = ("pandas", "duckdb")
+
+
+def aggregates_for(
+    events: str | Path | None,
+    engine: str = "pandas",
+    *,
+    prometheus: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    job: str | None = None,
+) -> tuple[Aggregates, pd.DataFrame | None]:
+    """(aggregates, key-set changes) of ``events`` by ``engine``, or of the metrics in ``prometheus``
+    (key-set changes are not in the metrics: ``None``)."""
+    if prometheus:
+        from jwtobs.analysis.prometheus import aggregates_from_prometheus
+
+        return aggregates_from_prometheus(prometheus, start=start, end=end, job=job), None
+    if events is None:
+        raise ValueError("an events path is needed (or --prometheus URL)")
+    if engine == "duckdb":
+        from jwtobs.analysis import duck
+
+        return duck.aggregate(events), duck.keyset_changes(events)
+    if engine != "pandas":
+        raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    from jwtobs.analysis.aggregate import aggregate
+    from jwtobs.analysis.load import load_events, load_keyset_changes
+
+    return aggregate(load_events(events)), load_keyset_changes(events)
+
+
+class AggregateReport:
+    """The report of :mod:`jwtobs.analysis.report` computed from aggregates: totals, top reasons, incidents
+    (and their score against simulator labels), rejections over time, breakdowns by profile and issuer."""
+
+    def __init__(
+        self, aggs: Aggregates, incidents: pd.DataFrame, changes: pd.DataFrame | None, score: Any = None
+    ) -> None:
+        self.aggs = aggs
+        self.incidents = incidents
+        self.changes = changes
+        self.score = score
+
+    def _incident_lines(self) -> list[str]:
+        """The incident (and score) part of the events report's summary, so both read alike."""
+        from jwtobs.analysis.load import read_table, to_frame
+        from jwtobs.analysis.report import Report
+
+        text = Report(to_frame(read_table([])), self.incidents, self.changes, self.score).summary()
+        lines = text.splitlines()
+        i = next((k for k, ln in enumerate(lines) if ln.startswith("Detected incidents")), 0)
+        return lines[i:]
+
+    def summary(self) -> str:
+        c = self.aggs.counts
+        n = int(c["count"].sum())
+        rej = c[c["outcome"] == "rejected"]
+        nrej = int(rej["count"].sum())
+        lines = [
+            f"{n} validations, {nrej} rejected ({(nrej / n if n else 0):.2%})  [engine: {self.aggs.engine}]",
+            "",
+            "Top rejection reasons:",
+        ]
+        top = rej.groupby("reason", dropna=False)["count"].sum().sort_values(ascending=False).head(6)
+        for reason, count in top.items():
+            lines.append(f"  {reason!s:<36} {int(count):>7}  {count / max(1, nrej):6.1%}")
+        if not self.aggs.has_cont:
+            lines += ["", "From metrics: no client ids, typ, nbf or per-token reuse (see docs/analysis.md)."]
+        return "\n".join([*lines, "", *self._incident_lines()])
+
+    def _figure_png(self) -> bytes:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+
+        c = self.aggs.counts
+        rej = c[c["outcome"] == "rejected"]
+        fig, ax = plt.subplots(figsize=(11, 3.5))
+        if not rej.empty:
+            per = rej.assign(reason=rej["reason"].fillna("?")).pivot_table(
+                index="minute", columns="reason", values="count", aggfunc="sum", fill_value=0
+            )
+            per = per.resample("10min").sum()
+            for col in per.columns:
+                ax.plot(per.index, per[col], label=str(col), linewidth=1)
+            ax.legend(fontsize=7, ncol=3)
+        ax.set_ylabel("rejections per 10 min")
+        ax.set_xlabel("time (UTC)")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
+        return buf.getvalue()
+
+    def _breakdown(self, by: str) -> pd.DataFrame:
+        c = self.aggs.counts
+        total = c.groupby(by, dropna=False)["count"].sum()
+        rejected = c[c["outcome"] == "rejected"].groupby(by, dropna=False)["count"].sum()
+        out = pd.DataFrame({"total": total, "rejected": rejected.reindex(total.index).fillna(0).astype("int64")})
+        out["rate"] = (out["rejected"] / out["total"]).map(lambda x: f"{x:.1%}")
+        return out.sort_values("rejected", ascending=False).reset_index()
+
+    def write_html(self, path: str | Path) -> Path:
+        """Write the report (atomically: a failure leaves no partial file)."""
+        out = Path(path)
+        b64 = base64.b64encode(self._figure_png()).decode("ascii")
+        parts = [
+            "<!doctype html><html><head><meta charset='utf-8'><title>jwtobs report</title><style>"
+            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
+            "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%}</style></head><body>",
+            "<h1>jwtobs: validation failures and incidents</h1>",
+            f"<pre>{html.escape(self.summary())}</pre>",
+            f"<h2>Rejections by reason</h2><img alt='Rejections by reason' src='data:image/png;base64,{b64}'>",
+            "<h2>Incidents</h2>" + self.incidents.to_html(index=False, escape=True, na_rep="–"),
+            "<h2>By profile</h2>" + self._breakdown("profile").to_html(index=False, na_rep="–"),
+            "<h2>By issuer</h2>" + self._breakdown("issuer").to_html(index=False, na_rep="–"),
+            "</body></html>",
+        ]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write("\n".join(parts))
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return out
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``jwtobs report`` through an aggregate engine: one line on stderr and exit 2 on bad input."""
+    from jwtobs.analysis.detect import incidents
+    from jwtobs.analysis.evaluate import load_labels, match_incidents
+    from jwtobs.analysis.load import EventsError
+    from jwtobs.analysis.prometheus import PrometheusError
+
+    try:
+        if args.events is not None and not args.prometheus and not Path(args.events).exists():
+            raise FileNotFoundError(f"{args.events}: no such file or directory")
+        aggs, changes = aggregates_for(
+            args.events, args.engine, prometheus=args.prometheus, start=args.start, end=args.end, job=args.job
+        )
+        if aggs.empty:
+            where = args.prometheus or args.events
+            raise EventsError(
+                f"{where}: no validation events" + (" (no jwtobs metrics in range)" if args.prometheus else "")
+            )
+        found = incidents(aggs, changes)
+        score = match_incidents(found, load_labels(args.labels)) if args.labels else None
+        report = AggregateReport(aggs, found, changes, score)
+        path = report.write_html(args.out)
+    except ImportError as exc:
+        print(
+            f"jwtobs report: the {args.engine} engine needs {exc.name}: pip install 'jwtobs[analysis]'", file=sys.stderr
+        )
+        return 2
+    except (EventsError, PrometheusError, FileNotFoundError, ValueError, OSError) as exc:
+        print(
+            f"jwtobs report: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+            file=sys.stderr,
+        )
+        return 2
+    print(report.summary())
+    print(f"report: {path}")
+    return 0
