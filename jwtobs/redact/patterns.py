@@ -41,6 +41,7 @@ QUERY_TOKEN: Final = "query_token"
 API_KEY: Final = "api_key"
 SECRET_FIELD: Final = "secret_field"
 URL_PASSWORD: Final = "url_password"
+SIGNING_INPUT: Final = "signing_input"  # a JWS signing input (header.payload): the token without its signature
 
 KINDS: Final = (
     JWT,
@@ -55,6 +56,7 @@ KINDS: Final = (
     API_KEY,
     SECRET_FIELD,
     URL_PASSWORD,
+    SIGNING_INPUT,
 )
 
 MARKER_PREFIX: Final = "[REDACTED:"
@@ -166,13 +168,14 @@ COOKIE_HEADER: Final = re.compile(
     rf"""cookie(?<![a-z0-9]cookie){_SEP}(?P<value>(?=[^\s"'\\]){_COOKIE_CHARS}*+(?:;[ \t]*+{_COOKIE_CHARS}*+)*+)"""
 )
 
-# Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...').
-# One pattern per stem (a literal prefix each; a stem is only searched for when the text contains it). A match
-# starts at the stem; the rest of the name before it is read back by the caller (:func:`name_before`).
-# The part of the name after the stem is bounded (48), so a run of repeated stems is read a bounded number
-# of times.
+# Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...'),
+# config["password"] = '...'. One pattern per stem (a literal prefix each; a stem is only searched for when the
+# text contains it). A match starts at the stem; the rest of the name before it is read back by the caller
+# (:func:`name_before`), and the whole name is judged by :func:`name_strength` (compound names read as a whole:
+# "chpasswd", "session_reuses", "prompt_tokens" name no secret). The part of the name after the stem is bounded
+# (48), so a run of repeated stems is read a bounded number of times.
 _FIELD_SEP: Final = (
-    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+(?=b?{_Q}|[\[(]))"""
+    rf"""(?:(?:{_Q}\]|{_Q})?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+(?=b?{_Q}|[\[(]))"""
     rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
 _FIELD_VALUE: Final = (
@@ -184,7 +187,7 @@ _STEMS: Final = (
     # substring searches on the lower-cased text before the pattern runs
     ("token", "token", ()),
     ("secret", "secret", ()),
-    (r"pass(?:w(?:or)?d|phrase)", "pass", ("passw", "passphrase")),
+    (r"pass(?:w(?:or)?d|phrase)?", "pass", ()),
     ("pwd", "pwd", ()),
     (r"api[_\-]?key", "api", ("apikey", "api_key", "api-key")),
     ("session", "session", ()),
@@ -192,6 +195,8 @@ _STEMS: Final = (
     (r"private[_\-]?key", "private", ("privatekey", "private_key", "private-key")),
     ("dpop", "dpop", ()),
     ("assertion", "assertion", ()),
+    ("auth", "auth", ()),
+    ("sid", "sid", ()),
 )
 TEXT_FIELDS: Final = tuple(
     (word, words, re.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
@@ -199,9 +204,6 @@ TEXT_FIELDS: Final = tuple(
 )
 _SECRET_STEM: Final = "(?:" + "|".join(stem for stem, _, _ in _STEMS) + ")"
 SECRET_STEM: Final = re.compile(_SECRET_STEM, re.IGNORECASE)
-_EXACT_SECRET_NAMES: Final = frozenset(
-    {"auth", "authorization", "proxy-authorization", "pass", "pin", "otp", "sid", "jwt", "cookie", "set-cookie"}
-)
 _NAME_HEAD: Final = re.compile(r"[a-z0-9_\-]{1,64}+")
 #: Values of secret-named fields that hold nothing (JSON/Python literals, an Authorization scheme whose
 #: credentials are matched on their own).
@@ -217,8 +219,35 @@ def name_before(low: str, start: int) -> str:
     return m.group(0)[::-1] if m else ""
 
 
-# Names that look secret but hold none (jwtobs's own event fields, token metadata, counters): the last part
-# of the name (after "_", "-" or ".") is one of _BENIGN_LAST, or the whole name one of _BENIGN_NAMES.
+# -- which names name a secret ---------------------------------------------------------------------------------
+# A name is read as a whole, split into words at "_", "-", ".", digits and camelCase ("clientSecret",
+# "X-Api-Key", "SESSION_ID"). Its last word decides, as in English compounds: "access_token" is a token,
+# "token_type" a type, "session_reuses" a count of reuses. A last word that only qualifies a value ("id",
+# "key", "value"...) passes the decision to the words before it ("session_id", "secret_access_key").
+#
+# STRONG: whatever the value, it is a credential (password=12345678 is a password).
+# WEAK: the value decides (:func:`is_credential_value`): "session: 30546173_4261722401", "sid:1" and
+# "sessionid: 0x34ede65503f0039" hold ids, "prompt_tokens": 18 a count.
+NOT_SECRET_NAME: Final = 0
+WEAK: Final = 1
+STRONG: Final = 2
+_STRONG_WORDS: Final = frozenset(
+    "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
+    "assertion jwt".split()
+)
+_WEAK_WORDS: Final = frozenset(
+    "session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split()
+)
+# Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid"):
+# only the long secret words count, so "chpasswd", "htpasswd", "inside", "bypass" name nothing.
+_GLUED_STRONG: Final = ("password", "passphrase", "secret", "token", "apikey", "credential", "credentials")
+_GLUED_WEAK: Final = ("sessionid", "sessid")
+_QUALIFIERS: Final = frozenset(
+    "id key value val str string b64 base64 raw data hex text plain plaintext cleartext enc encoded encrypted "
+    "code hdr".split()
+)
+# Names that look secret but hold none (jwtobs's own event fields, token metadata, counters): the last word of
+# the name is one of _BENIGN_LAST, or the whole name one of _BENIGN_NAMES.
 _BENIGN_LAST: Final = frozenset(
     "fp fingerprint hash type types count len length bytes ttl expire expires expire_in expires_in expire_at "
     "expires_at exp iat nbf kind sink reason outcome endpoint endpoints url uri path alg algs algorithm algorithms "
@@ -229,7 +258,8 @@ _BENIGN_NAMES: Final = frozenset(
     "token_fp jti_hash sub_hash auth_time authority author authors authorization_endpoint token_endpoint "
     "max_tokens session_state".split()
 )
-#: The same as a regular expression (``NOT_SECRET.match(name)``), for callers that build patterns from it.
+#: The benign last words as a regular expression (``NOT_SECRET.match(name)``), for callers that build patterns
+#: from it (the scanner's prefilter).
 NOT_SECRET: Final = re.compile(
     r"(?i)^(?:.*[_\-.])?(?:"
     + "|".join(sorted(w for w in _BENIGN_LAST if "_" not in w))
@@ -237,17 +267,116 @@ NOT_SECRET: Final = re.compile(
     + "|".join(sorted(_BENIGN_NAMES))
     + r")$"
 )
-_NAME_PARTS: Final = re.compile(r"[_\-.]")
+_EXACT_NAMES: Final = {
+    "auth": WEAK,
+    "pass": WEAK,
+    "sid": WEAK,
+    "pin": STRONG,
+    "otp": STRONG,
+    "jwt": STRONG,
+    "authorization": STRONG,
+    "proxy-authorization": STRONG,
+    "cookie": STRONG,
+    "set-cookie": STRONG,
+}
+_WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def _word_strength(word: str) -> int:
+    if word in _STRONG_WORDS:
+        return STRONG
+    if word in _WEAK_WORDS:
+        return WEAK
+    if word.endswith(_GLUED_STRONG):
+        return STRONG
+    if word.endswith(_GLUED_WEAK):
+        return WEAK
+    return NOT_SECRET_NAME
+
+
+def _name_strength(name: str) -> int:
+    name = name[:200]
+    low = name.lower()
+    if low in _BENIGN_NAMES:
+        return NOT_SECRET_NAME
+    exact = _EXACT_NAMES.get(low)
+    if exact is not None:
+        return exact
+    words = [w.lower() for w in _WORDS.findall(name) if not w.isdigit()]
+    if not words:
+        return NOT_SECRET_NAME
+    last = words[-1]
+    if last in _BENIGN_LAST or (len(words) > 1 and f"{words[-2]}_{last}" in _BENIGN_LAST):
+        return NOT_SECRET_NAME
+    strength = _word_strength(last)
+    if strength or len(words) == 1:
+        return strength
+    if words[-2] + last in _STRONG_WORDS:  # api_key, private_key, secret_key
+        return STRONG
+    if last not in _QUALIFIERS:
+        return NOT_SECRET_NAME
+    return max(_word_strength(w) for w in words[:-1])
+
+
+def name_strength(name: str) -> int:
+    """How much a field name says about its value: :data:`STRONG` (``password``, ``client_secret``,
+    ``accessToken``, ``secret_access_key``: the value is a credential), :data:`WEAK` (``session``, ``sid``,
+    ``auth``, ``prompt_tokens``: the value decides) or :data:`NOT_SECRET_NAME` (``token_fp``, ``token_type``,
+    ``session_reuses``, ``chpasswd``, ``SessionTracker``)."""
+    if len(name) <= _CACHED_NAME_MAX:
+        return _name_strength_cached(name)
+    return _name_strength(name)
 
 
 def is_benign_name(name: str) -> bool:
     """Whether a name that contains a secret stem holds no secret (``token_fp``, ``token_type``, ``expires_in``,
-    ``session_count``...); the same answer as ``NOT_SECRET.match``, without the regex's backtracking."""
-    n = name.lower()
-    if n in _BENIGN_NAMES:
+    ``session_count``, ``session_reuses``, ``chpasswd``...)."""
+    return name_strength(name) == NOT_SECRET_NAME
+
+
+# -- which values are credentials ------------------------------------------------------------------------------
+# Never a credential, whatever the name: nothing, placeholders, paths, plain words, Java object names.
+_PLACEHOLDER_VALUE: Final = re.compile(
+    r"\*++|[xX#.\-_]{3,}+|<[^<>]*+>|\[[^\[\]]*+\]|%(?:\([a-z_]{1,32}+\))?[-#0-9.]{0,4}+[sdrifx]|\{[^{}]*+\}"
+    r"|\$\{[^{}]*+\}|\$[A-Za-z_]\w*+"
+    r"|\(?(?:redacted|hidden|masked|filtered|removed|omitted|not set|unset|empty|sensitive)\)?"
+)
+# (a path of one segment only when that is a plain name: "/root", "/tmp"; "/s3cr3t" may be a password)
+_PATH_VALUE: Final = re.compile(
+    r"(?:~|\.{1,2})?(?:/[\w.\-@+]*+){2,}+|/[a-z_\-.]*+|(?:~|\.{1,2})/[\w.\-@+]*+|[A-Za-z]:\\[\w.\\\- ]*+"
+)
+_WORD_VALUE: Final = re.compile(r"[A-Za-z][a-z]*+(?: [A-Za-z][a-z]*+)*+|[A-Z]++(?:[ _][A-Z]++)*+")
+_QUALIFIED_OBJECT: Final = re.compile(r"[A-Za-z_$][\w$]*+(?:\.[A-Za-z_$][\w$]*+)++@[0-9a-fA-F]{1,16}+")
+# Not a credential under a weak name (session, sid, auth, *_tokens): numbers, counters, N_N ids, short hex,
+# durations, addresses, Class@hash, hyphenated words, values shorter than 8 characters.
+_WEAK_NOT_CREDENTIAL: Final = re.compile(
+    r"[-+]?[0-9][0-9.,:_/\-]*+[.,;:]?|(?:0[xX])?[0-9a-fA-F]{1,16}+|[0-9.]++(?:ns|us|µs|ms|s|m|h|d|[kKMGT]i?B)"
+    r"|[A-Za-z_$][\w$.]*+@[0-9a-fA-F]{1,16}+|[A-Za-z]++(?:[-_ ][A-Za-z]++)++"
+    r"|[a-z][a-z0-9_\-]*+(?:\.[a-z][a-z0-9_\-]*+){2,}+(?:/[0-9]++)?"  # reverse-DNS names: com.apple.xpc.activity
+)
+_WEAK_MIN_LEN: Final = 8
+
+
+def is_credential_value(value: str, strength: int) -> bool:
+    """Whether ``value`` (of a field whose name has ``strength``) may be a credential. Whatever the name: not
+    empty, a JSON/Python literal, a placeholder (``***``, ``<hidden>``, ``%s``, ``${DB_PASSWORD}``), a path
+    (``PWD=/home/ubuntu``), a plain word or phrase (``Already running``), a qualified Java object
+    (``com.x.Token@1a2b``). Under a weak name also not a number (``-50``, ``0,``), an id of numbers
+    (``30546173_4261722401``), short hex (``0x34ede65503f0039``), ``Class@hash``, hyphenated words, dotted
+    lower-case names (``com.apple.xpc.activity``), nor anything shorter than 8 characters."""
+    v = value.strip()
+    if not v or v.lower() in EMPTY_VALUES:
+        return False
+    if (
+        _WORD_VALUE.fullmatch(v)
+        or _PATH_VALUE.fullmatch(v)
+        or _PLACEHOLDER_VALUE.fullmatch(v)
+        or _QUALIFIED_OBJECT.fullmatch(v)
+    ):
+        return False
+    if strength >= STRONG:
         return True
-    parts = _NAME_PARTS.split(n)
-    return parts[-1] in _BENIGN_LAST or (len(parts) > 1 and f"{parts[-2]}_{parts[-1]}" in _BENIGN_LAST)
+    return len(v) >= _WEAK_MIN_LEN and _WEAK_NOT_CREDENTIAL.fullmatch(v) is None
 
 
 # Query strings and URL fragments, raw or percent-encoded ("?", "&", "#", ";" as %3F, %26, %23, %3B; "=" as
@@ -260,7 +389,7 @@ _QUERY_NAMES: Final = (
 )
 _QUERY_VALUE: Final = r"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{2})++)"
 QUERY_PARAM: Final = re.compile(
-    r"(?:[?&#;]|%(?:3f|26|23|3b))(?:amp;)?(?P<name>" + _QUERY_NAMES + r")(?:=|%3d)" + _QUERY_VALUE
+    r"(?:[?&#;]|%(?:3f|26|23|3b)|\\u00(?:26|3f|23))(?:amp;)?(?P<name>" + _QUERY_NAMES + r")(?:=|%3d)" + _QUERY_VALUE
 )
 # An OAuth code in a form body outside a query string ("code=...&state=..." at the start of a value, after a
 # space or quote). A value of digits only (an exit or status code) is kept by the caller.
@@ -268,6 +397,119 @@ FORM_CODE: Final = re.compile(r"code(?:(?<![^\s\"'(]code)|(?<=device_code)|(?<=u
 
 # Userinfo passwords in URLs: scheme://user:password@host (runs on the original text).
 URL_USERINFO: Final = re.compile(r"://(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@")
+
+# -- vendor-prefixed credentials ---------------------------------------------------------------------------------
+# Token shapes of gitleaks' and trufflehog's rules: a fixed prefix, then the key's own alphabet and length. They
+# run on the original text (case matters), at the start of a word.
+_VENDOR_SHAPES: Final = (
+    # (prefixes, body after the prefix)
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"[A-Za-z0-9]{36,251}+"),  # GitHub
+    (("github_pat_",), r"[A-Za-z0-9_]{22,244}+"),  # GitHub fine-grained
+    (("glpat-", "glptt-", "glrt-", "gldt-", "glsoat-"), r"[A-Za-z0-9_\-.]{20,255}+"),  # GitLab
+    (("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxo-", "xoxe-", "xoxe.xoxp-", "xoxe.xoxb-"), r"[A-Za-z0-9\-]{10,255}+"),
+    (("hooks.slack.com/services/", "hooks.slack.com/workflows/", "hooks.slack.com/triggers/"), r"[A-Za-z0-9_/+\-]{20,255}+"),
+    (("sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk_prod_", "rk_prod_"), r"[A-Za-z0-9]{10,247}+"),  # Stripe
+    (("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"), r"[A-Za-z0-9_\-]{20,255}+"),  # OpenAI
+    (("sk-ant-api03-", "sk-ant-admin01-"), r"[A-Za-z0-9_\-]{32,255}+"),  # Anthropic
+    (("AIza",), r"[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])"),  # Google API key
+    (("AKIA", "ASIA", "ABIA", "ACCA"), r"[A-Z2-7]{16}(?![A-Za-z0-9])"),  # AWS access key id
+    (("npm_",), r"[A-Za-z0-9]{36}(?![A-Za-z0-9])"),  # npm
+    (("pypi-AgEIcHlwaS5vcmc", "pypi-AgENdGVzdC5weXBpLm9yZw"), r"[A-Za-z0-9_\-]{50,255}+"),  # PyPI, TestPyPI
+    (("hf_", "api_org_"), r"[A-Za-z0-9]{34}(?![A-Za-z0-9])"),  # Hugging Face
+    (("SG.",), r"[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])"),  # SendGrid
+    (("SWMTKN-1-",), r"[a-z0-9]{50}-[a-z0-9]{25}(?![a-z0-9])"),  # Docker Swarm join token
+    (("dop_v1_", "doo_v1_", "dor_v1_"), r"[a-f0-9]{64}(?![a-f0-9])"),  # DigitalOcean
+    (("shpat_", "shpca_", "shppa_", "shpss_"), r"[a-fA-F0-9]{32}(?![a-fA-F0-9])"),  # Shopify
+    (("glsa_",), r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}(?![A-Fa-f0-9])"),  # Grafana service account
+)
+VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for prefix in prefixes)
+#: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret
+#: path of a Slack webhook).
+VENDOR_KEY: Final = re.compile(
+    r"(?<![A-Za-z0-9])(?P<key>"
+    + "|".join(
+        "(?:" + "|".join(re.escape(p) for p in prefixes) + ")" + body for prefixes, body in _VENDOR_SHAPES
+    )
+    + ")"
+)
+
+
+def _leads(prefixes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    # Each prefix is found from its last separator ("_", "-", "." or "/") or, without one, its last capital
+    # letter: lead character -> the prefixes' beginnings up to it.
+    leads: dict[str, set[str]] = {}
+    for prefix in prefixes:
+        cut = max(prefix.rfind(c) for c in "_-./")
+        if cut <= 0:  # no separator: its last capital letter (rarer in text than lower case)
+            cut = max((i for i, c in enumerate(prefix) if c.isupper()), default=len(prefix) - 1)
+        leads.setdefault(prefix[cut], set()).add(prefix[: cut + 1])
+    return {c: tuple(sorted(heads)) for c, heads in leads.items()}
+
+
+#: lead character -> beginnings of the prefixes that end with it (see :data:`VENDOR_GATE`)
+VENDOR_LEADS: Final = _leads(VENDOR_PREFIXES)
+#: beginning of a prefix -> the key shapes whose prefix starts with it (matched at the prefix's start)
+VENDOR_AT: Final = {
+    head: re.compile(
+        r"(?<![A-Za-z0-9])(?P<key>"
+        + "|".join(
+            "(?:" + "|".join(re.escape(p) for p in prefixes if p.startswith(head)) + ")" + body
+            for prefixes, body in _VENDOR_SHAPES
+            if any(p.startswith(head) for p in prefixes)
+        )
+        + ")"
+    )
+    for heads in VENDOR_LEADS.values()
+    for head in heads
+}
+#: The beginnings in group order of :data:`VENDOR_GATE` (``VENDOR_HEADS[m.lastindex - 1]`` is the one found).
+VENDOR_HEADS: Final = tuple(head for _, heads in sorted(VENDOR_LEADS.items()) for head in heads)
+#: Where a vendor key may be: a lead character preceded by the rest of a prefix's beginning (fixed-width
+#: lookbehinds, each capturing its beginning), so the search skips along a few characters instead of trying
+#: every alternative everywhere.
+VENDOR_GATE: Final = re.compile(
+    "|".join(
+        re.escape(c) + "(?:" + "|".join(f"(?<=({re.escape(h)}))" for h in heads) + ")"
+        for c, heads in sorted(VENDOR_LEADS.items())
+    )
+)
+
+# -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------
+# Runs on the original text (the name's camelCase words count); each attempt reads up to the next "<".
+XML_ELEMENT: Final = re.compile(
+    r"<(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63}+:?[A-Za-z0-9_.\-]{0,63}+)(?:[ \t][^<>]{0,256}+)?>"
+    r"(?P<value>[^<]{1,4096}+)</(?P=name)[ \t]*+>"
+)
+
+# -- command lines: --token X, --client-secret "X", sshpass -p X, mysql -pX, redis-cli -a X, curl -u user:X ------
+# Run on the lower-cased text. A long option is read from its "--" at the start of a word; its value is the next
+# argument (not another option).
+_ARG: Final = r"""(?:"(?P<dq>[^"\r\n]*+)"|'(?P<sq>[^'\r\n]*+)'|(?P<bare>[^\s"'\-][^\s"']*+))"""
+CLI_FLAG: Final = re.compile(r"--(?<![a-z0-9_\-]--)(?P<name>[a-z][a-z0-9_\-]{0,63}+)[ \t]++" + _ARG)
+# Short options that take a password, per command (the option is searched for within 200 characters of it).
+CLI_SHORT: Final = (
+    ("sshpass", re.compile(r"sshpass(?<![a-z0-9_\-]sshpass)[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    ("mysql", re.compile(r"mysql(?<![a-z0-9_\-]mysql)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p" + _ARG)),
+    ("mariadb", re.compile(r"mariadb(?<![a-z0-9_\-]mariadb)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p" + _ARG)),
+    ("redis-cli", re.compile(r"redis-cli[^\n|;&]{0,200}?[ \t]-a[ \t]++" + _ARG)),
+    ("curl", re.compile(r"curl(?<![a-z0-9_\-]curl)[^\n|;&]{0,200}?[ \t](?:-u|--user)[ \t]++[^\s:\"']{1,64}+:" + _ARG)),
+)
+
+# -- JWS signing input: header.payload without the signature (what JOSE libraries sign and keep in locals) -------
+SIGNING_INPUT_RE: Final = re.compile(
+    rf"eyJ(?<![A-Za-z0-9_\-]eyJ){_B64}{{5,}}+{_PAD}{_DOT}eyJ{_B64}{{5,}}+{_PAD}(?![A-Za-z0-9_\-.]|%2[Ee])"
+)
+
+
+def is_signing_input(run: str) -> bool:
+    """Whether ``header.payload`` is a JWS signing input: both segments decode to JSON objects and the header
+    names an ``alg``."""
+    if "%" in run:
+        run = run.replace("%2E", ".").replace("%2e", ".").replace("%3D", "=").replace("%3d", "=")
+    head, _, payload = run.partition(".")
+    raw = _b64_head(head, 4096)
+    return raw is not None and raw.startswith(b"{") and b'"alg"' in raw and is_header(payload)
+
 
 # Fast negative check: text without any of these characters cannot contain a detectable secret.
 # (JOSE needs "." or "%", header/field/query forms need ":" "=" "," or a percent escape, URLs "://".)
@@ -320,24 +562,16 @@ def _header_kind(name: str) -> str | None:
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether a field name names a secret (``password``, ``client_secret``, ``x-api-key``, ``session``...)."""
-    if len(name) <= _CACHED_NAME_MAX:
-        return _is_secret_name_cached(name)
-    return _is_secret_name(name)
-
-
-def _is_secret_name(name: str) -> bool:
-    name = name[:200]
-    if name.lower() in _EXACT_SECRET_NAMES:
-        return True
-    return SECRET_STEM.search(name) is not None and not is_benign_name(name)
+    """Whether a field name names a secret (``password``, ``client_secret``, ``x-api-key``, ``session``...);
+    :func:`name_strength` tells how much the name alone says."""
+    return name_strength(name) != NOT_SECRET_NAME
 
 
 # Field and header names repeat (the same keys on every event): short ones are classified once. The caches are
 # bounded in entries, and only names up to 128 characters are kept, so attacker-chosen names cannot grow them.
 _CACHED_NAME_MAX: Final = 128
 _header_kind_cached = functools.lru_cache(maxsize=2048)(_header_kind)
-_is_secret_name_cached = functools.lru_cache(maxsize=2048)(_is_secret_name)
+_name_strength_cached = functools.lru_cache(maxsize=4096)(_name_strength)
 
 
 # -- JOSE helpers ----------------------------------------------------------------------------------------------
@@ -433,3 +667,30 @@ def is_jose(value: str) -> str | None:
         return None
     pieces = split_jose(m.group(0))
     return pieces[0][1] if len(pieces) == 1 else None
+
+
+# -- what the scanner's prefilter must look for -----------------------------------------------------------------
+# The scanner (jwtobs.redact.scan) builds its trigger expressions from the name lists above; the detectors that
+# are no "name: value" form add these. Each expression is valid for Hyperscan and for Python's re; each keyword
+# (lower-case bytes, for the pure-Python engine) is contained in every line such a detector changes.
+_T_NAMES: Final = "(?:" + _SECRET_STEM + "|jwt|pin|otp|cookie)"
+#: (name, expression, caseless)
+PREFILTER_TRIGGERS: Final = (
+    ("vendor_key", "(?:" + "|".join(re.escape(prefix) for prefix in VENDOR_PREFIXES) + ")", False),
+    ("xml_element", r"</[A-Za-z0-9_.:\-]*" + _T_NAMES, True),
+    ("cli_flag", r"--[A-Za-z0-9_\-]*" + _T_NAMES + r"[A-Za-z0-9_\-]*[ \t]", True),
+    ("cli_short", "(?:" + "|".join(re.escape(c) for c, _ in CLI_SHORT) + r")[^\n]*[ \t]-", True),
+    ("signing_input", r"eyJ[A-Za-z0-9_\-]{5,}(?:=|%3[dD]){0,2}(?:\.|%2[eE])eyJ", False),
+    ("subscript_field", _SECRET_STEM + r"[A-Za-z0-9_\-]*\\?[\"']\][ \t]*[:=]", True),
+)
+#: Pure-Python engine: keywords for the detectors above (the JOSE expression already finds signing inputs; the
+#: subscript and CLI-flag names hold a secret stem, among the stem words, or one of these).
+PREFILTER_KEYWORDS: Final = tuple(
+    sorted(
+        {prefix.lower().encode() for prefix in VENDOR_PREFIXES}
+        | {b"</", b"--jwt", b"--pin", b"--otp"}
+        | {command.encode() for command, _ in CLI_SHORT}
+    )
+)
+#: Secret stems added for issue 13 (bare names in text: auth=..., sid=...): stem words the pure-Python engine needs.
+PREFILTER_STEM_WORDS: Final = (b"auth", b"sid")

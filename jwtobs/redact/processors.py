@@ -107,17 +107,19 @@ class _Core:
     def items(self, values: Mapping[Any, Any]) -> dict[Any, Any] | None:
         """Scrubbed copy of ``values`` as a dict, or None when nothing changed. Fails closed per value."""
         out: dict[Any, Any] | None = None
-        plain, clean, search = self._plain, self._clean, _TRIGGER_SEARCH
+        plain, clean, search, vendor = self._plain, self._clean, _TRIGGER_SEARCH, _VENDOR_SEARCH
         for k, v in values.items():
             t = type(v)
             # fast path: a plain key with a number, or with a string known clean or unable to hold a secret
             # (the cases of _quiet, inlined; words with spaces are remembered once checked)
             if t is str:
-                if v in clean or v.isalnum():  # (an alphanumeric word has no trigger character, no space)
+                if v in clean:
                     if plain.get(k):
                         continue
                 elif search(v) is None:
-                    if " " not in v and "\t" not in v:
+                    if len(v) >= _VENDOR_MIN and vendor(v) is not None:
+                        pass
+                    elif " " not in v and "\t" not in v:
                         if plain.get(k):
                             continue
                     elif plain.get(k) and not _has_scheme(v):
@@ -139,8 +141,11 @@ class _Core:
 
 
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
-#: Scheme words the scrubber looks for in text without trigger characters ("Bearer <credentials>").
-_SCHEME_WORDS: Final = tuple(p.SCHEME_CRED) if isinstance(p.SCHEME_CRED, Mapping) else ("bearer", "basic", "dpop")
+_VENDOR_SEARCH: Final = p.VENDOR_GATE.search
+_VENDOR_MIN: Final = 15  # the shortest vendor key (xoxb- and 10 characters)
+#: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines
+#: ("--token X", "sshpass -p X").
+_SCHEME_WORDS: Final = (*p.SCHEME_CRED, "--", *(command for command, _ in p.CLI_SHORT))
 #: Characters of timestamps, numbers, durations and versions. No detector matches a text made only of them
 #: (every credential form needs a letter other than T/Z, or one of = % / @).
 _INERT: Final = "0123456789TZ:.,+- "
@@ -148,9 +153,11 @@ _INERT: Final = "0123456789TZ:.,+- "
 
 def _quiet(value: str) -> bool:
     """Cheap proof that the scrubber would return ``value`` unchanged: no trigger character
-    (:data:`patterns.TRIGGER`) and no "<scheme> <credentials>" form, or only timestamp/number characters.
-    ``tests/redact/test_sinks.py`` checks this against the scrubber itself."""
+    (:data:`patterns.TRIGGER`), no vendor key prefix and no "<scheme> <credentials>" or command-line form, or
+    only timestamp/number characters. ``tests/redact/test_sinks.py`` checks this against the scrubber itself."""
     if _TRIGGER_SEARCH(value) is None:
+        if len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None:
+            return False
         return (" " not in value and "\t" not in value) or not _has_scheme(value)
     return not value.strip(_INERT)
 

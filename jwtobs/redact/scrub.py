@@ -138,12 +138,20 @@ def _label_end(tail: str) -> bool:
     return False
 
 
+def _label_followed(text: str, end: int, tail: str) -> bool:
+    """A label ends the value and its credential follows: after a separator anything may follow; after a
+    scheme word ("Bearer") only blank-separated credentials ("token=Token{a64f992" is a Java object)."""
+    return tail[-1:] in (":", "=") or text[end : end + 1] in (" ", "\t")
+
+
 def _extend(text: str, start: int, end: int) -> int:
     """End of the credential whose value was cut at ``text[start:end]``: past the next word when the value ends
     in a label (a separator or a scheme word) or names a secret and a separator follows."""
     while True:
         tail = text[max(start, end - 48) : end].lower()
         if _label_end(tail):
+            if not _label_followed(text, end, tail):
+                return end
             m = _NEXT_WORD.match(text, end)
         else:
             comma = tail.rstrip(" \t").endswith(",")
@@ -153,6 +161,8 @@ def _extend(text: str, start: int, end: int) -> int:
             name = _tail_name(tail)
             if not name or not (p.is_secret_name(name) or p.header_kind(name)):
                 return end
+            if "," in text[end : m.end()] and not _pair_opens(text, end - len(name)):
+                return end  # '"auth":"password","method"': JSON, not a ('password', value) pair
         if m is None or m.end() == end or p.MARKER.search(text, end, m.end()):
             return end  # nothing follows, or what follows is already a marker
         end = m.end()
@@ -239,24 +249,19 @@ class _Pass:
         return out
 
     def _text(self, s: str) -> str:
-        if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>" forms can remain
-            low = _lower(s)
-            for scheme, pattern in p.SCHEME_CRED.items():
-                if scheme in low:
-                    s, low = _run(s, low, pattern, self._scheme)
-            return s
+        if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
+            return self._unseparated(s)
         if "." in s or "%2" in s:
             s, _ = _run(s, s, p.JOSE, self._jose, lower=False)
             if "eyJ" in s:
                 s, _ = _run(s, s, p.GLUED_JOSE, self._jose, lower=False)
-        if p.SEPARATORS.search(s) is None:  # no name/value form possible: only "Bearer <credentials>" remains
-            low = _lower(s)
-            for scheme, pattern in p.SCHEME_CRED.items():
-                if scheme in low:
-                    s, low = _run(s, low, pattern, self._scheme)
-            return s
+                s, _ = _run(s, s, p.SIGNING_INPUT_RE, self._signing_input, lower=False)
+        if p.SEPARATORS.search(s) is None:  # no name/value form possible
+            return self._unseparated(s)
         if "://" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
+        if "</" in s:
+            s, _ = _run(s, s, p.XML_ELEMENT, self._xml, lower=False)
         # Most specific first: a looser value (a query value, a field value) may run into the keyword of a
         # following credential ("code=,Bearer abc"); the credential must already be a marker by then.
         low = _lower(s)
@@ -271,13 +276,34 @@ class _Pass:
         if has("cookie"):
             s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
         if "=" in low or "%3d" in low:
-            if "?" in low or "&" in low or "#" in low or ";" in low or "%" in low:
+            if "?" in low or "&" in low or "#" in low or ";" in low or "%" in low or "\\u00" in low:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
         for word, words, pattern in p.TEXT_FIELDS:
             if has(word) and (not words or any(map(has, words))):
                 s, low = _run(s, low, pattern, self._field)
+        return self._commands_and_keys(s, low)
+
+    def _unseparated(self, s: str) -> str:
+        """Text without ":", "=", ",", "%": "Bearer <credentials>", command-line options, vendor keys."""
+        low = _lower(s)
+        for scheme, pattern in p.SCHEME_CRED.items():
+            if scheme in low:
+                s, low = _run(s, low, pattern, self._scheme)
+        return self._commands_and_keys(s, low)
+
+    def _commands_and_keys(self, s: str, low: str) -> str:
+        """Command-line options that take a secret, then vendor-prefixed keys (last: a key after a header name
+        keeps that header's kind)."""
+        if "--" in low:
+            s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
+        if " -" in low or "\t-" in low:
+            for command, pattern in p.CLI_SHORT:
+                if command in low:
+                    s, low = _run(s, low, pattern, self._cli_short)
+        if p.VENDOR_GATE.search(s) is not None:
+            s = self._vendor(s)
         return s
 
     def _jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
@@ -292,6 +318,59 @@ class _Pass:
             end = ext
         return "".join(out), end
 
+    def _signing_input(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        if not p.is_signing_input(m.group(0)):
+            return None
+        return self.mark(p.SIGNING_INPUT, m.group(0)), m.end()
+
+    def _vendor(self, s: str) -> str:
+        out: list[str] = []
+        last = 0
+        gate = p.VENDOR_GATE.search(s)
+        while gate is not None:
+            pos = gate.end()
+            group = gate.lastindex or 0
+            start = gate.start(group)
+            found = p.VENDOR_AT[p.VENDOR_HEADS[group - 1]].match(s, start) if start >= last else None
+            if found is not None and not _in_marker(s, found.start()):
+                out.append(s[last : found.start()])
+                out.append(self.mark(p.API_KEY, found.group("key")))
+                last = pos = found.end()
+            gate = p.VENDOR_GATE.search(s, pos)
+        if not out:
+            return s
+        out.append(s[last:])
+        return "".join(out)
+
+    def _xml(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        name = m.group("name").rpartition(":")[2]
+        strength = p.name_strength(name) if not p.header_kind(name) else p.STRONG
+        value = m.group("value")
+        if not strength or _is_marker(value.strip()) or not p.is_credential_value(value, strength):
+            return None
+        kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
+        start, end = m.span("value")
+        return s[m.start() : start] + self.credential(value, kind), end
+
+    def _arg(self, s: str, m: re.Match[str], strength: int) -> tuple[str, int] | None:
+        for group in ("dq", "sq", "bare"):
+            start = m.start(group)
+            if start >= 0:
+                break
+        end = m.end(group)
+        value = s[start:end]
+        if _is_marker(value) or _in_marker(s, start) or not p.is_credential_value(value, strength):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
+    def _cli_flag(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        name = s[m.start("name") : m.end("name")]
+        strength = p.name_strength(name) or (p.STRONG if p.header_kind(name) else 0)
+        return self._arg(s, m, strength) if strength else None
+
+    def _cli_short(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        return self._arg(s, m, p.STRONG)
+
     def _userinfo(self, m: re.Match[str]) -> str:
         pw = m.group("password")
         if _is_marker(pw) or _in_marker(m.string, m.start()):
@@ -304,14 +383,16 @@ class _Pass:
         end = _extend(s, m.start("value"), m.end())
         value = s[m.start("value") : end]
         decoded = unquote(unquote(value)) if "%" in value else value
+        if not p.is_credential_value(decoded, max(p.name_strength(m.group("name")), p.WEAK)):
+            return None  # "?code=200", "&key=name", "&sig=" (nothing)
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
         return s[m.start() : m.start("value")] + self.mark(kind, decoded), end
 
     def _form_code(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         end = _extend(s, m.start("value"), m.end())
         value = s[m.start("value") : end]
-        if value.isdigit() or _in_marker(s, m.start()):
-            return None
+        if _in_marker(s, m.start()) or not p.is_credential_value(value, p.WEAK):
+            return None  # "code=0,", "Code=-50", "code=ECONNREFUSED"
         decoded = unquote(unquote(value)) if "%" in value else value
         return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end
 
@@ -355,9 +436,13 @@ class _Pass:
         if _in_marker(s, m.start()):
             return None
         low = m.string
-        name = p.name_before(low, m.start()) + low[m.start() : m.end("suffix")]
-        if p.is_benign_name(name):
+        head = len(p.name_before(low, m.start()))
+        if low[m.start() - head - 1 : m.start() - head] == "/":  # a path's last segment ("stream/token: x")
             return None
+        name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
+        strength = p.name_strength(name)
+        if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
+            return None  # (Authorization and Cookie headers have their own detectors)
         for group in ("dq", "sq", "eq", "bare"):
             start = m.start(group)
             if start >= 0:
@@ -368,10 +453,20 @@ class _Pass:
             return None
         if group == "bare" and value.lower() in p.EMPTY_VALUES:
             return None
+        if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
+            return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
         end = _extend(s, start, end)
         value = s[start:end]
+        if not p.is_credential_value(value, strength):
+            return None
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
-        return s[m.start() : start] + self.credential(value, kind), end
+        marker = self.credential(value, kind)
+        if group == "bare":  # a JSON/Python value that was no string ({"password": 12345678}): quote the marker
+            quote = s[m.end("suffix") : m.end("suffix") + 2]
+            quote = quote if quote == '\\"' else quote[:1]
+            if quote in ('"', "'", '\\"'):
+                marker = quote + marker + quote
+        return s[m.start() : start] + marker, end
 
     # -- nested values -----------------------------------------------------------------------------------------
     def value(self, obj: Any, depth: int = 0) -> Any:
@@ -408,7 +503,10 @@ class _Pass:
             kind = p.header_kind(name)
             if kind is not None:
                 return self._named(kind, name, value, depth)
-            if p.is_secret_name(name):
+            strength = p.name_strength(name)
+            if strength == p.WEAK and not _weak_credential(value):
+                return self.value(value, depth + 1)  # "session": 12, "prompt_tokens": 18, "sid": "c2"
+            if strength:
                 return self._named(p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD, name, value, depth)
         return self.value(value, depth + 1)
 
@@ -438,7 +536,8 @@ class _Pass:
             return None
         kind = p.header_kind(sname)
         if kind is None:
-            if not p.is_secret_name(sname):
+            strength = p.name_strength(sname)
+            if not strength or (strength == p.WEAK and not _weak_credential(value)):
                 return None
             kind = p.API_KEY if _API_KEY_NAME.search(sname) else p.SECRET_FIELD
         return (self.value(name, 1), self._named(kind, sname, value, 0))
@@ -451,20 +550,47 @@ class _Pass:
         return v
 
     def _other(self, obj: Any) -> Any:
-        """Anything else (dataclasses, exceptions, custom objects): kept unless its repr holds a credential,
-        in which case the scrubbed repr replaces it (renderers would print that repr)."""
+        """Anything else (dataclasses, exceptions, custom objects): kept unless its repr or its str holds a
+        credential, in which case the scrubbed text replaces it (renderers print the repr, ``%s`` and
+        ``logging`` the str: an ``http.client.HTTPMessage``'s repr names the class, its str is the headers)."""
         try:
             text = repr(obj)
         except Exception:
             return FAILED
         scrubbed = self.text(text)
-        if scrubbed == text:
-            text_s = str(obj) if isinstance(obj, BaseException) else text
-            if text_s == text:
-                return obj
-            scrubbed_s = self.text(text_s)
-            return obj if scrubbed_s == text_s else scrubbed_s
-        return scrubbed
+        if scrubbed != text:
+            return scrubbed
+        if type(obj).__str__ is object.__str__ and not isinstance(obj, BaseException):
+            return obj  # str() is repr()
+        try:
+            text_s = str(obj)
+        except Exception:
+            return FAILED
+        if text_s == text:
+            return obj
+        scrubbed_s = self.text(text_s)
+        return obj if scrubbed_s == text_s else scrubbed_s
+
+
+_PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t]*+[(\[]")  # read backwards
+
+
+def _pair_opens(low: str, name_start: int) -> bool:
+    """The quoted name ending before ``name_start`` opens a tuple or list: "('password', 'x')", "[b'token', ..."
+    (in JSON, '"auth":"password","method"' is a value followed by the next key)."""
+    return _PAIR_OPEN.match(low[max(0, name_start - 8) : name_start][::-1]) is not None
+
+
+def _weak_credential(value: Any) -> bool:
+    """The value of a weakly secret-named key (``session``, ``sid``, ``*_tokens``) that is a credential: a string
+    (or bytes) that looks like one, or a container (redacted whole as before)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return False
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("latin-1")
+    if isinstance(value, str):
+        return p.is_credential_value(value, p.WEAK)
+    return True
 
 
 _SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": p.DIGEST}

@@ -34,7 +34,7 @@ import functools
 import itertools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from jwtobs import config
 from jwtobs.redact import patterns as p
@@ -287,9 +287,42 @@ def scrub_event(event: Any) -> dict[str, Any] | None:
                 out[_WALK.key(key)] = _WALK.entry(key, value, 1, False)
         if "logentry" in out:
             out["logentry"] = _logentry(event.get("logentry"), out["logentry"])
+        _drop_library_locals(out)
         return out
     except Exception:
         return None
+
+
+#: Packages whose stack frames never ship their local variables: the JOSE libraries hold the signing input
+#: (header.payload) and the raw signature bytes there, from which the token can be rebuilt; jwtobs's own frames
+#: hold the token itself.
+LOCALS_DROPPED: Final = ("jwt", "jose", "authlib", "jwcrypto", "joserfc", "jwtobs")
+_DROPPED_PATH = re.compile(r"[/\\](?:" + "|".join(LOCALS_DROPPED) + r")[/\\]")
+
+
+def _library_frame(frame: Mapping[str, Any]) -> bool:
+    module = frame.get("module")
+    if isinstance(module, str) and module.split(".", 1)[0] in LOCALS_DROPPED:
+        return True
+    path = frame.get("abs_path") or frame.get("filename")
+    return isinstance(path, str) and _DROPPED_PATH.search(path) is not None
+
+
+def _drop_library_locals(event: dict[str, Any]) -> None:
+    """Frames of the JOSE libraries and of jwtobs lose their ``vars`` (in exceptions and threads)."""
+    for key in ("exception", "threads"):
+        container = event.get(key)
+        values = container.get("values") if isinstance(container, Mapping) else container
+        if not isinstance(values, list):
+            continue
+        for value in values:
+            stack = value.get("stacktrace") if isinstance(value, Mapping) else None
+            frames = stack.get("frames") if isinstance(stack, Mapping) else None
+            if not isinstance(frames, list):
+                continue
+            for frame in frames:
+                if isinstance(frame, dict) and "vars" in frame and _library_frame(frame):
+                    del frame["vars"]
 
 
 def _meta_keys(value: Any, depth: int) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
@@ -105,11 +106,23 @@ opaque = st.builds(
     st.sampled_from("0123456789"),
     st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8),
 )
+# Passwords: printable, with a digit; not shaped like a path, a placeholder or a template variable, which the
+# value rules keep (``PWD=/home/ubuntu``, ``password: ***``, ``password=%s``, ``${DB_PASSWORD}``).
+_NOT_A_SECRET_SHAPE = re.compile(r"[~.]*/.*|\*+|%.*|\$.*|[xX#.\-_]{3,}")
 password = st.text(
     st.characters(codec="ascii", min_codepoint=33, max_codepoint=126, exclude_characters="\"'\\,;&[]{}()<>=:"),
     min_size=6,
     max_size=32,
-).filter(lambda v: any(c.isdigit() for c in v))
+).filter(lambda v: any(c.isdigit() for c in v) and not _NOT_A_SECRET_SHAPE.fullmatch(v))
+# Values of weakly secret names (session, session_id): session identifiers, 16+ characters with an upper-case
+# letter and a digit (numbers, short hex, N_N ids under these names are ids, not credentials).
+session_value = st.builds(
+    lambda a, u, d: a + u + d,
+    st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", min_size=15, max_size=30),
+    st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    st.sampled_from("0123456789"),
+)
+WEAK_NAMES = frozenset({"session", "session_id"})
 
 
 def _jose_tokens() -> list[str]:
@@ -151,9 +164,9 @@ def credential_form(draw: st.DrawFn) -> tuple[str, list[str]]:
         eq = "%3D" if lead.startswith("%") else "="
         return f"{lead}{name}{eq}{secret}", [secret]
     if kind == "field":
-        value = draw(password)
         name = draw(st.sampled_from(["password", "client_secret", "api_key", "x-api-key", "session", "token",
                                      "db_password", "PASSWORD", "privateKey"]))  # fmt: skip
+        value = draw(session_value if name in WEAK_NAMES else password)
         fmt = draw(st.sampled_from(['"{n}": "{v}"', "'{n}': '{v}'", "{n}={v}", "{n}: {v}", "('{n}', '{v}')"]))
         return fmt.format(n=name, v=value), [value]
     value = draw(password.filter(lambda v: "/" not in v and "@" not in v))
@@ -220,8 +233,8 @@ def planted(draw: st.DrawFn) -> tuple[Any, list[str], str]:
     if how in ("text", "bytes"):
         text, secrets, noise_text = draw(embedded_with_noise())
         return (text if how == "text" else text.encode("utf-8", "surrogatepass")), secrets, noise_text
-    value = draw(st.one_of(password, jose))
     name = draw(st.sampled_from(SECRET_KEYS))
+    value = draw(st.one_of(session_value if name in WEAK_NAMES else password, jose))
     if name.lower() in ("authorization", "http.request.header.authorization"):
         value = "Bearer " + value
         secrets = [value[7:]]
