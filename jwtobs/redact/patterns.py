@@ -235,9 +235,7 @@ _STRONG_WORDS: Final = frozenset(
     "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
     "assertion jwt".split()
 )
-_WEAK_WORDS: Final = frozenset(
-    "session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split()
-)
+_WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
 # Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid"):
 # only the long secret words count, so "chpasswd", "htpasswd", "inside", "bypass" name nothing.
 _GLUED_STRONG: Final = ("password", "passphrase", "secret", "token", "apikey", "credential", "credentials")
@@ -406,8 +404,14 @@ _VENDOR_SHAPES: Final = (
     (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"[A-Za-z0-9]{36,251}+"),  # GitHub
     (("github_pat_",), r"[A-Za-z0-9_]{22,244}+"),  # GitHub fine-grained
     (("glpat-", "glptt-", "glrt-", "gldt-", "glsoat-"), r"[A-Za-z0-9_\-.]{20,255}+"),  # GitLab
-    (("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxo-", "xoxe-", "xoxe.xoxp-", "xoxe.xoxb-"), r"[A-Za-z0-9\-]{10,255}+"),
-    (("hooks.slack.com/services/", "hooks.slack.com/workflows/", "hooks.slack.com/triggers/"), r"[A-Za-z0-9_/+\-]{20,255}+"),
+    (
+        ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxo-", "xoxe-", "xoxe.xoxp-", "xoxe.xoxb-"),
+        r"[A-Za-z0-9\-]{10,255}+",
+    ),
+    (
+        ("hooks.slack.com/services/", "hooks.slack.com/workflows/", "hooks.slack.com/triggers/"),
+        r"[A-Za-z0-9_/+\-]{20,255}+",
+    ),
     (("sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk_prod_", "rk_prod_"), r"[A-Za-z0-9]{10,247}+"),  # Stripe
     (("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"), r"[A-Za-z0-9_\-]{20,255}+"),  # OpenAI
     (("sk-ant-api03-", "sk-ant-admin01-"), r"[A-Za-z0-9_\-]{32,255}+"),  # Anthropic
@@ -427,9 +431,7 @@ VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for pref
 #: path of a Slack webhook).
 VENDOR_KEY: Final = re.compile(
     r"(?<![A-Za-z0-9])(?P<key>"
-    + "|".join(
-        "(?:" + "|".join(re.escape(p) for p in prefixes) + ")" + body for prefixes, body in _VENDOR_SHAPES
-    )
+    + "|".join("(?:" + "|".join(re.escape(p) for p in prefixes) + ")" + body for prefixes, body in _VENDOR_SHAPES)
     + ")"
 )
 

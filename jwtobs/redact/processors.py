@@ -499,4 +499,3 @@ class _InstalledStructlogRedactor(StructlogRedactor):
     """The processor :func:`install` inserted (so :func:`uninstall` removes only that one)."""
 
     __slots__ = ()
-

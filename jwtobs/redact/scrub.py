@@ -383,8 +383,8 @@ class _Pass:
         end = _extend(s, m.start("value"), m.end())
         value = s[m.start("value") : end]
         decoded = unquote(unquote(value)) if "%" in value else value
-        if not p.is_credential_value(decoded, max(p.name_strength(m.group("name")), p.WEAK)):
-            return None  # "?code=200", "&key=name", "&sig=" (nothing)
+        if not p.is_credential_value(decoded, p.STRONG):
+            return None  # "&key=name", "?token=${TOKEN}", "&sig=" (nothing)
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
         return s[m.start() : m.start("value")] + self.mark(kind, decoded), end
 
@@ -451,8 +451,8 @@ class _Pass:
         value = s[start:end]
         if not value or _is_marker(value):
             return None
-        if group == "bare" and value.lower() in p.EMPTY_VALUES:
-            return None
+        if group == "bare" and (value.lower() in p.EMPTY_VALUES or (value == "$" and s[end : end + 1] == "{")):
+            return None  # a literal, or a template variable ("api_key=${API_KEY}")
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
             return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
         end = _extend(s, start, end)
@@ -560,7 +560,7 @@ class _Pass:
         scrubbed = self.text(text)
         if scrubbed != text:
             return scrubbed
-        if type(obj).__str__ is object.__str__ and not isinstance(obj, BaseException):
+        if getattr(type(obj), "__str__", None) is object.__str__ and not isinstance(obj, BaseException):
             return obj  # str() is repr()
         try:
             text_s = str(obj)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import random
 import re
 import time
 import traceback
@@ -357,8 +358,121 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "bytes_log_line": lambda t: Case(
             f"Authorization: Bearer {t.eddsa}\r\n".encode(), (t.eddsa,), (("jwt", t.eddsa),)
         ),
+        # -- issue 13: forms that were missed ----------------------------------------------------------------
+        "jws_unsigned_eyJ_eyJ_dot": lambda t: _jose(t.none, fmt="accepted unsigned {t} from client"),
+        "jws_signing_input_two_segments": lambda t: Case(
+            f"signing_input=b'{_signing_input(t.rs256)}' sig=b'...'",
+            (_signing_input(t.rs256), t.rs256.split(".")[1]),
+            (("signing_input", _signing_input(t.rs256)),),
+        ),
+        "go_escaped_query_code": lambda t: Case(
+            f'msg="redirect to https://app.test/cb?state=xyz\\u0026code={CODE}\\u0026x=1"',
+            (CODE,),
+            (("query_token", CODE),),
+        ),
+        "go_escaped_query_sig": lambda t: Case(
+            f'{{"url":"/download?file=a.zip\\u0026sig={HEX_SIG}\\u0026exp=1733040000"}}',
+            (HEX_SIG,),
+            (("query_token", HEX_SIG),),
+        ),
+        "xml_access_token_element": lambda t: Case(
+            f"<auth><access-token>{VENDOR['github_pat']}</access-token></auth>",
+            (VENDOR["github_pat"],),
+            (("api_key", VENDOR["github_pat"]),),
+        ),
+        "xml_password_element": lambda t: Case(
+            f"<user name='bob'><password>{PASSWORD}</password></user>", (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "xml_secret_access_key": lambda t: Case(
+            f"<Credentials><AccessKeyId>{VENDOR['aws_id']}</AccessKeyId><SecretAccessKey>{AWS_SECRET}"
+            "</SecretAccessKey></Credentials>",
+            (AWS_SECRET, VENDOR["aws_id"]),
+            (("secret_field", AWS_SECRET), ("api_key", VENDOR["aws_id"])),
+        ),
+        "cli_long_flag_token": lambda t: Case(
+            f"exec: docker swarm join --token {VENDOR['swarm']} 10.0.0.5:2377",
+            (VENDOR["swarm"],),
+            (("secret_field", VENDOR["swarm"]),),
+        ),
+        "cli_long_flag_quoted": lambda t: Case(
+            f"running: vault login --client-secret '{PASSWORD}' --method=oidc",
+            (PASSWORD,),
+            (("secret_field", PASSWORD),),
+        ),
+        "cli_sshpass_p": lambda t: Case(
+            f"sshpass -p '{PASSWORD}' ssh deploy@10.0.0.5 uptime", (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "cli_mysql_p_glued": lambda t: Case(
+            "mysqldump -u root -pHunter2xYz --all-databases", ("Hunter2xYz",), (("secret_field", "Hunter2xYz"),)
+        ),
+        "config_subscript_assignment": lambda t: Case(
+            f"config[\"password\"] = '{PASSWORD}'", (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "text_auth_name": lambda t: Case(f"proxy auth={BASIC} upstream=a", (BASIC,), (("secret_field", BASIC),)),
+        "text_pass_name": lambda t: Case(
+            f"user=bob pass={PASSWORD} host=db", (PASSWORD,), (("secret_field", PASSWORD),)
+        ),
+        "text_sid_name": lambda t: Case(f"GET /home sid: {SESSION_ID}", (SESSION_ID,), (("secret_field", SESSION_ID),)),
+        "json_number_password_stays_json": lambda t: Case(
+            '{"user": "bob", "password": 12345678}', ("12345678",), (("secret_field", "12345678"),)
+        ),
+        **{f"vendor_{name}": _vendor_case(key) for name, key in VENDOR.items() if name != "slack_webhook"},
+        "vendor_slack_webhook": lambda t: Case(
+            f"posting to {VENDOR['slack_webhook']}", (VENDOR["slack_webhook"].rsplit("/", 1)[1],), (("api_key", None),)
+        ),
     }
     return f
+
+
+def _vendor_case(key: str) -> Callable[[Tokens], Case]:
+    return lambda t: Case(f"using key {key} for upload", (key,), (("api_key", key),))
+
+
+def _signing_input(token: str) -> str:
+    return token.rsplit(".", 1)[0]
+
+
+def _key(rnd: random.Random, alphabet: str, n: int) -> str:
+    return "".join(rnd.choice(alphabet) for _ in range(n))
+
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _vendor_keys() -> dict[str, str]:
+    """One key of each vendor shape (gitleaks/trufflehog token shapes), random with a fixed seed."""
+    r = random.Random(13)
+    lower = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return {
+        "github_ghp": "ghp_" + _key(r, _ALNUM, 36),
+        "github_gho": "gho_" + _key(r, _ALNUM, 36),
+        "github_ghs": "ghs_" + _key(r, _ALNUM, 36),
+        "github_ghr": "ghr_" + _key(r, _ALNUM, 36),
+        "github_ghu": "ghu_" + _key(r, _ALNUM, 36),
+        "github_pat": "github_pat_11" + _key(r, _ALNUM, 20) + "_" + _key(r, _ALNUM, 59),
+        "gitlab_glpat": "glpat-" + _key(r, _ALNUM + "-_", 20),
+        "slack_xoxb": f"xoxb-{_key(r, '0123456789', 12)}-{_key(r, '0123456789', 13)}-{_key(r, _ALNUM, 24)}",
+        "slack_xoxp": f"xoxp-{_key(r, '0123456789', 12)}-{_key(r, '0123456789', 13)}-{_key(r, lower, 32)}",
+        "slack_webhook": f"https://hooks.slack.com/services/T{_key(r, _ALNUM[:26], 8)}/B{_key(r, _ALNUM[:26], 8)}/"
+        + _key(r, _ALNUM, 24),
+        "stripe_sk_live": "sk_live_" + _key(r, _ALNUM, 24),
+        "stripe_rk_live": "rk_live_" + _key(r, _ALNUM, 24),
+        "openai_proj": "sk-proj-" + _key(r, _ALNUM + "-_", 48),
+        "openai_svcacct": "sk-svcacct-" + _key(r, _ALNUM + "-_", 48),
+        "google_aiza": "AIza" + _key(r, _ALNUM + "-_", 35),
+        "npm": "npm_" + _key(r, _ALNUM, 36),
+        "pypi": "pypi-AgEIcHlwaS5vcmc" + _key(r, _ALNUM + "-_", 70),
+        "huggingface": "hf_" + _key(r, _ALNUM[:52], 34),
+        "sendgrid": f"SG.{_key(r, _ALNUM + '-_', 22)}.{_key(r, _ALNUM + '-_', 43)}",
+        "aws_id": "AKIA" + _key(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
+        "swarm": f"SWMTKN-1-{_key(r, lower, 50)}-{_key(r, lower, 25)}",
+    }
+
+
+VENDOR = _vendor_keys()
+HEX_SIG = "a8f5f167f44f4964e6c998dee827110c"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SESSION_ID = "s8Kq2LmZ0xT4vB7nR1cW"
 
 
 @dataclass
