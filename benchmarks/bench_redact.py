@@ -176,38 +176,16 @@ def pipelines(n: int, repeat: int, lines: dict[str, list[str]]) -> dict[str, flo
     lg_red = stdlib_logger(devnull, redacted=True, name="bench.redacted")
     fmt = "%s - %s %s -> %d in %.1f ms ua=%s request=%s"
 
-    def std(log: logging.Logger) -> Callable[[int], None]:
+    keys = ("client_ip", "method", "path", "status", "duration_ms", "user_agent", "request_id")
+    args = [tuple(e[k] for k in keys) for e in events]
+
+    def std(log: logging.Logger, *, token: bool = False) -> Callable[[int], None]:
+        line = fmt + " auth=%s" if token else fmt
+
         def run(k: int) -> None:
             for i in range(k):
-                e = events[i % n]
-                log.info(
-                    fmt,
-                    e["client_ip"],
-                    e["method"],
-                    e["path"],
-                    e["status"],
-                    e["duration_ms"],
-                    e["user_agent"],
-                    e["request_id"],
-                )
-
-        return run
-
-    def std_tokens(log: logging.Logger) -> Callable[[int], None]:
-        def run(k: int) -> None:
-            for i in range(k):
-                e = events[i % n]
-                log.info(
-                    fmt + " auth=%s",
-                    e["client_ip"],
-                    e["method"],
-                    e["path"],
-                    e["status"],
-                    e["duration_ms"],
-                    e["user_agent"],
-                    e["request_id"],
-                    f"Bearer {tokens[i % 256]}",
-                )
+                extra = (f"Bearer {tokens[i % 256]}",) if token else ()
+                log.info(line, *args[i % n], *extra)
 
         return run
 
@@ -254,7 +232,7 @@ def pipelines(n: int, repeat: int, lines: dict[str, list[str]]) -> dict[str, flo
         "structlog token": compare("structlog JSON, + Bearer <JWT>", sl_tokens(sl_base), sl_tokens(sl_red), n, repeat),
         "stdlib clean": compare("stdlib logging, %-args", std(lg_base), std(lg_red), n, repeat),
         "stdlib token": compare(
-            "stdlib logging, %-args + Bearer <JWT>", std_tokens(lg_base), std_tokens(lg_red), n, repeat
+            "stdlib logging, %-args + Bearer <JWT>", std(lg_base, token=True), std(lg_red, token=True), n, repeat
         ),
         "8-key us": us8,
     }
