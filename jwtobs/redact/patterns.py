@@ -669,30 +669,3 @@ def is_jose(value: str) -> str | None:
         return None
     pieces = split_jose(m.group(0))
     return pieces[0][1] if len(pieces) == 1 else None
-
-
-# -- what the scanner's prefilter must look for -----------------------------------------------------------------
-# The scanner (jwtobs.redact.scan) builds its trigger expressions from the name lists above; the detectors that
-# are no "name: value" form add these. Each expression is valid for Hyperscan and for Python's re; each keyword
-# (lower-case bytes, for the pure-Python engine) is contained in every line such a detector changes.
-_T_NAMES: Final = "(?:" + _SECRET_STEM + "|jwt|pin|otp|cookie)"
-#: (name, expression, caseless)
-PREFILTER_TRIGGERS: Final = (
-    ("vendor_key", "(?:" + "|".join(re.escape(prefix) for prefix in VENDOR_PREFIXES) + ")", False),
-    ("xml_element", r"</[A-Za-z0-9_.:\-]*" + _T_NAMES, True),
-    ("cli_flag", r"--[A-Za-z0-9_\-]*" + _T_NAMES + r"[A-Za-z0-9_\-]*[ \t]", True),
-    ("cli_short", "(?:" + "|".join(re.escape(c) for c, _ in CLI_SHORT) + r")[^\n]*[ \t]-", True),
-    ("signing_input", r"eyJ[A-Za-z0-9_\-]{5,}(?:=|%3[dD]){0,2}(?:\.|%2[eE])eyJ", False),
-    ("subscript_field", _SECRET_STEM + r"[A-Za-z0-9_\-]*\\?[\"']\][ \t]*[:=]", True),
-)
-#: Pure-Python engine: keywords for the detectors above (the JOSE expression already finds signing inputs; the
-#: subscript and CLI-flag names hold a secret stem, among the stem words, or one of these).
-PREFILTER_KEYWORDS: Final = tuple(
-    sorted(
-        {prefix.lower().encode() for prefix in VENDOR_PREFIXES}
-        | {b"</", b"--jwt", b"--pin", b"--otp"}
-        | {command.encode() for command, _ in CLI_SHORT}
-    )
-)
-#: Secret stems added for issue 13 (bare names in text: auth=..., sid=...): stem words the pure-Python engine needs.
-PREFILTER_STEM_WORDS: Final = (b"auth", b"sid")
