@@ -6,7 +6,7 @@ providers are used, there is no event file, and a random fingerprint key is gene
 
 Environment variables (read when the first state is built, and by ``configure(from_env=True)``):
 
-``JWTOBS_FINGERPRINT_KEY``      secret for keyed fingerprints (any string; 32+ random bytes recommended)
+``JWTOBS_FINGERPRINT_KEY``      secret for keyed fingerprints (at least 16 bytes; ``jwtobs key new`` makes one)
 ``JWTOBS_FINGERPRINT_KEY_ID``   short id ([0-9a-z]{1,16}) written in every fingerprint; derived if unset
 ``JWTOBS_EVENTS_PATH``          append validation events to this JSONL file
 ``JWTOBS_EVENTS_DIR``           write validation events into hourly partitions of this directory (rolled)

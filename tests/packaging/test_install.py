@@ -75,16 +75,18 @@ _REPORTER: list[object] = []
 
 @pytest.fixture(scope="module", autouse=True)
 def _terminal(pytestconfig: pytest.Config) -> None:
-    _REPORTER[:] = [pytestconfig.pluginmanager.get_plugin("terminalreporter")]
+    pm = pytestconfig.pluginmanager
+    _REPORTER[:] = [pm.get_plugin("terminalreporter"), pm.get_plugin("capturemanager")]
 
 
 def _report(line: str) -> None:
     """Shown in the test run's output (the package count and sizes are the point of this test)."""
-    tr = _REPORTER[0] if _REPORTER else None
-    if tr is not None:
-        tr.write_line(f"[packaging] {line}")  # type: ignore[attr-defined]
-    else:  # pragma: no cover - terminal reporter disabled
+    tr, capman = _REPORTER if _REPORTER else (None, None)
+    if tr is None or capman is None:  # pragma: no cover - terminal reporter or capture disabled
         print(f"[packaging] {line}")
+        return
+    with capman.global_and_fixture_disabled():  # type: ignore[attr-defined]
+        tr.write_line(f"\n[packaging] {line}")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
