@@ -76,10 +76,10 @@ def _ephemeral_key() -> bool:
         return config.current().fingerprinter.ephemeral
 
 
-def _fingerprint_note(ephemeral: bool, findings: int, err: TextIO) -> None:
-    """When fingerprints were printed with a random key, say that they will not correlate (once, at the end:
-    a run that found nothing or failed has no fingerprint to explain)."""
-    if ephemeral and findings:
+def _fingerprint_note(ephemeral: bool, report: ScanReport, err: TextIO) -> None:
+    """With a random key, say once, after a run that read something, that fingerprints will not correlate and
+    how to fix it (a run that read nothing has no fingerprint to explain: its one line is the problem)."""
+    if ephemeral and report.bytes:
         from jwtobs.fingerprint import EPHEMERAL_KEY_HINT
 
         err.write(f"jwtobs: note: {EPHEMERAL_KEY_HINT}\n")
@@ -175,7 +175,7 @@ def _scan(args: argparse.Namespace) -> int:
             progress.close()
     elapsed = time.perf_counter() - t0
     _summary(report, elapsed, out, as_json)
-    _fingerprint_note(ephemeral, report.findings, err)
+    _fingerprint_note(ephemeral, report, err)
     return _scan_exit(report, args.exit_code, err)
 
 
@@ -253,7 +253,7 @@ def _scrub(args: argparse.Namespace) -> int:
         err.write(f"jwtobs scrub: error: {type(e).__name__}: {e}\n")
         return _EXIT_ERROR
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.by_kind.items()))
-    _fingerprint_note(ephemeral, report.findings, err)
+    _fingerprint_note(ephemeral, report, err)
     empty = f" ({args.input} is empty)" if not report.bytes else ""
     err.write(
         f"jwtobs scrub: wrote {args.output}: {report.findings} credential"
