@@ -76,9 +76,12 @@ def test_ephemeral_key_warning_once_per_process_with_the_fix(monkeypatch: pytest
 
 
 def test_scan_notes_a_missing_key_once(tmp_path: Path) -> None:
-    (tmp_path / "a.log").write_text("ok\n")
-    proc = run_cli("scan", tmp_path / "a.log", tmp_path / "a.log")
-    assert proc.returncode == 0
+    """Fingerprints printed with a random key: the note (how to fix it) is given once, whatever the file count."""
+    leak = "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0\n"
+    for name in ("a.log", "b.log"):
+        (tmp_path / name).write_text(leak)
+    proc = run_cli("scan", tmp_path / "a.log", tmp_path / "b.log")
+    assert proc.returncode == 0 and proc.stdout.count(":jwt:") == 2
     assert proc.stderr.count("JWTOBS_FINGERPRINT_KEY is not set") == 1 and "jwtobs key new" in proc.stderr
 
 
