@@ -12,7 +12,7 @@ from jwtobs.simulate.scenario import (
     default_scenario,
     load_scenario,
 )
-from jwtobs.simulate.scenarios import BenchCase, benchmark_suite, get_case
+from jwtobs.simulate.scenarios import BenchCase, benchmark_suite, get_case, materialize
 
 __all__ = [
     "INCIDENT_KINDS",
@@ -26,5 +26,6 @@ __all__ = [
     "default_scenario",
     "get_case",
     "load_scenario",
+    "materialize",
     "simulate",
 ]

@@ -1,4 +1,4 @@
-"""``jwtobs simulate``: run a scenario and write events, Parquet and labels."""
+"""``jwtobs simulate``: run a scenario and write the replicas' events, Parquet copies and labels."""
 
 from __future__ import annotations
 
@@ -8,30 +8,50 @@ from typing import Any
 
 from jwtobs.simulate.progress import ProgressBar
 from jwtobs.simulate.run import simulate
-from jwtobs.simulate.scenario import default_scenario, load_scenario
+from jwtobs.simulate.scenario import Scenario, default_scenario, load_scenario
+from jwtobs.simulate.scenarios import benchmark_suite, get_case
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "simulate",
-        help="simulate a fleet validating real tokens on a simulated clock, with labelled incidents",
-        description="Write events.jsonl, events.parquet and labels.json for a seeded scenario.",
+        help="simulate a fleet validating real tokens on a simulated clock, with background and labelled incidents",
+        description="Write events/<api>-<n>.jsonl (+ .parquet) per API replica and labels.json for a seeded "
+        "scenario: the default day, a TOML file, or a case of the detector benchmark.",
     )
     p.add_argument("--out", default="jwtobs-sim", help="output directory (default: ./jwtobs-sim)")
-    p.add_argument("--scenario", help="TOML scenario file (default: one day, one incident of each kind)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--scenario", help="TOML scenario file (default: one day, one incident of each kind)")
+    src.add_argument("--case", help="a benchmark case by name (see --list-cases)")
+    src.add_argument("--list-cases", action="store_true", help="list the benchmark cases and exit")
     p.add_argument("--seed", type=int, help="random seed (overrides the scenario's)")
     p.add_argument("--hours", type=float, default=24.0, help="simulated hours for the default scenario")
-    p.add_argument("--no-parquet", action="store_true", help="skip the Parquet copy")
+    p.add_argument("--no-parquet", action="store_true", help="skip the Parquet copies")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.scenario:
-        sc = load_scenario(args.scenario)
-        if args.seed is not None:
-            sc = sc.with_seed(args.seed)
-    else:
-        sc = default_scenario(seed=1 if args.seed is None else args.seed, duration=args.hours * 3600)
+    if args.list_cases:
+        for case in benchmark_suite():
+            print(f"{case.name:<36} {case.scenario.duration / 3600:5.1f} h  {case.description}")
+        return 0
+    sc: Scenario
+    try:
+        if args.scenario:
+            sc = load_scenario(args.scenario)
+        elif args.case:
+            sc = get_case(args.case).scenario
+        else:
+            sc = default_scenario(seed=1 if args.seed is None else args.seed, duration=args.hours * 3600)
+    except OSError as exc:
+        print(f"jwtobs simulate: cannot read {args.scenario}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"jwtobs simulate: {msg}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        sc = sc.with_seed(args.seed)
     with ProgressBar("simulating") as bar:
         res = simulate(sc, args.out, parquet=not args.no_parquet, progress=bar.update)
     print(f"{res.validations} validations -> {res.events_path}", file=sys.stdout)

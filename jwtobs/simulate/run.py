@@ -41,9 +41,12 @@ from jwtobs.simulate.fleet import (
     new_key,
 )
 from jwtobs.simulate.jwks_server import JwksServer
-from jwtobs.simulate.scenario import Incident, Scenario
+from jwtobs.simulate.scenario import Incident, Scenario, scenario_to_dict
 
-__all__ = ["SimulationResult", "simulate"]
+__all__ = ["SIMULATOR_VERSION", "SimulationResult", "simulate"]
+
+#: bumped whenever the same scenario would produce different events (cached runs are then redone)
+SIMULATOR_VERSION = 3
 
 Progress = Callable[[float], None]
 _API_NAMES = ("orders", "billing", "search", "profile", "ledger", "media", "payments", "catalog")
@@ -178,7 +181,7 @@ class _Sim:
         if api.path == "verifier":
             sources = {
                 iss.name: jwtobs.JwksSource(
-                    self.server.url(iss.slug), issuer=iss.name, clock=clock.now, default_ttl=sc.jwks_ttl
+                    self.server.url(iss.slug), issuer=iss.name, clock=clock.now, default_ttl=sc.jwks_max_age
                 )
                 for iss in self.issuers.values()
             }
@@ -551,6 +554,9 @@ class _Sim:
                     self.at(sc.start + self.noise.expovariate(bg.sleeps_per_day / 86_400.0), "sleep", d)
             if c.kind == "service" and bg.restarts_per_day > 0:
                 self.at(sc.start + self.noise.expovariate(bg.restarts_per_day / 86_400.0), "restart", c)
+        if bg.api_deploys_per_day > 0:
+            for api in self.apis:
+                self.at(sc.start + self.noise.expovariate(bg.api_deploys_per_day / 86_400.0), "deploy", api)
         if bg.scanners_per_min[1] > 0:
             self.at(sc.start, "scan_rate", None)
             self.at(sc.start + 1.0, "scan", None)
@@ -566,6 +572,8 @@ class _Sim:
             "settled": self._settled,
             "restart": self.restart,
             "scan": self.scan,
+            "deploy": self.deploy,
+            "restart_replica": self._restart_replica,
             "scan_rate": self._scan_rate,
             "attack": self.attack,
             "inject": self.inject,
@@ -593,6 +601,19 @@ class _Sim:
 
     def _send(self, arg: tuple[Api, str, int | None, str | None, None]) -> None:
         self.send(*arg[:4])
+
+    def deploy(self, api: Api) -> None:
+        """A rolling deploy of ``api``: its replicas restart one after the other with empty JWKS caches."""
+        now = self.clock.t
+        self.at(now + self.noise.expovariate(self.bg.api_deploys_per_day / 86_400.0), "deploy", api)
+        t = now
+        for rep in api.replicas:
+            t += self.noise.uniform(30.0, 90.0)
+            self.at(t, "restart_replica", (api, rep))
+
+    def _restart_replica(self, arg: tuple[Api, Replica]) -> None:
+        api, rep = arg
+        rep.validate = self._validator(api)
 
     def _settled(self, d: Device) -> None:
         """The workers picked up the token refreshed after the restart's first rejection."""
@@ -663,10 +684,10 @@ def simulate(
     events_dir = out / "events"
     events_dir.mkdir(exist_ok=True)
     _clean(events_dir)
-    for legacy in (out / "events.jsonl", out / "events.parquet"):  # the single-file layout of earlier versions
+    for legacy in (out / "labels.json", out / "events.jsonl", out / "events.parquet"):  # and the old layout's
         legacy.unlink(missing_ok=True)
     previous = config._state
-    with JwksServer(max_age=int(scenario.jwks_ttl)) as server:
+    with JwksServer(max_age=int(scenario.jwks_max_age)) as server:
         sim = _Sim(scenario, server, events_dir)
         jwtobs.configure(
             sinks=[sim.router],
@@ -684,13 +705,6 @@ def simulate(
             config._flush_state(config.current(), close=True)
             config._state = previous
             sim.close()
-    labels = [lab.to_dict() for lab in sim.labels]
-    background: dict[str, dict[str, int]] = {}
-    for (cause, code), n in sorted(sim.background.items()):
-        background.setdefault(cause, {})[code] = n
-    labels_path = out / "labels.json"
-    doc = {"seed": scenario.seed, "validations": sim.validations, "incidents": labels, "background": background}
-    labels_path.write_text(json.dumps(doc, indent=1) + "\n")
     pq: Path | None = None
     if parquet:
         from jwtobs.analysis.load import load_events
@@ -700,4 +714,18 @@ def simulate(
             if src.exists():
                 load_events(src).to_parquet(src.with_suffix(".parquet"), index=False)
         pq = events_dir
+    labels = [lab.to_dict() for lab in sim.labels]
+    background: dict[str, dict[str, int]] = {}
+    for (cause, code), n in sorted(sim.background.items()):
+        background.setdefault(cause, {})[code] = n
+    labels_path = out / "labels.json"
+    doc = {
+        "simulator": SIMULATOR_VERSION,
+        "seed": scenario.seed,
+        "scenario": scenario_to_dict(scenario),
+        "validations": sim.validations,
+        "incidents": labels,
+        "background": background,
+    }
+    labels_path.write_text(json.dumps(doc, indent=1) + "\n")  # last: a complete run has labels.json
     return SimulationResult(events_dir, labels_path, pq, sim.validations, labels, background)

@@ -8,7 +8,7 @@ is optional; the defaults describe a small, realistic fleet (see ``docs/analysis
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ __all__ = [
     "default_scenario",
     "load_scenario",
     "scenario_from_dict",
+    "scenario_to_dict",
 ]
 
 #: how a simulated API validates: ``pyjwt`` = ``jwtobs.wrap`` around ``PyJWKClient`` + ``jwt.decode``;
@@ -86,6 +87,19 @@ class Background:
     scanners_per_min: tuple[float, float] = (1.0, 3.0)
     #: tokens truncated or corrupted in transit
     malformed_rate: float = 0.0005
+    #: rolling deploys per API per day: each replica restarts in turn with empty JWKS caches
+    api_deploys_per_day: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            vals = v if isinstance(v, tuple) else (v,)
+            if any(x < 0 for x in vals):
+                raise ValueError(f"background {f.name} must not be negative: {v!r}")
+            if isinstance(v, tuple) and v[0] > v[1]:
+                raise ValueError(f"background {f.name}: the range {v!r} is reversed")
+        if self.devices[0] < 1 or max(self.app_share, self.lazy_refresh, self.restart_stale) > 1:
+            raise ValueError("background: devices start at 1; app_share, lazy_refresh, restart_stale are shares")
 
     @classmethod
     def none(cls) -> Background:
@@ -101,6 +115,7 @@ class Background:
             restarts_per_day=0.0,
             scanners_per_min=(0.0, 0.0),
             malformed_rate=0.0,
+            api_deploys_per_day=0.0,
         )
 
 
@@ -114,7 +129,8 @@ class Scenario:
     clients: int = 12
     request_interval: float = 30.0  # mean seconds between one client's requests (all its devices)
     token_lifetime: float = 3600.0
-    jwks_ttl: float = 300.0  # Cache-Control max-age of the JWKS and PyJWKClient lifespan
+    jwks_ttl: float = 300.0  # PyJWKClient's lifespan (its default; it ignores Cache-Control)
+    jwks_max_age: float = 3600.0  # the endpoint's Cache-Control max-age (JwksSource honours it)
     rotation_every: float = 6 * 3600.0
     rotation_lead: float = 900.0  # a new key is published this long before signing switches to it
     leeway: int = 60  # clock leeway of every validator (s)
@@ -122,6 +138,23 @@ class Scenario:
     validators: tuple[str, ...] = VALIDATOR_PATHS  # cycled over the APIs
     background: Background = field(default_factory=Background)
     incidents: tuple[Incident, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        positive = ("duration", "request_interval", "token_lifetime", "jwks_ttl", "jwks_max_age", "rotation_every")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"scenario {name} must be positive")
+        if self.issuers < 1 or self.apis < 1 or self.replicas < 1 or self.clients < 0:
+            raise ValueError("scenario: at least one issuer, API and replica; clients >= 0")
+        if not 0 <= self.leeway <= 300 or self.rotation_lead < 0:
+            raise ValueError("scenario leeway must be in [0, 300] s and rotation_lead >= 0")
+        if not self.validators or any(v not in VALIDATOR_PATHS for v in self.validators):
+            raise ValueError(f"scenario validators: a list of {VALIDATOR_PATHS}, got {self.validators!r}")
+        for inc in self.incidents:
+            if inc.kind not in INCIDENT_KINDS:
+                raise ValueError(f"unknown incident kind {inc.kind!r}; expected one of {INCIDENT_KINDS}")
+            if inc.at < 0 or inc.duration <= 0 or inc.rate <= 0 or inc.ramp < 0:
+                raise ValueError(f"incident {inc.kind}: at >= 0, duration > 0, rate > 0, ramp >= 0")
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
@@ -147,14 +180,40 @@ def _pairs(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown {where} keys: {sorted(unknown)}")
     out: dict[str, Any] = {}
+    proto = cls(kind="", at=0.0) if cls is Incident else cls()
     for k, v in data.items():
-        default = getattr(cls(), k) if cls is not Incident else None
+        default = getattr(proto, k)
         if isinstance(v, list):
             v = tuple(v)
             if isinstance(default, tuple) and k != "validators" and len(v) != len(default):
                 raise ValueError(f"{where} key {k!r} takes {len(default)} values, got {len(v)}")
+        if not _same_type(v, default):
+            raise ValueError(f"{where} key {k!r}: expected {_kind(default)}, got {v!r}")
         out[k] = v
     return out
+
+
+def _kind(v: object) -> str:
+    if isinstance(v, tuple):
+        return "a list of strings" if v and isinstance(v[0], str) else "a list of numbers"
+    return "a number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__
+
+
+def _same_type(v: object, default: object) -> bool:
+    if isinstance(default, tuple):
+        return isinstance(v, tuple) and all(_same_type(x, default[0]) for x in v) if default else True
+    if isinstance(default, bool) or isinstance(v, bool):
+        return isinstance(v, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(v, (int, float)) and v == v  # NaN
+    return type(v) is type(default)
+
+
+def scenario_to_dict(sc: Scenario) -> dict[str, Any]:
+    """The TOML/JSON form of ``sc`` (``scenario_from_dict`` reads it back)."""
+    d = asdict(sc)
+    d["incident"] = d.pop("incidents")
+    return d
 
 
 def scenario_from_dict(data: dict[str, Any]) -> Scenario:
@@ -165,9 +224,6 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     if "incidents" in data or not isinstance(raw_bg, dict) or not isinstance(raw_incs, list):
         raise ValueError("incidents are [[incident]] tables and the background a [background] table")
     top = _pairs(Scenario, data, "scenario")
-    for v in top.get("validators", ()):
-        if v not in VALIDATOR_PATHS:
-            raise ValueError(f"unknown validator {v!r}; expected one of {VALIDATOR_PATHS}")
     incs = []
     for item in raw_incs:
         if not isinstance(item, dict) or item.get("kind") not in INCIDENT_KINDS:
@@ -180,5 +236,8 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a TOML scenario (see the module docstring)."""
     with open(path, "rb") as f:
-        data: dict[str, Any] = tomllib.load(f)
+        try:
+            data: dict[str, Any] = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not a TOML scenario ({exc})") from None
     return scenario_from_dict(data)

@@ -4,16 +4,24 @@
 background and nothing injected, single incidents of every kind on both validator paths (``pyjwt`` and
 ``verifier``), and busier timelines with several incidents, issuers and replicas. Run one with
 ``jwtobs.simulate.simulate(case.scenario, out_dir)``; its ``labels.json`` is the ground truth.
+:func:`materialize` simulates a list of cases into one directory each, in parallel processes, and keeps
+what an earlier call already simulated for the same scenario and simulator version.
 """
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import random
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from jwtobs.simulate.scenario import INCIDENT_KINDS, Incident, Scenario, default_scenario
+from jwtobs.simulate.scenario import INCIDENT_KINDS, Incident, Scenario, default_scenario, scenario_to_dict
 
-__all__ = ["BenchCase", "benchmark_suite", "get_case"]
+__all__ = ["BenchCase", "benchmark_suite", "get_case", "materialize"]
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -34,6 +42,8 @@ class BenchCase:
 
 
 _PATHS: tuple[tuple[str, ...], ...] = (("pyjwt",), ("verifier",), ("pyjwt", "verifier"))
+#: a JwksSource keeps its last-known-good keys through an outage (nothing fails on the Verifier path alone)
+_OUTAGE_PATHS: tuple[tuple[str, ...], ...] = (("pyjwt",), ("verifier", "pyjwt"), ("pyjwt", "verifier"))
 
 #: (kind, duration range s, extra Incident fields) of the single-incident cases
 _SINGLE: dict[str, tuple[tuple[float, float], dict[str, float]]] = {
@@ -73,7 +83,7 @@ def benchmark_suite(base_seed: int = 0) -> list[BenchCase]:
     # one incident per case, after a warm-up the detectors can learn from
     for k, kind in enumerate(INCIDENT_KINDS):
         (lo, hi), extra = _SINGLE[kind]
-        for j, paths in enumerate(_PATHS):
+        for j, paths in enumerate(_OUTAGE_PATHS if kind == "jwks_outage" else _PATHS):
             dur = rng.uniform(lo, hi)
             at = rng.uniform(3 * HOUR, 5 * HOUR)
             fields = dict(extra)
@@ -164,3 +174,58 @@ def get_case(name: str, base_seed: int = 0) -> BenchCase:
         return cases[name]
     except KeyError:
         raise KeyError(f"no benchmark case {name!r}; known: {sorted(cases)}") from None
+
+
+def _json(sc: Scenario) -> Any:
+    return json.loads(json.dumps(scenario_to_dict(sc)))
+
+
+def _is_done(out: Path, sc: Scenario) -> bool:
+    from jwtobs.simulate.run import SIMULATOR_VERSION
+
+    try:
+        doc = json.loads((out / "labels.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("simulator") == SIMULATOR_VERSION and doc.get("scenario") == _json(sc)
+
+
+def _simulate_one(sc: Scenario, out: str, parquet: bool) -> int:
+    from jwtobs.simulate.run import simulate
+
+    return simulate(sc, out, parquet=parquet).validations
+
+
+def materialize(
+    cases: Iterable[BenchCase],
+    root: str | Path,
+    *,
+    jobs: int = 1,
+    parquet: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Simulate every case into ``root/<name>/`` and return ``{name: directory}``. A directory whose
+    ``labels.json`` records the same scenario and simulator version is reused. ``jobs`` > 1 runs that many
+    processes (each simulation is single-threaded)."""
+    base = Path(root)
+    dirs: dict[str, Path] = {}
+    todo: list[tuple[str, Scenario, Path]] = []
+    for case in cases:
+        out = base / case.name
+        dirs[case.name] = out
+        if not _is_done(out, case.scenario):
+            todo.append((case.name, case.scenario, out))
+    if jobs <= 1 or len(todo) <= 1:
+        for name, sc, out in todo:
+            n = _simulate_one(sc, str(out), parquet)
+            if log is not None:
+                log(f"{name}: {n} validations")
+        return dirs
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process holding writer/server threads
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(_simulate_one, sc, str(out), parquet): name for name, sc, out in todo}
+        for fut in as_completed(futures):
+            n = fut.result()
+            if log is not None:
+                log(f"{futures[fut]}: {n} validations")
+    return dirs

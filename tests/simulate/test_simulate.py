@@ -147,8 +147,8 @@ def test_the_demo_scenario_is_reproducible(tmp_path: Path) -> None:
     ia = incidents(da, load_keyset_changes(a.events_path))
     ib = incidents(db, load_keyset_changes(b.events_path))
     pd.testing.assert_frame_equal(ia, ib)
-    c = simulate(sc.with_seed(4), tmp_path / "c", parquet=False)
-    assert not load_events(c.events_path)["jti_hash"].equals(da["jti_hash"])
+    c = simulate(replace(sc, seed=4, duration=1800), tmp_path / "c", parquet=False)
+    assert not set(load_events(c.events_path)["jti_hash"].dropna()) & set(da["jti_hash"].dropna())
 
 
 def test_pyjwkclient_runs_on_the_simulated_clock() -> None:
@@ -223,3 +223,42 @@ def test_benchmark_suite() -> None:
     assert kinds == set(INCIDENT_KINDS)
     assert [c.scenario for c in benchmark_suite()] == [c.scenario for c in suite]  # seeded
     assert [c.scenario for c in benchmark_suite(1)] != [c.scenario for c in suite]
+
+
+def test_materialize_reuses_finished_runs(tmp_path: Path) -> None:
+    from jwtobs.simulate import BenchCase, materialize
+
+    cases = [
+        BenchCase("a", Scenario(seed=1, duration=600, clients=2), True, ""),
+        BenchCase("b", Scenario(seed=2, duration=600, clients=2), True, ""),
+    ]
+    dirs = materialize(cases, tmp_path, jobs=2, parquet=False)
+    assert set(dirs) == {"a", "b"} and all((d / "labels.json").exists() for d in dirs.values())
+    stamp = (dirs["a"] / "labels.json").stat().st_mtime_ns
+    seen: list[str] = []
+    materialize([cases[0], replace(cases[1], scenario=cases[1].scenario.with_seed(3))], tmp_path, log=seen.append)
+    assert (dirs["a"] / "labels.json").stat().st_mtime_ns == stamp  # same scenario: kept
+    assert [s.split(":")[0] for s in seen] == ["b"]  # changed scenario: simulated again
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jwtobs.cli import main
+
+    assert main(["simulate", "--list-cases"]) == 0
+    assert "quiet-day-1" in capsys.readouterr().out
+    assert main(["simulate", "--case", "no-such-case"]) == 2
+    assert "no benchmark case 'no-such-case'" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    for text, msg in (
+        ("clients = 'x'\n", "expected a number"),
+        ("x = [", "not a TOML scenario"),
+        ("request_interval = 0\n", "positive"),
+    ):
+        bad.write_text(text)
+        assert main(["simulate", "--scenario", str(bad), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err and err.count("\n") == 1
+    assert main(["simulate", "--scenario", str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert main(["simulate", "--hours", "0.2", "--no-parquet", "--out", str(tmp_path / "o")]) == 0
+    assert "validations ->" in capsys.readouterr().out
