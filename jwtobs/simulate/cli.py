@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
+from jwtobs.cli import fail, input_path
 from jwtobs.simulate.progress import ProgressBar
 from jwtobs.simulate.run import simulate
 from jwtobs.simulate.scenario import Scenario, default_scenario, load_scenario
@@ -38,20 +40,22 @@ def _run(args: argparse.Namespace) -> int:
     sc: Scenario
     try:
         if args.scenario:
-            sc = load_scenario(args.scenario)
+            sc = load_scenario(input_path(args.scenario))
         elif args.case:
             sc = get_case(args.case).scenario
         else:
             sc = default_scenario(seed=1 if args.seed is None else args.seed, duration=args.hours * 3600)
+        if args.seed is not None:
+            sc = sc.with_seed(args.seed)
+    except KeyError as exc:
+        fail(str(exc.args[0]) if exc.args else "unknown case")
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "events").mkdir(exist_ok=True)
     except OSError as exc:
-        print(f"jwtobs simulate: cannot read {args.scenario}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except (ValueError, KeyError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"jwtobs simulate: {msg}", file=sys.stderr)
-        return 2
-    if args.seed is not None:
-        sc = sc.with_seed(args.seed)
+        fail(f"{args.out}: cannot write: {exc.strerror or type(exc).__name__}")
     with ProgressBar("simulating") as bar:
         res = simulate(sc, args.out, parquet=not args.no_parquet, progress=bar.update)
     print(f"{res.validations} validations -> {res.events_path}", file=sys.stdout)

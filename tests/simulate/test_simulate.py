@@ -259,6 +259,9 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err and err.count("\n") == 1
     assert main(["simulate", "--scenario", str(tmp_path / "missing.toml")]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "ro").write_text("")
+    assert main(["simulate", "--hours", "0.2", "--out", str(tmp_path / "ro" / "x")]) == 2
+    assert "cannot write" in capsys.readouterr().err
     assert main(["simulate", "--hours", "0.2", "--no-parquet", "--out", str(tmp_path / "o")]) == 0
     assert "validations ->" in capsys.readouterr().out
