@@ -33,7 +33,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded simulated fleet (real tokens, real validators) with injected incidents: one JSONL + Parquet
     file per API replica (events/api-orders-0.jsonl is one of them)."""
     out = tmp_path_factory.mktemp("engines-day")
-    simulate(default_scenario(seed=5, duration=6 * 3600), out)
+    simulate(default_scenario(seed=5, duration=3 * 3600), out)
     return out
 
 
@@ -83,7 +83,7 @@ def test_compacted_partitioned_parquet_gives_the_same_aggregates(day: Path, tmp_
     n = duck.compact(day / "events" / "api-orders-0.jsonl", tmp_path / "pq")
     assert n == len(A.load_events(day / "events" / "api-orders-0.jsonl"))
     parts = sorted({p.parent.relative_to(tmp_path / "pq").as_posix() for p in (tmp_path / "pq").rglob("*.parquet")})
-    assert len(parts) >= 6 and all(p.startswith("date=") and "/hour=" in p for p in parts)
+    assert len(parts) >= 3 and all(p.startswith("date=") and "/hour=" in p for p in parts)
     assert_same(duck.aggregate(day / "events" / "api-orders-0.jsonl"), duck.aggregate(tmp_path / "pq"))
     assert_same(duck.aggregate(tmp_path / "pq"), aggregate(A.load_events(tmp_path / "pq")))
     with pytest.raises(FileExistsError):
@@ -146,14 +146,15 @@ def test_empty_and_missing(tmp_path: Path) -> None:
 
 # -- jwtobs report --engine / --prometheus -----------------------------------------------------------------
 def _incident_part(text: str) -> str:
-    return text[text.index("Detected incidents") : text.index("report:")]
+    part = text[text.index("Detected incidents") :]
+    return part[: part.index("report:")] if "report:" in part else part
 
 
 def test_report_engines_print_the_same_incidents(day: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jwtobs.analysis.report import build_report
     from jwtobs.cli import main
 
-    assert main(["report", str(day), "--out", str(tmp_path / "p.html")]) == 0
-    by_pandas = capsys.readouterr().out
+    by_pandas = build_report(day).summary() + "\n"  # what 'jwtobs report DIR' prints (without drawing plots)
     assert main(["report", str(day), "--engine", "duckdb", "--out", str(tmp_path / "d.html")]) == 0
     by_duckdb = capsys.readouterr().out
     assert "[engine: duckdb]" in by_duckdb
