@@ -144,12 +144,13 @@ def _curve_of_object(obj: object) -> str | None:
 def _crypto() -> Any:
     """The ``cryptography`` asymmetric-key modules, imported on first use (jwtobs's core does not need them)."""
     try:
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
     except ImportError as exc:  # pragma: no cover - exercised by the packaging tests (core install)
         raise ConfigurationError(
             "public keys need the 'cryptography' package (pip install 'jwtobs[pyjwt]' or any JOSE extra)"
         ) from exc
-    return _Crypto(rsa, ec, ed25519, ed448)
+    return _Crypto(rsa, ec, ed25519, ed448, (ValueError, TypeError, OverflowError, UnsupportedAlgorithm))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,8 @@ class _Crypto:
     ec: Any
     ed25519: Any
     ed448: Any
+    #: what cryptography raises for numbers, points or curves it refuses
+    refused: tuple[type[Exception], ...]
 
 
 def _b64int(value: object) -> int | None:
@@ -228,9 +231,7 @@ def _key_from_jwk(jwk: Mapping[str, Any]) -> Key | None:
         return None
     try:
         parsed = _public_key(jwk, kty)
-    except ConfigurationError:
-        raise
-    except Exception:  # cryptography refuses the numbers (not on the curve, e = 1, ...): not a usable key
+    except _crypto().refused:  # cryptography refuses the numbers (not on the curve, e = 1, ...): not usable
         return None
     if parsed is None:
         return None
@@ -264,7 +265,9 @@ def _key_material_kind(secret: bytes) -> str | None:
     if secret[:1] == b"\x30":  # an ASN.1 SEQUENCE: try it as a DER key
         try:
             from cryptography.hazmat.primitives import serialization
-        except ImportError:  # pragma: no cover - without cryptography no DER key can be meant
+
+            refused = _crypto().refused
+        except (ImportError, ConfigurationError):  # pragma: no cover - without cryptography no DER key is meant
             return None
         loaders: tuple[Callable[[bytes], object], ...] = (
             serialization.load_der_public_key,
@@ -273,7 +276,7 @@ def _key_material_kind(secret: bytes) -> str | None:
         for load in loaders:
             try:
                 load(secret)
-            except Exception:  # not this kind of key (cryptography raises ValueError, TypeError, ...)
+            except refused:  # not this kind of key
                 continue
             return "DER"
     return None
@@ -410,19 +413,22 @@ def _key_from_object(kid: str | None, obj: object) -> Key:
 
 # -- failures of observability: counted and logged once, never raised into a request -----------------------
 class _FailureCount:
-    """A counter of swallowed observability failures that logs the first one (per counter)."""
+    """A counter of swallowed failures that logs the first one (per counter): the exception type only, never
+    its message (which may quote a server response)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, effect: str = "verdicts are unaffected") -> None:
         self.what = what
+        self.effect = effect
         self.count = 0
 
     def add(self, exc: BaseException) -> None:
         self.count += 1
         if self.count == 1:
             log.warning(
-                "jwtobs: %s failed (%s); verdicts are unaffected, further failures are counted, not logged",
+                "jwtobs: %s failed (%s); %s; further failures are counted, not logged",
                 self.what,
                 type(exc).__name__,
+                self.effect,
             )
 
 
@@ -679,6 +685,9 @@ class JwksSource(KeySource):
         self._fetch_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._telemetry_failures = _FailureCount(f"JWKS telemetry for {url[:200]}")
+        self._unexpected = _FailureCount(
+            f"a JWKS fetch from {url[:200]}", "an unexpected error: counted as error.type=internal, keys kept"
+        )
         #: counters kept on the object too (tests, diagnostics)
         self.fetch_count = 0
         self.failure_count = 0
@@ -832,8 +841,10 @@ class JwksSource(KeySource):
         start = time.monotonic()
         try:
             by_kid, anonymous, max_age = self._download_keys()
-        except Exception as exc:
+        except Exception as exc:  # any failure is a failed fetch (counted below; unexpected ones logged once)
             why = _error_type(exc)
+            if why == "internal":
+                self._unexpected.add(exc)
             self.failure_count += 1
             self.errors[why] = self.errors.get(why, 0) + 1
             self.last_error = why

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+import jwtobs
 from tests.jwks.server import FakeClock, JwksServer, RsaKey
 
 
@@ -22,3 +24,11 @@ def server() -> Iterator[JwksServer]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def events() -> list[Any]:
+    """Every record jwtobs emits during the test (validation events and key-set changes)."""
+    out: list[Any] = []
+    jwtobs.configure(sinks=[out.append], fingerprint_key=b"k" * 32, from_env=False)
+    return out

@@ -94,6 +94,16 @@ class JwksServer:
         self.httpd.server_close()
 
 
+ISS, AUD, NOW = "https://idp.example", "api", 1_800_000_000
+
+
+def claims(**over: Any) -> dict[str, Any]:
+    """Claims of a valid access token for ISS/AUD at NOW (valid one hour); ``over`` replaces any of them."""
+    c: dict[str, Any] = {"iss": ISS, "sub": "u", "aud": AUD, "exp": NOW + 3600, "iat": NOW}
+    c.update(over)
+    return c
+
+
 class FakeClock:
     def __init__(self, t: float = 1000.0) -> None:
         self.t = t

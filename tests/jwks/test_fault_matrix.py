@@ -28,11 +28,10 @@ from jwtobs.events import ValidationEvent
 from jwtobs.integrations import BearerAuth, Principal
 from jwtobs.integrations.fastapi import jwt_auth
 from tests.jwks.faults import ERROR_TYPE, FAULTS, SLOW, FaultServer
-from tests.jwks.server import FakeClock, RsaKey
+from tests.jwks.server import AUD, ISS, NOW, FakeClock, RsaKey, claims
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-ISS, AUD, NOW = "https://idp.example", "api", 1_800_000_000
 TIMEOUT = 0.3  # JwksSource(timeout=...): the whole fetch
 COOLDOWN = 30.0  # fake-clock seconds
 MARGIN = 0.25  # scheduling margin on a shared 2-core machine (single caller)
@@ -41,10 +40,6 @@ PROFILE = jwtobs.Profile(name="api", issuer=ISS, audience=AUD)
 #: state -> (verdict of every backend, HTTP status through FastAPI, IdP requests made during the fault)
 EXPECTED = {"cold": ("JWT_JWKS_UNAVAILABLE", 503, 1), "warm": ("accepted", 200, 0), "expired": ("accepted", 200, 1)}
 KEY = RsaKey("k0")
-
-
-def claims() -> dict[str, Any]:
-    return {"iss": ISS, "sub": "u", "aud": AUD, "exp": NOW + 3600, "iat": NOW}
 
 
 class Current:
@@ -84,13 +79,6 @@ def client() -> Iterator[TestClient]:
 
     with TestClient(app) as c:
         yield c
-
-
-@pytest.fixture
-def events() -> list[Any]:
-    out: list[Any] = []
-    jwtobs.configure(sinks=[out.append], fingerprint_key=b"k" * 32, from_env=False)
-    return out
 
 
 def verdict(v: jwtobs.Verifier, token: str, mode: str) -> str:

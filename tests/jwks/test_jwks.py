@@ -16,24 +16,12 @@ import jwtobs
 from jwtobs import TokenRejected
 from jwtobs.events import KeySetChange, ValidationEvent
 from jwtobs.telemetry import JWKS_FETCH_DURATION, JWKS_FETCHES, JWKS_KEYS, JWKS_REFRESH_SUPPRESSED
-from tests.jwks.server import FakeClock, JwksServer, RsaKey
-
-ISS = "https://idp.example"
-AUD = "api"
-NOW = 1_800_000_000
-
-
-def claims(**over: Any) -> dict[str, Any]:
-    c: dict[str, Any] = {"iss": ISS, "sub": "u", "aud": AUD, "exp": NOW + 3600, "iat": NOW}
-    c.update(over)
-    return c
+from tests.jwks.server import AUD, ISS, NOW, FakeClock, JwksServer, RsaKey, claims
 
 
 @pytest.fixture
-def sink() -> list[Any]:
-    out: list[Any] = []
-    jwtobs.configure(sinks=[out.append], fingerprint_key=b"k" * 32, from_env=False)
-    return out
+def sink(events: list[Any]) -> list[Any]:
+    return events
 
 
 def make(server: JwksServer, clock: FakeClock, **kw: Any) -> tuple[jwtobs.JwksSource, jwtobs.Verifier]:
