@@ -31,7 +31,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt import exceptions as E
 from jwt.jwk_set_cache import JWKSetCache
 
-__all__ = ["SimClock", "SimPyJWKClient", "Issuer", "Api", "Replica", "Device", "Client", "new_key"]
+#: seconds for one loopback JWKS fetch (never reached; a timeout would make runs differ)
+FETCH_TIMEOUT = 60.0
+
+__all__ = ["FETCH_TIMEOUT", "SimClock", "SimPyJWKClient", "Issuer", "Api", "Replica", "Device", "Client", "new_key"]
 
 
 class SimClock:
@@ -87,7 +90,8 @@ class SimPyJWKClient(jwt.PyJWKClient):
     def __init__(self, uri: str, *, lifespan: float, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._sim_fetch: float | None = None
-        super().__init__(uri, lifespan=lifespan, timeout=5)
+        # a generous timeout: a loopback fetch timing out on a busy machine would change the events
+        super().__init__(uri, lifespan=lifespan, timeout=FETCH_TIMEOUT)
         self.jwk_set_cache = _SimJWKSetCache(lifespan, clock)
 
     # PyJWT computes ``time.monotonic() - self._last_successful_fetch``: answer with a monotonic value that

@@ -30,6 +30,7 @@ import jwtobs
 from jwtobs import config
 from jwtobs.events import JsonlSink, KeySetChange, ValidationEvent, format_time
 from jwtobs.simulate.fleet import (
+    FETCH_TIMEOUT,
     Api,
     Client,
     Device,
@@ -181,7 +182,11 @@ class _Sim:
         if api.path == "verifier":
             sources = {
                 iss.name: jwtobs.JwksSource(
-                    self.server.url(iss.slug), issuer=iss.name, clock=clock.now, default_ttl=sc.jwks_max_age
+                    self.server.url(iss.slug),
+                    issuer=iss.name,
+                    clock=clock.now,
+                    default_ttl=sc.jwks_max_age,
+                    timeout=FETCH_TIMEOUT,
                 )
                 for iss in self.issuers.values()
             }

@@ -206,7 +206,8 @@ def materialize(
 ) -> dict[str, Path]:
     """Simulate every case into ``root/<name>/`` and return ``{name: directory}``. A directory whose
     ``labels.json`` records the same scenario and simulator version is reused. ``jobs`` > 1 runs that many
-    processes (each simulation is single-threaded)."""
+    processes (each simulation is single-threaded); they are spawned, so a script calling this needs the
+    ``if __name__ == "__main__":`` guard."""
     base = Path(root)
     dirs: dict[str, Path] = {}
     todo: list[tuple[str, Scenario, Path]] = []

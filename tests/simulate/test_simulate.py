@@ -4,6 +4,9 @@ loopback HTTP), realistic background, seeded and reproducible, labelled incident
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,19 +136,26 @@ def test_keyset_changes_written(run: Path) -> None:
 
 
 def test_the_demo_scenario_is_reproducible(tmp_path: Path) -> None:
-    """Same seed: the same events (all but durations) and the same labels, twice in one process."""
+    """Same seed: the same events (all but durations) and the same labels, in this process and in another
+    one with a different hash seed (set ordering)."""
     from jwtobs.analysis import incidents
 
     sc = default_scenario(seed=3, duration=2 * 3600)
     a = simulate(sc, tmp_path / "a", parquet=False)
-    b = simulate(sc, tmp_path / "b", parquet=False)
-    da, db = load_events(a.events_path), load_events(b.events_path)
+    code = (
+        "import sys; from jwtobs.simulate import default_scenario, simulate; "
+        "simulate(default_scenario(seed=3, duration=2 * 3600), sys.argv[1], parquet=False)"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "b")], check=True, env=env, timeout=600)
+    da, db = load_events(a.events_path), load_events(tmp_path / "b")
     cols = [c for c in da.columns if c != "duration_s"]
     assert len(da) == len(db) > 1000
     pd.testing.assert_frame_equal(da[cols], db[cols])
-    assert a.labels == b.labels and a.background == b.background
+    doc = json.loads((tmp_path / "b" / "labels.json").read_text())
+    assert a.labels == doc["incidents"] and a.background == doc["background"]
     ia = incidents(da, load_keyset_changes(a.events_path))
-    ib = incidents(db, load_keyset_changes(b.events_path))
+    ib = incidents(db, load_keyset_changes(tmp_path / "b"))
     pd.testing.assert_frame_equal(ia, ib)
     c = simulate(replace(sc, seed=4, duration=1800), tmp_path / "c", parquet=False)
     assert not set(load_events(c.events_path)["jti_hash"].dropna()) & set(da["jti_hash"].dropna())
