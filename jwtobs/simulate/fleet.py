@@ -192,7 +192,6 @@ class Device:
     token: str | None = None
     exp: float = 0.0
     asleep_until: float = 0.0
-    pending_resume: int = 0  # requests still to fire with the cached token after waking up
 
     @property
     def name(self) -> str:

@@ -85,6 +85,9 @@ def benchmark_suite(base_seed: int = 0) -> list[BenchCase]:
         (lo, hi), extra = _SINGLE[kind]
         for j, paths in enumerate(_OUTAGE_PATHS if kind == "jwks_outage" else _PATHS):
             dur = rng.uniform(lo, hi)
+            if kind == "signature_spike" and paths == ("verifier",):
+                # a JwksSource sees the redeployed key set only at its next fetch (max-age 1 h)
+                dur += 3600.0
             at = rng.uniform(3 * HOUR, 5 * HOUR)
             fields = dict(extra)
             if kind == "clock_skew":
