@@ -218,3 +218,16 @@ def test_aggregates_from_unreachable_prometheus_is_a_clear_error() -> None:
 
     with pytest.raises(PrometheusError, match="cannot reach Prometheus"):
         aggregates_from_prometheus(f"http://127.0.0.1:{_closed_port()}", timeout=2)
+
+
+def test_failure_trends_notebook_with_the_prometheus_engine(prom_stack: Stack) -> None:
+    """The notebook's engine section reads the detectors' aggregates from this Prometheus (events for the
+    pandas part come from the scenario's own event directory)."""
+    from tests.analysis.test_engines_notebooks import run_notebook
+
+    nb = run_notebook(
+        "failure_trends.ipynb",
+        {"events_path": str(prom_stack.tmp / "events"), "prometheus_url": prom_stack.prometheus.url},
+    )
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "engine prometheus:" in text
