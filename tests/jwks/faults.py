@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import threading
 from typing import Any, Final
@@ -54,8 +55,9 @@ class FaultServer:
     ``requests`` counts connections (the client makes one request per connection).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.mode = "ok"
+        self._tls = tls
         self.body = b'{"keys": []}'
         self.requests = 0
         self.stop = threading.Event()
@@ -66,7 +68,7 @@ class FaultServer:
         self._sock.listen(256)
         self._sock.settimeout(0.1)
         self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/jwks.json"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/jwks.json"
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
 
@@ -100,9 +102,11 @@ class FaultServer:
             conn.settimeout(10)
             if mode == "slow_accept" and self.stop.wait(SLOW_ACCEPT):
                 return
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True)
             self._read_request(conn)
             getattr(self, "_" + mode)(conn)
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass  # the client gave up (its deadline): expected for the slow faults
         finally:
             conn.close()
@@ -154,6 +158,12 @@ class FaultServer:
         # the status line and every header byte by byte: each byte arrives well within any socket timeout
         self._drip(conn, self._head(length=len(self.body)) + b"X-Padding: " + b"p" * 2000 + b"\r\n\r\n" + self.body)
 
+    def _chunk_drip(self, conn: socket.socket) -> None:
+        # chunked: every chunk is one byte, and the chunk-size lines arrive one byte at a time too
+        head = self._head().replace(b"Connection: close\r\n", b"Transfer-Encoding: chunked\r\n")
+        conn.sendall(head + b"\r\n")
+        self._drip(conn, b"".join(b"1\r\n" + self.body[i : i + 1] + b"\r\n" for i in range(len(self.body))))
+
     def _body_drip(self, conn: socket.socket) -> None:
         conn.sendall(self._head(length=len(self.body)) + b"\r\n")
         self._drip(conn, self.body)
@@ -176,3 +186,91 @@ class FaultServer:
 
     def _slow_accept(self, conn: socket.socket) -> None:
         self._ok(conn)  # after SLOW_ACCEPT seconds (when the client has long given up)
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy on 127.0.0.1 that only tunnels to 127.0.0.1 (anything else: 403).
+
+    ``drip``: answer the CONNECT one byte per DRIP_INTERVAL (a proxy cannot stretch the fetch either).
+    """
+
+    def __init__(self, drip: bool = False) -> None:
+        self.drip = drip
+        self.connects: list[str] = []
+        self.stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    def _accept_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream: socket.socket | None = None
+        try:
+            client.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 8192:
+                chunk = client.recv(1024)
+                if not chunk:
+                    return
+                head += chunk
+            target = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[1]
+            self.connects.append(target)
+            host, _, port = target.rpartition(":")
+            if host != "127.0.0.1":  # loopback only, whatever the client asks
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+                return
+            upstream = socket.create_connection((host, int(port)), timeout=5)
+            reply = b"HTTP/1.1 200 Connection established\r\n\r\n"
+            if self.drip:
+                for i in range(len(reply)):
+                    if self.stop.wait(DRIP_INTERVAL):
+                        return
+                    client.sendall(reply[i : i + 1])
+            else:
+                client.sendall(reply)
+            pump = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+            pump.start()
+            _pump(client, upstream)
+            pump.join(timeout=5)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            if upstream is not None:
+                upstream.close()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    for _ in range(100_000):  # bounded
+        try:
+            data = src.recv(65536)
+        except OSError:
+            return
+        if not data:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            return
+        try:
+            dst.sendall(data)
+        except OSError:
+            return

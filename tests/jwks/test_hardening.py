@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from jwtobs.events import ValidationEvent
 from jwtobs.header import peek
 from jwtobs.integrations import BearerAuth, Principal
 from jwtobs.integrations.fastapi import jwt_auth
+from tests.jwks.faults import ERROR_TYPE, ConnectProxy, FaultServer
 from tests.jwks.server import AUD, ISS, NOW, FakeClock, JwksServer, RsaKey, claims
 
 PROFILE = jwtobs.Profile(name="api", issuer=ISS, audience=AUD)
@@ -291,3 +293,110 @@ def test_one_base_exception_and_the_old_bases_kept() -> None:
         assert issubclass(cls, old_base), cls
     with pytest.raises(jwtobs.JwtobsError):
         jwtobs.Profile(name="", issuer=ISS, audience=AUD)
+
+
+# -- the deadline over TLS and through chunk-size lines -------------------------------------------------------
+@pytest.fixture(scope="module")
+def tls_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context, client context trusting only it): a self-signed certificate for 127.0.0.1."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jwks test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    d = tmp_path_factory.mktemp("tls")
+    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(d / "cert.pem", d / "key.pem")
+    return server, ssl.create_default_context(cafile=str(d / "cert.pem"))
+
+
+@pytest.mark.parametrize("fault", ["ok", "header_drip", "chunk_drip", "body_drip", "garbled_status", "slow_accept"])
+def test_https_fetch_under_one_deadline(tls_pair: tuple[ssl.SSLContext, ssl.SSLContext], fault: str) -> None:
+    server_ctx, client_ctx = tls_pair
+    srv = FaultServer(tls=server_ctx)
+    try:
+        key = RsaKey("k0")
+        srv.publish({"keys": [key.jwk()]})
+        srv.mode = fault
+        src = jwtobs.JwksSource(srv.url, clock=FakeClock(), timeout=0.3, proxies={}, ssl_context=client_ctx)
+        t0 = time.monotonic()
+        ok = src.refresh()
+        took = time.monotonic() - t0
+        assert ok is (fault == "ok"), src.last_error
+        assert src.last_error == (None if fault == "ok" else ERROR_TYPE.get(fault, "timeout"))
+        assert took <= 0.3 + 0.25
+        assert srv.requests == 1
+    finally:
+        srv.close()
+
+
+def test_https_certificate_checked(tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    srv = FaultServer(tls=tls_pair[0])
+    try:
+        srv.publish({"keys": [RsaKey("k0").jwk()]})
+        src = jwtobs.JwksSource(srv.url, clock=FakeClock(), timeout=1, proxies={})  # system trust store
+        assert not src.refresh()
+        assert src.last_error == "tls"
+    finally:
+        srv.close()
+
+
+def test_chunk_size_drip_bounded_over_http(clock: FakeClock) -> None:
+    srv = FaultServer()
+    try:
+        srv.publish({"keys": [RsaKey("k0").jwk()]})
+        srv.mode = "chunk_drip"
+        src = jwtobs.JwksSource(srv.url, clock=clock, timeout=0.3, proxies={})
+        t0 = time.monotonic()
+        assert not src.refresh()
+        assert time.monotonic() - t0 <= 0.3 + 0.25
+        assert src.last_error == "timeout"
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize("drip", [False, True])
+def test_https_through_a_connect_proxy(
+    tls_pair: tuple[ssl.SSLContext, ssl.SSLContext], monkeypatch: pytest.MonkeyPatch, drip: bool
+) -> None:
+    """``proxies=`` (and HTTPS_PROXY) keep working: CONNECT tunnel, TLS inside, the deadline over all of it."""
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    srv, proxy = FaultServer(tls=tls_pair[0]), ConnectProxy(drip=drip)
+    try:
+        srv.publish({"keys": [RsaKey("k0").jwk()]})
+        src = jwtobs.JwksSource(
+            srv.url, clock=FakeClock(), timeout=0.3, proxies={"https": proxy.url}, ssl_context=tls_pair[1]
+        )
+        t0 = time.monotonic()
+        ok = src.refresh()
+        assert time.monotonic() - t0 <= 0.3 + 0.25
+        assert proxy.connects == [f"127.0.0.1:{srv.port}"]
+        assert ok is not drip
+        assert src.last_error == ("timeout" if drip else None)
+        assert src.kids == (frozenset() if drip else {"k0"})
+    finally:
+        proxy.close()
+        srv.close()
