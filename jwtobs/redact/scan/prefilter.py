@@ -8,7 +8,7 @@ import threading
 from typing import Any, Final
 
 from jwtobs.redact.scan.hyperscan_engine import have_hyperscan, hyperscan_db
-from jwtobs.redact.scan.rules import BLOCK_TRIGGERS, block_finders, compiled, keywords, triggers
+from jwtobs.redact.scan.rules import BLOCK_TRIGGERS, block_finders, compiled, keyword_triggers, triggers
 
 #: a block of the input (whole lines read from a file)
 Buffer = bytes
@@ -38,14 +38,14 @@ class Prefilter:
         self.engine = engine
         self._local = threading.local()
         trig = triggers()
-        self._keywords = keywords()
+        self._keywords = keyword_triggers()
         exprs = compiled(trig)
         self._finders = tuple(
             (re.compile(finder.encode()), tuple(exprs[n] for n in names if n in exprs))
             for finder, names in block_finders()
         )
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)
-        self._line_exprs = tuple((exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS)
+        self._line_exprs = {t.name: (exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS}
         self._db: Any = None
         #: why the default engine could not be used (the CLI prints it), or None
         self.note: str | None = None
@@ -99,20 +99,26 @@ class Prefilter:
         low = buf[lo:hi].lower()  # keyword positions; offsets relative to lo
         n = len(low)
         lines: dict[int, int] = {}  # start -> end of candidate lines (relative)
-        rejected: set[int] = set()  # starts of lines holding a keyword but matching no trigger
+        checked: dict[int, frozenset[str]] = {}  # start -> triggers a line holding keywords did not match
         exprs = self._line_exprs
-        for kw in self._keywords:
+        for kw, names in self._keywords.items():
             pos = low.find(kw)
             while pos >= 0:
                 s = low.rfind(b"\n", 0, pos) + 1
                 e = low.find(b"\n", pos)
                 e = n if e < 0 else e
-                if s not in lines and s not in rejected:
-                    raw, low_line = buf[lo + s : lo + e], low[s:e]
-                    if any(rx.search(low_line if caseless else raw) for rx, caseless in exprs):
-                        lines[s] = e
-                    else:
-                        rejected.add(s)
+                if s not in lines:
+                    done = checked.get(s, frozenset())
+                    todo = names - done
+                    if todo:
+                        raw, low_line = buf[lo + s : lo + e], low[s:e]
+                        for name in todo:
+                            rx, caseless = exprs[name]
+                            if rx.search(low_line if caseless else raw):
+                                lines[s] = e
+                                break
+                        else:
+                            checked[s] = done | todo
                 pos = low.find(kw, e)
         for finder, verify in self._finders:
             for m in finder.finditer(buf, lo, hi):

@@ -100,7 +100,7 @@ class Trigger:
 
 
 def _vendor_prefixes() -> tuple[str, ...]:
-    return tuple(getattr(p, "VENDOR_PREFIXES", ()))
+    return tuple(p.VENDOR_PREFIXES)
 
 
 def _vendor_expr() -> str:
@@ -109,20 +109,13 @@ def _vendor_expr() -> str:
 
 def _cli_commands() -> tuple[str, ...]:
     """Commands whose short option takes a password (``sshpass -p``, ``mysql -p``...), from the detector."""
-    return tuple(name for name, _ in getattr(p, "CLI_SHORT", ()))
+    return tuple(name for name, _ in p.CLI_SHORT)
 
 
 def triggers() -> tuple[Trigger, ...]:
     """The prefilter's expressions, built from the current detectors' name lists."""
     stem, names = p._SECRET_STEM, p._QUERY_NAMES
-    optional = []
-    vendors = _vendor_prefixes()
-    if vendors:  # case-sensitive literals: the key shapes of gitleaks' and trufflehog's rules
-        optional.append(Trigger("vendor", _vendor_expr(), caseless=False))
-    commands = _cli_commands()
-    if commands:
-        alts = "|".join(re.escape(c) for c in commands)
-        optional.append(Trigger("cli_short", rf"(?:{alts})[^\n]*[ \t]-", caseless=True))
+    commands = "|".join(re.escape(c) for c in _cli_commands())
     out = (
         Trigger("jose", _T_JOSE, caseless=False),
         Trigger("authorization", _T_AUTH, caseless=True),
@@ -136,7 +129,9 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("signing_input", _T_SIGNING_INPUT, caseless=False),
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
-        *optional,
+        # case-sensitive literals: the key shapes of gitleaks' and trufflehog's rules
+        Trigger("vendor", _vendor_expr(), caseless=False),
+        Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t]-", caseless=True),
     )
     return out
 
@@ -146,22 +141,23 @@ def triggers() -> tuple[Trigger, ...]:
 # is followed by "=" or "%3d"); a line holding one is a candidate only when one of those triggers matches it (the
 # same expressions as the Hyperscan engine, in Python's re). JOSE and URL userinfo are searched with their own
 # trigger expression over the raw block (each has a literal start: one pass in C).
-_BASE_KEYWORDS: Final = (
-    b"authorization",
-    b"cookie",
-    b"bearer",
-    b"basic",
-    b"dpop",
-    b"code=",
-    b"%3d",
-    b"\xe2\x84\xaa",
-    b"</",  # XML element
-    b"--",  # command-line long option
+#: keyword -> the triggers whose matches it stands for
+_BASE_KEYWORDS: Final = {
+    b"authorization": ("authorization",),
+    b"cookie": ("cookie",),
+    b"bearer": ("scheme",),
+    b"basic": ("scheme",),
+    b"dpop": ("scheme",),
+    b"code=": ("form_code", "query"),
+    b"%3d": ("form_code", "query"),
+    b"\xe2\x84\xaa": ("kelvin",),
+    b"</": ("xml",),
+    b"--": ("cli_flag",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
     # signature=, "sess" for session and phpsessid= (one pass over the block each instead of two)
-    b"sig",
-    b"sess",
-)
+    b"sig": ("query",),
+    b"sess": ("query",),
+}
 #: the triggers found by an expression over the whole raw block rather than through keywords (case-sensitive
 #: ones, or too many literals for keyword passes): ``(finder, triggers a line it hits must match)``; the finder
 #: is implied by each of the triggers (JOSE and a signing input both start with a header and a dot)
@@ -170,10 +166,35 @@ _HEADER_DOT: Final = r"e[wy]" + _NAME + r"{6,}" + _PAD + _DOT
 
 def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
     out: list[tuple[str, tuple[str, ...]]] = [(_HEADER_DOT, ("jose", "signing_input")), (_T_USERINFO, ("userinfo",))]
-    gate = getattr(p, "VENDOR_GATE", None)  # the detector's own fast search for the prefixes
-    if _vendor_prefixes():
-        out.append((gate.pattern if gate is not None else _vendor_expr(), ("vendor",)))
+    # the detector's own search for the prefixes, one expression per leading character: each then has a literal
+    # start (a C search loop) instead of trying every position (0.29 s instead of 0.48 s per 30 MB)
+    alts = _top_level_alternatives(p.VENDOR_GATE.pattern)
+    try:
+        for alt in alts:
+            re.compile(alt)
+    except re.error:  # a shape this split does not know: the whole expression
+        alts = [p.VENDOR_GATE.pattern]
+    out += [(alt, ("vendor",)) for alt in alts]
     return tuple(out)
+
+
+def _top_level_alternatives(expr: str) -> list[str]:
+    """``a|b|c`` -> ``[a, b, c]`` at nesting depth 0 (escapes skipped; no parenthesis inside a class)."""
+    out, depth, cur, i = [], 0, "", 0
+    while i < len(expr):
+        ch = expr[i]
+        if ch == "\\":
+            cur += expr[i : i + 2]
+            i += 2
+            continue
+        depth += (ch == "(") - (ch == ")")
+        if ch == "|" and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    return [*out, cur]
 
 
 BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "vendor")
@@ -199,21 +220,37 @@ def stem_words() -> tuple[bytes, ...]:
     return tuple(sorted(w.encode() for w in out))
 
 
-def keywords() -> tuple[bytes, ...]:
-    names = p._QUERY_NAMES
+def keyword_triggers() -> dict[bytes, frozenset[str]]:
+    """The pure-Python engine's keywords, each with the triggers a line holding it is checked against: every
+    match of a header, scheme, query, field, form-code, XML, CLI or Kelvin trigger holds a keyword standing for
+    that trigger (each secret stem holds a stem word; each query name is followed by "=" or "%3d")."""
     stems = stem_words()
-    words = set(_BASE_KEYWORDS) | set(stems) | {c.lower().encode() for c in _cli_commands()}
-    for name in names.lower().removeprefix("(?:").removesuffix(")").split("|"):
+    words: dict[bytes, set[str]] = {w: set(t) for w, t in _BASE_KEYWORDS.items()}
+
+    def add(word: bytes, *trig: str) -> None:
+        words.setdefault(word, set()).update(trig)
+
+    for stem in stems:
+        add(stem, "field", "query")
+    for command in _cli_commands():
+        add(command.lower().encode(), "cli_short")
+    for name in p._QUERY_NAMES.lower().removeprefix("(?:").removesuffix(")").split("|"):
         if any(w.decode() in name for w in stems):
             continue
         if not re.fullmatch(r"[a-z_\-]+", name):  # not a plain name: its longest word alone
-            name = max(re.findall(r"[a-z]+", name) or [name], key=len)
-            words.add(name.encode())
+            add(max(re.findall(r"[a-z]+", name) or [name], key=len).encode(), "query")
             continue
-        words.update((name.encode() + b"=", b"%3d"))
-    # a keyword holding another (non-stem) keyword adds nothing: one pass over the block fewer
-    plain = words - set(stems)
-    return tuple(sorted(w for w in words if not any(o != w and o in w for o in plain)))
+        add(name.encode() + b"=", "query")
+    # a keyword holding another keyword needs no pass of its own: the shorter one stands for it too
+    # ("authorization" -> "auth", "sshpass" -> "pass", "session" -> "sess")
+    out: dict[bytes, set[str]] = {}
+    for w in sorted(words, key=len):
+        holder = next((o for o in sorted(words, key=len) if o != w and o in w), None)
+        if holder is None:
+            out.setdefault(w, set()).update(words[w])
+        else:
+            out.setdefault(holder, set()).update(words[w])
+    return {w: frozenset(t) for w, t in sorted(out.items())}
 
 
 def compiled(trig: tuple[Trigger, ...]) -> dict[str, re.Pattern[bytes]]:
