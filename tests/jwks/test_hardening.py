@@ -400,3 +400,21 @@ def test_https_through_a_connect_proxy(
     finally:
         proxy.close()
         srv.close()
+
+
+def test_verifier_set_unsigned_token_with_list_iss(rsa_keys: list[RsaKey], events: list[Any]) -> None:
+    """The issue's case: an unsigned token with ``"iss": [...]`` raised TypeError (no event). Now it is a
+    rejection with an event; the cheaper check decides the reason (unsigned, before any claim is read)."""
+    import base64
+
+    def b64(obj: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    token = f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{b64(claims(iss=[ISS, 'https://other']))}."
+    vs = jwtobs.VerifierSet([jwtobs.Verifier(PROFILE, keys=jwtobs.StaticKeys({"keys": [rsa_keys[0].jwk()]}))])
+    for call in (lambda: vs.verify(token, now=NOW), lambda: asyncio.run(vs.averify(token, now=NOW))):
+        with pytest.raises(TokenRejected) as ei:
+            call()
+        assert ei.value.reason is Reason.UNSIGNED
+    jwtobs.flush()
+    assert [e.reason for e in events if isinstance(e, ValidationEvent)] == ["JWT_UNSIGNED"] * 2
