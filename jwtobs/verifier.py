@@ -188,45 +188,9 @@ class Verifier:
         self, token: object, p: TokenPeek, tenant: str | None, now: float, binding: Binding | None
     ) -> VerifiedToken:
         prof = self.profile
-        kind = p.kind
-        # 1. size and presence
-        if kind in ("missing", "empty"):
-            raise TokenRejected(Reason.MISSING)
-        if kind == "invalid_type":
-            raise TokenRejected(Reason.MALFORMED, "type")
-        if kind == "oversized":
-            raise TokenRejected(Reason.OVERSIZED, "token")
-        # 2. form
-        if kind == "jwe":
-            raise TokenRejected(Reason.UNEXPECTED_FORM, "jwe")
-        if kind == "json":
-            raise TokenRejected(Reason.UNEXPECTED_FORM, "json")
-        if kind != "jws" or p.header is None:
-            raise TokenRejected(Reason.MALFORMED, p.malformed_part or "segments")
-        header = p.header
-        # 3. header
-        if p.bad_header_types:
-            raise TokenRejected(
-                Reason.HEADER_INVALID, p.bad_header_types[0] if p.bad_header_types[0] in ("alg", "kid", "typ") else None
-            )
-        for name in self._forbidden:
-            if name in header:
-                raise TokenRejected(Reason.FORBIDDEN_HEADER, name if name in ("jku", "x5u", "x5c", "jwk") else "other")
-        if "crit" in header:
-            raise TokenRejected(Reason.CRIT_UNSUPPORTED, "crit")
-        if "b64" in header and header["b64"] is not True:
-            # RFC 7797 unencoded payload: backends disagree (some ignore it, some refuse it), so jwtobs decides
-            raise TokenRejected(Reason.HEADER_INVALID, "b64")
-        # 4. alg
-        alg = p.alg
-        if p.unsigned:
-            raise TokenRejected(
-                Reason.UNSIGNED, "alg_none" if alg is not None and alg.strip().lower() == "none" else "empty_signature"
-            )
-        if alg is None:
-            raise TokenRejected(Reason.ALG_NOT_ALLOWED, "missing")
-        if alg not in self._algs:
-            raise TokenRejected(Reason.ALG_NOT_ALLOWED, "not_allowed")
+        header = _check_form(p)  # 1-2. size, presence, compact JWS
+        _check_header(header, p, self._forbidden)  # 3.
+        alg = _check_alg(p, self._algs)  # 4.
         # 5. typ
         if not prof.accepts_type(p.typ):
             raise TokenRejected(Reason.TYPE_MISMATCH, "typ" if p.typ is not None else "missing")
@@ -266,6 +230,55 @@ class Verifier:
             tenant=token_tenant if token_tenant is not None else tenant,
             profile=prof.name,
         )
+
+
+# -- the checks before any key lookup: form, header, alg (no crypto, no network) --------------------------------
+_FORM_REJECTIONS: Final = {
+    "missing": (Reason.MISSING, None),
+    "empty": (Reason.MISSING, None),
+    "invalid_type": (Reason.MALFORMED, "type"),
+    "oversized": (Reason.OVERSIZED, "token"),
+    "jwe": (Reason.UNEXPECTED_FORM, "jwe"),
+    "json": (Reason.UNEXPECTED_FORM, "json"),
+}
+
+
+def _check_form(p: TokenPeek) -> dict[str, Any]:
+    """Steps 1-2: present, not oversized, a compact JWS with a JSON header. Returns the header."""
+    rejected = _FORM_REJECTIONS.get(p.kind)
+    if rejected is not None:
+        raise TokenRejected(*rejected)
+    if p.kind != "jws" or p.header is None:
+        raise TokenRejected(Reason.MALFORMED, p.malformed_part or "segments")
+    return p.header
+
+
+def _check_header(header: Mapping[str, Any], p: TokenPeek, forbidden: tuple[str, ...]) -> None:
+    """Step 3: parameter types, forbidden key hints, ``crit``, ``b64``."""
+    if p.bad_header_types:
+        first = p.bad_header_types[0]
+        raise TokenRejected(Reason.HEADER_INVALID, first if first in ("alg", "kid", "typ") else None)
+    for name in forbidden:
+        if name in header:
+            raise TokenRejected(Reason.FORBIDDEN_HEADER, name if name in ("jku", "x5u", "x5c", "jwk") else "other")
+    if "crit" in header:
+        raise TokenRejected(Reason.CRIT_UNSUPPORTED, "crit")
+    if "b64" in header and header["b64"] is not True:
+        # RFC 7797 unencoded payload: backends disagree (some ignore it, some refuse it), so jwtobs decides
+        raise TokenRejected(Reason.HEADER_INVALID, "b64")
+
+
+def _check_alg(p: TokenPeek, allowed: frozenset[str]) -> str:
+    """Step 4: signed, and with an algorithm of the profile's allowlist. Returns the alg."""
+    alg = p.alg
+    if p.unsigned:
+        unsigned_alg = alg is not None and alg.strip().lower() == "none"
+        raise TokenRejected(Reason.UNSIGNED, "alg_none" if unsigned_alg else "empty_signature")
+    if alg is None:
+        raise TokenRejected(Reason.ALG_NOT_ALLOWED, "missing")
+    if alg not in allowed:
+        raise TokenRejected(Reason.ALG_NOT_ALLOWED, "not_allowed")
+    return alg
 
 
 # -- claim checks: one small function per claim, run in this order (PyJWT's _validate_* style) -------------
