@@ -44,6 +44,7 @@ __all__ = [
     "rotation_incidents",
     "clock_skew",
     "clock_offsets",
+    "foreign_baseline",
     "clock_skew_incidents",
     "attack_bursts",
     "misconfigurations",
@@ -401,16 +402,45 @@ def _few(values: list[str], n: int = 3) -> str:
 # ---------------------------------------------------------------------------------------------- detectors
 
 
+def _foreign(ctx: _Ctx) -> pd.DataFrame:
+    rej = ctx.rejected()
+    foreign = ~ctx.known(rej) & ~rej["reason"].isin(list(_NOT_FOREIGN)).fillna(False)
+    attack = rej["reason"].isin(list(_ATTACK)).fillna(False) & (rej["kid"].isna() | (rej["kid"] == OTHER))
+    return rej[foreign | attack]
+
+
+def foreign_baseline(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
+    """The series :func:`attack_bursts` watches, per minute: ``count`` of tokens no accepted client
+    presents, its ``baseline`` (trailing winsorised mean, bursts left out) and ``alarm_level``: the rate
+    that, sustained, makes the CUSUM alarm within a few minutes."""
+    ctx = _ctx(data)
+    cols = ["minute", "count", "baseline", "alarm_level"]
+    if ctx.n == 0:
+        return pd.DataFrame(columns=cols)
+    x = np.zeros(ctx.n)
+    for _key, xs in ctx.series(_foreign(ctx).assign(all=0), ["all"]):
+        x = xs
+    lam0 = _baseline(x, ATTACK, ctx.m0)
+    runs = _runs(x, lam0, ATTACK)
+    if runs:
+        mask = np.zeros(ctx.n, dtype=bool)
+        for i0, i1, _, _ in runs:
+            mask[i0 : i1 + 1] = True
+        lam0 = _baseline(x, ATTACK, ctx.m0, exclude=mask)
+    lam1 = lam0 + np.maximum(ATTACK.shift, ATTACK.rel * lam0)
+    # the rate at which the per-minute increment is h/3 (alarm after about three minutes)
+    level = ((lam1 - lam0) + ATTACK.h / 3) / np.log(lam1 / lam0)
+    minutes = pd.to_datetime((ctx.m0 + np.arange(ctx.n)) * _NS_MIN, utc=True)
+    return pd.DataFrame({"minute": minutes, "count": x.astype("int64"), "baseline": lam0, "alarm_level": level})
+
+
 def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     """``attack_burst``: tokens no legitimate client presents (from clients never accepted, or with an
     attack-signal reason on a kid nobody uses), significantly above the usual scanner noise."""
     ctx = _ctx(data)
     if ctx.n == 0:
         return _empty()
-    rej = ctx.rejected()
-    foreign = ~ctx.known(rej) & ~rej["reason"].isin(list(_NOT_FOREIGN)).fillna(False)
-    attack = rej["reason"].isin(list(_ATTACK)).fillna(False) & (rej["kid"].isna() | (rej["kid"] == OTHER))
-    sub = rej[foreign | attack]
+    sub = _foreign(ctx)
     rows: list[dict[str, Any]] = []
     for _key, x in ctx.series(sub.assign(all=0), ["all"]):
         for seg in _segments(x, ATTACK, ctx.m0):
@@ -634,7 +664,8 @@ def clock_skew(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     """Per client: tokens used past ``exp`` and before ``nbf``, how many of the expired ones were still in
     continuous use (``cont``), and the clock offset they suggest in seconds (negative: behind; the 95th
     percentile of the lateness of tokens kept in use, as binned). ``healthy_offset_s`` is the fleet's median
-    of the same figure: what a healthy client looks like."""
+    of the same figure: what a healthy client looks like. Sorted: clients furthest from it (on at least three
+    uses) first."""
     ctx = _ctx(data)
     lat = ctx.agg.lateness
     cols = ["expired", "cont_expired", "not_yet_valid", "median_past_exp_s", "estimated_offset_s", "healthy_offset_s"]
@@ -667,7 +698,10 @@ def clock_skew(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
         return pd.DataFrame(columns=cols).rename_axis("client_id")
     res = pd.DataFrame(out).set_index("client_id")
     res["healthy_offset_s"] = float(res["estimated_offset_s"].median())
-    return res.sort_values(["cont_expired", "not_yet_valid", "expired"], ascending=False)
+    # the clients whose clocks look furthest off (on at least 3 uses) first
+    enough = (res["cont_expired"] >= 3) | (res["not_yet_valid"] >= 3)
+    key = np.where(enough, -(res["estimated_offset_s"] - res["healthy_offset_s"]).abs(), 0.0)
+    return res.assign(_k=key).sort_values(["_k", "cont_expired"], ascending=[True, False]).drop(columns="_k")
 
 
 def clock_offsets(data: pd.DataFrame | Aggregates | _Ctx, freq: str = "30min") -> pd.DataFrame:

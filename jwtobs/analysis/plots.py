@@ -10,20 +10,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-__all__ = ["failure_rate_figure", "kid_timeline_figure", "skew_figure"]
+from jwtobs.kinds import INCIDENT_KINDS
 
-_KIND_COLORS = {
-    "kid_before_publish": "#e377c2",
-    "key_removed_early": "#d62728",
-    "jwks_outage": "#8c564b",
-    "signature_spike": "#ff7f0e",
-    "clock_skew": "#9467bd",
-    "audience_misconfig": "#17becf",
-    "type_confusion": "#bcbd22",
-    "attack_burst": "#7f7f7f",
-}
+__all__ = ["failure_rate_figure", "kid_timeline_figure", "skew_figure", "clock_offset_figure", "baseline_figure"]
+
+_PALETTE = ("#e377c2", "#d62728", "#8c564b", "#ff7f0e", "#9467bd", "#17becf", "#bcbd22", "#7f7f7f")
+_KIND_COLORS = dict(zip(INCIDENT_KINDS, _PALETTE * 2, strict=False))
+
+
+def _utc_axis(ax: Any) -> None:
+    ax.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M", tz="UTC"))  # type: ignore[no-untyped-call]
+    ax.set_xlabel("time (UTC)")
+
+
+def _count_axis(ax: Any) -> None:
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _shade(ax: Any, incidents: pd.DataFrame | None, label: bool = True) -> None:
@@ -137,7 +142,73 @@ def skew_figure(df: pd.DataFrame) -> Figure:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("seconds past exp (negative: before nbf)")
     ax.set_ylabel("rejections")
+    _count_axis(ax)
     ax.set_title("Clock skew: how far outside the validity window tokens arrive, per client")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def clock_offset_figure(data: Any, incidents: pd.DataFrame | None = None, freq: str = "30min") -> Figure:
+    """Per client: the clock offset its tokens kept in use past ``exp`` suggest, per ``freq`` window (top),
+    against the healthy baseline (the fleet's median client) and the validators' leeway; and how many
+    such uses each window had (bottom, integer axis). Clients with a ``clock_skew`` incident are drawn in
+    colour, the rest in grey."""
+    from jwtobs.analysis.detect import clock_offsets, clock_skew, leeway
+
+    off = clock_offsets(data, freq)
+    table = clock_skew(data)
+    lw = leeway(data)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, height_ratios=[2, 1])
+    flagged: list[str] = []
+    if incidents is not None and not incidents.empty:
+        flagged = incidents.loc[incidents["kind"] == "clock_skew", "client_id"].dropna().astype(str).unique().tolist()
+    if off.empty:
+        ax.text(0.5, 0.5, "no token was kept in use past exp", ha="center", va="center", transform=ax.transAxes)
+    else:
+        for client, g in off.groupby("client_id"):
+            hot = str(client) in flagged
+            kw: dict[str, Any] = {"marker": "o", "ms": 4, "lw": 1.2 if hot else 0.6}
+            kw.update({"label": str(client)} if hot else {"color": "0.75"})
+            ax.plot(g["time"], g["offset_s"], **kw)
+            ax2.bar(g["time"], g["uses"], width=0.015, color=None if hot else "0.75", label=None)
+    healthy = float(table["healthy_offset_s"].iloc[0]) if len(table) else 0.0
+    ax.axhline(healthy, color="green", lw=1, ls="--", label=f"healthy baseline (fleet median {healthy:.0f} s)")
+    for i, v in enumerate(sorted(set(lw.values()))):
+        ax.axhline(-v, color="black", lw=0.8, ls=":", label="validator leeway" if i == 0 else None)
+    ax.set_ylabel("clock offset (s; negative: behind)")
+    ax.set_title("Clock offset per client, from tokens kept in use past exp")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    ax2.set_ylabel(f"uses past exp per {freq}")
+    _count_axis(ax2)
+    _utc_axis(ax2)
+    ax2.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def baseline_figure(data: Any, incidents: pd.DataFrame | None = None) -> Figure:
+    """What normal looks like for one series: tokens no accepted client presents (scanners) per minute, its
+    trailing baseline and the level the CUSUM needs to alarm on, with ``attack_burst`` incidents shaded."""
+    from jwtobs.analysis.detect import foreign_baseline
+
+    fb = foreign_baseline(data)
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    if fb.empty:
+        ax.text(0.5, 0.5, "no foreign tokens", ha="center", va="center", transform=ax.transAxes)
+    else:
+        ax.plot(fb["minute"], fb["count"], lw=0.6, color="0.5", label="foreign tokens per minute")
+        ax.plot(fb["minute"], fb["baseline"], lw=1.5, color="green", label="baseline (trailing, winsorised)")
+        ax.plot(fb["minute"], fb["alarm_level"], lw=1, ls="--", color="red", label="sustained level that alarms")
+    if incidents is not None and not incidents.empty:
+        _shade(ax, incidents[incidents["kind"] == "attack_burst"])
+    ax.set_ylabel("rejections per minute")
+    ax.set_title("Scanner noise against its baseline")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    _utc_axis(ax)
+    fig.autofmt_xdate()
     fig.tight_layout()
     return fig

@@ -9,12 +9,46 @@ from pathlib import Path
 
 import pandas as pd
 
+from jwtobs.analysis.detect import clock_skew
 from jwtobs.analysis.detect import incidents as detect_incidents
 from jwtobs.analysis.evaluate import Score, load_labels, match_incidents
 from jwtobs.analysis.load import load_events, load_keyset_changes
 from jwtobs.analysis.rates import breakdown, top_reasons
 
-__all__ = ["Report", "ReportInputError", "build_report", "load_checked"]
+__all__ = ["Report", "ReportInputError", "build_report", "load_checked", "format_table", "MISSING"]
+
+#: the one marker of a missing value in the report's text and tables
+MISSING = "—"
+
+
+def format_table(df: pd.DataFrame, percent: tuple[str, ...] = (), integer: tuple[str, ...] = ()) -> str:
+    """``df`` as an HTML table: ``percent`` columns as percentages, ``integer`` columns and counts without
+    decimals, other floats with up to 3 significant decimals, times as UTC, every missing value as
+    :data:`MISSING`."""
+
+    def cell(col: str, v: object) -> str:
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+            return MISSING
+        if isinstance(v, pd.Timestamp):
+            return f"{v:%Y-%m-%d %H:%M} UTC"
+        if col in percent and isinstance(v, (int, float)):
+            return f"{float(v):.1%}"
+        if col in integer and isinstance(v, (int, float)):
+            return f"{float(v):,.0f}"
+        if isinstance(v, float):
+            return f"{v:,.0f}" if v.is_integer() else f"{v:,.3g}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        return str(v)
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = [
+        "<tr>"
+        + "".join(f"<td>{html.escape(cell(str(c), v))}</td>" for c, v in zip(df.columns, r, strict=True))
+        + "</tr>"
+        for r in df.itertuples(index=False, name=None)
+    ]
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 class ReportInputError(ValueError):
@@ -39,12 +73,12 @@ class Report:
         for _, r in top_reasons(df, 6).iterrows():
             det = "" if pd.isna(r["detail"]) else f" ({r['detail']})"
             lines.append(f"  {str(r['reason']) + det:<36} {r['count']:>7}  {r['share']:6.1%}")
-        lines += ["", f"Detected incidents: {len(self.incidents)}"]
+        lines += ["", f"Detected incidents: {len(self.incidents)} (times UTC)"]
         for _, r in self.incidents.iterrows():
-            who = next((r[c] for c in ("client_id", "kid", "profile", "issuer") if pd.notna(r[c]) and r[c]), "")
+            who = next((r[c] for c in ("client_id", "kid", "profile", "issuer") if pd.notna(r[c]) and r[c]), MISSING)
             lines.append(
-                f"  {r['start']:%H:%M:%S}-{r['end']:%H:%M:%S}  {r['kind']:<19} {who!s:<22} {r['count']:>5}  "
-                f"{r['evidence']}"
+                f"  {r['start']:%H:%M}-{r['end']:%H:%M}  {r['kind']:<19} {r['severity']:<8} "
+                f"{r['confidence']:>7.1%}  {who!s:<22} {r['count']:>5}  {r['evidence']}"
             )
         if self.score is not None:
             s = self.score
@@ -64,11 +98,21 @@ class Report:
         return "\n".join(lines)
 
     def figures(self) -> dict[str, object]:
-        from jwtobs.analysis.plots import failure_rate_figure, kid_timeline_figure, skew_figure
+        from jwtobs.analysis.aggregate import aggregate
+        from jwtobs.analysis.plots import (
+            baseline_figure,
+            clock_offset_figure,
+            failure_rate_figure,
+            kid_timeline_figure,
+            skew_figure,
+        )
 
+        agg = aggregate(self.events)
         return {
             "Rejection rate by reason": failure_rate_figure(self.events, self.incidents),
+            "Scanner noise against its baseline": baseline_figure(agg, self.incidents),
             "Key timeline": kid_timeline_figure(self.events, self.changes),
+            "Clock offset per client": clock_offset_figure(agg, self.incidents),
             "Clock skew": skew_figure(self.events),
         }
 
@@ -95,9 +139,13 @@ class Report:
             parts.append(
                 f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>"
             )
-        parts.append("<h2>Incidents</h2>" + self.incidents.to_html(index=False, escape=True))
-        parts.append("<h2>By profile</h2>" + breakdown(self.events, "profile").to_html(index=False))
-        parts.append("<h2>By issuer</h2>" + breakdown(self.events, "issuer").to_html(index=False))
+        parts.append("<h2>Incidents</h2>" + format_table(self.incidents, percent=("confidence",)))
+        parts.append("<h2>By profile</h2>" + format_table(breakdown(self.events, "profile"), percent=("rate",)))
+        parts.append("<h2>By issuer</h2>" + format_table(breakdown(self.events, "issuer"), percent=("rate",)))
+        parts.append(
+            "<h2>Clock skew per client</h2>"
+            + format_table(clock_skew(self.events).head(20).reset_index(), integer=("estimated_offset_s",))
+        )
         parts.append("</body></html>")
         out.write_text("\n".join(parts), encoding="utf-8")
         return out

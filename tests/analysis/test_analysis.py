@@ -114,9 +114,10 @@ def test_report_html(day: Path, tmp_path: Path) -> None:
     rep = build_report(day, day / "labels.json")
     path = rep.write_html(tmp_path / "r.html", png_dir=tmp_path / "png")
     text = path.read_text()
-    assert text.count("data:image/png;base64,") == 3
+    assert text.count("data:image/png;base64,") == 5
+    assert "<td>nan</td>" not in text and "<td>None</td>" not in text and "<td><NA></td>" not in text
     assert "recall 1.00" in rep.summary()
-    assert len(list((tmp_path / "png").glob("*.png"))) == 3
+    assert len(list((tmp_path / "png").glob("*.png"))) == 5
 
 
 def test_lazy_from_prometheus() -> None:

@@ -1,0 +1,95 @@
+"""The detectors on timelines written independently of jwtobs.simulate (benchmarks/timelines.py): a quiet
+day with the full background yields at most one incident, and every injected kind is found, on both
+validator paths. (The full benchmark: benchmarks/bench_detect.py.)"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import jwtobs.analysis as A
+from jwtobs.analysis.evaluate import match_incidents
+from jwtobs.kinds import INCIDENT_KINDS, SEVERITIES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from timelines import Injected, Timeline, generate
+
+
+def _labels(labels: list[dict[str, Any]]) -> pd.DataFrame:
+    lab = pd.DataFrame(labels)
+    for c in ("start", "end"):
+        lab[c] = pd.to_datetime(lab[c], utc=True, format="ISO8601")
+    return lab
+
+
+def test_quiet_day_has_at_most_one_incident() -> None:
+    events, changes, labels = generate(Timeline(seed=31, hours=24, path="wrap", replicas=3))
+    assert not labels
+    rej = events[events["outcome"] == "rejected"]
+    # the background is there: expired tokens, retired kids, scanners
+    assert {"JWT_EXPIRED", "JWT_UNKNOWN_KID", "JWT_UNSIGNED"} <= set(rej["reason"].astype(str))
+    assert len(changes) > 2  # healthy rotations: published, switched, retired
+    inc = A.incidents(events, changes)
+    assert len(inc) <= 1, inc[["kind", "start", "evidence"]]
+
+
+_INJECT = {
+    "wrap": (
+        Injected("kid_before_publish", 1.5 * 3600, duration=1200),
+        Injected("clock_skew", 4.0 * 3600, duration=2 * 3600, skew=900),
+        Injected("audience_misconfig", 7.0 * 3600, duration=1500, scope="api"),
+        Injected("attack_burst", 9.0 * 3600, duration=240, rate=1.0),
+    ),
+    "verifier": (
+        Injected("key_removed_early", 1.5 * 3600),
+        Injected("jwks_outage", 3.5 * 3600, duration=1500),
+        Injected("signature_spike", 5.5 * 3600, duration=1200),
+        Injected("type_confusion", 7.5 * 3600, duration=1800),
+        Injected("audience_misconfig", 9.5 * 3600, duration=1800, scope="client"),
+    ),
+}
+
+
+@pytest.mark.parametrize("path", sorted(_INJECT))
+def test_each_injected_kind_is_found(path: str) -> None:
+    events, changes, labels = generate(Timeline(seed=41, hours=11, path=path, injected=_INJECT[path]))
+    lab = _labels(labels)
+    assert sorted(lab["kind"]) == sorted(i.kind for i in _INJECT[path])
+    inc = A.incidents(events, changes)
+    score = match_incidents(inc, lab)
+    assert score.recall == 1.0, (score.table, inc[["kind", "start", "evidence"]])
+    assert score.precision >= 0.9, inc[["kind", "start", "evidence"]]
+    assert max(score.onset_errors_s) <= 120, score.table
+    assert set(inc["kind"]) <= set(INCIDENT_KINDS)
+    assert set(inc["severity"]) <= set(SEVERITIES)
+    assert inc["confidence"].between(0, 1).all() and inc["evidence"].str.len().gt(40).all()
+    # the same incidents from the aggregates (what the DuckDB and PromQL engines hand over)
+    again = A.incidents(A.aggregate(events), changes)
+    pd.testing.assert_frame_equal(inc, again)
+
+
+def test_audience_sides_and_scanners() -> None:
+    inj = (Injected("audience_misconfig", 3 * 3600, duration=1800, scope="client"),)
+    events, changes, labels = generate(Timeline(seed=43, hours=8, path="verifier", injected=inj))
+    inc = A.incidents(events, changes)
+    aud = inc[inc["kind"] == "audience_misconfig"]
+    assert len(aud) == 1 and aud["client_id"].iloc[0] == labels[0]["client_id"]
+    # scanners' typ: JWT tokens (no client id) are rejected as JWT_TYPE_MISMATCH all day: not type confusion
+    assert (events["reason"] == "JWT_TYPE_MISMATCH").sum() > 100
+    assert "type_confusion" not in set(inc["kind"])
+
+
+def test_clock_skew_offset_and_drift() -> None:
+    inj = (Injected("clock_skew", 2 * 3600, duration=3 * 3600, skew=600),)
+    events, _changes, labels = generate(Timeline(seed=47, hours=8, path="wrap", injected=inj))
+    table = A.clock_skew(events)
+    skewed = labels[0]["client_id"]
+    assert table.index[0] == skewed
+    assert -900 <= table.loc[skewed, "estimated_offset_s"] <= -420  # binned: the 600 s offset
+    assert abs(table.loc[skewed, "healthy_offset_s"]) <= 30
+    offsets = A.clock_offsets(events)
+    assert (offsets.loc[offsets["client_id"] == skewed, "offset_s"] <= -300).any()
