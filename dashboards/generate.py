@@ -37,6 +37,18 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 from jwtobs.reasons import ATTACK_REASONS, Reason
+from jwtobs.telemetry import (
+    EVENTS_DROPPED,
+    JWKS_FETCH_DURATION,
+    JWKS_FETCHES,
+    JWKS_KEYS,
+    JWKS_REFRESH_SUPPRESSED,
+    JWKS_STALENESS,
+    PROMETHEUS_NAMES,
+    TOKEN_EXPIRY_OFFSET,
+    VALIDATION_DURATION,
+)
+from jwtobs.telemetry import REDACTIONS as REDACTIONS_METRIC
 
 OUT = Path(__file__).resolve().parent / "grafana"
 
@@ -45,15 +57,16 @@ RATE = "[$__rate_interval]"
 #: attack-signal reason codes as a PromQL regex (same text as in the rules file)
 ATTACK_REGEX = "|".join(sorted(r.value for r in ATTACK_REASONS))
 
-VALIDATIONS = "jwtobs_validation_duration_seconds"
-EXPIRY = "jwtobs_token_expiry_offset_seconds"
-FETCHES = "jwtobs_jwks_fetches_total"
-FETCH_DURATION = "jwtobs_jwks_fetch_duration_seconds"
-SUPPRESSED = "jwtobs_jwks_refresh_suppressed_total"
-KEYS = "jwtobs_jwks_keys"
-STALENESS = "jwtobs_jwks_staleness_seconds"
-REDACTIONS = "jwtobs_redactions_total"
-DROPPED = "jwtobs_events_dropped_total"
+# metric family names as Prometheus shows them, from the one table in jwtobs/telemetry.py
+VALIDATIONS = PROMETHEUS_NAMES[VALIDATION_DURATION]
+EXPIRY = PROMETHEUS_NAMES[TOKEN_EXPIRY_OFFSET]
+FETCHES = PROMETHEUS_NAMES[JWKS_FETCHES]
+FETCH_DURATION = PROMETHEUS_NAMES[JWKS_FETCH_DURATION]
+SUPPRESSED = PROMETHEUS_NAMES[JWKS_REFRESH_SUPPRESSED]
+KEYS = PROMETHEUS_NAMES[JWKS_KEYS]
+STALENESS = PROMETHEUS_NAMES[JWKS_STALENESS]
+REDACTIONS = PROMETHEUS_NAMES[REDACTIONS_METRIC]
+DROPPED = PROMETHEUS_NAMES[EVENTS_DROPPED]
 
 JOB = 'job=~"$job"'
 PROFILE = 'jwtobs_profile=~"$profile"'

@@ -3,6 +3,7 @@
 ``jwtobs.configure(...)`` builds a new immutable :class:`State` and swaps it in atomically; every wrapped
 validator reads the current state once per call. With nothing configured, the global OpenTelemetry
 providers are used, there is no event file, and a random fingerprint key is generated (with a warning).
+:func:`override` swaps a state in for a ``with`` block and puts the previous one back (tests, simulations).
 
 Environment variables (read when the first state is built, and by ``configure(from_env=True)``):
 
@@ -13,21 +14,85 @@ Environment variables (read when the first state is built, and by ``configure(fr
 ``JWTOBS_SERVICE``              service name in events (falls back to ``OTEL_SERVICE_NAME``)
 ``JWTOBS_TRUSTED_ISSUERS``      comma-separated issuers allowed as metric attribute values
 ``JWTOBS_LOG_EVENTS``           ``1``: also log events through the ``jwtobs.events`` logger
+``JWTOBS_DEFER``                ``0``: build events on the calling thread (synchronous; scripts and tests).
+                                Read whenever ``defer`` is not passed, also with ``from_env=False``: it
+                                picks how the process runs, not what it records. Default ``1`` (deferred)
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from jwtobs import fingerprint as _fingerprint
-from jwtobs.events import EventSink, JsonlSink, LoggerSink, ValidationEvent
+from jwtobs.events import EventSink, JsonlSink, LoggerSink
 from jwtobs.telemetry import CardinalityGuard, Telemetry
 
-__all__ = ["State", "configure", "current", "flush", "reset", "use_providers"]
+__all__ = [
+    "Options",
+    "State",
+    "before_flush",
+    "configure",
+    "current",
+    "flush",
+    "override",
+    "reset",
+    "use_providers",
+]
+
+_log = logging.getLogger("jwtobs")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class Options(TypedDict, total=False):
+    """The parameters of :func:`configure` and :func:`override`; every one is optional.
+
+    tracer_provider, meter_provider: OpenTelemetry providers (default: the global ones, looked up lazily).
+    fingerprint_key: secret for keyed fingerprints of tokens, ``jti`` and ``sub`` (default:
+        ``JWTOBS_FINGERPRINT_KEY``, else a random per-process key with a warning).
+    fingerprint_key_id: short id written in every fingerprint (default ``JWTOBS_FINGERPRINT_KEY_ID``/derived).
+    service: service name written in events (default ``JWTOBS_SERVICE`` / ``OTEL_SERVICE_NAME``).
+    events_path: append one JSON line per validation to this file (default ``JWTOBS_EVENTS_PATH``). A path
+        that cannot be written (read-only filesystem) never fails a call: its events are dropped, counted in
+        ``jwtobs.events.dropped`` and the problem is logged once; writing is retried at every flush.
+    events_dir: write the JSON lines into ``date=YYYY-MM-DD/hour=HH/`` partitions of this directory, rolled
+        hourly and at 128 MiB (:class:`jwtobs.rolling.RollingJsonlSink`; default ``JWTOBS_EVENTS_DIR``).
+    sinks: extra callables receiving every record (:class:`~jwtobs.events.EventSink`): each
+        :class:`~jwtobs.events.ValidationEvent` and each :class:`~jwtobs.events.KeySetChange`.
+    log_events: ``True`` to log events via the ``jwtobs.events`` logger, or a logger (stdlib or structlog).
+    issuers, kids: values trusted as metric attribute values (others become ``_unknown``).
+    tenant_claim: claim whose value ``wrap()`` records as the event's ``tenant``.
+    clock: time source for event timestamps (default ``time.time``); the simulator uses a simulated clock.
+    defer: ``True`` (the default; ``JWTOBS_DEFER``): the request thread keeps what the event needs in a
+        bounded queue and returns; a background thread builds the event (header peek, fingerprints, span,
+        metric measurements, sinks) within a second. A full queue drops and counts, never blocks.
+        ``False``: the event is complete when the validation returns. ``jwtobs.flush()`` builds and writes
+        everything waiting, in either mode; process exit does too.
+    from_env: also read the environment variables for anything not given here (default ``True``).
+    """
+
+    tracer_provider: Any
+    meter_provider: Any
+    fingerprint_key: bytes | str | None
+    fingerprint_key_id: str | None
+    service: str | None
+    events_path: str | os.PathLike[str] | None
+    events_dir: str | os.PathLike[str] | None
+    sinks: Iterable[EventSink]
+    log_events: bool | Any
+    issuers: Iterable[str]
+    kids: Iterable[str]
+    tenant_claim: str | None
+    clock: Callable[[], float] | None
+    defer: bool | None
+    from_env: bool
 
 
 @dataclass(frozen=True)
@@ -35,18 +100,19 @@ class State:
     fingerprinter: _fingerprint.Fingerprinter
     telemetry: Telemetry
     guard: CardinalityGuard
-    sinks: tuple[EventSink | Callable[[ValidationEvent], None], ...] = ()
+    sinks: tuple[EventSink, ...] = ()
     service: str | None = None
     #: claim holding the tenant, used for the event's ``tenant`` field by wrap()
     tenant_claim: str | None = None
     clock: Callable[[], float] | None = None
-    #: build events on a background thread (``configure(defer=True)``)
-    defer: bool = False
+    #: build events on the background thread (see :class:`Options`)
+    defer: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
 _state: State | None = None
+_before_flush: list[Callable[[], object]] = []
 
 
 def current() -> State:
@@ -61,7 +127,7 @@ def _init_from_env() -> State:
     global _state
     with _lock:
         if _state is None:
-            _state = _build(from_env=True)
+            _state = _build({"from_env": True})
         return _state
 
 
@@ -69,118 +135,110 @@ def _env_list(name: str) -> list[str]:
     return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
 
 
-def _build(
-    *,
-    from_env: bool,
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
-    fingerprint_key: bytes | str | None = None,
-    fingerprint_key_id: str | None = None,
-    service: str | None = None,
-    events_path: str | os.PathLike[str] | None = None,
-    events_dir: str | os.PathLike[str] | None = None,
-    sinks: Iterable[EventSink | Callable[[ValidationEvent], None]] = (),
-    log_events: bool | Any = False,
-    issuers: Iterable[str] = (),
-    kids: Iterable[str] = (),
-    tenant_claim: str | None = None,
-    clock: Callable[[], float] | None = None,
-    defer: bool = False,
-) -> State:
-    if fingerprint_key:
-        fp = _fingerprint.Fingerprinter(fingerprint_key, key_id=fingerprint_key_id)
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    return True if value in _TRUE else False if value in _FALSE else None
+
+
+def _build(options: Options) -> State:
+    from_env = options.get("from_env", True)
+    key = options.get("fingerprint_key")
+    key_id = options.get("fingerprint_key_id")
+    if key:
+        fp = _fingerprint.Fingerprinter(key, key_id=key_id)
     else:
-        fp = _fingerprint.from_environment(use_env=from_env, key_id=fingerprint_key_id)
-    issuers = list(issuers)
-    out_sinks: list[EventSink | Callable[[ValidationEvent], None]] = list(sinks)
+        fp = _fingerprint.from_environment(use_env=from_env, key_id=key_id)
+    issuers = list(options.get("issuers", ()))
+    sinks: list[EventSink] = list(options.get("sinks", ()))
+    service = options.get("service")
+    events_path = options.get("events_path")
+    events_dir = options.get("events_dir")
+    log_events = options.get("log_events", False)
+    defer = options.get("defer")
     if from_env:
         service = service or os.environ.get("JWTOBS_SERVICE") or os.environ.get("OTEL_SERVICE_NAME") or None
         events_path = events_path or os.environ.get("JWTOBS_EVENTS_PATH") or None
         events_dir = events_dir or os.environ.get("JWTOBS_EVENTS_DIR") or None
         issuers += _env_list("JWTOBS_TRUSTED_ISSUERS")
-        if not log_events and os.environ.get("JWTOBS_LOG_EVENTS", "").lower() in ("1", "true", "yes"):
+        if not log_events and _env_flag("JWTOBS_LOG_EVENTS"):
             log_events = True
-        if not defer and os.environ.get("JWTOBS_DEFER", "").lower() in ("1", "true", "yes"):
-            defer = True
+    if defer is None:
+        env_defer = _env_flag("JWTOBS_DEFER")
+        defer = True if env_defer is None else env_defer
     if events_path:
-        out_sinks.append(JsonlSink(events_path))
+        sinks.append(JsonlSink(events_path))  # never raises: an unwritable path drops and counts
     if events_dir:
         from jwtobs.rolling import RollingJsonlSink
 
-        out_sinks.append(RollingJsonlSink(events_dir))
+        sinks.append(RollingJsonlSink(events_dir))
     if log_events is True:
-        out_sinks.append(LoggerSink())
+        sinks.append(LoggerSink())
     elif log_events:
-        out_sinks.append(LoggerSink(log_events))
-    guard = CardinalityGuard(issuers, kids)
-    telemetry = Telemetry(guard, tracer_provider=tracer_provider, meter_provider=meter_provider)
-    return State(fp, telemetry, guard, tuple(out_sinks), service, tenant_claim, clock, defer)
+        sinks.append(LoggerSink(log_events))
+    guard = CardinalityGuard(issuers, options.get("kids", ()))
+    telemetry = Telemetry(
+        guard, tracer_provider=options.get("tracer_provider"), meter_provider=options.get("meter_provider")
+    )
+    _count_sink_losses(telemetry, sinks)
+    return State(
+        fingerprinter=fp,
+        telemetry=telemetry,
+        guard=guard,
+        sinks=tuple(sinks),
+        service=service,
+        tenant_claim=options.get("tenant_claim"),
+        clock=options.get("clock"),
+        defer=bool(defer),
+    )
 
 
-def configure(
-    *,
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
-    fingerprint_key: bytes | str | None = None,
-    fingerprint_key_id: str | None = None,
-    service: str | None = None,
-    events_path: str | os.PathLike[str] | None = None,
-    events_dir: str | os.PathLike[str] | None = None,
-    sinks: Sequence[EventSink | Callable[[ValidationEvent], None]] = (),
-    log_events: bool | Any = False,
-    issuers: Iterable[str] = (),
-    kids: Iterable[str] = (),
-    tenant_claim: str | None = None,
-    clock: Callable[[], float] | None = None,
-    defer: bool = False,
-    from_env: bool = True,
-) -> State:
-    """Configure jwtobs for this process. Every argument is optional.
+def _count_sink_losses(telemetry: Telemetry, sinks: Iterable[EventSink]) -> None:
+    """Sinks that count their own losses (``JsonlSink.dropped``) add them to ``jwtobs.events.dropped``."""
+    for sink in sinks:
+        if isinstance(getattr(sink, "dropped", None), int):
+            telemetry.dropped_sources.append(functools.partial(_dropped_of, sink))
 
-    tracer_provider, meter_provider: OpenTelemetry providers (default: the global ones, looked up lazily).
-    fingerprint_key: secret for keyed fingerprints of tokens, ``jti`` and ``sub`` (default:
-        ``JWTOBS_FINGERPRINT_KEY``, else a random per-process key with a warning).
-    service: service name written in events (default ``JWTOBS_SERVICE`` / ``OTEL_SERVICE_NAME``).
-    events_path: append one JSON line per validation to this file (default ``JWTOBS_EVENTS_PATH``).
-    events_dir: write the JSON lines into ``date=YYYY-MM-DD/hour=HH/`` partitions of this directory, rolled
-        hourly and at 128 MiB (:class:`jwtobs.rolling.RollingJsonlSink`; default ``JWTOBS_EVENTS_DIR``).
-    sinks: extra callables receiving each :class:`ValidationEvent`.
-    log_events: ``True`` to log events via the ``jwtobs.events`` logger, or a logger (stdlib or structlog).
-    issuers, kids: values trusted as metric attribute values (others become ``_unknown``).
-    tenant_claim: claim whose value ``wrap()`` records as the event's ``tenant``.
-    clock: time source for event timestamps (default ``time.time``); the simulator uses a simulated clock.
-    defer: build events (fingerprints, event record, sinks, metric measurements) on a background thread, so
-        the request pays only for the header peek and a queue append; events appear within half a second
-        (``JWTOBS_DEFER=1``). Spans are built there too, with explicit timestamps and the request's context as
-        parent. Call ``jwtobs.flush()`` before reading events in tests.
-    from_env: also read the environment variables for anything not given here.
+
+def _dropped_of(sink: object) -> int:
+    return int(getattr(sink, "dropped", 0))
+
+
+def configure(**options: Unpack[Options]) -> State:
+    """Configure jwtobs for this process. Every argument is optional; see :class:`Options`.
 
     Returns the new state. Existing wrapped validators use it from their next call. Pending events of the
-    previous state are flushed.
+    previous state are built and written, and its sinks closed.
     """
     global _state
-    new = _build(
-        from_env=from_env,
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        fingerprint_key=fingerprint_key,
-        fingerprint_key_id=fingerprint_key_id,
-        service=service,
-        events_path=events_path,
-        events_dir=events_dir,
-        sinks=sinks,
-        log_events=log_events,
-        issuers=issuers,
-        kids=kids,
-        tenant_claim=tenant_claim,
-        clock=clock,
-        defer=defer,
-    )
+    new = _build(options)
     with _lock:
         old, _state = _state, new
     if old is not None:
         _flush_state(old, close=True)
     return new
+
+
+@contextlib.contextmanager
+def override(**options: Unpack[Options]) -> Iterator[State]:
+    """A state for the duration of a ``with`` block, then the previous one back (events of the block built,
+    its sinks closed; the previous state's sinks stay open)::
+
+        with jwtobs.config.override(events_path=tmp / "events.jsonl", defer=False) as state:
+            ...
+
+    The swap goes through the same lock as :func:`configure`. Like structlog's ``capture_logs``, it is
+    process-wide, not per thread.
+    """
+    global _state
+    new = _build(options)
+    with _lock:
+        previous, _state = _state, new
+    try:
+        yield new
+    finally:
+        with _lock:
+            _state = previous
+        _flush_state(new, close=True)
 
 
 def use_providers(*, tracer_provider: Any = None, meter_provider: Any = None) -> State:
@@ -190,39 +248,52 @@ def use_providers(*, tracer_provider: Any = None, meter_provider: Any = None) ->
     :func:`configure`."""
     global _state
     with _lock:
-        old = _state if _state is not None else _build(from_env=True)
+        old = _state if _state is not None else _build({"from_env": True})
         tel = old.telemetry
         telemetry = Telemetry(
             old.guard,
-            tracer_provider=tracer_provider if tracer_provider is not None else tel._fixed_tp,
-            meter_provider=meter_provider if meter_provider is not None else tel._fixed_mp,
+            tracer_provider=tracer_provider if tracer_provider is not None else tel.tracer_provider,
+            meter_provider=meter_provider if meter_provider is not None else tel.meter_provider,
         )
+        _count_sink_losses(telemetry, old.sinks)
         new = _state = replace(old, telemetry=telemetry)
-    if tel._metrics_on:
-        from jwtobs.pipeline import drain_deferred
-
-        drain_deferred()
+    _run_before_flush()
+    if tel.metrics_enabled:
         tel.drain()  # buffered measurements go to the provider they were made under; sinks stay open (shared)
     return new
 
 
-def _flush_state(state: State, *, close: bool = False) -> None:
-    from jwtobs.pipeline import drain_deferred  # pipeline imports this module
+def before_flush(hook: Callable[[], object]) -> None:
+    """Run ``hook`` first whenever a state is flushed or replaced (the pipeline builds its waiting events)."""
+    if hook not in _before_flush:
+        _before_flush.append(hook)
 
-    drain_deferred()
-    if state.telemetry._metrics_on:
+
+def _run_before_flush() -> None:
+    for hook in _before_flush:
+        try:
+            hook()
+        except Exception:  # pragma: no cover - the hooks never raise (they count their own failures)
+            _log.debug("jwtobs: flush hook failed", exc_info=True)
+
+
+def _flush_state(state: State, *, close: bool = False) -> None:
+    _run_before_flush()
+    if state.telemetry.metrics_enabled:
         state.telemetry.drain()
     for sink in state.sinks:
         fn = getattr(sink, "close" if close else "flush", None)
         if callable(fn):
             try:
                 fn()
-            except Exception:  # pragma: no cover - a sink's failure never reaches the caller
-                pass
+            except Exception as exc:  # a sink's failure never reaches the caller: counted, logged once
+                state.telemetry.failed("sink", exc, sink)
 
 
 def flush() -> None:
-    """Write buffered events and record buffered metric measurements now."""
+    """Build waiting events, write buffered events and record buffered metric measurements now
+    (``jwtobs.flush()``; see :func:`jwtobs.pipeline.flush`)."""
+    _run_before_flush()
     state = _state
     if state is not None:
         _flush_state(state)

@@ -5,8 +5,10 @@ One :class:`ValidationEvent` is produced per validation, by :func:`jwtobs.wrap` 
 It never holds the token, its signature, or a raw identifying claim: ``jti`` and ``sub`` appear only as
 keyed fingerprints (:mod:`jwtobs.fingerprint`).
 
-Sinks are callables taking one event. Two are provided: :class:`JsonlSink` (append-only JSON lines,
-buffered, rotation-safe) and :class:`LoggerSink` (a stdlib or structlog logger; rejections at WARNING).
+Sinks are callables taking one record (:class:`EventSink`): a :class:`ValidationEvent`, or a
+:class:`KeySetChange` when a JWKS key set changes. Two are provided: :class:`JsonlSink` (append-only JSON
+lines, buffered, rotation-safe) and :class:`LoggerSink` (a stdlib or structlog logger; rejections at WARNING).
+Records are serialised by :func:`encode` (one place for the JSON form).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import os
 import threading
 import weakref
@@ -21,13 +24,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeAlias
+
+try:  # a compiled encoder (~4x the stdlib on our events); the stdlib where no wheel exists
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a core dependency wherever CPython wheels exist
+    _orjson = None  # type: ignore[assignment]
 
 __all__ = [
     "KeySetChange",
     "ValidationEvent",
     "EventSink",
+    "Record",
+    "encode",
     "JsonlSink",
     "LoggerSink",
     "SCHEMA_VERSION",
@@ -78,23 +87,36 @@ class ValidationEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: ``schema`` first, ``time`` as RFC 3339 UTC, every field present."""
-        d: dict[str, Any] = {"schema": self.schema, "time": format_time(self.time)}
-        for name in _BODY_FIELDS:
-            d[name] = getattr(self, name)
-        return d
+        return {
+            "schema": self.schema,
+            "time": format_time(self.time),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "detail": self.detail,
+            "library": self.library,
+            "profile": self.profile,
+            "issuer": self.issuer,
+            "alg": self.alg,
+            "kid": self.kid,
+            "typ": self.typ,
+            "client_id": self.client_id,
+            "token_fp": self.token_fp,
+            "jti_hash": self.jti_hash,
+            "sub_hash": self.sub_hash,
+            "tenant": self.tenant,
+            "iat": self.iat,
+            "nbf": self.nbf,
+            "exp": self.exp,
+            "token_bytes": self.token_bytes,
+            "duration_s": self.duration_s,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "service": self.service,
+        }
 
     def to_json(self) -> str:
-        """The JSON line (same content as ``json.dumps(self.to_dict())``, about 3x faster)."""
-        return (
-            f'{{"schema":{self.schema},"time":"{format_time(self.time)}","outcome":{_q(self.outcome)},'
-            f'"reason":{_s(self.reason)},"detail":{_s(self.detail)},"library":{_q(self.library)},'
-            f'"profile":{_q(self.profile)},"issuer":{_s(self.issuer)},"alg":{_s(self.alg)},"kid":{_s(self.kid)},'
-            f'"typ":{_s(self.typ)},"client_id":{_s(self.client_id)},"token_fp":{_s(self.token_fp)},'
-            f'"jti_hash":{_s(self.jti_hash)},"sub_hash":{_s(self.sub_hash)},"tenant":{_s(self.tenant)},'
-            f'"iat":{_n(self.iat)},"nbf":{_n(self.nbf)},"exp":{_n(self.exp)},"token_bytes":{int(self.token_bytes)},'
-            f'"duration_s":{_f(self.duration_s)},"trace_id":{_s(self.trace_id)},"span_id":{_s(self.span_id)},'
-            f'"service":{_s(self.service)}}}'
-        )
+        """The JSON line (without the newline): :func:`encode` as text."""
+        return encode(self).decode("utf-8")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ValidationEvent:
@@ -112,23 +134,6 @@ EVENT_FIELDS: Final[tuple[str, ...]] = (
     "time",
     *tuple(f.name for f in fields(ValidationEvent) if f.name not in ("schema", "time")),
 )
-_BODY_FIELDS: Final = EVENT_FIELDS[2:]
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
-_q: Final[Callable[[str], str]] = encode_basestring_ascii
-
-
-def _s(value: str | None) -> str:
-    return "null" if value is None else _q(value)
-
-
-def _n(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
-def _f(value: float) -> str:
-    return repr(float(value)) if value == value and value not in (float("inf"), float("-inf")) else "null"
-
-
 _time_cache: list[Any] = [-1, ""]
 
 
@@ -162,7 +167,7 @@ class KeySetChange:
         }
 
     def to_json(self) -> str:
-        return _ENCODER.encode(self.to_dict())
+        return encode(self).decode("utf-8")
 
 
 def format_time(ts: float) -> str:
@@ -175,8 +180,37 @@ def format_time(ts: float) -> str:
     return f"{cache[1]}.{int((ts - sec) * 1000):03d}Z"
 
 
+#: What a sink receives: one :class:`ValidationEvent` per validation, a :class:`KeySetChange` when a JWKS key
+#: set gains or loses kids.
+Record: TypeAlias = "ValidationEvent | KeySetChange"
+
+
 class EventSink(Protocol):
-    def __call__(self, event: ValidationEvent | KeySetChange) -> None: ...
+    """What ``jwtobs.configure(sinks=[...])`` accepts: a callable taking one record, either kind.
+
+    A sink that only cares about validations checks ``isinstance(record, ValidationEvent)`` (a key rotation
+    would otherwise reach code that reads ``record.outcome``). A sink that raises never affects a validation:
+    the record is counted in ``jwtobs.events.dropped`` and ``jwtobs.telemetry.failures``, and the failure is
+    logged once per sink.
+    """
+
+    def __call__(self, record: ValidationEvent | KeySetChange, /) -> None: ...
+
+
+def encode(record: ValidationEvent | KeySetChange) -> bytes:
+    """The JSON form of a record as one UTF-8 line without the newline (non-finite floats are ``null``).
+
+    orjson when installed; the stdlib encoder otherwise and for what orjson refuses (lone surrogates)."""
+    data = record.to_dict()
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(data)
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    for k, v in data.items():
+        if type(v) is float and not math.isfinite(v):
+            data[k] = None
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 _OPEN_SINKS: weakref.WeakSet[JsonlSink] = weakref.WeakSet()
@@ -226,9 +260,23 @@ class JsonlSink:
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
         self._warned = False
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        try:
+            self._makedirs()
+        except OSError as exc:  # a read-only filesystem, a missing mount: retried at every write
+            self._warn(exc)
         _OPEN_SINKS.add(self)
+
+    def _makedirs(self) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+
+    def _warn(self, exc: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            _log.warning(
+                "jwtobs: cannot write events to %s (%s); events are dropped and counted in jwtobs.events.dropped",
+                self.path,
+                type(exc).__name__,
+            )
 
     def __call__(self, event: ValidationEvent | KeySetChange) -> None:
         buf = self._buffer
@@ -269,7 +317,7 @@ class JsonlSink:
             if not batch:
                 return
             try:
-                data = "".join([e.to_json() + "\n" for e in batch]).encode("utf-8")
+                data = b"".join([encode(e) + b"\n" for e in batch])
                 fd = self._open()
                 view = memoryview(data)
                 while view:
@@ -278,11 +326,7 @@ class JsonlSink:
                 self.written += len(batch)
             except Exception as exc:  # never break the caller's request
                 self.dropped += len(batch)
-                if not self._warned:
-                    self._warned = True
-                    _log.warning(
-                        "jwtobs: could not write events to %s (%s); events dropped", self.path, type(exc).__name__
-                    )
+                self._warn(exc)
 
     def _open(self) -> int:
         try:
@@ -295,6 +339,8 @@ class JsonlSink:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if current is None:
+            self._makedirs()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
         st = os.fstat(fd)
         self._fd, self._ino = fd, (st.st_dev, st.st_ino)

@@ -32,19 +32,25 @@ def run(args: argparse.Namespace) -> int:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     import jwtobs
-    from jwtobs.events import ValidationEvent
+    from jwtobs.events import KeySetChange, ValidationEvent
+    from jwtobs.telemetry import ATTR_ALG, ATTR_KID, ATTR_OUTCOME, ATTR_REASON, VALIDATION_DURATION
 
     spans = InMemorySpanExporter()
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(spans))
     reader = InMemoryMetricReader()
     events: list[ValidationEvent] = []
+
+    def keep(record: ValidationEvent | KeySetChange) -> None:
+        if isinstance(record, ValidationEvent):  # sinks also receive key-set changes
+            events.append(record)
+
     iss, aud = "https://login.example.com", "billing-api"
     jwtobs.configure(
         tracer_provider=tp,
         meter_provider=MeterProvider(metric_readers=[reader]),
         fingerprint_key=os.environ.get("JWTOBS_FINGERPRINT_KEY") or "jwtobs-example-fingerprint-key",
-        sinks=[events.append],
+        sinks=[keep],
         events_path=args.events,
         issuers=[iss],
         service="example",
@@ -80,23 +86,23 @@ def run(args: argparse.Namespace) -> int:
     print("\nValidation events (the one record; no token, no raw sub or jti):\n")
     for ev in events:
         d = ev.to_dict()
-        keep = ("time", "outcome", "reason", "detail", "issuer", "alg", "kid", "token_fp", "sub_hash", "exp")
-        print("  " + json.dumps({k: d[k] for k in keep}))
+        shown = ("time", "outcome", "reason", "detail", "issuer", "alg", "kid", "token_fp", "sub_hash", "exp")
+        print("  " + json.dumps({k: d[k] for k in shown}))
     print(
         f"\nSpans: {len(spans.get_finished_spans())} x '{spans.get_finished_spans()[0].name}', "
         "status ERROR with the reason code on rejections"
     )
     data = reader.get_metrics_data()
-    print("Metric series of jwtobs.validation.duration (count per attribute set):")
+    print(f"Metric series of {VALIDATION_DURATION} (count per attribute set):")
     for rm in data.resource_metrics if data else []:
         for sm in rm.scope_metrics:
             for m in sm.metrics:
-                if m.name == "jwtobs.validation.duration":
+                if m.name == VALIDATION_DURATION:
                     for dp in m.data.data_points:
                         a: dict[str, Any] = dict(dp.attributes or {})
                         print(
-                            f"  {getattr(dp, 'count', '?')} x outcome={a['jwtobs.outcome']} "
-                            f"reason={a.get('jwtobs.reason', '-')} alg={a['jwtobs.alg']} kid={a['jwtobs.kid']}"
+                            f"  {getattr(dp, 'count', '?')} x outcome={a[ATTR_OUTCOME]} "
+                            f"reason={a.get(ATTR_REASON, '-')} alg={a[ATTR_ALG]} kid={a[ATTR_KID]}"
                         )
     if args.events:
         print(f"\nEvents appended to {Path(args.events).resolve()}")

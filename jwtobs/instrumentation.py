@@ -63,7 +63,7 @@ from opentelemetry import context as otel_context
 from jwtobs import config, libraries
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.libraries import Target
-from jwtobs.wrap import _ACTIVE, observer
+from jwtobs.wrap import ACTIVE, observer
 
 try:
     import wrapt
@@ -125,7 +125,7 @@ def _observe(
 ) -> tuple[Any, int]:
     """Run one observed call with the context marked active (nested observed calls do not record); a raised
     exception is recorded as a rejection and re-raised unchanged. Returns the result and the duration so far."""
-    ctx_token = _ACTIVE.set(True)
+    ctx_token = ACTIVE.set(True)
     p0 = _perf_ns()
     try:
         result = wrapped(*args, **kwargs)
@@ -133,7 +133,7 @@ def _observe(
         rejected(token, exc, t0, base_dt + _perf_ns() - p0)
         raise
     finally:
-        _ACTIVE.reset(ctx_token)
+        ACTIVE.reset(ctx_token)
     return result, base_dt + _perf_ns() - p0
 
 
@@ -144,7 +144,7 @@ def _call_wrapper(obs: Any, options_at: int | None = None) -> Callable[..., Any]
     at = options_at or 0
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _ACTIVE.get() or not is_instrumentation_enabled() or (check_options and _unverified(at, args, kwargs)):
+        if ACTIVE.get() or not is_instrumentation_enabled() or (check_options and _unverified(at, args, kwargs)):
             return wrapped(*args, **kwargs)
         token, t0 = get_token(args, kwargs), _time_ns()
         result, dt = _observe(wrapped, args, kwargs, rejected, token, t0)
@@ -279,7 +279,7 @@ def _decode_wrapper(obs: Any, claims_of: str) -> Callable[..., Any]:
     waiting = _waiting
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _ACTIVE.get() or not is_instrumentation_enabled():
+        if ACTIVE.get() or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         token, t0 = get_token(args, kwargs), _time_ns()
         result, dt = _observe(wrapped, args, kwargs, rejected, token, t0)
@@ -298,7 +298,7 @@ def _claims_wrapper() -> Callable[..., Any]:
     waiting = _waiting
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _ACTIVE.get():
+        if ACTIVE.get():
             return wrapped(*args, **kwargs)
         # JWTClaims.validate(self): the claims are the instance; JWTClaimsRegistry.validate(claims)
         claims = instance if isinstance(instance, dict) else (args[0] if args else kwargs.get("claims"))
@@ -320,7 +320,7 @@ def _jwcrypto_deserialize_wrapper(obs: Any) -> Callable[..., Any]:
     get_token, accepted, rejected = obs.get_token, obs.accepted, obs.rejected
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _ACTIVE.get() or not is_instrumentation_enabled():
+        if ACTIVE.get() or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         key = args[1] if len(args) > 1 else kwargs.get("key")
         try:
@@ -346,7 +346,7 @@ def _jwcrypto_validate_wrapper(obs: Any) -> Callable[..., Any]:
     accepted, rejected = obs.accepted, obs.rejected
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if _ACTIVE.get() or not is_instrumentation_enabled():
+        if ACTIVE.get() or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         token = getattr(instance, _RAW_ATTR, None)
         if token is None:  # not a token this process deserialized (e.g. one it just signed): not a validation

@@ -1,8 +1,16 @@
 """The one flow: from a finished validation to a :class:`ValidationEvent`, then to telemetry and sinks.
 
-:func:`jwtobs.wrap` and :class:`jwtobs.Verifier` both call :func:`record`; nothing else builds events.
-:func:`record` never raises: a failure in telemetry or a sink is counted and swallowed, so observing a
-validation can never change its outcome.
+:func:`jwtobs.wrap`, :class:`jwtobs.Verifier` and the web integrations all call :func:`record`; nothing else
+builds events. :func:`record` never raises: a failure in telemetry or a sink is counted and swallowed, so
+observing a validation can never change its outcome.
+
+Deferred by default: the request thread keeps a :class:`Pending` record (the token, a copy of the claims,
+the timing, the OpenTelemetry context) in a bounded queue and returns. A daemon thread turns each into an
+event (header peek, keyed fingerprints, the event record, span and metric measurements, sinks). The queue
+is bounded: when it is full the record is dropped and counted (``jwtobs.events.dropped``), the request is
+never blocked. :func:`flush` (``jwtobs.flush()``) builds everything waiting and flushes the sinks; so does
+process exit. ``configure(defer=False)`` or ``JWTOBS_DEFER=0`` builds the event on the calling thread
+instead (events complete when the call returns: scripts, tests).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry import context as otel_context
 
@@ -24,12 +32,13 @@ from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
 from jwtobs.sanitize import sanitize
 
-__all__ = ["record", "claim_int", "drain_deferred", "emit_keyset_change"]
+__all__ = ["Pending", "record", "claim_int", "flush", "emit_keyset_change", "MAX_QUEUED"]
 
 _log = logging.getLogger("jwtobs")
-_warned: set[str] = set()
 #: Tokens longer than this are not fingerprinted (hashing cost); their event has token_fp = None.
-_MAX_FP_BYTES = 1 << 20
+_MAX_FP_BYTES: Final = 1 << 20
+#: Validations waiting for the background builder beyond which new ones are dropped (and counted).
+MAX_QUEUED: Final = 100_000
 
 
 def claim_int(value: object) -> int | None:
@@ -49,6 +58,65 @@ def _label(value: object) -> str | None:
     return sanitize(value)
 
 
+class Pending:
+    """One finished validation, everything its event is built from (on the background thread, or at once).
+
+    ``peek`` ``None``: the token is peeked when the event is built; ``claims`` ``None``: the unverified claims
+    of the peek (rejected tokens). ``time`` is the event time (POSIX seconds), ``context`` the OpenTelemetry
+    context of the validation (the span's parent).
+    """
+
+    __slots__ = (
+        "claims",
+        "context",
+        "detail",
+        "end_ns",
+        "library",
+        "outcome",
+        "peek",
+        "profile",
+        "reason",
+        "start_ns",
+        "state",
+        "tenant",
+        "time",
+        "token",
+    )
+
+    def __init__(
+        self,
+        *,
+        state: config.State,
+        outcome: Outcome,
+        library: str,
+        profile: str,
+        token: object,
+        claims: Mapping[str, Any] | None,
+        start_ns: int,
+        end_ns: int,
+        time: float,
+        context: otel_context.Context | None,
+        reason: str | None = None,
+        detail: str | None = None,
+        peek: TokenPeek | None = None,
+        tenant: str | None = None,
+    ) -> None:
+        self.state = state
+        self.outcome = outcome
+        self.library = library
+        self.profile = profile
+        self.token = token
+        self.claims = claims
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.time = time
+        self.context = context
+        self.reason = reason
+        self.detail = detail
+        self.peek = peek
+        self.tenant = tenant
+
+
 def record(
     *,
     outcome: Outcome,
@@ -64,210 +132,232 @@ def record(
     tenant: str | None = None,
     state: config.State | None = None,
 ) -> ValidationEvent | None:
-    """Build the event for one validation and emit it everywhere. Never raises.
+    """Record one validation: its event is built and emitted everywhere. Never raises.
 
-    ``peek`` may be ``None`` (the token is peeked when the event is built, possibly on the background
-    thread); ``claims`` ``None`` means "the unverified claims from the peek" (for rejected tokens).
-
-    Returns the event, or ``None`` when it is built later on the background thread
-    (``configure(defer=True)``) or could not be built.
+    Returns the event when it was built on this thread (``configure(defer=False)``), ``None`` when it is
+    built on the background thread (the default) or could not be built.
     """
     try:
         st = state if state is not None else config.current()
         clock = st.clock
-        now = time.time() if clock is None else clock()
         if st.defer:
-            ctx = otel_context.get_current()  # the span (if sampled) is built later with this parent
             if type(claims) is dict:
                 claims = claims.copy()  # the caller owns the original and may change it after we return
-            _deferred.submit(
-                (st, outcome, reason, detail, library, profile, token, peek, claims, start_ns, end_ns, tenant, now, ctx)
-            )
-            return None
-        event = _build(
-            st, outcome, reason, detail, library, profile, token, peek, claims, start_ns, end_ns, tenant, now
+            context = otel_context.get_current()  # the span (if sampled) is built later with this parent
+        else:
+            context = None
+        item = Pending(
+            state=st,
+            outcome=outcome,
+            library=library,
+            profile=profile,
+            token=bytes(token) if type(token) is bytearray else token,  # the caller may reuse a bytearray
+            claims=claims,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            time=time.time() if clock is None else clock(),
+            context=context,
+            reason=reason,
+            detail=detail,
+            peek=peek,
+            tenant=tenant,
         )
     except Exception as exc:  # pragma: no cover - defensive
-        _warn_once("build", exc)
+        _failed(state, "event", exc)
         return None
-    emit(st, event, start_ns, end_ns)
-    return event
+    if st.defer:
+        _queue.put(item)
+        return None
+    return _process(item)
 
 
-def _build(
-    st: config.State,
-    outcome: Outcome,
-    reason: str | None,
-    detail: str | None,
-    library: str,
-    profile: str,
-    token: object,
-    peek: TokenPeek | None,
-    claims: Mapping[str, Any] | None,
-    start_ns: int,
-    end_ns: int,
-    tenant: str | None,
-    now: float,
-) -> ValidationEvent:
-    if peek is None:
-        peek = peek_token(token)
-    if claims is None:
-        claims = peek.claims()
+def _failed(state: config.State | None, component: str, exc: BaseException) -> None:
+    try:
+        (state if state is not None else config.current()).telemetry.failed(component, exc)
+    except Exception:  # pragma: no cover - the configuration itself is broken: nothing left to count with
+        _log.debug("jwtobs: %s failed", component, exc_info=True)
+
+
+def build(item: Pending) -> ValidationEvent:
+    """The :class:`ValidationEvent` of one validation (peek, keyed fingerprints, labels)."""
+    st = item.state
+    token = item.token
+    peek = item.peek if item.peek is not None else peek_token(token)
+    claims = item.claims if item.claims is not None else peek.claims()
     fp = st.fingerprinter
-    if isinstance(token, str):
-        token_fp = fp.token(token) if 0 < len(token) <= _MAX_FP_BYTES else None
-    elif isinstance(token, (bytes, bytearray)):
-        token_fp = fp.token(bytes(token)) if 0 < len(token) <= _MAX_FP_BYTES else None
-    else:
-        token_fp = None
+    token_fp: str | None = None
+    if isinstance(token, (str, bytes)) and 0 < len(token) <= _MAX_FP_BYTES:
+        token_fp = fp.token(token)
+    tenant = item.tenant
+    issuer = client_id = jti_hash = sub_hash = None
+    iat = nbf = exp = None
     if claims is not None:
         get = claims.get
-        jti = get("jti")
-        sub = get("sub")
-        iss = get("iss")
-        client_id = get("azp") or get("client_id")
+        jti, sub, iss = get("jti"), get("sub"), get("iss")
+        client = get("azp") or get("client_id")
+        issuer = None if iss is None else _label(iss)
+        client_id = None if client is None else _label(client)
+        jti_hash = None if jti is None else fp.claim("jti", jti)
+        sub_hash = None if sub is None else fp.claim("sub", sub)
         iat, nbf, exp = claim_int(get("iat")), claim_int(get("nbf")), claim_int(get("exp"))
         if tenant is None and st.tenant_claim is not None:
             tenant = _label(get(st.tenant_claim))
-    else:
-        jti = sub = iss = client_id = None
-        iat = nbf = exp = None
-    alg_s, kid_s, typ_s = peek.safe
+    alg, kid, typ = peek.safe
     event = ValidationEvent(
-        now,
-        outcome,
-        reason,
-        detail,
-        library,
-        profile,
-        None if iss is None else _label(iss),
-        alg_s,
-        kid_s,
-        typ_s,
-        None if client_id is None else _label(client_id),
-        token_fp,
-        None if jti is None else fp.claim("jti", jti),
-        None if sub is None else fp.claim("sub", sub),
-        tenant,
-        iat,
-        nbf,
-        exp,
-        peek.token_bytes,
-        (end_ns - start_ns) / 1e9,
-        None,
-        None,
-        st.service,
+        time=item.time,
+        outcome=item.outcome,
+        reason=item.reason,
+        detail=item.detail,
+        library=item.library,
+        profile=item.profile,
+        issuer=issuer,
+        alg=alg,
+        kid=kid,
+        typ=typ,
+        client_id=client_id,
+        token_fp=token_fp,
+        jti_hash=jti_hash,
+        sub_hash=sub_hash,
+        tenant=tenant,
+        iat=iat,
+        nbf=nbf,
+        exp=exp,
+        token_bytes=peek.token_bytes,
+        duration_s=(item.end_ns - item.start_ns) / 1e9,
+        service=st.service,
     )
-    if outcome == "accepted":
-        st.guard.learn(event.issuer, event.kid)
+    if item.outcome == "accepted":
+        st.guard.learn(issuer, kid)
     return event
 
 
-class _Deferred:
-    """Builds and emits events on a background thread, for ``configure(defer=True)``.
-
-    The request thread appends the raw ingredients (the token, the peeked header, a copy of the claims, the
-    OpenTelemetry context) to a queue; a daemon thread turns them into events every ``interval`` seconds, or
-    as soon as ``batch`` are waiting, and at :func:`jwtobs.flush` and exit. Past ``max_pending`` waiting
-    items the request thread builds its own event (back-pressure: nothing is dropped, memory stays bounded).
-    """
-
-    def __init__(self, *, batch: int = 4096, interval: float = 0.5, max_pending: int = 100_000) -> None:
-        self.batch = batch
-        self.interval = interval
-        self.max_pending = max_pending
-        self._items: deque[tuple[Any, ...]] = deque()
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def submit(self, item: tuple[Any, ...]) -> None:
-        n = len(self._items)
-        if n >= self.batch:
-            if n >= self.max_pending:
-                self._process(item)
-                return
-            self._wake.set()
-        if self._thread is None:
-            self._start()
-        self._items.append(item)
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="jwtobs-events", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            self.drain()
-
-    def drain(self) -> None:
-        items, process = self._items, self._process
-        with self._lock:
-            while True:
-                try:
-                    item = items.popleft()
-                except IndexError:
-                    return
-                process(item)
-
-    @staticmethod
-    def _process(item: tuple[Any, ...]) -> None:
-        st, outcome, reason, detail, library, profile, token, peek, claims, s_ns, e_ns, tenant, now, ctx = item
-        try:
-            event = _build(st, outcome, reason, detail, library, profile, token, peek, claims, s_ns, e_ns, tenant, now)
-        except Exception as exc:  # pragma: no cover - defensive
-            _warn_once("build", exc)
-            return
-        emit(st, event, s_ns, e_ns, ctx)
-
-    def after_fork(self) -> None:
-        """In a forked child: forget the parent's queue (the parent emits those) and its thread."""
-        self._items = deque()
-        self._thread = None
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-
-
-_deferred = _Deferred()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_deferred.after_fork)
-atexit.register(lambda: _deferred.drain())
-
-
-def drain_deferred() -> None:
-    """Build every event still waiting for the background thread (``jwtobs.flush`` calls this)."""
-    _deferred.drain()
+def _process(item: Pending) -> ValidationEvent | None:
+    st = item.state
+    try:
+        event = build(item)
+    except Exception as exc:  # pragma: no cover - defensive
+        st.telemetry.lost()
+        st.telemetry.failed("event", exc)
+        return None
+    emit(st, event, item.start_ns, item.end_ns, item.context)
+    return event
 
 
 def emit(
     st: config.State, event: ValidationEvent, start_ns: int, end_ns: int, ctx: otel_context.Context | None = None
 ) -> None:
-    """Hand a finished event to telemetry and every sink. Never raises."""
-    try:
-        st.telemetry.emit(event, start_ns, end_ns, ctx)
-    except Exception as exc:
-        _warn_once("telemetry", exc)
+    """Hand a finished event to telemetry (span and metrics, each on its own) and every sink. Never raises."""
+    st.telemetry.emit(event, start_ns, end_ns, ctx)  # counts its own failures
     _to_sinks(st, event)
 
 
-def _to_sinks(st: config.State, event: ValidationEvent) -> None:
+def _to_sinks(st: config.State, record: ValidationEvent | KeySetChange) -> None:
     for sink in st.sinks:
         try:
-            sink(event)
-        except Exception as exc:
-            st.telemetry.dropped_events += 1
-            _warn_once(f"sink:{type(sink).__name__}", exc)
+            sink(record)
+        except Exception as exc:  # retried with the next record; counted; logged once per sink
+            st.telemetry.lost()
+            st.telemetry.failed("sink", exc, sink)
 
 
-def _warn_once(where: str, exc: BaseException) -> None:
-    if where not in _warned:
-        _warned.add(where)
-        # the exception's class only: its message could echo a token
-        _log.warning("jwtobs: %s failed (%s); validation outcome unaffected", where, type(exc).__name__)
+class _Queue:
+    """The bounded queue between request threads and the background event builder.
+
+    ``put`` is a ``deque.append`` (atomic under the GIL) unless the queue is full: then the record is dropped
+    and counted, never waited for. The daemon thread wakes every ``interval`` seconds, or as soon as ``batch``
+    records wait, and builds everything waiting; :func:`flush` and process exit do the same on the caller's
+    thread.
+    """
+
+    def __init__(self, *, batch: int = 8192, interval: float = 1.0, max_queued: int = MAX_QUEUED) -> None:
+        self.batch = batch
+        self.interval = interval
+        self.max_queued = max_queued
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """Fresh state (also in a forked child: the parent builds its own records)."""
+        self.items: deque[Pending | _KeySetItem] = deque()
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def put(self, item: Pending | _KeySetItem) -> None:
+        items = self.items
+        n = len(items)
+        if n >= self.batch:
+            if n >= self.max_queued:
+                item.state.telemetry.lost()
+                item.state.telemetry.failed("event_queue", _QueueFull())
+                return
+            self.wake.set()
+        if self.thread is None:
+            self._start()
+        items.append(item)
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="jwtobs-events", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            self.drain()
+
+    def drain(self) -> int:
+        """Build and emit every waiting record; returns how many."""
+        items, n = self.items, 0
+        with self.lock:
+            while True:
+                try:
+                    item = items.popleft()
+                except IndexError:
+                    return n
+                if type(item) is Pending:
+                    _process(item)
+                else:
+                    assert isinstance(item, _KeySetItem)
+                    _to_sinks(item.state, item.change)
+                n += 1
+
+
+class _QueueFull(Exception):
+    """The event queue was full: a record was dropped (counted, never blocking the request)."""
+
+
+_queue = _Queue()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_queue.after_fork)
+
+
+def queued() -> int:
+    """Records waiting for the background builder."""
+    return len(_queue.items)
+
+
+def flush() -> None:
+    """Build every waiting event, then write buffered events and record buffered metric measurements now.
+
+    ``jwtobs.flush()``. Call it before reading events or metrics right after validations (tests, scripts),
+    and before a process ends without running ``atexit`` handlers (``os._exit``, some pre-fork servers).
+    """
+    config.flush()  # runs _queue.drain first (registered below with config.before_flush)
+
+
+def _at_exit() -> None:
+    try:
+        flush()
+    except Exception:  # pragma: no cover - at exit, nothing left to tell
+        _log.debug("jwtobs: flush at exit failed", exc_info=True)
+
+
+# Runs before JsonlSink's own at-exit close (registered when jwtobs.events was imported, earlier): every
+# waiting record reaches the sinks before they close.
+atexit.register(_at_exit)
+config.before_flush(_queue.drain)
 
 
 def emit_keyset_change(
@@ -283,19 +373,28 @@ def emit_keyset_change(
         st = state if state is not None else config.current()
         now = time.time() if st.clock is None else st.clock()
         change = KeySetChange(
-            now,
-            None if issuer is None else _label(issuer),
-            tuple(sanitize(k) or "" for k in added),
-            tuple(sanitize(k) or "" for k in removed),
-            keys,
-            st.service,
+            time=now,
+            issuer=None if issuer is None else _label(issuer),
+            added=tuple(sanitize(k) or "" for k in added),
+            removed=tuple(sanitize(k) or "" for k in removed),
+            keys=keys,
+            service=st.service,
         )
     except Exception as exc:  # pragma: no cover - defensive
-        _warn_once("keyset", exc)
+        _failed(state, "keyset", exc)
         return None
-    for sink in st.sinks:
-        try:
-            sink(change)  # type: ignore[arg-type]
-        except Exception as exc:
-            _warn_once(f"sink:{type(sink).__name__}", exc)
+    if st.defer:
+        _queue.put(_KeySetItem(st, change))  # after the validations recorded before it, like in the file
+    else:
+        _to_sinks(st, change)
     return change
+
+
+class _KeySetItem:
+    """A key-set change waiting in the queue behind the validations recorded before it."""
+
+    __slots__ = ("change", "state")
+
+    def __init__(self, state: config.State, change: KeySetChange) -> None:
+        self.state = state
+        self.change = change

@@ -14,6 +14,7 @@ and a span that the sampler would drop is never built.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -26,9 +27,12 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from jwtobs.version import __version__
+from jwtobs._otel_compat import NEVER, PARENT_OR_ROOT, is_proxy_meter_provider, meter_enabled, span_policy
 
 if TYPE_CHECKING:
     from jwtobs.events import ValidationEvent
+
+_log = logging.getLogger("jwtobs")
 
 __all__ = [
     "CardinalityGuard",
@@ -44,6 +48,9 @@ __all__ = [
     "JWKS_STALENESS",
     "REDACTIONS",
     "EVENTS_DROPPED",
+    "TELEMETRY_FAILURES",
+    "PROMETHEUS_NAMES",
+    "NEAR_EXPIRY_S",
 ]
 
 #: Instrumentation scope name of every tracer and meter jwtobs uses.
@@ -59,6 +66,7 @@ JWKS_KEYS: Final = "jwtobs.jwks.keys"
 JWKS_STALENESS: Final = "jwtobs.jwks.staleness"
 REDACTIONS: Final = "jwtobs.redactions"
 EVENTS_DROPPED: Final = "jwtobs.events.dropped"
+TELEMETRY_FAILURES: Final = "jwtobs.telemetry.failures"
 
 # -- attribute names --
 ATTR_OUTCOME: Final = "jwtobs.outcome"
@@ -74,6 +82,8 @@ ATTR_TRIGGER: Final = "jwtobs.trigger"
 ATTR_WHY: Final = "jwtobs.why"
 ATTR_KIND: Final = "jwtobs.kind"
 ATTR_SINK: Final = "jwtobs.sink"
+#: On the telemetry failure counter: ``span``, ``metrics``, ``sink``, ``event_queue``.
+ATTR_COMPONENT: Final = "jwtobs.component"
 ATTR_JTI_HASH: Final = "jwtobs.jti.hash"
 ATTR_SUB_HASH: Final = "jwtobs.sub.hash"
 ATTR_TOKEN_FP: Final = "jwtobs.token.fingerprint"
@@ -187,6 +197,31 @@ GAUGES: Final[dict[str, tuple[str, str]]] = {
 #: Buffered measurements beyond which metrics are recorded directly (a reader that never collects).
 MAX_PENDING: Final = 200_000
 
+#: The expiry offset is recorded for every rejected token, and for accepted tokens only within this many
+#: seconds of their ``exp`` (or past it, inside the validator's leeway): there it tells about clock skew,
+#: leeway use and clients refreshing late. An accepted token with more time left carries no signal the
+#: dashboards use, and skipping it halves the SDK work of an accepted validation. What is lost: the
+#: distribution of remaining lifetime of accepted tokens beyond this window (no shipped panel or rule uses it).
+NEAR_EXPIRY_S: Final = 300.0
+
+
+def _prometheus_name(name: str, unit: str, counter: bool) -> str:
+    base = name.replace(".", "_") + ("_seconds" if unit == "s" else "")
+    return base + "_total" if counter else base
+
+
+#: OTel instrument name -> the metric family name Prometheus shows (histograms add _bucket/_count/_sum).
+#: Dashboards and alert rules import these instead of spelling them.
+PROMETHEUS_NAMES: Final[dict[str, str]] = {
+    VALIDATION_DURATION: _prometheus_name(VALIDATION_DURATION, "s", False),
+    TOKEN_EXPIRY_OFFSET: _prometheus_name(TOKEN_EXPIRY_OFFSET, "s", False),
+    JWKS_FETCH_DURATION: _prometheus_name(JWKS_FETCH_DURATION, "s", False),
+    EVENTS_DROPPED: _prometheus_name(EVENTS_DROPPED, "{event}", True),
+    TELEMETRY_FAILURES: _prometheus_name(TELEMETRY_FAILURES, "{failure}", True),
+    **{n: _prometheus_name(n, unit, True) for n, (unit, _) in COUNTERS.items()},
+    **{n: _prometheus_name(n, unit, False) for n, (unit, _) in GAUGES.items()},
+}
+
 
 class CardinalityGuard:
     """Decides which attacker-controlled values may become metric attribute values.
@@ -240,52 +275,6 @@ class CardinalityGuard:
         return value if value is not None and value in JWA_NAMES else UNKNOWN
 
 
-# -- span policy ---------------------------------------------------------------------------------------
-_NEVER, _PARENT_OR_ROOT, _ALWAYS = 0, 1, 2
-
-
-def _span_policy(provider: Any) -> tuple[int, bool]:
-    """(policy, root_sampled) decided once per tracer provider.
-
-    ``_NEVER``: the sampler drops everything (or there is no SDK); ``_PARENT_OR_ROOT``: a standard
-    ParentBased sampler, so a span is built only when the parent is sampled, or when there is no parent and
-    the root sampler is not ALWAYS_OFF; ``_ALWAYS``: anything else, ask the SDK on every call.
-    """
-    try:
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.sampling import Decision, ParentBased, StaticSampler
-    except ImportError:  # pragma: no cover - the SDK is a core dependency
-        return _ALWAYS, True
-    if not isinstance(provider, TracerProvider):
-        if isinstance(provider, (trace.NoOpTracerProvider, trace.ProxyTracerProvider)):
-            return _NEVER, False
-        return _ALWAYS, True
-    if getattr(provider, "_disabled", False):
-        return _NEVER, False
-
-    def static(s: Any) -> Decision | None:
-        return s._decision if type(s) is StaticSampler else None
-
-    sampler = provider.sampler
-    if static(sampler) is Decision.DROP:
-        return _NEVER, False
-    if type(sampler) is ParentBased:
-        children = (getattr(sampler, "_remote_parent_sampled", None), getattr(sampler, "_local_parent_sampled", None))
-        not_sampled = (
-            getattr(sampler, "_remote_parent_not_sampled", None),
-            getattr(sampler, "_local_parent_not_sampled", None),
-        )
-        if all(static(c) is Decision.RECORD_AND_SAMPLE for c in children) and all(
-            static(c) is Decision.DROP for c in not_sampled
-        ):
-            return _PARENT_OR_ROOT, static(getattr(sampler, "_root", None)) is not Decision.DROP
-    return _ALWAYS, True
-
-
-def _meter_enabled(provider: Any) -> bool:
-    return not isinstance(provider, (metrics.NoOpMeterProvider, metrics._internal._ProxyMeterProvider))
-
-
 class Telemetry:
     """Emits spans and metrics for validation events. One instance per configuration.
 
@@ -302,7 +291,7 @@ class Telemetry:
         self._tp_final = self._mp_final = False
         self._tp_next_check = self._mp_next_check = 0.0
         self._tracer: trace.Tracer | None = None
-        self._policy, self._root_sampled = _NEVER, False
+        self._policy, self._root_sampled = NEVER, False
         self._metrics_on = False
         self._pending: deque[tuple[dict[str, Any], float, float, int | None]] = deque()
         self._attr_sets: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
@@ -310,10 +299,68 @@ class Telemetry:
         self._pending_lock = threading.Lock()
         self._attr_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._offset_attr_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.dropped_events = 0  # incremented by the pipeline when a sink fails
+        #: records lost by jwtobs itself (a sink raised, the event queue was full); see :meth:`lost`
+        self.dropped_events = 0
+        #: callables returning records lost inside a sink (``JsonlSink.dropped``), added by the configuration
+        self.dropped_sources: list[Callable[[], int]] = []
+        self._failures: dict[str, int] = {}
+        self._failure_logged: set[tuple[int, str]] = set()
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self._gauges: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
         self._counts_lock = threading.Lock()
+
+    # -- public accessors ---------------------------------------------------------------------------
+    @property
+    def tracer_provider(self) -> Any:
+        """The tracer provider given to the configuration (``None``: the global one, looked up lazily)."""
+        return self._fixed_tp
+
+    @property
+    def meter_provider(self) -> Any:
+        """The meter provider given to the configuration (``None``: the global one, looked up lazily)."""
+        return self._fixed_mp
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Whether a real meter provider has been seen (measurements are buffered for it)."""
+        return self._metrics_on
+
+    # -- failures of observability (never of a validation) ---------------------------------------------
+    def failed(self, component: str, exc: BaseException, culprit: object = None) -> None:
+        """Count a failure of ``component`` (``span``, ``metrics``, ``sink``...); log it once per culprit
+        instance (a sink, a tracer provider) with the exception's class only (its message could echo a token)."""
+        with self._counts_lock:
+            self._failures[component] = self._failures.get(component, 0) + 1
+        key = (id(culprit if culprit is not None else self), component)
+        if key not in self._failure_logged:
+            self._failure_logged.add(key)
+            _log.warning(
+                "jwtobs: %s %r failed (%s); validation outcome unaffected, failures counted in %s",
+                component,
+                culprit if culprit is not None else "",
+                type(exc).__name__,
+                TELEMETRY_FAILURES,
+            )
+
+    def lost(self, n: int = 1) -> None:
+        """Count ``n`` records that never reached a sink (``jwtobs.events.dropped``)."""
+        self.dropped_events += n
+
+    def failures(self) -> dict[str, int]:
+        """Failures so far per component (what ``jwtobs.telemetry.failures`` exports)."""
+        with self._counts_lock:
+            return dict(self._failures)
+
+    def events_dropped(self) -> int:
+        """Records lost so far: by jwtobs (:meth:`lost`) and inside sinks (what ``jwtobs.events.dropped``
+        exports)."""
+        total = self.dropped_events
+        for source in self.dropped_sources:
+            try:
+                total += int(source())
+            except Exception:  # a sink's counter that cannot be read adds nothing
+                continue
+        return total
 
     # -- provider resolution (identity check per call; rebuild only on change) -------------------------
     # A global provider can be set only once (OpenTelemetry refuses to override it), so once a real one
@@ -330,8 +377,8 @@ class Telemetry:
         self._tp_final = self._fixed_tp is not None or not isinstance(tp, trace.ProxyTracerProvider)
         if tp is not self._tp:
             self._tp = tp
-            self._policy, self._root_sampled = _span_policy(tp)
-            self._tracer = tp.get_tracer(SCOPE, __version__) if self._policy != _NEVER else None
+            self._policy, self._root_sampled = span_policy(tp)
+            self._tracer = tp.get_tracer(SCOPE, __version__) if self._policy != NEVER else None
 
     def _resolve_meter(self) -> None:
         if self._mp_final:
@@ -341,11 +388,11 @@ class Telemetry:
             return
         self._mp_next_check = now + 1.0
         mp = self._fixed_mp if self._fixed_mp is not None else metrics.get_meter_provider()
-        self._mp_final = self._fixed_mp is not None or not isinstance(mp, metrics._internal._ProxyMeterProvider)
+        self._mp_final = self._fixed_mp is not None or not is_proxy_meter_provider(mp)
         if mp is self._mp:
             return
         self._mp = mp
-        self._metrics_on = _meter_enabled(mp)
+        self._metrics_on = meter_enabled(mp)
         if not self._metrics_on:
             return
         meter = mp.get_meter(SCOPE, __version__)
@@ -366,7 +413,13 @@ class Telemetry:
             EVENTS_DROPPED,
             callbacks=[self._collect],
             unit="{event}",
-            description="Validation events an event sink failed to write",
+            description="Events and key-set changes that never reached a sink or that a sink failed to write",
+        )
+        meter.create_observable_counter(
+            TELEMETRY_FAILURES,
+            callbacks=[self._observe_failures],
+            unit="{failure}",
+            description="Failures of spans, metrics, sinks (jwtobs.component); validations are unaffected",
         )
         for name, (unit, description) in COUNTERS.items():
             meter.create_observable_counter(
@@ -380,7 +433,10 @@ class Telemetry:
     def _collect(self, options: CallbackOptions) -> Iterable[Observation]:
         """Runs when a reader collects: replay buffered measurements, then report dropped events."""
         self.drain()
-        return [Observation(self.dropped_events)]
+        return [Observation(self.events_dropped())]
+
+    def _observe_failures(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(n, {ATTR_COMPONENT: c}) for c, n in sorted(self.failures().items())]
 
     def drain(self) -> int:
         """Record every buffered measurement into the SDK instruments; returns how many."""
@@ -393,7 +449,10 @@ class Telemetry:
                     attrs, seconds, t, exp = pending.popleft()
                 except IndexError:
                     return n
-                record(attrs, seconds, t, exp)
+                try:
+                    record(attrs, seconds, t, exp)
+                except Exception as exc:  # a meter that raises: counted, the other measurements still go
+                    self.failed("metrics", exc, self._mp)
                 n += 1
 
     # -- the per-validation path ------------------------------------------------------------------------
@@ -402,9 +461,9 @@ class Telemetry:
         if not self._tp_final:
             self._resolve_tracer()
         policy = self._policy
-        if policy == _NEVER:
+        if policy == NEVER:
             return False
-        if policy == _PARENT_OR_ROOT:
+        if policy == PARENT_OR_ROOT:
             parent = trace.get_current_span().get_span_context()
             return bool(parent.trace_flags.sampled) if parent.is_valid else self._root_sampled
         return True
@@ -415,16 +474,22 @@ class Telemetry:
         ``ctx`` is the context the validation ran in (default: the current one); the deferred pipeline passes
         the context captured on the request thread, so the span gets the right parent.
         """
-        if not self._tp_final:
-            self._resolve_tracer()
-        if self._policy != _NEVER:
-            guard = self.guard
-            self._span(
-                event, guard.issuer(event.issuer), guard.alg(event.alg), guard.kid(event.kid), start_ns, end_ns, ctx
-            )
-        else:
-            _parent_ids(event, ctx)
-        self.emit_metrics(event)
+        try:
+            if not self._tp_final:
+                self._resolve_tracer()
+            if self._policy != NEVER:
+                guard = self.guard
+                self._span(
+                    event, guard.issuer(event.issuer), guard.alg(event.alg), guard.kid(event.kid), start_ns, end_ns, ctx
+                )
+            else:
+                _parent_ids(event, ctx)
+        except Exception as exc:  # a tracer or span processor that raises leaves the metrics on
+            self.failed("span", exc, self._tp)
+        try:
+            self.emit_metrics(event)
+        except Exception as exc:
+            self.failed("metrics", exc, self._mp)
 
     def emit_metrics(self, event: ValidationEvent) -> None:
         """The metric measurements of one event (buffered until a reader collects)."""
@@ -450,6 +515,8 @@ class Telemetry:
         self._duration.record(duration_s, attrs)
         if exp is not None:
             offset = t - exp
+            if offset < -NEAR_EXPIRY_S and attrs[ATTR_OUTCOME] == "accepted":
+                return
             side = "after_exp" if offset > 0 else "before_exp"
             okey = (attrs[ATTR_OUTCOME], attrs[ATTR_ISSUER], side)
             expiry_attrs = self._offset_attr_cache.get(okey)
@@ -489,7 +556,7 @@ class Telemetry:
         end_ns: int,
         ctx: Context | None = None,
     ) -> None:
-        if self._policy == _PARENT_OR_ROOT:
+        if self._policy == PARENT_OR_ROOT:
             parent = trace.get_current_span(ctx).get_span_context()
             if parent.is_valid:
                 if not parent.trace_flags.sampled:

@@ -22,12 +22,14 @@ from jwtobs import adapters, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
 from jwtobs.header import MAX_TOKEN_BYTES, peek
 
-__all__ = ["wrap", "active", "observer"]
+__all__ = ["wrap", "active", "observer", "ACTIVE"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_ACTIVE: Final[ContextVar[bool]] = ContextVar("jwtobs_validation_active", default=False)
+#: Set while an observed validation runs in this context: code that patches entry points in place
+#: (:mod:`jwtobs.instrumentation`) sets and resets it around its calls too, so nested observations record once.
+ACTIVE: Final[ContextVar[bool]] = ContextVar("jwtobs_validation_active", default=False)
 #: keyword names under which validators take the token
 TOKEN_KWARGS: Final = ("token", "jwt", "value", "s", "raw", "raw_token", "jws", "jwe", "data")
 
@@ -36,7 +38,7 @@ RaiseAs = Literal["native", "jwtobs"]
 
 def active() -> bool:
     """True while an observed validation is running in this context (used to avoid double recording)."""
-    return _ACTIVE.get()
+    return ACTIVE.get()
 
 
 def _token_getter(token_arg: int | str | None) -> Callable[[tuple[Any, ...], dict[str, Any]], object]:
@@ -71,15 +73,15 @@ class _Observer:
 
     def accepted(self, token: object, result: object, t0: int, dt: int) -> None:
         try:
-            # No peek here: the event builder peeks (on the background thread with configure(defer=True)),
-            # and claims None means "the peeked claims". A bytearray is copied: the caller may reuse it.
+            # No peek here: the event builder peeks (on the background thread by default), and claims None
+            # means "the peeked claims".
             pipeline.record(
                 outcome="accepted",
                 reason=None,
                 detail=None,
                 library=self.library,
                 profile=self.profile,
-                token=bytes(token) if type(token) is bytearray else token,
+                token=token,
                 peek=None,
                 claims=self.claims_from_result(result),
                 start_ns=t0,
@@ -184,9 +186,9 @@ def wrap(
 
         @functools.wraps(fn)
         async def awrapped(*args: Any, **kwargs: Any) -> Any:
-            if _ACTIVE.get():
+            if ACTIVE.get():
                 return await afn(*args, **kwargs)
-            ctx_token = _ACTIVE.set(True)
+            ctx_token = ACTIVE.set(True)
             t0 = time_ns()
             p0 = perf_ns()
             try:
@@ -198,7 +200,7 @@ def wrap(
                     raise TokenRejected(reason, detail) from exc
                 raise
             finally:
-                _ACTIVE.reset(ctx_token)
+                ACTIVE.reset(ctx_token)
             obs.accepted(get_token(args, kwargs), result, t0, perf_ns() - p0)
             return result
 
@@ -207,9 +209,9 @@ def wrap(
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if _ACTIVE.get():
+        if ACTIVE.get():
             return fn(*args, **kwargs)
-        ctx_token = _ACTIVE.set(True)
+        ctx_token = ACTIVE.set(True)
         t0 = time_ns()
         p0 = perf_ns()
         try:
@@ -221,7 +223,7 @@ def wrap(
                 raise TokenRejected(reason, detail) from exc
             raise
         finally:
-            _ACTIVE.reset(ctx_token)
+            ACTIVE.reset(ctx_token)
         obs.accepted(get_token(args, kwargs), result, t0, perf_ns() - p0)
         return result
 

@@ -691,24 +691,22 @@ def simulate(
     _clean(events_dir)
     for legacy in (out / "labels.json", out / "events.jsonl", out / "events.parquet"):  # and the old layout's
         legacy.unlink(missing_ok=True)
-    previous = config._state
     with JwksServer(max_age=int(scenario.jwks_max_age)) as server:
         sim = _Sim(scenario, server, events_dir)
-        jwtobs.configure(
-            sinks=[sim.router],
-            clock=sim.clock.now,
-            fingerprint_key=f"jwtobs-simulation-{scenario.seed}",
-            service="jwtobs-simulation",
-            issuers=list(sim.issuers),
-            tracer_provider=trace.NoOpTracerProvider(),
-            meter_provider=metrics.NoOpMeterProvider(),
-            from_env=False,
-        )
         try:
-            sim.run(progress)
+            with config.override(
+                sinks=[sim.router],
+                clock=sim.clock.now,
+                fingerprint_key=f"jwtobs-simulation-{scenario.seed}",
+                service="jwtobs-simulation",
+                issuers=list(sim.issuers),
+                tracer_provider=trace.NoOpTracerProvider(),
+                meter_provider=metrics.NoOpMeterProvider(),
+                defer=False,  # every event in the files, in order (a full deferred queue would drop)
+                from_env=False,
+            ):
+                sim.run(progress)
         finally:
-            config._flush_state(config.current(), close=True)
-            config._state = previous
             sim.close()
     pq: Path | None = None
     if parquet:

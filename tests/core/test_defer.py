@@ -17,7 +17,7 @@ import jwtobs
 from jwtobs import pipeline
 from jwtobs.events import ValidationEvent
 
-from .conftest import AUD, Keys, claims
+from .conftest import AUD, ISS, Keys, claims
 
 
 def _run(defer: bool, tokens: list[str], keys: Keys, clock: Any) -> tuple[list[dict[str, Any]], int]:
@@ -88,17 +88,74 @@ def test_sampled_spans_are_built_with_the_request_parent(keys: Keys) -> None:
     assert span.start_time < span.end_time <= request_span.end_time  # type: ignore[operator]
 
 
-def test_deferred_queue_is_bounded(keys: Keys, monkeypatch: Any) -> None:
-    monkeypatch.setattr(pipeline._deferred, "max_pending", 5)
-    monkeypatch.setattr(pipeline._deferred, "batch", 5)
+def test_deferred_queue_is_bounded_drops_and_counts(keys: Keys, monkeypatch: Any) -> None:
+    monkeypatch.setattr(pipeline._queue, "max_queued", 5)
+    monkeypatch.setattr(pipeline._queue, "batch", 5)
     events: list[ValidationEvent] = []
-    jwtobs.configure(defer=True, sinks=[events.append], fingerprint_key="k" * 16, from_env=False)
+    reader = InMemoryMetricReader()
+    state = jwtobs.configure(
+        defer=True,
+        sinks=[events.append],
+        fingerprint_key="k" * 16,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        from_env=False,
+    )
     decode = jwtobs.wrap(jwt.decode)
     token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
-    with pipeline._deferred._lock:
+    with pipeline._queue.lock:  # the background builder cannot drain meanwhile
         for _ in range(20):
-            decode(token, keys.hmac, algorithms=["HS256"], audience=AUD)
-        assert len(pipeline._deferred._items) == 5
-        assert len(events) == 15  # built on the request thread once the queue was full: nothing dropped
+            assert decode(token, keys.hmac, algorithms=["HS256"], audience=AUD)["iss"] == ISS  # never blocks
+        assert pipeline.queued() == 5
+        assert events == []  # nothing built on the request thread
     jwtobs.flush()
-    assert len(events) == 20
+    assert len(events) == 5
+    assert state.telemetry.events_dropped() == 15
+    assert state.telemetry.failures() == {"event_queue": 15}
+    data = reader.get_metrics_data()
+    values = {
+        m.name: sum(p.value for p in m.data.data_points)
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name in ("jwtobs.events.dropped", "jwtobs.telemetry.failures")
+    }
+    assert values == {"jwtobs.events.dropped": 15, "jwtobs.telemetry.failures": 15}
+
+
+def test_deferred_is_the_default_and_jwtobs_defer_0_is_synchronous(keys: Keys, monkeypatch: Any) -> None:
+    monkeypatch.delenv("JWTOBS_DEFER")
+    assert jwtobs.configure(fingerprint_key="k" * 16, from_env=False).defer is True
+    monkeypatch.setenv("JWTOBS_DEFER", "0")
+    assert jwtobs.configure(fingerprint_key="k" * 16, from_env=False).defer is False
+    assert jwtobs.configure(fingerprint_key="k" * 16, defer=True, from_env=False).defer is True  # an argument wins
+
+
+def test_guard_learns_from_accepted_tokens_when_deferred(keys: Keys) -> None:
+    state = jwtobs.configure(defer=True, fingerprint_key="k" * 16, from_env=False)
+    token = jwt.encode(claims(iss="https://learned.example"), keys.hmac, algorithm="HS256", headers={"kid": "k-7"})
+    jwtobs.wrap(jwt.decode)(token, keys.hmac, algorithms=["HS256"], audience=AUD)
+    jwtobs.flush()
+    assert state.guard.issuer("https://learned.example") == "https://learned.example"
+    assert state.guard.kid("k-7") == "k-7"
+
+
+def test_process_exit_drains_the_queue(keys: Keys, tmp_path: Any) -> None:
+    """No flush(): the at-exit handler builds and writes every waiting event before the file closes."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "events.jsonl"
+    script = f"""
+import os, time, jwt, jwtobs
+os.environ.pop("JWTOBS_DEFER", None)
+jwtobs.configure(events_path={str(path)!r}, fingerprint_key="k" * 16, from_env=False)
+decode = jwtobs.wrap(jwt.decode)
+secret = b"s" * 32
+for i in range(500):
+    decode(jwt.encode({{"sub": str(i), "exp": int(time.time()) + 60}}, secret, algorithm="HS256"), secret,
+           algorithms=["HS256"])
+"""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "JWTOBS_DEFER"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 500

@@ -94,7 +94,7 @@ def test_jsonl_write_failure_is_counted_not_raised(tmp_path: Path, caplog: pytes
     sink(_event())
     with caplog.at_level(logging.WARNING, logger="jwtobs"):
         sink.flush()
-    assert sink.dropped == 1 and "could not write events" in caplog.text
+    assert sink.dropped == 1 and "cannot write events" in caplog.text
 
 
 def test_pending_events_are_bounded(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 from opentelemetry import trace
@@ -96,7 +98,8 @@ def test_deferred_histogram_counts_are_exact_and_bounded(keys: Keys, monkeypatch
     jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16, from_env=False)
     monkeypatch.setattr(telemetry, "MAX_PENDING", 50)  # a reader that never collects: direct recording
     decode = jwtobs.wrap(jwt.decode)
-    tokens = [jwt.encode(claims(), keys.hmac, algorithm="HS256") for _ in range(120)]
+    exp = int(time.time()) + 200  # near expiry: the offset is recorded for accepted tokens too
+    tokens = [jwt.encode(claims(exp=exp), keys.hmac, algorithm="HS256") for _ in range(120)]
     for t in tokens:
         decode(t, keys.hmac, algorithms=["HS256"], audience=AUD)
     tel = jwtobs.config.current().telemetry
@@ -107,8 +110,35 @@ def test_deferred_histogram_counts_are_exact_and_bounded(keys: Keys, monkeypatch
     assert sum(p.count for p in points[telemetry.TOKEN_EXPIRY_OFFSET]) == 120
     (offset,) = points[telemetry.TOKEN_EXPIRY_OFFSET]
     assert dict(offset.attributes)["jwtobs.expiry_side"] == "before_exp"
-    assert 500 < offset.sum / offset.count <= 600  # |now - exp| for tokens with 600 s left
+    assert 150 < offset.sum / offset.count <= 200  # |now - exp| for tokens with 200 s left
     assert not tel._pending
+
+
+def test_expiry_offset_only_where_it_carries_information(keys: Keys) -> None:
+    """Rejected tokens and tokens within NEAR_EXPIRY_S of exp: recorded; accepted ones with more time left: not."""
+    reader = InMemoryMetricReader()
+    jwtobs.configure(meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16, from_env=False)
+    decode = jwtobs.wrap(jwt.decode)
+    now = int(time.time())
+    for exp, n in ((now + 3600, 5), (now + 60, 3), (now - 30, 2)):
+        for _ in range(n):
+            try:
+                decode(
+                    jwt.encode(claims(exp=exp), keys.hmac, algorithm="HS256"),
+                    keys.hmac,
+                    algorithms=["HS256"],
+                    audience=AUD,
+                )
+            except jwt.ExpiredSignatureError:
+                pass
+    data = reader.get_metrics_data()
+    points = {m.name: m.data.data_points for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert sum(p.count for p in points[telemetry.VALIDATION_DURATION]) == 10
+    by_side = {
+        (dict(p.attributes)["jwtobs.outcome"], dict(p.attributes)["jwtobs.expiry_side"]): p.count
+        for p in points[telemetry.TOKEN_EXPIRY_OFFSET]
+    }
+    assert by_side == {("accepted", "before_exp"): 3, ("rejected", "after_exp"): 2}
 
 
 def test_cardinality_guard() -> None:

@@ -1,0 +1,102 @@
+"""Every place jwtobs reads OpenTelemetry internals, in one module, for a tested range of SDK versions.
+
+jwtobs decides once per provider whether a validation span could ever be sampled (so an unsampled span is
+never built) and whether a meter provider is a real one. The public API does not expose a sampler's fixed
+decision nor the proxy provider class, so these functions read private attributes of the SDK
+(``StaticSampler._decision``, ``ParentBased._root`` and its four child samplers, ``TracerProvider._disabled``)
+and of the API (``metrics._internal._ProxyMeterProvider``).
+
+They are read only for SDK versions in :data:`TESTED_SDK` (``tests/core/test_otel_compat.py`` checks each
+read against the installed SDK, and ``pyproject.toml`` bounds the dependency to the same range). Outside it,
+or when an attribute is missing, every function answers conservatively: spans are asked for on every call
+(``ALWAYS``) and a meter provider is used; correctness never depends on these reads, only cost does.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any, Final
+
+from opentelemetry import metrics, trace
+
+__all__ = ["NEVER", "PARENT_OR_ROOT", "ALWAYS", "TESTED_SDK", "sdk_in_range", "span_policy", "is_proxy_meter_provider"]
+
+#: Span policies: the sampler drops everything / a standard ParentBased sampler (a span only under a sampled
+#: parent, or at the root when the root sampler is not ALWAYS_OFF) / ask the SDK on every call.
+NEVER: Final = 0
+PARENT_OR_ROOT: Final = 1
+ALWAYS: Final = 2
+
+#: SDK versions whose internals the functions below were checked against (lower inclusive, upper exclusive).
+TESTED_SDK: Final = ((1, 30), (2, 0))
+
+
+def _sdk_version() -> tuple[int, ...] | None:
+    try:
+        raw = metadata.version("opentelemetry-sdk")
+    except metadata.PackageNotFoundError:
+        return None
+    parts: list[int] = []
+    for piece in raw.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            return None
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def sdk_in_range(version: tuple[int, ...] | None = None) -> bool:
+    """Whether the installed (or given) SDK version is in :data:`TESTED_SDK`."""
+    v = _sdk_version() if version is None else version
+    return v is not None and TESTED_SDK[0] <= v < TESTED_SDK[1]
+
+
+_IN_RANGE: Final = sdk_in_range()
+
+
+def _static_decision(sampler: Any) -> Any:
+    from opentelemetry.sdk.trace.sampling import StaticSampler
+
+    return getattr(sampler, "_decision", None) if type(sampler) is StaticSampler else None
+
+
+def span_policy(provider: Any) -> tuple[int, bool]:
+    """``(policy, root_sampled)`` for a tracer provider, decided once per provider."""
+    if isinstance(provider, (trace.NoOpTracerProvider, trace.ProxyTracerProvider)):
+        return NEVER, False
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.sampling import Decision, ParentBased
+    except ImportError:  # pragma: no cover - no SDK: someone else's provider
+        return ALWAYS, True
+    if not _IN_RANGE or not isinstance(provider, TracerProvider):
+        return ALWAYS, True
+    if getattr(provider, "_disabled", False):
+        return NEVER, False
+    sampler = provider.sampler
+    if _static_decision(sampler) is Decision.DROP:
+        return NEVER, False
+    if type(sampler) is ParentBased:
+        sampled = (getattr(sampler, "_remote_parent_sampled", None), getattr(sampler, "_local_parent_sampled", None))
+        not_sampled = (
+            getattr(sampler, "_remote_parent_not_sampled", None),
+            getattr(sampler, "_local_parent_not_sampled", None),
+        )
+        if all(_static_decision(c) is Decision.RECORD_AND_SAMPLE for c in sampled) and all(
+            _static_decision(c) is Decision.DROP for c in not_sampled
+        ):
+            return PARENT_OR_ROOT, _static_decision(getattr(sampler, "_root", None)) is not Decision.DROP
+    return ALWAYS, True
+
+
+_PROXY_METER_PROVIDER: Final[type | None] = getattr(getattr(metrics, "_internal", None), "_ProxyMeterProvider", None)
+
+
+def is_proxy_meter_provider(provider: Any) -> bool:
+    """Whether ``provider`` is the API's placeholder (no global meter provider set yet)."""
+    return _PROXY_METER_PROVIDER is not None and isinstance(provider, _PROXY_METER_PROVIDER)
+
+
+def meter_enabled(provider: Any) -> bool:
+    """Whether measurements made through ``provider`` can go anywhere (not the no-op or placeholder)."""
+    return not isinstance(provider, metrics.NoOpMeterProvider) and not is_proxy_meter_provider(provider)
