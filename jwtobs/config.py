@@ -170,7 +170,10 @@ def _build(options: Options) -> State:
     if events_dir:
         from jwtobs.rolling import RollingJsonlSink
 
-        sinks.append(RollingJsonlSink(events_dir))
+        try:
+            sinks.append(RollingJsonlSink(events_dir))
+        except (OSError, ValueError) as exc:  # a read-only filesystem: the records are counted as dropped
+            sinks.append(_UnavailableSink(os.fspath(events_dir), exc))
     if log_events is True:
         sinks.append(LoggerSink())
     elif log_events:
@@ -190,6 +193,26 @@ def _build(options: Options) -> State:
         clock=options.get("clock"),
         defer=bool(defer),
     )
+
+
+class _UnavailableSink:
+    """Stands for an event sink that could not be created: every record it would have written is counted
+    in ``jwtobs.events.dropped`` (the problem is logged once, when the configuration is built)."""
+
+    def __init__(self, where: str, exc: BaseException) -> None:
+        self.where = where
+        self.dropped = 0
+        _log.warning(
+            "jwtobs: cannot write events under %s (%s); events are dropped and counted in jwtobs.events.dropped",
+            where,
+            type(exc).__name__,
+        )
+
+    def __call__(self, record: object, /) -> None:
+        self.dropped += 1
+
+    def __repr__(self) -> str:
+        return f"_UnavailableSink({self.where!r})"
 
 
 def _count_sink_losses(telemetry: Telemetry, sinks: Iterable[EventSink]) -> None:

@@ -279,7 +279,8 @@ class _Queue:
         """Fresh state (also in a forked child: the parent builds its own records)."""
         self.items: deque[Pending | _KeySetItem] = deque()
         self.wake = threading.Event()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held while draining
+        self.start_lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
     def put(self, item: Pending | _KeySetItem) -> None:
@@ -296,7 +297,7 @@ class _Queue:
         items.append(item)
 
     def _start(self) -> None:
-        with self.lock:
+        with self.start_lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="jwtobs-events", daemon=True)
                 self.thread.start()

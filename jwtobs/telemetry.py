@@ -26,8 +26,8 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from jwtobs.version import __version__
 from jwtobs._otel_compat import NEVER, PARENT_OR_ROOT, is_proxy_meter_provider, meter_enabled, span_policy
+from jwtobs.version import __version__
 
 if TYPE_CHECKING:
     from jwtobs.events import ValidationEvent

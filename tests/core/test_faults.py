@@ -147,7 +147,9 @@ def test_a_raising_span_exporter_changes_nothing(keys: Keys) -> None:
     tp = TracerProvider(sampler=ALWAYS_ON)
     tp.add_span_processor(SimpleSpanProcessor(_RaisingExporter()))
     reader = InMemoryMetricReader()
-    jwtobs.configure(tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16)
+    jwtobs.configure(
+        tracer_provider=tp, meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16
+    )
     _decode_ok(keys, 3)
     with pytest.raises(jwt.ExpiredSignatureError):  # a rejection stays the library's own
         jwtobs.wrap(jwt.decode)(
