@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from opentelemetry import context as otel_context
 
@@ -32,7 +32,7 @@ from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
 from jwtobs.sanitize import sanitize
 
-__all__ = ["Pending", "record", "claim_int", "flush", "emit_keyset_change", "MAX_QUEUED"]
+__all__ = ["Pending", "Site", "accepted", "record", "claim_int", "flush", "emit_keyset_change", "MAX_QUEUED"]
 
 _log = logging.getLogger("jwtobs")
 #: Tokens longer than this are not fingerprinted (hashing cost); their event has token_fp = None.
@@ -169,6 +169,65 @@ def record(
         _queue.put(item)
         return None
     return _process(item)
+
+
+class Site(Protocol):
+    """Where validations are observed (a wrapped function, a patched entry point): its labels."""
+
+    @property
+    def library(self) -> str: ...
+    @property
+    def profile(self) -> str: ...
+
+
+_new = object.__new__
+_current = config.current
+_get_context = otel_context.get_current
+
+
+def accepted(site: Site, token: object, claims: Mapping[str, Any] | None, start_ns: int, end_ns: int) -> None:
+    """:func:`record` for an accepted validation whose timestamps are wall-clock ``time.time_ns()`` values:
+    the request-thread fast path of :func:`jwtobs.wrap` and the instrumentor. Never raises.
+
+    Deferred, it fills the :class:`Pending` record field by field (no keyword-call overhead on the request
+    thread: about 1 µs less than ``Pending(...)``) and appends it to the queue.
+    """
+    try:
+        st = _current()
+        if not st.defer:
+            record(
+                outcome="accepted",
+                reason=None,
+                detail=None,
+                library=site.library,
+                profile=site.profile,
+                token=token,
+                peek=None,
+                claims=claims,
+                start_ns=start_ns,
+                end_ns=end_ns,
+                state=st,
+            )
+            return
+        item: Pending = _new(Pending)
+        item.state = st
+        item.outcome = "accepted"
+        item.library = site.library
+        item.profile = site.profile
+        item.token = bytes(token) if type(token) is bytearray else token
+        item.claims = claims.copy() if type(claims) is dict else claims  # the caller may change its dict
+        item.start_ns = start_ns
+        item.end_ns = end_ns
+        item.time = end_ns / 1e9 if st.clock is None else st.clock()
+        item.context = _get_context()
+        item.reason = item.detail = item.peek = item.tenant = None
+        queue = _queue
+        if queue.thread is not None and len(queue.items) < queue.batch:
+            queue.items.append(item)
+        else:
+            queue.put(item)
+    except Exception as exc:  # pragma: no cover - defensive
+        _failed(None, "event", exc)
 
 
 def _failed(state: config.State | None, component: str, exc: BaseException) -> None:

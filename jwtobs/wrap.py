@@ -74,20 +74,9 @@ class _Observer:
     def accepted(self, token: object, result: object, t0: int, dt: int) -> None:
         try:
             # No peek here: the event builder peeks (on the background thread by default), and claims None
-            # means "the peeked claims".
-            pipeline.record(
-                outcome="accepted",
-                reason=None,
-                detail=None,
-                library=self.library,
-                profile=self.profile,
-                token=token,
-                peek=None,
-                claims=self.claims_from_result(result),
-                start_ns=t0,
-                end_ns=t0 + dt,
-            )
-        except Exception:  # pragma: no cover - record() already swallows; belt and braces
+            # means "the peeked claims". t0 is wall-clock ns (time.time_ns).
+            pipeline.accepted(self, token, self.claims_from_result(result), t0, t0 + dt)
+        except Exception:  # pragma: no cover - accepted() already swallows; belt and braces
             pass
 
     def rejected(self, token: object, exc: BaseException, t0: int, dt: int) -> tuple[Any, str | None]:
