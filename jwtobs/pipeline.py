@@ -39,6 +39,10 @@ _log = logging.getLogger("jwtobs")
 _MAX_FP_BYTES: Final = 1 << 20
 #: Validations waiting for the background builder beyond which new ones are dropped (and counted).
 MAX_QUEUED: Final = 100_000
+#: Header segment of an accepted token -> its sanitised (alg, kid, typ); bounded, filled only from tokens
+#: the validator accepted (so not by an attacker), read by the builder instead of a full peek.
+_SAFE_BY_HEADER: dict[str, tuple[str | None, str | None, str | None]] = {}
+_MAX_SAFE_HEADERS: Final = 1024
 
 
 def claim_int(value: object) -> int | None:
@@ -241,8 +245,35 @@ def build(item: Pending) -> ValidationEvent:
     """The :class:`ValidationEvent` of one validation (peek, keyed fingerprints, labels)."""
     st = item.state
     token = item.token
-    peek = item.peek if item.peek is not None else peek_token(token)
-    claims = item.claims if item.claims is not None else peek.claims()
+    peek = item.peek
+    claims = item.claims
+    if peek is None and claims is not None and type(token) is str and token.isascii():
+        # accepted tokens: (alg, kid, typ) per distinct header segment, no full peek (a handful per issuer)
+        safe = _SAFE_BY_HEADER.get(token[: token.find(".")])
+        if safe is not None:
+            alg, kid, typ = safe
+            return _event(item, st, token, claims, alg, kid, typ, len(token))
+    if peek is None:
+        peek = peek_token(token)
+        if item.outcome == "accepted" and peek.kind == "jws" and len(_SAFE_BY_HEADER) < _MAX_SAFE_HEADERS:
+            if type(token) is str and token.isascii():
+                _SAFE_BY_HEADER[token[: token.find(".")]] = peek.safe
+    if claims is None:
+        claims = peek.claims()
+    alg, kid, typ = peek.safe
+    return _event(item, st, token, claims, alg, kid, typ, peek.token_bytes)
+
+
+def _event(
+    item: Pending,
+    st: config.State,
+    token: object,
+    claims: Mapping[str, Any] | None,
+    alg: str | None,
+    kid: str | None,
+    typ: str | None,
+    token_bytes: int,
+) -> ValidationEvent:
     fp = st.fingerprinter
     token_fp: str | None = None
     if isinstance(token, (str, bytes)) and 0 < len(token) <= _MAX_FP_BYTES:
@@ -261,7 +292,6 @@ def build(item: Pending) -> ValidationEvent:
         iat, nbf, exp = claim_int(get("iat")), claim_int(get("nbf")), claim_int(get("exp"))
         if tenant is None and st.tenant_claim is not None:
             tenant = _label(get(st.tenant_claim))
-    alg, kid, typ = peek.safe
     event = ValidationEvent(
         time=item.time,
         outcome=item.outcome,
@@ -281,7 +311,7 @@ def build(item: Pending) -> ValidationEvent:
         iat=iat,
         nbf=nbf,
         exp=exp,
-        token_bytes=peek.token_bytes,
+        token_bytes=token_bytes,
         duration_s=(item.end_ns - item.start_ns) / 1e9,
         service=st.service,
     )
