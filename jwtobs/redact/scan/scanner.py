@@ -63,7 +63,8 @@ class Scanner:
         self.window = window
         self.context = context
         self._scrubber = Scrubber(sink)
-        self.line_count = 0  # newline-terminated lines of the last file read by lines()
+        self.line_count = 0  # lines of the last file read by lines()
+        self.byte_count = 0  # bytes of the last file read by lines()
 
     def _scrub(self, text: str) -> str:
         out = self._scrubber.text(text)
@@ -96,38 +97,53 @@ class Scanner:
 
     # -- lines -----------------------------------------------------------------------------------------------
     def lines(
-        self, path: str, f: IO[bytes], head: bytes, progress: Callable[[int], None] | None = None
+        self,
+        path: str,
+        f: IO[bytes],
+        head: bytes,
+        progress: Callable[[int], None] | None = None,
+        *,
+        changed_only: bool = False,
     ) -> Iterator[tuple[int, bytes | memoryview, str | None, list[tuple[str, str]]]]:
         """``(line number, raw line or piece, scrubbed text or None when unchanged, new markers)`` for every
-        line (raw bytes include the newline). Long lines come as several tuples with the same number."""
+        line (raw bytes include the newline). Long lines come as several tuples with the same number.
+        ``changed_only`` (a scan, no copy): only the tuples with new markers, raw bytes empty; the bytes read
+        are counted in :attr:`byte_count`."""
         items, consumed = self._items(path, f, head)
         line = 1
         open_line = False  # the last line read has no newline (yet)
+        self.byte_count = 0
         try:
             for kind, payload in self._pipeline(items):
                 if kind == "long":
                     long = payload
-                    yield from self._long(line, long)
+                    for item in self._long(line, long):
+                        self.byte_count += len(item[1])
+                        if not changed_only:
+                            yield item
+                        elif item[3]:
+                            yield (item[0], b"", item[2], item[3])
                     line += 1
                     open_line = not long.newline[0]
                     continue
                 buf, lo, hi, nls, cands = payload
+                self.byte_count += hi - lo
                 open_line = hi > lo and buf[hi - 1 : hi] != b"\n"
                 view = memoryview(buf)
                 pos = lo
                 for idx, s, e in cands:
-                    if s > pos:
+                    if s > pos and not changed_only:
                         yield (-1, view[pos:s], None, [])
                     raw_end = e + 1 if e < hi else e
-                    raw = buf[s:raw_end]
                     text = decode(buf[s:e])
                     out = self._scrub(text)
-                    if out == text:
-                        yield (-1, raw, None, [])
-                    else:
+                    if out != text:
+                        raw = b"" if changed_only else buf[s:raw_end]
                         yield (line + idx, raw, out + ("\n" if raw_end > e else ""), new_markers(text, out))
+                    elif not changed_only:
+                        yield (-1, buf[s:raw_end], None, [])
                     pos = raw_end
-                if pos < hi:
+                if pos < hi and not changed_only:
                     yield (-1, view[pos:hi], None, [])
                 line += nls
                 if progress is not None:
@@ -196,14 +212,12 @@ class Scanner:
                 report.skipped.append((path, "binary file (use --binary to scan it)"))
                 return
             report.files += 1
-            size = 0
-            for line, raw, _out, new in self.lines(path, f, head, progress):
-                size += len(raw)
+            for line, _raw, _out, new in self.lines(path, f, head, progress, changed_only=True):
                 for kind, fp in new:
                     yield Finding(path, line, kind, fp)
-            report.bytes += size
+            report.bytes += self.byte_count
             report.lines += self.line_count
-            if not size:
+            if not self.byte_count:
                 report.empty.append(path)
 
     def scan_range(self, path: str, start: int, end: int, report: ScanReport) -> Iterator[Finding]:
@@ -220,10 +234,10 @@ class Scanner:
             except OSError as e:
                 raise ScanProblem(path, os_message(e)) from None
             part = _Range(f, end - start)
-            for line, raw, _out, new in self.lines(path, part, b""):  # type: ignore[arg-type]
-                report.bytes += len(raw)
+            for line, _raw, _out, new in self.lines(path, part, b"", changed_only=True):  # type: ignore[arg-type]
                 for kind, fp in new:
                     yield Finding(path, line, kind, fp)
+            report.bytes += self.byte_count
             report.lines += self.line_count
 
     def scan(
