@@ -157,11 +157,17 @@ def _size(path: Path) -> int:
 
 # -- child processes ---------------------------------------------------------------------------------------
 def _child(what: str, path: str) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    if what == "load":
-        from jwtobs.analysis.load import load_events
+    import pandas  # noqa: F401 - imports are not what is measured
+    import pyarrow  # noqa: F401
 
-        rows = len(load_events(path))
+    t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = ru0.ru_utime + ru0.ru_stime
+    if what in ("load", "load-pyarrow"):
+        from jwtobs.analysis import load
+
+        load.USE_DUCKDB = what == "load"
+        rows = len(load.load_events(path))
     elif what == "pyarrow":
         import pyarrow.json as pj
 
@@ -174,7 +180,9 @@ def _child(what: str, path: str) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown child {what}")
     wall = time.perf_counter() - t0
-    return {"what": what, "rows": rows, "wall_s": wall, "peak_rss": _peak_rss()}
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ru.ru_utime + ru.ru_stime - cpu0
+    return {"what": what, "rows": rows, "wall_s": wall, "cpu_s": cpu, "peak_rss": _peak_rss()}
 
 
 def _peak_rss() -> int:
@@ -211,6 +219,7 @@ def _median_runs(what: str, path: Path, repeat: int) -> dict[str, Any]:
         "rows": runs[0]["rows"],
         "wall_s": statistics.median(r["wall_s"] for r in runs),
         "peak_rss": statistics.median(r["peak_rss"] for r in runs),
+        "cpu_s": statistics.median(r["cpu_s"] for r in runs),
         "runs": len(runs),
     }
 
@@ -219,16 +228,19 @@ def cmd_load(args: argparse.Namespace) -> None:
     for n in _counts(args.events):
         path = generate(n, Path(args.dir), "jsonl")
         size = _size(path)
-        # alternate the baseline (pyarrow.json alone) and load_events, medians of each
-        runs: dict[str, list[dict[str, Any]]] = {"pyarrow": [], "load": []}
+        # alternate the baseline (pyarrow.json alone), load_events (DuckDB's JSON reader) and load_events
+        # with pyarrow.json (no analysis extra); medians of each
+        runs: dict[str, list[dict[str, Any]]] = {"pyarrow": [], "load": [], "load-pyarrow": []}
         for _ in range(args.repeat):
             for what in runs:
                 runs[what].append(run_child(what, path))
         for what, rs in runs.items():
             wall = statistics.median(r["wall_s"] for r in rs)
+            cpu = statistics.median(r["cpu_s"] for r in rs)
             rss = statistics.median(r["peak_rss"] for r in rs)
             print(
-                f"{what:8s} {rs[0]['rows']:>12,} events  file {size / 1e6:7.0f} MB  wall {wall:6.2f} s  "
+                f"{what:12s} {rs[0]['rows']:>10,} events  file {size / 1e6:5.0f} MB  wall {wall:6.2f} s  "
+                f"cpu {cpu:5.2f} s  "
                 f"peak RSS {rss / 1e6:7.0f} MB ({rss / size:.2f}x file)  [{len(rs)} runs]"
             )
 
@@ -242,6 +254,7 @@ def cmd_duckdb(args: argparse.Namespace) -> None:
         rows.append(r)
         print(
             f"duckdb   {n:>12,} events  parquet {r['bytes'] / 1e6:7.0f} MB  wall {r['wall_s']:7.2f} s  "
+            f"cpu {r['cpu_s']:7.1f} s  "
             f"({r['wall_s'] / n * 1e9:6.1f} ns/event)  peak RSS {r['peak_rss'] / 1e6:6.0f} MB  [{r['runs']} runs]",
             flush=True,
         )
@@ -267,11 +280,21 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
     from jwtobs.analysis.prometheus import metrics_view
     from jwtobs.simulate import default_scenario, simulate
 
+    if args.suite:  # the detector benchmark's seeded cases (jwtobs.simulate.scenarios.benchmark_suite)
+        from jwtobs.simulate.scenarios import benchmark_suite
+
+        cases = [(c.name, c.scenario) for c in benchmark_suite() if args.quiet or not c.quiet]
+        cases = cases[: args.limit or None]
+    else:
+        cases = [
+            (f"sim-{seed}-{args.hours:g}h", default_scenario(seed=seed, duration=args.hours * 3600))
+            for seed in range(1, args.seeds + 1)
+        ]
     rows = []
-    for seed in range(1, args.seeds + 1):
-        out = Path(args.dir) / f"sim-{seed}-{args.hours:g}h"
+    for name, scenario in cases:
+        out = Path(args.dir) / ("suite-" + name if args.suite else name)
         if not (out / "labels.json").exists():
-            simulate(default_scenario(seed=seed, duration=args.hours * 3600), out)
+            simulate(scenario, out)
         changes = load_keyset_changes(out)
         aggs = aggregate(load_events(out))
         by_pandas = incidents(aggs, changes)
@@ -292,7 +315,7 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
                         "true": score.true_positives,
                     }
                 )
-        print(f"seed {seed}: pandas=duckdb {len(by_pandas)} incidents (identical), prometheus {len(by_prom)}")
+        print(f"{name}: pandas=duckdb {len(by_pandas)} incidents (identical), prometheus {len(by_prom)}", flush=True)
     table = pd.DataFrame(rows).groupby(["engine", "kind"])[["labels", "found", "detected", "true"]].sum()
     table["recall"] = table["found"] / table["labels"].where(table["labels"] > 0)
     table["precision"] = table["true"] / table["detected"].where(table["detected"] > 0)
@@ -321,6 +344,9 @@ def main() -> None:
     a.add_argument("--seeds", type=int, default=5)
     a.add_argument("--hours", type=float, default=12.0)
     a.add_argument("--dir", default="/tmp/jwtobs-scale")
+    a.add_argument("--suite", action="store_true", help="the detector benchmark's cases instead of --seeds")
+    a.add_argument("--quiet", action="store_true", help="with --suite: include the quiet days (24 h each)")
+    a.add_argument("--limit", type=int, default=0, help="with --suite: only the first N cases")
     a.set_defaults(func=cmd_accuracy)
     g = sub.add_parser("gen")
     g.add_argument("--events", required=True)

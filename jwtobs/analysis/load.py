@@ -1,9 +1,11 @@
 """``load_events``: JSONL, Parquet and partitioned directories into a dtype-correct pandas DataFrame.
 
-Everything is parsed and normalised in Arrow (``pyarrow.json`` with an explicit schema, ``pyarrow.parquet``)
-and converted to pandas once: high-cardinality strings stay Arrow-backed (no Python objects), low-cardinality
-ones become categoricals. 1 M events (488 MB of JSONL) load in about 2 s at about the file's size in memory
-(``benchmarks/bench_scale.py load``); the former line-by-line ``json.loads`` path took 13-15 s at 8.5x.
+Everything is parsed and normalised in Arrow (JSONL by DuckDB's JSON reader when the ``analysis`` extra is
+installed, else ``pyarrow.json``, both with an explicit schema; Parquet by ``pyarrow.parquet``) and converted
+to pandas once: high-cardinality strings stay Arrow-backed (no Python objects), low-cardinality
+ones become categoricals. 1 M events (540 MB of JSONL) take about 3 CPU-seconds at a peak RSS of 1.4-1.6x the
+file (``benchmarks/bench_scale.py load``, docs/analysis.md); the former line-by-line ``json.loads`` path took
+13-15 s at 8.5x.
 
 Bad input is a :class:`EventsError` naming the file: a line that is not a JSON object in the middle of a
 file, a value of the wrong type, a truncated Parquet file, a schema version this jwtobs does not read. The
@@ -116,10 +118,37 @@ def _complete_length(path: Path) -> int:
     return size - len(last)
 
 
+def _duckdb() -> bool:
+    """Whether DuckDB (the ``analysis`` extra) is there to parse JSONL: half the CPU of ``pyarrow.json``."""
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+#: parse complete JSONL files with DuckDB when it is installed (tests switch it off to cover pyarrow.json)
+USE_DUCKDB = True
+
+
+def _read_jsonl_duckdb(path: Path) -> pa.Table:
+    from jwtobs.analysis import duck
+
+    con = duck.connect()
+    try:
+        (query,) = duck._jsonl_sql(con, [path])
+        with duck._errors([path]):
+            return duck._arrow(con, query)
+    finally:
+        con.close()
+
+
 def _read_jsonl(path: Path) -> pa.Table:
     n = _complete_length(path)
     if n == 0:
         return ARROW_SCHEMA.empty_table()
+    if USE_DUCKDB and n == path.stat().st_size and _duckdb():
+        return _read_jsonl_duckdb(path)
     try:
         if n == path.stat().st_size:
             table = pj.read_json(str(path), read_options=_JSON_READ, parse_options=_JSON_PARSE)

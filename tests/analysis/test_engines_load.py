@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import jwtobs.analysis as A
+from jwtobs.analysis import load
 from jwtobs.analysis.load import EventsError
 from jwtobs.events import JsonlSink, KeySetChange, ValidationEvent
 from jwtobs.rolling import RollingJsonlSink
@@ -67,7 +68,11 @@ def jsonl(tmp_path: Path) -> Path:
     return write(tmp_path / "events.jsonl", evs)
 
 
-def test_jsonl_loads_with_the_documented_dtypes(jsonl: Path) -> None:
+@pytest.mark.parametrize("duckdb_reader", [True, False], ids=["duckdb-reader", "pyarrow-reader"])
+def test_jsonl_loads_with_the_documented_dtypes(
+    jsonl: Path, duckdb_reader: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load, "USE_DUCKDB", duckdb_reader)
     df = A.load_events(jsonl)
     assert len(df) == 201  # the key-set change line is not a validation
     assert str(df["time"].dtype) == "datetime64[ns, UTC]"
@@ -77,6 +82,12 @@ def test_jsonl_loads_with_the_documented_dtypes(jsonl: Path) -> None:
     assert df["nbf"].isna().all() and df["schema"].eq(1).all()
     assert df.iloc[-1]["reason"] == "JWT_EXPIRED"
     assert len(A.load_keyset_changes(jsonl)) == 1
+
+
+def test_both_jsonl_readers_give_the_same_frame(jsonl: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    by_duckdb = A.load_events(jsonl)
+    monkeypatch.setattr(load, "USE_DUCKDB", False)
+    pd.testing.assert_frame_equal(by_duckdb, A.load_events(jsonl))
 
 
 def test_events_out_of_order_and_missing_optional_fields_are_normalised(tmp_path: Path) -> None:
@@ -105,11 +116,15 @@ def test_a_torn_last_line_is_tolerated_a_complete_one_kept(jsonl: Path) -> None:
         ("not json at all\n", "not a jwtobs events file"),
         ('{"schema":1,"time":"2026-11-01T00:00:00Z","outcome":"accepted"}\ngarbage\n{"schema":1}\n', "not a jwtobs"),
         ('{"schema":1,"time":"2026-11-01T00:00:00Z","outcome":"accepted","exp":"soon"}\n', "not a jwtobs"),
-        ('{"schema":1,"time":"yesterday","outcome":"accepted"}\n', "bad event time"),
+        ('{"schema":1,"time":"yesterday","outcome":"accepted"}\n', "bad event time|not a jwtobs events file"),
         ("2026-11-01 12:00:00 INFO GET /health 200\n", "not a jwtobs events file"),
     ],
 )
-def test_corrupt_jsonl_is_one_clear_error(tmp_path: Path, content: str, message: str) -> None:
+@pytest.mark.parametrize("duckdb_reader", [True, False], ids=["duckdb-reader", "pyarrow-reader"])
+def test_corrupt_jsonl_is_one_clear_error(
+    tmp_path: Path, content: str, message: str, duckdb_reader: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load, "USE_DUCKDB", duckdb_reader)
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
     with pytest.raises(EventsError, match=message) as err:
