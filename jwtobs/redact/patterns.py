@@ -355,6 +355,12 @@ _WEAK_NOT_CREDENTIAL: Final = re.compile(
 _WEAK_MIN_LEN: Final = 8
 
 
+def is_placeholder(value: str) -> bool:
+    """Whether ``value`` holds nothing: empty, a JSON/Python literal, ``***``, ``<hidden>``, ``%s``, ``${TOKEN}``..."""
+    v = value.strip()
+    return not v or v.lower() in EMPTY_VALUES or _PLACEHOLDER_VALUE.fullmatch(v) is not None
+
+
 def is_credential_value(value: str, strength: int) -> bool:
     """Whether ``value`` (of a field whose name has ``strength``) may be a credential. Whatever the name: not
     empty, a JSON/Python literal, a placeholder (``***``, ``<hidden>``, ``%s``, ``${DB_PASSWORD}``), a path

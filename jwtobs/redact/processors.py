@@ -83,6 +83,27 @@ class _Core:
             return True
         return False
 
+    def probed(self, value: str) -> str | None:
+        """None when ``value`` holds nothing to redact, else its scrubbed text (nothing is counted)."""
+        if value in self._clean or _quiet(value):
+            return None
+        out = self.probe.text(value)
+        if out == value:
+            self._remember(value)
+            return None
+        return out if isinstance(out, str) else FAILED
+
+    def args(self, args: Any) -> Any:
+        """Scrubbed copy of logging ``%``-arguments (a tuple or a mapping): strings through the clean-string
+        cache, scalars as they are, anything else through the scrubber; fails closed as a whole."""
+        try:
+            if isinstance(args, tuple):
+                return tuple(self.text(a) if type(a) is str else a if type(a) in _SCALARS else self.scrubber.value(a)
+                             for a in args)  # fmt: skip
+            return self.scrubber.value(args)
+        except Exception:
+            return FAILED
+
     def text(self, value: str) -> str:
         """Scrubbed ``value`` (the same object when clean); redactions are counted."""
         if value in self._clean or _quiet(value):
@@ -113,7 +134,9 @@ class _Core:
             # fast path: a plain key with a number, or with a string known clean or unable to hold a secret
             # (the cases of _quiet, inlined; words with spaces are remembered once checked)
             if t is str:
-                if v in clean:
+                if v in clean or (v.isalnum() and (len(v) < _ALNUM_KEY_MIN or v.islower())):
+                    # (a lower-case/digit word, a hex id: no trigger character and no key of the alphanumeric
+                    # vendor shapes, AKIA.../AIza..., which hold capitals)
                     if plain.get(k):
                         continue
                 elif search(v) is None:
@@ -143,6 +166,7 @@ class _Core:
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
 _VENDOR_SEARCH: Final = p.VENDOR_GATE.search
 _VENDOR_MIN: Final = 15  # the shortest vendor key (xoxb- and 10 characters)
+_ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)
 #: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines
 #: ("--token X", "sshpass -p X").
 _SCHEME_WORDS: Final = (*p.SCHEME_CRED, "--", *(command for command, _ in p.CLI_SHORT))
@@ -155,6 +179,8 @@ def _quiet(value: str) -> bool:
     """Cheap proof that the scrubber would return ``value`` unchanged: no trigger character
     (:data:`patterns.TRIGGER`), no vendor key prefix and no "<scheme> <credentials>" or command-line form, or
     only timestamp/number characters. ``tests/redact/test_sinks.py`` checks this against the scrubber itself."""
+    if value.isalnum() and (len(value) < _ALNUM_KEY_MIN or value.islower()):
+        return True
     if _TRIGGER_SEARCH(value) is None:
         if len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None:
             return False
@@ -316,17 +342,23 @@ class LoggingRedactor(logging.Filter):
             record.msg = self._core.text(str(msg))
             record.args = self._core.scrubber.value(args)
             return
-        if self._core.is_clean(message):
-            return
+        probed = self._core.probed(message)
+        if probed is None:
+            return  # clean
         if args:
-            new_args = self._core.scrubber.value(args)
+            new_args = self._core.args(args)
             candidate: str | None = None
             if type(new_args) is type(args):  # not FAILED (a scrubbing error) in place of the args
                 try:
                     candidate = str(msg) % new_args
                 except Exception:
                     candidate = None
-            if candidate is not None and _plain_args(new_args) and self._core.probe.text(candidate) == candidate:
+            # the scrubbed message is clean (scrubbing is idempotent): a candidate equal to it is clean too
+            if (
+                candidate is not None
+                and _plain_args(new_args)
+                and (candidate == probed or self._core.probe.text(candidate) == candidate)
+            ):
                 record.args = new_args  # formatting plain values again later gives exactly ``candidate``
                 return
             if candidate is not None:

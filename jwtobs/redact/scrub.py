@@ -161,7 +161,8 @@ def _extend(text: str, start: int, end: int) -> int:
             name = _tail_name(tail)
             if not name or not (p.is_secret_name(name) or p.header_kind(name)):
                 return end
-            if "," in text[end : m.end()] and not _pair_opens(text, end - len(name)):
+            comma = text[end : m.end()].lstrip("\\\"' \t").startswith(",")  # ('password', value) form
+            if comma and not _pair_opens(text, end - len(name)):
                 return end  # '"auth":"password","method"': JSON, not a ('password', value) pair
         if m is None or m.end() == end or p.MARKER.search(text, end, m.end()):
             return end  # nothing follows, or what follows is already a marker
@@ -176,15 +177,19 @@ _MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
 class _Pass:
     """One scrub of one value: collects counts per kind."""
 
-    __slots__ = ("counts", "markers")
+    __slots__ = ("counts", "extended", "jose_only", "markers", "total")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.total = 0  # markers made so far
+        self.jose_only = False  # the last _text redacted JOSE tokens only (and before anything else)
+        self.extended = False  # a JOSE run of the last _text took a following label's value
         # markers made in this pass: a credential repeated in one text is fingerprinted once
         self.markers: dict[tuple[str, str], str] = {}
 
     def mark(self, kind: str, credential: str) -> str:
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.total += 1
         key = (kind, credential)
         marker = self.markers.get(key)
         if marker is None:
@@ -242,20 +247,28 @@ class _Pass:
     def text(self, s: str) -> str:
         """Scrubbed text. Text that had something redacted (and is at most 64 KB) gets a second pass: a
         credential whose keyword was inside a looser value found in the first pass is found now, so scrubbing
-        the output again changes nothing."""
+        the output again changes nothing. (Not when only JOSE tokens were redacted: they are replaced before
+        every other detector runs, so the first pass already ran those on the output.)"""
         out = self._text(s)
-        if out is not s and len(out) <= _SETTLE_MAX and out != s:
+        if out is not s and len(out) <= _SETTLE_MAX and not self.jose_only and out != s:
             out = self._text(out)
         return out
 
     def _text(self, s: str) -> str:
+        self.jose_only = self.extended = False
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
             return self._unseparated(s)
         if "." in s or "%2" in s:
-            s, _ = _run(s, s, p.JOSE, self._jose, lower=False)
+            s, _ = _run(s, s, p.JOSE, self._jose_token, lower=False)
             if "eyJ" in s:
-                s, _ = _run(s, s, p.GLUED_JOSE, self._jose, lower=False)
+                s, _ = _run(s, s, p.GLUED_JOSE, self._jose_token, lower=False)
                 s, _ = _run(s, s, p.SIGNING_INPUT_RE, self._signing_input, lower=False)
+        jose_total, extended = self.total, self.extended
+        s = self._separated(s)
+        self.jose_only = self.total == jose_total and not extended
+        return s
+
+    def _separated(self, s: str) -> str:
         if p.SEPARATORS.search(s) is None:  # no name/value form possible
             return self._unseparated(s)
         if "://" in s:
@@ -305,6 +318,14 @@ class _Pass:
         if p.VENDOR_GATE.search(s) is not None:
             s = self._vendor(s)
         return s
+
+    def _jose_token(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A JOSE run; one that ends in a label and takes the next word too ("eyJ...sig.password: x") makes the
+        pass no JOSE-only pass."""
+        out = self._jose(s, m)
+        if out is not None and out[1] > m.end():
+            self.extended = True
+        return out
 
     def _jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         pieces = p.split_jose(m.group(0))
@@ -383,8 +404,8 @@ class _Pass:
         end = _extend(s, m.start("value"), m.end())
         value = s[m.start("value") : end]
         decoded = unquote(unquote(value)) if "%" in value else value
-        if not p.is_credential_value(decoded, p.STRONG):
-            return None  # "&key=name", "?token=${TOKEN}", "&sig=" (nothing)
+        if p.is_placeholder(decoded):
+            return None  # "?token=${TOKEN}", "&sig=" (nothing)
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
         return s[m.start() : m.start("value")] + self.mark(kind, decoded), end
 
@@ -572,12 +593,12 @@ class _Pass:
         return obj if scrubbed_s == text_s else scrubbed_s
 
 
-_PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t]*+[(\[]")  # read backwards
+_PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t]*+[(\[\]]")  # read backwards
 
 
 def _pair_opens(low: str, name_start: int) -> bool:
-    """The quoted name ending before ``name_start`` opens a tuple or list: "('password', 'x')", "[b'token', ..."
-    (in JSON, '"auth":"password","method"' is a value followed by the next key)."""
+    """The quoted name ending before ``name_start`` opens a tuple or list: "('password', 'x')", "[b'token', ...",
+    or follows a bracket or marker (in JSON, '"auth":"password","method"' is a value followed by the next key)."""
     return _PAIR_OPEN.match(low[max(0, name_start - 8) : name_start][::-1]) is not None
 
 
