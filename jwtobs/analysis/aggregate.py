@@ -37,10 +37,12 @@ direction     string                   ``late`` (``time - exp`` > 0) or ``early`
 le            float64                  upper edge of the bin in seconds (:data:`LATENESS_EDGES`; ``inf`` last)
 cont          bool                     **per-event feature**: the uses of the same token (``token_fp``) go back
                                        to an acceptance without a pause longer than the token's own pace (3x
-                                       the median gap between its accepted uses, within :data:`CONT_GAP`): the
-                                       client kept using its token across expiry (clock behind) rather than
-                                       replaying an old one after a pause (restart, laptop waking). Accepted
-                                       ``late`` rows are continuous use by definition.
+                                       the median gap between its accepted uses, within :data:`CONT_GAP`),
+                                       and the token was already rejected as expired before in that chain:
+                                       the client kept using its token across expiry and after a 401 (its
+                                       clock says it is valid) rather than replaying an old one after a pause
+                                       (restart, laptop waking) or refreshing on the 401 (a lazy refresher).
+                                       Accepted ``late`` rows are continuous use by definition.
 count         int64                    validations
 ============  =======================  ==========================================================================
 
@@ -178,7 +180,7 @@ def _cont(
 ) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """``cont`` of the rejected-late events (the per-event part): the token's uses go back to an acceptance
     without a pause longer than the token's own pace (3 x the median gap between its accepted uses, bounded
-    to :data:`CONT_GAP`)."""
+    to :data:`CONT_GAP`), and the token was rejected as expired before in that chain."""
     out = np.zeros(len(df), dtype=bool)
     fp = df["token_fp"].astype("string")
     has_fp = fp.notna().to_numpy()
@@ -202,9 +204,12 @@ def _cont(
     pace = acc_gap.groupby(sub["fp"].to_numpy()).transform("median").to_numpy()
     limit = np.clip(np.nan_to_num(3.0 * pace, nan=CONT_GAP[0]), CONT_GAP[0], CONT_GAP[1])
     chain = np.cumsum(new_fp | (gap > limit))
-    # within a chain, has an acceptance happened at or before this use?
+    # within a chain: an acceptance before this use, and an expired-rejection of the same token before it
+    # (the client kept the token after a 401: it believes it valid; a client refreshing on 401 does not)
     seen_ok = sub["ok"].astype("int64").groupby(chain).cumsum().to_numpy() > 0
-    hit = sub["rej"].to_numpy() & seen_ok
+    rej = sub["rej"].to_numpy()
+    before = sub["rej"].astype("int64").groupby(chain).cumsum().to_numpy() - rej.astype("int64")
+    hit = rej & seen_ok & (before > 0)
     out[sub["i"].to_numpy()[hit]] = True
     return out
 

@@ -275,10 +275,12 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
     ),
     co AS (
         SELECT *, sum(CAST(ok AS INTEGER))
-            OVER (PARTITION BY token_fp, chain ORDER BY t ROWS UNBOUNDED PRECEDING) > 0 AS seen
+            OVER (PARTITION BY token_fp, chain ORDER BY t ROWS UNBOUNDED PRECEDING) > 0 AS seen,
+            coalesce(sum(CAST(late_rej AS INTEGER)) OVER (PARTITION BY token_fp, chain ORDER BY t
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS kept
         FROM ch
     ),
-    c AS (SELECT DISTINCT t, token_fp FROM co WHERE late_rej AND seen),
+    c AS (SELECT DISTINCT t, token_fp FROM co WHERE late_rej AND seen AND kept),
     b AS (
         SELECT l.minute, l.issuer, l.profile, l.client_id, l.outcome,
             CASE WHEN coalesce(l.early_rej, false) THEN 'early' ELSE 'late' END AS direction,
