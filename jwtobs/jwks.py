@@ -697,9 +697,12 @@ class JwksSource(KeySource):
 
     # -- public -------------------------------------------------------------------------------------------
     def get(self, kid: str | None) -> Key:
+        # the generation is read before the expiry: a fetch that completes in between (success or failure)
+        # moves the expiry or the generation, so this caller never starts a second fetch in the same window
+        gen = self._generation
         now = self.clock()
         if now >= self._next_refresh:
-            self._refresh("startup" if self._by_kid is None else "ttl", self._generation)
+            self._refresh("startup" if self._by_kid is None else "ttl", gen)
             now = self.clock()
         by_kid = self._usable(now)
         if by_kid is None:
