@@ -89,7 +89,7 @@ def _bad_inputs(tmp: Path) -> dict[str, Path]:
     (tmp / "dir").mkdir()
     (tmp / "empty.log").write_bytes(b"")
     (tmp / "bin.dat").write_bytes(bytes(range(256)) * 64)
-    (tmp / "bad.gz").write_bytes(gzip.compress(b"x" * 1000)[:30])
+    (tmp / "bad.gz").write_bytes(gzip.compress(b"INFO request ok\n" * 100_000)[:200])
     (tmp / "bad.parquet").write_bytes(b"PAR1" + b"\0" * 100)
     (tmp / "text.log").write_text("hello\n")
     return {p.name: p for p in tmp.iterdir()} | {"missing": tmp / "missing.jsonl"}
@@ -146,3 +146,37 @@ def test_usage_errors_exit_2() -> None:
     for argv in (["nosuch"], ["key"], ["key", "new", "--bogus"], []):
         proc = run_cli(*argv)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, argv
+
+
+BAD_INPUT_TABLE = [
+    # (command, input, expected exit code) - every row: one line on stderr naming the input, no traceback
+    *[("scan --exit-code", name, 2) for name in ("missing", "dir", "bin.dat", "bad.gz", "bad.parquet")],
+    *[("report", name, 2) for name in ("missing", "dir", "empty.log", "bin.dat", "bad.gz", "bad.parquet", "text.log")],
+    *[("scrub", name, 2) for name in ("missing", "dir", "bin.dat", "bad.gz", "bad.parquet")],
+]
+
+
+@pytest.mark.parametrize(("command", "name", "code"), BAD_INPUT_TABLE)
+def test_bad_input_table(
+    command: str,
+    name: str,
+    code: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue #15's table through the real commands (in process): missing path, directory, binary file, empty
+    file, a file of the wrong kind, a corrupt gzip or Parquet file."""
+    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", "cli-table-fingerprint-key")
+    monkeypatch.chdir(tmp_path)
+    path = _bad_inputs(tmp_path)[name]
+    argv = [*command.split(), str(path)]
+    argv += ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    argv += [str(tmp_path / "out.log")] if command == "scrub" else []
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("jwtobs: note:")]
+    assert len(lines) == 1 and lines[0].startswith(f"jwtobs {argv[0]}:"), err
+    assert path.name in lines[0] or "nothing was scanned" in lines[0], err  # scan: an empty directory scans nothing
+    assert "Traceback" not in err
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "out.log").exists()
