@@ -144,7 +144,10 @@ def test_fault_matrix(
         assert src.last_error == ERROR_TYPE[fault]  # counted under a low-cardinality error.type
         assert src.errors == {ERROR_TYPE[fault]: 1}
     jwtobs.flush()
-    assert len([e for e in events if isinstance(e, ValidationEvent)]) == verifications
+    recorded = [e for e in events if isinstance(e, ValidationEvent)]
+    assert len(recorded) == verifications  # one event per verification, whatever the fault
+    if state == "cold":  # the rejection names the fetch failure as its detail (same vocabulary)
+        assert {(e.reason, e.detail) for e in recorded} == {("JWT_JWKS_UNAVAILABLE", ERROR_TYPE[fault])}
 
 
 def _hammer(
