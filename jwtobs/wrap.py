@@ -84,18 +84,7 @@ class _Observer:
             p = peek(token, max_bytes=self.max_bytes)
             reason, detail = adapters.classify(self.adapter, exc, p)
             annotate(exc, reason, detail)
-            pipeline.record(
-                outcome="rejected",
-                reason=reason.value,
-                detail=detail,
-                library=self.library,
-                profile=self.profile,
-                token=token,
-                peek=p,
-                claims=p.claims(),
-                start_ns=t0,
-                end_ns=t0 + dt,
-            )
+            pipeline.rejected(self, token, p, reason=reason.value, detail=detail, start_ns=t0, end_ns=t0 + dt)
             return reason, detail
         except Exception:  # pragma: no cover
             from jwtobs.reasons import Reason
