@@ -391,6 +391,9 @@ _QUERY_NAMES: Final = (
     r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
     r"x-amz-signature)"
 )
+#: Words one of which every name of _QUERY_NAMES contains: the query detector runs only on text holding one
+#: (``tests/redact/test_precision.py`` checks the list against the names).
+QUERY_WORDS: Final = ("token", "code", "secret", "assertion", "key", "pass", "pwd", "sess", "sig", "jwt", "auth")
 _QUERY_VALUE: Final = r"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{2})++)"
 QUERY_PARAM: Final = re.compile(
     r"(?:[?&#;]|%(?:3f|26|23|3b)|\\u00(?:26|3f|23))(?:amp;)?(?P<name>" + _QUERY_NAMES + r")(?:=|%3d)" + _QUERY_VALUE

@@ -289,7 +289,9 @@ class _Pass:
         if has("cookie"):
             s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
         if "=" in low or "%3d" in low:
-            if "?" in low or "&" in low or "#" in low or ";" in low or "%" in low or "\\u00" in low:
+            if ("?" in low or "&" in low or "#" in low or ";" in low or "%" in low or "\\u00" in low) and any(
+                map(has, p.QUERY_WORDS)
+            ):
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)

@@ -268,3 +268,11 @@ def test_signing_input_alone_is_redacted() -> None:
     assert f"[REDACTED:signing_input:{config.current().fingerprinter.token(signing_input)}]" in out
     # two base64url segments that are no JWS header and payload are left alone
     assert scrub("eyJmb28iOiJiYXIifQ.eyJiYXoiOjF9") == "eyJmb28iOiJiYXIifQ.eyJiYXoiOjF9"
+
+
+def test_every_query_name_holds_a_query_word() -> None:
+    """The query detector is skipped on text without any of patterns.QUERY_WORDS: each name must hold one."""
+    names = p._QUERY_NAMES.removeprefix("(?:").removesuffix(")").split("|")
+    assert len(names) > 20
+    for name in names:
+        assert any(word in name for word in p.QUERY_WORDS), name
