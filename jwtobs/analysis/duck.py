@@ -229,11 +229,11 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
     ) WHERE acc OR n >= {int(keep_min)}
     """
     base = f"""
-    WITH ev AS ({events}),
+    WITH ev AS NOT MATERIALIZED ({events}),
     kc AS (SELECT v FROM {label_table} WHERE col = 'client_id'),
     kk AS (SELECT v FROM {label_table} WHERE col = 'kid'),
     kt AS (SELECT v FROM {label_table} WHERE col = 'typ'),
-    e AS (
+    e AS NOT MATERIALIZED (
         SELECT time, date_trunc('minute', time) AS minute, issuer, profile,
             {_bounded("client_id", "kc")} AS client_id, {_bounded("kid", "kk")} AS kid,
             {_bounded("typ", "kt")} AS typ, outcome, reason, exp, nbf, token_fp,
@@ -302,10 +302,18 @@ def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> Any:
 
 
 def _typed(table: Any, schema: dict[str, str]) -> pd.DataFrame:
-    df = table.to_pandas()
-    out = pd.DataFrame(index=range(len(df)))
+    """The Arrow result as a frame of ``schema``'s dtypes, column by column (strings go straight to
+    pandas' string dtype, never through Python objects: the counts of 100 M events have millions of rows)."""
+    import pyarrow as pa
+
+    string = pd.StringDtype()
+
+    def mapper(t: Any) -> Any:
+        return string if t in (pa.string(), pa.large_string(), pa.string_view()) else None
+
+    out = pd.DataFrame(index=range(table.num_rows))
     for col, dtype in schema.items():
-        s = df[col]
+        s = table.select([col]).to_pandas(types_mapper=mapper)[col]
         if dtype.startswith("datetime64"):
             out[col] = pd.to_datetime(s, utc=True).astype(dtype)
         else:

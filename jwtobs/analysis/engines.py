@@ -134,12 +134,10 @@ class AggregateReport:
         """Write the report (atomically: a failure leaves no partial file)."""
         out = Path(path)
         b64 = base64.b64encode(self._figure_png()).decode("ascii")
+        from jwtobs.analysis.report import HTML_HEAD
+
         parts = [
-            "<!doctype html><html><head><meta charset='utf-8'><title>jwtobs report</title><style>"
-            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
-            "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%}</style></head><body>",
-            "<h1>jwtobs: validation failures and incidents</h1>",
+            HTML_HEAD,
             f"<pre>{html.escape(self.summary())}</pre>",
             f"<h2>Rejections by reason</h2><img alt='Rejections by reason' src='data:image/png;base64,{b64}'>",
             "<h2>Incidents</h2>" + self.incidents.to_html(index=False, escape=True, na_rep="–"),

@@ -51,6 +51,16 @@ def format_table(df: pd.DataFrame, percent: tuple[str, ...] = (), integer: tuple
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+#: the page head and title every report starts with (also the aggregate engines' report)
+HTML_HEAD = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>jwtobs report</title><style>"
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
+    "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%}</style></head><body>"
+    "<h1>jwtobs: validation failures and incidents</h1>"
+)
+
+
 class ReportInputError(ValueError):
     """The events path cannot be analysed (missing, no events in it, unreadable); the message is one line."""
 
@@ -120,14 +130,7 @@ class Report:
         import matplotlib.pyplot as plt
 
         out = Path(path)
-        parts = [
-            "<!doctype html><html><head><meta charset='utf-8'><title>jwtobs report</title><style>"
-            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
-            "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%}</style></head><body>",
-            "<h1>jwtobs: validation failures and incidents</h1>",
-            f"<pre>{html.escape(self.summary())}</pre>",
-        ]
+        parts = [HTML_HEAD, f"<pre>{html.escape(self.summary())}</pre>"]
         for title, fig in self.figures().items():
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100)  # type: ignore[attr-defined]
