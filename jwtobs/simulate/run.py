@@ -102,7 +102,8 @@ class SimulationResult:
 
 class _Router:
     """The one jwtobs sink of the run: hands each record to the file of the replica being called and
-    stamps it with the replica's name as ``service``."""
+    stamps it with the replica's name as ``service``. It relies on sinks being called during the validation
+    (``defer=False``): a deferred event would land in whichever replica is current when it is built."""
 
     def __init__(self) -> None:
         self.sink: JsonlSink | None = None
