@@ -6,7 +6,8 @@ The scrubber is pure Python, so threads cannot run it in parallel: ``N`` worker 
 * a plain file of at least ``2 * CHUNK`` bytes is split into chunks of about ``max(CHUNK, size / (2 N))`` bytes
   whose boundaries are moved forward to the next line start (a boundary that would fall inside a line longer
   than the chunk is dropped, so a line is always scanned whole, by one worker);
-* a gzip file, standard input (read by the calling process) and a small file are one unit each.
+* a gzip file, standard input (read by the calling process) and a small file are one unit each; with fewer
+  than two units no worker process is started.
 
 Results come back in input order: findings of a chunk are numbered from its first line and shifted by the
 lines of the chunks before it, so the output is the same as a serial scan's, finding for finding. A chunk that
@@ -135,6 +136,18 @@ def scan_parallel(
     """Findings of ``paths`` in input order (as :meth:`Scanner.scan`), scanned by ``jobs`` worker processes.
     ``progress`` is called with the bytes done so far after each unit."""
     local = Scanner(engine, include_binary=include_binary)  # raises now for an unusable engine
+    plans = [
+        (path, [] if path == STDIN else _plan(path, jobs, chunk, include_binary, report))
+        for path in iter_files(paths, report.problems)
+    ]
+    if sum(len(units) for _, units in plans) < 2:  # nothing to share: no worker processes to start
+        for path, units in plans:
+            if path == STDIN or units:
+                try:
+                    yield from local.scan_file(path, report)
+                except ScanProblem as e:
+                    report.problems.append(e)
+        return
     done = 0
     with ProcessPoolExecutor(jobs, mp_context=_context(), initializer=_init, initargs=(engine, include_binary)) as pool:
         pending: deque[tuple[Unit, bool, Future[UnitResult]]] = deque()  # (unit, last of its file, result)
@@ -169,7 +182,7 @@ def scan_parallel(
                 unit, last, fut = pending.popleft()
                 yield from collect(unit, last, fut.result())
 
-        for path in iter_files(paths, report.problems):
+        for path, plan in plans:
             if path == STDIN:  # read by this process, in its place in the order
                 yield from drain(0)
                 try:
@@ -177,7 +190,6 @@ def scan_parallel(
                 except ScanProblem as e:
                     report.problems.append(e)
                 continue
-            plan = _plan(path, jobs, chunk, include_binary, report)
             for i, unit in enumerate(plan):
                 pending.append((unit, i == len(plan) - 1, pool.submit(_work, unit)))
                 yield from drain(2 * jobs)
