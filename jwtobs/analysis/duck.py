@@ -340,16 +340,12 @@ def aggregate(
     try:
         with _errors(files):
             con.execute(labels)
-            counts = _arrow(con, counts_q)
-            lateness = _arrow(con, lateness_q)
+            # each result converted and its Arrow copy dropped before the next query runs
+            counts = _typed(_arrow(con, counts_q), COUNTS_SCHEMA)
+            lateness = _typed(_arrow(con, lateness_q), LATENESS_SCHEMA)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {label_table}")
-    return Aggregates(
-        _typed(counts, COUNTS_SCHEMA),
-        _typed(lateness, LATENESS_SCHEMA),
-        engine="duckdb",
-        has_cont=True,
-    )
+    return Aggregates(counts, lateness, engine="duckdb", has_cont=True)
 
 
 def keyset_changes(path: str | Path, *, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
