@@ -22,15 +22,25 @@ with one line naming the file. An unterminated last line (a file being written) 
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from jwtobs.analysis._duckio import (
+    _FIELDS,
+    DEFAULT_MEMORY_LIMIT,
+    _arrow,
+    _errors,
+    _file_error,
+    _list,
+    _lit,
+    _type,
+    clean_jsonl_query,
+    connect,
+)
 from jwtobs.analysis.aggregate import (
     CONT_GAP,
     COUNTS_SCHEMA,
@@ -40,7 +50,6 @@ from jwtobs.analysis.aggregate import (
     Aggregates,
 )
 from jwtobs.analysis.load import (
-    ARROW_SCHEMA,
     READABLE_SCHEMAS,
     EventsError,
     _changes_frame,
@@ -54,55 +63,6 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["aggregate", "keyset_changes", "compact", "connect", "events_sql", "DEFAULT_MEMORY_LIMIT"]
-
-#: DuckDB's memory limit unless told otherwise (it spills to a temporary directory beyond it)
-DEFAULT_MEMORY_LIMIT: Final = "1GB"
-
-_SQL_TYPES: Final[dict[str, str]] = {
-    "schema": "SMALLINT",
-    "time": "TIMESTAMPTZ",
-    "iat": "BIGINT",
-    "nbf": "BIGINT",
-    "exp": "BIGINT",
-    "token_bytes": "INTEGER",
-    "duration_s": "DOUBLE",
-}
-_FIELDS: Final = tuple(f.name for f in ARROW_SCHEMA)
-
-
-def _type(name: str) -> str:
-    return _SQL_TYPES.get(name, "VARCHAR")
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _list(paths: Sequence[Path]) -> str:
-    return "[" + ", ".join(_lit(str(p)) for p in paths) + "]"
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def connect(memory_limit: str | None = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection set up for the engine: UTC, bounded memory (spilling to a temporary
-    directory), no progress bar, no insertion-order preservation (lets big scans stream)."""
-    try:
-        import duckdb
-    except ImportError:
-        raise ImportError("the DuckDB engine needs duckdb: pip install 'jwtobs[analysis]'") from None
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET preserve_insertion_order = false")
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
-        con.execute(f"SET temp_directory = {_lit(os.path.join(tempfile.gettempdir(), 'jwtobs-duckdb'))}")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    return con
 
 
 # -- the events as SQL -------------------------------------------------------------------------------------
@@ -124,12 +84,6 @@ def _parquet_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
     return f"SELECT {', '.join(cols)} FROM {src}{where}"
 
 
-def _json_columns() -> str:
-    cols = {name: ("VARCHAR" if name == "time" else _type(name)) for name in _FIELDS}
-    cols["event"] = "VARCHAR"
-    return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in cols.items()) + "}"
-
-
 def _jsonl_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
     """DuckDB's JSON reader over the complete files. A file whose last line is torn (being written; the
     current hour of a rolled directory, at most ``max_bytes``) is read up to its last complete line by the
@@ -137,14 +91,7 @@ def _jsonl_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
     nonempty = [f for f in files if f.stat().st_size]
     torn = [f for f in nonempty if _complete_length(f) != f.stat().st_size]
     clean = [f for f in nonempty if f not in torn]
-    out = []
-    if clean:
-        cols = ", ".join("CAST(time AS TIMESTAMPTZ) AS time" if n == "time" else n for n in _FIELDS)
-        src = (
-            f"read_json({_list(clean)}, format = 'newline_delimited', columns = {_json_columns()}, "
-            "ignore_errors = false, maximum_object_size = 16777216)"
-        )
-        out.append(f"SELECT {cols} FROM {src} WHERE event IS NULL")
+    out = [clean_jsonl_query(clean)] if clean else []
     for f in torn:
         view = f"jwtobs_torn_{uuid.uuid4().hex[:12]}"
         con.register(view, _conform(_read_jsonl(f), f))
@@ -165,28 +112,6 @@ def events_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
         cols = ", ".join(f"CAST(NULL AS {_type(n)}) AS {n}" for n in _FIELDS)
         return f"SELECT {cols} WHERE false"
     return " UNION ALL ".join(f"({p})" for p in parts)
-
-
-def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsError:
-    text = _first_line(exc)
-    named = next((f for f in files if str(f) in str(exc)), None)
-    where = str(named) if named is not None else (str(files[0]) if len(files) == 1 else f"{len(files)} files")
-    return EventsError(f"{where}: {what} ({text})")
-
-
-@contextmanager
-def _errors(files: Sequence[Path]) -> Iterator[None]:
-    """DuckDB's errors on bad input as one-line :class:`EventsError`s naming the file."""
-    import duckdb
-
-    try:
-        yield
-    except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
-        msg = str(exc)
-        what = "not a jwtobs events file"
-        if "parquet" in msg.lower() or "magic" in msg.lower():
-            what = "unreadable Parquet file"
-        raise _file_error(exc, files, what) from None
 
 
 def _check_schema(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[Path]) -> None:
@@ -292,13 +217,6 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
     FROM b GROUP BY ALL
     ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont NULLS LAST"""
     return labels, counts, lateness
-
-
-def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> Any:
-    """The result of ``query`` as an Arrow table (``to_arrow_table`` since DuckDB 1.4, ``arrow`` before)."""
-    rel = con.sql(query)
-    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
-    return fetch()
 
 
 def _typed(table: Any, schema: dict[str, str]) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
+from jwtobs.analysis._duckio import EventsError
 from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
 
 __all__ = ["load_events", "load_keyset_changes", "event_files", "EventsError", "EVENT_DTYPES", "ARROW_SCHEMA"]
@@ -66,10 +67,6 @@ _JSON_SCHEMA: Final = pa.schema(
 )
 _JSON_PARSE: Final = pj.ParseOptions(explicit_schema=_JSON_SCHEMA, unexpected_field_behavior="ignore")
 _JSON_READ: Final = pj.ReadOptions(block_size=16 << 20)
-
-
-class EventsError(ValueError):
-    """The events could not be read: the message is one line naming the file and what is wrong with it."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -132,13 +129,12 @@ USE_DUCKDB = True
 
 
 def _read_jsonl_duckdb(path: Path) -> pa.Table:
-    from jwtobs.analysis import duck
+    from jwtobs.analysis import _duckio
 
-    con = duck.connect()
+    con = _duckio.connect()
     try:
-        (query,) = duck._jsonl_sql(con, [path])
-        with duck._errors([path]):
-            return duck._arrow(con, query)
+        with _duckio._errors([path]):
+            return _duckio._arrow(con, _duckio.clean_jsonl_query([path]))
     finally:
         con.close()
 

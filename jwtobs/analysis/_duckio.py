@@ -1,0 +1,119 @@
+"""DuckDB plumbing shared by :mod:`jwtobs.analysis.load` (its JSONL reader) and :mod:`jwtobs.analysis.duck`
+(the engine): the connection, SQL literals, the JSONL reader query and the mapping of DuckDB's errors on
+bad input to one-line :class:`EventsError`. ``duckdb`` itself is imported only when used."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from jwtobs.events import EVENT_FIELDS
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["DEFAULT_MEMORY_LIMIT", "EventsError", "clean_jsonl_query", "connect"]
+
+
+class EventsError(ValueError):
+    """The events could not be read: the message is one line naming the file and what is wrong with it."""
+
+
+#: DuckDB's memory limit unless told otherwise (it spills to a temporary directory beyond it)
+DEFAULT_MEMORY_LIMIT: Final = "1GB"
+
+_SQL_TYPES: Final[dict[str, str]] = {
+    "schema": "SMALLINT",
+    "time": "TIMESTAMPTZ",
+    "iat": "BIGINT",
+    "nbf": "BIGINT",
+    "exp": "BIGINT",
+    "token_bytes": "INTEGER",
+    "duration_s": "DOUBLE",
+}
+_FIELDS: Final = EVENT_FIELDS
+
+
+def _type(name: str) -> str:
+    return _SQL_TYPES.get(name, "VARCHAR")
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join(_lit(str(p)) for p in paths) + "]"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def connect(memory_limit: str | None = DEFAULT_MEMORY_LIMIT, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for the engine: UTC, bounded memory (spilling to a temporary
+    directory), no progress bar, no insertion-order preservation (lets big scans stream)."""
+    try:
+        import duckdb
+    except ImportError:
+        raise ImportError("the DuckDB engine needs duckdb: pip install 'jwtobs[analysis]'") from None
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        con.execute(f"SET temp_directory = {_lit(os.path.join(tempfile.gettempdir(), 'jwtobs-duckdb'))}")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _json_columns() -> str:
+    cols = {name: ("VARCHAR" if name == "time" else _type(name)) for name in _FIELDS}
+    cols["event"] = "VARCHAR"
+    return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in cols.items()) + "}"
+
+
+def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsError:
+    text = _first_line(exc)
+    named = next((f for f in files if str(f) in str(exc)), None)
+    where = str(named) if named is not None else (str(files[0]) if len(files) == 1 else f"{len(files)} files")
+    return EventsError(f"{where}: {what} ({text})")
+
+
+@contextmanager
+def _errors(files: Sequence[Path]) -> Iterator[None]:
+    """DuckDB's errors on bad input as one-line :class:`EventsError`s naming the file."""
+    import duckdb
+
+    try:
+        yield
+    except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
+        msg = str(exc)
+        what = "not a jwtobs events file"
+        if "parquet" in msg.lower() or "magic" in msg.lower():
+            what = "unreadable Parquet file"
+        raise _file_error(exc, files, what) from None
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> Any:
+    """The result of ``query`` as an Arrow table (``to_arrow_table`` since DuckDB 1.4, ``arrow`` before)."""
+    rel = con.sql(query)
+    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+    return fetch()
+
+
+def clean_jsonl_query(files: Sequence[Path]) -> str:
+    """DuckDB's JSON reader over complete JSONL files: the validation events (key-set change lines left
+    out), columns of :data:`jwtobs.events.EVENT_FIELDS`, ``time`` a UTC ``TIMESTAMPTZ``."""
+    cols = ", ".join("CAST(time AS TIMESTAMPTZ) AS time" if n == "time" else n for n in _FIELDS)
+    src = (
+        f"read_json({_list(files)}, format = 'newline_delimited', columns = {_json_columns()}, "
+        "ignore_errors = false, maximum_object_size = 16777216)"
+    )
+    return f"SELECT {cols} FROM {src} WHERE event IS NULL"
