@@ -444,6 +444,9 @@ def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for _key, x in ctx.series(sub.assign(all=0), ["all"]):
         for seg in _segments(x, ATTACK, ctx.m0):
+            minutes = seg.i1 - seg.i0 + 1
+            if seg.count / minutes < max(3.0 * seg.expected / minutes, seg.expected / minutes + 5.0):
+                continue  # scanners come and go (1-3 a minute each): a burst is a multiple of the noise
             g = _seg_rows(sub, seg)
             mix = g.groupby("reason")["count"].sum().sort_values(ascending=False)
             n_attack = int(g.loc[g["reason"].isin(list(_ATTACK)), "count"].sum())
