@@ -54,8 +54,7 @@ class RollingJsonlSink(JsonlSink):
         flush_interval: float = 1.0,
         max_pending: int = 200_000,
     ) -> None:
-        self.directory = os.path.abspath(os.fspath(directory))
-        os.makedirs(self.directory, exist_ok=True)
+        self.directory = os.path.abspath(os.fspath(directory))  # created by JsonlSink (never raises; retried)
         super().__init__(
             os.path.join(self.directory, "_"),
             max_buffer=max_buffer,

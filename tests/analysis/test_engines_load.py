@@ -222,6 +222,15 @@ def test_rolling_sink_write_errors_are_counted_never_raised(tmp_path: Path) -> N
     assert sink.dropped == 10 and sink.written == 0
 
 
+def test_rolling_sink_on_an_unwritable_directory_never_raises(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the events directory should be")
+    sink = RollingJsonlSink(blocker / "events", flush_interval=60)  # no exception at construction either
+    sink(event(T0, 1))
+    sink.close()
+    assert sink.dropped == 1 and sink.written == 0
+
+
 def test_rolling_sink_files_are_valid_while_being_written(tmp_path: Path) -> None:
     """A reader in another process sees whole lines only (the writer writes whole batches)."""
     sink = RollingJsonlSink(tmp_path, flush_interval=60)
