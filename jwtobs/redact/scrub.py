@@ -162,7 +162,7 @@ def _extend(text: str, start: int, end: int) -> int:
             if not name or not (p.is_secret_name(name) or p.header_kind(name)):
                 return end
             comma = text[end : m.end()].lstrip("\\\"' \t").startswith(",")  # ('password', value) form
-            if comma and not _pair_opens(text, end - len(name)):
+            if comma and not p.header_kind(name) and not _pair_opens(text, end - len(name)):
                 return end  # '"auth":"password","method"': JSON, not a ('password', value) pair
         if m is None or m.end() == end or p.MARKER.search(text, end, m.end()):
             return end  # nothing follows, or what follows is already a marker
