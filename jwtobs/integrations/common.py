@@ -504,7 +504,9 @@ class BearerAuth:
             tenant=tenant,
         )
         denial = self.denial_for(reason, detail)
-        self._log_denial(denial, None if event is None else event.token_fp)
+        # events are built off the request thread by default (event is None then): fingerprint the token here
+        fp = event.token_fp if event is not None else (None if token is None else _fingerprint(token))
+        self._log_denial(denial, fp)
         raise AuthDenied(denial)
 
     def tenant_of(

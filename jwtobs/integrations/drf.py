@@ -26,8 +26,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from jwtobs.exceptions import JwtobsError
+from jwtobs.integrations._django_auth import JwtUser, get_auth
 from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
-from jwtobs.integrations.django import JwtUser, get_auth
 from jwtobs.reasons import Reason
 
 __all__ = ["HasScopes", "JwtAuthentication", "JwtDenied"]

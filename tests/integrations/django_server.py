@@ -7,8 +7,8 @@ from typing import Any
 
 import django
 from django.conf import settings
+from django.core.signals import setting_changed
 
-from jwtobs.integrations import django as jwt_django
 from tests.integrations.django_project import auth
 from tests.integrations.django_project.settings import SETTINGS
 from tests.integrations.harness import Authenticators, Stack, WsgiThread, wsgi_server_span
@@ -27,7 +27,8 @@ def serve(a: Authenticators, stack: Stack) -> WsgiThread:
     setup()
     auth.MAIN = a.main
     auth.AUTHS.update(down=a.down, wrapped=a.wrapped)
-    jwt_django._cache.clear()
+    # the public way a settings change reaches jwtobs (what override_settings sends): rebuild the authenticator
+    setting_changed.send(sender=None, setting="JWTOBS", value=settings.JWTOBS, enter=True)
     server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=True)
     server.daemon_threads = True
     app: Any = wsgi_server_span(WSGIHandler(), lambda: stack.tracer)

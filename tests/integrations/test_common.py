@@ -115,3 +115,30 @@ def test_principal() -> None:
     assert p.authorities == ("SCOPE_a", "SCOPE_b", "ROLE_admin")
     assert principal_from({"scope": "x y"}).subject_kind == "none"
     assert principal_from({"payload": {"sub": "u"}, "header": {}, "signature": b""}).subject == "u"
+
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_denial_log_carries_the_token_fingerprint_deferred_or_not(
+    defer: bool, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Events are built off the request thread by default: the denial log line still names the token's
+    fingerprint (the join key between a log line and the rejection's event), computed on the request thread;
+    for a rejection jwtobs observed (bad signature) and one it records itself (an unobserved validator error)."""
+    good = keys.token()
+    forged = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+
+    def broken(token: str) -> dict[str, Any]:
+        raise RuntimeError("validator bug")
+
+    with jwtobs.config.override(fingerprint_key=b"k" * 32, defer=defer) as state:
+        fps = {t: state.fingerprinter.token(t) for t in (good, forged)}
+        with caplog.at_level("INFO", logger="jwtobs"):
+            _denied(BearerAuth(_wrapped(keys), redact=False), ["Bearer " + forged])
+            _denied(BearerAuth(broken, redact=False), ["Bearer " + good])
+        jwtobs.flush()
+    lines = [r.getMessage() for r in caplog.records if "reason=" in r.getMessage()]
+    (bad,) = [line for line in lines if "reason=JWT_BAD_SIGNATURE" in line]
+    (err,) = [line for line in lines if "reason=JWT_VALIDATOR_ERROR" in line]
+    assert f"token_fp={fps[forged]}" in bad
+    assert f"token_fp={fps[good]}" in err
