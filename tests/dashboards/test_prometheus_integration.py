@@ -159,8 +159,12 @@ def test_alerts_that_fire_name_the_right_series(prom_stack: Stack) -> None:
         (check,) = [c for c in ALERTS if c.title == name]
         return _run(prom_stack, check)
 
-    assert {(s["metric"]["jwtobs_profile"]) for s in fired("JwtobsUnknownKidSpike")} == {"gateway"}
-    assert {(s["metric"]["jwtobs_profile"]) for s in fired("JwtobsBadSignatureSpike")} == {"gateway"}
+    # gateway gets 12 rogue kids and 3 forged tokens a round and fires first; billing-api (the Verifier) gets one
+    # of each a round: it crosses the alerts' absolute-rate floor (0.1/s over 5m) once the scenario has run long
+    # enough (~30 rounds), which on a loaded machine it already has. Either is right; no other profile may fire.
+    for alert in ("JwtobsUnknownKidSpike", "JwtobsBadSignatureSpike"):
+        profiles = {(s["metric"]["jwtobs_profile"]) for s in fired(alert)}
+        assert "gateway" in profiles and profiles <= {"gateway", "billing-api"}, (alert, profiles)
     assert {(s["metric"]["jwtobs_profile"]) for s in fired("JwtobsExpiredTokenSurge")} == {"internal"}
     assert {(s["metric"]["jwtobs_issuer"]) for s in fired("JwtobsClockSkewSuspected")} == {"https://internal.test"}
     attacks = {(s["metric"]["jwtobs_profile"], s["metric"]["jwtobs_reason"]) for s in fired("JwtobsAttackSignals")}
