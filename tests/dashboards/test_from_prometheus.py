@@ -192,8 +192,14 @@ def test_aggregates_from_prometheus_match_the_events_of_the_same_process(prom_st
     assert aggs.counts["client_id"].isna().all() and aggs.counts["count"].gt(0).all()
     assert {"JWT_EXPIRED", "JWT_BAD_SIGNATURE", "JWT_UNSIGNED"} <= set(aggs.counts["reason"].dropna())
 
-    time.sleep(1.5)  # the scenario's rolling sink writes every second
-    events = load_events(prom_stack.tmp / "events")
+    # the scenario's rolling sink writes every second (later on a loaded machine): wait, bounded, until it has
+    # written events from after the query, so every event the query could have counted is on disk
+    deadline = time.monotonic() + 30
+    while True:
+        events = load_events(prom_stack.tmp / "events")
+        if events["time"].max() >= pd.Timestamp(queried + 1, unit="s", tz="UTC") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     view = metrics_view(aggregate(events))
     assert int(view.counts["count"].sum()) == len(events) and view.counts["client_id"].isna().all()
     # each minute's count lies between the events scraped for sure (before `end`) and all events up to the query
