@@ -529,6 +529,50 @@ TRIGGER: Final = re.compile(r"[.:=,%]")
 # JOSE and "Bearer <credentials>" can match.
 SEPARATORS: Final = re.compile(r"[:=,%]")
 
+# Words one of which every keyword-led detector of the scrubber needs in the lower-cased text: Authorization
+# headers, "<scheme> <credentials>", cookies, query parameters, OAuth codes, secret-named fields (their stems;
+# "api"/"private" only as parts of a key name), command-line options and commands, XML elements, glued JOSE
+# runs and signing inputs ("eyJ"). A word that contains another is left out (the shorter one is found).
+# The other detectors are checked on their own in :func:`may_hold_secret`: JOSE runs, vendor keys, URL userinfo.
+_GATE_WORDS: Final = (
+    "authorization",
+    *SCHEME_CRED,
+    "cookie",
+    *QUERY_WORDS,
+    "code",
+    *(w for word, words, _ in TEXT_FIELDS for w in (words or (word,))),
+    "--",
+    *(command for command, _ in CLI_SHORT),
+    "</",
+    "eyj",
+)
+GATE_WORDS: Final = tuple(
+    sorted({w for w in _GATE_WORDS if not any(o != w and o in w for o in _GATE_WORDS)}, key=lambda w: (-len(w), w))
+)
+_GATE_SEARCH: Final = re.compile("|".join(re.escape(w) for w in GATE_WORDS)).search
+_JOSE_SEARCH: Final = JOSE.search
+_VENDOR_GATE_SEARCH: Final = VENDOR_GATE.search
+#: The shortest vendor key (a prefix of 5 and a body of 10 characters).
+VENDOR_MIN_LEN: Final = 15
+
+
+def may_hold_secret(text: str) -> bool:
+    """False only when no detector of the scrubber can match ``text`` (it would be returned unchanged): none of
+    :data:`GATE_WORDS` in its lower-cased copy, no JOSE run, no vendor key prefix and no URL userinfo. A cheap
+    check (a few C-level searches) run before the scrubber's full pass; ``tests/redact/test_sinks.py`` checks it
+    against the scrubber on every form and on generated text."""
+    low = text.lower()
+    if len(low) != len(text):  # a character whose lower case is longer: let the scrubber decide
+        return True
+    if _GATE_SEARCH(low) is not None:
+        return True
+    if ("." in text or "%" in text) and _JOSE_SEARCH(text) is not None:
+        return True
+    if "://" in text and "@" in text:
+        return True
+    return len(text) >= VENDOR_MIN_LEN and _VENDOR_GATE_SEARCH(text) is not None
+
+
 # Header names whose whole value is a credential (structured data: dict keys, header tuples, OTel attributes).
 _HEADER_KIND: Final = {
     "authorization": AUTHORIZATION,

@@ -43,7 +43,7 @@ class _Core:
     """What both log redactors share: the counted scrubber, an uncounted probe, the key classification and
     clean-string caches."""
 
-    __slots__ = ("_clean", "_plain", "probe", "scrubber")
+    __slots__ = ("_clean", "_plain", "_quiet", "probe", "scrubber")
 
     def __init__(self, sink: str, scrubber: Scrubber | None = None) -> None:
         """sink: the ``jwtobs.sink`` attribute of the redaction counter; scrubber: a custom one (its own sink)."""
@@ -53,6 +53,8 @@ class _Core:
         self.probe = _Probe(scrubber.sink) if type(scrubber) is Scrubber else scrubber
         self._plain: dict[Any, bool] = {}  # key -> True when its value is scanned as free text only
         self._clean: dict[str, None] = {}  # short strings known to hold nothing to redact
+        # a Scrubber subclass may detect more than the built-in detectors: only the character-level proof then
+        self._quiet = self._gated if type(scrubber) is Scrubber else _quiet
 
     def plain_key(self, key: Any) -> bool:
         """Whether values under ``key`` are plain (not a secret-named field or a credential header)."""
@@ -68,6 +70,25 @@ class _Core:
             self._plain[key] = plain
         return plain
 
+    def _gated(self, value: str) -> bool:
+        """:func:`_quiet` (without calling it), else whether no detector can match
+        (:func:`patterns.may_hold_secret`); a string found clean that way is remembered (log values repeat:
+        user agents, routes, messages)."""
+        if value.isalnum() and (len(value) < _ALNUM_KEY_MIN or value.islower()):
+            return True
+        if not value.strip(_HEX_ID):  # UUIDs, hex ids, dates: no gate word, JOSE run or vendor prefix fits
+            return True
+        if _TRIGGER_SEARCH(value) is None:
+            if len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None:
+                return False
+            return (" " not in value and "\t" not in value) or not _has_scheme(value)  # (cheap: not remembered)
+        if not value.strip(_INERT):
+            return True
+        if p.may_hold_secret(value):
+            return False
+        self._remember(value)
+        return True
+
     def _remember(self, value: str) -> None:
         if len(value) <= _CLEAN_MAX_LEN:
             if len(self._clean) >= _CLEAN_MAX:
@@ -76,7 +97,7 @@ class _Core:
 
     def is_clean(self, value: str) -> bool:
         """Whether ``value`` holds nothing to redact (nothing is counted)."""
-        if value in self._clean or _quiet(value):
+        if value in self._clean or self._quiet(value):
             return True
         if self.probe.text(value) == value:
             self._remember(value)
@@ -85,7 +106,7 @@ class _Core:
 
     def probed(self, value: str) -> str | None:
         """None when ``value`` holds nothing to redact, else its scrubbed text (nothing is counted)."""
-        if value in self._clean or _quiet(value):
+        if value in self._clean or self._quiet(value):
             return None
         out = self.probe.text(value)
         if out == value:
@@ -106,7 +127,7 @@ class _Core:
 
     def text(self, value: str) -> str:
         """Scrubbed ``value`` (the same object when clean); redactions are counted."""
-        if value in self._clean or _quiet(value):
+        if value in self._clean or self._quiet(value):
             return value
         out = self.scrubber.text(value)
         if out == value:
@@ -128,27 +149,17 @@ class _Core:
     def items(self, values: Mapping[Any, Any]) -> dict[Any, Any] | None:
         """Scrubbed copy of ``values`` as a dict, or None when nothing changed. Fails closed per value."""
         out: dict[Any, Any] | None = None
-        plain, clean, search, vendor = self._plain, self._clean, _TRIGGER_SEARCH, _VENDOR_SEARCH
+        plain, clean, quiet = self._plain, self._clean, self._quiet
         for k, v in values.items():
             t = type(v)
             # fast path: a plain key with a number, or with a string known clean or unable to hold a secret
-            # (the cases of _quiet, inlined; words with spaces are remembered once checked)
             if t is str:
                 if v in clean or (v.isalnum() and (len(v) < _ALNUM_KEY_MIN or v.islower())):
-                    # (a lower-case/digit word, a hex id: no trigger character and no key of the alphanumeric
-                    # vendor shapes, AKIA.../AIza..., which hold capitals)
                     if plain.get(k):
                         continue
-                elif search(v) is None:
-                    if len(v) >= _VENDOR_MIN and vendor(v) is not None:
-                        pass
-                    elif " " not in v and "\t" not in v:
-                        if plain.get(k):
-                            continue
-                    elif plain.get(k) and not _has_scheme(v):
+                elif quiet(v) and plain.get(k):
+                    if " " in v:  # words (event names, messages) repeat; cheap ids and paths are not remembered
                         self._remember(v)
-                        continue
-                elif not v.strip(_INERT) and plain.get(k):
                     continue
             elif t in _SCALARS and plain.get(k):
                 continue
@@ -165,7 +176,7 @@ class _Core:
 
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
 _VENDOR_SEARCH: Final = p.VENDOR_GATE.search
-_VENDOR_MIN: Final = 15  # the shortest vendor key (xoxb- and 10 characters)
+_VENDOR_MIN: Final = p.VENDOR_MIN_LEN
 _ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)
 #: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines
 #: ("--token X", "sshpass -p X").
@@ -173,6 +184,9 @@ _SCHEME_WORDS: Final = (*p.SCHEME_CRED, "--", *(command for command, _ in p.CLI_
 #: Characters of timestamps, numbers, durations and versions. No detector matches a text made only of them
 #: (every credential form needs a letter other than T/Z, or one of = % / @).
 _INERT: Final = "0123456789TZ:.,+- "
+#: Characters of UUIDs, lower-case hex ids and dates: every gate word and vendor prefix holds another character,
+#: and without "." or "%" no JOSE run (``tests/redact/test_sinks.py`` checks the prefixes).
+_HEX_ID: Final = "0123456789abcdef-"
 
 
 def _quiet(value: str) -> bool:

@@ -38,6 +38,7 @@ import jwtobs
 from jwtobs import config, redact, telemetry
 from jwtobs.integrations import install_redaction
 from jwtobs.redact import FAILED, LoggingRedactor, RedactedException, Scrubber, StructlogRedactor, processors
+from jwtobs.redact import patterns as p
 from jwtobs.redact.otel import RedactingLogExporter, RedactingSpanExporter
 
 
@@ -165,7 +166,12 @@ def test_fast_path_agrees_with_scrubber(tokens: Tokens) -> None:
 
 
 FRAGMENTS = ["bearer", "Basic", "DPoP", " ", "\t", "abcdefghij", "0123456789", "T", "Z", ":", ".", ",", "-", "+",
-             "=", "%3D", "token", "eyJ", "e30", "/", "@", "://", "?", "&", "code", "Authorization", "cookie"]
+             "=", "%3D", "token", "eyJ", "e30", "/", "@", "://", "?", "&", "code", "Authorization", "cookie",
+             # the gate of patterns.may_hold_secret: words, vendor prefixes, command lines, XML, JOSE pieces
+             "ghp_", "AKIA", "sk-proj-", "xoxb-", "SG.", "hooks.slack.com/services/", "ABCDEFGHIJKLMNOP234567",
+             "--password ", "sshpass -p ", "mysql -p", "</", "<password>", "secret", "key", "sid", "pass", "auth",
+             "jwt", "sig", "sess", "pwd", "assertion", "credential", "ewogICJhbGciOiJIUzI1NiJ9", "%2E", "\\u0026",
+             "K", "\u0130", "\u212a"]
 
 
 @settings(max_examples=500, deadline=None)
@@ -174,6 +180,26 @@ def test_quiet_strings_hold_nothing(text: str) -> None:
     """What the processors skip without scrubbing is exactly what the scrubber would leave unchanged."""
     if processors._quiet(text):
         assert redact.scrub(text) == text
+    if not p.may_hold_secret(text):
+        assert redact.scrub(text) == text
+
+
+def test_hex_ids_hold_no_gate_word_or_vendor_prefix() -> None:
+    """The processors skip strings made of processors._HEX_ID characters (UUIDs, hex ids, dates) before any
+    search: every gate word and vendor prefix needs another character ("--" needs a blank after it)."""
+    for word in (*p.GATE_WORDS, *p.VENDOR_PREFIXES):
+        assert word.strip(processors._HEX_ID) or word == "--", word
+    for text in ("0b5c7b1e-1f2a-4c3d-9e8f-a1b2c3d4e5f6", "2026-12-01", "deadbeef" * 8, "--"):
+        assert processors.StructlogRedactor()(None, "info", {"x": text})["x"] == redact.scrub(text) == text
+
+
+def test_gate_lets_every_form_through(tokens: Tokens) -> None:
+    """patterns.may_hold_secret, the processors' check before the scrubber's full pass, says "may" for every
+    form the scrubber redacts (alone and inside other text)."""
+    for form in [*FORMS, *tokens.all()]:
+        for text in (form, f"GET /a?q=1&page=2 {form} ua=Mozilla/5.0", f"{form}&ts=1733040000"):
+            if redact.scrub(text) != text:
+                assert p.may_hold_secret(text), text
 
 
 # -- structlog --------------------------------------------------------------------------------------------------
