@@ -26,7 +26,14 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from jwtobs._otel_compat import NEVER, PARENT_OR_ROOT, is_proxy_meter_provider, meter_enabled, span_policy
+from jwtobs._otel_compat import (
+    NEVER,
+    PARENT_OR_ROOT,
+    histogram_recorder,
+    is_proxy_meter_provider,
+    meter_enabled,
+    span_policy,
+)
 from jwtobs.version import __version__
 
 if TYPE_CHECKING:
@@ -409,6 +416,8 @@ class Telemetry:
             description="Distance between validation time and the token's exp (see jwtobs.expiry_side)",
             explicit_bucket_boundaries_advisory=list(EXPIRY_OFFSET_BUCKETS),
         )
+        self._record_duration = histogram_recorder(self._duration)
+        self._record_expiry = histogram_recorder(self._expiry)
         meter.create_observable_counter(
             EVENTS_DROPPED,
             callbacks=[self._collect],
@@ -482,7 +491,7 @@ class Telemetry:
                 self._span(
                     event, guard.issuer(event.issuer), guard.alg(event.alg), guard.kid(event.kid), start_ns, end_ns, ctx
                 )
-            else:
+            elif ctx is None or ctx:  # an empty captured context (no span in it) has no parent to name
                 _parent_ids(event, ctx)
         except Exception as exc:  # a tracer or span processor that raises leaves the metrics on
             self.failed("span", exc, self._tp)
@@ -512,7 +521,7 @@ class Telemetry:
                 self._record(attrs, event.duration_s, event.time, event.exp)
 
     def _record(self, attrs: dict[str, Any], duration_s: float, t: float, exp: int | None) -> None:
-        self._duration.record(duration_s, attrs)
+        self._record_duration(duration_s, attrs)
         if exp is not None:
             offset = t - exp
             if offset < -NEAR_EXPIRY_S and attrs[ATTR_OUTCOME] == "accepted":
@@ -524,7 +533,7 @@ class Telemetry:
                 expiry_attrs = self._offset_attr_cache.setdefault(
                     okey, {ATTR_OUTCOME: okey[0], ATTR_ISSUER: okey[1], ATTR_EXPIRY_SIDE: side}
                 )
-            self._expiry.record(abs(offset), expiry_attrs)
+            self._record_expiry(abs(offset), expiry_attrs)
 
     def _attributes(self, key: tuple[Any, ...]) -> dict[str, Any]:
         outcome, reason, library, profile, issuer, alg, kid = key
