@@ -20,9 +20,8 @@ def _points(reader: InMemoryMetricReader) -> list[tuple[Any, ...]]:
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 for p in metric.data.data_points:
-                    out.append(
-                        (metric.name, tuple(sorted(p.attributes.items())), p.count, p.sum, p.min, p.max, tuple(p.bucket_counts))
-                    )
+                    attrs = tuple(sorted(p.attributes.items()))
+                    out.append((metric.name, attrs, p.count, p.sum, p.min, p.max, tuple(p.bucket_counts)))
     return sorted(out)
 
 
