@@ -361,22 +361,44 @@ def is_placeholder(value: str) -> bool:
     return not v or v.lower() in EMPTY_VALUES or _PLACEHOLDER_VALUE.fullmatch(v) is not None
 
 
+#: One word after a strong name that states something rather than being a password ("token: expired",
+#: "password: required"); any other single word is a credential there (``password=hunter``, ``secret=foobar``).
+_STATE_WORDS: Final = frozenset(
+    "required invalid expired missing changed updated accepted rejected failed ok set unset present absent hidden "
+    "redacted masked empty provided supplied valid incorrect wrong mismatch unknown default disabled enabled "
+    "reset revoked refreshed issued generated rotated removed deleted created saved stored verified denied "
+    "error errors mismatched optional "
+    # PAM's module types: "pam_unix(passwd:chauthtok)", "pam_unix(gdm-password:session)"
+    "auth account session password chauthtok".split()
+)
+
+
+def _not_a_password_word(v: str) -> bool:
+    """A plain-word value after a strong name that is not a credential: a phrase (``passwd: all authentication
+    tokens updated``), a constant's name (``SECRET_KEY``), a word stating something (``token: expired``), or a
+    capitalised secret word, a type's name (``token=Token{a64f992``); ``password: secret`` is a password."""
+    if " " in v or "_" in v:
+        return True
+    low = v.lower()
+    if low in _STATE_WORDS:
+        return True
+    return v[0].isupper() and (low in _STRONG_WORDS or low in _WEAK_WORDS or low in _GLUED_STRONG)
+
+
 def is_credential_value(value: str, strength: int) -> bool:
     """Whether ``value`` (of a field whose name has ``strength``) may be a credential. Whatever the name: not
     empty, a JSON/Python literal, a placeholder (``***``, ``<hidden>``, ``%s``, ``${DB_PASSWORD}``), a path
-    (``PWD=/home/ubuntu``), a plain word or phrase (``Already running``), a qualified Java object
-    (``com.x.Token@1a2b``). Under a weak name also not a number (``-50``, ``0,``), an id of numbers
-    (``30546173_4261722401``), short hex (``0x34ede65503f0039``), ``Class@hash``, hyphenated words, dotted
-    lower-case names (``com.apple.xpc.activity``), nor anything shorter than 8 characters."""
+    (``PWD=/home/ubuntu``), a qualified Java object (``com.x.Token@1a2b``); a plain word or phrase
+    (``Already running``) under a weak name, under a strong one only what :func:`_not_a_password_word` says (a
+    single word there is a password: ``password=hunter``). Under a weak name also not a number (``-50``,
+    ``0,``), an id of numbers (``30546173_4261722401``), short hex (``0x34ede65503f0039``), ``Class@hash``,
+    hyphenated words, dotted lower-case names (``com.apple.xpc.activity``), nor anything shorter than 8 characters."""
     v = value.strip()
     if not v or v.lower() in EMPTY_VALUES:
         return False
-    if (
-        _WORD_VALUE.fullmatch(v)
-        or _PATH_VALUE.fullmatch(v)
-        or _PLACEHOLDER_VALUE.fullmatch(v)
-        or _QUALIFIED_OBJECT.fullmatch(v)
-    ):
+    if _PATH_VALUE.fullmatch(v) or _PLACEHOLDER_VALUE.fullmatch(v) or _QUALIFIED_OBJECT.fullmatch(v):
+        return False
+    if _WORD_VALUE.fullmatch(v) and (strength < STRONG or _not_a_password_word(v)):
         return False
     if strength >= STRONG:
         return True

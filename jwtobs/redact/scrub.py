@@ -480,7 +480,12 @@ class _Pass:
             return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
         end = _extend(s, start, end)
         value = s[start:end]
-        if not p.is_credential_value(value, strength):
+        judged = value
+        if group not in ("dq", "sq") and s[end : end + 1] == " ":
+            phrase = _PHRASE.match(s, start)  # "passwd: all authentication tokens updated": judged as a phrase
+            if phrase is not None and phrase.end() > end:
+                judged = phrase.group(0)
+        if not p.is_credential_value(judged, strength):
             return None
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
         marker = self.credential(value, kind)
@@ -617,6 +622,8 @@ def _weak_credential(value: Any) -> bool:
 
 
 _SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": p.DIGEST}
+# An unquoted value that starts a phrase of plain lower-case words (a message, not a password).
+_PHRASE = re.compile(r"[A-Za-z][a-z]*+(?: [a-z]++){2,}+")
 _API_KEY_NAME = re.compile(r"(?i)api[_\-]?key|apikey|auth[_\-]?token|access[_\-]?token|security[_\-]?token")
 
 

@@ -276,3 +276,40 @@ def test_every_query_name_holds_a_query_word() -> None:
     assert len(names) > 20
     for name in names:
         assert any(word in name for word in p.QUERY_WORDS), name
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("password=hunter", "hunter"),
+        ('{"password": "secret"}', "secret"),
+        ("secret=foobar", "foobar"),
+        ("passwd: changeme", "changeme"),
+        ("db_password=correcthorse", "correcthorse"),
+        ("token=abcdefgh", "abcdefgh"),
+        ("login failed, password: letmein", "letmein"),
+        ("PASSWORD=Summer", "Summer"),
+    ],
+)
+def test_a_plain_word_under_a_strong_name_is_a_password(line: str, secret: str) -> None:
+    """Plain words are not credentials under weak names (``session: Already running``); under a strong name a
+    single word is a password (people choose words), except a word stating something or a phrase."""
+    out = scrub(line)
+    assert "[REDACTED:" in out and secret not in p.FINDING.sub("", out), out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "token: expired",
+        "password: required",
+        "passwd: all authentication tokens updated successfully.",
+        "passwd: password updated successfully",
+        "token=Token{a64f992, expires=1700000000}",
+        "pam_unix(passwd:chauthtok): password changed for root",
+        "pam_unix(gdm-password:session): session opened for user alice",
+        "SECRET_KEY=DJANGO_SECRET_KEY",
+    ],
+)
+def test_words_stating_something_after_a_strong_name_are_kept(line: str) -> None:
+    assert scrub(line) == line
