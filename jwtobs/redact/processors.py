@@ -175,7 +175,7 @@ class _Core:
 
 
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
-_VENDOR_SEARCH: Final = p.VENDOR_GATE.search
+_VENDOR_SEARCH: Final = p.VENDOR_PREFIX_SEARCH.search
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
 _ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)
 #: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines

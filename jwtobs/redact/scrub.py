@@ -317,7 +317,7 @@ class _Pass:
             for command, pattern in p.CLI_SHORT:
                 if command in low:
                     s, low = _run(s, low, pattern, self._cli_short)
-        if p.VENDOR_GATE.search(s) is not None:
+        if p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix: cheaper than the gate)
             s = self._vendor(s)
         return s
 

@@ -928,3 +928,25 @@ def test_log_exporter_fail_closed(tokens: Tokens) -> None:
     assert first.log_record.attributes == {"note": FAILED}
     assert second.log_record.exception is None
     assert_clean(first.to_json() + second.to_json(), tokens.all())
+
+
+@pytest.mark.parametrize("words", [p.GATE_WORDS, p.VENDOR_PREFIXES], ids=["gate words", "vendor prefixes"])
+def test_rare_anchored_finds_what_an_alternation_finds(words: tuple[str, ...]) -> None:
+    """patterns.rare_anchored (each word found from its rarest character) agrees with a plain alternation of
+    the words on generated text that holds words, parts of words and overlaps."""
+    import random
+    import re
+
+    plain = re.compile("|".join(map(re.escape, words)))
+    anchored = p.rare_anchored(words, "<qjywkbughdp-ml/ncrisaote")
+    rng = random.Random(13)
+    alphabet = "".join(sorted(set("".join(words)))) + " xyz"
+    for _ in range(20000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        if rng.random() < 0.5:
+            w = rng.choice(words)
+            s = s[: rng.randint(0, len(s))] + w[: rng.randint(0, len(w))] + (w if rng.random() < 0.5 else "") + s
+        assert (plain.search(s) is None) == (anchored.search(s) is None), s
+    shipped = p.GATE_SEARCH if words is p.GATE_WORDS else p.VENDOR_PREFIX_SEARCH
+    for w in words:
+        assert anchored.search(f"x{w}y") and shipped.search(f"x{w}y") and shipped.search(w), w
