@@ -528,6 +528,9 @@ CLI_SHORT: Final = (
     ("curl", re.compile(r"curl(?<![a-z0-9_\-]curl)[^\n|;&]{0,200}?[ \t](?:-u|--user)[ \t]++[^\s:\"']{1,64}+:" + _ARG)),
 )
 
+#: The options of :data:`CLI_SHORT` after their blank: each pattern needs one (curl's --user needs "--").
+CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u")
+
 # -- JWS signing input: header.payload without the signature (what JOSE libraries sign and keep in locals) -------
 SIGNING_INPUT_RE: Final = re.compile(
     rf"eyJ(?<![A-Za-z0-9_\-]eyJ){_B64}{{5,}}+{_PAD}{_DOT}eyJ{_B64}{{5,}}+{_PAD}(?![A-Za-z0-9_\-.]|%2[Ee])"
@@ -553,9 +556,9 @@ SEPARATORS: Final = re.compile(r"[:=,%]")
 
 # Words one of which every keyword-led detector of the scrubber needs in the lower-cased text: Authorization
 # headers, "<scheme> <credentials>", cookies, query parameters, OAuth codes, secret-named fields (their stems;
-# "api"/"private" only as parts of a key name), command-line options and commands, XML elements, glued JOSE
+# "api"/"private" only as parts of a key name), command-line options, XML elements, glued JOSE
 # runs and signing inputs ("eyJ"). A word that contains another is left out (the shorter one is found).
-# The other detectors are checked on their own in :func:`may_hold_secret`: JOSE runs, vendor keys, URL userinfo.
+# JOSE runs and URL userinfo are checked on their own in :func:`may_hold_secret`; vendor prefixes join the words.
 _GATE_WORDS: Final = (
     "authorization",
     *SCHEME_CRED,
@@ -564,7 +567,7 @@ _GATE_WORDS: Final = (
     "code",
     *(w for word, words, _ in TEXT_FIELDS for w in (words or (word,))),
     "--",
-    *(command for command, _ in CLI_SHORT),
+    *CLI_SHORT_OPTIONS,
     "</",
     "eyj",
 )
@@ -592,23 +595,24 @@ def rare_anchored(words: tuple[str, ...], rarity: str) -> re.Pattern[str]:
 
 
 # characters of the words by frequency in the real logs of tests/redact (Loghub samples, Apache), rarest first
-_RARE_LOWER: Final = "<qjywkbughdp-ml/ncrisaote"
+_RARE_LOWER: Final = "<qjzxywkvbfug_hdp-ml/ncrisaote.0123456789"
 _RARE_MIXED: Final = "<VZqXjBzKALICHNWGE_xvSwyMkfgTbhum9pd-l3nc5rs/iat.o1e0"
-GATE_SEARCH: Final = rare_anchored(GATE_WORDS, _RARE_LOWER)
 #: Any vendor key prefix (a vendor key holds its whole prefix; run on the original text).
 VENDOR_PREFIX_SEARCH: Final = rare_anchored(VENDOR_PREFIXES, _RARE_MIXED)
+#: The gate words and the lower-cased vendor prefixes, in one search of the lower-cased text (a text that holds
+#: a prefix holds it lower-cased in its lower-cased copy).
+GATE_SEARCH: Final = rare_anchored((*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES)), _RARE_LOWER)
 _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search
-_VENDOR_GATE_SEARCH: Final = VENDOR_PREFIX_SEARCH.search
 #: The shortest vendor key (a prefix of 5 and a body of 10 characters).
 VENDOR_MIN_LEN: Final = 15
 
 
 def may_hold_secret(text: str) -> bool:
     """False only when no detector of the scrubber can match ``text`` (it would be returned unchanged): none of
-    :data:`GATE_WORDS` in its lower-cased copy, no JOSE run, no vendor key prefix and no URL userinfo. A cheap
-    check (a few C-level searches) run before the scrubber's full pass; ``tests/redact/test_sinks.py`` checks it
-    against the scrubber on every form and on generated text."""
+    :data:`GATE_WORDS` and no vendor key prefix in its lower-cased copy, no JOSE run and no URL userinfo. A cheap
+    check (two C-level searches at most) run before the scrubber's full pass; ``tests/redact/test_sinks.py``
+    checks it against the scrubber on every form and on generated text."""
     low = text.lower()
     if len(low) != len(text):  # a character whose lower case is longer: let the scrubber decide
         return True
@@ -616,9 +620,7 @@ def may_hold_secret(text: str) -> bool:
         return True
     if ("." in text or "%" in text) and _JOSE_SEARCH(text) is not None:
         return True
-    if "://" in text and "@" in text:
-        return True
-    return len(text) >= VENDOR_MIN_LEN and _VENDOR_GATE_SEARCH(text) is not None
+    return "://" in text and "@" in text
 
 
 # Header names whose whole value is a credential (structured data: dict keys, header tuples, OTel attributes).
