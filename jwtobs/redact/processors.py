@@ -157,7 +157,7 @@ class _Core:
                 if v in clean or (v.isalnum() and (len(v) < _ALNUM_KEY_MIN or v.islower())):
                     if plain.get(k):
                         continue
-                elif quiet(v) and plain.get(k):
+                elif plain.get(k) and quiet(v):  # (a secret-named key's value is redacted whole: no check)
                     if " " in v:  # words (event names, messages) repeat; cheap ids and paths are not remembered
                         self._remember(v)
                     continue
