@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any
 
@@ -52,7 +53,14 @@ def test_cold_start_single_flight_and_loop_not_blocked(
         await hb
         return list(results), ticks
 
-    results, ticks = asyncio.run(main())
+    # a full collection of what earlier tests left behind can pause the process for the whole 0.25 s window
+    # (seen once in a full run): collect first, and keep the collector out of the measured window
+    gc.collect()
+    gc.disable()
+    try:
+        results, ticks = asyncio.run(main())
+    finally:
+        gc.enable()
     assert results == ["accepted"] * 100
     assert server.requests == 1
     assert ticks >= 10  # the loop kept running while the fetch was in flight
