@@ -24,13 +24,13 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, Status
 
-from jwtobs.redact.processors import _Core
+from jwtobs.redact.processors import RedactorCore
 from jwtobs.redact.scrub import FAILED, Scrubber
 
 __all__ = ["RedactingLogExporter", "RedactingSpanExporter"]
 
 
-def _attributes(core: _Core, attrs: Mapping[str, Any] | None) -> BoundedAttributes | None:
+def _attributes(core: RedactorCore, attrs: Mapping[str, Any] | None) -> BoundedAttributes | None:
     """Scrubbed copy of an attribute mapping (keeping its dropped count), or None when nothing changed."""
     if not attrs:
         return None
@@ -85,7 +85,7 @@ class RedactingSpanExporter(SpanExporter):
 
     def __init__(self, inner: SpanExporter, *, sink: str = "otel_spans", scrubber: Scrubber | None = None) -> None:
         self._inner = inner
-        self._core = _Core(sink, scrubber)
+        self._core = RedactorCore(sink, scrubber)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self._inner.export([self.redact(s) for s in spans])
@@ -152,7 +152,7 @@ class RedactingLogExporter(LogRecordExporter):
 
     def __init__(self, inner: LogRecordExporter, *, sink: str = "otel_logs", scrubber: Scrubber | None = None) -> None:
         self._inner = inner
-        self._core = _Core(sink, scrubber)
+        self._core = RedactorCore(sink, scrubber)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         return self._inner.export([self.redact(r) for r in batch])

@@ -39,9 +39,10 @@ class _Probe(Scrubber):
         return None
 
 
-class _Core:
-    """What both log redactors share: the counted scrubber, an uncounted probe, the key classification and
-    clean-string caches."""
+class RedactorCore:
+    """What every redactor of this package shares (the structlog and logging redactors here, the OpenTelemetry
+    exporters in :mod:`jwtobs.redact.otel`): the counted scrubber, an uncounted probe, the key classification
+    and clean-string caches. Shared inside ``jwtobs.redact``; not part of the public API (not in ``__all__``)."""
 
     __slots__ = ("_clean", "_plain", "_quiet", "probe", "scrubber")
 
@@ -228,7 +229,7 @@ class StructlogRedactor:
     __slots__ = ("_core",)
 
     def __init__(self, *, sink: str = "structlog", scrubber: Scrubber | None = None) -> None:
-        self._core = _Core(sink, scrubber)
+        self._core = RedactorCore(sink, scrubber)
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
         try:
@@ -309,7 +310,7 @@ class LoggingRedactor(logging.Filter):
 
     def __init__(self, name: str = "", *, sink: str = "logging", scrubber: Scrubber | None = None) -> None:
         super().__init__(name)
-        self._core = _Core(sink, scrubber)
+        self._core = RedactorCore(sink, scrubber)
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg, args = record.msg, record.args
