@@ -49,31 +49,24 @@ DRIP_INTERVAL: Final = 0.02  # seconds between dripped bytes
 SLOW_ACCEPT: Final = 5.0  # seconds before a slow_accept connection is read
 
 
-class FaultServer:
-    """Serves ``body`` (a JWK set) correctly in mode ``"ok"``, else breaks the response as ``mode`` says.
+class _LoopbackServer:
+    """A raw-socket server on 127.0.0.1: one thread accepts (bounded by ``stop``), one thread per connection
+    runs :meth:`_handle`. ``requests`` counts connections."""
 
-    ``requests`` counts connections (the client makes one request per connection).
-    """
-
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        self.mode = "ok"
-        self._tls = tls
-        self.body = b'{"keys": []}'
+    def __init__(self, backlog: int) -> None:
         self.requests = 0
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(256)
+        self._sock.listen(backlog)
         self._sock.settimeout(0.1)
         self.port = self._sock.getsockname()[1]
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/jwks.json"
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
 
-    def publish(self, jwks: dict[str, Any]) -> None:
-        self.body = json.dumps(jwks).encode()
+    def _start(self) -> None:
+        self._thread.start()
 
     def reset_count(self) -> None:
         with self._lock:
@@ -84,7 +77,6 @@ class FaultServer:
         self._thread.join(timeout=2)
         self._sock.close()
 
-    # -- server ---------------------------------------------------------------------------------------------
     def _accept_loop(self) -> None:
         while not self.stop.is_set():
             try:
@@ -95,7 +87,32 @@ class FaultServer:
                 return
             with self._lock:
                 self.requests += 1
-            threading.Thread(target=self._serve, args=(conn, self.mode), daemon=True).start()
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class FaultServer(_LoopbackServer):
+    """Serves ``body`` (a JWK set) correctly in mode ``"ok"``, else breaks the response as ``mode`` says.
+
+    ``requests`` counts connections (the client makes one request per connection).
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(backlog=256)
+        self.mode = "ok"
+        self._tls = tls
+        self.body = b'{"keys": []}'
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/jwks.json"
+        self._start()
+
+    def publish(self, jwks: dict[str, Any]) -> None:
+        self.body = json.dumps(jwks).encode()
+
+    # -- server ---------------------------------------------------------------------------------------------
+    def _handle(self, conn: socket.socket) -> None:
+        self._serve(conn, self.mode)
 
     def _serve(self, conn: socket.socket, mode: str) -> None:
         try:
@@ -188,38 +205,21 @@ class FaultServer:
         self._ok(conn)  # after SLOW_ACCEPT seconds (when the client has long given up)
 
 
-class ConnectProxy:
+class ConnectProxy(_LoopbackServer):
     """An HTTP CONNECT proxy on 127.0.0.1 that only tunnels to 127.0.0.1 (anything else: 403).
 
     ``drip``: answer the CONNECT one byte per DRIP_INTERVAL (a proxy cannot stretch the fetch either).
     """
 
     def __init__(self, drip: bool = False) -> None:
+        super().__init__(backlog=16)
         self.drip = drip
         self.connects: list[str] = []
-        self.stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self._thread.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._start()
 
-    def close(self) -> None:
-        self.stop.set()
-        self._thread.join(timeout=2)
-        self._sock.close()
-
-    def _accept_loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _handle(self, conn: socket.socket) -> None:
+        self._serve(conn)
 
     def _serve(self, client: socket.socket) -> None:
         upstream: socket.socket | None = None
