@@ -40,6 +40,7 @@ from typing import Any, Final
 
 from jwtobs import config
 from jwtobs.exceptions import ConfigurationError, TokenRejected
+from jwtobs.failures import FailureCount
 from jwtobs.header import b64url_decode
 from jwtobs.reasons import Reason
 from jwtobs.telemetry import (
@@ -412,30 +413,10 @@ def _key_from_object(kid: str | None, obj: object) -> Key:
 
 
 # -- failures of observability: counted and logged once, never raised into a request -----------------------
-class _FailureCount:
-    """A counter of swallowed failures that logs the first one (per counter): the exception type only, never
-    its message (which may quote a server response)."""
-
-    def __init__(self, what: str, effect: str = "verdicts are unaffected") -> None:
-        self.what = what
-        self.effect = effect
-        self.count = 0
-
-    def add(self, exc: BaseException) -> None:
-        self.count += 1
-        if self.count == 1:
-            log.warning(
-                "jwtobs: %s failed (%s); %s; further failures are counted, not logged",
-                self.what,
-                type(exc).__name__,
-                self.effect,
-            )
+_TRUST_FAILURES: Final = FailureCount("registering trusted kids with the cardinality guard", logger="jwtobs.jwks")
 
 
-_TRUST_FAILURES: Final = _FailureCount("registering trusted kids with the cardinality guard")
-
-
-def _guarded(counter: _FailureCount, fn: Callable[[], object]) -> None:
+def _guarded(counter: FailureCount, fn: Callable[[], object]) -> None:
     try:
         fn()
     except Exception as exc:  # observability never changes a verdict; counted + logged once
@@ -684,9 +665,11 @@ class JwksSource(KeySource):
         self._generation = 0  # fetch attempts completed
         self._fetch_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self._telemetry_failures = _FailureCount(f"JWKS telemetry for {url[:200]}")
-        self._unexpected = _FailureCount(
-            f"a JWKS fetch from {url[:200]}", "an unexpected error: counted as error.type=internal, keys kept"
+        self._telemetry_failures = FailureCount(f"JWKS telemetry for {url[:200]}", logger="jwtobs.jwks")
+        self._unexpected = FailureCount(
+            f"a JWKS fetch from {url[:200]}",
+            "an unexpected error: counted as error.type=internal, keys kept",
+            logger="jwtobs.jwks",
         )
         #: counters kept on the object too (tests, diagnostics)
         self.fetch_count = 0

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote
 
 from jwtobs import config, telemetry
+from jwtobs.failures import FailureCount
 from jwtobs.redact import patterns as p
 
 __all__ = ["Scrubber", "scrub", "scrub_value", "FAILED"]
@@ -172,6 +173,10 @@ def _extend(text: str, start: int, end: int) -> int:
 _MARKERS_MAX = 1024
 _SETTLE_MAX = 65536
 _MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
+
+
+#: Redaction counts that could not be recorded (telemetry failing): the text is still scrubbed.
+COUNT_FAILURES: Final = FailureCount("counting redactions", "text is still scrubbed", logger="jwtobs.redact")
 
 
 class _Pass:
@@ -645,8 +650,8 @@ class Scrubber:
             tel = config.current().telemetry
             for kind, n in counts.items():
                 tel.count(telemetry.REDACTIONS, self._attrs[kind], n)
-        except Exception:  # counting never breaks logging
-            pass
+        except Exception as exc:  # counting never breaks logging (nor scrubbing): counted, logged once
+            COUNT_FAILURES.add(exc)
 
     def text(self, text: str | bytes) -> str | bytes:
         """Scrubbed copy of a string (or bytes); ``[REDACTION_FAILED]`` on an internal error."""

@@ -8,6 +8,7 @@ fingerprint (``config.current().fingerprinter.token(token)``) is there instead.
 from __future__ import annotations
 
 import copy
+import importlib
 import io
 import json
 import logging
@@ -950,3 +951,27 @@ def test_rare_anchored_finds_what_an_alternation_finds(words: tuple[str, ...]) -
     shipped = p.GATE_SEARCH if words is p.GATE_WORDS else p.VENDOR_PREFIX_SEARCH
     for w in words:
         assert anchored.search(f"x{w}y") and shipped.search(f"x{w}y") and shipped.search(w), w
+
+
+
+def test_a_failing_redaction_counter_is_counted_and_logged_once_and_text_still_scrubbed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telemetry that raises while counting redactions never breaks scrubbing: the failure is counted and the
+    first one logged (exception type only, never its message)."""
+    scrub_module = importlib.import_module("jwtobs.redact.scrub")  # (the package exports the function scrub)
+
+    def boom(*_: object, **__: object) -> None:
+        raise RuntimeError("meter down: this message is not logged")
+
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0"
+    counter = scrub_module.COUNT_FAILURES
+    monkeypatch.setattr(counter, "count", 0)
+    monkeypatch.setattr(telemetry.Telemetry, "count", boom)
+    with caplog.at_level("WARNING", logger="jwtobs.redact"):
+        for _ in range(3):
+            out = redact.scrub("Authorization: Bearer " + token)
+            assert "[REDACTED:" in out and token not in out
+    assert counter.count == 3
+    warnings = [r.getMessage() for r in caplog.records if "counting redactions" in r.getMessage()]
+    assert len(warnings) == 1 and "RuntimeError" in warnings[0] and "meter down" not in warnings[0]
