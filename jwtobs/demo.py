@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jwtobs.cli import missing_dependency
+
 
 def register(subparsers: Any) -> None:
     d = subparsers.add_parser(
@@ -31,8 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
         import jwt  # noqa: F401 - the simulated APIs validate with PyJWT
         import pandas  # noqa: F401 - the analysis
     except ImportError as exc:
-        print(f"jwtobs demo needs {exc.name}: pip install 'jwtobs[pyjwt,analysis]'", file=sys.stderr)
-        return 2
+        raise missing_dependency(exc, "demo") from None
     from jwtobs.analysis.report import build_report
     from jwtobs.simulate.progress import ProgressBar
     from jwtobs.simulate.run import simulate

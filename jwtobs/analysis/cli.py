@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from jwtobs.cli import missing_dependency
+
 
 def register(subparsers: Any) -> None:
     r = subparsers.add_parser(
@@ -37,8 +39,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         from jwtobs.analysis.report import ReportInputError, build_report
     except ImportError as exc:
-        print(f"jwtobs report needs {exc.name}: pip install 'jwtobs[analysis]'", file=sys.stderr)
-        return 2
+        raise missing_dependency(exc, "analysis") from None
     try:
         report = build_report(args.events, args.labels)
     except ReportInputError as exc:

@@ -21,6 +21,7 @@ from typing import Any, Final
 import pandas as pd
 
 from jwtobs.analysis.aggregate import Aggregates
+from jwtobs.cli import missing_dependency
 
 __all__ = ["ENGINES", "AggregateReport", "aggregates_for", "report_command"]
 
@@ -180,10 +181,7 @@ def report_command(args: argparse.Namespace) -> int:
         report = AggregateReport(aggs, found, changes, score)
         path = report.write_html(args.out)
     except ImportError as exc:
-        print(
-            f"jwtobs report: the {args.engine} engine needs {exc.name}: pip install 'jwtobs[analysis]'", file=sys.stderr
-        )
-        return 2
+        raise missing_dependency(exc, "analysis") from None
     except (EventsError, PrometheusError, FileNotFoundError, ValueError, OSError) as exc:
         print(
             f"jwtobs report: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
