@@ -98,12 +98,7 @@ class RedactorCore:
 
     def is_clean(self, value: str) -> bool:
         """Whether ``value`` holds nothing to redact (nothing is counted)."""
-        if value in self._clean or self._quiet(value):
-            return True
-        if self.probe.text(value) == value:
-            self._remember(value)
-            return True
-        return False
+        return self.probed(value) is None
 
     def probed(self, value: str) -> str | None:
         """None when ``value`` holds nothing to redact, else its scrubbed text (nothing is counted)."""
