@@ -25,7 +25,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import os
 import re
+import threading
 from typing import Final
 
 # -- kinds ---------------------------------------------------------------------------------------------------
@@ -612,7 +614,23 @@ def may_hold_secret(text: str) -> bool:
     """False only when no detector of the scrubber can match ``text`` (it would be returned unchanged): none of
     :data:`GATE_WORDS` and no vendor key prefix in its lower-cased copy, no JOSE run and no URL userinfo. A cheap
     check (two C-level searches at most) run before the scrubber's full pass; ``tests/redact/test_sinks.py``
-    checks it against the scrubber on every form and on generated text."""
+    checks it against the scrubber on every form and on generated text.
+
+    ASCII text of :data:`HS_MIN_LEN` characters or more goes through Hyperscan when it is installed (the ``scan``
+    extra; :class:`HyperscanGate`: one automaton pass, ~5x cheaper on a 240-character log line; each call costs
+    ~0.5 us, so shorter text stays on ``re``), other text and every text without Hyperscan through Python's
+    ``re``; both say "may" for the same texts (the automaton's JOSE check is looser)."""
+    if len(text) >= HS_MIN_LEN and text.isascii():
+        gate = hyperscan_gate()
+        if gate is not None:
+            hit = gate.may_hold(text)
+            if hit is not None:
+                return hit
+    return may_hold_secret_re(text)
+
+
+def may_hold_secret_re(text: str) -> bool:
+    """:func:`may_hold_secret` on Python's ``re`` only (any text)."""
     low = text.lower()
     if len(low) != len(text):  # a character whose lower case is longer: let the scrubber decide
         return True
@@ -621,6 +639,89 @@ def may_hold_secret(text: str) -> bool:
     if ("." in text or "%" in text) and _JOSE_SEARCH(text) is not None:
         return True
     return "://" in text and "@" in text
+
+
+#: Text from this length on is cheaper to check with Hyperscan than with ``re`` (measured: equal at 40-60).
+HS_MIN_LEN: Final = 64
+#: What the automaton of :class:`HyperscanGate` looks for besides the words: a superset of :data:`JOSE` (a header
+#: start, 6+ more base64url characters, optional padding and a separator: every JOSE run holds one).
+HS_JOSE: Final = r"e[w-z0-9_\-][A-Za-z0-9_\-]{6,}(?:=|%3[Dd]){0,2}(?:\.|%2[Ee])"
+
+
+def _hs_literal(word: str) -> str:
+    return "".join(f"\\x{ord(c):02x}" for c in word)
+
+
+def hs_gate_expressions() -> list[tuple[str, bool]]:
+    """``(expression, caseless)`` of :class:`HyperscanGate`: every gate word and vendor prefix (caseless: on
+    ASCII text that is the lower-cased search of :func:`may_hold_secret_re`), :data:`HS_JOSE` and "://"."""
+    words = sorted({*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES)})
+    return [*((_hs_literal(w), True) for w in words), (HS_JOSE, False), (_hs_literal("://"), False)]
+
+
+class HyperscanGate:
+    """:func:`may_hold_secret` for ASCII text as one Hyperscan automaton pass (block mode, one scratch space
+    per thread: the scan releases the GIL). ``may_hold`` returns None when the scan itself fails (the caller
+    then uses ``re``)."""
+
+    __slots__ = ("_db", "_hs", "_local", "_scratch", "_url")
+
+    def __init__(self) -> None:
+        import hyperscan  # the scan extra
+
+        exprs = hs_gate_expressions()
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(
+            expressions=[e.encode() for e, _ in exprs],
+            ids=list(range(len(exprs))),
+            elements=len(exprs),
+            flags=[hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if c else 0) for _, c in exprs],
+        )
+        self._hs = hyperscan
+        self._db = db
+        self._url = len(exprs) - 1  # the id of "://" (a hit only together with "@")
+        self._scratch = hyperscan.Scratch(db)
+        self._local = threading.local()
+
+    def may_hold(self, text: str) -> bool | None:
+        local = self._local
+        try:
+            scratch = local.scratch
+        except AttributeError:
+            scratch = local.scratch = self._scratch.clone()
+        hits: list[int] = []
+        try:
+            self._db.scan(text.encode("ascii"), match_event_handler=_hs_hit, context=hits, scratch=scratch)
+        except Exception:
+            return None
+        if not hits:
+            return False
+        return hits != [self._url] or "@" in text
+
+
+def _hs_hit(expr_id: int, _start: int, _end: int, _flags: int, hits: object) -> None:
+    hits.append(expr_id)  # type: ignore[attr-defined]  # (the list passed as the scan's context)
+
+
+_HS_GATE: list[HyperscanGate | None] = []
+_HS_LOCK: Final = threading.Lock()
+
+
+def hyperscan_gate() -> HyperscanGate | None:
+    """The process's :class:`HyperscanGate`, built on first use; None without Hyperscan (or when
+    ``JWTOBS_REDACT_HYPERSCAN=0``)."""
+    if _HS_GATE:
+        return _HS_GATE[0]
+    with _HS_LOCK:
+        if not _HS_GATE:
+            gate: HyperscanGate | None = None
+            if os.environ.get("JWTOBS_REDACT_HYPERSCAN", "1") != "0":
+                try:
+                    gate = HyperscanGate()
+                except Exception:  # not installed, no build for this CPU, or an expression it cannot compile
+                    gate = None
+            _HS_GATE.append(gate)
+    return _HS_GATE[0]
 
 
 # Header names whose whole value is a credential (structured data: dict keys, header tuples, OTel attributes).

@@ -203,6 +203,74 @@ def test_gate_lets_every_form_through(tokens: Tokens) -> None:
                 assert p.may_hold_secret(text), text
 
 
+
+_LONG = "GET /api/v1/search?q=shoes+5&page=5 200 ua=Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 request="
+
+
+def test_hyperscan_gate_says_may_wherever_re_does(tokens: Tokens) -> None:
+    """The Hyperscan automaton of patterns.may_hold_secret (ASCII text of HS_MIN_LEN characters or more) says
+    "may" for every text the ``re`` gate does and for every text the scrubber changes: the forms inside long
+    lines and generated text of fragments, words cut and glued, at every length around HS_MIN_LEN."""
+    import random
+
+    gate = p.hyperscan_gate()
+    if gate is None:
+        pytest.skip("hyperscan is not installed (the scan extra)")
+    texts = [f"{_LONG}{form}" for form in [*FORMS, *tokens.all()]]
+    texts += [f"{form} {_LONG}" for form in FORMS]
+    rng = random.Random(17)
+    ascii_fragments = [f for f in FRAGMENTS if f.isascii()]
+    words = [*p.GATE_WORDS, *p.VENDOR_PREFIXES, "://", "@", "eyJhbGciOi.", "ewogICJh%2E"]
+    for _ in range(20000):
+        s = "".join(rng.choice(ascii_fragments) for _ in range(rng.randint(0, 12)))
+        w = rng.choice(words)
+        cut = w[: rng.randint(0, len(w))] if rng.random() < 0.5 else w
+        s = s[: rng.randint(0, len(s))] + (cut.upper() if rng.random() < 0.2 else cut) + s
+        texts.append((_LONG[: rng.randint(0, len(_LONG))] + s)[: rng.randint(p.HS_MIN_LEN - 4, 200)])
+    for text in texts:
+        hit = gate.may_hold(text)
+        assert hit is not None, text
+        if p.may_hold_secret_re(text):
+            assert hit, text
+        if not hit:
+            assert redact.scrub(text) == text, text
+            assert not p.may_hold_secret(text), text
+
+
+def test_hyperscan_gate_is_thread_safe() -> None:
+    """One scratch space per thread (the scan releases the GIL): four threads scanning at once agree with the
+    ``re`` gate on every text."""
+    import threading
+
+    gate = p.hyperscan_gate()
+    if gate is None:
+        pytest.skip("hyperscan is not installed (the scan extra)")
+    texts = [_LONG * 3 + suffix for suffix in ("", "token=abc", "x" * 50, "eyJhbGciOiJIUzI1NiJ9.eyJ4IjoxfQ.c2ln")]
+    expected = [p.may_hold_secret_re(t) for t in texts]
+    errors: list[str] = []
+
+    def work() -> None:
+        for _ in range(2000):
+            for text, want in zip(texts, expected, strict=True):
+                if gate.may_hold(text) is not want:
+                    errors.append(text)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_hyperscan_gate_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JWTOBS_REDACT_HYPERSCAN=0 keeps the gate on ``re`` (same answers)."""
+    monkeypatch.setattr(p, "_HS_GATE", [])
+    monkeypatch.setenv("JWTOBS_REDACT_HYPERSCAN", "0")
+    assert p.hyperscan_gate() is None
+    assert p.may_hold_secret(_LONG + "token=abc") and not p.may_hold_secret(_LONG + "x")
+
+
 # -- structlog --------------------------------------------------------------------------------------------------
 @pytest.fixture
 def structlog_out() -> Iterator[io.StringIO]:
