@@ -134,7 +134,10 @@ EVENT_FIELDS: Final[tuple[str, ...]] = (
     "time",
     *tuple(f.name for f in fields(ValidationEvent) if f.name not in ("schema", "time")),
 )
-_time_cache: list[Any] = [-1, ""]
+#: The last second formatted (one tuple, replaced whole: threads never see a half-updated pair).
+_time_cache: list[tuple[int, str]] = [(-1, "")]
+#: ".000Z" ... ".999Z": the millisecond suffixes of :func:`format_time`.
+_MILLIS: Final = tuple(f".{i:03d}Z" for i in range(1000))
 
 
 @dataclass(slots=True)
@@ -173,11 +176,12 @@ class KeySetChange:
 def format_time(ts: float) -> str:
     """RFC 3339 UTC with millisecond precision, e.g. ``2026-11-28T17:53:20.123Z``."""
     sec = int(ts)
-    cache = _time_cache
-    if cache[0] != sec:
-        cache[1] = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        cache[0] = sec
-    return f"{cache[1]}.{int((ts - sec) * 1000):03d}Z"
+    second, prefix = _time_cache[0]
+    if second != sec:
+        prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _time_cache[0] = (sec, prefix)
+    ms = int((ts - sec) * 1000)
+    return prefix + (_MILLIS[ms] if 0 <= ms < 1000 else f".{ms:03d}Z")
 
 
 #: What a sink receives: one :class:`ValidationEvent` per validation, a :class:`KeySetChange` when a JWKS key

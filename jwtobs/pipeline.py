@@ -199,31 +199,16 @@ _current = config.current
 _get_context = otel_context.get_current
 
 
-def accepted(site: Site, token: object, claims: Mapping[str, Any] | None, start_ns: int, end_ns: int) -> None:
-    """:func:`record` for an accepted validation whose timestamps are wall-clock ``time.time_ns()`` values:
-    the request-thread fast path of :func:`jwtobs.wrap` and the instrumentor. Never raises."""
-    _observed(site, "accepted", token, claims, None, None, None, start_ns, end_ns)
-
-
-def rejected(
-    site: Site, token: object, peek: TokenPeek, *, reason: str, detail: str | None, start_ns: int, end_ns: int
-) -> None:
-    """:func:`record` for a rejected validation (wall-clock ``time.time_ns()`` timestamps), the token already
-    peeked (the adapter needed its header to classify); its claims are read from the peek when the event is
-    built, off the request thread. Never raises."""
-    _observed(site, "rejected", token, None, peek, reason, detail, start_ns, end_ns)
-
-
 def _observed(
     site: Site,
-    outcome: Outcome,
     token: object,
     claims: Mapping[str, Any] | None,
-    peek: TokenPeek | None,
-    reason: str | None,
-    detail: str | None,
     start_ns: int,
     end_ns: int,
+    outcome: Outcome = "accepted",
+    peek: TokenPeek | None = None,
+    reason: str | None = None,
+    detail: str | None = None,
 ) -> None:
     try:
         st = _current()
@@ -266,6 +251,22 @@ def _observed(
             queue.put(item)
     except Exception as exc:  # pragma: no cover - defensive
         _failed(None, "event", exc)
+
+
+#: ``accepted(site, token, claims, start_ns, end_ns)``: :func:`record` for an accepted validation whose
+#: timestamps are wall-clock ``time.time_ns()`` values (claims ``None``: read from the token when the event is
+#: built): the request-thread fast path of :func:`jwtobs.wrap` and the instrumentor. Never raises. (The
+#: recorder itself, not a function calling it: one Python call less on every request.)
+accepted: Final = _observed
+
+
+def rejected(
+    site: Site, token: object, peek: TokenPeek, *, reason: str, detail: str | None, start_ns: int, end_ns: int
+) -> None:
+    """:func:`record` for a rejected validation (wall-clock ``time.time_ns()`` timestamps), the token already
+    peeked (the adapter needed its header to classify); its claims are read from the peek when the event is
+    built, off the request thread. Never raises."""
+    _observed(site, token, None, start_ns, end_ns, "rejected", peek, reason, detail)
 
 
 def _failed(state: config.State | None, component: str, exc: BaseException) -> None:
@@ -362,7 +363,8 @@ def _process(item: Pending) -> ValidationEvent | None:
         st.telemetry.lost()
         st.telemetry.failed("event", exc)
         return None
-    emit(st, event, item.start_ns, item.end_ns, item.context)
+    st.telemetry.emit(event, item.start_ns, item.end_ns, item.context)  # emit(), one call less per event
+    _to_sinks(st, event)
     return event
 
 

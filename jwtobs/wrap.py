@@ -156,6 +156,8 @@ def wrap(
     obs = _Observer(adapters.get(lib), str(profile), token_arg)
     as_jwtobs = raise_as == "jwtobs"
     get_token = obs.get_token
+    claims_of = obs.claims_from_result
+    first = token_arg is None or token_arg == 0  # the token is args[0] when there is one
     time_ns = time.time_ns
     perf_ns = time.perf_counter_ns
 
@@ -202,7 +204,13 @@ def wrap(
             raise
         finally:
             ACTIVE.reset(ctx_token)
-        obs.accepted(get_token(args, kwargs), result, t0, perf_ns() - p0)
+        # obs.accepted inlined (two Python calls less per request); pipeline.accepted never raises
+        try:
+            end = t0 + perf_ns() - p0
+            token = args[0] if first and args else get_token(args, kwargs)
+            pipeline.accepted(obs, token, claims_of(result), t0, end)
+        except Exception:  # pragma: no cover - a result the adapter cannot read: belt and braces
+            pass
         return result
 
     wrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
