@@ -15,6 +15,7 @@ Buffer = bytes
 
 
 ENGINES: Final = ("hyperscan", "python", "all")
+_FIELD: Final = "field"  # the trigger of secret-stem field names
 
 
 def default_engine() -> str:
@@ -46,6 +47,7 @@ class Prefilter:
         )
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)
         self._line_exprs = {t.name: (exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS}
+        self._field_id = next(i for i, t in enumerate(trig) if t.name == _FIELD)
         self._db: Any = None
         #: why the default engine could not be used (the CLI prints it), or None
         self.note: str | None = None
@@ -65,41 +67,55 @@ class Prefilter:
     def candidates(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int]]:
         """``[(start, end), ...]`` of the candidate lines of ``buf[lo:hi]`` in order (``end`` excludes the
         newline; ``lo`` is the start of a line)."""
+        return [(s, e) for s, e, _ in self.classified(buf, lo, hi)]
+
+    def classified(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
+        """``[(start, end, fields_only), ...]`` of the candidate lines: ``fields_only`` when the only trigger
+        that matched the line is the secret-stem field name (:mod:`~jwtobs.redact.scan.fields` judges those
+        lines before the scrubber does)."""
         if self.engine == "hyperscan":
             return self._hyperscan_lines(buf, lo, hi)
         if self.engine == "all":
-            return all_lines(buf, lo, hi)
+            return [(s, e, False) for s, e in all_lines(buf, lo, hi)]
         return self._python_lines(buf, lo, hi)
 
-    def _hyperscan_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int]]:
+    def _hyperscan_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = self._scratch.clone()
         hits: list[int] = []
-        add = hits.append
+        field_hits: list[int] = []
+        add, add_field = hits.append, field_hits.append
+        field = self._field_id
         base = lo - 1  # a match's end offset minus one: its last byte, on the line it belongs to
 
         def on_match(_id: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
-            add(base + to)
+            if _id == field:
+                add_field(base + to)
+            else:
+                add(base + to)
 
         self._db.scan(memoryview(buf)[lo:hi], match_event_handler=on_match, scratch=scratch)
-        hits.sort()
-        out: list[tuple[int, int]] = []
-        end = lo - 1  # hits up to here are on the last candidate line
-        for h in hits:
-            if h <= end:
-                continue
-            s = buf.rfind(b"\n", lo, h) + 1 if h > lo else lo
-            e = buf.find(b"\n", h, hi)
-            end = e = hi if e < 0 else e
-            out.append((max(s, lo), e))
-        return out
+        lines: dict[int, tuple[int, int, bool]] = {}
+        for found, only in ((hits, False), (field_hits, True)):  # other triggers first: a line they hit is not
+            found.sort()
+            end = lo - 1  # hits up to here are on the last line found
+            for h in found:
+                if h <= end:
+                    continue
+                s = buf.rfind(b"\n", lo, h) + 1 if h > lo else lo
+                e = buf.find(b"\n", h, hi)
+                end = e = hi if e < 0 else e
+                s = max(s, lo)
+                if not only or s not in lines:
+                    lines[s] = (s, e, only)
+        return [lines[s] for s in sorted(lines)]
 
-    def _python_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int]]:
+    def _python_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         low = buf[lo:hi].lower()  # keyword positions; offsets relative to lo
         n = len(low)
-        lines: dict[int, int] = {}  # start -> end of candidate lines (relative)
-        checked: dict[int, frozenset[str]] = {}  # start -> triggers a line holding keywords did not match
+        lines: dict[int, tuple[int, bool]] = {}  # start -> (end, fields only so far) of candidate lines
+        checked: dict[int, frozenset[str]] = {}  # start -> triggers a line holding keywords was checked against
         exprs = self._line_exprs
         for kw, names in self._keywords.items():
             pos = low.find(kw)
@@ -107,41 +123,43 @@ class Prefilter:
                 s = low.rfind(b"\n", 0, pos) + 1
                 e = low.find(b"\n", pos)
                 e = n if e < 0 else e
-                if s not in lines:
+                found = lines.get(s)
+                if found is None or found[1]:  # not a candidate yet, or by the field trigger only so far
                     done = checked.get(s, frozenset())
                     todo = names - done
                     if todo:
                         raw, low_line = buf[lo + s : lo + e], low[s:e]
-                        for name in todo:
+                        for name in sorted(todo):
                             rx, caseless = exprs[name]
                             if rx.search(low_line if caseless else raw):
-                                lines[s] = e
-                                break
-                        else:
-                            checked[s] = done | todo
+                                lines[s] = (e, name == _FIELD)
+                                if name != _FIELD:
+                                    break
+                        checked[s] = done | todo
                 pos = low.find(kw, e)
         for finder, verify in self._finders:
             for m in finder.finditer(buf, lo, hi):
                 pos = m.end() - 1 - lo
                 s = low.rfind(b"\n", 0, pos) + 1
-                if s not in lines:
+                found = lines.get(s)
+                if found is None or found[1]:
                     e = low.find(b"\n", pos)
                     e = n if e < 0 else e
                     raw = buf[lo + s : lo + e]
                     if any(rx.search(raw) for rx in verify):
-                        lines[s] = e
-        return [(lo + s, lo + lines[s]) for s in sorted(lines)]
+                        lines[s] = (e, False)
+        return [(lo + s, lo + lines[s][0], lines[s][1]) for s in sorted(lines)]
 
-    def lines(self, buf: Buffer, lo: int, hi: int) -> tuple[int, list[tuple[int, int, int]]]:
-        """``(newlines in [lo, hi), [(line index in the block, start, end), ...])`` for candidate lines
-        (``end`` excludes the newline)."""
-        out: list[tuple[int, int, int]] = []
+    def lines(self, buf: Buffer, lo: int, hi: int) -> tuple[int, list[tuple[int, int, int, bool]]]:
+        """``(newlines in [lo, hi), [(line index in the block, start, end, fields_only), ...])`` for candidate
+        lines (``end`` excludes the newline; ``fields_only`` as in :meth:`classified`)."""
+        out: list[tuple[int, int, int, bool]] = []
         line = 0
         last = lo
-        for s, e in self.candidates(buf, lo, hi):
+        for s, e, only in self.classified(buf, lo, hi):
             line += buf.count(b"\n", last, s)
             last = s
-            out.append((line, s, e))
+            out.append((line, s, e, only))
         return line + buf.count(b"\n", last, hi), out
 
     def any(self, data: bytes) -> bool:

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Protocol
 
 from jwtobs.redact import patterns as p
+from jwtobs.redact.scan.fields import lines_that_may_change
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport, new_markers
 from jwtobs.redact.scan.walk import SNIFF, STDIN, is_binary, is_gzip, iter_files, os_message
@@ -180,7 +181,7 @@ class Scanner:
         def work(it: tuple[Buffer, int, int]) -> tuple[Buffer, int, int, int, list[tuple[int, int, int]]]:
             buf, lo, hi = it
             nls, cands = self.prefilter.lines(buf, lo, hi)
-            return buf, lo, hi, nls, cands
+            return buf, lo, hi, nls, _to_scrub(buf, cands)
 
         if self.threads <= 1:
             for it in items:
@@ -248,6 +249,17 @@ class Scanner:
                 yield from self.scan_file(path, report, progress)
             except ScanProblem as e:
                 report.problems.append(e)
+
+
+def _to_scrub(buf: Buffer, cands: list[tuple[int, int, int, bool]]) -> list[tuple[int, int, int]]:
+    """The candidate lines the scrubber has to see: lines hit only by field names go through
+    :func:`~jwtobs.redact.scan.fields.lines_that_may_change` first (all of them at once)."""
+    weak = [i for i, c in enumerate(cands) if c[3]]
+    if not weak:
+        return [(idx, s, e) for idx, s, e, _ in cands]
+    maybe = lines_that_may_change([decode(buf[cands[i][1] : cands[i][2]]) for i in weak])
+    skip = {weak[j] for j in range(len(weak)) if j not in maybe}
+    return [(idx, s, e) for i, (idx, s, e, _) in enumerate(cands) if i not in skip]
 
 
 class _Range:

@@ -1,0 +1,236 @@
+"""The scanner's fast path (:mod:`jwtobs.redact.scan.fields`): a candidate line hit only by secret-stem field
+names is scrubbed only when :func:`fields.may_change` says the scrubber may change it. It must never skip a
+line the scrubber changes: checked against ``scrub()`` on every line of the real corpora, on every pinned leak
+form and on generated lines of weak, strong and benign names with every kind of value, separator and follower.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+import pytest
+
+from jwtobs import config
+from jwtobs.redact import scan
+from jwtobs.redact import scrub as scrub_text
+from jwtobs.redact.scan import fields
+from tests.redact.test_scan import ENGINES, HAVE_HYPERSCAN, _findings, _form_lines, _scanlog
+
+KEY = "scan-fast-test-fingerprint-key"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", KEY)
+    config.reset()
+
+
+def _field_only(lines: list[str], engine: str) -> list[str]:
+    """The lines the prefilter of ``engine`` hits with the field trigger only."""
+    data = "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"
+    out = []
+    for s, e, only in scan.Prefilter(engine).classified(data, 0, len(data)):
+        if only:
+            out.append(data[s:e].decode("utf-8", "surrogateescape"))
+    return out
+
+
+def _misses(lines: list[str]) -> list[str]:
+    """Lines the fast path would skip although scrubbing changes them (must be none)."""
+    maybe = fields.lines_that_may_change(lines)
+    return [line for i, line in enumerate(lines) if i not in maybe and scrub_text(line) != line]
+
+
+@pytest.fixture(scope="module")
+def real_lines() -> list[str]:
+    scanlog = _scanlog()
+    return [line.decode("utf-8", "surrogateescape") for lines in scanlog.real_lines() for line in lines]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fast_path_never_skips_a_real_line_the_scrubber_changes(real_lines: list[str], engine: str) -> None:
+    only = _field_only(real_lines, engine)
+    assert len(only) > 500  # the corpora hold many (Windows "CBS Session: 3054_42", Zookeeper "sessionid: 0x..")
+    assert _misses(only) == []
+    skipped = len(only) - len(fields.lines_that_may_change(only))
+    assert skipped > 0.9 * len(only)  # and the fast path does skip most of them
+
+
+def test_fast_path_never_skips_a_pinned_form() -> None:
+    lines = _form_lines()
+    rnd = random.Random(11)
+    weak = ["session: 30546173_4261722401 ", "sid:2 ", "CBS Session: 1 ", "sessionid: 0x34ede65503f0039 "]
+    # each form alone and behind a weak field name (the line then has a field hit and maybe nothing else)
+    lines += [rnd.choice(weak) + line for line in lines]
+    for engine in ENGINES:
+        only = _field_only(lines, engine)
+        assert _misses(only) == []
+    # the forms that are field-only lines at all are judged like the scrubber: none skipped that it changes
+    changed = [line for line in lines if scrub_text(line) != line]
+    assert not [line for line in changed if not fields.may_change(line) and line in set(_field_only(lines, ENGINES[0]))]
+
+
+_NAMES = [
+    # weak: the value decides
+    "session",
+    "Session",
+    "SESSION",
+    "sid",
+    "SID",
+    "sessionid",
+    "sessionId",
+    "session_id",
+    "jsessionid",
+    "auth",
+    "AUTH",
+    "pass",
+    "sessid",
+    "x-session",
+    "user.session",
+    "prompt_tokens",
+    "secrets",
+    "passwords",
+    "sessions",
+    "auth_key",
+    "session_key",
+    "session-id-value",
+    # strong: always the full scrubber
+    "password",
+    "passwd",
+    "pwd",
+    "client_secret",
+    "accessToken",
+    "api_key",
+    "X-Api-Key",
+    "session_token",
+    "privateKey",
+    "credential",
+    "assertion",
+    "newPassword",
+    "db_pass_b64",
+    "passphrase",
+    # names that name no secret
+    "SessionTracker",
+    "input_userauth_request",
+    "AuthFail",
+    "session_reuses",
+    "token_fp",
+    "session_state",
+    "chpasswd",
+    "DeauthInd",
+    "authority",
+    "sessionCount",
+    "auth_time",
+]
+_SEPARATORS = [": ", "=", ":", " = ", '": "', "': '", '\\": \\"', "\"]= '", "': ", '", "', "', b'", ":\t", '="']
+_VALUES = [
+    "30546173_4261722401",
+    "0x34ede65503f0039",
+    "2",
+    "-50",
+    "0,",
+    "12345678",
+    "1.5ms",
+    "Already running",
+    "ZooKeeperServer@325",
+    "com.apple.xpc.activity",
+    "/home/ubuntu",
+    "null",
+    "true",
+    "${TOKEN}",
+    "***",
+    "<hidden>",
+    "s8Kq2LmZ0xT4vB7nR1cW",
+    "Qm9iLXNlc3Npb24tMTIz",
+    "dXNlcjpwYXNzd29yZA==",
+    "a64f992e0b1c",
+    "hunter2",
+    "abc",
+    "AbCdEfGh12",
+    "x=",
+    "abc:",
+    "Bearer",
+    "token",
+    "password:",
+    "re-used-id",
+    "f0e1d2c3b4a5968778695a4b3c2d1e0f",
+    "",
+    "sk_live_like_but_not",
+    "AKIA-not-a-key",
+]
+_FOLLOWERS = [
+    "",
+    " initialized by client WindowsUpdateAgent.",
+    " password: hunter2xyz",
+    ", password: hunter2xyz",
+    '", "x": 1}',
+    "', 'S3cr3tpa55')",
+    " = S3cr3tpa55",
+    ":S3cr3tpa55",
+    "=S3cr3tpa55",
+    " Bearer abcdefgh12345678",
+    '", "token": "s8Kq2LmZ0xT4vB7nR1cW"}',
+    " token=abc",
+    ") cport:-1",
+    "&sid=s8Kq2LmZ0xT4vB7nR1cW",
+    ";",
+]
+
+
+_OPENERS = ["", "x ", '{"', "(", "[", "- "]
+
+
+def _generated(n: int, seed: int) -> list[str]:
+    rnd = random.Random(seed)
+    lines = []
+    for name, sep, value, follow in itertools.product(_NAMES, _SEPARATORS, _VALUES[:8], _FOLLOWERS[:3]):
+        lines.append(rnd.choice(_OPENERS) + f"{name}{sep}{value}{follow}")
+    for _ in range(n):
+        parts = []
+        for _ in range(rnd.randint(1, 3)):
+            parts.append(rnd.choice(_NAMES) + rnd.choice(_SEPARATORS) + rnd.choice(_VALUES) + rnd.choice(_FOLLOWERS))
+        lines.append(rnd.choice([" ", "", "; ", ", ", '", "']).join(parts))
+    return lines
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fast_path_never_skips_a_generated_line(engine: str) -> None:
+    lines = _generated(6000, seed=3)
+    only = _field_only(lines, engine)
+    assert len(only) > 2000
+    assert _misses(only) == []
+    maybe = fields.lines_that_may_change(only)
+    changed = sum(1 for line in only if scrub_text(line) != line)
+    assert changed > 200 and len(only) - len(maybe) > 500  # both paths are exercised
+
+
+def test_batches_judge_like_single_lines() -> None:
+    lines = [*_generated(1500, seed=5), "K\u212aelvin session: s8Kq2LmZ0xT4vB7nR1cW", "\u0130 sid:2"]
+    maybe = fields.lines_that_may_change(lines)
+    assert maybe == {i for i, line in enumerate(lines) if fields.may_change(line)}
+    assert fields.lines_that_may_change([]) == set()
+
+
+def test_scanner_with_the_fast_path_equals_scrubbing_every_line(tmp_path: Any, real_lines: list[str]) -> None:
+    """End to end: real lines with generated field lines among them, every engine against engine "all"."""
+    rnd = random.Random(9)
+    lines = rnd.sample(real_lines, 4000) + _generated(1500, seed=9)
+    rnd.shuffle(lines)
+    log = tmp_path / "fields.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
+    reference = _findings(log, "all")
+    assert len(reference) > 100
+    for engine in ENGINES:
+        assert _findings(log, engine) == reference, engine
+
+
+def test_engines_classify_lines_alike(real_lines: list[str]) -> None:
+    if not HAVE_HYPERSCAN:
+        pytest.skip("hyperscan not installed")
+    lines = real_lines[::3] + _generated(500, seed=1) + _form_lines()
+    data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    assert scan.Prefilter("python").classified(data, 0, len(data)) == scan.Prefilter("hyperscan").classified(
+        data, 0, len(data)
+    )
