@@ -221,7 +221,8 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
 
 def _typed(table: Any, schema: dict[str, str]) -> pd.DataFrame:
     """The Arrow result as a frame of ``schema``'s dtypes, column by column (strings go straight to
-    pandas' string dtype, never through Python objects: the counts of 100 M events have millions of rows)."""
+    pandas' string dtype, never through Python objects: the counts of 100 M events have millions of rows).
+    Each Arrow column is released once converted, so the result is held about once, not twice."""
     import pyarrow as pa
 
     string = pd.StringDtype()
@@ -232,10 +233,12 @@ def _typed(table: Any, schema: dict[str, str]) -> pd.DataFrame:
     out = pd.DataFrame(index=range(table.num_rows))
     for col, dtype in schema.items():
         s = table.select([col]).to_pandas(types_mapper=mapper)[col]
+        table = table.drop_columns([col])
         if dtype.startswith("datetime64"):
             out[col] = pd.to_datetime(s, utc=True).astype(dtype)
         else:
-            out[col] = s.astype(dtype)
+            out[col] = s.astype(dtype, copy=False)
+        del s
     return out
 
 
@@ -258,9 +261,10 @@ def aggregate(
     try:
         with _errors(files):
             con.execute(labels)
-            # each result converted and its Arrow copy dropped before the next query runs
-            counts = _typed(_arrow(con, counts_q), COUNTS_SCHEMA)
+            # the small result first; each result's Arrow copy is released while it is converted, before
+            # the next query runs, so DuckDB's working memory and a converted result never add up
             lateness = _typed(_arrow(con, lateness_q), LATENESS_SCHEMA)
+            counts = _typed(_arrow(con, counts_q), COUNTS_SCHEMA)  # no other reference to the Arrow result
     finally:
         con.execute(f"DROP TABLE IF EXISTS {label_table}")
     return Aggregates(counts, lateness, engine="duckdb", has_cont=True)
