@@ -15,7 +15,7 @@ or when an attribute is missing, every function answers conservatively: spans ar
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from typing import Any, Final
 
@@ -32,6 +32,8 @@ __all__ = [
     "span_policy",
     "is_proxy_meter_provider",
     "histogram_recorder",
+    "histogram_replay",
+    "Replay",
 ]
 
 #: Span policies: the sampler drops everything / a standard ParentBased sampler (a span only under a sampled
@@ -42,8 +44,11 @@ ALWAYS: Final = 2
 
 #: SDK versions whose internals the functions below were checked against (lower inclusive, upper exclusive).
 TESTED_SDK: Final = ((1, 30), (2, 0))
-#: SDK versions whose synchronous-histogram internals :func:`histogram_recorder` was checked against
-#: (``Histogram.record``'s body: ``_is_enabled``, ``_measurement_consumer``, ``Measurement``'s five fields).
+#: SDK versions whose synchronous-histogram internals :func:`histogram_recorder` and :func:`histogram_replay`
+#: were checked against (``Histogram.record``'s body: ``_is_enabled``, ``_measurement_consumer``,
+#: ``Measurement``'s five fields; ``SynchronousMeasurementConsumer._reader_storages``/``_sdk_config``,
+#: ``MetricReaderStorage._get_or_init_view_instrument_match``, ``_ViewInstrumentMatch``'s ``_view._attribute_keys``,
+#: ``_reset_on_collect``, ``_attributes_aggregation`` keyed by ``_hash_attributes``, ``_Aggregation.aggregate``).
 FAST_RECORD_SDK: Final = ((1, 45), (1, 46))
 
 
@@ -159,3 +164,105 @@ def histogram_recorder(instrument: Any) -> Callable[[float, Mapping[str, Any]], 
         consume(m)
 
     return record
+
+
+#: ``replay(measurements, on_error)``: record ``(amount, attributes)`` pairs in order; ``on_error(exc)`` is
+#: called for each measurement whose recording raised (the others are still recorded).
+Replay = Callable[[Sequence[tuple[float, Mapping[str, Any]]], Callable[[BaseException], None]], None]
+
+
+def histogram_replay(instrument: Any) -> Replay:
+    """``replay(measurements, on_error)``: many buffered measurements of one histogram at once, each attribute
+    dict built once, clean and shared (jwtobs's attribute sets; few distinct ones per replay).
+
+    The SDK copies and hashes the attribute dict of every measurement to find its aggregation
+    (``_ViewInstrumentMatch.consume_measurement``: ``_hash_attributes``, about half of a record with six
+    attributes). For an SDK histogram of a version in :data:`FAST_RECORD_SDK` the first measurement of each
+    attribute dict in a replay goes through the SDK's own path (which creates its aggregation, or routes it to
+    the cardinality overflow); the following ones with the same dict go straight to the aggregations that
+    path used, with the same exemplar decision the SDK makes per measurement. Only where that is exactly what
+    the SDK would do: every reader's views for the instrument keep all attributes, none resets its
+    aggregations on collection (delta temporality), no aggregation is an overflow. Anything else, another SDK
+    version or another meter: every measurement is recorded one by one (:func:`histogram_recorder`).
+    """
+    record = histogram_recorder(instrument)
+
+    def one_by_one(
+        measurements: Sequence[tuple[float, Mapping[str, Any]]], on_error: Callable[[BaseException], None]
+    ) -> None:
+        for amount, attributes in measurements:
+            try:
+                record(amount, attributes)
+            except Exception as exc:
+                on_error(exc)
+
+    if record == instrument.record:  # no fast path for this instrument / SDK version
+        return one_by_one
+    try:
+        from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
+        from opentelemetry.sdk.metrics._internal.measurement import Measurement
+    except ImportError:  # pragma: no cover - checked by FAST_RECORD_SDK
+        return one_by_one
+    consumer = instrument._measurement_consumer
+    is_enabled = instrument._is_enabled
+    exemplar_filter = getattr(getattr(consumer, "_sdk_config", None), "exemplar_filter", None)
+    if getattr(consumer, "_reader_storages", None) is None or exemplar_filter is None:
+        return one_by_one
+    should_sample = exemplar_filter.should_sample
+    consume = consumer.consume_measurement
+    new = object.__new__
+    isfinite = math.isfinite
+    from time import time_ns
+
+    def aggregations(storages: Mapping[Any, Any], attributes: Mapping[str, Any]) -> list[Any] | None:
+        """The aggregations the SDK's path put a measurement with ``attributes`` in, or None (then the SDK's
+        path is used for every measurement with them)."""
+        try:
+            key = _hash_attributes(dict(attributes))
+            found = []
+            for storage in storages.values():
+                for match in storage._get_or_init_view_instrument_match(instrument):
+                    if match._view._attribute_keys is not None or match._reset_on_collect:
+                        return None
+                    aggregation = match._attributes_aggregation.get(key)
+                    if aggregation is None:  # overflowed (cardinality limit): the SDK routes each one
+                        return None
+                    found.append(aggregation)
+            return found
+        except Exception:  # pragma: no cover - an SDK that does not look as checked: its own path
+            return None
+
+    def replay(
+        measurements: Sequence[tuple[float, Mapping[str, Any]]], on_error: Callable[[BaseException], None]
+    ) -> None:
+        ctx = get_current()
+        storages = consumer._reader_storages
+        seen: dict[int, list[Any] | None] = {}  # id(attributes) -> aggregations; the dicts outlive the replay
+        for amount, attributes in measurements:
+            try:
+                if not is_enabled() or not isfinite(amount) or amount < 0:
+                    record(amount, attributes)  # the SDK's own handling (no-op when disabled, its warnings)
+                    continue
+                if consumer._reader_storages is not storages:  # a reader was added or removed: start over
+                    storages = consumer._reader_storages
+                    seen.clear()
+                m = new(Measurement)
+                m.__dict__.update(
+                    value=amount, time_unix_nano=time_ns(), instrument=instrument, context=ctx, attributes=attributes
+                )
+                key = id(attributes)
+                if key in seen:
+                    found = seen[key]
+                    if found is not None:
+                        sample = should_sample(amount, m.time_unix_nano, attributes, ctx)
+                        for aggregation in found:
+                            aggregation.aggregate(m, sample)
+                        continue
+                    consume(m)
+                else:
+                    consume(m)
+                    seen[key] = aggregations(storages, attributes)
+            except Exception as exc:
+                on_error(exc)
+
+    return replay

@@ -30,6 +30,7 @@ from jwtobs._otel_compat import (
     NEVER,
     PARENT_OR_ROOT,
     histogram_recorder,
+    histogram_replay,
     is_proxy_meter_provider,
     meter_enabled,
     span_policy,
@@ -418,6 +419,8 @@ class Telemetry:
         )
         self._record_duration = histogram_recorder(self._duration)
         self._record_expiry = histogram_recorder(self._expiry)
+        self._replay_duration = histogram_replay(self._duration)
+        self._replay_expiry = histogram_replay(self._expiry)
         meter.create_observable_counter(
             EVENTS_DROPPED,
             callbacks=[self._collect],
@@ -451,18 +454,30 @@ class Telemetry:
         """Record every buffered measurement into the SDK instruments; returns how many."""
         # popleft is atomic, so measurements appended concurrently are never lost (they are drained now
         # or at the next collection)
-        pending, record, n = self._pending, self._record, 0
+        pending, batch = self._pending, []
         with self._pending_lock:
             while True:
                 try:
-                    attrs, seconds, t, exp = pending.popleft()
+                    batch.append(pending.popleft())
                 except IndexError:
-                    return n
-                try:
-                    record(attrs, seconds, t, exp)
-                except Exception as exc:  # a meter that raises: counted, the other measurements still go
-                    self.failed("metrics", exc, self._mp)
-                n += 1
+                    break
+            if not batch:
+                return 0
+            # each histogram's measurements in one replay (the SDK finds each attribute set's aggregation once)
+            expiries = []
+            for attrs, _, t, exp in batch:
+                if exp is not None:
+                    m = self._expiry_measurement(attrs, t, exp)
+                    if m is not None:
+                        expiries.append(m)
+            self._replay_duration([(seconds, attrs) for attrs, seconds, _, _ in batch], self._metrics_failed)
+            if expiries:
+                self._replay_expiry(expiries, self._metrics_failed)
+        return len(batch)
+
+    def _metrics_failed(self, exc: BaseException) -> None:
+        """A meter that raised: counted, the other measurements still go."""
+        self.failed("metrics", exc, self._mp)
 
     # -- the per-validation path ------------------------------------------------------------------------
     def span_wanted(self) -> bool:
@@ -523,17 +538,24 @@ class Telemetry:
     def _record(self, attrs: dict[str, Any], duration_s: float, t: float, exp: int | None) -> None:
         self._record_duration(duration_s, attrs)
         if exp is not None:
-            offset = t - exp
-            if offset < -NEAR_EXPIRY_S and attrs[ATTR_OUTCOME] == "accepted":
-                return
-            side = "after_exp" if offset > 0 else "before_exp"
-            okey = (attrs[ATTR_OUTCOME], attrs[ATTR_ISSUER], side)
-            expiry_attrs = self._offset_attr_cache.get(okey)
-            if expiry_attrs is None:
-                expiry_attrs = self._offset_attr_cache.setdefault(
-                    okey, {ATTR_OUTCOME: okey[0], ATTR_ISSUER: okey[1], ATTR_EXPIRY_SIDE: side}
-                )
-            self._record_expiry(abs(offset), expiry_attrs)
+            m = self._expiry_measurement(attrs, t, exp)
+            if m is not None:
+                self._record_expiry(*m)
+
+    def _expiry_measurement(self, attrs: dict[str, Any], t: float, exp: int) -> tuple[float, dict[str, Any]] | None:
+        """The expiry offset measurement of a validation at ``t`` of a token expiring at ``exp`` (``None``: an
+        accepted token with more than :data:`NEAR_EXPIRY_S` left, not recorded)."""
+        offset = t - exp
+        if offset < -NEAR_EXPIRY_S and attrs[ATTR_OUTCOME] == "accepted":
+            return None
+        side = "after_exp" if offset > 0 else "before_exp"
+        okey = (attrs[ATTR_OUTCOME], attrs[ATTR_ISSUER], side)
+        expiry_attrs = self._offset_attr_cache.get(okey)
+        if expiry_attrs is None:
+            expiry_attrs = self._offset_attr_cache.setdefault(
+                okey, {ATTR_OUTCOME: okey[0], ATTR_ISSUER: okey[1], ATTR_EXPIRY_SIDE: side}
+            )
+        return abs(offset), expiry_attrs
 
     def _attributes(self, key: tuple[Any, ...]) -> dict[str, Any]:
         outcome, reason, library, profile, issuer, alg, kid = key

@@ -26,8 +26,10 @@ def _points(reader: InMemoryMetricReader) -> list[tuple[Any, ...]]:
 
 
 def _histogram(reader: InMemoryMetricReader) -> Any:
-    return MeterProvider(metric_readers=[reader]).get_meter("t").create_histogram(
-        "h", unit="s", explicit_bucket_boundaries_advisory=[0.001, 0.01, 0.1, 1.0]
+    return (
+        MeterProvider(metric_readers=[reader])
+        .get_meter("t")
+        .create_histogram("h", unit="s", explicit_bucket_boundaries_advisory=[0.001, 0.01, 0.1, 1.0])
     )
 
 
@@ -66,3 +68,106 @@ def test_other_instruments_use_their_own_record() -> None:
     other = Other()
     _otel_compat.histogram_recorder(other)(0.5, {"a": "b"})
     assert other.seen == [(0.5, {"a": "b"})]
+
+
+# -- histogram_replay: many buffered measurements at once -------------------------------------------------------
+
+
+def _attr_sets(n: int) -> list[dict[str, str]]:
+    return [
+        {"jwtobs.outcome": "accepted" if i % 2 else "rejected", "jwtobs.library": "pyjwt", "jwtobs.kid": f"k{i}"}
+        for i in range(n)
+    ]
+
+
+def _stream(attr_sets: list[dict[str, str]], n: int) -> list[tuple[float, dict[str, str]]]:
+    values = [0.0, 0.0004, 0.003, 0.05, 0.7, 3.0, -1.0, math.inf, math.nan, 0.02, 0.009]
+    return [(values[i % len(values)], attr_sets[(i * 7) % len(attr_sets)]) for i in range(n)]
+
+
+def _replay_matches_public(make_provider: Any, attr_sets: list[dict[str, str]], *, collects: int = 3) -> None:
+    """Replay and the public record, fed the same measurements, export the same points (across collections)."""
+    public_readers, public = make_provider()
+    replay_readers, replayed = make_provider()
+    replay = _otel_compat.histogram_replay(replayed)
+    errors: list[BaseException] = []
+    stream = _stream(attr_sets, 400)
+    step = len(stream) // collects
+    for c in range(collects):
+        part = stream[c * step : (c + 1) * step]
+        for amount, attrs in part:
+            public.record(amount, attrs)
+        replay(part, errors.append)
+        for pr, rr in zip(public_readers, replay_readers, strict=True):
+            assert _points(rr) == _points(pr)
+    assert errors == []
+
+
+def _provider_with(*readers_kw: dict[str, Any], views: Any = ()) -> Any:
+    def make() -> tuple[list[InMemoryMetricReader], Any]:
+        readers = [InMemoryMetricReader(**kw) for kw in readers_kw]
+        mp = MeterProvider(metric_readers=readers, views=list(views))
+        hist = mp.get_meter("t").create_histogram(
+            "h", unit="s", explicit_bucket_boundaries_advisory=[0.001, 0.01, 0.1, 1.0]
+        )
+        return readers, hist
+
+    return make
+
+
+def test_replay_records_what_the_sdk_records() -> None:
+    _readers, hist = _provider_with({})()
+    if _otel_compat.sdk_in_range() and _otel_compat._FAST_RECORD:
+        assert _otel_compat.histogram_replay(hist).__name__ == "replay"  # the fast path is in use with this SDK
+    _replay_matches_public(_provider_with({}), _attr_sets(5))
+
+
+def test_replay_with_two_readers_one_of_them_delta() -> None:
+    from opentelemetry.sdk.metrics import Histogram
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+
+    delta = {"preferred_temporality": {Histogram: AggregationTemporality.DELTA}}
+    _replay_matches_public(_provider_with({}, delta), _attr_sets(4))
+
+
+def test_replay_with_a_view_that_drops_attributes() -> None:
+    from opentelemetry.sdk.metrics.view import View
+
+    _replay_matches_public(
+        _provider_with({}, views=[View(instrument_name="h", attribute_keys={"jwtobs.outcome"})]), _attr_sets(6)
+    )
+
+
+def test_replay_past_the_cardinality_limit() -> None:
+    from opentelemetry.sdk.metrics.view import View
+
+    view = View(instrument_name="h", aggregation_cardinality_limit=3)
+    _replay_matches_public(_provider_with({}, views=[view]), _attr_sets(8))
+
+
+def test_replay_under_a_sampled_span_counts_the_same() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    with TracerProvider().get_tracer("t").start_as_current_span("parent"):
+        _replay_matches_public(_provider_with({}), _attr_sets(3))
+
+
+def test_replay_counts_failures_and_records_the_rest() -> None:
+    class Flaky:
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def record(self, amount: float, attributes: Any = None) -> None:
+            if amount > 1:
+                raise RuntimeError("meter down")
+            self.seen.append(amount)
+
+    flaky = Flaky()
+    errors: list[BaseException] = []
+    _otel_compat.histogram_replay(flaky)([(0.5, {}), (2.0, {}), (0.25, {})], errors.append)
+    assert flaky.seen == [0.5, 0.25] and [type(e) for e in errors] == [RuntimeError]
+
+
+def test_replay_outside_the_checked_versions_records_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_otel_compat, "_FAST_RECORD", False)
+    _replay_matches_public(_provider_with({}), _attr_sets(3))
