@@ -420,7 +420,12 @@ _QUERY_NAMES: Final = (
 QUERY_WORDS: Final = ("token", "code", "secret", "assertion", "key", "pass", "pwd", "sess", "sig", "jwt", "auth")
 _QUERY_VALUE: Final = r"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{2})++)"
 QUERY_PARAM: Final = re.compile(
-    r"(?:[?&#;]|%(?:3f|26|23|3b)|\\u00(?:26|3f|23))(?:amp;)?(?P<name>" + _QUERY_NAMES + r")(?:=|%3d)" + _QUERY_VALUE
+    # (one character class first: the engine then skips to candidate positions; an alternation that starts with a
+    # class makes it try every position, 2.5 us on a 290-character line)
+    r"[?&#;%\\](?:(?<=[?&#;])|(?<=%)(?:3f|26|23|3b)|(?<=\\)u00(?:26|3f|23))(?:amp;)?(?P<name>"
+    + _QUERY_NAMES
+    + r")(?:=|%3d)"
+    + _QUERY_VALUE
 )
 # An OAuth code in a form body outside a query string ("code=...&state=..." at the start of a value, after a
 # space or quote). A value of digits only (an exit or status code) is kept by the caller.

@@ -266,6 +266,14 @@ def _exc_info_tuple(value: Any) -> tuple[Any, Any, Any] | None:
 _PLAIN_ARG: Final = frozenset({str, int, float, bool, bytes, type(None)})
 
 
+def _same_args(new: Any, old: Any) -> bool:
+    """Whether scrubbing the ``%``-arguments changed none of them (clean strings and scalars come back as the
+    same objects)."""
+    if isinstance(old, tuple):
+        return all(a is b for a, b in zip(new, old, strict=True))
+    return bool(new == old)
+
+
 def _plain_args(args: Any) -> bool:
     """Arguments whose formatting is deterministic (an object's ``__str__`` could differ the next time)."""
     values = args.values() if isinstance(args, Mapping) else args
@@ -352,28 +360,31 @@ class LoggingRedactor(logging.Filter):
             record.msg = self._core.text(str(msg))
             record.args = self._core.scrubber.value(args)
             return
-        probed = self._core.probed(message)
-        if probed is None:
-            return  # clean
+        core = self._core
+        if message in core._clean or core._quiet(message):
+            return  # clean (the cheap proof: no detector can match)
         if args:
-            new_args = self._core.args(args)
-            candidate: str | None = None
-            if type(new_args) is type(args):  # not FAILED (a scrubbing error) in place of the args
+            # The arguments first, each through the clean-string cache and the gate (a token is usually one
+            # argument): the message rebuilt from them is then probed once, instead of probing the message with
+            # the token, then scrubbing the argument again.
+            new_args = core.args(args)
+            if type(new_args) is type(args) and not _same_args(new_args, args):
+                candidate: str | None
                 try:
                     candidate = str(msg) % new_args
                 except Exception:
                     candidate = None
-            # the scrubbed message is clean (scrubbing is idempotent): a candidate equal to it is clean too
-            if (
-                candidate is not None
-                and _plain_args(new_args)
-                and (candidate == probed or self._core.probe.text(candidate) == candidate)
-            ):
-                record.args = new_args  # formatting plain values again later gives exactly ``candidate``
+                if candidate is not None and _plain_args(new_args) and core.probed(candidate) is None:
+                    record.args = new_args  # formatting plain values again later gives exactly ``candidate``
+                    return
+                # an argument held a credential: the message becomes the scrubbed text, without arguments
+                scrubbed = core.scrubber.text(message if candidate is None else candidate)
+                record.msg, record.args = (scrubbed if isinstance(scrubbed, str) else FAILED), ()
                 return
-            if candidate is not None:
-                message = candidate
-        scrubbed = self._core.scrubber.text(message)
+        scrubbed = core.scrubber.text(message)
+        if scrubbed == message:
+            core._remember(message)
+            return  # clean after all (nothing was counted: counts are made by redactions)
         record.msg, record.args = (scrubbed if isinstance(scrubbed, str) else FAILED), ()
 
     def _object_message(self, record: logging.LogRecord) -> None:

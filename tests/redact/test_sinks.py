@@ -271,6 +271,48 @@ def test_hyperscan_gate_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> 
     assert p.may_hold_secret(_LONG + "token=abc") and not p.may_hold_secret(_LONG + "x")
 
 
+
+def test_bearer_jose_shortcut_equals_the_full_pass(tokens: Tokens) -> None:
+    """A text that is one JWS/JWE (alone or after "Bearer ") gets its marker without the scrubber's full pass:
+    the same text and the same counts as the full pass; anything else takes the full pass."""
+    scrub_module = sys.modules["jwtobs.redact.scrub"]
+    jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVydGV4dA.dGFn"
+    texts = []
+    for t in [*tokens.all(), jwe, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."]:
+        texts += [t, f"Bearer {t}", f"bearer {t}", t.replace(".", "%2E"), f"Bearer {t}=", f"Bearer {t}key="]
+        texts += [f"BEARER {t}", f"Bearer  {t}", f"Bearer {t} x", f"x {t}", f"Bearer {t}.", t.rsplit(".", 1)[0]]
+    texts += ["eyebrows.are.nice", "example.com.au.x", "Bearer example.a.b", "ewok1234.a.b"]
+    for text in texts:
+        fast, full = scrub_module._Pass(), scrub_module._Pass()
+        out = fast.text(text)
+        expected = full._text(text)
+        if expected is not text and not full.jose_only and expected != text:
+            expected = full._text(expected)
+        assert out == expected, text
+        assert fast.counts == full.counts, text
+    assert scrub_module._Pass()._bearer_jose(f"Bearer {tokens.rs256}") is not None
+    assert scrub_module._Pass()._bearer_jose(f"Bearer {tokens.rs256} x") is None
+
+
+
+def test_query_param_search_finds_what_the_alternation_finds() -> None:
+    """patterns.QUERY_PARAM starts with one character class (so the engine skips to candidate positions): the
+    same matches as the plain alternation of separators it replaced, on generated text."""
+    import random
+    import re
+
+    plain = re.compile(
+        r"(?:[?&#;]|%(?:3f|26|23|3b)|\\u00(?:26|3f|23))(?:amp;)?(?P<name>" + p._QUERY_NAMES + r")(?:=|%3d)"
+        + p._QUERY_VALUE
+    )
+    rng = random.Random(5)
+    pieces = ["?", "&", "#", ";", "%", "\\", "u00", "26", "3f", "23", "3b", "3d", "amp;", "token", "code", "sig", "="]
+    for _ in range(20000):
+        s = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        found = [(m.span(), m.group("name")) for m in p.QUERY_PARAM.finditer(s)]
+        assert found == [(m.span(), m.group("name")) for m in plain.finditer(s)], s
+
+
 # -- structlog --------------------------------------------------------------------------------------------------
 @pytest.fixture
 def structlog_out() -> Iterator[io.StringIO]:
