@@ -29,8 +29,8 @@ class Target:
     """One entry point the instrumentor patches: ``module`` + dotted ``name``, and how its calls are observed.
 
     kinds: ``call`` (one call is one validation), ``decode`` (first step of a two-step library; ``claims_of``
-    names where its result holds the claims), ``claims`` (the second step; the claims are ``self`` or the
-    first argument), ``jwcrypto_deserialize`` and ``jwcrypto_validate``.
+    names where its result holds the claims), ``claims`` (the second step; ``claims_of`` ``self``: the claims
+    are the instance, else its first argument), ``jwcrypto_deserialize`` and ``jwcrypto_validate``.
     """
 
     library: str
@@ -104,7 +104,7 @@ LIBRARIES: Final[tuple[Library, ...]] = (
     )),
     _lib("authlib", ("authlib.jose",), "Authlib", "1.3", "authlib", "authlib.jose", (
         ("authlib.jose.rfc7519.jwt", "JsonWebToken.decode", "decode", "self", None),
-        ("authlib.jose.rfc7519.claims", "JWTClaims.validate", "claims", "", None),
+        ("authlib.jose.rfc7519.claims", "JWTClaims.validate", "claims", "self", None),
     )),
 )  # fmt: skip
 

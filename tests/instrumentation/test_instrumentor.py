@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -229,32 +228,44 @@ def test_nested_in_a_wrapped_function_records_once(keys: Keys, instrumented: Rec
     assert instrumented.take() == [("pyjwt", "accepted", None)]
 
 
-def test_two_step_decode_without_claims_check_is_recorded_as_accepted(keys: Keys, instrumented: Recorder) -> None:
+def test_two_step_decode_without_claims_check_is_not_recorded_as_accepted(keys: Keys, instrumented: Recorder) -> None:
+    # joserfc and authlib check exp in the claims step: a decode alone let this expired token through, and
+    # counting it as accepted would count an expired token as accepted
     expired = keys.token(exp_in=-600)
-    tok = joserfc.jwt.decode(expired, joserfc.jwk.RSAKey.import_key(keys.pem), algorithms=["RS256"])
+    jkey = joserfc.jwk.RSAKey.import_key(keys.pem)
+    tok = joserfc.jwt.decode(expired, jkey, algorithms=["RS256"])
     claims = authlib.jose.jwt.decode(expired, keys.pem)
     assert tok.claims["sub"] == claims["sub"] == "user-1"
-    # one decode waits per context: authlib's decode recorded joserfc's (accepted: its claims were never checked)
-    assert [e.library for e in instrumented.events] == ["joserfc"]
-    assert instrumented.take() == [("joserfc", "accepted", None), ("authlib", "accepted", None)]
+    assert instrumented.take() == []
+    # the claims check of the first decode after another decode in the same context: not joined, not recorded
+    with pytest.raises(joserfc.errors.ExpiredTokenError):
+        joserfc.jwt.JWTClaimsRegistry().validate(tok.claims)
+    assert instrumented.take() == []
     # the claims check of a copy is not the instrumented decode's: not recorded
-    tok2 = joserfc.jwt.decode(expired, joserfc.jwk.RSAKey.import_key(keys.pem), algorithms=["RS256"])
+    tok2 = joserfc.jwt.decode(expired, jkey, algorithms=["RS256"])
     with pytest.raises(joserfc.errors.ExpiredTokenError):
         joserfc.jwt.JWTClaimsRegistry().validate(dict(tok2.claims))
-    assert instrumented.take() == [("joserfc", "accepted", None)]
+    assert instrumented.take() == []
+    # ... while the check of the decode's own claims is the validation, recorded once
+    with pytest.raises(joserfc.errors.ExpiredTokenError):
+        joserfc.jwt.JWTClaimsRegistry().validate(tok2.claims)
+    with pytest.raises(joserfc.errors.ExpiredTokenError):  # checked again: not a new event
+        joserfc.jwt.JWTClaimsRegistry().validate(tok2.claims)
+    with pytest.raises(authlib.jose.errors.ExpiredTokenError):
+        claims.validate()  # authlib's decode was replaced by joserfc's in this context
+    assert instrumented.take() == [("joserfc", "rejected", "JWT_EXPIRED")]
 
 
-def test_two_step_decode_is_settled_by_the_grace_thread(keys: Keys, instrumented: Recorder) -> None:
-    authlib.jose.jwt.decode(keys.token(), keys.pem)
-    assert instrumented.events == []
-    deadline = time.monotonic() + instrumentation.CLAIMS_GRACE_S + 3.0
-    while not instrumented.events and time.monotonic() < deadline:  # bounded wait for the daemon thread
-        time.sleep(0.05)
-    assert [(e.library, e.outcome) for e in instrumented.events] == [("authlib", "accepted")]
-    events = list(instrumented.events)
-    instrumented.take()
-    # the span keeps the decode's context as its parent even though it ended on another thread
-    assert events[0].trace_id is None or len(events[0].trace_id) == 32
+def test_two_step_signature_failure_is_recorded_at_decode(keys: Keys, instrumented: Recorder) -> None:
+    forged = keys.token(key=keys.other)
+    with pytest.raises(joserfc.errors.BadSignatureError):
+        joserfc.jwt.decode(forged, joserfc.jwk.RSAKey.import_key(keys.pem), algorithms=["RS256"])
+    with pytest.raises(authlib.jose.errors.BadSignatureError):
+        authlib.jose.jwt.decode(forged, keys.pem)
+    assert instrumented.take() == [
+        ("joserfc", "rejected", "JWT_BAD_SIGNATURE"),
+        ("authlib", "rejected", "JWT_BAD_SIGNATURE"),
+    ]
 
 
 def test_two_step_claims_check_in_another_thread_is_not_joined(keys: Keys, instrumented: Recorder) -> None:
@@ -271,7 +282,7 @@ def test_two_step_claims_check_in_another_thread_is_not_joined(keys: Keys, instr
     th.start()
     th.join(10)
     assert type(errors[0]).__name__ == "ExpiredTokenError"
-    assert instrumented.take() == [("joserfc", "accepted", None)]  # the decode, as the library returned it
+    assert instrumented.take() == []  # the decode alone is no validation, the other thread's check no decode's
 
 
 def test_providers_passed_to_instrument_keep_the_users_configuration(keys: Keys) -> None:
@@ -430,13 +441,17 @@ def test_two_step_join_is_per_task(keys: Keys, instrumented: Recorder) -> None:
     ]
 
 
-def test_waiting_decodes_are_bounded(keys: Keys, instrumented: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_decode_waits_per_context_and_nothing_global_grows(keys: Keys, instrumented: Recorder) -> None:
     import contextvars
 
-    monkeypatch.setattr(instrumentation, "MAX_PENDING", 3)
     token = keys.token()
-    for _ in range(6):  # six contexts, none checks its claims: only the newest three may wait
-        contextvars.copy_context().run(authlib.jose.jwt.decode, token, keys.pem)
-    assert len(instrumentation._waiting.pending) == 3
-    assert [(e.library, e.outcome) for e in instrumented.events] == [("authlib", "accepted")] * 3
-    assert instrumented.take() == [("authlib", "accepted", None)] * 6
+    before = instrumentation._DECODED.get()
+    contexts = [contextvars.copy_context() for _ in range(6)]
+    for ctx in contexts:  # six contexts decode, none checks its claims: nothing recorded, nothing kept globally
+        ctx.run(authlib.jose.jwt.decode, token, keys.pem)
+    assert instrumentation._DECODED.get() is before  # each decode stayed in its own context
+    assert instrumented.take() == []
+    claims = contexts[2].run(instrumentation._DECODED.get)[1]
+    contexts[2].run(claims.validate)  # that context's own check still joins its decode
+    assert instrumented.take() == [("authlib", "accepted", None)]
+    assert contexts[2].run(instrumentation._DECODED.get) is None
