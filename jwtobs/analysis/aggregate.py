@@ -37,12 +37,18 @@ direction     string                   ``late`` (``time - exp`` > 0) or ``early`
 le            float64                  upper edge of the bin in seconds (:data:`LATENESS_EDGES`; ``inf`` last)
 cont          bool                     **per-event feature**: the uses of the same token (``token_fp``) go back
                                        to an acceptance without a pause longer than the token's own pace (3x
-                                       the median gap between its accepted uses, within :data:`CONT_GAP`),
+                                       the median or 1.5x the longest gap between its accepted uses, within
+                                       :data:`CONT_GAP`),
                                        and the token was already rejected as expired before in that chain:
                                        the client kept using its token across expiry and after a 401 (its
                                        clock says it is valid) rather than replaying an old one after a pause
                                        (restart, laptop waking) or refreshing on the 401 (a lazy refresher).
                                        Accepted ``late`` rows are continuous use by definition.
+seen          bool                     **per-event feature**: as ``cont`` without the earlier rejection: the
+                                       token's uses go back to an acceptance without a long pause (the first
+                                       rejection of a token in use, as well as the later ones; ``cont``
+                                       implies ``seen``). A token first presented long after its last
+                                       acceptance, or never accepted, is not ``seen``.
 count         int64                    validations
 ============  =======================  ==========================================================================
 
@@ -75,6 +81,8 @@ __all__ = [
     "LATENESS_EDGES",
     "OTHER",
     "CONT_GAP",
+    "CONT_PACE",
+    "CONT_LONGEST",
     "empty_counts",
     "empty_lateness",
     "lateness_quantile",
@@ -102,6 +110,7 @@ LATENESS_SCHEMA: Final[dict[str, str]] = {
     "direction": "string",
     "le": "float64",
     "cont": "bool",
+    "seen": "bool",
     "count": "int64",
 }
 #: upper bin edges (seconds) of ``lateness.le``; fine around the usual leeways (0-300 s), coarse beyond
@@ -112,12 +121,14 @@ LATENESS_EDGES: Final[tuple[float, ...]] = (
 )
 #: the value standing for every rare, never-accepted client id / kid / typ
 OTHER: Final = "~other"
-#: ``cont``: the token's uses go back to an acceptance with no pause longer than 3 x the token's own median
-#: gap between accepted uses, bounded to this range (seconds)
+#: ``cont``/``seen``: the token's uses go back to an acceptance with no pause longer than CONT_PACE x the
+#: token's own median gap between accepted uses (or CONT_LONGEST x its longest one), bounded to this range (s)
 CONT_GAP: Final = (300.0, 1800.0)
+CONT_PACE: Final = 3.0
+CONT_LONGEST: Final = 1.5
 
 _KEYS = ["minute", "issuer", "profile", "client_id", "kid", "typ", "outcome", "reason", "past_exp"]
-_LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont"]
+_LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont", "seen"]
 
 
 @dataclass(frozen=True)
@@ -177,15 +188,17 @@ def _cont(
     df: pd.DataFrame,
     t: np.ndarray[Any, np.dtype[np.float64]],
     late_rej: np.ndarray[Any, np.dtype[np.bool_]],
-) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """``cont`` of the rejected-late events (the per-event part): the token's uses go back to an acceptance
-    without a pause longer than the token's own pace (3 x the median gap between its accepted uses, bounded
-    to :data:`CONT_GAP`), and the token was rejected as expired before in that chain."""
+) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.bool_]]]:
+    """``(cont, seen)`` of the rejected-late events (the per-event part): ``seen``: the token's uses go back
+    to an acceptance without a pause longer than the token's own pace (3 x the median or 1.5 x the longest
+    gap between its accepted uses, bounded to :data:`CONT_GAP`); ``cont``: seen, and the token was rejected
+    as expired before in that chain."""
     out = np.zeros(len(df), dtype=bool)
+    seen = np.zeros(len(df), dtype=bool)
     fp = df["token_fp"].astype("string")
     has_fp = fp.notna().to_numpy()
     if not (late_rej & has_fp).any():
-        return out
+        return out, seen
     tokens = set(fp[late_rej & has_fp].tolist())
     idx = np.flatnonzero(has_fp & fp.isin(tokens).to_numpy())
     sub = pd.DataFrame(
@@ -201,8 +214,9 @@ def _cont(
     new_fp = sub["fp"].ne(sub["fp"].shift()).to_numpy()
     gap[new_fp] = np.inf
     acc_gap = pd.Series(np.where(sub["ok"].to_numpy() & ~new_fp, gap, np.nan), index=sub.index)
-    pace = acc_gap.groupby(sub["fp"].to_numpy()).transform("median").to_numpy()
-    limit = np.clip(np.nan_to_num(3.0 * pace, nan=CONT_GAP[0]), CONT_GAP[0], CONT_GAP[1])
+    by_fp = acc_gap.groupby(sub["fp"].to_numpy())
+    pace = np.fmax(CONT_PACE * by_fp.transform("median").to_numpy(), CONT_LONGEST * by_fp.transform("max").to_numpy())
+    limit = np.clip(np.nan_to_num(pace, nan=CONT_GAP[0]), CONT_GAP[0], CONT_GAP[1])
     chain = np.cumsum(new_fp | (gap > limit))
     # within a chain: an acceptance before this use, and an expired-rejection of the same token before it
     # (the client kept the token after a 401: it believes it valid; a client refreshing on 401 does not)
@@ -211,7 +225,8 @@ def _cont(
     before = sub["rej"].astype("int64").groupby(chain).cumsum().to_numpy() - rej.astype("int64")
     hit = rej & seen_ok & (before > 0)
     out[sub["i"].to_numpy()[hit]] = True
-    return out
+    seen[sub["i"].to_numpy()[rej & seen_ok]] = True
+    return out, seen
 
 
 def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
@@ -251,13 +266,16 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     early_rej = (reason == "JWT_NOT_YET_VALID").fillna(False).to_numpy(dtype=bool) & (
         np.nan_to_num(early, nan=-1.0) > 0
     )
-    cont = _cont(df, t, late_rej) | late_acc
+    cont, seen = _cont(df, t, late_rej)
+    cont |= late_acc
+    seen |= late_acc
     sel = late_rej | late_acc | early_rej
     if sel.any():
         lat = frame.loc[sel, ["minute", "issuer", "profile", "client_id", "outcome"]].copy()
         lat["direction"] = np.where(early_rej[sel], "early", "late")
         lat["le"] = _bin(np.where(early_rej[sel], early[sel], late[sel]))
         lat["cont"] = cont[sel]
+        lat["seen"] = seen[sel]
         lateness = lat.groupby(_LKEYS, dropna=False, observed=True, sort=True).size().rename("count").reset_index()
     else:
         lateness = empty_lateness()

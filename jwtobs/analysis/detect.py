@@ -97,6 +97,11 @@ SKEW = Params(shift=0.1, h=8.0, floor=0.005, min_count=3, window=360)
 SKEW_MINUTES = 4
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
+#: ... over tokens rejected while in use only for a client that did so in fewer than this share of its
+#: earlier token cycles (a lazy refresher fails once a cycle anyway)
+SKEW_USUAL = 0.25
+#: seconds past the leeway within which a failure is also what a request in flight at expiry does
+SKEW_INFLIGHT = 30.0
 MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3, back=15)
 
 
@@ -575,18 +580,30 @@ def leeway(data: pd.DataFrame | Aggregates | _Ctx) -> dict[str, float]:
     return out
 
 
-def _skew_rows(ctx: _Ctx) -> pd.DataFrame:
+def _skew_late(ctx: _Ctx) -> pd.DataFrame:
+    """Rejected rows of ``lateness`` (late and early) of clients accepted before, on the minute grid."""
     lat = ctx.agg.lateness
     if lat.empty:
         return lat.assign(i=pd.Series(dtype="int64"))
     m = (lat["minute"].astype("datetime64[ns, UTC]").astype("int64") // _NS_MIN).to_numpy()
     lat = lat.assign(i=m - ctx.m0)
     rej = lat[(lat["outcome"] == "rejected") & lat["client_id"].notna() & (lat["client_id"] != OTHER)]
-    if ctx.agg.has_cont:
-        rej = rej[(rej["direction"] == "early") | rej["cont"]]
-    else:  # metrics only: late rejections within half an hour past exp
-        rej = rej[(rej["direction"] == "early") | (rej["le"] <= 1800.0)]
     return rej[ctx.known(rej)]
+
+
+def _skew_rows(rej: pd.DataFrame, has_cont: bool) -> pd.DataFrame:
+    if has_cont:
+        return rej[(rej["direction"] == "early") | rej["cont"]]
+    # metrics only: late rejections within half an hour past exp
+    return rej[(rej["direction"] == "early") | (rej["le"] <= 1800.0)]
+
+
+def _lifetimes(ctx: _Ctx) -> dict[str, float]:
+    """Per client: the longest remaining validity of a token it presented at acceptance, in minutes (about
+    its tokens' lifetime: the freshest token of a minute has nearly all of it left)."""
+    acc = ctx.acc[ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER) & ctx.acc["max_exp"].notna()]
+    left = acc["max_exp"].astype("float64") / 60.0 - (acc["m"].astype("float64"))
+    return left.groupby(acc["client_id"]).max().to_dict() if len(acc) else {}
 
 
 def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
@@ -598,36 +615,64 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     ctx = _ctx(data)
     if ctx.n == 0:
         return _empty()
-    sub = _skew_rows(ctx)
+    late = _skew_late(ctx)
     lw = leeway(ctx)
+    sub = _skew_rows(late, ctx.agg.has_cont)
+    life = _lifetimes(ctx)
     rows: list[dict[str, Any]] = []
     for (cid,), x in ctx.series(sub, ["client_id"]):
         # a clock that is off shows in request after request until the client renews; a worker pool replaying
         # its cached token after a restart shows as a burst within seconds: a minute counts at most twice
         for seg in _segments(np.minimum(x, 2.0), SKEW, ctx.m0):
-            g = _seg_rows(sub[sub["client_id"] == cid], seg)
+            mine = sub[sub["client_id"] == cid]
+            g = _seg_rows(mine, seg)
             if g["i"].nunique() < SKEW_MINUTES:
                 continue
-            i0 = _skew_onset(sub[sub["client_id"] == cid], seg.alarm, lw)
-            g = _seg_rows(sub[sub["client_id"] == cid], _Seg(i0, seg.i1, 0, 0.0, 1.0))
+            back = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+            first = int(ctx.client_first.get(cid, 0))
+            i0 = _skew_onset(late[late["client_id"] == cid], mine, seg.alarm, lw, back, first, ctx.agg.has_cont)
+            g = _seg_rows(mine, _Seg(i0, seg.i1, 0, 0.0, 1.0))
             seg = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
             rows.append(_skew_row(ctx, g, lw, str(cid), seg))
     return _frame(rows)
 
 
-def _skew_onset(rows: pd.DataFrame, i0: int, lw: dict[str, float]) -> int:
+def _skew_onset(
+    late: pd.DataFrame, rows: pd.DataFrame, i0: int, lw: dict[str, float], back: float, first: int, has_cont: bool
+) -> int:
     """The change point of a clock found at ``i0``: a drifting clock fails a request or two per token cycle
-    before the evidence is significant. Walk back over this client's earlier tokens kept in use past
-    ``exp`` (at most :data:`SKEW_BACK` minutes apart), skipping those within 30 s of the leeway: a retry
-    or a request in flight at expiry looks the same."""
-    late = rows[(rows["direction"] == "late") & (rows["i"] <= i0)]
-    limit = late["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0) + 30.0).astype("float64")
-    late = late[late["le"] > limit]
+    before the evidence is significant. Walk back over this client's earlier tokens rejected past its
+    validator's leeway while in use (``seen``: accepted shortly before), no later past ``exp`` than the
+    offset the incident shows (a clock that falls behind fails by less, not more), at most ``back`` minutes
+    apart (one token cycle: the clock fails once a cycle)."""
+    mine = late[(late["direction"] == "late") & (late["i"] <= i0)]
+    mine = mine[mine["seen"]] if has_cont else mine[mine["i"] < 0]
+    cur = rows[(rows["direction"] == "late") & (rows["i"] >= i0)]
+    bound = float(cur["le"].max()) if len(cur) else 0.0
+    limit = mine["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    mine = mine[(mine["le"] > limit)]
+    # a failure within SKEW_INFLIGHT s of the leeway is what a request in flight or retried at expiry does
+    plain = mine["le"] > limit + SKEW_INFLIGHT
+    seen_min = np.asarray(sorted(set(mine["i"].tolist())), dtype=np.int64)
+    walk = set(mine.loc[plain & (mine["le"] <= bound), "i"].tolist())
+    before_i0 = rows[rows["i"] <= i0]
+    if not has_cont:  # metrics: every late rejection is here, so leave out what requests in flight do
+        lim = before_i0["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+        before_i0 = before_i0[(before_i0["direction"] != "late") | (before_i0["le"] > lim + SKEW_INFLIGHT)]
+    kept = set(before_i0["i"].tolist())
     start = i0
-    for i in sorted(late["i"].unique().tolist(), reverse=True):
-        if start - i > SKEW_BACK:
+    for i in sorted(walk | kept, reverse=True):
+        if start - i > back:
             break
-        start = i
+        if i not in kept and start - i > 1:  # (the minute before is the 401 the client went on after)
+            # a client that fails a request past exp in many token cycles anyway (it refreshes only on a
+            # 401) shows nothing new in one more: only a client quiet before takes the first, isolated failures
+            # (failures of the same cycle, within half a cycle, are the clock's own)
+            before = int((seen_min < i - back / 2).sum())
+            cycles = max(1.0, (i - back / 2 - first) / back)
+            if before / cycles >= SKEW_USUAL:
+                continue
+        start = min(start, i)
     return start
 
 

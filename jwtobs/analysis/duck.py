@@ -43,6 +43,8 @@ from jwtobs.analysis._duckio import (
 )
 from jwtobs.analysis.aggregate import (
     CONT_GAP,
+    CONT_LONGEST,
+    CONT_PACE,
     COUNTS_SCHEMA,
     LATENESS_EDGES,
     LATENESS_SCHEMA,
@@ -191,9 +193,13 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
             t - lag(t) OVER (PARTITION BY token_fp ORDER BY t) AS gap
         FROM e WHERE token_fp IN (SELECT token_fp FROM r)
     ),
-    p AS (SELECT token_fp, median(gap) FILTER (WHERE ok AND gap IS NOT NULL) AS pace FROM u GROUP BY token_fp),
+    p AS (
+        SELECT token_fp, greatest({CONT_PACE!r} * median(gap) FILTER (WHERE ok AND gap IS NOT NULL),
+            {CONT_LONGEST!r} * max(gap) FILTER (WHERE ok AND gap IS NOT NULL)) AS pace
+        FROM u GROUP BY token_fp
+    ),
     ch AS (
-        SELECT u.*, sum(CASE WHEN gap IS NULL OR gap > least(greatest(coalesce(3 * p.pace, {CONT_GAP[0]!r}),
+        SELECT u.*, sum(CASE WHEN gap IS NULL OR gap > least(greatest(coalesce(p.pace, {CONT_GAP[0]!r}),
                 {CONT_GAP[0]!r}), {CONT_GAP[1]!r}) THEN 1 ELSE 0 END)
             OVER (PARTITION BY u.token_fp ORDER BY t ROWS UNBOUNDED PRECEDING) AS chain
         FROM u JOIN p USING (token_fp)
@@ -205,17 +211,18 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS kept
         FROM ch
     ),
-    c AS (SELECT DISTINCT t, token_fp FROM co WHERE late_rej AND seen AND kept),
+    c AS (SELECT t, token_fp, bool_or(kept) AS kept FROM co WHERE late_rej AND seen GROUP BY t, token_fp),
     b AS (
         SELECT l.minute, l.issuer, l.profile, l.client_id, l.outcome,
             CASE WHEN coalesce(l.early_rej, false) THEN 'early' ELSE 'late' END AS direction,
             {_bin("l.x")} AS le,
-            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS cont
+            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.kept, false)) AS cont,
+            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS seen
         FROM l LEFT JOIN c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
     )
-    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, count(*) AS count
+    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, count(*) AS count
     FROM b GROUP BY ALL
-    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont NULLS LAST"""
+    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen NULLS LAST"""
     return labels, counts, lateness
 
 

@@ -325,6 +325,7 @@ NOT_IN_METRICS: Final[dict[str, str]] = {
     "past_exp": "approximated: true exactly for JWT_EXPIRED rejections",
     "lateness.profile": "the expiry-offset histogram is per outcome and issuer only: profile and client <NA>",
     "lateness.cont": "per-token reuse needs token fingerprints: cont is False (has_cont=False)",
+    "lateness.seen": "per-token reuse needs token fingerprints: seen is False for rejections (as cont)",
     "lateness.early": "nbf is not measured: no 'early' rows (clock ahead is invisible)",
 }
 
@@ -400,6 +401,7 @@ def aggregates_from_frames(frames: PrometheusFrames) -> Any:
                 "direction": "late",
                 "le": per["le"],
                 "cont": per["outcome"] == "accepted",  # accepted late uses are continuous by definition
+                "seen": per["outcome"] == "accepted",
                 "count": per["count"].round().astype("int64"),
             }
         )
@@ -463,6 +465,7 @@ def metrics_view(aggs: Any) -> Any:
     lat["profile"] = pd.NA
     lat["client_id"] = pd.NA
     lat["cont"] = lat["outcome"] == "accepted"
+    lat["seen"] = lat["outcome"] == "accepted"
     keys = [k for k in LATENESS_SCHEMA if k != "count"]
     lat = lat.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
     return Aggregates(

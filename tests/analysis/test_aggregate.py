@@ -79,10 +79,45 @@ def test_schema_and_bounded_labels() -> None:
     # kept in use across exp and after the first 401 (t0+400 .. t0+580)
     assert rej.loc[rej["cont"], "count"].sum() == 10
     assert rej.loc[~rej["cont"], "count"].sum() == 2  # the first 401 (a lazy refresher stops there), the stale replay
+    # seen: every rejection of the token in use, the first 401 included; not the stale replay
+    assert rej.loc[rej["seen"], "count"].sum() == 11
+    assert (lat.loc[lat["cont"], "seen"]).all()
     assert lat.loc[lat["outcome"] == "accepted", "le"].max() == 60.0
     assert set(lat["le"]) <= set(LATENESS_EDGES)
     assert A.leeway(agg) == {"api": 60.0}
     assert lateness_quantile(lat.iloc[0:0], 0.5) != lateness_quantile(lat.iloc[0:0], 0.5)  # NaN when empty
+
+
+def test_a_slow_clients_pause_does_not_break_its_token_chain() -> None:
+    """A token used at an irregular pace (a slow client at night) whose last acceptance before ``exp`` is
+    followed by a pause longer than 3x its median gap, but not longer than 1.5x its longest one: the
+    rejections after ``exp`` are still the same token in use (``seen``, and ``cont`` after the first)."""
+    t0 = 1_800_000_000
+    gaps = [40, 30, 500, 35, 45, 30, 420, 40]  # median 40, longest 500
+    times = [t0 + sum(gaps[:i]) for i in range(len(gaps) + 1)]
+    exp = times[-1] + 680
+    rows: list[dict[str, object]] = [
+        {"time": t, "outcome": "accepted", "reason": None, "client_id": "c1", "kid": "k1", "token_fp": "fp", "exp": exp}
+        for t in times
+    ]
+    last = times[-1]
+    for t in (exp + 20, exp + 90, exp + 200):  # 700 s after the last acceptance: > 3 x 40 s, < 1.5 x 500 s
+        rows.append(
+            {
+                "time": t,
+                "outcome": "rejected",
+                "reason": "JWT_EXPIRED",
+                "client_id": "c1",
+                "kid": "k1",
+                "token_fp": "fp",
+                "exp": exp,
+            }
+        )
+    assert exp + 20 - last > 3 * 40
+    lat = A.aggregate(_events(rows)).lateness
+    rej = lat[lat["outcome"] == "rejected"]
+    assert rej.loc[rej["seen"], "count"].sum() == 3
+    assert rej.loc[rej["cont"], "count"].sum() == 2
 
 
 def test_kinds_are_one_table() -> None:

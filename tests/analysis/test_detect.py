@@ -93,3 +93,55 @@ def test_clock_skew_offset_and_drift() -> None:
     assert abs(table.loc[skewed, "healthy_offset_s"]) <= 30
     offsets = A.clock_offsets(events)
     assert (offsets.loc[offsets["client_id"] == skewed, "offset_s"] <= -300).any()
+
+
+def _cycles(client: str, fails: list[list[int]], t0: int = 1_800_000_000) -> list[dict[str, Any]]:
+    """One client's hourly tokens (leeway 0): accepted every 60 s until 60 s before ``exp``, then the uses
+    past ``exp`` of cycle ``k`` at ``fails[k]`` seconds (rejected)."""
+    rows: list[dict[str, Any]] = []
+    for k, late in enumerate(fails):
+        iat, exp, fp = t0 + 3600 * k, t0 + 3600 * (k + 1), f"{client}-{k}"
+        uses = [(t, "accepted") for t in range(iat, exp - 59, 60)] + [(exp + s, "rejected") for s in late]
+        rows += [
+            {
+                "time": t,
+                "outcome": o,
+                "reason": None if o == "accepted" else "JWT_EXPIRED",
+                "client_id": client,
+                "token_fp": fp,
+                "iat": iat,
+                "nbf": iat,
+                "exp": exp,
+            }
+            for t, o in uses
+        ]
+    return rows
+
+
+def _frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    from jwtobs.analysis.load import EVENT_DTYPES
+    from jwtobs.events import EVENT_FIELDS
+
+    df = pd.DataFrame(rows)
+    for c in EVENT_FIELDS:
+        if c not in df:
+            df[c] = None
+    df["issuer"], df["profile"], df["kid"], df["typ"] = "https://id.test", "api", "k1", "at+jwt"
+    df["token_bytes"], df["duration_s"], df["schema"], df["library"] = 500, 0.001, 1, "pyjwt"
+    df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
+    return df[list(EVENT_FIELDS)].astype(EVENT_DTYPES).sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def test_clock_skew_onset_is_the_first_failure_of_a_quiet_client() -> None:
+    """A drifting clock fails one request in its first cycle (not significant alone), then keeps its tokens
+    for minutes after their 401s: the incident starts at that first failure, one token cycle earlier. A lazy
+    refresher failing once in every cycle anyway gets no such walk-back: its onset is the kept tokens."""
+    kept = [40, 100, 160, 220, 280, 340, 400, 460]
+    drifting = _cycles("drifting", [[], [], [], [70], kept, kept])
+    lazy = _cycles("lazy", [[70], [70], [70], [70], kept, kept])
+    inc = A.clock_skew_incidents(_frame_of(drifting + lazy))
+    t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
+    start = dict(zip(inc["client_id"], inc["start"], strict=True))
+    assert set(start) == {"drifting", "lazy"}, inc
+    assert start["drifting"] == (t0 + pd.Timedelta(seconds=4 * 3600 + 70)).floor("min")
+    assert start["lazy"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 40)).floor("min")
