@@ -329,7 +329,10 @@ class _Pass:
         return self._commands_and_keys(s, low)
 
     def _unseparated(self, s: str) -> str:
-        """Text without ":", "=", ",", "%": "Bearer <credentials>", command-line options, vendor keys."""
+        """Text without ":", "=", ",", "%": "Bearer <credentials>", XML elements, command-line options, vendor
+        keys."""
+        if "</" in s:  # "<credentials><password>x</password></credentials>" needs no separator
+            s, _ = _run(s, s, p.XML_ELEMENT, self._xml, lower=False)
         low = _lower(s)
         for scheme, pattern in p.SCHEME_CRED.items():
             if scheme in low:

@@ -735,6 +735,16 @@ def test_prefilter_misses_nothing_the_scrubber_redacts_on_real_lines(real_mix: t
     assert known <= found
 
 
+def test_xml_element_on_a_line_without_separators_is_found(tmp_path: Path) -> None:
+    """HPC/BGL-style lines hold no ":", "=", "," nor "%": an XML element with a password there was missed."""
+    secret = "AB91-gh89YbGqPMo_O6pxCau"
+    line = f"87621 Interconnect-1N01 switch_module error 1 <credentials><password>{secret}</password></credentials>"
+    log = tmp_path / "hpc.log"
+    log.write_text(f"{line}\n")
+    for engine in ["all", *ENGINES]:
+        assert _findings(log, engine) == [(1, "secret_field", fp(secret))], engine
+
+
 def test_python_engine_candidates_equal_hyperscan_candidates(real_mix: tuple[Path, Any]) -> None:
     """Both engines evaluate the same trigger expressions: the same candidate lines (not only findings)."""
     if not HAVE_HYPERSCAN:
