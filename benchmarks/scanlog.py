@@ -79,7 +79,8 @@ def _secret(rnd: random.Random, n: int = 18) -> str:
 
 
 #: (name, kind the scrubber reports, how the credential is placed) — one finding expected per planted line.
-#: ``{t}`` is a signed JWT, ``{h}`` its signing input (header.payload), ``{s}`` a random secret, ``{b}`` base64
+#: ``{t}`` is a signed JWT, ``{h}`` its signing input (header.payload), ``{s}`` a random secret (``{o}`` the same
+#: as a command-line option's value: not starting with "-"), ``{b}`` base64
 #: Basic credentials, ``{g}`` a GitHub-shaped token, ``{x}`` a Slack-shaped bot token.
 FORMS: tuple[tuple[str, str, str], ...] = (
     ("auth_header", "bearer", " Authorization: Bearer {t}"),
@@ -97,9 +98,9 @@ FORMS: tuple[tuple[str, str, str], ...] = (
     # forms of issue 13 the redactor is adding (kind "" = whatever kind the redactor gives them)
     ("signing_input", "", " verify failed for signing input {h}"),
     ("xml_password", "", " <credentials><password>{s}</password></credentials>"),
-    ("cli_token", "", " exec docker swarm join --token {s} 10.0.0.1:2377"),
+    ("cli_token", "", " exec docker swarm join --token {o} 10.0.0.1:2377"),
     ("sshpass", "", " exec sshpass -p '{s}' ssh deploy@10.0.0.7"),
-    ("config_index", "", ' config["password"] = \'{s}\''),
+    ("config_index", "", " config[\"password\"] = '{s}'"),
     ("go_escaped_code", "", ' "redirect":"https://app.example.com/cb?state=1\\u0026code={s}"'),
     ("github_token", "", " git push with {g}"),
     ("slack_token", "", " posting as {x}"),
@@ -122,9 +123,12 @@ class Planted:
 
 
 def _plant(rnd: random.Random, line: bytes, form: str, toks: list[str]) -> bytes:
+    token, secret = rnd.choice(toks), _secret(rnd)
     value = form.format(
-        t=rnd.choice(toks),
-        s=_secret(rnd),
+        t=token,
+        s=secret,
+        # an option's value never starts with "-" (a command line reads that as the next option)
+        o="x" + secret[1:] if secret.startswith("-") else secret,
         b=base64.b64encode(f"user{rnd.randrange(100)}:{_secret(rnd, 9)}".encode()).decode(),
         h=rnd.choice(toks).rpartition(".")[0],
         g="ghp_" + "".join(rnd.choice(_ALNUM) for _ in range(36)),
