@@ -8,14 +8,17 @@ Configurations (each wrapped run is compared with a bare run interleaved with it
   mode               ``default`` (nothing passed: deferred) or ``sync`` (``configure(defer=False)``)
 
 Two numbers per row, each a ratio to the bare run:
-  request  wall time of the loop on the request thread (``time.perf_counter``): what a caller waits,
-           including any time jwtobs's background threads hold the GIL during the loop (``--clock cpu``:
-           the request thread's own CPU, ``time.thread_time``, steadier when other work shares the cores)
-  total    CPU of every thread of the process (``time.process_time``, i.e. the sum of the threads' CPU
-           times) over the loop plus everything jwtobs still owes for it: the event queue built, the events
-           encoded and written, the metric measurements recorded into the SDK by a collection, the spans
-           exported. The bare run's CPU is measured the same way.
-Every call validates a distinct, freshly signed token (no cache can help), accepted or rejected (expired).
+  request  wall time of the calls on the request thread (``time.perf_counter``): what a caller waits,
+           including any time jwtobs's background threads hold the GIL meanwhile (``--clock cpu``: the
+           request thread's own CPU, ``time.thread_time``, steadier when other work shares the cores)
+  total    CPU of every thread: the request thread's CPU in the wrapped calls, plus the CPU every other
+           thread of the process used during the repeat (jwtobs's event builder and JSONL writer, the span
+           processor), plus what jwtobs still owes at the end of the repeat, paid on the request thread: the
+           event queue built, the events encoded and written, the metric measurements recorded into the SDK
+           by a collection, the spans exported. The bare run's: the request thread's CPU in the bare calls.
+Bare and wrapped calls alternate in chunks of ``CHUNK`` (50) tokens, the order swapped every chunk, so load
+from other processes falls on both. Every call validates a distinct, freshly signed token (no cache can
+help), accepted or rejected (expired); the bare and wrapped calls of a repeat validate the same tokens.
 
 ``--threads`` adds the saturation run: two threads validating at once on the 2-core machine, wall time to
 validate and drain everything, throughput wrapped / bare.
@@ -45,6 +48,8 @@ import jwtobs
 from jwtobs import config
 
 ISS = "https://issuer.example"
+#: tokens per chunk: bare and wrapped calls alternate chunk by chunk
+CHUNK = 50
 AUD = "billing-api"
 
 
@@ -84,27 +89,6 @@ def timed(fn: Callable[[str], None], tokens: list[str], after: Callable[[], None
     if after is not None:
         after()
     return (time.perf_counter() - t0) / len(tokens)
-
-
-def timed_cpu(fn: Callable[[str], None], tokens: list[str], after: Callable[[], None] | None = None) -> float:
-    """CPU seconds per call of this thread only (``time.thread_time``): steadier than wall time on a machine
-    shared with other work, blind to time spent waiting for the GIL."""
-    t0 = time.thread_time()
-    for t in tokens:
-        fn(t)
-    if after is not None:
-        after()
-    return (time.thread_time() - t0) / len(tokens)
-
-
-def timed_total(fn: Callable[[str], None], tokens: list[str], after: Callable[[], None] | None = None) -> float:
-    """CPU seconds per call of every thread of the process, ``after`` (the work still owed) included."""
-    t0 = time.process_time()
-    for t in tokens:
-        fn(t)
-    if after is not None:
-        after()
-    return (time.process_time() - t0) / len(tokens)
 
 
 def configure_bench(tmp: str, tp: TracerProvider, n: int, defer: bool | None) -> InMemoryMetricReader:
@@ -171,16 +155,35 @@ def run(
             if exporter is not None:
                 exporter.clear()
 
-        t_req = timed if clock == "wall" else timed_cpu
+        # Bare and wrapped calls alternate in chunks of CHUNK tokens (order swapped every chunk), so load that
+        # changes during a repeat falls on both. The main thread's CPU is read per chunk (time.thread_time);
+        # the CPU every other thread used during the repeat (the event builder, the JSONL writer, the span
+        # processor: work only wrapped calls cause) is the process's CPU minus the main thread's.
+        wall = clock == "wall"
         bare_w, req_w, bare_c, tot_c = [], [], [], []
         for _ in range(repeat):
             toks = mint(alg, priv, n, expired=expired)
             owed()
-            bare_w.append(t_req(bare, toks))
-            req_w.append(t_req(wrapped, toks))
+            req = {bare: 0.0, wrapped: 0.0}
+            cpu = {bare: 0.0, wrapped: 0.0}
+            t_start, p_start = time.thread_time(), time.process_time()
+            for i in range(0, n, CHUNK):
+                chunk = toks[i : i + CHUNK]
+                for fn in (bare, wrapped) if (i // CHUNK) % 2 == 0 else (wrapped, bare):
+                    c0, w0 = time.thread_time(), time.perf_counter()
+                    for t in chunk:
+                        fn(t)
+                    w1, c1 = time.perf_counter(), time.thread_time()
+                    cpu[fn] += c1 - c0
+                    req[fn] += (w1 - w0) if wall else (c1 - c0)
+            c0 = time.thread_time()
             owed()
-            bare_c.append(timed_total(bare, toks))
-            tot_c.append(timed_total(wrapped, toks, owed))
+            owed_main = time.thread_time() - c0
+            others = (time.process_time() - p_start) - (time.thread_time() - t_start)
+            bare_w.append(req[bare] / n)
+            req_w.append(req[wrapped] / n)
+            bare_c.append(cpu[bare] / n)
+            tot_c.append((cpu[wrapped] + owed_main + others) / n)
         tp.shutdown()
         med = statistics.median
         b, r, bc, tc = med(bare_w), med(req_w), med(bare_c), med(tot_c)
