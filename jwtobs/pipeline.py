@@ -282,33 +282,22 @@ def build(item: Pending) -> ValidationEvent:
     token = item.token
     peek = item.peek
     claims = item.claims
+    safe = None
     if peek is None and claims is not None and type(token) is str and token.isascii():
         # accepted tokens: (alg, kid, typ) per distinct header segment, no full peek (a handful per issuer)
         safe = _SAFE_BY_HEADER.get(token[: token.find(".")])
-        if safe is not None:
-            alg, kid, typ = safe
-            return _event(item, st, token, claims, alg, kid, typ, len(token))
-    if peek is None:
-        peek = peek_token(token)
-        if item.outcome == "accepted" and peek.kind == "jws" and len(_SAFE_BY_HEADER) < _MAX_SAFE_HEADERS:
-            if type(token) is str and token.isascii():
-                _SAFE_BY_HEADER[token[: token.find(".")]] = peek.safe
-    if claims is None:
-        claims = peek.claims()
-    alg, kid, typ = peek.safe
-    return _event(item, st, token, claims, alg, kid, typ, peek.token_bytes)
-
-
-def _event(
-    item: Pending,
-    st: config.State,
-    token: object,
-    claims: Mapping[str, Any] | None,
-    alg: str | None,
-    kid: str | None,
-    typ: str | None,
-    token_bytes: int,
-) -> ValidationEvent:
+        token_bytes = len(token)
+    if safe is None:
+        if peek is None:
+            peek = peek_token(token)
+            if item.outcome == "accepted" and peek.kind == "jws" and len(_SAFE_BY_HEADER) < _MAX_SAFE_HEADERS:
+                if type(token) is str and token.isascii():
+                    _SAFE_BY_HEADER[token[: token.find(".")]] = peek.safe
+        if claims is None:
+            claims = peek.claims()
+        safe = peek.safe
+        token_bytes = peek.token_bytes
+    alg, kid, typ = safe
     fp = st.fingerprinter
     token_fp: str | None = None
     if isinstance(token, (str, bytes)) and 0 < len(token) <= _MAX_FP_BYTES:
