@@ -1,35 +1,37 @@
 """Bare vs observed validation for all five libraries, measured in the same run, reported as ratios.
 
-Run: ``.venv/bin/python benchmarks/bench_libraries.py [--n 500] [--repeat 5] [--libs ...] [--algs ...]``
+Run: ``.venv/bin/python benchmarks/bench_libraries.py [--n 1000] [--block 50] [--rounds 3] [--libs ...] [--algs ...]``
 
-Extends ``bench_wrap.py`` (PyJWT only; its ``mint`` and ``timed`` helpers are reused) to PyJWT, joserfc,
-python-jose, jwcrypto and authlib, algorithms HS256, RS256, ES256 and EdDSA (python-jose has none), accepted
-and rejected (expired) tokens. Telemetry as in the Core benchmark: span not sampled (TracerProvider
-ALWAYS_OFF), metrics on (MeterProvider + InMemoryMetricReader), every event to a JSONL file; the default
-(deferred) and ``configure(defer=False)`` (sync).
+PyJWT, joserfc, python-jose, jwcrypto and authlib (``bench_wrap.py``'s ``mint`` and ``configure_bench`` are
+reused), algorithms HS256, RS256, ES256 and EdDSA (python-jose has none), accepted and rejected (expired)
+tokens. Telemetry as in the wrap benchmark: spans not sampled (TracerProvider ALWAYS_OFF), metrics on
+(MeterProvider + InMemoryMetricReader), every event to a JSONL file; the default (deferred) mode and
+``configure(defer=False)`` (sync).
 
-Two observed forms, each against its own bare run interleaved with it (median of the repeats):
-  wrap          ``jwtobs.wrap(validate, library=...)``: the application's validate function (decode, plus the
-                claims check for joserfc/authlib) wrapped once
-  instrumented  the same bare function while ``JwtInstrumentor`` is on (entry points patched with wrapt;
-                toggled off for each bare run)
-"request" is what the request thread pays; "total CPU" adds, in the same timed loop, the work moved off it
-(events built and written, metric measurements replayed at collection): the total CPU per validation.
-Every repeat validates tokens not seen in the previous repeat (one pool per algorithm and outcome).
+Three variants of the same application ``validate(token)`` per row, on the same tokens:
+  bare          the library as installed
+  wrap          ``jwtobs.wrap(validate, library=...)``: the application's function (decode, plus the claims
+                check for joserfc/authlib) wrapped once
+  instrumented  the same bare function while ``JwtInstrumentor`` is on
+``JwtInstrumentor().instrument()`` runs once per row; between blocks the benchmark swaps the library's entry
+points between the originals (each patched function's ``__wrapped__``) and the patched functions, and it does
+the same swap (plus one untimed warm-up call) before *every* block, the bare ones included, so no variant pays
+for another's set-up (instrumenting per loop charged its package-metadata scan to the instrumented loop).
 
-Clock (``--clock``) of the request column: ``wall`` (default; ``time.perf_counter`` on the request thread, so
-it includes any time jwtobs's background threads hold the GIL during the loop) or ``cpu``
-(``time.thread_time``, the request thread's own CPU; steadier on a shared machine). The total column is
-always ``time.process_time``: CPU of every thread, the background event builder and writer and the metric
-collection included, against the bare run's.
+request     the request thread's CPU per call (``time.thread_time``): ``--n`` tokens in blocks of ``--block``,
+            the three variants in random order in each block; the ratio is the sum over the blocks.
+total CPU   CPU of every thread of the process (``time.process_time``) over a loop of ``--n / --rounds``
+            tokens plus everything still owed for it (events built and written, metric measurements recorded
+            by a collection), against the bare loop's; ``--rounds`` rounds alternating the variants, median.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import functools
+import importlib
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -44,11 +46,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_wrap import AUD, ISS, configure_bench, mint, timed
+from bench_wrap import AUD, ISS, configure_bench, mint
 
 import jwtobs
 from jwtobs import config
-from jwtobs.instrumentation import JwtInstrumentor
+from jwtobs.instrumentation import TARGETS, JwtInstrumentor
 
 LIBS = ("pyjwt", "joserfc", "jose", "jwcrypto", "authlib")
 ALGS = ("HS256", "RS256", "ES256", "EdDSA")
@@ -162,121 +164,171 @@ def expired_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def timed_cpu(
-    fn: Callable[[str], None], tokens: list[str], after: Callable[[], None] | None = None, *, total: bool = False
-) -> float:
-    """Seconds of CPU per call: the calling thread's, or (``total``) the whole process's."""
-    clock = time.process_time if total else time.thread_time
-    t0 = clock()
-    for t in tokens:
-        fn(t)
-    if after is not None:
-        after()
-    return (clock() - t0) / len(tokens)
+def entry_points(lib: str) -> list[tuple[Any, str]]:
+    """(owner, attribute) of each entry point the instrumentor patches for ``lib``."""
+    out = []
+    for t in TARGETS:
+        if t.library == lib:
+            owner: Any = importlib.import_module(t.module)
+            *path, attr = t.name.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            out.append((owner, attr))
+    return out
+
+
+def snapshot(points: list[tuple[Any, str]]) -> list[tuple[Any, str, Any]]:
+    """The owners' own attributes now (``None``: inherited, nothing of the owner's own)."""
+    return [(owner, attr, vars(owner).get(attr)) for owner, attr in points]
+
+
+def apply(snap: list[tuple[Any, str, Any]]) -> None:
+    for owner, attr, value in snap:
+        if value is not None:
+            setattr(owner, attr, value)
+        elif attr in vars(owner):
+            delattr(owner, attr)
 
 
 def run(
     lib: str,
     alg: str,
     keys: dict[str, tuple[Any, Any, bytes]],
-    pools: list[list[str]],
-    form: str,
+    tokens: list[str],
     defer: bool | None,
     expired: bool,
-    clock: str = "cpu",
-) -> dict[str, float]:
+    block: int,
+    rounds: int,
+) -> dict[str, dict[str, float]]:
     _priv, pub, material = keys[alg]
     validate = validator(lib, alg, pub, material)
     errors = expired_errors()
-    # sanity: the token pool gives the intended outcome through the bare validator
+    # sanity: the tokens give the intended outcome through the bare validator
     try:
-        validate(pools[0][0])
+        validate(tokens[0])
         assert not expired, f"{lib} {alg} accepted an expired token"
     except errors:
         assert expired, f"{lib} {alg} rejected a valid token"
 
     with tempfile.TemporaryDirectory() as tmp:
         tp = TracerProvider(sampler=ALWAYS_OFF)
-        reader = configure_bench(tmp, tp, len(pools[0]), defer)
+        reader = configure_bench(tmp, tp, len(tokens), defer)
+        points = entry_points(lib)
+        bare_attrs = snapshot(points)
         inst = JwtInstrumentor()
-        observed_fn = jwtobs.wrap(validate, library=lib) if form == "wrap" else validate
+        inst.instrument(libraries=[lib])
+        patched_attrs = snapshot(points)
+        apply(bare_attrs)
+        wrapped = jwtobs.wrap(validate, library=lib)
 
-        def bare(t: str) -> None:
-            try:
-                validate(t)
-            except errors:
-                pass
+        def call(fn: Callable[[str], Any]) -> Callable[[str], None]:
+            def one(t: str) -> None:
+                try:
+                    fn(t)
+                except errors:
+                    pass
 
-        def observed(t: str) -> None:
-            try:
-                observed_fn(t)
-            except errors:
-                pass
+            return one
 
-        def deferred() -> None:
+        variants = {
+            "bare": (bare_attrs, call(validate)),
+            "wrap": (bare_attrs, call(wrapped)),
+            "instrumented": (patched_attrs, call(validate)),
+        }
+
+        def owed() -> None:
             config.flush()
             reader.get_metrics_data()
 
-        t_req: Callable[..., float] = timed if clock == "wall" else timed_cpu
-        t_all: Callable[..., float] = functools.partial(timed_cpu, total=True)  # CPU of every thread
-        bare_t, hot_t, amort_t = [], [], []
-        for toks in pools:
-            bare_t.append(t_req(bare, toks))
-            if form == "instrumented":
-                inst.instrument(libraries=[lib])
-            try:
-                hot_t.append(t_req(observed, toks))
-                deferred()
-                amort_t.append(t_all(observed, toks, deferred))
-            finally:
-                if form == "instrumented":
-                    inst.uninstrument()
-        tp.shutdown()
-        b, h, a = statistics.median(bare_t), statistics.median(hot_t), statistics.median(amort_t)
-        return {"bare_us": b * 1e6, "hot_us": h * 1e6, "hot": h / b, "amortised": a / b}
+        try:
+            request = dict.fromkeys(variants, 0.0)
+            rng = random.Random(1)
+            for k in range(0, len(tokens), block):
+                blk = tokens[k : k + block]
+                order = list(variants)
+                rng.shuffle(order)
+                for name in order:
+                    attrs, fn = variants[name]
+                    apply(attrs)
+                    fn(blk[0])  # warm-up after the swap, untimed
+                    t0 = time.thread_time()
+                    for t in blk:
+                        fn(t)
+                    request[name] += time.thread_time() - t0
+                apply(bare_attrs)
+            owed()
+            total: dict[str, list[float]] = {name: [] for name in variants}
+            per = max(1, len(tokens) // rounds)
+            for r in range(rounds):
+                chunk = tokens[r * per : (r + 1) * per]
+                order = list(variants)
+                rng.shuffle(order)
+                for name in order:
+                    attrs, fn = variants[name]
+                    apply(attrs)
+                    fn(chunk[0])
+                    owed()
+                    t0 = time.process_time()
+                    for t in chunk:
+                        fn(t)
+                    owed()
+                    total[name].append((time.process_time() - t0) / len(chunk))
+                apply(bare_attrs)
+        finally:
+            apply(patched_attrs)  # as instrument() left them: uninstrument() restores the originals
+            inst.uninstrument()
+            tp.shutdown()
+        n = len(tokens)
+        bare_total = statistics.median(total["bare"])
+        return {
+            name: {
+                "request_us": request[name] / n * 1e6,
+                "request": request[name] / request["bare"],
+                "total_us": statistics.median(total[name]) * 1e6,
+                "total": statistics.median(total[name]) / bare_total,
+            }
+            for name in variants
+        }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=500)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--n", type=int, default=1000, help="tokens per row (request: all of them; total: split in rounds)")
+    ap.add_argument("--block", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--libs", default=",".join(LIBS))
     ap.add_argument("--algs", default=",".join(ALGS))
-    ap.add_argument("--forms", default="wrap,instrumented")
     ap.add_argument("--modes", default="default,sync")
-    ap.add_argument("--clock", choices=("cpu", "wall"), default="wall")
     args = ap.parse_args()
     # joserfc warns on every EdDSA decode (RFC 9864 deprecates the name); the warning machinery would be timed
     warnings.simplefilter("ignore")
     keys = make_keys()
-    libs, algs = args.libs.split(","), args.algs.split(",")
-    forms, modes = args.forms.split(","), args.modes.split(",")
+    libs, algs, modes = args.libs.split(","), args.algs.split(","), args.modes.split(",")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.1f} at start")
     print(
-        "| library | alg | outcome | mode | bare µs | "
-        + " | ".join(f"{f} request | {f} total CPU" for f in forms)
-        + " |\n|"
-        + "---|" * (5 + 2 * len(forms)),
+        "| library | alg | outcome | mode | bare µs | wrap request | wrap total CPU "
+        "| instrumented request | instrumented +µs | instrumented total CPU |\n|" + "---|" * 10,
         flush=True,
     )
     for alg in algs:
         priv = keys[alg][0]
         for expired in (False, True):
-            pools = [mint(alg, priv, args.n, expired=expired) for _ in range(args.repeat)]
+            tokens = mint(alg, priv, args.n, expired=expired)
             for lib in libs:
                 if (lib, alg) in UNSUPPORTED:
                     continue
                 for mode in modes:
-                    cells, bare_us = [], 0.0
-                    for form in forms:
-                        r = run(lib, alg, keys, pools, form, None if mode == "default" else False, expired, args.clock)
-                        bare_us = bare_us or r["bare_us"]
-                        cells.append(f"{r['hot']:.2f} | {r['amortised']:.2f}")
+                    r = run(
+                        lib, alg, keys, tokens, None if mode == "default" else False, expired, args.block, args.rounds
+                    )
+                    b, w, i = r["bare"], r["wrap"], r["instrumented"]
                     print(
-                        f"| {lib} | {alg} | {'rejected' if expired else 'accepted'} | {mode} | {bare_us:.1f} | "
-                        + " | ".join(cells)
-                        + " |",
+                        f"| {lib} | {alg} | {'rejected' if expired else 'accepted'} | {mode} | {b['request_us']:.1f} "
+                        f"| {w['request']:.2f} | {w['total']:.2f} | {i['request']:.2f} "
+                        f"| {i['request_us'] - b['request_us']:.1f} | {i['total']:.2f} |",
                         flush=True,
                     )
+    print(f"# load average {os.getloadavg()[0]:.1f} at the end")
     config.reset()
 
 

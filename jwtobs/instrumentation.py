@@ -62,6 +62,8 @@ from dataclasses import dataclass
 from types import FunctionType
 from typing import Any, Final
 
+from opentelemetry import context as otel_context
+
 from jwtobs import config, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.libraries import Target
@@ -100,7 +102,25 @@ _perf_ns = time.perf_counter_ns
 _active_get = ACTIVE.get
 _active_set = ACTIVE.set
 _active_reset = ACTIVE.reset
-_enabled = is_instrumentation_enabled
+
+
+def _suppressed_api() -> bool:
+    return not is_instrumentation_enabled()
+
+
+try:  # the keys suppress_instrumentation() sets, read from one lookup of the current context: ~4 calls less
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
+    from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_PLAIN
+
+    _current_context = otel_context.get_current
+
+    def _suppressed() -> bool:
+        """``not is_instrumentation_enabled()`` (tested to agree with it)."""
+        ctx = _current_context()
+        return bool(ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_PLAIN))
+
+except ImportError:  # pragma: no cover - an opentelemetry-api that names them otherwise: the public function
+    _suppressed = _suppressed_api
 _pipeline_accepted = pipeline.accepted
 
 #: The decode (joserfc, authlib) of this context whose claims check has not run yet:
@@ -126,18 +146,25 @@ _Done = Callable[[Any, Any, int, int, tuple[Any, ...], dict[str, Any]], None]
 
 
 def _patched(
-    original: Callable[..., Any], begin: _Begin, fail: _Fail, done: _Done, *, suppressible: bool = True
+    original: Callable[..., Any],
+    begin: _Begin,
+    fail: _Fail,
+    done: _Done | None = None,
+    *,
+    obs: Any = None,
+    suppressible: bool = True,
 ) -> Callable[..., Any]:
     """The one shape of every patched entry point: unless nested in another observed validation, skipped by
     ``begin`` or (``suppressible``) inside ``suppress_instrumentation()``, run the original with the context
     marked active, record a raised exception as a rejection (re-raised unchanged) and hand a result to ``done``
-    (returned unchanged)."""
+    (returned unchanged); without ``done``, the call is recorded as ``obs``'s accepted validation."""
+    claims_of = None if obs is None else obs.claims_from_result
 
     def patched(*args: Any, **kwargs: Any) -> Any:
         if _active_get():
             return original(*args, **kwargs)
         state = begin(args, kwargs)
-        if state is _SKIP or (suppressible and not _enabled()):
+        if state is _SKIP or (suppressible and _suppressed()):
             return original(*args, **kwargs)
         ctx = _active_set(True)
         t0 = _time_ns()
@@ -150,50 +177,50 @@ def _patched(
             raise
         finally:
             _active_reset(ctx)
-        done(state, result, t0, dt, args, kwargs)
+        if done is not None:
+            done(state, result, t0, dt, args, kwargs)
+            return result
+        try:  # the observer's ``accepted`` without its extra call
+            _pipeline_accepted(obs, state, claims_of(result), t0, t0 + dt)  # type: ignore[misc]
+        except Exception:  # pragma: no cover - a result the adapter cannot read; the pipeline never raises
+            _log.debug("jwtobs: could not record an accepted validation", exc_info=True)
         return result
 
     return patched
 
 
-def _token_at(obs: Any, options_at: int | None = None) -> _Begin:
-    """The token, where the observer's ``get_token`` finds it (:func:`jwtobs.wrap`'s ``token_arg``). With
-    ``options_at``, a call whose ``options={"verify_signature": False}`` is skipped: the application peeks at the
-    claims (to pick a key, say); not a validation, and recording it as accepted would count a forged token as
-    accepted."""
+def _accepted(obs: Any, token: object, result: object, t0: int, dt: int) -> None:
+    """Record ``obs``'s accepted validation of ``token`` (what :func:`_patched` does inline)."""
+    try:
+        _pipeline_accepted(obs, token, obs.claims_from_result(result), t0, t0 + dt)
+    except Exception:  # pragma: no cover - a result the adapter cannot read; the pipeline never raises
+        _log.debug("jwtobs: could not record an accepted validation", exc_info=True)
+
+
+def _token_at(obs: Any, at: int, options_at: int | None = None) -> _Begin:
+    """The token: positional ``at``, else where the observer's ``get_token`` finds it (:func:`jwtobs.wrap`'s
+    ``token_arg``). With ``options_at``, a call whose ``options={"verify_signature": False}`` is skipped: the
+    application peeks at the claims (to pick a key, say); not a validation, and recording it as accepted would
+    count a forged token as accepted."""
     get_token: _Begin = obs.get_token
-    if options_at is None:
-        return get_token
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        options = kwargs.get("options") if len(args) <= options_at else args[options_at]
-        if type(options) is dict and options.get("verify_signature", True) is False:
-            return _SKIP
-        return get_token(args, kwargs)
+        if options_at is not None:
+            options = kwargs.get("options") if len(args) <= options_at else args[options_at]
+            if type(options) is dict and options.get("verify_signature", True) is False:
+                return _SKIP
+        return args[at] if len(args) > at else get_token(args, kwargs)
 
     return begin
-
-
-def _recorder(obs: Any) -> _Done:
-    """``done`` recording an accepted validation (the observer's ``accepted`` without its extra call)."""
-    claims_of = obs.claims_from_result
-
-    def accepted(token: Any, result: Any, t0: int, dt: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            _pipeline_accepted(obs, token, claims_of(result), t0, t0 + dt)
-        except Exception:  # pragma: no cover - a result the adapter cannot read; the pipeline never raises
-            _log.debug("jwtobs: could not record an accepted validation", exc_info=True)
-
-    return accepted
 
 
 def _call_patch(original: Callable[..., Any], obs: Any, at: int, options_at: int | None) -> Callable[..., Any]:
     """One call is one validation: :func:`jwtobs.wrap`'s flow, for an entry point patched in place."""
     opt_at = None if options_at is None else options_at + at
-    return _patched(original, _token_at(obs, opt_at), obs.rejected, _recorder(obs))
+    return _patched(original, _token_at(obs, at, opt_at), obs.rejected, obs=obs)
 
 
-def _decode_patch(original: Callable[..., Any], obs: Any, claims_of: str) -> Callable[..., Any]:
+def _decode_patch(original: Callable[..., Any], obs: Any, at: int, claims_of: str) -> Callable[..., Any]:
     """First step of joserfc/authlib: a failure is recorded now; a success is remembered in this context for
     the claims check of the claims it returned, which records the one event (:func:`_claims_patch`)."""
     of_self = claims_of == "self"
@@ -205,7 +232,7 @@ def _decode_patch(original: Callable[..., Any], obs: Any, claims_of: str) -> Cal
             return
         _decoded_set((obs, claims, token, result, t0, dt))
 
-    return _patched(original, _token_at(obs), obs.rejected, remember)
+    return _patched(original, _token_at(obs, at), obs.rejected, remember)
 
 
 def _claims_patch(original: Callable[..., Any], at: int) -> Callable[..., Any]:
@@ -227,10 +254,7 @@ def _claims_patch(original: Callable[..., Any], at: int) -> Callable[..., Any]:
 
     def done(waiting: Any, result: Any, t0: int, dt: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         obs, _, token, decoded, t0, dt0 = waiting
-        try:
-            _pipeline_accepted(obs, token, obs.claims_from_result(decoded), t0, t0 + dt0 + dt)
-        except Exception:  # pragma: no cover - as in _recorder
-            _log.debug("jwtobs: could not record an accepted validation", exc_info=True)
+        _accepted(obs, token, decoded, t0, dt0 + dt)
 
     # the decode checked suppression: the check of its claims completes what it started
     return _patched(original, begin, fail, done, suppressible=False)
@@ -242,7 +266,6 @@ _RAW_ATTR: Final = "_jwtobs_raw_token"
 def _jwcrypto_deserialize_patch(original: Callable[..., Any], obs: Any) -> Callable[..., Any]:
     """``JWT.deserialize(self, jwt, key=None)``: with a key it is the validation; without, only a parse failure
     is (the ``validate(key)`` that follows records the validation)."""
-    accepted = _recorder(obs)
 
     def done(token: Any, result: Any, t0: int, dt: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         instance = args[0]
@@ -252,27 +275,26 @@ def _jwcrypto_deserialize_patch(original: Callable[..., Any], obs: Any) -> Calla
         except Exception:
             validating = False
         if validating:
-            accepted(token, instance, t0, dt, args, kwargs)
+            _accepted(obs, token, instance, t0, dt)
             return
         try:  # for the validate(key) that follows: jwcrypto keeps no raw token (serialize needs a verified one)
             vars(instance)[_RAW_ATTR] = token
         except Exception:  # pragma: no cover - a JWT subclass with __slots__
             pass
 
-    return _patched(original, _token_at(obs), obs.rejected, done)
+    return _patched(original, _token_at(obs, 1), obs.rejected, done)
 
 
 def _jwcrypto_validate_patch(original: Callable[..., Any], obs: Any) -> Callable[..., Any]:
     """``JWT.validate(self, key)`` after a keyless deserialize: the validation of the token deserialize saw; a
     JWT this process did not deserialize (e.g. one it just signed) is not a validation."""
-    accepted = _recorder(obs)
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         token = getattr(args[0], _RAW_ATTR, None) if args else None
         return _SKIP if token is None else token
 
     def done(token: Any, result: Any, t0: int, dt: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        accepted(token, args[0], t0, dt, args, kwargs)
+        _accepted(obs, token, args[0], t0, dt)
 
     return _patched(original, begin, obs.rejected, done)
 
@@ -287,7 +309,7 @@ def _patch_for(target: Target, original: Callable[..., Any], profile: str, metho
     if kind == "call":
         return _call_patch(original, obs, at, target.options_at)
     if kind == "decode":
-        return _decode_patch(original, obs, target.claims_of)
+        return _decode_patch(original, obs, at, target.claims_of)
     if kind == "jwcrypto_deserialize":
         return _jwcrypto_deserialize_patch(original, obs)
     if kind == "jwcrypto_validate":
@@ -421,7 +443,7 @@ class JwtInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             try:
                 if p.had_own:
                     setattr(p.owner, p.attr, p.original)
-                else:
+                elif p.attr in vars(p.owner):  # (someone may have removed it already)
                     delattr(p.owner, p.attr)
             except Exception:  # pragma: no cover
                 _log.warning("jwtobs: could not restore %s.%s", p.owner, p.attr, exc_info=True)

@@ -455,3 +455,20 @@ def test_a_decode_waits_per_context_and_nothing_global_grows(keys: Keys, instrum
     contexts[2].run(claims.validate)  # that context's own check still joins its decode
     assert instrumented.take() == [("authlib", "accepted", None)]
     assert contexts[2].run(instrumentation._DECODED.get) is None
+
+
+def test_the_suppression_check_agrees_with_opentelemetry() -> None:
+    from opentelemetry import context
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    assert instrumentation._suppressed() is (not is_instrumentation_enabled()) is False
+    with suppress_instrumentation():
+        assert instrumentation._suppressed() is (not is_instrumentation_enabled()) is True
+    for key in (_SUPPRESS_INSTRUMENTATION_KEY, "suppress_instrumentation"):  # either key alone suppresses
+        token = context.attach(context.set_value(key, True))
+        try:
+            assert instrumentation._suppressed() is (not is_instrumentation_enabled()) is True
+        finally:
+            context.detach(token)
+    assert instrumentation._suppressed() is False
