@@ -23,7 +23,7 @@ import pandas as pd
 from jwtobs.analysis.aggregate import Aggregates
 from jwtobs.cli import missing_dependency
 
-__all__ = ["ENGINES", "AggregateReport", "aggregates_for", "report_command"]
+__all__ = ["ENGINES", "AggregateReport", "aggregates_for", "breakdown_of", "report_command", "top_reasons_of"]
 
 ENGINES: Final = ("pandas", "duckdb")
 
@@ -55,6 +55,29 @@ def aggregates_for(
     from jwtobs.analysis.load import load_events, load_keyset_changes
 
     return aggregate(load_events(events)), load_keyset_changes(events)
+
+
+def top_reasons_of(aggs: Aggregates, n: int = 10) -> pd.DataFrame:
+    """The ``n`` most frequent rejection reasons in the aggregates of any engine: ``reason``, ``count``,
+    ``share`` of the rejections (:func:`jwtobs.analysis.top_reasons` for aggregates; they carry no
+    ``detail``)."""
+    c = aggs.counts
+    rej = c[(c["outcome"] == "rejected").fillna(False)]
+    top = rej.groupby("reason", dropna=False)["count"].sum().sort_values(ascending=False, kind="stable")
+    out = top.head(n).rename("count").reset_index()
+    out["share"] = out["count"] / max(1, int(top.sum()))
+    return out
+
+
+def breakdown_of(aggs: Aggregates, by: str) -> pd.DataFrame:
+    """Validations (``total``), ``rejected`` and ``rate`` per ``by`` column of the aggregates of any engine
+    (:func:`jwtobs.analysis.breakdown` for aggregates), most rejected first."""
+    c = aggs.counts
+    total = c.groupby(by, dropna=False)["count"].sum()
+    rejected = c[(c["outcome"] == "rejected").fillna(False)].groupby(by, dropna=False)["count"].sum()
+    out = pd.DataFrame({"total": total, "rejected": rejected.reindex(total.index).fillna(0).astype("int64")})
+    out["rate"] = out["rejected"] / out["total"]
+    return out.sort_values("rejected", ascending=False, kind="stable").reset_index()
 
 
 class AggregateReport:
@@ -89,9 +112,8 @@ class AggregateReport:
             "",
             "Top rejection reasons:",
         ]
-        top = rej.groupby("reason", dropna=False)["count"].sum().sort_values(ascending=False).head(6)
-        for reason, count in top.items():
-            lines.append(f"  {reason!s:<36} {int(count):>7}  {count / max(1, nrej):6.1%}")
+        for reason, count, share in top_reasons_of(self.aggs, 6).itertuples(index=False):
+            lines.append(f"  {reason!s:<36} {int(count):>7}  {share:6.1%}")
         if not self.aggs.has_cont:
             lines += ["", "From metrics: no client ids, typ, nbf or per-token reuse (see docs/analysis.md)."]
         return "\n".join([*lines, "", *self._incident_lines()])
@@ -124,12 +146,9 @@ class AggregateReport:
         return buf.getvalue()
 
     def _breakdown(self, by: str) -> pd.DataFrame:
-        c = self.aggs.counts
-        total = c.groupby(by, dropna=False)["count"].sum()
-        rejected = c[c["outcome"] == "rejected"].groupby(by, dropna=False)["count"].sum()
-        out = pd.DataFrame({"total": total, "rejected": rejected.reindex(total.index).fillna(0).astype("int64")})
-        out["rate"] = (out["rejected"] / out["total"]).map(lambda x: f"{x:.1%}")
-        return out.sort_values("rejected", ascending=False).reset_index()
+        out = breakdown_of(self.aggs, by)
+        out["rate"] = out["rate"].map(lambda x: f"{x:.1%}")
+        return out
 
     def write_html(self, path: str | Path) -> Path:
         """Write the report (atomically: a failure leaves no partial file)."""

@@ -48,18 +48,34 @@ def _shade(ax: Any, incidents: pd.DataFrame | None, label: bool = True) -> None:
         seen.add(kind)
 
 
-def failure_rate_figure(df: pd.DataFrame, incidents: pd.DataFrame | None = None, freq: str = "10min") -> Figure:
-    """Rejections per ``freq`` stacked by reason (top 6, the rest as 'other'), incidents shaded."""
-    rej = df[df["outcome"] == "rejected"]
-    total = df.set_index("time").resample(freq).size()
+def _weighted(data: Any) -> pd.DataFrame:
+    """Validations as (time, outcome, reason, kid, client_id, n) rows: one per event (``n`` = 1) from an
+    events frame, one per aggregate row (``time`` = its minute, ``n`` = its count) from
+    :class:`~jwtobs.analysis.aggregate.Aggregates` of any engine, so a figure draws the same from both."""
+    from jwtobs.analysis.aggregate import Aggregates
+
+    cols = ["outcome", "reason", "kid", "client_id"]
+    if isinstance(data, Aggregates):
+        c = data.counts
+        return pd.DataFrame({"time": c["minute"], **{k: c[k] for k in cols}, "n": c["count"].astype("int64")})
+    return pd.DataFrame({"time": data["time"], **{k: data[k] for k in cols}, "n": 1})
+
+
+def failure_rate_figure(data: Any, incidents: pd.DataFrame | None = None, freq: str = "10min") -> Figure:
+    """Rejections per ``freq`` stacked by reason (top 6, the rest as 'other'), incidents shaded. ``data``:
+    an events frame or the aggregates of any engine."""
+    df = _weighted(data)
+    rej = df[(df["outcome"] == "rejected").fillna(False)]
+    total = df.set_index("time")["n"].resample(freq).sum()
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True, height_ratios=[3, 1])
     if not rej.empty:
-        top = rej["reason"].astype(str).value_counts().index[:6].tolist()
-        reason = rej["reason"].astype(str).where(rej["reason"].astype(str).isin(top), "other")
+        reasons = rej["reason"].astype(str)
+        top = rej.groupby(reasons)["n"].sum().sort_values(ascending=False, kind="stable").index[:6].tolist()
+        reason = reasons.where(reasons.isin(top), "other")
         table = (
-            pd.DataFrame({"time": rej["time"], "reason": reason})
-            .groupby([pd.Grouper(key="time", freq=freq), "reason"])
-            .size()
+            pd.DataFrame({"time": rej["time"], "reason": reason, "n": rej["n"]})
+            .groupby([pd.Grouper(key="time", freq=freq), "reason"])["n"]
+            .sum()
             .unstack(fill_value=0)
             .reindex(total.index, fill_value=0)
         )
@@ -78,11 +94,17 @@ def failure_rate_figure(df: pd.DataFrame, incidents: pd.DataFrame | None = None,
     return fig
 
 
-def kid_timeline_figure(df: pd.DataFrame, changes: pd.DataFrame | None = None) -> Figure:
+def kid_timeline_figure(data: Any, changes: pd.DataFrame | None = None) -> Figure:
     """Each kid's accepted (dots) and unknown-kid/bad-signature rejected (crosses) validations over time,
-    one row per kid of a legitimate client; key-set changes as ticks (+ published, - removed)."""
+    one row per kid of a legitimate client; key-set changes as ticks (+ published, - removed). ``data``: an
+    events frame, or aggregates (one mark per minute; kids are the bounded labels, so scanners' random kids
+    are one ``~other`` row left out, and from metrics, which carry no client, every kept kid is shown)."""
+    from jwtobs.analysis.aggregate import OTHER
+
+    df = _weighted(data)
     acc_clients = set(df.loc[df["outcome"] == "accepted", "client_id"].dropna().unique())
-    sub = df[df["kid"].notna() & df["client_id"].isin(list(acc_clients))]
+    known = df["client_id"].isin(list(acc_clients)) if acc_clients else pd.Series(True, index=df.index)
+    sub = df[df["kid"].notna() & (df["kid"] != OTHER).fillna(False) & known]
     kids = sub.groupby("kid", observed=True)["time"].min().sort_values().index.tolist()
     fig, ax = plt.subplots(figsize=(12, 0.5 * max(4, len(kids)) + 1.5))
     ypos = {k: i for i, k in enumerate(kids)}
@@ -90,7 +112,7 @@ def kid_timeline_figure(df: pd.DataFrame, changes: pd.DataFrame | None = None) -
     if len(acc) > 20000:
         acc = acc.sample(20000, random_state=0)
     ax.scatter(acc["time"], acc["kid"].map(ypos), s=4, color="#2ca02c", alpha=0.25, label="accepted")
-    bad = sub[sub["reason"].isin(["JWT_UNKNOWN_KID", "JWT_BAD_SIGNATURE", "JWT_JWKS_UNAVAILABLE"])]
+    bad = sub[sub["reason"].isin(["JWT_UNKNOWN_KID", "JWT_BAD_SIGNATURE", "JWT_JWKS_UNAVAILABLE"]).fillna(False)]
     for reason, marker, color in (
         ("JWT_UNKNOWN_KID", "x", "#d62728"),
         ("JWT_BAD_SIGNATURE", "x", "#ff7f0e"),
