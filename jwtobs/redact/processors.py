@@ -44,7 +44,7 @@ class RedactorCore:
     exporters in :mod:`jwtobs.redact.otel`): the counted scrubber, an uncounted probe, the key classification
     and clean-string caches. Shared inside ``jwtobs.redact``; not part of the public API (not in ``__all__``)."""
 
-    __slots__ = ("_clean", "_plain", "_quiet", "probe", "scrubber")
+    __slots__ = ("_clean", "_plain", "_quiet", "_shapes", "probe", "scrubber")
 
     def __init__(self, sink: str, scrubber: Scrubber | None = None) -> None:
         """sink: the ``jwtobs.sink`` attribute of the redaction counter; scrubber: a custom one (its own sink)."""
@@ -54,6 +54,9 @@ class RedactorCore:
         self.probe = _Probe(scrubber.sink) if type(scrubber) is Scrubber else scrubber
         self._plain: dict[Any, bool] = {}  # key -> True when its value is scanned as free text only
         self._clean: dict[str, None] = {}  # short strings known to hold nothing to redact
+        # ASCII texts known to hold nothing to redact whatever their digits, with every digit written as 0
+        # ("/api/v1/search?q=shoes+0&page=0", "u-0000"): log values differ mostly in their numbers
+        self._shapes: dict[bytes, None] = {}
         # a Scrubber subclass may detect more than the built-in detectors: only the character-level proof then
         self._quiet = self._gated if type(scrubber) is Scrubber else _quiet
 
@@ -74,21 +77,43 @@ class RedactorCore:
     def _gated(self, value: str) -> bool:
         """:func:`_quiet` (without calling it), else whether no detector can match
         (:func:`patterns.may_hold_secret`); a string found clean that way is remembered (log values repeat:
-        user agents, routes, messages)."""
+        user agents, routes, messages), a short one also by its shape (its digits written as 0: paths and ids
+        that differ only in their numbers)."""
         if value.isalnum() and (len(value) < _ALNUM_KEY_MIN or value.islower()):
             return True
         if not value.strip(_HEX_ID):  # UUIDs, hex ids, dates: no gate word, JOSE run or vendor prefix fits
             return True
+        if not value.strip(_INERT):  # timestamps, numbers, IP addresses
+            return True
         if _TRIGGER_SEARCH(value) is None:
             if len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None:
                 return False
-            return (" " not in value and "\t" not in value) or not _has_scheme(value)  # (cheap: not remembered)
-        if not value.strip(_INERT):
+            if " " not in value and "\t" not in value:
+                return True  # (cheap: not remembered)
+            if _has_scheme(value):
+                return False
+            if len(value) <= _SHAPE_MAX_LEN:
+                self._remember(value)  # words (event names, short messages) repeat
             return True
+        shape = (
+            value.encode("ascii").translate(_DIGITS_TO_ZERO)
+            if len(value) <= _SHAPE_MAX_LEN and value.isascii()
+            else None
+        )
+        if shape is not None and shape in self._shapes:
+            self._remember(value)
+            return True  # the same text as a clean one but for its digits
         if p.may_hold_secret(value):
             return False
+        if shape is not None and "%" not in value and _DIGIT_PREFIX_PARTS(value.lower()) is None:
+            self._remember_shape(shape)
         self._remember(value)
         return True
+
+    def _remember_shape(self, shape: bytes) -> None:
+        if len(self._shapes) >= _CLEAN_MAX:
+            self._shapes.clear()
+        self._shapes[shape] = None
 
     def _remember(self, value: str) -> None:
         if len(value) <= _CLEAN_MAX_LEN:
@@ -148,14 +173,10 @@ class RedactorCore:
         plain, clean, quiet = self._plain, self._clean, self._quiet
         for k, v in values.items():
             t = type(v)
-            # fast path: a plain key with a number, or with a string known clean or unable to hold a secret
+            # fast path: a plain key with a number, or with a string known clean or unable to hold a secret (a
+            # secret-named key's value is redacted whole: no check; a key seen first takes the slow path once)
             if t is str:
-                if v in clean or (v.isalnum() and (len(v) < _ALNUM_KEY_MIN or v.islower())):
-                    if plain.get(k):
-                        continue
-                elif plain.get(k) and quiet(v):  # (a secret-named key's value is redacted whole: no check)
-                    if " " in v:  # words (event names, messages) repeat; cheap ids and paths are not remembered
-                        self._remember(v)
+                if plain.get(k) and (v in clean or quiet(v)):
                     continue
             elif t in _SCALARS and plain.get(k):
                 continue
@@ -170,6 +191,21 @@ class RedactorCore:
         return out
 
 
+#: Texts up to this length are remembered by their shape (every digit written as 0), see :meth:`RedactorCore._gated`.
+_SHAPE_MAX_LEN: Final = 64
+_DIGITS_TO_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+#: The longest digit-free part of every vendor prefix that holds a digit ("sk-ant-api" of "sk-ant-api03-"), lower
+#: case: a text without any of them has no vendor prefix whatever its digits are. Every other gate word, and the
+#: JOSE and URL checks, treat all digits alike (a text without "%"), so texts that differ only in their digits get
+#: the same answer from :func:`patterns.may_hold_secret`: a clean shape proves every text of that shape clean.
+_DIGIT_PREFIX_PARTS: Final = p.rare_anchored(
+    tuple(
+        max(re.split("[0-9]", prefix.lower()), key=len)
+        for prefix in p.VENDOR_PREFIXES
+        if any(c.isdigit() for c in prefix)
+    ),
+    "<qjzxywkvbfug_hdp-ml/ncrisaote.",
+).search
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
 _VENDOR_SEARCH: Final = p.VENDOR_PREFIX_SEARCH.search
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
