@@ -81,7 +81,8 @@ def _json_columns() -> str:
 
 def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsError:
     text = _first_line(exc)
-    named = next((f for f in files if str(f) in str(exc)), None)
+    # the file the error's own line names (the rest of DuckDB's message may quote the whole file list)
+    named = next((f for f in files if str(f) in text), None) or next((f for f in files if str(f) in str(exc)), None)
     where = str(named) if named is not None else (str(files[0]) if len(files) == 1 else f"{len(files)} files")
     return EventsError(f"{where}: {what} ({text})")
 

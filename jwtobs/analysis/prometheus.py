@@ -177,16 +177,17 @@ class _Client:
                 doc = json.loads(body)
                 message = f"{doc.get('errorType', exc.code)}: {doc.get('error', '')}"
             except ValueError:
-                message = f"HTTP {exc.code}"
-            raise PrometheusError(f"{path}: {message}") from None
+                message = f"HTTP {exc.code} (is this a Prometheus HTTP API?)"
+            raise PrometheusError(f"{self.base}{path}: {message}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise PrometheusError(f"cannot reach Prometheus at {self.base}: {exc}") from None
         try:
             doc = json.loads(body)
         except ValueError:
-            raise PrometheusError(f"{path}: response is not JSON") from None
+            raise PrometheusError(f"{self.base}{path}: response is not JSON (is this a Prometheus HTTP API?)") from None
         if not isinstance(doc, dict) or doc.get("status") != "success":
-            raise PrometheusError(f"{path}: {doc.get('error') if isinstance(doc, dict) else 'unexpected response'}")
+            what = doc.get("error") if isinstance(doc, dict) else "unexpected response"
+            raise PrometheusError(f"{self.base}{path}: {what}")
         return doc["data"]
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> dict[tuple[tuple[str, str], ...], Any]:

@@ -110,12 +110,14 @@ def test_corrupt_parquet_in_a_directory_is_one_clear_error(day: Path, tmp_path: 
     d = tmp_path / "d" / "date=2026-11-01"
     d.mkdir(parents=True)
     shutil.copy(day / "events" / "api-orders-0.parquet", d / "a.parquet")
+    shutil.copy(day / "events" / "api-orders-0.parquet", d / "c.parquet")
     data = (day / "events" / "api-orders-0.parquet").read_bytes()
     (d / "b.parquet").write_bytes(data[: len(data) // 3])
     with pytest.raises(EventsError) as err:
         duck.aggregate(tmp_path / "d")
     msg = str(err.value)
-    assert "b.parquet" in msg and "unreadable Parquet file" in msg and "\n" not in msg
+    # named first, though DuckDB's message also quotes the other files
+    assert msg.startswith(f"{d / 'b.parquet'}: unreadable Parquet file") and "\n" not in msg, msg
 
 
 def test_mixed_schema_versions_are_refused(day: Path, tmp_path: Path) -> None:
@@ -174,11 +176,19 @@ def test_report_bad_input_is_one_line_exit_2_no_file(
     bad.mkdir()
     data = next(day.rglob("*.parquet")).read_bytes()
     (bad / "a.parquet").write_bytes(data[: len(data) // 2])
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    lines = (day / "events" / "api-orders-0.jsonl").read_text().splitlines(keepends=True)
+    (mixed / "a.jsonl").write_text("".join(lines[:100]))
+    (mixed / "b.jsonl").write_text("".join(ln.replace('"schema":1,', '"schema":3,', 1) for ln in lines[100:200]))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cases = [
         [str(bad), "--engine", "duckdb"],
+        [str(bad), "--engine", "pandas"],
+        [str(mixed), "--engine", "duckdb"],
+        [str(mixed), "--engine", "pandas"],
         [str(tmp_path / "missing"), "--engine", "duckdb"],
         ["--prometheus", f"http://127.0.0.1:{port}"],
     ]

@@ -226,6 +226,40 @@ def test_aggregates_from_unreachable_prometheus_is_a_clear_error() -> None:
         aggregates_from_prometheus(f"http://127.0.0.1:{_closed_port()}", timeout=2)
 
 
+def test_a_server_that_is_not_prometheus_is_a_clear_error() -> None:
+    """A loopback web server answering 404 HTML, or 200 with a page that is not JSON: one line naming the URL."""
+    import http.server
+    import threading
+
+    from jwtobs.analysis.prometheus import aggregates_from_prometheus
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code = 200 if "/ok/" in self.path else 404
+            body = b"<html>not here</html>"
+            self.send_response(code)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        for url, what in ((base, "HTTP 404"), (f"{base}/ok", "response is not JSON")):
+            with pytest.raises(PrometheusError) as err:
+                aggregates_from_prometheus(url, timeout=5)
+            msg = str(err.value)
+            assert msg.startswith(f"{url}/api/v1/query_range: {what}") and "\n" not in msg, msg
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize("name", ["failure_trends.ipynb", "rotation_incidents.ipynb"])
 def test_notebooks_with_the_prometheus_engine(prom_stack: Stack, name: str) -> None:
     """Both notebooks read the detectors' aggregates from this Prometheus alone (no event files) and say
