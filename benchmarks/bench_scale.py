@@ -248,6 +248,7 @@ def _child(what: str, path: str) -> dict[str, Any]:
     import pandas  # noqa: F401 - imports are not what is measured
     import pyarrow  # noqa: F401
 
+    extra: dict[str, Any] = {}
     t0 = time.perf_counter()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = ru0.ru_utime + ru0.ru_stime
@@ -260,17 +261,25 @@ def _child(what: str, path: str) -> dict[str, Any]:
         import pyarrow.json as pj
 
         rows = pj.read_json(path).num_rows
-    elif what == "duckdb":
-        from jwtobs.analysis import duck
+    elif what == "duckdb":  # the whole analysis: aggregates out of core, then the detectors on them
+        from jwtobs.analysis import duck, incidents
 
         aggs = duck.aggregate(path)
         rows = int(aggs.counts["count"].sum())
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        extra = {
+            "agg_wall_s": time.perf_counter() - t0,
+            "agg_cpu_s": ru.ru_utime + ru.ru_stime - cpu0,
+            "agg_peak_rss": _peak_rss(),
+            "count_rows": len(aggs.counts),
+        }
+        extra["incidents"] = len(incidents(aggs, duck.keyset_changes(path)))
     else:
         raise SystemExit(f"unknown child {what}")
     wall = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     cpu = ru.ru_utime + ru.ru_stime - cpu0
-    return {"what": what, "rows": rows, "wall_s": wall, "cpu_s": cpu, "peak_rss": _peak_rss()}
+    return {"what": what, "rows": rows, "wall_s": wall, "cpu_s": cpu, "peak_rss": _peak_rss(), **extra}
 
 
 def _peak_rss() -> int:
@@ -287,12 +296,23 @@ def _peak_rss() -> int:
 
 
 def run_child(what: str, path: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "_child", what, str(path)], capture_output=True, text=True, cwd=ROOT, check=False
+    """Run one measurement in a fresh process; besides its own figures, the kernel's account of it
+    (``os.wait4``: peak RSS ``ru_maxrss`` and CPU of that process alone)."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "_child", what, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
+    out, err = proc.stdout.read() if proc.stdout else "", proc.stderr.read() if proc.stderr else ""
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"{what} on {path} failed:\n{proc.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{what} on {path} failed:\n{err[-3000:]}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["ru_maxrss"] = ru.ru_maxrss * 1024
+    result["ru_cpu_s"] = ru.ru_utime + ru.ru_stime
     return result
 
 
@@ -302,14 +322,11 @@ def _counts(text: str) -> list[int]:
 
 def _median_runs(what: str, path: Path, repeat: int) -> dict[str, Any]:
     runs = [run_child(what, path) for _ in range(repeat)]
-    return {
-        "what": what,
-        "rows": runs[0]["rows"],
-        "wall_s": statistics.median(r["wall_s"] for r in runs),
-        "peak_rss": statistics.median(r["peak_rss"] for r in runs),
-        "cpu_s": statistics.median(r["cpu_s"] for r in runs),
-        "runs": len(runs),
-    }
+    out: dict[str, Any] = {"what": what, "runs": len(runs)}
+    for key, value in runs[0].items():
+        out[key] = statistics.median(r[key] for r in runs) if isinstance(value, int | float) else value
+    out["rows"] = runs[0]["rows"]
+    return out
 
 
 def cmd_load(args: argparse.Namespace) -> None:
@@ -341,9 +358,12 @@ def cmd_duckdb(args: argparse.Namespace) -> None:
         r["events"], r["bytes"] = n, _size(path)
         rows.append(r)
         print(
-            f"duckdb   {n:>12,} events  parquet {r['bytes'] / 1e6:7.0f} MB  wall {r['wall_s']:7.2f} s  "
-            f"cpu {r['cpu_s']:7.1f} s  "
-            f"({r['wall_s'] / n * 1e9:6.1f} ns/event)  peak RSS {r['peak_rss'] / 1e6:6.0f} MB  [{r['runs']} runs]",
+            f"duckdb {n:>12,} events  parquet {r['bytes'] / 1e6:6.0f} MB  {r['count_rows']:>9,} count rows  "
+            f"aggregate: wall {r['agg_wall_s']:7.1f} s cpu {r['agg_cpu_s']:6.1f} s"
+            f" peak {r['agg_peak_rss'] / 1e6:5.0f} MB "
+            f" + detectors ({r['incidents']} incidents): wall {r['wall_s']:7.1f} s cpu {r['cpu_s']:6.1f} s "
+            f"({r['cpu_s'] / n * 1e9:4.0f} ns CPU/event)  peak RSS {r['peak_rss'] / 1e6:5.0f} MB "
+            f"(wait4 maxrss {r['ru_maxrss'] / 1e6:5.0f} MB)  [{r['runs']} runs, load {os.getloadavg()[0]:.1f}]",
             flush=True,
         )
         if r["rows"] != n:
@@ -351,9 +371,9 @@ def cmd_duckdb(args: argparse.Namespace) -> None:
     if len(rows) >= 2:
         # least squares wall = a + b * n: linear when the per-event cost is flat
         xs = [r["events"] for r in rows]
-        ys = [r["wall_s"] for r in rows]
-        b, a = statistics.linear_regression(xs, ys)
-        print(f"fit: wall = {a:.2f} s + {b * 1e9:.1f} ns x events; 100 M -> {a + b * 1e8:.0f} s (extrapolated)")
+        for key in ("wall_s", "cpu_s"):
+            b, a = statistics.linear_regression(xs, [r[key] for r in rows])
+            print(f"fit: {key} = {a:.2f} s + {b * 1e9:.1f} ns x events")
 
 
 def cmd_accuracy(args: argparse.Namespace) -> None:
