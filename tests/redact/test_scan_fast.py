@@ -1,7 +1,8 @@
-"""The scanner's fast path (:mod:`jwtobs.redact.scan.fields`): a candidate line hit only by secret-stem field
-names is scrubbed only when :func:`fields.may_change` says the scrubber may change it. It must never skip a
-line the scrubber changes: checked against ``scrub()`` on every line of the real corpora, on every pinned leak
-form and on generated lines of weak, strong and benign names with every kind of value, separator and follower.
+"""The scanner's fast path (:mod:`jwtobs.redact.scan.fields`): a candidate line hit only by name=value triggers
+(secret-stem field names, ``code=``, query parameter names) is scrubbed only when :func:`fields.may_change` says
+the scrubber may change it. It must never skip a line the scrubber changes: checked against ``scrub()`` on every
+line of the real corpora, on every pinned leak form and on generated lines of weak, strong and benign names,
+codes and query parameters with every kind of value, separator and follower.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
     config.reset()
 
 
-def _field_only(lines: list[str], engine: str) -> list[str]:
-    """The lines the prefilter of ``engine`` hits with the field trigger only."""
+def _judged(lines: list[str], engine: str) -> list[str]:
+    """The lines the prefilter of ``engine`` hits with name=value triggers only (the fast path's lines)."""
     data = "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"
     out = []
-    for s, e, only in scan.Prefilter(engine).classified(data, 0, len(data)):
-        if only:
+    for s, e, judged in scan.Prefilter(engine).classified(data, 0, len(data)):
+        if judged:
             out.append(data[s:e].decode("utf-8", "surrogateescape"))
     return out
 
@@ -51,7 +52,7 @@ def real_lines() -> list[str]:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_fast_path_never_skips_a_real_line_the_scrubber_changes(real_lines: list[str], engine: str) -> None:
-    only = _field_only(real_lines, engine)
+    only = _judged(real_lines, engine)
     assert len(only) > 500  # the corpora hold many (Windows "CBS Session: 3054_42", Zookeeper "sessionid: 0x..")
     assert _misses(only) == []
     skipped = len(only) - len(fields.lines_that_may_change(only))
@@ -65,11 +66,11 @@ def test_fast_path_never_skips_a_pinned_form() -> None:
     # each form alone and behind a weak field name (the line then has a field hit and maybe nothing else)
     lines += [rnd.choice(weak) + line for line in lines]
     for engine in ENGINES:
-        only = _field_only(lines, engine)
+        only = _judged(lines, engine)
         assert _misses(only) == []
     # the forms that are field-only lines at all are judged like the scrubber: none skipped that it changes
     changed = [line for line in lines if scrub_text(line) != line]
-    assert not [line for line in changed if not fields.may_change(line) and line in set(_field_only(lines, ENGINES[0]))]
+    assert not [line for line in changed if not fields.may_change(line) and line in set(_judged(lines, ENGINES[0]))]
 
 
 _NAMES = [
@@ -123,8 +124,22 @@ _NAMES = [
     "authority",
     "sessionCount",
     "auth_time",
+    # OAuth codes and query parameters (FORM_CODE, QUERY_PARAM)
+    "code",
+    "Code",
+    "error code",
+    "device_code",
+    "?code",
+    "&state=1&code",
+    "cb?x=1\\u0026code",
+    "?sid",
+    "&sig",
+    "%3Fcode",
+    ";jsessionid",
+    "exit_code",
+    "(code",
 ]
-_SEPARATORS = [": ", "=", ":", " = ", '": "', "': '", '\\": \\"', "\"]= '", "': ", '", "', "', b'", ":\t", '="']
+_SEPARATORS = [": ", "=", ":", " = ", '": "', "': '", '\\": \\"', "\"]= '", "': ", '", "', "', b'", ":\t", '="', "%3D"]
 _VALUES = [
     "30546173_4261722401",
     "0x34ede65503f0039",
@@ -159,6 +174,9 @@ _VALUES = [
     "",
     "sk_live_like_but_not",
     "AKIA-not-a-key",
+    "SplxlOBeZQQYbYS6WxSbIA",
+    "1035",
+    "ECONNREFUSED",
 ]
 _FOLLOWERS = [
     "",
@@ -198,7 +216,7 @@ def _generated(n: int, seed: int) -> list[str]:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_fast_path_never_skips_a_generated_line(engine: str) -> None:
     lines = _generated(6000, seed=3)
-    only = _field_only(lines, engine)
+    only = _judged(lines, engine)
     assert len(only) > 2000
     assert _misses(only) == []
     maybe = fields.lines_that_may_change(only)

@@ -1,23 +1,25 @@
-"""The scanner's fast path for lines where only a secret-stem field name matched (``CBS Session: 30546173_42``,
-``sessionid: 0x34ede65503f0039``, ``[SessionTracker:ZooKeeperServer@325]``): on real system logs these are
-nine in ten candidate lines and almost never hold a credential.
+"""The scanner's fast path for lines hit only by name=value triggers: secret-stem field names (``CBS Session:
+30546173_42``, ``sessionid: 0x34ede65503f0039``, ``[SessionTracker:ZooKeeperServer@325]``), ``code=`` and query
+parameter names (``Error Domain=... Code=-50``). On real system logs these are nine in ten candidate lines and
+almost never hold a credential.
 
-On such a line (the prefilter's ``field`` trigger matched and no other trigger did) no detector of the
-scrubber but the secret-named-field one (``patterns.TEXT_FIELDS``) can match: every other detector's match
-contains a match of its own trigger (:mod:`~jwtobs.redact.scan.rules`). That detector changes a field only when
-its whole name has a strength (:func:`patterns.name_strength`) and its value is judged a credential
-(:func:`patterns.is_credential_value`). :func:`may_change` runs the detector's own expressions and the
-redactor's own judgements of names and values, and says "unchanged" only when every field match is
+On such a line (the prefilter matched it only with triggers of
+:data:`~jwtobs.redact.scan.rules.JUDGED_TRIGGERS`) no detector of the scrubber can match but the
+secret-named-field one (``patterns.TEXT_FIELDS``), the OAuth-code one (``patterns.FORM_CODE``) and the query
+parameter one (``patterns.QUERY_PARAM``): every other detector's match contains a match of its own trigger
+(:mod:`~jwtobs.redact.scan.rules`). :func:`lines_that_may_change` runs those detectors' own expressions and the
+redactor's own judgements of names and values, and says "unchanged" only when every match is
 
-* a name that names no secret (``SessionTracker``, ``input_userauth_request``, ``session_reuses``), or
-* a weak name (``session``, ``sid``, ``auth``...) whose value is no credential, with nothing after the value
-  or at its end that could make the scrubber read on into the next word (a separator, a label, a scheme
-  word: then the full scrubber decides).
+* a field whose name names no secret (:func:`patterns.name_strength`: ``SessionTracker``,
+  ``input_userauth_request``, ``session_reuses``), or
+* a field with a weak name (``session``, ``sid``, ``auth``...), or a ``code=``, whose value is no credential
+  (:func:`patterns.is_credential_value`), with nothing after the value or at its end that could make the
+  scrubber read on into the next word (a separator, a label, a scheme word: then the full scrubber decides).
 
-Anything else (a strong name, a credential-shaped value, a name that is a header, a character whose lower
-case changes the length) goes to the full scrubber. ``tests/redact/test_scan_fast.py`` checks
-``may_change(line) or scrub(line) == line`` on every line of the real corpora, every pinned leak form and
-generated mixes.
+A query parameter match, a strong name, a credential-shaped value, a name that is a header, or a character whose
+lower case changes the length: the full scrubber decides. ``tests/redact/test_scan_fast.py`` checks that no line
+the scrubber changes is ever skipped, on every line of the real corpora, every pinned leak form and generated
+lines.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Final
 
 from jwtobs.redact import patterns as p
 
-#: Before a field value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
+#: After a value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
 #: then reads whether the value's last word names a secret and takes the next value too).
 _SEP_AFTER: Final = re.compile(r"""\\?["']?[ \t]*+[:=,]""")
 #: At the value's end: a label (``x=password:``) or an Authorization scheme word (``Bearer``).
@@ -37,8 +39,8 @@ _LABEL_END: Final = (":", "=", ",", "bearer", "basic", "dpop", "digest", "negoti
 
 
 def may_change(text: str) -> bool:
-    """False only when scrubbing ``text`` (a line on which the prefilter matched only secret-stem field names)
-    cannot change it; True when the full scrubber has to decide."""
+    """False only when scrubbing ``text`` (a line the prefilter matched only with name=value triggers) cannot
+    change it; True when the full scrubber has to decide."""
     return bool(lines_that_may_change([text]))
 
 
@@ -54,13 +56,7 @@ def lines_that_may_change(lines: list[str]) -> set[int]:
         return {i for i, line in enumerate(lines) if len(line.lower()) != len(line) or may_change(line)}
     starts = [0, *accumulate(len(line) + 1 for line in lines[:-1])]
     out: set[int] = set()
-    name_before, strength_of, header_kind, is_credential = (
-        p.name_before,
-        p.name_strength,
-        p.header_kind,
-        p.is_credential_value,
-    )
-    weak, sep_after = p.WEAK, _SEP_AFTER.match
+    name_before, strength_of, header_kind, weak = p.name_before, p.name_strength, p.header_kind, p.WEAK
     for word, _words, pattern in p.TEXT_FIELDS:
         if word not in low:
             continue
@@ -73,12 +69,25 @@ def lines_that_may_change(lines: list[str]) -> set[int]:
             if strength == weak and header_kind(name) is None:
                 # the value: the last group of the match (dq, sq, eq or bare)
                 v_start, v_end = m.span(m.lastgroup or 0)
-                value = text[v_start:v_end]
-                if (
-                    not is_credential(value, weak)
-                    and not value.lower().rstrip(" \t").endswith(_LABEL_END)
-                    and sep_after(text, v_end) is None
-                ):
+                if not _may_be_credential(text, text[v_start:v_end], v_end):
                     continue  # session: 30546173_4261722401, sessionid: 0x34ede65503f0039, sid:2
             out.add(bisect_right(starts, start) - 1)
+    if "=" in low or "%3d" in low:
+        for m in p.QUERY_PARAM.finditer(low):
+            out.add(bisect_right(starts, m.start()) - 1)  # "?code=...", "&sig=...": the scrubber decides
+        for m in p.FORM_CODE.finditer(low):
+            v_start, v_end = m.span("value")
+            if not _may_be_credential(text, text[v_start:v_end], v_end):
+                continue  # Code=-50, code=1035, exit code=0,
+            out.add(bisect_right(starts, m.start()) - 1)
     return out
+
+
+def _may_be_credential(text: str, value: str, end: int) -> bool:
+    """A weakly named value (a field named ``session``, a ``code=``) that the scrubber may redact: a credential
+    by :func:`patterns.is_credential_value`, or followed by what could make the scrubber read on past ``end``."""
+    return (
+        p.is_credential_value(value, p.WEAK)
+        or value.lower().rstrip(" \t").endswith(_LABEL_END)
+        or _SEP_AFTER.match(text, end) is not None
+    )

@@ -8,14 +8,20 @@ import threading
 from typing import Any, Final
 
 from jwtobs.redact.scan.hyperscan_engine import have_hyperscan, hyperscan_db
-from jwtobs.redact.scan.rules import BLOCK_TRIGGERS, block_finders, compiled, keyword_triggers, triggers
+from jwtobs.redact.scan.rules import (
+    BLOCK_TRIGGERS,
+    JUDGED_TRIGGERS,
+    block_finders,
+    compiled,
+    keyword_triggers,
+    triggers,
+)
 
 #: a block of the input (whole lines read from a file)
 Buffer = bytes
 
 
 ENGINES: Final = ("hyperscan", "python", "all")
-_FIELD: Final = "field"  # the trigger of secret-stem field names
 
 
 def default_engine() -> str:
@@ -47,7 +53,7 @@ class Prefilter:
         )
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)
         self._line_exprs = {t.name: (exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS}
-        self._field_id = next(i for i, t in enumerate(trig) if t.name == _FIELD)
+        self._judged = tuple(t.name in JUDGED_TRIGGERS for t in trig)  # by expression id
         self._db: Any = None
         #: why the default engine could not be used (the CLI prints it), or None
         self.note: str | None = None
@@ -70,9 +76,9 @@ class Prefilter:
         return [(s, e) for s, e, _ in self.classified(buf, lo, hi)]
 
     def classified(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
-        """``[(start, end, fields_only), ...]`` of the candidate lines: ``fields_only`` when the only trigger
-        that matched the line is the secret-stem field name (:mod:`~jwtobs.redact.scan.fields` judges those
-        lines before the scrubber does)."""
+        """``[(start, end, judged), ...]`` of the candidate lines: ``judged`` when only triggers of
+        :data:`~jwtobs.redact.scan.rules.JUDGED_TRIGGERS` matched the line (secret-stem field names, ``code=``,
+        query parameter names: :mod:`~jwtobs.redact.scan.fields` judges those lines before the scrubber)."""
         if self.engine == "hyperscan":
             return self._hyperscan_lines(buf, lo, hi)
         if self.engine == "all":
@@ -84,20 +90,20 @@ class Prefilter:
         if scratch is None:
             scratch = self._local.scratch = self._scratch.clone()
         hits: list[int] = []
-        field_hits: list[int] = []
-        add, add_field = hits.append, field_hits.append
-        field = self._field_id
+        judged_hits: list[int] = []
+        add, add_judged = hits.append, judged_hits.append
+        judged = self._judged
         base = lo - 1  # a match's end offset minus one: its last byte, on the line it belongs to
 
         def on_match(_id: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
-            if _id == field:
-                add_field(base + to)
+            if judged[_id]:
+                add_judged(base + to)
             else:
                 add(base + to)
 
         self._db.scan(memoryview(buf)[lo:hi], match_event_handler=on_match, scratch=scratch)
         lines: dict[int, tuple[int, int, bool]] = {}
-        for found, only in ((hits, False), (field_hits, True)):  # other triggers first: a line they hit is not
+        for found, only in ((hits, False), (judged_hits, True)):  # others first: a line they hit is not judged
             found.sort()
             end = lo - 1  # hits up to here are on the last line found
             for h in found:
@@ -114,7 +120,7 @@ class Prefilter:
     def _python_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         low = buf[lo:hi].lower()  # keyword positions; offsets relative to lo
         n = len(low)
-        lines: dict[int, tuple[int, bool]] = {}  # start -> (end, fields only so far) of candidate lines
+        lines: dict[int, tuple[int, bool]] = {}  # start -> (end, judged triggers only so far) of candidate lines
         checked: dict[int, frozenset[str]] = {}  # start -> triggers a line holding keywords was checked against
         exprs = self._line_exprs
         for kw, names in self._keywords.items():
@@ -124,7 +130,7 @@ class Prefilter:
                 e = low.find(b"\n", pos)
                 e = n if e < 0 else e
                 found = lines.get(s)
-                if found is None or found[1]:  # not a candidate yet, or by the field trigger only so far
+                if found is None or found[1]:  # not a candidate yet, or by judged triggers only so far
                     done = checked.get(s, frozenset())
                     todo = names - done
                     if todo:
@@ -132,8 +138,8 @@ class Prefilter:
                         for name in sorted(todo):
                             rx, caseless = exprs[name]
                             if rx.search(low_line if caseless else raw):
-                                lines[s] = (e, name == _FIELD)
-                                if name != _FIELD:
+                                lines[s] = (e, name in JUDGED_TRIGGERS)
+                                if name not in JUDGED_TRIGGERS:
                                     break
                         checked[s] = done | todo
                 pos = low.find(kw, e)
@@ -150,21 +156,23 @@ class Prefilter:
                         lines[s] = (e, False)
         return [(lo + s, lo + lines[s][0], lines[s][1]) for s in sorted(lines)]
 
-    def lines(self, buf: Buffer, lo: int, hi: int) -> tuple[int, list[tuple[int, int, int, bool]]]:
-        """``(newlines in [lo, hi), [(line index in the block, start, end, fields_only), ...])`` for candidate
-        lines (``end`` excludes the newline; ``fields_only`` as in :meth:`classified`)."""
-        out: list[tuple[int, int, int, bool]] = []
-        line = 0
-        last = lo
-        for s, e, only in self.classified(buf, lo, hi):
-            line += buf.count(b"\n", last, s)
-            last = s
-            out.append((line, s, e, only))
-        return line + buf.count(b"\n", last, hi), out
-
     def any(self, data: bytes) -> bool:
         """Whether ``data`` holds any candidate at all."""
         return self.engine == "all" or bool(self.candidates(data, 0, len(data)))
+
+
+def numbered(buf: Buffer, lo: int, hi: int, spans: list[tuple[int, int]]) -> tuple[int, list[tuple[int, int, int]]]:
+    """``(newlines in [lo, hi), [(line index in the block, start, end), ...])`` for lines ``spans`` of the
+    block (in order): newlines are counted once, up to each line and then to the end."""
+    out: list[tuple[int, int, int]] = []
+    line = 0
+    last = lo
+    count = buf.count
+    for s, e in spans:
+        line += count(b"\n", last, s)
+        last = s
+        out.append((line, s, e))
+    return line + count(b"\n", last, hi), out
 
 
 def all_lines(buf: Buffer, lo: int, hi: int) -> list[tuple[int, int]]:

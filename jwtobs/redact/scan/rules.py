@@ -198,6 +198,9 @@ def _top_level_alternatives(expr: str) -> list[str]:
 
 
 BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "vendor")
+#: Triggers of name=value forms whose detectors the scanner's fast path (:mod:`~jwtobs.redact.scan.fields`) runs
+#: and judges itself: a line hit by these only is scrubbed only when that fast path says it may change.
+JUDGED_TRIGGERS: Final = ("field", "form_code", "query")
 
 
 def _literal_runs(stem: str) -> set[str]:

@@ -17,7 +17,7 @@ from typing import IO, Any, Protocol
 
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.fields import lines_that_may_change
-from jwtobs.redact.scan.prefilter import Buffer, Prefilter
+from jwtobs.redact.scan.prefilter import Buffer, Prefilter, numbered
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport, new_markers
 from jwtobs.redact.scan.walk import SNIFF, STDIN, is_binary, is_gzip, iter_files, os_message
 from jwtobs.redact.scan.windowed import (
@@ -180,8 +180,8 @@ class Scanner:
 
         def work(it: tuple[Buffer, int, int]) -> tuple[Buffer, int, int, int, list[tuple[int, int, int]]]:
             buf, lo, hi = it
-            nls, cands = self.prefilter.lines(buf, lo, hi)
-            return buf, lo, hi, nls, _to_scrub(buf, cands)
+            nls, cands = numbered(buf, lo, hi, _to_scrub(buf, self.prefilter.classified(buf, lo, hi)))
+            return buf, lo, hi, nls, cands
 
         if self.threads <= 1:
             for it in items:
@@ -251,15 +251,15 @@ class Scanner:
                 report.problems.append(e)
 
 
-def _to_scrub(buf: Buffer, cands: list[tuple[int, int, int, bool]]) -> list[tuple[int, int, int]]:
-    """The candidate lines the scrubber has to see: lines hit only by field names go through
-    :func:`~jwtobs.redact.scan.fields.lines_that_may_change` first (all of them at once)."""
-    weak = [i for i, c in enumerate(cands) if c[3]]
-    if not weak:
-        return [(idx, s, e) for idx, s, e, _ in cands]
-    maybe = lines_that_may_change([decode(buf[cands[i][1] : cands[i][2]]) for i in weak])
-    skip = {weak[j] for j in range(len(weak)) if j not in maybe}
-    return [(idx, s, e) for i, (idx, s, e, _) in enumerate(cands) if i not in skip]
+def _to_scrub(buf: Buffer, cands: list[tuple[int, int, bool]]) -> list[tuple[int, int]]:
+    """The candidate lines the scrubber has to see: lines hit only by name=value triggers go through
+    :func:`~jwtobs.redact.scan.fields.lines_that_may_change` first (all of a block's at once)."""
+    judged = [(s, e) for s, e, j in cands if j]
+    if not judged:
+        return [(s, e) for s, e, _ in cands]
+    maybe = lines_that_may_change([decode(buf[s:e]) for s, e in judged])
+    keep = {judged[i][0] for i in maybe}
+    return [(s, e) for s, e, j in cands if not j or s in keep]
 
 
 class _Range:
