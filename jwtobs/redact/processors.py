@@ -81,9 +81,7 @@ class RedactorCore:
         that differ only in their numbers)."""
         if value.isalnum() and (len(value) < _ALNUM_KEY_MIN or value.islower()):
             return True
-        if not value.strip(_HEX_ID):  # UUIDs, hex ids, dates: no gate word, JOSE run or vendor prefix fits
-            return True
-        if not value.strip(_INERT):  # timestamps, numbers, IP addresses
+        if _TRIVIAL(value) is not None:  # (one C-level match for the common shapes; not remembered)
             return True
         if _TRIGGER_SEARCH(value) is None:
             if len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None:
@@ -101,7 +99,6 @@ class RedactorCore:
             else None
         )
         if shape is not None and shape in self._shapes:
-            self._remember(value)
             return True  # the same text as a clean one but for its digits
         if p.may_hold_secret(value):
             return False
@@ -219,6 +216,12 @@ _INERT: Final = "0123456789TZ:.,+- "
 #: Characters of UUIDs, lower-case hex ids and dates: every gate word and vendor prefix holds another character,
 #: and without "." or "%" no JOSE run (``tests/redact/test_sinks.py`` checks the prefixes).
 _HEX_ID: Final = "0123456789abcdef-"
+#: Texts that are clean by their characters alone, in one match: UUIDs, hex ids and dates (only :data:`_HEX_ID`
+#: characters), timestamps, numbers and IP addresses (only :data:`_INERT` characters), and short words without a
+#: trigger character or a blank (shorter than any vendor key; no "<scheme> <credentials>" or command line).
+_TRIVIAL: Final = re.compile(
+    rf"[{re.escape(_HEX_ID)}]*+|[{re.escape(_INERT)}]*+|[^.:=,%\s]{{0,{p.VENDOR_MIN_LEN - 1}}}+"
+).fullmatch
 
 
 def _quiet(value: str) -> bool:
