@@ -102,6 +102,10 @@ SKEW_BACK = 60
 SKEW_USUAL = 0.25
 #: seconds past the leeway within which a failure is also what a request in flight at expiry does
 SKEW_INFLIGHT = 30.0
+#: a clock creeping past exp: uses past exp in >= 2 cycles within this many cycles before its first failures,
+#: after at least SKEW_QUIET cycles with (almost) none
+SKEW_CREEP = 3
+SKEW_QUIET = 3
 MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3, back=15)
 
 
@@ -634,7 +638,96 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
             g = _seg_rows(mine, _Seg(i0, seg.i1, 0, 0.0, 1.0))
             seg = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
             rows.append(_skew_row(ctx, g, lw, str(cid), seg))
+    found = {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
+    if ctx.agg.has_cont:
+        rows += _skew_creeping(ctx, late, lw, life, found)
     return _frame(rows)
+
+
+def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:
+    """Sorted minutes split where two are more than ``gap`` apart."""
+    out: list[list[int]] = []
+    for i in sorted(minutes):
+        if out and i - out[-1][-1] <= gap:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def _skew_creeping(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], found: set[tuple[str, Any, Any]]
+) -> list[dict[str, Any]]:
+    """A clock falling behind before it fails much: a client that never presented a token after its ``exp``
+    starts doing so in consecutive token cycles (accepted within the validator's leeway), further past
+    ``exp`` each cycle, until tokens it still uses are rejected. Too few failures for the count series, but
+    the accepted uses past ``exp`` are the clock's own evidence. Found only for a client quiet for
+    :data:`SKEW_QUIET` cycles before; the incident spans the failures (the accepted uses are evidence)."""
+    lat = ctx.agg.lateness
+    if lat.empty:
+        return []
+    m = (lat["minute"].astype("datetime64[ns, UTC]").astype("int64") // _NS_MIN).to_numpy()
+    acc = lat.assign(i=m - ctx.m0)
+    acc = acc[(acc["outcome"] == "accepted") & (acc["direction"] == "late") & acc["client_id"].notna()]
+    acc = acc[(acc["client_id"] != OTHER) & ctx.known(acc)]
+    rej = late[(late["direction"] == "late") & late["seen"]]
+    limit = rej["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    rej = rej[rej["le"] > limit]
+    out: list[dict[str, Any]] = []
+    for cid, a in acc.groupby("client_id"):
+        r = rej[rej["client_id"] == cid]
+        if r.empty:
+            continue
+        cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+        first = int(ctx.client_first.get(cid, 0))
+        for run in _clusters_of(r["i"].tolist(), (life.get(str(cid), 0.0) + 10.0) / 2):
+            r0, r1 = run[0], run[-1]
+            if any(c == str(cid) and ctx.ts(r0) <= e and s <= ctx.ts(r1, end=True) for c, s, e in found):
+                continue
+            pre = a[(a["i"] >= r0 - SKEW_CREEP * cyc) & (a["i"] <= r1)]
+            cycles = _clusters_of(pre["i"].tolist(), cyc / 2)
+            if len(cycles) < 2:
+                continue  # once is a request in flight; creeping is cycle after cycle
+            rmin = r["i"].to_numpy()
+            if not any(not ((rmin >= c[0] - 5) & (rmin <= c[-1] + 5)).any() for c in cycles if c[-1] < r0 - 5):
+                continue  # every cycle past exp also failed: a client using its tokens until the 401 (lazy)
+            w0 = cycles[0][0]
+            hist = a[a["i"] < w0]
+            span = (w0 - first) / cyc
+            if span < SKEW_QUIET:
+                continue
+            # quiet before: past exp (accepted or failing) in fewer than SKEW_USUAL of its earlier cycles
+            usual = len(_clusters_of([*hist["i"].tolist(), *r.loc[r["i"] < w0, "i"].tolist()], cyc / 2))
+            if usual / span >= SKEW_USUAL:
+                continue
+            rr = r[(r["i"] >= r0) & (r["i"] <= r1)]
+            n_acc, n_rej = int(pre["count"].sum()), int(rr["count"].sum())
+            if not rr["cont"].any():
+                continue  # a client refreshing on the 401 (lazy) or a request in flight: not a clock
+            both = pd.concat([pre[["i", "le"]], rr[["i", "le"]]])
+            lates = [float(both.loc[both["i"].isin(c), "le"].max()) for c in _clusters_of(both["i"].tolist(), cyc / 2)]
+            if lates[-1] <= lates[0]:
+                continue  # not falling further behind
+            rate = max(SKEW.floor, len(hist) / max(1.0, w0 - first))
+            mu = rate * (r1 - w0 + 1)
+            pv = _poisson_tail(n_acc + n_rej, mu)
+            if pv > SKEW.p_max:
+                continue
+            seg = _Seg(r0, r1, n_rej, mu, pv)
+            offset = float(rr["le"].max())
+            lws = sorted({lw.get(str(p), 0.0) for p in rr["profile"].dropna().astype(str)})
+            ev = (
+                f"client {cid}: {n_rej} tokens rejected past exp while in use, after {n_acc} uses past exp accepted "
+                f"within the validator's leeway (~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s) in "
+                f"{len(cycles)} token cycles since {ctx.hhmm(w0)}, up to ~"
+                + ", ~".join(f"{v:.0f}" for v in lates)
+                + f" s past exp, none in the {span:.0f} cycles before: clock falling behind, ~{offset:.0f} s now"
+            )
+            scope = (ctx.c["client_id"] == cid).fillna(False)
+            share = n_rej / max(1, ctx.total(scope, r0, r1))
+            iss = rr["issuer"].dropna()
+            out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
+    return out
 
 
 def _skew_onset(

@@ -145,3 +145,39 @@ def test_clock_skew_onset_is_the_first_failure_of_a_quiet_client() -> None:
     assert set(start) == {"drifting", "lazy"}, inc
     assert start["drifting"] == (t0 + pd.Timedelta(seconds=4 * 3600 + 70)).floor("min")
     assert start["lazy"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 40)).floor("min")
+
+
+def test_a_clock_creeping_past_exp_is_found_from_its_accepted_uses() -> None:
+    """Leeway 30 s: a client that never used a token past ``exp`` presents them 10-25 s past it (accepted)
+    in one cycle, then fails twice in the next, keeping its token after the 401: too few failures for the
+    count series, but the accepted uses past exp are the clock's evidence. The incident starts at the first
+    failure. A lazy refresher (past exp and a 401 in every cycle) is not flagged."""
+    t0 = 1_800_000_000
+
+    def cycles(client: str, late: list[list[tuple[int, str]]]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for k, uses in enumerate(late):
+            iat, exp, fp = t0 + 3600 * k, t0 + 3600 * (k + 1), f"{client}-{k}"
+            plan = [(t, "accepted") for t in range(iat, exp - 59, 60)] + [(exp + s, o) for s, o in uses]
+            for t, o in plan:
+                rows.append(
+                    {
+                        "time": t,
+                        "outcome": o,
+                        "reason": None if o == "accepted" else "JWT_EXPIRED",
+                        "client_id": client,
+                        "token_fp": fp,
+                        "iat": iat,
+                        "nbf": iat,
+                        "exp": exp,
+                    }
+                )
+        return rows
+
+    ok, acc, rej = "accepted", [(10, "accepted"), (25, "accepted")], [(20, "accepted"), (90, "rejected")]
+    creeping = cycles("creeping", [[], [], [], [], acc, [*rej, (150, "rejected")], []])
+    lazy = cycles("lazy", [[(20, ok), (50, "rejected")]] * 4 + [acc, [*rej, (150, "rejected")], []])
+    inc = A.clock_skew_incidents(_frame_of(creeping + lazy))
+    assert list(inc["client_id"]) == ["creeping"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 6 * 3600 + 90, unit="s", tz="UTC").floor("min")
+    assert "accepted within the validator's leeway" in inc["evidence"].iloc[0]
