@@ -135,12 +135,15 @@ _LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "l
 class Aggregates:
     """The detectors' input: ``counts`` and ``lateness`` (schemas above) and which engine computed them.
 
-    ``has_cont`` is False when the engine could not compute the per-event ``cont`` feature (metrics only)."""
+    ``has_cont`` is False when the engine could not compute the per-event ``cont`` feature (metrics only).
+    ``kinds``: the incident kinds these aggregates can show (``None``: all); ``incidents`` reports only
+    those, so an engine that lacks what a detector needs (metrics: no client ids) reports no noise for it."""
 
     counts: pd.DataFrame
     lateness: pd.DataFrame
     engine: str = "pandas"
     has_cont: bool = True
+    kinds: frozenset[str] | None = None
 
     @property
     def empty(self) -> bool:

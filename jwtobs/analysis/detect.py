@@ -934,6 +934,8 @@ def incidents(data: pd.DataFrame | Aggregates, keyset_changes: pd.DataFrame | No
     if ctx.n == 0:
         return _empty()
     parts = [rotation_incidents(ctx), clock_skew_incidents(ctx), misconfigurations(ctx), attack_bursts(ctx)]
+    if ctx.agg.kinds is not None:  # only the kinds this engine's aggregates can show (Aggregates.kinds)
+        parts = [p[p["kind"].isin(sorted(ctx.agg.kinds))] for p in parts]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return _empty()
