@@ -115,7 +115,10 @@ class AggregateReport:
         for reason, count, share in top_reasons_of(self.aggs, 6).itertuples(index=False):
             lines.append(f"  {reason!s:<36} {int(count):>7}  {share:6.1%}")
         if not self.aggs.has_cont:
-            lines += ["", "From metrics: no client ids, typ, nbf or per-token reuse (see docs/analysis.md)."]
+            lines += ["", "From metrics: no client ids, typ, nbf, per-token reuse or key-set changes."]
+        if self.aggs.kinds is not None:
+            shown = ", ".join(sorted(self.aggs.kinds)) or "none"
+            lines += [f"Incident kinds this engine can show: {shown} (the others: see docs/analysis.md, Engines)."]
         return "\n".join([*lines, "", *self._incident_lines()])
 
     def _figure_png(self) -> bytes:

@@ -198,3 +198,19 @@ def test_report_bad_input_is_one_line_exit_2_no_file(
         err = capsys.readouterr().err.strip()
         assert err.startswith("jwtobs report: ") and "\n" not in err and "Traceback" not in err, err
         assert not out.exists() and not list(tmp_path.glob(".r.html*"))
+
+
+def test_the_metrics_view_reports_only_the_kinds_metrics_can_show(day: Path) -> None:
+    from jwtobs.analysis.prometheus import CANNOT_SEE, KINDS_FROM_METRICS, metrics_view
+    from jwtobs.kinds import INCIDENT_KINDS
+
+    assert KINDS_FROM_METRICS == set(INCIDENT_KINDS) - set(CANNOT_SEE) and "jwks_outage" in KINDS_FROM_METRICS
+    aggs = aggregate(A.load_events(day))
+    everything = A.incidents(aggs)
+    assert set(everything["kind"]) - KINDS_FROM_METRICS  # the events show kinds the metrics cannot
+    view = metrics_view(aggs)
+    assert view.kinds == KINDS_FROM_METRICS
+    assert set(A.incidents(view)["kind"]) <= KINDS_FROM_METRICS
+    # without the restriction the same detectors on the metrics' view report kinds they cannot support
+    unrestricted = A.incidents(type(view)(view.counts, view.lateness, engine="prometheus", has_cont=False))
+    assert set(unrestricted["kind"]) - KINDS_FROM_METRICS, unrestricted[["kind", "start"]]
