@@ -9,7 +9,8 @@ shared: medians of the rounds, CPU time next to wall time):
 * ``rg -c -i 'bearer|eyJ|authorization' FILE`` (installed with apt-get when missing; without it the ratio is
   skipped with a message);
 * the scanner in process with each engine (Hyperscan when installed, and pure Python): wall and CPU seconds;
-* the prefilter alone (candidate lines, no scrubbing) with each engine, and the scrubbing of the candidates;
+* the prefilter alone (candidate lines, no scrubbing) with each engine; then, once, the fast path's judgement of
+  the lines hit only by name=value triggers (:mod:`jwtobs.redact.scan.fields`) and the scrubbing of the rest;
 * ``jwtobs scan --jobs N FILE`` end to end for each N (wall: the workers' CPU is not the caller's).
 
 Accuracy: every planted line must be found; findings on lines where nothing was planted are false (real
@@ -41,6 +42,7 @@ os.environ["JWTOBS_FINGERPRINT_KEY"] = KEY
 import scanlog  # noqa: E402
 
 from jwtobs.redact import scan  # noqa: E402
+from jwtobs.redact.scan import fields  # noqa: E402
 from jwtobs.redact.scrub import Scrubber  # noqa: E402
 
 RG_PATTERN = "bearer|eyJ|authorization"
@@ -56,6 +58,10 @@ def measure(fn: Callable[[], object], children: bool = False) -> tuple[float, fl
     c, t = _cpu(children), time.perf_counter()
     fn()
     return time.perf_counter() - t, _cpu(children) - c
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 def ensure_rg() -> str | None:
@@ -78,13 +84,14 @@ def scan_in_process(path: Path, engine: str) -> tuple[scan.ScanReport, list[scan
     return report, found
 
 
-def candidates(data: bytes, engine: str) -> list[tuple[int, int]]:
+def candidates(data: bytes, engine: str) -> list[tuple[int, int, bool]]:
+    """The prefilter alone: ``(start, end, judged)`` of every candidate line, block by block."""
     pf = scan.Prefilter(engine)
-    out: list[tuple[int, int]] = []
+    out: list[tuple[int, int, bool]] = []
     lo = 0
     while lo < len(data):
         hi = len(data) if lo + scan.BLOCK >= len(data) else data.rfind(b"\n", lo, lo + scan.BLOCK) + 1
-        out += pf.candidates(data, lo, hi)
+        out += pf.classified(data, lo, hi)
         lo = hi
     return out
 
@@ -112,6 +119,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", help="directory to write the log into (kept)")
     ap.add_argument("--jobs", default="1,2", help="comma-separated --jobs values for the end-to-end runs")
+    ap.add_argument("--engines", default="hyperscan,python", help="prefilter engines to measure (installed ones)")
     args = ap.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="jwtobs-bench-scan-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -125,10 +133,11 @@ def main() -> None:
         f"{time.perf_counter() - t:.1f} s)"
     )
     data = log.read_bytes()  # also warms the page cache
-    engines = ["hyperscan", "python"] if scan.default_engine() == "hyperscan" else ["python"]
-    if engines == ["python"]:
+    engines = [e for e in args.engines.split(",") if e in ("hyperscan", "python")]
+    if scan.default_engine() != "hyperscan" and "hyperscan" in engines:
         print("hyperscan not installed (pip install 'jwtobs[scan]'): pure-Python engine only")
-    print(f"machine: {os.cpu_count()} CPUs, shared with other jobs; load average {os.getloadavg()[0]:.1f}")
+        engines = ["python"]
+    print(f"machine: {os.cpu_count()} CPUs, shared with other jobs; load average {_load()}")
 
     for engine in engines:
         _report, found = scan_in_process(log, engine)
@@ -155,7 +164,7 @@ def main() -> None:
         rows = times[name]
         return statistics.median(w for w, _ in rows), statistics.median(c for _, c in rows)
 
-    print(f"\nmedians of {args.rounds} alternating rounds ({size / 1e6:.0f} MB):")
+    print(f"\nmedians of {args.rounds} alternating rounds ({size / 1e6:.0f} MB; load average now {_load()}):")
     print(f"  {'':34s} {'wall':>8s} {'CPU':>8s} {'MB/s wall':>10s} {'MB/s CPU':>9s} {'CPU vs rg':>9s}")
     rg_cpu = med("rg")[1] if rg is not None else None
     for name in times:
@@ -164,14 +173,24 @@ def main() -> None:
         label = f"rg -c -i '{RG_PATTERN}'" if name == "rg" else name
         print(f"  {label:34s} {w:7.2f}s {c:7.2f}s {size / w / 1e6:10.0f} {size / c / 1e6:9.0f} {ratio}")
 
-    # where the scanner's time goes: candidate lines and the scrubber on them
-    cands = candidates(data, engines[0])
+    # where the scanner's time goes: candidate lines, the fast path's judgement of name=value lines, the scrubber
+    classified = candidates(data, engines[0])
+    judged = [(s, e) for s, e, j in classified if j]
+    texts = [data[s:e].decode("utf-8", "surrogateescape") for s, e in judged]
+    _, c_fast = measure(lambda: fields.lines_that_may_change(texts))
+    maybe = fields.lines_that_may_change(texts)
+    kept = {judged[i][0] for i in maybe}
+    scrubbed = [data[s:e].decode("utf-8", "surrogateescape") for s, e, j in classified if not j or s in kept]
     scrubber = Scrubber("scan")
-    texts = [data[s:e].decode("utf-8", "surrogateescape") for s, e in cands]
-    _, c_scrub = measure(lambda: [scrubber.text(x) for x in texts])
+    _, c_scrub = measure(lambda: [scrubber.text(x) for x in scrubbed])
+    changed = sum(1 for x in scrubbed if scrubber.text(x) != x)
+    n = planted.total_lines
     print(
-        f"\ncandidate lines: {len(cands)} ({len(cands) / planted.total_lines:.2%} of the lines; planted "
-        f"{len(planted.lines)}); scrubbing them: {c_scrub:.2f} s CPU ({c_scrub / max(1, len(cands)) * 1e6:.1f} us/line)"
+        f"\ncandidate lines: {len(classified)} ({len(classified) / n:.2%} of the lines; planted {len(planted.lines)}); "
+        f"hit only by name=value triggers: {len(judged)}, judged by the fast path in {c_fast:.2f} s CPU "
+        f"({c_fast / max(1, len(judged)) * 1e6:.1f} us/line), {len(maybe)} of them passed on; "
+        f"scrubbed: {len(scrubbed)} lines ({len(scrubbed) / n:.2%}), {changed} changed, {c_scrub:.2f} s CPU "
+        f"({c_scrub / max(1, len(scrubbed)) * 1e6:.1f} us/line)"
     )
 
     jwtobs_cmd = shutil.which("jwtobs", path=os.path.dirname(sys.executable))
@@ -191,7 +210,7 @@ def main() -> None:
     for j in jobs:
         w = statistics.median(runs[j])
         print(f"  --jobs {j}: {w:6.2f} s  {size / w / 1e6:6.0f} MB/s  ({base / w:.2f}x --jobs {jobs[0]})")
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print(f"load average after: {_load()}")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
