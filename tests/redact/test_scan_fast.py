@@ -252,3 +252,13 @@ def test_engines_classify_lines_alike(real_lines: list[str]) -> None:
     assert scan.Prefilter("python").classified(data, 0, len(data)) == scan.Prefilter("hyperscan").classified(
         data, 0, len(data)
     )
+
+
+def test_name_chars_are_what_name_before_reads() -> None:
+    """The fast path reads the name before a stem only when a name character precedes it."""
+    from jwtobs.redact import patterns as p
+
+    text = "".join(chr(c) for c in range(32, 127)) + "x_session-id.sid:auth\tpass(token)"
+    low = text.lower()
+    for i in range(1, len(low) + 1):
+        assert (p.name_before(low, i) != "") == (low[i - 1] in fields._NAME_CHARS), repr(low[i - 1])

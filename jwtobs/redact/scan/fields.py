@@ -35,6 +35,8 @@ from jwtobs.redact import patterns as p
 #: then reads whether the value's last word names a secret and takes the next value too).
 _SEP_AFTER: Final = re.compile(r"""\\?["']?[ \t]*+[:=,]""")
 #: At the value's end: a label (``x=password:``) or an Authorization scheme word (``Bearer``).
+#: The characters :func:`patterns.name_before` reads (a name starts at the stem when none precedes it).
+_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _LABEL_END: Final = (":", "=", ",", "bearer", "basic", "dpop", "digest", "negotiate", "token")
 
 
@@ -62,7 +64,8 @@ def lines_that_may_change(lines: list[str]) -> set[int]:
             continue
         for m in pattern.finditer(low):
             start = m.start()
-            name = text[start - len(name_before(low, start)) : m.end("suffix")]
+            head = len(name_before(low, start)) if low[start - 1 : start] in _NAME_CHARS else 0
+            name = text[start - head : m.end("suffix")]
             strength = strength_of(name)
             if not strength:
                 continue  # names no secret: SessionTracker, input_userauth_request, session_reuses
