@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_detect.py                 # the full suite (~3 min on 2 shared cores)
     .venv/bin/python benchmarks/bench_detect.py --quick         # 1 quiet day + 4 incident timelines
+    .venv/bin/python benchmarks/bench_detect.py --no-holdout    # without the hold-out timelines
 
-Two sources of timelines:
+Three sets of timelines, reported apart:
 
 * ``timelines``: benchmarks/timelines.py, written independently of ``jwtobs.simulate`` (both validator
   paths, 2-3 replicas, the full background: expired and stale tokens, retries, restarts replaying cached
@@ -11,8 +12,12 @@ Two sources of timelines:
   nothing injected; ``INCIDENT`` timelines inject 3 incidents each, spread over every kind and variant
   (clock skew constant and drifting, audience misconfiguration on the API and on the client side, attack
   bursts from 0.3 to 5 tokens/s).
-* ``simulator``: the project's simulator (``jwtobs.simulate.default_scenario``: real tokens through PyJWT
-  inside ``jwtobs.wrap``), a few seeds.
+* ``holdout``: more variants of the independent timelines (:func:`holdout`: other seeds, busier and slower
+  fleets, more expired tokens and scanners, 1-3 issuers, drifts of 2-4 h to 150-600 s, skews of 200-2400 s),
+  written after the detectors' last change and never used to change them: 2 quiet days, 8 x 14 h with 3
+  incidents each.
+* ``simulator``: the project's simulator (``jwtobs.simulate.benchmark_suite()``: 38 seeded cases, 6 of them
+  quiet days, real tokens through PyJWT inside ``jwtobs.wrap`` and ``jwtobs.Verifier``).
 
 A detection matches a label of the same kind whose span it overlaps (+-120 s); onset error is the distance
 between the detected start and the first failure the injected incident caused. Targets: recall >= 0.95,
@@ -93,6 +98,40 @@ def suite(quick: bool = False) -> Iterator[tuple[str, Timeline]]:
                 seed=200 + i, hours=hours, path=path, replicas=2 + i % 3, clients=30 + 3 * (i % 7), injected=spaced
             ),
         )
+
+
+def holdout() -> Iterator[tuple[str, Timeline]]:
+    """Variants written after the detectors were last changed and never used to change them (reported apart):
+    other seeds, busier and slower fleets, more expired tokens and scanners, 1-3 issuers, shorter and
+    longer drifts, smaller and larger skews."""
+    rng = random.Random(4242)
+    yield "quiet", Timeline(seed=400, hours=24, path="verifier", replicas=3, clients=60, interval=30.0)
+    yield "quiet", Timeline(seed=401, hours=24, path="wrap", replicas=2, clients=25, interval=120.0, scanner_rate=3.0)
+    fleets = [
+        {"interval": 30.0, "clients": 50, "expired_share": 0.02},
+        {"interval": 120.0, "clients": 25, "scanner_rate": 1.0},
+        {"interval": 60.0, "clients": 40, "issuers": 3, "apis": 5, "restarts_per_client_day": 4.0},
+        {"interval": 90.0, "clients": 35, "issuers": 1, "apis": 3, "expired_share": 0.01},
+    ]
+    for i in range(8):
+        drift = Injected("clock_skew", 0, duration=rng.uniform(2, 4) * 3600, skew=rng.uniform(150, 600), drift=True)
+        skew = Injected("clock_skew", 0, duration=rng.uniform(1800, 7200), skew=rng.uniform(200, 2400))
+        other = _variants(rng)
+        picks = [drift if i % 2 == 0 else skew, *rng.sample([v for v in other if v.kind != "clock_skew"], 2)]
+        rng.shuffle(picks)
+        spaced = tuple(
+            Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 4.0 * k) + rng.uniform(0, 1800)})
+            for k, inj in enumerate(picks)
+        )
+        tl = Timeline(
+            seed=500 + i,
+            hours=14.0,
+            path=("verifier", "wrap")[i % 2],
+            replicas=2 + i % 2,
+            injected=spaced,
+            **fleets[i % len(fleets)],  # type: ignore[arg-type]
+        )
+        yield "incident", tl
 
 
 def _sim_runs(limit: int) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
@@ -207,14 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-timelines", action="store_true", help="only the simulator's suite")
     ap.add_argument("--sim", type=int, default=38, help="how many cases of the simulator's suite (0: none)")
+    ap.add_argument("--no-holdout", action="store_true", help="skip the hold-out timelines")
     args = ap.parse_args(argv)
-    tally = {"timelines": Tally(), "simulator": Tally()}
+    tally = {"timelines": Tally(), "holdout": Tally(), "simulator": Tally()}
     t0 = time.perf_counter()
     n = 0
-    for what, tl in [] if args.no_timelines else suite(args.quick):
+    runs = [] if args.no_timelines else [("timelines", w, tl) for w, tl in suite(args.quick)]
+    if not (args.no_timelines or args.no_holdout or args.quick):
+        runs += [("holdout", w, tl) for w, tl in holdout()]
+    for which, what, tl in runs:
         events, changes, labels = generate(tl)
         inc = A.incidents(events, changes)
-        t = tally["timelines"]
+        t = tally[which]
         t.events += len(events)
         false, notes = t.add(inc, _labels_frame(labels))
         if what == "quiet":
@@ -222,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             t.quiet_false += false
         n += 1
         print(
-            f"{what:8s} seed {tl.seed} {tl.path:8s} x{tl.replicas} {tl.hours:g} h {len(events):7d} events: "
+            f"{which:9s} {what:8s} seed {tl.seed} {tl.path:8s} x{tl.replicas} {tl.hours:g} h {len(events):7d} events: "
             f"{len(labels)} injected, {len(inc)} detected {notes if notes else ''}",
             flush=True,
         )

@@ -514,13 +514,20 @@ def rotation_incidents(
             clients = _clients(g)
             kid_scope = ((ctx.c["issuer"] == iss) & (ctx.c["kid"] == kid)).fillna(False)
             share = seg.count / max(1, ctx.total(kid_scope, seg.i0, seg.i1))
-            if len(clients) < 2 or share < 0.05:
-                continue  # one client's tokens corrupted in transit is not a key problem
+            if not clients or share < 0.05:
+                continue
+            ok = _seg_rows(ctx.acc[(ctx.acc["issuer"] == iss) & (ctx.acc["kid"] == kid)], seg)
+            others = set(_clients(ok)) - set(clients)
+            if len(clients) < 2 and others:
+                continue  # one client's tokens corrupted in transit while others verify: not a key problem
             ev = (
                 f"{seg.count} bad signatures on kid {kid} ({share:.0%} of its validations) from "
-                f"{len(clients)} accepted clients ({_few(clients)}); the kid verified since {ctx.hhmm(first)}"
+                f"{len(clients)} accepted client{'s' if len(clients) > 1 else ''} ({_few(clients)})"
+                + ("" if others else ", every client that used the kid meanwhile")
+                + f"; the kid verified since {ctx.hhmm(first)}"
             )
-            rows.append(_row(ctx, "signature_spike", seg, ev, share, issuer=iss, kid=kid))
+            factor = 1.0 if len(clients) >= 2 else 0.7
+            rows.append(_row(ctx, "signature_spike", seg, ev, share, issuer=iss, kid=kid, confidence_factor=factor))
     return _frame(rows)
 
 

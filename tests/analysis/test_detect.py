@@ -181,3 +181,32 @@ def test_a_clock_creeping_past_exp_is_found_from_its_accepted_uses() -> None:
     assert list(inc["client_id"]) == ["creeping"], inc
     assert inc["start"].iloc[0] == pd.Timestamp(t0 + 6 * 3600 + 90, unit="s", tz="UTC").floor("min")
     assert "accepted within the validator's leeway" in inc["evidence"].iloc[0]
+
+
+def test_signature_spike_of_the_only_client_of_a_kid() -> None:
+    """A kid used by a single client: its tokens failing signature checks is a key problem (every client of
+    the kid fails), while the same failures from one client of a kid others verify on is not."""
+    t0 = 1_800_000_000
+    rows: list[dict[str, Any]] = []
+    for t in range(t0, t0 + 4 * 3600, 30):
+        bad = t0 + 3 * 3600 <= t < t0 + 3 * 3600 + 900
+        for client in ("solo", "a", "b"):
+            fails = bad and client in ("solo", "a")
+            rows.append(
+                {
+                    "time": t,
+                    "outcome": "rejected" if fails else "accepted",
+                    "reason": "JWT_BAD_SIGNATURE" if fails else None,
+                    "client_id": client,
+                    "token_fp": f"{client}-{(t - t0) // 3600}",
+                    "iat": t0,
+                    "nbf": t0,
+                    "exp": t0 + 5 * 3600,
+                }
+            )
+    df = _frame_of(rows)
+    df["kid"] = df["client_id"].map({"solo": "k-solo", "a": "k-shared", "b": "k-shared"}).astype("string")
+    inc = A.rotation_incidents(df)
+    assert list(inc["kind"]) == ["signature_spike"], inc
+    assert inc["kid"].iloc[0] == "k-solo"
+    assert "every client that used the kid" in inc["evidence"].iloc[0]
