@@ -112,7 +112,9 @@ try:  # the keys suppress_instrumentation() sets, read from one lookup of the cu
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
     from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_PLAIN
 
-    _current_context = otel_context.get_current
+    # the contextvars runtime context (the only one opentelemetry-api ships): its ContextVar read directly
+    _runtime_var = getattr(getattr(otel_context, "_RUNTIME_CONTEXT", None), "_current_context", None)
+    _current_context = _runtime_var.get if isinstance(_runtime_var, ContextVar) else otel_context.get_current
 
     def _suppressed() -> bool:
         """``not is_instrumentation_enabled()`` (tested to agree with it)."""
@@ -253,8 +255,11 @@ def _claims_patch(original: Callable[..., Any], at: int) -> Callable[..., Any]:
         obs.rejected(token, exc, t0, dt0 + dt)
 
     def done(waiting: Any, result: Any, t0: int, dt: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        obs, _, token, decoded, t0, dt0 = waiting
-        _accepted(obs, token, decoded, t0, dt0 + dt)
+        obs, claims, token, decoded, t0, dt0 = waiting
+        if isinstance(claims, dict):  # the claims the decode returned (joserfc Token.claims, authlib JWTClaims)
+            _pipeline_accepted(obs, token, claims, t0, t0 + dt0 + dt)
+        else:  # pragma: no cover - not what either library returns
+            _accepted(obs, token, decoded, t0, dt0 + dt)
 
     # the decode checked suppression: the check of its claims completes what it started
     return _patched(original, begin, fail, done, suppressible=False)

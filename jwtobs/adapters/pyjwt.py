@@ -22,7 +22,6 @@ from jwtobs.reasons import Reason
 NAME: Final = "pyjwt"
 
 
-
 def claims_from_result(result: object) -> Mapping[str, Any] | None:
     """``jwt.decode`` returns the claims; ``jwt.decode_complete`` a dict with a ``payload``."""
     if isinstance(result, Mapping):
@@ -33,9 +32,9 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
     return None
 
 
-
-
 def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] | None:
+    if type(exc) is E.ExpiredSignatureError:  # the most common rejection, first (it is nothing else below)
+        return Reason.EXPIRED, "exp"
     msg = str(exc) if isinstance(exc, E.PyJWTError) else ""
     # -- key sources --
     if isinstance(exc, E.PyJWKClientConnectionError):
