@@ -286,9 +286,14 @@ class JsonlSink:
         buf = self._buffer
         n = len(buf)
         if n >= self.max_buffer:
-            if self._thread is None or not self._thread.is_alive():
-                self._start()
-            self._wake.set()
+            # wake the writer once per batch, not on every event past the threshold (each set() would also
+            # wake it for a few events at a time); its liveness is checked then, and every max_buffer events
+            # while the wake flag stays set (a writer that did not survive a fork)
+            wake = self._wake
+            if not wake.is_set() or n % self.max_buffer == 0:
+                if self._thread is None or not self._thread.is_alive():
+                    self._start()
+                wake.set()
             if n >= self.max_pending:
                 self.dropped += 1
                 return

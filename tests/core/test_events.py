@@ -58,6 +58,43 @@ def test_json_forms_agree_and_round_trip() -> None:
     assert format_time(0.999) == "1970-01-01T00:00:00.999Z"
 
 
+def test_jsonl_sink_wakes_its_writer_once_per_batch_and_loses_nothing(tmp_path: Path) -> None:
+    import threading
+
+    sink = JsonlSink(tmp_path / "e.jsonl", max_buffer=16, flush_interval=60.0)
+    sets = 0
+    real_set = sink._wake.set
+
+    def counting_set() -> None:
+        nonlocal sets
+        sets += 1
+        real_set()
+
+    sink._wake.set = counting_set  # type: ignore[method-assign]
+    sink._start()  # the writer runs (starting it takes the lock held below)
+    with sink._lock:  # the writer cannot write meanwhile: the buffer fills far past max_buffer
+        for i in range(16 * 20):
+            sink(_event(kid=f"k{i}"))
+    assert sets <= 25  # once per batch (and every max_buffer events while the flag stays set), not 300 times
+    sink.flush()
+    sink.close()
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert [json.loads(line)["kid"] for line in lines] == [f"k{i}" for i in range(16 * 20)]
+
+    # a writer that did not survive (a fork) with the wake flag left set is restarted within max_buffer events
+    sink2 = JsonlSink(tmp_path / "f.jsonl", max_buffer=16, flush_interval=60.0)
+    dead = threading.Thread(target=lambda: None)
+    dead.start()
+    dead.join()
+    sink2._thread = dead
+    sink2._wake.set()
+    for i in range(40):
+        sink2(_event(kid=f"k{i}"))
+    assert sink2._thread is not dead and sink2._thread.is_alive()
+    sink2.close()
+    assert len((tmp_path / "f.jsonl").read_text().splitlines()) == 40
+
+
 def test_jsonl_sink_batches_and_survives_rotation(tmp_path: Path) -> None:
     path = tmp_path / "logs" / "events.jsonl"
     sink = JsonlSink(path, max_buffer=10, flush_interval=60)
