@@ -46,6 +46,11 @@ class Prefilter:
         self._local = threading.local()
         trig = triggers()
         self._keywords = keyword_triggers()
+        # each keyword's triggers in checking order: the others before the judged ones (a line one of the others
+        # matches is a plain candidate at once)
+        self._order = {
+            kw: tuple(sorted(names, key=lambda n: (n in JUDGED_TRIGGERS, n))) for kw, names in self._keywords.items()
+        }
         exprs = compiled(trig)
         self._finders = tuple(
             (re.compile(finder.encode()), tuple(exprs[n] for n in names if n in exprs))
@@ -123,6 +128,7 @@ class Prefilter:
         lines: dict[int, tuple[int, bool]] = {}  # start -> (end, judged triggers only so far) of candidate lines
         checked: dict[int, frozenset[str]] = {}  # start -> triggers a line holding keywords was checked against
         exprs = self._line_exprs
+        order = self._order
         for kw, names in self._keywords.items():
             pos = low.find(kw)
             while pos >= 0:
@@ -135,12 +141,16 @@ class Prefilter:
                     todo = names - done
                     if todo:
                         raw, low_line = buf[lo + s : lo + e], low[s:e]
-                        for name in sorted(todo):
+                        for name in order[kw]:
+                            if name in done:
+                                continue
+                            judged = name in JUDGED_TRIGGERS
+                            if judged and found is not None:
+                                break  # a judged candidate already: only the others (checked first) matter
                             rx, caseless = exprs[name]
                             if rx.search(low_line if caseless else raw):
-                                lines[s] = (e, name in JUDGED_TRIGGERS)
-                                if name not in JUDGED_TRIGGERS:
-                                    break
+                                lines[s] = (e, judged)
+                                break  # a plain candidate; or judged, and the rest of the order is judged too
                         checked[s] = done | todo
                 pos = low.find(kw, e)
         for finder, verify in self._finders:
