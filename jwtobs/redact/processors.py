@@ -44,7 +44,7 @@ class RedactorCore:
     exporters in :mod:`jwtobs.redact.otel`): the counted scrubber, an uncounted probe, the key classification
     and clean-string caches. Shared inside ``jwtobs.redact``; not part of the public API (not in ``__all__``)."""
 
-    __slots__ = ("_clean", "_plain", "_quiet", "_shapes", "probe", "scrubber")
+    __slots__ = ("_clean", "_jose", "_plain", "_quiet", "_shapes", "probe", "scrubber")
 
     def __init__(self, sink: str, scrubber: Scrubber | None = None) -> None:
         """sink: the ``jwtobs.sink`` attribute of the redaction counter; scrubber: a custom one (its own sink)."""
@@ -59,6 +59,7 @@ class RedactorCore:
         self._shapes: dict[bytes, None] = {}
         # a Scrubber subclass may detect more than the built-in detectors: only the character-level proof then
         self._quiet = self._gated if type(scrubber) is Scrubber else _quiet
+        self._jose = type(scrubber) is Scrubber  # "Bearer <JWS>" marked first (a subclass may detect more there)
 
     def plain_key(self, key: Any) -> bool:
         """Whether values under ``key`` are plain (not a secret-named field or a credential header)."""
@@ -124,6 +125,10 @@ class RedactorCore:
 
     def probed(self, value: str) -> str | None:
         """None when ``value`` holds nothing to redact, else its scrubbed text (nothing is counted)."""
+        if self._jose and len(value) >= _JOSE_MIN and value[0] in "Bbe":
+            marked = self.probe.bearer_jose(value)
+            if marked is not None:
+                return marked
         if value in self._clean or self._quiet(value):
             return None
         out = self.probe.text(value)
@@ -145,6 +150,10 @@ class RedactorCore:
 
     def text(self, value: str) -> str:
         """Scrubbed ``value`` (the same object when clean); redactions are counted."""
+        if self._jose and len(value) >= _JOSE_MIN and value[0] in "Bbe":
+            marked = self.scrubber.bearer_jose(value)  # a token argument: its marker without the gate or the pass
+            if marked is not None:
+                return marked
         if value in self._clean or self._quiet(value):
             return value
         out = self.scrubber.text(value)
@@ -204,6 +213,7 @@ _DIGIT_PREFIX_PARTS: Final = p.rare_anchored(
     "<qjzxywkvbfug_hdp-ml/ncrisaote.",
 ).search
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
+_JOSE_MIN: Final = 16  # shorter than any JWS/JWE
 _VENDOR_SEARCH: Final = p.VENDOR_PREFIX_SEARCH.search
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
 _ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)

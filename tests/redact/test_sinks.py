@@ -294,6 +294,15 @@ def test_bearer_jose_shortcut_equals_the_full_pass(tokens: Tokens) -> None:
         assert fast.counts == full.counts, text
     assert scrub_module._Pass()._bearer_jose(f"Bearer {tokens.rs256}") is not None
     assert scrub_module._Pass()._bearer_jose(f"Bearer {tokens.rs256} x") is None
+    # the same shortcut for secret-named keys and headers (structlog's authorization=..., header tuples)
+    names = ("authorization", "Authorization", "x-api-key", "token", "access_token", "dpop", "cookie", "set-cookie")
+    for name in names:
+        for text in texts:
+            fast, full = scrub_module._Pass(), scrub_module._Pass()
+            kind = p.header_kind(name) or p.SECRET_FIELD
+            expected = full.header_value(kind, name, text)
+            assert fast._named(kind, name, text, 0) == expected, (name, text)
+            assert fast.counts == full.counts, (name, text)
 
 
 
