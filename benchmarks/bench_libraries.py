@@ -1,6 +1,7 @@
 """Bare vs observed validation for all five libraries, measured in the same run, reported as ratios.
 
 Run: ``.venv/bin/python benchmarks/bench_libraries.py [--n 1000] [--block 50] [--rounds 3] [--libs ...] [--algs ...]``
+(``--bytecodes``: Python bytecodes executed per validation instead of CPU time, see :func:`bytecodes`)
 
 PyJWT, joserfc, python-jose, jwcrypto and authlib (``bench_wrap.py``'s ``mint`` and ``configure_bench`` are
 reused), algorithms HS256, RS256, ES256 and EdDSA (python-jose has none), accepted and rejected (expired)
@@ -291,6 +292,58 @@ def run(
         }
 
 
+def bytecodes(lib: str, alg: str, keys: dict[str, tuple[Any, Any, bytes]], tokens: list[str]) -> dict[str, float]:
+    """Python bytecodes executed per validation on the calling thread (``sys.settrace`` opcode events), bare,
+    wrapped and instrumented: the request thread's work without the machine's load in it (C work such as the
+    crypto is not counted). Events are built synchronously off the count (``config.flush`` between variants)."""
+    _priv, pub, material = keys[alg]
+    validate = validator(lib, alg, pub, material)
+    errors = expired_errors()
+    points = entry_points(lib)
+    bare_attrs = snapshot(points)
+    inst = JwtInstrumentor()
+    inst.instrument(libraries=[lib])
+    patched_attrs = snapshot(points)
+    wrapped = jwtobs.wrap(validate, library=lib)
+    counted = [0]
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            counted[0] += 1
+        return trace
+
+    out: dict[str, float] = {}
+    try:
+        for name, attrs, fn in (
+            ("bare", bare_attrs, validate),
+            ("wrap", bare_attrs, wrapped),
+            ("instrumented", patched_attrs, validate),
+        ):
+            apply(attrs)
+            for t in tokens[:2]:  # warm
+                try:
+                    fn(t)
+                except errors:
+                    pass
+            counted[0] = 0
+            sys.settrace(trace)
+            try:
+                for t in tokens:
+                    try:
+                        fn(t)
+                    except errors:
+                        pass
+            finally:
+                sys.settrace(None)
+            out[name] = counted[0] / len(tokens)
+            config.flush()
+    finally:
+        apply(patched_attrs)
+        inst.uninstrument()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000, help="tokens per row (request: all of them; total: split in rounds)")
@@ -299,11 +352,30 @@ def main() -> None:
     ap.add_argument("--libs", default=",".join(LIBS))
     ap.add_argument("--algs", default=",".join(ALGS))
     ap.add_argument("--modes", default="default,sync")
+    ap.add_argument("--bytecodes", action="store_true", help="count Python bytecodes per validation instead")
     args = ap.parse_args()
     # joserfc warns on every EdDSA decode (RFC 9864 deprecates the name); the warning machinery would be timed
     warnings.simplefilter("ignore")
     keys = make_keys()
     libs, algs, modes = args.libs.split(","), args.algs.split(","), args.modes.split(",")
+    if args.bytecodes:  # configured as the timed rows are (deferred, spans not sampled, metrics + JSONL)
+        tmp = tempfile.TemporaryDirectory()
+        configure_bench(tmp.name, TracerProvider(sampler=ALWAYS_OFF), 20, None)
+        print("| library | alg | outcome | bare bytecodes | wrap | instrumented |\n|---|---|---|---|---|---|")
+        for alg in algs:
+            for expired in (False, True):
+                tokens = mint(alg, keys[alg][0], 20, expired=expired)
+                for lib in libs:
+                    if (lib, alg) not in UNSUPPORTED:
+                        c = bytecodes(lib, alg, keys, tokens)
+                        print(
+                            f"| {lib} | {alg} | {'rejected' if expired else 'accepted'} | {c['bare']:.0f} "
+                            f"| +{c['wrap'] - c['bare']:.0f} | +{c['instrumented'] - c['bare']:.0f} |",
+                            flush=True,
+                        )
+        config.reset()
+        tmp.cleanup()
+        return
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.1f} at start")
     print(
         "| library | alg | outcome | mode | bare µs | wrap request | wrap total CPU "
