@@ -24,6 +24,7 @@ streaming count-data CUSUM. Neither is needed.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -106,6 +107,8 @@ SKEW_INFLIGHT = 30.0
 #: after at least SKEW_QUIET cycles with (almost) none
 SKEW_CREEP = 3
 SKEW_QUIET = 3
+#: ... or failing on tokens in use in this many cycles in a row, further past exp each time
+SKEW_STEPS = 3
 MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3, back=15)
 
 
@@ -648,6 +651,8 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     found = {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
     if ctx.agg.has_cont:
         rows += _skew_creeping(ctx, late, lw, life, found)
+        found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
+        rows += _skew_stepping(ctx, late, lw, life, found)
     return _frame(rows)
 
 
@@ -734,6 +739,58 @@ def _skew_creeping(
             share = n_rej / max(1, ctx.total(scope, r0, r1))
             iss = rr["issuer"].dropna()
             out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
+    return out
+
+
+def _skew_stepping(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], found: set[tuple[str, Any, Any]]
+) -> list[dict[str, Any]]:
+    """A clock falling behind, seen in its failures only (a validator without leeway): a client quiet for
+    :data:`SKEW_QUIET` cycles fails on tokens in use in :data:`SKEW_STEPS` token cycles in a row, further
+    past ``exp`` each cycle, keeping its token after the 401 in at least two of them (a lazy refresher
+    refreshes on it)."""
+    rej = late[(late["direction"] == "late") & late["seen"]]
+    limit = rej["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    rej = rej[rej["le"] > limit]
+    out: list[dict[str, Any]] = []
+    for cid, r in rej.groupby("client_id"):
+        cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+        first = int(ctx.client_first.get(cid, 0))
+        groups = _clusters_of(r["i"].tolist(), (life.get(str(cid), 0.0) + 10.0) / 2)
+        for k in range(len(groups) - SKEW_STEPS + 1):
+            steps = groups[k : k + SKEW_STEPS]
+            if any(b[0] - a[-1] > cyc for a, b in itertools.pairwise(steps)):
+                continue  # not cycle after cycle
+            r0, r1 = steps[0][0], steps[-1][-1]
+            if any(c == str(cid) and ctx.ts(r0) <= e and s <= ctx.ts(r1, end=True) for c, s, e in found):
+                continue
+            part = [r[r["i"].isin(g)] for g in steps]
+            if sum(bool(p["cont"].any()) for p in part) < 2:
+                continue
+            lates = [float(p["le"].max()) for p in part]
+            if any(b < a for a, b in itertools.pairwise(lates)) or lates[-1] <= lates[0]:
+                continue  # not falling further behind
+            span = (r0 - first) / cyc
+            if span < SKEW_QUIET or k / span >= SKEW_USUAL:
+                continue  # a client failing past exp in many cycles anyway
+            n = int(sum(int(p["count"].sum()) for p in part))
+            mu = SKEW.floor * (r1 - r0 + 1)
+            pv = _poisson_tail(n, mu)
+            if pv > SKEW.p_max:
+                continue
+            seg = _Seg(r0, r1, n, mu, pv)
+            lws = sorted({lw.get(str(p), 0.0) for p in r["profile"].dropna().astype(str)})
+            ev = (
+                f"client {cid}: {n} tokens rejected past exp while in use in {SKEW_STEPS} token cycles in a row, "
+                f"up to ~" + ", ~".join(f"{v:.0f}" for v in lates) + " s past exp (validator leeway "
+                f"~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s), kept after the 401, none in the {span:.0f} "
+                f"cycles before: clock falling behind, ~{lates[-1]:.0f} s now"
+            )
+            scope = (ctx.c["client_id"] == cid).fillna(False)
+            share = n / max(1, ctx.total(scope, r0, r1))
+            iss = r["issuer"].dropna()
+            out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
+            found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
     return out
 
 

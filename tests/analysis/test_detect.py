@@ -210,3 +210,18 @@ def test_signature_spike_of_the_only_client_of_a_kid() -> None:
     assert list(inc["kind"]) == ["signature_spike"], inc
     assert inc["kid"].iloc[0] == "k-solo"
     assert "every client that used the kid" in inc["evidence"].iloc[0]
+
+
+def test_a_clock_stepping_behind_is_found_from_few_failures() -> None:
+    """Leeway 0: a client quiet for 4 token cycles fails in 3 cycles in a row, further past exp each time and
+    keeping its token after the 401 - 6 failures, too few for the count series. A lazy refresher failing
+    in every cycle, and a client whose failures do not grow, are not flagged."""
+    steps = [[], [], [], [], [40], [20, 100], [60, 200, 260], []]
+    flat = [[], [], [], [], [200], [20, 100], [60, 90, 110], []]
+    lazy = [[50]] * 4 + [[40], [20, 100], [60, 200, 260], []]
+    frame = _frame_of(_cycles("steps", steps) + _cycles("flat", flat) + _cycles("lazy", lazy))
+    inc = A.clock_skew_incidents(frame)
+    assert list(inc["client_id"]) == ["steps"], inc
+    t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
+    assert inc["start"].iloc[0] == (t0 + pd.Timedelta(seconds=5 * 3600 + 40)).floor("min")
+    assert "3 token cycles in a row" in inc["evidence"].iloc[0]
