@@ -298,24 +298,31 @@ def build(item: Pending) -> ValidationEvent:
         safe = peek.safe
         token_bytes = peek.token_bytes
     alg, kid, typ = safe
+    # Nobody can read the fingerprints, client id, tenant, iat or nbf of an event that is deferred (the caller
+    # never gets it), goes to no sink and can never be a span's attributes: metrics and the cardinality guard
+    # read only the labels, duration, time and exp. Such an event is built without them (no keyed hashes).
+    full = bool(st.sinks) or not st.defer or st.telemetry.spans_possible()
     fp = st.fingerprinter
     token_fp: str | None = None
-    if isinstance(token, (str, bytes)) and 0 < len(token) <= _MAX_FP_BYTES:
+    if full and isinstance(token, (str, bytes)) and 0 < len(token) <= _MAX_FP_BYTES:
         token_fp = fp.token(token)
     tenant = item.tenant
     issuer = client_id = jti_hash = sub_hash = None
     iat = nbf = exp = None
     if claims is not None:
         get = claims.get
-        jti, sub, iss = get("jti"), get("sub"), get("iss")
-        client = get("azp") or get("client_id")
+        iss = get("iss")
         issuer = None if iss is None else _label(iss)
-        client_id = None if client is None else _label(client)
-        jti_hash = None if jti is None else fp.claim("jti", jti)
-        sub_hash = None if sub is None else fp.claim("sub", sub)
-        iat, nbf, exp = claim_int(get("iat")), claim_int(get("nbf")), claim_int(get("exp"))
-        if tenant is None and st.tenant_claim is not None:
-            tenant = _label(get(st.tenant_claim))
+        exp = claim_int(get("exp"))
+        if full:
+            jti, sub = get("jti"), get("sub")
+            client = get("azp") or get("client_id")
+            client_id = None if client is None else _label(client)
+            jti_hash = None if jti is None else fp.claim("jti", jti)
+            sub_hash = None if sub is None else fp.claim("sub", sub)
+            iat, nbf = claim_int(get("iat")), claim_int(get("nbf"))
+            if tenant is None and st.tenant_claim is not None:
+                tenant = _label(get(st.tenant_claim))
     event = ValidationEvent(
         time=item.time,
         outcome=item.outcome,
@@ -405,7 +412,8 @@ class _Queue:
                 item.state.telemetry.lost()
                 item.state.telemetry.failed("event_queue", _QueueFull())
                 return
-            self.wake.set()
+            if not self.wake.is_set():  # once per batch, not on every request past it
+                self.wake.set()
         if self.thread is None:
             self._start()
         items.append(item)

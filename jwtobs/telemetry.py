@@ -480,6 +480,12 @@ class Telemetry:
         self.failed("metrics", exc, self._mp)
 
     # -- the per-validation path ------------------------------------------------------------------------
+    def spans_possible(self) -> bool:
+        """Whether any validation span could ever be sampled with the tracer provider in force (cheap)."""
+        if not self._tp_final:
+            self._resolve_tracer()
+        return self._policy != NEVER
+
     def span_wanted(self) -> bool:
         """Whether a span could be sampled for a validation in the current context (cheap; no span built)."""
         if not self._tp_final:

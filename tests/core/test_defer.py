@@ -159,3 +159,71 @@ for i in range(500):
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
     lines = path.read_text().splitlines()
     assert len(lines) == 500
+
+
+def _metric_series(sinks: list[Any], tokens: list[str], keys: Keys, monkeypatch: Any) -> tuple[Any, int, Any]:
+    """Validate ``tokens`` deferred with spans never sampled: (metric series, keyed hashes made, guard)."""
+    from jwtobs.fingerprint import Fingerprinter
+
+    hashes = 0
+    real_token, real_claim = Fingerprinter.token, Fingerprinter.claim
+
+    def token(self: Fingerprinter, raw: Any) -> str:
+        nonlocal hashes
+        hashes += 1
+        return real_token(self, raw)
+
+    def claim(self: Fingerprinter, name: str, value: object) -> str:
+        nonlocal hashes
+        hashes += 1
+        return real_claim(self, name, value)
+
+    monkeypatch.setattr(Fingerprinter, "token", token)
+    monkeypatch.setattr(Fingerprinter, "claim", claim)
+    reader = InMemoryMetricReader()
+    state = jwtobs.configure(
+        defer=True,
+        sinks=sinks,
+        fingerprint_key="k" * 16,
+        tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        from_env=False,
+    )
+    decode = jwtobs.wrap(jwt.decode)
+    for t in tokens:
+        try:
+            decode(t, keys.hmac, algorithms=["HS256"], audience=AUD)
+        except jwt.PyJWTError:
+            pass
+    jwtobs.flush()
+    data = reader.get_metrics_data()
+    series = sorted(
+        (m.name, tuple(sorted(p.attributes.items())), p.count, tuple(p.bucket_counts) if "expiry" in m.name else ())
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name in ("jwtobs.validation.duration", "jwtobs.token.expiry_offset")
+        for p in m.data.data_points
+    )
+    monkeypatch.undo()
+    return series, hashes, state.guard
+
+
+def test_without_sinks_or_spans_no_fingerprint_is_made_and_metrics_are_the_same(keys: Keys, monkeypatch: Any) -> None:
+    now = int(time.time())
+    tokens = [
+        jwt.encode(
+            claims(exp=now + (3600 if i % 3 else -600) - (i % 5) * 100, iss=f"https://idp{i % 2}.example"),
+            keys.hmac,
+            algorithm="HS256",
+            headers={"kid": f"k{i % 2}"},
+        )
+        for i in range(40)
+    ]
+    events: list[ValidationEvent] = []
+    with_sink, hashed, _ = _metric_series([events.append], tokens, keys, monkeypatch)
+    metrics_only, not_hashed, guard = _metric_series([], tokens, keys, monkeypatch)
+    assert len(events) == 40 and hashed == 40 * 3  # the token, its jti and sub
+    assert not_hashed == 0  # nothing could have read them
+    assert metrics_only == with_sink and sum(s[2] for s in with_sink if s[0] == "jwtobs.validation.duration") == 40
+    assert guard.kid("k0") == "k0" and guard.issuer("https://idp1.example") == "https://idp1.example"  # still learns
