@@ -177,12 +177,13 @@ class RedactorCore:
         """Scrubbed copy of ``values`` as a dict, or None when nothing changed. Fails closed per value."""
         out: dict[Any, Any] | None = None
         plain, clean, quiet = self._plain, self._clean, self._quiet
+        trivial = _TRIVIAL if self._jose else _NEVER
         for k, v in values.items():
             t = type(v)
             # fast path: a plain key with a number, or with a string known clean or unable to hold a secret (a
             # secret-named key's value is redacted whole: no check; a key seen first takes the slow path once)
             if t is str:
-                if plain.get(k) and (v in clean or quiet(v)):
+                if plain.get(k) and (v in clean or trivial(v) is not None or quiet(v)):
                     continue
             elif t in _SCALARS and plain.get(k):
                 continue
@@ -229,6 +230,7 @@ _HEX_ID: Final = "0123456789abcdef-"
 #: Texts that are clean by their characters alone, in one match: UUIDs, hex ids and dates (only :data:`_HEX_ID`
 #: characters), timestamps, numbers and IP addresses (only :data:`_INERT` characters), and short words without a
 #: trigger character or a blank (shorter than any vendor key; no "<scheme> <credentials>" or command line).
+_NEVER: Final = re.compile(r"(?!)").fullmatch  # (custom scrubbers: no shortcut by shape)
 _TRIVIAL: Final = re.compile(
     rf"[{re.escape(_HEX_ID)}]*+|[{re.escape(_INERT)}]*+|[^.:=,%\s]{{0,{p.VENDOR_MIN_LEN - 1}}}+"
 ).fullmatch
