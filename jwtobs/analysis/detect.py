@@ -653,7 +653,24 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
         rows += _skew_creeping(ctx, late, lw, life, found)
         found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
         rows += _skew_stepping(ctx, late, lw, life, found)
-    return _frame(rows)
+    return _frame(_skew_merged(ctx, rows, life))
+
+
+def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) -> list[dict[str, Any]]:
+    """One incident per clock: a client's clock-skew incidents at most a token cycle apart are one."""
+    out: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (str(r["client_id"]), r["start"])):
+        prev = out[-1] if out else None
+        cyc = pd.Timedelta(minutes=max(SKEW_BACK, life.get(str(r["client_id"]), 0.0) + 10.0))
+        if prev is not None and prev["client_id"] == r["client_id"] and r["start"] - prev["end"] <= cyc:
+            if r["end"] > prev["end"]:
+                prev["evidence"] += f"; again {r['count']} failures until {r['end']:%Y-%m-%d %H:%M} UTC"
+                prev["end"] = r["end"]
+                prev["count"] += r["count"]
+            prev["confidence"] = max(prev["confidence"], r["confidence"])
+            continue
+        out.append(dict(r))
+    return out
 
 
 def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:
@@ -725,7 +742,7 @@ def _skew_creeping(
             pv = _poisson_tail(n_acc + n_rej, mu)
             if pv > SKEW.p_max:
                 continue
-            seg = _Seg(r0, r1, n_rej, mu, pv)
+            seg = _Seg(_skew_start(ctx, late, str(cid), r0, lw, cyc, first), r1, n_rej, mu, pv)
             offset = float(rr["le"].max())
             lws = sorted({lw.get(str(p), 0.0) for p in rr["profile"].dropna().astype(str)})
             ev = (
@@ -778,7 +795,7 @@ def _skew_stepping(
             pv = _poisson_tail(n, mu)
             if pv > SKEW.p_max:
                 continue
-            seg = _Seg(r0, r1, n, mu, pv)
+            seg = _Seg(_skew_start(ctx, late, str(cid), r0, lw, cyc, first), r1, n, mu, pv)
             lws = sorted({lw.get(str(p), 0.0) for p in r["profile"].dropna().astype(str)})
             ev = (
                 f"client {cid}: {n} tokens rejected past exp while in use in {SKEW_STEPS} token cycles in a row, "
@@ -792,6 +809,13 @@ def _skew_stepping(
             out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
             found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
     return out
+
+
+def _skew_start(ctx: _Ctx, late: pd.DataFrame, cid: str, r0: int, lw: dict[str, float], cyc: float, first: int) -> int:
+    """:func:`_skew_onset` for an incident of the shape detectors starting at ``r0``."""
+    mine = late[late["client_id"] == cid]
+    kept = mine[(mine["direction"] == "early") | mine["cont"]]
+    return min(r0, _skew_onset(mine, kept, r0, lw, cyc, first, True))
 
 
 def _skew_onset(
