@@ -34,6 +34,7 @@ __all__ = [
     "histogram_recorder",
     "histogram_replay",
     "Replay",
+    "context_getter",
 ]
 
 #: Span policies: the sampler drops everything / a standard ParentBased sampler (a span only under a sampled
@@ -266,3 +267,21 @@ def histogram_replay(instrument: Any) -> Replay:
                 on_error(exc)
 
     return replay
+
+
+def context_getter() -> Callable[[], Any]:
+    """``opentelemetry.context.get_current`` for the request thread: where the API's runtime context is its
+    contextvars one (the default; checked for API versions in :data:`TESTED_SDK`), that context variable's own
+    ``get`` (what ``get_current`` returns, without its two Python-level calls); ``get_current`` otherwise."""
+    if not _IN_RANGE:
+        return get_current
+    try:
+        from opentelemetry import context as context_api
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+    except ImportError:  # pragma: no cover - part of the API in the tested range
+        return get_current
+    runtime = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    getter: Callable[[], Any] | None = getattr(getattr(runtime, "_current_context", None), "get", None)
+    if type(runtime) is not ContextVarsRuntimeContext or getter is None:
+        return get_current
+    return getter

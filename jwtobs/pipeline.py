@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 from opentelemetry import context as otel_context
 
 from jwtobs import config
+from jwtobs._otel_compat import context_getter
 from jwtobs.events import KeySetChange, Outcome, ValidationEvent
 from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
@@ -196,7 +197,7 @@ class Site(Protocol):
 
 _new = object.__new__
 _current = config.current
-_get_context = otel_context.get_current
+_get_context = context_getter()  # otel_context.get_current without its two Python calls (see _otel_compat)
 
 
 def _observed(

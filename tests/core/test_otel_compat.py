@@ -55,3 +55,14 @@ def test_meter_provider_kinds() -> None:
     assert not compat.meter_enabled(metrics.NoOpMeterProvider())
     assert compat.is_proxy_meter_provider(metrics._internal._ProxyMeterProvider())
     assert not compat.is_proxy_meter_provider(MeterProvider())
+
+
+def test_the_context_getter_returns_what_get_current_returns() -> None:
+    from opentelemetry import context as context_api
+
+    get = compat.context_getter()
+    assert get() is context_api.get_current()
+    with TracerProvider().get_tracer("t").start_as_current_span("parent"):
+        inside = get()
+        assert inside is context_api.get_current() and trace.get_current_span(inside).is_recording()
+    assert get() is context_api.get_current()
