@@ -831,7 +831,8 @@ def _skew_onset(
     cur = rows[(rows["direction"] == "late") & (rows["i"] >= i0)]
     bound = float(cur["le"].max()) if len(cur) else 0.0
     limit = mine["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
-    mine = mine[(mine["le"] > limit)]
+    keep = mine["le"] > limit
+    mine, limit = mine[keep], limit[keep]
     # a failure within SKEW_INFLIGHT s of the leeway is what a request in flight or retried at expiry does
     plain = mine["le"] > limit + SKEW_INFLIGHT
     seen_min = np.asarray(sorted(set(mine["i"].tolist())), dtype=np.int64)

@@ -95,13 +95,16 @@ def test_clock_skew_offset_and_drift() -> None:
     assert (offsets.loc[offsets["client_id"] == skewed, "offset_s"] <= -300).any()
 
 
-def _cycles(client: str, fails: list[list[int]], t0: int = 1_800_000_000) -> list[dict[str, Any]]:
-    """One client's hourly tokens (leeway 0): accepted every 60 s until 60 s before ``exp``, then the uses
-    past ``exp`` of cycle ``k`` at ``fails[k]`` seconds (rejected)."""
+def _cycles(
+    client: str, fails: list[list[int]] | list[list[tuple[int, str]]], t0: int = 1_800_000_000
+) -> list[dict[str, Any]]:
+    """One client's hourly tokens: accepted every 60 s until 60 s before ``exp``, then the uses past ``exp``
+    of cycle ``k`` at ``fails[k]`` seconds (rejected; or ``(seconds, outcome)``)."""
     rows: list[dict[str, Any]] = []
     for k, late in enumerate(fails):
         iat, exp, fp = t0 + 3600 * k, t0 + 3600 * (k + 1), f"{client}-{k}"
-        uses = [(t, "accepted") for t in range(iat, exp - 59, 60)] + [(exp + s, "rejected") for s in late]
+        past = [(s, "rejected") if isinstance(s, int) else s for s in late]
+        uses = [(t, "accepted") for t in range(iat, exp - 59, 60)] + [(exp + s, o) for s, o in past]
         rows += [
             {
                 "time": t,
@@ -153,30 +156,10 @@ def test_a_clock_creeping_past_exp_is_found_from_its_accepted_uses() -> None:
     count series, but the accepted uses past exp are the clock's evidence. The incident starts at the first
     failure. A lazy refresher (past exp and a 401 in every cycle) is not flagged."""
     t0 = 1_800_000_000
-
-    def cycles(client: str, late: list[list[tuple[int, str]]]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for k, uses in enumerate(late):
-            iat, exp, fp = t0 + 3600 * k, t0 + 3600 * (k + 1), f"{client}-{k}"
-            plan = [(t, "accepted") for t in range(iat, exp - 59, 60)] + [(exp + s, o) for s, o in uses]
-            for t, o in plan:
-                rows.append(
-                    {
-                        "time": t,
-                        "outcome": o,
-                        "reason": None if o == "accepted" else "JWT_EXPIRED",
-                        "client_id": client,
-                        "token_fp": fp,
-                        "iat": iat,
-                        "nbf": iat,
-                        "exp": exp,
-                    }
-                )
-        return rows
-
     ok, acc, rej = "accepted", [(10, "accepted"), (25, "accepted")], [(20, "accepted"), (90, "rejected")]
-    creeping = cycles("creeping", [[], [], [], [], acc, [*rej, (150, "rejected")], []])
-    lazy = cycles("lazy", [[(20, ok), (50, "rejected")]] * 4 + [acc, [*rej, (150, "rejected")], []])
+    # (a failure within the leeway estimated from the events: a validator with a shorter leeway)
+    creeping = _cycles("creeping", [[], [], [15], [], acc, [*rej, (150, "rejected")], []])
+    lazy = _cycles("lazy", [[(20, ok), (50, "rejected")]] * 4 + [acc, [*rej, (150, "rejected")], []])
     inc = A.clock_skew_incidents(_frame_of(creeping + lazy))
     assert list(inc["client_id"]) == ["creeping"], inc
     assert inc["start"].iloc[0] == pd.Timestamp(t0 + 6 * 3600 + 90, unit="s", tz="UTC").floor("min")
