@@ -101,7 +101,7 @@ class RedactorCore:
         )
         if shape is not None and shape in self._shapes:
             return True  # the same text as a clean one but for its digits
-        if p.may_hold_secret(value):
+        if p.may_hold_secret(value) and _trigger_gate(value) is not False:
             return False
         if shape is not None and "%" not in value and _DIGIT_PREFIX_PARTS(value.lower()) is None:
             self._remember_shape(shape)
@@ -234,6 +234,71 @@ _NEVER: Final = re.compile(r"(?!)").fullmatch  # (custom scrubbers: no shortcut 
 _TRIVIAL: Final = re.compile(
     rf"[{re.escape(_HEX_ID)}]*+|[{re.escape(_INERT)}]*+|[^.:=,%\s]{{0,{p.VENDOR_MIN_LEN - 1}}}+"
 ).fullmatch
+
+
+class _TriggerGate:
+    """A second, finer check for one ASCII line (no newline) that holds a gate word: the scanner's trigger
+    expressions (:func:`jwtobs.redact.scan.rules.triggers`: each detector's keyword *followed by its separator*,
+    e.g. a field stem then ``:``/``=``, a query name then ``=``; a line the scrubber would change always matches
+    one of them, which ``tests/redact/test_scan.py`` and ``tests/redact/test_sinks.py`` check) as one Hyperscan
+    pass. "Failed password for root", "session opened for user", "pam_unix(sshd:auth): authentication failure"
+    hold gate words but no trigger. Built in a background thread on first use (importing the scanner and
+    loading or compiling its database takes 0.1-0.4 s): until then, and without Hyperscan, it answers None."""
+
+    __slots__ = ("_db", "_local", "_scratch", "_started")
+
+    def __init__(self) -> None:
+        self._db: Any = None
+        self._scratch: Any = None
+        self._local = threading.local()
+        self._started = False
+
+    def __call__(self, text: str) -> bool | None:
+        """False when no trigger matches ``text`` (clean), True when one does, None when unknown."""
+        db = self._db
+        if db is None:
+            if not self._started:
+                self._start()
+            return None
+        if "\n" in text or not text.isascii():
+            return None
+        local = self._local
+        try:
+            scratch = local.scratch
+        except AttributeError:
+            scratch = local.scratch = self._scratch.clone()
+        hits: list[int] = []
+        try:
+            db.scan(text.encode("ascii"), match_event_handler=p._hs_hit, context=hits, scratch=scratch)
+        except Exception:
+            return None
+        return bool(hits)
+
+    def _start(self) -> None:
+        with _TRIGGER_LOCK:
+            if self._started:
+                return
+            self._started = True
+        if p.hyperscan_gate() is None:  # no Hyperscan (or switched off): never built
+            return
+        threading.Thread(target=self._build, name="jwtobs-redact-triggers", daemon=True).start()
+
+    def _build(self) -> None:
+        try:
+            import hyperscan
+
+            from jwtobs.redact.scan.hyperscan_engine import hyperscan_db
+            from jwtobs.redact.scan.rules import triggers
+
+            db = hyperscan_db(triggers())
+            self._scratch = hyperscan.Scratch(db)
+            self._db = db
+        except Exception:  # an expression Hyperscan cannot compile, a broken install: the word gate alone
+            self._db = None
+
+
+_TRIGGER_LOCK: Final = threading.Lock()
+_trigger_gate: Final = _TriggerGate()
 
 
 def _quiet(value: str) -> bool:
