@@ -25,7 +25,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
@@ -142,7 +142,7 @@ def _bin(x: str) -> str:
 
 
 def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, str, str]:
-    """(label set query, counts query, lateness query) over the events query."""
+    """(label set query, counts query, lateness prefix: the CTEs up to ``l``, see :func:`_lateness`)."""
     labels = f"""
     CREATE TEMP TABLE {label_table} AS
     WITH ev AS ({events})
@@ -185,13 +185,40 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
         SELECT *,
             CASE WHEN coalesce(early_rej, false) THEN CAST(nbf AS DOUBLE) - t ELSE t - CAST(exp AS DOUBLE) END AS x
         FROM s WHERE coalesce(late_rej, false) OR coalesce(late_acc, false) OR coalesce(early_rej, false)
-    ),
-    r AS (SELECT DISTINCT token_fp FROM l WHERE coalesce(late_rej, false) AND token_fp IS NOT NULL),
-    u AS (
-        SELECT t, token_fp, outcome = 'accepted' AS ok,
-            coalesce(reason = 'JWT_EXPIRED' AND t - CAST(exp AS DOUBLE) > 0, false) AS late_rej,
-            t - lag(t) OVER (PARTITION BY token_fp ORDER BY t) AS gap
-        FROM e WHERE token_fp IN (SELECT token_fp FROM r)
+    )"""
+    return labels, counts, lateness
+
+
+#: rows of one window pass of ``cont`` (the uses of late-rejected tokens, split by a hash of the token):
+#: DuckDB's window operator holds its partitions in memory, so 100 M events are done in several passes
+CONT_PASS_ROWS: Final = 4_000_000
+
+
+def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
+    """The lateness result (Arrow) from the lateness prefix ``late``. ``cont``/``seen`` are per-token window
+    computations, done in passes over buckets of a hash of ``token_fp`` (each token in exactly one pass, so
+    the result is the single query's): the uses of late-rejected tokens go to a temporary table (which
+    DuckDB spills to disk), each bucket's windows add its late rejections in use to ``{tmp}_c``, and the
+    lateness rows join it."""
+    con.execute(
+        f"CREATE TEMP TABLE {tmp}_tok AS {late} "
+        "SELECT DISTINCT token_fp FROM l WHERE coalesce(late_rej, false) AND token_fp IS NOT NULL"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {tmp}_u AS {late} "
+        "SELECT t, token_fp, hash(token_fp) AS h, outcome = 'accepted' AS ok, "
+        "coalesce(reason = 'JWT_EXPIRED' AND t - CAST(exp AS DOUBLE) > 0, false) AS late_rej "
+        f"FROM e WHERE token_fp IN (SELECT token_fp FROM {tmp}_tok)"
+    )
+    row = con.execute(f"SELECT count(*) FROM {tmp}_u").fetchone()
+    passes = max(1, -(-int(row[0] if row else 0) // CONT_PASS_ROWS))
+    con.execute(f"CREATE TEMP TABLE {tmp}_c (t DOUBLE, token_fp VARCHAR, kept BOOLEAN)")
+    for k in range(passes):
+        con.execute(
+            f"""INSERT INTO {tmp}_c
+    WITH u AS (
+        SELECT t, token_fp, ok, late_rej, t - lag(t) OVER (PARTITION BY token_fp ORDER BY t) AS gap
+        FROM {tmp}_u WHERE h % {passes} = {k}
     ),
     p AS (
         SELECT token_fp, greatest({CONT_PACE!r} * median(gap) FILTER (WHERE ok AND gap IS NOT NULL),
@@ -210,20 +237,25 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
             coalesce(sum(CAST(late_rej AS INTEGER)) OVER (PARTITION BY token_fp, chain ORDER BY t
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS kept
         FROM ch
-    ),
-    c AS (SELECT t, token_fp, bool_or(kept) AS kept FROM co WHERE late_rej AND seen GROUP BY t, token_fp),
+    )
+    SELECT t, token_fp, bool_or(kept) AS kept FROM co WHERE late_rej AND seen GROUP BY t, token_fp"""
+        )
+    con.execute(f"DROP TABLE {tmp}_u")
+    return _arrow(
+        con,
+        f"""{late},
     b AS (
         SELECT l.minute, l.issuer, l.profile, l.client_id, l.outcome,
             CASE WHEN coalesce(l.early_rej, false) THEN 'early' ELSE 'late' END AS direction,
             {_bin("l.x")} AS le,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.kept, false)) AS cont,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS seen
-        FROM l LEFT JOIN c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
+        FROM l LEFT JOIN {tmp}_c c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
     )
     SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, count(*) AS count
     FROM b GROUP BY ALL
-    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen NULLS LAST"""
-    return labels, counts, lateness
+    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen NULLS LAST""",
+    )
 
 
 def _typed(table: Any, schema: dict[str, str]) -> pd.DataFrame:
@@ -264,16 +296,17 @@ def aggregate(
     events = events_sql(con, path)
     _check_schema(con, events, files)
     label_table = f"jwtobs_labels_{uuid.uuid4().hex[:12]}"
-    labels, counts_q, lateness_q = _aggregate_sql(events, keep_min, label_table)
+    labels, counts_q, late = _aggregate_sql(events, keep_min, label_table)
     try:
         with _errors(files):
             con.execute(labels)
             # the small result first; each result's Arrow copy is released while it is converted, before
             # the next query runs, so DuckDB's working memory and a converted result never add up
-            lateness = _typed(_arrow(con, lateness_q), LATENESS_SCHEMA)
+            lateness = _typed(_lateness(con, late, label_table), LATENESS_SCHEMA)
             counts = _typed(_arrow(con, counts_q), COUNTS_SCHEMA)  # no other reference to the Arrow result
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {label_table}")
+        for table in (label_table, f"{label_table}_tok", f"{label_table}_u", f"{label_table}_c"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     return Aggregates(counts, lateness, engine="duckdb", has_cont=True)
 
 

@@ -214,3 +214,14 @@ def test_the_metrics_view_reports_only_the_kinds_metrics_can_show(day: Path) -> 
     # without the restriction the same detectors on the metrics' view report kinds they cannot support
     unrestricted = A.incidents(type(view)(view.counts, view.lateness, engine="prometheus", has_cont=False))
     assert set(unrestricted["kind"]) - KINDS_FROM_METRICS, unrestricted[["kind", "start"]]
+
+
+def test_cont_in_several_window_passes_equals_one(synthetic: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """100 M events do the per-token windows in passes over hash buckets of the token: any number of passes
+    gives the pandas engine's aggregates."""
+    one = duck.aggregate(synthetic)
+    monkeypatch.setattr(duck, "CONT_PASS_ROWS", 500)  # dozens of passes on this data
+    many = duck.aggregate(synthetic)
+    assert_same(one, many)
+    assert_same(aggregate(A.load_events(synthetic)), many)
+    assert many.lateness["cont"].any()
