@@ -66,11 +66,9 @@ def test_fast_path_never_skips_a_pinned_form() -> None:
     # each form alone and behind a weak field name (the line then has a field hit and maybe nothing else)
     lines += [rnd.choice(weak) + line for line in lines]
     for engine in ENGINES:
-        only = _judged(lines, engine)
-        assert _misses(only) == []
-    # the forms that are field-only lines at all are judged like the scrubber: none skipped that it changes
-    changed = [line for line in lines if scrub_text(line) != line]
-    assert not [line for line in changed if not fields.may_change(line) and line in set(_judged(lines, ENGINES[0]))]
+        judged = _judged(lines, engine)
+        assert len(judged) > 20  # the field, code and query forms
+        assert _misses(judged) == []
 
 
 _NAMES = [
