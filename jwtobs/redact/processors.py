@@ -245,10 +245,11 @@ class _TriggerGate:
     hold gate words but no trigger. Built in a background thread on first use (importing the scanner and
     loading or compiling its database takes 0.1-0.4 s): until then, and without Hyperscan, it answers None."""
 
-    __slots__ = ("_db", "_local", "_scratch", "_started")
+    __slots__ = ("_db", "_local", "_scratch", "_started", "_terminated")
 
     def __init__(self) -> None:
         self._db: Any = None
+        self._terminated: Any = None
         self._scratch: Any = None
         self._local = threading.local()
         self._started = False
@@ -262,17 +263,22 @@ class _TriggerGate:
             return None
         if "\n" in text or not text.isascii():
             return None
+        if "eyJ" in text or p.MARKER_PREFIX in text:
+            return None  # a token (its trigger matches anyway) or a rebuilt message with a marker: the pass decides
         local = self._local
         try:
             scratch = local.scratch
         except AttributeError:
             scratch = local.scratch = self._scratch.clone()
-        hits: list[int] = []
         try:
-            db.scan(text.encode("ascii"), match_event_handler=p._hs_hit, context=hits, scratch=scratch)
+            # the first match ends the scan (the scanner's database reports every end offset: a JWS alone made
+            # hundreds of callbacks)
+            db.scan(text.encode("ascii"), match_event_handler=_stop, scratch=scratch)
+        except self._terminated:
+            return True
         except Exception:
             return None
-        return bool(hits)
+        return False
 
     def _start(self) -> None:
         with _TRIGGER_LOCK:
@@ -291,10 +297,15 @@ class _TriggerGate:
             from jwtobs.redact.scan.rules import triggers
 
             db = hyperscan_db(triggers())
+            self._terminated = hyperscan.ScanTerminated
             self._scratch = hyperscan.Scratch(db)
             self._db = db
         except Exception:  # an expression Hyperscan cannot compile, a broken install: the word gate alone
             self._db = None
+
+
+def _stop(_id: int, _start: int, _end: int, _flags: int, _context: object) -> bool:
+    return True
 
 
 _TRIGGER_LOCK: Final = threading.Lock()
