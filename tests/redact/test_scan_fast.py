@@ -260,3 +260,47 @@ def test_name_chars_are_what_name_before_reads() -> None:
     low = text.lower()
     for i in range(1, len(low) + 1):
         assert (p.name_before(low, i) != "") == (low[i - 1] in fields._NAME_CHARS), repr(low[i - 1])
+
+
+def test_joined_judgement_is_per_line_judgement() -> None:
+    """The scanner judges a block's lines joined (indices ascending, each once) as the per-line judgement."""
+    lines = [*_generated(800, seed=13), "sid:2 session: s8Kq2LmZ0xT4vB7nR1cW session: s8Kq2LmZ0xT4vB7nR1cW", ""]
+    joined = fields.joined_lines_that_may_change("\n".join(lines))
+    assert joined == sorted(set(joined))
+    assert joined == sorted(i for i, line in enumerate(lines) if fields.may_change(line))
+
+
+def test_value_judgements_are_remembered_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path remembers weak values' judgements; the same value gives the same answer, also after the
+    bounded memory is cleared."""
+    from jwtobs.redact import patterns as p
+
+    monkeypatch.setattr(fields, "_WEAK_VALUES_MAX", 50)
+    fields._WEAK_VALUES.clear()
+    values = [line.rpartition(" ")[2] for line in _generated(400, seed=17)] + ["30546173_4261722401", "-50", ""]
+    for _ in range(2):
+        for v in values:
+            assert fields._weak_credential(v) == p.is_credential_value(v, p.WEAK), v
+    assert len(fields._WEAK_VALUES) <= 50
+    fields._WEAK_VALUES.clear()
+
+
+def test_invalid_utf8_lines_joined_decode_alike(tmp_path: Any) -> None:
+    """The scanner decodes a block's judged lines joined: invalid UTF-8 at a line's end or inside it decodes as
+    in the line alone, and the scan equals scrubbing every line."""
+    from jwtobs.redact.scan.windowed import decode
+
+    raw = [
+        b"session: s8Kq2LmZ0xT4vB7nR1cW\xe2\x82",
+        b"\xff\xfe sid:2 \xe2",
+        b"CBS Session: 30546173_4261722401 \xf0\x9f\x98",
+        b"sessionid=\xc3\xa9t\xc3\xa9\xed\xa0\x80zQ9vK2mL8xR4tY7wB1nC",
+        b"\xe2\x82\xac session=abcdefgh12345678XYZ",
+    ]
+    assert decode(b"\n".join(raw)) == "\n".join(decode(line) for line in raw)
+    log = tmp_path / "bad-utf8.log"
+    log.write_bytes(b"\n".join(raw * 3) + b"\n")
+    reference = _findings(log, "all")
+    assert reference
+    for engine in ENGINES:
+        assert _findings(log, engine) == reference, engine

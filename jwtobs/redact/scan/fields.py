@@ -25,8 +25,6 @@ lines.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from itertools import accumulate
 from typing import Final
 
 from jwtobs.redact import patterns as p
@@ -47,17 +45,27 @@ def may_change(text: str) -> bool:
 
 
 def lines_that_may_change(lines: list[str]) -> set[int]:
-    """The indices of ``lines`` (each as for :func:`may_change`) that scrubbing may change, found in one pass of
-    each expression over the lines joined by newlines (no field match spans a newline: names, separators and
-    values exclude it), so the per-line cost is the work per field match, not a dozen calls per line."""
-    if not lines:
-        return set()
-    text = "\n".join(lines)
+    """The indices of ``lines`` (each as for :func:`may_change`) that scrubbing may change: see
+    :func:`joined_lines_that_may_change`."""
+    return set(joined_lines_that_may_change("\n".join(lines))) if lines else set()
+
+
+def joined_lines_that_may_change(text: str) -> list[int]:
+    """The indices (ascending) of the lines of ``text`` (lines as for :func:`may_change`, joined by newlines)
+    that scrubbing may change, found in one pass of each expression over the whole text (no field match spans a
+    newline: names, separators and values exclude it), so the per-line cost is the work per field match, not a
+    dozen calls per line. The scanner joins a block's lines as bytes and decodes them once."""
     low = text.lower()
     if len(low) != len(text):  # the scrubber then lower-cases ASCII letters only: it decides those lines
-        return {i for i, line in enumerate(lines) if len(line.lower()) != len(line) or may_change(line)}
-    starts = [0, *accumulate(len(line) + 1 for line in lines[:-1])]
-    out: set[int] = set()
+        lines = text.split("\n")
+        return [i for i, line in enumerate(lines) if len(line.lower()) != len(line) or _starts(line, line.lower())]
+    return _line_numbers(text, _starts(text, low))
+
+
+def _starts(text: str, low: str) -> list[int]:
+    """Where the matches that may change ``text`` start (``low`` is its lower case, of the same length)."""
+    out: list[int] = []
+    add = out.append
     name_before, strength_of, header_kind, weak = p.name_before, p.name_strength, p.header_kind, p.WEAK
     for word, _words, pattern in p.TEXT_FIELDS:
         if word not in low:
@@ -74,23 +82,52 @@ def lines_that_may_change(lines: list[str]) -> set[int]:
                 v_start, v_end = m.span(m.lastgroup or 0)
                 if not _may_be_credential(text, text[v_start:v_end], v_end):
                     continue  # session: 30546173_4261722401, sessionid: 0x34ede65503f0039, sid:2
-            out.add(bisect_right(starts, start) - 1)
+            add(start)
     if "=" in low or "%3d" in low:
         for m in p.QUERY_PARAM.finditer(low):
-            out.add(bisect_right(starts, m.start()) - 1)  # "?code=...", "&sig=...": the scrubber decides
+            add(m.start())  # "?code=...", "&sig=...": the scrubber decides
         for m in p.FORM_CODE.finditer(low):
             v_start, v_end = m.span("value")
             if not _may_be_credential(text, text[v_start:v_end], v_end):
                 continue  # Code=-50, code=1035, exit code=0,
-            out.add(bisect_right(starts, m.start()) - 1)
+            add(m.start())
     return out
+
+
+def _line_numbers(text: str, positions: list[int]) -> list[int]:
+    """The distinct line indices (ascending) of ``positions`` in ``text``: newlines counted once, in order."""
+    out: list[int] = []
+    line = last = 0
+    count = text.count
+    for pos in sorted(positions):
+        line += count("\n", last, pos)
+        last = pos
+        if not out or out[-1] != line:
+            out.append(line)
+    return out
+
+
+#: :func:`patterns.is_credential_value` of weakly named values already judged (the same ids repeat line after
+#: line in a log: ``CBS Session: 30546173_4261722401``); a pure function of the value, bounded.
+_WEAK_VALUES: dict[str, bool] = {}
+_WEAK_VALUES_MAX: Final = 1 << 16
+
+
+def _weak_credential(value: str) -> bool:
+    known = _WEAK_VALUES.get(value)
+    if known is None:
+        known = p.is_credential_value(value, p.WEAK)
+        if len(_WEAK_VALUES) >= _WEAK_VALUES_MAX:
+            _WEAK_VALUES.clear()
+        _WEAK_VALUES[value] = known
+    return known
 
 
 def _may_be_credential(text: str, value: str, end: int) -> bool:
     """A weakly named value (a field named ``session``, a ``code=``) that the scrubber may redact: a credential
     by :func:`patterns.is_credential_value`, or followed by what could make the scrubber read on past ``end``."""
     return (
-        p.is_credential_value(value, p.WEAK)
+        _weak_credential(value)
         or value.lower().rstrip(" \t").endswith(_LABEL_END)
         or _SEP_AFTER.match(text, end) is not None
     )

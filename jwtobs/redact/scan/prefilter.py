@@ -108,16 +108,18 @@ class Prefilter:
 
         self._db.scan(memoryview(buf)[lo:hi], match_event_handler=on_match, scratch=scratch)
         lines: dict[int, tuple[int, int, bool]] = {}
+        rfind, find = buf.rfind, buf.find
         for found, only in ((hits, False), (judged_hits, True)):  # others first: a line they hit is not judged
             found.sort()
             end = lo - 1  # hits up to here are on the last line found
             for h in found:
                 if h <= end:
                     continue
-                s = buf.rfind(b"\n", lo, h) + 1 if h > lo else lo
-                e = buf.find(b"\n", h, hi)
+                s = rfind(b"\n", lo, h) + 1
+                if s < lo:  # (a comparison, not max(): one call less per line)
+                    s = lo
+                e = find(b"\n", h, hi)
                 end = e = hi if e < 0 else e
-                s = max(s, lo)
                 if not only or s not in lines:
                     lines[s] = (s, e, only)
         return [lines[s] for s in sorted(lines)]

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Protocol
 
 from jwtobs.redact import patterns as p
-from jwtobs.redact.scan.fields import lines_that_may_change
+from jwtobs.redact.scan.fields import joined_lines_that_may_change
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter, numbered
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport, new_markers
 from jwtobs.redact.scan.walk import SNIFF, STDIN, is_binary, is_gzip, iter_files, os_message
@@ -257,7 +257,9 @@ def _to_scrub(buf: Buffer, cands: list[tuple[int, int, bool]]) -> list[tuple[int
     judged = [(s, e) for s, e, j in cands if j]
     if not judged:
         return [(s, e) for s, e, _ in cands]
-    maybe = lines_that_may_change([decode(buf[s:e]) for s, e in judged])
+    # joined as bytes and decoded once: a line's invalid UTF-8 ends at its newline, so this is the lines decoded
+    # one by one and joined
+    maybe = joined_lines_that_may_change(decode(b"\n".join([buf[s:e] for s, e in judged])))
     keep = {judged[i][0] for i in maybe}
     return [(s, e) for s, e, j in cands if not j or s in keep]
 
