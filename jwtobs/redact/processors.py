@@ -404,7 +404,7 @@ def _same_args(new: Any, old: Any) -> bool:
 def _plain_args(args: Any) -> bool:
     """Arguments whose formatting is deterministic (an object's ``__str__`` could differ the next time)."""
     values = args.values() if isinstance(args, Mapping) else args
-    return all(type(a) in _PLAIN_ARG for a in values)
+    return _PLAIN_ARG.issuperset(map(type, values))
 
 
 class RedactedException(Exception):
@@ -488,7 +488,8 @@ class LoggingRedactor(logging.Filter):
             record.args = self._core.scrubber.value(args)
             return
         core = self._core
-        if message in core._clean or core._quiet(message):
+        # (a message holding "eyJ", a gate word, cannot be proven clean: straight to its arguments)
+        if "eyJ" not in message and (message in core._clean or core._quiet(message)):
             return  # clean (the cheap proof: no detector can match)
         if args:
             # The arguments first, each through the clean-string cache and the gate (a token is usually one
@@ -501,7 +502,9 @@ class LoggingRedactor(logging.Filter):
                     candidate = str(msg) % new_args
                 except Exception:
                     candidate = None
-                if candidate is not None and _plain_args(new_args) and core.probed(candidate) is None:
+                # (the rebuilt message holds a marker, and every marker kind but jwe and digest is a gate word:
+                # straight to the detector pass)
+                if candidate is not None and _plain_args(new_args) and core.probe.text(candidate) == candidate:
                     record.args = new_args  # formatting plain values again later gives exactly ``candidate``
                     return
                 # an argument held a credential: the message becomes the scrubbed text, without arguments
