@@ -497,6 +497,9 @@ class _Pass:
         return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), end
 
     def _field(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        bare = m.group("bare")
+        if bare is not None and bare.lower() in p.EMPTY_VALUES:
+            return None  # a literal or a scheme word ("auth=Bearer [REDACTED:...]"): kept whatever the name
         if _in_marker(s, m.start()):
             return None
         low = m.string
