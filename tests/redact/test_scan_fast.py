@@ -304,3 +304,23 @@ def test_invalid_utf8_lines_joined_decode_alike(tmp_path: Any) -> None:
     assert reference
     for engine in ENGINES:
         assert _findings(log, engine) == reference, engine
+
+
+def test_new_markers() -> None:
+    """Markers of the scrubbed line that were not in the line: all of them when it held none (findall), else
+    those beyond the ones it held (a repeated marker counts)."""
+    from jwtobs.redact.scan.report import FAILED_KIND, new_markers
+
+    m1, m2 = "[REDACTED:jwt:ab-0123456789ab]", "[REDACTED:secret_field:c-0123456789ac]"
+    assert new_markers("x", "x") == []
+    assert new_markers("x", f"a {m1} b {m2} {m1} [REDACTION_FAILED]") == [
+        ("jwt", "ab-0123456789ab"),
+        ("secret_field", "c-0123456789ac"),
+        ("jwt", "ab-0123456789ab"),
+        (FAILED_KIND, "-"),
+    ]
+    assert new_markers(f"{m1} [REDACTION_FAILED]", f"{m1} {m2} {m1} [REDACTION_FAILED]") == [
+        ("secret_field", "c-0123456789ac"),
+        ("jwt", "ab-0123456789ab"),
+    ]
+    assert new_markers("[REDACTED:jwt", f"[REDACTED:jwt {m1}") == [("jwt", "ab-0123456789ab")]

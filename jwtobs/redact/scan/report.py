@@ -72,7 +72,9 @@ def new_markers(before: str, after: str) -> list[tuple[str, str]]:
     """Markers in ``after`` that are not in ``before`` (``(kind, fingerprint)``, in order)."""
     if "[REDACT" not in after:
         return []
-    old = Counter(m.group(0) for m in p.FINDING.finditer(before)) if "[REDACT" in before else Counter[str]()
+    if "[REDACT" not in before:  # (the common case: every marker is new; findall's tuples, no match objects)
+        return [(kind, fp) if kind else (FAILED_KIND, "-") for kind, fp in p.FINDING.findall(after)]
+    old = Counter(m.group(0) for m in p.FINDING.finditer(before))
     out = []
     for m in p.FINDING.finditer(after):
         if old[m.group(0)] > 0:
