@@ -171,6 +171,8 @@ class RedactorCore:
             if t in _SCALARS:
                 return value
             return self.scrubber.value(value)
+        if self._jose:  # the default scrubber: one pair without building a dict
+            return self.scrubber.item(key, value)
         return self.scrubber.values(((key, value),))[key]
 
     def items(self, values: Mapping[Any, Any]) -> dict[Any, Any] | None:

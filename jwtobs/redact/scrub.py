@@ -737,6 +737,16 @@ class Scrubber:
         self._count(run.counts)
         return out
 
+    def item(self, key: Any, value: Any) -> Any:
+        """Scrubbed value of one ``(key, value)`` pair, as :meth:`values` would make it (fails closed)."""
+        run = _Pass()
+        try:
+            out = run._item(key, value, 0)
+        except Exception:
+            return FAILED
+        self._count(run.counts)
+        return out
+
     def values(self, items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
         """Scrubbed copy of ``(key, value)`` pairs as a dict, failing closed per value (not per mapping)."""
         run = _Pass()
