@@ -267,7 +267,7 @@ class _Pass:
         credential whose keyword was inside a looser value found in the first pass is found now, so scrubbing
         the output again changes nothing. (Not when only JOSE tokens were redacted: they are replaced before
         every other detector runs, so the first pass already ran those on the output.)"""
-        if len(s) >= _JOSE_MIN and s[0] in "Bbe":
+        if _JOSE_MIN <= len(s) <= _SETTLE_MAX and s[0] in "Bbe":  # (a huge text is no single token)
             out = self._bearer_jose(s)
             if out is not None:
                 return out
@@ -281,7 +281,7 @@ class _Pass:
         full pass, which would find nothing else ("Bearer [REDACTED:jwt:...]" holds no other credential, and a
         JOSE-only pass needs no second pass); None for any other text. ``tests/redact/test_sinks.py`` checks it
         against the full pass."""
-        m = _BEARER_JOSE(s)
+        m = _BEARER_JOSE(s) if len(s) <= _SETTLE_MAX else None
         if m is None:
             return None
         start = m.start("token")
