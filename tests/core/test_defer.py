@@ -20,12 +20,15 @@ from jwtobs.events import ValidationEvent
 from .conftest import AUD, ISS, Keys, claims
 
 
-def _run(defer: bool, tokens: list[str], keys: Keys, clock: Any) -> tuple[list[dict[str, Any]], int]:
-    events: list[ValidationEvent] = []
+def _validate(
+    tokens: list[str], keys: Keys, *, defer: bool, sinks: list[Any], clock: Any = None
+) -> tuple[InMemoryMetricReader, Any]:
+    """Configure (spans never sampled, an in-memory metric reader) and validate ``tokens`` with a wrapped
+    ``jwt.decode``; the caller's dict is changed after each return (it owns it). Returns (reader, state)."""
     reader = InMemoryMetricReader()
-    jwtobs.configure(
+    state = jwtobs.configure(
         defer=defer,
-        sinks=[events.append],
+        sinks=sinks,
         fingerprint_key="k" * 16,
         clock=clock,
         tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
@@ -39,6 +42,12 @@ def _run(defer: bool, tokens: list[str], keys: Keys, clock: Any) -> tuple[list[d
             result["sub"] = "changed-after-return"  # the caller owns its dict
         except jwt.PyJWTError:
             pass
+    return reader, state
+
+
+def _run(defer: bool, tokens: list[str], keys: Keys, clock: Any) -> tuple[list[dict[str, Any]], int]:
+    events: list[ValidationEvent] = []
+    reader, _ = _validate(tokens, keys, defer=defer, sinks=[events.append], clock=clock)
     if defer:
         assert len(events) < len(tokens)  # not built on the request thread
     jwtobs.flush()
@@ -180,21 +189,7 @@ def _metric_series(sinks: list[Any], tokens: list[str], keys: Keys, monkeypatch:
 
     monkeypatch.setattr(Fingerprinter, "token", token)
     monkeypatch.setattr(Fingerprinter, "claim", claim)
-    reader = InMemoryMetricReader()
-    state = jwtobs.configure(
-        defer=True,
-        sinks=sinks,
-        fingerprint_key="k" * 16,
-        tracer_provider=TracerProvider(sampler=ALWAYS_OFF),
-        meter_provider=MeterProvider(metric_readers=[reader]),
-        from_env=False,
-    )
-    decode = jwtobs.wrap(jwt.decode)
-    for t in tokens:
-        try:
-            decode(t, keys.hmac, algorithms=["HS256"], audience=AUD)
-        except jwt.PyJWTError:
-            pass
+    reader, state = _validate(tokens, keys, defer=True, sinks=sinks)
     jwtobs.flush()
     data = reader.get_metrics_data()
     series = sorted(
