@@ -324,3 +324,30 @@ def test_new_markers() -> None:
         ("jwt", "ab-0123456789ab"),
     ]
     assert new_markers("[REDACTED:jwt", f"[REDACTED:jwt {m1}") == [("jwt", "ab-0123456789ab")]
+
+
+def test_name_readings_are_remembered_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path remembers how it read a field name (no secret / weak, no header / scrubber decides): the same
+    answer as name_strength and header_kind, also after the bounded memory is cleared."""
+    from jwtobs.redact import patterns as p
+
+    monkeypatch.setattr(fields, "_NAMES_MAX", 40)
+    fields._NAMES.clear()
+    names = [line.partition(" ")[0].rstrip(":=\"',") for line in _generated(300, seed=19)]
+    names += ["SessionTracker", "input_userauth_request", "session_reuses", "sid", "Authorization", "x_api_key",
+              "password", "CBS Session", "sessionid", "auth", "token_fp"]  # fmt: skip
+    for _ in range(2):
+        for name in names:
+            strength = p.name_strength(name)
+            want = (
+                fields._NO_SECRET
+                if not strength
+                else fields._WEAK_FIELD
+                if strength == p.WEAK and p.header_kind(name) is None
+                else fields._SCRUB
+            )
+            got = fields._NAMES.get(name)
+            assert (got if got is not None else fields._name_reading(name)) == want, name
+    assert len(fields._NAMES) <= 40
+    assert {fields._name_reading(n) for n in names} == {fields._NO_SECRET, fields._WEAK_FIELD, fields._SCRUB}
+    fields._NAMES.clear()

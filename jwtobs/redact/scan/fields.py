@@ -66,7 +66,7 @@ def _starts(text: str, low: str) -> list[int]:
     """Where the matches that may change ``text`` start (``low`` is its lower case, of the same length)."""
     out: list[int] = []
     add = out.append
-    name_before, strength_of, header_kind, weak = p.name_before, p.name_strength, p.header_kind, p.WEAK
+    name_before, names = p.name_before, _NAMES
     for word, _words, pattern in p.TEXT_FIELDS:
         if word not in low:
             continue
@@ -74,13 +74,16 @@ def _starts(text: str, low: str) -> list[int]:
             start = m.start()
             head = len(name_before(low, start)) if low[start - 1 : start] in _NAME_CHARS else 0
             name = text[start - head : m.end("suffix")]
-            strength = strength_of(name)
-            if not strength:
+            reading = names.get(name)
+            if reading is None:
+                reading = _name_reading(name)
+            if reading == _NO_SECRET:
                 continue  # names no secret: SessionTracker, input_userauth_request, session_reuses
-            if strength == weak and header_kind(name) is None:
+            if reading == _WEAK_FIELD:
                 # the value: the last group of the match (dq, sq, eq or bare)
                 v_start, v_end = m.span(m.lastgroup or 0)
-                if not _may_be_credential(text, text[v_start:v_end], v_end):
+                value = text[v_start:v_end]
+                if not _may_be_credential(text, value, v_end):
                     continue  # session: 30546173_4261722401, sessionid: 0x34ede65503f0039, sid:2
             add(start)
     if "=" in low or "%3d" in low:
@@ -105,6 +108,30 @@ def _line_numbers(text: str, positions: list[int]) -> list[int]:
         if not out or out[-1] != line:
             out.append(line)
     return out
+
+
+#: How the fast path reads a field name: it names no secret, a weak name that is no credential header (the value
+#: decides), or anything else (the scrubber decides).
+_NO_SECRET: Final = 0
+_WEAK_FIELD: Final = 1
+_SCRUB: Final = 2
+#: :func:`_name_reading` of names already read (pure: :func:`patterns.name_strength`, :func:`patterns.header_kind`)
+_NAMES: dict[str, int] = {}
+_NAMES_MAX: Final = 1 << 14
+
+
+def _name_reading(name: str) -> int:
+    strength = p.name_strength(name)
+    if not strength:
+        reading = _NO_SECRET
+    elif strength == p.WEAK and p.header_kind(name) is None:
+        reading = _WEAK_FIELD
+    else:
+        reading = _SCRUB
+    if len(_NAMES) >= _NAMES_MAX:
+        _NAMES.clear()
+    _NAMES[name] = reading
+    return reading
 
 
 #: :func:`patterns.is_credential_value` of weakly named values already judged (the same ids repeat line after
