@@ -351,3 +351,18 @@ def test_name_readings_are_remembered_exactly(monkeypatch: pytest.MonkeyPatch) -
     assert len(fields._NAMES) <= 40
     assert {fields._name_reading(n) for n in names} == {fields._NO_SECRET, fields._WEAK_FIELD, fields._SCRUB}
     fields._NAMES.clear()
+
+
+def test_prefilter_threads_scan_like_one_thread(tmp_path: Any, real_lines: list[str]) -> None:
+    """Worker threads for the prefilter (small blocks, so many are in flight) give the one-thread findings."""
+    if not HAVE_HYPERSCAN:
+        pytest.skip("hyperscan not installed")
+    rnd = random.Random(21)
+    lines = rnd.sample(real_lines, 3000) + _generated(800, seed=21) + _form_lines()
+    rnd.shuffle(lines)
+    log = tmp_path / "threads.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
+    one = _findings(log, "hyperscan", block=4096)
+    assert len(one) > 50
+    assert _findings(log, "hyperscan", block=4096, threads=3) == one
+    assert _findings(log, "hyperscan") == one

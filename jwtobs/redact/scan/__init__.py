@@ -9,7 +9,7 @@ only on those: a prefilter finds the candidate lines in large blocks of raw byte
   query parameter names) and keep only the benign field names that ``patterns.NOT_SECRET`` still excludes,
   so a change there can only make the prefilter looser, never miss a detection. With the optional
   ``hyperscan`` package (``pip install 'jwtobs[scan]'``) they run as one multi-pattern automaton over
-  16 MiB blocks on two threads (the engine releases the GIL); without it a pure-Python engine looks for
+  16 MiB blocks (``Scanner(threads=N)`` runs it on worker threads); without it a pure-Python engine looks for
   keywords in each block and then runs the same expressions, with Python's ``re``, on the lines containing
   one (correct, about an order of magnitude slower).
 * **Findings.** A candidate line is scrubbed; each *new* redaction marker in the output (one not already in
