@@ -156,6 +156,21 @@ def _selector(metric: str, matchers: Mapping[str, str]) -> str:
     return f"{metric}{{{inner}}}" if inner else metric
 
 
+#: how far back a counter's last scraped value is looked for at each step (Prometheus's default lookback)
+COUNTER_LOOKBACK_S: Final = 300.0
+
+
+def _expr(source: _Source, matchers: Mapping[str, str], step: float) -> str:
+    """The PromQL for one source. A counter is read as its last scraped value at or before each step
+    (``last_over_time``): a plain selector returns nothing at a step whose latest sample is the staleness marker
+    of one failed scrape, and the next step would then carry two steps' increments (a doubled minute the
+    detectors could read as a burst). Gauges keep the plain selector: a gauge whose series ended is gone."""
+    selector = _selector(source.metric, matchers)
+    if source.kind != "counter":
+        return selector
+    return f"last_over_time({selector}[{math.ceil(max(COUNTER_LOOKBACK_S, step))}s])"
+
+
 # -- HTTP --------------------------------------------------------------------------------------------------
 class _Client:
     def __init__(self, url: str, timeout: float, headers: Mapping[str, str] | None) -> None:
@@ -261,7 +276,7 @@ def _load(
     first_t = start - step
     merged: pd.DataFrame | None = None
     for source in sources:
-        series = client.query_range(_selector(source.metric, matchers), first_t, end, step)
+        series = client.query_range(_expr(source, matchers, step), first_t, end, step)
         df = _frame(_rows(series, source, first_t), [source.column])
         if merged is None:
             merged = df
