@@ -121,6 +121,29 @@ def _stop(proc: subprocess.Popen[Any] | None, *, close_stdin: bool = False) -> N
         proc.wait(timeout=10)
 
 
+def start_prometheus(
+    binary: str, tmp: Path, config: dict[str, Any], log: Path
+) -> tuple[subprocess.Popen[bytes], PrometheusAPI]:
+    """A Prometheus on a free loopback port with ``config`` (its data and config under ``tmp``, output in
+    ``log``); the caller stops it with :func:`_stop`."""
+    port = free_port()
+    (tmp / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+    with open(log, "wb") as out:
+        prom = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=str(tmp),
+        )
+    return prom, PrometheusAPI(f"http://127.0.0.1:{port}")
+
+
 def _wait_for(what: str, ok: Callable[[], bool], deadline_s: float, stack_logs: Callable[[], str]) -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -159,27 +182,12 @@ def prom_stack() -> Iterator[Stack]:
         info = json.loads(line)
         metrics_port = int(info["metrics_port"])
 
-        port = free_port()
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(queries.RULES)],
             "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}],
         }
-        (tmp / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
-        with open(logs["prometheus"], "wb") as out:
-            prom = subprocess.Popen(
-                [
-                    prometheus_bin,
-                    f"--config.file={tmp / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={tmp / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--log.level=warn",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=str(tmp),
-            )
-        api = PrometheusAPI(f"http://127.0.0.1:{port}")
+        prom, api = start_prometheus(prometheus_bin, tmp, config, logs["prometheus"])
         stack = Stack(api, metrics_port, features(), tmp, logs)
 
         def ready() -> bool:

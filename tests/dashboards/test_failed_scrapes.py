@@ -8,10 +8,8 @@ returns nothing at a step whose latest sample is such a marker, and the next ste
 from __future__ import annotations
 
 import http.server
-import json
 import math
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from jwtobs.analysis.prometheus import from_prometheus
-from tests.dashboards.conftest import PrometheusAPI, _stop, free_port
+from tests.dashboards.conftest import PrometheusAPI, _stop, start_prometheus
 
 RATE = 100  # validations per second the target reports
 STEP = 4.0  # seconds per step of the query
@@ -79,27 +77,13 @@ def flaky() -> Iterator[tuple[PrometheusAPI, _Target]]:
         pytest.skip("the prometheus binary is not installed (Debian: apt-get install prometheus)")
     tmp = Path(tempfile.mkdtemp(prefix="jwtobs-flaky-"))
     target = _Target()
-    port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
         "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [f"127.0.0.1:{target.port}"]}]}],
     }
-    (tmp / "prometheus.yml").write_text(json.dumps(config))
-    with open(tmp / "prometheus.log", "wb") as out:
-        prom = subprocess.Popen(
-            [
-                prometheus_bin,
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=str(tmp),
-        )
+    prom, api = start_prometheus(prometheus_bin, tmp, config, tmp / "prometheus.log")
     try:
-        yield PrometheusAPI(f"http://127.0.0.1:{port}"), target
+        yield api, target
     finally:
         _stop(prom)
         target.close()
