@@ -62,9 +62,7 @@ from dataclasses import dataclass
 from types import FunctionType
 from typing import Any, Final
 
-from opentelemetry import context as otel_context
-
-from jwtobs import config, libraries, pipeline
+from jwtobs import _otel_compat, config, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.libraries import Target
 from jwtobs.wrap import ACTIVE, observer
@@ -112,9 +110,7 @@ try:  # the keys suppress_instrumentation() sets, read from one lookup of the cu
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
     from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_PLAIN
 
-    # the contextvars runtime context (the only one opentelemetry-api ships): its ContextVar read directly
-    _runtime_var = getattr(getattr(otel_context, "_RUNTIME_CONTEXT", None), "_current_context", None)
-    _current_context = _runtime_var.get if isinstance(_runtime_var, ContextVar) else otel_context.get_current
+    _current_context = _otel_compat.context_getter()  # the runtime context's own get (OTel internals live there)
 
     def _suppressed() -> bool:
         """``not is_instrumentation_enabled()`` (tested to agree with it)."""
