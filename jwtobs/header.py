@@ -11,12 +11,12 @@ from __future__ import annotations
 import binascii
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
 from jwtobs.sanitize import sanitize
 
-__all__ = ["TokenPeek", "peek", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
+__all__ = ["TokenPeek", "peek", "peek_later", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
 
 #: Tokens longer than this are not decoded at all (the header is still not trusted below it).
 MAX_TOKEN_BYTES: Final = 64 * 1024
@@ -45,6 +45,8 @@ class _Header:
     safe: tuple[str | None, str | None, str | None]
     #: no nested object or array: a shallow copy is a full copy
     flat: bool = True
+    #: ``alg`` is ``none`` in any spelling
+    alg_none: bool = False
 
     def header_copy(self) -> dict[str, Any] | None:
         """A private copy of the parsed header: the cached one is shared by every peek of the same header, so
@@ -183,7 +185,8 @@ def _parse_header(segment: str) -> _Header:
         alg, kid, typ = _str_or_none(obj, "alg", bad), _str_or_none(obj, "kid", bad), _str_or_none(obj, "typ", bad)
         flat = not any(isinstance(v, (dict, list)) for v in obj.values())
         safe = (sanitize(alg), sanitize(kid), sanitize(typ))
-        result = _Header(True, obj, alg, kid, typ, tuple(bad), safe, flat)
+        alg_none = alg is not None and alg.strip().lower() == "none"
+        result = _Header(True, obj, alg, kid, typ, tuple(bad), safe, flat, alg_none)
     if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
         _HEADER_CACHE.clear()  # bounded: a flood of distinct headers cannot grow it
     _HEADER_CACHE[segment] = result
@@ -222,26 +225,77 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
         return TokenPeek("empty")
     if size > max_bytes:
         return TokenPeek("oversized", token_bytes=size)
-    text = _as_text(token)
+    text = token if type(token) is str else _as_text(token)
     if text is None:
         return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
     if text[:1] in _WS or text[-1:] in _WS:
         text = text.strip()
     if text[:1] == "{":
         return TokenPeek("json", token_bytes=size)
-    dots = text.count(".")
-    if dots != 2 and dots != 4:
+    # exactly 2 dots (JWS) or 4 (JWE), found with str.find (memchr) instead of counting every character
+    find = text.find
+    first = find(".")
+    second = find(".", first + 1)  # (no first dot: searched from 0, none either)
+    if second < 0:
         return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
-    h = _parse_header(text[: text.index(".")])
+    third = find(".", second + 1)
+    jwe = third >= 0
+    if jwe:
+        fourth = find(".", third + 1)
+        if fourth < 0 or find(".", fourth + 1) >= 0:
+            return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
+    h = _parse_header(text[:first])
     if not h.ok:
         return TokenPeek("malformed", token_bytes=size, malformed_part="header")
     alg = h.alg
-    unsigned = alg is not None and alg.strip().lower() == "none"
-    if dots == 4:
+    unsigned = h.alg_none
+    if jwe:
         return TokenPeek("jwe", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
     if text[-1] == ".":
         unsigned = True
     return TokenPeek("jws", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
+
+
+class _LaterPeek(TokenPeek):
+    """A :class:`TokenPeek` that peeks at its token when one of its fields is first read (an unset slot's
+    ``AttributeError`` lands in ``__getattr__``): a rejection whose reason needs nothing of the token (an
+    expired token, a wrong audience) is classified without a peek on the request thread, and the event
+    builder peeks later, off it."""
+
+    __slots__ = ("_max_bytes", "_source")
+    _source: str
+    _max_bytes: int
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _PEEK_FIELDS:
+            raise AttributeError(name)
+        done = peek(self._source, max_bytes=self._max_bytes)
+        for f in _PEEK_FIELDS:
+            object.__setattr__(self, f, getattr(done, f))
+        return getattr(done, name)
+
+
+_PEEK_FIELDS: Final = frozenset(f.name for f in fields(TokenPeek))
+_new = object.__new__
+
+
+def peek_later(token: object, *, max_bytes: int = MAX_TOKEN_BYTES) -> TokenPeek:
+    """:func:`peek`, done when a field of the result is first read. Only a non-empty ASCII ``str`` within
+    ``max_bytes`` waits (so its ``kind`` is none of ``missing``, ``empty``, ``invalid_type``, ``oversized``:
+    see :func:`is_later`); anything else is peeked at once. Never raises."""
+    if type(token) is str and 0 < len(token) <= max_bytes and token.isascii():
+        p: _LaterPeek = _new(_LaterPeek)
+        p._source = token
+        p._max_bytes = max_bytes
+        return p
+    return peek(token, max_bytes=max_bytes)
+
+
+def is_later(p: TokenPeek) -> bool:
+    """Whether ``p`` is a :func:`peek_later` that waited (peeked by now or not): the peek of a non-empty ASCII
+    text within the size limit, so its ``kind`` is none of ``missing``, ``empty``, ``invalid_type``,
+    ``oversized`` whatever its form."""
+    return type(p) is _LaterPeek
 
 
 def _is_b64url(segment: str) -> bool:

@@ -4,8 +4,8 @@
 builds events. :func:`record` never raises: a failure in telemetry or a sink is counted and swallowed, so
 observing a validation can never change its outcome.
 
-Deferred by default: the request thread keeps a :class:`Pending` record (the token, a copy of the claims,
-the timing, the OpenTelemetry context) in a bounded queue and returns. A daemon thread turns each into an
+Deferred by default: the request thread keeps a :data:`Pending` record (a tuple: the token, a copy of the
+claims, the timing, the OpenTelemetry context) in a bounded queue and returns. A daemon thread turns each into an
 event (header peek, keyed fingerprints, the event record, span and metric measurements, sinks). The queue
 is bounded: when it is full the record is dropped and counted (``jwtobs.events.dropped``), the request is
 never blocked. :func:`flush` (``jwtobs.flush()``) builds everything waiting and flushes the sinks; so does
@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
 
@@ -73,63 +73,35 @@ def _label(value: object) -> str | None:
     return sanitize(value)
 
 
-class Pending:
-    """One finished validation, everything its event is built from (on the background thread, or at once).
+class _Labels(NamedTuple):
+    """A :class:`Site` for :func:`record`'s callers, which pass the labels themselves."""
 
-    ``peek`` ``None``: the token is peeked when the event is built; ``claims`` ``None``: the unverified claims
-    of the peek (rejected tokens). ``time`` is the event time (POSIX seconds), ``context`` the OpenTelemetry
-    context of the validation (the span's parent).
-    """
+    library: str
+    profile: str
 
-    __slots__ = (
-        "claims",
-        "context",
-        "detail",
-        "end_ns",
-        "library",
-        "outcome",
-        "peek",
-        "profile",
-        "reason",
-        "start_ns",
-        "state",
-        "tenant",
-        "time",
-        "token",
-    )
 
-    def __init__(
-        self,
-        *,
-        state: config.State,
-        outcome: Outcome,
-        library: str,
-        profile: str,
-        token: object,
-        claims: Mapping[str, Any] | None,
-        start_ns: int,
-        end_ns: int,
-        time: float,
-        context: otel_context.Context | None,
-        reason: str | None = None,
-        detail: str | None = None,
-        peek: TokenPeek | None = None,
-        tenant: str | None = None,
-    ) -> None:
-        self.state = state
-        self.outcome = outcome
-        self.library = library
-        self.profile = profile
-        self.token = token
-        self.claims = claims
-        self.start_ns = start_ns
-        self.end_ns = end_ns
-        self.time = time
-        self.context = context
-        self.reason = reason
-        self.detail = detail
-        self.peek = peek
-        self.tenant = tenant
+#: One finished validation, everything its event is built from (on the background thread, or at once): a
+#: plain tuple, made on the request thread with one ``BUILD_TUPLE`` and read by the builder with one unpack:
+#: ``(state, site, token, claims, start_ns, end_ns, time, context, outcome, peek, reason, detail, tenant)``.
+#: ``site`` carries ``library`` and ``profile``; ``claims`` ``None``: the claims of the peek; ``time`` the event
+#: time (POSIX seconds), ``None``: ``end_ns`` (a ``time.time_ns()`` value); ``context`` the OpenTelemetry
+#: context of the validation (the span's parent); ``peek`` ``None``: the token is peeked when the event is built
+#: (a :func:`jwtobs.header.peek_later` is peeked then too, if the classification did not need it).
+Pending = tuple[
+    config.State,
+    "Site",
+    object,
+    "Mapping[str, Any] | None",
+    int,
+    int,
+    "float | None",
+    "otel_context.Context | None",
+    Outcome,
+    "TokenPeek | None",
+    "str | None",
+    "str | None",
+    "str | None",
+]
 
 
 def record(
@@ -161,21 +133,20 @@ def record(
             context = otel_context.get_current()  # the span (if sampled) is built later with this parent
         else:
             context = None
-        item = Pending(
-            state=st,
-            outcome=outcome,
-            library=library,
-            profile=profile,
-            token=bytes(token) if type(token) is bytearray else token,  # the caller may reuse a bytearray
-            claims=claims,
-            start_ns=start_ns,
-            end_ns=end_ns,
-            time=time.time() if clock is None else clock(),
-            context=context,
-            reason=reason,
-            detail=detail,
-            peek=peek,
-            tenant=tenant,
+        item: Pending = (
+            st,
+            _Labels(library, profile),
+            bytes(token) if type(token) is bytearray else token,  # the caller may reuse a bytearray
+            claims,
+            start_ns,
+            end_ns,
+            time.time() if clock is None else clock(),
+            context,
+            outcome,
+            peek,
+            reason,
+            detail,
+            tenant,
         )
     except Exception as exc:  # pragma: no cover - defensive
         _failed(state, "event", exc)
@@ -195,7 +166,6 @@ class Site(Protocol):
     def profile(self) -> str: ...
 
 
-_new = object.__new__
 _current = config.current
 _get_context = context_getter()  # otel_context.get_current without its two Python calls (see _otel_compat)
 
@@ -212,7 +182,9 @@ def _observed(
     detail: str | None = None,
 ) -> None:
     try:
-        st = _current()
+        st = config._state  # config.current() without its call, once configured
+        if st is None:
+            st = _current()
         if not st.defer:
             record(
                 outcome=outcome,
@@ -228,26 +200,27 @@ def _observed(
                 state=st,
             )
             return
-        # Deferred: the Pending record is filled field by field (a keyword call costs about 1 µs more on the
-        # request thread) and appended to the queue.
-        item: Pending = _new(Pending)
-        item.state = st
-        item.outcome = outcome
-        item.library = site.library
-        item.profile = site.profile
-        item.token = bytes(token) if type(token) is bytearray else token
-        item.claims = claims.copy() if type(claims) is dict else claims  # the caller may change its dict
-        item.start_ns = start_ns
-        item.end_ns = end_ns
-        item.time = end_ns / 1e9 if st.clock is None else st.clock()
-        item.context = _get_context()
-        item.reason = reason
-        item.detail = detail
-        item.peek = peek
-        item.tenant = None
+        # Deferred: one tuple (the Pending record) appended to the queue
+        clock = st.clock
+        item: Pending = (
+            st,
+            site,
+            bytes(token) if type(token) is bytearray else token,
+            claims.copy() if type(claims) is dict else claims,  # the caller may change its dict after we return
+            start_ns,
+            end_ns,
+            None if clock is None else clock(),
+            _get_context(),
+            outcome,
+            peek,
+            reason,
+            detail,
+            None,
+        )
         queue = _queue
-        if queue.thread is not None and len(queue.items) < queue.batch:
-            queue.items.append(item)
+        items = queue.items
+        if len(items) < queue.batch and queue.thread is not None:
+            items.append(item)
         else:
             queue.put(item)
     except Exception as exc:  # pragma: no cover - defensive
@@ -279,10 +252,7 @@ def _failed(state: config.State | None, component: str, exc: BaseException) -> N
 
 def build(item: Pending) -> ValidationEvent:
     """The :class:`ValidationEvent` of one validation (peek, keyed fingerprints, labels)."""
-    st = item.state
-    token = item.token
-    peek = item.peek
-    claims = item.claims
+    st, site, token, claims, start_ns, end_ns, event_time, _, outcome, peek, reason, detail, tenant = item
     safe = None
     if peek is None and claims is not None and type(token) is str and token.isascii():
         # accepted tokens: (alg, kid, typ) per distinct header segment, no full peek (a handful per issuer)
@@ -291,7 +261,7 @@ def build(item: Pending) -> ValidationEvent:
     if safe is None:
         if peek is None:
             peek = peek_token(token)
-            if item.outcome == "accepted" and peek.kind == "jws" and len(_SAFE_BY_HEADER) < _MAX_SAFE_HEADERS:
+            if outcome == "accepted" and peek.kind == "jws" and len(_SAFE_BY_HEADER) < _MAX_SAFE_HEADERS:
                 if type(token) is str and token.isascii():
                     _SAFE_BY_HEADER[token[: token.find(".")]] = peek.safe
         if claims is None:
@@ -307,7 +277,6 @@ def build(item: Pending) -> ValidationEvent:
     token_fp: str | None = None
     if full and isinstance(token, (str, bytes)) and 0 < len(token) <= _MAX_FP_BYTES:
         token_fp = fp.token(token)
-    tenant = item.tenant
     issuer = client_id = jti_hash = sub_hash = None
     iat = nbf = exp = None
     if claims is not None:
@@ -325,12 +294,12 @@ def build(item: Pending) -> ValidationEvent:
             if tenant is None and st.tenant_claim is not None:
                 tenant = _label(get(st.tenant_claim))
     event = ValidationEvent(
-        time=item.time,
-        outcome=item.outcome,
-        reason=item.reason,
-        detail=item.detail,
-        library=item.library,
-        profile=item.profile,
+        time=end_ns / 1e9 if event_time is None else event_time,
+        outcome=outcome,
+        reason=reason,
+        detail=detail,
+        library=site.library,
+        profile=site.profile,
         issuer=issuer,
         alg=alg,
         kid=kid,
@@ -344,23 +313,23 @@ def build(item: Pending) -> ValidationEvent:
         nbf=nbf,
         exp=exp,
         token_bytes=token_bytes,
-        duration_s=(item.end_ns - item.start_ns) / 1e9,
+        duration_s=(end_ns - start_ns) / 1e9,
         service=st.service,
     )
-    if item.outcome == "accepted":
+    if outcome == "accepted":
         st.guard.learn(issuer, kid)
     return event
 
 
 def _process(item: Pending) -> ValidationEvent | None:
-    st = item.state
+    st = item[0]
     try:
         event = build(item)
     except Exception as exc:  # pragma: no cover - defensive
         st.telemetry.lost()
         st.telemetry.failed("event", exc)
         return None
-    st.telemetry.emit(event, item.start_ns, item.end_ns, item.context)  # emit(), one call less per event
+    st.telemetry.emit(event, item[4], item[5], item[7])  # emit(), one call less per event
     _to_sinks(st, event)
     return event
 
@@ -410,8 +379,9 @@ class _Queue:
         n = len(items)
         if n >= self.batch:
             if n >= self.max_queued:
-                item.state.telemetry.lost()
-                item.state.telemetry.failed("event_queue", _QueueFull())
+                st = item.state if isinstance(item, _KeySetItem) else item[0]
+                st.telemetry.lost()
+                st.telemetry.failed("event_queue", _QueueFull())
                 return
             if not self.wake.is_set():  # once per batch, not on every request past it
                 self.wake.set()
@@ -440,7 +410,7 @@ class _Queue:
                     item = items.popleft()
                 except IndexError:
                     return n
-                if type(item) is Pending:
+                if type(item) is tuple:
                     _process(item)
                 else:
                     assert isinstance(item, _KeySetItem)

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, overload
 
 from jwtobs import adapters, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
-from jwtobs.header import MAX_TOKEN_BYTES, peek
+from jwtobs.header import MAX_TOKEN_BYTES, peek_later
 
 __all__ = ["wrap", "active", "observer", "ACTIVE"]
 
@@ -81,7 +81,9 @@ class _Observer:
 
     def rejected(self, token: object, exc: BaseException, t0: int, dt: int) -> tuple[Any, str | None]:
         try:
-            p = peek(token, max_bytes=self.max_bytes)
+            # the token is peeked only if the adapter needs its header for this exception (an expired token's
+            # reason needs nothing of it); otherwise the event builder peeks, off the request thread
+            p = peek_later(token, max_bytes=self.max_bytes)
             reason, detail = adapters.classify(self.adapter, exc, p)
             annotate(exc, reason, detail)
             pipeline.rejected(self, token, p, reason=reason.value, detail=detail, start_ns=t0, end_ns=t0 + dt)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, cast
 
 from jwtobs import libraries
-from jwtobs.header import TokenPeek
+from jwtobs.header import TokenPeek, is_later
 from jwtobs.reasons import Reason
 
 __all__ = ["Adapter", "get", "infer_library", "classify", "LIBRARIES"]
@@ -69,13 +69,14 @@ def infer_library(fn: Callable[..., Any]) -> str | None:
 
 def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classification:
     """The reason for a rejection: shared facts about the token first, then the library's exception."""
-    kind = peek.kind
-    if kind in ("missing", "empty"):
-        return Reason.MISSING, None
-    if kind == "invalid_type":
-        return Reason.MALFORMED, "type"
-    if kind == "oversized":
-        return Reason.OVERSIZED, "token"
+    if not is_later(peek):  # (a later peek is of a non-empty text within the size limit: none of these)
+        kind = peek.kind
+        if kind in ("missing", "empty"):
+            return Reason.MISSING, None
+        if kind == "invalid_type":
+            return Reason.MALFORMED, "type"
+        if kind == "oversized":
+            return Reason.OVERSIZED, "token"
     try:
         result = adapter.classify(exc, peek)
     except Exception:  # an adapter bug must not break the caller: fail closed
