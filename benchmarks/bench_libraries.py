@@ -1,7 +1,9 @@
 """Bare vs observed validation for all five libraries, measured in the same run, reported as ratios.
 
 Run: ``.venv/bin/python benchmarks/bench_libraries.py [--n 1000] [--block 50] [--rounds 3] [--libs ...] [--algs ...]``
-(``--bytecodes``: Python bytecodes executed per validation instead of CPU time, see :func:`bytecodes`)
+(``--bytecodes``: Python bytecodes executed per validation instead of CPU time, see :func:`bytecodes`;
+``--base REV``: also ``wrap`` and ``instrumented`` with jwtobs of git revision REV loaded next to this checkout
+as ``jwtobs_base`` (``ab_wrap.py``'s loader), in the same blocks: a before/after A/B in one process)
 
 PyJWT, joserfc, python-jose, jwcrypto and authlib (``bench_wrap.py``'s ``mint`` and ``configure_bench`` are
 reused), algorithms HS256, RS256, ES256 and EdDSA (python-jose has none), accepted and rejected (expired)
@@ -191,6 +193,16 @@ def apply(snap: list[tuple[Any, str, Any]]) -> None:
             delattr(owner, attr)
 
 
+def load_base(rev: str) -> Any:
+    """jwtobs of another commit, loaded next to this checkout's as ``jwtobs_base`` (``ab_wrap.base_package``)."""
+    from ab_wrap import base_package
+
+    tmp = tempfile.mkdtemp(prefix="jwtobs-base-")
+    base_package(rev, tmp)
+    sys.path.insert(0, tmp)
+    return importlib.import_module("jwtobs_base")
+
+
 def run(
     lib: str,
     alg: str,
@@ -200,6 +212,7 @@ def run(
     expired: bool,
     block: int,
     rounds: int,
+    base: Any = None,
 ) -> dict[str, dict[str, float]]:
     _priv, pub, material = keys[alg]
     validate = validator(lib, alg, pub, material)
@@ -221,6 +234,13 @@ def run(
         patched_attrs = snapshot(points)
         apply(bare_attrs)
         wrapped = jwtobs.wrap(validate, library=lib)
+        if base is not None:  # the same, with jwtobs of --base (configured alike, its own instrumentor)
+            base_reader = _configure_base(base, tmp, tp, defer)
+            base_inst = importlib.import_module(base.__name__ + ".instrumentation").JwtInstrumentor()
+            base_inst.instrument(libraries=[lib])
+            base_attrs = snapshot(points)
+            apply(bare_attrs)
+            base_wrapped = base.wrap(validate, library=lib)
 
         def call(fn: Callable[[str], Any]) -> Callable[[str], None]:
             def one(t: str) -> None:
@@ -236,10 +256,16 @@ def run(
             "wrap": (bare_attrs, call(wrapped)),
             "instrumented": (patched_attrs, call(validate)),
         }
+        if base is not None:
+            variants["wrap@base"] = (bare_attrs, call(base_wrapped))
+            variants["instrumented@base"] = (base_attrs, call(validate))
 
         def owed() -> None:
             config.flush()
             reader.get_metrics_data()
+            if base is not None:
+                base.flush()
+                base_reader.get_metrics_data()
 
         try:
             request = dict.fromkeys(variants, 0.0)
@@ -276,6 +302,9 @@ def run(
                     total[name].append((time.process_time() - t0) / len(chunk))
                 apply(bare_attrs)
         finally:
+            if base is not None:
+                apply(base_attrs)
+                base_inst.uninstrument()
             apply(patched_attrs)  # as instrument() left them: uninstrument() restores the originals
             inst.uninstrument()
             tp.shutdown()
@@ -290,6 +319,25 @@ def run(
             }
             for name in variants
         }
+
+
+def _configure_base(base: Any, tmp: str, tp: TracerProvider, defer: bool | None) -> Any:
+    """``configure_bench`` for the ``--base`` package (its own meter provider and event file)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    options: dict[str, Any] = {} if defer is None else {"defer": defer}
+    base.configure(
+        tracer_provider=tp,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        fingerprint_key="bench-fingerprint-key",
+        events_path=os.path.join(tmp, "events-base.jsonl"),
+        issuers=[ISS],
+        from_env=False,
+        **options,
+    )
+    return reader
 
 
 def bytecodes(lib: str, alg: str, keys: dict[str, tuple[Any, Any, bytes]], tokens: list[str]) -> dict[str, float]:
@@ -353,7 +401,9 @@ def main() -> None:
     ap.add_argument("--algs", default=",".join(ALGS))
     ap.add_argument("--modes", default="default,sync")
     ap.add_argument("--bytecodes", action="store_true", help="count Python bytecodes per validation instead")
+    ap.add_argument("--base", help="also run wrap and instrumented with jwtobs of this git revision (A/B)")
     args = ap.parse_args()
+    base = load_base(args.base) if args.base else None
     # joserfc warns on every EdDSA decode (RFC 9864 deprecates the name); the warning machinery would be timed
     warnings.simplefilter("ignore")
     keys = make_keys()
@@ -377,9 +427,13 @@ def main() -> None:
         tmp.cleanup()
         return
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.1f} at start")
+    extra = f" | wrap request @{args.base} | instrumented request @{args.base} | instrumented +µs @{args.base}"
     print(
         "| library | alg | outcome | mode | bare µs | wrap request | wrap total CPU "
-        "| instrumented request | instrumented +µs | instrumented total CPU |\n|" + "---|" * 10,
+        "| instrumented request | instrumented +µs | instrumented total CPU"
+        + (extra if base else "")
+        + " |\n|"
+        + "---|" * (13 if base else 10),
         flush=True,
     )
     for alg in algs:
@@ -390,14 +444,17 @@ def main() -> None:
                 if (lib, alg) in UNSUPPORTED:
                     continue
                 for mode in modes:
-                    r = run(
-                        lib, alg, keys, tokens, None if mode == "default" else False, expired, args.block, args.rounds
-                    )
+                    defer = None if mode == "default" else False
+                    r = run(lib, alg, keys, tokens, defer, expired, args.block, args.rounds, base)
                     b, w, i = r["bare"], r["wrap"], r["instrumented"]
+                    ab = ""
+                    if base is not None:
+                        wb, ib = r["wrap@base"], r["instrumented@base"]
+                        ab = f" {wb['request']:.2f} | {ib['request']:.2f} | {ib['request_us'] - b['request_us']:.1f} |"
                     print(
                         f"| {lib} | {alg} | {'rejected' if expired else 'accepted'} | {mode} | {b['request_us']:.1f} "
                         f"| {w['request']:.2f} | {w['total']:.2f} | {i['request']:.2f} "
-                        f"| {i['request_us'] - b['request_us']:.1f} | {i['total']:.2f} |",
+                        f"| {i['request_us'] - b['request_us']:.1f} | {i['total']:.2f} |{ab}",
                         flush=True,
                     )
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")

@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 
 from jwtobs.sanitize import sanitize
 
-__all__ = ["TokenPeek", "peek", "peek_later", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
+__all__ = ["TokenPeek", "LaterPeek", "peek", "peek_later", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
 
 #: Tokens longer than this are not decoded at all (the header is still not trusted below it).
 MAX_TOKEN_BYTES: Final = 64 * 1024
@@ -256,7 +256,7 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
     return TokenPeek("jws", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
 
 
-class _LaterPeek(TokenPeek):
+class LaterPeek(TokenPeek):
     """A :class:`TokenPeek` that peeks at its token when one of its fields is first read (an unset slot's
     ``AttributeError`` lands in ``__getattr__``): a rejection whose reason needs nothing of the token (an
     expired token, a wrong audience) is classified without a peek on the request thread, and the event
@@ -284,7 +284,7 @@ def peek_later(token: object, *, max_bytes: int = MAX_TOKEN_BYTES) -> TokenPeek:
     ``max_bytes`` waits (so its ``kind`` is none of ``missing``, ``empty``, ``invalid_type``, ``oversized``:
     see :func:`is_later`); anything else is peeked at once. Never raises."""
     if type(token) is str and 0 < len(token) <= max_bytes and token.isascii():
-        p: _LaterPeek = _new(_LaterPeek)
+        p: LaterPeek = _new(LaterPeek)
         p._source = token
         p._max_bytes = max_bytes
         return p
@@ -295,7 +295,7 @@ def is_later(p: TokenPeek) -> bool:
     """Whether ``p`` is a :func:`peek_later` that waited (peeked by now or not): the peek of a non-empty ASCII
     text within the size limit, so its ``kind`` is none of ``missing``, ``empty``, ``invalid_type``,
     ``oversized`` whatever its form."""
-    return type(p) is _LaterPeek
+    return type(p) is LaterPeek  # (the adapters test the type inline)
 
 
 def _is_b64url(segment: str) -> bool:

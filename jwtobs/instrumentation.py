@@ -110,15 +110,19 @@ try:  # the keys suppress_instrumentation() sets, read from one lookup of the cu
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
     from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_PLAIN
 
-    _current_context = _otel_compat.context_getter()  # the runtime context's own get (OTel internals live there)
-
-    def _suppressed() -> bool:
-        """``not is_instrumentation_enabled()`` (tested to agree with it)."""
-        ctx = _current_context()
-        return bool(ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_PLAIN))
-
+    _current_context: Callable[[], Any] = _otel_compat.context_getter()  # (OTel internals live there)
 except ImportError:  # pragma: no cover - an opentelemetry-api that names them otherwise: the public function
-    _suppressed = _suppressed_api
+    _SUPPRESS_KEY = _SUPPRESS_PLAIN = "suppressed"
+
+    def _current_context() -> Any:
+        return {"suppressed": _suppressed_api()}
+
+
+def _suppressed() -> bool:
+    """``not is_instrumentation_enabled()`` (tested to agree with it; the patched functions inline it)."""
+    ctx = _current_context()
+    return bool(ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_PLAIN))
+
 _pipeline_accepted = pipeline.accepted
 
 #: The decode (joserfc, authlib) of this context whose claims check has not run yet:
@@ -214,61 +218,127 @@ def _token_at(obs: Any, at: int, options_at: int | None = None) -> _Begin:
 
 
 def _call_patch(original: Callable[..., Any], obs: Any, at: int, options_at: int | None) -> Callable[..., Any]:
-    """One call is one validation: :func:`jwtobs.wrap`'s flow, for an entry point patched in place."""
+    """One call is one validation: :func:`jwtobs.wrap`'s flow, for an entry point patched in place (what
+    :func:`_patched` does with :func:`_token_at`, in one function: the request thread's cost of PyJWT and
+    python-jose)."""
     opt_at = None if options_at is None else options_at + at
-    return _patched(original, _token_at(obs, at, opt_at), obs.rejected, obs=obs)
+    get_token = obs.get_token
+    claims_of = obs.claims_from_result
+    rejected = obs.rejected
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        if _active_get():
+            return original(*args, **kwargs)
+        if opt_at is not None:  # options={"verify_signature": False}: a peek, not a validation (_token_at)
+            options = kwargs.get("options") if len(args) <= opt_at else args[opt_at]
+            if type(options) is dict and options.get("verify_signature", True) is False:
+                return original(*args, **kwargs)
+        ctx = _current_context()
+        if ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_PLAIN):  # _suppressed()
+            return original(*args, **kwargs)
+        token = args[at] if len(args) > at else get_token(args, kwargs)
+        mark = _active_set(True)
+        t0 = _time_ns()
+        p0 = _perf_ns()
+        try:
+            result = original(*args, **kwargs) if kwargs else original(*args)
+            end = t0 + _perf_ns() - p0
+        except Exception as exc:
+            rejected(token, exc, t0, _perf_ns() - p0)
+            raise
+        finally:
+            _active_reset(mark)
+        try:
+            _pipeline_accepted(obs, token, claims_of(result), t0, end)
+        except Exception:  # pragma: no cover - a result the adapter cannot read; the pipeline never raises
+            _log.debug("jwtobs: could not record an accepted validation", exc_info=True)
+        return result
+
+    return patched
 
 
 def _decode_patch(original: Callable[..., Any], obs: Any, at: int, claims_of: str) -> Callable[..., Any]:
     """First step of joserfc/authlib: a failure is recorded now; a success is remembered in this context for
     the claims check of the claims it returned, which records the one event (:func:`_claims_patch`)."""
     of_self = claims_of == "self"
+    get_token = obs.get_token
+    rejected = obs.rejected
 
-    def remember(token: Any, result: Any, t0: int, dt: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        if _active_get():
+            return original(*args, **kwargs)
+        ctx = _current_context()
+        if ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_PLAIN):  # _suppressed()
+            return original(*args, **kwargs)
+        token = args[at] if len(args) > at else get_token(args, kwargs)
+        mark = _active_set(True)
+        t0 = _time_ns()
+        p0 = _perf_ns()
+        try:
+            result = original(*args, **kwargs) if kwargs else original(*args)
+            dt = _perf_ns() - p0
+        except Exception as exc:
+            rejected(token, exc, t0, _perf_ns() - p0)
+            raise
+        finally:
+            _active_reset(mark)
         try:
             claims = result if of_self else getattr(result, claims_of, None)
         except Exception:  # pragma: no cover - a result whose attribute raises: nothing to join
-            return
+            return result
         _decoded_set((obs, claims, token, result, t0, dt))
+        return result
 
-    return _patched(original, _token_at(obs, at), obs.rejected, remember)
+    return patched
 
 
 def _claims_patch(original: Callable[..., Any], at: int) -> Callable[..., Any]:
     """Second step of joserfc/authlib: the claims check of the claims this context's decode returned records
     the validation (rejected with the claim's reason, or accepted; the duration is both calls'); any other
     claims check is not recorded. ``at``: where the claims are (``JWTClaims.validate(self)``: 0;
-    ``JWTClaimsRegistry.validate(self, claims)``: 1)."""
+    ``JWTClaimsRegistry.validate(self, claims)``: 1). The decode checked suppression: the check of its claims
+    completes what it started."""
 
-    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def patched(*args: Any, **kwargs: Any) -> Any:
         waiting = _decoded_get()
-        if waiting is None or (args[at] if len(args) > at else kwargs.get("claims")) is not waiting[1]:
-            return _SKIP
-        _decoded_set(None)
-        return waiting
-
-    def fail(waiting: Any, exc: BaseException, t0: int, dt: int) -> None:
-        obs, _, token, _, t0, dt0 = waiting
-        obs.rejected(token, exc, t0, dt0 + dt)
-
-    def done(waiting: Any, result: Any, t0: int, dt: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if waiting is None or _active_get():
+            return original(*args, **kwargs)
         obs, claims, token, decoded, t0, dt0 = waiting
+        if (args[at] if len(args) > at else kwargs.get("claims")) is not claims:
+            return original(*args, **kwargs)
+        _decoded_set(None)
+        mark = _active_set(True)
+        p0 = _perf_ns()
+        try:
+            result = original(*args, **kwargs) if kwargs else original(*args)
+            end = t0 + dt0 + _perf_ns() - p0
+        except Exception as exc:
+            obs.rejected(token, exc, t0, dt0 + _perf_ns() - p0)
+            raise
+        finally:
+            _active_reset(mark)
         if isinstance(claims, dict):  # the claims the decode returned (joserfc Token.claims, authlib JWTClaims)
-            _pipeline_accepted(obs, token, claims, t0, t0 + dt0 + dt)
+            _pipeline_accepted(obs, token, claims, t0, end)
         else:  # pragma: no cover - not what either library returns
-            _accepted(obs, token, decoded, t0, dt0 + dt)
+            _accepted(obs, token, decoded, t0, end - t0)
+        return result
 
-    # the decode checked suppression: the check of its claims completes what it started
-    return _patched(original, begin, fail, done, suppressible=False)
+    return patched
 
 
 _RAW_ATTR: Final = "_jwtobs_raw_token"
 
 
+def _two_dots(text: str) -> bool:
+    """Exactly two dots (a compact JWS), found with ``str.find`` (memchr) rather than counting every character."""
+    second = text.find(".", text.find(".") + 1)
+    return second >= 0 and text.find(".", second + 1) < 0
+
+
 def _jwcrypto_accepted(obs: Any, token: object, jwt: object, t0: int, dt: int) -> None:
     """jwcrypto keeps the claims as JSON text: for a compact JWS the event builder reads them from the token
     itself (the payload jwcrypto verified), off the request thread, instead of a second parse here."""
-    if type(token) is str and token.count(".") == 2:
+    if type(token) is str and _two_dots(token):
         _pipeline_accepted(obs, token, None, t0, t0 + dt)
     else:
         _accepted(obs, token, jwt, t0, dt)

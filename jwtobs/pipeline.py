@@ -37,6 +37,7 @@ __all__ = [
     "Pending",
     "Site",
     "accepted",
+    "observed",
     "rejected",
     "record",
     "claim_int",
@@ -226,6 +227,12 @@ def _observed(
     except Exception as exc:  # pragma: no cover - defensive
         _failed(None, "event", exc)
 
+
+#: ``observed(site, token, claims, start_ns, end_ns, outcome="accepted", peek=None, reason=None, detail=None)``:
+#: :func:`record` for a validation observed by a wrapper or a patched entry point, positional arguments only
+#: (timestamps ``time.time_ns()`` values; claims ``None``: read from the token when the event is built).
+#: Never raises.
+observed: Final = _observed
 
 #: ``accepted(site, token, claims, start_ns, end_ns)``: :func:`record` for an accepted validation whose
 #: timestamps are wall-clock ``time.time_ns()`` values (claims ``None``: read from the token when the event is

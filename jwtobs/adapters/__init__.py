@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, cast
 
 from jwtobs import libraries
-from jwtobs.header import TokenPeek, is_later
+from jwtobs.header import LaterPeek, TokenPeek
 from jwtobs.reasons import Reason
 
 __all__ = ["Adapter", "get", "infer_library", "classify", "LIBRARIES"]
@@ -69,7 +69,7 @@ def infer_library(fn: Callable[..., Any]) -> str | None:
 
 def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classification:
     """The reason for a rejection: shared facts about the token first, then the library's exception."""
-    if not is_later(peek):  # (a later peek is of a non-empty text within the size limit: none of these)
+    if type(peek) is not LaterPeek:  # (a later peek is of a non-empty text within the size limit: none of these)
         kind = peek.kind
         if kind in ("missing", "empty"):
             return Reason.MISSING, None

@@ -24,6 +24,11 @@ NAME: Final = "pyjwt"
 
 def claims_from_result(result: object) -> Mapping[str, Any] | None:
     """``jwt.decode`` returns the claims; ``jwt.decode_complete`` a dict with a ``payload``."""
+    if type(result) is dict:  # (the same as below, without the ABC checks)
+        if "signature" not in result:
+            return result
+        payload = result.get("payload")
+        return payload if isinstance(payload, Mapping) and "header" in result else result
     if isinstance(result, Mapping):
         payload = result.get("payload")
         if isinstance(payload, Mapping) and "header" in result and "signature" in result:

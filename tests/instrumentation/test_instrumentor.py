@@ -490,3 +490,8 @@ def test_accepted_events_carry_the_tokens_claims_on_every_entry_point(
     assert event.sub_hash is not None and event.jti_hash is not None and event.issuer == ISS
     assert [getattr(event, f) for f in fields] == [getattr(reference, f) for f in fields]
     instrumented.take()
+
+
+@pytest.mark.parametrize("text", ["", ".", "..", "...", "a.b.c", "a.b", "a.b.c.d", "abc", ".a.", "a..b", "a.b.c.d.e"])
+def test_compact_jws_check_counts_dots_exactly(text: str) -> None:
+    assert instrumentation._two_dots(text) is (text.count(".") == 2)

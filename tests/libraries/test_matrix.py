@@ -978,6 +978,31 @@ def test_claims_from_result_reads_each_result_type(lib_keys: LibKeys) -> None:
     assert authlib_adapter.claims_from_result("not claims") is None
 
 
+def test_pyjwt_claims_from_result_fast_path_reads_what_the_mapping_path_reads() -> None:
+    """``jwt.decode``'s dict takes a shortcut (no ABC checks): the same answer as any other mapping."""
+    from types import MappingProxyType
+
+    from jwtobs.adapters import pyjwt as pyjwt_adapter
+
+    complete = {"header": {"alg": "HS256"}, "payload": {"sub": "x"}, "signature": b"s"}
+    cases: list[dict[str, Any]] = [
+        {"sub": "x", "exp": 1},
+        {"signature": "a claim named signature", "sub": "x"},
+        complete,
+        {"header": {}, "payload": "not a mapping", "signature": b"s"},
+        {"payload": {"sub": "x"}, "signature": b"s"},  # no header: the claims themselves
+        {},
+    ]
+    for d in cases:
+        proxy = MappingProxyType(d)
+        expected = pyjwt_adapter.claims_from_result(proxy)
+        got = pyjwt_adapter.claims_from_result(d)
+        assert got == expected
+        assert (got is d) == (expected is proxy)  # the result itself, or its payload, alike
+    assert pyjwt_adapter.claims_from_result(complete) is complete["payload"]
+    assert pyjwt_adapter.claims_from_result(["x"]) is None
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # odd JSON types in header and claims: every library's failure is classified, never JWT_VALIDATOR_ERROR
 
