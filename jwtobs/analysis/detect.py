@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jwtobs.analysis.aggregate import OTHER, Aggregates, aggregate, lateness_quantile
+from jwtobs.analysis.aggregate import LATENESS_EDGES, OTHER, Aggregates, aggregate, lateness_quantile
 from jwtobs.kinds import INCIDENT_KINDS, KIND_INFO, SEVERITIES, Severity
 from jwtobs.reasons import ATTACK_REASONS
 
@@ -109,6 +109,13 @@ SKEW_CREEP = 3
 SKEW_QUIET = 3
 #: ... or failing on tokens in use in this many cycles in a row, further past exp each time
 SKEW_STEPS = 3
+#: ... or keeping a token after its 401 at its own pace: failing again a minute or more later (within this many
+#: minutes), at most SKEW_PACE failures a minute (a worker pool firing a cached token is a burst, not a pace)
+SKEW_KEPT = 10
+SKEW_PACE = 2
+#: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
+LEEWAY_SUPPORT = 3
+LEEWAY_NEAR = 30.0
 MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3, back=15)
 
 
@@ -582,15 +589,29 @@ def _clock(t: float) -> str:
 
 
 def leeway(data: pd.DataFrame | Aggregates | _Ctx) -> dict[str, float]:
-    """Per profile: the leeway its validator grants past ``exp``, as the events show it (the upper edge of
-    the latest bin in which a token past ``exp`` was still accepted; 0 when none was)."""
+    """Per profile: the leeway its validator grants past ``exp``, as the events show it. The accepted uses
+    past ``exp`` bound it from below (the upper edge of the latest bin in which a token past ``exp`` was still
+    accepted), the rejections from above (the lower edge of the earliest bin in which one was rejected as
+    expired): requests in flight or retried at expiry fail right past the leeway, so where at least
+    :data:`LEEWAY_SUPPORT` rejections lie within :data:`LEEWAY_NEAR` s above that edge it is the leeway; 0
+    when neither shows it."""
     ctx = _ctx(data)
     lat = ctx.agg.lateness
     out = {str(p): 0.0 for p in ctx.c["profile"].dropna().unique().tolist()}
-    acc = lat[(lat["outcome"] == "accepted") & (lat["direction"] == "late")]
+    late = lat[lat["direction"] == "late"]
+    acc = late[late["outcome"] == "accepted"]
     for prof, g in acc.groupby("profile"):
         # ignore a stray bin far above the rest (one token at the limit on a busy API would not move it)
         out[str(prof)] = lateness_quantile(g, 0.999)
+    edges = np.asarray((0.0, *LATENESS_EDGES))
+    for prof, g in late[late["outcome"] == "rejected"].groupby("profile"):
+        by = g.groupby("le")["count"].sum()
+        by = by[by > 0].sort_index()
+        if by.empty:
+            continue
+        low = float(edges[int(np.searchsorted(edges, float(by.index[0]))) - 1])
+        if int(by[by.index <= low + LEEWAY_NEAR].sum()) >= LEEWAY_SUPPORT:
+            out[str(prof)] = max(out.get(str(prof), 0.0), low)
     return out
 
 
@@ -653,6 +674,8 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
         rows += _skew_creeping(ctx, late, lw, life, found)
         found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
         rows += _skew_stepping(ctx, late, lw, life, found)
+        found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
+        rows += _skew_kept(ctx, late, lw, life, found)
     return _frame(_skew_merged(ctx, rows, life))
 
 
@@ -806,6 +829,76 @@ def _skew_stepping(
             scope = (ctx.c["client_id"] == cid).fillna(False)
             share = n / max(1, ctx.total(scope, r0, r1))
             iss = r["issuer"].dropna()
+            out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
+            found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
+    return out
+
+
+def _skew_kept(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], found: set[tuple[str, Any, Any]]
+) -> list[dict[str, Any]]:
+    """A clock only a little further behind than its client's refresh margin: it fails once or twice a token
+    cycle, too seldom for the count series and without the three cycles of :func:`_skew_stepping`. What still
+    tells it from the retries, replays and lazy refreshers every fleet has: the client keeps the token after
+    its 401 and fails again at its own pace (a minute or more later, at most :data:`SKEW_PACE` failures a
+    minute: a restarted worker pool firing its cached token is a burst within seconds; a lazy refresher
+    refreshes on the 401), further past ``exp`` than a request in flight at expiry, after :data:`SKEW_QUIET`
+    token cycles without any such failure (a client failing past ``exp`` in :data:`SKEW_USUAL` of its cycles
+    shows nothing new). A kept failure within one minute counts when the client did the same in the token
+    cycle before (cycle after cycle)."""
+    rej = late[(late["direction"] == "late") & late["seen"]]
+    limit = rej["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    keep = rej["le"] > limit
+    rej, limit = rej[keep], limit[keep]
+    rej = rej.assign(far=rej["le"] > limit + SKEW_INFLIGHT)
+    out: list[dict[str, Any]] = []
+    for cid, r in rej.groupby("client_id"):
+        cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+        first = int(ctx.client_first.get(cid, 0))
+        per = r.groupby("i").agg(n=("count", "sum"), kept=("cont", "any"), far=("far", "any"))
+        runs = _clusters_of(per.index.tolist(), SKEW_KEPT)
+        paced: list[list[int]] = []
+        for run in runs:
+            sub = per.loc[run]
+            if not (sub["kept"].any() and sub["far"].any()) or int(sub["n"].max()) > SKEW_PACE:
+                continue  # not kept after a 401, only what requests in flight at expiry do, or a burst
+            if int(sub["n"].sum()) > run[-1] - run[0] + 1:
+                continue  # more than one a minute: a burst across a minute boundary, not a pace
+            if len(run) >= 2 and bool(sub["kept"].iloc[1:].any()):
+                paced.append(run)  # failing again a minute or more after the 401
+            elif paced and run[0] - paced[-1][-1] <= 1.5 * cyc:
+                paced.append(run)  # kept again, in the next token cycle
+        for run in paced:
+            r0, r1 = run[0], run[-1]
+            if any(c == str(cid) and ctx.ts(r0) <= e and s <= ctx.ts(r1, end=True) for c, s, e in found):
+                continue
+            span = (r0 - first) / cyc
+            before = [i for i in per.index.tolist() if i < r0 and not any(i in q for q in paced)]
+            # quiet: no failure past what requests in flight at expiry do in the SKEW_QUIET cycles before
+            far = set(per.index[per["far"]].tolist())
+            if span < SKEW_QUIET or any(i >= r0 - SKEW_QUIET * cyc for i in before if i in far):
+                continue
+            if len(_clusters_of(before, cyc / 2)) / span >= SKEW_USUAL:
+                continue  # a client failing past exp in many cycles anyway (a lazy refresher, every cycle)
+            # significance against the client's own rate of such failures (floored), over the minutes that failed
+            n = int(per.loc[run, "n"].sum())
+            mu = max(SKEW.floor, len(before) / max(1.0, r0 - first)) * len(run)
+            pv = _poisson_tail(n, mu)
+            if pv > SKEW.p_max:
+                continue
+            rr = r[r["i"].isin(run)]
+            offset = float(rr["le"].max())
+            seg = _Seg(_skew_start(ctx, late, str(cid), r0, lw, cyc, first), r1, n, mu, pv)
+            lws = sorted({lw.get(str(p), 0.0) for p in rr["profile"].dropna().astype(str)})
+            ev = (
+                f"client {cid}: {n} tokens rejected past exp while in use over {r1 - r0 + 1} min, kept after the "
+                f"401 and failing again at the client's pace (not a burst: <= {SKEW_PACE} a minute), up to "
+                f"~{offset:.0f} s past exp (validator leeway ~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s), "
+                f"none in the {span:.0f} token cycles before: clock ~{offset:.0f} s behind"
+            )
+            scope = (ctx.c["client_id"] == cid).fillna(False)
+            share = n / max(1, ctx.total(scope, r0, r1))
+            iss = rr["issuer"].dropna()
             out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
             found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
     return out

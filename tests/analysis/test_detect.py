@@ -142,7 +142,8 @@ def test_clock_skew_onset_is_the_first_failure_of_a_quiet_client() -> None:
     kept = [40, 100, 160, 220, 280, 340, 400, 460]
     drifting = _cycles("drifting", [[], [], [], [70], kept, kept])
     lazy = _cycles("lazy", [[70], [70], [70], [70], kept, kept])
-    inc = A.clock_skew_incidents(_frame_of(drifting + lazy))
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], []])  # a validator without leeway: 401s right past exp
+    inc = A.clock_skew_incidents(_frame_of(drifting + lazy + inflight))
     t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
     start = dict(zip(inc["client_id"], inc["start"], strict=True))
     assert set(start) == {"drifting", "lazy"}, inc
@@ -208,3 +209,28 @@ def test_a_clock_stepping_behind_is_found_from_few_failures() -> None:
     t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
     assert inc["start"].iloc[0] == (t0 + pd.Timedelta(seconds=5 * 3600 + 40)).floor("min")
     assert "3 token cycles in a row" in inc["evidence"].iloc[0]
+
+
+def test_a_clock_keeping_its_token_after_the_401_is_found_from_two_failures() -> None:
+    """A clock a little further behind than the refresh margin: a client quiet for 4 token cycles fails
+    twice in one cycle, 80 s apart, keeping its token after the 401 (leeway 0, shown by requests in flight
+    failing right past exp). Not flagged: a worker pool firing a cached token in a burst across a minute
+    boundary, and a lazy refresher that fails once in every cycle anyway."""
+    t0 = 1_800_000_000
+    kept = _cycles("kept", [[], [], [], [], [70, 150], []])
+    burst = _cycles("burst", [[], [], [], [], [58, 61, 66], []])
+    lazy = _cycles("lazy", [[50], [50], [50], [50], [70, 150], []])
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], []])
+    inc = A.clock_skew_incidents(_frame_of(kept + burst + lazy + inflight))
+    assert list(inc["client_id"]) == ["kept"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 5 * 3600 + 70, unit="s", tz="UTC").floor("min")
+    assert "kept after the 401" in inc["evidence"].iloc[0]
+
+
+def test_leeway_is_bounded_by_the_rejections_right_past_it() -> None:
+    """No token was accepted past exp, but requests in flight at expiry are rejected 31-40 s past it: the
+    validator grants 30 s. Rejections only long past exp (stale tokens) say nothing about the leeway."""
+    rows = _cycles("a", [[31], [33], [40], [300]]) + _cycles("b", [[400], [900], [3000], []])
+    df = _frame_of(rows)
+    df["profile"] = df["client_id"].map({"a": "api-30", "b": "api-stale"}).astype("string")
+    assert A.leeway(df) == {"api-30": 30.0, "api-stale": 0.0}
