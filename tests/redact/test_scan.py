@@ -746,13 +746,18 @@ def test_xml_element_on_a_line_without_separators_is_found(tmp_path: Path) -> No
 
 
 def test_python_engine_candidates_equal_hyperscan_candidates(real_mix: tuple[Path, Any]) -> None:
-    """Both engines evaluate the same trigger expressions: the same candidate lines (not only findings)."""
+    """Both engines evaluate the same trigger expressions: the same candidate lines (not only findings), but for
+    the lines Hyperscan drops because their only trigger hits are field hits it settles where they are reported
+    (``CBS Session: 30546173_4261722401``): the scrubber leaves those lines as they are."""
     if not HAVE_HYPERSCAN:
         pytest.skip("hyperscan not installed")
     data = real_mix[0].read_bytes()
-    assert scan.Prefilter("python").candidates(data, 0, len(data)) == scan.Prefilter("hyperscan").candidates(
-        data, 0, len(data)
-    )
+    py = scan.Prefilter("python").candidates(data, 0, len(data))
+    hs = scan.Prefilter("hyperscan").candidates(data, 0, len(data))
+    assert set(hs) <= set(py)
+    dropped = [data[s:e].decode("utf-8", "surrogateescape") for s, e in sorted(set(py) - set(hs))]
+    assert dropped
+    assert [line for line in dropped if scrub_text(line) != line] == []
 
 
 # -- --jobs: worker processes, large files by chunks ------------------------------------------------------------

@@ -150,6 +150,61 @@ def _weak_credential(value: str) -> bool:
     return known
 
 
+# -- a field trigger's hit, judged where the Hyperscan engine reports it ----------------------------------------
+#: The name before a field hit's ":" (read on the reversed bytes): blanks, then up to 48 name characters (49 read:
+#: a longer run is left to the fast path, which reads names of any length as the scrubber does).
+_HIT_NAME: Final = re.compile(rb"[ \t]*+([A-Za-z0-9_\-]{1,49}+)")
+#: The value after it: blanks, then a value the scrubber reads as a bare value (starting with a letter or digit,
+#: printable ASCII only) followed by ASCII whitespace or the end of the line; anything else (a quote, a bracket,
+#: "b'", a control or non-ASCII character) is left to the fast path.
+_HIT_VALUE: Final = re.compile(rb"[ \t]*+([A-Za-z0-9][^\x00-\x20\x7f-\xff,;&\"'\\\[\]{}()<>]*+)(?=[\t-\r ]|\Z)")
+_HIT_WINDOW: Final = 72
+
+
+def field_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """True when the field trigger's match whose last byte is ``buf[last]`` (a line of ``buf[lo:hi]``, which
+    starts at a line start) cannot make the scrubber change the line: the match ends with ``Name:`` (blanks
+    allowed before the ":"), the name is 1-48 name characters, and :func:`_name_reading` says it names no secret
+    (``input_userauth_request:``, ``[SessionTracker:``), or it is a weak name whose bare value
+    :func:`_may_be_credential` (the fast path's own judgement) clears (``CBS Session: 30546173_4261722401``).
+
+    Why that is enough: a ``patterns.TEXT_FIELDS`` match needs its trigger's match (the stem, the rest of the
+    name, the separator), so a field match of the scrubber that uses this ":" starts at a stem inside this name;
+    with at most 48 name characters on either side of the stem, the scrubber reads the whole run as the name
+    (``patterns.name_before`` reads up to 64, the suffix up to 48) and this value as its bare value (the value
+    starts with a letter or digit and ends at whitespace). Its ``_field`` then declines exactly as the fast path
+    judges. The Hyperscan engine drops a line only when every trigger match on it is such a hit (so every other
+    detector's trigger is absent too): ``tests/redact/test_scan_fast.py`` checks that no dropped line is
+    changed by the scrubber."""
+    if buf[last] != 58:  # ":" ("=" and "," forms: the fast path decides)
+        return False
+    start = last - _HIT_WINDOW
+    if start < lo:
+        start = lo
+    before = buf[start:last][::-1]
+    m = _HIT_NAME.match(before)
+    if m is None:
+        return False
+    n = m.end(1) - m.start(1)
+    if n > 48 or (m.end() == len(before) and start > lo):  # longer, or the window may have cut the name
+        return False
+    name = before[m.start(1) : m.end(1)][::-1].decode("ascii")
+    reading = _NAMES.get(name)
+    if reading is None:
+        reading = _name_reading(name)
+    if reading == _NO_SECRET:
+        return True
+    if reading != _WEAK_FIELD:
+        return False
+    v = _HIT_VALUE.match(buf, last + 1, hi)
+    if v is None:
+        return False
+    end = buf.find(b"\n", v.end(), hi)
+    text = buf[v.start(1) : hi if end < 0 else end].decode("utf-8", "surrogateescape")
+    n = v.end(1) - v.start(1)
+    return not _may_be_credential(text, text[:n], n)
+
+
 def _may_be_credential(text: str, value: str, end: int) -> bool:
     """A weakly named value (a field named ``session``, a ``code=``) that the scrubber may redact: a credential
     by :func:`patterns.is_credential_value`, or followed by what could make the scrubber read on past ``end``."""

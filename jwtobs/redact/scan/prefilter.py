@@ -7,9 +7,11 @@ import re
 import threading
 from typing import Any, Final
 
+from jwtobs.redact.scan.fields import field_hit_unchanged
 from jwtobs.redact.scan.hyperscan_engine import have_hyperscan, hyperscan_db
 from jwtobs.redact.scan.rules import (
     BLOCK_TRIGGERS,
+    FIELD_TRIGGER,
     JUDGED_TRIGGERS,
     block_finders,
     compiled,
@@ -34,7 +36,10 @@ class Prefilter:
     ``engine``: ``"hyperscan"`` (fast, optional dependency), ``"python"`` (stdlib only) or ``"all"`` (every
     line is a candidate: slow, the reference the others are checked against). Chosen at construction. Both
     real engines evaluate the same trigger expressions (:func:`~jwtobs.redact.scan.rules.triggers`), so they
-    find the same candidate lines.
+    find the same candidate lines, but for one thing: Hyperscan reports where each match ends, so it judges the
+    field trigger's hits there (:func:`~jwtobs.redact.scan.fields.field_hit_unchanged`), and a line whose only
+    hits are settled field hits (``CBS Session: 30546173_4261722401``) is no candidate; the Python engine leaves
+    such a line to the fast path, which passes it over.
     """
 
     def __init__(self, engine: str | None = None) -> None:
@@ -58,7 +63,8 @@ class Prefilter:
         )
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)
         self._line_exprs = {t.name: (exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS}
-        self._judged = tuple(t.name in JUDGED_TRIGGERS for t in trig)  # by expression id
+        # by expression id: 0 a plain trigger, 1 a judged one, 2 the field trigger (its hits judged where they are)
+        self._hit_kinds = tuple(2 if t.name == FIELD_TRIGGER else 1 if t.name in JUDGED_TRIGGERS else 0 for t in trig)
         self._db: Any = None
         #: why the default engine could not be used (the CLI prints it), or None
         self.note: str | None = None
@@ -96,17 +102,18 @@ class Prefilter:
             scratch = self._local.scratch = self._scratch.clone()
         hits: list[int] = []
         judged_hits: list[int] = []
-        add, add_judged = hits.append, judged_hits.append
-        judged = self._judged
+        field_hits: list[int] = []
+        adds = (hits.append, judged_hits.append, field_hits.append)
+        kinds = self._hit_kinds
         base = lo - 1  # a match's end offset minus one: its last byte, on the line it belongs to
 
         def on_match(_id: int, _frm: int, to: int, _flags: int, _ctx: object) -> None:
-            if judged[_id]:
-                add_judged(base + to)
-            else:
-                add(base + to)
+            adds[kinds[_id]](base + to)
 
         self._db.scan(memoryview(buf)[lo:hi], match_event_handler=on_match, scratch=scratch)
+        # a field hit the scrubber cannot act on (``CBS Session: 30546173_42``) makes no candidate line by itself
+        unchanged = field_hit_unchanged
+        judged_hits += [h for h in field_hits if not unchanged(buf, h, lo, hi)]
         lines: dict[int, tuple[int, int, bool]] = {}
         rfind, find = buf.rfind, buf.find
         for found, only in ((hits, False), (judged_hits, True)):  # others first: a line they hit is not judged

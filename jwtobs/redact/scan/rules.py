@@ -201,6 +201,9 @@ BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "vendor")
 #: Triggers of name=value forms whose detectors the scanner's fast path (:mod:`~jwtobs.redact.scan.fields`) runs
 #: and judges itself: a line hit by these only is scrubbed only when that fast path says it may change.
 JUDGED_TRIGGERS: Final = ("field", "form_code", "query")
+#: The secret-stem field trigger: the Hyperscan engine judges each of its hits where it is reported
+#: (:func:`~jwtobs.redact.scan.fields.field_hit_unchanged`).
+FIELD_TRIGGER: Final = "field"
 
 
 def _literal_runs(stem: str) -> set[str]:
