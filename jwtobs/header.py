@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 
 from jwtobs.sanitize import sanitize
 
-__all__ = ["TokenPeek", "LaterPeek", "peek", "peek_later", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
+__all__ = ["TokenPeek", "LaterPeek", "peek", "peek_later", "settled", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
 
 #: Tokens longer than this are not decoded at all (the header is still not trusted below it).
 MAX_TOKEN_BYTES: Final = 64 * 1024
@@ -263,15 +263,17 @@ class LaterPeek(TokenPeek):
     builder peeks later, off it."""
 
     __slots__ = ("_max_bytes", "_source")
-    _source: str
+    #: the token, ``None`` once peeked
+    _source: str | None
     _max_bytes: int
 
     def __getattr__(self, name: str) -> Any:
-        if name not in _PEEK_FIELDS:
+        if name not in _PEEK_FIELDS or self._source is None:
             raise AttributeError(name)
         done = peek(self._source, max_bytes=self._max_bytes)
         for f in _PEEK_FIELDS:
             object.__setattr__(self, f, getattr(done, f))
+        self._source = None
         return getattr(done, name)
 
 
@@ -289,6 +291,13 @@ def peek_later(token: object, *, max_bytes: int = MAX_TOKEN_BYTES) -> TokenPeek:
         p._max_bytes = max_bytes
         return p
     return peek(token, max_bytes=max_bytes)
+
+
+def settled(p: TokenPeek) -> TokenPeek | None:
+    """``p`` when its fields are known (a :func:`peek`, or a :func:`peek_later` something has read), ``None``
+    for a later peek nobody read: a record keeps no peek object for the builder to peek again (and no
+    GC-tracked object per rejection waits in the queue)."""
+    return None if type(p) is LaterPeek and p._source is not None else p
 
 
 def is_later(p: TokenPeek) -> bool:

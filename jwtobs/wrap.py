@@ -20,7 +20,7 @@ from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, overload
 
 from jwtobs import adapters, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
-from jwtobs.header import MAX_TOKEN_BYTES, peek_later
+from jwtobs.header import MAX_TOKEN_BYTES, peek_later, settled
 
 __all__ = ["wrap", "active", "observer", "ACTIVE"]
 
@@ -89,7 +89,7 @@ class _Observer:
             p = peek_later(token, max_bytes=self.max_bytes)
             reason, detail = classify(self.adapter, exc, p)
             annotate(exc, reason, detail)
-            record(self, token, None, t0, t0 + dt, "rejected", p, reason._value_, detail)
+            record(self, token, None, t0, t0 + dt, "rejected", settled(p), reason._value_, detail)
             return reason, detail
         except Exception:  # pragma: no cover
             from jwtobs.reasons import Reason

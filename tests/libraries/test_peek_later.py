@@ -141,6 +141,17 @@ def test_a_later_peek_is_done_once_and_only_when_read(monkeypatch: pytest.Monkey
     assert len(calls) == 1
 
 
+def test_settled_is_none_only_for_an_unread_later_peek() -> None:
+    p = peek_later(HS + ".e30.sig")
+    assert header.settled(p) is None
+    assert p.alg == "HS256"
+    assert header.settled(p) is p and p.kind == "jws"
+    q = peek(HS + ".e30.sig")
+    assert header.settled(q) is q
+    r = peek_later(None)
+    assert header.settled(r) is r and r.kind == "missing"
+
+
 def test_expired_token_is_not_peeked_on_the_request_thread(hmac_key: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """Deferred: an expired token's reason comes from the exception alone; the builder peeks it (its event
     still carries the header's alg and the payload's claims)."""
