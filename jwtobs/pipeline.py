@@ -80,6 +80,21 @@ class _Labels(NamedTuple):
     profile: str
 
 
+_LABELS: dict[tuple[str, str], _Labels] = {}
+
+
+def _labels(library: str, profile: str) -> _Labels:
+    """One :class:`_Labels` per (library, profile), made once (a NamedTuple's ``__new__`` is Python-level);
+    bounded: a caller passing ever-new profiles cannot grow it past 1024."""
+    key = (library, profile)
+    labels = _LABELS.get(key)
+    if labels is None:
+        if len(_LABELS) >= 1024:
+            _LABELS.clear()
+        labels = _LABELS[key] = _Labels(library, profile)
+    return labels
+
+
 #: One finished validation, everything its event is built from (on the background thread, or at once): a
 #: plain tuple, made on the request thread with one ``BUILD_TUPLE`` and read by the builder with one unpack:
 #: ``(state, site, token, claims, start_ns, end_ns, time, context, outcome, peek, reason, detail, tenant)``.
@@ -130,12 +145,12 @@ def record(
         if st.defer:
             if type(claims) is dict:
                 claims = claims.copy()  # the caller owns the original and may change it after we return
-            context = otel_context.get_current()  # the span (if sampled) is built later with this parent
+            context = _get_context()  # the span (if sampled) is built later with this parent
         else:
             context = None
         item: Pending = (
             st,
-            _Labels(library, profile),
+            _labels(library, profile),
             bytes(token) if type(token) is bytearray else token,  # the caller may reuse a bytearray
             claims,
             start_ns,
