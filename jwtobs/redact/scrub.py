@@ -176,6 +176,37 @@ _SETTLE_MAX = 65536
 _BEARER_JOSE = re.compile(r"(?:[Bb]earer )?(?P<token>" + p.JOSE.pattern + ")").fullmatch
 _JOSE_MIN = 16
 _MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
+#: Texts the "Bearer <JWS>" shortcut (:meth:`_Pass._bearer_jose`) marked, by their ``hash()`` (tokens repeat: a
+#: client sends the same one for its whole lifetime): hash -> (the fingerprinter that made the marker, length, last
+#: 16 characters, kind, output). No token is kept (16 characters of a signature or tag rebuild nothing). A text
+#: with the same hash, length and end but different (a 64-bit collision of the process's keyed string hash) would
+#: be replaced by that output, a marker: over-redaction, never a leak. Bounded (emptied when full).
+_JOSE_SEEN: dict[int, tuple[object, int, str, str, str]] = {}
+_JOSE_SEEN_MAX = 4096
+_JOSE_TAIL = 16
+
+
+def _jose_seen(text: str, key: int, fingerprinter: object) -> tuple[str, str] | None:
+    """(kind, output) of ``text`` (whose hash is ``key``) when the JOSE shortcut marked it before with
+    ``fingerprinter``, else None."""
+    seen = _JOSE_SEEN.get(key)
+    if seen is None or seen[0] is not fingerprinter or seen[1] != len(text) or not text.endswith(seen[2]):
+        return None
+    return seen[3], seen[4]
+
+
+def jose_marked(text: str) -> tuple[str, str] | None:
+    """(scrubbed text, kind) when ``text`` is one JWS/JWE, alone or after "Bearer " (what
+    :meth:`Scrubber.bearer_jose` makes, nothing counted), else None."""
+    seen = _jose_seen(text, hash(text), config.current().fingerprinter) if len(text) <= _SETTLE_MAX else None
+    if seen is not None:
+        return seen[1], seen[0]
+    run = _Pass()
+    try:
+        out = run._bearer_jose(text)
+    except Exception:
+        return None
+    return None if out is None else (out, next(iter(run.counts)))
 
 
 #: Redaction counts that could not be recorded (telemetry failing): the text is still scrubbed.
@@ -281,7 +312,19 @@ class _Pass:
         full pass, which would find nothing else ("Bearer [REDACTED:jwt:...]" holds no other credential, and a
         JOSE-only pass needs no second pass); None for any other text. ``tests/redact/test_sinks.py`` checks it
         against the full pass."""
-        m = _BEARER_JOSE(s) if len(s) <= _SETTLE_MAX else None
+        if len(s) > _SETTLE_MAX:
+            return None
+        fingerprinter = config.current().fingerprinter
+        key = hash(s)
+        seen = _jose_seen(s, key, fingerprinter)
+        if seen is not None:
+            kind = seen[0]  # (the same text as a token marked before: its output, without the match or the hash)
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            self.total += 1
+            self.jose_only = True
+            self.extended = False
+            return seen[1]
+        m = _BEARER_JOSE(s)
         if m is None:
             return None
         start = m.start("token")
@@ -290,7 +333,13 @@ class _Pass:
             return None
         self.jose_only = True
         self.extended = False
-        return s[:start] + self.mark(pieces[0][1], pieces[0][0])
+        kind = pieces[0][1]
+        out = s[:start] + self.mark(kind, pieces[0][0])
+        if config.current().fingerprinter is fingerprinter:  # (not when the key changed meanwhile)
+            if len(_JOSE_SEEN) >= _JOSE_SEEN_MAX:
+                _JOSE_SEEN.clear()
+            _JOSE_SEEN[key] = (fingerprinter, len(s), s[-_JOSE_TAIL:], kind, out)
+        return out
 
     def _text(self, s: str) -> str:
         self.jose_only = self.extended = False
@@ -698,6 +747,13 @@ class Scrubber:
             tel = config.current().telemetry
             for kind, n in counts.items():
                 tel.count(telemetry.REDACTIONS, self._attrs[kind], n)
+        except Exception as exc:  # counting never breaks logging (nor scrubbing): counted, logged once
+            COUNT_FAILURES.add(exc)
+
+    def count(self, kind: str) -> None:
+        """Count one redaction of ``kind`` (a caller's own use of :func:`jose_marked`)."""
+        try:
+            config.current().telemetry.count(telemetry.REDACTIONS, self._attrs[kind], 1)
         except Exception as exc:  # counting never breaks logging (nor scrubbing): counted, logged once
             COUNT_FAILURES.add(exc)
 

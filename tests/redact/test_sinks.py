@@ -307,6 +307,169 @@ def test_bearer_jose_shortcut_equals_the_full_pass(tokens: Tokens) -> None:
 
 
 
+# -- the stdlib token-argument route (LoggingRedactor._token_argument) -------------------------------------------
+_ROUTE_LABELS = ("", "auth=", "auth:", "Authorization: ", "authorization=", "Proxy-Authorization: ", "token=", "token ",
+                 "token: ", "access_token=", "id_token:", "password=", "password: ", "passwd=", "secret=", "api_key=",
+                 "x-api-key: ", "X-Auth-Token: ", "jwt=", "JWT ", "bearer=", "Bearer ", "bearer ", "Basic ", "DPoP: ",
+                 "dpop=", "cookie=", "Cookie: ", "set-cookie=", "session=", "sessionid=", "sid=", "code=", "key=",
+                 "sig=", "signature=", "assertion=", "credential=", "pass=", "pwd=", "sshpass", "mysql", "curl",
+                 "redis-cli", "user=", "header.authorization=", "a.b.c=", "client_secret=", "private_key:", "ghp_",
+                 "AKIA", "eyJhbGciOiJIUzI1NiJ9=", "--token=", "-p", "x", "prompt_tokens=", "token_fp=", "q=")
+
+
+def _route_contexts() -> list[str]:
+    """Clean and dirty text around the token: our own clean lines, every 40th real log line, the forms above."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_redact
+
+    own = (Path(__file__).with_name("data") / "clean_other.log").read_text(encoding="utf-8").splitlines()
+    real = [line for lines in bench_redact.corpus_lines().values() for line in lines[::80]]
+    return [*own[:: max(1, len(own) // 150)], *real, *FORMS, _LONG, "", "x", "-p", "--", "a=", ":", "</b>", "%", "]"]
+
+
+def _general_route(fmt: str, args: tuple[Any, ...]) -> logging.LogRecord:
+    redactor = LoggingRedactor()
+    redactor._token_argument = lambda *a: None  # type: ignore[method-assign]
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, fmt, args, None)
+    redactor.filter(record)
+    return record
+
+
+def test_token_argument_route_equals_the_detector_pass(tokens: Tokens) -> None:
+    """A record whose one token argument ("Bearer <JWS>" or a JWS alone) is marked and whose rebuilt message is
+    proven clean without the detector pass: for every label before it (secret names, header names, scheme words,
+    command names, vendor prefixes...), every context (real and own clean lines, every form) in the format string
+    and as arguments, the record equals the one the general route makes (the detector pass over the rebuilt
+    message), and every message proven clean is one the full scrubber leaves as it is."""
+    contexts = _route_contexts()
+    jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVydGV4dA.dGFn"
+    values = [f"Bearer {tokens.rs256}", tokens.es256, f"bearer {tokens.hs256}", jwe, f"Bearer {tokens.eddsa}="]
+    redactor = LoggingRedactor()
+    proven = cases = 0
+    labels = _ROUTE_LABELS
+    for j, before in enumerate(contexts):
+        for i in (j % len(labels), (j * 7 + 3) % len(labels), (j * 13 + 5) % len(labels)):
+            label = labels[i]
+            after = contexts[(j * 7 + i) % len(contexts)]
+            value = values[(i + j) % len(values)]
+            escaped = before.replace("%", "%%"), after.replace("%", "%%")
+            for fmt, args in (
+                (f"{escaped[0]} {label}%s {escaped[1]}", (value,)),
+                (f"%s {label}%s %s", (before, value, after)),
+                (f"%s - %d {label}%s", (before, j, value)),
+                (f"{label}%s", (value,)),
+                (f"{escaped[0]} {label}%s", (value,)),
+                (f"%s {label}%s{escaped[1][:3]}", (before, value)),
+            ):
+                cases += 1
+                message = fmt % args
+                marked = redactor._token_argument(fmt, args, message)
+                if marked is not None and marked[1]:
+                    proven += 1
+                    candidate = fmt % marked[0]
+                    assert redact.scrub(candidate) == candidate, (fmt, args)
+                    assert not any(t in candidate for t in tokens.all())
+                record = logging.LogRecord("x", logging.INFO, __file__, 1, fmt, args, None)
+                LoggingRedactor().filter(record)
+                general = _general_route(fmt, args)
+                assert (record.msg, record.args) == (general.msg, general.args), (fmt, args)
+    assert proven > cases // 10  # (the route does prove records clean)
+
+
+def test_token_argument_route_window_ignores_the_fingerprint_digits(tokens: Tokens) -> None:
+    """The route remembers a window's verdict with the marker's 12 hex digits written as 0: the verdict is the
+    same for any digits (no gate word is made of hex digits; a vendor key inside a marker is left alone)."""
+    import random
+
+    rng = random.Random(3)
+    for label in _ROUTE_LABELS:
+        for prefix in ("", "Bearer ", "bearer "):
+            for key_id in ("t1", "glrt", "xoxb", "auth", "sid0", "code", "abcdef0123456789"):
+                verdicts = set()
+                for _ in range(40):
+                    digits = "".join(rng.choice("0123456789abcdef") for _ in range(12))
+                    window = f" {label}{prefix}[REDACTED:jwt:{key_id}-{digits}] "
+                    verdicts.add(redact.scrub(window) == window)
+                window = f" {label}{prefix}[REDACTED:jwt:{key_id}-000000000000] "
+                assert verdicts == {redact.scrub(window) == window}, (label, prefix, key_id)
+    for word in (*p.GATE_WORDS, *p.VENDOR_PREFIXES):  # (vendor keys are matched case-sensitively: "ACCA")
+        assert word.strip("0123456789abcdef"), word
+
+
+def test_token_argument_route_counts_and_marks_like_the_scrubber(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
+    """One jwt redaction counted per record, the marker's fingerprint is the token's, and a record the route
+    cannot prove clean (a secret elsewhere in the message) is scrubbed whole, its token counted once."""
+    redactor = LoggingRedactor()
+    fmt = "%s - %s %s -> %d in %.1f ms ua=%s request=%s auth=%s"
+    args = ("10.0.0.1", "GET", "/api/v1/search?q=shoes&page=2", 200, 1.5, "curl/8.4.0", "0b5c7b1e-1f2a-4c3d-9e8f")
+    for _ in range(3):
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, fmt, (*args, f"Bearer {tokens.rs256}"), None)
+        redactor.filter(record)
+        assert record.msg is fmt and record.args[:-1] == args
+        assert record.args[-1] == f"Bearer [REDACTED:jwt:{fp(tokens.rs256)}]"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, fmt + " password=%s", (*args, tokens.es256, "hunter2-x"),
+                               None)
+    redactor.filter(record)
+    assert "hunter2-x" not in record.getMessage() and fp(tokens.es256) in record.getMessage()
+    assert redactions(metrics) == {("jwt", "logging"): 4, ("secret_field", "logging"): 1}
+
+
+class _KeyByKey(processors.RedactorCore):
+    """A core without the joined check."""
+
+    __slots__ = ()
+
+    def _layout(self, keys: Any, values: Any) -> None:
+        return None
+
+
+def test_joined_gate_equals_key_by_key(tokens: Tokens, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RedactorCore.items checks the string values of an event of 9+ keys as one NUL-joined text: for generated
+    events (real and own clean lines, every form, tokens, numbers, None, containers, secret-named keys, values
+    changing type between events of one layout) the result equals the key-by-key check of a fresh core."""
+    import random
+
+    rng = random.Random(11)
+    contexts = _route_contexts()
+    values: list[Any] = [*contexts, *tokens.all(), f"Bearer {tokens.rs256}", 7, 2.5, None, True, {"password": "x1"}]
+    values += ["".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 8))) for _ in range(300)]
+    names = ["event", "level", "path", "status", "user_agent", "client_ip", "request_id", "user_id", "route", "bytes",
+             "msg", "authorization", "password", "session", "token_fp", "prompt_tokens", "cookie", "x-api-key"]
+    core = processors.RedactorCore("test")
+    joined: list[str] = []
+    gate = p.may_hold_secret
+
+    def counted(text: str) -> bool:
+        hit = gate(text)
+        if "\x00" in text and not hit:
+            joined.append(text)
+        return hit
+
+    monkeypatch.setattr(p, "may_hold_secret", counted)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import bench_redact
+
+    rids = [f"7c9e6679-7425-40de-944b-e07fc1f9{i:04x}" for i in range(64)]
+    for n in range(4000):
+        keys = names[:9] + rng.sample(names[9:], rng.randint(0, 5))
+        access = list(bench_redact.access_fields(n, rids).values())
+        event = {k: rng.choice(values) if rng.random() < 0.05 else access[i % 10] for i, k in enumerate(keys)}
+        expected = _KeyByKey("test").items(event)
+        assert core.items(event) == expected, event
+    assert len(joined) > 200 or p.hyperscan_gate() is None  # (events proven clean by the joined check)
+
+
+def test_format_plan_reads_printf_conversions() -> None:
+    plan = processors._format_plan("%s - %5.1f%% ua=%s auth=%s")
+    assert plan is not None and plan[0] == (True, False, True, True)
+    assert plan[1][0] == ("", "", " ", (" - %5.1f%% ua=%s auth=%s",))
+    assert plan[1][1] is None and plan[1][2] == ("ua=", " ", " ", (" auth=%s",))
+    assert plan[1][3] == ("auth=", " ", "", "")
+    assert processors._format_plan("%(a)s %s") is None and processors._format_plan("%*d") is None
+    assert processors._format_plan("100%") is None and processors._format_plan("") == ((), (), {})
+    assert processors._format_plan("100% done") == ((False,), (None,), {})  # ("% d" is a conversion, as for %)
+
+
 def test_query_param_search_finds_what_the_alternation_finds() -> None:
     """patterns.QUERY_PARAM starts with one character class (so the engine skips to candidate positions): the
     same matches as the plain alternation of separators it replaced, on generated text."""
