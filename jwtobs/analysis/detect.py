@@ -113,6 +113,8 @@ SKEW_STEPS = 3
 #: minutes), at most SKEW_PACE failures a minute (a worker pool firing a cached token is a burst, not a pace)
 SKEW_KEPT = 10
 SKEW_PACE = 2
+#: ... or, cycle after cycle, failing first within this many seconds past the leeway (a token in use up to it)
+SKEW_NEAR = 90.0
 #: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
 LEEWAY_SUPPORT = 3
 LEEWAY_NEAR = 30.0
@@ -838,14 +840,20 @@ def _skew_kept(
     ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], found: set[tuple[str, Any, Any]]
 ) -> list[dict[str, Any]]:
     """A clock only a little further behind than its client's refresh margin: it fails once or twice a token
-    cycle, too seldom for the count series and without the three cycles of :func:`_skew_stepping`. What still
-    tells it from the retries, replays and lazy refreshers every fleet has: the client keeps the token after
-    its 401 and fails again at its own pace (a minute or more later, at most :data:`SKEW_PACE` failures a
-    minute: a restarted worker pool firing its cached token is a burst within seconds; a lazy refresher
-    refreshes on the 401), further past ``exp`` than a request in flight at expiry, after :data:`SKEW_QUIET`
-    token cycles without any such failure (a client failing past ``exp`` in :data:`SKEW_USUAL` of its cycles
-    shows nothing new). A kept failure within one minute counts when the client did the same in the token
-    cycle before (cycle after cycle)."""
+    cycle, too seldom for the count series and without the three cycles of :func:`_skew_stepping`. What
+    still tells it from the retries, replays and lazy refreshers every fleet has: the client **keeps the
+    token after its 401** (``cont``; a lazy refresher refreshes on it) and
+
+    * fails again a minute or more later at its own pace: at most :data:`SKEW_PACE` failures a minute and
+      one a minute on average (a restarted worker pool firing its cached token is a burst of seconds), or
+      in three minutes in a row (no burst lasts that long), further than :data:`SKEW_INFLIGHT` s past the
+      leeway (what requests in flight at expiry do); or
+    * does so in two token cycles in a row, each time failing first within :data:`SKEW_NEAR` s past the
+      leeway: the token was in use up to its expiry (a replayed cached token is of any age);
+
+    after :data:`SKEW_QUIET` token cycles without a failure past leeway + :data:`SKEW_INFLIGHT`, having
+    failed past ``exp`` in fewer than :data:`SKEW_USUAL` of the cycles before the last one (a lazy
+    refresher fails in every cycle; the last cycle's failures may be the clock's own first ones)."""
     rej = late[(late["direction"] == "late") & late["seen"]]
     limit = rej["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
     keep = rej["le"] > limit
@@ -855,31 +863,45 @@ def _skew_kept(
     for cid, r in rej.groupby("client_id"):
         cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
         first = int(ctx.client_first.get(cid, 0))
-        per = r.groupby("i").agg(n=("count", "sum"), kept=("cont", "any"), far=("far", "any"))
-        runs = _clusters_of(per.index.tolist(), SKEW_KEPT)
-        paced: list[list[int]] = []
-        for run in runs:
+        r = r.assign(near=r["le"] <= r["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)) + SKEW_NEAR)
+        per = r.groupby("i").agg(n=("count", "sum"), kept=("cont", "any"), far=("far", "any"), near=("near", "any"))
+        kept: list[tuple[list[int], bool]] = []  # runs of failures kept after a 401; paced?
+        for run in _clusters_of(per.index.tolist(), SKEW_KEPT):
             sub = per.loc[run]
-            if not (sub["kept"].any() and sub["far"].any()) or int(sub["n"].max()) > SKEW_PACE:
-                continue  # not kept after a 401, only what requests in flight at expiry do, or a burst
-            if int(sub["n"].sum()) > run[-1] - run[0] + 1:
-                continue  # more than one a minute: a burst across a minute boundary, not a pace
-            if len(run) >= 2 and bool(sub["kept"].iloc[1:].any()):
-                paced.append(run)  # failing again a minute or more after the 401
-            elif paced and run[0] - paced[-1][-1] <= 1.5 * cyc:
-                paced.append(run)  # kept again, in the next token cycle
-        for run in paced:
+            if not sub["kept"].any():
+                continue
+            # a burst (seconds): more than SKEW_PACE a minute, or more than one a minute across a minute
+            # boundary; failures in three minutes in a row are not one burst
+            burst = int(sub["n"].max()) > SKEW_PACE or int(sub["n"].sum()) > run[-1] - run[0] + 1
+            steady = any(b - a == 2 for a, b in zip(run, run[2:], strict=False))
+            kept.append((run, (steady or not burst) and len(run) >= 2 and bool(sub["kept"].iloc[1:].any())))
+        episodes: list[list[int]] = []
+        for k, (run, paced) in enumerate(kept):
+            if paced and per.loc[run, "far"].any():
+                # failing again a minute or more after the 401 at the client's pace, further past exp than
+                # requests in flight at expiry
+                episodes.append(run)
+            if k and run[0] - kept[k - 1][0][-1] <= 1.5 * cyc:
+                both = kept[k - 1][0] + run
+                if per.loc[[both[0], run[0]], "near"].all() and per.loc[both, "far"].any():
+                    # kept after the 401 again in the next token cycle, each time failing first right past the
+                    # leeway (a token in use up to it; a replayed cached token is of any age)
+                    episodes.append(both)
+        far = set(per.index[per["far"]].tolist())
+        for run in episodes:
             r0, r1 = run[0], run[-1]
             if any(c == str(cid) and ctx.ts(r0) <= e and s <= ctx.ts(r1, end=True) for c, s, e in found):
                 continue
             span = (r0 - first) / cyc
-            before = [i for i in per.index.tolist() if i < r0 and not any(i in q for q in paced)]
+            before = [i for i in per.index.tolist() if i < r0]
             # quiet: no failure past what requests in flight at expiry do in the SKEW_QUIET cycles before
-            far = set(per.index[per["far"]].tolist())
             if span < SKEW_QUIET or any(i >= r0 - SKEW_QUIET * cyc for i in before if i in far):
                 continue
-            if len(_clusters_of(before, cyc / 2)) / span >= SKEW_USUAL:
-                continue  # a client failing past exp in many cycles anyway (a lazy refresher, every cycle)
+            # ... and failing in fewer than SKEW_USUAL of the cycles before the last (whose failures may be the
+            # clock's own first ones): a lazy refresher fails in every cycle
+            hist = [i for i in before if i < r0 - cyc]
+            if len(_clusters_of(hist, cyc / 2)) / max(1.0, span - 1.0) >= SKEW_USUAL:
+                continue
             # significance against the client's own rate of such failures (floored), over the minutes that failed
             n = int(per.loc[run, "n"].sum())
             mu = max(SKEW.floor, len(before) / max(1.0, r0 - first)) * len(run)

@@ -234,3 +234,20 @@ def test_leeway_is_bounded_by_the_rejections_right_past_it() -> None:
     df = _frame_of(rows)
     df["profile"] = df["client_id"].map({"a": "api-30", "b": "api-stale"}).astype("string")
     assert A.leeway(df) == {"api-30": 30.0, "api-stale": 0.0}
+
+
+def test_a_clock_failing_in_bursts_is_found_when_it_does_so_cycle_after_cycle() -> None:
+    """Three failures within a minute look like a worker pool firing a cached token; the same right past
+    ``exp`` in two token cycles in a row (the token in use up to its expiry, then kept) is a clock. Bursts of
+    old tokens (minutes past ``exp``) in two cycles in a row, and failures in three minutes in a row kept
+    after the 401 (a pace, not a burst), are told apart."""
+    t0 = 1_800_000_000
+    clock = _cycles("clock", [[], [], [], [], [35, 40, 45], [40, 45, 52], []])
+    replays = _cycles("replays", [[], [], [], [], [600, 603, 606], [900, 902, 905], []])
+    steady = _cycles("steady", [[], [], [], [], [70, 100, 130, 150, 170, 190], []])
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], []])
+    inc = A.clock_skew_incidents(_frame_of(clock + replays + steady + inflight))
+    assert sorted(inc["client_id"]) == ["clock", "steady"], inc
+    start = dict(zip(inc["client_id"], inc["start"], strict=True))
+    assert start["clock"] == pd.Timestamp(t0 + 5 * 3600 + 35, unit="s", tz="UTC").floor("min")
+    assert start["steady"] == pd.Timestamp(t0 + 5 * 3600 + 70, unit="s", tz="UTC").floor("min")
