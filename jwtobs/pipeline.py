@@ -143,8 +143,8 @@ def record(
         st = state if state is not None else config.current()
         clock = st.clock
         if st.defer:
-            if type(claims) is dict:
-                claims = claims.copy()  # the caller owns the original and may change it after we return
+            if isinstance(claims, dict):
+                claims = _dict_copy(claims)  # the caller owns the original and may change it after we return
             context = _get_context()  # the span (if sampled) is built later with this parent
         else:
             context = None
@@ -182,6 +182,7 @@ class Site(Protocol):
 
 
 _current = config.current
+_dict_copy = dict.copy  # a plain dict, also of a dict subclass
 _get_context = context_getter()  # otel_context.get_current without its two Python calls (see _otel_compat)
 
 
@@ -221,7 +222,9 @@ def _observed(
             st,
             site,
             bytes(token) if type(token) is bytearray else token,
-            claims.copy() if type(claims) is dict else claims,  # the caller may change its dict after we return
+            # the caller may change its dict after we return; a dict subclass (Authlib's JWTClaims, with its
+            # header and options) is copied to a plain dict too, so the record keeps no library object alive
+            _dict_copy(claims) if isinstance(claims, dict) else claims,
             start_ns,
             end_ns,
             None if clock is None else clock(),

@@ -73,3 +73,32 @@ def test_key_set_changes_keep_their_place_behind_validations(key: bytes) -> None
     kinds = [type(r).__name__ if isinstance(r, KeySetChange) else r.outcome for r in seen]
     assert kinds == ["accepted", "KeySetChange", "rejected"]
     assert pipeline.queued() == 0
+
+
+class _Claims(dict[str, Any]):
+    """A library's claims object that is a dict subclass (as Authlib's JWTClaims is)."""
+
+
+def test_claims_changed_after_return_do_not_change_the_event(key: bytes) -> None:
+    """The record keeps a plain copy of the returned claims (of a dict subclass too): what the application does
+    with its claims after the call does not reach the event built later."""
+    events: list[Any] = []
+    jwtobs.configure(defer=True, sinks=[events.append], fingerprint_key="k" * 16, from_env=False)
+    reference: list[Any] = []
+
+    for wrap_result in (dict, _Claims):
+        decode = jwtobs.wrap(lambda t, r=wrap_result: r(jwt.decode(t, key, algorithms=["HS256"])), library="pyjwt")
+        with pipeline._queue.lock:
+            claims = decode(_token(key, sub="alice", jti="j1"))
+            claims["sub"] = "mallory"
+            del claims["iss"]
+            claims.clear()
+        jwtobs.flush()
+        reference.append(events.pop())
+    plain, subclass = reference
+    for event in (plain, subclass):
+        assert event.issuer == ISS and event.jti_hash is not None and event.exp == 2_000_000_000
+    assert plain.sub_hash == subclass.sub_hash  # both the hash of "alice"
+    jwtobs.configure(defer=False, sinks=[events.append], fingerprint_key="k" * 16, from_env=False)
+    jwtobs.wrap(jwt.decode)(_token(key, sub="alice", jti="j1"), key, algorithms=["HS256"])
+    assert events[-1].sub_hash == plain.sub_hash
