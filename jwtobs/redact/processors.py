@@ -520,16 +520,19 @@ _SPEC: Final = re.compile(r"%(?:%|[-#0 +]*+[0-9]*+(?:\.[0-9]*+)?+([diouxXeEfFgGc
 _LABEL: Final = re.compile(r"(?:(?<= )|^)(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}+(?:[:=] ?| )?)?\Z")
 #: What the "Bearer <JWS>" shortcut makes (:meth:`Scrubber.bearer_jose`).
 _JOSE_OUT: Final = re.compile(r"(?:[Bb]earer )?\[REDACTED:(?P<kind>jwt|jwe):[0-9a-z]{1,16}+-[0-9a-f]{12}\]").fullmatch
-_NUMERIC: Final = frozenset({int, float, bool, type(None)})
+_NUMBERS: Final = frozenset({int, float, bool})
+_BARE: Final = frozenset({str, int, float, bool, type(None)})  # (what a bare "%s" formats as it is)
 _PLANS_MAX: Final = 1024
-_NO_PLAN: Final[Any] = object()
-#: Per argument of a format: (label, " " or "" before it, " " or "" after the conversion, the text after the
-#: conversion: a str when it holds no other conversion, else (its format,)); None for an argument not formatted
-#: by a bare "%s" with a label.
-_Slot = tuple[str, str, str, "str | tuple[str]"]
-#: Per argument of a format: whether its conversion is a bare "%s"; its _Slot or None; and the argument types
-#: seen with it -> whether they are numbers or strings formatted by a bare "%s".
-_Plan = tuple[tuple[bool, ...], tuple["_Slot | None", ...], dict[tuple[type, ...], bool]]
+#: The plan of a format the route does not read (no argument matches it).
+_NO_ROUTE: Final[_Plan] = ((), (), {}, -1, [])
+#: Per argument of a format: (the label with the blank before it if any, the format without the label and the
+#: conversion, " " when text follows the conversion else ""); None for an argument not formatted by a bare "%s"
+#: with a label.
+_Slot = tuple[str, str, str]
+#: Of a format: per argument whether its conversion is a bare "%s"; per argument its _Slot or None; the argument
+#: types seen with it -> whether they are numbers or strings formatted by a bare "%s"; the number of
+#: conversions; per argument the window verdicts by marker head (see LoggingRedactor._token_argument).
+_Plan = tuple[tuple[bool, ...], tuple["_Slot | None", ...], dict[tuple[type, ...], bool], int, list[dict[str, bool]]]
 _TYPES_MAX: Final = 16
 
 
@@ -548,17 +551,30 @@ def _format_plan(fmt: str) -> _Plan | None:
         if m.group(1) is not None:
             specs.append((at, m.end(), m.group(0)))
         pos = m.end()
+    # sentinel arguments: each "%s" formats its own marker string, any other conversion an int
+    sentinels = tuple(f"\x01{k}\x02" if spec == "%s" else 0 for k, (_, _, spec) in enumerate(specs))
+    try:
+        whole = fmt % sentinels
+    except Exception:
+        return None
     slots: list[_Slot | None] = []
     for k, (start, end, spec) in enumerate(specs):
-        literal = fmt[specs[k - 1][1] if k else 0 : start].replace("%%", "%")
+        literal_start = specs[k - 1][1] if k else 0
         tail = fmt[end:]
-        label = _LABEL.search(literal) if spec == "%s" and tail[:1] in ("", " ") else None
-        if label is None or (label.start() == 0 and k > 0):
+        label = _LABEL.search(fmt, literal_start, start) if spec == "%s" and tail[:1] in ("", " ") else None
+        if label is None or (label.start() == literal_start and k > 0):
             slots.append(None)  # (a label glued to the argument before it: no boundary)
             continue
-        after: str | tuple[str] = tail.replace("%%", "%") if k == len(specs) - 1 else (tail,)
-        slots.append((label.group(0), " " if label.start() > 0 else "", tail[:1], after))
-    return tuple(spec == "%s" for _, _, spec in specs), tuple(slots), {}
+        without = fmt[: label.start()] + tail
+        try:
+            rest = without % (*sentinels[:k], *sentinels[k + 1 :])
+        except Exception:
+            return None
+        cut = len(fmt[: label.start()] % sentinels[:k]) if label.start() else 0
+        if whole != rest[:cut] + label.group(0) + str(sentinels[k]) + rest[cut:]:
+            return None  # (printf formatting read otherwise than _SPEC reads it)
+        slots.append((" " + label.group(0) if label.start() else label.group(0), without, " " if tail else ""))
+    return tuple(spec == "%s" for _, _, spec in specs), tuple(slots), {}, len(specs), [{} for _ in specs]
 
 
 class RedactedException(Exception):
@@ -595,8 +611,7 @@ class LoggingRedactor(logging.Filter):
     def __init__(self, name: str = "", *, sink: str = "logging", scrubber: Scrubber | None = None) -> None:
         super().__init__(name)
         self._core = RedactorCore(sink, scrubber)
-        self._plans: dict[str, _Plan | None] = {}  # format string -> _format_plan
-        self._windows: dict[tuple[str, str, str, str], bool] = {}  # see _token_argument
+        self._plans: dict[str, _Plan] = {}  # format string -> _format_plan (see _token_argument)
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg, args = record.msg, record.args
@@ -637,24 +652,31 @@ class LoggingRedactor(logging.Filter):
         if not args and not isinstance(msg, str):
             self._object_message(record)
             return
+        core = self._core
+        routed = None
+        if type(args) is tuple and args and type(args[-1]) is str and "eyJ" in args[-1] and type(msg) is str:
+            # a token as the last argument: the route before formatting the message
+            routed = self._token_argument(msg, args) if core._jose else None
+            if routed is not None and routed[1]:
+                record.args = routed[0]  # one token argument, the rest proven clean (see _token_argument)
+                return
         try:
             message = record.getMessage()
         except Exception:  # broken %-args: logging will report it (msg and args): make both safe to print
             record.msg = self._core.text(str(msg))
-            record.args = self._core.scrubber.value(args)
+            record.args = self._core.scrubber.value(args if routed is None else routed[0])
             return
-        core = self._core
         # (a message holding "eyJ", a gate word, cannot be proven clean: straight to its arguments)
         if "eyJ" not in message and (message in core._clean or core._quiet(message)):
             return  # clean (the cheap proof: no detector can match)
         if args:
-            if type(args) is tuple and type(msg) is str and core._jose:
-                marked = self._token_argument(msg, args, message)
-                if marked is not None and marked[1]:
-                    record.args = marked[0]  # one token argument, the rest proven clean (see _token_argument)
+            if routed is None and type(args) is tuple and type(msg) is str and core._jose:
+                routed = self._token_argument(msg, args)
+                if routed is not None and routed[1]:
+                    record.args = routed[0]
                     return
-                if marked is not None:
-                    args = marked[0]  # (its token already marked and counted)
+            if routed is not None:
+                args = routed[0]  # (its token already marked and counted)
             # The arguments first, each through the clean-string cache and the gate (a token is usually one
             # argument): the message rebuilt from them is then probed once, instead of probing the message with
             # the token, then scrubbing the argument again.
@@ -681,7 +703,7 @@ class LoggingRedactor(logging.Filter):
             return  # clean after all (nothing was counted: counts are made by redactions)
         record.msg, record.args = (scrubbed if isinstance(scrubbed, str) else FAILED), ()
 
-    def _token_argument(self, msg: str, args: tuple[Any, ...], message: str) -> tuple[tuple[Any, ...], bool] | None:
+    def _token_argument(self, msg: str, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool] | None:
         """The record's ``%``-arguments with its one token argument marked (``"Bearer <JWS>"`` or a JWS/JWE alone:
         ``Bearer [REDACTED:jwt:...]``, counted) and whether the message rebuilt from them is proven clean without
         the detector pass; None when the record is not of that kind (nothing counted then).
@@ -689,38 +711,36 @@ class LoggingRedactor(logging.Filter):
         The proof. ``msg`` is split once into its conversions (:func:`_format_plan`); the token's is a bare
         ``%s``, preceded in ``msg`` by a label ``L`` (``auth=``, ``Authorization:`` , ``token=`` or nothing: name
         characters, an optional ``:``/``=`` and blank) that starts the message or follows a blank, and followed by
-        the message's end or a blank. The rebuilt message is then ``P + L + o + S`` where ``P`` (ending with that
-        blank, or empty) and ``S`` (starting with a blank, or empty) are exactly the rest of the original message,
-        and ``o`` is the marked token. Every detector match holds one of the gate's elements (a gate word or
-        vendor prefix, a JOSE run, "://" with "@"); when ``P + S`` holds none of them (the Hyperscan gate, which
-        also finds JOSE runs glued to other characters, so each part of ``P + S`` is clean alone) and none can
-        straddle a boundary (a blank next to an alphanumeric character, ``]`` next to a blank), every match of
-        the rebuilt message lies in ``L + o``, reads nothing past the blanks around it, and is therefore a match
-        of the window ``" " + L + o + " "`` too: when the detector pass leaves that window as it is, it leaves
-        the message as it is. The window's verdict is remembered per label, sides and marker (its 12 hex digits
-        written as 0: no gate word is made of hex digits and a vendor key inside a marker is left alone).
-        String arguments other than the token are formatted by bare ``%s`` only, so each is a part of ``P + S``
-        and clean: ``record.args`` is then what the general route would make. ``tests/redact/test_sinks.py``
-        checks the route against the detector pass on every pinned form and real log lines."""
-        plans = self._plans
-        plan = plans.get(msg, _NO_PLAN)
-        if plan is _NO_PLAN:
-            plan = _format_plan(msg)
-            if len(plans) >= _PLANS_MAX:
-                plans.clear()
-            plans[msg] = plan
-        if plan is None or len(plan[0]) != len(args):
+        the message's end or a blank. The rebuilt message is then ``P + L + o + S`` where ``o`` is the marked
+        token and ``P + S`` is ``msg`` without ``L`` and the conversion, formatted with the other arguments
+        (printf formatting is compositional: the plan is checked on sentinel arguments when it is made). Every
+        detector match holds one of the gate's elements (a gate word or vendor prefix, a JOSE run, "://" with
+        "@"); when ``P + S`` holds none of them (the Hyperscan gate, which also finds JOSE runs glued to other
+        characters, so each part of ``P + S`` is clean alone) and none can straddle a boundary (a blank next to
+        an alphanumeric character, ``]`` next to a blank), every match of the rebuilt message lies in ``L + o``,
+        reads nothing past the blanks around it, and is therefore a match of the window ``" " + L + o + " "``
+        too: when the detector pass leaves that window as it is, it leaves the message as it is. The window's
+        verdict is remembered per label, side and marker head (its 12 hex digits written as 0: no gate word is
+        made of hex digits and a vendor key inside a marker is left alone). String arguments other than the
+        token are formatted by bare ``%s`` only, so each is a part of ``P + S`` and clean: ``record.args`` is
+        then what the general route would make. ``tests/redact/test_sinks.py`` checks the route against the
+        detector pass on every pinned form and real log lines, as format text and as arguments."""
+        plan = self._plans.get(msg)
+        if plan is None:
+            plan = self._plan(msg)
+        bare, slots, seen, count, windows = plan
+        if count != len(args):
             return None
         types = tuple(map(type, args))
-        known = plan[2].get(types)
+        known = seen.get(types)
         if known is None:
-            # numbers, and strings formatted by a bare "%s" (a string formatted otherwise: the general route)
-            known = all(t in _NUMERIC or (t is str and bare) for t, bare in zip(types, plan[0], strict=True))
-            if len(plan[2]) < _TYPES_MAX:
-                plan[2][types] = known
+            # numbers, and strings or None formatted by a bare "%s" (a string formatted otherwise: general route)
+            known = all(t in _NUMBERS or (b and t in _BARE) for t, b in zip(types, bare, strict=True))
+            if len(seen) < _TYPES_MAX:
+                seen[types] = known
         if not known:
             return None
-        index = len(args) - 1  # (a token is usually the last argument)
+        index = count - 1  # (a token is usually the last argument)
         while type(args[index]) is not str or "eyJ" not in args[index]:
             index -= 1
             if index < 0:
@@ -731,39 +751,35 @@ class LoggingRedactor(logging.Filter):
             return None
         marked = found[0]
         new_args = (*args[:index], marked, *args[index + 1 :])
-        core = self._core
-        core.scrubber.count(found[1])  # (what scrubber.bearer_jose counts)
-        slot = plan[1][index]
+        self._core.scrubber.count(found[1])  # (what scrubber.bearer_jose counts)
+        slot = slots[index]
         if slot is None:
             return new_args, False
-        label, pre, post, tail = slot
-        after = tail if type(tail) is str else tail[0] % args[index + 1 :]
-        start = len(message) - len(after) - len(token) - len(label)
-        if (
-            start < 0
-            or (start > 0) != (pre == " ")
-            or not message.startswith(label, start)
-            or not message.startswith(token, start + len(label))
-            or not message.endswith(after)
-            or (pre and message[start - 1] != " ")
-            or (after[:1] or " ") != " "
-        ):
+        lead, without, post = slot  # (lead: the blank before the label, if any, and the label)
+        try:
+            rest = without % (*args[:index], *args[index + 1 :])
+        except Exception:
             return new_args, False
-        rest = message[:start] + after
         if rest:
             gate = p.hyperscan_gate() if len(rest) >= p.HS_MIN_LEN and rest.isascii() else None
             if gate is None or gate.may_hold(rest) is not False:
                 return new_args, False
-        key = (label, pre, post, marked[:-13])
-        clean = self._windows.get(key)
+        head = marked[:-13]  # (a marker ends with its fingerprint's 12 hex digits: config's Fingerprinter makes them)
+        clean = windows[index].get(head)
         if clean is None:
-            # (a marker ends with its fingerprint's 12 hex digits: config's Fingerprinter makes them)
-            window = f"{pre}{label}{marked[:-13]}000000000000]{post}"
-            clean = _JOSE_OUT(marked) is not None and core.probe.text(window) == window
-            if len(self._windows) >= _PLANS_MAX:
-                self._windows.clear()
-            self._windows[key] = clean
+            window = f"{lead}{head}000000000000]{post}"
+            clean = _JOSE_OUT(marked) is not None and self._core.probe.text(window) == window
+            if len(windows[index]) < _TYPES_MAX:
+                windows[index][head] = clean
         return new_args, clean
+
+    def _plan(self, msg: str) -> _Plan:
+        """:func:`_format_plan` of ``msg``, remembered (bounded)."""
+        plan = _format_plan(msg) or _NO_ROUTE
+        if len(self._plans) >= _PLANS_MAX:
+            self._plans.clear()
+        self._plans[msg] = plan
+        return plan
 
     def _object_message(self, record: logging.LogRecord) -> None:
         """``logger.info(some_dict)``: keep the structure (handlers such as OpenTelemetry's export it as is)

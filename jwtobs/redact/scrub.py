@@ -198,9 +198,11 @@ def _jose_seen(text: str, key: int, fingerprinter: object) -> tuple[str, str] | 
 def jose_marked(text: str) -> tuple[str, str] | None:
     """(scrubbed text, kind) when ``text`` is one JWS/JWE, alone or after "Bearer " (what
     :meth:`Scrubber.bearer_jose` makes, nothing counted), else None."""
-    seen = _jose_seen(text, hash(text), config.current().fingerprinter) if len(text) <= _SETTLE_MAX else None
-    if seen is not None:
-        return seen[1], seen[0]
+    if len(text) <= _SETTLE_MAX:
+        seen = _JOSE_SEEN.get(hash(text))
+        if seen is not None and seen[0] is config.current().fingerprinter and seen[1] == len(text):
+            if text.endswith(seen[2]):
+                return seen[4], seen[3]
     run = _Pass()
     try:
         out = run._bearer_jose(text)

@@ -362,8 +362,7 @@ def test_token_argument_route_equals_the_detector_pass(tokens: Tokens) -> None:
                 (f"%s {label}%s{escaped[1][:3]}", (before, value)),
             ):
                 cases += 1
-                message = fmt % args
-                marked = redactor._token_argument(fmt, args, message)
+                marked = redactor._token_argument(fmt, args)
                 if marked is not None and marked[1]:
                     proven += 1
                     candidate = fmt % marked[0]
@@ -461,13 +460,15 @@ def test_joined_gate_equals_key_by_key(tokens: Tokens, monkeypatch: pytest.Monke
 
 def test_format_plan_reads_printf_conversions() -> None:
     plan = processors._format_plan("%s - %5.1f%% ua=%s auth=%s")
-    assert plan is not None and plan[0] == (True, False, True, True)
-    assert plan[1][0] == ("", "", " ", (" - %5.1f%% ua=%s auth=%s",))
-    assert plan[1][1] is None and plan[1][2] == ("ua=", " ", " ", (" auth=%s",))
-    assert plan[1][3] == ("auth=", " ", "", "")
+    assert plan is not None and plan[0] == (True, False, True, True) and plan[3] == 4
+    assert plan[1][0] == ("", " - %5.1f%% ua=%s auth=%s", " ")
+    assert plan[1][1] is None and plan[1][2] == (" ua=", "%s - %5.1f%%  auth=%s", " ")
+    assert plan[1][3] == (" auth=", "%s - %5.1f%% ua=%s ", "")
     assert processors._format_plan("%(a)s %s") is None and processors._format_plan("%*d") is None
-    assert processors._format_plan("100%") is None and processors._format_plan("") == ((), (), {})
-    assert processors._format_plan("100% done") == ((False,), (None,), {})  # ("% d" is a conversion, as for %)
+    assert processors._format_plan("100%") is None and processors._format_plan("") == ((), (), {}, 0, [])
+    assert processors._format_plan("100% done")[:4] == ((False,), (None,), {}, 1)  # ("% d": a conversion, as for %)
+    two = processors._format_plan("%s: %s 50%% done")
+    assert two is not None and two[1][1] == (" ", "%s:  50%% done", " ")
 
 
 def test_query_param_search_finds_what_the_alternation_finds() -> None:
