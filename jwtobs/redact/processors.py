@@ -110,6 +110,23 @@ class RedactorCore:
         self._remember(value)
         return True
 
+    def line_clean(self, value: str) -> bool | None:
+        """For a text of :data:`patterns.HS_MIN_LEN` characters or more (a log line): True when no trigger of the
+        scanner matches it (:class:`_TriggerGate`, one Hyperscan pass; every gate-clean real log line is also
+        trigger-clean, so the gate's own pass is not run first), False when one does; for a text the trigger check
+        does not read (not one ASCII line, "eyJ", a marker; not built yet) the gate's answer (True: no gate
+        element); None without Hyperscan or for non-ASCII text (then :meth:`_gated` decides)."""
+        if len(value) < p.HS_MIN_LEN or not self._jose:
+            return None
+        triggered = _trigger_gate(value)
+        if triggered is not None:
+            return not triggered
+        gate = p.hyperscan_gate()
+        if gate is None or not value.isascii():
+            return None
+        hit = gate.may_hold(value)
+        return None if hit is None else not hit
+
     def _remember_shape(self, shape: bytes) -> None:
         if len(self._shapes) >= _CLEAN_MAX:
             self._shapes.clear()
@@ -667,8 +684,10 @@ class LoggingRedactor(logging.Filter):
             record.args = self._core.scrubber.value(args if routed is None else routed[0])
             return
         # (a message holding "eyJ", a gate word, cannot be proven clean: straight to its arguments)
-        if "eyJ" not in message and (message in core._clean or core._quiet(message)):
-            return  # clean (the cheap proof: no detector can match)
+        if "eyJ" not in message:
+            clean = core.line_clean(message)
+            if clean or message in core._clean or (clean is None and core._quiet(message)):
+                return  # clean (the cheap proof: no detector can match)
         if args:
             if routed is None and type(args) is tuple and type(msg) is str and core._jose:
                 routed = self._token_argument(msg, args)

@@ -566,6 +566,36 @@ def test_trigger_gate_never_calls_a_leaking_line_clean(trigger_gate: Any, tokens
     assert trigger_gate("password:\nhunter2") is None  # one line only
 
 
+def test_line_check_never_calls_a_leaking_line_clean(trigger_gate: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+                                                      ) -> None:  # fmt: skip
+    """LoggingRedactor's first check of a formatted message (RedactorCore.line_clean: the trigger check, or the
+    gate where that does not read the text): a line it calls clean is one the scrubber leaves as it is, for every
+    form in line contexts, real and own clean lines and generated lines; with the trigger check not built yet
+    the gate decides."""
+    import random
+
+    monkeypatch.setattr(processors, "_trigger_gate", trigger_gate)
+    core = processors.RedactorCore("test")
+    texts = _route_contexts()
+    for form in [*FORMS, *tokens.all()]:
+        texts += [f"{form} {_LONG}", f"{_LONG}{form}", f"{_LONG}\n{form}", f"{_LONG} é {form}"]
+    rng = random.Random(29)
+    for _ in range(5000):
+        texts.append(_LONG[: rng.randint(20, 90)] + "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 12))))
+    proven = 0
+    for text in texts:
+        if core.line_clean(text):
+            proven += 1
+            assert redact.scrub(text) == text, text
+    unbuilt = processors._TriggerGate()
+    unbuilt._started = True  # (never built: the gate decides)
+    monkeypatch.setattr(processors, "_trigger_gate", unbuilt)
+    for text in texts:
+        if core.line_clean(text):
+            assert redact.scrub(text) == text and not p.may_hold_secret(text), text
+    assert proven > 1000
+
+
 # -- structlog --------------------------------------------------------------------------------------------------
 @pytest.fixture
 def structlog_out() -> Iterator[io.StringIO]:
