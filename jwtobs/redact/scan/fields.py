@@ -155,18 +155,26 @@ def _weak_credential(value: str) -> bool:
 #: a longer run is left to the fast path, which reads names of any length as the scrubber does).
 _HIT_NAME: Final = re.compile(rb"[ \t]*+([A-Za-z0-9_\-]{1,49}+)")
 #: The value after it: blanks, then a value the scrubber reads as a bare value (starting with a letter or digit,
-#: printable ASCII only) followed by ASCII whitespace or the end of the line; anything else (a quote, a bracket,
-#: "b'", a control or non-ASCII character) is left to the fast path.
-_HIT_VALUE: Final = re.compile(rb"[ \t]*+([A-Za-z0-9][^\x00-\x20\x7f-\xff,;&\"'\\\[\]{}()<>]*+)(?=[\t-\r ]|\Z)")
+#: printable ASCII only) followed by ASCII whitespace or the end of the line, and then no separator
+#: (:data:`_SEP_AFTER`); anything else (a quote, a bracket, "b'", a control or non-ASCII character) is left to
+#: the fast path.
+_HIT_VALUE: Final = re.compile(
+    rb"[ \t]*+([A-Za-z0-9][^\x00-\x20\x7f-\xff,;&\"'\\\[\]{}()<>]*+)(?=[\t-\r ]|\Z)(?!"
+    + _SEP_AFTER.pattern.encode()
+    + rb")"
+)
 _HIT_WINDOW: Final = 72
+#: :func:`_name_reading` by the reversed name bytes of field hits (pure, bounded as :data:`_NAMES`)
+_HIT_READINGS: dict[bytes, int] = {}
 
 
 def field_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     """True when the field trigger's match whose last byte is ``buf[last]`` (a line of ``buf[lo:hi]``, which
     starts at a line start) cannot make the scrubber change the line: the match ends with ``Name:`` (blanks
     allowed before the ":"), the name is 1-48 name characters, and :func:`_name_reading` says it names no secret
-    (``input_userauth_request:``, ``[SessionTracker:``), or it is a weak name whose bare value
-    :func:`_may_be_credential` (the fast path's own judgement) clears (``CBS Session: 30546173_4261722401``).
+    (``input_userauth_request:``, ``[SessionTracker:``), or it is a weak name whose bare value the fast path's
+    own judgement clears (``CBS Session: 30546173_4261722401``: :func:`_may_be_credential`, with the separator
+    check in :data:`_HIT_VALUE`).
 
     Why that is enough: a ``patterns.TEXT_FIELDS`` match needs its trigger's match (the stem, the rest of the
     name, the separator), so a field match of the scrubber that uses this ":" starts at a stem inside this name;
@@ -185,13 +193,16 @@ def field_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     m = _HIT_NAME.match(before)
     if m is None:
         return False
-    n = m.end(1) - m.start(1)
-    if n > 48 or (m.end() == len(before) and start > lo):  # longer, or the window may have cut the name
+    a, b = m.span(1)
+    if b - a > 48 or (b == len(before) and start > lo):  # longer, or the window may have cut the name
         return False
-    name = before[m.start(1) : m.end(1)][::-1].decode("ascii")
-    reading = _NAMES.get(name)
+    key = before[a:b]
+    reading = _HIT_READINGS.get(key)
     if reading is None:
-        reading = _name_reading(name)
+        reading = _name_reading(key[::-1].decode("ascii"))
+        if len(_HIT_READINGS) >= _NAMES_MAX:
+            _HIT_READINGS.clear()
+        _HIT_READINGS[key] = reading
     if reading == _NO_SECRET:
         return True
     if reading != _WEAK_FIELD:
@@ -199,10 +210,8 @@ def field_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     v = _HIT_VALUE.match(buf, last + 1, hi)
     if v is None:
         return False
-    end = buf.find(b"\n", v.end(), hi)
-    text = buf[v.start(1) : hi if end < 0 else end].decode("utf-8", "surrogateescape")
-    n = v.end(1) - v.start(1)
-    return not _may_be_credential(text, text[:n], n)
+    value = v.group(1).decode("ascii")
+    return not _may_be_credential(value, value, len(value))  # (no separator after it: _HIT_VALUE checked that)
 
 
 def _may_be_credential(text: str, value: str, end: int) -> bool:
