@@ -549,3 +549,71 @@ def test_prefilter_threads_scan_like_one_thread(tmp_path: Any, real_lines: list[
     assert len(one) > 50
     assert _findings(log, "hyperscan", block=4096, threads=3) == one
     assert _findings(log, "hyperscan") == one
+
+
+# -- scrubbed text: what jwtobs scrub (or a first pass) leaves ----------------------------------------------------
+_MIX_SEPS = [" ", ", ", "&", "; ", " | ", "", "=", ":", "?", "\t", ";", ",", "\\u0026", "%26", " - ", "'", '"', "("]
+
+
+def _mixes(n: int, seed: int, pool: list[str]) -> list[str]:
+    """``n`` texts of 2-4 pinned forms (and real lines) joined by one separator each (one line each)."""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        parts = rnd.sample(pool, rnd.randint(2, 4))
+        out.append(rnd.choice(_MIX_SEPS).join(parts).replace("\n", " "))
+    return out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_scrubbed_line_a_scan_skips_is_changed_by_the_scrubber(real_lines: list[str], engine: str) -> None:
+    """Lines holding markers (a scrubbed copy scanned again, idempotence): the hit judgements and the fast path
+    read a marker as the scrubber does, and skip no line the scrubber would change. Every pinned form and
+    thousands of mixes of them and of real lines joined by many separators, scrubbed once (plus the raw
+    mixes, for lines where markers and credentials meet)."""
+    forms = [line.replace("\n", " ") for line in _form_lines()]
+    pool = forms + random.Random(4).sample(real_lines, 300)
+    mixes = forms + _mixes(3000 if engine == "hyperscan" else 600, 5, pool)
+    scrubbed = [str(scrub_text(t)) for t in mixes]
+    lines = scrubbed + [f"{a} {b}" for a, b in zip(scrubbed[::2], mixes[1::2], strict=False)]
+    skipped = _skipped(lines, engine)
+    assert len([line for line in skipped if "[REDACTED:" in line]) > 200  # markers do get skipped
+    assert [line for line in skipped if scrub_text(line) != line] == []
+
+
+def test_marker_left_by_scrubbing_settles_a_hit() -> None:
+    """The hit judgements read what scrubbing leaves: a value that is a marker (or a field value that cannot
+    start at one), a hit inside a marker, an XML element whose text is a marker, a query value starting with "[";
+    such a line is no candidate. A marker with more in the same value, a broken marker, a cookie, a URL
+    password: still candidates."""
+    mark = "[REDACTED:secret_field:t-0123456789ab]"
+    settled = [
+        f"password={mark} x",
+        f"password={mark}x hunter2",
+        f"password: {mark}",
+        f'{{"password": "{mark}"}}',
+        f"{{'password': '{mark}'}}",
+        f"x {mark} y",
+        f"<password>{mark}</password>",
+        f"<password> {mark} </password>",
+        f"GET /cb?access_token={mark}&x=1",
+        f"body: code={mark}",
+    ]
+    candidates = [
+        f'{{"password": "{mark} hunter2"}}',
+        "password: [REDACTED:secret_field:t-0123456789ab hunter2",
+        f"<password>{mark} hunter2</password>",
+        f"<password>\x1c{mark}</password>",
+        "GET /cb?access_token=[x]S3cr3tpa55&x=1",
+        f"Cookie: session={mark}",
+        f"connecting to postgres://app:{mark}@db:5432/x",
+        f"{mark} pwd: hunter2xyz",  # (a marker just before a field is no marker around it)
+    ]
+    for text in settled:
+        assert scrub_text(text) == text, text
+    if not HAVE_HYPERSCAN:
+        return
+    pf = scan.Prefilter("hyperscan")
+    for text in settled + candidates:
+        raw = text.encode() + b"\n"
+        assert (pf.candidates(raw, 0, len(raw)) == []) == (text in settled), text

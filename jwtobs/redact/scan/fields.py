@@ -28,6 +28,7 @@ import re
 from typing import Final
 
 from jwtobs.redact import patterns as p
+from jwtobs.redact.scrub import _in_marker, _is_marker
 
 #: After a value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
 #: then reads whether the value's last word names a secret and takes the next value too).
@@ -67,11 +68,14 @@ def _starts(text: str, low: str) -> list[int]:
     out: list[int] = []
     add = out.append
     name_before, names = p.name_before, _NAMES
+    markers = p.MARKER_PREFIX.lower() in low  # (a scrubbed copy scanned again)
     for word, _words, pattern in p.TEXT_FIELDS:
         if word not in low:
             continue
         for m in pattern.finditer(low):
             start = m.start()
+            if markers and (_in_marker(text, start) or _is_marker(text[slice(*m.span(m.lastgroup or 0))])):
+                continue  # the scrubber's _field declines a match inside a marker, or whose value is one
             head = len(name_before(low, start)) if low[start - 1 : start] in _NAME_CHARS else 0
             name = text[start - head : m.end("suffix")]
             reading = names.get(name)
@@ -184,8 +188,26 @@ def field_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     judges. The Hyperscan engine drops a line only when every trigger match on it is such a hit (so every other
     detector's trigger is absent too): ``tests/redact/test_scan_fast.py`` checks that no dropped line is
     changed by the scrubber."""
-    if buf[last] != 58:  # ":" ("=" and "," forms: the fast path decides)
-        return False
+    sep = buf[last]
+    if sep == 58 and _name_value_settled(buf, last, lo, hi):  # ":" ("=" and "," forms: the fast path decides)
+        return True
+    # what scrubbing leaves (a scrubbed copy scanned again):
+    # "password=[REDACTED:...]", '"password": "[REDACTED:...]"': a field match using this separator has a marker
+    # for its value (declined) or none (a bare value does not start with "[", and an opener "[" must not be
+    # followed by a marker); "[REDACTED:secret_field:...]": a match inside a marker is declined
+    if (sep == 58 or sep == 61) and _HIT_MARKER_VALUE.match(buf, last + 1, hi) is not None:
+        return True
+    return sep == 58 and in_marker(buf, last, lo)
+
+
+def judged_hit_unchanged(buf: bytes, last: int, hi: int) -> bool:
+    """True when a query-parameter or ``code=`` trigger's match (``name=``, ``name%3D``) whose last byte is
+    ``buf[last]`` is followed by "[": the value of ``patterns.QUERY_PARAM`` and ``patterns.FORM_CODE`` starts
+    right there and holds no "[" (``?access_token=[REDACTED:...]`` in a scrubbed copy)."""
+    return last + 1 < hi and buf[last + 1] == 91
+
+
+def _name_value_settled(buf: bytes, last: int, lo: int, hi: int) -> bool:
     start = last - _HIT_WINDOW
     if start < lo:
         start = lo
@@ -212,6 +234,34 @@ def field_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
         return False
     value = v.group(1).decode("ascii")
     return not _may_be_credential(value, value, len(value))  # (no separator after it: _HIT_VALUE checked that)
+
+
+_MARKER_BYTES: Final = re.compile(p.MARKER.pattern.encode())
+_MARKER_PREFIX_BYTES: Final = p.MARKER_PREFIX.encode()
+#: After a field's separator: blanks, then a marker alone or between a pair of quotes
+_HIT_MARKER_VALUE: Final = re.compile(
+    rb"[ \t]*+(?:" + _MARKER_BYTES.pattern + rb"|(?P<q>[\"'])" + _MARKER_BYTES.pattern + rb"(?P=q))"
+)
+
+
+def in_marker(buf: bytes, pos: int, lo: int) -> bool:
+    """``buf[pos]`` lies inside a complete marker (the bytes form of the scrubber's ``_in_marker``): a marker
+    starts at most 48 bytes before it (the kind of a marker is at most 24 characters)."""
+    i = buf.rfind(_MARKER_PREFIX_BYTES, max(lo, pos - 48), pos)
+    if i < 0:
+        return False
+    m = _MARKER_BYTES.match(buf, i)
+    return m is not None and m.end() > pos
+
+
+def xml_hit_unchanged(buf: bytes, last: int, lo: int) -> bool:
+    """True when the XML trigger's match whose last byte is ``buf[last]`` (the first letter of a closing tag)
+    ends an element whose text is a marker (``<password>[REDACTED:secret_field:...]</password>`` in a
+    scrubbed copy): ``patterns.XML_ELEMENT``'s value is the text from the opening tag's ">" to this "</" (it holds
+    no "<"), and the scrubber's ``_xml`` declines a value that is a marker."""
+    lt = buf.rfind(b"<", lo, last - 2)  # the opening tag (the text between it and this "</" holds no "<")
+    gt = buf.find(b">", lt, last - 2) if lt >= 0 else -1
+    return gt >= 0 and _MARKER_BYTES.fullmatch(buf[gt + 1 : last - 2].strip()) is not None
 
 
 def _may_be_credential(text: str, value: str, end: int) -> bool:

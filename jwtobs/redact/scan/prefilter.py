@@ -7,12 +7,13 @@ import re
 import threading
 from typing import Any, Final
 
-from jwtobs.redact.scan.fields import field_hit_unchanged
+from jwtobs.redact.scan.fields import field_hit_unchanged, judged_hit_unchanged, xml_hit_unchanged
 from jwtobs.redact.scan.hyperscan_engine import have_hyperscan, hyperscan_db
 from jwtobs.redact.scan.rules import (
     BLOCK_TRIGGERS,
     FIELD_TRIGGER,
     JUDGED_TRIGGERS,
+    XML_TRIGGER,
     block_finders,
     compiled,
     keyword_triggers,
@@ -64,7 +65,10 @@ class Prefilter:
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)
         self._line_exprs = {t.name: (exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS}
         # by expression id: 0 a plain trigger, 1 a judged one, 2 the field trigger (its hits judged where they are)
-        self._hit_kinds = tuple(2 if t.name == FIELD_TRIGGER else 1 if t.name in JUDGED_TRIGGERS else 0 for t in trig)
+        self._hit_kinds = tuple(
+            2 if t.name == FIELD_TRIGGER else 3 if t.name == XML_TRIGGER else 1 if t.name in JUDGED_TRIGGERS else 0
+            for t in trig
+        )
         self._db: Any = None
         #: why the default engine could not be used (the CLI prints it), or None
         self.note: str | None = None
@@ -101,9 +105,10 @@ class Prefilter:
         if scratch is None:
             scratch = self._local.scratch = self._scratch.clone()
         hits: list[int] = []
-        judged_hits: list[int] = []
+        judged: list[int] = []
         field_hits: list[int] = []
-        adds = (hits.append, judged_hits.append, field_hits.append)
+        xml_hits: list[int] = []
+        adds = (hits.append, judged.append, field_hits.append, xml_hits.append)
         kinds = self._hit_kinds
         base = lo - 1  # a match's end offset minus one: its last byte, on the line it belongs to
 
@@ -113,7 +118,10 @@ class Prefilter:
         self._db.scan(memoryview(buf)[lo:hi], match_event_handler=on_match, scratch=scratch)
         # a field hit the scrubber cannot act on (``CBS Session: 30546173_42``) makes no candidate line by itself
         unchanged = field_hit_unchanged
+        judged_hits = [h for h in judged if not judged_hit_unchanged(buf, h, hi)]
         judged_hits += [h for h in field_hits if not unchanged(buf, h, lo, hi)]
+        if xml_hits:  # an element whose text is a marker (a scrubbed line) neither
+            hits += [h for h in xml_hits if not xml_hit_unchanged(buf, h, lo)]
         lines: dict[int, tuple[int, int, bool]] = {}
         rfind, find = buf.rfind, buf.find
         for found, only in ((hits, False), (judged_hits, True)):  # others first: a line they hit is not judged

@@ -204,6 +204,9 @@ JUDGED_TRIGGERS: Final = ("field", "form_code", "query")
 #: The secret-stem field trigger: the Hyperscan engine judges each of its hits where it is reported
 #: (:func:`~jwtobs.redact.scan.fields.field_hit_unchanged`).
 FIELD_TRIGGER: Final = "field"
+#: The XML element trigger: the Hyperscan engine drops its hits on an element whose text is a marker
+#: (:func:`~jwtobs.redact.scan.fields.xml_hit_unchanged`).
+XML_TRIGGER: Final = "xml"
 
 
 def _literal_runs(stem: str) -> set[str]:
