@@ -206,9 +206,30 @@ class RedactorCore:
         value is checked on its own, as before; a layout whose values keep saying "may" skips the joined check
         for a while."""
         if len(values) >= _JOINED_MIN_KEYS:
-            proven = self._joined(values)
-            if proven is not _UNPROVEN:
-                return proven  # type: ignore[no-any-return]
+            keys = tuple(values)
+            layout = self._layouts.get(keys, _NO_LAYOUT)
+            if layout is _NO_LAYOUT:
+                layout = self._layout(keys, values)
+            if layout is not None:
+                strings, others, secret, misses, gate = layout
+                if misses[0] < _MISSES_MAX:
+                    try:
+                        joined = "\x00".join(strings(values))
+                    except TypeError:  # a value that is no longer a string
+                        joined = ""
+                    # (ASCII of HS_MIN_LEN characters or more: what may_hold_secret checks with this one pass; else
+                    # it would run on re, and key by key is cheaper)
+                    if (
+                        len(joined) >= p.HS_MIN_LEN
+                        and joined.isascii()
+                        and _SCALARS.issuperset(map(type, others(values)))
+                    ):
+                        if gate.may_hold(joined) is False:
+                            misses[0] = 0
+                            return self._secret_items(values, secret) if secret else None
+                        misses[0] += 1
+                else:
+                    misses[0] = 0 if misses[0] >= _MISSES_RETRY else misses[0] + 1
         out: dict[Any, Any] | None = None
         plain, clean, quiet = self._plain, self._clean, self._quiet
         trivial = _TRIVIAL if self._jose else _NEVER
@@ -231,42 +252,19 @@ class RedactorCore:
                 out[k] = new
         return out
 
-    def _joined(self, values: Mapping[Any, Any]) -> Any:
-        """:meth:`items` when the joined check proves the plain values clean, else :data:`_UNPROVEN`."""
-        layouts = self._layouts
-        keys = tuple(values)
-        layout = layouts.get(keys, _NO_LAYOUT)
-        if layout is _NO_LAYOUT:
-            layout = self._layout(keys, values)
-            if len(layouts) >= _LAYOUTS_MAX:
-                layouts.clear()
-            layouts[keys] = layout
-        if layout is None:
-            return _UNPROVEN
-        strings, others, secret, misses = layout
-        if misses[0] >= _MISSES_MAX:
-            misses[0] = 0 if misses[0] >= _MISSES_RETRY else misses[0] + 1
-            return _UNPROVEN
-        try:
-            joined = "\x00".join(strings(values))
-        except TypeError:  # a value that is no longer a string
-            return _UNPROVEN
-        if (
-            len(joined) < p.HS_MIN_LEN
-            or not joined.isascii()  # (the gate would run on re: key by key is cheaper)
-            or not _SCALARS.issuperset(map(type, others(values)))
-        ):
-            return _UNPROVEN
-        if p.may_hold_secret(joined):
-            misses[0] += 1
-            return _UNPROVEN
-        misses[0] = 0
-        return self._secret_items(values, secret) if secret else None
-
     def _layout(self, keys: tuple[Any, ...], values: Mapping[Any, Any]) -> _Layout | None:
-        """(the string values' getter, the other plain values' getter, the keys that name a secret, [misses]) for
-        events with ``keys``; None when the joined check does not pay (a custom scrubber, no Hyperscan)."""
-        if not self._jose or p.hyperscan_gate() is None:
+        """(the string values' getter, the other plain values' getter, the keys that name a secret, [misses], the
+        Hyperscan gate) for events with ``keys`` (remembered); None when the joined check does not pay (a custom
+        scrubber, no Hyperscan)."""
+        layout = self._new_layout(keys, values)
+        if len(self._layouts) >= _LAYOUTS_MAX:
+            self._layouts.clear()
+        self._layouts[keys] = layout
+        return layout
+
+    def _new_layout(self, keys: tuple[Any, ...], values: Mapping[Any, Any]) -> _Layout | None:
+        gate = p.hyperscan_gate()
+        if not self._jose or gate is None:
             return None
         strings, others, secret = [], [], []
         for k in keys:
@@ -276,7 +274,7 @@ class RedactorCore:
                 strings.append(k)
             else:
                 others.append(k)
-        return _getter(strings), _getter(others), tuple(secret), [0]
+        return _getter(strings), _getter(others), tuple(secret), [0], gate
 
     def _secret_items(self, values: Mapping[Any, Any], secret: tuple[Any, ...]) -> dict[Any, Any] | None:
         """Scrubbed copy of ``values`` when only the values of ``secret`` keys may change (None when none does)."""
@@ -295,22 +293,17 @@ class RedactorCore:
 
 
 #: A layout of :meth:`RedactorCore.items`: the string values' getter, the other plain values' getter, the keys
-#: that name a secret, [how many events in a row said "may"].
-_Layout = tuple[
-    Callable[[Mapping[Any, Any]], tuple[Any, ...]],
-    Callable[[Mapping[Any, Any]], tuple[Any, ...]],
-    tuple[Any, ...],
-    list[int],
-]
+#: that name a secret, [how many events in a row said "may"], the Hyperscan gate.
+_Getter = Callable[[Mapping[Any, Any]], tuple[Any, ...]]
+_Layout = tuple[_Getter, _Getter, tuple[Any, ...], list[int], p.HyperscanGate]
 _NO_LAYOUT: Final[Any] = object()
-_UNPROVEN: Final[Any] = object()
 _JOINED_MIN_KEYS: Final = 9  # (measured: 8-key events are cheaper key by key, 13-key events 0.9x joined)
 _LAYOUTS_MAX: Final = 1024
 _MISSES_MAX: Final = 4  # "may" this many events in a row: the joined check is skipped ...
 _MISSES_RETRY: Final = 64  # ... until this many more events went by
 
 
-def _getter(keys: list[Any]) -> Callable[[Mapping[Any, Any]], tuple[Any, ...]]:
+def _getter(keys: list[Any]) -> _Getter:
     """The values of ``keys`` (as a tuple) of a mapping."""
     if len(keys) >= 2:
         return operator.itemgetter(*keys)
@@ -541,16 +534,15 @@ _NUMBERS: Final = frozenset({int, float, bool})
 _BARE: Final = frozenset({str, int, float, bool, type(None)})  # (what a bare "%s" formats as it is)
 _PLANS_MAX: Final = 1024
 #: The plan of a format the route does not read (no argument matches it).
-_NO_ROUTE: Final[_Plan] = ((), (), {}, -1, [])
+_NO_ROUTE: Final[_Plan] = ((), (), -1, [])
 #: Per argument of a format: (the label with the blank before it if any, the format without the label and the
 #: conversion, " " when text follows the conversion else ""); None for an argument not formatted by a bare "%s"
 #: with a label.
 _Slot = tuple[str, str, str]
-#: Of a format: per argument whether its conversion is a bare "%s"; per argument its _Slot or None; the argument
-#: types seen with it -> whether they are numbers or strings formatted by a bare "%s"; the number of
+#: Of a format: the arguments whose conversion is not a bare "%s"; per argument its _Slot or None; the number of
 #: conversions; per argument the window verdicts by marker head (see LoggingRedactor._token_argument).
-_Plan = tuple[tuple[bool, ...], tuple["_Slot | None", ...], dict[tuple[type, ...], bool], int, list[dict[str, bool]]]
-_TYPES_MAX: Final = 16
+_Plan = tuple[tuple[int, ...], tuple["_Slot | None", ...], int, list[dict[str, bool]]]
+_WINDOWS_MAX: Final = 16  # window verdicts per argument of a format (one per marker head: kind and key id)
 
 
 def _format_plan(fmt: str) -> _Plan | None:
@@ -591,7 +583,12 @@ def _format_plan(fmt: str) -> _Plan | None:
         if whole != rest[:cut] + label.group(0) + str(sentinels[k]) + rest[cut:]:
             return None  # (printf formatting read otherwise than _SPEC reads it)
         slots.append((" " + label.group(0) if label.start() else label.group(0), without, " " if tail else ""))
-    return tuple(spec == "%s" for _, _, spec in specs), tuple(slots), {}, len(specs), [{} for _ in specs]
+    return (
+        tuple(k for k, (_, _, spec) in enumerate(specs) if spec != "%s"),
+        tuple(slots),
+        len(specs),
+        [{} for _ in specs],
+    )
 
 
 class RedactedException(Exception):
@@ -747,18 +744,13 @@ class LoggingRedactor(logging.Filter):
         plan = self._plans.get(msg)
         if plan is None:
             plan = self._plan(msg)
-        bare, slots, seen, count, windows = plan
-        if count != len(args):
+        others, slots, count, windows = plan
+        # numbers, and strings or None formatted by a bare "%s" (a string formatted otherwise: general route)
+        if count != len(args) or not _BARE.issuperset(map(type, args)):
             return None
-        types = tuple(map(type, args))
-        known = seen.get(types)
-        if known is None:
-            # numbers, and strings or None formatted by a bare "%s" (a string formatted otherwise: general route)
-            known = all(t in _NUMBERS or (b and t in _BARE) for t, b in zip(types, bare, strict=True))
-            if len(seen) < _TYPES_MAX:
-                seen[types] = known
-        if not known:
-            return None
+        for i in others:
+            if type(args[i]) not in _NUMBERS:
+                return None
         index = count - 1  # (a token is usually the last argument)
         while type(args[index]) is not str or "eyJ" not in args[index]:
             index -= 1
@@ -788,7 +780,7 @@ class LoggingRedactor(logging.Filter):
         if clean is None:
             window = f"{lead}{head}000000000000]{post}"
             clean = _JOSE_OUT(marked) is not None and self._core.probe.text(window) == window
-            if len(windows[index]) < _TYPES_MAX:
+            if len(windows[index]) < _WINDOWS_MAX:
                 windows[index][head] = clean
         return new_args, clean
 
