@@ -295,17 +295,24 @@ class _Pass:
         return self.credential(value, kind)
 
     # -- free text ---------------------------------------------------------------------------------------------
-    def text(self, s: str) -> str:
+    def text(self, s: str, settled: Callable[[str], bool] | None = None) -> str:
         """Scrubbed text. Text that had something redacted (and is at most 64 KB) gets a second pass: a
         credential whose keyword was inside a looser value found in the first pass is found now, so scrubbing
         the output again changes nothing. (Not when only JOSE tokens were redacted: they are replaced before
-        every other detector runs, so the first pass already ran those on the output.)"""
+        every other detector runs, so the first pass already ran those on the output; nor when ``settled``,
+        the caller's check, says no detector can act on the first pass's output: see :meth:`Scrubber.text`.)"""
         if _JOSE_MIN <= len(s) <= _SETTLE_MAX and s[0] in "Bbe":  # (a huge text is no single token)
             out = self._bearer_jose(s)
             if out is not None:
                 return out
         out = self._text(s)
-        if out is not s and len(out) <= _SETTLE_MAX and not self.jose_only and out != s:
+        if (
+            out is not s
+            and len(out) <= _SETTLE_MAX
+            and not self.jose_only
+            and out != s
+            and (settled is None or not settled(out))
+        ):
             out = self._text(out)
         return out
 
@@ -759,15 +766,23 @@ class Scrubber:
         except Exception as exc:  # counting never breaks logging (nor scrubbing): counted, logged once
             COUNT_FAILURES.add(exc)
 
-    def text(self, text: str | bytes) -> str | bytes:
-        """Scrubbed copy of a string (or bytes); ``[REDACTION_FAILED]`` on an internal error."""
+    def text(self, text: str | bytes, *, settled: Callable[[str], bool] | None = None) -> str | bytes:
+        """Scrubbed copy of a string (or bytes); ``[REDACTION_FAILED]`` on an internal error.
+
+        ``settled(first)`` (optional) is True only when no detector can act on ``first``, the first pass's
+        output; the second pass is then skipped. The scanner passes its Hyperscan prefilter, whose triggers are
+        a superset of every detector's matches (on any text, markers included), with hits read as the detectors
+        read them. A wrong answer would cost idempotence, never a redaction of the first pass; an error fails
+        closed."""
         run = _Pass()
+        # (run.text called with one argument unless a check is given, as before it took one)
+        run_text: Callable[[str], str] = run.text if settled is None else lambda s: run.text(s, settled)
         try:
             if isinstance(text, (bytes, bytearray)):
                 raw = bytes(text)
-                out: str | bytes = run.text(raw.decode("latin-1")).encode("latin-1", "replace")
+                out: str | bytes = run_text(raw.decode("latin-1")).encode("latin-1", "replace")
             else:
-                out = run.text(str(text))
+                out = run_text(str(text))
         except Exception:
             return FAILED.encode() if isinstance(text, (bytes, bytearray)) else FAILED
         self._count(run.counts)

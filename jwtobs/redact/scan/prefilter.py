@@ -84,6 +84,7 @@ class Prefilter:
                 self.note = f"hyperscan could not compile the triggers ({e}); using the slower Python prefilter"
             else:
                 self._scratch = hyperscan.Scratch(self._db)
+                self._hyperscan: Any = hyperscan
 
     def candidates(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int]]:
         """``[(start, end), ...]`` of the candidate lines of ``buf[lo:hi]`` in order (``end`` excludes the
@@ -138,6 +139,34 @@ class Prefilter:
                 if not only or s not in lines:
                     lines[s] = (s, e, only)
         return [lines[s] for s in sorted(lines)]
+
+    def settled(self, data: bytes) -> bool:
+        """True when no detector of the scrubber can act on ``data`` (one text, as the scrubber's first pass left
+        it): every trigger match on it is a field, query-parameter, ``code=`` or XML hit the hit judgements
+        settle (:func:`~jwtobs.redact.scan.fields.field_hit_unchanged` and the others: markers are read as the
+        detectors read them). One Hyperscan pass that stops at the first other hit; False with another engine."""
+        if self.engine != "hyperscan":
+            return False
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._scratch.clone()
+        kinds, end = self._hit_kinds, len(data)
+
+        def unsettled(_id: int, _frm: int, to: int, _flags: int, _ctx: object) -> bool:  # True stops the scan
+            kind, last = kinds[_id], to - 1
+            if kind == 2:
+                return not field_hit_unchanged(data, last, 0, end)
+            if kind == 1:
+                return not judged_hit_unchanged(data, last, end)
+            if kind == 3:
+                return not xml_hit_unchanged(data, last, 0)
+            return True
+
+        try:
+            self._db.scan(data, match_event_handler=unsettled, scratch=scratch)
+        except self._hyperscan.ScanTerminated:
+            return False
+        return True
 
     def _python_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
         low = buf[lo:hi].lower()  # keyword positions; offsets relative to lo

@@ -73,8 +73,13 @@ class Scanner:
         self.byte_count = 0  # bytes of the last file read by lines()
 
     def _scrub(self, text: str) -> str:
-        out = self._scrubber.text(text)
+        out = self._scrubber.text(text, settled=self._settled)
         return out if isinstance(out, str) else p.FAILED
+
+    def _settled(self, first: str) -> bool:
+        """The scrubber may skip its second pass over ``first`` (a line as its first pass left it) when the
+        prefilter finds nothing a detector could act on there (:meth:`Prefilter.settled`; Hyperscan only)."""
+        return self.prefilter.settled(encode(first))
 
     # -- opening ---------------------------------------------------------------------------------------------
     def _items(self, path: str, f: IO[bytes], head: bytes) -> tuple[Iterator[Item], Callable[[], int]]:
@@ -90,7 +95,9 @@ class Scanner:
             data = peek(SNIFF)[:SNIFF] if callable(peek) else b""
             return stdin, data
         try:
-            f = open(path, "rb")
+            # unbuffered: blocks of 16 MiB are read straight into their bytes (buffered reading costs 0.026 instead
+            # of 0.020 s CPU per 120 MB; gzip adds its own buffer)
+            f = open(path, "rb", buffering=0)
         except OSError as e:
             raise ScanProblem(path, os_message(e)) from None
         try:
@@ -231,7 +238,7 @@ class Scanner:
         chunk of :mod:`~jwtobs.redact.scan.parallel`); line numbers count from 1 at ``start``. ``report``
         gets the bytes and lines of the range."""
         try:
-            f = open(path, "rb")
+            f = open(path, "rb", buffering=0)
         except OSError as e:
             raise ScanProblem(path, os_message(e)) from None
         with f:
