@@ -696,7 +696,9 @@ class HyperscanGate:
             scratch = local.scratch = self._scratch.clone()
         hits: list[int] = []
         try:
-            self._db.scan(text.encode("ascii"), match_event_handler=_hs_hit, context=hits, scratch=scratch)
+            # (positional: data, match_event_handler, flags, context, scratch; keywords cost the binding ~0.4 us
+            # of argument parsing per call, as much as scanning a 250-character line)
+            self._db.scan(text.encode("ascii"), _hs_hit, 0, hits, scratch)
         except Exception:
             return None
         if not hits:

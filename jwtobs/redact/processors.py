@@ -388,7 +388,7 @@ class _TriggerGate:
         try:
             # the first match ends the scan (the scanner's database reports every end offset: a JWS alone made
             # hundreds of callbacks)
-            db.scan(text.encode("ascii"), match_event_handler=_stop, scratch=scratch)
+            db.scan(text.encode("ascii"), _stop, 0, None, scratch)  # (positional: see patterns.HyperscanGate)
         except self._terminated:
             return True
         except Exception:
@@ -628,6 +628,24 @@ class LoggingRedactor(logging.Filter):
         self._plans: dict[str, _Plan] = {}  # format string -> _format_plan (see _token_argument)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        d = record.__dict__
+        if len(d) == _BASE_LEN and not (d.get("exc_info") or d.get("exc_text") or d.get("stack_info")):
+            # the common record (no extra attributes, no exception, not formatted yet): a clean formatted message
+            # of a log line's length ends it here (what _message would decide first)
+            msg, args = record.msg, record.args
+            if type(args) is tuple and args and type(args[-1]) is str and "eyJ" in args[-1]:
+                try:  # (a token argument: the message alone needs scrubbing)
+                    self._message(record)
+                except Exception:
+                    record.msg, record.args = FAILED, ()
+                return True
+            if type(msg) is str:
+                try:
+                    message = record.getMessage()
+                except Exception:
+                    message = None  # (_message handles it)
+                if message is not None and "eyJ" not in message and self._core.line_clean(message):
+                    return True
         msg, args = record.msg, record.args
         try:
             self._message(record)
