@@ -201,9 +201,16 @@ def histogram_replay(instrument: Any) -> Replay:
         return one_by_one
     try:
         from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
+        from opentelemetry.sdk.metrics._internal.exemplar import (
+            AlwaysOffExemplarFilter,
+            AlwaysOnExemplarFilter,
+            TraceBasedExemplarFilter,
+        )
         from opentelemetry.sdk.metrics._internal.measurement import Measurement
     except ImportError:  # pragma: no cover - checked by FAST_RECORD_SDK
         return one_by_one
+    # exemplar filters whose decision depends on the context alone (not on the value, time or attributes)
+    context_only_filters = (AlwaysOnExemplarFilter, AlwaysOffExemplarFilter, TraceBasedExemplarFilter)
     consumer = instrument._measurement_consumer
     is_enabled = instrument._is_enabled
     exemplar_filter = getattr(getattr(consumer, "_sdk_config", None), "exemplar_filter", None)
@@ -239,23 +246,32 @@ def histogram_replay(instrument: Any) -> Replay:
         ctx = get_current()
         storages = consumer._reader_storages
         seen: dict[int, list[Any] | None] = {}  # id(attributes) -> aggregations; the dicts outlive the replay
+        # one replay is one instant: one timestamp, one enabled check; and for the SDK's three exemplar filters
+        # (always on, always off, trace based: the sampled flag of the span in ``ctx``) one exemplar decision
+        now = time_ns()
+        enabled = is_enabled()
+        fixed = type(exemplar_filter) in context_only_filters
+        sample = False
+        template = {"value": 0.0, "time_unix_nano": now, "instrument": instrument, "context": ctx, "attributes": None}
         for amount, attributes in measurements:
             try:
-                if not is_enabled() or not isfinite(amount) or amount < 0:
+                if not enabled or not isfinite(amount) or amount < 0:
                     record(amount, attributes)  # the SDK's own handling (no-op when disabled, its warnings)
                     continue
                 if consumer._reader_storages is not storages:  # a reader was added or removed: start over
                     storages = consumer._reader_storages
                     seen.clear()
                 m = new(Measurement)
-                m.__dict__.update(
-                    value=amount, time_unix_nano=time_ns(), instrument=instrument, context=ctx, attributes=attributes
-                )
+                fields = m.__dict__
+                fields.update(template)
+                fields["value"] = amount
+                fields["attributes"] = attributes
                 key = id(attributes)
                 if key in seen:
                     found = seen[key]
                     if found is not None:
-                        sample = should_sample(amount, m.time_unix_nano, attributes, ctx)
+                        if not fixed:
+                            sample = should_sample(amount, now, attributes, ctx)
                         for aggregation in found:
                             aggregation.aggregate(m, sample)
                         continue
@@ -263,6 +279,8 @@ def histogram_replay(instrument: Any) -> Replay:
                 else:
                     consume(m)
                     seen[key] = aggregations(storages, attributes)
+                    if fixed:
+                        sample = should_sample(amount, now, attributes, ctx)
             except Exception as exc:
                 on_error(exc)
 

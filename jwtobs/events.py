@@ -301,6 +301,24 @@ class JsonlSink:
             self._start()
         buf.append(event)
 
+    def extend(self, records: list[ValidationEvent] | list[ValidationEvent | KeySetChange]) -> None:
+        """Take many records at once (the background event builder hands over a batch): what calling the sink
+        once per record does (drop and count past ``max_pending``, wake the writer past ``max_buffer``), in
+        one call."""
+        buf = self._buffer
+        room = self.max_pending - len(buf)
+        if room < len(records):
+            room = max(room, 0)
+            self.dropped += len(records) - room
+            records = records[:room]
+        if self._thread is None:
+            self._start()
+        buf.extend(records)
+        if len(buf) >= self.max_buffer:
+            if self._thread is None or not self._thread.is_alive():  # a writer that did not survive a fork
+                self._start()
+            self._wake.set()
+
     def _start(self) -> None:
         with self._lock:
             if self._closed or (self._thread is not None and self._thread.is_alive()):

@@ -74,7 +74,7 @@ class Fingerprinter:
     value with domain separation, so ``sub`` "abc" and a token "abc" never share a fingerprint.
     """
 
-    __slots__ = ("_hashers", "_key", "ephemeral", "key_id")
+    __slots__ = ("_hashers", "_key", "_prefix", "_remembered", "_token_hasher", "ephemeral", "key_id")
 
     def __init__(self, key: bytes | str | None = None, *, key_id: str | None = None) -> None:
         self.ephemeral = not key
@@ -87,21 +87,40 @@ class Fingerprinter:
             raise ConfigurationError("fingerprint key_id must be 1-16 characters of [0-9a-z]")
         self.key_id = key_id
         self._key = raw_key
+        self._prefix = key_id + "-"
         # One template hasher per domain; .copy() is cheaper than re-keying per call.
         self._hashers = {
             domain: hashlib.blake2b(key=raw_key, digest_size=6, person=domain.encode()[:16].ljust(16, b"\0"))
             for domain in ("token", "jti", "sub", "claim")
         }
+        self._token_hasher = self._hashers["token"]
+        #: str value -> fingerprint, for the claims whose values repeat from token to token (a user's ``sub``);
+        #: bounded (emptied when full), never for ``jti`` (unique per token by design)
+        self._remembered: dict[str, dict[str, str]] = {"sub": {}}
 
     def token(self, raw: str | bytes) -> str:
         """Fingerprint of a credential (JWS, JWE, opaque bearer value). Whitespace around it is ignored."""
         data = raw.strip().encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw).strip()
-        h = self._hashers["token"].copy()
+        h = self._token_hasher.copy()
         h.update(data)
-        return f"{self.key_id}-{h.hexdigest()}"
+        return self._prefix + h.hexdigest()
 
     def claim(self, name: str, value: object) -> str:
         """Fingerprint of a claim value (``jti``, ``sub``, ...), separated by claim name."""
+        if type(value) is str:
+            remembered = self._remembered.get(name)
+            if remembered is not None:
+                known = remembered.get(value)
+                if known is None:
+                    known = self._claim(name, value)
+                    if len(value) <= _MAX_REMEMBERED_LEN:
+                        if len(remembered) >= _MAX_REMEMBERED:
+                            remembered.clear()
+                        remembered[value] = known
+                return known
+        return self._claim(name, value)
+
+    def _claim(self, name: str, value: object) -> str:
         hasher = self._hashers.get(name)
         if hasher is None:
             h = self._hashers["claim"].copy()
@@ -109,7 +128,12 @@ class Fingerprinter:
         else:
             h = hasher.copy()
         h.update(str(value).encode("utf-8", "surrogatepass"))
-        return f"{self.key_id}-{h.hexdigest()}"
+        return self._prefix + h.hexdigest()
+
+
+#: Values remembered per claim name (see ``Fingerprinter._remembered``) and the longest value remembered.
+_MAX_REMEMBERED: Final = 4096
+_MAX_REMEMBERED_LEN: Final = 256
 
 
 _warned = False

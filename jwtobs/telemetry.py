@@ -464,13 +464,16 @@ class Telemetry:
             if not batch:
                 return 0
             # each histogram's measurements in one replay (the SDK finds each attribute set's aggregation once)
-            expiries = []
-            for attrs, _, t, exp in batch:
-                if exp is not None:
+            durations, expiries = [], []
+            near = -NEAR_EXPIRY_S
+            for attrs, seconds, t, exp in batch:
+                durations.append((seconds, attrs))
+                # an accepted token far from its exp is not recorded (see _expiry_measurement)
+                if exp is not None and (t - exp >= near or attrs[ATTR_OUTCOME] != "accepted"):
                     m = self._expiry_measurement(attrs, t, exp)
                     if m is not None:
                         expiries.append(m)
-            self._replay_duration([(seconds, attrs) for attrs, seconds, _, _ in batch], self._metrics_failed)
+            self._replay_duration(durations, self._metrics_failed)
             if expiries:
                 self._replay_expiry(expiries, self._metrics_failed)
         return len(batch)

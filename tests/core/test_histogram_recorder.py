@@ -13,6 +13,7 @@ from jwtobs import _otel_compat
 
 
 def _points(reader: InMemoryMetricReader) -> list[tuple[Any, ...]]:
+    """Each data point, with its exemplars (value, span, trace; not their time: a replay happens later)."""
     data = reader.get_metrics_data()
     assert data is not None
     out = []
@@ -21,7 +22,8 @@ def _points(reader: InMemoryMetricReader) -> list[tuple[Any, ...]]:
             for metric in sm.metrics:
                 for p in metric.data.data_points:
                     attrs = tuple(sorted(p.attributes.items()))
-                    out.append((metric.name, attrs, p.count, p.sum, p.min, p.max, tuple(p.bucket_counts)))
+                    exemplars = tuple((e.value, e.span_id, e.trace_id) for e in p.exemplars)
+                    out.append((metric.name, attrs, p.count, p.sum, p.min, p.max, tuple(p.bucket_counts), exemplars))
     return sorted(out)
 
 
@@ -103,10 +105,10 @@ def _replay_matches_public(make_provider: Any, attr_sets: list[dict[str, str]], 
     assert errors == []
 
 
-def _provider_with(*readers_kw: dict[str, Any], views: Any = ()) -> Any:
+def _provider_with(*readers_kw: dict[str, Any], views: Any = (), exemplar_filter: Any = None) -> Any:
     def make() -> tuple[list[InMemoryMetricReader], Any]:
         readers = [InMemoryMetricReader(**kw) for kw in readers_kw]
-        mp = MeterProvider(metric_readers=readers, views=list(views))
+        mp = MeterProvider(metric_readers=readers, views=list(views), exemplar_filter=exemplar_filter)
         hist = mp.get_meter("t").create_histogram(
             "h", unit="s", explicit_bucket_boundaries_advisory=[0.001, 0.01, 0.1, 1.0]
         )
@@ -150,6 +152,48 @@ def test_replay_under_a_sampled_span_counts_the_same() -> None:
 
     with TracerProvider().get_tracer("t").start_as_current_span("parent"):
         _replay_matches_public(_provider_with({}), _attr_sets(3))
+
+
+def test_replay_under_a_sampled_span_keeps_the_same_exemplars() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    with TracerProvider().get_tracer("t").start_as_current_span("parent"):
+        public_readers, public = _provider_with({})()
+        replay_readers, replayed = _provider_with({})()
+        stream = _stream(_attr_sets(3), 60)
+        for amount, attrs in stream:
+            public.record(amount, attrs)
+        _otel_compat.histogram_replay(replayed)(stream, pytest.fail)
+    points = _points(replay_readers[0])
+    assert points == _points(public_readers[0])
+    assert all(p[-1] for p in points)  # the trace-based filter sampled: every point carries exemplars
+
+
+def test_replay_with_the_always_on_and_off_exemplar_filters() -> None:
+    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, AlwaysOnExemplarFilter
+
+    for exemplar_filter in (AlwaysOnExemplarFilter(), AlwaysOffExemplarFilter()):
+        _replay_matches_public(_provider_with({}, exemplar_filter=exemplar_filter), _attr_sets(4))
+
+
+def test_replay_asks_another_exemplar_filter_for_every_measurement() -> None:
+    """A filter whose decision depends on the value: the replay asks it per measurement (the SDK's three
+    filters depend on the context alone, asked once per replay)."""
+    from opentelemetry.sdk.metrics import ExemplarFilter
+
+    class Large(ExemplarFilter):
+        def __init__(self) -> None:
+            self.asked = 0
+
+        def should_sample(self, value: float, time_unix_nano: int, attributes: Any, context: Any) -> bool:
+            self.asked += 1
+            return value > 0.01
+
+    large = Large()
+    _replay_matches_public(_provider_with({}, exemplar_filter=large), _attr_sets(4))
+    used = _stream(_attr_sets(4), 400)[: 3 * (400 // 3)]  # what _replay_matches_public feeds in three parts
+    valid = sum(1 for amount, _ in used if math.isfinite(amount) and amount >= 0)
+    assert large.asked == 2 * valid  # both sides, once per finite non-negative measurement
 
 
 def test_replay_counts_failures_and_records_the_rest() -> None:
