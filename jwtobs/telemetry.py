@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -301,12 +300,15 @@ class Telemetry:
         self._tracer: trace.Tracer | None = None
         self._policy, self._root_sampled = NEVER, False
         self._metrics_on = False
-        self._pending: deque[tuple[dict[str, Any], float, float, int | None]] = deque()
+        #: measurements waiting for a reader, flat: (attrs, seconds, time, exp) one after the other; flat so that a
+        #: waiting measurement is no GC-tracked object (a reader may collect only every minute)
+        self._pending: list[Any] = []
         self._attr_sets: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
         self._attr_version = -1
         self._pending_lock = threading.Lock()
         self._attr_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._offset_attr_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._span_names: dict[str, str] = {}  # profile -> span name
         #: records lost by jwtobs itself (a sink raised, the event queue was full); see :meth:`lost`
         self.dropped_events = 0
         #: callables returning records lost inside a sink (``JsonlSink.dropped``), added by the configuration
@@ -452,21 +454,21 @@ class Telemetry:
 
     def drain(self) -> int:
         """Record every buffered measurement into the SDK instruments; returns how many."""
-        # popleft is atomic, so measurements appended concurrently are never lost (they are drained now
-        # or at the next collection)
-        pending, batch = self._pending, []
+        # the buffer is flat (attrs, seconds, time, exp per measurement, each added by one atomic extend): this
+        # drain (the only consumer, under the lock) takes whole measurements from the front while producers only
+        # append after them, so a measurement appended concurrently is drained now or at the next collection
+        pending = self._pending
         with self._pending_lock:
-            while True:
-                try:
-                    batch.append(pending.popleft())
-                except IndexError:
-                    break
-            if not batch:
+            k = len(pending)
+            if not k:
                 return 0
+            batch = pending[:k]
+            del pending[:k]
             # each histogram's measurements in one replay (the SDK finds each attribute set's aggregation once)
             durations, expiries = [], []
             near = -NEAR_EXPIRY_S
-            for attrs, seconds, t, exp in batch:
+            fields = iter(batch)
+            for attrs, seconds, t, exp in zip(fields, fields, fields, fields, strict=True):  # four at a time
                 durations.append((seconds, attrs))
                 # an accepted token far from its exp is not recorded (see _expiry_measurement)
                 if exp is not None and (t - exp >= near or attrs[ATTR_OUTCOME] != "accepted"):
@@ -476,7 +478,7 @@ class Telemetry:
             self._replay_duration(durations, self._metrics_failed)
             if expiries:
                 self._replay_expiry(expiries, self._metrics_failed)
-        return len(batch)
+        return k // 4
 
     def _metrics_failed(self, exc: BaseException) -> None:
         """A meter that raised: counted, the other measurements still go."""
@@ -507,42 +509,48 @@ class Telemetry:
         ``ctx`` is the context the validation ran in (default: the current one); the deferred pipeline passes
         the context captured on the request thread, so the span gets the right parent.
         """
+        labels = None
         try:
             if not self._tp_final:
                 self._resolve_tracer()
             if self._policy != NEVER:
-                guard = self.guard
-                self._span(
-                    event, guard.issuer(event.issuer), guard.alg(event.alg), guard.kid(event.kid), start_ns, end_ns, ctx
-                )
+                labels = self._labels(event)
+                self._span(event, labels, start_ns, end_ns, ctx)
             elif ctx is None or ctx:  # an empty captured context (no span in it) has no parent to name
                 _parent_ids(event, ctx)
         except Exception as exc:  # a tracer or span processor that raises leaves the metrics on
             self.failed("span", exc, self._tp)
         try:
-            self.emit_metrics(event)
+            self.emit_metrics(event, labels)
         except Exception as exc:
             self.failed("metrics", exc, self._mp)
 
-    def emit_metrics(self, event: ValidationEvent) -> None:
-        """The metric measurements of one event (buffered until a reader collects)."""
+    def emit_metrics(self, event: ValidationEvent, labels: dict[str, Any] | None = None) -> None:
+        """The metric measurements of one event (buffered until a reader collects); ``labels``: its
+        :meth:`_labels`, when already looked up."""
         if not self._mp_final:
             self._resolve_meter()
         if self._metrics_on:
-            # keyed by the raw values (one dict lookup instead of three guard lookups); the cache is bounded
-            # and dropped whenever the guard learns or is told a new trusted value
-            key = (event.outcome, event.reason, event.library, event.profile, event.issuer, event.alg, event.kid)
-            if self._attr_version != self.guard.version:
-                self._attr_cache.clear()
-                self._attr_version = self.guard.version
-            attrs = self._attr_cache.get(key)
-            if attrs is None:
-                attrs = self._attributes(key)
+            attrs = self._labels(event) if labels is None else labels
             pending = self._pending
-            if len(pending) < MAX_PENDING:
-                pending.append((attrs, event.duration_s, event.time, event.exp))
+            if len(pending) < MAX_PENDING * 4:
+                pending.extend((attrs, event.duration_s, event.time, event.exp))  # atomic: one measurement
             else:
                 self._record(attrs, event.duration_s, event.time, event.exp)
+
+    def _labels(self, event: ValidationEvent) -> dict[str, Any]:
+        """The metric attribute set of an event (the guard's labels; one dict shared by every event with the
+        same raw values). Keyed by the raw values (one dict lookup instead of three guard lookups); the cache is
+        bounded and dropped whenever the guard learns or is told a new trusted value. Also the first attributes
+        of the event's span, in the same order."""
+        key = (event.outcome, event.reason, event.library, event.profile, event.issuer, event.alg, event.kid)
+        if self._attr_version != self.guard.version:
+            self._attr_cache.clear()
+            self._attr_version = self.guard.version
+        attrs = self._attr_cache.get(key)
+        if attrs is None:
+            attrs = self._attributes(key)
+        return attrs
 
     def _record(self, attrs: dict[str, Any], duration_s: float, t: float, exp: int | None) -> None:
         self._record_duration(duration_s, attrs)
@@ -589,9 +597,7 @@ class Telemetry:
     def _span(
         self,
         event: ValidationEvent,
-        issuer_l: str,
-        alg_l: str,
-        kid_l: str,
+        labels: dict[str, Any],
         start_ns: int,
         end_ns: int,
         ctx: Context | None = None,
@@ -604,17 +610,9 @@ class Telemetry:
                     return
             elif not self._root_sampled:
                 return
-        attrs: dict[str, Any] = {
-            ATTR_OUTCOME: event.outcome,
-            ATTR_LIBRARY: event.library,
-            ATTR_PROFILE: event.profile,
-            ATTR_ISSUER: issuer_l,
-            ATTR_ALG: alg_l,
-            ATTR_KID: kid_l,
-        }
-        if event.reason is not None:
-            attrs[ATTR_REASON] = event.reason
-            attrs[ATTR_ERROR_TYPE] = event.reason
+        # the metric attributes (outcome, library, profile, issuer, alg, kid; reason and error.type on a
+        # rejection), then the event's own
+        attrs = labels.copy()
         if event.detail is not None:
             attrs[ATTR_DETAIL] = event.detail
         if event.token_fp is not None:
@@ -625,9 +623,14 @@ class Telemetry:
             attrs[ATTR_SUB_HASH] = event.sub_hash
         if event.tenant is not None:
             attrs[ATTR_TENANT] = event.tenant
+        name = self._span_names.get(event.profile)
+        if name is None:
+            name = f"{SPAN_NAME} {event.profile}"
+            if len(self._span_names) < 1024:
+                self._span_names[event.profile] = name
         assert self._tracer is not None
         span = self._tracer.start_span(
-            f"{SPAN_NAME} {event.profile}",
+            name,
             context=ctx,
             kind=SpanKind.INTERNAL,
             attributes=attrs,

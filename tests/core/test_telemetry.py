@@ -103,7 +103,7 @@ def test_deferred_histogram_counts_are_exact_and_bounded(keys: Keys, monkeypatch
     for t in tokens:
         decode(t, keys.hmac, algorithms=["HS256"], audience=AUD)
     tel = jwtobs.config.current().telemetry
-    assert len(tel._pending) == 50
+    assert len(tel._pending) == 50 * 4  # flat: (attrs, seconds, time, exp) per measurement
     data = reader.get_metrics_data()
     points = {m.name: m.data.data_points for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
     assert sum(p.count for p in points[telemetry.VALIDATION_DURATION]) == 120
@@ -191,3 +191,31 @@ def test_counters_and_gauges_export() -> None:
     assert dict(got[telemetry.REDACTIONS][0].attributes) == {"jwtobs.kind": "jwt", "jwtobs.sink": "logging"}
     assert got[telemetry.JWKS_KEYS][0].value == 3
     assert got[telemetry.JWKS_STALENESS][0].value == 12.5
+
+
+def test_buffered_measurements_are_no_gc_tracked_objects(keys: Keys) -> None:
+    """A reader may collect only every minute: the measurements waiting for it must not each be a GC-tracked
+    object (every one would be promoted and traversed by the full collections of a busy process)."""
+    import gc
+
+    reader = InMemoryMetricReader()
+    jwtobs.configure(
+        meter_provider=MeterProvider(metric_readers=[reader]), fingerprint_key="k" * 16, defer=False, from_env=False
+    )
+    decode = jwtobs.wrap(jwt.decode)
+    tokens = [jwt.encode(claims(exp=int(time.time()) + 200), keys.hmac, algorithm="HS256") for _ in range(50)]
+    for t in tokens[:10]:
+        decode(t, keys.hmac, algorithms=["HS256"], audience=AUD)
+    reader.get_metrics_data()
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(40):
+        for t in tokens:
+            decode(t, keys.hmac, algorithms=["HS256"], audience=AUD)
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert len(jwtobs.config.current().telemetry._pending) == 2000 * 4
+    assert grown < 100  # 2000 measurements waiting (a tuple each would be 2000)
+    data = reader.get_metrics_data()
+    points = {m.name: m.data.data_points for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert sum(p.count for p in points[telemetry.VALIDATION_DURATION]) == 2010  # cumulative: the first 10 too
