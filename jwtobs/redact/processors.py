@@ -242,14 +242,22 @@ class RedactorCore:
                     continue
             elif t in _SCALARS and plain.get(k):
                 continue
-            try:
-                new = self.item(k, v)
-            except Exception:
-                new = FAILED
-            if new is not v:
-                if out is None:
-                    out = dict(values)
-                out[k] = new
+            out = self._scrubbed_into(out, values, k, v)
+        return out
+
+    def _scrubbed_into(
+        self, out: dict[Any, Any] | None, values: Mapping[Any, Any], k: Any, v: Any
+    ) -> dict[Any, Any] | None:
+        """``out`` (a copy of ``values`` made when first needed) with the scrubbed value of ``k`` if it changed;
+        fails closed for that value."""
+        try:
+            new = self.item(k, v)
+        except Exception:
+            new = FAILED
+        if new is not v:
+            if out is None:
+                out = dict(values)
+            out[k] = new
         return out
 
     def _layout(self, keys: tuple[Any, ...], values: Mapping[Any, Any]) -> _Layout | None:
@@ -280,15 +288,7 @@ class RedactorCore:
         """Scrubbed copy of ``values`` when only the values of ``secret`` keys may change (None when none does)."""
         out: dict[Any, Any] | None = None
         for k in secret:
-            v = values[k]
-            try:
-                new = self.item(k, v)
-            except Exception:
-                new = FAILED
-            if new is not v:
-                if out is None:
-                    out = dict(values)
-                out[k] = new
+            out = self._scrubbed_into(out, values, k, values[k])
         return out
 
 
