@@ -116,7 +116,7 @@ class RedactorCore:
         trigger-clean, so the gate's own pass is not run first), False when one does; for a text the trigger check
         does not read (not one ASCII line, "eyJ", a marker; not built yet) the gate's answer (True: no gate
         element); None without Hyperscan or for non-ASCII text (then :meth:`_gated` decides)."""
-        if len(value) < p.HS_MIN_LEN or not self._jose:
+        if len(value) < _HS_MIN_LEN or not self._jose:
             return None
         triggered = _trigger_gate(value)
         if triggered is not None:
@@ -329,6 +329,9 @@ _DIGIT_PREFIX_PARTS: Final = p.rare_anchored(
     "<qjzxywkvbfug_hdp-ml/ncrisaote.",
 ).search
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
+_HS_MIN_LEN: Final = p.HS_MIN_LEN
+_MARKER_PREFIX: Final = p.MARKER_PREFIX
+_UNROUTED: Final[Any] = object()  # (LoggingRedactor._message: the token route not run yet)
 _JOSE_MIN: Final = 16  # shorter than any JWS/JWE
 _VENDOR_SEARCH: Final = p.VENDOR_PREFIX_SEARCH.search
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
@@ -378,7 +381,7 @@ class _TriggerGate:
             return None
         if "\n" in text or not text.isascii():
             return None
-        if "eyJ" in text or p.MARKER_PREFIX in text:
+        if "eyJ" in text or _MARKER_PREFIX in text:
             return None  # a token (its trigger matches anyway) or a rebuilt message with a marker: the pass decides
         local = self._local
         try:
@@ -628,14 +631,25 @@ class LoggingRedactor(logging.Filter):
         self._plans: dict[str, _Plan] = {}  # format string -> _format_plan (see _token_argument)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        d = record.__dict__
-        if len(d) == _BASE_LEN and not (d.get("exc_info") or d.get("exc_text") or d.get("stack_info")):
+        if (
+            len(record.__dict__) == _BASE_LEN
+            and record.exc_info is None
+            and record.exc_text is None
+            and record.stack_info is None
+        ):
             # the common record (no extra attributes, no exception, not formatted yet): a clean formatted message
-            # of a log line's length ends it here (what _message would decide first)
+            # of a log line's length, or a token argument, ends it here
             msg, args = record.msg, record.args
             if type(args) is tuple and args and type(args[-1]) is str and "eyJ" in args[-1]:
                 try:  # (a token argument: the message alone needs scrubbing)
-                    self._message(record)
+                    if type(msg) is str and self._core._jose:
+                        routed = self._token_argument(msg, args)
+                        if routed is not None and routed[1]:
+                            record.args = routed[0]  # the rest proven clean (see _token_argument)
+                            return True
+                        self._message(record, routed)
+                    else:
+                        self._message(record)
                 except Exception:
                     record.msg, record.args = FAILED, ()
                 return True
@@ -679,19 +693,21 @@ class LoggingRedactor(logging.Filter):
         return True
 
     # -- the message -------------------------------------------------------------------------------------------
-    def _message(self, record: logging.LogRecord) -> None:
+    def _message(self, record: logging.LogRecord, routed: Any = _UNROUTED) -> None:
+        """Scrub the message (``routed``: what the token route made of this record, when the caller ran it)."""
         msg, args = record.msg, record.args
         if not args and not isinstance(msg, str):
             self._object_message(record)
             return
         core = self._core
-        routed = None
-        if type(args) is tuple and args and type(args[-1]) is str and "eyJ" in args[-1] and type(msg) is str:
-            # a token as the last argument: the route before formatting the message
-            routed = self._token_argument(msg, args) if core._jose else None
-            if routed is not None and routed[1]:
-                record.args = routed[0]  # one token argument, the rest proven clean (see _token_argument)
-                return
+        if routed is _UNROUTED:
+            routed = None
+            if type(args) is tuple and args and type(args[-1]) is str and "eyJ" in args[-1] and type(msg) is str:
+                # a token as the last argument: the route before formatting the message
+                routed = self._token_argument(msg, args) if core._jose else None
+                if routed is not None and routed[1]:
+                    record.args = routed[0]  # one token argument, the rest proven clean (see _token_argument)
+                    return
         try:
             message = record.getMessage()
         except Exception:  # broken %-args: logging will report it (msg and args): make both safe to print
@@ -779,18 +795,19 @@ class LoggingRedactor(logging.Filter):
         if found is None:
             return None
         marked = found[0]
-        new_args = (*args[:index], marked, *args[index + 1 :])
+        last = index == count - 1
+        new_args = (*args[:-1], marked) if last else (*args[:index], marked, *args[index + 1 :])
         self._core.scrubber.count(found[1])  # (what scrubber.bearer_jose counts)
         slot = slots[index]
         if slot is None:
             return new_args, False
         lead, without, post = slot  # (lead: the blank before the label, if any, and the label)
         try:
-            rest = without % (*args[:index], *args[index + 1 :])
+            rest = without % (args[:-1] if last else (*args[:index], *args[index + 1 :]))
         except Exception:
             return new_args, False
         if rest:
-            gate = p.hyperscan_gate() if len(rest) >= p.HS_MIN_LEN and rest.isascii() else None
+            gate = p.hyperscan_gate() if len(rest) >= _HS_MIN_LEN and rest.isascii() else None
             if gate is None or gate.may_hold(rest) is not False:
                 return new_args, False
         head = marked[:-13]  # (a marker ends with its fingerprint's 12 hex digits: config's Fingerprinter makes them)
