@@ -251,3 +251,30 @@ def test_jsonl_extend_drops_and_counts_past_max_pending(tmp_path: Path) -> None:
     sink.extend([_ev("c")])
     assert len(sink._buffer) == 12 and sink.dropped == 5
     assert [e.kid for e in sink._buffer][-4:] == ["b0", "b1", "b2", "b3"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1_800_000_000, 1_800_000_000),
+        (1_800_000_000.9, 1_800_000_000),
+        (True, None),
+        ("1800000000", None),
+        (float("nan"), None),
+        (1 << 60, None),
+        (-(1 << 60), None),
+        (None, None),
+    ],
+)
+def test_dates_and_labels_of_odd_claims(keys: Keys, value: object, expected: int | None) -> None:
+    """build's inline common cases (int dates in range, a clean str issuer) agree with claim_int and _label."""
+    state = jwtobs.configure(defer=False, fingerprint_key="f" * 16, from_env=False)
+    token = jwt.encode(claims(), keys.hmac, algorithm="HS256")
+    odd_issuers = [ISS, "x" * 129, "tab\there", "ü-issuer", {"a": 1}, None, 7]
+    for iss in odd_issuers:
+        payload = {"iss": iss, "exp": value, "iat": value, "nbf": value, "sub": "s"}
+        site = pipeline._Labels("pyjwt", "p")
+        record = (state, site, token, payload, 1, 2, 1.5, None, "accepted", None, None, None, None)
+        event = pipeline.build(record)
+        assert (event.exp, event.iat, event.nbf) == (expected,) * 3 == (pipeline.claim_int(value),) * 3
+        assert event.issuer == pipeline._label(iss)
