@@ -278,3 +278,56 @@ def test_dates_and_labels_of_odd_claims(keys: Keys, value: object, expected: int
         event = pipeline.build(record)
         assert (event.exp, event.iat, event.nbf) == (expected,) * 3 == (pipeline.claim_int(value),) * 3
         assert event.issuer == pipeline._label(iss)
+
+
+# -- encode: the label fields' JSON remembered --------------------------------------------------------------------
+
+
+def _reference_encode(ev: ValidationEvent) -> bytes:
+    """encode as it was: orjson of to_dict(), the stdlib (non-finite floats as null) for what orjson refuses."""
+    import math
+
+    import orjson
+
+    data = ev.to_dict()
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        data = {k: None if type(v) is float and not math.isfinite(v) else v for k, v in data.items()}
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def test_encode_gives_the_same_bytes_as_encoding_to_dict(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from jwtobs import events
+
+    monkeypatch.setattr(events, "_MAX_LABELS_JSON", 50)  # also past the bound: not remembered, still right
+    rng = random.Random(16)
+    texts = [None, "", "a", 'q"uote\\', "ü-é", "\u2028", "tab\t", "\ud800", "x" * 300, "RS256", "_unknown", "0"]
+    nums = [None, 0, -1, 1 << 53, 1_800_000_000, 2.5, float("nan"), float("inf")]
+    for _ in range(3000):
+        t = rng.choice([texts, nums])
+        ev = ValidationEvent(
+            rng.choice([1_800_000_000.0, 0.999, 1_795_000_000.25, 1e9 + 0.0005]),
+            rng.choice(["accepted", "rejected"]),  # type: ignore[arg-type]
+            *(rng.choice(texts) for _ in range(3)),  # type: ignore[arg-type]
+            *(rng.choice(texts) for _ in range(9)),  # type: ignore[arg-type]
+            rng.choice(texts),
+            rng.choice(t),  # type: ignore[arg-type]
+            rng.choice(nums),  # type: ignore[arg-type]
+            rng.choice(nums),  # type: ignore[arg-type]
+            rng.choice([0, 10, 1 << 20]),
+            rng.choice([0.0001, 0.0, float("nan"), 1e-9]),
+            rng.choice(texts),
+            rng.choice(texts),
+            rng.choice(texts),
+        )
+        assert events.encode(ev) == _reference_encode(ev)
+    assert len(events._LABELS_JSON) <= 50
+    odd = _ev("k")
+    odd.detail = {"unhashable": ["x"]}  # type: ignore[assignment]  # a caller's own event: the general path
+    assert events.encode(odd) == _reference_encode(odd)
+    other = _ev("k")
+    other.schema = 2
+    assert events.encode(other) == _reference_encode(other) and b'"schema":2' in events.encode(other)
