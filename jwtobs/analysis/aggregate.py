@@ -49,6 +49,11 @@ seen          bool                     **per-event feature**: as ``cont`` withou
                                        rejection of a token in use, as well as the later ones; ``cont``
                                        implies ``seen``). A token first presented long after its last
                                        acceptance, or never accepted, is not ``seen``.
+paced         bool                     **per-event feature**: ``seen``, and the gap since the token's previous
+                                       use is within :data:`PACED_RANGE` x the token's median gap between its
+                                       accepted uses: the client went on at its own pace (a skewed clock), not
+                                       in a burst of seconds nor after a pause (a worker pool or a resumed app
+                                       firing its cached token). Accepted ``late`` rows are paced.
 count         int64                    validations
 ============  =======================  ==========================================================================
 
@@ -60,9 +65,10 @@ value is kept when some validation with it was accepted, or when it occurs at le
 every other value becomes :data:`OTHER`. Scanners' random kids and client ids thus fold into one row per
 minute, as they would in bounded metric attributes.
 
-*Per-event part*: only ``cont`` needs the events themselves (a token fingerprint seen accepted before). The
-Prometheus metrics cannot carry it, so a metrics-only engine sets ``cont`` to ``False`` and the clock-skew
-detector then relies on the lateness shape alone (see docs/analysis.md).
+*Per-event part*: only ``cont``, ``seen`` and ``paced`` need the events themselves (the uses of one token
+fingerprint: accepted before, rejected before, the gap since its previous use). The Prometheus metrics
+cannot carry them, so a metrics-only engine sets them to ``False`` (``True`` for accepted late uses) and
+the clock-skew detector then relies on the lateness shape alone (see docs/analysis.md).
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ __all__ = [
     "CONT_GAP",
     "CONT_PACE",
     "CONT_LONGEST",
+    "PACED_RANGE",
     "empty_counts",
     "empty_lateness",
     "lateness_quantile",
@@ -111,6 +118,7 @@ LATENESS_SCHEMA: Final[dict[str, str]] = {
     "le": "float64",
     "cont": "bool",
     "seen": "bool",
+    "paced": "bool",
     "count": "int64",
 }
 #: upper bin edges (seconds) of ``lateness.le``; fine around the usual leeways (0-300 s), coarse beyond
@@ -126,9 +134,12 @@ OTHER: Final = "~other"
 CONT_GAP: Final = (300.0, 1800.0)
 CONT_PACE: Final = 3.0
 CONT_LONGEST: Final = 1.5
+#: ``paced``: the gap since the token's previous use is within this range x its median gap between accepted uses
+#: (an exponential pace falls above 8x its median 0.4 % of the time)
+PACED_RANGE: Final = (1.0, 8.0)
 
 _KEYS = ["minute", "issuer", "profile", "client_id", "kid", "typ", "outcome", "reason", "past_exp"]
-_LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont", "seen"]
+_LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont", "seen", "paced"]
 
 
 @dataclass(frozen=True)
@@ -187,21 +198,24 @@ def _bin(x: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[n
     return out
 
 
+_Bools = np.ndarray[Any, np.dtype[np.bool_]]
+
+
 def _cont(
-    df: pd.DataFrame,
-    t: np.ndarray[Any, np.dtype[np.float64]],
-    late_rej: np.ndarray[Any, np.dtype[np.bool_]],
-) -> tuple[np.ndarray[Any, np.dtype[np.bool_]], np.ndarray[Any, np.dtype[np.bool_]]]:
-    """``(cont, seen)`` of the rejected-late events (the per-event part): ``seen``: the token's uses go back
-    to an acceptance without a pause longer than the token's own pace (3 x the median or 1.5 x the longest
-    gap between its accepted uses, bounded to :data:`CONT_GAP`); ``cont``: seen, and the token was rejected
-    as expired before in that chain."""
+    df: pd.DataFrame, t: np.ndarray[Any, np.dtype[np.float64]], late_rej: _Bools
+) -> tuple[_Bools, _Bools, _Bools]:
+    """``(cont, seen, paced)`` of the rejected-late events (the per-event part): ``seen``: the token's uses
+    go back to an acceptance without a pause longer than the token's own pace (3 x the median or 1.5 x the
+    longest gap between its accepted uses, bounded to :data:`CONT_GAP`); ``cont``: seen, and the token was
+    rejected as expired before in that chain; ``paced``: seen, the gap since its previous use within
+    :data:`PACED_RANGE` x the median gap between its accepted uses (uses at one instant count as one)."""
     out = np.zeros(len(df), dtype=bool)
     seen = np.zeros(len(df), dtype=bool)
+    paced = np.zeros(len(df), dtype=bool)
     fp = df["token_fp"].astype("string")
     has_fp = fp.notna().to_numpy()
     if not (late_rej & has_fp).any():
-        return out, seen
+        return out, seen, paced
     tokens = set(fp[late_rej & has_fp].tolist())
     idx = np.flatnonzero(has_fp & fp.isin(tokens).to_numpy())
     sub = pd.DataFrame(
@@ -218,7 +232,8 @@ def _cont(
     gap[new_fp] = np.inf
     acc_gap = pd.Series(np.where(sub["ok"].to_numpy() & ~new_fp, gap, np.nan), index=sub.index)
     by_fp = acc_gap.groupby(sub["fp"].to_numpy())
-    pace = np.fmax(CONT_PACE * by_fp.transform("median").to_numpy(), CONT_LONGEST * by_fp.transform("max").to_numpy())
+    median = by_fp.transform("median").to_numpy()
+    pace = np.fmax(CONT_PACE * median, CONT_LONGEST * by_fp.transform("max").to_numpy())
     limit = np.clip(np.nan_to_num(pace, nan=CONT_GAP[0]), CONT_GAP[0], CONT_GAP[1])
     chain = np.cumsum(new_fp | (gap > limit))
     # within a chain: an acceptance before this use, and an expired-rejection of the same token before it
@@ -229,7 +244,14 @@ def _cont(
     hit = rej & seen_ok & (before > 0)
     out[sub["i"].to_numpy()[hit]] = True
     seen[sub["i"].to_numpy()[rej & seen_ok]] = True
-    return out, seen
+    # the gap since the token's previous use at another instant (DuckDB groups the uses at one instant)
+    mine = rej & seen_ok
+    step = pd.Series(np.where(mine & (gap > 0), gap, np.nan), index=sub.index)
+    step = step.groupby([sub["fp"], sub["t"]]).transform("max")
+    ratio = step.to_numpy() / median
+    on_pace = mine & (ratio >= PACED_RANGE[0]) & (ratio <= PACED_RANGE[1])
+    paced[sub["i"].to_numpy()[on_pace]] = True
+    return out, seen, paced
 
 
 def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
@@ -269,9 +291,10 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     early_rej = (reason == "JWT_NOT_YET_VALID").fillna(False).to_numpy(dtype=bool) & (
         np.nan_to_num(early, nan=-1.0) > 0
     )
-    cont, seen = _cont(df, t, late_rej)
+    cont, seen, paced = _cont(df, t, late_rej)
     cont |= late_acc
     seen |= late_acc
+    paced |= late_acc
     sel = late_rej | late_acc | early_rej
     if sel.any():
         lat = frame.loc[sel, ["minute", "issuer", "profile", "client_id", "outcome"]].copy()
@@ -279,6 +302,7 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
         lat["le"] = _bin(np.where(early_rej[sel], early[sel], late[sel]))
         lat["cont"] = cont[sel]
         lat["seen"] = seen[sel]
+        lat["paced"] = paced[sel]
         lateness = lat.groupby(_LKEYS, dropna=False, observed=True, sort=True).size().rename("count").reset_index()
     else:
         lateness = empty_lateness()

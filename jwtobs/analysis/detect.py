@@ -115,6 +115,9 @@ SKEW_KEPT = 10
 SKEW_PACE = 2
 #: ... or, cycle after cycle, failing first within this many seconds past the leeway (a token in use up to it)
 SKEW_NEAR = 90.0
+#: a kept run whose failures came at least this often (and in at least half of them) at the token's own pace
+#: (``paced``) is not a burst however many fall in one minute
+SKEW_ON_PACE = 2
 #: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
 LEEWAY_SUPPORT = 3
 LEEWAY_NEAR = 30.0
@@ -846,8 +849,11 @@ def _skew_kept(
 
     * fails again a minute or more later at its own pace: at most :data:`SKEW_PACE` failures a minute and
       one a minute on average (a restarted worker pool firing its cached token is a burst of seconds), or
-      in three minutes in a row (no burst lasts that long), further than :data:`SKEW_INFLIGHT` s past the
-      leeway (what requests in flight at expiry do); or
+      in three minutes in a row (no burst lasts that long), or - a busy device, several failures a minute -
+      at least :data:`SKEW_ON_PACE` and half of its failures ``paced`` (the per-event feature: each came the
+      token's usual gap after its previous use; a pool fires its cached token once after a pause, then
+      within seconds), further than :data:`SKEW_INFLIGHT` s past the leeway (what requests in flight at
+      expiry do); or
     * does so in two token cycles in a row, each time failing first within :data:`SKEW_NEAR` s past the
       leeway: the token was in use up to its expiry (a replayed cached token is of any age);
 
@@ -864,7 +870,14 @@ def _skew_kept(
         cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
         first = int(ctx.client_first.get(cid, 0))
         r = r.assign(near=r["le"] <= r["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)) + SKEW_NEAR)
-        per = r.groupby("i").agg(n=("count", "sum"), kept=("cont", "any"), far=("far", "any"), near=("near", "any"))
+        r = r.assign(on_pace=r["count"].where(r["paced"], 0))
+        per = r.groupby("i").agg(
+            n=("count", "sum"),
+            kept=("cont", "any"),
+            far=("far", "any"),
+            near=("near", "any"),
+            on_pace=("on_pace", "sum"),
+        )
         kept: list[tuple[list[int], bool]] = []  # runs of failures kept after a 401; paced?
         for run in _clusters_of(per.index.tolist(), SKEW_KEPT):
             sub = per.loc[run]
@@ -874,6 +887,10 @@ def _skew_kept(
             # boundary; failures in three minutes in a row are not one burst
             burst = int(sub["n"].max()) > SKEW_PACE or int(sub["n"].sum()) > run[-1] - run[0] + 1
             steady = any(b - a == 2 for a, b in zip(run, run[2:], strict=False))
+            # per event: most failures came at the token's own pace after its previous use (a pool or a
+            # resumed app fires its cached token within seconds: one use after a pause, then a burst)
+            on_pace = int(sub["on_pace"].sum())
+            steady |= on_pace >= SKEW_ON_PACE and 2 * on_pace >= int(sub["n"].sum())
             kept.append((run, (steady or not burst) and len(run) >= 2 and bool(sub["kept"].iloc[1:].any())))
         episodes: list[list[int]] = []
         for k, (run, paced) in enumerate(kept):

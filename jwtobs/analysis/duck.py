@@ -49,6 +49,7 @@ from jwtobs.analysis.aggregate import (
     LATENESS_EDGES,
     LATENESS_SCHEMA,
     OTHER,
+    PACED_RANGE,
     Aggregates,
 )
 from jwtobs.analysis.load import (
@@ -212,7 +213,7 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     )
     row = con.execute(f"SELECT count(*) FROM {tmp}_u").fetchone()
     passes = max(1, -(-int(row[0] if row else 0) // CONT_PASS_ROWS))
-    con.execute(f"CREATE TEMP TABLE {tmp}_c (t DOUBLE, token_fp VARCHAR, kept BOOLEAN)")
+    con.execute(f"CREATE TEMP TABLE {tmp}_c (t DOUBLE, token_fp VARCHAR, kept BOOLEAN, paced BOOLEAN)")
     for k in range(passes):
         con.execute(
             f"""INSERT INTO {tmp}_c
@@ -222,11 +223,12 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     ),
     p AS (
         SELECT token_fp, greatest({CONT_PACE!r} * median(gap) FILTER (WHERE ok AND gap IS NOT NULL),
-            {CONT_LONGEST!r} * max(gap) FILTER (WHERE ok AND gap IS NOT NULL)) AS pace
+            {CONT_LONGEST!r} * max(gap) FILTER (WHERE ok AND gap IS NOT NULL)) AS pace,
+            median(gap) FILTER (WHERE ok AND gap IS NOT NULL) AS med
         FROM u GROUP BY token_fp
     ),
     ch AS (
-        SELECT u.*, sum(CASE WHEN gap IS NULL OR gap > least(greatest(coalesce(p.pace, {CONT_GAP[0]!r}),
+        SELECT u.*, p.med, sum(CASE WHEN gap IS NULL OR gap > least(greatest(coalesce(p.pace, {CONT_GAP[0]!r}),
                 {CONT_GAP[0]!r}), {CONT_GAP[1]!r}) THEN 1 ELSE 0 END)
             OVER (PARTITION BY u.token_fp ORDER BY t ROWS UNBOUNDED PRECEDING) AS chain
         FROM u JOIN p USING (token_fp)
@@ -238,7 +240,9 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS kept
         FROM ch
     )
-    SELECT t, token_fp, bool_or(kept) AS kept FROM co WHERE late_rej AND seen GROUP BY t, token_fp"""
+    SELECT t, token_fp, bool_or(kept) AS kept, coalesce(max(gap) FILTER (WHERE gap > 0)
+        BETWEEN {PACED_RANGE[0]!r} * any_value(med) AND {PACED_RANGE[1]!r} * any_value(med), false) AS paced
+    FROM co WHERE late_rej AND seen GROUP BY t, token_fp"""
         )
     con.execute(f"DROP TABLE {tmp}_u")
     return _arrow(
@@ -249,12 +253,13 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
             CASE WHEN coalesce(l.early_rej, false) THEN 'early' ELSE 'late' END AS direction,
             {_bin("l.x")} AS le,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.kept, false)) AS cont,
-            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS seen
+            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS seen,
+            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.paced, false)) AS paced
         FROM l LEFT JOIN {tmp}_c c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
     )
-    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, count(*) AS count
+    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, count(*) AS count
     FROM b GROUP BY ALL
-    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen NULLS LAST""",
+    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced NULLS LAST""",
     )
 
 

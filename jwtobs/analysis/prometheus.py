@@ -437,6 +437,7 @@ def aggregates_from_frames(frames: PrometheusFrames) -> Any:
                 "le": per["le"],
                 "cont": per["outcome"] == "accepted",  # accepted late uses are continuous by definition
                 "seen": per["outcome"] == "accepted",
+                "paced": per["outcome"] == "accepted",
                 "count": per["count"].round().astype("int64"),
             }
         )
@@ -505,6 +506,7 @@ def metrics_view(aggs: Any) -> Any:
     lat["client_id"] = pd.NA
     lat["cont"] = lat["outcome"] == "accepted"
     lat["seen"] = lat["outcome"] == "accepted"
+    lat["paced"] = lat["outcome"] == "accepted"
     keys = [k for k in LATENESS_SCHEMA if k != "count"]
     lat = lat.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
     return Aggregates(

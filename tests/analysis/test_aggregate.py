@@ -120,6 +120,33 @@ def test_a_slow_clients_pause_does_not_break_its_token_chain() -> None:
     assert rej.loc[rej["cont"], "count"].sum() == 2
 
 
+def test_paced_is_a_use_at_the_tokens_own_pace() -> None:
+    """``paced``: a rejection of a token in use whose gap since the token's previous use is within 1-8x its
+    median accepted gap (20 s here): a device going on at its pace is; the uses of a burst seconds apart,
+    and a first use after a pause (> 8 x 20 s), are not."""
+    t0 = 1_800_000_000
+    exp = t0 + 600
+    rows: list[dict[str, object]] = [
+        {"time": t, "outcome": "accepted", "client_id": "c1", "kid": "k1", "token_fp": fp, "exp": exp}
+        for fp in ("device", "pool")
+        for t in range(t0, exp + 1, 20)
+    ]
+    fails = {"device": [exp + 25, exp + 50, exp + 72, exp + 75], "pool": [exp + 200, exp + 202, exp + 205]}
+    rows += [
+        {"time": t, "outcome": "rejected", "reason": "JWT_EXPIRED", "client_id": "c1", "kid": "k1", "token_fp": fp}
+        | {"exp": exp}
+        for fp, ts in fails.items()
+        for t in ts
+    ]
+    lat = A.aggregate(_events(rows)).lateness
+    rej = lat[lat["outcome"] == "rejected"]
+    assert rej["seen"].all()
+    # device: 25, 25, 22 s after the previous use (paced), then 3 s (a burst); pool: 200 s (a pause), 2, 3 s
+    assert rej.loc[rej["paced"], "count"].sum() == 3
+    assert rej.loc[rej["paced"], "le"].max() <= 80.0
+    assert lat.loc[lat["outcome"] == "accepted", "paced"].all()
+
+
 def test_kinds_are_one_table() -> None:
     from jwtobs.analysis.detect import INCIDENT_KINDS as detect_kinds
     from jwtobs.simulate.scenario import INCIDENT_KINDS as sim_kinds

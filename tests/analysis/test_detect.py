@@ -96,15 +96,15 @@ def test_clock_skew_offset_and_drift() -> None:
 
 
 def _cycles(
-    client: str, fails: list[list[int]] | list[list[tuple[int, str]]], t0: int = 1_800_000_000
+    client: str, fails: list[list[int]] | list[list[tuple[int, str]]], t0: int = 1_800_000_000, step: int = 60
 ) -> list[dict[str, Any]]:
-    """One client's hourly tokens: accepted every 60 s until 60 s before ``exp``, then the uses past ``exp``
-    of cycle ``k`` at ``fails[k]`` seconds (rejected; or ``(seconds, outcome)``)."""
+    """One client's hourly tokens: accepted every ``step`` s until 60 s before ``exp``, then the uses past
+    ``exp`` of cycle ``k`` at ``fails[k]`` seconds (rejected; or ``(seconds, outcome)``)."""
     rows: list[dict[str, Any]] = []
     for k, late in enumerate(fails):
         iat, exp, fp = t0 + 3600 * k, t0 + 3600 * (k + 1), f"{client}-{k}"
         past = [(s, "rejected") if isinstance(s, int) else s for s in late]
-        uses = [(t, "accepted") for t in range(iat, exp - 59, 60)] + [(exp + s, o) for s, o in past]
+        uses = [(t, "accepted") for t in range(iat, exp - 59, step)] + [(exp + s, o) for s, o in past]
         rows += [
             {
                 "time": t,
@@ -224,6 +224,25 @@ def test_a_clock_keeping_its_token_after_the_401_is_found_from_two_failures() ->
     inc = A.clock_skew_incidents(_frame_of(kept + burst + lazy + inflight))
     assert list(inc["client_id"]) == ["kept"], inc
     assert inc["start"].iloc[0] == pd.Timestamp(t0 + 5 * 3600 + 70, unit="s", tz="UTC").floor("min")
+    assert "kept after the 401" in inc["evidence"].iloc[0]
+
+
+def test_a_clock_failing_in_one_burst_at_its_devices_pace_is_found() -> None:
+    """A busy device (a request every 15 s) whose clock is a little behind fails 5 times in one token cycle,
+    4 of them within a minute - at minute resolution a worker pool's burst - but keeps its token after the
+    401 at its own pace (3 uses 15-18 s apart: ``paced``). Not flagged: a worker pool firing the cached
+    token of a busy device or of a slow one (a use after a pause, then uses seconds apart), and a lazy
+    refresher failing in every cycle anyway."""
+    t0 = 1_800_000_000
+    fails = [62, 75, 90, 108, 125]
+    clock = _cycles("clock", [[], [], [], [], fails, []], step=15)
+    busy_pool = _cycles("busy-pool", [[], [], [], [], [170, 172, 175, 179, 183], []], step=15)
+    slow_pool = _cycles("slow-pool", [[], [], [], [], [100, 103, 107, 112, 118, 125], []])
+    lazy = _cycles("lazy", [[50], [50], [50], [50], fails, []], step=15)
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], []])
+    inc = A.clock_skew_incidents(_frame_of(clock + busy_pool + slow_pool + lazy + inflight))
+    assert list(inc["client_id"]) == ["clock"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 5 * 3600 + 62, unit="s", tz="UTC").floor("min")
     assert "kept after the 401" in inc["evidence"].iloc[0]
 
 

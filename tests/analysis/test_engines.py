@@ -75,6 +75,7 @@ def test_duckdb_equals_pandas_on_scanner_noise_and_token_reuse(synthetic: Path) 
     assert (duck_aggs.counts["kid"] == OTHER).any()  # random scanner kids fold into one value
     late = duck_aggs.lateness[duck_aggs.lateness["outcome"] == "rejected"]
     assert set(late["cont"]) == {True, False}
+    assert set(late["paced"]) == {True, False}
     assert set(late["direction"]) == {"late", "early"}
     pd.testing.assert_frame_equal(A.incidents(pandas_aggs), A.incidents(duck_aggs))
 
