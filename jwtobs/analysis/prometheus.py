@@ -345,6 +345,7 @@ NOT_IN_METRICS: Final[dict[str, str]] = {
     "lateness.profile": "the expiry-offset histogram is per outcome and issuer only: profile and client <NA>",
     "lateness.cont": "per-token reuse needs token fingerprints: cont is False (has_cont=False)",
     "lateness.seen": "per-token reuse needs token fingerprints: seen is False for rejections (as cont)",
+    "lateness.paced": "per-token gaps need token fingerprints: paced is False for rejections (as cont)",
     "lateness.early": "nbf is not measured: no 'early' rows (clock ahead is invisible)",
 }
 
