@@ -624,6 +624,16 @@ def test_marker_left_by_scrubbing_settles_a_hit() -> None:
 
 
 # -- the scrubber's second pass, skipped when the prefilter settles the first pass's output ----------------------
+#: texts whose first pass leaves what a second pass changes (a Cookie value read differently next to its own
+#: markers, a phrase read across a vendor key's marker)
+NEEDS_SECOND = [
+    "Cookie: Cookie: =s8Kq2LmZ0xT4vB7nR1cW",
+    "Set-Cookie: --token ,code=",
+    "Set-Cookie: Bearer DPoP %26x=.",
+    "x access_token= using key ghp_QSr6rz24LpOqJ3OpuLIEi2NvSBbI1rmAR1JF for upload",
+]
+
+
 def _first_pass(text: str) -> str:
     """The scrubber's first pass alone (its second one refused)."""
     seen: list[str] = []
@@ -640,14 +650,7 @@ def test_second_pass_is_skipped_only_when_it_would_change_nothing(real_lines: li
         pytest.skip("hyperscan not installed")
     forms = [line.replace("\n", " ") for line in _form_lines()]
     pool = forms + random.Random(4).sample(real_lines, 300)
-    # texts whose first pass leaves what a second pass changes (a Cookie value read differently next to its own
-    # markers, a phrase read across a vendor key's marker)
-    needs_second = [
-        "Cookie: Cookie: =s8Kq2LmZ0xT4vB7nR1cW",
-        "Set-Cookie: --token ,code=",
-        "Set-Cookie: Bearer DPoP %26x=.",
-        "x access_token= using key ghp_QSr6rz24LpOqJ3OpuLIEi2NvSBbI1rmAR1JF for upload",
-    ]
+    needs_second = NEEDS_SECOND
     texts = forms + needs_second + _mixes(4000, 6, pool)
     texts += [str(scrub_text(t)) for t in texts[::7]]
     sc = scan.Scanner("hyperscan")

@@ -13,7 +13,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, Protocol
+from typing import IO, Any, Final, Protocol
 
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.fields import joined_lines_that_may_change
@@ -33,7 +33,7 @@ from jwtobs.redact.scan.windowed import (
     decode,
     encode,
 )
-from jwtobs.redact.scrub import Scrubber
+from jwtobs.redact.scrub import _SETTLE_MAX, Scrubber
 
 
 class Writer(Protocol):
@@ -75,6 +75,13 @@ class Scanner:
     def _scrub(self, text: str) -> str:
         out = self._scrubber.text(text, settled=self._settled)
         return out if isinstance(out, str) else p.FAILED
+
+    def _scrub_lines(self, texts: list[str]) -> list[str]:
+        """``[self._scrub(t) for t in texts]`` (lines, no newline in them), computed in batches: see
+        :func:`scrub_batched`. The ``all`` engine, the exhaustive reference, scrubs line by line."""
+        if self.prefilter.engine == "all" or len(texts) < 2:
+            return [self._scrub(t) for t in texts]
+        return scrub_batched(self._scrubber, self.prefilter, texts, self._scrub)
 
     def _settled(self, first: str) -> bool:
         """The scrubber may skip its second pass over ``first`` (a line as its first pass left it) when the
@@ -144,12 +151,12 @@ class Scanner:
                 open_line = hi > lo and buf[hi - 1 : hi] != b"\n"
                 view = memoryview(buf)
                 pos = lo
-                for idx, s, e in cands:
+                texts = [decode(buf[s:e]) for _, s, e in cands]
+                outs = self._scrub_lines(texts)
+                for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
                     if s > pos and not changed_only:
                         yield (-1, view[pos:s], None, [])
                     raw_end = e + 1 if e < hi else e
-                    text = decode(buf[s:e])
-                    out = self._scrub(text)
                     if out != text:
                         raw = b"" if changed_only else buf[s:raw_end]
                         yield (line + idx, raw, out + ("\n" if raw_end > e else ""), new_markers(text, out))
@@ -261,6 +268,91 @@ class Scanner:
                 yield from self.scan_file(path, report, progress)
             except ScanProblem as e:
                 report.problems.append(e)
+
+
+#: Joins the lines of a batch: a newline (every detector's value, name and separator stops at one, and every
+#: lookbehind and lookahead reads it as the start or end of the text) and "<" (the one class of the detectors that
+#: takes a newline, the XML element's attributes and text, ``[^<>]``/``[^<]``, stops there; an element name
+#: cannot start with a newline), so no detector reads across two lines of a batch.
+BATCH_SEP: Final = "\n<\n"
+#: Lines per batch and characters per batched line (a longer line is scrubbed alone)
+BATCH_LINES: Final = 4096
+BATCH_LINE_MAX: Final = 16384
+
+
+def _yes(_first: str) -> bool:
+    return True
+
+
+def scrub_batched(
+    scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one: Callable[[str], str]
+) -> list[str]:
+    """``[scrub_one(t) for t in texts]`` for lines ``texts`` (``scrub_one`` is the scrubber's two passes over one
+    text: :meth:`Scanner._scrub`), with the scrubber called once per batch of lines instead of once per line (the
+    scrubber's fixed cost per call and per detector is most of its time on a log line).
+
+    A batch is its lines joined by :data:`BATCH_SEP`, scrubbed by one first pass (``settled`` always true: the
+    scrubber's own second pass is left out) and split again. A line's first pass is the same alone or in a batch:
+    the detectors read no separator (all their separators, values and names stop at a newline, the XML element at
+    "<"), every lookaround reads the newline as it reads the text's start or end, the keyword checks that decide
+    which detectors run are only faster on a line that lacks the keyword (each detector needs its keyword), and
+    a marker depends on the credential alone. Lower-casing is the same unless a character's lower case is longer
+    (U+0130): such lines are scrubbed alone. The second pass, which the scrubber runs over a changed text whose
+    output a detector may still act on, runs over the changed lines the prefilter finds such a hit on (the hit
+    judgements the scan itself relies on to leave a line unscrubbed), again as one batch; on a line whose first
+    pass redacted JOSE tokens only, which the scrubber does not pass again, it changes nothing (those tokens are
+    replaced before every other detector ran). A batch whose output does not split into its lines (an internal
+    error's ``[REDACTION_FAILED]``, a separator redacted) is scrubbed line by line.
+    ``tests/redact/test_scan_batch.py`` checks equality with ``scrub_one`` line by line."""
+    out: list[str] = []
+    for i in range(0, len(texts), BATCH_LINES):
+        out += _batch(scrubber, prefilter, texts[i : i + BATCH_LINES], scrub_one)
+    return out
+
+
+def _batch(scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one: Callable[[str], str]) -> list[str]:
+    alone = [
+        i
+        for i, t in enumerate(texts)
+        if len(t) > BATCH_LINE_MAX or "\n" in t or (not t.isascii() and len(t.lower()) != len(t))
+    ]
+    if alone:
+        done = {i: scrub_one(texts[i]) for i in alone}
+        rest = [i for i in range(len(texts)) if i not in done]
+        batched = _batch(scrubber, prefilter, [texts[i] for i in rest], scrub_one) if rest else []
+        done.update(zip(rest, batched, strict=True))
+        return [done[i] for i in range(len(texts))]
+    if len(texts) < 2:
+        return [scrub_one(t) for t in texts]
+    first = _pass(scrubber, texts)
+    if first is None:
+        return [scrub_one(t) for t in texts]
+    changed = [i for i, (t, f) in enumerate(zip(texts, first, strict=True)) if f != t and len(f) <= _SETTLE_MAX]
+    if not changed:
+        return first
+    data = [encode(first[i]) for i in changed]
+    starts, pos = [], 0
+    for d in data:
+        starts.append(pos)
+        pos += len(d) + 1
+    hit = {s for s, _ in prefilter.candidates(b"\n".join(data), 0, pos - 1)}
+    again = [i for i, s in zip(changed, starts, strict=True) if s in hit]
+    if again:
+        second = _pass(scrubber, [first[i] for i in again])
+        if second is None:
+            return [scrub_one(t) for t in texts]
+        for i, s in zip(again, second, strict=True):
+            first[i] = s
+    return first
+
+
+def _pass(scrubber: Scrubber, texts: list[str]) -> list[str] | None:
+    """One scrubber pass over each of ``texts`` as one text, or None when its output does not split into them."""
+    out = scrubber.text(BATCH_SEP.join(texts), settled=_yes)
+    if not isinstance(out, str):
+        return None
+    lines = out.split(BATCH_SEP)
+    return lines if len(lines) == len(texts) else None
 
 
 def _to_scrub(buf: Buffer, cands: list[tuple[int, int, bool]]) -> list[tuple[int, int]]:
