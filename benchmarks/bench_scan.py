@@ -173,7 +173,7 @@ def main() -> None:
         w, c = med(name)
         ratio = f"{rg_cpu / c:9.3f}x" if rg_cpu else ""
         label = f"rg -c -i '{RG_PATTERN}'" if name == "rg" else name
-        print(f"  {label:34s} {w:7.2f}s {c:7.2f}s {size / w / 1e6:10.0f} {size / c / 1e6:9.0f} {ratio}")
+        print(f"  {label:34s} {w:7.2f}s {c:7.3f}s {size / w / 1e6:10.0f} {size / c / 1e6:9.0f} {ratio}")
 
     # where the scanner's time goes: candidate lines, the fast path's judgement of name=value lines, the scrubber
     classified = candidates(data, engines[0])
