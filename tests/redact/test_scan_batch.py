@@ -155,3 +155,49 @@ def test_long_lines_and_newlines_are_scrubbed_alone(monkeypatch: pytest.MonkeyPa
     out = scrub_batched(sc._scrubber, sc.prefilter, lines * 2, sc._scrub)
     assert out == [real(t) for t in lines * 2]
     assert sorted(calls) == sorted(lines[:2] * 2)
+
+
+def test_vendor_key_lines_are_batched_apart(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hyperscan remembers the lines a vendor-key prefix hit (the scanner batches them apart, since the scrubber
+    reads a whole text for keys once a prefix is in it); the scan's findings are those of every line scrubbed
+    alone."""
+    key = "ghp_QSr6rz24LpOqJ3OpuLIEi2NvSBbI1rmAR1JF"
+    lines = [
+        f"push with {key} ok",
+        "password=S3cr3t!pa55-w0rd",
+        "nothing",
+        f"xoxb-no token={key}",
+        "token=abcdef0123456",
+    ]
+    data = ("\n".join(lines * 3) + "\n").encode()
+    if "hyperscan" in ENGINES:
+        pf = scan.Prefilter("hyperscan")
+        pf.classified(data, 0, len(data))
+        assert pf.vendor_lines() == {pf_start(data, i) for i in range(15) if (lines * 3)[i].count("ghp_")}
+    assert scan.Prefilter("python").vendor_lines() == set()
+    path = tmp_path / "v.log"
+    path.write_bytes(data)
+    groups: list[list[str]] = []
+    real = scan.Scanner._scrub_lines
+
+    def spy(self: scan.Scanner, texts: list[str], apart: list[bool] | None = None) -> list[str]:
+        groups.append(list(texts))
+        return real(self, texts, apart)
+
+    monkeypatch.setattr(scan.Scanner, "_scrub_lines", spy)
+    reference = [(f.line, f.kind, f.fingerprint) for f in scan.Scanner("all").scan_file(str(path), scan.ScanReport())]
+    assert len(reference) >= 9
+    for engine in ENGINES:
+        groups.clear()
+        found = [(f.line, f.kind, f.fingerprint) for f in scan.Scanner(engine).scan_file(str(path), scan.ScanReport())]
+        assert found == reference
+        if engine == "hyperscan":  # the block, then its vendor lines and the others apart
+            assert sorted(map(len, groups[1:])) == [6, 6], groups
+
+
+def pf_start(data: bytes, i: int) -> int:
+    """Offset of line ``i`` of ``data``."""
+    pos = 0
+    for _ in range(i):
+        pos = data.index(b"\n", pos) + 1
+    return pos

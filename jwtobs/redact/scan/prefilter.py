@@ -13,6 +13,7 @@ from jwtobs.redact.scan.rules import (
     BLOCK_TRIGGERS,
     FIELD_TRIGGER,
     JUDGED_TRIGGERS,
+    VENDOR_TRIGGER,
     XML_TRIGGER,
     block_finders,
     compiled,
@@ -64,11 +65,10 @@ class Prefilter:
         )
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)
         self._line_exprs = {t.name: (exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS}
-        # by expression id: 0 a plain trigger, 1 a judged one, 2 the field trigger (its hits judged where they are)
-        self._hit_kinds = tuple(
-            2 if t.name == FIELD_TRIGGER else 3 if t.name == XML_TRIGGER else 1 if t.name in JUDGED_TRIGGERS else 0
-            for t in trig
-        )
+        # by expression id: 0 a plain trigger, 1 a judged one, 2 the field trigger (its hits judged where they are),
+        # 3 the XML one (judged too), 4 the vendor-key one (plain, its lines remembered: see vendor_lines)
+        special = {FIELD_TRIGGER: 2, XML_TRIGGER: 3, VENDOR_TRIGGER: 4}
+        self._hit_kinds = tuple(special.get(t.name, 1 if t.name in JUDGED_TRIGGERS else 0) for t in trig)
         self._db: Any = None
         #: why the default engine could not be used (the CLI prints it), or None
         self.note: str | None = None
@@ -109,7 +109,8 @@ class Prefilter:
         judged: list[int] = []
         field_hits: list[int] = []
         xml_hits: list[int] = []
-        adds = (hits.append, judged.append, field_hits.append, xml_hits.append)
+        vendor_hits: list[int] = []
+        adds = (hits.append, judged.append, field_hits.append, xml_hits.append, vendor_hits.append)
         kinds = self._hit_kinds
         base = lo - 1  # a match's end offset minus one: its last byte, on the line it belongs to
 
@@ -123,8 +124,10 @@ class Prefilter:
         judged_hits += [h for h in field_hits if not unchanged(buf, h, lo, hi)]
         if xml_hits:  # an element whose text is a marker (a scrubbed line) neither
             hits += [h for h in xml_hits if not xml_hit_unchanged(buf, h, lo)]
-        lines: dict[int, tuple[int, int, bool]] = {}
         rfind, find = buf.rfind, buf.find
+        self._local.vendor = {max(lo, rfind(b"\n", lo, h) + 1) for h in vendor_hits}
+        hits += vendor_hits
+        lines: dict[int, tuple[int, int, bool]] = {}
         for found, only in ((hits, False), (judged_hits, True)):  # others first: a line they hit is not judged
             found.sort()
             end = lo - 1  # hits up to here are on the last line found
@@ -139,6 +142,12 @@ class Prefilter:
                 if not only or s not in lines:
                     lines[s] = (s, e, only)
         return [lines[s] for s in sorted(lines)]
+
+    def vendor_lines(self) -> set[int]:
+        """The starts of the lines a vendor-key prefix hit in the last block this thread classified (Hyperscan;
+        empty with another engine): the scanner batches them apart (:func:`~jwtobs.redact.scan.scanner.scrub_batched`),
+        since the scrubber reads a whole text for keys once one prefix is in it."""
+        return getattr(self._local, "vendor", set()) if self.engine == "hyperscan" else set()
 
     def settled(self, data: bytes) -> bool:
         """True when no detector of the scrubber can act on ``data`` (one text, as the scrubber's first pass left

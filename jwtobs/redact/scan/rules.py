@@ -130,7 +130,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
         # case-sensitive literals: the key shapes of gitleaks' and trufflehog's rules
-        Trigger("vendor", _vendor_expr(), caseless=False),
+        Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
         Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t]-", caseless=True),
     )
     return out
@@ -197,7 +197,9 @@ def _top_level_alternatives(expr: str) -> list[str]:
     return [*out, cur]
 
 
-BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "vendor")
+#: The vendor-key prefix trigger: the Hyperscan engine remembers its lines (the scanner batches them apart).
+VENDOR_TRIGGER: Final = "vendor"
+BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", VENDOR_TRIGGER)
 #: Triggers of name=value forms whose detectors the scanner's fast path (:mod:`~jwtobs.redact.scan.fields`) runs
 #: and judges itself: a line hit by these only is scrubbed only when that fast path says it may change.
 JUDGED_TRIGGERS: Final = ("field", "form_code", "query")

@@ -76,12 +76,20 @@ class Scanner:
         out = self._scrubber.text(text, settled=self._settled)
         return out if isinstance(out, str) else p.FAILED
 
-    def _scrub_lines(self, texts: list[str]) -> list[str]:
+    def _scrub_lines(self, texts: list[str], apart: list[bool] | None = None) -> list[str]:
         """``[self._scrub(t) for t in texts]`` (lines, no newline in them), computed in batches: see
-        :func:`scrub_batched`. The ``all`` engine, the exhaustive reference, scrubs line by line."""
+        :func:`scrub_batched` (the lines ``apart`` marks, which hold a vendor-key prefix, in batches of their
+        own). The ``all`` engine, the exhaustive reference, scrubs line by line."""
         if self.prefilter.engine == "all" or len(texts) < 2:
             return [self._scrub(t) for t in texts]
-        return scrub_batched(self._scrubber, self.prefilter, texts, self._scrub)
+        if apart is None or not any(apart) or all(apart):
+            return scrub_batched(self._scrubber, self.prefilter, texts, self._scrub)
+        out: list[str] = [""] * len(texts)
+        for group in (True, False):
+            idx = [i for i, a in enumerate(apart) if a is group]
+            for i, o in zip(idx, self._scrub_lines([texts[i] for i in idx]), strict=True):
+                out[i] = o
+        return out
 
     def _settled(self, first: str) -> bool:
         """The scrubber may skip its second pass over ``first`` (a line as its first pass left it) when the
@@ -146,13 +154,13 @@ class Scanner:
                     line += 1
                     open_line = not long.newline[0]
                     continue
-                buf, lo, hi, nls, cands = payload
+                buf, lo, hi, nls, cands, vendor = payload
                 self.byte_count += hi - lo
                 open_line = hi > lo and buf[hi - 1 : hi] != b"\n"
                 view = memoryview(buf)
                 pos = lo
                 texts = [decode(buf[s:e]) for _, s, e in cands]
-                outs = self._scrub_lines(texts)
+                outs = self._scrub_lines(texts, [s in vendor for _, s, _ in cands] if vendor else None)
                 for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
                     if s > pos and not changed_only:
                         yield (-1, view[pos:s], None, [])
@@ -197,10 +205,14 @@ class Scanner:
     def _pipeline(self, items: Iterator[Item]) -> Iterator[tuple[str, Any]]:
         """Prefilters blocks on worker threads (in order, a few ahead); long lines pass through in order."""
 
-        def work(it: tuple[Buffer, int, int]) -> tuple[Buffer, int, int, int, list[tuple[int, int, int]]]:
+        def work(
+            it: tuple[Buffer, int, int],
+        ) -> tuple[Buffer, int, int, int, list[tuple[int, int, int]], set[int]]:
             buf, lo, hi = it
-            nls, cands = numbered(buf, lo, hi, _to_scrub(buf, self.prefilter.classified(buf, lo, hi)))
-            return buf, lo, hi, nls, cands
+            classified = self.prefilter.classified(buf, lo, hi)
+            vendor = self.prefilter.vendor_lines()  # (read at once: a later classification replaces it)
+            nls, cands = numbered(buf, lo, hi, _to_scrub(buf, classified))
+            return buf, lo, hi, nls, cands, vendor
 
         if self.threads <= 1:
             for it in items:
