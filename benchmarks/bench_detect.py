@@ -14,8 +14,9 @@ Three sets of timelines, reported apart:
   bursts from 0.3 to 5 tokens/s).
 * ``holdout``: more variants of the independent timelines (:func:`holdout`: other seeds, busier and slower
   fleets, more expired tokens and scanners, 1-3 issuers, drifts of 2-4 h to 150-600 s, skews of 200-2400 s),
-  2 quiet days, 8 x 14 h with 3 incidents each per version. ``holdout v3`` is the clean one (never used
-  to tune the detectors); ``holdout v1`` and ``v2`` were, later (see :func:`holdout`).
+  2 quiet days, 8 x 14 h with 3 incidents each per version (10 for v4 and v5, small skews of 150-400 s).
+  ``holdout v3`` and ``v5`` are the clean ones (never used to tune the detectors); ``holdout v1``, ``v2``
+  and ``v4`` were, later (see :func:`holdout`).
 * ``simulator``: the project's simulator (``jwtobs.simulate.benchmark_suite()``: 38 seeded cases, 6 of them
   quiet days, real tokens through PyJWT inside ``jwtobs.wrap`` and ``jwtobs.Verifier``).
 
