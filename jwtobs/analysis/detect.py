@@ -772,18 +772,15 @@ def _skew_creeping(
                 continue
             seg = _Seg(_skew_start(ctx, late, str(cid), r0, lw, cyc, first), r1, n_rej, mu, pv)
             offset = float(rr["le"].max())
-            lws = sorted({lw.get(str(p), 0.0) for p in rr["profile"].dropna().astype(str)})
+            lws = _leeway_text(lw, rr["profile"])
             ev = (
                 f"client {cid}: {n_rej} tokens rejected past exp while in use, after {n_acc} uses past exp accepted "
-                f"within the validator's leeway (~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s) in "
+                f"within the validator's leeway (~{lws} s) in "
                 f"{len(cycles)} token cycles since {ctx.hhmm(w0)}, up to ~"
                 + ", ~".join(f"{v:.0f}" for v in lates)
                 + f" s past exp, none in the {span:.0f} cycles before: clock falling behind, ~{offset:.0f} s now"
             )
-            scope = (ctx.c["client_id"] == cid).fillna(False)
-            share = n_rej / max(1, ctx.total(scope, r0, r1))
-            iss = rr["issuer"].dropna()
-            out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
+            out.append(_skew_incident(ctx, cid, seg, ev, n_rej, r0, r1, rr))
     return out
 
 
@@ -824,17 +821,14 @@ def _skew_stepping(
             if pv > SKEW.p_max:
                 continue
             seg = _Seg(_skew_start(ctx, late, str(cid), r0, lw, cyc, first), r1, n, mu, pv)
-            lws = sorted({lw.get(str(p), 0.0) for p in r["profile"].dropna().astype(str)})
+            lws = _leeway_text(lw, r["profile"])
             ev = (
                 f"client {cid}: {n} tokens rejected past exp while in use in {SKEW_STEPS} token cycles in a row, "
                 f"up to ~" + ", ~".join(f"{v:.0f}" for v in lates) + " s past exp (validator leeway "
-                f"~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s), kept after the 401, none in the {span:.0f} "
+                f"~{lws} s), kept after the 401, none in the {span:.0f} "
                 f"cycles before: clock falling behind, ~{lates[-1]:.0f} s now"
             )
-            scope = (ctx.c["client_id"] == cid).fillna(False)
-            share = n / max(1, ctx.total(scope, r0, r1))
-            iss = r["issuer"].dropna()
-            out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
+            out.append(_skew_incident(ctx, cid, seg, ev, n, r0, r1, r))
             found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
     return out
 
@@ -928,17 +922,14 @@ def _skew_kept(
             rr = r[r["i"].isin(run)]
             offset = float(rr["le"].max())
             seg = _Seg(_skew_start(ctx, late, str(cid), r0, lw, cyc, first), r1, n, mu, pv)
-            lws = sorted({lw.get(str(p), 0.0) for p in rr["profile"].dropna().astype(str)})
+            lws = _leeway_text(lw, rr["profile"])
             ev = (
                 f"client {cid}: {n} tokens rejected past exp while in use over {r1 - r0 + 1} min, kept after the "
                 f"401 and failing again at the client's pace (not a burst: <= {SKEW_PACE} a minute), up to "
-                f"~{offset:.0f} s past exp (validator leeway ~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s), "
+                f"~{offset:.0f} s past exp (validator leeway ~{lws} s), "
                 f"none in the {span:.0f} token cycles before: clock ~{offset:.0f} s behind"
             )
-            scope = (ctx.c["client_id"] == cid).fillna(False)
-            share = n / max(1, ctx.total(scope, r0, r1))
-            iss = rr["issuer"].dropna()
-            out.append(_row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None))
+            out.append(_skew_incident(ctx, cid, seg, ev, n, r0, r1, rr))
             found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
     return out
 
@@ -990,13 +981,28 @@ def _skew_onset(
     return start
 
 
+def _leeway_text(lw: dict[str, float], profiles: pd.Series) -> str:
+    """The validator leeways estimated for ``profiles`` as evidence text ("30", "0/30"; "0" when unknown)."""
+    return "/".join(f"{v:.0f}" for v in sorted({lw.get(str(p), 0.0) for p in profiles.dropna()})) or "0"
+
+
+def _skew_incident(
+    ctx: _Ctx, cid: str, seg: _Seg, ev: str, n: int, r0: int, r1: int, rows: pd.DataFrame
+) -> dict[str, Any]:
+    """The clock_skew incident of client ``cid``: ``n`` rejections in minutes ``r0..r1`` (its share of the
+    client's validations there), the issuer of ``rows``."""
+    scope = (ctx.c["client_id"] == cid).fillna(False)
+    share = n / max(1, ctx.total(scope, r0, r1))
+    iss = rows["issuer"].dropna()
+    return _row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None)
+
+
 def _skew_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], cid: str, seg: _Seg) -> dict[str, Any]:
     late = g[g["direction"] == "late"]
     behind = late["count"].sum() >= g["count"].sum() / 2
     part = late if behind else g[g["direction"] == "early"]
     offset = lateness_quantile(part, 0.95)
-    profiles = sorted(part["profile"].dropna().astype(str).unique().tolist())
-    lws = sorted({lw.get(p, 0.0) for p in profiles})
+    lws = _leeway_text(lw, part["profile"])
     # drift: the offset per hour of the incident
     hourly = []
     for h0 in range(seg.i0, seg.i1 + 1, 60):
@@ -1014,12 +1020,9 @@ def _skew_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], cid: str, seg: _
     what = "past exp, shortly after the same token was accepted" if behind else "before nbf"
     ev = (
         f"client {cid}: {seg.count} tokens rejected {what}; up to ~{offset:.0f} s outside the validity window "
-        f"(validator leeway ~{'/'.join(f'{v:.0f}' for v in lws) or '0'} s): clock ~{offset:.0f} s {word}{drift}"
+        f"(validator leeway ~{lws} s): clock ~{offset:.0f} s {word}{drift}"
     )
-    scope = (ctx.c["client_id"] == cid).fillna(False)
-    share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
-    iss = g["issuer"].dropna()
-    return _row(ctx, "clock_skew", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None)
+    return _skew_incident(ctx, cid, seg, ev, seg.count, seg.i0, seg.i1, g)
 
 
 def clock_skew(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
