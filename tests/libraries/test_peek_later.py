@@ -123,7 +123,9 @@ def test_only_a_sized_text_waits() -> None:
     assert not is_later(peek_later("x" * 11, max_bytes=10))
 
 
-def test_a_later_peek_is_done_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def peeked(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The tokens header._peek is called with from now on."""
     calls: list[object] = []
     real = header._peek
 
@@ -132,6 +134,11 @@ def test_a_later_peek_is_done_once_and_only_when_read(monkeypatch: pytest.Monkey
         return real(token, max_bytes)
 
     monkeypatch.setattr(header, "_peek", counting)
+    return calls
+
+
+def test_a_later_peek_is_done_once_and_only_when_read(peeked: list[object]) -> None:
+    calls = peeked
     p = peek_later(HS + ".e30.sig")
     assert calls == []
     assert p.alg == "HS256" and p.kind == "jws" and p.unsigned is False
@@ -152,20 +159,12 @@ def test_settled_is_none_only_for_an_unread_later_peek() -> None:
     assert header.settled(r) is r and r.kind == "missing"
 
 
-def test_expired_token_is_not_peeked_on_the_request_thread(hmac_key: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_token_is_not_peeked_on_the_request_thread(hmac_key: bytes, peeked: list[object]) -> None:
     """Deferred: an expired token's reason comes from the exception alone; the builder peeks it (its event
     still carries the header's alg and the payload's claims)."""
     events: list[Any] = []
     jwtobs.configure(defer=True, sinks=[events.append], fingerprint_key="k" * 16, from_env=False)
     token = jwt.encode({"exp": 1, "iss": "https://issuer.test", "sub": "u"}, hmac_key, algorithm="HS256")
-    peeked: list[object] = []
-    real = header._peek
-
-    def counting(token: object, max_bytes: int) -> header.TokenPeek:
-        peeked.append(token)
-        return real(token, max_bytes)
-
-    monkeypatch.setattr(header, "_peek", counting)
     decode = jwtobs.wrap(jwt.decode)
     with pytest.raises(jwt.ExpiredSignatureError) as info:
         decode(token, hmac_key, algorithms=["HS256"])
