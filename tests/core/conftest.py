@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import jwtobs
 from jwtobs import config
 from jwtobs.events import ValidationEvent
+from tests.loopback import reply
 
 ISS = "https://issuer.test"
 AUD = "billing-api"
@@ -161,11 +162,7 @@ class JwksServer:
             def do_GET(self) -> None:
                 outer.requests += 1
                 body = json.dumps(outer.jwks).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, outer.status, body, "application/json")
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -21,6 +21,7 @@ import pytest
 
 from jwtobs.analysis.prometheus import from_prometheus
 from tests.dashboards.conftest import PrometheusAPI, _stop, start_prometheus
+from tests.loopback import reply
 
 RATE = 100  # validations per second the target reports
 STEP = 4.0  # seconds per step of the query
@@ -52,11 +53,7 @@ class _Target:
                     "# TYPE jwtobs_validation_duration_seconds_sum counter\n"
                     f'jwtobs_validation_duration_seconds_sum{{jwtobs_outcome="accepted"}} {count * 0.001}\n'
                 ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, 200, body, "text/plain; version=0.0.4")
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -12,6 +12,7 @@ import pytest
 from jwtobs.analysis import prometheus as promreader
 from jwtobs.analysis.prometheus import PrometheusError, PrometheusFrames, from_prometheus
 from tests.dashboards.conftest import JOB, Stack
+from tests.loopback import reply
 
 
 @pytest.fixture(scope="module")
@@ -237,11 +238,7 @@ def test_a_server_that_is_not_prometheus_is_a_clear_error() -> None:
         def do_GET(self) -> None:
             code = 200 if "/ok/" in self.path else 404
             body = b"<html>not here</html>"
-            self.send_response(code)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, code, body, "text/html")
 
         def log_message(self, *args: object) -> None:
             pass
