@@ -123,6 +123,7 @@ def _suppressed() -> bool:
     ctx = _current_context()
     return bool(ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_PLAIN))
 
+
 _pipeline_accepted = pipeline.accepted
 
 #: The decode (joserfc, authlib) of this context whose claims check has not run yet:
@@ -140,39 +141,30 @@ _decoded_set = _DECODED.set
 #: what a ``begin`` returns for a call that is no validation to record (the original runs untouched)
 _SKIP: Final = object()
 
-# begin(args, kwargs) -> the call's state (the token, or the waiting decode) or _SKIP
+# begin(args, kwargs) -> the call's state (the token) or _SKIP
 # fail(state, exc, t0, dt): record a rejection; done(state, result, t0, dt, args, kwargs): what a success records
 _Begin = Callable[[tuple[Any, ...], dict[str, Any]], Any]
 _Fail = Callable[[Any, BaseException, int, int], Any]
 _Done = Callable[[Any, Any, int, int, tuple[Any, ...], dict[str, Any]], None]
 
 
-def _patched(
-    original: Callable[..., Any],
-    begin: _Begin,
-    fail: _Fail,
-    done: _Done | None = None,
-    *,
-    obs: Any = None,
-    suppressible: bool = True,
-) -> Callable[..., Any]:
-    """The one shape of every patched entry point: unless nested in another observed validation, skipped by
-    ``begin`` or (``suppressible``) inside ``suppress_instrumentation()``, run the original with the context
-    marked active, record a raised exception as a rejection (re-raised unchanged) and hand a result to ``done``
-    (returned unchanged); without ``done``, the call is recorded as ``obs``'s accepted validation."""
-    claims_of = None if obs is None else obs.claims_from_result
+def _patched(original: Callable[..., Any], begin: _Begin, fail: _Fail, done: _Done) -> Callable[..., Any]:
+    """The shape of jwcrypto's patched entry points (the others are one function each, see below): unless
+    nested in another observed validation, skipped by ``begin`` or inside ``suppress_instrumentation()``, run
+    the original with the context marked active, record a raised exception as a rejection (re-raised
+    unchanged) and hand a result to ``done`` (returned unchanged)."""
 
     def patched(*args: Any, **kwargs: Any) -> Any:
         if _active_get():
             return original(*args, **kwargs)
         state = begin(args, kwargs)
-        if state is _SKIP or (suppressible and _suppressed()):
+        if state is _SKIP or _suppressed():
             return original(*args, **kwargs)
         ctx = _active_set(True)
         t0 = _time_ns()
         p0 = _perf_ns()
         try:
-            # (``f(*a, **kw)`` copies kw into a new dict on every call; claims checks pass none)
+            # (``f(*a, **kw)`` copies kw into a new dict on every call)
             result = original(*args, **kwargs) if kwargs else original(*args)
             dt = _perf_ns() - p0
         except Exception as exc:
@@ -180,38 +172,26 @@ def _patched(
             raise
         finally:
             _active_reset(ctx)
-        if done is not None:
-            done(state, result, t0, dt, args, kwargs)
-            return result
-        try:  # the observer's ``accepted`` without its extra call
-            _pipeline_accepted(obs, state, claims_of(result), t0, t0 + dt)  # type: ignore[misc]
-        except Exception:  # pragma: no cover - a result the adapter cannot read; the pipeline never raises
-            _log.debug("jwtobs: could not record an accepted validation", exc_info=True)
+        done(state, result, t0, dt, args, kwargs)
         return result
 
     return patched
 
 
 def _accepted(obs: Any, token: object, result: object, t0: int, dt: int) -> None:
-    """Record ``obs``'s accepted validation of ``token`` (what :func:`_patched` does inline)."""
+    """Record ``obs``'s accepted validation of ``token`` (what :func:`_call_patch` does inline)."""
     try:
         _pipeline_accepted(obs, token, obs.claims_from_result(result), t0, t0 + dt)
     except Exception:  # pragma: no cover - a result the adapter cannot read; the pipeline never raises
         _log.debug("jwtobs: could not record an accepted validation", exc_info=True)
 
 
-def _token_at(obs: Any, at: int, options_at: int | None = None) -> _Begin:
+def _token_at(obs: Any, at: int) -> _Begin:
     """The token: positional ``at``, else where the observer's ``get_token`` finds it (:func:`jwtobs.wrap`'s
-    ``token_arg``). With ``options_at``, a call whose ``options={"verify_signature": False}`` is skipped: the
-    application peeks at the claims (to pick a key, say); not a validation, and recording it as accepted would
-    count a forged token as accepted."""
+    ``token_arg``)."""
     get_token: _Begin = obs.get_token
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if options_at is not None:
-            options = kwargs.get("options") if len(args) <= options_at else args[options_at]
-            if type(options) is dict and options.get("verify_signature", True) is False:
-                return _SKIP
         return args[at] if len(args) > at else get_token(args, kwargs)
 
     return begin
@@ -220,7 +200,9 @@ def _token_at(obs: Any, at: int, options_at: int | None = None) -> _Begin:
 def _call_patch(original: Callable[..., Any], obs: Any, at: int, options_at: int | None) -> Callable[..., Any]:
     """One call is one validation: :func:`jwtobs.wrap`'s flow, for an entry point patched in place (what
     :func:`_patched` does with :func:`_token_at`, in one function: the request thread's cost of PyJWT and
-    python-jose)."""
+    python-jose). With ``options_at``, a call whose ``options={"verify_signature": False}`` is skipped: the
+    application peeks at the claims (to pick a key, say); not a validation, and recording it as accepted would
+    count a forged token as accepted."""
     opt_at = None if options_at is None else options_at + at
     get_token = obs.get_token
     claims_of = obs.claims_from_result
@@ -229,7 +211,7 @@ def _call_patch(original: Callable[..., Any], obs: Any, at: int, options_at: int
     def patched(*args: Any, **kwargs: Any) -> Any:
         if _active_get():
             return original(*args, **kwargs)
-        if opt_at is not None:  # options={"verify_signature": False}: a peek, not a validation (_token_at)
+        if opt_at is not None:  # options={"verify_signature": False}: a peek, not a validation
             options = kwargs.get("options") if len(args) <= opt_at else args[opt_at]
             if type(options) is dict and options.get("verify_signature", True) is False:
                 return original(*args, **kwargs)
