@@ -37,7 +37,6 @@ __all__ = [
     "Site",
     "accepted",
     "observed",
-    "rejected",
     "record",
     "claim_int",
     "flush",
@@ -256,15 +255,6 @@ observed: Final = _observed
 #: built): the request-thread fast path of :func:`jwtobs.wrap` and the instrumentor. Never raises. (The
 #: recorder itself, not a function calling it: one Python call less on every request.)
 accepted: Final = _observed
-
-
-def rejected(
-    site: Site, token: object, peek: TokenPeek, *, reason: str, detail: str | None, start_ns: int, end_ns: int
-) -> None:
-    """:func:`record` for a rejected validation (wall-clock ``time.time_ns()`` timestamps), the token already
-    peeked (the adapter needed its header to classify); its claims are read from the peek when the event is
-    built, off the request thread. Never raises."""
-    _observed(site, token, None, start_ns, end_ns, "rejected", peek, reason, detail)
 
 
 def _failed(state: config.State | None, component: str, exc: BaseException) -> None:
