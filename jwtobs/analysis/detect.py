@@ -668,7 +668,7 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
             g = _seg_rows(mine, seg)
             if g["i"].nunique() < SKEW_MINUTES:
                 continue
-            back = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+            back = _skew_cycle(life, cid)
             first = int(ctx.client_first.get(cid, 0))
             i0 = _skew_onset(late[late["client_id"] == cid], mine, seg.alarm, lw, back, first, ctx.agg.has_cont)
             g = _seg_rows(mine, _Seg(i0, seg.i1, 0, 0.0, 1.0))
@@ -689,7 +689,7 @@ def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) 
     out: list[dict[str, Any]] = []
     for r in sorted(rows, key=lambda r: (str(r["client_id"]), r["start"])):
         prev = out[-1] if out else None
-        cyc = pd.Timedelta(minutes=max(SKEW_BACK, life.get(str(r["client_id"]), 0.0) + 10.0))
+        cyc = pd.Timedelta(minutes=_skew_cycle(life, r["client_id"]))
         if prev is not None and prev["client_id"] == r["client_id"] and r["start"] - prev["end"] <= cyc:
             if r["end"] > prev["end"]:
                 prev["evidence"] += f"; again {r['count']} failures until {r['end']:%Y-%m-%d %H:%M} UTC"
@@ -728,14 +728,14 @@ def _skew_creeping(
     acc = acc[(acc["outcome"] == "accepted") & (acc["direction"] == "late") & acc["client_id"].notna()]
     acc = acc[(acc["client_id"] != OTHER) & ctx.known(acc)]
     rej = late[(late["direction"] == "late") & late["seen"]]
-    limit = rej["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    limit = _leeway_of(lw, rej["profile"])
     rej = rej[rej["le"] > limit]
     out: list[dict[str, Any]] = []
     for cid, a in acc.groupby("client_id"):
         r = rej[rej["client_id"] == cid]
         if r.empty:
             continue
-        cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+        cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
         for run in _clusters_of(r["i"].tolist(), (life.get(str(cid), 0.0) + 10.0) / 2):
             r0, r1 = run[0], run[-1]
@@ -792,11 +792,11 @@ def _skew_stepping(
     past ``exp`` each cycle, keeping its token after the 401 in at least two of them (a lazy refresher
     refreshes on it)."""
     rej = late[(late["direction"] == "late") & late["seen"]]
-    limit = rej["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    limit = _leeway_of(lw, rej["profile"])
     rej = rej[rej["le"] > limit]
     out: list[dict[str, Any]] = []
     for cid, r in rej.groupby("client_id"):
-        cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+        cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
         groups = _clusters_of(r["i"].tolist(), (life.get(str(cid), 0.0) + 10.0) / 2)
         for k in range(len(groups) - SKEW_STEPS + 1):
@@ -855,15 +855,15 @@ def _skew_kept(
     failed past ``exp`` in fewer than :data:`SKEW_USUAL` of the cycles before the last one (a lazy
     refresher fails in every cycle; the last cycle's failures may be the clock's own first ones)."""
     rej = late[(late["direction"] == "late") & late["seen"]]
-    limit = rej["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    limit = _leeway_of(lw, rej["profile"])
     keep = rej["le"] > limit
     rej, limit = rej[keep], limit[keep]
     rej = rej.assign(far=rej["le"] > limit + SKEW_INFLIGHT)
     out: list[dict[str, Any]] = []
     for cid, r in rej.groupby("client_id"):
-        cyc = max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+        cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
-        r = r.assign(near=r["le"] <= r["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)) + SKEW_NEAR)
+        r = r.assign(near=r["le"] <= _leeway_of(lw, r["profile"]) + SKEW_NEAR)
         r = r.assign(on_pace=r["count"].where(r["paced"], 0))
         per = r.groupby("i").agg(
             n=("count", "sum"),
@@ -953,7 +953,7 @@ def _skew_onset(
     mine = mine[mine["seen"]] if has_cont else mine[mine["i"] < 0]
     cur = rows[(rows["direction"] == "late") & (rows["i"] >= i0)]
     bound = float(cur["le"].max()) if len(cur) else 0.0
-    limit = mine["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+    limit = _leeway_of(lw, mine["profile"])
     keep = mine["le"] > limit
     mine, limit = mine[keep], limit[keep]
     # a failure within SKEW_INFLIGHT s of the leeway is what a request in flight or retried at expiry does
@@ -962,7 +962,7 @@ def _skew_onset(
     walk = set(mine.loc[plain & (mine["le"] <= bound), "i"].tolist())
     before_i0 = rows[rows["i"] <= i0]
     if not has_cont:  # metrics: every late rejection is here, so leave out what requests in flight do
-        lim = before_i0["profile"].astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
+        lim = _leeway_of(lw, before_i0["profile"])
         before_i0 = before_i0[(before_i0["direction"] != "late") | (before_i0["le"] > lim + SKEW_INFLIGHT)]
     kept = set(before_i0["i"].tolist())
     start = i0
@@ -979,6 +979,16 @@ def _skew_onset(
                 continue
         start = min(start, i)
     return start
+
+
+def _skew_cycle(life: dict[str, float], cid: Any) -> float:
+    """A client's token cycle in minutes (its tokens' lifetime + 10), at least :data:`SKEW_BACK`."""
+    return max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+
+
+def _leeway_of(lw: dict[str, float], profiles: pd.Series) -> pd.Series:
+    """The leeway estimated for each row's profile (0 where unknown), as float seconds."""
+    return profiles.astype("object").map(lambda p: lw.get(str(p), 0.0)).astype("float64")
 
 
 def _leeway_text(lw: dict[str, float], profiles: pd.Series) -> str:
