@@ -342,13 +342,9 @@ def _batch(scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one
     changed = [i for i, (t, f) in enumerate(zip(texts, first, strict=True)) if f != t and len(f) <= _SETTLE_MAX]
     if not changed:
         return first
-    data = [encode(first[i]) for i in changed]
-    starts, pos = [], 0
-    for d in data:
-        starts.append(pos)
-        pos += len(d) + 1
-    hit = {s for s, _ in prefilter.candidates(b"\n".join(data), 0, pos - 1)}
-    again = [i for i, s in zip(changed, starts, strict=True) if s in hit]
+    data = encode("\n".join([first[i] for i in changed]))
+    _, hit = numbered(data, 0, len(data), prefilter.candidates(data, 0, len(data)))
+    again = [changed[idx] for idx, _, _ in hit]
     if again:
         second = _pass(scrubber, [first[i] for i in again])
         if second is None:
