@@ -101,10 +101,15 @@ class Prefilter:
             return [(s, e, False) for s, e in all_lines(buf, lo, hi)]
         return self._python_lines(buf, lo, hi)
 
-    def _hyperscan_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
+    def _thread_scratch(self) -> Any:
+        """This thread's Hyperscan scratch space (cloned on first use: a scratch serves one scan at a time)."""
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             scratch = self._local.scratch = self._scratch.clone()
+        return scratch
+
+    def _hyperscan_lines(self, buf: Buffer, lo: int, hi: int) -> list[tuple[int, int, bool]]:
+        scratch = self._thread_scratch()
         hits: list[int] = []
         judged: list[int] = []
         field_hits: list[int] = []
@@ -156,9 +161,7 @@ class Prefilter:
         detectors read them). One Hyperscan pass that stops at the first other hit; False with another engine."""
         if self.engine != "hyperscan":
             return False
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = self._scratch.clone()
+        scratch = self._thread_scratch()
         kinds, end = self._hit_kinds, len(data)
 
         def unsettled(_id: int, _frm: int, to: int, _flags: int, _ctx: object) -> bool:  # True stops the scan
