@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final
 
 from jwtobs.redact import patterns as p
-from jwtobs.redact.scrub import FAILED, Scrubber, jose_marked
+from jwtobs.redact.scrub import FAILED, Scrubber
 
 __all__ = ["LoggingRedactor", "RedactedException", "StructlogRedactor", "install", "uninstall"]
 
@@ -37,6 +37,9 @@ class _Probe(Scrubber):
     __slots__ = ()
 
     def _count(self, counts: dict[str, int]) -> None:
+        return None
+
+    def _count_one(self, kind: str) -> None:
         return None
 
 
@@ -791,13 +794,11 @@ class LoggingRedactor(logging.Filter):
             if index < 0:
                 return None
         token = args[index]
-        found = jose_marked(token) if len(token) >= _JOSE_MIN and token[0] in "Bbe" else None
-        if found is None:
+        marked = self._core.scrubber.bearer_jose(token) if len(token) >= _JOSE_MIN and token[0] in "Bbe" else None
+        if marked is None:
             return None
-        marked = found[0]
         last = index == count - 1
         new_args = (*args[:-1], marked) if last else (*args[:index], marked, *args[index + 1 :])
-        self._core.scrubber.count(found[1])  # (what scrubber.bearer_jose counts)
         slot = slots[index]
         if slot is None:
             return new_args, False

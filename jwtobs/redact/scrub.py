@@ -195,22 +195,6 @@ def _jose_seen(text: str, key: int, fingerprinter: object) -> tuple[str, str] | 
     return seen[3], seen[4]
 
 
-def jose_marked(text: str) -> tuple[str, str] | None:
-    """(scrubbed text, kind) when ``text`` is one JWS/JWE, alone or after "Bearer " (what
-    :meth:`Scrubber.bearer_jose` makes, nothing counted), else None."""
-    if len(text) <= _SETTLE_MAX:
-        seen = _JOSE_SEEN.get(hash(text))
-        if seen is not None and seen[0] is config.current().fingerprinter and seen[1] == len(text):
-            if text.endswith(seen[2]):
-                return seen[4], seen[3]
-    run = _Pass()
-    try:
-        out = run._bearer_jose(text)
-    except Exception:
-        return None
-    return None if out is None else (out, next(iter(run.counts)))
-
-
 #: Redaction counts that could not be recorded (telemetry failing): the text is still scrubbed.
 COUNT_FAILURES: Final = FailureCount("counting redactions", "text is still scrubbed", logger="jwtobs.redact")
 
@@ -759,8 +743,8 @@ class Scrubber:
         except Exception as exc:  # counting never breaks logging (nor scrubbing): counted, logged once
             COUNT_FAILURES.add(exc)
 
-    def count(self, kind: str) -> None:
-        """Count one redaction of ``kind`` (a caller's own use of :func:`jose_marked`)."""
+    def _count_one(self, kind: str) -> None:
+        """:meth:`_count` of one redaction of ``kind`` (without building its dict)."""
         try:
             config.current().telemetry.count(telemetry.REDACTIONS, self._attrs[kind], 1)
         except Exception as exc:  # counting never breaks logging (nor scrubbing): counted, logged once
@@ -791,6 +775,12 @@ class Scrubber:
     def bearer_jose(self, text: str) -> str | None:
         """Scrubbed ``text`` when it is one JWS/JWE, alone or after "Bearer " (counted), else None: the cheap
         first check of the log redactors, before they look for anything else."""
+        if len(text) <= _SETTLE_MAX:  # a token marked before: its output without a pass (see _JOSE_SEEN)
+            seen = _JOSE_SEEN.get(hash(text))
+            if seen is not None and seen[0] is config.current().fingerprinter and seen[1] == len(text):
+                if text.endswith(seen[2]):
+                    self._count_one(seen[3])
+                    return seen[4]
         run = _Pass()
         try:
             out = run._bearer_jose(text)
