@@ -223,7 +223,7 @@ class RedactorCore:
                     # (ASCII of HS_MIN_LEN characters or more: what may_hold_secret checks with this one pass; else
                     # it would run on re, and key by key is cheaper)
                     if (
-                        len(joined) >= p.HS_MIN_LEN
+                        len(joined) >= _HS_MIN_LEN
                         and joined.isascii()
                         and _SCALARS.issuperset(map(type, others(values)))
                     ):
