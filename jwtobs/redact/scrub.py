@@ -202,10 +202,11 @@ COUNT_FAILURES: Final = FailureCount("counting redactions", "text is still scrub
 class _Pass:
     """One scrub of one value: collects counts per kind."""
 
-    __slots__ = ("counts", "extended", "first", "jose_only", "markers", "total")
+    __slots__ = ("counts", "extended", "first", "jose_only", "keys", "markers", "total")
 
-    def __init__(self) -> None:
+    def __init__(self, keys: bool = True) -> None:
         self.counts: dict[str, int] = {}
+        self.keys = keys  # False: the caller knows the text holds no vendor-key prefix (see Scrubber.text)
         self.total = 0  # markers made so far
         self.jose_only = False  # the last _text redacted JOSE tokens only (and before anything else)
         self.extended = False  # a JOSE run of the last _text took a following label's value
@@ -400,7 +401,7 @@ class _Pass:
             for command, pattern in p.CLI_SHORT:
                 if command in low:
                     s, low = _run(s, low, pattern, self._cli_short)
-        if p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix: cheaper than the gate)
+        if self.keys and p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix)
             s = self._vendor(s)
         return s
 
@@ -750,15 +751,23 @@ class Scrubber:
         except Exception as exc:  # counting never breaks logging (nor scrubbing): counted, logged once
             COUNT_FAILURES.add(exc)
 
-    def text(self, text: str | bytes, *, settled: Callable[[str], bool] | None = None) -> str | bytes:
+    def text(
+        self, text: str | bytes, *, settled: Callable[[str], bool] | None = None, keys: bool = True
+    ) -> str | bytes:
         """Scrubbed copy of a string (or bytes); ``[REDACTION_FAILED]`` on an internal error.
 
         ``settled(first)`` (optional) is True only when no detector can act on ``first``, the first pass's
         output; the second pass is then skipped. The scanner passes its Hyperscan prefilter, whose triggers are
         a superset of every detector's matches (on any text, markers included), with hits read as the detectors
         read them. A wrong answer would cost idempotence, never a redaction of the first pass; an error fails
-        closed."""
-        run = _Pass()
+        closed.
+
+        ``keys=False``: the caller knows ``text`` holds no vendor-key prefix (the scanner's Hyperscan pass found
+        none of ``patterns.VENDOR_PREFIXES`` on its lines), so the search for one is skipped. Scrubbing adds none: a
+        redaction leaves the text around it as it was and puts a marker (maybe quoted) in between, a marker holds
+        no prefix, and no prefix holds a bracket, a quote or a blank that could join it across one.
+        """
+        run = _Pass(keys)
         # (run.text called with one argument unless a check is given, as before it took one)
         run_text: Callable[[str], str] = run.text if settled is None else lambda s: run.text(s, settled)
         try:

@@ -180,9 +180,9 @@ def test_vendor_key_lines_are_batched_apart(tmp_path: Any, monkeypatch: pytest.M
     groups: list[list[str]] = []
     real = scan.Scanner._scrub_lines
 
-    def spy(self: scan.Scanner, texts: list[str], apart: list[bool] | None = None) -> list[str]:
+    def spy(self: scan.Scanner, texts: list[str], keys: list[bool] | None = None) -> list[str]:
         groups.append(list(texts))
-        return real(self, texts, apart)
+        return real(self, texts, keys)
 
     monkeypatch.setattr(scan.Scanner, "_scrub_lines", spy)
     reference = [(f.line, f.kind, f.fingerprint) for f in scan.Scanner("all").scan_file(str(path), scan.ScanReport())]
@@ -193,6 +193,38 @@ def test_vendor_key_lines_are_batched_apart(tmp_path: Any, monkeypatch: pytest.M
         assert found == reference
         if engine == "hyperscan":  # the block, then its vendor lines and the others apart
             assert sorted(map(len, groups[1:])) == [6, 6], groups
+
+
+def test_lines_without_a_key_prefix_skip_the_key_search(real_lines: list[str]) -> None:
+    """Lines on which Hyperscan found no vendor-key prefix are scrubbed without the scrubber's search for one
+    (``keys=False``): the same output as the full scrubber, alone and in batches, on every pinned form, mixes,
+    their scrubbed copies and real lines; scrubbing never makes a prefix (markers hold none, and none holds a
+    character a redaction puts next to a marker); and the flag does skip the search (a key is then kept)."""
+    from jwtobs.redact import patterns as p
+    from jwtobs.redact.scrub import _marker
+
+    chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."
+    assert set("".join(p.VENDOR_PREFIXES)) <= set(chars + "/")
+    rnd = random.Random(11)
+    for kind in p.KINDS:
+        for _ in range(50):
+            credential = "".join(rnd.choice(chars) for _ in range(30))
+            assert p.VENDOR_PREFIX_SEARCH.search(_marker(kind, credential)) is None
+    forms = [line.replace("\n", " ") for line in _form_lines()]
+    pool = forms + random.Random(4).sample(real_lines, 300)
+    texts = forms + NEEDS_SECOND + _mixes(3000, 9, pool) + random.Random(10).sample(real_lines, 2000)
+    texts += [str(scrub_text(t)) for t in texts[::3]]
+    free = [t for t in texts if p.VENDOR_PREFIX_SEARCH.search(t) is None]
+    assert len(free) > 3000 and len(free) < len(texts)  # (keys in some of them)
+    scrubber = Scrubber("scan")
+    alone = [scrubber.text(t) for t in free]
+    assert [scrubber.text(t, keys=False) for t in free] == alone
+    assert [o for o in alone if p.VENDOR_PREFIX_SEARCH.search(str(o))] == []
+    for engine in ENGINES:
+        sc = scan.Scanner(engine)
+        assert scrub_batched(sc._scrubber, sc.prefilter, free, sc._scrub, keys=False) == [sc._scrub(t) for t in free]
+    key = "ghp_QSr6rz24LpOqJ3OpuLIEi2NvSBbI1rmAR1JF"
+    assert scrubber.text(f"push {key}", keys=False) == f"push {key}" != scrubber.text(f"push {key}")
 
 
 def pf_start(data: bytes, i: int) -> int:

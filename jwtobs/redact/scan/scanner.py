@@ -76,18 +76,22 @@ class Scanner:
         out = self._scrubber.text(text, settled=self._settled)
         return out if isinstance(out, str) else p.FAILED
 
-    def _scrub_lines(self, texts: list[str], apart: list[bool] | None = None) -> list[str]:
+    def _scrub_lines(self, texts: list[str], keys: list[bool] | None = None) -> list[str]:
         """``[self._scrub(t) for t in texts]`` (lines, no newline in them), computed in batches: see
-        :func:`scrub_batched` (the lines ``apart`` marks, which hold a vendor-key prefix, in batches of their
-        own). The ``all`` engine, the exhaustive reference, scrubs line by line."""
+        :func:`scrub_batched`. ``keys`` (the Hyperscan engine's answer; None: unknown) marks the lines that hold a
+        vendor-key prefix: they are batched apart, and the others are scrubbed without the search for a key
+        (``Scrubber.text(keys=False)``; the scrubber reads a whole text for keys once one prefix is in it). The
+        ``all`` engine, the exhaustive reference, scrubs line by line."""
         if self.prefilter.engine == "all" or len(texts) < 2:
             return [self._scrub(t) for t in texts]
-        if apart is None or not any(apart) or all(apart):
+        if keys is None or all(keys):
             return scrub_batched(self._scrubber, self.prefilter, texts, self._scrub)
+        if not any(keys):
+            return scrub_batched(self._scrubber, self.prefilter, texts, self._scrub, keys=False)
         out: list[str] = [""] * len(texts)
         for group in (True, False):
-            idx = [i for i, a in enumerate(apart) if a is group]
-            for i, o in zip(idx, self._scrub_lines([texts[i] for i in idx]), strict=True):
+            idx = [i for i, k in enumerate(keys) if k is group]
+            for i, o in zip(idx, self._scrub_lines([texts[i] for i in idx], [group] * len(idx)), strict=True):
                 out[i] = o
         return out
 
@@ -160,7 +164,9 @@ class Scanner:
                 view = memoryview(buf)
                 pos = lo
                 texts = [decode(buf[s:e]) for _, s, e in cands]
-                outs = self._scrub_lines(texts, [s in vendor for _, s, _ in cands] if vendor else None)
+                # (the Hyperscan engine knows which lines hold a vendor-key prefix; another engine does not)
+                keys = [s in vendor for _, s, _ in cands] if self.prefilter.engine == "hyperscan" else None
+                outs = self._scrub_lines(texts, keys)
                 for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
                     if s > pos and not changed_only:
                         yield (-1, view[pos:s], None, [])
@@ -297,7 +303,7 @@ def _yes(_first: str) -> bool:
 
 
 def scrub_batched(
-    scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one: Callable[[str], str]
+    scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one: Callable[[str], str], *, keys: bool = True
 ) -> list[str]:
     """``[scrub_one(t) for t in texts]`` for lines ``texts`` (``scrub_one`` is the scrubber's two passes over one
     text: :meth:`Scanner._scrub`), with the scrubber called once per batch of lines instead of once per line (the
@@ -315,14 +321,17 @@ def scrub_batched(
     pass redacted JOSE tokens only, which the scrubber does not pass again, it changes nothing (those tokens are
     replaced before every other detector ran). A batch whose output does not split into its lines (an internal
     error's ``[REDACTION_FAILED]``, a separator redacted) is scrubbed line by line.
+    ``keys=False``: no line holds a vendor-key prefix (``Scrubber.text(keys=False)``; nor does a scrubbed line).
     ``tests/redact/test_scan_batch.py`` checks equality with ``scrub_one`` line by line."""
     out: list[str] = []
     for i in range(0, len(texts), BATCH_LINES):
-        out += _batch(scrubber, prefilter, texts[i : i + BATCH_LINES], scrub_one)
+        out += _batch(scrubber, prefilter, texts[i : i + BATCH_LINES], scrub_one, keys)
     return out
 
 
-def _batch(scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one: Callable[[str], str]) -> list[str]:
+def _batch(
+    scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one: Callable[[str], str], keys: bool
+) -> list[str]:
     alone = [
         i
         for i, t in enumerate(texts)
@@ -331,12 +340,12 @@ def _batch(scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one
     if alone:
         done = {i: scrub_one(texts[i]) for i in alone}
         rest = [i for i in range(len(texts)) if i not in done]
-        batched = _batch(scrubber, prefilter, [texts[i] for i in rest], scrub_one) if rest else []
+        batched = _batch(scrubber, prefilter, [texts[i] for i in rest], scrub_one, keys) if rest else []
         done.update(zip(rest, batched, strict=True))
         return [done[i] for i in range(len(texts))]
     if len(texts) < 2:
         return [scrub_one(t) for t in texts]
-    first = _pass(scrubber, texts)
+    first = _pass(scrubber, texts, keys)
     if first is None:
         return [scrub_one(t) for t in texts]
     changed = [i for i, (t, f) in enumerate(zip(texts, first, strict=True)) if f != t and len(f) <= _SETTLE_MAX]
@@ -346,7 +355,7 @@ def _batch(scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one
     _, hit = numbered(data, 0, len(data), prefilter.candidates(data, 0, len(data)))
     again = [changed[idx] for idx, _, _ in hit]
     if again:
-        second = _pass(scrubber, [first[i] for i in again])
+        second = _pass(scrubber, [first[i] for i in again], keys)
         if second is None:
             return [scrub_one(t) for t in texts]
         for i, s in zip(again, second, strict=True):
@@ -354,9 +363,9 @@ def _batch(scrubber: Scrubber, prefilter: Prefilter, texts: list[str], scrub_one
     return first
 
 
-def _pass(scrubber: Scrubber, texts: list[str]) -> list[str] | None:
+def _pass(scrubber: Scrubber, texts: list[str], keys: bool) -> list[str] | None:
     """One scrubber pass over each of ``texts`` as one text, or None when its output does not split into them."""
-    out = scrubber.text(BATCH_SEP.join(texts), settled=_yes)
+    out = scrubber.text(BATCH_SEP.join(texts), settled=_yes, keys=keys)
     if not isinstance(out, str):
         return None
     lines = out.split(BATCH_SEP)
