@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_detect.py                 # the full suite (~3 min on 2 shared cores)
     .venv/bin/python benchmarks/bench_detect.py --quick         # 1 quiet day + 4 incident timelines
     .venv/bin/python benchmarks/bench_detect.py --no-holdout    # without the hold-out timelines
+    .venv/bin/python benchmarks/bench_detect.py --only-realfleet  # only the real-fleet set (~6 min)
+    .venv/bin/python benchmarks/bench_detect.py --no-realfleet  # without it
 
 Three sets of timelines, reported apart:
 
@@ -17,6 +19,12 @@ Three sets of timelines, reported apart:
   2 quiet days, 8 x 14 h with 3 incidents each per version (10 for v4 and v5, small skews of 150-400 s).
   ``holdout v3`` and ``v5`` are the clean ones (never used to tune the detectors); ``holdout v1``, ``v2``
   and ``v4`` were, later (see :func:`holdout`).
+* ``realfleet``: benchmarks/realfleet.py, timelines whose every event comes from the real validator code
+  (real RS256/ES256 tokens through ``jwtobs.wrap(PyJWKClient + jwt.decode)`` and ``jwtobs.Verifier +
+  JwksSource`` over a loopback JWKS server, jwtobs's own sinks per replica, time moved by time-machine) and a
+  different traffic model (heavy services and a long tail, cron batches, sleeping mobile devices, scanner
+  sessions): 3 quiet days and 10 x 12 h with 3 incidents each. First run once as a clean hold-out, then
+  used to develop the non-clock-skew detectors (docs/analysis.md gives both runs).
 * ``simulator``: the project's simulator (``jwtobs.simulate.benchmark_suite()``: 38 seeded cases, 6 of them
   quiet days, real tokens through PyJWT inside ``jwtobs.wrap`` and ``jwtobs.Verifier``).
 
@@ -173,6 +181,29 @@ def _sim_runs(limit: int) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.D
             )
 
 
+def _realfleet_runs(
+    quick: bool, skip: bool
+) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """benchmarks/realfleet.py's suite: each timeline run by the real validators into a temporary
+    directory, read back as a user would (load_events, load_keyset_changes, load_labels)."""
+    if skip:
+        return
+    import realfleet
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for what, fleet in realfleet.suite(quick):
+            out = Path(tmp) / f"{what}-{fleet.seed}"
+            res = realfleet.run(fleet, out)
+            yield (
+                f"{what:8s} seed {fleet.seed} {fleet.hours:g} h ({res.seconds:.0f} s CPU)",
+                what == "quiet",
+                fleet.hours / 24,
+                A.load_events(out),
+                A.load_keyset_changes(out),
+                load_labels(out),
+            )
+
+
 def _labels_frame(labels: list[dict[str, Any]]) -> pd.DataFrame:
     cols = ["id", "kind", "issuer", "kid", "client_id", "profile", "start", "end", "count"]
     lab = pd.DataFrame(labels, columns=cols)
@@ -267,8 +298,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-timelines", action="store_true", help="only the simulator's suite")
     ap.add_argument("--sim", type=int, default=38, help="how many cases of the simulator's suite (0: none)")
     ap.add_argument("--no-holdout", action="store_true", help="skip the hold-out timelines")
+    ap.add_argument("--no-realfleet", action="store_true", help="skip the real-fleet timelines")
+    ap.add_argument("--only-realfleet", action="store_true", help="only the real-fleet timelines")
     args = ap.parse_args(argv)
-    sets = ("timelines", "holdout v5", "holdout v4", "holdout v3", "holdout v2", "holdout v1", "simulator")
+    if args.only_realfleet:
+        args.no_timelines, args.sim = True, 0
+    sets = (
+        "timelines",
+        "holdout v5",
+        "holdout v4",
+        "holdout v3",
+        "holdout v2",
+        "holdout v1",
+        "realfleet",
+        "simulator",
+    )
     tally = {name: Tally() for name in sets}
     t0 = time.perf_counter()
     n = 0
@@ -288,6 +332,19 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{which:9s} {what:8s} seed {tl.seed} {tl.path:8s} x{tl.replicas} {tl.hours:g} h {len(events):7d} events: "
             f"{len(labels)} injected, {len(inc)} detected {notes if notes else ''}",
+            flush=True,
+        )
+    for name, quiet, days, events, changes, lab in _realfleet_runs(args.quick, args.no_realfleet):
+        inc = A.incidents(events, changes)
+        t = tally["realfleet"]
+        t.events += len(events)
+        false, notes = t.add(inc, lab)
+        if quiet:
+            t.quiet_days += days
+            t.quiet_false += false
+        n += 1
+        print(
+            f"realfleet {name}: {len(events)} events, {len(lab)} injected, {len(inc)} detected {notes or ''}",
             flush=True,
         )
     for name, quiet, days, events, changes, lab in _sim_runs(0 if args.quick else args.sim):
