@@ -167,33 +167,38 @@ def histogram_recorder(instrument: Any) -> Callable[[float, Mapping[str, Any]], 
     return record
 
 
-#: ``replay(measurements, on_error)``: record ``(amount, attributes)`` pairs in order; ``on_error(exc)`` is
-#: called for each measurement whose recording raised (the others are still recorded).
-Replay = Callable[[Sequence[tuple[float, Mapping[str, Any]]], Callable[[BaseException], None]], None]
+#: ``replay(amounts, attributes, on_error)``: record ``amounts[i]`` with ``attributes[i]`` for every ``i``, in order;
+#: ``on_error(exc)`` is called for each measurement whose recording raised (the others are still recorded).
+Replay = Callable[[Sequence[float], Sequence[Mapping[str, Any]], Callable[[BaseException], None]], None]
 
 
 def histogram_replay(instrument: Any) -> Replay:
-    """``replay(measurements, on_error)``: many buffered measurements of one histogram at once, each attribute
-    dict built once, clean and shared (jwtobs's attribute sets; few distinct ones per replay).
+    """``replay(amounts, attributes, on_error)``: many buffered measurements of one histogram at once, each
+    attribute dict built once, clean and shared (jwtobs's attribute sets; few distinct ones per replay).
 
     The SDK copies and hashes the attribute dict of every measurement to find its aggregation
     (``_ViewInstrumentMatch.consume_measurement``: ``_hash_attributes``, about half of a record with six
-    attributes). For an SDK histogram of a version in :data:`FAST_RECORD_SDK` the first measurement of each
-    attribute dict in a replay goes through the SDK's own path (which creates its aggregation, or routes it to
-    the cardinality overflow); the following ones with the same dict go straight to the aggregations that
-    path used, with the same exemplar decision the SDK makes per measurement. Only where that is exactly what
-    the SDK would do: every reader's views for the instrument keep all attributes, none resets its
-    aggregations on collection (delta temporality), no aggregation is an overflow. Anything else, another SDK
-    version or another meter: every measurement is recorded one by one (:func:`histogram_recorder`).
+    attributes), then aggregates it in a locked Python method. For an SDK histogram of a version in
+    :data:`FAST_RECORD_SDK` the first measurement of each attribute dict in a replay goes through the SDK's own
+    path (which creates its aggregation, or routes it to the cardinality overflow); the following ones with the
+    same dict go straight to the aggregations that path used, with the same exemplar decision the SDK makes per
+    measurement. Only where that is exactly what the SDK would do: every reader's views for the instrument keep
+    all attributes, none resets its aggregations on collection (delta temporality), no aggregation is an
+    overflow. Where no exemplar is offered (the SDK's context-only filters deciding "no" for the replay's
+    context: the usual case), an explicit-bucket aggregation takes the rest of an attribute set's amounts in
+    one step under its lock: the sum added in the same order (``functools.reduce``: the same float additions),
+    the bucket counts, min and max of the same values, so the exported point is the same as with one record
+    per measurement. Anything else, another SDK version or another meter: every measurement is recorded one by
+    one (:func:`histogram_recorder`).
     """
     record = histogram_recorder(instrument)
 
     def one_by_one(
-        measurements: Sequence[tuple[float, Mapping[str, Any]]], on_error: Callable[[BaseException], None]
+        amounts: Sequence[float], attributes: Sequence[Mapping[str, Any]], on_error: Callable[[BaseException], None]
     ) -> None:
-        for amount, attributes in measurements:
+        for amount, attrs in zip(amounts, attributes, strict=True):
             try:
-                record(amount, attributes)
+                record(amount, attrs)
             except Exception as exc:
                 on_error(exc)
 
@@ -201,6 +206,7 @@ def histogram_replay(instrument: Any) -> Replay:
         return one_by_one
     try:
         from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
+        from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
         from opentelemetry.sdk.metrics._internal.exemplar import (
             AlwaysOffExemplarFilter,
             AlwaysOnExemplarFilter,
@@ -220,6 +226,11 @@ def histogram_replay(instrument: Any) -> Replay:
     consume = consumer.consume_measurement
     new = object.__new__
     isfinite = math.isfinite
+    from bisect import bisect_left
+    from collections import Counter
+    from functools import partial, reduce
+    from itertools import compress
+    from operator import add
     from time import time_ns
 
     def aggregations(storages: Mapping[Any, Any], attributes: Mapping[str, Any]) -> list[Any] | None:
@@ -240,23 +251,49 @@ def histogram_replay(instrument: Any) -> Replay:
         except Exception:  # pragma: no cover - an SDK that does not look as checked: its own path
             return None
 
+    def bulk(aggregation: Any, values: Sequence[float]) -> None:
+        """What ``aggregation.aggregate`` does for each of ``values`` in turn, without exemplars (all finite,
+        non-negative): one lock, the sum's additions in order, the counts, min and max of the same values."""
+        with aggregation._lock:
+            if aggregation._value is None:
+                aggregation._value = aggregation._get_empty_bucket_counts()
+            aggregation._sum = reduce(add, values, aggregation._sum)
+            if aggregation._record_min_max:
+                aggregation._min = min(aggregation._min, min(values))
+                aggregation._max = max(aggregation._max, max(values))
+            counts = aggregation._value
+            for index, n in Counter(map(partial(bisect_left, aggregation._boundaries), values)).items():
+                counts[index] += n
+
     def replay(
-        measurements: Sequence[tuple[float, Mapping[str, Any]]], on_error: Callable[[BaseException], None]
+        amounts: Sequence[float], attributes: Sequence[Mapping[str, Any]], on_error: Callable[[BaseException], None]
     ) -> None:
+        if not amounts:
+            return
         ctx = get_current()
-        storages = consumer._reader_storages
-        seen: dict[int, list[Any] | None] = {}  # id(attributes) -> aggregations; the dicts outlive the replay
         # one replay is one instant: one timestamp, one enabled check; and for the SDK's three exemplar filters
         # (always on, always off, trace based: the sampled flag of the span in ``ctx``) one exemplar decision
         now = time_ns()
         enabled = is_enabled()
         fixed = type(exemplar_filter) in context_only_filters
+        if enabled and fixed:
+            groups = _whole_groups(amounts, attributes, ctx, now)
+            if groups is not None:
+                for aggregations_, values in groups:
+                    for aggregation in aggregations_:
+                        try:
+                            bulk(aggregation, values)
+                        except Exception as exc:  # pragma: no cover - checked by FAST_RECORD_SDK
+                            on_error(exc)
+                return
+        storages = consumer._reader_storages
+        seen: dict[int, list[Any] | None] = {}  # id(attributes) -> aggregations; the dicts outlive the replay
         sample = False
         template = {"value": 0.0, "time_unix_nano": now, "instrument": instrument, "context": ctx, "attributes": None}
-        for amount, attributes in measurements:
+        for amount, attrs in zip(amounts, attributes, strict=True):
             try:
                 if not enabled or not isfinite(amount) or amount < 0:
-                    record(amount, attributes)  # the SDK's own handling (no-op when disabled, its warnings)
+                    record(amount, attrs)  # the SDK's own handling (no-op when disabled, its warnings)
                     continue
                 if consumer._reader_storages is not storages:  # a reader was added or removed: start over
                     storages = consumer._reader_storages
@@ -265,24 +302,57 @@ def histogram_replay(instrument: Any) -> Replay:
                 fields = m.__dict__
                 fields.update(template)
                 fields["value"] = amount
-                fields["attributes"] = attributes
-                key = id(attributes)
+                fields["attributes"] = attrs
+                key = id(attrs)
                 if key in seen:
                     found = seen[key]
                     if found is not None:
                         if not fixed:
-                            sample = should_sample(amount, now, attributes, ctx)
+                            sample = should_sample(amount, now, attrs, ctx)
                         for aggregation in found:
                             aggregation.aggregate(m, sample)
                         continue
                     consume(m)
                 else:
                     consume(m)
-                    seen[key] = aggregations(storages, attributes)
+                    seen[key] = aggregations(storages, attrs)
                     if fixed:
-                        sample = should_sample(amount, now, attributes, ctx)
+                        sample = should_sample(amount, now, attrs, ctx)
             except Exception as exc:
                 on_error(exc)
+
+    def _whole_groups(
+        amounts: Sequence[float], attributes: Sequence[Mapping[str, Any]], ctx: Any, now: int
+    ) -> list[tuple[list[Any], Sequence[float]]] | None:
+        """The replay as (aggregations, amounts) per distinct attribute dict, when each group can be added in
+        one step and that gives what recording them in order gives: every amount finite and non-negative, no
+        exemplar offered, each dict's explicit-bucket aggregations already made by the SDK (by an earlier
+        replay) and no aggregation shared by two dicts (then the order of their additions would differ).
+        ``None``: record in order."""
+        try:
+            if len(amounts) != len(attributes) or not all(map(isfinite, amounts)) or min(amounts) < 0:
+                return None
+            if should_sample(amounts[0], now, attributes[0], ctx):
+                return None
+            storages = consumer._reader_storages
+            ids = list(map(id, attributes))
+            distinct = dict.fromkeys(ids)  # each distinct attribute dict, in order of first use
+            groups: list[tuple[list[Any], Sequence[float]]] = []
+            used: set[int] = set()
+            for key in distinct:
+                attrs = attributes[ids.index(key)]
+                found = aggregations(storages, attrs)
+                if not found or any(type(a) is not _ExplicitBucketHistogramAggregation for a in found):
+                    return None
+                for aggregation in found:
+                    if id(aggregation) in used:
+                        return None
+                    used.add(id(aggregation))
+                values = amounts if len(distinct) == 1 else list(compress(amounts, map(key.__eq__, ids)))
+                groups.append((found, values))
+            return groups
+        except Exception:  # amounts that are no numbers, an unexpected SDK: in order (each error reported)
+            return None
 
     return replay
 

@@ -21,7 +21,7 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol, TypeAlias
@@ -37,6 +37,7 @@ __all__ = [
     "EventSink",
     "Record",
     "encode",
+    "encode_lines",
     "JsonlSink",
     "LoggerSink",
     "SCHEMA_VERSION",
@@ -201,7 +202,8 @@ class EventSink(Protocol):
     def __call__(self, record: ValidationEvent | KeySetChange, /) -> None: ...
 
 
-#: The JSON of a validation event's label fields (``"outcome":...`` to ``"client_id":...``, no braces) per distinct
+#: The JSON of a validation event's label fields (``"outcome":...`` to ``"client_id":...,``, no braces, the comma
+#: after them included) per distinct
 #: tuple of their values: a handful per validation site, bounded (details, issuers and client ids of rejected
 #: tokens are chosen by whoever sends them).
 _LABELS_JSON: dict[tuple[Any, ...], bytes] = {}
@@ -209,14 +211,12 @@ _MAX_LABELS_JSON: Final = 4096
 _EVENT_HEAD: Final = b'{"schema":%d,"time":"' % SCHEMA_VERSION
 
 
-def _encode_event(ev: ValidationEvent) -> bytes:
-    """:func:`encode` of a validation event with orjson: the ten label fields' JSON remembered per distinct
-    values, the rest encoded per event; the same bytes as encoding :meth:`ValidationEvent.to_dict`."""
+def _labels_json(ev: ValidationEvent, key: tuple[Any, ...]) -> bytes:
+    """The JSON of an event's ten label fields and the comma after them (no braces), remembered under ``key``
+    (their values; bounded)."""
     assert _orjson is not None
-    key = (ev.outcome, ev.reason, ev.detail, ev.library, ev.profile, ev.issuer, ev.alg, ev.kid, ev.typ, ev.client_id)
-    labels = _LABELS_JSON.get(key)
-    if labels is None:
-        labels = _orjson.dumps(
+    labels: bytes = (
+        _orjson.dumps(
             {
                 "outcome": ev.outcome,
                 "reason": ev.reason,
@@ -230,25 +230,11 @@ def _encode_event(ev: ValidationEvent) -> bytes:
                 "client_id": ev.client_id,
             }
         )[1:-1]
-        if len(_LABELS_JSON) < _MAX_LABELS_JSON:
-            _LABELS_JSON[key] = labels
-    rest = _orjson.dumps(
-        {
-            "token_fp": ev.token_fp,
-            "jti_hash": ev.jti_hash,
-            "sub_hash": ev.sub_hash,
-            "tenant": ev.tenant,
-            "iat": ev.iat,
-            "nbf": ev.nbf,
-            "exp": ev.exp,
-            "token_bytes": ev.token_bytes,
-            "duration_s": ev.duration_s,
-            "trace_id": ev.trace_id,
-            "span_id": ev.span_id,
-            "service": ev.service,
-        }
+        + b","
     )
-    return b"".join((_EVENT_HEAD, format_time(ev.time).encode("ascii"), b'",', labels, b",", rest[1:]))
+    if len(_LABELS_JSON) < _MAX_LABELS_JSON:
+        _LABELS_JSON[key] = labels
+    return labels
 
 
 def encode(record: ValidationEvent | KeySetChange) -> bytes:
@@ -256,10 +242,12 @@ def encode(record: ValidationEvent | KeySetChange) -> bytes:
 
     orjson when installed; the stdlib encoder otherwise and for what orjson refuses (lone surrogates)."""
     if _orjson is not None and type(record) is ValidationEvent and record.schema == SCHEMA_VERSION:
-        try:
-            return _encode_event(record)
-        except TypeError:  # an unhashable field value, or what orjson refuses: the general path
-            pass
+        return encode_lines((record,))[:-1]
+    return _encode_general(record)
+
+
+def _encode_general(record: ValidationEvent | KeySetChange) -> bytes:
+    """:func:`encode` through :meth:`to_dict` (any record, any field values)."""
     data = record.to_dict()
     if _orjson is not None:
         try:
@@ -270,6 +258,79 @@ def encode(record: ValidationEvent | KeySetChange) -> bytes:
         if type(v) is float and not math.isfinite(v):
             data[k] = None
     return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+#: ``'",'`` after the millisecond suffixes of :func:`format_time`, as bytes: what follows a line's time.
+_MILLIS_TAIL: Final = tuple(f'{m}",'.encode("ascii") for m in _MILLIS)
+#: The first bytes of a validation event's line up to its time's second, for the last second seen (replaced whole).
+_line_head: list[tuple[int, bytes]] = [(-1, b"")]
+
+
+def encode_lines(records: Sequence[ValidationEvent | KeySetChange]) -> bytes:
+    """The JSON lines of many records at once: ``b"".join(encode(r) + b"\n" for r in records)``, the same bytes.
+
+    A validation event (schema 1, orjson installed) is four parts: the line's head up to its time's second
+    (remembered per second), the milliseconds, its ten label fields' JSON (remembered per distinct values) and
+    one orjson call for the rest (the newline included); all joined once. The bytes are those of orjson
+    encoding :meth:`ValidationEvent.to_dict` (``tests/core/test_builder.py`` compares them). An unhashable
+    field value, or one orjson refuses, takes the general path (:meth:`to_dict`; the stdlib encoder)."""
+    if _orjson is None:  # pragma: no cover - orjson is a core dependency wherever CPython wheels exist
+        return b"".join([_encode_general(r) + b"\n" for r in records])
+    parts: list[bytes] = []
+    add = parts.extend
+    remembered = _LABELS_JSON
+    dumps = _orjson.dumps
+    newline = _orjson.OPT_APPEND_NEWLINE
+    tails = _MILLIS_TAIL
+    head_second, head = _line_head[0]
+    for ev in records:
+        if type(ev) is not ValidationEvent or ev.schema != SCHEMA_VERSION:
+            add((_encode_general(ev), b"\n"))
+            continue
+        try:
+            key = (
+                ev.outcome,
+                ev.reason,
+                ev.detail,
+                ev.library,
+                ev.profile,
+                ev.issuer,
+                ev.alg,
+                ev.kid,
+                ev.typ,
+                ev.client_id,
+            )
+            labels = remembered.get(key)
+            if labels is None:
+                labels = _labels_json(ev, key)
+            rest = dumps(
+                {
+                    "token_fp": ev.token_fp,
+                    "jti_hash": ev.jti_hash,
+                    "sub_hash": ev.sub_hash,
+                    "tenant": ev.tenant,
+                    "iat": ev.iat,
+                    "nbf": ev.nbf,
+                    "exp": ev.exp,
+                    "token_bytes": ev.token_bytes,
+                    "duration_s": ev.duration_s,
+                    "trace_id": ev.trace_id,
+                    "span_id": ev.span_id,
+                    "service": ev.service,
+                },
+                option=newline,
+            )
+        except TypeError:  # an unhashable field value, or what orjson refuses: the general path
+            add((_encode_general(ev), b"\n"))
+            continue
+        ts = ev.time
+        sec = int(ts)
+        if sec != head_second:  # format_time's prefix for this second
+            head_second, head = sec, _EVENT_HEAD + format_time(float(sec))[:-5].encode("ascii")
+            _line_head[0] = (head_second, head)
+        ms = int((ts - sec) * 1000)
+        add((head, tails[ms] if 0 <= ms < 1000 else f'.{ms:03d}Z",'.encode("ascii"), labels, rest[1:]))
+    return b"".join(parts)
 
 
 _OPEN_SINKS: weakref.WeakSet[JsonlSink] = weakref.WeakSet()
@@ -285,11 +346,36 @@ atexit.register(_flush_open_sinks)
 _log = logging.getLogger("jwtobs")
 
 
+def _in_order(
+    batch: list[ValidationEvent | KeySetChange | bytes],
+    lines: list[bytes],
+    records: list[ValidationEvent | KeySetChange],
+) -> list[bytes]:
+    """The JSON lines of a sink's buffered ``batch`` in order: its ``bytes`` entries (``lines``) as they are, each
+    run of records between them encoded at once (``records``: the batch's records, in order)."""
+    if not lines:
+        return [encode_lines(records)]
+    out: list[bytes] = []
+    run: list[ValidationEvent | KeySetChange] = []
+    for item in batch:
+        if type(item) is bytes:
+            if run:
+                out.append(encode_lines(run))
+                run = []
+            out.append(item)
+        else:
+            run.append(item)  # type: ignore[arg-type]
+    if run:
+        out.append(encode_lines(run))
+    return out
+
+
 class JsonlSink:
     """Appends one JSON line per event to ``path``.
 
-    The request thread only appends the event to a buffer. A daemon writer thread encodes and writes the
-    buffer every ``flush_interval`` seconds, or as soon as ``max_buffer`` events are waiting; also at
+    The request thread only appends the event to a buffer (the background event builder hands over its batches
+    already encoded, see :meth:`extend`). A daemon writer thread encodes and writes the buffer every
+    ``flush_interval`` seconds, or as soon as ``max_buffer`` events are waiting; also at
     :func:`jwtobs.flush`, on :meth:`close` and at interpreter exit. The file is opened with ``O_APPEND``
     (several processes may share it) and reopened when it is rotated away (``logrotate`` move/create).
     If the writer falls behind by more than ``max_pending`` events, new events are dropped and counted
@@ -311,7 +397,12 @@ class JsonlSink:
         self.max_pending = max(self.max_buffer, int(max_pending))
         self.dropped = 0
         self.written = 0
-        self._buffer: deque[ValidationEvent | KeySetChange] = deque()
+        #: records, and JSON lines of many records (``bytes``, from :meth:`extend`), in arrival order
+        self._buffer: deque[ValidationEvent | KeySetChange | bytes] = deque()
+        #: records inside the buffer's ``bytes`` entries beyond one per entry: ``len(_buffer) + _in_lines`` records
+        #: wait (changed under ``_count_lock``; read without it where an approximate bound is enough)
+        self._in_lines = 0
+        self._count_lock = threading.Lock()
         self._lock = threading.Lock()  # serialises writers (thread, flush(), close())
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -337,9 +428,14 @@ class JsonlSink:
                 type(exc).__name__,
             )
 
+    @property
+    def waiting(self) -> int:
+        """Records buffered, not yet written."""
+        return len(self._buffer) + self._in_lines
+
     def __call__(self, event: ValidationEvent | KeySetChange) -> None:
         buf = self._buffer
-        n = len(buf)
+        n = len(buf) + self._in_lines
         if n >= self.max_buffer:
             # wake the writer once per batch, not on every event past the threshold (each set() would also
             # wake it for a few events at a time); its liveness is checked then, and every max_buffer events
@@ -359,20 +455,37 @@ class JsonlSink:
     def extend(self, records: list[ValidationEvent] | list[ValidationEvent | KeySetChange]) -> None:
         """Take many records at once (the background event builder hands over a batch): what calling the sink
         once per record does (drop and count past ``max_pending``, wake the writer past ``max_buffer``), in
-        one call."""
+        one call. The records are encoded here, on the caller's thread (:func:`encode_lines`: the builder's,
+        off the request path), into one ``bytes`` entry: the buffer holds no event object until the writer
+        runs (no garbage-collector work per waiting event) and the writer only writes."""
         buf = self._buffer
-        room = self.max_pending - len(buf)
+        waiting = len(buf) + self._in_lines
+        room = self.max_pending - waiting
         if room < len(records):
             room = max(room, 0)
             self.dropped += len(records) - room
             records = records[:room]
         if self._thread is None:
             self._start()
-        buf.extend(records)
-        if len(buf) >= self.max_buffer:
+        if not records:
+            return
+        self._take(records)
+        if waiting + len(records) >= self.max_buffer:
             if self._thread is None or not self._thread.is_alive():  # a writer that did not survive a fork
                 self._start()
             self._wake.set()
+
+    def _take(self, records: list[ValidationEvent] | list[ValidationEvent | KeySetChange]) -> None:
+        """Buffer the records of :meth:`extend`: as one ``bytes`` entry of their JSON lines."""
+        try:
+            lines = encode_lines(records)
+        except Exception as exc:  # a record that cannot be encoded (a NaN time): the batch is counted as lost
+            self.dropped += len(records)
+            self._warn(exc)
+            return
+        with self._count_lock:
+            self._in_lines += len(records) - 1
+        self._buffer.append(lines)
 
     def _start(self) -> None:
         with self._lock:
@@ -398,16 +511,34 @@ class JsonlSink:
                     break
             if not batch:
                 return
+            # JSON lines from extend() as they are; runs of records encoded at once, in order
+            parts: list[bytes] = []
+            records: list[ValidationEvent | KeySetChange] = []
+            count = in_lines = 0
+            for item in batch:
+                if type(item) is bytes:
+                    parts.append(item)
+                    n = item.count(b"\n")  # one newline per JSON line (JSON text never holds a raw one)
+                    count += n
+                    in_lines += n - 1
+                else:
+                    records.append(item)  # type: ignore[arg-type]
+                    count += 1
+            if in_lines:
+                with self._count_lock:
+                    self._in_lines -= in_lines
             try:
-                data = b"".join([encode(e) + b"\n" for e in batch])
+                if records:
+                    parts = _in_order(batch, parts, records)
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
                 fd = self._open()
                 view = memoryview(data)
                 while view:
                     n = os.write(fd, view)
                     view = view[n:]
-                self.written += len(batch)
+                self.written += count
             except Exception as exc:  # never break the caller's request
-                self.dropped += len(batch)
+                self.dropped += count
                 self._warn(exc)
 
     def _open(self) -> int:

@@ -78,6 +78,10 @@ class RollingJsonlSink(JsonlSink):
             self._hour_cache = (hour, datetime.fromtimestamp(hour * 3600, UTC).strftime("date=%Y-%m-%d/hour=%H"))
         return self._hour_cache[1]
 
+    def _take(self, records: list[ValidationEvent] | list[ValidationEvent | KeySetChange]) -> None:
+        """Buffer the records of :meth:`extend` as they are (each goes to the partition of its own hour)."""
+        self._buffer.extend(records)
+
     def flush(self) -> None:
         """Write every buffered event now, each into the partition of its hour."""
         with self._lock:
@@ -86,9 +90,10 @@ class RollingJsonlSink(JsonlSink):
             n = 0
             while True:  # popleft is atomic: an event appended concurrently is never lost
                 try:
-                    e: ValidationEvent | KeySetChange = buf.popleft()
+                    e = buf.popleft()
                 except IndexError:
                     break
+                assert not isinstance(e, bytes)  # (only JsonlSink._take buffers JSON lines)
                 groups.setdefault(self._hour(e.time), []).append((e.to_json() + "\n").encode("utf-8"))
                 n += 1
             for partition, lines in groups.items():

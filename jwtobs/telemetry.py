@@ -464,20 +464,21 @@ class Telemetry:
                 return 0
             batch = pending[:k]
             del pending[:k]
-            # each histogram's measurements in one replay (the SDK finds each attribute set's aggregation once)
-            durations, expiries = [], []
+            # each histogram's measurements in one replay (the SDK finds each attribute set's aggregation once);
+            # the fields taken by strided slices (C loops): attribute sets, durations, times, exps
+            attrs_all = batch[0::4]
+            self._replay_duration(batch[1::4], attrs_all, self._metrics_failed)
+            # an accepted token far from its exp is not recorded (see _expiry_measurement)
             near = -NEAR_EXPIRY_S
-            fields = iter(batch)
-            for attrs, seconds, t, exp in zip(fields, fields, fields, fields, strict=True):  # four at a time
-                durations.append((seconds, attrs))
-                # an accepted token far from its exp is not recorded (see _expiry_measurement)
+            amounts, expiry_attrs = [], []
+            for attrs, t, exp in zip(attrs_all, batch[2::4], batch[3::4], strict=True):
                 if exp is not None and (t - exp >= near or attrs[ATTR_OUTCOME] != "accepted"):
                     m = self._expiry_measurement(attrs, t, exp)
                     if m is not None:
-                        expiries.append(m)
-            self._replay_duration(durations, self._metrics_failed)
-            if expiries:
-                self._replay_expiry(expiries, self._metrics_failed)
+                        amounts.append(m[0])
+                        expiry_attrs.append(m[1])
+            if amounts:
+                self._replay_expiry(amounts, expiry_attrs, self._metrics_failed)
         return k // 4
 
     def _metrics_failed(self, exc: BaseException) -> None:

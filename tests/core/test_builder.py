@@ -249,8 +249,63 @@ def test_jsonl_extend_drops_and_counts_past_max_pending(tmp_path: Path) -> None:
     sink.extend([_ev(f"a{i}") for i in range(8)])
     sink.extend([_ev(f"b{i}") for i in range(8)])
     sink.extend([_ev("c")])
-    assert len(sink._buffer) == 12 and sink.dropped == 5
-    assert [e.kid for e in sink._buffer][-4:] == ["b0", "b1", "b2", "b3"]
+    assert sink.waiting == 12 and sink.dropped == 5
+    assert len(sink._buffer) == 2  # each batch one entry: its JSON lines (no event object kept)
+    sink._closed = False
+    sink.close()
+    kids = [json.loads(line)["kid"] for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert kids == [f"a{i}" for i in range(8)] + ["b0", "b1", "b2", "b3"]
+    assert sink.written == 12 and sink.waiting == 0
+
+
+def test_jsonl_records_and_extended_batches_are_written_in_arrival_order(tmp_path: Path) -> None:
+    """Records called in one at a time (a key-set change, a synchronous configuration) and the builder's
+    encoded batches keep their order; the counts add up."""
+    sink = JsonlSink(tmp_path / "e.jsonl", max_buffer=10_000, flush_interval=60)
+    change = KeySetChange(time=1795000001.0, issuer="https://i", added=("k2",), removed=(), keys=2)
+    sink(_ev("one"))
+    sink.extend([_ev("b0"), _ev("b1")])
+    sink(change)
+    sink(_ev("two"))
+    sink.extend([_ev("c0")])
+    sink.extend([_ev("d0"), _ev("d1"), _ev("d2")])
+    sink(_ev("three"))
+    assert sink.waiting == 10
+    sink.flush()
+    assert sink.written == 10 and sink.waiting == 0 and sink.dropped == 0
+    sink.close()
+    lines = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert [d.get("kid", d.get("event")) for d in lines] == [
+        "one", "b0", "b1", "jwks.keyset_changed", "two", "c0", "d0", "d1", "d2", "three"
+    ]  # fmt: skip
+
+
+def test_jsonl_extend_keeps_no_event_object_for_the_garbage_collector(tmp_path: Path) -> None:
+    import gc
+
+    sink = JsonlSink(tmp_path / "e.jsonl", max_buffer=10_000, flush_interval=60)
+    batch = [_ev(f"k{i}") for i in range(2000)]
+    sink.extend(batch[:10])  # (the writer thread started)
+    gc.collect()
+    before = len(gc.get_objects())
+    sink.extend(batch)
+    del batch
+    assert len(gc.get_objects()) - before < 50  # the 2000 events are not kept: their JSON lines are
+    sink.close()
+    assert sink.written == 2010
+
+
+def test_rolling_sink_extend_still_partitions_by_event_time(tmp_path: Path) -> None:
+    from jwtobs.rolling import RollingJsonlSink
+
+    sink = RollingJsonlSink(tmp_path / "dir", flush_interval=60)
+    early, late = _ev("early"), _ev("late")
+    late.time += 7200
+    sink.extend([early, late])
+    sink.close()
+    files = sorted((tmp_path / "dir").rglob("*.jsonl"))
+    assert len(files) == 2 and sink.written == 2
+    assert [json.loads(f.read_text())["kid"] for f in files] == ["early", "late"]
 
 
 @pytest.mark.parametrize(
@@ -283,7 +338,7 @@ def test_dates_and_labels_of_odd_claims(keys: Keys, value: object, expected: int
 # -- encode: the label fields' JSON remembered --------------------------------------------------------------------
 
 
-def _reference_encode(ev: ValidationEvent) -> bytes:
+def _reference_encode(ev: ValidationEvent | KeySetChange) -> bytes:
     """encode as it was: orjson of to_dict(), the stdlib (non-finite floats as null) for what orjson refuses."""
     import math
 
@@ -305,6 +360,7 @@ def test_encode_gives_the_same_bytes_as_encoding_to_dict(monkeypatch: pytest.Mon
     monkeypatch.setattr(events, "_LABELS_JSON", {})  # (earlier tests in the session filled the real one)
     monkeypatch.setattr(events, "_MAX_LABELS_JSON", 50)  # also past the bound: not remembered, still right
     rng = random.Random(16)
+    made: list[ValidationEvent] = []
     texts = [None, "", "a", 'q"uote\\', "ü-é", "\u2028", "tab\t", "\ud800", "x" * 300, "RS256", "_unknown", "0"]
     nums = [None, 0, -1, 1 << 53, 1_800_000_000, 2.5, float("nan"), float("inf")]
     for _ in range(3000):
@@ -325,10 +381,19 @@ def test_encode_gives_the_same_bytes_as_encoding_to_dict(monkeypatch: pytest.Mon
             rng.choice(texts),
         )
         assert events.encode(ev) == _reference_encode(ev)
+        made.append(ev)
     assert len(events._LABELS_JSON) <= 50
+    # many at once (the builder's batches): the same lines, also across seconds and with repeated labels
+    for size in (1, 2, 7, 500):
+        for start in range(0, len(made), 701):
+            part = made[start : start + size]
+            assert events.encode_lines(part) == b"".join(_reference_encode(e) + b"\n" for e in part)
     odd = _ev("k")
     odd.detail = {"unhashable": ["x"]}  # type: ignore[assignment]  # a caller's own event: the general path
     assert events.encode(odd) == _reference_encode(odd)
     other = _ev("k")
     other.schema = 2
     assert events.encode(other) == _reference_encode(other) and b'"schema":2' in events.encode(other)
+    change = KeySetChange(time=1795000001.5, issuer="https://i", added=("k2",), removed=("k1",), keys=1)
+    mixed = [odd, other, change, _ev("a"), made[0]]
+    assert events.encode_lines(mixed) == b"".join(_reference_encode(e) + b"\n" for e in mixed)

@@ -99,7 +99,7 @@ def _replay_matches_public(make_provider: Any, attr_sets: list[dict[str, str]], 
         part = stream[c * step : (c + 1) * step]
         for amount, attrs in part:
             public.record(amount, attrs)
-        replay(part, errors.append)
+        replay([a for a, _ in part], [attrs for _, attrs in part], errors.append)
         for pr, rr in zip(public_readers, replay_readers, strict=True):
             assert _points(rr) == _points(pr)
     assert errors == []
@@ -163,7 +163,7 @@ def test_replay_under_a_sampled_span_keeps_the_same_exemplars() -> None:
         stream = _stream(_attr_sets(3), 60)
         for amount, attrs in stream:
             public.record(amount, attrs)
-        _otel_compat.histogram_replay(replayed)(stream, pytest.fail)
+        _otel_compat.histogram_replay(replayed)([a for a, _ in stream], [attrs for _, attrs in stream], pytest.fail)
     points = _points(replay_readers[0])
     assert points == _points(public_readers[0])
     assert all(p[-1] for p in points)  # the trace-based filter sampled: every point carries exemplars
@@ -208,10 +208,123 @@ def test_replay_counts_failures_and_records_the_rest() -> None:
 
     flaky = Flaky()
     errors: list[BaseException] = []
-    _otel_compat.histogram_replay(flaky)([(0.5, {}), (2.0, {}), (0.25, {})], errors.append)
+    _otel_compat.histogram_replay(flaky)([0.5, 2.0, 0.25], [{}, {}, {}], errors.append)
     assert flaky.seen == [0.5, 0.25] and [type(e) for e in errors] == [RuntimeError]
 
 
 def test_replay_outside_the_checked_versions_records_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_otel_compat, "_FAST_RECORD", False)
     _replay_matches_public(_provider_with({}), _attr_sets(3))
+
+
+# -- whole attribute sets in one step (no exemplar, aggregations made by an earlier replay) ----------------------
+
+
+def _valid_stream(attr_sets: list[dict[str, str]], n: int, seed: int) -> list[tuple[float, dict[str, str]]]:
+    """Finite non-negative amounts over many buckets, in an order where float addition order matters."""
+    import random
+
+    rng = random.Random(seed)
+    return [
+        (rng.choice((0.0, 1e-7, 3.0)) + rng.random() * 10 ** rng.randint(-6, 1), rng.choice(attr_sets))
+        for _ in range(n)
+    ]
+
+
+def _aggregate_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
+
+    calls = [0]
+    original = _ExplicitBucketHistogramAggregation.aggregate
+
+    def counting(self: Any, measurement: Any, should_sample_exemplar: bool = True) -> None:
+        calls[0] += 1
+        original(self, measurement, should_sample_exemplar)
+
+    monkeypatch.setattr(_ExplicitBucketHistogramAggregation, "aggregate", counting)
+    return calls
+
+
+def _replay_parts(make_provider: Any, parts: list[list[tuple[float, dict[str, str]]]]) -> list[int]:
+    """Replay each part, record the same measurements publicly; the points are equal after every part.
+    Returns the aggregate() calls each part's replay made."""
+    public_readers, public = make_provider()
+    replay_readers, replayed = make_provider()
+    replay = _otel_compat.histogram_replay(replayed)
+    from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
+
+    calls = []
+    for part in parts:
+        for amount, attrs in part:
+            public.record(amount, attrs)
+        before = _ExplicitBucketHistogramAggregation.aggregate.calls[0]  # type: ignore[attr-defined]
+        replay([a for a, _ in part], [attrs for _, attrs in part], pytest.fail)
+        calls.append(_ExplicitBucketHistogramAggregation.aggregate.calls[0] - before)  # type: ignore[attr-defined]
+        for pr, rr in zip(public_readers, replay_readers, strict=True):
+            assert _points(rr) == _points(pr)
+    return calls
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.metrics._internal.aggregation import _ExplicitBucketHistogramAggregation
+
+    calls = _aggregate_calls(monkeypatch)
+    _ExplicitBucketHistogramAggregation.aggregate.calls = calls  # type: ignore[attr-defined]
+
+
+fast_sdk = pytest.mark.skipif(
+    not (_otel_compat.sdk_in_range() and _otel_compat._FAST_RECORD), reason="the fast path needs a checked SDK"
+)
+
+
+@fast_sdk
+def test_whole_sets_after_the_first_replay_give_the_same_points(counted: None) -> None:
+    sets = _attr_sets(4)
+    parts = [_valid_stream(sets, 300, seed) for seed in range(4)]
+    calls = _replay_parts(_provider_with({}), parts)
+    assert calls[0] > 0  # the first replay makes the aggregations (in order, the SDK's path)
+    # later replays: each attribute set's amounts in one step, sums/counts/min/max/buckets exactly as recorded
+    # one by one (the two providers' points compared after every part)
+    assert calls[1:] == [0, 0, 0]
+
+
+@fast_sdk
+def test_whole_sets_with_two_cumulative_readers(counted: None) -> None:
+    parts = [_valid_stream(_attr_sets(3), 200, seed) for seed in range(3)]
+    assert _replay_parts(_provider_with({}, {}), parts)[1:] == [0, 0]
+
+
+@fast_sdk
+def test_equal_attribute_dicts_sharing_one_aggregation_are_recorded_in_order(counted: None) -> None:
+    # two distinct dicts with the same content share an aggregation: adding them set by set would change the
+    # order of the float additions of its sum
+    sets = [{"jwtobs.outcome": "accepted"}, {"jwtobs.outcome": "accepted"}, {"jwtobs.outcome": "rejected"}]
+    parts = [_valid_stream(sets, 300, seed) for seed in range(3)]
+    calls = _replay_parts(_provider_with({}), parts)
+    assert all(c > 0 for c in calls)
+
+
+@fast_sdk
+def test_a_delta_reader_a_view_or_a_sampled_span_keep_the_in_order_path(counted: None) -> None:
+    from opentelemetry.sdk.metrics import Histogram
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+    from opentelemetry.sdk.metrics.view import View
+    from opentelemetry.sdk.trace import TracerProvider
+
+    delta = {"preferred_temporality": {Histogram: AggregationTemporality.DELTA}}
+    view = View(instrument_name="h", attribute_keys={"jwtobs.outcome"})
+    for make in (_provider_with({}, delta), _provider_with({}, views=[view])):
+        parts = [_valid_stream(_attr_sets(4), 200, seed) for seed in range(3)]
+        assert all(c > 0 for c in _replay_parts(make, parts))
+    with TracerProvider().get_tracer("t").start_as_current_span("parent"):  # exemplars offered: one by one
+        parts = [_valid_stream(_attr_sets(3), 100, seed) for seed in range(3)]
+        assert all(c > 0 for c in _replay_parts(_provider_with({}), parts))
+
+
+@fast_sdk
+def test_a_replay_with_an_invalid_amount_is_recorded_in_order(counted: None) -> None:
+    sets = _attr_sets(3)
+    parts = [_valid_stream(sets, 100, 1), [*_valid_stream(sets, 100, 2), (math.nan, sets[0]), (-1.0, sets[1])]]
+    parts.append(_valid_stream(sets, 100, 3))
+    assert _replay_parts(_provider_with({}), parts)[1:] == [100, 0]  # the 100 valid ones, one by one
