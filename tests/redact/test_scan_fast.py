@@ -439,6 +439,37 @@ def test_field_hit_judgement_reads_names_and_values_as_the_scrubber() -> None:
             assert (scan.Prefilter("hyperscan").candidates(raw, 0, len(raw)) == []) == (line in settled), line
 
 
+def test_field_hits_judged_in_a_loop_with_the_name_cache_as_one_by_one() -> None:
+    """:func:`fields.unsettled_field_hits` (one loop, names remembered by the 16 bytes before the ":") settles the
+    same hits as judging each hit with empty caches (the name read back every time): names of every length
+    around the cache key's size, preceded by a blank, a bracket, a name character or the line start (same key
+    bytes, different names), weak, secret and benign names, values cleared or not, markers."""
+    rnd = random.Random(21)
+    names = ["Session", "sid", "auth", "sessionid", "SessionTracker", "input_userauth_request", "session_token"]
+    names += ["x" * k + "session" for k in range(4, 14)] + ["Session" + "y" * k for k in range(4, 14)]
+    # 16 characters (the key's size) that name a weak secret alone, nothing after a name character
+    names += ["auth_tracker_key", "session_user_key", "xauth_tracker_key", "xsession_user_key"]
+    values = [" 30546173_4261722401", " 1", " s8Kq2LmZ0xT4vB7nR1cW", " [REDACTED:secret_field:c5f4-0123456789ab]", ""]
+    lines = []
+    for name in names:
+        for before in ("", " ", "[", "(", "a", "_", "-", "=", "Info  CBS   ", "abcdefghijklmnop"):
+            for value in values:
+                lines.append(f"{before}{name}:{value} {rnd.choice(['x', 'initialized', '= y', ''])}")
+    rnd.shuffle(lines)
+    data = ("\n".join(lines * 2) + "\n").encode()
+    hits = [m.end() - 1 for m in re.finditer(rb"(?i)(?:session|sid|auth)[A-Za-z0-9_\-]*[ \t]*:", data)]
+    assert len(hits) > 2000
+    fields._HIT_KEYS.clear()
+    alone = []
+    for h in hits:
+        fields._HIT_KEYS.clear()
+        alone += fields.unsettled_field_hits(data, [h], 0, len(data))
+    assert fields.unsettled_field_hits(data, hits, 0, len(data)) == alone  # (the cache fills)
+    assert fields.unsettled_field_hits(data, hits, 0, len(data)) == alone  # (with a full cache)
+    assert 100 < len(alone) < len(hits) - 1000, (len(alone), len(hits))
+    assert len(fields._HIT_KEYS) > 50
+
+
 def test_name_chars_are_what_name_before_reads() -> None:
     """The fast path reads the name before a stem only when a name character precedes it."""
     from jwtobs.redact import patterns as p

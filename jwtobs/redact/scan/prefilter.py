@@ -7,7 +7,12 @@ import re
 import threading
 from typing import Any, Final
 
-from jwtobs.redact.scan.fields import field_hit_unchanged, judged_hit_unchanged, xml_hit_unchanged
+from jwtobs.redact.scan.fields import (
+    field_hit_unchanged,
+    judged_hit_unchanged,
+    unsettled_field_hits,
+    xml_hit_unchanged,
+)
 from jwtobs.redact.scan.hyperscan_engine import have_hyperscan, hyperscan_db
 from jwtobs.redact.scan.rules import (
     BLOCK_TRIGGERS,
@@ -124,9 +129,8 @@ class Prefilter:
 
         self._db.scan(memoryview(buf)[lo:hi], on_match, 0, None, scratch)  # (positional: cheaper in the binding)
         # a field hit the scrubber cannot act on (``CBS Session: 30546173_42``) makes no candidate line by itself
-        unchanged = field_hit_unchanged
         judged_hits = [h for h in judged if not judged_hit_unchanged(buf, h, hi)]
-        judged_hits += [h for h in field_hits if not unchanged(buf, h, lo, hi)]
+        judged_hits += unsettled_field_hits(buf, field_hits, lo, hi)
         if xml_hits:  # an element whose text is a marker (a scrubbed line) neither
             hits += [h for h in xml_hits if not xml_hit_unchanged(buf, h, lo)]
         rfind, find = buf.rfind, buf.find
