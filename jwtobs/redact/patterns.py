@@ -44,6 +44,7 @@ API_KEY: Final = "api_key"
 SECRET_FIELD: Final = "secret_field"
 URL_PASSWORD: Final = "url_password"
 SIGNING_INPUT: Final = "signing_input"  # a JWS signing input (header.payload): the token without its signature
+PRIVATE_KEY: Final = "private_key"  # a PEM private key block, or the private members of a JWK
 
 KINDS: Final = (
     JWT,
@@ -59,6 +60,7 @@ KINDS: Final = (
     SECRET_FIELD,
     URL_PASSWORD,
     SIGNING_INPUT,
+    PRIVATE_KEY,
 )
 
 MARKER_PREFIX: Final = "[REDACTED:"
@@ -463,6 +465,10 @@ _VENDOR_SHAPES: Final = (
     (("dop_v1_", "doo_v1_", "dor_v1_"), r"[a-f0-9]{64}(?![a-f0-9])"),  # DigitalOcean
     (("shpat_", "shpca_", "shppa_", "shpss_"), r"[a-fA-F0-9]{32}(?![a-fA-F0-9])"),  # Shopify
     (("glsa_",), r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}(?![A-Fa-f0-9])"),  # Grafana service account
+    (("dckr_pat_",), r"[A-Za-z0-9_\-]{27,255}+"),  # Docker Hub personal access token
+    (("discord.com/api/webhooks/", "discordapp.com/api/webhooks/"), r"[0-9]{17,20}/[A-Za-z0-9_\-]{60,255}+"),  # Discord
+    (("AccountKey=",), r"[A-Za-z0-9+/]{86}=="),  # Azure storage account key (64 bytes) in a connection string
+    (("SharedAccessKey=",), r"[A-Za-z0-9+/]{43}="),  # Azure Service Bus / Event Hubs key (32 bytes)
 )
 VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for prefix in prefixes)
 #: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret
@@ -529,8 +535,19 @@ CLI_FLAG: Final = re.compile(r"--(?<![a-z0-9_\-]--)(?P<name>[a-z][a-z0-9_\-]{0,6
 # Short options that take a password, per command (the option is searched for within 200 characters of it).
 CLI_SHORT: Final = (
     ("sshpass", re.compile(r"sshpass(?<![a-z0-9_\-]sshpass)[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
-    ("mysql", re.compile(r"mysql(?<![a-z0-9_\-]mysql)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p" + _ARG)),
-    ("mariadb", re.compile(r"mariadb(?<![a-z0-9_\-]mariadb)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p" + _ARG)),
+    # (mysql -pX; also "-p X", which mysql reads as "ask, then use database X": a password typed in the wrong place
+    # is still a password, and a database name is little to lose)
+    ("mysql", re.compile(r"mysql(?<![a-z0-9_\-]mysql)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    ("mariadb", re.compile(r"mariadb(?<![a-z0-9_\-]mariadb)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    # registry and cloud logins whose -p takes the password: docker/podman/nerdctl/buildah/oras/helm registry, oc,
+    # cf, az login -u user -p X (the text must hold "login")
+    (
+        "login",
+        re.compile(
+            r"(?<![a-z0-9_\-])(?:docker|podman|nerdctl|buildah|oras|helm[ \t]++registry|oc|cf|az)[ \t]++login[ \t]"
+            r"[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG
+        ),
+    ),
     ("redis-cli", re.compile(r"redis-cli[^\n|;&]{0,200}?[ \t]-a[ \t]++" + _ARG)),
     ("curl", re.compile(r"curl(?<![a-z0-9_\-]curl)[^\n|;&]{0,200}?[ \t](?:-u|--user)[ \t]++[^\s:\"']{1,64}+:" + _ARG)),
 )
@@ -541,6 +558,65 @@ CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u")
 # -- JWS signing input: header.payload without the signature (what JOSE libraries sign and keep in locals) -------
 SIGNING_INPUT_RE: Final = re.compile(
     rf"eyJ(?<![A-Za-z0-9_\-]eyJ){_B64}{{5,}}+{_PAD}{_DOT}eyJ{_B64}{{5,}}+{_PAD}(?![A-Za-z0-9_\-.]|%2[Ee])"
+)
+
+
+# -- private keys: PEM blocks, private JWK members ---------------------------------------------------------------
+# A PEM private key ("-----BEGIN RSA PRIVATE KEY-----", EC, DSA, OPENSSH, ENCRYPTED, PGP ... BLOCK, or none): the
+# armour, optional RFC 1421/4880 headers (Proc-Type, DEK-Info, Version...), the base64 body and the END armour, as a
+# log holds it: lines broken by newlines, blanks, or newlines escaped once or twice (JSON, reprs, JSON in JSON). Runs
+# on the original text (the armour is upper case). Without its END (a truncated dump, a line of a log read line by
+# line) the block runs to the end of its body (fail closed). Public keys and certificates are no match.
+_PEM_LABEL: Final = r"(?:[A-Z0-9]{1,16} ){0,3}?PRIVATE KEY(?: BLOCK)?"
+_PEM_BREAK: Final = r"(?:[ \t\r\n]|\\\\?[rn])"
+_PEM_HEADER: Final = r"(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset|MessageID):[ \t][^\s\\]{0,128}+"
+_PEM_B64: Final = r"[A-Za-z0-9+/=]"
+PEM_PRIVATE: Final = re.compile(
+    # (each body step is breaks then a header or a base64 run: trailing breaks stay outside the match, so a line's
+    # block ends where the line ends; every repetition is possessive: linear)
+    rf"-----BEGIN (?P<label>{_PEM_LABEL})-----(?P<body>(?:{_PEM_BREAK}*+(?:{_PEM_HEADER}|{_PEM_B64}++))*+)"
+    rf"(?P<end>{_PEM_BREAK}*+-----END {_PEM_LABEL}-----)?"
+)
+#: A line inside a PEM private key block (between armours that are on other lines): a base64 run (group "b64"),
+#: a header, or nothing. The scanner reads lines one by one: it redacts such lines after an open BEGIN line.
+PEM_BODY_LINE: Final = re.compile(rf"[ \t]*+(?:(?P<b64>{_PEM_B64}++)|{_PEM_HEADER})?[ \t\r]*+")
+_PEM_STRIP: Final = re.compile(_PEM_HEADER + r"|\\++[rn]|[^A-Za-z0-9+/=]++")
+
+
+def pem_credential(m: re.Match[str]) -> str:
+    """What a :data:`PEM_PRIVATE` match is fingerprinted by: its body's base64 characters, without headers (so the
+    same key gives the same marker with raw or escaped newlines), or the armour when the body is not in the text."""
+    body = _PEM_STRIP.sub("", m.group("body"))
+    return body or m.group(0)
+
+
+def pem_open(line: str) -> bool:
+    """Whether a line ends inside a PEM private key block: its last BEGIN armour has no END after it and nothing
+    but body follows (the lines after it are the block's body)."""
+    if "-----BEGIN " not in line:
+        return False
+    last = None
+    for m in PEM_PRIVATE.finditer(line):
+        last = m
+    return last is not None and last.group("end") is None and not line[last.end() :].strip(" \t\r")
+
+
+# A JWK (RFC 7517/7518) as JSON, a Python repr, or escaped inside a JSON string: an object with a "kty" member. Its
+# private members (EC/OKP "d", RSA "d" "p" "q" "dp" "dq" "qi" "oth", oct "k") are redacted; the public ones (kty,
+# crv, x, y, n, e, kid, alg, use, x5c...) are kept. An object is read between braces, holding arrays of strings or
+# of flat objects (x5c, key_ops, oth; a JWKS's "keys"), no other nesting; each attempt reads up to the next brace it
+# cannot take, so attempts never overlap by more than one flat object: linear. (Pretty-printed JSON spans lines; no
+# class takes a "<", which no JWK holds: the scanner's batches, lines joined by "\n<\n", are never read across.)
+_JWK_ARRAY: Final = r"\[(?:[^\[\]{}<]|\{[^{}<]*+\})*+\]"
+JWK_OBJECT: Final = re.compile(r"\{(?:[^{}\[\]<]|" + _JWK_ARRAY + r")*+\}")
+_JQ: Final = r"""\\{0,3}+["']"""
+#: The "kty" member a JWK object must hold.
+JWK_KTY: Final = re.compile(rf"kty{_JQ}[ \t]*+:")
+JWK_PRIVATE_NAMES: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: A private member and its value (a base64url string, or the "oth" array).
+JWK_PRIVATE_MEMBER: Final = re.compile(
+    rf"(?P<q>{_JQ})(?:dp|dq|qi|d|p|q|k|oth)(?P=q)[ \t]*+:[ \t]*+"
+    r"(?:(?P<vq>" + _JQ + r")(?P<value>[A-Za-z0-9_\-+/]++=*+)(?P=vq)|(?P<array>" + _JWK_ARRAY + "))"
 )
 
 
@@ -577,6 +653,7 @@ _GATE_WORDS: Final = (
     *CLI_SHORT_OPTIONS,
     "</",
     "eyj",
+    "kty",  # a JWK (a PEM block's armour holds "--")
 )
 GATE_WORDS: Final = tuple(
     sorted({w for w in _GATE_WORDS if not any(o != w and o in w for o in _GATE_WORDS)}, key=lambda w: (-len(w), w))

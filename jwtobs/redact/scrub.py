@@ -337,6 +337,8 @@ class _Pass:
 
     def _text(self, s: str) -> str:
         self.jose_only = self.extended = False
+        if "-----BEGIN " in s or "kty" in s:  # private keys first (a PEM body holds no other form; JOSE-only rules)
+            s = self._private_keys(s)
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
             return self._unseparated(s)
         if "." in s or "%2" in s:
@@ -404,6 +406,31 @@ class _Pass:
         if self.keys and p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix)
             s = self._vendor(s)
         return s
+
+    # -- private keys: PEM blocks and private JWK members (kind private_key) ------------------------------------
+    def _private_keys(self, s: str) -> str:
+        if "-----BEGIN " in s:
+            s, _ = _run(s, s, p.PEM_PRIVATE, self._pem, lower=False)
+        if "kty" in s:
+            s, _ = _run(s, s, p.JWK_OBJECT, self._jwk, lower=False)
+        return s
+
+    def _pem(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        return self.mark(p.PRIVATE_KEY, p.pem_credential(m)), m.end()
+
+    def _jwk(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        obj = m.group(0)
+        if p.JWK_KTY.search(obj) is None:
+            return None
+        out = p.JWK_PRIVATE_MEMBER.sub(self._jwk_member, obj)
+        return None if out == obj else (out, m.end())
+
+    def _jwk_member(self, m: re.Match[str]) -> str:
+        """A private member's value as a quoted marker (the JSON/repr stays valid)."""
+        if m.group("array") is not None:
+            q = m.group("q")
+            return m.string[m.start() : m.start("array")] + q + self.mark(p.PRIVATE_KEY, m.group("array")) + q
+        return m.string[m.start() : m.start("value")] + self.mark(p.PRIVATE_KEY, m.group("value")) + m.group("vq")
 
     def _jose_token(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """A JOSE run; one that ends in a label and takes the next word too ("eyJ...sig.password: x") makes the
@@ -596,6 +623,13 @@ class _Pass:
             out = self.text(raw.decode("latin-1")).encode("latin-1", "replace")
             return out if out != raw else obj
         if isinstance(obj, Mapping):
+            if "kty" in obj:  # a JWK as a dict: its private members whole, whatever their names say
+                return {
+                    self._key(k, depth): self.mark(p.PRIVATE_KEY, str(v))
+                    if k in p.JWK_PRIVATE_NAMES and v is not None
+                    else self._item(k, v, depth)
+                    for k, v in obj.items()
+                }
             return {self._key(k, depth): self._item(k, v, depth) for k, v in obj.items()}
         if isinstance(obj, tuple):
             pair = self._header_pair(obj)
@@ -798,6 +832,25 @@ class Scrubber:
         if out is not None:
             self._count(run.counts)
         return out
+
+    def private_key(self, credential: str) -> str:
+        """The marker of private key material (counted): a private JWK member's value (Sentry's frame variables)."""
+        run = _Pass()
+        out = run.mark(p.PRIVATE_KEY, credential)
+        self._count(run.counts)
+        return out
+
+    def pem_body(self, line: str) -> str:
+        """A line of a PEM private key block whose BEGIN armour was on an earlier line (the scanner reads lines one
+        by one, :func:`patterns.pem_open`): its base64 run becomes a marker (counted); a header or blank line stays.
+        ``[REDACTION_FAILED]`` on an internal error."""
+        try:
+            m = p.PEM_BODY_LINE.fullmatch(line)
+            if m is None or m.group("b64") is None:
+                return line
+            return line[: m.start("b64")] + self.private_key(m.group("b64")) + line[m.end("b64") :]
+        except Exception:
+            return FAILED
 
     def value(self, obj: Any) -> Any:
         """Scrubbed copy of a nested value; containers are copied, the input is never mutated."""

@@ -117,9 +117,22 @@ class _Walk:
 
     def mapping(self, value: Mapping[Any, Any], depth: int, quoted: bool) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        jwk = "kty" in value  # a JWK (a frame variable holding one is sent as a dict): its private members whole
         for k, v in value.items():
-            out[self.key(k)] = self.entry(k, v, depth + 1, quoted)
+            if jwk and k in p.JWK_PRIVATE_NAMES and v is not None:
+                out[self.key(k)] = self.private_key(v, quoted)
+            else:
+                out[self.key(k)] = self.entry(k, v, depth + 1, quoted)
         return out
+
+    def private_key(self, value: Any, quoted: bool) -> Any:
+        try:
+            inner = _unquote(value) if quoted and isinstance(value, str) else None
+            if inner is not None:
+                return inner[0] + _SCRUBBER.private_key(inner[1]) + inner[2]
+            return _SCRUBBER.private_key(str(value))
+        except Exception:
+            return FAILED
 
     def key(self, key: Any) -> Any:
         if not isinstance(key, str):

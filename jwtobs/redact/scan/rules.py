@@ -42,6 +42,9 @@ _T_SIGNING_INPUT: Final = r"eyJ" + _NAME + r"{5,}" + _PAD + _DOT + r"eyJ"
 _T_XML: Final = r"<[A-Za-z_][A-Za-z0-9_.:\-]*(?:[ \t][^<>]*)?>[^<\n]+</[A-Za-z_]"
 # A command-line long option with a value (--token X, --client-secret "X"), whatever its name.
 _T_CLI_FLAG: Final = r"""--[A-Za-z][A-Za-z0-9_\-]*[ \t]+["']?[^\s"'\-]"""
+# A PEM private key's BEGIN armour (patterns.PEM_PRIVATE) and a JWK's "kty" member (patterns.JWK_KTY).
+_T_PEM: Final = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY"
+_T_JWK: Final = r"""kty\\{0,3}["'][ \t]*:"""
 # The Kelvin sign lower-cases to an ASCII "k" ("TO\u212aEN", "COO\u212aIE"): any line holding one is scrubbed.
 _T_KELVIN: Final = r"\xe2\x84\xaa"
 # Last components of field names that name no secret ("token_fp", "session_state"...). Only those that
@@ -126,6 +129,8 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("field", _field_trigger(stem), caseless=True),
         Trigger("form_code", _T_FORM_CODE, caseless=True),
         Trigger("kelvin", _T_KELVIN, caseless=False),
+        Trigger("pem", _T_PEM, caseless=False),
+        Trigger("jwk", _T_JWK, caseless=False),
         Trigger("signing_input", _T_SIGNING_INPUT, caseless=False),
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
@@ -153,6 +158,8 @@ _BASE_KEYWORDS: Final = {
     b"\xe2\x84\xaa": ("kelvin",),
     b"</": ("xml",),
     b"--": ("cli_flag",),
+    b"-----begin": ("pem",),
+    b"kty": ("jwk",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
     # signature=, "sess" for session and phpsessid= (one pass over the block each instead of two)
     b"sig": ("query",),

@@ -144,10 +144,12 @@ class Scanner:
         items, consumed = self._items(path, f, head)
         line = 1
         open_line = False  # the last line read has no newline (yet)
+        pem = False  # a PEM private key block is open: the lines that follow are its body
         self.byte_count = 0
         try:
             for kind, payload in self._pipeline(items):
                 if kind == "long":
+                    pem = False
                     long = payload
                     for item in self._long(line, long):
                         self.byte_count += len(item[1])
@@ -167,6 +169,8 @@ class Scanner:
                 # (the Hyperscan engine knows which lines hold a vendor-key prefix; another engine does not)
                 keys = [s in vendor for _, s, _ in cands] if self.prefilter.engine == "hyperscan" else None
                 outs = self._scrub_lines(texts, keys)
+                if pem or any(p.pem_open(t) for t in texts):
+                    cands, texts, outs, pem = self._pem_bodies(buf, lo, hi, cands, texts, outs, pem)
                 for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
                     if s > pos and not changed_only:
                         yield (-1, view[pos:s], None, [])
@@ -191,6 +195,52 @@ class Scanner:
             raise ScanProblem(path, f"corrupt gzip data {where} ({e})") from None
         except OSError as e:
             raise ScanProblem(path, f"read error after line {line - 1}: {os_message(e)}") from None
+
+    def _pem_bodies(
+        self,
+        buf: Buffer,
+        lo: int,
+        hi: int,
+        cands: list[tuple[int, int, int]],
+        texts: list[str],
+        outs: list[str],
+        pem: bool,
+    ) -> tuple[list[tuple[int, int, int]], list[str], list[str], bool]:
+        """The candidate lines of a block with the body lines of PEM private key blocks added (scrubbed by
+        :meth:`Scrubber.pem_body`): the lines after a line that ends inside a block (:func:`patterns.pem_open`),
+        or from the block's start when ``pem`` (an earlier block ended inside one), as long as they read as body
+        (:data:`patterns.PEM_BODY_LINE`). Also whether a PEM block is still open at the block's end."""
+        out_c: list[tuple[int, int, int]] = []
+        out_t: list[str] = []
+        out_o: list[str] = []
+        find = buf.find
+
+        def follow(idx: int, pos: int) -> tuple[int, bool]:
+            """Adds the body lines from line ``idx`` at ``pos``; (where they end, still open at the block's end)."""
+            while pos < hi:
+                e = find(b"\n", pos, hi)
+                e = hi if e < 0 else e
+                text = decode(buf[pos:e])
+                if p.PEM_BODY_LINE.fullmatch(text) is None:
+                    return pos, False
+                out_c.append((idx, pos, e))
+                out_t.append(text)
+                out_o.append(self._scrubber.pem_body(text))
+                idx, pos = idx + 1, e + 1
+            return pos, True
+
+        done = lo
+        if pem:
+            done, pem = follow(0, lo)
+        for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
+            if s < done:
+                continue  # a body line already
+            out_c.append((idx, s, e))
+            out_t.append(text)
+            out_o.append(out)
+            if p.pem_open(text):
+                done, pem = follow(idx + 1, e + 1)
+        return out_c, out_t, out_o, pem
 
     def _long(
         self, line: int, long: Long
@@ -289,9 +339,10 @@ class Scanner:
 
 
 #: Joins the lines of a batch: a newline (every detector's value, name and separator stops at one, and every
-#: lookbehind and lookahead reads it as the start or end of the text) and "<" (the one class of the detectors that
-#: takes a newline, the XML element's attributes and text, ``[^<>]``/``[^<]``, stops there; an element name
-#: cannot start with a newline), so no detector reads across two lines of a batch.
+#: lookbehind and lookahead reads it as the start or end of the text) and "<" (the classes of the detectors that
+#: take a newline, the XML element's attributes and text, ``[^<>]``/``[^<]``, a JWK object's ``[^{}[]<]``, stop
+#: there, and a PEM block's line breaks must be followed by base64, a header or its END; an element name cannot
+#: start with a newline), so no detector reads across two lines of a batch.
 BATCH_SEP: Final = "\n<\n"
 #: Lines per batch and characters per batched line (a longer line is scrubbed alone)
 BATCH_LINES: Final = 4096
