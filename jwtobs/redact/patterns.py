@@ -467,8 +467,8 @@ _VENDOR_SHAPES: Final = (
     (("glsa_",), r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}(?![A-Fa-f0-9])"),  # Grafana service account
     (("dckr_pat_",), r"[A-Za-z0-9_\-]{27,255}+"),  # Docker Hub personal access token
     (("discord.com/api/webhooks/", "discordapp.com/api/webhooks/"), r"[0-9]{17,20}/[A-Za-z0-9_\-]{60,255}+"),  # Discord
-    (("AccountKey=",), r"[A-Za-z0-9+/]{86}=="),  # Azure storage account key (64 bytes) in a connection string
-    (("SharedAccessKey=",), r"[A-Za-z0-9+/]{43}="),  # Azure Service Bus / Event Hubs key (32 bytes)
+    (("AccountKey",), r"=[A-Za-z0-9+/]{86}=="),  # Azure storage account key (64 bytes) in a connection string
+    (("SharedAccessKey",), r"=[A-Za-z0-9+/]{43}="),  # Azure Service Bus / Event Hubs key (32 bytes)
 )
 VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for prefix in prefixes)
 #: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret
