@@ -375,8 +375,9 @@ class _TriggerGate:
         self._local = threading.local()
         self._started = False
 
-    def __call__(self, text: str) -> bool | None:
-        """False when no trigger matches ``text`` (clean), True when one does, None when unknown."""
+    def check(self, text: str) -> bool | None:
+        """False when no trigger matches ``text`` (clean), True when one does (or "eyJ" or a marker is in it: the
+        detector pass decides), None when unknown (not one ASCII line, the database not built)."""
         db = self._db
         if db is None:
             if not self._started:
@@ -384,8 +385,6 @@ class _TriggerGate:
             return None
         if "\n" in text or not text.isascii():
             return None
-        if "eyJ" in text or _MARKER_PREFIX in text:
-            return None  # a token (its trigger matches anyway) or a rebuilt message with a marker: the pass decides
         local = self._local
         try:
             scratch = local.scratch
@@ -401,6 +400,8 @@ class _TriggerGate:
             return None
         return False
 
+    __call__ = check
+
     def _start(self) -> None:
         with _TRIGGER_LOCK:
             if self._started:
@@ -415,9 +416,15 @@ class _TriggerGate:
             import hyperscan
 
             from jwtobs.redact.scan.hyperscan_engine import hyperscan_db
-            from jwtobs.redact.scan.rules import triggers
+            from jwtobs.redact.scan.rules import Trigger, triggers
 
-            db = hyperscan_db(triggers())
+            # "eyJ" (a token: its trigger matches anyway) and a marker (a rebuilt message) as literals of the same
+            # pass: the detector pass decides those
+            marks = (
+                Trigger("eyj", "eyJ", caseless=False),
+                Trigger("marker", re.escape(_MARKER_PREFIX), caseless=False),
+            )
+            db = hyperscan_db((*triggers(), *marks))
             self._terminated = hyperscan.ScanTerminated
             self._scratch = hyperscan.Scratch(db)
             self._db = db
@@ -597,6 +604,31 @@ def _format_plan(fmt: str) -> _Plan | None:
     )
 
 
+class _CheckedRecord(logging.LogRecord):
+    """The class of a ``LogRecord`` whose message the filter formatted and proved clean: ``getMessage`` gives that
+    message (:data:`_CHECKED`) while the record still has the ``msg`` and ``args`` objects it was formatted from,
+    so the handler's formatter does not format it a second time; otherwise (a later filter replaced ``msg`` or
+    ``args``, another record was checked meanwhile) it formats as ``LogRecord`` does. Nothing else differs: no
+    attribute is added (``__dict__`` is the same), and a copy or a pickle is a plain ``LogRecord``."""
+
+    __slots__ = ()
+
+    def getMessage(self) -> str:
+        checked = _CHECKED[0]
+        if checked[0] is self and checked[1] is self.msg and checked[2] is self.args:
+            return checked[3]  # type: ignore[no-any-return]
+        return _GET_MESSAGE(self)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (logging.makeLogRecord, (self.__dict__,))  # (a plain LogRecord with the same attributes)
+
+
+_GET_MESSAGE: Final = logging.LogRecord.getMessage
+#: The last record the filter proved clean on its formatted message: (record, msg, args, message), see
+#: :class:`_CheckedRecord` (one slot: the formatter runs right after the filters, in the same thread).
+_CHECKED: Final[list[tuple[Any, ...]]] = [(None, None, None, "")]
+
+
 class RedactedException(Exception):
     """Stands in for a logged exception whose traceback held a credential (``record.exc_info``), so handlers
     that render ``exc_info`` themselves (JSON formatters, OpenTelemetry's handler) see only scrubbed text."""
@@ -661,7 +693,11 @@ class LoggingRedactor(logging.Filter):
                     message = record.getMessage()
                 except Exception:
                     message = None  # (_message handles it)
-                if message is not None and "eyJ" not in message and self._core.line_clean(message):
+                # (the trigger check alone: a message it cannot read, or with "eyJ" or a marker, takes the route below)
+                if message is not None and self._core._jose and _trigger_gate.check(message) is False:
+                    if args and type(record) is logging.LogRecord:  # (the formatter will not format it again)
+                        _CHECKED[0] = (record, msg, args, message)
+                        record.__class__ = _CheckedRecord
                     return True
         msg, args = record.msg, record.args
         try:

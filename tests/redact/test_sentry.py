@@ -972,3 +972,45 @@ def test_property_any_event_shape_is_scrubbed(property_token: str, data: st.Data
     log = jwtobs_sentry.before_send_log({"body": property_token, "attributes": body}, {})
     assert log is not None and property_token not in json.dumps(log)
     assert json.dumps(body, sort_keys=True) == snapshot
+
+
+def test_logging_redactor_keeps_what_sentry_groups_by() -> None:
+    """A clean %-args record that went through LoggingRedactor (which hands the formatter the message it formatted
+    instead of formatting it again) reaches Sentry as logged: logentry.message is the template (Sentry groups
+    events by it), params the arguments, formatted the message; the structured log keeps the template and the
+    parameters."""
+    import io
+    import time
+
+    from jwtobs.redact import LoggingRedactor, processors
+
+    deadline = time.monotonic() + 30  # (the trigger database is built in a background thread on first use)
+    while processors._trigger_gate.check("x" * 80) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    template = "request %s %s from %s failed with %d after %.1f ms"
+    args = ("GET", "/api/v1/items?page=2", "10.1.2.3", 503, 12.25)
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.addFilter(LoggingRedactor())
+    seen: list[type] = []
+    handler.addFilter(lambda record: bool(seen.append(type(record))) or True)
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    try:
+        with sentry() as transport:
+            logger.error(template, *args)
+            sentry_sdk.flush()
+    finally:
+        logger.removeHandler(handler)
+    assert buf.getvalue() == template % args + "\n"
+    if processors._trigger_gate.check("x" * 80) is not None:
+        assert seen == [processors._CheckedRecord]  # (the formatter reused the filter's message)
+    payloads = [i for env in transport.envelopes for i in items(env)[1:]]
+    events = [i for i in payloads if "logentry" in i]
+    assert len(events) == 1
+    assert events[0]["logentry"] == {"message": template, "formatted": template % args, "params": list(args)}
+    logs = [i["items"][0] for i in payloads if "items" in i and "body" in i["items"][0]]
+    assert logs and logs[0]["body"] == template % args
+    attrs = logs[0]["attributes"]
+    assert attrs["sentry.message.template"]["value"] == template
+    assert [attrs[f"sentry.message.parameter.{k}"]["value"] for k in range(5)] == list(args)

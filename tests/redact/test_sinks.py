@@ -566,6 +566,15 @@ def test_trigger_gate_never_calls_a_leaking_line_clean(trigger_gate: Any, tokens
     assert trigger_gate("password:\nhunter2") is None  # one line only
 
 
+def test_trigger_gate_leaves_tokens_and_markers_to_the_detector_pass(trigger_gate: Any, tokens: Tokens) -> None:
+    """"eyJ" and a marker are literals of the trigger pass: a line holding one is never called clean by it (the
+    filter's clean path relies on this instead of searching the message for them first)."""
+    marker = f"[REDACTED:jwt:{fp(tokens.rs256)}]"
+    for text in (tokens.rs256, f"{_LONG} eyJ", f"{_LONG}{marker}", f"{marker} {_LONG}", "eyJ"):
+        assert trigger_gate(text) is True, text
+    assert trigger_gate(f"{_LONG} eyj EYJ [REDACTED]") is False
+
+
 def test_line_check_never_calls_a_leaking_line_clean(trigger_gate: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
                                                       ) -> None:  # fmt: skip
     """LoggingRedactor's first check of a formatted message (RedactorCore.line_clean: the trigger check, or the
