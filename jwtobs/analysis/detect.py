@@ -116,7 +116,10 @@ SKEW_PACE = 2
 #: ... or, cycle after cycle, failing first within this many seconds past the leeway (a token in use up to it)
 SKEW_NEAR = 90.0
 #: a kept run whose failures came at least this often (and in at least half of them) at the token's own pace
-#: (``paced``) is not a burst however many fall in one minute
+#: (``paced``) is not a burst however many fall in one minute. Count-series and cycle-after-cycle incidents of a
+#: clock behind need, past what requests in flight at expiry do, failures at the token's pace in at least this
+#: many distinct minutes (or failures in three minutes in a row): a worker pool replaying its cached token, or
+#: requests retried at expiry, fail in a burst of seconds after a pause (at most its first failure is paced)
 SKEW_ON_PACE = 2
 #: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
 LEEWAY_SUPPORT = 3
@@ -672,6 +675,9 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
             first = int(ctx.client_first.get(cid, 0))
             i0 = _skew_onset(late[late["client_id"] == cid], mine, seg.alarm, lw, back, first, ctx.agg.has_cont)
             g = _seg_rows(mine, _Seg(i0, seg.i1, 0, 0.0, 1.0))
+            behind = g.loc[g["direction"] == "late", "count"].sum() >= g["count"].sum() / 2
+            if behind and ctx.agg.has_cont and not _skew_at_pace(late[late["client_id"] == cid], lw, i0, seg.i1):
+                continue  # bursts of seconds (a pool's cached token, retries at expiry), not a clock
             seg = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
             rows.append(_skew_row(ctx, g, lw, str(cid), seg))
     found = {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
@@ -894,7 +900,8 @@ def _skew_kept(
                 episodes.append(run)
             if k and run[0] - kept[k - 1][0][-1] <= 1.5 * cyc:
                 both = kept[k - 1][0] + run
-                if per.loc[[both[0], run[0]], "near"].all() and per.loc[both, "far"].any():
+                near = per.loc[[both[0], run[0]], "near"].all() and per.loc[both, "far"].any()
+                if near and _skew_at_pace(r, lw, both[0], both[-1]):
                     # kept after the 401 again in the next token cycle, each time failing first right past the
                     # leeway (a token in use up to it; a replayed cached token is of any age)
                     episodes.append(both)
@@ -932,6 +939,19 @@ def _skew_kept(
             out.append(_skew_incident(ctx, cid, seg, ev, n, r0, r1, rr))
             found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
     return out
+
+
+def _skew_at_pace(late: pd.DataFrame, lw: dict[str, float], i0: int, i1: int) -> bool:
+    """Whether one client's failures past exp in minutes ``i0..i1`` (rows of ``lateness``) show a clock rather
+    than bursts of seconds: beyond what requests in flight at expiry do (:data:`SKEW_INFLIGHT` s past the
+    leeway), tokens in use (``seen``) failed at their own pace (``paced``) in at least :data:`SKEW_ON_PACE`
+    distinct minutes, or failed in three minutes in a row (a burst of seconds spans two at most)."""
+    far = late[(late["direction"] == "late") & late["seen"] & (late["i"] >= i0) & (late["i"] <= i1)]
+    far = far[far["le"] > _leeway_of(lw, far["profile"]) + SKEW_INFLIGHT]
+    if far.loc[far["paced"], "i"].nunique() >= SKEW_ON_PACE:
+        return True
+    mins = sorted(set(far["i"].tolist()))
+    return any(b - a == 2 for a, b in zip(mins, mins[2:], strict=False))
 
 
 def _skew_start(ctx: _Ctx, late: pd.DataFrame, cid: str, r0: int, lw: dict[str, float], cyc: float, first: int) -> int:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import jwtobs.analysis as A
+import jwtobs.analysis.detect as D
 from jwtobs.analysis.evaluate import match_incidents
 from jwtobs.kinds import INCIDENT_KINDS, SEVERITIES
 
@@ -270,3 +271,30 @@ def test_a_clock_failing_in_bursts_is_found_when_it_does_so_cycle_after_cycle() 
     start = dict(zip(inc["client_id"], inc["start"], strict=True))
     assert start["clock"] == pd.Timestamp(t0 + 5 * 3600 + 35, unit="s", tz="UTC").floor("min")
     assert start["steady"] == pd.Timestamp(t0 + 5 * 3600 + 70, unit="s", tz="UTC").floor("min")
+
+
+def _devices(client: str, n: int, fails: list[list[int]], step: int, spread: int) -> list[dict[str, Any]]:
+    """``n`` devices of one client, each with its own hourly tokens (:func:`_cycles`), ``spread`` s apart."""
+    rows = []
+    for d in range(n):
+        for r in _cycles(client, fails, t0=1_800_000_000 + d * spread, step=step):
+            rows.append({**r, "token_fp": f"{r['token_fp']}-d{d}"})
+    return rows
+
+
+def test_worker_pools_replaying_expired_tokens_in_bursts_are_not_a_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart-heavy client: the worker pools of its three busy devices (a request every 15 s) each replay
+    their cached token 3-4 min past ``exp`` in a burst of seconds, after a pause, in two token cycles - eight
+    bursts within 40 min, each past the leeway and kept after the 401: enough for the count series. None of
+    the failures came at the token's own pace and no burst spans three minutes: not a clock. The same
+    fleet's clock 300 s behind, failing at its devices' pace, is found; the rule is what tells them apart."""
+    burst = [200, 201, 203, 206, 210, 212]
+    pools = _devices("pools", 3, [[], [], [], [], burst, burst, []], step=15, spread=800)
+    late = [10 + 15 * k for k in range(16)]  # 10..235 s past exp, at the device's pace
+    clock = _devices("clock", 3, [[], [], [], [], late, late, []], step=15, spread=800)
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], [], []])
+    frame = _frame_of(pools + clock + inflight)
+    inc = A.clock_skew_incidents(frame)
+    assert list(inc["client_id"]) == ["clock"], inc
+    monkeypatch.setattr(D, "_skew_at_pace", lambda *a: True)
+    assert "pools" in set(A.clock_skew_incidents(frame)["client_id"])  # what the rule removes
