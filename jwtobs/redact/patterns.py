@@ -540,12 +540,17 @@ CLI_SHORT: Final = (
     ("mysql", re.compile(r"mysql(?<![a-z0-9_\-]mysql)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
     ("mariadb", re.compile(r"mariadb(?<![a-z0-9_\-]mariadb)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
     # registry and cloud logins whose -p takes the password: docker/podman/nerdctl/buildah/oras/helm registry, oc,
-    # cf, az login -u user -p X (the text must hold "login")
+    # cf, az login -u user -p X (found from "login", the command checked behind it)
     (
         "login",
         re.compile(
-            r"(?<![a-z0-9_\-])(?:docker|podman|nerdctl|buildah|oras|helm[ \t]++registry|oc|cf|az)[ \t]++login[ \t]"
-            r"[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG
+            "login(?:"
+            + "|".join(
+                rf"(?<={c}[ \t]login)(?<![a-z0-9_\-]{c}[ \t]login)"
+                for c in ("docker", "podman", "nerdctl", "buildah", "oras", "helm[ \t]registry", "oc", "cf", "az")
+            )
+            + r")(?=[ \t])[^\n|;&]{0,200}?[ \t]-p[ \t]++"
+            + _ARG
         ),
     ),
     ("redis-cli", re.compile(r"redis-cli[^\n|;&]{0,200}?[ \t]-a[ \t]++" + _ARG)),
@@ -655,9 +660,14 @@ _GATE_WORDS: Final = (
     "eyj",
     "kty",  # a JWK (a PEM block's armour holds "--")
 )
-GATE_WORDS: Final = tuple(
-    sorted({w for w in _GATE_WORDS if not any(o != w and o in w for o in _GATE_WORDS)}, key=lambda w: (-len(w), w))
-)
+
+
+def _shortest(words: tuple[str, ...]) -> tuple[str, ...]:
+    """``words`` without those that hold another one (a text holding the longer one holds the shorter one too)."""
+    return tuple(sorted({w for w in words if not any(o != w and o in w for o in words)}, key=lambda w: (-len(w), w)))
+
+
+GATE_WORDS: Final = _shortest(_GATE_WORDS)
 
 
 def rare_anchored(words: tuple[str, ...], rarity: str) -> re.Pattern[str]:
@@ -684,8 +694,9 @@ _RARE_MIXED: Final = "<VZqXjBzKALICHNWGE_xvSwyMkfgTbhum9pd-l3nc5rs/iat.o1e0"
 #: Any vendor key prefix (a vendor key holds its whole prefix; run on the original text).
 VENDOR_PREFIX_SEARCH: Final = rare_anchored(VENDOR_PREFIXES, _RARE_MIXED)
 #: The gate words and the lower-cased vendor prefixes, in one search of the lower-cased text (a text that holds
-#: a prefix holds it lower-cased in its lower-cased copy).
-GATE_SEARCH: Final = rare_anchored((*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES)), _RARE_LOWER)
+#: a prefix holds it lower-cased in its lower-cased copy), without those that hold another ("accountkey": "key").
+_GATE_ALL: Final = _shortest((*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES)))
+GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
 _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search
 #: The shortest vendor key (a prefix of 5 and a body of 10 characters).
@@ -737,7 +748,7 @@ def _hs_literal(word: str) -> str:
 def hs_gate_expressions() -> list[tuple[str, bool]]:
     """``(expression, caseless)`` of :class:`HyperscanGate`: every gate word and vendor prefix (caseless: on
     ASCII text that is the lower-cased search of :func:`may_hold_secret_re`), :data:`HS_JOSE` and "://"."""
-    words = sorted({*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES)})
+    words = sorted(_GATE_ALL)
     return [*((_hs_literal(w), True) for w in words), (HS_JOSE, False), (_hs_literal("://"), False)]
 
 
