@@ -74,7 +74,7 @@ class Fingerprinter:
     value with domain separation, so ``sub`` "abc" and a token "abc" never share a fingerprint.
     """
 
-    __slots__ = ("_hashers", "_key", "_prefix", "_remembered", "_token_hasher", "ephemeral", "key_id")
+    __slots__ = ("_hashers", "_jti_hasher", "_key", "_prefix", "_remembered", "_token_hasher", "ephemeral", "key_id")
 
     def __init__(self, key: bytes | str | None = None, *, key_id: str | None = None) -> None:
         self.ephemeral = not key
@@ -94,6 +94,7 @@ class Fingerprinter:
             for domain in ("token", "jti", "sub", "claim")
         }
         self._token_hasher = self._hashers["token"]
+        self._jti_hasher = self._hashers["jti"]
         #: str value -> fingerprint, for the claims whose values repeat from token to token (a user's ``sub``);
         #: bounded (emptied when full), never for ``jti`` (unique per token by design)
         self._remembered: dict[str, dict[str, str]] = {"sub": {}}
@@ -103,6 +104,15 @@ class Fingerprinter:
         data = raw.strip().encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw).strip()
         h = self._token_hasher.copy()
         h.update(data)
+        return self._prefix + h.hexdigest()
+
+    def jti(self, value: object) -> str:
+        """``claim("jti", value)``: the builder's call for every token that has a ``jti`` (unique per token, so
+        never remembered), a str value hashed without the general path's lookups."""
+        if type(value) is not str:
+            return self._claim("jti", value)
+        h = self._jti_hasher.copy()
+        h.update(value.encode("utf-8", "surrogatepass"))
         return self._prefix + h.hexdigest()
 
     def claim(self, name: str, value: object) -> str:

@@ -306,7 +306,7 @@ def build(item: Pending | list[Any]) -> ValidationEvent:
             jti, sub = get("jti"), get("sub")
             client = get("azp") or get("client_id")
             client_id = None if client is None else _label(client)
-            jti_hash = None if jti is None else fp.claim("jti", jti)
+            jti_hash = None if jti is None else fp.jti(jti)
             sub_hash = None if sub is None else fp.claim("sub", sub)
             iat, nbf = get("iat"), get("nbf")
             if type(iat) is not int or not -(1 << 53) < iat < (1 << 53):
@@ -343,7 +343,9 @@ def build(item: Pending | list[Any]) -> ValidationEvent:
         st.service,
     )
     if outcome == "accepted":
-        st.guard.learn(issuer, kid)
+        guard = st.guard
+        if issuer not in guard.known_issuers or kid not in guard.known_kids:  # (a learned pair: no call)
+            guard.learn(issuer, kid)
     return event
 
 

@@ -241,6 +241,9 @@ class CardinalityGuard:
     def __init__(self, issuers: Iterable[str] = (), kids: Iterable[str] = (), *, max_learned: int = 100) -> None:
         self._issuers: set[str] = set(issuers)
         self._kids: set[str] = set(kids)
+        #: the trusted and learned values (read-only views for callers that test membership before learning)
+        self.known_issuers: set[str] = self._issuers
+        self.known_kids: set[str] = self._kids
         self._max_learned = max_learned
         self._learned_issuers = 0
         self._learned_kids = 0

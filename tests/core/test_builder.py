@@ -187,7 +187,7 @@ def test_remembered_sub_fingerprints_equal_computed_ones(monkeypatch: pytest.Mon
     values = [f"user-{i % 11}" for i in range(60)] + ["x" * 300, "é-unicode", "\ud800-lone"]
     for v in values:
         assert fp.claim("sub", v) == fresh._claim("sub", v)
-        assert fp.claim("jti", v) == fresh._claim("jti", v)
+        assert fp.claim("jti", v) == fresh._claim("jti", v) == fp.jti(v)
     remembered = fp._remembered["sub"]
     assert 0 < len(remembered) <= 8  # bounded: emptied when full
     assert "x" * 300 not in remembered  # long values are not remembered
@@ -214,7 +214,8 @@ def test_fingerprints_are_unchanged() -> None:
 
     assert fp.token(" eyJ.a.b \n") == blake("token", b"eyJ.a.b")
     assert fp.claim("sub", "alice") == fp.claim("sub", "alice") == blake("sub", b"alice")
-    assert fp.claim("jti", "j-1") == blake("jti", b"j-1")
+    assert fp.claim("jti", "j-1") == fp.jti("j-1") == blake("jti", b"j-1")
+    assert fp.jti(17) == fp.claim("jti", 17) == blake("jti", b"17")  # a number: str(value), as claim() does
     assert fp.claim("client_id", "c") == blake("claim", b"client_id\0c")
     assert fp.claim("token", "t") == blake("token", b"t")  # a claim named like a domain keeps that domain
 

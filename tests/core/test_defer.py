@@ -187,8 +187,16 @@ def _metric_series(sinks: list[Any], tokens: list[str], keys: Keys, monkeypatch:
         hashes += 1
         return real_claim(self, name, value)
 
+    real_jti = Fingerprinter.jti
+
+    def jti(self: Fingerprinter, value: object) -> str:
+        nonlocal hashes
+        hashes += 1
+        return real_jti(self, value)
+
     monkeypatch.setattr(Fingerprinter, "token", token)
     monkeypatch.setattr(Fingerprinter, "claim", claim)
+    monkeypatch.setattr(Fingerprinter, "jti", jti)
     reader, state = _validate(tokens, keys, defer=True, sinks=sinks)
     jwtobs.flush()
     data = reader.get_metrics_data()

@@ -152,6 +152,14 @@ def test_cardinality_guard() -> None:
     assert g.issuer("https://learned5") == UNKNOWN  # bounded
     g.trust_kids(["k9"])
     assert g.kid("k9") == "k9"
+    # the views the builder tests before calling learn() follow trusting and learning
+    g.trust_issuers(["https://b"])
+    assert {
+        "https://a",
+        "https://b",
+        "https://learned1",
+    } <= g.known_issuers and "https://learned5" not in g.known_issuers
+    assert {"k1", "k9", "kid0"} <= g.known_kids
 
 
 def test_attack_flood_does_not_grow_metric_series(keys: Keys) -> None:
