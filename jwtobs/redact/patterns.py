@@ -93,6 +93,15 @@ JOSE: Final = re.compile(
 GLUED_JOSE: Final = re.compile(
     rf"eyJ(?<=[A-Za-z0-9_\-]eyJ)(?:(?!eyJ){_B64}){{5,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+"
 )
+# A JWS/JWE right after an escape that glues it to the text before: a percent escape ("%26ewogIC..." in a query
+# string), a JSON/Go/Python escape ("\\u0026ewoi...", "\\x26", "\\newog..."). Found from the escape (a class of
+# two characters first: the engine skips to them); the token is group "token". (A glued "eyJ" token is
+# GLUED_JOSE's.) An attempt starting inside a run (at a "%2E" separator) reads to the run's end at most; the
+# scrubber resumes after each match.
+ESCAPED_JOSE: Final = re.compile(
+    r"""(?:%[0-9a-fA-F]{2}|\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrt"'/\\]))"""
+    rf"(?P<token>e[w-z0-9_\-]{_B64}{{6,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+)"
+)
 _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 
 # -- header-shaped secrets: "Name: value", "'name': 'value'", "(b'name', b'value')", name=value ----------------
@@ -105,6 +114,15 @@ _SEP: Final = (
     rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+)(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b?{_Q})?+"""
 )
 
+
+def _word_start(keyword: str, word: str = "a-z0-9") -> str:
+    """A lookbehind (placed after ``keyword``) anchoring it at the start of a word: no ``word`` character before
+    it, or the hex digits of an escape that ends just before it, which a query string or a JSON/Go string glues
+    to the next name (``%26authorization``, ``\\u0026Bearer``, ``%3Fcookie``, ``\\x26``)."""
+    k = re.escape(keyword)
+    return rf"(?:(?<![{word}]{k})|(?<=%[0-9a-fA-F]{{2}}{k})|(?<=\\u[0-9a-fA-F]{{4}}{k})|(?<=\\x[0-9a-fA-F]{{2}}{k}))"
+
+
 # One auth-param (RFC 9110): name=token or name="quoted" (quotes possibly JSON-escaped).
 _PARAM: Final = r"""[a-z_\-]++=(?:\\?"[^"\\\r\n]*+\\?"|[^\s,"'\\\[\]]++)"""
 _PARAMS: Final = _PARAM + r"(?:[ \t]*+,[ \t]*+" + _PARAM + r")*+"
@@ -112,8 +130,7 @@ _PARAMS: Final = _PARAM + r"(?:[ \t]*+,[ \t]*+" + _PARAM + r")*+"
 # Authorization / Proxy-Authorization (also HTTP_AUTHORIZATION, http.request.header.authorization...): an
 # optional scheme then the credentials. Digest and other parameterised schemes: the whole parameter list.
 AUTH_HEADER: Final = re.compile(
-    rf"authorization(?<![a-z0-9]authorization){_SEP}"
-    r"(?:(?P<scheme>[a-z][a-z0-9_\-]*+)[ \t]++)?"
+    r"authorization" + _word_start("authorization") + _SEP + r"(?:(?P<scheme>[a-z][a-z0-9_\-]*+)[ \t]++)?"
     r"(?P<cred>(?>" + _PARAMS + r"|(?:[^\s\"'\\,;\[\]{}()<>]|\\(?![\"']))++))"
 )
 
@@ -161,7 +178,7 @@ AUTH_SCHEMES: Final = frozenset(
 # (token68 of RFC 9110, at least 8 characters, ending at a delimiter: "Bearer expires_in=3600" is no credential)
 _CRED68: Final = r"(?P<cred>[A-Za-z0-9\-._~+/]{8,}+=*+)(?![A-Za-z0-9\-._~+/])"
 SCHEME_CRED: Final = {
-    scheme: re.compile(rf"{scheme}(?<![a-z0-9]{scheme})[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
+    scheme: re.compile(scheme + _word_start(scheme) + r"[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
     for scheme in ("bearer", "basic", "dpop")
 }
 
@@ -169,7 +186,9 @@ SCHEME_CRED: Final = {
 # values hold no whitespace), up to other whitespace or the closing quote.
 _COOKIE_CHARS: Final = r"""[^\s;"'\\]"""
 COOKIE_HEADER: Final = re.compile(
-    rf"""cookie(?<![a-z0-9]cookie){_SEP}(?P<value>(?=[^\s"'\\]){_COOKIE_CHARS}*+(?:;[ \t]*+{_COOKIE_CHARS}*+)*+)"""
+    "cookie"
+    + _word_start("cookie")
+    + rf"""{_SEP}(?P<value>(?=[^\s"'\\]){_COOKIE_CHARS}*+(?:;[ \t]*+{_COOKIE_CHARS}*+)*+)"""
 )
 
 # Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...'),
@@ -296,7 +315,26 @@ def _word_strength(word: str) -> int:
     return NOT_SECRET_NAME
 
 
+#: The hex digits of an escape glued to the front of a name ("%3Fapi_key" read back as "3Fapi_key", "\\u003fsid",
+#: "\\x26auth"): percent escapes of ASCII characters start with a digit 0-7.
+_ESCAPE_HEAD: Final = re.compile(r"(?:u00[0-9a-fA-F]{2}|x[0-7][0-9a-fA-F]|[0-7][0-9a-fA-F])(?=[A-Za-z_\-])")
+
+
 def _name_strength(name: str) -> int:
+    """:func:`_plain_name_strength`, and for a name that may begin with an escape's hex digits the stronger of
+    its readings with and without them (``3Fapi_key`` is ``api_key`` after ``%3F``)."""
+    strength = _plain_name_strength(name)
+    if strength < STRONG and name[:1] in _ESCAPE_FIRST:
+        m = _ESCAPE_HEAD.match(name)
+        if m is not None:
+            return max(strength, _plain_name_strength(name[m.end() :]))
+    return strength
+
+
+_ESCAPE_FIRST: Final = frozenset("01234567uxUX")
+
+
+def _plain_name_strength(name: str) -> int:
     name = name[:200]
     low = name.lower()
     if low in _BENIGN_NAMES:
@@ -474,7 +512,8 @@ VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for pref
 #: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret
 #: path of a Slack webhook).
 VENDOR_KEY: Final = re.compile(
-    r"(?<![A-Za-z0-9])(?P<key>"
+    _word_start("", "A-Za-z0-9")
+    + r"(?P<key>"
     + "|".join("(?:" + "|".join(re.escape(p) for p in prefixes) + ")" + body for prefixes, body in _VENDOR_SHAPES)
     + ")"
 )
@@ -497,7 +536,8 @@ VENDOR_LEADS: Final = _leads(VENDOR_PREFIXES)
 #: beginning of a prefix -> the key shapes whose prefix starts with it (matched at the prefix's start)
 VENDOR_AT: Final = {
     head: re.compile(
-        r"(?<![A-Za-z0-9])(?P<key>"
+        _word_start("", "A-Za-z0-9")
+        + r"(?P<key>"
         + "|".join(
             "(?:" + "|".join(re.escape(p) for p in prefixes if p.startswith(head)) + ")" + body
             for prefixes, body in _VENDOR_SHAPES
@@ -519,6 +559,64 @@ VENDOR_GATE: Final = re.compile(
         for c, heads in sorted(VENDOR_LEADS.items())
     )
 )
+
+
+def _find_groups() -> list[tuple[str, str, tuple[str, ...]]]:
+    """:data:`VENDOR_FIND`'s groups: ``(lead character, lookahead, beginnings)``. A beginning's key continues
+    after the lead with the rest of its prefix and at least ``n`` characters of its body's first class (exactly
+    ``n`` and no more when the body is that class alone: ``AIza`` + 35, ``npm_`` + 36); beginnings of one lead
+    share the weakest of those conditions that implies theirs (the same rest, a class holding theirs, a count no
+    larger), so a lead is followed by a few lookaheads, each reading at most ``n`` characters."""
+    ascii_chars = [chr(c) for c in range(33, 127)]
+    Cond = tuple[str, frozenset[str], int, str]  # (rest of the prefix, class characters, count, exact tail)
+    conds: list[tuple[str, Cond, str]] = []  # (lead, condition, beginning)
+    for lead, heads in sorted(VENDOR_LEADS.items()):
+        for head in heads:
+            for prefixes, body in _VENDOR_SHAPES:
+                for prefix in prefixes:
+                    if prefix.startswith(head):
+                        m = re.match(r"((?:\\.|[^\[\\(])*+)(\[[^\]]*\])\{(\d+)(?:\}(\(\?!\[[^\]]*\]\))\Z)?", body)
+                        assert m is not None, body  # every body: literals, then a class and its count
+                        literal = re.sub(r"\\(.)", r"\1", m.group(1))
+                        chars = frozenset(c for c in ascii_chars if re.fullmatch(m.group(2), c))
+                        tail = m.group(4) or ""  # the body is this class n times and then no more of it
+                        conds.append((lead, (prefix[len(head) :] + literal, chars, int(m.group(3)), tail), head))
+
+    def weaker(a: Cond, b: Cond) -> bool:  # a holds wherever b does
+        if a[3]:
+            return a == b
+        return a[0] == b[0] and a[1] >= b[1] and a[2] <= b[2]
+
+    out: list[tuple[str, str, tuple[str, ...]]] = []
+    for lead in sorted({c[0] for c in conds}):
+        mine = [(cond, head) for c_lead, cond, head in conds if c_lead == lead]
+        keys = sorted({cond for cond, _ in mine}, key=lambda k: (k[0], k[2], sorted(k[1]), k[3]))
+        reps = [k for k in keys if not any(o != k and weaker(o, k) for o in keys)]
+        # each condition goes to the first representative that implies it (a beginning with several prefixes,
+        # "pypi-", may sit in several groups: either condition)
+        owner = {k: next(r for r in reps if weaker(r, k)) for k in keys}
+        for rep in reps:
+            heads = tuple(sorted({h for cond, h in mine if owner[cond] == rep}))
+            cls = re.escape("".join(sorted(rep[1]))).replace("]", "\\]")
+            out.append((lead, f"{re.escape(rep[0])}[{cls}]{{{rep[2]}}}{rep[3]}", heads))
+    return out
+
+
+def _find_alternative(lead: str, look: str, heads: tuple[str, ...]) -> str:
+    behind = "|".join(f"(?<=({re.escape(h)}))" for h in heads)
+    if len(heads) == 1:  # one fixed-width lookbehind is cheaper than the lookahead: first
+        return f"{re.escape(lead)}{behind}(?={look})"
+    return f"{re.escape(lead)}(?={look})(?:{behind})"
+
+
+_FIND_GROUPS: Final = _find_groups()
+#: Where a vendor key may start, for the scrubber: as :data:`VENDOR_GATE` (a lead character, the beginning of its
+#: prefix before it in a capturing lookbehind), but a lead is also checked against lookaheads on what must follow
+#: it (the rest of the prefix and the body's first characters), so text of repeated prefixes ("ghp_ghp_...",
+#: "AIzaAIza...") is passed over inside the engine instead of stopping at every prefix.
+#: ``VENDOR_FIND_HEADS[m.lastindex - 1]`` is the beginning found.
+VENDOR_FIND: Final = re.compile("|".join(_find_alternative(*group) for group in _FIND_GROUPS))
+VENDOR_FIND_HEADS: Final = tuple(h for _, _, heads in _FIND_GROUPS for h in heads)
 
 # -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------
 # Runs on the original text (the name's camelCase words count); each attempt reads up to the next "<".
@@ -699,6 +797,7 @@ _GATE_ALL: Final = _shortest((*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES)
 GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
 _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search
+_ESCAPED_JOSE_SEARCH: Final = ESCAPED_JOSE.search
 #: The shortest vendor key (a prefix of 5 and a body of 10 characters).
 VENDOR_MIN_LEN: Final = 15
 
@@ -729,7 +828,9 @@ def may_hold_secret_re(text: str) -> bool:
         return True
     if _GATE_SEARCH(low) is not None:
         return True
-    if ("." in text or "%" in text) and _JOSE_SEARCH(text) is not None:
+    if ("." in text or "%" in text) and (
+        _JOSE_SEARCH(text) is not None or (("%" in text or "\\" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
+    ):
         return True
     return "://" in text and "@" in text
 
@@ -852,6 +953,15 @@ def header_kind(name: str) -> str | None:
 
 
 def _header_kind(name: str) -> str | None:
+    kind = _plain_header_kind(name)
+    if kind is None and name[:1] in _ESCAPE_FIRST:  # "u0026Authorization" (after "\\u0026"), "3FCookie"
+        m = _ESCAPE_HEAD.match(name)
+        if m is not None:
+            return _plain_header_kind(name[m.end() :])
+    return kind
+
+
+def _plain_header_kind(name: str) -> str | None:
     n = name.strip().lower().replace("_", "-")
     if n.startswith("http-") and n[5:] in _HEADER_KIND:  # WSGI environ keys
         n = n[5:]

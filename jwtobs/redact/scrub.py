@@ -111,6 +111,8 @@ _NEXT_WORD = re.compile(r"(?:[ \t]*+\S++(?<=:))*+(?:[ \t]*+\S++)?+")
 # A separator after a value whose last word names a secret: "password": ..., ('password', ...), password = ...
 _SEP_NEXT = re.compile(r"""(?:\\?["'][ \t]*+,[ \t]*+b?(?=\\?["'])|(?:\\?["'])?[ \t]*+[:=][ \t]*+)\S*+""")
 _NAME_REVERSED = re.compile(r"[a-z0-9_\-.]{1,64}+")
+#: What may stand between a label and its value: blanks, separators, quotes (a bytes repr's b), an opening bracket.
+_SEPARATORS_ONLY = re.compile(r"""(?:[\s"'\\,:=(\[]|b(?=\\?["']))*+""")
 
 
 def _tail_name(tail: str) -> str:
@@ -135,8 +137,16 @@ def _label_end(tail: str) -> bool:
     for word in _SCHEME_WORDS:
         if tail.endswith(word):
             i = len(tail) - len(word) - 1
-            return i < 0 or not ("a" <= tail[i] <= "z" or "0" <= tail[i] <= "9")
+            return (
+                i < 0
+                or not ("a" <= tail[i] <= "z" or "0" <= tail[i] <= "9")
+                or _ESCAPE_END.search(tail, 0, i + 1) is not None  # "...%26DPoP", "...\\u0026Bearer"
+            )
     return False
+
+
+#: An escape that glues the next word to the text before it (percent, JSON/Go "\\u0026", "\\x26").
+_ESCAPE_END = re.compile(r"(?:%[0-9a-f]{2}|\\u[0-9a-f]{4}|\\x[0-9a-f]{2})\Z")
 
 
 def _label_followed(text: str, end: int, tail: str) -> bool:
@@ -150,11 +160,9 @@ def _extend(text: str, start: int, end: int) -> int:
     in a label (a separator or a scheme word) or names a secret and a separator follows."""
     while True:
         tail = text[max(start, end - 48) : end].lower()
-        if _label_end(tail):
-            if not _label_followed(text, end, tail):
-                return end
+        if _label_end(tail) and _label_followed(text, end, tail):
             m = _NEXT_WORD.match(text, end)
-        else:
+        else:  # (also a scheme word not followed by a blank: "('token', 'x')" is a pair, "Token{a64f" no label)
             comma = tail.rstrip(" \t").endswith(",")
             m = (_NEXT_WORD if comma else _SEP_NEXT).match(text, end)
             if m is None or m.end() == end:
@@ -165,8 +173,14 @@ def _extend(text: str, start: int, end: int) -> int:
             comma = text[end : m.end()].lstrip("\\\"' \t").startswith(",")  # ('password', value) form
             if comma and not p.header_kind(name) and not _pair_opens(text, end - len(name)):
                 return end  # '"auth":"password","method"': JSON, not a ('password', value) pair
-        if m is None or m.end() == end or p.MARKER.search(text, end, m.end()):
-            return end  # nothing follows, or what follows is already a marker
+        if m is None or m.end() == end:
+            return end  # nothing follows
+        marker = p.MARKER.search(text, end, m.end())
+        if marker is not None:
+            # What follows holds a marker already: the credential runs up to it ("token: s3cr3t?https://u:[REDACTED:
+            # ...]@h", "Basic c3Ry&[REDACTED:jwt:...]", forms glued by "?" or "&"), unless only separators and
+            # quotes come first ("password: '[REDACTED:...]'": nothing left to redact).
+            return end if _SEPARATORS_ONLY.fullmatch(text, end, marker.start()) else marker.start()
         end = m.end()
 
 
@@ -343,6 +357,8 @@ class _Pass:
             return self._unseparated(s)
         if "." in s or "%2" in s:
             s, _ = _run(s, s, p.JOSE, self._jose_token, lower=False)
+            if "%" in s or "\\" in s:  # a token glued to an escape ("%26ewogIC...", "\\u0026ewoi...", "\\newog...")
+                s, _ = _run(s, s, p.ESCAPED_JOSE, self._escaped_jose, lower=False)
             if "eyJ" in s:
                 s, _ = _run(s, s, p.GLUED_JOSE, self._jose_token, lower=False)
                 s, _ = _run(s, s, p.SIGNING_INPUT_RE, self._signing_input, lower=False)
@@ -440,13 +456,26 @@ class _Pass:
             self.extended = True
         return out
 
+    def _escaped_jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A JOSE run right after an escape that glues it to the text before ("%26ewogIC...", "\\u0026ewoi..."):
+        the escape is kept."""
+        start = m.start("token")
+        out = self._jose_span(s, start, m.end())
+        if out is None:
+            return None
+        if out[1] > m.end():
+            self.extended = True
+        return s[m.start() : start] + out[0], out[1]
+
     def _jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
-        pieces = p.split_jose(m.group(0))
+        return self._jose_span(s, m.start(), m.end())
+
+    def _jose_span(self, s: str, start: int, end: int) -> tuple[str, int] | None:
+        pieces = p.split_jose(s[start:end])
         if len(pieces) == 1 and pieces[0][1] is None:
             return None
         out = [piece if kind is None else self.mark(kind, piece) for piece, kind in pieces]
-        end = m.end()
-        ext = _extend(s, m.start(), end)  # the run ends in a label ("eyJ...sig.password: hunter2")
+        ext = _extend(s, start, end)  # the run ends in a label ("eyJ...sig.password: hunter2")
         if ext > end:
             out.append(self.mark(p.SECRET_FIELD, s[end:ext]))
             end = ext
@@ -460,17 +489,17 @@ class _Pass:
     def _vendor(self, s: str) -> str:
         out: list[str] = []
         last = 0
-        gate = p.VENDOR_GATE.search(s)
+        gate = p.VENDOR_FIND.search(s)
         while gate is not None:
             pos = gate.end()
             group = gate.lastindex or 0
             start = gate.start(group)
-            found = p.VENDOR_AT[p.VENDOR_HEADS[group - 1]].match(s, start) if start >= last else None
+            found = p.VENDOR_AT[p.VENDOR_FIND_HEADS[group - 1]].match(s, start) if start >= last else None
             if found is not None and not _in_marker(s, found.start()):
                 out.append(s[last : found.start()])
                 out.append(self.mark(p.API_KEY, found.group("key")))
                 last = pos = found.end()
-            gate = p.VENDOR_GATE.search(s, pos)
+            gate = p.VENDOR_FIND.search(s, pos)
         if not out:
             return s
         out.append(s[last:])
@@ -533,8 +562,13 @@ class _Pass:
     def _auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
-        if m.start("scheme") < 0 and (m.group("cred") in p.AUTH_SCHEMES or _MARKER_NEXT.match(s, m.end("cred"))):
-            return None  # a scheme alone, or before a marker ("Authorization: A\t[REDACTED:...]")
+        if m.start("scheme") < 0 and (
+            m.group("cred") in p.AUTH_SCHEMES
+            or (_MARKER_NEXT.match(s, m.end("cred")) and not _credential_like(s[m.start("cred") : m.end("cred")]))
+        ):
+            # a scheme alone, or a scheme before a marker ("Authorization: A\t[REDACTED:...]"); a credential-like
+            # word before a marker is a credential ("Authorization: +_zmRO6myRy... [REDACTED:jwt:...]")
+            return None
         end = _extend(s, m.start("cred"), m.end("cred"))
         cred = s[m.start("cred") : end]
         kind = p.AUTHORIZATION
@@ -550,10 +584,16 @@ class _Pass:
     def _cookie(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
-        end = _extend(s, m.start("value"), m.end("value"))
-        value = s[m.start("value") : end]
+        start = m.start("value")
+        if m.string.startswith("set-", max(0, m.start() - 4)):
+            semi = s.find(";", start, m.end("value"))
+            if semi >= 0:  # Set-Cookie: its first pair; the attributes stay text that every detector (this one too)
+                # reads ("Set-Cookie: sid=x; Path=/?Cookie: sid=y", "...; Path=/&access_token=y")
+                return s[m.start() : start] + self.cookie_value(s[start:semi], set_cookie=False, in_text=True), semi
+        end = _extend(s, start, m.end("value"))
+        value = s[start:end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
-        return s[m.start() : m.start("value")] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
+        return s[m.start() : start] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
 
     def _scheme(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         cred = s[m.start("cred") : m.end("cred")]

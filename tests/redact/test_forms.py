@@ -420,6 +420,51 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "vendor_slack_webhook": lambda t: Case(
             f"posting to {VENDOR['slack_webhook']}", (VENDOR["slack_webhook"].rsplit("/", 1)[1],), (("api_key", None),)
         ),
+        # -- issue 13: two credentials glued by "?" or "&" (raw, percent-encoded or escaped), no blank between ------
+        "glued_query_code_and_access_token": lambda t: Case(
+            f"GET /cb?code={CODE}&access_token={OPAQUE2} HTTP/1.1",
+            (CODE, OPAQUE2),
+            (("query_token", CODE), ("query_token", OPAQUE2)),
+        ),
+        "glued_field_and_query_password": lambda t: Case(
+            f"token=abc123XYZ789&password={PASSWORD}",
+            ("abc123XYZ789", PASSWORD),
+            (("secret_field", "abc123XYZ789"), ("query_token", PASSWORD)),
+        ),
+        "glued_sig_and_amz_signature": lambda t: Case(
+            f"GET /o.bin?sig={HEX_SIG}&X-Amz-Signature={HEX_SIG[::-1] * 2}",
+            (HEX_SIG, HEX_SIG[::-1] * 2),
+            (("query_token", HEX_SIG), ("query_token", HEX_SIG[::-1] * 2)),
+        ),
+        "glued_go_escaped_tokens": lambda t: Case(
+            f'{{"msg":"redirect","url":"/cb?state=x\\u0026access_token={t.rs256}\\u0026id_token={t.es256}"}}',
+            (t.rs256, t.es256),
+            (("jwt", t.rs256), ("jwt", t.es256)),
+        ),
+        "glued_go_escaped_authorization": lambda t: Case(
+            f'{{"headers":"Accept: */*\\u0026Authorization: Token {OPAQUE2}"}}',
+            (OPAQUE2,),
+            (("authorization", OPAQUE2),),
+        ),
+        "glued_set_cookie_then_cookie": lambda t: Case(
+            f"Set-Cookie: sid={SESSION_ID}; Path=/&Cookie: sid={OPAQUE2}",
+            (SESSION_ID, OPAQUE2),
+            (("cookie", SESSION_ID), ("cookie", OPAQUE2)),
+        ),
+        "glued_field_then_url_password": lambda t: Case(
+            f"token: hunter2xyz9?https://deploy:{PASSWORD}@db.test/x",
+            ("hunter2xyz9", PASSWORD),
+            (("secret_field", None), ("url_password", PASSWORD)),
+        ),
+        "glued_basic_then_percent_escaped_dpop": lambda t: Case(
+            f"authorization: Basic {BASIC}%26DPoP {OPAQUE2}", (BASIC, OPAQUE2), (("basic", None),)
+        ),
+        "glued_percent_escaped_verbose_token": lambda t: Case(
+            f"GET /cb?x=1%26{t.ewogic} 200", (t.ewogic,), (("jwt", t.ewogic),)
+        ),
+        "glued_escaped_vendor_key": lambda t: Case(
+            f"POST /hook?x=1\\u0026{VENDOR['github_ghp']}", (VENDOR["github_ghp"],), (("api_key", None),)
+        ),
     }
     return f
 

@@ -187,6 +187,23 @@ def embedded_with_noise(draw: st.DrawFn) -> tuple[str, list[str], str]:
 
 embedded = embedded_with_noise().map(lambda c: (c[0], c[1]))
 
+# What real logs glue two credential forms with: query strings and form bodies ("/cb?code=...&access_token=...",
+# "token=abc&password=xyz", "?sig=...&X-Amz-Signature=..."), their percent-encoded, HTML-escaped and Go/JSON-escaped
+# spellings (Traefik and logrus write "\u0026"), and the blank ones.
+JOINS = ["?", "&", "\\u0026", "%26", "%3F", "&amp;", " ", "\n", ", ", "; "]
+
+
+@st.composite
+def two_glued(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """Two credential forms joined by one of :data:`JOINS` (no blank between them), inside random text."""
+    first, secrets = draw(credential_form())
+    second, more = draw(credential_form())
+    join = draw(st.sampled_from(JOINS))
+    before, after = draw(noise), draw(noise)
+    secrets = secrets + more
+    assume(not any(s in before or s in after for s in secrets))
+    return before + draw(boundary) + first + join + second + draw(boundary) + after, secrets
+
 
 def setup_module() -> None:
     tokens()  # mint once, outside the timed examples
@@ -205,6 +222,20 @@ def test_credentials_in_random_text_never_leak(case: tuple[str, list[str]]) -> N
     assert isinstance(out, str)
     for s in secrets:
         assert s not in out, (s, text, out)
+
+
+@PROFILE
+@given(two_glued())
+def test_two_credentials_glued_by_query_separators_never_leak(case: tuple[str, list[str]]) -> None:
+    """A second credential glued to the first by "?", "&" (raw, percent-encoded, HTML- or Go-escaped) is found
+    too: no value class or lookbehind of the first form's detector swallows or hides it."""
+    _configure()
+    text, secrets = case
+    out = scrub(text)
+    assert isinstance(out, str)
+    for s in secrets:
+        assert s not in out, (s, text, out)
+    assert scrub(out) == out, (text, out)
 
 
 @PROFILE
