@@ -356,6 +356,8 @@ def _form_lines() -> list[str]:
         "COO\u212aIE: sid=Qm9iLXNlc3Npb24tMTIz",
         "TO\u212aEN=abcdefgh12345678",
         "exit code=1 and code=SplxlOBeZQQYbYS6WxSbIA",
+        'run --token "-S3cr3tpa55w0rd" x',  # quoted option values starting with "-" or a blank
+        "run --password '  S3cr3tpa55w0rd' x",
     ]
     return lines + extra + CLEAN_LINES + [str(v) for v in getattr(forms, "CLEAN", {}).values()]
 

@@ -40,8 +40,9 @@ _T_SIGNING_INPUT: Final = r"eyJ" + _NAME + r"{5,}" + _PAD + _DOT + r"eyJ"
 # An XML element with text content (<password>...</password>, <SecretAccessKey>...): whatever its name, which
 # the scrubber judges; elements with text are rare in system logs.
 _T_XML: Final = r"<[A-Za-z_][A-Za-z0-9_.:\-]*(?:[ \t][^<>]*)?>[^<\n]+</[A-Za-z_]"
-# A command-line long option with a value (--token X, --client-secret "X"), whatever its name.
-_T_CLI_FLAG: Final = r"""--[A-Za-z][A-Za-z0-9_\-]*[ \t]+["']?[^\s"'\-]"""
+# A command-line long option with a value (--token X, --client-secret "X"), whatever its name: a bare value's first
+# character, or the quote of a quoted one (whose text may start with a blank or "-": --token "-S3cr3t").
+_T_CLI_FLAG: Final = r"""--[A-Za-z][A-Za-z0-9_\-]*[ \t]+(?:["']|[^\s"'\-])"""
 # A PEM private key's BEGIN armour (patterns.PEM_PRIVATE) and a JWK's "kty" member (patterns.JWK_KTY).
 _T_PEM: Final = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY"
 _T_JWK: Final = r"""kty\\{0,3}["'][ \t]*:"""
