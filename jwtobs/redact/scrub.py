@@ -223,7 +223,9 @@ class _Pass:
         self.keys = keys  # False: the caller knows the text holds no vendor-key prefix (see Scrubber.text)
         self.total = 0  # markers made so far
         self.jose_only = False  # the last _text redacted JOSE tokens only (and before anything else)
-        self.extended = False  # a JOSE run of the last _text took a following label's value
+        # a JOSE run of the last _text took a following label's value, or ends right before an "e": a token glued
+        # after it ("<JWS>%3D<JWS>": the padding ends the first) starts a match only once its marker is there
+        self.extended = False
         # markers made in this pass: a credential repeated in one text is fingerprinted once (the first one is
         # kept apart: most passes make one marker, and hashing a long token for the dict costs ~0.25 us)
         self.first: tuple[str, str, str] | None = None
@@ -449,10 +451,11 @@ class _Pass:
         return m.string[m.start() : m.start("value")] + self.mark(p.PRIVATE_KEY, m.group("value")) + m.group("vq")
 
     def _jose_token(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
-        """A JOSE run; one that ends in a label and takes the next word too ("eyJ...sig.password: x") makes the
-        pass no JOSE-only pass."""
+        """A JOSE run; one that ends in a label and takes the next word too ("eyJ...sig.password: x"), or is
+        followed by an "e" (a token glued after it, which neither JOSE expression starts at in this pass: its
+        character before is the run's, then the marker's "]") makes the pass no JOSE-only pass."""
         out = self._jose(s, m)
-        if out is not None and out[1] > m.end():
+        if out is not None and (out[1] > m.end() or s[out[1] : out[1] + 1] == "e"):
             self.extended = True
         return out
 

@@ -626,6 +626,30 @@ def test_property_engines_agree_with_scrubbing_every_line(
         assert results[engine] == results["all"], engine
 
 
+def test_a_token_glued_after_another_s_padding_is_found(tmp_path: Path, tokens: dict[str, str]) -> None:
+    """"<JWS>%3D<JWS>" (hypothesis found it): the first run takes "%3D" as its padding, so neither JOSE expression
+    starts at the second token in the same pass (its character before is the run's, then the marker's "]"); the
+    pass is then no JOSE-only pass, and the second pass finds it, alone, in a batch and with every engine."""
+    glued = [
+        tokens["rs256"] + "%3D" + tokens["rs256"],
+        tokens["es256"] + "==" + tokens["hs256"],
+        "Bearer " + tokens["eddsa"] + "%3d" + tokens["es256"] + " x",
+    ]
+    for text in glued:
+        out = str(scrub_text(text))
+        assert "eyJ" not in out and out.count("[REDACTED:jwt:") == 2, out
+        assert scrub_text(out) == out
+    log = tmp_path / "glued.log"
+    log.write_text("\n".join(["ok", *glued, *glued]) + "\n")
+    results = {}
+    for engine in ["all", *ENGINES]:
+        rep = scan.ScanReport()
+        results[engine] = [(f.line, f.kind) for f in scan.Scanner(engine).scan_file(str(log), rep)]
+    assert len(results["all"]) == 12
+    for engine in ENGINES:
+        assert results[engine] == results["all"], engine
+
+
 @pytest.mark.parametrize("block", [7, 64, 333, 4096])
 def test_block_boundaries_do_not_move_or_lose_findings(tmp_path: Path, tokens: dict[str, str], block: int) -> None:
     """Tiny blocks split lines (and tokens) everywhere; findings and line numbers equal one-block reading,
