@@ -412,6 +412,7 @@ def test_field_hit_judgement_reads_names_and_values_as_the_scrubber() -> None:
         "x" * 44 + "_sid: 1 x",
         " " * 80 + "Session" + " " * 30 + ": 1 x",
         "Session: 1\r",
+        '{"connections_active":2,"session_reuses":18122,"requests":99}',  # a quoted name naming no secret
     ]
     unsettled = [
         "Session: s8Kq2LmZ0xT4vB7nR1cW initialized",
@@ -426,6 +427,7 @@ def test_field_hit_judgement_reads_names_and_values_as_the_scrubber() -> None:
         "Session: 1\x1cs8Kq2LmZ0xT4vB7nR1cW",
         'Session": 1 x',
         "Session=1 x",
+        '{"session": 1}',  # a quoted weak name: its value is left to the fast path
     ]
     field = re.compile(rb"(?i)(?:session|sid|auth)[A-Za-z0-9_\-]*\"?[ \t]*[:=]")
     for line in settled + unsettled:
@@ -437,6 +439,92 @@ def test_field_hit_judgement_reads_names_and_values_as_the_scrubber() -> None:
             assert scrub_text(line) == line
         if HAVE_HYPERSCAN:
             assert (scan.Prefilter("hyperscan").candidates(raw, 0, len(raw)) == []) == (line in settled), line
+
+
+def test_header_cookie_userinfo_and_option_hits_valued_by_a_marker_are_settled() -> None:
+    """What the scrubber leaves after an Authorization header, a cookie, a URL password or a command-line secret (a
+    marker) settles those triggers' hits, so such a line needs no second pass and a scrubbed copy is no
+    candidate; a value that is more (or other) than a marker, or read differently (quotes, "=", non-ASCII,
+    another option) is not settled. Each settled line is one the scrubber leaves unchanged."""
+    mk = "[REDACTED:jwt:c5f4-8bd885625e13]"
+    settled = [
+        f"reverse mapping failed - POSSIBLE BREAK-IN ATTEMPT! Authorization: Bearer {mk}",
+        f"Authorization: {mk}",
+        f"authorization: Token {mk} next",
+        f"Proxy-Authorization: Basic {mk}",
+        f"Cookie: session={mk}",
+        f"Cookie: a={mk}; b={mk};",
+        f"Set-Cookie: {mk}",
+        f'"Cookie: sid={mk}"',
+        f"postgres://app:{mk}@db.internal:5432/orders",
+        f"amqp://:{mk}@mq",
+        f"exec docker swarm join --token {mk} 10.0.0.1:2377",
+        f"run --password '{mk}' x",
+        f'run --token "{mk}"',
+        f"exec sshpass -p '{mk}' ssh deploy@10.0.0.7",
+        f"sshpass -P{mk} ssh",
+        f"mysql -h db1 -p{mk} db",
+        f"redis-cli -h x -a {mk} ping",
+        f"curl -s -X POST -u admin:{mk} https://x",
+        f"curl --user admin:{mk} https://x",
+        "curl -s -o out https://x",
+        "exec app --config /etc/app.conf --log-level info",  # options that name no secret
+    ]
+    settled += [  # (AUTH_HEADER's credential is the word; a marker after it: declined, whatever follows)
+        f"Authorization: Bearer {mk}x",
+        f"Authorization: Bearer {mk}; secret",
+        f'Authorization: "Bearer {mk}"',
+        f'{{"headers": {{"authorization": "Bearer {mk}", "x": 1}}}}',
+        f'{{"cookie": "sid={mk}"}}',
+    ]
+    unsettled = [
+        f"Authorization: realm=a {mk}",
+        "Authorization: Bearer abcdefghijklmnop1234",
+        f"Authorization: 'Bearer \"{mk}",
+        '{"password": "S3cr3tpa55w0rd", "authorization": 1}',
+        '{"session": "s8Kq2LmZ0xT4vB7nR1cW", "cookie": 1}',
+        f"Cookie: a=b={mk}",
+        f"Cookie: a={mk}; b=S3cr3tpa55w0rd",
+        f"Cookie: a={mk}x",
+        f"Cookie: a={mk}\u00a0b=1",
+        f"postgres://app:{mk}x@db",
+        f"postgres://app:x{mk}@db",
+        "postgres://app:S3cr3tpa55w0rd@db",
+        f"run --token {mk}\\x",
+        f"run --token '{mk}",
+        f"run --token {mk}\x1cx",
+        "run --token S3cr3tpa55w0rd",
+        f"sshpass -p '{mk}x' ssh",
+        f"sshpass -p {mk}\u00a0x ssh",
+        "sshpass -pS3cr3tpa55w0rd ssh",
+        f"curl -u {mk} https://x",
+        "curl -u admin:S3cr3tpa55w0rd https://x",
+        "curl --username admin:S3cr3tpa55w0rd https://x",
+        "x--config S3cr3tpa55w0rd",  # (no "--" of its own: CLI_FLAG does not match; left to the scrubber)
+        "--" + "config" * 12 + " S3cr3tpa55w0rd",
+        "run --client-secret S3cr3tpa55w0rd",
+    ]
+    pf = scan.Prefilter("hyperscan") if HAVE_HYPERSCAN else None
+    for line in settled + unsettled:
+        raw = line.encode("utf-8")
+        marked = []
+        for name, judge in fields.MARKED_JUDGEMENTS.items():
+            for m in re.finditer(rules_expr(name), raw, re.IGNORECASE):
+                marked.append(judge(raw, m.end() - 1, 0, len(raw)))
+        assert marked, line
+        assert all(marked) == (line in settled), (line, marked)
+        if line in settled:
+            assert scrub_text(line) == line, line
+            if pf is not None:
+                assert pf.settled(raw), line
+        elif pf is not None:
+            assert not pf.settled(raw), line
+
+
+def rules_expr(name: str) -> bytes:
+    from jwtobs.redact.scan import rules
+
+    return next(t.expr for t in rules.triggers() if t.name == name).encode()
 
 
 def test_field_hits_judged_in_a_loop_with_the_name_cache_as_one_by_one() -> None:
@@ -455,6 +543,7 @@ def test_field_hits_judged_in_a_loop_with_the_name_cache_as_one_by_one() -> None
         for before in ("", " ", "[", "(", "a", "_", "-", "=", "Info  CBS   ", "abcdefghijklmnop"):
             for value in values:
                 lines.append(f"{before}{name}:{value} {rnd.choice(['x', 'initialized', '= y', ''])}")
+                lines.append(f'{before}"{name}":{value} {rnd.choice(["x", "= y"])}')  # quoted names
     rnd.shuffle(lines)
     data = ("\n".join(lines * 2) + "\n").encode()
     hits = [m.end() - 1 for m in re.finditer(rb"(?i)(?:session|sid|auth)[A-Za-z0-9_\-]*[ \t]*:", data)]
@@ -545,8 +634,9 @@ def test_new_markers() -> None:
 
 
 def test_name_readings_are_remembered_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast path remembers how it read a field name (no secret / weak, no header / scrubber decides): the same
-    answer as name_strength and header_kind, also after the bounded memory is cleared."""
+    """The fast path remembers how it read a field name (no secret or an Authorization/Cookie header / weak, no
+    header / scrubber decides): the same answer as name_strength and header_kind, also after the bounded memory is
+    cleared."""
     from jwtobs.redact import patterns as p
 
     monkeypatch.setattr(fields, "_NAMES_MAX", 40)
@@ -559,7 +649,7 @@ def test_name_readings_are_remembered_exactly(monkeypatch: pytest.MonkeyPatch) -
             strength = p.name_strength(name)
             want = (
                 fields._NO_SECRET
-                if not strength
+                if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE)  # (_field declines these)
                 else fields._WEAK_FIELD
                 if strength == p.WEAK and p.header_kind(name) is None
                 else fields._SCRUB
@@ -618,9 +708,9 @@ def test_no_scrubbed_line_a_scan_skips_is_changed_by_the_scrubber(real_lines: li
 
 def test_marker_left_by_scrubbing_settles_a_hit() -> None:
     """The hit judgements read what scrubbing leaves: a value that is a marker (or a field value that cannot
-    start at one), a hit inside a marker, an XML element whose text is a marker, a query value starting with "[";
-    such a line is no candidate. A marker with more in the same value, a broken marker, a cookie, a URL
-    password: still candidates."""
+    start at one), a hit inside a marker, an XML element whose text is a marker, a query value starting with "[",
+    a cookie or URL password that is a marker; such a line is no candidate. A marker with more in the same value,
+    a broken marker: still candidates."""
     mark = "[REDACTED:secret_field:t-0123456789ab]"
     settled = [
         f"password={mark} x",
@@ -633,6 +723,8 @@ def test_marker_left_by_scrubbing_settles_a_hit() -> None:
         f"<password> {mark} </password>",
         f"GET /cb?access_token={mark}&x=1",
         f"body: code={mark}",
+        f"Cookie: session={mark}",  # (the header, cookie, userinfo and option judgements)
+        f"connecting to postgres://app:{mark}@db:5432/x",
     ]
     candidates = [
         f'{{"password": "{mark} hunter2"}}',
@@ -640,8 +732,8 @@ def test_marker_left_by_scrubbing_settles_a_hit() -> None:
         f"<password>{mark} hunter2</password>",
         f"<password>\x1c{mark}</password>",
         "GET /cb?access_token=[x]S3cr3tpa55&x=1",
-        f"Cookie: session={mark}",
-        f"connecting to postgres://app:{mark}@db:5432/x",
+        f"Cookie: session={mark}; b=S3cr3tpa55",
+        f"connecting to postgres://app:{mark}hunter2@db:5432/x",
         f"{mark} pwd: hunter2xyz",  # (a marker just before a field is no marker around it)
     ]
     for text in settled:

@@ -122,11 +122,14 @@ _SCRUB: Final = 2
 #: :func:`_name_reading` of names already read (pure: :func:`patterns.name_strength`, :func:`patterns.header_kind`)
 _NAMES: dict[str, int] = {}
 _NAMES_MAX: Final = 1 << 14
+#: Header kinds whose names the scrubber's ``_field`` declines whatever follows (Authorization and Cookie headers
+#: have detectors of their own, with triggers of their own): such a name reads as naming no secret here.
+_OWN_DETECTOR: Final = (p.AUTHORIZATION, p.COOKIE)
 
 
 def _name_reading(name: str) -> int:
     strength = p.name_strength(name)
-    if not strength:
+    if not strength or p.header_kind(name) in _OWN_DETECTOR:  # the scrubber's _field declines both
         reading = _NO_SECRET
     elif strength == p.WEAK and p.header_kind(name) is None:
         reading = _WEAK_FIELD
@@ -155,9 +158,10 @@ def _weak_credential(value: str) -> bool:
 
 
 # -- a field trigger's hit, judged where the Hyperscan engine reports it ----------------------------------------
-#: The name before a field hit's ":" (read on the reversed bytes): blanks, then up to 48 name characters (49 read:
+#: The name before a field hit's ":" (read on the reversed bytes): blanks, maybe the quote that ends a quoted name
+#: (``"password":``, ``config["password"] =``: ``patterns._FIELD_SEP``), then up to 48 name characters (49 read:
 #: a longer run is left to the fast path, which reads names of any length as the scrubber does).
-_HIT_NAME: Final = re.compile(rb"[ \t]*+([A-Za-z0-9_\-]{1,49}+)")
+_HIT_NAME: Final = re.compile(rb"[ \t]*+(\]?[\"']\\?)?+([A-Za-z0-9_\-]{1,49}+)")
 #: The value after it: blanks, then a value the scrubber reads as a bare value (starting with a letter or digit,
 #: printable ASCII only) followed by ASCII whitespace or the end of the line, and then no separator
 #: (:data:`_SEP_AFTER`); anything else (a quote, a bracket, "b'", a control or non-ASCII character) is left to
@@ -228,9 +232,10 @@ def unsettled_field_hits(buf: bytes, hits: list[int], lo: int, hi: int) -> list[
 
 
 def _hit_name_reading(buf: bytes, last: int, lo: int) -> int:
-    """:func:`_name_reading` of the name before a field hit's ":" at ``buf[last]`` (blanks, then 1-48 name
-    characters read back at most :data:`_HIT_WINDOW` bytes); :data:`_SCRUB` when there is none or it may be
-    longer. Remembered in :data:`_HIT_KEYS` when the name starts inside the key bytes."""
+    """:func:`_name_reading` of the name before a field hit's ":" at ``buf[last]`` (blanks, maybe a closing
+    quote, then 1-48 name characters read back at most :data:`_HIT_WINDOW` bytes); :data:`_SCRUB` when there is
+    none or it may be longer, and for a quoted name that names a (weak) secret (its value, maybe quoted, is left to
+    the fast path). Remembered in :data:`_HIT_KEYS` when the name starts inside the key bytes."""
     start = last - _HIT_WINDOW
     if start < lo:
         start = lo
@@ -238,7 +243,7 @@ def _hit_name_reading(buf: bytes, last: int, lo: int) -> int:
     m = _HIT_NAME.match(before)
     if m is None:
         return _SCRUB
-    a, b = m.span(1)
+    a, b = m.span(2)
     if b - a > 48 or (b == len(before) and start > lo):  # longer, or the window may have cut the name
         return _SCRUB
     key = before[a:b]
@@ -248,6 +253,8 @@ def _hit_name_reading(buf: bytes, last: int, lo: int) -> int:
         if len(_HIT_READINGS) >= _NAMES_MAX:
             _HIT_READINGS.clear()
         _HIT_READINGS[key] = reading
+    if m.start(1) >= 0 and reading != _NO_SECRET:  # a quoted name: only one naming no secret is settled here
+        reading = _SCRUB
     if b < _HIT_KEY and last - _HIT_KEY >= lo:  # a non-name byte before the name, inside the key bytes
         if len(_HIT_KEYS) >= _NAMES_MAX:
             _HIT_KEYS.clear()
@@ -298,6 +305,139 @@ def in_marker(buf: bytes, pos: int, lo: int) -> bool:
         return False
     m = _MARKER_BYTES.match(buf, i)
     return m is not None and m.end() > pos
+
+
+# -- hits of the header, cookie, URL userinfo and command-line triggers on a scrubbed copy ------------------------
+# What these detectors leave (a scrubbed line checked for a second pass, or a scrubbed copy scanned again): the
+# credential after the trigger is a marker, and each detector declines a value that is a marker. Each judgement
+# below reads the bytes after the hit as that detector's expression reads the text from there and settles the hit
+# only when the value it reads is exactly a marker (ASCII only: a control or non-ASCII byte, which a str pattern
+# may read as whitespace, is left to the scrubber). Every match of the detector contains its trigger's match ending
+# at this hit (the trigger stands for that detector alone), so a line whose every hit is settled is one the
+# detector leaves unchanged.
+#: A bare value's end for the command-line detectors (``patterns._ARG``: whitespace or a quote) and for cookies
+#: (``patterns._COOKIE_CHARS``: also ";" and a backslash, ";" being read on by the cookie expression itself)
+_ARG_END: Final = frozenset(b" \t\n\r\x0b\x0c\"'")
+_COOKIE_END: Final = frozenset(b" \t\n\r\x0b\x0c\"'\\")
+#: ``Authorization: <word> <marker>`` or ``Authorization: <marker>`` after the separator: ``patterns.AUTH_HEADER``
+#: then reads the word as the credential (it stops at the blank; "[" cannot start a credential, so the word is no
+#: scheme) and ``_auth`` declines a word followed by a marker, or it does not match at all (a marker's "[" is no
+#: opener of its separator and cannot start a credential); the separator's quote (``"authorization": "Bearer``)
+#: is read as it reads it, no other quote and no "=" (auth-params) where it reads them.
+_AUTH_MARKED: Final = re.compile(
+    rb"[ \t]*+(?:[bB]?\\?[\"'])?+(?:(?![bB]\\?[\"'])[A-Za-z0-9][^\x00-\x20\x7f-\xff\"'\\,;\[\]{}()<>=]*+[ \t]++)?+"
+    + _MARKER_BYTES.pattern
+)
+#: ``Cookie: a=<marker>; b=<marker>`` after the separator (and its quote, as the expression reads it):
+#: ``patterns.COOKIE_HEADER``'s value is these pairs (a name without "=" and a marker, a marker alone, or nothing),
+#: and ``_cookie`` keeps a pair whose value is a marker.
+_COOKIE_PAIR: Final = rb"(?:[^\x00-\x20\x7f-\xff;\"'\\=]*+=)?+" + _MARKER_BYTES.pattern
+_COOKIE_MARKED: Final = re.compile(
+    rb"[ \t]*+(?:[bB]?\\?[\"'])?+" + _COOKIE_PAIR + rb"(?:;[ \t]*+(?:" + _COOKIE_PAIR + rb")?+)*+"
+)
+#: A URL's user before the password (``patterns.URL_USERINFO``), ASCII
+_URL_USER: Final = re.compile(rb"[^\x00-\x20\x7f-\xff/:@\"'<>]*+")
+#: A curl user before ":" (``[^\s:"']{1,64}+``), ASCII
+_CURL_USER: Final = re.compile(rb"[ \t]++[^\x00-\x20\x7f-\xff:\"']{1,64}+:")
+
+
+def _arg_is_marker(buf: bytes, pos: int, hi: int) -> bool:
+    """The command-line argument at ``buf[pos]`` (``patterns._ARG``: "quoted", 'quoted' or bare) is exactly a
+    marker."""
+    q = buf[pos] if pos < hi else -1
+    if q == 34 or q == 39:
+        m = _MARKER_BYTES.match(buf, pos + 1, hi)
+        return m is not None and m.end() < hi and buf[m.end()] == q
+    m = _MARKER_BYTES.match(buf, pos, hi)
+    return m is not None and (m.end() == hi or buf[m.end()] in _ARG_END)
+
+
+def auth_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """An ``authorization`` trigger hit (its separator at ``buf[last]``) followed by a marker, maybe after a
+    word, or inside a marker ("[REDACTED:authorization:...]": ``_auth`` declines a match starting there)."""
+    return _AUTH_MARKED.match(buf, last + 1, hi) is not None or in_marker(buf, last, lo)
+
+
+def cookie_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A ``cookie`` trigger hit (its separator at ``buf[last]``) followed by pairs valued by markers, up to where
+    the cookie value ends, or inside a marker ("[REDACTED:cookie:...]")."""
+    m = _COOKIE_MARKED.match(buf, last + 1, hi)
+    return (m is not None and (m.end() == hi or buf[m.end()] in _COOKIE_END)) or in_marker(buf, last, lo)
+
+
+def userinfo_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A URL userinfo trigger hit (its "@" at ``buf[last]``) whose password is a marker: the match ending here
+    starts at the nearest "://" before it (user and password hold no "/"), the user runs to the first ":"."""
+    start = buf.rfind(b"://", lo, last)
+    if start < 0:
+        return False
+    user = _URL_USER.match(buf, start + 3, last)
+    colon = user.end() if user is not None else -1
+    return 0 <= colon < last and buf[colon] == 58 and _MARKER_BYTES.fullmatch(buf, colon + 1, last) is not None
+
+
+def cli_flag_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A ``--name value`` trigger hit (``buf[last]`` is the value's first character or its quote: where
+    ``patterns.CLI_FLAG``'s argument starts, after all the blanks) whose argument is a marker, or whose option
+    names no secret (``--config /etc/x``: ``_cli_flag`` declines it whatever the value). The name is read back:
+    the blanks, then the run of name characters, which starts with the "--" of the match (no name character
+    before it, the expression's lookbehind) and holds 1-64 more."""
+    if _arg_is_marker(buf, last, hi):
+        return True
+    end = last
+    while end > lo and buf[end - 1] in (32, 9):
+        end -= 1
+    start = end - _HIT_WINDOW if end - _HIT_WINDOW > lo else lo
+    m = _OPTION_NAME.match(buf[start:end][::-1])
+    if m is None or (m.end() == end - start and start > lo):  # none, or the window may have cut it
+        return False
+    run = buf[end - m.end() : end]
+    if not run.startswith(b"--") or not 3 <= len(run) <= 66 or not (65 <= (run[2] | 32) <= 122):
+        return False
+    quiet = _QUIET_OPTIONS.get(run)
+    if quiet is None:
+        name = run[2:].decode("ascii")
+        quiet = not (p.name_strength(name) or p.header_kind(name))
+        if len(_QUIET_OPTIONS) >= _NAMES_MAX:
+            _QUIET_OPTIONS.clear()
+        _QUIET_OPTIONS[run] = quiet
+    return quiet
+
+
+#: The run of name characters before an option's value, read on the reversed bytes
+_OPTION_NAME: Final = re.compile(rb"[A-Za-z0-9_\-]++")
+#: Whether an option ("--name", bytes) names no secret (``_cli_flag`` declines it); pure, bounded
+_QUIET_OPTIONS: dict[bytes, bool] = {}
+
+
+def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A command's short-option trigger hit (``buf[last]`` is the "-" after a blank): settled when the option is
+    none of ``patterns.CLI_SHORT``'s (``-p``, ``-a``, ``-u``, ``--user``, any case), or its argument (after blanks;
+    for curl after ``user:``) is a marker."""
+    option = buf[last + 1 : last + 2].lower()
+    if option == b"p" or option == b"a":
+        pos = last + 2
+        while pos < hi and buf[pos] in (32, 9):
+            pos += 1
+        return _arg_is_marker(buf, pos, hi)
+    user = None
+    if option == b"u":
+        user = _CURL_USER.match(buf, last + 2, hi)
+    elif buf[last + 1 : last + 6].lower() == b"-user":
+        user = _CURL_USER.match(buf, last + 6, hi)
+    else:
+        return True  # no CLI_SHORT option starts here
+    return user is not None and _arg_is_marker(buf, user.end(), hi)
+
+
+#: The triggers whose hits the judgements above settle, by trigger name
+MARKED_JUDGEMENTS: Final = {
+    "authorization": auth_hit_unchanged,
+    "cookie": cookie_hit_unchanged,
+    "userinfo": userinfo_hit_unchanged,
+    "cli_flag": cli_flag_hit_unchanged,
+    "cli_short": cli_short_hit_unchanged,
+}
 
 
 def xml_hit_unchanged(buf: bytes, last: int, lo: int) -> bool:

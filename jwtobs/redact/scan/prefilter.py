@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from jwtobs.redact.scan.fields import (
+    MARKED_JUDGEMENTS,
     field_hit_unchanged,
     judged_hit_unchanged,
     unsettled_field_hits,
@@ -71,9 +73,13 @@ class Prefilter:
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)
         self._line_exprs = {t.name: (exprs[t.name], t.caseless) for t in trig if t.name not in BLOCK_TRIGGERS}
         # by expression id: 0 a plain trigger, 1 a judged one, 2 the field trigger (its hits judged where they are),
-        # 3 the XML one (judged too), 4 the vendor-key one (plain, its lines remembered: see vendor_lines)
+        # 3 the XML one (judged too), 4 the vendor-key one (plain, its lines remembered: see vendor_lines), 5 and up
+        # the header, cookie, userinfo and command-line ones (plain, but settled where a marker is their value:
+        # fields.MARKED_JUDGEMENTS, in that order)
         special = {FIELD_TRIGGER: 2, XML_TRIGGER: 3, VENDOR_TRIGGER: 4}
+        special.update({name: 5 + i for i, name in enumerate(MARKED_JUDGEMENTS)})
         self._hit_kinds = tuple(special.get(t.name, 1 if t.name in JUDGED_TRIGGERS else 0) for t in trig)
+        self._marked = tuple(MARKED_JUDGEMENTS.values())
         self._db: Any = None
         #: why the default engine could not be used (the CLI prints it), or None
         self.note: str | None = None
@@ -120,7 +126,9 @@ class Prefilter:
         field_hits: list[int] = []
         xml_hits: list[int] = []
         vendor_hits: list[int] = []
-        adds = (hits.append, judged.append, field_hits.append, xml_hits.append, vendor_hits.append)
+        marked: tuple[list[int], ...] = tuple([] for _ in self._marked)
+        adds: tuple[Callable[[int], None], ...] = (hits.append, judged.append, field_hits.append, xml_hits.append)
+        adds = (*adds, vendor_hits.append, *(m.append for m in marked))
         kinds = self._hit_kinds
         base = lo - 1  # a match's end offset minus one: its last byte, on the line it belongs to
 
@@ -133,6 +141,9 @@ class Prefilter:
         judged_hits += unsettled_field_hits(buf, field_hits, lo, hi)
         if xml_hits:  # an element whose text is a marker (a scrubbed line) neither
             hits += [h for h in xml_hits if not xml_hit_unchanged(buf, h, lo)]
+        for found, unchanged in zip(marked, self._marked, strict=True):  # nor a header... valued by a marker
+            if found:
+                hits += [h for h in found if not unchanged(buf, h, lo, hi)]
         rfind, find = buf.rfind, buf.find
         self._local.vendor = {max(lo, rfind(b"\n", lo, h) + 1) for h in vendor_hits}
         hits += vendor_hits
@@ -166,7 +177,7 @@ class Prefilter:
         if self.engine != "hyperscan":
             return False
         scratch = self._thread_scratch()
-        kinds, end = self._hit_kinds, len(data)
+        kinds, end, marked = self._hit_kinds, len(data), self._marked
 
         def unsettled(_id: int, _frm: int, to: int, _flags: int, _ctx: object) -> bool:  # True stops the scan
             kind, last = kinds[_id], to - 1
@@ -176,6 +187,8 @@ class Prefilter:
                 return not judged_hit_unchanged(data, last, end)
             if kind == 3:
                 return not xml_hit_unchanged(data, last, 0)
+            if kind >= 5:
+                return not marked[kind - 5](data, last, 0, end)
             return True
 
         try:
