@@ -627,7 +627,7 @@ def test_property_engines_agree_with_scrubbing_every_line(
 
 
 def test_a_token_glued_after_another_s_padding_is_found(tmp_path: Path, tokens: dict[str, str]) -> None:
-    """"<JWS>%3D<JWS>" (hypothesis found it): the first run takes "%3D" as its padding, so neither JOSE expression
+    """ "<JWS>%3D<JWS>" (hypothesis found it): the first run takes "%3D" as its padding, so neither JOSE expression
     starts at the second token in the same pass (its character before is the run's, then the marker's "]"); the
     pass is then no JOSE-only pass, and the second pass finds it, alone, in a batch and with every engine."""
     glued = [
