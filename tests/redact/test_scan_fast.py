@@ -480,6 +480,8 @@ def test_header_cookie_userinfo_and_option_hits_valued_by_a_marker_are_settled()
     unsettled = [
         f"Authorization: realm=a {mk}",
         "Authorization: Bearer abcdefghijklmnop1234",
+        f"Authorization: +_zmRO6myRy0xT4vB7nR1cW {mk}",  # a credential-like word before a marker is a credential
+        f"Authorization: abc1 {mk}",
         f"Authorization: 'Bearer \"{mk}",
         '{"password": "S3cr3tpa55w0rd", "authorization": 1}',
         '{"session": "s8Kq2LmZ0xT4vB7nR1cW", "cookie": 1}',

@@ -28,7 +28,7 @@ import re
 from typing import Final
 
 from jwtobs.redact import patterns as p
-from jwtobs.redact.scrub import _in_marker, _is_marker
+from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker
 
 #: After a value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
 #: then reads whether the value's last word names a secret and takes the next value too).
@@ -321,11 +321,13 @@ _ARG_END: Final = frozenset(b" \t\n\r\x0b\x0c\"'")
 _COOKIE_END: Final = frozenset(b" \t\n\r\x0b\x0c\"'\\")
 #: ``Authorization: <word> <marker>`` or ``Authorization: <marker>`` after the separator: ``patterns.AUTH_HEADER``
 #: then reads the word as the credential (it stops at the blank; "[" cannot start a credential, so the word is no
-#: scheme) and ``_auth`` declines a word followed by a marker, or it does not match at all (a marker's "[" is no
-#: opener of its separator and cannot start a credential); the separator's quote (``"authorization": "Bearer``)
+#: scheme) and ``_auth`` declines a scheme, or a word that does not look like a credential (``_credential_like``)
+#: followed by a marker, or it does not match at all (a marker's "[" is no opener of its separator and cannot
+#: start a credential); the separator's quote (``"authorization": "Bearer``)
 #: is read as it reads it, no other quote and no "=" (auth-params) where it reads them.
 _AUTH_MARKED: Final = re.compile(
-    rb"[ \t]*+(?:[bB]?\\?[\"'])?+(?:(?![bB]\\?[\"'])[A-Za-z0-9][^\x00-\x20\x7f-\xff\"'\\,;\[\]{}()<>=]*+[ \t]++)?+"
+    rb"[ \t]*+(?:[bB]?\\?[\"'])?+"
+    rb"(?:(?P<word>(?![bB]\\?[\"'])[A-Za-z0-9][^\x00-\x20\x7f-\xff\"'\\,;\[\]{}()<>=]*+)[ \t]++)?+"
     + _MARKER_BYTES.pattern
 )
 #: ``Cookie: a=<marker>; b=<marker>`` after the separator (and its quote, as the expression reads it):
@@ -355,7 +357,14 @@ def _arg_is_marker(buf: bytes, pos: int, hi: int) -> bool:
 def auth_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     """An ``authorization`` trigger hit (its separator at ``buf[last]``) followed by a marker, maybe after a
     word, or inside a marker ("[REDACTED:authorization:...]": ``_auth`` declines a match starting there)."""
-    return _AUTH_MARKED.match(buf, last + 1, hi) is not None or in_marker(buf, last, lo)
+    m = _AUTH_MARKED.match(buf, last + 1, hi)
+    if m is None:
+        return in_marker(buf, last, lo)
+    word = m.group("word")
+    if word is None:
+        return True
+    text = word.decode("ascii")  # (a scheme, or a word that does not look like a credential itself)
+    return text.lower() in p.AUTH_SCHEMES or not _credential_like(text)
 
 
 def cookie_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
