@@ -623,6 +623,7 @@ class _CheckedRecord(logging.LogRecord):
         return (logging.makeLogRecord, (self.__dict__,))  # (a plain LogRecord with the same attributes)
 
 
+_LOG_RECORD: Final = logging.LogRecord
 _GET_MESSAGE: Final = logging.LogRecord.getMessage
 #: The last record the filter proved clean on its formatted message: (record, msg, args, message), see
 #: :class:`_CheckedRecord` (one slot: the formatter runs right after the filters, in the same thread).
@@ -666,15 +667,15 @@ class LoggingRedactor(logging.Filter):
         self._plans: dict[str, _Plan] = {}  # format string -> _format_plan (see _token_argument)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if (
-            len(record.__dict__) == _BASE_LEN
-            and record.exc_info is None
-            and record.exc_text is None
-            and record.stack_info is None
-        ):
-            # the common record (no extra attributes, no exception, not formatted yet): a clean formatted message
-            # of a log line's length, or a token argument, ends it here
-            msg, args = record.msg, record.args
+        d = record.__dict__  # (read through the dict: asking for it makes every attribute read a dict lookup anyway)
+        try:
+            common = len(d) == _BASE_LEN and d["exc_info"] is None and d["exc_text"] is None and d["stack_info"] is None
+        except KeyError:  # (a record without LogRecord's attributes: the general route)
+            common = False
+        if common:
+            # the common record (no extra attributes, no exception, not formatted yet): a clean formatted message,
+            # or a token argument, ends it here
+            msg, args = d["msg"], d["args"]
             if type(args) is tuple and args and type(args[-1]) is str and "eyJ" in args[-1]:
                 try:  # (a token argument: the message alone needs scrubbing)
                     if type(msg) is str and self._core._jose:
@@ -689,13 +690,14 @@ class LoggingRedactor(logging.Filter):
                     record.msg, record.args = FAILED, ()
                 return True
             if type(msg) is str:
-                try:
-                    message = record.getMessage()
+                plain = type(record) is _LOG_RECORD
+                try:  # (LogRecord.getMessage without the call: str(msg) is msg; a subclass may format otherwise)
+                    message = (msg % args if args else msg) if plain else record.getMessage()
                 except Exception:
                     message = None  # (_message handles it)
                 # (the trigger check alone: a message it cannot read, or with "eyJ" or a marker, takes the route below)
                 if message is not None and self._core._jose and _trigger_gate.check(message) is False:
-                    if args and type(record) is logging.LogRecord:  # (the formatter will not format it again)
+                    if args and plain:  # (the formatter will not format it again)
                         _CHECKED[0] = (record, msg, args, message)
                         record.__class__ = _CheckedRecord
                     return True
