@@ -22,7 +22,7 @@ from jwtobs import adapters, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
 from jwtobs.header import MAX_TOKEN_BYTES, peek_later, settled
 
-__all__ = ["wrap", "active", "observer", "ACTIVE"]
+__all__ = ["wrap", "active", "observer", "running", "ACTIVE"]
 
 classify = adapters.classify
 record = pipeline.observed
@@ -30,9 +30,19 @@ record = pipeline.observed
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Set while an observed validation runs in this context: code that patches entry points in place
-#: (:mod:`jwtobs.instrumentation`) sets and resets it around its calls too, so nested observations record once.
-ACTIVE: Final[ContextVar[bool]] = ContextVar("jwtobs_validation_active", default=False)
+#: Whether an observed validation runs in this context: ``True`` while one does (code that patches entry points
+#: in place, :mod:`jwtobs.instrumentation`, sets and resets it around its calls too, so nested observations
+#: record once), ``False`` when none does, or the list :mod:`jwtobs.instrumentation` keeps for a two-step
+#: library's decode (joserfc, authlib), whose first item is ``True`` while that decode or its claims check
+#: runs (``False`` while the decode waits for its claims check, ``None`` once done): one context variable
+#: and one write per two-step validation. Test it with :func:`running`.
+ACTIVE: Final[ContextVar[Any]] = ContextVar("jwtobs_validation_active", default=False)
+
+
+def running(value: Any) -> bool:
+    """Whether ``value`` (:data:`ACTIVE`'s) says an observed validation runs (what the hot paths test inline:
+    ``value is True or (value is not False and value[0] is True)``)."""
+    return value is True or (value is not False and value[0] is True)
 #: keyword names under which validators take the token
 TOKEN_KWARGS: Final = ("token", "jwt", "value", "s", "raw", "raw_token", "jws", "jwe", "data")
 
@@ -41,7 +51,7 @@ RaiseAs = Literal["native", "jwtobs"]
 
 def active() -> bool:
     """True while an observed validation is running in this context (used to avoid double recording)."""
-    return ACTIVE.get()
+    return running(ACTIVE.get())
 
 
 def _token_getter(token_arg: int | str | None) -> Callable[[tuple[Any, ...], dict[str, Any]], object]:
@@ -171,7 +181,8 @@ def wrap(
 
         @functools.wraps(fn)
         async def awrapped(*args: Any, **kwargs: Any) -> Any:
-            if ACTIVE.get():
+            active_now = ACTIVE.get()
+            if active_now is True or (active_now is not False and active_now[0] is True):
                 return await afn(*args, **kwargs)
             ctx_token = ACTIVE.set(True)
             t0 = time_ns()
@@ -198,7 +209,8 @@ def wrap(
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if active_get():
+        active_now = active_get()
+        if active_now is True or (active_now is not False and active_now[0] is True):  # running(active_now)
             return fn(*args, **kwargs)
         ctx_token = active_set(True)
         t0 = time_ns()

@@ -445,16 +445,16 @@ def test_a_decode_waits_per_context_and_nothing_global_grows(keys: Keys, instrum
     import contextvars
 
     token = keys.token()
-    before = instrumentation._DECODED.get()
+    before = instrumentation.ACTIVE.get()
     contexts = [contextvars.copy_context() for _ in range(6)]
     for ctx in contexts:  # six contexts decode, none checks its claims: nothing recorded, nothing kept globally
         ctx.run(authlib.jose.jwt.decode, token, keys.pem)
-    assert instrumentation._DECODED.get() is before  # each decode stayed in its own context
+    assert instrumentation.ACTIVE.get() is before  # each decode stayed in its own context
     assert instrumented.take() == []
-    claims = contexts[2].run(instrumentation._DECODED.get)[1]
+    claims = contexts[2].run(instrumentation._waiting)[1]
     contexts[2].run(claims.validate)  # that context's own check still joins its decode
     assert instrumented.take() == [("authlib", "accepted", None)]
-    assert contexts[2].run(instrumentation._DECODED.get) is None
+    assert contexts[2].run(instrumentation._waiting) is None
 
 
 def test_the_suppression_check_agrees_with_opentelemetry() -> None:
