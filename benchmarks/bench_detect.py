@@ -202,7 +202,7 @@ def restart_heavy() -> Iterator[tuple[str, Timeline]]:
 
 
 def _realfleet_runs(
-    quick: bool, skip: bool
+    quick: bool, skip: bool, version: int = 1
 ) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """benchmarks/realfleet.py's suite: each timeline run by the real validators into a temporary
     directory, read back as a user would (load_events, load_keyset_changes, load_labels)."""
@@ -211,7 +211,7 @@ def _realfleet_runs(
     import realfleet
 
     with tempfile.TemporaryDirectory() as tmp:
-        for what, fleet in realfleet.suite(quick):
+        for what, fleet in realfleet.suite(quick, version):
             out = Path(tmp) / f"{what}-{fleet.seed}"
             res = realfleet.run(fleet, out)
             yield (
@@ -321,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-realfleet", action="store_true", help="skip the real-fleet timelines")
     ap.add_argument("--only-realfleet", action="store_true", help="only the real-fleet timelines")
     ap.add_argument("--only-restart-heavy", action="store_true", help="only the restart-heavy quiet days")
+    ap.add_argument("--realfleet-version", type=int, default=1, help="1: the first set; 2: fresh seeds")
     args = ap.parse_args(argv)
     if args.only_realfleet:
         args.no_timelines, args.sim = True, 0
@@ -361,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(labels)} injected, {len(inc)} detected {notes if notes else ''}",
             flush=True,
         )
-    for name, quiet, days, events, changes, lab in _realfleet_runs(args.quick, args.no_realfleet):
+    for name, quiet, days, events, changes, lab in _realfleet_runs(
+        args.quick, args.no_realfleet, args.realfleet_version
+    ):
         inc = A.incidents(events, changes)
         t = tally["realfleet"]
         t.events += len(events)

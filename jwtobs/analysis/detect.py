@@ -24,6 +24,8 @@ streaming count-data CUSUM. Neither is needed.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import itertools
 import math
 from collections.abc import Iterable
@@ -90,6 +92,15 @@ class Params:
 
 
 ATTACK = Params(shift=6.0, rel=2.0, h=15.0, floor=0.2, min_count=20, p_max=1e-6, window=120)
+#: a burst's minutes carry at least ATTACK_ACTIVE x the foreign tokens of a busy usual minute (the trailing
+#: ATTACK_Q quantile over ATTACK_HISTORY minutes, once ATTACK_HISTORY_MIN are there): scanners come in sessions
+#: that overlap, so the usual per-minute count is overdispersed and its mean alone says too little
+ATTACK_ACTIVE = 2.5
+ATTACK_Q = 0.98
+ATTACK_HISTORY = 360
+ATTACK_HISTORY_MIN = 30
+#: ... and hot minutes at most this many minutes apart are one burst
+ATTACK_GAP = 2
 OUTAGE = Params(shift=0.5, h=8.0, floor=0.02, min_count=3, back=15)
 ROTATION = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, back=15)
 SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6, back=15)
@@ -228,11 +239,8 @@ class _Seg:
     alarm: int = -1  # the minute the statistic crossed its threshold
 
 
-def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
-    """The significant runs of ``x`` against its baseline. Two passes: the runs found first are left out
-    of the baseline of the second (a long incident must not raise its own baseline)."""
-    if x.sum() < p.min_count:
-        return []
+def _two_pass_baseline(x: Arr, p: Params, minute0: int) -> tuple[Arr, bool]:
+    """The baseline of ``x`` with the runs its first pass alarms on left out, and whether there were any."""
     lam0 = _baseline(x, p, minute0)
     runs = _runs(x, lam0, p)
     if runs:
@@ -240,7 +248,16 @@ def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
         for i0, i1, _, _ in runs:
             mask[i0 : i1 + 1] = True
         lam0 = _baseline(x, p, minute0, exclude=mask)
-        runs = _runs(x, lam0, p)
+    return lam0, bool(runs)
+
+
+def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
+    """The significant runs of ``x`` against its baseline. Two passes: the runs found first are left out
+    of the baseline of the second (a long incident must not raise its own baseline)."""
+    if x.sum() < p.min_count:
+        return []
+    lam0, alarmed = _two_pass_baseline(x, p, minute0)
+    runs = _runs(x, lam0, p) if alarmed else []
     segs = []
     noise = lam0 + 2.0 * np.sqrt(lam0)
     for i0, i1, top, alarm in runs:
@@ -439,7 +456,8 @@ def _foreign(ctx: _Ctx) -> pd.DataFrame:
 def foreign_baseline(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     """The series :func:`attack_bursts` watches, per minute: ``count`` of tokens no accepted client
     presents, its ``baseline`` (trailing winsorised mean, bursts left out) and ``alarm_level``: the rate
-    that, sustained, makes the CUSUM alarm within a few minutes."""
+    that, sustained, makes the CUSUM alarm within a few minutes and that a burst's minutes must reach
+    (:func:`_attack_level`)."""
     ctx = _ctx(data)
     cols = ["minute", "count", "baseline", "alarm_level"]
     if ctx.n == 0:
@@ -447,33 +465,65 @@ def foreign_baseline(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     x = np.zeros(ctx.n)
     for _key, xs in ctx.series(_foreign(ctx).assign(all=0), ["all"]):
         x = xs
-    lam0 = _baseline(x, ATTACK, ctx.m0)
-    runs = _runs(x, lam0, ATTACK)
-    if runs:
-        mask = np.zeros(ctx.n, dtype=bool)
-        for i0, i1, _, _ in runs:
-            mask[i0 : i1 + 1] = True
-        lam0 = _baseline(x, ATTACK, ctx.m0, exclude=mask)
+    lam0 = _two_pass_baseline(x, ATTACK, ctx.m0)[0]
     lam1 = lam0 + np.maximum(ATTACK.shift, ATTACK.rel * lam0)
     # the rate at which the per-minute increment is h/3 (alarm after about three minutes)
-    level = ((lam1 - lam0) + ATTACK.h / 3) / np.log(lam1 / lam0)
+    level = np.maximum(((lam1 - lam0) + ATTACK.h / 3) / np.log(lam1 / lam0), _attack_level(x, lam0))
     minutes = pd.to_datetime((ctx.m0 + np.arange(ctx.n)) * _NS_MIN, utc=True)
     return pd.DataFrame({"minute": minutes, "count": x.astype("int64"), "baseline": lam0, "alarm_level": level})
 
 
+def _attack_level(x: Arr, lam0: Arr) -> Arr:
+    """Per minute, the count from which a minute is part of a burst: a multiple of the trailing mean (scanners
+    come and go, 1-3 a minute each) and ATTACK_ACTIVE x the ATTACK_Q quantile of the last ATTACK_HISTORY
+    minutes that were not part of a burst themselves (overlapping scanner sessions; a long burst must not
+    become its own usual level)."""
+    out: Arr = np.maximum(3.0 * lam0, lam0 + 5.0)
+    window: collections.deque[tuple[int, float]] = collections.deque()
+    ranked: list[float] = []
+    for i in range(len(x)):
+        while window and window[0][0] <= i - ATTACK_HISTORY:
+            ranked.pop(bisect.bisect_left(ranked, window.popleft()[1]))
+        if len(ranked) >= ATTACK_HISTORY_MIN:
+            busy = ranked[min(len(ranked) - 1, math.ceil(ATTACK_Q * len(ranked)) - 1)]
+            out[i] = max(out[i], ATTACK_ACTIVE * busy)
+        if x[i] < out[i]:
+            v = float(x[i])
+            window.append((i, v))
+            bisect.insort(ranked, v)
+    return out
+
+
+def _attack_cores(x: Arr, lam0: Arr, segs: list[_Seg]) -> list[_Seg]:
+    """The bursts inside the significant runs: clusters of minutes at or above :func:`_attack_level` (a run
+    also holds the scanner minutes around a burst; onset and end are the burst's own)."""
+    level = _attack_level(x, lam0)
+    out: list[_Seg] = []
+    for seg in segs:
+        hot = [i for i in range(seg.i0, seg.i1 + 1) if x[i] >= level[i]]
+        for run in _clusters_of(hot, ATTACK_GAP):
+            i0, i1 = run[0], run[-1]
+            n = round(float(x[i0 : i1 + 1].sum()))
+            mu = float(lam0[i0 : i1 + 1].sum())
+            pv = _poisson_tail(n, mu)
+            if n >= ATTACK.min_count and pv <= ATTACK.p_max:
+                out.append(_Seg(i0, i1, n, mu, pv, max(i0, seg.alarm)))
+    return out
+
+
 def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     """``attack_burst``: tokens no legitimate client presents (from clients never accepted, or with an
-    attack-signal reason on a kid nobody uses), significantly above the usual scanner noise."""
+    attack-signal reason on a kid nobody uses), significantly above the usual scanner noise: a significant
+    run of the CUSUM whose minutes reach a multiple of both the trailing mean and a busy usual minute
+    (:func:`_attack_level`)."""
     ctx = _ctx(data)
     if ctx.n == 0:
         return _empty()
     sub = _foreign(ctx)
     rows: list[dict[str, Any]] = []
     for _key, x in ctx.series(sub.assign(all=0), ["all"]):
-        for seg in _segments(x, ATTACK, ctx.m0):
-            minutes = seg.i1 - seg.i0 + 1
-            if seg.count / minutes < max(3.0 * seg.expected / minutes, seg.expected / minutes + 5.0):
-                continue  # scanners come and go (1-3 a minute each): a burst is a multiple of the noise
+        segs = _segments(x, ATTACK, ctx.m0)
+        for seg in _attack_cores(x, _two_pass_baseline(x, ATTACK, ctx.m0)[0], segs) if segs else []:
             g = _seg_rows(sub, seg)
             mix = g.groupby("reason")["count"].sum().sort_values(ascending=False)
             n_attack = int(g.loc[g["reason"].isin(list(_ATTACK)), "count"].sum())
