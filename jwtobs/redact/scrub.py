@@ -353,7 +353,9 @@ class _Pass:
 
     def _text(self, s: str) -> str:
         self.jose_only = self.extended = False
-        if "-----BEGIN " in s or "kty" in s:  # private keys first (a PEM body holds no other form; JOSE-only rules)
+        # private keys first: a field detector would take a PEM block's first word ("private_key: -----BEGIN ..."),
+        # and a PEM body or a JWK holds no other form ('"{" in s' first: a one-character search, ~10x cheaper)
+        if "-----BEGIN " in s or ("{" in s and "kty" in s):
             s = self._private_keys(s)
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
             return self._unseparated(s)
@@ -429,7 +431,7 @@ class _Pass:
     def _private_keys(self, s: str) -> str:
         if "-----BEGIN " in s:
             s, _ = _run(s, s, p.PEM_PRIVATE, self._pem, lower=False)
-        if "kty" in s:
+        if "{" in s and "kty" in s:
             s, _ = _run(s, s, p.JWK_OBJECT, self._jwk, lower=False)
         return s
 
