@@ -243,14 +243,7 @@ def _j_factory(_j_original, _j_at, _j_opt_at, _j_obs):
     _j_rejected = _j_obs.rejected
 
     def patched({params}):
-        _j_active = _active_get()
-        if _j_active is True or (_j_active is not False and _j_active[0] is True):  # running(_j_active)
-            return _j_original({call})
-        if {peek}:  # options={{"verify_signature": False}}: a peek, not a validation
-            return _j_original({call})
-        _j_ctx = _current_context()
-        if _j_ctx and ({suppressed}):  # _suppressed()
-            return _j_original({call})
+{enter}
         _j_mark = _active_set(True)
         _j_t0 = _time_ns()
         _j_p0 = _perf_ns()
@@ -277,12 +270,7 @@ def _j_factory(_j_original, _j_at, _j_opt_at, _j_obs, _j_of_self, _j_claims_of):
     _j_rejected = _j_obs.rejected
 
     def patched({params}):
-        _j_active = _active_get()
-        if _j_active is True or (_j_active is not False and _j_active[0] is True):  # running(_j_active)
-            return _j_original({call})
-        _j_ctx = _current_context()
-        if _j_ctx and ({suppressed}):  # _suppressed()
-            return _j_original({call})
+{enter}
         _j_state = [True]
         _j_mark = _active_set(_j_state)
         _j_t0 = _time_ns()
@@ -343,10 +331,21 @@ def _j_factory(_j_original, _j_at, _j_opt_at):
     return patched
 """
 
-#: ``{suppressed}``: :func:`_suppressed` for a non-empty context ``_j_ctx``
-_SUPPRESSED_SRC: Final = (
-    "(_SUPPRESS_KEY in _j_ctx and _j_ctx[_SUPPRESS_KEY]) or (_SUPPRESS_PLAIN in _j_ctx and _j_ctx[_SUPPRESS_PLAIN])"
-)
+#: ``{enter}``, the start of the call and decode kinds: the original alone when a validation runs already
+#: (:func:`jwtobs.wrap.running`), for a peek (``{peek}``), or inside ``suppress_instrumentation()``
+#: (:func:`_suppressed`: an empty context suppresses nothing)
+_ENTER_SRC: Final = '''\
+        _j_active = _active_get()
+        if _j_active is True or (_j_active is not False and _j_active[0] is True):  # running(_j_active)
+            return _j_original({call})
+        if {peek}:  # options={{"verify_signature": False}}: a peek, not a validation
+            return _j_original({call})
+        _j_ctx = _current_context()
+        if _j_ctx and (
+            (_SUPPRESS_KEY in _j_ctx and _j_ctx[_SUPPRESS_KEY])
+            or (_SUPPRESS_PLAIN in _j_ctx and _j_ctx[_SUPPRESS_PLAIN])
+        ):
+            return _j_original({call})'''
 
 #: what the placeholders are for an original taking ``*args, **kwargs`` (or one whose parameters do not allow
 #: the exact form): the token / options / claims looked up as :func:`jwtobs.wrap` does
@@ -421,7 +420,7 @@ def _compile(
         f"type({fill['options']}) is dict and {fill['options']}.get('verify_signature', True) is False"
     )
     namespace: dict[str, Any] = {}
-    text = source.format(peek=peek, suppressed=_SUPPRESSED_SRC, **fill)
+    text = source.format(enter=_ENTER_SRC.format(peek=peek, **fill), **fill)
     code = compile(text, f"<jwtobs patch of {original.__qualname__}>", "exec")
     exec(code, globals(), namespace)  # the body reads this module's globals (_active_get, _pipeline_accepted, ...)
     patched: Callable[..., Any] = namespace["_j_factory"](original, at, opt_at, *extra)
