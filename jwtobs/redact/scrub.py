@@ -40,7 +40,12 @@ def _in_marker(text: str, start: int) -> bool:
 
 
 def _is_marker(value: str) -> bool:
-    return p.MARKER.fullmatch(value) is not None
+    """``value`` is a marker, or markers glued together (a value extended up to a marker that followed it:
+    "[REDACTED:cookie:...][REDACTED:authorization:...]"), which is redacted already."""
+    return _MARKERS(value) is not None
+
+
+_MARKERS = re.compile("(?:" + p.MARKER.pattern + ")++").fullmatch
 
 
 def _credential_like(word: str) -> bool:
@@ -56,15 +61,7 @@ def _is_word(value: str) -> bool:
     return _WORDISH.fullmatch(value) is not None
 
 
-_ASCII_LOWER = {c: c + 32 for c in range(65, 91)}
-
-
-def _lower(text: str) -> str:
-    """Lower-cased copy of ``text`` with the same length (so match positions carry over to ``text``)."""
-    low = text.lower()
-    if len(low) != len(text):  # a character whose lower case is longer (U+0130): ASCII letters only
-        low = text.translate(_ASCII_LOWER)
-    return low
+_lower = p.lower  # lower-cased copy of the same length: match positions carry over to the text
 
 
 Sub = Callable[[str, "re.Match[str]"], "tuple[str, int] | None"]
@@ -155,11 +152,12 @@ def _label_followed(text: str, end: int, tail: str) -> bool:
     return tail[-1:] in (":", "=") or text[end : end + 1] in (" ", "\t")
 
 
-def _extend(text: str, start: int, end: int) -> int:
+def _extend(text: str, start: int, end: int, *, to_marker: bool = True) -> int:
     """End of the credential whose value was cut at ``text[start:end]``: past the next word when the value ends
-    in a label (a separator or a scheme word) or names a secret and a separator follows."""
+    in a label (a separator or a scheme word) or names a secret and a separator follows; up to a marker in that
+    word (not with ``to_marker=False``: a cookie-string would go on after the marker)."""
     while True:
-        tail = text[max(start, end - 48) : end].lower()
+        tail = _lower(text[max(start, end - 48) : end])
         if _label_end(tail) and _label_followed(text, end, tail):
             m = _NEXT_WORD.match(text, end)
         else:  # (also a scheme word not followed by a blank: "('token', 'x')" is a pair, "Token{a64f" no label)
@@ -180,7 +178,9 @@ def _extend(text: str, start: int, end: int) -> int:
             # What follows holds a marker already: the credential runs up to it ("token: s3cr3t?https://u:[REDACTED:
             # ...]@h", "Basic c3Ry&[REDACTED:jwt:...]", forms glued by "?" or "&"), unless only separators and
             # quotes come first ("password: '[REDACTED:...]'": nothing left to redact).
-            return end if _SEPARATORS_ONLY.fullmatch(text, end, marker.start()) else marker.start()
+            if not to_marker or _SEPARATORS_ONLY.fullmatch(text, end, marker.start()):
+                return end
+            return marker.start()
         end = m.end()
 
 
@@ -595,7 +595,7 @@ class _Pass:
             if semi >= 0:  # Set-Cookie: its first pair; the attributes stay text that every detector (this one too)
                 # reads ("Set-Cookie: sid=x; Path=/?Cookie: sid=y", "...; Path=/&access_token=y")
                 return s[m.start() : start] + self.cookie_value(s[start:semi], set_cookie=False, in_text=True), semi
-        end = _extend(s, start, m.end("value"))
+        end = _extend(s, start, m.end("value"), to_marker=False)
         value = s[start:end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
         return s[m.start() : start] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
@@ -622,14 +622,16 @@ class _Pass:
         if low[m.start() - head - 1 : m.start() - head] == "/":  # a path's last segment ("stream/token: x")
             return None
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
-        strength = p.name_strength(name)
-        if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
-            return None  # (Authorization and Cookie headers have their own detectors)
         for group in ("dq", "sq", "eq", "bare"):
             start = m.start(group)
             if start >= 0:
                 break
         end = m.end(group)
+        strength = p.name_strength(name)
+        if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
+            # (Authorization and Cookie headers have their own detectors); a value that is the next name
+            # ('tokenx: "TOKEN": "s3cr3t"', "x_token=token=s3cr3t") is read again as one
+            return _next_name(s, m.start(), start, end)
         value = s[start:end]
         if not value or _is_marker(value):
             return None
@@ -645,7 +647,7 @@ class _Pass:
             if phrase is not None and phrase.end() > end:
                 judged = phrase.group(0)
         if not p.is_credential_value(judged, strength):
-            return None
+            return _next_name(s, m.start(), start, end)
         kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
         marker = self.credential(value, kind)
         if group == "bare":  # a JSON/Python value that was no string ({"password": 12345678}): quote the marker
@@ -774,6 +776,19 @@ class _Pass:
         scrubbed_s = self.text(text_s)
         return obj if scrubbed_s == text_s else scrubbed_s
 
+
+def _next_name(s: str, match_start: int, start: int, end: int) -> tuple[str, int] | None:
+    """A declined field whose value ``s[start:end]`` may be the next field's name: followed by a separator or
+    ending in one, or short and holding one. The text up to the value is kept and the search resumes at the
+    value (each such value is read again once more; a long one is not, so a chain "a=b=c=..." stays linear)."""
+    if _SEP_AFTER_VALUE.match(s, end) or (end - start <= _NEXT_NAME_MAX and _FIELD_SEP_CHAR.search(s, start, end)):
+        return s[match_start:start], start
+    return None
+
+
+_SEP_AFTER_VALUE = re.compile(r"""\\?["']?[ \t]*+[:=]""")
+_FIELD_SEP_CHAR = re.compile(r"[:=]")
+_NEXT_NAME_MAX = 64
 
 _PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t]*+[(\[\]]")  # read backwards
 

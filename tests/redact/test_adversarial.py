@@ -97,6 +97,15 @@ INPUTS = {
     "pair_open": lambda: _repeat("('password', "),
     "go_escaped_query": lambda: _repeat("\\u0026code="),
     "subscript": lambda: _repeat('["password"]='),
+    # forms glued by escapes and query separators, odd case mappings, repeated vendor prefixes
+    "escaped_verbose_jose": lambda: _repeat("%26ewogICJh%2E"),
+    "escaped_newline_ewog": lambda: _repeat("\\newogIC."),
+    "escaped_authorization": lambda: _repeat("\\u0026Authorization: "),
+    "set_cookie_attributes": lambda: "Set-Cookie: a=b" + _repeat("; Path=/?Cookie: c=d"),
+    "label_before_marker": lambda: _repeat("token: a?[REDACTED:jwt:a-0123456789ab]"),
+    "folded_names": lambda: _repeat("\u0130 pa\u017f\u017fword: *** and so on, to\u212aen "),
+    "vendor_prefix_body": lambda: _repeat("ghp_" + "x" * 35 + "_"),
+    "vendor_exact_length": lambda: _repeat("AIza" + "A" * 36),
 }
 
 

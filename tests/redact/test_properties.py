@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jwtobs
-from jwtobs.redact import scrub, scrub_value
+from jwtobs.redact import FAILED, scrub, scrub_value
 from tests.redact.test_forms import tokens
 
 settings.register_profile(
@@ -236,6 +236,84 @@ def test_two_credentials_glued_by_query_separators_never_leak(case: tuple[str, l
     for s in secrets:
         assert s not in out, (s, text, out)
     assert scrub(out) == out, (text, out)
+
+
+# -- names written with characters whose case mapping is odd ------------------------------------------------------
+# Characters that case-insensitive matching equates with an ASCII letter (KELVIN SIGN k, LONG S s, DOTTED and
+# DOTLESS I i), and characters whose case mapping changes the length or leaves ASCII (U+0130 lowers to two
+# characters, U+1E9E, U+00DF, ligatures U+FB01-FB06, ANGSTROM SIGN U+212B, a combining dot).
+FOLDS = {"k": ["\u212a"], "K": ["\u212a"], "s": ["\u017f"], "S": ["\u017f"], "i": ["\u0130", "\u0131"],
+         "I": ["\u0130", "\u0131"]}  # fmt: skip
+ODD = ["\u0130", "\u0131", "\u017f", "\u212a", "\u212b", "\u1e9e", "\u00df", "\ufb01", "\ufb06", "\u0307", "\u03a3"]
+SECRET_NAMES = ["password", "PASSWORD", "access_token", "accessToken", "TOKEN", "api_key", "client_secret",
+                "session_id", "SESSION", "x-api-key", "private_key"]  # fmt: skip
+odd_noise = st.lists(st.one_of(st.sampled_from(ODD + FRAGMENTS), st.text(max_size=4)), max_size=10).map("".join)
+
+
+@st.composite
+def folded_name(draw: st.DrawFn, name: str) -> str:
+    """``name`` with some of its k/s/i letters written as the characters case-insensitive matching equates them
+    with."""
+    out = []
+    for c in name:
+        out.append(draw(st.sampled_from(FOLDS[c])) if c in FOLDS and draw(st.booleans()) else c)
+    return "".join(out)
+
+
+@st.composite
+def unicode_named(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A credential under a name written with :data:`FOLDS` characters, inside text holding :data:`ODD`
+    characters (before, after, or both)."""
+    how = draw(st.sampled_from(["field", "json", "query", "header", "cookie"]))
+    if how == "header":
+        name = draw(folded_name(draw(st.sampled_from(["Authorization", "AUTHORIZATION", "Proxy-Authorization"]))))
+        secret = draw(opaque)
+        form = f"{name}: {draw(st.sampled_from(['Bearer ', 'Basic ', 'Token ', '']))}{secret}"
+    elif how == "cookie":
+        name = draw(folded_name(draw(st.sampled_from(["Cookie", "COOKIE", "Set-Cookie"]))))
+        secret = draw(opaque)
+        form = f"{name}: sid={secret}; Path=/"
+    elif how == "query":
+        name = draw(folded_name(draw(st.sampled_from(["access_token", "client_secret", "api_key", "sig"]))))
+        secret = draw(opaque)
+        form = f"GET /cb{draw(st.sampled_from(['?', '?x=1&', '?x=1%26']))}{name}={secret}"
+    else:
+        plain = draw(st.sampled_from(SECRET_NAMES))
+        name = draw(folded_name(plain))
+        secret = draw(session_value if plain.lower() in ("session_id", "session") else password)
+        form = ('"{n}": "{v}"' if how == "json" else draw(st.sampled_from(["{n}={v}", "{n}: {v}"]))).format(
+            n=name, v=secret
+        )
+    before, after = draw(odd_noise), draw(odd_noise)
+    assume(secret not in before and secret not in after)
+    return before + draw(boundary) + form + draw(boundary) + after, [secret]
+
+
+@PROFILE
+@given(unicode_named())
+def test_names_with_case_folding_characters_never_leak(case: tuple[str, list[str]]) -> None:
+    """A secret name written with the KELVIN SIGN, LONG S or a dotted/dotless I is recognised, whatever else the
+    text holds (U+0130, whose lower case is longer, no longer turns the whole text's lower-casing ASCII-only):
+    never an internal error ([REDACTION_FAILED]), never the credential in clear, idempotent."""
+    _configure()
+    text, secrets = case
+    out = scrub(text)
+    assert isinstance(out, str) and out != FAILED, (text, out)
+    for s in secrets:
+        assert s not in out, (s, text, out)
+    assert scrub(out) == out, (text, out)
+
+
+@PROFILE
+@given(st.text(st.sampled_from(ODD + list('abcdefghijklmnopqrstuvwxyzKS_:=" -')), max_size=40), odd_noise)
+def test_odd_case_mapping_characters_never_break_scrubbing(text: str, more: str) -> None:
+    """Any mix of those characters with name and separator characters: a string back, never an internal error,
+    idempotent."""
+    _configure()
+    for t in (text, text + more, more + " password=" + text):
+        out = scrub(t)
+        assert isinstance(out, str) and out != FAILED, (t, out)
+        assert scrub(out) == out, (t, out)
 
 
 @PROFILE

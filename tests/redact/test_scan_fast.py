@@ -754,7 +754,7 @@ def test_marker_left_by_scrubbing_settles_a_hit() -> None:
 NEEDS_SECOND = [
     "Cookie: Cookie: =s8Kq2LmZ0xT4vB7nR1cW",
     "Set-Cookie: --token ,code=",
-    "Cookie: DPoP authorization: code=",
+    "Cookie: :\\=.password",
     "x access_token= using key ghp_QSr6rz24LpOqJ3OpuLIEi2NvSBbI1rmAR1JF for upload",
 ]
 

@@ -25,10 +25,11 @@ lines.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Final
 
 from jwtobs.redact import patterns as p
-from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker
+from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker, _next_name
 
 #: After a value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
 #: then reads whether the value's last word names a secret and takes the next value too).
@@ -72,7 +73,7 @@ def _starts(text: str, low: str) -> list[int]:
     for word, _words, pattern in p.TEXT_FIELDS:
         if word not in low:
             continue
-        for m in pattern.finditer(low):
+        for m in _field_matches(pattern, text, low):
             start = m.start()
             if markers and (_in_marker(text, start) or _is_marker(text[slice(*m.span(m.lastgroup or 0))])):
                 continue  # the scrubber's _field declines a match inside a marker, or whose value is one
@@ -99,6 +100,18 @@ def _starts(text: str, low: str) -> list[int]:
                 continue  # Code=-50, code=1035, exit code=0,
             add(m.start())
     return out
+
+
+def _field_matches(pattern: re.Pattern[str], text: str, low: str) -> Iterator[re.Match[str]]:
+    """``pattern``'s matches in ``low`` as the scrubber visits them: after a match from its value when the scrubber
+    may read that again as the next field's name ('tokenx: "TOKEN": "..."', ``scrub._next_name``), else from its
+    end (each such value is short or ends at a separator: linear)."""
+    m = pattern.search(low)
+    while m is not None:
+        yield m
+        v_start, v_end = m.span(m.lastgroup or 0)
+        again = _next_name(text, m.start(), v_start, v_end) is not None
+        m = pattern.search(low, v_start if again else m.end())
 
 
 def _line_numbers(text: str, positions: list[int]) -> list[int]:

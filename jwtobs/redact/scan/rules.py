@@ -46,8 +46,10 @@ _T_CLI_FLAG: Final = r"""--[A-Za-z][A-Za-z0-9_\-]*[ \t]+(?:["']|[^\s"'\-])"""
 # A PEM private key's BEGIN armour (patterns.PEM_PRIVATE) and a JWK's "kty" member (patterns.JWK_KTY).
 _T_PEM: Final = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY"
 _T_JWK: Final = r"""kty\\{0,3}["'][ \t]*:"""
-# The Kelvin sign lower-cases to an ASCII "k" ("TO\u212aEN", "COO\u212aIE"): any line holding one is scrubbed.
-_T_KELVIN: Final = r"\xe2\x84\xaa"
+# Characters the detectors read as an ASCII letter (patterns.FOLD_TO_ASCII: the Kelvin sign, dotted and dotless I,
+# long s: "TO\u212aEN", "COO\u212aIE", "pa\u017f\u017fword"): any line holding one is scrubbed.
+_FOLDED: Final = tuple(c.encode() for c in sorted(p.FOLD_TO_ASCII))
+_T_KELVIN: Final = "(?:" + "|".join("".join(f"\\x{b:02x}" for b in c) for c in _FOLDED) + ")"
 # Last components of field names that name no secret ("token_fp", "session_state"...). Only those that
 # patterns.NOT_SECRET still excludes are used (checked when the expressions are built).
 _BENIGN_CANDIDATES: Final = (
@@ -156,7 +158,7 @@ _BASE_KEYWORDS: Final = {
     b"dpop": ("scheme",),
     b"code=": ("form_code", "query"),
     b"%3d": ("form_code", "query"),
-    b"\xe2\x84\xaa": ("kelvin",),
+    **{c: ("kelvin",) for c in _FOLDED},
     b"</": ("xml",),
     b"--": ("cli_flag",),
     b"-----begin": ("pem",),
