@@ -310,8 +310,9 @@ class _Ctx:
             ):
                 for k in add:
                     self.added.setdefault((str(iss), str(k)), float(t))
-                for k in rem:
-                    self.removed[(str(iss), str(k))] = float(t)
+                for k in rem:  # the earliest: each replica's key source reports the change when it refetches
+                    key = (str(iss), str(k))
+                    self.removed[key] = min(self.removed.get(key, math.inf), float(t))
 
     def rejected(self, reasons: Iterable[str] | None = None) -> pd.DataFrame:
         c = self.c
