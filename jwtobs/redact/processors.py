@@ -681,7 +681,10 @@ class LoggingRedactor(logging.Filter):
                     if type(msg) is str and self._core._jose:
                         routed = self._token_argument(msg, args)
                         if routed is not None and routed[1]:
-                            record.args = routed[0]  # the rest proven clean (see _token_argument)
+                            new_args = record.args = routed[0]  # the rest proven clean (see _token_argument)
+                            if routed[2] is not None and type(record) is _LOG_RECORD:  # (formatted once, as below)
+                                _CHECKED[0] = (record, msg, new_args, routed[2])
+                                record.__class__ = _CheckedRecord
                             return True
                         self._message(record, routed)
                     else:
@@ -794,10 +797,11 @@ class LoggingRedactor(logging.Filter):
             return  # clean after all (nothing was counted: counts are made by redactions)
         record.msg, record.args = (scrubbed if isinstance(scrubbed, str) else FAILED), ()
 
-    def _token_argument(self, msg: str, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool] | None:
+    def _token_argument(self, msg: str, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool, str | None] | None:
         """The record's ``%``-arguments with its one token argument marked (``"Bearer <JWS>"`` or a JWS/JWE alone:
-        ``Bearer [REDACTED:jwt:...]``, counted) and whether the message rebuilt from them is proven clean without
-        the detector pass; None when the record is not of that kind (nothing counted then).
+        ``Bearer [REDACTED:jwt:...]``, counted), whether the message rebuilt from them is proven clean without
+        the detector pass, and that message when it is proven and the token's ``%s`` ends the format (``P + L + o``:
+        the message without formatting it again); None when the record is not of that kind (nothing counted then).
 
         The proof. ``msg`` is split once into its conversions (:func:`_format_plan`); the token's is a bare
         ``%s``, preceded in ``msg`` by a label ``L`` (``auth=``, ``Authorization:`` , ``token=`` or nothing: name
@@ -839,16 +843,16 @@ class LoggingRedactor(logging.Filter):
         new_args = (*args[:-1], marked) if last else (*args[:index], marked, *args[index + 1 :])
         slot = slots[index]
         if slot is None:
-            return new_args, False
+            return new_args, False, None
         lead, without, post = slot  # (lead: the blank before the label, if any, and the label)
         try:
             rest = without % (args[:-1] if last else (*args[:index], *args[index + 1 :]))
         except Exception:
-            return new_args, False
+            return new_args, False, None
         if rest:
             gate = p.hyperscan_gate() if len(rest) >= _HS_MIN_LEN and rest.isascii() else None
             if gate is None or gate.may_hold(rest) is not False:
-                return new_args, False
+                return new_args, False, None
         head = marked[:-13]  # (a marker ends with its fingerprint's 12 hex digits: config's Fingerprinter makes them)
         clean = windows[index].get(head)
         if clean is None:
@@ -856,7 +860,9 @@ class LoggingRedactor(logging.Filter):
             clean = _JOSE_OUT(marked) is not None and self._core.probe.text(window) == window
             if len(windows[index]) < _WINDOWS_MAX:
                 windows[index][head] = clean
-        return new_args, clean
+        if clean and not post:  # (the token's "%s" ends the format: the message is P + L + o, without formatting it)
+            return new_args, True, rest + (lead[1:] if lead[:1] == " " else lead) + marked
+        return new_args, clean, None
 
     def _plan(self, msg: str) -> _Plan:
         """:func:`_format_plan` of ``msg``, remembered (bounded)."""

@@ -274,3 +274,39 @@ def test_the_filter_path_equals_the_scrubber_on_forms_and_generated_lines(token:
             redactor.filter(record)
             got = record.getMessage()
             assert got == (want if msg != "got %s" else redact.scrub("got " + text)), (msg, text)
+
+
+def test_a_token_argument_ending_the_format_is_formatted_once(token: str, cleanup: list[logging.Logger]) -> None:
+    """The token route proves "... auth=%s" clean without the detector pass and builds the message from its parts:
+    the formatter writes it without formatting again; a later filter that replaces args still gets its own."""
+    seen: list[type] = []
+    buf = io.StringIO()
+    logger = logger_with(
+        "tests.redact.once.token", stream(buf, LoggingRedactor(), lambda r: bool(seen.append(type(r))) or True)
+    )
+    cleanup.append(logger)
+    logger.info(
+        "GET /api/v1/items?page=2 ua=python-requests/2.31.0 from %s took %d ms auth=%s",
+        "client-7",
+        12,
+        f"Bearer {token}",
+    )
+    logger.info("GET /api/v1/items?page=2 ua=python-requests/2.31.0 from %s took %d ms at %s", "client-8", 13, token)
+    marker = f"[REDACTED:jwt:{fp(token)}]"
+    assert buf.getvalue().splitlines() == [
+        f"GET /api/v1/items?page=2 ua=python-requests/2.31.0 from client-7 took 12 ms auth=Bearer {marker}",
+        f"GET /api/v1/items?page=2 ua=python-requests/2.31.0 from client-8 took 13 ms at {marker}",
+    ]
+    assert seen == [processors._CheckedRecord, processors._CheckedRecord]
+    buf2 = io.StringIO()
+
+    def mask(record: logging.LogRecord) -> bool:
+        assert isinstance(record.args, tuple)
+        record.args = ("x.x.x.x", *record.args[1:])
+        return True
+
+    logger.handlers[:] = [stream(buf2, LoggingRedactor(), mask)]
+    logger.info("GET /api/v1/items?page=2 ua=python-requests/2.31.0 from %s took %d ms auth=%s", "10.1.2.3", 12, token)
+    assert (
+        buf2.getvalue() == f"GET /api/v1/items?page=2 ua=python-requests/2.31.0 from x.x.x.x took 12 ms auth={marker}\n"
+    )

@@ -345,7 +345,7 @@ def test_token_argument_route_equals_the_detector_pass(tokens: Tokens) -> None:
     jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVydGV4dA.dGFn"
     values = [f"Bearer {tokens.rs256}", tokens.es256, f"bearer {tokens.hs256}", jwe, f"Bearer {tokens.eddsa}="]
     redactor = LoggingRedactor()
-    proven = cases = 0
+    proven = cases = ended = 0
     labels = _ROUTE_LABELS
     for j, before in enumerate(contexts):
         for i in (j % len(labels), (j * 7 + 3) % len(labels), (j * 13 + 5) % len(labels)):
@@ -367,12 +367,14 @@ def test_token_argument_route_equals_the_detector_pass(tokens: Tokens) -> None:
                     proven += 1
                     candidate = fmt % marked[0]
                     assert redact.scrub(candidate) == candidate, (fmt, args)
+                    assert marked[2] is None or marked[2] == candidate, (fmt, args)  # (the message handed over)
+                    ended += marked[2] is not None
                     assert not any(t in candidate for t in tokens.all())
                 record = logging.LogRecord("x", logging.INFO, __file__, 1, fmt, args, None)
                 LoggingRedactor().filter(record)
                 general = _general_route(fmt, args)
                 assert (record.msg, record.args) == (general.msg, general.args), (fmt, args)
-    assert proven > cases // 10  # (the route does prove records clean)
+    assert proven > cases // 10 and ended > cases // 20  # (the route does prove records clean)
 
 
 def test_token_argument_route_window_ignores_the_fingerprint_digits(tokens: Tokens) -> None:
