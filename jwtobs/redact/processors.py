@@ -116,9 +116,9 @@ class RedactorCore:
     def line_clean(self, value: str) -> bool | None:
         """For a text of :data:`patterns.HS_MIN_LEN` characters or more (a log line): True when no trigger of the
         scanner matches it (:class:`_TriggerGate`, one Hyperscan pass; every gate-clean real log line is also
-        trigger-clean, so the gate's own pass is not run first), False when one does; for a text the trigger check
-        does not read (not one ASCII line, "eyJ", a marker; not built yet) the gate's answer (True: no gate
-        element); None without Hyperscan or for non-ASCII text (then :meth:`_gated` decides)."""
+        trigger-clean, so the gate's own pass is not run first), False when one does (or "eyJ" or a marker is in
+        it); for a text the trigger check does not read (not one ASCII line; not built yet) the gate's answer
+        (True: no gate element); None without Hyperscan or for non-ASCII text (then :meth:`_gated` decides)."""
         if len(value) < _HS_MIN_LEN or not self._jose:
             return None
         triggered = _trigger_gate(value)
