@@ -43,6 +43,7 @@ hidden).
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -362,11 +363,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(labels)} injected, {len(inc)} detected {notes if notes else ''}",
             flush=True,
         )
-    for name, quiet, days, events, changes, lab in _realfleet_runs(
-        args.quick, args.no_realfleet, args.realfleet_version
-    ):
+    prepared = itertools.chain(  # lazily: one timeline's events in memory at a time
+        (("realfleet", r) for r in _realfleet_runs(args.quick, args.no_realfleet, args.realfleet_version)),
+        (("simulator", r) for r in _sim_runs(0 if args.quick else args.sim)),
+    )
+    for which, (name, quiet, days, events, changes, lab) in prepared:
         inc = A.incidents(events, changes)
-        t = tally["realfleet"]
+        t = tally[which]
         t.events += len(events)
         false, notes = t.add(inc, lab)
         if quiet:
@@ -374,20 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             t.quiet_false += false
         n += 1
         print(
-            f"realfleet {name}: {len(events)} events, {len(lab)} injected, {len(inc)} detected {notes or ''}",
-            flush=True,
-        )
-    for name, quiet, days, events, changes, lab in _sim_runs(0 if args.quick else args.sim):
-        inc = A.incidents(events, changes)
-        t = tally["simulator"]
-        t.events += len(events)
-        false, notes = t.add(inc, lab)
-        if quiet:
-            t.quiet_days += days
-            t.quiet_false += false
-        n += 1
-        print(
-            f"simulator {name}: {len(events)} events, {len(lab)} injected, {len(inc)} detected {notes or ''}",
+            f"{which} {name}: {len(events)} events, {len(lab)} injected, {len(inc)} detected {notes or ''}",
             flush=True,
         )
     print(f"\n{n} scenarios in {time.perf_counter() - t0:.0f} s (2 cores shared with other work)\n")
