@@ -705,7 +705,7 @@ SIGNING_INPUT_RE: Final = re.compile(
 
 
 # -- private keys: PEM blocks, private JWK members ---------------------------------------------------------------
-# A PEM private key ("-----BEGIN RSA PRIVATE KEY-----", EC, DSA, OPENSSH, ENCRYPTED, PGP ... BLOCK, or none): the
+# A PEM private key (BEGIN armour labelled RSA, EC, DSA, OPENSSH, ENCRYPTED, PGP ... BLOCK, or unlabelled): the
 # armour, optional RFC 1421/4880 headers (Proc-Type, DEK-Info, Version...), the base64 body and the END armour, as a
 # log holds it: lines broken by newlines, blanks, or newlines escaped once or twice (JSON, reprs, JSON in JSON). Runs
 # on the original text (the armour is upper case). Without its END (a truncated dump, a line of a log read line by

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import random
+import secrets
 import string
 import time
 import traceback
@@ -60,7 +61,7 @@ class Keys:
         self.ec = ec.generate_private_key(ec.SECP256R1())
         self.ed = ed25519.Ed25519PrivateKey.generate()
         nenc = ser.NoEncryption()
-        pw = ser.BestAvailableEncryption(b"hunter2hunter2")
+        pw = ser.BestAvailableEncryption(secrets.token_bytes(16))
         pkcs8, trad, openssh = ser.PrivateFormat.PKCS8, ser.PrivateFormat.TraditionalOpenSSL, ser.PrivateFormat.OpenSSH
         pem = ser.Encoding.PEM
         self.pems = {
@@ -90,7 +91,7 @@ class Keys:
             "ec_public": self.ec.public_key().public_bytes(pem, pub).decode(),
             "certificate": cert.public_bytes(pem).decode(),
         }
-        hmac_key = HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(b"a-shared-hmac-secret-of-32-bytes")
+        hmac_key = HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secrets.token_bytes(32))
         jc = jc_jwk.JWK.generate(kty="RSA", size=2048, kid="jc-1")
         self.jwks: dict[str, dict[str, Any]] = {
             "rsa": RSAAlgorithm.to_jwk(self.rsa, as_dict=True),
@@ -116,6 +117,16 @@ def keys() -> Keys:
     if not _KEYS:
         _KEYS.append(Keys())
     return _KEYS[0]
+
+
+def armour(label: str, which: int = 0) -> str:
+    """The BEGIN (``which`` 0) or END (-1) armour line of the generated PEM ``label`` (no key text in the source)."""
+    return keys().pems[label].splitlines()[which]
+
+
+def random_b64(n: int) -> str:
+    """``n`` random base64url characters: generated key-member values."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(n)).decode()[:n]
 
 
 def body_lines(pem: str) -> list[str]:
@@ -204,7 +215,8 @@ def test_pem_truncated_or_without_end_fails_closed() -> None:
         for line in lines:
             assert line not in out
     # a BEGIN line alone (the scanner reads lines one by one) is a finding
-    assert scrub("-----BEGIN RSA PRIVATE KEY-----") == f"[REDACTED:private_key:{fp('-----BEGIN RSA PRIVATE KEY-----')}]"
+    begin = armour("rsa_pkcs1")
+    assert scrub(begin) == f"[REDACTED:private_key:{fp(begin)}]"
 
 
 def test_public_keys_and_certificates_stay() -> None:
@@ -273,10 +285,11 @@ def test_public_jwks_stay() -> None:
 
 
 def test_jwk_oth_multi_prime_member_redacted() -> None:
-    jwk = {**keys().jwks["rsa"], "oth": [{"r": "AAAAAAAAAAAAAAAA", "d": "BBBBBBBBBBBBBBBB", "t": "CCCCCCCCCCCCCCCC"}]}
+    r, d, t = random_b64(16), random_b64(16), random_b64(16)
+    jwk = {**keys().jwks["rsa"], "oth": [{"r": r, "d": d, "t": t}]}
     out = scrub(json.dumps(jwk))
     assert isinstance(out, str)
-    for v in ("AAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBB", "CCCCCCCCCCCCCCCC", jwk["d"], jwk["p"]):
+    for v in (r, d, t, jwk["d"], jwk["p"]):
         assert v not in out
     assert json.loads(out)["n"] == jwk["n"]
 
@@ -531,8 +544,9 @@ def test_scan_batches_equal_lines_scrubbed_alone() -> None:
 
     lines, _ = _log_lines()
     jwk = json.dumps(keys().jwks["ec"], indent=2).splitlines()
-    halves = ['{"kty": "oct", "k": "c2VjcmV0LXNlY3JldA"', '"x": 1}', "{", '"kty": "EC",', '"d": "AAAAAAAAAAAAAA"}',
-              "-----BEGIN PRIVATE KEY-----", "MIIEvQIBADANBgkqhkiG9w0BAQEF", "-----END PRIVATE KEY-----"]  # fmt: skip
+    pkcs8 = body_lines(keys().pems["rsa_pkcs8"])[0][:28]
+    halves = [f'{{"kty": "oct", "k": "{random_b64(18)}"', '"x": 1}', "{", '"kty": "EC",', f'"d": "{random_b64(14)}"}}',
+              armour("rsa_pkcs8"), pkcs8, armour("rsa_pkcs8", -1)]  # fmt: skip
     texts = lines + jwk + halves
     rnd = random.Random(5)
     for engine in ENGINES:
@@ -557,11 +571,11 @@ def test_redactor_gates_send_every_form_to_the_scrubber() -> None:
 
 
 SIZE = 4 * 1024 * 1024
-ADVERSARIAL = {
-    "begin_without_end": "-----BEGIN RSA PRIVATE KEY-----",
-    "begin_newline": "-----BEGIN PRIVATE KEY-----\n",
+ADVERSARIAL = {  # units repeated to 4 MB; "BEGIN:<label>" = that generated PEM's BEGIN armour
+    "begin_without_end": "BEGIN:rsa_pkcs1",
+    "begin_newline": "BEGIN:rsa_pkcs8\n",
     "begin_label_words": "-----BEGIN A B C D E ",
-    "begin_header": "-----BEGIN PRIVATE KEY-----\nProc-Type: ",
+    "begin_header": "BEGIN:rsa_pkcs8\nProc-Type: ",
     "escaped_breaks": "\\n\\\\n-----END ",
     "kty_members": '{"kty":"EC","d":"',
     "kty_open_objects": '{"kty": [{',
@@ -570,9 +584,17 @@ ADVERSARIAL = {
 }
 
 
+def adversarial_unit(name: str) -> str:
+    unit = ADVERSARIAL[name]
+    if unit.startswith("BEGIN:"):
+        label, _, rest = unit[len("BEGIN:") :].partition("\n")
+        return armour(label) + ("\n" + rest if _ else "")
+    return unit
+
+
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_4mb_adversarial_key_input_is_linear(name: str) -> None:
-    unit = ADVERSARIAL[name]
+    unit = adversarial_unit(name)
     text = (unit * (SIZE // len(unit) + 1))[:SIZE]
     start = time.thread_time()
     out = scrub(text)
@@ -585,7 +607,7 @@ def test_4mb_adversarial_key_input_is_linear(name: str) -> None:
 
 
 def test_long_base64_run_after_begin_is_linear_and_redacted() -> None:
-    text = "-----BEGIN PRIVATE KEY-----\n" + "A" * SIZE + "\n-----END PRIVATE KEY----- tail"
+    text = armour("rsa_pkcs8") + "\n" + "A" * SIZE + "\n" + armour("rsa_pkcs8", -1) + " tail"
     start = time.thread_time()
     out = scrub(text)
     assert time.thread_time() - start < 8.0  # (~0.05 s: one possessive run)
