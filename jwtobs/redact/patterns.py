@@ -28,6 +28,7 @@ import functools
 import os
 import re
 import threading
+from collections.abc import Iterable
 from typing import Final
 
 # -- kinds ---------------------------------------------------------------------------------------------------
@@ -515,6 +516,9 @@ FORM_CODE: Final = re.compile(r"code(?:(?<![^\s\"'(]code)|(?<=device_code)|(?<=u
 URL_USERINFO: Final = re.compile(r"://(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@")
 
 # -- vendor-prefixed credentials ---------------------------------------------------------------------------------
+#: AWS access key ids (a line that holds one may hold its secret access key without a name: see AWS_SECRET_RUN)
+AWS_KEY_ID_PREFIXES: Final = ("AKIA", "ASIA", "ABIA", "ACCA")
+_AWS_KEY_ID_BODY: Final = r"[A-Z2-7]{16}(?![A-Za-z0-9])"
 # Token shapes of gitleaks' and trufflehog's rules: a fixed prefix, then the key's own alphabet and length. They
 # run on the original text (case matters), at the start of a word.
 _VENDOR_SHAPES: Final = (
@@ -534,7 +538,7 @@ _VENDOR_SHAPES: Final = (
     (("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"), r"[A-Za-z0-9_\-]{20,255}+"),  # OpenAI
     (("sk-ant-api03-", "sk-ant-admin01-"), r"[A-Za-z0-9_\-]{32,255}+"),  # Anthropic
     (("AIza",), r"[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])"),  # Google API key
-    (("AKIA", "ASIA", "ABIA", "ACCA"), r"[A-Z2-7]{16}(?![A-Za-z0-9])"),  # AWS access key id
+    (AWS_KEY_ID_PREFIXES, _AWS_KEY_ID_BODY),  # AWS access key id
     (("npm_",), r"[A-Za-z0-9]{36}(?![A-Za-z0-9])"),  # npm
     (("pypi-AgEIcHlwaS5vcmc", "pypi-AgENdGVzdC5weXBpLm9yZw"), r"[A-Za-z0-9_\-]{50,255}+"),  # PyPI, TestPyPI
     (("hf_", "api_org_"), r"[A-Za-z0-9]{34}(?![A-Za-z0-9])"),  # Hugging Face
@@ -547,6 +551,67 @@ _VENDOR_SHAPES: Final = (
     (("discord.com/api/webhooks/", "discordapp.com/api/webhooks/"), r"[0-9]{17,20}/[A-Za-z0-9_\-]{60,255}+"),  # Discord
     (("AccountKey",), r"=[A-Za-z0-9+/]{86}=="),  # Azure storage account key (64 bytes) in a connection string
     (("SharedAccessKey",), r"=[A-Za-z0-9+/]{43}="),  # Azure Service Bus / Event Hubs key (32 bytes)
+    # -- more of gitleaks' default rules and trufflehog's detectors whose anchor is a fixed prefix (issue 13) -----
+    # Left out: keyword-proximity rules; shapes anchored in the middle or at the end, which this model (a prefix at
+    # the start of a word, then the body) does not hold: Azure AD client secrets "...8Q~...", Terraform
+    # "<14>.atlasv1.<60>", Mailchimp "<32 hex>-us12", Telegram tokens outside the API URL, MaxMind "..._mmk".
+    # Prefixes too common for the searches that run on every logged string (processors: VENDOR_PREFIX_SEARCH,
+    # GATE_SEARCH; each occurrence of a prefix's rarest character is checked): Twilio "SK" + 32 hex, Vault's old
+    # "s.", Octopus "API-", Square "EAAA", Doppler "dp.pt."/"dp.st." (no character rarer than "p"), Dynatrace
+    # "dt0c01.", Pulumi "pul-", Infracost "ico-". Prefixes whose letters between digits are a common part of words,
+    # which would keep the redactors from remembering clean texts by their shape (processors._DIGIT_PREFIX_PARTS):
+    # 1Password "A3-" ("a"), Cloudflare origin CA "v1.0-" ("v"), Fly.io "fo1_" ("fo"), OpenShift "sha256~" ("sha"),
+    # GitLab "GR1348941" ("gr"), ClickHouse "4b1d" ("b"), Intra42 "s-s4t2ud-" ("s-s"), Adobe "p8e-" ("e-").
+    # Databricks "dapi" + 32 hex is all lower-case letters and digits, which the redactors pass without a look
+    # (processors._quiet); GitLab "glcbt-" (1-5 characters first) would weaken the scrubber's lookahead for "-".
+    (("ops_eyJ",), r"[A-Za-z0-9+/]{250,8192}+={0,3}+"),  # 1Password service account token
+    (("AGE-SECRET-KEY-1",), r"[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}(?![A-Za-z0-9])"),  # age (bech32)
+    (("AKCp",), r"[A-Za-z0-9]{69}(?![A-Za-z0-9])"),  # Artifactory API key
+    (("cmVmd",), r"[A-Za-z0-9]{59}(?![A-Za-z0-9])"),  # Artifactory reference token
+    (("ATATT3",), r"[A-Za-z0-9_\-=]{186}(?![A-Za-z0-9_\-=])"),  # Atlassian API token
+    (("CLOJARS_",), r"[A-Za-z0-9]{60}(?![A-Za-z0-9])"),  # Clojars
+    (("EZAK", "EZTK"), r"[A-Za-z0-9]{54}(?![A-Za-z0-9])"),  # EasyPost
+    (("EAAM", "EAAC"), r"[A-Za-z0-9]{100,1024}+"),  # Facebook page access token
+    # Flutterwave secret key (32 and "-X") and encryption key (12)
+    (("FLWSECK_TEST-", "FLWSECK-"), r"[a-hA-H0-9]{12}(?:[a-hA-H0-9]{20}(?:-X)?)?(?![A-Za-z0-9])"),
+    (("fm1a_", "fm1r_", "fm2_"), r"[A-Za-z0-9+/]{100,8192}+={0,3}+"),  # Fly.io macaroon
+    (("fio-u-",), r"[A-Za-z0-9_\-=]{64}(?![A-Za-z0-9_\-=])"),  # Frame.io
+    (("glc_",), r"[A-Za-z0-9+/]{32,400}+={0,3}+"),  # Grafana Cloud
+    (("eyJrIjoi",), r"[A-Za-z0-9]{70,400}+={0,3}+"),  # Grafana API key (base64 JSON, no dots: not a JWS)
+    (("glffct-", "glft-"), r"[0-9a-zA-Z_\-]{20}(?![0-9a-zA-Z_\-])"),  # GitLab feature flag client, feed
+    (("glimt-",), r"[0-9a-zA-Z_\-]{25}(?![0-9a-zA-Z_\-])"),  # GitLab incoming mail
+    (("glagent-",), r"[0-9a-zA-Z_\-]{50}(?![0-9a-zA-Z_\-])"),  # GitLab Kubernetes agent
+    (("gloas-",), r"[0-9a-zA-Z_\-]{64}(?![0-9a-zA-Z_\-])"),  # GitLab OAuth application secret
+    (("hvs.",), r"[A-Za-z0-9_\-]{90,120}+(?![A-Za-z0-9_\-])"),  # HashiCorp Vault service token
+    (("hvb.",), r"[A-Za-z0-9_\-]{138,300}+(?![A-Za-z0-9_\-])"),  # HashiCorp Vault batch token
+    (("HRKU-AA",), r"[A-Za-z0-9_\-]{58}(?![A-Za-z0-9_\-])"),  # Heroku
+    (("lin_api_",), r"[A-Za-z0-9]{40}(?![A-Za-z0-9])"),  # Linear
+    (("NRAK-",), r"[A-Za-z0-9]{27}(?![A-Za-z0-9])"),  # New Relic user API key
+    (("NRII-",), r"[A-Za-z0-9\-]{32}(?![A-Za-z0-9\-])"),  # New Relic insert key
+    (("ntn_",), r"[0-9]{11}[A-Za-z0-9]{35}(?![A-Za-z0-9])"),  # Notion
+    (("pscale_tkn_", "pscale_pw_", "pscale_oauth_"), r"[A-Za-z0-9_=.\-]{32,64}+"),  # PlanetScale
+    (("PMAK-",), r"[a-fA-F0-9]{24}-[a-fA-F0-9]{34}(?![A-Za-z0-9])"),  # Postman
+    (("pnu_",), r"[A-Za-z0-9]{36}(?![A-Za-z0-9])"),  # Prefect
+    (("pplx-",), r"[A-Za-z0-9]{48}(?![A-Za-z0-9])"),  # Perplexity
+    (("rdme_",), r"[a-z0-9]{70}(?![A-Za-z0-9])"),  # ReadMe
+    (("rubygems_",), r"[a-f0-9]{48}(?![A-Za-z0-9])"),  # RubyGems
+    (("tk-us-",), r"[A-Za-z0-9_\-]{48}(?![A-Za-z0-9_\-])"),  # Scalingo
+    (("xkeysib-", "xsmtpsib-"), r"[a-f0-9]{64}-[A-Za-z0-9]{16}(?![A-Za-z0-9])"),  # Sendinblue / Brevo
+    (("sntryu_",), r"[a-f0-9]{64}(?![A-Za-z0-9])"),  # Sentry user token
+    (("sntrys_",), r"eyJ[A-Za-z0-9+/]{20,1024}+={0,2}+_[A-Za-z0-9+/]{43}(?![A-Za-z0-9+/])"),  # Sentry org token
+    (("sm_aat_", "sm_pat_", "sm_sat_"), r"[A-Za-z0-9]{16}(?![A-Za-z0-9])"),  # SettleMint
+    (("shippo_live_", "shippo_test_"), r"[a-fA-F0-9]{40}(?![A-Za-z0-9])"),  # Shippo
+    (("xapp-1-", "xapp-2-"), r"[A-Za-z0-9]{8,16}+-[0-9]{8,16}+-[a-z0-9]{32,128}+"),  # Slack app-level token
+    (("sgp_local_",), r"[a-fA-F0-9]{40}(?![A-Za-z0-9_])"),  # Sourcegraph
+    (("sgp_",), r"[a-fA-F0-9]{16}_[a-fA-F0-9]{40}(?![A-Za-z0-9_])"),
+    (("sgp_",), r"[a-fA-F0-9]{40}(?![A-Za-z0-9_])"),
+    (("sq0atp-", "sq0csp-"), r"[A-Za-z0-9_\-]{22,60}+(?![A-Za-z0-9_\-])"),  # Square
+    (("whsec_",), r"[A-Za-z0-9+/]{32,88}+={0,2}+"),  # Stripe / Standard Webhooks signing secret
+    (("sbp_",), r"[a-f0-9]{40}(?![A-Za-z0-9])"),  # Supabase
+    (("tfp_",), r"[A-Za-z0-9_\-.=]{59}"),  # Typeform
+    (("key-",), r"[a-f0-9]{32}(?![A-Za-z0-9])"),  # Mailgun private API key (32 lower-case hex, whole word)
+    (("api.telegram.org/bot",), r"[0-9]{5,16}+:AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])"),  # Telegram bot API URL
+    (("tskey-",), r"[a-z]{3,10}+-[A-Za-z0-9_]{6,64}+-[A-Za-z0-9_]{16,128}+"),  # Tailscale
 )
 VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for prefix in prefixes)
 #: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret
@@ -557,6 +622,36 @@ VENDOR_KEY: Final = re.compile(
     + "|".join("(?:" + "|".join(re.escape(p) for p in prefixes) + ")" + body for prefixes, body in _VENDOR_SHAPES)
     + ")"
 )
+
+
+#: An AWS access key id, at the start of a word (as :data:`VENDOR_KEY` finds it).
+AWS_KEY_ID: Final = re.compile(
+    "(?:" + "|".join(re.escape(k) + _word_start(k, "A-Za-z0-9") for k in AWS_KEY_ID_PREFIXES) + ")" + _AWS_KEY_ID_BODY
+)
+#: A run of exactly 40 characters of [A-Za-z0-9+/]: the shape of an AWS secret access key (30 random bytes in
+#: base64), which trufflehog's AWS detector pairs with a key id in the same text. Redacted on a line that holds a
+#: key id (:func:`aws_secret_runs`).
+AWS_SECRET_RUN: Final = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
+_AWS_NOT_SECRET: Final = re.compile(r"[A-Za-z]*+|[^A-Z]*+|[^a-z]*+")
+
+
+def aws_secret_runs(text: str) -> frozenset[str]:
+    """The runs of :data:`AWS_SECRET_RUN` on the lines of ``text`` that hold an AWS access key id, but those that
+    cannot be a random secret key: without an upper-case letter, a lower-case letter, or a digit, "+" or "/" (hex
+    digests such as a commit id, words, paths in lower case); empty without a key id. Linear: each line is read
+    once however many ids it holds."""
+    runs: set[str] = set()
+    done = -1  # the end of the last line read
+    for m in AWS_KEY_ID.finditer(text):
+        if m.start() < done:
+            continue
+        lo = text.rfind("\n", 0, m.start()) + 1
+        hi = text.find("\n", m.end())
+        done = hi = len(text) if hi < 0 else hi
+        for run in AWS_SECRET_RUN.finditer(text, lo, hi):
+            if _AWS_NOT_SECRET.fullmatch(run.group()) is None:
+                runs.add(run.group())
+    return frozenset(runs)
 
 
 def _leads(prefixes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -601,6 +696,29 @@ VENDOR_GATE: Final = re.compile(
 )
 
 
+#: A key body's start: its literals (group 1), its first class (2) and that class's count (3); group 4 when the body
+#: is that class ``n`` times and no more of it (``[...]{n}(?![...])``). Every body of :data:`_VENDOR_SHAPES` starts so.
+_BODY_START: Final = re.compile(r"((?:\\.|[^\[\\(])*+)(\[[^\]]*\])\{(\d+)(?:\}(\(\?!\[[^\]]*\]\))\Z)?")
+#: How many characters of a body's first class :data:`VENDOR_STARTS` requires (at most).
+_START_CHARS: Final = 16
+
+
+def _starts() -> tuple[str, ...]:
+    starts = []
+    for prefixes, body in _VENDOR_SHAPES:
+        m = _BODY_START.match(body)
+        assert m is not None, body
+        start = f"{m.group(1)}{m.group(2)}{{{min(int(m.group(3)), _START_CHARS)}}}"
+        starts += [re.escape(prefix) + start for prefix in prefixes]
+    return tuple(dict.fromkeys(starts))
+
+
+#: What every vendor key starts with: its prefix, then the body's literals and (up to 16) characters of its first
+#: class ("API-" and 16 of [A-Z0-9]): the scanner's trigger for vendor keys (a prefix alone, "key-", "API-", is in
+#: ordinary words and paths; a prefix and the start of its body rarely is). Valid for Hyperscan and ``re``.
+VENDOR_STARTS: Final = _starts()
+
+
 def _find_groups() -> list[tuple[str, str, tuple[str, ...]]]:
     """:data:`VENDOR_FIND`'s groups: ``(lead character, lookahead, beginnings)``. A beginning's key continues
     after the lead with the rest of its prefix and at least ``n`` characters of its body's first class (exactly
@@ -615,7 +733,7 @@ def _find_groups() -> list[tuple[str, str, tuple[str, ...]]]:
             for prefixes, body in _VENDOR_SHAPES:
                 for prefix in prefixes:
                     if prefix.startswith(head):
-                        m = re.match(r"((?:\\.|[^\[\\(])*+)(\[[^\]]*\])\{(\d+)(?:\}(\(\?!\[[^\]]*\]\))\Z)?", body)
+                        m = _BODY_START.match(body)
                         assert m is not None, body  # every body: literals, then a class and its count
                         literal = re.sub(r"\\(.)", r"\1", m.group(1))
                         chars = frozenset(c for c in ascii_chars if re.fullmatch(m.group(2), c))
@@ -636,7 +754,9 @@ def _find_groups() -> list[tuple[str, str, tuple[str, ...]]]:
         # "pypi-", may sit in several groups: either condition)
         owner = {k: next(r for r in reps if weaker(r, k)) for k in keys}
         for rep in reps:
-            heads = tuple(sorted({h for cond, h in mine if owner[cond] == rep}))
+            # longest first: a beginning that ends another one ("key-" of "tskey-") is tried after it (the first
+            # lookbehind that holds is the one reported; the shorter one is then inside a word, no key of its own)
+            heads = tuple(sorted({h for cond, h in mine if owner[cond] == rep}, key=lambda h: (-len(h), h)))
             cls = re.escape("".join(sorted(rep[1]))).replace("]", "\\]")
             out.append((lead, f"{re.escape(rep[0])}[{cls}]{{{rep[2]}}}{rep[3]}", heads))
     return out
@@ -822,8 +942,24 @@ def rare_anchored(words: tuple[str, ...], rarity: str) -> re.Pattern[str]:
     alternatives = []
     for anchor, around in sorted(by_anchor.items()):
         checks = [(f"(?<={re.escape(b)})" if b else "") + (f"(?={re.escape(a)})" if a else "") for b, a in around]
-        alternatives.append(re.escape(anchor) + ("" if "" in checks else "(?:" + "|".join(checks) + ")"))
+        if "" in checks:
+            alternatives.append(re.escape(anchor))
+            continue
+        # many words on one anchor ("_" of "ghp_", "pnu_", "sm_pat_"...): one class check of the characters next
+        # to it first, so most of the anchor's occurrences in text are passed over without trying every word
+        quick = ""
+        if len(checks) > 2:
+            if all(len(b) >= 2 for b, _ in around):
+                quick += f"(?<=[{_class(b[-2] for b, _ in around)}].)"
+            if all(a for _, a in around):
+                quick += f"(?=[{_class(a[0] for _, a in around)}])"
+        alternatives.append(re.escape(anchor) + quick + "(?:" + "|".join(checks) + ")")
     return re.compile("|".join(alternatives))
+
+
+def _class(chars: Iterable[str]) -> str:
+    """The inside of a character class holding ``chars``."""
+    return "".join(re.escape(c) if c in "\\]^-[" else c for c in sorted(set(chars)))
 
 
 # characters of the words by frequency in the real logs of tests/redact (Loghub samples, Apache), rarest first
@@ -831,9 +967,33 @@ _RARE_LOWER: Final = "<qjzxywkvbfug_hdp-ml/ncrisaote.0123456789"
 _RARE_MIXED: Final = "<VZqXjBzKALICHNWGE_xvSwyMkfgTbhum9pd-l3nc5rs/iat.o1e0"
 #: Any vendor key prefix (a vendor key holds its whole prefix; run on the original text).
 VENDOR_PREFIX_SEARCH: Final = rare_anchored(VENDOR_PREFIXES, _RARE_MIXED)
-#: The gate words and the lower-cased vendor prefixes, in one search of the lower-cased text (a text that holds
-#: a prefix holds it lower-cased in its lower-cased copy), without those that hold another ("accountkey": "key").
-_GATE_ALL: Final = _shortest((*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES)))
+#: Text from this length on is cheaper to check with Hyperscan than with ``re`` (measured: equal at 40-60).
+HS_MIN_LEN: Final = 64
+
+
+def _long_key_prefixes() -> tuple[str, ...]:
+    """The vendor prefixes all of whose keys are :data:`HS_MIN_LEN` characters or more (the prefix, the body's
+    literals and its first class's count: a lower bound of the key's length)."""
+    shortest: dict[str, int] = {}
+    for prefixes, body in _VENDOR_SHAPES:
+        m = _BODY_START.match(body)
+        assert m is not None, body
+        n = len(re.sub(r"\\(.)", r"\1", m.group(1))) + int(m.group(3))
+        for prefix in prefixes:
+            shortest[prefix] = min(shortest.get(prefix, n + len(prefix)), n + len(prefix))
+    return tuple(prefix for prefix, n in shortest.items() if n >= HS_MIN_LEN)
+
+
+#: Prefixes of keys of :data:`HS_MIN_LEN` characters or more ("ATATT3", "EAAM", "ops_eyJ"...): a shorter text holds
+#: none of their keys. They are left out of :data:`GATE_SEARCH` (lower-cased, "atatt3" and "eaam" are made of the
+#: commonest letters: the search would stop at every "a" and "m"); a longer text is searched for them on its own
+#: (:func:`may_hold_secret_re`; the Hyperscan gate holds them as its other words).
+LONG_KEY_PREFIXES: Final = _long_key_prefixes()
+_LONG_VENDOR_SEARCH: Final = rare_anchored(LONG_KEY_PREFIXES, _RARE_MIXED).search
+#: The gate words and the lower-cased vendor prefixes but :data:`LONG_KEY_PREFIXES`, in one search of the
+#: lower-cased text (a text that holds a prefix holds it lower-cased in its lower-cased copy), without those that
+#: hold another ("accountkey": "key").
+_GATE_ALL: Final = _shortest((*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES if v not in LONG_KEY_PREFIXES)))
 GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
 _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search
@@ -865,6 +1025,8 @@ def may_hold_secret_re(text: str) -> bool:
     """:func:`may_hold_secret` on Python's ``re`` only (any text)."""
     if _GATE_SEARCH(lower(text)) is not None:
         return True
+    if len(text) >= HS_MIN_LEN and _LONG_VENDOR_SEARCH(text) is not None:
+        return True
     if ("." in text or "%" in text) and (
         _JOSE_SEARCH(text) is not None or (("%" in text or "\\" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
     ):
@@ -872,8 +1034,6 @@ def may_hold_secret_re(text: str) -> bool:
     return "://" in text and "@" in text
 
 
-#: Text from this length on is cheaper to check with Hyperscan than with ``re`` (measured: equal at 40-60).
-HS_MIN_LEN: Final = 64
 #: What the automaton of :class:`HyperscanGate` looks for besides the words: a superset of :data:`JOSE` (a header
 #: start, 6+ more base64url characters, optional padding and a separator: every JOSE run holds one).
 HS_JOSE: Final = r"e[w-z0-9_\-][A-Za-z0-9_\-]{6,}(?:=|%3[Dd]){0,2}(?:\.|%2[Ee])"
@@ -885,8 +1045,9 @@ def _hs_literal(word: str) -> str:
 
 def hs_gate_expressions() -> list[tuple[str, bool]]:
     """``(expression, caseless)`` of :class:`HyperscanGate`: every gate word and vendor prefix (caseless: on
-    ASCII text that is the lower-cased search of :func:`may_hold_secret_re`), :data:`HS_JOSE` and "://"."""
-    words = sorted(_GATE_ALL)
+    ASCII text that is the lower-cased search of :func:`may_hold_secret_re`, looser for :data:`LONG_KEY_PREFIXES`),
+    :data:`HS_JOSE` and "://"."""
+    words = sorted(_shortest((*_GATE_ALL, *(v.lower() for v in LONG_KEY_PREFIXES))))
     return [*((_hs_literal(w), True) for w in words), (HS_JOSE, False), (_hs_literal("://"), False)]
 
 

@@ -352,6 +352,31 @@ class _Pass:
         return out
 
     def _text(self, s: str) -> str:
+        # an AWS secret access key beside its key id, without a name: found on the lines of the key id before any
+        # redaction (a field detector may take the id first), redacted last (a JOSE token, a field value holding
+        # such a run is redacted whole by its own detector first)
+        aws = p.aws_secret_runs(s) if self.keys and "A" in s else None
+        out = self._passes(s)
+        if aws:
+            out = self._aws_secrets(out, aws)
+        return out
+
+    def _aws_secrets(self, s: str, runs: frozenset[str]) -> str:
+        total = self.total
+        out = p.AWS_SECRET_RUN.sub(
+            lambda m: (
+                self.mark(p.API_KEY, m.group())
+                if m.group() in runs and not _in_marker(m.string, m.start())
+                else m.group()
+            ),
+            s,
+        )
+        if self.total != total:
+            self.jose_only = False
+            return out
+        return s
+
+    def _passes(self, s: str) -> str:
         self.jose_only = self.extended = False
         # private keys first: a field detector would take a PEM block's first word ("private_key: -----BEGIN ..."),
         # and a PEM body or a JWK holds no other form ('"{" in s' first: a one-character search, ~10x cheaper)

@@ -105,12 +105,9 @@ class Trigger:
     multiline: bool = False
 
 
-def _vendor_prefixes() -> tuple[str, ...]:
-    return tuple(p.VENDOR_PREFIXES)
-
-
 def _vendor_expr() -> str:
-    return "(?:" + "|".join(re.escape(v) for v in _vendor_prefixes()) + ")"
+    """Every vendor key's start (its prefix and the first characters of its body, ``patterns.VENDOR_STARTS``)."""
+    return "(?:" + "|".join(p.VENDOR_STARTS) + ")"
 
 
 def _cli_commands() -> tuple[str, ...]:
@@ -137,7 +134,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("signing_input", _T_SIGNING_INPUT, caseless=False),
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
-        # case-sensitive literals: the key shapes of gitleaks' and trufflehog's rules
+        # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
         Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t]-", caseless=True),
     )
