@@ -354,27 +354,30 @@ class _Pass:
     def _text(self, s: str) -> str:
         # an AWS secret access key beside its key id, without a name: found on the lines of the key id before any
         # redaction (a field detector may take the id first), redacted last (a JOSE token, a field value holding
-        # such a run is redacted whole by its own detector first)
+        # such a run is redacted whole by its own detector first), on the lines that hold the id or its marker
         aws = p.aws_secret_runs(s) if self.keys and "A" in s else None
         out = self._passes(s)
         if aws:
-            out = self._aws_secrets(out, aws)
+            out = self._aws_secrets(out, aws, {m.group() for m in p.AWS_KEY_ID.finditer(s)})
         return out
 
-    def _aws_secrets(self, s: str, runs: frozenset[str]) -> str:
+    def _aws_secrets(self, s: str, runs: frozenset[str], ids: set[str]) -> str:
+        token = config.current().fingerprinter.token
+        tags = [*ids, *(token(i) + "]" for i in ids)]  # an id, or the end of its marker (whatever its kind)
+
+        def mark(m: re.Match[str]) -> str:
+            run = m.group()
+            return self.mark(p.API_KEY, run) if run in runs and not _in_marker(m.string, m.start()) else run
+
         total = self.total
-        out = p.AWS_SECRET_RUN.sub(
-            lambda m: (
-                self.mark(p.API_KEY, m.group())
-                if m.group() in runs and not _in_marker(m.string, m.start())
-                else m.group()
-            ),
-            s,
-        )
-        if self.total != total:
-            self.jose_only = False
-            return out
-        return s
+        lines = s.split("\n")
+        for i, line in enumerate(lines):
+            if any(t in line for t in tags):
+                lines[i] = p.AWS_SECRET_RUN.sub(mark, line)
+        if self.total == total:
+            return s
+        self.jose_only = False
+        return "\n".join(lines)
 
     def _passes(self, s: str) -> str:
         self.jose_only = self.extended = False
