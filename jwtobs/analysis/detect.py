@@ -30,7 +30,7 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -132,6 +132,15 @@ SKEW_NEAR = 90.0
 #: many distinct minutes (or failures in three minutes in a row): a worker pool replaying its cached token, or
 #: requests retried at expiry, fail in a burst of seconds after a pause (at most its first failure is paced)
 SKEW_ON_PACE = 2
+#: a clock behind on a client refreshing on its 401 (``_skew_refreshed``): failures in at least SKEW_GROUP separate
+#: minutes within SKEW_GROUP_CYCLES token cycles (or a refresh chain of that many), none further past exp than
+#: SKEW_REFRESH_MAX s; a chain link's slack in minutes; the prior of a client's own failure rate (minutes at the
+#: fleet's rate)
+SKEW_GROUP = 3
+SKEW_GROUP_CYCLES = 2.0
+SKEW_REFRESH_MAX = 1800.0
+SKEW_LINK = 2.0
+SKEW_PRIOR = 1440.0
 #: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
 LEEWAY_SUPPORT = 3
 LEEWAY_NEAR = 30.0
@@ -738,6 +747,8 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
         rows += _skew_stepping(ctx, late, lw, life, found)
         found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
         rows += _skew_kept(ctx, late, lw, life, found)
+        found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
+        rows += _skew_refreshed(ctx, late, lw, life, found)
     return _frame(_skew_merged(ctx, rows, life))
 
 
@@ -989,6 +1000,159 @@ def _skew_kept(
             )
             out.append(_skew_incident(ctx, cid, seg, ev, n, r0, r1, rr))
             found.add((str(cid), ctx.ts(r0), ctx.ts(r1, end=True)))
+    return out
+
+
+class _Fail(NamedTuple):
+    """One episode of a client's failures past the leeway (``_skew_refreshed``): minutes ``i0..i1`` (at most one
+    apart), ``n`` failures, lateness up to ``le`` s (bin edge), any more than SKEW_INFLIGHT s past the leeway
+    (``far``), and ``steady``: a use at the token's own pace (``paced``) or only failures of a token already
+    rejected before (``cont``: kept across minutes), not every use after a pause (a device resumed)."""
+
+    i0: int
+    i1: int
+    n: int
+    le: float
+    far: bool
+    steady: bool
+
+
+def _refresh_link(a: _Fail, b: _Fail, life: float) -> bool:
+    """Whether ``b`` is the failure of the token fetched on ``a``'s 401: one lifetime plus ``b``'s lateness later."""
+    d = b.i0 - a.i0
+    return life - SKEW_LINK <= d <= life + min(b.le, SKEW_REFRESH_MAX) / 60.0 + SKEW_LINK
+
+
+def _refresh_chains(fails: list[_Fail], life: float) -> list[list[int]]:
+    """The refresh chains of at least SKEW_GROUP failures (indices into ``fails``): the longest chain ending at
+    each failure."""
+    best = [1] * len(fails)
+    pred = [-1] * len(fails)
+    for k in range(len(fails)):
+        for j in range(k):
+            if _refresh_link(fails[j], fails[k], life) and best[j] + 1 > best[k]:
+                best[k], pred[k] = best[j] + 1, j
+    out = []
+    for k in range(len(fails)):
+        if best[k] >= SKEW_GROUP:
+            chain = [k]
+            while pred[chain[-1]] >= 0:
+                chain.append(pred[chain[-1]])
+            out.append(sorted(chain))
+    return out
+
+
+def _skew_refreshed(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], found: set[tuple[str, Any, Any]]
+) -> list[dict[str, Any]]:
+    """A clock behind on a client that **refreshes its token after a 401** (what most client libraries do):
+    each of its pods fails once per token cycle - the request after ``exp`` + leeway that its clock still
+    thinks valid - and the token it fetches on the 401 is accepted at once. No token is kept after its 401,
+    no burst, too few failures for the count series; what shows the clock is the recurrence:
+
+    * a client that had (almost) no failure past the leeway in the token cycles before (at least one cycle
+      accepted; failures in fewer than :data:`SKEW_USUAL` of them: a lazy refresher fails in every one)
+      fails on tokens in use (``seen``) in at least :data:`SKEW_GROUP` separate episodes (minutes at most one
+      apart, at most :data:`SKEW_PACE` failures: a worker pool replaying its cached token is a burst) within
+      :data:`SKEW_GROUP_CYCLES` token cycles, or in a **refresh chain** of that many (each failure one lifetime
+      plus its own lateness after the previous one: the token fetched on the 401 expired and failed the same
+      way);
+    * at least one of them more than :data:`SKEW_INFLIGHT` s past the leeway (requests in flight at expiry fail
+      right past it), none further past ``exp`` than :data:`SKEW_REFRESH_MAX` s (a clock, not an old token),
+      and at least one ``steady`` (at the token's own pace, or a token kept after its 401 across minutes;
+      devices resumed after a pause fire their old token after the pause, never at its pace);
+    * significantly more often than the client's own earlier rate of such failures, with :data:`SKEW_PRIOR`
+      minutes at the fleet's rate per client as prior (early in the data a client has little history):
+      Poisson tail <= ``SKEW.p_max`` over at least one token cycle, each chain link multiplying it by the share
+      of the cycle its window covers (a failure at a random time lands there that seldom).
+
+    The incident starts at the first failure (walking back over earlier failures no further past ``exp``
+    within one cycle); the evidence lists the failures with their lateness, the chain links, the leeway and the
+    clock offset they bound (at least the largest lateness)."""
+    lat = late[(late["direction"] == "late") & late["seen"]]
+    limit = _leeway_of(lw, lat["profile"])
+    keep = lat["le"] > limit
+    lat, limit = lat[keep], limit[keep]
+    if lat.empty:
+        return []
+    lat = lat.assign(far=lat["le"] > limit + SKEW_INFLIGHT)
+    per = lat.groupby(["client_id", "i"], observed=True).agg(
+        n=("count", "sum"), le=("le", "max"), far=("far", "any"), paced=("paced", "any"), kept=("cont", "all")
+    )
+    firsts = {str(c): int(f) for c, f in ctx.client_first.items()}
+    # the fleet's rate of such failure minutes per client-minute: the prior of each client's own rate
+    fleet_rate = len(per) / max(1, sum(max(1, ctx.n - f) for f in firsts.values()))
+    out: list[dict[str, Any]] = []
+    for key, g in per.groupby(level=0, observed=True):
+        cid = str(key)
+        if cid not in life or cid not in firsts:
+            continue
+        lf, first = float(life[cid]), firsts[cid]
+        cyc = lf + 10.0
+        g = g.droplevel(0)
+        eps = []
+        for run in _clusters_of(g.index.tolist(), 1):
+            sub = g.loc[run]
+            steady = bool(sub["paced"].any() or sub["kept"].all())
+            eps.append(
+                _Fail(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady)
+            )
+        single = [e for e in eps if e.n <= SKEW_PACE]
+        if len(single) < SKEW_GROUP:
+            continue
+        cands = [
+            [k for k in range(s, len(single)) if single[k].i0 - single[s].i0 <= SKEW_GROUP_CYCLES * cyc]
+            for s in range(len(single))
+        ]
+        cands += _refresh_chains(single, lf)
+        done: list[tuple[int, int]] = []
+        for grp in cands:
+            if len(grp) < SKEW_GROUP:
+                continue
+            mem = [single[k] for k in grp]
+            r0, r1 = mem[0].i0, mem[-1].i1
+            if any(a <= r1 and r0 <= b for a, b in done) or any(
+                c == cid and ctx.ts(r0) <= e and s <= ctx.ts(r1, end=True) for c, s, e in found
+            ):
+                continue
+            bound = max(e.le for e in mem)
+            if not any(e.far for e in mem) or bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
+                continue
+            span = (r0 - first) / cyc
+            hist = [e.i0 for e in eps if e.i1 < r0]
+            if span < 1.0 or len(_clusters_of(hist, cyc / 2)) / span >= SKEW_USUAL:
+                continue
+            rate = (len(hist) + SKEW_PRIOR * fleet_rate) / ((r0 - first) + SKEW_PRIOR)
+            mu = rate * max(float(r1 - r0 + 1), cyc)
+            pv = _poisson_tail(len(mem), mu)
+            links = [b for a, b in itertools.pairwise(mem) if _refresh_link(a, b, lf)]
+            for b in links:
+                pv *= min(1.0, (min(b.le, SKEW_REFRESH_MAX) / 60.0 + 2 * SKEW_LINK + 1) / cyc)
+            if pv > SKEW.p_max:
+                continue
+            done.append((r0, r1))
+            start = r0
+            for e in reversed([e for e in eps if e.i0 < r0]):
+                if start - e.i1 > cyc or e.le > bound:
+                    break
+                start = e.i0  # an earlier failure of the same clock (no further past exp, within a cycle)
+            rr = lat[(lat["client_id"] == cid) & (lat["i"] >= start) & (lat["i"] <= r1)]
+            n = int(rr["count"].sum())
+            shown = ", ".join(f"{ctx.ts(e.i0):%H:%M} ~{e.le:.0f} s" for e in mem[:8]) + (" ..." if len(mem) > 8 else "")
+            chain = (
+                f"; {len(links)} refresh-chain link{'s' if len(links) != 1 else ''} (the token fetched on a 401 "
+                f"failing one lifetime, ~{lf:.0f} min, plus its lateness later)"
+                if links
+                else ""
+            )
+            ev = (
+                f"client {cid}: tokens in use rejected past exp once each, the client refreshing on the 401, in "
+                f"{len(mem)} separate minutes over {r1 - r0 + 1} min (at, up to s past exp: {shown}){chain}; "
+                f"validator leeway ~{_leeway_text(lw, rr['profile'])} s; {len(hist)} such failures in the "
+                f"{span:.0f} token cycles before: clock at least ~{bound:.0f} s behind"
+            )
+            out.append(_skew_incident(ctx, cid, _Seg(start, r1, n, mu, pv), ev, n, start, r1, rr))
+            found.add((cid, ctx.ts(start), ctx.ts(r1, end=True)))
     return out
 
 
