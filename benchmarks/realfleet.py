@@ -89,6 +89,7 @@ class Inject:
     drift: bool = False
     scope: str = "api"  # audience_misconfig: "api" (an API deployed with the wrong audience) or "client"
     rate: float = 1.0  # attack_burst: forged tokens per second
+    refresh: bool | None = None  # clock_skew: the skewed service refreshes once after a 401 (None: as drawn)
 
 
 @dataclass(frozen=True)
@@ -677,6 +678,8 @@ class _Fleet:
             s = rng.choice([s for s in self.services if s["life"] >= 1800 and s["rate"] > 0.004] or self.services)
             li = self.label(inj.kind, client_id=s["id"], issuer=s["iss"].name)
             s["skew"] = (li, now, end, inj.skew, inj.drift)
+            if inj.refresh is not None:
+                s["on401"] = inj.refresh
             self.at(end, "unskew", s)
         elif inj.kind == "type_confusion":
             s = rng.choice([s for s in self.services if s["rate"] > 0.004] or self.services)

@@ -1075,9 +1075,14 @@ def _skew_refreshed(
     lat, limit = lat[keep], limit[keep]
     if lat.empty:
         return []
-    lat = lat.assign(far=lat["le"] > limit + SKEW_INFLIGHT)
+    lat = lat.assign(far=lat["le"] > limit + SKEW_INFLIGHT, again=lat["count"].where(lat["cont"], 0))
     per = lat.groupby(["client_id", "i"], observed=True).agg(
-        n=("count", "sum"), le=("le", "max"), far=("far", "any"), paced=("paced", "any"), kept=("cont", "all")
+        n=("count", "sum"),
+        again=("again", "sum"),
+        le=("le", "max"),
+        far=("far", "any"),
+        paced=("paced", "any"),
+        kept=("cont", "all"),
     )
     firsts = {str(c): int(f) for c, f in ctx.client_first.items()}
     # the fleet's rate of such failure minutes per client-minute: the prior of each client's own rate
@@ -1090,14 +1095,16 @@ def _skew_refreshed(
         lf, first = float(life[cid]), firsts[cid]
         cyc = lf + 10.0
         g = g.droplevel(0)
-        eps = []
+        eps, single = [], []
         for run in _clusters_of(g.index.tolist(), 1):
             sub = g.loc[run]
             steady = bool(sub["paced"].any() or sub["kept"].all())
-            eps.append(
-                _Fail(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady)
-            )
-        single = [e for e in eps if e.n <= SKEW_PACE]
+            e = _Fail(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady)
+            eps.append(e)
+            # a token fired again within the episode, more than SKEW_PACE failures: a burst (a pool's cached
+            # token, a device's in-flight screens); pods of one client failing once each are not
+            if not (e.n > SKEW_PACE and int(sub["again"].sum()) > 0):
+                single.append(e)
         if len(single) < SKEW_GROUP:
             continue
         cands = [
@@ -1147,7 +1154,7 @@ def _skew_refreshed(
             )
             ev = (
                 f"client {cid}: tokens in use rejected past exp once each, the client refreshing on the 401, in "
-                f"{len(mem)} separate minutes over {r1 - r0 + 1} min (at, up to s past exp: {shown}){chain}; "
+                f"{len(mem)} separate episodes over {r1 - r0 + 1} min (at, up to s past exp: {shown}){chain}; "
                 f"validator leeway ~{_leeway_text(lw, rr['profile'])} s; {len(hist)} such failures in the "
                 f"{span:.0f} token cycles before: clock at least ~{bound:.0f} s behind"
             )

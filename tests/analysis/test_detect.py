@@ -298,3 +298,33 @@ def test_worker_pools_replaying_expired_tokens_in_bursts_are_not_a_clock(monkeyp
     assert list(inc["client_id"]) == ["clock"], inc
     monkeypatch.setattr(D, "_skew_at_pace", lambda *a: True)
     assert "pools" in set(A.clock_skew_incidents(frame)["client_id"])  # what the rule removes
+
+
+def test_a_clock_behind_on_a_client_refreshing_after_each_401_is_found_from_its_recurrence() -> None:
+    """A client that refreshes its token after a 401 never keeps one: a clock behind makes it fail once per
+    token cycle (the request its clock still thinks valid), 150-200 s past exp, the fresh token accepted at once.
+    Found from the recurrence - three single failures in three cycles in a row, each one lifetime plus its
+    lateness after the previous (a refresh chain), at the client's pace, after four clean cycles - starting at
+    the first. Not flagged: a device firing its old token after each pause (never at its pace), a lazy
+    refresher failing in every cycle from its first, and requests in flight at expiry (within 30 s of the
+    leeway). The fleet's other clients are clean (the prior of each client's own rate)."""
+    t0 = 1_800_000_000
+    fails: list[list[int]] = [[], [], [], [], [150], [200], [170], []]
+    clock = _cycles("clock", fails)
+    resumed = _cycles("resumed", fails, step=15)  # each failure 209+ s after the token's last use: a pause
+    lazy = _cycles("lazy", [[150]] * 8)
+    near = _cycles("near", [[], [], [], [], [20], [25], [15], []])
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], [], [3], []])
+    clean = [r for k in range(8) for r in _cycles(f"clean-{k}", [[]] * 8, step=300)]
+    inc = A.clock_skew_incidents(_frame_of(clock + resumed + lazy + near + inflight + clean))
+    assert list(inc["client_id"]) == ["clock"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 5 * 3600 + 150, unit="s", tz="UTC").floor("min")
+    assert inc["end"].iloc[0] == pd.Timestamp(t0 + 7 * 3600 + 170, unit="s", tz="UTC").floor("min") + pd.Timedelta(
+        seconds=59
+    )
+    ev = inc["evidence"].iloc[0]
+    assert "refreshing on the 401" in ev and "2 refresh-chain links" in ev, ev
+    assert "~180 s" in ev and "~240 s" in ev and "clock at least ~240 s behind" in ev, ev  # lateness bins
+    assert inc["count"].iloc[0] == 3 and 0.999 <= inc["confidence"].iloc[0] <= 1.0
+    # the same failures from a client that failed in most earlier cycles too are its usual
+    assert A.clock_skew_incidents(_frame_of(_cycles("clock", [[150]] * 5 + fails[4:]) + clean)).empty
