@@ -1069,6 +1069,11 @@ def _skew_refreshed(
     The incident starts at the first failure (walking back over earlier failures no further past ``exp``
     within one cycle); the evidence lists the failures with their lateness, the chain links, the leeway and the
     clock offset they bound (at least the largest lateness)."""
+    past = late[late["direction"] == "late"]
+    past = past[(past["le"] > _leeway_of(lw, past["profile"])) & (past["le"] <= SKEW_REFRESH_MAX)]
+    # history: every failure past the leeway no further past exp than a clock would be, in use or not (a clock
+    # behind since the client's first token fails in its first cycle too, on a token not seen before)
+    before = {str(c): sorted(set(h["i"].tolist())) for c, h in past.groupby("client_id", observed=True)}
     lat = late[(late["direction"] == "late") & late["seen"]]
     limit = _leeway_of(lw, lat["profile"])
     keep = lat["le"] > limit
@@ -1126,15 +1131,22 @@ def _skew_refreshed(
             if not any(e.far for e in mem) or bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
                 continue
             span = (r0 - first) / cyc
-            hist = [e.i0 for e in eps if e.i1 < r0]
-            if span < 1.0 or len(_clusters_of(hist, cyc / 2)) / span >= SKEW_USUAL:
+            # the share of the earlier token cycles in which it failed so (a lazy refresher, a device behind since
+            # its first token: nearly every one)
+            if span < 1.0 or len({int((i - first) // cyc) for i in before.get(cid, []) if i < r0}) / span >= SKEW_USUAL:
                 continue
-            rate = (len(hist) + SKEW_PRIOR * fleet_rate) / ((r0 - first) + SKEW_PRIOR)
+            # its own rate of such failures: in the cycles before the last one (whose failures may be the clock's
+            # own first ones)
+            hist = [i for i in before.get(cid, []) if i < r0 - cyc]
+            rate = (len(hist) + SKEW_PRIOR * fleet_rate) / (max(0.0, r0 - cyc - first) + SKEW_PRIOR)
             mu = rate * max(float(r1 - r0 + 1), cyc)
             pv = _poisson_tail(len(mem), mu)
             links = [b for a, b in itertools.pairwise(mem) if _refresh_link(a, b, lf)]
             for b in links:
-                pv *= min(1.0, (min(b.le, SKEW_REFRESH_MAX) / 60.0 + 2 * SKEW_LINK + 1) / cyc)
+                # the chance a failure lands in the link's window: its share of the cycle, or at the client's
+                # own rate if that is higher
+                w = min(b.le, SKEW_REFRESH_MAX) / 60.0 + 2 * SKEW_LINK + 1
+                pv *= min(1.0, max(w / cyc, 1.0 - math.exp(-rate * w)))
             if pv > SKEW.p_max:
                 continue
             done.append((r0, r1))
@@ -1156,7 +1168,7 @@ def _skew_refreshed(
                 f"client {cid}: tokens in use rejected past exp once each, the client refreshing on the 401, in "
                 f"{len(mem)} separate episodes over {r1 - r0 + 1} min (at, up to s past exp: {shown}){chain}; "
                 f"validator leeway ~{_leeway_text(lw, rr['profile'])} s; {len(hist)} such failures in the "
-                f"{span:.0f} token cycles before: clock at least ~{bound:.0f} s behind"
+                f"{max(0.0, span - 1.0):.0f} token cycles before the last: clock at least ~{bound:.0f} s behind"
             )
             out.append(_skew_incident(ctx, cid, _Seg(start, r1, n, mu, pv), ev, n, start, r1, rr))
             found.add((cid, ctx.ts(start), ctx.ts(r1, end=True)))

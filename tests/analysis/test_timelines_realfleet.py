@@ -71,3 +71,38 @@ def test_injected_incidents_found_and_nothing_else(fleet_dir: Path) -> None:
     assert score.recall == 1.0, (score.table, shown)
     assert score.precision == 1.0, shown
     assert max(score.onset_errors_s) <= 120, score.table
+
+
+_SKEW_FLEET = Fleet(
+    seed=8,
+    hours=6.0,
+    start_hour=8.0,
+    apis=4,
+    replicas=3,
+    services=8,
+    batch=2,
+    devices=60,
+    injected=(Inject("clock_skew", 3 * 3600, duration=2.5 * 3600, skew=600, refresh=True),),
+)
+
+
+def test_a_clock_behind_on_a_service_refreshing_after_each_401_is_found(tmp_path: Path) -> None:
+    """One service's clock 600 s behind for 2.5 h; like most client libraries it refreshes its token after a
+    401 and retries once, so each of its pods fails once per token cycle (real tokens through the real
+    validators: PyJWT's and the Verifier's own exp checks with their leeways) and the fresh token is accepted
+    at once - nothing kept after a 401, no burst. Found from the recurrence, at its first failure, with the
+    failures' lateness and the refresh chain as evidence; nothing else is reported."""
+    res = run(_SKEW_FLEET, tmp_path)
+    assert [lab["kind"] for lab in res.labels] == ["clock_skew"] and res.labels[0]["count"] >= 3
+    ev = A.load_events(tmp_path)
+    skewed = res.labels[0]["client_id"]
+    late = ev[(ev["client_id"] == skewed) & (ev["reason"] == "JWT_EXPIRED")]
+    assert len(late) >= 3 and late["token_fp"].is_unique  # once per token: refreshed after each 401
+    inc = A.incidents(ev, A.load_keyset_changes(tmp_path))
+    score = match_incidents(inc, load_labels(tmp_path))
+    shown = inc[["kind", "client_id", "start", "count", "evidence"]]
+    assert score.recall == 1.0 and score.precision == 1.0, (score.table, shown)
+    assert max(score.onset_errors_s) <= 120, score.table
+    row = inc.iloc[0]
+    assert row["client_id"] == skewed and "refreshing on the 401" in row["evidence"], row["evidence"]
+    assert "refresh-chain link" in row["evidence"] and "clock at least ~" in row["evidence"]
