@@ -322,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-realfleet", action="store_true", help="skip the real-fleet timelines")
     ap.add_argument("--only-realfleet", action="store_true", help="only the real-fleet timelines")
     ap.add_argument("--only-restart-heavy", action="store_true", help="only the restart-heavy quiet days")
-    ap.add_argument("--realfleet-version", type=int, default=1, help="1: the first set; 2: fresh seeds")
+    ap.add_argument(
+        "--realfleet-version", type=int, default=1, help="1: the first set; 2, 3: fresh seeds (realfleet.suite)"
+    )
     args = ap.parse_args(argv)
     if args.only_realfleet:
         args.no_timelines, args.sim = True, 0
