@@ -553,8 +553,9 @@ _VENDOR_SHAPES: Final = (
     (("SharedAccessKey",), r"=[A-Za-z0-9+/]{43}="),  # Azure Service Bus / Event Hubs key (32 bytes)
     # -- more of gitleaks' default rules and trufflehog's detectors whose anchor is a fixed prefix (issue 13) -----
     # Left out: keyword-proximity rules; shapes anchored in the middle or at the end, which this model (a prefix at
-    # the start of a word, then the body) does not hold: Azure AD client secrets "...8Q~...", Terraform
-    # "<14>.atlasv1.<60>", Mailchimp "<32 hex>-us12", Telegram tokens outside the API URL, MaxMind "..._mmk".
+    # the start of a word, then the body) does not hold (Azure AD client secrets "...8Q~..." are found apart:
+    # INFIX_ANCHORS): Terraform "<14>.atlasv1.<60>", Mailchimp "<32 hex>-us12", Telegram tokens outside the API
+    # URL, MaxMind "..._mmk".
     # Prefixes too common for the searches that run on every logged string (processors: VENDOR_PREFIX_SEARCH,
     # GATE_SEARCH; each occurrence of a prefix's rarest character is checked): Twilio "SK" + 32 hex, Vault's old
     # "s.", Octopus "API-", Square "EAAA", Doppler "dp.pt."/"dp.st." (no character rarer than "p"), Dynatrace
@@ -623,6 +624,19 @@ VENDOR_KEY: Final = re.compile(
     + ")"
 )
 
+
+#: Anchors of keys whose fixed part is inside them, not a prefix (not in :data:`VENDOR_PREFIXES`; found with them by
+#: :data:`VENDOR_PREFIX_SEARCH` and the gates): gitleaks' azure-ad-client-secret, 3 characters, a digit, "Q~", then
+#: 31-34 characters (:data:`AZURE_AD_SECRET`).
+INFIX_ANCHORS: Final = ("Q~",)
+#: An Azure AD (Entra ID) client secret, matched from its "Q~" (a lookbehind reads the 4 characters before it, which
+#: the key starts with: :data:`AZURE_AD_LEAD`); not inside a longer run of its alphabet.
+AZURE_AD_SECRET: Final = re.compile(
+    r"Q~(?<=(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}[0-9]Q~)[A-Za-z0-9_~.\-]{31,34}+(?![A-Za-z0-9_~.\-])"
+)
+AZURE_AD_LEAD: Final = 4
+#: What every such key holds (the scanner's trigger, with :data:`VENDOR_STARTS`).
+INFIX_STARTS: Final = (r"[0-9]Q~[A-Za-z0-9_~.\-]{16}",)
 
 #: An AWS access key id, at the start of a word (as :data:`VENDOR_KEY` finds it).
 AWS_KEY_ID: Final = re.compile(
@@ -965,8 +979,8 @@ def _class(chars: Iterable[str]) -> str:
 # characters of the words by frequency in the real logs of tests/redact (Loghub samples, Apache), rarest first
 _RARE_LOWER: Final = "<qjzxywkvbfug_hdp-ml/ncrisaote.0123456789"
 _RARE_MIXED: Final = "<VZqXjBzKALICHNWGE_xvSwyMkfgTbhum9pd-l3nc5rs/iat.o1e0"
-#: Any vendor key prefix (a vendor key holds its whole prefix; run on the original text).
-VENDOR_PREFIX_SEARCH: Final = rare_anchored(VENDOR_PREFIXES, _RARE_MIXED)
+#: Any vendor key prefix or infix anchor (a vendor key holds its whole prefix; run on the original text).
+VENDOR_PREFIX_SEARCH: Final = rare_anchored((*VENDOR_PREFIXES, *INFIX_ANCHORS), _RARE_MIXED)
 #: Text from this length on is cheaper to check with Hyperscan than with ``re`` (measured: equal at 40-60).
 HS_MIN_LEN: Final = 64
 
@@ -993,7 +1007,9 @@ _LONG_VENDOR_SEARCH: Final = rare_anchored(LONG_KEY_PREFIXES, _RARE_MIXED).searc
 #: The gate words and the lower-cased vendor prefixes but :data:`LONG_KEY_PREFIXES`, in one search of the
 #: lower-cased text (a text that holds a prefix holds it lower-cased in its lower-cased copy), without those that
 #: hold another ("accountkey": "key").
-_GATE_ALL: Final = _shortest((*GATE_WORDS, *(v.lower() for v in VENDOR_PREFIXES if v not in LONG_KEY_PREFIXES)))
+_GATE_ALL: Final = _shortest(
+    (*GATE_WORDS, *(v.lower() for v in (*VENDOR_PREFIXES, *INFIX_ANCHORS) if v not in LONG_KEY_PREFIXES))
+)
 GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
 _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search

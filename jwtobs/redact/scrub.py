@@ -9,6 +9,7 @@ value into ``[REDACTION_FAILED]``, never the original) and counts what it redact
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
@@ -28,6 +29,18 @@ _BLANK = re.compile(r"\s")
 
 def _marker(kind: str, credential: str) -> str:
     return f"[REDACTED:{kind}:{config.current().fingerprinter.token(credential)}]"
+
+
+def _with_infix_keys(s: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (in order, apart) and the Azure AD client secrets of ``s`` that overlap none of them, in order."""
+    extra = []
+    for m in p.AZURE_AD_SECRET.finditer(s):
+        a, b = m.start() - p.AZURE_AD_LEAD, m.end()
+        i = bisect.bisect_left(spans, (a, a))
+        clear = (i == len(spans) or spans[i][0] >= b) and (i == 0 or spans[i - 1][1] <= a)
+        if clear and not _in_marker(s, a):
+            extra.append((a, b))
+    return sorted(spans + extra) if extra else spans
 
 
 def _in_marker(text: str, start: int) -> bool:
@@ -520,7 +533,7 @@ class _Pass:
         return self.mark(p.SIGNING_INPUT, m.group(0)), m.end()
 
     def _vendor(self, s: str) -> str:
-        out: list[str] = []
+        spans: list[tuple[int, int]] = []  # the keys found, in order
         last = 0
         gate = p.VENDOR_FIND.search(s)
         while gate is not None:
@@ -529,12 +542,19 @@ class _Pass:
             start = gate.start(group)
             found = p.VENDOR_AT[p.VENDOR_FIND_HEADS[group - 1]].match(s, start) if start >= last else None
             if found is not None and not _in_marker(s, found.start()):
-                out.append(s[last : found.start()])
-                out.append(self.mark(p.API_KEY, found.group("key")))
+                spans.append(found.span("key"))
                 last = pos = found.end()
             gate = p.VENDOR_FIND.search(s, pos)
-        if not out:
+        if "Q~" in s:
+            spans = _with_infix_keys(s, spans)
+        if not spans:
             return s
+        out: list[str] = []
+        last = 0
+        for a, b in spans:
+            out.append(s[last:a])
+            out.append(self.mark(p.API_KEY, s[a:b]))
+            last = b
         out.append(s[last:])
         return "".join(out)
 

@@ -130,6 +130,8 @@ SHAPES: dict[str, Shape] = {
     "typeform": _s("tfp_", (URL + "=", 59), exact=False),
     "mailgun": _s("key-", (HEX, 32)),
     "telegram_bot_url": _s("api.telegram.org/bot", (DIG, 10), ":AA", (URL, 33)),
+    # (anchored inside: 3 characters, a digit and "Q~" first)
+    "azure_ad_client_secret": _s((AN + "_~.", 3), (DIG, 1), "Q~", (AN + "_~.-", 31), exact=False),
     "tailscale": _s("tskey-auth-k", (AN, 10), "CNTRL-", (AN, 16), exact=False),
 }
 
@@ -138,13 +140,14 @@ def _sample(name: str, delta: int = 0, seed: int = 0) -> str:
     return SHAPES[name].build(random.Random(f"{name}/{seed}/{delta}"), delta)
 
 
-def _contexts(key: str) -> list[str]:
-    return [
-        f"using key {key} for upload",
-        key,
-        f'{{"msg": "deploy", "detail": "{key}"}}',
-        f"POST /hook?x=1\\u0026{key} 200",
-    ]
+#: shapes anchored inside the key, not at a word start: like gitleaks, a key glued after an escape's hex digit
+#: ("\\u0026<key>") is not one
+INFIX = {"azure_ad_client_secret"}
+
+
+def _contexts(key: str, name: str) -> list[str]:
+    out = [f"using key {key} for upload", key, f'{{"msg": "deploy", "detail": "{key}"}}']
+    return out if name in INFIX else [*out, f"POST /hook?x=1\\u0026{key} 200"]
 
 
 def _fp(credential: str) -> str:
@@ -154,16 +157,16 @@ def _fp(credential: str) -> str:
 def test_every_new_prefix_is_a_shape_of_the_patterns() -> None:
     """The samples use the prefixes the patterns hold (a shape dropped from the patterns fails here)."""
     for name, shape in SHAPES.items():
-        first = shape.parts[0]
-        assert isinstance(first, str)
-        assert any(first.startswith(v) or v.startswith(first) for v in p.VENDOR_PREFIXES), name
+        fixed = next(part for part in shape.parts if isinstance(part, str))
+        anchors = p.INFIX_ANCHORS if name in INFIX else p.VENDOR_PREFIXES
+        assert any(fixed.startswith(v) or v.startswith(fixed) for v in anchors), name
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
 def test_shape_is_redacted_by_the_scrubber(name: str) -> None:
     for seed in range(3):
         key = _sample(name, seed=seed)
-        for text in _contexts(key):
+        for text in _contexts(key, name):
             out = scrub(text)
             assert isinstance(out, str)
             assert key not in out, (name, out)
@@ -226,7 +229,7 @@ def test_jwtobs_scan_finds_every_shape_and_nothing_on_near_misses(
     expected: list[tuple[int, str]] = []
     for name in sorted(SHAPES):
         key = _sample(name, seed=11)
-        for text in _contexts(key):
+        for text in _contexts(key, name):
             lines.append(text)
             expected.append((len(lines), _fp(key)))
         lines.append(f"using key {_sample(name, -1)} for upload")
@@ -351,6 +354,9 @@ HOSTILE = {
     "telegram_url": lambda: _hostile("api.telegram.org/bot1234567:AA"),
     "slack_app": lambda: _hostile("xapp-1-A-1-"),
     "sentry_user_suffix": lambda: _hostile("xsntryu_"),
+    "azure_anchor": lambda: _hostile("Q~"),
+    "azure_lead": lambda: _hostile("ab1Q~"),
+    "azure_long_run": lambda: _hostile("ab1Q~" + "x" * 30 + " "),
 }
 
 
@@ -363,3 +369,21 @@ def test_4mb_hostile_vendor_input_is_linear(name: str) -> None:
     elapsed = time.thread_time() - start
     assert isinstance(out, str)
     _assert_linear(name, text, elapsed)
+
+
+def test_azure_ad_secret_needs_its_lead_and_length() -> None:
+    rnd = random.Random(5)
+    body = "".join(rnd.choice(AN) for _ in range(31))
+    key = f"aBc3Q~{body}"  # (3 characters and a digit before "Q~")
+    assert scrub(f"secret {key} set") == f"secret [REDACTED:api_key:{_fp(key)}] set"
+    assert key not in str(scrub(f"AZURE_CLIENT_SECRET={key}"))
+    kept = (
+        f"aB3Q~{body}",
+        f"aBcdQ~{body}",
+        f"aBc3Q~{body[:-1]}",
+        f"aBc3Q~{body}1234",
+        f"xaBc3Q~{body}",
+        f"aBc3Q{body}",
+    )
+    for text in kept:
+        assert scrub(f"value {text} set") == f"value {text} set", text

@@ -106,8 +106,9 @@ class Trigger:
 
 
 def _vendor_expr() -> str:
-    """Every vendor key's start (its prefix and the first characters of its body, ``patterns.VENDOR_STARTS``)."""
-    return "(?:" + "|".join(p.VENDOR_STARTS) + ")"
+    """Every vendor key's start (its prefix and the first characters of its body, ``patterns.VENDOR_STARTS``), and
+    the fixed part of those anchored inside (``patterns.INFIX_STARTS``)."""
+    return "(?:" + "|".join((*p.VENDOR_STARTS, *p.INFIX_STARTS)) + ")"
 
 
 def _cli_commands() -> tuple[str, ...]:
@@ -182,6 +183,7 @@ def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
     except re.error:  # a shape this split does not know: the whole expression
         alts = [p.VENDOR_GATE.pattern]
     out += [(alt, ("vendor",)) for alt in alts]
+    out += [(re.escape(anchor), ("vendor",)) for anchor in p.INFIX_ANCHORS]
     return tuple(out)
 
 
