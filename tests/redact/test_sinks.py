@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -186,6 +187,21 @@ def test_quiet_strings_hold_nothing(text: str) -> None:
         assert redact.scrub(text) == text
     if processors.RedactorCore("test")._gated(text):  # (its one-match shortcut for common shapes first)
         assert redact.scrub(text) == text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([*FRAGMENTS, "\u2003", "\x1c", "\n", "%", "="]), max_size=6).map("".join)
+       | st.text(max_size=20))
+def test_short_strings_found_clean_by_one_search_are_trivial(text: str) -> None:
+    """RedactorCore.items reads a string shorter than VENDOR_MIN_LEN with one search (processors._SHORT_BAD)
+    before _TRIVIAL's fullmatch: what that search finds clean is what _TRIVIAL's last form accepts, and the
+    scrubber leaves it unchanged."""
+    short = len(text) < p.VENDOR_MIN_LEN
+    if short and processors._SHORT_BAD(text) is None:
+        assert processors._TRIVIAL(text) is not None, text
+        assert redact.scrub(text) == text
+    last_form = re.fullmatch(r"[^.:=,%\s]*", text) is not None
+    assert (short and processors._SHORT_BAD(text) is None) == (short and last_form), text
 
 
 def test_hex_ids_hold_no_gate_word_or_vendor_prefix() -> None:
@@ -425,7 +441,7 @@ class _KeyByKey(processors.RedactorCore):
 
 
 def test_joined_gate_equals_key_by_key(tokens: Tokens, monkeypatch: pytest.MonkeyPatch) -> None:
-    """RedactorCore.items checks the string values of an event of 9+ keys as one NUL-joined text: for generated
+    """RedactorCore.items checks the string values of an event of 8+ keys as one NUL-joined text: for generated
     events (real and own clean lines, every form, tokens, numbers, None, containers, secret-named keys, values
     changing type between events of one layout) the result equals the key-by-key check of a fresh core."""
     import random
@@ -452,7 +468,7 @@ def test_joined_gate_equals_key_by_key(tokens: Tokens, monkeypatch: pytest.Monke
 
     rids = [f"7c9e6679-7425-40de-944b-e07fc1f9{i:04x}" for i in range(64)]
     for n in range(4000):
-        keys = names[:9] + rng.sample(names[9:], rng.randint(0, 5))
+        keys = names[:8] + rng.sample(names[8:], rng.randint(0, 6))  # (8 keys or more: the joined check)
         access = list(bench_redact.access_fields(n, rids).values())
         event = {k: rng.choice(values) if rng.random() < 0.05 else access[i % 10] for i, k in enumerate(keys)}
         expected = _KeyByKey("test").items(event)
