@@ -294,9 +294,13 @@ class _Pass:
         out = []
         for part in value.split(";"):
             name, eq, val = part.partition("=") if "=" in part else ("", "", part)
+            if not in_text and name.strip():
+                # a header value is not scanned as text elsewhere: a name that is not a plain cookie name (a token
+                # glued before "=", "<JWT> access_token=") is read as text, so what it holds is redacted too
+                name = self.text(name)
             stripped = val.strip()
             if not stripped or _is_marker(stripped) or (in_text and stripped.lower() in p.EMPTY_VALUES):
-                out.append(part)
+                out.append(f"{name}{eq}{val}")
                 continue
             out.append(f"{name}{eq}{self.credential(val, p.COOKIE)}")
         return ";".join(out)

@@ -747,3 +747,22 @@ def test_detector_error_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert scrub(f"Bearer {t.rs256}".encode()) == b"[REDACTION_FAILED]"
     assert scrub_value({"msg": f"token {t.rs256}"}) == "[REDACTION_FAILED]"
     assert scrub("nothing to see here") == "nothing to see here"  # clean text never reaches the detector
+
+
+# -- cookie headers: what stands before "=" ----------------------------------------------------------------------
+@pytest.mark.parametrize("header", ["cookie", "set-cookie", "Cookie", "Set-Cookie"])
+@pytest.mark.parametrize(
+    "shape",
+    ["{t} access_token=", "{t} a=1", "{t}=1", "a=1; {t} access_token=", "a=1; {t} x=1; b=2", "{t} x=; Path=/"],
+)
+def test_cookie_header_name_part_is_read_as_text(header: str, shape: str) -> None:
+    """A cookie header value is not scanned as text elsewhere, so a token glued before a pair's "=" (found by the
+    property test: ``{"set-cookie": "<JWT> access_token="}`` kept the JWT) is redacted where it stands."""
+    t = tokens()
+    value = shape.format(t=t.rs256)
+    for out in (scrub_value({header: value}), scrub_value({"headers": {header: value}})):
+        assert t.rs256 not in str(out)
+        assert "[REDACTED:jwt:" in str(out)
+        assert scrub_value(out) == out  # idempotent
+    assert scrub_value({header: "sid=abc; Path=/; HttpOnly"})[header].startswith("sid=[REDACTED:cookie:")
+    assert scrub_value({header: "a=; b="}) == {header: "a=; b="}
