@@ -40,6 +40,12 @@ class Target:
     claims_of: str = ""
     #: position of an ``options`` argument whose ``verify_signature: False`` makes the call a peek, not a validation
     options_at: int | None = None
+    #: ``call`` kind: whether the entry point may run other validation code (another patched entry point, a
+    #: key or claim callback of the application): then it marks its call as observing (jwtobs.wrap.ACTIVE) so
+    #: that nested validations record nothing. ``False`` for an entry point that calls neither (PyJWT's
+    #: ``decode_complete``, python-jose's ``decode``: keys are values, no callbacks): its call is not marked (one
+    #: context-variable write and reset less per validation), it is still skipped when nested in a marked one.
+    marks: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ class Library:
 
 
 def _lib(name: str, aliases: tuple[str, ...], distribution: str, minimum: str, package: str, trigger: str,
-         targets: tuple[tuple[str, str, str, str, int | None], ...]) -> Library:  # fmt: skip
+         targets: tuple[tuple[str, str, str, str, int | None, bool], ...]) -> Library:  # fmt: skip
     return Library(
         name=name,
         aliases=aliases,
@@ -82,29 +88,29 @@ def _lib(name: str, aliases: tuple[str, ...], distribution: str, minimum: str, p
         adapter=f"jwtobs.adapters.{name}",
         backend=f"jwtobs.backends.{name}",
         extra=name,
-        targets=tuple(Target(name, m, n, k, c, o) for m, n, k, c, o in targets),
+        targets=tuple(Target(name, m, n, k, c, o, mk) for m, n, k, c, o, mk in targets),
     )
 
 
 LIBRARIES: Final[tuple[Library, ...]] = (
     _lib("pyjwt", ("jwt",), "PyJWT", "2.10", "jwt", "jwt", (
-        ("jwt.api_jwt", "PyJWT.decode_complete", "call", "", 3),
-        ("jwt.api_jwt", "PyJWT.decode", "call", "", 3),
+        ("jwt.api_jwt", "PyJWT.decode_complete", "call", "", 3, False),
+        ("jwt.api_jwt", "PyJWT.decode", "call", "", 3, True),  # calls self.decode_complete
     )),
     _lib("joserfc", (), "joserfc", "1.0", "joserfc", "joserfc", (
-        ("joserfc.jwt", "decode", "decode", "claims", None),
-        ("joserfc.jwt", "JWTClaimsRegistry.validate", "claims", "", None),
+        ("joserfc.jwt", "decode", "decode", "claims", None, True),
+        ("joserfc.jwt", "JWTClaimsRegistry.validate", "claims", "", None, True),
     )),
     _lib("jose", ("python-jose",), "python-jose", "3.3", "jose", "jose", (
-        ("jose.jwt", "decode", "call", "", 3),
+        ("jose.jwt", "decode", "call", "", 3, False),
     )),
     _lib("jwcrypto", (), "jwcrypto", "1.5", "jwcrypto", "jwcrypto", (
-        ("jwcrypto.jwt", "JWT.deserialize", "jwcrypto_deserialize", "", None),
-        ("jwcrypto.jwt", "JWT.validate", "jwcrypto_validate", "", None),
+        ("jwcrypto.jwt", "JWT.deserialize", "jwcrypto_deserialize", "", None, True),
+        ("jwcrypto.jwt", "JWT.validate", "jwcrypto_validate", "", None, True),
     )),
     _lib("authlib", ("authlib.jose",), "Authlib", "1.3", "authlib", "authlib.jose", (
-        ("authlib.jose.rfc7519.jwt", "JsonWebToken.decode", "decode", "self", None),
-        ("authlib.jose.rfc7519.claims", "JWTClaims.validate", "claims", "self", None),
+        ("authlib.jose.rfc7519.jwt", "JsonWebToken.decode", "decode", "self", None, True),
+        ("authlib.jose.rfc7519.claims", "JWTClaims.validate", "claims", "self", None, True),
     )),
 )  # fmt: skip
 

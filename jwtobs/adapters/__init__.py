@@ -1,12 +1,15 @@
 """Library adapters: one module per JOSE library, each mapping that library's exceptions to a Reason.
 
-Every adapter module defines the same three names:
+Every adapter module defines the same four names:
 
 ``NAME``                         the library name used in telemetry (``jwtobs.library``)
 ``classify(exc, peek)``          ``(Reason, detail)`` for an exception raised while validating, or ``None``
                                  when the exception is not one the library raises for a bad token (the
                                  caller then records JWT_VALIDATOR_ERROR)
 ``claims_from_result(result)``   the claims mapping inside the validator's return value, or ``None``
+``BY_CLASS``                     :func:`by_class` of the exception classes ``classify`` decides from the class
+                                 alone (an expired token): the instrumentor's request thread reads the reason
+                                 of such an exception from this dict instead of classifying it
 
 Common facts every library shares (no token, wrong type, oversized) are classified in
 :func:`classify` before the adapter is asked.
@@ -21,7 +24,7 @@ from jwtobs import libraries
 from jwtobs.header import LaterPeek, TokenPeek
 from jwtobs.reasons import Reason
 
-__all__ = ["Adapter", "get", "infer_library", "classify", "LIBRARIES"]
+__all__ = ["Adapter", "get", "infer_library", "classify", "by_class", "Known", "LIBRARIES"]
 # helpers shared by the adapter modules: claim_detail, form_reason, unsigned_reason, raised_by, REGISTERED_CLAIMS
 
 #: library name -> adapter module (derived from the registry, :mod:`jwtobs.libraries`)
@@ -38,8 +41,13 @@ HELPER_MODULES: Final = frozenset(
 _MAX_FRAMES: Final = 64
 
 
+#: what :func:`by_class` maps an exception class to: ``(reason, detail, reason.value)``
+Known = tuple[Reason, "str | None", str]
+
+
 class Adapter(Protocol):
     NAME: str
+    BY_CLASS: Mapping[type, Known]
 
     def classify(self, exc: BaseException, peek: TokenPeek) -> Classification | None: ...
 
@@ -84,6 +92,30 @@ def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classific
     if result is None:
         return Reason.VALIDATOR_ERROR, _exc_name(exc)
     return result
+
+
+class _Unread:
+    """A peek that must not be read (:func:`by_class`): any field read raises."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the classification reads the peek ({name})")
+
+
+def by_class(
+    classify: Callable[[BaseException, TokenPeek], Classification | None], *classes: type[BaseException]
+) -> dict[type, Known]:
+    """Exception class -> its classification, for classes an adapter's ``classify`` decides from the class alone
+    (its first ``isinstance`` tests): computed here by that ``classify`` itself, on an instance made without
+    arguments and a peek that raises if read, so the reason lives in ``classify`` only. Exact classes only (a
+    subclass is classified as usual). :func:`classify` returns the same for a token whose peek waits
+    (:func:`jwtobs.header.peek_later`: none of the shared facts applies): what the instrumentor relies on."""
+    out: dict[type, Known] = {}
+    for cls in classes:
+        result = classify(cls.__new__(cls), cast(TokenPeek, _Unread()))
+        if result is None:  # pragma: no cover - a programming error, caught by the adapter tests at import
+            raise AssertionError(f"{cls.__qualname__} is not classified")
+        out[cls] = (result[0], result[1], result[0].value)
+    return out
 
 
 def _exc_name(exc: BaseException) -> str:

@@ -41,13 +41,14 @@ from authlib.jose import errors as E
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
+from jwtobs.adapters import by_class as _by_class
 from jwtobs.adapters import claim_detail as _claim
 from jwtobs.adapters import form_reason as _form
 from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
-__all__ = ["NAME", "classify", "claims_from_result"]
+__all__ = ["NAME", "BY_CLASS", "classify", "claims_from_result"]
 
 NAME: Final = "authlib"
 
@@ -253,3 +254,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     ):
         return Reason.ALG_NOT_ALLOWED, "not_allowed"
     return None
+
+
+#: the exception classes ``classify`` decides from the class alone (:func:`jwtobs.adapters.by_class`)
+BY_CLASS: Final = _by_class(classify, E.ExpiredTokenError)

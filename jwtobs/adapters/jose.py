@@ -31,13 +31,14 @@ from typing import Any, Final
 from jose import exceptions as je
 from jose.backends.base import Key
 
+from jwtobs.adapters import by_class as _by_class
 from jwtobs.adapters import form_reason as _form
 from jwtobs.adapters import raised_by
 from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
-__all__ = ["NAME", "classify", "claims_from_result", "classify_jws_error"]
+__all__ = ["NAME", "BY_CLASS", "classify", "claims_from_result", "classify_jws_error"]
 
 NAME: Final = "jose"
 
@@ -224,3 +225,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
         # python-jose's own checks let some wrong JSON types escape; name them only when the token shows one
         return _header_type(peek) or _bad_claim_type(peek)
     return None
+
+
+#: the exception classes ``classify`` decides from the class alone (:func:`jwtobs.adapters.by_class`)
+BY_CLASS: Final = _by_class(classify, je.ExpiredSignatureError)

@@ -39,6 +39,7 @@ from joserfc import errors as E
 from joserfc.jwt import Token
 
 from jwtobs.adapters import REGISTERED_CLAIMS as _REGISTERED
+from jwtobs.adapters import by_class as _by_class
 from jwtobs.adapters import claim_detail as _claim
 from jwtobs.adapters import form_reason as _form
 from jwtobs.adapters import raised_by
@@ -46,7 +47,7 @@ from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
-__all__ = ["NAME", "classify", "claims_from_result"]
+__all__ = ["NAME", "BY_CLASS", "classify", "claims_from_result"]
 
 NAME: Final = "joserfc"
 
@@ -275,3 +276,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
     if isinstance(exc, E.InvalidEncryptedKeyError):
         return Reason.DECRYPTION_FAILED, None
     return None
+
+
+#: the exception classes ``classify`` decides from the class alone (:func:`jwtobs.adapters.by_class`)
+BY_CLASS: Final = _by_class(classify, E.ExpiredTokenError)

@@ -30,12 +30,13 @@ from jwcrypto import common, jwe, jwk, jws
 from jwcrypto import jwt as jjwt
 
 from jwtobs.adapters import REGISTERED_CLAIMS as _REGISTERED
+from jwtobs.adapters import by_class as _by_class
 from jwtobs.adapters import raised_by
 from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
 from jwtobs.reasons import Reason
 
-__all__ = ["NAME", "classify", "claims_from_result", "classify_verify_failure"]
+__all__ = ["NAME", "BY_CLASS", "classify", "claims_from_result", "classify_verify_failure"]
 
 NAME: Final = "jwcrypto"
 
@@ -444,3 +445,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> Result | None:
             return Reason.HEADER_INVALID, "b64"
         return _form(peek) or _claim_format(peek)
     return None
+
+
+#: the exception classes ``classify`` decides from the class alone (:func:`jwtobs.adapters.by_class`)
+BY_CLASS: Final = _by_class(classify, jjwt.JWTExpired, jjwt.JWTNotYetValid)

@@ -14,6 +14,7 @@ import jwt
 from jwt import exceptions as E
 
 from jwtobs.adapters import REGISTERED_CLAIMS as _REGISTERED
+from jwtobs.adapters import by_class as _by_class
 from jwtobs.adapters import form_reason as _form
 from jwtobs.adapters import unsigned_reason as _unsigned
 from jwtobs.header import TokenPeek
@@ -130,4 +131,7 @@ def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] |
     return Reason.CLAIM_INVALID, None
 
 
-__all__ = ["NAME", "classify", "claims_from_result", "jwt"]
+#: the exception classes ``classify`` decides from the class alone (:func:`jwtobs.adapters.by_class`)
+BY_CLASS: Final = _by_class(classify, E.ExpiredSignatureError)
+
+__all__ = ["NAME", "BY_CLASS", "classify", "claims_from_result", "jwt"]
