@@ -84,7 +84,7 @@ _JWE_FUNCTIONS: Final = frozenset({"unwrap", "decrypt", "agree_upon_key", "deliv
 
 def claims_from_result(result: object) -> Mapping[str, Any] | None:
     """``decode`` returns ``JWTClaims`` (a dict of the claims); other mappings are the claims themselves."""
-    return result if isinstance(result, Mapping) else None
+    return result if isinstance(result, dict) or isinstance(result, Mapping) else None  # (a dict: no ABC check)
 
 
 

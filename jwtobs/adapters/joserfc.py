@@ -74,8 +74,8 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
     """A joserfc ``Token``'s ``claims``; a mapping result (the claims themselves) as is."""
     if isinstance(result, Token):
         claims = result.claims
-        return claims if isinstance(claims, Mapping) else None
-    return result if isinstance(result, Mapping) else None
+        return claims if type(claims) is dict or isinstance(claims, Mapping) else None
+    return result if type(result) is dict or isinstance(result, Mapping) else None  # (a dict: no ABC check)
 
 
 
