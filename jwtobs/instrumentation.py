@@ -365,7 +365,7 @@ _ENTER_SRC: Final = '''\
             return _j_original({call})'''
 
 #: ``{reject}``: a rejection recorded (the exception re-raised unchanged after it). The exception of a class the
-#: adapter decides from the class alone (:data:`jwtobs.adapters.by_class`: an expired token), raised for a
+#: adapter decides from the class alone (:func:`jwtobs.adapters.by_class`: an expired token), raised for a
 #: token whose peek would wait (:func:`jwtobs.header.peek_later`: a non-empty ASCII ``str`` within the size
 #: limit), takes its reason from that dict: what ``_j_obs.rejected`` records and attaches for it (tested to
 #: agree), without the peek object, the classification calls and the settled check; any other goes through
