@@ -174,7 +174,9 @@ def _baseline(x: Arr, p: Params, minute0: int, exclude: np.ndarray[Any, np.dtype
 
 def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
     """Alarmed runs of a capped Poisson CUSUM: (first excess minute, last excess minute, minute of the peak
-    of the statistic, minute it crossed ``h``) of each run that crossed ``h``."""
+    of the statistic (a run at the cap from its first excess minute on peaks at the end of that stretch: a burst
+    that saturates the statistic at once must not be judged on its first minute alone), minute it crossed ``h``) of each run that
+    crossed ``h``."""
     lam1 = lam0 + np.maximum(p.shift, p.rel * lam0)
     a = np.log(lam1 / lam0)
     b = lam1 - lam0
@@ -183,7 +185,7 @@ def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
     cap = 2.0 * p.h
     out: list[tuple[int, int, int, int]] = []
     s = 0.0
-    alarmed = False
+    alarmed = at_once = False
     first = last = peak = alarm = -1
     top = 0.0
     for i in range(len(x)):
@@ -195,12 +197,15 @@ def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
                 last = i
             if s > top and not (alarmed and top >= cap):
                 top, peak = s, i
+                at_once = top >= cap and peak == first
+            elif at_once and s >= cap and peak == i - 1:
+                peak = i  # at the cap from its first minute on: the evidence runs on while it stays there
             if s >= p.h and not alarmed:
                 alarmed, alarm = True, i
         else:
             if alarmed and first >= 0:
                 out.append((first, last, max(first, peak), alarm))
-            alarmed = False
+            alarmed = at_once = False
             first = last = peak = alarm = -1
             top = 0.0
     if alarmed and first >= 0:
@@ -565,8 +570,10 @@ def rotation_incidents(
     out_rows = ctx.rejected(["JWT_JWKS_UNAVAILABLE"])
     for (iss,), x in ctx.series(out_rows, ["issuer"]):
         for seg in _segments(x, OUTAGE, ctx.m0):
-            outages.setdefault(str(iss), []).append(seg)
             g = _seg_rows(out_rows[_is(out_rows["issuer"], iss)], seg)
+            if _observations(g) < OUTAGE.min_count:
+                continue  # one caller retrying through a short blip: a key set down shows in several
+            outages.setdefault(str(iss), []).append(seg)
             profiles = sorted(g["profile"].dropna().astype(str).unique().tolist())
             scope = _is(ctx.c["issuer"], iss)
             share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
@@ -607,6 +614,14 @@ def rotation_incidents(
             factor = 1.0 if len(clients) >= 2 else 0.7
             rows.append(_row(ctx, "signature_spike", seg, ev, share, issuer=iss, kid=kid, confidence_factor=factor))
     return _frame(rows)
+
+
+def _observations(rows: pd.DataFrame) -> int:
+    """Independent observations among ``rows``: a client's failures within one minute count once (a batch job
+    or a retry loop firing one token through a short blip is one caller, not many); rows without a known client
+    count in full (they cannot be told apart)."""
+    named = rows["client_id"].notna() & (rows["client_id"] != OTHER)
+    return int(rows.loc[named, ["client_id", "i"]].drop_duplicates().shape[0] + rows.loc[~named, "count"].sum())
 
 
 def _rotation_row(

@@ -328,3 +328,71 @@ def test_a_clock_behind_on_a_client_refreshing_after_each_401_is_found_from_its_
     assert inc["count"].iloc[0] == 3 and 0.999 <= inc["confidence"].iloc[0] <= 1.0
     # the same failures from a client that failed in most earlier cycles too are its usual
     assert A.clock_skew_incidents(_frame_of(_cycles("clock", [[150]] * 5 + fails[4:]) + clean)).empty
+
+
+def _traffic(t0: int, minutes: int, clients: tuple[str, ...] = ("a", "b", "c")) -> list[dict[str, Any]]:
+    """Accepted clients' requests every 20 s each, tokens valid for the whole timeline."""
+    return [
+        {"time": t, "outcome": "accepted", "client_id": c, "token_fp": c, "iat": t0, "nbf": t0, "exp": t0 + 86400}
+        for t in range(t0, t0 + 60 * minutes, 20)
+        for c in clients
+    ]
+
+
+def test_a_burst_that_saturates_at_once_is_judged_on_all_its_minutes() -> None:
+    """A scanner drizzle (about one forged token every two minutes), then a burst of 16-25 forged tokens a
+    minute for 5 minutes: the CUSUM hits its cap in the burst's first minute, which alone holds fewer tokens
+    than a burst needs. The burst is judged on every minute it stays at the cap, and found from its onset."""
+    t0 = 1_800_000_000
+    rows = _traffic(t0, 240)
+    forged = [1 if m % 3 == 0 else 0 for m in range(180)] + [16, 18, 20, 25, 7] + [m % 2 for m in range(55)]
+    for m, n in enumerate(forged):
+        rows += [
+            {"time": t0 + 60 * m + 60 * k // n, "outcome": "rejected", "reason": "JWT_UNSIGNED", "exp": t0 + 86400}
+            for k in range(n)
+        ]
+    df = _frame_of(rows)
+    df.loc[df["outcome"] == "rejected", "kid"] = None
+    inc = A.attack_bursts(df)
+    assert list(inc["kind"]) == ["attack_burst"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 180 * 60, unit="s", tz="UTC")
+    assert inc["count"].iloc[0] >= 16 + 18 + 20 + 25
+
+
+def test_one_caller_retrying_through_a_short_blip_is_not_a_jwks_outage() -> None:
+    """A batch job fires one cached token 26 times in 22 s while its API cannot fetch the key set for a moment:
+    one caller, one observation a minute, not an outage. Three clients failing for ten minutes are one."""
+    t0 = 1_800_000_000
+    rows = _traffic(t0, 300)
+    blip = t0 + 120 * 60 + 43
+    rows += [
+        {
+            "time": blip + 22 * k / 25,
+            "outcome": "rejected",
+            "reason": "JWT_JWKS_UNAVAILABLE",
+            "client_id": "job",
+            "token_fp": "job",
+            "iat": t0,
+            "nbf": t0,
+            "exp": t0 + 86400,
+        }
+        for k in range(26)
+    ]
+    rows += [
+        {
+            "time": t0,
+            "outcome": "accepted",
+            "client_id": "job",
+            "token_fp": "job",
+            "iat": t0,
+            "nbf": t0,
+            "exp": t0 + 86400,
+        }
+    ]
+    down = t0 + 240 * 60
+    for r in rows:
+        if r["outcome"] == "accepted" and down <= r["time"] < down + 600:
+            r["outcome"], r["reason"] = "rejected", "JWT_JWKS_UNAVAILABLE"
+    inc = A.rotation_incidents(_frame_of(rows))
+    assert list(inc["kind"]) == ["jwks_outage"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(down, unit="s", tz="UTC")
