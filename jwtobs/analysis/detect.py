@@ -174,9 +174,9 @@ def _baseline(x: Arr, p: Params, minute0: int, exclude: np.ndarray[Any, np.dtype
 
 def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
     """Alarmed runs of a capped Poisson CUSUM: (first excess minute, last excess minute, minute of the peak
-    of the statistic (a run at the cap from its first excess minute on peaks at the end of that stretch: a burst
-    that saturates the statistic at once must not be judged on its first minute alone), minute it crossed ``h``) of each run that
-    crossed ``h``."""
+    of the statistic, minute it crossed ``h``) of each run that crossed ``h``. A run at the cap from its first
+    excess minute on peaks at the end of that stretch: a burst that saturates the statistic at once must not be
+    judged on its first minute alone."""
     lam1 = lam0 + np.maximum(p.shift, p.rel * lam0)
     a = np.log(lam1 / lam0)
     b = lam1 - lam0
@@ -586,8 +586,12 @@ def rotation_incidents(
     unknown = ctx.rejected(["JWT_UNKNOWN_KID"])
     unknown = unknown[ctx.known(unknown) & ~unknown["past_exp"] & unknown["kid"].notna() & (unknown["kid"] != OTHER)]
     for (iss, kid), x in ctx.series(unknown, ["issuer", "kid"]):
-        for seg in _segments(x, ROTATION, ctx.m0):
+        segs = _segments(x, ROTATION, ctx.m0)
+        for seg in segs:
             rows.extend(_rotation_row(ctx, unknown, outages, str(iss), str(kid), seg))
+        pre = _before_publish(ctx, x, str(iss), str(kid))
+        if pre is not None and not any(s.i0 <= pre.i1 and pre.i0 <= s.i1 for s in segs):
+            rows.extend(_rotation_row(ctx, unknown, outages, str(iss), str(kid), pre))
     bad = ctx.rejected(["JWT_BAD_SIGNATURE"])
     bad = bad[ctx.known(bad) & bad["kid"].notna() & (bad["kid"] != OTHER)]
     for (iss, kid), x in ctx.series(bad, ["issuer", "kid"]):
@@ -614,6 +618,25 @@ def rotation_incidents(
             factor = 1.0 if len(clients) >= 2 else 0.7
             rows.append(_row(ctx, "signature_spike", seg, ev, share, issuer=iss, kid=kid, confidence_factor=factor))
     return _frame(rows)
+
+
+def _before_publish(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
+    """Accepted clients' still-valid tokens rejected as unknown ``kid`` in minutes that ended before any validator
+    saw the key set publish it: at least ROTATION.min_count of them are the incident however sparse (a client
+    refreshing on each 401 gets a new token signed with the same unpublished key, a few minutes apart, too slow
+    for the count series). A healthy rotation publishes a key before signing with it; only the key-set changes
+    tell when, so without them this says nothing."""
+    added = ctx.added.get((iss, kid))
+    if added is None:
+        return None
+    end = min(ctx.n, max(0, math.floor(added / 60.0) - ctx.m0))  # minutes before the one it was published in
+    hit = np.flatnonzero(x[:end] > 0)
+    n = round(float(x[:end].sum()))
+    if n < ROTATION.min_count:
+        return None
+    i0, i1 = int(hit[0]), int(hit[-1])
+    mu = ROTATION.floor * (i1 - i0 + 1)
+    return _Seg(i0, i1, n, mu, _poisson_tail(n, mu), i1)
 
 
 def _observations(rows: pd.DataFrame) -> int:

@@ -396,3 +396,42 @@ def test_one_caller_retrying_through_a_short_blip_is_not_a_jwks_outage() -> None
     inc = A.rotation_incidents(_frame_of(rows))
     assert list(inc["kind"]) == ["jwks_outage"], inc
     assert inc["start"].iloc[0] == pd.Timestamp(down, unit="s", tz="UTC")
+
+
+def test_a_few_tokens_signed_with_a_kid_before_its_key_set_publishes_it() -> None:
+    """A client refreshing on each 401 gets a new token signed with a key its issuer has not published yet, three
+    times in ten minutes: too sparse for the count series. The key set publishing the kid only afterwards is the
+    evidence; without the key-set changes nothing says so."""
+    t0 = 1_800_000_000
+    rows = _traffic(t0, 180, ("a", "b", "x"))
+    fails = [t0 + 60 * m + 59 for m in (60, 68, 69)]
+    rows += [
+        {
+            "time": t,
+            "outcome": "rejected",
+            "reason": "JWT_UNKNOWN_KID",
+            "client_id": "x",
+            "token_fp": f"x-new-{k}",
+            "iat": t - 1,
+            "nbf": t - 1,
+            "exp": t + 3600,
+        }
+        for k, t in enumerate(fails)
+    ]
+    df = _frame_of(rows)
+    late = (df["client_id"] == "x") & (df["time"] >= pd.Timestamp(t0 + 75 * 60, unit="s", tz="UTC"))
+    df.loc[(df["outcome"] == "rejected") | late, "kid"] = "k2"
+    changes = pd.DataFrame(
+        {
+            "time": pd.to_datetime([t0, t0 + 74 * 60], unit="s", utc=True),
+            "issuer": ["https://id.test"] * 2,
+            "added": [["k1"], ["k2"]],
+            "removed": [[], []],
+        }
+    )
+    assert A.rotation_incidents(df).empty
+    inc = A.rotation_incidents(df, changes)
+    assert list(inc["kind"]) == ["kid_before_publish"], inc
+    assert inc["kid"].iloc[0] == "k2"
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 60 * 60, unit="s", tz="UTC")
+    assert inc["count"].iloc[0] == 3
