@@ -217,24 +217,28 @@ class RedactorCore:
                 layout = self._layout(keys, values)
             if layout is not None:
                 strings, others, secret, misses, gate = layout
-                if misses[0] < _MISSES_MAX:
+                missed = misses[0]
+                if missed < _MISSES_MAX:
                     try:
                         joined = "\x00".join(strings(values))
                     except TypeError:  # a value that is no longer a string
                         joined = ""
                     # (ASCII of HS_MIN_LEN characters or more: what may_hold_secret checks with this one pass; else
                     # it would run on re, and key by key is cheaper)
-                    if (
-                        len(joined) >= _HS_MIN_LEN
-                        and joined.isascii()
-                        and (others is None or _SCALARS.issuperset(map(type, others(values))))
-                    ):
+                    joinable = len(joined) >= _HS_MIN_LEN and joined.isascii()
+                    if joinable and others is not None:
+                        for other in others(values):  # (a loop: cheaper than issuperset over a map for a few)
+                            if type(other) not in _SCALARS:
+                                joinable = False
+                                break
+                    if joinable:
                         if gate.may_hold(joined) is False:
-                            misses[0] = 0
+                            if missed:
+                                misses[0] = 0
                             return self._secret_items(values, secret) if secret else None
-                        misses[0] += 1
+                        misses[0] = missed + 1
                 else:
-                    misses[0] = 0 if misses[0] >= _MISSES_RETRY else misses[0] + 1
+                    misses[0] = 0 if missed >= _MISSES_RETRY else missed + 1
         out: dict[Any, Any] | None = None
         plain, clean, quiet = self._plain, self._clean, self._quiet
         trivial, short = (_TRIVIAL, _SHORT_BAD) if self._jose else (_NEVER, _ALWAYS)
