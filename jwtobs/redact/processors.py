@@ -799,8 +799,12 @@ class LoggingRedactor(logging.Filter):
                 # (the rebuilt message holds a marker, and every marker kind but jwe and digest is a gate word:
                 # straight to the detector pass)
                 if candidate is not None and _plain_args(new_args) and core.probe.text(candidate) == candidate:
-                    record.args = new_args  # formatting plain values again later gives exactly ``candidate``
-                    return
+                    if not p.aws_secret_runs(message):
+                        record.args = new_args  # formatting plain values again later gives exactly ``candidate``
+                        return
+                    # an AWS key id and its secret key were separate arguments: the secret is paired with the
+                    # id on the message's line, which ``candidate`` no longer shows (the id is a marker there)
+                    candidate = None
                 # an argument held a credential: the message becomes the scrubbed text, without arguments
                 scrubbed = core.scrubber.text(message if candidate is None else candidate)
                 record.msg, record.args = (scrubbed if isinstance(scrubbed, str) else FAILED), ()

@@ -313,9 +313,14 @@ def test_aws_secret_is_redacted_by_the_redactors_and_the_scanner(
     key_id, secret = _aws_pair(3, "ASIA")
     out = StructlogRedactor()(None, "info", {"event": "s3", "detail": f"creds {key_id} {secret}"})
     assert out["detail"] == f"creds [REDACTED:api_key:{_fp(key_id)}] [REDACTED:api_key:{_fp(secret)}]"
-    # (in one message or one argument: arguments are scrubbed one by one, an id and its secret in two of them are
-    # not paired)
-    for msg, args in ((f"creds {key_id} {secret}", ()), ("creds %s", (f"{key_id} {secret}",))):
+    # (in one message, one argument, or two arguments: an argument that changed sends the message rebuilt from
+    # the scrubbed arguments to the probe, and an id and its secret in two arguments are paired on the original)
+    for msg, args in (
+        (f"creds {key_id} {secret}", ()),
+        ("creds %s", (f"{key_id} {secret}",)),
+        ("creds %s %s", (key_id, secret)),
+        ("id=%s, then %s", (key_id, secret)),
+    ):
         record = logging.LogRecord("x", logging.INFO, __file__, 1, msg, args, None)
         LoggingRedactor().filter(record)
         assert secret not in record.getMessage() and _fp(secret) in record.getMessage()
