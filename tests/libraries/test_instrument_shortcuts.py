@@ -81,6 +81,20 @@ def instrumented(recorded: Recorded) -> Iterator[Recorded]:
         inst.uninstrument()
 
 
+@pytest.fixture
+def classified(monkeypatch: pytest.MonkeyPatch) -> list[type]:
+    """The exception classes that went through the full classification (``jwtobs.wrap.classify``), in order."""
+    seen: list[type] = []
+    real_classify = wrap_module.classify
+
+    def counting(a: Any, exc: BaseException, peek: Any) -> Any:
+        seen.append(type(exc))
+        return real_classify(a, exc, peek)
+
+    monkeypatch.setattr(wrap_module, "classify", counting)
+    return seen
+
+
 def _comparable(ev: Any) -> dict[str, Any]:
     d = dataclasses.asdict(ev)
     for name in ("time", "duration_s", "trace_id", "span_id"):
@@ -110,20 +124,12 @@ def test_a_rejection_decided_by_its_class_records_what_the_full_path_records(
     lib_keys: LibKeys,
     instrumented: Recorded,
     monkeypatch: pytest.MonkeyPatch,
+    classified: list[type],
 ) -> None:
     validate = _validator(lib, lib_keys.public_pem("RS256"))
     now = int(time.time())
     token = mint("RS256", claims(**{k: now + v for k, v in over.items()}))
     adapter = adapters.get(lib)
-    classified: list[type] = []
-    real_classify = wrap_module.classify
-
-    def counting(a: Any, exc: BaseException, peek: Any) -> Any:
-        classified.append(type(exc))
-        return real_classify(a, exc, peek)
-
-    monkeypatch.setattr(wrap_module, "classify", counting)
-
     short = _reject(validate, token)
     assert type(short) in adapter.BY_CLASS and classified == []  # the shortcut, no classification
     jwtobs.flush()
@@ -146,18 +152,10 @@ def test_a_rejection_decided_by_its_class_records_what_the_full_path_records(
 
 
 def test_a_rejection_of_a_token_the_shortcut_cannot_vouch_for_is_classified(
-    lib_keys: LibKeys, instrumented: Recorded, monkeypatch: pytest.MonkeyPatch
+    lib_keys: LibKeys, instrumented: Recorded, classified: list[type]
 ) -> None:
     """The class-alone reason needs a token whose shared facts (type, size) cannot apply: a bytes token is
     classified in full (same reason here)."""
-    classified: list[type] = []
-    real_classify = wrap_module.classify
-
-    def counting(a: Any, exc: BaseException, peek: Any) -> Any:
-        classified.append(type(exc))
-        return real_classify(a, exc, peek)
-
-    monkeypatch.setattr(wrap_module, "classify", counting)
     token = mint("RS256", claims(exp=int(time.time()) - 600)).encode()
     exc = _reject(lambda t: jwt.decode(t, lib_keys.public_pem("RS256"), algorithms=["RS256"], audience=AUD), token)  # type: ignore[arg-type]
     assert classified == [jwt.ExpiredSignatureError] and jwtobs.reason_of(exc) is Reason.EXPIRED

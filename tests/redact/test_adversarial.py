@@ -116,18 +116,17 @@ def _key() -> None:
 
 @pytest.mark.parametrize("name", sorted(INPUTS))
 def test_4mb_adversarial_input_is_linear(name: str) -> None:
-    text = INPUTS[name]()[:SIZE]
+    assert_scrub_linear(name, INPUTS[name]()[:SIZE])
+
+
+def assert_scrub_linear(name: str, text: str) -> None:
+    """``scrub`` of a 4 MB text is under the bound, or (a slow or busy machine) at most 6x the time of a quarter
+    of the input: linear time gives ~4x, quadratic ~16x. Either way never over 4x the bound."""
     assert len(text) == SIZE
     start = time.thread_time()
     out = scrub(text)
     elapsed = time.thread_time() - start
     assert isinstance(out, str)
-    _assert_linear(name, text, elapsed)
-
-
-def _assert_linear(name: str, text: str, elapsed: float) -> None:
-    """Under the bound, or (a slow or busy machine) at most 6x the time of a quarter of the input: linear
-    time gives ~4x, quadratic ~16x. Either way never over 4x the bound."""
     if elapsed < BOUND_S:
         return
     start = time.thread_time()
