@@ -832,13 +832,21 @@ class _Pass:
 def _next_name(s: str, match_start: int, start: int, end: int) -> tuple[str, int] | None:
     """A declined field whose value ``s[start:end]`` may be the next field's name: followed by a separator or
     ending in one, or short and holding one. The text up to the value is kept and the search resumes at the
-    value (each such value is read again once more; a long one is not, so a chain "a=b=c=..." stays linear)."""
-    if _SEP_AFTER_VALUE.match(s, end) or (end - start <= _NEXT_NAME_MAX and _FIELD_SEP_CHAR.search(s, start, end)):
+    value (each such value is read again once more; a long one is not, so a chain "a=b=c=..." stays linear). A
+    short quoted value followed by a comma is read again too: it may be the name of a pair ("my_key: ('api_key',
+    'x')")."""
+    short = end - start <= _NEXT_NAME_MAX
+    if (
+        _SEP_AFTER_VALUE.match(s, end)
+        or (short and _FIELD_SEP_CHAR.search(s, start, end))
+        or (short and _PAIR_AFTER_VALUE.match(s, end))
+    ):
         return s[match_start:start], start
     return None
 
 
 _SEP_AFTER_VALUE = re.compile(r"""\\?["']?[ \t]*+[:=]""")
+_PAIR_AFTER_VALUE = re.compile(r"""\\?["'][ \t]*+,""")
 _FIELD_SEP_CHAR = re.compile(r"[:=]")
 _NEXT_NAME_MAX = 64
 
