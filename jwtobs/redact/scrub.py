@@ -197,6 +197,8 @@ def _extend(text: str, start: int, end: int, *, to_marker: bool = True) -> int:
         end = m.end()
 
 
+#: one or more markers back to back
+_MARKERS_ONLY = re.compile("(?:" + p.MARKER.pattern + ")++")
 _MARKERS_MAX = 1024
 _SETTLE_MAX = 65536
 #: "Bearer <JWS/JWE>" or a JWS/JWE alone, the whole text (see :meth:`_Pass._bearer_jose`).
@@ -594,6 +596,11 @@ class _Pass:
     def _userinfo(self, m: re.Match[str]) -> str:
         pw = m.group("password")
         if _is_marker(pw) or _in_marker(m.string, m.start()):
+            return m.group(0)
+        marked = m.group("user").find("[REDACTED")
+        if marked >= 0 and _MARKERS_ONLY.fullmatch(m.string, m.start("user") + marked, m.end("password")):
+            # (the match runs from an earlier "://" over redactions already made and nothing else, as in
+            # "://,?access_token=[REDACTED:...][REDACTED:url_password:...]@h": a second scrub keeps it)
             return m.group(0)
         return f"://{m.group('user')}:{self.mark(p.URL_PASSWORD, unquote(pw))}@"
 

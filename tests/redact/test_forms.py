@@ -780,3 +780,19 @@ def test_a_pair_after_a_declined_field_is_read(label: str, name: str) -> None:
     if label != "x_token: ":  # (a secret-named field takes the whole pair as its value)
         assert f"('{name}', '[REDACTED:" in out
     assert scrub(out) == out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "://,?access_token=00000000?https://user:000000@host.test/path ",  # (found by a property test)
+        "://?access_token=0a1b2c?https://u:p4ss@h",
+        "see :// then ?token=abc123&x=https://u:pw0rd@h/x",
+    ],
+)
+def test_userinfo_over_earlier_markers_is_idempotent(text: str) -> None:
+    """A URL-userinfo match that runs from an earlier "://" over markers only is kept: a second scrub changes
+    nothing (it re-marked "[REDACTED:query_token:...][REDACTED:url_password:...]" as one password)."""
+    out = scrub(text)
+    assert isinstance(out, str) and "[REDACTED:url_password:" in out
+    assert scrub(out) == out
