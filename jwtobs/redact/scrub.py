@@ -654,6 +654,10 @@ class _Pass:
             if semi >= 0:  # Set-Cookie: its first pair; the attributes stay text that every detector (this one too)
                 # reads ("Set-Cookie: sid=x; Path=/?Cookie: sid=y", "...; Path=/&access_token=y")
                 return s[m.start() : start] + self.cookie_value(s[start:semi], set_cookie=False, in_text=True), semi
+        if _COOKIE_NAME_LIKE.fullmatch(m.group("value")) and _SEP_AFTER_VALUE.match(s, m.end("value")):
+            # a name, not a cookie string ('Cookie: "password": "x"', "Cookie: Cookie: a=b"): the field detectors
+            # (and this one, from the name on) read it
+            return s[m.start() : start], start
         end = _extend(s, start, m.end("value"), to_marker=False)
         value = s[start:end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
@@ -853,6 +857,8 @@ def _next_name(s: str, match_start: int, start: int, end: int) -> tuple[str, int
 
 
 _SEP_AFTER_VALUE = re.compile(r"""\\?["']?[ \t]*+[:=]""")
+#: a cookie "value" that is a word followed by a separator is a name ('Cookie: "password": ...', "Cookie: Cookie:")
+_COOKIE_NAME_LIKE = re.compile(r"[a-z_][a-z0-9_.\-]{0,63}+")
 _PAIR_AFTER_VALUE = re.compile(r"""\\?["'][ \t]*+,""")
 _FIELD_SEP_CHAR = re.compile(r"[:=]")
 _NEXT_NAME_MAX = 64

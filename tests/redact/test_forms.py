@@ -796,3 +796,15 @@ def test_userinfo_over_earlier_markers_is_idempotent(text: str) -> None:
     out = scrub(text)
     assert isinstance(out, str) and "[REDACTED:url_password:" in out
     assert scrub(out) == out
+
+
+@pytest.mark.parametrize("value", ["000000", "hunter22x"])
+@pytest.mark.parametrize("after", ["", "?{t}", " {t}"])
+def test_a_quoted_name_after_cookie_is_a_field(value: str, after: str) -> None:
+    """'Cookie: "password": "000000"' (found by a property test with a token after it) is a field, not a cookie
+    string: the cookie detector leaves a name followed by a separator to the field detectors."""
+    t = tokens()
+    text = f'Cookie:  "password": "{value}"' + after.format(t=t.rs256)
+    out = scrub(text)
+    assert isinstance(out, str) and f'"{value}"' not in out and t.rs256 not in out, out
+    assert scrub(out) == out
