@@ -185,9 +185,16 @@ def test_aggregates_from_prometheus_match_the_events_of_the_same_process(prom_st
     from jwtobs.analysis.prometheus import aggregates_from_prometheus, metrics_view
 
     first = load_events(prom_stack.tmp / "events")["time"].min().timestamp()
-    end = time.time() - 2  # a scrape (every second) has seen every event before this
+    end = time.time() - 2
     aggs = aggregates_from_prometheus(prom_stack.prometheus.url, start=first - 600, end=end, job=JOB)
     queried = time.time()
+    # the latest scrape the query at `end` reads (every second, later on a loaded machine): it has counted every
+    # event recorded before it
+    (up,) = prom_stack.prometheus.get("/api/v1/query", {"query": f'timestamp(up{{job="{JOB}"}})', "time": end})[
+        "result"
+    ]
+    scraped = float(up["value"][1])
+    assert end - 60 < scraped <= end
     assert aggs.engine == "prometheus" and not aggs.has_cont
     assert list(aggs.counts.columns) == list(COUNTS_SCHEMA) and list(aggs.lateness.columns) == list(LATENESS_SCHEMA)
     assert aggs.counts["client_id"].isna().all() and aggs.counts["count"].gt(0).all()
@@ -203,14 +210,14 @@ def test_aggregates_from_prometheus_match_the_events_of_the_same_process(prom_st
         time.sleep(0.5)
     view = metrics_view(aggregate(events))
     assert int(view.counts["count"].sum()) == len(events) and view.counts["client_id"].isna().all()
-    # each minute's count lies between the events scraped for sure (before `end`) and all events up to the query
-    # (the minute in progress is read at its latest scrape), within 5 % for scrape timing
+    # each minute's count lies between the events scraped for sure (before the scrape the query read) and all
+    # events up to the query (the minute in progress is read at its latest scrape), within 5 % for scrape timing
     t = events["time"]
     minute = t.dt.floor("min")
     prom = aggs.counts.groupby("minute")["count"].sum()
     assert len(prom) >= 1
     for m, p in prom.items():
-        lo = int(((minute == m) & (t <= pd.Timestamp(end - 1, unit="s", tz="UTC"))).sum())
+        lo = int(((minute == m) & (t <= pd.Timestamp(scraped - 1, unit="s", tz="UTC"))).sum())
         hi = int(((minute == m) & (t <= pd.Timestamp(queried + 1, unit="s", tz="UTC"))).sum())
         assert 0.95 * lo <= p <= 1.05 * hi, (m, lo, p, hi)
     late = aggs.lateness[(aggs.lateness["outcome"] == "rejected") & (aggs.lateness["direction"] == "late")]
