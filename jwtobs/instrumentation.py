@@ -509,11 +509,13 @@ def _j_factory(_j_obs):
 """
 
 
+_REJECTER_CODE: Final = compile(_REJECTER_SRC.format(reject=_REJECT_SRC), "<jwtobs rejection>", "exec")
+
+
 def _rejecter(obs: Any) -> _Fail:
     """``obs.rejected`` with the templates' class-alone path first (``{reject}``), for jwcrypto's entry points."""
     namespace: dict[str, Any] = {}
-    code = compile(_REJECTER_SRC.format(reject=_REJECT_SRC), "<jwtobs rejection>", "exec")
-    exec(code, globals(), namespace)
+    exec(_REJECTER_CODE, globals(), namespace)
     fail: _Fail = namespace["_j_factory"](obs)
     return fail
 

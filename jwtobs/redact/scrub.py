@@ -55,10 +55,11 @@ def _in_marker(text: str, start: int) -> bool:
 def _is_marker(value: str) -> bool:
     """``value`` is a marker, or markers glued together (a value extended up to a marker that followed it:
     "[REDACTED:cookie:...][REDACTED:authorization:...]"), which is redacted already."""
-    return _MARKERS(value) is not None
+    return _MARKERS_ONLY.fullmatch(value) is not None
 
 
-_MARKERS = re.compile("(?:" + p.MARKER.pattern + ")++").fullmatch
+#: one or more markers back to back
+_MARKERS_ONLY = re.compile("(?:" + p.MARKER.pattern + ")++")
 
 
 def _credential_like(word: str) -> bool:
@@ -197,8 +198,6 @@ def _extend(text: str, start: int, end: int, *, to_marker: bool = True) -> int:
         end = m.end()
 
 
-#: one or more markers back to back
-_MARKERS_ONLY = re.compile("(?:" + p.MARKER.pattern + ")++")
 _MARKERS_MAX = 1024
 _SETTLE_MAX = 65536
 #: "Bearer <JWS/JWE>" or a JWS/JWE alone, the whole text (see :meth:`_Pass._bearer_jose`).
