@@ -6,6 +6,8 @@
     .venv/bin/python benchmarks/bench_detect.py --only-realfleet  # only the real-fleet set (~6 min)
     .venv/bin/python benchmarks/bench_detect.py --no-realfleet  # without it
     .venv/bin/python benchmarks/bench_detect.py --only-restart-heavy  # the 4 restart-heavy quiet days (~4 min)
+    .venv/bin/python benchmarks/bench_detect.py --cache /tmp/bd-cache  # keep each scenario's events: a re-run
+                                                                       # after a detector change only re-scores
 
 Three sets of timelines, reported apart:
 
@@ -43,7 +45,10 @@ hidden).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
 import itertools
+import pickle
 import random
 import statistics
 import sys
@@ -166,16 +171,20 @@ def holdout(version: int = 2) -> Iterator[tuple[str, Timeline]]:
         yield "incident", tl
 
 
-def _sim_runs(limit: int) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+def _sim_runs(
+    limit: int, cache: Cache | None = None
+) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """The project simulator's benchmark suite (jwtobs.simulate.scenarios), the first ``limit`` cases."""
     from jwtobs.simulate import simulate
     from jwtobs.simulate.scenarios import benchmark_suite
 
-    with tempfile.TemporaryDirectory() as tmp:
-        for case in benchmark_suite()[:limit]:
+    cache = cache or Cache(None)
+
+    def make(case: Any) -> tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / case.name
             simulate(case.scenario, out, parquet=False)
-            yield (
+            return (
                 case.name,
                 case.quiet,
                 case.simulated_days,
@@ -183,6 +192,9 @@ def _sim_runs(limit: int) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.D
                 A.load_keyset_changes(out),
                 load_labels(out),
             )
+
+    for case in benchmark_suite()[:limit]:
+        yield cache.get("simulator", case.name, make, case)
 
 
 def restart_heavy() -> Iterator[tuple[str, Timeline]]:
@@ -203,7 +215,7 @@ def restart_heavy() -> Iterator[tuple[str, Timeline]]:
 
 
 def _realfleet_runs(
-    quick: bool, skip: bool, version: int = 1
+    quick: bool, skip: bool, version: int = 1, cache: Cache | None = None
 ) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """benchmarks/realfleet.py's suite: each timeline run by the real validators into a temporary
     directory, read back as a user would (load_events, load_keyset_changes, load_labels)."""
@@ -211,11 +223,13 @@ def _realfleet_runs(
         return
     import realfleet
 
-    with tempfile.TemporaryDirectory() as tmp:
-        for what, fleet in realfleet.suite(quick, version):
+    cache = cache or Cache(None)
+
+    def make(what: str, fleet: Any) -> tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / f"{what}-{fleet.seed}"
             res = realfleet.run(fleet, out)
-            yield (
+            return (
                 f"{what:8s} seed {fleet.seed} {fleet.hours:g} h ({res.seconds:.0f} s CPU)",
                 what == "quiet",
                 fleet.hours / 24,
@@ -223,6 +237,59 @@ def _realfleet_runs(
                 A.load_keyset_changes(out),
                 load_labels(out),
             )
+
+    for what, fleet in realfleet.suite(quick, version):
+        yield cache.get(f"realfleet v{version}", f"{what}-{fleet.seed}", make, what, fleet)
+
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def generator_digest() -> str:
+    """What the generated events depend on: the generators (benchmarks/timelines.py, realfleet.py), every
+    jwtobs module but the analysis package (the validators, sinks and simulator that write the events; the
+    detectors being scored do not change them) and the versions of the libraries the fleets validate with.
+    A cached scenario is reused only under the same digest."""
+    h = hashlib.sha256()
+    files = [_ROOT / "benchmarks" / "timelines.py", _ROOT / "benchmarks" / "realfleet.py"]
+    files += sorted(p for p in (_ROOT / "jwtobs").rglob("*.py") if "analysis" not in p.relative_to(_ROOT).parts)
+    for p in files:
+        h.update(str(p.relative_to(_ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
+    for dist in ("PyJWT", "cryptography", "time-machine", "pandas"):
+        try:
+            h.update(f"{dist}={importlib.metadata.version(dist)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{dist}=-".encode())
+    return h.hexdigest()[:16]
+
+
+class Cache:
+    """``--cache DIR``: each scenario's generated events pickled under DIR/<digest>/<set>/<name>.pkl, read
+    back instead of generating them again when the digest (:func:`generator_digest`) is the same. Without a
+    directory every call generates."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.dir = root / generator_digest() if root is not None else None
+        self.hits = 0
+
+    def get(self, which: str, name: str, make: Any, *args: Any) -> Any:
+        """``make(*args)``, or what it returned under this name before."""
+        if self.dir is None:
+            return make(*args)
+        path = self.dir / which.replace(" ", "_") / f"{name}.pkl"
+        if path.is_file():
+            try:
+                value = pickle.loads(path.read_bytes())
+                self.hits += 1
+                return value
+            except Exception as exc:  # a truncated file from an interrupted run: generate again
+                print(f"cache: {path} unreadable ({type(exc).__name__}), generating again", file=sys.stderr)
+        value = make(*args)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+        return value
 
 
 def _labels_frame(labels: list[dict[str, Any]]) -> pd.DataFrame:
@@ -323,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-realfleet", action="store_true", help="only the real-fleet timelines")
     ap.add_argument("--only-restart-heavy", action="store_true", help="only the restart-heavy quiet days")
     ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="keep each scenario's generated events here and reuse them while the generators, the validators "
+        "and their libraries are unchanged (generator_digest); the detectors are always run",
+    )
+    ap.add_argument(
         "--realfleet-version", type=int, default=1, help="1: the first set; 2, 3: fresh seeds (realfleet.suite)"
     )
     args = ap.parse_args(argv)
@@ -350,8 +424,9 @@ def main(argv: list[str] | None = None) -> int:
         runs += [("restart-heavy", w, tl) for w, tl in restart_heavy()]
     if args.only_restart_heavy:
         runs = [("restart-heavy", w, tl) for w, tl in restart_heavy()]
+    cache = Cache(args.cache)
     for which, what, tl in runs:
-        events, changes, labels = generate(tl)
+        events, changes, labels = cache.get(which, f"{what}-{tl.seed}", generate, tl)
         inc = A.incidents(events, changes)
         t = tally[which]
         t.events += len(events)
@@ -366,8 +441,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     prepared = itertools.chain(  # lazily: one timeline's events in memory at a time
-        (("realfleet", r) for r in _realfleet_runs(args.quick, args.no_realfleet, args.realfleet_version)),
-        (("simulator", r) for r in _sim_runs(0 if args.quick else args.sim)),
+        (("realfleet", r) for r in _realfleet_runs(args.quick, args.no_realfleet, args.realfleet_version, cache)),
+        (("simulator", r) for r in _sim_runs(0 if args.quick else args.sim, cache)),
     )
     for which, (name, quiet, days, events, changes, lab) in prepared:
         inc = A.incidents(events, changes)
@@ -382,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{which} {name}: {len(events)} events, {len(lab)} injected, {len(inc)} detected {notes or ''}",
             flush=True,
         )
-    print(f"\n{n} scenarios in {time.perf_counter() - t0:.0f} s (2 cores shared with other work)\n")
+    reused = f", {cache.hits} of them read from {cache.dir}" if cache.dir is not None else ""
+    print(f"\n{n} scenarios in {time.perf_counter() - t0:.0f} s (2 cores shared with other work){reused}\n")
     ok = True
     for name, t in tally.items():
         if not t.labels and not t.quiet_days:
