@@ -1,6 +1,6 @@
 """Detector accuracy over seeded scenarios with a realistic background.
 
-    .venv/bin/python benchmarks/bench_detect.py                 # the full suite (~3 min on 2 shared cores)
+    .venv/bin/python benchmarks/bench_detect.py                 # the full suite (149 scenarios, ~16 min on 2 cores)
     .venv/bin/python benchmarks/bench_detect.py --quick         # 1 quiet day + 4 incident timelines
     .venv/bin/python benchmarks/bench_detect.py --no-holdout    # without the hold-out timelines
     .venv/bin/python benchmarks/bench_detect.py --only-realfleet  # only the real-fleet set (~6 min)
