@@ -1240,7 +1240,11 @@ def _skew_onset(
     before the evidence is significant. Walk back over this client's earlier tokens rejected past its
     validator's leeway while in use (``seen``: accepted shortly before), no later past ``exp`` than the
     offset the incident shows (a clock that falls behind fails by less, not more), at most ``back`` minutes
-    apart (one token cycle: the clock fails once a cycle)."""
+    apart (one token cycle: the clock fails once a cycle). Failures within :data:`SKEW_INFLIGHT` s past the
+    leeway (what a request in flight or retried at expiry does) are walked over only on a client that failed
+    so in fewer than :data:`SKEW_USUAL` of its earlier cycles, and behind a validator without leeway only when
+    a token kept after its 401 follows within :data:`SKEW_KEPT` minutes (a validator granting a leeway saw that
+    token presented that long past ``exp``: no request in flight)."""
     mine = late[(late["direction"] == "late") & (late["i"] <= i0)]
     mine = mine[mine["seen"]] if has_cont else mine[mine["i"] < 0]
     cur = rows[(rows["direction"] == "late") & (rows["i"] >= i0)]
@@ -1252,16 +1256,27 @@ def _skew_onset(
     plain = mine["le"] > limit + SKEW_INFLIGHT
     seen_min = np.asarray(sorted(set(mine["i"].tolist())), dtype=np.int64)
     walk = set(mine.loc[plain & (mine["le"] <= bound), "i"].tolist())
+    # ... unless the client seldom fails that way (in fewer than SKEW_USUAL of its earlier cycles)
+    near_min = np.asarray(sorted(set(mine.loc[~plain, "i"].tolist())), dtype=np.int64)
+    near = set(mine.loc[~plain & (mine["le"] <= bound), "i"].tolist()) - walk
+    # ... and, behind a validator without leeway (where a request in flight at expiry fails right past exp),
+    # only a token still kept after its 401 within SKEW_KEPT minutes
+    lenient = set(mine.loc[~plain & (mine["le"] <= bound) & (limit > 0), "i"].tolist())
     before_i0 = rows[rows["i"] <= i0]
     if not has_cont:  # metrics: every late rejection is here, so leave out what requests in flight do
         lim = _leeway_of(lw, before_i0["profile"])
         before_i0 = before_i0[(before_i0["direction"] != "late") | (before_i0["le"] > lim + SKEW_INFLIGHT)]
     kept = set(before_i0["i"].tolist())
+    near = {i for i in near if i in lenient or any(k in kept for k in range(i, i + SKEW_KEPT + 1))}
     start = i0
-    for i in sorted(walk | kept, reverse=True):
+    for i in sorted(walk | kept | near, reverse=True):
         if start - i > back:
             break
-        if i not in kept and start - i > 1:  # (the minute before is the 401 the client went on after)
+        if i in near and i not in kept:
+            before = int((near_min < i - back / 2).sum())
+            if before / max(1.0, (i - back / 2 - first) / back) >= SKEW_USUAL:
+                continue
+        elif i not in kept and start - i > 1:  # (the minute before is the 401 the client went on after)
             # a client that fails a request past exp in many token cycles anyway (it refreshes only on a
             # 401) shows nothing new in one more: only a client quiet before takes the first, isolated failures
             # (failures of the same cycle, within half a cycle, are the clock's own)

@@ -152,6 +152,35 @@ def test_clock_skew_onset_is_the_first_failure_of_a_quiet_client() -> None:
     assert start["lazy"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 40)).floor("min")
 
 
+def test_a_clock_first_failing_right_past_a_leeway_starts_there() -> None:
+    """Leeway 30 s: a quiet client's first failure is 15 s past the leeway, a cycle before it keeps its tokens
+    after their 401s. A token presented 45 s past ``exp`` is no request in flight at expiry: the incident
+    starts at that failure. Not walked back to: the same failure on a client that fails so in most earlier
+    cycles, and, behind a validator without leeway (requests in flight fail right past ``exp``), one that no
+    token kept after its 401 follows within minutes."""
+    t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
+    kept = [100, 160, 220, 280, 340, 400, 460]
+    rows = _cycles("drifting", [[], [], [], [45], kept, kept])
+    rows += _cycles("usual", [[40], [45], [35], [45], kept, kept])
+    rows += _cycles("lenient", [[(20, "accepted"), (28, "accepted")]] * 6)
+    strict = _cycles("strict", [[], [], [], [15], kept, kept]) + _cycles(
+        "strict-kept", [[], [], [], [], [15, *kept], kept]
+    )
+    df = _frame_of(rows + strict + _cycles("inflight", [[3], [], [4], [], [2], []]))
+    df["profile"] = df["client_id"].map(lambda c: "api-0" if c.startswith(("strict", "inflight")) else "api-30")
+    df["profile"] = df["profile"].astype("category")
+    assert A.leeway(df) == {"api-0": 0.0, "api-30": 30.0}
+    inc = A.clock_skew_incidents(df)
+    start = dict(zip(inc["client_id"], inc["start"], strict=True))
+    assert set(start) == {"drifting", "usual", "strict", "strict-kept"}, inc
+    at = {
+        c: (t0 + pd.Timedelta(seconds=s)).floor("min") for c, s in (("first", 4 * 3600 + 45), ("kept", 5 * 3600 + 100))
+    }
+    assert start["drifting"] == at["first"]
+    assert start["usual"] == at["kept"] and start["strict"] == at["kept"]
+    assert start["strict-kept"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 15)).floor("min")
+
+
 def test_a_clock_creeping_past_exp_is_found_from_its_accepted_uses() -> None:
     """Leeway 30 s: a client that never used a token past ``exp`` presents them 10-25 s past it (accepted)
     in one cycle, then fails twice in the next, keeping its token after the 401: too few failures for the
