@@ -141,6 +141,9 @@ SKEW_GROUP_CYCLES = 2.0
 SKEW_REFRESH_MAX = 1800.0
 SKEW_LINK = 2.0
 SKEW_PRIOR = 1440.0
+#: ... a refresh chain of failures all within SKEW_INFLIGHT s past the leeway (what a retry queued across exp
+#: also does) needs this Poisson tail
+SKEW_NEAR_P = 1e-6
 #: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
 LEEWAY_SUPPORT = 3
 LEEWAY_NEAR = 30.0
@@ -315,6 +318,7 @@ class _Ctx:
         for (prof, t), _n in typ.sort_values(ascending=False).items():
             self.usual_typ.setdefault(str(prof), str(t))
         self.changes = changes if changes is not None and not changes.empty else None
+        self.late_accepted: dict[str, set[int]] | None = None  # (_accepted_late, computed once)
         self.added: dict[tuple[str, str], float] = {}
         self.removed: dict[tuple[str, str], float] = {}
         if self.changes is not None:
@@ -747,6 +751,24 @@ def _lifetimes(ctx: _Ctx) -> dict[str, float]:
     return left.groupby(acc["client_id"]).max().to_dict() if len(acc) else {}
 
 
+def _accepted_late(ctx: _Ctx) -> dict[str, set[int]]:
+    """Per client: the minutes in which it presented a token more than one lateness bin (5 s) past ``exp`` that
+    the validator still accepted within its leeway (not a request in flight at expiry: sent after it)."""
+    if ctx.late_accepted is None:
+        ctx.late_accepted = _late_accepted_minutes(ctx)
+    return ctx.late_accepted
+
+
+def _late_accepted_minutes(ctx: _Ctx) -> dict[str, set[int]]:
+    lat = ctx.agg.lateness
+    acc = lat[(lat["outcome"] == "accepted") & (lat["direction"] == "late") & (lat["le"] > LATENESS_EDGES[0])]
+    acc = acc[acc["client_id"].notna() & (acc["client_id"] != OTHER)]
+    if acc.empty:
+        return {}
+    m = (acc["minute"].astype("datetime64[ns, UTC]").astype("int64") // _NS_MIN).to_numpy() - ctx.m0
+    return {str(c): set(g.tolist()) for c, g in pd.Series(m, index=acc.index).groupby(acc["client_id"].to_numpy())}
+
+
 def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     """``clock_skew``: an accepted client keeps using its tokens past ``exp`` beyond the validator's leeway
     (rejected shortly after the same token was accepted: its clock is behind) or presents them before
@@ -760,6 +782,7 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     lw = leeway(ctx)
     sub = _skew_rows(late, ctx.agg.has_cont)
     life = _lifetimes(ctx)
+    creep = _accepted_late(ctx)
     rows: list[dict[str, Any]] = []
     for (cid,), x in ctx.series(sub, ["client_id"]):
         # a clock that is off shows in request after request until the client renews; a worker pool replaying
@@ -771,7 +794,9 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
                 continue
             back = _skew_cycle(life, cid)
             first = int(ctx.client_first.get(cid, 0))
-            i0 = _skew_onset(late[late["client_id"] == cid], mine, seg.alarm, lw, back, first, ctx.agg.has_cont)
+            i0 = _skew_onset(
+                late[late["client_id"] == cid], mine, seg.alarm, lw, back, first, ctx.agg.has_cont, creep.get(str(cid))
+            )
             g = _seg_rows(mine, _Seg(i0, seg.i1, 0, 0.0, 1.0))
             behind = g.loc[g["direction"] == "late", "count"].sum() >= g["count"].sum() / 2
             if behind and ctx.agg.has_cont and not _skew_at_pace(late[late["client_id"] == cid], lw, i0, seg.i1):
@@ -1053,12 +1078,16 @@ class _Fail(NamedTuple):
     le: float
     far: bool
     steady: bool
+    #: the client's next minute with an accepted use after the episode (its new token; -1: none)
+    r: int = -1
 
 
 def _refresh_link(a: _Fail, b: _Fail, life: float) -> bool:
-    """Whether ``b`` is the failure of the token fetched on ``a``'s 401: one lifetime plus ``b``'s lateness later."""
-    d = b.i0 - a.i0
-    return life - SKEW_LINK <= d <= life + min(b.le, SKEW_REFRESH_MAX) / 60.0 + SKEW_LINK
+    """Whether ``b`` is the failure of the token fetched on ``a``'s 401: one lifetime plus ``b``'s lateness later
+    (from the 401, or from the client's next accepted use: a client with little traffic fetches its new token
+    on its next request)."""
+    top = life + min(b.le, SKEW_REFRESH_MAX) / 60.0 + SKEW_LINK
+    return any(life - SKEW_LINK <= b.i0 - t <= top for t in {a.i0, a.r} if t >= 0)
 
 
 def _refresh_chains(fails: list[_Fail], life: float) -> list[list[int]]:
@@ -1096,7 +1125,10 @@ def _skew_refreshed(
       plus its own lateness after the previous one: the token fetched on the 401 expired and failed the same
       way);
     * at least one of them more than :data:`SKEW_INFLIGHT` s past the leeway (requests in flight at expiry fail
-      right past it), none further past ``exp`` than :data:`SKEW_REFRESH_MAX` s (a clock, not an old token),
+      right past it) - or all of them links of one refresh chain, at a Poisson tail <= :data:`SKEW_NEAR_P` (a
+      link counted from the failure or from the client's next accepted use: a client with little traffic
+      fetches its new token on its next request) -, none further past ``exp`` than :data:`SKEW_REFRESH_MAX` s
+      (a clock, not an old token),
       and at least one ``steady`` (at the token's own pace, or a token kept after its 401 across minutes;
       devices resumed after a pause fire their old token after the pause, never at its pace);
     * significantly more often than the client's own earlier rate of such failures, with :data:`SKEW_PRIOR`
@@ -1130,6 +1162,8 @@ def _skew_refreshed(
     firsts = {str(c): int(f) for c, f in ctx.client_first.items()}
     # the fleet's rate of such failure minutes per client-minute: the prior of each client's own rate
     fleet_rate = len(per) / max(1, sum(max(1, ctx.n - f) for f in firsts.values()))
+    known = ctx.acc[ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER)]
+    accepted = {str(c): sorted(set(h.tolist())) for c, h in known.groupby("client_id", observed=True)["i"]}
     out: list[dict[str, Any]] = []
     for key, g in per.groupby(level=0, observed=True):
         cid = str(key)
@@ -1138,11 +1172,14 @@ def _skew_refreshed(
         lf, first = float(life[cid]), firsts[cid]
         cyc = lf + 10.0
         g = g.droplevel(0)
+        acc_min = accepted.get(cid, [])
         eps, single = [], []
         for run in _clusters_of(g.index.tolist(), 1):
             sub = g.loc[run]
             steady = bool(sub["paced"].any() or sub["kept"].all())
-            e = _Fail(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady)
+            k = bisect.bisect_right(acc_min, run[-1])
+            nxt = int(acc_min[k]) if k < len(acc_min) else -1
+            e = _Fail(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady, nxt)
             eps.append(e)
             # a token fired again within the episode, more than SKEW_PACE failures: a burst (a pool's cached
             # token, a device's in-flight screens); pods of one client failing once each are not
@@ -1166,7 +1203,8 @@ def _skew_refreshed(
             ):
                 continue
             bound = max(e.le for e in mem)
-            if not any(e.far for e in mem) or bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
+            chained = all(_refresh_link(a, b, lf) for a, b in itertools.pairwise(mem))
+            if not (any(e.far for e in mem) or chained) or bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
                 continue
             span = (r0 - first) / cyc
             # the share of the earlier token cycles in which it failed so (a lazy refresher, a device behind since
@@ -1185,7 +1223,7 @@ def _skew_refreshed(
                 # own rate if that is higher
                 w = min(b.le, SKEW_REFRESH_MAX) / 60.0 + 2 * SKEW_LINK + 1
                 pv *= min(1.0, max(w / cyc, 1.0 - math.exp(-rate * w)))
-            if pv > SKEW.p_max:
+            if pv > (SKEW.p_max if any(e.far for e in mem) else SKEW_NEAR_P):
                 continue
             done.append((r0, r1))
             start = r0
@@ -1230,11 +1268,18 @@ def _skew_start(ctx: _Ctx, late: pd.DataFrame, cid: str, r0: int, lw: dict[str, 
     """:func:`_skew_onset` for an incident of the shape detectors starting at ``r0``."""
     mine = late[late["client_id"] == cid]
     kept = mine[(mine["direction"] == "early") | mine["cont"]]
-    return min(r0, _skew_onset(mine, kept, r0, lw, cyc, first, True))
+    return min(r0, _skew_onset(mine, kept, r0, lw, cyc, first, True, _accepted_late(ctx).get(cid)))
 
 
 def _skew_onset(
-    late: pd.DataFrame, rows: pd.DataFrame, i0: int, lw: dict[str, float], back: float, first: int, has_cont: bool
+    late: pd.DataFrame,
+    rows: pd.DataFrame,
+    i0: int,
+    lw: dict[str, float],
+    back: float,
+    first: int,
+    has_cont: bool,
+    creep: set[int] | None = None,
 ) -> int:
     """The change point of a clock found at ``i0``: a drifting clock fails a request or two per token cycle
     before the evidence is significant. Walk back over this client's earlier tokens rejected past its
@@ -1244,7 +1289,10 @@ def _skew_onset(
     leeway (what a request in flight or retried at expiry does) are walked over only on a client that failed
     so in fewer than :data:`SKEW_USUAL` of its earlier cycles, and behind a validator without leeway only when
     a token kept after its 401 follows within :data:`SKEW_KEPT` minutes (a validator granting a leeway saw that
-    token presented that long past ``exp``: no request in flight)."""
+    token presented that long past ``exp``: no request in flight). On a client that does fail so often, only
+    such a failure in a minute (or the two after one) in which it presented a token more than 5 s past ``exp``
+    and was still accepted (``creep``: minutes of :func:`_accepted_late`; sent after ``exp``, not a retry of a
+    request sent before it), and from there on no other near failure."""
     mine = late[(late["direction"] == "late") & (late["i"] <= i0)]
     mine = mine[mine["seen"]] if has_cont else mine[mine["i"] < 0]
     cur = rows[(rows["direction"] == "late") & (rows["i"] >= i0)]
@@ -1268,14 +1316,16 @@ def _skew_onset(
         before_i0 = before_i0[(before_i0["direction"] != "late") | (before_i0["le"] > lim + SKEW_INFLIGHT)]
     kept = set(before_i0["i"].tolist())
     near = {i for i in near if i in lenient or any(k in kept for k in range(i, i + SKEW_KEPT + 1))}
-    start = i0
+    start, strict = i0, False
     for i in sorted(walk | kept | near, reverse=True):
         if start - i > back:
             break
         if i in near and i not in kept:
             before = int((near_min < i - back / 2).sum())
-            if before / max(1.0, (i - back / 2 - first) / back) >= SKEW_USUAL:
+            usual = strict or before / max(1.0, (i - back / 2 - first) / back) >= SKEW_USUAL
+            if usual and not (creep and {i - 2, i - 1, i} & creep):
                 continue
+            strict = usual  # (once the client's usual failures showed, only uses past exp accepted just before)
         elif i not in kept and start - i > 1:  # (the minute before is the 401 the client went on after)
             # a client that fails a request past exp in many token cycles anyway (it refreshes only on a
             # 401) shows nothing new in one more: only a client quiet before takes the first, isolated failures

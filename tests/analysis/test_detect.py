@@ -181,6 +181,27 @@ def test_a_clock_first_failing_right_past_a_leeway_starts_there() -> None:
     assert start["strict-kept"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 15)).floor("min")
 
 
+def test_a_first_failure_right_past_the_leeway_after_uses_accepted_past_exp_starts_the_clock() -> None:
+    """Leeway 30 s: a client whose requests retried across expiry fail 5-15 s past the leeway in most token
+    cycles - such a failure alone says nothing, so the onset does not walk back to them - presents its token
+    10 and 20 s past ``exp`` (still accepted: sent after ``exp``, no retry of a request sent before) and then
+    fails right past the leeway, a cycle before it keeps its tokens after their 401s: the incident starts at
+    that failure, and walks no further back over the client's usual failures."""
+    t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
+    kept = [100, 160, 220, 280, 340, 400, 460]
+    creep = [(10, "accepted"), (20, "accepted"), 45]
+    rows = _cycles("clock", [[40], [45], [35], [45], creep, kept, kept])
+    rows += _cycles("retries", [[40], [45], [35], [45], [45], kept, kept])
+    rows += _cycles("lenient", [[(20, "accepted"), (28, "accepted")]] * 7)
+    df = _frame_of(rows)
+    assert A.leeway(df) == {"api": 30.0}
+    inc = A.clock_skew_incidents(df)
+    start = dict(zip(inc["client_id"], inc["start"], strict=True))
+    assert set(start) == {"clock", "retries"}, inc
+    assert start["clock"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 45)).floor("min")
+    assert start["retries"] == (t0 + pd.Timedelta(seconds=6 * 3600 + 100)).floor("min")
+
+
 def test_a_clock_creeping_past_exp_is_found_from_its_accepted_uses() -> None:
     """Leeway 30 s: a client that never used a token past ``exp`` presents them 10-25 s past it (accepted)
     in one cycle, then fails twice in the next, keeping its token after the 401: too few failures for the
@@ -357,6 +378,53 @@ def test_a_clock_behind_on_a_client_refreshing_after_each_401_is_found_from_its_
     assert inc["count"].iloc[0] == 3 and 0.999 <= inc["confidence"].iloc[0] <= 1.0
     # the same failures from a client that failed in most earlier cycles too are its usual
     assert A.clock_skew_incidents(_frame_of(_cycles("clock", [[150]] * 5 + fails[4:]) + clean)).empty
+
+
+def _refreshing(client: str, fails: list[bool], t0: int = 1_800_000_000, step: int = 300) -> list[dict[str, Any]]:
+    """A client with little traffic (a request every ``step`` s) and tokens valid 3 530 s: a clock in time
+    fetches a new token at its first request less than 60 s before ``exp``; one behind (``fails[k]``) still
+    presents token ``k`` at its next request, 78 s past ``exp``, is rejected, and fetches its new token at its
+    next request 480 s later (a batch job, not a retry loop)."""
+    rows: list[dict[str, Any]] = []
+    t = t0
+    for k, fail in enumerate(fails):
+        iat, exp, fp = t, t + 3530, f"{client}-{k}"
+        uses = [(u, "accepted") for u in range(iat, exp - 59, step)]
+        t = uses[-1][0] + step
+        if fail:
+            uses.append((exp + 78, "rejected"))
+            t = exp + 78 + 480
+        rows += [
+            {
+                "time": u,
+                "outcome": o,
+                "reason": None if o == "accepted" else "JWT_EXPIRED",
+                "client_id": client,
+                "token_fp": fp,
+                "iat": iat,
+                "nbf": iat,
+                "exp": exp,
+            }
+            for u, o in uses
+        ]
+    return rows
+
+
+def test_a_clock_behind_on_a_client_with_little_traffic_is_found_from_a_refresh_chain_right_past_the_leeway() -> None:
+    """Leeway 70 s: a sync job fails once per token cycle 78 s past ``exp`` - within 30 s of the leeway, what a
+    retry queued across ``exp`` does too - and fetches its next token on its next request, 8 min later: each
+    failure comes one lifetime plus its lateness after the client's next accepted use (not after the 401), in
+    three cycles in a row after six clean ones. Such a chain is the clock; its Poisson tail must be
+    <= ``SKEW_NEAR_P``."""
+    clock = _refreshing("sync", [False] * 6 + [True] * 3 + [False])
+    clean = [r for k in range(8) for r in _refreshing(f"clean-{k}", [False] * 10, t0=1_800_000_000 + 37 * k)]
+    df = _frame_of(clock + clean)
+    assert A.leeway(df) == {"api": 70.0}
+    inc = A.clock_skew_incidents(df)
+    assert list(inc["client_id"]) == ["sync"], inc
+    first = next(r["time"] for r in clock if r["outcome"] == "rejected")
+    assert inc["start"].iloc[0] == pd.Timestamp(first, unit="s", tz="UTC").floor("min")
+    assert "2 refresh-chain links" in inc["evidence"].iloc[0], inc["evidence"].iloc[0]
 
 
 def _traffic(t0: int, minutes: int, clients: tuple[str, ...] = ("a", "b", "c")) -> list[dict[str, Any]]:
