@@ -943,7 +943,10 @@ def _skew_stepping(
             lates = [float(p["le"].max()) for p in part]
             if any(b < a for a, b in itertools.pairwise(lates)) or lates[-1] <= lates[0]:
                 continue  # not falling further behind
-            span = (r0 - first) / cyc
+            if any(int(p.groupby("i")["count"].sum().max()) > SKEW_PACE for p in part):
+                continue  # a burst of seconds in a cycle (a pool's cached token, a busy device's requests in flight)
+            # quiet for SKEW_QUIET of its own token cycles (a 30-min token's client is quiet for 3 of them in 2 h)
+            span = (r0 - first) / (life.get(str(cid), 0.0) + 10.0)
             if span < SKEW_QUIET or k / span >= SKEW_USUAL:
                 continue  # a client failing past exp in many cycles anyway
             n = int(sum(int(p["count"].sum()) for p in part))

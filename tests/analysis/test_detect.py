@@ -97,13 +97,17 @@ def test_clock_skew_offset_and_drift() -> None:
 
 
 def _cycles(
-    client: str, fails: list[list[int]] | list[list[tuple[int, str]]], t0: int = 1_800_000_000, step: int = 60
+    client: str,
+    fails: list[list[int]] | list[list[tuple[int, str]]],
+    t0: int = 1_800_000_000,
+    step: int = 60,
+    life: int = 3600,
 ) -> list[dict[str, Any]]:
-    """One client's hourly tokens: accepted every ``step`` s until 60 s before ``exp``, then the uses past
-    ``exp`` of cycle ``k`` at ``fails[k]`` seconds (rejected; or ``(seconds, outcome)``)."""
+    """One client's tokens (hourly, or every ``life`` s): accepted every ``step`` s until 60 s before ``exp``,
+    then the uses past ``exp`` of cycle ``k`` at ``fails[k]`` seconds (rejected; or ``(seconds, outcome)``)."""
     rows: list[dict[str, Any]] = []
     for k, late in enumerate(fails):
-        iat, exp, fp = t0 + 3600 * k, t0 + 3600 * (k + 1), f"{client}-{k}"
+        iat, exp, fp = t0 + life * k, t0 + life * (k + 1), f"{client}-{k}"
         past = [(s, "rejected") if isinstance(s, int) else s for s in late]
         uses = [(t, "accepted") for t in range(iat, exp - 59, step)] + [(exp + s, o) for s, o in past]
         rows += [
@@ -259,6 +263,21 @@ def test_a_clock_stepping_behind_is_found_from_few_failures() -> None:
     assert list(inc["client_id"]) == ["steps"], inc
     t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
     assert inc["start"].iloc[0] == (t0 + pd.Timedelta(seconds=5 * 3600 + 40)).floor("min")
+    assert "3 token cycles in a row" in inc["evidence"].iloc[0]
+
+
+def test_a_clock_stepping_behind_on_a_client_with_short_tokens_is_found_after_three_of_its_cycles() -> None:
+    """30-min tokens: a client quiet for 4 token cycles (2 h: three cycles of its own, not three hours) fails
+    right past ``exp`` in one cycle, then keeps its token after the 401 in the next two, further past ``exp``
+    each time (leeway 0): a clock falling behind, found by the stepping rule. The same steps with a burst of
+    seconds in one cycle (a worker pool's cached token, a busy device's requests in flight) are not."""
+    short = _cycles("short", [[], [], [], [], [5], [10, 40], [15, 60], []], life=1800)
+    pool = _cycles("pool", [[], [], [], [], [5], [10, 40], [15, 16, 17, 18, 60], []], life=1800)
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], []])
+    inc = A.clock_skew_incidents(_frame_of(short + pool + inflight))
+    assert list(inc["client_id"]) == ["short"], inc
+    t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
+    assert inc["start"].iloc[0] == (t0 + pd.Timedelta(seconds=5 * 1800 + 5)).floor("min")
     assert "3 token cycles in a row" in inc["evidence"].iloc[0]
 
 
