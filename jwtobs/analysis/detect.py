@@ -148,6 +148,13 @@ SKEW_NEAR_P = 1e-6
 LEEWAY_SUPPORT = 3
 LEEWAY_NEAR = 30.0
 MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3, back=15)
+#: one accepted client's tokens rejected for their audience or ``typ`` a few at a time (a client that calls an
+#: API every few minutes, or refreshes after each 401): rejections at most MISCONFIG_GAP minutes apart, at least
+#: MISCONFIG.min_count, are an incident at a Poisson tail <= MISCONFIG.p_max against the client's own earlier
+#: rate of them, floored at MISCONFIG_SPARSE_FLOOR a minute (about 3 a day: a client's tokens are for the
+#: right audience; the CUSUM above is built for bursts of 0.3 a minute and more and forgets a sparse one)
+MISCONFIG_GAP = 30
+MISCONFIG_SPARSE_FLOOR = 0.002
 
 
 # --------------------------------------------------------------------------------------------- statistics
@@ -1455,6 +1462,33 @@ def clock_offsets(data: pd.DataFrame | Aggregates | _Ctx, freq: str = "30min") -
     return pd.DataFrame(rows)
 
 
+def _sparse(x: Arr, p: Params, floor: float, gap: int) -> list[_Seg]:
+    """Runs of a sparse series: non-zero minutes at most ``gap`` apart with at least ``p.min_count`` counts,
+    significant (``p.p_max``) against the series' own rate before the run, floored at ``floor`` a minute."""
+    hot = np.flatnonzero(x > 0)
+    segs: list[_Seg] = []
+    for run in _clusters_of(hot.tolist(), gap):
+        i0, i1 = run[0], run[-1]
+        n = round(float(x[i0 : i1 + 1].sum()))
+        if n < p.min_count:
+            continue
+        rate = max(floor, float(x[:i0].sum()) / max(1, i0))
+        mu = rate * (i1 - i0 + 1)
+        pv = _poisson_tail(n, mu)
+        if pv <= p.p_max:
+            segs.append(_Seg(i0, i1, n, mu, pv, i1))
+    return segs
+
+
+def _client_segments(x: Arr, minute0: int) -> list[_Seg]:
+    """A client's misconfiguration runs: the CUSUM's, and the sparse runs (:func:`_sparse`) none of them covers."""
+    segs = _segments(x, MISCONFIG, minute0)
+    for s in _sparse(x, MISCONFIG, MISCONFIG_SPARSE_FLOOR, MISCONFIG_GAP):
+        if not any(s.i0 <= t.i1 and t.i0 <= s.i1 for t in segs):
+            segs.append(s)
+    return sorted(segs, key=lambda s: s.i0)
+
+
 def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     """``audience_misconfig`` on the API side (a profile rejects the usual tokens of several accepted
     clients for their audience: deployed with the wrong audience; ``profile`` set) and on the client side
@@ -1488,7 +1522,7 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
             )
             rows.append(_row(ctx, "audience_misconfig", seg, ev, share, profile=prof))
     for (cid,), x in ctx.series(aud, ["client_id"]):
-        for seg in _segments(x, MISCONFIG, ctx.m0):
+        for seg in _client_segments(x, ctx.m0):
             g = _seg_rows(aud[aud["client_id"] == cid], seg)
             profs = sorted(g["profile"].dropna().astype(str).unique().tolist())
             if any(p in profs and a <= seg.i1 and seg.i0 <= b for p, a, b in covered):
@@ -1503,7 +1537,7 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
             rows.append(_row(ctx, "audience_misconfig", seg, ev, share, client_id=cid, profile=one))
     conf = rej[other_type]
     for (cid,), x in ctx.series(conf, ["client_id"]):
-        for seg in _segments(x, MISCONFIG, ctx.m0):
+        for seg in _client_segments(x, ctx.m0):
             g = _seg_rows(conf[conf["client_id"] == cid], seg)
             typs = sorted(g["typ"].fillna("(none)").astype(str).unique().tolist())
             profs = sorted(g["profile"].dropna().astype(str).unique().tolist())
