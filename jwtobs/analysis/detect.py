@@ -141,8 +141,8 @@ SKEW_GROUP_CYCLES = 2.0
 SKEW_REFRESH_MAX = 1800.0
 SKEW_LINK = 2.0
 SKEW_PRIOR = 1440.0
-#: ... a refresh chain of failures all within SKEW_INFLIGHT s past the leeway (what a retry queued across exp
-#: also does) needs this Poisson tail
+#: ... failures all within SKEW_INFLIGHT s past the leeway (what a retry queued across exp also does) need this
+#: Poisson tail
 SKEW_NEAR_P = 1e-6
 #: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
 LEEWAY_SUPPORT = 3
@@ -1134,17 +1134,16 @@ def _skew_refreshed(
       :data:`SKEW_GROUP_CYCLES` token cycles, or in a **refresh chain** of that many (each failure one lifetime
       plus its own lateness after the previous one: the token fetched on the 401 expired and failed the same
       way);
-    * at least one of them more than :data:`SKEW_INFLIGHT` s past the leeway (requests in flight at expiry fail
-      right past it) - or all of them links of one refresh chain, at a Poisson tail <= :data:`SKEW_NEAR_P` (a
-      link counted from the failure or from the client's next accepted use: a client with little traffic
-      fetches its new token on its next request) -, none further past ``exp`` than :data:`SKEW_REFRESH_MAX` s
-      (a clock, not an old token),
+    * none further past ``exp`` than :data:`SKEW_REFRESH_MAX` s (a clock, not an old token),
       and at least one ``steady`` (at the token's own pace, or a token kept after its 401 across minutes;
       devices resumed after a pause fire their old token after the pause, never at its pace);
     * significantly more often than the client's own earlier rate of such failures, with :data:`SKEW_PRIOR`
       minutes at the fleet's rate per client as prior (early in the data a client has little history):
-      Poisson tail <= ``SKEW.p_max`` over at least one token cycle, each chain link multiplying it by the share
-      of the cycle its window covers (a failure at a random time lands there that seldom).
+      Poisson tail <= ``SKEW.p_max`` over at least one token cycle, each chain link (counted from the failure or
+      from the client's next accepted use: a client with little traffic fetches its new token on its next
+      request) multiplying it by the share of the cycle its window covers (a failure at a random time lands
+      there that seldom); <= :data:`SKEW_NEAR_P` when none of them is more than :data:`SKEW_INFLIGHT` s past the
+      leeway (requests in flight or retried at expiry fail right past it).
 
     The incident starts at the first failure (walking back over earlier failures no further past ``exp``
     within one cycle); the evidence lists the failures with their lateness, the chain links, the leeway and the
@@ -1202,6 +1201,8 @@ def _skew_refreshed(
             for s in range(len(single))
         ]
         cands += _refresh_chains(single, lf)
+        # candidates with a failure well past the leeway first: all-near ones only where nothing else is found
+        cands.sort(key=lambda grp: not any(single[k].far for k in grp))
         done: list[tuple[int, int]] = []
         for grp in cands:
             if len(grp) < SKEW_GROUP:
@@ -1213,8 +1214,7 @@ def _skew_refreshed(
             ):
                 continue
             bound = max(e.le for e in mem)
-            chained = all(_refresh_link(a, b, lf) for a, b in itertools.pairwise(mem))
-            if not (any(e.far for e in mem) or chained) or bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
+            if bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
                 continue
             span = (r0 - first) / cyc
             # the share of the earlier token cycles in which it failed so (a lazy refresher, a device behind since

@@ -446,6 +446,23 @@ def test_a_clock_behind_on_a_client_with_little_traffic_is_found_from_a_refresh_
     assert "2 refresh-chain links" in inc["evidence"].iloc[0], inc["evidence"].iloc[0]
 
 
+def test_a_clock_behind_on_a_few_pods_failing_right_past_a_long_leeway_is_found_at_a_stricter_tail() -> None:
+    """Leeway 60 s: three pods of one service (tokens 28 min apart) each fail once 10 s past the leeway - what a
+    retry queued across ``exp`` also does -, within one token cycle, after 8 clean cycles: no failure further
+    past the leeway, no refresh chain. Against a fleet that fails so that seldom (30 clean clients) it is a
+    clock (Poisson tail <= SKEW_NEAR_P); in a fleet of 4 the same three failures are not rare enough."""
+    pods = _devices("pods", 3, [[]] * 8 + [[70]] + [[]], step=60, spread=1700)
+    lenient = _cycles("lenient", [[(50, "accepted"), (58, "accepted")]] * 10)
+    first = pd.Timestamp(1_800_000_000 + 9 * 3600 + 70, unit="s", tz="UTC").floor("min")
+    for n, found in ((30, True), (4, False)):
+        clean = [r for k in range(n) for r in _cycles(f"clean-{k}", [[]] * 10, t0=1_800_000_000 + 41 * k, step=300)]
+        df = _frame_of(pods + lenient + clean)
+        assert A.leeway(df) == {"api": 60.0}
+        inc = A.clock_skew_incidents(df)
+        assert list(inc["client_id"]) == (["pods"] if found else []), (n, inc)
+        assert not found or inc["start"].iloc[0] == first
+
+
 def _traffic(t0: int, minutes: int, clients: tuple[str, ...] = ("a", "b", "c")) -> list[dict[str, Any]]:
     """Accepted clients' requests every 20 s each, tokens valid for the whole timeline."""
     return [
