@@ -55,6 +55,8 @@ import functools
 import importlib
 import inspect
 import logging
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -62,7 +64,7 @@ from types import FunctionType
 from typing import Any, Final
 
 from jwtobs import _otel_compat, config, libraries, pipeline
-from jwtobs.exceptions import ConfigurationError, annotate
+from jwtobs.exceptions import _DETAIL_ATTR, _REASON_ATTR, ConfigurationError
 from jwtobs.libraries import Target
 from jwtobs.wrap import ACTIVE, observer
 
@@ -94,9 +96,9 @@ TARGETS: Final[tuple[Target, ...]] = tuple(t for lib in libraries.LIBRARIES for 
 #: library -> the module whose import completes it (the patch is applied then: nothing imported early)
 TRIGGERS: Final[dict[str, str]] = {lib.name: lib.trigger for lib in libraries.LIBRARIES}
 
-_annotate = annotate
 _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
+_exception = sys.exception  # the exception a ``finally`` clause runs for
 _active_get = ACTIVE.get
 _active_set = ACTIVE.set
 _active_reset = ACTIVE.reset
@@ -257,14 +259,18 @@ def _j_factory(_j_original, _j_at, _j_opt_at, _j_obs):
 {enter}
 {mark}        _j_t0 = _time_ns()
         _j_p0 = _perf_ns()
+        _j_end = None
         try:
             _j_result = _j_original({call})
             _j_end = _j_t0 + _perf_ns() - _j_p0
-        except Exception as _j_exc:
-            _j_dt = _perf_ns() - _j_p0
-            _j_tok = {token}
-{reject}
-            raise
+        finally:  # (not ``except ... raise``: ~0.7k instructions less per rejection, ~0.1k more per success)
+            if _j_end is None:  # raised: the exception goes on unchanged after this block
+                _j_dt = _perf_ns() - _j_p0
+                _j_exc = _exception()
+                if isinstance(_j_exc, Exception):
+                    _j_tok = {token}
+{reject8}
+                _j_exc = None  # no cycle frame -> exception -> traceback -> frame
 {unmark}        try:
             _pipeline_accepted(_j_obs, {token}, _j_claims_of(_j_result), _j_t0, _j_end)
         except Exception:  # a result the adapter cannot read; the pipeline never raises
@@ -320,22 +326,23 @@ def _j_factory(_j_original, _j_at, _j_opt_at):
             return _j_original({call})
         _j_state[0] = True  # running: nested observations record nothing; the waiting decode is consumed
         _j_p0 = _perf_ns()
+        _j_p1 = None
         try:
             _j_result = _j_original({call})
-        except Exception as _j_exc:
             _j_p1 = _perf_ns()
-            _j_done, _j_obs, _j_claims, _j_tok, _j_t0, _j_dt = _j_state
-            _j_state[:] = (None,)
-            _j_dt += _j_p1 - _j_p0
-            _j_rejected = _j_obs.rejected
-            _j_by_class = _j_obs.adapter.BY_CLASS.get
-            _j_max = _j_obs.max_bytes
-{reject}
-            raise
-        except BaseException:
-            _j_state[:] = (None,)
-            raise
-        _j_p1 = _perf_ns()
+        finally:  # (as in the call kind: not ``except ... raise``)
+            if _j_p1 is None:  # raised: the exception goes on unchanged after this block
+                _j_p1 = _perf_ns()
+                _j_done, _j_obs, _j_claims, _j_tok, _j_t0, _j_dt = _j_state
+                _j_state[:] = (None,)
+                _j_exc = _exception()
+                if isinstance(_j_exc, Exception):
+                    _j_dt += _j_p1 - _j_p0
+                    _j_rejected = _j_obs.rejected
+                    _j_by_class = _j_obs.adapter.BY_CLASS.get
+                    _j_max = _j_obs.max_bytes
+{reject8}
+                _j_exc = None  # no cycle frame -> exception -> traceback -> frame
         _j_done, _j_obs, _j_claims, _j_token, _j_t0, _j_dt0 = _j_state
         _j_state[:] = (None,)  # done (and no longer holding the token or the claims)
         # the claims the decode returned (joserfc Token.claims, authlib JWTClaims: dicts); anything else: the
@@ -370,22 +377,26 @@ _ENTER_SRC: Final = '''\
 #: limit), takes its reason from that dict: what ``_j_obs.rejected`` records and attaches for it (tested to
 #: agree), without the peek object, the classification calls and the settled check; any other goes through
 #: ``rejected``. Never raises (as ``rejected``).
-_REJECT_SRC: Final = '''\
+_REJECT_SRC: Final = f'''\
             try:
                 _j_known = _j_by_class(type(_j_exc))
                 if _j_known is not None and type(_j_tok) is str and 0 < len(_j_tok) <= _j_max and _j_tok.isascii():
-                    _annotate(_j_exc, _j_known[0], _j_known[1])
                     _pipeline_observed(
                         _j_obs, _j_tok, None, _j_t0, _j_t0 + _j_dt, "rejected", None, _j_known[2], _j_known[1]
                     )
+                    _j_exc.{_REASON_ATTR} = _j_known[0]  # annotate(_j_exc, reason, detail), inline
+                    _j_exc.{_DETAIL_ATTR} = _j_known[1]
                 else:
                     _j_rejected(_j_tok, _j_exc, _j_t0, _j_dt)
-            except Exception:  # pragma: no cover - the recorder and annotate never raise; belt and braces
+            except Exception:  # pragma: no cover - the recorder never raises, nor setattr on an exception
                 pass'''
+
+#: ``{reject8}``: the same, 8 columns deeper (inside a ``finally`` clause's checks)
+_REJECT8_SRC: Final = textwrap.indent(_REJECT_SRC, " " * 8)
 
 #: ``{mark}`` / ``{unmark}`` of the call kind: :data:`ACTIVE` set while the original runs (``Target.marks``)
 _MARK_SRC: Final = "        _j_mark = _active_set(True)\n"
-_UNMARK_SRC: Final = "        finally:\n            _active_reset(_j_mark)\n"
+_UNMARK_SRC: Final = "            _active_reset(_j_mark)\n"
 
 #: what the placeholders are for an original taking ``*args, **kwargs`` (or one whose parameters do not allow
 #: the exact form): the token / options / claims looked up as :func:`jwtobs.wrap` does
@@ -467,7 +478,8 @@ def _compile(
     )
     namespace: dict[str, Any] = {}
     text = source.format(
-        enter=_ENTER_SRC.format(peek=peek, **fill), reject=_REJECT_SRC, mark=mark, unmark=unmark, **fill
+        enter=_ENTER_SRC.format(peek=peek, **fill), reject=_REJECT_SRC, reject8=_REJECT8_SRC, mark=mark,
+        unmark=unmark, **fill
     )
     code = compile(text, f"<jwtobs patch of {original.__qualname__}>", "exec")
     exec(code, globals(), namespace)  # the body reads this module's globals (_active_get, _pipeline_accepted, ...)

@@ -102,11 +102,16 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _frames(tb: TracebackType | None) -> Iterator[dict[str, Any]]:
+    """The locals of the traceback's frames, except jwtobs's own (the wrapper or patched function that is
+    classifying: reading a running frame's ``f_locals`` stores a snapshot holding the exception in that frame,
+    a cycle frame -> exception -> traceback -> frame that kept all of them until a garbage collection)."""
     n = 0
     while tb is not None and n < _MAX_FRAMES:
         n += 1
         try:
-            yield tb.tb_frame.f_locals
+            frame = tb.tb_frame
+            if frame.f_globals.get("__name__", "").partition(".")[0] != "jwtobs":
+                yield frame.f_locals
         except Exception:  # pragma: no cover - f_locals cannot fail on CPython; defensive
             pass
         tb = tb.tb_next

@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,10 +27,10 @@ import pytest
 from joserfc.jwk import RSAKey
 
 import jwtobs
-from jwtobs import adapters, libraries
+from jwtobs import adapters, instrumentation, libraries
 from jwtobs.instrumentation import JwtInstrumentor
 from jwtobs.reasons import Reason
-from jwtobs.wrap import ACTIVE
+from jwtobs.wrap import ACTIVE, running
 from tests.libraries.conftest import AUD, ISS, LibKeys, Recorded, claims, mint
 
 #: the module (``jwtobs.wrap`` the attribute is the function): its ``classify`` is the full path's
@@ -194,3 +196,85 @@ def test_unmarked_calls_record_once_alone_nested_or_nesting(
     got = [(e.library, e.outcome, e.reason) for e in instrumented.events]
     rounds = 3 if lib == "pyjwt" else 2
     assert got == [(lib, "accepted", None), (lib, "rejected", "JWT_EXPIRED")] * rounds
+
+
+def _caught(validate: Callable[[str], Any], token: str) -> tuple[Callable[[], BaseException | None], Any]:
+    """A weak reference to the exception ``validate(token)`` raised, after the caller dropped it, and its reason."""
+    try:
+        validate(token)
+    except Exception as exc:
+        return weakref.ref(exc), jwtobs.reason_of(exc)
+    raise AssertionError("accepted")
+
+
+REJECTIONS = [
+    (lib, case)
+    for lib in libraries.NAMES
+    for case in ("expired", "forged", "audience")
+    if case != "audience" or lib in ("pyjwt", "jose", "joserfc")  # (the validators above check aud there)
+]
+
+
+@pytest.mark.parametrize(("lib", "case"), REJECTIONS)
+def test_a_recorded_rejection_keeps_no_reference_cycle(
+    lib: str, case: str, lib_keys: LibKeys, recorded: Recorded
+) -> None:
+    """The patched frames record a rejection in a ``finally`` clause (instead of ``except ...: raise``) and drop
+    the exception they read there: with the cyclic garbage collector off, the library's exception is freed as
+    soon as the caller drops it, as with the bare library (a frame holding it would keep exception, traceback
+    and frames alive in a cycle until a collection)."""
+    validate = _validator(lib, lib_keys.public_pem("RS256"))
+    now = int(time.time())
+    token = {
+        "expired": lambda: mint("RS256", claims(exp=now - 600)),  # class-alone reason (the shortcut)
+        "forged": lambda: mint("RS256", key=lib_keys.other_private("RS256")),  # full classification
+        "audience": lambda: mint("RS256", claims(aud="https://elsewhere.example")),
+    }[case]()
+    inst = JwtInstrumentor()
+    gc.collect()
+    gc.disable()
+    try:
+        bare, bare_reason = _caught(validate, token)
+        assert bare() is None and bare_reason is None  # the bare library leaves no cycle either
+        inst.instrument(libraries=[lib])
+        try:
+            ref, reason = _caught(validate, token)
+        finally:
+            inst.uninstrument()
+        assert ref() is None
+    finally:
+        gc.enable()
+    expected = {"expired": Reason.EXPIRED, "forged": Reason.BAD_SIGNATURE, "audience": Reason.AUDIENCE_MISMATCH}
+    assert reason is expected[case]
+    jwtobs.flush()
+    assert [(e.library, e.outcome, e.reason) for e in recorded.events] == [(lib, "rejected", reason.value)]
+
+
+class _Interrupting(str):
+    """An HMAC secret whose encoding raises ``KeyboardInterrupt`` (PyJWT encodes a ``str`` key in its decode)."""
+
+    def encode(self, *args: Any, **kwargs: Any) -> bytes:
+        raise KeyboardInterrupt
+
+
+def test_a_base_exception_passes_through_unrecorded(lib_keys: LibKeys, instrumented: Recorded) -> None:
+    """Not an ``Exception`` (an interrupt): re-raised unchanged, nothing recorded, the observing flag and a
+    waiting two-step decode cleared, in the call kind (PyJWT) and in the claims check (Authlib's claim callback)."""
+    before = ACTIVE.get()
+    token = jwt.encode(claims(), "s" * 32, algorithm="HS256")
+    with pytest.raises(KeyboardInterrupt):
+        jwt.decode(token, _Interrupting("s" * 32), algorithms=["HS256"], audience=AUD)
+    assert ACTIVE.get() is before
+
+    def interrupt(_claims: Any, _value: Any) -> bool:
+        raise KeyboardInterrupt
+
+    pem = lib_keys.public_pem("RS256")
+    decoded = JsonWebToken(["RS256"]).decode(mint("RS256"), pem, claims_options={"sub": {"validate": interrupt}})
+    with pytest.raises(KeyboardInterrupt):
+        decoded.validate()
+    assert instrumentation._waiting() is None and not running(ACTIVE.get())
+    decoded = JsonWebToken(["RS256"]).decode(mint("RS256"), pem)
+    decoded.validate()  # the next two-step validation records as usual
+    jwtobs.flush()
+    assert [(e.library, e.outcome) for e in instrumented.events] == [("authlib", "accepted")]
