@@ -234,12 +234,11 @@ def _observed(
             detail,
             None,
         )
-        queue = _queue
-        items = queue.items
-        if len(items) < queue.batch * RECORD_WIDTH and queue.thread is not None:
-            items.extend(item)  # the fields, flat: the tuple is freed now (no GC-tracked object per record)
+        items = _queue.items
+        if len(items) < _queue.fast_limit:  # fewer than a batch waiting, the builder started
+            items += item  # the fields, flat (a list.extend): the tuple is freed now (no GC-tracked object per record)
         else:
-            queue.put(item)
+            _queue.put(item)
     except Exception as exc:  # pragma: no cover - defensive
         _failed(None, "event", exc)
 
@@ -469,10 +468,24 @@ class _Queue:
     """
 
     def __init__(self, *, batch: int = 8192, interval: float = 1.0, max_queued: int = MAX_QUEUED) -> None:
-        self.batch = batch
         self.interval = interval
         self.max_queued = max_queued
         self.after_fork()
+        self.batch = batch
+
+    @property
+    def batch(self) -> int:
+        return self._batch
+
+    @batch.setter
+    def batch(self, value: int) -> None:
+        self._batch = value
+        self._set_fast_limit()
+
+    def _set_fast_limit(self) -> None:
+        #: the request thread's fast path (:func:`_observed`) appends while ``len(items)`` is below this: a
+        #: batch's fields once the builder thread runs, 0 before (``put`` starts it): one comparison per record
+        self.fast_limit = self._batch * RECORD_WIDTH if self.thread is not None else 0
 
     def after_fork(self) -> None:
         """Fresh state (also in a forked child: the parent builds its own records)."""
@@ -481,6 +494,7 @@ class _Queue:
         self.lock = threading.Lock()  # held while draining
         self.start_lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self.fast_limit = 0
 
     def put(self, item: Pending | _KeySetItem) -> None:
         items = self.items
@@ -502,6 +516,7 @@ class _Queue:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._run, name="jwtobs-events", daemon=True)
                 self.thread.start()
+                self._set_fast_limit()
 
     def _run(self) -> None:
         while True:
