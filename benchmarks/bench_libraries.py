@@ -29,8 +29,9 @@ request     the request thread's CPU per call (``time.thread_time``): ``--n`` to
             order statistics that bound that median with ~95 % confidence (sign test); ``+µs`` the difference
             of the variant's and bare's median per-call CPU; ``request (ratio of medians)`` the previous
             estimator (median per-call CPU over bare's), ``request (mean)`` the ratio of the sums over all
-            blocks, outliers included. Defaults 2000 tokens in blocks of 25 (80 pairs per row): three quiet
-            runs moved the paired median by <= 0.04 (mean 0.02), where 20 blocks of 50 moved cells by +- 0.15.
+            blocks, outliers included. Defaults 2000 tokens in blocks of 25 (80 pairs per row): between three
+            runs the paired median moved by <= 0.02 at load 2 and <= 0.04 (mean 0.02) at load 5 (the ratio of
+            medians of the same blocks <= 0.054, mean 0.03), where 20 blocks of 50 moved cells by +- 0.15.
 total CPU   CPU of every thread of the process (``time.process_time``) over a loop of ``--n / --rounds``
             tokens plus everything still owed for it (events built and written, metric measurements recorded
             by a collection), against the bare loop's; ``--rounds`` rounds alternating the variants, median.
