@@ -1005,10 +1005,16 @@ def _skew_kept(
         cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
         r = r.assign(near=r["le"] <= _leeway_of(lw, r["profile"]) + SKEW_NEAR)
-        r = r.assign(on_pace=r["count"].where(r["paced"], 0))
+        r = r.assign(
+            on_pace=r["count"].where(r["paced"], 0),
+            n_kept=r["count"].where(r["cont"], 0),
+            kept_paced=r["cont"] & r["paced"],
+        )
         per = r.groupby("i").agg(
             n=("count", "sum"),
             kept=("cont", "any"),
+            n_kept=("n_kept", "sum"),
+            kept_paced=("kept_paced", "any"),
             far=("far", "any"),
             near=("near", "any"),
             on_pace=("on_pace", "sum"),
@@ -1026,7 +1032,11 @@ def _skew_kept(
             # resumed app fires its cached token within seconds: one use after a pause, then a burst)
             on_pace = int(sub["on_pace"].sum())
             steady |= on_pace >= SKEW_ON_PACE and 2 * on_pace >= int(sub["n"].sum())
-            kept.append((run, (steady or not burst) and len(run) >= 2 and bool(sub["kept"].iloc[1:].any())))
+            # kept after the 401: a failure of a token rejected before, at its pace or in a minute that has more
+            # of them than first failures (a token that failed in an earlier minute); one client id's two
+            # devices - one woken past exp, one firing two calls at once with its expired token - are not that
+            again = sub["kept_paced"] | (2 * sub["n_kept"] > sub["n"])
+            kept.append((run, (steady or not burst) and len(run) >= 2 and bool(again.iloc[1:].any())))
         episodes: list[list[int]] = []
         for k, (run, paced) in enumerate(kept):
             if paced and per.loc[run, "far"].any():
