@@ -272,7 +272,7 @@ def test_a_clock_stepping_behind_on_a_client_with_short_tokens_is_found_after_th
     each time (leeway 0): a clock falling behind, found by the stepping rule. The same steps with a burst of
     seconds in one cycle (a worker pool's cached token, a busy device's requests in flight) are not."""
     short = _cycles("short", [[], [], [], [], [5], [10, 40], [15, 60], []], life=1800)
-    pool = _cycles("pool", [[], [], [], [], [5], [10, 40], [15, 16, 17, 18, 60], []], life=1800)
+    pool = _cycles("pool", [[], [], [], [], [5], [10, 25], [15, 16, 17, 18, 60], []], life=1800)
     inflight = _cycles("inflight", [[3], [], [4], [], [2], []])
     inc = A.clock_skew_incidents(_frame_of(short + pool + inflight))
     assert list(inc["client_id"]) == ["short"], inc
