@@ -96,6 +96,23 @@ def test_clock_skew_offset_and_drift() -> None:
     assert (offsets.loc[offsets["client_id"] == skewed, "offset_s"] <= -300).any()
 
 
+def _uses(client: str, fp: str, iat: int, exp: int, uses: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """Event rows of one token ``fp`` of ``client`` used at ``(time, outcome)`` (a rejection: expired)."""
+    return [
+        {
+            "time": t,
+            "outcome": o,
+            "reason": None if o == "accepted" else "JWT_EXPIRED",
+            "client_id": client,
+            "token_fp": fp,
+            "iat": iat,
+            "nbf": iat,
+            "exp": exp,
+        }
+        for t, o in uses
+    ]
+
+
 def _cycles(
     client: str,
     fails: list[list[int]] | list[list[tuple[int, str]]],
@@ -110,19 +127,7 @@ def _cycles(
         iat, exp, fp = t0 + life * k, t0 + life * (k + 1), f"{client}-{k}"
         past = [(s, "rejected") if isinstance(s, int) else s for s in late]
         uses = [(t, "accepted") for t in range(iat, exp - 59, step)] + [(exp + s, o) for s, o in past]
-        rows += [
-            {
-                "time": t,
-                "outcome": o,
-                "reason": None if o == "accepted" else "JWT_EXPIRED",
-                "client_id": client,
-                "token_fp": fp,
-                "iat": iat,
-                "nbf": iat,
-                "exp": exp,
-            }
-            for t, o in uses
-        ]
+        rows += _uses(client, fp, iat, exp, uses)
     return rows
 
 
@@ -413,19 +418,7 @@ def _refreshing(client: str, fails: list[bool], t0: int = 1_800_000_000, step: i
         if fail:
             uses.append((exp + 78, "rejected"))
             t = exp + 78 + 480
-        rows += [
-            {
-                "time": u,
-                "outcome": o,
-                "reason": None if o == "accepted" else "JWT_EXPIRED",
-                "client_id": client,
-                "token_fp": fp,
-                "iat": iat,
-                "nbf": iat,
-                "exp": exp,
-            }
-            for u, o in uses
-        ]
+        rows += _uses(client, fp, iat, exp, uses)
     return rows
 
 
