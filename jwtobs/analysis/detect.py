@@ -1312,7 +1312,8 @@ def _skew_onset(
     token presented that long past ``exp``: no request in flight). On a client that does fail so often, only
     such a failure in a minute (or the two after one) in which it presented a token more than 5 s past ``exp``
     and was still accepted (``creep``: minutes of :func:`_accepted_late`; sent after ``exp``, not a retry of a
-    request sent before it), and from there on no other near failure."""
+    request sent before it) when it seldom did that before (:func:`_seldom`: a client using its tokens up to
+    ``exp`` + leeway in every cycle does it all day), and from there on no other near failure."""
     mine = late[(late["direction"] == "late") & (late["i"] <= i0)]
     mine = mine[mine["seen"]] if has_cont else mine[mine["i"] < 0]
     cur = rows[(rows["direction"] == "late") & (rows["i"] >= i0)]
@@ -1343,7 +1344,7 @@ def _skew_onset(
         if i in near and i not in kept:
             before = int((near_min < i - back / 2).sum())
             usual = strict or before / max(1.0, (i - back / 2 - first) / back) >= SKEW_USUAL
-            if usual and not (creep and {i - 2, i - 1, i} & creep):
+            if usual and not (creep and {i - 2, i - 1, i} & creep and _seldom(creep, i, back, first)):
                 continue
             strict = usual  # (once the client's usual failures showed, only uses past exp accepted just before)
         elif i not in kept and start - i > 1:  # (the minute before is the 401 the client went on after)
@@ -1356,6 +1357,14 @@ def _skew_onset(
                 continue
         start = min(start, i)
     return start
+
+
+def _seldom(minutes: set[int], i: int, back: float, first: int) -> bool:
+    """Whether a client did what ``minutes`` mark (uses past ``exp`` accepted within the leeway) in fewer than
+    :data:`SKEW_USUAL` of its token cycles before minute ``i`` (``back``: a cycle): a client that does so in
+    every cycle - it uses its tokens up to ``exp`` + leeway - shows nothing new in one more."""
+    earlier = [m for m in minutes if m < i - back / 2]
+    return len(_clusters_of(earlier, back / 2)) / max(1.0, (i - back / 2 - first) / back) < SKEW_USUAL
 
 
 def _skew_cycle(life: dict[str, float], cid: Any) -> float:

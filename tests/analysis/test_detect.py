@@ -561,3 +561,18 @@ def test_a_few_tokens_signed_with_a_kid_before_its_key_set_publishes_it() -> Non
     assert inc["kid"].iloc[0] == "k2"
     assert inc["start"].iloc[0] == pd.Timestamp(t0 + 60 * 60, unit="s", tz="UTC")
     assert inc["count"].iloc[0] == 3
+
+
+def test_a_client_using_its_tokens_up_to_the_leeway_every_cycle_does_not_move_the_onset_back() -> None:
+    """A client that uses its tokens up to ``exp`` + leeway in every cycle (accepted 25-40 s past ``exp``) and
+    fails right past the leeway once a cycle does both all day: when its clock then falls 5-10 min behind, the
+    onset is the clock's first failure, not the routine failure of the cycle before (``jwtobs demo``'s
+    client-09 was put 19 min early so)."""
+    t0 = 1_800_000_000
+    routine: list[list[int] | list[tuple[int, str]]] = [[(25, "accepted"), (75, "rejected")] for _ in range(7)]
+    behind = [[105, 300, 360, 420, 480, 600, 720, 900], [150, 420, 480, 600, 900]]
+    clock = _cycles("lazy", [*routine, [(40, "accepted"), (90, "rejected")], *behind, []])
+    inc = A.clock_skew_incidents(_frame_of(clock))
+    assert list(inc["client_id"]) == ["lazy"], inc
+    exp8 = pd.Timestamp(t0 + 9 * 3600, unit="s", tz="UTC")  # the clock's first cycle ends
+    assert exp8 <= inc["start"].iloc[0] <= exp8 + pd.Timedelta(seconds=300), inc["start"].iloc[0]
