@@ -222,8 +222,9 @@ def small_drifts() -> Iterator[tuple[str, Timeline]]:
     (``typ: JWT``) sent to the API for 20-60 min in every other one, both validator paths, 2-3 replicas,
     devices every 15-60 s, the full background of :mod:`timelines`. A drift this small fails only in the
     last part of its 3 h and only by up to 30-150 s past ``exp`` (the client refreshes 30-120 s early):
-    the clock-skew detectors' hardest population. Added 2026-12-02 (session 6) after the other sets; its
-    seeds were not used to develop the detectors (7000-7099 were)."""
+    the clock-skew detectors' hardest population. Added 2026-12-02 (session 6) after the other sets and run
+    once on the detectors of 6d81570 (clock_skew 2/6, 0.778 over the labels with >= 3 rejections); then used
+    to develop the clock-skew rules of that session, so it is a development set (docs/analysis.md)."""
     rng = random.Random(7100)
     for i in range(10):
         start = rng.uniform(1.5, 3.0) * 3600
