@@ -857,7 +857,8 @@ def _skew_creeping(
     starts doing so in consecutive token cycles (accepted within the validator's leeway), further past
     ``exp`` each cycle, until tokens it still uses are rejected. Too few failures for the count series, but
     the accepted uses past ``exp`` are the clock's own evidence. Found only for a client quiet for
-    :data:`SKEW_QUIET` cycles before; the incident spans the failures (the accepted uses are evidence)."""
+    :data:`SKEW_QUIET` cycles before, failing at its pace (:func:`_skew_at_pace`: not a pool's burst of
+    seconds); the incident spans the failures (the accepted uses are evidence)."""
     lat = ctx.agg.lateness
     if lat.empty:
         return []
@@ -899,6 +900,8 @@ def _skew_creeping(
             n_acc, n_rej = int(pre["count"].sum()), int(rr["count"].sum())
             if not rr["cont"].any():
                 continue  # a client refreshing on the 401 (lazy) or a request in flight: not a clock
+            if not _skew_at_pace(late[late["client_id"] == cid], lw, r0, r1):
+                continue  # a burst of seconds (a pool's cached token fired after a pause), not a clock
             both = pd.concat([pre[["i", "le"]], rr[["i", "le"]]])
             lates = [float(both.loc[both["i"].isin(c), "le"].max()) for c in _clusters_of(both["i"].tolist(), cyc / 2)]
             if lates[-1] <= lates[0]:

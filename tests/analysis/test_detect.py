@@ -576,3 +576,22 @@ def test_a_client_using_its_tokens_up_to_the_leeway_every_cycle_does_not_move_th
     assert list(inc["client_id"]) == ["lazy"], inc
     exp8 = pd.Timestamp(t0 + 9 * 3600, unit="s", tz="UTC")  # the clock's first cycle ends
     assert exp8 <= inc["start"].iloc[0] <= exp8 + pd.Timedelta(seconds=300), inc["start"].iloc[0]
+
+
+def test_uses_accepted_past_exp_then_a_pool_firing_its_cached_token_are_not_a_creeping_clock() -> None:
+    """Leeway 30 s: uses past ``exp`` accepted within the leeway in two cycles, then a worker pool firing the
+    token it cached 4-5 min earlier, six times within 15 s, 3 min past ``exp``: a burst of seconds after a
+    pause, not a clock falling behind (a false creeping clock on a development timeline of the issue's
+    small-drift row before). The creeping clock of the test above is still found."""
+    acc, rej = [(10, "accepted"), (25, "accepted")], [(20, "accepted"), (90, "rejected")]
+    creeping = _cycles("creeping", [[], [], [15], [], acc, [*rej, (150, "rejected")], []])
+    pool = _cycles("pool", [[], [], [15], [], acc, [(5, "accepted"), (15, "accepted")], [], []], step=5)
+    # the pool's last token: used every 5 s until 100 s before exp, then fired at +183..+198
+    last = [r for r in pool if r["token_fp"] == "pool-6"]
+    keep = [r for r in pool if r["token_fp"] != "pool-6" or r["time"] <= r["exp"] - 100]
+    fired = [
+        {**last[0], "time": last[0]["exp"] + s, "outcome": "rejected", "reason": "JWT_EXPIRED"}
+        for s in (183, 191, 193, 195, 197, 198)
+    ]
+    inc = A.clock_skew_incidents(_frame_of(creeping + keep + fired))
+    assert list(inc["client_id"]) == ["creeping"], inc
