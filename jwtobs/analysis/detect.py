@@ -850,6 +850,16 @@ def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:
     return out
 
 
+def _in_use_past_leeway(late: pd.DataFrame, lw: dict[str, float]) -> pd.DataFrame:
+    """Rows of ``late`` (:func:`_skew_late`) rejected past ``exp`` on tokens in use (``seen``) beyond their
+    validator's leeway, with ``far``: more than :data:`SKEW_INFLIGHT` s past it (what requests in flight at
+    expiry do not reach). The rows every shape detector of a clock behind starts from."""
+    rej = late[(late["direction"] == "late") & late["seen"]]
+    limit = _leeway_of(lw, rej["profile"])
+    keep = rej["le"] > limit
+    return rej[keep].assign(far=(rej["le"] > limit + SKEW_INFLIGHT)[keep])
+
+
 def _skew_creeping(
     ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], found: set[tuple[str, Any, Any]]
 ) -> list[dict[str, Any]]:
@@ -866,9 +876,7 @@ def _skew_creeping(
     acc = lat.assign(i=m - ctx.m0)
     acc = acc[(acc["outcome"] == "accepted") & (acc["direction"] == "late") & acc["client_id"].notna()]
     acc = acc[(acc["client_id"] != OTHER) & ctx.known(acc)]
-    rej = late[(late["direction"] == "late") & late["seen"]]
-    limit = _leeway_of(lw, rej["profile"])
-    rej = rej[rej["le"] > limit]
+    rej = _in_use_past_leeway(late, lw)
     out: list[dict[str, Any]] = []
     for cid, a in acc.groupby("client_id"):
         r = rej[rej["client_id"] == cid]
@@ -932,9 +940,7 @@ def _skew_stepping(
     :data:`SKEW_QUIET` cycles fails on tokens in use in :data:`SKEW_STEPS` token cycles in a row, further
     past ``exp`` each cycle, keeping its token after the 401 in at least two of them (a lazy refresher
     refreshes on it)."""
-    rej = late[(late["direction"] == "late") & late["seen"]]
-    limit = _leeway_of(lw, rej["profile"])
-    rej = rej[rej["le"] > limit]
+    rej = _in_use_past_leeway(late, lw)
     out: list[dict[str, Any]] = []
     for cid, r in rej.groupby("client_id"):
         cyc = _skew_cycle(life, cid)
@@ -998,11 +1004,7 @@ def _skew_kept(
     after :data:`SKEW_QUIET` token cycles without a failure past leeway + :data:`SKEW_INFLIGHT`, having
     failed past ``exp`` in fewer than :data:`SKEW_USUAL` of the cycles before the last one (a lazy
     refresher fails in every cycle; the last cycle's failures may be the clock's own first ones)."""
-    rej = late[(late["direction"] == "late") & late["seen"]]
-    limit = _leeway_of(lw, rej["profile"])
-    keep = rej["le"] > limit
-    rej, limit = rej[keep], limit[keep]
-    rej = rej.assign(far=rej["le"] > limit + SKEW_INFLIGHT)
+    rej = _in_use_past_leeway(late, lw)
     out: list[dict[str, Any]] = []
     for cid, r in rej.groupby("client_id"):
         cyc = _skew_cycle(life, cid)
@@ -1166,13 +1168,10 @@ def _skew_refreshed(
     # history: every failure past the leeway no further past exp than a clock would be, in use or not (a clock
     # behind since the client's first token fails in its first cycle too, on a token not seen before)
     before = {str(c): sorted(set(h["i"].tolist())) for c, h in past.groupby("client_id", observed=True)}
-    lat = late[(late["direction"] == "late") & late["seen"]]
-    limit = _leeway_of(lw, lat["profile"])
-    keep = lat["le"] > limit
-    lat, limit = lat[keep], limit[keep]
+    lat = _in_use_past_leeway(late, lw)
     if lat.empty:
         return []
-    lat = lat.assign(far=lat["le"] > limit + SKEW_INFLIGHT, again=lat["count"].where(lat["cont"], 0))
+    lat = lat.assign(again=lat["count"].where(lat["cont"], 0))
     per = lat.groupby(["client_id", "i"], observed=True).agg(
         n=("count", "sum"),
         again=("again", "sum"),

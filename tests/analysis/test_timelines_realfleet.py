@@ -6,6 +6,7 @@ reported. (The full set: benchmarks/bench_detect.py --only-realfleet.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -73,15 +74,11 @@ def test_injected_incidents_found_and_nothing_else(fleet_dir: Path) -> None:
     assert max(score.onset_errors_s) <= 120, score.table
 
 
-_SKEW_FLEET = Fleet(
+_SKEW_FLEET = dataclasses.replace(
+    _FLEET,
     seed=8,
     hours=6.0,
     start_hour=8.0,
-    apis=4,
-    replicas=3,
-    services=8,
-    batch=2,
-    devices=60,
     injected=(Inject("clock_skew", 3 * 3600, duration=2.5 * 3600, skew=600, refresh=True),),
 )
 
