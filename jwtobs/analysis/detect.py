@@ -1143,16 +1143,21 @@ def _skew_refreshed(
     no burst, too few failures for the count series; what shows the clock is the recurrence:
 
     * a client that had (almost) no failure past the leeway in the token cycles before (at least one cycle
-      accepted; failures in fewer than :data:`SKEW_USUAL` of them: a lazy refresher fails in every one)
+      accepted, :data:`SKEW_QUIET` when every failure is within :data:`SKEW_INFLIGHT` s of the leeway: early in
+      the data a busy client whose requests in flight fail at every expiry looks the same; failures in fewer
+      than :data:`SKEW_USUAL` of them: a lazy refresher fails in every one)
       fails on tokens in use (``seen``) in at least :data:`SKEW_GROUP` separate episodes (minutes at most one
-      apart, at most :data:`SKEW_PACE` failures: a worker pool replaying its cached token is a burst) within
+      apart, at most :data:`SKEW_PACE` failures or most at the token's pace: a worker pool replaying its cached
+      token is a burst) within
       :data:`SKEW_GROUP_CYCLES` token cycles, or in a **refresh chain** of that many (each failure one lifetime
       plus its own lateness after the previous one: the token fetched on the 401 expired and failed the same
       way);
     * none further past ``exp`` than :data:`SKEW_REFRESH_MAX` s (a clock, not an old token),
       and at least one ``steady`` (at the token's own pace, or a token kept after its 401 across minutes;
       devices resumed after a pause fire their old token after the pause, never at its pace);
-    * significantly more often than the client's own earlier rate of such failures, with :data:`SKEW_PRIOR`
+    * in fewer than :data:`SKEW_USUAL` of its earlier token cycles and significantly more often than the
+      client's own earlier rate of such failures (against a group with failures more than :data:`SKEW_INFLIGHT`
+      s past the leeway, its history is :func:`_far_history`: failures of tokens in use), with :data:`SKEW_PRIOR`
       minutes at the fleet's rate per client as prior (early in the data a client has little history):
       Poisson tail <= ``SKEW.p_max`` over at least one token cycle, each chain link (counted from the failure or
       from the client's next accepted use: a client with little traffic fetches its new token on its next
@@ -1166,15 +1171,20 @@ def _skew_refreshed(
     past = late[late["direction"] == "late"]
     past = past[(past["le"] > _leeway_of(lw, past["profile"])) & (past["le"] <= SKEW_REFRESH_MAX)]
     # history: every failure past the leeway no further past exp than a clock would be, in use or not (a clock
-    # behind since the client's first token fails in its first cycle too, on a token not seen before)
+    # behind since the client's first token fails in its first cycle too, on a token not seen before) ...
     before = {str(c): sorted(set(h["i"].tolist())) for c, h in past.groupby("client_id", observed=True)}
     lat = _in_use_past_leeway(late, lw)
     if lat.empty:
         return []
-    lat = lat.assign(again=lat["count"].where(lat["cont"], 0))
+    # ... and, against failures well past the leeway, only those of tokens in use (the clock's own shape; see
+    # :func:`_far_history`)
+    in_use = lat[lat["le"] <= SKEW_REFRESH_MAX]
+    before_use = {str(c): set(h["i"].tolist()) for c, h in in_use.groupby("client_id", observed=True)}
+    lat = lat.assign(again=lat["count"].where(lat["cont"], 0), on_pace=lat["count"].where(lat["paced"], 0))
     per = lat.groupby(["client_id", "i"], observed=True).agg(
         n=("count", "sum"),
         again=("again", "sum"),
+        on_pace=("on_pace", "sum"),
         le=("le", "max"),
         far=("far", "any"),
         paced=("paced", "any"),
@@ -1192,6 +1202,8 @@ def _skew_refreshed(
             continue
         lf, first = float(life[cid]), firsts[cid]
         cyc = lf + 10.0
+        every = before.get(cid, [])
+        history = {False: every, True: _far_history(every, before_use.get(cid, set()), first, cyc)}
         g = g.droplevel(0)
         acc_min = accepted.get(cid, [])
         eps, single = [], []
@@ -1202,9 +1214,10 @@ def _skew_refreshed(
             nxt = int(acc_min[k]) if k < len(acc_min) else -1
             e = _Fail(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady, nxt)
             eps.append(e)
-            # a token fired again within the episode, more than SKEW_PACE failures: a burst (a pool's cached
-            # token, a device's in-flight screens); pods of one client failing once each are not
-            if not (e.n > SKEW_PACE and int(sub["again"].sum()) > 0):
+            # a token fired again within the episode, more than SKEW_PACE failures, most not at the token's pace:
+            # a burst (a pool's cached token, a device's in-flight screens); pods of one client failing once each
+            # are not, nor a device going on with its expired token at its pace (its clock)
+            if not (e.n > SKEW_PACE and int(sub["again"].sum()) > 0 and 2 * int(sub["on_pace"].sum()) < e.n):
                 single.append(e)
         if len(single) < SKEW_GROUP:
             continue
@@ -1228,14 +1241,17 @@ def _skew_refreshed(
             bound = max(e.le for e in mem)
             if bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
                 continue
+            far = any(e.far for e in mem)
+            prior = history[far]
             span = (r0 - first) / cyc
             # the share of the earlier token cycles in which it failed so (a lazy refresher, a device behind since
-            # its first token: nearly every one)
-            if span < 1.0 or len({int((i - first) // cyc) for i in before.get(cid, []) if i < r0}) / span >= SKEW_USUAL:
+            # its first token: nearly every one); all near the leeway: SKEW_QUIET cycles of history first
+            usual = len({int((i - first) // cyc) for i in prior if i < r0}) / max(span, 1e-9) >= SKEW_USUAL
+            if span < (1.0 if far else SKEW_QUIET) or usual:
                 continue
             # its own rate of such failures: in the cycles before the last one (whose failures may be the clock's
             # own first ones)
-            hist = [i for i in before.get(cid, []) if i < r0 - cyc]
+            hist = [i for i in prior if i < r0 - cyc]
             rate = (len(hist) + SKEW_PRIOR * fleet_rate) / (max(0.0, r0 - cyc - first) + SKEW_PRIOR)
             mu = rate * max(float(r1 - r0 + 1), cyc)
             pv = _poisson_tail(len(mem), mu)
@@ -1245,7 +1261,7 @@ def _skew_refreshed(
                 # own rate if that is higher
                 w = min(b.le, SKEW_REFRESH_MAX) / 60.0 + 2 * SKEW_LINK + 1
                 pv *= min(1.0, max(w / cyc, 1.0 - math.exp(-rate * w)))
-            if pv > (SKEW.p_max if any(e.far for e in mem) else SKEW_NEAR_P):
+            if pv > (SKEW.p_max if far else SKEW_NEAR_P):
                 continue
             done.append((r0, r1))
             start = r0
@@ -1271,6 +1287,17 @@ def _skew_refreshed(
             out.append(_skew_incident(ctx, cid, _Seg(start, r1, n, mu, pv), ev, n, start, r1, rr))
             found.add((cid, ctx.ts(start), ctx.ts(r1, end=True)))
     return out
+
+
+def _far_history(every: list[int], in_use: set[int], first: int, cyc: float) -> list[int]:
+    """The minutes of a client's history that count against failures well past the leeway
+    (:func:`_skew_refreshed`): its failures on tokens in use (``seen``), and any in its first token cycle (a token
+    older than the data is never ``seen``: a clock behind since then fails there). A stale token presented long
+    after its last use, a worker pool replaying its cached one, a phone woken hours later: every busy client has
+    some, in most token cycles; they are the fleet's background and tell nothing about the client's clock (a
+    clock behind fails on the tokens it is using). Near the leeway (requests in flight at expiry) every failure
+    counts: there the clock's shape is the background's."""
+    return sorted(in_use | {i for i in every if i < first + cyc})
 
 
 def _skew_at_pace(late: pd.DataFrame, lw: dict[str, float], i0: int, i1: int) -> bool:

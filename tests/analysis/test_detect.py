@@ -404,6 +404,48 @@ def test_a_clock_behind_on_a_client_refreshing_after_each_401_is_found_from_its_
     assert A.clock_skew_incidents(_frame_of(_cycles("clock", [[150]] * 5 + fails[4:]) + clean)).empty
 
 
+def test_stale_tokens_a_client_presents_do_not_hide_its_clock_behind() -> None:
+    """A busy client also presents old tokens now and then - a worker pool replaying its cached one, a phone
+    woken 10 min past ``exp``: never accepted in their chain, rejected 600 s past ``exp`` in three of its four
+    clean cycles. Those are the fleet's background, not failures of the tokens it uses: the same recurrence as
+    above (150-200 s past ``exp`` on tokens in use, refreshing on the 401) is still its clock. Failures on
+    tokens in use in the earlier cycles are still its usual, and so is anything in its first cycle (a token
+    older than the data is never seen in use)."""
+    t0 = 1_800_000_000
+    fails: list[list[int]] = [[], [], [], [], [150], [200], [170], []]
+    clean = [r for k in range(8) for r in _cycles(f"clean-{k}", [[]] * 8, step=300)]
+
+    def stale(cycles: list[int]) -> list[dict[str, Any]]:
+        return [
+            r
+            for k in cycles
+            for r in _uses("clock", f"old-{k}", t0 - 7200, t0 + 3600 * k + 400, [(t0 + 3600 * k + 1000, "rejected")])
+        ]
+
+    inc = A.clock_skew_incidents(_frame_of(_cycles("clock", fails) + stale([1, 2, 3]) + clean))
+    assert list(inc["client_id"]) == ["clock"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 5 * 3600 + 150, unit="s", tz="UTC").floor("min")
+    # ... while failures of tokens in use in most earlier cycles are still its usual
+    lazy = _cycles("clock", [[150]] * 5 + fails[4:]) + stale([1, 2, 3])
+    assert A.clock_skew_incidents(_frame_of(lazy + clean)).empty
+    # the history against failures well past the leeway: tokens in use, and anything in the first token cycle
+    assert D._far_history([5, 100, 200, 300], {200, 300}, first=0, cyc=70.0) == [5, 200, 300]
+
+
+def test_a_device_going_on_at_its_pace_with_its_expired_token_is_no_burst() -> None:
+    """The recurrence above, but in one cycle the device goes on with its token after the 401 at its own pace
+    (60, 120 and 180 s past ``exp``, a minute apart like its accepted uses): three failures of one token in
+    one episode, which as a pool's burst would be left out (leaving two episodes: nothing). At its pace they
+    are the clock; the same three within two seconds are a burst still."""
+    fails: list[list[int]] = [[], [], [], [], [150], [60, 120, 180], [170], []]
+    clean = [r for k in range(8) for r in _cycles(f"clean-{k}", [[]] * 8, step=300)]
+    inc = A.clock_skew_incidents(_frame_of(_cycles("clock", fails) + clean))
+    assert list(inc["client_id"]) == ["clock"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(1_800_000_000 + 5 * 3600 + 150, unit="s", tz="UTC").floor("min")
+    burst = [[], [], [], [], [150], [150, 151, 152], [170], []]
+    assert A.clock_skew_incidents(_frame_of(_cycles("clock", burst) + clean)).empty
+
+
 def _refreshing(client: str, fails: list[bool], t0: int = 1_800_000_000, step: int = 300) -> list[dict[str, Any]]:
     """A client with little traffic (a request every ``step`` s) and tokens valid 3 530 s: a clock in time
     fetches a new token at its first request less than 60 s before ``exp``; one behind (``fails[k]``) still
@@ -437,6 +479,17 @@ def test_a_clock_behind_on_a_client_with_little_traffic_is_found_from_a_refresh_
     first = next(r["time"] for r in clock if r["outcome"] == "rejected")
     assert inc["start"].iloc[0] == pd.Timestamp(first, unit="s", tz="UTC").floor("min")
     assert "2 refresh-chain links" in inc["evidence"].iloc[0], inc["evidence"].iloc[0]
+
+
+def test_a_refresh_chain_right_past_the_leeway_early_in_the_data_is_not_yet_a_clock() -> None:
+    """The same chain as above in the client's 2nd-4th token cycles: early in the data nothing tells a clock
+    from a busy client whose requests in flight at every expiry fail right past the leeway (it goes on doing
+    so all day); a chain that close to the leeway needs SKEW_QUIET cycles of the client's history first."""
+    clean = [r for k in range(8) for r in _refreshing(f"clean-{k}", [False] * 10, t0=1_800_000_000 + 37 * k)]
+    early = _refreshing("sync", [False, True, True, True] + [False] * 6)
+    assert A.clock_skew_incidents(_frame_of(early + clean)).empty
+    later = _refreshing("sync", [False] * 3 + [True] * 3 + [False] * 4)
+    assert list(A.clock_skew_incidents(_frame_of(later + clean))["client_id"]) == ["sync"]
 
 
 def test_a_clock_behind_on_a_few_pods_failing_right_past_a_long_leeway_is_found_at_a_stricter_tail() -> None:
