@@ -993,8 +993,9 @@ def _skew_kept(
 
     * fails again a minute or more later at its own pace: at most :data:`SKEW_PACE` failures a minute and
       one a minute on average (a restarted worker pool firing its cached token is a burst of seconds), or
-      in three minutes in a row (no burst lasts that long), or - a busy device, several failures a minute -
-      at least :data:`SKEW_ON_PACE` and half of its failures ``paced`` (the per-event feature: each came the
+      in three minutes in a row, none with more than :data:`SKEW_PACE` (no burst lasts that long), or - a busy
+      device, several failures a minute - at least :data:`SKEW_ON_PACE` and half of its failures ``paced``
+      (the per-event feature: each came the
       token's usual gap after its previous use; a pool fires its cached token once after a pause, then
       within seconds), further than :data:`SKEW_INFLIGHT` s past the leeway (what requests in flight at
       expiry do); or
@@ -1032,7 +1033,9 @@ def _skew_kept(
             # a burst (seconds): more than SKEW_PACE a minute, or more than one a minute across a minute
             # boundary; failures in three minutes in a row are not one burst
             burst = int(sub["n"].max()) > SKEW_PACE or int(sub["n"].sum()) > run[-1] - run[0] + 1
-            steady = any(b - a == 2 for a, b in zip(run, run[2:], strict=False))
+            # (three minutes in a row without a minute of more than SKEW_PACE: a pool's burst of seconds next to
+            # another token's failures in the minutes around it is not that)
+            steady = int(sub["n"].max()) <= SKEW_PACE and any(b - a == 2 for a, b in zip(run, run[2:], strict=False))
             # per event: most failures came at the token's own pace after its previous use (a pool or a
             # resumed app fires its cached token within seconds: one use after a pause, then a burst)
             on_pace = int(sub["on_pace"].sum())

@@ -446,6 +446,28 @@ def test_a_device_going_on_at_its_pace_with_its_expired_token_is_no_burst() -> N
     assert A.clock_skew_incidents(_frame_of(_cycles("clock", burst) + clean)).empty
 
 
+def test_a_pool_burst_next_to_another_tokens_failure_is_not_three_minutes_of_a_clock() -> None:
+    """A token kept after its 401 failing in three minutes in a row is a clock (no burst of seconds lasts that
+    long) - but not when the three minutes are one token's request in flight at expiry (20 s past ``exp``)
+    followed by another token's burst: a worker pool firing its cached token, in use until 10 s before its
+    ``exp``, 332 s past it and then five times within five seconds. The same token failing once a minute for
+    three minutes is still a clock."""
+    t0 = 1_800_000_000
+    clean = [r for k in range(8) for r in _cycles(f"clean-{k}", [[]] * 10, step=300)]
+    pool = _cycles("pool", [[]] * 8 + [[20]], step=60)
+    t1 = t0 + 9 * 3600 + 20 + 60  # the minute after the request in flight
+    exp_y = t1 - 332
+
+    def cached(fails: list[int]) -> list[dict[str, Any]]:
+        uses = [(t, "accepted") for t in range(exp_y - 3600, exp_y - 240, 240)] + [(exp_y - 10, "accepted")]
+        return _uses("pool", "pool-cached", exp_y - 3600, exp_y, uses + [(t, "rejected") for t in fails])
+
+    burst = cached([t1] + [t1 + 60 + j for j in range(5)])
+    assert A.clock_skew_incidents(_frame_of(pool + burst + clean)).empty
+    paced = cached([t1, t1 + 60, t1 + 120])
+    assert list(A.clock_skew_incidents(_frame_of(pool + paced + clean))["client_id"]) == ["pool"]
+
+
 def _refreshing(client: str, fails: list[bool], t0: int = 1_800_000_000, step: int = 300) -> list[dict[str, Any]]:
     """A client with little traffic (a request every ``step`` s) and tokens valid 3 530 s: a clock in time
     fetches a new token at its first request less than 60 s before ``exp``; one behind (``fails[k]``) still
