@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_detect.py --quick         # 1 quiet day + 4 incident timelines
     .venv/bin/python benchmarks/bench_detect.py --no-holdout    # without the hold-out timelines
     .venv/bin/python benchmarks/bench_detect.py --only-realfleet  # only the real-fleet set (~6 min)
-    .venv/bin/python benchmarks/bench_detect.py --realfleet-version 1,2,3,4,5,6 --cache /tmp/bd-cache \
+    .venv/bin/python benchmarks/bench_detect.py --realfleet-version 1,2,3,4,5,6,7 --cache /tmp/bd-cache \
         --markdown /tmp/tables.md                                  # every set (docs/analysis.md's tables)
     .venv/bin/python benchmarks/bench_detect.py --no-realfleet  # without it
     .venv/bin/python benchmarks/bench_detect.py --only-restart-heavy  # the 4 restart-heavy quiet days (~4 min)
@@ -528,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         "--realfleet-version",
         default="1",
         metavar="N[,N...]",
-        help="which real-fleet sets: 1 the first; 2-6 fresh seeds (realfleet.suite); e.g. 1,2,3,4,5,6",
+        help="which real-fleet sets: 1 the first; 2-7 fresh seeds (realfleet.suite); e.g. 1,2,3,4,5,6,7",
     )
     args = ap.parse_args(argv)
     try:
