@@ -119,9 +119,18 @@ def test_4mb_adversarial_input_is_linear(name: str) -> None:
     assert_scrub_linear(name, INPUTS[name]()[:SIZE])
 
 
+def _cpu(text: str) -> float:
+    start = time.thread_time()
+    scrub(text)
+    return time.thread_time() - start
+
+
 def assert_scrub_linear(name: str, text: str) -> None:
     """``scrub`` of a 4 MB text is under the bound, or (a slow or busy machine) at most 6x the time of a quarter
-    of the input: linear time gives ~4x, quadratic ~16x. Either way never over 4x the bound."""
+    of the input: linear time gives ~4x, quadratic ~16x. Either way never over 4x the bound. On the slow path
+    each size is timed twice and the faster run counts: one run can be slowed by the machine (seen in a
+    clean-clone CI run: 4.27 s for 4 MB against 0.64 s for 1 MB, 6.7x, where the same sizes timed again in
+    one process took 2.8-3.0 s and 0.70-0.77 s, 4.0-4.2x)."""
     assert len(text) == SIZE
     start = time.thread_time()
     out = scrub(text)
@@ -129,9 +138,8 @@ def assert_scrub_linear(name: str, text: str) -> None:
     assert isinstance(out, str)
     if elapsed < BOUND_S:
         return
-    start = time.thread_time()
-    scrub(text[: SIZE // 4])
-    quarter = time.thread_time() - start
+    elapsed = min(elapsed, _cpu(text))
+    quarter = min(_cpu(text[: SIZE // 4]), _cpu(text[: SIZE // 4]))
     per_kb = elapsed * 1e6 / (SIZE / 1024)
     assert elapsed < 4 * BOUND_S and elapsed < 6 * quarter, (
         f"{name}: {elapsed:.2f} s for 4 MB ({per_kb:.0f} us/KB), {quarter:.2f} s for 1 MB"
