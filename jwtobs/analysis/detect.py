@@ -503,21 +503,31 @@ def _attack_level(x: Arr, lam0: Arr) -> Arr:
     """Per minute, the count from which a minute is part of a burst: a multiple of the trailing mean (scanners
     come and go, 1-3 a minute each) and ATTACK_ACTIVE x the ATTACK_Q quantile of the last ATTACK_HISTORY
     minutes that were not part of a burst themselves (overlapping scanner sessions; a long burst must not
-    become its own usual level)."""
+    become its own usual level); until ATTACK_HISTORY_MIN such minutes lie behind a minute (the start of the
+    data), that quantile of the first ATTACK_HISTORY minutes' (overlapping scanner sessions in the first half
+    hour were false bursts against the trailing mean alone)."""
     out: Arr = np.maximum(3.0 * lam0, lam0 + 5.0)
+    # until ATTACK_HISTORY_MIN usual minutes lie behind a minute (the start of the data), the busy level of the
+    # first ATTACK_HISTORY minutes' usual ones: the analysis reads the whole timeline, so it may read ahead
+    first = [float(v) for v, lv in zip(x[:ATTACK_HISTORY], out[:ATTACK_HISTORY], strict=True) if v < lv]
+    warm = _quantile_sorted(sorted(first)) if len(first) >= ATTACK_HISTORY_MIN else 0.0
     window: collections.deque[tuple[int, float]] = collections.deque()
     ranked: list[float] = []
     for i in range(len(x)):
         while window and window[0][0] <= i - ATTACK_HISTORY:
             ranked.pop(bisect.bisect_left(ranked, window.popleft()[1]))
-        if len(ranked) >= ATTACK_HISTORY_MIN:
-            busy = ranked[min(len(ranked) - 1, math.ceil(ATTACK_Q * len(ranked)) - 1)]
-            out[i] = max(out[i], ATTACK_ACTIVE * busy)
+        busy = _quantile_sorted(ranked) if len(ranked) >= ATTACK_HISTORY_MIN else warm
+        out[i] = max(out[i], ATTACK_ACTIVE * busy)
         if x[i] < out[i]:
             v = float(x[i])
             window.append((i, v))
             bisect.insort(ranked, v)
     return out
+
+
+def _quantile_sorted(ranked: list[float]) -> float:
+    """The ATTACK_Q quantile of an ascending list (its rank, not an interpolation)."""
+    return ranked[min(len(ranked) - 1, math.ceil(ATTACK_Q * len(ranked)) - 1)]
 
 
 def _attack_cores(x: Arr, lam0: Arr, segs: list[_Seg]) -> list[_Seg]:

@@ -560,6 +560,35 @@ def test_a_burst_that_saturates_at_once_is_judged_on_all_its_minutes() -> None:
     assert inc["count"].iloc[0] >= 16 + 18 + 20 + 25
 
 
+def _forged(t0: int, per_minute: list[int]) -> pd.DataFrame:
+    """Accepted traffic, and ``per_minute[m]`` tokens of no accepted client in minute ``m``."""
+    rows = _traffic(t0, len(per_minute))
+    for m, n in enumerate(per_minute):
+        rows += [
+            {"time": t0 + 60 * m + 60 * k // n, "outcome": "rejected", "reason": "JWT_UNSIGNED", "exp": t0 + 86400}
+            for k in range(n)
+        ]
+    df = _frame_of(rows)
+    df.loc[df["outcome"] == "rejected", "kid"] = None
+    return df
+
+
+def test_scanner_sessions_overlapping_at_the_start_of_the_data_are_no_burst() -> None:
+    """Scanner sessions overlap to 8-12 tokens a minute in the data's first half hour, then come and go at 0-6 a
+    minute for 6 h: before 30 usual minutes lie behind it, the start has only the trailing mean to compare with
+    (a false burst on the fresh real-fleet v6, twice); the analysis reads the whole timeline, so the busy level
+    of the first 6 h's usual minutes applies there too. A real burst (40 a minute for 4 minutes) in the same
+    place is still one."""
+    t0 = 1_800_000_000
+    usual = [(m * 3) % 7 for m in range(360)]
+    start = [1, 0, 2, 1, 0, 1, 2, 3, 2, 4, 3, 5, 8, 6, 9, 12, 7, 11, 10, 12, 9, 8, 5, 4, 3, 2, 2, 1, 1, 0]
+    assert A.attack_bursts(_forged(t0, start + usual)).empty
+    attack = [*start[:12], 40, 42, 38, 41, *start[16:]]
+    inc = A.attack_bursts(_forged(t0, attack + usual))
+    assert list(inc["kind"]) == ["attack_burst"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 12 * 60, unit="s", tz="UTC")
+
+
 def test_one_caller_retrying_through_a_short_blip_is_not_a_jwks_outage() -> None:
     """A batch job fires one cached token 26 times in 22 s while its API cannot fetch the key set for a moment:
     one caller, one observation a minute, not an outage. Three clients failing for ten minutes are one."""
