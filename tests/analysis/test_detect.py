@@ -540,26 +540,6 @@ def _traffic(t0: int, minutes: int, clients: tuple[str, ...] = ("a", "b", "c")) 
     ]
 
 
-def test_a_burst_that_saturates_at_once_is_judged_on_all_its_minutes() -> None:
-    """A scanner drizzle (about one forged token every two minutes), then a burst of 16-25 forged tokens a
-    minute for 5 minutes: the CUSUM hits its cap in the burst's first minute, which alone holds fewer tokens
-    than a burst needs. The burst is judged on every minute it stays at the cap, and found from its onset."""
-    t0 = 1_800_000_000
-    rows = _traffic(t0, 240)
-    forged = [1 if m % 3 == 0 else 0 for m in range(180)] + [16, 18, 20, 25, 7] + [m % 2 for m in range(55)]
-    for m, n in enumerate(forged):
-        rows += [
-            {"time": t0 + 60 * m + 60 * k // n, "outcome": "rejected", "reason": "JWT_UNSIGNED", "exp": t0 + 86400}
-            for k in range(n)
-        ]
-    df = _frame_of(rows)
-    df.loc[df["outcome"] == "rejected", "kid"] = None
-    inc = A.attack_bursts(df)
-    assert list(inc["kind"]) == ["attack_burst"], inc
-    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 180 * 60, unit="s", tz="UTC")
-    assert inc["count"].iloc[0] >= 16 + 18 + 20 + 25
-
-
 def _forged(t0: int, per_minute: list[int]) -> pd.DataFrame:
     """Accepted traffic, and ``per_minute[m]`` tokens of no accepted client in minute ``m``."""
     rows = _traffic(t0, len(per_minute))
@@ -571,6 +551,18 @@ def _forged(t0: int, per_minute: list[int]) -> pd.DataFrame:
     df = _frame_of(rows)
     df.loc[df["outcome"] == "rejected", "kid"] = None
     return df
+
+
+def test_a_burst_that_saturates_at_once_is_judged_on_all_its_minutes() -> None:
+    """A scanner drizzle (about one forged token every two minutes), then a burst of 16-25 forged tokens a
+    minute for 5 minutes: the CUSUM hits its cap in the burst's first minute, which alone holds fewer tokens
+    than a burst needs. The burst is judged on every minute it stays at the cap, and found from its onset."""
+    t0 = 1_800_000_000
+    forged = [1 if m % 3 == 0 else 0 for m in range(180)] + [16, 18, 20, 25, 7] + [m % 2 for m in range(55)]
+    inc = A.attack_bursts(_forged(t0, forged))
+    assert list(inc["kind"]) == ["attack_burst"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 180 * 60, unit="s", tz="UTC")
+    assert inc["count"].iloc[0] >= 16 + 18 + 20 + 25
 
 
 def test_scanner_sessions_overlapping_at_the_start_of_the_data_are_no_burst() -> None:
