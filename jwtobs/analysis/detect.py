@@ -507,8 +507,7 @@ def _attack_level(x: Arr, lam0: Arr) -> Arr:
     data), that quantile of the first ATTACK_HISTORY minutes' (overlapping scanner sessions in the first half
     hour were false bursts against the trailing mean alone)."""
     out: Arr = np.maximum(3.0 * lam0, lam0 + 5.0)
-    # until ATTACK_HISTORY_MIN usual minutes lie behind a minute (the start of the data), the busy level of the
-    # first ATTACK_HISTORY minutes' usual ones: the analysis reads the whole timeline, so it may read ahead
+    # (the analysis reads the whole timeline: at its start it may read ahead)
     first = [float(v) for v, lv in zip(x[:ATTACK_HISTORY], out[:ATTACK_HISTORY], strict=True) if v < lv]
     warm = _quantile_sorted(sorted(first)) if len(first) >= ATTACK_HISTORY_MIN else 0.0
     window: collections.deque[tuple[int, float]] = collections.deque()
@@ -863,11 +862,24 @@ def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:
 def _in_use_past_leeway(late: pd.DataFrame, lw: dict[str, float]) -> pd.DataFrame:
     """Rows of ``late`` (:func:`_skew_late`) rejected past ``exp`` on tokens in use (``seen``) beyond their
     validator's leeway, with ``far``: more than :data:`SKEW_INFLIGHT` s past it (what requests in flight at
-    expiry do not reach). The rows every shape detector of a clock behind starts from."""
+    expiry do not reach), and the row's count again as ``n_kept`` where its token was kept after a 401
+    (``cont``) and as ``on_pace`` where it came at the token's pace (``paced``), else 0 (summed per minute).
+    The rows every shape detector of a clock behind starts from."""
     rej = late[(late["direction"] == "late") & late["seen"]]
     limit = _leeway_of(lw, rej["profile"])
     keep = rej["le"] > limit
-    return rej[keep].assign(far=(rej["le"] > limit + SKEW_INFLIGHT)[keep])
+    rej = rej[keep]
+    return rej.assign(
+        far=rej["le"] > limit[keep] + SKEW_INFLIGHT,
+        n_kept=rej["count"].where(rej["cont"], 0),
+        on_pace=rej["count"].where(rej["paced"], 0),
+    )
+
+
+def _mostly_paced(on_pace: int, n: int) -> bool:
+    """Whether at least half of ``n`` failures came at their token's own pace (``on_pace`` of them): a device
+    going on with its expired token, not a pool or a resumed app firing a cached one within seconds."""
+    return 2 * on_pace >= n
 
 
 def _skew_creeping(
@@ -1021,11 +1033,7 @@ def _skew_kept(
         cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
         r = r.assign(near=r["le"] <= _leeway_of(lw, r["profile"]) + SKEW_NEAR)
-        r = r.assign(
-            on_pace=r["count"].where(r["paced"], 0),
-            n_kept=r["count"].where(r["cont"], 0),
-            kept_paced=r["cont"] & r["paced"],
-        )
+        r = r.assign(kept_paced=r["cont"] & r["paced"])
         per = r.groupby("i").agg(
             n=("count", "sum"),
             kept=("cont", "any"),
@@ -1042,14 +1050,15 @@ def _skew_kept(
                 continue
             # a burst (seconds): more than SKEW_PACE a minute, or more than one a minute across a minute
             # boundary; failures in three minutes in a row are not one burst
-            burst = int(sub["n"].max()) > SKEW_PACE or int(sub["n"].sum()) > run[-1] - run[0] + 1
+            peak, total = int(sub["n"].max()), int(sub["n"].sum())
+            burst = peak > SKEW_PACE or total > run[-1] - run[0] + 1
             # (three minutes in a row without a minute of more than SKEW_PACE: a pool's burst of seconds next to
             # another token's failures in the minutes around it is not that)
-            steady = int(sub["n"].max()) <= SKEW_PACE and any(b - a == 2 for a, b in zip(run, run[2:], strict=False))
+            steady = peak <= SKEW_PACE and any(b - a == 2 for a, b in zip(run, run[2:], strict=False))
             # per event: most failures came at the token's own pace after its previous use (a pool or a
             # resumed app fires its cached token within seconds: one use after a pause, then a burst)
             on_pace = int(sub["on_pace"].sum())
-            steady |= on_pace >= SKEW_ON_PACE and 2 * on_pace >= int(sub["n"].sum())
+            steady |= on_pace >= SKEW_ON_PACE and _mostly_paced(on_pace, total)
             # kept after the 401: a failure of a token rejected before, at its pace or in a minute that has more
             # of them than first failures (a token that failed in an earlier minute); one client id's two
             # devices - one woken past exp, one firing two calls at once with its expired token - are not that
@@ -1193,10 +1202,9 @@ def _skew_refreshed(
     # :func:`_far_history`)
     in_use = lat[lat["le"] <= SKEW_REFRESH_MAX]
     before_use = {str(c): set(h["i"].tolist()) for c, h in in_use.groupby("client_id", observed=True)}
-    lat = lat.assign(again=lat["count"].where(lat["cont"], 0), on_pace=lat["count"].where(lat["paced"], 0))
     per = lat.groupby(["client_id", "i"], observed=True).agg(
         n=("count", "sum"),
-        again=("again", "sum"),
+        n_kept=("n_kept", "sum"),
         on_pace=("on_pace", "sum"),
         le=("le", "max"),
         far=("far", "any"),
@@ -1216,7 +1224,7 @@ def _skew_refreshed(
         lf, first = float(life[cid]), firsts[cid]
         cyc = lf + 10.0
         every = before.get(cid, [])
-        history = {False: every, True: _far_history(every, before_use.get(cid, set()), first, cyc)}
+        in_use_or_first = _far_history(every, before_use.get(cid, set()), first, cyc)
         g = g.droplevel(0)
         acc_min = accepted.get(cid, [])
         eps, single = [], []
@@ -1230,7 +1238,8 @@ def _skew_refreshed(
             # a token fired again within the episode, more than SKEW_PACE failures, most not at the token's pace:
             # a burst (a pool's cached token, a device's in-flight screens); pods of one client failing once each
             # are not, nor a device going on with its expired token at its pace (its clock)
-            if not (e.n > SKEW_PACE and int(sub["again"].sum()) > 0 and 2 * int(sub["on_pace"].sum()) < e.n):
+            burst = e.n > SKEW_PACE and int(sub["n_kept"].sum()) > 0
+            if not (burst and not _mostly_paced(int(sub["on_pace"].sum()), e.n)):
                 single.append(e)
         if len(single) < SKEW_GROUP:
             continue
@@ -1255,12 +1264,13 @@ def _skew_refreshed(
             if bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
                 continue
             far = any(e.far for e in mem)
-            prior = history[far]
+            prior = in_use_or_first if far else every
             span = (r0 - first) / cyc
             # the share of the earlier token cycles in which it failed so (a lazy refresher, a device behind since
             # its first token: nearly every one); all near the leeway: SKEW_QUIET cycles of history first
-            usual = len({int((i - first) // cyc) for i in prior if i < r0}) / max(span, 1e-9) >= SKEW_USUAL
-            if span < (1.0 if far else SKEW_QUIET) or usual:
+            if span < (1.0 if far else SKEW_QUIET):
+                continue
+            if len({int((i - first) // cyc) for i in prior if i < r0}) / span >= SKEW_USUAL:
                 continue
             # its own rate of such failures: in the cycles before the last one (whose failures may be the clock's
             # own first ones)
