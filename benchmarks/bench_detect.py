@@ -10,6 +10,7 @@
     .venv/bin/python benchmarks/bench_detect.py --only-restart-heavy  # the 4 restart-heavy quiet days (~4 min)
     .venv/bin/python benchmarks/bench_detect.py --only-small-drifts  # the issue's 0 -> 120 s drifts (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --only-holdout 6     # one hold-out version (~2-4 min)
+    .venv/bin/python benchmarks/bench_detect.py --only-server-clocks  # the server clock faults (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --cache /tmp/bd-cache  # keep each scenario's events: a re-run
                                                                        # after a detector change only re-scores
 
@@ -27,6 +28,9 @@ Three sets of timelines, reported apart:
   v1, v2, v4, v6, v8 and v14 were used to tune the detectors after their first run; the others are clean
   (see :func:`holdout`; v6-v17 made in session 7).
 * ``small drifts``: the issue's "clock drifting 0 -> 120 s over 3 h" row on 10 seeds (:func:`small_drifts`).
+* ``server clocks``: clocks many clients share going wrong (:func:`server_clocks`, :mod:`clockfaults`): the
+  issuer's clock ahead, one validator replica's ahead or behind, 90-900 s for 1-3 h, with two other incidents
+  and the full background (``--only-server-clocks``; v1-v3 development sets, v4 run once).
 * ``restart-heavy``: 4 quiet days of restart-heavy fleets (:func:`restart_heavy`: 6-10 worker-pool restarts
   per client and day replaying cached tokens, requests every 15-60 s), with the hold-outs.
 * ``realfleet``: benchmarks/realfleet.py, timelines whose every event comes from the real validator code
@@ -67,6 +71,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import clockfaults
 import pandas as pd
 from timelines import Injected, Timeline, generate
 
@@ -127,6 +132,16 @@ def suite(quick: bool = False) -> Iterator[tuple[str, Timeline]]:
         )
 
 
+#: the fleets of the hold-out and server-clock timelines: busier and slower clients, 1-3 issuers, more expired
+#: tokens and scanners, restarts
+_FLEETS: list[dict[str, Any]] = [
+    {"interval": 30.0, "clients": 50, "expired_share": 0.02},
+    {"interval": 120.0, "clients": 25, "scanner_rate": 1.0},
+    {"interval": 60.0, "clients": 40, "issuers": 3, "apis": 5, "restarts_per_client_day": 4.0},
+    {"interval": 90.0, "clients": 35, "issuers": 1, "apis": 3, "expired_share": 0.01},
+]
+
+
 def holdout(version: int = 2) -> Iterator[tuple[str, Timeline]]:
     """Variants of the independent timelines reported apart: other seeds, busier and slower fleets, more
     expired tokens and scanners, 1-3 issuers, shorter and longer drifts, smaller and larger skews.
@@ -152,12 +167,6 @@ def holdout(version: int = 2) -> Iterator[tuple[str, Timeline]]:
         "quiet",
         Timeline(seed=base + 1, hours=24, path="wrap", replicas=2, clients=25, interval=120.0, scanner_rate=3.0),
     )
-    fleets = [
-        {"interval": 30.0, "clients": 50, "expired_share": 0.02},
-        {"interval": 120.0, "clients": 25, "scanner_rate": 1.0},
-        {"interval": 60.0, "clients": 40, "issuers": 3, "apis": 5, "restarts_per_client_day": 4.0},
-        {"interval": 90.0, "clients": 35, "issuers": 1, "apis": 3, "expired_share": 0.01},
-    ]
     for i in range(10 if small else 8):
         top = 400.0 if small else 600.0
         drift = Injected("clock_skew", 0, duration=rng.uniform(2, 4) * 3600, skew=rng.uniform(150, top), drift=True)
@@ -180,7 +189,7 @@ def holdout(version: int = 2) -> Iterator[tuple[str, Timeline]]:
             path=("verifier", "wrap")[i % 2],
             replicas=2 + i % 2,
             injected=spaced,
-            **fleets[i % len(fleets)],  # type: ignore[arg-type]
+            **_FLEETS[i % len(_FLEETS)],  # type: ignore[arg-type]
         )
         yield "incident", tl
 
@@ -255,6 +264,49 @@ def small_drifts() -> Iterator[tuple[str, Timeline]]:
                 injected=tuple(injected),
             ),
         )
+
+
+def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
+    """Clocks many clients share going wrong (:mod:`clockfaults`, kind ``server_clock_skew``): the issuer's
+    clock ahead (tokens minted in the future), one validator replica's clock ahead (tokens expire early there)
+    or behind (fresh tokens not yet valid there), 90-900 s for 1-3 h, in 12 x 14 h timelines with two other
+    incidents of any kind (a client's own clock skew among them) and the full background of :mod:`timelines`,
+    on the fleets of :func:`holdout`. Versions 1 and 2 (seeds 3000-3011, 3100-3111) were made with the
+    detector (session 8) and developed on; version 3 (3200-3211) was run once on its first complete form (the
+    clean figure in docs/analysis.md) and then looked at; version 4 (3300-3311) was made after the last change
+    and run once."""
+    from clockfaults import VARIANTS
+
+    rng = random.Random(3000 + 100 * (version - 1))
+    for i in range(12):
+        fault = Injected(
+            "server_clock_skew",
+            0,
+            duration=rng.uniform(1, 3) * 3600,
+            skew=rng.uniform(90, 900),
+            scope=VARIANTS[i % len(VARIANTS)],
+        )
+        picks = [fault, *rng.sample(_variants(rng), 2)]
+        rng.shuffle(picks)
+        spaced = tuple(
+            Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 4.0 * k) + rng.uniform(0, 1800)})
+            for k, inj in enumerate(picks)
+        )
+        yield (
+            "incident",
+            Timeline(
+                seed=3000 + 100 * (version - 1) + i,
+                hours=14.0,
+                path=("verifier", "wrap")[i % 2],
+                replicas=2 + i % 3,
+                injected=spaced,
+                **_FLEETS[i % len(_FLEETS)],  # type: ignore[arg-type]
+            ),
+        )
+
+
+#: the server-clock versions of the full suite (:func:`server_clocks`)
+SERVER_CLOCKS = (1, 2, 3, 4)
 
 
 def _realfleet_runs(
@@ -515,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-small-drifts", action="store_true", help="only the issue's small drifts (0 -> 120 s)")
     ap.add_argument("--only-holdout", type=int, default=None, metavar="N", help="only hold-out version N")
     ap.add_argument(
+        "--only-server-clocks", action="store_true", help="only the server clock faults (server_clock_skew)"
+    )
+    ap.add_argument(
         "--markdown", type=Path, default=None, metavar="FILE", help="also write the docs' tables (per set, per kind)"
     )
     ap.add_argument(
@@ -537,13 +592,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--realfleet-version: a comma-separated list of numbers, not {args.realfleet_version!r}")
     if args.only_realfleet:
         args.no_timelines, args.sim = True, 0
-    if args.only_restart_heavy or args.only_small_drifts or args.only_holdout is not None:
+    if args.only_restart_heavy or args.only_small_drifts or args.only_holdout is not None or args.only_server_clocks:
         args.no_realfleet, args.sim = True, 0
     sets = (
         "timelines",
         *(f"holdout v{v}" for v in HOLDOUTS),
         "restart-heavy",
         "small drifts",
+        *(f"server clocks v{v}" for v in SERVER_CLOCKS),
         *(f"realfleet v{v}" for v in versions),
         "simulator",
     )
@@ -557,15 +613,24 @@ def main(argv: list[str] | None = None) -> int:
         runs += [(f"holdout v{v}", w, tl) for v in HOLDOUTS for w, tl in holdout(v)]
         runs += [("restart-heavy", w, tl) for w, tl in restart_heavy()]
         runs += [("small drifts", w, tl) for w, tl in small_drifts()]
+        runs += [(f"server clocks v{v}", w, tl) for v in SERVER_CLOCKS for w, tl in server_clocks(v)]
     if args.only_restart_heavy:
         runs = [("restart-heavy", w, tl) for w, tl in restart_heavy()]
     if args.only_small_drifts:
         runs = [("small drifts", w, tl) for w, tl in small_drifts()]
     if args.only_holdout is not None:
         runs = [(f"holdout v{args.only_holdout}", w, tl) for w, tl in holdout(args.only_holdout)]
+    if args.only_server_clocks:
+        runs = [(f"server clocks v{v}", w, tl) for v in SERVER_CLOCKS for w, tl in server_clocks(v)]
     cache = Cache(args.cache)
     for which, what, tl in runs:
-        events, changes, labels = cache.get(which, f"{what}-{tl.seed}", generate, tl)
+        if which.startswith("server clocks"):
+            # (clockfaults.py is not in generator_digest: its own digest names its scenarios)
+            own = hashlib.sha256((_ROOT / "benchmarks" / "clockfaults.py").read_bytes()).hexdigest()[:12]
+            name = f"{what}-{tl.seed}-{own}"
+            events, changes, labels = cache.get(which, name, clockfaults.generate, tl)
+        else:
+            events, changes, labels = cache.get(which, f"{what}-{tl.seed}", generate, tl)
         inc = A.incidents(events, changes)
         t = tally[which]
         t.events += len(events)

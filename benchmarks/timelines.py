@@ -511,12 +511,13 @@ def _iso(t: float) -> str:
     return pd.Timestamp(t, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
-def generate(tl: Timeline) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
-    """(events as :func:`jwtobs.analysis.load_events` returns them, key-set changes, labels)."""
+def generate(tl: Timeline, gen: type[_Gen] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """(events as :func:`jwtobs.analysis.load_events` returns them, key-set changes, labels); ``gen``: a
+    subclass of the generator (``clockfaults.FaultGen``)."""
     from jwtobs.analysis.load import EVENT_DTYPES
     from jwtobs.events import EVENT_FIELDS
 
-    g = _Gen(tl)
+    g = (gen or _Gen)(tl)
     g.run()
     ev = pd.DataFrame(g.ev, columns=list(EVENT_FIELDS))
     ev["time"] = pd.to_datetime(ev["time"], unit="s", utc=True)

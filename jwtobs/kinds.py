@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["Severity", "KindInfo", "KIND_INFO", "INCIDENT_KINDS", "SEVERITIES"]
+__all__ = ["Severity", "KindInfo", "KIND_INFO", "INCIDENT_KINDS", "SIMULATED_KINDS", "SEVERITIES"]
 
 Severity = Literal["low", "medium", "high", "critical"]
 #: in increasing order
@@ -20,11 +20,13 @@ SEVERITIES: Final[tuple[Severity, ...]] = ("low", "medium", "high", "critical")
 @dataclass(frozen=True, slots=True)
 class KindInfo:
     """One incident kind: its scope (which incident column names the culprit), the severity it gets when
-    it touches a small part of the traffic, and a one-line summary."""
+    it touches a small part of the traffic, a one-line summary, and whether ``jwtobs.simulate`` injects it
+    (``simulated``; the others are injected by the benchmarks' own generators)."""
 
     scope: Literal["issuer", "kid", "client", "profile", "fleet"]
     severity: Severity
     summary: str
+    simulated: bool = True
 
 
 KIND_INFO: Final[dict[str, KindInfo]] = {
@@ -36,6 +38,13 @@ KIND_INFO: Final[dict[str, KindInfo]] = {
     ),
     "clock_skew": KindInfo(
         "client", "medium", "a client keeps using tokens past exp (or before nbf): its clock is off"
+    ),
+    "server_clock_skew": KindInfo(
+        "issuer",
+        "high",
+        "many clients' tokens fail on time at once: the issuer's clock (tokens stamped in the future or past) or "
+        "the validators' is off, not the clients' (issuer set when they share one, profile when one API fails)",
+        simulated=False,  # benchmarks/clockfaults.py injects it
     ),
     "audience_misconfig": KindInfo(
         "profile",
@@ -49,3 +58,5 @@ KIND_INFO: Final[dict[str, KindInfo]] = {
     ),
 }
 INCIDENT_KINDS: Final[tuple[str, ...]] = tuple(KIND_INFO)
+#: the kinds ``jwtobs.simulate`` can inject (scenario files, the demo, its benchmark suite)
+SIMULATED_KINDS: Final[tuple[str, ...]] = tuple(k for k, info in KIND_INFO.items() if info.simulated)

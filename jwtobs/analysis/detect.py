@@ -107,6 +107,16 @@ SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6, back=
 SKEW = Params(shift=0.1, h=8.0, floor=0.005, min_count=3, window=360)
 #: a clock that is off shows in every request until the client renews: at least this many distinct minutes
 SKEW_MINUTES = 4
+#: ``server_clock_skew``: a significant run of the number of accepted clients failing on time per minute
+#: (SHARED) in which at least SHARED_CLIENTS fail in two minutes or more: a clock they share is off (the issuer's
+#: or the validators'), not theirs; the clients' own clock-skew incidents of the same direction starting while
+#: it is off (most of their failures from SHARED_BEFORE minutes before its onset to SHARED_AFTER after its end)
+#: are its own
+SHARED_CLIENTS = 3
+SHARED_BEFORE = 5
+SHARED_AFTER = 30
+SHARED_OWN = 30
+SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360)
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
 #: ... over tokens rejected while in use only for a client that did so in fewer than this share of its
@@ -828,7 +838,7 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
         rows += _skew_kept(ctx, late, lw, life, found)
         found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
         rows += _skew_refreshed(ctx, late, lw, life, found)
-    return _frame(_skew_merged(ctx, rows, life))
+    return _frame(_skew_shared(ctx, late, lw, _skew_merged(ctx, rows, life)))
 
 
 def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) -> list[dict[str, Any]]:
@@ -846,6 +856,113 @@ def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) 
             continue
         out.append(dict(r))
     return out
+
+
+def _skew_shared(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``server_clock_skew`` incidents (:func:`_server_clocks`) and the clients' own clock-skew incidents
+    ``rows`` but those a server clock explains: most of their failures (before ``nbf``, or past ``exp`` on tokens
+    in use) fall while it is off, from :data:`SHARED_BEFORE` minutes before to :data:`SHARED_AFTER` after (a
+    client's own clock that was off before, and goes on failing through it, stays its own). Either direction:
+    a validator whose clock is behind also accepts expired tokens, so their later uses elsewhere fail past
+    ``exp`` shortly after an acceptance, as a client's clock behind would."""
+    servers = _server_clocks(ctx, late, lw)
+    if not servers:
+        return rows
+    out = [s for s, _span in servers]
+    for r in rows:
+        g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
+        g = g[(g["direction"] == "early") | g["seen"]]  # (not stale tokens replayed meanwhile)
+        far = g["le"] > _leeway_of(lw, g["profile"]) + SKEW_INFLIGHT
+        g = g.assign(own=(g["direction"] == "early") | (far & g["paced"]))
+        n = int(g["count"].sum())
+        if not any(_explains(g, span, n) for _s, span in servers):
+            out.append(r)
+    return out
+
+
+def _explains(g: pd.DataFrame, span: _Seg, n: int) -> bool:
+    """Whether a server clock off in minutes ``span`` explains a client's ``n`` failures ``g``: most of them fall
+    in it, and fewer than ``SKEW.min_count`` of them (``own``: before ``nbf``, or at the token's pace beyond what
+    requests in flight at expiry reach) more than :data:`SHARED_OWN` minutes before it (a clock of its own that
+    was off before; not a pool's burst replaying its cached token)."""
+    inside = int(_seg_rows(g, span)["count"].sum())
+    before = int(g.loc[g["own"] & (g["i"] < span.i0 - SHARED_OWN), "count"].sum())
+    return inside > 0 and 2 * inside >= n and before < SKEW.min_count
+
+
+def _server_clocks(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[tuple[dict[str, Any], _Seg]]:
+    """(``server_clock_skew`` incident, its minutes from :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER`
+    after) for each significant
+    run (:data:`SHARED`) of the number of accepted clients failing on time per minute - tokens in use rejected
+    past ``exp`` beyond what requests in flight reach, or presented before ``nbf`` - against its own baseline,
+    in which at least :data:`SHARED_CLIENTS` clients fail in at least two minutes each. One client's clock
+    adds at most one a minute; a clock they all share, the issuer's or the validators', makes many fail at
+    once."""
+    out: list[tuple[dict[str, Any], _Seg]] = []
+    for ahead in (False, True):
+        if ahead:
+            g = late[late["direction"] == "early"]
+        elif ctx.agg.has_cont:  # beyond what requests in flight at expiry reach, at the token's own pace (a
+            # worker pool's restart replaying its cached token is a burst of seconds)
+            g = _in_use_past_leeway(late, lw)
+            g = g[g["far"] & g["paced"]]
+        else:  # metrics only: late rejections within half an hour past exp, beyond the leeway
+            g = late[(late["direction"] == "late") & (late["le"] <= 1800.0)]
+            g = g[g["le"] > _leeway_of(lw, g["profile"]) + SKEW_INFLIGHT]
+        if g.empty:
+            continue
+        per = g.groupby("i")["client_id"].nunique()
+        x = np.zeros(ctx.n)
+        x[per.index.to_numpy(dtype="int64")] = per.to_numpy(dtype="float64")
+        for seg in _segments(x, SHARED, ctx.m0):
+            sg = _seg_rows(g, seg)
+            minutes = sg.groupby("client_id", observed=True)["i"].nunique()
+            if int((minutes >= 2).sum()) < SHARED_CLIENTS:
+                continue
+            span = _Seg(seg.i0 - SHARED_BEFORE, seg.i1 + SHARED_AFTER, 0, 0.0, 1.0)
+            out.append((_server_row(ctx, sg, lw, seg, ahead), span))
+    return out
+
+
+def _minutes_of(ctx: _Ctx, r: dict[str, Any]) -> _Seg:
+    """The minutes ``r["start"]``..``r["end"]`` of an incident row on ``ctx``'s grid."""
+    i0 = int(pd.Timestamp(r["start"]).value // _NS_MIN) - ctx.m0
+    i1 = int(pd.Timestamp(r["end"]).value // _NS_MIN) - ctx.m0
+    return _Seg(i0, i1, int(r["count"]), 0.0, 1.0)
+
+
+def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahead: bool) -> dict[str, Any]:
+    """The ``server_clock_skew`` incident of rows ``g`` (the failures of run ``seg``)."""
+    clients = _clients(g)
+    n = int(g["count"].sum())
+    issuers = sorted(str(v) for v in g["issuer"].dropna().unique().tolist())
+    per_profile = g.groupby("profile", observed=True)["count"].sum().sort_values(ascending=False)
+    profiles = [str(v) for v in per_profile.index]
+    q50, q95 = lateness_quantile(g, 0.5), lateness_quantile(g, 0.95)
+    where = f"validators of {_few(profiles)}" if profiles else "validators"
+    if ahead:
+        what = "tokens presented before nbf"
+        cause = (
+            f"the issuer's clock ~{q95:.0f} s ahead (tokens stamped in the future) or the clock of the {where} "
+            f"~{q95:.0f} s behind"
+        )
+    else:
+        what = "tokens in use rejected past exp"
+        cause = f"the clock of the {where} ~{q95:.0f} s ahead, or the issuer's behind"
+    if len(issuers) > 1:
+        cause = f"the clock of the {where} (clients of {len(issuers)} issuers fail alike)"
+    ev = (
+        f"{len(clients)} clients at once ({_few(clients)}): {n} {what}, up to ~{q95:.0f} s (median ~{q50:.0f} s) "
+        f"outside the validity window (validator leeway ~{_leeway_text(lw, g['profile'])} s), from "
+        f"{ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}: one clock they share is off, not theirs - {cause}"
+    )
+    scope = ctx.c["client_id"].isin(clients).fillna(False).astype(bool)
+    share = n / max(1, ctx.total(scope, seg.i0, seg.i1))
+    issuer = issuers[0] if len(issuers) == 1 else None
+    profile = profiles[0] if len(profiles) == 1 else None
+    return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile)
 
 
 def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:

@@ -356,6 +356,7 @@ CANNOT_SEE: Final[dict[str, str]] = {
     "attack_burst": "needs client ids: without them every rejection looks like a token no accepted client "
     "presents (21 detections, 5 true, on the 32 suite cases)",
     "clock_skew": "needs per-client lateness, per-token reuse (cont) and nbf",
+    "server_clock_skew": "needs the number of distinct accepted clients failing on time (client ids) and nbf",
     "type_confusion": "needs typ and client ids",
     "audience_misconfig": "needs client ids to tell known clients' audience mismatches from scanners'",
     "kid_before_publish": "needs key-set changes and 'a client accepted before' (client ids)",

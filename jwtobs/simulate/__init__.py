@@ -4,7 +4,7 @@ fleets have and labelled incidents (see ``docs/analysis.md``)."""
 
 from jwtobs.simulate.run import SimulationResult, simulate
 from jwtobs.simulate.scenario import (
-    INCIDENT_KINDS,
+    SIMULATED_KINDS,
     VALIDATOR_PATHS,
     Background,
     Incident,
@@ -15,7 +15,7 @@ from jwtobs.simulate.scenario import (
 from jwtobs.simulate.scenarios import BenchCase, benchmark_suite, get_case, materialize
 
 __all__ = [
-    "INCIDENT_KINDS",
+    "SIMULATED_KINDS",
     "VALIDATOR_PATHS",
     "Background",
     "BenchCase",

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from jwtobs.kinds import INCIDENT_KINDS
+from jwtobs.kinds import SIMULATED_KINDS
 
 __all__ = [
     "Background",
-    "INCIDENT_KINDS",
+    "SIMULATED_KINDS",
     "Incident",
     "Scenario",
     "VALIDATOR_PATHS",
@@ -33,7 +33,7 @@ VALIDATOR_PATHS = ("pyjwt", "verifier")
 
 @dataclass(frozen=True)
 class Incident:
-    """One injected incident: ``kind`` (one of :data:`INCIDENT_KINDS`), ``at`` and ``duration`` in simulated
+    """One injected incident: ``kind`` (one of :data:`SIMULATED_KINDS`), ``at`` and ``duration`` in simulated
     seconds from the scenario start, and ``target`` (an issuer, API or client name; chosen by the
     simulator when empty). ``skew`` is the clock offset of a ``clock_skew`` incident (seconds behind);
     ``ramp`` > 0 makes it a drift: the offset grows linearly from 0 to ``skew`` over ``ramp`` seconds.
@@ -151,8 +151,8 @@ class Scenario:
         if not self.validators or any(v not in VALIDATOR_PATHS for v in self.validators):
             raise ValueError(f"scenario validators: a list of {VALIDATOR_PATHS}, got {self.validators!r}")
         for inc in self.incidents:
-            if inc.kind not in INCIDENT_KINDS:
-                raise ValueError(f"unknown incident kind {inc.kind!r}; expected one of {INCIDENT_KINDS}")
+            if inc.kind not in SIMULATED_KINDS:
+                raise ValueError(f"unknown incident kind {inc.kind!r}; expected one of {SIMULATED_KINDS}")
             if inc.at < 0 or inc.duration <= 0 or inc.rate <= 0 or inc.ramp < 0:
                 raise ValueError(f"incident {inc.kind}: at >= 0, duration > 0, rate > 0, ramp >= 0")
 
@@ -163,12 +163,12 @@ class Scenario:
 def default_scenario(seed: int = 1, duration: float = 86_400.0) -> Scenario:
     """The demo: a day of the default fleet and background with one incident of every kind, spread out so
     they do not overlap."""
-    gap = duration / (len(INCIDENT_KINDS) + 1)
+    gap = duration / (len(SIMULATED_KINDS) + 1)
     durations = {"attack_burst": 300.0, "clock_skew": 7200.0}
     jitter = (seed * 97.0) % min(600.0, gap / 4)
     incs = tuple(
         Incident(kind=k, at=gap * (i + 0.5) + jitter, duration=min(durations.get(k, 1200.0), gap * 0.6))
-        for i, k in enumerate(INCIDENT_KINDS)
+        for i, k in enumerate(SIMULATED_KINDS)
     )
     return Scenario(seed=seed, duration=duration, incidents=incs)
 
@@ -226,9 +226,9 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     top = _pairs(Scenario, data, "scenario")
     incs = []
     for item in raw_incs:
-        if not isinstance(item, dict) or item.get("kind") not in INCIDENT_KINDS:
+        if not isinstance(item, dict) or item.get("kind") not in SIMULATED_KINDS:
             kind = item.get("kind") if isinstance(item, dict) else item
-            raise ValueError(f"unknown incident kind {kind!r}; expected one of {INCIDENT_KINDS}")
+            raise ValueError(f"unknown incident kind {kind!r}; expected one of {SIMULATED_KINDS}")
         incs.append(Incident(**_pairs(Incident, item, "incident")))
     return Scenario(**top, background=Background(**_pairs(Background, raw_bg, "background")), incidents=tuple(incs))
 

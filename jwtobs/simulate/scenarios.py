@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jwtobs.simulate.scenario import INCIDENT_KINDS, Incident, Scenario, default_scenario, scenario_to_dict
+from jwtobs.simulate.scenario import SIMULATED_KINDS, Incident, Scenario, default_scenario, scenario_to_dict
 
 __all__ = ["BenchCase", "benchmark_suite", "get_case", "materialize"]
 
@@ -81,7 +81,7 @@ def benchmark_suite(base_seed: int = 0) -> list[BenchCase]:
         cases.append(BenchCase(f"quiet-day-{i + 1}", sc, True, "24 h of background, nothing injected"))
 
     # one incident per case, after a warm-up the detectors can learn from
-    for k, kind in enumerate(INCIDENT_KINDS):
+    for k, kind in enumerate(SIMULATED_KINDS):
         (lo, hi), extra = _SINGLE[kind]
         for j, paths in enumerate(_OUTAGE_PATHS if kind == "jwks_outage" else _PATHS):
             dur = rng.uniform(lo, hi)

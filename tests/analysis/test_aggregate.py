@@ -149,9 +149,11 @@ def test_paced_is_a_use_at_the_tokens_own_pace() -> None:
 
 def test_kinds_are_one_table() -> None:
     from jwtobs.analysis.detect import INCIDENT_KINDS as detect_kinds
-    from jwtobs.simulate.scenario import INCIDENT_KINDS as sim_kinds
+    from jwtobs.kinds import KIND_INFO, SIMULATED_KINDS
+    from jwtobs.simulate.scenario import SIMULATED_KINDS as sim_kinds
 
-    assert detect_kinds is INCIDENT_KINDS and sim_kinds is INCIDENT_KINDS
+    assert detect_kinds is INCIDENT_KINDS and sim_kinds is SIMULATED_KINDS
+    assert SIMULATED_KINDS == tuple(k for k in INCIDENT_KINDS if KIND_INFO[k].simulated)
 
 
 def test_analysis_does_not_import_the_simulator() -> None:

@@ -169,13 +169,15 @@ def test_a_clock_first_failing_right_past_a_leeway_starts_there() -> None:
     token kept after its 401 follows within minutes."""
     t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
     kept = [100, 160, 220, 280, 340, 400, 460]
+    # each client's clock in hours of its own (four clients failing together are a clock they share)
+    off = {"drifting": 0, "usual": 6 * 3600, "strict": 12 * 3600, "strict-kept": 18 * 3600}
     rows = _cycles("drifting", [[], [], [], [45], kept, kept])
-    rows += _cycles("usual", [[40], [45], [35], [45], kept, kept])
-    rows += _cycles("lenient", [[(20, "accepted"), (28, "accepted")]] * 6)
-    strict = _cycles("strict", [[], [], [], [15], kept, kept]) + _cycles(
-        "strict-kept", [[], [], [], [], [15, *kept], kept]
+    rows += _cycles("usual", [[40], [45], [35], [45], kept, kept], t0=1_800_000_000 + off["usual"])
+    rows += _cycles("lenient", [[(20, "accepted"), (28, "accepted")]] * 24)
+    strict = _cycles("strict", [[], [], [], [15], kept, kept], t0=1_800_000_000 + off["strict"]) + _cycles(
+        "strict-kept", [[], [], [], [], [15, *kept], kept], t0=1_800_000_000 + off["strict-kept"]
     )
-    df = _frame_of(rows + strict + _cycles("inflight", [[3], [], [4], [], [2], []]))
+    df = _frame_of(rows + strict + _cycles("inflight", [[3], [], [4], [], [2], []] * 4))
     df["profile"] = df["client_id"].map(lambda c: "api-0" if c.startswith(("strict", "inflight")) else "api-30")
     df["profile"] = df["profile"].astype("category")
     assert A.leeway(df) == {"api-0": 0.0, "api-30": 30.0}
@@ -186,8 +188,9 @@ def test_a_clock_first_failing_right_past_a_leeway_starts_there() -> None:
         c: (t0 + pd.Timedelta(seconds=s)).floor("min") for c, s in (("first", 4 * 3600 + 45), ("kept", 5 * 3600 + 100))
     }
     assert start["drifting"] == at["first"]
-    assert start["usual"] == at["kept"] and start["strict"] == at["kept"]
-    assert start["strict-kept"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 15)).floor("min")
+    assert start["usual"] == at["kept"] + pd.Timedelta(seconds=off["usual"])
+    assert start["strict"] == at["kept"] + pd.Timedelta(seconds=off["strict"])
+    assert start["strict-kept"] == (t0 + pd.Timedelta(seconds=off["strict-kept"] + 5 * 3600 + 15)).floor("min")
 
 
 def test_a_first_failure_right_past_the_leeway_after_uses_accepted_past_exp_starts_the_clock() -> None:
@@ -691,3 +694,55 @@ def test_uses_accepted_past_exp_then_a_pool_firing_its_cached_token_are_not_a_cr
     ]
     inc = A.clock_skew_incidents(_frame_of(creeping + keep + fired))
     assert list(inc["client_id"]) == ["creeping"], inc
+
+
+@pytest.mark.parametrize(
+    ("variant", "path"), [("issuer_ahead", "wrap"), ("replica_ahead", "verifier"), ("replica_behind", "wrap")]
+)
+def test_a_clock_many_clients_share_is_one_server_clock_skew(variant: str, path: str) -> None:
+    """The issuer's clock 400 s ahead (tokens minted in the future: not yet valid for their first minutes) or
+    one validator replica's clock 400 s ahead (tokens expire early there) or behind (fresh tokens not yet
+    valid there), for 2 h: every client fails, and none of their clocks is off. One ``server_clock_skew`` at
+    the first failure, naming the issuer when it is the issuer's; no client blamed. Before it, each client was
+    a ``clock_skew`` incident of its own (12-24 per fault on these fleets)."""
+    from clockfaults import generate as generate_faults
+
+    fault = Injected("server_clock_skew", 3 * 3600, duration=2 * 3600, skew=400, scope=variant)
+    tl = Timeline(seed=3900 + len(variant), hours=8, path=path, replicas=3, clients=30, injected=(fault,))
+    events, changes, labels = generate_faults(tl)
+    lab = _labels(labels)
+    assert list(lab["kind"]) == ["server_clock_skew"] and int(lab["count"].iloc[0]) > 20
+    inc = A.incidents(events, changes)
+    assert "clock_skew" not in set(inc["kind"]), inc[["kind", "start", "client_id", "evidence"]]
+    srv = inc[inc["kind"] == "server_clock_skew"]
+    assert len(srv) == 1, inc[["kind", "start", "evidence"]]
+    score = match_incidents(inc, lab)
+    assert score.recall == 1.0 and max(score.onset_errors_s) <= 120, score.table
+    row = srv.iloc[0]
+    assert row["client_id"] is None and "clients at once" in row["evidence"]
+    if variant == "issuer_ahead":
+        assert row["issuer"] == lab["issuer"].iloc[0] and "issuer's clock" in row["evidence"]
+    else:
+        assert "clock of the validators" in row["evidence"]
+    # the same from the aggregates; a metrics-only engine cannot see it (no client ids)
+    pd.testing.assert_frame_equal(inc, A.incidents(A.aggregate(events), changes))
+    from jwtobs.analysis.prometheus import CANNOT_SEE
+
+    assert "server_clock_skew" in CANNOT_SEE
+
+
+def test_pools_of_several_clients_replaying_at_night_are_no_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four clients' worker pools each replay a cached token 200-240 s past ``exp`` in bursts of seconds across a
+    minute boundary, within half an hour of a quiet night: four accepted clients failing on time at once, each
+    in two minutes. Not a clock they share: no failure came at the token's own pace. The rule that tells them
+    apart is ``paced``."""
+    rows: list[dict[str, Any]] = []
+    for n, name in enumerate(("a", "b", "c", "d")):
+        t0 = 1_800_000_000 + 3600 + n * 420 + 20  # (bursts from second 40 of minutes 7 min apart)
+        burst = [(t0 + 3600 + 200 + s, "rejected") for s in (0, 3, 5, 30, 34, 37)]
+        rows += _uses(name, f"{name}-1", t0, t0 + 3600, [(t0 + k * 60, "accepted") for k in range(60)] + burst)
+    frame = _frame_of(rows)
+    assert A.incidents(frame).query("kind == 'server_clock_skew'").empty
+    real = D._in_use_past_leeway
+    monkeypatch.setattr(D, "_in_use_past_leeway", lambda *a: real(*a).assign(paced=True))
+    assert not A.incidents(frame).query("kind == 'server_clock_skew'").empty  # what the rule removes
