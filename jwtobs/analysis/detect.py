@@ -107,16 +107,18 @@ SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6, back=
 SKEW = Params(shift=0.1, h=8.0, floor=0.005, min_count=3, window=360)
 #: a clock that is off shows in every request until the client renews: at least this many distinct minutes
 SKEW_MINUTES = 4
-#: ``server_clock_skew``: a significant run of the number of accepted clients failing on time per minute
-#: (SHARED) in which at least SHARED_CLIENTS fail in two minutes or more: a clock they share is off (the issuer's
-#: or the validators'), not theirs; the clients' own clock-skew incidents of the same direction starting while
-#: it is off (most of their failures from SHARED_BEFORE minutes before its onset to SHARED_AFTER after its end)
-#: are its own
-SHARED_CLIENTS = 3
+#: ``server_clock_skew``: a significant run (SHARED) of the number of accepted clients failing on time for the
+#: first time in a token cycle, per minute, holding at least SHARED_CLIENTS of them - past exp, SHARED_KEPT of
+#: them keeping a token in use after its 401 - is a clock they share (the issuer's or the validators'), not
+#: theirs; it goes on while they fail so at most SHARED_AFTER minutes apart. The clients' own clock-skew
+#: incidents with most failures from SHARED_BEFORE minutes before it to SHARED_AFTER after, and fewer than
+#: SKEW.min_count of their own more than SHARED_OWN minutes before it, are its own
+SHARED_CLIENTS = 4
 SHARED_BEFORE = 5
 SHARED_AFTER = 30
 SHARED_OWN = 30
-SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360)
+SHARED_KEPT = 2
+SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360, p_max=1e-7)
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
 #: ... over tokens rejected while in use only for a client that did so in fewer than this share of its
@@ -838,7 +840,7 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
         rows += _skew_kept(ctx, late, lw, life, found)
         found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
         rows += _skew_refreshed(ctx, late, lw, life, found)
-    return _frame(_skew_shared(ctx, late, lw, _skew_merged(ctx, rows, life)))
+    return _frame(_skew_shared(ctx, late, lw, life, _skew_merged(ctx, rows, life)))
 
 
 def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) -> list[dict[str, Any]]:
@@ -859,7 +861,7 @@ def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) 
 
 
 def _skew_shared(
-    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """``server_clock_skew`` incidents (:func:`_server_clocks`) and the clients' own clock-skew incidents
     ``rows`` but those a server clock explains: most of their failures (before ``nbf``, or past ``exp`` on tokens
@@ -867,7 +869,7 @@ def _skew_shared(
     client's own clock that was off before, and goes on failing through it, stays its own). Either direction:
     a validator whose clock is behind also accepts expired tokens, so their later uses elsewhere fail past
     ``exp`` shortly after an acceptance, as a client's clock behind would."""
-    servers = _server_clocks(ctx, late, lw)
+    servers = _server_clocks(ctx, late, lw, life)
     if not servers:
         return rows
     out = [s for s, _span in servers]
@@ -892,14 +894,17 @@ def _explains(g: pd.DataFrame, span: _Seg, n: int) -> bool:
     return inside > 0 and 2 * inside >= n and before < SKEW.min_count
 
 
-def _server_clocks(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[tuple[dict[str, Any], _Seg]]:
+def _server_clocks(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float]
+) -> list[tuple[dict[str, Any], _Seg]]:
     """(``server_clock_skew`` incident, its minutes from :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER`
-    after) for each significant
-    run (:data:`SHARED`) of the number of accepted clients failing on time per minute - tokens in use rejected
-    past ``exp`` beyond what requests in flight reach, or presented before ``nbf`` - against its own baseline,
-    in which at least :data:`SHARED_CLIENTS` clients fail in at least two minutes each. One client's clock
-    adds at most one a minute; a clock they all share, the issuer's or the validators', makes many fail at
-    once."""
+    after) for each significant run (:data:`SHARED`) of the number of accepted clients failing on time for the
+    first time in a token cycle (:func:`_first_in_cycle`) per minute - tokens presented before ``nbf``, or
+    tokens in use rejected past ``exp`` at their own pace beyond what requests in flight reach - against its
+    own baseline, holding at least :data:`SHARED_CLIENTS` of them; past ``exp``, at least :data:`SHARED_KEPT`
+    of them kept a token in use after its 401 (a validator whose clock is ahead rejects tokens the others
+    accept; clients refreshing on a 401 do not go on). One client's clock adds at most one a minute; a clock
+    they all share, the issuer's or the validators', makes many fail at once."""
     out: list[tuple[dict[str, Any], _Seg]] = []
     for ahead in (False, True):
         if ahead:
@@ -911,19 +916,49 @@ def _server_clocks(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
         else:  # metrics only: late rejections within half an hour past exp, beyond the leeway
             g = late[(late["direction"] == "late") & (late["le"] <= 1800.0)]
             g = g[g["le"] > _leeway_of(lw, g["profile"]) + SKEW_INFLIGHT]
-        if g.empty:
+        new = _first_in_cycle(ctx, g, life)
+        if new.empty:
             continue
-        per = g.groupby("i")["client_id"].nunique()
+        per = new.groupby("i")["client_id"].nunique()
         x = np.zeros(ctx.n)
         x[per.index.to_numpy(dtype="int64")] = per.to_numpy(dtype="float64")
         for seg in _segments(x, SHARED, ctx.m0):
-            sg = _seg_rows(g, seg)
-            minutes = sg.groupby("client_id", observed=True)["i"].nunique()
-            if int((minutes >= 2).sum()) < SHARED_CLIENTS:
+            clients = set(_clients(_seg_rows(new, seg)))
+            if len(clients) < SHARED_CLIENTS:
                 continue
-            span = _Seg(seg.i0 - SHARED_BEFORE, seg.i1 + SHARED_AFTER, 0, 0.0, 1.0)
-            out.append((_server_row(ctx, sg, lw, seg, ahead), span))
+            if not ahead and ctx.agg.has_cont:
+                kept = _seg_rows(g[g["cont"] & g["client_id"].isin(sorted(clients))], seg)
+                if kept["client_id"].nunique() < SHARED_KEPT:
+                    continue
+            # the incident goes on while the same clients go on failing so (at most SHARED_AFTER minutes apart)
+            theirs = g[g["client_id"].isin(sorted(clients)) & (g["i"] >= seg.i0)]
+            i1 = seg.i1
+            for m in sorted(set(theirs["i"].tolist())):
+                if m > i1 + SHARED_AFTER:
+                    break
+                i1 = max(i1, int(m))
+            sg = _seg_rows(theirs, _Seg(seg.i0, i1, 0, 0.0, 1.0))
+            run = _Seg(seg.i0, i1, int(sg["count"].sum()), seg.expected, seg.p, seg.alarm)
+            span = _Seg(seg.i0 - SHARED_BEFORE, i1 + SHARED_AFTER, 0, 0.0, 1.0)
+            out.append((_server_row(ctx, sg, lw, run, ahead), span))
     return out
+
+
+def _first_in_cycle(ctx: _Ctx, g: pd.DataFrame, life: dict[str, float]) -> pd.DataFrame:
+    """The rows of ``g`` that are a change for their client: its first such failure in a token cycle
+    (:func:`_skew_cycle`), on a client seen for at least one cycle before. A client that fails so every cycle -
+    a device whose own clock is minutes off, a lazy refresher - is its usual self, however many such clients
+    fail at the same moments (a fleet whose tokens were all issued together expires together)."""
+    keep: list[Any] = []
+    for cid, rows in g.groupby("client_id", observed=True):
+        cyc = _skew_cycle(life, cid)
+        first = float(ctx.client_first.get(cid, 0))
+        prev = -math.inf
+        for idx, i in sorted(zip(rows.index.tolist(), rows["i"].tolist(), strict=True), key=lambda t: t[1]):
+            if i - first >= cyc and i - prev >= cyc:
+                keep.append(idx)
+            prev = float(i)
+    return g.loc[keep]
 
 
 def _minutes_of(ctx: _Ctx, r: dict[str, Any]) -> _Seg:

@@ -732,17 +732,33 @@ def test_a_clock_many_clients_share_is_one_server_clock_skew(variant: str, path:
 
 
 def test_pools_of_several_clients_replaying_at_night_are_no_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Four clients' worker pools each replay a cached token 200-240 s past ``exp`` in bursts of seconds across a
-    minute boundary, within half an hour of a quiet night: four accepted clients failing on time at once, each
-    in two minutes. Not a clock they share: no failure came at the token's own pace. The rule that tells them
-    apart is ``paced``."""
+    """Eight clients' worker pools each replay a cached token 200-240 s past ``exp`` in bursts of seconds across a
+    minute boundary, within half an hour of a quiet night, each after hours of clean use: eight accepted clients
+    failing on time at once, each in two minutes, each keeping its token after the 401. Not a clock they share:
+    no failure came at the token's own pace. The rule that tells them apart is ``paced``."""
     rows: list[dict[str, Any]] = []
-    for n, name in enumerate(("a", "b", "c", "d")):
-        t0 = 1_800_000_000 + 3600 + n * 420 + 20  # (bursts from second 40 of minutes 7 min apart)
+    for n, name in enumerate("abcdefgh"):
+        t0 = 1_800_000_000 + 3600 + n * 180 + 20  # (bursts from second 40 of minutes 3 min apart)
         burst = [(t0 + 3600 + 200 + s, "rejected") for s in (0, 3, 5, 30, 34, 37)]
+        rows += _uses(name, f"{name}-0", t0 - 7200, t0, [(t0 - 7200 + k * 60, "accepted") for k in range(120)])
         rows += _uses(name, f"{name}-1", t0, t0 + 3600, [(t0 + k * 60, "accepted") for k in range(60)] + burst)
     frame = _frame_of(rows)
     assert A.incidents(frame).query("kind == 'server_clock_skew'").empty
     real = D._in_use_past_leeway
     monkeypatch.setattr(D, "_in_use_past_leeway", lambda *a: real(*a).assign(paced=True))
+    assert not A.incidents(frame).query("kind == 'server_clock_skew'").empty  # what the rule removes
+
+
+def test_lazy_refreshers_failing_together_are_no_server_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight clients whose tokens were issued together (a fleet deployed at once) and whose devices refresh only
+    on a 401: after two clean cycles each presents its expired token once, 200 s past ``exp`` at its pace, all
+    in the same minute - and again a cycle later. Many accepted clients failing on time at once, but each
+    refreshes on the 401: a validator whose clock is off rejects tokens the other validators accept, so its
+    clients go on using them (``cont``); these do not. The rule that tells them apart is ``SHARED_KEPT``."""
+    rows: list[dict[str, Any]] = []
+    for name in "abcdefgh":
+        rows += _cycles(name, [[], [], [200], [], [200], []])
+    frame = _frame_of(rows)
+    assert A.incidents(frame).query("kind == 'server_clock_skew'").empty
+    monkeypatch.setattr(D, "SHARED_KEPT", 0)
     assert not A.incidents(frame).query("kind == 'server_clock_skew'").empty  # what the rule removes
