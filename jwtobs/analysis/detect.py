@@ -968,6 +968,13 @@ def _minutes_of(ctx: _Ctx, r: dict[str, Any]) -> _Seg:
     return _Seg(i0, i1, int(r["count"]), 0.0, 1.0)
 
 
+def _others_fine(ctx: _Ctx, issuer: str, profiles: list[str], seg: _Seg) -> bool:
+    """Whether tokens of issuers other than ``issuer`` were accepted by ``profiles`` during ``seg``."""
+    acc = _seg_rows(ctx.acc, seg)
+    other = acc["issuer"].notna() & (acc["issuer"] != issuer) & acc["profile"].isin(profiles)
+    return bool(other.any())
+
+
 def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahead: bool) -> dict[str, Any]:
     """The ``server_clock_skew`` incident of rows ``g`` (the failures of run ``seg``)."""
     clients = _clients(g)
@@ -988,6 +995,11 @@ def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahe
         cause = f"the clock of the {where} ~{q95:.0f} s ahead, or the issuer's behind"
     if len(issuers) > 1:
         cause = f"the clock of the {where} (clients of {len(issuers)} issuers fail alike)"
+    elif issuers and _others_fine(ctx, issuers[0], profiles, seg):
+        cause = (
+            f"the clock of issuer {issuers[0]} ~{q95:.0f} s {'ahead' if ahead else 'behind'} (clients of other "
+            "issuers are accepted by the same APIs meanwhile)"
+        )
     ev = (
         f"{len(clients)} clients at once ({_few(clients)}): {n} {what}, up to ~{q95:.0f} s (median ~{q50:.0f} s) "
         f"outside the validity window (validator leeway ~{_leeway_text(lw, g['profile'])} s), from "
