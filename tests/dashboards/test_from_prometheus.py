@@ -211,16 +211,34 @@ def test_aggregates_from_prometheus_match_the_events_of_the_same_process(prom_st
         time.sleep(0.5)
     view = metrics_view(aggregate(events))
     assert int(view.counts["count"].sum()) == len(events) and view.counts["client_id"].isna().all()
-    # each minute's count lies between the events scraped for sure (before the scrape the query read) and all
-    # events up to the query (the minute in progress is read at its latest scrape), within 5 % for scrape timing
+    # each minute's count is the counters' increase between the scrapes read at its two ends: a scrape late on
+    # a loaded machine moves the events before it into the next minute. So the count lies between the events
+    # between those scrapes for sure (+-1 s: a counter moves when the event is built, just after its time) and
+    # all events that may be between them (the minute in progress: up to its latest scrape, at most the query),
+    # within 5 %
     t = events["time"]
-    minute = t.dt.floor("min")
     prom = aggs.counts.groupby("minute")["count"].sum()
     assert len(prom) >= 1
+    first_m, last_m = prom.index.min().timestamp(), prom.index.max().timestamp()
+    (ups,) = prom_stack.prometheus.get(
+        "/api/v1/query_range",
+        {"query": f'timestamp(up{{job="{JOB}"}})', "start": first_m, "end": last_m + 60, "step": 60},
+    )["result"]
+    scrape_at = {float(at): float(v) for at, v in ups["values"]}
+
+    def n_between(a: float, b: float) -> int:
+        return int(((t > pd.Timestamp(a, unit="s", tz="UTC")) & (t <= pd.Timestamp(b, unit="s", tz="UTC"))).sum())
+
     for m, p in prom.items():
-        lo = int(((minute == m) & (t <= pd.Timestamp(scraped - 1, unit="s", tz="UTC"))).sum())
-        hi = int(((minute == m) & (t <= pd.Timestamp(queried + 1, unit="s", tz="UTC"))).sum())
-        assert 0.95 * lo <= p <= 1.05 * hi, (m, lo, p, hi)
+        start_m = m.timestamp()
+        # the scrape read at the minute's start (none yet: the counters counted from zero before it)
+        prev_lo, prev_hi = (scrape_at[start_m],) * 2 if start_m in scrape_at else (start_m, -1e12)
+        if start_m + 60 <= end:  # a whole minute: the scrape read at its end
+            cur_lo = cur_hi = scrape_at.get(start_m + 60, start_m + 60)
+        else:  # the minute in progress: its latest scrape when the query ran, at least the one at `end`
+            cur_lo, cur_hi = scraped, queried
+        lo, hi = n_between(prev_lo + 1, cur_lo - 1), n_between(prev_hi - 1, cur_hi + 1)
+        assert 0.95 * lo <= p <= 1.05 * hi, (m, prev_lo - start_m, cur_lo - start_m, lo, p, hi)
     late = aggs.lateness[(aggs.lateness["outcome"] == "rejected") & (aggs.lateness["direction"] == "late")]
     assert set(late["issuer"]) == {"https://internal.test"}
     assert late.loc[late["le"] <= 60, "count"].sum() > 3 * late.loc[late["le"] > 60, "count"].sum()  # 5 of 6: 10 s
