@@ -30,7 +30,7 @@ Three sets of timelines, reported apart:
 * ``small drifts``: the issue's "clock drifting 0 -> 120 s over 3 h" row on 10 seeds (:func:`small_drifts`).
 * ``server clocks``: clocks many clients share going wrong (:func:`server_clocks`, :mod:`clockfaults`): the
   issuer's clock ahead, one validator replica's ahead or behind, 90-900 s for 1-3 h, with two other incidents
-  and the full background (``--only-server-clocks``; v1-v3 development sets, v4 run once).
+  and the full background (``--only-server-clocks``; v1-v3 development sets, v4 and v5 run once).
 * ``restart-heavy``: 4 quiet days of restart-heavy fleets (:func:`restart_heavy`: 6-10 worker-pool restarts
   per client and day replaying cached tokens, requests every 15-60 s), with the hold-outs.
 * ``realfleet``: benchmarks/realfleet.py, timelines whose every event comes from the real validator code
@@ -273,8 +273,9 @@ def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
     incidents of any kind (a client's own clock skew among them) and the full background of :mod:`timelines`,
     on the fleets of :func:`holdout`. Versions 1 and 2 (seeds 3000-3011, 3100-3111) were made with the
     detector (session 8) and developed on; version 3 (3200-3211) was run once on its first complete form (the
-    clean figure in docs/analysis.md) and then looked at; version 4 (3300-3311) was made after the last change
-    and run once."""
+    clean figure in docs/analysis.md) and then looked at; version 4 (3300-3311) was made after that and run
+    once (and again, unchanged, after three rules for the project simulator's fleets); version 5 (3400-3411)
+    after those, run once."""
     from clockfaults import VARIANTS
 
     rng = random.Random(3000 + 100 * (version - 1))
@@ -306,7 +307,7 @@ def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
 
 
 #: the server-clock versions of the full suite (:func:`server_clocks`)
-SERVER_CLOCKS = (1, 2, 3, 4)
+SERVER_CLOCKS = (1, 2, 3, 4, 5)
 
 
 def _realfleet_runs(
