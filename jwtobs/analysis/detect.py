@@ -869,15 +869,17 @@ def _skew_shared(
     client's own clock that was off before, and goes on failing through it, stays its own). Either direction:
     a validator whose clock is behind also accepts expired tokens, so their later uses elsewhere fail past
     ``exp`` shortly after an acceptance, as a client's clock behind would."""
-    servers = _server_clocks(ctx, late, lw, life)
+    if not ctx.agg.has_cont:  # (the per-event features: the metrics engine cannot see this kind)
+        return rows
+    on_time = _on_time(late, lw)
+    servers = _server_clocks(ctx, on_time, lw, life)
     if not servers:
         return rows
     out = [s for s, _span in servers]
     for r in rows:
         g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
         g = g[(g["direction"] == "early") | g["seen"]]  # (not stale tokens replayed meanwhile)
-        far = g["le"] > _leeway_of(lw, g["profile"]) + SKEW_INFLIGHT
-        g = g.assign(own=(g["direction"] == "early") | (far & g["paced"]))
+        g = g.assign(own=g.index.isin(on_time.index))
         n = int(g["count"].sum())
         if not any(_explains(g, span, n) for _s, span in servers):
             out.append(r)
@@ -894,28 +896,27 @@ def _explains(g: pd.DataFrame, span: _Seg, n: int) -> bool:
     return inside > 0 and 2 * inside >= n and before < SKEW.min_count
 
 
+def _on_time(late: pd.DataFrame, lw: dict[str, float]) -> pd.DataFrame:
+    """Rows of ``late`` (:func:`_skew_late`) of clients failing on time: tokens presented before ``nbf``, and
+    tokens in use rejected past ``exp`` at their own pace beyond what requests in flight at expiry reach (a
+    worker pool's restart replaying its cached token is a burst of seconds, not ``paced``)."""
+    in_use = _in_use_past_leeway(late, lw)
+    return pd.concat([late[late["direction"] == "early"], in_use[in_use["far"] & in_use["paced"]]])
+
+
 def _server_clocks(
-    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float]
+    ctx: _Ctx, on_time: pd.DataFrame, lw: dict[str, float], life: dict[str, float]
 ) -> list[tuple[dict[str, Any], _Seg]]:
     """(``server_clock_skew`` incident, its minutes from :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER`
-    after) for each significant run (:data:`SHARED`) of the number of accepted clients failing on time for the
-    first time in a token cycle (:func:`_first_in_cycle`) per minute - tokens presented before ``nbf``, or
-    tokens in use rejected past ``exp`` at their own pace beyond what requests in flight reach - against its
+    after) for each significant run (:data:`SHARED`) of the number of accepted clients failing on time
+    (:func:`_on_time`) for the first time in a token cycle (:func:`_first_in_cycle`) per minute, against its
     own baseline, holding at least :data:`SHARED_CLIENTS` of them; past ``exp``, at least :data:`SHARED_KEPT`
     of them kept a token in use after its 401 (a validator whose clock is ahead rejects tokens the others
     accept; clients refreshing on a 401 do not go on). One client's clock adds at most one a minute; a clock
     they all share, the issuer's or the validators', makes many fail at once."""
     out: list[tuple[dict[str, Any], _Seg]] = []
     for ahead in (False, True):
-        if ahead:
-            g = late[late["direction"] == "early"]
-        elif ctx.agg.has_cont:  # beyond what requests in flight at expiry reach, at the token's own pace (a
-            # worker pool's restart replaying its cached token is a burst of seconds)
-            g = _in_use_past_leeway(late, lw)
-            g = g[g["far"] & g["paced"]]
-        else:  # metrics only: late rejections within half an hour past exp, beyond the leeway
-            g = late[(late["direction"] == "late") & (late["le"] <= 1800.0)]
-            g = g[g["le"] > _leeway_of(lw, g["profile"]) + SKEW_INFLIGHT]
+        g = on_time[(on_time["direction"] == "early") == ahead]
         new = _first_in_cycle(ctx, g, life)
         if new.empty:
             continue
@@ -926,17 +927,14 @@ def _server_clocks(
             clients = set(_clients(_seg_rows(new, seg)))
             if len(clients) < SHARED_CLIENTS:
                 continue
-            if not ahead and ctx.agg.has_cont:
+            if not ahead:
                 kept = _seg_rows(g[g["cont"] & g["client_id"].isin(sorted(clients))], seg)
                 if kept["client_id"].nunique() < SHARED_KEPT:
                     continue
             # the incident goes on while the same clients go on failing so (at most SHARED_AFTER minutes apart)
             theirs = g[g["client_id"].isin(sorted(clients)) & (g["i"] >= seg.i0)]
-            i1 = seg.i1
-            for m in sorted(set(theirs["i"].tolist())):
-                if m > i1 + SHARED_AFTER:
-                    break
-                i1 = max(i1, int(m))
+            later = {int(m) for m in theirs["i"].tolist() if m >= seg.i1}
+            i1 = _clusters_of(sorted(later | {seg.i1}), SHARED_AFTER)[0][-1]
             sg = _seg_rows(theirs, _Seg(seg.i0, i1, 0, 0.0, 1.0))
             run = _Seg(seg.i0, i1, int(sg["count"].sum()), seg.expected, seg.p, seg.alarm)
             span = _Seg(seg.i0 - SHARED_BEFORE, i1 + SHARED_AFTER, 0, 0.0, 1.0)
