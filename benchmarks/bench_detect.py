@@ -276,8 +276,6 @@ def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
     clean figure in docs/analysis.md) and then looked at; version 4 (3300-3311) was made after that and run
     once (and again, unchanged, after three rules for the project simulator's fleets); version 5 (3400-3411)
     after those, run once."""
-    from clockfaults import VARIANTS
-
     rng = random.Random(3000 + 100 * (version - 1))
     for i in range(12):
         fault = Injected(
@@ -285,7 +283,7 @@ def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
             0,
             duration=rng.uniform(1, 3) * 3600,
             skew=rng.uniform(90, 900),
-            scope=VARIANTS[i % len(VARIANTS)],
+            scope=clockfaults.VARIANTS[i % len(clockfaults.VARIANTS)],
         )
         picks = [fault, *rng.sample(_variants(rng), 2)]
         rng.shuffle(picks)
@@ -342,12 +340,12 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 
 def generator_digest() -> str:
-    """What the generated events depend on: the generators (benchmarks/timelines.py, realfleet.py), every
-    jwtobs module but the analysis package (the validators, sinks and simulator that write the events; the
-    detectors being scored do not change them) and the versions of the libraries the fleets validate with.
-    A cached scenario is reused only under the same digest."""
+    """What the generated events depend on: the generators (benchmarks/timelines.py, clockfaults.py,
+    realfleet.py), every jwtobs module but the analysis package (the validators, sinks and simulator that write
+    the events; the detectors being scored do not change them) and the versions of the libraries the fleets
+    validate with. A cached scenario is reused only under the same digest."""
     h = hashlib.sha256()
-    files = [_ROOT / "benchmarks" / "timelines.py", _ROOT / "benchmarks" / "realfleet.py"]
+    files = [_ROOT / "benchmarks" / n for n in ("timelines.py", "clockfaults.py", "realfleet.py")]
     files += sorted(p for p in (_ROOT / "jwtobs").rglob("*.py") if "analysis" not in p.relative_to(_ROOT).parts)
     for p in files:
         h.update(str(p.relative_to(_ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
@@ -625,13 +623,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(f"server clocks v{v}", w, tl) for v in SERVER_CLOCKS for w, tl in server_clocks(v)]
     cache = Cache(args.cache)
     for which, what, tl in runs:
-        if which.startswith("server clocks"):
-            # (clockfaults.py is not in generator_digest: its own digest names its scenarios)
-            own = hashlib.sha256((_ROOT / "benchmarks" / "clockfaults.py").read_bytes()).hexdigest()[:12]
-            name = f"{what}-{tl.seed}-{own}"
-            events, changes, labels = cache.get(which, name, clockfaults.generate, tl)
-        else:
-            events, changes, labels = cache.get(which, f"{what}-{tl.seed}", generate, tl)
+        make = clockfaults.generate if which.startswith("server clocks") else generate
+        events, changes, labels = cache.get(which, f"{what}-{tl.seed}", make, tl)
         inc = A.incidents(events, changes)
         t = tally[which]
         t.events += len(events)
