@@ -621,9 +621,10 @@ def rotation_incidents(
         segs = _segments(x, ROTATION, ctx.m0)
         for seg in segs:
             rows.extend(_rotation_row(ctx, unknown, outages, str(iss), str(kid), seg))
-        pre = _before_publish(ctx, x, str(iss), str(kid))
-        if pre is not None and not any(s.i0 <= pre.i1 and pre.i0 <= s.i1 for s in segs):
-            rows.extend(_rotation_row(ctx, unknown, outages, str(iss), str(kid), pre))
+        for sparse in (_before_publish(ctx, x, str(iss), str(kid)), _after_removal(ctx, x, str(iss), str(kid))):
+            if sparse is not None and not any(s.i0 <= sparse.i1 and sparse.i0 <= s.i1 for s in segs):
+                rows.extend(_rotation_row(ctx, unknown, outages, str(iss), str(kid), sparse))
+                segs.append(sparse)
     bad = ctx.rejected(["JWT_BAD_SIGNATURE"])
     bad = bad[ctx.known(bad) & bad["kid"].notna() & (bad["kid"] != OTHER)]
     for (iss, kid), x in ctx.series(bad, ["issuer", "kid"]):
@@ -666,6 +667,31 @@ def _before_publish(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
     n = round(float(x[:end].sum()))
     if n < ROTATION.min_count:
         return None
+    return _sparse_seg(hit, n)
+
+
+def _after_removal(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
+    """The mirror of :func:`_before_publish`: accepted clients' still-valid tokens rejected as unknown ``kid`` from
+    ROTATION.back minutes before the first validator saw the key set drop it (a replica without key-set changes,
+    such as PyJWKClient's, may refetch first) - at least ROTATION.min_count of them are the incident however sparse
+    (a few clients a few minutes apart, too slow for the count series). Whether the removal was early (before the
+    last ``exp`` of the kid's tokens) is :func:`_rotation_row`'s test; without key-set changes this says nothing."""
+    removed = ctx.removed.get((iss, kid))
+    first = ctx.kid_first.get((iss, kid))
+    if removed is None or first is None:
+        return None
+    start = max(first + 1, math.floor(removed / 60.0) - ctx.m0 - ROTATION.back)
+    if start >= ctx.n:
+        return None
+    hit = np.flatnonzero(x[start:] > 0) + start
+    n = round(float(x[start:].sum()))
+    if n < ROTATION.min_count:
+        return None
+    return _sparse_seg(hit, n)
+
+
+def _sparse_seg(hit: Any, n: int) -> _Seg:
+    """The run from the first to the last non-zero minute of ``hit``: ``n`` counts against the rotation floor."""
     i0, i1 = int(hit[0]), int(hit[-1])
     mu = ROTATION.floor * (i1 - i0 + 1)
     return _Seg(i0, i1, n, mu, _poisson_tail(n, mu), i1)

@@ -662,6 +662,53 @@ def test_a_few_tokens_signed_with_a_kid_before_its_key_set_publishes_it() -> Non
     assert inc["count"].iloc[0] == 3
 
 
+def test_a_few_still_valid_tokens_after_the_key_set_dropped_their_kid() -> None:
+    """The mirror of the test above (realfleet v8, seed 82007): an issuer drops key k1 from its key set at minute
+    62 while tokens signed with it are valid until minute 100; three clients present one each over four minutes
+    (one through a replica that refetched before any replica reporting key-set changes did): too sparse for the
+    count series. The key set dropping the kid before those tokens' ``exp`` is the evidence; the same removal
+    after the last ``exp`` is a healthy retirement, and without the key-set changes nothing says so."""
+    t0 = 1_800_000_000
+    rows = _traffic(t0, 180, ("a", "b", "c", "d"))
+    for r in rows:  # tokens are valid for 40 min
+        r["exp"] = r["time"] + 2400
+    fails = [(t0 + 61 * 60 + 59, "a"), (t0 + 62 * 60 + 53, "b"), (t0 + 65 * 60 + 46, "c")]
+    rows += [
+        {
+            "time": t,
+            "outcome": "rejected",
+            "reason": "JWT_UNKNOWN_KID",
+            "client_id": cid,
+            "kid": "k1",
+            "token_fp": f"{cid}-k1-last",
+            "iat": t0 + 58 * 60,
+            "nbf": t0 + 58 * 60,
+            "exp": t0 + 100 * 60,
+        }
+        for t, cid in fails
+    ]
+    df = _frame_of(rows)  # (every token signed with k1 ...)
+    df.loc[(df["outcome"] == "accepted") & (df["time"] >= pd.Timestamp(t0 + 3600, unit="s", tz="UTC")), "kid"] = "k2"
+
+    def changes(removed_at: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "time": pd.to_datetime([t0, t0 + 55 * 60, removed_at], unit="s", utc=True),
+                "issuer": ["https://id.test"] * 3,
+                "added": [["k1"], ["k2"], []],
+                "removed": [[], [], ["k1"]],
+            }
+        )
+
+    assert A.rotation_incidents(df).empty
+    inc = A.rotation_incidents(df, changes(t0 + 62 * 60 + 53))
+    assert list(inc["kind"]) == ["key_removed_early"], inc
+    assert inc["kid"].iloc[0] == "k1"
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 61 * 60, unit="s", tz="UTC")
+    assert inc["count"].iloc[0] == 3
+    assert A.rotation_incidents(df, changes(t0 + 101 * 60)).empty  # dropped after the last exp: healthy
+
+
 def test_a_client_using_its_tokens_up_to_the_leeway_every_cycle_does_not_move_the_onset_back() -> None:
     """A client that uses its tokens up to ``exp`` + leeway in every cycle (accepted 25-40 s past ``exp``) and
     fails right past the leeway once a cycle does both all day: when its clock then falls 5-10 min behind, the
