@@ -103,16 +103,24 @@ ESCAPED_JOSE: Final = re.compile(
     r"""(?:%[0-9a-fA-F]{2}|\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrt"'/\\]))"""
     rf"(?P<token>e[w-z0-9_\-]{_B64}{{6,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+)"
 )
+# A JWS/JWE written in the standard base64 alphabet ("+" and "/" where base64url has "-" and "_"), as some clients
+# and hand-rolled encoders produce it: JOSE stops at the first "+" or "/" and would leave the rest. Searched for
+# after JOSE's pass, only in text that holds "+" or "/" (:func:`split_std_jose` reads it).
+_B64_STD: Final = r"[A-Za-z0-9_\-+/]"
+# (A header is "ey" or "ew" then: '{' and a quote or blank, see is_header.)
+STD_JOSE: Final = re.compile(rf"e(?<![A-Za-z0-9_\-]e)[wy]{_B64_STD}{{6,}}+=*+(?:\.{_B64_STD}*+=*+){{2,}}+")
+_TO_URLSAFE: Final = str.maketrans("+/", "-_")
 _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 
 # -- header-shaped secrets: "Name: value", "'name': 'value'", "(b'name', b'value')", name=value ----------------
 # All of these run on the lower-cased text.
 # The separator between a header/field name and its value in free text, JSON, Python reprs of dicts and of
-# (name, value) tuples (the comma form only between quotes), then an optional list/tuple opening and quote
-# (with the b prefix of bytes reprs).
+# (name, value) tuples (the comma form only between quotes: "'authorization', alternating" is prose), then an
+# optional list/tuple opening and quote (with the b prefix of bytes reprs).
 _Q: Final = r"""\\?["']"""
 _SEP: Final = (
-    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+)(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b?{_Q})?+"""
+    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+(?=b?{_Q}|[\[(]))"""
+    rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b?{_Q})?+"""
 )
 
 
@@ -803,7 +811,10 @@ XML_ELEMENT: Final = re.compile(
 # Run on the lower-cased text. A long option is read from its "--" at the start of a word; its value is the next
 # argument (not another option).
 _ARG: Final = r"""(?:"(?P<dq>[^"\r\n]*+)"|'(?P<sq>[^'\r\n]*+)'|(?P<bare>[^\s"'\-][^\s"']*+))"""
-CLI_FLAG: Final = re.compile(r"--(?<![a-z0-9_\-]--)(?P<name>[a-z][a-z0-9_\-]{0,63}+)[ \t]++" + _ARG)
+# (also an argument list's repr or JSON: ['--password', 'X'], ["--token", "X"])
+CLI_FLAG: Final = re.compile(
+    r"--(?<![a-z0-9_\-]--)(?P<name>[a-z][a-z0-9_\-]{0,63}+)(?:[ \t]++|[\"'][ \t]*+,[ \t]*+)" + _ARG
+)
 # Short options that take a password, per command (the option is searched for within 200 characters of it).
 CLI_SHORT: Final = (
     ("sshpass", re.compile(r"sshpass(?<![a-z0-9_\-]sshpass)[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
@@ -826,7 +837,14 @@ CLI_SHORT: Final = (
         ),
     ),
     ("redis-cli", re.compile(r"redis-cli[^\n|;&]{0,200}?[ \t]-a[ \t]++" + _ARG)),
-    ("curl", re.compile(r"curl(?<![a-z0-9_\-]curl)[^\n|;&]{0,200}?[ \t](?:-u|--user)[ \t]++[^\s:\"']{1,64}+:" + _ARG)),
+    # (curl -u user:X, --user "user:X", --user 'user:X', -u ":X", --user=user:X: the quote may enclose the pair)
+    (
+        "curl",
+        re.compile(
+            r"curl(?<![a-z0-9_\-]curl)[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:[ \t]++|(?<=--user)=)[\"']?+"
+            r"[^\s:\"']{0,64}+:" + _ARG
+        ),
+    ),
 )
 
 #: The options of :data:`CLI_SHORT` after their blank: each pattern needs one (curl's --user needs "--").
@@ -1014,6 +1032,7 @@ GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
 _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search
 _ESCAPED_JOSE_SEARCH: Final = ESCAPED_JOSE.search
+_STD_JOSE_SEARCH: Final = STD_JOSE.search
 #: The shortest vendor key (a prefix of 5 and a body of 10 characters).
 VENDOR_MIN_LEN: Final = 15
 
@@ -1044,15 +1063,17 @@ def may_hold_secret_re(text: str) -> bool:
     if len(text) >= HS_MIN_LEN and _LONG_VENDOR_SEARCH(text) is not None:
         return True
     if ("." in text or "%" in text) and (
-        _JOSE_SEARCH(text) is not None or (("%" in text or "\\" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
+        _JOSE_SEARCH(text) is not None
+        or (("%" in text or "\\" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
+        or (("+" in text or "/" in text) and ("ey" in text or "ew" in text) and _STD_JOSE_SEARCH(text) is not None)
     ):
         return True
     return "://" in text and "@" in text
 
 
-#: What the automaton of :class:`HyperscanGate` looks for besides the words: a superset of :data:`JOSE` (a header
-#: start, 6+ more base64url characters, optional padding and a separator: every JOSE run holds one).
-HS_JOSE: Final = r"e[w-z0-9_\-][A-Za-z0-9_\-]{6,}(?:=|%3[Dd]){0,2}(?:\.|%2[Ee])"
+#: What the automaton of :class:`HyperscanGate` looks for besides the words: a superset of :data:`JOSE` and
+#: :data:`STD_JOSE` (a header start, 6+ more base64 characters, optional padding and a separator: every run holds one).
+HS_JOSE: Final = r"e(?:[w-z0-9_\-][A-Za-z0-9_\-]{6,}|[wy][A-Za-z0-9_\-+/]{6,})(?:=|%3[Dd]){0,2}(?:\.|%2[Ee])"
 
 
 def _hs_literal(word: str) -> str:
@@ -1279,6 +1300,22 @@ def split_jose(run: str) -> list[tuple[str, str | None]]:
             i += 1
     if plain:
         out.append((".".join(plain), None))
+    return out
+
+
+def split_std_jose(run: str) -> list[tuple[str, str | None]]:
+    """:func:`split_jose` of a :data:`STD_JOSE` match: its segments read as base64url ("+" as "-", "/" as "_": one
+    character for one, so the pieces are the run's own text); a JWS only when its payload is a JSON object too
+    (a JWT's always is: "ewog...J9.+.abc+def" is no token)."""
+    pieces = split_jose(run.translate(_TO_URLSAFE))
+    out: list[tuple[str, str | None]] = []
+    at = 0
+    for piece, kind in pieces:
+        text = run[at : at + len(piece)]
+        if kind == JWT and not is_header(piece.split(".")[1]):
+            kind = None
+        out.append((text, kind))
+        at += len(piece)
     return out
 
 

@@ -90,8 +90,8 @@ class RedactorCore:
         if _TRIVIAL(value) is not None:  # (one C-level match for the common shapes; not remembered)
             return True
         if _TRIGGER_SEARCH(value) is None:
-            if len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None:
-                return False
+            if (len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None) or "</" in value:
+                return False  # (a vendor key; an XML element: "<password>x</password>" needs no separator)
             if " " not in value and "\t" not in value:
                 return True  # (cheap: not remembered)
             if _has_scheme(value):
@@ -363,11 +363,11 @@ _HEX_ID: Final = "0123456789abcdef-"
 #: trigger character or a blank (shorter than any vendor key; no "<scheme> <credentials>" or command line).
 _NEVER: Final = re.compile(r"(?!)").fullmatch  # (custom scrubbers: no shortcut by shape)
 _TRIVIAL: Final = re.compile(
-    rf"[{re.escape(_HEX_ID)}]*+|[{re.escape(_INERT)}]*+|[^.:=,%\s]{{0,{p.VENDOR_MIN_LEN - 1}}}+"
+    rf"[{re.escape(_HEX_ID)}]*+|[{re.escape(_INERT)}]*+|[^.:=,%\s<]{{0,{p.VENDOR_MIN_LEN - 1}}}+"
 ).fullmatch
 #: A character that keeps a text shorter than :data:`patterns.VENDOR_MIN_LEN` out of :data:`_TRIVIAL`'s last form:
 #: a short text where this finds nothing is clean (``tests/redact/test_sinks.py`` checks both agree).
-_SHORT_BAD: Final = re.compile(r"[.:=,%\s]").search
+_SHORT_BAD: Final = re.compile(r"[.:=,%\s<]").search
 _ALWAYS: Final = re.compile("").search  # (custom scrubbers: a match for every text, so no shortcut)
 
 
@@ -456,12 +456,12 @@ _trigger_gate: Final = _TriggerGate()
 
 def _quiet(value: str) -> bool:
     """Cheap proof that the scrubber would return ``value`` unchanged: no trigger character
-    (:data:`patterns.TRIGGER`), no vendor key prefix and no "<scheme> <credentials>" or command-line form, or
+    (:data:`patterns.TRIGGER`), no vendor key prefix, XML end tag, "<scheme> <credentials>" or command-line form, or
     only timestamp/number characters. ``tests/redact/test_sinks.py`` checks this against the scrubber itself."""
     if value.isalnum() and (len(value) < _ALNUM_KEY_MIN or value.islower()):
         return True
     if _TRIGGER_SEARCH(value) is None:
-        if len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None:
+        if (len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None) or "</" in value:
             return False
         return (" " not in value and "\t" not in value) or not _has_scheme(value)
     return not value.strip(_INERT)

@@ -62,11 +62,15 @@ def _is_marker(value: str) -> bool:
 _MARKERS_ONLY = re.compile("(?:" + p.MARKER.pattern + ")++")
 
 
+#: the characters of the standard base64 alphabet that base64url has not (:meth:`Scrubber._jose_token`)
+_STD_ONLY: Final = frozenset("+/")
+
+
 def _credential_like(word: str) -> bool:
     """A word after ``Authorization:`` that is a credential rather than a scheme name: long, or with digits,
-    "_", or mixed case past the first letter."""
-    rest = word[1:]
-    mixed = rest != rest.lower() and rest != rest.upper()
+    "_", or mixed case past the first letter of a hyphen-separated part (``Api-Token``, ``X-Custom-Token``:
+    capitalised like header names, schemes; ``aBc1``: a credential)."""
+    mixed = any(part[1:] != part[1:].lower() and part[1:] != part[1:].upper() for part in word.split("-"))
     return len(word) >= 24 or mixed or any(c.isdigit() or c == "_" for c in word)
 
 
@@ -406,11 +410,15 @@ class _Pass:
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
             return self._unseparated(s)
         if "." in s or "%2" in s:
-            s, _ = _run(s, s, p.JOSE, self._jose_token, lower=False)
             if "%" in s or "\\" in s:  # a token glued to an escape ("%26ewogIC...", "\\u0026ewoi...", "\\newog...")
+                # (first: JOSE would start at the glued token's payload, a JSON object too, and leave its header)
                 s, _ = _run(s, s, p.ESCAPED_JOSE, self._escaped_jose, lower=False)
+            s, _ = _run(s, s, p.JOSE, self._jose_token, lower=False)
             if "eyJ" in s:
                 s, _ = _run(s, s, p.GLUED_JOSE, self._jose_token, lower=False)
+            if ("+" in s or "/" in s) and ("ey" in s or "ew" in s):  # the standard base64 alphabet
+                s, _ = _run(s, s, p.STD_JOSE, self._std_jose, lower=False)
+            if "eyJ" in s:
                 s, _ = _run(s, s, p.SIGNING_INPUT_RE, self._signing_input, lower=False)
         jose_total, extended = self.total, self.extended
         s = self._separated(s)
@@ -501,10 +509,22 @@ class _Pass:
     def _jose_token(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """A JOSE run; one that ends in a label and takes the next word too ("eyJ...sig.password: x"), or is
         followed by an "e" (a token glued after it, which neither JOSE expression starts at in this pass: its
-        character before is the run's, then the marker's "]") makes the pass no JOSE-only pass."""
+        character before is the run's, then the marker's "]") makes the pass no JOSE-only pass. A JOSE match
+        the standard base64 alphabet goes on from ("+", "/") is left to STD_JOSE's pass, which takes it whole."""
+        end = m.end()
+        if m.re is p.JOSE and s[end : end + 1] in _STD_ONLY and s[m.start() + 1] in "wy" and "%" not in m.group():
+            return None  # (STD_JOSE matches from the same start, over a superset of characters, "." separated)
         out = self._jose(s, m)
         if out is not None and (out[1] > m.end() or s[out[1] : out[1] + 1] == "e"):
             self.extended = True
+        return out
+
+    def _std_jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A JOSE run in the standard base64 alphabet (or a base64url token that JOSE's pass left to it: one
+        followed by "+" or "/")."""
+        out = self._jose_span(s, m.start(), m.end(), p.split_std_jose)
+        if out is not None:
+            self.extended = True  # (not a JOSE-only pass: the settled shortcut reads base64url tokens only)
         return out
 
     def _escaped_jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
@@ -521,8 +541,10 @@ class _Pass:
     def _jose(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         return self._jose_span(s, m.start(), m.end())
 
-    def _jose_span(self, s: str, start: int, end: int) -> tuple[str, int] | None:
-        pieces = p.split_jose(s[start:end])
+    def _jose_span(
+        self, s: str, start: int, end: int, split: Callable[[str], list[tuple[str, str | None]]] | None = None
+    ) -> tuple[str, int] | None:
+        pieces = (split or p.split_jose)(s[start:end])
         if len(pieces) == 1 and pieces[0][1] is None:
             return None
         out = [piece if kind is None else self.mark(kind, piece) for piece, kind in pieces]
@@ -697,6 +719,11 @@ class _Pass:
         value = s[start:end]
         if not value or _is_marker(value):
             return None
+        label = group == "bare" and strength == p.WEAK and name.isupper()
+        if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start):
+            # a label in capitals before ": " and an unquoted value ("PASS: gdb.base/break.exp: ...", the status
+            # of a test run; "AUTH: ..."): a heading, not a field; a weak name says too little to outweigh it
+            return _next_name(s, m.start(), start, end)
         if group == "bare" and (value.lower() in p.EMPTY_VALUES or (value == "$" and s[end : end + 1] == "{")):
             return None  # a literal, or a template variable ("api_key=${API_KEY}")
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
@@ -860,6 +887,8 @@ _SEP_AFTER_VALUE = re.compile(r"""\\?["']?[ \t]*+[:=]""")
 _COOKIE_NAME_LIKE = re.compile(r"[a-z_][a-z0-9_.\-]{0,63}+")
 _PAIR_AFTER_VALUE = re.compile(r"""\\?["'][ \t]*+,""")
 _FIELD_SEP_CHAR = re.compile(r"[:=]")
+#: the separator of a label ("PASS: ...", see :meth:`Scrubber._field`)
+_LABEL_SEP: Final = re.compile(r"[ \t]*+:[ \t]++")
 _NEXT_NAME_MAX = 64
 
 _PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t]*+[(\[\]]")  # read backwards

@@ -465,8 +465,83 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "glued_escaped_vendor_key": lambda t: Case(
             f"POST /hook?x=1\\u0026{VENDOR['github_ghp']}", (VENDOR["github_ghp"],), (("api_key", None),)
         ),
+        # tokens written in the standard base64 alphabet ("+", "/", "=" padding), from a leak-sample probe
+        # (session 9): the part after the first "+" or "/" survived (the token's last 16 characters must go too)
+        "std_alphabet_bearer": lambda t: Case(
+            f"Authorization: Bearer {STD_TOKEN}", (STD_TOKEN, STD_TOKEN[-16:]), (("jwt", STD_TOKEN),)
+        ),
+        "std_alphabet_padded_bare": lambda t: Case(
+            f"legacy client token {STD_PADDED} accepted", (STD_PADDED, STD_PADDED[-16:]), (("jwt", STD_PADDED),)
+        ),
+        "std_alphabet_signature_only": lambda t: Case(
+            f"Authorization: Bearer {_std_signature(t.rs256)}",
+            (_std_signature(t.rs256), _std_signature(t.rs256)[-16:]),
+            (("jwt", _std_signature(t.rs256)),),
+        ),
+        "std_alphabet_in_url_path": lambda t: Case(
+            f"GET https://x.test/verify/{STD_TOKEN}/confirm 200", (STD_TOKEN, STD_TOKEN[-16:]), (("jwt", None),)
+        ),
+        # Authorization schemes capitalised like header names (gitleaks' curl rule test cases)
+        "authorization_hyphenated_scheme": lambda t: Case(
+            f'curl -H "Authorization: Api-Token {HEX40}" --request PUT https://api.test/use/635',
+            (HEX40,),
+            (("authorization", HEX40),),
+        ),
+        "authorization_x_custom_scheme": lambda t: Case(
+            f"Authorization: X-Custom-Token {HEX40}", (HEX40,), (("authorization", HEX40),)
+        ),
+        # curl's user:password in every spelling curl accepts
+        "curl_user_double_quoted": lambda t: Case(
+            f'curl -s -v --user "j.smith:{CLI_PW}" "https://api.test/user/me"', (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
+        "curl_user_single_quoted": lambda t: Case(
+            f"curl -s --user 'api:{CLI_PW}' https://api.test/v2/messages", (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
+        "curl_u_empty_user": lambda t: Case(
+            f'curl -u ":{CLI_PW}" https://localhost:9200', (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
+        "curl_user_equals": lambda t: Case(
+            f"curl --user=deploy:{CLI_PW} https://x.test", (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
+        # an argument list's repr / JSON (sys.argv, subprocess args)
+        "argv_repr_password": lambda t: Case(
+            f"sys.argv=['manage.py', 'createsuperuser', '--password', '{CLI_PW}']",
+            (CLI_PW,),
+            (("secret_field", CLI_PW),),
+        ),
+        "argv_json_token": lambda t: Case(
+            f'{{"args": ["deploy", "--token", "{CLI_PW}"]}}', (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
+        # "PASS" in capitals is a label before ": " only: assigned, it is a password
+        "env_pass_assignment": lambda t: Case(f"PASS={CLI_PW} ./deploy.sh", (CLI_PW,), (("secret_field", CLI_PW),)),
+        # an XML element with no separator character anywhere (the processors' fast path skipped it)
+        "xml_without_separators": lambda t: Case(
+            f"<datasource><user>app</user><password>{CLI_PW}</password></datasource>",
+            (CLI_PW,),
+            (("secret_field", CLI_PW),),
+        ),
     }
     return f
+
+
+def _std_token() -> tuple[str, str]:
+    """An HS256 JWT (PyJWT, key made here) in the standard base64 alphabet, bare and with "=" padding per segment;
+    its payload and signature hold "+" or "/" (asserted)."""
+    claims = {"sub": "u70", "n": "\u00ff\u00fe>>>???0", "exp": 1796278534}
+    token = jwt.encode(claims, b"std-alphabet-key-0123456789abcdef", algorithm="HS256")
+    std = token.translate(str.maketrans("-_", "+/"))
+    head, payload, sig = std.split(".")
+    assert set(payload) & {"+", "/"}, payload
+    padded = ".".join(seg + "=" * (-len(seg) % 4) for seg in (head, payload, sig))
+    return std, padded
+
+
+def _std_signature(token: str) -> str:
+    """``token`` with only its signature in the standard alphabet."""
+    head, payload, sig = token.split(".")
+    std = sig.translate(str.maketrans("-_", "+/"))
+    assert std != sig
+    return f"{head}.{payload}.{std}"
 
 
 def _vendor_case(key: str) -> Callable[[Tokens], Case]:
@@ -518,6 +593,9 @@ VENDOR = _vendor_keys()
 HEX_SIG = "a8f5f167f44f4964e6c998dee827110c"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_ID = "s8Kq2LmZ0xT4vB7nR1cW"
+HEX40 = "2cf1d6bd88b630fdee26fa45ab9cfb4089c12485"
+CLI_PW = "flTh2aGF49pe"
+STD_TOKEN, STD_PADDED = _std_token()
 
 
 @dataclass
@@ -657,6 +735,10 @@ CLEAN = {
     "token_metadata_fields": "token_type=Bearer expires_in=3600 token_fp=c0de-3f9a0c1b7d2e max_tokens=100",
     "json_nulls": '{"password": null, "token": null, "session": false}',
     "code_comparison": "if token == expected and password != '':",
+    # test-run status labels (DejaGnu, automake): "PASS" is a weak secret name only as a field, not as a label
+    "dejagnu_pass_label": "PASS: gdb.base/inferior-args.exp: method=start: stop at main",
+    "automake_pass_label": "PASS: tests/t-basic",
+    "prose_quoted_name_then_comma": "rg -c -i 'bearer|eyJ|authorization', alternating rounds",
 }
 
 

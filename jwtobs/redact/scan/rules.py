@@ -18,12 +18,14 @@ from typing import Any, Final
 from jwtobs.redact import patterns as p
 
 _NAME: Final = r"[A-Za-z0-9_\-]"
-# JWS/JWE: a header of 8+ base64url characters starting "ew"/"ey" (the only starts of a JSON object header,
-# see patterns.is_header), then two more dot-separated segments; padding and dots possibly percent-encoded.
-# Case-sensitive; no condition on what precedes (tokens glued to words or escapes are found too).
+# JWS/JWE: a header of 8+ base64 characters starting "ew"/"ey" (the only starts of a JSON object header,
+# see patterns.is_header), then two more dot-separated segments; padding and dots possibly percent-encoded; "+"
+# and "/" too (a token in the standard alphabet: patterns.STD_JOSE). Case-sensitive; no condition on what precedes
+# (tokens glued to words or escapes are found too).
+_B64: Final = r"[A-Za-z0-9_\-+/]"
 _PAD: Final = r"(?:=|%3[dD]){0,2}"
 _DOT: Final = r"(?:\.|%2[eE])"
-_T_JOSE: Final = r"e[wy]" + _NAME + r"{6,}" + _PAD + _DOT + _NAME + r"*" + _PAD + _DOT
+_T_JOSE: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT + _B64 + r"*" + _PAD + _DOT
 # "Name: value" forms: the separator of patterns._SEP up to the value.
 _T_SEP: Final = r"""(?:\\?["']\]?)?[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
 _T_AUTH: Final = r"authorization" + _T_SEP
@@ -169,7 +171,7 @@ _BASE_KEYWORDS: Final = {
 #: the triggers found by an expression over the whole raw block rather than through keywords (case-sensitive
 #: ones, or too many literals for keyword passes): ``(finder, triggers a line it hits must match)``; the finder
 #: is implied by each of the triggers (JOSE and a signing input both start with a header and a dot)
-_HEADER_DOT: Final = r"e[wy]" + _NAME + r"{6,}" + _PAD + _DOT
+_HEADER_DOT: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT
 
 
 def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
