@@ -316,10 +316,11 @@ def _flush_state(state: State, *, close: bool = False) -> None:
 def flush() -> None:
     """Build waiting events, write buffered events and record buffered metric measurements now
     (``jwtobs.flush()``; see :func:`jwtobs.pipeline.flush`)."""
-    _run_before_flush()
     state = _state
-    if state is not None:
-        _flush_state(state)
+    if state is None:
+        _run_before_flush()
+    else:
+        _flush_state(state)  # (runs the hooks first)
 
 
 def reset() -> None:

@@ -73,8 +73,11 @@ __all__ = [
 log = logging.getLogger("jwtobs.jwks")
 
 MIN_RSA_BITS: Final = 2048
-#: keys kept from one key set (a larger set is truncated; the kids become trusted metric labels)
-MAX_KEYS: Final = 100
+#: keys kept from one key set for verification (a larger set is truncated, with a warning; a 512 KiB body holds
+#: at most ~1 000 RSA keys)
+MAX_KEYS: Final = 1000
+#: kids of one key set that become trusted metric attribute values (the first ones in the document)
+TRUSTED_KIDS_PER_SET: Final = 100
 #: response header lines accepted from a JWKS endpoint, and their total size (status line included)
 MAX_HEADERS: Final = 64
 MAX_HEADER_BYTES: Final = 32 * 1024
@@ -214,7 +217,7 @@ def _public_key(jwk: Mapping[str, Any], kty: str) -> tuple[Any, str | None] | No
 def _key_from_jwk(jwk: Mapping[str, Any]) -> Key | None:
     """One JWK as a :class:`Key`, or ``None`` when it is not a usable signature verification key."""
     kty = jwk.get("kty")
-    if kty not in _KTYS:
+    if not isinstance(kty, str) or kty not in _KTYS:  # (a list or an object is no kty: skipped, not an error)
         return None
     use = jwk.get("use")
     if use is not None and use != "sig":
@@ -302,7 +305,8 @@ def parse_jwks(doc: object) -> tuple[dict[str, Key], list[Key]]:
     """A JWK set document as (keys by kid, keys without kid). Raises ``ValueError`` if it is not a JWK set.
 
     Unusable keys are skipped; a kid that appears more than once is dropped entirely (which key it names is
-    ambiguous).
+    ambiguous). At most :data:`MAX_KEYS` keys are kept (of the first ``4 * MAX_KEYS`` entries), with a warning when
+    a set holds more.
     """
     if not isinstance(doc, Mapping) or not isinstance(doc.get("keys"), list):
         raise ValueError("not a JWK set")
@@ -310,7 +314,10 @@ def parse_jwks(doc: object) -> tuple[dict[str, Key], list[Key]]:
     seen: set[str] = set()
     dup: set[str] = set()
     anonymous: list[Key] = []
-    for jwk in doc["keys"][: MAX_KEYS * 4]:
+    entries = doc["keys"]
+    if len(entries) > MAX_KEYS:
+        log.warning("jwtobs: a key set of %d entries: only the first %d usable keys are kept", len(entries), MAX_KEYS)
+    for jwk in entries[: MAX_KEYS * 4]:
         if not isinstance(jwk, Mapping):
             continue
         kid = jwk.get("kid")
@@ -363,7 +370,7 @@ class StaticKeys(KeySource):
             self._by_kid, self._anonymous = {}, [_key_from_object(None, keys)]
         if not self._by_kid and not self._anonymous:
             raise ConfigurationError("StaticKeys: no usable key")
-        _guarded(_TRUST_FAILURES, lambda: config.current().guard.trust_kids(self._by_kid))
+        _guarded(_TRUST_FAILURES, lambda: config.current().guard.trust_kids(list(self._by_kid)[:TRUSTED_KIDS_PER_SET]))
 
     def get(self, kid: str | None) -> Key:
         key = _select(self._by_kid, self._anonymous, kid)
@@ -856,7 +863,8 @@ class JwksSource(KeySource):
         added = tuple(sorted(set(by_kid) - before))
         removed = tuple(sorted(before - set(by_kid)))
         # every success, not only changes: a configure() since the last fetch brought a new guard
-        _guarded(self._telemetry_failures, lambda: config.current().guard.trust_kids(by_kid))
+        trusted = list(by_kid)[:TRUSTED_KIDS_PER_SET]
+        _guarded(self._telemetry_failures, lambda: config.current().guard.trust_kids(trusted))
         if added or removed:
             self._changed(added, removed)
 

@@ -492,6 +492,7 @@ class _Queue:
         self.items: list[Any] = []
         self.wake = threading.Event()
         self.lock = threading.Lock()  # held while draining
+        self.idle = threading.Event()  # set by the builder thread after each pass (flush waits on it)
         self.start_lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.fast_limit = 0
@@ -523,11 +524,15 @@ class _Queue:
             self.wake.wait(self.interval)
             self.wake.clear()
             self.drain()
+            self.idle.set()
 
-    def drain(self) -> int:
-        """Build and emit every waiting record; returns how many."""
+    def drain(self, wait: float | None = None) -> int:
+        """Build and emit every waiting record; returns how many, or -1 when the builder thread still held the
+        queue after ``wait`` seconds (a sink it is calling has not returned; ``None``: wait as long as it takes)."""
         items, n, width = self.items, 0, RECORD_WIDTH
-        with self.lock:
+        if not self.lock.acquire(timeout=-1 if wait is None else wait):
+            return -1
+        try:
             while True:
                 k = min(len(items), _TAKE * width)  # whole records: each was added by one atomic extend
                 if not k:
@@ -536,6 +541,8 @@ class _Queue:
                 del items[:k]  # (producers only append after index k meanwhile)
                 _process_batch(batch)
                 n += k // width
+        finally:
+            self.lock.release()
 
 
 class _QueueFull(Exception):
@@ -552,13 +559,50 @@ def queued() -> int:
     return len(_queue.items) // RECORD_WIDTH
 
 
+#: how long :func:`flush` (and the flush at process exit) waits for the builder thread to finish the batch it is
+#: emitting: a sink that blocks must not hang the caller or the process's exit (its records stay queued, warned)
+FLUSH_WAIT: Final = 10.0
+
+
+def _foreign_sinks() -> bool:
+    """Whether the configuration has a sink other than jwtobs's own buffered ones (an application's callable)."""
+    return any(type(sink) is not JsonlSink for sink in config.current().sinks)
+
+
+def _drain_for_flush() -> None:
+    """The builder thread builds and emits every waiting record while this waits, at most FLUSH_WAIT seconds (the
+    sinks run on that thread, so one that blocks holds it, not the caller); without a builder thread (none
+    started yet, or a forked child's), here."""
+    q = _queue
+    thread = q.thread
+    if thread is None or not thread.is_alive() or not _foreign_sinks():
+        q.drain()  # (jwtobs's own sinks buffer and never block: here, without a hand-over, ~50 us less)
+        return
+    deadline = time.monotonic() + FLUSH_WAIT
+    # done when nothing waits and the builder holds no batch (records leave the queue only under its lock)
+    while q.items or q.lock.locked():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _log.warning(
+                "jwtobs: flush gave up after %.0f s: a sink has not returned (the batch it was given and %d more "
+                "records are not written yet)",
+                FLUSH_WAIT,
+                queued(),
+            )
+            return
+        q.idle.clear()
+        q.wake.set()
+        q.idle.wait(min(left, 0.05))  # set by the builder after each pass
+
+
 def flush() -> None:
     """Build every waiting event, then write buffered events and record buffered metric measurements now.
 
     ``jwtobs.flush()``. Call it before reading events or metrics right after validations (tests, scripts),
-    and before a process ends without running ``atexit`` handlers (``os._exit``, some pre-fork servers).
+    and before a process ends without running ``atexit`` handlers (``os._exit``, some pre-fork servers). Waits at
+    most :data:`FLUSH_WAIT` seconds for a sink that is still writing (then warns and returns).
     """
-    config.flush()  # runs _queue.drain first (registered below with config.before_flush)
+    config.flush()  # runs _drain_for_flush first (registered below with config.before_flush)
 
 
 def _at_exit() -> None:
@@ -571,7 +615,7 @@ def _at_exit() -> None:
 # Runs before JsonlSink's own at-exit close (registered when jwtobs.events was imported, earlier): every
 # waiting record reaches the sinks before they close.
 atexit.register(_at_exit)
-config.before_flush(_queue.drain)
+config.before_flush(_drain_for_flush)
 
 
 def emit_keyset_change(

@@ -230,6 +230,11 @@ PROMETHEUS_NAMES: Final[dict[str, str]] = {
 }
 
 
+#: kids trusted from fetched key sets over a process's life (:meth:`CardinalityGuard.trust_kids`): 10 rotations a
+#: day of 3 issuers for a month, after which new kids are UNKNOWN until learned from accepted tokens (bounded too)
+MAX_TRUSTED_KIDS: Final = 1000
+
+
 class CardinalityGuard:
     """Decides which attacker-controlled values may become metric attribute values.
 
@@ -247,6 +252,7 @@ class CardinalityGuard:
         self._max_learned = max_learned
         self._learned_issuers = 0
         self._learned_kids = 0
+        self._trusted_kids = 0  # (trust_kids: from key sets, bounded)
         self._lock = threading.Lock()
         #: bumped whenever a value becomes trusted, so caches of derived labels can be dropped
         self.version = 0
@@ -257,8 +263,16 @@ class CardinalityGuard:
             self.version += 1
 
     def trust_kids(self, kids: Iterable[str]) -> None:
+        """Trust the kids of a fetched key set, up to :data:`MAX_TRUSTED_KIDS` in all: a key set whose kids keep
+        changing (a misbehaving IdP) must not grow the metric attribute values without bound."""
         with self._lock:
-            self._kids |= {k for k in kids if isinstance(k, str)}
+            fresh = {k for k in kids if isinstance(k, str) and k not in self._kids}
+            room = MAX_TRUSTED_KIDS - self._trusted_kids
+            if room <= 0 or not fresh:
+                return
+            fresh = set(sorted(fresh)[:room])
+            self._kids |= fresh
+            self._trusted_kids += len(fresh)
             self.version += 1
 
     def learn(self, issuer: str | None, kid: str | None) -> None:

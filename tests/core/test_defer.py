@@ -170,6 +170,71 @@ for i in range(500):
     assert len(lines) == 500
 
 
+def test_a_sink_that_blocks_hangs_neither_flush_nor_process_exit(tmp_path: Any) -> None:
+    """An application's sink that never returns (a network call without timeout): jwtobs.flush() waits at most
+    pipeline.FLUSH_WAIT, warns and returns; the process exits (at-exit flush, same bound) instead of hanging
+    forever; validations were never slowed. (Before, flush() called the sink itself or waited on the builder's
+    lock without end: a probe killed both after 40 s.)"""
+    import subprocess
+    import sys
+
+    script = """
+import sys, threading, time, jwt, jwtobs
+from jwtobs import pipeline
+pipeline.FLUSH_WAIT = 1.0
+gate = threading.Event()
+def sink(record):
+    gate.wait()  # never set
+jwtobs.configure(sinks=[sink], fingerprint_key="k" * 16, from_env=False, defer=True)
+decode = jwtobs.wrap(jwt.decode)
+secret = b"s" * 32
+t0 = time.monotonic()
+for i in range(50):
+    decode(jwt.encode({"sub": str(i), "exp": int(time.time()) + 60}, secret, algorithm="HS256"), secret,
+           algorithms=["HS256"])
+assert time.monotonic() - t0 < 5
+t0 = time.monotonic()
+jwtobs.flush()
+print(f"flush {time.monotonic() - t0:.1f}", flush=True)
+"""
+    t0 = time.monotonic()
+    env = {k: v for k, v in __import__("os").environ.items() if k != "JWTOBS_DEFER"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("flush 1.0", "flush 1.1", "flush 1.2"), out.stdout
+    assert out.stderr.count("flush gave up after 1 s: a sink has not returned") == 2, out.stderr  # flush, exit
+    assert time.monotonic() - t0 < 30
+
+
+def test_flush_hands_an_applications_sink_to_the_builder_and_still_delivers_everything(keys: Keys) -> None:
+    """With an application's sink, flush() lets the builder thread call it and waits: every record is there when
+    flush() returns, also while other threads keep validating."""
+    import threading
+
+    got: list[Any] = []
+    jwtobs.configure(sinks=[got.append], fingerprint_key=b"k" * 32, from_env=False, defer=True)
+    decode = jwtobs.wrap(jwt.decode)
+    secret = b"s" * 32
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            decode(jwt.encode({"sub": "bg", "exp": int(time.time()) + 60}, secret, algorithm="HS256"), secret,
+                   algorithms=["HS256"])  # fmt: skip
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        for i in range(200):
+            decode(jwt.encode({"sub": f"u{i}", "exp": int(time.time()) + 60}, secret, algorithm="HS256"), secret,
+                   algorithms=["HS256"])  # fmt: skip
+            jwtobs.flush()
+            assert len(got) >= i + 1 and got[-1].outcome == "accepted"
+    finally:
+        stop.set()
+        t.join()
+
+
 def _metric_series(sinks: list[Any], tokens: list[str], keys: Keys, monkeypatch: Any) -> tuple[Any, int, Any]:
     """Validate ``tokens`` deferred with spans never sampled: (metric series, keyed hashes made, guard)."""
     from jwtobs.fingerprint import Fingerprinter

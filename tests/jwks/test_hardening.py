@@ -418,3 +418,62 @@ def test_verifier_set_unsigned_token_with_list_iss(rsa_keys: list[RsaKey], event
         assert ei.value.reason is Reason.UNSIGNED
     jwtobs.flush()
     assert [e.reason for e in events if isinstance(e, ValidationEvent)] == ["JWT_UNSIGNED"] * 2
+
+
+# -- session 9: key sets a probe served from 127.0.0.1 that the fault matrix did not have ---------------------
+def _ec_jwks(n: int) -> list[dict[str, Any]]:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    import jwt
+
+    out = []
+    for i in range(n):
+        jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key()))
+        jwk["kid"] = f"ec-{i}"
+        out.append(jwk)
+    return out
+
+
+def test_a_token_signed_with_the_last_of_400_keys_verifies(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], events: list[Any], caplog: Any
+) -> None:
+    """A key set of 399 EC keys, then the key that signed the token: every key up to jwks.MAX_KEYS is kept for
+    verification (only the first 100 were, and the token was JWT_UNKNOWN_KID with no error anywhere); the metric
+    guard trusts only the set's first TRUSTED_KIDS_PER_SET kids."""
+    from jwtobs import jwks
+
+    server.keys = [*_ec_jwks(399), rsa_keys[0].jwk()]
+    v = jwtobs.Verifier(PROFILE, keys=jwtobs.JwksSource(server.url, clock=clock, proxies={}))
+    assert verdict(v, rsa_keys[0].sign(claims())) == "accepted"
+    guard = config.current().guard
+    assert "ec-0" in guard.known_kids and f"ec-{jwks.TRUSTED_KIDS_PER_SET}" not in guard.known_kids
+    server.keys = [*_ec_jwks(jwks.MAX_KEYS), rsa_keys[1].jwk()]  # past the bound: said, not silent
+    with caplog.at_level(logging.WARNING, logger="jwtobs.jwks"):
+        jwks.parse_jwks({"keys": server.keys})
+    assert any("only the first 1000" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("kty", [["RSA"], {"a": 1}, 1, None])
+def test_a_jwk_with_a_member_of_the_wrong_type_is_skipped_not_the_whole_set(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], events: list[Any], kty: Any
+) -> None:
+    """``"kty": ["RSA"]`` raised TypeError (unhashable) in the set lookup: the whole fetch failed as internal and,
+    cold, every valid token became JWT_JWKS_UNAVAILABLE. It is one unusable key, skipped like the others."""
+    server.keys = [{"kty": kty, "kid": "weird", "n": "AQAB", "e": "AQAB"}, rsa_keys[0].jwk()]
+    src = jwtobs.JwksSource(server.url, clock=clock, proxies={})
+    assert verdict(jwtobs.Verifier(PROFILE, keys=src), rsa_keys[0].sign(claims())) == "accepted"
+    assert src.last_error is None
+
+
+def test_key_set_kids_trusted_as_metric_values_are_bounded_over_time() -> None:
+    """A key set whose kids change on every fetch (a misbehaving IdP) adds at most telemetry.MAX_TRUSTED_KIDS
+    trusted kids over the process's life; after that a new kid is UNKNOWN until learned from an accepted token."""
+    from jwtobs.telemetry import MAX_TRUSTED_KIDS, UNKNOWN, CardinalityGuard
+
+    guard = CardinalityGuard()
+    for fetch in range(3 * MAX_TRUSTED_KIDS // 100):
+        guard.trust_kids([f"kid-{fetch}-{i}" for i in range(100)])
+    assert len(guard.known_kids) == MAX_TRUSTED_KIDS
+    assert guard.kid("kid-29-99") == UNKNOWN
+    guard.learn(None, "kid-29-99")
+    assert guard.kid("kid-29-99") == "kid-29-99"
