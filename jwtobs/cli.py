@@ -17,12 +17,20 @@ Bad input never shows a traceback: a command raises :class:`CommandError` (or ca
 4     internal error (a bug: one line; ``JWTOBS_DEBUG=1`` shows the traceback)
 130   interrupted (Ctrl-C)
 ====  ==========================================================================================
+
+Output that cannot be written is reported like bad input: standard output closed (``jwtobs scan ... >&-``) or a
+write to it failing (disk full) is one line on stderr and exit 2 (the output is lost: a check must not pass).
+A reader that goes away (``jwtobs scan ... | head -1``: a closed pipe) is not an error: exit 0, as with SIGPIPE.
+When standard output cannot encode every character (``PYTHONIOENCODING=ascii``), the ones it cannot are
+written as backslash escapes instead of failing.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
+import io
 import os
 import stat
 import sys
@@ -256,7 +264,62 @@ def _error(command: str | None, message: str) -> None:
     sys.stderr.write(f"{prefix}: {first}\n")
 
 
+class _ClosedOutput(io.TextIOBase):
+    """Stands in for standard output when the command was started with it closed (``>&-``; Python then sets
+    ``sys.stdout`` to ``None`` and ``print`` drops its text): the first write stops the command with one line
+    and exit 2 instead of an internal error or output silently lost."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str, /) -> int:
+        raise CommandError("cannot write the output: standard output is closed")
+
+
+def _standard_streams() -> None:
+    """Standard streams a command can always write to: a closed stdout fails on the first write (exit 2), a
+    closed stderr discards the messages (the exit status still tells), and characters that stdout's encoding
+    cannot write come out as backslash escapes instead of a ``UnicodeEncodeError``."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # (open for the life of the process)
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper) and out.errors == "strict":
+        try:
+            utf8 = codecs.lookup(out.encoding).name == "utf-8"
+        except LookupError:
+            utf8 = False
+        if not utf8:
+            out.reconfigure(errors="backslashreplace")
+
+
+def _flush_stdout(command: str | None, code: int) -> int:
+    """Flush standard output before exiting, so that a write that fails (disk full) is one line and exit 2
+    rather than Python's own message at exit; a closed pipe keeps ``code`` (the reader stopped reading)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+    except OSError as exc:
+        _quiet_stdout()  # (the text that could not be written: not again at exit)
+        if code not in (EXIT_OK, EXIT_FAILED_CHECK):
+            return code  # the run failed already, with its one line (often this same write error)
+        _error(command, f"cannot write the output: {exc.strerror or type(exc).__name__}")
+        return EXIT_BAD_INPUT
+    except (ValueError, AttributeError):  # closed by the command, or not a stream
+        pass
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _standard_streams()
+    command, code = _main(argv)
+    return _flush_stdout(command, code)
+
+
+def _main(argv: Sequence[str] | None) -> tuple[str | None, int]:
+    """``(command, exit code)`` of one run."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("JWTOBS_DEBUG", "") not in ("", "0")
     command: str | None = None
@@ -269,35 +332,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         func = getattr(args, "func", None)
         if func is None:
             parser.print_help()
-            return EXIT_BAD_INPUT
-        return int(func(args))
+            return command, EXIT_BAD_INPUT
+        return command, int(func(args))
     except CommandError as exc:
         _error(command, exc.message)
-        return exc.code
+        return command, exc.code
     except ConfigurationError as exc:
         _error(command, str(exc))
-        return EXIT_BAD_INPUT
+        return command, EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return command, EXIT_INTERRUPTED
     except BrokenPipeError:
         _quiet_stdout()
-        return EXIT_OK
+        return command, EXIT_OK
     except ModuleNotFoundError as exc:
         if debug or _is_ours(exc):
             raise
         _error(command, missing_dependency(exc).message)
-        return EXIT_MISSING_EXTRA
+        return command, EXIT_MISSING_EXTRA
     except OSError as exc:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         _error(command, f"{where}{exc.strerror or type(exc).__name__}")
-        return EXIT_BAD_INPUT
+        return command, EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line, never a traceback (which could show input) unless asked for
         if debug:
             raise
         _error(command, f"internal error ({type(exc).__name__}); run with JWTOBS_DEBUG=1 for the traceback")
-        return EXIT_INTERNAL
+        return command, EXIT_INTERNAL
 
 
 def _quiet_stdout() -> None:

@@ -1,7 +1,9 @@
 """``jwtobs report``: analyse an events file or directory and write the HTML report.
 
 Bad input (a missing path, a directory without events, a file that is not a jwtobs events file, a truncated
-Parquet file) gets one line on stderr and exit status 2; no report is written.
+Parquet file) gets one line on stderr and exit status 2; no report is written. The report is written to a
+temporary file beside ``--out`` and renamed when complete: a write that fails (disk full) is one line, exit 2,
+and leaves no partial report.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ def _report(args: argparse.Namespace) -> int:
     except ReportInputError as exc:
         print(f"jwtobs report: {exc}", file=sys.stderr)
         return 2
-    path = report.write_html(args.out)
+    try:
+        path = report.write_html(args.out)
+    except OSError as exc:  # written atomically: a failed write leaves no partial report
+        print(f"jwtobs report: {args.out}: cannot write: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return 2
     print(report.summary())
     print(f"report: {path}")
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
+import secrets
 from pathlib import Path
 
 import pandas as pd
@@ -12,10 +14,18 @@ import pandas as pd
 from jwtobs.analysis.detect import clock_skew
 from jwtobs.analysis.detect import incidents as detect_incidents
 from jwtobs.analysis.evaluate import Score, load_labels, match_incidents
-from jwtobs.analysis.load import load_events, load_keyset_changes
+from jwtobs.analysis.load import EventsError, load_events, load_keyset_changes
 from jwtobs.analysis.rates import breakdown, top_reasons
 
-__all__ = ["Report", "ReportInputError", "build_report", "load_checked", "format_table", "MISSING"]
+__all__ = [
+    "Report",
+    "ReportInputError",
+    "build_report",
+    "load_checked",
+    "format_table",
+    "write_atomically",
+    "MISSING",
+]
 
 #: the one marker of a missing value in the report's text and tables
 MISSING = "—"
@@ -59,6 +69,24 @@ HTML_HEAD = (
     "pre{background:#f6f6f6;padding:1em;overflow-x:auto}img{max-width:100%}</style></head><body>"
     "<h1>jwtobs: validation failures and incidents</h1>"
 )
+
+
+def write_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same directory, renamed over ``path``
+    only once complete (as ``jwtobs scrub`` writes its copy): a failed write (disk full...) raises the
+    ``OSError`` and leaves no partial file, and an existing ``path`` as it was."""
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL: never another file; mode 0o666 less the umask, as a plain open() would give the report
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
 
 
 class ReportInputError(ValueError):
@@ -150,8 +178,7 @@ class Report:
             + format_table(clock_skew(self.events).head(20).reset_index(), integer=("estimated_offset_s",))
         )
         parts.append("</body></html>")
-        out.write_text("\n".join(parts), encoding="utf-8")
-        return out
+        return write_atomically(out, "\n".join(parts))
 
 
 def build_report(events_path: str | Path, labels_path: str | Path | None = None) -> Report:
@@ -176,6 +203,8 @@ def load_checked(events_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
         df = load_events(p)
         changes = load_keyset_changes(p)
+    except EventsError as exc:  # (its message names the file and the problem already)
+        raise ReportInputError(str(exc)) from exc
     except (OSError, ValueError, TypeError, KeyError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ReportInputError(f"{p}: cannot read events ({type(exc).__name__}: {first[:200]})") from exc

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from jwtobs.redact.scan import ENGINES, Finding, Scanner, ScanProblem, ScanReport, iter_files, scrub_file
 from jwtobs.redact.scan.parallel import scan_parallel
+from jwtobs.redact.scan.report import display_name
 
 if TYPE_CHECKING:
     from jwtobs.progress import ProgressBar
@@ -159,13 +160,13 @@ def _scan(args: argparse.Namespace) -> int:
             )
             for finding in found:
                 report.add(finding)
-                out.write(_finding_line(finding, as_json))
+                out.write(_finding_line(finding, as_json, out))
         else:
             for path in files:
                 try:
                     for finding in scanner.scan_file(path, report, progress.file_progress if progress else None):
                         report.add(finding)
-                        out.write(_finding_line(finding, as_json))
+                        out.write(_finding_line(finding, as_json, out))
                 except ScanProblem as e:
                     report.problems.append(e)
                 if progress is not None:
@@ -180,18 +181,23 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _scan_exit(report: ScanReport, exit_code: bool, err: TextIO) -> int:
-    """One line on stderr per path that was not (fully) read, or one error line when nothing was scanned."""
+    """One line on stderr per path that was not (fully) read, or one error line when nothing was scanned (names
+    shown safely: one line each, whatever they hold)."""
+
+    def name(text: str) -> str:
+        return display_name(text, _encoding(err))
+
     nothing = exit_code and report.files == 0 and not report.problems
     if nothing and len(report.skipped) == 1:
         path, why = report.skipped[0]
-        err.write(f"jwtobs scan: error: nothing was scanned: {path}: {why}\n")
+        err.write(f"jwtobs scan: error: nothing was scanned: {name(path)}: {name(why)}\n")
         return _EXIT_ERROR
     for path, why in report.skipped:
-        err.write(f"jwtobs scan: skipped {path}: {why}\n")
+        err.write(f"jwtobs scan: skipped {name(path)}: {name(why)}\n")
     for path in report.empty:
-        err.write(f"jwtobs scan: note: {path} is empty\n")
+        err.write(f"jwtobs scan: note: {name(path)} is empty\n")
     for problem in report.problems:
-        err.write(f"jwtobs scan: error: {problem}\n")
+        err.write(f"jwtobs scan: error: {name(problem.path)}: {name(problem.message)}\n")
     if report.problems:
         return _EXIT_ERROR
     if nothing:
@@ -210,10 +216,16 @@ def _size(path: str) -> int:
         return 0
 
 
-def _finding_line(f: Finding, as_json: bool) -> str:
+def _encoding(stream: TextIO) -> str | None:
+    """The encoding of an output stream (``None``: unknown, taken as Unicode)."""
+    enc = getattr(stream, "encoding", None)
+    return enc if isinstance(enc, str) else None
+
+
+def _finding_line(f: Finding, as_json: bool, out: TextIO) -> str:
     if as_json:
         return json.dumps({"type": "finding", **f.to_dict()}, ensure_ascii=True) + "\n"
-    return f.text() + "\n"
+    return f.text(_encoding(out)) + "\n"
 
 
 def _summary(report: ScanReport, elapsed: float, out: TextIO, as_json: bool) -> None:
@@ -225,6 +237,7 @@ def _summary(report: ScanReport, elapsed: float, out: TextIO, as_json: bool) -> 
     mb = report.bytes / 1e6
     rate = f", {report.bytes / elapsed / 1e9:.2f} GB/s" if elapsed > 0 and report.bytes >= 1e6 else ""
     files = sum(1 for _ in report.by_file)
+    enc = _encoding(out)
     out.write(
         f"\n{report.findings} finding{'s' if report.findings != 1 else ''} in {files} of {report.files} "
         f"file{'s' if report.files != 1 else ''} ({mb:.1f} MB, {report.lines} lines, {elapsed:.2f} s{rate})\n"
@@ -235,10 +248,11 @@ def _summary(report: ScanReport, elapsed: float, out: TextIO, as_json: bool) -> 
     out.write(f"\n  {'kind':<{width}}  count\n")
     for kind, n in sorted(report.by_kind.items(), key=lambda kv: (-kv[1], kv[0])):
         out.write(f"  {kind:<{width}}  {n:>5}\n")
-    width = max(len("file"), *(len(k) for k in report.by_file))
+    shown = {path: display_name(path, enc) for path in report.by_file}
+    width = max(len("file"), *(len(k) for k in shown.values()))
     out.write(f"\n  {'file':<{width}}  count\n")
     for path, n in sorted(report.by_file.items(), key=lambda kv: (-kv[1], kv[0])):
-        out.write(f"  {path:<{width}}  {n:>5}\n")
+        out.write(f"  {shown[path]:<{width}}  {n:>5}\n")
 
 
 def _scrub(args: argparse.Namespace) -> int:
@@ -247,16 +261,16 @@ def _scrub(args: argparse.Namespace) -> int:
     try:
         report = scrub_file(args.input, args.output, force=args.force, engine=args.engine, include_binary=args.binary)
     except ScanProblem as e:
-        err.write(f"jwtobs scrub: error: {e}\n")
+        err.write(f"jwtobs scrub: error: {display_name(e.path, _encoding(err))}: {e.message}\n")
         return _EXIT_ERROR
     except Exception as e:  # hyperscan asked for but unavailable; disk full...
         err.write(f"jwtobs scrub: error: {type(e).__name__}: {e}\n")
         return _EXIT_ERROR
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.by_kind.items()))
     _fingerprint_note(ephemeral, report, err)
-    empty = f" ({args.input} is empty)" if not report.bytes else ""
+    empty = f" ({display_name(args.input, _encoding(err))} is empty)" if not report.bytes else ""
     err.write(
-        f"jwtobs scrub: wrote {args.output}: {report.findings} credential"
+        f"jwtobs scrub: wrote {display_name(args.output, _encoding(err))}: {report.findings} credential"
         f"{'s' if report.findings != 1 else ''} redacted{' (' + kinds + ')' if kinds else ''}{empty}\n"
     )
     return _EXIT_OK

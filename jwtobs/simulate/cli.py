@@ -10,7 +10,13 @@ from typing import Any
 from jwtobs.cli import fail, input_path
 from jwtobs.simulate.progress import ProgressBar
 from jwtobs.simulate.run import simulate
-from jwtobs.simulate.scenario import Scenario, default_scenario, load_scenario
+from jwtobs.simulate.scenario import (
+    MAX_DURATION,
+    Scenario,
+    check_duration,
+    default_scenario,
+    load_scenario,
+)
 from jwtobs.simulate.scenarios import benchmark_suite, get_case
 
 
@@ -26,10 +32,24 @@ def register(subparsers: Any) -> None:
     src.add_argument("--scenario", help="TOML scenario file (default: one day, one incident of each kind)")
     src.add_argument("--case", help="a benchmark case by name (see --list-cases)")
     src.add_argument("--list-cases", action="store_true", help="list the benchmark cases and exit")
-    p.add_argument("--seed", type=int, help="random seed (overrides the scenario's)")
-    p.add_argument("--hours", type=float, default=24.0, help="simulated hours for the default scenario")
+    p.add_argument("--seed", type=int, help="random seed (overrides the scenario's; a 64-bit signed integer)")
+    p.add_argument(
+        "--hours",
+        type=float,
+        default=24.0,
+        help=f"simulated hours for the default scenario (more than 0, at most {MAX_DURATION / 3600:.0f}: 31 days)",
+    )
     p.add_argument("--no-parquet", action="store_true", help="skip the Parquet copies")
     p.set_defaults(func=_run)
+
+
+def _check_hours(hours: float) -> None:
+    """``--hours``: finite, more than 0 and at most 31 days (one line and exit 2 otherwise: 0 divided the
+    scenario by zero, ``inf`` ran for ever)."""
+    try:
+        check_duration(hours * 3600)
+    except ValueError:
+        fail(f"--hours must be more than 0 and at most {MAX_DURATION / 3600:.0f} (31 days), got {hours!r}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -44,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.case:
             sc = get_case(args.case).scenario
         else:
+            _check_hours(args.hours)
             sc = default_scenario(seed=1 if args.seed is None else args.seed, duration=args.hours * 3600)
         if args.seed is not None:
             sc = sc.with_seed(args.seed)

@@ -2,22 +2,27 @@
 
 Scenarios are TOML (stdlib ``tomllib``): top-level keys of :class:`Scenario`, a ``[background]`` table with
 the keys of :class:`Background`, and ``[[incident]]`` tables with the keys of :class:`Incident`. Every key
-is optional; the defaults describe a small, realistic fleet (see ``docs/analysis.md``).
+is optional; the defaults describe a small, realistic fleet (see ``docs/analysis.md``). A scenario that
+cannot be simulated raises :class:`~jwtobs.exceptions.ConfigurationError` (a ``ValueError``): the CLI prints
+one line and exits 2. The duration is finite, more than 0 and at most :data:`MAX_DURATION` (31 days).
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from jwtobs.exceptions import ConfigurationError
 from jwtobs.kinds import SIMULATED_KINDS
 
 __all__ = [
     "Background",
     "SIMULATED_KINDS",
     "Incident",
+    "MAX_DURATION",
     "Scenario",
     "VALIDATOR_PATHS",
     "default_scenario",
@@ -29,6 +34,36 @@ __all__ = [
 #: how a simulated API validates: ``pyjwt`` = ``jwtobs.wrap`` around ``PyJWKClient`` + ``jwt.decode``;
 #: ``verifier`` = ``jwtobs.Verifier`` with a ``JwksSource`` (both fetch the JWKS over loopback HTTP)
 VALIDATOR_PATHS = ("pyjwt", "verifier")
+
+#: the longest simulated run (s): 31 days (``jwtobs simulate/demo --hours`` at most 744)
+MAX_DURATION = 31 * 86_400.0
+#: seeds are 64-bit signed integers (the range of a TOML integer)
+_SEED_RANGE = range(-(2**63), 2**63)
+
+
+def check_duration(duration: object) -> float:
+    """``duration`` (simulated seconds) if it is a finite number, more than 0 and at most :data:`MAX_DURATION`;
+    else :class:`ConfigurationError` saying so (an infinite or huge duration would run for ever)."""
+    if (
+        isinstance(duration, bool)
+        or not isinstance(duration, (int, float))
+        or not math.isfinite(duration)
+        or not 0 < duration <= MAX_DURATION
+    ):
+        raise ConfigurationError(
+            f"scenario duration must be more than 0 and at most 31 days ({MAX_DURATION:.0f} s = "
+            f"{MAX_DURATION / 3600:.0f} hours); got {duration!r} s"
+        )
+    return float(duration)
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is a 64-bit signed integer, else :class:`ConfigurationError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed not in _SEED_RANGE:
+        big = isinstance(seed, int) and not -(10**40) < seed < 10**40
+        shown = "an integer of more than 40 digits" if big else repr(seed)
+        raise ConfigurationError(f"scenario seed must be an integer in [-2**63, 2**63 - 1]; got {shown}")
+    return seed
 
 
 @dataclass(frozen=True)
@@ -94,12 +129,14 @@ class Background:
         for f in fields(self):
             v = getattr(self, f.name)
             vals = v if isinstance(v, tuple) else (v,)
-            if any(x < 0 for x in vals):
-                raise ValueError(f"background {f.name} must not be negative: {v!r}")
+            if any(x < 0 or not math.isfinite(x) for x in vals):
+                raise ConfigurationError(f"background {f.name} must be finite and not negative: {v!r}")
             if isinstance(v, tuple) and v[0] > v[1]:
-                raise ValueError(f"background {f.name}: the range {v!r} is reversed")
+                raise ConfigurationError(f"background {f.name}: the range {v!r} is reversed")
         if self.devices[0] < 1 or max(self.app_share, self.lazy_refresh, self.restart_stale) > 1:
-            raise ValueError("background: devices start at 1; app_share, lazy_refresh, restart_stale are shares")
+            raise ConfigurationError(
+                "background: devices start at 1; app_share, lazy_refresh, restart_stale are shares"
+            )
 
     @classmethod
     def none(cls) -> Background:
@@ -140,21 +177,28 @@ class Scenario:
     incidents: tuple[Incident, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        check_seed(self.seed)
+        check_duration(self.duration)
         positive = ("duration", "request_interval", "token_lifetime", "jwks_ttl", "jwks_max_age", "rotation_every")
         for name in positive:
-            if not getattr(self, name) > 0:
-                raise ValueError(f"scenario {name} must be positive")
+            if not getattr(self, name) > 0 or not math.isfinite(getattr(self, name)):
+                raise ConfigurationError(f"scenario {name} must be positive and finite")
         if self.issuers < 1 or self.apis < 1 or self.replicas < 1 or self.clients < 0:
-            raise ValueError("scenario: at least one issuer, API and replica; clients >= 0")
+            raise ConfigurationError("scenario: at least one issuer, API and replica; clients >= 0")
         if not 0 <= self.leeway <= 300 or self.rotation_lead < 0:
-            raise ValueError("scenario leeway must be in [0, 300] s and rotation_lead >= 0")
+            raise ConfigurationError("scenario leeway must be in [0, 300] s and rotation_lead >= 0")
         if not self.validators or any(v not in VALIDATOR_PATHS for v in self.validators):
-            raise ValueError(f"scenario validators: a list of {VALIDATOR_PATHS}, got {self.validators!r}")
+            raise ConfigurationError(f"scenario validators: a list of {VALIDATOR_PATHS}, got {self.validators!r}")
         for inc in self.incidents:
             if inc.kind not in SIMULATED_KINDS:
-                raise ValueError(f"unknown incident kind {inc.kind!r}; expected one of {SIMULATED_KINDS}")
-            if inc.at < 0 or inc.duration <= 0 or inc.rate <= 0 or inc.ramp < 0:
-                raise ValueError(f"incident {inc.kind}: at >= 0, duration > 0, rate > 0, ramp >= 0")
+                raise ConfigurationError(f"unknown incident kind {inc.kind!r}; expected one of {SIMULATED_KINDS}")
+            numbers = (inc.at, inc.duration, inc.skew, inc.ramp, inc.rate)
+            if not (inc.at >= 0 and inc.duration > 0 and inc.rate > 0 and inc.ramp >= 0) or not all(
+                math.isfinite(x) for x in numbers
+            ):
+                raise ConfigurationError(
+                    f"incident {inc.kind}: at >= 0, duration > 0, rate > 0, ramp >= 0 (all finite)"
+                )
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
@@ -163,6 +207,7 @@ class Scenario:
 def default_scenario(seed: int = 1, duration: float = 86_400.0) -> Scenario:
     """The demo: a day of the default fleet and background with one incident of every kind, spread out so
     they do not overlap."""
+    seed, duration = check_seed(seed), check_duration(duration)
     gap = duration / (len(SIMULATED_KINDS) + 1)
     durations = {"attack_burst": 300.0, "clock_skew": 7200.0}
     jitter = (seed * 97.0) % min(600.0, gap / 4)
@@ -178,7 +223,7 @@ def _pairs(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
     known = {f.name: f for f in fields(cls)}
     unknown = set(data) - set(known)
     if unknown:
-        raise ValueError(f"unknown {where} keys: {sorted(unknown)}")
+        raise ConfigurationError(f"unknown {where} keys: {sorted(unknown)}")
     out: dict[str, Any] = {}
     proto = cls(kind="", at=0.0) if cls is Incident else cls()
     for k, v in data.items():
@@ -186,9 +231,9 @@ def _pairs(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
         if isinstance(v, list):
             v = tuple(v)
             if isinstance(default, tuple) and k != "validators" and len(v) != len(default):
-                raise ValueError(f"{where} key {k!r} takes {len(default)} values, got {len(v)}")
+                raise ConfigurationError(f"{where} key {k!r} takes {len(default)} values, got {len(v)}")
         if not _same_type(v, default):
-            raise ValueError(f"{where} key {k!r}: expected {_kind(default)}, got {v!r}")
+            raise ConfigurationError(f"{where} key {k!r}: expected {_kind(default)}, got {v!r}")
         out[k] = v
     return out
 
@@ -222,13 +267,13 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     raw_incs = data.pop("incident", [])
     raw_bg = data.pop("background", {})
     if "incidents" in data or not isinstance(raw_bg, dict) or not isinstance(raw_incs, list):
-        raise ValueError("incidents are [[incident]] tables and the background a [background] table")
+        raise ConfigurationError("incidents are [[incident]] tables and the background a [background] table")
     top = _pairs(Scenario, data, "scenario")
     incs = []
     for item in raw_incs:
         if not isinstance(item, dict) or item.get("kind") not in SIMULATED_KINDS:
             kind = item.get("kind") if isinstance(item, dict) else item
-            raise ValueError(f"unknown incident kind {kind!r}; expected one of {SIMULATED_KINDS}")
+            raise ConfigurationError(f"unknown incident kind {kind!r}; expected one of {SIMULATED_KINDS}")
         incs.append(Incident(**_pairs(Incident, item, "incident")))
     return Scenario(**top, background=Background(**_pairs(Background, raw_bg, "background")), incidents=tuple(incs))
 
@@ -239,5 +284,5 @@ def load_scenario(path: str | Path) -> Scenario:
         try:
             data: dict[str, Any] = tomllib.load(f)
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not a TOML scenario ({exc})") from None
+            raise ConfigurationError(f"{path}: not a TOML scenario ({exc})") from None
     return scenario_from_dict(data)
