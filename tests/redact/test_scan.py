@@ -275,6 +275,25 @@ def test_gzip_and_truncated_gzip(tmp_path: Path, tokens: dict[str, str], capsys:
     assert "corrupt.gz: corrupt gzip data" in capsys.readouterr().err
 
 
+def test_a_gzip_member_followed_by_junk_keeps_its_findings(
+    tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid gzip member holding tokens, then junk bytes (a log rotated while being appended to): the member's
+    findings are reported, then the corruption (exit 2). GzipFile.read of a 16 MiB block raised on the junk and
+    lost every line the member held (a probe's token went unreported)."""
+    plain = tmp_path / "app.log"
+    expected = _write_log(plain, tokens, repeat=2)
+    bad = tmp_path / "trail.log.gz"
+    bad.write_bytes(gzip.compress(plain.read_bytes()) + b"garbage after the member\n")
+    assert main(["scan", "--format", "json", str(bad)]) == 2
+    captured = capsys.readouterr()
+    findings, _ = _json_findings(captured.out)
+    assert [(f["line"], f["kind"], f["fingerprint"]) for f in findings] == [
+        (line, kind, fp(cred)) for line, kind, cred in expected
+    ]
+    assert "trail.log.gz: corrupt gzip data after line" in captured.err and "Traceback" not in captured.err
+
+
 def test_bad_input_binary_invalid_utf8_empty(
     tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

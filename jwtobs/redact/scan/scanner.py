@@ -41,6 +41,36 @@ class Writer(Protocol):
 
 
 # -- the scanner -----------------------------------------------------------------------------------------------
+class _SalvagingGzip:
+    """A gzip stream whose ``read(n)`` returns what decompressed before a corruption: it collects ``read1`` pieces
+    (at most 1 MiB each) and keeps an error met after some of them for the next call. ``GzipFile.read(16 MiB)``
+    raised on junk after a valid member and lost everything that member held (a token in it went unreported)."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._gz = gzip.GzipFile(fileobj=f, mode="rb")
+        self._error: BaseException | None = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        parts: list[bytes] = []
+        got = 0
+        while size < 0 or got < size:
+            try:
+                piece = self._gz.read1(min(1 << 20, size - got) if size >= 0 else 1 << 20)
+            except (OSError, EOFError, zlib.error) as exc:  # (BadGzipFile is an OSError)
+                if not parts:
+                    raise
+                self._error = exc
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        return b"".join(parts)
+
+
 class Scanner:
     """Scans files for credentials. One per run; ``engine`` and the sizes are decided here.
 
@@ -103,7 +133,7 @@ class Scanner:
     # -- opening ---------------------------------------------------------------------------------------------
     def _items(self, path: str, f: IO[bytes], head: bytes) -> tuple[Iterator[Item], Callable[[], int]]:
         """The items of an opened file and a function telling how many input bytes were consumed."""
-        reader: Reader = gzip.GzipFile(fileobj=f, mode="rb") if is_gzip(head) else f
+        reader: Reader = _SalvagingGzip(f) if is_gzip(head) else f
         consumed: Callable[[], int] = (lambda: 0) if path == STDIN else f.tell
         return iter(StreamItems(reader, self.block, self.long_line)), consumed
 
