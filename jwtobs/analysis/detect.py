@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from jwtobs.analysis.aggregate import LATENESS_EDGES, OTHER, Aggregates, aggregate, lateness_quantile
+from jwtobs.analysis.load import check_span
 from jwtobs.kinds import INCIDENT_KINDS, KIND_INFO, SEVERITIES, Severity
 from jwtobs.reasons import ATTACK_REASONS
 
@@ -287,27 +288,47 @@ def _two_pass_baseline(x: Arr, p: Params, minute0: int) -> tuple[Arr, bool]:
     return lam0, bool(runs)
 
 
+def _continues(x: Arr, prev: _Seg, i0: int, p: Params) -> bool:
+    """Whether a run starting (walk-back done) at ``i0`` continues incident ``prev``: it starts within ``p.back``
+    minutes of its end, or the failures never stopped in between (the gap's mean rate at least a quarter of the
+    incident's and at least one every two minutes: the baseline had caught up with an ongoing outage)."""
+    if i0 <= prev.i1 + 1 + p.back:
+        return True
+    gap = x[prev.i1 + 1 : i0]
+    return float(gap.mean()) >= max(0.5, 0.25 * float(x[prev.i0 : prev.i1 + 1].mean()))
+
+
 def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
     """The significant runs of ``x`` against its baseline. Two passes: the runs found first are left out
-    of the baseline of the second (a long incident must not raise its own baseline)."""
+    of the baseline of the second (a long incident must not raise its own baseline). A run that continues the
+    incident before it (:func:`_continues`) extends that incident: an outage of hours whose statistic restarts,
+    bursty callers splitting it into runs, is one incident, not a run each (8 h of a key set down were 11
+    incidents from the same start)."""
     if x.sum() < p.min_count:
         return []
     lam0, alarmed = _two_pass_baseline(x, p, minute0)
     runs = _runs(x, lam0, p) if alarmed else []
-    segs = []
+    segs: list[_Seg] = []
     noise = lam0 + 2.0 * np.sqrt(lam0)
     for i0, i1, top, alarm in runs:
+        floor = segs[-1].i1 + 1 if segs else 0
         j = i0 - 1
-        while p.back and j >= 0 and i0 - j <= p.back:  # the first, isolated failures of the incident
+        while p.back and j >= floor and i0 - j <= p.back:  # the first, isolated failures of the incident
             if x[j] > noise[j]:
                 i0 = j
             j -= 1
-        # the evidence: what accumulated from the onset to the peak of the statistic
-        n = round(float(x[i0 : top + 1].sum()))
-        mu = float(lam0[i0 : top + 1].sum())
-        pv = _poisson_tail(n, mu)
-        if n >= p.min_count and pv <= p.p_max:
-            segs.append(_Seg(i0, i1, round(float(x[i0 : i1 + 1].sum())), float(lam0[i0 : i1 + 1].sum()), pv, alarm))
+        if segs and _continues(x, segs[-1], i0, p):
+            prev = segs.pop()
+            i0 = prev.i0
+            pv = prev.p
+            alarm = prev.alarm
+        else:
+            # the evidence: what accumulated from the onset to the peak of the statistic
+            n = round(float(x[i0 : top + 1].sum()))
+            pv = _poisson_tail(n, float(lam0[i0 : top + 1].sum()))
+            if n < p.min_count or pv > p.p_max:
+                continue
+        segs.append(_Seg(i0, i1, round(float(x[i0 : i1 + 1].sum())), float(lam0[i0 : i1 + 1].sum()), pv, alarm))
     return segs
 
 
@@ -324,6 +345,8 @@ class _Ctx:
         c["m"] = m
         self.m0 = int(m.min()) if len(m) else 0
         self.n = int(m.max() - self.m0 + 1) if len(m) else 0
+        if len(m):  # the detectors read per-minute arrays over the whole span (aggregates from any engine)
+            check_span(*(pd.Timestamp(v * 60, unit="s", tz="UTC") for v in (self.m0, int(m.max()))))
         c["i"] = m - self.m0
         self.c = c
         acc = c[c["outcome"] == "accepted"]
@@ -618,7 +641,7 @@ def rotation_incidents(
     unknown = ctx.rejected(["JWT_UNKNOWN_KID"])
     unknown = unknown[ctx.known(unknown) & ~unknown["past_exp"] & unknown["kid"].notna() & (unknown["kid"] != OTHER)]
     for (iss, kid), x in ctx.series(unknown, ["issuer", "kid"]):
-        segs = _segments(x, ROTATION, ctx.m0)
+        segs = _after_removal_as_one(ctx, x, str(iss), str(kid), _segments(x, ROTATION, ctx.m0))
         for seg in segs:
             rows.extend(_rotation_row(ctx, unknown, outages, str(iss), str(kid), seg))
         for sparse in (_before_publish(ctx, x, str(iss), str(kid)), _after_removal(ctx, x, str(iss), str(kid))):
@@ -688,6 +711,24 @@ def _after_removal(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
     if n < ROTATION.min_count:
         return None
     return _sparse_seg(hit, n)
+
+
+def _after_removal_as_one(ctx: _Ctx, x: Arr, iss: str, kid: str, segs: list[_Seg]) -> list[_Seg]:
+    """The runs of ``kid``'s unknown-kid series from ROTATION.back minutes before the key set dropped it on as one:
+    they are one removal's consequence, however long its tokens stay valid and however the callers pause (24 h
+    tokens of a key dropped after 3 h: 5 and 27 nested incidents of one kid over a day without this)."""
+    removed = ctx.removed.get((iss, kid))
+    if removed is None or len(segs) < 2:
+        return segs
+    start = math.floor(removed / 60.0) - ctx.m0 - ROTATION.back
+    before = [seg for seg in segs if seg.i0 < start]
+    after = [seg for seg in segs if seg.i0 >= start]
+    if len(after) < 2:
+        return segs
+    i0, i1 = after[0].i0, after[-1].i1
+    count = round(float(x[i0 : i1 + 1].sum()))
+    expected = sum(seg.expected for seg in after)
+    return [*before, _Seg(i0, i1, count, expected, min(seg.p for seg in after), after[0].alarm)]
 
 
 def _sparse_seg(hit: Any, n: int) -> _Seg:
@@ -1024,6 +1065,13 @@ def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahe
             f"the clock of issuer {issuers[0]} ~{q95:.0f} s {'ahead' if ahead else 'behind'} (clients of other "
             "issuers are accepted by the same APIs meanwhile)"
         )
+    stalled = not ahead and len(issuers) == 1 and _not_renewed(ctx, issuers[0], clients, seg)
+    if stalled:
+        cause = (
+            f"or no clock at all: none of them presented a token of {issuers[0]} newer than those it held before "
+            f"{ctx.hhmm(seg.i0)} - the issuer has likely stopped issuing tokens (its token endpoint down) and "
+            "clients go on with expiring ones (a clock behind by more than the tokens' lifetime looks alike)"
+        )
     ev = (
         f"{len(clients)} clients at once ({_few(clients)}): {n} {what}, up to ~{q95:.0f} s (median ~{q50:.0f} s) "
         f"outside the validity window (validator leeway ~{_leeway_text(lw, g['profile'])} s), from "
@@ -1033,7 +1081,19 @@ def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahe
     share = n / max(1, ctx.total(scope, seg.i0, seg.i1))
     issuer = issuers[0] if len(issuers) == 1 else None
     profile = profiles[0] if len(profiles) == 1 else None
-    return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile)
+    factor = 0.5 if stalled else 1.0
+    return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile, confidence_factor=factor)
+
+
+def _not_renewed(ctx: _Ctx, issuer: str, clients: list[str], seg: _Seg) -> bool:
+    """Whether none of ``clients`` that were accepted with a token of ``issuer`` before ``seg`` was accepted with
+    a later-expiring one during it (at least 2 such clients): nobody got a new token. An issuer whose clock is
+    behind still issues tokens (they expire early); one whose token endpoint is down issues none."""
+    acc = ctx.acc[(ctx.acc["issuer"] == issuer) & ctx.acc["client_id"].isin(clients)]
+    before = acc[acc["i"] < seg.i0].groupby("client_id", observed=True)["max_exp"].max().dropna()
+    during = _seg_rows(acc, seg).groupby("client_id", observed=True)["max_exp"].max().dropna()
+    common = before.index.intersection(during.index)
+    return len(common) >= 2 and not bool((during[common] > before[common]).any())
 
 
 def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:

@@ -118,12 +118,18 @@ def events_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
 
 
 def _check_schema(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[Path]) -> None:
+    """Every event of a readable schema version, and with a time (as :func:`jwtobs.analysis.load.read_table`)."""
     readable = ", ".join(str(v) for v in sorted(READABLE_SCHEMAS))
+    where = str(files[0]) if len(files) == 1 else str(Path(os.path.commonpath([str(f) for f in files] or ["."])))
+    with _errors(files):
+        row = con.execute(f"SELECT count(*) FROM ({events}) WHERE time IS NULL").fetchone()
+    missing = int(row[0]) if row else 0
+    if missing:
+        raise EventsError(f"{where}: {missing} event{'s' if missing > 1 else ''} without a time")
     with _errors(files):
         bad = con.execute(f"SELECT DISTINCT schema FROM ({events}) WHERE schema NOT IN ({readable})").fetchall()
     if bad:
         versions = ", ".join(str(v) for (v,) in sorted(bad))
-        where = str(files[0]) if len(files) == 1 else f"{Path(os.path.commonpath([str(f) for f in files]))}"
         raise EventsError(
             f"{where}: event schema version {versions}; this jwtobs reads {readable} "
             "(upgrade jwtobs to read these events)"

@@ -217,17 +217,39 @@ def _check_schema(table: pa.Table, path: Path) -> pa.Table:
     return table.set_column(0, "schema", pc.fill_null(table.column("schema"), pa.scalar(1, pa.int16())))
 
 
+#: the longest span of event times analysed at once (the detectors' per-minute arrays cover it whole)
+MAX_SPAN_DAYS: Final = 400
+
+
+def check_span(first: Any, last: Any) -> None:
+    """:class:`EventsError` when the events span more than :data:`MAX_SPAN_DAYS` (``first``/``last``: datetimes or
+    pandas Timestamps): one event stamped by a wrong clock (1990, 2200) made the analysis allocate gigabytes."""
+    if first is None or last is None:
+        return
+    days = (last - first).total_seconds() / 86400
+    if days > MAX_SPAN_DAYS:
+        raise EventsError(
+            f"the events span {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC ({days:,.0f} days): more than the "
+            f"{MAX_SPAN_DAYS} days analysed at once (an event stamped by a wrong clock, or files of different "
+            "periods: split them by date)"
+        )
+
+
 def read_table(files: Iterable[Path]) -> pa.Table:
     """The validation events of ``files`` as one Arrow table of :data:`ARROW_SCHEMA`, sorted by time."""
     tables = []
     for f in files:
         t = _read_parquet(f) if f.suffix == ".parquet" else _conform(_read_jsonl(f), f)
         if t.num_rows:
+            missing = t.column("time").null_count
+            if missing:
+                raise EventsError(f"{f}: {missing} event{'s' if missing > 1 else ''} without a time")
             tables.append(_check_schema(t, f))
     if not tables:
         return ARROW_SCHEMA.empty_table()
     table = pa.concat_tables(tables)
     times = table.column("time")
+    check_span(pc.min(times).as_py(), pc.max(times).as_py())
     if len(times) > 1 and not pc.all(pc.less_equal(times[:-1], times[1:])).as_py():
         order = pc.sort_indices(times)
         table = _columnwise(table, lambda col: pc.take(col, order))

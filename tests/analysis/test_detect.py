@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -707,6 +708,88 @@ def test_a_few_still_valid_tokens_after_the_key_set_dropped_their_kid() -> None:
     assert inc["start"].iloc[0] == pd.Timestamp(t0 + 61 * 60, unit="s", tz="UTC")
     assert inc["count"].iloc[0] == 3
     assert A.rotation_incidents(df, changes(t0 + 101 * 60)).empty  # dropped after the last exp: healthy
+
+
+def test_an_outage_of_hours_with_bursty_callers_is_one_incident() -> None:
+    """8 h of a key set down: a steady 2-6 failures a minute and a cron burst every 25 min. The statistic restarts
+    as the baseline catches up, so the first pass split it into runs that each walked back to the same onset:
+    11 nested incidents from one start (a probe's 8 h outage on the real-fleet generator). One now, from the
+    onset to the last failure; a second outage after the failures stopped for hours is a second incident."""
+    from jwtobs.analysis import detect as D
+
+    rng = np.random.default_rng(3)
+    x = rng.poisson(0.02, 24 * 60).astype(float)
+    for lo, hi in ((360, 840), (1200, 1260)):
+        x[lo:hi] = rng.poisson(4, hi - lo)
+        x[lo:hi:25] += 40
+    x[840:1200] = 0.0
+    segs = D._segments(x, D.OUTAGE, 0)
+    assert [s.i0 for s in segs] == [360, 1200], segs
+    assert 839 <= segs[0].i1 < 900 and 1259 <= segs[1].i1 < 1320, segs  # (the statistic's own recovery)
+
+
+def test_a_key_dropped_hours_before_its_tokens_expire_is_one_incident() -> None:
+    """Tokens live 24 h; the key set drops their kid 3 h in; clients that pause for up to an hour (cron jobs)
+    fail in runs hours apart for the rest of the day: one key_removed_early, not one per run (a probe: 5 and 27
+    incidents of one kid)."""
+    t0 = 1_800_000_000
+    rows = _traffic(t0, 24 * 60, ("a", "b", "c"))
+    for r in rows:
+        r["exp"] = t0 + 2 * 86400
+    removed = t0 + 180 * 60
+    for k, start in enumerate(range(200, 1380, 70)):  # a 10-min batch of a cron job every 70 min
+        for m in range(start, start + 10):
+            rows += [
+                {
+                    "time": t0 + 60 * m + 5 * j,
+                    "outcome": "rejected",
+                    "reason": "JWT_UNKNOWN_KID",
+                    "client_id": "abc"[(k + j) % 3],
+                    "token_fp": f"job-{k}",
+                    "iat": t0,
+                    "nbf": t0,
+                    "exp": t0 + 86400,
+                }
+                for j in range(6)
+            ]
+    df = _frame_of(rows)
+    changes = pd.DataFrame(
+        {
+            "time": pd.to_datetime([t0, t0 + 120 * 60, removed], unit="s", utc=True),
+            "issuer": ["https://id.test"] * 3,
+            "added": [["k1"], ["k2"], []],
+            "removed": [[], [], ["k1"]],
+        }
+    )
+    df.loc[(df["outcome"] == "accepted") & (df["time"] >= pd.Timestamp(removed, unit="s", tz="UTC")), "kid"] = "k2"
+    inc = A.rotation_incidents(df, changes)
+    assert list(inc["kind"]) == ["key_removed_early"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 200 * 60, unit="s", tz="UTC")
+    assert inc["end"].iloc[0] >= pd.Timestamp(t0 + 1300 * 60, unit="s", tz="UTC")
+
+
+def test_nobody_renewing_a_token_during_a_shared_failure_is_told_apart_from_a_clock() -> None:
+    """An issuer whose token endpoint is down: its clients go on presenting the tokens they held, none gets a
+    later-expiring one (_not_renewed: the server_clock_skew evidence then says the issuer has likely stopped
+    issuing, confidence halved). An issuer whose clock is behind still issues: new, later-expiring tokens
+    (expiring early) are accepted during the run."""
+    from jwtobs.analysis import detect as D
+
+    t0 = 1_800_000_000
+
+    def rows(renewing: bool) -> pd.DataFrame:
+        out = []
+        for c in ("a", "b", "c"):
+            for m in range(0, 120, 2):
+                exp = t0 + 3600 + (60 * m if renewing and m >= 60 else 0)  # a new token each request from 60 min
+                out.append({"time": t0 + 60 * m, "outcome": "accepted", "client_id": c, "token_fp": f"{c}{exp}",
+                            "iat": exp - 3600, "nbf": exp - 3600, "exp": exp})  # fmt: skip
+        return _frame_of(out)
+
+    run = D._Seg(60, 100, 0, 0.0, 1.0)
+    assert D._not_renewed(D._ctx(rows(False)), "https://id.test", ["a", "b", "c"], run)
+    assert not D._not_renewed(D._ctx(rows(True)), "https://id.test", ["a", "b", "c"], run)
+    assert not D._not_renewed(D._ctx(rows(False)), "https://id.test", ["a"], run)  # (one client says little)
 
 
 def test_a_client_using_its_tokens_up_to_the_leeway_every_cycle_does_not_move_the_onset_back() -> None:

@@ -256,3 +256,33 @@ def test_configure_events_dir_writes_partitions(tmp_path: Path) -> None:
         assert len(A.load_events(tmp_path / "ev")) == 1
     finally:
         jwtobs.configure()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("bad", ["null", "1990-01-01T00:00:00Z", "2200-01-01T00:00:00Z"])
+def test_one_event_without_a_time_or_with_a_wrong_clock_is_one_clear_error(
+    tmp_path: Path, jsonl: Path, engine: str, bad: str
+) -> None:
+    """3000 good events and one whose time is missing or decades off: `jwtobs report` grew to 6-9 GB (the
+    per-minute arrays span 1970/1990 to now) until killed or a MemoryError (exit 4). Now one line and exit 2,
+    under a 3 GB address-space limit, in both engines."""
+    lines = [e.to_json() for e in (event(T0 + i, i) for i in range(3000))]
+    odd = json.loads(lines[1500])
+    odd["time"] = None if bad == "null" else bad
+    lines.insert(1500, json.dumps(odd))
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
+        "from jwtobs.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "report", "--engine", engine, "--out", str(tmp_path / "r.html"), str(path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    lines_err = out.stderr.strip().splitlines()
+    assert len(lines_err) == 1, out.stderr
+    expected = "1 event without a time" if bad == "null" else "days analysed at once"
+    assert expected in lines_err[0] and "Traceback" not in out.stderr
+    assert not (tmp_path / "r.html").exists()

@@ -422,9 +422,8 @@ def test_verifier_set_unsigned_token_with_list_iss(rsa_keys: list[RsaKey], event
 
 # -- session 9: key sets a probe served from 127.0.0.1 that the fault matrix did not have ---------------------
 def _ec_jwks(n: int) -> list[dict[str, Any]]:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     out = []
     for i in range(n):
