@@ -106,6 +106,8 @@ _EC_CURVES: Final = {
     "secp256k1": ("SECP256K1", 32),
 }
 _CRV_OF_CURVE: Final = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
+#: informational responses skipped before the final one (:meth:`_Response._read_status`)
+_MAX_INFORMATIONAL: Final = 8
 #: HTTP statuses reported by their number in ``error.type``; others by class (``http_4xx``)
 _NAMED_STATUSES: Final = frozenset({400, 401, 403, 404, 408, 410, 429, 500, 502, 503, 504})
 
@@ -498,6 +500,18 @@ class _Response(http.client.HTTPResponse):
         self._raw.budget = None
         if len(self.headers) > MAX_HEADERS:
             raise _FetchError("too_many_headers")
+
+    def _read_status(self) -> tuple[str, int, str]:
+        """The status line of the final response: informational ones before it (``103 Early Hints``, ``102``)
+        are skipped with their headers, as the stdlib skips ``100 Continue`` (at most 8, all within the header
+        budget and the deadline); a CDN sending Early Hints made every fetch fail as ``http_1xx``."""
+        read = super()._read_status  # type: ignore[misc]
+        for _ in range(_MAX_INFORMATIONAL):
+            version, status, reason = read()
+            if not 102 <= status < 200:  # (100 is the stdlib's; 101 switches protocols: a failed fetch)
+                return version, status, reason
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]
+        raise _FetchError("bad_response")
 
 
 def _connection(base: type[http.client.HTTPConnection], deadline: float) -> Callable[..., http.client.HTTPConnection]:

@@ -146,6 +146,17 @@ class FaultServer(_LoopbackServer):
     def _ok(self, conn: socket.socket) -> None:
         conn.sendall(self._head(length=len(self.body)) + b"\r\n" + self.body)
 
+    def _early_hints(self, conn: socket.socket) -> None:
+        """A CDN's ``103 Early Hints`` (and a ``102 Processing``) before the real response: a good fetch."""
+        hints = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        conn.sendall(hints + b"HTTP/1.1 102 Processing\r\n\r\n" + self._head(length=len(self.body)) + b"\r\n")
+        conn.sendall(self.body)
+
+    def _hints_flood(self, conn: socket.socket) -> None:
+        """Informational responses without end: a failed fetch, bounded."""
+        for _ in range(50):
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\n\r\n")
+
     def _truncated_chunked(self, conn: socket.socket) -> None:
         head = self._head().replace(b"Connection: close\r\n", b"Transfer-Encoding: chunked\r\n")
         half = self.body[: len(self.body) // 2]

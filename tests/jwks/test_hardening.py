@@ -476,3 +476,25 @@ def test_key_set_kids_trusted_as_metric_values_are_bounded_over_time() -> None:
     assert guard.kid("kid-29-99") == UNKNOWN
     guard.learn(None, "kid-29-99")
     assert guard.kid("kid-29-99") == "kid-29-99"
+
+
+def test_informational_responses_before_the_key_set_are_skipped(clock: FakeClock, events: list[Any]) -> None:
+    """A CDN sends ``103 Early Hints`` (then ``102``) before the 200: the stdlib skips only ``100 Continue``, so
+    every fetch failed as ``http_1xx`` and a cold cache answered 503 to every valid token. Skipped now, with their
+    headers; an endless stream of them is a failed fetch (``bad_response``) within the deadline."""
+    srv = FaultServer()
+    key = RsaKey("k0")
+    try:
+        srv.publish({"keys": [key.jwk()]})
+        srv.mode = "early_hints"
+        src = jwtobs.JwksSource(srv.url, clock=clock, timeout=1.0, proxies={})
+        assert verdict(jwtobs.Verifier(PROFILE, keys=src), key.sign(claims())) == "accepted"
+        assert src.last_error is None
+        srv.mode = "hints_flood"
+        flood = jwtobs.JwksSource(srv.url, clock=clock, timeout=1.0, proxies={})
+        t0 = time.monotonic()
+        assert not flood.refresh()
+        assert time.monotonic() - t0 <= 1.25
+        assert flood.last_error == "bad_response"
+    finally:
+        srv.close()
