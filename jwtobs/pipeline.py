@@ -523,7 +523,12 @@ class _Queue:
         while True:
             self.wake.wait(self.interval)
             self.wake.clear()
-            self.drain()
+            try:
+                self.drain()
+            except BaseException as exc:  # a sink's CancelledError, gevent Timeout, SystemExit...: not meant for
+                # this thread; the thread ending would leave every later record unbuilt (sinks' Exceptions are
+                # counted where they are called)
+                _log.warning("jwtobs: a sink raised %s; the rest of its batch of events is lost", type(exc).__name__)
             self.idle.set()
 
     def drain(self, wait: float | None = None) -> int:

@@ -206,6 +206,35 @@ print(f"flush {time.monotonic() - t0:.1f}", flush=True)
     assert time.monotonic() - t0 < 30
 
 
+def test_a_sink_raising_a_base_exception_does_not_end_the_builder_thread() -> None:
+    """A sink raising a BaseException that is not an Exception (a gevent Timeout, CancelledError) once: the
+    builder thread warned and went on; before, it ended and no later validation was ever built."""
+    import threading
+
+    class Stop(BaseException):
+        pass
+
+    got: list[Any] = []
+    calls = 0
+
+    def sink(record: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise Stop
+        got.append(record)
+
+    jwtobs.configure(sinks=[sink], fingerprint_key=b"k" * 32, from_env=False, defer=True)
+    decode = jwtobs.wrap(jwt.decode)
+    secret = b"s" * 32
+    for i in range(3):
+        decode(jwt.encode({"sub": f"u{i}", "exp": int(time.time()) + 60}, secret, algorithm="HS256"), secret,
+               algorithms=["HS256"])  # fmt: skip
+        jwtobs.flush()
+    assert pipeline._queue.thread is not None and pipeline._queue.thread.is_alive()
+    assert len(got) == 2 and threading.active_count() >= 2
+
+
 def test_flush_hands_an_applications_sink_to_the_builder_and_still_delivers_everything(keys: Keys) -> None:
     """With an application's sink, flush() lets the builder thread call it and waits: every record is there when
     flush() returns, also while other threads keep validating."""
