@@ -699,11 +699,11 @@ def _after_removal(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
     such as PyJWKClient's, may refetch first) - at least ROTATION.min_count of them are the incident however sparse
     (a few clients a few minutes apart, too slow for the count series). Whether the removal was early (before the
     last ``exp`` of the kid's tokens) is :func:`_rotation_row`'s test; without key-set changes this says nothing."""
-    removed = ctx.removed.get((iss, kid))
+    dropped = _removal_start(ctx, iss, kid)
     first = ctx.kid_first.get((iss, kid))
-    if removed is None or first is None:
+    if dropped is None or first is None:
         return None
-    start = max(first + 1, math.floor(removed / 60.0) - ctx.m0 - ROTATION.back)
+    start = max(first + 1, dropped)
     if start >= ctx.n:
         return None
     hit = np.flatnonzero(x[start:] > 0) + start
@@ -713,14 +713,20 @@ def _after_removal(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
     return _sparse_seg(hit, n)
 
 
+def _removal_start(ctx: _Ctx, iss: str, kid: str) -> int | None:
+    """The minute ROTATION.back minutes before the first validator saw the key set drop ``kid`` (a replica without
+    key-set changes, PyJWKClient's, may refetch first); None without such a change."""
+    removed = ctx.removed.get((iss, kid))
+    return None if removed is None else math.floor(removed / 60.0) - ctx.m0 - ROTATION.back
+
+
 def _after_removal_as_one(ctx: _Ctx, x: Arr, iss: str, kid: str, segs: list[_Seg]) -> list[_Seg]:
     """The runs of ``kid``'s unknown-kid series from ROTATION.back minutes before the key set dropped it on as one:
     they are one removal's consequence, however long its tokens stay valid and however the callers pause (24 h
     tokens of a key dropped after 3 h: 5 and 27 nested incidents of one kid over a day without this)."""
-    removed = ctx.removed.get((iss, kid))
-    if removed is None or len(segs) < 2:
+    start = _removal_start(ctx, iss, kid)
+    if start is None or len(segs) < 2:
         return segs
-    start = math.floor(removed / 60.0) - ctx.m0 - ROTATION.back
     before = [seg for seg in segs if seg.i0 < start]
     after = [seg for seg in segs if seg.i0 >= start]
     if len(after) < 2:

@@ -59,6 +59,7 @@ from jwtobs.analysis.load import (
     _complete_length,
     _conform,
     _read_jsonl,
+    check_times,
     event_files,
 )
 
@@ -123,9 +124,7 @@ def _check_schema(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[P
     where = str(files[0]) if len(files) == 1 else str(Path(os.path.commonpath([str(f) for f in files] or ["."])))
     with _errors(files):
         row = con.execute(f"SELECT count(*) FROM ({events}) WHERE time IS NULL").fetchone()
-    missing = int(row[0]) if row else 0
-    if missing:
-        raise EventsError(f"{where}: {missing} event{'s' if missing > 1 else ''} without a time")
+    check_times(where, int(row[0]) if row else 0)
     with _errors(files):
         bad = con.execute(f"SELECT DISTINCT schema FROM ({events}) WHERE schema NOT IN ({readable})").fetchall()
     if bad:

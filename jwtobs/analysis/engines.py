@@ -12,9 +12,7 @@ import argparse
 import base64
 import html
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Final
 
@@ -157,7 +155,7 @@ class AggregateReport:
         """Write the report (atomically: a failure leaves no partial file)."""
         out = Path(path)
         b64 = base64.b64encode(self._figure_png()).decode("ascii")
-        from jwtobs.analysis.report import HTML_HEAD
+        from jwtobs.analysis.report import HTML_HEAD, write_atomically
 
         parts = [
             HTML_HEAD,
@@ -169,15 +167,7 @@ class AggregateReport:
             "</body></html>",
         ]
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write("\n".join(parts))
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return out
+        return write_atomically(out, "\n".join(parts))
 
 
 def report_command(args: argparse.Namespace) -> int:

@@ -221,6 +221,12 @@ def _check_schema(table: pa.Table, path: Path) -> pa.Table:
 MAX_SPAN_DAYS: Final = 400
 
 
+def check_times(where: object, missing: int) -> None:
+    """:class:`EventsError` naming ``where`` when ``missing`` events have no time (an event is placed by it)."""
+    if missing:
+        raise EventsError(f"{where}: {missing} event{'s' if missing > 1 else ''} without a time")
+
+
 def check_span(first: Any, last: Any) -> None:
     """:class:`EventsError` when the events span more than :data:`MAX_SPAN_DAYS` (``first``/``last``: datetimes or
     pandas Timestamps): one event stamped by a wrong clock (1990, 2200) made the analysis allocate gigabytes."""
@@ -241,9 +247,7 @@ def read_table(files: Iterable[Path]) -> pa.Table:
     for f in files:
         t = _read_parquet(f) if f.suffix == ".parquet" else _conform(_read_jsonl(f), f)
         if t.num_rows:
-            missing = t.column("time").null_count
-            if missing:
-                raise EventsError(f"{f}: {missing} event{'s' if missing > 1 else ''} without a time")
+            check_times(f, t.column("time").null_count)
             tables.append(_check_schema(t, f))
     if not tables:
         return ARROW_SCHEMA.empty_table()
