@@ -123,6 +123,11 @@ def current() -> State:
     return state
 
 
+def installed() -> State | None:
+    """The state in force, or None when none is built yet (unlike :func:`current`, never builds one)."""
+    return _state
+
+
 def _init_from_env() -> State:
     global _state
     with _lock:

@@ -570,8 +570,11 @@ FLUSH_WAIT: Final = 10.0
 
 
 def _foreign_sinks() -> bool:
-    """Whether the configuration has a sink other than jwtobs's own buffered ones (an application's callable)."""
-    return any(type(sink) is not JsonlSink for sink in config.current().sinks)
+    """Whether the configuration in force has a sink other than jwtobs's own buffered ones (an application's
+    callable). Never builds a configuration: a flush while none is in force (``config.reset()`` flushes the old
+    one) must not make one from the environment as a side effect."""
+    state = config.installed()
+    return state is not None and any(type(sink) is not JsonlSink for sink in state.sinks)
 
 
 def _drain_for_flush() -> None:

@@ -235,6 +235,22 @@ def test_a_sink_raising_a_base_exception_does_not_end_the_builder_thread() -> No
     assert len(got) == 2 and threading.active_count() >= 2
 
 
+def test_resetting_the_configuration_builds_none_from_the_environment() -> None:
+    """config.reset() flushes the old state; the flush asked config.current() whether the sinks were the
+    application's, which built a new state from the environment (a random fingerprint key unless one is set in
+    the environment) while the builder thread ran: a configuration nobody made was then in force."""
+    from jwtobs import config
+
+    jwtobs.configure(sinks=[lambda record: None], fingerprint_key=b"k" * 32, from_env=False, defer=True)
+    secret = b"s" * 32
+    jwtobs.wrap(jwt.decode)(jwt.encode({"exp": int(time.time()) + 60}, secret, algorithm="HS256"), secret,
+                            algorithms=["HS256"])  # fmt: skip
+    jwtobs.flush()
+    assert pipeline._queue.thread is not None and pipeline._queue.thread.is_alive()
+    config.reset()
+    assert config.installed() is None
+
+
 def test_flush_hands_an_applications_sink_to_the_builder_and_still_delivers_everything(keys: Keys) -> None:
     """With an application's sink, flush() lets the builder thread call it and waits: every record is there when
     flush() returns, also while other threads keep validating."""
