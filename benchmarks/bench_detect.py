@@ -11,6 +11,7 @@
     .venv/bin/python benchmarks/bench_detect.py --only-small-drifts  # the issue's 0 -> 120 s drifts (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --only-holdout 6     # one hold-out version (~2-4 min)
     .venv/bin/python benchmarks/bench_detect.py --only-server-clocks  # the server clock faults (~1 min)
+    .venv/bin/python benchmarks/bench_detect.py --only-stalled-issuers 1  # one stalled-issuer version (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --cache /tmp/bd-cache  # keep each scenario's events: a re-run
                                                                        # after a detector change only re-scores
 
@@ -31,6 +32,9 @@ Three sets of timelines, reported apart:
 * ``server clocks``: clocks many clients share going wrong (:func:`server_clocks`, :mod:`clockfaults`): the
   issuer's clock ahead, one validator replica's ahead or behind, 90-900 s for 1-3 h, with two other incidents
   and the full background (``--only-server-clocks``; v1-v3 development sets, v4 and v5 run once).
+* ``stalled issuers``: an issuer's token endpoint down for 15-90 min (:func:`stalled_issuers`, :mod:`stalls`):
+  its clients go on with the tokens they hold past ``exp``, with two other incidents and the full background
+  (``--only-stalled-issuers N``; v1 and v2 development sets, v3 run once).
 * ``restart-heavy``: 4 quiet days of restart-heavy fleets (:func:`restart_heavy`: 6-10 worker-pool restarts
   per client and day replaying cached tokens, requests every 15-60 s), with the hold-outs.
 * ``realfleet``: benchmarks/realfleet.py, timelines whose every event comes from the real validator code
@@ -73,6 +77,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clockfaults
 import pandas as pd
+import stalls
 from timelines import Injected, Timeline, generate
 
 import jwtobs.analysis as A
@@ -308,6 +313,38 @@ def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
 SERVER_CLOCKS = (1, 2, 3, 4, 5)
 
 
+def stalled_issuers(version: int = 1) -> Iterator[tuple[str, Timeline]]:
+    """An issuer that stops issuing tokens (:mod:`stalls`, kind ``issuer_stalled``: its token endpoint down,
+    its key set up) for 15-90 min, in 12 x 14 h timelines with two other incidents of any kind and the full
+    background of :mod:`timelines`, on the fleets of :func:`holdout`. Versions 1 and 2 (seeds 9000-9011,
+    9100-9111) were made with the kind (session 10) and developed on; version 3 (9200-9211) was made after the
+    kind's last change and run once."""
+    rng = random.Random(9000 + 100 * (version - 1))
+    for i in range(12):
+        fault = Injected(stalls.KIND, 0, duration=rng.uniform(15, 90) * 60)
+        picks = [fault, *rng.sample(_variants(rng), 2)]
+        rng.shuffle(picks)
+        spaced = tuple(
+            Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 4.0 * k) + rng.uniform(0, 1800)})
+            for k, inj in enumerate(picks)
+        )
+        yield (
+            "incident",
+            Timeline(
+                seed=9000 + 100 * (version - 1) + i,
+                hours=14.0,
+                path=("verifier", "wrap")[i % 2],
+                replicas=2 + i % 3,
+                injected=spaced,
+                **_FLEETS[(i + 1) % len(_FLEETS)],  # type: ignore[arg-type]
+            ),
+        )
+
+
+#: the stalled-issuer versions of the full suite (:func:`stalled_issuers`)
+STALLED_ISSUERS = (1, 2, 3)
+
+
 def _realfleet_runs(
     quick: bool, skip: bool, version: int = 1, cache: Cache | None = None
 ) -> Iterator[tuple[str, bool, float, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
@@ -340,12 +377,12 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 
 def generator_digest() -> str:
-    """What the generated events depend on: the generators (benchmarks/timelines.py, clockfaults.py,
+    """What the generated events depend on: the generators (benchmarks/timelines.py, clockfaults.py, stalls.py,
     realfleet.py), every jwtobs module but the analysis package (the validators, sinks and simulator that write
     the events; the detectors being scored do not change them) and the versions of the libraries the fleets
     validate with. A cached scenario is reused only under the same digest."""
     h = hashlib.sha256()
-    files = [_ROOT / "benchmarks" / n for n in ("timelines.py", "clockfaults.py", "realfleet.py")]
+    files = [_ROOT / "benchmarks" / n for n in ("timelines.py", "clockfaults.py", "stalls.py", "realfleet.py")]
     files += sorted(p for p in (_ROOT / "jwtobs").rglob("*.py") if "analysis" not in p.relative_to(_ROOT).parts)
     for p in files:
         h.update(str(p.relative_to(_ROOT)).encode() + b"\0" + p.read_bytes() + b"\0")
@@ -569,6 +606,13 @@ def main(argv: list[str] | None = None) -> int:
         "--only-server-clocks", action="store_true", help="only the server clock faults (server_clock_skew)"
     )
     ap.add_argument(
+        "--only-stalled-issuers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only stalled-issuer version N (issuer_stalled)",
+    )
+    ap.add_argument(
         "--markdown", type=Path, default=None, metavar="FILE", help="also write the docs' tables (per set, per kind)"
     )
     ap.add_argument(
@@ -593,17 +637,22 @@ def main(argv: list[str] | None = None) -> int:
         args.no_timelines, args.sim = True, 0
     if args.only_restart_heavy or args.only_small_drifts or args.only_holdout is not None or args.only_server_clocks:
         args.no_realfleet, args.sim = True, 0
+    if args.only_stalled_issuers is not None:
+        args.no_realfleet, args.sim = True, 0
     sets = (
         "timelines",
         *(f"holdout v{v}" for v in HOLDOUTS),
         "restart-heavy",
         "small drifts",
         *(f"server clocks v{v}" for v in SERVER_CLOCKS),
+        *(f"stalled issuers v{v}" for v in STALLED_ISSUERS),
         *(f"realfleet v{v}" for v in versions),
         "simulator",
     )
     if args.only_holdout is not None and args.only_holdout not in HOLDOUTS:
         sets = (*sets, f"holdout v{args.only_holdout}")
+    if args.only_stalled_issuers is not None and args.only_stalled_issuers not in STALLED_ISSUERS:
+        sets = (*sets, f"stalled issuers v{args.only_stalled_issuers}")
     tally = {name: Tally() for name in sets}
     t0 = time.perf_counter()
     n = 0
@@ -613,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         runs += [("restart-heavy", w, tl) for w, tl in restart_heavy()]
         runs += [("small drifts", w, tl) for w, tl in small_drifts()]
         runs += [(f"server clocks v{v}", w, tl) for v in SERVER_CLOCKS for w, tl in server_clocks(v)]
+        runs += [(f"stalled issuers v{v}", w, tl) for v in STALLED_ISSUERS for w, tl in stalled_issuers(v)]
     if args.only_restart_heavy:
         runs = [("restart-heavy", w, tl) for w, tl in restart_heavy()]
     if args.only_small_drifts:
@@ -621,9 +671,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(f"holdout v{args.only_holdout}", w, tl) for w, tl in holdout(args.only_holdout)]
     if args.only_server_clocks:
         runs = [(f"server clocks v{v}", w, tl) for v in SERVER_CLOCKS for w, tl in server_clocks(v)]
+    if args.only_stalled_issuers is not None:
+        v = args.only_stalled_issuers
+        runs = [(f"stalled issuers v{v}", w, tl) for w, tl in stalled_issuers(v)]
     cache = Cache(args.cache)
+    makers = {"server clocks": clockfaults.generate, "stalled issuers": stalls.generate}
     for which, what, tl in runs:
-        make = clockfaults.generate if which.startswith("server clocks") else generate
+        make = next((m for prefix, m in makers.items() if which.startswith(prefix)), generate)
         events, changes, labels = cache.get(which, f"{what}-{tl.seed}", make, tl)
         inc = A.incidents(events, changes)
         t = tally[which]

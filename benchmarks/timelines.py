@@ -282,16 +282,24 @@ class _Gen:
         else:
             tok = dev["tok"]
             if tok is None or clock >= tok.exp - c["margin"]:
-                dev["prev"] = tok
-                wrong = c["wrongaud"]
-                tok = _Tok(self.fp(), iss.name, iss.signing, now + c["life"], now, aud_ok=wrong is None, label=wrong)
-                dev["tok"] = tok
+                new = self.renew(c, dev)
+                if new is None and tok is None:
+                    return  # no token to call with
+                if new is not None:
+                    dev["prev"], dev["tok"], tok = tok, new, new
         reason, cause = self.validate(r, tok, profile, c["id"])
         if reason == "JWT_EXPIRED" and c["skew"] is not None and kind == "normal" and now > tok.exp + self.leeway:
             cause = c["skew"][0]
         if reason is not None and cause is not None:
             self.labels[cause].hit(now)
         self.emit(r, tok, profile, c["id"], reason)
+
+    def renew(self, c: dict[str, Any], dev: dict[str, Any]) -> _Tok | None:
+        """The token the issuer mints for device ``dev`` of client ``c`` now (None: it mints none; the device
+        goes on with the token it holds, if any)."""
+        iss: _Issuer = c["iss"]
+        wrong = c["wrongaud"]
+        return _Tok(self.fp(), iss.name, iss.signing, self.t + c["life"], self.t, aud_ok=wrong is None, label=wrong)
 
     def kid_at(self, iss: _Issuer, t: float) -> str:
         for when, kid in reversed(self.sign_hist[iss.name]):

@@ -46,6 +46,13 @@ KIND_INFO: Final[dict[str, KindInfo]] = {
         "the validators' is off, not the clients' (issuer set when they share one, profile when one API fails)",
         simulated=False,  # benchmarks/clockfaults.py injects it
     ),
+    "issuer_stalled": KindInfo(
+        "issuer",
+        "high",
+        "the issuer stopped issuing tokens (its token endpoint down, its key set up): its clients go on with the "
+        "tokens they hold, past exp",
+        simulated=False,  # benchmarks/stalls.py injects it
+    ),
     "audience_misconfig": KindInfo(
         "profile",
         "high",

@@ -120,6 +120,14 @@ SHARED_AFTER = 30
 SHARED_OWN = 30
 SHARED_KEPT = 2
 SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360, p_max=1e-7)
+#: ``issuer_stalled``: no client of an issuer accepted with a token expiring later than any it held before (a
+#: renewal) for longer than any such stretch in the STALL_HISTORY minutes before (at least STALL_HISTORY_MIN of
+#: them) and so long that their renewal rate makes it unlikely (Poisson P(0) <= STALL_P), while STALL_CLIENTS of
+#: its clients fail past exp on tokens in use, keeping them after the 401: the issuer has stopped issuing tokens
+STALL_HISTORY = 180
+STALL_HISTORY_MIN = 60
+STALL_P = 1e-3
+STALL_CLIENTS = 2
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
 #: ... over tokens rejected while in use only for a client that did so in fewer than this share of its
@@ -477,7 +485,11 @@ def _empty() -> pd.DataFrame:
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return _empty()
-    out = pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
+    # text columns stay object with None for a missing value, as in _empty(): a part mixing None and strings
+    # would otherwise be inferred as a string dtype with NaN, and the concatenated frame would mix the two
+    out = pd.DataFrame(rows, columns=INCIDENT_COLUMNS, dtype=object)
+    for c in ("issuer", "kid", "client_id", "profile"):
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
     out["start"] = pd.to_datetime(out["start"], utc=True)
     out["end"] = pd.to_datetime(out["end"], utc=True)
     out["count"] = out["count"].astype("int64")
@@ -936,16 +948,20 @@ def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) 
 def _skew_shared(
     ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """``server_clock_skew`` incidents (:func:`_server_clocks`) and the clients' own clock-skew incidents
-    ``rows`` but those a server clock explains: most of their failures (before ``nbf``, or past ``exp`` on tokens
-    in use) fall while it is off, from :data:`SHARED_BEFORE` minutes before to :data:`SHARED_AFTER` after (a
-    client's own clock that was off before, and goes on failing through it, stays its own). Either direction:
+    """``server_clock_skew`` incidents (:func:`_server_clocks`; those that are a stalled issuer's clients failing
+    are the stall's), ``issuer_stalled`` incidents (:func:`_issuer_stalls`), and the clients' own clock-skew
+    incidents ``rows`` but those a server clock or a stall explains: most of their failures (before ``nbf``, or
+    past ``exp`` on tokens in use) fall while it is off, from :data:`SHARED_BEFORE` minutes before to
+    :data:`SHARED_AFTER` after (a client's own clock that was off before, and goes on failing through it, stays
+    its own). Either direction:
     a validator whose clock is behind also accepts expired tokens, so their later uses elsewhere fail past
     ``exp`` shortly after an acceptance, as a client's clock behind would."""
     if not ctx.agg.has_cont:  # (the per-event features: the metrics engine cannot see this kind)
         return rows
     on_time = _on_time(late, lw)
-    servers = _server_clocks(ctx, on_time, lw, life)
+    stalls = _issuer_stalls(ctx, late, lw)
+    servers = [s for s in _server_clocks(ctx, on_time, lw, life) if not any(_stalled_then(s[0], t) for t, _ in stalls)]
+    servers += stalls
     if not servers:
         return rows
     out = [s for s, _span in servers]
@@ -957,6 +973,13 @@ def _skew_shared(
         if not any(_explains(g, span, n) for _s, span in servers):
             out.append(r)
     return out
+
+
+def _stalled_then(server: dict[str, Any], stall: dict[str, Any]) -> bool:
+    """Whether a ``server_clock_skew`` incident is the clients of a stalled issuer failing (its issuer that one,
+    or several, and the two overlapping): the stall is the incident."""
+    same = server["issuer"] is None or server["issuer"] == stall["issuer"]
+    return bool(same and server["start"] <= stall["end"] and stall["start"] <= server["end"])
 
 
 def _explains(g: pd.DataFrame, span: _Seg, n: int) -> bool:
@@ -1071,13 +1094,6 @@ def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahe
             f"the clock of issuer {issuers[0]} ~{q95:.0f} s {'ahead' if ahead else 'behind'} (clients of other "
             "issuers are accepted by the same APIs meanwhile)"
         )
-    stalled = not ahead and len(issuers) == 1 and _not_renewed(ctx, issuers[0], clients, seg)
-    if stalled:
-        cause = (
-            f"or no clock at all: none of them presented a token of {issuers[0]} newer than those it held before "
-            f"{ctx.hhmm(seg.i0)} - the issuer has likely stopped issuing tokens (its token endpoint down) and "
-            "clients go on with expiring ones (a clock behind by more than the tokens' lifetime looks alike)"
-        )
     ev = (
         f"{len(clients)} clients at once ({_few(clients)}): {n} {what}, up to ~{q95:.0f} s (median ~{q50:.0f} s) "
         f"outside the validity window (validator leeway ~{_leeway_text(lw, g['profile'])} s), from "
@@ -1087,19 +1103,86 @@ def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahe
     share = n / max(1, ctx.total(scope, seg.i0, seg.i1))
     issuer = issuers[0] if len(issuers) == 1 else None
     profile = profiles[0] if len(profiles) == 1 else None
-    factor = 0.5 if stalled else 1.0
-    return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile, confidence_factor=factor)
+    return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile)
 
 
-def _not_renewed(ctx: _Ctx, issuer: str, clients: list[str], seg: _Seg) -> bool:
-    """Whether none of ``clients`` that were accepted with a token of ``issuer`` before ``seg`` was accepted with
-    a later-expiring one during it (at least 2 such clients): nobody got a new token. An issuer whose clock is
-    behind still issues tokens (they expire early); one whose token endpoint is down issues none."""
-    acc = ctx.acc[(ctx.acc["issuer"] == issuer) & ctx.acc["client_id"].isin(clients)]
-    before = acc[acc["i"] < seg.i0].groupby("client_id", observed=True)["max_exp"].max().dropna()
-    during = _seg_rows(acc, seg).groupby("client_id", observed=True)["max_exp"].max().dropna()
-    common = before.index.intersection(during.index)
-    return len(common) >= 2 and not bool((during[common] > before[common]).any())
+def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[tuple[dict[str, Any], _Seg]]:
+    """(``issuer_stalled`` incident, its minutes from :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER` after)
+    for each stretch in which an issuer renewed no client's token (:func:`_renewals`) for longer than in any
+    stretch of the :data:`STALL_HISTORY` minutes before and so long that their rate makes it unlikely (Poisson
+    P(0) <= :data:`STALL_P`; a fleet whose tokens were all issued together renews in bursts), while at
+    least :data:`STALL_CLIENTS` of its accepted clients had tokens in use rejected past ``exp`` beyond the
+    leeway and kept them after the 401: the issuer has stopped issuing tokens (its token endpoint down) and its
+    clients go on with the ones they hold. A client that needs a token gets one, ending the stretch, unless the
+    issuer mints none: a clock behind makes clients fail who go on renewing; a validator ahead rejects tokens
+    that are renewed as usual."""
+    fails = _in_use_past_leeway(late, lw)
+    out: list[tuple[dict[str, Any], _Seg]] = []
+    for iss, mine in fails.groupby("issuer", observed=True):
+        x = _renewals(ctx, str(iss))
+        before = np.concatenate(([0.0], np.cumsum(x)))  # renewals before each minute
+        marks = [-1, *np.flatnonzero(x).tolist(), ctx.n]
+        for r0, r1 in itertools.pairwise(marks):
+            quiet, h0 = r1 - r0 - 1, r0 + 1
+            span = min(h0, STALL_HISTORY)
+            if quiet <= 0 or span < STALL_HISTORY_MIN:
+                continue
+            rate = float(before[h0] - before[h0 - span]) / span
+            if math.exp(-rate * quiet) > STALL_P or quiet <= _longest_quiet(x[h0 - span : h0]):
+                continue
+            g = mine[(mine["i"] > r0) & (mine["i"] <= r1)]
+            clients = _clients(g)
+            if len(clients) < STALL_CLIENTS or g.loc[g["cont"], "client_id"].nunique() < STALL_CLIENTS:
+                continue
+            i0, i1 = int(g["i"].min()), max(int(g["i"].max()), min(r1, ctx.n - 1))
+            seg = _Seg(i0, i1, int(g["count"].sum()), 0.0, math.exp(-rate * quiet))
+            out.append(
+                (
+                    _stall_row(ctx, g, lw, str(iss), seg, rate, quiet, h0),
+                    _Seg(i0 - SHARED_BEFORE, i1 + SHARED_AFTER, 0, 0.0, 1.0),
+                )
+            )
+    return out
+
+
+def _longest_quiet(x: Arr) -> int:
+    """The longest run of zeros in ``x`` (bounded by its ends)."""
+    marks = [-1, *np.flatnonzero(x).tolist(), len(x)]
+    return max(b - a - 1 for a, b in itertools.pairwise(marks))
+
+
+def _stall_row(
+    ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], iss: str, seg: _Seg, rate: float, quiet: int, h0: int
+) -> dict[str, Any]:
+    """The ``issuer_stalled`` incident of issuer ``iss``: its clients' failures ``g`` in run ``seg``, no renewal
+    for ``quiet`` minutes from minute ``h0`` where ``rate`` a minute are usual."""
+    clients = _clients(g)
+    q50, q95 = lateness_quantile(g, 0.5), lateness_quantile(g, 0.95)
+    ev = (
+        f"{len(clients)} clients of {iss} ({_few(clients)}): {seg.count} tokens in use rejected past exp, up to "
+        f"~{q95:.0f} s (median ~{q50:.0f} s) past it (validator leeway ~{_leeway_text(lw, g['profile'])} s), "
+        f"from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, while none of its clients was accepted with a renewed "
+        f"token (expiring later than any it held) for {quiet} min from {ctx.hhmm(h0)}, where {rate:.2f} renewals "
+        "a minute are usual: the issuer has stopped issuing tokens (its token endpoint down) and its clients go "
+        "on with the ones they hold (an issuer clock behind by more than the tokens' lifetime looks alike)"
+    )
+    scope = (ctx.c["issuer"] == iss).fillna(False).astype(bool)
+    share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+    return _row(ctx, "issuer_stalled", seg, ev, share, issuer=iss)
+
+
+def _renewals(ctx: _Ctx, issuer: str) -> Arr:
+    """Per minute, the accepted clients of ``issuer`` presenting a token that expires later than any they
+    presented before (a renewal: a token the issuer minted since)."""
+    acc = ctx.acc[(ctx.acc["issuer"] == issuer) & ctx.acc["max_exp"].notna() & ctx.acc["client_id"].notna()]
+    acc = acc[acc["client_id"] != OTHER]
+    per = acc.groupby(["client_id", "i"], observed=True)["max_exp"].max().reset_index()
+    held = per.groupby("client_id", observed=True)["max_exp"].cummax()
+    prev = held.groupby(per["client_id"], observed=True).shift()
+    renewed = per.loc[prev.notna() & (per["max_exp"] > prev), "i"]
+    x = np.zeros(ctx.n)
+    np.add.at(x, renewed.to_numpy(dtype=np.int64), 1.0)
+    return x
 
 
 def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:

@@ -18,7 +18,18 @@ from jwtobs.kinds import INCIDENT_KINDS
 
 __all__ = ["failure_rate_figure", "kid_timeline_figure", "skew_figure", "clock_offset_figure", "baseline_figure"]
 
-_PALETTE = ("#e377c2", "#d62728", "#8c564b", "#ff7f0e", "#9467bd", "#17becf", "#bcbd22", "#7f7f7f")
+_PALETTE = (
+    "#e377c2",
+    "#d62728",
+    "#8c564b",
+    "#ff7f0e",
+    "#9467bd",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+    "#393b79",
+    "#637939",
+)
 _KIND_COLORS = dict(zip(INCIDENT_KINDS, _PALETTE * 2, strict=False))
 
 

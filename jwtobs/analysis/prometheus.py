@@ -357,6 +357,8 @@ CANNOT_SEE: Final[dict[str, str]] = {
     "presents (21 detections, 5 true, on the 32 suite cases)",
     "clock_skew": "needs per-client lateness, per-token reuse (cont) and nbf",
     "server_clock_skew": "needs the number of distinct accepted clients failing on time (client ids) and nbf",
+    "issuer_stalled": "needs per-client renewals (client ids, the exp of accepted tokens) and tokens kept after a "
+    "401 (token fingerprints)",
     "type_confusion": "needs typ and client ids",
     "audience_misconfig": "needs client ids to tell known clients' audience mismatches from scanners'",
     "kid_before_publish": "needs key-set changes and 'a client accepted before' (client ids)",

@@ -154,6 +154,9 @@ def test_kinds_are_one_table() -> None:
 
     assert detect_kinds is INCIDENT_KINDS and sim_kinds is SIMULATED_KINDS
     assert SIMULATED_KINDS == tuple(k for k in INCIDENT_KINDS if KIND_INFO[k].simulated)
+    from jwtobs.analysis.plots import _KIND_COLORS
+
+    assert len(set(_KIND_COLORS.values())) == len(INCIDENT_KINDS)  # every kind its own colour in the figures
 
 
 def test_analysis_does_not_import_the_simulator() -> None:
