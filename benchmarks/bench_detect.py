@@ -271,6 +271,29 @@ def small_drifts() -> Iterator[tuple[str, Timeline]]:
         )
 
 
+def _with_two_others(
+    rng: random.Random, fault: Injected, seed: int, i: int, fleet: dict[str, Any]
+) -> tuple[str, Timeline]:
+    """A 14 h timeline of ``fleet`` (both validator paths and 2-4 replicas by ``i``) with ``fault`` and two other
+    incidents of any kind in a random order, 4 h apart."""
+    picks = [fault, *rng.sample(_variants(rng), 2)]
+    rng.shuffle(picks)
+    spaced = tuple(
+        Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 4.0 * k) + rng.uniform(0, 1800)}) for k, inj in enumerate(picks)
+    )
+    return (
+        "incident",
+        Timeline(
+            seed=seed,
+            hours=14.0,
+            path=("verifier", "wrap")[i % 2],
+            replicas=2 + i % 3,
+            injected=spaced,
+            **fleet,
+        ),
+    )
+
+
 def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
     """Clocks many clients share going wrong (:mod:`clockfaults`, kind ``server_clock_skew``): the issuer's
     clock ahead (tokens minted in the future), one validator replica's clock ahead (tokens expire early there)
@@ -290,23 +313,7 @@ def server_clocks(version: int = 1) -> Iterator[tuple[str, Timeline]]:
             skew=rng.uniform(90, 900),
             scope=clockfaults.VARIANTS[i % len(clockfaults.VARIANTS)],
         )
-        picks = [fault, *rng.sample(_variants(rng), 2)]
-        rng.shuffle(picks)
-        spaced = tuple(
-            Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 4.0 * k) + rng.uniform(0, 1800)})
-            for k, inj in enumerate(picks)
-        )
-        yield (
-            "incident",
-            Timeline(
-                seed=3000 + 100 * (version - 1) + i,
-                hours=14.0,
-                path=("verifier", "wrap")[i % 2],
-                replicas=2 + i % 3,
-                injected=spaced,
-                **_FLEETS[i % len(_FLEETS)],  # type: ignore[arg-type]
-            ),
-        )
+        yield _with_two_others(rng, fault, 3000 + 100 * (version - 1) + i, i, _FLEETS[i % len(_FLEETS)])
 
 
 #: the server-clock versions of the full suite (:func:`server_clocks`)
@@ -322,23 +329,7 @@ def stalled_issuers(version: int = 1) -> Iterator[tuple[str, Timeline]]:
     rng = random.Random(9000 + 100 * (version - 1))
     for i in range(12):
         fault = Injected(stalls.KIND, 0, duration=rng.uniform(15, 90) * 60)
-        picks = [fault, *rng.sample(_variants(rng), 2)]
-        rng.shuffle(picks)
-        spaced = tuple(
-            Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 4.0 * k) + rng.uniform(0, 1800)})
-            for k, inj in enumerate(picks)
-        )
-        yield (
-            "incident",
-            Timeline(
-                seed=9000 + 100 * (version - 1) + i,
-                hours=14.0,
-                path=("verifier", "wrap")[i % 2],
-                replicas=2 + i % 3,
-                injected=spaced,
-                **_FLEETS[(i + 1) % len(_FLEETS)],  # type: ignore[arg-type]
-            ),
-        )
+        yield _with_two_others(rng, fault, 9000 + 100 * (version - 1) + i, i, _FLEETS[(i + 1) % len(_FLEETS)])
 
 
 #: the stalled-issuer versions of the full suite (:func:`stalled_issuers`)
