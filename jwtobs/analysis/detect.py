@@ -123,11 +123,13 @@ SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360, p_max=1e-
 #: ``issuer_stalled``: no client of an issuer accepted with a token expiring later than any it held before (a
 #: renewal) for longer than any such stretch in the STALL_HISTORY minutes before (at least STALL_HISTORY_MIN of
 #: them) and so long that their renewal rate makes it unlikely (Poisson P(0) <= STALL_P), while STALL_CLIENTS of
-#: its clients fail past exp on tokens in use, keeping them after the 401: the issuer has stopped issuing tokens
+#: its clients fail past exp on tokens in use, STALL_KEPT of them keeping theirs after the 401: the issuer has
+#: stopped issuing tokens
 STALL_HISTORY = 180
 STALL_HISTORY_MIN = 60
 STALL_P = 1e-3
 STALL_CLIENTS = 2
+STALL_KEPT = 2
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
 #: ... over tokens rejected while in use only for a client that did so in fewer than this share of its
@@ -1112,10 +1114,10 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
     stretch of the :data:`STALL_HISTORY` minutes before and so long that their rate makes it unlikely (Poisson
     P(0) <= :data:`STALL_P`; a fleet whose tokens were all issued together renews in bursts), while at
     least :data:`STALL_CLIENTS` of its accepted clients had tokens in use rejected past ``exp`` beyond the
-    leeway and kept them after the 401: the issuer has stopped issuing tokens (its token endpoint down) and its
-    clients go on with the ones they hold. A client that needs a token gets one, ending the stretch, unless the
-    issuer mints none: a clock behind makes clients fail who go on renewing; a validator ahead rejects tokens
-    that are renewed as usual."""
+    leeway, :data:`STALL_KEPT` of them keeping theirs after the 401: the issuer has stopped issuing tokens (its
+    token endpoint down) and its clients go on with the ones they hold. A client that needs a token gets one,
+    ending the stretch, unless the issuer mints none: a clock behind makes clients fail who go on renewing; a
+    validator ahead rejects tokens that are renewed as usual."""
     fails = _in_use_past_leeway(late, lw)
     out: list[tuple[dict[str, Any], _Seg]] = []
     for iss, mine in fails.groupby("issuer", observed=True):
@@ -1132,7 +1134,7 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
                 continue
             g = mine[(mine["i"] > r0) & (mine["i"] <= r1)]
             clients = _clients(g)
-            if len(clients) < STALL_CLIENTS or g.loc[g["cont"], "client_id"].nunique() < STALL_CLIENTS:
+            if len(clients) < STALL_CLIENTS or g.loc[g["cont"], "client_id"].nunique() < STALL_KEPT:
                 continue
             i0, i1 = int(g["i"].min()), max(int(g["i"].max()), min(r1, ctx.n - 1))
             seg = _Seg(i0, i1, int(g["count"].sum()), 0.0, math.exp(-rate * quiet))
