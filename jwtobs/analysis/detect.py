@@ -446,6 +446,7 @@ def _row(
     client_id: Any = None,
     profile: Any = None,
     confidence_factor: float = 1.0,
+    stat: str | None = None,
 ) -> dict[str, Any]:
     return {
         "kind": kind,
@@ -458,7 +459,7 @@ def _row(
         "count": seg.count,
         "severity": _severity(kind, share),
         "confidence": round(max(0.0, min(1.0, (1.0 - seg.p) * confidence_factor)), 4),
-        "evidence": f"{evidence} ({_stat(seg)}; {share:.1%} of the affected traffic)",
+        "evidence": f"{evidence} ({stat or _stat(seg)}; {share:.1%} of the affected traffic)",
     }
 
 
@@ -1170,7 +1171,8 @@ def _stall_row(
     )
     scope = (ctx.c["issuer"] == iss).fillna(False).astype(bool)
     share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
-    return _row(ctx, "issuer_stalled", seg, ev, share, issuer=iss)
+    stat = f"baseline expects {rate * quiet:.1f} renewals in {quiet} min, {_fmt_p(seg.p)}"
+    return _row(ctx, "issuer_stalled", seg, ev, share, issuer=iss, stat=stat)
 
 
 def _renewals(ctx: _Ctx, issuer: str) -> Arr:

@@ -4,6 +4,7 @@ validator paths. (The full benchmark: benchmarks/bench_detect.py.)"""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -819,6 +820,7 @@ def test_an_issuer_that_stops_issuing_tokens_is_one_issuer_stalled(path: str, se
     row = inc.iloc[0]
     assert row["issuer"] == lab["issuer"].iloc[0] and row["client_id"] is None
     assert "renewed token" in row["evidence"] and "stopped issuing" in row["evidence"]
+    assert re.search(r"baseline expects [0-9.]+ renewals in [0-9]+ min, p", row["evidence"]), row["evidence"]
     pd.testing.assert_frame_equal(inc, A.incidents(A.aggregate(events), changes))
     from jwtobs.analysis.prometheus import CANNOT_SEE
 
