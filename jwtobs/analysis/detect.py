@@ -155,6 +155,9 @@ SKEW_NEAR = 90.0
 #: many distinct minutes (or failures in three minutes in a row): a worker pool replaying its cached token, or
 #: requests retried at expiry, fail in a burst of seconds after a pause (at most its first failure is paced)
 SKEW_ON_PACE = 2
+#: a client id renewing more than this many tokens per token cycle is many devices (a mobile app's): the *kept*
+#: rule's failure "again" in the minute right after another then needs the token's pace (``paced``)
+SKEW_DEVICES = 4.0
 #: a clock behind on a client refreshing on its 401 (``_skew_refreshed``): failures in at least SKEW_GROUP separate
 #: minutes within SKEW_GROUP_CYCLES token cycles (or a refresh chain of that many), none further past exp than
 #: SKEW_REFRESH_MAX s; a chain link's slack in minutes; the prior of a client's own failure rate (minutes at the
@@ -371,6 +374,7 @@ class _Ctx:
             self.usual_typ.setdefault(str(prof), str(t))
         self.changes = changes if changes is not None and not changes.empty else None
         self.late_accepted: dict[str, set[int]] | None = None  # (_accepted_late, computed once)
+        self.renewed: pd.DataFrame | None = None  # (_renewed, computed once)
         self.added: dict[tuple[str, str], float] = {}
         self.removed: dict[tuple[str, str], float] = {}
         if self.changes is not None:
@@ -1178,15 +1182,34 @@ def _stall_row(
 def _renewals(ctx: _Ctx, issuer: str) -> Arr:
     """Per minute, the accepted clients of ``issuer`` presenting a token that expires later than any they
     presented before (a renewal: a token the issuer minted since)."""
-    acc = ctx.acc[(ctx.acc["issuer"] == issuer) & ctx.acc["max_exp"].notna() & ctx.acc["client_id"].notna()]
-    acc = acc[acc["client_id"] != OTHER]
-    per = acc.groupby(["client_id", "i"], observed=True)["max_exp"].max().reset_index()
-    held = per.groupby("client_id", observed=True)["max_exp"].cummax()
-    prev = held.groupby(per["client_id"], observed=True).shift()
-    renewed = per.loc[prev.notna() & (per["max_exp"] > prev), "i"]
+    ren = _renewed(ctx)
     x = np.zeros(ctx.n)
-    np.add.at(x, renewed.to_numpy(dtype=np.int64), 1.0)
+    np.add.at(x, ren.loc[ren["issuer"] == issuer, "i"].to_numpy(dtype=np.int64), 1.0)
     return x
+
+
+def _renewed(ctx: _Ctx) -> pd.DataFrame:
+    """(issuer, client_id, i) of every renewal (:func:`_renewals`), computed once per context."""
+    if ctx.renewed is None:
+        acc = ctx.acc[ctx.acc["max_exp"].notna() & ctx.acc["client_id"].notna() & ctx.acc["issuer"].notna()]
+        acc = acc[acc["client_id"] != OTHER]
+        per = acc.groupby(["issuer", "client_id", "i"], observed=True)["max_exp"].max().reset_index()
+        held = per.groupby(["issuer", "client_id"], observed=True)["max_exp"].cummax()
+        prev = held.groupby([per["issuer"], per["client_id"]], observed=True).shift()
+        ctx.renewed = per.loc[prev.notna() & (per["max_exp"] > prev), ["issuer", "client_id", "i"]]
+    return ctx.renewed
+
+
+def _devices(ctx: _Ctx, life: dict[str, float]) -> dict[str, float]:
+    """Per client: its renewals per token cycle (:func:`_skew_cycle`) over the minutes since it was first seen -
+    about how many devices or pods hold a token of it at once (a service: 1-3; a mobile app's client id:
+    dozens)."""
+    n = _renewed(ctx).groupby("client_id", observed=True).size()
+    out: dict[str, float] = {}
+    for cid, k in n.items():
+        seen = ctx.n - int(ctx.client_first.get(cid, 0))
+        out[str(cid)] = float(k) * _skew_cycle(life, cid) / max(seen, 1)
+    return out
 
 
 def _clusters_of(minutes: list[int], gap: float) -> list[list[int]]:
@@ -1369,10 +1392,12 @@ def _skew_kept(
     failed past ``exp`` in fewer than :data:`SKEW_USUAL` of the cycles before the last one (a lazy
     refresher fails in every cycle; the last cycle's failures may be the clock's own first ones)."""
     rej = _in_use_past_leeway(late, lw)
+    devices = _devices(ctx, life)
     out: list[dict[str, Any]] = []
     for cid, r in rej.groupby("client_id"):
         cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
+        many = devices.get(str(cid), 1.0) > SKEW_DEVICES
         r = r.assign(near=r["le"] <= _leeway_of(lw, r["profile"]) + SKEW_NEAR)
         r = r.assign(kept_paced=r["cont"] & r["paced"])
         per = r.groupby("i").agg(
@@ -1403,7 +1428,11 @@ def _skew_kept(
             # kept after the 401: a failure of a token rejected before, at its pace or in a minute that has more
             # of them than first failures (a token that failed in an earlier minute); one client id's two
             # devices - one woken past exp, one firing two calls at once with its expired token - are not that
-            again = sub["kept_paced"] | (2 * sub["n_kept"] > sub["n"])
+            # ... on a client id of many devices, not in the minute right after another failure unless at its
+            # pace: one of them woken past exp firing three screens within seconds across a minute boundary is
+            # one firing, not a token kept (its other devices fail on their own tokens meanwhile)
+            adjacent = pd.Series(run, index=run).diff().le(1).to_numpy() & many
+            again = sub["kept_paced"] | ((2 * sub["n_kept"] > sub["n"]) & ~adjacent)
             kept.append((run, (steady or not burst) and len(run) >= 2 and bool(again.iloc[1:].any())))
         episodes: list[list[int]] = []
         for k, (run, paced) in enumerate(kept):

@@ -891,6 +891,48 @@ def test_a_client_using_its_tokens_up_to_the_leeway_every_cycle_does_not_move_th
     assert exp8 <= inc["start"].iloc[0] <= exp8 + pd.Timedelta(seconds=300), inc["start"].iloc[0]
 
 
+def _woken_devices(devices: int) -> pd.DataFrame:
+    """One client id, ``devices`` devices with hourly tokens (staggered by 3 min), each used at an uneven pace
+    (a 25-min pause in every cycle); in the 7th cycle device 1 wakes 10 min past ``exp`` and calls once, and 9
+    min later device 2 (or, with one device, device 1 again) wakes 16 min past ``exp`` and fires three calls
+    within two seconds across a minute boundary - the session 9 probe's mobile app id on the real-fleet
+    generator (its phones woke 626-1085 s past ``exp``)."""
+    t0, rows = 1_800_000_000, []
+    pace = [0, 40, 100, 160, 1660, 1700, 1760, 2700, 3000]
+    fail1 = t0 + 180 + 7 * 3600 + 600  # device 1's 7th token: exp + 600
+    burst = (fail1 + 540) // 60 * 60 + 58.5
+    for d in range(1, devices + 1):
+        for n in range(8):
+            iat = t0 + 180 * d + 3600 * n
+            uses: list[tuple[Any, str]] = [(iat + s, "accepted") for s in pace]
+            if n == 6 and d == 1:
+                uses.append((fail1, "rejected"))
+                if devices == 1:
+                    uses += [(burst + s, "rejected") for s in (0, 1, 2)]
+            if n == 6 and d == 2:
+                uses += [(burst + s, "rejected") for s in (0, 1, 2)]
+            rows += _uses("app", f"app-{d}-{n}", iat, iat + 3600, uses)
+    return _frame_of(rows)
+
+
+def test_a_client_id_of_many_devices_waking_past_exp_is_not_a_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client id whose 20 devices each renew hourly (``_devices``: 20 renewals a token cycle): one device woken
+    past ``exp`` calling once, another firing three calls in two seconds across a minute boundary 9 min later.
+    The *kept* rule saw a client failing "again" a minute later, kept after the 401, at <= 2 a minute: a clock 16
+    min behind (1 false ``clock_skew`` in 5.3 quiet real-fleet days of the session 9 probe). On a client id of
+    many devices a failure in the minute right after another counts as kept only at the token's pace. One device
+    doing the same - failing 10 min past ``exp``, then again 9 min later on the same token - is still a clock."""
+    many = _woken_devices(20)
+    assert D._devices(D._ctx(many), D._lifetimes(D._ctx(many)))["app"] > D.SKEW_DEVICES
+    assert A.clock_skew_incidents(many).empty
+    monkeypatch.setattr(D, "SKEW_DEVICES", float("inf"))
+    assert list(A.clock_skew_incidents(many)["client_id"]) == ["app"]  # what the rule removes
+    monkeypatch.undo()
+    one = _woken_devices(1)
+    assert D._devices(D._ctx(one), D._lifetimes(D._ctx(one)))["app"] <= D.SKEW_DEVICES
+    assert list(A.clock_skew_incidents(one)["client_id"]) == ["app"]
+
+
 def test_uses_accepted_past_exp_then_a_pool_firing_its_cached_token_are_not_a_creeping_clock() -> None:
     """Leeway 30 s: uses past ``exp`` accepted within the leeway in two cycles, then a worker pool firing the
     token it cached 4-5 min earlier, six times within 15 s, 3 min past ``exp``: a burst of seconds after a
