@@ -974,12 +974,20 @@ def _skew_shared(
     out = [s for s, _span in servers]
     for r in rows:
         g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
-        g = g[(g["direction"] == "early") | g["seen"]]  # (not stale tokens replayed meanwhile)
-        g = g.assign(own=g.index.isin(on_time.index))
+        g = _clock_failures(g).assign(own=lambda d: d.index.isin(on_time.index))
         n = int(g["count"].sum())
         if not any(_explains(g, span, n) for _s, span in servers):
             out.append(r)
     return out
+
+
+def _clock_failures(g: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``g`` (:func:`_skew_late`) a clock could have caused: before ``nbf``, or past ``exp`` on a token
+    in use (``seen``) - not stale tokens replayed, nor the re-firings of a burst of seconds (kept after the 401
+    but not at the token's pace: a pool's or a woken app's cached token; its first failure after the pause
+    stays). A client's incident that also took in such a burst hours after a stall was not explained by it
+    (stalled-issuer v3 9210)."""
+    return g[(g["direction"] == "early") | (g["seen"] & (g["paced"] | ~g["cont"]))]
 
 
 def _stalled_then(server: dict[str, Any], stall: dict[str, Any]) -> bool:

@@ -796,6 +796,24 @@ def test_missing_text_values_of_incidents_are_none_whatever_the_mix() -> None:
     assert frame["kid"].tolist() == [None, None] and frame.dtypes["client_id"] == D._empty().dtypes["client_id"]
 
 
+def test_what_a_shared_clock_or_a_stall_explains_is_what_a_clock_could_cause() -> None:
+    """``_clock_failures``: a client's failures a shared clock or a stall may explain are those before ``nbf`` and
+    those past ``exp`` on tokens in use - not stale tokens replayed (not ``seen``), nor the re-firings of a burst
+    (kept after the 401, not ``paced``); a burst's first failure stays. Stalled-issuer v3 9210: a client's
+    incident took in 9 re-firings of a worker pool 2.5 h after the stall, outweighing the stall's failures, and
+    stayed a false ``clock_skew``."""
+    rows = pd.DataFrame(
+        {
+            "direction": ["late", "late", "late", "late", "early"],
+            "seen": [True, True, True, False, False],
+            "cont": [False, True, True, False, False],
+            "paced": [False, True, False, False, False],
+            "count": [1, 1, 9, 1, 1],
+        }
+    )
+    assert D._clock_failures(rows).index.tolist() == [0, 1, 4]
+
+
 def _stall(path: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     from stalls import generate as generate_stall
 
