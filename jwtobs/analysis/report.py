@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import secrets
 from pathlib import Path
 
 import pandas as pd
 
+from jwtobs._atomic import replaced_atomically
 from jwtobs.analysis.detect import clock_skew
 from jwtobs.analysis.detect import incidents as detect_incidents
 from jwtobs.analysis.evaluate import Score, load_labels, match_incidents
@@ -73,20 +72,11 @@ HTML_HEAD = (
 
 def write_atomically(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same directory, renamed over ``path``
-    only once complete (as ``jwtobs scrub`` writes its copy): a failed write (disk full...) raises the
-    ``OSError`` and leaves no partial file, and an existing ``path`` as it was."""
-    out = Path(path)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL: never another file; mode 0o666 less the umask, as a plain open() would give the report
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out
+    only once complete (:func:`jwtobs._atomic.replaced_atomically`, as ``jwtobs scrub`` writes its copy): a failed
+    write (disk full...) raises the ``OSError`` and leaves no partial file, and an existing ``path`` as it was."""
+    with replaced_atomically(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return Path(path)
 
 
 class ReportInputError(ValueError):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Final, Protocol
 
+from jwtobs._atomic import replaced_atomically
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.fields import joined_lines_that_may_change
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter, numbered
@@ -530,27 +531,18 @@ def scrub_file(
     with f:
         if is_binary(head) and not is_gzip(head) and not sc.include_binary:
             raise ScanProblem(src, "binary file, not copied (use --binary to scrub it anyway)")
-        tmp = os.path.join(out_dir, f".{os.path.basename(dst)}.jwtobs-{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as raw_out:
-                out: Writer = raw_out
-                gz: gzip.GzipFile | None = None
-                if dst.endswith(".gz"):
-                    gz = gzip.GzipFile(filename=os.path.basename(dst)[:-3], mode="wb", fileobj=raw_out, mtime=0)
-                    out = gz
-                report.files = 1
-                for line, raw, text, new in sc.lines(src, f, head):
-                    report.bytes += len(raw)
-                    out.write(raw if text is None else encode(text))
-                    for kind, fp in new:
-                        report.add(Finding(src, line, kind, fp))
-                if gz is not None:
-                    gz.close()
-            os.replace(tmp, dst)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with replaced_atomically(dst, "wb") as raw_out:
+            out: Writer = raw_out
+            gz: gzip.GzipFile | None = None
+            if dst.endswith(".gz"):
+                gz = gzip.GzipFile(filename=os.path.basename(dst)[:-3], mode="wb", fileobj=raw_out, mtime=0)
+                out = gz
+            report.files = 1
+            for line, raw, text, new in sc.lines(src, f, head):
+                report.bytes += len(raw)
+                out.write(raw if text is None else encode(text))
+                for kind, fp in new:
+                    report.add(Finding(src, line, kind, fp))
+            if gz is not None:
+                gz.close()
     return report

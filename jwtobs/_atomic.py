@@ -1,0 +1,30 @@
+"""Files written whole or not at all: one temp-and-rename for every command that writes an output file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["replaced_atomically"]
+
+
+@contextmanager
+def replaced_atomically(path: str | os.PathLike[str], mode: str = "w", **open_kw: Any) -> Iterator[IO[Any]]:
+    """An open file that becomes ``path`` when the block ends without an exception: written to a temporary file
+    in the same directory and renamed over ``path`` only once complete. A failed write (disk full, an error in the
+    block) removes the temporary file and leaves an existing ``path`` as it was. The temporary file is created new
+    (``O_EXCL``: never another file) with mode 0o666 less the umask, as a plain ``open()`` would."""
+    out = Path(path)
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, mode, **open_kw) as f:
+            yield f
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
