@@ -105,7 +105,10 @@ def test_a_failed_scrape_at_a_step_does_not_move_its_counts_to_the_next_step(
     while not _up(api):
         assert time.monotonic() < deadline, "Prometheus never scraped the target"
         time.sleep(0.5)
-    start = math.ceil(time.time()) + 1.0
+    # the first step's increment is read against the counter's value one step before it: the series must
+    # already exist then, otherwise the first step counts the whole counter as born in the range
+    first_scrape = time.time()
+    start = math.ceil(first_scrape + STEP) + 2.0
     target.start = start
     end = start + STEP * STEPS
     time.sleep(max(0.0, end + 1.5 - time.time()))  # every step's scrapes are in
