@@ -112,6 +112,76 @@ STD_JOSE: Final = re.compile(rf"e(?<![A-Za-z0-9_\-]e)[wy]{_B64_STD}{{6,}}+=*+(?:
 _TO_URLSAFE: Final = str.maketrans("+/", "-_")
 _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 
+# A JWS/JWE stored base64-encoded: a Kubernetes Secret's data, "echo $TOKEN | base64" in a script, a cookie or
+# configuration value holding the base64 of a JSON session with tokens in it. No "." and no "eyJ" are left. Found
+# from the base64 of a header start followed by 24 more base64 characters: '{"' at each of the three byte
+# alignments ("ZXlK" aligned, "V5S" one byte on, "leU" two bytes on), '{\n' and '{\r' aligned ("ZXdv", "ZXcw");
+# the whole base64 run around it (:func:`b64_run`, either alphabet) is then decoded and searched for a token
+# (:func:`b64_wrapped_jose`). Each run is read once, however many hints it holds.
+#: the hint's alternatives, each with a literal start (the scanner's pure-Python prefilter searches them apart)
+B64_JOSE_HINTS: Final = tuple(rf"{start}[A-Za-z0-9+/_\-]{{24}}" for start in ("ZX(?:lK|dv|cw)", "V5S", "leU"))
+B64_JOSE_HINT: Final = re.compile("|".join(B64_JOSE_HINTS))
+_B64_CHARS: Final = re.compile(r"[A-Za-z0-9+/_\-]*+")
+_B64_RUN_REST: Final = re.compile(r"[A-Za-z0-9+/_\-]*+(?:=|%3[Dd]){0,2}+")
+_TO_STD: Final = str.maketrans("-_", "+/")
+
+
+#: the shortest line of a wrapped base64 block (``base64`` wraps at 76 characters, PEM-style encoders at 64)
+B64_WRAP_MIN: Final = 60
+
+
+def b64_run(text: str, hint: re.Match[str], floor: int) -> tuple[int, int]:
+    """``(start, end)`` of the base64 run (either alphabet, its padding included) around a :data:`B64_JOSE_HINT`
+    match; it starts at ``floor`` at the earliest (where the caller's previous run ended). A run wrapped over
+    lines (``base64`` without ``-w 0``: lines of the same length, a multiple of 4 and at least
+    :data:`B64_WRAP_MIN`, the last one shorter) is one run, line breaks included."""
+    back = _B64_CHARS.match(text[floor : hint.start()][::-1])
+    start = hint.start() - (back.end() if back is not None else 0)
+    rest = _B64_RUN_REST.match(text, hint.end())
+    end = rest.end() if rest is not None else hint.end()
+    width = end - start
+    if width >= B64_WRAP_MIN and width % 4 == 0 and text[end : end + 1] in ("\n", "\r"):
+        line = end
+        while True:
+            at = line + (2 if text.startswith("\r\n", line) else 1)
+            nxt = _B64_RUN_REST.match(text, at)
+            n = nxt.end() - at if nxt is not None else 0
+            if n == 0 or n > width or (n < width and text[at + n : at + n + 1] not in ("", "\n", "\r")):
+                break  # (the last line of a block is shorter and ends the line: "hello world" is no part of it)
+            end = line = at + n
+            if n < width or text[line : line + 1] not in ("\n", "\r"):
+                break
+    return start, end
+
+
+def b64_wrapped_jose(run: str) -> tuple[str, str | None] | None:
+    """``(kind, token)`` when the base64 ``run`` decodes to bytes holding a JWS or JWE (or a signing input):
+    ``token`` is the decoded token when the run encodes it alone (a trailing line break allowed: ``echo |
+    base64``), else None (a larger blob: a session, a whole secret). Each of the four phases is tried (a run may
+    begin with a word the encoding does not: "base64-ZXlK...")."""
+    if "\n" in run:  # a wrapped run
+        run = run.replace("\r", "").replace("\n", "")
+    body = _PAD_STRIP.sub("", run).translate(_TO_STD)
+    for phase in range(4):
+        data = body[phase:]
+        data = data[: len(data) - 1] if len(data) % 4 == 1 else data + "=" * (-len(data) % 4)
+        try:
+            decoded = binascii.a2b_base64(data).decode("latin-1")
+        except (binascii.Error, ValueError):
+            continue
+        if "e" not in decoded or "." not in decoded:
+            continue
+        whole = decoded.strip()
+        for m in JOSE.finditer(decoded):
+            for piece, kind in split_jose(m.group()):
+                if kind is not None:
+                    return kind, piece if whole == piece else None
+        for m in SIGNING_INPUT_RE.finditer(decoded):
+            if is_signing_input(m.group()):
+                return SIGNING_INPUT, m.group() if whole == m.group() else None
+    return None
+
+
 # -- header-shaped secrets: "Name: value", "'name': 'value'", "(b'name', b'value')", name=value ----------------
 # All of these run on the lower-cased text.
 # The separator between a header/field name and its value in free text, JSON, Python reprs of dicts and of
@@ -1035,13 +1105,21 @@ _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search
 _ESCAPED_JOSE_SEARCH: Final = ESCAPED_JOSE.search
 _STD_JOSE_SEARCH: Final = STD_JOSE.search
+_B64_JOSE_HINT_SEARCH: Final = B64_JOSE_HINT.search
 #: The shortest vendor key (a prefix of 5 and a body of 10 characters).
 VENDOR_MIN_LEN: Final = 15
 
 
+def b64_jose_hint(text: str) -> bool:
+    """Whether ``text`` holds a :data:`B64_JOSE_HINT` (the base64 of a JOSE header start: a run that needs no
+    trigger character, no "." and no "eyJ")."""
+    return ("ZX" in text or "V5S" in text or "leU" in text) and _B64_JOSE_HINT_SEARCH(text) is not None
+
+
 def may_hold_secret(text: str) -> bool:
     """False only when no detector of the scrubber can match ``text`` (it would be returned unchanged): none of
-    :data:`GATE_WORDS` and no vendor key prefix in its lower-cased copy, no JOSE run and no URL userinfo. A cheap
+    :data:`GATE_WORDS` and no vendor key prefix in its lower-cased copy, no JOSE run (nor the base64 of one:
+    :data:`B64_JOSE_HINT`) and no URL userinfo. A cheap
     check (two C-level searches at most) run before the scrubber's full pass; ``tests/redact/test_sinks.py``
     checks it against the scrubber on every form and on generated text.
 
@@ -1064,6 +1142,8 @@ def may_hold_secret_re(text: str) -> bool:
         return True
     if len(text) >= HS_MIN_LEN and _LONG_VENDOR_SEARCH(text) is not None:
         return True
+    if b64_jose_hint(text):
+        return True
     if ("." in text or "%" in text) and (
         _JOSE_SEARCH(text) is not None
         or (("%" in text or "\\" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
@@ -1085,9 +1165,14 @@ def _hs_literal(word: str) -> str:
 def hs_gate_expressions() -> list[tuple[str, bool]]:
     """``(expression, caseless)`` of :class:`HyperscanGate`: every gate word and vendor prefix (caseless: on
     ASCII text that is the lower-cased search of :func:`may_hold_secret_re`, looser for :data:`LONG_KEY_PREFIXES`),
-    :data:`HS_JOSE` and "://"."""
+    :data:`HS_JOSE`, :data:`B64_JOSE_HINT` and "://" (last)."""
     words = sorted(_shortest((*_GATE_ALL, *(v.lower() for v in LONG_KEY_PREFIXES))))
-    return [*((_hs_literal(w), True) for w in words), (HS_JOSE, False), (_hs_literal("://"), False)]
+    return [
+        *((_hs_literal(w), True) for w in words),
+        (HS_JOSE, False),
+        (B64_JOSE_HINT.pattern, False),
+        (_hs_literal("://"), False),
+    ]
 
 
 class HyperscanGate:

@@ -90,8 +90,10 @@ class RedactorCore:
         if _TRIVIAL(value) is not None:  # (one C-level match for the common shapes; not remembered)
             return True
         if _TRIGGER_SEARCH(value) is None:
-            if (len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None) or "</" in value:
-                return False  # (a vendor key; an XML element: "<password>x</password>" needs no separator)
+            if (len(value) >= _VENDOR_MIN and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value))) or (
+                "</" in value
+            ):
+                return False  # (a vendor key; a token in base64; an XML element: "<password>x</password>")
             if " " not in value and "\t" not in value:
                 return True  # (cheap: not remembered)
             if _has_scheme(value):
@@ -108,7 +110,13 @@ class RedactorCore:
             return True  # the same text as a clean one but for its digits
         if p.may_hold_secret(value) and _trigger_gate(value) is not False:
             return False
-        if shape is not None and "%" not in value and _DIGIT_PREFIX_PARTS(value.lower()) is None:
+        # (not a shape where a digit could make the base64 of a JOSE header start: "V5S")
+        if (
+            shape is not None
+            and "%" not in value
+            and b"V0S" not in shape
+            and _DIGIT_PREFIX_PARTS(value.lower()) is None
+        ):
             self._remember_shape(shape)
         self._remember(value)
         return True
@@ -250,10 +258,7 @@ class RedactorCore:
             # fullmatch: no match object, no backtracking stack)
             if t is str:
                 if plain.get(k) and (
-                    v in clean
-                    or (len(v) < _VENDOR_MIN and short(v) is None)
-                    or trivial(v) is not None
-                    or quiet(v)
+                    v in clean or (len(v) < _VENDOR_MIN and short(v) is None) or trivial(v) is not None or quiet(v)
                 ):
                     continue
             elif t in _SCALARS and plain.get(k):
@@ -347,6 +352,7 @@ _MARKER_PREFIX: Final = p.MARKER_PREFIX
 _UNROUTED: Final[Any] = object()  # (LoggingRedactor._message: the token route not run yet)
 _JOSE_MIN: Final = 16  # shorter than any JWS/JWE
 _VENDOR_SEARCH: Final = p.VENDOR_PREFIX_SEARCH.search
+_B64_JOSE_HINT: Final = p.b64_jose_hint
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
 _ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)
 #: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines
@@ -461,7 +467,9 @@ def _quiet(value: str) -> bool:
     if value.isalnum() and (len(value) < _ALNUM_KEY_MIN or value.islower()):
         return True
     if _TRIGGER_SEARCH(value) is None:
-        if (len(value) >= _VENDOR_MIN and _VENDOR_SEARCH(value) is not None) or "</" in value:
+        if (len(value) >= _VENDOR_MIN and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value))) or (
+            "</" in value
+        ):
             return False
         return (" " not in value and "\t" not in value) or not _has_scheme(value)
     return not value.strip(_INERT)

@@ -408,7 +408,7 @@ class _Pass:
         if "-----BEGIN " in s or ("{" in s and "kty" in s):
             s = self._private_keys(s)
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
-            return self._unseparated(s)
+            return self._unseparated(self._b64_jose(s))
         if "." in s or "%2" in s:
             if "%" in s or "\\" in s:  # a token glued to an escape ("%26ewogIC...", "\\u0026ewoi...", "\\newog...")
                 # (first: JOSE would start at the glued token's payload, a JSON object too, and leave its header)
@@ -421,6 +421,7 @@ class _Pass:
             if "eyJ" in s:
                 s, _ = _run(s, s, p.SIGNING_INPUT_RE, self._signing_input, lower=False)
         jose_total, extended = self.total, self.extended
+        s = self._b64_jose(s)  # (after the JOSE passes: a token's own segments are base64url runs too)
         s = self._separated(s)
         self.jose_only = self.total == jose_total and not extended
         return s
@@ -553,6 +554,29 @@ class _Pass:
             out.append(self.mark(p.SECRET_FIELD, s[end:ext]))
             end = ext
         return "".join(out), end
+
+    def _b64_jose(self, s: str) -> str:
+        """Base64 runs that decode to text holding a JWS or JWE (:func:`patterns.b64_wrapped_jose`), redacted
+        whole with the token's kind; the fingerprint is the token's own when the run encodes it alone (so it
+        matches the events' ``token_fp`` and the same token seen unencoded)."""
+        if not p.b64_jose_hint(s):
+            return s
+        out: list[str] = []
+        last = read = 0  # (the end of the last redaction, of the last run read)
+        m = p.B64_JOSE_HINT.search(s)
+        while m is not None:
+            start, end = p.b64_run(s, m, read)
+            read = end
+            found = p.b64_wrapped_jose(s[start:end])
+            if found is not None:
+                kind, token = found
+                out += [s[last:start], self.mark(kind, token if token is not None else s[start:end])]
+                last = end
+            m = p.B64_JOSE_HINT.search(s, end)
+        if not out:
+            return s
+        out.append(s[last:])
+        return "".join(out)
 
     def _signing_input(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if not p.is_signing_input(m.group(0)):

@@ -106,6 +106,11 @@ INPUTS = {
     "folded_names": lambda: _repeat("\u0130 pa\u017f\u017fword: *** and so on, to\u212aen "),
     "vendor_prefix_body": lambda: _repeat("ghp_" + "x" * 35 + "_"),
     "vendor_exact_length": lambda: _repeat("AIza" + "A" * 36),
+    # base64 of a JOSE header start: one run of hints, hints in runs apart, a wrapped block of 76-character lines
+    "b64_hint_run": lambda: _repeat("ZXlK"),
+    "b64_hints_apart": lambda: _repeat("leU" + "A" * 24 + " V5S" + "B" * 24 + " "),
+    "b64_wrapped_lines": lambda: _repeat("ZXlK" * 19 + "\n"),
+    "b64_hint_after_long_run": lambda: "A" * (SIZE - 40) + "ZXlK" + "A" * 36,
 }
 
 

@@ -172,6 +172,17 @@ def _jose(tok: str, kind: str = "jwt", fmt: str = "the token was {t} (rejected)"
     return Case(fmt.format(t=tok), (tok,), ((kind, tok),))
 
 
+def _b64(
+    tok: str, kind: str = "jwt", fmt: str = "{b}", *, url: bool = False, before: str = "", after: str = ""
+) -> Case:
+    """A token stored base64-encoded (alone, or inside a larger blob: ``before``/``after`` it): the encoded run
+    vanishes; the marker carries the token's own fingerprint when the run encodes the token alone."""
+    raw = (before + tok + after).encode()
+    enc = b64u(raw) if url else base64.b64encode(raw).decode()
+    alone = not before and not after.strip()
+    return Case(fmt.format(b=enc), (enc, tok), ((kind, tok if alone else None),))
+
+
 def _forms() -> dict[str, Callable[[Tokens], Case]]:
     f: dict[str, Callable[[Tokens], Case]] = {
         # -- JWS / JWE anywhere in a string --------------------------------------------------------------
@@ -191,6 +202,26 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "jwe_rsa_oaep_5_parts": lambda t: _jose(t.jwe_rsa, "jwe"),
         "jwe_dir_empty_encrypted_key": lambda t: _jose(t.jwe_dir, "jwe"),
         "jwe_in_json_log_line": lambda t: _jose(t.jwe_rsa, "jwe", '{{"event": "decrypt failed", "jwe": "{t}"}}'),
+        # -- a JWS/JWE stored base64-encoded: no "." and no "eyJ" left -------------------------------------
+        "jws_base64_kubernetes_secret": lambda t: _b64(t.rs256, fmt="kind: Secret\ndata:\n  token: {b}\n"),
+        "jws_base64_echo_with_newline": lambda t: _b64(t.es256, fmt="TOKEN_B64={b}", after="\n"),
+        "jws_base64url_unpadded": lambda t: _b64(t.hs256, fmt="state {b} end", url=True),
+        "jws_verbose_header_base64": lambda t: _b64(t.ewogic, fmt='{{"value": "{b}"}}'),
+        "jwe_base64": lambda t: _b64(t.jwe_rsa, "jwe", fmt="sealed={b}"),
+        "jws_in_base64_json_session_cookie": lambda t: _b64(
+            t.eddsa,
+            fmt="Set-Cookie: sb-auth=base64-{b}; Path=/",
+            url=True,
+            before='{"access_token":"',
+            after='","refresh_token":"r-8Kq2LmZ0xT4","expires_in":3600}',
+        ),
+        "jws_in_base64_json_one_byte_on": lambda t: _b64(t.rs256, fmt="blob {b}", before='{"t":"', after='"}'),
+        "jws_base64_wrapped_at_76": lambda t: Case(
+            f"$ echo $TOKEN | base64\n{base64.encodebytes(t.rs256.encode()).decode()}$ exit\n",
+            (t.rs256, *base64.encodebytes(t.rs256.encode()).decode().split()),
+            (("jwt", t.rs256),),
+        ),
+        "jws_in_base64_json_two_bytes_on": lambda t: _b64(t.rs256, fmt="blob {b}", before='{"tk":"', after='"}'),
         # -- Authorization / Proxy-Authorization ---------------------------------------------------------
         "auth_bearer_jwt_text": lambda t: _jose(t.rs256, fmt="Authorization: Bearer {t}"),
         "auth_bearer_opaque_lowercase": lambda t: Case(
@@ -739,6 +770,10 @@ CLEAN = {
     "dejagnu_pass_label": "PASS: gdb.base/inferior-args.exp: method=start: stop at main",
     "automake_pass_label": "PASS: tests/t-basic",
     "prose_quoted_name_then_comma": "rg -c -i 'bearer|eyJ|authorization', alternating rounds",
+    # base64 runs holding the base64 of a header start but no token: a JSON object, a dotted non-token
+    "base64_json_without_token": "data: " + base64.b64encode(b'{"eyJ": "not a token", "n": [1, 2, 3]}').decode(),
+    "base64_dotted_non_token": base64.b64encode(b"eyJzdWIiOiJ4In0 and eyes.eyebrows.eyelids").decode(),
+    "camel_case_hint_words": "handleUpdateRequestForTheCurrentSession ZXSpectrumEmulatorConfigurationLoaded V5SeriesX",
 }
 
 

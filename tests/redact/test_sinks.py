@@ -7,6 +7,7 @@ fingerprint (``config.current().fingerprinter.token(token)``) is there instead.
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib
 import io
@@ -154,6 +155,8 @@ FORMS = [
     # XML elements need no separator character (the fast path once called them clean: a leak-sample probe)
     "<datasource><user>app</user><password>I0Q9f208UGYteN</password></datasource>",
     "<pin>8861</pin>",
+    # a token stored base64-encoded has neither "." nor "eyJ" (nor any other trigger character)
+    base64.b64encode(b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl").decode().rstrip("="),
 ]
 
 
@@ -177,7 +180,8 @@ FRAGMENTS = ["bearer", "Basic", "DPoP", " ", "\t", "abcdefghij", "0123456789", "
              "ghp_", "AKIA", "sk-proj-", "xoxb-", "SG.", "hooks.slack.com/services/", "ABCDEFGHIJKLMNOP234567",
              "--password ", "sshpass -p ", "mysql -p", "</", "<password>", "secret", "key", "sid", "pass", "auth",
              "jwt", "sig", "sess", "pwd", "assertion", "credential", "ewogICJhbGciOiJIUzI1NiJ9", "%2E", "\\u0026",
-             "K", "\u0130", "\u212a"]
+             "K", "\u0130", "\u212a", "ZXlK", "V5S", "leU", "ZXdv",
+             "ZXlKaGJHY2lPaUpJVXpJMU5pSjkuZXlKemRXSWlPaUo0SW4wLmMybG5ibUYwZFhKbExYWmhiSFZs"]
 
 
 @settings(max_examples=500, deadline=None)

@@ -135,6 +135,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("pem", _T_PEM, caseless=False),
         Trigger("jwk", _T_JWK, caseless=False),
         Trigger("signing_input", _T_SIGNING_INPUT, caseless=False),
+        Trigger("b64_jose", p.B64_JOSE_HINT.pattern, caseless=False),
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
         # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
@@ -175,7 +176,13 @@ _HEADER_DOT: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT
 
 
 def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    out: list[tuple[str, tuple[str, ...]]] = [(_HEADER_DOT, ("jose", "signing_input")), (_T_USERINFO, ("userinfo",))]
+    out: list[tuple[str, tuple[str, ...]]] = [
+        (_HEADER_DOT, ("jose", "signing_input")),
+        (_T_USERINFO, ("userinfo",)),
+    ]
+    # the base64 of a JOSE header start, one expression per literal start (one expression starting with a class
+    # of "Z", "V", "l" tries every "l": 3.4x slower over a log)
+    out += [(hint, ("b64_jose",)) for hint in p.B64_JOSE_HINTS]
     # the detector's own search for the prefixes, one expression per leading character: each then has a literal
     # start (a C search loop) instead of trying every position (0.29 s instead of 0.48 s per 30 MB)
     alts = _top_level_alternatives(p.VENDOR_GATE.pattern)
@@ -210,7 +217,7 @@ def _top_level_alternatives(expr: str) -> list[str]:
 
 #: The vendor-key prefix trigger: the Hyperscan engine remembers its lines (the scanner batches them apart).
 VENDOR_TRIGGER: Final = "vendor"
-BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", VENDOR_TRIGGER)
+BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "b64_jose", VENDOR_TRIGGER)
 #: Triggers of name=value forms whose detectors the scanner's fast path (:mod:`~jwtobs.redact.scan.fields`) runs
 #: and judges itself: a line hit by these only is scrubbed only when that fast path says it may change.
 JUDGED_TRIGGERS: Final = ("field", "form_code", "query")
