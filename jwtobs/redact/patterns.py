@@ -154,6 +154,32 @@ def b64_run(text: str, hint: re.Match[str], floor: int) -> tuple[int, int]:
     return start, end
 
 
+_B64_LINE_CHARS: Final = re.compile(r"[A-Za-z0-9+/_\-]++")
+
+
+def b64_block_head(line: str) -> int | None:
+    """Where the base64 run that ends ``line`` starts, when that run may be the first line of a wrapped block
+    (:func:`b64_run`: a width of at least :data:`B64_WRAP_MIN`, a multiple of 4, holding a
+    :data:`B64_JOSE_HINT`); else None. For readers that get a block's lines one by one (the scanner)."""
+    body = line.rstrip("\r")
+    back = _B64_CHARS.match(body[::-1])
+    width = back.end() if back is not None else 0
+    if width < B64_WRAP_MIN or width % 4:
+        return None
+    start = len(body) - width
+    return start if B64_JOSE_HINT.search(body, start) is not None else None
+
+
+def b64_block_line(line: str, width: int) -> str:
+    """How ``line`` continues a wrapped block of lines of ``width`` base64 characters: "full" (one more line of
+    the width), "last" (a shorter one, or a padded one: the block's end) or "" (not a line of the block)."""
+    body = line.rstrip("\r")
+    m = _B64_RUN_REST.fullmatch(body)
+    if m is None or not body or len(body) > width:
+        return ""
+    return "full" if len(body) == width and _B64_LINE_CHARS.fullmatch(body) is not None else "last"
+
+
 def b64_wrapped_jose(run: str) -> tuple[str, str | None] | None:
     """``(kind, token)`` when the base64 ``run`` decodes to bytes holding a JWS or JWE (or a signing input):
     ``token`` is the decoded token when the run encodes it alone (a trailing line break allowed: ``echo |

@@ -1025,6 +1025,35 @@ class Scrubber:
         self._count(run.counts)
         return out
 
+    def b64_block(self, lines: list[str]) -> list[str] | None:
+        """A base64-encoded token wrapped over lines, for a reader that gets them one by one (the scanner): the
+        line whose run starts the block (:func:`patterns.b64_block_head`) and the block's lines after it
+        (:func:`patterns.b64_block_line`). When the joined run holds a JWS/JWE, each line with its part of the run
+        as the token's marker (counted once; the first line's text before the run scrubbed alone); else None.
+        ``[REDACTION_FAILED]`` lines on an internal error."""
+        try:
+            start = p.b64_block_head(lines[0])
+            if start is None:
+                return None
+            parts = [lines[0][start:].rstrip("\r"), *(line.rstrip("\r") for line in lines[1:])]
+            found = p.b64_wrapped_jose("".join(parts))
+            if found is None:
+                return None
+            kind, token = found
+            run = _Pass()
+            marker = run.mark(kind, token if token is not None else "".join(parts))
+            self._count(run.counts)
+            ends = [
+                line[len(part) :] if i else line[start + len(part) :]
+                for i, (line, part) in enumerate(zip(lines, parts, strict=True))
+            ]
+            head = self.text(lines[0][:start]) if start else ""  # (what precedes the run, scrubbed alone)
+            if not isinstance(head, str):
+                head = FAILED
+            return [f"{head}{marker}{ends[0]}", *(marker + end for end in ends[1:])]
+        except Exception:
+            return [FAILED] * len(lines)
+
     def pem_body(self, line: str) -> str:
         """A line of a PEM private key block whose BEGIN armour was on an earlier line (the scanner reads lines one
         by one, :func:`patterns.pem_open`): its base64 run becomes a marker (counted); a header or blank line stays.

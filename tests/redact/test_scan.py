@@ -7,6 +7,7 @@ through ``JWTOBS_FINGERPRINT_KEY`` (what the CLI reads), so every reported finge
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -26,11 +27,13 @@ from hypothesis import strategies as st
 from jwtobs import config
 from jwtobs.cli import main
 from jwtobs.redact import cli as redact_cli
+from jwtobs.redact import patterns as p
 from jwtobs.redact import scan
 from jwtobs.redact import scrub as scrub_text
 from jwtobs.redact.scan import hyperscan_engine as scan_hyperscan
 from jwtobs.redact.scan import prefilter as scan_prefilter
 from jwtobs.redact.scan import report as scan_report
+from jwtobs.redact.scrub import Scrubber
 
 KEY = "scan-test-fingerprint-key"
 OPAQUE = "gho_16C7e42F292c6912E7710c838347Ae178B4a"
@@ -394,13 +397,38 @@ def test_prefilter_finds_everything_the_scrubber_finds(
     ref = scan_findings(log, "all", capsys)
     assert len(ref) > len(lines)  # the forms are found at all
     assert scan_findings(log, engine, capsys) == ref
-    # and the reference is the scrubber itself, line by line
+    # and the reference is the scrubber itself, line by line (a base64-wrapped token's block as one)
     want = []
-    for i, line in enumerate(mixed, 1):
-        out = scrub_text(line)
-        assert isinstance(out, str)
+    for i, line, out in _scrubbed_lines(mixed):
         want += [(i, m[0], m[1]) for m in scan_report.new_markers(line, out)]
     assert ref == want
+
+
+def _scrubbed_lines(lines: list[str]) -> list[tuple[int, str, str]]:
+    """``(line number, line, scrubbed)``: each line scrubbed alone, but the lines of a base64 block that holds a
+    token (a first line ending in its start, then lines of that width, the last one shorter) as
+    ``Scrubber.b64_block`` makes them."""
+    out: list[tuple[int, str, str]] = []
+    i = 0
+    while i < len(lines):
+        start = p.b64_block_head(lines[i])
+        block = None
+        if start is not None:
+            width, j = len(lines[i].rstrip("\r")) - start, i + 1
+            while j < len(lines) and (how := p.b64_block_line(lines[j], width)):
+                j += 1
+                if how == "last":
+                    break
+            block = Scrubber("scan").b64_block(lines[i:j]) if j > i + 1 else None
+        if block is not None:
+            out += [(i + 1 + k, lines[i + k], b) for k, b in enumerate(block)]
+            i += len(block)
+            continue
+        scrubbed = scrub_text(lines[i])
+        assert isinstance(scrubbed, str)
+        out.append((i + 1, lines[i], scrubbed))
+        i += 1
+    return out
 
 
 def scan_findings(path: Path, engine: str, capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str, str]]:
@@ -919,3 +947,41 @@ def test_bad_input_table_one_line_and_documented_exit_codes(
         assert not (tmp_path / "out.log").exists()
     assert main(["scrub", "empty.log", "out.log"]) == 0
     assert capsys.readouterr().err == "jwtobs scrub: wrote out.log: 0 credentials redacted (empty.log is empty)\n"
+
+
+@pytest.mark.parametrize("engine", [*ENGINES, "all"])
+def test_a_base64_wrapped_token_is_found_on_every_line_of_its_block(
+    tmp_path: Path, tokens: dict[str, str], engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``echo $TOKEN | base64`` wraps at 76 characters: no line alone decodes to a token, the block does. Every
+    line of it gets the token's marker (its event fingerprint); base64 blocks of other data are left alone."""
+    rs = base64.encodebytes(tokens["rs256"].encode()).decode().splitlines()
+    ed = base64.encodebytes(tokens["eddsa"].encode()).decode().splitlines()
+    other = base64.encodebytes(b'{"note": "eyJ is how a token starts", "pad": "' + b"x" * 200 + b'"}').decode()
+    lines = [
+        "+ echo $TOKEN | base64",
+        *rs,
+        "+ next step",
+        "token: " + ed[0] + "\r",  # CRLF lines, a label before the block
+        *(line + "\r" for line in ed[1:]),
+        *other.splitlines(),
+        rs[0],  # a block's first line followed by a line of another width: no block
+        "short line",
+    ]
+    src = tmp_path / "ci.log"
+    src.write_bytes(("\n".join(lines) + "\n").encode())
+    found = scan_findings(src, engine, capsys)
+    rs_lines = list(range(2, 2 + len(rs)))
+    ed_lines = list(range(3 + len(rs), 3 + len(rs) + len(ed)))
+    assert found == [(n, "jwt", fp(tokens["rs256"])) for n in rs_lines] + [
+        (n, "jwt", fp(tokens["eddsa"])) for n in ed_lines
+    ]
+    dst = tmp_path / "clean.log"
+    assert main(["scrub", str(src), str(dst)]) == 0
+    out = dst.read_bytes().decode().split("\n")
+    assert len(out) == len(lines) + 1
+    for n in [*rs_lines, *ed_lines]:
+        assert lines[n - 1].rstrip("\r") not in out[n - 1]
+    assert out[ed_lines[0] - 1].startswith("token: [REDACTED:jwt:") and out[ed_lines[0] - 1].endswith("]\r")
+    assert out[len(lines) - 2 :] == [*lines[-2:], ""]  # the unpaired first line and what follows: unchanged
+    assert all(line in out for line in other.splitlines())

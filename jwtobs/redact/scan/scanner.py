@@ -202,6 +202,8 @@ class Scanner:
                 outs = self._scrub_lines(texts, keys)
                 if pem or any(p.pem_open(t) for t in texts):
                     cands, texts, outs, pem = self._pem_bodies(buf, lo, hi, cands, texts, outs, pem)
+                if any(p.b64_block_head(t) is not None for t in texts):
+                    cands, texts, outs = self._b64_blocks(buf, hi, cands, texts, outs)
                 for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
                     if s > pos and not changed_only:
                         yield (-1, view[pos:s], None, [])
@@ -272,6 +274,52 @@ class Scanner:
             if p.pem_open(text):
                 done, pem = follow(idx + 1, e + 1)
         return out_c, out_t, out_o, pem
+
+    def _b64_blocks(
+        self, buf: Buffer, hi: int, cands: list[tuple[int, int, int]], texts: list[str], outs: list[str]
+    ) -> tuple[list[tuple[int, int, int]], list[str], list[str]]:
+        """The candidate lines of a block with the lines of base64-wrapped tokens added (``base64`` without
+        ``-w 0``): after a line ending in the start of a wrapped run (:func:`patterns.b64_block_head`),
+        the lines of its width and the shorter last one (:func:`patterns.b64_block_line`); when the joined run
+        holds a token (:meth:`Scrubber.b64_block`) every one of them gets the token's marker. (A block cut by the
+        end of a 16 MiB read block is read up to there.)"""
+        out_c: list[tuple[int, int, int]] = []
+        out_t: list[str] = []
+        out_o: list[str] = []
+        find = buf.find
+        done = read = 0  # (the end of the last block redacted, of the last block read: each line read once)
+        for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
+            if s < done:
+                continue  # a line of a block already
+            # (the first line alone may already be a marker: its part of the run may decode to a signing input)
+            start = p.b64_block_head(text) if s >= read else None
+            body: list[tuple[int, int, str]] = []
+            if start is not None:
+                width = len(text.rstrip("\r")) - start
+                pos = e + 1
+                while pos < hi:
+                    end = find(b"\n", pos, hi)
+                    end = hi if end < 0 else end
+                    line = decode(buf[pos:end])
+                    how = p.b64_block_line(line, width)
+                    if not how:
+                        break
+                    body.append((pos, end, line))
+                    pos = end + 1
+                    if how == "last":
+                        break
+                read = pos
+            lines = self._scrubber.b64_block([text, *(line for _, _, line in body)]) if body else None
+            if lines is None:
+                out_c.append((idx, s, e))
+                out_t.append(text)
+                out_o.append(out)
+                continue
+            out_c += [(idx, s, e), *((idx + 1 + i, bs, be) for i, (bs, be, _) in enumerate(body))]
+            out_t += [text, *(line for _, _, line in body)]
+            out_o += lines
+            done = body[-1][1] + 1
+        return out_c, out_t, out_o
 
     def _long(
         self, line: int, long: Long
