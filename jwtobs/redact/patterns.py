@@ -321,6 +321,10 @@ _STEMS: Final = (
     ("session", "session", ()),
     ("credential", "credential", ()),
     (r"private[_\-]?key", "private", ("privatekey", "private_key", "private-key")),
+    # Azure API Management's Ocp-Apim-Subscription-Key, Azure Functions' x-functions-key (a bare "key" names
+    # too much to be a stem: cache keys, partition keys)
+    (r"subscription[_\-]?key", "subscription", ("subscriptionkey", "subscription_key", "subscription-key")),
+    (r"functions[_\-]?key", "functions", ("functionskey", "functions_key", "functions-key")),
     ("dpop", "dpop", ()),
     ("assertion", "assertion", ()),
     ("auth", "auth", ()),
@@ -390,7 +394,7 @@ WEAK: Final = 1
 STRONG: Final = 2
 _STRONG_WORDS: Final = frozenset(
     "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
-    "assertion jwt".split()
+    "subscriptionkey functionskey assertion jwt".split()
 )
 _WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
 # Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid"):
@@ -596,7 +600,7 @@ def is_credential_value(value: str, strength: int) -> bool:
 # %3D), HTML-escaped (&amp;). Runs on the lower-cased text.
 _QUERY_NAMES: Final = (
     r"(?:access_token|id_token|refresh_token|subject_token|actor_token|device_code|user_code|code|"
-    r"client_secret|client_assertion|assertion|token|api_key|apikey|key|password|passwd|pwd|secret|"
+    r"client_secret|client_assertion|assertion|token|api_key|apikey|key|subscription-key|password|passwd|pwd|secret|"
     r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
     r"x-amz-signature)"
 )

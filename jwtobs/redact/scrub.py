@@ -939,7 +939,10 @@ def _weak_credential(value: Any) -> bool:
 _SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": p.DIGEST}
 # An unquoted value that starts a phrase of plain lower-case words (a message, not a password).
 _PHRASE = re.compile(r"[A-Za-z][a-z]*+(?: [a-z]++){2,}+")
-_API_KEY_NAME = re.compile(r"(?i)api[_\-]?key|apikey|auth[_\-]?token|access[_\-]?token|security[_\-]?token")
+_API_KEY_NAME = re.compile(
+    r"(?i)api[_\-]?key|apikey|subscription[_\-]?key|functions[_\-]?key|auth[_\-]?token|access[_\-]?token"
+    r"|security[_\-]?token"
+)
 
 
 class Scrubber:

@@ -222,6 +222,19 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (("jwt", t.rs256),),
         ),
         "jws_in_base64_json_two_bytes_on": lambda t: _b64(t.rs256, fmt="blob {b}", before='{"tk":"', after='"}'),
+        # -- Azure API Management and Functions keys (header, JSON, query parameter) ----------------------
+        "azure_apim_subscription_key_header": lambda t: Case(
+            f"Ocp-Apim-Subscription-Key: {HEX40[:32]}", (HEX40[:32],), (("api_key", HEX40[:32]),)
+        ),
+        "azure_apim_subscription_key_json": lambda t: Case(
+            {"headers": {"Ocp-Apim-Subscription-Key": HEX40[:32]}}, (HEX40[:32],), (("api_key", HEX40[:32]),)
+        ),
+        "azure_apim_subscription_key_query": lambda t: Case(
+            f"GET /echo/resource?subscription-key={HEX40[:32]}&param1=sample", (HEX40[:32],), (("query_token", None),)
+        ),
+        "azure_functions_key_header": lambda t: Case(
+            f"x-functions-key: {SESSION_ID}{SESSION_ID}==", (SESSION_ID,), (("api_key", None),)
+        ),
         # -- Authorization / Proxy-Authorization ---------------------------------------------------------
         "auth_bearer_jwt_text": lambda t: _jose(t.rs256, fmt="Authorization: Bearer {t}"),
         "auth_bearer_opaque_lowercase": lambda t: Case(
@@ -773,6 +786,8 @@ CLEAN = {
     # base64 runs holding the base64 of a header start but no token: a JSON object, a dotted non-token
     "base64_json_without_token": "data: " + base64.b64encode(b'{"eyJ": "not a token", "n": [1, 2, 3]}').decode(),
     "base64_dotted_non_token": base64.b64encode(b"eyJzdWIiOiJ4In0 and eyes.eyebrows.eyelids").decode(),
+    "subscription_prose_and_counts": "subscription key rotated for tenant 7; subscription_key_count=3; "
+    "functions key: none",
     "camel_case_hint_words": "handleUpdateRequestForTheCurrentSession ZXSpectrumEmulatorConfigurationLoaded V5SeriesX",
 }
 
