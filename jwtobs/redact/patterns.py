@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import os
 import re
 import threading
@@ -1363,6 +1364,39 @@ def is_header(segment: str) -> bool:
 
 
 _HEADER_SECOND: Final = frozenset("wxyz0123456789-_")
+
+
+#: signature bytes per JWS alg (RSA: the usual modulus sizes): a base64url signature of exactly this length is
+#: whole, so a "/" after it starts a URL path rather than more of a standard-alphabet signature
+_SIG_BYTES: Final = {
+    "HS256": (32,),
+    "HS384": (48,),
+    "HS512": (64,),
+    **{f"{f}{n}": (128, 256, 384, 512) for f in ("RS", "PS") for n in (256, 384, 512)},
+    "ES256": (64,),
+    "ES256K": (64,),
+    "ES384": (96,),
+    "ES512": (132,),
+    "EdDSA": (64, 114),
+    "Ed25519": (64,),
+    "Ed448": (114,),
+    "none": (0,),
+}
+
+
+def is_whole_jws(run: str) -> bool:
+    """Whether a :data:`JOSE` match is one JWS whose signature has exactly the length its header's ``alg``
+    gives (``/verify/<JWS>/confirm``: the "/" after it is the URL's, not a standard-alphabet signature's)."""
+    parts = run.split(".")
+    if len(parts) != 3 or len(parts[0]) > 4096 or not is_header(parts[0]):
+        return False
+    head = _PAD_STRIP.sub("", parts[0])
+    try:
+        alg = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))).get("alg")
+    except (binascii.Error, ValueError, AttributeError, RecursionError):
+        return False
+    sig = len(_PAD_STRIP.sub("", parts[2]))
+    return isinstance(alg, str) and any(sig == (4 * n + 2) // 3 for n in _SIG_BYTES.get(alg, ()))
 
 
 def is_jwe_header(segment: str) -> bool:

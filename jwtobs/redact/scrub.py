@@ -513,7 +513,13 @@ class _Pass:
         character before is the run's, then the marker's "]") makes the pass no JOSE-only pass. A JOSE match
         the standard base64 alphabet goes on from ("+", "/") is left to STD_JOSE's pass, which takes it whole."""
         end = m.end()
-        if m.re is p.JOSE and s[end : end + 1] in _STD_ONLY and s[m.start() + 1] in "wy" and "%" not in m.group():
+        if (
+            m.re is p.JOSE
+            and s[end : end + 1] in _STD_ONLY
+            and s[m.start() + 1] in "wy"
+            and "%" not in m.group()
+            and not p.is_whole_jws(m.group())  # (a whole token followed by a URL path: "/verify/<JWS>/confirm")
+        ):
             return None  # (STD_JOSE matches from the same start, over a superset of characters, "." separated)
         out = self._jose(s, m)
         if out is not None and (out[1] > m.end() or s[out[1] : out[1] + 1] == "e"):

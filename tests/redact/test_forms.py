@@ -195,6 +195,10 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "jws_padded": lambda t: _jose(t.padded),
         "jws_verbose_ewogIC_header": lambda t: _jose(t.ewogic),
         "jws_verbose_ewoi_header": lambda t: _jose(t.ewoid),
+        # a URL path segment (a verification or magic link): the "/" after a whole signature is the path's
+        "jws_rs256_in_url_path": lambda t: _jose(t.rs256, fmt="GET /verify/{t}/confirm HTTP/1.1"),
+        "jws_es256_in_url_path": lambda t: _jose(t.es256, fmt="https://app.example.com/magic/{t}/login?next=/"),
+        "jws_hs256_in_url_path": lambda t: _jose(t.hs256, fmt="/reset/{t}/"),
         "jws_sentence_full_stop": lambda t: _jose(t.rs256, fmt="Rejected token {t}."),
         "jws_glued_to_words": lambda t: _jose(t.es256, fmt="jwt={t};next"),
         "jws_after_json_newline_escape": lambda t: _jose(t.hs256, fmt='{{"msg": "line one\\n{t}\\nline three"}}'),
