@@ -171,14 +171,24 @@ def b64_block_head(line: str) -> int | None:
     return start if B64_JOSE_HINT.search(body, start) is not None else None
 
 
-def b64_block_line(line: str, width: int) -> str:
-    """How ``line`` continues a wrapped block of lines of ``width`` base64 characters: "full" (one more line of
-    the width), "last" (a shorter one, or a padded one: the block's end) or "" (not a line of the block)."""
+def b64_block_line(line: str, width: int, starts: tuple[int, ...]) -> tuple[str, int]:
+    """How ``line`` continues a wrapped block of lines of ``width`` base64 characters, and where its part of the
+    run starts: ``("full", i)`` (one more line of the width), ``("last", i)`` (a shorter or padded one: the
+    block's end) or ``("", 0)`` (not a line of the block). The part is the base64 run ending the line and starts
+    at one of ``starts``: the whole line, or after a prefix as long as the first line's (a prefix every line of
+    the log has: a CI runner's timestamp) ending in a blank; the block's later lines where its second began."""
     body = line.rstrip("\r")
-    m = _B64_RUN_REST.fullmatch(body)
-    if m is None or not body or len(body) > width:
-        return ""
-    return "full" if len(body) == width and _B64_LINE_CHARS.fullmatch(body) is not None else "last"
+    back = _B64_PADDED_TAIL.match(body[::-1])
+    n = back.end() if back is not None else 0
+    start = len(body) - n
+    if n == 0 or n > width or start not in starts or (start and not body[start - 1].isspace()):
+        return "", 0
+    full = n == width and _B64_LINE_CHARS.fullmatch(body, start) is not None
+    return ("full" if full else "last"), start
+
+
+#: a run of base64 (padding included) at the end of a reversed line
+_B64_PADDED_TAIL: Final = re.compile(r"(?:=|D3%){0,2}+[A-Za-z0-9+/_\-]*+")
 
 
 def b64_wrapped_jose(run: str) -> tuple[str, str | None] | None:

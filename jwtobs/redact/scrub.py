@@ -1037,14 +1037,21 @@ class Scrubber:
     def b64_block(self, lines: list[str]) -> list[str] | None:
         """A base64-encoded token wrapped over lines, for a reader that gets them one by one (the scanner): the
         line whose run starts the block (:func:`patterns.b64_block_head`) and the block's lines after it
-        (:func:`patterns.b64_block_line`). When the joined run holds a JWS/JWE, each line with its part of the run
-        as the token's marker (counted once; the first line's text before the run scrubbed alone); else None.
-        ``[REDACTION_FAILED]`` lines on an internal error."""
+        (:func:`patterns.b64_block_line`, each possibly after a prefix such as a timestamp). When the joined run
+        holds a JWS/JWE, each line with its part of the run as the token's marker (counted once; the text before
+        each part scrubbed alone); else None. ``[REDACTION_FAILED]`` lines on an internal error."""
         try:
-            start = p.b64_block_head(lines[0])
-            if start is None:
+            first = p.b64_block_head(lines[0])
+            if first is None:
                 return None
-            parts = [lines[0][start:].rstrip("\r"), *(line.rstrip("\r") for line in lines[1:])]
+            width = len(lines[0].rstrip("\r")) - first
+            starts = [first]
+            for line in lines[1:]:
+                how, at = p.b64_block_line(line, width, (starts[1],) if len(starts) > 1 else (0, first))
+                if not how:
+                    return None
+                starts.append(at)
+            parts = [line.rstrip("\r")[at:] for line, at in zip(lines, starts, strict=True)]
             found = p.b64_wrapped_jose("".join(parts))
             if found is None:
                 return None
@@ -1052,14 +1059,11 @@ class Scrubber:
             run = _Pass()
             marker = run.mark(kind, token if token is not None else "".join(parts))
             self._count(run.counts)
-            ends = [
-                line[len(part) :] if i else line[start + len(part) :]
-                for i, (line, part) in enumerate(zip(lines, parts, strict=True))
-            ]
-            head = self.text(lines[0][:start]) if start else ""  # (what precedes the run, scrubbed alone)
-            if not isinstance(head, str):
-                head = FAILED
-            return [f"{head}{marker}{ends[0]}", *(marker + end for end in ends[1:])]
+            out = []
+            for line, at, part in zip(lines, starts, parts, strict=True):
+                head = self.text(line[:at]) if at else ""  # (what precedes the part, scrubbed alone)
+                out.append(f"{head if isinstance(head, str) else FAILED}{marker}{line[at + len(part) :]}")
+            return out
         except Exception:
             return [FAILED] * len(lines)
 

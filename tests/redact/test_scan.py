@@ -414,8 +414,12 @@ def _scrubbed_lines(lines: list[str]) -> list[tuple[int, str, str]]:
         start = p.b64_block_head(lines[i])
         block = None
         if start is not None:
-            width, j = len(lines[i].rstrip("\r")) - start, i + 1
-            while j < len(lines) and (how := p.b64_block_line(lines[j], width)):
+            width, j, at = len(lines[i].rstrip("\r")) - start, i + 1, (0, start)
+            while j < len(lines):
+                how, where = p.b64_block_line(lines[j], width, at)
+                if not how:
+                    break
+                at = (where,)
                 j += 1
                 if how == "last":
                     break
@@ -697,13 +701,16 @@ def test_a_token_glued_after_another_s_padding_is_found(tmp_path: Path, tokens: 
         assert results[engine] == results["all"], engine
 
 
-@pytest.mark.parametrize("block", [7, 64, 333, 4096])
+@pytest.mark.parametrize("block", [7, 64, 333, 1000, 4096])
 def test_block_boundaries_do_not_move_or_lose_findings(tmp_path: Path, tokens: dict[str, str], block: int) -> None:
     """Tiny blocks split lines (and tokens) everywhere; findings and line numbers equal one-block reading,
     and the scrubbed copy is identical."""
     log = tmp_path / "a.log"
     expected = _write_log(log, tokens, repeat=2)
-    with log.open("a") as f:
+    with log.open("a") as f:  # base64-wrapped tokens (blocks a read may cut), under a CI timestamp or not
+        for i, tok in enumerate((tokens["rs256"], tokens["eddsa"], tokens["hs256"])):
+            stamp = f"2026-12-03T10:00:0{i}.1234567Z " if i % 2 else ""
+            f.write("".join(f"{stamp}{line}\n" for line in base64.encodebytes(tok.encode()).decode().splitlines()))
         f.write("no newline at the end " + tokens["es256"])
     ref = scan.Scanner(block=1 << 20)
     small = scan.Scanner(block=block, long_line=1 << 20)  # lines split over many blocks, never windowed
@@ -714,6 +721,7 @@ def test_block_boundaries_do_not_move_or_lose_findings(tmp_path: Path, tokens: d
         scan.scrub_file(str(log), str(tmp_path / f"{name}.out"), scanner=sc)
     assert got["small"] == got["ref"]
     assert got["ref"][: len(expected)] == [(line, kind, fp(cred)) for line, kind, cred in expected]
+    assert {f for _, _, f in got["ref"][len(expected) :]} >= {fp(tokens[k]) for k in ("rs256", "eddsa", "hs256")}
     assert (tmp_path / "small.out").read_bytes() == (tmp_path / "ref.out").read_bytes()
 
 
@@ -985,3 +993,36 @@ def test_a_base64_wrapped_token_is_found_on_every_line_of_its_block(
     assert out[ed_lines[0] - 1].startswith("token: [REDACTED:jwt:") and out[ed_lines[0] - 1].endswith("]\r")
     assert out[len(lines) - 2 :] == [*lines[-2:], ""]  # the unpaired first line and what follows: unchanged
     assert all(line in out for line in other.splitlines())
+
+
+@pytest.mark.parametrize("engine", [*ENGINES, "all"])
+def test_a_base64_wrapped_token_under_a_ci_timestamp_on_every_line(
+    tmp_path: Path, tokens: dict[str, str], engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CI runner writes its timestamp before every line of a step's output: the block's lines are the base64
+    runs after it. A block whose last line is full (the encoding a multiple of 76 characters) does not take the
+    next line's last word with it."""
+    key = b"h" * 32
+    pad = ""
+    while len(base64.b64encode(jwt.encode({"sub": "ci", "pad": pad}, key, algorithm="HS256").encode())) % 76:
+        pad += "x"
+    whole = jwt.encode({"sub": "ci", "pad": pad}, key, algorithm="HS256")  # its base64 fills every line
+    lines = []
+    for n, tok in enumerate((tokens["rs256"], whole)):
+        stamp = f"2026-12-03T10:0{n}:00.1234567Z "
+        lines += [stamp + "+ echo $TOKEN | base64"]
+        lines += [stamp + line for line in base64.encodebytes(tok.encode()).decode().splitlines()]
+        lines += [stamp + "+ next"]
+    src = tmp_path / "runner.log"
+    src.write_text("\n".join(lines) + "\n")
+    found = scan_findings(src, engine, capsys)
+    n_rs = len(base64.encodebytes(tokens["rs256"].encode()).decode().splitlines())
+    n_whole = len(base64.encodebytes(whole.encode()).decode().splitlines())
+    want = [(2 + i, "jwt", fp(tokens["rs256"])) for i in range(n_rs)]
+    want += [(2 + n_rs + 2 + i, "jwt", fp(whole)) for i in range(n_whole)]
+    assert found == want
+    dst = tmp_path / "clean.log"
+    assert main(["scrub", str(src), str(dst)]) == 0
+    out = dst.read_text().splitlines()
+    assert [line for line in out if "+ " in line] == [line for line in lines if "+ " in line]  # commands kept
+    assert all(line.startswith("2026-12-03T10:0") for line in out)  # every timestamp kept

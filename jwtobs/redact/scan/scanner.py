@@ -293,7 +293,7 @@ class Scanner:
                 continue  # a line of a block already
             # (the first line alone may already be a marker: its part of the run may decode to a signing input)
             start = p.b64_block_head(text) if s >= read else None
-            body: list[tuple[int, int, str]] = []
+            body: list[tuple[int, int, str, int]] = []  # (start, end, text, where its part of the run starts)
             if start is not None:
                 width = len(text.rstrip("\r")) - start
                 pos = e + 1
@@ -301,22 +301,22 @@ class Scanner:
                     end = find(b"\n", pos, hi)
                     end = hi if end < 0 else end
                     line = decode(buf[pos:end])
-                    how = p.b64_block_line(line, width)
+                    how, at = p.b64_block_line(line, width, (body[0][3],) if body else (0, start))
                     if not how:
                         break
-                    body.append((pos, end, line))
+                    body.append((pos, end, line, at))
                     pos = end + 1
                     if how == "last":
                         break
                 read = pos
-            lines = self._scrubber.b64_block([text, *(line for _, _, line in body)]) if body else None
+            lines = self._scrubber.b64_block([text, *(line for _, _, line, _ in body)]) if body else None
             if lines is None:
                 out_c.append((idx, s, e))
                 out_t.append(text)
                 out_o.append(out)
                 continue
-            out_c += [(idx, s, e), *((idx + 1 + i, bs, be) for i, (bs, be, _) in enumerate(body))]
-            out_t += [text, *(line for _, _, line in body)]
+            out_c += [(idx, s, e), *((idx + 1 + i, bs, be) for i, (bs, be, _, _) in enumerate(body))]
+            out_t += [text, *(line for _, _, line, _ in body)]
             out_o += lines
             done = body[-1][1] + 1
         return out_c, out_t, out_o

@@ -148,6 +148,33 @@ class Long:
 Item = tuple[Buffer, int, int] | Long
 
 
+#: whole lines kept back at an item's end, at most (a longer run of such lines is read from where that ends)
+B64_HOLD: Final = 64 << 10
+_B64_TAIL: Final = re.compile(rb"[A-Za-z0-9+/_\-]*")
+
+
+def _b64_block_tail(data: bytes, start: int, last: int) -> int:
+    """Where to end the item of ``data[start:last + 1]`` (whole lines): before the lines at its end that may be
+    a base64 block wrapped over lines (``echo $TOKEN | base64``: each ends in a run of the same width, at least
+    :data:`patterns.B64_WRAP_MIN` and a multiple of 4), so that the scanner reads the block whole in the next
+    item (:meth:`Scanner._b64_blocks` reads a block within one item); ``last + 1`` when there are none."""
+    cut, pos, width = last + 1, last, 0
+    floor = max(start, last + 1 - B64_HOLD)
+    while pos >= floor:
+        begin = max(data.rfind(b"\n", start, pos) + 1, start)
+        if begin < floor:
+            break  # (more than B64_HOLD kept back: the block is read from here on)
+        line = data[begin:pos].rstrip(b"\r")
+        m = _B64_TAIL.match(line[::-1])
+        n = m.end() if m is not None else 0
+        if n < p.B64_WRAP_MIN or n % 4 or (width and n != width):
+            break
+        cut, pos, width = begin, begin - 1, n
+        if begin == start:
+            break
+    return cut
+
+
 class StreamItems:
     """Blocks of whole lines read from a binary stream (a file, gzip) as ``(bytes, lo, hi)`` items, without
     copying a block to join lines: the line split by a block boundary comes as a small item of its own. A
@@ -169,13 +196,24 @@ class StreamItems:
 
     def __iter__(self) -> Iterator[Item]:
         carry = b""  # the start of a line whose newline is not read yet
+        held = b""  # whole lines kept back for the next item: a base64 block the read cut (_b64_block_tail)
         while True:
             data = self._read()
             if not data:
-                if carry:
-                    yield (carry, 0, len(carry))
+                if held or carry:
+                    yield (held + carry, 0, len(held) + len(carry))
                 return
             start = 0
+            if held:
+                nl = data.find(b"\n")
+                if len(carry) + (nl if nl >= 0 else len(data)) > self.long_line:  # a long line: no block line
+                    yield (held, 0, len(held))
+                    held = b""
+                elif nl < 0:
+                    carry += data
+                    continue
+                else:  # (rare: one copy of the read)
+                    data, carry, held = held + carry + data, b"", b""
             if carry:
                 nl = data.find(b"\n")
                 if nl < 0 and len(carry) + len(data) <= self.long_line:
@@ -192,14 +230,22 @@ class StreamItems:
                     continue
                 head = carry + data[: nl + 1]
                 carry = b""
-                yield (head, 0, len(head))
-                start = nl + 1
+                cut = _b64_block_tail(head, 0, len(head) - 1)
+                if cut == len(head):
+                    yield (head, 0, len(head))
+                    start = nl + 1
+                else:  # (its last line may begin a base64 block: read on with it, one copy of the read)
+                    if cut:
+                        yield (head, 0, cut)
+                    data = head[cut:] + data[nl + 1 :]
             last = data.rfind(b"\n", start)
             if last < 0:
                 carry = data[start:]
                 continue
-            yield (data, start, last + 1)
-            carry = data[last + 1 :]
+            cut = _b64_block_tail(data, start, last)
+            if cut > start:
+                yield (data, start, cut)
+            held, carry = data[cut : last + 1], data[last + 1 :]
 
     def _long_pieces(self, parts: list[bytes], flag: list[bool], *, more: bool) -> Iterator[bytes]:
         for part in parts:
