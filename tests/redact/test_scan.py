@@ -852,7 +852,10 @@ def test_parallel_chunks_give_the_serial_findings(
 
     log = tmp_path / "a.log"
     _write_log(log, tokens, repeat=6)
-    with log.open("a") as f:
+    with log.open("a") as f:  # base64-wrapped tokens: blocks a chunk boundary would cut
+        for i in range(12):
+            tok = tokens[("rs256", "eddsa", "hs256")[i % 3]]
+            f.write(f"step {i}\n" + base64.encodebytes(tok.encode()).decode())
         f.write("no newline at the end " + tokens["es256"])
     gz = tmp_path / "b.log.gz"
     gz.write_bytes(gzip.compress(log.read_bytes()))
@@ -869,6 +872,8 @@ def test_parallel_chunks_give_the_serial_findings(
     assert len(parallel.units(str(log), size, 2, chunk=997)) > 10
     for chunk in (997, 65536):
         assert run(lambda r, c=chunk: parallel.scan_parallel(paths, r, jobs=2, chunk=c)) == serial
+    blocks = {fp(tokens[k]) for k in ("rs256", "eddsa", "hs256")}
+    assert sum(f[3] in blocks and f[2] == "jwt" for f in serial[0] if f[0] == str(log)) > 12 * 5
     assert serial[1]["errors"] == [{"path": str(tmp_path / "missing.log"), "message": "no such file or directory"}]
 
 

@@ -25,11 +25,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Final
+from typing import IO, Final
 
+from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport
 from jwtobs.redact.scan.scanner import Scanner
 from jwtobs.redact.scan.walk import STDIN, is_binary, is_gzip, iter_files, os_message
+from jwtobs.redact.scan.windowed import b64_tail_width
 
 CHUNK: Final = 32 << 20  # smallest chunk of a split file
 _PROBE: Final = 64 << 10  # bytes read at a time to find the line start after a nominal boundary
@@ -99,11 +101,38 @@ def line_starts(path: str, size: int, chunk: int) -> list[int]:
                     break
                 nl = data.find(b"\n")
                 if nl >= 0:
-                    if pos + nl + 1 < size:
-                        starts.append(pos + nl + 1)
+                    start = _past_b64_block(f, pos + nl + 1, size)
+                    if start < size:
+                        starts.append(start)
                     break
                 pos += len(data)
     return starts
+
+
+def _past_b64_block(f: IO[bytes], start: int, size: int) -> int:
+    """``start`` (a line start), or past the lines of a base64 block wrapped over lines that it would cut: the
+    line before it and the lines after it end in runs of one width (at least ``patterns.B64_WRAP_MIN``, a
+    multiple of 4), then one shorter line (the scanner reads such a block within one chunk; at most ``_PROBE``
+    bytes on)."""
+    f.seek(max(0, start - _PROBE))
+    before = f.read(start - max(0, start - _PROBE))
+    width = b64_tail_width(before[before.rfind(b"\n", 0, len(before) - 1) + 1 : -1])
+    if width < p.B64_WRAP_MIN or width % 4:
+        return start
+    f.seek(start)
+    after = f.read(min(_PROBE, size - start))
+    pos = 0
+    while True:
+        nl = after.find(b"\n", pos)
+        if nl < 0:
+            return start + pos  # (the block goes on past the probe, or to the end of the file)
+        n = b64_tail_width(after[pos:nl])
+        if n == width:
+            pos = nl + 1
+            continue
+        if 0 < n < width:
+            return start + nl + 1  # after the block's last line
+        return start + pos  # at the first line that is not the block's
 
 
 def units(path: str, size: int, jobs: int, chunk: int | None = None) -> list[Unit]:

@@ -150,25 +150,36 @@ Item = tuple[Buffer, int, int] | Long
 
 #: whole lines kept back at an item's end, at most (a longer run of such lines is read from where that ends)
 B64_HOLD: Final = 64 << 10
-_B64_TAIL: Final = re.compile(rb"[A-Za-z0-9+/_\-]*")
+_B64_TAIL: Final = re.compile(rb"={0,2}[A-Za-z0-9+/_\-]*")  # (reversed: padding first)
+
+
+def b64_tail_width(line: bytes) -> int:
+    """The length of the base64 run (its padding included) that ends ``line`` (without its newline; a CR before it
+    left out)."""
+    m = _B64_TAIL.match(line.rstrip(b"\r")[::-1])
+    return m.end() if m is not None else 0
 
 
 def _b64_block_tail(data: bytes, start: int, last: int) -> int:
     """Where to end the item of ``data[start:last + 1]`` (whole lines): before the lines at its end that may be
     a base64 block wrapped over lines (``echo $TOKEN | base64``: each ends in a run of the same width, at least
     :data:`patterns.B64_WRAP_MIN` and a multiple of 4), so that the scanner reads the block whole in the next
-    item (:meth:`Scanner._b64_blocks` reads a block within one item); ``last + 1`` when there are none."""
+    item (:meth:`Scanner._b64_blocks` reads a block within one item); ``last + 1`` when there are none, or when
+    the last line is shorter than the ones before it (a block's last line: the block is whole)."""
     cut, pos, width = last + 1, last, 0
+    begin_last = -1  # where the item's last line begins, once it may be a block's
     floor = max(start, last + 1 - B64_HOLD)
     while pos >= floor:
         begin = max(data.rfind(b"\n", start, pos) + 1, start)
         if begin < floor:
             break  # (more than B64_HOLD kept back: the block is read from here on)
-        line = data[begin:pos].rstrip(b"\r")
-        m = _B64_TAIL.match(line[::-1])
-        n = m.end() if m is not None else 0
+        n = b64_tail_width(data[begin:pos])
         if n < p.B64_WRAP_MIN or n % 4 or (width and n != width):
+            if width and cut == begin_last and n > width and n % 4 == 0 and n >= p.B64_WRAP_MIN:
+                return last + 1  # (the item ends with a block's shorter last line: the block is whole)
             break
+        if not width:
+            begin_last = begin
         cut, pos, width = begin, begin - 1, n
         if begin == start:
             break
