@@ -119,8 +119,10 @@ _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 # alignments ("ZXlK" aligned, "V5S" one byte on, "leU" two bytes on), '{\n' and '{\r' aligned ("ZXdv", "ZXcw");
 # the whole base64 run around it (:func:`b64_run`, either alphabet) is then decoded and searched for a token
 # (:func:`b64_wrapped_jose`). Each run is read once, however many hints it holds.
+#: each hint start by the literal it begins with (a substring search for the literals comes first)
+_B64_HINT_STARTS: Final = {"ZX": "ZX(?:lK|dv|cw)", "V5S": "V5S", "leU": "leU"}
 #: the hint's alternatives, each with a literal start (the scanner's pure-Python prefilter searches them apart)
-B64_JOSE_HINTS: Final = tuple(rf"{start}[A-Za-z0-9+/_\-]{{24}}" for start in ("ZX(?:lK|dv|cw)", "V5S", "leU"))
+B64_JOSE_HINTS: Final = tuple(rf"{start}[A-Za-z0-9+/_\-]{{24}}" for start in _B64_HINT_STARTS.values())
 B64_JOSE_HINT: Final = re.compile("|".join(B64_JOSE_HINTS))
 _B64_CHARS: Final = re.compile(r"[A-Za-z0-9+/_\-]*+")
 _B64_RUN_REST: Final = re.compile(r"[A-Za-z0-9+/_\-]*+(?:=|%3[Dd]){0,2}+")
@@ -129,6 +131,12 @@ _TO_STD: Final = str.maketrans("-_", "+/")
 
 #: the shortest line of a wrapped base64 block (``base64`` wraps at 76 characters, PEM-style encoders at 64)
 B64_WRAP_MIN: Final = 60
+
+
+def b64_wrap_width(n: int) -> bool:
+    """Whether ``n`` base64 characters can be a full line of a wrapped block: at least :data:`B64_WRAP_MIN`, a
+    multiple of 4 (each line then decodes on its own)."""
+    return n >= B64_WRAP_MIN and n % 4 == 0
 
 
 def b64_run(text: str, hint: re.Match[str], floor: int) -> tuple[int, int]:
@@ -141,16 +149,16 @@ def b64_run(text: str, hint: re.Match[str], floor: int) -> tuple[int, int]:
     rest = _B64_RUN_REST.match(text, hint.end())
     end = rest.end() if rest is not None else hint.end()
     width = end - start
-    if width >= B64_WRAP_MIN and width % 4 == 0 and text[end : end + 1] in ("\n", "\r"):
-        line = end
-        while True:
-            at = line + (2 if text.startswith("\r\n", line) else 1)
-            nxt = _B64_RUN_REST.match(text, at)
-            n = nxt.end() - at if nxt is not None else 0
-            if n == 0 or n > width or (n < width and text[at + n : at + n + 1] not in ("", "\n", "\r")):
-                break  # (the last line of a block is shorter and ends the line: "hello world" is no part of it)
-            end = line = at + n
-            if n < width or text[line : line + 1] not in ("\n", "\r"):
+    if b64_wrap_width(width):
+        while text[end : end + 1] in ("\n", "\r"):  # (a line of the block ends here: the next may go on)
+            at = end + (2 if text.startswith("\r\n", end) else 1)
+            nl = text.find("\n", at)
+            line = text[at : len(text) if nl < 0 else nl]
+            how, _ = b64_block_line(line, width, (0,))
+            if not how:
+                break
+            end = at + len(line.rstrip("\r"))
+            if how == "last":
                 break
     return start, end
 
@@ -162,13 +170,37 @@ def b64_block_head(line: str) -> int | None:
     """Where the base64 run that ends ``line`` starts, when that run may be the first line of a wrapped block
     (:func:`b64_run`: a width of at least :data:`B64_WRAP_MIN`, a multiple of 4, holding a
     :data:`B64_JOSE_HINT`); else None. For readers that get a block's lines one by one (the scanner)."""
+    if not b64_jose_hint(line):  # (substring searches first: most lines hold no hint)
+        return None
     body = line.rstrip("\r")
     back = _B64_CHARS.match(body[::-1])
     width = back.end() if back is not None else 0
-    if width < B64_WRAP_MIN or width % 4:
+    if not b64_wrap_width(width):
         return None
     start = len(body) - width
     return start if B64_JOSE_HINT.search(body, start) is not None else None
+
+
+def b64_block_starts(first: str, rest: Iterable[str]) -> list[int] | None:
+    """Where each line's part of a wrapped block's run starts: ``first`` ends in the block's start
+    (:func:`b64_block_head`, else None), then the lines of ``rest`` that go on with it (:func:`b64_block_line`:
+    the first may have a prefix as long as ``first``'s, the others one as long as it; read up to the first line
+    that does not go on, or the shorter last one). ``[start]`` alone when no line goes on."""
+    start = b64_block_head(first)
+    if start is None:
+        return None
+    width = len(first.rstrip("\r")) - start
+    starts: list[int] = [start]
+    allowed: tuple[int, ...] = (0, start)
+    for line in rest:
+        how, at = b64_block_line(line, width, allowed)
+        if not how:
+            break
+        starts.append(at)
+        allowed = (at,)
+        if how == "last":
+            break
+    return starts
 
 
 def b64_block_line(line: str, width: int, starts: tuple[int, ...]) -> tuple[str, int]:
@@ -1154,7 +1186,7 @@ VENDOR_MIN_LEN: Final = 15
 def b64_jose_hint(text: str) -> bool:
     """Whether ``text`` holds a :data:`B64_JOSE_HINT` (the base64 of a JOSE header start: a run that needs no
     trigger character, no "." and no "eyJ")."""
-    return ("ZX" in text or "V5S" in text or "leU" in text) and _B64_JOSE_HINT_SEARCH(text) is not None
+    return any(word in text for word in _B64_HINT_STARTS) and _B64_JOSE_HINT_SEARCH(text) is not None
 
 
 def may_hold_secret(text: str) -> bool:

@@ -1034,23 +1034,12 @@ class Scrubber:
         self._count(run.counts)
         return out
 
-    def b64_block(self, lines: list[str]) -> list[str] | None:
-        """A base64-encoded token wrapped over lines, for a reader that gets them one by one (the scanner): the
-        line whose run starts the block (:func:`patterns.b64_block_head`) and the block's lines after it
-        (:func:`patterns.b64_block_line`, each possibly after a prefix such as a timestamp). When the joined run
+    def b64_block(self, lines: list[str], starts: list[int]) -> list[str] | None:
+        """A base64-encoded token wrapped over lines, for a reader that gets them one by one (the scanner):
+        ``lines`` and where their parts of the run start (:func:`patterns.b64_block_starts`). When the joined run
         holds a JWS/JWE, each line with its part of the run as the token's marker (counted once; the text before
         each part scrubbed alone); else None. ``[REDACTION_FAILED]`` lines on an internal error."""
         try:
-            first = p.b64_block_head(lines[0])
-            if first is None:
-                return None
-            width = len(lines[0].rstrip("\r")) - first
-            starts = [first]
-            for line in lines[1:]:
-                how, at = p.b64_block_line(line, width, (starts[1],) if len(starts) > 1 else (0, first))
-                if not how:
-                    return None
-                starts.append(at)
             parts = [line.rstrip("\r")[at:] for line, at in zip(lines, starts, strict=True)]
             found = p.b64_wrapped_jose("".join(parts))
             if found is None:

@@ -411,19 +411,8 @@ def _scrubbed_lines(lines: list[str]) -> list[tuple[int, str, str]]:
     out: list[tuple[int, str, str]] = []
     i = 0
     while i < len(lines):
-        start = p.b64_block_head(lines[i])
-        block = None
-        if start is not None:
-            width, j, at = len(lines[i].rstrip("\r")) - start, i + 1, (0, start)
-            while j < len(lines):
-                how, where = p.b64_block_line(lines[j], width, at)
-                if not how:
-                    break
-                at = (where,)
-                j += 1
-                if how == "last":
-                    break
-            block = Scrubber("scan").b64_block(lines[i:j]) if j > i + 1 else None
+        starts = p.b64_block_starts(lines[i], lines[i + 1 :])
+        block = Scrubber("scan").b64_block(lines[i : i + len(starts)], starts) if starts and len(starts) > 1 else None
         if block is not None:
             out += [(i + 1 + k, lines[i + k], b) for k, b in enumerate(block)]
             i += len(block)

@@ -117,7 +117,7 @@ def _past_b64_block(f: IO[bytes], start: int, size: int) -> int:
     f.seek(max(0, start - _PROBE))
     before = f.read(start - max(0, start - _PROBE))
     width = b64_tail_width(before[before.rfind(b"\n", 0, len(before) - 1) + 1 : -1])
-    if width < p.B64_WRAP_MIN or width % 4:
+    if not p.b64_wrap_width(width):
         return start
     f.seek(start)
     after = f.read(min(_PROBE, size - start))

@@ -279,45 +279,43 @@ class Scanner:
         self, buf: Buffer, hi: int, cands: list[tuple[int, int, int]], texts: list[str], outs: list[str]
     ) -> tuple[list[tuple[int, int, int]], list[str], list[str]]:
         """The candidate lines of a block with the lines of base64-wrapped tokens added (``base64`` without
-        ``-w 0``): after a line ending in the start of a wrapped run (:func:`patterns.b64_block_head`),
-        the lines of its width and the shorter last one (:func:`patterns.b64_block_line`); when the joined run
-        holds a token (:meth:`Scrubber.b64_block`) every one of them gets the token's marker. (A block cut by the
-        end of a 16 MiB read block is read up to there.)"""
+        ``-w 0``): after a line ending in the start of a wrapped run, the lines that go on with it
+        (:func:`patterns.b64_block_starts`); when the joined run holds a token (:meth:`Scrubber.b64_block`) every
+        one of them gets the token's marker. (:class:`~jwtobs.redact.scan.windowed.StreamItems` never ends an item
+        inside such a block.)"""
         out_c: list[tuple[int, int, int]] = []
         out_t: list[str] = []
         out_o: list[str] = []
         find = buf.find
+        lines: list[tuple[int, int, str]] = []  # the lines read after a block's first one: (start, end, text)
+
+        def following(pos: int) -> Iterator[str]:
+            while pos < hi:
+                end = find(b"\n", pos, hi)
+                end = hi if end < 0 else end
+                lines.append((pos, end, decode(buf[pos:end])))
+                yield lines[-1][2]
+                pos = end + 1
+
         done = read = 0  # (the end of the last block redacted, of the last block read: each line read once)
         for (idx, s, e), text, out in zip(cands, texts, outs, strict=True):
             if s < done:
                 continue  # a line of a block already
+            lines.clear()
             # (the first line alone may already be a marker: its part of the run may decode to a signing input)
-            start = p.b64_block_head(text) if s >= read else None
-            body: list[tuple[int, int, str, int]] = []  # (start, end, text, where its part of the run starts)
-            if start is not None:
-                width = len(text.rstrip("\r")) - start
-                pos = e + 1
-                while pos < hi:
-                    end = find(b"\n", pos, hi)
-                    end = hi if end < 0 else end
-                    line = decode(buf[pos:end])
-                    how, at = p.b64_block_line(line, width, (body[0][3],) if body else (0, start))
-                    if not how:
-                        break
-                    body.append((pos, end, line, at))
-                    pos = end + 1
-                    if how == "last":
-                        break
-                read = pos
-            lines = self._scrubber.b64_block([text, *(line for _, _, line, _ in body)]) if body else None
-            if lines is None:
+            starts = p.b64_block_starts(text, following(e + 1)) if s >= read else None
+            body = lines[: len(starts) - 1] if starts else []
+            if starts is not None:
+                read = body[-1][1] + 1 if body else e + 1
+            marked = self._scrubber.b64_block([text, *(t for _, _, t in body)], starts) if body and starts else None
+            if marked is None:
                 out_c.append((idx, s, e))
                 out_t.append(text)
                 out_o.append(out)
                 continue
-            out_c += [(idx, s, e), *((idx + 1 + i, bs, be) for i, (bs, be, _, _) in enumerate(body))]
-            out_t += [text, *(line for _, _, line, _ in body)]
-            out_o += lines
+            out_c += [(idx, s, e), *((idx + 1 + i, bs, be) for i, (bs, be, _) in enumerate(body))]
+            out_t += [text, *(t for _, _, t in body)]
+            out_o += marked
             done = body[-1][1] + 1
         return out_c, out_t, out_o
 

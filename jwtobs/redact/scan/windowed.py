@@ -166,21 +166,18 @@ def _b64_block_tail(data: bytes, start: int, last: int) -> int:
     :data:`patterns.B64_WRAP_MIN` and a multiple of 4), so that the scanner reads the block whole in the next
     item (:meth:`Scanner._b64_blocks` reads a block within one item); ``last + 1`` when there are none, or when
     the last line is shorter than the ones before it (a block's last line: the block is whole)."""
-    cut, pos, width = last + 1, last, 0
-    begin_last = -1  # where the item's last line begins, once it may be a block's
+    cut, pos, width, held = last + 1, last, 0, 0
     floor = max(start, last + 1 - B64_HOLD)
     while pos >= floor:
         begin = max(data.rfind(b"\n", start, pos) + 1, start)
         if begin < floor:
             break  # (more than B64_HOLD kept back: the block is read from here on)
         n = b64_tail_width(data[begin:pos])
-        if n < p.B64_WRAP_MIN or n % 4 or (width and n != width):
-            if width and cut == begin_last and n > width and n % 4 == 0 and n >= p.B64_WRAP_MIN:
+        if not p.b64_wrap_width(n) or (width and n != width):
+            if held == 1 and p.b64_wrap_width(n) and n > width:
                 return last + 1  # (the item ends with a block's shorter last line: the block is whole)
             break
-        if not width:
-            begin_last = begin
-        cut, pos, width = begin, begin - 1, n
+        cut, pos, width, held = begin, begin - 1, n, held + 1
         if begin == start:
             break
     return cut
