@@ -90,10 +90,8 @@ class RedactorCore:
         if _TRIVIAL(value) is not None:  # (one C-level match for the common shapes; not remembered)
             return True
         if _TRIGGER_SEARCH(value) is None:
-            if (len(value) >= _VENDOR_MIN and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value))) or (
-                "</" in value
-            ):
-                return False  # (a vendor key; a token in base64; an XML element: "<password>x</password>")
+            if _unseparated_form(value):
+                return False
             if " " not in value and "\t" not in value:
                 return True  # (cheap: not remembered)
             if _has_scheme(value):
@@ -460,6 +458,14 @@ _TRIGGER_LOCK: Final = threading.Lock()
 _trigger_gate: Final = _TriggerGate()
 
 
+def _unseparated_form(value: str) -> bool:
+    """Whether a text without trigger characters may hold a vendor key, a token in base64 or an XML element
+    ("<password>x</password>"): the forms that need no separator (besides "<scheme> <credentials>")."""
+    return (len(value) >= _VENDOR_MIN and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value))) or (
+        "</" in value
+    )
+
+
 def _quiet(value: str) -> bool:
     """Cheap proof that the scrubber would return ``value`` unchanged: no trigger character
     (:data:`patterns.TRIGGER`), no vendor key prefix, XML end tag, "<scheme> <credentials>" or command-line form, or
@@ -467,9 +473,7 @@ def _quiet(value: str) -> bool:
     if value.isalnum() and (len(value) < _ALNUM_KEY_MIN or value.islower()):
         return True
     if _TRIGGER_SEARCH(value) is None:
-        if (len(value) >= _VENDOR_MIN and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value))) or (
-            "</" in value
-        ):
+        if _unseparated_form(value):
             return False
         return (" " not in value and "\t" not in value) or not _has_scheme(value)
     return not value.strip(_INERT)
