@@ -39,6 +39,8 @@ __all__ = [
     "observed",
     "record",
     "claim_int",
+    "CLIENT_CLAIMS",
+    "client_of",
     "flush",
     "emit_keyset_change",
     "MAX_QUEUED",
@@ -61,6 +63,24 @@ def claim_int(value: object) -> int | None:
         return value if -(1 << 53) < value < (1 << 53) else None
     if type(value) is float and value == value and -9e15 < value < 9e15:
         return int(value)
+    return None
+
+
+#: The claims naming the client a token was issued to, first present wins: OpenID Connect's authorized party
+#: (``azp``: Auth0, Keycloak, Google, Microsoft identity platform v2), RFC 9068/8693 ``client_id`` (Cognito,
+#: Ping, ForgeRock), Okta's ``cid``, Microsoft identity platform v1's ``appid``. The event's ``client_id``, the
+#: Verifier's ``allowed_clients`` and a principal's ``subject_kind`` all read it through :func:`client_of`.
+CLIENT_CLAIMS: Final = ("azp", "client_id", "cid", "appid")
+
+
+def client_of(claims: Mapping[str, Any]) -> object:
+    """The value of the first of :data:`CLIENT_CLAIMS` that is present and neither ``None`` nor empty, or
+    ``None``. The raw value: callers check its type (``_label`` for the event, ``str`` for policy)."""
+    get = claims.get
+    for name in CLIENT_CLAIMS:
+        value = get(name)
+        if value is not None and value != "":
+            return value
     return None
 
 
@@ -303,7 +323,7 @@ def build(item: Pending | list[Any]) -> ValidationEvent:
             exp = claim_int(exp)
         if full:
             jti, sub = get("jti"), get("sub")
-            client = get("azp") or get("client_id")
+            client = client_of(claims)
             client_id = None if client is None else _label(client)
             jti_hash = None if jti is None else fp.jti(jti)
             sub_hash = None if sub is None else fp.claim("sub", sub)

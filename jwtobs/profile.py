@@ -41,7 +41,8 @@ class Profile:
     tenant_claim: claim carrying the tenant; checked against the request tenant and ``issuer_tenant``.
     issuer_tenant: the tenant this issuer serves, if it serves exactly one.
     prohibited_claims: claims that must not be present (e.g. ``nonce`` of ID tokens at an API).
-    allowed_clients: when set, ``azp`` (or ``client_id``) must be one of these.
+    allowed_clients: when set, the token's client (``azp``, else ``client_id``, ``cid``, ``appid``) must be one
+        of these.
     subject_pattern: when set, ``sub`` must match this regular expression entirely (subject kind, e.g.
         ``user:[0-9]+`` so a service account's token is not taken as a user's).
     require_binding: accept only sender-constrained tokens (``cnf`` with ``x5t#S256`` or ``jkt``); a bound

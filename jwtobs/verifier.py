@@ -35,7 +35,7 @@ from jwtobs.binding import Binding
 from jwtobs.exceptions import ConfigurationError, TokenRejected
 from jwtobs.header import TokenPeek, peek
 from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, key_curve, kty_of_alg
-from jwtobs.pipeline import claim_int, record
+from jwtobs.pipeline import claim_int, client_of, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
 from jwtobs.reasons import Reason
 from jwtobs.replay import ReplayChecker
@@ -378,10 +378,11 @@ def _check_subject(claims: Mapping[str, Any], prof: Profile, now: float) -> None
 
 
 def _check_client(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
-    """``azp`` (else ``client_id``) is one of ``Profile.allowed_clients``."""
+    """The token's client (``azp``, else ``client_id``, ``cid``, ``appid``: ``pipeline.client_of``) is one of
+    ``Profile.allowed_clients``."""
     if not prof.allowed_clients:
         return
-    client = claims.get("azp", claims.get("client_id"))
+    client = client_of(claims)
     if not isinstance(client, str) or client not in prof.allowed_clients:
         raise TokenRejected(Reason.CLAIM_MISMATCH, "azp")
 

@@ -119,7 +119,7 @@ class Principal:
     """Who a verified token speaks for. ``claims`` are the verified claims (treat them as personal data)."""
 
     subject: str | None
-    #: ``"user"``, ``"client"`` (client-credentials token: ``sub`` equals ``client_id``/``azp``), or ``"none"``
+    #: ``"user"``, ``"client"`` (client-credentials token: ``sub`` equals ``pipeline.client_of``), or ``"none"``
     subject_kind: str
     tenant: str | None
     scopes: frozenset[str]
@@ -162,7 +162,7 @@ def default_subject_kind(claims: Mapping[str, Any]) -> str:
     sub = claims.get("sub")
     if not isinstance(sub, str):
         return "none"
-    client = claims.get("client_id", claims.get("azp"))
+    client = pipeline.client_of(claims)
     return "client" if isinstance(client, str) and client == sub else "user"
 
 
@@ -326,7 +326,8 @@ class BearerAuth:
         JWT_AMBIGUOUS; alone it is accepted only with ``allow_query=True`` (URLs end up in access logs).
     tenant_claim: claim holding the token's tenant, for :attr:`Principal.tenant` when the authenticator's
         result does not carry one (a :class:`~jwtobs.VerifiedToken` does).
-    subject_kind: ``claims -> kind`` (default: ``"client"`` when ``sub`` equals ``client_id``/``azp``).
+    subject_kind: ``claims -> kind`` (default: ``"client"`` when ``sub`` equals the token's client:
+        ``azp``, else ``client_id``, ``cid``, ``appid``).
     library, profile: labels of the events recorded here (missing/ambiguous credentials); taken from a
         ``Verifier`` when the authenticator is its bound ``verify``.
     redact: install :mod:`jwtobs.redact` for logging at construction.

@@ -310,6 +310,32 @@ def test_rolling_sink_extend_still_partitions_by_event_time(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    ("client", "shown"),
+    [
+        ({"azp": "spa"}, "spa"),  # OpenID Connect: Auth0, Keycloak, Google, Microsoft v2
+        ({"client_id": "svc"}, "svc"),  # RFC 9068: Cognito, Ping
+        ({"cid": "0oa1b2c3"}, "0oa1b2c3"),  # Okta
+        ({"appid": "11111111-2222"}, "11111111-2222"),  # Microsoft identity platform v1
+        ({"azp": "spa", "client_id": "svc", "cid": "c", "appid": "a"}, "spa"),
+        ({"azp": "", "cid": "c"}, "c"),
+        ({"client_id": None, "appid": "a"}, "a"),
+        ({}, None),
+    ],
+)
+@pytest.mark.parametrize("defer", [True, False])
+def test_the_client_id_comes_from_every_common_issuers_claim(
+    keys: Keys, client: dict[str, Any], shown: str | None, defer: bool
+) -> None:
+    events: list[ValidationEvent] = []
+    jwtobs.configure(defer=defer, sinks=[events.append], fingerprint_key="f" * 16, from_env=False)
+    token = jwt.encode(claims(**({"azp": None} | client)), keys.hmac, algorithm="HS256")
+    jwtobs.wrap(jwt.decode)(token, keys.hmac, algorithms=["HS256"], audience=AUD)
+    jwtobs.flush()
+    assert [e.client_id for e in events] == [shown]
+    assert pipeline.client_of(client) == shown
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [
         (1_800_000_000, 1_800_000_000),

@@ -114,6 +114,10 @@ def test_principal() -> None:
     assert (p.subject, p.subject_kind, p.tenant) == ("svc", "client", "acme")
     assert p.authorities == ("SCOPE_a", "SCOPE_b", "ROLE_admin")
     assert principal_from({"scope": "x y"}).subject_kind == "none"
+    # the token's client is pipeline.client_of's: azp, else client_id, cid (Okta), appid (Microsoft v1)
+    assert principal_from({"sub": "svc", "cid": "svc"}).subject_kind == "client"
+    assert principal_from({"sub": "svc", "appid": "svc"}).subject_kind == "client"
+    assert principal_from({"sub": "svc", "azp": "web", "client_id": "svc"}).subject_kind == "user"
     assert principal_from({"payload": {"sub": "u"}, "header": {}, "signature": b""}).subject == "u"
 
 

@@ -362,3 +362,31 @@ def test_subject_kind_and_client(rsa_keys: list[RsaKey], events: Any) -> None:
     reject(v, rsa_keys[0].sign(claims()), Reason.CLAIM_MISMATCH, events)
     with pytest.raises(jwtobs.ConfigurationError):
         profile(subject_pattern="(")
+
+
+@pytest.mark.parametrize(
+    ("client", "shown"),
+    [
+        ({"client_id": "web"}, "web"),  # RFC 9068 (Cognito, Ping)
+        ({"cid": "web"}, "web"),  # Okta
+        ({"appid": "web"}, "web"),  # Microsoft identity platform v1
+        ({"azp": "web", "client_id": "other"}, "web"),
+        ({"azp": "", "client_id": "web"}, "web"),  # an empty azp names no client
+        ({"azp": "mobile", "cid": "web"}, "mobile"),  # azp first
+        ({"cid": ["web"]}, "<list>"),
+        ({"appid": None}, None),
+    ],
+)
+def test_allowed_clients_read_the_client_the_event_shows(
+    rsa_keys: list[RsaKey], events: Any, client: dict[str, Any], shown: str | None
+) -> None:
+    """One rule for the token's client (pipeline.client_of), for every common issuer's claim: the allowlist
+    accepts exactly the tokens whose event shows an allowed client."""
+    v = jwtobs.Verifier(profile(allowed_clients=("web",)), keys=jwtobs.StaticKeys({"k0": rsa_keys[0].private}))
+    token = rsa_keys[0].sign(claims(**client))
+    if shown == "web":
+        v.verify(token, now=NOW)
+    else:
+        reject(v, token, Reason.CLAIM_MISMATCH, events)
+    jwtobs.flush()
+    assert [e for e in events if isinstance(e, ValidationEvent)][-1].client_id == shown
