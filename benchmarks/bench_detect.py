@@ -619,6 +619,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N[,N...]",
         help="which real-fleet sets: 1 the first; 2-7 fresh seeds (realfleet.suite); e.g. 1,2,3,4,5,6,7",
     )
+    ap.add_argument(
+        "--drop-client-ids",
+        action="store_true",
+        help="score the detectors on events whose client_id is removed (tokens naming no client: docs/analysis.md)",
+    )
     args = ap.parse_args(argv)
     try:
         versions = [int(v) for v in str(args.realfleet_version).split(",") if v.strip()]
@@ -670,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     for which, what, tl in runs:
         make = next((m for prefix, m in makers.items() if which.startswith(prefix)), generate)
         events, changes, labels = cache.get(which, f"{what}-{tl.seed}", make, tl)
+        if args.drop_client_ids:
+            events = events.assign(client_id=None)
         inc = A.incidents(events, changes)
         t = tally[which]
         t.events += len(events)
@@ -688,6 +695,8 @@ def main(argv: list[str] | None = None) -> int:
         (("simulator", r) for r in _sim_runs(0 if args.quick else args.sim, cache)),
     )
     for which, (name, quiet, days, events, changes, lab) in prepared:
+        if args.drop_client_ids:
+            events = events.assign(client_id=None)
         inc = A.incidents(events, changes)
         t = tally[which]
         t.events += len(events)

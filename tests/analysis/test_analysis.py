@@ -120,6 +120,27 @@ def test_report_html(day: Path, tmp_path: Path) -> None:
     assert len(list((tmp_path / "png").glob("*.png"))) == 5
 
 
+def test_the_summary_says_when_accepted_tokens_name_no_client(events: pd.DataFrame) -> None:
+    """Tokens naming no client (docs/analysis.md, *Tokens without a client*): the summary says what the
+    per-client detectors cannot see; with client ids (the simulator's tokens carry azp/client_id) it says nothing."""
+    from jwtobs.analysis.report import Report, client_coverage_note
+
+    assert events.loc[events["outcome"] == "accepted", "client_id"].notna().all()
+    assert client_coverage_note(events) is None
+    empty = pd.DataFrame(columns=events.columns)
+    inc = pd.DataFrame()
+    assert "name no client" not in Report(events, inc, empty, None).summary()
+    clientless = events.assign(client_id=None)
+    note = client_coverage_note(clientless)
+    assert note is not None and note.startswith("Note: 100.0% of the accepted validations name no client (azp, ")
+    assert note in Report(clientless, inc, empty, None).summary().splitlines()[1]
+    half = events.copy()
+    acc = half.index[half["outcome"] == "accepted"]
+    half.loc[acc[: len(acc) // 2 - 1], "client_id"] = None  # just over half still name theirs
+    assert client_coverage_note(half) is None
+    assert client_coverage_note(events.iloc[0:0]) is None
+
+
 def test_lazy_from_prometheus() -> None:
     assert callable(A.from_prometheus)
     with pytest.raises(AttributeError):
