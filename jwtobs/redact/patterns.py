@@ -645,7 +645,7 @@ _QUERY_NAMES: Final = (
     r"(?:access_token|id_token|refresh_token|subject_token|actor_token|device_code|user_code|code|"
     r"client_secret|client_assertion|assertion|token|api_key|apikey|key|subscription-key|password|passwd|pwd|secret|"
     r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
-    r"x-amz-signature)"
+    r"x-amz-signature|x-goog-signature)"
 )
 #: Words one of which every name of _QUERY_NAMES contains: the query detector runs only on text holding one
 #: (``tests/redact/test_precision.py`` checks the list against the names).
@@ -766,6 +766,9 @@ _VENDOR_SHAPES: Final = (
     (("key-",), r"[a-f0-9]{32}(?![A-Za-z0-9])"),  # Mailgun private API key (32 lower-case hex, whole word)
     (("api.telegram.org/bot",), r"[0-9]{5,16}+:AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])"),  # Telegram bot API URL
     (("tskey-",), r"[a-z]{3,10}+-[A-Za-z0-9_]{6,64}+-[A-Za-z0-9_]{16,128}+"),  # Tailscale
+    # Google OAuth 2.0 access token (trufflehog's gcpoauth2: "ya29." and 30 or more); the refresh token "1//0..."
+    # is left out: its only letters-free fixed part "//" is in every URL (processors._DIGIT_PREFIX_PARTS)
+    (("ya29.",), r"[A-Za-z0-9_\-]{30,4096}+"),
 )
 VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for prefix in prefixes)
 #: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret

@@ -484,6 +484,12 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (HEX_SIG, HEX_SIG[::-1] * 2),
             (("query_token", HEX_SIG), ("query_token", HEX_SIG[::-1] * 2)),
         ),
+        "gcs_v4_signed_url": lambda t: Case(
+            "GET https://storage.googleapis.com/b/o.bin?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Date=20261203T000000Z"
+            f"&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature={HEX_SIG * 8} 200",
+            (HEX_SIG * 8,),
+            (("query_token", HEX_SIG * 8),),
+        ),
         "glued_go_escaped_tokens": lambda t: Case(
             f'{{"msg":"redirect","url":"/cb?state=x\\u0026access_token={t.rs256}\\u0026id_token={t.es256}"}}',
             (t.rs256, t.es256),

@@ -132,6 +132,7 @@ SHAPES: dict[str, Shape] = {
     # (anchored inside: 3 characters, a digit and "Q~" first)
     "azure_ad_client_secret": _s((AN + "_~.", 3), (DIG, 1), "Q~", (AN + "_~.-", 31), exact=False),
     "tailscale": _s("tskey-auth-k", (AN, 10), "CNTRL-", (AN, 16), exact=False),
+    "google_oauth_access_token": _s("ya29.", (URL, 30), exact=False),
 }
 
 
