@@ -99,6 +99,8 @@ def _errors(files: Sequence[Path]) -> Iterator[None]:
         what = "not a jwtobs events file"
         if "parquet" in msg.lower() or "magic" in msg.lower():
             what = "unreadable Parquet file"
+        elif "gzip" in msg.lower():
+            what = "unreadable gzip file"
         raise _file_error(exc, files, what) from None
 
 

@@ -61,6 +61,7 @@ from jwtobs.analysis.load import (
     _read_jsonl,
     check_times,
     event_files,
+    jsonl_files,
 )
 
 if TYPE_CHECKING:
@@ -328,9 +329,7 @@ def aggregate(
 def keyset_changes(path: str | Path, *, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
     """The ``jwks.keyset_changed`` records of the JSONL files of ``path``, read by DuckDB; the same frame as
     :func:`jwtobs.analysis.load_keyset_changes`."""
-    p = Path(path)
-    files = sorted(f for f in p.rglob("*.jsonl") if f.is_file()) if p.is_dir() else event_files(p)
-    files = [f for f in files if f.suffix != ".parquet" and f.stat().st_size]
+    files = [f for f in jsonl_files(path) if f.stat().st_size]
     if not files:
         return _changes_frame([])
     con = con if con is not None else connect()

@@ -14,8 +14,11 @@ one thing tolerated is an unterminated last line (a file still being written).
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -29,12 +32,24 @@ import pyarrow.parquet as pq
 from jwtobs.analysis._duckio import EventsError
 from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
 
-__all__ = ["load_events", "load_keyset_changes", "event_files", "EventsError", "EVENT_DTYPES", "ARROW_SCHEMA"]
+__all__ = [
+    "load_events",
+    "load_keyset_changes",
+    "event_files",
+    "jsonl_files",
+    "is_event_file",
+    "EventsError",
+    "EVENT_DTYPES",
+    "ARROW_SCHEMA",
+]
 
 #: schema versions this jwtobs reads (an event without ``schema`` is version 1)
 READABLE_SCHEMAS: Final = frozenset({1, SCHEMA_VERSION})
 #: suffixes of event files in a directory
 EVENT_SUFFIXES: Final = (".jsonl", ".parquet", ".json")
+#: JSONL files as log rotation leaves them: ``events.jsonl.1``, ``events.jsonl.2.gz``, ``events.jsonl-20261203.gz``
+#: (logrotate, with ``compress`` and ``dateext``), ``events.jsonl.gz``
+_ROTATED_JSONL: Final = re.compile(r".+\.jsonl(?:[.-][0-9][0-9-]{0,15})?(?:\.gz)?")
 
 _CATEGORIES: Final = ("outcome", "reason", "detail", "library", "profile", "issuer", "alg", "typ", "service")
 _STRINGS: Final = ("kid", "client_id", "token_fp", "jti_hash", "sub_hash", "tenant", "trace_id", "span_id")
@@ -73,18 +88,40 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def is_event_file(p: Path) -> bool:
+    """Whether a directory's file ``p`` is read as events: ``*.jsonl``, ``*.json`` (not ``labels.json``),
+    ``*.parquet``, or a rotated or gzip-compressed JSONL file (:data:`_ROTATED_JSONL`); not hidden (``.x``,
+    ``_x``)."""
+    name = p.name
+    if name.startswith((".", "_")) or name == "labels.json":
+        return False
+    return p.suffix in EVENT_SUFFIXES or _ROTATED_JSONL.fullmatch(name) is not None
+
+
+def _gz(path: Path) -> bool:
+    return path.suffix == ".gz"
+
+
+def jsonl_files(path: str | Path) -> list[Path]:
+    """The JSONL files of ``path`` (itself, or a directory's ``*.jsonl`` files, rotated and compressed ones too,
+    recursively): where key-set changes are (a Parquet copy holds only the validations)."""
+    p = Path(path)
+    if not p.is_dir():
+        return [f for f in event_files(p) if f.suffix != ".parquet"]
+    return sorted(
+        f
+        for f in p.rglob("*")
+        if _ROTATED_JSONL.fullmatch(f.name) and not f.name.startswith((".", "_")) and f.is_file()
+    )
+
+
 def event_files(path: str | Path) -> list[Path]:
-    """The event files of ``path``: itself, or the JSONL/Parquet files of a directory (recursively, so
-    Hive-style ``date=.../hour=...`` partitions work). A directory holding ``x.jsonl`` and ``x.parquet``
-    (the simulator's output) yields the Parquet copy only."""
+    """The event files of ``path``: itself, or the event files of a directory (:func:`is_event_file`,
+    recursively, so Hive-style ``date=.../hour=...`` partitions work). A directory holding ``x.jsonl`` and
+    ``x.parquet`` (the simulator's output) yields the Parquet copy only."""
     path = Path(path)
     if path.is_dir():
-        found = [
-            p
-            for p in sorted(path.rglob("*"))
-            if p.suffix in EVENT_SUFFIXES and p.name != "labels.json" and not p.name.startswith((".", "_"))
-        ]
-        found = [p for p in found if p.is_file()]
+        found = [p for p in sorted(path.rglob("*")) if is_event_file(p) and p.is_file()]
         stems = {p.with_suffix("") for p in found if p.suffix == ".parquet"}
         return [p for p in found if not (p.suffix in (".jsonl", ".json") and p.with_suffix("") in stems)]
     if not path.exists():
@@ -97,8 +134,8 @@ def _complete_length(path: Path) -> int:
     """Bytes of ``path`` up to its last complete line: an unterminated last line is kept when it is a JSON
     object, dropped when it is torn (a writer caught mid-line)."""
     size = path.stat().st_size
-    if size == 0:
-        return 0
+    if size == 0 or _gz(path):  # a compressed file is a closed one (rotated): read whole, its errors reported
+        return size
     with open(path, "rb") as f:
         back = min(size, 1 << 20)
         f.seek(size - back)
@@ -153,6 +190,10 @@ def _read_jsonl(path: Path) -> pa.Table:
                 table = pj.read_json(pa.BufferReader(mm.read_buffer(n)), _JSON_READ, _JSON_PARSE)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise EventsError(f"{path}: not a jwtobs events file ({_first_line(exc)})") from None
+    except OSError as exc:
+        if not _gz(path):
+            raise
+        raise EventsError(f"{path}: unreadable gzip file ({_first_line(exc)})") from None
     event = table.column("event")
     table = table.drop_columns(["event"])
     if event.null_count != len(event):  # key-set change lines are in the file: keep only the validations
@@ -305,7 +346,8 @@ def load_events(path: str | Path) -> pd.DataFrame:
 def _read_changes(path: Path) -> list[dict[str, Any]]:
     """Only the lines naming an ``event`` are parsed (validation lines have no such key)."""
     changes: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if _gz(path) else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for line in f:
             if '"event":' not in line:
                 continue
@@ -330,9 +372,10 @@ def _changes_frame(changes: list[dict[str, Any]]) -> pd.DataFrame:
 def load_keyset_changes(path: str | Path) -> pd.DataFrame:
     """The ``jwks.keyset_changed`` records (time, issuer, added, removed, keys, service) of JSONL files."""
     changes: list[dict[str, Any]] = []
-    p = Path(path)
-    files = sorted(f for f in p.rglob("*.jsonl") if f.is_file()) if p.is_dir() else event_files(p)
-    for f in files:
-        if f.suffix != ".parquet" and os.path.getsize(f):
-            changes.extend(_read_changes(f))
+    for f in jsonl_files(path):
+        if os.path.getsize(f):
+            try:
+                changes.extend(_read_changes(f))
+            except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
+                raise EventsError(f"{f}: unreadable gzip file ({_first_line(exc)})") from None
     return _changes_frame(changes)

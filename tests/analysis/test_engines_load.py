@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -156,6 +157,67 @@ def test_parquet_corrupt_truncated_or_of_another_type_is_refused(tmp_path: Path,
     pq.write_table(other, good.with_name("c.parquet"))
     with pytest.raises(EventsError, match=r"c\.parquet: column 'exp' is string"):
         A.load_events(tmp_path / "d")
+
+
+@pytest.mark.parametrize("duckdb_reader", [True, False], ids=["duckdb-reader", "pyarrow-reader"])
+def test_gzip_compressed_jsonl_is_read_like_the_plain_file(
+    tmp_path: Path, jsonl: Path, monkeypatch: pytest.MonkeyPatch, duckdb_reader: bool
+) -> None:
+    """Rotated and compressed events files (logrotate's ``events.jsonl.1``, ``events.jsonl-20261101.gz``) hold
+    the same events and key-set changes as the plain file, for both readers, the DuckDB engine and ``jwtobs
+    report``; a truncated, corrupt or not-gzip ``.gz`` is one clear error."""
+    from jwtobs.analysis import duck
+
+    monkeypatch.setattr(load, "USE_DUCKDB", duckdb_reader)
+    plain = A.load_events(jsonl)
+    changes = A.load_keyset_changes(jsonl)
+    d = tmp_path / "rotated"
+    (d / "date=2026-11-01").mkdir(parents=True)
+    raw = jsonl.read_bytes()
+    third = raw.index(b"\n", len(raw) // 3) + 1
+    half = raw.index(b"\n", len(raw) // 2) + 1
+    (d / "date=2026-11-01" / "events.jsonl-20261101.gz").write_bytes(gzip.compress(raw[:third]))
+    (d / "events.jsonl.1").write_bytes(raw[third:half])
+    (d / "events.jsonl").write_bytes(raw[half:])
+    (d / "events.jsonl.bak").write_bytes(b"not events\n")  # (not a rotation's name: left alone)
+    for source in (d, d / "date=2026-11-01" / "events.jsonl-20261101.gz"):
+        got = A.load_events(source)
+        assert len(got) == (len(plain) if source == d else got["time"].size) > 0
+    both = A.load_events(d).sort_values("time", kind="stable").reset_index(drop=True)
+    assert both["token_fp"].equals(plain["token_fp"]) and both["time"].equals(plain["time"])
+    assert A.load_keyset_changes(d)["added"].tolist() == changes["added"].tolist() == [["k2"]]
+    assert duck.keyset_changes(d)["added"].tolist() == [["k2"]]
+    assert duck.aggregate(d).counts["count"].sum() == len(plain)
+    run = subprocess.run(
+        [sys.executable, "-m", "jwtobs", "report", str(d), "--out", str(tmp_path / "r.html")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0 and f"{len(plain)} validations" in run.stdout, run.stderr
+    good = gzip.compress(raw)
+    bad = {
+        "truncated": good[: len(good) // 2],
+        "corrupt": good[:40] + bytes(range(256)) * 4 + good[40 + 1024 :],
+        "not-gzip": raw,
+    }
+    for name, data in bad.items():
+        f = tmp_path / name / "events.jsonl.gz"
+        f.parent.mkdir()
+        f.write_bytes(data)
+        for read in (A.load_events, A.load_keyset_changes):
+            with pytest.raises(EventsError, match=r"events\.jsonl\.gz: unreadable gzip file \(") as err:
+                read(f.parent)
+            assert "\n" not in str(err.value)
+        run = subprocess.run(
+            [sys.executable, "-m", "jwtobs", "report", str(f.parent), "--out", str(tmp_path / "x.html")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 2 and run.stdout == "", name
+        assert run.stderr.startswith(f"jwtobs report: {f}: unreadable gzip file (") and run.stderr.count("\n") == 1
+        assert not (tmp_path / "x.html").exists()
 
 
 # -- the rolling sink ----------------------------------------------------------------------------------------
