@@ -251,6 +251,18 @@ def _key_from_jwk(jwk: Mapping[str, Any]) -> Key | None:
     return Key(kid, kty, alg, key, crv)
 
 
+def _load_der_private_key_unchecked(der: bytes) -> object:
+    """``der`` parsed as a private key without checking an RSA key's primes: whether it *is* one is all
+    :func:`_key_material_kind` asks, and the check costs ~0.3 s per RSA-4096 key, which a key set of such
+    "secrets" within ``max_bytes`` would make a fetch spend outside its deadline (160 of them: 48 s)."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        return serialization.load_der_private_key(der, None, unsafe_skip_rsa_key_validation=True)
+    except TypeError:  # pragma: no cover - cryptography < 39 has no such argument (and checks nothing costly)
+        return serialization.load_der_private_key(der, None)
+
+
 def _key_material_kind(secret: bytes) -> str | None:
     """What asymmetric key material ``secret`` looks like (``"PEM"``, ``"SSH"``, ``"JWK"``, ``"DER"``), if any.
 
@@ -277,7 +289,7 @@ def _key_material_kind(secret: bytes) -> str | None:
             return None
         loaders: tuple[Callable[[bytes], object], ...] = (
             serialization.load_der_public_key,
-            lambda b: serialization.load_der_private_key(b, None),
+            _load_der_private_key_unchecked,
         )
         for load in loaders:
             try:
@@ -663,6 +675,11 @@ class JwksSource(KeySource):
             raise ConfigurationError("JwksSource url must be https:// (http:// only for localhost / a loopback IP)")
         if not (0 < timeout and 0 <= cooldown and 0 < min_ttl <= max_ttl and max_stale >= 0 and max_bytes > 0):
             raise ConfigurationError("JwksSource: inconsistent timeout/cooldown/ttl/max_stale/max_bytes")
+        if max_stale < min_ttl:  # the keys would go stale before the earliest refresh the TTL allows
+            raise ConfigurationError(
+                f"JwksSource: max_stale ({max_stale:g} s) must be at least min_ttl ({min_ttl:g} s): keys are refreshed "
+                "no sooner than min_ttl after a fetch, and max_stale is how long they stay usable without one"
+            )
         _crypto()  # a key set of public keys needs cryptography: say so now, not on the first request
         self.url = url
         self.issuer = issuer
@@ -867,7 +884,9 @@ class JwksSource(KeySource):
             old = self._by_kid
             self._by_kid, self._anonymous = by_kid, anonymous
             self._fetched_at = now
-            self._next_refresh = now + ttl
+            # due before the keys go stale: a max-age (or default_ttl) beyond max_stale would leave a healthy
+            # endpoint unasked while every caller gets JWT_JWKS_UNAVAILABLE until the TTL ends
+            self._next_refresh = now + min(ttl, self.max_stale)
             for kid in by_kid:
                 self._negative.pop(kid, None)
         self.last_error = None

@@ -6,6 +6,7 @@ jwks.py without a JOSE library."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import ssl
@@ -19,7 +20,7 @@ import pytest
 from fastapi import Depends, FastAPI
 
 import jwtobs
-from jwtobs import Reason, TokenRejected, config
+from jwtobs import Reason, TokenRejected, config, jwks
 from jwtobs.events import ValidationEvent
 from jwtobs.header import peek
 from jwtobs.integrations import BearerAuth, Principal
@@ -450,6 +451,31 @@ def test_a_token_signed_with_the_last_of_400_keys_verifies(
     with caplog.at_level(logging.WARNING, logger="jwtobs.jwks"):
         jwks.parse_jwks({"keys": server.keys})
     assert any("only the first 1000" in r.getMessage() for r in caplog.records)
+
+
+def test_private_keys_posing_as_hmac_secrets_cost_no_key_check(clock: FakeClock, rsa_keys: list[RsaKey]) -> None:
+    """``oct`` members whose ``k`` is an RSA-4096 private key in DER are refused as HMAC secrets (a key is no
+    secret) without checking the key's primes: ~0.3 s each, which a key set within ``max_bytes`` multiplied
+    outside the fetch's deadline (160 of them: a cold ``get`` took 48 s at ``timeout=1``)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    der = rsa.generate_private_key(65537, 4096).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    assert jwks._key_material_kind(der) == "DER"
+    k = base64.urlsafe_b64encode(der).rstrip(b"=").decode()
+    body = json.dumps({"keys": [rsa_keys[0].jwk()] + [{"kty": "oct", "kid": f"o{i}", "k": k} for i in range(20)]})
+    server = JwksServer()
+    try:
+        server.body = body.encode()
+        src = jwtobs.JwksSource(server.url, clock=clock, proxies={}, timeout=1.0)
+        t0 = time.monotonic()
+        assert src.get(rsa_keys[0].kid).kid == rsa_keys[0].kid
+        assert time.monotonic() - t0 < 2.5  # the deadline (1 s) and slack; 20 checked keys took ~6 s
+        assert src.kids == {rsa_keys[0].kid}
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize("kty", [["RSA"], {"a": 1}, 1, None])

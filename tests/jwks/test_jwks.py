@@ -181,6 +181,26 @@ def test_max_stale_bounds_last_known_good(
     assert verdict(v, token) == "accepted"
 
 
+def test_a_max_age_beyond_max_stale_refreshes_before_the_keys_go_stale(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], sink: list[Any]
+) -> None:
+    """An endpoint whose max-age (3600 s) outlives max_stale (600 s): the refresh is due when the keys would go
+    stale, so a healthy endpoint never leaves callers with JWT_JWKS_UNAVAILABLE (before: 200 of 200 unavailable
+    from 601 s on, no fetch until the hour ended)."""
+    server.publish(rsa_keys[0])
+    server.headers = {"Cache-Control": "max-age=3600"}
+    src, v = make(server, clock, max_stale=600)
+    token = rsa_keys[0].sign(claims())
+    verdicts = []
+    for _ in range(200):  # 2000 s, one validation every 10 s
+        verdicts.append(verdict(v, token))
+        clock.advance(10)
+    assert verdicts == ["accepted"] * 200
+    assert src.fetch_count == server.requests == 4  # at 0, 600, 1200 and 1800 s
+    with pytest.raises(jwtobs.ConfigurationError, match=r"max_stale \(30 s\) must be at least min_ttl \(60 s\)"):
+        jwtobs.JwksSource(server.url, max_stale=30)
+
+
 # -- floods -------------------------------------------------------------------------------------------
 def test_random_kid_flood_is_bounded(
     server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], sink: list[Any]
