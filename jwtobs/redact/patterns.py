@@ -258,7 +258,7 @@ def b64_wrapped_jose(run: str) -> tuple[str, str | None] | None:
 # optional list/tuple opening and quote (with the b prefix of bytes reprs).
 _Q: Final = r"""\\?["']"""
 _SEP: Final = (
-    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+(?=b?{_Q}|[\[(]))"""
+    rf"""(?:{_Q}?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t\r\n]*+(?=b?{_Q}|[\[(]))"""
     rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b?{_Q})?+"""
 )
 
@@ -339,6 +339,15 @@ COOKIE_HEADER: Final = re.compile(
     + rf"""{_SEP}(?P<value>(?=[^\s"'\\]){_COOKIE_CHARS}*+(?:;[ \t]*+{_COOKIE_CHARS}*+)*+)"""
 )
 
+# Python's cookie objects as their repr shows them (run on the lower-cased text): http.cookiejar's Cookie (the jars
+# of requests and httpx: "Cookie(version=0, name='sid', value='...', port=None, ...)") and http.cookies'
+# SimpleCookie/BaseCookie ("<SimpleCookie: sid='...' theme='dark'>", every pair's value a Python repr).
+COOKIE_REPR: Final = re.compile(
+    r"""cookie\(version=[0-9]++, name=(?:'[^'\\]*+'|"[^"\\]*+"), value=(?:'(?P<sq>[^'\\]*+)'|"(?P<dq>[^"\\]*+)")"""
+    r"""|<[a-z_]{0,32}?cookie: (?P<pairs>[^<>\r\n]*+)>"""
+)
+COOKIE_REPR_PAIR: Final = re.compile(r"""[^\s='"]++=(?:'(?P<sq>[^'\\]*+)'|"(?P<dq>[^"\\]*+)")""")
+
 # Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...'),
 # config["password"] = '...'. One pattern per stem (a literal prefix each; a stem is only searched for when the
 # text contains it). A match starts at the stem; the rest of the name before it is read back by the caller
@@ -346,7 +355,7 @@ COOKIE_HEADER: Final = re.compile(
 # "chpasswd", "session_reuses", "prompt_tokens" name no secret). The part of the name after the stem is bounded
 # (48), so a run of repeated stems is read a bounded number of times.
 _FIELD_SEP: Final = (
-    rf"""(?:(?:{_Q}\]|{_Q})?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t]*+(?=b?{_Q}|[\[(]))"""
+    rf"""(?:(?:{_Q}\]|{_Q})?[ \t]*+[:=][ \t]*+|{_Q}[ \t]*+,[ \t\r\n]*+(?=b?{_Q}|[\[(]))"""
     rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
 _FIELD_VALUE: Final = (
@@ -666,7 +675,10 @@ QUERY_PARAM: Final = re.compile(
 FORM_CODE: Final = re.compile(r"code(?:(?<![^\s\"'(]code)|(?<=device_code)|(?<=user_code))(?:=|%3d)" + _QUERY_VALUE)
 
 # Userinfo passwords in URLs: scheme://user:password@host (runs on the original text).
-URL_USERINFO: Final = re.compile(r"://(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@")
+# (also after "netloc='" / 'netloc="': the repr of urllib.parse's SplitResult and ParseResult)
+URL_USERINFO: Final = re.compile(
+    r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@"
+)
 
 # -- vendor-prefixed credentials ---------------------------------------------------------------------------------
 #: AWS access key ids (a line that holds one may hold its secret access key without a name: see AWS_SECRET_RUN)
@@ -1097,6 +1109,7 @@ _GATE_WORDS: Final = (
     "</",
     "eyj",
     "kty",  # a JWK (a PEM block's armour holds "--")
+    "netloc=",  # URL userinfo in a SplitResult's repr (the other URL userinfo: "://" and "@", checked apart)
 )
 
 

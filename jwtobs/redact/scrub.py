@@ -429,7 +429,7 @@ class _Pass:
     def _separated(self, s: str) -> str:
         if p.SEPARATORS.search(s) is None:  # no name/value form possible
             return self._unseparated(s)
-        if "://" in s:
+        if "://" in s or "netloc=" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
         if "</" in s:
             s, _ = _run(s, s, p.XML_ELEMENT, self._xml, lower=False)
@@ -446,6 +446,8 @@ class _Pass:
                 s, low = _run(s, low, pattern, self._scheme)
         if has("cookie"):
             s, low = _run(s, low, p.COOKIE_HEADER, self._cookie)
+            if has("cookie(version=") or has("cookie: "):
+                s, low = _run(s, low, p.COOKIE_REPR, self._cookie_repr)
         if "=" in low or "%3d" in low:
             if ("?" in low or "&" in low or "#" in low or ";" in low or "%" in low or "\\u00" in low) and any(
                 map(has, p.QUERY_WORDS)
@@ -653,7 +655,7 @@ class _Pass:
             # (the match runs from an earlier "://" over redactions already made and nothing else, as in
             # "://,?access_token=[REDACTED:...][REDACTED:url_password:...]@h": a second scrub keeps it)
             return m.group(0)
-        return f"://{m.group('user')}:{self.mark(p.URL_PASSWORD, unquote(pw))}@"
+        return f"{m.group('lead')}{m.group('user')}:{self.mark(p.URL_PASSWORD, unquote(pw))}@"
 
     def _query(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
@@ -713,6 +715,26 @@ class _Pass:
         value = s[start:end]
         set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
         return s[m.start() : start] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
+
+    def _cookie_repr(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A cookie object's repr (:data:`patterns.COOKIE_REPR`): the value of a cookiejar ``Cookie``, every
+        pair's value of a ``SimpleCookie``."""
+        if _in_marker(s, m.start()):
+            return None
+        if m.start("pairs") < 0:
+            group = "sq" if m.start("sq") >= 0 else "dq"
+            start, end = m.start(group), m.end(group)
+            if start == end or _is_marker(s[start:end]):
+                return None
+            return s[m.start() : start] + self.mark(p.COOKIE, s[start:end]), end
+        out, at = [s[m.start() : m.start("pairs")]], m.start("pairs")
+        for pair in p.COOKIE_REPR_PAIR.finditer(s, m.start("pairs"), m.end("pairs")):
+            group = "sq" if pair.start("sq") >= 0 else "dq"
+            start, end = pair.start(group), pair.end(group)
+            if start < end and not _is_marker(s[start:end]):
+                out += [s[at:start], self.mark(p.COOKIE, s[start:end])]
+                at = end
+        return "".join(out) + s[at : m.end("pairs")], m.end("pairs")
 
     def _scheme(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         cred = s[m.start("cred") : m.end("cred")]
@@ -921,13 +943,13 @@ _FIELD_SEP_CHAR = re.compile(r"[:=]")
 _LABEL_SEP: Final = re.compile(r"[ \t]*+:[ \t]++")
 _NEXT_NAME_MAX = 64
 
-_PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t]*+[(\[\]]")  # read backwards
+_PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t\r\n]*+[(\[\]]")  # read backwards (pretty-printed JSON: a newline and indent)
 
 
 def _pair_opens(low: str, name_start: int) -> bool:
     """The quoted name ending before ``name_start`` opens a tuple or list: "('password', 'x')", "[b'token', ...",
     or follows a bracket or marker (in JSON, '"auth":"password","method"' is a value followed by the next key)."""
-    return _PAIR_OPEN.match(low[max(0, name_start - 8) : name_start][::-1]) is not None
+    return _PAIR_OPEN.match(low[max(0, name_start - 40) : name_start][::-1]) is not None
 
 
 def _weak_credential(value: Any) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import http.cookiejar
+import http.cookies
 import json
 import random
 import re
@@ -20,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jwt
 import pytest
@@ -484,6 +486,19 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (HEX_SIG, HEX_SIG[::-1] * 2),
             (("query_token", HEX_SIG), ("query_token", HEX_SIG[::-1] * 2)),
         ),
+        # -- session 12: the reprs and dumps real libraries write (a probe of 133 sources) ---------------------------
+        "cookiejar_repr": lambda t: Case(repr(_jar(OPAQUE2)), (OPAQUE2,), (("cookie", OPAQUE2),)),
+        "simplecookie_repr": lambda t: Case(
+            repr(_simple_cookie(refresh=OPAQUE2, theme="dark")), (OPAQUE2,), (("cookie", OPAQUE2), ("cookie", "dark"))
+        ),
+        "splitresult_repr": lambda t: Case(
+            repr(urlsplit(f"postgres://app:{PASSWORD}@127.0.0.1:5432/app")),
+            (PASSWORD,),
+            (("url_password", PASSWORD),),
+        ),
+        "json_indented_header_pairs": lambda t: Case(
+            json.dumps([["host", "127.0.0.1"], ["x-api-key", OPAQUE2]], indent=2), (OPAQUE2,), (("api_key", OPAQUE2),)
+        ),
         "gcs_v4_signed_url": lambda t: Case(
             "GET https://storage.googleapis.com/b/o.bin?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Date=20261203T000000Z"
             f"&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature={HEX_SIG * 8} 200",
@@ -604,6 +619,39 @@ def _vendor_case(key: str) -> Callable[[Tokens], Case]:
 
 def _signing_input(token: str) -> str:
     return token.rsplit(".", 1)[0]
+
+
+def _jar(value: str) -> http.cookiejar.CookieJar:
+    """A cookie jar as requests' and httpx's hold one (http.cookiejar), with one session cookie."""
+    jar = http.cookiejar.CookieJar()
+    jar.set_cookie(
+        http.cookiejar.Cookie(
+            0,
+            "__Host-session",
+            value,
+            None,
+            False,
+            "127.0.0.1",
+            False,
+            False,
+            "/",
+            True,
+            True,
+            None,
+            False,
+            None,
+            None,
+            {"HttpOnly": ""},
+        )
+    )
+    return jar
+
+
+def _simple_cookie(**pairs: str) -> http.cookies.SimpleCookie:
+    cookie = http.cookies.SimpleCookie()
+    for name, value in pairs.items():
+        cookie[name] = value
+    return cookie
 
 
 def _key(rnd: random.Random, alphabet: str, n: int) -> str:
