@@ -38,7 +38,7 @@ import pandas as pd
 from jwtobs.analysis.aggregate import LATENESS_EDGES, OTHER, Aggregates, aggregate, lateness_quantile
 from jwtobs.analysis.load import check_span
 from jwtobs.kinds import INCIDENT_KINDS, KIND_INFO, SEVERITIES, Severity
-from jwtobs.reasons import ATTACK_REASONS
+from jwtobs.reasons import ATTACK_REASONS, REASON_INFO, Reason
 
 __all__ = [
     "INCIDENT_COLUMNS",
@@ -71,6 +71,11 @@ INCIDENT_COLUMNS = [
 _ATTACK = frozenset(str(r) for r in ATTACK_REASONS)
 #: rejections that say nothing about the token's origin (time, availability, our own failure)
 _NOT_FOREIGN = frozenset({"JWT_EXPIRED", "JWT_NOT_YET_VALID", "JWT_JWKS_UNAVAILABLE", "JWT_VALIDATOR_ERROR"})
+#: rejections of a token whose signature verified (claim checks run after it) or whose kid is unknown: what a
+#: clientless issuer's token may be rejected for and still count as its own (:meth:`_Ctx.known`)
+_SIGNED_OR_KID = frozenset(
+    [*(str(r) for r, info in REASON_INFO.items() if info.category == "claims"), str(Reason.UNKNOWN_KID)]
+)
 _NS_MIN = 60_000_000_000
 
 Arr = np.ndarray[Any, np.dtype[np.float64]]
@@ -181,6 +186,11 @@ MISCONFIG = Params(shift=0.3, h=8.0, floor=0.01, min_count=3, back=15)
 #: right audience; the CUSUM above is built for bursts of 0.3 a minute and more and forgets a sparse one)
 MISCONFIG_GAP = 30
 MISCONFIG_SPARSE_FLOOR = 0.002
+#: an issuer whose accepted validations name their client (``azp``, ``client_id``, ``cid``, ``appid``) less often
+#: than this is *clientless* (an application issuing its own tokens with ``sub`` and ``exp`` only): for its tokens
+#: without a client, "a client accepted before" becomes "a key its accepted tokens use", for every reason that is
+#: no attack signal (:meth:`_Ctx.known`; docs/analysis.md, *Tokens without a client*)
+CLIENTLESS_SHARE = 0.05
 
 
 # --------------------------------------------------------------------------------------------- statistics
@@ -364,10 +374,15 @@ class _Ctx:
         self.c = c
         acc = c[c["outcome"] == "accepted"]
         self.acc = acc
-        cli = acc[acc["client_id"].notna() & (acc["client_id"] != OTHER)]
+        named = acc["client_id"].notna() & (acc["client_id"] != OTHER)
+        cli = acc[named]
         self.client_first = cli.groupby("client_id")["i"].min().to_dict()
         self.kid_first = acc.groupby(["issuer", "kid"])["i"].min().to_dict()
         self.kid_last = acc.groupby(["issuer", "kid"])["i"].max().to_dict()
+        per_issuer = acc.assign(named=acc["count"].where(named, 0)).groupby("issuer", observed=True)[["count", "named"]]
+        self.clientless = sorted(
+            str(iss) for iss, r in per_issuer.sum().iterrows() if r["named"] < CLIENTLESS_SHARE * r["count"]
+        )
         typ = acc.assign(typ=acc["typ"].fillna("")).groupby(["profile", "typ"])["count"].sum()
         self.usual_typ: dict[str, str] = {}
         for (prof, t), _n in typ.sort_values(ascending=False).items():
@@ -396,9 +411,19 @@ class _Ctx:
         return c[mask.fillna(False)]
 
     def known(self, rows: pd.DataFrame) -> pd.Series:
-        """Rows whose client was accepted at or before the row's minute."""
+        """Rows whose client was accepted at or before the row's minute; and rows of a clientless issuer's
+        tokens naming no client (:data:`CLIENTLESS_SHARE`) that name a key its accepted tokens use at some time
+        (before a kid's publication its tokens are accepted only later), rejected after their signature verified
+        or for that unknown kid (:data:`_SIGNED_OR_KID`: a scanner copies a real kid, it cannot sign)."""
         first = rows["client_id"].map(self.client_first)
-        return (first.notna() & (first.astype("float64") <= rows["i"].astype("float64"))).fillna(False)
+        ok = (first.notna() & (first.astype("float64") <= rows["i"].astype("float64"))).fillna(False)
+        if not self.clientless or rows.empty:
+            return ok
+        pairs = pd.MultiIndex.from_arrays([rows["issuer"].astype("object"), rows["kid"].astype("object")])
+        keyed = pd.Series(pairs.isin(list(self.kid_first)), index=rows.index)
+        mine = rows["issuer"].isin(self.clientless).fillna(False) & rows["client_id"].isna()
+        own = rows["reason"].isin(list(_SIGNED_OR_KID)).fillna(False)
+        return ok | (keyed & mine.astype(bool) & own.astype(bool))
 
     def series(self, rows: pd.DataFrame, keys: list[str]) -> Iterable[tuple[tuple[Any, ...], Arr]]:
         if rows.empty:
@@ -786,7 +811,11 @@ def _rotation_row(
     seg_t0 = (ctx.m0 + seg.i0) * 60.0
     iss_scope = (ctx.c["issuer"] == iss).fillna(False)
     share = seg.count / max(1, ctx.total(iss_scope, seg.i0, seg.i1))
-    who = f"{seg.count} still-valid tokens from {len(clients)} accepted clients ({_few(clients)})"
+    who = (
+        f"{seg.count} still-valid tokens from {len(clients)} accepted clients ({_few(clients)})"
+        if clients
+        else f"{seg.count} still-valid tokens naming no client"
+    )
     if first is not None and first < seg.i0:
         acc = ctx.acc[(ctx.acc["issuer"] == iss) & (ctx.acc["kid"] == kid) & (ctx.acc["i"] < seg.i0)]
         valid_until = max(int(acc["max_exp"].max(skipna=True) or 0), int(g["max_exp"].max(skipna=True) or 0))
@@ -1960,17 +1989,23 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
         for seg in _segments(x, MISCONFIG, ctx.m0):
             g = _seg_rows(aud[aud["profile"] == prof], seg)
             clients = _clients(g)
-            if len(clients) < 2:
-                continue
+            nameless = int(g.loc[g["client_id"].isna(), "count"].sum())
+            if len(clients) < 2 and 2 * nameless <= seg.count:
+                continue  # (tokens naming no client: which clients they are cannot be told, one or many)
             covered.append((str(prof), seg.i0, seg.i1))
             scope = (ctx.c["profile"] == prof).fillna(False)
             share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+            whose = (
+                f"of {len(clients)} accepted clients ({_few(clients)})"
+                if len(clients) >= 2
+                else "signed with its issuers' keys, naming no client,"
+            )
             ev = (
-                f"API {prof} rejected {seg.count} tokens of {len(clients)} accepted clients ({_few(clients)}) "
+                f"API {prof} rejected {seg.count} tokens {whose} "
                 f"for their audience: the API's expected audience changed (deploy?)"
             )
             rows.append(_row(ctx, "audience_misconfig", seg, ev, share, profile=prof))
-    for (cid,), x in ctx.series(aud, ["client_id"]):
+    for (cid,), x in ctx.series(aud[aud["client_id"].notna()], ["client_id"]):
         for seg in _client_segments(x, ctx.m0):
             g = _seg_rows(aud[aud["client_id"] == cid], seg)
             profs = sorted(g["profile"].dropna().astype(str).unique().tolist())
@@ -1985,7 +2020,8 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
             one = profs[0] if len(profs) == 1 else None
             rows.append(_row(ctx, "audience_misconfig", seg, ev, share, client_id=cid, profile=one))
     conf = rej[other_type]
-    for (cid,), x in ctx.series(conf, ["client_id"]):
+    nameless = conf["client_id"].isna()
+    for (cid,), x in ctx.series(conf[~nameless], ["client_id"]):
         for seg in _client_segments(x, ctx.m0):
             g = _seg_rows(conf[conf["client_id"] == cid], seg)
             typs = sorted(g["typ"].fillna("(none)").astype(str).unique().tolist())
@@ -2000,6 +2036,20 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
             iss = g["issuer"].dropna()
             rows.append(
                 _row(ctx, "type_confusion", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None)
+            )
+    for (prof,), x in ctx.series(conf[nameless], ["profile"]):  # (known: signed with a clientless issuer's key)
+        for seg in _client_segments(x, ctx.m0):
+            g = _seg_rows(conf[nameless & (conf["profile"] == prof)], seg)
+            typs = sorted(g["typ"].fillna("(none)").astype(str).unique().tolist())
+            scope = (ctx.c["profile"] == prof).fillna(False)
+            share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+            ev = (
+                f"API {prof}: {seg.count} tokens of typ {', '.join(typs)} signed with its issuers' keys, naming no "
+                f"client, rejected for their audience; it accepts typ {ctx.usual_typ.get(str(prof), '(none)')}"
+            )
+            iss = g["issuer"].dropna()
+            rows.append(
+                _row(ctx, "type_confusion", seg, ev, share, profile=prof, issuer=iss.iloc[0] if len(iss) else None)
             )
     return _frame(rows)
 

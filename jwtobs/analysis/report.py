@@ -45,8 +45,8 @@ def client_coverage_note(events: pd.DataFrame) -> str | None:
         return None
     return (
         f"Note: {1 - named:.1%} of the accepted validations name no client ({', '.join(CLIENT_CLAIMS)}): "
-        "per-client incidents (clock_skew, one client's audience_misconfig or type_confusion) cannot be found, "
-        "and a flood of failures may be reported as attack_burst."
+        "clock skews cannot be found, audience and typ mistakes are reported per API, and a signature spike "
+        "looks like forged tokens (attack_burst)."
     )
 
 

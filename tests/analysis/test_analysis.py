@@ -141,6 +141,56 @@ def test_the_summary_says_when_accepted_tokens_name_no_client(events: pd.DataFra
     assert client_coverage_note(events.iloc[0:0]) is None
 
 
+def test_tokens_naming_no_client_still_show_key_and_audience_incidents(events: pd.DataFrame, day: Path) -> None:
+    """A clientless issuer (its accepted tokens name no client: detect.CLIENTLESS_SHARE): a token of one of its
+    keys rejected after its signature verified, or for that kid unknown, is its own, not an unknown sender's.
+    Before, every such rejection was an unknown sender's: kid_before_publish, key_removed_early,
+    audience_misconfig and type_confusion came out as attack_burst or nothing. A clock skew needs a client; a
+    signature spike on a real kid cannot be told from forged tokens naming it, and is reported as attack_burst."""
+    from jwtobs.analysis import detect
+
+    labels = load_labels(day / "labels.json")
+    clientless = events.assign(client_id=None)
+    inc = A.incidents(clientless, A.load_keyset_changes(day))
+    score = match_incidents(inc, labels).table.set_index("kind")["matched"].to_dict()
+    assert score == {
+        "kid_before_publish": True,
+        "key_removed_early": True,
+        "jwks_outage": True,
+        "signature_spike": False,
+        "clock_skew": False,
+        "audience_misconfig": True,
+        "type_confusion": True,
+        "attack_burst": True,
+    }
+    spike = labels.set_index("kind").loc["signature_spike"]
+    bursts = inc.loc[inc["kind"] == "attack_burst", "start"]
+    assert ((bursts >= spike["start"]) & (bursts <= spike["end"])).any()
+    assert inc["client_id"].isna().all()
+    # which rejections count as the issuer's own: signed (claims checked after the signature) or its kid unknown
+    ctx = detect._ctx(clientless)
+    iss = ctx.clientless[0]
+    kid = next(k for (i, k) in ctx.kid_first if i == iss)
+    rows = pd.DataFrame(
+        {
+            "issuer": [iss] * 5 + ["https://other.test"],
+            "kid": [kid, kid, kid, "never-accepted", kid, kid],
+            "client_id": [None] * 6,
+            "reason": [
+                "JWT_AUDIENCE_MISMATCH",
+                "JWT_UNKNOWN_KID",
+                "JWT_TYPE_MISMATCH",  # (checked before the signature: a scanner copying the kid gets it)
+                "JWT_UNKNOWN_KID",
+                "JWT_BAD_SIGNATURE",
+                "JWT_EXPIRED",
+            ],
+            "i": [0] * 6,
+        }
+    )
+    assert ctx.known(rows).tolist() == [True, True, False, False, False, False]
+    assert detect._ctx(events).clientless == []  # the simulator's tokens name their clients
+
+
 def test_lazy_from_prometheus() -> None:
     assert callable(A.from_prometheus)
     with pytest.raises(AttributeError):
