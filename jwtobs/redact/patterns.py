@@ -348,6 +348,23 @@ COOKIE_REPR: Final = re.compile(
 )
 COOKIE_REPR_PAIR: Final = re.compile(r"""[^\s='"]++=(?:'(?P<sq>[^'\\]*+)'|"(?P<dq>[^"\\]*+)")""")
 
+# Validation errors that echo the rejected input under the field's name (pydantic, FastAPI's 422 body), the name
+# and the value apart. str(ValidationError): the field's path on its own line, the error on the next one
+# ("refresh_token\n  String should have at most 20 characters [type=string_too_long, input_value='...', ...");
+# errors() as repr or JSON: "'loc': ('body', 'password'), 'msg': '...', 'input': '...'". The name is the path's last
+# part, judged as a field name by the caller. Run on the lower-cased text.
+_PY_STR: Final = r"""(?:'(?P<sq>(?:[^'\\\r\n]|\\.)*+)'|"(?P<dq>(?:[^"\\\r\n]|\\.)*+)")"""
+VALIDATION_INPUT: Final = re.compile(
+    r"""(?m:^)(?P<path>[a-z0-9_.\[\]\-]{1,128}+)\r?\n[ \t]++[^\r\n\[]{0,256}+\[type=[a-z0-9_]{1,64}+, input_value="""
+    + _PY_STR
+    + r"""|(?P<lq>['"])loc(?P=lq):[ \t]*+[\[(](?P<loc>[^\[\]()\r\n]{0,256}+)[\])],[ \t]*+"""
+    r"""(?P<mq>['"])msg(?P=mq):[ \t]*+"""
+    r"""(?:'(?:[^'\\\r\n]|\\.)*+'|"(?:[^"\\\r\n]|\\.)*+"),[ \t]*+(?P<iq>['"])input(?P=iq):[ \t]*+"""
+    + _PY_STR.replace("sq>", "lsq>").replace("dq>", "ldq>")
+)
+#: the last name of a validation error's path ("body.password", "'query', 'refresh_token'")
+VALIDATION_LAST_NAME: Final = re.compile(r"""([a-z_][a-z0-9_\-]{0,63}+)['"]?[ \t]*+,?[ \t]*+\]?$""")
+
 # Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...'),
 # config["password"] = '...'. One pattern per stem (a literal prefix each; a stem is only searched for when the
 # text contains it). A match starts at the stem; the rest of the name before it is read back by the caller
@@ -1110,6 +1127,9 @@ _GATE_WORDS: Final = (
     "eyj",
     "kty",  # a JWK (a PEM block's armour holds "--")
     "netloc=",  # URL userinfo in a SplitResult's repr (the other URL userinfo: "://" and "@", checked apart)
+    "input_value=",  # a validation error echoing its input (VALIDATION_INPUT)
+    "'loc'",
+    '"loc"',
 )
 
 

@@ -458,7 +458,30 @@ class _Pass:
         for word, words, pattern in p.TEXT_FIELDS:
             if has(word) and (not words or any(map(has, words))):
                 s, low = _run(s, low, pattern, self._field)
+        if has("input_value=") or has("'loc'") or has('"loc"'):
+            s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
         return self._commands_and_keys(s, low)
+
+    def _validation_input(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The input a validation error echoes (:data:`patterns.VALIDATION_INPUT`), when its field's name names a
+        secret (judged as a field name: ``password``, ``refresh_token``, ``x-api-key``)."""
+        path = m.group("path") if m.start("path") >= 0 else m.group("loc")
+        last = p.VALIDATION_LAST_NAME.search(path.rstrip())
+        if last is None or _in_marker(s, m.start()):
+            return None
+        name = last.group(1)
+        kind = p.header_kind(name)
+        if kind is None:
+            strength = p.name_strength(name)
+            if not strength:
+                return None
+            kind = p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD
+        group = next(g for g in ("sq", "dq", "lsq", "ldq") if m.start(g) >= 0)
+        start, end = m.start(group), m.end(group)
+        value = s[start:end]
+        if not value or _is_marker(value):
+            return None
+        return s[m.start() : start] + self.credential(value, kind), end
 
     def _unseparated(self, s: str) -> str:
         """Text without ":", "=", ",", "%": "Bearer <credentials>", XML elements, command-line options, vendor
@@ -811,6 +834,12 @@ class _Pass:
             out = self.text(raw.decode("latin-1")).encode("latin-1", "replace")
             return out if out != raw else obj
         if isinstance(obj, Mapping):
+            if "input" in obj and "loc" in obj:  # a validation error (pydantic's errors(), FastAPI's 422 detail)
+                name = _validation_name(obj["loc"])
+                if name is not None:
+                    return {
+                        self._key(k, depth): self._item(name if k == "input" else k, v, depth) for k, v in obj.items()
+                    }
             if "kty" in obj:  # a JWK as a dict: its private members whole, whatever their names say
                 return {
                     self._key(k, depth): self.mark(p.PRIVATE_KEY, str(v))
@@ -823,13 +852,23 @@ class _Pass:
             pair = self._header_pair(obj)
             if pair is not None:
                 return pair
-            items = tuple(self.value(v, depth + 1) for v in obj)
-            return type(obj)(*items) if hasattr(obj, "_fields") else items
+            fields = getattr(obj, "_fields", None)
+            if isinstance(fields, tuple) and len(fields) == len(obj):  # a named tuple: its field names are context
+                return type(obj)(*(self._field_of(f, v, depth) for f, v in zip(fields, obj, strict=True)))
+            return tuple(self.value(v, depth + 1) for v in obj)
         if isinstance(obj, list):
             return [self.value(v, depth + 1) for v in obj]
         if isinstance(obj, (set, frozenset)):
             return type(obj)(self._hashable(self.value(v, depth + 1)) for v in obj)
         return self._other(obj)
+
+    def _field_of(self, name: Any, value: Any, depth: int) -> Any:
+        """A named tuple's field: as a mapping's item under that name; a ``netloc`` (``urllib.parse``'s results)
+        read as the authority of a URL, whose password :data:`patterns.URL_USERINFO` finds after "://"."""
+        if name == "netloc" and isinstance(value, str) and "@" in value:
+            out = self.text("x://" + value)
+            return out[4:] if isinstance(out, str) and out.startswith("x://") else out
+        return self._item(name, value, depth)
 
     def _key(self, key: Any, depth: int) -> Any:
         return self.value(key, depth + 1) if isinstance(key, (str, bytes)) else key
@@ -944,6 +983,14 @@ _LABEL_SEP: Final = re.compile(r"[ \t]*+:[ \t]++")
 _NEXT_NAME_MAX = 64
 
 _PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t\r\n]*+[(\[\]]")  # read backwards (pretty-printed JSON: a newline and indent)
+
+
+def _validation_name(loc: Any) -> str | None:
+    """The field name of a validation error's ``loc`` (its last string part), or None."""
+    if isinstance(loc, (list, tuple)):
+        names = [part for part in loc if isinstance(part, str)]
+        return names[-1] if names else None
+    return None
 
 
 def _pair_opens(low: str, name_start: int) -> bool:

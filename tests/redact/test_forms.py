@@ -499,6 +499,19 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "json_indented_header_pairs": lambda t: Case(
             json.dumps([["host", "127.0.0.1"], ["x-api-key", OPAQUE2]], indent=2), (OPAQUE2,), (("api_key", OPAQUE2),)
         ),
+        "pydantic_validation_error_str": lambda t: Case(
+            str(_validation_error(OPAQUE2, PASSWORD)), (OPAQUE2, PASSWORD), _TWO_FIELDS
+        ),
+        "pydantic_validation_errors_repr": lambda t: Case(
+            repr(_validation_error(OPAQUE2, PASSWORD).errors()), (OPAQUE2, PASSWORD), _TWO_FIELDS
+        ),
+        "pydantic_validation_errors_value": lambda t: Case(
+            _validation_error(OPAQUE2, PASSWORD).errors(), (OPAQUE2, PASSWORD), _TWO_FIELDS
+        ),
+        "fastapi_422_body": lambda t: Case(_fastapi_422(OPAQUE2), (OPAQUE2,), (("secret_field", OPAQUE2),)),
+        "splitresult_value": lambda t: Case(
+            urlsplit(f"postgres://app:{PASSWORD}@127.0.0.1:5432/app"), (PASSWORD,), (("url_password", PASSWORD),)
+        ),
         "gcs_v4_signed_url": lambda t: Case(
             "GET https://storage.googleapis.com/b/o.bin?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Date=20261203T000000Z"
             f"&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature={HEX_SIG * 8} 200",
@@ -619,6 +632,42 @@ def _vendor_case(key: str) -> Callable[[Tokens], Case]:
 
 def _signing_input(token: str) -> str:
     return token.rsplit(".", 1)[0]
+
+
+_TWO_FIELDS: tuple[tuple[str, str | None], ...] = (("secret_field", OPAQUE2), ("secret_field", PASSWORD))
+
+
+def _validation_error(refresh_token: str, password: str) -> Any:
+    """pydantic's ValidationError for a request whose refresh token and password fail their length checks (the
+    error echoes each input under its field's name)."""
+    import pydantic
+
+    class TokenRequest(pydantic.BaseModel):
+        username: str = pydantic.Field(max_length=64)
+        refresh_token: str = pydantic.Field(max_length=20)
+        password: str = pydantic.Field(min_length=64)
+
+    try:
+        TokenRequest(username="alice", refresh_token=refresh_token, password=password)
+    except pydantic.ValidationError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+def _fastapi_422(refresh_token: str) -> str:
+    """The body FastAPI answers a request whose query parameter failed validation with."""
+    from fastapi import FastAPI, Query
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+
+    @app.get("/token")
+    def token(refresh_token: str = Query(max_length=20)) -> dict[str, str]:
+        return {}
+
+    response = TestClient(app).get("/token", params={"refresh_token": refresh_token})
+    assert response.status_code == 422
+    return response.text
 
 
 def _jar(value: str) -> http.cookiejar.CookieJar:
@@ -847,7 +896,27 @@ CLEAN = {
     "subscription_prose_and_counts": "subscription key rotated for tenant 7; subscription_key_count=3; "
     "functions key: none",
     "camel_case_hint_words": "handleUpdateRequestForTheCurrentSession ZXSpectrumEmulatorConfigurationLoaded V5SeriesX",
+    # validation errors of fields that name no secret keep their input (the name decides, as for any field)
+    "validation_errors_of_a_plain_field": "[{'type': 'string_too_long', 'loc': ('body', 'username'), 'msg': 'String "
+    "should have at most 8 characters', 'input': 'alice-the-admin'}]",
 }
+
+
+def test_a_validation_error_of_a_plain_field_keeps_its_input() -> None:
+    """pydantic's str() form (the field's path on the line before the error): only a secret name redacts."""
+    import pydantic
+
+    class Order(pydantic.BaseModel):
+        sku: str = pydantic.Field(max_length=8)
+        api_key: str = pydantic.Field(max_length=8)
+
+    try:
+        Order(sku="SKU-12345678", api_key=OPAQUE2)
+    except pydantic.ValidationError as exc:
+        text = str(exc)
+    out = scrub(text)
+    assert "input_value='SKU-12345678'" in out and OPAQUE2 not in out
+    assert out.count("[REDACTED:api_key:") == 1
 
 
 @pytest.mark.parametrize("name", sorted(CLEAN))

@@ -35,6 +35,9 @@ _T_SCHEME: Final = r"(?:bearer|basic|dpop)[ \t]+[A-Za-z0-9\-._~+/]{8}"
 # ("Thread:Class@123", "[QuorumPeer:Server@774]", "user:x@host" in mail logs) 8 % of the lines of real system logs
 # matched: 92 % of all candidate lines were clean lines scrubbed for nothing.
 _T_USERINFO: Final = r"""(?:://|netloc=["'])[^\s/:@"'<>]*:[^\s/@"'<>]*@"""  # (netloc=: a SplitResult's repr)
+# A validation error's input under its field's path, on one line (pydantic's errors(), FastAPI's 422 body:
+# patterns.VALIDATION_INPUT; its str() form puts the path on the line before, which a line reader cannot join).
+_T_VALIDATION: Final = r"""['"]loc['"]:[ \t]*[\[(]"""
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
@@ -131,6 +134,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("query", _query_trigger(names), caseless=True),
         Trigger("field", _field_trigger(stem), caseless=True),
         Trigger("form_code", _T_FORM_CODE, caseless=True),
+        Trigger("validation", _T_VALIDATION, caseless=False),
         Trigger("kelvin", _T_KELVIN, caseless=False),
         Trigger("pem", _T_PEM, caseless=False),
         Trigger("jwk", _T_JWK, caseless=False),
@@ -164,6 +168,8 @@ _BASE_KEYWORDS: Final = {
     b"--": ("cli_flag",),
     b"-----begin": ("pem",),
     b"kty": ("jwk",),
+    b"'loc'": ("validation",),
+    b'"loc"': ("validation",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
     # signature=, "sess" for session and phpsessid= (one pass over the block each instead of two)
     b"sig": ("query",),
