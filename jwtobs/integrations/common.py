@@ -33,7 +33,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NoReturn
 
@@ -51,9 +51,11 @@ __all__ = [
     "TenantSource",
     "install_redaction",
     "principal_from",
+    "remember_principal",
     "scopes_of",
     "tenant_from_header",
     "tenant_from_path",
+    "verified_principal",
 ]
 
 log = logging.getLogger("jwtobs.integrations")
@@ -176,6 +178,41 @@ def _claims_of(result: object) -> Mapping[str, Any] | None:
     if isinstance(claims, Mapping):
         return claims
     return None
+
+
+#: where a request keeps the principals verified so far, with the authenticator (BearerAuth) of each
+_VERIFIED: Final = "_jwtobs_verified"
+
+
+def _verified_list(holder: Any, create: bool) -> list[tuple[Any, Principal]] | None:
+    if isinstance(holder, MutableMapping):
+        found = holder.get(_VERIFIED)
+        if not isinstance(found, list) and create:
+            found = holder[_VERIFIED] = []
+    else:
+        found = getattr(holder, _VERIFIED, None)
+        if not isinstance(found, list) and create:
+            found = []
+            setattr(holder, _VERIFIED, found)
+    return found if isinstance(found, list) else None
+
+
+def verified_principal(holder: Any, auth: BearerAuth) -> Principal | None:
+    """The principal ``auth`` itself verified earlier in this request, or None. ``holder``: the request's own
+    state (the ASGI scope, Flask's ``g``, Django's request). A principal one authenticator verified is never taken
+    for another's: another issuer, key set or audience may refuse its token (a router's user token reused for an
+    admin route's authenticator let it through)."""
+    for owner, principal in _verified_list(holder, create=False) or ():
+        if owner is auth:
+            return principal
+    return None
+
+
+def remember_principal(holder: Any, auth: BearerAuth, principal: Principal) -> None:
+    """Keep ``principal`` as verified by ``auth`` for the rest of the request (:func:`verified_principal`)."""
+    verified = _verified_list(holder, create=True)
+    if verified is not None:
+        verified.append((auth, principal))
 
 
 def principal_from(

@@ -36,6 +36,7 @@ from jwtobs.integrations.common import (
     RouteRule,
     TenantSource,
     install_redaction,
+    remember_principal,
 )
 
 __all__ = ["JwtAuthMiddleware", "JwtUser", "get_auth", "jwt_required", "response_for"]
@@ -100,7 +101,9 @@ def authenticate_request(
     tenant = auth.tenant_of(rule, path_params, _headers(request))
     authorization = request.headers.get("Authorization")  # the server joins repeated headers with ','
     query = request.GET.getlist(auth.query_param) if auth.query_param else []
-    return auth.authenticate([] if authorization is None else [authorization], query, rule=rule, tenant=tenant)
+    principal = auth.authenticate([] if authorization is None else [authorization], query, rule=rule, tenant=tenant)
+    remember_principal(request, auth, principal)
+    return principal
 
 
 class JwtAuthMiddleware:

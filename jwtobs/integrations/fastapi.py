@@ -14,9 +14,12 @@ or with FastAPI's security scopes (the scopes of every ``Security(...)`` in the 
     async def admin(p: Principal = Security(user, scopes=["admin"])): ...
 
 Rejections are ``HTTPException`` with the RFC 6750 status and headers (400/401/403/503, see
-:mod:`jwtobs.integrations.common`). A request is verified once even when several dependencies ask (and when
-:class:`~jwtobs.integrations.starlette.JwtAuthMiddleware` already did): the principal is cached in the ASGI
-scope, so there is one validation event per request. The dependency also declares an HTTP bearer security
+:mod:`jwtobs.integrations.common`). A request is verified once per authenticator even when several
+dependencies ask (and when :class:`~jwtobs.integrations.starlette.JwtAuthMiddleware` already did with the same
+``BearerAuth``): the principal
+is kept in the ASGI scope with the authenticator that verified it, so there is one validation event per request
+and authenticator; a dependency with another ``BearerAuth`` (another issuer, key set or audience) verifies the
+token itself. The dependency also declares an HTTP bearer security
 scheme, so the OpenAPI page shows the padlock.
 """
 
@@ -29,7 +32,16 @@ from typing import Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
+from jwtobs.integrations.common import (
+    AuthDenied,
+    BearerAuth,
+    Denial,
+    Principal,
+    RouteRule,
+    TenantSource,
+    remember_principal,
+    verified_principal,
+)
 from jwtobs.integrations.starlette import PRINCIPAL_KEY
 
 __all__ = ["jwt_auth", "http_exception"]
@@ -76,9 +88,9 @@ def jwt_auth(
         denied = scope.get(_DENIAL_KEY)
         if isinstance(denied, Denial):  # an earlier dependency of this request was refused
             raise http_exception(denied)
-        found = scope.get(PRINCIPAL_KEY)
+        found = verified_principal(scope, auth)  # (by this authenticator: another's principal is not this one's)
         try:
-            if isinstance(found, Principal):
+            if found is not None:
                 if rule.tenant is not None and auth.tenant_of(rule, request.path_params, request.headers.getlist) != (
                     found.tenant
                 ):
@@ -89,6 +101,7 @@ def jwt_auth(
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
             tenant_value = auth.tenant_of(rule, request.path_params, request.headers.getlist)
             result = await auth.aauthenticate(headers, query, tenant=tenant_value)
+            remember_principal(scope, auth, result)
             scope[PRINCIPAL_KEY] = result
             return auth.check(result, rule)
         except AuthDenied as exc:

@@ -10,8 +10,9 @@ endpoint (scopes, tenant from a path parameter or a header, or ``public=True``).
 app's own router before the endpoint runs, so path parameters are available for tenant binding.
 
 The verified :class:`~jwtobs.integrations.common.Principal` is ``request.user.principal`` (and
-``request.scope["jwtobs.principal"]``, which :mod:`jwtobs.integrations.fastapi` reuses so a request is never
-verified, nor recorded, twice). ``request.auth.scopes`` are the token's scopes.
+``request.scope["jwtobs.principal"]``; :mod:`jwtobs.integrations.fastapi` reuses it for the same ``BearerAuth``,
+so a request is never verified, nor recorded, twice by one authenticator). ``request.auth.scopes`` are the token's
+scopes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp
 
 from jwtobs.exceptions import JwtobsError
-from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
+from jwtobs.integrations.common import (
+    AuthDenied,
+    BearerAuth,
+    Denial,
+    Principal,
+    RouteRule,
+    TenantSource,
+    remember_principal,
+    verified_principal,
+)
 
 __all__ = [
     "JwtAuthBackend",
@@ -171,9 +181,6 @@ class JwtAuthBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         scope = conn.scope
-        existing = scope.get(PRINCIPAL_KEY)
-        if isinstance(existing, Principal):
-            return AuthCredentials(sorted(existing.scopes)), JwtUser(existing)
         app = scope.get("app")
         router = getattr(app, "router", None)
         endpoint, params = _find_route(getattr(router, "routes", ()), scope) if router is not None else (None, {})
@@ -183,6 +190,9 @@ class JwtAuthBackend(AuthenticationBackend):
         assert isinstance(spec, _Spec)
         rule = spec.rule
         auth = spec.auth or self.auth
+        existing = verified_principal(scope, auth)  # (by this authenticator only)
+        if existing is not None:
+            return AuthCredentials(sorted(existing.scopes)), JwtUser(existing)
         headers = conn.headers.getlist("authorization")
         query = conn.query_params.getlist(auth.query_param) if auth.query_param else []
         if self.optional and not headers and not query:
@@ -192,6 +202,7 @@ class JwtAuthBackend(AuthenticationBackend):
             principal = await auth.aauthenticate(headers, query, rule=rule, tenant=tenant)
         except AuthDenied as denied:
             raise DeniedError(denied.denial) from None
+        remember_principal(scope, auth, principal)
         scope[PRINCIPAL_KEY] = principal
         return AuthCredentials(sorted(principal.scopes)), JwtUser(principal)
 
