@@ -52,6 +52,13 @@ def annotate(exc: BaseException, reason: Reason, detail: str | None) -> None:
         pass
 
 
+def was_recorded(exc: BaseException) -> bool:
+    """Whether jwtobs recorded the validation event of this exception: a wrapped validator, an instrumented
+    library or a :class:`jwtobs.Verifier` annotated it when it recorded. A :class:`TokenRejected` that code of
+    one's own raised (a revocation check after ``verify``) was not."""
+    return isinstance(getattr(exc, _REASON_ATTR, None), Reason)
+
+
 def reason_of(exc: BaseException | None) -> Reason | None:
     """The :class:`Reason` jwtobs assigned to an exception raised by a wrapped validator, else ``None``.
 

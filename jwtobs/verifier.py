@@ -32,7 +32,7 @@ from typing import Any, Final
 from jwtobs import backends
 from jwtobs import binding as _binding
 from jwtobs.binding import Binding
-from jwtobs.exceptions import ConfigurationError, TokenRejected
+from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
 from jwtobs.header import TokenPeek, peek
 from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, key_curve, kty_of_alg
 from jwtobs.pipeline import claim_int, client_of, record
@@ -119,6 +119,7 @@ class Verifier:
             verified = self._verify(token, p, tenant, self.clock() if now is None else now, binding)
         except TokenRejected as exc:
             end = time.perf_counter_ns()
+            annotate(exc, exc.reason, exc.detail)  # (recorded: exceptions.was_recorded)
             exc.event = record(
                 outcome="rejected",
                 reason=exc.reason.value,
@@ -136,6 +137,7 @@ class Verifier:
         except Exception as exc:  # fail closed: a bug here is a rejection, never an acceptance
             end = time.perf_counter_ns()
             rejected = TokenRejected(Reason.VALIDATOR_ERROR, type(exc).__name__[:64])
+            annotate(rejected, rejected.reason, rejected.detail)
             rejected.event = record(
                 outcome="rejected",
                 reason=Reason.VALIDATOR_ERROR.value,

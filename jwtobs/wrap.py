@@ -107,6 +107,14 @@ class _Observer:
             return Reason.VALIDATOR_ERROR, None
 
 
+def _recorded_rejection(reason: Any, detail: str | None) -> TokenRejected:
+    """``raise_as="jwtobs"``'s exception, annotated as the library's was: its event is recorded
+    (:func:`jwtobs.exceptions.was_recorded`)."""
+    rejected = TokenRejected(reason, detail)
+    annotate(rejected, reason, detail)
+    return rejected
+
+
 def observer(library: str, *, profile: str = "default", token_arg: int | str | None = None) -> _Observer:
     """The recorder :func:`wrap` builds for one validator: ``accepted(token, result, t0, dt)`` and
     ``rejected(token, exc, t0, dt)`` (classify, annotate, record). For code that patches entry points in place
@@ -193,7 +201,7 @@ def wrap(
                 dt = perf_ns() - p0
                 reason, detail = obs.rejected(get_token(args, kwargs), exc, t0, dt)
                 if as_jwtobs:
-                    raise TokenRejected(reason, detail) from exc
+                    raise _recorded_rejection(reason, detail) from exc
                 raise
             finally:
                 ACTIVE.reset(ctx_token)
@@ -221,7 +229,7 @@ def wrap(
             dt = perf_ns() - p0
             reason, detail = rejected(args[0] if first and args else get_token(args, kwargs), exc, t0, dt)
             if as_jwtobs:
-                raise TokenRejected(reason, detail) from exc
+                raise _recorded_rejection(reason, detail) from exc
             raise
         finally:
             active_reset(ctx_token)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NoReturn
 
 from jwtobs import config, pipeline
-from jwtobs.exceptions import ConfigurationError, JwtobsError, detail_of, reason_of
+from jwtobs.exceptions import ConfigurationError, JwtobsError, detail_of, reason_of, was_recorded
 from jwtobs.reasons import Reason
 
 __all__ = [
@@ -627,7 +627,8 @@ class BearerAuth:
             )
         except Exception as exc:  # fail closed: a result we cannot read is not an identity
             log.error("jwtobs: authenticator result unusable (%s); request refused", type(exc).__name__)
-            raise AuthDenied(self.invalid_token.with_reason(Reason.VALIDATOR_ERROR, "result")) from None
+            # (the validator's own event, if any, says accepted: this refusal is an event of its own)
+            self.reject(Reason.VALIDATOR_ERROR, "result", tenant=tenant, token=token)
         return self.check(principal, rule)
 
     def _rejected(self, exc: Exception, token: str, tenant: str | None) -> NoReturn:
@@ -635,6 +636,9 @@ class BearerAuth:
         if reason is None:
             # not observed by jwtobs (no event exists yet): record it, and fail closed
             self.reject(Reason.VALIDATOR_ERROR, type(exc).__name__[:64], tenant=tenant, token=token)
+        if not was_recorded(exc):
+            # a TokenRejected the authenticator raised itself (a revocation check after verify): its event
+            self.reject(reason, detail_of(exc), tenant=tenant, token=token)
         denial = self.denial_for(reason, detail_of(exc))
         event = getattr(exc, "event", None)
         fp = getattr(event, "token_fp", None) or _fingerprint(token)

@@ -98,8 +98,11 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
                 return JwtUser(found), found
             authorization = request.headers.get("Authorization")
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
-            if not authorization and not query and rule is None:
-                setattr(django_request, _MISSING_ATTR, True)  # anonymous; recorded if DRF refuses it
+            other_scheme = bool(authorization) and authorization.strip().partition(" ")[0].lower() != "bearer"
+            if (not authorization or other_scheme) and not query and rule is None:
+                # no bearer credentials (none, or another scheme such as Basic for the next authentication class):
+                # anonymous for this class; recorded as JWT_MISSING if DRF refuses the request
+                setattr(django_request, _MISSING_ATTR, True)
                 return None
             tenant = auth.tenant_of(rule, kwargs, _header(request)) if rule is not None else None
             principal = auth.authenticate([authorization] if authorization else [], query, rule=rule, tenant=tenant)

@@ -188,6 +188,9 @@ def matrix(keys: Keys) -> list[Case]:
         Case("wrapped bad signature", "/wrapped/items", (("Authorization", f"Bearer {forged}"),), 401, invalid,
              "JWT_BAD_SIGNATURE"),
         Case("public", "/public", (), 200, None, None),
+        # another scheme is no bearer credential: a public route (DRF: its authentication class) lets it through
+        Case("public, another scheme", "/public", (("Authorization", "Basic dXNlcjpwYXNzd29yZA=="),), 200, None,
+             None),
     ]  # fmt: skip
 
 

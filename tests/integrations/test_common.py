@@ -107,6 +107,45 @@ def test_tenant_header_values(values: list[str], keys: Keys, stack: Stack) -> No
     assert len(_events(stack)) == 1
 
 
+def test_every_refusal_has_its_event_and_no_refusal_has_two(keys: Keys, stack: Stack) -> None:
+    """The events say what the response says: a refusal the authenticator decided on its own (a TokenRejected of
+    its own code, after a Verifier accepted or without one) and a result without claims each get a rejected event;
+    a refusal jwtobs already recorded (Verifier, wrap with raise_as="jwtobs" or native) gets no second one.
+    Before: 401 JWT_REVOKED with only an accepted event, 401 with no event, 401 JWT_VALIDATOR_ERROR with only an
+    accepted event."""
+    verifier = jwtobs.Verifier(
+        jwtobs.Profile(name="items", issuer=ISS, audience=AUD, token_type=None),
+        keys=jwtobs.StaticKeys({"k1": keys.good.private.public_key()}),
+    )
+
+    def revoking(token: str) -> Any:
+        verified = verifier.verify(token)
+        if verified.claims.get("jti") == "revoked":
+            raise jwtobs.TokenRejected(jwtobs.Reason.REVOKED, "jti")
+        return verified
+
+    def own(token: str) -> Any:
+        raise jwtobs.TokenRejected(jwtobs.Reason.REVOKED, "jti")
+
+    public = keys.good.private.public_key()
+    no_claims = jwtobs.wrap(lambda t: jwt.PyJWS().decode(t, public, algorithms=["RS256"]), library="pyjwt")
+    cases = [
+        (revoking, keys.token(jti="revoked"), "JWT_REVOKED", [("accepted", None), ("rejected", "JWT_REVOKED")]),
+        (own, keys.token(), "JWT_REVOKED", [("rejected", "JWT_REVOKED")]),
+        (no_claims, keys.token(), "JWT_VALIDATOR_ERROR", [("accepted", None), ("rejected", "JWT_VALIDATOR_ERROR")]),
+        (verifier.verify, keys.token(exp=1), "JWT_EXPIRED", [("rejected", "JWT_EXPIRED")]),
+        (_wrapped(keys), keys.token(exp=1), "JWT_EXPIRED", [("rejected", "JWT_EXPIRED")]),
+        (_wrapped(keys, "native"), keys.token(exp=1), "JWT_EXPIRED", [("rejected", "JWT_EXPIRED")]),
+    ]
+    for authenticator, token, reason, want in cases:
+        stack.events.clear()
+        denied = _denied(BearerAuth(authenticator), [f"Bearer {token}"])
+        assert denied.denial.status == 401 and denied.denial.reason is not None
+        assert denied.denial.reason.value == reason
+        jwtobs.flush()
+        assert [(e.outcome, e.reason) for e in _events(stack)] == want, authenticator
+
+
 def test_principal() -> None:
     p = principal_from(
         {"sub": "svc", "client_id": "svc", "scp": ["a", "b"], "roles": ["admin"], "org": "acme"}, tenant_claim="org"
