@@ -334,6 +334,8 @@ def encode_lines(records: Sequence[ValidationEvent | KeySetChange]) -> bytes:
 
 
 _OPEN_SINKS: weakref.WeakSet[JsonlSink] = weakref.WeakSet()
+#: how long :meth:`JsonlSink.flush` (and its close at process exit) waits for a write in progress
+FLUSH_WAIT: Final = 10.0
 
 
 def _flush_open_sinks() -> None:
@@ -498,48 +500,66 @@ class JsonlSink:
         while not self._closed:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            self.flush()
+            with self._lock:
+                self._write_locked()
 
     def flush(self) -> None:
-        """Write every buffered event now (called by the writer thread, :func:`jwtobs.flush`, close)."""
-        with self._lock:
-            buf, batch = self._buffer, []
-            while True:  # popleft is atomic: an event appended concurrently is never lost
-                try:
-                    batch.append(buf.popleft())
-                except IndexError:
-                    break
-            if not batch:
-                return
-            # JSON lines from extend() as they are; runs of records encoded at once, in order
-            parts: list[bytes] = []
-            records: list[ValidationEvent | KeySetChange] = []
-            count = in_lines = 0
-            for item in batch:
-                if type(item) is bytes:
-                    parts.append(item)
-                    n = item.count(b"\n")  # one newline per JSON line (JSON text never holds a raw one)
-                    count += n
-                    in_lines += n - 1
-                else:
-                    records.append(item)  # type: ignore[arg-type]
-                    count += 1
-            if in_lines:
-                with self._count_lock:
-                    self._in_lines -= in_lines
+        """Write every buffered event now (:func:`jwtobs.flush`, close). Waits at most :data:`FLUSH_WAIT` seconds
+        for a write in progress (a pipe whose reader stopped blocks it): then warns and returns, the events still
+        buffered (the writer thread writes them when it can)."""
+        if not self._lock.acquire(timeout=FLUSH_WAIT):
+            _log.warning(
+                "jwtobs: flushing events to %s gave up after %.0f s: a write has not returned (a pipe whose reader "
+                "stopped?); %d events wait",
+                self.path,
+                FLUSH_WAIT,
+                self.waiting,
+            )
+            return
+        try:
+            self._write_locked()
+        finally:
+            self._lock.release()
+
+    def _write_locked(self) -> None:
+        """Write every buffered event (the caller holds ``_lock``)."""
+        buf, batch = self._buffer, []
+        while True:  # popleft is atomic: an event appended concurrently is never lost
             try:
-                if records:
-                    parts = _in_order(batch, parts, records)
-                data = parts[0] if len(parts) == 1 else b"".join(parts)
-                fd = self._open()
-                view = memoryview(data)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-                self.written += count
-            except Exception as exc:  # never break the caller's request
-                self.dropped += count
-                self._warn(exc)
+                batch.append(buf.popleft())
+            except IndexError:
+                break
+        if not batch:
+            return
+        # JSON lines from extend() as they are; runs of records encoded at once, in order
+        parts: list[bytes] = []
+        records: list[ValidationEvent | KeySetChange] = []
+        count = in_lines = 0
+        for item in batch:
+            if type(item) is bytes:
+                parts.append(item)
+                n = item.count(b"\n")  # one newline per JSON line (JSON text never holds a raw one)
+                count += n
+                in_lines += n - 1
+            else:
+                records.append(item)  # type: ignore[arg-type]
+                count += 1
+        if in_lines:
+            with self._count_lock:
+                self._in_lines -= in_lines
+        try:
+            if records:
+                parts = _in_order(batch, parts, records)
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            fd = self._open()
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            self.written += count
+        except Exception as exc:  # never break the caller's request
+            self.dropped += count
+            self._warn(exc)
 
     def _open(self) -> int:
         try:
@@ -563,10 +583,14 @@ class JsonlSink:
         self._closed = True
         self._wake.set()
         self.flush()
-        with self._lock:
+        if not self._lock.acquire(timeout=FLUSH_WAIT):  # (a write that does not return keeps its descriptor)
+            return
+        try:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+        finally:
+            self._lock.release()
 
     def __repr__(self) -> str:
         return f"JsonlSink({self.path!r})"

@@ -603,8 +603,17 @@ def _drain_for_flush() -> None:
     started yet, or a forked child's), here."""
     q = _queue
     thread = q.thread
+    if thread is not None and threading.current_thread() is thread:
+        return  # a sink flushing from the builder thread, amid the drain it is part of (would wait on itself)
     if thread is None or not thread.is_alive() or not _foreign_sinks():
-        q.drain()  # (jwtobs's own sinks buffer and never block: here, without a hand-over, ~50 us less)
+        # (jwtobs's own sinks buffer and never block: here, without a hand-over, ~50 us less; bounded all the same:
+        # the builder may still be inside a sink of a configuration replaced since)
+        if q.drain(wait=FLUSH_WAIT) < 0:
+            _log.warning(
+                "jwtobs: flush gave up after %.0f s: a sink has not returned (%d records are not written yet)",
+                FLUSH_WAIT,
+                queued(),
+            )
         return
     deadline = time.monotonic() + FLUSH_WAIT
     # done when nothing waits and the builder holds no batch (records leave the queue only under its lock)

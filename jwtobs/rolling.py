@@ -82,30 +82,29 @@ class RollingJsonlSink(JsonlSink):
         """Buffer the records of :meth:`extend` as they are (each goes to the partition of its own hour)."""
         self._buffer.extend(records)
 
-    def flush(self) -> None:
-        """Write every buffered event now, each into the partition of its hour."""
-        with self._lock:
-            buf = self._buffer
-            groups: dict[str, list[bytes]] = {}
-            n = 0
-            while True:  # popleft is atomic: an event appended concurrently is never lost
-                try:
-                    e = buf.popleft()
-                except IndexError:
-                    break
-                assert not isinstance(e, bytes)  # (only JsonlSink._take buffers JSON lines)
-                groups.setdefault(self._hour(e.time), []).append((e.to_json() + "\n").encode("utf-8"))
-                n += 1
-            for partition, lines in groups.items():
-                try:
-                    self._write(partition, lines)
-                    self.written += len(lines)
-                except Exception as exc:  # never break the caller's request
-                    self.dropped += len(lines)
-                    self._close_fd()
-                    if not self._warned:
-                        self._warned = True
-                        self._log_drop(exc)
+    def _write_locked(self) -> None:
+        """Write every buffered event, each into the partition of its hour (the caller holds ``_lock``)."""
+        buf = self._buffer
+        groups: dict[str, list[bytes]] = {}
+        n = 0
+        while True:  # popleft is atomic: an event appended concurrently is never lost
+            try:
+                e = buf.popleft()
+            except IndexError:
+                break
+            assert not isinstance(e, bytes)  # (only JsonlSink._take buffers JSON lines)
+            groups.setdefault(self._hour(e.time), []).append((e.to_json() + "\n").encode("utf-8"))
+            n += 1
+        for partition, lines in groups.items():
+            try:
+                self._write(partition, lines)
+                self.written += len(lines)
+            except Exception as exc:  # never break the caller's request
+                self.dropped += len(lines)
+                self._close_fd()
+                if not self._warned:
+                    self._warned = True
+                    self._log_drop(exc)
 
     def _log_drop(self, exc: BaseException) -> None:
         logging.getLogger("jwtobs").warning(

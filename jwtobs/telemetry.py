@@ -419,9 +419,17 @@ class Telemetry:
         if mp is self._mp:
             return
         self._mp = mp
-        self._metrics_on = meter_enabled(mp)
-        if not self._metrics_on:
+        self._metrics_on = False
+        if not meter_enabled(mp):
             return
+        try:
+            self._make_instruments(mp)
+        except Exception as exc:  # a provider whose get_meter or instruments raise: no metrics, counted
+            self._metrics_failed(exc)
+            return
+        self._metrics_on = True
+
+    def _make_instruments(self, mp: Any) -> None:
         meter = mp.get_meter(SCOPE, __version__)
         self.meter = meter
         self._duration = meter.create_histogram(
@@ -481,22 +489,29 @@ class Telemetry:
                 return 0
             batch = pending[:k]
             del pending[:k]
-            # each histogram's measurements in one replay (the SDK finds each attribute set's aggregation once);
-            # the fields taken by strided slices (C loops): attribute sets, durations, times, exps
-            attrs_all = batch[0::4]
-            self._replay_duration(batch[1::4], attrs_all, self._metrics_failed)
-            # an accepted token far from its exp is not recorded (see _expiry_measurement)
-            near = -NEAR_EXPIRY_S
-            amounts, expiry_attrs = [], []
-            for attrs, t, exp in zip(attrs_all, batch[2::4], batch[3::4], strict=True):
-                if exp is not None and (t - exp >= near or attrs[ATTR_OUTCOME] != "accepted"):
-                    m = self._expiry_measurement(attrs, t, exp)
-                    if m is not None:
-                        amounts.append(m[0])
-                        expiry_attrs.append(m[1])
-            if amounts:
-                self._replay_expiry(amounts, expiry_attrs, self._metrics_failed)
+            try:
+                self._replay(batch)
+            except Exception as exc:  # (flush() and configure() drain too: nothing may raise into them)
+                self._metrics_failed(exc)
         return k // 4
+
+    def _replay(self, batch: list[Any]) -> None:
+        """Replay one batch of buffered measurements into the SDK instruments."""
+        # each histogram's measurements in one replay (the SDK finds each attribute set's aggregation once);
+        # the fields taken by strided slices (C loops): attribute sets, durations, times, exps
+        attrs_all = batch[0::4]
+        self._replay_duration(batch[1::4], attrs_all, self._metrics_failed)
+        # an accepted token far from its exp is not recorded (see _expiry_measurement)
+        near = -NEAR_EXPIRY_S
+        amounts, expiry_attrs = [], []
+        for attrs, t, exp in zip(attrs_all, batch[2::4], batch[3::4], strict=True):
+            if exp is not None and (t - exp >= near or attrs[ATTR_OUTCOME] != "accepted"):
+                m = self._expiry_measurement(attrs, t, exp)
+                if m is not None:
+                    amounts.append(m[0])
+                    expiry_attrs.append(m[1])
+        if amounts:
+            self._replay_expiry(amounts, expiry_attrs, self._metrics_failed)
 
     def _metrics_failed(self, exc: BaseException) -> None:
         """A meter that raised: counted, the other measurements still go."""

@@ -206,6 +206,96 @@ print(f"flush {time.monotonic() - t0:.1f}", flush=True)
     assert time.monotonic() - t0 < 30
 
 
+def test_replacing_a_configuration_whose_sink_blocks_is_bounded_too(tmp_path: Any) -> None:
+    """configure() / reset() / exit after a blocking application sink was replaced by jwtobs's own: the builder
+    may still be inside the old sink, and the flush they run waits at most FLUSH_WAIT (before: the new
+    configuration had no application sink, so it waited on the builder's lock without end: a probe killed the
+    process after 60 s)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import threading, time, jwt, jwtobs
+from jwtobs import config, pipeline
+pipeline.FLUSH_WAIT = 1.0
+gate = threading.Event()
+jwtobs.configure(sinks=[lambda record: gate.wait()], fingerprint_key="k" * 16, from_env=False, defer=True)
+decode = jwtobs.wrap(jwt.decode)
+secret = b"s" * 32
+for i in range(20):
+    decode(jwt.encode({{"sub": str(i)}}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
+jwtobs.flush()  # gives up: the builder is inside the sink
+t0 = time.monotonic()
+jwtobs.configure(events_path={str(tmp_path / "e.jsonl")!r}, fingerprint_key="k" * 16, from_env=False, defer=True)
+config.reset()
+print(f"replaced {{time.monotonic() - t0:.0f}}", flush=True)
+"""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "JWTOBS_DEFER"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("replaced 1", "replaced 2", "replaced 3"), out.stdout
+    assert out.stderr.count("flush gave up after 1 s") >= 3, out.stderr  # flush, configure, reset (and exit)
+
+
+def test_an_events_file_that_is_a_stalled_pipe_hangs_neither_flush_nor_exit(tmp_path: Any) -> None:
+    """events_path on a FIFO whose reader stopped reading (a stuck log shipper): the writer thread blocks in
+    write(); jwtobs.flush() and the exit's flush wait for it at most events.FLUSH_WAIT, warn and return (before:
+    without end, holding the process at exit)."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # open, never read: the pipe fills up
+    try:
+        script = f"""
+import time, jwt, jwtobs
+from jwtobs import events
+events.FLUSH_WAIT = 1.0
+jwtobs.configure(events_path={str(fifo)!r}, fingerprint_key="k" * 16, from_env=False, defer=True)
+decode = jwtobs.wrap(jwt.decode)
+secret = b"s" * 32
+for i in range(3000):  # ~1.5 MB of events: far more than a pipe holds
+    decode(jwt.encode({{"sub": str(i)}}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
+t0 = time.monotonic()
+jwtobs.flush()
+jwtobs.flush()
+print(f"flushed {{time.monotonic() - t0:.0f}}", flush=True)
+"""
+        env = {k: v for k, v in os.environ.items() if k != "JWTOBS_DEFER"}
+        t0 = time.monotonic()
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() in ("flushed 1", "flushed 2", "flushed 3"), out.stdout
+        assert "gave up after 1 s: a write has not returned" in out.stderr, out.stderr
+        assert time.monotonic() - t0 < 40
+    finally:
+        os.close(reader)
+
+
+def test_a_sink_that_flushes_does_not_stall_the_builder() -> None:
+    """A sink calling jwtobs.flush() runs on the builder thread, inside the drain that flush would wait for:
+    it returns at once (before: 10 s and a "flush gave up" warning per event)."""
+    import threading
+
+    delivered: list[Any] = []
+
+    def flushing(record: Any) -> None:
+        delivered.append(record)
+        jwtobs.flush()
+
+    jwtobs.configure(sinks=[flushing], fingerprint_key="k" * 16, from_env=False, defer=True)
+    decode = jwtobs.wrap(jwt.decode)
+    secret = b"s" * 32
+    for i in range(3):
+        decode(jwt.encode({"sub": str(i)}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
+    t0 = time.monotonic()
+    jwtobs.flush()
+    assert time.monotonic() - t0 < 5 and len(delivered) == 3
+    assert any(t.name == "jwtobs-events" for t in threading.enumerate())
+
+
 def test_a_sink_raising_a_base_exception_does_not_end_the_builder_thread() -> None:
     """A sink raising a BaseException that is not an Exception (a gevent Timeout, CancelledError) once: the
     builder thread warned and went on; before, it ended and no later validation was ever built."""

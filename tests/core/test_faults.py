@@ -202,6 +202,41 @@ def test_a_raising_meter_is_counted_and_spans_stay_on(keys: Keys) -> None:
     assert state.telemetry.failures() == {"metrics": 4}
 
 
+class _NoMeterProvider:
+    """A provider whose get_meter raises (an SDK misconfigured, a vendor shim)."""
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("no meter")
+
+
+class _NoHistogramMeter(_BrokenMeter):
+    def create_histogram(self, *args: Any, **kwargs: Any) -> _BrokenInstrument:
+        raise RuntimeError("no histogram")
+
+
+class _NoHistogramProvider:
+    def get_meter(self, *args: Any, **kwargs: Any) -> _NoHistogramMeter:
+        return _NoHistogramMeter()
+
+
+@pytest.mark.parametrize("provider", [_NoMeterProvider, _NoHistogramProvider, lambda: "not a meter provider"])
+@pytest.mark.parametrize("defer", [True, False])
+def test_a_meter_provider_that_cannot_make_instruments_breaks_no_flush(keys: Keys, provider: Any, defer: bool) -> None:
+    """get_meter or create_histogram raising (or no provider at all): no metrics, counted; validations, events,
+    jwtobs.flush() and the next configure() go on. Before: flush() and configure() raised AttributeError
+    ('Telemetry' object has no attribute '_replay_duration') into the caller."""
+    events: list[ValidationEvent | KeySetChange] = []
+    state = jwtobs.configure(
+        meter_provider=provider(), sinks=[events.append], fingerprint_key="k" * 16, from_env=False, defer=defer
+    )
+    _decode_ok(keys, 3)
+    jwtobs.flush()
+    assert len(events) == 3
+    assert set(state.telemetry.failures()) <= {"metrics"} and state.telemetry.failures().get("metrics", 0) >= 1
+    jwtobs.configure(fingerprint_key="k" * 16, from_env=False)
+    jwtobs.flush()
+
+
 def test_each_failing_sink_is_logged_once_and_counted(keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
     good: list[ValidationEvent | KeySetChange] = []
 
