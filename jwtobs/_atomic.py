@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,15 @@ def replaced_atomically(path: str | os.PathLike[str], mode: str = "w", **open_kw
     block) removes the temporary file and leaves an existing ``path`` as it was. The temporary file is created new
     (``O_EXCL``: never another file) with mode 0o666 less the umask, as a plain ``open()`` would."""
     out = Path(path)
-    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        kind = os.lstat(out).st_mode
+    except FileNotFoundError:
+        kind = None
+    if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISLNK(kind)):
+        # a device, pipe or socket: renaming over it would put a regular file in its place (/dev/null as root)
+        raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket): not replaced", str(out))
+    # (the name's first 40 characters: a legal name of 242-255 bytes must still leave room for the suffix)
+    tmp = out.with_name(f".{out.name[:40]}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(fd, mode, **open_kw) as f:

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -497,6 +498,16 @@ def test_scrub_gzip_and_refusals(tmp_path: Path, tokens: dict[str, str], capsys:
     assert tokens["rs256"].encode() not in plain_out.read_bytes()
     assert main(["scrub", str(tmp_path / "missing.log"), str(tmp_path / "m.out")]) == 2
     assert main(["scrub", str(plain), str(tmp_path / "no" / "dir" / "x.log")]) == 2
+    # OUT a device, pipe or socket: refused, even with --force (before, the rename put a regular file in the
+    # place of the node: "jwtobs scrub --force x.log /dev/null" as root replaced /dev/null)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    capsys.readouterr()
+    assert main(["scrub", "--force", str(plain), str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    # a legal OUT name of 250 bytes (its temporary file's name used to pass the 255-byte limit)
+    long_out = tmp_path / ("o" * 246 + ".log")
+    assert main(["scrub", str(plain), str(long_out)]) == 0 and long_out.is_file()
     # a truncated gzip input leaves no partial output behind
     cut = tmp_path / "cut.gz"
     data = gzip.compress(("\n".join(f"Bearer {tokens['rs256']} {i}" for i in range(20000)) + "\n").encode())

@@ -568,6 +568,8 @@ def scrub_file(
             raise ScanProblem(dst, "is the input file: scrub never writes in place")
         if os.path.isdir(dst):
             raise ScanProblem(dst, "is a directory")
+        if not os.path.islink(dst) and not os.path.isfile(dst):
+            raise ScanProblem(dst, "not a regular file (a device, pipe or socket): scrub writes regular files only")
         if not force:
             raise ScanProblem(dst, "exists (use --force to overwrite)")
     out_dir = os.path.dirname(os.path.abspath(dst))
