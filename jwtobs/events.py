@@ -343,7 +343,16 @@ def _flush_open_sinks() -> None:
         sink.close()
 
 
+def _forget_in_child() -> None:
+    """A forked child starts with its parent's buffered events, which the parent writes: the child forgets them
+    (it wrote every one a second time at its exit) and starts its own locks and writer."""
+    for sink in list(_OPEN_SINKS):
+        sink._after_fork()
+
+
 atexit.register(_flush_open_sinks)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 _log = logging.getLogger("jwtobs")
 
@@ -417,6 +426,15 @@ class JsonlSink:
         except OSError as exc:  # a read-only filesystem, a missing mount: retried at every write
             self._warn(exc)
         _OPEN_SINKS.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (:func:`_forget_in_child`): the parent's buffer is the parent's to write."""
+        self._buffer.clear()
+        self._in_lines = 0
+        self._count_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
 
     def _makedirs(self) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)

@@ -182,8 +182,8 @@ def record(
             detail,
             tenant,
         )
-    except Exception as exc:  # pragma: no cover - defensive
-        _failed(state, "event", exc)
+    except Exception as exc:  # a clock that raises...: this validation's record is lost, and counted as such
+        _failed(state, "event", exc, lost=1)
         return None
     if st.defer:
         _queue.put(item)
@@ -259,8 +259,8 @@ def _observed(
             items += item  # the fields, flat (a list.extend): the tuple is freed now (no GC-tracked object per record)
         else:
             _queue.put(item)
-    except Exception as exc:  # pragma: no cover - defensive
-        _failed(None, "event", exc)
+    except Exception as exc:  # a clock that raises...: this validation's record is lost, and counted as such
+        _failed(None, "event", exc, lost=1)
 
 
 #: ``observed(site, token, claims, start_ns, end_ns, outcome="accepted", peek=None, reason=None, detail=None)``:
@@ -276,10 +276,26 @@ observed: Final = _observed
 accepted: Final = _observed
 
 
-def _failed(state: config.State | None, component: str, exc: BaseException) -> None:
+_UNCONFIGURED_WARNED: list[bool] = [False]
+
+
+def _failed(state: config.State | None, component: str, exc: BaseException, lost: int = 0) -> None:
+    """Count a failure of ``component`` (and ``lost`` records that will never reach a sink because of it)."""
     try:
-        (state if state is not None else config.current()).telemetry.failed(component, exc)
-    except Exception:  # pragma: no cover - the configuration itself is broken: nothing left to count with
+        telemetry = (state if state is not None else config.current()).telemetry
+        telemetry.failed(component, exc)
+        if lost:
+            telemetry.lost(lost)
+    except Exception as broken:  # the configuration itself cannot be built: nothing left to count with
+        if not _UNCONFIGURED_WARNED[0]:
+            # (a bad JWTOBS_* variable: every validation still runs, none is recorded; say so once, loudly)
+            _UNCONFIGURED_WARNED[0] = True
+            _log.warning(
+                "jwtobs: no configuration can be built (%s: %s); validations are unaffected but NO event, span or "
+                "metric is recorded until it is fixed",
+                type(broken).__name__,
+                str(broken)[:200],
+            )
         _log.debug("jwtobs: %s failed", component, exc_info=True)
 
 
@@ -547,8 +563,11 @@ class _Queue:
                 self.drain()
             except BaseException as exc:  # a sink's CancelledError, gevent Timeout, SystemExit...: not meant for
                 # this thread; the thread ending would leave every later record unbuilt (sinks' Exceptions are
-                # counted where they are called)
-                _log.warning("jwtobs: a sink raised %s; the rest of its batch of events is lost", type(exc).__name__)
+                # counted where they are called; the batch is counted lost by drain)
+                name = type(exc).__name__
+                if name not in _WARNED_BASE:
+                    _WARNED_BASE.add(name)
+                    _log.warning("jwtobs: a sink raised %s; the rest of its batch of events is lost (counted)", name)
             self.idle.set()
 
     def drain(self, wait: float | None = None) -> int:
@@ -564,10 +583,31 @@ class _Queue:
                     return n
                 batch = items[:k]
                 del items[:k]  # (producers only append after index k meanwhile)
-                _process_batch(batch)
+                try:
+                    _process_batch(batch)
+                except BaseException as exc:  # not an Exception (those are counted per sink): the batch is lost
+                    _lost_batch(batch, exc)
+                    raise
                 n += k // width
         finally:
             self.lock.release()
+
+
+#: BaseException classes a sink raised on the builder thread, warned about once each
+_WARNED_BASE: set[str] = set()
+
+
+def _lost_batch(batch: list[Any], exc: BaseException) -> None:
+    """Count every record of ``batch`` as lost with its configuration (a sink raised a BaseException amid it:
+    which sinks had which of its events is not known, so all count; the JSONL sink had none of them)."""
+    per_state: dict[int, tuple[config.State, int]] = {}
+    for i in range(0, len(batch), RECORD_WIDTH):
+        first = batch[i]
+        st = first.state if type(first) is _KeySetItem else first
+        key = id(st)
+        per_state[key] = (st, per_state.get(key, (st, 0))[1] + 1)
+    for st, n in per_state.values():
+        _failed(st, "sink", exc, lost=n)
 
 
 class _QueueFull(Exception):

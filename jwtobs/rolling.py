@@ -65,9 +65,7 @@ class RollingJsonlSink(JsonlSink):
             raise ValueError("max_bytes must be positive")
         self.max_bytes = int(max_bytes)
         self.prefix = _safe(prefix)
-        host, ms = _safe(socket.gethostname()), time.time_ns() // 1_000_000
-        self._stem = f"{self.prefix}-{host}-{os.getpid()}-{ms}-{secrets.token_hex(3)}"
-        self.files = 0
+        self._new_stem()
         self._partition: str | None = None  # the open file's partition
         self._size = 0
         self._hour_cache: tuple[int, str] = (-1, "")
@@ -81,6 +79,18 @@ class RollingJsonlSink(JsonlSink):
     def _take(self, records: list[ValidationEvent] | list[ValidationEvent | KeySetChange]) -> None:
         """Buffer the records of :meth:`extend` as they are (each goes to the partition of its own hour)."""
         self._buffer.extend(records)
+
+    def _new_stem(self) -> None:
+        """This process's file names: host, pid, start time and a random part (replicas share the directory)."""
+        host, ms = _safe(socket.gethostname()), time.time_ns() // 1_000_000
+        self._stem = f"{self.prefix}-{host}-{os.getpid()}-{ms}-{secrets.token_hex(3)}"
+        self.files = 0
+
+    def _after_fork(self) -> None:
+        """A forked child writes files of its own (its pid in their names), never its parent's open one."""
+        super()._after_fork()
+        self._close_fd()
+        self._new_stem()
 
     def _write_locked(self) -> None:
         """Write every buffered event, each into the partition of its hour (the caller holds ``_lock``)."""

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import jwt
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -296,6 +297,46 @@ def test_a_sink_that_flushes_does_not_stall_the_builder() -> None:
     assert any(t.name == "jwtobs-events" for t in threading.enumerate())
 
 
+@pytest.mark.parametrize("sink", ["events_path", "events_dir"])
+def test_a_forked_child_writes_no_event_of_its_parent(tmp_path: Any, sink: str) -> None:
+    """os.fork() while the JSONL sink holds built, unwritten events (up to ~1 s after each batch): the parent writes
+    them, the child forgets them and writes only its own, into files of its own (a rolled directory names files by
+    pid). Before: the child wrote the parent's 100 buffered events again at its exit (201 lines for 101)."""
+    import os
+    import subprocess
+    import sys
+
+    where = tmp_path / ("e.jsonl" if sink == "events_path" else "events")
+    script = f"""
+import collections, json, os, pathlib, sys, time, jwt, jwtobs
+st = jwtobs.configure({sink}={str(where)!r}, fingerprint_key="k" * 16, from_env=False, defer=True)
+decode = jwtobs.wrap(jwt.decode)
+secret = b"s" * 32
+for i in range(100):
+    decode(jwt.encode({{"sub": "p", "jti": f"parent-{{i}}"}}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
+deadline = time.monotonic() + 10
+while st.sinks[0].waiting < 100 and time.monotonic() < deadline:  # handed to the sink, not written yet
+    time.sleep(0.01)
+assert st.sinks[0].waiting == 100, st.sinks[0].waiting
+pid = os.fork()
+if pid == 0:
+    decode(jwt.encode({{"sub": "c", "jti": "child"}}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
+    sys.exit(0)
+os.waitpid(pid, 0)
+jwtobs.flush()
+root = pathlib.Path({str(where)!r})
+files = [root] if root.is_file() else sorted(root.rglob("*.jsonl"))
+lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+print(len(lines), len({{e["jti_hash"] for e in lines}}), len(files))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "JWTOBS_DEFER"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    lines, distinct, files = map(int, out.stdout.split())
+    assert (lines, distinct) == (101, 101)
+    assert files == (1 if sink == "events_path" else 2)  # a rolled directory: the child's own file
+
+
 def test_a_sink_raising_a_base_exception_does_not_end_the_builder_thread() -> None:
     """A sink raising a BaseException that is not an Exception (a gevent Timeout, CancelledError) once: the
     builder thread warned and went on; before, it ended and no later validation was ever built."""
@@ -314,7 +355,7 @@ def test_a_sink_raising_a_base_exception_does_not_end_the_builder_thread() -> No
             raise Stop
         got.append(record)
 
-    jwtobs.configure(sinks=[sink], fingerprint_key=b"k" * 32, from_env=False, defer=True)
+    state = jwtobs.configure(sinks=[sink], fingerprint_key=b"k" * 32, from_env=False, defer=True)
     decode = jwtobs.wrap(jwt.decode)
     secret = b"s" * 32
     for i in range(3):
@@ -323,6 +364,27 @@ def test_a_sink_raising_a_base_exception_does_not_end_the_builder_thread() -> No
         jwtobs.flush()
     assert pipeline._queue.thread is not None and pipeline._queue.thread.is_alive()
     assert len(got) == 2 and threading.active_count() >= 2
+    # the lost record is counted (before: 0 dropped, no failure: a sink's KeyboardInterrupt lost 100 silently)
+    assert state.telemetry.events_dropped() == 1 and state.telemetry.failures() == {"sink": 1}
+
+
+def test_a_clock_that_raises_loses_records_counted() -> None:
+    """configure(clock=...) raising: the validation is unaffected, its record lost and counted as dropped (before:
+    a failure was counted, events_dropped stayed 0)."""
+
+    def clock() -> float:
+        raise OSError("no time")
+
+    for defer in (True, False):
+        got: list[Any] = []
+        state = jwtobs.configure(
+            sinks=[got.append], fingerprint_key=b"k" * 32, from_env=False, defer=defer, clock=clock
+        )
+        secret = b"s" * 32
+        for _ in range(3):
+            jwtobs.wrap(jwt.decode)(jwt.encode({"sub": "u"}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
+        jwtobs.flush()
+        assert got == [] and state.telemetry.events_dropped() == 3 and state.telemetry.failures() == {"event": 3}
 
 
 def test_resetting_the_configuration_builds_none_from_the_environment() -> None:

@@ -237,6 +237,32 @@ def test_a_meter_provider_that_cannot_make_instruments_breaks_no_flush(keys: Key
     jwtobs.flush()
 
 
+def test_a_bad_environment_is_said_once_and_changes_no_verdict(
+    keys: Keys, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JWTOBS_FINGERPRINT_KEY too short: no configuration can be built, so nothing is recorded (nor counted:
+    there is nothing to count with). Validations are unaffected and a warning says it once (before: a debug
+    line only; every event was lost without a sign)."""
+    from jwtobs import config, pipeline
+
+    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", "k3y!")
+    monkeypatch.setattr(pipeline, "_UNCONFIGURED_WARNED", [False])
+    config.reset()
+    decode = jwtobs.wrap(jwt.decode)
+    with caplog.at_level(logging.WARNING, logger="jwtobs"):
+        for _ in range(3):
+            assert decode(jwt.encode(claims(), keys.hmac, algorithm="HS256"), keys.hmac, algorithms=["HS256"],
+                          audience=AUD)["sub"]  # fmt: skip
+            with pytest.raises(jwt.ExpiredSignatureError):
+                decode(jwt.encode(claims(exp=1), keys.hmac, algorithm="HS256"), keys.hmac, algorithms=["HS256"],
+                       audience=AUD)  # fmt: skip
+        jwtobs.flush()
+    said = [r.getMessage() for r in caplog.records if "no configuration can be built" in r.getMessage()]
+    assert len(said) == 1 and "JWTOBS_FINGERPRINT_KEY" in said[0] and "k3y!" not in said[0]  # (never the key)
+    monkeypatch.delenv("JWTOBS_FINGERPRINT_KEY")
+    config.reset()
+
+
 def test_each_failing_sink_is_logged_once_and_counted(keys: Keys, caplog: pytest.LogCaptureFixture) -> None:
     good: list[ValidationEvent | KeySetChange] = []
 
