@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 import os
 import random
@@ -16,6 +17,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -745,7 +748,9 @@ def test_credential_longer_than_the_context_fails_closed(tmp_path: Path, tokens:
     assert [f.kind for f in sc.scan_file(str(src), rep)].count(scan.FAILED_KIND) >= 1
 
 
-def test_scan_standard_input_plain_and_gzip(tmp_path: Path, tokens: dict[str, str]) -> None:
+def test_scan_standard_input_plain_and_gzip(
+    tmp_path: Path, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``jwtobs scan -`` reads a pipe (``kubectl logs ... | jwtobs scan -``), gzip included."""
     text = f"ok\nAuthorization: Bearer {tokens['es256']}\n".encode()
     env = {**os.environ, "JWTOBS_FINGERPRINT_KEY": KEY}
@@ -757,6 +762,24 @@ def test_scan_standard_input_plain_and_gzip(tmp_path: Path, tokens: dict[str, st
     r = subprocess.run([*cmd, "-"], input=b"", capture_output=True, env=env, timeout=120, check=False)
     assert r.returncode == 0
     assert main(["scrub", "-", str(tmp_path / "x.log")]) == 2
+    # a pipe whose first write is one byte (a slow producer): the head is read up to 8 KiB before deciding gzip
+    # or binary (before: the gzip read as text from its first byte, 0 findings, exit 0)
+    for data in (text, gzip.compress(text), b"ok\n" * 5000 + text):
+        r_fd, w_fd = os.pipe()
+        os.write(w_fd, data[:1])
+
+        def rest(w_fd: int = w_fd, data: bytes = data) -> None:
+            time.sleep(0.3)
+            with os.fdopen(w_fd, "wb") as w:
+                w.write(data[1:])
+
+        writer = threading.Thread(target=rest)
+        writer.start()
+        with os.fdopen(r_fd, "rb") as pipe:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(pipe))
+            found = list(scan.Scanner().scan_file("-", scan.ScanReport()))
+        writer.join()
+        assert [f.kind for f in found] == ["jwt"], data[:10]
 
 
 @pytest.mark.skipif(not HAVE_HYPERSCAN, reason="hyperscan not installed")

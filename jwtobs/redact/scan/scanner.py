@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+import io
 import os
 import stat
 import sys
@@ -42,6 +43,45 @@ class Writer(Protocol):
 
 
 # -- the scanner -----------------------------------------------------------------------------------------------
+def _read_head(stream: IO[bytes]) -> bytes:
+    """The first SNIFF bytes of a stream (fewer only at its end): a pipe's first write may be a single byte, and
+    telling gzip or binary input from its first byte alone read compressed data as text (0 findings, exit 0)."""
+    head = bytearray()
+    read = getattr(stream, "read1", stream.read)
+    while len(head) < SNIFF:
+        chunk = read(SNIFF - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return bytes(head)
+
+
+class _HeadThenRest(io.RawIOBase):
+    """A stream whose first bytes were read already (:func:`_read_head`): those, then the rest."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+        self._read1 = getattr(rest, "read1", rest.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._read1(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _after_head(stream: IO[bytes], head: bytes) -> tuple[IO[bytes], bytes]:
+    return io.BufferedReader(_HeadThenRest(head, stream), buffer_size=1 << 20), head
+
+
 class _SalvagingGzip:
     """A gzip stream whose ``read(n)`` returns what decompressed before a corruption: it collects ``read1`` pieces
     (at most 1 MiB each) and keeps an error met after some of them for the next call. ``GzipFile.read(16 MiB)``
@@ -139,11 +179,9 @@ class Scanner:
         return iter(StreamItems(reader, self.block, self.long_line)), consumed
 
     def open(self, path: str) -> tuple[IO[bytes], bytes]:
-        if path == STDIN:  # not seekable: peek at the head
+        if path == STDIN:  # not seekable: its head is read (up to SNIFF bytes or its end) and read again first
             stdin = sys.stdin.buffer
-            peek = getattr(stdin, "peek", None)
-            data = peek(SNIFF)[:SNIFF] if callable(peek) else b""
-            return stdin, data
+            return _after_head(stdin, _read_head(stdin))
         try:
             # unbuffered: blocks of 16 MiB are read straight into their bytes (buffered reading costs 0.026 instead
             # of 0.020 s CPU per 120 MB; gzip adds its own buffer)
