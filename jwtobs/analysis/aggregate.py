@@ -255,6 +255,16 @@ def _cont(
     return out, seen, paced
 
 
+#: NumericDates at or beyond this magnitude are no dates (jwtobs's own events never hold one: pipeline.claim_int);
+#: a file edited or written by something else may: they count as missing (both engines)
+_MAX_DATE: Final = float(1 << 53)
+
+
+def _numeric_date(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+    values = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.abs(values) < _MAX_DATE, values, np.nan)
+
+
 def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     """The per-minute aggregates of ``events`` (a frame from :func:`jwtobs.analysis.load_events`)."""
     if events.empty:
@@ -262,8 +272,8 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     df = events
     accepted = (df["outcome"] == "accepted").fillna(False).astype(bool)
     t = _seconds(df["time"])
-    exp = df["exp"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    nbf = df["nbf"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    exp = _numeric_date(df["exp"])
+    nbf = _numeric_date(df["nbf"])
     frame = pd.DataFrame(
         {
             "minute": df["time"].dt.floor("min"),

@@ -818,7 +818,7 @@ def _rotation_row(
     )
     if first is not None and first < seg.i0:
         acc = ctx.acc[(ctx.acc["issuer"] == iss) & (ctx.acc["kid"] == kid) & (ctx.acc["i"] < seg.i0)]
-        valid_until = max(int(acc["max_exp"].max(skipna=True) or 0), int(g["max_exp"].max(skipna=True) or 0))
+        valid_until = max(_max_int(acc["max_exp"]), _max_int(g["max_exp"]))
         last_ok = last if last is not None and last < seg.i0 else seg.i0
         gone = removed if removed is not None else (ctx.m0 + last_ok) * 60.0
         if valid_until and gone >= valid_until:
@@ -843,8 +843,19 @@ def _rotation_row(
     return []
 
 
+def _max_int(values: pd.Series) -> int:
+    """The largest value as int, 0 when there is none (tokens without ``exp``: every value missing)."""
+    top = values.max(skipna=True)
+    return 0 if top is None or pd.isna(top) else int(top)
+
+
 def _clock(t: float) -> str:
-    return f"{pd.Timestamp(t, unit='s', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"
+    """A UTC time for evidence text; a NumericDate outside what a datetime holds (an ``exp`` in milliseconds, in
+    the year 50000) as its number."""
+    try:
+        return f"{pd.Timestamp(t, unit='s', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"
+    except (ValueError, OverflowError, NotImplementedError):  # pandas' OutOfBoundsDatetime is a ValueError
+        return f"NumericDate {t:.0f} (not a date: milliseconds?)"
 
 
 def leeway(data: pd.DataFrame | Aggregates | _Ctx) -> dict[str, float]:

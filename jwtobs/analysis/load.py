@@ -98,6 +98,27 @@ def is_event_file(p: Path) -> bool:
     return p.suffix in EVENT_SUFFIXES or _ROTATED_JSONL.fullmatch(name) is not None
 
 
+def _files_below(root: Path) -> list[Path]:
+    """Every file below ``root`` (sorted) outside hidden directories (``.git/``, ``.ipynb_checkpoints/``: copies;
+    Spark's ``_temporary/``: partial output). A directory that cannot be read is an :class:`EventsError` naming
+    it: its events would be missing from the analysis without a word."""
+
+    def refuse(exc: OSError) -> None:
+        raise EventsError(f"{exc.filename or root}: cannot read this directory ({_first_line(exc)})")
+
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()  # directories by (device, inode): a symlink back up is walked once
+    for folder, dirs, files in os.walk(root, onerror=refuse, followlinks=True):
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found += (Path(folder) / f for f in files)
+    return sorted(found)
+
+
 def _gz(path: Path) -> bool:
     return path.suffix == ".gz"
 
@@ -108,11 +129,7 @@ def jsonl_files(path: str | Path) -> list[Path]:
     p = Path(path)
     if not p.is_dir():
         return [f for f in event_files(p) if f.suffix != ".parquet"]
-    return sorted(
-        f
-        for f in p.rglob("*")
-        if _ROTATED_JSONL.fullmatch(f.name) and not f.name.startswith((".", "_")) and f.is_file()
-    )
+    return [f for f in _files_below(p) if _ROTATED_JSONL.fullmatch(f.name) and f.is_file()]
 
 
 def event_files(path: str | Path) -> list[Path]:
@@ -121,7 +138,7 @@ def event_files(path: str | Path) -> list[Path]:
     ``x.parquet`` (the simulator's output) yields the Parquet copy only."""
     path = Path(path)
     if path.is_dir():
-        found = [p for p in sorted(path.rglob("*")) if is_event_file(p) and p.is_file()]
+        found = [p for p in _files_below(path) if is_event_file(p) and p.is_file()]
         stems = {p.with_suffix("") for p in found if p.suffix == ".parquet"}
         return [p for p in found if not (p.suffix in (".jsonl", ".json") and p.with_suffix("") in stems)]
     if not path.exists():
@@ -317,6 +334,11 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     for name in _CATEGORIES:
         i = table.schema.get_field_index(name)
         table = table.set_column(i, name, pc.dictionary_encode(table.column(name)))
+    for name in ("iat", "nbf", "exp"):  # NumericDates beyond 2**53 are no dates (pipeline.claim_int): missing
+        col = table.column(name)
+        far = pc.greater_equal(pc.abs(col.cast(pa.float64(), safe=False)), float(1 << 53))
+        if pc.any(far).as_py():
+            table = table.set_column(table.schema.get_field_index(name), name, pc.if_else(far, None, col))
 
     def mapper(t: pa.DataType) -> Any:
         return pd.StringDtype("pyarrow") if t == pa.string() else None
@@ -363,7 +385,8 @@ def _read_changes(path: Path) -> list[dict[str, Any]]:
 def _changes_frame(changes: list[dict[str, Any]]) -> pd.DataFrame:
     cols = ["time", "issuer", "added", "removed", "keys", "service"]
     out = pd.DataFrame.from_records([c for c in changes if c.get("event") == "jwks.keyset_changed"], columns=cols)
-    out["time"] = pd.to_datetime(out["time"], utc=True, format="ISO8601")
+    out["time"] = pd.to_datetime(out["time"], utc=True, format="ISO8601", errors="coerce")
+    out = out[out["time"].notna()]  # (a change without a time says nothing about when the key set changed)
     out["added"] = [list(a) if isinstance(a, list) else [] for a in out["added"]]
     out["removed"] = [list(a) if isinstance(a, list) else [] for a in out["removed"]]
     return out.sort_values("time", kind="stable").reset_index(drop=True)

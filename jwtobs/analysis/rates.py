@@ -33,6 +33,12 @@ def top_reasons(df: pd.DataFrame, n: int = 10, by: str | None = None) -> pd.Data
     return (counts.groupby(by, observed=True).head(n) if by else counts.head(n)).reset_index(drop=True)
 
 
+def _most_common(reasons: pd.Series) -> object:
+    """The most frequent reason of a group, or None when every one is missing (a rejection without a reason)."""
+    counts = reasons.value_counts()
+    return counts.index[0] if len(counts) else None
+
+
 def breakdown(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     """Validations, rejections, rate and the most frequent reason per ``by`` (issuer, kid, client_id, profile...)."""
     keys = [by] if isinstance(by, str) else list(by)
@@ -41,7 +47,7 @@ def breakdown(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     out = frame.groupby(keys, observed=True, dropna=False).agg(total=("rejected", "size"), rejected=("rejected", "sum"))
     out["rate"] = out["rejected"] / out["total"]
     top = (
-        frame[rej].groupby(keys, observed=True, dropna=False)["reason"].agg(lambda s: s.value_counts().index[0])
+        frame[rej].groupby(keys, observed=True, dropna=False)["reason"].agg(_most_common)
         if rej.any()
         else pd.Series(dtype="object")
     )

@@ -13,7 +13,7 @@ from jwtobs._atomic import replaced_atomically
 from jwtobs.analysis.detect import clock_skew
 from jwtobs.analysis.detect import incidents as detect_incidents
 from jwtobs.analysis.evaluate import Score, load_labels, match_incidents
-from jwtobs.analysis.load import EventsError, is_event_file, load_events, load_keyset_changes
+from jwtobs.analysis.load import EventsError, event_files, load_events, load_keyset_changes
 from jwtobs.analysis.rates import breakdown, top_reasons
 from jwtobs.pipeline import CLIENT_CLAIMS
 
@@ -208,7 +208,11 @@ def load_checked(events_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     p = Path(events_path)
     if not p.exists():
         raise ReportInputError(f"{p}: no such file or directory")
-    if p.is_dir() and not any(is_event_file(f) and f.is_file() for f in p.rglob("*")):
+    try:
+        empty = p.is_dir() and not event_files(p)
+    except EventsError as exc:  # (an unreadable directory below p)
+        raise ReportInputError(str(exc)) from exc
+    if empty:
         raise ReportInputError(f"{p}: directory holds no events files (*.jsonl, *.jsonl.gz, *.parquet)")
     try:
         df = load_events(p)
