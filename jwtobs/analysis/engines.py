@@ -147,26 +147,24 @@ class AggregateReport:
         return buf.getvalue()
 
     def _breakdown(self, by: str) -> pd.DataFrame:
-        out = breakdown_of(self.aggs, by)
-        out["rate"] = out["rate"].map(lambda x: f"{x:.1%}")
-        return out
+        return breakdown_of(self.aggs, by)
 
     def write_html(self, path: str | Path) -> Path:
         """Write the report (atomically: a failure leaves no partial file)."""
         out = Path(path)
         b64 = base64.b64encode(self._figure_png()).decode("ascii")
-        from jwtobs.analysis.report import HTML_HEAD, write_atomically
+        from jwtobs.analysis.report import HTML_HEAD, format_table, write_atomically
 
+        # (the tables as the pandas engine's report formats them: percentages, UTC times, one missing-value marker)
         parts = [
             HTML_HEAD,
             f"<pre>{html.escape(self.summary())}</pre>",
             f"<h2>Rejections by reason</h2><img alt='Rejections by reason' src='data:image/png;base64,{b64}'>",
-            "<h2>Incidents</h2>" + self.incidents.to_html(index=False, escape=True, na_rep="–"),
-            "<h2>By profile</h2>" + self._breakdown("profile").to_html(index=False, na_rep="–"),
-            "<h2>By issuer</h2>" + self._breakdown("issuer").to_html(index=False, na_rep="–"),
+            "<h2>Incidents</h2>" + format_table(self.incidents, percent=("confidence",)),
+            "<h2>By profile</h2>" + format_table(self._breakdown("profile"), percent=("rate",)),
+            "<h2>By issuer</h2>" + format_table(self._breakdown("issuer"), percent=("rate",)),
             "</body></html>",
         ]
-        out.parent.mkdir(parents=True, exist_ok=True)
         return write_atomically(out, "\n".join(parts))
 
 
@@ -191,7 +189,6 @@ def report_command(args: argparse.Namespace) -> int:
         found = incidents(aggs, changes)
         score = match_incidents(found, load_labels(args.labels)) if args.labels else None
         report = AggregateReport(aggs, found, changes, score)
-        path = report.write_html(args.out)
     except ImportError as exc:
         raise missing_dependency(exc, "analysis") from None
     except (EventsError, PrometheusError, FileNotFoundError, ValueError, OSError) as exc:
@@ -199,6 +196,11 @@ def report_command(args: argparse.Namespace) -> int:
             f"jwtobs report: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
             file=sys.stderr,
         )
+        return 2
+    try:
+        path = report.write_html(args.out)
+    except OSError as exc:  # written atomically: a failed write leaves no partial report (as the pandas engine)
+        print(f"jwtobs report: {args.out}: cannot write: {exc.strerror or type(exc).__name__}", file=sys.stderr)
         return 2
     print(report.summary())
     print(f"report: {path}")

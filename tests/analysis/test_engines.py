@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from pathlib import Path
 from types import ModuleType
@@ -166,6 +167,13 @@ def test_report_engines_print_the_same_incidents(day: Path, tmp_path: Path, caps
     assert _incident_part(by_pandas) == _incident_part(by_duckdb)
     html = (tmp_path / "d.html").read_text()
     assert "Rejections by reason" in html and "data:image/png;base64," in html
+    # the tables formatted as the pandas engine's (before: None, <NA>, 1.0 and +00:00 times in the DuckDB report)
+    from jwtobs.analysis.report import MISSING
+
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    assert not {"None", "&lt;NA&gt;", "nan", "NaN", "NaT"} & set(cells)
+    assert MISSING in cells and any(c.endswith("%") for c in cells) and any(c.endswith(" UTC") for c in cells)
+    assert not any("+00:00" in c for c in cells)
 
 
 def test_report_bad_input_is_one_line_exit_2_no_file(
