@@ -912,6 +912,24 @@ def test_line_starts_never_split_a_line(tmp_path: Path) -> None:
         assert all(data[s - 1 : s] == b"\n" for s in starts[1:])
 
 
+def test_a_chunk_of_a_file_that_shrank_is_a_problem(tmp_path: Path) -> None:
+    """--jobs N plans chunks from the file's size; truncated meanwhile, a chunk past the new end read nothing and
+    the scan reported itself complete (exit 0/1). Now that chunk is a problem: exit 2."""
+    from jwtobs.redact.scan import parallel
+
+    log = tmp_path / "a.log"
+    data = b"".join(f"line {i} nothing here\n".encode() for i in range(5000))
+    log.write_bytes(data)
+    units = parallel.units(str(log), len(data), 2, chunk=20_000)
+    assert len(units) > 3
+    parallel._init(None, False)
+    assert all(parallel._work(u).problem is None for u in units)
+    with open(log, "r+b") as f:
+        f.truncate(len(data) // 2)
+    results = [parallel._work(u) for u in units]
+    assert results[0].problem is None and "shrank while it was scanned" in str(results[-1].problem)
+
+
 def test_cli_jobs_same_output_and_one_key_for_all_workers(
     tmp_path: Path, tokens: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
