@@ -748,6 +748,25 @@ def test_credential_longer_than_the_context_fails_closed(tmp_path: Path, tokens:
     assert [f.kind for f in sc.scan_file(str(src), rep)].count(scan.FAILED_KIND) >= 1
 
 
+def test_a_long_clean_line_without_a_place_to_cut_is_clean(tmp_path: Path, tokens: dict[str, str]) -> None:
+    """A line longer than the long-line limit with no whitespace nor , ; & } > (a base64 "data:" URI) and no
+    trigger: before, every window failed to find a clean cut and the line was a redaction failure (scan: a
+    finding; scrub: the line replaced whole). A token in such a line is still found, and one longer than the
+    lookahead still fails closed."""
+    import base64 as b64
+
+    blob = b64.b64encode(bytes(range(256)) * 40).decode().replace("+", "A").replace("/", "B")
+    src = tmp_path / "blob.log"
+    src.write_text(f"upload data:image/png;base64,{blob}\nnext\n")
+    sc = scan.Scanner(block=4096, long_line=300, window=256, context=64)
+    assert list(sc.scan_file(str(src), scan.ScanReport())) == []
+    dst = tmp_path / "blob.out"
+    scan.scrub_file(str(src), str(dst), scanner=sc)
+    assert dst.read_bytes() == src.read_bytes()
+    src.write_text(f"data:{blob[:3000]} Authorization: Bearer {tokens['es256']} {blob[:3000]}\n")
+    assert [f.kind for f in sc.scan_file(str(src), scan.ScanReport())] == ["jwt"]
+
+
 def test_scan_standard_input_plain_and_gzip(
     tmp_path: Path, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

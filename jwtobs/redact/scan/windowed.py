@@ -100,23 +100,35 @@ class Windowed:
             return "", []
         buf, commit = self._buf, self._commit
         target = commit + self.window
-        full = self._scrub(buf[: target + self.context])
-        for cut in self._cuts(buf, commit, target):
-            pre = self._scrub(buf[:cut])
-            if pre.startswith(self._prefix_out) and full.startswith(pre):
-                out = pre[len(self._prefix_out) :]
-                break
-        else:  # no clean cut: never emit the text, up to the next whitespace (the rest of the credential)
-            ws = WHITESPACE.search(buf, target, target + self.context)
-            cut = ws.start() if ws else target + self.context
-            out = p.FAILED
-            self._failing = ws is None
+        ahead = buf[: target + self.context]
+        full = self._scrub(ahead)
+        if full is ahead:
+            # no trigger of the prefilter in the window nor its lookahead (_scrub returned the text itself): any cut
+            # is clean, even in text without a place to cut (a 200 MB base64 "data:" URI was reported as a
+            # redaction failure, and replaced whole by scrub). A trigger there (the start of a token longer than the
+            # lookahead) still takes the path below, which fails closed.
+            cut = target
+            out = buf[commit:target]
+        else:
+            for cut in self._cuts(buf, commit, target):
+                pre = self._scrub(buf[:cut])
+                if pre.startswith(self._prefix_out) and full.startswith(pre):
+                    out = pre[len(self._prefix_out) :]
+                    break
+            else:
+                cut, out = self._failed_cut(buf, target)
         new = new_markers(buf[commit:cut], out)
         start = max(0, cut - self.context)
         self._buf = buf[start:]
         self._commit = cut - start
         self._prefix_out = self._scrub(self._buf[: self._commit])
         return out, new
+
+    def _failed_cut(self, buf: str, target: int) -> tuple[int, str]:
+        """No clean cut: the text is never emitted, up to the next whitespace (the rest of the credential)."""
+        ws = WHITESPACE.search(buf, target, target + self.context)
+        self._failing = ws is None
+        return (ws.start() if ws else target + self.context), p.FAILED
 
     def _cuts(self, buf: str, commit: int, target: int) -> Iterator[int]:
         """Cut candidates, nearest the target first: just after whitespace (no single-word credential holds
