@@ -2032,36 +2032,24 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
             rows.append(_row(ctx, "audience_misconfig", seg, ev, share, client_id=cid, profile=one))
     conf = rej[other_type]
     nameless = conf["client_id"].isna()
-    for (cid,), x in ctx.series(conf[~nameless], ["client_id"]):
-        for seg in _client_segments(x, ctx.m0):
-            g = _seg_rows(conf[conf["client_id"] == cid], seg)
-            typs = sorted(g["typ"].fillna("(none)").astype(str).unique().tolist())
-            profs = sorted(g["profile"].dropna().astype(str).unique().tolist())
-            expect = sorted({ctx.usual_typ.get(p, "?") for p in profs})
-            scope = (ctx.c["client_id"] == cid).fillna(False)
-            share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
-            ev = (
-                f"client {cid}: {seg.count} tokens of typ {', '.join(typs)} rejected by {_few(profs)}, "
-                f"which accept{'s' if len(profs) == 1 else ''} typ {', '.join(expect) or '(none)'}"
-            )
-            iss = g["issuer"].dropna()
-            rows.append(
-                _row(ctx, "type_confusion", seg, ev, share, client_id=cid, issuer=iss.iloc[0] if len(iss) else None)
-            )
-    for (prof,), x in ctx.series(conf[nameless], ["profile"]):  # (known: signed with a clientless issuer's key)
-        for seg in _client_segments(x, ctx.m0):
-            g = _seg_rows(conf[nameless & (conf["profile"] == prof)], seg)
-            typs = sorted(g["typ"].fillna("(none)").astype(str).unique().tolist())
-            scope = (ctx.c["profile"] == prof).fillna(False)
-            share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
-            ev = (
-                f"API {prof}: {seg.count} tokens of typ {', '.join(typs)} signed with its issuers' keys, naming no "
-                f"client, rejected for their audience; it accepts typ {ctx.usual_typ.get(str(prof), '(none)')}"
-            )
-            iss = g["issuer"].dropna()
-            rows.append(
-                _row(ctx, "type_confusion", seg, ev, share, profile=prof, issuer=iss.iloc[0] if len(iss) else None)
-            )
+    # per client; tokens naming no client (a clientless issuer's, known because signed with its key) per API
+    for col, part in (("client_id", conf[~nameless]), ("profile", conf[nameless])):
+        for (key,), x in ctx.series(part, [col]):
+            for seg in _client_segments(x, ctx.m0):
+                g = _seg_rows(part[part[col] == key], seg)
+                typs = sorted(g["typ"].fillna("(none)").astype(str).unique().tolist())
+                profs = sorted(g["profile"].dropna().astype(str).unique().tolist())
+                expect = sorted({ctx.usual_typ.get(p, "?") for p in profs})
+                scope = (ctx.c[col] == key).fillna(False)
+                share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+                who = f"client {key}" if col == "client_id" else f"API {key}, tokens naming no client"
+                ev = (
+                    f"{who}: {seg.count} tokens of typ {', '.join(typs)} rejected by {_few(profs)}, "
+                    f"which accept{'s' if len(profs) == 1 else ''} typ {', '.join(expect) or '(none)'}"
+                )
+                iss = g["issuer"].dropna()
+                first_iss = iss.iloc[0] if len(iss) else None
+                rows.append(_row(ctx, "type_confusion", seg, ev, share, issuer=first_iss, **{col: key}))
     return _frame(rows)
 
 

@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar
 from django.http import HttpRequest, HttpResponse
 
 from jwtobs.exceptions import ConfigurationError
+from jwtobs.integrations import common
 from jwtobs.integrations._django_auth import JwtUser, get_auth
 from jwtobs.integrations.common import (
     AuthDenied,
@@ -36,7 +37,6 @@ from jwtobs.integrations.common import (
     RouteRule,
     TenantSource,
     install_redaction,
-    remember_principal,
 )
 
 __all__ = ["JwtAuthMiddleware", "JwtUser", "get_auth", "jwt_required", "response_for"]
@@ -102,7 +102,7 @@ def authenticate_request(
     authorization = request.headers.get("Authorization")  # the server joins repeated headers with ','
     query = request.GET.getlist(auth.query_param) if auth.query_param else []
     principal = auth.authenticate([] if authorization is None else [authorization], query, rule=rule, tenant=tenant)
-    remember_principal(request, auth, principal)
+    common.remember_principal(request, auth, principal)
     return principal
 
 

@@ -26,17 +26,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from jwtobs.exceptions import JwtobsError
+from jwtobs.integrations import common
 from jwtobs.integrations._django_auth import JwtUser, get_auth
-from jwtobs.integrations.common import (
-    AuthDenied,
-    BearerAuth,
-    Denial,
-    Principal,
-    RouteRule,
-    TenantSource,
-    remember_principal,
-    verified_principal,
-)
+from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
 from jwtobs.reasons import Reason
 
 __all__ = ["HasScopes", "JwtAuthentication", "JwtDenied"]
@@ -89,7 +81,7 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
         rule = _rule_of(view, auth) if view is not None else None
         django_request = request._request
         try:
-            found = verified_principal(django_request, auth)  # the plain middleware verified it with this auth
+            found = common.verified_principal(django_request, auth)  # the plain middleware verified it with this auth
             if found is not None:
                 if rule is not None:
                     if rule.tenant is not None and auth.tenant_of(rule, kwargs, _header(request)) != found.tenant:
@@ -108,7 +100,7 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
             principal = auth.authenticate([authorization] if authorization else [], query, rule=rule, tenant=tenant)
         except AuthDenied as exc:
             raise JwtDenied(exc.denial) from None
-        remember_principal(django_request, auth, principal)
+        common.remember_principal(django_request, auth, principal)
         django_request.principal = principal
         return JwtUser(principal), principal
 

@@ -32,16 +32,8 @@ from typing import Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from jwtobs.integrations.common import (
-    AuthDenied,
-    BearerAuth,
-    Denial,
-    Principal,
-    RouteRule,
-    TenantSource,
-    remember_principal,
-    verified_principal,
-)
+from jwtobs.integrations import common
+from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
 from jwtobs.integrations.starlette import PRINCIPAL_KEY
 
 __all__ = ["jwt_auth", "http_exception"]
@@ -88,7 +80,7 @@ def jwt_auth(
         denied = scope.get(_DENIAL_KEY)
         if isinstance(denied, Denial):  # an earlier dependency of this request was refused
             raise http_exception(denied)
-        found = verified_principal(scope, auth)  # (by this authenticator: another's principal is not this one's)
+        found = common.verified_principal(scope, auth)  # (this authenticator's only)
         try:
             if found is not None:
                 if rule.tenant is not None and auth.tenant_of(rule, request.path_params, request.headers.getlist) != (
@@ -101,7 +93,7 @@ def jwt_auth(
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
             tenant_value = auth.tenant_of(rule, request.path_params, request.headers.getlist)
             result = await auth.aauthenticate(headers, query, tenant=tenant_value)
-            remember_principal(scope, auth, result)
+            common.remember_principal(scope, auth, result)
             scope[PRINCIPAL_KEY] = result
             return auth.check(result, rule)
         except AuthDenied as exc:

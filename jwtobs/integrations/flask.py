@@ -24,15 +24,8 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, g, request
 
 from jwtobs.exceptions import ConfigurationError
-from jwtobs.integrations.common import (
-    AuthDenied,
-    BearerAuth,
-    Principal,
-    TenantSource,
-    install_redaction,
-    remember_principal,
-    verified_principal,
-)
+from jwtobs.integrations import common
+from jwtobs.integrations.common import AuthDenied, BearerAuth, Principal, TenantSource, install_redaction
 
 __all__ = ["JwtAuth", "current_principal"]
 
@@ -88,14 +81,14 @@ class JwtAuth:
                 return view(*args, **kwargs)
 
             def _authorize() -> None:
-                found = verified_principal(g, auth)  # (by this authenticator: another's principal is not this one's)
+                found = common.verified_principal(g, auth)  # (this authenticator's only)
                 if found is None:
                     tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)
                     query = request.args.getlist(auth.query_param) if auth.query_param else []
                     g.principal = auth.authenticate(
                         request.headers.getlist("Authorization"), query, rule=rule, tenant=tenant_value
                     )
-                    remember_principal(g, auth, g.principal)
+                    common.remember_principal(g, auth, g.principal)
                 else:
                     if rule.tenant is not None:
                         tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)

@@ -28,16 +28,8 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp
 
 from jwtobs.exceptions import JwtobsError
-from jwtobs.integrations.common import (
-    AuthDenied,
-    BearerAuth,
-    Denial,
-    Principal,
-    RouteRule,
-    TenantSource,
-    remember_principal,
-    verified_principal,
-)
+from jwtobs.integrations import common
+from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
 
 __all__ = [
     "JwtAuthBackend",
@@ -190,7 +182,7 @@ class JwtAuthBackend(AuthenticationBackend):
         assert isinstance(spec, _Spec)
         rule = spec.rule
         auth = spec.auth or self.auth
-        existing = verified_principal(scope, auth)  # (by this authenticator only)
+        existing = common.verified_principal(scope, auth)  # (by this authenticator only)
         if existing is not None:
             return AuthCredentials(sorted(existing.scopes)), JwtUser(existing)
         headers = conn.headers.getlist("authorization")
@@ -202,7 +194,7 @@ class JwtAuthBackend(AuthenticationBackend):
             principal = await auth.aauthenticate(headers, query, rule=rule, tenant=tenant)
         except AuthDenied as denied:
             raise DeniedError(denied.denial) from None
-        remember_principal(scope, auth, principal)
+        common.remember_principal(scope, auth, principal)
         scope[PRINCIPAL_KEY] = principal
         return AuthCredentials(sorted(principal.scopes)), JwtUser(principal)
 
