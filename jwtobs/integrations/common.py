@@ -490,6 +490,8 @@ class BearerAuth:
             scheme, _, rest = value.strip().partition(" ")
             if not scheme:
                 headers = []  # an empty Authorization header is no credential
+            elif "\t" in scheme and scheme.partition("\t")[0].lower() == "bearer":
+                reason, detail = Reason.AMBIGUOUS, "header"  # a bearer credential after a tab: malformed (RFC 7235: SP)
             elif scheme.lower() != "bearer":
                 headers = []  # another scheme (Basic, DPoP...) is not a bearer credential
             else:

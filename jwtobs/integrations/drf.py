@@ -90,7 +90,8 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
                 return JwtUser(found), found
             authorization = request.headers.get("Authorization")
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
-            other_scheme = bool(authorization) and authorization.strip().partition(" ")[0].lower() != "bearer"
+            scheme = (authorization or "").strip().replace("\t", " ").partition(" ")[0]
+            other_scheme = bool(scheme) and scheme.lower() != "bearer"
             if (not authorization or other_scheme) and not query and rule is None:
                 # no bearer credentials (none, or another scheme such as Basic for the next authentication class):
                 # anonymous for this class; recorded as JWT_MISSING if DRF refuses the request

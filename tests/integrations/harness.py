@@ -163,6 +163,8 @@ def matrix(keys: Keys) -> list[Case]:
              "JWT_AMBIGUOUS"),
         Case("query not allowed", f"/items?access_token={q}", (), 400, bad_request, "JWT_AMBIGUOUS"),
         Case("malformed header", "/items", (("Authorization", "Bearer a b"),), 400, bad_request, "JWT_AMBIGUOUS"),
+        Case("tab after the scheme", "/items", (("Authorization", f"Bearer\t{good}"),), 400, bad_request,
+             "JWT_AMBIGUOUS"),
         Case("empty bearer", "/items", (("Authorization", "Bearer"),), 400, bad_request, "JWT_AMBIGUOUS"),
         Case("expired", "/items", (("Authorization", f"Bearer {expired}"),), 401, invalid, "JWT_EXPIRED"),
         Case("bad signature", "/items", (("Authorization", f"Bearer {forged}"),), 401, invalid, "JWT_BAD_SIGNATURE"),

@@ -42,6 +42,7 @@ def _denied(auth: BearerAuth, headers: list[str], query: list[str] | None = None
         ("Bearer {t} extra", False),
         ("Bearer {t}\u00e9", False),
         ("Bearer " + "a" * 70000, False),
+        ("Bearer\t{t}", False),  # RFC 7235: one or more SP; a tab is malformed (before: another scheme, 401)
     ],
 )
 def test_header_forms(header: str, ok: bool, keys: Keys, stack: Stack) -> None:
