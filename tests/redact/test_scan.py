@@ -767,6 +767,18 @@ def test_a_long_clean_line_without_a_place_to_cut_is_clean(tmp_path: Path, token
     assert [f.kind for f in sc.scan_file(str(src), scan.ScanReport())] == ["jwt"]
 
 
+def test_a_long_last_line_without_a_newline_is_one_line(tmp_path: Path) -> None:
+    """The summary's line count: a long line (read in windows) that ends the file without a newline was counted
+    twice (18.9 MB of "x " gave "2 lines")."""
+    sc = scan.Scanner(block=512, long_line=300, window=256, context=64)
+    for data, lines in ((b"x " * 2000, 1), (b"x " * 2000 + b"\n", 1), (b"a\n" + b"x " * 2000 + b"\nb", 3)):
+        src = tmp_path / "long.log"
+        src.write_bytes(data)
+        report = scan.ScanReport()
+        assert list(sc.scan_file(str(src), report)) == []
+        assert report.lines == lines, data[-4:]
+
+
 def test_scan_standard_input_plain_and_gzip(
     tmp_path: Path, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

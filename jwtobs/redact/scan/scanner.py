@@ -226,8 +226,8 @@ class Scanner:
                             yield item
                         elif item[3]:
                             yield (item[0], b"", item[2], item[3])
-                    line += 1
-                    open_line = not long.newline[0]
+                    line += 1  # (counted whether or not a newline ends it: the last line of a file may lack one)
+                    open_line = False
                     continue
                 buf, lo, hi, nls, cands, vendor = payload
                 self.byte_count += hi - lo
