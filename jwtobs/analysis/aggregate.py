@@ -202,6 +202,12 @@ def _bin(x: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[n
 _Bools = np.ndarray[Any, np.dtype[np.bool_]]
 
 
+def _any_at_instant(flags: _Bools, instant: list[Any]) -> _Bools:
+    """``flags`` made true for every row whose (token, time) has a true one."""
+    out: _Bools = pd.Series(flags).groupby(instant).transform("max").to_numpy(dtype=bool)
+    return out
+
+
 def _cont(
     df: pd.DataFrame, t: np.ndarray[Any, np.dtype[np.float64]], late_rej: _Bools
 ) -> tuple[_Bools, _Bools, _Bools]:
@@ -242,14 +248,20 @@ def _cont(
     seen_ok = sub["ok"].astype("int64").groupby(chain).cumsum().to_numpy() > 0
     rej = sub["rej"].to_numpy()
     before = sub["rej"].astype("int64").groupby(chain).cumsum().to_numpy() - rej.astype("int64")
-    hit = rej & seen_ok & (before > 0)
+    # uses of one token at one instant count as one (as the DuckDB engine groups them): what one of them is, all
+    # its rejections at that instant are (two identical events - a file read twice - gave the engines different
+    # incidents)
+    instant = [sub["fp"].to_numpy(), sub["t"].to_numpy()]
+    hit = _any_at_instant(rej & seen_ok & (before > 0), instant) & rej
+    mine_seen = _any_at_instant(rej & seen_ok, instant) & rej
     out[sub["i"].to_numpy()[hit]] = True
-    seen[sub["i"].to_numpy()[rej & seen_ok]] = True
+    seen[sub["i"].to_numpy()[mine_seen]] = True
     # the gap since the token's previous use at another instant (DuckDB groups the uses at one instant)
-    mine = rej & seen_ok
+    mine = mine_seen
     step = pd.Series(np.where(mine & (gap > 0), gap, np.nan), index=sub.index)
     step = step.groupby([sub["fp"], sub["t"]]).transform("max")
-    ratio = step.to_numpy() / median
+    with np.errstate(divide="ignore", invalid="ignore"):  # (a median gap of 0: uses at one instant only)
+        ratio = step.to_numpy() / median
     on_pace = mine & (ratio >= PACED_RANGE[0]) & (ratio <= PACED_RANGE[1])
     paced[sub["i"].to_numpy()[on_pace]] = True
     return out, seen, paced
