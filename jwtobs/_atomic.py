@@ -11,7 +11,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["replaced_atomically"]
+__all__ = ["replaced_atomically", "replaceable"]
+
+
+def replaceable(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` may be replaced by a file: absent, a regular file or a symlink (the link is replaced), never
+    a device, pipe or socket (renaming over one puts a regular file in its place: ``/dev/null`` as root)."""
+    try:
+        kind = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return True
+    return stat.S_ISREG(kind) or stat.S_ISLNK(kind)
 
 
 @contextmanager
@@ -21,12 +31,7 @@ def replaced_atomically(path: str | os.PathLike[str], mode: str = "w", **open_kw
     block) removes the temporary file and leaves an existing ``path`` as it was. The temporary file is created new
     (``O_EXCL``: never another file) with mode 0o666 less the umask, as a plain ``open()`` would."""
     out = Path(path)
-    try:
-        kind = os.lstat(out).st_mode
-    except FileNotFoundError:
-        kind = None
-    if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISLNK(kind)):
-        # a device, pipe or socket: renaming over it would put a regular file in its place (/dev/null as root)
+    if not replaceable(out):
         raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket): not replaced", str(out))
     # (the name's first 40 characters: a legal name of 242-255 bytes must still leave room for the suffix)
     tmp = out.with_name(f".{out.name[:40]}.{secrets.token_hex(4)}.tmp")

@@ -334,7 +334,8 @@ def encode_lines(records: Sequence[ValidationEvent | KeySetChange]) -> bytes:
 
 
 _OPEN_SINKS: weakref.WeakSet[JsonlSink] = weakref.WeakSet()
-#: how long :meth:`JsonlSink.flush` (and its close at process exit) waits for a write in progress
+#: how long :meth:`JsonlSink.flush` (and its close at process exit) waits for a write in progress, and
+#: :func:`jwtobs.flush` for the event builder (:data:`jwtobs.pipeline.FLUSH_WAIT`)
 FLUSH_WAIT: Final = 10.0
 
 

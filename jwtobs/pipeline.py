@@ -27,6 +27,7 @@ from opentelemetry import context as otel_context
 
 from jwtobs import config
 from jwtobs._otel_compat import context_getter
+from jwtobs.events import FLUSH_WAIT as _SINK_FLUSH_WAIT
 from jwtobs.events import JsonlSink, KeySetChange, Outcome, ValidationEvent
 from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
@@ -39,6 +40,7 @@ __all__ = [
     "observed",
     "record",
     "claim_int",
+    "NUMERIC_DATE_LIMIT",
     "CLIENT_CLAIMS",
     "client_of",
     "flush",
@@ -57,10 +59,15 @@ _SAFE_BY_HEADER: dict[str, tuple[str | None, str | None, str | None]] = {}
 _MAX_SAFE_HEADERS: Final = 1024
 
 
+#: NumericDates at or beyond this magnitude are no dates (the exact integers of a JSON number as a double): the
+#: builder leaves them out of events, and the analysis engines read them as missing in files written elsewhere
+NUMERIC_DATE_LIMIT: Final = 1 << 53
+
+
 def claim_int(value: object) -> int | None:
     """A NumericDate claim as int, or None (bools, strings, NaN, huge values are not dates)."""
     if type(value) is int:
-        return value if -(1 << 53) < value < (1 << 53) else None
+        return value if -NUMERIC_DATE_LIMIT < value < NUMERIC_DATE_LIMIT else None
     if type(value) is float and value == value and -9e15 < value < 9e15:
         return int(value)
     return None
@@ -625,8 +632,9 @@ def queued() -> int:
 
 
 #: how long :func:`flush` (and the flush at process exit) waits for the builder thread to finish the batch it is
-#: emitting: a sink that blocks must not hang the caller or the process's exit (its records stay queued, warned)
-FLUSH_WAIT: Final = 10.0
+#: emitting: a sink that blocks must not hang the caller or the process's exit (its records stay queued, warned);
+#: the JSONL sinks' own bound (:data:`jwtobs.events.FLUSH_WAIT`)
+FLUSH_WAIT: Final = _SINK_FLUSH_WAIT
 
 
 def _foreign_sinks() -> bool:

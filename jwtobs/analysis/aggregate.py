@@ -79,6 +79,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from jwtobs.pipeline import NUMERIC_DATE_LIMIT
+
 __all__ = [
     "Aggregates",
     "aggregate",
@@ -257,24 +259,19 @@ def _cont(
     out[sub["i"].to_numpy()[hit]] = True
     seen[sub["i"].to_numpy()[mine_seen]] = True
     # the gap since the token's previous use at another instant (DuckDB groups the uses at one instant)
-    mine = mine_seen
-    step = pd.Series(np.where(mine & (gap > 0), gap, np.nan), index=sub.index)
+    step = pd.Series(np.where(mine_seen & (gap > 0), gap, np.nan), index=sub.index)
     step = step.groupby([sub["fp"], sub["t"]]).transform("max")
     with np.errstate(divide="ignore", invalid="ignore"):  # (a median gap of 0: uses at one instant only)
         ratio = step.to_numpy() / median
-    on_pace = mine & (ratio >= PACED_RANGE[0]) & (ratio <= PACED_RANGE[1])
+    on_pace = mine_seen & (ratio >= PACED_RANGE[0]) & (ratio <= PACED_RANGE[1])
     paced[sub["i"].to_numpy()[on_pace]] = True
     return out, seen, paced
 
 
-#: NumericDates at or beyond this magnitude are no dates (jwtobs's own events never hold one: pipeline.claim_int);
-#: a file edited or written by something else may: they count as missing (both engines)
-_MAX_DATE: Final = float(1 << 53)
-
-
 def _numeric_date(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """A NumericDate column as floats; missing, and past :data:`jwtobs.pipeline.NUMERIC_DATE_LIMIT`, as NaN."""
     values = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    return np.where(np.abs(values) < _MAX_DATE, values, np.nan)
+    return np.where(np.abs(values) < NUMERIC_DATE_LIMIT, values, np.nan)
 
 
 def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:

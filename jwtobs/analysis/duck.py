@@ -63,6 +63,7 @@ from jwtobs.analysis.load import (
     event_files,
     jsonl_files,
 )
+from jwtobs.pipeline import NUMERIC_DATE_LIMIT
 
 if TYPE_CHECKING:
     import duckdb
@@ -171,8 +172,8 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
         SELECT time, date_trunc('minute', time) AS minute, issuer, profile,
             {_bounded("client_id", "kc")} AS client_id, {_bounded("kid", "kk")} AS kid,
             {_bounded("typ", "kt")} AS typ, outcome, reason,
-            CASE WHEN abs(exp) < 9007199254740992 THEN exp END AS exp,
-            CASE WHEN abs(nbf) < 9007199254740992 THEN nbf END AS nbf, token_fp,
+            CASE WHEN abs(exp) < {NUMERIC_DATE_LIMIT} THEN exp END AS exp,
+            CASE WHEN abs(nbf) < {NUMERIC_DATE_LIMIT} THEN nbf END AS nbf, token_fp,
             epoch_ns(time) / 1e9 AS t
         FROM ev
     )"""

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from jwtobs.analysis._duckio import EventsError
 from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
+from jwtobs.pipeline import NUMERIC_DATE_LIMIT
 
 __all__ = [
     "load_events",
@@ -129,7 +130,7 @@ def jsonl_files(path: str | Path) -> list[Path]:
     p = Path(path)
     if not p.is_dir():
         return [f for f in event_files(p) if f.suffix != ".parquet"]
-    return [f for f in _files_below(p) if _ROTATED_JSONL.fullmatch(f.name) and f.is_file()]
+    return [f for f in _files_below(p) if is_event_file(f) and _ROTATED_JSONL.fullmatch(f.name) and f.is_file()]
 
 
 def event_files(path: str | Path) -> list[Path]:
@@ -334,9 +335,9 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     for name in _CATEGORIES:
         i = table.schema.get_field_index(name)
         table = table.set_column(i, name, pc.dictionary_encode(table.column(name)))
-    for name in ("iat", "nbf", "exp"):  # NumericDates beyond 2**53 are no dates (pipeline.claim_int): missing
+    for name in ("iat", "nbf", "exp"):  # NumericDates past pipeline.NUMERIC_DATE_LIMIT are no dates: missing
         col = table.column(name)
-        far = pc.greater_equal(pc.abs(col.cast(pa.float64(), safe=False)), float(1 << 53))
+        far = pc.greater_equal(pc.abs(col.cast(pa.float64(), safe=False)), float(NUMERIC_DATE_LIMIT))
         if pc.any(far).as_py():
             table = table.set_column(table.schema.get_field_index(name), name, pc.if_else(far, None, col))
 
@@ -399,6 +400,8 @@ def load_keyset_changes(path: str | Path) -> pd.DataFrame:
         if os.path.getsize(f):
             try:
                 changes.extend(_read_changes(f))
-            except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt .gz
-                raise EventsError(f"{f}: unreadable gzip file ({_first_line(exc)})") from None
+            except (OSError, EOFError, zlib.error) as exc:
+                if not _gz(f):
+                    raise
+                raise EventsError(f"{f}: unreadable gzip file ({_first_line(exc)})") from None  # truncated, corrupt
     return _changes_frame(changes)

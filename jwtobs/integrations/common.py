@@ -51,6 +51,7 @@ __all__ = [
     "TenantSource",
     "install_redaction",
     "principal_from",
+    "auth_scheme",
     "remember_principal",
     "scopes_of",
     "tenant_from_header",
@@ -178,6 +179,16 @@ def _claims_of(result: object) -> Mapping[str, Any] | None:
     if isinstance(claims, Mapping):
         return claims
     return None
+
+
+_SCHEME_SPLIT: Final = re.compile(r"([^ \t]*)([ \t]*)(.*)", re.DOTALL)
+
+
+def auth_scheme(value: str) -> tuple[str, str, str]:
+    """An ``Authorization`` value as (scheme, the blanks after it, the rest), its ends stripped."""
+    m = _SCHEME_SPLIT.fullmatch(value.strip())
+    assert m is not None  # (every text matches)
+    return m.group(1), m.group(2), m.group(3)
 
 
 #: where a request keeps the principals verified so far, with the authenticator (BearerAuth) of each
@@ -486,14 +497,13 @@ class BearerAuth:
         if len(headers) > 1:
             reason, detail = Reason.AMBIGUOUS, "headers"
         elif headers:
-            value = headers[0]
-            scheme, _, rest = value.strip().partition(" ")
+            scheme, gap, rest = auth_scheme(headers[0])
             if not scheme:
                 headers = []  # an empty Authorization header is no credential
-            elif "\t" in scheme and scheme.partition("\t")[0].lower() == "bearer":
-                reason, detail = Reason.AMBIGUOUS, "header"  # a bearer credential after a tab: malformed (RFC 7235: SP)
             elif scheme.lower() != "bearer":
                 headers = []  # another scheme (Basic, DPoP...) is not a bearer credential
+            elif "\t" in gap:
+                reason, detail = Reason.AMBIGUOUS, "header"  # a bearer credential after a tab: malformed (RFC 7235: SP)
             else:
                 cred = rest.strip(" ")
                 if "," in cred:

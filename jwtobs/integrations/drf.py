@@ -90,7 +90,7 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
                 return JwtUser(found), found
             authorization = request.headers.get("Authorization")
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
-            scheme = (authorization or "").strip().replace("\t", " ").partition(" ")[0]
+            scheme = common.auth_scheme(authorization or "")[0]
             other_scheme = bool(scheme) and scheme.lower() != "bearer"
             if (not authorization or other_scheme) and not query and rule is None:
                 # no bearer credentials (none, or another scheme such as Basic for the next authentication class):

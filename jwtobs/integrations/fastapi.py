@@ -16,11 +16,10 @@ or with FastAPI's security scopes (the scopes of every ``Security(...)`` in the 
 Rejections are ``HTTPException`` with the RFC 6750 status and headers (400/401/403/503, see
 :mod:`jwtobs.integrations.common`). A request is verified once per authenticator even when several
 dependencies ask (and when :class:`~jwtobs.integrations.starlette.JwtAuthMiddleware` already did with the same
-``BearerAuth``): the principal
-is kept in the ASGI scope with the authenticator that verified it, so there is one validation event per request
-and authenticator; a dependency with another ``BearerAuth`` (another issuer, key set or audience) verifies the
-token itself. The dependency also declares an HTTP bearer security
-scheme, so the OpenAPI page shows the padlock.
+``BearerAuth``): the principal is kept in the ASGI scope with the authenticator that verified it, so there is
+one validation event per request and authenticator; a dependency with another ``BearerAuth`` (another issuer,
+key set or audience) verifies the token itself. The dependency also declares an HTTP bearer security scheme,
+so the OpenAPI page shows the padlock.
 """
 
 from __future__ import annotations

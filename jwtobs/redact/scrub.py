@@ -470,12 +470,9 @@ class _Pass:
         if last is None or _in_marker(s, m.start()):
             return None
         name = last.group(1)
-        kind = p.header_kind(name)
+        kind = p.header_kind(name) or (_secret_kind(name) if p.name_strength(name) else None)
         if kind is None:
-            strength = p.name_strength(name)
-            if not strength:
-                return None
-            kind = p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD
+            return None
         group = next(g for g in ("sq", "dq", "lsq", "ldq") if m.start(g) >= 0)
         start, end = m.start(group), m.end(group)
         value = s[start:end]
@@ -646,7 +643,7 @@ class _Pass:
         value = m.group("value")
         if not strength or _is_marker(value.strip()) or not p.is_credential_value(value, strength):
             return None
-        kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
+        kind = p.header_kind(name) or _secret_kind(name)
         start, end = m.span("value")
         return s[m.start() : start] + self.credential(value, kind), end
 
@@ -812,7 +809,7 @@ class _Pass:
                 judged = phrase.group(0)
         if not p.is_credential_value(judged, strength):
             return _next_name(s, m.start(), start, end)
-        kind = p.header_kind(name) or (p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD)
+        kind = p.header_kind(name) or _secret_kind(name)
         marker = self.credential(value, kind)
         if group == "bare":  # a JSON/Python value that was no string ({"password": 12345678}): quote the marker
             quote = s[m.end("suffix") : m.end("suffix") + 2]
@@ -883,7 +880,7 @@ class _Pass:
             if strength == p.WEAK and not _weak_credential(value):
                 return self.value(value, depth + 1)  # "session": 12, "prompt_tokens": 18, "sid": "c2"
             if strength:
-                return self._named(p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD, name, value, depth)
+                return self._named(_secret_kind(name), name, value, depth)
         return self.value(value, depth + 1)
 
     def _named(self, kind: str, name: str, value: Any, depth: int) -> Any:
@@ -924,7 +921,7 @@ class _Pass:
             strength = p.name_strength(sname)
             if not strength or (strength == p.WEAK and not _weak_credential(value)):
                 return None
-            kind = p.API_KEY if _API_KEY_NAME.search(sname) else p.SECRET_FIELD
+            kind = _secret_kind(sname)
         return (self.value(name, 1), self._named(kind, sname, value, 0))
 
     def _hashable(self, v: Any) -> Any:
@@ -1018,6 +1015,11 @@ _API_KEY_NAME = re.compile(
     r"(?i)api[_\-]?key|apikey|subscription[_\-]?key|functions[_\-]?key|auth[_\-]?token|access[_\-]?token"
     r"|security[_\-]?token"
 )
+
+
+def _secret_kind(name: str) -> str:
+    """The marker kind of a secret-named field's value: ``api_key`` for key names, else ``secret_field``."""
+    return p.API_KEY if _API_KEY_NAME.search(name) else p.SECRET_FIELD
 
 
 class Scrubber:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Final, Protocol
 
-from jwtobs._atomic import replaced_atomically
+from jwtobs._atomic import replaceable, replaced_atomically
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.fields import joined_lines_that_may_change
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter, numbered
@@ -606,7 +606,7 @@ def scrub_file(
             raise ScanProblem(dst, "is the input file: scrub never writes in place")
         if os.path.isdir(dst):
             raise ScanProblem(dst, "is a directory")
-        if not os.path.islink(dst) and not os.path.isfile(dst):
+        if not replaceable(dst):
             raise ScanProblem(dst, "not a regular file (a device, pipe or socket): scrub writes regular files only")
         if not force:
             raise ScanProblem(dst, "exists (use --force to overwrite)")
