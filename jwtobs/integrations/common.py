@@ -526,7 +526,9 @@ class BearerAuth:
                 reason, detail = Reason.AMBIGUOUS, "header"  # a bearer credential after a tab: malformed (RFC 7235: SP)
             else:
                 cred = rest.strip(" ")
-                if "," in cred:
+                if cred.startswith("{"):  # a JWS/JWE in the JSON serialization (RFC 7515 §7.2): a token, not two
+                    reason, detail = Reason.UNEXPECTED_FORM, "json"
+                elif "," in cred:
                     reason, detail = Reason.AMBIGUOUS, "headers"
                 elif not cred or len(cred) > _MAX_CREDENTIAL_CHARS or not _B64TOKEN.fullmatch(cred):
                     reason, detail = Reason.AMBIGUOUS, "header"

@@ -151,6 +151,8 @@ def matrix(keys: Keys) -> list[Case]:
     forged = keys.impostor.sign(keys.claims())
     wrong_aud = keys.token(aud="api://other")
     q = urllib.parse.quote(good, safe="")
+    protected, payload, signature = good.split(".")
+    json_jws = json.dumps({"payload": payload, "protected": protected, "signature": signature})  # RFC 7515 §7.2.2
     return [
         Case("valid", "/items", (("Authorization", bearer),), 200, None, "accepted"),
         Case("no token", "/items", (), 401, missing, "JWT_MISSING"),
@@ -171,6 +173,8 @@ def matrix(keys: Keys) -> list[Case]:
         Case("wrong audience", "/items", (("Authorization", f"Bearer {wrong_aud}"),), 401, invalid,
              "JWT_AUDIENCE_MISMATCH"),
         Case("not a jwt", "/items", (("Authorization", "Bearer abc.def"),), 401, invalid, "JWT_MALFORMED"),
+        Case("JSON serialization", "/items", (("Authorization", f"Bearer {json_jws}"),), 401, invalid,
+             "JWT_UNEXPECTED_FORM"),
         Case(
             "insufficient scope", "/admin", (("Authorization", bearer),), 403,
             f'Bearer realm="{REALM}", error="insufficient_scope", scope="items:write"', "accepted",
