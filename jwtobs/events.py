@@ -472,6 +472,8 @@ class JsonlSink:
         elif self._thread is None:
             self._start()
         buf.append(event)
+        if self._closed:  # a record of a validation that raced configure(): written now, no writer is left
+            self.flush()
 
     def extend(self, records: list[ValidationEvent] | list[ValidationEvent | KeySetChange]) -> None:
         """Take many records at once (the background event builder hands over a batch): what calling the sink
@@ -491,6 +493,9 @@ class JsonlSink:
         if not records:
             return
         self._take(records)
+        if self._closed:  # (as in __call__)
+            self.flush()
+            return
         if waiting + len(records) >= self.max_buffer:
             if self._thread is None or not self._thread.is_alive():  # a writer that did not survive a fork
                 self._start()
@@ -599,6 +604,8 @@ class JsonlSink:
         return fd
 
     def close(self) -> None:
+        """Write what waits and stop the writer thread. A record that arrives later (from a validation that read
+        the configuration just before :func:`jwtobs.configure` replaced it) is written at once, by its caller."""
         self._closed = True
         self._wake.set()
         self.flush()

@@ -246,13 +246,12 @@ def test_jsonl_extend_writes_in_order_and_wakes_the_writer(tmp_path: Path) -> No
 
 def test_jsonl_extend_drops_and_counts_past_max_pending(tmp_path: Path) -> None:
     sink = JsonlSink(tmp_path / "e.jsonl", max_buffer=5, max_pending=12, flush_interval=60)
-    sink._closed = True  # no writer: the buffer only fills
+    sink._start = lambda: None  # type: ignore[method-assign]  # no writer: the buffer only fills
     sink.extend([_ev(f"a{i}") for i in range(8)])
     sink.extend([_ev(f"b{i}") for i in range(8)])
     sink.extend([_ev("c")])
     assert sink.waiting == 12 and sink.dropped == 5
     assert len(sink._buffer) == 2  # each batch one entry: its JSON lines (no event object kept)
-    sink._closed = False
     sink.close()
     kids = [json.loads(line)["kid"] for line in (tmp_path / "e.jsonl").read_text().splitlines()]
     assert kids == [f"a{i}" for i in range(8)] + ["b0", "b1", "b2", "b3"]

@@ -136,7 +136,7 @@ def test_jsonl_write_failure_is_counted_not_raised(tmp_path: Path, caplog: pytes
 
 def test_pending_events_are_bounded(tmp_path: Path) -> None:
     sink = JsonlSink(tmp_path / "e.jsonl", max_buffer=5, max_pending=5, flush_interval=60)
-    sink._closed = True
+    sink._start = lambda: None  # type: ignore[method-assign]  # no writer: the buffer only fills
     for _ in range(20):
         sink(_event())
     assert len(sink._buffer) == 5 and sink.dropped == 15
@@ -187,3 +187,62 @@ def test_configure_clock_sets_event_time(keys: Keys) -> None:
         jwt.encode(claims(), keys.hmac, algorithm="HS256"), keys.hmac, algorithms=["HS256"], audience=AUD
     )
     assert events[0].time == 1_000_000.5
+
+
+def test_jsonl_sink_writes_records_that_arrive_after_close(tmp_path: Path) -> None:
+    """A validation that read the configuration just before configure() replaced it hands its record to the
+    old sink after close(): it is written then (it used to wait in a buffer no writer would ever flush)."""
+    path = tmp_path / "e.jsonl"
+    sink = JsonlSink(path, flush_interval=60)
+    sink(_event(kid="before"))
+    sink.close()
+    sink(_event(kid="late-call"))
+    sink.extend([_event(kid="late-batch-1"), _event(kid="late-batch-2")])
+    assert [json.loads(line)["kid"] for line in path.read_text().splitlines()] == [
+        "before",
+        "late-call",
+        "late-batch-1",
+        "late-batch-2",
+    ]
+    assert sink.waiting == 0 and sink.dropped == 0
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_configure_racing_validations_loses_no_event(tmp_path: Path, keys: Keys, defer: bool) -> None:
+    """Threads validating while the main thread reconfigures 20 times, each time to a new events file: every
+    validation's event is in exactly one of the files."""
+    import threading
+
+    tokens = [jwt.encode(claims(jti=f"j{i}"), keys.hmac, "HS256") for i in range(200)]
+
+    def validate(token: str) -> object:
+        return jwt.decode(token, keys.hmac, algorithms=["HS256"], audience=AUD)
+
+    wrapped = jwtobs.wrap(validate, library="pyjwt")
+    stop = threading.Event()
+    counts = [0] * 4
+
+    def work(n: int) -> None:
+        i = 0
+        while not stop.is_set() and i < 20_000:  # bounded
+            wrapped(tokens[i % len(tokens)])
+            i += 1
+        counts[n] = i
+
+    paths = [tmp_path / f"e{k}.jsonl" for k in range(20)]
+    jwtobs.configure(events_path=paths[0], defer=defer, from_env=False, fingerprint_key=b"k" * 32)
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for p in paths[1:]:
+            time.sleep(0.02)
+            jwtobs.configure(events_path=p, defer=defer, from_env=False, fingerprint_key=b"k" * 32)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    jwtobs.flush()
+    jwtobs.configure(from_env=False)  # closes the last file's sink
+    written = sum(len(p.read_text().splitlines()) for p in paths if p.exists())
+    assert written == sum(counts) > 0
