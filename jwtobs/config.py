@@ -32,7 +32,7 @@ from typing import Any, TypedDict, Unpack
 
 from jwtobs import fingerprint as _fingerprint
 from jwtobs.events import EventSink, JsonlSink, LoggerSink
-from jwtobs.telemetry import CardinalityGuard, Telemetry
+from jwtobs.telemetry import CardinalityGuard, Telemetry, exit_flush_first
 
 __all__ = [
     "Options",
@@ -243,6 +243,7 @@ def configure(**options: Unpack[Options]) -> State:
         old, _state = _state, new
     if old is not None:
         _flush_state(old, close=True)
+    exit_flush_first()  # the providers passed here exist now: jwtobs's flush at exit goes before their shutdown
     return new
 
 

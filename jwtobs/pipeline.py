@@ -15,7 +15,6 @@ instead (events complete when the call returns: scripts, tests).
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
@@ -25,7 +24,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
 
-from jwtobs import config
+from jwtobs import config, telemetry
 from jwtobs._otel_compat import context_getter
 from jwtobs.events import FLUSH_WAIT as _SINK_FLUSH_WAIT
 from jwtobs.events import JsonlSink, KeySetChange, Outcome, ValidationEvent
@@ -691,6 +690,7 @@ def flush() -> None:
 
 
 def _at_exit() -> None:
+    telemetry.exiting()
     try:
         flush()
     except Exception:  # pragma: no cover - at exit, nothing left to tell
@@ -698,8 +698,9 @@ def _at_exit() -> None:
 
 
 # Runs before JsonlSink's own at-exit close (registered when jwtobs.events was imported, earlier): every
-# waiting record reaches the sinks before they close.
-atexit.register(_at_exit)
+# waiting record reaches the sinks before they close; and, moved last whenever a configuration is made or a
+# provider adopted (telemetry.exit_flush_first), before OpenTelemetry providers shut down.
+telemetry.flush_at_exit(_at_exit)
 config.before_flush(_drain_for_flush)
 
 

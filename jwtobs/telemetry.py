@@ -14,6 +14,7 @@ and a span that the sampler would drop is never built.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -299,6 +300,38 @@ class CardinalityGuard:
         return value if value is not None and value in JWA_NAMES else UNKNOWN
 
 
+#: jwtobs's flush at exit (:func:`jwtobs.pipeline.flush`; registered by the pipeline): kept the last atexit
+#: handler registered, so it runs before every other one (``atexit`` runs them last in, first out)
+_EXIT_FLUSH: list[Callable[[], None]] = []
+_EXITING: list[bool] = [False]
+
+
+def flush_at_exit(fn: Callable[[], None]) -> None:
+    """Register ``fn`` (the pipeline's flush) to run at exit, before the handlers of OpenTelemetry providers."""
+    _EXIT_FLUSH.append(fn)
+    atexit.register(fn)
+
+
+def exiting() -> None:
+    """The flush at exit has started: the handlers are not moved any more."""
+    _EXITING[0] = True
+
+
+def exit_flush_first() -> None:
+    """Move jwtobs's flush at exit after every atexit handler registered so far, so that it runs first.
+
+    An OpenTelemetry SDK ``TracerProvider``/``MeterProvider`` registers its shutdown at exit when it is created,
+    usually after ``import jwtobs``: the shutdown then ran before jwtobs's flush, and the records still waiting
+    for the builder (every validation of a short script, the last second of a service) got their spans and
+    measurements refused by shut-down providers ("Processor is already shutdown" once per span). Called when a
+    configuration is made and whenever a provider is adopted (both come after the provider was created)."""
+    if _EXITING[0]:
+        return
+    for fn in _EXIT_FLUSH:
+        atexit.unregister(fn)
+        atexit.register(fn)
+
+
 class Telemetry:
     """Emits spans and metrics for validation events. One instance per configuration.
 
@@ -403,6 +436,7 @@ class Telemetry:
         tp = self._fixed_tp if self._fixed_tp is not None else trace.get_tracer_provider()
         self._tp_final = self._fixed_tp is not None or not isinstance(tp, trace.ProxyTracerProvider)
         if tp is not self._tp:
+            exit_flush_first()
             self._tp = tp
             self._policy, self._root_sampled = span_policy(tp)
             self._tracer = tp.get_tracer(SCOPE, __version__) if self._policy != NEVER else None
@@ -418,6 +452,7 @@ class Telemetry:
         self._mp_final = self._fixed_mp is not None or not is_proxy_meter_provider(mp)
         if mp is self._mp:
             return
+        exit_flush_first()
         self._mp = mp
         self._metrics_on = False
         if not meter_enabled(mp):

@@ -171,6 +171,64 @@ for i in range(500):
     assert len(lines) == 500
 
 
+_EXIT_SCRIPT = """
+import os, sys, time, jwt, jwtobs
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+out = open(sys.argv[1], "w")
+class Spans(SpanExporter):
+    def export(self, spans):
+        out.write("span\\n" * len(spans)); out.flush(); return SpanExportResult.SUCCESS
+class Metrics(MetricExporter):  # the final export of the provider's shutdown: the validations counted
+    def __init__(self): super().__init__(preferred_temporality={})
+    def export(self, data, timeout_millis=0, **kw):
+        for rm in data.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    if m.name == "jwtobs.validation.duration":
+                        out.write(f"measured {sum(dp.count for dp in m.data.data_points)}\\n")
+        out.flush(); return MetricExportResult.SUCCESS
+    def force_flush(self, timeout_millis=0): return True
+    def shutdown(self, timeout_millis=0, **kw): pass
+tp = TracerProvider(); tp.add_span_processor(SimpleSpanProcessor(Spans()))
+mp = MeterProvider(metric_readers=[PeriodicExportingMetricReader(Metrics(), export_interval_millis=3_600_000)])
+if sys.argv[2] == "configure":
+    jwtobs.configure(tracer_provider=tp, meter_provider=mp, fingerprint_key="k" * 16, from_env=False)
+else:  # the application installs global providers after configure(): adopted by the builder
+    jwtobs.configure(fingerprint_key="k" * 16, from_env=False)
+    trace.set_tracer_provider(tp); metrics.set_meter_provider(mp)
+    time.sleep(1.1)  # (providers are looked up at most once a second)
+decode = jwtobs.wrap(jwt.decode)
+secret = b"s" * 32
+for i in range(300):
+    decode(jwt.encode({"sub": str(i), "exp": int(time.time()) + 60}, secret, algorithm="HS256"), secret,
+           algorithms=["HS256"])
+"""
+
+
+@pytest.mark.parametrize("providers", ["configure", "global"])
+def test_process_exit_builds_waiting_records_before_the_sdk_shuts_down(tmp_path: Any, providers: str) -> None:
+    """A script that validates and exits without flush(), with SDK providers created after ``import jwtobs``
+    (their shutdown is registered at exit after jwtobs's flush): every span and measurement still reaches the
+    exporters, and nothing is logged. Before session 13 the providers shut down first: 0 of 300 spans, 0
+    measurements, one "Processor is already shutdown" line per span."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "exported.txt"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "JWTOBS_DEFER"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT, str(out), providers], env=env, timeout=120, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = out.read_text().splitlines()
+    assert lines.count("span") == 300 and lines[-1] == "measured 300", lines[-3:]
+    assert "shutdown" not in proc.stderr, proc.stderr[:300]
+
+
 def test_a_sink_that_blocks_hangs_neither_flush_nor_process_exit(tmp_path: Any) -> None:
     """An application's sink that never returns (a network call without timeout): jwtobs.flush() waits at most
     pipeline.FLUSH_WAIT, warns and returns; the process exits (at-exit flush, same bound) instead of hanging
