@@ -206,6 +206,17 @@ def _token_at(obs: Any, at: int) -> _Begin:
     return begin
 
 
+def _unverified(options: Any) -> bool:
+    """Whether ``options`` turn the call into a peek: PyJWT's and python-jose's own test, a falsy
+    ``verify_signature`` (``False``, ``0``, ``None``, ``""``) in any mapping (only ``... is False`` in a ``dict``
+    before session 13: ``{"verify_signature": 0}`` recorded a forged token as accepted, and the cardinality
+    guard learned its issuer and kid). Options it cannot read are no peek (the call is recorded)."""
+    try:
+        return not options.get("verify_signature", True)
+    except Exception:
+        return False
+
+
 def _call_patch(
     original: Callable[..., Any], obs: Any, at: int, options_at: int | None, marks: bool = True
 ) -> Callable[..., Any]:
@@ -473,9 +484,7 @@ def _compile(
     allows it, else ``*args, **kwargs``."""
     exact = _exact(original, at, opt_at)
     fill = exact if exact is not None else _STAR
-    peek = "False" if opt_at is None else (
-        f"type({fill['options']}) is dict and {fill['options']}.get('verify_signature', True) is False"
-    )
+    peek = "False" if opt_at is None else f"{fill['options']} is not None and _unverified({fill['options']})"
     namespace: dict[str, Any] = {}
     text = source.format(
         enter=_ENTER_SRC.format(peek=peek, **fill), reject=_REJECT_SRC, reject8=_REJECT8_SRC, mark=mark,

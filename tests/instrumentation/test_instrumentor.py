@@ -403,6 +403,9 @@ def test_unverified_peek_is_not_a_validation(keys: Keys, instrumented: Recorder)
     assert jwt.decode(forged, options={"verify_signature": False})["iss"] == "https://attacker.example"
     assert jwt.PyJWT().decode_complete(forged, None, None, {"verify_signature": False})["payload"]["sub"] == "user-1"
     assert jose.jwt.decode(forged, "", options={"verify_signature": False, "verify_aud": False})["sub"] == "user-1"
+    # falsy values the libraries also read as "do not verify" (before session 13: recorded as accepted)
+    assert jwt.decode(forged, options={"verify_signature": 0})["iss"] == "https://attacker.example"
+    assert jose.jwt.decode(forged, "", options={"verify_signature": None, "verify_aud": False})["sub"] == "user-1"
     assert instrumented.take() == []
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(forged, keys.public, algorithms=["RS256"], audience=AUD)

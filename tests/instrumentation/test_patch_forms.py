@@ -73,6 +73,18 @@ def test_options_verify_signature_false_is_a_peek_in_both_forms(recorder: Record
     for patched in (exact, star):
         patched("t", "k", None, {"verify_signature": True})
     assert recorder.take() == [("pyjwt", "accepted", None)] * 2
+    # the libraries' test is truthiness, in any mapping: every falsy value is a peek too
+    from types import MappingProxyType
+
+    for falsy in (0, None, "", 0.0, []):
+        for patched in (exact, star):
+            patched("t", "k", None, {"verify_signature": falsy})
+            patched("t", "k", options=MappingProxyType({"verify_signature": falsy}))
+    assert recorder.take() == []
+    for patched in (exact, star):
+        patched("t", "k", None, {"verify_signature": 1})
+        patched("t", "k", None, {})
+    assert recorder.take() == [("pyjwt", "accepted", None)] * 4
 
 
 def test_the_exact_form_is_not_used_where_it_cannot_find_the_token() -> None:
