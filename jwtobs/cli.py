@@ -38,8 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Literal, NoReturn
 
-from jwtobs import libraries
 from jwtobs.exceptions import ConfigurationError
+from jwtobs.extras import extra_for
 
 __all__ = [
     "EXIT_OK",
@@ -73,27 +73,6 @@ COMMANDS: Final[tuple[tuple[str, tuple[str, ...], str], ...]] = (
     ("jwtobs.demo", ("demo",), "demo"),  # simulate + analysis: composed here, in the CLI layer
 )
 
-#: top-level import name of an optional dependency -> the extra that installs it (JOSE libraries: the registry)
-EXTRA_OF_MODULE: Final[dict[str, str]] = {
-    **{lib.package: lib.extra for lib in libraries.LIBRARIES},
-    "cryptography": "pyjwt",
-    "pandas": "analysis",
-    "numpy": "analysis",
-    "pyarrow": "analysis",
-    "matplotlib": "analysis",
-    "duckdb": "analysis",
-    "ruptures": "analysis",
-    "hyperscan": "scan",
-    "sentry_sdk": "sentry",
-    "wrapt": "instruments",
-    "fastapi": "fastapi",
-    "starlette": "fastapi",
-    "flask": "flask",
-    "django": "django",
-    "rest_framework": "django",
-}
-
-
 class CommandError(Exception):
     """Bad input or an unusable setup: :func:`main` prints ``jwtobs <command>: <message>`` and exits ``code``."""
 
@@ -106,15 +85,6 @@ class CommandError(Exception):
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Stop the command with one line on stderr and exit ``code`` (default 2, bad input)."""
     raise CommandError(message, code)
-
-
-def extra_for(module: str | None) -> str | None:
-    """The extra that installs an optional dependency (``opentelemetry.sdk`` -> ``sdk``), or ``None``."""
-    if not module:
-        return None
-    if module.startswith("opentelemetry.sdk") or module.startswith("opentelemetry.exporter"):
-        return "otlp" if "exporter.otlp" in module else "sdk"
-    return EXTRA_OF_MODULE.get(module.split(".", 1)[0])
 
 
 def missing_dependency(exc: ImportError, extra: str | None = None) -> CommandError:

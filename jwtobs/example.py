@@ -21,15 +21,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         import jwt
         from cryptography.hazmat.primitives.asymmetric import rsa
-    except ImportError as exc:  # needs the pyjwt extra: one line naming it, exit 3 (jwtobs.cli)
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    except ModuleNotFoundError as exc:  # one line naming both extras it needs, exit 3 (jwtobs.cli)
         from jwtobs.cli import missing_dependency
 
-        raise missing_dependency(exc, "pyjwt") from None
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        raise missing_dependency(exc, "pyjwt,sdk") from None
 
     import jwtobs
     from jwtobs.events import KeySetChange, ValidationEvent

@@ -8,22 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from jwtobs.analysis.aggregate import Aggregates, aggregate
-from jwtobs.analysis.detect import (
-    INCIDENT_COLUMNS,
-    INCIDENT_KINDS,
-    attack_bursts,
-    clock_offsets,
-    clock_skew,
-    clock_skew_incidents,
-    foreign_baseline,
-    incidents,
-    leeway,
-    misconfigurations,
-    rotation_incidents,
-)
-from jwtobs.analysis.load import load_events, load_keyset_changes
-from jwtobs.analysis.rates import breakdown, failure_rates, top_reasons
+from jwtobs import extras
+
+try:
+    from jwtobs.analysis.aggregate import Aggregates, aggregate
+    from jwtobs.analysis.detect import (
+        INCIDENT_COLUMNS,
+        INCIDENT_KINDS,
+        attack_bursts,
+        clock_offsets,
+        clock_skew,
+        clock_skew_incidents,
+        foreign_baseline,
+        incidents,
+        leeway,
+        misconfigurations,
+        rotation_incidents,
+    )
+    from jwtobs.analysis.load import load_events, load_keyset_changes
+    from jwtobs.analysis.rates import breakdown, failure_rates, top_reasons
+except ModuleNotFoundError as _exc:  # the analysis extra is not installed: say so
+    raise extras.missing(_exc, "jwtobs.analysis") from None
 
 __all__ = [
     "Aggregates",

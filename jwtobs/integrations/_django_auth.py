@@ -8,9 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.utils.module_loading import import_string
+from jwtobs import extras
+
+try:
+    from django.conf import settings
+    from django.core.signals import setting_changed
+    from django.utils.module_loading import import_string
+except ModuleNotFoundError as _exc:  # the extra is not installed: say which
+    raise extras.missing(_exc, "jwtobs.integrations._django_auth") from None
 
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.integrations.common import BearerAuth, Principal

@@ -24,7 +24,12 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
-from django.http import HttpRequest, HttpResponse
+from jwtobs import extras
+
+try:
+    from django.http import HttpRequest, HttpResponse
+except ModuleNotFoundError as _exc:  # the extra is not installed: say which
+    raise extras.missing(_exc, "jwtobs.integrations.django") from None
 
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.integrations import common

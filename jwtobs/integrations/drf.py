@@ -20,10 +20,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import APIException
-from rest_framework.permissions import BasePermission
-from rest_framework.request import Request
+from jwtobs import extras
+
+try:
+    from rest_framework.authentication import BaseAuthentication
+    from rest_framework.exceptions import APIException
+    from rest_framework.permissions import BasePermission
+    from rest_framework.request import Request
+except ModuleNotFoundError as _exc:  # the extra is not installed: say which
+    raise extras.missing(_exc, "jwtobs.integrations.drf") from None
 
 from jwtobs.exceptions import JwtobsError
 from jwtobs.integrations import common

@@ -28,8 +28,13 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from jwtobs import extras
+
+try:
+    from fastapi import Depends, HTTPException, Request
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+except ModuleNotFoundError as _exc:  # the extra is not installed: say which
+    raise extras.missing(_exc, "jwtobs.integrations.fastapi") from None
 
 from jwtobs.integrations import common
 from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource

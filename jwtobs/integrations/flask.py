@@ -21,7 +21,12 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, g, request
+from jwtobs import extras
+
+try:
+    from flask import Flask, Response, g, request
+except ModuleNotFoundError as _exc:  # the extra is not installed: say which
+    raise extras.missing(_exc, "jwtobs.integrations.flask") from None
 
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.integrations import common

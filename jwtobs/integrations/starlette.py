@@ -20,12 +20,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
-from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import HTTPConnection
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Mount
-from starlette.types import ASGIApp
+from jwtobs import extras
+
+try:
+    from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
+    from starlette.middleware.authentication import AuthenticationMiddleware
+    from starlette.requests import HTTPConnection
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute, Match, Mount
+    from starlette.types import ASGIApp
+except ModuleNotFoundError as _exc:  # the extra is not installed: say which
+    raise extras.missing(_exc, "jwtobs.integrations.starlette") from None
 
 from jwtobs.exceptions import JwtobsError
 from jwtobs.integrations import common

@@ -11,6 +11,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, TextIO
 
+from jwtobs.cli import missing_dependency
 from jwtobs.redact.scan import ENGINES, Finding, Scanner, ScanProblem, ScanReport, iter_files, scrub_file
 from jwtobs.redact.scan.parallel import scan_parallel
 from jwtobs.redact.scan.report import display_name
@@ -136,7 +137,9 @@ def _scan(args: argparse.Namespace) -> int:
         config.reset()
     try:
         scanner = Scanner(args.engine, include_binary=args.binary)
-    except Exception as e:  # hyperscan asked for but not installed, or failed to compile
+    except ModuleNotFoundError as e:  # --engine hyperscan without the scan extra: exit 3, naming it
+        raise missing_dependency(e, "scan") from None
+    except Exception as e:  # hyperscan failed to compile
         err.write(f"jwtobs scan: error: {e}\n")
         return _EXIT_ERROR
     if scanner.prefilter.note:
@@ -240,7 +243,8 @@ def _summary(report: ScanReport, elapsed: float, out: TextIO, as_json: bool) -> 
     enc = _encoding(out)
     out.write(
         f"\n{report.findings} finding{'s' if report.findings != 1 else ''} in {files} of {report.files} "
-        f"file{'s' if report.files != 1 else ''} ({mb:.1f} MB, {report.lines} lines, {elapsed:.2f} s{rate})\n"
+        f"file{'s' if report.files != 1 else ''} ({mb:.1f} MB, {report.lines} line{'s' if report.lines != 1 else ''}, "
+        f"{elapsed:.2f} s{rate})\n"
     )
     if not report.findings:
         return
@@ -263,7 +267,9 @@ def _scrub(args: argparse.Namespace) -> int:
     except ScanProblem as e:
         err.write(f"jwtobs scrub: error: {display_name(e.path, _encoding(err))}: {e.message}\n")
         return _EXIT_ERROR
-    except Exception as e:  # hyperscan asked for but unavailable; disk full...
+    except ModuleNotFoundError as e:  # --engine hyperscan without the scan extra: exit 3, naming it
+        raise missing_dependency(e, "scan") from None
+    except Exception as e:  # disk full...
         err.write(f"jwtobs scrub: error: {type(e).__name__}: {e}\n")
         return _EXIT_ERROR
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.by_kind.items()))

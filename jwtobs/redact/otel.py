@@ -17,12 +17,17 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import Link, Status
+from jwtobs import extras
+
+try:
+    from opentelemetry.attributes import BoundedAttributes
+    from opentelemetry.sdk._logs import ReadableLogRecord
+    from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.trace import Link, Status
+except ModuleNotFoundError as _exc:  # the extra is not installed: say which
+    raise extras.missing(_exc, "jwtobs.redact.otel") from None
 
 from jwtobs.redact.processors import RedactorCore
 from jwtobs.redact.scrub import FAILED, Scrubber

@@ -9,7 +9,7 @@ from typing import Any
 
 from jwtobs.cli import fail, input_path
 from jwtobs.simulate.progress import ProgressBar
-from jwtobs.simulate.run import simulate
+from jwtobs.simulate.run import parquet_available, simulate
 from jwtobs.simulate.scenario import (
     MAX_DURATION,
     Scenario,
@@ -39,7 +39,11 @@ def register(subparsers: Any) -> None:
         default=24.0,
         help=f"simulated hours for the default scenario (more than 0, at most {MAX_DURATION / 3600:.0f}: 31 days)",
     )
-    p.add_argument("--no-parquet", action="store_true", help="skip the Parquet copies")
+    p.add_argument(
+        "--no-parquet",
+        action="store_true",
+        help="skip the Parquet copies (skipped anyway, with a note, without jwtobs[analysis])",
+    )
     p.set_defaults(func=_run)
 
 
@@ -77,8 +81,16 @@ def _run(args: argparse.Namespace) -> int:
         (Path(args.out) / "events").mkdir(exist_ok=True)
     except OSError as exc:
         fail(f"{args.out}: cannot write: {exc.strerror or type(exc).__name__}")
+    parquet = not args.no_parquet
+    skipped = parquet and not parquet_available()
     with ProgressBar("simulating") as bar:
-        res = simulate(sc, args.out, parquet=not args.no_parquet, progress=bar.update)
+        res = simulate(sc, args.out, parquet=parquet and not skipped, progress=bar.update)
     print(f"{res.validations} validations -> {res.events_path}", file=sys.stdout)
     print(f"{len(res.labels)} injected incidents -> {res.labels_path}")
+    if skipped:  # the simulator needs PyJWT only; the Parquet copies are a convenience of the analysis extra
+        print(
+            "jwtobs simulate: no Parquet copies (they need pandas and pyarrow: pip install 'jwtobs[analysis]'); "
+            "the JSONL files are complete",
+            file=sys.stderr,
+        )
     return 0

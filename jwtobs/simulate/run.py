@@ -14,6 +14,7 @@ Output directory layout::
 from __future__ import annotations
 
 import heapq
+import importlib.util
 import json
 import math
 import random
@@ -676,15 +677,23 @@ def _clean(events_dir: Path) -> None:
                 p.unlink()
 
 
+def parquet_available() -> bool:
+    """Whether the Parquet copies can be written (pandas and pyarrow: the ``analysis`` extra)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("pandas", "pyarrow"))
+
+
 def simulate(
     scenario: Scenario, out_dir: str | Path, *, parquet: bool = True, progress: Progress | None = None
 ) -> SimulationResult:
     """Run ``scenario`` and write the replicas' event files, the issuers' key-set changes and
     ``labels.json`` into ``out_dir`` (layout in the module docstring). jwtobs is configured for the run
     (simulated clock, deterministic fingerprint key, no-op OpenTelemetry providers) and the previous
-    configuration is restored afterwards."""
+    configuration is restored afterwards. ``parquet=True`` needs the ``analysis`` extra: without it this raises
+    ``ModuleNotFoundError`` before simulating anything."""
     from opentelemetry import metrics, trace
 
+    if parquet:
+        from jwtobs.analysis.load import load_events  # (checked before the run, not after it)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     events_dir = out / "events"
@@ -711,8 +720,6 @@ def simulate(
             sim.close()
     pq: Path | None = None
     if parquet:
-        from jwtobs.analysis.load import load_events
-
         for _, rep, _ in sim.replicas:
             src = events_dir / f"{rep.name}.jsonl"
             if src.exists():

@@ -192,10 +192,31 @@ def test_core_install_imports_redacts_and_scans(core: Path, tmp_path: Path) -> N
     scrubbed = tmp_path / "app.scrubbed.log"
     _run(jwtobs_cli, "scrub", log, scrubbed, env=env)
     assert "eyJ" not in scrubbed.read_text() and "[REDACTED:" in scrubbed.read_text()
-    # an extra that is not installed: one line naming it, exit 3, no traceback
-    for argv, extra in ((("report", log), "analysis"), (("example",), "pyjwt")):
-        proc = _run(jwtobs_cli, *argv, ok=(2, 3))
-        assert f"jwtobs[{extra}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # an extra that is not installed: one line naming it, exit 3, no traceback (example: both of its extras;
+    # --engine hyperscan: was exit 2 with "No module named 'hyperscan'" before session 13)
+    for argv, extra in (
+        (("report", log), "analysis"),
+        (("example",), "pyjwt,sdk"),
+        (("scan", "--engine", "hyperscan", log), "scan"),
+        (("scrub", "--engine", "hyperscan", log, tmp_path / "x.log"), "scan"),
+    ):
+        proc = _run(jwtobs_cli, *argv, ok=(3,))
+        assert f"jwtobs[{extra}]" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    # a module of an extra that is not installed: its ImportError names the extra (was a bare "No module named")
+    for module, extra in (
+        ("jwtobs.integrations.fastapi", "fastapi"),
+        ("jwtobs.integrations.starlette", "fastapi"),
+        ("jwtobs.integrations.flask", "flask"),
+        ("jwtobs.integrations.django", "django"),
+        ("jwtobs.integrations.drf", "django"),
+        ("jwtobs.analysis", "analysis"),
+        ("jwtobs.redact.otel", "sdk"),
+    ):
+        code = f"import {module}"
+        proc = _run(core / "python", "-c", code, ok=(1,), cwd=tmp_path)
+        last = proc.stderr.strip().splitlines()[-1]
+        assert last.startswith("ModuleNotFoundError: ") and f"pip install 'jwtobs[{extra}]'" in last, last
 
 
 def _write_events(path: Path) -> int:

@@ -440,8 +440,11 @@ def test_no_hyperscan_engine_is_a_clear_error_when_missing(
     monkeypatch.setitem(sys.modules, "hyperscan", None)  # as if not installed
     assert scan.default_engine() == "python"
     (tmp_path / "a.log").write_text("ok\n")
-    assert main(["scan", "--engine", "hyperscan", str(tmp_path / "a.log")]) == 2
-    assert "jwtobs scan:" in capsys.readouterr().err
+    # exit 3 naming the extra, as for every missing extra (exit 2 "No module named 'hyperscan'" before session 13)
+    assert main(["scan", "--engine", "hyperscan", str(tmp_path / "a.log")]) == 3
+    assert "jwtobs scan: needs hyperscan, which is not installed: pip install 'jwtobs[scan]'" in capsys.readouterr().err
+    assert main(["scrub", "--engine", "hyperscan", str(tmp_path / "a.log"), str(tmp_path / "b.log")]) == 3
+    assert "jwtobs scrub: needs hyperscan" in capsys.readouterr().err and not (tmp_path / "b.log").exists()
     assert main(["scan", str(tmp_path / "a.log")]) == 0  # the default falls back to python
 
 

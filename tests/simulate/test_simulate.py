@@ -277,3 +277,25 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "cannot write" in capsys.readouterr().err
     assert main(["simulate", "--hours", "0.2", "--no-parquet", "--out", str(tmp_path / "o")]) == 0
     assert "validations ->" in capsys.readouterr().out
+
+
+def test_cli_without_the_analysis_extra_writes_the_jsonl_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jwtobs simulate`` needs PyJWT only (what ``jwtobs --help`` says): without pandas/pyarrow the Parquet
+    copies are skipped with a note, exit 0 (before session 13: exit 3 after the whole run, no labels.json)."""
+    import jwtobs.simulate.cli as sim_cli
+    import jwtobs.simulate.run as sim_run
+    from jwtobs.cli import main
+
+    real_find_spec = sim_run.importlib.util.find_spec
+    monkeypatch.setattr(
+        sim_run.importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real_find_spec(name, *a)
+    )
+    assert sim_cli.parquet_available() is False
+    out = tmp_path / "o"
+    assert main(["simulate", "--hours", "0.05", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "no Parquet copies" in captured.err and "jwtobs[analysis]" in captured.err
+    assert (out / "labels.json").is_file() and list((out / "events").glob("*.jsonl"))
+    assert not list((out / "events").glob("*.parquet"))
