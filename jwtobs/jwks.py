@@ -19,6 +19,7 @@ Time comes from an injectable monotonic ``clock`` so tests advance time instead 
 from __future__ import annotations
 
 import asyncio
+import binascii
 import functools
 import http.client
 import io
@@ -34,7 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -263,11 +264,60 @@ def _load_der_private_key_unchecked(der: bytes) -> object:
         return serialization.load_der_private_key(der, None)
 
 
+#: a secret longer than this is not read as hex/base64 text of a DER key (an RSA-16384 private key in hex: 19 KiB)
+_MAX_KEY_TEXT: Final = 32 * 1024
+_HEX_TEXT: Final = re.compile(rb"(?:[0-9A-Fa-f]{2})+")
+_B64_TEXT: Final = re.compile(rb"[A-Za-z0-9+/_-]+={0,2}")
+_B64URL_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
+
+
+def _key_texts(secret: bytes) -> Iterator[bytes]:
+    """``secret`` decoded as hex (``:`` separators allowed), base64 or base64url text, whitespace ignored: how a
+    DER key is shown without PEM armour (a bare base64 public key in an IdP console, a PEM body, ``openssl``
+    hex). Nothing for a secret over :data:`_MAX_KEY_TEXT` bytes or that is no such text."""
+    if len(secret) > _MAX_KEY_TEXT:
+        return
+    compact = b"".join(secret.split())
+    digits = compact.replace(b":", b"")
+    if _HEX_TEXT.fullmatch(digits):
+        yield bytes.fromhex(digits.decode("ascii"))
+    if _B64_TEXT.fullmatch(compact):
+        data = compact.rstrip(b"=").translate(_B64URL_TO_STD)
+        try:
+            yield binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
+        except binascii.Error:  # a length no base64 has
+            pass
+
+
+def _is_der_key(der: bytes) -> bool:
+    """Whether ``der`` parses as a DER public key (SubjectPublicKeyInfo, PKCS#1) or private key."""
+    if der[:1] != b"\x30":  # not an ASN.1 SEQUENCE: no DER key
+        return False
+    try:
+        from cryptography.hazmat.primitives import serialization
+
+        refused = _crypto().refused
+    except (ImportError, ConfigurationError):  # pragma: no cover - without cryptography no DER key is meant
+        return False
+    loaders: tuple[Callable[[bytes], object], ...] = (
+        serialization.load_der_public_key,
+        _load_der_private_key_unchecked,
+    )
+    for load in loaders:
+        try:
+            load(der)
+        except refused:  # not this kind of key
+            continue
+        return True
+    return False
+
+
 def _key_material_kind(secret: bytes) -> str | None:
     """What asymmetric key material ``secret`` looks like (``"PEM"``, ``"SSH"``, ``"JWK"``, ``"DER"``), if any.
 
     Such bytes are never accepted as an HMAC secret: with a public key as the secret, anyone who has the
-    public key can forge tokens (the classic RS256 -> HS256 confusion).
+    public key can forge tokens (the classic RS256 -> HS256 confusion). ``"DER"`` includes a DER key written
+    as hex, base64 or base64url text (:func:`_key_texts`).
     """
     head = secret.lstrip()[:64]
     if b"-----BEGIN" in head:
@@ -280,23 +330,8 @@ def _key_material_kind(secret: bytes) -> str | None:
         except (ValueError, RecursionError):
             return None
         return "JWK" if isinstance(doc, dict) and ("kty" in doc or "keys" in doc) else None
-    if secret[:1] == b"\x30":  # an ASN.1 SEQUENCE: try it as a DER key
-        try:
-            from cryptography.hazmat.primitives import serialization
-
-            refused = _crypto().refused
-        except (ImportError, ConfigurationError):  # pragma: no cover - without cryptography no DER key is meant
-            return None
-        loaders: tuple[Callable[[bytes], object], ...] = (
-            serialization.load_der_public_key,
-            _load_der_private_key_unchecked,
-        )
-        for load in loaders:
-            try:
-                load(secret)
-            except refused:  # not this kind of key
-                continue
-            return "DER"
+    if _is_der_key(secret) or any(_is_der_key(der) for der in _key_texts(secret)):
+        return "DER"
     return None
 
 

@@ -3,19 +3,24 @@
 Order of the checks (cheap first; nothing is fetched or verified for a token that fails an earlier one):
 
 1. size (``max_token_bytes``) → JWT_OVERSIZED; missing/empty → JWT_MISSING; wrong type → JWT_MALFORMED
-2. form: JWE or JSON serialization → JWT_UNEXPECTED_FORM; not compact JWS → JWT_MALFORMED
+2. form: JWE or JSON serialization → JWT_UNEXPECTED_FORM; whitespace before or after the token, or not compact
+   JWS → JWT_MALFORMED
 3. header: wrong-typed parameters → JWT_HEADER_INVALID; ``crit`` → JWT_CRIT_UNSUPPORTED; a forbidden
    header (``jku``/``x5u``/``x5c``/``jwk``) → JWT_FORBIDDEN_HEADER (never fetched, never used); ``b64``
    other than ``true`` (RFC 7797 unencoded payload, which the backends treat differently) → JWT_HEADER_INVALID
 4. ``alg``: ``none`` in any case or empty signature → JWT_UNSIGNED; not in the allowlist → JWT_ALG_NOT_ALLOWED
-5. ``typ`` (RFC 8725 §3.11, ``application/`` prefix optional, case-insensitive) → JWT_TYPE_MISMATCH
+5. ``typ`` (RFC 8725 §3.11, ``application/`` prefix optional, case-insensitive, otherwise exact) →
+   JWT_TYPE_MISMATCH; then each segment canonical base64url (no ``=``, zero unused bits) and the payload a JSON
+   object → JWT_MALFORMED (detail: the segment)
 6. key from the trusted source only: unknown kid → JWT_UNKNOWN_KID, no keys → JWT_JWKS_UNAVAILABLE;
    key type, key ``alg`` or key curve not matching the token ``alg`` → JWT_ALG_NOT_ALLOWED
-7. signature (the backend) → JWT_BAD_SIGNATURE
+7. signature: an ECDSA signature not exactly R || S of its curve's size → JWT_BAD_SIGNATURE; then the backend
+   → JWT_BAD_SIGNATURE
 8. claims, against ``now``, one small function per claim (:data:`CLAIM_CHECKS`, in order): exact ``iss``,
-   ``aud`` contains this API, ``exp`` required, ``nbf``/``iat`` with the bounded leeway, ``max_age``, required
-   claims, prohibited claims, subject kind, client, tenant binding; then the sender constraint (``cnf``
-   against ``verify(binding=...)``, :mod:`jwtobs.binding`) → JWT_BINDING_MISMATCH
+   ``aud`` contains this API, ``exp`` required, ``nbf``/``iat`` with the bounded leeway (NumericDates compared
+   exactly, fractions included), ``max_age``, ``sub``/``jti`` non-empty strings when present, required claims,
+   prohibited claims, subject kind, client, tenant binding; then the sender constraint (``cnf`` against
+   ``verify(binding=...)``, :mod:`jwtobs.binding`) → JWT_BINDING_MISMATCH
 9. the optional replay/revocation hook
 
 Every call records exactly one :class:`~jwtobs.events.ValidationEvent` through :func:`jwtobs.pipeline.record`.
@@ -33,7 +38,7 @@ from jwtobs import backends
 from jwtobs import binding as _binding
 from jwtobs.binding import Binding
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
-from jwtobs.header import TokenPeek, peek
+from jwtobs.header import TokenPeek, b64url_decode, peek
 from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, key_curve, kty_of_alg
 from jwtobs.pipeline import claim_int, client_of, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
@@ -190,30 +195,18 @@ class Verifier:
         self, token: object, p: TokenPeek, tenant: str | None, now: float, binding: Binding | None
     ) -> VerifiedToken:
         prof = self.profile
-        header = _check_form(p)  # 1-2. size, presence, compact JWS
+        text = _token_text(token)
+        header = _check_form(p, text)  # 1-2. size, presence, no surrounding whitespace, compact JWS
         _check_header(header, p, self._forbidden)  # 3.
         alg = _check_alg(p, self._algs)  # 4.
-        # 5. typ
-        if not prof.accepts_type(p.typ):
-            raise TokenRejected(Reason.TYPE_MISMATCH, "typ" if p.typ is not None else "missing")
-        bad = p.bad_segment()
-        if bad is not None:
-            raise TokenRejected(Reason.MALFORMED, bad)
-        claims = p.claims()
-        if claims is None:  # pragma: no cover - bad_segment() covers it
-            raise TokenRejected(Reason.MALFORMED, "payload")
+        _check_typ(p, prof)  # 5.
+        claims = _check_segments(p)  # 5. canonical base64url segments, a JSON payload
         # 6. key, from the trusted source only
         key = self.keys.get(p.kid)
         _check_key(key, alg)
-        # 7. signature
-        text = (
-            token
-            if isinstance(token, str)
-            else bytes(token).decode("ascii")
-            if isinstance(token, (bytes, bytearray, memoryview))
-            else ""
-        )
-        self.backend.verify_signature(text.strip(), key, alg)
+        # 7. signature: the token exactly as presented (nothing stripped: _check_form refused whitespace)
+        _check_signature_size(p, alg)
+        self.backend.verify_signature(text, key, alg)
         # 8. claims (of the verified payload: the peeked payload is the signed segment)
         for check in CLAIM_CHECKS:
             check(claims, prof, now)
@@ -245,11 +238,37 @@ _FORM_REJECTIONS: Final = {
 }
 
 
-def _check_form(p: TokenPeek) -> dict[str, Any]:
-    """Steps 1-2: present, not oversized, a compact JWS with a JSON header. Returns the header."""
+#: RFC 4648 §5 base64url alphabet, in value order
+_B64URL: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: the characters that may end a canonical unpadded base64url segment, by its length mod 4: the bits the last
+#: character carries beyond the data must be zero (RFC 4648 §3.5), so a byte string has exactly one encoding;
+#: a length of 1 mod 4 encodes nothing
+_CANONICAL_LAST: Final = {0: frozenset(_B64URL), 2: frozenset(_B64URL[::16]), 3: frozenset(_B64URL[::4])}
+_SEGMENT_NAMES: Final = ("header", "payload", "signature")
+#: bytes of a JWS ECDSA signature, R || S each as long as the curve's order (RFC 7518 §3.4, RFC 8812 §3.2)
+ECDSA_SIGNATURE_BYTES: Final[Mapping[str, int]] = {"ES256": 64, "ES384": 96, "ES512": 132, "ES256K": 64}
+
+
+def _token_text(token: object) -> str:
+    """The token as text, as presented (``""`` for what :func:`peek` classifies as no text at all)."""
+    if isinstance(token, str):
+        return token
+    if isinstance(token, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(token).decode("ascii")
+        except UnicodeDecodeError:
+            return ""
+    return ""
+
+
+def _check_form(p: TokenPeek, text: str) -> dict[str, Any]:
+    """Steps 1-2: present, not oversized, no whitespace around it, a compact JWS with a JSON header. Returns the
+    header. (:func:`peek` strips blanks to classify a token; every library refuses them, so the Verifier does.)"""
     rejected = _FORM_REJECTIONS.get(p.kind)
     if rejected is not None:
         raise TokenRejected(*rejected)
+    if text[:1].isspace() or text[-1:].isspace():
+        raise TokenRejected(Reason.MALFORMED, "whitespace")
     if p.kind != "jws" or p.header is None:
         raise TokenRejected(Reason.MALFORMED, p.malformed_part or "segments")
     return p.header
@@ -283,6 +302,58 @@ def _check_alg(p: TokenPeek, allowed: frozenset[str]) -> str:
     return alg
 
 
+def _check_typ(p: TokenPeek, prof: Profile) -> None:
+    """Step 5: explicit type (RFC 8725 §3.11): ``application/`` optional and case-insensitive
+    (:meth:`Profile.accepts_type`), otherwise exact: a ``typ`` with whitespace around it is another type."""
+    typ = p.typ
+    if not prof.accepts_type(typ) or (prof.token_type is not None and typ is not None and typ.strip() != typ):
+        raise TokenRejected(Reason.TYPE_MISMATCH, "typ" if typ is not None else "missing")
+
+
+def _canonical_b64url(segment: str) -> bool:
+    """Unpadded base64url whose last character has zero unused bits: the one encoding of its bytes (RFC 7515
+    §2, RFC 4648 §3.5). The alphabet itself is checked by :meth:`TokenPeek.bad_segment`."""
+    if "=" in segment:
+        return False
+    last = _CANONICAL_LAST.get(len(segment) % 4)
+    return last is not None and (not segment or segment[-1] in last)
+
+
+def _check_encoding(p: TokenPeek) -> None:
+    """Step 5: each segment canonical base64url (detail: the first one that is not). Decided here because the
+    libraries disagree on padding and unused bits (some strip ``=`` or ignore the bits, some refuse them, some
+    verify the signature over the text and others over the decoded bytes), so the same token got a different
+    verdict per backend."""
+    for name, segment in zip(_SEGMENT_NAMES, p.segments(), strict=True):
+        if not _canonical_b64url(segment):
+            raise TokenRejected(Reason.MALFORMED, name)
+
+
+def _check_segments(p: TokenPeek) -> dict[str, Any]:
+    """Step 5: canonical encoding (:func:`_check_encoding`), the payload a JSON object, the signature base64url.
+    Returns the (unverified) claims."""
+    _check_encoding(p)
+    bad = p.bad_segment()
+    if bad is not None:
+        raise TokenRejected(Reason.MALFORMED, bad)
+    claims = p.claims()
+    if claims is None:  # pragma: no cover - bad_segment() covers it
+        raise TokenRejected(Reason.MALFORMED, "payload")
+    return claims
+
+
+def _check_signature_size(p: TokenPeek, alg: str) -> None:
+    """Step 7, before the backend: an ECDSA signature is exactly R || S of its curve's size
+    (:data:`ECDSA_SIGNATURE_BYTES`). JWT_BAD_SIGNATURE, as the libraries that check it say (one backend,
+    jwcrypto, accepted R and S with leading zero bytes: a second valid signature for the same token)."""
+    size = ECDSA_SIGNATURE_BYTES.get(alg)
+    if size is None:
+        return
+    raw = b64url_decode(p.segments()[2])
+    if raw is None or len(raw) != size:
+        raise TokenRejected(Reason.BAD_SIGNATURE, "signature")
+
+
 # -- claim checks: one small function per claim, run in this order (PyJWT's _validate_* style) -------------
 ClaimCheck = Callable[[Mapping[str, Any], Profile, float], None]
 
@@ -310,18 +381,21 @@ def _check_aud(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
         raise TokenRejected(Reason.AUDIENCE_MISMATCH, "aud")
 
 
-def _time_claim(claims: Mapping[str, Any], name: str) -> int | None:
-    """A NumericDate claim as an int; ``None`` when absent; JWT_CLAIM_INVALID when present but not a number."""
+def _time_claim(claims: Mapping[str, Any], name: str) -> int | float | None:
+    """A NumericDate claim exactly as the token has it (RFC 7519 §2: fractions allowed, so it is never truncated:
+    ``nbf = now + 0.4`` is in the future); ``None`` when absent; JWT_CLAIM_INVALID when present but not a date
+    (``null`` included). What counts as a date is :func:`pipeline.claim_int`'s rule (the event records that int)."""
     raw = claims.get(name)
-    value = claim_int(raw)
-    if raw is not None and value is None:
-        raise TokenRejected(Reason.CLAIM_INVALID, name)
-    return value
+    if raw is None and name not in claims:
+        return None
+    if isinstance(raw, (int, float)) and claim_int(raw) is not None:  # (claim_int refuses bools)
+        return raw
+    raise TokenRejected(Reason.CLAIM_INVALID, name)
 
 
 def _check_time_types(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
     """``exp`` present; ``exp``/``nbf``/``iat`` numbers; ``nbf`` not after ``exp`` (before any time verdict)."""
-    if claims.get("exp") is None:
+    if "exp" not in claims:
         raise TokenRejected(Reason.MISSING_CLAIM, "exp")
     exp = _time_claim(claims, "exp")
     nbf = _time_claim(claims, "nbf")
@@ -356,6 +430,25 @@ def _check_max_age(claims: Mapping[str, Any], prof: Profile, now: float) -> None
         raise TokenRejected(Reason.MISSING_CLAIM, "iat")
     if now - iat > prof.max_age + prof.leeway:
         raise TokenRejected(Reason.EXPIRED, "max_age")
+
+
+def _non_empty_string(claims: Mapping[str, Any], name: str) -> None:
+    """``name``, when present, is a non-empty string; JWT_CLAIM_INVALID otherwise (``null`` included)."""
+    if name in claims:
+        value = claims[name]
+        if not isinstance(value, str) or not value:
+            raise TokenRejected(Reason.CLAIM_INVALID, name)
+
+
+def _check_sub(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    """``sub`` (RFC 7519 §4.1.2, a StringOrURI): a number, list, boolean, object, ``""`` or ``null`` is no
+    subject (before: accepted, with ``VerifiedToken.subject`` None or empty)."""
+    _non_empty_string(claims, "sub")
+
+
+def _check_jti(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
+    """``jti`` (RFC 7519 §4.1.7, a case-sensitive string): what replay detection keys on."""
+    _non_empty_string(claims, "jti")
 
 
 def _check_required(claims: Mapping[str, Any], prof: Profile, now: float) -> None:
@@ -398,6 +491,8 @@ CLAIM_CHECKS: Final[tuple[ClaimCheck, ...]] = (
     _check_nbf,
     _check_iat,
     _check_max_age,
+    _check_sub,
+    _check_jti,
     _check_required,
     _check_prohibited,
     _check_subject,

@@ -16,11 +16,13 @@ from jwtobs.replay import InMemoryReplayChecker, ReplayChecker
 
 ISS, AUD, NOW = "https://idp.example/t", "api", 1_800_000_000
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+ABSENT: Any = object()  # token(claim=ABSENT): the claim is left out (None is a JSON null)
 
 
 def token(**over: Any) -> str:
     c: dict[str, Any] = {"iss": ISS, "sub": "u1", "aud": AUD, "exp": NOW + 600, "jti": "j-1"}
     c.update(over)
+    c = {k: v for k, v in c.items() if v is not ABSENT}
     return jwt.PyJWS().encode(json.dumps(c).encode(), KEY, algorithm="RS256", headers={"kid": "k", "typ": "at+jwt"})
 
 
@@ -44,11 +46,14 @@ def test_one_time_jti() -> None:
     v = make(InMemoryReplayChecker(one_time=True))
     assert reason(v, token()) is None
     assert reason(v, token()) is Reason.REPLAYED
-    assert reason(v, token(jti=None)) is Reason.REPLAYED
+    assert reason(v, token(jti=ABSENT)) is Reason.REPLAYED  # no jti: cannot be proven fresh
     assert reason(v, token(jti="j-2")) is None
+    # a null jti is not "no jti" but a jti of the wrong type, refused before the hook (before session 13: the
+    # hook saw it as absent, JWT_REPLAYED)
+    assert reason(v, token(jti=None)) is Reason.CLAIM_INVALID
     jwtobs.flush()
     got = [e.reason for e in events if isinstance(e, ValidationEvent)]
-    assert got == [None, "JWT_REPLAYED", "JWT_REPLAYED", None]
+    assert got == [None, "JWT_REPLAYED", "JWT_REPLAYED", None, "JWT_CLAIM_INVALID"]
 
 
 def test_revoked_jti_and_authz_version() -> None:
