@@ -44,6 +44,7 @@ from jwtobs.pipeline import claim_int, client_of, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
 from jwtobs.reasons import Reason
 from jwtobs.replay import ReplayChecker
+from jwtobs.wrap import active
 
 __all__ = ["Verifier", "VerifiedToken", "VerifierSet", "CLAIM_CHECKS"]
 
@@ -120,6 +121,8 @@ class Verifier:
         """
         start = time.perf_counter_ns()
         p = peek(token, max_bytes=self.profile.max_token_bytes)
+        if active():  # inside a wrapped function or an instrumented call: that outer observation records this one
+            return self._verify_nested(token, p, tenant, now, binding)
         try:
             verified = self._verify(token, p, tenant, self.clock() if now is None else now, binding)
         except TokenRejected as exc:
@@ -171,6 +174,20 @@ class Verifier:
             tenant=verified.tenant,
         )
         return verified
+
+    def _verify_nested(
+        self, token: object, p: TokenPeek, tenant: str | None, now: float | None, binding: Binding | None
+    ) -> VerifiedToken:
+        """:meth:`verify` inside another observed validation (``jwtobs.wrap(fn)`` where ``fn`` calls ``verify``):
+        the same checks and outcome, no event of its own. The outer one records the validation once
+        (docs/core.md, Nesting), with the :class:`TokenRejected`'s reason (:func:`jwtobs.adapters.classify`).
+        Before session 13 both recorded: two events per call, the outer one ``JWT_VALIDATOR_ERROR``."""
+        try:
+            return self._verify(token, p, tenant, self.clock() if now is None else now, binding)
+        except TokenRejected:
+            raise
+        except Exception as exc:  # fail closed, as verify()
+            raise TokenRejected(Reason.VALIDATOR_ERROR, type(exc).__name__[:64]) from exc
 
     async def averify(
         self,

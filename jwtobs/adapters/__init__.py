@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, cast
 
 from jwtobs import libraries
+from jwtobs.exceptions import TokenRejected
 from jwtobs.header import LaterPeek, TokenPeek
 from jwtobs.reasons import Reason
 
@@ -85,6 +86,8 @@ def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classific
             return Reason.MALFORMED, "type"
         if kind == "oversized":
             return Reason.OVERSIZED, "token"
+    if isinstance(exc, TokenRejected):  # jwtobs's own (a Verifier called inside a wrapped function): its reason
+        return exc.reason, exc.detail
     try:
         result = adapter.classify(exc, peek)
     except Exception:  # an adapter bug must not break the caller: fail closed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from typing import Any
 
 import jwt
@@ -124,6 +125,40 @@ def test_nested_observed_calls_record_once(keys: Keys, otel: Otel) -> None:
     jwtobs.wrap(outer, library="pyjwt", profile="outer")(jwt.encode(claims(), keys.hmac, algorithm="HS256"))
     jwtobs.flush()
     assert [e.profile for e in otel.events] == ["outer"]
+
+
+@pytest.mark.parametrize("raise_as", ["native", "jwtobs"])
+def test_a_verifier_inside_a_wrapped_function_records_once(keys: Keys, otel: Otel, raise_as: str) -> None:
+    """The outer observation records, with the Verifier's reason (before session 13: two events per call, the
+    outer rejection JWT_VALIDATOR_ERROR/TokenRejected). Sync, async (averify) and the verdicts unchanged."""
+    profile = jwtobs.Profile(name="billing", issuer=ISS, audience=AUD, algorithms=("HS256",), token_type="JWT")
+    verifier = jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k": keys.hmac}), backend="pyjwt")
+
+    def authenticate(token: str) -> jwtobs.VerifiedToken:
+        return verifier.verify(token)
+
+    async def aauthenticate(token: str) -> jwtobs.VerifiedToken:
+        return await verifier.averify(token)
+
+    good = jwt.encode(claims(), keys.hmac, algorithm="HS256", headers={"kid": "k"})
+    expired = jwt.encode(claims(exp=int(time.time()) - 600), keys.hmac, algorithm="HS256", headers={"kid": "k"})
+    for fn in (authenticate, aauthenticate):
+        wrapped: Any = jwtobs.wrap(fn, library="pyjwt", profile="outer", raise_as=raise_as)  # type: ignore[call-overload]
+        call = (lambda t, w=wrapped: asyncio.run(w(t))) if fn is aauthenticate else wrapped
+        assert call(good).claims["sub"] == "alice@example.com"
+        with pytest.raises(jwtobs.TokenRejected) as info:
+            call(expired)
+        assert info.value.reason is Reason.EXPIRED and jwtobs.exceptions.was_recorded(info.value)
+    jwtobs.flush()
+    assert [(e.outcome, e.reason, e.detail, e.profile) for e in otel.events] == [
+        ("accepted", None, None, "outer"),
+        ("rejected", "JWT_EXPIRED", "exp", "outer"),
+    ] * 2
+    assert all(e.sub_hash for e in otel.events)
+    with pytest.raises(jwtobs.TokenRejected):  # alone, the Verifier records its own event, as before
+        verifier.verify(expired)
+    jwtobs.flush()
+    assert otel.events[-1].profile == "billing" and len(otel.events) == 5
 
 
 def test_async_validator(keys: Keys, otel: Otel) -> None:
