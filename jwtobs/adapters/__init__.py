@@ -90,6 +90,12 @@ def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classific
         return exc.reason, exc.detail
     try:
         result = adapter.classify(exc, peek)
+        if result is None and isinstance(exc, UnicodeError):
+            # a token that is not ASCII (a lone surrogate) failed the library's encode: the segment that is not
+            # base64url, where the character is (before session 13: JWT_VALIDATOR_ERROR/UnicodeEncodeError)
+            segment = peek.bad_segment()
+            if segment is not None:
+                result = Reason.MALFORMED, segment
     except Exception:  # an adapter bug must not break the caller: fail closed
         result = None
     if result is None:

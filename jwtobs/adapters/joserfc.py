@@ -180,7 +180,10 @@ def _through_joserfc(exc: BaseException) -> list[str] | None:
 
 
 def _plain(exc: BaseException, peek: TokenPeek) -> Result | None:
-    """A ``ValueError``/``TypeError`` raised inside joserfc (never one raised by the caller's own code)."""
+    """A ``ValueError``/``TypeError`` raised inside joserfc (never one raised by the caller's own code); JSON
+    nested deeper than Python's recursion limit (a signed payload 5000 deep)."""
+    if isinstance(exc, RecursionError):
+        return (Reason.MALFORMED, peek.bad_segment() or "payload") if raised_by(exc, "joserfc") else None
     if not isinstance(exc, (ValueError, TypeError)):
         return None
     result = _plain_known(exc, peek) if raised_by(exc, "joserfc", through_helpers=False) else None

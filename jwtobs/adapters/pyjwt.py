@@ -64,6 +64,10 @@ def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] |
         if peek.unsigned:
             return _unsigned(peek)
         return Reason.KEY_INVALID, None
+    if isinstance(exc, TypeError) and _in_prepare_key(exc):
+        # the application's key cannot be the token's alg's: an asymmetric key *object* where the token says
+        # HS256 (an algorithm-confusion attempt on an app allowing both), as InvalidKeyError says for its PEM
+        return _unsigned(peek) if peek.unsigned else (Reason.KEY_INVALID, None)
     if not isinstance(exc, E.InvalidTokenError):
         return None
     # -- structure --
@@ -131,6 +135,18 @@ def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] |
     if form is not None:
         return form
     return Reason.CLAIM_INVALID, None
+
+
+def _in_prepare_key(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of a PyJWT algorithm's ``prepare_key`` (``jwt.algorithms``), walking at most 64
+    frames of its traceback."""
+    tb, n = exc.__traceback__, 0
+    while tb is not None and n < 64:
+        code = tb.tb_frame.f_code
+        if code.co_name == "prepare_key" and tb.tb_frame.f_globals.get("__name__") == "jwt.algorithms":
+            return True
+        tb, n = tb.tb_next, n + 1
+    return False
 
 
 #: the exception classes ``classify`` decides from the class alone (:func:`jwtobs.adapters.by_class`)
