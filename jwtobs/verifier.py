@@ -90,6 +90,12 @@ class Verifier:
         self.keys.bind_issuer(profile.issuer)
         self.backend = backends.get(backend)
         self.library = self.backend.NAME
+        cannot = sorted(set(profile.algorithms) - self.backend.ALGORITHMS)
+        if cannot:  # a valid token would be refused on every request by this backend only: say so now
+            raise ConfigurationError(
+                f"backend {self.backend.NAME!r} cannot verify {', '.join(cannot)} (profile {profile.name!r}); "
+                f"backends that can: {', '.join(backends.able_to(cannot))}"
+            )
         self.clock = clock
         self.replay = replay
         self._algs = frozenset(profile.algorithms)
@@ -542,6 +548,15 @@ def _check_key(key: Key, alg: str) -> None:
     curves = ALG_CURVES.get(alg)
     if curves is not None and key_curve(key) not in curves:
         raise TokenRejected(Reason.ALG_NOT_ALLOWED, "key_mismatch")
+    least = HMAC_KEY_BYTES.get(alg)
+    if least is not None and isinstance(key.key, bytes) and len(key.key) < least:
+        raise TokenRejected(Reason.KEY_INVALID, "length")
+
+
+#: RFC 7518 §3.2: an HMAC key "of the same size as the hash output or larger MUST be used". jwcrypto refuses a
+#: shorter one (JWT_BAD_SIGNATURE), the other four accept it: decided here, the same for every backend
+#: (``StaticKeys`` already refuses a secret under 32 bytes)
+HMAC_KEY_BYTES: Final[Mapping[str, int]] = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
 class VerifierSet:

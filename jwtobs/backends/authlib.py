@@ -10,11 +10,15 @@ from authlib.jose import JsonWebSignature, errors
 from jwtobs.backends._pem import key_material
 from jwtobs.exceptions import TokenRejected
 from jwtobs.jwks import Key
+from jwtobs.profile import ASYMMETRIC_ALGS, HMAC_ALGS
 from jwtobs.reasons import Reason
 
-__all__ = ["NAME", "verify_signature"]
+__all__ = ["NAME", "ALGORITHMS", "verify_signature"]
 
 NAME: Final = "authlib"
+#: what this library can verify (Authlib has no RFC 9864 ``Ed25519``: its EdDSA is ``EdDSA``); a Verifier
+#: whose profile allows another is a ConfigurationError (tests/verifier/test_backends.py signs each for each)
+ALGORITHMS: Final = frozenset((HMAC_ALGS | ASYMMETRIC_ALGS) - {"Ed25519"})
 
 
 def verify_signature(token: str, key: Key, alg: str) -> None:

@@ -11,11 +11,15 @@ from jwtobs.backends._pem import key_material
 from jwtobs.exceptions import TokenRejected
 from jwtobs.header import peek
 from jwtobs.jwks import Key
+from jwtobs.profile import ASYMMETRIC_ALGS, HMAC_ALGS
 from jwtobs.reasons import Reason
 
-__all__ = ["NAME", "verify_signature"]
+__all__ = ["NAME", "ALGORITHMS", "verify_signature"]
 
 NAME: Final = "jwcrypto"
+#: what this library can verify (every algorithm a Profile allows); a Verifier whose profile allows another is a
+#: ConfigurationError (tests/verifier/test_backends.py signs every algorithm for every backend)
+ALGORITHMS: Final = frozenset(HMAC_ALGS | ASYMMETRIC_ALGS)
 
 
 def _jwk(key: Key) -> jwk.JWK:

@@ -9,11 +9,15 @@ from jwt import exceptions as E
 
 from jwtobs.exceptions import TokenRejected
 from jwtobs.jwks import Key
+from jwtobs.profile import ASYMMETRIC_ALGS, HMAC_ALGS
 from jwtobs.reasons import Reason
 
-__all__ = ["NAME", "verify_signature"]
+__all__ = ["NAME", "ALGORITHMS", "verify_signature"]
 
 NAME: Final = "pyjwt"
+#: what this library can verify (PyJWT 2.x has no RFC 9864 ``Ed25519``: its EdDSA is ``EdDSA``); a Verifier
+#: whose profile allows another is a ConfigurationError (tests/verifier/test_backends.py signs each for each)
+ALGORITHMS: Final = frozenset((HMAC_ALGS | ASYMMETRIC_ALGS) - {"Ed25519"})
 _JWS: Final = jwt.PyJWS()
 
 

@@ -102,8 +102,101 @@ def test_all_backends_landed() -> None:
     assert set(BACKENDS) == {"pyjwt", "joserfc", "jwcrypto", "authlib", "jose"}
 
 
-def test_python_jose_refuses_eddsa() -> None:
-    assert verdict("python-jose", "ed", "good") == Reason.ALG_NOT_ALLOWED.value  # no EdDSA: rejected, not accepted
+def _signed_with(alg: str) -> tuple[str, Any]:
+    """A valid token of ``alg`` (every algorithm a Profile allows, signed with cryptography directly) and the
+    public key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}.get(alg[-3:], hashes.SHA256())
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT", "kid": "k"}).encode())
+    payload = _b64(json.dumps({"iss": ISS, "aud": AUD, "sub": "u", "exp": NOW + 60}).encode())
+    si = f"{header}.{payload}".encode()
+    key: Any
+    if alg.startswith("HS"):
+        import hmac
+
+        secret = bytes(range(1, digest.digest_size + 1))  # (RFC 7518 §3.2: at least the hash's size)
+        sig, key = hmac.new(secret, si, digest.name).digest(), secret
+    elif alg.startswith("RS"):
+        sig, key = RSA_KEY.sign(si, padding.PKCS1v15(), digest), RSA_KEY.public_key()
+    elif alg.startswith("PS"):
+        pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        sig, key = RSA_KEY.sign(si, pss, digest), RSA_KEY.public_key()
+    elif alg.startswith("ES"):
+        curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1(), "ES256K": ec.SECP256K1()}
+        private = ec.generate_private_key(curve[alg])
+        sig, key = _ecdsa_raw(private, si, digest), private.public_key()
+    else:  # EdDSA, Ed25519 (RFC 9864)
+        sig, key = ED_KEY.sign(si), ED_KEY.public_key()
+    return f"{header}.{payload}.{_b64(sig)}", key
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_every_algorithm_is_verified_or_refused_at_configuration(backend: str) -> None:
+    """A backend's ALGORITHMS is what it can verify: a valid token of each is accepted; a profile allowing any
+    other is a ConfigurationError naming the backends that can (before session 13: python-jose refused EdDSA,
+    PS* and ES256K tokens and PyJWT and Authlib Ed25519 tokens on every request, JWT_ALG_NOT_ALLOWED)."""
+    from jwtobs import backends
+    from jwtobs.profile import ASYMMETRIC_ALGS, HMAC_ALGS
+
+    able = backends.get(backend).ALGORITHMS
+    for alg in sorted(HMAC_ALGS | ASYMMETRIC_ALGS):
+        token, key = _signed_with(alg)
+        profile = jwtobs.Profile(name="p", issuer=ISS, audience=AUD, algorithms=(alg,), token_type="JWT")
+        if alg in able:
+            v = jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k": key}), backend=backend)
+            assert v.verify(token, now=NOW).claims["sub"] == "u", alg
+        else:
+            with pytest.raises(jwtobs.ConfigurationError, match=f"cannot verify {alg}.*can: .*joserfc"):
+                jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k": key}), backend=backend)
+    assert {"RS256", "ES256", "HS256"} <= able
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("alg", ["HS384", "HS512"])
+def test_an_hmac_key_shorter_than_the_hash_is_key_invalid_on_every_backend(alg: str) -> None:
+    """RFC 7518 §3.2 (key at least the hash's size): a 32-byte secret with HS384/HS512 was accepted by four
+    backends and JWT_BAD_SIGNATURE with jwcrypto; now JWT_KEY_INVALID/length with each, before the backend."""
+    import hashlib
+    import hmac
+
+    header = _b64(json.dumps({"alg": alg, "typ": "JWT", "kid": "k"}).encode())
+    payload = _b64(json.dumps({"iss": ISS, "aud": AUD, "sub": "u", "exp": NOW + 60}).encode())
+    digest = hashlib.sha384 if alg == "HS384" else hashlib.sha512
+    profile = jwtobs.Profile(name="p", issuer=ISS, audience=AUD, algorithms=(alg,), token_type="JWT")
+    for size, verdict in ((32, (Reason.KEY_INVALID, "length")), (digest().digest_size, None)):
+        secret = bytes(range(1, size + 1))
+        token = f"{header}.{payload}." + _b64(hmac.new(secret, f"{header}.{payload}".encode(), digest).digest())
+        got = set()
+        for backend in sorted(BACKENDS):
+            try:
+                jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k": secret}), backend=backend).verify(token, now=NOW)
+                got.add(None)
+            except TokenRejected as exc:
+                got.add((exc.reason, exc.detail))
+        assert got == {verdict}, (size, got)
+
+
+def _rs256(signing_input: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    return RSA_KEY.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("extra", [{"nonce": "n"}, {"app": "x"}, {"x5t#S256": "A" * 43, "note": "n" * 600}])
+def test_header_parameters_only_joserfc_refused_are_accepted(backend: str, extra: dict[str, Any]) -> None:
+    """A valid token whose header has a parameter joserfc does not register, or is over 512 bytes: accepted by
+    every backend (joserfc's registry refused them: JWT_HEADER_INVALID with that backend only)."""
+    header = {"alg": "RS256", "typ": "JWT", "kid": "k", **extra}
+    token = _raw_token(header, {"iss": ISS, "aud": AUD, "sub": "u", "exp": NOW + 60}, _rs256)
+    profile = jwtobs.Profile(name="p", issuer=ISS, audience=AUD, algorithms=("RS256",), token_type="JWT")
+    v = jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k": RSA_KEY.public_key()}), backend=backend)
+    assert v.verify(token, now=NOW).claims["sub"] == "u"
 
 
 # -- issue #14 item 6: cases where the libraries disagreed; jwtobs decides before the backend runs ----------

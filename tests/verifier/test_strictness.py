@@ -78,6 +78,8 @@ def _verdicts(kind: str, token: object, now: float = NOW, **over: Any) -> dict[s
     """Every backend's verdict: ``None`` (accepted) or (reason, detail)."""
     out: dict[str, tuple[str, str | None] | None] = {}
     for backend in sorted(BACKENDS):
+        if ALGS[kind] not in backends.get(backend).ALGORITHMS:
+            continue  # (python-jose has no EdDSA: such a Verifier is a ConfigurationError)
         try:
             _verifier(kind, backend, **over).verify(token, now=now)
             out[backend] = None
@@ -88,8 +90,6 @@ def _verdicts(kind: str, token: object, now: float = NOW, **over: Any) -> dict[s
 
 def _one_verdict(kind: str, token: object, expected: tuple[Reason, str | None] | None, **kw: Any) -> None:
     got = _verdicts(kind, token, **kw)
-    if kind == "ed" and got["jose"] == (Reason.ALG_NOT_ALLOWED.value, "backend"):
-        del got["jose"]  # python-jose has no EdDSA: refused, never accepted
     want = None if expected is None else (expected[0].value, expected[1])
     assert set(got.values()) == {want}, got
 
