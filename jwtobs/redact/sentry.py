@@ -142,8 +142,8 @@ class _Walk:
     def entry(self, key: Any, value: Any, depth: int, quoted: bool) -> Any:
         if not isinstance(key, str) or value is None:
             return self.node(value, depth, quoted)
-        if _is_credential_name(key):
-            return self.leaf(key, value, quoted)  # the whole value is the credential, whatever its type
+        if _is_credential_name(_key_name(key)):
+            return self.leaf(_key_name(key), value, quoted)  # the whole value is the credential, whatever its type
         lower = key.lower()
         if isinstance(value, str):
             if lower in _QUERY_KEYS:
@@ -191,6 +191,16 @@ _WALK = _Walk()
 def _is_credential_name(name: str) -> bool:
     """A header or field name whose whole value is a credential (cached: event keys repeat on every event)."""
     return p.header_kind(name) is not None or p.is_secret_name(name)
+
+
+def _key_name(key: str) -> str:
+    """The name of a mapping key as the SDK serialized it: a bytes or quoted key is sent as its repr
+    (``dict(scope["headers"])`` of an ASGI app: ``"b'authorization'"``), which named nothing before session 13."""
+    if key[:1] in ("b", "'", '"'):
+        inner = _unquote(key)
+        if inner is not None:
+            return inner[1]
+    return key
 
 
 def _unquote(value: str) -> tuple[str, str, str] | None:

@@ -539,6 +539,34 @@ def test_set_user_context_extra_with_secret_named_fields(material: Material) -> 
     assert event["tags"]["jwt"] == f"[REDACTED:jwt:{fp(rs)}]"
 
 
+def _asgi_app(scope: dict[str, Any]) -> None:
+    headers = dict(scope["headers"])  # what ASGI apps log: bytes names and values
+    sentry_sdk.set_extra("request_headers", headers)
+    raise RuntimeError(f"upstream 401 from {len(headers)} headers")
+
+
+def test_bytes_keyed_header_dict_in_extra_and_frame_vars(material: Material) -> None:
+    """``dict(scope["headers"])`` of an ASGI app: Sentry sends its keys as reprs (``"b'authorization'"``); the
+    name is read through the quotes (before session 13 ``Token <opaque>`` under that key reached the envelope
+    from set_extra and from the frame's local variables)."""
+    opaque = _opaque()
+    scope = {
+        "type": "http",
+        "headers": [(b"host", b"api.example.com"), (b"authorization", b"Token " + opaque.encode())],
+    }
+    with sentry(include_local_variables=True) as transport:
+        try:
+            _asgi_app(scope)
+        except RuntimeError as exc:
+            sentry_sdk.capture_exception(exc)
+    event = items(transport.envelopes[0])[1]
+    assert event["extra"]["request_headers"]["b'host'"] == "api.example.com"
+    assert event["extra"]["request_headers"]["b'authorization'"].startswith("Token [REDACTED:authorization:")
+    frame = next(f for f in event["exception"]["values"][0]["stacktrace"]["frames"] if f["function"] == "_asgi_app")
+    assert frame["vars"]["headers"]["b'authorization'"].startswith("b'Token [REDACTED:authorization:")
+    assert opaque not in json.dumps(event["extra"]) + json.dumps(frame["vars"])  # (this test's own frame holds it)
+
+
 def test_http_client_breadcrumb_and_span_query(material: Material) -> None:
     """StdlibIntegration records outgoing requests (url, http.query, http.fragment) as breadcrumbs and spans."""
     import http.client
