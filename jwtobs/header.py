@@ -16,7 +16,16 @@ from typing import Any, Final, Literal
 
 from jwtobs.sanitize import sanitize
 
-__all__ = ["TokenPeek", "LaterPeek", "peek", "peek_later", "settled", "MAX_TOKEN_BYTES", "MAX_JSON_DEPTH"]
+__all__ = [
+    "TokenPeek",
+    "LaterPeek",
+    "peek",
+    "peek_later",
+    "settled",
+    "as_text",
+    "MAX_TOKEN_BYTES",
+    "MAX_JSON_DEPTH",
+]
 
 #: Tokens longer than this are not decoded at all (the header is still not trusted below it).
 MAX_TOKEN_BYTES: Final = 64 * 1024
@@ -193,7 +202,8 @@ def _parse_header(segment: str) -> _Header:
     return result
 
 
-def _as_text(token: object) -> str | None:
+def as_text(token: object) -> str | None:
+    """The token as text, exactly as presented: a ``str``, or ASCII bytes-like; ``None`` for anything else."""
     if isinstance(token, str):
         return token
     if isinstance(token, (bytes, bytearray, memoryview)):
@@ -225,7 +235,7 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
         return TokenPeek("empty")
     if size > max_bytes:
         return TokenPeek("oversized", token_bytes=size)
-    text = token if type(token) is str else _as_text(token)
+    text = token if type(token) is str else as_text(token)
     if text is None:
         return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
     if text[:1] in _WS or text[-1:] in _WS:

@@ -38,7 +38,7 @@ from jwtobs import backends
 from jwtobs import binding as _binding
 from jwtobs.binding import Binding
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
-from jwtobs.header import TokenPeek, b64url_decode, peek
+from jwtobs.header import TokenPeek, as_text, b64url_decode, peek
 from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, key_curve, kty_of_alg
 from jwtobs.pipeline import claim_int, client_of, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
@@ -274,14 +274,7 @@ ECDSA_SIGNATURE_BYTES: Final[Mapping[str, int]] = {"ES256": 64, "ES384": 96, "ES
 
 def _token_text(token: object) -> str:
     """The token as text, as presented (``""`` for what :func:`peek` classifies as no text at all)."""
-    if isinstance(token, str):
-        return token
-    if isinstance(token, (bytes, bytearray, memoryview)):
-        try:
-            return bytes(token).decode("ascii")
-        except UnicodeDecodeError:
-            return ""
-    return ""
+    return as_text(token) or ""
 
 
 def _check_form(p: TokenPeek, text: str) -> dict[str, Any]:
