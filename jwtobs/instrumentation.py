@@ -66,7 +66,7 @@ from typing import Any, Final
 from jwtobs import _otel_compat, config, libraries, pipeline
 from jwtobs.exceptions import _DETAIL_ATTR, _REASON_ATTR, ConfigurationError
 from jwtobs.libraries import Target
-from jwtobs.wrap import ACTIVE, observer
+from jwtobs.wrap import ACTIVE, TOKEN_KWARGS, observer
 
 try:
     import wrapt
@@ -197,11 +197,16 @@ def _accepted(obs: Any, token: object, result: object, t0: int, dt: int) -> None
 
 def _token_at(obs: Any, at: int) -> _Begin:
     """The token: positional ``at``, else where the observer's ``get_token`` finds it (:func:`jwtobs.wrap`'s
-    ``token_arg``)."""
+    ``token_arg``); a call with no token argument at all does not bind (a ``TypeError`` of the caller's, before
+    any validation): not recorded (before session 13 jwcrypto's ``JWT().deserialize()`` was JWT_MISSING)."""
     get_token: _Begin = obs.get_token
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return args[at] if len(args) > at else get_token(args, kwargs)
+        if len(args) > at:
+            return args[at]
+        if not any(name in kwargs for name in TOKEN_KWARGS):
+            return _SKIP
+        return get_token(args, kwargs)
 
     return begin
 

@@ -498,3 +498,15 @@ def test_accepted_events_carry_the_tokens_claims_on_every_entry_point(
 @pytest.mark.parametrize("text", ["", ".", "..", "...", "a.b.c", "a.b", "a.b.c.d", "abc", ".a.", "a..b", "a.b.c.d.e"])
 def test_compact_jws_check_counts_dots_exactly(text: str) -> None:
     assert instrumentation._two_dots(text) is (text.count(".") == 2)
+
+
+def test_jwcrypto_deserialize_that_does_not_bind_is_not_recorded(instrumented: Recorder) -> None:
+    """``JWT().deserialize()`` without a token is the caller's TypeError, before any validation: no event (was
+    JWT_MISSING). With the token by keyword it is still a validation."""
+    for call in (lambda: jwcrypto.jwt.JWT().deserialize(), lambda: jwcrypto.jwt.JWT().deserialize(key=None)):
+        with pytest.raises(TypeError):
+            call()
+    assert instrumented.take() == []
+    with pytest.raises(Exception):  # noqa: B017 - jwcrypto's own parse error
+        jwcrypto.jwt.JWT().deserialize(jwt="x.y.z")
+    assert [(lib, outcome) for lib, outcome, _ in instrumented.take()] == [("jwcrypto", "rejected")]
