@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import json
 import os
@@ -75,6 +76,104 @@ FAILED: Final = "[REDACTION_FAILED]"
 #: A complete marker (groups: kind, fingerprint) or the failure marker: what the scanner and Sentry read back.
 FINDING: Final = re.compile(rf"\[REDACTED:({_KIND}):({_FP})\]|" + re.escape(FAILED))
 
+# -- the left boundary of a word -----------------------------------------------------------------------------
+#: The escape of a control character in a JSON string or a Python repr ("\\n", "\\t", "\\r"; escaped twice, "\\\\n",
+#: it still ends in one): a multi-line string written on one line puts the letter of "\\n" right before the word
+#: that starts the next line ("Logged in\\nghp_...", "\\r\\nBearer ..."). The letter belongs to the escape, so the
+#: word starts after it: every detector with a left boundary reads it so (:func:`_word_start`, :func:`name_before`).
+CONTROL_ESCAPE: Final = r"\\[ntr]"
+#: Escapes whose last characters are glued to the word after them: a percent escape's hex digits (a query string:
+#: "%26authorization", "%3Fcookie"), a JSON/Go/Python escape's ("\\u0026Bearer", "\\x26"), and a control character's
+#: letter (:data:`CONTROL_ESCAPE`).
+GLUE_ESCAPES: Final = (r"%[0-9a-fA-F]{2}", r"\\u[0-9a-fA-F]{4}", r"\\x[0-9a-fA-F]{2}", CONTROL_ESCAPE)
+
+
+def _word_start(keyword: str, word: str = "a-z0-9", escapes: tuple[str, ...] = GLUE_ESCAPES) -> str:
+    """A lookbehind (placed after ``keyword``) anchoring it at the start of a word: no ``word`` character before
+    it, or an escape of ``escapes`` that ends just before it (:data:`GLUE_ESCAPES`: ``%26authorization``,
+    ``\\u0026Bearer``, ``%3Fcookie``, ``\\x26``, ``\\nghp_...``). The one rule of a word's left boundary: every
+    detector that has one builds it here."""
+    return _word_start_re(re.escape(keyword), word, escapes)
+
+
+def _word_start_re(keyword: str, word: str, escapes: tuple[str, ...]) -> str:
+    """:func:`_word_start` of a keyword written as a fixed-width expression (``docker[ \\t]login``)."""
+    return "(?:" + "|".join((rf"(?<![{word}]{keyword})", *(rf"(?<={e}{keyword})" for e in escapes))) + ")"
+
+
+# -- values written with escapes ----------------------------------------------------------------------------
+# The characters of URLs and base64 values that writers escape: JSON encoders "/" as "\/" (PHP's json_encode, every
+# "/"), "+" as "\u002B" (.NET's System.Text.Json by default), "/" and "=" as "\u002F" and "\u003D" (some encoders);
+# a URL written into a query parameter's value percent-encodes ":", "/", "@", "=", "+". A detector that reads a URL or
+# a base64 value (vendor keys and webhook URLs, a URL's password, an AWS secret beside its key id, a PEM body) reads it
+# through the text with those escapes decoded (:func:`unescaped`), and the credential it finds there is redacted where
+# it stands in the text (its span mapped back), fingerprinted as written unescaped: the same marker as the raw form.
+#: JSON escapes of "/", "+", "="
+JSON_VALUE_ESCAPE: Final = re.compile(r"\\/|\\u00(?:2[BbFf]|3[Dd])")
+#: Percent escapes of ":", "/", "@", "=", "+" (a URL or a base64 value inside a query parameter's value)
+PERCENT_VALUE_ESCAPE: Final = re.compile(r"%(?:2[BbFf]|3[AaDd]|40)")
+VALUE_ESCAPES: Final = (JSON_VALUE_ESCAPE, PERCENT_VALUE_ESCAPE)
+#: JSON value escapes (:data:`JSON_VALUE_ESCAPE`) in the lower-cased text: "\\/", "\\u002b", "\\u002f", "\\u003d" go on
+#: a value that other escapes (a quote, "\\u0026") end
+_VALUE_ESC_LOW: Final = r"\\/|\\u00(?:2[bf]|3d)"
+
+
+class Unescaped:
+    """A text with the escapes of one kind decoded (:attr:`text`), and the way back: :meth:`span` maps a span of
+    :attr:`text` to the span of the original text it was decoded from."""
+
+    __slots__ = ("_at", "_shift", "text")
+
+    def __init__(self, text: str, at: list[int], shift: list[int]) -> None:
+        self.text = text
+        self._at = at  # where each decoded escape stands in text, in order
+        self._shift = shift  # how many characters longer the original is up to and including each of them
+
+    def pos(self, i: int) -> int:
+        """The original position of position ``i`` of :attr:`text` (a start, or an end)."""
+        k = bisect.bisect_left(self._at, i)
+        return i + (self._shift[k - 1] if k else 0)
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        return self.pos(a), self.pos(b)
+
+
+def unescaped(text: str, escape: re.Pattern[str]) -> Unescaped | None:
+    """``text`` with every match of ``escape`` (:data:`JSON_VALUE_ESCAPE` or :data:`PERCENT_VALUE_ESCAPE`) decoded, or
+    None when it holds none. Linear: one pass over the escapes."""
+    first = escape.search(text)
+    if first is None:
+        return None
+    parts: list[str] = []
+    at: list[int] = []
+    shift: list[int] = []
+    last = extra = 0
+    view = 0  # length of the decoded text so far
+    for m in escape.finditer(text, first.start()):
+        a, b = m.span()
+        parts.append(text[last:a])
+        view += a - last
+        e = m.group()
+        parts.append("/" if e == "\\/" else chr(int(e[-2:], 16)))
+        at.append(view)
+        view += 1
+        extra += b - a - 1
+        shift.append(extra)
+        last = b
+    parts.append(text[last:])
+    return Unescaped("".join(parts), at, shift)
+
+
+def unescaped_views(text: str) -> Iterable[Unescaped]:
+    """The views of ``text`` with its JSON value escapes, then its percent value escapes, decoded (each kind that it
+    holds; apart: a JSON string's "%40" is a URL's own, a percent-encoded URL has no "\\/"). Both of ``text`` as
+    given: a caller that changes the text between the two takes each view of the text as it is then."""
+    for escape in VALUE_ESCAPES:
+        view = unescaped(text, escape)
+        if view is not None:
+            yield view
+
+
 # -- JWS / JWE -------------------------------------------------------------------------------------------------
 # A JOSE header is base64url of a JSON object: its first character is "e" ("{" = 0b011110|11....) and the
 # second is one of w-z, 0-9, "-", "_" ("eyJ" for '{"', "ewo" for '{\n', "ewog" for '{\n ', ...).
@@ -109,7 +208,11 @@ ESCAPED_JOSE: Final = re.compile(
 # after JOSE's pass, only in text that holds "+" or "/" (:func:`split_std_jose` reads it).
 _B64_STD: Final = r"[A-Za-z0-9_\-+/]"
 # (A header is "ey" or "ew" then: '{' and a quote or blank, see is_header.)
-STD_JOSE: Final = re.compile(rf"e(?<![A-Za-z0-9_\-]e)[wy]{_B64_STD}{{6,}}+=*+(?:\.{_B64_STD}*+=*+){{2,}}+")
+STD_JOSE: Final = re.compile(
+    "e"
+    + _word_start("e", r"A-Za-z0-9_\-", (CONTROL_ESCAPE,))
+    + rf"[wy]{_B64_STD}{{6,}}+=*+(?:\.{_B64_STD}*+=*+){{2,}}+"
+)
 _TO_URLSAFE: Final = str.maketrans("+/", "-_")
 _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 
@@ -263,14 +366,6 @@ _SEP: Final = (
 )
 
 
-def _word_start(keyword: str, word: str = "a-z0-9") -> str:
-    """A lookbehind (placed after ``keyword``) anchoring it at the start of a word: no ``word`` character before
-    it, or the hex digits of an escape that ends just before it, which a query string or a JSON/Go string glues
-    to the next name (``%26authorization``, ``\\u0026Bearer``, ``%3Fcookie``, ``\\x26``)."""
-    k = re.escape(keyword)
-    return rf"(?:(?<![{word}]{k})|(?<=%[0-9a-fA-F]{{2}}{k})|(?<=\\u[0-9a-fA-F]{{4}}{k})|(?<=\\x[0-9a-fA-F]{{2}}{k}))"
-
-
 # One auth-param (RFC 9110): name=token or name="quoted" (quotes possibly JSON-escaped).
 _PARAM: Final = r"""[a-z_\-]++=(?:\\?"[^"\\\r\n]*+\\?"|[^\s,"'\\\[\]]++)"""
 _PARAMS: Final = _PARAM + r"(?:[ \t]*+,[ \t]*+" + _PARAM + r")*+"
@@ -279,7 +374,7 @@ _PARAMS: Final = _PARAM + r"(?:[ \t]*+,[ \t]*+" + _PARAM + r")*+"
 # optional scheme then the credentials. Digest and other parameterised schemes: the whole parameter list.
 AUTH_HEADER: Final = re.compile(
     r"authorization" + _word_start("authorization") + _SEP + r"(?:(?P<scheme>[a-z][a-z0-9_\-]*+)[ \t]++)?"
-    r"(?P<cred>(?>" + _PARAMS + r"|(?:[^\s\"'\\,;\[\]{}()<>]|\\(?![\"']))++))"
+    r"(?P<cred>(?>" + _PARAMS + r"|(?:[^\s\"'\\,;\[\]{}()<>]|\\(?![\"'ntr]))++))"  # (to a quote, a control escape)
 )
 
 # Authorization schemes (IANA registry and common ones): a word after "Authorization:" that is one of these is
@@ -324,7 +419,12 @@ AUTH_SCHEMES: Final = frozenset(
 # Scheme + credentials in free text without a header name ("... Bearer abc.def ..."), one pattern per scheme
 # (each has a literal prefix; the text is checked for the scheme word first).
 # (token68 of RFC 9110, at least 8 characters, ending at a delimiter: "Bearer expires_in=3600" is no credential)
-_CRED68: Final = r"(?P<cred>[A-Za-z0-9\-._~+/]{8,}+=*+)(?![A-Za-z0-9\-._~+/])"
+# (its "/", "+", "=" also written with JSON value escapes: "Bearer abc\\/def", "Basic dXNl\\u002Bcjp...")
+_CRED_CHAR: Final = r"[A-Za-z0-9\-._~+/]"
+_CRED68: Final = (
+    rf"(?P<cred>(?=(?:{_CRED_CHAR}|{_VALUE_ESC_LOW}){{8}}){_CRED_CHAR}*+(?:(?:{_VALUE_ESC_LOW}){_CRED_CHAR}*+)*+=*+)"
+    rf"(?!{_CRED_CHAR}|{_VALUE_ESC_LOW})"
+)
 SCHEME_CRED: Final = {
     scheme: re.compile(scheme + _word_start(scheme) + r"[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
     for scheme in ("bearer", "basic", "dpop")
@@ -376,9 +476,13 @@ _FIELD_SEP: Final = (
     rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
 _FIELD_VALUE: Final = (
-    r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*+)|'(?P<sq>(?:[^'\\\r\n]|\\.)*+)|\\["'](?P<eq>[^"'\\\r\n]*+)"""
-    r"""|(?P<bare>[^\s,;&"'\\\[\]{}()<>=:][^\s,;&"'\\\[\]{}()<>]*+))"""
+    r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*+)|'(?P<sq>(?:[^'\\\r\n]|\\.)*+)"""
+    rf"""|\\["'](?P<eq>[^"'\\\r\n]*+(?:(?:{_VALUE_ESC_LOW})[^"'\\\r\n]*+)*+)"""
+    rf"""|(?P<bare>[^\s,;&"'\\\[\]{{}}()<>=:][^\s,;&"'\\\[\]{{}}()<>]*+"""
+    rf"""(?:(?:{_VALUE_ESC_LOW})[^\s,;&"'\\\[\]{{}}()<>]*+)*+))"""
 )
+#: What a key is for, when its name says so: a secret key (:data:`_STRONG_WORDS`)
+_KEY_ROLES: Final = ("signing", "encryption", "hmac", "master", "app")
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -386,7 +490,13 @@ _STEMS: Final = (
     ("secret", "secret", ()),
     (r"pass(?:w(?:or)?d|phrase)?", "pass", ()),
     ("pwd", "pwd", ()),
-    (r"api[_\-]?key", "api", ("apikey", "api_key", "api-key")),
+    # API keys, and keys named for what they do (signing_key, ENCRYPTION_KEY, hmacKey, RAILS_MASTER_KEY, Laravel's
+    # APP_KEY); one stem: each costs a substring search of every text
+    (
+        "(?:" + "|".join(("api", *_KEY_ROLES)) + r")[_\-]?key",
+        "key",
+        tuple(f"{role}{sep}key" for role in ("api", *_KEY_ROLES) for sep in ("", "_", "-")),
+    ),
     ("session", "session", ()),
     ("credential", "credential", ()),
     (r"private[_\-]?key", "private", ("privatekey", "private_key", "private-key")),
@@ -444,9 +554,16 @@ _FOLD_REPLACE: Final = tuple(FOLD_TO_ASCII.items())
 
 def name_before(low: str, start: int) -> str:
     """The name characters (up to 64, lower-cased text) that end at ``start`` (read on the reversed slice, so
-    the match is anchored at its first character)."""
+    the match is anchored at its first character); the letter of a control escape before them is the escape's, not
+    the name's (:data:`CONTROL_ESCAPE`: "\\nsession_id=..." names "session_id")."""
     m = _NAME_HEAD.match(low[max(0, start - 64) : start][::-1])
-    return m.group(0)[::-1] if m else ""
+    if m is None:
+        return ""
+    name = m.group(0)[::-1]
+    at = start - len(name)
+    if name[0] in "ntr" and low[at - 1 : at] == "\\":
+        return name[1:]
+    return name
 
 
 # -- which names name a secret ---------------------------------------------------------------------------------
@@ -463,13 +580,19 @@ WEAK: Final = 1
 STRONG: Final = 2
 _STRONG_WORDS: Final = frozenset(
     "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
-    "subscriptionkey functionskey assertion jwt".split()
+    "subscriptionkey functionskey assertion jwt "
+    # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
+    "signingkey encryptionkey hmackey masterkey appkey".split()
 )
+assert _STRONG_WORDS >= {f"{role}key" for role in _KEY_ROLES}
 _WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
 # Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid"):
 # only the long secret words count, so "chpasswd", "htpasswd", "inside", "bypass" name nothing.
 _GLUED_STRONG: Final = ("password", "passphrase", "secret", "token", "apikey", "credential", "credentials")
 _GLUED_WEAK: Final = ("sessionid", "sessid")
+#: Words whose id is a credential (a session's id is what a client presents): "session_id" is weak, "token_id" is no
+#: secret (:func:`_plain_name_strength`)
+_SESSION_WORDS: Final = frozenset("session sessions sess".split())
 _QUALIFIERS: Final = frozenset(
     "id key value val str string b64 base64 raw data hex text plain plaintext cleartext enc encoded encrypted "
     "code hdr".split()
@@ -480,7 +603,9 @@ _BENIGN_LAST: Final = frozenset(
     "fp fingerprint hash type types count len length bytes ttl expire expires expire_in expires_in expire_at "
     "expires_at exp iat nbf kind sink reason outcome endpoint endpoints url uri path alg algs algorithm algorithms "
     "supported format name names header headers limit max min size lifetime timeout scheme schemes required "
-    "enabled mode method methods status state".split()
+    "enabled mode method methods status state "
+    # a page's token is where a listing goes on (nextPageToken, AWS's NextToken, continuationToken), no credential
+    "page_token next_token continuation_token pagination_token page_tokens".split()
 )
 _BENIGN_NAMES: Final = frozenset(
     "token_fp jti_hash sub_hash auth_time authority author authors authorization_endpoint token_endpoint "
@@ -564,7 +689,13 @@ def _plain_name_strength(name: str) -> int:
     if not words:
         return NOT_SECRET_NAME
     last = words[-1]
+    if last == "base" and len(words) > 1 and words[-2] == "key":  # Rails' secret_key_base: the key itself
+        words, last = words[:-1], "key"
     if last in _BENIGN_LAST or (len(words) > 1 and f"{words[-2]}_{last}" in _BENIGN_LAST):
+        return NOT_SECRET_NAME
+    if last == "id" and len(words) > 1 and words[-2] not in _SESSION_WORDS:
+        # an identifier of the thing the words before name (token_id, credential_id, SecretId, signing_key_id);
+        # a session's id is its credential (session_id, JSESSIONID)
         return NOT_SECRET_NAME
     strength = _word_strength(last)
     if strength or len(words) == 1:
@@ -611,6 +742,8 @@ _WEAK_NOT_CREDENTIAL: Final = re.compile(
     r"[-+]?[0-9][0-9.,:_/\-]*+[.,;:]?|(?:0[xX])?[0-9a-fA-F]{1,16}+|[0-9.]++(?:ns|us|µs|ms|s|m|h|d|[kKMGT]i?B)"
     r"|[A-Za-z_$][\w$.]*+@[0-9a-fA-F]{1,16}+|[A-Za-z]++(?:[-_ ][A-Za-z]++)++"
     r"|[a-z][a-z0-9_\-]*+(?:\.[a-z][a-z0-9_\-]*+){2,}+(?:/[0-9]++)?"  # reverse-DNS names: com.apple.xpc.activity
+    r"|S-1-[0-9]++(?:-[0-9]++)++"  # a Windows security identifier (a user's or group's SID): S-1-5-21-...-1013
+    r"|[A-Z]{2}[0-9a-f]{32}"  # a Twilio resource SID (AccountSid AC..., MessageSid SM...): two capitals, 32 hex
 )
 _WEAK_MIN_LEN: Final = 8
 
@@ -678,7 +811,7 @@ _QUERY_NAMES: Final = (
 QUERY_WORDS: Final = ("token", "code", "secret", "assertion", "key", "pass", "pwd", "sess", "sig", "jwt", "auth")
 # (greedy, not possessive: the two alternatives never match the same text, so there is nothing to backtrack
 # into - and Python 3.11.0-3.11.4's possessive repeat let the lookahead fail open: "abc%26y" was read whole)
-_QUERY_VALUE: Final = r"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{2})+)"
+_QUERY_VALUE: Final = rf"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{{2}}|{_VALUE_ESC_LOW})+)"
 QUERY_PARAM: Final = re.compile(
     # (one character class first: the engine then skips to candidate positions; an alternation that starts with a
     # class makes it try every position, 2.5 us on a 290-character line)
@@ -689,13 +822,64 @@ QUERY_PARAM: Final = re.compile(
 )
 # An OAuth code in a form body outside a query string ("code=...&state=..." at the start of a value, after a
 # space or quote). A value of digits only (an exit or status code) is kept by the caller.
-FORM_CODE: Final = re.compile(r"code(?:(?<![^\s\"'(]code)|(?<=device_code)|(?<=user_code))(?:=|%3d)" + _QUERY_VALUE)
+FORM_CODE: Final = re.compile(
+    rf"code(?:(?<![^\s\"'(]code)|(?<=device_code)|(?<=user_code)|(?<={CONTROL_ESCAPE}code))(?:=|%3d)" + _QUERY_VALUE
+)
 
 # Userinfo passwords in URLs: scheme://user:password@host (runs on the original text).
 # (also after "netloc='" / 'netloc="': the repr of urllib.parse's SplitResult and ParseResult)
-URL_USERINFO: Final = re.compile(
-    r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@"
+URL_USERINFO: Final = re.compile(r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@")
+
+#: The "://" of a URL written with value escapes (:data:`VALUE_ESCAPES`): PHP's JSON, a percent-encoded query value
+ESCAPED_URL_LEAD: Final = re.compile(r":(?:\\/|\\u002[Ff]){2}|%3[Aa]%2[Ff]%2[Ff]")
+_ESCAPED_URL_LEAD_SEARCH: Final = ESCAPED_URL_LEAD.search
+
+
+def escaped_url_lead(text: str) -> bool:
+    """Whether ``text`` holds an :data:`ESCAPED_URL_LEAD` (substring checks first: most text holds none)."""
+    return (":\\" in text or "2F%2" in text or "2f%2" in text) and _ESCAPED_URL_LEAD_SEARCH(text) is not None
+
+
+# The data source name of Go's MySQL driver (go-sql-driver/mysql, also GORM's and sqlx's): "user:password@tcp(host:
+# 3306)/db", "user:password@unix(/run/mysqld.sock)/db": a URL's userinfo without a scheme, before the network's name and
+# its address in parentheses. Found from "@tcp(", "@unix("... (GO_DSN_NET); the user starts a word.
+GO_DSN_NET: Final = re.compile(r"@(?:tcp6?|udp|unix)\(")
+GO_DSN: Final = re.compile(
+    r"""(?<![^\s"'=(\[,;])(?P<user>[^\s/:@"'<>()\[\]]*+):(?P<password>[^\s/@"'<>]++)@(?:tcp6?|udp|unix)\("""
 )
+
+# Credential files as text. netrc (curl, git, ftp, Python's netrc and requests read ~/.netrc): "machine <host> login
+# <user> [account <a>] password <secret>", on one line or over lines, or "default" for any host (the login required: a
+# sentence such as "the default password is ..." holds no netrc entry); run on the lower-cased
+# text (values stop at "<": the scanner's batches join lines by "\n<\n", so no match reads across them; and at a
+# quote or backslash: the end of a JSON string or an escape).
+_NETRC_SEP: Final = r"(?:[ \t\r\n]|\\[nrt])++"  # (blanks and line breaks, raw or escaped: a JSON string)
+_NETRC_TOKEN: Final = r"""[^\s<"'\\]++"""
+NETRC: Final = re.compile(
+    f"(?:machine{_word_start('machine')}{_NETRC_SEP}{_NETRC_TOKEN}|default{_word_start('default')})"
+    f"{_NETRC_SEP}login{_NETRC_SEP}{_NETRC_TOKEN}(?:{_NETRC_SEP}(?:account|port){_NETRC_SEP}{_NETRC_TOKEN}){{0,2}}+"
+    f"{_NETRC_SEP}password{_NETRC_SEP}(?P<value>{_NETRC_TOKEN})"
+)
+# PostgreSQL's password file (~/.pgpass, PGPASSFILE): "host:port:database:user:password", a value of its own (a line of
+# the file, an environment variable's value). The host holds a letter or is an IPv4 address (no IPv6 or MAC address:
+# "fe80:0:0:0:c6b3", "5c:50:15:4c:18:13" start with no host), the port is digits or "*", database and user are names,
+# the password at least 8 characters up to a blank or a quote.
+PGPASS: Final = re.compile(
+    r"""(?<![^\s"'=(\[,;])(?:(?=[A-Za-z0-9_.\-]*?[A-Za-z])[A-Za-z0-9_.\-]++|[0-9]{1,3}+(?:\.[0-9]{1,3}+){3})"""
+    r""":(?:[0-9]{1,5}+|\*):"""
+    r"""[A-Za-z_*][\w\-.*]{0,63}+:[A-Za-z_*][\w\-.*]{0,63}+:(?P<value>[^\s:"'<]{8,}+)(?=[\s"']|\Z)"""
+)
+#: What every :data:`PGPASS` match holds (a literal start: the gates' and the scanner's search for it)
+PGPASS_HINT: Final = r":(?:[0-9]{1,5}|\*):[A-Za-z_*][\w\-.*]{0,63}:[A-Za-z_*][\w\-.*]{0,63}:[^\s:]"
+#: The same for Hyperscan, looser (no bound on the names: an automaton runs bounded repeats slower)
+PGPASS_HINT_HS: Final = r":(?:[0-9]{1,5}|\*):[A-Za-z_*][\w\-.*]*:[A-Za-z_*][\w\-.*]*:[^\s:]"
+_PGPASS_HINT_SEARCH: Final = re.compile(PGPASS_HINT).search
+
+
+def pgpass_hint(text: str) -> bool:
+    """Whether ``text`` may hold a :data:`PGPASS` line (one search with a literal start)."""
+    return _PGPASS_HINT_SEARCH(text) is not None
+
 
 # -- vendor-prefixed credentials ---------------------------------------------------------------------------------
 #: AWS access key ids (a line that holds one may hold its secret access key without a name: see AWS_SECRET_RUN)
@@ -792,7 +976,9 @@ _VENDOR_SHAPES: Final = (
     (("whsec_",), r"[A-Za-z0-9+/]{32,88}+={0,2}+"),  # Stripe / Standard Webhooks signing secret
     (("sbp_",), r"[a-f0-9]{40}(?![A-Za-z0-9])"),  # Supabase
     (("tfp_",), r"[A-Za-z0-9_\-.=]{59}"),  # Typeform
-    (("key-",), r"[a-f0-9]{32}(?![A-Za-z0-9])"),  # Mailgun private API key (32 lower-case hex, whole word)
+    # Mailgun private API key (32 lower-case hex, a whole word: not after a word character or a hyphen, so a name's
+    # last part "lock-key-<md5>", "cache_key-<md5>" is none)
+    (("key-",), r"[a-f0-9]{32}(?![A-Za-z0-9])" + _word_start_re("key-[a-f0-9]{32}", r"A-Za-z0-9_\-", GLUE_ESCAPES)),
     (("api.telegram.org/bot",), r"[0-9]{5,16}+:AA[A-Za-z0-9_\-]{33}(?![A-Za-z0-9_\-])"),  # Telegram bot API URL
     (("tskey-",), r"[a-z]{3,10}+-[A-Za-z0-9_]{6,64}+-[A-Za-z0-9_]{16,128}+"),  # Tailscale
     # Google OAuth 2.0 access token (trufflehog's gcpoauth2: "ya29." and 30 or more); the refresh token "1//0..."
@@ -800,6 +986,18 @@ _VENDOR_SHAPES: Final = (
     (("ya29.",), r"[A-Za-z0-9_\-]{30,4096}+"),
 )
 VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for prefix in prefixes)
+#: How a value escape (:data:`VALUE_ESCAPES`) writes the "/" of a prefix ("hooks.slack.com/services/")
+_SLASH_SPELLINGS: Final = ("\\/", "\\u002F", "\\u002f", "%2F", "%2f")
+#: The vendor prefixes and those holding a "/" written with value escapes ("hooks.slack.com\\/services\\/" in PHP's
+#: JSON, "hooks.slack.com%2Fservices%2F" in a query value): what a text holding a key holds however it is written
+#: (the searches for a prefix look for these; literals, found from their rarest character).
+VENDOR_ROOTS: Final = tuple(
+    dict.fromkeys(
+        spelling
+        for prefix in VENDOR_PREFIXES
+        for spelling in (prefix, *(prefix.replace("/", e) for e in _SLASH_SPELLINGS if "/" in prefix))
+    )
+)
 #: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret
 #: path of a Slack webhook).
 VENDOR_KEY: Final = re.compile(
@@ -817,7 +1015,8 @@ INFIX_ANCHORS: Final = ("Q~",)
 #: An Azure AD (Entra ID) client secret, matched from its "Q~" (a lookbehind reads the 4 characters before it, which
 #: the key starts with: :data:`AZURE_AD_LEAD`); not inside a longer run of its alphabet.
 AZURE_AD_SECRET: Final = re.compile(
-    r"Q~(?<=(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}[0-9]Q~)[A-Za-z0-9_~.\-]{31,34}+(?![A-Za-z0-9_~.\-])"
+    rf"Q~(?<=(?:(?<![A-Za-z0-9_~.\-])|(?<={CONTROL_ESCAPE}))[A-Za-z0-9_~.]{{3}}[0-9]Q~)[A-Za-z0-9_~.\-]{{31,34}}+"
+    r"(?![A-Za-z0-9_~.\-])"
 )
 AZURE_AD_LEAD: Final = 4
 #: What every such key holds (the scanner's trigger, with :data:`VENDOR_STARTS`).
@@ -830,15 +1029,16 @@ AWS_KEY_ID: Final = re.compile(
 #: A run of exactly 40 characters of [A-Za-z0-9+/]: the shape of an AWS secret access key (30 random bytes in
 #: base64), which trufflehog's AWS detector pairs with a key id in the same text. Redacted on a line that holds a
 #: key id (:func:`aws_secret_runs`).
-AWS_SECRET_RUN: Final = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
+AWS_SECRET_RUN: Final = re.compile(_word_start("", "A-Za-z0-9+/") + r"[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
 _AWS_NOT_SECRET: Final = re.compile(r"[A-Za-z]*+|[^A-Z]*+|[^a-z]*+")
 
 
 def aws_secret_runs(text: str) -> frozenset[str]:
-    """The runs of :data:`AWS_SECRET_RUN` on the lines of ``text`` that hold an AWS access key id, but those that
-    cannot be a random secret key: without an upper-case letter, a lower-case letter, or a digit, "+" or "/" (hex
-    digests such as a commit id, words, paths in lower case); empty without a key id. Linear: each line is read
-    once however many ids it holds."""
+    """The runs of :data:`AWS_SECRET_RUN` on the lines of ``text`` that hold an AWS access key id (as written, and in
+    the line's views with value escapes decoded: :func:`unescaped_views`), but those that cannot be a random secret
+    key: without an upper-case letter, a lower-case letter, or a digit, "+" or "/" (hex digests such as a commit id,
+    words, paths in lower case); empty without a key id. Linear: each line is read once however many ids it
+    holds."""
     runs: set[str] = set()
     done = -1  # the end of the last line read
     for m in AWS_KEY_ID.finditer(text):
@@ -847,9 +1047,11 @@ def aws_secret_runs(text: str) -> frozenset[str]:
         lo = text.rfind("\n", 0, m.start()) + 1
         hi = text.find("\n", m.end())
         done = hi = len(text) if hi < 0 else hi
-        for run in AWS_SECRET_RUN.finditer(text, lo, hi):
-            if _AWS_NOT_SECRET.fullmatch(run.group()) is None:
-                runs.add(run.group())
+        line = text[lo:hi]
+        for t in (line, *(view.text for view in unescaped_views(line))):  # (escaped: "\\u002B", "%2B", "\\/")
+            for run in AWS_SECRET_RUN.finditer(t):
+                if _AWS_NOT_SECRET.fullmatch(run.group()) is None:
+                    runs.add(run.group())
     return frozenset(runs)
 
 
@@ -916,6 +1118,41 @@ def _starts() -> tuple[str, ...]:
 #: class ("API-" and 16 of [A-Z0-9]): the scanner's trigger for vendor keys (a prefix alone, "key-", "API-", is in
 #: ordinary words and paths; a prefix and the start of its body rarely is). Valid for Hyperscan and ``re``.
 VENDOR_STARTS: Final = _starts()
+
+#: How a value escape (:data:`VALUE_ESCAPES`) writes each character it stands for, as an expression (valid for
+#: Hyperscan and ``re``)
+_ESCAPED_CHAR: Final = {
+    "/": r"(?:/|\\/|\\u002[Ff]|%2[Ff])",
+    "+": r"(?:\+|\\u002[Bb]|%2[Bb])",
+    "=": r"(?:=|\\u003[Dd]|%3[Dd])",
+    ":": r"(?::|%3[Aa])",
+    "@": r"(?:@|%40)",
+}
+_ASCII_CHARS: Final = tuple(chr(c) for c in range(33, 127))
+
+
+def _escaped_starts() -> tuple[str, ...]:
+    """:data:`VENDOR_STARTS` of the keys whose prefix, body literals or body's first class hold a character a value
+    escape stands for (webhook URLs, base64 bodies, "AccountKey="), with those characters written either way."""
+    starts = []
+    for prefixes, body in _VENDOR_SHAPES:
+        m = _BODY_START.match(body)
+        assert m is not None, body
+        literal = re.sub(r"\\(.)", r"\1", m.group(1))
+        chars = [c for c in _ASCII_CHARS if re.fullmatch(m.group(2), c)]
+        escaped = [_ESCAPED_CHAR[c] for c in chars if c in _ESCAPED_CHAR]
+        cls = f"(?:{m.group(2)}|{'|'.join(escaped)})" if escaped else m.group(2)
+        for prefix in prefixes:
+            if not escaped and not any(c in _ESCAPED_CHAR for c in prefix + literal):
+                continue
+            text = "".join(_ESCAPED_CHAR.get(c) or re.escape(c) for c in prefix + literal)
+            starts.append(f"{text}{cls}{{{min(int(m.group(3)), _START_CHARS)}}}")
+    return tuple(dict.fromkeys(starts))
+
+
+#: :data:`VENDOR_STARTS` written with value escapes: "hooks.slack.com\\/services\\/", "AccountKey\\u003D",
+#: "whsec_...%2B..." (the scanner's vendor trigger holds them too)
+VENDOR_ESCAPED_STARTS: Final = _escaped_starts()
 
 
 def _find_groups() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -987,18 +1224,32 @@ XML_ELEMENT: Final = re.compile(
 # -- command lines: --token X, --client-secret "X", sshpass -p X, mysql -pX, redis-cli -a X, curl -u user:X ------
 # Run on the lower-cased text. A long option is read from its "--" at the start of a word; its value is the next
 # argument (not another option).
-_ARG: Final = r"""(?:"(?P<dq>[^"\r\n]*+)"|'(?P<sq>[^'\r\n]*+)'|(?P<bare>[^\s"'\-][^\s"']*+))"""
+# (a bare argument ends at a control character's escape: "--password X\\n" in a repr is X, then a line break)
+_ARG: Final = (
+    r"""(?:"(?P<dq>[^"\r\n]*+)"|'(?P<sq>[^'\r\n]*+)'"""
+    rf"""|(?P<bare>(?!{CONTROL_ESCAPE})[^\s"'\-](?:(?!{CONTROL_ESCAPE})[^\s"'])*+))"""
+)
 # (also an argument list's repr or JSON: ['--password', 'X'], ["--token", "X"])
 CLI_FLAG: Final = re.compile(
-    r"--(?<![a-z0-9_\-]--)(?P<name>[a-z][a-z0-9_\-]{0,63}+)(?:[ \t]++|[\"'][ \t]*+,[ \t]*+)" + _ARG
+    "--"
+    + _word_start("--", r"a-z0-9_\-", (CONTROL_ESCAPE,))
+    + r"(?P<name>[a-z][a-z0-9_\-]{0,63}+)(?:[ \t]++|[\"'][ \t]*+,[ \t]*+)"
+    + _ARG
 )
+
+
+def _command_start(command: str) -> str:
+    """A command's name at the start of a word (after a blank, a quote, a line's start or a control escape)."""
+    return _word_start(command, r"a-z0-9_\-", (CONTROL_ESCAPE,))
+
+
 # Short options that take a password, per command (the option is searched for within 200 characters of it).
 CLI_SHORT: Final = (
-    ("sshpass", re.compile(r"sshpass(?<![a-z0-9_\-]sshpass)[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    ("sshpass", re.compile("sshpass" + _command_start("sshpass") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
     # (mysql -pX; also "-p X", which mysql reads as "ask, then use database X": a password typed in the wrong place
     # is still a password, and a database name is little to lose)
-    ("mysql", re.compile(r"mysql(?<![a-z0-9_\-]mysql)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
-    ("mariadb", re.compile(r"mariadb(?<![a-z0-9_\-]mariadb)[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    ("mysql", re.compile("mysql" + _command_start("mysql") + r"[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    ("mariadb", re.compile("mariadb" + _command_start("mariadb") + r"[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
     # registry and cloud logins whose -p takes the password: docker/podman/nerdctl/buildah/oras/helm registry, oc,
     # cf, az login -u user -p X (found from "login", the command checked behind it)
     (
@@ -1006,7 +1257,7 @@ CLI_SHORT: Final = (
         re.compile(
             "login(?:"
             + "|".join(
-                rf"(?<={c}[ \t]login)(?<![a-z0-9_\-]{c}[ \t]login)"
+                rf"(?<={c}[ \t]login)" + _word_start_re(rf"{c}[ \t]login", r"a-z0-9_\-", (CONTROL_ESCAPE,))
                 for c in ("docker", "podman", "nerdctl", "buildah", "oras", "helm[ \t]registry", "oc", "cf", "az")
             )
             + r")(?=[ \t])[^\n|;&]{0,200}?[ \t]-p[ \t]++"
@@ -1018,7 +1269,7 @@ CLI_SHORT: Final = (
     (
         "curl",
         re.compile(
-            r"curl(?<![a-z0-9_\-]curl)[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:[ \t]++|(?<=--user)=)[\"']?+"
+            "curl" + _command_start("curl") + r"[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:[ \t]++|(?<=--user)=)[\"']?+"
             r"[^\s:\"']{0,64}+:" + _ARG
         ),
     ),
@@ -1029,7 +1280,9 @@ CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u")
 
 # -- JWS signing input: header.payload without the signature (what JOSE libraries sign and keep in locals) -------
 SIGNING_INPUT_RE: Final = re.compile(
-    rf"eyJ(?<![A-Za-z0-9_\-]eyJ){_B64}{{5,}}+{_PAD}{_DOT}eyJ{_B64}{{5,}}+{_PAD}(?![A-Za-z0-9_\-.]|%2[Ee])"
+    "eyJ"
+    + _word_start("eyJ", r"A-Za-z0-9_\-")
+    + rf"{_B64}{{5,}}+{_PAD}{_DOT}eyJ{_B64}{{5,}}+{_PAD}(?![A-Za-z0-9_\-.]|%2[Ee])"
 )
 
 
@@ -1060,6 +1313,79 @@ def pem_credential(m: re.Match[str]) -> str:
     same key gives the same marker with raw or escaped newlines), or the armour when the body is not in the text."""
     body = _PEM_STRIP.sub("", m.group("body"))
     return body or m.group(0)
+
+
+#: A line break before a line of a PEM block: raw, or escaped once or twice (a JSON string, JSON inside JSON)
+_PEM_LINE_BREAK: Final = re.compile(r"\r?\n|(?:\\{1,2}r)?\\{1,2}n")
+#: What follows a line's prefix on a line of a PEM block: a base64 run, a header or the END armour, then the line's end
+_PEM_PREFIXED_LINE: Final = re.compile(
+    rf"[ \t]*+(?:(?P<b64>{_PEM_B64}++)|{_PEM_HEADER}|(?P<end>-----END {_PEM_LABEL}-----))[ \t\r]*+"
+    rf"(?=\r?\n|\\{{1,2}}[rn]|\Z)"
+)
+_DIGITS_AS_0: Final = str.maketrans("123456789", "000000000")
+#: The longest line prefix read (a timestamp and a tag, a traceback's "    | ", a pod's name)
+_PEM_PREFIX_MAX: Final = 96
+
+
+def pem_blocks(text: str) -> Iterable[tuple[int, int, str]]:
+    """``(start, end, credential)`` of each PEM private key block of ``text`` (:data:`PEM_PRIVATE`, fingerprinted by
+    :func:`pem_credential`). A block whose lines start with the prefix of its BEGIN line (an ExceptionGroup
+    traceback's "    | ", "> ", "# ", "[pod/x] ", a timestamp: the same text but for its digits) is one block too:
+    its body is read over the prefixes (:func:`_pem_prefixed`) up to its END (or its last body line), so the marker
+    covers the whole block."""
+    done = 0
+    for m in PEM_PRIVATE.finditer(text):
+        if m.start() < done:
+            continue
+        start, end = m.span()
+        credential = pem_credential(m)
+        if m.group("end") is None:
+            walked = _pem_prefixed(text, m)
+            if walked is not None and walked[0] > end:
+                end, body = walked
+                credential = body or text[start:end]
+        done = end
+        yield start, end, credential
+
+
+def _pem_prefixed(text: str, m: re.Match[str]) -> tuple[int, str] | None:
+    """``(end, base64 body)`` of the lines after the BEGIN armour of a PEM match ``m`` without END that start with
+    its BEGIN line's prefix (not blank: blanks are the expression's own breaks), up to the END armour, a line
+    without body, a header or END, or another prefix; None when no line goes on. Each line is read once."""
+    start = m.start()
+    real = text.rfind("\n", max(0, start - _PEM_PREFIX_MAX - 2), start)
+    escaped = text.rfind("\\n", max(0, start - _PEM_PREFIX_MAX - 2), start)
+    line = max(real, escaped + 1 if escaped >= 0 else -1) + 1
+    if line == 0 and start > _PEM_PREFIX_MAX:
+        return None
+    prefix = text[line:start]
+    if not prefix.strip(" \t") or len(prefix) > _PEM_PREFIX_MAX:
+        return None
+    shape = prefix.translate(_DIGITS_AS_0)  # (a timestamp's digits change from line to line)
+    n = len(prefix)
+    # (from the armour's end: the expression may have read the next line's prefix as body, "2026" of a timestamp)
+    pos, end = m.start("body"), -1
+    body: list[str] = []
+    while True:
+        br = _PEM_LINE_BREAK.match(text, pos)
+        if br is None:
+            break
+        q = text[br.end() : br.end() + n]
+        if q != prefix and q.translate(_DIGITS_AS_0) != shape:
+            break
+        content = _PEM_PREFIXED_LINE.match(text, br.end() + n)
+        if content is None:
+            break
+        pos = content.end()
+        if content.group("b64") is not None:
+            body.append(content.group("b64"))
+            end = content.end("b64")
+        elif content.group("end") is not None:
+            end = content.end("end")
+            break
+        else:  # a header
+            end = content.end()
+    return (end, "".join(body)) if end >= 0 else None
 
 
 def pem_open(line: str) -> bool:
@@ -1128,6 +1454,7 @@ _GATE_WORDS: Final = (
     "kty",  # a JWK (a PEM block's armour holds "--")
     "netloc=",  # URL userinfo in a SplitResult's repr (the other URL userinfo: "://" and "@", checked apart)
     "input_value=",  # a validation error echoing its input (VALIDATION_INPUT)
+    *(f"@{net}(" for net in ("tcp", "tcp6", "udp", "unix")),  # Go's MySQL DSN (GO_DSN)
     "'loc'",
     '"loc"',
 )
@@ -1179,7 +1506,7 @@ def _class(chars: Iterable[str]) -> str:
 _RARE_LOWER: Final = "<qjzxywkvbfug_hdp-ml/ncrisaote.0123456789"
 _RARE_MIXED: Final = "<VZqXjBzKALICHNWGE_xvSwyMkfgTbhum9pd-l3nc5rs/iat.o1e0"
 #: Any vendor key prefix or infix anchor (a vendor key holds its whole prefix; run on the original text).
-VENDOR_PREFIX_SEARCH: Final = rare_anchored((*VENDOR_PREFIXES, *INFIX_ANCHORS), _RARE_MIXED)
+VENDOR_PREFIX_SEARCH: Final = rare_anchored((*VENDOR_ROOTS, *INFIX_ANCHORS), _RARE_MIXED)
 #: Text from this length on is cheaper to check with Hyperscan than with ``re`` (measured: equal at 40-60).
 HS_MIN_LEN: Final = 64
 
@@ -1207,7 +1534,7 @@ _LONG_VENDOR_SEARCH: Final = rare_anchored(LONG_KEY_PREFIXES, _RARE_MIXED).searc
 #: lower-cased text (a text that holds a prefix holds it lower-cased in its lower-cased copy), without those that
 #: hold another ("accountkey": "key").
 _GATE_ALL: Final = _shortest(
-    (*GATE_WORDS, *(v.lower() for v in (*VENDOR_PREFIXES, *INFIX_ANCHORS) if v not in LONG_KEY_PREFIXES))
+    (*GATE_WORDS, *(v.lower() for v in (*VENDOR_ROOTS, *INFIX_ANCHORS) if v not in LONG_KEY_PREFIXES))
 )
 GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
 _GATE_SEARCH: Final = GATE_SEARCH.search
@@ -1259,7 +1586,12 @@ def may_hold_secret_re(text: str) -> bool:
         or (("+" in text or "/" in text) and ("ey" in text or "ew" in text) and _STD_JOSE_SEARCH(text) is not None)
     ):
         return True
-    return "://" in text and "@" in text
+    if ":" in text and pgpass_hint(text):
+        return True
+    if "://" in text and "@" in text:
+        return True
+    # a URL written with value escapes ("https:\\/\\/u:pw@h", "https%3A%2F%2Fu%3Apw%40h")
+    return ("@" in text or "%40" in text) and escaped_url_lead(text)
 
 
 #: What the automaton of :class:`HyperscanGate` looks for besides the words: a superset of :data:`JOSE` and
@@ -1274,12 +1606,15 @@ def _hs_literal(word: str) -> str:
 def hs_gate_expressions() -> list[tuple[str, bool]]:
     """``(expression, caseless)`` of :class:`HyperscanGate`: every gate word and vendor prefix (caseless: on
     ASCII text that is the lower-cased search of :func:`may_hold_secret_re`, looser for :data:`LONG_KEY_PREFIXES`),
-    :data:`HS_JOSE`, :data:`B64_JOSE_HINT` and "://" (last)."""
+    :data:`HS_JOSE`, :data:`B64_JOSE_HINT`, :data:`PGPASS_HINT_HS`, then :data:`ESCAPED_URL_LEAD` and "://" (last: a hit
+    only together with "@", or "%40" for the escaped one)."""
     words = sorted(_shortest((*_GATE_ALL, *(v.lower() for v in LONG_KEY_PREFIXES))))
     return [
         *((_hs_literal(w), True) for w in words),
         (HS_JOSE, False),
         (B64_JOSE_HINT.pattern, False),
+        (PGPASS_HINT_HS, False),
+        (ESCAPED_URL_LEAD.pattern, False),
         (_hs_literal("://"), False),
     ]
 
@@ -1289,7 +1624,7 @@ class HyperscanGate:
     per thread: the scan releases the GIL). ``may_hold`` returns None when the scan itself fails (the caller
     then uses ``re``)."""
 
-    __slots__ = ("_db", "_hs", "_local", "_scratch", "_url")
+    __slots__ = ("_db", "_escaped_url", "_hs", "_local", "_scratch", "_url")
 
     def __init__(self) -> None:
         import hyperscan  # the scan extra
@@ -1305,6 +1640,7 @@ class HyperscanGate:
         self._hs = hyperscan
         self._db = db
         self._url = len(exprs) - 1  # the id of "://" (a hit only together with "@")
+        self._escaped_url = len(exprs) - 2  # an escaped "://" (with "@" or "%40")
         self._scratch = hyperscan.Scratch(db)
         self._local = threading.local()
 
@@ -1323,7 +1659,17 @@ class HyperscanGate:
             return None
         if not hits:
             return False
-        return hits != [self._url] or "@" in text
+        url, escaped = self._url, self._escaped_url
+        for hit in hits:
+            if hit == url:
+                if "@" in text:
+                    return True
+            elif hit == escaped:
+                if "@" in text or "%40" in text:
+                    return True
+            else:
+                return True
+        return False
 
 
 def _hs_hit(expr_id: int, _start: int, _end: int, _flags: int, hits: object) -> None:

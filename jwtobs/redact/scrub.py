@@ -43,6 +43,33 @@ def _with_infix_keys(s: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
     return sorted(spans + extra) if extra else spans
 
 
+def _json_unescaped(value: str) -> str:
+    """``value`` with its JSON value escapes decoded (:data:`patterns.JSON_VALUE_ESCAPE`: "\\/", "\\u002B"...)."""
+    if "\\" not in value:
+        return value
+    view = p.unescaped(value, p.JSON_VALUE_ESCAPE)
+    return value if view is None else view.text
+
+
+def _vendor_spans(s: str) -> list[tuple[int, int]]:
+    """The vendor-prefixed keys of ``s`` (and the Azure AD client secrets, found from their infix), in order."""
+    spans: list[tuple[int, int]] = []
+    last = 0
+    gate = p.VENDOR_FIND.search(s)
+    while gate is not None:
+        pos = gate.end()
+        group = gate.lastindex or 0
+        start = gate.start(group)
+        found = p.VENDOR_AT[p.VENDOR_FIND_HEADS[group - 1]].match(s, start) if start >= last else None
+        if found is not None and not _in_marker(s, found.start()):
+            spans.append(found.span("key"))
+            last = pos = found.end()
+        gate = p.VENDOR_FIND.search(s, pos)
+    if "Q~" in s:
+        spans = _with_infix_keys(s, spans)
+    return spans
+
+
 def _in_marker(text: str, start: int) -> bool:
     """Position ``start`` lies inside a complete marker ("[REDACTED:url_password:t-0123456789ab]")."""
     i = text.rfind(p.MARKER_PREFIX, max(0, start - 48), start)
@@ -155,13 +182,14 @@ def _label_end(tail: str) -> bool:
             return (
                 i < 0
                 or not ("a" <= tail[i] <= "z" or "0" <= tail[i] <= "9")
-                or _ESCAPE_END.search(tail, 0, i + 1) is not None  # "...%26DPoP", "...\\u0026Bearer"
+                or _ESCAPE_END.search(tail, 0, i + 1) is not None  # "...%26DPoP", "...\\u0026Bearer", "\\nBasic"
             )
     return False
 
 
-#: An escape that glues the next word to the text before it (percent, JSON/Go "\\u0026", "\\x26").
-_ESCAPE_END = re.compile(r"(?:%[0-9a-f]{2}|\\u[0-9a-f]{4}|\\x[0-9a-f]{2})\Z")
+#: An escape that glues the next word to the text before it (percent, JSON/Go "\\u0026", "\\x26", a control
+#: character's "\\n": :data:`patterns.GLUE_ESCAPES`).
+_ESCAPE_END = re.compile("(?:" + "|".join(p.GLUE_ESCAPES) + r")\Z")
 
 
 def _label_followed(text: str, end: int, tail: str) -> bool:
@@ -202,6 +230,7 @@ def _extend(text: str, start: int, end: int, *, to_marker: bool = True) -> int:
         end = m.end()
 
 
+_PGPASS_HINT = re.compile(p.PGPASS_HINT).search
 _MARKERS_MAX = 1024
 _SETTLE_MAX = 65536
 #: "Bearer <JWS/JWE>" or a JWS/JWE alone, the whole text (see :meth:`_Pass._bearer_jose`).
@@ -274,6 +303,8 @@ class _Pass:
         stripped = value.strip()
         if not stripped or _is_marker(stripped):
             return value
+        if "\\" in stripped:  # fingerprinted as written unescaped ("abc\\u002Bdef" is "abc+def")
+            stripped = _json_unescaped(stripped)
         jose = p.is_jose(stripped)
         if jose is not None:
             return self.mark(jose, stripped)
@@ -395,7 +426,21 @@ class _Pass:
         lines = s.split("\n")
         for i, line in enumerate(lines):
             if any(t in line for t in tags):
-                lines[i] = p.AWS_SECRET_RUN.sub(mark, line)
+                line = p.AWS_SECRET_RUN.sub(mark, line)
+                if "\\" in line or "%" in line:  # a secret written with value escapes ("\\u002B", "%2B", "\\/")
+                    for escape in p.VALUE_ESCAPES:  # (each view of the line as it is by then)
+                        view = p.unescaped(line, escape)
+                        if view is None:
+                            continue
+                        t = view.text
+                        spans = [
+                            (*view.span(*m.span()), m.group())
+                            for m in p.AWS_SECRET_RUN.finditer(t)
+                            if m.group() in runs and not _in_marker(t, m.start())
+                        ]
+                        if spans:
+                            line = self._marked(line, spans)
+                lines[i] = line
         if self.total == total:
             return s
         self.jose_only = False
@@ -431,6 +476,13 @@ class _Pass:
             return self._unseparated(s)
         if "://" in s or "netloc=" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
+        if "@" in s or ("%" in s and "%40" in s):  # (every userinfo form has its "@")
+            if p.escaped_url_lead(s):  # "postgresql:\\/\\/u:pw@h", "next=https%3A%2F%2Fu%3Apw%40h"
+                s = self._escaped_userinfo(s)
+            if "@" in s and p.GO_DSN_NET.search(s) is not None:  # "user:pw@tcp(host:3306)/db"
+                s = p.GO_DSN.sub(self._userinfo, s)
+        if _PGPASS_HINT(s) is not None:  # "host:5432:db:user:password"
+            s, _ = _run(s, s, p.PGPASS, self._credential_file, lower=False)
         if "</" in s:
             s, _ = _run(s, s, p.XML_ELEMENT, self._xml, lower=False)
         # Most specific first: a looser value (a query value, a field value) may run into the keyword of a
@@ -455,12 +507,22 @@ class _Pass:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
+        netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
         for word, words, pattern in p.TEXT_FIELDS:
             if has(word) and (not words or any(map(has, words))):
                 s, low = _run(s, low, pattern, self._field)
+                netrc = netrc or word == "pass"
         if has("input_value=") or has("'loc'") or has('"loc"'):
             s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
-        return self._commands_and_keys(s, low)
+        return self._commands_and_keys(s, low, netrc)
+
+    def _credential_file(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The password of a line of a credential file (:data:`patterns.NETRC`, :data:`patterns.PGPASS`)."""
+        start, end = m.span("value")
+        value = s[start:end]
+        if _is_marker(value) or _in_marker(s, m.start()) or not p.is_credential_value(value, p.STRONG):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
     def _validation_input(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The input a validation error echoes (:data:`patterns.VALIDATION_INPUT`), when its field's name names a
@@ -491,9 +553,11 @@ class _Pass:
                 s, low = _run(s, low, pattern, self._scheme)
         return self._commands_and_keys(s, low)
 
-    def _commands_and_keys(self, s: str, low: str) -> str:
-        """Command-line options that take a secret, then vendor-prefixed keys (last: a key after a header name
-        keeps that header's kind)."""
+    def _commands_and_keys(self, s: str, low: str, netrc: bool = True) -> str:
+        """netrc lines (``netrc``: the text may hold "password"), command-line options that take a secret, then
+        vendor-prefixed keys (last: a key after a header name keeps that header's kind)."""
+        if netrc and "password" in low and ("machine" in low or "default" in low):  # "machine h login u password X"
+            s, low = _run(s, low, p.NETRC, self._credential_file)
         if "--" in low:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
         if " -" in low or "\t-" in low:
@@ -507,13 +571,16 @@ class _Pass:
     # -- private keys: PEM blocks and private JWK members (kind private_key) ------------------------------------
     def _private_keys(self, s: str) -> str:
         if "-----BEGIN " in s:
-            s, _ = _run(s, s, p.PEM_PRIVATE, self._pem, lower=False)
+            # (a body written with JSON value escapes, "\\/" or "\\u002B", is read unescaped: patterns.unescaped)
+            view = p.unescaped(s, p.JSON_VALUE_ESCAPE) if "\\" in s else None
+            if view is None:
+                s = self._marked(s, list(p.pem_blocks(s)), p.PRIVATE_KEY)
+            else:
+                blocks = [(*view.span(a, b), credential) for a, b, credential in p.pem_blocks(view.text)]
+                s = self._marked(s, blocks, p.PRIVATE_KEY)
         if "{" in s and "kty" in s:
             s, _ = _run(s, s, p.JWK_OBJECT, self._jwk, lower=False)
         return s
-
-    def _pem(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
-        return self.mark(p.PRIVATE_KEY, p.pem_credential(m)), m.end()
 
     def _jwk(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         obj = m.group(0)
@@ -612,27 +679,31 @@ class _Pass:
         return self.mark(p.SIGNING_INPUT, m.group(0)), m.end()
 
     def _vendor(self, s: str) -> str:
-        spans: list[tuple[int, int]] = []  # the keys found, in order
-        last = 0
-        gate = p.VENDOR_FIND.search(s)
-        while gate is not None:
-            pos = gate.end()
-            group = gate.lastindex or 0
-            start = gate.start(group)
-            found = p.VENDOR_AT[p.VENDOR_FIND_HEADS[group - 1]].match(s, start) if start >= last else None
-            if found is not None and not _in_marker(s, found.start()):
-                spans.append(found.span("key"))
-                last = pos = found.end()
-            gate = p.VENDOR_FIND.search(s, pos)
-        if "Q~" in s:
-            spans = _with_infix_keys(s, spans)
-        if not spans:
-            return s
+        """Vendor-prefixed keys, then those written with value escapes (a webhook URL in PHP's JSON, an Azure key
+        in .NET's, either in a percent-encoded query value: :func:`patterns.unescaped`), found in the unescaped view
+        of what the first search left and redacted where they stand, fingerprinted as written unescaped."""
+        spans = _vendor_spans(s)
+        if spans:
+            s = self._marked(s, [(a, b, s[a:b]) for a, b in spans])
+        if "\\" in s or "%" in s:
+            for escape in p.VALUE_ESCAPES:  # (each view of the text as it is by then)
+                view = p.unescaped(s, escape)
+                if view is None:
+                    continue
+                t = view.text
+                if p.VENDOR_PREFIX_SEARCH.search(t) is not None:
+                    spans = _vendor_spans(t)
+                    if spans:
+                        s = self._marked(s, [(*view.span(a, b), t[a:b]) for a, b in spans])
+        return s
+
+    def _marked(self, s: str, spans: list[tuple[int, int, str]], kind: str = p.API_KEY) -> str:
+        """``s`` with each span (in order, apart) replaced by the marker of its credential."""
         out: list[str] = []
         last = 0
-        for a, b in spans:
+        for a, b, credential in spans:
             out.append(s[last:a])
-            out.append(self.mark(p.API_KEY, s[a:b]))
+            out.append(self.mark(kind, credential))
             last = b
         out.append(s[last:])
         return "".join(out)
@@ -667,22 +738,38 @@ class _Pass:
         return self._arg(s, m, p.STRONG)
 
     def _userinfo(self, m: re.Match[str]) -> str:
+        if _userinfo_kept(m):
+            return m.group(0)
         pw = m.group("password")
-        if _is_marker(pw) or _in_marker(m.string, m.start()):
-            return m.group(0)
-        marked = m.group("user").find("[REDACTED")
-        if marked >= 0 and _MARKERS_ONLY.fullmatch(m.string, m.start("user") + marked, m.end("password")):
-            # (the match runs from an earlier "://" over redactions already made and nothing else, as in
-            # "://,?access_token=[REDACTED:...][REDACTED:url_password:...]@h": a second scrub keeps it)
-            return m.group(0)
-        return f"{m.group('lead')}{m.group('user')}:{self.mark(p.URL_PASSWORD, unquote(pw))}@"
+        return _before(m, "password") + self.mark(p.URL_PASSWORD, unquote(pw)) + m.string[m.end("password") : m.end()]
+
+    def _escaped_userinfo(self, s: str) -> str:
+        """The password of a URL written with value escapes (:func:`patterns.unescaped`: PHP's JSON, a URL
+        percent-encoded as a query parameter's value), read in the unescaped text and redacted where it stands."""
+        for escape in p.VALUE_ESCAPES:  # (each view of the text as it is by then)
+            view = p.unescaped(s, escape)
+            if view is None:
+                continue
+            t = view.text
+            spans = []
+            for m in p.URL_USERINFO.finditer(t):
+                pw = m.group("password")
+                if _userinfo_kept(m):
+                    continue  # (a marker, or over markers only)
+                if "&" in pw and "%" in s[slice(*view.span(*m.span()))]:
+                    continue  # a percent-encoded URL ends at its query string's "&"
+                spans.append((*view.span(*m.span("password")), unquote(pw)))
+            if spans:
+                s = self._marked(s, spans, p.URL_PASSWORD)
+        return s
 
     def _query(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
         end = _extend(s, m.start("value"), m.end())
         value = s[m.start("value") : end]
-        decoded = unquote(unquote(value)) if "%" in value else value
+        decoded = _json_unescaped(value)
+        decoded = unquote(unquote(decoded)) if "%" in decoded else decoded
         if p.is_placeholder(decoded):
             return None  # "?token=${TOKEN}", "&sig=" (nothing)
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
@@ -693,7 +780,8 @@ class _Pass:
         value = s[m.start("value") : end]
         if _in_marker(s, m.start()) or not p.is_credential_value(value, p.WEAK):
             return None  # "code=0,", "Code=-50", "code=ECONNREFUSED"
-        decoded = unquote(unquote(value)) if "%" in value else value
+        decoded = _json_unescaped(value)
+        decoded = unquote(unquote(decoded)) if "%" in decoded else decoded
         return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end
 
     def _auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
@@ -775,8 +863,11 @@ class _Pass:
             return None
         low = m.string
         head = len(p.name_before(low, m.start()))
-        if low[m.start() - head - 1 : m.start() - head] == "/":  # a path's last segment ("stream/token: x")
+        before = low[m.start() - head - 1 : m.start() - head]
+        if before == "/":  # a path's last segment ("stream/token: x")
             return None
+        if before == ":" and _in_resource_name(low, m.start() - head):
+            return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
         for group in ("dq", "sq", "eq", "bare"):
             start = m.start(group)
@@ -954,6 +1045,22 @@ class _Pass:
         return obj if scrubbed_s == text_s else scrubbed_s
 
 
+def _userinfo_kept(m: re.Match[str]) -> bool:
+    """A URL userinfo match (:data:`patterns.URL_USERINFO`, :data:`patterns.GO_DSN`) whose password is a marker, or
+    that lies inside one."""
+    if _is_marker(m.group("password")) or _in_marker(m.string, m.start()):
+        return True
+    marked = m.group("user").find("[REDACTED")
+    # (the match runs from an earlier "://" over redactions already made and nothing else, as in
+    # "://,?access_token=[REDACTED:...][REDACTED:url_password:...]@h": a second scrub keeps it)
+    return marked >= 0 and _MARKERS_ONLY.fullmatch(m.string, m.start("user") + marked, m.end("password")) is not None
+
+
+def _before(m: re.Match[str], group: str) -> str:
+    """The text of match ``m`` before its group ``group``."""
+    return m.string[m.start() : m.start(group)]
+
+
 def _next_name(s: str, match_start: int, start: int, end: int) -> tuple[str, int] | None:
     """A declined field whose value ``s[start:end]`` may be the next field's name: followed by a separator or
     ending in one, or short and holding one. The text up to the value is kept and the search resumes at the
@@ -971,6 +1078,23 @@ def _next_name(s: str, match_start: int, start: int, end: int) -> tuple[str, int
 
 
 _SEP_AFTER_VALUE = re.compile(r"""\\?["']?[ \t]*+[:=]""")
+#: A resource name whose segments are separated by ":" (an AWS ARN, a URN), up to the end of the searched text: a
+#: secret word after one of its ":" names the resource's type ("arn:aws:secretsmanager:...:secret:prod/db"), no field
+_RESOURCE_NAME = re.compile(r"""(?:arn|urn):[^\s"'<>=,;]*+\Z""")
+
+
+def _in_resource_name(low: str, end: int) -> bool:
+    """``low[:end]`` ends inside an ARN or URN (see :data:`_RESOURCE_NAME`) that starts a word."""
+    start = low.rfind("rn:", max(0, end - 256), end) - 1
+    while start >= 0 and start >= end - 256:
+        m = _RESOURCE_NAME.match(low, start, end)
+        if m is not None and (start == 0 or low[start - 1] not in _NAME_CHARS):
+            return True
+        start = low.rfind("rn:", max(0, end - 256), start + 1) - 1
+    return False
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 #: a cookie "value" that is a word followed by a separator is a name ('Cookie: "password": ...', "Cookie: Cookie:")
 _COOKIE_NAME_LIKE = re.compile(r"[a-z_][a-z0-9_.\-]{0,63}+")
 _PAIR_AFTER_VALUE = re.compile(r"""\\?["'][ \t]*+,""")

@@ -602,8 +602,171 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (CLI_PW,),
             (("secret_field", CLI_PW),),
         ),
+        # -- session 13 probe: a credential at the start of a line of a multi-line string written escaped (JSON,
+        # repr): the letter of "\n" / "\t" / "\r" is the escape's, not glued to the prefix or scheme word ---------
+        "s13_json_newline_then_vendor_key": lambda t: _vendor_case_in(
+            VENDOR["github_ghp"], json.dumps({"stdout": f"Logged in as ci-bot\n{VENDOR['github_ghp']}\n"})
+        ),
+        "s13_repr_tab_then_vendor_key": lambda t: _vendor_case_in(
+            VENDOR["stripe_sk_live"], repr(f"name\tvalue\nstripe\t{VENDOR['stripe_sk_live']}")
+        ),
+        "s13_json_twice_newline_then_vendor_key": lambda t: _vendor_case_in(
+            VENDOR["npm"], json.dumps({"log": json.dumps({"out": f"ok\n{VENDOR['npm']}"})})
+        ),
+        "s13_json_crlf_then_bearer": lambda t: Case(
+            json.dumps({"raw": f"POST /hook HTTP/1.1\r\n\r\nBearer {OPAQUE2}"}), (OPAQUE2,), (("bearer", OPAQUE2),)
+        ),
+        "s13_repr_newline_then_basic": lambda t: Case(
+            repr(f"GET / HTTP/1.1\nBasic {BASIC}\n"), (BASIC,), (("basic", BASIC),)
+        ),
+        "s13_json_newline_then_cookie_header": lambda t: Case(
+            json.dumps({"req": f"GET / HTTP/1.1\nCookie: sid={COOKIE_VALUE}"}),
+            (COOKIE_VALUE,),
+            (("cookie", COOKIE_VALUE),),
+        ),
+        "s13_json_newline_then_signing_input": lambda t: Case(
+            json.dumps({"locals": f"signed over:\n{_signing_input(t.rs256)}"}),
+            (t.rs256.split(".")[1],),
+            (("signing_input", _signing_input(t.rs256)),),
+        ),
+        "s13_json_newline_then_session_field": lambda t: Case(
+            json.dumps({"env": f"HOME=/root\nsession_id={SESSION_ID}"}), (SESSION_ID,), (("secret_field", SESSION_ID),)
+        ),
+        "s13_repr_newline_then_cli_option": lambda t: Case(
+            repr(f"$ deploy\n--password {CLI_PW}\n"), (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
+        "s13_json_newline_then_aws_secret": lambda t: Case(
+            json.dumps({"out": f"creds\n{VENDOR['aws_id']}\n{AWS_SECRET}"}),
+            (VENDOR["aws_id"], AWS_SECRET),
+            (("api_key", VENDOR["aws_id"]), ("api_key", AWS_SECRET)),
+        ),
+        # -- JSON with "/" escaped as "\/" (PHP's json_encode) ---------------------------------------------------
+        "s13_php_json_slack_webhook": lambda t: _vendor_case_in(
+            _url_key(VENDOR["slack_webhook"]), _php_json({"webhook": VENDOR["slack_webhook"]})
+        ),
+        "s13_php_json_discord_webhook": lambda t: _vendor_case_in(
+            _url_key(S13["discord"]), _php_json({"hook": S13["discord"]})
+        ),
+        "s13_php_json_telegram_bot_url": lambda t: _vendor_case_in(
+            _url_key(S13["telegram"]).rsplit("/", 1)[0], _php_json({"url": S13["telegram"]})
+        ),
+        "s13_php_json_url_password": lambda t: Case(
+            _php_json({"dsn": S13["dsn"]}), (PASSWORD,), (("url_password", PASSWORD),)
+        ),
+        # -- .NET's System.Text.Json: "+" as "\u002B" ("/" and "=" as "\u002F", "\u003D" in some encoders) ------
+        "s13_dotnet_json_azure_account_key": lambda t: _vendor_case_in(
+            "AccountKey=" + S13["account_key"], _dotnet_json({"ConnectionString": S13["storage"]})
+        ),
+        "s13_dotnet_json_azure_shared_access_key": lambda t: _vendor_case_in(
+            "SharedAccessKey=" + S13["shared_key"],
+            _dotnet_json({"ConnectionString": S13["servicebus"]}).replace("=", "\\u003D"),
+        ),
+        "s13_dotnet_json_aws_secret_beside_key_id": lambda t: Case(
+            _dotnet_json({"Value": f"{VENDOR['aws_id']},{S13['aws_secret']}"}),
+            (S13["aws_secret"], S13["aws_secret"].replace("+", "\\u002B")),
+            (("api_key", S13["aws_secret"]),),
+        ),
+        "s13_dotnet_json_query_value": lambda t: Case(
+            _dotnet_json({"RequestUri": f"https://api.test/cb?code=x&access_token={S13['sas']}"}),
+            (S13["sas"].replace("+", "\\u002B"), S13["sas"].split("+")[-1]),
+            (("query_token", S13["sas"]),),
+        ),
+        # -- a URL or key percent-encoded as the value of a query parameter whose name names no secret ------------
+        "s13_query_value_percent_encoded_webhook": lambda t: _vendor_case_in(
+            _url_key(VENDOR["slack_webhook"]),
+            "POST /settings/integrations?webhook_url=" + quote(VENDOR["slack_webhook"], safe=""),
+        ),
+        "s13_query_value_percent_encoded_url_password": lambda t: Case(
+            "GET /login?next=" + quote(S13["dsn"], safe=""), (PASSWORD, quote(PASSWORD)), (("url_password", PASSWORD),)
+        ),
+        "s13_query_value_percent_encoded_azure_key": lambda t: _vendor_case_in(
+            "AccountKey=" + S13["account_key"], "GET /setup?cfg=" + quote(S13["storage"], safe="")
+        ),
+        "s13_entra_secret_after_percent_equals": lambda t: _vendor_case_in(
+            S13["entra"], "redirect_uri=https%3A%2F%2Fapp%2Fcb%3Fv%3D" + S13["entra"]
+        ),
+        # -- secret-named keys and credential files (names_struct) --------------------------------------------------
+        "s13_key_role_names_json": lambda t: Case(
+            json.dumps({"signing_key": OPAQUE2, "encryption_key": CLI_PW, "hmac_key": SESSION_ID}),
+            (OPAQUE2, CLI_PW, SESSION_ID),
+            (("secret_field", OPAQUE2), ("secret_field", CLI_PW), ("secret_field", SESSION_ID)),
+        ),
+        "s13_key_role_names_dict": lambda t: Case(
+            {"RAILS_MASTER_KEY": HEX40, "SECRET_KEY_BASE": HEX40 * 3, "APP_KEY": f"base64:{OPAQUE2}="},
+            (HEX40, f"base64:{OPAQUE2}="),
+            (("secret_field", HEX40), ("secret_field", HEX40 * 3), ("secret_field", f"base64:{OPAQUE2}=")),
+        ),
+        "s13_key_role_names_env_text": lambda t: Case(
+            f"RAILS_MASTER_KEY={HEX40} laravel APP_KEY=base64:{OPAQUE2}=",
+            (HEX40, OPAQUE2),
+            (("secret_field", HEX40), ("secret_field", f"base64:{OPAQUE2}=")),
+        ),
+        "s13_netrc_line": lambda t: Case(
+            f"machine api.example.com login bot password {CLI_PW}", (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
+        "s13_netrc_lines_in_json": lambda t: Case(
+            json.dumps({"netrc": f"machine api.example.com\n  login bot\n  password {CLI_PW}\n"}),
+            (CLI_PW,),
+            (("secret_field", CLI_PW),),
+        ),
+        "s13_pgpass_line": lambda t: Case(
+            json.dumps({"detail": f"db.internal:5432:billing:app:{OPAQUE2}"}), (OPAQUE2,), (("secret_field", OPAQUE2),)
+        ),
+        "s13_go_mysql_dsn": lambda t: Case(
+            f"dsn=app:{PASSWORD}@tcp(db:3306)/billing?parseTime=true", (PASSWORD,), (("url_password", PASSWORD),)
+        ),
     }
     return f
+
+
+def _vendor_case_in(key: str, text: str) -> Case:
+    """A vendor-shaped key written somewhere in ``text`` (maybe escaped): its marker has the key's own fingerprint."""
+    tail = key.rsplit("/", 1)[-1]
+    return Case(text, (key, quote(key, safe=""), *([tail] if len(tail) >= 8 else [])), (("api_key", key),))
+
+
+def _url_key(url: str) -> str:
+    """The part of a webhook URL that its vendor shape matches (the URL without its scheme)."""
+    return url.split("://", 1)[1]
+
+
+def _php_json(obj: Any) -> str:
+    """JSON as PHP's json_encode writes it: every "/" escaped."""
+    return json.dumps(obj).replace("/", "\\/")
+
+
+def _dotnet_json(obj: Any) -> str:
+    """JSON as .NET's System.Text.Json writes it with its default encoder: "+", "&", "<", ">", "'" escaped."""
+    out = json.dumps(obj, separators=(",", ":"))
+    for c in "+&'<>":
+        out = out.replace(c, f"\\u{ord(c):04X}")
+    return out
+
+
+def _s13_keys() -> dict[str, str]:
+    """The keys of the session 13 probe's forms, random with a fixed seed (no credential in the source)."""
+    r = random.Random(1313)
+    b64 = _ALNUM + "+/"
+
+    def with_plus(n: int) -> str:  # a base64 run holding "+" and "/"
+        return _key(r, b64, n - 2) + "+/"
+
+    account_key = with_plus(86) + "=="
+    shared_key = with_plus(43) + "="
+    return {
+        "discord": f"https://discord.com/api/webhooks/{_key(r, '0123456789', 18)}/{_key(r, _ALNUM + '-_', 68)}",
+        "telegram": f"https://api.telegram.org/bot{_key(r, '0123456789', 10)}:AA{_key(r, _ALNUM + '-_', 33)}/getMe",
+        "dsn": f"postgresql://app_user:{PASSWORD}@db.internal:5432/billing",
+        "account_key": account_key,
+        "storage": "DefaultEndpointsProtocol=https;AccountName=acmeprod;"
+        f"AccountKey={account_key};EndpointSuffix=core.windows.net",
+        "shared_key": shared_key,
+        "servicebus": "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;"
+        f"SharedAccessKey={shared_key}",
+        "aws_secret": "Jg" + with_plus(38),
+        "sas": "Qz3x" + _key(r, _ALNUM, 20) + "+" + _key(r, _ALNUM, 12),
+        "entra": "DDi8Q~" + _key(r, _ALNUM + "_~.-", 34),
+    }
 
 
 def _std_token() -> tuple[str, str]:
@@ -741,6 +904,7 @@ def _vendor_keys() -> dict[str, str]:
 
 
 VENDOR = _vendor_keys()
+S13 = _s13_keys()
 HEX_SIG = "a8f5f167f44f4964e6c998dee827110c"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_ID = "s8Kq2LmZ0xT4vB7nR1cW"

@@ -313,3 +313,74 @@ def test_a_plain_word_under_a_strong_name_is_a_password(line: str, secret: str) 
 )
 def test_words_stating_something_after_a_strong_name_are_kept(line: str) -> None:
     assert scrub(line) == line
+
+
+# -- session 13 probe: identifiers and pagination tokens are no credentials (fp.py) --------------------------------
+_MD5 = "9dd4e461268c8034f5c8564e155c67a6"
+_SID = "S-1-5-21-3623811015-3361044348-30300820-1013"
+S13_KEPT_FIELDS = [
+    # a page's token says where a listing goes on (GCP's nextPageToken, AWS's NextToken, Azure's continuationToken)
+    ("nextPageToken", "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA"),
+    ("NextToken", "eyJOZXh0VG9rZW4iOiBudWxsLCAiYm90b190cnVuY2F0ZV9hbW91bnQiOiAyfQ=="),
+    ("continuationToken", "W3sidG9rZW4iOiIrUklEOn4xMjM0In1d"),
+    ("page_token", "Cg5zb21lLXBhZ2UtdG9rZW4"),
+    # a name ending in "id"/"Id" names an identifier (not a session's: session_id stays a credential)
+    ("SecretId", "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"),
+    ("SecretId", "prod/billing/db"),
+    ("credential_id", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"),
+    ("token_id", "tok_1Nv0Qp2eZvKYlo2C"),
+    # security identifiers: a Windows SID, Twilio's resource SIDs (two capitals and 32 hex digits)
+    ("sid", _SID),
+    ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+    ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+]
+S13_KEPT_TEXT = [
+    f"An account was logged on. Security ID: {_SID} sid={_SID}",
+    "MessageSid=SM0123456789abcdef0123456789abcdef status=delivered",
+    f"lock acquired lock-key-{_MD5}",  # a hyphenated name's last part, not Mailgun's key-<32 hex>
+    f"cache_key-{_MD5} expired",
+    "GetSecretValue SecretId=arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/billing/db-AbCdEf",
+]
+
+
+def _through_redactors(key: str, value: str) -> list[Any]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(LoggingRedactor())
+    logger = logging.getLogger("tests.redact.precision.s13")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("%s", json.dumps({key: value}), extra={"x_" + key: value})
+    finally:
+        logger.removeHandler(handler)
+    return [
+        scrub(json.dumps({key: value})),
+        scrub_value({key: value}),
+        StructlogRedactor()(None, "info", {"event": "x", key: value}),
+        stream.getvalue(),
+    ]
+
+
+@pytest.mark.parametrize(("key", "value"), S13_KEPT_FIELDS)
+def test_session13_identifiers_and_page_tokens_are_kept(key: str, value: str) -> None:
+    for out in _through_redactors(key, value):
+        assert "REDACTED" not in str(out), out
+
+
+@pytest.mark.parametrize("line", S13_KEPT_TEXT)
+def test_session13_identifier_shapes_in_text_are_kept(line: str) -> None:
+    assert scrub(line) == line
+    assert scrub_value({"msg": line}) == {"msg": line}
+
+
+def test_session13_rules_still_redact_what_they_name() -> None:
+    """The rules above are narrow: a session's id, a Mailgun key as a word, a credential under "sid" are redacted."""
+    for text in (
+        '{"session_id": "s8Kq2LmZ0xT4vB7nR1cWzq"}',
+        f"using key key-{_MD5} for upload",
+        "sid=Zq3xW9vB7nM2kL5pR8tY4uI6oP1aS0dF",
+        '{"signing_key_secret": "Zq3xW9vB7nM2kL5pR8tY"}',
+        "secret:Zq3xW9vB7nM2kL5pR8tY",
+    ):
+        assert "[REDACTED:" in str(scrub(text)), text

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -146,7 +147,20 @@ INFIX = {"azure_ad_client_secret"}
 
 
 def _contexts(key: str, name: str) -> list[str]:
-    out = [f"using key {key} for upload", key, f'{{"msg": "deploy", "detail": "{key}"}}']
+    out = [
+        f"using key {key} for upload",
+        key,
+        f'{{"msg": "deploy", "detail": "{key}"}}',
+        # (session 13) at the start of a line of a multi-line string written escaped: the letter of "\\n", "\\t" is
+        # the escape's, not glued to the prefix
+        json.dumps({"stdout": f"Logged in as ci-bot\n{key}\n"}),
+        repr(f"name\tvalue\r\n{key}"),
+        # with value escapes: PHP's json_encode ("\\/"), .NET's System.Text.Json ("\\u002B"), percent-encoded as the
+        # value of a query parameter whose name names nothing
+        json.dumps({"detail": key}).replace("/", "\\/"),
+        json.dumps({"detail": key}).replace("+", "\\u002B"),
+        "GET /cb?next=" + quote(key, safe="") + "&x=1",
+    ]
     return out if name in INFIX else [*out, f"POST /hook?x=1\\u0026{key} 200"]
 
 
@@ -183,6 +197,7 @@ def test_near_misses_are_kept(name: str) -> None:
     key = _sample(name)
     misses.append("x" + key)  # the prefix inside a word
     misses.append("9" + key)
+    misses.append("\\nx" + key)  # (after a control escape too: only the escape's own letter is no word)
     for miss in misses:
         for text in (f"using key {miss} for upload", miss):
             assert scrub(text) == text, (name, text)

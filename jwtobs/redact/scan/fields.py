@@ -185,6 +185,9 @@ _HIT_VALUE: Final = re.compile(
     + rb")"
 )
 _HIT_WINDOW: Final = 72
+#: The letters of a control character's escape ("\\n"): read before a name after a backslash, they are the escape's
+#: (``patterns.name_before`` reads the lower-cased text, so either case)
+_CONTROL_LETTERS: Final = (b"n", b"t", b"r", b"N", b"T", b"R")
 #: :func:`_name_reading` by the reversed name bytes of field hits (pure, bounded as :data:`_NAMES`)
 _HIT_READINGS: dict[bytes, int] = {}
 #: The bytes before a hit's ":" that key :data:`_HIT_KEYS`, and that cache: those bytes -> the reading of the name
@@ -260,6 +263,8 @@ def _hit_name_reading(buf: bytes, last: int, lo: int) -> int:
     if b - a > 48 or (b == len(before) and start > lo):  # longer, or the window may have cut the name
         return _SCRUB
     key = before[a:b]
+    if b - a > 1 and before[b - 1 : b] in _CONTROL_LETTERS and before[b : b + 1] == b"\\":
+        key = key[:-1]  # "\\nsession:": the letter is the escape's (patterns.name_before reads the name so)
     reading = _HIT_READINGS.get(key)
     if reading is None:
         reading = _name_reading(key[::-1].decode("ascii"))

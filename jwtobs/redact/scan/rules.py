@@ -30,11 +30,21 @@ _T_JOSE: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT + _B64 + r"*" + _PAD + 
 _T_SEP: Final = r"""(?:\\?["']\]?)?[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
 _T_AUTH: Final = r"authorization" + _T_SEP
 _T_COOKIE: Final = r"cookie(?:" + _T_SEP + r"|\(version=)"  # (and the repr of http.cookiejar's Cookie)
-_T_SCHEME: Final = r"(?:bearer|basic|dpop)[ \t]+[A-Za-z0-9\-._~+/]{8}"
+_T_SCHEME: Final = r"(?:bearer|basic|dpop)[ \t]+(?:[A-Za-z0-9\-._~+/]|\\/|\\u00(?:2[BbFf]|3[Dd])){8}"
 # URL userinfo: "://user:password@" (URL_USERINFO's own shape, the password possibly empty). Without the "://"
 # ("Thread:Class@123", "[QuorumPeer:Server@774]", "user:x@host" in mail logs) 8 % of the lines of real system logs
 # matched: 92 % of all candidate lines were clean lines scrubbed for nothing.
 _T_USERINFO: Final = r"""(?:://|netloc=["'])[^\s/:@"'<>]*:[^\s/@"'<>]*@"""  # (netloc=: a SplitResult's repr)
+# The same written with value escapes (patterns.ESCAPED_URL_LEAD: PHP's JSON "https:\/\/u:pw@h", a URL percent-encoded
+# in a query value "https%3A%2F%2Fu%3Apw%40h"), and the data source name of Go's MySQL driver (patterns.GO_DSN:
+# "user:pw@tcp(host:3306)/db"); looser than the detectors (any user and password characters but blanks, quotes, "/").
+_T_USERINFO_JSON: Final = r"""(?::\\/\\/|:\\u002[Ff]\\u002[Ff])[^\s/"'<>]*@"""
+_T_USERINFO_PERCENT: Final = r"""%3[Aa]%2[Ff]%2[Ff][^\s/"'<>&]*(?:@|%40)"""
+_T_GO_DSN: Final = r"""[^\s/:@"'<>()\[\]]*:[^\s/@"'<>]*@(?:tcp6?|udp|unix)\("""
+_T_USERINFO_ALL: Final = "(?:" + "|".join((_T_USERINFO, _T_USERINFO_JSON, _T_USERINFO_PERCENT, _T_GO_DSN)) + ")"
+# A line of a credential file: netrc's "machine h [login u] password X" (patterns.NETRC, caseless), PostgreSQL's
+# "host:port:db:user:password" (patterns.PGPASS, from its literal hint)
+_T_NETRC: Final = r"(?:machine|default)[ \t][^\n]*password[ \t]+[^\s]"
 # A validation error's input under its field's path, on one line (pydantic's errors(), FastAPI's 422 body:
 # patterns.VALIDATION_INPUT; its str() form puts the path on the line before, which a line reader cannot join).
 _T_VALIDATION: Final = r"""['"]loc['"]:[ \t]*[\[(]"""
@@ -111,9 +121,10 @@ class Trigger:
 
 
 def _vendor_expr() -> str:
-    """Every vendor key's start (its prefix and the first characters of its body, ``patterns.VENDOR_STARTS``), and
-    the fixed part of those anchored inside (``patterns.INFIX_STARTS``)."""
-    return "(?:" + "|".join((*p.VENDOR_STARTS, *p.INFIX_STARTS)) + ")"
+    """Every vendor key's start (its prefix and the first characters of its body, ``patterns.VENDOR_STARTS``, also
+    written with value escapes, ``patterns.VENDOR_ESCAPED_STARTS``), and the fixed part of those anchored inside
+    (``patterns.INFIX_STARTS``)."""
+    return "(?:" + "|".join((*p.VENDOR_STARTS, *p.VENDOR_ESCAPED_STARTS, *p.INFIX_STARTS)) + ")"
 
 
 def _cli_commands() -> tuple[str, ...]:
@@ -130,7 +141,9 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("authorization", _T_AUTH, caseless=True),
         Trigger("cookie", _T_COOKIE, caseless=True),
         Trigger("scheme", _T_SCHEME, caseless=True),
-        Trigger("userinfo", _T_USERINFO, caseless=False),
+        Trigger("userinfo", _T_USERINFO_ALL, caseless=False),
+        Trigger("netrc", _T_NETRC, caseless=True),
+        Trigger("pgpass", p.PGPASS_HINT_HS, caseless=False),
         Trigger("query", _query_trigger(names), caseless=True),
         Trigger("field", _field_trigger(stem), caseless=True),
         Trigger("form_code", _T_FORM_CODE, caseless=True),
@@ -170,6 +183,8 @@ _BASE_KEYWORDS: Final = {
     b"kty": ("jwk",),
     b"'loc'": ("validation",),
     b'"loc"': ("validation",),
+    b"machine": ("netrc",),
+    b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
     # signature=, "sess" for session and phpsessid= (one pass over the block each instead of two)
     b"sig": ("query",),
@@ -185,6 +200,11 @@ def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
     out: list[tuple[str, tuple[str, ...]]] = [
         (_HEADER_DOT, ("jose", "signing_input")),
         (_T_USERINFO, ("userinfo",)),
+        # (the escaped URL leads and Go's DSN apart, each with a literal start)
+        (r":\\(?:/|u002[Ff])", ("userinfo",)),
+        (r"%3[Aa]%2[Ff]%2[Ff]", ("userinfo",)),
+        (r"@(?:tcp6?|udp|unix)\(", ("userinfo",)),
+        (p.PGPASS_HINT_HS, ("pgpass",)),
     ]
     # the base64 of a JOSE header start, one expression per literal start (one expression starting with a class
     # of "Z", "V", "l" tries every "l": 3.4x slower over a log)
@@ -199,6 +219,7 @@ def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
         alts = [p.VENDOR_GATE.pattern]
     out += [(alt, ("vendor",)) for alt in alts]
     out += [(re.escape(anchor), ("vendor",)) for anchor in p.INFIX_ANCHORS]
+    out += [(start, ("vendor",)) for start in p.VENDOR_ESCAPED_STARTS]
     return tuple(out)
 
 
@@ -223,7 +244,7 @@ def _top_level_alternatives(expr: str) -> list[str]:
 
 #: The vendor-key prefix trigger: the Hyperscan engine remembers its lines (the scanner batches them apart).
 VENDOR_TRIGGER: Final = "vendor"
-BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "b64_jose", VENDOR_TRIGGER)
+BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "b64_jose", "pgpass", VENDOR_TRIGGER)
 #: Triggers of name=value forms whose detectors the scanner's fast path (:mod:`~jwtobs.redact.scan.fields`) runs
 #: and judges itself: a line hit by these only is scrubbed only when that fast path says it may change.
 JUDGED_TRIGGERS: Final = ("field", "form_code", "query")
