@@ -5,10 +5,11 @@
 
 Spans: attribute values (credential-header attributes such as ``http.request.header.authorization`` and
 secret-named ones replaced whole, other strings scanned), event and link attributes (``exception.message``,
-``exception.stacktrace``) and the status description are scrubbed; span names and the resource are exported
-as they are. Log records: body and attributes. The SDK's objects are never modified: a span or record that
-needs scrubbing is exported as a copy, a clean one as it is. A value whose scrubbing fails is exported as
-``[REDACTION_FAILED]``. Redactions are counted with sink ``otel_spans`` / ``otel_logs``.
+``exception.stacktrace``), the status description, span names and event names are scrubbed (a name built
+from a URL or a message can hold a token); the resource is exported as it is. Log records: body and
+attributes. The SDK's objects are never modified: a span or record that needs scrubbing is exported as a
+copy, a clean one as it is. A value whose scrubbing fails is exported as ``[REDACTION_FAILED]``. Redactions
+are counted with sink ``otel_spans`` / ``otel_logs``.
 """
 
 from __future__ import annotations
@@ -99,17 +100,21 @@ class RedactingSpanExporter(SpanExporter):
         """The span itself when clean, else a scrubbed copy. Never raises (fails closed per value)."""
         core = self._core
         changes: dict[str, Any] = {}
+        name = _name(core, span.name)
+        if name is not span.name:
+            changes["name"] = name
         attrs = _attributes(core, span.attributes)
         if attrs is not None:
             changes["attributes"] = attrs
         events, events_changed = [], False
         for ev in span.events:
             ev_attrs = _attributes(core, ev.attributes)
-            if ev_attrs is None:
+            ev_name = _name(core, ev.name)
+            if ev_attrs is None and ev_name is ev.name:
                 events.append(ev)
             else:
                 events_changed = True
-                events.append(Event(ev.name, ev_attrs, ev.timestamp))
+                events.append(Event(ev_name, ev.attributes if ev_attrs is None else ev_attrs, ev.timestamp))
         if events_changed:
             changes["events"] = tuple(events)
         links, links_changed = [], False
@@ -135,13 +140,23 @@ class RedactingSpanExporter(SpanExporter):
         try:
             return _RedactedSpan(span, **changes)
         except Exception:  # cannot build a copy: export the span with every attribute withheld
-            return _RedactedSpan(span, attributes={k: FAILED for k in span.attributes or {}}, events=(), links=())
+            return _RedactedSpan(
+                span, name=FAILED, attributes={k: FAILED for k in span.attributes or {}}, events=(), links=()
+            )
 
     def shutdown(self) -> None:
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
+
+
+def _name(core: RedactorCore, name: str) -> str:
+    """A span's or event's name, scrubbed (the same object when clean; ``FAILED`` when scrubbing fails)."""
+    try:
+        return core.text(name)
+    except Exception:
+        return FAILED
 
 
 def _differs(a: Any, b: Any) -> bool:

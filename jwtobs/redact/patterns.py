@@ -33,6 +33,8 @@ import threading
 from collections.abc import Iterable
 from typing import Final
 
+from jwtobs.redact import _regex
+
 # -- kinds ---------------------------------------------------------------------------------------------------
 JWT: Final = "jwt"
 JWE: Final = "jwe"
@@ -71,10 +73,10 @@ _KIND: Final = r"[a-z_]{1,24}"
 _FP: Final = r"[0-9a-z]{1,16}-[0-9a-f]{12}"
 _MARKER_BODY: Final = _KIND + ":" + _FP + r"\]"
 #: A complete marker (only these are left alone: a bare "[REDACTED:" never shields what follows it).
-MARKER: Final = re.compile(r"\[REDACTED:" + _MARKER_BODY)
+MARKER: Final = _regex.compile(r"\[REDACTED:" + _MARKER_BODY)
 FAILED: Final = "[REDACTION_FAILED]"
 #: A complete marker (groups: kind, fingerprint) or the failure marker: what the scanner and Sentry read back.
-FINDING: Final = re.compile(rf"\[REDACTED:({_KIND}):({_FP})\]|" + re.escape(FAILED))
+FINDING: Final = _regex.compile(rf"\[REDACTED:({_KIND}):({_FP})\]|" + re.escape(FAILED))
 
 # -- the left boundary of a word -----------------------------------------------------------------------------
 #: The escape of a control character in a JSON string or a Python repr ("\\n", "\\t", "\\r"; escaped twice, "\\\\n",
@@ -109,9 +111,9 @@ def _word_start_re(keyword: str, word: str, escapes: tuple[str, ...]) -> str:
 # through the text with those escapes decoded (:func:`unescaped`), and the credential it finds there is redacted where
 # it stands in the text (its span mapped back), fingerprinted as written unescaped: the same marker as the raw form.
 #: JSON escapes of "/", "+", "="
-JSON_VALUE_ESCAPE: Final = re.compile(r"\\/|\\u00(?:2[BbFf]|3[Dd])")
+JSON_VALUE_ESCAPE: Final = _regex.compile(r"\\/|\\u00(?:2[BbFf]|3[Dd])")
 #: Percent escapes of ":", "/", "@", "=", "+" (a URL or a base64 value inside a query parameter's value)
-PERCENT_VALUE_ESCAPE: Final = re.compile(r"%(?:2[BbFf]|3[AaDd]|40)")
+PERCENT_VALUE_ESCAPE: Final = _regex.compile(r"%(?:2[BbFf]|3[AaDd]|40)")
 VALUE_ESCAPES: Final = (JSON_VALUE_ESCAPE, PERCENT_VALUE_ESCAPE)
 #: JSON value escapes (:data:`JSON_VALUE_ESCAPE`) in the lower-cased text: "\\/", "\\u002b", "\\u002f", "\\u003d" go on
 #: a value that other escapes (a quote, "\\u0026") end
@@ -182,7 +184,7 @@ def unescaped_views(text: str) -> Iterable[Unescaped]:
 _B64: Final = r"[A-Za-z0-9_\-]"
 _PAD: Final = r"(?:=|%3[Dd]){0,2}+"
 _DOT: Final = r"(?:\.|%2[Ee])"
-JOSE: Final = re.compile(
+JOSE: Final = _regex.compile(
     # The literal "e" first lets the engine skip to candidate positions; the lookbehind then checks the
     # character before it: a match starts only at the first character of a base64url run. (A token right after
     # a percent or backslash escape, "%3DeyJ...", "\\neyJ...", looks glued to the escape: GLUED_JOSE finds it.)
@@ -191,7 +193,7 @@ JOSE: Final = re.compile(
 # A JWS/JWE glued to the end of other base64url characters ("xeyJhbGc..."): found from its "eyJ" (the only
 # header start that is searched inside a run). Its header may not contain "eyJ" again, so attempts inside one
 # run never overlap: each character is read by at most one failed attempt.
-GLUED_JOSE: Final = re.compile(
+GLUED_JOSE: Final = _regex.compile(
     rf"eyJ(?<=[A-Za-z0-9_\-]eyJ)(?:(?!eyJ){_B64}){{5,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+"
 )
 # A JWS/JWE right after an escape that glues it to the text before: a percent escape ("%26ewogIC..." in a query
@@ -199,7 +201,7 @@ GLUED_JOSE: Final = re.compile(
 # two characters first: the engine skips to them); the token is group "token". (A glued "eyJ" token is
 # GLUED_JOSE's.) An attempt starting inside a run (at a "%2E" separator) reads to the run's end at most; the
 # scrubber resumes after each match.
-ESCAPED_JOSE: Final = re.compile(
+ESCAPED_JOSE: Final = _regex.compile(
     r"""(?:%[0-9a-fA-F]{2}|\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrt"'/\\]))"""
     rf"(?P<token>e[w-z0-9_\-]{_B64}{{6,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+)"
 )
@@ -208,13 +210,13 @@ ESCAPED_JOSE: Final = re.compile(
 # after JOSE's pass, only in text that holds "+" or "/" (:func:`split_std_jose` reads it).
 _B64_STD: Final = r"[A-Za-z0-9_\-+/]"
 # (A header is "ey" or "ew" then: '{' and a quote or blank, see is_header.)
-STD_JOSE: Final = re.compile(
+STD_JOSE: Final = _regex.compile(
     "e"
     + _word_start("e", r"A-Za-z0-9_\-", (CONTROL_ESCAPE,))
     + rf"[wy]{_B64_STD}{{6,}}+=*+(?:\.{_B64_STD}*+=*+){{2,}}+"
 )
 _TO_URLSAFE: Final = str.maketrans("+/", "-_")
-_PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
+_PAD_STRIP: Final = _regex.compile(r"(?:=|%3[Dd])+\Z")
 
 # A JWS/JWE stored base64-encoded: a Kubernetes Secret's data, "echo $TOKEN | base64" in a script, a cookie or
 # configuration value holding the base64 of a JSON session with tokens in it. No "." and no "eyJ" are left. Found
@@ -226,9 +228,9 @@ _PAD_STRIP: Final = re.compile(r"(?:=|%3[Dd])+\Z")
 _B64_HINT_STARTS: Final = {"ZX": "ZX(?:lK|dv|cw)", "V5S": "V5S", "leU": "leU"}
 #: the hint's alternatives, each with a literal start (the scanner's pure-Python prefilter searches them apart)
 B64_JOSE_HINTS: Final = tuple(rf"{start}[A-Za-z0-9+/_\-]{{24}}" for start in _B64_HINT_STARTS.values())
-B64_JOSE_HINT: Final = re.compile("|".join(B64_JOSE_HINTS))
-_B64_CHARS: Final = re.compile(r"[A-Za-z0-9+/_\-]*+")
-_B64_RUN_REST: Final = re.compile(r"[A-Za-z0-9+/_\-]*+(?:=|%3[Dd]){0,2}+")
+B64_JOSE_HINT: Final = _regex.compile("|".join(B64_JOSE_HINTS))
+_B64_CHARS: Final = _regex.compile(r"[A-Za-z0-9+/_\-]*+")
+_B64_RUN_REST: Final = _regex.compile(r"[A-Za-z0-9+/_\-]*+(?:=|%3[Dd]){0,2}+")
 _TO_STD: Final = str.maketrans("-_", "+/")
 
 
@@ -266,7 +268,7 @@ def b64_run(text: str, hint: re.Match[str], floor: int) -> tuple[int, int]:
     return start, end
 
 
-_B64_LINE_CHARS: Final = re.compile(r"[A-Za-z0-9+/_\-]++")
+_B64_LINE_CHARS: Final = _regex.compile(r"[A-Za-z0-9+/_\-]++")
 
 
 def b64_block_head(line: str) -> int | None:
@@ -323,7 +325,7 @@ def b64_block_line(line: str, width: int, starts: tuple[int, ...]) -> tuple[str,
 
 
 #: a run of base64 (padding included) at the end of a reversed line
-_B64_PADDED_TAIL: Final = re.compile(r"(?:=|D3%){0,2}+[A-Za-z0-9+/_\-]*+")
+_B64_PADDED_TAIL: Final = _regex.compile(r"(?:=|D3%){0,2}+[A-Za-z0-9+/_\-]*+")
 
 
 def b64_wrapped_jose(run: str) -> tuple[str, str | None] | None:
@@ -372,7 +374,7 @@ _PARAMS: Final = _PARAM + r"(?:[ \t]*+,[ \t]*+" + _PARAM + r")*+"
 
 # Authorization / Proxy-Authorization (also HTTP_AUTHORIZATION, http.request.header.authorization...): an
 # optional scheme then the credentials. Digest and other parameterised schemes: the whole parameter list.
-AUTH_HEADER: Final = re.compile(
+AUTH_HEADER: Final = _regex.compile(
     r"authorization" + _word_start("authorization") + _SEP + r"(?:(?P<scheme>[a-z][a-z0-9_\-]*+)[ \t]++)?"
     r"(?P<cred>(?>" + _PARAMS + r"|(?:[^\s\"'\\,;\[\]{}()<>]|\\(?![\"'ntr]))++))"  # (to a quote, a control escape)
 )
@@ -426,14 +428,14 @@ _CRED68: Final = (
     rf"(?!{_CRED_CHAR}|{_VALUE_ESC_LOW})"
 )
 SCHEME_CRED: Final = {
-    scheme: re.compile(scheme + _word_start(scheme) + r"[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
+    scheme: _regex.compile(scheme + _word_start(scheme) + r"[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
     for scheme in ("bearer", "basic", "dpop")
 }
 
 # Cookie / Set-Cookie (also HTTP_COOKIE): the cookie-string, pairs separated by ";" and optional blanks (cookie
 # values hold no whitespace), up to other whitespace or the closing quote.
 _COOKIE_CHARS: Final = r"""[^\s;"'\\]"""
-COOKIE_HEADER: Final = re.compile(
+COOKIE_HEADER: Final = _regex.compile(
     "cookie"
     + _word_start("cookie")
     + rf"""{_SEP}(?P<value>(?=[^\s"'\\]){_COOKIE_CHARS}*+(?:;[ \t]*+{_COOKIE_CHARS}*+)*+)"""
@@ -442,11 +444,11 @@ COOKIE_HEADER: Final = re.compile(
 # Python's cookie objects as their repr shows them (run on the lower-cased text): http.cookiejar's Cookie (the jars
 # of requests and httpx: "Cookie(version=0, name='sid', value='...', port=None, ...)") and http.cookies'
 # SimpleCookie/BaseCookie ("<SimpleCookie: sid='...' theme='dark'>", every pair's value a Python repr).
-COOKIE_REPR: Final = re.compile(
+COOKIE_REPR: Final = _regex.compile(
     r"""cookie\(version=[0-9]++, name=(?:'[^'\\]*+'|"[^"\\]*+"), value=(?:'(?P<sq>[^'\\]*+)'|"(?P<dq>[^"\\]*+)")"""
     r"""|<[a-z_]{0,32}?cookie: (?P<pairs>[^<>\r\n]*+)>"""
 )
-COOKIE_REPR_PAIR: Final = re.compile(r"""[^\s='"]++=(?:'(?P<sq>[^'\\]*+)'|"(?P<dq>[^"\\]*+)")""")
+COOKIE_REPR_PAIR: Final = _regex.compile(r"""[^\s='"]++=(?:'(?P<sq>[^'\\]*+)'|"(?P<dq>[^"\\]*+)")""")
 
 # Validation errors that echo the rejected input under the field's name (pydantic, FastAPI's 422 body), the name
 # and the value apart. str(ValidationError): the field's path on its own line, the error on the next one
@@ -454,7 +456,7 @@ COOKIE_REPR_PAIR: Final = re.compile(r"""[^\s='"]++=(?:'(?P<sq>[^'\\]*+)'|"(?P<d
 # errors() as repr or JSON: "'loc': ('body', 'password'), 'msg': '...', 'input': '...'". The name is the path's last
 # part, judged as a field name by the caller. Run on the lower-cased text.
 _PY_STR: Final = r"""(?:'(?P<sq>(?:[^'\\\r\n]|\\.)*+)'|"(?P<dq>(?:[^"\\\r\n]|\\.)*+)")"""
-VALIDATION_INPUT: Final = re.compile(
+VALIDATION_INPUT: Final = _regex.compile(
     r"""(?m:^)(?P<path>[a-z0-9_.\[\]\-]{1,128}+)\r?\n[ \t]++[^\r\n\[]{0,256}+\[type=[a-z0-9_]{1,64}+, input_value="""
     + _PY_STR
     + r"""|(?P<lq>['"])loc(?P=lq):[ \t]*+[\[(](?P<loc>[^\[\]()\r\n]{0,256}+)[\])],[ \t]*+"""
@@ -463,7 +465,7 @@ VALIDATION_INPUT: Final = re.compile(
     + _PY_STR.replace("sq>", "lsq>").replace("dq>", "ldq>")
 )
 #: the last name of a validation error's path ("body.password", "'query', 'refresh_token'")
-VALIDATION_LAST_NAME: Final = re.compile(r"""([a-z_][a-z0-9_\-]{0,63}+)['"]?[ \t]*+,?[ \t]*+\]?$""")
+VALIDATION_LAST_NAME: Final = _regex.compile(r"""([a-z_][a-z0-9_\-]{0,63}+)['"]?[ \t]*+,?[ \t]*+\]?$""")
 
 # Secret-named fields in text: password=..., "client_secret": "...", X-API-Key: ..., Creds(token='...'),
 # config["password"] = '...'. One pattern per stem (a literal prefix each; a stem is only searched for when the
@@ -510,12 +512,12 @@ _STEMS: Final = (
     ("sid", "sid", ()),
 )
 TEXT_FIELDS: Final = tuple(
-    (word, words, re.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
+    (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
     for stem, word, words in _STEMS
 )
 _SECRET_STEM: Final = "(?:" + "|".join(stem for stem, _, _ in _STEMS) + ")"
-SECRET_STEM: Final = re.compile(_SECRET_STEM, re.IGNORECASE)
-_NAME_HEAD: Final = re.compile(r"[a-z0-9_\-]{1,64}+")
+SECRET_STEM: Final = _regex.compile(_SECRET_STEM, re.IGNORECASE)
+_NAME_HEAD: Final = _regex.compile(r"[a-z0-9_\-]{1,64}+")
 #: Values of secret-named fields that hold nothing (JSON/Python literals, an Authorization scheme whose
 #: credentials are matched on their own).
 EMPTY_VALUES: Final = frozenset(
@@ -530,7 +532,7 @@ EMPTY_VALUES: Final = frozenset(
 FOLD_TO_ASCII: Final = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
 _FOLD_LOWER: Final = str.maketrans(FOLD_TO_ASCII)
 _FOLD_UPPER: Final = str.maketrans({c: a.upper() for c, a in FOLD_TO_ASCII.items()})
-_FOLD_SEARCH: Final = re.compile("[\u0130\u0131\u017f]").search  # (the KELVIN SIGN: lower() does it)
+_FOLD_SEARCH: Final = _regex.compile("[\u0130\u0131\u017f]").search  # (the KELVIN SIGN: lower() does it)
 
 
 def lower(text: str) -> str:
@@ -613,7 +615,7 @@ _BENIGN_NAMES: Final = frozenset(
 )
 #: The benign last words as a regular expression (``NOT_SECRET.match(name)``), for callers that build patterns
 #: from it (the scanner's prefilter).
-NOT_SECRET: Final = re.compile(
+NOT_SECRET: Final = _regex.compile(
     r"(?i)^(?:.*[_\-.])?(?:"
     + "|".join(sorted(w for w in _BENIGN_LAST if "_" not in w))
     + r"|expires?_(?:in|at))$|^(?:"
@@ -632,7 +634,7 @@ _EXACT_NAMES: Final = {
     "cookie": STRONG,
     "set-cookie": STRONG,
 }
-_WORDS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_WORDS: Final = _regex.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 def _word_strength(word: str) -> int:
@@ -649,7 +651,7 @@ def _word_strength(word: str) -> int:
 
 #: The hex digits of an escape glued to the front of a name ("%3Fapi_key" read back as "3Fapi_key", "\\u003fsid",
 #: "\\x26auth"): percent escapes of ASCII characters start with a digit 0-7.
-_ESCAPE_HEAD: Final = re.compile(r"(?:u00[0-9a-fA-F]{2}|x[0-7][0-9a-fA-F]|[0-7][0-9a-fA-F])(?=[A-Za-z_\-])")
+_ESCAPE_HEAD: Final = _regex.compile(r"(?:u00[0-9a-fA-F]{2}|x[0-7][0-9a-fA-F]|[0-7][0-9a-fA-F])(?=[A-Za-z_\-])")
 
 
 def _name_strength(name: str) -> int:
@@ -725,20 +727,20 @@ def is_benign_name(name: str) -> bool:
 
 # -- which values are credentials ------------------------------------------------------------------------------
 # Never a credential, whatever the name: nothing, placeholders, paths, plain words, Java object names.
-_PLACEHOLDER_VALUE: Final = re.compile(
+_PLACEHOLDER_VALUE: Final = _regex.compile(
     r"\*++|[xX#.\-_]{3,}+|<[^<>]*+>|\[[^\[\]]*+\]|%(?:\([a-z_]{1,32}+\))?[-#0-9.]{0,4}+[sdrifx]|\{[^{}]*+\}"
     r"|\$\{[^{}]*+\}|\$[A-Za-z_]\w*+"
     r"|\(?(?:redacted|hidden|masked|filtered|removed|omitted|not set|unset|empty|sensitive)\)?"
 )
 # (a path of one segment only when that is a plain name: "/root", "/tmp"; "/s3cr3t" may be a password)
-_PATH_VALUE: Final = re.compile(
+_PATH_VALUE: Final = _regex.compile(
     r"(?:~|\.{1,2})?(?:/[\w.\-@+]*+){2,}+|/[a-z_\-.]*+|(?:~|\.{1,2})/[\w.\-@+]*+|[A-Za-z]:\\[\w.\\\- ]*+"
 )
-_WORD_VALUE: Final = re.compile(r"[A-Za-z][a-z]*+(?: [A-Za-z][a-z]*+)*+|[A-Z]++(?:[ _][A-Z]++)*+")
-_QUALIFIED_OBJECT: Final = re.compile(r"[A-Za-z_$][\w$]*+(?:\.[A-Za-z_$][\w$]*+)++@[0-9a-fA-F]{1,16}+")
+_WORD_VALUE: Final = _regex.compile(r"[A-Za-z][a-z]*+(?: [A-Za-z][a-z]*+)*+|[A-Z]++(?:[ _][A-Z]++)*+")
+_QUALIFIED_OBJECT: Final = _regex.compile(r"[A-Za-z_$][\w$]*+(?:\.[A-Za-z_$][\w$]*+)++@[0-9a-fA-F]{1,16}+")
 # Not a credential under a weak name (session, sid, auth, *_tokens): numbers, counters, N_N ids, short hex,
 # durations, addresses, Class@hash, hyphenated words, values shorter than 8 characters.
-_WEAK_NOT_CREDENTIAL: Final = re.compile(
+_WEAK_NOT_CREDENTIAL: Final = _regex.compile(
     r"[-+]?[0-9][0-9.,:_/\-]*+[.,;:]?|(?:0[xX])?[0-9a-fA-F]{1,16}+|[0-9.]++(?:ns|us|µs|ms|s|m|h|d|[kKMGT]i?B)"
     r"|[A-Za-z_$][\w$.]*+@[0-9a-fA-F]{1,16}+|[A-Za-z]++(?:[-_ ][A-Za-z]++)++"
     r"|[a-z][a-z0-9_\-]*+(?:\.[a-z][a-z0-9_\-]*+){2,}+(?:/[0-9]++)?"  # reverse-DNS names: com.apple.xpc.activity
@@ -812,7 +814,7 @@ QUERY_WORDS: Final = ("token", "code", "secret", "assertion", "key", "pass", "pw
 # (greedy, not possessive: the two alternatives never match the same text, so there is nothing to backtrack
 # into - and Python 3.11.0-3.11.4's possessive repeat let the lookahead fail open: "abc%26y" was read whole)
 _QUERY_VALUE: Final = rf"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{{2}}|{_VALUE_ESC_LOW})+)"
-QUERY_PARAM: Final = re.compile(
+QUERY_PARAM: Final = _regex.compile(
     # (one character class first: the engine then skips to candidate positions; an alternation that starts with a
     # class makes it try every position, 2.5 us on a 290-character line)
     r"[?&#;%\\](?:(?<=[?&#;])|(?<=%)(?:3f|26|23|3b)|(?<=\\)u00(?:26|3f|23))(?:amp;)?(?P<name>"
@@ -822,16 +824,18 @@ QUERY_PARAM: Final = re.compile(
 )
 # An OAuth code in a form body outside a query string ("code=...&state=..." at the start of a value, after a
 # space or quote). A value of digits only (an exit or status code) is kept by the caller.
-FORM_CODE: Final = re.compile(
+FORM_CODE: Final = _regex.compile(
     rf"code(?:(?<![^\s\"'(]code)|(?<=device_code)|(?<=user_code)|(?<={CONTROL_ESCAPE}code))(?:=|%3d)" + _QUERY_VALUE
 )
 
 # Userinfo passwords in URLs: scheme://user:password@host (runs on the original text).
 # (also after "netloc='" / 'netloc="': the repr of urllib.parse's SplitResult and ParseResult)
-URL_USERINFO: Final = re.compile(r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@")
+URL_USERINFO: Final = _regex.compile(
+    r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@"
+)
 
 #: The "://" of a URL written with value escapes (:data:`VALUE_ESCAPES`): PHP's JSON, a percent-encoded query value
-ESCAPED_URL_LEAD: Final = re.compile(r":(?:\\/|\\u002[Ff]){2}|%3[Aa]%2[Ff]%2[Ff]")
+ESCAPED_URL_LEAD: Final = _regex.compile(r":(?:\\/|\\u002[Ff]){2}|%3[Aa]%2[Ff]%2[Ff]")
 _ESCAPED_URL_LEAD_SEARCH: Final = ESCAPED_URL_LEAD.search
 
 
@@ -843,8 +847,8 @@ def escaped_url_lead(text: str) -> bool:
 # The data source name of Go's MySQL driver (go-sql-driver/mysql, also GORM's and sqlx's): "user:password@tcp(host:
 # 3306)/db", "user:password@unix(/run/mysqld.sock)/db": a URL's userinfo without a scheme, before the network's name and
 # its address in parentheses. Found from "@tcp(", "@unix("... (GO_DSN_NET); the user starts a word.
-GO_DSN_NET: Final = re.compile(r"@(?:tcp6?|udp|unix)\(")
-GO_DSN: Final = re.compile(
+GO_DSN_NET: Final = _regex.compile(r"@(?:tcp6?|udp|unix)\(")
+GO_DSN: Final = _regex.compile(
     r"""(?<![^\s"'=(\[,;])(?P<user>[^\s/:@"'<>()\[\]]*+):(?P<password>[^\s/@"'<>]++)@(?:tcp6?|udp|unix)\("""
 )
 
@@ -855,7 +859,7 @@ GO_DSN: Final = re.compile(
 # quote or backslash: the end of a JSON string or an escape).
 _NETRC_SEP: Final = r"(?:[ \t\r\n]|\\[nrt])++"  # (blanks and line breaks, raw or escaped: a JSON string)
 _NETRC_TOKEN: Final = r"""[^\s<"'\\]++"""
-NETRC: Final = re.compile(
+NETRC: Final = _regex.compile(
     f"(?:machine{_word_start('machine')}{_NETRC_SEP}{_NETRC_TOKEN}|default{_word_start('default')})"
     f"{_NETRC_SEP}login{_NETRC_SEP}{_NETRC_TOKEN}(?:{_NETRC_SEP}(?:account|port){_NETRC_SEP}{_NETRC_TOKEN}){{0,2}}+"
     f"{_NETRC_SEP}password{_NETRC_SEP}(?P<value>{_NETRC_TOKEN})"
@@ -864,7 +868,7 @@ NETRC: Final = re.compile(
 # the file, an environment variable's value). The host holds a letter or is an IPv4 address (no IPv6 or MAC address:
 # "fe80:0:0:0:c6b3", "5c:50:15:4c:18:13" start with no host), the port is digits or "*", database and user are names,
 # the password at least 8 characters up to a blank or a quote.
-PGPASS: Final = re.compile(
+PGPASS: Final = _regex.compile(
     r"""(?<![^\s"'=(\[,;])(?:(?=[A-Za-z0-9_.\-]*?[A-Za-z])[A-Za-z0-9_.\-]++|[0-9]{1,3}+(?:\.[0-9]{1,3}+){3})"""
     r""":(?:[0-9]{1,5}+|\*):"""
     r"""[A-Za-z_*][\w\-.*]{0,63}+:[A-Za-z_*][\w\-.*]{0,63}+:(?P<value>[^\s:"'<]{8,}+)(?=[\s"']|\Z)"""
@@ -873,7 +877,7 @@ PGPASS: Final = re.compile(
 PGPASS_HINT: Final = r":(?:[0-9]{1,5}|\*):[A-Za-z_*][\w\-.*]{0,63}:[A-Za-z_*][\w\-.*]{0,63}:[^\s:]"
 #: The same for Hyperscan, looser (no bound on the names: an automaton runs bounded repeats slower)
 PGPASS_HINT_HS: Final = r":(?:[0-9]{1,5}|\*):[A-Za-z_*][\w\-.*]*:[A-Za-z_*][\w\-.*]*:[^\s:]"
-_PGPASS_HINT_SEARCH: Final = re.compile(PGPASS_HINT).search
+_PGPASS_HINT_SEARCH: Final = _regex.compile(PGPASS_HINT).search
 
 
 def pgpass_hint(text: str) -> bool:
@@ -1000,7 +1004,7 @@ VENDOR_ROOTS: Final = tuple(
 )
 #: A whole vendor-prefixed key (group "prefix", group "key" = what is redacted: the whole key, or the secret
 #: path of a Slack webhook).
-VENDOR_KEY: Final = re.compile(
+VENDOR_KEY: Final = _regex.compile(
     _word_start("", "A-Za-z0-9")
     + r"(?P<key>"
     + "|".join("(?:" + "|".join(re.escape(p) for p in prefixes) + ")" + body for prefixes, body in _VENDOR_SHAPES)
@@ -1014,7 +1018,7 @@ VENDOR_KEY: Final = re.compile(
 INFIX_ANCHORS: Final = ("Q~",)
 #: An Azure AD (Entra ID) client secret, matched from its "Q~" (a lookbehind reads the 4 characters before it, which
 #: the key starts with: :data:`AZURE_AD_LEAD`); not inside a longer run of its alphabet.
-AZURE_AD_SECRET: Final = re.compile(
+AZURE_AD_SECRET: Final = _regex.compile(
     rf"Q~(?<=(?:(?<![A-Za-z0-9_~.\-])|(?<={CONTROL_ESCAPE}))[A-Za-z0-9_~.]{{3}}[0-9]Q~)[A-Za-z0-9_~.\-]{{31,34}}+"
     r"(?![A-Za-z0-9_~.\-])"
 )
@@ -1023,14 +1027,14 @@ AZURE_AD_LEAD: Final = 4
 INFIX_STARTS: Final = (r"[0-9]Q~[A-Za-z0-9_~.\-]{16}",)
 
 #: An AWS access key id, at the start of a word (as :data:`VENDOR_KEY` finds it).
-AWS_KEY_ID: Final = re.compile(
+AWS_KEY_ID: Final = _regex.compile(
     "(?:" + "|".join(re.escape(k) + _word_start(k, "A-Za-z0-9") for k in AWS_KEY_ID_PREFIXES) + ")" + _AWS_KEY_ID_BODY
 )
 #: A run of exactly 40 characters of [A-Za-z0-9+/]: the shape of an AWS secret access key (30 random bytes in
 #: base64), which trufflehog's AWS detector pairs with a key id in the same text. Redacted on a line that holds a
 #: key id (:func:`aws_secret_runs`).
-AWS_SECRET_RUN: Final = re.compile(_word_start("", "A-Za-z0-9+/") + r"[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
-_AWS_NOT_SECRET: Final = re.compile(r"[A-Za-z]*+|[^A-Z]*+|[^a-z]*+")
+AWS_SECRET_RUN: Final = _regex.compile(_word_start("", "A-Za-z0-9+/") + r"[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
+_AWS_NOT_SECRET: Final = _regex.compile(r"[A-Za-z]*+|[^A-Z]*+|[^a-z]*+")
 
 
 def aws_secret_runs(text: str) -> frozenset[str]:
@@ -1071,7 +1075,7 @@ def _leads(prefixes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
 VENDOR_LEADS: Final = _leads(VENDOR_PREFIXES)
 #: beginning of a prefix -> the key shapes whose prefix starts with it (matched at the prefix's start)
 VENDOR_AT: Final = {
-    head: re.compile(
+    head: _regex.compile(
         _word_start("", "A-Za-z0-9")
         + r"(?P<key>"
         + "|".join(
@@ -1089,7 +1093,7 @@ VENDOR_HEADS: Final = tuple(head for _, heads in sorted(VENDOR_LEADS.items()) fo
 #: Where a vendor key may be: a lead character preceded by the rest of a prefix's beginning (fixed-width
 #: lookbehinds, each capturing its beginning), so the search skips along a few characters instead of trying
 #: every alternative everywhere.
-VENDOR_GATE: Final = re.compile(
+VENDOR_GATE: Final = _regex.compile(
     "|".join(
         re.escape(c) + "(?:" + "|".join(f"(?<=({re.escape(h)}))" for h in heads) + ")"
         for c, heads in sorted(VENDOR_LEADS.items())
@@ -1099,7 +1103,7 @@ VENDOR_GATE: Final = re.compile(
 
 #: A key body's start: its literals (group 1), its first class (2) and that class's count (3); group 4 when the body
 #: is that class ``n`` times and no more of it (``[...]{n}(?![...])``). Every body of :data:`_VENDOR_SHAPES` starts so.
-_BODY_START: Final = re.compile(r"((?:\\.|[^\[\\(])*+)(\[[^\]]*\])\{(\d+)(?:\}(\(\?!\[[^\]]*\]\))\Z)?")
+_BODY_START: Final = _regex.compile(r"((?:\\.|[^\[\\(])*+)(\[[^\]]*\])\{(\d+)(?:\}(\(\?!\[[^\]]*\]\))\Z)?")
 #: How many characters of a body's first class :data:`VENDOR_STARTS` requires (at most).
 _START_CHARS: Final = 16
 
@@ -1211,12 +1215,12 @@ _FIND_GROUPS: Final = _find_groups()
 #: it (the rest of the prefix and the body's first characters), so text of repeated prefixes ("ghp_ghp_...",
 #: "AIzaAIza...") is passed over inside the engine instead of stopping at every prefix.
 #: ``VENDOR_FIND_HEADS[m.lastindex - 1]`` is the beginning found.
-VENDOR_FIND: Final = re.compile("|".join(_find_alternative(*group) for group in _FIND_GROUPS))
+VENDOR_FIND: Final = _regex.compile("|".join(_find_alternative(*group) for group in _FIND_GROUPS))
 VENDOR_FIND_HEADS: Final = tuple(h for _, _, heads in _FIND_GROUPS for h in heads)
 
 # -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------
 # Runs on the original text (the name's camelCase words count); each attempt reads up to the next "<".
-XML_ELEMENT: Final = re.compile(
+XML_ELEMENT: Final = _regex.compile(
     r"<(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63}+:?[A-Za-z0-9_.\-]{0,63}+)(?:[ \t][^<>]{0,256}+)?>"
     r"(?P<value>[^<]{1,4096}+)</(?P=name)[ \t]*+>"
 )
@@ -1230,7 +1234,7 @@ _ARG: Final = (
     rf"""|(?P<bare>(?!{CONTROL_ESCAPE})[^\s"'\-](?:(?!{CONTROL_ESCAPE})[^\s"'])*+))"""
 )
 # (also an argument list's repr or JSON: ['--password', 'X'], ["--token", "X"])
-CLI_FLAG: Final = re.compile(
+CLI_FLAG: Final = _regex.compile(
     "--"
     + _word_start("--", r"a-z0-9_\-", (CONTROL_ESCAPE,))
     + r"(?P<name>[a-z][a-z0-9_\-]{0,63}+)(?:[ \t]++|[\"'][ \t]*+,[ \t]*+)"
@@ -1245,16 +1249,19 @@ def _command_start(command: str) -> str:
 
 # Short options that take a password, per command (the option is searched for within 200 characters of it).
 CLI_SHORT: Final = (
-    ("sshpass", re.compile("sshpass" + _command_start("sshpass") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    ("sshpass", _regex.compile("sshpass" + _command_start("sshpass") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
     # (mysql -pX; also "-p X", which mysql reads as "ask, then use database X": a password typed in the wrong place
     # is still a password, and a database name is little to lose)
-    ("mysql", re.compile("mysql" + _command_start("mysql") + r"[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
-    ("mariadb", re.compile("mariadb" + _command_start("mariadb") + r"[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    ("mysql", _regex.compile("mysql" + _command_start("mysql") + r"[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    (
+        "mariadb",
+        _regex.compile("mariadb" + _command_start("mariadb") + r"[a-z\-]*+[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG),
+    ),
     # registry and cloud logins whose -p takes the password: docker/podman/nerdctl/buildah/oras/helm registry, oc,
     # cf, az login -u user -p X (found from "login", the command checked behind it)
     (
         "login",
-        re.compile(
+        _regex.compile(
             "login(?:"
             + "|".join(
                 rf"(?<={c}[ \t]login)" + _word_start_re(rf"{c}[ \t]login", r"a-z0-9_\-", (CONTROL_ESCAPE,))
@@ -1264,11 +1271,11 @@ CLI_SHORT: Final = (
             + _ARG
         ),
     ),
-    ("redis-cli", re.compile(r"redis-cli[^\n|;&]{0,200}?[ \t]-a[ \t]++" + _ARG)),
+    ("redis-cli", _regex.compile(r"redis-cli[^\n|;&]{0,200}?[ \t]-a[ \t]++" + _ARG)),
     # (curl -u user:X, --user "user:X", --user 'user:X', -u ":X", --user=user:X: the quote may enclose the pair)
     (
         "curl",
-        re.compile(
+        _regex.compile(
             "curl" + _command_start("curl") + r"[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:[ \t]++|(?<=--user)=)[\"']?+"
             r"[^\s:\"']{0,64}+:" + _ARG
         ),
@@ -1279,7 +1286,7 @@ CLI_SHORT: Final = (
 CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u")
 
 # -- JWS signing input: header.payload without the signature (what JOSE libraries sign and keep in locals) -------
-SIGNING_INPUT_RE: Final = re.compile(
+SIGNING_INPUT_RE: Final = _regex.compile(
     "eyJ"
     + _word_start("eyJ", r"A-Za-z0-9_\-")
     + rf"{_B64}{{5,}}+{_PAD}{_DOT}eyJ{_B64}{{5,}}+{_PAD}(?![A-Za-z0-9_\-.]|%2[Ee])"
@@ -1296,7 +1303,7 @@ _PEM_LABEL: Final = r"(?:[A-Z0-9]{1,16} ){0,3}?PRIVATE KEY(?: BLOCK)?"
 _PEM_BREAK: Final = r"(?:[ \t\r\n]|\\\\?[rn])"
 _PEM_HEADER: Final = r"(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset|MessageID):[ \t][^\s\\]{0,128}+"
 _PEM_B64: Final = r"[A-Za-z0-9+/=]"
-PEM_PRIVATE: Final = re.compile(
+PEM_PRIVATE: Final = _regex.compile(
     # (each body step is breaks then a header or a base64 run: trailing breaks stay outside the match, so a line's
     # block ends where the line ends; every repetition is possessive: linear)
     rf"-----BEGIN (?P<label>{_PEM_LABEL})-----(?P<body>(?:{_PEM_BREAK}*+(?:{_PEM_HEADER}|{_PEM_B64}++))*+)"
@@ -1304,8 +1311,8 @@ PEM_PRIVATE: Final = re.compile(
 )
 #: A line inside a PEM private key block (between armours that are on other lines): a base64 run (group "b64"),
 #: a header, or nothing. The scanner reads lines one by one: it redacts such lines after an open BEGIN line.
-PEM_BODY_LINE: Final = re.compile(rf"[ \t]*+(?:(?P<b64>{_PEM_B64}++)|{_PEM_HEADER})?[ \t\r]*+")
-_PEM_STRIP: Final = re.compile(_PEM_HEADER + r"|\\++[rn]|[^A-Za-z0-9+/=]++")
+PEM_BODY_LINE: Final = _regex.compile(rf"[ \t]*+(?:(?P<b64>{_PEM_B64}++)|{_PEM_HEADER})?[ \t\r]*+")
+_PEM_STRIP: Final = _regex.compile(_PEM_HEADER + r"|\\++[rn]|[^A-Za-z0-9+/=]++")
 
 
 def pem_credential(m: re.Match[str]) -> str:
@@ -1316,9 +1323,9 @@ def pem_credential(m: re.Match[str]) -> str:
 
 
 #: A line break before a line of a PEM block: raw, or escaped once or twice (a JSON string, JSON inside JSON)
-_PEM_LINE_BREAK: Final = re.compile(r"\r?\n|(?:\\{1,2}r)?\\{1,2}n")
+_PEM_LINE_BREAK: Final = _regex.compile(r"\r?\n|(?:\\{1,2}r)?\\{1,2}n")
 #: What follows a line's prefix on a line of a PEM block: a base64 run, a header or the END armour, then the line's end
-_PEM_PREFIXED_LINE: Final = re.compile(
+_PEM_PREFIXED_LINE: Final = _regex.compile(
     rf"[ \t]*+(?:(?P<b64>{_PEM_B64}++)|{_PEM_HEADER}|(?P<end>-----END {_PEM_LABEL}-----))[ \t\r]*+"
     rf"(?=\r?\n|\\{{1,2}}[rn]|\Z)"
 )
@@ -1406,13 +1413,13 @@ def pem_open(line: str) -> bool:
 # cannot take, so attempts never overlap by more than one flat object: linear. (Pretty-printed JSON spans lines; no
 # class takes a "<", which no JWK holds: the scanner's batches, lines joined by "\n<\n", are never read across.)
 _JWK_ARRAY: Final = r"\[(?:[^\[\]{}<]|\{[^{}<]*+\})*+\]"
-JWK_OBJECT: Final = re.compile(r"\{(?:[^{}\[\]<]|" + _JWK_ARRAY + r")*+\}")
+JWK_OBJECT: Final = _regex.compile(r"\{(?:[^{}\[\]<]|" + _JWK_ARRAY + r")*+\}")
 _JQ: Final = r"""\\{0,3}+["']"""
 #: The "kty" member a JWK object must hold.
-JWK_KTY: Final = re.compile(rf"kty{_JQ}[ \t]*+:")
+JWK_KTY: Final = _regex.compile(rf"kty{_JQ}[ \t]*+:")
 JWK_PRIVATE_NAMES: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 #: A private member and its value (a base64url string, or the "oth" array).
-JWK_PRIVATE_MEMBER: Final = re.compile(
+JWK_PRIVATE_MEMBER: Final = _regex.compile(
     rf"(?P<q>{_JQ})(?:dp|dq|qi|d|p|q|k|oth)(?P=q)[ \t]*+:[ \t]*+"
     r"(?:(?P<vq>" + _JQ + r")(?P<value>[A-Za-z0-9_\-+/]++=*+)(?P=vq)|(?P<array>" + _JWK_ARRAY + "))"
 )
@@ -1430,10 +1437,10 @@ def is_signing_input(run: str) -> bool:
 
 # Fast negative check: text without any of these characters cannot contain a detectable secret.
 # (JOSE needs "." or "%", header/field/query forms need ":" "=" "," or a percent escape, URLs "://".)
-TRIGGER: Final = re.compile(r"[.:=,%]")
+TRIGGER: Final = _regex.compile(r"[.:=,%]")
 # Every name/value form (headers, fields, query parameters, URL userinfo) needs one of these; without them only
 # JOSE and "Bearer <credentials>" can match.
-SEPARATORS: Final = re.compile(r"[:=,%]")
+SEPARATORS: Final = _regex.compile(r"[:=,%]")
 
 # Words one of which every keyword-led detector of the scrubber needs in the lower-cased text: Authorization
 # headers, "<scheme> <credentials>", cookies, query parameters, OAuth codes, secret-named fields (their stems;
@@ -1494,7 +1501,7 @@ def rare_anchored(words: tuple[str, ...], rarity: str) -> re.Pattern[str]:
             if all(a for _, a in around):
                 quick += f"(?=[{_class(a[0] for _, a in around)}])"
         alternatives.append(re.escape(anchor) + quick + "(?:" + "|".join(checks) + ")")
-    return re.compile("|".join(alternatives))
+    return _regex.compile("|".join(alternatives))
 
 
 def _class(chars: Iterable[str]) -> str:

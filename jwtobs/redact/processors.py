@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final
 
+from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scrub import FAILED, Scrubber
 
@@ -365,14 +366,14 @@ _HEX_ID: Final = "0123456789abcdef-"
 #: Texts that are clean by their characters alone, in one match: UUIDs, hex ids and dates (only :data:`_HEX_ID`
 #: characters), timestamps, numbers and IP addresses (only :data:`_INERT` characters), and short words without a
 #: trigger character or a blank (shorter than any vendor key; no "<scheme> <credentials>" or command line).
-_NEVER: Final = re.compile(r"(?!)").fullmatch  # (custom scrubbers: no shortcut by shape)
-_TRIVIAL: Final = re.compile(
+_NEVER: Final = _regex.compile(r"(?!)").fullmatch  # (custom scrubbers: no shortcut by shape)
+_TRIVIAL: Final = _regex.compile(
     rf"[{re.escape(_HEX_ID)}]*+|[{re.escape(_INERT)}]*+|[^.:=,%\s<]{{0,{p.VENDOR_MIN_LEN - 1}}}+"
 ).fullmatch
 #: A character that keeps a text shorter than :data:`patterns.VENDOR_MIN_LEN` out of :data:`_TRIVIAL`'s last form:
 #: a short text where this finds nothing is clean (``tests/redact/test_sinks.py`` checks both agree).
-_SHORT_BAD: Final = re.compile(r"[.:=,%\s<]").search
-_ALWAYS: Final = re.compile("").search  # (custom scrubbers: a match for every text, so no shortcut)
+_SHORT_BAD: Final = _regex.compile(r"[.:=,%\s<]").search
+_ALWAYS: Final = _regex.compile("").search  # (custom scrubbers: a match for every text, so no shortcut)
 
 
 class _TriggerGate:
@@ -479,7 +480,7 @@ def _quiet(value: str) -> bool:
     return not value.strip(_INERT)
 
 
-_SCHEME_SEARCH: Final = re.compile("|".join(re.escape(w) for w in _SCHEME_WORDS), re.IGNORECASE).search
+_SCHEME_SEARCH: Final = _regex.compile("|".join(re.escape(w) for w in _SCHEME_WORDS), re.IGNORECASE).search
 
 
 def _has_scheme(value: str) -> bool:
@@ -563,12 +564,14 @@ def _plain_args(args: Any) -> bool:
 
 #: A conversion of a printf-style format that :func:`_format_plan` reads: "%%", or flags, width and precision as
 #: digits, then the conversion (no mapping key, "*" or length modifier); group 1 is the conversion.
-_SPEC: Final = re.compile(r"%(?:%|[-#0 +]*+[0-9]*+(?:\.[0-9]*+)?+([diouxXeEfFgGcrsa]))")
+_SPEC: Final = _regex.compile(r"%(?:%|[-#0 +]*+[0-9]*+(?:\.[0-9]*+)?+([diouxXeEfFgGcrsa]))")
 #: The label before a token argument (see :meth:`LoggingRedactor._token_argument`): name characters, an optional
 #: ":" or "=", an optional blank, at the start of the literal or after a blank; or nothing after a blank.
-_LABEL: Final = re.compile(r"(?:(?<= )|^)(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}+(?:[:=] ?| )?)?\Z")
+_LABEL: Final = _regex.compile(r"(?:(?<= )|^)(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}+(?:[:=] ?| )?)?\Z")
 #: What the "Bearer <JWS>" shortcut makes (:meth:`Scrubber.bearer_jose`).
-_JOSE_OUT: Final = re.compile(r"(?:[Bb]earer )?\[REDACTED:(?P<kind>jwt|jwe):[0-9a-z]{1,16}+-[0-9a-f]{12}\]").fullmatch
+_JOSE_OUT: Final = _regex.compile(
+    r"(?:[Bb]earer )?\[REDACTED:(?P<kind>jwt|jwe):[0-9a-z]{1,16}+-[0-9a-f]{12}\]"
+).fullmatch
 _NUMBERS: Final = frozenset({int, float, bool})
 _BARE: Final = frozenset({str, int, float, bool, type(None)})  # (what a bare "%s" formats as it is)
 _PLANS_MAX: Final = 1024

@@ -17,14 +17,15 @@ from urllib.parse import unquote
 
 from jwtobs import config, telemetry
 from jwtobs.failures import FailureCount
+from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 
 __all__ = ["Scrubber", "scrub", "scrub_value", "FAILED"]
 
 FAILED = p.FAILED
 _MAX_DEPTH = 64
-_WORDISH = re.compile(r"[A-Za-z][a-z]*+")
-_BLANK = re.compile(r"\s")
+_WORDISH = _regex.compile(r"[A-Za-z][a-z]*+")
+_BLANK = _regex.compile(r"\s")
 
 
 def _marker(kind: str, credential: str) -> str:
@@ -86,7 +87,7 @@ def _is_marker(value: str) -> bool:
 
 
 #: one or more markers back to back
-_MARKERS_ONLY = re.compile("(?:" + p.MARKER.pattern + ")++")
+_MARKERS_ONLY = _regex.compile("(?:" + p.MARKER.pattern + ")++")
 
 
 #: the characters of the standard base64 alphabet that base64url has not (:meth:`Scrubber._jose_token`)
@@ -144,17 +145,17 @@ def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub, *, lower: bool 
 # followed by a separator ("x=password = hunter2"). The redaction then extends over that next word.
 # ("=" only after a credential-ish name: base64 padding "dXNlcjpwYXNz==" is no label.)
 _SCHEME_WORDS = ("bearer", "basic", "dpop", "digest", "negotiate", "token")
-_EQ_LABEL = re.compile(
+_EQ_LABEL = _regex.compile(
     r"[a-z0-9_\-.]*?(?:token|secret|passw[a-z]*|pwd|key|session[a-z_]*|credential[a-z]*|code|assertion|auth[a-z]*"
     r"|cookie|sid)"
 )
 # the next word, and before it any chain of further labels ("Cookie: Cookie: Authorization: x")
-_NEXT_WORD = re.compile(r"(?:[ \t]*+\S++(?<=:))*+(?:[ \t]*+\S++)?+")
+_NEXT_WORD = _regex.compile(r"(?:[ \t]*+\S++(?<=:))*+(?:[ \t]*+\S++)?+")
 # A separator after a value whose last word names a secret: "password": ..., ('password', ...), password = ...
-_SEP_NEXT = re.compile(r"""(?:\\?["'][ \t]*+,[ \t]*+b?(?=\\?["'])|(?:\\?["'])?[ \t]*+[:=][ \t]*+)\S*+""")
-_NAME_REVERSED = re.compile(r"[a-z0-9_\-.]{1,64}+")
+_SEP_NEXT = _regex.compile(r"""(?:\\?["'][ \t]*+,[ \t]*+b?(?=\\?["'])|(?:\\?["'])?[ \t]*+[:=][ \t]*+)\S*+""")
+_NAME_REVERSED = _regex.compile(r"[a-z0-9_\-.]{1,64}+")
 #: What may stand between a label and its value: blanks, separators, quotes (a bytes repr's b), an opening bracket.
-_SEPARATORS_ONLY = re.compile(r"""(?:[\s"'\\,:=(\[]|b(?=\\?["']))*+""")
+_SEPARATORS_ONLY = _regex.compile(r"""(?:[\s"'\\,:=(\[]|b(?=\\?["']))*+""")
 
 
 def _tail_name(tail: str) -> str:
@@ -189,7 +190,7 @@ def _label_end(tail: str) -> bool:
 
 #: An escape that glues the next word to the text before it (percent, JSON/Go "\\u0026", "\\x26", a control
 #: character's "\\n": :data:`patterns.GLUE_ESCAPES`).
-_ESCAPE_END = re.compile("(?:" + "|".join(p.GLUE_ESCAPES) + r")\Z")
+_ESCAPE_END = _regex.compile("(?:" + "|".join(p.GLUE_ESCAPES) + r")\Z")
 
 
 def _label_followed(text: str, end: int, tail: str) -> bool:
@@ -230,13 +231,13 @@ def _extend(text: str, start: int, end: int, *, to_marker: bool = True) -> int:
         end = m.end()
 
 
-_PGPASS_HINT = re.compile(p.PGPASS_HINT).search
+_PGPASS_HINT = _regex.compile(p.PGPASS_HINT).search
 _MARKERS_MAX = 1024
 _SETTLE_MAX = 65536
 #: "Bearer <JWS/JWE>" or a JWS/JWE alone, the whole text (see :meth:`_Pass._bearer_jose`).
-_BEARER_JOSE = re.compile(r"(?:[Bb]earer )?(?P<token>" + p.JOSE.pattern + ")").fullmatch
+_BEARER_JOSE = _regex.compile(r"(?:[Bb]earer )?(?P<token>" + p.JOSE.pattern + ")").fullmatch
 _JOSE_MIN = 16
-_MARKER_NEXT = re.compile(r"[ \t]++" + p.MARKER.pattern)
+_MARKER_NEXT = _regex.compile(r"[ \t]++" + p.MARKER.pattern)
 #: Texts the "Bearer <JWS>" shortcut (:meth:`_Pass._bearer_jose`) marked, by their ``hash()`` (tokens repeat: a
 #: client sends the same one for its whole lifetime): hash -> (the fingerprinter that made the marker, length, last
 #: 16 characters, kind, output). No token is kept (16 characters of a signature or tag rebuild nothing). A text
@@ -815,9 +816,15 @@ class _Pass:
             if semi >= 0:  # Set-Cookie: its first pair; the attributes stay text that every detector (this one too)
                 # reads ("Set-Cookie: sid=x; Path=/?Cookie: sid=y", "...; Path=/&access_token=y")
                 return s[m.start() : start] + self.cookie_value(s[start:semi], set_cookie=False, in_text=True), semi
-        if _COOKIE_NAME_LIKE.fullmatch(m.group("value")) and _SEP_AFTER_VALUE.match(s, m.end("value")):
-            # a name, not a cookie string ('Cookie: "password": "x"', "Cookie: Cookie: a=b"): the field detectors
-            # (and this one, from the name on) read it
+        value = m.group("value")
+        if (_COOKIE_NAME_LIKE.fullmatch(value) and _SEP_AFTER_VALUE.match(s, m.end("value"))) or (
+            value[-1:] == ":"
+            and _COOKIE_NAME_LIKE.fullmatch(value, 0, len(value) - 1)
+            and p.name_strength(value[:-1]) != p.NOT_SECRET_NAME
+            and s[m.end("value") : m.end("value") + 1] in (" ", "\t")
+        ):
+            # a name, not a cookie string ('Cookie: "password": "x"', "Cookie: Cookie: a=b", "Cookie:  password: x"):
+            # the field detectors (and this one, from the name on) read it
             return s[m.start() : start], start
         end = _extend(s, start, m.end("value"), to_marker=False)
         value = s[start:end]
@@ -883,9 +890,10 @@ class _Pass:
         if not value or _is_marker(value):
             return None
         label = group == "bare" and strength == p.WEAK and name.isupper()
-        if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start):
+        if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start) and not _ID_RUN.fullmatch(s, start, end):
             # a label in capitals before ": " and an unquoted value ("PASS: gdb.base/break.exp: ...", the status
-            # of a test run; "AUTH: ..."): a heading, not a field; a weak name says too little to outweigh it
+            # of a test run; "AUTH: ..."): a heading, not a field; a weak name says too little to outweigh it -
+            # unless the value is one run of an id's characters with letters and digits ("SESSION: 9f3k...")
             return _next_name(s, m.start(), start, end)
         if group == "bare" and (value.lower() in p.EMPTY_VALUES or (value == "$" and s[end : end + 1] == "{")):
             return None  # a literal, or a template variable ("api_key=${API_KEY}")
@@ -1077,10 +1085,10 @@ def _next_name(s: str, match_start: int, start: int, end: int) -> tuple[str, int
     return None
 
 
-_SEP_AFTER_VALUE = re.compile(r"""\\?["']?[ \t]*+[:=]""")
+_SEP_AFTER_VALUE = _regex.compile(r"""\\?["']?[ \t]*+[:=]""")
 #: A resource name whose segments are separated by ":" (an AWS ARN, a URN), up to the end of the searched text: a
 #: secret word after one of its ":" names the resource's type ("arn:aws:secretsmanager:...:secret:prod/db"), no field
-_RESOURCE_NAME = re.compile(r"""(?:arn|urn):[^\s"'<>=,;]*+\Z""")
+_RESOURCE_NAME = _regex.compile(r"""(?:arn|urn):[^\s"'<>=,;]*+\Z""")
 
 
 def _in_resource_name(low: str, end: int) -> bool:
@@ -1096,14 +1104,18 @@ def _in_resource_name(low: str, end: int) -> bool:
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 #: a cookie "value" that is a word followed by a separator is a name ('Cookie: "password": ...', "Cookie: Cookie:")
-_COOKIE_NAME_LIKE = re.compile(r"[a-z_][a-z0-9_.\-]{0,63}+")
-_PAIR_AFTER_VALUE = re.compile(r"""\\?["'][ \t]*+,""")
-_FIELD_SEP_CHAR = re.compile(r"[:=]")
+_COOKIE_NAME_LIKE = _regex.compile(r"[a-z_][a-z0-9_.\-]{0,63}+")
+_PAIR_AFTER_VALUE = _regex.compile(r"""\\?["'][ \t]*+,""")
+_FIELD_SEP_CHAR = _regex.compile(r"[:=]")
 #: the separator of a label ("PASS: ...", see :meth:`Scrubber._field`)
-_LABEL_SEP: Final = re.compile(r"[ \t]*+:[ \t]++")
+_LABEL_SEP: Final = _regex.compile(r"[ \t]*+:[ \t]++")
+#: A value that is one run of a session id's or token's characters, 16 or more with a letter and a digit
+_ID_RUN: Final = _regex.compile(r"(?=[A-Za-z_\-]*+[0-9])(?=[0-9_\-]*+[A-Za-z])[A-Za-z0-9_\-]{16,}+")
 _NEXT_NAME_MAX = 64
 
-_PAIR_OPEN = re.compile(r"[\"']\\?b?[ \t\r\n]*+[(\[\]]")  # read backwards (pretty-printed JSON: a newline and indent)
+_PAIR_OPEN = _regex.compile(
+    r"[\"']\\?b?[ \t\r\n]*+[(\[\]]"
+)  # read backwards (pretty-printed JSON: a newline and indent)
 
 
 def _validation_name(loc: Any) -> str | None:
@@ -1134,8 +1146,8 @@ def _weak_credential(value: Any) -> bool:
 
 _SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": p.DIGEST}
 # An unquoted value that starts a phrase of plain lower-case words (a message, not a password).
-_PHRASE = re.compile(r"[A-Za-z][a-z]*+(?: [a-z]++){2,}+")
-_API_KEY_NAME = re.compile(
+_PHRASE = _regex.compile(r"[A-Za-z][a-z]*+(?: [a-z]++){2,}+")
+_API_KEY_NAME = _regex.compile(
     r"(?i)api[_\-]?key|apikey|subscription[_\-]?key|functions[_\-]?key|auth[_\-]?token|access[_\-]?token"
     r"|security[_\-]?token"
 )

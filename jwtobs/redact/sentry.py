@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import functools
 import itertools
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from jwtobs import config
+from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scrub import FAILED, Scrubber
 
@@ -65,11 +65,11 @@ _QUERY_KEYS = frozenset({"query_string", "http.query", "url.query", "query"})
 _FRAGMENT_KEYS = frozenset({"http.fragment", "url.fragment", "fragment"})
 _PARAM_PREFIX = "sentry.message.parameter."
 _TEMPLATE_ATTR = "sentry.message.template"
-_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # a header or field name (of a (name, value) pair)
-_FLAG = re.compile(r"--?[A-Za-z][A-Za-z0-9_\-]{0,63}")
-_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9_\-]{0,63}|-[A-Za-z]")  # what follows a flag is an option, not its value
+_NAME = _regex.compile(r"[A-Za-z0-9_.\-]{1,64}")  # a header or field name (of a (name, value) pair)
+_FLAG = _regex.compile(r"--?[A-Za-z][A-Za-z0-9_\-]{0,63}")
+_OPTION = _regex.compile(r"--[A-Za-z][A-Za-z0-9_\-]{0,63}|-[A-Za-z]")  # what follows a flag is an option, not its value
 # printf-style and str.format placeholders in message templates
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = _regex.compile(
     r"%(?:\([^()]{0,64}\))?[#0 +\-]*(?:\*|\d{1,3})?(?:\.(?:\*|\d{1,3}))?[diouxXeEfFgGcrsa]|\{[^{}]{0,64}\}"
 )
 # What the SDK writes in place of a value it removed (its EventScrubber, size limits): nothing left to redact.
@@ -320,7 +320,7 @@ def scrub_event(event: Any) -> dict[str, Any] | None:
 #: (header.payload) and the raw signature bytes there, from which the token can be rebuilt; jwtobs's own frames
 #: hold the token itself.
 LOCALS_DROPPED: Final = ("jwt", "jose", "authlib", "jwcrypto", "joserfc", "jwtobs")
-_DROPPED_PATH = re.compile(r"[/\\](?:" + "|".join(LOCALS_DROPPED) + r")[/\\]")
+_DROPPED_PATH = _regex.compile(r"[/\\](?:" + "|".join(LOCALS_DROPPED) + r")[/\\]")
 
 
 def _library_frame(frame: Mapping[str, Any]) -> bool:

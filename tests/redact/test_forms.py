@@ -715,6 +715,15 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s13_go_mysql_dsn": lambda t: Case(
             f"dsn=app:{PASSWORD}@tcp(db:3306)/billing?parseTime=true", (PASSWORD,), (("url_password", PASSWORD),)
         ),
+        # random runs of test_properties (2026-12-04): a secret name without quotes after "Cookie:" and two
+        # blanks (the cookie detector took "password:" as the cookie value), and a weak name in capitals before
+        # ": " whose value is an id (the label rule passed it as a heading)
+        "s14_cookie_two_blanks_then_secret_name": lambda t: Case(
+            f"Cookie:  password: {CLI_PW}?{t.hs256} ", (CLI_PW, t.hs256), (("jwt", t.hs256),)
+        ),
+        "s14_session_label_in_capitals": lambda t: Case(
+            f"SESSION: {SESSION_ID} started", (SESSION_ID,), (("secret_field", SESSION_ID),)
+        ),
     }
     return f
 
@@ -910,6 +919,7 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_ID = "s8Kq2LmZ0xT4vB7nR1cW"
 HEX40 = "2cf1d6bd88b630fdee26fa45ab9cfb4089c12485"
 CLI_PW = "flTh2aGF49pe"
+SESSION_ID = "9f3kd93jf02kD93kf0A7"
 STD_TOKEN, STD_PADDED = _std_token()
 
 

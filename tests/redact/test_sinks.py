@@ -1262,6 +1262,27 @@ def test_span_exporter(tokens: Tokens, metrics: InMemoryMetricReader) -> None:
     assert counts.get(("jwt", "otel_spans"), 0) >= 4
 
 
+def test_span_and_event_names_are_scrubbed(tokens: Tokens) -> None:
+    """A name built from a URL or a message ("GET /cb?access_token=...", an event named after the token it
+    refreshed) is scrubbed like an attribute; the event keeps its attributes and time, clean names stay."""
+    pipe = span_pipeline()
+    tracer = pipe.provider.get_tracer("t")
+    with tracer.start_as_current_span(f"GET /cb?access_token={tokens.rs256}") as span:
+        span.add_event(f"refreshed Bearer {tokens.es256}", {"n": 1})
+        span.add_event("plain", {"note": "nothing"})
+    with tracer.start_as_current_span("GET /items") as clean:
+        clean.add_event("retry", {"n": 2})
+    red, plain = pipe.redacted.get_finished_spans()
+    raw = pipe.raw.get_finished_spans()[0]
+    assert tokens.rs256 in raw.name, "the SDK's span is not modified"
+    assert red.name == f"GET /cb?access_token=[REDACTED:jwt:{fp(tokens.rs256)}]"
+    assert [e.name for e in red.events] == [f"refreshed Bearer [REDACTED:jwt:{fp(tokens.es256)}]", "plain"]
+    assert red.events[0].attributes == {"n": 1} and red.events[0].timestamp == raw.events[0].timestamp
+    assert red.events[1] is raw.events[1]
+    assert plain is pipe.raw.get_finished_spans()[1], "a clean span is exported as it is"
+    assert_clean(_span_dump(red), tokens.all())
+
+
 def test_redacted_copies_encode_as_otlp(tokens: Tokens) -> None:
     """The copies are what the real OTLP exporters accept: encoded to protobuf, no token in the bytes."""
     from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs

@@ -28,12 +28,13 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker, _next_name
 
 #: After a value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
 #: then reads whether the value's last word names a secret and takes the next value too).
-_SEP_AFTER: Final = re.compile(r"""\\?["']?[ \t]*+[:=,]""")
+_SEP_AFTER: Final = _regex.compile(r"""\\?["']?[ \t]*+[:=,]""")
 #: At the value's end: a label (``x=password:``) or an Authorization scheme word (``Bearer``).
 #: The characters :func:`patterns.name_before` reads (a name starts at the stem when none precedes it).
 _NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -174,12 +175,12 @@ def _weak_credential(value: str) -> bool:
 #: The name before a field hit's ":" (read on the reversed bytes): blanks, maybe the quote that ends a quoted name
 #: (``"password":``, ``config["password"] =``: ``patterns._FIELD_SEP``), then up to 48 name characters (49 read:
 #: a longer run is left to the fast path, which reads names of any length as the scrubber does).
-_HIT_NAME: Final = re.compile(rb"[ \t]*+(\]?[\"']\\?)?+([A-Za-z0-9_\-]{1,49}+)")
+_HIT_NAME: Final = _regex.compile(rb"[ \t]*+(\]?[\"']\\?)?+([A-Za-z0-9_\-]{1,49}+)")
 #: The value after it: blanks, then a value the scrubber reads as a bare value (starting with a letter or digit,
 #: printable ASCII only) followed by ASCII whitespace or the end of the line, and then no separator
 #: (:data:`_SEP_AFTER`); anything else (a quote, a bracket, "b'", a control or non-ASCII character) is left to
 #: the fast path.
-_HIT_VALUE: Final = re.compile(
+_HIT_VALUE: Final = _regex.compile(
     rb"[ \t]*+([A-Za-z0-9][^\x00-\x20\x7f-\xff,;&\"'\\\[\]{}()<>]*+)(?=[\t-\r ]|\Z)(?!"
     + _SEP_AFTER.pattern.encode()
     + rb")"
@@ -307,10 +308,10 @@ def judged_hit_unchanged(buf: bytes, last: int, hi: int) -> bool:
     return last + 1 < hi and buf[last + 1] == 91
 
 
-_MARKER_BYTES: Final = re.compile(p.MARKER.pattern.encode())
+_MARKER_BYTES: Final = _regex.compile(p.MARKER.pattern.encode())
 _MARKER_PREFIX_BYTES: Final = p.MARKER_PREFIX.encode()
 #: After a field's separator: blanks, then a marker alone or between a pair of quotes
-_HIT_MARKER_VALUE: Final = re.compile(
+_HIT_MARKER_VALUE: Final = _regex.compile(
     rb"[ \t]*+(?:" + _MARKER_BYTES.pattern + rb"|(?P<q>[\"'])" + _MARKER_BYTES.pattern + rb"(?P=q))"
 )
 
@@ -343,7 +344,7 @@ _COOKIE_END: Final = frozenset(b" \t\n\r\x0b\x0c\"'\\")
 #: followed by a marker, or it does not match at all (a marker's "[" is no opener of its separator and cannot
 #: start a credential); the separator's quote (``"authorization": "Bearer``)
 #: is read as it reads it, no other quote and no "=" (auth-params) where it reads them.
-_AUTH_MARKED: Final = re.compile(
+_AUTH_MARKED: Final = _regex.compile(
     rb"[ \t]*+(?:[bB]?\\?[\"'])?+"
     rb"(?:(?P<word>(?![bB]\\?[\"'])[A-Za-z0-9][^\x00-\x20\x7f-\xff\"'\\,;\[\]{}()<>=]*+)[ \t]++)?+"
     + _MARKER_BYTES.pattern
@@ -352,13 +353,13 @@ _AUTH_MARKED: Final = re.compile(
 #: ``patterns.COOKIE_HEADER``'s value is these pairs (a name without "=" and a marker, a marker alone, or nothing),
 #: and ``_cookie`` keeps a pair whose value is a marker.
 _COOKIE_PAIR: Final = rb"(?:[^\x00-\x20\x7f-\xff;\"'\\=]*+=)?+" + _MARKER_BYTES.pattern
-_COOKIE_MARKED: Final = re.compile(
+_COOKIE_MARKED: Final = _regex.compile(
     rb"[ \t]*+(?:[bB]?\\?[\"'])?+" + _COOKIE_PAIR + rb"(?:;[ \t]*+(?:" + _COOKIE_PAIR + rb")?+)*+"
 )
 #: A URL's user before the password (``patterns.URL_USERINFO``), ASCII
-_URL_USER: Final = re.compile(rb"[^\x00-\x20\x7f-\xff/:@\"'<>]*+")
+_URL_USER: Final = _regex.compile(rb"[^\x00-\x20\x7f-\xff/:@\"'<>]*+")
 #: A curl user before ":" (``[^\s:"']{1,64}+``), ASCII
-_CURL_USER: Final = re.compile(rb"[ \t]++[^\x00-\x20\x7f-\xff:\"']{1,64}+:")
+_CURL_USER: Final = _regex.compile(rb"[ \t]++[^\x00-\x20\x7f-\xff:\"']{1,64}+:")
 
 
 def _arg_is_marker(buf: bytes, pos: int, hi: int) -> bool:
@@ -432,7 +433,7 @@ def cli_flag_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
 
 
 #: The run of name characters before an option's value, read on the reversed bytes
-_OPTION_NAME: Final = re.compile(rb"[A-Za-z0-9_\-]++")
+_OPTION_NAME: Final = _regex.compile(rb"[A-Za-z0-9_\-]++")
 #: Whether an option ("--name", bytes) names no secret (``_cli_flag`` declines it); pure, bounded
 _QUIET_OPTIONS: dict[bytes, bool] = {}
 

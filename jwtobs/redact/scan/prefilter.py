@@ -3,11 +3,11 @@ every line), and where those lines are."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from typing import Any, Final
 
+from jwtobs.redact import _regex
 from jwtobs.redact.scan.fields import (
     MARKED_JUDGEMENTS,
     field_hit_unchanged,
@@ -67,7 +67,7 @@ class Prefilter:
         }
         exprs = compiled(trig)
         self._finders = tuple(
-            (re.compile(finder.encode()), tuple(exprs[n] for n in names if n in exprs))
+            (_regex.compile(finder.encode()), tuple(exprs[n] for n in names if n in exprs))
             for finder, names in block_finders()
         )
         # caseless ones on the lower-cased line (without re.IGNORECASE they keep their literal-prefix search)

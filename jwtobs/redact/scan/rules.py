@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 
 _NAME: Final = r"[A-Za-z0-9_\-]"
@@ -214,7 +215,7 @@ def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
     alts = _top_level_alternatives(p.VENDOR_GATE.pattern)
     try:
         for alt in alts:
-            re.compile(alt)
+            _regex.compile(alt)
     except re.error:  # a shape this split does not know: the whole expression
         alts = [p.VENDOR_GATE.pattern]
     out += [(alt, ("vendor",)) for alt in alts]
@@ -313,4 +314,4 @@ def compiled(trig: tuple[Trigger, ...]) -> dict[str, re.Pattern[bytes]]:
     """The triggers as Python expressions on bytes: case-sensitive ones for the raw text, caseless ones for the
     ASCII-lower-cased text (every letter of a caseless trigger is lower case or in a class with both cases,
     the engine-equivalence tests check it), as Hyperscan's ASCII-only caseless matching."""
-    return {t.name: re.compile(t.expr.encode()) for t in trig}
+    return {t.name: _regex.compile(t.expr.encode()) for t in trig}

@@ -3,11 +3,11 @@ windows whose cuts are consistency-checked."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter
 from jwtobs.redact.scan.report import new_markers
@@ -31,7 +31,7 @@ def encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-WHITESPACE = re.compile(r"\s")
+WHITESPACE = _regex.compile(r"\s")
 
 
 # -- long lines ------------------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ Item = tuple[Buffer, int, int] | Long
 
 #: whole lines kept back at an item's end, at most (a longer run of such lines is read from where that ends)
 B64_HOLD: Final = 64 << 10
-_B64_TAIL: Final = re.compile(rb"={0,2}[A-Za-z0-9+/_\-]*")  # (reversed: padding first)
+_B64_TAIL: Final = _regex.compile(rb"={0,2}[A-Za-z0-9+/_\-]*")  # (reversed: padding first)
 
 
 def b64_tail_width(line: bytes) -> int:
