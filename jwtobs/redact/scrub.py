@@ -871,16 +871,16 @@ class _Pass:
         low = m.string
         head = len(p.name_before(low, m.start()))
         before = low[m.start() - head - 1 : m.start() - head]
-        if before == "/":  # a path's last segment ("stream/token: x")
-            return None
-        if before == ":" and _in_resource_name(low, m.start() - head):
-            return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
-        name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
         for group in ("dq", "sq", "eq", "bare"):
             start = m.start(group)
             if start >= 0:
                 break
         end = m.end(group)
+        if before == "/":  # a path's last segment ("stream/token: x"); its value may be the next name
+            return _next_name(s, m.start(), start, end)  # ('/api_key: "api_key": "x"')
+        if before == ":" and _in_resource_name(low, m.start() - head):
+            return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
+        name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
         strength = p.name_strength(name)
         if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
             # (Authorization and Cookie headers have their own detectors); a value that is the next name

@@ -721,6 +721,10 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s14_cookie_two_blanks_then_secret_name": lambda t: Case(
             f"Cookie:  password: {CLI_PW}?{t.hs256} ", (CLI_PW, t.hs256), (("jwt", t.hs256),)
         ),
+        # and a path's last segment whose value is the next field's name (bytes in the fuzz run)
+        "s14_path_segment_then_field": lambda t: Case(
+            f'GET /api_key: "api_key": "{CLI_PW}"', (CLI_PW,), (("api_key", CLI_PW),)
+        ),
         "s14_session_label_in_capitals": lambda t: Case(
             f"SESSION: {SESSION_ID} started", (SESSION_ID,), (("secret_field", SESSION_ID),)
         ),
