@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +255,40 @@ def test_analysis_extra_runs_report(wheel: Path, core: Path, tmp_path: Path) -> 
     assert html.is_file() and html.stat().st_size > 1000
     assert "JWT_EXPIRED" in proc.stdout + html.read_text()
     assert "Traceback" not in proc.stderr
+
+
+_LINK = re.compile(r"\]\((?![a-z]+:|#)([^)#\s]+)")
+
+
+def test_sdist_holds_what_the_docs_refer_to(tmp_path: Path) -> None:
+    """``python -m build --sdist`` from the tracked files (as a clean clone has them): the source distribution
+    holds every file README.md and docs/*.md link to, every tracked file of docs/ and dashboards/ (the alert
+    rules and dashboards the docs describe), LICENSE and py.typed, no bytecode; and a wheel builds from it."""
+    src = tmp_path / "src"
+    tracked = [f for f in _run("git", "ls-files", "-z", cwd=ROOT).stdout.split("\0") if f]
+    for name in tracked:
+        if (ROOT / name).is_file():  # (a file deleted in the working tree and not yet committed: not there)
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, src / name)
+    dist = tmp_path / "dist"
+    _run(sys.executable, "-m", "build", "--sdist", "-o", dist, src, timeout=600)
+    (sdist,) = dist.glob("jwtobs-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        members = {m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile() and "/" in m.name}
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    _report(f"sdist: {len(members)} files, {sdist.stat().st_size / 1e6:.1f} MB")
+    wanted = {"README.md", "LICENSE", "pyproject.toml", "jwtobs/py.typed"}
+    wanted |= {f for f in tracked if f.startswith(("docs/", "dashboards/", "examples/", "notebooks/"))}
+    for doc in ["README.md", *(f for f in tracked if f.startswith("docs/") and f.endswith(".md"))]:
+        for target in _LINK.findall((ROOT / doc).read_text(encoding="utf-8")):
+            wanted.add(os.path.normpath(os.path.join(os.path.dirname(doc), target)))
+    assert not wanted - members, sorted(wanted - members)
+    assert not [m for m in members if m.endswith((".pyc", ".pyo")) or "__pycache__" in m]
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    wheels = tmp_path / "wheels"
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, unpacked, timeout=600)
+    (whl,) = wheels.glob("jwtobs-*.whl")
+    with zipfile.ZipFile(whl) as z:
+        names = set(z.namelist())
+    assert "jwtobs/py.typed" in names and "jwtobs/redact/_regex.py" in names
+    assert not [n for n in names if n.startswith(("tests/", "docs/", "benchmarks/"))], "the wheel is the package only"
