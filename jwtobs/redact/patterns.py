@@ -1159,12 +1159,14 @@ def _escaped_starts() -> tuple[str, ...]:
 VENDOR_ESCAPED_STARTS: Final = _escaped_starts()
 
 
-def _find_groups() -> list[tuple[str, str, tuple[str, ...]]]:
+def _find_groups(cut: bool = False) -> list[tuple[str, str, tuple[str, ...]]]:
     """:data:`VENDOR_FIND`'s groups: ``(lead character, lookahead, beginnings)``. A beginning's key continues
     after the lead with the rest of its prefix and at least ``n`` characters of its body's first class (exactly
     ``n`` and no more when the body is that class alone: ``AIza`` + 35, ``npm_`` + 36); beginnings of one lead
     share the weakest of those conditions that implies theirs (the same rest, a class holding theirs, a count no
-    larger), so a lead is followed by a few lookaheads, each reading at most ``n`` characters."""
+    larger), so a lead is followed by a few lookaheads, each reading at most ``n`` characters. ``cut``: the
+    groups of :data:`VENDOR_CUT_FIND` (the prefixes :func:`_cuttable` keeps, at most ``_CUT_MIN`` characters of the
+    body, no exact end)."""
     ascii_chars = [chr(c) for c in range(33, 127)]
     Cond = tuple[str, frozenset[str], int, str]  # (rest of the prefix, class characters, count, exact tail)
     conds: list[tuple[str, Cond, str]] = []  # (lead, condition, beginning)
@@ -1172,13 +1174,14 @@ def _find_groups() -> list[tuple[str, str, tuple[str, ...]]]:
         for head in heads:
             for prefixes, body in _VENDOR_SHAPES:
                 for prefix in prefixes:
-                    if prefix.startswith(head):
+                    if prefix.startswith(head) and (not cut or _cuttable(prefix, body)):
                         m = _BODY_START.match(body)
                         assert m is not None, body  # every body: literals, then a class and its count
                         literal = re.sub(r"\\(.)", r"\1", m.group(1))
                         chars = frozenset(c for c in ascii_chars if re.fullmatch(m.group(2), c))
-                        tail = m.group(4) or ""  # the body is this class n times and then no more of it
-                        conds.append((lead, (prefix[len(head) :] + literal, chars, int(m.group(3)), tail), head))
+                        tail = "" if cut else m.group(4) or ""  # the body is this class n times and no more of it
+                        count = _CUT_MIN if cut else int(m.group(3))
+                        conds.append((lead, (prefix[len(head) :] + literal, chars, count, tail), head))
 
     def weaker(a: Cond, b: Cond) -> bool:  # a holds wherever b does
         if a[3]:
@@ -1217,6 +1220,56 @@ _FIND_GROUPS: Final = _find_groups()
 #: ``VENDOR_FIND_HEADS[m.lastindex - 1]`` is the beginning found.
 VENDOR_FIND: Final = _regex.compile("|".join(_find_alternative(*group) for group in _FIND_GROUPS))
 VENDOR_FIND_HEADS: Final = tuple(h for _, _, heads in _FIND_GROUPS for h in heads)
+
+# Vendor keys cut short: a length limit applied before the redactor sees the value (OpenTelemetry's
+# max_attribute_length, structlog's locals_max_string and "'...'+N", Sentry's "...", a formatter's "%(message).50s")
+# leaves the prefix and part of the body, which the whole shape no longer matches: "ghp_" + 32 of its 36 characters
+# leaves a few to guess (and GitHub's last six are a checksum). Such a key is redacted when it ends where the text,
+# the line or a quoted value ends, or at a truncation mark, and holds at least 16 characters of its body (what the
+# scanner's trigger reads of a body, :data:`VENDOR_STARTS`: the two agree).
+_CUT_MIN: Final = _START_CHARS
+#: What follows a value cut short
+_CUT_MARK: Final = r"""(?=\.\.\.|\u2026|['"]\+[0-9]|\[truncated|<truncated|[\r\n'"]|\Z)"""
+#: Prefixes whose cut keys are not looked for: common in names ("key-": a cache key's md5) or an id that is no
+#: secret (AWS access key ids)
+_NO_CUT: Final = frozenset({"key-", *AWS_KEY_ID_PREFIXES})
+
+
+def _cuttable(prefix: str, body: str) -> bool:
+    """Whether a key of ``prefix`` cut short is looked for: not in :data:`_NO_CUT`, no URL (its path goes on after
+    any cut), and a body whose first class is longer than :data:`_CUT_MIN`."""
+    m = _BODY_START.match(body)
+    assert m is not None, body
+    return prefix not in _NO_CUT and "/" not in prefix and int(m.group(3)) > _CUT_MIN
+
+
+def _cut_shape(prefixes: tuple[str, ...], body: str) -> str:
+    m = _BODY_START.match(body)
+    assert m is not None, body
+    head = "(?:" + "|".join(re.escape(prefix) for prefix in prefixes) + ")"
+    return f"{head}{m.group(1)}{m.group(2)}{{{_CUT_MIN},{int(m.group(3)) - 1}}}+"
+
+
+_CUT_GROUPS: Final = _find_groups(cut=True)
+#: Where a vendor key cut short may start (as :data:`VENDOR_FIND`, with at least :data:`_CUT_MIN` characters of
+#: the body); ``VENDOR_CUT_HEADS[m.lastindex - 1]`` is the beginning found
+VENDOR_CUT_FIND: Final = _regex.compile("|".join(_find_alternative(*group) for group in _CUT_GROUPS))
+VENDOR_CUT_HEADS: Final = tuple(h for _, _, heads in _CUT_GROUPS for h in heads)
+#: beginning of a prefix -> the cut keys whose prefix starts with it (group "key"), matched at the prefix's start
+VENDOR_CUT_AT: Final = {
+    head: _regex.compile(
+        _word_start("", "A-Za-z0-9")
+        + "(?P<key>"
+        + "|".join(
+            _cut_shape(mine, body)
+            for prefixes, body in _VENDOR_SHAPES
+            if (mine := tuple(x for x in prefixes if x.startswith(head) and _cuttable(x, body)))
+        )
+        + ")"
+        + _CUT_MARK
+    )
+    for head in dict.fromkeys(VENDOR_CUT_HEADS)
+}
 
 # -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------
 # Runs on the original text (the name's camelCase words count); each attempt reads up to the next "<".

@@ -54,20 +54,29 @@ def _json_unescaped(value: str) -> str:
 
 def _vendor_spans(s: str) -> list[tuple[int, int]]:
     """The vendor-prefixed keys of ``s`` (and the Azure AD client secrets, found from their infix), in order."""
+    spans = _prefixed_spans(s, p.VENDOR_FIND, p.VENDOR_FIND_HEADS, p.VENDOR_AT)
+    if "Q~" in s:
+        spans = _with_infix_keys(s, spans)
+    return spans
+
+
+def _prefixed_spans(
+    s: str, find: re.Pattern[str], heads: tuple[str, ...], at: Mapping[str, re.Pattern[str]]
+) -> list[tuple[int, int]]:
+    """The spans (group "key") of the keys ``find`` gates and ``at[head]`` matches at the head's start, in order:
+    whole vendor keys (:data:`patterns.VENDOR_FIND`), or keys cut short (:data:`patterns.VENDOR_CUT_FIND`)."""
     spans: list[tuple[int, int]] = []
     last = 0
-    gate = p.VENDOR_FIND.search(s)
+    gate = find.search(s)
     while gate is not None:
         pos = gate.end()
         group = gate.lastindex or 0
         start = gate.start(group)
-        found = p.VENDOR_AT[p.VENDOR_FIND_HEADS[group - 1]].match(s, start) if start >= last else None
+        found = at[heads[group - 1]].match(s, start) if start >= last else None
         if found is not None and not _in_marker(s, found.start()):
             spans.append(found.span("key"))
             last = pos = found.end()
-        gate = p.VENDOR_FIND.search(s, pos)
-    if "Q~" in s:
-        spans = _with_infix_keys(s, spans)
+        gate = find.search(s, pos)
     return spans
 
 
@@ -686,6 +695,9 @@ class _Pass:
         spans = _vendor_spans(s)
         if spans:
             s = self._marked(s, [(a, b, s[a:b]) for a, b in spans])
+        spans = _prefixed_spans(s, p.VENDOR_CUT_FIND, p.VENDOR_CUT_HEADS, p.VENDOR_CUT_AT)  # keys cut short
+        if spans:
+            s = self._marked(s, [(a, b, s[a:b]) for a, b in spans])
         if "\\" in s or "%" in s:
             for escape in p.VALUE_ESCAPES:  # (each view of the text as it is by then)
                 view = p.unescaped(s, escape)
@@ -817,18 +829,21 @@ class _Pass:
                 # reads ("Set-Cookie: sid=x; Path=/?Cookie: sid=y", "...; Path=/&access_token=y")
                 return s[m.start() : start] + self.cookie_value(s[start:semi], set_cookie=False, in_text=True), semi
         value = m.group("value")
-        if (_COOKIE_NAME_LIKE.fullmatch(value) and _SEP_AFTER_VALUE.match(s, m.end("value"))) or (
-            value[-1:] == ":"
-            and _COOKIE_NAME_LIKE.fullmatch(value, 0, len(value) - 1)
-            and p.name_strength(value[:-1]) != p.NOT_SECRET_NAME
-            and s[m.end("value") : m.end("value") + 1] in (" ", "\t")
-        ):
-            # a name, not a cookie string ('Cookie: "password": "x"', "Cookie: Cookie: a=b", "Cookie:  password: x"):
-            # the field detectors (and this one, from the name on) read it
+        if _COOKIE_NAME_LIKE.fullmatch(value) and _SEP_AFTER_VALUE.match(s, m.end("value")):
+            # a name, not a cookie string ('Cookie: "password": "x"', "Cookie: Cookie: a=b"): the field detectors
+            # (and this one, from the name on) read it
             return s[m.start() : start], start
+        set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
+        named = _TRAILING_NAME.search(value) if s[m.end("value") : m.end("value") + 1] in (" ", "\t") else None
+        if named is not None and p.name_strength(named.group(1)) != p.NOT_SECRET_NAME:
+            # the value ends with a secret name and ":" before a blank ("Cookie:  password: x", "Cookie: a=b;
+            # Path=/?password: x"): the cookie string ends before the name, which the field detectors read
+            cut = start + named.start(1)
+            if cut == start:
+                return s[m.start() : start], start
+            return s[m.start() : start] + self.cookie_value(s[start:cut], set_cookie=set_cookie, in_text=True), cut
         end = _extend(s, start, m.end("value"), to_marker=False)
         value = s[start:end]
-        set_cookie = m.string.startswith("set-", max(0, m.start() - 4))
         return s[m.start() : start] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
 
     def _cookie_repr(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
@@ -1105,6 +1120,8 @@ def _in_resource_name(low: str, end: int) -> bool:
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 #: a cookie "value" that is a word followed by a separator is a name ('Cookie: "password": ...', "Cookie: Cookie:")
 _COOKIE_NAME_LIKE = _regex.compile(r"[a-z_][a-z0-9_.\-]{0,63}+")
+#: A name and ":" that end a cookie header's value (group 1: the name), not inside a longer name
+_TRAILING_NAME = _regex.compile(r"(?<![a-z0-9_.\-])([a-z_][a-z0-9_.\-]{0,63}+):\Z")
 _PAIR_AFTER_VALUE = _regex.compile(r"""\\?["'][ \t]*+,""")
 _FIELD_SEP_CHAR = _regex.compile(r"[:=]")
 #: the separator of a label ("PASS: ...", see :meth:`Scrubber._field`)

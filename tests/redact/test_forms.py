@@ -721,12 +721,34 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s14_cookie_two_blanks_then_secret_name": lambda t: Case(
             f"Cookie:  password: {CLI_PW}?{t.hs256} ", (CLI_PW, t.hs256), (("jwt", t.hs256),)
         ),
+        "s14_cookie_pair_then_secret_name": lambda t: Case(
+            f" Cookie: sid={SESSION_ID}; Path=/?password: {CLI_PW},authorization: {t.es256}",
+            (SESSION_ID, CLI_PW, t.es256),
+            (("cookie", SESSION_ID), ("secret_field", CLI_PW), ("jwt", t.es256)),
+        ),
         # and a path's last segment whose value is the next field's name (bytes in the fuzz run)
         "s14_path_segment_then_field": lambda t: Case(
             f'GET /api_key: "api_key": "{CLI_PW}"', (CLI_PW,), (("api_key", CLI_PW),)
         ),
+        # vendor keys cut short by a length limit before the redactor sees them (OpenTelemetry's
+        # max_attribute_length at the end of a value, structlog's "'...'+N", Sentry's "...", a formatter's cut line)
+        "s14_vendor_key_cut_at_the_end": lambda t: Case(
+            f"upstream said: {VENDOR['github_ghp'][:30]}",
+            (VENDOR["github_ghp"][:30],),
+            (("api_key", VENDOR["github_ghp"][:30]),),
+        ),
+        "s14_vendor_key_cut_in_a_locals_repr": lambda t: Case(
+            "{'key': " + repr(VENDOR["google_aiza"][:26])[:-1] + "'+13}",
+            (VENDOR["google_aiza"][:26],),
+            (("api_key", VENDOR["google_aiza"][:26]),),
+        ),
+        "s14_vendor_key_cut_with_an_ellipsis": lambda t: Case(
+            json.dumps({"lines": f"npm token {VENDOR['npm'][:24]}...\nnext"}),
+            (VENDOR["npm"][:24],),
+            (("api_key", VENDOR["npm"][:24]),),
+        ),
         "s14_session_label_in_capitals": lambda t: Case(
-            f"SESSION: {SESSION_ID} started", (SESSION_ID,), (("secret_field", SESSION_ID),)
+            f"SESSION: {LABEL_SESSION_ID} started", (LABEL_SESSION_ID,), (("secret_field", LABEL_SESSION_ID),)
         ),
     }
     return f
@@ -923,7 +945,7 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_ID = "s8Kq2LmZ0xT4vB7nR1cW"
 HEX40 = "2cf1d6bd88b630fdee26fa45ab9cfb4089c12485"
 CLI_PW = "flTh2aGF49pe"
-SESSION_ID = "9f3kd93jf02kD93kf0A7"
+LABEL_SESSION_ID = "9f3kd93jf02kD93kf0A7"
 STD_TOKEN, STD_PADDED = _std_token()
 
 

@@ -191,7 +191,8 @@ def test_shape_is_redacted_by_the_scrubber(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SHAPES))
 def test_near_misses_are_kept(name: str) -> None:
     shape = SHAPES[name]
-    misses = [_sample(name, -1)]
+    short = _sample(name, -1)
+    misses = []
     if shape.exact:
         misses.append(_sample(name, +1))
     key = _sample(name)
@@ -201,6 +202,10 @@ def test_near_misses_are_kept(name: str) -> None:
     for miss in misses:
         for text in (f"using key {miss} for upload", miss):
             assert scrub(text) == text, (name, text)
+    # one character short: kept inside text; where the value ends, it may be a key cut short by a length limit
+    # (patterns.VENDOR_CUT: test_forms' s14_vendor_key_cut_* cases)
+    text = f"using key {short} for upload"
+    assert scrub(text) == text, (name, text)
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
