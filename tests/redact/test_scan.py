@@ -1106,3 +1106,56 @@ def test_a_base64_wrapped_token_under_a_ci_timestamp_on_every_line(
     out = dst.read_text().splitlines()
     assert [line for line in out if "+ " in line] == [line for line in lines if "+ " in line]  # commands kept
     assert all(line.startswith("2026-12-03T10:0") for line in out)  # every timestamp kept
+
+
+# -- UTF-16 text (Windows PowerShell 5's ">" and Out-File write UTF-16LE with a byte order mark) ------------------
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("codec", "bom"), [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+def test_utf16_files_are_scanned_and_scrubbed_as_text(
+    tmp_path: Path, tokens: dict[str, str], engine: str, codec: str, bom: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A UTF-16 file with its byte order mark was skipped as binary ("0 findings"). Now it is read as text: the
+    same findings (lines, fingerprints) as the same text in UTF-8, serially and with --jobs, and the scrubbed copy
+    is UTF-16 with the same mark, equal to the UTF-8 copy's text. Non-ASCII text (accents, CJK, a surrogate pair)
+    and CRLF line ends; a pair and a token straddle the reader's 1 MiB reads; a lone surrogate is kept."""
+    filler = "é漢字😀 PS C:\\> Get-Process | Out-File\r\n" * 14_000  # 1.1 MB of UTF-16: 1 MiB reads end inside
+    lines = [
+        "2026-12-01 INFO login ok é",
+        f"Authorization: Bearer {tokens['rs256']}",
+        filler + f"x-api-key: {API_KEY}",
+        "😀" * 3 + f" password={PASSWORD}",
+        f"lone \ud800 surrogate then Bearer {tokens['es256']}",
+        "last line without a newline",
+    ]
+    text = "\r\n".join(lines)
+    utf8 = tmp_path / "utf8.log"
+    utf8.write_bytes(text.encode("utf-8", "surrogatepass"))
+    wide = tmp_path / "wide.log"
+    wide.write_bytes(bom + text.encode(codec, "surrogatepass"))
+    assert wide.stat().st_size > 1 << 20
+    expected = _findings(utf8, engine)
+    assert len(expected) == 4
+    assert _findings(wide, engine) == expected
+    assert main(["scan", "--format", "json", "--jobs", "2", str(wide)]) == 0
+    found, summary = _json_findings(capsys.readouterr().out)
+    assert [(f["line"], f["kind"], f["fingerprint"]) for f in found] == expected
+    assert summary["skipped"] == []
+    out8, out16 = tmp_path / "utf8.out", tmp_path / "wide.out"
+    assert main(["scrub", str(utf8), str(out8)]) == 0
+    assert main(["scrub", str(wide), str(out16)]) == 0
+    data = out16.read_bytes()
+    assert data.startswith(bom)
+    assert data[2:].decode(codec, "surrogatepass") == out8.read_bytes().decode("utf-8", "surrogatepass")
+    copy = data.decode("utf-16", "surrogatepass")
+    assert tokens["rs256"] not in copy and "é漢字😀" in copy and "\ud800" in copy
+
+
+def test_utf16_odd_last_byte_and_utf32_stays_binary(tmp_path: Path, tokens: dict[str, str]) -> None:
+    odd = tmp_path / "odd.log"
+    odd.write_bytes(b"\xff\xfe" + f"Bearer {tokens['hs256']}\n".encode("utf-16-le") + b"A")
+    assert [f[2] for f in _findings(odd, "python")] == [fp(tokens["hs256"])]
+    utf32 = tmp_path / "utf32.log"
+    utf32.write_bytes(b"\xff\xfe\x00\x00" + f"Bearer {tokens['hs256']}\n".encode("utf-32-le"))
+    report = scan.ScanReport()
+    assert list(scan.Scanner("python").scan_file(str(utf32), report)) == []
+    assert report.skipped == [(str(utf32), "binary file (use --binary to scan it)")]

@@ -21,7 +21,7 @@ from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.fields import joined_lines_that_may_change
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter, numbered
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport, new_markers
-from jwtobs.redact.scan.walk import SNIFF, STDIN, is_binary, is_gzip, iter_files, os_message
+from jwtobs.redact.scan.walk import SNIFF, STDIN, UTF16_BOMS, is_binary, is_gzip, iter_files, os_message, utf16
 from jwtobs.redact.scan.windowed import (
     BLOCK,
     CONTEXT,
@@ -80,6 +80,52 @@ class _HeadThenRest(io.RawIOBase):
 
 def _after_head(stream: IO[bytes], head: bytes) -> tuple[IO[bytes], bytes]:
     return io.BufferedReader(_HeadThenRest(head, stream), buffer_size=1 << 20), head
+
+
+class Utf16Reader:
+    """A UTF-16 file read as the UTF-8 the scanner reads: its byte order mark dropped, every line the same line,
+    a lone surrogate kept (``surrogatepass`` both ways, so a copy writes it back), an odd last byte read as
+    U+FFFD. ``read(n)`` returns at most ``n`` bytes (``b""`` at the end)."""
+
+    def __init__(self, f: Reader, codec: str) -> None:
+        self._f = f
+        self._decoder = codecs.getincrementaldecoder(codec)("surrogatepass")
+        self._bom = True
+        self._out = b""
+        self._end = False
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._bom:
+            self._bom = False
+            self._f.read(2)
+        while not self._end and (size < 0 or len(self._out) < size):
+            raw = self._f.read(1 << 20)
+            try:
+                text = self._decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError:  # (only at the end: an odd byte left)
+                text = "\ufffd"
+            self._end = not raw
+            self._out += text.encode("utf-8", "surrogatepass")
+        if size < 0 or size >= len(self._out):
+            data, self._out = self._out, b""
+        else:
+            data, self._out = self._out[:size], self._out[size:]
+        return data
+
+
+class Utf16Writer:
+    """The scrubbed copy of a UTF-16 file: the UTF-8 written to it (what :class:`Utf16Reader` read, markers in
+    place) written as the input's codec after its byte order mark."""
+
+    def __init__(self, out: Writer, codec: str) -> None:
+        self._out = out
+        self._codec = codec
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        out.write(next(bom for bom, c in UTF16_BOMS.items() if c == codec))
+
+    def write(self, data: bytes | memoryview, /) -> int:
+        self._out.write(self._decoder.decode(data).encode(self._codec, "surrogatepass"))
+        return len(data)
 
 
 class _SalvagingGzip:
@@ -174,7 +220,8 @@ class Scanner:
     # -- opening ---------------------------------------------------------------------------------------------
     def _items(self, path: str, f: IO[bytes], head: bytes) -> tuple[Iterator[Item], Callable[[], int]]:
         """The items of an opened file and a function telling how many input bytes were consumed."""
-        reader: Reader = _SalvagingGzip(f) if is_gzip(head) else f
+        codec = utf16(head)
+        reader: Reader = _SalvagingGzip(f) if is_gzip(head) else Utf16Reader(f, codec) if codec else f
         consumed: Callable[[], int] = (lambda: 0) if path == STDIN else f.tell
         return iter(StreamItems(reader, self.block, self.long_line)), consumed
 
@@ -623,6 +670,9 @@ def scrub_file(
             if dst.endswith(".gz"):
                 gz = gzip.GzipFile(filename=os.path.basename(dst)[:-3], mode="wb", fileobj=raw_out, mtime=0)
                 out = gz
+            codec = utf16(head)
+            if codec is not None:  # written back as it was read: UTF-16 with its byte order mark
+                out = Utf16Writer(out, codec)
             report.files = 1
             for line, raw, text, new in sc.lines(src, f, head):
                 report.bytes += len(raw)

@@ -1,5 +1,5 @@
 """Which files a scan reads: paths, directories (recursively, symlink loops ended, each file once), standard
-input; what a file is (gzip, binary); OS errors as clear messages."""
+input; what a file is (gzip, UTF-16 text, binary); OS errors as clear messages."""
 
 from __future__ import annotations
 
@@ -19,8 +19,21 @@ def is_gzip(head: bytes) -> bool:
     return head[:2] == b"\x1f\x8b"
 
 
+#: Byte order marks of UTF-16 text and the codec after them (Windows PowerShell 5's ``>`` and ``Out-File`` write
+#: UTF-16LE with one): such a file is text, read as UTF-8 (:class:`~jwtobs.redact.scan.scanner.Utf16Reader`)
+UTF16_BOMS: Final = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+def utf16(head: bytes) -> str | None:
+    """The codec of a file whose first bytes ``head`` are a UTF-16 byte order mark (not UTF-32's), else None."""
+    if head[:4] == b"\xff\xfe\0\0":  # UTF-32-LE's mark starts with UTF-16-LE's
+        return None
+    return UTF16_BOMS.get(head[:2])
+
+
 def is_binary(head: bytes) -> bool:
-    return b"\0" in head
+    """NUL bytes in the first bytes of a file that is no UTF-16 text with its byte order mark."""
+    return b"\0" in head and utf16(head) is None
 
 
 def iter_files(paths: Iterable[str], problems: list[ScanProblem]) -> Iterator[str]:
