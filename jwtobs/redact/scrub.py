@@ -905,7 +905,7 @@ class _Pass:
         if not value or _is_marker(value):
             return None
         label = group == "bare" and strength == p.WEAK and name.isupper()
-        if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start) and not _ID_RUN.fullmatch(s, start, end):
+        if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start) and not _ID_RUN.match(s, start, end):
             # a label in capitals before ": " and an unquoted value ("PASS: gdb.base/break.exp: ...", the status
             # of a test run; "AUTH: ..."): a heading, not a field; a weak name says too little to outweigh it -
             # unless the value is one run of an id's characters with letters and digits ("SESSION: 9f3k...")
@@ -1126,7 +1126,7 @@ _PAIR_AFTER_VALUE = _regex.compile(r"""\\?["'][ \t]*+,""")
 _FIELD_SEP_CHAR = _regex.compile(r"[:=]")
 #: the separator of a label ("PASS: ...", see :meth:`Scrubber._field`)
 _LABEL_SEP: Final = _regex.compile(r"[ \t]*+:[ \t]++")
-#: A value that is one run of a session id's or token's characters, 16 or more with a letter and a digit
+#: A value that starts with a run of a session id's or token's characters, 16 or more with a letter and a digit
 _ID_RUN: Final = _regex.compile(r"(?=[A-Za-z_\-]*+[0-9])(?=[0-9_\-]*+[A-Za-z])[A-Za-z0-9_\-]{16,}+")
 _NEXT_NAME_MAX = 64
 

@@ -747,6 +747,9 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (VENDOR["npm"][:24],),
             (("api_key", VENDOR["npm"][:24]),),
         ),
+        "s14_session_label_value_then_pipe": lambda t: Case(
+            f" SESSION: {LABEL_SESSION_ID}|next", (LABEL_SESSION_ID,), (("secret_field", None),)
+        ),
         "s14_session_label_in_capitals": lambda t: Case(
             f"SESSION: {LABEL_SESSION_ID} started", (LABEL_SESSION_ID,), (("secret_field", LABEL_SESSION_ID),)
         ),
