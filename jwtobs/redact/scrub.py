@@ -891,8 +891,9 @@ class _Pass:
             if start >= 0:
                 break
         end = m.end(group)
+        unclosed = _unclosed(s, group, end)
         if before == "/":  # a path's last segment ("stream/token: x"); its value may be the next name
-            return _next_name(s, m.start(), start, end)  # ('/api_key: "api_key": "x"')
+            return _next_name(s, m.start(), start, end, unclosed)  # ('/api_key: "api_key": "x"')
         if before == ":" and _in_resource_name(low, m.start() - head):
             return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
@@ -900,7 +901,7 @@ class _Pass:
         if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
             # (Authorization and Cookie headers have their own detectors); a value that is the next name
             # ('tokenx: "TOKEN": "s3cr3t"', "x_token=token=s3cr3t") is read again as one
-            return _next_name(s, m.start(), start, end)
+            return _next_name(s, m.start(), start, end, unclosed)
         value = s[start:end]
         if not value or _is_marker(value):
             return None
@@ -909,7 +910,7 @@ class _Pass:
             # a label in capitals before ": " and an unquoted value ("PASS: gdb.base/break.exp: ...", the status
             # of a test run; "AUTH: ..."): a heading, not a field; a weak name says too little to outweigh it -
             # unless the value is one run of an id's characters with letters and digits ("SESSION: 9f3k...")
-            return _next_name(s, m.start(), start, end)
+            return _next_name(s, m.start(), start, end, unclosed)
         if group == "bare" and (value.lower() in p.EMPTY_VALUES or (value == "$" and s[end : end + 1] == "{")):
             return None  # a literal, or a template variable ("api_key=${API_KEY}")
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
@@ -922,7 +923,7 @@ class _Pass:
             if phrase is not None and phrase.end() > end:
                 judged = phrase.group(0)
         if not p.is_credential_value(judged, strength):
-            return _next_name(s, m.start(), start, end)
+            return _next_name(s, m.start(), start, end, unclosed)
         kind = p.header_kind(name) or _secret_kind(name)
         marker = self.credential(value, kind)
         if group == "bare":  # a JSON/Python value that was no string ({"password": 12345678}): quote the marker
@@ -1084,15 +1085,24 @@ def _before(m: re.Match[str], group: str) -> str:
     return m.string[m.start() : m.start(group)]
 
 
-def _next_name(s: str, match_start: int, start: int, end: int) -> tuple[str, int] | None:
+def _unclosed(s: str, group: str | None, end: int) -> bool:
+    """A field's quoted value (group ``dq``/``sq``) whose quote never closes: it ran to the end of the line (or
+    text) at ``end`` (:func:`_next_name` reads it again however long)."""
+    return group in ("dq", "sq") and s[end : end + 1] != ('"' if group == "dq" else "'")
+
+
+def _next_name(s: str, match_start: int, start: int, end: int, unclosed: bool = False) -> tuple[str, int] | None:
     """A declined field whose value ``s[start:end]`` may be the next field's name: followed by a separator or
     ending in one, or short and holding one. The text up to the value is kept and the search resumes at the
     value (each such value is read again once more; a long one is not, so a chain "a=b=c=..." stays linear). A
     short quoted value followed by a comma is read again too: it may be the name of a pair ("my_key: ('api_key',
-    'x')")."""
+    'x')"). ``unclosed``: the value is a quote that never closes on its line (``authorization: b' "token": "x"
+    ...``), read again whatever its length: no quote of its kind follows, so such values nest at most once per
+    kind of quote and the reading stays linear."""
     short = end - start <= _NEXT_NAME_MAX
     if (
-        _SEP_AFTER_VALUE.match(s, end)
+        (unclosed and _FIELD_SEP_CHAR.search(s, start, end))
+        or _SEP_AFTER_VALUE.match(s, end)
         or (short and _FIELD_SEP_CHAR.search(s, start, end))
         or (short and _PAIR_AFTER_VALUE.match(s, end))
     ):

@@ -70,6 +70,9 @@ INPUTS = {
     "query_names": lambda: _repeat("&code%3D"),
     "token_eq": lambda: _repeat("token="),
     "password_eq_quote": lambda: _repeat('password="'),
+    # unclosed quotes after declined names, read again whatever their length (session 14)
+    "unclosed_quote_names": lambda: _repeat("tokenauthorization: b' \"token\": "),
+    "unclosed_quotes_alternating": lambda: _repeat("token: 'x: \""),
     "stems": lambda: _repeat("tokenpasswordsecret_"),
     "equals": lambda: _repeat("="),
     "cookie": lambda: _repeat("Cookie: "),

@@ -750,6 +750,10 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s14_session_label_value_then_pipe": lambda t: Case(
             f" SESSION: {LABEL_SESSION_ID}|next", (LABEL_SESSION_ID,), (("secret_field", None),)
         ),
+        # an unclosed quote after a declined name ran to the end of the line: a long one was not read again
+        "s14_unclosed_quote_then_field": lambda t: Case(
+            f"tokenauthorization: b' \"token\": \"{CLI_PW}\" " + "x" * 80, (CLI_PW,), (("secret_field", CLI_PW),)
+        ),
         "s14_session_label_in_capitals": lambda t: Case(
             f"SESSION: {LABEL_SESSION_ID} started", (LABEL_SESSION_ID,), (("secret_field", LABEL_SESSION_ID),)
         ),

@@ -30,7 +30,7 @@ from typing import Final
 
 from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
-from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker, _next_name
+from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker, _next_name, _unclosed
 
 #: After a value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
 #: then reads whether the value's last word names a secret and takes the next value too).
@@ -111,7 +111,7 @@ def _field_matches(pattern: re.Pattern[str], text: str, low: str) -> Iterator[re
     while m is not None:
         yield m
         v_start, v_end = m.span(m.lastgroup or 0)
-        again = _next_name(text, m.start(), v_start, v_end) is not None
+        again = _next_name(text, m.start(), v_start, v_end, _unclosed(text, m.lastgroup, v_end)) is not None
         m = pattern.search(low, v_start if again else m.end())
 
 
