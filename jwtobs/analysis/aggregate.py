@@ -235,7 +235,7 @@ def _cont(
             "rej": late_rej[idx],
             "i": idx,
         }
-    ).sort_values(["fp", "t"], kind="stable")
+    ).sort_values(["fp", "t", "ok"], ascending=[True, True, False], kind="stable")  # (DuckDB: ORDER BY t, ok DESC)
     gap = sub["t"].diff().to_numpy(dtype=np.float64, copy=True)
     new_fp = sub["fp"].ne(sub["fp"].shift()).to_numpy()
     gap[new_fp] = np.inf
@@ -250,6 +250,8 @@ def _cont(
     seen_ok = sub["ok"].astype("int64").groupby(chain).cumsum().to_numpy() > 0
     rej = sub["rej"].to_numpy()
     before = sub["rej"].astype("int64").groupby(chain).cumsum().to_numpy() - rej.astype("int64")
+    # (at one instant its acceptances come first, in both engines: which use of an instant carries the gap since
+    # the previous instant, and whether an acceptance precedes a rejection there, no longer follow file order)
     # uses of one token at one instant count as one (as the DuckDB engine groups them): what one of them is, all
     # its rejections at that instant are (two identical events - a file read twice - gave the engines different
     # incidents)

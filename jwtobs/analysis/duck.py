@@ -227,7 +227,7 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
         con.execute(
             f"""INSERT INTO {tmp}_c
     WITH u AS (
-        SELECT t, token_fp, ok, late_rej, t - lag(t) OVER (PARTITION BY token_fp ORDER BY t) AS gap
+        SELECT t, token_fp, ok, late_rej, t - lag(t) OVER (PARTITION BY token_fp ORDER BY t, ok DESC) AS gap
         FROM {tmp}_u WHERE h % {passes} = {k}
     ),
     p AS (
@@ -239,13 +239,13 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     ch AS (
         SELECT u.*, p.med, sum(CASE WHEN gap IS NULL OR gap > least(greatest(coalesce(p.pace, {CONT_GAP[0]!r}),
                 {CONT_GAP[0]!r}), {CONT_GAP[1]!r}) THEN 1 ELSE 0 END)
-            OVER (PARTITION BY u.token_fp ORDER BY t ROWS UNBOUNDED PRECEDING) AS chain
+            OVER (PARTITION BY u.token_fp ORDER BY t, ok DESC ROWS UNBOUNDED PRECEDING) AS chain
         FROM u JOIN p USING (token_fp)
     ),
     co AS (
         SELECT *, sum(CAST(ok AS INTEGER))
-            OVER (PARTITION BY token_fp, chain ORDER BY t ROWS UNBOUNDED PRECEDING) > 0 AS seen,
-            coalesce(sum(CAST(late_rej AS INTEGER)) OVER (PARTITION BY token_fp, chain ORDER BY t
+            OVER (PARTITION BY token_fp, chain ORDER BY t, ok DESC ROWS UNBOUNDED PRECEDING) > 0 AS seen,
+            coalesce(sum(CAST(late_rej AS INTEGER)) OVER (PARTITION BY token_fp, chain ORDER BY t, ok DESC
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS kept
         FROM ch
     )

@@ -111,6 +111,23 @@ def _credential_like(word: str) -> bool:
     return len(word) >= 24 or mixed or any(c.isdigit() or c == "_" for c in word)
 
 
+#: An auth-scheme name (RFC 9110 token characters, a letter first, at most 32)
+_SCHEME_NAME = _regex.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~\-]{0,31}+")
+#: Schemes whose names hold digits ("AWS4-HMAC-SHA256", "SCRAM-SHA-256")
+_DIGIT_SCHEMES = ("aws4-hmac-", "scram-sha-")
+
+
+def _is_scheme(word: str) -> bool:
+    """Whether the first word of an Authorization header value is a scheme name (kept) rather than credentials:
+    a known scheme, or a token-character word that is not :func:`_credential_like`."""
+    low = word.lower()
+    return (
+        low in _SCHEME_KIND
+        or low.startswith(_DIGIT_SCHEMES)
+        or (_SCHEME_NAME.fullmatch(word) is not None and not _credential_like(word))
+    )
+
+
 def _is_word(value: str) -> bool:
     """A plain word ("token", "Basic", "authentication"): prose, not a credential."""
     return _WORDISH.fullmatch(value) is not None
@@ -321,9 +338,11 @@ class _Pass:
         return self.mark(default_kind, stripped)
 
     def auth_value(self, value: str) -> str:
-        """An Authorization header value: keep the scheme, redact the credentials."""
+        """An Authorization header value: keep the scheme, redact the credentials. A first word that is no
+        scheme name (a token followed by ": x", a long or digit-holding opaque value) is credentials too: the
+        whole value is redacted."""
         scheme, sep, cred = value.strip().partition(" ")
-        if not sep or not cred.strip() or p.is_jose(scheme):
+        if not sep or not cred.strip() or p.is_jose(scheme) or not _is_scheme(scheme):
             return self.credential(value, p.AUTHORIZATION)
         kind = _SCHEME_KIND.get(scheme.lower(), p.AUTHORIZATION)
         return f"{scheme} {self.credential(cred, kind)}"

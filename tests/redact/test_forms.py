@@ -754,6 +754,10 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s14_unclosed_quote_then_field": lambda t: Case(
             f"tokenauthorization: b' \"token\": \"{CLI_PW}\" " + "x" * 80, (CLI_PW,), (("secret_field", CLI_PW),)
         ),
+        # an Authorization value whose first word is no scheme name kept that word as the "scheme"
+        "s14_authorization_value_token_then_colon": lambda t: Case(
+            {"Authorization": f"{t.rs256}: {CLI_PW}", "other": []}, (t.rs256, CLI_PW), (("authorization", None),)
+        ),
         "s14_session_label_in_capitals": lambda t: Case(
             f"SESSION: {LABEL_SESSION_ID} started", (LABEL_SESSION_ID,), (("secret_field", LABEL_SESSION_ID),)
         ),
