@@ -278,6 +278,10 @@ def _body_lines(pem: str) -> list[str]:
     return pem.strip().splitlines()[1:-1]
 
 
+_EC_ARMOUR = PEMS["sec1_ec"].strip().splitlines()[0]
+_EC_BODY = _body_lines(PEMS["sec1_ec"])[0]
+
+
 def _pem_marker(pem: str) -> str:
     """The marker of ``pem`` written plainly (its fingerprint is the body's)."""
     found = MARKER.findall(str(scrub(pem)))
@@ -420,8 +424,9 @@ HOSTILE = {
     "pgpass_lines": lambda: _hostile("h:1:a:b:cccccccc "),
     "pgpass_hints": lambda: _hostile("h.x:5432:db:u:"),
     "netrc_default": lambda: _hostile("default login u password "),
-    "pem_prefixed_begins": lambda: _hostile("    | -----BEGIN EC PRIVATE KEY-----\n    | MIIE\n"),
-    "pem_prefixed_body": lambda: "    | -----BEGIN EC PRIVATE KEY-----\n" + _hostile("    | MHcCAQEEIE5B3PiT\n"),
+    # (the armour and the body's first characters of the key generated for this run: no key text in the sources)
+    "pem_prefixed_begins": lambda: _hostile(f"    | {_EC_ARMOUR}\n    | {_EC_BODY[:4]}\n"),
+    "pem_prefixed_body": lambda: f"    | {_EC_ARMOUR}\n" + _hostile(f"    | {_EC_BODY[:16]}\n"),
     "account_key_escapes": lambda: "AccountKey=" + _hostile("\\u002B"),
     "aws_secret_percent_escapes": lambda: f"{AWS_ID} " + _hostile("Ab1%2B"),
 }
