@@ -1271,6 +1271,30 @@ VENDOR_CUT_AT: Final = {
     for head in dict.fromkeys(VENDOR_CUT_HEADS)
 }
 
+#: A URL's userinfo cut short before its "@" by a length limit (the same cut as :data:`VENDOR_CUT_AT`'s:
+#: "https://user:s3cr3tp" at the end of the text, line or quoted value, or before a truncation mark): the password
+#: read so far (at most 256 characters). A port (ASCII digits, at most 5) and a placeholder are kept by the caller;
+#: no IPv6 literal ("http://[::1]:8080": "[" is no user character here).
+URL_USERINFO_CUT: Final = _regex.compile(
+    r"(?P<lead>://)(?P<user>[^\s/:@\"'<>\[\]]*+):(?P<password>[^\s/@\"'<>]{1,256}?)" + _CUT_MARK
+)
+
+
+def url_userinfo_hint(text: str) -> bool:
+    """Text holding "://" may hold a URL's password: it holds "@" too, or a userinfo cut short that is no port
+    (:data:`URL_USERINFO_CUT`)."""
+    if "@" in text:
+        return True
+    return any(not url_port_like(m.group("password")) for m in URL_USERINFO_CUT.finditer(text))
+
+
+def url_port_like(value: str) -> bool:
+    """A URL's ``host:port`` read as ``user:password`` (:data:`URL_USERINFO_CUT`): ASCII digits, at most 5, or
+    the word of a template ("http://host:port"), before any closing punctuation ("on http://0.0.0.0:8000.")."""
+    value = value.rstrip(".,;:!?)]}")
+    return (value.isascii() and value.isdigit() and len(value) <= 5) or value.lower() == "port"
+
+
 # -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------
 # Runs on the original text (the name's camelCase words count); each attempt reads up to the next "<".
 XML_ELEMENT: Final = _regex.compile(
@@ -1648,7 +1672,7 @@ def may_hold_secret_re(text: str) -> bool:
         return True
     if ":" in text and pgpass_hint(text):
         return True
-    if "://" in text and "@" in text:
+    if "://" in text and url_userinfo_hint(text):
         return True
     # a URL written with value escapes ("https:\\/\\/u:pw@h", "https%3A%2F%2Fu%3Apw%40h")
     return ("@" in text or "%40" in text) and escaped_url_lead(text)
@@ -1667,7 +1691,7 @@ def hs_gate_expressions() -> list[tuple[str, bool]]:
     """``(expression, caseless)`` of :class:`HyperscanGate`: every gate word and vendor prefix (caseless: on
     ASCII text that is the lower-cased search of :func:`may_hold_secret_re`, looser for :data:`LONG_KEY_PREFIXES`),
     :data:`HS_JOSE`, :data:`B64_JOSE_HINT`, :data:`PGPASS_HINT_HS`, then :data:`ESCAPED_URL_LEAD` and "://" (last: a hit
-    only together with "@", or "%40" for the escaped one)."""
+    only together with "@" or a userinfo cut short, :func:`url_userinfo_hint`, or "%40" for the escaped one)."""
     words = sorted(_shortest((*_GATE_ALL, *(v.lower() for v in LONG_KEY_PREFIXES))))
     return [
         *((_hs_literal(w), True) for w in words),
@@ -1699,7 +1723,7 @@ class HyperscanGate:
         )
         self._hs = hyperscan
         self._db = db
-        self._url = len(exprs) - 1  # the id of "://" (a hit only together with "@")
+        self._url = len(exprs) - 1  # the id of "://" (a hit only with "@" or a userinfo cut short)
         self._escaped_url = len(exprs) - 2  # an escaped "://" (with "@" or "%40")
         self._scratch = hyperscan.Scratch(db)
         self._local = threading.local()
@@ -1722,7 +1746,7 @@ class HyperscanGate:
         url, escaped = self._url, self._escaped_url
         for hit in hits:
             if hit == url:
-                if "@" in text:
+                if url_userinfo_hint(text):
                     return True
             elif hit == escaped:
                 if "@" in text or "%40" in text:

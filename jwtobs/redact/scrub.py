@@ -81,12 +81,16 @@ def _prefixed_spans(
 
 
 def _in_marker(text: str, start: int) -> bool:
-    """Position ``start`` lies inside a complete marker ("[REDACTED:url_password:t-0123456789ab]")."""
-    i = text.rfind(p.MARKER_PREFIX, max(0, start - 48), start)
+    """Position ``start`` lies inside a complete marker ("[REDACTED:url_password:t-0123456789ab]"), also within
+    its "[REDACTED:" (a match starting after its "[": a user name of Go's DSN, which holds no "[")."""
+    i = text.rfind(p.MARKER_PREFIX, max(0, start - 48), start + _PREFIX_TAIL)
     if i < 0:
         return False
     m = p.MARKER.match(text, i)
     return m is not None and m.end() > start
+
+
+_PREFIX_TAIL: Final = len(p.MARKER_PREFIX) - 1
 
 
 def _is_marker(value: str) -> bool:
@@ -543,7 +547,12 @@ class _Pass:
                 netrc = netrc or word == "pass"
         if has("input_value=") or has("'loc'") or has('"loc"'):
             s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
-        return self._commands_and_keys(s, low, netrc)
+        s = self._commands_and_keys(s, low, netrc)
+        if "://" in s:  # a URL cut before its "@" ("https://user:s3cr3tp..."), last: its password, read up to a
+            # quote or a line's end, may run over another form's name ("://:,Authorization': 'Token x"), whose
+            # credential is a marker by then
+            s = p.URL_USERINFO_CUT.sub(self._userinfo_cut, s)
+        return s
 
     def _credential_file(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The password of a line of a credential file (:data:`patterns.NETRC`, :data:`patterns.PGPASS`)."""
@@ -775,6 +784,12 @@ class _Pass:
         pw = m.group("password")
         return _before(m, "password") + self.mark(p.URL_PASSWORD, unquote(pw)) + m.string[m.end("password") : m.end()]
 
+    def _userinfo_cut(self, m: re.Match[str]) -> str:
+        pw = m.group("password")
+        if _userinfo_kept(m) or p.url_port_like(pw) or p.is_placeholder(pw):
+            return m.group(0)
+        return _before(m, "password") + self.mark(p.URL_PASSWORD, unquote(pw))
+
     def _escaped_userinfo(self, s: str) -> str:
         """The password of a URL written with value escapes (:func:`patterns.unescaped`: PHP's JSON, a URL
         percent-encoded as a query parameter's value), read in the unescaped text and redacted where it stands."""
@@ -848,6 +863,9 @@ class _Pass:
                 # reads ("Set-Cookie: sid=x; Path=/?Cookie: sid=y", "...; Path=/&access_token=y")
                 return s[m.start() : start] + self.cookie_value(s[start:semi], set_cookie=False, in_text=True), semi
         value = m.group("value")
+        struct = _cookie_struct_start(s, start, m.end("value"))
+        if struct >= 0:  # the header's value is a structure of pairs ('Cookie: {"sid": "x"}', "Cookie: [('a', 'b')]")
+            return self._cookie_pairs(s, m.start(), struct)
         if _COOKIE_NAME_LIKE.fullmatch(value) and _SEP_AFTER_VALUE.match(s, m.end("value")):
             # a name, not a cookie string ('Cookie: "password": "x"', "Cookie: Cookie: a=b"): the field detectors
             # (and this one, from the name on) read it
@@ -864,6 +882,38 @@ class _Pass:
         end = _extend(s, start, m.end("value"), to_marker=False)
         value = s[start:end]
         return s[m.start() : start] + self.cookie_value(value, set_cookie=set_cookie, in_text=True), end
+
+    def _cookie_pairs(self, s: str, match_start: int, at: int) -> tuple[str, int]:
+        """A Cookie header whose value is a structure of quoted pairs from ``s[at]`` (a dict, a list of tuples):
+        every pair's value is a cookie value. What cannot be read as pairs (an unclosed quote, a value that is no
+        string) is redacted to the end of its line: no part of a cookie is left to guess."""
+        out, pos = [s[match_start:at]], at
+        end = len(s)
+        for _ in range(_COOKIE_STRUCT_MAX_PAIRS):
+            pair = _COOKIE_STRUCT_PAIR.match(s, pos)
+            if pair is None:
+                break
+            group = "dq" if pair.start("dq") >= 0 else "sq"
+            vs, ve = pair.span(group)
+            value = s[vs:ve]
+            out.append(s[pos:vs])
+            out.append(value if not value.strip() or _is_marker(value) else self.credential(value, p.COOKIE))
+            out.append(s[ve : pair.end()])
+            pos = pair.end()
+            gap = _COOKIE_STRUCT_GAP.match(s, pos)
+            if gap is None or gap.end() == pos or gap.group(1) is None:
+                break  # the structure ends (no "," before a next quote)
+            out.append(s[pos : gap.end()])
+            pos = gap.end()
+        else:
+            pair = None
+        if pos == at or (pair is None and _COOKIE_STRUCT_PAIR_START.match(s, pos)):
+            # nothing read, or a pair that did not close: the rest of the line
+            line_end = s.find("\n", pos)
+            stop = end if line_end < 0 else line_end
+            if stop > pos and not _is_marker(s[pos:stop]):
+                return "".join(out) + self.credential(s[pos:stop], p.COOKIE), stop
+        return "".join(out), pos
 
     def _cookie_repr(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """A cookie object's repr (:data:`patterns.COOKIE_REPR`): the value of a cookiejar ``Cookie``, every
@@ -910,9 +960,9 @@ class _Pass:
             if start >= 0:
                 break
         end = m.end(group)
-        unclosed = _unclosed(s, group, end)
+        quoted = _quoted(group)
         if before == "/":  # a path's last segment ("stream/token: x"); its value may be the next name
-            return _next_name(s, m.start(), start, end, unclosed)  # ('/api_key: "api_key": "x"')
+            return _next_name(s, m.start(), start, end, quoted)  # ('/api_key: "api_key": "x"')
         if before == ":" and _in_resource_name(low, m.start() - head):
             return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
@@ -920,7 +970,7 @@ class _Pass:
         if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
             # (Authorization and Cookie headers have their own detectors); a value that is the next name
             # ('tokenx: "TOKEN": "s3cr3t"', "x_token=token=s3cr3t") is read again as one
-            return _next_name(s, m.start(), start, end, unclosed)
+            return _next_name(s, m.start(), start, end, quoted)
         value = s[start:end]
         if not value or _is_marker(value):
             return None
@@ -929,7 +979,7 @@ class _Pass:
             # a label in capitals before ": " and an unquoted value ("PASS: gdb.base/break.exp: ...", the status
             # of a test run; "AUTH: ..."): a heading, not a field; a weak name says too little to outweigh it -
             # unless the value is one run of an id's characters with letters and digits ("SESSION: 9f3k...")
-            return _next_name(s, m.start(), start, end, unclosed)
+            return _next_name(s, m.start(), start, end, quoted)
         if group == "bare" and (value.lower() in p.EMPTY_VALUES or (value == "$" and s[end : end + 1] == "{")):
             return None  # a literal, or a template variable ("api_key=${API_KEY}")
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
@@ -942,7 +992,7 @@ class _Pass:
             if phrase is not None and phrase.end() > end:
                 judged = phrase.group(0)
         if not p.is_credential_value(judged, strength):
-            return _next_name(s, m.start(), start, end, unclosed)
+            return _next_name(s, m.start(), start, end, quoted)
         kind = p.header_kind(name) or _secret_kind(name)
         marker = self.credential(value, kind)
         if group == "bare":  # a JSON/Python value that was no string ({"password": 12345678}): quote the marker
@@ -1104,23 +1154,25 @@ def _before(m: re.Match[str], group: str) -> str:
     return m.string[m.start() : m.start(group)]
 
 
-def _unclosed(s: str, group: str | None, end: int) -> bool:
-    """A field's quoted value (group ``dq``/``sq``) whose quote never closes: it ran to the end of the line (or
-    text) at ``end`` (:func:`_next_name` reads it again however long)."""
-    return group in ("dq", "sq") and s[end : end + 1] != ('"' if group == "dq" else "'")
+def _quoted(group: str | None) -> bool:
+    """A field's value is quoted (group ``dq``/``sq``, its quote closed or not): :func:`_next_name` reads it again
+    however long."""
+    return group == "dq" or group == "sq"
 
 
-def _next_name(s: str, match_start: int, start: int, end: int, unclosed: bool = False) -> tuple[str, int] | None:
+def _next_name(s: str, match_start: int, start: int, end: int, quoted: bool = False) -> tuple[str, int] | None:
     """A declined field whose value ``s[start:end]`` may be the next field's name: followed by a separator or
     ending in one, or short and holding one. The text up to the value is kept and the search resumes at the
     value (each such value is read again once more; a long one is not, so a chain "a=b=c=..." stays linear). A
     short quoted value followed by a comma is read again too: it may be the name of a pair ("my_key: ('api_key',
-    'x')"). ``unclosed``: the value is a quote that never closes on its line (``authorization: b' "token": "x"
-    ...``), read again whatever its length: no quote of its kind follows, so such values nest at most once per
-    kind of quote and the reading stays linear."""
+    'x')"). ``quoted``: the value is quoted (``authorization: b' "token": "x" ...``, its quote closed or running
+    to the end of the line; or ``session: b' "session": "x" Bearer [REDACTED:...]'``, long from an earlier
+    pass's marker), read again whatever its length when it holds a separator: a quoted value holds no quote of
+    its kind, so such values nest at most once per kind of quote (then bare values, read again only when short)
+    and the reading stays linear."""
     short = end - start <= _NEXT_NAME_MAX
     if (
-        (unclosed and _FIELD_SEP_CHAR.search(s, start, end))
+        (quoted and _FIELD_SEP_CHAR.search(s, start, end))
         or _SEP_AFTER_VALUE.match(s, end)
         or (short and _FIELD_SEP_CHAR.search(s, start, end))
         or (short and _PAIR_AFTER_VALUE.match(s, end))
@@ -1151,6 +1203,38 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _COOKIE_NAME_LIKE = _regex.compile(r"[a-z_][a-z0-9_.\-]{0,63}+")
 #: A name and ":" that end a cookie header's value (group 1: the name), not inside a longer name
 _TRAILING_NAME = _regex.compile(r"(?<![a-z0-9_.\-])([a-z_][a-z0-9_.\-]{0,63}+):\Z")
+#: A pair of a Cookie header's value written as a structure: a quoted name, ":" or ",", a quoted value
+_COOKIE_STRUCT_PAIR = _regex.compile(
+    r"""(["'])[^"'\\\n]{1,256}+\1[ \t]*+[:,][ \t]*+(?:"(?P<dq>[^"\\\n]{0,4096}+)"|'(?P<sq>[^'\\\n]{0,4096}+)')"""
+)
+#: where a pair may start (a quote, after brackets and blanks): a pair that starts there and does not match is cut
+_COOKIE_STRUCT_PAIR_START = _regex.compile(r"""[ \t]*+["']""")
+#: between two pairs: closing brackets, "," (group 1), opening brackets, up to the next name's quote
+_COOKIE_STRUCT_GAP = _regex.compile(r"""[ \t]*+[)\]]?[ \t]*+(,)?[ \t]*+[(\[]?[ \t]*+(?=["'])""")
+_COOKIE_STRUCT_MAX_PAIRS = 256
+#: the start of a structure: an opening bracket and a quote
+_COOKIE_STRUCT_OPEN = _regex.compile(r"""[{(\[][ \t]*+[(\[]?[ \t]*+["']""")
+
+
+def _cookie_struct_start(s: str, start: int, end: int) -> int:
+    """Where a Cookie header's value ``s[start:end]`` (as :data:`patterns.COOKIE_HEADER` reads it) starts a
+    structure of pairs, or -1: the value opens one ('{"sid": ...', "[('sid', ..."), or it is a quoted name
+    followed by its quote and ":" or "," after an opening bracket the separator took ("('password', 'x')")."""
+    m = _COOKIE_STRUCT_OPEN.match(s, start)
+    if m is not None:
+        return m.end() - 1
+    q = s[start - 1 : start]
+    if (
+        q in ("'", '"')
+        and s[start - 2 : start - 1] in ("(", "[", "{")
+        and s.startswith(q, end)
+        and _COOKIE_NAME_LIKE.fullmatch(s, start, end)
+        and _COOKIE_STRUCT_PAIR.match(s, start - 1)
+    ):
+        return start - 1
+    return -1
+
+
 _PAIR_AFTER_VALUE = _regex.compile(r"""\\?["'][ \t]*+,""")
 _FIELD_SEP_CHAR = _regex.compile(r"[:=]")
 #: the separator of a label ("PASS: ...", see :meth:`Scrubber._field`)

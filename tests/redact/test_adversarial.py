@@ -73,6 +73,17 @@ INPUTS = {
     # unclosed quotes after declined names, read again whatever their length (session 14)
     "unclosed_quote_names": lambda: _repeat("tokenauthorization: b' \"token\": "),
     "unclosed_quotes_alternating": lambda: _repeat("token: 'x: \""),
+    # closed quotes after declined names, read again whatever their length (session 15), nested both ways
+    "closed_quote_names": lambda: _repeat("tokenx: ' \"a\": \"b\" '"),
+    "closed_quotes_nested": lambda: _repeat("tokenx: 'b: \"c: ' \" "),
+    # userinfo cut short (session 15): at a quote, before "...", and ":" runs
+    "userinfo_cut": lambda: _repeat("://u:p'"),
+    "userinfo_cut_ellipsis": lambda: _repeat("://:x..."),
+    "userinfo_colons": lambda: "://" + _repeat(":"),
+    # Cookie headers whose value is a structure of pairs (session 15)
+    "cookie_dict_pairs": lambda: "Cookie: {" + _repeat('"a": "b", '),
+    "cookie_tuple_pairs": lambda: "Cookie: [" + _repeat("('a', 'b'), "),
+    "cookie_structs": lambda: _repeat("Cookie: {'a"),
     "stems": lambda: _repeat("tokenpasswordsecret_"),
     "equals": lambda: _repeat("="),
     "cookie": lambda: _repeat("Cookie: "),

@@ -146,6 +146,10 @@ def test_names_are_read_as_a_whole(name: str, strength: int) -> None:
         "ssh -p 2222 deploy@host; mkdir -p /srv/app; docker run -p 8080:80 nginx",
         "rsync --password-file=/etc/rsyncd.secret --session-timeout 30 -av src/ dst/",
         "<session-timeout>1800</session-timeout><token-lifetime>3600</token-lifetime>",
+        # a host and port at the end of a line, a sentence, a quoted value or before "...": no userinfo cut short
+        "Listening on http://0.0.0.0:8000.",
+        "(see http://localhost:3000) and 'https://api.internal:8443' then redis://cache:6379...",
+        "proxy http://[::1]:8080 upstream=http://host:port url=http://h:${PORT}",
     ],
 )
 def test_issue_false_positives_are_kept(line: str) -> None:

@@ -1159,3 +1159,19 @@ def test_utf16_odd_last_byte_and_utf32_stays_binary(tmp_path: Path, tokens: dict
     report = scan.ScanReport()
     assert list(scan.Scanner("python").scan_file(str(utf32), report)) == []
     assert report.skipped == [(str(utf32), "binary file (use --binary to scan it)")]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_lone_cr_line_ends_count_as_grep_counts_them(tmp_path: Path, tokens: dict[str, str], engine: str) -> None:
+    """Lines end at "\\n" (``grep -n``, ``wc -l``): a file whose lines end with a lone "\\r" is one line, and
+    every credential on it is still found and redacted; CRLF lines are numbered as LF lines."""
+    lines = ["boot", f"Authorization: Bearer {tokens['rs256']}", "idle", f"password={PASSWORD}", "end"]
+    cr, crlf = tmp_path / "cr.log", tmp_path / "crlf.log"
+    cr.write_bytes("\r".join(lines).encode())
+    crlf.write_bytes("\r\n".join(lines).encode())
+    assert [f[0] for f in _findings(cr, engine)] == [1, 1]
+    assert [f[0] for f in _findings(crlf, engine)] == [2, 4]
+    out = tmp_path / "cr.out"
+    assert main(["scrub", str(cr), str(out)]) == 0
+    copy = out.read_bytes().decode()
+    assert tokens["rs256"] not in copy and PASSWORD not in copy and copy.count("\r") == 4

@@ -752,7 +752,8 @@ def test_marker_left_by_scrubbing_settles_a_hit() -> None:
 #: texts whose first pass leaves what a second pass changes (a Cookie value read differently next to its own
 #: markers, a phrase read across a vendor key's marker)
 NEEDS_SECOND = [
-    "Cookie: Cookie: =s8Kq2LmZ0xT4vB7nR1cW",
+    # ("Cookie: Cookie: =s8Kq2LmZ0xT4vB7nR1cW" needed one until session 15: a match starting inside a marker's
+    # "[REDACTED:" was not seen as inside it)
     "Set-Cookie: --token ,code=",
     "Cookie: :\\=.password",
     "x access_token= using key ghp_QSr6rz24LpOqJ3OpuLIEi2NvSBbI1rmAR1JF for upload",

@@ -30,7 +30,7 @@ from typing import Final
 
 from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
-from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker, _next_name, _unclosed
+from jwtobs.redact.scrub import _credential_like, _in_marker, _is_marker, _next_name, _quoted
 
 #: After a value's end: a separator, or the comma of a ("name", value) pair, may follow (the scrubber
 #: then reads whether the value's last word names a secret and takes the next value too).
@@ -111,7 +111,7 @@ def _field_matches(pattern: re.Pattern[str], text: str, low: str) -> Iterator[re
     while m is not None:
         yield m
         v_start, v_end = m.span(m.lastgroup or 0)
-        again = _next_name(text, m.start(), v_start, v_end, _unclosed(text, m.lastgroup, v_end)) is not None
+        again = _next_name(text, m.start(), v_start, v_end, _quoted(m.lastgroup)) is not None
         m = pattern.search(low, v_start if again else m.end())
 
 
@@ -395,13 +395,25 @@ def cookie_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
 
 def userinfo_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     """A URL userinfo trigger hit (its "@" at ``buf[last]``) whose password is a marker: the match ending here
-    starts at the nearest "://" before it (user and password hold no "/"), the user runs to the first ":"."""
+    starts at the nearest "://" before it (user and password hold no "/"), the user runs to the first ":". A hit
+    of a userinfo cut short (``_T_USERINFO_CUT``) ends on its password's first character other than a digit: it
+    is settled when the password is a marker up to "@" or to the end of the URL (what the scrubber keeps)."""
     start = buf.rfind(b"://", lo, last)
     if start < 0:
         return False
     user = _URL_USER.match(buf, start + 3, last)
     colon = user.end() if user is not None else -1
-    return 0 <= colon < last and buf[colon] == 58 and _MARKER_BYTES.fullmatch(buf, colon + 1, last) is not None
+    if not (0 <= colon < last and buf[colon] == 58):
+        return False
+    if buf[last] != 64:  # (no "@": a cut hit)
+        marker = _MARKER_BYTES.match(buf, colon + 1, hi)
+        return marker is not None and (marker.end() == hi or buf[marker.end()] in _URL_PASSWORD_END)
+    return _MARKER_BYTES.fullmatch(buf, colon + 1, last) is not None
+
+
+#: what ends a URL's password (``patterns.URL_USERINFO``'s class): a marker followed by one of these is the whole
+#: password
+_URL_PASSWORD_END: Final = frozenset(b"@ \t\r\n\f\v/\"'<>")
 
 
 def cli_flag_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:

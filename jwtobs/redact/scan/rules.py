@@ -42,7 +42,12 @@ _T_USERINFO: Final = r"""(?:://|netloc=["'])[^\s/:@"'<>]*:[^\s/@"'<>]*@"""  # (n
 _T_USERINFO_JSON: Final = r"""(?::\\/\\/|:\\u002[Ff]\\u002[Ff])[^\s/"'<>]*@"""
 _T_USERINFO_PERCENT: Final = r"""%3[Aa]%2[Ff]%2[Ff][^\s/"'<>&]*(?:@|%40)"""
 _T_GO_DSN: Final = r"""[^\s/:@"'<>()\[\]]*:[^\s/@"'<>]*@(?:tcp6?|udp|unix)\("""
-_T_USERINFO_ALL: Final = "(?:" + "|".join((_T_USERINFO, _T_USERINFO_JSON, _T_USERINFO_PERCENT, _T_GO_DSN)) + ")"
+# A userinfo cut short before its "@" (patterns.URL_USERINFO_CUT): a password with a character no port has, or 6+
+# digits; wherever the line goes on (the detector wants a cut mark after it).
+_T_USERINFO_CUT: Final = r"""://[^\s/:@"'<>\[\]]*:(?:[0-9]*[^\s/@"'<>0-9]|[0-9]{6})"""
+_T_USERINFO_ALL: Final = (
+    "(?:" + "|".join((_T_USERINFO, _T_USERINFO_JSON, _T_USERINFO_PERCENT, _T_GO_DSN, _T_USERINFO_CUT)) + ")"
+)
 # A line of a credential file: netrc's "machine h [login u] password X" (patterns.NETRC, caseless), PostgreSQL's
 # "host:port:db:user:password" (patterns.PGPASS, from its literal hint)
 _T_NETRC: Final = r"(?:machine|default)[ \t][^\n]*password[ \t]+[^\s]"
@@ -201,6 +206,7 @@ def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
     out: list[tuple[str, tuple[str, ...]]] = [
         (_HEADER_DOT, ("jose", "signing_input")),
         (_T_USERINFO, ("userinfo",)),
+        (_T_USERINFO_CUT, ("userinfo",)),
         # (the escaped URL leads and Go's DSN apart, each with a literal start)
         (r":\\(?:/|u002[Ff])", ("userinfo",)),
         (r"%3[Aa]%2[Ff]%2[Ff]", ("userinfo",)),
