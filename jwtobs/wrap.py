@@ -97,7 +97,7 @@ class _Observer:
             # the token is peeked only if the adapter needs its header for this exception (an expired token's
             # reason needs nothing of it); otherwise the event builder peeks, off the request thread
             p = peek_later(token, max_bytes=self.max_bytes)
-            reason, detail = classify(self.adapter, exc, p)
+            reason, detail = classify(self.adapter, exc, p, type(token))
             annotate(exc, reason, detail)
             record(self, token, None, t0, t0 + dt, "rejected", settled(p), reason._value_, detail)
             return reason, detail

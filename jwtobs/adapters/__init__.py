@@ -76,8 +76,12 @@ def infer_library(fn: Callable[..., Any]) -> str | None:
     return None
 
 
-def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classification:
-    """The reason for a rejection: shared facts about the token first, then the library's exception."""
+def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek, token_type: type | None = None) -> Classification:
+    """The reason for a rejection: shared facts about the token first, then the library's exception.
+    ``token_type``: the type of the token as presented; a token other than a ``str`` (``bytes`` to jwcrypto, a
+    ``memoryview`` to python-jose) that the library failed on with a ``TypeError``/``AttributeError`` it does not
+    classify is a token of a type the library does not take (``JWT_MALFORMED``, ``type``), as any other object
+    is."""
     if type(peek) is not LaterPeek:  # (a later peek is of a non-empty text within the size limit: none of these)
         kind = peek.kind
         if kind in ("missing", "empty"):
@@ -99,6 +103,8 @@ def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek) -> Classific
     except Exception:  # an adapter bug must not break the caller: fail closed
         result = None
     if result is None:
+        if token_type is not None and token_type is not str and isinstance(exc, (TypeError, AttributeError)):
+            return Reason.MALFORMED, "type"  # (python-jose and a memoryview: "... has no attribute 'rsplit'")
         return Reason.VALIDATOR_ERROR, _exc_name(exc)
     return result
 

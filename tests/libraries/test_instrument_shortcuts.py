@@ -89,9 +89,9 @@ def classified(monkeypatch: pytest.MonkeyPatch) -> list[type]:
     seen: list[type] = []
     real_classify = wrap_module.classify
 
-    def counting(a: Any, exc: BaseException, peek: Any) -> Any:
+    def counting(a: Any, exc: BaseException, peek: Any, *rest: Any) -> Any:
         seen.append(type(exc))
-        return real_classify(a, exc, peek)
+        return real_classify(a, exc, peek, *rest)
 
     monkeypatch.setattr(wrap_module, "classify", counting)
     return seen

@@ -162,9 +162,10 @@ AUTHLIB_SUB_TYPE = Deviation(
     None, None, "Authlib checks an essential sub only for presence (and truthiness), not for its type"
 )
 JWCRYPTO_STR_ONLY = Deviation(
-    Reason.VALIDATOR_ERROR,
-    "builtins.TypeError",
-    "jwcrypto's JWT(jwt=...) takes str only: a bytes token raises TypeError inside the library",
+    Reason.MALFORMED,
+    "type",
+    "jwcrypto's JWT(jwt=...) takes str only: a bytes token raises TypeError inside the library (a token of a type"
+    " the library does not take; JWT_VALIDATOR_ERROR before session 15)",
 )
 
 
@@ -184,6 +185,26 @@ ROWS: Final[list[Row]] = [
     Row("missing_none", lambda k: None, Reason.MISSING, None),
     Row("missing_empty", lambda k: "", Reason.MISSING, None),
     Row("not_a_string", lambda k: 12345, Reason.MALFORMED, "type"),
+    # a bytes-like token (python-jose: AttributeError on a memoryview, JWT_VALIDATOR_ERROR before session 15)
+    Row(
+        "memoryview_of_a_valid_token",
+        lambda k: memoryview(rs(k).encode()),
+        Reason.MALFORMED,
+        deviations={
+            "joserfc": Deviation(None, ANY, "joserfc converts any bytes-like token with bytes()"),
+            "authlib": Deviation(None, ANY, "Authlib's joserfc-based jwt.decode converts it too"),
+        },
+    ),
+    Row(
+        "bytearray_of_a_valid_token",
+        lambda k: bytearray(rs(k).encode()),
+        Reason.MALFORMED,
+        deviations={
+            "joserfc": Deviation(None, ANY, "joserfc converts any bytes-like token with bytes()"),
+            "authlib": Deviation(None, ANY, "Authlib's joserfc-based jwt.decode converts it too"),
+            "jose": Deviation(None, ANY, "python-jose reads a bytearray as bytes here (RS256)"),
+        },
+    ),
     Row("one_segment", lambda k: "abcdef", Reason.MALFORMED, "segments"),
     Row("header_not_base64", lambda k: "%%%." + rs(k).split(".", 1)[1], Reason.MALFORMED, "header"),
     Row("header_not_object", lambda k: b64("[1,2]") + "." + rs(k).split(".", 1)[1], Reason.MALFORMED, "header"),
