@@ -218,7 +218,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                 raise
             for command in commands:
                 p = sub.add_parser(command, help=f"(needs: pip install 'jwtobs[{extra}]')", add_help=False)
-                p.set_defaults(func=_unavailable(extra, exc), unavailable=True)
+                needs = missing_dependency(exc, extra or None).message
+                p.set_defaults(func=_unavailable(extra, exc), unavailable=needs)
             continue
         module.register(sub)
     return parser
@@ -299,6 +300,10 @@ def _main(argv: Sequence[str] | None) -> tuple[str | None, int]:
         if rest and not getattr(args, "unavailable", False):
             args = parser.parse_args(argv)  # argparse's own message for the unknown arguments
         command = getattr(args, "command", None)
+        needs = getattr(args, "unavailable", None)
+        if needs and any(a in ("-h", "--help") for a in rest):  # the help of a command whose extra is missing
+            print(f"usage: jwtobs {command} ...\n\n{needs}\n(its options are listed once that is installed)")
+            return command, EXIT_OK
         func = getattr(args, "func", None)
         if func is None:
             parser.print_help()

@@ -142,6 +142,18 @@ def test_commands_of_a_missing_extra_are_listed_and_say_what_to_install(monkeypa
     assert code == cli.EXIT_MISSING_EXTRA
 
 
+def test_help_of_a_command_whose_extra_is_missing_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    for mod in [m for m in sys.modules if m.startswith("jwtobs.analysis")]:
+        monkeypatch.delitem(sys.modules, mod)
+    for argv in (["report", "--help"], ["report", "-h"], ["report", "events.jsonl", "--help"]):
+        assert cli.main(argv) == cli.EXIT_OK, argv
+        out, err = capsys.readouterr()
+        assert out.startswith(f"usage: jwtobs {argv[0]}") and "pip install 'jwtobs[analysis]'" in out and not err
+
+
 def test_usage_errors_exit_2() -> None:
     for argv in (["nosuch"], ["key"], ["key", "new", "--bogus"], []):
         proc = run_cli(*argv)
