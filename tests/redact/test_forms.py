@@ -170,6 +170,11 @@ class Case:
     markers: tuple[tuple[str, str | None], ...]
 
 
+def _one(value: Any, kind: str, secret: str) -> Case:
+    """A form holding one credential, ``secret``, whose marker is of ``kind`` with its own fingerprint."""
+    return Case(value, (secret,), ((kind, secret),))
+
+
 def _jose(tok: str, kind: str = "jwt", fmt: str = "the token was {t} (rejected)") -> Case:
     return Case(fmt.format(t=tok), (tok,), ((kind, tok),))
 
@@ -204,7 +209,7 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "jws_sentence_full_stop": lambda t: _jose(t.rs256, fmt="Rejected token {t}."),
         "jws_glued_to_words": lambda t: _jose(t.es256, fmt="jwt={t};next"),
         "jws_after_json_newline_escape": lambda t: _jose(t.hs256, fmt='{{"msg": "line one\\n{t}\\nline three"}}'),
-        "jws_as_dict_key": lambda t: Case({t.rs256: "cached", "n": 1}, (t.rs256,), (("jwt", t.rs256),)),
+        "jws_as_dict_key": lambda t: _one({t.rs256: "cached", "n": 1}, "jwt", t.rs256),
         "jwe_rsa_oaep_5_parts": lambda t: _jose(t.jwe_rsa, "jwe"),
         "jwe_dir_empty_encrypted_key": lambda t: _jose(t.jwe_dir, "jwe"),
         "jwe_in_json_log_line": lambda t: _jose(t.jwe_rsa, "jwe", '{{"event": "decrypt failed", "jwe": "{t}"}}'),
@@ -229,11 +234,11 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         ),
         "jws_in_base64_json_two_bytes_on": lambda t: _b64(t.rs256, fmt="blob {b}", before='{"tk":"', after='"}'),
         # -- Azure API Management and Functions keys (header, JSON, query parameter) ----------------------
-        "azure_apim_subscription_key_header": lambda t: Case(
-            f"Ocp-Apim-Subscription-Key: {HEX40[:32]}", (HEX40[:32],), (("api_key", HEX40[:32]),)
+        "azure_apim_subscription_key_header": lambda t: _one(
+            f"Ocp-Apim-Subscription-Key: {HEX40[:32]}", "api_key", HEX40[:32]
         ),
-        "azure_apim_subscription_key_json": lambda t: Case(
-            {"headers": {"Ocp-Apim-Subscription-Key": HEX40[:32]}}, (HEX40[:32],), (("api_key", HEX40[:32]),)
+        "azure_apim_subscription_key_json": lambda t: _one(
+            {"headers": {"Ocp-Apim-Subscription-Key": HEX40[:32]}}, "api_key", HEX40[:32]
         ),
         "azure_apim_subscription_key_query": lambda t: Case(
             f"GET /echo/resource?subscription-key={HEX40[:32]}&param1=sample", (HEX40[:32],), (("query_token", None),)
@@ -243,63 +248,53 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         ),
         # -- Authorization / Proxy-Authorization ---------------------------------------------------------
         "auth_bearer_jwt_text": lambda t: _jose(t.rs256, fmt="Authorization: Bearer {t}"),
-        "auth_bearer_opaque_lowercase": lambda t: Case(
-            f"authorization: bearer {OPAQUE}", (OPAQUE,), (("bearer", OPAQUE),)
-        ),
-        "auth_basic_uppercase": lambda t: Case(f"AUTHORIZATION: BASIC {BASIC}", (BASIC,), (("basic", BASIC),)),
-        "proxy_authorization_basic_mixed_case": lambda t: Case(
-            f"Proxy-AuthoriZation: bAsIc {BASIC}", (BASIC,), (("basic", BASIC),)
-        ),
+        "auth_bearer_opaque_lowercase": lambda t: _one(f"authorization: bearer {OPAQUE}", "bearer", OPAQUE),
+        "auth_basic_uppercase": lambda t: _one(f"AUTHORIZATION: BASIC {BASIC}", "basic", BASIC),
+        "proxy_authorization_basic_mixed_case": lambda t: _one(f"Proxy-AuthoriZation: bAsIc {BASIC}", "basic", BASIC),
         "auth_dpop_jwt_and_proof": lambda t: Case(
             f"Authorization: DPoP {t.es256}\nDPoP: {t.dpop_proof}",
             (t.es256, t.dpop_proof),
             (("jwt", t.es256), ("jwt", t.dpop_proof)),
         ),
-        "auth_dpop_opaque": lambda t: Case(f"Authorization: DPoP {OPAQUE2}", (OPAQUE2,), (("dpop", OPAQUE2),)),
+        "auth_dpop_opaque": lambda t: _one(f"Authorization: DPoP {OPAQUE2}", "dpop", OPAQUE2),
         "auth_digest": lambda t: Case(
             'Authorization: Digest username="alice", realm="api", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
             'uri="/x", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"',
             ("6629fae49393a05397450978507c4ef1", "dcd98b7102dd2f0e8b11d0f600bfb0c093"),
             (("digest", None),),
         ),
-        "auth_opaque_without_scheme": lambda t: Case(
-            f"authorization={API_KEY} status=401", (API_KEY,), (("authorization", API_KEY),)
+        "auth_opaque_without_scheme": lambda t: _one(f"authorization={API_KEY} status=401", "authorization", API_KEY),
+        "auth_other_scheme_opaque": lambda t: _one(f"Authorization: Token {OPAQUE2}", "authorization", OPAQUE2),
+        "auth_free_text_bearer_without_header": lambda t: _one(
+            f"retrying with Bearer {OPAQUE} after 401", "bearer", OPAQUE
         ),
-        "auth_other_scheme_opaque": lambda t: Case(
-            f"Authorization: Token {OPAQUE2}", (OPAQUE2,), (("authorization", OPAQUE2),)
+        "auth_dict_key": lambda t: _one({"Authorization": f"Bearer {OPAQUE}"}, "bearer", OPAQUE),
+        "auth_dict_key_jwt_any_case": lambda t: _one(
+            {"headers": {"AUTHORIZATION": f"bearer {t.eddsa}"}}, "jwt", t.eddsa
         ),
-        "auth_free_text_bearer_without_header": lambda t: Case(
-            f"retrying with Bearer {OPAQUE} after 401", (OPAQUE,), (("bearer", OPAQUE),)
+        "proxy_auth_dict_key": lambda t: _one({"Proxy-Authorization": f"Basic {BASIC}"}, "basic", BASIC),
+        "auth_header_list_str_tuples": lambda t: _one(
+            [("accept", "*/*"), ("Authorization", f"Bearer {OPAQUE}")], "bearer", OPAQUE
         ),
-        "auth_dict_key": lambda t: Case({"Authorization": f"Bearer {OPAQUE}"}, (OPAQUE,), (("bearer", OPAQUE),)),
-        "auth_dict_key_jwt_any_case": lambda t: Case(
-            {"headers": {"AUTHORIZATION": f"bearer {t.eddsa}"}}, (t.eddsa,), (("jwt", t.eddsa),)
-        ),
-        "proxy_auth_dict_key": lambda t: Case({"Proxy-Authorization": f"Basic {BASIC}"}, (BASIC,), (("basic", BASIC),)),
-        "auth_header_list_str_tuples": lambda t: Case(
-            [("accept", "*/*"), ("Authorization", f"Bearer {OPAQUE}")], (OPAQUE,), (("bearer", OPAQUE),)
-        ),
-        "auth_header_list_bytes_tuples": lambda t: Case(
+        "auth_header_list_bytes_tuples": lambda t: _one(
             {"type": "http", "headers": [(b"host", b"api.test"), (b"authorization", f"Bearer {t.rs256}".encode())]},
-            (t.rs256,),
-            (("jwt", t.rs256),),
+            "jwt",
+            t.rs256,
         ),
-        "auth_header_tuples_repr_text": lambda t: Case(
-            repr([(b"authorization", f"Basic {BASIC}".encode())]), (BASIC,), (("basic", BASIC),)
+        "auth_header_tuples_repr_text": lambda t: _one(
+            repr([(b"authorization", f"Basic {BASIC}".encode())]), "basic", BASIC
         ),
-        "otel_attribute_str": lambda t: Case(
-            {"http.request.header.authorization": f"Bearer {OPAQUE}"}, (OPAQUE,), (("bearer", OPAQUE),)
+        "otel_attribute_str": lambda t: _one(
+            {"http.request.header.authorization": f"Bearer {OPAQUE}"}, "bearer", OPAQUE
         ),
-        "otel_attribute_list": lambda t: Case(
-            {"http.request.header.authorization": [f"Bearer {t.hs256}"]}, (t.hs256,), (("jwt", t.hs256),)
+        "otel_attribute_list": lambda t: _one(
+            {"http.request.header.authorization": [f"Bearer {t.hs256}"]}, "jwt", t.hs256
         ),
-        "otel_attribute_text": lambda t: Case(
-            f"attributes={{'http.request.header.authorization': ('Bearer {OPAQUE}',)}}",
-            (OPAQUE,),
-            (("bearer", OPAQUE),),
+        "otel_attribute_text": lambda t: _one(
+            f"attributes={{'http.request.header.authorization': ('Bearer {OPAQUE}',)}}", "bearer", OPAQUE
         ),
-        "wsgi_environ_http_authorization": lambda t: Case(
-            f"{{'HTTP_AUTHORIZATION': 'Basic {BASIC}', 'PATH_INFO': '/x'}}", (BASIC,), (("basic", BASIC),)
+        "wsgi_environ_http_authorization": lambda t: _one(
+            f"{{'HTTP_AUTHORIZATION': 'Basic {BASIC}', 'PATH_INFO': '/x'}}", "basic", BASIC
         ),
         # -- Cookie / Set-Cookie -----------------------------------------------------------------------
         "cookie_header_text": lambda t: Case(
@@ -307,38 +302,30 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (COOKIE_VALUE, t.hs256),
             (("cookie", COOKIE_VALUE), ("jwt", t.hs256)),
         ),
-        "set_cookie_header_text": lambda t: Case(
-            f"set-cookie: sid={COOKIE_VALUE}; Path=/; Secure; HttpOnly", (COOKIE_VALUE,), (("cookie", COOKIE_VALUE),)
+        "set_cookie_header_text": lambda t: _one(
+            f"set-cookie: sid={COOKIE_VALUE}; Path=/; Secure; HttpOnly", "cookie", COOKIE_VALUE
         ),
-        "cookie_dict": lambda t: Case({"Cookie": f"sid={COOKIE_VALUE}"}, (COOKIE_VALUE,), (("cookie", COOKIE_VALUE),)),
-        "cookie_bytes_tuple": lambda t: Case(
-            [(b"cookie", f"id_token={t.rs256}".encode())], (t.rs256,), (("jwt", t.rs256),)
-        ),
-        "set_cookie_otel_attribute": lambda t: Case(
-            {"http.response.header.set-cookie": [f"sid={COOKIE_VALUE}; HttpOnly"]},
-            (COOKIE_VALUE,),
-            (("cookie", COOKIE_VALUE),),
+        "cookie_dict": lambda t: _one({"Cookie": f"sid={COOKIE_VALUE}"}, "cookie", COOKIE_VALUE),
+        "cookie_bytes_tuple": lambda t: _one([(b"cookie", f"id_token={t.rs256}".encode())], "jwt", t.rs256),
+        "set_cookie_otel_attribute": lambda t: _one(
+            {"http.response.header.set-cookie": [f"sid={COOKIE_VALUE}; HttpOnly"]}, "cookie", COOKIE_VALUE
         ),
         # -- query strings and URL fragments, raw or percent-encoded -------------------------------------
         "query_access_token_jwt": lambda t: _jose(t.rs256, fmt="GET /cb?access_token={t}&x=1 HTTP/1.1"),
-        "query_access_token_opaque": lambda t: Case(
-            f"GET /cb?access_token={OPAQUE}&x=1", (OPAQUE,), (("query_token", OPAQUE),)
-        ),
+        "query_access_token_opaque": lambda t: _one(f"GET /cb?access_token={OPAQUE}&x=1", "query_token", OPAQUE),
         "fragment_id_token": lambda t: _jose(t.es256, fmt="redirect to https://app.test/cb#id_token={t}&state=xyz"),
-        "query_refresh_token": lambda t: Case(
-            f"POST /token?grant_type=refresh_token&refresh_token={OPAQUE2}", (OPAQUE2,), (("query_token", OPAQUE2),)
+        "query_refresh_token": lambda t: _one(
+            f"POST /token?grant_type=refresh_token&refresh_token={OPAQUE2}", "query_token", OPAQUE2
         ),
-        "query_code": lambda t: Case(f"/cb?code={CODE}&state=af0ifjsldkj", (CODE,), (("query_token", CODE),)),
+        "query_code": lambda t: _one(f"/cb?code={CODE}&state=af0ifjsldkj", "query_token", CODE),
         "query_client_secret": lambda t: Case(
             f"body: grant_type=client_credentials&client_id=app&client_secret={PASSWORD}",
             (PASSWORD, quote(PASSWORD, safe="")),
             (("query_token", PASSWORD),),
         ),
-        "form_body_code_first": lambda t: Case(f"code={CODE}&state=xyz", (CODE,), (("query_token", CODE),)),
-        "query_percent_encoded_3D_26": lambda t: Case(
-            "next=https%3A%2F%2Fapp.test%2Fcb%3Fx%3D1%26access_token%3D" + OPAQUE,
-            (OPAQUE,),
-            (("query_token", OPAQUE),),
+        "form_body_code_first": lambda t: _one(f"code={CODE}&state=xyz", "query_token", CODE),
+        "query_percent_encoded_3D_26": lambda t: _one(
+            "next=https%3A%2F%2Fapp.test%2Fcb%3Fx%3D1%26access_token%3D" + OPAQUE, "query_token", OPAQUE
         ),
         "query_percent_encoded_2E_jwt": lambda t: Case(
             "return_to=%2Fcb%3Fid_token%3D" + t.rs256.replace(".", "%2E"),
@@ -350,23 +337,19 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (t.hs256.split(".")[2],),
             (("jwt", t.hs256),),
         ),
-        "query_html_escaped_amp": lambda t: Case(
-            f'<a href="/cb?x=1&amp;access_token={OPAQUE}">', (OPAQUE,), (("query_token", OPAQUE),)
+        "query_html_escaped_amp": lambda t: _one(
+            f'<a href="/cb?x=1&amp;access_token={OPAQUE}">', "query_token", OPAQUE
         ),
         # -- secret-named fields at any depth --------------------------------------------------------------
-        "field_dict_top_level": lambda t: Case(
-            {"user": "alice", "password": PASSWORD}, (PASSWORD,), (("secret_field", PASSWORD),)
+        "field_dict_top_level": lambda t: _one({"user": "alice", "password": PASSWORD}, "secret_field", PASSWORD),
+        "field_nested_deep": lambda t: _one(
+            {"a": {"b": [{"c": ({"client_secret": PASSWORD},)}]}}, "secret_field", PASSWORD
         ),
-        "field_nested_deep": lambda t: Case(
-            {"a": {"b": [{"c": ({"client_secret": PASSWORD},)}]}}, (PASSWORD,), (("secret_field", PASSWORD),)
-        ),
-        "field_list_of_pairs": lambda t: Case([("x-api-key", API_KEY)], (API_KEY,), (("api_key", API_KEY),)),
-        "field_in_set": lambda t: Case({f"password={PASSWORD}", "ok"}, (PASSWORD,), (("secret_field", PASSWORD),)),
-        "field_in_frozenset_tuple": lambda t: Case(
-            frozenset({("api_key", API_KEY)}), (API_KEY,), (("api_key", API_KEY),)
-        ),
-        "field_bytes_value": lambda t: Case({"session": PASSWORD.encode()}, (PASSWORD,), (("secret_field", PASSWORD),)),
-        "field_bytes_text": lambda t: Case(f'{{"api_key": "{API_KEY}"}}'.encode(), (API_KEY,), (("api_key", API_KEY),)),
+        "field_list_of_pairs": lambda t: _one([("x-api-key", API_KEY)], "api_key", API_KEY),
+        "field_in_set": lambda t: _one({f"password={PASSWORD}", "ok"}, "secret_field", PASSWORD),
+        "field_in_frozenset_tuple": lambda t: _one(frozenset({("api_key", API_KEY)}), "api_key", API_KEY),
+        "field_bytes_value": lambda t: _one({"session": PASSWORD.encode()}, "secret_field", PASSWORD),
+        "field_bytes_text": lambda t: _one(f'{{"api_key": "{API_KEY}"}}'.encode(), "api_key", API_KEY),
         "field_dataclass_repr_text": lambda t: Case(
             repr(_Creds("alice", PASSWORD, API_KEY)), (PASSWORD, API_KEY), (("secret_field", PASSWORD),)
         ),
@@ -378,19 +361,13 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (PASSWORD, API_KEY),
             (("secret_field", PASSWORD), ("api_key", API_KEY)),
         ),
-        "field_json_escaped_inside_json": lambda t: Case(
-            json.dumps({"msg": json.dumps({"password": PASSWORD})}), (PASSWORD,), (("secret_field", PASSWORD),)
+        "field_json_escaped_inside_json": lambda t: _one(
+            json.dumps({"msg": json.dumps({"password": PASSWORD})}), "secret_field", PASSWORD
         ),
-        "field_header_line_x_api_key": lambda t: Case(
-            f"X-API-Key: {API_KEY}\nAccept: */*", (API_KEY,), (("api_key", API_KEY),)
-        ),
-        "field_key_value_log_line": lambda t: Case(
-            f"login user=alice pwd={PASSWORD} ok", (PASSWORD,), (("secret_field", PASSWORD),)
-        ),
-        "url_userinfo_password": lambda t: Case(
-            f"connecting to postgres://app:{PASSWORD}@db.internal:5432/main",
-            (PASSWORD,),
-            (("url_password", PASSWORD),),
+        "field_header_line_x_api_key": lambda t: _one(f"X-API-Key: {API_KEY}\nAccept: */*", "api_key", API_KEY),
+        "field_key_value_log_line": lambda t: _one(f"login user=alice pwd={PASSWORD} ok", "secret_field", PASSWORD),
+        "url_userinfo_password": lambda t: _one(
+            f"connecting to postgres://app:{PASSWORD}@db.internal:5432/main", "url_password", PASSWORD
         ),
         "url_userinfo_percent_encoded": lambda t: Case(
             f"redis://:{quote(PASSWORD, safe='')}@cache:6379/0",
@@ -398,16 +375,12 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (("url_password", PASSWORD),),
         ),
         # -- exceptions, tracebacks ---------------------------------------------------------------------------
-        "exception_message_object": lambda t: Case(
-            ValueError(f"invalid token {t.rs256}"), (t.rs256,), (("jwt", t.rs256),)
+        "exception_message_object": lambda t: _one(ValueError(f"invalid token {t.rs256}"), "jwt", t.rs256),
+        "exception_message_text": lambda t: _one(
+            str(PermissionError(f"Authorization: Bearer {OPAQUE} rejected")), "bearer", OPAQUE
         ),
-        "exception_message_text": lambda t: Case(
-            str(PermissionError(f"Authorization: Bearer {OPAQUE} rejected")), (OPAQUE,), (("bearer", OPAQUE),)
-        ),
-        "traceback_rendered": lambda t: Case(_traceback(t.es256), (t.es256,), (("jwt", t.es256),)),
-        "bytes_log_line": lambda t: Case(
-            f"Authorization: Bearer {t.eddsa}\r\n".encode(), (t.eddsa,), (("jwt", t.eddsa),)
-        ),
+        "traceback_rendered": lambda t: _one(_traceback(t.es256), "jwt", t.es256),
+        "bytes_log_line": lambda t: _one(f"Authorization: Bearer {t.eddsa}\r\n".encode(), "jwt", t.eddsa),
         # -- issue 13: forms that were missed ----------------------------------------------------------------
         "jws_unsigned_eyJ_eyJ_dot": lambda t: _jose(t.none, fmt="accepted unsigned {t} from client"),
         "jws_signing_input_two_segments": lambda t: Case(
@@ -415,23 +388,17 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (_signing_input(t.rs256), t.rs256.split(".")[1]),
             (("signing_input", _signing_input(t.rs256)),),
         ),
-        "go_escaped_query_code": lambda t: Case(
-            f'msg="redirect to https://app.test/cb?state=xyz\\u0026code={CODE}\\u0026x=1"',
-            (CODE,),
-            (("query_token", CODE),),
+        "go_escaped_query_code": lambda t: _one(
+            f'msg="redirect to https://app.test/cb?state=xyz\\u0026code={CODE}\\u0026x=1"', "query_token", CODE
         ),
-        "go_escaped_query_sig": lambda t: Case(
-            f'{{"url":"/download?file=a.zip\\u0026sig={HEX_SIG}\\u0026exp=1733040000"}}',
-            (HEX_SIG,),
-            (("query_token", HEX_SIG),),
+        "go_escaped_query_sig": lambda t: _one(
+            f'{{"url":"/download?file=a.zip\\u0026sig={HEX_SIG}\\u0026exp=1733040000"}}', "query_token", HEX_SIG
         ),
-        "xml_access_token_element": lambda t: Case(
-            f"<auth><access-token>{VENDOR['github_pat']}</access-token></auth>",
-            (VENDOR["github_pat"],),
-            (("api_key", VENDOR["github_pat"]),),
+        "xml_access_token_element": lambda t: _one(
+            f"<auth><access-token>{VENDOR['github_pat']}</access-token></auth>", "api_key", VENDOR["github_pat"]
         ),
-        "xml_password_element": lambda t: Case(
-            f"<user name='bob'><password>{PASSWORD}</password></user>", (PASSWORD,), (("secret_field", PASSWORD),)
+        "xml_password_element": lambda t: _one(
+            f"<user name='bob'><password>{PASSWORD}</password></user>", "secret_field", PASSWORD
         ),
         "xml_secret_access_key": lambda t: Case(
             f"<Credentials><AccessKeyId>{VENDOR['aws_id']}</AccessKeyId><SecretAccessKey>{AWS_SECRET}"
@@ -439,32 +406,24 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (AWS_SECRET, VENDOR["aws_id"]),
             (("secret_field", AWS_SECRET), ("api_key", VENDOR["aws_id"])),
         ),
-        "cli_long_flag_token": lambda t: Case(
-            f"exec: docker swarm join --token {VENDOR['swarm']} 10.0.0.5:2377",
-            (VENDOR["swarm"],),
-            (("secret_field", VENDOR["swarm"]),),
+        "cli_long_flag_token": lambda t: _one(
+            f"exec: docker swarm join --token {VENDOR['swarm']} 10.0.0.5:2377", "secret_field", VENDOR["swarm"]
         ),
-        "cli_long_flag_quoted": lambda t: Case(
-            f"running: vault login --client-secret '{PASSWORD}' --method=oidc",
-            (PASSWORD,),
-            (("secret_field", PASSWORD),),
+        "cli_long_flag_quoted": lambda t: _one(
+            f"running: vault login --client-secret '{PASSWORD}' --method=oidc", "secret_field", PASSWORD
         ),
-        "cli_sshpass_p": lambda t: Case(
-            f"sshpass -p '{PASSWORD}' ssh deploy@10.0.0.5 uptime", (PASSWORD,), (("secret_field", PASSWORD),)
+        "cli_sshpass_p": lambda t: _one(
+            f"sshpass -p '{PASSWORD}' ssh deploy@10.0.0.5 uptime", "secret_field", PASSWORD
         ),
-        "cli_mysql_p_glued": lambda t: Case(
-            "mysqldump -u root -pHunter2xYz --all-databases", ("Hunter2xYz",), (("secret_field", "Hunter2xYz"),)
+        "cli_mysql_p_glued": lambda t: _one(
+            "mysqldump -u root -pHunter2xYz --all-databases", "secret_field", "Hunter2xYz"
         ),
-        "config_subscript_assignment": lambda t: Case(
-            f"config[\"password\"] = '{PASSWORD}'", (PASSWORD,), (("secret_field", PASSWORD),)
-        ),
-        "text_auth_name": lambda t: Case(f"proxy auth={BASIC} upstream=a", (BASIC,), (("secret_field", BASIC),)),
-        "text_pass_name": lambda t: Case(
-            f"user=bob pass={PASSWORD} host=db", (PASSWORD,), (("secret_field", PASSWORD),)
-        ),
-        "text_sid_name": lambda t: Case(f"GET /home sid: {SESSION_ID}", (SESSION_ID,), (("secret_field", SESSION_ID),)),
-        "json_number_password_stays_json": lambda t: Case(
-            '{"user": "bob", "password": 12345678}', ("12345678",), (("secret_field", "12345678"),)
+        "config_subscript_assignment": lambda t: _one(f"config[\"password\"] = '{PASSWORD}'", "secret_field", PASSWORD),
+        "text_auth_name": lambda t: _one(f"proxy auth={BASIC} upstream=a", "secret_field", BASIC),
+        "text_pass_name": lambda t: _one(f"user=bob pass={PASSWORD} host=db", "secret_field", PASSWORD),
+        "text_sid_name": lambda t: _one(f"GET /home sid: {SESSION_ID}", "secret_field", SESSION_ID),
+        "json_number_password_stays_json": lambda t: _one(
+            '{"user": "bob", "password": 12345678}', "secret_field", "12345678"
         ),
         **{f"vendor_{name}": _vendor_case(key) for name, key in VENDOR.items() if name != "slack_webhook"},
         "vendor_slack_webhook": lambda t: Case(
@@ -487,17 +446,15 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (("query_token", HEX_SIG), ("query_token", HEX_SIG[::-1] * 2)),
         ),
         # -- session 12: the reprs and dumps real libraries write (a probe of 133 sources) ---------------------------
-        "cookiejar_repr": lambda t: Case(repr(_jar(OPAQUE2)), (OPAQUE2,), (("cookie", OPAQUE2),)),
+        "cookiejar_repr": lambda t: _one(repr(_jar(OPAQUE2)), "cookie", OPAQUE2),
         "simplecookie_repr": lambda t: Case(
             repr(_simple_cookie(refresh=OPAQUE2, theme="dark")), (OPAQUE2,), (("cookie", OPAQUE2), ("cookie", "dark"))
         ),
-        "splitresult_repr": lambda t: Case(
-            repr(urlsplit(f"postgres://app:{PASSWORD}@127.0.0.1:5432/app")),
-            (PASSWORD,),
-            (("url_password", PASSWORD),),
+        "splitresult_repr": lambda t: _one(
+            repr(urlsplit(f"postgres://app:{PASSWORD}@127.0.0.1:5432/app")), "url_password", PASSWORD
         ),
-        "json_indented_header_pairs": lambda t: Case(
-            json.dumps([["host", "127.0.0.1"], ["x-api-key", OPAQUE2]], indent=2), (OPAQUE2,), (("api_key", OPAQUE2),)
+        "json_indented_header_pairs": lambda t: _one(
+            json.dumps([["host", "127.0.0.1"], ["x-api-key", OPAQUE2]], indent=2), "api_key", OPAQUE2
         ),
         "pydantic_validation_error_str": lambda t: Case(
             str(_validation_error(OPAQUE2, PASSWORD)), (OPAQUE2, PASSWORD), _TWO_FIELDS
@@ -508,25 +465,23 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "pydantic_validation_errors_value": lambda t: Case(
             _validation_error(OPAQUE2, PASSWORD).errors(), (OPAQUE2, PASSWORD), _TWO_FIELDS
         ),
-        "fastapi_422_body": lambda t: Case(_fastapi_422(OPAQUE2), (OPAQUE2,), (("secret_field", OPAQUE2),)),
-        "splitresult_value": lambda t: Case(
-            urlsplit(f"postgres://app:{PASSWORD}@127.0.0.1:5432/app"), (PASSWORD,), (("url_password", PASSWORD),)
+        "fastapi_422_body": lambda t: _one(_fastapi_422(OPAQUE2), "secret_field", OPAQUE2),
+        "splitresult_value": lambda t: _one(
+            urlsplit(f"postgres://app:{PASSWORD}@127.0.0.1:5432/app"), "url_password", PASSWORD
         ),
-        "gcs_v4_signed_url": lambda t: Case(
+        "gcs_v4_signed_url": lambda t: _one(
             "GET https://storage.googleapis.com/b/o.bin?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Date=20261203T000000Z"
             f"&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature={HEX_SIG * 8} 200",
-            (HEX_SIG * 8,),
-            (("query_token", HEX_SIG * 8),),
+            "query_token",
+            HEX_SIG * 8,
         ),
         "glued_go_escaped_tokens": lambda t: Case(
             f'{{"msg":"redirect","url":"/cb?state=x\\u0026access_token={t.rs256}\\u0026id_token={t.es256}"}}',
             (t.rs256, t.es256),
             (("jwt", t.rs256), ("jwt", t.es256)),
         ),
-        "glued_go_escaped_authorization": lambda t: Case(
-            f'{{"headers":"Accept: */*\\u0026Authorization: Token {OPAQUE2}"}}',
-            (OPAQUE2,),
-            (("authorization", OPAQUE2),),
+        "glued_go_escaped_authorization": lambda t: _one(
+            f'{{"headers":"Accept: */*\\u0026Authorization: Token {OPAQUE2}"}}', "authorization", OPAQUE2
         ),
         "glued_set_cookie_then_cookie": lambda t: Case(
             f"Set-Cookie: sid={SESSION_ID}; Path=/&Cookie: sid={OPAQUE2}",
@@ -541,9 +496,7 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "glued_basic_then_percent_escaped_dpop": lambda t: Case(
             f"authorization: Basic {BASIC}%26DPoP {OPAQUE2}", (BASIC, OPAQUE2), (("basic", None),)
         ),
-        "glued_percent_escaped_verbose_token": lambda t: Case(
-            f"GET /cb?x=1%26{t.ewogic} 200", (t.ewogic,), (("jwt", t.ewogic),)
-        ),
+        "glued_percent_escaped_verbose_token": lambda t: _one(f"GET /cb?x=1%26{t.ewogic} 200", "jwt", t.ewogic),
         "glued_escaped_vendor_key": lambda t: Case(
             f"POST /hook?x=1\\u0026{VENDOR['github_ghp']}", (VENDOR["github_ghp"],), (("api_key", None),)
         ),
@@ -564,43 +517,31 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             f"GET https://x.test/verify/{STD_TOKEN}/confirm 200", (STD_TOKEN, STD_TOKEN[-16:]), (("jwt", None),)
         ),
         # Authorization schemes capitalised like header names (gitleaks' curl rule test cases)
-        "authorization_hyphenated_scheme": lambda t: Case(
-            f'curl -H "Authorization: Api-Token {HEX40}" --request PUT https://api.test/use/635',
-            (HEX40,),
-            (("authorization", HEX40),),
+        "authorization_hyphenated_scheme": lambda t: _one(
+            f'curl -H "Authorization: Api-Token {HEX40}" --request PUT https://api.test/use/635', "authorization", HEX40
         ),
-        "authorization_x_custom_scheme": lambda t: Case(
-            f"Authorization: X-Custom-Token {HEX40}", (HEX40,), (("authorization", HEX40),)
+        "authorization_x_custom_scheme": lambda t: _one(
+            f"Authorization: X-Custom-Token {HEX40}", "authorization", HEX40
         ),
         # curl's user:password in every spelling curl accepts
-        "curl_user_double_quoted": lambda t: Case(
-            f'curl -s -v --user "j.smith:{CLI_PW}" "https://api.test/user/me"', (CLI_PW,), (("secret_field", CLI_PW),)
+        "curl_user_double_quoted": lambda t: _one(
+            f'curl -s -v --user "j.smith:{CLI_PW}" "https://api.test/user/me"', "secret_field", CLI_PW
         ),
-        "curl_user_single_quoted": lambda t: Case(
-            f"curl -s --user 'api:{CLI_PW}' https://api.test/v2/messages", (CLI_PW,), (("secret_field", CLI_PW),)
+        "curl_user_single_quoted": lambda t: _one(
+            f"curl -s --user 'api:{CLI_PW}' https://api.test/v2/messages", "secret_field", CLI_PW
         ),
-        "curl_u_empty_user": lambda t: Case(
-            f'curl -u ":{CLI_PW}" https://localhost:9200', (CLI_PW,), (("secret_field", CLI_PW),)
-        ),
-        "curl_user_equals": lambda t: Case(
-            f"curl --user=deploy:{CLI_PW} https://x.test", (CLI_PW,), (("secret_field", CLI_PW),)
-        ),
+        "curl_u_empty_user": lambda t: _one(f'curl -u ":{CLI_PW}" https://localhost:9200', "secret_field", CLI_PW),
+        "curl_user_equals": lambda t: _one(f"curl --user=deploy:{CLI_PW} https://x.test", "secret_field", CLI_PW),
         # an argument list's repr / JSON (sys.argv, subprocess args)
-        "argv_repr_password": lambda t: Case(
-            f"sys.argv=['manage.py', 'createsuperuser', '--password', '{CLI_PW}']",
-            (CLI_PW,),
-            (("secret_field", CLI_PW),),
+        "argv_repr_password": lambda t: _one(
+            f"sys.argv=['manage.py', 'createsuperuser', '--password', '{CLI_PW}']", "secret_field", CLI_PW
         ),
-        "argv_json_token": lambda t: Case(
-            f'{{"args": ["deploy", "--token", "{CLI_PW}"]}}', (CLI_PW,), (("secret_field", CLI_PW),)
-        ),
+        "argv_json_token": lambda t: _one(f'{{"args": ["deploy", "--token", "{CLI_PW}"]}}', "secret_field", CLI_PW),
         # "PASS" in capitals is a label before ": " only: assigned, it is a password
-        "env_pass_assignment": lambda t: Case(f"PASS={CLI_PW} ./deploy.sh", (CLI_PW,), (("secret_field", CLI_PW),)),
+        "env_pass_assignment": lambda t: _one(f"PASS={CLI_PW} ./deploy.sh", "secret_field", CLI_PW),
         # an XML element with no separator character anywhere (the processors' fast path skipped it)
-        "xml_without_separators": lambda t: Case(
-            f"<datasource><user>app</user><password>{CLI_PW}</password></datasource>",
-            (CLI_PW,),
-            (("secret_field", CLI_PW),),
+        "xml_without_separators": lambda t: _one(
+            f"<datasource><user>app</user><password>{CLI_PW}</password></datasource>", "secret_field", CLI_PW
         ),
         # -- session 13 probe: a credential at the start of a line of a multi-line string written escaped (JSON,
         # repr): the letter of "\n" / "\t" / "\r" is the escape's, not glued to the prefix or scheme word ---------
@@ -613,27 +554,23 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s13_json_twice_newline_then_vendor_key": lambda t: _vendor_case_in(
             VENDOR["npm"], json.dumps({"log": json.dumps({"out": f"ok\n{VENDOR['npm']}"})})
         ),
-        "s13_json_crlf_then_bearer": lambda t: Case(
-            json.dumps({"raw": f"POST /hook HTTP/1.1\r\n\r\nBearer {OPAQUE2}"}), (OPAQUE2,), (("bearer", OPAQUE2),)
+        "s13_json_crlf_then_bearer": lambda t: _one(
+            json.dumps({"raw": f"POST /hook HTTP/1.1\r\n\r\nBearer {OPAQUE2}"}), "bearer", OPAQUE2
         ),
-        "s13_repr_newline_then_basic": lambda t: Case(
-            repr(f"GET / HTTP/1.1\nBasic {BASIC}\n"), (BASIC,), (("basic", BASIC),)
-        ),
-        "s13_json_newline_then_cookie_header": lambda t: Case(
-            json.dumps({"req": f"GET / HTTP/1.1\nCookie: sid={COOKIE_VALUE}"}),
-            (COOKIE_VALUE,),
-            (("cookie", COOKIE_VALUE),),
+        "s13_repr_newline_then_basic": lambda t: _one(repr(f"GET / HTTP/1.1\nBasic {BASIC}\n"), "basic", BASIC),
+        "s13_json_newline_then_cookie_header": lambda t: _one(
+            json.dumps({"req": f"GET / HTTP/1.1\nCookie: sid={COOKIE_VALUE}"}), "cookie", COOKIE_VALUE
         ),
         "s13_json_newline_then_signing_input": lambda t: Case(
             json.dumps({"locals": f"signed over:\n{_signing_input(t.rs256)}"}),
             (t.rs256.split(".")[1],),
             (("signing_input", _signing_input(t.rs256)),),
         ),
-        "s13_json_newline_then_session_field": lambda t: Case(
-            json.dumps({"env": f"HOME=/root\nsession_id={SESSION_ID}"}), (SESSION_ID,), (("secret_field", SESSION_ID),)
+        "s13_json_newline_then_session_field": lambda t: _one(
+            json.dumps({"env": f"HOME=/root\nsession_id={SESSION_ID}"}), "secret_field", SESSION_ID
         ),
-        "s13_repr_newline_then_cli_option": lambda t: Case(
-            repr(f"$ deploy\n--password {CLI_PW}\n"), (CLI_PW,), (("secret_field", CLI_PW),)
+        "s13_repr_newline_then_cli_option": lambda t: _one(
+            repr(f"$ deploy\n--password {CLI_PW}\n"), "secret_field", CLI_PW
         ),
         "s13_json_newline_then_aws_secret": lambda t: Case(
             json.dumps({"out": f"creds\n{VENDOR['aws_id']}\n{AWS_SECRET}"}),
@@ -650,9 +587,7 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s13_php_json_telegram_bot_url": lambda t: _vendor_case_in(
             _url_key(S13["telegram"]).rsplit("/", 1)[0], _php_json({"url": S13["telegram"]})
         ),
-        "s13_php_json_url_password": lambda t: Case(
-            _php_json({"dsn": S13["dsn"]}), (PASSWORD,), (("url_password", PASSWORD),)
-        ),
+        "s13_php_json_url_password": lambda t: _one(_php_json({"dsn": S13["dsn"]}), "url_password", PASSWORD),
         # -- .NET's System.Text.Json: "+" as "\u002B" ("/" and "=" as "\u002F", "\u003D" in some encoders) ------
         "s13_dotnet_json_azure_account_key": lambda t: _vendor_case_in(
             "AccountKey=" + S13["account_key"], _dotnet_json({"ConnectionString": S13["storage"]})
@@ -701,19 +636,19 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (HEX40, OPAQUE2),
             (("secret_field", HEX40), ("secret_field", f"base64:{OPAQUE2}=")),
         ),
-        "s13_netrc_line": lambda t: Case(
-            f"machine api.example.com login bot password {CLI_PW}", (CLI_PW,), (("secret_field", CLI_PW),)
+        "s13_netrc_line": lambda t: _one(
+            f"machine api.example.com login bot password {CLI_PW}", "secret_field", CLI_PW
         ),
-        "s13_netrc_lines_in_json": lambda t: Case(
+        "s13_netrc_lines_in_json": lambda t: _one(
             json.dumps({"netrc": f"machine api.example.com\n  login bot\n  password {CLI_PW}\n"}),
-            (CLI_PW,),
-            (("secret_field", CLI_PW),),
+            "secret_field",
+            CLI_PW,
         ),
-        "s13_pgpass_line": lambda t: Case(
-            json.dumps({"detail": f"db.internal:5432:billing:app:{OPAQUE2}"}), (OPAQUE2,), (("secret_field", OPAQUE2),)
+        "s13_pgpass_line": lambda t: _one(
+            json.dumps({"detail": f"db.internal:5432:billing:app:{OPAQUE2}"}), "secret_field", OPAQUE2
         ),
-        "s13_go_mysql_dsn": lambda t: Case(
-            f"dsn=app:{PASSWORD}@tcp(db:3306)/billing?parseTime=true", (PASSWORD,), (("url_password", PASSWORD),)
+        "s13_go_mysql_dsn": lambda t: _one(
+            f"dsn=app:{PASSWORD}@tcp(db:3306)/billing?parseTime=true", "url_password", PASSWORD
         ),
         # random runs of test_properties (2026-12-04): a secret name without quotes after "Cookie:" and two
         # blanks (the cookie detector took "password:" as the cookie value), and a weak name in capitals before
@@ -727,32 +662,24 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (("cookie", SESSION_ID), ("secret_field", CLI_PW), ("jwt", t.es256)),
         ),
         # and a path's last segment whose value is the next field's name (bytes in the fuzz run)
-        "s14_path_segment_then_field": lambda t: Case(
-            f'GET /api_key: "api_key": "{CLI_PW}"', (CLI_PW,), (("api_key", CLI_PW),)
-        ),
+        "s14_path_segment_then_field": lambda t: _one(f'GET /api_key: "api_key": "{CLI_PW}"', "api_key", CLI_PW),
         # vendor keys cut short by a length limit before the redactor sees them (OpenTelemetry's
         # max_attribute_length at the end of a value, structlog's "'...'+N", Sentry's "...", a formatter's cut line)
-        "s14_vendor_key_cut_at_the_end": lambda t: Case(
-            f"upstream said: {VENDOR['github_ghp'][:30]}",
-            (VENDOR["github_ghp"][:30],),
-            (("api_key", VENDOR["github_ghp"][:30]),),
+        "s14_vendor_key_cut_at_the_end": lambda t: _one(
+            f"upstream said: {VENDOR['github_ghp'][:30]}", "api_key", VENDOR["github_ghp"][:30]
         ),
-        "s14_vendor_key_cut_in_a_locals_repr": lambda t: Case(
-            "{'key': " + repr(VENDOR["google_aiza"][:26])[:-1] + "'+13}",
-            (VENDOR["google_aiza"][:26],),
-            (("api_key", VENDOR["google_aiza"][:26]),),
+        "s14_vendor_key_cut_in_a_locals_repr": lambda t: _one(
+            "{'key': " + repr(VENDOR["google_aiza"][:26])[:-1] + "'+13}", "api_key", VENDOR["google_aiza"][:26]
         ),
-        "s14_vendor_key_cut_with_an_ellipsis": lambda t: Case(
-            json.dumps({"lines": f"npm token {VENDOR['npm'][:24]}...\nnext"}),
-            (VENDOR["npm"][:24],),
-            (("api_key", VENDOR["npm"][:24]),),
+        "s14_vendor_key_cut_with_an_ellipsis": lambda t: _one(
+            json.dumps({"lines": f"npm token {VENDOR['npm'][:24]}...\nnext"}), "api_key", VENDOR["npm"][:24]
         ),
         "s14_session_label_value_then_pipe": lambda t: Case(
             f" SESSION: {LABEL_SESSION_ID}|next", (LABEL_SESSION_ID,), (("secret_field", None),)
         ),
         # an unclosed quote after a declined name ran to the end of the line: a long one was not read again
-        "s14_unclosed_quote_then_field": lambda t: Case(
-            f"tokenauthorization: b' \"token\": \"{CLI_PW}\" " + "x" * 80, (CLI_PW,), (("secret_field", CLI_PW),)
+        "s14_unclosed_quote_then_field": lambda t: _one(
+            f'tokenauthorization: b\' "token": "{CLI_PW}" ' + "x" * 80, "secret_field", CLI_PW
         ),
         # an Authorization value whose first word is no scheme name kept that word as the "scheme"
         "s14_authorization_value_token_then_colon": lambda t: Case(
@@ -760,18 +687,14 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         ),
         # a URL cut before its "@" by a length limit (a formatter's "%(message).60s", OpenTelemetry's
         # max_attribute_length, Sentry's "..."): the password read so far
-        "s15_url_cut_before_at_end_of_line": lambda t: Case(
-            f"connecting to postgresql://billing:{PASSWORD[:9]}\nretrying",
-            (PASSWORD[:9],),
-            (("url_password", PASSWORD[:9]),),
+        "s15_url_cut_before_at_end_of_line": lambda t: _one(
+            f"connecting to postgresql://billing:{PASSWORD[:9]}\nretrying", "url_password", PASSWORD[:9]
         ),
-        "s15_url_cut_before_at_with_ellipsis": lambda t: Case(
-            {"db.connection_string": f"redis://:{PASSWORD}...", "attempt": 3},
-            (PASSWORD,),
-            (("url_password", PASSWORD),),
+        "s15_url_cut_before_at_with_ellipsis": lambda t: _one(
+            {"db.connection_string": f"redis://:{PASSWORD}...", "attempt": 3}, "url_password", PASSWORD
         ),
-        "s15_url_cut_before_at_in_quotes": lambda t: Case(
-            f"upstream='https://deploy:{CLI_PW}' failed", (CLI_PW,), (("url_password", CLI_PW),)
+        "s15_url_cut_before_at_in_quotes": lambda t: _one(
+            f"upstream='https://deploy:{CLI_PW}' failed", "url_password", CLI_PW
         ),
         # a Cookie header whose value is a structure of pairs: the detector took the first name for the cookie
         # string and left every value (the first from a random run of test_properties, 2026-12-04)
@@ -808,8 +731,8 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (CLI_PW,),
             (("url_password", ",Authorization"), ("authorization", None)),
         ),
-        "s14_session_label_in_capitals": lambda t: Case(
-            f"SESSION: {LABEL_SESSION_ID} started", (LABEL_SESSION_ID,), (("secret_field", LABEL_SESSION_ID),)
+        "s14_session_label_in_capitals": lambda t: _one(
+            f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),
     }
     return f
@@ -886,7 +809,7 @@ def _std_signature(token: str) -> str:
 
 
 def _vendor_case(key: str) -> Callable[[Tokens], Case]:
-    return lambda t: Case(f"using key {key} for upload", (key,), (("api_key", key),))
+    return lambda t: _one(f"using key {key} for upload", "api_key", key)
 
 
 def _signing_input(token: str) -> str:
