@@ -95,12 +95,13 @@ _PREFIX_TAIL: Final = len(p.MARKER_PREFIX) - 1
 
 def _is_marker(value: str) -> bool:
     """``value`` is a marker, or markers glued together (a value extended up to a marker that followed it:
-    "[REDACTED:cookie:...][REDACTED:authorization:...]"), which is redacted already."""
+    "[REDACTED:cookie:...][REDACTED:authorization:...]") or apart by blanks (an unclosed quote's value over two
+    markers), which is redacted already."""
     return _MARKERS_ONLY.fullmatch(value) is not None
 
 
-#: one or more markers back to back
-_MARKERS_ONLY = _regex.compile("(?:" + p.MARKER.pattern + ")++")
+#: one or more markers, back to back or apart by blanks, and blanks after them
+_MARKERS_ONLY = _regex.compile("(?:" + p.MARKER.pattern + ")(?:[ \t]*+(?:" + p.MARKER.pattern + "))*+[ \t]*+")
 
 
 #: the characters of the standard base64 alphabet that base64url has not (:meth:`Scrubber._jose_token`)
@@ -984,7 +985,7 @@ class _Pass:
             return None  # a literal, or a template variable ("api_key=${API_KEY}")
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
             return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
-        end = _extend(s, start, end)
+        end = _past_quote(s, group, end, _extend(s, start, end))
         value = s[start:end]
         judged = value
         if group not in ("dq", "sq") and s[end : end + 1] == " ":
@@ -1158,6 +1159,21 @@ def _quoted(group: str | None) -> bool:
     """A field's value is quoted (group ``dq``/``sq``, its quote closed or not): :func:`_next_name` reads it again
     however long."""
     return group == "dq" or group == "sq"
+
+
+def _past_quote(s: str, group: str | None, end: int, extended: int) -> int:
+    """The end of a quoted value (group ``dq``/``sq``, closed at ``s[end]``) that :func:`_extend` carried past its
+    closing quote to ``extended``: when no quote of its kind follows on the line, the line's end (the marker takes
+    the closing quote, so a second reading finds a quote that never closes there and redacts up to the line's
+    end: redacted so at once, a second scrub changes nothing); else ``extended``."""
+    if extended <= end or (group != "dq" and group != "sq"):
+        return extended
+    quote = s[end : end + 1]
+    if quote != ('"' if group == "dq" else "'"):
+        return extended
+    line_end = s.find("\n", extended)
+    line_end = len(s) if line_end < 0 else line_end
+    return line_end if s.find(quote, extended, line_end) < 0 else extended
 
 
 def _next_name(s: str, match_start: int, start: int, end: int, quoted: bool = False) -> tuple[str, int] | None:
