@@ -1295,6 +1295,28 @@ def url_port_like(value: str) -> bool:
     return (value.isascii() and value.isdigit() and len(value) <= 5) or value.lower() == "port"
 
 
+# -- passwords in SQL statements (a database's statement log, an ORM's echo, a migration's output) --------------
+# PostgreSQL "CREATE ROLE app LOGIN PASSWORD 'x'" / "ALTER USER app WITH PASSWORD 'x'", MySQL "IDENTIFIED BY 'x'",
+# "IDENTIFIED WITH caching_sha2_password BY 'x'", "SET PASSWORD ... = PASSWORD('x')", Oracle "IDENTIFIED BY x".
+# Run on the lower-cased text. After "password" only a quoted value counts, after blanks or "(" ("the password
+# changed for..." names none); after "identified [with <plugin>] by" a bare word too.
+_SQL_STRING: Final = (
+    r"""(?:'(?P<{0}sq>(?:[^'\\\r\n]|''|\\.){{1,1024}}+)'"""
+    r"""|"(?P<{0}dq>(?:[^"\\\r\n]|""|\\.){{1,1024}}+)")"""
+)
+SQL_PASSWORD: Final = _regex.compile(
+    r"(?<![a-z0-9_])(?:password(?:[ \t]++|[ \t]*+\([ \t]*+)"
+    + _SQL_STRING.format("")
+    + r"|identified(?:[ \t]++with[ \t]++[a-z0-9_]{1,64}+)?[ \t]++by(?:[ \t]++password)?[ \t]++(?:"
+    + _SQL_STRING.format("i")
+    + r"""|(?P<bare>[^\s;'"()]{1,256}+)))"""
+)
+#: the groups of :data:`SQL_PASSWORD` that hold the value
+SQL_PASSWORD_GROUPS: Final = ("sq", "dq", "isq", "idq", "bare")
+#: a statement's bind parameter, not a value ("IDENTIFIED BY ?", "PASSWORD $1", ":pw")
+SQL_PARAMETER: Final = _regex.compile(r"\?|\$[0-9]{1,3}|:[a-z_][a-z0-9_]{0,63}|%\(?[a-z_]*\)?s")
+
+
 # -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------
 # Runs on the original text (the name's camelCase words count); each attempt reads up to the next "<".
 XML_ELEMENT: Final = _regex.compile(
@@ -1541,6 +1563,7 @@ _GATE_WORDS: Final = (
     *(f"@{net}(" for net in ("tcp", "tcp6", "udp", "unix")),  # Go's MySQL DSN (GO_DSN)
     "'loc'",
     '"loc"',
+    "identified",  # a SQL statement's password (SQL_PASSWORD; its other form holds "pass")
 )
 
 

@@ -597,6 +597,10 @@ class _Pass:
         vendor-prefixed keys (last: a key after a header name keeps that header's kind)."""
         if netrc and "password" in low and ("machine" in low or "default" in low):  # "machine h login u password X"
             s, low = _run(s, low, p.NETRC, self._credential_file)
+        if ("password" in low and ("password " in low or "password(" in low or "password\t" in low)) or (
+            "identified" in low
+        ):  # SQL: "ALTER USER app WITH PASSWORD 'x'", "IDENTIFIED BY 'x'"
+            s, low = _run(s, low, p.SQL_PASSWORD, self._sql_password)
         if "--" in low:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
         if " -" in low or "\t-" in low:
@@ -768,6 +772,21 @@ class _Pass:
         end = m.end(group)
         value = s[start:end]
         if _is_marker(value) or _in_marker(s, start) or not p.is_credential_value(value, strength):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
+    def _sql_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The password of a SQL statement (:data:`patterns.SQL_PASSWORD`); a bind parameter or a placeholder is
+        kept."""
+        group = next(g for g in p.SQL_PASSWORD_GROUPS if m.start(g) >= 0)
+        start, end = m.span(group)
+        value = s[start:end]
+        if (
+            _is_marker(value)
+            or _in_marker(s, m.start())
+            or p.is_placeholder(value)
+            or p.SQL_PARAMETER.fullmatch(value.lower()) is not None
+        ):
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 

@@ -80,6 +80,11 @@ INPUTS = {
     "userinfo_cut": lambda: _repeat("://u:p'"),
     "userinfo_cut_ellipsis": lambda: _repeat("://:x..."),
     "userinfo_colons": lambda: "://" + _repeat(":"),
+    # SQL statements' passwords (session 15): unclosed quotes, doubled quotes, repeated keywords
+    "sql_password_quotes": lambda: _repeat("password '"),
+    "sql_password_doubled_quotes": lambda: "password '" + _repeat("''"),
+    "sql_identified_by": lambda: _repeat("identified with x by "),
+    "sql_password_function": lambda: _repeat("PASSWORD( '"),
     # Cookie headers whose value is a structure of pairs (session 15)
     "cookie_dict_pairs": lambda: "Cookie: {" + _repeat('"a": "b", '),
     "cookie_tuple_pairs": lambda: "Cookie: [" + _repeat("('a', 'b'), "),

@@ -731,6 +731,23 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (CLI_PW,),
             (("url_password", ",Authorization"), ("authorization", None)),
         ),
+        # a SQL statement's password (a database's statement log, an ORM's echo, a migration's output)
+        "s15_sql_postgres_statement_log": lambda t: _one(
+            f"LOG:  statement: ALTER ROLE app WITH LOGIN PASSWORD '{PASSWORD}' VALID UNTIL 'infinity'",
+            "secret_field",
+            PASSWORD,
+        ),
+        "s15_sql_mysql_identified_with_plugin": lambda t: _one(
+            f"Query\tCREATE USER 'app'@'%' IDENTIFIED WITH caching_sha2_password BY '{CLI_PW}'",
+            "secret_field",
+            CLI_PW,
+        ),
+        "s15_sql_oracle_identified_by_bare": lambda t: _one(
+            f"ALTER USER app IDENTIFIED BY {CLI_PW} ACCOUNT UNLOCK;", "secret_field", CLI_PW
+        ),
+        "s15_sql_password_function": lambda t: _one(
+            f"SET PASSWORD FOR 'app'@'localhost' = PASSWORD('{CLI_PW}')", "secret_field", CLI_PW
+        ),
         "s14_session_label_in_capitals": lambda t: _one(
             f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),

@@ -416,6 +416,28 @@ def userinfo_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
 _URL_PASSWORD_END: Final = frozenset(b"@ \t\r\n\f\v/\"'<>")
 
 
+def sql_password_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A SQL password trigger hit (``buf[last]``: the quote after "password", or the blank after "identified
+    ... by") whose value is a marker: in its quotes, or bare up to a blank, ";", a quote or a parenthesis."""
+    quote = buf[last] if buf[last] in (34, 39) else None
+    pos = last + 1
+    if quote is None:
+        while pos < hi and buf[pos] in (32, 9):
+            pos += 1
+        if pos < hi and buf[pos] in (34, 39):
+            quote, pos = buf[pos], pos + 1
+    marker = _MARKER_BYTES.match(buf, pos, hi)
+    if marker is None:
+        return in_marker(buf, last, lo)
+    after = marker.end()
+    if quote is not None:
+        return after < hi and buf[after] == quote
+    return after == hi or buf[after] in _SQL_BARE_END
+
+
+_SQL_BARE_END: Final = frozenset(b" \t\r\n;'\"()")
+
+
 def cli_flag_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     """A ``--name value`` trigger hit (``buf[last]`` is the value's first character or its quote: where
     ``patterns.CLI_FLAG``'s argument starts, after all the blanks) whose argument is a marker, or whose option
@@ -476,6 +498,7 @@ MARKED_JUDGEMENTS: Final = {
     "cookie": cookie_hit_unchanged,
     "userinfo": userinfo_hit_unchanged,
     "cli_flag": cli_flag_hit_unchanged,
+    "sql_password": sql_password_hit_unchanged,
     "cli_short": cli_short_hit_unchanged,
 }
 

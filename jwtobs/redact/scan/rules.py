@@ -54,6 +54,10 @@ _T_NETRC: Final = r"(?:machine|default)[ \t][^\n]*password[ \t]+[^\s]"
 # A validation error's input under its field's path, on one line (pydantic's errors(), FastAPI's 422 body:
 # patterns.VALIDATION_INPUT; its str() form puts the path on the line before, which a line reader cannot join).
 _T_VALIDATION: Final = r"""['"]loc['"]:[ \t]*[\[(]"""
+# A SQL statement's password (patterns.SQL_PASSWORD): "PASSWORD 'x'", "PASSWORD('x')", "IDENTIFIED [WITH p] BY ".
+_T_SQL_PASSWORD: Final = (
+    r"""(?:password(?:[ \t]+|[ \t]*\([ \t]*)["']|identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t])"""
+)
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
@@ -161,6 +165,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("b64_jose", p.B64_JOSE_HINT.pattern, caseless=False),
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
+        Trigger("sql_password", _T_SQL_PASSWORD, caseless=True),
         # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
         Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t]-", caseless=True),
@@ -189,6 +194,8 @@ _BASE_KEYWORDS: Final = {
     b"kty": ("jwk",),
     b"'loc'": ("validation",),
     b'"loc"': ("validation",),
+    b"password": ("sql_password",),
+    b"identified": ("sql_password",),
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
