@@ -1295,6 +1295,21 @@ def url_port_like(value: str) -> bool:
     return (value.isascii() and value.isdigit() and len(value) <= 5) or value.lower() == "port"
 
 
+# -- a variable given as a name and a value (Kubernetes' and ECS's env lists, CloudFormation's parameters) -------
+# {"name": "DB_PASSWORD", "value": "x"}, {'Name': 'API_TOKEN', 'Value': 'x'}, "ParameterKey=DbPassword,
+# ParameterValue=x" (the AWS CLI's shorthand), "- name: DB_PASSWORD\n  value: x" (YAML). Run on the lower-cased text;
+# the variable's name (group "name") is judged by the caller as a field's name.
+_NV_Q: Final = r"""(?:\\?["'])?"""
+NAME_VALUE: Final = _regex.compile(
+    rf"""(?<![a-z0-9_])(?:name|key|parameterkey){_NV_Q}[ \t]*+[:=][ \t]*+{_NV_Q}(?P<name>[a-z_][a-z0-9_.\-]{{0,63}}+)"""
+    rf"""{_NV_Q}[ \t]*+(?:[,;][ \t]*+|\r?\n[ \t]*+){_NV_Q}(?:value|parametervalue){_NV_Q}[ \t]*+[:=][ \t]*+"""
+    + _FIELD_VALUE
+)
+#: the keys of a mapping that gives a variable's name, and of the one that gives its value
+NAME_KEYS: Final = ("name", "Name", "key", "Key", "ParameterKey")
+VALUE_KEYS: Final = ("value", "Value", "ParameterValue")
+
+
 # -- passwords in SQL statements (a database's statement log, an ORM's echo, a migration's output) --------------
 # PostgreSQL "CREATE ROLE app LOGIN PASSWORD 'x'" / "ALTER USER app WITH PASSWORD 'x'", MySQL "IDENTIFIED BY 'x'",
 # "IDENTIFIED WITH caching_sha2_password BY 'x'", "SET PASSWORD ... = PASSWORD('x')", Oracle "IDENTIFIED BY x".

@@ -546,6 +546,8 @@ class _Pass:
             if has(word) and (not words or any(map(has, words))):
                 s, low = _run(s, low, pattern, self._field)
                 netrc = netrc or word == "pass"
+        if has("value") and (has("name") or has("key")):  # {"name": "DB_PASSWORD", "value": "x"}
+            s, low = _run(s, low, p.NAME_VALUE, self._name_value)
         if has("input_value=") or has("'loc'") or has('"loc"'):
             s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
         s = self._commands_and_keys(s, low, netrc)
@@ -774,6 +776,22 @@ class _Pass:
         if _is_marker(value) or _in_marker(s, start) or not p.is_credential_value(value, strength):
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
+    def _name_value(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A variable given as a name and a value (:data:`patterns.NAME_VALUE`): its value, judged as the value
+        of a field of that name."""
+        name = s[m.start("name") : m.end("name")]  # original case: camelCase words count
+        strength = p.name_strength(name)
+        if not strength or _in_marker(s, m.start()):
+            return None
+        group = m.lastgroup or "bare"
+        start, end = m.span(group)
+        value = s[start:end]
+        if not value or _is_marker(value) or (group == "bare" and value.lower() in p.EMPTY_VALUES):
+            return None
+        if not p.is_credential_value(value, strength):
+            return None
+        return s[m.start() : start] + self.credential(value, p.header_kind(name) or _secret_kind(name)), end
 
     def _sql_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The password of a SQL statement (:data:`patterns.SQL_PASSWORD`); a bind parameter or a placeholder is
@@ -1048,6 +1066,11 @@ class _Pass:
                     else self._item(k, v, depth)
                     for k, v in obj.items()
                 }
+            named = _variable_name(obj)
+            if named is not None:  # {"name": "DB_PASSWORD", "value": "x"}: the value as a field of that name
+                return {
+                    self._key(k, depth): self._item(named if k in p.VALUE_KEYS else k, v, depth) for k, v in obj.items()
+                }
             return {self._key(k, depth): self._item(k, v, depth) for k, v in obj.items()}
         if isinstance(obj, tuple):
             pair = self._header_pair(obj)
@@ -1316,6 +1339,18 @@ _API_KEY_NAME = _regex.compile(
     r"(?i)api[_\-]?key|apikey|subscription[_\-]?key|functions[_\-]?key|auth[_\-]?token|access[_\-]?token"
     r"|security[_\-]?token"
 )
+
+
+def _variable_name(obj: Mapping[Any, Any]) -> str | None:
+    """The secret name of a mapping that gives a variable as a name and a value (Kubernetes' and ECS's env lists,
+    CloudFormation's parameters: ``{"name": "DB_PASSWORD", "value": "x"}``), or None."""
+    if len(obj) > 8 or not ("value" in obj or "Value" in obj or "ParameterValue" in obj):
+        return None
+    for key in p.NAME_KEYS:
+        name = obj.get(key)
+        if isinstance(name, str) and name:
+            return name if len(name) <= 256 and p.name_strength(name) else None
+    return None
 
 
 def _secret_kind(name: str) -> str:

@@ -85,6 +85,9 @@ INPUTS = {
     "sql_password_doubled_quotes": lambda: "password '" + _repeat("''"),
     "sql_identified_by": lambda: _repeat("identified with x by "),
     "sql_password_function": lambda: _repeat("PASSWORD( '"),
+    # variables given as a name and a value (session 15)
+    "name_value_pairs": lambda: _repeat('{"name": "db_password", "value": '),
+    "name_value_lines": lambda: _repeat("- name: token\n  value: "),
     # Cookie headers whose value is a structure of pairs (session 15)
     "cookie_dict_pairs": lambda: "Cookie: {" + _repeat('"a": "b", '),
     "cookie_tuple_pairs": lambda: "Cookie: [" + _repeat("('a', 'b'), "),

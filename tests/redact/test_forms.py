@@ -748,6 +748,23 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s15_sql_password_function": lambda t: _one(
             f"SET PASSWORD FOR 'app'@'localhost' = PASSWORD('{CLI_PW}')", "secret_field", CLI_PW
         ),
+        # a variable given as a name and a value (Kubernetes' and ECS's env lists, CloudFormation's parameters)
+        "s15_k8s_env_json": lambda t: _one(
+            json.dumps({"env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "DB_PASSWORD", "value": PASSWORD}]}),
+            "secret_field",
+            PASSWORD,
+        ),
+        "s15_k8s_env_yaml": lambda t: _one(
+            f"        env:\n        - name: GITHUB_TOKEN\n          value: {CLI_PW}\n", "secret_field", CLI_PW
+        ),
+        "s15_ecs_environment_dicts": lambda t: _one(
+            [{"Name": "REGION", "Value": "eu-west-1"}, {"Name": "STRIPE_API_KEY", "Value": CLI_PW}], "api_key", CLI_PW
+        ),
+        "s15_cloudformation_parameter_shorthand": lambda t: _one(
+            f"aws cloudformation create-stack --parameters ParameterKey=DbPassword,ParameterValue={CLI_PW} x",
+            "secret_field",
+            CLI_PW,
+        ),
         "s14_session_label_in_capitals": lambda t: _one(
             f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),

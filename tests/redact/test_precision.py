@@ -153,6 +153,9 @@ def test_names_are_read_as_a_whole(name: str, strength: int) -> None:
         # SQL that holds no password: prose, a bind parameter, a placeholder
         "password changed for deploy; the password for user x was reset",
         "ALTER USER app PASSWORD $1; CREATE USER 'u'@'%' IDENTIFIED BY ?; password '***'",
+        # variables given as a name and a value whose name names no secret, or whose value is a reference
+        '{"env": [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "SESSION_TIMEOUT", "value": "30"}]}',
+        '{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}',
     ],
 )
 def test_issue_false_positives_are_kept(line: str) -> None:

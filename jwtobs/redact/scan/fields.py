@@ -416,26 +416,33 @@ def userinfo_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
 _URL_PASSWORD_END: Final = frozenset(b"@ \t\r\n\f\v/\"'<>")
 
 
-def sql_password_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
-    """A SQL password trigger hit (``buf[last]``: the quote after "password", or the blank after "identified
-    ... by") whose value is a marker: in its quotes, or bare up to a blank, ";", a quote or a parenthesis."""
+def value_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A hit ending where a value starts (the SQL password trigger: ``buf[last]`` the quote after "password" or
+    the blank after "identified ... by"; the name/value trigger: the ":" or "=" after "value") whose value is a
+    marker: in its quotes (escaped ones too), or bare up to a blank, ";", ",", a quote, a bracket or a
+    parenthesis."""
     quote = buf[last] if buf[last] in (34, 39) else None
+    escaped = False
     pos = last + 1
     if quote is None:
         while pos < hi and buf[pos] in (32, 9):
             pos += 1
-        if pos < hi and buf[pos] in (34, 39):
+        if pos + 1 < hi and buf[pos] == 92 and buf[pos + 1] in (34, 39):
+            quote, escaped, pos = buf[pos + 1], True, pos + 2
+        elif pos < hi and buf[pos] in (34, 39):
             quote, pos = buf[pos], pos + 1
     marker = _MARKER_BYTES.match(buf, pos, hi)
     if marker is None:
         return in_marker(buf, last, lo)
     after = marker.end()
+    if escaped:
+        return after + 1 < hi and buf[after] == 92 and buf[after + 1] == quote
     if quote is not None:
         return after < hi and buf[after] == quote
-    return after == hi or buf[after] in _SQL_BARE_END
+    return after == hi or buf[after] in _BARE_END
 
 
-_SQL_BARE_END: Final = frozenset(b" \t\r\n;'\"()")
+_BARE_END: Final = frozenset(b" \t\r\n;,'\"()[]{}")
 
 
 def cli_flag_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
@@ -498,7 +505,8 @@ MARKED_JUDGEMENTS: Final = {
     "cookie": cookie_hit_unchanged,
     "userinfo": userinfo_hit_unchanged,
     "cli_flag": cli_flag_hit_unchanged,
-    "sql_password": sql_password_hit_unchanged,
+    "sql_password": value_hit_unchanged,
+    "name_value": value_hit_unchanged,
     "cli_short": cli_short_hit_unchanged,
 }
 

@@ -58,6 +58,13 @@ _T_VALIDATION: Final = r"""['"]loc['"]:[ \t]*[\[(]"""
 _T_SQL_PASSWORD: Final = (
     r"""(?:password(?:[ \t]+|[ \t]*\([ \t]*)["']|identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t])"""
 )
+# A variable given as a name and a value on one line (patterns.NAME_VALUE: {"name": "DB_PASSWORD", "value": ...},
+# ParameterKey=X,ParameterValue=...), up to the separator after "value".
+_T_Q: Final = r"""(?:\\?["'])?"""
+_T_NAME_VALUE: Final = (
+    rf"""(?:name|key){_T_Q}[ \t]*[:=][ \t]*{_T_Q}[A-Za-z_][A-Za-z0-9_.\-]*{_T_Q}[ \t]*[,;][ \t]*{_T_Q}"""
+    rf"""(?:value|parametervalue){_T_Q}[ \t]*[:=]"""
+)
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
@@ -166,6 +173,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
         Trigger("sql_password", _T_SQL_PASSWORD, caseless=True),
+        Trigger("name_value", _T_NAME_VALUE, caseless=True),
         # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
         Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t]-", caseless=True),
@@ -196,6 +204,7 @@ _BASE_KEYWORDS: Final = {
     b'"loc"': ("validation",),
     b"password": ("sql_password",),
     b"identified": ("sql_password",),
+    b"value": ("name_value",),
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
