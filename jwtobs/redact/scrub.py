@@ -605,7 +605,9 @@ class _Pass:
             s, low = _run(s, low, p.SQL_PASSWORD, self._sql_password)
         if "--" in low:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
-        if " -" in low or "\t-" in low:
+        if (" -" in low or "\t-" in low) and (
+            "-p" in low or "-a" in low or "-u" in low or "-w" in low or "-k" in low
+        ):  # (an option of CLI_SHORT's, curl's "--user" too: most lines with " -" hold none)
             for command, pattern in p.CLI_SHORT:
                 if command in low:
                     s, low = _run(s, low, pattern, self._cli_short)

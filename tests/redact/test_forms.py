@@ -765,6 +765,29 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             "secret_field",
             CLI_PW,
         ),
+        # more public leak shapes (session 15): XML name/value attributes, Ruby's hash rocket, short options
+        "s15_dotnet_app_settings": lambda t: _one(
+            f'<appSettings><add key="LogLevel" value="Debug" /><add key="SmtpPassword" value="{CLI_PW}" />',
+            "secret_field",
+            CLI_PW,
+        ),
+        "s15_spring_xml_property": lambda t: _one(
+            f'<property name="password" value="{PASSWORD}"/>', "secret_field", PASSWORD
+        ),
+        "s15_ruby_hash_rocket": lambda t: _one(
+            f'Parameters: {{"user"=>{{"email"=>"a@b.c", "password"=>"{PASSWORD}"}}}}', "secret_field", PASSWORD
+        ),
+        "s15_ldapsearch_w": lambda t: _one(
+            f"ldapsearch -x -H ldap://dc -D cn=admin,dc=x -w {CLI_PW} -b dc=x", "secret_field", CLI_PW
+        ),
+        "s15_openssl_passout": lambda t: _one(
+            f"openssl pkcs12 -export -in c.pem -passout pass:{CLI_PW} -out c.p12", "secret_field", CLI_PW
+        ),
+        "s15_zip_password": lambda t: _one(f"zip -r -P {CLI_PW} backup.zip /srv", "secret_field", CLI_PW),
+        "s15_7z_password": lambda t: _one(f"7z a -p{CLI_PW} -mhe=on backup.7z /srv", "secret_field", CLI_PW),
+        "s15_smbclient_user_percent": lambda t: _one(
+            f"smbclient //fs/share -U svc%{CLI_PW} -c 'ls'", "secret_field", CLI_PW
+        ),
         "s14_session_label_in_capitals": lambda t: _one(
             f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),

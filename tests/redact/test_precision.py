@@ -156,6 +156,8 @@ def test_names_are_read_as_a_whole(name: str, strength: int) -> None:
         # variables given as a name and a value whose name names no secret, or whose value is a reference
         '{"env": [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "SESSION_TIMEOUT", "value": "30"}]}',
         '{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}',
+        '<add key="LogLevel" value="Debug" /> a => b  ldapsearch -x -W -D cn=admin  openssl rsa -passin env:KEYPASS',
+        "zip -r out.zip dir -x *.log; 7z x -p a.7z; gunzip -p x",
     ],
 )
 def test_issue_false_positives_are_kept(line: str) -> None:

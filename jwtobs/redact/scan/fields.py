@@ -481,10 +481,10 @@ _QUIET_OPTIONS: dict[bytes, bool] = {}
 
 def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     """A command's short-option trigger hit (``buf[last]`` is the "-" after a blank): settled when the option is
-    none of ``patterns.CLI_SHORT``'s (``-p``, ``-a``, ``-u``, ``--user``, any case), or its argument (after blanks;
-    for curl after ``user:``) is a marker."""
+    none of ``patterns.CLI_SHORT``'s (``-p``, ``-a``, ``-w``, ``-k``, ``-u``, ``--user``, any case), or its argument
+    (after blanks; for curl after ``user:``) is a marker."""
     option = buf[last + 1 : last + 2].lower()
-    if option == b"p" or option == b"a":
+    if option in _ARG_OPTIONS:
         pos = last + 2
         while pos < hi and buf[pos] in (32, 9):
             pos += 1
@@ -497,6 +497,10 @@ def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     else:
         return True  # no CLI_SHORT option starts here
     return user is not None and _arg_is_marker(buf, user.end(), hi)
+
+
+#: the short options of ``patterns.CLI_SHORT`` whose argument follows them (glued or after blanks)
+_ARG_OPTIONS: Final = frozenset((b"p", b"a", b"w", b"k"))
 
 
 #: The triggers whose hits the judgements above settle, by trigger name

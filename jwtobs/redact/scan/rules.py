@@ -62,7 +62,7 @@ _T_SQL_PASSWORD: Final = (
 # ParameterKey=X,ParameterValue=...), up to the separator after "value".
 _T_Q: Final = r"""(?:\\?["'])?"""
 _T_NAME_VALUE: Final = (
-    rf"""(?:name|key){_T_Q}[ \t]*[:=][ \t]*{_T_Q}[A-Za-z_][A-Za-z0-9_.\-]*{_T_Q}[ \t]*[,;][ \t]*{_T_Q}"""
+    rf"""(?:name|key){_T_Q}[ \t]*[:=][ \t]*{_T_Q}[A-Za-z_][A-Za-z0-9_.\-]*{_T_Q}(?:[ \t]*[,;][ \t]*|[ \t]+){_T_Q}"""
     rf"""(?:value|parametervalue){_T_Q}[ \t]*[:=]"""
 )
 # An OAuth code in a form body ("code=..." outside a query string).
