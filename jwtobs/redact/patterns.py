@@ -1334,10 +1334,16 @@ SQL_PASSWORD_GROUPS: Final = ("sq", "dq", "isq", "idq", "bare")
 SQL_PARAMETER: Final = _regex.compile(r"\?|\$[0-9]{1,3}|:[a-z_][a-z0-9_]{0,63}|%\(?[a-z_]*\)?s")
 
 
+#: An XML element's attribute that names what its text is (Java's properties XML '<entry key="db.password">',
+#: .NET's '<setting name="Password">'): group 1 the name
+XML_NAMING_ATTR: Final = _regex.compile(
+    r"""[ \t](?:key|name)[ \t]*+=[ \t]*+["']([A-Za-z_][A-Za-z0-9_.\-]{0,63}+)["']"""
+)
+
 # -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------
 # Runs on the original text (the name's camelCase words count); each attempt reads up to the next "<".
 XML_ELEMENT: Final = _regex.compile(
-    r"<(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63}+:?[A-Za-z0-9_.\-]{0,63}+)(?:[ \t][^<>]{0,256}+)?>"
+    r"<(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63}+:?[A-Za-z0-9_.\-]{0,63}+)(?P<attrs>[ \t][^<>]{0,256}+)?>"
     r"(?P<value>[^<]{1,4096}+)</(?P=name)[ \t]*+>"
 )
 

@@ -761,6 +761,11 @@ class _Pass:
     def _xml(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         name = m.group("name").rpartition(":")[2]
         strength = p.name_strength(name) if not p.header_kind(name) else p.STRONG
+        if not strength and m.start("attrs") >= 0:  # '<entry key="db.password">x</entry>': the attribute names it
+            named = p.XML_NAMING_ATTR.search(s, m.start("attrs"), m.end("attrs"))
+            if named is not None:
+                name = named.group(1)
+                strength = p.name_strength(name) if not p.header_kind(name) else p.STRONG
         value = m.group("value")
         if not strength or _is_marker(value.strip()) or not p.is_credential_value(value, strength):
             return None

@@ -788,6 +788,15 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s15_smbclient_user_percent": lambda t: _one(
             f"smbclient //fs/share -U svc%{CLI_PW} -c 'ls'", "secret_field", CLI_PW
         ),
+        # an XML element named by an attribute (Java's properties XML, .NET's settings)
+        "s15_java_properties_xml_entry": lambda t: _one(
+            f'<properties><entry key="db.url">jdbc:h2:mem</entry><entry key="db.password">{CLI_PW}</entry>',
+            "secret_field",
+            CLI_PW,
+        ),
+        "s15_dotnet_setting_by_name": lambda t: _one(
+            f'<setting name="SmtpPassword" serializeAs="String">{PASSWORD}</setting>', "secret_field", PASSWORD
+        ),
         "s14_session_label_in_capitals": lambda t: _one(
             f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),

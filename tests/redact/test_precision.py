@@ -158,6 +158,7 @@ def test_names_are_read_as_a_whole(name: str, strength: int) -> None:
         '{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}',
         '<add key="LogLevel" value="Debug" /> a => b  ldapsearch -x -W -D cn=admin  openssl rsa -passin env:KEYPASS',
         "zip -r out.zip dir -x *.log; 7z x -p a.7z; gunzip -p x",
+        '<entry key="db.url">jdbc:h2:mem</entry><item name="color">red</item><setting name="Theme">dark</setting>',
     ],
 )
 def test_issue_false_positives_are_kept(line: str) -> None:
