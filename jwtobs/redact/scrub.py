@@ -760,12 +760,12 @@ class _Pass:
 
     def _xml(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         name = m.group("name").rpartition(":")[2]
-        strength = p.name_strength(name) if not p.header_kind(name) else p.STRONG
+        strength = _xml_strength(name)
         if not strength and m.start("attrs") >= 0:  # '<entry key="db.password">x</entry>': the attribute names it
             named = p.XML_NAMING_ATTR.search(s, m.start("attrs"), m.end("attrs"))
             if named is not None:
                 name = named.group(1)
-                strength = p.name_strength(name) if not p.header_kind(name) else p.STRONG
+                strength = _xml_strength(name)
         value = m.group("value")
         if not strength or _is_marker(value.strip()) or not p.is_credential_value(value, strength):
             return None
@@ -1348,10 +1348,20 @@ _API_KEY_NAME = _regex.compile(
 )
 
 
+def _xml_strength(name: str) -> int:
+    """What an XML element's name (or naming attribute) says of its text: a header's name is strong."""
+    return p.name_strength(name) if not p.header_kind(name) else p.STRONG
+
+
 def _variable_name(obj: Mapping[Any, Any]) -> str | None:
     """The secret name of a mapping that gives a variable as a name and a value (Kubernetes' and ECS's env lists,
     CloudFormation's parameters: ``{"name": "DB_PASSWORD", "value": "x"}``), or None."""
-    if len(obj) > 8 or not ("value" in obj or "Value" in obj or "ParameterValue" in obj):
+    if len(obj) > 8:
+        return None
+    for key in p.VALUE_KEYS:
+        if key in obj:
+            break
+    else:
         return None
     for key in p.NAME_KEYS:
         name = obj.get(key)

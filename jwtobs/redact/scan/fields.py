@@ -362,15 +362,15 @@ _URL_USER: Final = _regex.compile(rb"[^\x00-\x20\x7f-\xff/:@\"'<>]*+")
 _CURL_USER: Final = _regex.compile(rb"[ \t]++[^\x00-\x20\x7f-\xff:\"']{1,64}+:")
 
 
-def _arg_is_marker(buf: bytes, pos: int, hi: int) -> bool:
+def _arg_is_marker(buf: bytes, pos: int, hi: int, ends: frozenset[int] = _ARG_END) -> bool:
     """The command-line argument at ``buf[pos]`` (``patterns._ARG``: "quoted", 'quoted' or bare) is exactly a
-    marker."""
+    marker; a bare one ends at one of ``ends``."""
     q = buf[pos] if pos < hi else -1
     if q == 34 or q == 39:
         m = _MARKER_BYTES.match(buf, pos + 1, hi)
         return m is not None and m.end() < hi and buf[m.end()] == q
     m = _MARKER_BYTES.match(buf, pos, hi)
-    return m is not None and (m.end() == hi or buf[m.end()] in _ARG_END)
+    return m is not None and (m.end() == hi or buf[m.end()] in ends)
 
 
 def auth_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
@@ -421,25 +421,19 @@ def value_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     the blank after "identified ... by"; the name/value trigger: the ":" or "=" after "value") whose value is a
     marker: in its quotes (escaped ones too), or bare up to a blank, ";", ",", a quote, a bracket or a
     parenthesis."""
-    quote = buf[last] if buf[last] in (34, 39) else None
-    escaped = False
-    pos = last + 1
-    if quote is None:
+    pos = last
+    if buf[last] not in (34, 39):  # (after "by" or the separator: blanks, then the value or its quote)
+        pos += 1
         while pos < hi and buf[pos] in (32, 9):
             pos += 1
-        if pos + 1 < hi and buf[pos] == 92 and buf[pos + 1] in (34, 39):
-            quote, escaped, pos = buf[pos + 1], True, pos + 2
-        elif pos < hi and buf[pos] in (34, 39):
-            quote, pos = buf[pos], pos + 1
-    marker = _MARKER_BYTES.match(buf, pos, hi)
-    if marker is None:
-        return in_marker(buf, last, lo)
-    after = marker.end()
-    if escaped:
-        return after + 1 < hi and buf[after] == 92 and buf[after + 1] == quote
-    if quote is not None:
-        return after < hi and buf[after] == quote
-    return after == hi or buf[after] in _BARE_END
+        if pos + 1 < hi and buf[pos] == 92 and buf[pos + 1] in (34, 39):  # \" (JSON inside a JSON string)
+            quote = buf[pos + 1]
+            marker = _MARKER_BYTES.match(buf, pos + 2, hi)
+            if marker is None:
+                return in_marker(buf, last, lo)
+            after = marker.end()
+            return after + 1 < hi and buf[after] == 92 and buf[after + 1] == quote
+    return _arg_is_marker(buf, pos, hi, _BARE_END) or in_marker(buf, last, lo)
 
 
 _BARE_END: Final = frozenset(b" \t\r\n;,'\"()[]{}")
