@@ -477,14 +477,17 @@ _FIELD_SEP: Final = (
     rf"""(?:(?:{_Q}\]|{_Q})?[ \t]*+[:=]>?+[ \t]*+|{_Q}[ \t]*+,[ \t\r\n]*+(?=b?{_Q}|[\[(]))"""
     rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
+_BARE_VALUE: Final = (
+    rf"""(?P<bare>[^\s,;&"'\\\[\]{{}}()<>=:][^\s,;&"'\\\[\]{{}}()<>]*+"""
+    rf"""(?:(?:{_VALUE_ESC_LOW})[^\s,;&"'\\\[\]{{}}()<>]*+)*+)"""
+)
 _FIELD_VALUE: Final = (
     r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*+)|'(?P<sq>(?:[^'\\\r\n]|\\.)*+)"""
-    rf"""|\\["'](?P<eq>[^"'\\\r\n]*+(?:(?:{_VALUE_ESC_LOW})[^"'\\\r\n]*+)*+)"""
-    rf"""|(?P<bare>[^\s,;&"'\\\[\]{{}}()<>=:][^\s,;&"'\\\[\]{{}}()<>]*+"""
-    rf"""(?:(?:{_VALUE_ESC_LOW})[^\s,;&"'\\\[\]{{}}()<>]*+)*+))"""
+    rf"""|\\["'](?P<eq>[^"'\\\r\n]*+(?:(?:{_VALUE_ESC_LOW})[^"'\\\r\n]*+)*+)|{_BARE_VALUE})"""
 )
-#: What a key is for, when its name says so: a secret key (:data:`_STRONG_WORDS`)
-_KEY_ROLES: Final = ("signing", "encryption", "hmac", "master", "app")
+#: What a key is for, when its name says so: a secret key (:data:`_STRONG_WORDS`; Azure's storage "AccountKey" and
+#: Service Bus "SharedAccessKey" in connection strings, "access_key" of object stores: an id is "access_key_id")
+_KEY_ROLES: Final = ("signing", "encryption", "hmac", "master", "app", "account", "access")
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -515,7 +518,42 @@ TEXT_FIELDS: Final = tuple(
     (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
     for stem, word, words in _STEMS
 )
+#: Stems whose names are weak but when they hold another stem ("session_token", "auth_secret"): no SPACED_FIELDS of
+#: their own ("Expiring session 0x14f05578bd8001c", "DPoP <proof>" is a scheme)
+_WEAK_STEMS: Final = ("session", "auth", "sid", "dpop")
+# The same names with their value after blanks, no separator: "apikey 9f8e7d6c5b4a", "bearer_token x",
+# redis.conf's "requirepass x", "password Xk9(2]aP{z". Weaker evidence than a separator: the caller takes only strong
+# names and values that are no word ("password for root", "token expired", "assertion failed:"): 6 characters or more
+# once trailing punctuation is set aside, with a digit or a character other than a letter among them.
+SPACED_FIELDS: Final = tuple(
+    (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)[ \t]++" + _BARE_VALUE))
+    for stem, word, words in _STEMS
+    if word not in _WEAK_STEMS
+)
+#: :data:`TEXT_FIELDS` with each stem's :data:`SPACED_FIELDS` pattern (None for the weak stems): the scrubber runs
+#: both for the stems a text holds, found once
+FIELD_PASSES: Final = tuple(
+    (word, words, pattern, next((sp for w, _, sp in SPACED_FIELDS if w == word), None))
+    for word, words, pattern in TEXT_FIELDS
+)
 _SECRET_STEM: Final = "(?:" + "|".join(stem for stem, _, _ in _STEMS) + ")"
+#: the stems of :data:`SPACED_FIELDS` (one expression) and their gate words
+SPACED_STEM: Final = "(?:" + "|".join(stem for stem, word, _ in _STEMS if word not in _WEAK_STEMS) + ")"
+SPACED_WORDS: Final = tuple(word for _, word, _ in _STEMS if word not in _WEAK_STEMS)
+
+
+def spaced_hint(text: str) -> bool:
+    """``text`` may hold a :data:`SPACED_FIELDS` match (a stem and a word after blanks; the caller judges it)."""
+    if " " not in text and "\t" not in text:
+        return False
+    low = lower(text)
+    has = low.__contains__
+    return any(
+        has(word) and (not words or any(map(has, words))) and pattern.search(low) is not None
+        for word, words, pattern in SPACED_FIELDS
+    )
+
+
 SECRET_STEM: Final = _regex.compile(_SECRET_STEM, re.IGNORECASE)
 _NAME_HEAD: Final = _regex.compile(r"[a-z0-9_\-]{1,64}+")
 #: Values of secret-named fields that hold nothing (JSON/Python literals, an Authorization scheme whose
@@ -584,7 +622,7 @@ _STRONG_WORDS: Final = frozenset(
     "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
     "subscriptionkey functionskey assertion jwt "
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
-    "signingkey encryptionkey hmackey masterkey appkey".split()
+    "signingkey encryptionkey hmackey masterkey appkey accountkey accesskey".split()
 )
 assert _STRONG_WORDS >= {f"{role}key" for role in _KEY_ROLES}
 _WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
@@ -627,6 +665,11 @@ _EXACT_NAMES: Final = {
     "pass": WEAK,
     "sid": WEAK,
     "pin": STRONG,
+    # Redis' directives (redis.conf, CONFIG SET): the server's password and the one a replica presents
+    "requirepass": STRONG,
+    "masterauth": STRONG,
+    # keytool's and jarsigner's options: a keystore's and a key's password
+    **dict.fromkeys(("storepass", "keypass", "srcstorepass", "deststorepass", "srckeypass", "destkeypass"), STRONG),
     "otp": STRONG,
     "jwt": STRONG,
     "authorization": STRONG,
@@ -989,6 +1032,20 @@ _VENDOR_SHAPES: Final = (
     # is left out: its only letters-free fixed part "//" is in every URL (processors._DIGIT_PREFIX_PARTS)
     (("ya29.",), r"[A-Za-z0-9_\-]{30,4096}+"),
 )
+#: The vendor keys written as a field ("AccountKey=<key>"): the field detectors leave them to the vendor pass, whose
+#: marker has the key's kind and the fingerprint of the whole key (the same as its escaped forms').
+NAMED_VENDOR_KEYS: Final = _regex.compile(
+    "|".join(re.escape(prefix) + body for prefixes, body in _VENDOR_SHAPES for prefix in prefixes if body[0] == "=")
+)
+
+
+def named_vendor_key(text: str) -> bool:
+    """``text`` is one of :data:`NAMED_VENDOR_KEYS`, as written or with its value escapes decoded."""
+    return NAMED_VENDOR_KEYS.fullmatch(text) is not None or any(
+        NAMED_VENDOR_KEYS.fullmatch(view.text) is not None for view in unescaped_views(text)
+    )
+
+
 VENDOR_PREFIXES: Final = tuple(prefix for prefixes, _ in _VENDOR_SHAPES for prefix in prefixes)
 #: How a value escape (:data:`VALUE_ESCAPES`) writes the "/" of a prefix ("hooks.slack.com/services/")
 _SLASH_SPELLINGS: Final = ("\\/", "\\u002F", "\\u002f", "%2F", "%2f")
@@ -1334,6 +1391,22 @@ SQL_PASSWORD_GROUPS: Final = ("sq", "dq", "isq", "idq", "bare")
 SQL_PARAMETER: Final = _regex.compile(r"\?|\$[0-9]{1,3}|:[a-z_][a-z0-9_]{0,63}|%\(?[a-z_]*\)?s")
 
 
+# -- a user and a password given as a pair to an HTTP client: requests/httpx "auth=('user', 'x')", "auth=HTTPBasicAuth(
+# 'user', 'x')", aiohttp's "BasicAuth('user', 'x')", "HTTPDigestAuth(...)": the second string is the password. Run on
+# the lower-cased text from "auth" (a literal start): a call of anything whose name ends in "auth" ("httpbasicauth(":
+# the match starts inside the name), or an "auth" argument given a tuple, a list or such a call.
+AUTH_PAIR: Final = _regex.compile(
+    r"""auth(?:[ \t]*+[=:][ \t]*+(?:[a-z_][a-z0-9_.]{0,63}+auth[ \t]*+)?)?[(\[][ \t]*+"""
+    r"""(?:'[^'\\\r\n]{0,256}+'|"[^"\\\r\n]{0,256}+")[ \t]*+,[ \t]*+"""
+    r"""(?:'(?P<sq>[^'\\\r\n]{1,1024}+)'|"(?P<dq>[^"\\\r\n]{1,1024}+)")"""
+)
+
+
+#: Oracle's thin JDBC URL with its credentials before "@" ("jdbc:oracle:thin:scott/x@host:1521:orcl"); runs on the
+#: lower-cased text (a value starting with "[" is a marker's)
+JDBC_ORACLE: Final = _regex.compile(r"""jdbc:oracle:thin:[^\s/@:"']{1,64}+/(?P<password>[^\s@"'\[][^\s@"']{0,255}+)@""")
+
+
 #: An XML element's attribute that names what its text is (Java's properties XML '<entry key="db.password">',
 #: .NET's '<setting name="Password">'): group 1 the name
 XML_NAMING_ATTR: Final = _regex.compile(
@@ -1422,6 +1495,16 @@ CLI_SHORT: Final = (
             "smbclient" + _command_start("smbclient") + r"[^\n|;&]{0,200}?[ \t]-u[ \t]*+[^\s%\"']{0,64}+%" + _ARG
         ),
     ),
+    # SQL Server's sqlcmd/bcp -P X (lower-cased: "-p"), MongoDB's mongo/mongosh/mongodump/mongorestore... -p X
+    *((c, _regex.compile(c + _command_start(c) + r"[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)) for c in ("sqlcmd", "bcp")),
+    ("mongo", _regex.compile("mongo" + _command_start("mongo") + r"[a-z]*+[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)),
+    # (lftp -u user,X: the pair's comma)
+    (
+        "lftp",
+        _regex.compile(
+            "lftp" + _command_start("lftp") + r"[^\n|;&]{0,200}?[ \t]-u[ \t]++[\"']?+[^\s,\"']{0,64}+," + _ARG
+        ),
+    ),
     # (curl -u user:X, --user "user:X", --user 'user:X', -u ":X", --user=user:X: the quote may enclose the pair)
     (
         "curl",
@@ -1431,6 +1514,65 @@ CLI_SHORT: Final = (
         ),
     ),
 )
+
+# Commands that take a secret as a positional argument: "vault login X" (a Vault token: the legacy "s." form has no
+# vendor prefix; "vault login -method=userpass username=u password=x" has fields), Windows' "net use Z:
+# \\\\host\\share X /user:DOMAIN\\u" (the password is the argument that is no device, share or "/option", before or
+# after "/user:"). Run on the lower-cased text.
+CLI_POSITIONAL: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "vault login",
+        _regex.compile(
+            "vault login" + _command_start("vault login") + r"(?:[ \t]++-[^\s;|&]*+)*+[ \t]++(?![^\s=]*+=)" + _ARG
+        ),
+    ),
+    (
+        "net use",
+        _regex.compile(
+            "net use"
+            + _command_start("net use")
+            + r'(?:[ \t]++(?:[a-z]:|\*|\\\\[^\s;|&]*+|"\\\\[^"\r\n]*+"|/[^\s;|&]*+))*+[ \t]++'
+            + r'(?![/*]|"?\\\\|[a-z]:(?:\s|\Z))'
+            + _ARG
+        ),
+    ),
+)
+# (more commands whose secret is a positional argument: "htpasswd -b[c] file user X" / "htpasswd -nb user X",
+# "rabbitmqctl add_user|change_password user X", MinIO's "mc alias set name url access-key X",
+# "wpa_passphrase ssid X")
+_TOKEN: Final = r"[^\s;|&]++"
+CLI_POSITIONAL += (
+    (
+        "htpasswd",
+        _regex.compile(
+            "htpasswd"
+            + _command_start("htpasswd")
+            + rf"[ \t]++-[ac-z]*+b[a-z]*+(?:[ \t]++-[a-z]++)*+(?:[ \t]++(?!-){_TOKEN})?[ \t]++(?!-){_TOKEN}[ \t]++"
+            + _ARG
+        ),
+    ),
+    (
+        "rabbitmqctl",
+        _regex.compile(
+            "rabbitmqctl"
+            + _command_start("rabbitmqctl")
+            + rf"(?:[ \t]++{_TOKEN}){{0,6}}?[ \t]++(?:add_user|change_password|authenticate_user)[ \t]++{_TOKEN}[ \t]++"
+            + _ARG
+        ),
+    ),
+    (
+        "mc alias set",
+        _regex.compile("mc alias set" + _command_start("mc alias set") + rf"(?:[ \t]++{_TOKEN}){{3}}[ \t]++" + _ARG),
+    ),
+    (
+        "wpa_passphrase",
+        _regex.compile(
+            "wpa_passphrase" + _command_start("wpa_passphrase") + rf"""[ \t]++(?:"[^"\r\n]*+"|{_TOKEN})[ \t]++""" + _ARG
+        ),
+    ),
+)
+#: the command words of :data:`CLI_POSITIONAL` (gate words: each pattern needs its own)
+CLI_POSITIONAL_WORDS: Final = tuple(command for command, _ in CLI_POSITIONAL)
 
 #: The options of :data:`CLI_SHORT` after their blank, or its command: each pattern needs one (curl's --user needs
 #: "--").
@@ -1462,6 +1604,26 @@ PEM_PRIVATE: Final = _regex.compile(
     rf"-----BEGIN (?P<label>{_PEM_LABEL})-----(?P<body>(?:{_PEM_BREAK}*+(?:{_PEM_HEADER}|{_PEM_B64}++))*+)"
     rf"(?P<end>{_PEM_BREAK}*+-----END {_PEM_LABEL}-----)?"
 )
+#: A PEM private key block stored base64-encoded (a Kubernetes Secret's ``tls.key``, a kubeconfig's
+#: ``client-key-data``, a Helm value): "LS0tLS1CRUdJTi" is the base64 of "-----BEGIN" at the start of the encoded
+#: text; the caller decodes the armour and takes the run when it labels a private key (a certificate's
+#: ``client-certificate-data`` is kept). Runs on the original text; the run starts at a base64 run's start.
+B64_PEM: Final = _regex.compile(
+    "LS0tLS1CRUdJTi" + _word_start("LS0tLS1CRUdJTi", r"A-Za-z0-9+/") + r"[A-Za-z0-9+/]{16,}+={0,2}+"
+)
+B64_PEM_START: Final = "LS0tLS1CRUdJTi"
+_PEM_ARMOUR: Final = _regex.compile(rf"-----BEGIN {_PEM_LABEL}-----")
+
+
+def b64_pem_private(run: str) -> bool:
+    """The base64 ``run`` (:data:`B64_PEM`) encodes a PEM block whose BEGIN armour labels a private key."""
+    try:
+        head = base64.b64decode(run[:96] if len(run) >= 96 else run[: len(run) // 4 * 4], validate=False)
+    except (ValueError, TypeError):
+        return False
+    return _PEM_ARMOUR.match(head.split(b"\n", 1)[0].decode("latin-1")) is not None
+
+
 #: A line inside a PEM private key block (between armours that are on other lines): a base64 run (group "b64"),
 #: a header, or nothing. The scanner reads lines one by one: it redacts such lines after an open BEGIN line.
 PEM_BODY_LINE: Final = _regex.compile(rf"[ \t]*+(?:(?P<b64>{_PEM_B64}++)|{_PEM_HEADER})?[ \t\r]*+")
@@ -1618,6 +1780,9 @@ _GATE_WORDS: Final = (
     "'loc'",
     '"loc"',
     "identified",  # a SQL statement's password (SQL_PASSWORD; its other form holds "pass")
+    "ls0tls1crudjti",  # a PEM block stored base64-encoded (B64_PEM)
+    "jdbc:oracle",  # JDBC_ORACLE
+    *CLI_POSITIONAL_WORDS,
 )
 
 
@@ -1698,6 +1863,14 @@ _GATE_ALL: Final = _shortest(
     (*GATE_WORDS, *(v.lower() for v in (*VENDOR_ROOTS, *INFIX_ANCHORS) if v not in LONG_KEY_PREFIXES))
 )
 GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
+
+
+def cli_positional_hint(low: str) -> bool:
+    """The lower-cased text holds a command word of :data:`CLI_POSITIONAL` (substring searches: a pattern of them
+    anchored on their rarest characters stops at every "m" and "u", 3x slower on real logs)."""
+    return any(map(low.__contains__, CLI_POSITIONAL_WORDS))
+
+
 _GATE_SEARCH: Final = GATE_SEARCH.search
 _JOSE_SEARCH: Final = JOSE.search
 _ESCAPED_JOSE_SEARCH: Final = ESCAPED_JOSE.search

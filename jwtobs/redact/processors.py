@@ -355,8 +355,8 @@ _B64_JOSE_HINT: Final = p.b64_jose_hint
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
 _ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)
 #: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines
-#: ("--token X", "sshpass -p X").
-_SCHEME_WORDS: Final = (*p.SCHEME_CRED, "--", *(command for command, _ in p.CLI_SHORT))
+#: ("--token X", "sshpass -p X", "vault login X").
+_SCHEME_WORDS: Final = (*p.SCHEME_CRED, "--", *(command for command, _ in p.CLI_SHORT), *p.CLI_POSITIONAL_WORDS)
 #: Characters of timestamps, numbers, durations and versions. No detector matches a text made only of them
 #: (every credential form needs a letter other than T/Z, or one of = % / @).
 _INERT: Final = "0123456789TZ:.,+- "
@@ -460,11 +460,12 @@ _trigger_gate: Final = _TriggerGate()
 
 
 def _unseparated_form(value: str) -> bool:
-    """Whether a text without trigger characters may hold a vendor key, a token in base64 or an XML element
+    """Whether a text without trigger characters may hold a vendor key, a token or a PEM key in base64 or an XML element
     ("<password>x</password>"): the forms that need no separator (besides "<scheme> <credentials>")."""
-    return (len(value) >= _VENDOR_MIN and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value))) or (
-        "</" in value
-    )
+    return (
+        len(value) >= _VENDOR_MIN
+        and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value) or p.B64_PEM_START in value)
+    ) or ("</" in value)
 
 
 def _quiet(value: str) -> bool:
@@ -484,7 +485,9 @@ _SCHEME_SEARCH: Final = _regex.compile("|".join(re.escape(w) for w in _SCHEME_WO
 
 
 def _has_scheme(value: str) -> bool:
-    return _SCHEME_SEARCH(value) is not None
+    """A "<scheme> <credentials>" or command-line word, or a secret-named word and a value after blanks
+    ("apikey 9f8e7d6c5b4a": :func:`patterns.spaced_hint`)."""
+    return _SCHEME_SEARCH(value) is not None or p.spaced_hint(value)
 
 
 class StructlogRedactor:

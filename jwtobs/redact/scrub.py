@@ -25,6 +25,8 @@ __all__ = ["Scrubber", "scrub", "scrub_value", "FAILED"]
 FAILED = p.FAILED
 _MAX_DEPTH = 64
 _WORDISH = _regex.compile(r"[A-Za-z][a-z]*+")
+_CALLABLE = _regex.compile(r"(?=[A-Z_.]*+[a-z])[A-Za-z_][A-Za-z_.]*+")  # (words: a credential has digits)
+_FIELD_AHEAD = _regex.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}+[:=]")
 _BLANK = _regex.compile(r"\s")
 
 
@@ -484,7 +486,7 @@ class _Pass:
         self.jose_only = self.extended = False
         # private keys first: a field detector would take a PEM block's first word ("private_key: -----BEGIN ..."),
         # and a PEM body or a JWK holds no other form ('"{" in s' first: a one-character search, ~10x cheaper)
-        if "-----BEGIN " in s or ("{" in s and "kty" in s):
+        if "-----BEGIN " in s or ("{" in s and "kty" in s) or p.B64_PEM_START in s:
             s = self._private_keys(s)
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
             return self._unseparated(self._b64_jose(s))
@@ -519,6 +521,8 @@ class _Pass:
             s, _ = _run(s, s, p.PGPASS, self._credential_file, lower=False)
         if "</" in s:
             s, _ = _run(s, s, p.XML_ELEMENT, self._xml, lower=False)
+        if "@" in s and ("jdbc:" in s or "JDBC:" in s):  # (Oracle's thin URL: "jdbc:oracle:thin:u/x@h")
+            s, _ = _run(s, _lower(s), p.JDBC_ORACLE, self._jdbc_password)
         # Most specific first: a looser value (a query value, a field value) may run into the keyword of a
         # following credential ("code=,Bearer abc"); the credential must already be a marker by then.
         low = _lower(s)
@@ -541,16 +545,21 @@ class _Pass:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
+        if has("auth") and "," in low and ("auth(" in low or "auth=" in low or "auth:" in low or "auth " in low):
+            s, low = _run(s, low, p.AUTH_PAIR, self._auth_pair)  # (before the "auth" field: it takes the call's name)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
-        for word, words, pattern in p.TEXT_FIELDS:
+        spaced: list[re.Pattern[str]] = []  # (the SPACED_FIELDS of the stems the text holds)
+        for word, words, pattern, spaced_pattern in p.FIELD_PASSES:
             if has(word) and (not words or any(map(has, words))):
                 s, low = _run(s, low, pattern, self._field)
                 netrc = netrc or word == "pass"
+                if spaced_pattern is not None:
+                    spaced.append(spaced_pattern)
         if has("value") and (has("name") or has("key")):  # {"name": "DB_PASSWORD", "value": "x"}
             s, low = _run(s, low, p.NAME_VALUE, self._name_value)
         if has("input_value=") or has("'loc'") or has('"loc"'):
             s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
-        s = self._commands_and_keys(s, low, netrc)
+        s = self._commands_and_keys(s, low, netrc, spaced)
         if "://" in s:  # a URL cut before its "@" ("https://user:s3cr3tp..."), last: its password, read up to a
             # quote or a line's end, may run over another form's name ("://:,Authorization': 'Token x"), whose
             # credential is a marker by then
@@ -594,7 +603,9 @@ class _Pass:
                 s, low = _run(s, low, pattern, self._scheme)
         return self._commands_and_keys(s, low)
 
-    def _commands_and_keys(self, s: str, low: str, netrc: bool = True) -> str:
+    def _commands_and_keys(
+        self, s: str, low: str, netrc: bool = True, spaced: list[re.Pattern[str]] | None = None
+    ) -> str:
         """netrc lines (``netrc``: the text may hold "password"), command-line options that take a secret, then
         vendor-prefixed keys (last: a key after a header name keeps that header's kind)."""
         if netrc and "password" in low and ("machine" in low or "default" in low):  # "machine h login u password X"
@@ -605,6 +616,10 @@ class _Pass:
             s, low = _run(s, low, p.SQL_PASSWORD, self._sql_password)
         if "--" in low:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
+        if p.cli_positional_hint(low):
+            for command, pattern in p.CLI_POSITIONAL:
+                if command in low:
+                    s, low = _run(s, low, pattern, self._cli_short)
         if (" -" in low or "\t-" in low) and (
             "-p" in low or "-a" in low or "-u" in low or "-w" in low or "-k" in low
         ):  # (an option of CLI_SHORT's, curl's "--user" too: most lines with " -" hold none)
@@ -613,6 +628,13 @@ class _Pass:
                     s, low = _run(s, low, pattern, self._cli_short)
         if self.keys and p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix)
             s = self._vendor(s)
+            low = _lower(s)
+        if spaced is None:  # (the stems the text holds: unknown yet on the path without separators)
+            has = low.__contains__
+            spaced = [sp for word, words, sp in p.SPACED_FIELDS if has(word) and (not words or any(map(has, words)))]
+        if spaced and (" " in low or "\t" in low):  # "apikey 9f8e7d6c5b4a" (last: every other form's value is a
+            for pattern in spaced:  # marker by then)
+                s, low = _run(s, low, pattern, self._spaced)
         return s
 
     # -- private keys: PEM blocks and private JWK members (kind private_key) ------------------------------------
@@ -627,7 +649,14 @@ class _Pass:
                 s = self._marked(s, blocks, p.PRIVATE_KEY)
         if "{" in s and "kty" in s:
             s, _ = _run(s, s, p.JWK_OBJECT, self._jwk, lower=False)
+        if p.B64_PEM_START in s:  # "tls.key: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo..."
+            s, _ = _run(s, s, p.B64_PEM, self._b64_pem, lower=False)
         return s
+
+    def _b64_pem(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A PEM private key block stored base64-encoded (:data:`patterns.B64_PEM`): the run, whole."""
+        run = m.group()
+        return (self.mark(p.PRIVATE_KEY, run), m.end()) if p.b64_pem_private(run) else None
 
     def _jwk(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         obj = m.group(0)
@@ -779,8 +808,50 @@ class _Pass:
             if start >= 0:
                 break
         end = m.end(group)
+        if group == "bare" and strength == p.STRONG:
+            end = _glued(s, end)  # (judged whole: "-pNONE\"0,0" is no literal)
         value = s[start:end]
         if _is_marker(value) or _in_marker(s, start) or not p.is_credential_value(value, strength):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
+    def _spaced(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A secret-named word and its value after blanks (:data:`patterns.SPACED_FIELDS`): a strong name (not an
+        Authorization or Cookie header: theirs) and a value that is no word (:func:`_spaced_value`); or a command's
+        option of one dash whose name is strong (keytool's "-storepass X", Go's "-token X"), whose value may be a
+        word, as after "--password"."""
+        start, end = m.span("bare")
+        end = _glued(s, end)  # ("password Xk9(2]aP{z": judged whole)
+        value = s[start:end]
+        if value[0] == "-" or _in_marker(s, m.start()):  # (an option: "--password-file=/etc/x.secret --timeout 30")
+            return None
+        head = len(p.name_before(m.string, m.start()))
+        if s[m.start() - head - 1 : m.start() - head] in _PATH_CHARS:
+            return None  # a file's name ("/etc/rsyncd.secret 30"), not a field's
+        name = s[m.start() - head : m.end("suffix")]
+        if name[0] == "-":
+            name = name.lstrip("-")
+        elif not _spaced_value(value):
+            return None
+        if p.name_strength(name) < p.STRONG or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
+            return None
+        if _FIELD_AHEAD.match(value) is not None or not p.is_credential_value(value, p.STRONG):
+            return None  # ("password x=y": a field, its own detectors')
+        return s[m.start() : start] + self.credential(value, p.header_kind(name) or _secret_kind(name)), end
+
+    def _jdbc_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The password of Oracle's thin JDBC URL (:data:`patterns.JDBC_ORACLE`)."""
+        start, end = m.span("password")
+        if _in_marker(s, m.start()) or not p.is_credential_value(s[start:end], p.STRONG):
+            return None
+        return s[m.start() : start] + self.credential(s[start:end], p.URL_PASSWORD), end
+
+    def _auth_pair(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The password of a (user, password) pair given to an HTTP client (:data:`patterns.AUTH_PAIR`)."""
+        group = "sq" if m.start("sq") >= 0 else "dq"
+        start, end = m.span(group)
+        value = s[start:end]
+        if _is_marker(value) or _in_marker(s, m.start()) or not p.is_credential_value(value, p.STRONG):
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
@@ -794,6 +865,9 @@ class _Pass:
         group = m.lastgroup or "bare"
         start, end = m.span(group)
         value = s[start:end]
+        if group == "bare" and strength == p.STRONG:
+            end = _glued(s, end)  # (judged whole)
+            value = s[start:end]
         if not value or _is_marker(value) or (group == "bare" and value.lower() in p.EMPTY_VALUES):
             return None
         if not p.is_credential_value(value, strength):
@@ -993,8 +1067,9 @@ class _Pass:
 
     def _field(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         bare = m.group("bare")
-        if bare is not None and bare.lower() in p.EMPTY_VALUES:
-            return None  # a literal or a scheme word ("auth=Bearer [REDACTED:...]"): kept whatever the name
+        if bare is not None and bare.lower() in p.EMPTY_VALUES and _glued(s, m.end("bare")) == m.end("bare"):
+            return None  # a literal or a scheme word ("auth=Bearer [REDACTED:...]"): kept whatever the name (a
+            # password starting with one is not: "password=TRUE,000")
         if _in_marker(s, m.start()):
             return None
         low = m.string
@@ -1019,14 +1094,20 @@ class _Pass:
         value = s[start:end]
         if not value or _is_marker(value):
             return None
+        if group == "bare" and end - start > 40 and p.named_vendor_key(s[m.start() - head : end]):
+            return None  # "AccountKey=<key>": the vendor pass's
         label = group == "bare" and strength == p.WEAK and name.isupper()
         if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start) and not _ID_RUN.match(s, start, end):
             # a label in capitals before ": " and an unquoted value ("PASS: gdb.base/break.exp: ...", the status
             # of a test run; "AUTH: ..."): a heading, not a field; a weak name says too little to outweigh it -
             # unless the value is one run of an id's characters with letters and digits ("SESSION: 9f3k...")
             return _next_name(s, m.start(), start, end, quoted)
-        if group == "bare" and (value.lower() in p.EMPTY_VALUES or (value == "$" and s[end : end + 1] == "{")):
+        if group == "bare" and (
+            (value.lower() in p.EMPTY_VALUES and _glued(s, end) == end) or (value == "$" and s[end : end + 1] == "{")
+        ):
             return None  # a literal, or a template variable ("api_key=${API_KEY}")
+        if group == "bare" and strength == p.WEAK and s[end : end + 1] == "(" and _CALLABLE.fullmatch(value):
+            return None  # a call ("auth=HTTPBasicAuth('u', 'x')": its arguments are AUTH_PAIR's)
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
             return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
         end = _past_quote(s, group, end, _extend(s, start, end))
@@ -1037,7 +1118,18 @@ class _Pass:
             if phrase is not None and phrase.end() > end:
                 judged = phrase.group(0)
         if not p.is_credential_value(judged, strength):
-            return _next_name(s, m.start(), start, end, quoted)
+            # a password starting with a word or a literal ("password=Reset,00", "password=TRUE,000") is judged
+            # whole; a type's repr ("token=Token{a64f992, ...}": a capitalised word, then an opening bracket) is
+            # not one
+            typed = s[end : end + 1] in _OPENING and value[0].isupper() and value.lower() not in p.EMPTY_VALUES
+            glued = end if group != "bare" or strength < p.STRONG or typed else _glued(s, end)
+            if not _ALNUM(s, end, glued) or not p.is_credential_value(s[start:glued], strength):
+                # (nothing glued but punctuation: "pam_unix(passwd:chauthtok): password changed")
+                return _next_name(s, m.start(), start, end, quoted)
+            end = glued
+        if group == "bare" and strength == p.STRONG:  # a YAML tag's scalar, a password's brackets and quotes
+            end = _yaml_tagged(s, start, end) if value[0] == "!" else _glued(s, end)
+            value = s[start:end]
         kind = p.header_kind(name) or _secret_kind(name)
         marker = self.credential(value, kind)
         if group == "bare":  # a JSON/Python value that was no string ({"password": 12345678}): quote the marker
@@ -1225,6 +1317,87 @@ def _past_quote(s: str, group: str | None, end: int, extended: int) -> int:
     return line_end if s.find(quote, extended, line_end) < 0 else extended
 
 
+#: Characters that end a bare value (:data:`patterns._FIELD_VALUE`'s, a command's argument's quotes), and the value
+#: characters between them
+_STOP_RUN: Final = _regex.compile(r"""[,;&"'\\\[\]{}()<>]++""")
+_GLUED_RUN: Final = _regex.compile(r"""[^\s,;&"'\\\[\]{}()<>]++""")
+#: a field's name and its separator: what follows a "," ";" or "&" is the next field, not more of the value
+_NAME_AHEAD: Final = _regex.compile(r"""[^\W\d][\w.\-]{0,63}+(?:\\?["'])?[ \t]*+[:=]""")
+_GLUED_MAX = 64
+#: what opens a type's repr or a call's arguments after a word ("Token{a64f992", "Secret(...)")
+_OPENING: Final = frozenset("{([<")
+_ALNUM: Final = _regex.compile(r"[^\W_]").search
+#: the letters of an escape after a backslash ("\\n", "\\u0026", "\\x26"): a backslash before one ends a value
+_ESCAPE_LETTERS: Final = frozenset("ntrbfux0")
+
+
+#: the shortest value taken after a secret name and blanks (trailing punctuation aside)
+_SPACED_MIN = 6
+#: characters before a name that make it part of a path or a file's name
+_PATH_CHARS: Final = frozenset("./\\")
+
+
+def _spaced_value(value: str) -> bool:
+    """A value after a secret name and blanks that is no word: without its trailing characters other than
+    letters and digits, 6 characters or more, a digit or another character among them (``patterns.SPACED_FIELDS``;
+    the scanner's trigger is this rule's superset)."""
+    end = len(value)
+    while end and not value[end - 1].isalnum():
+        end -= 1
+    return end >= _SPACED_MIN and not value[:end].isalpha()
+
+
+def _marker_in(s: str, start: int, end: int) -> bool:
+    """A marker starts at one of the "[" of ``s[start:end]``."""
+    at = s.find("[", start, end)
+    while at >= 0:
+        if s.startswith(p.MARKER_PREFIX, at):
+            return True
+        at = s.find("[", at + 1, end)
+    return False
+
+
+def _glued(s: str, end: int) -> int:
+    """The end of a bare secret value cut at ``end`` by characters a value may hold too: a generated password's
+    brackets, quotes and punctuation ("password=Xk9(2]aP{z", 'mysql -pab"cd1e'). The value goes on while such
+    characters are glued to more value characters; it ends where they are structure: a blank or the end after
+    them, a marker, an escape ("\\n", "\\u0026", a backslash with other such characters), a closing tag ("</"),
+    a quote next to another of them ('",', '")'), or any of them before the next field's name or a label
+    ("password=x,user=bob", 'password=x"user": ...', "token=x&|password: y")."""
+    for _ in range(_GLUED_MAX):
+        stop = _STOP_RUN.match(s, end)
+        if stop is None:
+            return end
+        after = stop.end()
+        run = _GLUED_RUN.match(s, after)
+        chars = stop.group()
+        if run is None or (chars[-1] == "<" and s[after] == "/") or ("[" in chars and _marker_in(s, end, after)):
+            return end
+        if "\\" in chars and (chars != "\\" or s[after] in _ESCAPE_LETTERS):
+            return end
+        if (
+            (len(chars) > 1 and ("'" in chars or '"' in chars))
+            or _NAME_AHEAD.match(s, after) is not None
+            or s[run.end() - 1] in ":="  # (a label: the next field's name, "x&|password: y")
+        ):
+            return end
+        end = run.end()
+    return end
+
+
+_YAML_TAG: Final = _regex.compile(r"!!?+[A-Za-z0-9_.:/\-]{0,64}+")
+_YAML_TAGGED: Final = _regex.compile(r"[ \t]++[^\s#][^\s]*+")
+
+
+def _yaml_tagged(s: str, start: int, end: int) -> int:
+    """The end of a bare value that is a YAML tag and the scalar it tags ("password: !!binary aGVsbG8=",
+    "token: !vault |", "secret: !Secret x"): both are redacted, the tag alone would leave the scalar."""
+    if _YAML_TAG.fullmatch(s, start, end) is None:
+        return end
+    m = _YAML_TAGGED.match(s, end)
+    return end if m is None else m.end()
+
+
 def _next_name(s: str, match_start: int, start: int, end: int, quoted: bool = False) -> tuple[str, int] | None:
     """A declined field whose value ``s[start:end]`` may be the next field's name: followed by a separator or
     ending in one, or short and holding one. The text up to the value is kept and the search resumes at the
@@ -1344,7 +1517,7 @@ _SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": 
 _PHRASE = _regex.compile(r"[A-Za-z][a-z]*+(?: [a-z]++){2,}+")
 _API_KEY_NAME = _regex.compile(
     r"(?i)api[_\-]?key|apikey|subscription[_\-]?key|functions[_\-]?key|auth[_\-]?token|access[_\-]?token"
-    r"|security[_\-]?token"
+    r"|security[_\-]?token|account[_\-]?key|shared[_\-]?access[_\-]?key"
 )
 
 

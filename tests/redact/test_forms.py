@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import http.cookiejar
 import http.cookies
 import json
@@ -142,6 +143,37 @@ def mint() -> Tokens:
 
 
 _TOKENS: Tokens | None = None
+_B64_PEMS: dict[str, str] = {}
+
+
+def b64_pem(kind: str) -> str:
+    """A PEM block made here, base64-encoded as a Kubernetes Secret or a kubeconfig holds it: "key" an EC private key
+    (SEC1), "pkcs8" an Ed25519 one, "cert" a self-signed certificate (no secret)."""
+    if kind not in _B64_PEMS:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        if kind == "key":
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+            )
+        elif kind == "pkcs8":
+            pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        else:
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "redact.test")])
+            now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+            cert = (
+                x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                .sign(key, hashes.SHA256())
+            )  # fmt: skip
+            pem = cert.public_bytes(serialization.Encoding.PEM)
+        _B64_PEMS[kind] = base64.b64encode(pem).decode()
+    return _B64_PEMS[kind]
 
 
 def tokens() -> Tokens:
@@ -797,6 +829,78 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s15_dotnet_setting_by_name": lambda t: _one(
             f'<setting name="SmtpPassword" serializeAs="String">{PASSWORD}</setting>', "secret_field", PASSWORD
         ),
+        # session 16: public leak shapes left by session 15, and passwords holding a bare value's end characters
+        "s16_azure_account_key_of_another_length": lambda t: _one(
+            f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={CLI_PW}x9;EndpointSuffix=core.windows.net",
+            "api_key",
+            CLI_PW + "x9",
+        ),
+        "s16_servicebus_shared_access_key_short": lambda t: _one(
+            f"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey={CLI_PW}",
+            "api_key",
+            CLI_PW,
+        ),
+        "s16_shared_access_key_snake_case": lambda t: _one(f"shared_access_key={CLI_PW}", "api_key", CLI_PW),
+        "s16_spaced_apikey_header_in_quotes": lambda t: _one(
+            f"curl -H 'apikey {CLI_PW}' https://api.test/x", "api_key", CLI_PW
+        ),
+        "s16_spaced_bearer_token_setting": lambda t: _one(f"bearer_token {CLI_PW}", "secret_field", CLI_PW),
+        "s16_redis_requirepass": lambda t: _one(f"requirepass {CLI_PW}", "secret_field", CLI_PW),
+        "s16_spaced_password_with_brackets": lambda t: _one(f"password {SYMBOL_PW} for bob", "secret_field", SYMBOL_PW),
+        "s16_field_password_with_brackets": lambda t: _one(f"password={SYMBOL_PW} user=bob", "secret_field", SYMBOL_PW),
+        "s16_env_password_with_a_quote": lambda t: _one(f"DB_PASSWORD={QUOTE_PW}", "secret_field", QUOTE_PW),
+        "s16_mysql_password_with_a_quote": lambda t: _one(f"mysql -u root -p{QUOTE_PW} db", "secret_field", QUOTE_PW),
+        "s16_password_with_a_backslash": lambda t: _one(f"password: {BACKSLASH_PW} ok", "secret_field", BACKSLASH_PW),
+        "s16_yaml_binary_tag": lambda t: Case(
+            f"password: !!binary {B64_PW}", (B64_PW,), (("secret_field", f"!!binary {B64_PW}"),)
+        ),
+        "s16_yaml_custom_tag": lambda t: Case(
+            f"token: !Secret {CLI_PW}", (CLI_PW,), (("secret_field", f"!Secret {CLI_PW}"),)
+        ),
+        "s16_vault_login_legacy_token": lambda t: _one(
+            f"vault login -no-print {VAULT_TOKEN}", "secret_field", VAULT_TOKEN
+        ),
+        "s16_net_use_password_after_user": lambda t: _one(
+            f"net use Z: \\\\fs01\\share /user:CORP\\svc {CLI_PW} /persistent:no", "secret_field", CLI_PW
+        ),
+        "s16_net_use_password_before_user": lambda t: _one(
+            f'net use * "\\\\fs01\\share" {CLI_PW} /user:svc', "secret_field", CLI_PW
+        ),
+        "s16_requests_auth_tuple": lambda t: _one(
+            f"requests.get(url, auth=('svc', '{CLI_PW}'), timeout=5)", "secret_field", CLI_PW
+        ),
+        "s16_http_basic_auth_call": lambda t: _one(
+            f'session.auth = HTTPBasicAuth("svc", "{CLI_PW}")', "secret_field", CLI_PW
+        ),
+        "s16_aiohttp_basic_auth": lambda t: _one(f"aiohttp.BasicAuth('svc', '{CLI_PW}')", "secret_field", CLI_PW),
+        "s16_k8s_secret_tls_key_base64_pem": lambda t: Case(
+            f"  tls.key: {b64_pem('key')}", (b64_pem("key")[16:60],), (("private_key", b64_pem("key")),)
+        ),
+        "s16_kubeconfig_client_key_data_json": lambda t: Case(
+            json.dumps({"user": {"client-key-data": b64_pem("pkcs8")}}),
+            (b64_pem("pkcs8")[16:60],),
+            (("private_key", b64_pem("pkcs8")),),
+        ),
+        "s16_jdbc_oracle_thin": lambda t: _one(
+            f"url=jdbc:oracle:thin:scott/{CLI_PW}@db01:1521:orcl", "url_password", CLI_PW
+        ),
+        "s16_sqlcmd_password": lambda t: _one(
+            f"sqlcmd -S db01 -U sa -P {CLI_PW} -Q 'select 1'", "secret_field", CLI_PW
+        ),
+        "s16_mongodump_password": lambda t: _one(f"mongodump -u root -p {CLI_PW} --out /b", "secret_field", CLI_PW),
+        "s16_lftp_user_comma": lambda t: _one(f"lftp -u bob,{CLI_PW} sftp://files", "secret_field", CLI_PW),
+        "s16_htpasswd_batch": lambda t: _one(f"htpasswd -b /etc/nginx/.htpasswd bob {CLI_PW}", "secret_field", CLI_PW),
+        "s16_rabbitmqctl_add_user": lambda t: _one(f"rabbitmqctl add_user bob {CLI_PW}", "secret_field", CLI_PW),
+        "s16_minio_mc_alias": lambda t: _one(
+            f"mc alias set s3 http://minio:9000 admin {CLI_PW}", "secret_field", CLI_PW
+        ),
+        "s16_wpa_passphrase": lambda t: _one(f'wpa_passphrase "Home Net" {CLI_PW}', "secret_field", CLI_PW),
+        "s16_keytool_single_dash_options": lambda t: Case(
+            f"keytool -importkeystore -srcstorepass {CLI_PW} -deststorepass changeit -noprompt",
+            (CLI_PW, "changeit"),
+            (("secret_field", CLI_PW), ("secret_field", "changeit")),
+        ),
+        "s16_go_flag_token": lambda t: _one(f"consul acl token list -token {CLI_PW}", "secret_field", CLI_PW),
         "s14_session_label_in_capitals": lambda t: _one(
             f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),
@@ -995,6 +1099,11 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_ID = "s8Kq2LmZ0xT4vB7nR1cW"
 HEX40 = "2cf1d6bd88b630fdee26fa45ab9cfb4089c12485"
 CLI_PW = "flTh2aGF49pe"
+SYMBOL_PW = "Xk9(2]aP{z"  # a generated password holding a bare value's end characters
+QUOTE_PW = 'ab"cd1eF'
+BACKSLASH_PW = "Qz7\\cd1eW"
+B64_PW = "aHVudGVyMmh1bnRlcjI="
+VAULT_TOKEN = "s.Qh7mB2xRk9TzW4vLp0sYc8Nd"  # Vault's legacy service token: "s." and 24 characters
 LABEL_SESSION_ID = "9f3kd93jf02kD93kf0A7"
 STD_TOKEN, STD_PADDED = _std_token()
 
@@ -1149,6 +1258,19 @@ CLEAN = {
     # validation errors of fields that name no secret keep their input (the name decides, as for any field)
     "validation_errors_of_a_plain_field": "[{'type': 'string_too_long', 'loc': ('body', 'username'), 'msg': 'String "
     "should have at most 8 characters', 'input': 'alice-the-admin'}]",
+    # a secret name and a word after blanks: a word, an option, a file's name, a weak name's id, a short value
+    "spaced_names_followed_by_words": "Failed password for invalid user admin from 10.0.0.1 port 22 ssh2; token "
+    "expired; assertion failed: x; Password reset for bob; api_key rotation done; secret 2 of 3 loaded",
+    "spaced_names_followed_by_options": "rsync --password-file=/etc/rsyncd.secret --timeout 30 src/ dst/; passwd -l "
+    "deploy; ssh-keygen -t ed25519 -f /etc/app.token 2048",
+    "spaced_weak_names": "Expiring session 0x14f05578bd8001c; auth 1000 ok; sid 44 closed",
+    "http_client_auth_from_variables": "auth=HTTPBasicAuth(user, pw) and auth=(user, password)",
+    "commands_without_a_secret": "net use Z: /delete; vault login -method=oidc; vault login -",
+    # bare values ending where structure starts
+    "bare_values_before_structure": "f(password=None) Creds(password=None,user=bob) <b>password=</b>",
+    "base64_certificate": f"    client-certificate-data: {b64_pem('cert')}",
+    "more_commands_without_a_secret": "htpasswd -c .htpasswd bob; rabbitmqctl list_users; app -tokenfile /run/tok; "
+    "ssh-keygen -f /etc/app.token -N; mc alias list; jdbc:oracle:thin:@db01:1521:orcl",
 }
 
 

@@ -476,8 +476,18 @@ def test_header_cookie_userinfo_and_option_hits_valued_by_a_marker_are_settled()
         f'Authorization: "Bearer {mk}"',
         f'{{"headers": {{"authorization": "Bearer {mk}", "x": 1}}}}',
         f'{{"cookie": "sid={mk}"}}',
+        # session 16: a value after a secret name and blanks, an option of one dash, a (user, password) pair
+        f"apikey {mk}",
+        f"keytool -list -storepass '{mk}' -v",
+        f"aiohttp.BasicAuth('svc', '{mk}')",  # (not "auth=(": the query trigger's "auth=" is judged apart)
+        f'HTTPBasicAuth("svc", "{mk}")',
     ]
     unsettled = [
+        "apikey 9f8e7d6c5b4a",
+        "password Xk9(2]aP{z for bob",
+        "keytool -list -storepass changeit",
+        "requests.get(u, auth=('svc', 'S3cr3tpa55w0rd'))",
+        f"requests.get(u, auth=('svc', '{mk}x'))",
         f"Authorization: realm=a {mk}",
         "Authorization: Bearer abcdefghijklmnop1234",
         f"Authorization: +_zmRO6myRy0xT4vB7nR1cW {mk}",  # a credential-like word before a marker is a credential

@@ -497,6 +497,27 @@ def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
 _ARG_OPTIONS: Final = frozenset((b"p", b"a", b"w", b"k"))
 
 
+def auth_pair_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A (user, password) pair trigger hit (``buf[last]`` the password's opening quote) whose password is a marker
+    in its quotes."""
+    marker = _MARKER_BYTES.match(buf, last + 1, hi)
+    return (marker is not None and marker.end() < hi and buf[marker.end()] == buf[last]) or in_marker(buf, last, lo)
+
+
+def spaced_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
+    """A spaced-field trigger hit (``buf[last]`` inside the value, a word after a secret name and blanks) whose
+    value starts with a marker (the scrubber's ``_spaced`` declines it), or inside a marker."""
+    start = max(buf.rfind(b" ", lo, last + 1), buf.rfind(b"\t", lo, last + 1), lo - 1) + 1
+    while start < hi and buf[start] in _OPENERS:
+        start += 1
+    return buf.startswith(_MARKER_PREFIX_BYTES, start) or in_marker(buf, last, lo)
+
+
+#: what may stand before a marker that the trigger reads as a spaced value ("password '[REDACTED:...]'": the
+#: scrubber's bare value starts with none of them)
+_OPENERS: Final = frozenset(b"\"'({")
+
+
 #: The triggers whose hits the judgements above settle, by trigger name
 MARKED_JUDGEMENTS: Final = {
     "authorization": auth_hit_unchanged,
@@ -506,6 +527,8 @@ MARKED_JUDGEMENTS: Final = {
     "sql_password": value_hit_unchanged,
     "name_value": value_hit_unchanged,
     "cli_short": cli_short_hit_unchanged,
+    "auth_pair": auth_pair_hit_unchanged,
+    "spaced": spaced_hit_unchanged,
 }
 
 

@@ -65,6 +65,15 @@ _T_NAME_VALUE: Final = (
     rf"""(?:name|key){_T_Q}[ \t]*[:=][ \t]*{_T_Q}[A-Za-z_][A-Za-z0-9_.\-]*{_T_Q}(?:[ \t]*[,;][ \t]*|[ \t]+){_T_Q}"""
     rf"""(?:value|parametervalue){_T_Q}[ \t]*[:=]"""
 )
+# A (user, password) pair given to an HTTP client (patterns.AUTH_PAIR), up to the password's opening quote.
+_T_AUTH_PAIR: Final = (
+    r"""auth(?:[ \t]*[=:][ \t]*(?:[A-Za-z_][A-Za-z0-9_.]*auth[ \t]*)?)?[(\[][ \t]*"""
+    r"""(?:'[^'\\\r\n]*'|"[^"\\\r\n]*")[ \t]*,[ \t]*["']"""
+)
+# Oracle's thin JDBC URL with its credentials (patterns.JDBC_ORACLE), up to its "@".
+_T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
+# A command whose positional argument is a secret (patterns.CLI_POSITIONAL: "vault login X", "net use ... X").
+_T_CLI_POSITIONAL: Final = "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITIONAL_WORDS) + r")[ \t]"
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
@@ -124,6 +133,21 @@ def _field_trigger(stem: str) -> str:
     return stem + r"[A-Za-z0-9]*" + tail + _T_SEP
 
 
+def _spaced_trigger(stem: str) -> str:
+    """A secret stem's name, blanks and a word not starting with "-" that holds a digit, or another character than
+    a letter before a letter or digit (patterns.SPACED_FIELDS: "apikey 9f8e7d6c5b4a"; "assertion failed:" and
+    "sshpass -p" are none); or such a name after a "-" (an option) and any word."""
+    symbol_then_alnum = r"[^A-Za-z0-9\s][^\s]*[A-Za-z0-9]"
+    word = (
+        stem
+        + r"[A-Za-z0-9_\-]*[ \t]+(?:[0-9]|[^\s\-A-Za-z0-9][^\s]*[A-Za-z0-9]|[A-Za-z][^\s]*(?:[0-9]|"
+        + symbol_then_alnum
+        + "))"
+    )
+    option = "-[A-Za-z0-9_\\-]*" + stem + r"[A-Za-z0-9_\-]*[ \t]+[^\s\-]"  # (keytool's "-storepass changeit")
+    return f"(?:{word}|{option})"
+
+
 def _query_trigger(names: str) -> str:
     # (without the delimiter before the name, which makes the automaton 20x slower to build)
     return names + r"(?:=|%3[dD])"
@@ -168,12 +192,17 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("kelvin", _T_KELVIN, caseless=False),
         Trigger("pem", _T_PEM, caseless=False),
         Trigger("jwk", _T_JWK, caseless=False),
+        Trigger("b64_pem", re.escape(p.B64_PEM_START) + "[A-Za-z0-9+/]{16}", caseless=False),
         Trigger("signing_input", _T_SIGNING_INPUT, caseless=False),
         Trigger("b64_jose", p.B64_JOSE_HINT.pattern, caseless=False),
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
         Trigger("sql_password", _T_SQL_PASSWORD, caseless=True),
         Trigger("name_value", _T_NAME_VALUE, caseless=True),
+        Trigger("auth_pair", _T_AUTH_PAIR, caseless=True),
+        Trigger("cli_positional", _T_CLI_POSITIONAL, caseless=True),
+        Trigger("jdbc_oracle", _T_JDBC_ORACLE, caseless=True),
+        Trigger("spaced", _spaced_trigger(p.SPACED_STEM), caseless=True),
         # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
         Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t]-", caseless=True),
@@ -200,11 +229,15 @@ _BASE_KEYWORDS: Final = {
     b"--": ("cli_flag",),
     b"-----begin": ("pem",),
     b"kty": ("jwk",),
+    p.B64_PEM_START.lower().encode(): ("b64_pem",),
     b"'loc'": ("validation",),
     b'"loc"': ("validation",),
     b"password": ("sql_password",),
     b"identified": ("sql_password",),
     b"value": ("name_value",),
+    b"auth": ("auth_pair",),
+    b"jdbc:oracle": ("jdbc_oracle",),
+    **{c.encode(): ("cli_positional",) for c in p.CLI_POSITIONAL_WORDS},
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
@@ -311,6 +344,8 @@ def keyword_triggers() -> dict[bytes, frozenset[str]]:
 
     for stem in stems:
         add(stem, "field", "query")
+    for word in p.SPACED_WORDS:  # (each SPACED_FIELDS stem holds its gate word)
+        add(word.encode(), "spaced")
     for command in _cli_commands():
         add(command.lower().encode(), "cli_short")
     for name in p._QUERY_NAMES.lower().removeprefix("(?:").removesuffix(")").split("|"):
