@@ -1393,10 +1393,11 @@ SQL_PARAMETER: Final = _regex.compile(r"\?|\$[0-9]{1,3}|:[a-z_][a-z0-9_]{0,63}|%
 
 # -- a user and a password given as a pair to an HTTP client: requests/httpx "auth=('user', 'x')", "auth=HTTPBasicAuth(
 # 'user', 'x')", aiohttp's "BasicAuth('user', 'x')", "HTTPDigestAuth(...)": the second string is the password. Run on
-# the lower-cased text from "auth" (a literal start): a call of anything whose name ends in "auth" ("httpbasicauth(":
-# the match starts inside the name), or an "auth" argument given a tuple, a list or such a call.
+# the lower-cased text from "auth": a call of anything whose name ends in "auth" ("httpbasicauth(": the match starts
+# inside the name), or an "auth" argument given a tuple, a list or such a call; and the same pair given to a
+# login (smtplib's, imaplib's, ftplib's "x.login('user', 'x')") or an LDAP bind ("simple_bind_s('cn=admin', 'x')").
 AUTH_PAIR: Final = _regex.compile(
-    r"""auth(?:[ \t]*+[=:][ \t]*+(?:[a-z_][a-z0-9_.]{0,63}+auth[ \t]*+)?)?[(\[][ \t]*+"""
+    r"""(?:auth(?:[ \t]*+[=:][ \t]*+(?:[a-z_][a-z0-9_.]{0,63}+auth[ \t]*+)?)?|login|simple_bind(?:_s)?)[(\[][ \t]*+"""
     r"""(?:'[^'\\\r\n]{0,256}+'|"[^"\\\r\n]{0,256}+")[ \t]*+,[ \t]*+"""
     r"""(?:'(?P<sq>[^'\\\r\n]{1,1024}+)'|"(?P<dq>[^"\\\r\n]{1,1024}+)")"""
 )
@@ -1782,6 +1783,8 @@ _GATE_WORDS: Final = (
     "identified",  # a SQL statement's password (SQL_PASSWORD; its other form holds "pass")
     "ls0tls1crudjti",  # a PEM block stored base64-encoded (B64_PEM)
     "jdbc:oracle",  # JDBC_ORACLE
+    "login(",  # AUTH_PAIR's logins and binds (its other forms hold "auth")
+    "simple_bind",
     *CLI_POSITIONAL_WORDS,
 )
 

@@ -545,8 +545,12 @@ class _Pass:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
-        if has("auth") and "," in low and ("auth(" in low or "auth=" in low or "auth:" in low or "auth " in low):
-            s, low = _run(s, low, p.AUTH_PAIR, self._auth_pair)  # (before the "auth" field: it takes the call's name)
+        if "," in low and (
+            (has("auth") and ("auth(" in low or "auth=" in low or "auth:" in low or "auth " in low))
+            or has("login(")
+            or has("simple_bind")
+        ):  # (before the "auth" field: it takes the call's name)
+            s, low = _run(s, low, p.AUTH_PAIR, self._auth_pair)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
         spaced: list[re.Pattern[str]] = []  # (the SPACED_FIELDS of the stems the text holds)
         for word, words, pattern, spaced_pattern in p.FIELD_PASSES:

@@ -872,6 +872,10 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s16_http_basic_auth_call": lambda t: _one(
             f'session.auth = HTTPBasicAuth("svc", "{CLI_PW}")', "secret_field", CLI_PW
         ),
+        "s16_smtplib_login": lambda t: _one(f"server.login('alerts@example.com', '{CLI_PW}')", "secret_field", CLI_PW),
+        "s16_ldap_simple_bind": lambda t: _one(
+            f'conn.simple_bind_s("cn=admin,dc=example,dc=org", "{CLI_PW}")', "secret_field", CLI_PW
+        ),
         "s16_aiohttp_basic_auth": lambda t: _one(f"aiohttp.BasicAuth('svc', '{CLI_PW}')", "secret_field", CLI_PW),
         "s16_k8s_secret_tls_key_base64_pem": lambda t: Case(
             f"  tls.key: {b64_pem('key')}", (b64_pem("key")[16:60],), (("private_key", b64_pem("key")),)
@@ -1265,6 +1269,7 @@ CLEAN = {
     "deploy; ssh-keygen -t ed25519 -f /etc/app.token 2048",
     "spaced_weak_names": "Expiring session 0x14f05578bd8001c; auth 1000 ok; sid 44 closed",
     "http_client_auth_from_variables": "auth=HTTPBasicAuth(user, pw) and auth=(user, password)",
+    "logins_without_a_literal_password": "server.login(user, password); login('%s', '%s'); login attempt for bob",
     "commands_without_a_secret": "net use Z: /delete; vault login -method=oidc; vault login -",
     # bare values ending where structure starts
     "bare_values_before_structure": "f(password=None) Creds(password=None,user=bob) <b>password=</b>",

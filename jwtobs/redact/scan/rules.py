@@ -67,7 +67,7 @@ _T_NAME_VALUE: Final = (
 )
 # A (user, password) pair given to an HTTP client (patterns.AUTH_PAIR), up to the password's opening quote.
 _T_AUTH_PAIR: Final = (
-    r"""auth(?:[ \t]*[=:][ \t]*(?:[A-Za-z_][A-Za-z0-9_.]*auth[ \t]*)?)?[(\[][ \t]*"""
+    r"""(?:auth(?:[ \t]*[=:][ \t]*(?:[A-Za-z_][A-Za-z0-9_.]*auth[ \t]*)?)?|login|simple_bind(?:_s)?)[(\[][ \t]*"""
     r"""(?:'[^'\\\r\n]*'|"[^"\\\r\n]*")[ \t]*,[ \t]*["']"""
 )
 # Oracle's thin JDBC URL with its credentials (patterns.JDBC_ORACLE), up to its "@".
@@ -236,6 +236,8 @@ _BASE_KEYWORDS: Final = {
     b"identified": ("sql_password",),
     b"value": ("name_value",),
     b"auth": ("auth_pair",),
+    b"login(": ("auth_pair",),
+    b"simple_bind": ("auth_pair",),
     b"jdbc:oracle": ("jdbc_oracle",),
     **{c.encode(): ("cli_positional",) for c in p.CLI_POSITIONAL_WORDS},
     b"machine": ("netrc",),
