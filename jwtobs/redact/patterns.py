@@ -522,11 +522,22 @@ TEXT_FIELDS: Final = tuple(
 #: their own ("Expiring session 0x14f05578bd8001c", "DPoP <proof>" is a scheme)
 _WEAK_STEMS: Final = ("session", "auth", "sid", "dpop")
 # The same names with their value after blanks, no separator: "apikey 9f8e7d6c5b4a", "bearer_token x",
-# redis.conf's "requirepass x", "password Xk9(2]aP{z". Weaker evidence than a separator: the caller takes only strong
-# names and values that are no word ("password for root", "token expired", "assertion failed:"): 6 characters or more
-# once trailing punctuation is set aside, with a digit or a character other than a letter among them.
+# redis.conf's "requirepass x", "password Xk9(2]aP{z", nginx's 'proxy_set_header X-Api-Key "x";' (a quoted value).
+# Weaker evidence than a separator: the caller takes only strong names and values that are no word ("password for
+# root", "token expired", "assertion failed:"): 6 characters or more once trailing punctuation is set aside, with a
+# digit or a character other than a letter among them.
 SPACED_FIELDS: Final = tuple(
-    (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)[ \t]++" + _BARE_VALUE))
+    (
+        word,
+        words,
+        _regex.compile(
+            stem
+            + r"""(?P<suffix>[a-z0-9_\-]{0,48}+)[ \t]++"""
+            + r"""(?:"(?P<dq>[^"\\\r\n]{1,1024}+)"|'(?P<sq>[^'\\\r\n]{1,1024}+)'|"""
+            + _BARE_VALUE
+            + ")"
+        ),
+    )
     for stem, word, words in _STEMS
     if word not in _WEAK_STEMS
 )

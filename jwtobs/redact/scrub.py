@@ -824,8 +824,10 @@ class _Pass:
         Authorization or Cookie header: theirs) and a value that is no word (:func:`_spaced_value`); or a command's
         option of one dash whose name is strong (keytool's "-storepass X", Go's "-token X"), whose value may be a
         word, as after "--password"."""
-        start, end = m.span("bare")
-        end = _glued(s, end)  # ("password Xk9(2]aP{z": judged whole)
+        group = "bare" if m.start("bare") >= 0 else "dq" if m.start("dq") >= 0 else "sq"
+        start, end = m.span(group)
+        if group == "bare":
+            end = _glued(s, end)  # ("password Xk9(2]aP{z": judged whole)
         value = s[start:end]
         if value[0] == "-" or _in_marker(s, m.start()):  # (an option: "--password-file=/etc/x.secret --timeout 30")
             return None

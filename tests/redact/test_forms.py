@@ -844,6 +844,9 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s16_spaced_apikey_header_in_quotes": lambda t: _one(
             f"curl -H 'apikey {CLI_PW}' https://api.test/x", "api_key", CLI_PW
         ),
+        "s16_nginx_quoted_api_key_header": lambda t: _one(
+            f'    proxy_set_header X-Api-Key "{CLI_PW}";', "api_key", CLI_PW
+        ),
         "s16_spaced_bearer_token_setting": lambda t: _one(f"bearer_token {CLI_PW}", "secret_field", CLI_PW),
         "s16_redis_requirepass": lambda t: _one(f"requirepass {CLI_PW}", "secret_field", CLI_PW),
         "s16_spaced_password_with_brackets": lambda t: _one(f"password {SYMBOL_PW} for bob", "secret_field", SYMBOL_PW),

@@ -478,6 +478,7 @@ def test_header_cookie_userinfo_and_option_hits_valued_by_a_marker_are_settled()
         f'{{"cookie": "sid={mk}"}}',
         # session 16: a value after a secret name and blanks, an option of one dash, a (user, password) pair
         f"apikey {mk}",
+        f'proxy_set_header X-Api-Key "{mk}";',
         f"keytool -list -storepass '{mk}' -v",
         f"aiohttp.BasicAuth('svc', '{mk}')",  # (not "auth=(": the query trigger's "auth=" is judged apart)
         f'HTTPBasicAuth("svc", "{mk}")',
