@@ -1414,6 +1414,30 @@ AUTH_PAIR: Final = _regex.compile(
 )
 
 
+#: A SASL initial response sent in the clear of a protocol log (smtplib's debug output "send: 'AUTH PLAIN AGJvYgB4...'",
+#: IMAP's "AUTHENTICATE PLAIN ...", "AUTH XOAUTH2 ..." holding a bearer token): PLAIN's carries the password,
+#: XOAUTH2's and OAUTHBEARER's a token (LOGIN's is the user name alone: kept). Runs on the lower-cased text.
+SASL_RESPONSE: Final = _regex.compile(
+    "auth"
+    + _word_start("auth", r"a-z0-9_\-")
+    + r"(?:enticate)?[ \t]++(?:plain|xoauth2|oauthbearer)[ \t]++(?P<bare>[a-z0-9+/]{4,}+={0,2}+)"
+)
+
+
+#: Words of :data:`SASL_RESPONSE` (text without separators holds them: the log redactors' shortcut looks for them)
+SASL_WORDS: Final = ("auth plain", "authenticate plain", "xoauth2", "oauthbearer")
+
+
+def sasl_credentials(response: str) -> bool:
+    """The base64 ``response`` decodes to SASL credentials: PLAIN's NUL-separated fields, or a bearer token's
+    "auth=" (XOAUTH2, OAUTHBEARER)."""
+    try:
+        raw = base64.b64decode(response + "=" * (-len(response) % 4), validate=True)
+    except (ValueError, TypeError):
+        return False
+    return b"\x00" in raw or b"auth=" in raw.lower()
+
+
 #: Oracle's thin JDBC URL with its credentials before "@" ("jdbc:oracle:thin:scott/x@host:1521:orcl"); runs on the
 #: lower-cased text (a value starting with "[" is a marker's)
 JDBC_ORACLE: Final = _regex.compile(r"""jdbc:oracle:thin:[^\s/@:"']{1,64}+/(?P<password>[^\s@"'\[][^\s@"']{0,255}+)@""")

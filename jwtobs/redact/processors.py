@@ -355,8 +355,14 @@ _B64_JOSE_HINT: Final = p.b64_jose_hint
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
 _ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)
 #: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines
-#: ("--token X", "sshpass -p X", "vault login X").
-_SCHEME_WORDS: Final = (*p.SCHEME_CRED, "--", *(command for command, _ in p.CLI_SHORT), *p.CLI_POSITIONAL_WORDS)
+#: ("--token X", "sshpass -p X", "vault login X"), SASL responses ("AUTH PLAIN X").
+_SCHEME_WORDS: Final = (
+    *p.SCHEME_CRED,
+    "--",
+    *(command for command, _ in p.CLI_SHORT),
+    *p.CLI_POSITIONAL_WORDS,
+    *p.SASL_WORDS,
+)
 #: Characters of timestamps, numbers, durations and versions. No detector matches a text made only of them
 #: (every credential form needs a letter other than T/Z, or one of = % / @).
 _INERT: Final = "0123456789TZ:.,+- "

@@ -620,6 +620,8 @@ class _Pass:
             s, low = _run(s, low, p.SQL_PASSWORD, self._sql_password)
         if "--" in low:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
+        if "auth" in low and ("plain" in low or "oauth" in low):  # "AUTH PLAIN AGJvYgB4..." (a SASL response)
+            s, low = _run(s, low, p.SASL_RESPONSE, self._sasl)
         if p.cli_positional_hint(low):
             for command, pattern in p.CLI_POSITIONAL:
                 if command in low:
@@ -844,6 +846,15 @@ class _Pass:
         if _FIELD_AHEAD.match(value) is not None or not p.is_credential_value(value, p.STRONG):
             return None  # ("password x=y": a field, its own detectors')
         return s[m.start() : start] + self.credential(value, p.header_kind(name) or _secret_kind(name)), end
+
+    def _sasl(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A SASL initial response (:data:`patterns.SASL_RESPONSE`), whole, when it decodes to one: PLAIN's
+        "authzid NUL user NUL password", XOAUTH2's/OAUTHBEARER's "...auth=Bearer ..." ("AUTH PLAIN LOGIN", an
+        EHLO's list of mechanisms, and prose are kept)."""
+        start, end = m.span("bare")
+        if _in_marker(s, m.start()) or not p.sasl_credentials(s[start:end]):
+            return None
+        return s[m.start() : start] + self.credential(s[start:end], p.SECRET_FIELD), end
 
     def _jdbc_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The password of Oracle's thin JDBC URL (:data:`patterns.JDBC_ORACLE`)."""

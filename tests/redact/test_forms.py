@@ -879,6 +879,14 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s16_ldap_simple_bind": lambda t: _one(
             f'conn.simple_bind_s("cn=admin,dc=example,dc=org", "{CLI_PW}")', "secret_field", CLI_PW
         ),
+        # smtplib's debug output (set_debuglevel(1)) of AUTH PLAIN, and an XOAUTH2 response holding a bearer token
+        "s16_smtplib_debug_auth_plain": lambda t: _one(
+            f"send: 'AUTH PLAIN {SASL_PLAIN}\\r\\n'", "secret_field", SASL_PLAIN
+        ),
+        "s16_sasl_plain_without_separators": lambda t: _one(
+            f"AUTH PLAIN {SASL_PLAIN_BARE}", "secret_field", SASL_PLAIN_BARE
+        ),
+        "s16_imap_xoauth2": lambda t: _one(f"C: A1 AUTHENTICATE XOAUTH2 {SASL_XOAUTH2}", "secret_field", SASL_XOAUTH2),
         "s16_aiohttp_basic_auth": lambda t: _one(f"aiohttp.BasicAuth('svc', '{CLI_PW}')", "secret_field", CLI_PW),
         "s16_k8s_secret_tls_key_base64_pem": lambda t: Case(
             f"  tls.key: {b64_pem('key')}", (b64_pem("key")[16:60],), (("private_key", b64_pem("key")),)
@@ -1110,6 +1118,11 @@ SYMBOL_PW = "Xk9(2]aP{z"  # a generated password holding a bare value's end char
 QUOTE_PW = 'ab"cd1eF'
 BACKSLASH_PW = "Qz7\\cd1eW"
 B64_PW = "aHVudGVyMmh1bnRlcjI="
+SASL_PLAIN = base64.b64encode(b"\0alerts@example.com\0" + CLI_PW.encode()).decode()
+SASL_PLAIN_BARE = base64.b64encode(b"\0bobb\0" + CLI_PW.encode()).decode()  # (18 bytes: no "=" padding)
+SASL_XOAUTH2 = base64.b64encode(
+    b"user=bob@example.com\x01auth=Bearer ya29.vFk9" + CLI_PW.encode() + b"\x01\x01"
+).decode()
 VAULT_TOKEN = "s.Qh7mB2xRk9TzW4vLp0sYc8Nd"  # Vault's legacy service token: "s." and 24 characters
 LABEL_SESSION_ID = "9f3kd93jf02kD93kf0A7"
 STD_TOKEN, STD_PADDED = _std_token()
@@ -1273,6 +1286,8 @@ CLEAN = {
     "spaced_weak_names": "Expiring session 0x14f05578bd8001c; auth 1000 ok; sid 44 closed",
     "http_client_auth_from_variables": "auth=HTTPBasicAuth(user, pw) and auth=(user, password)",
     "logins_without_a_literal_password": "server.login(user, password); login('%s', '%s'); login attempt for bob",
+    "sasl_without_credentials": "S: 250-AUTH PLAIN LOGIN XOAUTH2; S: 250 AUTH PLAIN LOGIN; C: AUTH LOGIN Ym9i; "
+    "auth plain text is disabled",
     "commands_without_a_secret": "net use Z: /delete; vault login -method=oidc; vault login -",
     # bare values ending where structure starts
     "bare_values_before_structure": "f(password=None) Creds(password=None,user=bob) <b>password=</b>",

@@ -70,6 +70,8 @@ _T_AUTH_PAIR: Final = (
     r"""(?:auth(?:[ \t]*[=:][ \t]*(?:[A-Za-z_][A-Za-z0-9_.]*auth[ \t]*)?)?|login|simple_bind(?:_s)?)[(\[][ \t]*"""
     r"""(?:'[^'\\\r\n]*'|"[^"\\\r\n]*")[ \t]*,[ \t]*["']"""
 )
+# A SASL initial response (patterns.SASL_RESPONSE): "AUTH PLAIN " and its first characters.
+_T_SASL: Final = r"auth(?:enticate)?[ \t]+(?:plain|xoauth2|oauthbearer)[ \t]+[A-Za-z0-9+/]{4}"
 # Oracle's thin JDBC URL with its credentials (patterns.JDBC_ORACLE), up to its "@".
 _T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
 # A command whose positional argument is a secret (patterns.CLI_POSITIONAL: "vault login X", "net use ... X").
@@ -202,6 +204,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("auth_pair", _T_AUTH_PAIR, caseless=True),
         Trigger("cli_positional", _T_CLI_POSITIONAL, caseless=True),
         Trigger("jdbc_oracle", _T_JDBC_ORACLE, caseless=True),
+        Trigger("sasl", _T_SASL, caseless=True),
         Trigger("spaced", _spaced_trigger(p.SPACED_STEM), caseless=True),
         # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
@@ -235,7 +238,7 @@ _BASE_KEYWORDS: Final = {
     b"password": ("sql_password",),
     b"identified": ("sql_password",),
     b"value": ("name_value",),
-    b"auth": ("auth_pair",),
+    b"auth": ("auth_pair", "sasl"),
     b"login(": ("auth_pair",),
     b"simple_bind": ("auth_pair",),
     b"jdbc:oracle": ("jdbc_oracle",),
