@@ -1651,6 +1651,24 @@ B64_PEM_START: Final = "LS0tLS1CRUdJTi"
 _PEM_ARMOUR: Final = _regex.compile(rf"-----BEGIN {_PEM_LABEL}-----")
 
 
+_B64_WRAP_LINE: Final = _regex.compile(r"\r?\n([A-Za-z0-9+/]++={0,2}+)(?=\r?\n|\Z)")
+
+
+def b64_wrapped_end(text: str, end: int, width: int) -> int:
+    """The end of a base64 run wrapped over lines (``base64`` without ``-w 0``: lines of ``width`` characters, the
+    last one shorter or padded) whose first line ends at ``end``; ``end`` when no line goes on with it."""
+    while True:
+        m = _B64_WRAP_LINE.match(text, end)
+        if m is None:
+            return end
+        n = len(m.group(1))
+        if n > width:
+            return end
+        end = m.end()
+        if n < width or m.group(1)[-1] == "=":
+            return end
+
+
 def b64_pem_private(run: str) -> bool:
     """The base64 ``run`` (:data:`B64_PEM`) encodes a PEM block whose BEGIN armour labels a private key."""
     try:

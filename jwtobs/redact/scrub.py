@@ -660,9 +660,15 @@ class _Pass:
         return s
 
     def _b64_pem(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
-        """A PEM private key block stored base64-encoded (:data:`patterns.B64_PEM`): the run, whole."""
+        """A PEM private key block stored base64-encoded (:data:`patterns.B64_PEM`): the run, whole, and the lines
+        that go on with it when it was wrapped (``base64 key.pem`` in a multi-line message: lines of one width)."""
         run = m.group()
-        return (self.mark(p.PRIVATE_KEY, run), m.end()) if p.b64_pem_private(run) else None
+        if not p.b64_pem_private(run):
+            return None
+        end = m.end()
+        if p.b64_wrap_width(len(run)) and s[end : end + 1] in ("\n", "\r"):
+            end = p.b64_wrapped_end(s, end, len(run))
+        return self.mark(p.PRIVATE_KEY, s[m.start() : end]), end
 
     def _jwk(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         obj = m.group(0)

@@ -896,6 +896,11 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (b64_pem("pkcs8")[16:60],),
             (("private_key", b64_pem("pkcs8")),),
         ),
+        "s16_base64_pem_wrapped_in_a_message": lambda t: Case(
+            "key material:\n" + base64.encodebytes(base64.b64decode(b64_pem("key"))).decode() + "done",
+            tuple(base64.encodebytes(base64.b64decode(b64_pem("key"))).decode().splitlines()[1:]),
+            (("private_key", None),),
+        ),
         "s16_jdbc_oracle_thin": lambda t: _one(
             f"url=jdbc:oracle:thin:scott/{CLI_PW}@db01:1521:orcl", "url_password", CLI_PW
         ),
