@@ -553,16 +553,18 @@ SPACED_STEM: Final = "(?:" + "|".join(stem for stem, word, _ in _STEMS if word n
 SPACED_WORDS: Final = tuple(word for _, word, _ in _STEMS if word not in _WEAK_STEMS)
 
 
+def spaced_patterns(low: str) -> list[re.Pattern[str]]:
+    """The :data:`SPACED_FIELDS` patterns of the stems the lower-cased text holds."""
+    has = low.__contains__
+    return [pattern for word, words, pattern in SPACED_FIELDS if has(word) and (not words or any(map(has, words)))]
+
+
 def spaced_hint(text: str) -> bool:
     """``text`` may hold a :data:`SPACED_FIELDS` match (a stem and a word after blanks; the caller judges it)."""
     if " " not in text and "\t" not in text:
         return False
     low = lower(text)
-    has = low.__contains__
-    return any(
-        has(word) and (not words or any(map(has, words))) and pattern.search(low) is not None
-        for word, words, pattern in SPACED_FIELDS
-    )
+    return any(pattern.search(low) is not None for pattern in spaced_patterns(low))
 
 
 SECRET_STEM: Final = _regex.compile(_SECRET_STEM, re.IGNORECASE)

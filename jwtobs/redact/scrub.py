@@ -636,8 +636,7 @@ class _Pass:
             s = self._vendor(s)
             low = _lower(s)
         if spaced is None:  # (the stems the text holds: unknown yet on the path without separators)
-            has = low.__contains__
-            spaced = [sp for word, words, sp in p.SPACED_FIELDS if has(word) and (not words or any(map(has, words)))]
+            spaced = p.spaced_patterns(low)
         if spaced and (" " in low or "\t" in low):  # "apikey 9f8e7d6c5b4a" (last: every other form's value is a
             for pattern in spaced:  # marker by then)
                 s, low = _run(s, low, pattern, self._spaced)
@@ -1371,13 +1370,8 @@ def _spaced_value(value: str) -> bool:
 
 
 def _marker_in(s: str, start: int, end: int) -> bool:
-    """A marker starts at one of the "[" of ``s[start:end]``."""
-    at = s.find("[", start, end)
-    while at >= 0:
-        if s.startswith(p.MARKER_PREFIX, at):
-            return True
-        at = s.find("[", at + 1, end)
-    return False
+    """A marker starts in ``s[start:end]``."""
+    return s.find(p.MARKER_PREFIX, start, end + _PREFIX_TAIL) >= 0
 
 
 def _glued(s: str, end: int) -> int:
