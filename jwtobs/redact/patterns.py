@@ -274,8 +274,10 @@ _B64_LINE_CHARS: Final = _regex.compile(r"[A-Za-z0-9+/_\-]++")
 def b64_block_head(line: str) -> int | None:
     """Where the base64 run that ends ``line`` starts, when that run may be the first line of a wrapped block
     (:func:`b64_run`: a width of at least :data:`B64_WRAP_MIN`, a multiple of 4, holding a
-    :data:`B64_JOSE_HINT`); else None. For readers that get a block's lines one by one (the scanner)."""
-    if not b64_jose_hint(line):  # (substring searches first: most lines hold no hint)
+    :data:`B64_JOSE_HINT`, or starting a base64 PEM private key: :data:`B64_PEM`); else None. For readers that get
+    a block's lines one by one (the scanner)."""
+    jose = b64_jose_hint(line)
+    if not jose and B64_PEM_START not in line:  # (substring searches first: most lines hold neither)
         return None
     body = line.rstrip("\r")
     back = _B64_CHARS.match(body[::-1])
@@ -283,7 +285,9 @@ def b64_block_head(line: str) -> int | None:
     if not b64_wrap_width(width):
         return None
     start = len(body) - width
-    return start if B64_JOSE_HINT.search(body, start) is not None else None
+    if jose and B64_JOSE_HINT.search(body, start) is not None:
+        return start
+    return start if body.startswith(B64_PEM_START, start) and b64_pem_private(body[start:]) else None
 
 
 def b64_block_starts(first: str, rest: Iterable[str]) -> list[int] | None:
@@ -513,6 +517,7 @@ _STEMS: Final = (
     ("assertion", "assertion", ()),
     ("auth", "auth", ()),
     ("sid", "sid", ()),
+    ("psk", "psk", ()),
 )
 TEXT_FIELDS: Final = tuple(
     (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
@@ -634,14 +639,21 @@ STRONG: Final = 2
 _STRONG_WORDS: Final = frozenset(
     "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
     "subscriptionkey functionskey assertion jwt "
+    # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
+    "psk "
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
     "signingkey encryptionkey hmackey masterkey appkey accountkey accesskey".split()
 )
 assert _STRONG_WORDS >= {f"{role}key" for role in _KEY_ROLES}
 _WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
-# Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid"):
-# only the long secret words count, so "chpasswd", "htpasswd", "inside", "bypass" name nothing.
-_GLUED_STRONG: Final = ("password", "passphrase", "secret", "token", "apikey", "credential", "credentials")
+# Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid",
+# "dbpasswd"): only the long secret words count, so "inside", "bypass" name nothing; nor do the commands that change
+# passwords, named "...passwd" (_PASSWD_COMMANDS: "chpasswd", "htpasswd").
+_GLUED_STRONG: Final = ("password", "passphrase", "secret", "token", "apikey", "credential", "credentials", "passwd")
+_PASSWD_COMMANDS: Final = frozenset(
+    "chpasswd htpasswd yppasswd smbpasswd vncpasswd kpasswd gpasswd lppasswd ldappasswd rpasswd npasswd "
+    "grpasswd opasswd".split()
+)
 _GLUED_WEAK: Final = ("sessionid", "sessid")
 #: Words whose id is a credential (a session's id is what a client presents): "session_id" is weak, "token_id" is no
 #: secret (:func:`_plain_name_strength`)
@@ -698,7 +710,7 @@ def _word_strength(word: str) -> int:
         return STRONG
     if word in _WEAK_WORDS:
         return WEAK
-    if word.endswith(_GLUED_STRONG):
+    if word.endswith(_GLUED_STRONG) and word not in _PASSWD_COMMANDS:
         return STRONG
     if word.endswith(_GLUED_WEAK):
         return WEAK
@@ -1440,6 +1452,37 @@ def sasl_credentials(response: str) -> bool:
     return b"\x00" in raw or b"auth=" in raw.lower()
 
 
+#: A login sent in the clear, as a client's protocol transcript shows it: POP3's and FTP's "PASS x" (poplib's debug
+#: "*cmd* 'PASS x'"), Redis's "AUTH x" / "AUTH user x" (redis-cli's prompt, a command log, MONITOR's quoted
+#: '"AUTH" "x"'), IMAP's tagged "A1 LOGIN user x" (imaplib's debug "> b'KLIJ1 LOGIN alice x'"). The command is
+#: upper case at a command's position (a line's start, after a blank, "=", a quote or a prompt's ">") and its last
+#: argument ends the command (a quote, a line break raw or escaped, the text's end): "PASS: test_x", "AUTH
+#: failed for bob" are no match. Group "strong": a quote or ">" before the command (a transcript's); a command
+#: after a blank or at a line's start takes only a value that is no word (the caller's check). SASL mechanisms
+#: after AUTH are :data:`SASL_RESPONSE`'s. Runs on the original text.
+_PROTOCOL_ARG: Final = r"""(?:"[^"\\\r\n]{1,256}+"|[^\s'"\\]{1,256}+)"""
+#: where a command ends: a quote, a line break raw or escaped once or twice, the text's end
+_PROTOCOL_END: Final = r"""(?=['"]|\\{1,2}[rn]|[\r\n]|$)"""
+_SASL_MECHANISM: Final = (
+    r"(?:PLAIN|LOGIN|CRAM-MD5|DIGEST-MD5|SCRAM-[A-Z0-9-]++|XOAUTH2?|OAUTHBEARER|GSSAPI|GS2-[A-Z0-9-]++|NTLM|EXTERNAL"
+    r"""|ANONYMOUS|KERBEROS_V[45]|OTP|SKEY|TLS|SSL)(?![^\s'"\\])"""
+)
+PROTOCOL_LOGIN: Final = _regex.compile(
+    r"""(?:(?P<strong>(?<=['">])|(?<=> ))|(?<![^\s=]))"""
+    rf"""(?:[A-Za-z]{{0,8}}+[0-9]{{1,6}}+[ ]LOGIN[ ]{_PROTOCOL_ARG}[ ]|PASS[ ]"""
+    rf"""|AUTH[ ](?!{_SASL_MECHANISM})(?:{_PROTOCOL_ARG}[ ](?={_PROTOCOL_ARG}{_PROTOCOL_END}))?)"""
+    rf"""(?P<value>{_PROTOCOL_ARG}){_PROTOCOL_END}"""
+    r"""|"AUTH"[ ]"(?:[^"\\\r\n]{1,256}+"[ ]"(?=[^"\\\r\n]{1,256}+"))?(?P<quoted>[^"\\\r\n]{1,256}+)\"""",
+    re.MULTILINE,
+)
+
+
+def protocol_hint(text: str) -> bool:
+    """Whether ``text`` (original case) holds a word every :data:`PROTOCOL_LOGIN` match holds (the protocols'
+    commands are upper case)."""
+    return "PASS " in text or "AUTH" in text or " LOGIN " in text
+
+
 #: Oracle's thin JDBC URL with its credentials before "@" ("jdbc:oracle:thin:scott/x@host:1521:orcl"); runs on the
 #: lower-cased text (a value starting with "[" is a marker's)
 JDBC_ORACLE: Final = _regex.compile(r"""jdbc:oracle:thin:[^\s/@:"']{1,64}+/(?P<password>[^\s@"'\[][^\s@"']{0,255}+)@""")
@@ -1839,6 +1882,7 @@ _GATE_WORDS: Final = (
     "ls0tls1crudjti",  # a PEM block stored base64-encoded (B64_PEM)
     "jdbc:oracle",  # JDBC_ORACLE
     "login(",  # AUTH_PAIR's logins and binds (its other forms hold "auth")
+    " login ",  # PROTOCOL_LOGIN's IMAP login (its other forms hold "pass" or "auth")
     "simple_bind",
     *CLI_POSITIONAL_WORDS,
 )

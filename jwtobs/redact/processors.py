@@ -491,9 +491,10 @@ _SCHEME_SEARCH: Final = _regex.compile("|".join(re.escape(w) for w in _SCHEME_WO
 
 
 def _has_scheme(value: str) -> bool:
-    """A "<scheme> <credentials>" or command-line word, or a secret-named word and a value after blanks
-    ("apikey 9f8e7d6c5b4a": :func:`patterns.spaced_hint`)."""
-    return _SCHEME_SEARCH(value) is not None or p.spaced_hint(value)
+    """A "<scheme> <credentials>" or command-line word, a secret-named word and a value after blanks
+    ("apikey 9f8e7d6c5b4a": :func:`patterns.spaced_hint`), or a protocol's login command ("AUTH x":
+    :func:`patterns.protocol_hint`)."""
+    return _SCHEME_SEARCH(value) is not None or p.spaced_hint(value) or p.protocol_hint(value)
 
 
 class StructlogRedactor:

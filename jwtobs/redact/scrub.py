@@ -622,6 +622,10 @@ class _Pass:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
         if "auth" in low and ("plain" in low or "oauth" in low):  # "AUTH PLAIN AGJvYgB4..." (a SASL response)
             s, low = _run(s, low, p.SASL_RESPONSE, self._sasl)
+        if p.protocol_hint(s):  # "*cmd* 'PASS x'", "redis> AUTH x", "> b'A1 LOGIN bob x'"
+            out, _ = _run(s, s, p.PROTOCOL_LOGIN, self._protocol_login, lower=False)
+            if out is not s:
+                s, low = out, _lower(out)
         if p.cli_positional_hint(low):
             for command, pattern in p.CLI_POSITIONAL:
                 if command in low:
@@ -860,6 +864,21 @@ class _Pass:
         if _in_marker(s, m.start()) or not p.sasl_credentials(s[start:end]):
             return None
         return s[m.start() : start] + self.credential(s[start:end], p.SECRET_FIELD), end
+
+    def _protocol_login(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The password of a login sent in the clear (:data:`patterns.PROTOCOL_LOGIN`): after a quote or a prompt
+        (a transcript's command) any credential value; after a blank or at a line's start only a value that is no
+        word and no path ("AUTH Xk9pQ2mZ7" but not "PASS tests/unit", "AUTH disabled")."""
+        group = "quoted" if m.start("quoted") >= 0 else "value"
+        start, end = m.span(group)
+        if s[start] == '"':  # a quoted argument: its text
+            start, end = start + 1, end - 1
+        value = s[start:end]
+        if _in_marker(s, m.start()) or _marker_in(s, start, end) or not p.is_credential_value(value, p.STRONG):
+            return None
+        if group == "value" and m.start("strong") < 0 and (not _spaced_value(value) or "/" in value):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
     def _jdbc_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The password of Oracle's thin JDBC URL (:data:`patterns.JDBC_ORACLE`)."""
@@ -1649,18 +1668,23 @@ class Scrubber:
         return out
 
     def b64_block(self, lines: list[str], starts: list[int]) -> list[str] | None:
-        """A base64-encoded token wrapped over lines, for a reader that gets them one by one (the scanner):
-        ``lines`` and where their parts of the run start (:func:`patterns.b64_block_starts`). When the joined run
-        holds a JWS/JWE, each line with its part of the run as the token's marker (counted once; the text before
-        each part scrubbed alone); else None. ``[REDACTION_FAILED]`` lines on an internal error."""
+        """A base64-encoded token or PEM private key wrapped over lines, for a reader that gets them one by one (the
+        scanner): ``lines`` and where their parts of the run start (:func:`patterns.b64_block_starts`). When the
+        joined run holds a JWS/JWE, or is a base64 PEM private key (:data:`patterns.B64_PEM`), each line with its
+        part of the run as its marker (counted once; the text before each part scrubbed alone); else None.
+        ``[REDACTION_FAILED]`` lines on an internal error."""
         try:
             parts = [line.rstrip("\r")[at:] for line, at in zip(lines, starts, strict=True)]
-            found = p.b64_wrapped_jose("".join(parts))
-            if found is None:
-                return None
-            kind, token = found
             run = _Pass()
-            marker = run.mark(kind, token if token is not None else "".join(parts))
+            if parts[0].startswith(p.B64_PEM_START) and p.b64_pem_private(parts[0]):
+                # (fingerprinted with its line breaks, as :meth:`_b64_pem` does the same block in one text)
+                marker = run.mark(p.PRIVATE_KEY, "\n".join(parts))
+            else:
+                found = p.b64_wrapped_jose("".join(parts))
+                if found is None:
+                    return None
+                kind, token = found
+                marker = run.mark(kind, token if token is not None else "".join(parts))
             self._count(run.counts)
             out = []
             for line, at, part in zip(lines, starts, parts, strict=True):

@@ -921,6 +921,23 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             (("secret_field", CLI_PW), ("secret_field", "changeit")),
         ),
         "s16_go_flag_token": lambda t: _one(f"consul acl token list -token {CLI_PW}", "secret_field", CLI_PW),
+        # logins sent in the clear, as protocol transcripts show them: poplib's debug output, redis-cli, Redis's
+        # MONITOR, imaplib's debug output (user and password), a command log line without a transcript's quote
+        "s17_poplib_debug_pass": lambda t: _one(f"*cmd* 'PASS {CLI_PW}'", "secret_field", CLI_PW),
+        "s17_ftp_transcript_pass_crlf": lambda t: _one(f"*put* 'PASS {CLI_PW}\\r\\n'", "secret_field", CLI_PW),
+        "s17_redis_cli_auth_user": lambda t: _one(f"127.0.0.1:6379> AUTH default {CLI_PW}", "secret_field", CLI_PW),
+        "s17_redis_monitor_auth": lambda t: _one(
+            f'1733400000.123456 [0 10.0.0.7:51422] "AUTH" "default" "{CLI_PW}"', "secret_field", CLI_PW
+        ),
+        "s17_imaplib_debug_login": lambda t: _one(
+            f"  12:00.01 > b'KLIJ1 LOGIN alerts@example.com \"{CLI_PW}\"'", "secret_field", CLI_PW
+        ),
+        "s17_redis_command_log_auth": lambda t: _one(f"cmd=AUTH {CLI_PW}", "secret_field", CLI_PW),
+        # names glued to "passwd" (the commands named so stay: CLEAN), pre-shared keys
+        "s17_glued_passwd_name": lambda t: _one(f"DBPASSWD={CLI_PW} dbhost=db01", "secret_field", CLI_PW),
+        "s17_glued_passwd_spaced": lambda t: _one(f"rootpasswd {CLI_PW}", "secret_field", CLI_PW),
+        "s17_wpa_supplicant_psk": lambda t: _one(f'network={{ ssid="Home" psk="{CLI_PW}" }}', "secret_field", CLI_PW),
+        "s17_ipsec_psk_field": lambda t: _one(f"ike_psk: {CLI_PW}", "secret_field", CLI_PW),
         "s14_session_label_in_capitals": lambda t: _one(
             f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),
@@ -1294,6 +1311,18 @@ CLEAN = {
     "sasl_without_credentials": "S: 250-AUTH PLAIN LOGIN XOAUTH2; S: 250 AUTH PLAIN LOGIN; C: AUTH LOGIN Ym9i; "
     "auth plain text is disabled",
     "commands_without_a_secret": "net use Z: /delete; vault login -method=oidc; vault login -",
+    # words of protocol logins (PROTOCOL_LOGIN) in test runners' output, prose, masked transcripts
+    "protocol_test_pass": "--- PASS: TestLogin (0.00s)",
+    "protocol_pass_alone": "PASS",
+    "protocol_jest_pass": " PASS  src/app.test.js",
+    "protocol_pass_path": "PASS tests/unit",
+    "protocol_auth_word": "SMTP AUTH disabled",
+    "protocol_auth_prose": "AUTH failed for bob",
+    "protocol_masked_pass": "*cmd* 'PASS ****'",
+    "protocol_login_words": "A1 LOGIN bob alice",
+    "protocol_sasl_mechanisms": "250-AUTH PLAIN LOGIN CRAM-MD5",
+    "passwd_commands_and_psk_names": "chpasswd: 3 users updated; htpasswd=/etc/nginx/.htpasswd; smbpasswd -a bob; "
+    "cipher TLS_PSK_WITH_AES_128_CBC_SHA psk_identity=client1 use_psk=true",
     # bare values ending where structure starts
     "bare_values_before_structure": "f(password=None) Creds(password=None,user=bob) <b>password=</b>",
     "base64_certificate": f"    client-certificate-data: {b64_pem('cert')}",

@@ -24,6 +24,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -1073,6 +1074,42 @@ def test_a_base64_wrapped_token_is_found_on_every_line_of_its_block(
     assert out[ed_lines[0] - 1].startswith("token: [REDACTED:jwt:") and out[ed_lines[0] - 1].endswith("]\r")
     assert out[len(lines) - 2 :] == [*lines[-2:], ""]  # the unpaired first line and what follows: unchanged
     assert all(line in out for line in other.splitlines())
+
+
+@pytest.mark.parametrize("engine", [*ENGINES, "all"])
+def test_a_base64_pem_private_key_wrapped_over_lines_is_redacted_on_every_line(
+    tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``base64 key.pem`` (76 characters a line) or ``openssl base64`` (64) in a log: the scanner reads line by
+    line, and each line after the first is a bare base64 run. Every line of a private key's block gets the key's
+    marker (the first line alone: session 16 left the others); a wrapped certificate stays, as does a line of
+    another width after a key's first line."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    cert_pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(os.urandom(600)) + b"-----END CERTIFICATE-----\n"
+    at76 = base64.encodebytes(pem).decode().splitlines()
+    one = base64.b64encode(pem).decode()
+    at64 = [one[i : i + 64] for i in range(0, len(one), 64)]
+    cert = base64.encodebytes(cert_pem).decode().splitlines()
+    lines = ["+ base64 tls.key", *at76, "+ openssl base64 -in tls.key", "  tls.key: " + at64[0], *at64[1:], "+ cert"]
+    lines += [*cert, at76[0], "not base64 at all", "done"]
+    src = tmp_path / "deploy.log"
+    src.write_text("\n".join(lines) + "\n")
+    found = scan_findings(src, engine, capsys)
+    key_lines = [*range(2, 2 + len(at76)), *range(3 + len(at76), 3 + len(at76) + len(at64))]
+    assert [n for n, kind, _ in found] == [*key_lines, len(lines) - 2]
+    assert {kind for _, kind, _ in found} == {"private_key"}
+    dst = tmp_path / "clean.log"
+    assert main(["scrub", str(src), str(dst)]) == 0
+    out = dst.read_text().split("\n")
+    assert len(out) == len(lines) + 1
+    for n in key_lines:
+        assert lines[n - 1].split()[-1] not in out[n - 1] and "[REDACTED:private_key:" in out[n - 1]
+    assert out[3 + len(at76) - 1] == "  tls.key: " + out[3 + len(at76) - 1].split()[-1]  # the label kept
+    assert all(line in out for line in cert)  # a certificate is no secret
+    assert out[-4:] == ["[REDACTED:private_key:" + out[-4].split(":", 2)[2], "not base64 at all", "done", ""]
+    blob = dst.read_text()
+    assert all(part not in blob for part in at76[1:] + at64[1:])
 
 
 @pytest.mark.parametrize("engine", [*ENGINES, "all"])

@@ -72,6 +72,8 @@ _T_AUTH_PAIR: Final = (
 )
 # A SASL initial response (patterns.SASL_RESPONSE): "AUTH PLAIN " and its first characters.
 _T_SASL: Final = r"auth(?:enticate)?[ \t]+(?:plain|xoauth2|oauthbearer)[ \t]+[A-Za-z0-9+/]{4}"
+# A login sent in the clear (patterns.PROTOCOL_LOGIN, case-sensitive): "PASS x", "AUTH x", "A1 LOGIN u x", '"AUTH" "x"'.
+_T_PROTOCOL: Final = r"(?:PASS|AUTH) [^\s'\\]|[0-9] LOGIN [^\s'\\]|\"AUTH\" \""
 # Oracle's thin JDBC URL with its credentials (patterns.JDBC_ORACLE), up to its "@".
 _T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
 # A command whose positional argument is a secret (patterns.CLI_POSITIONAL: "vault login X", "net use ... X").
@@ -205,6 +207,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("cli_positional", _T_CLI_POSITIONAL, caseless=True),
         Trigger("jdbc_oracle", _T_JDBC_ORACLE, caseless=True),
         Trigger("sasl", _T_SASL, caseless=True),
+        Trigger("protocol", _T_PROTOCOL, caseless=False),
         Trigger("spaced", _spaced_trigger(p.SPACED_STEM), caseless=True),
         # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
@@ -238,7 +241,9 @@ _BASE_KEYWORDS: Final = {
     b"password": ("sql_password",),
     b"identified": ("sql_password",),
     b"value": ("name_value",),
-    b"auth": ("auth_pair", "sasl"),
+    b"auth": ("auth_pair", "sasl", "protocol"),
+    b"pass ": ("protocol",),
+    b" login ": ("protocol",),
     b"login(": ("auth_pair",),
     b"simple_bind": ("auth_pair",),
     b"jdbc:oracle": ("jdbc_oracle",),
