@@ -1813,7 +1813,10 @@ def _skew_onset(
             break
         if i in near and i not in kept:
             before = int((near_min < i - back / 2).sum())
-            usual = strict or before / max(1.0, (i - back / 2 - first) / back) >= SKEW_USUAL
+            cycles = (i - back / 2 - first) / back
+            # (less than a token cycle seen before it: nothing tells a near failure of the clock from the client's
+            # usual requests in flight at expiry, so it is not taken as the onset)
+            usual = strict or cycles < 1.0 or before / max(1.0, cycles) >= SKEW_USUAL
             if usual and not (creep and {i - 2, i - 1, i} & creep and _seldom(creep, i, back, first)):
                 continue
             strict = usual  # (once the client's usual failures showed, only uses past exp accepted just before)

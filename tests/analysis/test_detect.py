@@ -195,6 +195,27 @@ def test_a_clock_first_failing_right_past_a_leeway_starts_there() -> None:
     assert start["strict-kept"] == (t0 + pd.Timedelta(seconds=off["strict-kept"] + 5 * 3600 + 15)).floor("min")
 
 
+def test_a_near_failure_in_a_clients_first_token_cycle_is_not_the_onset() -> None:
+    """Leeway 30 s: a client seen for less than a token cycle fails 15 s past the leeway (a request in flight at
+    expiry, or a clock starting to drift: nothing before it tells which), and a cycle later keeps its tokens
+    after their 401s. With no cycle of its own to compare with, that near failure is not taken as the onset:
+    the incident starts at the kept tokens (before: one cycle early, hours early on the benchmark's timelines,
+    whose clock faults start as a step). The same failure after three quiet cycles still starts the incident
+    (``test_a_clock_first_failing_right_past_a_leeway_starts_there``)."""
+    t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
+    kept = [100, 160, 220, 280, 340, 400, 460]
+    rows = _cycles("young", [[45], kept, kept])
+    rows += _cycles("seen", [[], [], [], [45], kept, kept], t0=1_800_000_000 + 8 * 3600)
+    rows += _cycles("lenient", [[(20, "accepted"), (28, "accepted")]] * 16)
+    df = _frame_of(rows)
+    assert A.leeway(df) == {"api": 30.0}
+    inc = A.clock_skew_incidents(df)
+    start = dict(zip(inc["client_id"], inc["start"], strict=True))
+    assert set(start) == {"young", "seen"}, inc
+    assert start["young"] == (t0 + pd.Timedelta(seconds=2 * 3600 + 100)).floor("min")
+    assert start["seen"] == (t0 + pd.Timedelta(seconds=8 * 3600 + 4 * 3600 + 45)).floor("min")
+
+
 def test_a_first_failure_right_past_the_leeway_after_uses_accepted_past_exp_starts_the_clock() -> None:
     """Leeway 30 s: a client whose requests retried across expiry fail 5-15 s past the leeway in most token
     cycles - such a failure alone says nothing, so the onset does not walk back to them - presents its token
