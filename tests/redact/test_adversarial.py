@@ -145,6 +145,12 @@ INPUTS = {
     "b64_hints_apart": lambda: _repeat("leU" + "A" * 24 + " V5S" + "B" * 24 + " "),
     "b64_wrapped_lines": lambda: _repeat("ZXlK" * 19 + "\n"),
     "b64_hint_after_long_run": lambda: "A" * (SIZE - 40) + "ZXlK" + "A" * 36,
+    # protocol logins (PROTOCOL_LOGIN): commands without an end, quoted arguments cut, tags without a login
+    "protocol_pass": lambda: _repeat("PASS xy "),
+    "protocol_transcript": lambda: _repeat("*cmd* 'PASS "),
+    "protocol_quoted_auth": lambda: _repeat('AUTH "' + "a" * 300 + " "),
+    "protocol_monitor": lambda: _repeat('"AUTH" "'),
+    "protocol_tagged_login": lambda: _repeat("a1 LOGIN "),
 }
 
 
