@@ -836,11 +836,36 @@ _STATE_WORDS: Final = frozenset(
 )
 
 
-def _not_a_password_word(v: str) -> bool:
+#: Words of prose (articles, prepositions, auxiliaries, quantifiers): a phrase holding one is a message, not a
+#: passphrase (:func:`_passphrase`)
+_PROSE_WORDS: Final = frozenset(
+    "the and for from with not are was were been being has have had does did can cannot could should would will "
+    "must may might this that these those its all any some each every too very than then there here but only "
+    "also just still yet now into onto over under after before when while please you your our their".split()
+)
+
+
+def _passphrase(v: str) -> bool:
+    """A phrase that is a passphrase rather than a message (``password: "correct horse battery staple"``, a
+    wpa_supplicant ``psk="..."``): three words or more, all lower case, each of three letters or more, none a
+    word of prose (:data:`_PROSE_WORDS`) nor a state (:data:`_STATE_WORDS`: ``reset link sent`` is a message)."""
+    words = v.split(" ")
+    return (
+        len(words) >= 3
+        and v.islower()
+        and all(len(w) >= 3 and w not in _PROSE_WORDS and w not in _STATE_WORDS for w in words)
+    )
+
+
+def _not_a_password_word(v: str, passphrase: bool = True) -> bool:
     """A plain-word value after a strong name that is not a credential: a phrase (``passwd: all authentication
-    tokens updated``), a constant's name (``SECRET_KEY``), a word stating something (``token: expired``), or a
-    capitalised secret word, a type's name (``token=Token{a64f992``); ``password: secret`` is a password."""
-    if " " in v or "_" in v:
+    tokens updated``) but a passphrase (:func:`_passphrase`), a constant's name (``SECRET_KEY``), a word stating
+    something (``token: expired``), or a capitalised secret word, a type's name (``token=Token{a64f992``);
+    ``password: secret`` is a password. ``passphrase``: a phrase may be one (a quoted value; not the words after
+    a bare one, judged as a phrase to tell prose)."""
+    if " " in v:
+        return not (passphrase and _passphrase(v))
+    if "_" in v:
         return True
     low = v.lower()
     if low in _STATE_WORDS:
@@ -848,20 +873,21 @@ def _not_a_password_word(v: str) -> bool:
     return v[0].isupper() and (low in _STRONG_WORDS or low in _WEAK_WORDS or low in _GLUED_STRONG)
 
 
-def is_credential_value(value: str, strength: int) -> bool:
+def is_credential_value(value: str, strength: int, passphrase: bool = True) -> bool:
     """Whether ``value`` (of a field whose name has ``strength``) may be a credential. Whatever the name: not
     empty, a JSON/Python literal, a placeholder (``***``, ``<hidden>``, ``%s``, ``${DB_PASSWORD}``), a path
     (``PWD=/home/ubuntu``), a qualified Java object (``com.x.Token@1a2b``); a plain word or phrase
     (``Already running``) under a weak name, under a strong one only what :func:`_not_a_password_word` says (a
     single word there is a password: ``password=hunter``). Under a weak name also not a number (``-50``,
     ``0,``), an id of numbers (``30546173_4261722401``), short hex (``0x34ede65503f0039``), ``Class@hash``,
-    hyphenated words, dotted lower-case names (``com.apple.xpc.activity``), nor anything shorter than 8 characters."""
+    hyphenated words, dotted lower-case names (``com.apple.xpc.activity``), nor anything shorter than 8 characters.
+    ``passphrase=False``: a phrase is never a passphrase (:func:`_passphrase`; the words after a bare value)."""
     v = value.strip()
     if not v or v.lower() in EMPTY_VALUES:
         return False
     if _PATH_VALUE.fullmatch(v) or _PLACEHOLDER_VALUE.fullmatch(v) or _QUALIFIED_OBJECT.fullmatch(v):
         return False
-    if _WORD_VALUE.fullmatch(v) and (strength < STRONG or _not_a_password_word(v)):
+    if _WORD_VALUE.fullmatch(v) and (strength < STRONG or _not_a_password_word(v, passphrase)):
         return False
     if strength >= STRONG:
         return True

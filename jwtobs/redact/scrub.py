@@ -1153,12 +1153,12 @@ class _Pass:
             return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
         end = _past_quote(s, group, end, _extend(s, start, end))
         value = s[start:end]
-        judged = value
+        judged, words = value, False
         if group not in ("dq", "sq") and s[end : end + 1] == " ":
             phrase = _PHRASE.match(s, start)  # "passwd: all authentication tokens updated": judged as a phrase
             if phrase is not None and phrase.end() > end:
-                judged = phrase.group(0)
-        if not p.is_credential_value(judged, strength):
+                judged, words = phrase.group(0), True  # (prose or not: no passphrase, "token= using key ghp_...")
+        if not p.is_credential_value(judged, strength, passphrase=not words):
             # a password starting with a word or a literal ("password=Reset,00", "password=TRUE,000") is judged
             # whole; a type's repr ("token=Token{a64f992, ...}": a capitalised word, then an opening bracket) is
             # not one

@@ -938,6 +938,11 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
         "s17_glued_passwd_spaced": lambda t: _one(f"rootpasswd {CLI_PW}", "secret_field", CLI_PW),
         "s17_wpa_supplicant_psk": lambda t: _one(f'network={{ ssid="Home" psk="{CLI_PW}" }}', "secret_field", CLI_PW),
         "s17_ipsec_psk_field": lambda t: _one(f"ike_psk: {CLI_PW}", "secret_field", CLI_PW),
+        # passphrases of words (diceware, xkcd's) under a strong name: a phrase that is no message
+        "s17_json_passphrase": lambda t: _one(
+            '{"user": "bob", "password": "correct horse battery staple"}', "secret_field", PASSPHRASE
+        ),
+        "s17_wpa_psk_passphrase": lambda t: _one('psk="orbit velvet canyon"', "secret_field", "orbit velvet canyon"),
         "s14_session_label_in_capitals": lambda t: _one(
             f"SESSION: {LABEL_SESSION_ID} started", "secret_field", LABEL_SESSION_ID
         ),
@@ -1136,6 +1141,7 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SESSION_ID = "s8Kq2LmZ0xT4vB7nR1cW"
 HEX40 = "2cf1d6bd88b630fdee26fa45ab9cfb4089c12485"
 CLI_PW = "flTh2aGF49pe"
+PASSPHRASE = "correct horse battery staple"
 SYMBOL_PW = "Xk9(2]aP{z"  # a generated password holding a bare value's end characters
 QUOTE_PW = 'ab"cd1eF'
 BACKSLASH_PW = "Qz7\\cd1eW"
@@ -1321,6 +1327,9 @@ CLEAN = {
     "protocol_masked_pass": "*cmd* 'PASS ****'",
     "protocol_login_words": "A1 LOGIN bob alice",
     "protocol_sasl_mechanisms": "250-AUTH PLAIN LOGIN CRAM-MD5",
+    "phrases_under_secret_names": '{"password": "is too short"}, passwd: all authentication tokens updated, '
+    'password="Failed to connect", {"password": "reset link sent"}, passphrase="my dog has fleas", '
+    '{"token": "token has expired"}, password: "this field is required"',
     "passwd_commands_and_psk_names": "chpasswd: 3 users updated; htpasswd=/etc/nginx/.htpasswd; smbpasswd -a bob; "
     "cipher TLS_PSK_WITH_AES_128_CBC_SHA psk_identity=client1 use_psk=true",
     # bare values ending where structure starts
