@@ -195,6 +195,14 @@ def test_a_clock_first_failing_right_past_a_leeway_starts_there() -> None:
     assert start["strict-kept"] == (t0 + pd.Timedelta(seconds=off["strict-kept"] + 5 * 3600 + 15)).floor("min")
 
 
+def _skew_starts_behind_leeway_30(rows: list[dict[str, Any]]) -> dict[str, pd.Timestamp]:
+    """The clock-skew incidents' starts by client, for events whose validator's leeway reads as 30 s."""
+    df = _frame_of(rows)
+    assert A.leeway(df) == {"api": 30.0}
+    inc = A.clock_skew_incidents(df)
+    return dict(zip(inc["client_id"], inc["start"], strict=True))
+
+
 def test_a_near_failure_in_a_clients_first_token_cycle_is_not_the_onset() -> None:
     """Leeway 30 s: a client seen for less than a token cycle fails 15 s past the leeway (a request in flight at
     expiry, or a clock starting to drift: nothing before it tells which), and a cycle later keeps its tokens
@@ -207,11 +215,8 @@ def test_a_near_failure_in_a_clients_first_token_cycle_is_not_the_onset() -> Non
     rows = _cycles("young", [[45], kept, kept])
     rows += _cycles("seen", [[], [], [], [45], kept, kept], t0=1_800_000_000 + 8 * 3600)
     rows += _cycles("lenient", [[(20, "accepted"), (28, "accepted")]] * 16)
-    df = _frame_of(rows)
-    assert A.leeway(df) == {"api": 30.0}
-    inc = A.clock_skew_incidents(df)
-    start = dict(zip(inc["client_id"], inc["start"], strict=True))
-    assert set(start) == {"young", "seen"}, inc
+    start = _skew_starts_behind_leeway_30(rows)
+    assert set(start) == {"young", "seen"}, start
     assert start["young"] == (t0 + pd.Timedelta(seconds=2 * 3600 + 100)).floor("min")
     assert start["seen"] == (t0 + pd.Timedelta(seconds=8 * 3600 + 4 * 3600 + 45)).floor("min")
 
@@ -228,11 +233,8 @@ def test_a_first_failure_right_past_the_leeway_after_uses_accepted_past_exp_star
     rows = _cycles("clock", [[40], [45], [35], [45], creep, kept, kept])
     rows += _cycles("retries", [[40], [45], [35], [45], [45], kept, kept])
     rows += _cycles("lenient", [[(20, "accepted"), (28, "accepted")]] * 7)
-    df = _frame_of(rows)
-    assert A.leeway(df) == {"api": 30.0}
-    inc = A.clock_skew_incidents(df)
-    start = dict(zip(inc["client_id"], inc["start"], strict=True))
-    assert set(start) == {"clock", "retries"}, inc
+    start = _skew_starts_behind_leeway_30(rows)
+    assert set(start) == {"clock", "retries"}, start
     assert start["clock"] == (t0 + pd.Timedelta(seconds=5 * 3600 + 45)).floor("min")
     assert start["retries"] == (t0 + pd.Timedelta(seconds=6 * 3600 + 100)).floor("min")
 
