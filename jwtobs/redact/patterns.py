@@ -1481,10 +1481,12 @@ def sasl_credentials(response: str) -> bool:
 #: A login sent in the clear, as a client's protocol transcript shows it: POP3's and FTP's "PASS x" (poplib's debug
 #: "*cmd* 'PASS x'"), Redis's "AUTH x" / "AUTH user x" (redis-cli's prompt, a command log, MONITOR's quoted
 #: '"AUTH" "x"'), IMAP's tagged "A1 LOGIN user x" (imaplib's debug "> b'KLIJ1 LOGIN alice x'"). The command is
-#: upper case at a command's position (a line's start, after a blank, "=", a quote or a prompt's ">") and its last
+#: upper case at a command's position (a line's start, after a blank, "=", a quote, a prompt's ">" or an escaped
+#: line break: :data:`CONTROL_ESCAPE`, a transcript written on one line, "b'USER bob\\r\\nPASS x\\r\\n'") and its last
 #: argument ends the command (a quote, a line break raw or escaped, the text's end): "PASS: test_x", "AUTH
 #: failed for bob" are no match. Group "strong": a quote or ">" before the command (a transcript's); a command
-#: after a blank or at a line's start takes only a value that is no word (the caller's check). SASL mechanisms
+#: after a blank, an escape or at a line's start takes only a value that is no word (the caller's check: a test
+#: runner's "\\nPASS tests/unit" in a JSON string stays). SASL mechanisms
 #: after AUTH are :data:`SASL_RESPONSE`'s. Runs on the original text.
 _PROTOCOL_ARG: Final = r"""(?:"[^"\\\r\n]{1,256}+"|[^\s'"\\]{1,256}+)"""
 #: where a command ends: a quote, a line break raw or escaped once or twice, the text's end
@@ -1494,7 +1496,7 @@ _SASL_MECHANISM: Final = (
     r"""|ANONYMOUS|KERBEROS_V[45]|OTP|SKEY|TLS|SSL)(?![^\s'"\\])"""
 )
 PROTOCOL_LOGIN: Final = _regex.compile(
-    r"""(?:(?P<strong>(?<=['">])|(?<=> ))|(?<![^\s=]))"""
+    rf"""(?:(?P<strong>(?<=['">])|(?<=> ))|(?<![^\s=])|(?<={CONTROL_ESCAPE}))"""
     rf"""(?:[A-Za-z]{{0,8}}+[0-9]{{1,6}}+[ ]LOGIN[ ]{_PROTOCOL_ARG}[ ]|PASS[ ]"""
     rf"""|AUTH[ ](?!{_SASL_MECHANISM})(?:{_PROTOCOL_ARG}[ ](?={_PROTOCOL_ARG}{_PROTOCOL_END}))?)"""
     rf"""(?P<value>{_PROTOCOL_ARG}){_PROTOCOL_END}"""

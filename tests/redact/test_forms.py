@@ -933,6 +933,9 @@ def _forms() -> dict[str, Callable[[Tokens], Case]]:
             f"  12:00.01 > b'KLIJ1 LOGIN alerts@example.com \"{CLI_PW}\"'", "secret_field", CLI_PW
         ),
         "s17_redis_command_log_auth": lambda t: _one(f"cmd=AUTH {CLI_PW}", "secret_field", CLI_PW),
+        "s17_transcript_in_a_bytes_repr": lambda t: _one(
+            f"send: b'USER bob\\r\\nPASS {CLI_PW}\\r\\n'", "secret_field", CLI_PW
+        ),
         # names glued to "passwd" (the commands named so stay: CLEAN), pre-shared keys
         "s17_glued_passwd_name": lambda t: _one(f"DBPASSWD={CLI_PW} dbhost=db01", "secret_field", CLI_PW),
         "s17_glued_passwd_spaced": lambda t: _one(f"rootpasswd {CLI_PW}", "secret_field", CLI_PW),
@@ -1322,6 +1325,7 @@ CLEAN = {
     "protocol_pass_alone": "PASS",
     "protocol_jest_pass": " PASS  src/app.test.js",
     "protocol_pass_path": "PASS tests/unit",
+    "protocol_pass_path_in_json": '{"output": "ok 12 tests\\nPASS tests/unit\\n"}',
     "protocol_auth_word": "SMTP AUTH disabled",
     "protocol_auth_prose": "AUTH failed for bob",
     "protocol_masked_pass": "*cmd* 'PASS ****'",
