@@ -30,6 +30,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from jwtobs.analysis._duckio import EventsError
+from jwtobs.analysis.aggregate import distinct_events
 from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
 from jwtobs.pipeline import NUMERIC_DATE_LIMIT
 
@@ -360,9 +361,10 @@ def load_events(path: str | Path) -> pd.DataFrame:
     """Validation events from a JSONL file, a Parquet file or a directory of them (searched recursively,
     e.g. Hive-style partitions). ``time`` is a UTC timestamp; ``iat``/``nbf``/``exp`` nullable ints;
     low-cardinality strings are categoricals, the others Arrow-backed strings. Key-set change records are
-    left out (see :func:`load_keyset_changes`). Raises :class:`EventsError` for unreadable or foreign
-    files, ``FileNotFoundError`` for a missing path."""
-    return to_frame(read_table(event_files(path)))
+    left out (see :func:`load_keyset_changes`), and so is a record written twice (a file read twice, a
+    shipper's retried batch: :func:`jwtobs.analysis.aggregate.distinct_events`). Raises :class:`EventsError`
+    for unreadable or foreign files, ``FileNotFoundError`` for a missing path."""
+    return distinct_events(to_frame(read_table(event_files(path))))
 
 
 # -- key-set changes ---------------------------------------------------------------------------------------

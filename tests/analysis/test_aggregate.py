@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 import jwtobs.analysis as A
-from jwtobs.analysis.aggregate import COUNTS_SCHEMA, LATENESS_EDGES, LATENESS_SCHEMA, OTHER, lateness_quantile
+from jwtobs.analysis.aggregate import (
+    COUNTS_SCHEMA,
+    LATENESS_EDGES,
+    LATENESS_SCHEMA,
+    OTHER,
+    distinct_events,
+    lateness_quantile,
+)
 from jwtobs.kinds import INCIDENT_KINDS
 
 
@@ -145,6 +152,42 @@ def test_paced_is_a_use_at_the_tokens_own_pace() -> None:
     assert rej.loc[rej["paced"], "count"].sum() == 3
     assert rej.loc[rej["paced"], "le"].max() <= 80.0
     assert lat.loc[lat["outcome"] == "accepted", "paced"].all()
+
+
+def test_a_record_written_twice_counts_once_and_two_validations_at_one_instant_twice() -> None:
+    """Rows equal in every field of the record key are one record written twice; two validations of one token
+    at the same instant (two replicas) differ in their measured duration and are both counted."""
+    exp = 1_700_000_000
+    rows = [
+        {
+            "time": exp + 90,
+            "outcome": "rejected",
+            "reason": "JWT_EXPIRED",
+            "client_id": "c",
+            "kid": "k",
+            "token_fp": "t1",
+            "exp": exp,
+        },
+        {
+            "time": exp - 60,
+            "outcome": "accepted",
+            "reason": None,
+            "client_id": "c",
+            "kid": "k",
+            "token_fp": "t1",
+            "exp": exp,
+        },
+    ]
+    df = _events(rows)
+    twice = pd.concat([df, df.iloc[[0]], df], ignore_index=True)
+    assert len(distinct_events(twice)) == 2
+    once, again = A.aggregate(df), A.aggregate(twice)
+    pd.testing.assert_frame_equal(once.counts, again.counts)
+    pd.testing.assert_frame_equal(once.lateness, again.lateness)
+    other_replica = df.iloc[[0]].assign(duration_s=0.0023, service="api-1")
+    both = A.aggregate(pd.concat([df, other_replica], ignore_index=True))
+    rejected = both.counts[both.counts["outcome"] == "rejected"]
+    assert int(rejected["count"].sum()) == 2
 
 
 def test_kinds_are_one_table() -> None:
