@@ -422,6 +422,14 @@ AUTH_SCHEMES: Final = frozenset(
     }
 )
 
+#: A vendor's scheme name that is capitalised words, glued or hyphenated ("GenieKey" of Opsgenie, "DeepL-Auth-Key",
+#: "AccessKey", "ApiToken", "GoogleLogin"): mixed case, as a credential may be, but every capital after the first
+#: letter opens a word of three letters or more or ends the part ("DeepL"); letters and hyphens only, at most 23
+#: characters (a longer word, or one with a digit or "_", is a credential: ``scrub._credential_like``). A word of
+#: this shape before a value that is no plain word is the scheme ("Authorization: GenieKey eb243592-faa2-...").
+_CAMEL_PART: Final = r"(?:[A-Z]++(?![a-z])|[A-Za-z][a-z]*+(?:[A-Z][a-z]{2,}+)*+[A-Z]?+)"
+CAMEL_SCHEME: Final = _regex.compile(r"(?=[A-Za-z\-]{1,23}+\Z)" + _CAMEL_PART + "(?:-" + _CAMEL_PART + ")*+")
+
 # Scheme + credentials in free text without a header name ("... Bearer abc.def ..."), one pattern per scheme
 # (each has a literal prefix; the text is checked for the scheme word first).
 # (token68 of RFC 9110, at least 8 characters, ending at a delimiter: "Bearer expires_in=3600" is no credential)

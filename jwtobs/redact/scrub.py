@@ -124,15 +124,24 @@ _SCHEME_NAME = _regex.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~\-]{0,31}+")
 _DIGIT_SCHEMES = ("aws4-hmac-", "scram-sha-")
 
 
-def _is_scheme(word: str) -> bool:
+def _is_scheme(word: str, cred: str = "") -> bool:
     """Whether the first word of an Authorization header value is a scheme name (kept) rather than credentials:
-    a known scheme, or a token-character word that is not :func:`_credential_like`."""
+    a known scheme, a token-character word that is not :func:`_credential_like`, or a vendor's scheme of
+    capitalised words before credentials (:func:`_camel_scheme`)."""
     low = word.lower()
     return (
         low in _SCHEME_KIND
         or low.startswith(_DIGIT_SCHEMES)
         or (_SCHEME_NAME.fullmatch(word) is not None and not _credential_like(word))
+        or _camel_scheme(word, cred)
     )
+
+
+def _camel_scheme(word: str, cred: str) -> bool:
+    """``word`` is shaped as a vendor's scheme name (:data:`patterns.CAMEL_SCHEME`: "GenieKey", "DeepL-Auth-Key")
+    and ``cred``, the value after it, looks like a credential itself (:func:`_credential_like`): the credentials are
+    ``cred``, not ``word``."""
+    return p.CAMEL_SCHEME.fullmatch(word) is not None and _credential_like(cred)
 
 
 def _is_word(value: str) -> bool:
@@ -349,7 +358,7 @@ class _Pass:
         scheme name (a token followed by ": x", a long or digit-holding opaque value) is credentials too: the
         whole value is redacted."""
         scheme, sep, cred = value.strip().partition(" ")
-        if not sep or not cred.strip() or p.is_jose(scheme) or not _is_scheme(scheme):
+        if not sep or not cred.strip() or p.is_jose(scheme) or not _is_scheme(scheme, cred.strip()):
             return self.credential(value, p.AUTHORIZATION)
         kind = _SCHEME_KIND.get(scheme.lower(), p.AUTHORIZATION)
         return f"{scheme} {self.credential(cred, kind)}"
@@ -996,18 +1005,27 @@ class _Pass:
             return None
         if m.start("scheme") < 0 and (
             m.group("cred") in p.AUTH_SCHEMES
-            or (_MARKER_NEXT.match(s, m.end("cred")) and not _credential_like(s[m.start("cred") : m.end("cred")]))
+            or (
+                _MARKER_NEXT.match(s, m.end("cred"))
+                and (
+                    not _credential_like(word := s[m.start("cred") : m.end("cred")])
+                    or p.CAMEL_SCHEME.fullmatch(word) is not None
+                )
+            )
         ):
-            # a scheme alone, or a scheme before a marker ("Authorization: A\t[REDACTED:...]"); a credential-like
-            # word before a marker is a credential ("Authorization: +_zmRO6myRy... [REDACTED:jwt:...]")
+            # a scheme alone, or a scheme before a marker ("Authorization: A\t[REDACTED:...]", "GenieKey
+            # [REDACTED:...]"); a credential-like word before a marker is a credential ("Authorization: +_zmRO6myRy...
+            # [REDACTED:jwt:...]")
             return None
         end = _extend(s, m.start("cred"), m.end("cred"))
         cred = s[m.start("cred") : end]
         kind = p.AUTHORIZATION
         if m.start("scheme") >= 0:
             scheme = m.group("scheme")
-            if scheme not in p.AUTH_SCHEMES and _credential_like(s[m.start("scheme") : m.end("scheme")]):
-                # "authorization=sk_live_... status=401": no scheme, the first word is the credential
+            word = s[m.start("scheme") : m.end("scheme")]
+            if scheme not in p.AUTH_SCHEMES and _credential_like(word) and not _camel_scheme(word, cred):
+                # "authorization=sk_live_... status=401": no scheme, the first word is the credential (not a vendor's
+                # scheme of capitalised words before credentials: "Authorization: GenieKey eb243592-...")
                 start, end = m.start("scheme"), m.end("scheme")
                 return s[m.start() : start] + self.credential(s[start:end], kind), end
             kind = _SCHEME_KIND.get(scheme, p.AUTHORIZATION)

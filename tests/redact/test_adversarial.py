@@ -151,6 +151,10 @@ INPUTS = {
     "protocol_quoted_auth": lambda: _repeat('AUTH "' + "a" * 300 + " "),
     "protocol_monitor": lambda: _repeat('"AUTH" "'),
     "protocol_tagged_login": lambda: _repeat("a1 LOGIN "),
+    # session 18: vendors' schemes of capitalised words (before credentials, before markers, one long word)
+    "camel_schemes": lambda: _repeat("Authorization: GenieKey a1 "),
+    "camel_scheme_markers": lambda: _repeat("Authorization: DeepL-Auth-Key [REDACTED:authorization:a-0123456789ab] "),
+    "camel_scheme_long_word": lambda: "Authorization: " + _repeat("AbcDef-"),
 }
 
 

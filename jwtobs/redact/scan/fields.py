@@ -341,9 +341,9 @@ _COOKIE_END: Final = frozenset(b" \t\n\r\x0b\x0c\"'\\")
 #: ``Authorization: <word> <marker>`` or ``Authorization: <marker>`` after the separator: ``patterns.AUTH_HEADER``
 #: then reads the word as the credential (it stops at the blank; "[" cannot start a credential, so the word is no
 #: scheme) and ``_auth`` declines a scheme, or a word that does not look like a credential (``_credential_like``)
-#: followed by a marker, or it does not match at all (a marker's "[" is no opener of its separator and cannot
-#: start a credential); the separator's quote (``"authorization": "Bearer``)
-#: is read as it reads it, no other quote and no "=" (auth-params) where it reads them.
+#: or is shaped as a vendor's scheme (``patterns.CAMEL_SCHEME``) followed by a marker, or it does not match at all
+#: (a marker's "[" is no opener of its separator and cannot start a credential); the separator's quote
+#: (``"authorization": "Bearer``) is read as it reads it, no other quote and no "=" (auth-params) where it reads them.
 _AUTH_MARKED: Final = _regex.compile(
     rb"[ \t]*+(?:[bB]?\\?[\"'])?+"
     rb"(?:(?P<word>(?![bB]\\?[\"'])[A-Za-z0-9][^\x00-\x20\x7f-\xff\"'\\,;\[\]{}()<>=]*+)[ \t]++)?+"
@@ -382,8 +382,8 @@ def auth_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     word = m.group("word")
     if word is None:
         return True
-    text = word.decode("ascii")  # (a scheme, or a word that does not look like a credential itself)
-    return text.lower() in p.AUTH_SCHEMES or not _credential_like(text)
+    text = word.decode("ascii")  # (a scheme, a word that does not look like a credential itself, or a vendor's scheme)
+    return text.lower() in p.AUTH_SCHEMES or not _credential_like(text) or p.CAMEL_SCHEME.fullmatch(text) is not None
 
 
 def cookie_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
