@@ -439,8 +439,11 @@ _CRED68: Final = (
     rf"(?P<cred>(?=(?:{_CRED_CHAR}|{_VALUE_ESC_LOW}){{8}}){_CRED_CHAR}*+(?:(?:{_VALUE_ESC_LOW}){_CRED_CHAR}*+)*+=*+)"
     rf"(?!{_CRED_CHAR}|{_VALUE_ESC_LOW})"
 )
+#: Between a scheme and its credentials: blanks, or the blank percent-encoded (an Authorization value carried in a
+#: URL: "?authz=Bearer%20<token>", "header=Authorization%3A%20Bearer%20<token>")
+SCHEME_GAP: Final = r"(?:[ \t]+|%20)"
 SCHEME_CRED: Final = {
-    scheme: _regex.compile(scheme + _word_start(scheme) + r"[ \t]++" + _CRED68.replace("A-Za-z", "a-z"))
+    scheme: _regex.compile(scheme + _word_start(scheme) + SCHEME_GAP + _CRED68.replace("A-Za-z", "a-z"))
     for scheme in ("bearer", "basic", "dpop")
 }
 

@@ -1119,7 +1119,8 @@ class _Pass:
             return None
         if cred.endswith("=") and p.MARKER.match(s, m.end("cred")):  # "Bearer access_token=[REDACTED:...]"
             return None
-        scheme = m.string[m.start() : m.start("cred")].split()[0]  # lower-cased: bearer, basic or dpop
+        # lower-cased: bearer, basic or dpop, before blanks or "%20" (patterns.SCHEME_GAP)
+        scheme = m.string[m.start() : m.start("cred")].split()[0].removesuffix("%20")
         end = _extend(s, m.start("cred"), m.end("cred"))
         cred = s[m.start("cred") : end]
         return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), end

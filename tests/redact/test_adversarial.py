@@ -155,6 +155,7 @@ INPUTS = {
     "camel_schemes": lambda: _repeat("Authorization: GenieKey a1 "),
     "camel_scheme_markers": lambda: _repeat("Authorization: DeepL-Auth-Key [REDACTED:authorization:a-0123456789ab] "),
     "camel_scheme_long_word": lambda: "Authorization: " + _repeat("AbcDef-"),
+    "percent_encoded_scheme_gaps": lambda: _repeat("Bearer%20a%20"),
 }
 
 

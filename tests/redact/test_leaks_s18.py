@@ -83,3 +83,36 @@ def test_a_mixed_case_credential_is_still_the_credential(text: str, secret: str)
 )
 def test_camel_scheme_look_alikes_are_kept(line: str) -> None:
     assert scrub(line) == line
+
+
+# -- a scheme and its credentials with the blank percent-encoded -------------------------------------------------
+_OPAQUE = "Zk9xQ2mR7vLp3sT8wYc1Nd"
+PERCENT_GAP_LEAKS = [
+    # XRootD's opaque info carrying an Authorization value (xrootd/xrootd#2343, with an opaque token for its JWT)
+    (f"Pss_Stat: url=pelican://p0@host.local:61631//ns/test1171569942?&authz=Bearer%20{_OPAQUE}&pelican.timeout=3s",
+     _OPAQUE),
+    (f"GET /x?header=Authorization%3A%20Bearer%20{_OPAQUE} HTTP/1.1", _OPAQUE),
+    ("proxy=1&h=basic%20dXNlcjpwYXNzd29yZA%3D%3D&x=2", "dXNlcjpwYXNzd29yZA"),
+    (f"upstream said: DPoP%20{_OPAQUE}", _OPAQUE),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "secret"), PERCENT_GAP_LEAKS)
+def test_a_scheme_before_a_percent_encoded_blank_is_followed_by_credentials(text: str, secret: str) -> None:
+    out = scrub(text)
+    assert isinstance(out, str) and secret not in out, out
+    assert re.search(r"(?i)(?:bearer|basic|dpop)%20\[REDACTED:(?:bearer|basic|dpop):", out), out
+    assert scrub(out) == out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GET /search?q=bearer%20market%20analysis HTTP/1.1",  # a word after it: prose, as after a blank
+        "GET /docs/basic%20auth%20setup.html HTTP/1.1",
+        "q=Bearer%20abc&page=2",  # shorter than a credential (8 characters)
+        "GET /files/annual%20report%202023.pdf HTTP/1.1",
+    ],
+)
+def test_percent_encoded_blank_look_alikes_are_kept(line: str) -> None:
+    assert scrub(line) == line

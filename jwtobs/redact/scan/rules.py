@@ -31,7 +31,7 @@ _T_JOSE: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT + _B64 + r"*" + _PAD + 
 _T_SEP: Final = r"""(?:\\?["']\]?)?[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
 _T_AUTH: Final = r"authorization" + _T_SEP
 _T_COOKIE: Final = r"cookie(?:" + _T_SEP + r"|\(version=)"  # (and the repr of http.cookiejar's Cookie)
-_T_SCHEME: Final = r"(?:bearer|basic|dpop)[ \t]+(?:[A-Za-z0-9\-._~+/]|\\/|\\u00(?:2[BbFf]|3[Dd])){8}"
+_T_SCHEME: Final = r"(?:bearer|basic|dpop)" + p.SCHEME_GAP + r"(?:[A-Za-z0-9\-._~+/]|\\/|\\u00(?:2[BbFf]|3[Dd])){8}"
 # URL userinfo: "://user:password@" (URL_USERINFO's own shape, the password possibly empty). Without the "://"
 # ("Thread:Class@123", "[QuorumPeer:Server@774]", "user:x@host" in mail logs) 8 % of the lines of real system logs
 # matched: 92 % of all candidate lines were clean lines scrubbed for nothing.
