@@ -1464,6 +1464,45 @@ AUTH_PAIR: Final = _regex.compile(
     r"""(?:'(?P<sq>[^'\\\r\n]{1,1024}+)'|"(?P<dq>[^"\\\r\n]{1,1024}+)")"""
 )
 
+# -- the password argument of a PHP stack frame: PHP's exception traces (before 8.2's #[\SensitiveParameter], and
+# wherever zend.exception_ignore_args is off) print each frame's arguments, strings single-quoted and cut to 15
+# characters and "...": "#0 /app/config.php(6): PDO->__construct('mysql:host=127....', 'root', 'x', Array)". The
+# functions and constructors that take a user and a password as positional arguments (PDO and its Doctrine and
+# Laravel wrappers, mysqli, mysql, FTP, LDAP, SSH2, IMAP: the third; mysqli_real_connect: the fourth; OCI8: the
+# second): that argument is a password. Runs on the lower-cased text.
+#: one argument of a frame and the comma after it: a string, a word with an optional parenthesised part (NULL, 3306,
+#: Array, Object(LDAP\Connection)), a resource
+_PHP_ARG: Final = (
+    r"""(?:'[^'\r\n]{0,256}+'|[a-z0-9_.\-]{1,64}+(?:\([^()\r\n]{0,256}+\))?|resource id #[0-9]{1,12}+)[ \t]*+,[ \t]*+"""
+)
+#: the calls whose password is the third argument, the fourth, the second
+_PHP_THIRD: Final = (
+    r"(?:(?:pdo(?:\\?connection)?|mysqli)->__construct|->createpdoconnection|mysqli->(?:real_)?connect|mysqli_connect"
+    r"|mysql_p?connect|ftp_login|ldap_bind(?:_ext)?|ssh2_auth_password|imap_open)"
+)
+_PHP_FOURTH: Final = "mysqli_real_connect"
+_PHP_SECOND: Final = r"oci_(?:p|new_)?connect"
+#: any of those calls up to its opening parenthesis (the scanner's trigger: no possessive quantifier)
+PHP_LOGIN_CALLS: Final = f"(?:{_PHP_THIRD}|{_PHP_FOURTH}|{_PHP_SECOND})\\("
+PHP_LOGIN: Final = _regex.compile(
+    rf"(?:{_PHP_THIRD}\((?:{_PHP_ARG}){{2}}|{_PHP_FOURTH}\((?:{_PHP_ARG}){{3}}|{_PHP_SECOND}\({_PHP_ARG})"
+    r"'(?P<sq>[^'\r\n]{1,1024}+)'"
+)
+#: Words one of which every :data:`PHP_LOGIN` match holds (its "ftp_login(" holds :data:`AUTH_PAIR`'s "login(")
+PHP_LOGIN_WORDS: Final = (
+    "__construct(",
+    "connect(",
+    "createpdoconnection(",
+    "ldap_bind",
+    "ssh2_auth_password(",
+    "imap_open(",
+)
+
+
+def php_login_hint(low: str) -> bool:
+    """Whether the lower-cased ``low`` may hold a :data:`PHP_LOGIN` match."""
+    return "'" in low and any(word in low for word in PHP_LOGIN_WORDS)
+
 
 #: A SASL initial response sent in the clear of a protocol log (smtplib's debug output "send: 'AUTH PLAIN AGJvYgB4...'",
 #: IMAP's "AUTHENTICATE PLAIN ...", "AUTH XOAUTH2 ..." holding a bearer token): PLAIN's carries the password,
@@ -1920,7 +1959,8 @@ _GATE_WORDS: Final = (
     "identified",  # a SQL statement's password (SQL_PASSWORD; its other form holds "pass")
     "ls0tls1crudjti",  # a PEM block stored base64-encoded (B64_PEM)
     "jdbc:oracle",  # JDBC_ORACLE
-    "login(",  # AUTH_PAIR's logins and binds (its other forms hold "auth")
+    "login(",  # AUTH_PAIR's logins and binds (its other forms hold "auth"), PHP_LOGIN's ftp_login
+    *PHP_LOGIN_WORDS,
     " login ",  # PROTOCOL_LOGIN's IMAP login (its other forms hold "pass" or "auth")
     "simple_bind",
     *CLI_POSITIONAL_WORDS,

@@ -560,6 +560,8 @@ class _Pass:
             or has("simple_bind")
         ):  # (before the "auth" field: it takes the call's name)
             s, low = _run(s, low, p.AUTH_PAIR, self._auth_pair)
+        if "," in low and (has("login(") or p.php_login_hint(low)):  # a PHP frame's password argument
+            s, low = _run(s, low, p.PHP_LOGIN, self._auth_pair)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
         spaced: list[re.Pattern[str]] = []  # (the SPACED_FIELDS of the stems the text holds)
         for word, words, pattern, spaced_pattern in p.FIELD_PASSES:

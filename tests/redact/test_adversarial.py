@@ -156,6 +156,12 @@ INPUTS = {
     "camel_scheme_markers": lambda: _repeat("Authorization: DeepL-Auth-Key [REDACTED:authorization:a-0123456789ab] "),
     "camel_scheme_long_word": lambda: "Authorization: " + _repeat("AbcDef-"),
     "percent_encoded_scheme_gaps": lambda: _repeat("Bearer%20a%20"),
+    # PHP frames' password arguments: calls without arguments, unclosed strings, long words, parentheses unclosed
+    "php_calls": lambda: _repeat("PDO->__construct("),
+    "php_unclosed_strings": lambda: _repeat("mysqli_connect('a', '"),
+    "php_one_unclosed_string": lambda: "ftp_login(x, 'a', '" + _repeat("b")[19:],
+    "php_words_and_parens": lambda: _repeat("ldap_bind(Object(a, "),
+    "php_long_args": lambda: "mysqli_real_connect(" + _repeat("'" + "a" * 300 + "', "),
 }
 
 

@@ -116,3 +116,57 @@ def test_a_scheme_before_a_percent_encoded_blank_is_followed_by_credentials(text
 )
 def test_percent_encoded_blank_look_alikes_are_kept(line: str) -> None:
     assert scrub(line) == line
+
+
+# -- the password argument of a PHP stack frame ------------------------------------------------------------------
+# (the first line as Apache's error log holds it: lucasfrag/kali-linux-tools-interface#4, its escaped line breaks
+# included; the trace frames of PHP's connect and login functions, as PHP renders their arguments)
+PHP_APACHE_LINE = (
+    "[Sun Jul 26 00:01:14.874623 2020] [php7:error] [pid 10474] [client 192.168.0.102:51825] PHP Fatal error:  "
+    "Uncaught PDOException: SQLSTATE[HY000] [1698] Access denied for user 'root'@'localhost' in "
+    "/var/www/html/kaligui/assets/includes/config.php:6\\nStack trace:\\n#0 /var/www/html/kaligui/assets/includes/"
+    "config.php(6): PDO->__construct('mysql:host=127....', 'root', 'toor', Array)\\n#1 /var/www/html/kaligui/index.php"
+    "(35): getConnectionDB()\\n#2 {main}\\n  thrown in /var/www/html/kaligui/assets/includes/config.php on line 6"
+)
+PHP_FRAME_LEAKS = [
+    (PHP_APACHE_LINE, "'toor'"),
+    ("#1 /app/vendor/laravel/framework/src/Illuminate/Database/Connectors/Connector.php(70): Illuminate\\Database\\"
+     "Connectors\\Connector->createPdoConnection('mysql:host=127....', 'forge', 'Qx7m3nB2', Array)", "Qx7m3nB2"),
+    ("#0 /app/vendor/doctrine/dbal/lib/Doctrine/DBAL/Driver/PDOConnection.php(39): Doctrine\\DBAL\\Driver\\"
+     "PDOConnection->__construct('mysql:host=db;d...', 'app', 'Qx7m3nB2', Array)", "Qx7m3nB2"),
+    ("#1 /var/www/html/index.php(5): mysqli->__construct('localhost', 'root', 'hunter', 'app')", "hunter"),
+    ("#0 /var/www/html/inc/db.php(8): mysqli_connect('localhost', 'root', 'Qx7m3nB2', 'wordpress')", "Qx7m3nB2"),
+    ("#0 db.php(8): mysqli_real_connect(Object(mysqli), 'db', 'app', 'Qx7m3nB2', 'app', 3306)", "Qx7m3nB2"),
+    ("#2 /app/lib/Ftp.php(33): ftp_login(Resource id #12, 'deploy', 'Qx7m3nB2')", "Qx7m3nB2"),
+    ("#3 /app/lib/Ldap.php(40): ldap_bind(Object(LDAP\\Connection), 'cn=admin,dc=ex...', 'Qx7m3nB2')", "Qx7m3nB2"),
+    ("#0 /app/db.php(4): oci_connect('scott', 'tiger', '//db:1521/XE')", "'tiger'"),
+    ("#0 /app/db.php(4): PDO->__construct('mysql:host=db', 'app', 'Qx7m3nB2Zk9xQ2m...', Array)", "Qx7m3nB2Zk9xQ2m"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "secret"), PHP_FRAME_LEAKS)
+def test_the_password_argument_of_a_php_frame_is_redacted(text: str, secret: str) -> None:
+    out = scrub(text)
+    assert isinstance(out, str) and secret not in out, out
+    assert "'[REDACTED:secret_field:" in out and len(MARKER.findall(out)) == 1, out
+    password = "'" + secret.strip("'")
+    assert out[: out.index("'[REDACTED:")] == text[: text.index(password)], out  # the other arguments kept
+    assert scrub(out) == out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # no password given, PHP 8.2's SensitiveParameter, a placeholder, fewer arguments, other constructors
+        "#0 /app/db.php(39): PDO->__construct('mysql:host=db;d...', 'app', NULL, Array)",
+        "#0 /app/db.php(39): PDO->__construct('mysql:host=db', 'app', Object(SensitiveParameterValue), Array)",
+        "#0 /app/db.php(39): PDO->__construct('mysql:host=db', 'app', '')",
+        "#0 /app/db.php(39): PDO->__construct('sqlite:/tmp/app.db')",
+        "#0 /awmdplem/class/database.php(8): PDO->__construct()",
+        "#0 /app/src/App.php(54): E2\\Database->__construct(NULL, 'myapp', 'root', NULL, 'utf8mb4')",
+        "#0 /app/x.php(1): App\\Redis\\Connection->__construct('cache', 6379, 'prefix')",
+        "Connection refused: failed to connect('db', 5432, 'tcp') after 3 retries",
+    ],
+)
+def test_php_frame_look_alikes_are_kept(line: str) -> None:
+    assert scrub(line) == line
