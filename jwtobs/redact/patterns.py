@@ -842,6 +842,9 @@ _STATE_WORDS: Final = frozenset(
     "redacted masked empty provided supplied valid incorrect wrong mismatch unknown default disabled enabled "
     "reset revoked refreshed issued generated rotated removed deleted created saved stored verified denied "
     "error errors mismatched optional "
+    # a yes or a no: MySQL's and MariaDB's "Access denied for user 'root'@'localhost' (using password: YES)" (error
+    # 1045, "NO" when none was given), YAML's booleans ("password_auth: yes")
+    "yes no "
     # PAM's module types: "pam_unix(passwd:chauthtok)", "pam_unix(gdm-password:session)"
     "auth account session password chauthtok".split()
 )

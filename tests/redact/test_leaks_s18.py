@@ -3,7 +3,9 @@ look-alikes those fixes must keep.
 
 Before: an Authorization value whose scheme is a vendor's name of capitalised words ("Authorization: GenieKey
 eb243592-...", Opsgenie's API docs; "DeepL-Auth-Key 279a2e9d-...:fx", DeepL's) had the scheme redacted, read as a
-mixed-case credential, and the key after it kept in the clear.
+mixed-case credential, and the key after it kept in the clear. "Bearer%20<token>" (an Authorization value carried in a
+URL) kept the token; PHP stack frames kept the password argument of PDO/mysqli/ftp/ldap calls. And a precision fix:
+MySQL's "Access denied ... (using password: YES)" had its YES redacted as a one-word password.
 """
 
 from __future__ import annotations
@@ -170,3 +172,26 @@ def test_the_password_argument_of_a_php_frame_is_redacted(text: str, secret: str
 )
 def test_php_frame_look_alikes_are_kept(line: str) -> None:
     assert scrub(line) == line
+
+
+# -- a yes or a no after a password's name is no password ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "line",
+    [
+        # MySQL's and MariaDB's error 1045 (Nereziel/cs2-WeaponPaints#295, susanBuck/e2-fall19#77, Attendize#439)
+        "PDOException: SQLSTATE[HY000] [1045] Access denied for user 'root'@'localhost' (using password: NO) in "
+        "/home/awmdplem/domains/cheathunt.x10.mx/public_html/class/database.php:8",
+        "SQLSTATE[28000] [1045] Access denied for user 'tickets'@'localhost' (using password: YES)",
+        "ERROR 1045 (28000): Access denied for user 'app'@'10.0.0.5' (using password: yes)",
+        "password_auth: yes\npassword: no",
+    ],
+)
+def test_a_yes_or_no_after_a_password_name_is_kept(line: str) -> None:
+    assert scrub(line) == line
+
+
+@pytest.mark.parametrize(("line", "secret"), [("password: yesyes", "yesyes"), ("password=Yes1", "Yes1"),
+                                              ("password=nope", "nope"), ("password: noway", "noway")])  # fmt: skip
+def test_words_beginning_with_yes_or_no_are_still_passwords(line: str, secret: str) -> None:
+    out = scrub(line)
+    assert isinstance(out, str) and secret not in out, out
