@@ -35,7 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -561,9 +561,94 @@ class _Response(http.client.HTTPResponse):
         raise _FetchError("bad_response")
 
 
+_AddrInfo = tuple[int, int, int, str, Any]
+
+
+class _Resolution:
+    """One ``getaddrinfo`` of (host, port) in a daemon thread: a fetch waits for it at most until its deadline
+    (the stdlib resolves inline, with no timeout: a resolver that does not answer held a fetch 5-30 s past a
+    0.3 s ``timeout``). One resolution per (host, port) at a time: a fetch while one is still running, even
+    after its own fetch gave up, waits for that one instead of starting another thread."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.done = threading.Event()
+        self.result: Sequence[_AddrInfo] = ()
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)
+        except OSError as exc:  # socket.gaierror (no such name, resolver failure): the fetch's error
+            self.error = exc
+        except Exception:  # anything else: reported as no address below
+            pass
+        finally:
+            with _RESOLVING_LOCK:
+                if _RESOLVING.get((self.host, self.port)) is self:
+                    del _RESOLVING[(self.host, self.port)]
+            self.done.set()
+
+
+_RESOLVING: dict[tuple[str, int], _Resolution] = {}
+_RESOLVING_LOCK: Final = threading.Lock()
+
+
+def _resolve(host: str, port: int, deadline: float) -> Sequence[_AddrInfo]:
+    """The addresses of ``host``, resolved within ``deadline`` (an IP literal needs no resolver)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    with _RESOLVING_LOCK:
+        resolution = _RESOLVING.get((host, port))
+        if resolution is None:
+            resolution = _RESOLVING[(host, port)] = _Resolution(host, port)
+            threading.Thread(target=resolution.run, name="jwtobs-jwks-resolve", daemon=True).start()
+    if not resolution.done.wait(max(deadline - time.monotonic(), 0.0)):
+        raise _FetchError("timeout")
+    if resolution.error is not None:
+        raise resolution.error
+    return resolution.result
+
+
+def _create_connection(address: tuple[str, int], deadline: float, source_address: Any = None) -> socket.socket:
+    """``socket.create_connection`` under ``deadline``: resolution included, and each address gets a share of the
+    time left (the stdlib gives every address the whole timeout: a host whose first address drops packets,
+    e.g. a broken IPv6 route, spent the fetch's whole deadline on it and failed every fetch as a timeout)."""
+    host, port = address
+    infos = _resolve(host, port, deadline)
+    last: OSError | None = None
+    for i, (family, socktype, proto, _, sockaddr) in enumerate(infos):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _FetchError("timeout")
+        sock = socket.socket(family, socktype, proto)
+        try:
+            sock.settimeout(remaining / (len(infos) - i))
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            sock.close()
+            raise _FetchError("timeout")
+        sock.settimeout(remaining)  # the TLS handshake (and a proxy's CONNECT) get what is left, not a new timeout
+        return sock
+    if last is not None:
+        raise last
+    raise _FetchError("dns")  # the resolver answered with no address
+
+
 def _connection(base: type[http.client.HTTPConnection], deadline: float) -> Callable[..., http.client.HTTPConnection]:
-    """A connection class of ``base`` whose connect (and TLS handshake) get what is left of ``deadline`` and
-    whose response reads are bounded by it."""
+    """A connection class of ``base`` whose name resolution, connect and TLS handshake get what is left of
+    ``deadline`` and whose response reads are bounded by it."""
 
     class _Conn(base):  # type: ignore[valid-type,misc]
         response_class = functools.partial(_Response, deadline=deadline)
@@ -573,9 +658,17 @@ def _connection(base: type[http.client.HTTPConnection], deadline: float) -> Call
             if remaining <= 0:
                 raise _FetchError("timeout")
             self.timeout = remaining
+            self._create_connection = functools.partial(_connect_by_deadline, deadline)
             super().connect()
 
     return _Conn
+
+
+def _connect_by_deadline(
+    deadline: float, address: tuple[str, int], timeout: object = None, source_address: Any = None
+) -> socket.socket:
+    """``HTTPConnection._create_connection``'s signature; ``timeout`` is ignored (the deadline rules)."""
+    return _create_connection(address, deadline, source_address)
 
 
 class _HttpHandler(urllib.request.HTTPHandler):
@@ -626,6 +719,8 @@ def _error_type(exc: BaseException) -> str:
         return "too_many_headers" if "headers" in str(exc) else "bad_response"
     if isinstance(exc, TimeoutError):
         return "timeout"
+    if isinstance(exc, socket.gaierror):  # the host name did not resolve
+        return "dns"
     if isinstance(exc, ssl.SSLError):
         return "tls"
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
@@ -673,7 +768,8 @@ class JwksSource(KeySource):
 
     url: the JWKS endpoint (``https://``; ``http://`` only when the host is ``localhost`` or a loopback IP).
     issuer: the issuer this key set belongs to (telemetry label; the Verifier sets it from its profile).
-    timeout: seconds for the whole fetch: connect, TLS, status line, headers and body under one deadline.
+    timeout: seconds for the whole fetch: name resolution, connect, TLS, status line, headers and body under one
+        deadline.
     cooldown: minimum seconds between two unknown-kid refreshes, and between retries after a failure.
     min_ttl, max_ttl: bounds applied to ``Cache-Control: max-age`` (``default_ttl`` when absent).
     max_stale: seconds after the last successful fetch during which the last-known-good keys are still used
