@@ -3,7 +3,8 @@
 The failures users report about JWKS clients are what :class:`JwksSource` is built around:
 
 - one fetch per TTL (``Cache-Control: max-age`` honoured within ``[min_ttl, max_ttl]``), with a timeout and
-  a deadline for the whole body, a size cap, and no redirects followed (so no redirect loops);
+  a deadline for the whole fetch, a size cap (after decoding a gzip/deflate body), and no redirects followed
+  (so no redirect loops);
 - single-flight: callers arriving while a fetch is running wait for it instead of starting another;
 - an unknown kid triggers at most one forced refresh per ``cooldown``; kids still unknown after it are kept
   in a bounded negative cache, so a flood of random kids costs no fetches;
@@ -34,6 +35,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -696,6 +698,43 @@ def _default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+#: content codings a key set is accepted in (RFC 9110 §8.4.1), sent as ``Accept-Encoding``: without that header
+#: any coding is acceptable to the server, and one that compressed anyway (an S3 object stored with
+#: ``Content-Encoding: gzip`` is served so whatever the request says) made every fetch ``invalid_json``
+_ACCEPT_ENCODING: Final = "gzip, deflate"
+#: content coding -> zlib window bits to try, in order
+_WBITS: Final = {
+    "gzip": (16 + zlib.MAX_WBITS,),
+    "x-gzip": (16 + zlib.MAX_WBITS,),
+    "deflate": (zlib.MAX_WBITS, -zlib.MAX_WBITS),
+}
+
+
+def _decode_content(body: bytes, encodings: Iterable[str], max_bytes: int) -> bytes:
+    """``body`` decoded as its ``Content-Encoding`` says: one coding of :data:`_WBITS` (``deflate`` as RFC 9110's
+    zlib format, or the raw deflate some servers send), at most ``max_bytes`` once decoded (a decompression bomb
+    is ``too_large`` after ``max_bytes + 1`` bytes, never inflated further). Another coding, several, or data
+    that does not decode in full: ``content_encoding``."""
+    codings = [c.strip().lower() for value in encodings for c in value.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if not codings:
+        return body
+    if len(codings) > 1 or codings[0] not in _WBITS:
+        raise _FetchError("content_encoding")
+    for wbits in _WBITS[codings[0]]:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            decoded = inflater.decompress(body, max_bytes + 1)
+        except zlib.error:
+            continue
+        if len(decoded) > max_bytes:
+            raise _FetchError("too_large")
+        if not inflater.eof or inflater.unused_data:  # truncated, or something after the compressed data
+            raise _FetchError("content_encoding")
+        return decoded
+    raise _FetchError("content_encoding")
+
+
 def _error_type(exc: BaseException) -> str:
     """The low-cardinality ``error.type`` of a failed fetch (never a message, never a server string)."""
     if isinstance(exc, _FetchError):
@@ -1085,7 +1124,8 @@ class JwksSource(KeySource):
         if self._proxies is not None:
             handlers.append(urllib.request.ProxyHandler(self._proxies))
         opener = urllib.request.build_opener(*handlers)
-        req = urllib.request.Request(self.url, headers={"Accept": "application/jwk-set+json, application/json"})
+        headers = {"Accept": "application/jwk-set+json, application/json", "Accept-Encoding": _ACCEPT_ENCODING}
+        req = urllib.request.Request(self.url, headers=headers)
         with opener.open(req, timeout=self.timeout) as resp:
             status = getattr(resp, "status", 200)
             if status != 200:
@@ -1100,6 +1140,7 @@ class JwksSource(KeySource):
                 raise _FetchError("too_large")
             if declared is not None and declared.isdigit() and len(body) != int(declared):
                 raise _FetchError("incomplete_body")
+            body = _decode_content(body, resp.headers.get_all("Content-Encoding") or (), self.max_bytes)
             cache_control = resp.headers.get("Cache-Control") or ""
         m = _MAX_AGE_RE.search(cache_control)
         if "no-store" in cache_control.lower() or "no-cache" in cache_control.lower():

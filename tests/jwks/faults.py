@@ -104,6 +104,8 @@ class FaultServer(_LoopbackServer):
         self.mode = "ok"
         self._tls = tls
         self.body = b'{"keys": []}'
+        self.raw = b""  # mode "raw": these bytes are the whole response
+        self.last_request = b""  # the request head last read
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/jwks.json"
         self._start()
 
@@ -128,14 +130,14 @@ class FaultServer(_LoopbackServer):
         finally:
             conn.close()
 
-    @staticmethod
-    def _read_request(conn: socket.socket) -> None:
+    def _read_request(self, conn: socket.socket) -> None:
         data = b""
         while b"\r\n\r\n" not in data and len(data) < 65536:
             chunk = conn.recv(4096)
             if not chunk:
                 return
             data += chunk
+        self.last_request = data
 
     def _head(self, status: str = "200 OK", ctype: str = "application/json", length: int | None = None) -> bytes:
         lines = [f"HTTP/1.1 {status}", f"Content-Type: {ctype}", "Cache-Control: max-age=300", "Connection: close"]
@@ -145,6 +147,9 @@ class FaultServer(_LoopbackServer):
 
     def _ok(self, conn: socket.socket) -> None:
         conn.sendall(self._head(length=len(self.body)) + b"\r\n" + self.body)
+
+    def _raw(self, conn: socket.socket) -> None:
+        conn.sendall(self.raw)
 
     def _early_hints(self, conn: socket.socket) -> None:
         """A CDN's ``103 Early Hints`` (and a ``102 Processing``) before the real response: a good fetch."""

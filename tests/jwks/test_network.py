@@ -9,8 +9,11 @@ still blocked) or as a verdict (the second address was reached in time).
 
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -157,3 +160,75 @@ def test_a_host_whose_first_address_drops_packets_is_reached_on_the_next(
     finally:
         for s in held:
             s.close()
+
+
+# -- Content-Encoding ---------------------------------------------------------------------------------------
+def _response(body: bytes, *headers: str) -> bytes:
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", "Cache-Control: max-age=300", "Connection: close"]
+    head += [f"Content-Length: {len(body)}", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    c = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return c.compress(data) + c.flush()
+
+
+ENCODERS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
+    "gzip": ("gzip", gzip.compress),
+    "x-gzip": ("x-gzip", gzip.compress),
+    "deflate (zlib)": ("deflate", zlib.compress),
+    "deflate (raw)": ("deflate", lambda b: _deflate(b, -zlib.MAX_WBITS)),
+    "GZIP, identity": ("GZIP, identity", gzip.compress),
+}
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_a_compressed_key_set_is_decoded(srv: FaultServer, name: str) -> None:
+    """Before: the body was parsed as it came, so a compressed key set was ``invalid_json`` on every fetch (a
+    cold cache: 503 for every valid token). The request sent no ``Accept-Encoding``, which lets a server use any
+    coding (RFC 9110 §12.5.3), and an S3 object stored with ``Content-Encoding: gzip`` is served so anyway."""
+    header, encode = ENCODERS[name]
+    srv.raw, srv.mode = _response(encode(srv.body), f"Content-Encoding: {header}"), "raw"
+    src = _source(srv.port, FakeClock())
+    assert verdict(jwtobs.Verifier(PROFILE, keys=src), KEY.sign(claims())) == "accepted"
+    assert src.errors == {} and src.kids == {"k0"}
+    assert b"\r\nAccept-Encoding: gzip, deflate\r\n" in srv.last_request
+
+
+@pytest.mark.parametrize(
+    "header, body",
+    [
+        ("gzip", b"\x1f\x8b" + b"x" * 40),  # corrupt
+        ("gzip", gzip.compress(b'{"keys": []}' * 50)[:-12]),  # truncated
+        ("gzip", gzip.compress(b'{"keys": []}') + b"{}"),  # something after the compressed data
+        ("deflate", b"not deflate at all"),
+        ("br", b'{"keys": []}'),  # a coding this client does not decode (and did not ask for)
+        ("gzip, gzip", gzip.compress(gzip.compress(b'{"keys": []}'))),  # layered codings are not decoded
+    ],
+    ids=["corrupt", "truncated", "trailing_data", "not_deflate", "br", "layered"],
+)
+def test_a_body_that_does_not_decode_is_a_content_encoding_error(srv: FaultServer, header: str, body: bytes) -> None:
+    """Before: ``invalid_json`` (or, for ``br`` over a plain body, parsed as if the header were not there)."""
+    srv.raw, srv.mode = _response(body, f"Content-Encoding: {header}"), "raw"
+    src = _source(srv.port, FakeClock())
+    assert not src.refresh()
+    assert src.errors == {"content_encoding": 1}
+
+
+def test_a_decompression_bomb_is_too_large_without_being_inflated(srv: FaultServer) -> None:
+    """64 MiB of zeros in a 62 KiB gzip body: ``too_large`` once ``max_bytes`` + 1 bytes are inflated; the fetch's
+    memory stays within a few ``max_bytes`` (never the 64 MiB)."""
+    bomb = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    body = b"".join(bomb.compress(bytes(1 << 20)) for _ in range(64)) + bomb.flush()
+    assert len(body) < 128 * 1024
+    srv.raw, srv.mode = _response(body, "Content-Encoding: gzip"), "raw"
+    src = _source(srv.port, FakeClock())
+    tracemalloc.start()
+    try:
+        assert not src.refresh()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert src.errors == {"too_large": 1}
+    assert peak < 4 * src.max_bytes
