@@ -113,6 +113,9 @@ _CRV_OF_CURVE: Final = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1":
 _MAX_INFORMATIONAL: Final = 8
 #: HTTP statuses reported by their number in ``error.type``; others by class (``http_4xx``)
 _NAMED_STATUSES: Final = frozenset({400, 401, 403, 404, 408, 410, 429, 500, 502, 503, 504})
+#: the 3xx statuses that redirect (RFC 9110 §15.4): ``error.type=redirect``; another 3xx (``304 Not Modified`` to a
+#: request that was not conditional, ``300``, ``305``) is ``http_3xx``
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
 def kty_of_alg(alg: str) -> str | None:
@@ -741,7 +744,7 @@ def _error_type(exc: BaseException) -> str:
         return exc.why
     if isinstance(exc, urllib.error.HTTPError):
         code = exc.code
-        if 300 <= code < 400:
+        if code in _REDIRECTS:
             return "redirect"
         return f"http_{code}" if code in _NAMED_STATUSES else f"http_{code // 100}xx"
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):

@@ -232,3 +232,27 @@ def test_a_decompression_bomb_is_too_large_without_being_inflated(srv: FaultServ
         tracemalloc.stop()
     assert src.errors == {"too_large": 1}
     assert peak < 4 * src.max_bytes
+
+
+# -- 3xx statuses -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "status, error_type",
+    [
+        ("301 Moved Permanently", "redirect"),
+        ("302 Found", "redirect"),
+        ("303 See Other", "redirect"),
+        ("307 Temporary Redirect", "redirect"),
+        ("308 Permanent Redirect", "redirect"),
+        ("300 Multiple Choices", "http_3xx"),
+        ("304 Not Modified", "http_3xx"),
+        ("305 Use Proxy", "http_3xx"),
+    ],
+)
+def test_only_redirect_statuses_are_redirects(srv: FaultServer, status: str, error_type: str) -> None:
+    """Before: every 3xx was ``redirect``; a CDN answering ``304 Not Modified`` to a request that was not
+    conditional (the client keeps no validators) sent the operator looking for a redirect that was not there."""
+    head = f"HTTP/1.1 {status}\r\nLocation: {srv.url}?next\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    srv.raw, srv.mode = head.encode(), "raw"
+    src = _source(srv.port, FakeClock())
+    assert verdict(jwtobs.Verifier(PROFILE, keys=src), KEY.sign(claims())) == "JWT_JWKS_UNAVAILABLE"
+    assert src.errors == {error_type: 1} and srv.requests == 1  # never followed
