@@ -891,9 +891,13 @@ class JwksSource(KeySource):
 
     # -- public -------------------------------------------------------------------------------------------
     def get(self, kid: str | None) -> Key:
-        # the generation is read before the expiry: a fetch that completes in between (success or failure)
-        # moves the expiry or the generation, so this caller never starts a second fetch in the same window
-        gen = self._generation
+        return self._get(kid, self._generation)
+
+    def _get(self, kid: str | None, gen: int) -> Key:
+        """:meth:`get` for a caller that arrived when ``gen`` fetches had completed. It never starts a fetch once
+        another has completed since (success or failure): a fetch it waited for, or made itself, is the
+        freshest key set there is. Read before the expiry: a fetch completing in between moves the expiry or
+        the generation, so no caller starts a second fetch in the same window."""
         now = self.clock()
         if now >= self._next_refresh:
             self._refresh("startup" if self._by_kid is None else "ttl", gen)
@@ -909,14 +913,15 @@ class JwksSource(KeySource):
         if len(kid) > _MAX_KID_CHARS:  # no published kid is this long (parse_jwks drops them): never refresh
             self._suppressed("negative_cache")
             raise TokenRejected(Reason.UNKNOWN_KID, None)
-        # unknown kid: at most one forced refresh per cooldown, bounded negative cache
+        # unknown kid: at most one forced refresh per cooldown, bounded negative cache; none when a fetch completed
+        # since this caller arrived (before, a cold start or an expired TTL with a new kid made two fetches in a row
+        # in one call: twice the wait, and a second request for a key set just fetched)
         with self._state_lock:
             seen = self._negative.get(kid)
             if seen is not None and now - seen < self.cooldown:
                 self._suppressed("negative_cache")
                 raise TokenRejected(Reason.UNKNOWN_KID, None)
             allowed = now - self._last_forced >= self.cooldown and now >= self._retry_after_failure()
-            gen = self._generation
         if not allowed:
             self._remember_unknown(kid, now)
             self._suppressed("cooldown")
@@ -1163,6 +1168,7 @@ class AsyncJwksSource(JwksSource):
     """
 
     async def aget(self, kid: str | None) -> Key:
+        gen = self._generation  # on arrival: a fetch completing while this lookup waits for a worker thread counts
         if self.needs_io(kid):
-            return await asyncio.to_thread(self.get, kid)
-        return self.get(kid)
+            return await asyncio.to_thread(self._get, kid, gen)
+        return self._get(kid, gen)
