@@ -610,8 +610,11 @@ def _resolve(host: str, port: int, deadline: float) -> Sequence[_AddrInfo]:
     with _RESOLVING_LOCK:
         resolution = _RESOLVING.get((host, port))
         if resolution is None:
-            resolution = _RESOLVING[(host, port)] = _Resolution(host, port)
+            resolution = _Resolution(host, port)
+            # registered once started (a thread that cannot start leaves no entry every later fetch would wait on);
+            # run() removes it under this lock, so not before it is registered
             threading.Thread(target=resolution.run, name="jwtobs-jwks-resolve", daemon=True).start()
+            _RESOLVING[(host, port)] = resolution
     if not resolution.done.wait(max(deadline - time.monotonic(), 0.0)):
         raise _FetchError("timeout")
     if resolution.error is not None:

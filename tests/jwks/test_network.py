@@ -101,6 +101,26 @@ def test_a_resolver_that_does_not_answer_is_under_the_deadline(
     assert srv.requests == 1
 
 
+def test_a_resolver_thread_that_cannot_start_leaves_nothing_behind(
+    srv: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process is out of threads for one fetch: that fetch fails (``internal``), the next one resolves
+    afresh instead of waiting on a resolution that never started."""
+    start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    clock = FakeClock()
+    src = _source(srv.port, clock)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert not src.refresh()
+    assert src.last_error == "internal"
+    monkeypatch.setattr(threading.Thread, "start", start)
+    clock.advance(30)
+    assert src.refresh() and src.kids == {"k0"}
+
+
 def test_a_name_that_does_not_resolve_is_a_dns_error(
     srv: FaultServer, resolve_localhost: Callable[[Callable[..., Any]], None]
 ) -> None:
