@@ -914,11 +914,28 @@ _QUERY_NAMES: Final = (
     r"(?:access_token|id_token|refresh_token|subject_token|actor_token|device_code|user_code|code|"
     r"client_secret|client_assertion|assertion|token|api_key|apikey|key|subscription-key|password|passwd|pwd|secret|"
     r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
-    r"x-amz-signature|x-goog-signature)"
+    r"x-amz-signature|x-goog-signature|"
+    # what redeems or stands for a grant: OAuth 2.0 PKCE's code_verifier (with the code it gets the tokens), OAuth
+    # 1.0a's oauth_verifier, a SAML response posted to the service provider (a signed assertion: a bearer credential
+    # while it is valid)
+    r"code_verifier|oauth_verifier|samlresponse)"
 )
 #: Words one of which every name of _QUERY_NAMES contains: the query detector runs only on text holding one
 #: (``tests/redact/test_precision.py`` checks the list against the names).
-QUERY_WORDS: Final = ("token", "code", "secret", "assertion", "key", "pass", "pwd", "sess", "sig", "jwt", "auth")
+QUERY_WORDS: Final = (
+    "token",
+    "code",
+    "secret",
+    "assertion",
+    "key",
+    "pass",
+    "pwd",
+    "sess",
+    "sig",
+    "jwt",
+    "auth",
+    "saml",
+)
 # (greedy, not possessive: the two alternatives never match the same text, so there is nothing to backtrack
 # into - and Python 3.11.0-3.11.4's possessive repeat let the lookahead fail open: "abc%26y" was read whole)
 _QUERY_VALUE: Final = rf"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{{2}}|{_VALUE_ESC_LOW})+)"

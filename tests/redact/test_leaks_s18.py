@@ -11,11 +11,12 @@ MySQL's "Access denied ... (using password: YES)" had its YES redacted as a one-
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 import jwtobs
-from jwtobs.redact import scrub, scrub_value
+from jwtobs.redact import scan, scrub, scrub_value
 
 MARKER = re.compile(r"\[REDACTED:([a-z_]+):([0-9a-z]{1,16}-[0-9a-f]{12})\]")
 
@@ -195,3 +196,47 @@ def test_a_yes_or_no_after_a_password_name_is_kept(line: str) -> None:
 def test_words_beginning_with_yes_or_no_are_still_passwords(line: str, secret: str) -> None:
     out = scrub(line)
     assert isinstance(out, str) and secret not in out, out
+
+
+# -- what redeems or stands for an OAuth/SAML grant in a query or form ------------------------------------------
+_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636's example code_verifier
+_SAML = "PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoyLjA6cHJvdG9jb2wi"
+GRANT_LEAKS = [
+    # PKCE (RFC 7636): with the authorization code, the verifier gets the tokens
+    (f"POST /token grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA&code_verifier={_VERIFIER}", _VERIFIER),
+    (f"GET /cb?code=SplxlOBeZQQYbYS6WxSbIA&code_verifier={_VERIFIER} HTTP/1.1", _VERIFIER),
+    # OAuth 1.0a's verifier, returned to the callback
+    ("GET /oauth/callback?oauth_token=hh5s93j4hdidpola&oauth_verifier=hfdp7dh39dks9884 HTTP/1.1", "hfdp7dh39dks9884"),
+    # a SAML response posted to the service provider's ACS: a signed assertion, a bearer credential while valid
+    (f"POST /saml/acs body=x&SAMLResponse={_SAML}&RelayState=abc", _SAML),
+    (f"POST /saml/acs?SAMLResponse={_SAML}%2B&RelayState=abc", _SAML),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), GRANT_LEAKS)
+def test_a_grant_s_verifier_or_saml_response_is_redacted(text: str, secret: str, tmp_path: Path) -> None:
+    """Before, each value stayed in the clear (their names were no query parameter of a credential); the scanner
+    finds them too, with each engine."""
+    out = scrub(text)
+    assert isinstance(out, str) and secret not in out, out
+    assert "[REDACTED:query_token:" in out
+    log = tmp_path / "grant.log"
+    log.write_text(text + "\n")
+    engines = ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else [])
+    for engine in engines:
+        found = list(scan.Scanner(engine).scan_file(str(log), scan.ScanReport()))
+        assert [f.kind for f in found] and all(f.line == 1 for f in found), engine
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the challenge is public (a hash of the verifier), a name as a value is no parameter
+        "GET /authorize?response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        "&code_challenge_method=S256",
+        "see https://docs.example.com/oauth?topic=code_verifier&lang=en",
+        "SAML response rejected: signature invalid (saml_response_id=_8e8dc5f69a98cc4c1ff3427e5ce34606fd672f91e6)",
+    ],
+)
+def test_grant_look_alikes_are_kept(line: str) -> None:
+    assert scrub(line) == line
