@@ -529,6 +529,12 @@ _STEMS: Final = (
     ("auth", "auth", ()),
     ("sid", "sid", ()),
     ("psk", "psk", ()),
+    # OAuth 2.0 PKCE's code_verifier (with the authorization code it gets the tokens), OAuth 1.0a's oauth_verifier
+    (
+        r"(?:code|oauth)[_\-]?verifier",
+        "verifier",
+        tuple(f"{w}{sep}verifier" for w in ("code", "oauth") for sep in ("", "_", "-")),
+    ),
 )
 TEXT_FIELDS: Final = tuple(
     (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
@@ -652,6 +658,9 @@ _STRONG_WORDS: Final = frozenset(
     "subscriptionkey functionskey assertion jwt "
     # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
     "psk "
+    # the verifiers that redeem an OAuth grant (PKCE's code_verifier, OAuth 1.0a's oauth_verifier); a bare
+    # "verifier" names objects (a JWT verifier)
+    "codeverifier oauthverifier "
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
     "signingkey encryptionkey hmackey masterkey appkey accountkey accesskey".split()
 )

@@ -240,3 +240,32 @@ def test_a_grant_s_verifier_or_saml_response_is_redacted(text: str, secret: str,
 )
 def test_grant_look_alikes_are_kept(line: str) -> None:
     assert scrub(line) == line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'DEBUG token request: {{"grant_type": "authorization_code", "code_verifier": "{_VERIFIER}"}}',
+        f"DEBUG params={{'code_verifier': '{_VERIFIER}'}}",
+        f"codeVerifier={_VERIFIER} state=af0ifjsldkj",
+        f"oauth_verifier: {_VERIFIER}",
+    ],
+)
+def test_a_verifier_named_field_is_redacted(text: str) -> None:
+    """The field forms of the grant verifiers (a logged token request body, a params dict): strong names."""
+    out = scrub(text)
+    assert isinstance(out, str) and _VERIFIER not in out, out
+    assert scrub_value({"pkce_code_verifier": _VERIFIER}) != {"pkce_code_verifier": _VERIFIER}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "verifier=JwtVerifier(issuer=https://idp) ready",
+        "generated code_verifier of length 43",
+        "code_verifier: null",
+        "jwt_verifier=RS256Verifier",
+    ],
+)
+def test_verifier_look_alikes_are_kept(line: str) -> None:
+    assert scrub(line) == line
