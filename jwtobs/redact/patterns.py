@@ -503,6 +503,10 @@ _FIELD_VALUE: Final = (
 #: What a key is for, when its name says so: a secret key (:data:`_STRONG_WORDS`; Azure's storage "AccountKey" and
 #: Service Bus "SharedAccessKey" in connection strings, "access_key" of object stores: an id is "access_key_id")
 _KEY_ROLES: Final = ("signing", "encryption", "hmac", "master", "app", "account", "access")
+#: What a verifier redeems, when its name says so: OAuth 2.0 PKCE's ``code_verifier`` (with the authorization code
+#: it gets the tokens), OAuth 1.0a's ``oauth_verifier`` - a field stem, strong names and query parameters (a bare
+#: "verifier" names an object: a JWT verifier)
+_VERIFIER_ROLES: Final = ("code", "oauth")
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -529,11 +533,10 @@ _STEMS: Final = (
     ("auth", "auth", ()),
     ("sid", "sid", ()),
     ("psk", "psk", ()),
-    # OAuth 2.0 PKCE's code_verifier (with the authorization code it gets the tokens), OAuth 1.0a's oauth_verifier
     (
-        r"(?:code|oauth)[_\-]?verifier",
+        "(?:" + "|".join(_VERIFIER_ROLES) + r")[_\-]?verifier",
         "verifier",
-        tuple(f"{w}{sep}verifier" for w in ("code", "oauth") for sep in ("", "_", "-")),
+        tuple(f"{role}{sep}verifier" for role in _VERIFIER_ROLES for sep in ("", "_", "-")),
     ),
 )
 TEXT_FIELDS: Final = tuple(
@@ -658,11 +661,10 @@ _STRONG_WORDS: Final = frozenset(
     "subscriptionkey functionskey assertion jwt "
     # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
     "psk "
-    # the verifiers that redeem an OAuth grant (PKCE's code_verifier, OAuth 1.0a's oauth_verifier); a bare
-    # "verifier" names objects (a JWT verifier)
-    "codeverifier oauthverifier "
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
     "signingkey encryptionkey hmackey masterkey appkey accountkey accesskey".split()
+    # the verifiers that redeem an OAuth grant
+    + [f"{role}verifier" for role in _VERIFIER_ROLES]
 )
 assert _STRONG_WORDS >= {f"{role}key" for role in _KEY_ROLES}
 _WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
@@ -923,11 +925,9 @@ _QUERY_NAMES: Final = (
     r"(?:access_token|id_token|refresh_token|subject_token|actor_token|device_code|user_code|code|"
     r"client_secret|client_assertion|assertion|token|api_key|apikey|key|subscription-key|password|passwd|pwd|secret|"
     r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
-    r"x-amz-signature|x-goog-signature|"
-    # what redeems or stands for a grant: OAuth 2.0 PKCE's code_verifier (with the code it gets the tokens), OAuth
-    # 1.0a's oauth_verifier, a SAML response posted to the service provider (a signed assertion: a bearer credential
-    # while it is valid)
-    r"code_verifier|oauth_verifier|samlresponse)"
+    r"x-amz-signature|x-goog-signature|" + "|".join(f"{role}_verifier" for role in _VERIFIER_ROLES) + "|samlresponse)"
+    # what redeems or stands for a grant: the verifiers (_VERIFIER_ROLES), a SAML response posted to the service
+    # provider (a signed assertion: a bearer credential while it is valid)
 )
 #: Words one of which every name of _QUERY_NAMES contains: the query detector runs only on text holding one
 #: (``tests/redact/test_precision.py`` checks the list against the names).
