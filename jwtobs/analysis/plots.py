@@ -98,8 +98,10 @@ def failure_rate_figure(data: Any, incidents: pd.DataFrame | None = None, freq: 
     ax.legend(loc="upper left", fontsize=8, ncol=2, framealpha=0.9, bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     ax2.plot(total.index, total.to_numpy(), color="#333")
-    ax2.set_ylabel("validations")
+    ax2.set_ylabel(f"validations per {freq}")
     ax2.grid(alpha=0.3)
+    _count_axis(ax2)
+    _utc_axis(ax2)
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
@@ -145,6 +147,7 @@ def kid_timeline_figure(data: Any, changes: pd.DataFrame | None = None) -> Figur
     ax.set_title("Signing keys over time: who used which kid, and when the JWKS changed")
     ax.legend(loc="upper left", fontsize=8, bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
+    _utc_axis(ax)
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
@@ -193,6 +196,7 @@ def clock_offset_figure(data: Any, incidents: pd.DataFrame | None = None, freq: 
     table = clock_skew(data)
     lw = leeway(data)
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, height_ratios=[2, 1])
+    width = 0.7 * (pd.Timedelta(freq) / pd.Timedelta(days=1))  # a bar: 70 % of its window (date axes count days)
     flagged: list[str] = []
     if incidents is not None and not incidents.empty:
         flagged = incidents.loc[incidents["kind"] == "clock_skew", "client_id"].dropna().astype(str).unique().tolist()
@@ -204,7 +208,7 @@ def clock_offset_figure(data: Any, incidents: pd.DataFrame | None = None, freq: 
             kw: dict[str, Any] = {"marker": "o", "ms": 4, "lw": 1.2 if hot else 0.6}
             kw.update({"label": str(client)} if hot else {"color": "0.75"})
             ax.plot(g["time"], g["offset_s"], **kw)
-            ax2.bar(g["time"], g["uses"], width=0.015, color=None if hot else "0.75", label=None)
+            ax2.bar(g["time"], g["uses"], width=width, color=None if hot else "0.75", label=None)
     healthy = float(table["healthy_offset_s"].iloc[0]) if len(table) else 0.0
     ax.axhline(healthy, color="green", lw=1, ls="--", label=f"healthy baseline (fleet median {healthy:.0f} s)")
     for i, v in enumerate(sorted(set(lw.values()))):

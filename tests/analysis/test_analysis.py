@@ -120,6 +120,38 @@ def test_report_html(day: Path, tmp_path: Path) -> None:
     assert len(list((tmp_path / "png").glob("*.png"))) == 5
 
 
+def test_report_time_axes_are_utc_and_labelled(day: Path) -> None:
+    """Every time axis of the report says UTC and draws UTC whatever matplotlib's configured zone (a
+    ``timezone`` in the user's matplotlibrc); count axes have integer ticks. The rejection-rate and key
+    timeline figures once had neither label nor formatter of their own."""
+    from datetime import UTC
+
+    import matplotlib
+    from matplotlib.dates import DateFormatter, num2date
+
+    rep = build_report(day, day / "labels.json")
+    with matplotlib.rc_context({"timezone": "Asia/Kolkata"}):  # +05:30: a local formatter would shift labels
+        figures = rep.figures()
+        time_axes = 0
+        for title, fig in figures.items():
+            if title == "Clock skew":  # a histogram of seconds past exp, no time axis
+                continue
+            ax = fig.axes[-1] if title in ("Rejection rate by reason", "Clock offset per client") else fig.axes[0]
+            assert ax.get_xlabel() == "time (UTC)", title
+            fmt = ax.xaxis.get_major_formatter()
+            assert isinstance(fmt, DateFormatter), title
+            fig.canvas.draw()
+            ticks = [(t.get_position()[0], t.get_text()) for t in ax.get_xticklabels() if t.get_text()]
+            assert ticks, title
+            for at, text in ticks:  # the label is the tick's UTC time, not the configured zone's
+                assert num2date(at, tz=UTC).strftime("%m-%d %H:%M") == text, (title, text)
+            time_axes += 1
+        assert time_axes == 4
+        counts = figures["Rejection rate by reason"].axes[-1]
+        assert counts.get_ylabel() == "validations per 10min"
+        assert all(float(v).is_integer() for v in counts.get_yticks())
+
+
 def test_the_summary_says_when_accepted_tokens_name_no_client(events: pd.DataFrame) -> None:
     """Tokens naming no client (docs/analysis.md, *Tokens without a client*): the summary says what the
     per-client detectors cannot see; with client ids (the simulator's tokens carry azp/client_id) it says nothing."""
