@@ -9,6 +9,7 @@
     .venv/bin/python benchmarks/bench_detect.py --no-realfleet  # without it
     .venv/bin/python benchmarks/bench_detect.py --only-restart-heavy  # the 4 restart-heavy quiet days (~4 min)
     .venv/bin/python benchmarks/bench_detect.py --only-small-drifts  # the issue's 0 -> 120 s drifts (~1 min)
+    .venv/bin/python benchmarks/bench_detect.py --only-weeks         # week-long timelines (~2 min)
     .venv/bin/python benchmarks/bench_detect.py --only-holdout 6     # one hold-out version (~2-4 min)
     .venv/bin/python benchmarks/bench_detect.py --only-server-clocks  # the server clock faults (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --only-stalled-issuers 1  # one stalled-issuer version (~1 min)
@@ -31,6 +32,7 @@ Three sets of timelines, reported apart:
   v1, v2, v4, v6, v8 and v14 were used to tune the detectors after their first run; the others are clean
   (see :func:`holdout`; v6-v17 made in session 7).
 * ``small drifts``: the issue's "clock drifting 0 -> 120 s over 3 h" row on 10 seeds (:func:`small_drifts`).
+* ``weeks``: week-long timelines (:func:`weeks`): 2 quiet weeks and 4 weeks with an incident a day.
 * ``server clocks``: clocks many clients share going wrong (:func:`server_clocks`, :mod:`clockfaults`): the
   issuer's clock ahead, one validator replica's ahead or behind, 90-900 s for 1-3 h, with two other incidents
   and the full background (``--only-server-clocks``; v1-v3 development sets, v4 and v5 run once).
@@ -656,9 +658,40 @@ class Perturbed:
         for kind, false in self.false.items():
             lines.append(
                 f"  {kind:10s} {sum(false):3d} false incidents, {sum(false) / max(self.days, 1e-9):.2f} per day, "
-                f"at most {max(false, default=0)} on one day  ({PERTURBATIONS[kind]})"
+                f"at most {max(false, default=0)} in one timeline  ({PERTURBATIONS[kind]})"
             )
         return "\n".join(lines)
+
+
+def weeks() -> Iterator[tuple[str, Timeline]]:
+    """Week-long timelines (168 h), what a report over a week of events reads: the baselines then span days
+    of diurnal traffic, restarts, rotations and background failures, and an incident on day 5 meets a client's
+    whole history. 2 quiet weeks and 4 weeks with one incident a day on days 2-7 (6 of :func:`_variants`' kinds
+    and variants each, at 2-20 h into the day), the hold-outs' fleets (:data:`_FLEETS`), both validator paths,
+    2-3 replicas. Added in session 19 (seeds 9100-9101, 9110-9113) and run once on its detectors
+    (docs/analysis.md)."""
+    rng = random.Random(9100)
+    for i in range(2):
+        fleet = _FLEETS[i]
+        yield "quiet", Timeline(seed=9100 + i, hours=168, path=("wrap", "verifier")[i], replicas=2 + i, **fleet)  # type: ignore[arg-type]
+    for i in range(4):
+        pool = _variants(rng)
+        rng.shuffle(pool)
+        spaced = tuple(
+            Injected(**{**inj.__dict__, "at": 86400 * (k + 1) + 3600 * rng.uniform(2, 20)})
+            for k, inj in enumerate(pool[:6])
+        )
+        yield (
+            "incident",
+            Timeline(
+                seed=9110 + i,
+                hours=168,
+                path=("verifier", "wrap")[i % 2],
+                replicas=2 + i % 2,
+                injected=spaced,
+                **_FLEETS[(i + 2) % len(_FLEETS)],  # type: ignore[arg-type]
+            ),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -671,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-realfleet", action="store_true", help="only the real-fleet timelines")
     ap.add_argument("--only-restart-heavy", action="store_true", help="only the restart-heavy quiet days")
     ap.add_argument("--only-small-drifts", action="store_true", help="only the issue's small drifts (0 -> 120 s)")
+    ap.add_argument("--only-weeks", action="store_true", help="only the week-long timelines (168 h)")
     ap.add_argument("--only-holdout", type=int, default=None, metavar="N", help="only hold-out version N")
     ap.add_argument(
         "--only-server-clocks", action="store_true", help="only the server clock faults (server_clock_skew)"
@@ -724,7 +758,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--realfleet-version: a comma-separated list of numbers, not {args.realfleet_version!r}")
     if args.only_realfleet:
         args.no_timelines, args.sim = True, 0
-    if args.only_restart_heavy or args.only_small_drifts or args.only_holdout is not None or args.only_server_clocks:
+    if (
+        args.only_restart_heavy
+        or args.only_small_drifts
+        or args.only_weeks
+        or args.only_holdout is not None
+        or args.only_server_clocks
+    ):
         args.no_realfleet, args.sim = True, 0
     if args.only_stalled_issuers is not None:
         args.no_realfleet, args.sim = True, 0
@@ -733,6 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         *(f"holdout v{v}" for v in HOLDOUTS),
         "restart-heavy",
         "small drifts",
+        "weeks",
         *(f"server clocks v{v}" for v in SERVER_CLOCKS),
         *(f"stalled issuers v{v}" for v in STALLED_ISSUERS),
         *(f"realfleet v{v}" for v in versions),
@@ -750,12 +791,15 @@ def main(argv: list[str] | None = None) -> int:
         runs += [(f"holdout v{v}", w, tl) for v in HOLDOUTS for w, tl in holdout(v)]
         runs += [("restart-heavy", w, tl) for w, tl in restart_heavy()]
         runs += [("small drifts", w, tl) for w, tl in small_drifts()]
+        runs += [("weeks", w, tl) for w, tl in weeks()]
         runs += [(f"server clocks v{v}", w, tl) for v in SERVER_CLOCKS for w, tl in server_clocks(v)]
         runs += [(f"stalled issuers v{v}", w, tl) for v in STALLED_ISSUERS for w, tl in stalled_issuers(v)]
     if args.only_restart_heavy:
         runs = [("restart-heavy", w, tl) for w, tl in restart_heavy()]
     if args.only_small_drifts:
         runs = [("small drifts", w, tl) for w, tl in small_drifts()]
+    if args.only_weeks:
+        runs = [("weeks", w, tl) for w, tl in weeks()]
     if args.only_holdout is not None:
         runs = [(f"holdout v{args.only_holdout}", w, tl) for w, tl in holdout(args.only_holdout)]
     if args.only_server_clocks:
