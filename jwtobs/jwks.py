@@ -354,6 +354,12 @@ class KeySource:
         if self.issuer is None:
             self.issuer = issuer
 
+    def _lookup_on_arrival(self) -> Callable[[str | None], Key]:
+        """:meth:`get` as it stands for a caller arriving now whose lookup runs later, in a worker thread
+        (:meth:`jwtobs.Verifier.averify`). A source with no state that depends on when a caller arrived: ``get``
+        itself."""
+        return self.get
+
 
 def parse_jwks(doc: object) -> tuple[dict[str, Key], list[Key]]:
     """A JWK set document as (keys by kid, keys without kid). Raises ``ValueError`` if it is not a JWK set.
@@ -896,6 +902,14 @@ class JwksSource(KeySource):
     # -- public -------------------------------------------------------------------------------------------
     def get(self, kid: str | None) -> Key:
         return self._get(kid, self._generation)
+
+    def _lookup_on_arrival(self) -> Callable[[str | None], Key]:
+        """The lookup of a caller arriving now: :meth:`_get` with the generation read now, so a fetch that completes
+        while the caller queues for a worker thread counts as one it waited for (as :meth:`AsyncJwksSource.aget`).
+        A subclass that overrides :meth:`get` keeps its own ``get``."""
+        if type(self).get is not JwksSource.get:
+            return self.get
+        return functools.partial(self._get, gen=self._generation)
 
     def _get(self, kid: str | None, gen: int) -> Key:
         """:meth:`get` for a caller that arrived when ``gen`` fetches had completed. It never starts a fetch once

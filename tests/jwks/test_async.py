@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from typing import Any
 
@@ -122,3 +123,216 @@ def test_an_unknown_kid_during_a_running_ttl_refresh_does_not_block_the_loop(
     assert pending  # before: False, the lookup had waited for the fetch inside its first step, on the loop
     assert (ttl, unknown, io) == ("accepted", "JWT_UNKNOWN_KID", (True, False))
     assert server.requests == 2  # the first fetch and the TTL refresh: the unknown kid waited for the latter
+
+
+# -- the arrival generation through Verifier.averify (a saturated default executor) -------------------------------
+def _outcome(v: jwtobs.Verifier, token: str) -> tuple[str, str | None, Any]:
+    """What ``v.verify`` gives for ``token`` (on the calling thread): its reason, detail and result."""
+    try:
+        out = v.verify(token, now=NOW)
+    except TokenRejected as exc:
+        return exc.reason.value, exc.detail, None
+    return "accepted", None, out
+
+
+async def _aoutcome(v: jwtobs.Verifier | jwtobs.VerifierSet, token: str) -> tuple[str, str | None, Any]:
+    try:
+        out = await v.averify(token, now=NOW)
+    except TokenRejected as exc:
+        return exc.reason.value, exc.detail, None
+    return "accepted", None, out
+
+
+def _saturated_run(
+    servers: list[JwksServer], calls: list[tuple[Any, str]], *, workers: int = 4
+) -> tuple[list[tuple[str, str | None, Any]], float, int]:
+    """``averify`` of every (verifier or verifier set, token) at once on a loop whose default executor has
+    ``workers`` threads, each endpoint holding its responses until every call has arrived and the loop has ticked
+    20 times while all of them had a fetch in flight (an ordering, not a timing; the servers' own wait is the
+    bound). Returns the outcomes, the longest gap between heartbeat ticks, and the ticks seen while held."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for server in servers:
+        server.delay = 10.0  # held until server.release (at most 10 s)
+
+    async def main() -> tuple[list[tuple[str, str | None, Any]], float, int]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(workers))
+        gaps: list[float] = []
+        held_ticks = 0
+        done = False
+
+        async def heartbeat() -> None:
+            nonlocal held_ticks
+            last = time.monotonic()
+            for _ in range(100_000):  # bounded: the calls end within the servers' 10 s bound
+                if done:
+                    return
+                await asyncio.sleep(0.002)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+                if all(s.requests for s in servers) and not servers[0].release.is_set():
+                    held_ticks += 1
+                    if held_ticks >= 20:  # every call arrived long ago: let the fetches complete
+                        for s in servers:
+                            s.release.set()
+
+        hb = asyncio.create_task(heartbeat())
+        results = await asyncio.gather(*(_aoutcome(v, token) for v, token in calls))
+        done = True
+        await hb
+        return list(results), max(gaps), held_ticks
+
+    gc.collect()
+    gc.disable()
+    try:
+        return asyncio.run(main())
+    finally:
+        gc.enable()
+
+
+def test_averify_on_a_saturated_executor_fetches_once(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """200 concurrent ``averify`` on a cold cache, 4 executor threads, one call in four with a kid the endpoint
+    does not publish (a different one each: no negative cache hit). Before: ``Verifier.averify`` ran ``verify``
+    in a worker thread and ``get()`` read the generation there, so a call that queued for a thread until the
+    startup fetch had completed counted as arriving after it and forced a second fetch (2 requests in every
+    run). Now the lookup is taken when ``averify`` is called, on the loop: 1 request. Verdicts, details and
+    results are those of ``verify``; one event per call; the loop kept ticking while the fetch was held."""
+    events: list[Any] = []
+    jwtobs.configure(sinks=[events.append], fingerprint_key=b"k" * 32, from_env=False)
+    server.publish(rsa_keys[0])
+    src = jwtobs.AsyncJwksSource(server.url, clock=clock, proxies={}, cooldown=30, timeout=15.0)
+    v = jwtobs.Verifier(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src)
+    tokens = _mixed_tokens(rsa_keys[0], rsa_keys[1], 200)
+
+    results, max_gap, held = _saturated_run([server], [(v, t) for t in tokens])
+
+    assert server.requests == 1  # before: 2
+    assert held >= 20
+    assert max_gap < 0.5, max_gap  # no stall while the fetch was held (typically a few ms)
+    assert [r[:2] for r in results] == [
+        ("JWT_UNKNOWN_KID", None) if i % 4 == 3 else ("accepted", None) for i in range(200)
+    ]
+    assert results == [_outcome(v, t) for t in tokens]  # the same as verify (warm now: answered from memory)
+    assert server.requests == 1
+    assert len([e for e in events if isinstance(e, ValidationEvent)]) == 400  # 200 averify + 200 verify
+
+
+def _mixed_tokens(key: RsaKey, gone: RsaKey, n: int, **over: Any) -> list[str]:
+    """``n`` tokens signed by ``key``, one in four instead with a kid nobody publishes (a different one each)."""
+    return [gone.sign(claims() | over, kid=f"gone{i}") if i % 4 == 3 else key.sign(claims() | over) for i in range(n)]
+
+
+def test_verifier_set_averify_on_a_saturated_executor_fetches_once_per_issuer(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """Issuer routing (``VerifierSet.averify``) hands each call to its issuer's ``Verifier.averify``, which takes
+    the lookup on arrival: 2 issuers x 100 calls, 4 executor threads, 1 request per endpoint (before: 2 each)."""
+    other = JwksServer()
+    try:
+        server.publish(rsa_keys[0])
+        other.publish(rsa_keys[2])
+        iss2 = "https://idp2.example"
+        v1 = jwtobs.Verifier(
+            jwtobs.Profile(name="one", issuer=ISS, audience=AUD),
+            keys=jwtobs.AsyncJwksSource(server.url, clock=clock, proxies={}, cooldown=30, timeout=15.0),
+        )
+        v2 = jwtobs.Verifier(
+            jwtobs.Profile(name="two", issuer=iss2, audience=AUD),
+            keys=jwtobs.AsyncJwksSource(other.url, clock=clock, proxies={}, cooldown=30, timeout=15.0),
+        )
+        vs = jwtobs.VerifierSet([v1, v2])
+        tokens = [
+            t
+            for pair in zip(
+                _mixed_tokens(rsa_keys[0], rsa_keys[1], 100),
+                _mixed_tokens(rsa_keys[2], rsa_keys[1], 100, iss=iss2),
+                strict=True,
+            )
+            for t in pair
+        ]
+
+        results, max_gap, _ = _saturated_run([server, other], [(vs, t) for t in tokens])
+
+        assert (server.requests, other.requests) == (1, 1)  # before: (2, 2)
+        assert max_gap < 0.5, max_gap
+        assert [r[0] for r in results].count("JWT_UNKNOWN_KID") == 50
+        assert results == [_outcome(vs, t) for t in tokens]
+        assert (server.requests, other.requests) == (1, 1)
+    finally:
+        other.close()
+
+
+def test_averify_takes_the_lookup_on_arrival_only_from_sources_that_have_one(rsa_keys: list[RsaKey]) -> None:
+    """A key source without generations (a custom ``KeySource`` that says it needs I/O, a ``JwksSource``
+    subclass with its own ``get``) is asked through its own ``get`` in the worker thread, as before; StaticKeys
+    answers inline. Verdicts and results are those of ``verify``; one event per call."""
+    events: list[Any] = []
+    jwtobs.configure(sinks=[events.append], fingerprint_key=b"k" * 32, from_env=False)
+    from jwtobs.jwks import Key, KeySource
+
+    static = jwtobs.StaticKeys({"keys": [rsa_keys[0].jwk()]})
+    threads: list[str] = []
+
+    class Custom(KeySource):
+        def needs_io(self, kid: str | None) -> bool:
+            return True
+
+        def get(self, kid: str | None) -> Key:
+            threads.append(threading.current_thread().name)
+            return static.get(kid)
+
+    class Wrapped(jwtobs.JwksSource):
+        def get(self, kid: str | None) -> Key:
+            threads.append(threading.current_thread().name)
+            return static.get(kid)
+
+        def needs_io(self, kid: str | None) -> bool:
+            return True
+
+    main = threading.current_thread().name
+    profile = jwtobs.Profile(name="api", issuer=ISS, audience=AUD)
+    sources: list[Any] = [static, Custom(), Wrapped("https://127.0.0.1:9/never-fetched", proxies={})]
+    tokens = [rsa_keys[0].sign(claims()), rsa_keys[1].sign(claims()), rsa_keys[0].sign(claims() | {"aud": "other"})]
+    for src in sources:
+        v = jwtobs.Verifier(profile, keys=src)
+        threads.clear()
+        got = asyncio.run(_gather(v, tokens))
+        assert got == [_outcome(v, t) for t in tokens]
+        assert [r[:2] for r in got] == [("accepted", None), ("JWT_UNKNOWN_KID", None), ("JWT_AUDIENCE_MISMATCH", "aud")]
+        if src is not static:  # the source's own get, in a worker thread (3 averify), then on this thread (3 verify)
+            assert len(threads) == 6 and main not in threads[:3] and threads[3:] == [main] * 3
+    assert len([e for e in events if isinstance(e, ValidationEvent)]) == 18
+
+
+async def _gather(v: jwtobs.Verifier, tokens: list[str]) -> list[tuple[str, str | None, Any]]:
+    return list(await asyncio.gather(*(_aoutcome(v, t) for t in tokens)))
+
+
+def test_averify_inside_a_wrapped_function_takes_the_lookup_on_arrival(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """Inside ``jwtobs.wrap`` (the nested path: the outer observation records) the worker thread uses the lookup
+    taken on arrival too: 1 request (before: 2), one event per call, the outer one."""
+    events: list[Any] = []
+    jwtobs.configure(sinks=[events.append], fingerprint_key=b"k" * 32, from_env=False)
+    server.publish(rsa_keys[0])
+    src = jwtobs.AsyncJwksSource(server.url, clock=clock, proxies={}, cooldown=30, timeout=15.0)
+    v = jwtobs.Verifier(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src)
+
+    async def authenticate(token: str, *, now: float) -> jwtobs.VerifiedToken:
+        return await v.averify(token, now=now)
+
+    class Outer:
+        averify = staticmethod(jwtobs.wrap(authenticate, library="pyjwt", profile="outer", raise_as="jwtobs"))
+
+    tokens = _mixed_tokens(rsa_keys[0], rsa_keys[1], 100)
+    results, _, _ = _saturated_run([server], [(Outer, t) for t in tokens])
+    assert server.requests == 1  # before: 2
+    assert [r[:2] for r in results] == [
+        ("JWT_UNKNOWN_KID", None) if i % 4 == 3 else ("accepted", None) for i in range(100)
+    ]
+    validations = [e for e in events if isinstance(e, ValidationEvent)]
+    assert len(validations) == 100 and {e.profile for e in validations} == {"outer"}
