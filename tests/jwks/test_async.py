@@ -336,3 +336,35 @@ def test_averify_inside_a_wrapped_function_takes_the_lookup_on_arrival(
     ]
     validations = [e for e in events if isinstance(e, ValidationEvent)]
     assert len(validations) == 100 and {e.profile for e in validations} == {"outer"}
+
+
+def test_bearer_auth_on_a_saturated_executor_fetches_once(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """FastAPI and Starlette authenticate through ``BearerAuth.aauthenticate``, which calls ``averify`` for a bound
+    ``Verifier.verify``: 200 requests, 4 executor threads, 1 request to the IdP (before: 2), one event per
+    request, the unknown kids refused with 401 invalid_token."""
+    from jwtobs.integrations import AuthDenied, BearerAuth
+
+    events: list[Any] = []
+    jwtobs.configure(sinks=[events.append], fingerprint_key=b"k" * 32, from_env=False)
+    server.publish(rsa_keys[0])
+    src = jwtobs.AsyncJwksSource(server.url, clock=clock, proxies={}, cooldown=30, timeout=15.0)
+    v = jwtobs.Verifier(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src, clock=lambda: NOW)
+    auth = BearerAuth(v.verify, redact=False)
+
+    class Via:
+        @staticmethod
+        async def averify(token: str, *, now: float) -> Any:
+            try:
+                return (await auth.aauthenticate([f"Bearer {token}"])).subject
+            except AuthDenied as exc:
+                raise TokenRejected(
+                    exc.denial.reason or jwtobs.Reason.VALIDATOR_ERROR, str(exc.denial.status)
+                ) from None
+
+    tokens = _mixed_tokens(rsa_keys[0], rsa_keys[1], 200)
+    results, _, _ = _saturated_run([server], [(Via, t) for t in tokens])
+    assert server.requests == 1  # before: 2
+    assert results == [("JWT_UNKNOWN_KID", "401", None) if i % 4 == 3 else ("accepted", None, "u") for i in range(200)]
+    assert len([e for e in events if isinstance(e, ValidationEvent)]) == 200
