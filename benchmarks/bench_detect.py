@@ -10,6 +10,8 @@
     .venv/bin/python benchmarks/bench_detect.py --only-restart-heavy  # the 4 restart-heavy quiet days (~4 min)
     .venv/bin/python benchmarks/bench_detect.py --only-small-drifts  # the issue's 0 -> 120 s drifts (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --only-weeks         # week-long timelines (~2 min)
+    .venv/bin/python benchmarks/bench_detect.py --realfleet-version 1,2,3,4,5,6,7,8 --cache /tmp/bd-cache \
+        --only-quiet --floor                                       # what a 1-2 rejection clock skew leaves
     .venv/bin/python benchmarks/bench_detect.py --only-holdout 6     # one hold-out version (~2-4 min)
     .venv/bin/python benchmarks/bench_detect.py --only-server-clocks  # the server clock faults (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --only-stalled-issuers 1  # one stalled-issuer version (~1 min)
@@ -663,6 +665,62 @@ class Perturbed:
         return "\n".join(lines)
 
 
+class Floor:
+    """What one or two rejections of a clock skew leave, counted on quiet days (``--floor``): tokens a client
+    presented successfully, then rejected as expired past the validator's leeway (``leeway()``'s estimate per
+    API) by up to :data:`FLOOR_WINDOW` s. A rule that catches a clock skew causing only one or two rejections
+    must flag such a token; on a quiet day each one it flags is a false incident. Counted: every such token,
+    those rejected at least twice, and the most forgiving per-client reading - a client's first such token after
+    :data:`FLOOR_QUIET` s without one, at least that long after the client was first seen."""
+
+    def __init__(self) -> None:
+        self.days = 0.0
+        self.counts = {"tokens": 0, "twice": 0, "first": 0, "first_twice": 0}
+        self.fewest = float("inf")
+
+    def add(self, events: pd.DataFrame, days: float) -> None:
+        from jwtobs.analysis.detect import leeway
+
+        self.days += days
+        lw = leeway(events)
+        first_ok = events.loc[events["outcome"] == "accepted"].groupby("token_fp", observed=True)["time"].min()
+        rej = events[(events["reason"] == "JWT_EXPIRED") & events["client_id"].notna()]
+        late = rej["time"].astype("int64").to_numpy() / 1e9 - rej["exp"].astype(float).to_numpy()
+        limit = rej["profile"].astype(str).map(lambda p: lw.get(p, 0.0)).astype(float).to_numpy()
+        seen = rej["token_fp"].map(first_ok)
+        rej = rej[(seen < rej["time"]).fillna(False).to_numpy() & (late > limit) & (late <= limit + FLOOR_WINDOW)]
+        toks = rej.groupby(["client_id", "token_fp"], observed=True).agg(t=("time", "min"), n=("time", "size"))
+        self.counts["tokens"] += len(toks)
+        self.counts["twice"] += int((toks["n"] >= 2).sum())
+        self.fewest = min(self.fewest, len(toks) / days)
+        since = events[events["client_id"].notna()].groupby("client_id", observed=True)["time"].min()
+        quiet = pd.Timedelta(seconds=FLOOR_QUIET)
+        for cid, g in toks.reset_index().groupby("client_id", observed=True):
+            last = since[cid]
+            for t, n in zip(g.sort_values("t")["t"], g.sort_values("t")["n"], strict=True):
+                if t - last >= quiet:
+                    self.counts["first"] += 1
+                    self.counts["first_twice"] += int(n >= 2)
+                last = t
+
+    def report(self) -> str:
+        d = max(self.days, 1e-9)
+        c = self.counts
+        return (
+            f"evidence of a 1-2 rejection clock skew on {self.days:.1f} quiet days: {c['tokens']} tokens "
+            f"accepted, then rejected 0-{FLOOR_WINDOW:.0f} s past the leeway ({c['tokens'] / d:.1f} a day, "
+            f"fewest {self.fewest:.1f} a day on one timeline), {c['twice']} of them twice or more "
+            f"({c['twice'] / d:.1f} a day); a client's first such token after {FLOOR_QUIET / 3600:.0f} h without "
+            f"one: {c['first']} ({c['first'] / d:.2f} a day), {c['first_twice']} of them twice or more "
+            f"({c['first_twice'] / d:.2f} a day)"
+        )
+
+
+#: :class:`Floor`: how far past the leeway a rejection is counted (s), and a client's quiet time before (s)
+FLOOR_WINDOW = 600.0
+FLOOR_QUIET = 6 * 3600.0
+
+
 def weeks() -> Iterator[tuple[str, Timeline]]:
     """Week-long timelines (168 h), what a report over a week of events reads: the baselines then span days
     of diurnal traffic, restarts, rotations and background failures, and an incident on day 5 meets a client's
@@ -743,6 +801,11 @@ def main(argv: list[str] | None = None) -> int:
         "--only-quiet", action="store_true", help="only the quiet days (with --perturb: the perturbation figures)"
     )
     ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="also count on the quiet days what a clock skew of 1-2 rejections leaves (Floor; docs/analysis.md)",
+    )
+    ap.add_argument(
         "--drop-client-ids",
         action="store_true",
         help="score the detectors on events whose client_id is removed (tokens naming no client: docs/analysis.md)",
@@ -752,6 +815,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [k for k in kinds if k not in PERTURBATIONS]:
         ap.error(f"--perturb: unknown {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}, all")
     shaken = Perturbed(kinds) if kinds else None
+    floor = Floor() if args.floor else None
     try:
         versions = [int(v) for v in str(args.realfleet_version).split(",") if v.strip()]
     except ValueError:
@@ -816,6 +880,8 @@ def main(argv: list[str] | None = None) -> int:
         events, changes, labels = cache.get(which, f"{what}-{tl.seed}", make, tl)
         if args.drop_client_ids:
             events = events.assign(client_id=None)
+        if floor is not None and what == "quiet":
+            floor.add(events, tl.hours / 24)
         if shaken is not None and what == "quiet":
             if shook := shaken.add(events, changes, tl.hours / 24):
                 print(f"    perturbed {which} {what} seed {tl.seed}: {shook}", flush=True)
@@ -841,6 +907,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.drop_client_ids:
             events = events.assign(client_id=None)
+        if floor is not None and quiet:
+            floor.add(events, days)
         if shaken is not None and quiet:
             if shook := shaken.add(events, changes, days):
                 print(f"    perturbed {which} {name}: {shook}", flush=True)
@@ -875,6 +943,8 @@ def main(argv: list[str] | None = None) -> int:
         ok &= _met(tot)
     if shaken is not None:
         print(shaken.report() + "\n")
+    if floor is not None:
+        print(floor.report() + "\n")
     if args.markdown is not None:
         args.markdown.write_text(markdown(tally))
         print(f"markdown tables: {args.markdown}")
