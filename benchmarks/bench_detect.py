@@ -1,10 +1,10 @@
 """Detector accuracy over seeded scenarios with a realistic background.
 
-    .venv/bin/python benchmarks/bench_detect.py                 # the full suite (287 scenarios, ~25 min on 2 cores)
+    .venv/bin/python benchmarks/bench_detect.py                 # the full suite (389 scenarios; real-fleet v1 only)
     .venv/bin/python benchmarks/bench_detect.py --quick         # 1 quiet day + 4 incident timelines
     .venv/bin/python benchmarks/bench_detect.py --no-holdout    # without the hold-out timelines
     .venv/bin/python benchmarks/bench_detect.py --only-realfleet  # only the real-fleet set (~6 min)
-    .venv/bin/python benchmarks/bench_detect.py --realfleet-version 1,2,3,4,5,6,7 --cache /tmp/bd-cache \
+    .venv/bin/python benchmarks/bench_detect.py --realfleet-version 1,2,3,4,5,6,7,8 --cache /tmp/bd-cache \
         --markdown /tmp/tables.md                                  # every set (docs/analysis.md's tables)
     .venv/bin/python benchmarks/bench_detect.py --no-realfleet  # without it
     .venv/bin/python benchmarks/bench_detect.py --only-restart-heavy  # the 4 restart-heavy quiet days (~4 min)
