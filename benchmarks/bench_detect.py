@@ -153,6 +153,13 @@ _FLEETS: list[dict[str, Any]] = [
 ]
 
 
+def _alternating(seed: int, hours: float, i: int, injected: tuple[Injected, ...], **fleet: Any) -> Timeline:
+    """The ``i``-th incident timeline of a set: the validator path (Verifier, wrap) and 2-3 replicas alternate."""
+    return Timeline(
+        seed=seed, hours=hours, path=("verifier", "wrap")[i % 2], replicas=2 + i % 2, injected=injected, **fleet
+    )
+
+
 def holdout(version: int = 2) -> Iterator[tuple[str, Timeline]]:
     """Variants of the independent timelines reported apart: other seeds, busier and slower fleets, more
     expired tokens and scanners, 1-3 issuers, shorter and longer drifts, smaller and larger skews.
@@ -194,15 +201,7 @@ def holdout(version: int = 2) -> Iterator[tuple[str, Timeline]]:
             Injected(**{**inj.__dict__, "at": 3600 * (1.5 + 4.0 * k) + rng.uniform(0, 1800)})
             for k, inj in enumerate(picks)
         )
-        tl = Timeline(
-            seed=500 + 100 * (version - 1) + i,
-            hours=14.0,
-            path=("verifier", "wrap")[i % 2],
-            replicas=2 + i % 2,
-            injected=spaced,
-            **_FLEETS[i % len(_FLEETS)],  # type: ignore[arg-type]
-        )
-        yield "incident", tl
+        yield "incident", _alternating(500 + 100 * (version - 1) + i, 14.0, i, spaced, **_FLEETS[i % len(_FLEETS)])
 
 
 def _sim_runs(
@@ -265,15 +264,7 @@ def small_drifts() -> Iterator[tuple[str, Timeline]]:
             injected.append(Injected("type_confusion", rng.uniform(0.5, 1.0) * 3600, duration=rng.uniform(1200, 3600)))
         yield (
             "incident",
-            Timeline(
-                seed=7100 + i,
-                hours=8.0,
-                path=("verifier", "wrap")[i % 2],
-                replicas=2 + i % 2,
-                clients=30 + 2 * i,
-                interval=(15.0, 30.0, 60.0)[i % 3],
-                injected=tuple(injected),
-            ),
+            _alternating(7100 + i, 8.0, i, tuple(injected), clients=30 + 2 * i, interval=(15.0, 30.0, 60.0)[i % 3]),
         )
 
 
@@ -739,17 +730,7 @@ def weeks() -> Iterator[tuple[str, Timeline]]:
             Injected(**{**inj.__dict__, "at": 86400 * (k + 1) + 3600 * rng.uniform(2, 20)})
             for k, inj in enumerate(pool[:6])
         )
-        yield (
-            "incident",
-            Timeline(
-                seed=9110 + i,
-                hours=168,
-                path=("verifier", "wrap")[i % 2],
-                replicas=2 + i % 2,
-                injected=spaced,
-                **_FLEETS[(i + 2) % len(_FLEETS)],  # type: ignore[arg-type]
-            ),
-        )
+        yield "incident", _alternating(9110 + i, 168, i, spaced, **_FLEETS[(i + 2) % len(_FLEETS)])
 
 
 def main(argv: list[str] | None = None) -> int:
