@@ -501,8 +501,24 @@ _FIELD_VALUE: Final = (
     rf"""|\\["'](?P<eq>[^"'\\\r\n]*+(?:(?:{_VALUE_ESC_LOW})[^"'\\\r\n]*+)*+)|{_BARE_VALUE})"""
 )
 #: What a key is for, when its name says so: a secret key (:data:`_STRONG_WORDS`; Azure's storage "AccountKey" and
-#: Service Bus "SharedAccessKey" in connection strings, "access_key" of object stores: an id is "access_key_id")
-_KEY_ROLES: Final = ("signing", "encryption", "hmac", "master", "app", "account", "access")
+#: Service Bus "SharedAccessKey" in connection strings, "access_key" of object stores: an id is "access_key_id"); a key
+#: shared between two parties ("shared_key", WireGuard's "PresharedKey"), a symmetric cipher's ("aes_key"), a product's
+#: license ("license_key": New Relic's, MaxMind's). A key that names a record or an entry ("primary_key", "sort_key",
+#: "partition_key", "foreign_key", "cache_key") or deduplicates requests ("idempotency_key": it grants nothing) is no
+#: secret: those roles are not listed.
+_KEY_ROLES: Final = (
+    "signing",
+    "encryption",
+    "hmac",
+    "master",
+    "app",
+    "account",
+    "access",
+    "shared",
+    "preshared",
+    "aes",
+    "license",
+)
 #: What a verifier redeems, when its name says so: OAuth 2.0 PKCE's ``code_verifier`` (with the authorization code
 #: it gets the tokens), OAuth 1.0a's ``oauth_verifier`` - a field stem, strong names and query parameters (a bare
 #: "verifier" names an object: a JWT verifier)
@@ -660,13 +676,12 @@ _STRONG_WORDS: Final = frozenset(
     "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
     "subscriptionkey functionskey assertion jwt "
     # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
-    "psk "
+    "psk".split()
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
-    "signingkey encryptionkey hmackey masterkey appkey accountkey accesskey".split()
+    + [f"{role}key" for role in _KEY_ROLES]
     # the verifiers that redeem an OAuth grant
     + [f"{role}verifier" for role in _VERIFIER_ROLES]
 )
-assert _STRONG_WORDS >= {f"{role}key" for role in _KEY_ROLES}
 _WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
 # Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid",
 # "dbpasswd"): only the long secret words count, so "inside", "bypass" name nothing; nor do the commands that change
