@@ -523,6 +523,48 @@ _KEY_ROLES: Final = (
 #: it gets the tokens), OAuth 1.0a's ``oauth_verifier`` - a field stem, strong names and query parameters (a bare
 #: "verifier" names an object: a JWT verifier)
 _VERIFIER_ROLES: Final = ("code", "oauth")
+#: The names of a one-time code or a PIN that a user types to log in or confirm (an access log's "GET
+#: /verify?otp=123456", a form's "&totp=492039", "&mfa_code=...", "&pin=4821"): strong names, and query parameters
+#: whose value is a code when it has the shape of one (:func:`one_time_code`: "?pin=17&state=on" names a GPIO pin)
+_ONE_TIME_CODES: Final = ("otp", "totp", "hotp", "pin", "passcode", "mfa_code")
+_ONE_TIME_CODE: Final = _regex.compile(r"(?=[^0-9]*+[0-9])\S{4,}+")
+
+
+def one_time_code(value: str) -> bool:
+    """Whether ``value`` has the shape of a one-time code or a PIN: 4 characters or more (ISO 9564's PINs have 4 to 12
+    digits, TOTP's codes 6 to 8), a digit among them (backup codes mix letters and digits); "?pin=true" pins a
+    message, "?pin=17" names a GPIO pin."""
+    return _ONE_TIME_CODE.fullmatch(value) is not None
+
+
+#: The prefixes of the tickets of the CAS protocol (Apereo CAS): a service ticket, a proxy ticket, a proxy-granting
+#: ticket and its IOU, a ticket-granting ticket
+_CAS_TICKET_PREFIXES: Final = ("ST", "PT", "PGT", "PGTIOU", "TGT")
+#: The query parameters that carry them: a service's "?ticket=ST-...", a proxy request's "?pgt=PGT-...", the proxy
+#: callback's "?pgtIou=PGTIOU-...&pgtId=PGT-..." (redacted when the value is one: :func:`cas_ticket`)
+_CAS_TICKET_NAMES: Final = ("ticket", "pgt", "pgtiou", "pgtid")
+_CAS_TICKET: Final = _regex.compile(
+    "(?:" + "|".join(_CAS_TICKET_PREFIXES) + r")-(?:[0-9]{1,20}+-)?+(?P<rest>[A-Za-z0-9_.\-]++)"
+)
+_CAS_TICKET_RUN: Final = _regex.compile(r"[A-Za-z0-9]{16,}+")
+
+
+def cas_ticket(value: str) -> bool:
+    """Whether ``value`` is a CAS ticket as CAS servers issue them: a prefix (:data:`_CAS_TICKET_PREFIXES`), a counter,
+    then a random part ("ST-1856339-aA5Yuvrxzpv8Tau1cYQ7", "ST-3-6mQccyA9fRKdRrF1H94j-cas01.example.org",
+    "TGT-14-scrMLORgxLf...-int-sso.example.com", mama-cas' "ST-1499890541-<32 characters>") holding a run of 16
+    alphanumerics or more that mixes two of lower case, upper case and digits. An issue's key or a support ticket has
+    none ("ticket=ST-1234", "ticket=PT-42-fix-login-form-validation", "ticket=12345"). Linear: each run read once."""
+    m = _CAS_TICKET.fullmatch(value)
+    if m is None:
+        return False
+    for run in _CAS_TICKET_RUN.findall(m.group("rest")):
+        kinds = (run.lower() != run) + (run.upper() != run) + any(c.isdigit() for c in run)
+        if kinds >= 2:
+            return True
+    return False
+
+
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -726,13 +768,13 @@ _EXACT_NAMES: Final = {
     "auth": WEAK,
     "pass": WEAK,
     "sid": WEAK,
-    "pin": STRONG,
     # Redis' directives (redis.conf, CONFIG SET): the server's password and the one a replica presents
     "requirepass": STRONG,
     "masterauth": STRONG,
     # keytool's and jarsigner's options: a keystore's and a key's password
     **dict.fromkeys(("storepass", "keypass", "srcstorepass", "deststorepass", "srckeypass", "destkeypass"), STRONG),
-    "otp": STRONG,
+    # the one-time codes and PINs (otp, totp, pin, mfa_code...)
+    **dict.fromkeys(_ONE_TIME_CODES, STRONG),
     "jwt": STRONG,
     "authorization": STRONG,
     "proxy-authorization": STRONG,
@@ -940,12 +982,21 @@ _QUERY_NAMES: Final = (
     r"(?:access_token|id_token|refresh_token|subject_token|actor_token|device_code|user_code|code|"
     r"client_secret|client_assertion|assertion|token|api_key|apikey|key|subscription-key|password|passwd|pwd|secret|"
     r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
-    r"x-amz-signature|x-goog-signature|" + "|".join(f"{role}_verifier" for role in _VERIFIER_ROLES) + "|samlresponse)"
+    r"x-amz-signature|x-goog-signature|"
     # what redeems or stands for a grant: the verifiers (_VERIFIER_ROLES), a SAML response posted to the service
-    # provider (a signed assertion: a bearer credential while it is valid)
+    # provider (a signed assertion: a bearer credential while it is valid), a CAS ticket (QUERY_SHAPES)
+    + "|".join(f"{role}_verifier" for role in _VERIFIER_ROLES)
+    + "|samlresponse|"
+    + "|".join(_CAS_TICKET_NAMES)
+    + "|"
+    # one-time codes and PINs (QUERY_SHAPES)
+    + "|".join(_ONE_TIME_CODES)
+    + ")"
 )
-#: Words one of which every name of _QUERY_NAMES contains: the query detector runs only on text holding one
-#: (``tests/redact/test_precision.py`` checks the list against the names).
+#: Query parameters whose value is a credential only when it has a credential's shape (the scrubber keeps any other)
+QUERY_SHAPES: Final = {**dict.fromkeys(_ONE_TIME_CODES, one_time_code), **dict.fromkeys(_CAS_TICKET_NAMES, cas_ticket)}
+#: Words one of which every match of a name of _QUERY_NAMES contains (the name and its "=" or "%3d"): the query
+#: detector runs only on text holding one (``tests/redact/test_precision.py`` checks the list against the names).
 QUERY_WORDS: Final = (
     "token",
     "code",
@@ -959,6 +1010,13 @@ QUERY_WORDS: Final = (
     "jwt",
     "auth",
     "saml",
+    "ticket",
+    "pgt",
+    # (the short names with their "=": "pin" alone is in "mapping", "ping", "shipping")
+    "otp=",
+    "otp%3d",
+    "pin=",
+    "pin%3d",
 )
 # (greedy, not possessive: the two alternatives never match the same text, so there is nothing to backtrack
 # into - and Python 3.11.0-3.11.4's possessive repeat let the lookahead fail open: "abc%26y" was read whole)

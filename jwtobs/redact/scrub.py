@@ -990,6 +990,9 @@ class _Pass:
         decoded = unquote(unquote(decoded)) if "%" in decoded else decoded
         if p.is_placeholder(decoded):
             return None  # "?token=${TOKEN}", "&sig=" (nothing)
+        shape = p.QUERY_SHAPES.get(m.group("name"))
+        if shape is not None and not shape(decoded):
+            return None  # "?pin=17" (a GPIO pin), "?ticket=12345" (a support ticket): no code, no CAS ticket
         kind = p.is_jose(decoded) or p.QUERY_TOKEN
         return s[m.start() : m.start("value")] + self.mark(kind, decoded), end
 

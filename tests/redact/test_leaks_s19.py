@@ -85,3 +85,55 @@ def test_a_key_named_for_its_role_is_redacted() -> None:
         assert scrub(line) == line
     kept = {"primary_key": "id", "idempotency_key": "k-1", "cache_key": "u:1", "sort_key": "ts"}
     assert scrub_value(kept) == kept
+
+
+# -- one-time codes and PINs, CAS tickets, in queries and forms -------------------------------------------------
+_CAS_ST = "ST-1764-1lAgfQwbrmpIsp5c2kcT-int-sso.example.com"
+CODE_LEAKS = [
+    # an access log's line (combined format) for a second factor sent in the query
+    ('10.1.2.3 - - [12/Mar/2024:10:00:00 +0000] "GET /account/2fa/verify?user=bob&otp=492039 HTTP/1.1" 302 0 "-" '
+     '"Mozilla/5.0"', "492039"),
+    ("GET /login?user=bob&totp=492039 HTTP/1.1", "492039"),
+    ("GET /confirm?MFA_CODE=123456&next=/home", "123456"),
+    ("POST /unlock body=user=bob&pin=4821&remember=1", "4821"),
+    ("GET /join?meeting=84512&passcode=839201 HTTP/1.1", "839201"),
+    ("next=%2Fverify%3Fhotp%3D755224", "755224"),
+    # CAS: a service ticket validated (apereo/cas#2860, its ticket), one redirected to the service
+    # (apereo/cas#2297), the proxy callback's PGT IOU and PGT, a proxy request
+    (f"GET /cas/p3/serviceValidate?service=https%3A%2F%2Fapp.example.com%2Flogin&ticket={_CAS_ST} HTTP/1.1", _CAS_ST),
+    ('192.168.1.5 - - [11/Jan/2017:00:38:07 +0700] "GET /?ticket=ST-3-6mQccyA9fRKdRrF1H94j-cas01.example.org '
+     'HTTP/1.1" 200 512', "ST-3-6mQccyA9fRKdRrF1H94j-cas01.example.org"),
+    ("GET /cas/validate/?service=myapp.com&ticket=ST-1499890541-fFvDc3ATyrC6EaNMIpnWFlgvyYkwXsh6",
+     "ST-1499890541-fFvDc3ATyrC6EaNMIpnWFlgvyYkwXsh6"),
+    ("GET /proxycb?pgtIou=PGTIOU-84678-8a9d2sfa23casd8s7d6fa5s4d3 HTTP/1.1", "PGTIOU-84678-8a9d2sfa23casd8s7d6fa5s4d3"),
+    ("GET /cas/proxy?targetService=https%3A%2F%2Fapi&pgt=PGT-330-CSdUmrZaDyakFGDWMWNx2ZQ89NBqwH5Je5QWfp8L25QRXbJNYvoU",
+     "PGT-330-CSdUmrZaDyakFGDWMWNx2ZQ89NBqwH5Je5QWfp8L25QRXbJNYvoU"),
+]  # fmt: skip
+CODE_KEPT = [
+    # no code's shape (fewer than 4 characters, or no digit): a GPIO pin, a pinned message, a flag
+    "GET /gpio?pin=17&state=on HTTP/1.1",
+    "GET /messages/42?pin=true HTTP/1.1",
+    "GET /chat?pin=top&otp=off",
+    "GET /x?otp=&pin=${PIN}&totp=******",
+    "GET /settings?otp_enabled=true&pin_length=6&mfa_code_ttl=30 HTTP/1.1",
+    "GET /x?shipping=2&mapping=a&ping=3",
+    # a support ticket, an issue's key, a branch named after one: no CAS ticket
+    "GET /support?ticket=12345 HTTP/1.1",
+    "GET /jira/browse?ticket=ST-1234&pgt=PT-42",
+    "GET /jira?ticket=PT-42-fix-login-form-validation",
+    "GET /jira?ticket=ST-1234-refactorauthenticationmodule",
+]
+
+
+def test_a_one_time_code_or_a_cas_ticket_in_a_query_is_redacted() -> None:
+    """Before: ``otp``, ``totp``, ``hotp``, ``pin``, ``mfa_code`` and ``passcode`` (with a percent-encoded "=" too)
+    and CAS's ``ticket``, ``pgtIou``, ``pgtId``, ``pgt`` kept their value in a query or form; they are query names
+    now whose value is redacted when it has the shape of a code (4 characters or more, a digit) or of a CAS ticket
+    (``patterns.QUERY_SHAPES``)."""
+    for text, secret in CODE_LEAKS:
+        _redacted_in_place(text, secret)
+        assert "[REDACTED:query_token:" in scrub(text)
+    for line in CODE_KEPT:
+        assert scrub(line) == line
+    for name in ("otp", "totp", "mfa_code", "MFA_CODE", "pin"):  # (strong names: a mapping's values too)
+        assert scrub_value({name: "492039"})[name].startswith("[REDACTED:secret_field:")
