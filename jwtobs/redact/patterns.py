@@ -523,6 +523,9 @@ _KEY_ROLES: Final = (
 #: it gets the tokens), OAuth 1.0a's ``oauth_verifier`` - a field stem, strong names and query parameters (a bare
 #: "verifier" names an object: a JWT verifier)
 _VERIFIER_ROLES: Final = ("code", "oauth")
+#: Redis' directives (redis.conf, CONFIG SET) that take a password: the server's and the one a replica presents to its
+#: master - strong names, and each a field stem
+REDIS_PASSWORD_DIRECTIVES: Final = ("requirepass", "masterauth")
 #: The names of a one-time code or a PIN that a user types to log in or confirm (an access log's "GET
 #: /verify?otp=123456", a form's "&totp=492039", "&mfa_code=...", "&pin=4821"): strong names, and query parameters
 #: whose value is a code when it has the shape of one (:func:`one_time_code`: "?pin=17&state=on" names a GPIO pin)
@@ -609,21 +612,25 @@ _WEAK_STEMS: Final = ("session", "auth", "sid", "dpop")
 # Weaker evidence than a separator: the caller takes only strong names and values that are no word ("password for
 # root", "token expired", "assertion failed:"): 6 characters or more once trailing punctuation is set aside, with a
 # digit or a character other than a letter among them.
-SPACED_FIELDS: Final = tuple(
-    (
-        word,
-        words,
-        _regex.compile(
-            stem
-            + r"""(?P<suffix>[a-z0-9_\-]{0,48}+)[ \t]++"""
-            + r"""(?:"(?P<dq>[^"\\\r\n]{1,1024}+)"|'(?P<sq>[^'\\\r\n]{1,1024}+)'|"""
-            + _BARE_VALUE
-            + ")"
-        ),
+#: The strong names that hold a weak stem, by the stem's gate word: they have the spaced form, found under that word
+#: (redis.conf's and CONFIG SET's "masterauth x"; "requirepass" holds "pass")
+_SPACED_OF_WEAK: Final = {"auth": tuple(d for d in REDIS_PASSWORD_DIRECTIVES if "auth" in d)}
+_SPACED_WEAK_NAMES: Final = tuple(name for names in _SPACED_OF_WEAK.values() for name in names)
+
+
+def _spaced_field(stem: str) -> re.Pattern[str]:
+    return _regex.compile(
+        stem
+        + r"""(?P<suffix>[a-z0-9_\-]{0,48}+)[ \t]++"""
+        + r"""(?:"(?P<dq>[^"\\\r\n]{1,1024}+)"|'(?P<sq>[^'\\\r\n]{1,1024}+)'|"""
+        + _BARE_VALUE
+        + ")"
     )
-    for stem, word, words in _STEMS
-    if word not in _WEAK_STEMS
-)
+
+
+SPACED_FIELDS: Final = tuple(
+    (word, words, _spaced_field(stem)) for stem, word, words in _STEMS if word not in _WEAK_STEMS
+) + tuple((word, names, _spaced_field("(?:" + "|".join(names) + ")")) for word, names in _SPACED_OF_WEAK.items())
 #: :data:`TEXT_FIELDS` with each stem's :data:`SPACED_FIELDS` pattern (None for the weak stems): the scrubber runs
 #: both for the stems a text holds, found once
 FIELD_PASSES: Final = tuple(
@@ -632,8 +639,10 @@ FIELD_PASSES: Final = tuple(
 )
 _SECRET_STEM: Final = "(?:" + "|".join(stem for stem, _, _ in _STEMS) + ")"
 #: the stems of :data:`SPACED_FIELDS` (one expression) and their gate words
-SPACED_STEM: Final = "(?:" + "|".join(stem for stem, word, _ in _STEMS if word not in _WEAK_STEMS) + ")"
-SPACED_WORDS: Final = tuple(word for _, word, _ in _STEMS if word not in _WEAK_STEMS)
+SPACED_STEM: Final = (
+    "(?:" + "|".join((*(stem for stem, word, _ in _STEMS if word not in _WEAK_STEMS), *_SPACED_WEAK_NAMES)) + ")"
+)
+SPACED_WORDS: Final = (*(word for _, word, _ in _STEMS if word not in _WEAK_STEMS), *_SPACED_WEAK_NAMES)
 
 
 def spaced_patterns(low: str) -> list[re.Pattern[str]]:
@@ -768,9 +777,9 @@ _EXACT_NAMES: Final = {
     "auth": WEAK,
     "pass": WEAK,
     "sid": WEAK,
-    # Redis' directives (redis.conf, CONFIG SET): the server's password and the one a replica presents
-    "requirepass": STRONG,
-    "masterauth": STRONG,
+    **dict.fromkeys(REDIS_PASSWORD_DIRECTIVES, STRONG),
+    # sshpass' environment variable ("SSHPASS=x sshpass -e ssh host": the password "-p x" would give)
+    "sshpass": STRONG,
     # keytool's and jarsigner's options: a keystore's and a key's password
     **dict.fromkeys(("storepass", "keypass", "srcstorepass", "deststorepass", "srckeypass", "destkeypass"), STRONG),
     # the one-time codes and PINs (otp, totp, pin, mfa_code...)
@@ -1728,6 +1737,22 @@ CLI_SHORT: Final = (
         ),
     ),
     ("redis-cli", _regex.compile(r"redis-cli[^\n|;&]{0,200}?[ \t]-a[ \t]++" + _ARG)),
+    # FreeRDP's clients (xfreerdp, wlfreerdp, sdl-freerdp, wfreerdp, a version's digit after: xfreerdp3): "/p:X", the
+    # gateway's "/gp:X", a hash passed for the password "/pth:X", the old syntax's "-p X"; rdesktop's "-p X" ("-p -"
+    # reads it from stdin: no value)
+    (
+        "freerdp",
+        _regex.compile(
+            "freerdp(?:"
+            + "|".join(
+                rf"(?<={c})" + _word_start_re(re.escape(c), r"a-z0-9_\-", (CONTROL_ESCAPE,))
+                for c in ("freerdp", "xfreerdp", "wlfreerdp", "sdl-freerdp", "wfreerdp")
+            )
+            + r")[0-9]?+(?=[\s\"'])[^\n|;&]{0,200}?[ \t](?:/(?:p|gp|pth):|-p[ \t]++)"
+            + _ARG
+        ),
+    ),
+    ("rdesktop", _regex.compile("rdesktop" + _command_start("rdesktop") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
     # OpenLDAP's clients: -w X (-W prompts: lower-cased it is "-w" too, and an option follows, no argument)
     (
         "ldap",
@@ -1832,12 +1857,36 @@ CLI_POSITIONAL += (
         ),
     ),
 )
+# A password given to an IRC network's nickname service (Atheme's, Anope's NickServ) as a client's log, a bouncer's or
+# a bot's debug output shows it: the raw "PRIVMSG NickServ :IDENTIFY [account] X", a client's "/msg NickServ identify
+# [account] X", "/nickserv identify X", "/ns identify X", "NICKSERV IDENTIFY X" (also "NickServ@services.dal.net"):
+# the password is IDENTIFY's last argument, the command ends after it (a quote, a line break raw or escaped, the
+# text's end). Each pattern with the word it needs (the scrubber looks for "identify" first); run on the lower-cased
+# text, the value read as :data:`CLI_POSITIONAL`'s.
+_IRC_ARG: Final = r"""[^\s'"\\`]{1,256}+"""
+_NICKSERV_IDENTIFY: Final = (
+    rf"""[ \t]++:?+identify[ \t]++(?:{_IRC_ARG}[ \t]++(?={_IRC_ARG}[ \t]*+{_PROTOCOL_END}))?+"""
+    + _ARG
+    + rf"""(?=[ \t]*+{_PROTOCOL_END})"""
+)
+NICKSERV: Final = (
+    (
+        "nickserv",
+        _regex.compile("nickserv" + _command_start("nickserv") + r"(?:@[a-z0-9.\-]{1,64}+)?+" + _NICKSERV_IDENTIFY),
+    ),
+    ("ns identify", _regex.compile("ns" + _command_start("ns") + _NICKSERV_IDENTIFY)),
+)
+#: the words of :data:`NICKSERV` (gate words)
+NICKSERV_WORDS: Final = tuple(word for word, _ in NICKSERV)
 #: the command words of :data:`CLI_POSITIONAL` (gate words: each pattern needs its own)
 CLI_POSITIONAL_WORDS: Final = tuple(command for command, _ in CLI_POSITIONAL)
 
 #: The options of :data:`CLI_SHORT` after their blank, or its command: each pattern needs one (curl's --user needs
-#: "--").
-CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u", "ldap", "openssl")
+#: "--"; FreeRDP's "/p:" its command's name).
+CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u", "ldap", "openssl", "freerdp")
+#: The commands of :data:`CLI_SHORT` whose options differ by case: their pattern runs on the original text (mysql's and
+#: mariadb's "-P" is the port, "-p" the password: "mysql -h db -P 3306 -u root -pX")
+CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb"})
 # (ldap*'s "-w" and openssl's "-k" by their command's name: " -w" and " -k" as gate words made the gate's search,
 # which every logged string goes through, 4 % slower on real logs)
 
@@ -2066,6 +2115,7 @@ _GATE_WORDS: Final = (
     " login ",  # PROTOCOL_LOGIN's IMAP login (its other forms hold "pass" or "auth")
     "simple_bind",
     *CLI_POSITIONAL_WORDS,
+    *NICKSERV_WORDS,
 )
 
 

@@ -641,12 +641,22 @@ class _Pass:
             for command, pattern in p.CLI_POSITIONAL:
                 if command in low:
                     s, low = _run(s, low, pattern, self._cli_short)
-        if (" -" in low or "\t-" in low) and (
-            "-p" in low or "-a" in low or "-u" in low or "-w" in low or "-k" in low
-        ):  # (an option of CLI_SHORT's, curl's "--user" too: most lines with " -" hold none)
+        if "identify" in low:  # "PRIVMSG NickServ :IDENTIFY x", "/msg NickServ identify x", "/ns identify x"
+            for word, pattern in p.NICKSERV:
+                if word in low:
+                    s, low = _run(s, low, pattern, self._cli_short)
+        if (
+            (" -" in low or "\t-" in low) and ("-p" in low or "-a" in low or "-u" in low or "-w" in low or "-k" in low)
+        ) or "freerdp" in low:  # (an option of CLI_SHORT's, curl's "--user" too: most lines with " -" hold none;
+            # FreeRDP's "/p:" by its command's name)
             for command, pattern in p.CLI_SHORT:
                 if command in low:
-                    s, low = _run(s, low, pattern, self._cli_short)
+                    if command in p.CLI_SHORT_CASED:  # ("-P 3306" is mysql's port, "-pX" its password)
+                        out, _ = _run(s, s, pattern, self._cli_short, lower=False)
+                        if out is not s:
+                            s, low = out, _lower(out)
+                    else:
+                        s, low = _run(s, low, pattern, self._cli_short)
         if self.keys and p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix)
             s = self._vendor(s)
             low = _lower(s)

@@ -8,11 +8,12 @@ gone, one marker stands where it stood and the rest of the line is kept; then th
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 import jwtobs
-from jwtobs.redact import scrub, scrub_value
+from jwtobs.redact import scan, scrub, scrub_value
 
 MARKER = re.compile(r"\[REDACTED:([a-z_]+):([0-9a-z]{1,16}-[0-9a-f]{12})\]")
 
@@ -137,3 +138,68 @@ def test_a_one_time_code_or_a_cas_ticket_in_a_query_is_redacted() -> None:
         assert scrub(line) == line
     for name in ("otp", "totp", "mfa_code", "MFA_CODE", "pin"):  # (strong names: a mapping's values too)
         assert scrub_value({name: "492039"})[name].startswith("[REDACTED:secret_field:")
+
+
+# -- passwords on command lines: Redis, IRC services, RDP and database clients ----------------------------------
+_PW = "Xk9pQ2mZ7w"
+COMMAND_LEAKS = [
+    # redis.conf and CONFIG SET (redis/redis#7081 asked redis-cli to keep "config set requirepass" and
+    # "masterauth" out of its history file)
+    (f"masterauth {_PW}", _PW),
+    (f'masterauth "{_PW}"', _PW),
+    (f"127.0.0.1:6379> CONFIG SET masterauth {_PW}", _PW),
+    (f"MASTERAUTH={_PW}", _PW),
+    # IRC: the raw command a bot or a bouncer logs (cinchrb/cinch-identify#2), a client's command
+    # (Akuli/mantaray#64: "/ns identify Akuli xyz" written to the log file)
+    (f"-> irc.libera.chat PRIVMSG NickServ :IDENTIFY {_PW}", _PW),
+    (f"PRIVMSG nickserv :identify berbot {_PW}", _PW),
+    (f"/msg NickServ identify {_PW}", _PW),
+    (f"/msg NickServ IDENTIFY Akuli {_PW}", _PW),
+    (f"/ns identify Akuli {_PW}", _PW),
+    (f"/nickserv identify {_PW}", _PW),
+    (f"[12:00] >>> PRIVMSG NickServ@services.dal.net :IDENTIFY bot {_PW}\\r\\n", _PW),
+    # FreeRDP's and rdesktop's password in a process listing, shell history, a launcher's log (FreeRDP/FreeRDP#3639,
+    # its usage text's "/p:Pwd123!"; Thinstation/thinstation#780)
+    (f"root  12345  0.0  0.1 123456 7890 ?  Sl 10:00  0:00 xfreerdp /v:10.0.0.5 /u:Administrator /p:{_PW} "
+     "/cert:ignore", _PW),
+    (f'xfreerdp /u:"CONTOSO\\JohnDoe" /p:"{_PW}" /v:rdp.contoso.com', _PW),
+    (f" 1042  xfreerdp3 /v:192.168.1.100:4489 /u:JohnDoe /p:{_PW} /w:1366 /h:768", _PW),
+    (f"sdl-freerdp /v:host /u:user /gp:{_PW} /g:gw.example.com", _PW),
+    (f"xfreerdp -u admin -p {_PW} 10.0.0.5", _PW),
+    (f"rdesktop -u admin -p {_PW} 10.0.0.5", _PW),
+    # mysql's "-P" is the port: the password after it was kept (and the port redacted)
+    (f"mysql -h db.internal -P 3306 -u root -p{_PW} app", _PW),
+    (f"mariadb -h db -P3307 -u app -p'{_PW}' -e 'select 1'", _PW),
+    # sshpass reads the password from its environment with -e
+    (f"SSHPASS={_PW} sshpass -e ssh deploy@10.0.0.5", _PW),
+]  # fmt: skip
+COMMAND_KEPT = [
+    "masteruser replica masterauth-ping 30",
+    "# masterauth <master-password>",
+    "Is there a shortcut to the `/msg NickServ identify` command?",
+    ":NickServ!NickServ@services. NOTICE berbot :Password Incorrect",
+    "NickServ identify failed for bob",
+    "/msg NickServ IDENTIFY <password>",
+    "-> irc.libera.chat PRIVMSG NickServ :IDENTIFY ****",
+    "dns identify 10.0.0.1 as resolver",
+    "xfreerdp /v:10.0.0.5 /u:admin /port:3389 /cert:ignore",
+    "xfreerdp /v:host /u:user /from-stdin /p: ",
+    "rdesktop -u admin -p - 10.0.0.5",
+    "mysql -h db -P 3306 -u root app",
+    "ssh -p 2222 deploy@10.0.0.5",
+]
+
+
+def test_a_password_given_to_redis_an_irc_service_or_an_rdp_client_is_redacted(tmp_path: Path) -> None:
+    """Before: ``masterauth x`` (its ``auth`` stem is weak: no spaced form), NickServ's ``IDENTIFY [account] x`` in
+    every client's form, FreeRDP's ``/p:x`` / ``/gp:x`` and rdesktop's ``-p x``, a mysql
+    password after the port's ``-P``, and ``SSHPASS=x`` kept the password."""
+    for text, secret in COMMAND_LEAKS:
+        _redacted_in_place(text, secret)
+    for line in COMMAND_KEPT:
+        assert scrub(line) == line
+    log = tmp_path / "commands.log"  # the scanner's triggers find each line, with each engine
+    log.write_text("".join(text + "\n" for text, _ in COMMAND_LEAKS))
+    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
+        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
+        assert found == set(range(1, len(COMMAND_LEAKS) + 1)), engine

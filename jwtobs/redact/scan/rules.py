@@ -78,6 +78,9 @@ _T_PROTOCOL: Final = r"(?:PASS|AUTH) [^\s'\\]|[0-9] LOGIN [^\s'\\]|\"AUTH\" \""
 _T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
 # A command whose positional argument is a secret (patterns.CLI_POSITIONAL: "vault login X", "net use ... X").
 _T_CLI_POSITIONAL: Final = "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITIONAL_WORDS) + r")[ \t]"
+# A password given to an IRC nickname service (patterns.NICKSERV): the service's name (or the "/ns" alias) and the
+# command (patterns.NICKSERV_WORDS: the python engine's keywords).
+_T_NICKSERV: Final = r"(?:nickserv[^\n]*identify|ns identify)[ \t]"
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
@@ -212,7 +215,8 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("spaced", _spaced_trigger(p.SPACED_STEM), caseless=True),
         # case-sensitive: the key shapes of gitleaks' and trufflehog's rules (prefix and the start of the body)
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
-        Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t]-", caseless=True),
+        Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t][-/]", caseless=True),  # (FreeRDP's "/p:")
+        Trigger("nickserv", _T_NICKSERV, caseless=True),
     )
     return out
 
@@ -250,6 +254,7 @@ _BASE_KEYWORDS: Final = {
     b"simple_bind": ("auth_pair",),
     b"jdbc:oracle": ("jdbc_oracle",),
     **{c.encode(): ("cli_positional",) for c in p.CLI_POSITIONAL_WORDS},
+    **{w.encode(): ("nickserv",) for w in p.NICKSERV_WORDS},
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
