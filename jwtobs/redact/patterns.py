@@ -1878,6 +1878,56 @@ NICKSERV: Final = (
 )
 #: the words of :data:`NICKSERV` (gate words)
 NICKSERV_WORDS: Final = tuple(word for word, _ in NICKSERV)
+# An auditd record of a command's execution: EXECVE's arguments one field each ('argc=4 a0="sshpass" a1="-p"
+# a2="s3cr3t" a3="ssh"'; an argument holding a blank, a quote or a control character written in upper-case hex:
+# 'a2=73336372337421'), PROCTITLE's command line in hex, its arguments NUL-separated ('proctitle=737368706173730...').
+# Split so, no command-line pattern sees an option beside its value: the scrubber joins the arguments into one command
+# line (:func:`audit_commands`), scrubs that and writes back each argument it changed. EXECVE's argument count, "argc=",
+# and "proctitle=" are the gate words (AUDIT_WORDS).
+AUDIT_ARG: Final = _regex.compile(r"""(?<![^ \t])a([0-9]{1,5}+)=(?:"([^"\r\n]*+)"|([0-9A-F]{2,}+))(?![^\s])""")
+AUDIT_PROCTITLE: Final = _regex.compile(r"(?<![^ \t])proctitle=([0-9A-F]{2,}+)(?![^\s])")
+AUDIT_WORDS: Final = ("argc=", "proctitle=")
+
+
+def _audit_hex(value: str) -> str | None:
+    """An auditd hex value's text (UTF-8, else Latin-1), or None if it is none."""
+    if len(value) % 2:
+        return None
+    raw = bytes.fromhex(value)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def audit_commands(s: str) -> list[tuple[bool, list[tuple[int, int, str]]]]:
+    """The command lines of the auditd records in ``s``: ``(proctitle, arguments)`` each, an argument as ``(start,
+    end, text)``, the span of its value in ``s`` (within the quotes of a quoted one). EXECVE's arguments are a0, a1...
+    counted from a0 (a hex one decoded); PROCTITLE's are its hex value's text split at the NULs, and share that
+    value's span."""
+    out: list[tuple[bool, list[tuple[int, int, str]]]] = []
+    if "argc=" in s:
+        expect = 0
+        for m in AUDIT_ARG.finditer(s):
+            index = int(m.group(1))
+            if index == 0:
+                expect = 0
+                out.append((False, []))
+            if index != expect or not out:
+                continue
+            expect += 1
+            text = m.group(2) if m.start(2) >= 0 else _audit_hex(m.group(3))
+            if text is not None:
+                group = 2 if m.start(2) >= 0 else 3
+                out[-1][1].append((m.start(group), m.end(group), text))
+    if "proctitle=" in s:
+        for m in AUDIT_PROCTITLE.finditer(s):
+            text = _audit_hex(m.group(1))
+            if text is not None:
+                out.append((True, [(m.start(1), m.end(1), arg) for arg in text.rstrip("\0").split("\0")]))
+    return out
+
+
 #: the command words of :data:`CLI_POSITIONAL` (gate words: each pattern needs its own)
 CLI_POSITIONAL_WORDS: Final = tuple(command for command, _ in CLI_POSITIONAL)
 

@@ -203,3 +203,62 @@ def test_a_password_given_to_redis_an_irc_service_or_an_rdp_client_is_redacted(t
     for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
         found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
         assert found == set(range(1, len(COMMAND_LEAKS) + 1)), engine
+
+
+# -- an auditd record's command line: EXECVE's arguments one field each, PROCTITLE's in hex -----------------------
+def _hex(text: str) -> str:
+    return text.encode().hex().upper()
+
+
+_EXECVE = "type=EXECVE msg=audit(1700000000.123:456): "
+AUDIT_LEAKS = [
+    # an option and its value split into fields (the zshellcheck rules afadesigns/zshellcheck#609 and #654 name the
+    # audit log among the places "sshpass -p x" and "mysql -px" show; EXECVE's shape as in wazuh/wazuh#9065)
+    (_EXECVE + f'argc=5 a0="sshpass" a1="-p" a2="{_PW}" a3="ssh" a4="deploy@10.0.0.5"', _PW),
+    (_EXECVE + f'argc=6 a0="mysql" a1="-h" a2="db" a3="-u" a4="root" a5="-p{_PW}"', _PW),
+    (_EXECVE + f'argc=5 a0="mysql" a1="-u" a2="root" a3="--password" a4="{_PW}"', _PW),
+    (_EXECVE + f'argc=3 a0="redis-cli" a1="-a" a2="{_PW}"', _PW),
+    (f'node=web-1 type=EXECVE msg=audit(1624393730.580:9623): argc=4 a0="vault" a1="login" a2="{_PW}" a3="-"', _PW),
+    # an argument holding a blank or a quote is written in hex, whole ("s3cr3t pw!")
+    (_EXECVE + f'argc=4 a0="sshpass" a1="-p" a2={_hex("s3cr3t pw!")} a3="ssh"', _hex("s3cr3t pw!")),
+    (_EXECVE + f'argc=3 a0="mysql" a1="--password" a2={_hex("pa ss")}', _hex("pa ss")),
+]  # fmt: skip
+AUDIT_LEAKS_REWRITTEN = [
+    # a hex argument holding the secret and more: the scrubbed argument, quoted; PROCTITLE's line the same
+    (_EXECVE + f'argc=3 a0="bash" a1="-c" a2={_hex(f"mysql -u root -p{_PW} app")}',
+     _EXECVE + 'argc=3 a0="bash" a1="-c" a2="mysql -u root -p[REDACTED] app"'),
+    ("type=PROCTITLE msg=audit(1700000000.123:456): proctitle=" + _hex(f"sshpass\0-p\0{_PW}\0ssh\0deploy@10.0.0.5"),
+     'type=PROCTITLE msg=audit(1700000000.123:456): proctitle="sshpass -p [REDACTED] ssh deploy@10.0.0.5"'),
+]  # fmt: skip
+AUDIT_KEPT = [
+    _EXECVE + 'argc=2 a0="ps" a1="ax"',
+    _EXECVE + 'argc=3 a0="ssh" a1="-p" a2="2222"',
+    _EXECVE + 'argc=4 a0="mysql" a1="-P" a2="3306" a3="app"',
+    _EXECVE + f'argc=3 a0="echo" a1={_hex("hello world")} a2="-p"',
+    _EXECVE + 'argc=3 a0="sh" a1="-c" a2_len=15496 a2[0]=6563686F20276D345F',
+    "type=PROCTITLE msg=audit(1700000000.123:456): proctitle=" + _hex("ls\0-la\0/tmp"),
+    'type=PROCTITLE msg=audit(1700000000.123:456): proctitle="/opt/antivirus/avz/libexec/avz"',
+    "type=SYSCALL msg=audit(1700000000.123:456): arch=c000003e syscall=59 success=yes exit=0 a0=1957300 a1=195c370 "
+    'a2=194f380 a3=7ffcc23d77a0 items=2 ppid=4462 pid=6145 comm="ps" exe="/usr/bin/ps"',
+]
+
+
+def test_a_password_in_an_auditd_record_of_a_command_is_redacted(tmp_path: Path) -> None:
+    """Before: an EXECVE record's arguments, one field each (``a1="-p" a2="x"``, a hex ``a2=...`` for an argument
+    holding a blank), and PROCTITLE's hex command line kept the password: no command-line pattern saw an option beside
+    its value. Now the scrubber joins each record's arguments into one command line (``patterns.audit_commands``),
+    scrubs it and writes back each argument it changed."""
+    for text, secret in AUDIT_LEAKS:
+        _redacted_in_place(text, secret)
+    for text, expected in AUDIT_LEAKS_REWRITTEN:
+        out = scrub(text)
+        assert MARKER.sub("[REDACTED]", out) == expected, out
+        assert _PW not in out and _hex(_PW) not in out and scrub(out) == out
+    for line in AUDIT_KEPT:
+        assert scrub(line) == line
+    log = tmp_path / "audit.log"  # the scanner's triggers find each line, with each engine
+    leaks = [text for text, _ in AUDIT_LEAKS] + [text for text, _ in AUDIT_LEAKS_REWRITTEN]
+    log.write_text("".join(text + "\n" for text in leaks))
+    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
+        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
+        assert found == set(range(1, len(leaks) + 1)), engine

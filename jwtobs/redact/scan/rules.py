@@ -81,6 +81,8 @@ _T_CLI_POSITIONAL: Final = "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITION
 # A password given to an IRC nickname service (patterns.NICKSERV): the service's name (or the "/ns" alias) and the
 # command (patterns.NICKSERV_WORDS: the python engine's keywords).
 _T_NICKSERV: Final = r"(?:nickserv[^\n]*identify|ns identify)[ \t]"
+# An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
+_T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
@@ -217,6 +219,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger(VENDOR_TRIGGER, _vendor_expr(), caseless=False),
         Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t][-/]", caseless=True),  # (FreeRDP's "/p:")
         Trigger("nickserv", _T_NICKSERV, caseless=True),
+        Trigger("audit", _T_AUDIT, caseless=False),
     )
     return out
 
@@ -255,6 +258,7 @@ _BASE_KEYWORDS: Final = {
     b"jdbc:oracle": ("jdbc_oracle",),
     **{c.encode(): ("cli_positional",) for c in p.CLI_POSITIONAL_WORDS},
     **{w.encode(): ("nickserv",) for w in p.NICKSERV_WORDS},
+    **{w.encode(): ("audit",) for w in p.AUDIT_WORDS},
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
