@@ -1861,23 +1861,39 @@ CLI_POSITIONAL += (
 # a bot's debug output shows it: the raw "PRIVMSG NickServ :IDENTIFY [account] X", a client's "/msg NickServ identify
 # [account] X", "/nickserv identify X", "/ns identify X", "NICKSERV IDENTIFY X" (also "NickServ@services.dal.net"):
 # the password is IDENTIFY's last argument, the command ends after it (a quote, a line break raw or escaped, the
-# text's end). Each pattern with the word it needs (the scrubber looks for "identify" first); run on the lower-cased
-# text, the value read as :data:`CLI_POSITIONAL`'s.
+# text's end); the same for the commands that take a nick, then the password (GHOST, RECOVER, RELEASE, REGAIN: "PRIVMSG
+# nickserv :ghost <my nick> <my passwd>", w8tvi/dircproxy#40; flackr/circ#269); REGISTER's password is its first
+# argument, an email address may follow ("REGISTER X bob@example.com"). Each pattern with the word it needs (the
+# scrubber looks for "nickserv" and "ns " first); run on the lower-cased text, the value read as
+# :data:`CLI_POSITIONAL`'s.
+#: NickServ's commands whose last argument is a password (after an optional account or a nick: IDENTIFY's account is
+#: optional, the others' nick is not)
+NICKSERV_LAST: Final = ("identify", "ghost", "recover", "release", "regain")
+#: NickServ's commands whose first argument is a password
+NICKSERV_FIRST: Final = ("register",)
+NICKSERV_COMMANDS: Final = (*NICKSERV_LAST, *NICKSERV_FIRST)
 _IRC_ARG: Final = r"""[^\s'"\\`]{1,256}+"""
-_NICKSERV_IDENTIFY: Final = (
-    rf"""[ \t]++:?+identify[ \t]++(?:{_IRC_ARG}[ \t]++(?={_IRC_ARG}[ \t]*+{_PROTOCOL_END}))?+"""
+_NICKSERV_LAST: Final = (
+    rf"""[ \t]++:?+(?:identify[ \t]++(?:{_IRC_ARG}[ \t]++(?={_IRC_ARG}[ \t]*+{_PROTOCOL_END}))?+"""
+    rf"""|(?:{"|".join(c for c in NICKSERV_LAST if c != "identify")})[ \t]++{_IRC_ARG}[ \t]++)"""
     + _ARG
     + rf"""(?=[ \t]*+{_PROTOCOL_END})"""
 )
-NICKSERV: Final = (
-    (
-        "nickserv",
-        _regex.compile("nickserv" + _command_start("nickserv") + r"(?:@[a-z0-9.\-]{1,64}+)?+" + _NICKSERV_IDENTIFY),
-    ),
-    ("ns identify", _regex.compile("ns" + _command_start("ns") + _NICKSERV_IDENTIFY)),
+_NICKSERV_FIRST: Final = (
+    rf"""[ \t]++:?+(?:{"|".join(NICKSERV_FIRST)})[ \t]++"""
+    + _ARG
+    + rf"""(?=(?:[ \t]++{_IRC_ARG})?+[ \t]*+{_PROTOCOL_END})"""
 )
-#: the words of :data:`NICKSERV` (gate words)
-NICKSERV_WORDS: Final = tuple(word for word, _ in NICKSERV)
+_NICKSERV_NAME: Final = "nickserv" + _command_start("nickserv") + r"(?:@[a-z0-9.\-]{1,64}+)?+"
+_NS_ALIAS: Final = "ns" + _command_start("ns") + "(?= )"  # ("/ns identify X": the scrubber looks for "ns ")
+NICKSERV: Final = (
+    ("nickserv", _regex.compile(_NICKSERV_NAME + _NICKSERV_LAST)),
+    ("nickserv", _regex.compile(_NICKSERV_NAME + _NICKSERV_FIRST)),
+    ("ns ", _regex.compile(_NS_ALIAS + _NICKSERV_LAST)),
+    ("ns ", _regex.compile(_NS_ALIAS + _NICKSERV_FIRST)),
+)
+#: the words of :data:`NICKSERV` (gate words): the service's name, the alias with each command
+NICKSERV_WORDS: Final = ("nickserv", *(f"ns {command}" for command in NICKSERV_COMMANDS))
 # An auditd record of a command's execution: EXECVE's arguments one field each ('argc=4 a0="sshpass" a1="-p"
 # a2="s3cr3t" a3="ssh"'; an argument holding a blank, a quote or a control character written in upper-case hex:
 # 'a2=73336372337421'), PROCTITLE's command line in hex, its arguments NUL-separated ('proctitle=737368706173730...').

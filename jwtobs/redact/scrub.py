@@ -689,7 +689,8 @@ class _Pass:
             for command, pattern in p.CLI_POSITIONAL:
                 if command in low:
                     s, low = _run(s, low, pattern, self._cli_short)
-        if "identify" in low:  # "PRIVMSG NickServ :IDENTIFY x", "/msg NickServ identify x", "/ns identify x"
+        if "nickserv" in low or "ns " in low:  # "PRIVMSG NickServ :IDENTIFY x", "/msg NickServ ghost bob x", "/ns
+            # register x bob@example.com"
             for word, pattern in p.NICKSERV:
                 if word in low:
                     s, low = _run(s, low, pattern, self._cli_short)

@@ -262,3 +262,49 @@ def test_a_password_in_an_auditd_record_of_a_command_is_redacted(tmp_path: Path)
     for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
         found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
         assert found == set(range(1, len(leaks) + 1)), engine
+
+
+# -- NickServ's other commands that take a password: REGISTER (first argument), GHOST/RECOVER/RELEASE/REGAIN (last) -
+NICKSERV_LEAKS = [
+    # Atheme's and Anope's REGISTER <password> [<email>] (atheme/atheme#578: the password echoed back, logged by the
+    # client), as the raw command, a client's command, the alias
+    (f"-> irc.libera.chat PRIVMSG NickServ :REGISTER {_PW} bob@example.com", _PW),
+    (f"/msg NickServ REGISTER {_PW} bob@example.com", _PW),
+    (f"/msg nickserv register {_PW}", _PW),
+    (f"/ns register {_PW} bob@example.com", _PW),
+    (f'/msg NickServ REGISTER "{_PW}" bob@example.com', _PW),
+    # GHOST <nick> <password> (w8tvi/dircproxy#40's "PRIVMSG nickserv :ghost <my nick> <my passwd>"; flackr/circ#269:
+    # "/msg nickserv ghost myotherusername mypassword" was not starred out like identify), and its successors
+    (f"PRIVMSG nickserv :ghost bob {_PW}", _PW),
+    (f"/msg nickserv ghost bob {_PW}", _PW),
+    (f"/msg NickServ RECOVER bob {_PW}", _PW),
+    (f"/msg NickServ RELEASE bob {_PW}", _PW),
+    (f"-> irc.libera.chat PRIVMSG NickServ :REGAIN bob {_PW}\\r\\n", _PW),
+    (f"/ns ghost bob {_PW}", _PW),
+]  # fmt: skip
+NICKSERV_KEPT = [
+    "Please /msg NickServ REGISTER <password> <email>",
+    "/msg NickServ REGISTER password email",
+    "/msg NickServ register ******** bob@example.com",
+    "/msg NickServ GHOST bob",
+    "/msg NickServ RELEASE bob",
+    "/msg NickServ help register",
+    ":NickServ!NickServ@services. NOTICE bob :bob has been ghosted.",
+    "NickServ: register your nick first",
+    "the ns ghost bob was killed",
+    "ns register",
+]
+
+
+def test_a_password_given_to_nickserv_register_or_ghost_is_redacted(tmp_path: Path) -> None:
+    """Before: NickServ's ``REGISTER x [email]`` and ``GHOST|RECOVER|RELEASE|REGAIN nick x`` kept the password (only
+    IDENTIFY was known); they are ``patterns.NICKSERV_FIRST`` and ``NICKSERV_LAST`` now."""
+    for text, secret in NICKSERV_LEAKS:
+        _redacted_in_place(text, secret)
+    for line in NICKSERV_KEPT:
+        assert scrub(line) == line
+    log = tmp_path / "irc.log"  # the scanner's triggers find each line, with each engine
+    log.write_text("".join(text + "\n" for text, _ in NICKSERV_LEAKS))
+    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
+        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
+        assert found == set(range(1, len(NICKSERV_LEAKS) + 1)), engine

@@ -80,7 +80,7 @@ _T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
 _T_CLI_POSITIONAL: Final = "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITIONAL_WORDS) + r")[ \t]"
 # A password given to an IRC nickname service (patterns.NICKSERV): the service's name (or the "/ns" alias) and the
 # command (patterns.NICKSERV_WORDS: the python engine's keywords).
-_T_NICKSERV: Final = r"(?:nickserv[^\n]*identify|ns identify)[ \t]"
+_T_NICKSERV: Final = r"(?:nickserv[^\n]*|ns )(?:" + "|".join(p.NICKSERV_COMMANDS) + r")[ \t]"
 # An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
 # An OAuth code in a form body ("code=..." outside a query string).
