@@ -2182,6 +2182,7 @@ _GATE_WORDS: Final = (
     "simple_bind",
     *CLI_POSITIONAL_WORDS,
     *NICKSERV_WORDS,
+    *AUDIT_WORDS,  # auditd's records of a command (audit_commands)
 )
 
 

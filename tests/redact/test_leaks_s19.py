@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import jwtobs
-from jwtobs.redact import scan, scrub, scrub_value
+from jwtobs.redact import patterns, scan, scrub, scrub_value
 
 MARKER = re.compile(r"\[REDACTED:([a-z_]+):([0-9a-z]{1,16}-[0-9a-f]{12})\]")
 
@@ -250,7 +250,9 @@ def test_a_password_in_an_auditd_record_of_a_command_is_redacted(tmp_path: Path)
     scrubs it and writes back each argument it changed."""
     for text, secret in AUDIT_LEAKS:
         _redacted_in_place(text, secret)
+        assert patterns.may_hold_secret(text)  # (the log redactors' gate lets it through)
     for text, expected in AUDIT_LEAKS_REWRITTEN:
+        assert patterns.may_hold_secret(text)
         out = scrub(text)
         assert MARKER.sub("[REDACTED]", out) == expected, out
         assert _PW not in out and _hex(_PW) not in out and scrub(out) == out
@@ -301,6 +303,7 @@ def test_a_password_given_to_nickserv_register_or_ghost_is_redacted(tmp_path: Pa
     IDENTIFY was known); they are ``patterns.NICKSERV_FIRST`` and ``NICKSERV_LAST`` now."""
     for text, secret in NICKSERV_LEAKS:
         _redacted_in_place(text, secret)
+        assert patterns.may_hold_secret(text)
     for line in NICKSERV_KEPT:
         assert scrub(line) == line
     log = tmp_path / "irc.log"  # the scanner's triggers find each line, with each engine
