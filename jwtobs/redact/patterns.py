@@ -1801,6 +1801,28 @@ CLI_SHORT: Final = (
     ),
 )
 
+#: Oracle's command-line clients given their logon "user/password@connect" as an argument ("sqlplus scott/x@orcl",
+#: "sqlplus -s system/x@//db:1521/XE", "expdp system/x@XE directory=...", "sqlldr userid=scott/x@orcl", "rman target
+#: sys/x@prod", RMAN's "catalog u/x@rcat"), and SQL*Plus' CONNECT echoed after its prompt ("SQL> conn
+#: gerald/x@xepdb1"): the password is the logon's, between "/" and "@" - the shape of :data:`JDBC_ORACLE`'s
+#: credentials. Run on the lower-cased text holding "/" and "@" (a logon without "@connect", local, is not claimed;
+#: nor the legacy "exp"/"imp", whose names are words of prose). The clients' names are gate words.
+ORACLE_CLIENTS: Final = ("sqlplus", "sqlldr", "expdp", "impdp", "rman", "dgmgrl", "sql> conn")
+_ORACLE_USER_PASSWORD: Final = r"""["']?+[a-z0-9_$#]{1,64}+/(?P<password>[^\s@/"'\[][^\s@/"']{0,255}+)@"""
+ORACLE_LOGONS: Final = (
+    _regex.compile(
+        r"(?<![a-z0-9_\-.])(?:" + "|".join(ORACLE_CLIENTS) + r")(?:\.exe|ect)?+(?:[ \t]++-[a-z]++)*+[ \t]++"
+        r"(?:(?:userid|target)[ \t]*+=?+[ \t]*+)?+" + _ORACLE_USER_PASSWORD
+    ),
+    # (RMAN's recovery catalog and auxiliary database, after the target's logon: "rman target / catalog rman/x@rcat")
+    _regex.compile(
+        "rman"
+        + _command_start("rman")
+        + r"[^\n|;&]{0,200}?[ \t](?:catalog|auxiliary)[ \t]*+=?+[ \t]*+"
+        + _ORACLE_USER_PASSWORD
+    ),
+)
+
 # Commands that take a secret as a positional argument: "vault login X" (a Vault token: the legacy "s." form has no
 # vendor prefix; "vault login -method=userpass username=u password=x" has fields), Windows' "net use Z:
 # \\\\host\\share X /user:DOMAIN\\u" (the password is the argument that is no device, share or "/option", before or
@@ -2183,6 +2205,7 @@ _GATE_WORDS: Final = (
     *CLI_POSITIONAL_WORDS,
     *NICKSERV_WORDS,
     *AUDIT_WORDS,  # auditd's records of a command (audit_commands)
+    *ORACLE_CLIENTS,  # (their logon "user/x@connect": ORACLE_LOGONS)
 )
 
 

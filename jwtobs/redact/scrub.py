@@ -685,6 +685,9 @@ class _Pass:
             out, _ = _run(s, s, p.PROTOCOL_LOGIN, self._protocol_login, lower=False)
             if out is not s:
                 s, low = out, _lower(out)
+        if "@" in low and "/" in low and any(map(low.__contains__, p.ORACLE_CLIENTS)):  # Oracle's "sqlplus
+            for pattern in p.ORACLE_LOGONS:  # scott/x@orcl" (one-character searches first: 3 % of real lines hold both)
+                s, low = _run(s, low, pattern, self._jdbc_password)
         if p.cli_positional_hint(low):
             for command, pattern in p.CLI_POSITIONAL:
                 if command in low:
@@ -951,7 +954,8 @@ class _Pass:
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
     def _jdbc_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
-        """The password of Oracle's thin JDBC URL (:data:`patterns.JDBC_ORACLE`)."""
+        """The password of Oracle's thin JDBC URL (:data:`patterns.JDBC_ORACLE`) or of a logon given to one of its
+        clients (:data:`patterns.ORACLE_LOGONS`)."""
         start, end = m.span("password")
         if _in_marker(s, m.start()) or not p.is_credential_value(s[start:end], p.STRONG):
             return None

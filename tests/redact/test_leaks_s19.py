@@ -311,3 +311,52 @@ def test_a_password_given_to_nickserv_register_or_ghost_is_redacted(tmp_path: Pa
     for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
         found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
         assert found == set(range(1, len(NICKSERV_LEAKS) + 1)), engine
+
+
+# -- Oracle's clients given their logon "user/password@connect" --------------------------------------------------
+ORACLE_LEAKS = [
+    # an Oracle XE container's session (gvenzl/oci-oracle-xe#156): sqlplus and expdp with the logon, SQL*Plus' CONNECT
+    (f"bash-4.4$ sqlplus sys/{_PW}@xepdb1 as sysdba", _PW),
+    (f"bash-4.4$ expdp system/{_PW}@xepdb1 schemas=gerald dumpfile=gerald.dmp logfile=gerald_exp.log", _PW),
+    (f"SQL> conn gerald/{_PW}@xepdb1", _PW),
+    (f"SQL> connect scott/{_PW}@orcl", _PW),
+    # a tool's failed command (yugabyte/yb-voyager#1579 masked it: a TNS descriptor after "@"), a CI step's trace
+    (f"command failed: sqlplus -S 'admin/{_PW}@(DESCRIPTION = (ADDRESS = (PROTOCOL = TCP)(HOST = db)(PORT = 1521)))' "
+     "@/etc/yb-voyager/index-to-table-mapping.sqlplus PARTITIONS_SCHEMA", _PW),
+    (f'+ /u01/app/oracle/product/19c/bin/sqlplus -L "app/{_PW}@db.example.com:1521/ORCLPDB1" @run.sql', _PW),
+    (f"sqlplus -s system/{_PW}@//db:1521/XE", _PW),
+    (f"sqlldr userid=scott/{_PW}@orcl control=load.ctl log=load.log", _PW),
+    (f"impdp 'sys/{_PW}@XE as sysdba' full=y directory=DATA_PUMP_DIR", _PW),
+    (f"rman target sys/{_PW}@prod catalog rman/{_PW}@rcat", _PW),
+    (f"rman target / catalog rman/{_PW}@rcat", _PW),
+]  # fmt: skip
+ORACLE_KEPT = [
+    "sqlplus / as sysdba",
+    "SQL> conn / as sysdba",
+    "sqlplus /nolog @script.sql",
+    "sqlplus scott@orcl",
+    "command failed: sqlplus -S 'admin/*****@(DESCRIPTION = (ADDRESS = (PROTOCOL = TCP)(HOST = db)))' @x.sqlplus",
+    "SQL> grant connect, resource to gerald;",
+    "expdp directory=DATA_PUMP_DIR dumpfile=x.dmp",
+    "- uses: actions/checkout@v4",
+    "imp github.com/foo/bar@v1.2.3",
+    "connect to db/app@server failed",
+]
+
+
+def test_a_password_in_an_oracle_logon_is_redacted(tmp_path: Path) -> None:
+    """Before: a logon given to sqlplus, expdp/impdp, sqlldr, rman, dgmgrl or SQL*Plus' CONNECT kept its password
+    (only the thin JDBC URL's was known); ``patterns.ORACLE_LOGON`` now."""
+    for text, secret in ORACLE_LEAKS:
+        if text.count(secret) == 1:
+            _redacted_in_place(text, secret)
+        out = scrub(text)
+        assert secret not in out and "[REDACTED:url_password:" in out and scrub(out) == out, out
+        assert patterns.may_hold_secret(text)
+    for line in ORACLE_KEPT:
+        assert scrub(line) == line
+    log = tmp_path / "oracle.log"  # the scanner's triggers find each line, with each engine
+    log.write_text("".join(text + "\n" for text, _ in ORACLE_LEAKS))
+    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
+        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
+        assert found == set(range(1, len(ORACLE_LEAKS) + 1)), engine

@@ -81,6 +81,8 @@ _T_CLI_POSITIONAL: Final = "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITION
 # A password given to an IRC nickname service (patterns.NICKSERV): the service's name (or the "/ns" alias) and the
 # command (patterns.NICKSERV_WORDS: the python engine's keywords).
 _T_NICKSERV: Final = r"(?:nickserv[^\n]*|ns )(?:" + "|".join(p.NICKSERV_COMMANDS) + r")[ \t]"
+# A logon "user/password@connect" given to one of Oracle's clients (patterns.ORACLE_LOGONS), caseless.
+_T_ORACLE_LOGON: Final = "(?:" + "|".join(p.ORACLE_CLIENTS) + r")[^\n]*/[^\n]*@"
 # An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
 # An OAuth code in a form body ("code=..." outside a query string).
@@ -220,6 +222,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("cli_short", rf"(?:{commands})[^\n]*[ \t][-/]", caseless=True),  # (FreeRDP's "/p:")
         Trigger("nickserv", _T_NICKSERV, caseless=True),
         Trigger("audit", _T_AUDIT, caseless=False),
+        Trigger("oracle_logon", _T_ORACLE_LOGON, caseless=True),
     )
     return out
 
@@ -259,6 +262,7 @@ _BASE_KEYWORDS: Final = {
     **{c.encode(): ("cli_positional",) for c in p.CLI_POSITIONAL_WORDS},
     **{w.encode(): ("nickserv",) for w in p.NICKSERV_WORDS},
     **{w.encode(): ("audit",) for w in p.AUDIT_WORDS},
+    **{c.encode(): ("oracle_logon",) for c in p.ORACLE_CLIENTS},
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
