@@ -1778,7 +1778,24 @@ CLI_SHORT: Final = (
     (
         "smbclient",
         _regex.compile(
-            "smbclient" + _command_start("smbclient") + r"[^\n|;&]{0,200}?[ \t]-u[ \t]*+[^\s%\"']{0,64}+%" + _ARG
+            "smbclient"
+            + _command_start("smbclient")
+            + r"[^\n|;&]{0,200}?[ \t]-u[ \t]*+[\"']?+[^\s%\"']{0,64}+%"  # (the quote may enclose the pair)
+            + _ARG
+        ),
+    ),
+    # IPMI: ipmitool's "-P X" (its "-p" is the port), FreeIPMI's tools' "-p X" (ipmi-sensors, ipmi-power, ipmiconsole,
+    # ipmipower...: their "-P" asks, no argument) - one pattern under one word, run on the original text
+    # (CLI_SHORT_CASED)
+    (
+        "ipmi",
+        _regex.compile(
+            "ipmi(?:tool"
+            + _command_start("ipmitool")
+            + r"[^\n|;&]{0,200}?[ \t]-P|(?:-[a-z]++(?:-[a-z]++)*+|console|power|monitoring|ping)"
+            + _command_start("ipmi")
+            + r"[^\n|;&]{0,200}?[ \t]-p)[ \t]*+"
+            + _ARG
         ),
     ),
     # SQL Server's sqlcmd/bcp -P X (lower-cased: "-p"), MongoDB's mongo/mongosh/mongodump/mongorestore... -p X
@@ -1973,8 +1990,8 @@ CLI_POSITIONAL_WORDS: Final = tuple(command for command, _ in CLI_POSITIONAL)
 #: "--"; FreeRDP's "/p:" its command's name).
 CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u", "ldap", "openssl", "freerdp")
 #: The commands of :data:`CLI_SHORT` whose options differ by case: their pattern runs on the original text (mysql's and
-#: mariadb's "-P" is the port, "-p" the password: "mysql -h db -P 3306 -u root -pX")
-CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb"})
+#: mariadb's "-P" is the port, "-p" the password: "mysql -h db -P 3306 -u root -pX"; ipmitool's the other way round)
+CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb", "ipmi"})
 # (ldap*'s "-w" and openssl's "-k" by their command's name: " -w" and " -k" as gate words made the gate's search,
 # which every logged string goes through, 4 % slower on real logs)
 

@@ -360,3 +360,49 @@ def test_a_password_in_an_oracle_logon_is_redacted(tmp_path: Path) -> None:
     for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
         found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
         assert found == set(range(1, len(ORACLE_LEAKS) + 1)), engine
+
+
+# -- IPMI tools' passwords (ipmitool -P, FreeIPMI -p) and smbclient's quoted user%password --------------------------
+IPMI_LEAKS = [
+    # CloudStack's out-of-band management logged the command (apache/cloudstack#8526, its fix apache/cloudstack#10428)
+    ("2025-02-20 06:09:29,963 DEBUG [o.a.c.o.d.i.IpmitoolOutOfBandManagementDriver] (API-Job-Executor-39:ctx-2e0eb985 "
+     "job-55) (logid:5b7d3af5) The command [/usr/bin/ipmitool -I lanplus -R 1 -v -H localhost -p 623 -U ADMIN "
+     f"-P {_PW} chassis power status] was successful and got the result [Chassis Power is on].", _PW),
+    # a Home Assistant add-on's error (ateodorescu/home-assistant-addons#4), a shell session (openbmc/ipmitool#6)
+    (f'PHP message: Error occurred when running "ipmitool -H 10.0.0.9 -p 623 -U admin -P {_PW} -I open bmc info".',
+     _PW),
+    (f"xiuzhi@xiuzhi:$ ipmitool -I lanplus -H 192.168.200.132 -P {_PW} raw 0x2e 0x32 0x79 0x2b 0x00 0x1 0x1", _PW),
+    # FreeIPMI's tools: a monitoring plugin's failure output (thomas-krenn/check_ipmi_sensor_v3#35), ipmiconsole's -p
+    # (chu11/freeipmi-mirror#64), ipmipower
+    (f"   /usr/sbin/ipmi-sensors -h 127.0.0.1 -u someuser -p {_PW} -l user --quiet-cache --sdr-cache-recreate", _PW),
+    (f"ipmiconsole -h bmc01 -u admin -p {_PW}", _PW),
+    (f"ipmipower -h node[01-10]-bmc -u admin -p {_PW} --stat", _PW),
+    # smbclient's -U with the user%password pair quoted
+    (f"+ smbclient -U 'bob%{_PW}' //server/share -c ls", _PW),
+    (f'+ smbclient //server/share -U "DOMAIN\\bob%{_PW}"', _PW),
+]  # fmt: skip
+IPMI_KEPT = [
+    "ipmitool -I lanplus -H 10.0.0.9 -p 623 -U admin -E chassis status",
+    "ipmitool -H 10.0.0.9 -U admin -f /etc/ipmi.pass power status",
+    "ipmitool -I lanplus -H bmc -U admin -P - sel list",
+    "root@palmetto:~# ipmitool lan print",
+    "ipmi-sensors -h 127.0.0.1 -u someuser -P -l user",
+    "smbclient -L //server -U bob",
+    "smbclient -N -L //server",
+]
+
+
+def test_a_password_given_to_an_ipmi_tool_or_quoted_to_smbclient_is_redacted(tmp_path: Path) -> None:
+    """Before: ipmitool's ``-P x`` (its ``-p`` is the port), FreeIPMI's ``-p x`` and smbclient's ``-U 'user%x'`` (the
+    pair quoted) kept the password; ipmitool and FreeIPMI are one ``patterns.CLI_SHORT`` entry now, its pattern run on
+    the original text (``patterns.CLI_SHORT_CASED``)."""
+    for text, secret in IPMI_LEAKS:
+        _redacted_in_place(text, secret)
+        assert patterns.may_hold_secret(text)
+    for line in IPMI_KEPT:
+        assert scrub(line) == line
+    log = tmp_path / "ipmi.log"  # the scanner's triggers find each line, with each engine
+    log.write_text("".join(text + "\n" for text, _ in IPMI_LEAKS))
+    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
+        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
+        assert found == set(range(1, len(IPMI_LEAKS) + 1)), engine
