@@ -1712,6 +1712,16 @@ def _command_start(command: str) -> str:
     return _word_start(command, r"a-z0-9_\-", (CONTROL_ESCAPE,))
 
 
+#: PowerShell's ConvertTo-SecureString given the password in the clear ("-AsPlainText -Force": a transcript, a
+#: process's command line, a tool's log): its quoted positional argument or its "-String" argument (not a variable,
+#: "$Secret", "$env:PW"). A :data:`CLI_SHORT`
+#: entry, also run before the field passes on a text holding a field's name ("$password = ConvertTo-SecureString
+#: -String x": the field would take the cmdlet's name for its value).
+PS_SECURESTRING: Final = _regex.compile(
+    "convertto-securestring" + r"""(?:[^\n|;)]{0,200}?[ \t]-string[ \t]++|[ \t]++(?=["']))(?!["']?+\$)""" + _ARG
+)
+
+
 # Short options that take a password, per command (the option is searched for within 200 characters of it).
 CLI_SHORT: Final = (
     ("sshpass", _regex.compile("sshpass" + _command_start("sshpass") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
@@ -1798,6 +1808,7 @@ CLI_SHORT: Final = (
             + _ARG
         ),
     ),
+    ("convertto-securestring", PS_SECURESTRING),
     # SQL Server's sqlcmd/bcp -P X (lower-cased: "-p"), MongoDB's mongo/mongosh/mongodump/mongorestore... -p X
     *((c, _regex.compile(c + _command_start(c) + r"[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)) for c in ("sqlcmd", "bcp")),
     ("mongo", _regex.compile("mongo" + _command_start("mongo") + r"[a-z]*+[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)),
@@ -1838,6 +1849,25 @@ ORACLE_LOGONS: Final = (
         + r"[^\n|;&]{0,200}?[ \t](?:catalog|auxiliary)[ \t]*+=?+[ \t]*+"
         + _ORACLE_USER_PASSWORD
     ),
+)
+
+#: A password set with chpasswd from a shell's echo, printf or here-string ("RUN echo 'root:x' | chpasswd" in an image
+#: build's log, "echo -e 'u:x\\n' | sudo chpasswd", "chpasswd <<< 'u:x'"): the pair's password. Run on the lower-cased
+#: text holding "chpasswd" (and so "pass"), the value in group "value".
+CHPASSWD: Final = (
+    _regex.compile(
+        r"""(?:echo|printf)(?:[ \t]++-[a-z]++)*+[ \t]++(?P<q>["']?+)[a-z_][a-z0-9_.\-]{0,31}+:"""
+        r"""(?P<value>[^\s"':\\]{1,256}+)(?:\\n)?+(?P=q)[ \t]*+\|[ \t]*+(?:sudo[ \t]++)?+(?:/usr/sbin/)?+chpasswd"""
+    ),
+    _regex.compile(
+        r"""chpasswd[ \t]*+<<<[ \t]*+(?P<q>["']?+)[a-z_][a-z0-9_.\-]{0,31}+:(?P<value>[^\s"':\\]{1,256}+)(?P=q)"""
+    ),
+)
+#: PowerShell's module logging (event 4103) of ConvertTo-SecureString's parameters: 'ParameterBinding(ConvertTo-
+#: SecureString): name="String"; value="x"' - the value bound to -String. Run on the lower-cased text holding
+#: "securestring" (and "name" and "value").
+PS_SECURESTRING_BINDING: Final = _regex.compile(
+    r'parameterbinding\(convertto-securestring\):[ \t]*+name="string";[ \t]*+value="(?P<value>[^"\r\n]{1,1024}+)"'
 )
 
 # Commands that take a secret as a positional argument: "vault login X" (a Vault token: the legacy "s." form has no
@@ -2223,6 +2253,7 @@ _GATE_WORDS: Final = (
     *NICKSERV_WORDS,
     *AUDIT_WORDS,  # auditd's records of a command (audit_commands)
     *ORACLE_CLIENTS,  # (their logon "user/x@connect": ORACLE_LOGONS)
+    "securestring",  # PowerShell's ConvertTo-SecureString (PS_SECURESTRING, PS_SECURESTRING_BINDING)
 )
 
 

@@ -612,14 +612,23 @@ class _Pass:
             s, low = _run(s, low, p.PHP_LOGIN, self._auth_pair)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
         spaced: list[re.Pattern[str]] = []  # (the SPACED_FIELDS of the stems the text holds)
+        first = True
         for word, words, pattern, spaced_pattern in p.FIELD_PASSES:
             if has(word) and (not words or any(map(has, words))):
+                if first:  # ("$password = ConvertTo-SecureString -String x": the field would take the cmdlet's name)
+                    first = False
+                    if has("securestring"):
+                        s, low = _run(s, low, p.PS_SECURESTRING, self._cli_short)
                 s, low = _run(s, low, pattern, self._field)
                 netrc = netrc or word == "pass"
                 if spaced_pattern is not None:
                     spaced.append(spaced_pattern)
         if has("value") and (has("name") or has("key")):  # {"name": "DB_PASSWORD", "value": "x"}
             s, low = _run(s, low, p.NAME_VALUE, self._name_value)
+            if (
+                "securestring" in low
+            ):  # PowerShell's 'ParameterBinding(ConvertTo-SecureString): name="String"; value=...'
+                s, low = _run(s, low, p.PS_SECURESTRING_BINDING, self._credential_file)
         if has("input_value=") or has("'loc'") or has('"loc"'):
             s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
         s = self._commands_and_keys(s, low, netrc, spaced)
@@ -630,7 +639,9 @@ class _Pass:
         return s
 
     def _credential_file(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
-        """The password of a line of a credential file (:data:`patterns.NETRC`, :data:`patterns.PGPASS`)."""
+        """The password of a line of a credential file (:data:`patterns.NETRC`, :data:`patterns.PGPASS`), of a pair
+        given to chpasswd (:data:`patterns.CHPASSWD`), of ConvertTo-SecureString's logged parameter
+        (:data:`patterns.PS_SECURESTRING_BINDING`)."""
         start, end = m.span("value")
         value = s[start:end]
         if _is_marker(value) or _in_marker(s, m.start()) or not p.is_credential_value(value, p.STRONG):
@@ -673,6 +684,9 @@ class _Pass:
         vendor-prefixed keys (last: a key after a header name keeps that header's kind)."""
         if netrc and "password" in low and ("machine" in low or "default" in low):  # "machine h login u password X"
             s, low = _run(s, low, p.NETRC, self._credential_file)
+        if netrc and "chpasswd" in low:  # "echo 'root:x' | chpasswd" ("netrc": the text may hold "pass")
+            for pattern in p.CHPASSWD:
+                s, low = _run(s, low, pattern, self._credential_file)
         if ("password" in low and ("password " in low or "password(" in low or "password\t" in low)) or (
             "identified" in low
         ):  # SQL: "ALTER USER app WITH PASSWORD 'x'", "IDENTIFIED BY 'x'"

@@ -406,3 +406,52 @@ def test_a_password_given_to_an_ipmi_tool_or_quoted_to_smbclient_is_redacted(tmp
     for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
         found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
         assert found == set(range(1, len(IPMI_LEAKS) + 1)), engine
+
+
+# -- a password set with chpasswd, or turned into a SecureString by PowerShell -------------------------------------
+SHELL_SET_LEAKS = [
+    # an image build's step and its failure (streamnsight/docker-flink#2, SeleniumHQ/docker-selenium#98)
+    (f"Step 5 : RUN echo 'root:{_PW}' | chpasswd  ---> Running in 3e912902a146", _PW),
+    (f"2015/08/04 05:15:50 The command [/bin/sh -c echo 'root:{_PW}' | chpasswd] returned a non-zero code: 1", _PW),
+    (f"Step 5 : RUN sudo useradd seluser --shell /bin/bash --create-home  && echo 'seluser:{_PW}' | chpasswd", _PW),
+    (f'+ echo -e "deploy:{_PW}\\n" | sudo chpasswd', _PW),
+    (f"+ chpasswd <<< 'deploy:{_PW}'", _PW),
+    # PowerShell: a remote session's logged launch command (rzander/sccmclictr#176), a script scanner's finding
+    # (techspence/ScriptSentry#3), module logging's event 4103 (microsoft/azure-pipelines-tasks#15485)
+    ('"powershell.exe" -NoExit -Command $creds = New-Object System.Management.Automation.PSCredential '
+     f"('CONTOSO\\admin', (ConvertTo-SecureString '{_PW}' -AsPlainText -Force));Enter-PSSession host1", _PW),
+    (f"ConvertTo-SecureString -AsPlainText -Force -String {_PW}", _PW),
+    (f'ParameterBinding(ConvertTo-SecureString): name="String"; value="{_PW}"', _PW),
+]  # fmt: skip
+# (a field's name before the cmdlet: the field takes the cmdlet's name for its value, as before - two markers)
+SHELL_SET_LEAKS_AFTER_FIELD = [f'$password = ConvertTo-SecureString -String "{_PW}" -AsPlainText -Force']
+SHELL_SET_KEPT = [
+    "chpasswd: (line 1, user root) password not changed",
+    "echo 'root:x' >> /etc/shadow.log",
+    "ConvertTo-SecureString $Secret -AsPlainText -Force",
+    'ConvertTo-SecureString "$pw" -AsPlainText -Force',
+    "ConvertTo-SecureString -String $env:PW -AsPlainText -Force",
+    'ParameterBinding(ConvertTo-SecureString): name="AsPlainText"; value="True"',
+    'CommandInvocation(ConvertTo-SecureString): "ConvertTo-SecureString"',
+]
+
+
+def test_a_password_set_with_chpasswd_or_made_a_securestring_is_redacted(tmp_path: Path) -> None:
+    """Before: ``echo 'user:x' | chpasswd`` (and ``chpasswd <<< 'user:x'``), ``ConvertTo-SecureString 'x'
+    -AsPlainText`` (or ``-String x``) and module logging's ``ParameterBinding(ConvertTo-SecureString): name="String";
+    value="x"`` kept the password: ``patterns.CHPASSWD``, a ``patterns.CLI_SHORT`` entry and
+    ``patterns.PS_SECURESTRING_BINDING`` now."""
+    for text, secret in SHELL_SET_LEAKS:
+        _redacted_in_place(text, secret)
+        assert patterns.may_hold_secret(text)
+    for text in SHELL_SET_LEAKS_AFTER_FIELD:
+        out = scrub(text)
+        assert _PW not in out and out.endswith(" -AsPlainText -Force") and scrub(out) == out, out
+    for line in SHELL_SET_KEPT:
+        assert scrub(line) == line
+    log = tmp_path / "set.log"  # the scanner's triggers find each line, with each engine
+    leaks = [text for text, _ in SHELL_SET_LEAKS] + SHELL_SET_LEAKS_AFTER_FIELD
+    log.write_text("".join(text + "\n" for text in leaks))
+    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
+        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
+        assert found == set(range(1, len(leaks) + 1)), engine

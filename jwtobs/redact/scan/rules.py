@@ -83,6 +83,10 @@ _T_CLI_POSITIONAL: Final = "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITION
 _T_NICKSERV: Final = r"(?:nickserv[^\n]*|ns )(?:" + "|".join(p.NICKSERV_COMMANDS) + r")[ \t]"
 # A logon "user/password@connect" given to one of Oracle's clients (patterns.ORACLE_LOGONS), caseless.
 _T_ORACLE_LOGON: Final = "(?:" + "|".join(p.ORACLE_CLIENTS) + r")[^\n]*/[^\n]*@"
+# A password set with chpasswd (patterns.CHPASSWD), ConvertTo-SecureString's parameter in PowerShell's module logging
+# (patterns.PS_SECURESTRING_BINDING): their literal words.
+_T_CHPASSWD: Final = r"chpasswd"
+_T_PS_BINDING: Final = r"parameterbinding\(convertto-securestring\)"
 # An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
 # An OAuth code in a form body ("code=..." outside a query string).
@@ -223,6 +227,8 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("nickserv", _T_NICKSERV, caseless=True),
         Trigger("audit", _T_AUDIT, caseless=False),
         Trigger("oracle_logon", _T_ORACLE_LOGON, caseless=True),
+        Trigger("chpasswd", _T_CHPASSWD, caseless=True),
+        Trigger("ps_binding", _T_PS_BINDING, caseless=True),
     )
     return out
 
@@ -263,6 +269,8 @@ _BASE_KEYWORDS: Final = {
     **{w.encode(): ("nickserv",) for w in p.NICKSERV_WORDS},
     **{w.encode(): ("audit",) for w in p.AUDIT_WORDS},
     **{c.encode(): ("oracle_logon",) for c in p.ORACLE_CLIENTS},
+    b"chpasswd": ("chpasswd",),
+    b"parameterbinding(convertto-securestring)": ("ps_binding",),
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
