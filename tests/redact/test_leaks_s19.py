@@ -75,6 +75,25 @@ KEY_ROLE_KEPT = [
 ]
 
 
+def _kept_and_scanned(kept: list[str], leaks: list[str], log: Path) -> None:
+    """Each look-alike unchanged, and the scanner's triggers find every leaking line, with each engine."""
+    for line in kept:
+        assert scrub(line) == line
+    log.write_text("".join(text + "\n" for text in leaks))
+    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
+        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
+        assert found == set(range(1, len(leaks) + 1)), engine
+
+
+def _each_redacted(leaks: list[tuple[str, str]], kept: list[str], log: Path) -> None:
+    """Each leak's secret redacted in place (and the log redactors' gate lets its line through), then
+    :func:`_kept_and_scanned`."""
+    for text, secret in leaks:
+        _redacted_in_place(text, secret)
+        assert patterns.may_hold_secret(text)
+    _kept_and_scanned(kept, [text for text, _ in leaks], log)
+
+
 def test_a_key_named_for_its_role_is_redacted() -> None:
     """Before: ``license_key``, ``shared_key``, ``PresharedKey``, ``aes_key`` (and their camelCase, kebab, JSON,
     ``name = value`` and spaced forms) kept their value in the clear; the roles are ``patterns._KEY_ROLES`` now."""
@@ -196,13 +215,7 @@ def test_a_password_given_to_redis_an_irc_service_or_an_rdp_client_is_redacted(t
     password after the port's ``-P``, and ``SSHPASS=x`` kept the password."""
     for text, secret in COMMAND_LEAKS:
         _redacted_in_place(text, secret)
-    for line in COMMAND_KEPT:
-        assert scrub(line) == line
-    log = tmp_path / "commands.log"  # the scanner's triggers find each line, with each engine
-    log.write_text("".join(text + "\n" for text, _ in COMMAND_LEAKS))
-    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
-        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
-        assert found == set(range(1, len(COMMAND_LEAKS) + 1)), engine
+    _kept_and_scanned(COMMAND_KEPT, [text for text, _ in COMMAND_LEAKS], tmp_path / "commands.log")
 
 
 # -- an auditd record's command line: EXECVE's arguments one field each, PROCTITLE's in hex -----------------------
@@ -256,14 +269,11 @@ def test_a_password_in_an_auditd_record_of_a_command_is_redacted(tmp_path: Path)
         out = scrub(text)
         assert MARKER.sub("[REDACTED]", out) == expected, out
         assert _PW not in out and _hex(_PW) not in out and scrub(out) == out
-    for line in AUDIT_KEPT:
-        assert scrub(line) == line
-    log = tmp_path / "audit.log"  # the scanner's triggers find each line, with each engine
-    leaks = [text for text, _ in AUDIT_LEAKS] + [text for text, _ in AUDIT_LEAKS_REWRITTEN]
-    log.write_text("".join(text + "\n" for text in leaks))
-    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
-        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
-        assert found == set(range(1, len(leaks) + 1)), engine
+    _kept_and_scanned(
+        AUDIT_KEPT,
+        [text for text, _ in AUDIT_LEAKS] + [text for text, _ in AUDIT_LEAKS_REWRITTEN],
+        tmp_path / "audit.log",
+    )
 
 
 # -- NickServ's other commands that take a password: REGISTER (first argument), GHOST/RECOVER/RELEASE/REGAIN (last) -
@@ -301,16 +311,7 @@ NICKSERV_KEPT = [
 def test_a_password_given_to_nickserv_register_or_ghost_is_redacted(tmp_path: Path) -> None:
     """Before: NickServ's ``REGISTER x [email]`` and ``GHOST|RECOVER|RELEASE|REGAIN nick x`` kept the password (only
     IDENTIFY was known); they are ``patterns.NICKSERV_FIRST`` and ``NICKSERV_LAST`` now."""
-    for text, secret in NICKSERV_LEAKS:
-        _redacted_in_place(text, secret)
-        assert patterns.may_hold_secret(text)
-    for line in NICKSERV_KEPT:
-        assert scrub(line) == line
-    log = tmp_path / "irc.log"  # the scanner's triggers find each line, with each engine
-    log.write_text("".join(text + "\n" for text, _ in NICKSERV_LEAKS))
-    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
-        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
-        assert found == set(range(1, len(NICKSERV_LEAKS) + 1)), engine
+    _each_redacted(NICKSERV_LEAKS, NICKSERV_KEPT, tmp_path / "irc.log")
 
 
 # -- Oracle's clients given their logon "user/password@connect" --------------------------------------------------
@@ -353,13 +354,7 @@ def test_a_password_in_an_oracle_logon_is_redacted(tmp_path: Path) -> None:
         out = scrub(text)
         assert secret not in out and "[REDACTED:url_password:" in out and scrub(out) == out, out
         assert patterns.may_hold_secret(text)
-    for line in ORACLE_KEPT:
-        assert scrub(line) == line
-    log = tmp_path / "oracle.log"  # the scanner's triggers find each line, with each engine
-    log.write_text("".join(text + "\n" for text, _ in ORACLE_LEAKS))
-    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
-        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
-        assert found == set(range(1, len(ORACLE_LEAKS) + 1)), engine
+    _kept_and_scanned(ORACLE_KEPT, [text for text, _ in ORACLE_LEAKS], tmp_path / "oracle.log")
 
 
 # -- IPMI tools' passwords (ipmitool -P, FreeIPMI -p) and smbclient's quoted user%password --------------------------
@@ -396,16 +391,7 @@ def test_a_password_given_to_an_ipmi_tool_or_quoted_to_smbclient_is_redacted(tmp
     """Before: ipmitool's ``-P x`` (its ``-p`` is the port), FreeIPMI's ``-p x`` and smbclient's ``-U 'user%x'`` (the
     pair quoted) kept the password; ipmitool and FreeIPMI are one ``patterns.CLI_SHORT`` entry now, its pattern run on
     the original text (``patterns.CLI_SHORT_CASED``)."""
-    for text, secret in IPMI_LEAKS:
-        _redacted_in_place(text, secret)
-        assert patterns.may_hold_secret(text)
-    for line in IPMI_KEPT:
-        assert scrub(line) == line
-    log = tmp_path / "ipmi.log"  # the scanner's triggers find each line, with each engine
-    log.write_text("".join(text + "\n" for text, _ in IPMI_LEAKS))
-    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
-        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
-        assert found == set(range(1, len(IPMI_LEAKS) + 1)), engine
+    _each_redacted(IPMI_LEAKS, IPMI_KEPT, tmp_path / "ipmi.log")
 
 
 # -- a password set with chpasswd, or turned into a SecureString by PowerShell -------------------------------------
@@ -447,11 +433,6 @@ def test_a_password_set_with_chpasswd_or_made_a_securestring_is_redacted(tmp_pat
     for text in SHELL_SET_LEAKS_AFTER_FIELD:
         out = scrub(text)
         assert _PW not in out and out.endswith(" -AsPlainText -Force") and scrub(out) == out, out
-    for line in SHELL_SET_KEPT:
-        assert scrub(line) == line
-    log = tmp_path / "set.log"  # the scanner's triggers find each line, with each engine
-    leaks = [text for text, _ in SHELL_SET_LEAKS] + SHELL_SET_LEAKS_AFTER_FIELD
-    log.write_text("".join(text + "\n" for text in leaks))
-    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
-        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
-        assert found == set(range(1, len(leaks) + 1)), engine
+    _kept_and_scanned(
+        SHELL_SET_KEPT, [text for text, _ in SHELL_SET_LEAKS] + SHELL_SET_LEAKS_AFTER_FIELD, tmp_path / "set.log"
+    )
