@@ -7,7 +7,9 @@ The failures users report about JWKS clients are what :class:`JwksSource` is bui
   (so no redirect loops);
 - single-flight: callers arriving while a fetch is running wait for it instead of starting another;
 - an unknown kid triggers at most one forced refresh per ``cooldown``; kids still unknown after it are kept
-  in a bounded negative cache, so a flood of random kids costs no fetches;
+  in a bounded negative cache, so a flood of random kids costs no fetches; an unknown kid within ``coalesce``
+  seconds of a completed fetch is answered by that key set (a caller queued for a worker thread while it ran
+  cannot tell it arrived before it completed);
 - a failed refresh keeps the last-known-good keys (up to ``max_stale`` seconds after the last success);
   JWT_JWKS_UNAVAILABLE only when no usable key set exists;
 - keys are filtered (``use`` must be ``sig`` if present, known ``kty``/``alg``, RSA >= 2048 bits) and a kid
@@ -828,6 +830,10 @@ class JwksSource(KeySource):
         when refreshes fail.
     max_bytes: larger responses are a fetch failure.
     negative_cache_size: distinct unknown kids remembered (per cooldown window).
+    coalesce: seconds after a fetch completed during which an unknown kid forces no refresh: the key set just
+        fetched answers it (at most ``cooldown``). A caller that reaches :meth:`get` in a worker thread may have
+        arrived while that fetch ran (a plain ``def`` dependency run by ``anyio.to_thread``, queued behind busy
+        threads): its forced refresh would ask the IdP again for what it just answered.
     clock: monotonic time source (tests inject a fake one).
     proxies: ``{"https": "http://proxy:3128"}``; default: the environment's (``HTTPS_PROXY``/``NO_PROXY``).
         Loopback URLs never go through a proxy.
@@ -847,6 +853,7 @@ class JwksSource(KeySource):
         max_stale: float = 86400,
         max_bytes: int = 512 * 1024,
         negative_cache_size: int = 1024,
+        coalesce: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         proxies: Mapping[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -858,6 +865,8 @@ class JwksSource(KeySource):
             raise ConfigurationError("JwksSource url must be https:// (http:// only for localhost / a loopback IP)")
         if not (0 < timeout and 0 <= cooldown and 0 < min_ttl <= max_ttl and max_stale >= 0 and max_bytes > 0):
             raise ConfigurationError("JwksSource: inconsistent timeout/cooldown/ttl/max_stale/max_bytes")
+        if not coalesce >= 0:  # (NaN too)
+            raise ConfigurationError("JwksSource: coalesce must be >= 0 seconds")
         if max_stale < min_ttl:  # the keys would go stale before the earliest refresh the TTL allows
             raise ConfigurationError(
                 f"JwksSource: max_stale ({max_stale:g} s) must be at least min_ttl ({min_ttl:g} s): keys are refreshed "
@@ -873,6 +882,7 @@ class JwksSource(KeySource):
         self.max_stale = float(max_stale)
         self.max_bytes = int(max_bytes)
         self.negative_cache_size = int(negative_cache_size)
+        self.coalesce = min(float(coalesce), self.cooldown)
         self.clock = clock
         self._proxies: dict[str, str] | None = {} if loopback else (None if proxies is None else dict(proxies))
         self._ssl_context = ssl_context
@@ -881,6 +891,7 @@ class JwksSource(KeySource):
         self._fetched_at = 0.0  # clock time of the last successful fetch
         self._next_refresh = float("-inf")  # clock time at which the cache expires (or a failed fetch may be retried)
         self._last_forced = float("-inf")  # clock time of the last unknown-kid refresh
+        self._completed_at = float("-inf")  # clock time at which the last successful fetch completed
         self._negative: OrderedDict[str, float] = OrderedDict()
         self._evicted: set[str] = set()
         self._generation = 0  # fetch attempts completed
@@ -944,6 +955,12 @@ class JwksSource(KeySource):
             self._remember_unknown(kid, now)
             self._suppressed("cooldown")
             raise TokenRejected(Reason.UNKNOWN_KID, None)
+        if self._coalesced(self.clock()):
+            # a fetch completed moments ago: this caller may have arrived while it ran and reached here only now
+            # (a worker thread queued behind busy ones); that key set answers it. Not remembered: once the window
+            # ends, a kid published since forces a refresh as usual
+            self._suppressed("coalesced")
+            raise TokenRejected(Reason.UNKNOWN_KID, None)
         self._refresh("unknown_kid", gen, forced=True)
         by_kid = self._usable(self.clock())
         if by_kid is not None:
@@ -968,6 +985,8 @@ class JwksSource(KeySource):
             return False
         seen = self._negative.get(kid)
         if seen is not None and now - seen < self.cooldown:
+            return False
+        if self._coalesced(now):
             return False
         return now - self._last_forced >= self.cooldown and now >= self._retry_after_failure()
 
@@ -1011,6 +1030,11 @@ class JwksSource(KeySource):
         if now - self._fetched_at > self.max_stale:
             return None
         return by_kid
+
+    def _coalesced(self, now: float) -> bool:
+        """Whether a fetch completed less than ``coalesce`` seconds before ``now``: an unknown kid seen now is
+        answered by that key set, with no forced refresh."""
+        return now - self._completed_at < self.coalesce
 
     def _retry_after_failure(self) -> float:
         """After a failed fetch, the clock time before which no fetch is started, whatever triggers it."""
@@ -1087,6 +1111,7 @@ class JwksSource(KeySource):
             self._next_refresh = now + min(ttl, self.max_stale)
             for kid in by_kid:
                 self._negative.pop(kid, None)
+        self._completed_at = self.clock()
         self.last_error = None
         self.fetch_count += 1
         self._observe_fetch(trigger, "success", None, time.monotonic() - start)

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 import jwtobs
 from jwtobs import TokenRejected
 from jwtobs.events import ValidationEvent
@@ -78,7 +80,9 @@ def test_cached_lookups_stay_inline_and_unknown_kid_is_bounded(
     async def main() -> list[str]:
         out = [await _verdict(v, rsa_keys[0].sign(claims()))]
         assert not src.needs_io("k0")
-        assert src.needs_io("k1")  # unknown, cooldown not running: may fetch
+        assert not src.needs_io("k1")  # unknown, but the key set was fetched moments ago (coalesce): from memory
+        clock.advance(1)
+        assert src.needs_io("k1")  # unknown, cooldown not running, the coalescing window over: may fetch
         out.append(await _verdict(v, rsa_keys[1].sign(claims())))
         assert not src.needs_io("k1")  # now in the negative cache
         out.append(await _verdict(v, rsa_keys[1].sign(claims())))
@@ -368,3 +372,93 @@ def test_bearer_auth_on_a_saturated_executor_fetches_once(
     assert server.requests == 1  # before: 2
     assert results == [("JWT_UNKNOWN_KID", "401", None) if i % 4 == 3 else ("accepted", None, "u") for i in range(200)]
     assert len([e for e in events if isinstance(e, ValidationEvent)]) == 200
+
+
+# -- a synchronous authenticator in anyio's worker threads (a plain ``def`` dependency calling verify) -------------
+def _thread_run(
+    server: JwksServer, v: jwtobs.Verifier, tokens: list[str], *, via: str, workers: int = 4
+) -> list[tuple[str, str | None]]:
+    """Every token verified at once by ``v.verify`` in anyio's worker threads (``workers`` of them): through
+    ``anyio.to_thread.run_sync`` itself, or a FastAPI app whose plain ``def`` dependency calls ``verify``. The
+    endpoint holds its response until every call that has no thread yet waits for one (an ordering: the
+    limiter's statistics, not a timing; the server's own wait is the bound). Returns (verdict, detail) per token."""
+    import anyio.to_thread
+
+    server.delay = 10.0  # held until server.release (at most 10 s)
+
+    def check(token: str) -> tuple[str, str | None]:
+        return _outcome(v, token)[:2]
+
+    async def main() -> list[tuple[str, str | None]]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = workers
+
+        async def release() -> None:
+            for _ in range(5000):  # bounded: 10 s
+                if server.requests and limiter.statistics().tasks_waiting >= len(tokens) - workers:
+                    break
+                await asyncio.sleep(0.002)
+            server.release.set()
+
+        rel = asyncio.create_task(release())
+        if via == "anyio":
+            results = await asyncio.gather(*(anyio.to_thread.run_sync(check, t) for t in tokens))
+        else:
+            results = await _through_fastapi(check, tokens)
+        await rel
+        return list(results)
+
+    gc.collect()
+    gc.disable()
+    try:
+        return asyncio.run(main())
+    finally:
+        gc.enable()
+
+
+async def _through_fastapi(check: Any, tokens: list[str]) -> list[tuple[str, str | None]]:
+    import httpx
+    from fastapi import Depends, FastAPI, Header
+
+    app = FastAPI()
+
+    def authenticated(authorization: str = Header()) -> tuple[str, str | None]:  # plain def: a worker thread
+        return check(authorization.removeprefix("Bearer "))
+
+    @app.get("/")
+    async def root(verdict: tuple[str, str | None] = Depends(authenticated)) -> list[str | None]:
+        return list(verdict)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+        responses = await asyncio.gather(*(client.get("/", headers={"Authorization": f"Bearer {t}"}) for t in tokens))
+    return [(r.json()[0], r.json()[1]) for r in responses]
+
+
+@pytest.mark.parametrize("via", ["anyio", "fastapi"])
+def test_verify_in_saturated_worker_threads_fetches_once(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], via: str
+) -> None:
+    """200 concurrent ``verify`` calls in anyio's worker threads (4 of them) on a cold cache, one in four with a kid
+    nobody publishes (a different one each). The calls that get a thread only after the startup fetch completed
+    read the generation then, in the thread: they cannot know they arrived while it ran. Before: the first of
+    them with an unknown kid forced a second fetch (2 requests in every run; the ``averify`` fix takes the
+    generation on the loop, which ``verify`` called from a thread never sees). Now a fetch completed less than
+    ``coalesce`` (1 s) ago answers an unknown kid: 1 request. Once the window is over, an unknown kid forces a
+    refresh again (the cooldown's bound is unchanged)."""
+    server.publish(rsa_keys[0])
+    src = jwtobs.JwksSource(server.url, clock=clock, proxies={}, cooldown=30, timeout=15.0)
+    v = jwtobs.Verifier(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src)
+    tokens = _mixed_tokens(rsa_keys[0], rsa_keys[1], 200)
+
+    results = _thread_run(server, v, tokens, via=via)
+
+    assert server.requests == 1  # before: 2
+    assert results == [("JWT_UNKNOWN_KID", None) if i % 4 == 3 else ("accepted", None) for i in range(200)]
+    assert src.negative_cache_len == 0  # coalesced kids are not remembered: a kid published since is found later
+    server.delay = 0.0
+    server.publish(rsa_keys[0], rsa_keys[1])
+    clock.advance(0.5)
+    assert _outcome(v, rsa_keys[1].sign(claims()))[0] == "JWT_UNKNOWN_KID"  # still within the window
+    clock.advance(0.5)
+    assert _outcome(v, rsa_keys[1].sign(claims()))[0] == "accepted"  # the window is over: a forced refresh
+    assert server.requests == 2

@@ -174,7 +174,7 @@ def test_random_kid_flood_one_fetch_per_cooldown(server: JwksServer, clock: Fake
 
 def test_concurrent_unknown_kid_single_flight(server: JwksServer, rsa_keys: list[RsaKey]) -> None:
     server.publish(rsa_keys[0])
-    src = jwtobs.JwksSource(server.url, cooldown=30)
+    src = jwtobs.JwksSource(server.url, cooldown=30, coalesce=0)  # (k1 is published right after the first fetch)
     src.get("k0")
     before = server.requests
     server.publish(rsa_keys[0], rsa_keys[1])

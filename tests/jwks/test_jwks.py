@@ -363,6 +363,8 @@ def test_telemetry(server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey])
     server.publish(rsa_keys[0])
     _, v = make(server, clock)
     verdict(v, rsa_keys[0].sign(claims()))
+    verdict(v, _retoken(rsa_keys[0], "early"))  # an unknown kid moments after the fetch: answered by it (coalesced)
+    clock.advance(1)
     for i in range(3):  # unknown kids: one forced refresh, then two suppressed by the cooldown
         verdict(v, _retoken(rsa_keys[0], f"u{i}"))
     server.status = 500
@@ -381,7 +383,7 @@ def test_telemetry(server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey])
     # a failed fetch carries its low-cardinality error.type; successes carry none
     assert {p.attributes.get("error.type") for p in points[JWKS_FETCHES]} == {None, "http_500"}
     suppressed = {p.attributes["jwtobs.why"]: p.value for p in points[JWKS_REFRESH_SUPPRESSED]}
-    assert suppressed == {"cooldown": 2}
+    assert suppressed == {"coalesced": 1, "cooldown": 2}
     assert sum(p.count for p in points[JWKS_FETCH_DURATION]) == 3
     assert [p.value for p in points[JWKS_KEYS]] == [1]
 
