@@ -192,7 +192,10 @@ JWKS_FETCH_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 #: Counters exported from in-process totals (see :meth:`Telemetry.count`): name -> (unit, description).
 COUNTERS: Final[dict[str, tuple[str, str]]] = {
     JWKS_FETCHES: ("{fetch}", "JWKS fetches (jwtobs.trigger: startup, ttl, unknown_kid, manual)"),
-    JWKS_REFRESH_SUPPRESSED: ("{refresh}", "Unknown-kid refreshes not performed (cooldown, negative_cache, inflight)"),
+    JWKS_REFRESH_SUPPRESSED: (
+        "{refresh}",
+        "Unknown-kid refreshes not performed (cooldown, negative_cache, inflight, coalesced)",
+    ),
     REDACTIONS: ("{redaction}", "Credentials replaced by a redaction marker"),
 }
 
