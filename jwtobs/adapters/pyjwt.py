@@ -24,9 +24,12 @@ NAME: Final = "pyjwt"
 
 
 def claims_from_result(result: object) -> Mapping[str, Any] | None:
-    """``jwt.decode`` returns the claims; ``jwt.decode_complete`` a dict with a ``payload``."""
+    """``jwt.decode`` returns the claims; ``jwt.decode_complete`` a dict with a ``payload``, a ``header`` and a
+    ``signature`` that is ``bytes`` (no claim decoded from JSON is: claims named ``header``, ``payload`` and
+    ``signature`` are still claims)."""
     if type(result) is dict:  # (the same as below, without the ABC checks)
-        if "signature" not in result:
+        signature = result.get("signature")
+        if signature is None or type(signature) is not bytes:
             return result
         payload = result.get("payload")
         if type(payload) is dict:  # decode_complete's (an ABC check less per call)
@@ -34,7 +37,7 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
         return payload if isinstance(payload, Mapping) and "header" in result else result
     if isinstance(result, Mapping):
         payload = result.get("payload")
-        if isinstance(payload, Mapping) and "header" in result and "signature" in result:
+        if isinstance(payload, Mapping) and "header" in result and isinstance(result.get("signature"), bytes):
             return payload
         return result
     return None

@@ -174,7 +174,11 @@ def default_subject_kind(claims: Mapping[str, Any]) -> str:
 def _claims_of(result: object) -> Mapping[str, Any] | None:
     if isinstance(result, Mapping):
         payload = result.get("payload")
-        if isinstance(payload, Mapping) and "header" in result:  # jwt.decode_complete
+        # jwt.decode_complete: its "signature" is bytes, which no claim decoded from JSON can be. (A claims set
+        # with "header" and "payload" claims, e.g. a webhook token's, was read as decode_complete's before
+        # session 20: the principal's subject and scopes came from the "payload" claim, so a token with scope
+        # "read" and a claim {"payload": {"scope": "admin"}} passed a route requiring "admin".)
+        if isinstance(payload, Mapping) and "header" in result and isinstance(result.get("signature"), bytes):
             return payload
         return result
     claims = getattr(result, "claims", None)  # VerifiedToken, joserfc Token, authlib JWTClaims...

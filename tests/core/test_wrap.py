@@ -31,6 +31,22 @@ def test_same_return_value_for_every_pyjwt_entry_point(keys: Keys, otel: Otel) -
     assert all(e.issuer == ISS and e.sub_hash for e in otel.events)
 
 
+def test_claims_named_like_decode_complete_parts_are_claims(keys: Keys, otel: Otel) -> None:
+    """A claims set with ``header``, ``payload`` and ``signature`` claims is what ``jwt.decode`` returned, not
+    ``decode_complete``'s result: the event's sub, exp and client come from the token's own claims (before
+    session 20 they came from its ``payload`` claim)."""
+    pub = keys.rsa.public_key()
+    inner = {"sub": "someone-else", "exp": 1, "azp": "other-client"}
+    c = claims(sub="alice", azp="web", header={"alg": "none"}, payload=inner, signature="c2ln")
+    token = jwt.encode(c, keys.rsa, algorithm="RS256", headers={"kid": "k1"})
+    kw: dict[str, Any] = {"algorithms": ["RS256"], "audience": AUD, "issuer": ISS}
+    assert jwtobs.wrap(jwt.decode)(token, pub, **kw)["payload"] == inner
+    jwtobs.flush()
+    (event,) = otel.events
+    fp = jwtobs.config.current().fingerprinter
+    assert (event.sub_hash, event.exp, event.client_id) == (fp.claim("sub", "alice"), c["exp"], "web")
+
+
 def test_wrapping_twice_is_idempotent() -> None:
     once = jwtobs.wrap(jwt.decode)
     assert jwtobs.wrap(once) is once

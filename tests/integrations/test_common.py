@@ -161,6 +161,28 @@ def test_principal() -> None:
     assert principal_from({"payload": {"sub": "u"}, "header": {}, "signature": b""}).subject == "u"
 
 
+@pytest.mark.parametrize("raise_as", ["jwtobs", "native"])
+def test_claims_named_header_and_payload_are_claims(raise_as: Any, keys: Keys, stack: Stack) -> None:
+    """A signed token whose claims include ``header`` and ``payload`` (a webhook's, an issuer passing
+    application data through) is not ``jwt.decode_complete``'s result: before session 20 the principal was read
+    from the ``payload`` claim, so a token with scope ``items:read`` passed a route requiring ``admin`` as the
+    subject the claim named (a refusal turned into an acceptance). decode_complete's own result (its signature
+    is bytes, which no JSON claim is) is still read from its payload."""
+    auth = BearerAuth(_wrapped(keys, raise_as), redact=False)
+    smuggled = {"sub": "root", "scope": "admin", "tid": "globex"}
+    for extra in ({"header": {"typ": "x"}, "payload": smuggled}, {"header": 1, "payload": smuggled, "signature": "x"}):
+        token = keys.token(**extra)
+        denied = _denied(auth, [f"Bearer {token}"], rule=RouteRule.of("admin")).denial
+        assert (denied.status, denied.error) == (403, "insufficient_scope")
+        principal = auth.authenticate([f"Bearer {token}"])
+        assert (principal.subject, principal.scopes) == ("user-123", frozenset({"items:read"}))
+        assert principal.claims["payload"] == smuggled
+    public = keys.good.private.public_key()
+    complete = jwtobs.wrap(
+        lambda t: jwt.decode_complete(t, public, algorithms=["RS256"], audience=AUD), library="pyjwt"
+    )
+    assert BearerAuth(complete, redact=False).authenticate([f"Bearer {keys.token()}"]).subject == "user-123"
+
 
 @pytest.mark.parametrize("defer", [True, False])
 def test_denial_log_carries_the_token_fingerprint_deferred_or_not(
