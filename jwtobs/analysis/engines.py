@@ -176,6 +176,7 @@ def report_command(args: argparse.Namespace) -> int:
     from jwtobs.analysis.prometheus import PrometheusError
 
     try:
+        labels = load_labels(args.labels) if args.labels else None  # (a wrong file said before the analysis)
         if args.events is not None and not args.prometheus and not Path(args.events).exists():
             raise FileNotFoundError(f"{args.events}: no such file or directory")
         aggs, changes = aggregates_for(
@@ -187,7 +188,7 @@ def report_command(args: argparse.Namespace) -> int:
                 f"{where}: no validation events" + (" (no jwtobs metrics in range)" if args.prometheus else "")
             )
         found = incidents(aggs, changes)
-        score = match_incidents(found, load_labels(args.labels)) if args.labels else None
+        score = match_incidents(found, labels) if labels is not None else None
         report = AggregateReport(aggs, found, changes, score)
     except ImportError as exc:
         raise missing_dependency(exc, "analysis") from None

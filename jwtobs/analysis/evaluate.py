@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-__all__ = ["Score", "load_labels", "match_incidents"]
+__all__ = ["LabelsError", "Score", "load_labels", "match_incidents"]
 
 #: a detection counts when its kind matches and its span overlaps the label's span widened by this (s)
 SLACK = 120.0
@@ -33,18 +32,61 @@ class Score:
         return self.true_positives / self.detected if self.detected else 1.0
 
 
+class LabelsError(ValueError):
+    """A labels file that cannot be read or is not a simulator ``labels.json``; the message names the file."""
+
+
+#: the fields of a label that scoring reads
+_LABEL_FIELDS = ("kind", "start", "end", "count")
+
+
 def load_labels(path: str | Path) -> pd.DataFrame:
-    """The incidents of a simulator ``labels.json`` (labels without any failure are dropped: nothing to find)."""
+    """The incidents of a simulator ``labels.json`` (labels without any failure are dropped: nothing to find).
+
+    Raises :class:`LabelsError` naming the file when it cannot be read or is not one (before session 20 an
+    events file, an empty, truncated or binary file given as ``--labels`` was ``jwtobs report``'s internal error)."""
     p = Path(path)
     if p.is_dir():
         p = p / "labels.json"
-    data: dict[str, Any] = json.loads(p.read_text())
-    lab = pd.DataFrame(data.get("incidents", []))
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise LabelsError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise LabelsError(f"{p}: is a directory, expected a labels.json file") from None
+    except OSError as exc:
+        raise LabelsError(f"{p}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise LabelsError(f"{p}: not a simulator labels.json (not UTF-8 text)") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise LabelsError(
+            f"{p}: not a simulator labels.json (invalid JSON: {str(exc).splitlines()[0][:120]})"
+        ) from None
+    incidents = data.get("incidents", []) if isinstance(data, dict) else None
+    if not isinstance(incidents, list) or not all(isinstance(i, dict) for i in incidents):
+        raise LabelsError(f"{p}: not a simulator labels.json (expected an object with a list of incidents)")
+    for n, inc in enumerate(incidents):
+        missing = [f for f in _LABEL_FIELDS if f not in inc]
+        if missing:
+            raise LabelsError(f"{p}: incident {n}: no {', '.join(missing)} (not a simulator labels.json?)")
+        count = inc["count"]
+        if isinstance(count, bool) or not isinstance(count, (int, float)):
+            raise LabelsError(f"{p}: incident {n}: count is not a number")
+        if not isinstance(inc["kind"], str):
+            raise LabelsError(f"{p}: incident {n}: kind is not a string")
+    lab = pd.DataFrame(incidents)
     if lab.empty:
         return pd.DataFrame(columns=["id", "kind", "start", "end", "count"])
     lab = lab[lab["count"] > 0].copy()
     for c in ("injected_at", "start", "end"):
-        lab[c] = pd.to_datetime(lab[c], utc=True, format="ISO8601")
+        if c not in lab.columns:
+            continue
+        try:
+            lab[c] = pd.to_datetime(lab[c], utc=True, format="ISO8601").astype("datetime64[ns, UTC]")
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise LabelsError(f"{p}: bad incident time in {c!r} ({str(exc).splitlines()[0][:120]})") from None
     return lab.reset_index(drop=True)
 
 

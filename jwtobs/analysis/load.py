@@ -388,7 +388,11 @@ def _read_changes(path: Path) -> list[dict[str, Any]]:
 def _changes_frame(changes: list[dict[str, Any]]) -> pd.DataFrame:
     cols = ["time", "issuer", "added", "removed", "keys", "service"]
     out = pd.DataFrame.from_records([c for c in changes if c.get("event") == "jwks.keyset_changed"], columns=cols)
-    out["time"] = pd.to_datetime(out["time"], utc=True, format="ISO8601", errors="coerce")
+    times = pd.to_datetime(out["time"], utc=True, format="ISO8601", errors="coerce")
+    # nanoseconds, as the validations' times (a change stamped 9999 or 0001, outside their range, was an
+    # internal error of jwtobs report before session 20): one outside it is dropped like one without a time
+    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    out["time"] = times.where((times >= lo) & (times <= hi)).astype("datetime64[ns, UTC]")
     out = out[out["time"].notna()]  # (a change without a time says nothing about when the key set changed)
     out["added"] = [list(a) if isinstance(a, list) else [] for a in out["added"]]
     out["removed"] = [list(a) if isinstance(a, list) else [] for a in out["removed"]]

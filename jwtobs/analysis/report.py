@@ -12,7 +12,7 @@ import pandas as pd
 from jwtobs._atomic import replaced_atomically
 from jwtobs.analysis.detect import clock_skew
 from jwtobs.analysis.detect import incidents as detect_incidents
-from jwtobs.analysis.evaluate import Score, load_labels, match_incidents
+from jwtobs.analysis.evaluate import LabelsError, Score, load_labels, match_incidents
 from jwtobs.analysis.load import EventsError, event_files, load_events, load_keyset_changes
 from jwtobs.analysis.rates import breakdown, top_reasons
 from jwtobs.pipeline import CLIENT_CLAIMS
@@ -196,9 +196,13 @@ class Report:
 def build_report(events_path: str | Path, labels_path: str | Path | None = None) -> Report:
     """Load events (and key-set changes) from ``events_path``, detect incidents, and score them against
     ``labels_path`` (a simulator ``labels.json``) when given."""
+    try:  # (first: a wrong --labels file is said before the events are analysed)
+        labels = load_labels(labels_path) if labels_path is not None else None
+    except LabelsError as exc:
+        raise ReportInputError(str(exc)) from exc
     df, changes = load_checked(events_path)
     inc = detect_incidents(df, changes)
-    score = match_incidents(inc, load_labels(labels_path)) if labels_path is not None else None
+    score = match_incidents(inc, labels) if labels is not None else None
     return Report(df, inc, changes, score)
 
 

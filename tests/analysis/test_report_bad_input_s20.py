@@ -1,0 +1,118 @@
+"""``jwtobs report`` on bad input found in session 20, on real simulated events (``jwtobs.cli.main`` in process:
+the subprocess runs of each case took over a minute): one line on stderr and exit 2, never an internal error
+(exit 4), and no report written.
+
+* ``--labels`` that is not a simulator ``labels.json``: an events file, an empty, truncated, binary or JSON-array
+  file, incidents of the wrong shape, a time that is not one (before: ``internal error (JSONDecodeError)``,
+  ``AttributeError``, ``KeyError``, ``UnicodeDecodeError``... exit 4);
+* a key-set change record stamped outside the nanosecond range of the validations' times (year 9999, 0001: a
+  clock gone wrong, a hand-edited file): before, ``internal error (OutOfBoundsDatetime)`` with the pandas engine
+  and the whole report refused with the DuckDB one; the change is dropped like one without a time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jwtobs.cli import main
+from tests.core.test_cli_bad_input_s9 import jwtobs
+
+pytest.importorskip("pandas")
+pytest.importorskip("jwt")
+
+ENGINES = ("pandas", "duckdb")
+
+
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``jwtobs report ARGS`` in process: (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main(["report", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code: int, err: str) -> str:
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, (code, err)
+    assert lines[0].startswith("jwtobs report: ") and "internal error" not in err, lines
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    proc = jwtobs("simulate", "--hours", "1", "--no-parquet", "--out", str(out), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def _labels_cases(sim: Path, d: Path) -> dict[str, Path]:
+    good = json.loads((sim / "labels.json").read_text())
+    first = good["incidents"][0]
+    contents: dict[str, bytes] = {
+        "empty": b"",
+        "truncated": (sim / "labels.json").read_bytes()[:100],
+        "binary": bytes(range(256)) * 4,
+        "array": b"[1, 2]",
+        "incidents_not_a_list": json.dumps({"incidents": 5}).encode(),
+        "incident_not_an_object": json.dumps({"incidents": ["x"]}).encode(),
+        "incident_without_times": json.dumps({"incidents": [{"kind": "jwks_outage", "count": 3}]}).encode(),
+        "count_not_a_number": json.dumps({"incidents": [{**first, "count": "many"}]}).encode(),
+        "time_not_a_time": json.dumps({"incidents": [{**first, "count": 5, "start": "yesterday"}]}).encode(),
+        "deep": b"[" * 100_000 + b"]" * 100_000,
+    }
+    cases = {}
+    for name, data in contents.items():
+        cases[name] = d / f"{name}.json"
+        cases[name].write_bytes(data)
+    events_file = sorted((sim / "events").glob("*.jsonl"))[0]
+    cases["events_file"] = events_file  # the wrong file given as --labels
+    cases["directory_without_labels"] = sim / "events"
+    return cases
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_labels_that_are_not_labels_are_bad_input(
+    sim: Path, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.html"
+    events = str(sim / "events")
+    for name, labels in _labels_cases(sim, tmp_path).items():
+        code, _, err = report(capsys, events, "--engine", engine, "--labels", str(labels), "--out", str(out))
+        line = one_line_error(code, err)
+        assert str(labels) in line, (name, line)
+        assert not out.exists(), name
+    # the simulator's own labels (the file, or the directory holding it) still score the detections
+    for labels in (sim / "labels.json", sim):
+        code, stdout, err = report(capsys, events, "--engine", engine, "--labels", str(labels), "--out", str(out))
+        assert code == 0, err
+        assert "recall" in stdout
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z", "2262-04-12T00:00:00Z"])
+def test_a_keyset_change_out_of_range_is_dropped(
+    sim: Path, tmp_path: Path, engine: str, stamp: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = sorted((sim / "events").glob("*.jsonl"))[0]
+    lines = src.read_text().splitlines()
+    changes = [i for i, line in enumerate(lines) if '"event":"jwks.keyset_changed"' in line]
+    assert changes, "the simulated day rotates keys"
+    bad = json.loads(lines[changes[0]])
+    bad["time"] = stamp
+    lines[changes[0]] = json.dumps(bad, separators=(",", ":"))
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "report.html"
+    code, _, err = report(capsys, str(events), "--engine", engine, "--out", str(out))
+    assert code == 0, err
+    assert out.exists()
+
+    from jwtobs.analysis import load_keyset_changes
+
+    got = load_keyset_changes(events)
+    assert len(got) == len(changes) - 1  # the others kept, in nanoseconds like the validations' times
+    assert str(got["time"].dtype) == "datetime64[ns, UTC]"
