@@ -43,6 +43,8 @@ def running(value: Any) -> bool:
     """Whether ``value`` (:data:`ACTIVE`'s) says an observed validation runs (what the hot paths test inline:
     ``value is True or (value is not False and value[0] is True)``)."""
     return value is True or (value is not False and value[0] is True)
+
+
 #: keyword names under which validators take the token
 TOKEN_KWARGS: Final = ("token", "jwt", "value", "s", "raw", "raw_token", "jws", "jwe", "data")
 
@@ -69,6 +71,37 @@ def _token_getter(token_arg: int | str | None) -> Callable[[tuple[Any, ...], dic
         return None
 
     return get
+
+
+#: libraries whose ``options={"verify_signature": False}`` turns a decode into a peek (no signature checked)
+PEEK_LIBRARIES: Final = frozenset({"pyjwt", "jose"})
+
+
+def unverified(options: Any) -> bool:
+    """Whether a PyJWT / python-jose ``options`` argument makes the call a peek: the libraries' own test, a
+    falsy ``verify_signature`` (``False``, ``0``, ``None``, ``""``) in any mapping. Options it cannot read are
+    no peek (the call is recorded)."""
+    try:
+        return not options.get("verify_signature", True)
+    except Exception:
+        return False
+
+
+def _options_at(fn: Callable[..., Any], library: str) -> int | None:
+    """The positional index of ``fn``'s ``options`` parameter when its calls can be peeks (PyJWT's and
+    python-jose's decodes, or a function of yours with an ``options`` parameter that validates with them), else
+    ``None``."""
+    if library not in PEEK_LIBRARIES:
+        return None
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for i, p in enumerate(params):
+        if p.name == "options":
+            positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            return i if positional else 1 << 30  # (keyword-only: never positional)
+    return None
 
 
 class _Observer:
@@ -181,6 +214,10 @@ def wrap(
     get_token = obs.get_token
     claims_of = obs.claims_from_result
     first = token_arg is None or token_arg == 0  # the token is args[0] when there is one
+    # A peek - options={"verify_signature": False}, to read iss or kid before choosing a key - is not a
+    # validation: not recorded, as the instrumentor does (before session 20 jwtobs.wrap(jwt.decode) recorded a
+    # forged token peeked at as accepted, and the cardinality guard learned its issuer and kid)
+    opt_at = _options_at(fn, lib)
     time_ns = time.time_ns
     perf_ns = time.perf_counter_ns
 
@@ -192,6 +229,10 @@ def wrap(
             active_now = ACTIVE.get()
             if active_now is True or (active_now is not False and active_now[0] is True):
                 return await afn(*args, **kwargs)
+            if opt_at is not None:
+                opts = args[opt_at] if len(args) > opt_at else kwargs.get("options")
+                if opts is not None and unverified(opts):
+                    return await afn(*args, **kwargs)  # a peek
             ctx_token = ACTIVE.set(True)
             t0 = time_ns()
             p0 = perf_ns()
@@ -220,6 +261,10 @@ def wrap(
         active_now = active_get()
         if active_now is True or (active_now is not False and active_now[0] is True):  # running(active_now)
             return fn(*args, **kwargs)
+        if opt_at is not None:  # (no call unless options are given)
+            opts = args[opt_at] if len(args) > opt_at else kwargs.get("options")
+            if opts is not None and unverified(opts):
+                return fn(*args, **kwargs)  # a peek
         ctx_token = active_set(True)
         t0 = time_ns()
         p0 = perf_ns()

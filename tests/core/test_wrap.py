@@ -47,6 +47,46 @@ def test_claims_named_like_decode_complete_parts_are_claims(keys: Keys, otel: Ot
     assert (event.sub_hash, event.exp, event.client_id) == (fp.claim("sub", "alice"), c["exp"], "web")
 
 
+def test_peeks_are_not_validations(keys: Keys, otel: Otel) -> None:
+    """``decode = jwtobs.wrap(jwt.decode)`` used to read ``iss`` before choosing a key
+    (``options={"verify_signature": False}``) peeks, as the instrumentor already knew: before session 20 a forged
+    token peeked at was recorded as accepted, and the cardinality guard learned its issuer and kid (attacker
+    strings as metric attributes). python-jose's decode, positional options, any falsy ``verify_signature``
+    and a function of yours passing ``options`` on are peeks too; the verified decode is still recorded."""
+    import jose.jwt
+
+    forged = jwt.encode(claims(iss="https://evil.example"), "x" * 32, algorithm="HS256", headers={"kid": "evil-kid"})
+    pub = keys.rsa.public_key()
+    decode, complete, jdecode = jwtobs.wrap(jwt.decode), jwtobs.wrap(jwt.decode_complete), jwtobs.wrap(jose.jwt.decode)
+
+    def mine(token: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        return jwt.decode(token, pub, algorithms=["RS256"], options=options)  # type: ignore[no-any-return]
+
+    own = jwtobs.wrap(mine, library="pyjwt")
+    for falsy in (False, 0, None, ""):
+        peek = {"verify_signature": falsy}
+        assert decode(forged, options=peek) == jwt.decode(forged, options=peek)
+        assert decode(forged, "", None, peek)["iss"] == "https://evil.example"  # options positional
+        assert complete(forged, options=peek)["header"]["kid"] == "evil-kid"
+        assert own(forged, options=peek)["iss"] == "https://evil.example"
+        with pytest.raises(jwt.DecodeError):  # a peek that fails is no validation either
+            decode("not.a-token", options=peek)
+    jpeek = {"verify_signature": False, "verify_aud": False}
+    assert jdecode(forged, "", options=jpeek)["iss"] == "https://evil.example"
+    jwtobs.flush()
+    assert otel.events == []
+    # the same forged token validated: recorded, rejected, its kid and issuer never learned
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        decode(forged, pub, algorithms=["RS256"], options={"verify_signature": True, "verify_aud": False})
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        own(forged)
+    jwtobs.flush()
+    assert [e.outcome for e in otel.events] == ["rejected", "rejected"]
+    points = otel.metrics()["jwtobs.validation.duration"]
+    assert {p.attributes["jwtobs.kid"] for p in points} == {"_unknown"}
+    assert {p.attributes["jwtobs.issuer"] for p in points} == {"_unknown"}
+
+
 def test_wrapping_twice_is_idempotent() -> None:
     once = jwtobs.wrap(jwt.decode)
     assert jwtobs.wrap(once) is once
