@@ -54,6 +54,26 @@ _MAX_FP_BYTES: Final = 1 << 20
 MAX_QUEUED: Final = 100_000
 #: Header segment of an accepted token -> its sanitised (alg, kid, typ); bounded, filled only from tokens
 #: the validator accepted (so not by an attacker), read by the builder instead of a full peek.
+#: the event times a configured ``clock`` may give (POSIX seconds of years 1970 to 9999: what an event's RFC 3339
+#: time can say). ``time.time_ns``, a clock in milliseconds, NaN or a non-number is none: that record is lost and
+#: counted (``ClockValueError``), as with a clock that raises. Before session 20 the event was built and the JSON
+#: lines sink failed on it: every record of its batch was dropped, logged as "cannot write events to <path>".
+CLOCK_RANGE: Final = (0.0, 253402300800.0)
+
+
+class ClockValueError(ValueError):
+    """A configured ``clock`` returned no POSIX seconds (its record is lost and counted)."""
+
+
+def checked_time(value: Any) -> float:
+    """``value`` from a configured clock, or :class:`ClockValueError` when it is no time an event can hold."""
+    if type(value) is not bool and isinstance(value, (int, float)) and CLOCK_RANGE[0] <= value < CLOCK_RANGE[1]:
+        return float(value)
+    raise ClockValueError(
+        "the configured clock returned no POSIX seconds (like time.time(); not time.time_ns() or milliseconds)"
+    )
+
+
 _SAFE_BY_HEADER: dict[str, tuple[str | None, str | None, str | None]] = {}
 _MAX_SAFE_HEADERS: Final = 1024
 
@@ -359,7 +379,7 @@ def build(item: Pending | list[Any]) -> ValidationEvent:
     # positional, in the field order of ValidationEvent (tests/core/test_builder.py pins it): a dataclass
     # __init__ called with 21 keywords costs ~3 µs more than with positions
     event = ValidationEvent(
-        end_ns / 1e9 if event_time is None else event_time,
+        end_ns / 1e9 if event_time is None else checked_time(event_time),
         outcome,
         reason,
         detail,
@@ -394,7 +414,7 @@ def _process(item: Pending | list[Any]) -> ValidationEvent | None:
     st = item[0]
     try:
         event = build(item)
-    except Exception as exc:  # pragma: no cover - defensive
+    except Exception as exc:  # a clock that gave no time (ClockValueError); anything else: defensive
         st.telemetry.lost()
         st.telemetry.failed("event", exc)
         return None
@@ -433,7 +453,7 @@ def _process_batch(batch: list[Any]) -> None:
         assert tel is not None
         try:
             event = build(item)
-        except Exception as exc:  # pragma: no cover - defensive
+        except Exception as exc:  # a clock that gave no time (ClockValueError): this record only; else defensive
             tel.lost()
             tel.failed("event", exc)
             continue
@@ -715,7 +735,7 @@ def emit_keyset_change(
     """Write a :class:`KeySetChange` (a JWKS key set gained or lost kids) to every sink. Never raises."""
     try:
         st = state if state is not None else config.current()
-        now = time.time() if st.clock is None else st.clock()
+        now = time.time() if st.clock is None else checked_time(st.clock())
         change = KeySetChange(
             time=now,
             issuer=None if issuer is None else _label(issuer),

@@ -394,6 +394,10 @@ class Telemetry:
         instance (a sink, a tracer provider) with the exception's class only (its message could echo a token)."""
         with self._counts_lock:
             self._failures[component] = self._failures.get(component, 0) + 1
+        try:  # the observable counters exist even when no event was ever emitted (every record lost: a clock
+            self._resolve_meter()  # giving no time; before session 20 the failures were then never exported)
+        except Exception:  # pragma: no cover - _resolve_meter counts its own failures
+            pass
         key = (id(culprit if culprit is not None else self), component)
         if key not in self._failure_logged:
             self._failure_logged.add(key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -443,6 +445,59 @@ def test_a_clock_that_raises_loses_records_counted() -> None:
             jwtobs.wrap(jwt.decode)(jwt.encode({"sub": "u"}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
         jwtobs.flush()
         assert got == [] and state.telemetry.events_dropped() == 3 and state.telemetry.failures() == {"event": 3}
+
+
+@pytest.mark.parametrize("defer", [True, False])
+@pytest.mark.parametrize("bad", [time.time_ns(), time.time() * 1000, float("nan"), -1.0, "now"])
+def test_a_clock_giving_no_time_loses_its_record_only(defer: bool, bad: Any, tmp_path: Path) -> None:
+    """A configured clock that returns no POSIX seconds (``time.time_ns``, milliseconds, NaN, a string) loses
+    that validation's record, counted as a clock that raises is, and nothing else: before session 20 the event
+    was built and the JSON lines sink failed on it, dropping every record of its batch (9 of 10) with a warning
+    that the events file could not be written; and with every record lost, the counters were never exported."""
+    calls = [0]
+
+    def clock() -> Any:
+        calls[0] += 1
+        return bad if calls[0] == 3 else time.time()
+
+    path = tmp_path / "events.jsonl"
+    reader = InMemoryMetricReader()
+    state = jwtobs.configure(
+        events_path=str(path),
+        fingerprint_key=b"k" * 32,
+        from_env=False,
+        defer=defer,
+        clock=clock,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )
+    secret = b"s" * 32
+    token = jwt.encode({"sub": "u", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+    decode = jwtobs.wrap(jwt.decode)
+    for _ in range(10):
+        assert decode(token, secret, algorithms=["HS256"])["sub"] == "u"
+    jwtobs.flush()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 9 and all(json.loads(line)["outcome"] == "accepted" for line in lines)
+    assert state.telemetry.events_dropped() == 1 and state.telemetry.failures() == {"event": 1}
+
+    # every record lost (time.time_ns as the clock): the losses are exported all the same
+    reader = InMemoryMetricReader()
+    jwtobs.configure(
+        fingerprint_key=b"k" * 32, from_env=False, defer=defer, clock=time.time_ns,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+    )  # fmt: skip
+    for _ in range(4):
+        decode(token, secret, algorithms=["HS256"])
+    jwtobs.flush()
+    data = reader.get_metrics_data()
+    exported = {
+        m.name: sum(p.value for p in m.data.data_points)
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name in ("jwtobs.events.dropped", "jwtobs.telemetry.failures")
+    }
+    assert exported == {"jwtobs.events.dropped": 4, "jwtobs.telemetry.failures": 4}
 
 
 def test_resetting_the_configuration_builds_none_from_the_environment() -> None:
