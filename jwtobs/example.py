@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -32,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
         raise missing_dependency(exc, "pyjwt,sdk") from None
 
     import jwtobs
-    from jwtobs.events import KeySetChange, ValidationEvent
+    from jwtobs.events import JsonlSink, KeySetChange, ValidationEvent
+
+    if args.events:
+        _check_events_path(args.events)
+        # a write that fails anyway (a disk that fills up) is this command's one line below, not also the sink's
+        logging.getLogger("jwtobs").addFilter(lambda r: not str(r.msg).startswith("jwtobs: cannot write events to"))
     from jwtobs.telemetry import ATTR_ALG, ATTR_KID, ATTR_OUTCOME, ATTR_REASON, VALIDATION_DURATION
 
     spans = InMemorySpanExporter()
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             events.append(record)
 
     iss, aud = "https://login.example.com", "billing-api"
-    jwtobs.configure(
+    state = jwtobs.configure(
         tracer_provider=tp,
         meter_provider=MeterProvider(metric_readers=[reader]),
         fingerprint_key=os.environ.get("JWTOBS_FINGERPRINT_KEY") or "jwtobs-example-fingerprint-key",
@@ -83,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
             verdict = f"{type(exc).__name__} -> {jwtobs.reason_of(exc)}"
         print(f"  {label:24} {verdict}")
     jwtobs.flush()
+    lost = sum(s.dropped for s in state.sinks if isinstance(s, JsonlSink))
+    if lost:  # (a disk that filled up meanwhile: the events asked for are not all there)
+        from jwtobs.cli import fail
+
+        fail(f"{args.events}: cannot write the events ({lost} of {len(cases)} lost)")
     print("\nValidation events (the one record; no token, no raw sub or jti):\n")
     for ev in events:
         d = ev.to_dict()
@@ -107,3 +118,25 @@ def run(args: argparse.Namespace) -> int:
     if args.events:
         print(f"\nEvents appended to {Path(args.events).resolve()}")
     return 0
+
+
+def _check_events_path(path: str) -> None:
+    """``--events`` checked before anything runs: one line and exit 2 when the events could not be appended (a
+    directory, a device such as /dev/full, a read-only or missing place, a gzip file that plain lines would
+    corrupt). Before session 20 they were dropped with a logged warning and the command exited 0."""
+    import stat
+
+    from jwtobs.cli import fail
+
+    if path.endswith(".gz"):
+        fail(f"{path}: events are appended as plain JSON lines, not to a .gz file")
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # (as the events sink does)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
+    except OSError as exc:
+        fail(f"{path}: cannot write: {exc.strerror or type(exc).__name__}")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            fail(f"{path}: not a regular file (a device, pipe or socket): events are appended to regular files only")
+    finally:
+        os.close(fd)
