@@ -422,6 +422,8 @@ class JsonlSink:
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
         self._warned = False
+        #: the file (device, inode) that a failed write left ending in a cut line which could not be taken back
+        self._cut_in: tuple[int, int] | None = None
         try:
             self._makedirs()
         except OSError as exc:  # a read-only filesystem, a missing mount: retried at every write
@@ -576,14 +578,37 @@ class JsonlSink:
                 parts = _in_order(batch, parts, records)
             data = parts[0] if len(parts) == 1 else b"".join(parts)
             fd = self._open()
+            if self._cut_in is not None and self._cut_in == self._ino:
+                data = b"\n" + data  # end the cut line first: the lines that follow stay whole
+            before = os.fstat(fd).st_size
             view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            try:
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+            except OSError:
+                if len(view) < len(data):  # a full disk takes what fits, then fails: a line was cut
+                    self._take_back(fd, before, len(data) - len(view))
+                raise
+            self._cut_in = None
             self.written += count
         except Exception as exc:  # never break the caller's request
             self.dropped += count
             self._warn(exc)
+
+    def _take_back(self, fd: int, before: int, done: int) -> None:
+        """After a write cut by a full disk: remove the ``done`` bytes it wrote (the file was ``before`` bytes long),
+        so that no cut line stays in the file; the batch is counted as dropped. Before session 20 the cut line
+        stayed, the next batch was appended to it once there was room, and ``jwtobs report`` refused the whole
+        file for that broken line. When another process appended meanwhile (the size is not ``before + done``),
+        nothing is removed and the next write starts with a newline: only the cut line is broken."""
+        try:
+            if os.fstat(fd).st_size == before + done:
+                os.ftruncate(fd, before)
+                return
+        except OSError:
+            pass
+        self._cut_in = self._ino
 
     def _open(self) -> int:
         try:

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -246,3 +247,91 @@ def test_configure_racing_validations_loses_no_event(tmp_path: Path, keys: Keys,
     jwtobs.configure(from_env=False)  # closes the last file's sink
     written = sum(len(p.read_text().splitlines()) for p in paths if p.exists())
     assert written == sum(counts) > 0
+
+
+_FILLING_DISK = r"""
+import os, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+import jwt, jwtobs
+path, defer = sys.argv[1], sys.argv[2] == "1"
+jwtobs.configure(events_path=path, defer=defer, fingerprint_key=b"f" * 32, from_env=False)
+decode = jwtobs.wrap(jwt.decode)
+key = b"k" * 32
+token = jwt.encode({"sub": "u", "exp": int(time.time()) + 600}, key, algorithm="HS256")
+def validate(n):
+    for _ in range(n):
+        decode(token, key, algorithms=["HS256"])
+    jwtobs.flush()
+validate(20)
+# the disk fills: room for about three more lines (the file size limit: the kernel writes what fits, then EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(path) + 1200, resource.RLIM_INFINITY))
+validate(20)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))  # space again
+validate(20)
+"""
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_a_write_cut_by_a_full_disk_leaves_no_broken_line(tmp_path: Path, defer: bool) -> None:
+    """A disk that fills up in the middle of a batch: the kernel writes what fits, then the write fails. Before
+    session 20 the cut line stayed in the file and the next batch, once there was room again, was appended to
+    it: one broken line in the middle, and ``jwtobs report`` refused the whole file ("not a jwtobs events file").
+    The part written is taken back (its records are the ones counted as dropped); the file stays whole lines."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "events.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-c", _FILLING_DISK, str(path), "1" if defer else "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "cannot write events" in proc.stderr  # the failure was real, and said once
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    lines = [json.loads(line) for line in data.splitlines()]  # every line whole
+    assert len(lines) >= 40 and {e["outcome"] for e in lines} == {"accepted"}
+    pytest.importorskip("pandas")
+    from jwtobs.analysis import load_events
+
+    assert len(load_events(path)) == len(lines)
+
+
+def test_a_cut_line_that_cannot_be_taken_back_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the cut part cannot be removed (the truncation fails, or another process appended meanwhile), the next
+    write starts with a newline: only the cut line is broken, the lines after it are whole (not glued to it)."""
+    import errno
+
+    from jwtobs import events as ev_module
+
+    path = tmp_path / "e.jsonl"
+    sink = JsonlSink(path, flush_interval=60.0)
+    real_write = os.write
+    calls = [0]
+
+    def write(fd: int, data: Any) -> int:
+        calls[0] += 1
+        if calls[0] == 1:
+            return real_write(fd, bytes(data[:50]))  # what fits (a short write, as the kernel does) ...
+        if calls[0] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")  # ... then the disk is full
+        return real_write(fd, data)
+
+    def no_truncate(fd: int, length: int) -> None:
+        raise OSError(errno.EPERM, "not permitted")
+
+    monkeypatch.setattr(ev_module.os, "write", write)
+    monkeypatch.setattr(ev_module.os, "ftruncate", no_truncate)
+    for i in range(3):
+        sink(_event(jti_hash=f"cut-{i}"))
+    sink.flush()
+    for i in range(3):
+        sink(_event(jti_hash=f"kept-{i}"))
+    sink.flush()
+    sink.close()
+    lines = path.read_bytes().split(b"\n")
+    assert len(lines[0]) == 50 and lines[-1] == b""  # the cut line alone, ended
+    assert [json.loads(line)["jti_hash"] for line in lines[1:-1]] == ["kept-0", "kept-1", "kept-2"]
+    assert (sink.written, sink.dropped) == (3, 3)
