@@ -201,11 +201,13 @@ class _Client:
             raise PrometheusError(f"cannot reach Prometheus at {self.base}: {exc}") from None
         try:
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise PrometheusError(f"{self.base}{path}: response is not JSON (is this a Prometheus HTTP API?)") from None
         if not isinstance(doc, dict) or doc.get("status") != "success":
             what = doc.get("error") if isinstance(doc, dict) else "unexpected response"
-            raise PrometheusError(f"{self.base}{path}: {what}")
+            raise PrometheusError(f"{self.base}{path}: {str(what).strip().splitlines()[0][:200] if what else what}")
+        if "data" not in doc:
+            raise PrometheusError(f"{self.base}{path}: {_NOT_A_RESULT}")
         return doc["data"]
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> dict[tuple[tuple[str, str], ...], Any]:
@@ -216,15 +218,22 @@ class _Client:
         while t <= end:
             t_end = min(end, t + chunk)
             data = self.get("/api/v1/query_range", {"query": expr, "start": t, "end": t_end, "step": step})
-            for series in data.get("result", []):
-                key = tuple(sorted(series["metric"].items()))
-                samples = out.setdefault(key, [])
-                for ts, value in series.get("values", []):
-                    ts = float(ts)
-                    if not samples or ts > samples[-1][0]:
-                        samples.append((ts, float(value)))
+            try:
+                for series in data.get("result", []):
+                    key = tuple(sorted((str(k), str(v)) for k, v in series["metric"].items()))
+                    samples = out.setdefault(key, [])
+                    for ts, value in series.get("values", []):
+                        ts, v = float(ts), float(value)
+                        if math.isfinite(v) and (not samples or ts > samples[-1][0]):
+                            samples.append((ts, v))
+            except (AttributeError, KeyError, TypeError, ValueError):  # (before session 20: an internal error)
+                raise PrometheusError(f"{self.base}/api/v1/query_range: {_NOT_A_RESULT}") from None
             t = t_end + step
         return out
+
+
+#: a JSON answer that is not a range query's matrix (a JSON API that is not Prometheus's, a proxy's error page)
+_NOT_A_RESULT: Final = "unexpected response: not a range query result (is this a Prometheus HTTP API?)"
 
 
 # -- frames ------------------------------------------------------------------------------------------------
@@ -381,6 +390,12 @@ def _bounded_label(s: pd.Series) -> pd.Series:
     return out.mask(out == telemetry.UNKNOWN, OTHER)
 
 
+def _with_columns(df: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``df`` with each of ``columns`` it lacks added as missing values."""
+    missing = [c for c in columns if c not in df.columns]
+    return df.assign(**{c: pd.Series(pd.NA, index=df.index, dtype="object") for c in missing}) if missing else df
+
+
 def aggregates_from_frames(frames: PrometheusFrames) -> Any:
     """The detectors' :class:`~jwtobs.analysis.aggregate.Aggregates` (``engine='prometheus'``,
     ``has_cont=False``) from 1-minute :class:`PrometheusFrames`: ``counts`` from the validation counter per
@@ -396,7 +411,10 @@ def aggregates_from_frames(frames: PrometheusFrames) -> Any:
         empty_lateness,
     )
 
-    v = frames.validations
+    # A label no series carries is no column: jwtobs_reason in a range without rejections (a healthy service),
+    # jwtobs_kid or jwtobs_issuer dropped by a relabeling rule. It reads as absent (before session 20: KeyError,
+    # jwtobs report --prometheus's internal error on any range without a rejection).
+    v = _with_columns(frames.validations, ("outcome", "reason", "profile", "issuer", "kid"))
     if v.empty:
         counts = empty_counts()
     else:
@@ -418,8 +436,8 @@ def aggregates_from_frames(frames: PrometheusFrames) -> Any:
         c = c.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
         c["max_exp"] = pd.array([pd.NA] * len(c), dtype="Int64")
         counts = pd.DataFrame({k: c[k].astype(t) for k, t in COUNTS_SCHEMA.items()})
-    e = frames.expiry_offsets
-    e = e[e["expiry_side"] == "after_exp"] if not e.empty else e
+    e = _with_columns(frames.expiry_offsets, ("outcome", "issuer", "expiry_side", "le"))
+    e = e[(e["expiry_side"] == "after_exp") & e["le"].notna()] if not e.empty else e
     if e.empty:
         lateness = empty_lateness()
     else:

@@ -5,6 +5,9 @@ the subprocess runs of each case took over a minute): one line on stderr and exi
 * ``--labels`` that is not a simulator ``labels.json``: an events file, an empty, truncated, binary or JSON-array
   file, incidents of the wrong shape, a time that is not one (before: ``internal error (JSONDecodeError)``,
   ``AttributeError``, ``KeyError``, ``UnicodeDecodeError``... exit 4);
+* ``--prometheus`` over a range without any rejection (no ``jwtobs_reason`` label on any series), or with labels a
+  relabeling rule dropped: before, ``internal error (KeyError)``; a JSON answer that is not a range query's result
+  (AttributeError, KeyError, RecursionError before): one line naming the URL;
 * a key-set change record stamped outside the nanosecond range of the validations' times (year 9999, 0001: a
   clock gone wrong, a hand-edited file): before, ``internal error (OutOfBoundsDatetime)`` with the pandas engine
   and the whole report refused with the DuckDB one; the change is dropped like one without a time.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +120,112 @@ def test_a_keyset_change_out_of_range_is_dropped(
     got = load_keyset_changes(events)
     assert len(got) == len(changes) - 1  # the others kept, in nanoseconds like the validations' times
     assert str(got["time"].dtype) == "datetime64[ns, UTC]"
+
+
+# -- report --prometheus: what a Prometheus (or something else) answers -------------------------------------------
+T0 = 1_795_000_020.0  # a minute boundary + 20 s: the range below starts before the series' first sample
+
+
+class _PromAPI:
+    """A loopback server speaking the Prometheus range-query API with canned series: ``answer(query)`` gives the
+    body of ``/api/v1/query_range`` for a PromQL ``query``."""
+
+    def __init__(self, answer: Any) -> None:
+        import http.server
+        import threading
+        import urllib.parse
+
+        from tests.loopback import reply
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("query", [""])[0]
+                reply(self, 200, answer(query), "application/json")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _iso(t: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def _matrix(result: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}).encode()
+
+
+def _accepted_only(drop: tuple[str, ...] = ()) -> Any:
+    """What Prometheus answers for jwtobs metrics of a range without a rejection: the validation counter's series
+    have no ``jwtobs_reason`` (it is set on rejections only, docs/contract.md), 10 validations a minute."""
+    labels = {
+        "__name__": "jwtobs_validation_duration_seconds_count",
+        "job": "billing-api",
+        "instance": "10.0.0.7:9464",
+        "jwtobs_outcome": "accepted",
+        "jwtobs_library": "pyjwt",
+        "jwtobs_profile": "billing-api",
+        "jwtobs_issuer": "https://login.example.com",
+        "jwtobs_alg": "RS256",
+        "jwtobs_kid": "2026-11",
+    }
+    metric = {k: v for k, v in labels.items() if k not in drop}
+    values = [[T0 + 60 * i, str(10 * i)] for i in range(31)]
+
+    def answer(query: str) -> bytes:
+        return _matrix([{"metric": metric, "values": values}] if "validation_duration_seconds_count" in query else [])
+
+    return answer
+
+
+@pytest.mark.parametrize("drop", [(), ("jwtobs_kid", "jwtobs_issuer")])
+def test_report_from_prometheus_without_rejections(
+    tmp_path: Path, drop: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A range without any rejection (a healthy service), and series whose kid and issuer labels a relabeling rule
+    dropped: before session 20 ``jwtobs report --prometheus`` was an internal error (KeyError 'reason')."""
+    prom = _PromAPI(_accepted_only(drop))
+    out = tmp_path / "report.html"
+    try:
+        start, end = _iso(T0 - 60), _iso(T0 + 1800)
+        code, stdout, err = report(capsys, "--prometheus", prom.url, "--start", start, "--end", end, "--out", str(out))
+    finally:
+        prom.close()
+    assert code == 0, err
+    assert "300 validations, 0 rejected" in stdout and out.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"status": "success", "data": 5}).encode(),
+        json.dumps({"status": "success"}).encode(),
+        _matrix([{"values": [[T0, "1"]]}]),  # a series without labels
+        _matrix([{"metric": {"job": "j"}, "values": [["x", "y"]]}]),
+        _matrix([{"metric": {"job": "j"}, "values": 7}]),
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["data-not-an-object", "no-data", "no-metric", "values-not-numbers", "values-not-a-list", "deep"],
+)
+def test_report_from_something_not_prometheus_is_one_line(
+    tmp_path: Path, body: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON answer that is not a range query's result (another JSON API, a proxy): one line naming the URL, exit
+    2 (before session 20: internal errors AttributeError, KeyError, RecursionError)."""
+    prom = _PromAPI(lambda query: body)
+    try:
+        code, _, err = report(capsys, "--prometheus", prom.url, "--start", _iso(T0), "--end", _iso(T0 + 600),
+                              "--out", str(tmp_path / "r.html"))  # fmt: skip
+    finally:
+        prom.close()
+    line = one_line_error(code, err)
+    assert line.startswith(f"jwtobs report: {prom.url}/api/v1/query_range: "), line
