@@ -197,6 +197,18 @@ def auth_scheme(value: str) -> tuple[str, str, str]:
     return m.group(1), m.group(2), m.group(3)
 
 
+def _joined_bearer(value: str) -> bool:
+    """Whether an ``Authorization`` value of another scheme (or none) is joined headers of which one is a bearer
+    credential: a comma, then a part that starts with the ``Bearer`` scheme and a space."""
+    if "," not in value:
+        return False
+    for part in value.split(",")[1:]:
+        scheme, gap, _ = auth_scheme(part)
+        if scheme.lower() == "bearer" and gap:
+            return True
+    return False
+
+
 #: where a request keeps the principals verified so far, with the authenticator (BearerAuth) of each
 _VERIFIED: Final = "_jwtobs_verified"
 
@@ -525,7 +537,13 @@ class BearerAuth:
             if not scheme:
                 headers = []  # an empty Authorization header is no credential
             elif scheme.lower() != "bearer":
-                headers = []  # another scheme (Basic, DPoP...) is not a bearer credential
+                if _joined_bearer(headers[0]):
+                    # two headers a server joined, one of them bearer (an empty one first: ", Bearer x"; another
+                    # scheme first: "Basic x, Bearer y"): two credentials, as on servers that keep them apart
+                    # (before session 20 these were "no credential", 401 JWT_MISSING, on Werkzeug and Django only)
+                    reason, detail = Reason.AMBIGUOUS, "headers"
+                else:
+                    headers = []  # another scheme (Basic, DPoP...) is not a bearer credential
             elif "\t" in gap:
                 reason, detail = Reason.AMBIGUOUS, "header"  # a bearer credential after a tab: malformed (RFC 7235: SP)
             else:

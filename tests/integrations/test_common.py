@@ -56,6 +56,28 @@ def test_header_forms(header: str, ok: bool, keys: Keys, stack: Stack) -> None:
     assert len(_events(stack)) == 1
 
 
+@pytest.mark.parametrize(
+    "joined",
+    [
+        ", Bearer {t}",  # an empty Authorization header, then the bearer one
+        ",Bearer {t}",
+        "Basic dXNlcjpwYXNz, Bearer {t}",  # another scheme's header, then the bearer one
+        'Digest username="u", realm="r", Bearer {t}',
+    ],
+)
+def test_joined_headers_with_a_bearer_credential_are_two_credentials(joined: str, keys: Keys, stack: Stack) -> None:
+    """Werkzeug and Django's server join repeated headers with ","; uvicorn keeps them apart. A bearer credential
+    joined after an empty header or another scheme's is two credentials (400) on every server (before session 20:
+    401 JWT_MISSING on the joining servers, 400 on the others: the matrix said 400)."""
+    auth = BearerAuth(_wrapped(keys), redact=False)
+    d = _denied(auth, [joined.format(t=keys.token())]).denial
+    assert (d.status, d.error, d.reason, d.detail) == (400, "invalid_request", jwtobs.Reason.AMBIGUOUS, "headers")
+    # another scheme alone, with commas of its own (Digest), is still no bearer credential
+    digest = _denied(auth, ['Digest username="bearer x", realm="r"']).denial
+    assert (digest.status, digest.reason) == (401, jwtobs.Reason.MISSING)
+    assert len(_events(stack)) == 2
+
+
 def test_query_allowed_only_when_enabled(keys: Keys, stack: Stack) -> None:
     token = keys.token()
     assert BearerAuth(_wrapped(keys), allow_query=True, redact=False).authenticate([], [token]).subject == "user-123"
