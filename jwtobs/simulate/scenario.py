@@ -283,6 +283,6 @@ def load_scenario(path: str | Path) -> Scenario:
     with open(path, "rb") as f:
         try:
             data: dict[str, Any] = tomllib.load(f)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # (not UTF-8: the message named no file)
             raise ConfigurationError(f"{path}: not a TOML scenario ({exc})") from None
     return scenario_from_dict(data)

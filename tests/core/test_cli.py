@@ -64,3 +64,19 @@ def test_example_events_that_cannot_be_written_are_one_line_and_exit_2(tmp_path:
     out = tmp_path / "limited.jsonl"
     limited = _example(str(out), preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200)))
     _one_line(limited, f"{out}: cannot write the events (6 of 6 lost)")
+
+
+def test_a_scenario_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    """``simulate --scenario`` with bytes that are not UTF-8 (a UTF-16 file from an editor): the one line names the
+    file (before session 20 it was the codec's message alone: "'utf-8' codec can't decode byte 0xff ...")."""
+    toml = tmp_path / "scenario.toml"
+    toml.write_bytes("seed = 1\n".encode("utf-16"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "jwtobs", "simulate", "--scenario", str(toml), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"jwtobs simulate: {toml}: not a TOML scenario ("), lines
