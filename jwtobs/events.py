@@ -682,5 +682,9 @@ class LoggerSink:
             self.logger.log(level, "%s reason=%s", msg, fields_.get("reason"), extra={"jwtobs": fields_})
 
     def _emit_structlog(self, level: int, msg: str, fields_: dict[str, Any]) -> None:
+        # structlog's "event" is the message: a key-set change's own "event" field (its record type, which the
+        # message says) would be a second value for it, a TypeError that lost every key-set change (session 20)
+        if "event" in fields_:
+            fields_ = {k: v for k, v in fields_.items() if k != "event"}
         # structlog loggers expose one method per level name (warning, info, debug...)
         getattr(self.logger, logging.getLevelName(level).lower(), self.logger.info)(msg, **fields_)

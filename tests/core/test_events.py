@@ -164,6 +164,12 @@ def test_logger_sink_stdlib_and_structlog(caplog: pytest.LogCaptureFixture) -> N
     LoggerSink(log)(_event())
     assert captured[0]["event"] == "jwt validation rejected" and captured[0]["reason"] == "JWT_EXPIRED"
     assert captured[0]["level"] == "warning"
+    # a key-set change (JwksSource): before session 20 a TypeError (two values for structlog's "event"), counted
+    # as a sink failure, so a structlog logger never saw a rotation
+    change = KeySetChange(time=1795000000.0, issuer="https://i", added=("k2",), removed=("k1",), keys=1, service="s")
+    LoggerSink(log)(change)
+    assert captured[1]["event"] == "jwks key set changed" and captured[1]["level"] == "info"
+    assert (captured[1]["added"], captured[1]["removed"], captured[1]["keys"]) == (["k2"], ["k1"], 1)
 
 
 def test_events_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: Keys) -> None:
