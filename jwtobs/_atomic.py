@@ -32,6 +32,10 @@ def replaced_atomically(path: str | os.PathLike[str], mode: str = "w", **open_kw
     (``O_EXCL``: never another file) with mode 0o666 less the umask, as a plain ``open()`` would."""
     out = Path(path)
     if not replaceable(out):
+        if stat.S_ISDIR(
+            os.lstat(out).st_mode
+        ):  # (was "not a regular file (a device, pipe or socket)" before session 20)
+            raise OSError(errno.EISDIR, "is a directory (give the file name to write)", str(out))
         raise OSError(errno.EINVAL, "not a regular file (a device, pipe or socket): not replaced", str(out))
     # (the name's first 40 characters: a legal name of 242-255 bytes must still leave room for the suffix)
     tmp = out.with_name(f".{out.name[:40]}.{secrets.token_hex(4)}.tmp")

@@ -229,3 +229,18 @@ def test_report_from_something_not_prometheus_is_one_line(
         prom.close()
     line = one_line_error(code, err)
     assert line.startswith(f"jwtobs report: {prom.url}/api/v1/query_range: "), line
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_report_out_a_directory_says_so(
+    sim: Path, tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--out`` naming a directory: one line saying it is one (before session 20: "not a regular file (a device,
+    pipe or socket)"), exit 2, the directory untouched."""
+    out = tmp_path / "reports"
+    out.mkdir()
+    code, _, err = report(capsys, str(sim / "events"), "--engine", engine, "--out", str(out))
+    assert (
+        one_line_error(code, err) == f"jwtobs report: {out}: cannot write: is a directory (give the file name to write)"
+    )
+    assert list(out.iterdir()) == []
