@@ -67,6 +67,7 @@ from jwtobs import _otel_compat, config, libraries, pipeline
 from jwtobs.exceptions import _DETAIL_ATTR, _REASON_ATTR, ConfigurationError
 from jwtobs.libraries import Target
 from jwtobs.wrap import ACTIVE, TOKEN_KWARGS, observer
+from jwtobs.wrap import unverified as _unverified  # noqa: F401 - named in the compiled patches ({peek})
 
 try:
     import wrapt
@@ -209,17 +210,6 @@ def _token_at(obs: Any, at: int) -> _Begin:
         return get_token(args, kwargs)
 
     return begin
-
-
-def _unverified(options: Any) -> bool:
-    """Whether ``options`` turn the call into a peek: PyJWT's and python-jose's own test, a falsy
-    ``verify_signature`` (``False``, ``0``, ``None``, ``""``) in any mapping (only ``... is False`` in a ``dict``
-    before session 13: ``{"verify_signature": 0}`` recorded a forged token as accepted, and the cardinality
-    guard learned its issuer and kid). Options it cannot read are no peek (the call is recorded)."""
-    try:
-        return not options.get("verify_signature", True)
-    except Exception:
-        return False
 
 
 def _call_patch(

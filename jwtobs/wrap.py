@@ -79,8 +79,10 @@ PEEK_LIBRARIES: Final = frozenset({"pyjwt", "jose"})
 
 def unverified(options: Any) -> bool:
     """Whether a PyJWT / python-jose ``options`` argument makes the call a peek: the libraries' own test, a
-    falsy ``verify_signature`` (``False``, ``0``, ``None``, ``""``) in any mapping. Options it cannot read are
-    no peek (the call is recorded)."""
+    falsy ``verify_signature`` (``False``, ``0``, ``None``, ``""``) in any mapping (the instrumentor tested only
+    ``... is False`` in a ``dict`` before session 13: ``{"verify_signature": 0}`` recorded a forged token as
+    accepted, and the cardinality guard learned its issuer and kid). Options it cannot read are no peek (the call
+    is recorded)."""
     try:
         return not options.get("verify_signature", True)
     except Exception:
