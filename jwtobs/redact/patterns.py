@@ -568,6 +568,41 @@ def cas_ticket(value: str) -> bool:
     return False
 
 
+#: A CAS ticket standing on its own, in a message or a URL's path ("Granted ticket [ST-1764-1lAgfQ...-int-sso...]",
+#: "GET /cas/login/ST-..."): a ticket's prefix (a service, proxy, proxy-granting or ticket-granting ticket's; a PGT's
+#: IOU travels in its callback's query only) at the start of a word, its counter (digits, not optional here), the random
+#: part; redacted when :func:`cas_ticket` says the value is one (an issue's key, a branch "ST-42-refactor-auth", a
+#: disk's model "ST-4000DM004-2CV104" are none). Run on the original text (the prefixes are capitals) holding "T-".
+_CAS_TEXT_PREFIXES: Final = tuple(prefix for prefix in _CAS_TICKET_PREFIXES if prefix.endswith("T"))
+CAS_TICKET_TEXT: Final = _regex.compile(
+    r"(?<![A-Za-z0-9_\-.])(?:" + "|".join(_CAS_TEXT_PREFIXES) + r")-[0-9]{1,20}+-[A-Za-z0-9_.\-]*[A-Za-z0-9]"
+)
+#: What every match of :data:`CAS_TICKET_TEXT` holds (the scanner's trigger, the Hyperscan gate's expression)
+CAS_TICKET_HINT: Final = r"(?:" + "|".join(_CAS_TEXT_PREFIXES) + r")-[0-9]"
+
+
+#: :data:`CAS_TICKET_HINT` for Python's ``re``, from the literal "T-" every prefix ends in (the engine skips along to
+#: it; 0.3 % of real-log lines hold one), the prefix checked behind it
+CAS_TICKET_HINT_RE: Final = r"T-(?<=[SP]T-|GT-)[0-9]"
+CAS_TICKET_HINT_SEARCH: Final = _regex.compile(CAS_TICKET_HINT_RE).search
+
+
+def cas_ticket_hint(text: str) -> bool:
+    """``text`` may hold a :data:`CAS_TICKET_TEXT` match (:data:`CAS_TICKET_HINT_SEARCH`)."""
+    return CAS_TICKET_HINT_SEARCH(text) is not None
+
+
+#: A request's signature as a hex digest after a name ending in "signature": botocore's DEBUG log of SigV4
+#: ("Signature:\n<hex>", the message's line break raw or escaped), an Authorization header's parts logged without
+#: the header's name ("Credential=..., SignedHeaders=..., Signature=<hex>"), a JSON or repr field. The value is 32 hex
+#: digits or more (an HMAC-MD5's, HMAC-SHA1's 40, HMAC-SHA256's 64): "Signature: invalid", a short id, "signature
+#: version 1.403.123.0" are none. Run on the lower-cased text holding "signature"; the value in group "value".
+HEX_SIGNATURE: Final = _regex.compile(
+    r"""signature(?:\\?["'])?+[ \t]*+[:=][ \t]*+(?:\\?["']|\r?\n|(?:\\r)?+\\n)?+[ \t]*+"""
+    r"(?P<value>[0-9a-f]{32,}+)(?![0-9a-z_\-])"
+)
+
+
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -589,6 +624,8 @@ _STEMS: Final = (
     # too much to be a stem: cache keys, partition keys)
     (r"subscription[_\-]?key", "subscription", ("subscriptionkey", "subscription_key", "subscription-key")),
     (r"functions[_\-]?key", "functions", ("functionskey", "functions_key", "functions-key")),
+    # Artifactory's API key header, X-JFrog-Art-Api (its older keys have no vendor prefix: no "AKCp")
+    (r"jfrog[_\-]art[_\-]api", "jfrog", ()),
     ("dpop", "dpop", ()),
     ("assertion", "assertion", ()),
     ("auth", "auth", ()),
@@ -726,6 +763,8 @@ STRONG: Final = 2
 _STRONG_WORDS: Final = frozenset(
     "password passwd pwd passphrase passcode secret token apikey credential credentials privatekey secretkey "
     "subscriptionkey functionskey assertion jwt "
+    # Artifactory's API key (X-JFrog-Art-Api)
+    "artapi "
     # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
     "psk".split()
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
@@ -775,6 +814,9 @@ NOT_SECRET: Final = _regex.compile(
 )
 _EXACT_NAMES: Final = {
     "auth": WEAK,
+    # sudoers' tag saying no password is asked ("deploy ALL=(ALL) NOPASSWD: ALL"), doas' "nopass"
+    "nopasswd": NOT_SECRET_NAME,
+    "nopass": NOT_SECRET_NAME,
     "pass": WEAK,
     "sid": WEAK,
     **dict.fromkeys(REDIS_PASSWORD_DIRECTIVES, STRONG),
@@ -873,6 +915,18 @@ def name_strength(name: str) -> int:
     if len(name) <= _CACHED_NAME_MAX:
         return _name_strength_cached(name)
     return _name_strength(name)
+
+
+#: What stands before a sudoers rule's tag ("PASSWD:", "NOPASSWD:"): its Runas list's ")", another tag ("NOEXEC:"),
+#: the comma between two commands ("(ALL) NOPASSWD: /bin/ls, PASSWD: /bin/rm")
+_SUDOERS_BEFORE_TAG: Final = _regex.compile(r"(?:\)|[A-Z_]{4,}+:|,)[ \t]*+\Z")
+
+
+def sudoers_tag(s: str, start: int) -> bool:
+    """Whether ``s[start:]`` is a sudoers rule's tag in capitals, "PASSWD:" or "NOPASSWD:", where a rule has its tags
+    (after :data:`_SUDOERS_BEFORE_TAG`): it says whether sudo asks for a password, it names none."""
+    tag = "PASSWD:" if s.startswith("PASSWD:", start) else "NOPASSWD:" if s.startswith("NOPASSWD:", start) else None
+    return tag is not None and _SUDOERS_BEFORE_TAG.search(s, max(0, start - 64), start) is not None
 
 
 def is_benign_name(name: str) -> bool:
@@ -1722,6 +1776,24 @@ PS_SECURESTRING: Final = _regex.compile(
 )
 
 
+#: net-snmp's client commands (snmpwalk, snmpget, snmpbulkwalk, snmpset, snmptrap...: not the agent snmpd nor
+#: snmptrapd, whose "-c" names a configuration file), up to a short option within 200 characters
+SNMP_COMMAND: Final = (
+    "snmp"
+    + _command_start("snmp")
+    + r"(?:bulkwalk|bulkget|getnext|walk|get|set|table|trap|inform|delta|df|netstat|status|test|usm|vacm)"
+    + r"(?:\.exe)?+(?=[ \t])[^\n|;&]{0,200}?[ \t]"
+)
+#: The community strings every SNMP agent ships with and every tool tries first ("public" to read, "private" to
+#: write): no secret - a "-c public" is kept; any other community grants what it names, and is redacted.
+SNMP_DEFAULT_COMMUNITIES: Final = ("public", "private")
+#: net-snmp's options that take a secret (case-sensitive): each its own pattern, so all three are found on one line
+SNMP_OPTIONS: Final = (
+    "-A",
+    "-X",
+    r"-c(?![ \t]*+(?P<q>[\"']?+)(?:" + "|".join(SNMP_DEFAULT_COMMUNITIES) + r")(?P=q)(?![^\s]))",
+)
+
 # Short options that take a password, per command (the option is searched for within 200 characters of it).
 CLI_SHORT: Final = (
     ("sshpass", _regex.compile("sshpass" + _command_start("sshpass") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
@@ -1809,6 +1881,11 @@ CLI_SHORT: Final = (
         ),
     ),
     ("convertto-securestring", PS_SECURESTRING),
+    # twine's "upload -p X" (its "--password X" is CLI_FLAG's)
+    ("twine", _regex.compile("twine" + _command_start("twine") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]*+" + _ARG)),
+    # net-snmp's clients (SNMP_OPTIONS), run on the original text: "-A X" and "-X X" (SNMPv3's authentication and
+    # privacy passphrases; "-a" and "-x" name their protocols), "-c X" (an SNMPv1/v2c community)
+    *(("snmp", _regex.compile(SNMP_COMMAND + option + r"[ \t]*+" + _ARG)) for option in SNMP_OPTIONS),
     # SQL Server's sqlcmd/bcp -P X (lower-cased: "-p"), MongoDB's mongo/mongosh/mongodump/mongorestore... -p X
     *((c, _regex.compile(c + _command_start(c) + r"[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)) for c in ("sqlcmd", "bcp")),
     ("mongo", _regex.compile("mongo" + _command_start("mongo") + r"[a-z]*+[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)),
@@ -1965,13 +2042,19 @@ NICKSERV: Final = (
 NICKSERV_WORDS: Final = ("nickserv", *(f"ns {command}" for command in NICKSERV_COMMANDS))
 # An auditd record of a command's execution: EXECVE's arguments one field each ('argc=4 a0="sshpass" a1="-p"
 # a2="s3cr3t" a3="ssh"'; an argument holding a blank, a quote or a control character written in upper-case hex:
-# 'a2=73336372337421'), PROCTITLE's command line in hex, its arguments NUL-separated ('proctitle=737368706173730...').
-# Split so, no command-line pattern sees an option beside its value: the scrubber joins the arguments into one command
-# line (:func:`audit_commands`), scrubs that and writes back each argument it changed. EXECVE's argument count, "argc=",
+# 'a2=73336372337421'; a long one split into chunks after its length: 'a2_len=15496 a2[0]=... a2[1]=...'),
+# PROCTITLE's command line in hex, its arguments NUL-separated ('proctitle=737368706173730...'). Split so, no
+# command-line pattern sees an option beside its value: the scrubber joins the arguments into one command line
+# (:func:`audit_commands`), scrubs that and writes back each argument it changed. EXECVE's argument count, "argc=",
 # and "proctitle=" are the gate words (AUDIT_WORDS).
-AUDIT_ARG: Final = _regex.compile(r"""(?<![^ \t])a([0-9]{1,5}+)=(?:"([^"\r\n]*+)"|([0-9A-F]{2,}+))(?![^\s])""")
+AUDIT_ARG: Final = _regex.compile(
+    r"""(?<![^ \t])a([0-9]{1,5}+)(?:\[([0-9]{1,5}+)\])?+=(?:"([^"\r\n]*+)"|([0-9A-F]{2,}+))(?![^\s])"""
+)
 AUDIT_PROCTITLE: Final = _regex.compile(r"(?<![^ \t])proctitle=([0-9A-F]{2,}+)(?![^\s])")
 AUDIT_WORDS: Final = ("argc=", "proctitle=")
+#: an argument of :func:`audit_commands`: the span of its (first chunk's) value, its text, and the spans of its
+#: further chunks' fields (each with the blank before it; empty unless the argument was split)
+AuditArg = tuple[int, int, str, tuple[tuple[int, int], ...]]
 
 
 def _audit_hex(value: str) -> str | None:
@@ -1985,31 +2068,40 @@ def _audit_hex(value: str) -> str | None:
         return raw.decode("latin-1")
 
 
-def audit_commands(s: str) -> list[tuple[bool, list[tuple[int, int, str]]]]:
-    """The command lines of the auditd records in ``s``: ``(proctitle, arguments)`` each, an argument as ``(start,
-    end, text)``, the span of its value in ``s`` (within the quotes of a quoted one). EXECVE's arguments are a0, a1...
-    counted from a0 (a hex one decoded); PROCTITLE's are its hex value's text split at the NULs, and share that
-    value's span."""
-    out: list[tuple[bool, list[tuple[int, int, str]]]] = []
+def audit_commands(s: str) -> list[tuple[bool, list[AuditArg]]]:
+    """The command lines of the auditd records in ``s``: ``(proctitle, arguments)`` each, an argument as
+    :data:`AuditArg` (the span of its value in ``s``, within the quotes of a quoted one). EXECVE's arguments are a0,
+    a1... counted from a0 (a hex one decoded; one split into chunks a2[0], a2[1]... joined, in order); PROCTITLE's are
+    its hex value's text split at the NULs, and share that value's span."""
+    out: list[tuple[bool, list[AuditArg]]] = []
     if "argc=" in s:
         expect = 0
+        chunk = -1  # the last chunk of the argument expect - 1 read, or -1 when it was not split
         for m in AUDIT_ARG.finditer(s):
             index = int(m.group(1))
-            if index == 0:
+            part = -1 if m.start(2) < 0 else int(m.group(2))
+            if index == 0 and part <= 0:
                 expect = 0
                 out.append((False, []))
-            if index != expect or not out:
+            group = 3 if m.start(3) >= 0 else 4
+            text = m.group(3) if group == 3 else _audit_hex(m.group(4))
+            if out and part > 0 and index == expect - 1 and part == chunk + 1 and out[-1][1]:
+                chunk = part  # the argument's next chunk: its text joined, its field to be dropped
+                if text is not None:
+                    start, end, before, drops = out[-1][1][-1]
+                    out[-1][1][-1] = (start, end, before + text, (*drops, (m.start() - 1, m.end())))
+                continue
+            if index != expect or not out or part > 0:
                 continue
             expect += 1
-            text = m.group(2) if m.start(2) >= 0 else _audit_hex(m.group(3))
+            chunk = part
             if text is not None:
-                group = 2 if m.start(2) >= 0 else 3
-                out[-1][1].append((m.start(group), m.end(group), text))
+                out[-1][1].append((m.start(group), m.end(group), text, ()))
     if "proctitle=" in s:
         for m in AUDIT_PROCTITLE.finditer(s):
             text = _audit_hex(m.group(1))
             if text is not None:
-                out.append((True, [(m.start(1), m.end(1), arg) for arg in text.rstrip("\0").split("\0")]))
+                out.append((True, [(m.start(1), m.end(1), arg, ()) for arg in text.rstrip("\0").split("\0")]))
     return out
 
 
@@ -2018,10 +2110,15 @@ CLI_POSITIONAL_WORDS: Final = tuple(command for command, _ in CLI_POSITIONAL)
 
 #: The options of :data:`CLI_SHORT` after their blank, or its command: each pattern needs one (curl's --user needs
 #: "--"; FreeRDP's "/p:" its command's name).
-CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u", "ldap", "openssl", "freerdp")
+CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u", "ldap", "openssl", "freerdp", "snmp")
+#: Where the scrubber looks for :data:`CLI_SHORT`'s patterns in the lower-cased text: each needs one of its options
+#: after a blank ("-p", "-a", "-u", "-w", "-k", net-snmp's "-c" and "-x", curl's "--user"), FreeRDP's "/p:" its
+#: command's name (the caller's check). One search from the literal "-" (the blank checked behind it): 2.3x cheaper
+#: on real logs than searching for " -" and then each option apart, and no line of them holds one.
+CLI_SHORT_OPTION_SEARCH: Final = _regex.compile(r"-(?<=[ \t]-)(?:[pauwkxc]|-user)").search
 #: The commands of :data:`CLI_SHORT` whose options differ by case: their pattern runs on the original text (mysql's and
 #: mariadb's "-P" is the port, "-p" the password: "mysql -h db -P 3306 -u root -pX"; ipmitool's the other way round)
-CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb", "ipmi"})
+CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb", "ipmi", "snmp"})
 # (ldap*'s "-w" and openssl's "-k" by their command's name: " -w" and " -k" as gate words made the gate's search,
 # which every logged string goes through, 4 % slower on real logs)
 
@@ -2393,6 +2490,8 @@ def may_hold_secret_re(text: str) -> bool:
         return True
     if ":" in text and pgpass_hint(text):
         return True
+    if cas_ticket_hint(text):
+        return True
     if "://" in text and url_userinfo_hint(text):
         return True
     # a URL written with value escapes ("https:\\/\\/u:pw@h", "https%3A%2F%2Fu%3Apw%40h")
@@ -2411,14 +2510,16 @@ def _hs_literal(word: str) -> str:
 def hs_gate_expressions() -> list[tuple[str, bool]]:
     """``(expression, caseless)`` of :class:`HyperscanGate`: every gate word and vendor prefix (caseless: on
     ASCII text that is the lower-cased search of :func:`may_hold_secret_re`, looser for :data:`LONG_KEY_PREFIXES`),
-    :data:`HS_JOSE`, :data:`B64_JOSE_HINT`, :data:`PGPASS_HINT_HS`, then :data:`ESCAPED_URL_LEAD` and "://" (last: a hit
-    only together with "@" or a userinfo cut short, :func:`url_userinfo_hint`, or "%40" for the escaped one)."""
+    :data:`HS_JOSE`, :data:`B64_JOSE_HINT`, :data:`PGPASS_HINT_HS`, :data:`CAS_TICKET_HINT`, then
+    :data:`ESCAPED_URL_LEAD` and "://" (last: a hit only together with "@" or a userinfo cut short,
+    :func:`url_userinfo_hint`, or "%40" for the escaped one)."""
     words = sorted(_shortest((*_GATE_ALL, *(v.lower() for v in LONG_KEY_PREFIXES))))
     return [
         *((_hs_literal(w), True) for w in words),
         (HS_JOSE, False),
         (B64_JOSE_HINT.pattern, False),
         (PGPASS_HINT_HS, False),
+        (CAS_TICKET_HINT, False),
         (ESCAPED_URL_LEAD.pattern, False),
         (_hs_literal("://"), False),
     ]
@@ -2514,6 +2615,7 @@ _HEADER_KIND: Final = {
     "x-auth-token": API_KEY,
     "x-access-token": API_KEY,
     "x-amz-security-token": API_KEY,
+    "x-jfrog-art-api": API_KEY,
     "x-goog-iap-jwt-assertion": JWT,
     "x-csrf-token": SECRET_FIELD,
     "x-xsrf-token": SECRET_FIELD,

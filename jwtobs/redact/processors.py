@@ -471,7 +471,7 @@ def _unseparated_form(value: str) -> bool:
     return (
         len(value) >= _VENDOR_MIN
         and (_VENDOR_SEARCH(value) is not None or _B64_JOSE_HINT(value) or p.B64_PEM_START in value)
-    ) or ("</" in value)
+    ) or ("</" in value or p.cas_ticket_hint(value))  # (a CAS ticket in a message: "ticket ST-... expired")
 
 
 def _quiet(value: str) -> bool:

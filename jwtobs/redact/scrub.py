@@ -471,7 +471,7 @@ class _Pass:
             spans: list[tuple[int, int]] = []
             parts: list[str] = []
             at = 0
-            for _, _, arg in args:
+            for _, _, arg, _ in args:
                 quoted = not arg or (any(c.isspace() or c in "'\\" for c in arg) and '"' not in arg)
                 quote = '"' if quoted else ""
                 at += len(quote)
@@ -483,11 +483,11 @@ class _Pass:
             if out == line:
                 continue
             if proctitle:
-                start, end, _ = args[0]
+                start, end, _, _ = args[0]
                 edits.append((start, end, f'"{out}"' if '"' not in out else out))
                 continue
             gaps = _replaced(line, out)
-            for (start, end, arg), (a, b) in zip(args, spans, strict=True):
+            for (start, end, arg, drops), (a, b) in zip(args, spans, strict=True):
                 pieces, at = [], a
                 for g, h, marker in gaps:
                     if g < b and h > a:
@@ -503,6 +503,7 @@ class _Pass:
                 elif hexed and not _is_marker(new):
                     new = f'"{new}"'
                 edits.append((start, end, new))
+                edits += [(g, h, "") for g, h in drops]  # (a split argument: whole in its first chunk's field)
         for start, end, new in sorted(edits, reverse=True):
             s = s[:start] + new + s[end:]
         return s
@@ -610,6 +611,9 @@ class _Pass:
             s, low = _run(s, low, p.AUTH_PAIR, self._auth_pair)
         if "," in low and (has("login(") or p.php_login_hint(low)):  # a PHP frame's password argument
             s, low = _run(s, low, p.PHP_LOGIN, self._auth_pair)
+        if has("signature"):  # a request's signature, a hex digest ("Signature:\n<hex>", "..., Signature=<hex>"; before
+            # the fields: "botocore.auth: Signature: <hex>" is the logger's name, then the signature)
+            s, low = _run(s, low, p.HEX_SIGNATURE, self._credential_file)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
         spaced: list[re.Pattern[str]] = []  # (the SPACED_FIELDS of the stems the text holds)
         first = True
@@ -711,10 +715,8 @@ class _Pass:
             for word, pattern in p.NICKSERV:
                 if word in low:
                     s, low = _run(s, low, pattern, self._cli_short)
-        if (
-            (" -" in low or "\t-" in low) and ("-p" in low or "-a" in low or "-u" in low or "-w" in low or "-k" in low)
-        ) or "freerdp" in low:  # (an option of CLI_SHORT's, curl's "--user" too: most lines with " -" hold none;
-            # FreeRDP's "/p:" by its command's name)
+        if _CLI_SHORT_OPTION(low) is not None or "freerdp" in low:  # (an option of CLI_SHORT's after a blank, curl's
+            # "--user" too; FreeRDP's "/p:" by its command's name)
             for command, pattern in p.CLI_SHORT:
                 if command in low:
                     if command in p.CLI_SHORT_CASED:  # ("-P 3306" is mysql's port, "-pX" its password)
@@ -723,6 +725,10 @@ class _Pass:
                             s, low = out, _lower(out)
                     else:
                         s, low = _run(s, low, pattern, self._cli_short)
+        if _CAS_TICKET_HINT(s) is not None:  # a CAS ticket in a message or a URL's path ("Granted ticket [ST-...]")
+            out, _ = _run(s, s, p.CAS_TICKET_TEXT, self._cas_ticket, lower=False)
+            if out is not s:
+                s, low = out, _lower(out)
         if self.keys and p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix)
             s = self._vendor(s)
             low = _lower(s)
@@ -1023,6 +1029,12 @@ class _Pass:
         strength = p.name_strength(name) or (p.STRONG if p.header_kind(name) else 0)
         return self._arg(s, m, strength) if strength else None
 
+    def _cas_ticket(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A CAS ticket outside a query (:data:`patterns.CAS_TICKET_TEXT`), when its value is one."""
+        if not p.cas_ticket(m.group()) or _in_marker(s, m.start()):
+            return None
+        return self.mark(p.SECRET_FIELD, m.group()), m.end()
+
     def _cli_short(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         return self._arg(s, m, p.STRONG)
 
@@ -1228,6 +1240,8 @@ class _Pass:
         if before == ":" and _in_resource_name(low, m.start() - head):
             return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
+        if name == "PASSWD" and p.sudoers_tag(s, m.start() - head):
+            return None  # a sudoers rule's tag ("(ALL) PASSWD: ALL"), no field
         strength = p.name_strength(name)
         if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
             # (Authorization and Cookie headers have their own detectors); a value that is the next name
@@ -1254,6 +1268,8 @@ class _Pass:
             return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
         end = _past_quote(s, group, end, _extend(s, start, end))
         value = s[start:end]
+        if group == "bare" and strength == p.WEAK and _LABEL_THEN_MARKER.match(s, start) is not None:
+            return None  # a label whose value is redacted already ("botocore.auth: Signature: [REDACTED:...]")
         judged, words = value, False
         if group not in ("dq", "sq") and s[end : end + 1] == " ":
             phrase = _PHRASE.match(s, start)  # "passwd: all authentication tokens updated": judged as a phrase
@@ -1263,7 +1279,12 @@ class _Pass:
             # a password starting with a word or a literal ("password=Reset,00", "password=TRUE,000") is judged
             # whole; a type's repr ("token=Token{a64f992, ...}": a capitalised word, then an opening bracket) is
             # not one
-            typed = s[end : end + 1] in _OPENING and value[0].isupper() and value.lower() not in p.EMPTY_VALUES
+            typed = (
+                s[end : end + 1] in _OPENING
+                and value[0].isupper()
+                and value.lower() not in p.EMPTY_VALUES
+                and _TYPED_REPR.match(s, end) is not None
+            )
             glued = end if group != "bare" or strength < p.STRONG or typed else _glued(s, end)
             if not _ALNUM(s, end, glued) or not p.is_credential_value(s[start:glued], strength):
                 # (nothing glued but punctuation: "pam_unix(passwd:chauthtok): password changed")
@@ -1492,6 +1513,17 @@ _NAME_AHEAD: Final = _regex.compile(r"""[^\W\d][\w.\-]{0,63}+(?:\\?["'])?[ \t]*+
 _GLUED_MAX = 64
 #: what opens a type's repr or a call's arguments after a word ("Token{a64f992", "Secret(...)")
 _OPENING: Final = frozenset("{([<")
+_CAS_TICKET_HINT: Final = p.CAS_TICKET_HINT_SEARCH
+_CLI_SHORT_OPTION: Final = p.CLI_SHORT_OPTION_SEARCH
+#: a type's repr or a call after a capitalised word: its bracket closes on the line, and holds fields or arguments
+#: ("Token{a64f992, expired=false}", "Token(value=abc)"); "Reset(00", "Summer(2024)" are a password's characters
+_TYPED_REPR: Final = _regex.compile(
+    "|".join(
+        rf"""\{o}[^{c}\r\n ,=:'"]{{0,256}}+[ ,=:'"][^{c}\r\n]{{0,256}}+\{c}""" for o, c in ("{}", "()", "[]", "<>")
+    )
+)
+#: a word ending in a separator, then a marker: a label and its redacted value
+_LABEL_THEN_MARKER: Final = _regex.compile(r"[A-Za-z][A-Za-z0-9_\-.]*+[:=][ \t]*+" + p.MARKER.pattern)
 _ALNUM: Final = _regex.compile(r"[^\W_]").search
 #: the letters of an escape after a backslash ("\\n", "\\u0026", "\\x26"): a backslash before one ends a value
 _ESCAPE_LETTERS: Final = frozenset("ntrbfux0")

@@ -475,9 +475,11 @@ _QUIET_OPTIONS: dict[bytes, bool] = {}
 
 def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     """A command's short-option trigger hit (``buf[last]`` is the "-" after a blank): settled when the option is
-    none of ``patterns.CLI_SHORT``'s (``-p``, ``-a``, ``-w``, ``-k``, ``-u``, ``--user``, any case), or its argument
-    (after blanks; for curl after ``user:``) is a marker."""
+    none of ``patterns.CLI_SHORT``'s (``-p``, ``-a``, ``-w``, ``-k``, ``-x``, ``-c``, ``-u``, ``--user``, any case), or
+    its argument (after blanks; for curl after ``user:``) is a marker."""
     option = buf[last + 1 : last + 2].lower()
+    if option in _SNMP_OPTIONS and _SNMP not in buf[buf.rfind(b"\n", lo, last) + 1 : last].lower():
+        return True  # ("-X POST" is curl's method: net-snmp's options only on a line naming an snmp command)
     if option in _ARG_OPTIONS:
         pos = last + 2
         while pos < hi and buf[pos] in (32, 9):
@@ -493,8 +495,11 @@ def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     return user is not None and _arg_is_marker(buf, user.end(), hi)
 
 
-#: the short options of ``patterns.CLI_SHORT`` whose argument follows them (glued or after blanks)
-_ARG_OPTIONS: Final = frozenset((b"p", b"a", b"w", b"k"))
+#: the short options of ``patterns.CLI_SHORT`` whose argument follows them (glued or after blanks; net-snmp's "-X"
+#: and "-c", ``patterns.SNMP_OPTIONS``)
+_ARG_OPTIONS: Final = frozenset((b"p", b"a", b"w", b"k", b"x", b"c"))
+_SNMP_OPTIONS: Final = frozenset((b"x", b"c"))
+_SNMP: Final = b"snmp"
 
 
 def auth_pair_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:

@@ -89,6 +89,11 @@ _T_CHPASSWD: Final = r"chpasswd"
 _T_PS_BINDING: Final = r"parameterbinding\(convertto-securestring\)"
 # An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
+# A request's signature as a hex digest after its name (patterns.HEX_SIGNATURE), caseless.
+_T_HEX_SIGNATURE: Final = r"""signature(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["']|\r?\n|(?:\\r)?\\n)?[ \t]*[0-9a-f]{32}"""
+# A CAS ticket outside a query (patterns.CAS_TICKET_TEXT, case-sensitive): a prefix, its counter, a random part
+# holding a run of 16 letters and digits (patterns.cas_ticket).
+_T_CAS_TICKET: Final = p.CAS_TICKET_HINT + r"[0-9]*-[A-Za-z0-9_.\-]*[A-Za-z0-9]{16}"
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
@@ -229,6 +234,8 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("oracle_logon", _T_ORACLE_LOGON, caseless=True),
         Trigger("chpasswd", _T_CHPASSWD, caseless=True),
         Trigger("ps_binding", _T_PS_BINDING, caseless=True),
+        Trigger("hex_signature", _T_HEX_SIGNATURE, caseless=True),
+        Trigger("cas_ticket", _T_CAS_TICKET, caseless=False),
     )
     return out
 
@@ -271,6 +278,7 @@ _BASE_KEYWORDS: Final = {
     **{c.encode(): ("oracle_logon",) for c in p.ORACLE_CLIENTS},
     b"chpasswd": ("chpasswd",),
     b"parameterbinding(convertto-securestring)": ("ps_binding",),
+    b"signature": ("hex_signature",),
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
@@ -294,6 +302,7 @@ def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
         (r"%3[Aa]%2[Ff]%2[Ff]", ("userinfo",)),
         (r"@(?:tcp6?|udp|unix)\(", ("userinfo",)),
         (p.PGPASS_HINT_HS, ("pgpass",)),
+        (p.CAS_TICKET_HINT_RE, ("cas_ticket",)),  # (from its literal "T-": the other form tries every position)
     ]
     # the base64 of a JOSE header start, one expression per literal start (one expression starting with a class
     # of "Z", "V", "l" tries every "l": 3.4x slower over a log)
@@ -333,7 +342,7 @@ def _top_level_alternatives(expr: str) -> list[str]:
 
 #: The vendor-key prefix trigger: the Hyperscan engine remembers its lines (the scanner batches them apart).
 VENDOR_TRIGGER: Final = "vendor"
-BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "b64_jose", "pgpass", VENDOR_TRIGGER)
+BLOCK_TRIGGERS: Final = ("jose", "signing_input", "userinfo", "b64_jose", "pgpass", "cas_ticket", VENDOR_TRIGGER)
 #: Triggers of name=value forms whose detectors the scanner's fast path (:mod:`~jwtobs.redact.scan.fields`) runs
 #: and judges itself: a line hit by these only is scrubbed only when that fast path says it may change.
 JUDGED_TRIGGERS: Final = ("field", "form_code", "query")
