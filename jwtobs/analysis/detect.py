@@ -1318,7 +1318,7 @@ def _skew_creeping(
             continue
         cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
-        for run in _clusters_of(r["i"].tolist(), (life.get(str(cid), 0.0) + 10.0) / 2):
+        for run in _clusters_of(r["i"].tolist(), _own_cycle(life, cid) / 2):
             r0, r1 = run[0], run[-1]
             if any(c == str(cid) and ctx.ts(r0) <= e and s <= ctx.ts(r1, end=True) for c, s, e in found):
                 continue
@@ -1379,7 +1379,7 @@ def _skew_stepping(
     for cid, r in rej.groupby("client_id"):
         cyc = _skew_cycle(life, cid)
         first = int(ctx.client_first.get(cid, 0))
-        groups = _clusters_of(r["i"].tolist(), (life.get(str(cid), 0.0) + 10.0) / 2)
+        groups = _clusters_of(r["i"].tolist(), _own_cycle(life, cid) / 2)
         for k in range(len(groups) - SKEW_STEPS + 1):
             steps = groups[k : k + SKEW_STEPS]
             if any(b[0] - a[-1] > cyc for a, b in itertools.pairwise(steps)):
@@ -1396,7 +1396,7 @@ def _skew_stepping(
             if any(int(p.groupby("i")["count"].sum().max()) > SKEW_PACE for p in part):
                 continue  # a burst of seconds in a cycle (a pool's cached token, a busy device's requests in flight)
             # quiet for SKEW_QUIET of its own token cycles (a 30-min token's client is quiet for 3 of them in 2 h)
-            span = (r0 - first) / (life.get(str(cid), 0.0) + 10.0)
+            span = (r0 - first) / _own_cycle(life, cid)
             if span < SKEW_QUIET or k / span >= SKEW_USUAL:
                 continue  # a client failing past exp in many cycles anyway
             n = int(sum(int(p["count"].sum()) for p in part))
@@ -1436,9 +1436,13 @@ def _skew_kept(
     * does so in two token cycles in a row, each time failing first within :data:`SKEW_NEAR` s past the
       leeway: the token was in use up to its expiry (a replayed cached token is of any age);
 
-    after :data:`SKEW_QUIET` token cycles without a failure past leeway + :data:`SKEW_INFLIGHT`, having
-    failed past ``exp`` in fewer than :data:`SKEW_USUAL` of the cycles before the last one (a lazy
-    refresher fails in every cycle; the last cycle's failures may be the clock's own first ones)."""
+    after :data:`SKEW_QUIET` of the client's own token cycles (:func:`_own_cycle`) without a failure past
+    leeway + :data:`SKEW_INFLIGHT`, having failed past ``exp`` in fewer than :data:`SKEW_USUAL` of the cycles
+    before the last one (a lazy refresher fails in every cycle; the last cycle's failures may be the clock's own
+    first ones). A replay - a minute's burst of seconds, not at the token's pace, all of it further past ``exp``
+    than the episode reaches (a worker pool firing its cached token; a clock that far behind did not fail so) -
+    is set aside for the quiet, the history, the client's rate and the onset's walk-back; an episode that needs
+    that has at least ``SKEW.min_count`` failures."""
     rej = _in_use_past_leeway(late, lw)
     devices = _devices(ctx, life)
     out: list[dict[str, Any]] = []
@@ -1496,29 +1500,44 @@ def _skew_kept(
                     # leeway (a token in use up to it; a replayed cached token is of any age)
                     episodes.append(both)
         far = set(per.index[per["far"]].tolist())
+        # replays: a run of one minute that is a burst of seconds (not at the token's pace), its failures all further
+        # past exp than an episode reaches - a cached token fired again, which a clock that far behind did not do
+        replays = {run[0] for run, paced in kept if len(run) == 1 and not paced}
+        nearest = r.groupby("i")["le"].min()
+        quiet_cyc = _own_cycle(life, cid)
         for run in episodes:
             r0, r1 = run[0], run[-1]
             if any(c == str(cid) and ctx.ts(r0) <= e and s <= ctx.ts(r1, end=True) for c, s, e in found):
                 continue
             span = (r0 - first) / cyc
-            before = [i for i in per.index.tolist() if i < r0]
-            # quiet: no failure past what requests in flight at expiry do in the SKEW_QUIET cycles before
-            if span < SKEW_QUIET or any(i >= r0 - SKEW_QUIET * cyc for i in before if i in far):
+            reach = float(r.loc[r["i"].isin(run), "le"].max())
+            aside = {i for i in replays if i < r0 and float(nearest[i]) > reach}
+            before = [i for i in per.index.tolist() if i < r0 and i not in aside]
+            # quiet: no failure past what requests in flight at expiry do in the SKEW_QUIET token cycles of the
+            # client's own (not floored at SKEW_BACK: a clock of 30-min tokens is quiet after 2 h, not 3) before
+            if (r0 - first) / quiet_cyc < SKEW_QUIET or any(
+                i >= r0 - SKEW_QUIET * quiet_cyc for i in before if i in far
+            ):
                 continue
             # ... and failing in fewer than SKEW_USUAL of the cycles before the last (whose failures may be the
             # clock's own first ones): a lazy refresher fails in every cycle
             hist = [i for i in before if i < r0 - cyc]
             if len(_clusters_of(hist, cyc / 2)) / max(1.0, span - 1.0) >= SKEW_USUAL:
                 continue
-            # significance against the client's own rate of such failures (floored), over the minutes that failed
+            # significance against the client's own rate of such failures (floored), over the minutes that failed;
+            # an episode that is quiet only with replays set aside needs SKEW.min_count failures of its own
             n = int(per.loc[run, "n"].sum())
+            if aside and n < SKEW.min_count:
+                continue
             mu = max(SKEW.floor, len(before) / max(1.0, r0 - first)) * len(run)
             pv = _poisson_tail(n, mu)
             if pv > SKEW.p_max:
                 continue
             rr = r[r["i"].isin(run)]
             offset = float(rr["le"].max())
-            seg = _Seg(_skew_start(ctx, late, str(cid), r0, lw, cyc, first), r1, n, mu, pv)
+            # the onset: walked back over the client's earlier failures, not to a replay set aside
+            walk = late[~((late["client_id"] == cid) & late["i"].isin(list(aside)))] if aside else late
+            seg = _Seg(_skew_start(ctx, walk, str(cid), r0, lw, cyc, first), r1, n, mu, pv)
             lws = _leeway_text(lw, rr["profile"])
             ev = (
                 f"client {cid}: {n} tokens rejected past exp while in use over {r1 - r0 + 1} min, kept after the "
@@ -1640,7 +1659,7 @@ def _skew_refreshed(
         if cid not in life or cid not in firsts:
             continue
         lf, first = float(life[cid]), firsts[cid]
-        cyc = lf + 10.0
+        cyc = _own_cycle(life, cid)
         every = before.get(cid, [])
         in_use_or_first = _far_history(every, before_use.get(cid, set()), first, cyc)
         g = g.droplevel(0)
@@ -1840,9 +1859,16 @@ def _seldom(minutes: set[int], i: int, back: float, first: int) -> bool:
     return len(_clusters_of(earlier, back / 2)) / max(1.0, (i - back / 2 - first) / back) < SKEW_USUAL
 
 
+def _own_cycle(life: dict[str, float], cid: Any) -> float:
+    """A client's own token cycle in minutes (its tokens' lifetime + 10): what the *stepping* and *kept* rules'
+    quiet is counted in (a client of 30-min tokens is quiet for 3 of them in 2 h)."""
+    return life.get(str(cid), 0.0) + 10.0
+
+
 def _skew_cycle(life: dict[str, float], cid: Any) -> float:
-    """A client's token cycle in minutes (its tokens' lifetime + 10), at least :data:`SKEW_BACK`."""
-    return max(SKEW_BACK, life.get(str(cid), 0.0) + 10.0)
+    """A client's token cycle in minutes (:func:`_own_cycle`), at least :data:`SKEW_BACK`: what the onset's
+    walk-back and the history share count in."""
+    return max(SKEW_BACK, _own_cycle(life, cid))
 
 
 def _leeway_of(lw: dict[str, float], profiles: pd.Series) -> pd.Series:

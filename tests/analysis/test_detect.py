@@ -330,6 +330,36 @@ def test_a_clock_keeping_its_token_after_the_401_is_found_from_two_failures() ->
     assert "kept after the 401" in inc["evidence"].iloc[0]
 
 
+def test_a_clock_keeping_its_token_on_a_client_with_short_tokens_is_found_after_three_of_its_cycles() -> None:
+    """30-min tokens: a client quiet for 4 token cycles (2 h: more than three cycles of its own, less than the
+    three hours of the 60-min floor the walk-back uses) fails twice in one cycle, 80 s apart, keeping its token
+    after the 401: found by the *kept* rule. The same two failures in its third cycle (1 h of history) are not."""
+    t0 = 1_800_000_000
+    kept = _cycles("kept", [[], [], [], [], [70, 150], [], []], life=1800)
+    early = _cycles("early", [[], [], [70, 150], [], [], [], []], life=1800)
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], [], []])
+    inc = A.clock_skew_incidents(_frame_of(kept + early + inflight))
+    assert list(inc["client_id"]) == ["kept"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 5 * 1800 + 70, unit="s", tz="UTC").floor("min")
+
+
+def test_a_replayed_cached_token_far_past_exp_does_not_hide_a_clock_behind() -> None:
+    """A client calling every 5 min: two cycles before its clock falls 190 s behind and it keeps its token
+    after three 401s, a worker pool fires its cached token in a burst of seconds 400 s past ``exp`` (leeway 0,
+    the token in use 11 min before). The replay is no failure of that clock (further past exp than it reaches):
+    it neither breaks the client's quiet nor becomes the incident's onset. A burst within the clock's reach
+    (150 s past exp) is not set aside, and two failures alone are not enough once a replay is."""
+    t0 = 1_800_000_000
+    pool = [400, 401, 402, 404, 405]
+    replayed = _cycles("replayed", [[], [], [], pool, [], [70, 130, 190], []], step=300)
+    near = _cycles("near", [[], [], [], [150, 151, 152, 154, 155], [], [70, 130, 190], []], step=300)
+    two = _cycles("two", [[], [], [], pool, [], [70, 150], []], step=300)
+    inflight = _cycles("inflight", [[3], [], [4], [], [2], [], []])
+    inc = A.clock_skew_incidents(_frame_of(replayed + near + two + inflight))
+    assert list(inc["client_id"]) == ["replayed"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 6 * 3600 + 70, unit="s", tz="UTC").floor("min")
+
+
 def test_a_clock_failing_in_one_burst_at_its_devices_pace_is_found() -> None:
     """A busy device (a request every 15 s) whose clock is a little behind fails 5 times in one token cycle,
     4 of them within a minute - at minute resolution a worker pool's burst - but keeps its token after the
