@@ -362,6 +362,14 @@ _SCHEME_WORDS: Final = (
     *(command for command, _ in p.CLI_SHORT),
     *p.CLI_POSITIONAL_WORDS,
     *p.SASL_WORDS,
+    # forms without a trigger character besides "<scheme> <credentials>" and command options: NickServ's commands
+    # ("/msg nickserv identify x"), Oracle's logons ("sqlplus scott/x@orcl", "SQL> conn u/x@db"), a SQL statement's
+    # "IDENTIFIED BY x", PowerShell's ConvertTo-SecureString (before session 20 the log redactors passed these
+    # lines through unscrubbed when they held none of ".:=,%"; scrub() redacted them)
+    *p.NICKSERV_WORDS,
+    *p.ORACLE_CLIENTS,
+    "identified",
+    "securestring",
 )
 #: Characters of timestamps, numbers, durations and versions. No detector matches a text made only of them
 #: (every credential form needs a letter other than T/Z, or one of = % / @).

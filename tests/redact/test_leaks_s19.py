@@ -7,13 +7,15 @@ gone, one marker stands where it stood and the rest of the line is kept; then th
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
 import jwtobs
-from jwtobs.redact import patterns, scan, scrub, scrub_value
+from jwtobs.redact import LoggingRedactor, patterns, scan, scrub, scrub_value
 
 MARKER = re.compile(r"\[REDACTED:([a-z_]+):([0-9a-z]{1,16}-[0-9a-f]{12})\]")
 
@@ -25,12 +27,13 @@ def _key() -> None:
 
 def _redacted_in_place(text: str, secret: str) -> None:
     """``secret`` is gone from ``scrub(text)``, one marker stands in its place, the rest of the text is kept, and
-    scrubbing again changes nothing."""
+    scrubbing again changes nothing; the log redactors' gate lets the text through."""
     out = scrub(text)
     assert isinstance(out, str) and secret not in out, out
     assert len(MARKER.findall(out)) == 1, out
     assert MARKER.sub(lambda _: secret, out) == text, out
     assert scrub(out) == out
+    assert patterns.may_hold_secret(text)
 
 
 # -- keys named for their role: shared, pre-shared, a cipher's, a license's ------------------------------------
@@ -79,18 +82,31 @@ def _kept_and_scanned(kept: list[str], leaks: list[str], log: Path) -> None:
     """Each look-alike unchanged, and the scanner's triggers find every leaking line, with each engine."""
     for line in kept:
         assert scrub(line) == line
+        assert scrub_value({"msg": line}) == {"msg": line}
     log.write_text("".join(text + "\n" for text in leaks))
     for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
         found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
         assert found == set(range(1, len(leaks) + 1)), engine
 
 
+def _through_logging(text: str) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(LoggingRedactor())
+    logger = logging.getLogger("tests.redact.leaks")
+    logger.propagate = False
+    logger.handlers[:] = [handler]
+    logger.warning(text)
+    return stream.getvalue()
+
+
 def _each_redacted(leaks: list[tuple[str, str]], kept: list[str], log: Path) -> None:
-    """Each leak's secret redacted in place (and the log redactors' gate lets its line through), then
+    """Each leak's secret redacted in place, also by the stdlib logging redactor and in an event's value, then
     :func:`_kept_and_scanned`."""
     for text, secret in leaks:
         _redacted_in_place(text, secret)
-        assert patterns.may_hold_secret(text)
+        assert secret not in _through_logging(text)
+        assert secret not in str(scrub_value({"msg": text}))
     _kept_and_scanned(kept, [text for text, _ in leaks], log)
 
 

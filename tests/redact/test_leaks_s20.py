@@ -8,17 +8,20 @@ the line is kept; the scanner finds every leaking line with each engine; then th
 
 from __future__ import annotations
 
-import io
-import logging
-import re
 from pathlib import Path
 
 import pytest
 
 import jwtobs
-from jwtobs.redact import LoggingRedactor, patterns, scan, scrub, scrub_value
-
-MARKER = re.compile(r"\[REDACTED:([a-z_]+):([0-9a-z]{1,16}-[0-9a-f]{12})\]")
+from jwtobs.redact import patterns, scrub, scrub_value
+from tests.redact.test_leaks_s19 import (
+    _EXECVE,
+    _PW,
+    MARKER,
+    _each_redacted,
+    _hex,
+    _kept_and_scanned,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -26,50 +29,6 @@ def _key() -> None:
     jwtobs.configure(fingerprint_key="redact-session-20-key", fingerprint_key_id="s")
 
 
-def _redacted_in_place(text: str, secret: str) -> None:
-    """``secret`` is gone from ``scrub(text)``, one marker stands in its place, the rest of the text is kept, and
-    scrubbing again changes nothing; the log redactors' gate lets the text through."""
-    out = scrub(text)
-    assert isinstance(out, str) and secret not in out, out
-    assert len(MARKER.findall(out)) == 1, out
-    assert MARKER.sub(lambda _: secret, out) == text, out
-    assert scrub(out) == out
-    assert patterns.may_hold_secret(text)
-
-
-def _kept_and_scanned(kept: list[str], leaks: list[str], log: Path) -> None:
-    """Each look-alike unchanged, and the scanner's triggers find every leaking line, with each engine."""
-    for line in kept:
-        assert scrub(line) == line
-        assert scrub_value({"msg": line}) == {"msg": line}
-    log.write_text("".join(text + "\n" for text in leaks))
-    for engine in ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else []):
-        found = {f.line for f in scan.Scanner(engine).scan_file(str(log), scan.ScanReport())}
-        assert found == set(range(1, len(leaks) + 1)), engine
-
-
-def _through_logging(text: str) -> str:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(LoggingRedactor())
-    logger = logging.getLogger("tests.redact.s20")
-    logger.propagate = False
-    logger.handlers[:] = [handler]
-    logger.warning(text)
-    return stream.getvalue()
-
-
-def _each_redacted(leaks: list[tuple[str, str]], kept: list[str], log: Path) -> None:
-    """Each leak's secret redacted in place, also by the stdlib logging redactor and in an event's value, then
-    :func:`_kept_and_scanned`."""
-    for text, secret in leaks:
-        _redacted_in_place(text, secret)
-        assert secret not in _through_logging(text)
-        assert secret not in str(scrub_value({"msg": text}))
-    _kept_and_scanned(kept, [text for text, _ in leaks], log)
-
-
-_PW = "Xk9pQ2mZ7w"
 _PW2 = "Pz8oW1nY6v"
 _KEY = "Qx7m3nB2Zk9wLp4vRt5yUi8oPa1sDf3g"  # (no vendor prefix: an Artifactory API key of an older shape)
 
@@ -230,11 +189,6 @@ def test_a_cas_ticket_outside_a_query_is_redacted(tmp_path: Path) -> None:
 
 
 # -- auditd's EXECVE arguments split into chunks --------------------------------------------------------------
-def _hex(text: str) -> str:
-    return text.encode().hex().upper()
-
-
-_EXECVE = "type=EXECVE msg=audit(1700000000.123:456): "
 AUDIT_SPLIT_LEAKS = [
     # an argument longer than the kernel's chunk: its length, then its chunks ("a2_len=... a2[0]=... a2[1]=...")
     (_EXECVE + f'argc=4 a0="sshpass" a1="-p" a2_len=10 a2[0]={_hex(_PW[:6])} a2[1]={_hex(_PW[6:])} a3="ssh"', _PW),
