@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import copy
 import json
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
@@ -56,6 +57,10 @@ class _Header:
     flat: bool = True
     #: ``alg`` is ``none`` in any spelling
     alg_none: bool = False
+    #: the header is UTF-8 JSON without a byte-order mark and without a member name twice, at any depth
+    #: (:func:`strict_json`); ``False``: it decoded only leniently (``json.loads`` of bytes takes a BOM, UTF-16
+    #: and UTF-32, and keeps the last of duplicate names), which the peek still reports for telemetry
+    strict: bool = True
 
     def header_copy(self) -> dict[str, Any] | None:
         """A private copy of the parsed header: the cached one is shared by every peek of the same header, so
@@ -90,6 +95,8 @@ class TokenPeek:
     _text: str | None = field(default=None, repr=False)
     _payload: dict[str, Any] | None = field(default=None, repr=False)
     _payload_done: bool = field(default=False, repr=False)
+    #: the header decoded only leniently (:attr:`_Header.strict`): a BOM, UTF-16/32, or a name given twice
+    header_lax: bool = False
 
     def segments(self) -> list[str]:
         """The dot-separated segments of a compact token (empty for anything else)."""
@@ -115,6 +122,22 @@ class TokenPeek:
                 if isinstance(obj, dict):
                     self._payload = obj
         return self._payload
+
+    def strict_claims(self) -> dict[str, Any] | None:
+        """:meth:`claims` when the payload is UTF-8 JSON without a byte-order mark and without a member name
+        twice at any depth (:func:`strict_json`), else ``None``: what :class:`jwtobs.Verifier` takes as claims.
+        One parse in the common case."""
+        if self.kind != "jws" or self._text is None:
+            return None
+        raw = b64url_decode(self.segments()[1])
+        if raw is None or not _depth_ok(raw):
+            return None
+        obj = strict_json(raw)
+        if not isinstance(obj, dict):
+            return None
+        if not self._payload_done:  # (the same dict claims() parses: keep it)
+            self._payload, self._payload_done = obj, True
+        return obj
 
 
 def b64url_decode(segment: str) -> bytes | None:
@@ -170,6 +193,46 @@ def _decode_json_segment(segment: str) -> Any:
         return None
 
 
+class _Duplicate(ValueError):
+    """A JSON object with a member name twice."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: the object, or :class:`_Duplicate` when a name occurs twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _Duplicate
+    return obj
+
+
+#: the end of a member name: a quote, JSON whitespace, the colon (RFC 8259 §4)
+_NAME_ENDS: Final = re.compile(rb'"[ \t\n\r]*:')
+
+
+def strict_json(raw: bytes) -> Any:
+    """``raw`` parsed as JSON only if it is UTF-8 (RFC 7515 §2 / RFC 7519 §7.2: "UTF-8 representation"; so no
+    UTF-16/32) without a byte-order mark (RFC 8259 §8.1: "MUST NOT add a byte order mark") and no object in it
+    has a member name twice (RFC 7515 §4 / RFC 7519 §4: reject, or keep the last; a gateway keeping the first
+    would read another token); ``None`` otherwise. ``json.loads`` of the bytes takes all three.
+
+    Cost: one parse of the text. A name is given twice only if the text has more member names than the parsed
+    objects have members. Every name is a ``"`` followed by JSON whitespace and a ``:`` (:data:`_NAME_ENDS`), and
+    a string value holds ``"`` only escaped, so those matches are never fewer than the names (an escaped quote
+    before a colon, or a string value starting with a colon, counts more). A text with one ``{`` (claims without
+    nested objects, the usual case) is parsed by the C parser alone, and that count equal to its members means
+    no duplicate. Otherwise (nested objects, more matches) it is parsed with an ``object_pairs_hook`` that
+    refuses a duplicate (once, when nested: about 3 µs more than the C parser for claims with 7 objects)."""
+    try:
+        text = raw.decode("utf-8")
+        if raw.count(b"{") == 1:
+            obj = json.loads(text)  # a str: a leading BOM is a JSONDecodeError ("Unexpected UTF-8 BOM")
+            if type(obj) is dict and len(_NAME_ENDS.findall(raw)) == len(obj):
+                return obj
+        return json.loads(text, object_pairs_hook=_unique)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError, JSONDecodeError and _Duplicate are ValueErrors)
+        return None
+
+
 def _str_or_none(header: dict[str, Any], name: str, bad: list[str]) -> str | None:
     value = header.get(name)
     if value is None:
@@ -186,7 +249,11 @@ def _parse_header(segment: str) -> _Header:
         return cached
     if len(segment) > MAX_HEADER_BYTES:
         return _BAD_HEADER
-    obj = _decode_json_segment(segment)
+    raw = b64url_decode(segment)
+    obj = strict_json(raw) if raw is not None and _depth_ok(raw) else None
+    strict = isinstance(obj, dict)
+    if not strict:  # (rare: a bad header, or one only json.loads of bytes takes; once per distinct header)
+        obj = _decode_json_segment(segment)
     if not isinstance(obj, dict):
         result = _BAD_HEADER
     else:
@@ -195,7 +262,7 @@ def _parse_header(segment: str) -> _Header:
         flat = not any(isinstance(v, (dict, list)) for v in obj.values())
         safe = (sanitize(alg), sanitize(kid), sanitize(typ))
         alg_none = alg is not None and alg.strip().lower() == "none"
-        result = _Header(True, obj, alg, kid, typ, tuple(bad), safe, flat, alg_none)
+        result = _Header(True, obj, alg, kid, typ, tuple(bad), safe, flat, alg_none, strict)
     if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
         _HEADER_CACHE.clear()  # bounded: a flood of distinct headers cannot grow it
     _HEADER_CACHE[segment] = result
@@ -263,7 +330,10 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
         return TokenPeek("jwe", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
     if text[-1] == ".":
         unsigned = True
-    return TokenPeek("jws", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
+    p = TokenPeek("jws", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
+    if not h.strict:
+        p.header_lax = True
+    return p
 
 
 class LaterPeek(TokenPeek):

@@ -4,14 +4,15 @@ Order of the checks (cheap first; nothing is fetched or verified for a token tha
 
 1. size (``max_token_bytes``) → JWT_OVERSIZED; missing/empty → JWT_MISSING; wrong type → JWT_MALFORMED
 2. form: JWE or JSON serialization → JWT_UNEXPECTED_FORM; whitespace before or after the token, or not compact
-   JWS → JWT_MALFORMED
+   JWS → JWT_MALFORMED; a header that is not UTF-8 JSON (a byte-order mark, UTF-16/32) or names a parameter
+   twice → JWT_MALFORMED (``header``)
 3. header: wrong-typed parameters → JWT_HEADER_INVALID; ``crit`` → JWT_CRIT_UNSUPPORTED; a forbidden
    header (``jku``/``x5u``/``x5c``/``jwk``) → JWT_FORBIDDEN_HEADER (never fetched, never used); ``b64``
    other than ``true`` (RFC 7797 unencoded payload, which the backends treat differently) → JWT_HEADER_INVALID
 4. ``alg``: ``none`` in any case or empty signature → JWT_UNSIGNED; not in the allowlist → JWT_ALG_NOT_ALLOWED
 5. ``typ`` (RFC 8725 §3.11, ``application/`` prefix optional, case-insensitive, otherwise exact) →
    JWT_TYPE_MISMATCH; then each segment canonical base64url (no ``=``, zero unused bits) and the payload a JSON
-   object → JWT_MALFORMED (detail: the segment)
+   object (UTF-8, no byte-order mark, no claim or member name twice) → JWT_MALFORMED (detail: the segment)
 6. key from the trusted source only: unknown kid → JWT_UNKNOWN_KID, no keys → JWT_JWKS_UNAVAILABLE;
    key type, key ``alg`` or key curve not matching the token ``alg`` → JWT_ALG_NOT_ALLOWED
 7. signature: an ECDSA signature not exactly R || S of its curve's size → JWT_BAD_SIGNATURE; then the backend
@@ -319,6 +320,8 @@ def _check_form(p: TokenPeek, text: str) -> dict[str, Any]:
         raise TokenRejected(Reason.MALFORMED, "whitespace")
     if p.kind != "jws" or p.header is None:
         raise TokenRejected(Reason.MALFORMED, p.malformed_part or "segments")
+    if p.header_lax:  # a BOM, UTF-16/32 or a name twice: parsed by some backends only, or differently
+        raise TokenRejected(Reason.MALFORMED, "header")
     return p.header
 
 
@@ -378,15 +381,16 @@ def _check_encoding(p: TokenPeek) -> None:
 
 
 def _check_segments(p: TokenPeek) -> dict[str, Any]:
-    """Step 5: canonical encoding (:func:`_check_encoding`), the payload a JSON object, the signature base64url.
+    """Step 5: canonical encoding (:func:`_check_encoding`), the payload a JSON object (UTF-8, no byte-order
+    mark, no member name twice at any depth: :meth:`TokenPeek.strict_claims`), the signature base64url.
     Returns the (unverified) claims."""
     _check_encoding(p)
-    bad = p.bad_segment()
-    if bad is not None:
-        raise TokenRejected(Reason.MALFORMED, bad)
-    claims = p.claims()
-    if claims is None:  # pragma: no cover - bad_segment() covers it
+    claims = p.strict_claims()
+    if claims is None:
         raise TokenRejected(Reason.MALFORMED, "payload")
+    bad = p.bad_segment()
+    if bad is not None:  # (the signature: the payload was decided above)
+        raise TokenRejected(Reason.MALFORMED, bad)
     return claims
 
 
