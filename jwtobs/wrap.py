@@ -20,7 +20,8 @@ from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, overload
 
 from jwtobs import adapters, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
-from jwtobs.header import MAX_TOKEN_BYTES, peek_later, settled
+from jwtobs.header import MAX_TOKEN_BYTES, as_text, peek_later, settled
+from jwtobs.reasons import Reason
 
 __all__ = ["wrap", "active", "observer", "running", "ACTIVE"]
 
@@ -133,13 +134,28 @@ class _Observer:
             # reason needs nothing of it); otherwise the event builder peeks, off the request thread
             p = peek_later(token, max_bytes=self.max_bytes)
             reason, detail = classify(self.adapter, exc, p, type(token))
+            if reason in _SPACE_BROKEN and detail != "type" and _spaced(token):
+                reason, detail = Reason.MALFORMED, "whitespace"
             annotate(exc, reason, detail)
             record(self, token, None, t0, t0 + dt, "rejected", settled(p), reason._value_, detail)
             return reason, detail
         except Exception:  # pragma: no cover
-            from jwtobs.reasons import Reason
-
             return Reason.VALIDATOR_ERROR, None
+
+
+#: what a library makes of whitespace around a token: a segment that does not decode (``header`` when leading,
+#: ``signature`` or ``segments`` when trailing, by library) or, joserfc with a trailing newline, a signature that
+#: does not verify. Such a rejection gets the contract's classification (docs/contract.md), the Verifier's:
+#: JWT_MALFORMED ``whitespace`` (before session h20d: the segment, or JWT_BAD_SIGNATURE). Any other reason (an
+#: expired token, a key set that cannot be fetched, a token type the library does not take) stays.
+_SPACE_BROKEN: Final = frozenset({Reason.MALFORMED, Reason.BAD_SIGNATURE})
+
+
+def _spaced(token: object) -> bool:
+    """Whitespace (any Unicode whitespace, as :func:`jwtobs.verifier._check_form` tests) before or after the
+    token, a ``str`` or ASCII bytes."""
+    text = as_text(token)
+    return text is not None and (text[:1].isspace() or text[-1:].isspace())
 
 
 def _recorded_rejection(reason: Any, detail: str | None) -> TokenRejected:

@@ -312,7 +312,7 @@ ROWS: Final[list[Row]] = [
     Row(
         "json_serialization", lambda k: json.dumps({"payload": "e30", "signatures": []}), Reason.UNEXPECTED_FORM, "json"
     ),
-    Row("surrounding_whitespace", lambda k: " " + rs(k) + "\n", Reason.MALFORMED),
+    Row("surrounding_whitespace", lambda k: " " + rs(k) + "\n", Reason.MALFORMED, "whitespace"),
     # -- beyond the seed's list: where the libraries' key lookups and claim type checks differ --
     Row("alg_none_no_kid", lambda k: unsigned("none"), Reason.UNSIGNED, "alg_none"),
     Row(
