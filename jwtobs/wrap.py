@@ -146,7 +146,7 @@ class _Observer:
 #: what a library makes of whitespace around a token: a segment that does not decode (``header`` when leading,
 #: ``signature`` or ``segments`` when trailing, by library) or, joserfc with a trailing newline, a signature that
 #: does not verify. Such a rejection gets the contract's classification (docs/contract.md), the Verifier's:
-#: JWT_MALFORMED ``whitespace`` (before session h20d: the segment, or JWT_BAD_SIGNATURE). Any other reason (an
+#: JWT_MALFORMED ``whitespace`` (before session 20: the segment, or JWT_BAD_SIGNATURE). Any other reason (an
 #: expired token, a key set that cannot be fetched, a token type the library does not take) stays.
 _SPACE_BROKEN: Final = frozenset({Reason.MALFORMED, Reason.BAD_SIGNATURE})
 
