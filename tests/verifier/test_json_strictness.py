@@ -1,4 +1,4 @@
-"""Session h20d: the header and the claims are UTF-8 JSON with unique names, decided by the Verifier (real keys,
+"""Session 20: the header and the claims are UTF-8 JSON with unique names, decided by the Verifier (real keys,
 real tokens, every backend).
 
 - a protected header or a payload with a UTF-8 byte-order mark, or encoded as UTF-16/UTF-32 JSON, is

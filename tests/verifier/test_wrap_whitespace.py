@@ -1,4 +1,4 @@
-"""Session h20d: ``jwtobs.wrap`` classifies whitespace around a token as the contract and the Verifier do,
+"""Session 20: ``jwtobs.wrap`` classifies whitespace around a token as the contract and the Verifier do,
 JWT_MALFORMED ``whitespace``, on all five libraries, and leaves the library's verdict alone (same return value,
 same exception class and message as the bare call).
 
