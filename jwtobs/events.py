@@ -137,8 +137,6 @@ EVENT_FIELDS: Final[tuple[str, ...]] = (
 )
 #: The last second formatted (one tuple, replaced whole: threads never see a half-updated pair).
 _time_cache: list[tuple[int, str]] = [(-1, "")]
-#: ".000Z" ... ".999Z": the millisecond suffixes of :func:`format_time`.
-_MILLIS: Final = tuple(f".{i:03d}Z" for i in range(1000))
 
 
 @dataclass(slots=True)
@@ -175,14 +173,15 @@ class KeySetChange:
 
 
 def format_time(ts: float) -> str:
-    """RFC 3339 UTC with millisecond precision, e.g. ``2026-11-28T17:53:20.123Z``."""
-    sec = int(ts)
+    """RFC 3339 UTC with microsecond precision, e.g. ``2026-11-28T17:53:20.123456Z`` (milliseconds before session
+    20: one token validated twice in a millisecond, both taking the same time to the clock's resolution, made two
+    records that no field told apart, and the analysis counts equal records once)."""
+    sec = math.floor(ts)
     second, prefix = _time_cache[0]
     if second != sec:
         prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _time_cache[0] = (sec, prefix)
-    ms = int((ts - sec) * 1000)
-    return prefix + (_MILLIS[ms] if 0 <= ms < 1000 else f".{ms:03d}Z")
+    return f"{prefix}.{int((ts - sec) * 1_000_000):06d}Z"
 
 
 #: What a sink receives: one :class:`ValidationEvent` per validation, a :class:`KeySetChange` when a JWKS key
@@ -260,8 +259,6 @@ def _encode_general(record: ValidationEvent | KeySetChange) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
-#: ``'",'`` after the millisecond suffixes of :func:`format_time`, as bytes: what follows a line's time.
-_MILLIS_TAIL: Final = tuple(f'{m}",'.encode("ascii") for m in _MILLIS)
 #: The first bytes of a validation event's line up to its time's second, for the last second seen (replaced whole).
 _line_head: list[tuple[int, bytes]] = [(-1, b"")]
 
@@ -270,7 +267,7 @@ def encode_lines(records: Sequence[ValidationEvent | KeySetChange]) -> bytes:
     """The JSON lines of many records at once: ``b"".join(encode(r) + b"\n" for r in records)``, the same bytes.
 
     A validation event (schema 1, orjson installed) is four parts: the line's head up to its time's second
-    (remembered per second), the milliseconds, its ten label fields' JSON (remembered per distinct values) and
+    (remembered per second), the microseconds, its ten label fields' JSON (remembered per distinct values) and
     one orjson call for the rest (the newline included); all joined once. The bytes are those of orjson
     encoding :meth:`ValidationEvent.to_dict` (``tests/core/test_builder.py`` compares them). An unhashable
     field value, or one orjson refuses, takes the general path (:meth:`to_dict`; the stdlib encoder)."""
@@ -281,7 +278,6 @@ def encode_lines(records: Sequence[ValidationEvent | KeySetChange]) -> bytes:
     remembered = _LABELS_JSON
     dumps = _orjson.dumps
     newline = _orjson.OPT_APPEND_NEWLINE
-    tails = _MILLIS_TAIL
     head_second, head = _line_head[0]
     for ev in records:
         if type(ev) is not ValidationEvent or ev.schema != SCHEMA_VERSION:
@@ -324,12 +320,14 @@ def encode_lines(records: Sequence[ValidationEvent | KeySetChange]) -> bytes:
             add((_encode_general(ev), b"\n"))
             continue
         ts = ev.time
+        if not ts >= 0:  # (before 1970: format_time's floor, on the general path)
+            add((_encode_general(ev), b"\n"))
+            continue
         sec = int(ts)
         if sec != head_second:  # format_time's prefix for this second
-            head_second, head = sec, _EVENT_HEAD + format_time(float(sec))[:-5].encode("ascii")
+            head_second, head = sec, _EVENT_HEAD + format_time(float(sec))[:-8].encode("ascii")
             _line_head[0] = (head_second, head)
-        ms = int((ts - sec) * 1000)
-        add((head, tails[ms] if 0 <= ms < 1000 else f'.{ms:03d}Z",'.encode("ascii"), labels, rest[1:]))
+        add((head, b'.%06dZ",' % int((ts - sec) * 1_000_000), labels, rest[1:]))
     return b"".join(parts)
 
 

@@ -74,7 +74,7 @@ def test_every_field_of_a_built_event_comes_from_its_source(keys: Keys, defer: b
     assert 0 < event.duration_s < time.time() - t0 + 1
     assert event.to_dict() | {"duration_s": None} == {
         "schema": 1,
-        "time": "2027-01-15T08:00:00.500Z",
+        "time": "2027-01-15T08:00:00.500000Z",
         "outcome": "accepted",
         "reason": None,
         "detail": None,
