@@ -66,6 +66,18 @@ def _run(defer: bool, tokens: list[str], keys: Keys, clock: Any) -> tuple[list[d
     return [e.to_dict() for e in events], count
 
 
+def _loss_counts(reader: Any) -> dict[str, float]:
+    """The exported totals of ``jwtobs.events.dropped`` and ``jwtobs.telemetry.failures`` (an InMemoryMetricReader)."""
+    data = reader.get_metrics_data()
+    return {
+        m.name: sum(p.value for p in m.data.data_points)
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name in ("jwtobs.events.dropped", "jwtobs.telemetry.failures")
+    }
+
+
 def test_deferred_events_equal_synchronous_ones(keys: Keys) -> None:
     tokens = [
         jwt.encode(claims(exp=int(time.time()) + (600 if i % 3 else -600)), keys.hmac, algorithm="HS256")
@@ -123,15 +135,7 @@ def test_deferred_queue_is_bounded_drops_and_counts(keys: Keys, monkeypatch: Any
     assert len(events) == 5
     assert state.telemetry.events_dropped() == 15
     assert state.telemetry.failures() == {"event_queue": 15}
-    data = reader.get_metrics_data()
-    values = {
-        m.name: sum(p.value for p in m.data.data_points)
-        for rm in data.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-        if m.name in ("jwtobs.events.dropped", "jwtobs.telemetry.failures")
-    }
-    assert values == {"jwtobs.events.dropped": 15, "jwtobs.telemetry.failures": 15}
+    assert _loss_counts(reader) == {"jwtobs.events.dropped": 15, "jwtobs.telemetry.failures": 15}
 
 
 def test_deferred_is_the_default_and_jwtobs_defer_0_is_synchronous(keys: Keys, monkeypatch: Any) -> None:
@@ -489,15 +493,7 @@ def test_a_clock_giving_no_time_loses_its_record_only(defer: bool, bad: Any, tmp
     for _ in range(4):
         decode(token, secret, algorithms=["HS256"])
     jwtobs.flush()
-    data = reader.get_metrics_data()
-    exported = {
-        m.name: sum(p.value for p in m.data.data_points)
-        for rm in data.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-        if m.name in ("jwtobs.events.dropped", "jwtobs.telemetry.failures")
-    }
-    assert exported == {"jwtobs.events.dropped": 4, "jwtobs.telemetry.failures": 4}
+    assert _loss_counts(reader) == {"jwtobs.events.dropped": 4, "jwtobs.telemetry.failures": 4}
 
 
 def test_resetting_the_configuration_builds_none_from_the_environment() -> None:

@@ -6,7 +6,8 @@ import asyncio
 import gc
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
@@ -56,14 +57,8 @@ def test_cold_start_single_flight_and_loop_not_blocked(
         await hb
         return list(results), ticks
 
-    # a full collection of what earlier tests left behind can pause the process for the whole 0.25 s window
-    # (seen once in a full run): collect first, and keep the collector out of the measured window
-    gc.collect()
-    gc.disable()
-    try:
-        results, ticks = asyncio.run(main())
-    finally:
-        gc.enable()
+    # (a full collection of what earlier tests left behind can pause the process for the whole 0.25 s window)
+    results, ticks = _run_without_gc(main)
     assert results == ["accepted"] * 100
     assert server.requests == 1
     assert ticks >= 10  # the loop kept running while the fetch was in flight
@@ -129,6 +124,20 @@ def test_an_unknown_kid_during_a_running_ttl_refresh_does_not_block_the_loop(
     assert server.requests == 2  # the first fetch and the TTL refresh: the unknown kid waited for the latter
 
 
+T = TypeVar("T")
+
+
+def _run_without_gc(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(main())`` with the garbage collector off (after one collection): a full collection of what
+    earlier tests left behind can pause the process for a whole measured window (seen once in a full run)."""
+    gc.collect()
+    gc.disable()
+    try:
+        return asyncio.run(main())
+    finally:
+        gc.enable()
+
+
 # -- the arrival generation through Verifier.averify (a saturated default executor) -------------------------------
 def _outcome(v: jwtobs.Verifier, token: str) -> tuple[str, str | None, Any]:
     """What ``v.verify`` gives for ``token`` (on the calling thread): its reason, detail and result."""
@@ -187,12 +196,7 @@ def _saturated_run(
         await hb
         return list(results), max(gaps), held_ticks
 
-    gc.collect()
-    gc.disable()
-    try:
-        return asyncio.run(main())
-    finally:
-        gc.enable()
+    return _run_without_gc(main)
 
 
 def test_averify_on_a_saturated_executor_fetches_once(
@@ -408,12 +412,7 @@ def _thread_run(
         await rel
         return list(results)
 
-    gc.collect()
-    gc.disable()
-    try:
-        return asyncio.run(main())
-    finally:
-        gc.enable()
+    return _run_without_gc(main)
 
 
 async def _through_fastapi(check: Any, tokens: list[str]) -> list[tuple[str, str | None]]:
