@@ -8,15 +8,14 @@ none of the trigger characters ``.:=,%`` and were passed on unscrubbed, though `
 from __future__ import annotations
 
 import importlib
-import io
-import logging
 import pkgutil
 
 import pytest
 
 import jwtobs
 import tests.redact
-from jwtobs.redact import LoggingRedactor, StructlogRedactor, scrub
+from jwtobs.redact import StructlogRedactor, scrub
+from tests.redact.test_leaks_s19 import _through_logging
 
 _PW = "Xk9pQ2mZ7w"
 
@@ -62,13 +61,6 @@ def test_the_leak_lists_are_found() -> None:
 @pytest.mark.parametrize(("where", "text", "secret"), REDACTED + EXTRA, ids=lambda v: v if "[" in str(v) else None)
 def test_a_redacted_leak_line_is_redacted_by_the_log_redactors(where: str, text: str, secret: str) -> None:
     assert secret not in scrub(text), where
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(LoggingRedactor())
-    logger = logging.getLogger("tests.redact.leaks_in_sinks")
-    logger.propagate = False
-    logger.handlers[:] = [handler]
-    logger.warning(text)
-    assert secret not in stream.getvalue(), where
+    assert secret not in _through_logging(text), where
     event = StructlogRedactor()(None, "info", {"event": text, "detail": text})
     assert secret not in str(event), where
