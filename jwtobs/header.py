@@ -129,8 +129,8 @@ class TokenPeek:
         One parse in the common case."""
         if self.kind != "jws" or self._text is None:
             return None
-        raw = b64url_decode(self.segments()[1])
-        if raw is None or not _depth_ok(raw):
+        raw = _json_bytes(self.segments()[1])
+        if raw is None:
             return None
         obj = strict_json(raw)
         if not isinstance(obj, dict):
@@ -138,6 +138,12 @@ class TokenPeek:
         if not self._payload_done:  # (the same dict claims() parses: keep it)
             self._payload, self._payload_done = obj, True
         return obj
+
+
+def padded(text: str) -> bool:
+    """Whitespace (any Unicode whitespace) before or after ``text``: a token every library refuses
+    (JWT_MALFORMED ``whitespace`` from the Verifier and from :func:`jwtobs.wrap`'s classification)."""
+    return text[:1].isspace() or text[-1:].isspace()
 
 
 def b64url_decode(segment: str) -> bytes | None:
@@ -183,9 +189,15 @@ def _depth_ok(raw: bytes) -> bool:
     return True
 
 
-def _decode_json_segment(segment: str) -> Any:
+def _json_bytes(segment: str) -> bytes | None:
+    """A segment's decoded bytes when they may be parsed as JSON (base64url, nesting within the depth limit)."""
     raw = b64url_decode(segment)
-    if raw is None or not _depth_ok(raw):
+    return raw if raw is not None and _depth_ok(raw) else None
+
+
+def _decode_json_segment(segment: str) -> Any:
+    raw = _json_bytes(segment)
+    if raw is None:
         return None
     try:
         return json.loads(raw)
@@ -249,8 +261,8 @@ def _parse_header(segment: str) -> _Header:
         return cached
     if len(segment) > MAX_HEADER_BYTES:
         return _BAD_HEADER
-    raw = b64url_decode(segment)
-    obj = strict_json(raw) if raw is not None and _depth_ok(raw) else None
+    raw = _json_bytes(segment)
+    obj = strict_json(raw) if raw is not None else None
     strict = isinstance(obj, dict)
     if not strict:  # (rare: a bad header, or one only json.loads of bytes takes; once per distinct header)
         obj = _decode_json_segment(segment)

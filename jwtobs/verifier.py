@@ -39,7 +39,7 @@ from jwtobs import backends
 from jwtobs import binding as _binding
 from jwtobs.binding import Binding
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
-from jwtobs.header import TokenPeek, as_text, b64url_decode, peek
+from jwtobs.header import TokenPeek, as_text, b64url_decode, padded, peek
 from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, key_curve, kty_of_alg
 from jwtobs.pipeline import claim_int, client_of, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
@@ -316,7 +316,7 @@ def _check_form(p: TokenPeek, text: str) -> dict[str, Any]:
     rejected = _FORM_REJECTIONS.get(p.kind)
     if rejected is not None:
         raise TokenRejected(*rejected)
-    if text[:1].isspace() or text[-1:].isspace():
+    if padded(text):
         raise TokenRejected(Reason.MALFORMED, "whitespace")
     if p.kind != "jws" or p.header is None:
         raise TokenRejected(Reason.MALFORMED, p.malformed_part or "segments")

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal, ParamSpec, TypeVar, cast, overload
 
 from jwtobs import adapters, libraries, pipeline
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
-from jwtobs.header import MAX_TOKEN_BYTES, as_text, peek_later, settled
+from jwtobs.header import MAX_TOKEN_BYTES, as_text, padded, peek_later, settled
 from jwtobs.reasons import Reason
 
 __all__ = ["wrap", "active", "observer", "running", "ACTIVE"]
@@ -74,8 +74,11 @@ def _token_getter(token_arg: int | str | None) -> Callable[[tuple[Any, ...], dic
     return get
 
 
-#: libraries whose ``options={"verify_signature": False}`` turns a decode into a peek (no signature checked)
-PEEK_LIBRARIES: Final = frozenset({"pyjwt", "jose"})
+#: libraries whose ``options={"verify_signature": False}`` turns a decode into a peek (no signature checked): those
+#: with an entry point taking such options (:attr:`jwtobs.libraries.Target.options_at`)
+PEEK_LIBRARIES: Final = frozenset(
+    t.library for lib in libraries.LIBRARIES for t in lib.targets if t.options_at is not None
+)
 
 
 def unverified(options: Any) -> bool:
@@ -152,10 +155,10 @@ _SPACE_BROKEN: Final = frozenset({Reason.MALFORMED, Reason.BAD_SIGNATURE})
 
 
 def _spaced(token: object) -> bool:
-    """Whitespace (any Unicode whitespace, as :func:`jwtobs.verifier._check_form` tests) before or after the
-    token, a ``str`` or ASCII bytes."""
+    """Whitespace before or after the token, a ``str`` or ASCII bytes (:func:`jwtobs.header.padded`, the
+    Verifier's test)."""
     text = as_text(token)
-    return text is not None and (text[:1].isspace() or text[-1:].isspace())
+    return text is not None and padded(text)
 
 
 def _recorded_rejection(reason: Any, detail: str | None) -> TokenRejected:

@@ -1499,6 +1499,8 @@ def _skew_kept(
                     # kept after the 401 again in the next token cycle, each time failing first right past the
                     # leeway (a token in use up to it; a replayed cached token is of any age)
                     episodes.append(both)
+        if not episodes:
+            continue
         far = set(per.index[per["far"]].tolist())
         # replays: a run of one minute that is a burst of seconds (not at the token's pace), its failures all further
         # past exp than an episode reaches - a cached token fired again, which a clock that far behind did not do

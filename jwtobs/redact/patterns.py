@@ -2322,6 +2322,26 @@ SEPARATORS: Final = _regex.compile(r"[:=,%]")
 # "api"/"private" only as parts of a key name), command-line options, XML elements, glued JOSE
 # runs and signing inputs ("eyJ"). A word that contains another is left out (the shorter one is found).
 # JOSE runs and URL userinfo are checked on their own in :func:`may_hold_secret`; vendor prefixes join the words.
+#: Gate words of the detectors whose matches may hold none of :data:`TRIGGER`'s characters ``.:=,%``:
+#: "<scheme> <credentials>", command lines (short options, positional passwords), SASL's, NickServ's commands,
+#: Oracle's logons ("sqlplus u/x@db": "/" and "@" are no trigger characters), SQL's "IDENTIFIED BY x", PowerShell's
+#: ConvertTo-SecureString. The log redactors' cheap gate (:mod:`jwtobs.redact.processors`) sends a text without a
+#: trigger character to the scrubber only when it holds one of these (or another form that needs no separator): a
+#: new detector of that kind names its word here (before session 20 the last four were missing there, and such
+#: lines reached the logs unscrubbed while ``scrub()`` redacted them).
+TRIGGER_FREE_WORDS: Final = (
+    *SCHEME_CRED,
+    "--",
+    *(command for command, _ in CLI_SHORT),
+    *CLI_POSITIONAL_WORDS,
+    *SASL_WORDS,
+    *NICKSERV_WORDS,
+    *ORACLE_CLIENTS,
+    "identified",
+    "securestring",
+)
+
+
 _GATE_WORDS: Final = (
     "authorization",
     *SCHEME_CRED,

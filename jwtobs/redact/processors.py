@@ -354,23 +354,6 @@ _VENDOR_SEARCH: Final = p.VENDOR_PREFIX_SEARCH.search
 _B64_JOSE_HINT: Final = p.b64_jose_hint
 _VENDOR_MIN: Final = p.VENDOR_MIN_LEN
 _ALNUM_KEY_MIN: Final = 20  # the shortest vendor key without "_", "-" or "." (AKIA and 16 characters)
-#: Words the scrubber looks for in text without trigger characters: "Bearer <credentials>" and command lines
-#: ("--token X", "sshpass -p X", "vault login X"), SASL responses ("AUTH PLAIN X").
-_SCHEME_WORDS: Final = (
-    *p.SCHEME_CRED,
-    "--",
-    *(command for command, _ in p.CLI_SHORT),
-    *p.CLI_POSITIONAL_WORDS,
-    *p.SASL_WORDS,
-    # forms without a trigger character besides "<scheme> <credentials>" and command options: NickServ's commands
-    # ("/msg nickserv identify x"), Oracle's logons ("sqlplus scott/x@orcl", "SQL> conn u/x@db"), a SQL statement's
-    # "IDENTIFIED BY x", PowerShell's ConvertTo-SecureString (before session 20 the log redactors passed these
-    # lines through unscrubbed when they held none of ".:=,%"; scrub() redacted them)
-    *p.NICKSERV_WORDS,
-    *p.ORACLE_CLIENTS,
-    "identified",
-    "securestring",
-)
 #: Characters of timestamps, numbers, durations and versions. No detector matches a text made only of them
 #: (every credential form needs a letter other than T/Z, or one of = % / @).
 _INERT: Final = "0123456789TZ:.,+- "
@@ -495,7 +478,8 @@ def _quiet(value: str) -> bool:
     return not value.strip(_INERT)
 
 
-_SCHEME_SEARCH: Final = _regex.compile("|".join(re.escape(w) for w in _SCHEME_WORDS), re.IGNORECASE).search
+#: one of :data:`patterns.TRIGGER_FREE_WORDS` (what the scrubber looks for in text without trigger characters)
+_SCHEME_SEARCH: Final = _regex.compile("|".join(re.escape(w) for w in p.TRIGGER_FREE_WORDS), re.IGNORECASE).search
 
 
 def _has_scheme(value: str) -> bool:
