@@ -18,7 +18,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -26,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jwt
-from ab_wrap import base_package
+from ab_wrap import import_base
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 CHUNK = 50
@@ -59,11 +58,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--repeat", type=int, default=11)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="jwtobs-ab-")
-    base_package(args.base, tmp)
-    sys.path.insert(0, tmp)
-    import jwtobs_base  # type: ignore[import-not-found]
-
+    jwtobs_base = import_base(args.base)
     import jwtobs
 
     for pkg in (jwtobs_base, jwtobs):

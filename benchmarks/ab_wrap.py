@@ -63,6 +63,17 @@ def base_package(rev: str, into: str) -> None:
                     f.write(text)
 
 
+def import_base(rev: str) -> Any:
+    """``jwtobs`` of ``rev`` imported as ``jwtobs_base`` (:func:`base_package` into a fresh temporary folder),
+    beside the working tree's ``jwtobs``: a before/after A/B in one process."""
+    tmp = tempfile.mkdtemp(prefix="jwtobs-ab-")
+    base_package(rev, tmp)
+    sys.path.insert(0, tmp)
+    import jwtobs_base  # type: ignore[import-not-found]
+
+    return jwtobs_base
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True, help="git revision whose jwtobs is 'before'")
@@ -72,11 +83,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=9)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="jwtobs-ab-")
-    base_package(args.base, tmp)
-    sys.path.insert(0, tmp)
-    import jwtobs_base  # type: ignore[import-not-found]
-
+    jwtobs_base = import_base(args.base)
     import jwtobs
 
     priv, pub = keys()[args.alg]
@@ -89,7 +96,7 @@ def main() -> None:
             tracer_provider=tp,
             meter_provider=MeterProvider(metric_readers=[reader]),
             fingerprint_key="bench-fingerprint-key",
-            events_path=os.path.join(tempfile.mkdtemp(dir=tmp), "events.jsonl"),
+            events_path=os.path.join(tempfile.mkdtemp(prefix="jwtobs-ab-"), "events.jsonl"),
             issuers=[ISS],
             from_env=False,
         )
