@@ -772,6 +772,16 @@ def _content_length(values: Iterable[str]) -> str | None:
     return distinct.pop()
 
 
+def _age(values: Iterable[str]) -> int:
+    """Seconds a cache in between has held the response (``Age``, RFC 9111 §5.1); 0 without one. Several
+    differing lines or a value that is not delta-seconds count as 0 (RFC 9111: an invalid ``Age`` is ignored)."""
+    found = {v.strip() for v in values}
+    if len(found) != 1:
+        return 0
+    (value,) = found
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else 0
+
+
 def _error_type(exc: BaseException) -> str:
     """The low-cardinality ``error.type`` of a failed fetch (never a message, never a server string)."""
     if isinstance(exc, _FetchError):
@@ -1218,11 +1228,14 @@ class JwksSource(KeySource):
             body = _decode_content(body, resp.headers.get_all("Content-Encoding") or (), self.max_bytes)
             # several Cache-Control lines are one list (RFC 9110 §5.3): a no-store on the second line counts too
             cache_control = ", ".join(resp.headers.get_all("Cache-Control") or ())
+            age = _age(resp.headers.get_all("Age") or ())
         m = _MAX_AGE_RE.search(cache_control)
         if "no-store" in cache_control.lower() or "no-cache" in cache_control.lower():
             max_age: int | None = 0
         else:
-            max_age = int(m.group(1)) if m else None
+            # what is left of the freshness lifetime (RFC 9111 §4.2.3): a response a CDN has held for 3000 s of
+            # its max-age=3600 is fresh for 600 s more, not 3600
+            max_age = max(int(m.group(1)) - age, 0) if m else None
         return body, max_age
 
 

@@ -284,12 +284,19 @@ class _no_raise:
         (("max-age=-100",), 300.0),  # not a max-age: default_ttl
         (("max-age=86400", "no-store"), 60.0),  # before: the second line was ignored (TTL 3600)
         (("public", "max-age=120"), 120.0),  # before: only the first line was read (default_ttl)
+        (("max-age=3600", "Age: 3000"), 600.0),  # held 3000 s by a cache: 600 s left (before: 3600)
+        (("max-age=3600", "Age: 3590"), 60.0),  # 10 s left: min_ttl
+        (("max-age=3600", "Age: 9000"), 60.0),  # already stale in the cache: min_ttl
+        (("max-age=3600", "Age: -5"), 3600.0),  # not delta-seconds: ignored
+        (("max-age=3600", "Age: 100", "Age: 200"), 3600.0),  # two differing ages: ignored
+        (("max-age=1800", "Age: 1\u00b2"), 1800.0),  # "1²" (str.isdigit, int() raises): ignored
     ],
 )
 def test_cache_control_lines_all_count_and_the_ttl_stays_within_bounds(
     psrv: ProbeServer, cache_control: tuple[str, ...], ttl: float
 ) -> None:
-    psrv.respond = _send("200 OK", GOOD, "application/json", *(f"Cache-Control: {c}" for c in cache_control))
+    lines = (c if c.startswith("Age:") else f"Cache-Control: {c}" for c in cache_control)
+    psrv.respond = _send("200 OK", GOOD, "application/json", *lines)
     clock = FakeClock()
     src = jwtobs.JwksSource(psrv.url, clock=clock, timeout=TIMEOUT, min_ttl=60, max_ttl=3600, proxies={})
     v = jwtobs.Verifier(PROFILE, keys=src)
