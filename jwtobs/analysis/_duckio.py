@@ -114,7 +114,10 @@ def _arrow(con: duckdb.DuckDBPyConnection, query: str) -> Any:
 def clean_jsonl_query(files: Sequence[Path]) -> str:
     """DuckDB's JSON reader over complete JSONL files: the validation events (key-set change lines left
     out), columns of :data:`jwtobs.events.EVENT_FIELDS`, ``time`` a UTC ``TIMESTAMPTZ``."""
-    cols = ", ".join("CAST(time AS TIMESTAMPTZ) AS time" if n == "time" else n for n in _FIELDS)
+    # the cast only for the rows kept: DuckDB casts before it filters, and a key-set change line whose time is
+    # not a time (the pandas reader drops that change) made the whole file "not a jwtobs events file"
+    time_col = "CASE WHEN event IS NULL THEN CAST(time AS TIMESTAMPTZ) END AS time"
+    cols = ", ".join(time_col if n == "time" else n for n in _FIELDS)
     src = (
         f"read_json({_list(files)}, format = 'newline_delimited', columns = {_json_columns()}, "
         "ignore_errors = false, maximum_object_size = 16777216)"
