@@ -69,6 +69,7 @@ class RollingJsonlSink(JsonlSink):
         self._partition: str | None = None  # the open file's partition
         self._size = 0
         self._hour_cache: tuple[int, str] = (-1, "")
+        self._lines_done = 0  # lines of the partition being written that are already in a file
 
     def _hour(self, t: float) -> str:
         hour = int(t // 3600)
@@ -106,11 +107,14 @@ class RollingJsonlSink(JsonlSink):
             groups.setdefault(self._hour(e.time), []).append((e.to_json() + "\n").encode("utf-8"))
             n += 1
         for partition, lines in groups.items():
+            self._lines_done = 0
             try:
                 self._write(partition, lines)
                 self.written += len(lines)
             except Exception as exc:  # never break the caller's request
-                self.dropped += len(lines)
+                # lines already in an earlier file of this partition count as written (before: all dropped)
+                self.written += self._lines_done
+                self.dropped += len(lines) - self._lines_done
                 self._close_fd()
                 if not self._warned:
                     self._warned = True
@@ -136,12 +140,28 @@ class RollingJsonlSink(JsonlSink):
                 self._roll(partition)
                 continue
             view = memoryview(b"".join(lines[i:j]))
-            while view:
-                assert self._fd is not None
-                written = os.write(self._fd, view)
-                view = view[written:]
+            try:
+                while view:
+                    assert self._fd is not None
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError:
+                self._take_back_cut(size - len(view))
+                raise
             self._size += size
+            self._lines_done += j - i
             i = j
+
+    def _take_back_cut(self, done: int) -> None:
+        """After a write a full disk cut (the kernel writes what fits, then fails): remove the ``done`` bytes it
+        wrote, so that the file this process alone writes ends with a whole line (before session 21 the cut line
+        stayed at its end; the readers skip it, a log shipper waits for its newline). The next write starts a
+        new file."""
+        if done and self._fd is not None:
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass
 
     def _roll(self, partition: str) -> None:
         self._close_fd()

@@ -336,6 +336,72 @@ def test_a_write_cut_by_a_full_disk_leaves_no_broken_line(tmp_path: Path, defer:
     assert len(load_events(path)) == len(distinct)
 
 
+_FILLING_DISK_ROLLING = _FILLING_DISK.replace("events_path=path", "events_dir=path").replace(
+    "os.path.getsize(path)", "sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)"
+)
+
+
+@pytest.mark.parametrize("defer", [True, False])
+def test_a_write_cut_by_a_full_disk_in_the_rolling_directory_leaves_whole_lines(tmp_path: Path, defer: bool) -> None:
+    """The same filling disk under ``events_dir``: before session 21 the cut line stayed at the end of the file
+    the failure closed (the next write starts a new file, so nothing was glued to it: the readers skip it, a log
+    shipper waits for its newline forever). It is taken back: every file ends with a whole line."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "events"
+    proc = subprocess.run(
+        [sys.executable, "-c", _FILLING_DISK_ROLLING, str(root), "1" if defer else "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "could not write events" in proc.stderr  # the failure was real
+    files = sorted(root.rglob("*.jsonl"))
+    assert len(files) >= 2  # the failure closed a file, the next write started another
+    lines = []
+    for f in files:
+        data = f.read_bytes()
+        if data:
+            assert data.endswith(b"\n"), f
+            lines += [json.loads(line) for line in data.splitlines()]  # every line whole
+    assert len(lines) >= 40 and {e["outcome"] for e in lines} == {"accepted"}
+
+
+def test_a_rolling_write_that_fails_in_its_second_file_counts_the_first_files_lines_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One flush whose lines fill more than one file: the first file's lines are on disk when the second file's
+    write fails. Before session 21 all of them were counted as dropped (``written + dropped`` overstated the
+    loss); now ``written`` equals the lines in the files."""
+    import errno
+
+    from jwtobs import rolling as rolling_module
+    from jwtobs.rolling import RollingJsonlSink
+
+    sink = RollingJsonlSink(tmp_path / "ev", max_bytes=3 * len(_event().to_json()) + 10, flush_interval=60.0)
+    real_write = os.write
+    calls = [0]
+
+    def write(fd: int, data: Any) -> int:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(rolling_module.os, "write", write)
+    for i in range(7):
+        sink(_event(jti_hash=f"j-{i}"))
+    sink.flush()
+    sink.close()
+    on_disk = [
+        json.loads(line) for f in sorted((tmp_path / "ev").rglob("*.jsonl")) for line in f.read_bytes().splitlines()
+    ]
+    assert len(on_disk) == 3
+    assert (sink.written, sink.dropped) == (3, 4)
+
+
 def test_a_cut_line_that_cannot_be_taken_back_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the cut part cannot be removed (the truncation fails, or another process appended meanwhile), the next
     write starts with a newline: only the cut line is broken, the lines after it are whole (not glued to it)."""
