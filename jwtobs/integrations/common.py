@@ -188,6 +188,9 @@ def _claims_of(result: object) -> Mapping[str, Any] | None:
 
 
 _SCHEME_SPLIT: Final = re.compile(r"([^ \t]*)([ \t]*)(.*)", re.DOTALL)
+#: "Bearer" followed by a character that no auth-scheme holds (RFC 9110 token characters) nor SP/HTAB: a broken
+#: bearer header (an obs-fold a server passed on as it came, CR LF and all; a vertical tab; a no-break space)
+_BROKEN_BEARER: Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr][^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 
 
 def auth_scheme(value: str) -> tuple[str, str, str]:
@@ -195,6 +198,12 @@ def auth_scheme(value: str) -> tuple[str, str, str]:
     m = _SCHEME_SPLIT.fullmatch(value.strip())
     assert m is not None  # (every text matches)
     return m.group(1), m.group(2), m.group(3)
+
+
+def broken_bearer(scheme: str) -> bool:
+    """Whether the scheme part of an ``Authorization`` value (:func:`auth_scheme`) is ``Bearer`` glued to a character
+    that no scheme holds: a malformed bearer header, not another scheme."""
+    return _BROKEN_BEARER.match(scheme) is not None
 
 
 def _joined_bearer(value: str) -> bool:
@@ -542,6 +551,11 @@ class BearerAuth:
                     # scheme first: "Basic x, Bearer y"): two credentials, as on servers that keep them apart
                     # (before session 20 these were "no credential", 401 JWT_MISSING, on Werkzeug and Django only)
                     reason, detail = Reason.AMBIGUOUS, "headers"
+                elif broken_bearer(scheme):
+                    # "Bearer" glued to a character no scheme holds: a malformed bearer header, as a tab is (before
+                    # session 21 another scheme, 401 JWT_MISSING: an obs-fold on Django's runserver, which passes
+                    # the folded value on, while servers that unfold it answered 200)
+                    reason, detail = Reason.AMBIGUOUS, "header"
                 else:
                     headers = []  # another scheme (Basic, DPoP...) is not a bearer credential
             elif "\t" in gap:

@@ -96,7 +96,8 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
             authorization = request.headers.get("Authorization")
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
             scheme = common.auth_scheme(authorization or "")[0]
-            other_scheme = bool(scheme) and scheme.lower() != "bearer"
+            # (a broken bearer header, "Bearer" glued to CR LF or a no-break space, is refused as malformed: 400)
+            other_scheme = bool(scheme) and scheme.lower() != "bearer" and not common.broken_bearer(scheme)
             if (not authorization or other_scheme) and not query and rule is None:
                 # no bearer credentials (none, or another scheme such as Basic for the next authentication class):
                 # anonymous for this class; recorded as JWT_MISSING if DRF refuses the request

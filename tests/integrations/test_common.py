@@ -43,6 +43,12 @@ def _denied(auth: BearerAuth, headers: list[str], query: list[str] | None = None
         ("Bearer {t}\u00e9", False),
         ("Bearer " + "a" * 70000, False),
         ("Bearer\t{t}", False),  # RFC 7235: one or more SP; a tab is malformed (before: another scheme, 401)
+        # "Bearer" glued to a character no scheme holds (session 21; before: another scheme, 401 JWT_MISSING): an
+        # obs-fold that Django's runserver (wsgiref) passes on as it came, a vertical tab, a no-break space
+        ("Bearer\r\n {t}", False),
+        ("Bearer\x0b{t}", False),
+        ("Bearer\u00a0{t}", False),
+        ("Bearer, Basic dXNlcjpwYXNz", False),  # an empty bearer header joined with another scheme's
     ],
 )
 def test_header_forms(header: str, ok: bool, keys: Keys, stack: Stack) -> None:
