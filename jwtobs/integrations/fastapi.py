@@ -38,9 +38,9 @@ except ModuleNotFoundError as _exc:  # the extra is not installed: say which
 
 from jwtobs.integrations import common
 from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
-from jwtobs.integrations.starlette import PRINCIPAL_KEY
+from jwtobs.integrations.starlette import PRINCIPAL_KEY, FlushOnShutdown
 
-__all__ = ["jwt_auth", "http_exception"]
+__all__ = ["FlushOnShutdown", "http_exception", "jwt_auth"]
 
 _DENIAL_KEY = "jwtobs.denial"
 

@@ -94,3 +94,72 @@ def test_sync_authenticator_off_the_loop(framework: str, threadpool: bool, keys:
     assert seen["waited"] is threadpool
     assert (seen["thread"] == server.thread.name) is not threadpool  # the loop's thread, or a worker
     assert [e.outcome for e in stack.events] == ["accepted"]
+
+
+@pytest.mark.parametrize("middleware", ["FlushOnShutdown", "JwtAuthMiddleware"])
+def test_events_are_written_at_the_lifespan_shutdown(middleware: str, keys: Keys, tmp_path: Any) -> None:
+    """uvicorn ends its process on SIGTERM by raising the signal again after its shutdown, so jwtobs's ``atexit``
+    flush never runs there: the events still buffered (the builder and the writer run about once a second) were
+    lost on every ``docker stop`` (tests/integrations/test_real_servers.py: 209 of 209 on uvicorn and gunicorn's
+    uvicorn worker before session 21). The middleware writes them before answering the lifespan shutdown."""
+    import asyncio
+
+    from fastapi import Depends, FastAPI
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    import jwtobs
+    from jwtobs.integrations import BearerAuth, Principal
+    from jwtobs.integrations.fastapi import FlushOnShutdown, jwt_auth
+    from jwtobs.integrations.starlette import JwtAuthMiddleware
+    from tests.integrations.harness import AUD, ISS, REALM
+
+    events = tmp_path / "events.jsonl"
+    jwtobs.configure(events_path=events, fingerprint_key="k" * 32, issuers=[ISS], from_env=False)  # deferred
+    verifier = jwtobs.Verifier(
+        jwtobs.Profile(name="items", issuer=ISS, audience=AUD),
+        keys=jwtobs.StaticKeys({"k1": keys.good.private.public_key()}),
+    )
+    auth = BearerAuth(verifier.verify, realm=REALM)
+    app: Any
+    if middleware == "FlushOnShutdown":
+        app = FastAPI()
+
+        @app.get("/items")
+        async def items(p: Principal = Depends(jwt_auth(auth))) -> dict[str, str]:  # noqa: B008
+            return {"sub": str(p.subject)}
+
+        app.add_middleware(FlushOnShutdown)
+    else:
+
+        async def items_ep(req: Any) -> JSONResponse:
+            return JSONResponse({"sub": str(req.user.principal.subject)})
+
+        app = Starlette(routes=[Route("/items", items_ep)], middleware=[Middleware(JwtAuthMiddleware, auth=auth)])
+
+    lines_at_complete: list[int] = []
+
+    async def lifespan_and_requests() -> list[int]:
+        import httpx
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            codes = [
+                (await client.get("/items", headers={"Authorization": f"Bearer {tok}"})).status_code
+                for tok in (keys.token(), keys.token(sub="other"), "abc.def.ghi")
+            ]
+        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        for message in ("lifespan.startup", "lifespan.shutdown"):
+            inbox.put_nowait({"type": message})
+
+        async def send(message: Any) -> None:
+            if message["type"] == "lifespan.shutdown.complete":  # what the server waits for before exiting
+                lines_at_complete.append(len(events.read_text().splitlines()) if events.exists() else 0)
+
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send)
+        return codes
+
+    assert asyncio.run(lifespan_and_requests()) == [200, 200, 401]
+    assert lines_at_complete == [3]
