@@ -341,9 +341,10 @@ def _body(obj: Mapping[str, str]) -> bytes:
 _redaction_warned = False
 
 
-def install_redaction() -> bool:
+def install_redaction(*loggers: str) -> bool:
     """Install :mod:`jwtobs.redact` for stdlib logging (called by every integration's setup). Never raises.
 
+    ``loggers``: more logger names to cover whatever handlers they get later (``redact.install(loggers=...)``).
     Returns whether redaction is installed. Without it a warning is logged once: the integrations themselves
     never log tokens, but the framework's access log (a token in a query string) and your own logging of
     headers or exception messages can.
@@ -354,7 +355,10 @@ def install_redaction() -> bool:
         install = getattr(module, "install", None)
         if not callable(install):
             raise ImportError("jwtobs.redact has no install()")
-        install()
+        if loggers:
+            install(loggers=loggers)
+        else:
+            install()
         return True
     except Exception as exc:
         if not _redaction_warned:

@@ -44,6 +44,47 @@ def current_principal() -> Principal | None:
     return p if isinstance(p, Principal) else None
 
 
+class _ScrubbedStream:
+    """A request's ``wsgi.errors`` whose writes are scrubbed by :func:`jwtobs.redact.scrub` (which never raises)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> Any:
+        from jwtobs.redact import scrub
+
+        return self._stream.write(scrub(text) if isinstance(text, str) else text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _RedactedErrors:
+    """WSGI middleware: the request's ``wsgi.errors`` scrubbed, in the environ every layer shares. Werkzeug's
+    debugger (``flask run --debug``) writes a view's traceback there, outside logging, and so does Flask's own
+    handler of ``app.logger``; before session 21 the debugger printed the exception message, token and all."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        errors = environ.get("wsgi.errors")
+        if errors is not None and not isinstance(errors, _ScrubbedStream):
+            environ["wsgi.errors"] = _ScrubbedStream(errors)
+        return self.app(environ, start_response)
+
+
 class JwtAuth:
     """The Flask extension. ``auth``: the :class:`BearerAuth` (default: from the app config)."""
 
@@ -63,7 +104,14 @@ class JwtAuth:
                 raise ConfigurationError("JwtAuth needs auth=BearerAuth(...) or app.config['JWTOBS_AUTH']")
         app.extensions[_EXTENSION] = self
         app.register_error_handler(AuthDenied, _respond)
-        install_redaction()
+        # Flask logs a view's exception on app.logger (named after the app, not "flask.app"), and gives it its
+        # own handler, writing to the request's wsgi.errors, when no configured handler would take the record:
+        # created here, before the install, and the logger itself covered (before session 21 an app that
+        # configured no logging printed the exception message, token and all, under flask run, gunicorn and
+        # waitress: tests/integrations/test_real_servers.py)
+        install_redaction(app.logger.name)
+        if not isinstance(app.wsgi_app, _RedactedErrors):
+            app.wsgi_app = _RedactedErrors(app.wsgi_app)  # type: ignore[method-assign]
 
     @property
     def auth(self) -> BearerAuth:

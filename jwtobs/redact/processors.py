@@ -17,7 +17,7 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
 from jwtobs.redact import _regex
@@ -992,7 +992,7 @@ def _handlers() -> list[logging.Handler]:
     return list(unique.values())
 
 
-def install(*, structlog: bool = True) -> None:
+def install(*, structlog: bool = True, loggers: Iterable[str] = ()) -> None:
     """Redact what already-configured logging writes. Idempotent; call again after reconfiguring logging.
 
     * stdlib: a shared :class:`LoggingRedactor` is added to every handler that exists now: the root logger's,
@@ -1004,6 +1004,8 @@ def install(*, structlog: bool = True) -> None:
       that configures its logging after ``install()`` is still covered. Records of other loggers reach only
       the handlers that existed at ``install()``: call it again after configuring logging, or add
       ``LoggingRedactor()`` to new handlers yourself.
+    * ``loggers``: more logger names that get that logger filter (an application's own logger whose handler the
+      framework adds later: Flask's ``app.logger``, named after the app).
     * structlog (``structlog=True`` and structlog configured): a :class:`StructlogRedactor` is inserted just
       before the renderer (the last processor) unless the chain already has one.
     """
@@ -1016,7 +1018,8 @@ def install(*, structlog: bool = True) -> None:
                 continue
             handler.addFilter(_filter)
             _installed.append(handler)
-        for lg in (logging.getLogger(), *(logging.getLogger(n) for n in FRAMEWORK_LOGGERS)):
+        names = (*FRAMEWORK_LOGGERS, *(n for n in loggers if isinstance(n, str) and n))
+        for lg in (logging.getLogger(), *(logging.getLogger(n) for n in names)):
             if not any(isinstance(f, LoggingRedactor) for f in lg.filters):
                 lg.addFilter(_filter)
                 _installed_loggers.append(lg)

@@ -35,6 +35,8 @@ class Server:
     stop: signal.Signals = signal.SIGTERM
     #: answers more than one request per connection (the development servers close after each)
     keep_alive: bool = True
+    #: more environment for the app (``SERVED_NO_LOGGING=1``: an app that configures no logging)
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def _gunicorn(app: str, *extra: str) -> Callable[[int], list[str]]:
@@ -78,6 +80,32 @@ SERVERS: tuple[Server, ...] = (
     ),
     Server("gunicorn+django", "gunicorn", _gunicorn(DJANGO_WSGI, "-w", "2", "--threads", "4")),
 )
+
+#: Flask apps whose view's exception reaches output that is not the app's configured logging: Werkzeug's debugger
+#: (``flask run --debug``: the traceback to the request's ``wsgi.errors``), and Flask's own handler of
+#: ``app.logger`` in an app that configures no logging (``SERVED_NO_LOGGING=1``), under each WSGI server
+NO_LOGGING = (("SERVED_NO_LOGGING", "1"),)
+FLASK_EXCEPTIONS: tuple[Server, ...] = (
+    Server(
+        "flask run --debug",
+        "flask",
+        lambda p: [PY, "-m", "flask", "--app", FLASK, "run", "--debug", "--no-reload", "--host", "127.0.0.1", "--port",
+                   str(p)],
+        signal.SIGINT,
+        keep_alive=False,
+    ),
+    Server(
+        "flask run, no logging config",
+        "flask",
+        lambda p: [PY, "-m", "flask", "--app", FLASK, "run", "--host", "127.0.0.1", "--port", str(p)],
+        signal.SIGINT,
+        keep_alive=False,
+        env=NO_LOGGING,
+    ),
+    Server("gunicorn+flask, no logging config", "gunicorn", _gunicorn(FLASK, "-w", "1"), env=NO_LOGGING),
+    Server("waitress, no logging config", "waitress",
+           lambda p: [PY, "-m", "waitress", f"--listen=127.0.0.1:{p}", FLASK], signal.SIGINT, env=NO_LOGGING),
+)  # fmt: skip
 
 
 def available(server: Server) -> bool:
@@ -168,6 +196,7 @@ def serve(server: Server, workdir: Path, public_pem: Path, *, start_timeout: flo
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": DJANGO_SETTINGS,
+        **dict(server.env),
     }
     for attempt in range(3):  # the port was free a moment ago; another process may take it meanwhile
         port = free_port()

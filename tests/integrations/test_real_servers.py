@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from jwtobs.fingerprint import Fingerprinter
 from tests.integrations import served
 from tests.integrations.real_servers import (
+    FLASK_EXCEPTIONS,
     SERVERS,
     Running,
     Server,
@@ -204,9 +205,7 @@ def tokens() -> Tokens:
     return Tokens()
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("server", SERVERS, ids=[s.name for s in SERVERS])
-def test_real_server(server: Server, tokens: Tokens, tmp_path: Path) -> None:
+def _setup(server: Server, tokens: Tokens, tmp_path: Path) -> tuple[Path, Tokens]:
     if not available(server):
         pytest.skip(f"{server.needs} is not installed")
     pem = tmp_path / "public.pem"
@@ -217,6 +216,30 @@ def test_real_server(server: Server, tokens: Tokens, tmp_path: Path) -> None:
     )
     t = Tokens.__new__(Tokens)
     t.key, t.impostor, t.sent = tokens.key, tokens.impostor, []
+    return pem, t
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("server", FLASK_EXCEPTIONS, ids=[s.name for s in FLASK_EXCEPTIONS])
+def test_flask_view_exception_output(server: Server, tokens: Tokens, tmp_path: Path) -> None:
+    """A view's exception whose message holds the token: Werkzeug's debugger prints the traceback to the request's
+    ``wsgi.errors``, outside logging, and in an app that configures no logging Flask gives ``app.logger`` (named
+    after the app) a handler of its own once the first exception is logged, after jwtobs's install. Before session
+    21 each of these four printed the token (twice: the exception line and the source line of the f-string)."""
+    pem, t = _setup(server, tokens, tmp_path)
+    with serve(server, tmp_path, pem) as srv:
+        bearer = (("Authorization", f"Bearer {t.make('b1')}"),)
+        assert statuses(exchange(srv.port, request_bytes("/boom", bearer))) == [500]
+    output = srv.output()
+    assert "backend refused" in output, f"{server.name}: the exception was not printed at all"
+    assert _leaks(output, t) == [], f"{server.name}: the server printed credentials"
+    assert "REDACTED:jwt:" in output
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("server", SERVERS, ids=[s.name for s in SERVERS])
+def test_real_server(server: Server, tokens: Tokens, tmp_path: Path) -> None:
+    pem, t = _setup(server, tokens, tmp_path)
     with serve(server, tmp_path, pem) as srv:
         failures, once = _battery(srv, t)
         concurrent_failures, concurrent = _concurrent(srv, t)
