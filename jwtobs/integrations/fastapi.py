@@ -38,9 +38,9 @@ except ModuleNotFoundError as _exc:  # the extra is not installed: say which
 
 from jwtobs.integrations import common
 from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
-from jwtobs.integrations.starlette import PRINCIPAL_KEY, FlushOnShutdown
+from jwtobs.integrations.starlette import PRINCIPAL_KEY, JwtobsLifespan
 
-__all__ = ["FlushOnShutdown", "http_exception", "jwt_auth"]
+__all__ = ["JwtobsLifespan", "http_exception", "jwt_auth"]
 
 _DENIAL_KEY = "jwtobs.denial"
 

@@ -37,10 +37,10 @@ from jwtobs.integrations import common
 from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
 
 __all__ = [
-    "FlushOnShutdown",
     "JwtAuthBackend",
     "JwtAuthMiddleware",
     "JwtUser",
+    "JwtobsLifespan",
     "PRINCIPAL_KEY",
     "denial_response",
     "jwt_route",
@@ -207,7 +207,7 @@ class JwtAuthBackend(AuthenticationBackend):
 
 class JwtAuthMiddleware(AuthenticationMiddleware):
     """Starlette's ``AuthenticationMiddleware`` with :class:`JwtAuthBackend` and RFC 6750 error responses; it also
-    writes jwtobs's buffered events at the ASGI lifespan shutdown, as :class:`FlushOnShutdown` does."""
+    does what :class:`JwtobsLifespan` does at the ASGI lifespan startup and shutdown."""
 
     def __init__(
         self, app: ASGIApp, *, auth: BearerAuth, rule: RouteRule | None = None, optional: bool = False
@@ -216,46 +216,55 @@ class JwtAuthMiddleware(AuthenticationMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self.app(scope, receive, _flushing(send))
+            await self.app(scope, receive, _lifespan_send(send))
             return
         await super().__call__(scope, receive, send)
 
 
-class FlushOnShutdown:
-    """ASGI middleware that writes jwtobs's buffered events (:func:`jwtobs.flush`) when the server shuts the
-    application down: at the ASGI lifespan shutdown, before the application answers it.
+class JwtobsLifespan:
+    """ASGI middleware for the server's lifespan: at startup it installs log redaction again, on the handlers the
+    server configured since the application was imported; at shutdown it writes jwtobs's buffered events
+    (:func:`jwtobs.flush`) before the application answers. FastAPI::
 
-    Events are built and written by background threads about once a second, and the rest is written at process
-    exit (``atexit``). uvicorn (alone, and as gunicorn's ``uvicorn.workers.UvicornWorker``) ends its process on
-    SIGTERM by raising the signal again once it has shut down, so ``atexit`` never runs there: before session 21
-    every event of the last second or two before a ``docker stop`` or a rolling deploy was lost (209 of 209 in
-    ``tests/integrations/test_real_servers.py``, stopped right after its requests). FastAPI::
+        app.add_middleware(JwtobsLifespan)
 
-        app.add_middleware(FlushOnShutdown)
+    Shutdown: events are built and written by background threads about once a second, and the rest at process exit
+    (``atexit``). uvicorn (alone, and as gunicorn's ``uvicorn.workers.UvicornWorker``) ends its process on SIGTERM
+    by raising the signal again once it has shut down, so ``atexit`` never runs there: before session 21 every event
+    of the last second or two before a ``docker stop`` or a rolling deploy was lost (209 of 209 in
+    ``tests/integrations/test_real_servers.py``, stopped right after its requests).
 
-    :class:`JwtAuthMiddleware` does the same by itself. Needs the server's lifespan protocol on (uvicorn's and
-    hypercorn's default ``auto``). A failing flush is logged by jwtobs and never stops the shutdown."""
+    Startup: ``uvicorn.run(app, log_config=...)`` configures logging after the application's module ran
+    ``redact.install()``; the root handler it makes had no filter, and the application's own log lines reached it
+    unredacted (2 tokens of 2 before session 21).
+
+    :class:`JwtAuthMiddleware` does both by itself. Needs the server's lifespan protocol on (uvicorn's and
+    hypercorn's default ``auto``). Neither step ever stops the startup or the shutdown (a failure is logged)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, _flushing(send) if scope["type"] == "lifespan" else send)
+        await self.app(scope, receive, _lifespan_send(send) if scope["type"] == "lifespan" else send)
 
 
+_STARTUP_MESSAGES: Final = frozenset({"lifespan.startup.complete"})
 _SHUTDOWN_MESSAGES: Final = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
 
 
-def _flushing(send: Send) -> Send:
-    """``send`` that runs :func:`jwtobs.flush` (in a worker thread: it may wait for a write) before passing on the
-    application's answer to the lifespan shutdown."""
+def _lifespan_send(send: Send) -> Send:
+    """``send`` that installs redaction before passing on the application's answer to the lifespan startup, and
+    runs :func:`jwtobs.flush` (in a worker thread: it may wait for a write) before its answer to the shutdown."""
 
-    async def flushing_send(message: Message) -> None:
-        if message.get("type") in _SHUTDOWN_MESSAGES:
+    async def lifespan_send(message: Message) -> None:
+        kind = message.get("type")
+        if kind in _STARTUP_MESSAGES:
+            common.install_redaction()  # (never raises)
+        elif kind in _SHUTDOWN_MESSAGES:
             await _flush_events()
         await send(message)
 
-    return flushing_send
+    return lifespan_send
 
 
 async def _flush_events() -> None:

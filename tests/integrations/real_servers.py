@@ -107,6 +107,17 @@ FLASK_EXCEPTIONS: tuple[Server, ...] = (
            lambda p: [PY, "-m", "waitress", f"--listen=127.0.0.1:{p}", FLASK], signal.SIGINT, env=NO_LOGGING),
 )  # fmt: skip
 
+#: ``uvicorn.run(app, log_config=...)`` from a script: logging configured after the app's module ran
+#: ``redact.install()``. With :class:`~jwtobs.integrations.starlette.JwtobsLifespan` (which installs again at the
+#: lifespan startup), and without it but with the ``LoggingRedactor`` declared in the config (the docs' snippet).
+LOG_CONFIGS: tuple[Server, ...] = (
+    Server("uvicorn.run(log_config=...), JwtobsLifespan", "uvicorn",
+           lambda p: [PY, "-m", "tests.integrations.served.run_uvicorn", str(p), "user"]),
+    Server("uvicorn.run(log_config=... with the filter)", "uvicorn",
+           lambda p: [PY, "-m", "tests.integrations.served.run_uvicorn", str(p), "docs"],
+           env=(("SERVED_NO_LIFESPAN", "1"),)),
+)  # fmt: skip
+
 
 def available(server: Server) -> bool:
     return importlib.util.find_spec(server.needs) is not None

@@ -96,7 +96,7 @@ def test_sync_authenticator_off_the_loop(framework: str, threadpool: bool, keys:
     assert [e.outcome for e in stack.events] == ["accepted"]
 
 
-@pytest.mark.parametrize("middleware", ["FlushOnShutdown", "JwtAuthMiddleware"])
+@pytest.mark.parametrize("middleware", ["JwtobsLifespan", "JwtAuthMiddleware"])
 def test_events_are_written_at_the_lifespan_shutdown(middleware: str, keys: Keys, tmp_path: Any) -> None:
     """uvicorn ends its process on SIGTERM by raising the signal again after its shutdown, so jwtobs's ``atexit``
     flush never runs there: the events still buffered (the builder and the writer run about once a second) were
@@ -112,7 +112,7 @@ def test_events_are_written_at_the_lifespan_shutdown(middleware: str, keys: Keys
 
     import jwtobs
     from jwtobs.integrations import BearerAuth, Principal
-    from jwtobs.integrations.fastapi import FlushOnShutdown, jwt_auth
+    from jwtobs.integrations.fastapi import JwtobsLifespan, jwt_auth
     from jwtobs.integrations.starlette import JwtAuthMiddleware
     from tests.integrations.harness import AUD, ISS, REALM
 
@@ -124,14 +124,14 @@ def test_events_are_written_at_the_lifespan_shutdown(middleware: str, keys: Keys
     )
     auth = BearerAuth(verifier.verify, realm=REALM)
     app: Any
-    if middleware == "FlushOnShutdown":
+    if middleware == "JwtobsLifespan":
         app = FastAPI()
 
         @app.get("/items")
         async def items(p: Principal = Depends(jwt_auth(auth))) -> dict[str, str]:  # noqa: B008
             return {"sub": str(p.subject)}
 
-        app.add_middleware(FlushOnShutdown)
+        app.add_middleware(JwtobsLifespan)
     else:
 
         async def items_ep(req: Any) -> JSONResponse:

@@ -33,6 +33,7 @@ from jwtobs.fingerprint import Fingerprinter
 from tests.integrations import served
 from tests.integrations.real_servers import (
     FLASK_EXCEPTIONS,
+    LOG_CONFIGS,
     SERVERS,
     Running,
     Server,
@@ -220,12 +221,15 @@ def _setup(server: Server, tokens: Tokens, tmp_path: Path) -> tuple[Path, Tokens
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("server", FLASK_EXCEPTIONS, ids=[s.name for s in FLASK_EXCEPTIONS])
-def test_flask_view_exception_output(server: Server, tokens: Tokens, tmp_path: Path) -> None:
-    """A view's exception whose message holds the token: Werkzeug's debugger prints the traceback to the request's
+@pytest.mark.parametrize("server", FLASK_EXCEPTIONS + LOG_CONFIGS, ids=[s.name for s in FLASK_EXCEPTIONS + LOG_CONFIGS])
+def test_logging_set_up_after_the_install(server: Server, tokens: Tokens, tmp_path: Path) -> None:
+    """The route that logs the request's headers, then raises an exception whose message holds the token, where
+    output is set up after jwtobs's install. Flask: Werkzeug's debugger prints the traceback to the request's
     ``wsgi.errors``, outside logging, and in an app that configures no logging Flask gives ``app.logger`` (named
-    after the app) a handler of its own once the first exception is logged, after jwtobs's install. Before session
-    21 each of these four printed the token (twice: the exception line and the source line of the f-string)."""
+    after the app) a handler of its own once the first exception is logged; before session 21 each of these four
+    printed the token (twice: the exception line and the source line of the f-string). uvicorn: ``uvicorn.run(app,
+    log_config=...)`` replaces the root handler after the install; before session 21 the app's header line printed
+    2 tokens (the Authorization header and a cookie)."""
     pem, t = _setup(server, tokens, tmp_path)
     with serve(server, tmp_path, pem) as srv:
         bearer = (("Authorization", f"Bearer {t.make('b1')}"),)

@@ -1,18 +1,21 @@
 """FastAPI app for uvicorn, hypercorn and gunicorn's uvicorn worker."""
 
+import os
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 
 from jwtobs.integrations import Principal
-from jwtobs.integrations.fastapi import FlushOnShutdown, jwt_auth
+from jwtobs.integrations.fastapi import JwtobsLifespan, jwt_auth
 from tests.integrations import served
 
 header_auth, query_auth = served.setup()
 read = jwt_auth(header_auth)
 query_read = jwt_auth(query_auth)
 app = FastAPI()
-app.add_middleware(FlushOnShutdown)  # uvicorn ends on SIGTERM without atexit: write the events at shutdown
+if not os.environ.get("SERVED_NO_LIFESPAN"):
+    # redaction again once the server configured logging; the events written at shutdown (uvicorn's SIGTERM: no atexit)
+    app.add_middleware(JwtobsLifespan)
 
 
 @app.api_route("/items", methods=["GET", "POST"])
