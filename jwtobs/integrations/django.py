@@ -146,4 +146,8 @@ def __getattr__(name: str) -> Any:
         from jwtobs.integrations import drf
 
         return getattr(drf, name)
+    if name == "RedactingExceptionReporter":  # (django.views.debug loads the template engine: only when asked for)
+        from jwtobs.integrations._django_debug import RedactingExceptionReporter
+
+        return RedactingExceptionReporter
     raise AttributeError(name)
