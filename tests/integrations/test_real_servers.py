@@ -19,8 +19,10 @@ the docs say (``logging.basicConfig`` then ``jwtobs.redact.install()``, :mod:`te
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.client
 import json
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -248,6 +250,30 @@ def test_logging_set_up_after_the_install(server: Server, tokens: Tokens, tmp_pa
     assert "backend refused" in output, f"{server.name}: the exception was not printed at all"
     assert _leaks(output, t) == [], f"{server.name}: the server printed credentials"
     assert "REDACTED:jwt:" in output
+
+
+SIGTERM_DEFAULT = [s for s in SERVERS if s.stop is not signal.SIGTERM]  # waitress, flask run, django runserver
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("server", SIGTERM_DEFAULT, ids=[s.name for s in SIGTERM_DEFAULT])
+def test_sigterm_where_the_server_leaves_it_at_its_default(server: Server, tokens: Tokens, tmp_path: Path) -> None:
+    """Stopped with SIGTERM (docker stop, Kubernetes) right after 50 requests: the process ended at once and the 50
+    events still buffered were lost (0 of 50 written before session 21); with ``exit_on_sigterm()`` called where
+    the app is loaded, SIGTERM exits through ``sys.exit`` and every event is written."""
+    server = dataclasses.replace(server, stop=signal.SIGTERM, env=(("SERVED_EXIT_ON_SIGTERM", "1"),))
+    pem, t = _setup(server, tokens, tmp_path)
+    with serve(server, tmp_path, pem) as srv:
+        sent = [t.make(f"term-{i}") for i in range(50)]
+        for token in sent:
+            assert statuses(exchange(srv.port, request_bytes("/items", (("Authorization", f"Bearer {token}"),)))) == [
+                200
+            ]
+    assert srv.process.returncode != -signal.SIGTERM, "the process died of the signal"
+    events = srv.events.read_text().splitlines() if srv.events.exists() else []
+    fp = Fingerprinter(served.FP_KEY, key_id=served.FP_KEY_ID)
+    written = {json.loads(line).get("token_fp") for line in events}
+    assert sum(fp.token(tok) in written for tok in sent) == 50
 
 
 @pytest.mark.timeout(120)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 import jwtobs
 from jwtobs import redact
-from jwtobs.integrations import BearerAuth
+from jwtobs.integrations import BearerAuth, exit_on_sigterm
 
 ISS = "https://issuer.test"
 AUD = "api://items"
@@ -41,6 +41,8 @@ def setup() -> tuple[BearerAuth, BearerAuth]:
         issuers=[ISS],
         from_env=False,
     )
+    if os.environ.get("SERVED_EXIT_ON_SIGTERM"):
+        exit_on_sigterm()
     public = load_pem_public_key(Path(os.environ["SERVED_PUBKEY"]).read_bytes())
     profile = jwtobs.Profile(name="items", issuer=ISS, audience=AUD)
     verifier = jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k1": public}), backend="pyjwt")
