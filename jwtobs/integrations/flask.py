@@ -106,10 +106,11 @@ class JwtAuth:
         app.register_error_handler(AuthDenied, _respond)
         # Flask logs a view's exception on app.logger (named after the app, not "flask.app"), and gives it its
         # own handler, writing to the request's wsgi.errors, when no configured handler would take the record:
-        # created here, before the install, and the logger itself covered (before session 21 an app that
-        # configured no logging printed the exception message, token and all, under flask run, gunicorn and
-        # waitress: tests/integrations/test_real_servers.py)
-        install_redaction(app.logger.name)
+        # the logger itself is covered, whatever handler it gets later (before session 21 an app that configured
+        # no logging printed the exception message, token and all, under flask run, gunicorn and waitress:
+        # tests/integrations/test_real_servers.py). Not app.logger: reading it here would make Flask decide on its
+        # handler now, before the app's own logging set-up
+        install_redaction(app.name)
         if not isinstance(app.wsgi_app, _RedactedErrors):
             app.wsgi_app = _RedactedErrors(app.wsgi_app)  # type: ignore[method-assign]
 
