@@ -69,7 +69,20 @@ SERVERS: tuple[Server, ...] = (
         signal.SIGINT,
         keep_alive=False,
     ),
-    Server("gunicorn+flask", "gunicorn", _gunicorn(FLASK, "-w", "2", "--threads", "4")),
+    # an access log format that prints the Authorization and Cookie headers (gunicorn's %({header}i)s atoms)
+    Server(
+        "gunicorn+flask",
+        "gunicorn",
+        _gunicorn(
+            FLASK,
+            "-w",
+            "2",
+            "--threads",
+            "4",
+            "--access-logformat",
+            '%(h)s "%(r)s" %(s)s auth=%({authorization}i)s cookie=%({cookie}i)s',
+        ),
+    ),
     Server("waitress", "waitress", lambda p: [PY, "-m", "waitress", f"--listen=127.0.0.1:{p}", FLASK], signal.SIGINT),
     Server(
         "django runserver",
