@@ -372,12 +372,13 @@ def exit_on_sigterm() -> bool:
     """Let SIGTERM end the process through ``sys.exit`` (so ``atexit`` runs, and jwtobs writes its buffered events)
     where nothing handles it: call it where the app is loaded, in the main thread. Returns whether it was set.
 
-    waitress, ``flask run`` and Django's ``runserver`` leave SIGTERM at its default, which ends the process at once:
-    the events of the last second or two were lost (tests/integrations/test_real_servers.py: 0 of 50 written when
-    each was stopped right after 50 requests; 50 of 50 with this). It changes nothing where the signal is handled
-    already (gunicorn, uvicorn and hypercorn install their own handlers before they load the app) or ignored, nor
-    outside the main thread. ``uvicorn.run(app)`` from a script that called this first raises SIGTERM again, once it
-    has shut down, into this handler, which exits cleanly."""
+    waitress, ``flask run`` and Django's ``runserver`` leave SIGTERM at its default, which ends the process at once,
+    and so do hypercorn's worker processes (a SIGTERM to the whole process group, systemd's default): the events of
+    the last second or two were lost (tests/integrations/test_real_servers.py: 0 of 50 written when each was stopped
+    right after 50 requests; 50 of 50 with this). It changes nothing where the signal is handled already (gunicorn's
+    workers and uvicorn install their handlers before they load the app) or ignored, nor outside the main thread.
+    ``uvicorn.run(app)`` from a script that called this first raises SIGTERM again, once it has shut down, into this
+    handler, which exits cleanly."""
     import signal
     import sys
     import threading

@@ -37,6 +37,8 @@ class Server:
     keep_alive: bool = True
     #: more environment for the app (``SERVED_NO_LOGGING=1``: an app that configures no logging)
     env: tuple[tuple[str, str], ...] = ()
+    #: the stop signal goes to the whole process group (systemd's default ``KillMode=control-group``)
+    stop_group: bool = False
 
 
 def _gunicorn(app: str, *extra: str) -> Callable[[int], list[str]]:
@@ -245,13 +247,16 @@ def serve(server: Server, workdir: Path, public_pem: Path, *, start_timeout: flo
             if attempt == 2 or "address already in use" not in log.read_text(errors="replace").lower():
                 raise RuntimeError(f"{server.name} did not start:\n{log.read_text(errors='replace')[-3000:]}")
         finally:
-            stop(proc, server.stop)
+            stop(proc, server.stop, group=server.stop_group)
 
 
-def stop(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def stop(proc: subprocess.Popen[bytes], sig: signal.Signals, *, group: bool = False) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, sig)
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                os.kill(proc.pid, sig)
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
