@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 
 import jwtobs
 from jwtobs.integrations import BearerAuth, Principal, tenant_from_path
-from jwtobs.integrations.fastapi import jwt_auth
+from jwtobs.integrations.fastapi import JwtobsLifespan, jwt_auth
 
 
 # no "from __future__ import annotations" here: FastAPI reads the Annotated dependencies at definition time
@@ -24,6 +24,9 @@ def build(issuer: DemoIssuer) -> FastAPI:
     write = jwt_auth(auth, scopes=["items:write"])
     per_tenant = jwt_auth(auth, scopes=["items:read"], tenant=tenant_from_path("tenant"))
     app = FastAPI(title="jwtobs FastAPI example")
+    # at shutdown, write the events still buffered (uvicorn ends on SIGTERM without running atexit); at startup,
+    # install log redaction on the handlers uvicorn.run configured after this module
+    app.add_middleware(JwtobsLifespan)
 
     @app.get("/items")
     async def items(p: Annotated[Principal, Depends(read)]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ and answers its printed demo token with 200 and a request without one with the R
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +33,9 @@ def test_example_runs(name: str) -> None:
         stderr=subprocess.DEVNULL,
         text=True,
         cwd=ROOT,
+        # the jwtobs of this tree (a script's own folder comes first on sys.path, not the working directory: an
+        # editable install of another checkout was imported instead)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))},
     )
     try:
         assert proc.stdout is not None
