@@ -51,8 +51,6 @@ _RULE_ATTR: Final = "jwtobs_rule"
 _AUTH_ATTR: Final = "jwtobs_auth"
 
 
-
-
 def response_for(denial: Denial) -> HttpResponse:
     """The RFC 6750 ``HttpResponse`` of a denial."""
     response = HttpResponse(denial.body, status=denial.status, content_type=denial.content_type)
