@@ -175,6 +175,11 @@ SKEW_PRIOR = 1440.0
 #: ... failures all within SKEW_INFLIGHT s past the leeway (what a retry queued across exp also does) need this
 #: Poisson tail
 SKEW_NEAR_P = 1e-6
+#: a sparse client - accepted in at most SKEW_IDLE_BUSY of the SKEW_IDLE minutes before - presenting a token past
+#: exp after a pause in its use, beyond what requests in flight reach (``_idle_failures``), does not check ``exp``
+#: before sending: a lazy refresher
+SKEW_IDLE = 10
+SKEW_IDLE_BUSY = 2
 #: rejections past exp within LEEWAY_NEAR s above the earliest one that make its bin edge the validator's leeway
 LEEWAY_SUPPORT = 3
 LEEWAY_NEAR = 30.0
@@ -390,6 +395,7 @@ class _Ctx:
         self.changes = changes if changes is not None and not changes.empty else None
         self.late_accepted: dict[str, set[int]] | None = None  # (_accepted_late, computed once)
         self.renewed: pd.DataFrame | None = None  # (_renewed, computed once)
+        self.accepted_minutes: dict[str, list[int]] | None = None  # (_accepted_minutes, computed once)
         self.added: dict[tuple[str, str], float] = {}
         self.removed: dict[tuple[str, str], float] = {}
         if self.changes is not None:
@@ -972,6 +978,12 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
         rows += _skew_kept(ctx, late, lw, life, found)
         found |= {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
         rows += _skew_refreshed(ctx, late, lw, life, found)
+    # a client seen with one token only (it never renewed in the data) that goes on using it past exp does not
+    # refresh at all - a CI run or a script outliving its token, under a client id minted for it - and a clock
+    # cannot be told from that: a clock behind renews once its own clock reaches exp, a client refreshing on its
+    # 401 renews after the first failure (session 21)
+    renewing = set(_renewed(ctx)["client_id"].astype(str))
+    rows = [r for r in rows if str(r["client_id"]) in renewing]
     return _frame(_skew_shared(ctx, late, lw, life, _skew_merged(ctx, rows, life)))
 
 
@@ -1311,6 +1323,8 @@ def _skew_creeping(
     acc = acc[(acc["outcome"] == "accepted") & (acc["direction"] == "late") & acc["client_id"].notna()]
     acc = acc[(acc["client_id"] != OTHER) & ctx.known(acc)]
     rej = _in_use_past_leeway(late, lw)
+    accepted = _accepted_minutes(ctx)
+    idle = _idle_failures(late, lw, accepted)
     out: list[dict[str, Any]] = []
     for cid, a in acc.groupby("client_id"):
         r = rej[rej["client_id"] == cid]
@@ -1334,9 +1348,11 @@ def _skew_creeping(
             span = (w0 - first) / cyc
             if span < SKEW_QUIET:
                 continue
-            # quiet before: past exp (accepted or failing) in fewer than SKEW_USUAL of its earlier cycles
-            usual = len(_clusters_of([*hist["i"].tolist(), *r.loc[r["i"] < w0, "i"].tolist()], cyc / 2))
-            if usual / span >= SKEW_USUAL:
+            # quiet before: past exp (accepted or failing, or presenting an expired token after a quiet stretch)
+            # in fewer than SKEW_USUAL of its earlier cycles in which it made requests at all
+            lazy = [i for i in idle.get(str(cid), set()) if i < w0]
+            usual = len(_clusters_of([*hist["i"].tolist(), *r.loc[r["i"] < w0, "i"].tolist(), *lazy], cyc / 2))
+            if usual / min(span, _active_cycles(accepted.get(str(cid), []), first, w0, cyc)) >= SKEW_USUAL:
                 continue
             rr = r[(r["i"] >= r0) & (r["i"] <= r1)]
             n_acc, n_rej = int(pre["count"].sum()), int(rr["count"].sum())
@@ -1375,6 +1391,8 @@ def _skew_stepping(
     past ``exp`` each cycle, keeping its token after the 401 in at least two of them (a lazy refresher
     refreshes on it)."""
     rej = _in_use_past_leeway(late, lw)
+    accepted = _accepted_minutes(ctx)
+    idle = _idle_failures(late, lw, accepted)
     out: list[dict[str, Any]] = []
     for cid, r in rej.groupby("client_id"):
         cyc = _skew_cycle(life, cid)
@@ -1397,7 +1415,10 @@ def _skew_stepping(
                 continue  # a burst of seconds in a cycle (a pool's cached token, a busy device's requests in flight)
             # quiet for SKEW_QUIET of its own token cycles (a 30-min token's client is quiet for 3 of them in 2 h)
             span = (r0 - first) / _own_cycle(life, cid)
-            if span < SKEW_QUIET or k / span >= SKEW_USUAL:
+            # (cycles with requests only; a sparse client's expired tokens after a pause are failures too)
+            lazy = len(_clusters_of([i for i in idle.get(str(cid), set()) if i < r0], _own_cycle(life, cid) / 2))
+            active = _active_cycles(accepted.get(str(cid), []), first, r0, _own_cycle(life, cid))
+            if span < SKEW_QUIET or (k + lazy) / min(span, active) >= SKEW_USUAL:
                 continue  # a client failing past exp in many cycles anyway
             n = int(sum(int(p["count"].sum()) for p in part))
             mu = SKEW.floor * (r1 - r0 + 1)
@@ -1444,6 +1465,8 @@ def _skew_kept(
     is set aside for the quiet, the history, the client's rate and the onset's walk-back; an episode that needs
     that has at least ``SKEW.min_count`` failures."""
     rej = _in_use_past_leeway(late, lw)
+    accepted = _accepted_minutes(ctx)
+    idle = _idle_failures(late, lw, accepted)
     devices = _devices(ctx, life)
     out: list[dict[str, Any]] = []
     for cid, r in rej.groupby("client_id"):
@@ -1523,8 +1546,11 @@ def _skew_kept(
                 continue
             # ... and failing in fewer than SKEW_USUAL of the cycles before the last (whose failures may be the
             # clock's own first ones): a lazy refresher fails in every cycle
-            hist = [i for i in before if i < r0 - cyc]
-            if len(_clusters_of(hist, cyc / 2)) / max(1.0, span - 1.0) >= SKEW_USUAL:
+            # (a sparse client's expired tokens after a pause count too, and only cycles with requests: a lazy
+            # refresher at night)
+            hist = sorted({i for i in before if i < r0 - cyc} | {i for i in idle.get(str(cid), set()) if i < r0 - cyc})
+            active = _active_cycles(accepted.get(str(cid), []), first, r0 - int(cyc), cyc)
+            if len(_clusters_of(hist, cyc / 2)) / max(1.0, min(span - 1.0, active)) >= SKEW_USUAL:
                 continue
             # significance against the client's own rate of such failures (floored), over the minutes that failed;
             # an episode that is quiet only with replays set aside needs SKEW.min_count failures of its own
@@ -1653,8 +1679,9 @@ def _skew_refreshed(
     firsts = {str(c): int(f) for c, f in ctx.client_first.items()}
     # the fleet's rate of such failure minutes per client-minute: the prior of each client's own rate
     fleet_rate = len(per) / max(1, sum(max(1, ctx.n - f) for f in firsts.values()))
-    known = ctx.acc[ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER)]
-    accepted = {str(c): sorted(set(h.tolist())) for c, h in known.groupby("client_id", observed=True)["i"]}
+    accepted = _accepted_minutes(ctx)
+    idle = _idle_failures(late, lw, accepted)
+    devices = _devices(ctx, life)
     out: list[dict[str, Any]] = []
     for key, g in per.groupby(level=0, observed=True):
         cid = str(key)
@@ -1703,13 +1730,14 @@ def _skew_refreshed(
             if bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
                 continue
             far = any(e.far for e in mem)
-            prior = in_use_or_first if far else every
+            prior = sorted(set(in_use_or_first if far else every) | idle.get(cid, set()))
             span = (r0 - first) / cyc
             # the share of the earlier token cycles in which it failed so (a lazy refresher, a device behind since
             # its first token: nearly every one); all near the leeway: SKEW_QUIET cycles of history first
             if span < (1.0 if far else SKEW_QUIET):
                 continue
-            if len({int((i - first) // cyc) for i in prior if i < r0}) / span >= SKEW_USUAL:
+            failed = len({int((i - first) // cyc) for i in prior if i < r0})
+            if failed / min(span, _active_cycles(acc_min, first, r0, cyc)) >= SKEW_USUAL:
                 continue
             # its own rate of such failures: in the cycles before the last one (whose failures may be the clock's
             # own first ones)
@@ -1718,6 +1746,11 @@ def _skew_refreshed(
             mu = rate * max(float(r1 - r0 + 1), cyc)
             pv = _poisson_tail(len(mem), mu)
             links = [b for a, b in itertools.pairwise(mem) if _refresh_link(a, b, lf)]
+            if devices.get(cid, 0.0) > SKEW_DEVICES and len(links) < len(mem) - 1:
+                # a client id of many devices (a mobile app's): separate episodes are separate devices - a few
+                # with clocks off since ever fail in a busy evening - unless each is the token fetched on the
+                # previous one's 401 failing again (one device's clock: a refresh chain; session 21)
+                continue
             for b in links:
                 # the chance a failure lands in the link's window: its share of the cycle, or at the client's
                 # own rate if that is higher
@@ -1748,6 +1781,53 @@ def _skew_refreshed(
             )
             out.append(_skew_incident(ctx, cid, _Seg(start, r1, n, mu, pv), ev, n, start, r1, rr))
             found.add((cid, ctx.ts(start), ctx.ts(r1, end=True)))
+    return out
+
+
+def _accepted_minutes(ctx: _Ctx) -> dict[str, list[int]]:
+    """Per client, the sorted minutes with an accepted use (computed once per context)."""
+    if ctx.accepted_minutes is None:
+        known = ctx.acc[ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER)]
+        ctx.accepted_minutes = {
+            str(c): sorted(set(h.tolist())) for c, h in known.groupby("client_id", observed=True)["i"]
+        }
+    return ctx.accepted_minutes
+
+
+def _active_cycles(acc: list[int], first: int, end: int, cyc: float) -> int:
+    """How many of a client's token cycles from ``first`` to minute ``end`` had an accepted use of it (at least
+    one): the cycles in which it could have failed. A client of a fleet whose traffic drops to near zero at night
+    makes no request in most night cycles; counted as quiet cycles, they made a lazy refresher's daily first
+    busy cycles look like a clock going wrong (session 21)."""
+    lo, hi = bisect.bisect_left(acc, first), bisect.bisect_left(acc, end)
+    return max(1, len({int((i - first) // cyc) for i in acc[lo:hi]}))
+
+
+def _idle_failures(late: pd.DataFrame, lw: dict[str, float], accepted: dict[str, list[int]]) -> dict[str, set[int]]:
+    """Per client, the minutes in which it presented a token past ``exp`` after a pause in the token's use (not
+    ``seen``), beyond what requests in flight reach, at any lateness, while the client itself was sparse (accepted
+    in at most :data:`SKEW_IDLE_BUSY` of the :data:`SKEW_IDLE` minutes before): its next request after a quiet
+    stretch carried an expired token, so it does not check ``exp`` before sending (a lazy refresher, using each
+    token until its 401). Such a client fails once in every token cycle in which it calls past ``exp``; at night,
+    calling every half hour or less, those failures come after a pause or far past ``exp``, and without them the
+    history of the shape rules read its nights as quiet cycles, so the morning's first busy cycles - failing once
+    a cycle at the token's pace, refreshing on the 401 - looked like a clock going wrong (session 21: 7-9 false
+    clock skews a weekday on a fleet whose traffic drops to near zero at night). A busy client's stale token (a
+    worker pool replaying its cached one while the other pods are accepted minute after minute) is not counted:
+    it says nothing about how the client renews."""
+    rej = late[(late["direction"] == "late") & ~late["seen"]]
+    rej = rej[rej["le"] > _leeway_of(lw, rej["profile"]) + SKEW_INFLIGHT]
+    out: dict[str, set[int]] = {}
+    for c, h in rej.groupby("client_id", observed=True)["i"]:
+        acc = accepted.get(str(c), [])
+        mins: set[int] = set()
+        for i in set(h.tolist()):
+            # the client's accepted minutes in the SKEW_IDLE before this one
+            busy = bisect.bisect_left(acc, i) - bisect.bisect_left(acc, i - SKEW_IDLE)
+            if busy <= SKEW_IDLE_BUSY:
+                mins.add(int(i))
+        if mins:
+            out[str(c)] = mins
     return out
 
 
