@@ -37,7 +37,7 @@ verdict is kept only to attribute rejections to labels, and the run counts where
 Labels (``labels.json``): ``kind``, the entity, ``onset`` (when injected), and ``start``/``end``/``count`` of
 the rejections the incident caused (as stamped in the events), known from the model, not read back.
 
-    python benchmarks/fleet21.py --out /tmp/f21                  # the whole set (14 days), then score it
+    python benchmarks/fleet21.py --out /tmp/f21                  # the whole set (15 timelines), then score it
     python benchmarks/fleet21.py --out /tmp/f21 --only q-mon,i-canary   # some timelines
     python benchmarks/fleet21.py --out /tmp/f21 --score-only     # score timelines written before
     python benchmarks/fleet21.py --list

@@ -1681,7 +1681,6 @@ def _skew_refreshed(
     fleet_rate = len(per) / max(1, sum(max(1, ctx.n - f) for f in firsts.values()))
     accepted = _accepted_minutes(ctx)
     idle = _idle_failures(late, lw, accepted)
-    devices = _devices(ctx, life)
     out: list[dict[str, Any]] = []
     for key, g in per.groupby(level=0, observed=True):
         cid = str(key)
@@ -1746,11 +1745,6 @@ def _skew_refreshed(
             mu = rate * max(float(r1 - r0 + 1), cyc)
             pv = _poisson_tail(len(mem), mu)
             links = [b for a, b in itertools.pairwise(mem) if _refresh_link(a, b, lf)]
-            if devices.get(cid, 0.0) > SKEW_DEVICES and len(links) < len(mem) - 1:
-                # a client id of many devices (a mobile app's): separate episodes are separate devices - a few
-                # with clocks off since ever fail in a busy evening - unless each is the token fetched on the
-                # previous one's 401 failing again (one device's clock: a refresh chain; session 21)
-                continue
             for b in links:
                 # the chance a failure lands in the link's window: its share of the cycle, or at the client's
                 # own rate if that is higher
@@ -1811,8 +1805,8 @@ def _idle_failures(late: pd.DataFrame, lw: dict[str, float], accepted: dict[str,
     token until its 401). Such a client fails once in every token cycle in which it calls past ``exp``; at night,
     calling every half hour or less, those failures come after a pause or far past ``exp``, and without them the
     history of the shape rules read its nights as quiet cycles, so the morning's first busy cycles - failing once
-    a cycle at the token's pace, refreshing on the 401 - looked like a clock going wrong (session 21: 7-9 false
-    clock skews a weekday on a fleet whose traffic drops to near zero at night). A busy client's stale token (a
+    a cycle at the token's pace, refreshing on the 401 - looked like a clock going wrong (session 21: 7-13 false
+    clock skews a day on a fleet whose traffic drops to near zero at night). A busy client's stale token (a
     worker pool replaying its cached one while the other pods are accepted minute after minute) is not counted:
     it says nothing about how the client renews."""
     rej = late[(late["direction"] == "late") & ~late["seen"]]
