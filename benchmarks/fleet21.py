@@ -38,6 +38,7 @@ Labels (``labels.json``): ``kind``, the entity, ``onset`` (when injected), and `
 the rejections the incident caused (as stamped in the events), known from the model, not read back.
 
     python benchmarks/fleet21.py --out /tmp/f21                  # the whole set (15 timelines), then score it
+    python benchmarks/fleet21.py --out /tmp/f21 --jobs 2         # the same, two timelines at a time
     python benchmarks/fleet21.py --out /tmp/f21 --only q-mon,i-canary   # some timelines
     python benchmarks/fleet21.py --out /tmp/f21 --score-only     # score timelines written before
     python benchmarks/fleet21.py --list
@@ -53,6 +54,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1132,6 +1134,11 @@ def suite() -> list[Case]:
     return q + inc + real
 
 
+def _generate_named(name: str, out: Path) -> dict[str, Any]:
+    """:func:`generate` of the suite's timeline ``name`` (what a worker process receives: the cases hold closures)."""
+    return generate(next(c for c in suite() if c.name == name), out)
+
+
 def generate(case: Case, out: Path) -> dict[str, Any]:
     t = time.process_time()
     w = World(case.name, case.seed, case.day, real=case.real)
@@ -1210,6 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-only", action="store_true", help="do not generate: score what is in --out")
     ap.add_argument("--no-score", action="store_true", help="generate only")
     ap.add_argument("--json", type=Path, help="also write the scores here")
+    ap.add_argument("--jobs", type=int, default=1, help="timelines generated in parallel processes (default 1)")
     a = ap.parse_args(argv)
     cases = suite()
     if a.list:
@@ -1225,8 +1233,12 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in cases if c.name in want]
     if not a.score_only:
         t0 = time.time()
-        for c in cases:
-            m = generate(c, a.out / c.name)
+        if a.jobs > 1:
+            with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+                metas = list(pool.map(_generate_named, [c.name for c in cases], [a.out / c.name for c in cases]))
+        else:
+            metas = [generate(c, a.out / c.name) for c in cases]
+        for c, m in zip(cases, metas, strict=True):
             extra = f", real path: {m['real']}" if "real" in m else ""
             print(
                 f"{c.name}: {m['validations']} validations, {m['rejections']} rejected, "
