@@ -1167,16 +1167,20 @@ _VENDOR_SHAPES: Final = (
     (("github_pat_",), r"[A-Za-z0-9_]{22,244}+"),  # GitHub fine-grained
     (("glpat-", "glptt-", "glrt-", "gldt-", "glsoat-"), r"[A-Za-z0-9_\-.]{20,255}+"),  # GitLab
     (
-        ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxo-", "xoxe-", "xoxe.xoxp-", "xoxe.xoxb-"),
+        ("xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxo-", "xoxe-", "xoxe.xoxp-", "xoxe.xoxb-", "xoxc-"),
         r"[A-Za-z0-9\-]{10,255}+",
     ),
+    # (Slack's browser session: the "d" cookie's "xoxd-" value, percent-encoded, which goes with an "xoxc-" token)
+    (("xoxd-",), r"[A-Za-z0-9%/+=_\-]{40,512}+"),
     (
         ("hooks.slack.com/services/", "hooks.slack.com/workflows/", "hooks.slack.com/triggers/"),
         r"[A-Za-z0-9_/+\-]{20,255}+",
     ),
     (("sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk_prod_", "rk_prod_"), r"[A-Za-z0-9]{10,247}+"),  # Stripe
     (("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"), r"[A-Za-z0-9_\-]{20,255}+"),  # OpenAI
-    (("sk-ant-api03-", "sk-ant-admin01-"), r"[A-Za-z0-9_\-]{32,255}+"),  # Anthropic
+    (("sk-ant-api03-", "sk-ant-admin01-", "sk-ant-oat01-", "sk-ant-ort01-"), r"[A-Za-z0-9_\-]{32,255}+"),  # Anthropic
+    # OpenAI's legacy keys (and gitleaks' openai-api-key): 20 characters, "T3BlbkFJ" (base64 of "OpenAI"), 20 more
+    (("sk-",), r"[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}(?![A-Za-z0-9])"),
     (("AIza",), r"[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])"),  # Google API key
     (AWS_KEY_ID_PREFIXES, _AWS_KEY_ID_BODY),  # AWS access key id
     (("npm_",), r"[A-Za-z0-9]{36}(?![A-Za-z0-9])"),  # npm
@@ -1258,6 +1262,14 @@ _VENDOR_SHAPES: Final = (
     # Google OAuth 2.0 access token (trufflehog's gcpoauth2: "ya29." and 30 or more); the refresh token "1//0..."
     # is left out: its only letters-free fixed part "//" is in every URL (processors._DIGIT_PREFIX_PARTS)
     (("ya29.",), r"[A-Za-z0-9_\-]{30,4096}+"),
+    # -- session 21: AI and CI platforms' keys (gitleaks' groq rule, trufflehog's and other scanners' rule sets) ---
+    # (left out: HubSpot's "pat-na1-"/"pat-eu1-" + a UUID, found from its "p": the prefix search 15 % slower on real
+    # logs; Replicate's "r8_", whose letters between digits, "r", are in every text: processors._DIGIT_PREFIX_PARTS)
+    (("gsk_",), r"[A-Za-z0-9]{52}(?![A-Za-z0-9])"),  # Groq
+    (("lsv2_pt_", "lsv2_sk_"), r"[a-f0-9]{32}_[a-f0-9]{10}(?![A-Za-z0-9])"),  # LangSmith
+    (("pcsk_",), r"[A-Za-z0-9]{4,8}+_[A-Za-z0-9]{40,100}+(?![A-Za-z0-9])"),  # Pinecone
+    (("CCIPAT_", "CCIPRJ_"), r"[A-Za-z0-9]{22}_[a-f0-9]{40}(?![A-Za-z0-9])"),  # CircleCI personal, project token
+    (("xai-",), r"[A-Za-z0-9]{80}(?![A-Za-z0-9])"),  # xAI
 )
 #: The vendor keys written as a field ("AccountKey=<key>"): the field detectors leave them to the vendor pass, whose
 #: marker has the key's kind and the fingerprint of the whole key (the same as its escaped forms').

@@ -1,0 +1,70 @@
+"""Session 21: leaks of API keys whose vendors' shapes gitleaks' and trufflehog's rules (and other public
+scanners' rule sets) know but the scrubber did not: Groq, LangSmith, Pinecone, CircleCI, xAI, Anthropic's
+OAuth tokens, OpenAI's legacy keys (the ``T3BlbkFJ`` infix), Slack's browser-session tokens.
+
+Each test runs over its fix's list of lines: the secret is gone, one marker stands where it stood and the rest of
+the line is kept; the scanner finds every leaking line with each engine; then the look-alikes, unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import jwtobs
+from tests.redact.test_leaks_s19 import _each_redacted
+
+
+@pytest.fixture(autouse=True)
+def _key() -> None:
+    jwtobs.configure(fingerprint_key="redact-session-21-key", fingerprint_key_id="s")
+
+
+# -- vendor keys --------------------------------------------------------------------------------------------------
+_GROQ = "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"
+_LANGSMITH = "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"
+_LANGSMITH_SK = "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"
+_PINECONE = "pcsk_YBLwHy_kIuekobMFGjLDQovP2JJkdvGl3slTwnSaxr6dmAKftkAGEdoXPYuUV37hD8Sjrv"
+_CIRCLECI = "CCIPAT_8hA3rV2WoRLTPHcQtDXFsC_ce9dc04c89b887188c3307c85e72488f8df3445a"
+_XAI = "xai-1vlYVnDwDVci7IjmxR5ZxjUEoD1Yi1ib38XDEl0aaoC89jGyzxONPC9dRf8jmLo4RYbwdNnvitT9Up3K"
+_ANTHROPIC_OAT = (
+    "sk-ant-oat01-4pifTynpI3bGLUAzk7m_ZnFO8eOgV10HQkWtx_KWX1rXn4erL9ghpxTBvA34V9PWftBEygrhbZf_1mTp1psuydIrm2n3WAA"
+)
+_OPENAI_LEGACY = "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"
+_XOXC = "xoxc-402571819162-219445287231-3232721158958-8fa4236b3d7227728254cd359c4e8e9fe6c872ebb53443045fa2a1e2dbb94388"
+_XOXD = "xoxd-0Ck0gzOM0QmjaQ618khY9CrBpjWZXwAzY0mTVdls%2F0piz5gqxIGdnPOzwjW9Foyd4Krw3Ez%2B76n7bhbvMMkwzeqh4F0M%3D"
+VENDOR_LEAKS = [
+    (f"groq.AuthenticationError: invalid key {_GROQ}", _GROQ),
+    (f'client = Groq(base_url="https://api.groq.com/openai/v1", {_GROQ!r})', _GROQ),
+    (f"Tracing enabled with {_LANGSMITH}", _LANGSMITH),
+    (f"langsmith: 403 Forbidden for {_LANGSMITH_SK}", _LANGSMITH_SK),
+    (f'Pinecone("{_PINECONE}").Index("docs")', _PINECONE),
+    (f"circleci setup: {_CIRCLECI}", _CIRCLECI),
+    (f"curl -u {_CIRCLECI}: https://circleci.com/api/v2/me", _CIRCLECI),
+    (f"xai_sdk.Client({_XAI!r}) failed: 401", _XAI),
+    (f"claude: refreshing {_ANTHROPIC_OAT} (expires in 28800 s)", _ANTHROPIC_OAT),
+    (f"openai.error.AuthenticationError: Incorrect API key provided: {_OPENAI_LEGACY}.", _OPENAI_LEGACY),
+    (f'OpenAI("{_OPENAI_LEGACY}")', _OPENAI_LEGACY),
+    (f"slackdump: workspace acme via {_XOXC}", _XOXC),
+    (f"loaded d={_XOXD} from the browser's store", _XOXD),
+]
+VENDOR_KEPT = [
+    "gsk_test fixture loaded; gsk_1234 short",
+    "lsv2_pt_ prefix expected for personal tokens",
+    "pcsk_abc_def is not a key",
+    "CCIPAT_ tokens replace the legacy 40-hex ones",
+    "xai-grok-2-1212 model selected; xai-sdk 1.0.2",
+    "sk-ant-oat01- prefix and sk-learn 1.4.2",
+    "task-20240101T3BlbkFJ01 retried",
+    "disk-abcdefghij0123456789T3BlbkFJabcdefghij0123456789 mounted",
+    "xoxc- and xoxd- tokens come from a browser session",
+]
+
+
+def test_a_vendor_key_of_a_known_shape_is_redacted(tmp_path: Path) -> None:
+    """Before: Groq's ``gsk_``, LangSmith's ``lsv2_pt_``/``lsv2_sk_``, Pinecone's ``pcsk_``, CircleCI's
+    ``CCIPAT_``, xAI's ``xai-``, Anthropic's OAuth ``sk-ant-oat01-``, OpenAI's legacy
+    ``sk-…T3BlbkFJ…`` and Slack's ``xoxc-``/``xoxd-`` keys outside a secret-named field kept the key; 13 of 13 lines
+    leaked."""
+    _each_redacted(VENDOR_LEAKS, VENDOR_KEPT, tmp_path / "vendor.log")
