@@ -2015,6 +2015,57 @@ CLI_POSITIONAL += (
         ),
     ),
 )
+# Windows' commands that take a password (a process-creation event's command line: Security event 4688, Sysmon's
+# event 1; the forms tools that search those events for credentials look for): "net user <name> X [/add]" (X is the
+# argument after the name that is no "/option" and no "*", which asks for it, and ends the command but for options;
+# net.exe, net1.exe), schtasks' "/p X" and the run-as user's "/rp X", PsExec's and PAExec's "-p X", wmic's
+# "/password:X", cmdkey's "/pass:X", wevtutil's "/p:X", winrs' "-p:X". The options are the programs' own: "/p" and
+# "/pass:" mean other things elsewhere (a URL's path "GET /pass:through", svchost's "-p"). Run on the lower-cased
+# text.
+_WIN_EXE: Final = r"""[0-9]{0,2}+(?:\.exe)?+"?+(?=[ \t])"""  # (psexec64.exe; the quote of '"C:\...\net.exe" user')
+_WIN_OPTIONS: Final = r"""(?:[ \t]++/[^\s;|&<>]*+)*+"""
+_WIN_NO_VALUE: Final = r"""(?![/*|&;<>])"""
+#: (the command ends after net user's password and its options: a pipe, "&&", a quote, a line break, the text's end;
+#: prose "run net user bob to see it" names no password)
+_WIN_NET_USER_END: Final = _WIN_OPTIONS + r"""[ \t]*+(?=[|&;<>"'\r\n]|\\[nrt]|$)"""
+WINDOWS_NET_USER: Final = ("net user", "net1 user", "net.exe user", 'net.exe" user', "net1.exe user")
+CLI_POSITIONAL += (
+    *(
+        (
+            word,
+            _regex.compile(
+                re.escape(word)
+                + _command_start(word)
+                + _WIN_OPTIONS
+                + r"""[ \t]++(?:"[^"\r\n]*+"|(?![/"])[^\s;|&<>"]++)"""
+                + _WIN_OPTIONS
+                + r"[ \t]++"
+                + _WIN_NO_VALUE
+                + _ARG
+                + _WIN_NET_USER_END
+            ),
+        )
+        for word in WINDOWS_NET_USER
+    ),
+    *(
+        (
+            command,
+            _regex.compile(
+                command + _command_start(command) + _WIN_EXE + r"[^\n|;&]{0,300}?[ \t]" + option + _WIN_NO_VALUE + _ARG
+            ),
+        )
+        for command, option in (
+            ("schtasks", r"/p[ \t]++"),
+            ("schtasks", r"/rp[ \t]++"),
+            ("psexec", r"-p[ \t]++"),
+            ("paexec", r"-p[ \t]++"),
+            ("wmic", r"/password:[ \t]*+"),
+            ("cmdkey", r"/pass:"),
+            ("wevtutil", r"/p(?:assword)?+:"),
+            ("winrs", r"[-/]p(?:assword)?+:"),
+        )
+    ),
+)
 # A password given to an IRC network's nickname service (Atheme's, Anope's NickServ) as a client's log, a bouncer's or
 # a bot's debug output shows it: the raw "PRIVMSG NickServ :IDENTIFY [account] X", a client's "/msg NickServ identify
 # [account] X", "/nickserv identify X", "/ns identify X", "NICKSERV IDENTIFY X" (also "NickServ@services.dal.net"):
@@ -2465,10 +2516,14 @@ _GATE_ALL: Final = _shortest(
 GATE_SEARCH: Final = rare_anchored(_GATE_ALL, _RARE_LOWER)
 
 
+_CLI_POSITIONAL_SEARCH: Final = rare_anchored(CLI_POSITIONAL_WORDS, _RARE_LOWER).search
+
+
 def cli_positional_hint(low: str) -> bool:
-    """The lower-cased text holds a command word of :data:`CLI_POSITIONAL` (substring searches: a pattern of them
-    anchored on their rarest characters stops at every "m" and "u", 3x slower on real logs)."""
-    return any(map(low.__contains__, CLI_POSITIONAL_WORDS))
+    """The lower-cased text holds a command word of :data:`CLI_POSITIONAL` (one search anchored on the words' rarest
+    characters: with session 21's Windows commands, 18 words, a substring search each took 2.0 us per real log line,
+    this 0.9 us, the 6 words before 0.7 us)."""
+    return _CLI_POSITIONAL_SEARCH(low) is not None
 
 
 _GATE_SEARCH: Final = GATE_SEARCH.search

@@ -1,4 +1,5 @@
-"""Session 21: leaks of API keys whose vendors' shapes gitleaks' and trufflehog's rules (and other public
+"""Session 21: leaks of passwords on Windows command lines (a process-creation event's command line: Security event
+4688, Sysmon's event 1) and of API keys whose vendors' shapes gitleaks' and trufflehog's rules (and other public
 scanners' rule sets) know but the scrubber did not: Groq, LangSmith, Pinecone, CircleCI, xAI, Anthropic's
 OAuth tokens, OpenAI's legacy keys (the ``T3BlbkFJ`` infix), Slack's browser-session tokens.
 
@@ -13,12 +14,69 @@ from pathlib import Path
 import pytest
 
 import jwtobs
-from tests.redact.test_leaks_s19 import _each_redacted
+from jwtobs.redact import scrub
+from tests.redact.test_leaks_s19 import MARKER, _each_redacted
 
 
 @pytest.fixture(autouse=True)
 def _key() -> None:
     jwtobs.configure(fingerprint_key="redact-session-21-key", fingerprint_key_id="s")
+
+
+_PW = "Vq8kASAOsE1n"
+_PW2 = "Tr4nquil!ty9"
+
+# -- Windows command lines --------------------------------------------------------------------------------------
+# The forms public tools search process-creation events for (NetExec's eventlog_creds module: net user, net use,
+# schtasks /U /P, wmic /user: /password:, psexec -u -p; wevtutil's /u: /p: in a write-up of event 4688), cmdkey's
+# /pass: (a test framework's CmdKeyRunner), schtasks' /RP (the run-as user's password).
+WINDOWS_LEAKS = [
+    (f'Process Command Line: "C:\\Windows\\system32\\net.exe" user /add svc_backup {_PW} /domain', _PW),
+    (f"CommandLine: C:\\windows\\system32\\net1 user /add svc_backup {_PW}", _PW),
+    (f"net user svc_sql {_PW} /add /domain", _PW),
+    (f"cmd.exe /c net user Administrator {_PW}", _PW),
+    (f'net user "Backup Operator" "{_PW}" /add /fullname:"Backup"', _PW),
+    (f"CommandLine: net.exe user helpdesk {_PW} /active:yes", _PW),
+    (f'schtasks.exe /CREATE /S 10.0.20.5 /RU SYSTEM /U CORP\\admin /P "{_PW}" /SC ONCE /ST 20:05 /TN T /TR x', _PW),
+    (f"schtasks /create /tn Backup /tr backup.cmd /sc daily /ru CORP\\svc /rp {_PW}", _PW),
+    (f"wmic.exe /node:10.0.20.5 /user:CORP\\admin /password:{_PW} computersystem get", _PW),
+    (f'WMIC /NODE:web01 /USER:admin /PASSWORD:"{_PW}" process call create cmd.exe', _PW),
+    (f"PsExec.exe \\\\10.0.20.5 -u CORP\\admin -p {_PW} hostname", _PW),
+    (f'psexec64 \\\\web01 -accepteula -u admin -p "{_PW}" -s cmd.exe', _PW),
+    (f"PAExec.exe \\\\web01 -u admin -p {_PW} ipconfig", _PW),
+    (f"cmdkey /add:fs01.corp.local /user:CORP\\svc /pass:{_PW}", _PW),
+    (f"wevtutil qe Security /rd:true /f:text /r:share01 /u:julie.clay /p:{_PW}", _PW),
+    (f"winrs -r:web01 -u:CORP\\admin -p:{_PW} ipconfig", _PW),
+]
+WINDOWS_KEPT = [
+    "net user",
+    "net user bob",
+    "net user bob /domain",
+    "net user bob * /add",
+    "net user bob /delete",
+    "net user bob /active:no",
+    "Run net user bob to see the account, then net user bob /times:all",
+    "net use Z: \\\\fs01\\share /persistent:no",
+    "schtasks /query /fo LIST /v",
+    "schtasks /create /tn Backup /tr backup.cmd /sc daily /ru CORP\\svc /rp *",
+    "wmic /node:web01 process list brief",
+    "psexec \\\\web01 -s -i cmd.exe",
+    "C:\\Windows\\system32\\svchost.exe -k DcomLaunch -p -s PlugPlay",
+    "cmdkey /list",
+    "wevtutil qe Security /c:10 /rd:true /f:text",
+    "GET /pass:through/index.html HTTP/1.1",
+    "mount /etc/passwd:ro into the container",
+]
+
+
+def test_a_password_on_a_windows_command_line_is_redacted(tmp_path: Path) -> None:
+    """Before: ``net user <name> <password>``, schtasks' ``/P``, ``/RP``, wmic's ``/password:``, PsExec's and
+    PAExec's ``-p``, cmdkey's ``/pass:``, wevtutil's and winrs' ``/p:``/``-p:`` kept the password; 16 of 16 lines
+    leaked (net use's password was redacted already)."""
+    _each_redacted(WINDOWS_LEAKS, WINDOWS_KEPT, tmp_path / "windows.log")
+    both = f"schtasks /create /s web01 /u CORP\\admin /p {_PW} /ru CORP\\svc /rp {_PW2} /tn T /tr x"
+    out = scrub(both)
+    assert _PW not in out and _PW2 not in out and len(MARKER.findall(out)) == 2 and scrub(out) == out, out
 
 
 # -- vendor keys --------------------------------------------------------------------------------------------------

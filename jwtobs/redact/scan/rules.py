@@ -77,7 +77,10 @@ _T_PROTOCOL: Final = r"(?:PASS|AUTH) [^\s'\\]|[0-9] LOGIN [^\s'\\]|\"AUTH\" \""
 # Oracle's thin JDBC URL with its credentials (patterns.JDBC_ORACLE), up to its "@".
 _T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
 # A command whose positional argument is a secret (patterns.CLI_POSITIONAL: "vault login X", "net use ... X").
-_T_CLI_POSITIONAL: Final = "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITIONAL_WORDS) + r")[ \t]"
+# (Windows' programs also by their file's name: "schtasks.exe /p", "psexec64.exe", '"C:\\...\\net.exe" user')
+_T_CLI_POSITIONAL: Final = (
+    "(?:" + "|".join(re.escape(c) for c in p.CLI_POSITIONAL_WORDS) + r')[0-9]{0,2}(?:\.exe)?"?[ \t]'
+)
 # A password given to an IRC nickname service (patterns.NICKSERV): the service's name (or the "/ns" alias) and the
 # command (patterns.NICKSERV_WORDS: the python engine's keywords).
 _T_NICKSERV: Final = r"(?:nickserv[^\n]*|ns )(?:" + "|".join(p.NICKSERV_COMMANDS) + r")[ \t]"
