@@ -1159,6 +1159,9 @@ def pgpass_hint(text: str) -> bool:
 #: AWS access key ids (a line that holds one may hold its secret access key without a name: see AWS_SECRET_RUN)
 AWS_KEY_ID_PREFIXES: Final = ("AKIA", "ASIA", "ABIA", "ACCA")
 _AWS_KEY_ID_BODY: Final = r"[A-Z2-7]{16}(?![A-Za-z0-9])"
+#: The base64 of a Docker configuration's start ('{"auths":', '{\n\t"auths": {', '{\n  "auths": {', '{\n    "auths":
+#: {'), cut where the encoding of what follows does not depend on the next characters
+DOCKER_CONFIG_B64: Final = ("eyJhdXRocyI6", "ewoJImF1dGhzIjog", "ewogICJhdXRocyI6", "ewogICAgImF1dGhzIjog")
 # Token shapes of gitleaks' and trufflehog's rules: a fixed prefix, then the key's own alphabet and length. They
 # run on the original text (case matters), at the start of a word.
 _VENDOR_SHAPES: Final = (
@@ -1270,6 +1273,10 @@ _VENDOR_SHAPES: Final = (
     (("pcsk_",), r"[A-Za-z0-9]{4,8}+_[A-Za-z0-9]{40,100}+(?![A-Za-z0-9])"),  # Pinecone
     (("CCIPAT_", "CCIPRJ_"), r"[A-Za-z0-9]{22}_[a-f0-9]{40}(?![A-Za-z0-9])"),  # CircleCI personal, project token
     (("xai-",), r"[A-Za-z0-9]{80}(?![A-Za-z0-9])"),  # xAI
+    # a Docker client configuration in base64 (a Kubernetes Secret's ".dockerconfigjson", "base64 -w0
+    # ~/.docker/config.json"): '{"auths":' compact, or as docker login writes it, tab- or blank-indented; its
+    # registries' "auth" hold "user:password"
+    (DOCKER_CONFIG_B64, r"[A-Za-z0-9+/]{40,65536}+={0,2}+"),
 )
 #: The vendor keys written as a field ("AccountKey=<key>"): the field detectors leave them to the vendor pass, whose
 #: marker has the key's kind and the fingerprint of the whole key (the same as its escaped forms').

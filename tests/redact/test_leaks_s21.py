@@ -9,6 +9,7 @@ the line is kept; the scanner finds every leaking line with each engine; then th
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,39 @@ def test_a_vendor_key_of_a_known_shape_is_redacted(tmp_path: Path) -> None:
     ``sk-…T3BlbkFJ…`` and Slack's ``xoxc-``/``xoxd-`` keys outside a secret-named field kept the key; 13 of 13 lines
     leaked."""
     _each_redacted(VENDOR_LEAKS, VENDOR_KEPT, tmp_path / "vendor.log")
+
+
+# -- a Docker client configuration in base64 --------------------------------------------------------------------
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+_AUTH = _b64(f"deploy:{_PW}")
+_DOCKER_COMPACT = _b64(
+    f'{{"auths":{{"registry.example.com":{{"username":"deploy","password":"{_PW}","auth":"{_AUTH}"}}}}}}'
+)
+_DOCKER_LOGIN = _b64(f'{{\n\t"auths": {{\n\t\t"registry.example.com": {{\n\t\t\t"auth": "{_AUTH}"\n\t\t}}\n\t}}\n}}')
+_DOCKER_HELM = _b64(f'{{\n  "auths": {{\n    "ghcr.io": {{\n      "auth": "{_AUTH}"\n    }}\n  }}\n}}')
+_CREDS_STORE = _b64('{"credsStore": "desktop", "currentContext": "default"}')
+DOCKER_CONFIG_LEAKS = [
+    (f"  .dockerconfigjson: {_DOCKER_COMPACT}", _DOCKER_COMPACT),
+    (
+        '{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create","requestObject":{"kind":"Secret",'
+        f'"type":"kubernetes.io/dockerconfigjson","data":{{".dockerconfigjson":"{_DOCKER_COMPACT}"}}}}}}',
+        _DOCKER_COMPACT,
+    ),
+    (f"+ echo {_DOCKER_LOGIN} | base64 -d > /root/.docker/config.json", _DOCKER_LOGIN),
+    (f"imagePullSecret rendered: dockerconfigjson={_DOCKER_HELM}", _DOCKER_HELM),
+]
+DOCKER_CONFIG_KEPT = [
+    "type: kubernetes.io/dockerconfigjson",
+    "  .dockerconfigjson: eyJhdXRocyI6e319",  # ('{"auths":{}}': no registry)
+    f"  .dockerconfigjson: {_CREDS_STORE}",  # (a credential store's name, no credentials)
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+]
+
+
+def test_a_docker_configuration_in_base64_is_redacted(tmp_path: Path) -> None:
+    """Before: a Kubernetes Secret's ``.dockerconfigjson`` (its name holds no secret stem) and ``base64`` of
+    ``~/.docker/config.json`` kept the registries' credentials, base64-encoded once; 4 of 4 lines leaked."""
+    _each_redacted(DOCKER_CONFIG_LEAKS, DOCKER_CONFIG_KEPT, tmp_path / "docker.log")
