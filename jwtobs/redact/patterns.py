@@ -1908,6 +1908,25 @@ CLI_SHORT: Final = (
     # SQL Server's sqlcmd/bcp -P X (lower-cased: "-p"), MongoDB's mongo/mongosh/mongodump/mongorestore... -p X
     *((c, _regex.compile(c + _command_start(c) + r"[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)) for c in ("sqlcmd", "bcp")),
     ("mongo", _regex.compile("mongo" + _command_start("mongo") + r"[a-z]*+[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)),
+    # Cassandra's cqlsh -p X; InfluxDB's influx -p X (2.x: "influx setup|auth|user password ... -p X") and its 1.x
+    # shell's single-dash "-password X"; Mosquitto's clients' -P X (their "-p" is the port: the original text,
+    # CLI_SHORT_CASED)
+    ("cqlsh", _regex.compile("cqlsh" + _command_start("cqlsh") + r"[^\n|;&]{0,200}?[ \t]-p[ \t]++" + _ARG)),
+    (
+        "influx",
+        _regex.compile(
+            "influx" + _command_start("influx") + r"(?=[ \t])[^\n|;&]{0,200}?[ \t]-p(?:assword)?+[ \t]++" + _ARG
+        ),
+    ),
+    (
+        "mosquitto",
+        _regex.compile(
+            "mosquitto_(?:pub|sub|rr)"
+            + _command_start("mosquitto_")
+            + r"(?:\.exe)?+(?=[ \t])[^\n|;&]{0,200}?[ \t]-P[ \t]++"
+            + _ARG
+        ),
+    ),
     # (lftp -u user,X: the pair's comma)
     (
         "lftp",
@@ -2188,7 +2207,7 @@ CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u", "ldap",
 CLI_SHORT_OPTION_SEARCH: Final = _regex.compile(r"-(?<=[ \t]-)(?:[pauwkxc]|-user)").search
 #: The commands of :data:`CLI_SHORT` whose options differ by case: their pattern runs on the original text (mysql's and
 #: mariadb's "-P" is the port, "-p" the password: "mysql -h db -P 3306 -u root -pX"; ipmitool's the other way round)
-CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb", "ipmi", "snmp"})
+CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb", "ipmi", "snmp", "mosquitto"})
 # (ldap*'s "-w" and openssl's "-k" by their command's name: " -w" and " -k" as gate words made the gate's search,
 # which every logged string goes through, 4 % slower on real logs)
 

@@ -163,3 +163,27 @@ def test_a_docker_configuration_in_base64_is_redacted(tmp_path: Path) -> None:
     """Before: a Kubernetes Secret's ``.dockerconfigjson`` (its name holds no secret stem) and ``base64`` of
     ``~/.docker/config.json`` kept the registries' credentials, base64-encoded once; 4 of 4 lines leaked."""
     _each_redacted(DOCKER_CONFIG_LEAKS, DOCKER_CONFIG_KEPT, tmp_path / "docker.log")
+
+
+# -- message broker and database shells' short options ---------------------------------------------------------
+CLIENT_LEAKS = [
+    (f"mosquitto_pub -h broker.example.com -p 8883 --cafile ca.crt -u sensor -P {_PW} -t 'home/temp' -m 21", _PW),
+    (f"mosquitto_sub -h broker -u bob -P '{_PW}' -t '#' -v", _PW),
+    (f"/usr/bin/mosquitto_rr -h broker -u bob -P {_PW} -t req -e resp -m ping", _PW),
+    (f"cqlsh 10.0.0.1 9042 -u cassandra -p {_PW} -e 'DESCRIBE KEYSPACES'", _PW),
+    (f"influx setup -u admin -p {_PW} -o acme -b metrics -f", _PW),
+    (f"influx -host db -username admin -password '{_PW}' -execute 'SHOW DATABASES'", _PW),
+]
+CLIENT_KEPT = [
+    "mosquitto_sub -h broker -p 1883 -t 'sensors/#'",
+    "mosquitto -c /etc/mosquitto/mosquitto.conf -p 1883",
+    "cqlsh -e 'DESCRIBE KEYSPACES' --request-timeout 30",
+    "influx -host db -port 8086 -precision rfc3339",
+    "influxd run --http-bind-address :8086",
+]
+
+
+def test_a_password_given_to_a_broker_or_database_client_is_redacted(tmp_path: Path) -> None:
+    """Before: Mosquitto's clients' ``-P x`` (``-p`` is the port), cqlsh's ``-p x`` and influx's ``-p x`` kept the
+    password; 5 of the 6 lines leaked (1.x's ``-password x`` was redacted already, a password's name and a blank)."""
+    _each_redacted(CLIENT_LEAKS, CLIENT_KEPT, tmp_path / "clients.log")
