@@ -503,9 +503,10 @@ _FIELD_VALUE: Final = (
 #: What a key is for, when its name says so: a secret key (:data:`_STRONG_WORDS`; Azure's storage "AccountKey" and
 #: Service Bus "SharedAccessKey" in connection strings, "access_key" of object stores: an id is "access_key_id"); a key
 #: shared between two parties ("shared_key", WireGuard's "PresharedKey"), a symmetric cipher's ("aes_key"), a product's
-#: license ("license_key": New Relic's, MaxMind's). A key that names a record or an entry ("primary_key", "sort_key",
-#: "partition_key", "foreign_key", "cache_key") or deduplicates requests ("idempotency_key": it grants nothing) is no
-#: secret: those roles are not listed.
+#: license ("license_key": New Relic's, MaxMind's), an application's ("application_key": Datadog's DD-APPLICATION-KEY,
+#: beside "app_key"), an ingest API's ("insert_key": New Relic's X-Insert-Key; both since session 21). A key that names
+#: a record or an entry ("primary_key", "sort_key", "partition_key", "foreign_key", "cache_key") or deduplicates
+#: requests ("idempotency_key": it grants nothing) is no secret: those roles are not listed.
 _KEY_ROLES: Final = (
     "signing",
     "encryption",
@@ -518,6 +519,8 @@ _KEY_ROLES: Final = (
     "preshared",
     "aes",
     "license",
+    "application",
+    "insert",
 )
 #: What a verifier redeems, when its name says so: OAuth 2.0 PKCE's ``code_verifier`` (with the authorization code
 #: it gets the tokens), OAuth 1.0a's ``oauth_verifier`` - a field stem, strong names and query parameters (a bare

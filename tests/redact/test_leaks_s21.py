@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import jwtobs
-from jwtobs.redact import scrub
+from jwtobs.redact import scrub, scrub_value
 from tests.redact.test_leaks_s19 import MARKER, _each_redacted
 
 
@@ -187,3 +187,35 @@ def test_a_password_given_to_a_broker_or_database_client_is_redacted(tmp_path: P
     """Before: Mosquitto's clients' ``-P x`` (``-p`` is the port), cqlsh's ``-p x`` and influx's ``-p x`` kept the
     password; 5 of the 6 lines leaked (1.x's ``-password x`` was redacted already, a password's name and a blank)."""
     _each_redacted(CLIENT_LEAKS, CLIENT_KEPT, tmp_path / "clients.log")
+
+
+# -- keys named for an application or an ingest API --------------------------------------------------------------
+_DD_APP = "7c499f31a9962a6b2ad322e0efcc2701fb6e87ff"  # (a Datadog application key's shape: 40 hex)
+_NR_INSERT = "Qx7m3nB2Zk9wLp4vRt5yUi8oPa1sDf3g"  # (an older insert key: 32 characters, no "NRII-" prefix)
+ROLE_LEAKS = [
+    (
+        f"curl -X GET https://api.datadoghq.com/api/v1/validate -H 'DD-API-KEY: ${{DD_API_KEY}}' "
+        f"-H 'DD-APPLICATION-KEY: {_DD_APP}'",
+        _DD_APP,
+    ),
+    (f"DD_APPLICATION_KEY={_DD_APP}", _DD_APP),
+    (f'{{"datadog": {{"applicationKey": "{_DD_APP}", "site": "datadoghq.eu"}}}}', _DD_APP),
+    (f"application_key: {_DD_APP}", _DD_APP),
+    (f"send: b'POST /v1/accounts/1/events HTTP/1.1\\r\\nX-Insert-Key: {_NR_INSERT}\\r\\n'", _NR_INSERT),
+    (f"NEW_RELIC_INSERT_KEY={_NR_INSERT}", _NR_INSERT),
+]
+ROLE_KEPT = [
+    "application key rotated by ops",
+    "insert key (primary) violated on table users",
+    "insert_key=None",
+    "application_key: ${DD_APP_KEY}",
+]
+
+
+def test_a_key_named_for_an_application_or_an_ingest_api_is_redacted(tmp_path: Path) -> None:
+    """Before: Datadog's ``DD-APPLICATION-KEY`` (``application_key``, ``applicationKey``) and New Relic's
+    ``X-Insert-Key`` (``insert_key``) kept their value (``app_key`` and ``license_key`` were redacted); 6 of 6 lines
+    leaked."""
+    _each_redacted(ROLE_LEAKS, ROLE_KEPT, tmp_path / "roles.log")
+    for name in ("DD-APPLICATION-KEY", "X-Insert-Key", "application_key", "insertKey"):
+        assert scrub_value({name: _DD_APP})[name].startswith("[REDACTED:secret_field:"), name
