@@ -1981,6 +1981,24 @@ CHPASSWD: Final = (
         r"""chpasswd[ \t]*+<<<[ \t]*+(?P<q>["']?+)[a-z_][a-z0-9_.\-]{0,31}+:(?P<value>[^\s"':\\]{1,256}+)(?P=q)"""
     ),
 )
+#: A password fed from a shell's echo, printf or here-string to a program that reads it from its standard input (session
+#: 21): "echo x | passwd --stdin bob" (RHEL's passwd), "echo x | smbpasswd -a -s bob", "echo x | vncpasswd -f",
+#: "ftpasswd --passwd --name bob --stdin <<< x". Run on the lower-cased text holding "passwd" (STDIN_PASSWD_WORD: a
+#: gate word; "chpasswd" holds it), the value in group "value".
+STDIN_PASSWD_WORD: Final = "passwd"
+_STDIN_PASSWD_READERS: Final = (
+    r"(?:passwd(?:[ \t]++-[a-z\-]++)*?[ \t]++--stdin|smbpasswd(?:[ \t]++-[a-z]++)*?[ \t]++-s|vncpasswd[ \t]++-f"
+    r"|ftpasswd[^\n|;&<]{0,200}?[ \t]--stdin)"
+)
+STDIN_PASSWD: Final = (
+    _regex.compile(
+        r"""(?:echo|printf)(?:[ \t]++-[a-z]++)*+[ \t]++(?P<q>["']?+)(?P<value>[^\s"'\\|;&<>]{1,256}+)(?:\\n)?+(?P=q)"""
+        r"""[ \t]*+\|[ \t]*+(?:sudo[ \t]++)?+(?:/usr/s?bin/)?+""" + _STDIN_PASSWD_READERS
+    ),
+    _regex.compile(
+        _STDIN_PASSWD_READERS + r"""[^\n|;&<]{0,64}?[ \t]*+<<<[ \t]*+(?P<q>["']?+)(?P<value>[^\s"'\\]{1,256}+)(?P=q)"""
+    ),
+)
 #: PowerShell's module logging (event 4103) of ConvertTo-SecureString's parameters: 'ParameterBinding(ConvertTo-
 #: SecureString): name="String"; value="x"' - the value bound to -String. Run on the lower-cased text holding
 #: "securestring" (and "name" and "value").
@@ -2431,6 +2449,7 @@ TRIGGER_FREE_WORDS: Final = (
     *ORACLE_CLIENTS,
     "identified",
     "securestring",
+    STDIN_PASSWD_WORD,
 )
 
 

@@ -688,8 +688,9 @@ class _Pass:
         vendor-prefixed keys (last: a key after a header name keeps that header's kind)."""
         if netrc and "password" in low and ("machine" in low or "default" in low):  # "machine h login u password X"
             s, low = _run(s, low, p.NETRC, self._credential_file)
-        if netrc and "chpasswd" in low:  # "echo 'root:x' | chpasswd" ("netrc": the text may hold "pass")
-            for pattern in p.CHPASSWD:
+        if netrc and p.STDIN_PASSWD_WORD in low:  # "echo 'root:x' | chpasswd", "echo x | passwd --stdin bob"
+            # ("netrc": the text may hold "pass")
+            for pattern in (*p.CHPASSWD, *p.STDIN_PASSWD) if "chpasswd" in low else p.STDIN_PASSWD:
                 s, low = _run(s, low, pattern, self._credential_file)
         if ("password" in low and ("password " in low or "password(" in low or "password\t" in low)) or (
             "identified" in low

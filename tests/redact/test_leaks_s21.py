@@ -219,3 +219,26 @@ def test_a_key_named_for_an_application_or_an_ingest_api_is_redacted(tmp_path: P
     _each_redacted(ROLE_LEAKS, ROLE_KEPT, tmp_path / "roles.log")
     for name in ("DD-APPLICATION-KEY", "X-Insert-Key", "application_key", "insertKey"):
         assert scrub_value({name: _DD_APP})[name].startswith("[REDACTED:secret_field:"), name
+
+
+# -- a password fed to a program's standard input ----------------------------------------------------------------
+STDIN_LEAKS = [
+    (f"+ echo {_PW} | passwd --stdin deploy", _PW),
+    (f'RUN echo "{_PW}" | sudo passwd --stdin app', _PW),
+    (f'echo -e "{_PW}" | /usr/bin/smbpasswd -a -s backup', _PW),
+    (f"echo {_PW} | vncpasswd -f > /home/bob/.vnc/passwd", _PW),
+    (f"ftpasswd --passwd --name bob --uid 1000 --home /srv/ftp --shell /bin/false --stdin <<< {_PW}", _PW),
+]
+STDIN_KEPT = [
+    "cat /etc/passwd | grep bob",
+    "passwd: all authentication tokens updated successfully.",
+    "echo done | tee /tmp/passwd.log",
+    "passwd --stdin deploy < /run/secrets/password",
+    "smbpasswd -a backup",
+]
+
+
+def test_a_password_fed_to_a_programs_standard_input_is_redacted(tmp_path: Path) -> None:
+    """Before: ``echo x | passwd --stdin``, ``| smbpasswd -s``, ``| vncpasswd -f`` and ftpasswd's ``--stdin <<< x``
+    kept the password (chpasswd's ``echo 'u:x' |`` was redacted already); 5 of 5 lines leaked."""
+    _each_redacted(STDIN_LEAKS, STDIN_KEPT, tmp_path / "stdin.log")

@@ -88,7 +88,7 @@ _T_NICKSERV: Final = r"(?:nickserv[^\n]*|ns )(?:" + "|".join(p.NICKSERV_COMMANDS
 _T_ORACLE_LOGON: Final = "(?:" + "|".join(p.ORACLE_CLIENTS) + r")[^\n]*/[^\n]*@"
 # A password set with chpasswd (patterns.CHPASSWD), ConvertTo-SecureString's parameter in PowerShell's module logging
 # (patterns.PS_SECURESTRING_BINDING): their literal words.
-_T_CHPASSWD: Final = r"chpasswd"
+_T_CHPASSWD: Final = r"chpasswd|passwd[^\n]*(?:--stdin|[ \t]-[sf])"  # (and patterns.STDIN_PASSWD's readers)
 _T_PS_BINDING: Final = r"parameterbinding\(convertto-securestring\)"
 # An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
@@ -279,7 +279,7 @@ _BASE_KEYWORDS: Final = {
     **{w.encode(): ("nickserv",) for w in p.NICKSERV_WORDS},
     **{w.encode(): ("audit",) for w in p.AUDIT_WORDS},
     **{c.encode(): ("oracle_logon",) for c in p.ORACLE_CLIENTS},
-    b"chpasswd": ("chpasswd",),
+    b"passwd": ("chpasswd",),  # (chpasswd, patterns.STDIN_PASSWD's passwd, smbpasswd, vncpasswd, ftpasswd)
     b"parameterbinding(convertto-securestring)": ("ps_binding",),
     b"signature": ("hex_signature",),
     b"machine": ("netrc",),
