@@ -2,17 +2,22 @@
 ``jwtobs.Verifier`` + ``JwksSource``, JWKS over loopback HTTP) on a simulated clock, with the background real
 fleets have and labelled incidents (see ``docs/analysis.md``)."""
 
-from jwtobs.simulate.run import SimulationResult, simulate
-from jwtobs.simulate.scenario import (
-    SIMULATED_KINDS,
-    VALIDATOR_PATHS,
-    Background,
-    Incident,
-    Scenario,
-    default_scenario,
-    load_scenario,
-)
-from jwtobs.simulate.scenarios import BenchCase, benchmark_suite, get_case, materialize
+from jwtobs import extras
+
+try:
+    from jwtobs.simulate.run import SimulationResult, simulate
+    from jwtobs.simulate.scenario import (
+        SIMULATED_KINDS,
+        VALIDATOR_PATHS,
+        Background,
+        Incident,
+        Scenario,
+        default_scenario,
+        load_scenario,
+    )
+    from jwtobs.simulate.scenarios import BenchCase, benchmark_suite, get_case, materialize
+except ModuleNotFoundError as _exc:  # session 21: "No module named 'jwt'" without the extra to install
+    raise extras.missing(_exc, "jwtobs.simulate") from None
 
 __all__ = [
     "SIMULATED_KINDS",

@@ -215,6 +215,7 @@ def test_core_install_imports_redacts_and_scans(core: Path, tmp_path: Path) -> N
         ("jwtobs.integrations.drf", "django"),
         ("jwtobs.analysis", "analysis"),
         ("jwtobs.redact.otel", "sdk"),
+        ("jwtobs.simulate", "pyjwt"),
     ):
         code = f"import {module}"
         proc = _run(core / "python", "-c", code, ok=(1,), cwd=tmp_path)
