@@ -68,18 +68,33 @@ class RedactorCore:
         self._layouts: dict[tuple[Any, ...], _Layout | None] = {}  # see items()
 
     def plain_key(self, key: Any) -> bool:
-        """Whether values under ``key`` are plain (not a secret-named field or a credential header)."""
+        """Whether values under ``key`` are plain (not a secret-named field or a credential header). Only keys
+        that hold no credential themselves are remembered: :meth:`items` scrubs the others (:meth:`_key`)."""
         known = self._plain.get(key)
         if known is not None:
             return known
         if isinstance(key, (str, bytes)):
             name = key.decode("latin-1") if isinstance(key, bytes) else key
             plain = p.header_kind(name) is None and not p.is_secret_name(name)
+            if not self._quiet(name) and self.probe.value(key) != key:
+                return False  # a key holding a token (an attribute named after one): never on the fast path
         else:
             plain = True
         if len(self._plain) < _KEYS_MAX:
             self._plain[key] = plain
         return plain
+
+    def _key(self, key: Any) -> Any:
+        """``key`` scrubbed when it may hold a credential (not remembered by :meth:`plain_key`), else itself.
+        Session 21: ``{token: ...}`` as a structlog event's key, a logging ``extra`` or a span attribute name
+        was exported raw (nested mappings' keys and Sentry's were scrubbed)."""
+        if key in self._plain or not isinstance(key, (str, bytes)):
+            return key
+        try:
+            new = self.scrubber.value(key)
+        except Exception:
+            return FAILED
+        return key if new == key else new
 
     def _gated(self, value: str) -> bool:
         """:func:`_quiet` (without calling it), else whether no detector can match
@@ -274,10 +289,13 @@ class RedactorCore:
             new = self.item(k, v)
         except Exception:
             new = FAILED
-        if new is not v:
+        new_k = self._key(k)
+        if new is not v or new_k is not k:
             if out is None:
                 out = dict(values)
-            out[k] = new
+            if new_k is not k:
+                del out[k]
+            out[new_k] = new
         return out
 
     def _layout(self, keys: tuple[Any, ...], values: Mapping[Any, Any]) -> _Layout | None:
@@ -764,6 +782,8 @@ class LoggingRedactor(logging.Filter):
             except Exception:
                 changed = {k: FAILED for k in d if k not in _STANDARD_ATTRS}
             if changed:
+                for renamed in extras.keys() - changed.keys():  # a key that held a credential
+                    del d[renamed]
                 d.update(changed)
         return True
 
