@@ -26,7 +26,7 @@ PROGRESS_DELAY = 0.5  # seconds before the progress bar appears (short runs show
 def register(subparsers: Any) -> None:
     s = subparsers.add_parser(
         "scan",
-        help="audit log files (plain, JSONL, gzip, directories) for leaked tokens and credentials",
+        help="audit log files (plain, JSONL, gzip/bzip2/xz, directories) for leaked tokens and credentials",
         description="Print FILE:LINE:KIND:FINGERPRINT for every credential found (never the credential or the "
         "line), then a summary. Fingerprints use JWTOBS_FINGERPRINT_KEY, so they match the token_fp of "
         "validation events. Exit codes: 0 done, 1 something found (with --exit-code), 2 usage error, a path "
@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
         "scrub",
         help="write a redacted copy of a log file (never in place)",
         description="Copy IN to OUT with every credential replaced by [REDACTED:<kind>:<fingerprint>]; the rest "
-        "is byte-identical. OUT ending in .gz is written gzip-compressed; gzip input is detected. OUT must not "
+        "is byte-identical. OUT ending in .gz, .bz2 or .xz is written compressed so; gzip, bzip2 and xz input is "
+        "detected. OUT must not "
         "exist (unless --force) and never is IN. Exit codes: 0 written, 2 usage error or unreadable input.",
     )
     c.add_argument("input", metavar="IN")

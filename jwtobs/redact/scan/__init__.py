@@ -22,12 +22,12 @@ only on those: a prefilter finds the candidate lines in large blocks of raw byte
   scrubbing the window, i.e. no credential (nor its header name) spans the cut. When no such cut exists (a
   credential longer than the context) the window fails closed: ``[REDACTION_FAILED]`` up to the next
   whitespace, reported as a finding of kind ``redaction_failed``; the text is never emitted.
-* **Input.** Plain files and gzip (by magic bytes), read in 16 MiB blocks (read, not memory-mapped: a log
+* **Input.** Plain files, gzip, bzip2 and xz (by magic bytes), read in 16 MiB blocks (read, not memory-mapped: a log
   truncated while it is scanned cannot kill the process), directories (recursively, following symlinks to
   directories once each: loops end), invalid UTF-8 (decoded with surrogateescape, so a scrubbed copy is
   byte-identical outside the markers). Binary files are skipped unless asked for. Every problem (missing
-  path, permission, truncated or corrupt gzip, symlink loop) is a :class:`ScanProblem` with a clear message,
-  never a traceback.
+  path, permission, truncated or corrupt compressed data, a compression it does not read, symlink loop) is a
+  :class:`ScanProblem` with a clear message, never a traceback.
 
 The modules, one concern each:
 

@@ -30,7 +30,7 @@ from typing import IO, Final
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport
 from jwtobs.redact.scan.scanner import Scanner
-from jwtobs.redact.scan.walk import STDIN, is_binary, is_gzip, iter_files, os_message, utf16
+from jwtobs.redact.scan.walk import STDIN, compression, is_binary, iter_files, os_message, utf16
 from jwtobs.redact.scan.windowed import b64_tail_width
 
 CHUNK: Final = 32 << 20  # smallest chunk of a split file
@@ -234,7 +234,7 @@ def scan_parallel(
 
 
 def _plan(path: str, jobs: int, chunk: int | None, include_binary: bool, report: ScanReport) -> list[Unit]:
-    """The units of one file; gzip, UTF-16 (transcoded from its start), binary (scanned whole: it may be skipped)
+    """The units of one file; compressed, UTF-16 (transcoded from its start), binary (scanned whole: it may be skipped)
     and unreadable files are one."""
     try:
         with open(path, "rb") as f:
@@ -243,7 +243,7 @@ def _plan(path: str, jobs: int, chunk: int | None, include_binary: bool, report:
     except OSError as e:
         report.problems.append(ScanProblem(path, os_message(e)))
         return []
-    if is_gzip(head) or utf16(head) or (is_binary(head) and not include_binary):
+    if compression(head) or utf16(head) or (is_binary(head) and not include_binary):
         return [Unit(path)]
     return units(path, size, jobs, chunk)
 

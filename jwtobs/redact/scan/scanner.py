@@ -3,10 +3,12 @@ threads, candidate lines scrubbed by the real scrubber, long lines in windows.""
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import contextlib
 import gzip
 import io
+import lzma
 import os
 import stat
 import sys
@@ -21,7 +23,17 @@ from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.fields import joined_lines_that_may_change
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter, numbered
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport, new_markers
-from jwtobs.redact.scan.walk import SNIFF, STDIN, UTF16_BOMS, is_binary, is_gzip, iter_files, os_message, utf16
+from jwtobs.redact.scan.walk import (
+    SNIFF,
+    STDIN,
+    UTF16_BOMS,
+    compression,
+    is_binary,
+    iter_files,
+    os_message,
+    unreadable_compression,
+    utf16,
+)
 from jwtobs.redact.scan.windowed import (
     BLOCK,
     CONTEXT,
@@ -128,13 +140,25 @@ class Utf16Writer:
         return len(data)
 
 
-class _SalvagingGzip:
-    """A gzip stream whose ``read(n)`` returns what decompressed before a corruption: it collects ``read1`` pieces
-    (at most 1 MiB each) and keeps an error met after some of them for the next call. ``GzipFile.read(16 MiB)``
-    raised on junk after a valid member and lost everything that member held (a token in it went unreported)."""
+#: What a corrupt compressed stream raises (BadGzipFile is an OSError; bzip2's "Invalid data stream" too;
+#: truncated streams raise EOFError)
+_CORRUPT: Final = (OSError, zlib.error, lzma.LZMAError)
 
-    def __init__(self, f: IO[bytes]) -> None:
-        self._gz = gzip.GzipFile(fileobj=f, mode="rb")
+
+class _Salvaging:
+    """A gzip (or bzip2, xz) stream whose ``read(n)`` returns what decompressed before a corruption: it collects
+    ``read1`` pieces (at most 1 MiB each) and keeps an error met after some of them for the next call.
+    ``GzipFile.read(16 MiB)`` raised on junk after a valid member and lost everything that member held (a token
+    in it went unreported)."""
+
+    def __init__(self, f: IO[bytes], fmt: str = "gzip") -> None:
+        self._gz: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile = (
+            bz2.BZ2File(f)
+            if fmt == "bzip2"
+            else lzma.LZMAFile(f)
+            if fmt == "xz"
+            else gzip.GzipFile(fileobj=f, mode="rb")
+        )
         self._error: BaseException | None = None
 
     def read(self, size: int = -1, /) -> bytes:
@@ -146,7 +170,7 @@ class _SalvagingGzip:
         while size < 0 or got < size:
             try:
                 piece = self._gz.read1(min(1 << 20, size - got) if size >= 0 else 1 << 20)
-            except (OSError, EOFError, zlib.error) as exc:  # (BadGzipFile is an OSError)
+            except (*_CORRUPT, EOFError) as exc:
                 if not parts:
                     raise
                 self._error = exc
@@ -220,10 +244,21 @@ class Scanner:
     # -- opening ---------------------------------------------------------------------------------------------
     def _items(self, path: str, f: IO[bytes], head: bytes) -> tuple[Iterator[Item], Callable[[], int]]:
         """The items of an opened file and a function telling how many input bytes were consumed."""
-        codec = utf16(head)
-        reader: Reader = _SalvagingGzip(f) if is_gzip(head) else Utf16Reader(f, codec) if codec else f
+        codec, fmt = utf16(head), compression(head)
+        reader: Reader = _Salvaging(f, fmt) if fmt else Utf16Reader(f, codec) if codec else f
         consumed: Callable[[], int] = (lambda: 0) if path == STDIN else f.tell
         return iter(StreamItems(reader, self.block, self.long_line)), consumed
+
+    @staticmethod
+    def _size(path: str, f: IO[bytes], head: bytes) -> int | None:
+        """The size of an opened plain (or UTF-16) file, to tell a file that shrank while it was read
+        (:func:`_read_whole`); None for standard input and compressed files (read to the end of their stream)."""
+        if path == STDIN or compression(head):
+            return None
+        try:
+            return os.fstat(f.fileno()).st_size
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return None
 
     def open(self, path: str) -> tuple[IO[bytes], bytes]:
         if path == STDIN:  # not seekable: its head is read (up to SNIFF bytes or its end) and read again first
@@ -307,11 +342,14 @@ class Scanner:
             self.line_count = line - 1 + (1 if open_line else 0)
         except EOFError:
             where = f"ends after line {line - 1}" if line > 1 else "before the first line"
-            raise ScanProblem(path, f"truncated gzip file ({where})") from None
-        except (gzip.BadGzipFile, zlib.error) as e:
+            raise ScanProblem(path, f"truncated {compression(head)} file ({where})") from None
+        except (gzip.BadGzipFile, zlib.error, lzma.LZMAError) as e:
             where = f"after line {line - 1}" if line > 1 else "before the first line"
-            raise ScanProblem(path, f"corrupt gzip data {where} ({e})") from None
+            raise ScanProblem(path, f"corrupt {compression(head)} data {where} ({e})") from None
         except OSError as e:
+            if compression(head) == "bzip2" and e.errno is None:  # (bz2's corrupt data: a plain OSError)
+                where = f"after line {line - 1}" if line > 1 else "before the first line"
+                raise ScanProblem(path, f"corrupt bzip2 data {where} ({e})") from None
             raise ScanProblem(path, f"read error after line {line - 1}: {os_message(e)}") from None
 
     def _pem_bodies(
@@ -458,15 +496,20 @@ class Scanner:
         findings read so far."""
         f, head = self.open(path)
         with f if path != STDIN else contextlib.nullcontext(f):  # standard input stays open
-            if is_binary(head) and not is_gzip(head) and not self.include_binary:
+            problem = unreadable_compression(path, head)
+            if problem is not None:
+                raise problem
+            if is_binary(head) and not compression(head) and not self.include_binary:
                 report.skipped.append((path, "binary file (use --binary to scan it)"))
                 return
             report.files += 1
+            size = self._size(path, f, head)
             for line, _raw, _out, new in self.lines(path, f, head, progress, changed_only=True):
                 for kind, fp in new:
                     yield Finding(path, line, kind, fp)
             report.bytes += self.byte_count
             report.lines += self.line_count
+            _read_whole(path, f, size, "scanned")
             if not self.byte_count:
                 report.empty.append(path)
 
@@ -617,6 +660,20 @@ class _Range:
         return self._read
 
 
+def _read_whole(path: str, f: IO[bytes], size: int | None, verb: str) -> None:
+    """Raise when fewer bytes were read from a plain file than it held when it was opened: it was truncated while it
+    was read (``copytruncate`` log rotation), so the rest went unread. Session 21: ``jwtobs scan`` reported such a
+    file as a complete scan ("0 findings in 1 file (67.1 MB)" of 213 MB, exit 0), as ``--jobs`` already did not."""
+    if size is None:
+        return
+    try:
+        read = f.tell()
+    except (OSError, ValueError):
+        return
+    if read < size:
+        raise ScanProblem(path, f"the file shrank while it was {verb} ({read} of {size} bytes read)")
+
+
 def scrub_file(
     src: str,
     dst: str,
@@ -626,7 +683,8 @@ def scrub_file(
     scanner: Scanner | None = None,
     include_binary: bool = False,
 ) -> ScanReport:
-    """Write a redacted copy of ``src`` to ``dst`` (gzip when ``dst`` ends with ``.gz``); never in place.
+    """Write a redacted copy of ``src`` to ``dst`` (gzip, bzip2, xz when ``dst`` ends with ``.gz``, ``.bz2``,
+    ``.xz``); never in place.
 
     The copy is written to a temporary file next to ``dst`` and renamed when complete, so an input error
     (truncated gzip...) leaves no partial output. Raises :class:`ScanProblem` with a clear message.
@@ -662,23 +720,33 @@ def scrub_file(
         raise ScanProblem(dst, "the output directory does not exist")
     f, head = sc.open(src)
     with f:
-        if is_binary(head) and not is_gzip(head) and not sc.include_binary:
+        problem = unreadable_compression(src, head)
+        if problem is not None:
+            raise problem
+        if is_binary(head) and not compression(head) and not sc.include_binary:
             raise ScanProblem(src, "binary file, not copied (use --binary to scrub it anyway)")
         with replaced_atomically(dst, "wb") as raw_out:
             out: Writer = raw_out
-            gz: gzip.GzipFile | None = None
+            gz: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile | None = None
             if dst.endswith(".gz"):
                 gz = gzip.GzipFile(filename=os.path.basename(dst)[:-3], mode="wb", fileobj=raw_out, mtime=0)
+            elif dst.endswith(".bz2"):
+                gz = bz2.BZ2File(raw_out, "wb")
+            elif dst.endswith(".xz"):
+                gz = lzma.LZMAFile(raw_out, "wb")
+            if gz is not None:
                 out = gz
             codec = utf16(head)
             if codec is not None:  # written back as it was read: UTF-16 with its byte order mark
                 out = Utf16Writer(out, codec)
             report.files = 1
+            size = sc._size(src, f, head)
             for line, raw, text, new in sc.lines(src, f, head):
                 report.bytes += len(raw)
                 out.write(raw if text is None else encode(text))
                 for kind, fp in new:
                     report.add(Finding(src, line, kind, fp))
+            _read_whole(src, f, size, "copied")
             if gz is not None:
                 gz.close()
     return report

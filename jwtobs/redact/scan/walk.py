@@ -1,5 +1,5 @@
 """Which files a scan reads: paths, directories (recursively, symlink loops ended, each file once), standard
-input; what a file is (gzip, UTF-16 text, binary); OS errors as clear messages."""
+input; what a file is (gzip, bzip2 or xz, another compression, UTF-16 text, binary); OS errors as clear messages."""
 
 from __future__ import annotations
 
@@ -17,6 +17,42 @@ STDIN: Final = "-"  # the path that reads standard input (scan only)
 
 def is_gzip(head: bytes) -> bool:
     return head[:2] == b"\x1f\x8b"
+
+
+#: Compressed formats the scanner decompresses (by magic bytes, whatever the file's name)
+READ_COMPRESSED: Final = ("gzip", "bzip2", "xz")
+#: Compressed formats it recognises and does not read: scanning their bytes as binary found nothing (session 21:
+#: a zstd log holding a token was "binary file (use --binary to scan it)", and with --binary 0 findings, exit 0)
+_OTHER_COMPRESSED: Final = {
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"\x04\x22\x4d\x18": "lz4",
+    b"\x1f\x9d": "compress",
+    b"LZIP": "lzip",
+}
+
+
+def compression(head: bytes) -> str | None:
+    """The compressed format of a file whose first bytes are ``head`` (gzip, bzip2, xz, zstd, lz4, compress,
+    lzip), or None."""
+    if is_gzip(head):
+        return "gzip"
+    if head[:3] == b"BZh" and head[3:4] in b"123456789" and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"):
+        return "bzip2"
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    return next((name for magic, name in _OTHER_COMPRESSED.items() if head.startswith(magic)), None)
+
+
+def unreadable_compression(path: str, head: bytes) -> ScanProblem | None:
+    """The problem of a file compressed in a format the scanner does not read (one line naming the format and
+    the command that reads it), else None."""
+    fmt = compression(head)
+    if fmt is None or fmt in READ_COMPRESSED:
+        return None
+    tool = "uncompress" if fmt == "compress" else f"{fmt} -d"
+    return ScanProblem(
+        path, f"{fmt}-compressed file: jwtobs reads gzip, bzip2 and xz only (decompress it first: {tool} FILE)"
+    )
 
 
 #: Byte order marks of UTF-16 text and the codec after them (Windows PowerShell 5's ``>`` and ``Out-File`` write
