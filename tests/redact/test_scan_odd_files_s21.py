@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bz2
+import gzip
+import io
 import json
 import lzma
 import os
@@ -141,3 +143,32 @@ def test_a_file_truncated_while_it_is_read_is_a_problem(tmp_path: Path, capsys: 
     path.write_bytes(body)
     assert main(["scan", "--exit-code", str(path)]) == 1
     assert "shrank" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_compressed_utf16_logs_are_read_as_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, codec: str
+) -> None:
+    """Before: a gzipped UTF-16 log (PowerShell's ``>``, then rotated) was read as UTF-8, its NUL bytes between the
+    token's characters: "0 findings in 0 of 1 file", exit 0. Now as the same file uncompressed (session 14)."""
+    bom = b"\xff\xfe" if codec == "utf-16-le" else b"\xfe\xff"
+    raw = bom + LOG.decode().replace("\n", "\r\n").encode(codec)
+    expected = [(2, "jwt", config.current().fingerprinter.token(TOKEN))]
+    for name, data in (
+        ("a.log.gz", gzip.compress(raw)),
+        ("a.log.bz2", bz2.compress(raw)),
+        ("a.log.xz", lzma.compress(raw)),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert main(["scan", "--exit-code", "--format", "json", str(path)]) == 1
+        assert _findings(capsys.readouterr().out) == expected, name
+        out = tmp_path / f"out-{name}"
+        assert main(["scrub", str(path), str(out)]) == 0
+        marker = f"[REDACTED:jwt:{expected[0][2]}]"
+        want = bom + LOG.decode().replace("\n", "\r\n").replace(TOKEN, marker).encode(codec)
+        got = out.read_bytes()
+        assert {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}[out.suffix](got) == want
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(raw))))
+    assert main(["scan", "--format", "json", "-"]) == 0
+    assert _findings(capsys.readouterr().out) == expected

@@ -101,6 +101,7 @@ class Utf16Reader:
 
     def __init__(self, f: Reader, codec: str) -> None:
         self._f = f
+        self.codec: str | None = codec
         self._decoder = codecs.getincrementaldecoder(codec)("surrogatepass")
         self._bom = True
         self._out = b""
@@ -182,6 +183,43 @@ class _Salvaging:
         return b"".join(parts)
 
 
+class _Decompressed:
+    """A decompressed stream read as what it holds: UTF-16 text with its byte order mark (a PowerShell log
+    rotated with gzip) through :class:`Utf16Reader`, like a plain UTF-16 file, anything else as it is. ``codec``
+    is known after the first read. Session 21: a gzipped UTF-16 log was read as UTF-8 (its NUL bytes between the
+    characters of a token): "0 findings", exit 0."""
+
+    def __init__(self, inner: Reader) -> None:
+        self._inner = inner
+        self._reader: Reader | None = None
+        self.codec: str | None = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._reader is None:
+            first = self._inner.read(4)
+            self.codec = utf16(first)
+            rest = _Prefixed(first, self._inner)
+            self._reader = Utf16Reader(rest, self.codec) if self.codec else rest
+        return self._reader.read(size)
+
+
+class _Prefixed:
+    """``first`` (bytes read already), then the rest of ``inner``."""
+
+    def __init__(self, first: bytes, inner: Reader) -> None:
+        self._first = first
+        self._inner = inner
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._first:
+            return self._inner.read(size)
+        if 0 <= size <= len(self._first):
+            data, self._first = self._first[:size], self._first[size:]
+            return data
+        data, self._first = self._first, b""
+        return data + self._inner.read(-1 if size < 0 else size - len(data))
+
+
 class Scanner:
     """Scans files for credentials. One per run; ``engine`` and the sizes are decided here.
 
@@ -212,6 +250,7 @@ class Scanner:
         self._scrubber = Scrubber(sink)
         self.line_count = 0  # lines of the last file read by lines()
         self.byte_count = 0  # bytes of the last file read by lines()
+        self._reader: Reader | None = None  # the reader of the last file opened by lines()
 
     def _scrub(self, text: str) -> str:
         out = self._scrubber.text(text, settled=self._settled)
@@ -245,9 +284,14 @@ class Scanner:
     def _items(self, path: str, f: IO[bytes], head: bytes) -> tuple[Iterator[Item], Callable[[], int]]:
         """The items of an opened file and a function telling how many input bytes were consumed."""
         codec, fmt = utf16(head), compression(head)
-        reader: Reader = _Salvaging(f, fmt) if fmt else Utf16Reader(f, codec) if codec else f
+        reader: Reader = _Decompressed(_Salvaging(f, fmt)) if fmt else Utf16Reader(f, codec) if codec else f
+        self._reader = reader
         consumed: Callable[[], int] = (lambda: 0) if path == STDIN else f.tell
         return iter(StreamItems(reader, self.block, self.long_line)), consumed
+
+    def text_codec(self) -> str | None:
+        """The UTF-16 codec of the file :meth:`lines` reads (known for compressed input after its first item)."""
+        return getattr(self._reader, "codec", None)
 
     @staticmethod
     def _size(path: str, f: IO[bytes], head: bytes) -> int | None:
@@ -660,6 +704,10 @@ class _Range:
         return self._read
 
 
+def _text_writer(out: Writer, codec: str | None) -> Writer:
+    return out if codec is None else Utf16Writer(out, codec)
+
+
 def _read_whole(path: str, f: IO[bytes], size: int | None, verb: str) -> None:
     """Raise when fewer bytes were read from a plain file than it held when it was opened: it was truncated while it
     was read (``copytruncate`` log rotation), so the rest went unread. Session 21: ``jwtobs scan`` reported such a
@@ -736,16 +784,20 @@ def scrub_file(
                 gz = lzma.LZMAFile(raw_out, "wb")
             if gz is not None:
                 out = gz
-            codec = utf16(head)
-            if codec is not None:  # written back as it was read: UTF-16 with its byte order mark
-                out = Utf16Writer(out, codec)
+            # written back as it was read: UTF-16 with its byte order mark (inside compressed input: known once
+            # its first bytes are read)
+            writer: Writer | None = None if compression(head) else _text_writer(out, utf16(head))
             report.files = 1
             size = sc._size(src, f, head)
             for line, raw, text, new in sc.lines(src, f, head):
+                if writer is None:
+                    writer = _text_writer(out, sc.text_codec())
                 report.bytes += len(raw)
-                out.write(raw if text is None else encode(text))
+                writer.write(raw if text is None else encode(text))
                 for kind, fp in new:
                     report.add(Finding(src, line, kind, fp))
+            if writer is None:  # (nothing but a byte order mark, or nothing)
+                _text_writer(out, sc.text_codec())
             _read_whole(src, f, size, "copied")
             if gz is not None:
                 gz.close()
