@@ -716,9 +716,10 @@ def _read_whole(path: str, f: IO[bytes], size: int | None, verb: str) -> None:
         return
     try:
         read = f.tell()
+        shrank = read < size and os.fstat(f.fileno()).st_size < size
     except (OSError, ValueError):
         return
-    if read < size:
+    if shrank:  # (not a file whose size is no length: sysfs says 4096 for its files, whatever they hold)
         raise ScanProblem(path, f"the file shrank while it was {verb} ({read} of {size} bytes read)")
 
 
