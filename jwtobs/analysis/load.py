@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
+from jwtobs._compressed import compression, decompress_hint
 from jwtobs.analysis._duckio import EventsError
 from jwtobs.analysis.aggregate import distinct_events
 from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
@@ -125,13 +126,39 @@ def _gz(path: Path) -> bool:
     return path.suffix == ".gz"
 
 
+def _readable(files: list[Path]) -> list[Path]:
+    """``files``, each checked to be what its name says: a compressed file that the engines would parse as JSON
+    ("not a jwtobs events file (JSON parse error: Invalid value. in row 0)", session 21: an ``events.jsonl.xz``,
+    a gzip file without ``.gz``) is an :class:`EventsError` naming its format and what to do."""
+    for f in files:
+        if f.suffix == ".parquet":
+            continue
+        try:
+            with open(f, "rb") as fh:
+                fmt = compression(fh.read(16))
+        except OSError:
+            continue  # (the reader reports it)
+        if fmt == "gzip" and _gz(f):
+            continue
+        if fmt == "gzip":
+            raise EventsError(f"{f}: gzip-compressed file without a .gz name (rename it to end in .gz)")
+        if fmt is not None:
+            raise EventsError(
+                f"{f}: {fmt}-compressed file: jwtobs reads JSONL, gzip-compressed JSONL (.gz) and Parquet "
+                f"(decompress it first: {decompress_hint(fmt)})"
+            )
+    return files
+
+
 def jsonl_files(path: str | Path) -> list[Path]:
     """The JSONL files of ``path`` (itself, or a directory's ``*.jsonl`` files, rotated and compressed ones too,
     recursively): where key-set changes are (a Parquet copy holds only the validations)."""
     p = Path(path)
     if not p.is_dir():
         return [f for f in event_files(p) if f.suffix != ".parquet"]
-    return [f for f in _files_below(p) if is_event_file(f) and _ROTATED_JSONL.fullmatch(f.name) and f.is_file()]
+    return _readable(
+        [f for f in _files_below(p) if is_event_file(f) and _ROTATED_JSONL.fullmatch(f.name) and f.is_file()]
+    )
 
 
 def event_files(path: str | Path) -> list[Path]:
@@ -142,10 +169,10 @@ def event_files(path: str | Path) -> list[Path]:
     if path.is_dir():
         found = [p for p in _files_below(path) if is_event_file(p) and p.is_file()]
         stems = {p.with_suffix("") for p in found if p.suffix == ".parquet"}
-        return [p for p in found if not (p.suffix in (".jsonl", ".json") and p.with_suffix("") in stems)]
+        return _readable([p for p in found if not (p.suffix in (".jsonl", ".json") and p.with_suffix("") in stems)])
     if not path.exists():
         raise FileNotFoundError(path)
-    return [path]
+    return _readable([path])
 
 
 # -- JSONL -------------------------------------------------------------------------------------------------

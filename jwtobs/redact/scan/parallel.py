@@ -27,10 +27,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Final
 
+from jwtobs._compressed import compression
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.report import Finding, ScanProblem, ScanReport
 from jwtobs.redact.scan.scanner import Scanner
-from jwtobs.redact.scan.walk import STDIN, compression, is_binary, iter_files, os_message, utf16
+from jwtobs.redact.scan.walk import STDIN, is_binary, iter_files, os_message, utf16
 from jwtobs.redact.scan.windowed import b64_tail_width
 
 CHUNK: Final = 32 << 20  # smallest chunk of a split file

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any, Final, Protocol
 
 from jwtobs._atomic import replaceable, replaced_atomically
+from jwtobs._compressed import compression
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scan.fields import joined_lines_that_may_change
 from jwtobs.redact.scan.prefilter import Buffer, Prefilter, numbered
@@ -27,7 +28,6 @@ from jwtobs.redact.scan.walk import (
     SNIFF,
     STDIN,
     UTF16_BOMS,
-    compression,
     is_binary,
     iter_files,
     os_message,

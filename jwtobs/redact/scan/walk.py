@@ -8,6 +8,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from jwtobs._compressed import compression, decompress_hint
 from jwtobs.redact.scan.report import ScanProblem
 
 SNIFF: Final = 8192  # bytes looked at to tell binary files
@@ -15,32 +16,10 @@ _MAX_DEPTH: Final = 64  # directory recursion bound
 STDIN: Final = "-"  # the path that reads standard input (scan only)
 
 
-def is_gzip(head: bytes) -> bool:
-    return head[:2] == b"\x1f\x8b"
-
-
-#: Compressed formats the scanner decompresses (by magic bytes, whatever the file's name)
+#: Compressed formats the scanner decompresses (by magic bytes, whatever the file's name; :func:`compression`);
+#: the others it names (session 21: a zstd log holding a token was "binary file (use --binary to scan it)", and
+#: with --binary 0 findings, exit 0)
 READ_COMPRESSED: Final = ("gzip", "bzip2", "xz")
-#: Compressed formats it recognises and does not read: scanning their bytes as binary found nothing (session 21:
-#: a zstd log holding a token was "binary file (use --binary to scan it)", and with --binary 0 findings, exit 0)
-_OTHER_COMPRESSED: Final = {
-    b"\x28\xb5\x2f\xfd": "zstd",
-    b"\x04\x22\x4d\x18": "lz4",
-    b"\x1f\x9d": "compress",
-    b"LZIP": "lzip",
-}
-
-
-def compression(head: bytes) -> str | None:
-    """The compressed format of a file whose first bytes are ``head`` (gzip, bzip2, xz, zstd, lz4, compress,
-    lzip), or None."""
-    if is_gzip(head):
-        return "gzip"
-    if head[:3] == b"BZh" and head[3:4] in b"123456789" and head[4:10] in (b"1AY&SY", b"\x17rE8P\x90"):
-        return "bzip2"
-    if head[:6] == b"\xfd7zXZ\x00":
-        return "xz"
-    return next((name for magic, name in _OTHER_COMPRESSED.items() if head.startswith(magic)), None)
 
 
 def unreadable_compression(path: str, head: bytes) -> ScanProblem | None:
@@ -49,9 +28,9 @@ def unreadable_compression(path: str, head: bytes) -> ScanProblem | None:
     fmt = compression(head)
     if fmt is None or fmt in READ_COMPRESSED:
         return None
-    tool = "uncompress" if fmt == "compress" else f"{fmt} -d"
     return ScanProblem(
-        path, f"{fmt}-compressed file: jwtobs reads gzip, bzip2 and xz only (decompress it first: {tool} FILE)"
+        path,
+        f"{fmt}-compressed file: jwtobs reads gzip, bzip2 and xz only (decompress it first: {decompress_hint(fmt)})",
     )
 
 
