@@ -177,3 +177,12 @@ def test_compressed_utf16_logs_are_read_as_text(
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(gzip.compress(raw))))
     assert main(["scan", "--format", "json", "-"]) == 0
     assert _findings(capsys.readouterr().out) == expected
+
+
+def test_scrub_to_an_empty_name_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: ``jwtobs scrub app.log ""`` said ``error: IsADirectoryError: [Errno 21] is a directory (give the file
+    name to write): '.'`` (the empty name read as the current directory)."""
+    path = tmp_path / "app.log"
+    path.write_bytes(LOG)
+    assert main(["scrub", str(path), ""]) == 2
+    assert capsys.readouterr().err == "jwtobs scrub: error: OUT: empty file name (give the file to write)\n"

@@ -750,6 +750,8 @@ def scrub_file(
         raise ScanProblem(src, "is a directory (scrub copies one file; use scan for directories)")
     if not stat.S_ISREG(st.st_mode):
         raise ScanProblem(src, "not a regular file")
+    if not dst:  # (session 21: "error: IsADirectoryError: [Errno 21] is a directory (...): '.'")
+        raise ScanProblem("OUT", "empty file name (give the file to write)")
     if os.path.lexists(dst):
         same = False
         try:
