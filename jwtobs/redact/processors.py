@@ -529,6 +529,8 @@ class StructlogRedactor:
         self._core = RedactorCore(sink, scrubber)
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        if not isinstance(event_dict, Mapping):
+            return self._rendered(event_dict)
         try:
             out = self._core.items(event_dict)
         except Exception:  # pragma: no cover - items() already fails closed per value
@@ -537,6 +539,17 @@ class StructlogRedactor:
         if result.get("exc_info"):
             result = self._exc_info(result)
         return result
+
+    def _rendered(self, rendered: Any) -> Any:
+        """What a renderer before this processor made of the event (a JSON or key=value line, its bytes, an
+        ``(args, kwargs)`` tuple), scrubbed as it is. Session 21: placed after the renderer, the redactor turned the
+        line into a dict of its characters and the logger raised ``TypeError`` into the caller's log call."""
+        try:
+            if isinstance(rendered, str):
+                return self._core.text(rendered)
+            return self._core.scrubber.value(rendered)
+        except Exception:
+            return FAILED.encode() if isinstance(rendered, (bytes, bytearray)) else FAILED
 
     def _exc_info(self, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         try:
