@@ -131,7 +131,7 @@ def _readable(files: list[Path]) -> list[Path]:
     ("not a jwtobs events file (JSON parse error: Invalid value. in row 0)", session 21: an ``events.jsonl.xz``,
     a gzip file without ``.gz``) is an :class:`EventsError` naming its format and what to do."""
     for f in files:
-        if f.suffix == ".parquet":
+        if f.suffix == ".parquet" or not f.is_file():  # (not a FIFO: opening it would wait for a writer)
             continue
         try:
             with open(f, "rb") as fh:

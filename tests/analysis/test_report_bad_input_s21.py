@@ -7,6 +7,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,22 @@ def test_compressed_events_files_are_named_not_parse_errors(
     (tmp_path / "a_jsonl" / "a.jsonl").rename(tmp_path / "a_jsonl" / "a.jsonl.gz")
     code, _, err = report(capsys, str(tmp_path / "a_jsonl"), "--engine", engine, "--out", str(out))
     assert code == 0 and out.exists(), err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_fifo_given_as_events_is_not_opened_to_sniff_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The check of the first bytes reads regular files only: opening a FIFO without a writer waits for ever (the
+    report said, and says, that it holds no validation events)."""
+    fifo = tmp_path / "events.jsonl"
+    os.mkfifo(fifo)
+    done = threading.Event()
+    result: list[tuple[int, str, str]] = []
+
+    def run() -> None:
+        result.append(report(capsys, str(fifo), "--out", str(tmp_path / "r.html")))
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(60), "jwtobs report blocked on the FIFO"
+    code, _, err = result[0]
+    assert "no validation events" in one_line_error(code, err)
