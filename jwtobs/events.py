@@ -332,6 +332,8 @@ def encode_lines(records: Sequence[ValidationEvent | KeySetChange]) -> bytes:
 
 
 _OPEN_SINKS: weakref.WeakSet[JsonlSink] = weakref.WeakSet()
+_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)  # (see JsonlSink._open)
+_OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | _NONBLOCK
 #: how long :meth:`JsonlSink.flush` (and its close at process exit) waits for a write in progress, and
 #: :func:`jwtobs.flush` for the event builder (:data:`jwtobs.pipeline.FLUSH_WAIT`)
 FLUSH_WAIT: Final = 10.0
@@ -621,7 +623,12 @@ class JsonlSink:
             self._fd = None
         if current is None:
             self._makedirs()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
+        # non-blocking open: a named pipe that no process reads fails at once (ENXIO: counted as dropped) instead of
+        # blocking the caller for ever (session 21: jwtobs.flush() and the exit hung on a FIFO without a reader);
+        # the writes then block as usual (a stuck one is what FLUSH_WAIT bounds)
+        fd = os.open(self.path, _OPEN_FLAGS, 0o640)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
         st = os.fstat(fd)
         self._fd, self._ino = fd, (st.st_dev, st.st_ino)
         return fd
