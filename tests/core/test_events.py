@@ -303,24 +303,26 @@ validate(20)
 """
 
 
+def _fill_the_disk(script: str, path: Path, defer: bool) -> str:
+    """Run ``script`` (a process whose disk fills up, then has room again) writing to ``path``; its stderr."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(path), "1" if defer else "0"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
 @pytest.mark.parametrize("defer", [True, False])
 def test_a_write_cut_by_a_full_disk_leaves_no_broken_line(tmp_path: Path, defer: bool) -> None:
     """A disk that fills up in the middle of a batch: the kernel writes what fits, then the write fails. Before
     session 20 the cut line stayed in the file and the next batch, once there was room again, was appended to
     it: one broken line in the middle, and ``jwtobs report`` refused the whole file ("not a jwtobs events file").
     The part written is taken back (its records are the ones counted as dropped); the file stays whole lines."""
-    import subprocess
-    import sys
-
     path = tmp_path / "events.jsonl"
-    proc = subprocess.run(
-        [sys.executable, "-c", _FILLING_DISK, str(path), "1" if defer else "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "cannot write events" in proc.stderr  # the failure was real, and said once
+    assert "cannot write events" in _fill_the_disk(_FILLING_DISK, path, defer)  # the failure was real, said once
     data = path.read_bytes()
     assert data.endswith(b"\n")
     lines = [json.loads(line) for line in data.splitlines()]  # every line whole
@@ -346,18 +348,8 @@ def test_a_write_cut_by_a_full_disk_in_the_rolling_directory_leaves_whole_lines(
     """The same filling disk under ``events_dir``: before session 21 the cut line stayed at the end of the file
     the failure closed (the next write starts a new file, so nothing was glued to it: the readers skip it, a log
     shipper waits for its newline forever). It is taken back: every file ends with a whole line."""
-    import subprocess
-    import sys
-
     root = tmp_path / "events"
-    proc = subprocess.run(
-        [sys.executable, "-c", _FILLING_DISK_ROLLING, str(root), "1" if defer else "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "could not write events" in proc.stderr  # the failure was real
+    assert "could not write events" in _fill_the_disk(_FILLING_DISK_ROLLING, root, defer)  # the failure was real
     files = sorted(root.rglob("*.jsonl"))
     assert len(files) >= 2  # the failure closed a file, the next write started another
     lines = []
