@@ -529,7 +529,8 @@ class StructlogRedactor:
         self._core = RedactorCore(sink, scrubber)
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
-        if not isinstance(event_dict, Mapping):
+        # (the type first: an ABC isinstance on every event cost 0.2 us of an 8-key event's 1.8)
+        if type(event_dict) is not dict and not isinstance(event_dict, Mapping):
             return self._rendered(event_dict)
         try:
             out = self._core.items(event_dict)
