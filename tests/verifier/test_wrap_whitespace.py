@@ -48,7 +48,8 @@ def _validators() -> dict[str, Callable[[Any], Any]]:
 
 def _token(**over: Any) -> str:
     now = int(time.time())
-    claims = {"iss": ISS, "aud": AUD, "sub": "u", "exp": now + 600, "iat": now} | over
+    # (a day: GOOD is signed when the module is collected, and a full test run takes more than 10 min)
+    claims = {"iss": ISS, "aud": AUD, "sub": "u", "exp": now + 86400, "iat": now} | over
     return jwt.encode(claims, KEY, "RS256", headers={"kid": "k", "typ": "at+jwt"})
 
 
