@@ -76,7 +76,7 @@ class RedactorCore:
         if isinstance(key, (str, bytes)):
             name = key.decode("latin-1") if isinstance(key, bytes) else key
             plain = p.header_kind(name) is None and not p.is_secret_name(name)
-            if not self._quiet(name) and self.probe.value(key) != key:
+            if not self._gated(name) and self.probe.value(key) != key:
                 return False  # a key holding a token (an attribute named after one): never on the fast path
         else:
             plain = True
@@ -89,6 +89,8 @@ class RedactorCore:
         Session 21: ``{token: ...}`` as a structlog event's key, a logging ``extra`` or a span attribute name
         was exported raw (nested mappings' keys and Sentry's were scrubbed)."""
         if key in self._plain or not isinstance(key, (str, bytes)):
+            return key
+        if isinstance(key, str) and self._gated(key):  # clean by the values' gate: no scrub (keys past _KEYS_MAX)
             return key
         try:
             new = self.scrubber.value(key)
