@@ -146,22 +146,14 @@ class RollingJsonlSink(JsonlSink):
                     written = os.write(self._fd, view)
                     view = view[written:]
             except OSError:
-                self._take_back_cut(size - len(view))
+                # a full disk's cut line taken back as JsonlSink does (this process alone writes the file; the next
+                # write starts a new one - before session 21 the cut line stayed at its end)
+                if len(view) < size and self._fd is not None:
+                    self._take_back(self._fd, self._size, size - len(view))
                 raise
             self._size += size
             self._lines_done += j - i
             i = j
-
-    def _take_back_cut(self, done: int) -> None:
-        """After a write a full disk cut (the kernel writes what fits, then fails): remove the ``done`` bytes it
-        wrote, so that the file this process alone writes ends with a whole line (before session 21 the cut line
-        stayed at its end; the readers skip it, a log shipper waits for its newline). The next write starts a
-        new file."""
-        if done and self._fd is not None:
-            try:
-                os.ftruncate(self._fd, self._size)
-            except OSError:
-                pass
 
     def _roll(self, partition: str) -> None:
         self._close_fd()

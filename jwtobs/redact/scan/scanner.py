@@ -799,7 +799,7 @@ def scrub_file(
                 writer.write(raw if text is None else encode(text))
                 for kind, fp in new:
                     report.add(Finding(src, line, kind, fp))
-            if writer is None:  # (nothing but a byte order mark, or nothing)
+            if writer is None:  # no line: a UTF-16 input held its byte order mark only, which the writer writes
                 _text_writer(out, sc.text_codec())
             _read_whole(src, f, size, "copied")
             if gz is not None:
