@@ -41,6 +41,11 @@ class Server:
     stop_group: bool = False
 
 
+def _flask_run(*extra: str) -> Callable[[int], list[str]]:
+    """``flask run`` of the served Flask app on 127.0.0.1:port, with ``extra`` options."""
+    return lambda p: [PY, "-m", "flask", "--app", FLASK, "run", *extra, "--host", "127.0.0.1", "--port", str(p)]
+
+
 def _gunicorn(app: str, *extra: str) -> Callable[[int], list[str]]:
     return lambda port: [PY, "-m", "gunicorn", *extra, "-b", f"127.0.0.1:{port}", "--access-logfile", "-", app]
 
@@ -67,7 +72,7 @@ SERVERS: tuple[Server, ...] = (
     Server(
         "flask run",
         "flask",
-        lambda p: [PY, "-m", "flask", "--app", FLASK, "run", "--host", "127.0.0.1", "--port", str(p)],
+        _flask_run(),
         signal.SIGINT,
         keep_alive=False,
     ),
@@ -104,15 +109,14 @@ FLASK_EXCEPTIONS: tuple[Server, ...] = (
     Server(
         "flask run --debug",
         "flask",
-        lambda p: [PY, "-m", "flask", "--app", FLASK, "run", "--debug", "--no-reload", "--host", "127.0.0.1", "--port",
-                   str(p)],
+        _flask_run("--debug", "--no-reload"),
         signal.SIGINT,
         keep_alive=False,
     ),
     Server(
         "flask run, no logging config",
         "flask",
-        lambda p: [PY, "-m", "flask", "--app", FLASK, "run", "--host", "127.0.0.1", "--port", str(p)],
+        _flask_run(),
         signal.SIGINT,
         keep_alive=False,
         env=NO_LOGGING,
