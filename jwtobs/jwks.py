@@ -29,6 +29,7 @@ import io
 import ipaddress
 import json
 import logging
+import os
 import re
 import socket
 import ssl
@@ -37,6 +38,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -615,7 +617,7 @@ class _Resolution:
 
 
 _RESOLVING: dict[tuple[str, int], _Resolution] = {}
-_RESOLVING_LOCK: Final = threading.Lock()
+_RESOLVING_LOCK = threading.Lock()  # replaced in a forked child (_after_fork_in_child): another thread may hold it
 
 
 def _resolve(host: str, port: int, deadline: float) -> Sequence[_AddrInfo]:
@@ -929,6 +931,7 @@ class JwksSource(KeySource):
         self._generation = 0  # fetch attempts completed
         self._fetch_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        _SOURCES.add(self)  # a forked child gives it fresh locks (_after_fork_in_child)
         self._telemetry_failures = FailureCount(f"JWKS telemetry for {url[:200]}", logger="jwtobs.jwks")
         self._unexpected = FailureCount(
             f"a JWKS fetch from {url[:200]}",
@@ -1055,6 +1058,14 @@ class JwksSource(KeySource):
         return self._telemetry_failures.count
 
     # -- internals ----------------------------------------------------------------------------------------
+    def _after_fork(self) -> None:
+        """In a forked child: the locks as new. A fetch that another thread of the parent ran at the fork does not
+        exist in the child, and neither does its release: the fetch lock stayed held, and every caller of the child
+        waited ``timeout`` for it and was answered ``JWT_JWKS_UNAVAILABLE`` (cold) or never refreshed (warm), for the
+        child's whole life."""
+        self._fetch_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+
     def _usable(self, now: float) -> dict[str, Key] | None:
         by_kid = self._by_kid
         if by_kid is None:
@@ -1237,6 +1248,26 @@ class JwksSource(KeySource):
             # its max-age=3600 is fresh for 600 s more, not 3600
             max_age = max(int(m.group(1)) - age, 0) if m else None
         return body, max_age
+
+
+_SOURCES: weakref.WeakSet[JwksSource] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts with no resolver thread and no fetch in progress, whatever its parent had running:
+    a resolution the parent was waiting for (its thread does not exist in the child) is forgotten, and every
+    source gets fresh locks. Before, a name resolution still running at the fork (a resolver slower than the
+    parent's warm-up fetch: a preloading server forks its workers right after) made every fetch of that host in
+    every child wait for it and fail as ``timeout``, a new ``JwksSource`` too: no child ever had keys."""
+    global _RESOLVING_LOCK
+    _RESOLVING_LOCK = threading.Lock()
+    _RESOLVING.clear()
+    for source in list(_SOURCES):
+        source._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class AsyncJwksSource(JwksSource):

@@ -1,0 +1,134 @@
+"""Failure modes of the JWKS source not covered elsewhere (session 22): a fork while a fetch or a name resolution
+runs. Each case runs in a subprocess (a fork inside the pytest process would copy its threads' state), against a
+real HTTP server on 127.0.0.1 with a real RSA key; the only stub is the resolver of ``localhost``, as in
+``test_network.py``. Every wait is bounded; no assertion on elapsed time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_PRELUDE = """
+import json, os, socket, sys, threading, time
+import jwtobs
+from tests.jwks.server import FakeClock, JwksServer, RsaKey
+
+jwtobs.configure(fingerprint_key=b"k" * 32, from_env=False, defer=False)
+srv = JwksServer()
+srv.publish(RsaKey("k0"))
+clock = FakeClock()
+
+
+def child_report(calls):
+    # runs in the child: its verdicts go to the parent through a pipe, then the child ends at once
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        out = []
+        try:
+            out = calls()
+        finally:
+            os.write(w, json.dumps(out).encode())
+            os._exit(0)
+    os.close(w)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    data = os.read(r, 1 << 16)
+    print(json.dumps({"child": json.loads(data or b"null"), "requests": srv.requests}))
+
+
+def verdict(src):
+    try:
+        src.get("k0")
+        return "ok"
+    except jwtobs.TokenRejected as exc:
+        return f"{exc.reason.value}/{exc.detail}"
+"""
+
+
+def _run(body: str) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", _PRELUDE + body], capture_output=True, text=True, timeout=90, env=env, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_a_fork_during_a_name_resolution_leaves_the_child_able_to_fetch() -> None:
+    """The parent's warm-up fetch gives up on a resolver that does not answer (timeout 0.3 s), its resolver thread
+    still running; the process forks (a preloading server starting its workers). Before: the child inherited the
+    pending resolution, whose thread does not exist in it, and every fetch of that host waited for it and failed as
+    ``timeout``, that of a new JwksSource too: 4 of 4 calls JWT_JWKS_UNAVAILABLE/timeout, 0 requests. After: the
+    child resolves again, 1 request per source, every call accepted."""
+    result = _run("""
+real = socket.getaddrinfo
+release = threading.Event()
+def getaddrinfo(host, *args, **kwargs):
+    if host == "localhost":
+        release.wait(10)  # the parent's resolver does not answer until the end
+        return real("127.0.0.1", *args, **kwargs)
+    return real(host, *args, **kwargs)
+socket.getaddrinfo = getaddrinfo
+url = f"http://localhost:{srv.httpd.server_address[1]}/jwks.json"
+src = jwtobs.JwksSource(url, timeout=0.3, cooldown=30, clock=clock)
+assert verdict(src) == "JWT_JWKS_UNAVAILABLE/timeout"
+
+def calls():
+    release.set()  # in the child the resolver answers at once
+    out = []
+    for _ in range(3):
+        clock.advance(31)  # past the cooldown of the parent's failed fetch
+        out.append(verdict(src))
+    out.append(verdict(jwtobs.JwksSource(url, timeout=0.3, cooldown=30, clock=clock)))
+    return out
+
+child_report(calls)
+release.set()
+""")
+    assert result["child"] == ["ok", "ok", "ok", "ok"]
+    assert result["requests"] == 2  # the child's two sources, one fetch each
+
+
+def test_a_fork_during_a_fetch_leaves_the_child_a_fetch_lock_it_can_take() -> None:
+    """A thread of the parent is fetching (the endpoint answers after 1 s) when the main thread forks. Before: the
+    child's fetch lock stayed held for ever (the fetching thread, which would release it, does not exist in the
+    child): every call of the child waited the whole ``timeout`` (2 s) and was JWT_JWKS_UNAVAILABLE/no_keys, 3 of 3,
+    the lock still held after them. After: the child fetches itself (1 request), every call accepted."""
+    result = _run("""
+srv.delay = 1.0
+src = jwtobs.JwksSource(srv.url, timeout=2, cooldown=30, clock=clock)
+t = threading.Thread(target=src.refresh)
+t.start()
+deadline = time.monotonic() + 10
+while srv.requests == 0 and time.monotonic() < deadline:
+    time.sleep(0.01)
+assert src._fetch_lock.locked()
+
+def calls():
+    out = []
+    for _ in range(3):
+        clock.advance(31)
+        out.append(verdict(src))
+    out.append(src._fetch_lock.locked())
+    return out
+
+child_report(calls)
+t.join(10)
+""")
+    assert result["child"] == ["ok", "ok", "ok", False]
+    assert result["requests"] == 2  # the parent's fetch and the child's one
