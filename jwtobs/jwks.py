@@ -96,6 +96,9 @@ MAX_HEADER_BYTES: Final = 32 * 1024
 #: media types a JWK set may be served as (RFC 7517 §8.5; most IdPs say application/json)
 JSON_TYPES: Final = frozenset({"application/json", "application/jwk-set+json"})
 _MAX_KID_CHARS: Final = 256
+#: seconds the clock may read before the last fetch's start without counting as set back: a caller that read the
+#: clock just before another thread started a fetch (a real monotonic clock never goes back)
+_CLOCK_BACK_TOLERANCE: Final = 1.0
 _KTYS: Final = frozenset({"RSA", "EC", "OKP", "oct"})
 _MAX_AGE_RE: Final = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})\"?", re.IGNORECASE)
 #: token alg prefix -> the JWK kty that can verify it
@@ -926,6 +929,8 @@ class JwksSource(KeySource):
         self._next_refresh = float("-inf")  # clock time at which the cache expires (or a failed fetch may be retried)
         self._last_forced = float("-inf")  # clock time of the last unknown-kid refresh
         self._completed_at = float("-inf")  # clock time at which the last successful fetch completed
+        self._attempted_at = float("-inf")  # clock time at which the last fetch started (success or failure)
+        self._clock_floor = float("-inf")  # _attempted_at - _CLOCK_BACK_TOLERANCE: an earlier clock was set back
         self._negative: OrderedDict[str, float] = OrderedDict()
         self._evicted: set[str] = set()
         self._generation = 0  # fetch attempts completed
@@ -963,6 +968,8 @@ class JwksSource(KeySource):
         freshest key set there is. Read before the expiry: a fetch completing in between moves the expiry or
         the generation, so no caller starts a second fetch in the same window."""
         now = self.clock()
+        if now < self._clock_floor:
+            self._clock_went_back(now)
         if now >= self._next_refresh:
             self._refresh("startup" if self._by_kid is None else "ttl", gen)
             now = self.clock()
@@ -1009,6 +1016,8 @@ class JwksSource(KeySource):
         """Whether :meth:`get` for ``kid`` may fetch (or wait for a fetch) right now; False means it answers
         from memory. Used by the asyncio variant to keep cached lookups on the event loop."""
         now = self.clock()
+        if now < self._clock_floor:
+            self._clock_went_back(now)
         by_kid = self._usable(now)
         if now >= self._next_refresh and (by_kid is None or not self._fetch_lock.locked()):
             # a refresh is due: this caller fetches, or waits for the running fetch when nothing is usable
@@ -1066,6 +1075,29 @@ class JwksSource(KeySource):
         self._fetch_lock = threading.Lock()
         self._state_lock = threading.Lock()
 
+    def _clock_went_back(self, now: float) -> None:
+        """The clock reads earlier than the last fetch started: it was set back (a wall clock given as ``clock``,
+        stepped by NTP; a test's time machine). Every time kept is moved by the same amount, as if the last fetch had
+        started now: the TTL, the cooldown, the retry after a failure and the negative cache run on from there.
+        Before, they all waited for the clock to come back to where it had been: set back one hour, a source whose
+        last fetch had failed answered ``JWT_JWKS_UNAVAILABLE`` for 3 630 s with the endpoint healthy again after
+        30 s, and a key published in a rotation was ``JWT_UNKNOWN_KID`` for 3 601 s; now 30 s (the cooldown) and 1 s
+        (the coalescing window), and the TTL refresh comes 300 s after the last fetch instead of 3 900 s. A forward
+        jump needs nothing: the cache only expires early, within the same bounds."""
+        with self._state_lock:
+            shift = now - self._attempted_at
+            if not shift < -_CLOCK_BACK_TOLERANCE:  # another caller moved them already (or NaN)
+                return
+            self._attempted_at = now
+            self._clock_floor = now - _CLOCK_BACK_TOLERANCE
+            self._fetched_at += shift
+            self._next_refresh += shift
+            self._last_forced += shift
+            self._completed_at += shift
+            neg = self._negative
+            for kid, seen in list(neg.items()):
+                neg[kid] = seen + shift
+
     def _usable(self, now: float) -> dict[str, Key] | None:
         by_kid = self._by_kid
         if by_kid is None:
@@ -1118,6 +1150,7 @@ class JwksSource(KeySource):
                 self._suppressed("inflight")
                 return
             now = self.clock()
+            self._attempted_at, self._clock_floor = now, now - _CLOCK_BACK_TOLERANCE
             if forced:
                 self._last_forced = now
             self._fetch(trigger, now)

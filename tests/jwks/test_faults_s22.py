@@ -1,6 +1,6 @@
 """Failure modes of the JWKS source not covered elsewhere (session 22): a fork while a fetch or a name resolution
-runs. Each case runs in a subprocess (a fork inside the pytest process would copy its threads' state), against a
-real HTTP server on 127.0.0.1 with a real RSA key; the only stub is the resolver of ``localhost``, as in
+runs, a clock set back. Real HTTP servers on 127.0.0.1, real RSA keys. Each fork case runs in a subprocess (a fork
+inside the pytest process would copy its threads' state); the only stub is the resolver of ``localhost``, as in
 ``test_network.py``. Every wait is bounded; no assertion on elapsed time."""
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+import jwtobs
+from tests.jwks.server import FakeClock, JwksServer, RsaKey
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,3 +137,87 @@ t.join(10)
 """)
     assert result["child"] == ["ok", "ok", "ok", False]
     assert result["requests"] == 2  # the parent's fetch and the child's one
+
+
+# -- a clock set back ----------------------------------------------------------------------------------------
+# ``clock`` is documented as monotonic, but nothing stops ``clock=time.time`` (a wall clock NTP steps back) or a
+# test's time machine. Before: every time the source keeps (TTL, cooldown, retry after a failure, negative cache)
+# waited for the clock to come back to where it had been.
+
+
+def _calls_until(fn: Any, clock: FakeClock, limit: int = 4000) -> int | None:
+    """Simulated seconds (one call per second) until ``fn`` stops raising TokenRejected; None within ``limit``."""
+    for i in range(limit):
+        try:
+            fn()
+            return i
+        except jwtobs.TokenRejected:
+            clock.advance(1)
+    return None
+
+
+def test_a_clock_set_back_does_not_hold_a_failed_source_unavailable(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """Cold source, the endpoint fails (500), the clock is set back one hour, the endpoint recovers. Before: 3 630
+    simulated seconds of JWT_JWKS_UNAVAILABLE (the retry waited for the clock to catch up); after: 30 (the
+    cooldown), with one request more."""
+    server.status = 500
+    src = jwtobs.JwksSource(server.url, timeout=1, cooldown=30, clock=clock)
+    with pytest.raises(jwtobs.TokenRejected):
+        src.get("k0")
+    server.status = 200
+    server.publish(rsa_keys[0])
+    clock.advance(-3600)
+    assert _calls_until(lambda: src.get("k0"), clock) == 30
+    assert server.requests == 2
+
+
+def test_a_clock_set_back_does_not_delay_a_rotation(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """Warm source; the IdP adds a key; the clock is set back one hour. Before: the new kid was JWT_UNKNOWN_KID for
+    3 601 simulated seconds (the cooldown since the last fetch counted from an hour ahead); after: 1 (the coalescing
+    window after the last fetch), with 2 requests in all."""
+    server.publish(rsa_keys[0])
+    src = jwtobs.JwksSource(server.url, timeout=1, cooldown=30, clock=clock)
+    src.get("k0")
+    server.publish(rsa_keys[0], rsa_keys[1])
+    clock.advance(-3600)
+    assert _calls_until(lambda: src.get("k1"), clock) == 1
+    assert server.requests == 2
+
+
+def test_a_clock_set_back_keeps_the_ttl(server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]) -> None:
+    """Warm source (max-age 300), the clock set back one hour: the next TTL refresh comes 300 simulated seconds
+    after the last fetch (before: 3 900), and the keys never go stale in between."""
+    server.publish(rsa_keys[0])
+    src = jwtobs.JwksSource(server.url, timeout=1, cooldown=30, clock=clock, min_ttl=60, max_stale=600)
+    src.get("k0")
+    clock.advance(-3600)
+    refreshed_after = None
+    for second in range(4000):
+        src.get("k0")  # never rejected: the keys are fresh, then refreshed
+        if server.requests > 1:
+            refreshed_after = second
+            break
+        clock.advance(1)
+    assert refreshed_after == 300
+    assert server.requests == 2
+
+
+def test_a_clock_set_back_moves_the_negative_cache_too(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """An unknown kid is remembered for the cooldown (30 s), then may force a refresh again; set back one hour, it
+    stays remembered 30 s, not 3 630: the IdP publishes it meanwhile, it is found at the first call past 30 s."""
+    server.publish(rsa_keys[0])
+    src = jwtobs.JwksSource(server.url, timeout=1, cooldown=30, clock=clock)
+    src.get("k0")
+    clock.advance(40)  # past the coalescing window and the cooldown
+    with pytest.raises(jwtobs.TokenRejected):
+        src.get("k2")  # forces a refresh (2 requests), then remembered as unknown
+    server.publish(rsa_keys[0], rsa_keys[2])
+    clock.advance(-3600)
+    assert _calls_until(lambda: src.get("k2"), clock) == 30
+    assert server.requests == 3
