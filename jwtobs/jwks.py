@@ -355,6 +355,17 @@ def _key_material_kind(secret: bytes) -> str | None:
     return None
 
 
+class _WouldBlock(BaseException):
+    """A lookup made inline on an event loop (``JwksSource._get(..., inline=True)``) reached a fetch, or a wait for
+    one, that fell due after ``needs_io`` said there was none: its async caller runs the lookup again in a worker
+    thread (``lookup``, the same caller's lookup). Not an ``Exception``, so that no ``except Exception`` on the way
+    (the Verifier's fail-closed handler) makes a rejection of it; it never leaves ``aget``/``averify``."""
+
+    def __init__(self, lookup: Callable[[str | None], Key]) -> None:
+        super().__init__()
+        self.lookup = lookup
+
+
 class KeySource:
     """Interface of a trusted key source (what :class:`jwtobs.Verifier` needs)."""
 
@@ -962,15 +973,27 @@ class JwksSource(KeySource):
             return self.get
         return functools.partial(self._get, gen=self._generation)
 
-    def _get(self, kid: str | None, gen: int) -> Key:
+    def _inline_lookup_on_arrival(self) -> Callable[[str | None], Key] | None:
+        """The lookup of a caller arriving now that looks the key up on the event loop (``needs_io`` said no): it
+        raises :class:`_WouldBlock` instead of fetching or waiting for a fetch (a TTL or a cooldown that ended since
+        ``needs_io`` answered). None for a subclass with its own :meth:`get`."""
+        if type(self).get is not JwksSource.get:
+            return None
+        return functools.partial(self._get, gen=self._generation, inline=True)
+
+    def _get(self, kid: str | None, gen: int, inline: bool = False) -> Key:
         """:meth:`get` for a caller that arrived when ``gen`` fetches had completed. It never starts a fetch once
         another has completed since (success or failure): a fetch it waited for, or made itself, is the
         freshest key set there is. Read before the expiry: a fetch completing in between moves the expiry or
-        the generation, so no caller starts a second fetch in the same window."""
+        the generation, so no caller starts a second fetch in the same window. ``inline``: the caller is on an event
+        loop, which must not wait for the network: where a fetch (or a wait for one) would start, :class:`_WouldBlock`
+        is raised instead and the caller moves to a worker thread."""
         now = self.clock()
         if now < self._clock_floor:
             self._clock_went_back(now)
         if now >= self._next_refresh:
+            if inline:  # due since needs_io answered (the TTL ended in between): not on the event loop
+                raise _WouldBlock(functools.partial(self._get, gen=gen))
             self._refresh("startup" if self._by_kid is None else "ttl", gen)
             now = self.clock()
         by_kid = self._usable(now)
@@ -1003,6 +1026,8 @@ class JwksSource(KeySource):
             # ends, a kid published since forces a refresh as usual
             self._suppressed("coalesced")
             raise TokenRejected(Reason.UNKNOWN_KID, None)
+        if inline:  # allowed since needs_io answered (the cooldown ended in between): not on the event loop
+            raise _WouldBlock(functools.partial(self._get, gen=gen))
         self._refresh("unknown_kid", gen, forced=True)
         by_kid = self._usable(self.clock())
         if by_kid is not None:
@@ -1312,6 +1337,9 @@ class AsyncJwksSource(JwksSource):
 
     async def aget(self, kid: str | None) -> Key:
         gen = self._generation  # on arrival: a fetch completing while this lookup waits for a worker thread counts
-        if self.needs_io(kid):
-            return await asyncio.to_thread(self._get, kid, gen)
-        return self._get(kid, gen)
+        if not self.needs_io(kid):
+            try:
+                return self._get(kid, gen, True)
+            except _WouldBlock:  # a fetch fell due after needs_io answered (before: it ran on the event loop)
+                pass
+        return await asyncio.to_thread(self._get, kid, gen)

@@ -40,7 +40,7 @@ from jwtobs import binding as _binding
 from jwtobs.binding import Binding
 from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
 from jwtobs.header import TokenPeek, as_text, b64url_decode, padded, peek
-from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, key_curve, kty_of_alg
+from jwtobs.jwks import ALG_CURVES, JwksSource, Key, KeySource, StaticKeys, _WouldBlock, key_curve, kty_of_alg
 from jwtobs.pipeline import claim_int, client_of, record
 from jwtobs.profile import HMAC_ALGS, Profile, ProfileSet
 from jwtobs.reasons import Reason
@@ -234,10 +234,21 @@ class Verifier:
         needs_io = getattr(self.keys, "needs_io", None)
         if needs_io is not None:
             p = peek(token, max_bytes=self.profile.max_token_bytes)
-            if p.kind == "jws" and needs_io(p.kid):
-                arrival = getattr(self.keys, "_lookup_on_arrival", None)
-                lookup = arrival() if arrival is not None else self.keys.get
-                return await asyncio.to_thread(self._observed, token, tenant, now, binding, lookup)
+            if p.kind == "jws":
+                if needs_io(p.kid):
+                    arrival = getattr(self.keys, "_lookup_on_arrival", None)
+                    lookup = arrival() if arrival is not None else self.keys.get
+                    return await asyncio.to_thread(self._observed, token, tenant, now, binding, lookup)
+                inline = getattr(self.keys, "_inline_lookup_on_arrival", None)
+                inline_lookup = inline() if inline is not None else None
+                if inline_lookup is not None:
+                    # the lookup comes after the form, header and algorithm checks: a fetch may fall due in between
+                    # (a TTL or a cooldown ending); the inline lookup then raises _WouldBlock, before any event is
+                    # recorded, and the verification runs in a worker thread (before: the fetch ran on the loop)
+                    try:
+                        return self._observed(token, tenant, now, binding, inline_lookup)
+                    except _WouldBlock as blocked:
+                        return await asyncio.to_thread(self._observed, token, tenant, now, binding, blocked.lookup)
         return self.verify(token, tenant=tenant, now=now, binding=binding)
 
     # -- the checks, in order -------------------------------------------------------------------------------

@@ -5,17 +5,19 @@ inside the pytest process would copy its threads' state); the only stub is the r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import jwtobs
-from tests.jwks.server import FakeClock, JwksServer, RsaKey
+from tests.jwks.server import AUD, ISS, NOW, FakeClock, JwksServer, RsaKey, claims
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -221,3 +223,77 @@ def test_a_clock_set_back_moves_the_negative_cache_too(
     clock.advance(-3600)
     assert _calls_until(lambda: src.get("k2"), clock) == 30
     assert server.requests == 3
+
+
+# -- the event loop: a check, then the lookup ------------------------------------------------------------------
+# ``aget`` and ``averify`` ask ``needs_io`` on the loop, then, when it says no, look the key up inline. Time passes
+# between the two: when the TTL ends (or the cooldown of an unknown kid) in between, the inline lookup found a fetch
+# due and ran it on the event loop. The window is a few microseconds (``aget``) to tens (``averify``: the form,
+# header and algorithm checks come first), hit at a TTL boundary at a rate of requests x window (1 % of TTL
+# boundaries at 1 000 requests/s), and under a flood of random kids at nearly every cooldown's end. Here it is made
+# certain: the clock passes the boundary right after ``needs_io`` answers.
+
+
+class _LateClockSource(jwtobs.AsyncJwksSource):
+    """A real AsyncJwksSource whose clock moves ``late`` seconds right after each ``needs_io`` (the time a lookup
+    takes to reach the cache after the check), and which notes the thread of each fetch."""
+
+    late = 0.0
+    fetch_threads: list[str]
+
+    def needs_io(self, kid: str | None) -> bool:
+        answer = super().needs_io(kid)
+        self.clock.advance(self.late)  # type: ignore[attr-defined]
+        self.late = 0.0
+        return answer
+
+    def _download(self) -> tuple[bytes, int | None]:
+        self.fetch_threads.append(threading.current_thread().name)
+        return super()._download()
+
+
+def _late_source(server: JwksServer, clock: FakeClock) -> _LateClockSource:
+    src = _LateClockSource(server.url, timeout=1, cooldown=30, clock=clock)
+    src.fetch_threads = []
+    return src
+
+
+@pytest.mark.parametrize("via", ["aget", "averify"])
+@pytest.mark.parametrize("due", ["ttl", "unknown_kid"])
+def test_a_fetch_that_falls_due_after_the_check_never_runs_on_the_event_loop(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey], via: str, due: str
+) -> None:
+    """Warm source; the TTL (300 s) ends, or the cooldown after the last fetch (30 s) for a kid published since,
+    between ``needs_io`` and the lookup. Before: the fetch ran on the event loop's thread (4 of 4 cases: the loop
+    stood still for the whole fetch, up to ``timeout``). After: in a worker thread, the verdict unchanged (accepted,
+    1 fetch more)."""
+    jwtobs.configure(fingerprint_key=b"k" * 32, from_env=False, defer=False)
+    server.publish(rsa_keys[0])
+    src = _late_source(server, clock)
+    v = jwtobs.Verifier(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src)
+    kid = "k0" if due == "ttl" else "k1"
+    token = rsa_keys[0 if due == "ttl" else 1].sign(claims(iat=NOW, exp=NOW + 3600))
+
+    async def main() -> str:
+        await src.aget("k0")  # the startup fetch (in a worker thread)
+        if due == "unknown_kid":
+            clock.advance(5)
+            with pytest.raises(jwtobs.TokenRejected):
+                await src.aget("k-probe")  # an unknown kid forces a refresh (in a worker thread): the cooldown starts
+            server.publish(rsa_keys[0], rsa_keys[1])
+            clock.advance(20)  # within the cooldown: another unknown kid may not force a refresh yet
+            src.late = 11.0  # ... and may once the lookup reaches the cache
+        else:
+            clock.advance(290)  # the TTL has 10 s left at the check
+            src.late = 11.0
+        loop_thread = threading.current_thread().name
+        if via == "aget":
+            assert (await src.aget(kid)).kid == kid
+        else:
+            await v.averify(token, now=NOW)
+        return loop_thread
+
+    loop_thread = asyncio.run(main())
+    fetches = 2 if due == "ttl" else 3
+    assert len(src.fetch_threads) == fetches and server.requests == fetches
+    assert loop_thread not in src.fetch_threads
