@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +31,7 @@ from typing import Any, TypedDict, Unpack
 
 from jwtobs import fingerprint as _fingerprint
 from jwtobs.events import EventSink, JsonlSink, LoggerSink
+from jwtobs.failures import QuietLogger
 from jwtobs.telemetry import CardinalityGuard, Telemetry, exit_flush_first
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
     "use_providers",
 ]
 
-_log = logging.getLogger("jwtobs")
+_log = QuietLogger("jwtobs")  # (never raises: see QuietLogger)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 

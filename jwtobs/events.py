@@ -26,6 +26,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol, TypeAlias
 
+from jwtobs.failures import QuietLogger
+
 try:  # a compiled encoder (~4x the stdlib on our events); the stdlib where no wheel exists
     import orjson as _orjson
 except ImportError:  # pragma: no cover - a core dependency wherever CPython wheels exist
@@ -355,7 +357,7 @@ atexit.register(_flush_open_sinks)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_in_child)
 
-_log = logging.getLogger("jwtobs")
+_log = QuietLogger("jwtobs")  # (never raises: see QuietLogger)
 
 
 def _in_order(

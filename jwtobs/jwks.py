@@ -28,7 +28,6 @@ import http.client
 import io
 import ipaddress
 import json
-import logging
 import os
 import re
 import socket
@@ -47,7 +46,7 @@ from typing import Any, Final
 
 from jwtobs import config
 from jwtobs.exceptions import ConfigurationError, TokenRejected
-from jwtobs.failures import FailureCount
+from jwtobs.failures import FailureCount, QuietLogger
 from jwtobs.header import b64url_decode
 from jwtobs.reasons import Reason
 from jwtobs.telemetry import (
@@ -78,7 +77,7 @@ __all__ = [
     "key_curve",
 ]
 
-log = logging.getLogger("jwtobs.jwks")
+log = QuietLogger("jwtobs.jwks")  # (never raises: see QuietLogger)
 
 MIN_RSA_BITS: Final = 2048
 #: bits of the largest RSA public exponent accepted (FIPS 186-5 §A.1.1: e < 2^256; every IdP publishes 65537). A

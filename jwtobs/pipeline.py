@@ -15,7 +15,6 @@ instead (events complete when the call returns: scripts, tests).
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -28,6 +27,7 @@ from jwtobs import config, telemetry
 from jwtobs._otel_compat import context_getter
 from jwtobs.events import FLUSH_WAIT as _SINK_FLUSH_WAIT
 from jwtobs.events import JsonlSink, KeySetChange, Outcome, ValidationEvent
+from jwtobs.failures import QuietLogger
 from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
 from jwtobs.sanitize import sanitize
@@ -47,7 +47,7 @@ __all__ = [
     "MAX_QUEUED",
 ]
 
-_log = logging.getLogger("jwtobs")
+_log = QuietLogger("jwtobs")  # (never raises: see QuietLogger)
 #: Tokens longer than this are not fingerprinted (hashing cost); their event has token_fp = None.
 _MAX_FP_BYTES: Final = 1 << 20
 #: Validations waiting for the background builder beyond which new ones are dropped (and counted).

@@ -15,7 +15,6 @@ and a span that the sampler would drop is never built.
 from __future__ import annotations
 
 import atexit
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -35,12 +34,13 @@ from jwtobs._otel_compat import (
     meter_enabled,
     span_policy,
 )
+from jwtobs.failures import QuietLogger
 from jwtobs.version import __version__
 
 if TYPE_CHECKING:
     from jwtobs.events import ValidationEvent
 
-_log = logging.getLogger("jwtobs")
+_log = QuietLogger("jwtobs")  # (never raises: see QuietLogger)
 
 __all__ = [
     "CardinalityGuard",

@@ -1,0 +1,123 @@
+"""Session 22: the application's logging fails while jwtobs reports a failure of its own.
+
+A logging handler whose ``emit`` raises (a log shipper that is down, a closed stream a custom handler writes to):
+``logging`` catches only what its own handlers catch, so such a handler's exception reaches whoever called
+``log.warning``. jwtobs reports its first failure of each kind through logging; before, that report carried the
+handler's exception into the request, the JWKS fetch or the event builder thread. Real keys, real tokens, a real
+JWKS server on 127.0.0.1; every wait bounded, no assertion on elapsed time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+
+import jwtobs
+from jwtobs import config, jwks
+from tests.jwks.server import JwksServer, RsaKey
+
+from .conftest import AUD, ISS, Keys, claims
+
+
+class _BrokenHandler(logging.Handler):
+    """A handler of the application's whose destination is down: every record raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.calls += 1
+        raise RuntimeError("log service down")
+
+
+@pytest.fixture
+def broken_logging() -> Iterator[_BrokenHandler]:
+    handler = _BrokenHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+
+
+def test_a_raising_log_handler_changes_no_verdict_of_the_verifier(keys: Keys, broken_logging: _BrokenHandler) -> None:
+    """A sink that raises (its failure is logged once) and a log handler that raises, ``defer=False``. Before: the
+    first ``verify`` of a valid token raised the handler's RuntimeError (not a TokenRejected, not a result). After:
+    3 of 3 accepted, the 3 sink failures counted, the report attempted once."""
+
+    def sink(record: object) -> None:
+        raise OSError("sink down")
+
+    jwtobs.configure(sinks=[sink], fingerprint_key=b"k" * 32, from_env=False, defer=False)
+    profile = jwtobs.Profile(name="api", issuer=ISS, audience=AUD, algorithms=("RS256",))
+    verifier = jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k1": keys.rsa.public_key()}), backend="pyjwt")
+    token = jwt.encode(claims(), keys.rsa, algorithm="RS256", headers={"kid": "k1", "typ": "at+jwt"})
+    verdicts = [verifier.verify(token).claims["sub"] for _ in range(3)]
+    assert verdicts == ["alice@example.com"] * 3
+    assert config.current().telemetry.failures()["sink"] == 3
+    assert broken_logging.calls == 1
+
+
+def test_a_raising_log_handler_does_not_end_the_event_builder(broken_logging: _BrokenHandler) -> None:
+    """A sink raises a BaseException once on the builder thread (a gevent Timeout, a CancelledError); the builder
+    warns about it, through the broken handler. Before: the warning's exception ended the thread, and the 5
+    validations that followed were never built (0 of 5 delivered within 10 s; only an explicit flush() built them).
+    After: the thread goes on and delivers them within its interval (1 s)."""
+
+    class Stop(BaseException):
+        pass
+
+    got: list[Any] = []
+    calls = 0
+
+    def sink(record: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise Stop
+        got.append(record)
+
+    jwtobs.configure(sinks=[sink], fingerprint_key=b"k" * 32, from_env=False, defer=True)
+    secret = b"s" * 32
+    token = jwt.encode({"sub": "a"}, secret, algorithm="HS256")
+    decode = jwtobs.wrap(jwt.decode)
+    decode(token, secret, algorithms=["HS256"])
+    deadline = time.monotonic() + 10
+    while calls == 0 and time.monotonic() < deadline:  # the builder thread reached the sink (and raised)
+        time.sleep(0.01)
+    assert calls == 1
+    for _ in range(5):
+        decode(token, secret, algorithms=["HS256"])
+    deadline = time.monotonic() + 10
+    while len(got) < 5 and time.monotonic() < deadline:  # no flush(): the builder thread's own pass
+        time.sleep(0.02)
+    assert len(got) == 5
+    assert any(t.name == "jwtobs-events" and t.is_alive() for t in threading.enumerate())
+    assert broken_logging.calls >= 1
+
+
+def test_a_raising_log_handler_does_not_fail_a_large_key_set(broken_logging: _BrokenHandler) -> None:
+    """A key set of more entries than ``jwks.MAX_KEYS`` (a warning says only the first are kept) while a log handler
+    raises. Before: the warning's exception made the fetch an ``internal`` failure, whose own report raised again out
+    of ``get()``: the first call raised RuntimeError, and no fetch ever loaded the keys (every later call
+    JWT_JWKS_UNAVAILABLE). After: the key is found, one request, no error."""
+    jwtobs.configure(fingerprint_key=b"k" * 32, from_env=False, defer=False)
+    key = RsaKey("k0")
+    server = JwksServer()
+    try:
+        filler = [{"kty": "oct"}] * (jwks.MAX_KEYS + 100)  # unusable entries: skipped, only counted
+        server.body = json.dumps({"keys": [key.jwk(), *filler]}).encode()
+        source = jwtobs.JwksSource(server.url, timeout=2)
+        assert source.get("k0").kid == "k0"
+        assert source.errors == {} and server.requests == 1
+        assert broken_logging.calls == 1  # the warning was attempted
+    finally:
+        server.close()
