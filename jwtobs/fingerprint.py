@@ -168,5 +168,10 @@ def from_environment(*, use_env: bool = True, key_id: str | None = None) -> Fing
         with _warn_lock:
             first, _warned = not _warned, True
         if first:
-            warnings.warn(f"jwtobs: {EPHEMERAL_KEY_HINT}", EphemeralKeyWarning, stacklevel=4)
+            try:
+                warnings.warn(f"jwtobs: {EPHEMERAL_KEY_HINT}", EphemeralKeyWarning, stacklevel=4)
+            except Warning:  # warnings turned into errors (-W error): the application asked for that
+                raise
+            except Exception:  # the warning could not be shown (sys.stderr closed: ValueError): the key is still fine
+                pass
     return fp

@@ -121,3 +121,42 @@ def test_a_raising_log_handler_does_not_fail_a_large_key_set(broken_logging: _Br
         assert broken_logging.calls == 1  # the warning was attempted
     finally:
         server.close()
+
+
+def test_a_closed_stderr_does_not_fail_configure() -> None:
+    """No fingerprint key (the one-time EphemeralKeyWarning) and ``sys.stderr`` closed (a daemonised process): the
+    warning cannot be shown, ``warnings`` raises ValueError ("I/O operation on closed file", not the OSError it
+    catches). Before: ``configure()`` raised it and the sinks it was given were never installed (3 validations, 0
+    events); a log record to a closed stderr did the same through ``logging.lastResort``. After: configure returns,
+    3 validations, 3 events. In a subprocess: pytest shows warnings itself, not on stderr."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import io, json, os, sys
+import jwt, jwtobs
+events = []
+closed = io.StringIO()
+closed.close()
+sys.stderr = closed
+out = {}
+try:
+    jwtobs.configure(sinks=[events.append], defer=False, from_env=False)
+    out["configure"] = "ok"
+except Exception as exc:
+    out["configure"] = type(exc).__name__
+secret = b"s" * 32
+decode = jwtobs.wrap(jwt.decode)
+token = jwt.encode({"sub": "a"}, secret, algorithm="HS256")
+out["verdicts"] = [decode(token, secret, algorithms=["HS256"])["sub"] for _ in range(3)]
+jwtobs.flush()
+out["events"] = len(events)
+print(json.dumps(out))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("JWTOBS_FINGERPRINT_KEY", "PYTHONWARNINGS")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == {"configure": "ok", "verdicts": ["a", "a", "a"], "events": 3}
