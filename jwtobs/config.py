@@ -24,11 +24,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, Unpack
 
+from jwtobs import _forksafe
 from jwtobs import fingerprint as _fingerprint
 from jwtobs.events import EventSink, JsonlSink, LoggerSink
 from jwtobs.failures import QuietLogger
@@ -110,7 +110,7 @@ class State:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_lock = threading.Lock()
+_lock = _forksafe.Lock()
 _state: State | None = None
 _before_flush: list[Callable[[], object]] = []
 

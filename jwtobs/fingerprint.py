@@ -22,10 +22,10 @@ import base64
 import hashlib
 import os
 import re
-import threading
 import warnings
 from typing import Final
 
+from jwtobs import _forksafe
 from jwtobs.exceptions import ConfigurationError
 
 __all__ = ["Fingerprinter", "FINGERPRINT_RE", "MIN_KEY_BYTES", "new_key", "EPHEMERAL_KEY_HINT"]
@@ -147,7 +147,7 @@ _MAX_REMEMBERED_LEN: Final = 256
 
 
 _warned = False
-_warn_lock = threading.Lock()
+_warn_lock = _forksafe.Lock()
 
 
 def from_environment(*, use_env: bool = True, key_id: str | None = None) -> Fingerprinter:

@@ -16,10 +16,10 @@ after Redis so a Redis client drops in:
 from __future__ import annotations
 
 import heapq
-import threading
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from jwtobs import _forksafe
 from jwtobs.exceptions import TokenRejected
 from jwtobs.pipeline import claim_int
 from jwtobs.reasons import Reason
@@ -61,7 +61,7 @@ class InMemoryReplayChecker:
         self._heap: list[tuple[float, tuple[str, str]]] = []
         self._revoked: set[str] = set()
         self._versions: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lock = _forksafe.Lock()
 
     def revoke(self, jti: str) -> None:
         with self._lock:

@@ -15,7 +15,6 @@ and a span that the sampler would drop is never built.
 from __future__ import annotations
 
 import atexit
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
@@ -25,6 +24,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from jwtobs import _forksafe
 from jwtobs._otel_compat import (
     NEVER,
     PARENT_OR_ROOT,
@@ -257,7 +257,7 @@ class CardinalityGuard:
         self._learned_issuers = 0
         self._learned_kids = 0
         self._trusted_kids = 0  # (trust_kids: from key sets, bounded)
-        self._lock = threading.Lock()
+        self._lock = _forksafe.Lock()
         #: bumped whenever a value becomes trusted, so caches of derived labels can be dropped
         self.version = 0
 
@@ -358,7 +358,7 @@ class Telemetry:
         self._pending: list[Any] = []
         self._attr_sets: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
         self._attr_version = -1
-        self._pending_lock = threading.Lock()
+        self._pending_lock = _forksafe.Lock()
         self._attr_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._offset_attr_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._span_names: dict[str, str] = {}  # profile -> span name
@@ -370,7 +370,7 @@ class Telemetry:
         self._failure_logged: set[tuple[int, str]] = set()
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self._gauges: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
-        self._counts_lock = threading.Lock()
+        self._counts_lock = _forksafe.Lock()
 
     # -- public accessors ---------------------------------------------------------------------------
     @property

@@ -33,6 +33,7 @@ import threading
 from collections.abc import Iterable
 from typing import Final
 
+from jwtobs import _forksafe
 from jwtobs.redact import _regex
 
 # -- kinds ---------------------------------------------------------------------------------------------------
@@ -2718,7 +2719,7 @@ def _hs_hit(expr_id: int, _start: int, _end: int, _flags: int, hits: object) -> 
 
 
 _HS_GATE: list[HyperscanGate | None] = []
-_HS_LOCK: Final = threading.Lock()
+_HS_LOCK: Final = _forksafe.Lock()
 
 
 def hyperscan_gate() -> HyperscanGate | None:

@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
+from jwtobs import _forksafe
 from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scrub import FAILED, Scrubber
@@ -472,7 +473,7 @@ def _stop(_id: int, _start: int, _end: int, _flags: int, _context: object) -> bo
     return True
 
 
-_TRIGGER_LOCK: Final = threading.Lock()
+_TRIGGER_LOCK: Final = _forksafe.Lock()
 _trigger_gate: Final = _TriggerGate()
 
 
@@ -999,7 +1000,7 @@ FRAMEWORK_LOGGERS: Final = (
     "werkzeug",
 )
 
-_lock = threading.Lock()
+_lock = _forksafe.Lock()
 _filter: LoggingRedactor | None = None
 _installed: list[logging.Handler] = []
 _installed_loggers: list[logging.Logger] = []

@@ -160,3 +160,95 @@ print(json.dumps(out))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == {"configure": "ok", "verdicts": ["a", "a", "a"], "events": 3}
+
+
+_FORK_SCRIPT = """
+import json, os, sys, threading, time
+import jwt, jwtobs
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwtobs import config
+
+which = sys.argv[1]
+jwtobs.configure(fingerprint_key=b"k" * 32, from_env=False, defer=False)
+st = config.current()
+lock = {
+    "configure": config._lock,  # a configure() running in another thread
+    "guard": st.guard._lock,  # the cardinality guard learning an issuer (a request thread)
+    "counters": st.telemetry._counts_lock,  # the metric reader reading the counters
+    "measurements": st.telemetry._pending_lock,  # the metric reader replaying buffered measurements
+}[which]
+held, release = threading.Event(), threading.Event()
+
+def holder():  # another thread of the parent, inside the lock when the main thread forks
+    with lock:
+        held.set()
+        release.wait(30)
+
+threading.Thread(target=holder, daemon=True).start()
+assert held.wait(10)
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    steps = []
+    try:
+        if which == "configure":  # (otherwise the parent's configuration, with the locks it had at the fork)
+            jwtobs.configure(fingerprint_key=b"k" * 32, from_env=False, defer=False)
+            steps.append("configure")
+        profile = jwtobs.Profile(name="api", issuer="https://fresh.example", audience="api", algorithms=("RS256",))
+        verifier = jwtobs.Verifier(profile, keys=jwtobs.StaticKeys({"k1": key.public_key()}), backend="pyjwt")
+        now = int(time.time())
+        claims = {"iss": "https://fresh.example", "aud": "api", "sub": "u", "exp": now + 600, "iat": now}
+        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1", "typ": "at+jwt"})
+        verifier.verify(token)  # the guard learns the issuer; a measurement is buffered
+        steps.append("verify")
+        config.current().telemetry.count("jwtobs.jwks.refresh.suppressed", (("why", "cooldown"),))
+        steps.append("count")
+        jwtobs.flush()  # replays the buffered measurements
+        steps.append("flush")
+    except Exception as exc:
+        steps.append(repr(exc)[:200])
+    finally:
+        os.write(w, json.dumps(steps).encode())
+        os._exit(0)
+os.close(w)
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    if os.waitpid(pid, os.WNOHANG)[0]:
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)  # the child hangs: what it reported so far is lost with it
+    os.waitpid(pid, 0)
+print(os.read(r, 4096).decode() or "hung")
+release.set()
+"""
+
+
+@pytest.mark.parametrize("lock", ["configure", "guard", "counters", "measurements"])
+def test_a_fork_while_another_thread_holds_a_lock_leaves_the_child_running(lock: str) -> None:
+    """A thread of the parent is inside one of jwtobs's locks when the main thread forks (a preforking server, a
+    worker forking with ``multiprocessing``). Before: that lock stayed held in the child for ever, and the child hung
+    at the first step taking it (``configure()``, a verification whose issuer the guard learns, a JWKS counter, the
+    flush replaying measurements: killed after 20 s, 4 of 4 cases). After: every step runs. With a real
+    ``MeterProvider`` so that the metric path takes its locks."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    prelude = (
+        "from opentelemetry.sdk.metrics import MeterProvider\n"
+        "from opentelemetry.sdk.metrics.export import InMemoryMetricReader\n"
+        "from opentelemetry import metrics\n"
+        "metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(root))
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + _FORK_SCRIPT, lock], capture_output=True, text=True, timeout=90, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = ["verify", "count", "flush"] if lock != "configure" else ["configure", "verify", "count", "flush"]
+    assert done.stdout.strip() != "hung", "the child hung on a lock held at the fork"
+    assert json.loads(done.stdout) == expected
