@@ -252,3 +252,33 @@ def test_a_fork_while_another_thread_holds_a_lock_leaves_the_child_running(lock:
     expected = ["verify", "count", "flush"] if lock != "configure" else ["configure", "verify", "count", "flush"]
     assert done.stdout.strip() != "hung", "the child hung on a lock held at the fork"
     assert json.loads(done.stdout) == expected
+
+
+def test_a_sink_that_cannot_take_records_is_a_configuration_error() -> None:
+    """An ``async def`` sink (or an object with an async ``__call__``, or a partial of one) returns a coroutine that
+    nobody awaits. Before: configure() took it, and every record was lost without a trace (3 validations: 0
+    delivered, 0 dropped, 0 failures counted; a RuntimeWarning per record). A non-callable failed on every record.
+    After: configure() says so, and the configuration in force stays."""
+    import functools
+
+    got: list[Any] = []
+
+    async def async_sink(record: object) -> None:
+        got.append(record)
+
+    class AsyncCall:
+        async def __call__(self, record: object) -> None:
+            got.append(record)
+
+    async def two(record: object, where: str) -> None:
+        got.append(record)
+
+    kept = jwtobs.configure(sinks=[got.append], fingerprint_key=b"k" * 32, from_env=False, defer=False)
+    for bad in (async_sink, AsyncCall(), functools.partial(two, where="x"), "events.jsonl"):
+        with pytest.raises(jwtobs.ConfigurationError, match=r"configure\(sinks=\.\.\.\)"):
+            jwtobs.configure(sinks=[bad], fingerprint_key=b"k" * 32, from_env=False, defer=False)
+        assert config.current() is kept
+    secret = b"s" * 32
+    decode = jwtobs.wrap(jwt.decode)
+    decode(jwt.encode({"sub": "a"}, secret, algorithm="HS256"), secret, algorithms=["HS256"])
+    assert len(got) == 1
