@@ -239,7 +239,8 @@ class Verifier:
                     arrival = getattr(self.keys, "_lookup_on_arrival", None)
                     lookup = arrival() if arrival is not None else self.keys.get
                     return await asyncio.to_thread(self._observed, token, tenant, now, binding, lookup)
-                inline = getattr(self.keys, "_inline_lookup_on_arrival", None)
+                # (a subclass with its own verify() keeps it: called below, as before)
+                inline = getattr(self.keys, "_inline_lookup_on_arrival", None) if type(self).verify is _VERIFY else None
                 inline_lookup = inline() if inline is not None else None
                 if inline_lookup is not None:
                     # the lookup comes after the form, header and algorithm checks: a fetch may fall due in between
@@ -292,6 +293,11 @@ class Verifier:
             tenant=token_tenant if token_tenant is not None else tenant,
             profile=prof.name,
         )
+
+
+#: :meth:`Verifier.verify` itself: ``averify`` takes the inline lookup of a :class:`JwksSource` only for a Verifier
+#: whose ``verify`` is this one
+_VERIFY: Final = Verifier.verify
 
 
 # -- the checks before any key lookup: form, header, alg (no crypto, no network) --------------------------------

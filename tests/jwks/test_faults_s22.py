@@ -297,3 +297,25 @@ def test_a_fetch_that_falls_due_after_the_check_never_runs_on_the_event_loop(
     fetches = 2 if due == "ttl" else 3
     assert len(src.fetch_threads) == fetches and server.requests == fetches
     assert loop_thread not in src.fetch_threads
+
+
+def test_averify_keeps_the_verify_of_a_subclass_on_the_inline_path(
+    server: JwksServer, clock: FakeClock, rsa_keys: list[RsaKey]
+) -> None:
+    """The inline lookup above bypasses ``verify()`` (it calls the observed verification with its own lookup): a
+    Verifier subclass whose ``verify`` adds a check keeps it on a warm cache, as before (``averify`` then calls
+    ``verify``). Without the guard, the valid token was accepted past the subclass's refusal."""
+
+    class Refusing(jwtobs.Verifier):
+        def verify(self, token: object, **kwargs: Any) -> Any:
+            raise jwtobs.TokenRejected(jwtobs.Reason.TENANT_MISMATCH, "subclass")
+
+    jwtobs.configure(fingerprint_key=b"k" * 32, from_env=False, defer=False)
+    server.publish(rsa_keys[0])
+    src = jwtobs.AsyncJwksSource(server.url, timeout=1, cooldown=30, clock=clock)
+    src.get("k0")  # warm: averify answers inline
+    v = Refusing(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src)
+    token = rsa_keys[0].sign(claims(iat=NOW, exp=NOW + 3600))
+    with pytest.raises(jwtobs.TokenRejected) as info:
+        asyncio.run(v.averify(token, now=NOW))
+    assert info.value.detail == "subclass"
