@@ -124,6 +124,12 @@ SHARED_BEFORE = 5
 SHARED_AFTER = 30
 SHARED_OWN = 30
 SHARED_KEPT = 2
+#: clients of one issuer whose tokens fail before nbf together: its clock (:func:`_issuer_clocks`)
+ISSUER_CLOCK_CLIENTS = 2
+#: a client's failures past exp at one API, and the failures its other APIs would have had from its own clock
+#: but did not: that API's clock (:func:`_validator_clocks`)
+VALIDATOR_CLOCK_SHARE = 0.9
+VALIDATOR_CLOCK_EXPECT = 10.0
 SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360, p_max=1e-7)
 #: ``issuer_stalled``: no client of an issuer accepted with a token expiring later than any it held before (a
 #: renewal) for longer than any such stretch in the STALL_HISTORY minutes before (at least STALL_HISTORY_MIN of
@@ -986,7 +992,141 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     # 401 renews after the first failure (session 21)
     renewing = set(_renewed(ctx)["client_id"].astype(str))
     rows = [r for r in rows if str(r["client_id"]) in renewing]
-    return _frame(_skew_shared(ctx, late, lw, life, _skew_merged(ctx, rows, life)))
+    out = _skew_shared(ctx, late, lw, life, _skew_merged(ctx, rows, life))
+    return _frame(_validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out)))
+
+
+def _lower_edge(le: float) -> float:
+    """The lower edge of the lateness bin whose upper edge is ``le``."""
+    k = bisect.bisect_left(LATENESS_EDGES, le)
+    return LATENESS_EDGES[k - 1] if k > 0 else 0.0
+
+
+def _validator_clocks(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A client's ``clock_skew`` incident (past ``exp``) that is one API's clock: at least
+    :data:`VALIDATOR_CLOCK_SHARE` of its failures at one API, while the other APIs it calls meanwhile accept its
+    tokens - where its failures' lateness is beyond their leeway, a clock of its own would have had them rejected
+    there too, at least :data:`VALIDATOR_CLOCK_EXPECT` more times than they were (at the share of its uses the
+    one API rejected). Becomes a ``server_clock_skew`` incident of that API over the client's failures there (at
+    most :data:`SHARED_AFTER` minutes apart). Short-lived tokens (a gateway's 5-minute exchanged tokens) are the
+    ones a validator minutes ahead rejects: the fleet's other clients, renewing well before ``exp``, do not fail,
+    so the shared rule (:func:`_server_clocks`) sees one client only."""
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        cid = r["client_id"]
+        if r["kind"] != "clock_skew" or cid is None:
+            out.append(r)
+            continue
+        seg = _minutes_of(ctx, r)
+        theirs = late[(late["client_id"] == cid) & (late["direction"] == "late")]
+        g = _clock_failures(_seg_rows(theirs, seg))
+        per = g.groupby("profile", observed=True)["count"].sum()
+        if per.empty or per.max() < VALIDATOR_CLOCK_SHARE * per.sum():
+            out.append(r)
+            continue
+        prof = str(per.idxmax())
+        mine = g[g["profile"] == prof]
+        n_p = int(mine["count"].sum())
+        acc = _seg_rows(ctx.acc, seg)
+        acc = acc[(acc["client_id"] == cid).fillna(False)]
+        acc_p = int(acc.loc[acc["profile"] == prof, "count"].sum())
+        share = n_p / max(1, n_p + acc_p)
+        lower = mine["le"].map(_lower_edge)
+        excess = 0.0
+        for q, a in acc[acc["profile"] != prof].groupby("profile", observed=True)["count"].sum().items():
+            beyond = float(mine.loc[lower >= lw.get(str(q), 0.0), "count"].sum()) / max(1, n_p)
+            excess += float(a) * share * beyond - float(per.get(q, 0))
+        if excess < VALIDATOR_CLOCK_EXPECT:
+            out.append(r)
+            continue
+        at_p = theirs[theirs["profile"] == prof]
+        run = next(c for c in _clusters_of(sorted(set(at_p["i"].tolist()) | {seg.i0}), SHARED_AFTER) if seg.i0 in c)
+        span = _Seg(run[0], max(run[-1], seg.i1), 0, 0.0, 1.0)
+        fails = _seg_rows(at_p, span)
+        n = int(fails["count"].sum())
+        q95 = lateness_quantile(fails, 0.95)
+        scope = (ctx.c["client_id"] == cid).fillna(False) & (ctx.c["profile"] == prof).fillna(False)
+        there = n / max(1, ctx.total(scope, span.i0, span.i1))
+        ev = (
+            f"client {cid}: {n} tokens rejected past exp by {prof} (up to ~{q95:.0f} s, validator leeway "
+            f"~{_leeway_text(lw, fails['profile'])} s) from {ctx.hhmm(span.i0)} to {ctx.hhmm(span.i1)}, "
+            f"{there:.0%} of its uses there, while its other APIs accepted it ({excess:.0f} more failures there "
+            f"than seen, had its clock been off): the clock of the validators of {prof} ahead, not the client's"
+        )
+        p = 1.0 - float(r["confidence"])
+        out.append(
+            _row(
+                ctx,
+                "server_clock_skew",
+                _Seg(span.i0, span.i1, n, 0.0, p),
+                ev,
+                there,
+                profile=prof,
+                stat=_fmt_p(p),
+            )
+        )
+    return out
+
+
+def _issuer_clocks(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One ``server_clock_skew`` incident (issuer set) for the clients of one issuer whose tokens are all
+    presented before ``nbf`` together: the clients' own ``clock_skew`` incidents (mostly before ``nbf``) of at
+    least :data:`ISSUER_CLOCK_CLIENTS` clients of one issuer overlapping in time, at least half of the issuer's
+    clients accepted meanwhile, rejected so by at least two APIs. An issuer stamps ``nbf``/``iat``: a client's
+    clock does not put them in the future, one validator's clock shows at one API only. A tenant's issuer has a
+    few client ids (its web app, its sync service) with many users each: too few clients for the shared rule's
+    count of clients failing at once (:func:`_server_clocks`)."""
+    cands: dict[str, list[tuple[dict[str, Any], pd.DataFrame]]] = {}
+    for r in rows:
+        if r["kind"] != "clock_skew" or r["issuer"] is None:
+            continue
+        g = _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
+        early = g[g["direction"] == "early"]
+        if 2 * int(early["count"].sum()) >= max(1, int(g["count"].sum())):
+            cands.setdefault(str(r["issuer"]), []).append((r, early))
+    drop: set[int] = set()
+    found: list[dict[str, Any]] = []
+    for iss, group in cands.items():
+        group.sort(key=lambda x: x[0]["start"])
+        for cluster in _overlapping(group):
+            clients = {str(r["client_id"]) for r, _e in cluster}
+            g = pd.concat([e for _r, e in cluster])
+            if len(clients) < ISSUER_CLOCK_CLIENTS or g["profile"].nunique() < 2:
+                continue
+            seg = _Seg(int(g["i"].min()), int(g["i"].max()), int(g["count"].sum()), 0.0, 1.0)
+            acc = _seg_rows(ctx.acc, seg)
+            theirs = acc.loc[(acc["issuer"] == iss).fillna(False) & acc["client_id"].notna(), "client_id"]
+            active = {str(c) for c in theirs.unique().tolist()} - {OTHER}
+            if 2 * len(clients) < len(active):
+                continue
+            if any(
+                r["kind"] == "server_clock_skew"
+                and r["start"] <= ctx.ts(seg.i1, end=True)
+                and ctx.ts(seg.i0) <= r["end"]
+                for r in rows
+            ):
+                continue
+            p = min(float(r["confidence"]) for r, _e in cluster)
+            found.append(_server_row(ctx, g, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), True))
+            drop |= {id(r) for r, _e in cluster}
+    return [r for r in rows if id(r) not in drop] + found
+
+
+def _overlapping(group: list[tuple[dict[str, Any], pd.DataFrame]]) -> list[list[tuple[dict[str, Any], pd.DataFrame]]]:
+    """``group`` (sorted by start) cut into clusters of incidents overlapping in time, transitively."""
+    out: list[list[tuple[dict[str, Any], pd.DataFrame]]] = []
+    end = None
+    for item in group:
+        if end is None or item[0]["start"] > end:
+            out.append([])
+            end = item[0]["end"]
+        out[-1].append(item)
+        end = max(end, item[0]["end"])
+    return out
 
 
 def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) -> list[dict[str, Any]]:
@@ -1683,6 +1823,10 @@ def _skew_refreshed(
     fleet_rate = len(per) / max(1, sum(max(1, ctx.n - f) for f in firsts.values()))
     accepted = _accepted_minutes(ctx)
     idle = _idle_failures(ctx, late, lw, life, accepted)
+    used = _accepted_uses(ctx)
+    devices = _devices(ctx, life)
+    # the fleet's rate of such failure minutes per accepted use of a named client (the per-use prior)
+    fleet_per_use = len(per) / max(1, sum(int(u[-1]) for _m, u in used.values() if len(u)))
     out: list[dict[str, Any]] = []
     for key, g in per.groupby(level=0, observed=True):
         cid = str(key)
@@ -1745,6 +1889,12 @@ def _skew_refreshed(
             hist = [i for i in prior if i < r0 - cyc]
             rate = (len(hist) + SKEW_PRIOR * fleet_rate) / (max(0.0, r0 - cyc - first) + SKEW_PRIOR)
             mu = rate * max(float(r1 - r0 + 1), cyc)
+            # ... and, on a client id many users share (a web app, a mobile app: more than SKEW_DEVICES renewals
+            # a cycle), per accepted use: it fails so once per user whose tab or app sat idle across exp, as often
+            # as its traffic is high; at its morning peak, against a night of history, the per-minute rate sees a
+            # clock where the failures per use did not rise (a service's few pods fail per token cycle, not per use)
+            if devices.get(cid, 0.0) > SKEW_DEVICES:
+                mu = max(mu, _per_use_expected(used, cid, first, r0, r1, cyc, len(hist), fleet_per_use))
             pv = _poisson_tail(len(mem), mu)
             links = [b for a, b in itertools.pairwise(mem) if _refresh_link(a, b, lf)]
             for b in links:
@@ -1788,6 +1938,40 @@ def _accepted_minutes(ctx: _Ctx) -> dict[str, list[int]]:
             str(c): sorted(set(h.tolist())) for c, h in known.groupby("client_id", observed=True)["i"]
         }
     return ctx.accepted_minutes
+
+
+def _accepted_uses(ctx: _Ctx) -> dict[str, tuple[Arr, Arr]]:
+    """Per named client: its minutes with accepted uses (ascending) and the running total of those uses."""
+    known = ctx.acc[ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER)]
+    out: dict[str, tuple[Arr, Arr]] = {}
+    for c, h in known.groupby("client_id", observed=True):
+        per_min = h.groupby("i")["count"].sum().sort_index()
+        out[str(c)] = (per_min.index.to_numpy(dtype=float), np.cumsum(per_min.to_numpy(dtype=float)))
+    return out
+
+
+def _uses_between(used: tuple[Arr, Arr], a: float, b: float) -> float:
+    """Accepted uses in minutes ``a`` <= i < ``b`` of one client's :func:`_accepted_uses`."""
+    mins, cum = used
+    lo, hi = int(np.searchsorted(mins, a, side="left")), int(np.searchsorted(mins, b, side="left"))
+    return float((cum[hi - 1] if hi > 0 else 0.0) - (cum[lo - 1] if lo > 0 else 0.0))
+
+
+def _per_use_expected(
+    used: dict[str, tuple[Arr, Arr]], cid: str, first: int, r0: int, r1: int, cyc: float, n_hist: int, fleet: float
+) -> float:
+    """The failures of a client expected in ``r0``..``r1`` (at least one token cycle) at its own earlier rate per
+    accepted use (history: ``first`` to a cycle before ``r0``, ``n_hist`` failure minutes), with SKEW_PRIOR
+    minutes of its own mean traffic at the fleet's rate per use as prior: failures that come with traffic (many
+    users each failing once) scale with it, a clock's do not."""
+    u = used.get(cid)
+    if u is None or not len(u[1]):
+        return 0.0
+    mean = float(u[1][-1]) / max(1.0, float(u[0][-1] - u[0][0] + 1))
+    prior_uses = SKEW_PRIOR * mean
+    hist_uses = _uses_between(u, first, r0 - cyc)
+    window = _uses_between(u, r0, max(r1 + 1.0, r0 + cyc))
+    return (n_hist + prior_uses * fleet) / (hist_uses + prior_uses) * window
 
 
 def _active_cycles(acc: list[int], first: int, end: int, cyc: float) -> int:
