@@ -993,7 +993,9 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     renewing = set(_renewed(ctx)["client_id"].astype(str))
     rows = [r for r in rows if str(r["client_id"]) in renewing]
     out = _skew_shared(ctx, late, lw, life, _skew_merged(ctx, rows, life))
-    return _frame(_validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out)))
+    if ctx.agg.has_cont:  # (as _skew_shared: the metrics engine cannot see server_clock_skew)
+        out = _validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out))
+    return _frame(out)
 
 
 def _lower_edge(le: float) -> float:
