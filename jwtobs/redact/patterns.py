@@ -1160,6 +1160,8 @@ def pgpass_hint(text: str) -> bool:
 
 
 # -- vendor-prefixed credentials ---------------------------------------------------------------------------------
+#: A key that is a UUID after its vendor's prefix (lower-case hex, as the vendors issue them)
+_UUID_KEY: Final = r"[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}(?![A-Za-z0-9])"
 #: AWS access key ids (a line that holds one may hold its secret access key without a name: see AWS_SECRET_RUN)
 AWS_KEY_ID_PREFIXES: Final = ("AKIA", "ASIA", "ABIA", "ACCA")
 _AWS_KEY_ID_BODY: Final = r"[A-Z2-7]{16}(?![A-Za-z0-9])"
@@ -1270,13 +1272,28 @@ _VENDOR_SHAPES: Final = (
     # is left out: its only letters-free fixed part "//" is in every URL (processors._DIGIT_PREFIX_PARTS)
     (("ya29.",), r"[A-Za-z0-9_\-]{30,4096}+"),
     # -- session 21: AI and CI platforms' keys (gitleaks' groq rule, trufflehog's and other scanners' rule sets) ---
-    # (left out: HubSpot's "pat-na1-"/"pat-eu1-" + a UUID, found from its "p": the prefix search 15 % slower on real
-    # logs; Replicate's "r8_", whose letters between digits, "r", are in every text: processors._DIGIT_PREFIX_PARTS)
+    # (HubSpot's and Replicate's, left out then, are session 22's below: HubSpot's prefix search is found from its
+    # "p", Replicate's "r8_" is looked for whole by processors._DIGIT_PREFIX_PARTS)
     (("gsk_",), r"[A-Za-z0-9]{52}(?![A-Za-z0-9])"),  # Groq
     (("lsv2_pt_", "lsv2_sk_"), r"[a-f0-9]{32}_[a-f0-9]{10}(?![A-Za-z0-9])"),  # LangSmith
     (("pcsk_",), r"[A-Za-z0-9]{4,8}+_[A-Za-z0-9]{40,100}+(?![A-Za-z0-9])"),  # Pinecone
     (("CCIPAT_", "CCIPRJ_"), r"[A-Za-z0-9]{22}_[a-f0-9]{40}(?![A-Za-z0-9])"),  # CircleCI personal, project token
     (("xai-",), r"[A-Za-z0-9]{80}(?![A-Za-z0-9])"),  # xAI
+    # -- session 22: more vendor shapes of gitleaks' and trufflehog's rule sets (and other public scanners') --------
+    (("sk-or-v1-",), r"[a-f0-9]{64}(?![A-Za-z0-9])"),  # OpenRouter
+    (("sk-lf-",), _UUID_KEY),  # Langfuse secret
+    (("sqp_", "squ_", "sqa_"), r"[a-f0-9]{40}(?![A-Za-z0-9])"),  # SonarQube project, user, global analysis token
+    (("hcaik_", "hcxik_", "hcxmk_", "hcamk_"), r"[a-z0-9]{58}(?![A-Za-z0-9])"),  # Honeycomb ingest, management key
+    (("xaat-", "xapt-"), _UUID_KEY),  # Axiom
+    (("napi_",), r"[a-z0-9]{64}(?![A-Za-z0-9])"),  # Neon
+    (("CFPAT-",), r"[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])"),  # Contentful personal access token
+    (("ATBB",), r"[A-Za-z0-9_=.\-]{32}(?![A-Za-z0-9_=.\-])"),  # Bitbucket app password
+    (("bkua_",), r"[a-f0-9]{40}(?![A-Za-z0-9])"),  # Buildkite
+    (("figd_",), r"[A-Za-z0-9_\-]{40}(?![A-Za-z0-9_\-])"),  # Figma personal access token
+    (("rnd_",), r"[A-Za-z0-9]{32}(?![A-Za-z0-9])"),  # Render
+    (("LTAI",), r"[A-Za-z0-9]{20}(?![A-Za-z0-9])"),  # Alibaba Cloud access key id
+    (("pat-na1-", "pat-eu1-"), _UUID_KEY),  # HubSpot
+    (("r8_",), r"[A-Za-z0-9]{37}(?![A-Za-z0-9])"),  # Replicate
     # a Docker client configuration in base64 (a Kubernetes Secret's ".dockerconfigjson", "base64 -w0
     # ~/.docker/config.json"): '{"auths":' compact, or as docker login writes it, tab- or blank-indented; its
     # registries' "auth" hold "user:password"

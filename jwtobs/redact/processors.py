@@ -354,18 +354,33 @@ def _getter(keys: list[Any]) -> _Getter:
 #: Texts up to this length are remembered by their shape (every digit written as 0), see :meth:`RedactorCore._gated`.
 _SHAPE_MAX_LEN: Final = 64
 _DIGITS_TO_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
-#: The longest digit-free part of every vendor prefix that holds a digit ("sk-ant-api" of "sk-ant-api03-"), lower
-#: case: a text without any of them has no vendor prefix whatever its digits are. Every other gate word, and the
-#: JOSE and URL checks, treat all digits alike (a text without "%"), so texts that differ only in their digits get
-#: the same answer from :func:`patterns.may_hold_secret`: a clean shape proves every text of that shape clean.
-_DIGIT_PREFIX_PARTS: Final = p.rare_anchored(
-    tuple(
-        max(re.split("[0-9]", prefix.lower()), key=len)
-        for prefix in p.VENDOR_PREFIXES
-        if any(c.isdigit() for c in prefix)
-    ),
-    "<qjzxywkvbfug_hdp-ml/ncrisaote.",
-).search
+
+
+def _digit_prefix_search() -> Callable[[str], re.Match[str] | None]:
+    """A search for the longest digit-free part of every vendor prefix that holds a digit ("sk-ant-api" of
+    "sk-ant-api03-"), lower case: a text without any of them has no vendor prefix whatever its digits are. Every
+    other gate word, and the JOSE and URL checks, treat all digits alike (a text without "%"), so texts that differ
+    only in their digits get the same answer from :func:`patterns.may_hold_secret`: a clean shape proves every text
+    of that shape clean. A prefix whose longest digit-free part is one character (Replicate's "r8_": its "r" is in
+    nearly every text, which would keep every such text from being remembered by its shape) is looked for whole
+    instead, any digit standing for its digits, from its last character ("_(?<=r[0-9]_)")."""
+    parts: list[str] = []
+    whole: list[str] = []
+    for prefix in p.VENDOR_PREFIXES:
+        if any(c.isdigit() for c in prefix):
+            low = prefix.lower()
+            part = max(re.split("[0-9]", low), key=len)
+            if len(part) >= 2:
+                parts.append(part)
+            else:
+                shape = "".join("[0-9]" if c.isdigit() else re.escape(c) for c in low)
+                whole.append(re.escape(low[-1]) + f"(?<={shape})")
+    pattern = p.rare_anchored(tuple(parts), "<qjzxywkvbfug_hdp-ml/ncrisaote.").pattern
+    return _regex.compile("|".join((pattern, *dict.fromkeys(whole)))).search
+
+
+#: (see :func:`_digit_prefix_search`)
+_DIGIT_PREFIX_PARTS: Final = _digit_prefix_search()
 _TRIGGER_SEARCH: Final = p.TRIGGER.search
 _HS_MIN_LEN: Final = p.HS_MIN_LEN
 _MARKER_PREFIX: Final = p.MARKER_PREFIX
