@@ -2080,6 +2080,78 @@ CLI_POSITIONAL += (
         ),
     ),
 )
+# (session 22: more commands whose secret is a positional argument or a property's value: ejabberd's "ejabberdctl
+# register|change_password|check_password user host X", Prosody's "prosodyctl register user host X" (each after
+# the command's options), Mosquitto's "mosquitto_passwd -b [-c] file user X", Poetry's "poetry config
+# http-basic.<repo> user X", NetworkManager's "nmcli ... wifi-sec.psk X" and the other secret properties of a
+# connection (802-11-wireless-security's psk, wep-key0..3, leap-password; 802-1x's password, pin and private keys'
+# passwords; gsm, pppoe's password: "nmcli dev wifi connect S password X" is a field already)
+_NMCLI_SECRETS: Final = (
+    r"(?:(?:wifi-sec|802-11-wireless-security)\.(?:psk|wep-key[0-3]|leap-password)"
+    r"|802-1x\.(?:password|pin|private-key-password|phase2-private-key-password)|(?:gsm|pppoe|cdma)\.password)"
+)
+CLI_POSITIONAL += (
+    (
+        "ejabberdctl",
+        _regex.compile(
+            "ejabberdctl"
+            + _command_start("ejabberdctl")
+            + rf"(?:[ \t]++{_TOKEN}){{0,6}}?[ \t]++(?:register|change_password|check_password)"
+            + rf"[ \t]++{_TOKEN}[ \t]++{_TOKEN}[ \t]++"
+            + _ARG
+        ),
+    ),
+    (
+        "prosodyctl",
+        _regex.compile(
+            "prosodyctl"
+            + _command_start("prosodyctl")
+            + rf"(?:[ \t]++{_TOKEN}){{0,6}}?[ \t]++register[ \t]++{_TOKEN}[ \t]++{_TOKEN}[ \t]++"
+            + _ARG
+        ),
+    ),
+    (
+        "mosquitto_passwd",
+        _regex.compile(
+            "mosquitto_passwd"
+            + _command_start("mosquitto_passwd")
+            + r"(?:\.exe)?+(?:[ \t]++-(?![ac-z]*+b)[a-z]++)*+[ \t]++-[ac-z]*+b[a-z]*+(?:[ \t]++-[a-z]++)*+"
+            + rf"[ \t]++(?!-){_TOKEN}[ \t]++(?!-){_TOKEN}[ \t]++"
+            + _ARG
+        ),
+    ),
+    (
+        "poetry config",
+        _regex.compile(
+            "poetry config"
+            + _command_start("poetry config")
+            + rf"(?:[ \t]++-[^\s;|&]*+)*+[ \t]++http-basic\.{_TOKEN}[ \t]++(?!-){_TOKEN}[ \t]++"
+            + _ARG
+        ),
+    ),
+    (
+        "nmcli",
+        _regex.compile(
+            "nmcli" + _command_start("nmcli") + r"(?=[ \t])[^\n|;&]{0,400}?[ \t]" + _NMCLI_SECRETS + r"[ \t]++" + _ARG
+        ),
+    ),
+)
+#: OpenSSH's ssh-keygen: "-N X" (the new passphrase), "-P X" (the old one); case-sensitive ("-n" names a certificate's
+#: principals, "-p" asks to change the passphrase): run on the original text (:data:`CLI_POSITIONAL_CASED`)
+#: (one pattern per option, so both are found on one line: "ssh-keygen -p -P old -N new -f key")
+CLI_POSITIONAL += tuple(
+    (
+        "ssh-keygen",
+        _regex.compile(
+            "ssh-keygen"
+            + _word_start("ssh-keygen", r"A-Za-z0-9_\-", (CONTROL_ESCAPE,))
+            + rf"(?:\.exe)?+(?=[ \t])[^\n|;&]{{0,300}}?[ \t]-{option}[ \t]++(?![;|&<>])"
+            + _ARG
+        ),
+    )
+    for option in ("N", "P")
+)
+CLI_POSITIONAL_CASED: Final = frozenset({"ssh-keygen"})
 # Windows' commands that take a password (a process-creation event's command line: Security event 4688, Sysmon's
 # event 1; the forms tools that search those events for credentials look for): "net user <name> X [/add]" (X is the
 # argument after the name that is no "/option" and no "*", which asks for it, and ends the command but for options;

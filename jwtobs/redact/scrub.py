@@ -710,7 +710,12 @@ class _Pass:
         if p.cli_positional_hint(low):
             for command, pattern in p.CLI_POSITIONAL:
                 if command in low:
-                    s, low = _run(s, low, pattern, self._cli_short)
+                    if command in p.CLI_POSITIONAL_CASED:  # (ssh-keygen's "-N X" is a passphrase, "-n x" principals)
+                        out, _ = _run(s, s, pattern, self._cli_short, lower=False)
+                        if out is not s:
+                            s, low = out, _lower(out)
+                    else:
+                        s, low = _run(s, low, pattern, self._cli_short)
         if "nickserv" in low or "ns " in low:  # "PRIVMSG NickServ :IDENTIFY x", "/msg NickServ ghost bob x", "/ns
             # register x bob@example.com"
             for word, pattern in p.NICKSERV:
@@ -940,6 +945,8 @@ class _Pass:
         if s[m.start() - head - 1 : m.start() - head] in _PATH_CHARS:
             return None  # a file's name ("/etc/rsyncd.secret 30"), not a field's
         name = s[m.start() - head : m.end("suffix")]
+        if _MODE_BEFORE.search(s, max(0, m.start() - head - 24), m.start() - head) is not None:
+            return None  # (the word is a mode, an option's value: nmcli's "wifi-sec.key-mgmt wpa-psk X")
         if name[0] == "-":
             name = name.lstrip("-")
         elif not _spaced_value(value):
@@ -1706,6 +1713,9 @@ def _weak_credential(value: Any) -> bool:
     return True
 
 
+#: An option naming an authentication mode right before a spaced name: the name is its value ("wifi-sec.key-mgmt
+#: wpa-psk", wpa_supplicant's "key_mgmt WPA-PSK"), not a secret's name
+_MODE_BEFORE: Final = _regex.compile(r"key[_\-]mgmt[ \t]++\Z", re.IGNORECASE)
 _SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": p.DIGEST}
 # An unquoted value that starts a phrase of plain lower-case words (a message, not a password).
 _PHRASE = _regex.compile(r"[A-Za-z][a-z]*+(?: [a-z]++){2,}+")
