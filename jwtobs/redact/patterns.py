@@ -630,6 +630,8 @@ _STEMS: Final = (
     (r"functions[_\-]?key", "functions", ("functionskey", "functions_key", "functions-key")),
     # Artifactory's API key header, X-JFrog-Art-Api (its older keys have no vendor prefix: no "AKCp")
     (r"jfrog[_\-]art[_\-]api", "jfrog", ()),
+    # Honeycomb's API key header, X-Honeycomb-Team (its classic keys have no vendor prefix: 22 characters, 32 hex)
+    (r"honeycomb[_\-]team", "honeycomb", ()),
     ("dpop", "dpop", ()),
     ("assertion", "assertion", ()),
     ("auth", "auth", ()),
@@ -769,6 +771,8 @@ _STRONG_WORDS: Final = frozenset(
     "subscriptionkey functionskey assertion jwt "
     # Artifactory's API key (X-JFrog-Art-Api)
     "artapi "
+    # Honeycomb's API key (X-Honeycomb-Team)
+    "honeycombteam "
     # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
     "psk".split()
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
@@ -2841,6 +2845,7 @@ _HEADER_KIND: Final = {
     "x-access-token": API_KEY,
     "x-amz-security-token": API_KEY,
     "x-jfrog-art-api": API_KEY,
+    "x-honeycomb-team": API_KEY,
     "x-goog-iap-jwt-assertion": JWT,
     "x-csrf-token": SECRET_FIELD,
     "x-xsrf-token": SECRET_FIELD,
