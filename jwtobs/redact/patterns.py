@@ -1739,7 +1739,8 @@ def sasl_credentials(response: str) -> bool:
 
 #: A login sent in the clear, as a client's protocol transcript shows it: POP3's and FTP's "PASS x" (poplib's debug
 #: "*cmd* 'PASS x'"), Redis's "AUTH x" / "AUTH user x" (redis-cli's prompt, a command log, MONITOR's quoted
-#: '"AUTH" "x"'), IMAP's tagged "A1 LOGIN user x" (imaplib's debug "> b'KLIJ1 LOGIN alice x'"). The command is
+#: '"AUTH" "x"', and in lower case as a client sent it: '"auth" "default" "x"'), IMAP's tagged "A1 LOGIN user x"
+#: (imaplib's debug "> b'KLIJ1 LOGIN alice x'"). The command is
 #: upper case at a command's position (a line's start, after a blank, "=", a quote, a prompt's ">" or an escaped
 #: line break: :data:`CONTROL_ESCAPE`, a transcript written on one line, "b'USER bob\\r\\nPASS x\\r\\n'") and its last
 #: argument ends the command (a quote, a line break raw or escaped, the text's end): "PASS: test_x", "AUTH
@@ -1759,15 +1760,32 @@ PROTOCOL_LOGIN: Final = _regex.compile(
     rf"""(?:[A-Za-z]{{0,8}}+[0-9]{{1,6}}+[ ]LOGIN[ ]{_PROTOCOL_ARG}[ ]|PASS[ ]"""
     rf"""|AUTH[ ](?!{_SASL_MECHANISM})(?:{_PROTOCOL_ARG}[ ](?={_PROTOCOL_ARG}{_PROTOCOL_END}))?)"""
     rf"""(?P<value>{_PROTOCOL_ARG}){_PROTOCOL_END}"""
-    r"""|"AUTH"[ ]"(?:[^"\\\r\n]{1,256}+"[ ]"(?=[^"\\\r\n]{1,256}+"))?(?P<quoted>[^"\\\r\n]{1,256}+)\"""",
+    r"""|"(?:AUTH|auth)"[ ]"(?:[^"\\\r\n]{1,256}+"[ ]"(?=[^"\\\r\n]{1,256}+"))?(?P<quoted>[^"\\\r\n]{1,256}+)\"""",
     re.MULTILINE,
+)
+
+
+#: Redis's ACL SETUSER given a password in the clear: its rule ">x" adds the password x (redis-cli's prompt, a command
+#: log, MONITOR's quoted '"ACL" "SETUSER" "alice" "on" ">x"'; "#<sha256>" adds a hash, "<x" removes one). The command
+#: upper or lower case as a client sent it; the first such rule within 400 characters. Group "value" is the password
+#: (group "strong" always set: the rule's ">" says what follows is one). Runs on the original text.
+REDIS_ACL_PASSWORD: Final = _regex.compile(
+    r"""(?:ACL[ ]SETUSER|acl[ ]setuser|"(?:ACL|acl)"[ ]"(?:SETUSER|setuser)")[ ](?P<strong>)[^\n>]{0,400}+"""
+    r"""(?<=[ "])>(?P<value>[^\s"'\\]{1,256}+)(?=[\s"']|$)"""
 )
 
 
 def protocol_hint(text: str) -> bool:
     """Whether ``text`` (original case) holds a word every :data:`PROTOCOL_LOGIN` match holds (the protocols'
-    commands are upper case)."""
-    return "PASS " in text or "AUTH" in text or " LOGIN " in text
+    commands are upper case), or Redis's ACL SETUSER (:data:`REDIS_ACL_PASSWORD`)."""
+    return (
+        "PASS " in text
+        or "AUTH" in text
+        or " LOGIN " in text
+        or '"auth" "' in text
+        or "SETUSER" in text
+        or "setuser" in text
+    )
 
 
 #: Oracle's thin JDBC URL with its credentials before "@" ("jdbc:oracle:thin:scott/x@host:1521:orcl"); runs on the
@@ -2544,6 +2562,7 @@ TRIGGER_FREE_WORDS: Final = (
     "identified",
     "securestring",
     STDIN_PASSWD_WORD,
+    "setuser",  # Redis's ACL SETUSER (REDIS_ACL_PASSWORD)
 )
 
 
@@ -2570,6 +2589,7 @@ _GATE_WORDS: Final = (
     "login(",  # AUTH_PAIR's logins and binds (its other forms hold "auth"), PHP_LOGIN's ftp_login
     *PHP_LOGIN_WORDS,
     " login ",  # PROTOCOL_LOGIN's IMAP login (its other forms hold "pass" or "auth")
+    "setuser",  # Redis's ACL SETUSER ... >x (REDIS_ACL_PASSWORD)
     "simple_bind",
     *CLI_POSITIONAL_WORDS,
     *NICKSERV_WORDS,

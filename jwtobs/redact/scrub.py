@@ -704,6 +704,10 @@ class _Pass:
             out, _ = _run(s, s, p.PROTOCOL_LOGIN, self._protocol_login, lower=False)
             if out is not s:
                 s, low = out, _lower(out)
+            if "setuser" in low:  # Redis's 'ACL SETUSER alice on >x'
+                out, _ = _run(s, s, p.REDIS_ACL_PASSWORD, self._acl_password, lower=False)
+                if out is not s:
+                    s, low = out, _lower(out)
         if "@" in low and "/" in low and any(map(low.__contains__, p.ORACLE_CLIENTS)):  # Oracle's "sqlplus
             for pattern in p.ORACLE_LOGONS:  # scott/x@orcl" (one-character searches first: 3 % of real lines hold both)
                 s, low = _run(s, low, pattern, self._jdbc_password)
@@ -978,6 +982,14 @@ class _Pass:
         if _in_marker(s, m.start()) or _marker_in(s, start, end) or not p.is_credential_value(value, p.STRONG):
             return None
         if group == "value" and m.start("strong") < 0 and (not _spaced_value(value) or "/" in value):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
+    def _acl_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The password of Redis's ACL SETUSER rule ">x" (:data:`patterns.REDIS_ACL_PASSWORD`)."""
+        start, end = m.span("value")
+        value = s[start:end]
+        if _in_marker(s, m.start()) or _marker_in(s, start, end) or not p.is_credential_value(value, p.STRONG):
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 

@@ -73,7 +73,9 @@ _T_AUTH_PAIR: Final = (
 # A SASL initial response (patterns.SASL_RESPONSE): "AUTH PLAIN " and its first characters.
 _T_SASL: Final = r"auth(?:enticate)?[ \t]+(?:plain|xoauth2|oauthbearer)[ \t]+[A-Za-z0-9+/]{4}"
 # A login sent in the clear (patterns.PROTOCOL_LOGIN, case-sensitive): "PASS x", "AUTH x", "A1 LOGIN u x", '"AUTH" "x"'.
-_T_PROTOCOL: Final = r"(?:PASS|AUTH) [^\s'\\]|[0-9] LOGIN [^\s'\\]|\"AUTH\" \""
+_T_PROTOCOL: Final = (
+    r"(?:PASS|AUTH) [^\s'\\]|[0-9] LOGIN [^\s'\\]|\"(?:AUTH|auth)\" \"|(?:ACL|acl)\"? \"?(?:SETUSER|setuser)[ \"]"
+)
 # Oracle's thin JDBC URL with its credentials (patterns.JDBC_ORACLE), up to its "@".
 _T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
 # A command whose positional argument is a secret (patterns.CLI_POSITIONAL: "vault login X", "net use ... X").
@@ -271,6 +273,7 @@ _BASE_KEYWORDS: Final = {
     b"auth": ("auth_pair", "sasl", "protocol"),
     b"pass ": ("protocol",),
     b" login ": ("protocol",),
+    b"setuser": ("protocol",),
     b"login(": ("auth_pair", "php_login"),
     **{word.encode(): ("php_login",) for word in p.PHP_LOGIN_WORDS},
     b"simple_bind": ("auth_pair",),
