@@ -489,8 +489,10 @@ VALIDATION_LAST_NAME: Final = _regex.compile(r"""([a-z_][a-z0-9_\-]{0,63}+)['"]?
 # (:func:`name_before`), and the whole name is judged by :func:`name_strength` (compound names read as a whole:
 # "chpasswd", "session_reuses", "prompt_tokens" name no secret). The part of the name after the stem is bounded
 # (48), so a run of repeated stems is read a bounded number of times.
+#: a quote escaped once, or in JSON nested in JSON strings up to four levels deep ('\\\\\\"': 3 backslashes)
+_QN: Final = r"""(?:\\\\){0,3}+\\?["']"""
 _FIELD_SEP: Final = (
-    rf"""(?:(?:{_Q}\]|{_Q})?[ \t]*+[:=]>?+[ \t]*+|{_Q}[ \t]*+,[ \t\r\n]*+(?=b?{_Q}|[\[(]))"""
+    rf"""(?:(?:{_QN}\]|{_QN})?[ \t]*+[:=]>?+[ \t]*+|{_Q}[ \t]*+,[ \t\r\n]*+(?=b?{_Q}|[\[(]))"""
     rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
 _BARE_VALUE: Final = (
@@ -499,7 +501,7 @@ _BARE_VALUE: Final = (
 )
 _FIELD_VALUE: Final = (
     r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\.)*+)|'(?P<sq>(?:[^'\\\r\n]|\\.)*+)"""
-    rf"""|\\["'](?P<eq>[^"'\\\r\n]*+(?:(?:{_VALUE_ESC_LOW})[^"'\\\r\n]*+)*+)|{_BARE_VALUE})"""
+    rf"""|(?:\\\\){{0,3}}+\\["'](?P<eq>[^"'\\\r\n]*+(?:(?:{_VALUE_ESC_LOW})[^"'\\\r\n]*+)*+)|{_BARE_VALUE})"""
 )
 #: What a key is for, when its name says so: a secret key (:data:`_STRONG_WORDS`; Azure's storage "AccountKey" and
 #: Service Bus "SharedAccessKey" in connection strings, "access_key" of object stores: an id is "access_key_id"); a key
@@ -1086,18 +1088,20 @@ QUERY_WORDS: Final = (
     # (the short names with their "=": "pin" alone is in "mapping", "ping", "shipping")
     "otp=",
     "otp%3d",
+    "otp%253d",
     "pin=",
     "pin%3d",
+    "pin%253d",
 )
 # (greedy, not possessive: the two alternatives never match the same text, so there is nothing to backtrack
 # into - and Python 3.11.0-3.11.4's possessive repeat let the lookahead fail open: "abc%26y" was read whole)
-_QUERY_VALUE: Final = rf"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!26|23|3b)[0-9a-f]{{2}}|{_VALUE_ESC_LOW})+)"
+_QUERY_VALUE: Final = rf"(?P<value>(?:[^&#\s\"'<>%\\\[\]]|%(?!(?:25)?+(?:26|23|3b))[0-9a-f]{{2}}|{_VALUE_ESC_LOW})+)"
 QUERY_PARAM: Final = _regex.compile(
     # (one character class first: the engine then skips to candidate positions; an alternation that starts with a
     # class makes it try every position, 2.5 us on a 290-character line)
-    r"[?&#;%\\](?:(?<=[?&#;])|(?<=%)(?:3f|26|23|3b)|(?<=\\)u00(?:26|3f|23))(?:amp;)?(?P<name>"
+    r"[?&#;%\\](?:(?<=[?&#;])|(?<=%)(?:25)?+(?:3f|26|23|3b)|(?<=\\)u00(?:26|3f|23))(?:amp;)?(?P<name>"
     + _QUERY_NAMES
-    + r")(?:=|%3d)"
+    + r")(?:=|%(?:25)?+3d)"
     + _QUERY_VALUE
 )
 # An OAuth code in a form body outside a query string ("code=...&state=..." at the start of a value, after a

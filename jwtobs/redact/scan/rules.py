@@ -28,7 +28,7 @@ _PAD: Final = r"(?:=|%3[dD]){0,2}"
 _DOT: Final = r"(?:\.|%2[eE])"
 _T_JOSE: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT + _B64 + r"*" + _PAD + _DOT
 # "Name: value" forms: the separator of patterns._SEP up to the value.
-_T_SEP: Final = r"""(?:\\?["']\]?)?[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
+_T_SEP: Final = r"""(?:(?:\\\\){0,3}\\?["']\]?)?[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
 _T_AUTH: Final = r"authorization" + _T_SEP
 _T_COOKIE: Final = r"cookie(?:" + _T_SEP + r"|\(version=)"  # (and the repr of http.cookiejar's Cookie)
 _T_SCHEME: Final = r"(?:bearer|basic|dpop)" + p.SCHEME_GAP + r"(?:[A-Za-z0-9\-._~+/]|\\/|\\u00(?:2[BbFf]|3[Dd])){8}"
@@ -175,7 +175,7 @@ def _spaced_trigger(stem: str) -> str:
 
 def _query_trigger(names: str) -> str:
     # (without the delimiter before the name, which makes the automaton 20x slower to build)
-    return names + r"(?:=|%3[dD])"
+    return names + r"(?:=|%(?:25)?3[dD])"
 
 
 @dataclass(frozen=True)
