@@ -71,10 +71,10 @@ INPUTS = {
     "token_eq": lambda: _repeat("token="),
     "password_eq_quote": lambda: _repeat('password="'),
     # unclosed quotes after declined names, read again whatever their length (session 14)
-    "unclosed_quote_names": lambda: _repeat("tokenauthorization: b' \"token\": "),
+    "unclosed_quote_names": lambda: _repeat('tokenauthorization: b\' "token": '),
     "unclosed_quotes_alternating": lambda: _repeat("token: 'x: \""),
     # closed quotes after declined names, read again whatever their length (session 15), nested both ways
-    "closed_quote_names": lambda: _repeat("tokenx: ' \"a\": \"b\" '"),
+    "closed_quote_names": lambda: _repeat('tokenx: \' "a": "b" \''),
     "closed_quotes_nested": lambda: _repeat("tokenx: 'b: \"c: ' \" "),
     # userinfo cut short (session 15): at a quote, before "...", and ":" runs
     "userinfo_cut": lambda: _repeat("://u:p'"),
@@ -162,6 +162,18 @@ INPUTS = {
     "php_one_unclosed_string": lambda: "ftp_login(x, 'a', '" + _repeat("b")[19:],
     "php_words_and_parens": lambda: _repeat("ldap_bind(Object(a, "),
     "php_long_args": lambda: "mysqli_real_connect(" + _repeat("'" + "a" * 300 + "', "),
+    # session 22: commands' positional passwords and properties, Redis's ACL rule, nested escaped quotes, twice
+    # percent-encoded query parameters, the new vendor prefixes
+    "nmcli_properties": lambda: "nmcli " + _repeat("a wifi-sec.psk-flags "),
+    "ssh_keygen_options": lambda: _repeat("ssh-keygen -a -b -c "),
+    "ejabberdctl_args": lambda: _repeat("ejabberdctl register a b "),
+    "mosquitto_passwd_flags": lambda: _repeat("mosquitto_passwd -c -b "),
+    "acl_setuser": lambda: _repeat("ACL SETUSER a "),
+    "acl_setuser_unclosed": lambda: "ACL SETUSER " + _repeat("a"),
+    "nested_escaped_quotes": lambda: _repeat('password\\\\\\":\\\\\\"'),
+    "twice_encoded_query": lambda: _repeat("%253Ftoken%253D"),
+    "monitor_lower_auth": lambda: _repeat('"auth" "'),
+    "new_vendor_prefixes": lambda: _repeat("sk-or-v1-" + "a" * 63 + " r8_" + "a" * 36 + " pat-na1-"),
 }
 
 
