@@ -1291,7 +1291,7 @@ _VENDOR_SHAPES: Final = (
     (("sk-or-v1-",), r"[a-f0-9]{64}(?![A-Za-z0-9])"),  # OpenRouter
     (("sk-lf-",), _UUID_KEY),  # Langfuse secret
     (("sqp_", "squ_", "sqa_"), r"[a-f0-9]{40}(?![A-Za-z0-9])"),  # SonarQube project, user, global analysis token
-    (("hcaik_", "hcxik_", "hcxmk_", "hcamk_"), r"[a-z0-9]{58}(?![A-Za-z0-9])"),  # Honeycomb ingest, management key
+    (("hcaik_", "hcxik_"), r"[a-z0-9]{58}(?![A-Za-z0-9])"),  # Honeycomb ingest key
     (("xaat-", "xapt-"), _UUID_KEY),  # Axiom
     (("napi_",), r"[a-z0-9]{64}(?![A-Za-z0-9])"),  # Neon
     (("CFPAT-",), r"[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])"),  # Contentful personal access token
