@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jwtobs.events import KeySetChange, ValidationEvent
+from tests.analysis.test_engines_load import event
 from tests.dashboards import queries
 
 pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
@@ -33,27 +35,13 @@ def _bench() -> Any:
 
 
 def _event(t: float, outcome: str, kid: str, reason: str | None, exp: float) -> ValidationEvent:
-    return ValidationEvent(
-        time=t,
-        outcome=outcome,  # type: ignore[arg-type]
-        reason=reason,
-        detail=None,
-        library="pyjwt",
+    return replace(
+        event(t, 0, outcome=outcome, reason=reason),
         profile="billing",
-        issuer=ISS,
-        alg="RS256",
         kid=kid,
-        typ="JWT",
         client_id="web",
-        token_fp=None,
-        jti_hash=None,
-        sub_hash=None,
-        tenant=None,
         iat=int(exp) - 3600,
-        nbf=None,
         exp=int(exp),
-        token_bytes=700,
-        duration_s=0.0001,
         service="billing-1",
     )
 
