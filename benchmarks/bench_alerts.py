@@ -5,10 +5,11 @@ The detectors are scored on timelines (``bench_detect.py``, ``fleet21.py``); the
 gives them a day of fleet traffic: each replica's events go through jwtobs's own metrics path (a
 :class:`jwtobs.telemetry.Telemetry` with a real OpenTelemetry SDK meter provider and the OpenTelemetry
 Prometheus exporter, the cardinality guard trusting the key sets' kids and learning from accepted tokens, as in
-a service), the exporter's text output is scraped once a simulated minute (``job`` = the API, ``instance`` =
-the replica), and Prometheus's own rule engine (``promtool test rules``, evaluation interval 1 min) evaluates
-the rules file over the day. Every alert that fires is reported with its labels and the minutes it fired; on an
-incident day (``labels.json`` from the generator), an alert is *explained* when it fires within 30 min of a
+a service), the exporter's output is scraped once a simulated minute (``job`` = the API, from the replica's
+name), the series are summed over the replicas and over the labels no rule reads (the rules only read sums by
+job, profile, reason, outcome and issuer), and Prometheus's own rule engine (``promtool test rules``, evaluation
+interval 1 min) evaluates the rules file over the day. Every alert that fires is reported with its labels and
+the minutes it fired; on an incident day (``labels.json`` from the generator), an alert is *explained* when it fires within 30 min of a
 labelled incident's rejections on that API.
 
 Only the validation metrics come from events: JWKS fetch and staleness metrics and redaction counts are not in
@@ -181,7 +182,17 @@ def scrape(directory: Path, jobs: int) -> tuple[dict[str, list[float | None]], f
     minutes = int((max(times) - t0) // 60) + 2
     with ProcessPoolExecutor(jobs, max_tasks_per_child=1) as pool:
         parts = list(pool.map(_scrape, [(s, recs, t0, minutes) for s, recs in sorted(records.items())]))
-    return {k: v for part in parts for k, v in part.items()}, t0, minutes
+    # summed over the replicas (the rules' sum by job): a fleet of many replicas and issuers has tens of thousands of
+    # per-replica series, too many for promtool in reasonable time
+    series: dict[str, list[float | None]] = {}
+    for part in parts:
+        for key, values in part.items():
+            job_key = re.sub(r',instance="[^"]*"', "", key)
+            have = series.setdefault(job_key, [None] * minutes)
+            for i, v in enumerate(values):
+                if v is not None:
+                    have[i] = (have[i] or 0.0) + v
+    return series, t0, minutes
 
 
 def evaluate(series: dict[str, list[float | None]], t0: float, minutes: int, rules: Path) -> list[dict[str, Any]]:
