@@ -9,8 +9,8 @@ a service), the exporter's output is scraped once a simulated minute (``job`` = 
 name), the series are summed over the replicas and over the labels no rule reads (the rules only read sums by
 job, profile, reason, outcome and issuer), and Prometheus's own rule engine (``promtool test rules``, evaluation
 interval 1 min) evaluates the rules file over the day. Every alert that fires is reported with its labels and
-the minutes it fired; on an incident day (``labels.json`` from the generator), an alert is *explained* when it fires within 30 min of a
-labelled incident's rejections on that API.
+the minutes it fired; on an incident day (``labels.json`` from the generator), an alert is *explained* by each
+labelled incident on its API, with one of the reasons that kind causes, within 30 min of it.
 
 Only the validation metrics come from events: JWKS fetch and staleness metrics and redaction counts are not in
 the events, so ``JwtobsJwksFetchFailing``, ``JwtobsJwksKeySetStale`` and ``JwtobsTokensRedactedInLogs`` are
