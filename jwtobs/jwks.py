@@ -37,14 +37,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jwtobs import config
+from jwtobs import _forksafe, config
 from jwtobs.exceptions import ConfigurationError, TokenRejected
 from jwtobs.failures import FailureCount, QuietLogger
 from jwtobs.header import b64url_decode
@@ -630,7 +629,7 @@ class _Resolution:
 
 
 _RESOLVING: dict[tuple[str, int], _Resolution] = {}
-_RESOLVING_LOCK = threading.Lock()  # replaced in a forked child (_after_fork_in_child): another thread may hold it
+_RESOLVING_LOCK: Final = _forksafe.Lock()  # (another thread of a forking parent may hold it)
 
 
 def _resolve(host: str, port: int, deadline: float) -> Sequence[_AddrInfo]:
@@ -944,9 +943,10 @@ class JwksSource(KeySource):
         self._negative: OrderedDict[str, float] = OrderedDict()
         self._evicted: set[str] = set()
         self._generation = 0  # fetch attempts completed
-        self._fetch_lock = threading.Lock()
-        self._state_lock = threading.Lock()
-        _SOURCES.add(self)  # a forked child gives it fresh locks (_after_fork_in_child)
+        # (unlocked again in a forked child: a fetch another thread of the parent ran at the fork does not exist
+        # there, and neither does its release - every caller of the child waited ``timeout`` for it)
+        self._fetch_lock = _forksafe.Lock()
+        self._state_lock = _forksafe.Lock()
         self._telemetry_failures = FailureCount(f"JWKS telemetry for {url[:200]}", logger="jwtobs.jwks")
         self._unexpected = FailureCount(
             f"a JWKS fetch from {url[:200]}",
@@ -1091,14 +1091,6 @@ class JwksSource(KeySource):
         return self._telemetry_failures.count
 
     # -- internals ----------------------------------------------------------------------------------------
-    def _after_fork(self) -> None:
-        """In a forked child: the locks as new. A fetch that another thread of the parent ran at the fork does not
-        exist in the child, and neither does its release: the fetch lock stayed held, and every caller of the child
-        waited ``timeout`` for it and was answered ``JWT_JWKS_UNAVAILABLE`` (cold) or never refreshed (warm), for the
-        child's whole life."""
-        self._fetch_lock = threading.Lock()
-        self._state_lock = threading.Lock()
-
     def _clock_went_back(self, now: float) -> None:
         """The clock reads earlier than the last fetch started: it was set back (a wall clock given as ``clock``,
         stepped by NTP; a test's time machine). Every time kept is moved by the same amount, as if the last fetch had
@@ -1307,20 +1299,13 @@ class JwksSource(KeySource):
         return body, max_age
 
 
-_SOURCES: weakref.WeakSet[JwksSource] = weakref.WeakSet()
-
-
 def _after_fork_in_child() -> None:
-    """A forked child starts with no resolver thread and no fetch in progress, whatever its parent had running:
-    a resolution the parent was waiting for (its thread does not exist in the child) is forgotten, and every
-    source gets fresh locks. Before, a name resolution still running at the fork (a resolver slower than the
-    parent's warm-up fetch: a preloading server forks its workers right after) made every fetch of that host in
-    every child wait for it and fail as ``timeout``, a new ``JwksSource`` too: no child ever had keys."""
-    global _RESOLVING_LOCK
-    _RESOLVING_LOCK = threading.Lock()
+    """A forked child starts with no resolver thread, whatever its parent had running: a resolution the parent was
+    waiting for (its thread does not exist in the child) is forgotten (the locks: :mod:`jwtobs._forksafe`). Before,
+    a name resolution still running at the fork (a resolver slower than the parent's warm-up fetch: a preloading
+    server forks its workers right after) made every fetch of that host in every child wait for it and fail as
+    ``timeout``, a new ``JwksSource`` too: no child ever had keys."""
     _RESOLVING.clear()
-    for source in list(_SOURCES):
-        source._after_fork()
 
 
 if hasattr(os, "register_at_fork"):
