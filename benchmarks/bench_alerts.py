@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 from jwtobs.reasons import ATTACK_REASONS
+from jwtobs.telemetry import ATTR_EXPIRY_SIDE, ATTR_ISSUER, ATTR_OUTCOME, ATTR_PROFILE, ATTR_REASON
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "dashboards" / "prometheus" / "jwtobs.rules.yml"
@@ -51,7 +52,7 @@ FAMILIES = ("jwtobs_validation_duration_seconds_count", "jwtobs_token_expiry_off
 #: the labels the rules read: the series are summed over the others (kid, alg, library, error.type), as the rules'
 #: ``sum by`` does (a fleet of tenants with their own keys has tens of thousands of kid series, too many for promtool)
 RULE_LABELS = frozenset(
-    {"jwtobs_outcome", "jwtobs_profile", "jwtobs_reason", "jwtobs_issuer", "jwtobs_expiry_side", "le"}
+    {a.replace(".", "_") for a in (ATTR_OUTCOME, ATTR_PROFILE, ATTR_REASON, ATTR_ISSUER, ATTR_EXPIRY_SIDE)} | {"le"}
 )
 #: alerts whose inputs are not in the events
 NOT_FROM_EVENTS = ("JwtobsJwksFetchFailing", "JwtobsJwksKeySetStale", "JwtobsTokensRedactedInLogs")
