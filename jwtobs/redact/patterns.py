@@ -1537,11 +1537,38 @@ def _find_groups(cut: bool = False) -> list[tuple[str, str, tuple[str, ...]]]:
     return out
 
 
-def _find_alternative(lead: str, look: str, heads: tuple[str, ...]) -> str:
+def _find_alternative(look: str, heads: tuple[str, ...]) -> str:
+    """One group's test after its lead: the lookahead, then the beginnings in capturing lookbehinds."""
     behind = "|".join(f"(?<=({re.escape(h)}))" for h in heads)
     if len(heads) == 1:  # one fixed-width lookbehind is cheaper than the lookahead: first
-        return f"{re.escape(lead)}{behind}(?={look})"
-    return f"{re.escape(lead)}(?={look})(?:{behind})"
+        return f"{behind}(?={look})"
+    return f"(?={look})(?:{behind})"
+
+
+def _find_pattern(groups: list[tuple[str, str, tuple[str, ...]]]) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """:data:`VENDOR_FIND` (or :data:`VENDOR_CUT_FIND`) from ``groups``, and the beginning of each capturing group.
+
+    The groups are tried by lead, then by the character before the lead (every beginning has one: "p" of
+    "xapp-"), each checked once: a lead whose previous character ends no beginning ("--", "a_b", "p-" in "p-p-")
+    costs one lookbehind of one character, not one alternative per group (19 end in "-"; a run of "-" took
+    2 us per character, 4 MB of it 8 s). Within a character the groups keep their order, and beginnings whose
+    previous characters differ never hold at one position, so the first one that holds is the one
+    ``"|".join(lead + _find_alternative(...))`` reported."""
+    parts: list[str] = []
+    heads_out: list[str] = []
+    for lead in dict.fromkeys(g[0] for g in groups):
+        buckets: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for g_lead, look, heads in groups:
+            if g_lead == lead:
+                for before in dict.fromkeys(h[-2] for h in heads):
+                    buckets.setdefault(before, []).append((look, tuple(h for h in heads if h[-2] == before)))
+        alts = []
+        for before, entries in buckets.items():
+            alts.append(f"(?<={re.escape(before)}.)(?:" + "|".join(_find_alternative(*e) for e in entries) + ")")
+            heads_out.extend(h for _, mine in entries for h in mine)
+        cls = re.escape("".join(sorted(buckets))).replace("]", "\\]")
+        parts.append(f"{re.escape(lead)}(?<=[{cls}].)(?:" + "|".join(alts) + ")")
+    return _regex.compile("|".join(parts)), tuple(heads_out)
 
 
 _FIND_GROUPS: Final = _find_groups()
@@ -1550,8 +1577,7 @@ _FIND_GROUPS: Final = _find_groups()
 #: it (the rest of the prefix and the body's first characters), so text of repeated prefixes ("ghp_ghp_...",
 #: "AIzaAIza...") is passed over inside the engine instead of stopping at every prefix.
 #: ``VENDOR_FIND_HEADS[m.lastindex - 1]`` is the beginning found.
-VENDOR_FIND: Final = _regex.compile("|".join(_find_alternative(*group) for group in _FIND_GROUPS))
-VENDOR_FIND_HEADS: Final = tuple(h for _, _, heads in _FIND_GROUPS for h in heads)
+VENDOR_FIND, VENDOR_FIND_HEADS = _find_pattern(_FIND_GROUPS)
 
 # Vendor keys cut short: a length limit applied before the redactor sees the value (OpenTelemetry's
 # max_attribute_length, structlog's locals_max_string and "'...'+N", Sentry's "...", a formatter's "%(message).50s")
@@ -1585,8 +1611,7 @@ def _cut_shape(prefixes: tuple[str, ...], body: str) -> str:
 _CUT_GROUPS: Final = _find_groups(cut=True)
 #: Where a vendor key cut short may start (as :data:`VENDOR_FIND`, with at least :data:`_CUT_MIN` characters of
 #: the body); ``VENDOR_CUT_HEADS[m.lastindex - 1]`` is the beginning found
-VENDOR_CUT_FIND: Final = _regex.compile("|".join(_find_alternative(*group) for group in _CUT_GROUPS))
-VENDOR_CUT_HEADS: Final = tuple(h for _, _, heads in _CUT_GROUPS for h in heads)
+VENDOR_CUT_FIND, VENDOR_CUT_HEADS = _find_pattern(_CUT_GROUPS)
 #: beginning of a prefix -> the cut keys whose prefix starts with it (group "key"), matched at the prefix's start
 VENDOR_CUT_AT: Final = {
     head: _regex.compile(

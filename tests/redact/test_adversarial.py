@@ -1,16 +1,20 @@
-"""Linear time on hostile input: 4 MB of each adversarial pattern is scrubbed well under a generous bound.
+"""Linear time on hostile input: 4 MB of each adversarial pattern is scrubbed in time of the order of 4 MB of
+ordinary log text, and linear in its size.
 
 The common JWT regex (``eyJ[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]*\\.[A-Za-z0-9_-]*``) backtracks quadratically on MBs
-of ``eyJ``; jwtobs's detectors must not (see the module docstring of ``jwtobs.redact.patterns``). The bound
-(2 s of CPU time for 4 MB, i.e. ~500 us/KB) is far above the measured cost (``benchmarks/bench_redact.py`` measures
-it), so it only fails on super-linear behaviour, not on a slow or shared machine (the thread's CPU time is
-measured, not the wall clock). Over the bound, the time of a quarter of the input decides: linear is ~4x it.
+of ``eyJ``; jwtobs's detectors must not (see the module docstring of ``jwtobs.redact.patterns``). Under 2 s of CPU
+time for 4 MB (the thread's CPU time, not the wall clock) passes at once. Over it, two ratios measured in the same
+run decide, so a slow or shared machine changes neither: at most :data:`CLEAN_RATIO` times the time of 4 MB of
+ordinary log lines (``data/clean_other.log`` repeated), and at most 6x the time of a quarter of the input (linear
+is ~4x, quadratic ~16x). ``benchmarks/bench_redact.py`` measures the cost itself.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +23,10 @@ from jwtobs.redact import scrub, scrub_value
 
 SIZE = 4 * 1024 * 1024
 BOUND_S = 2.0
+#: Hostile text may cost at most this many times ordinary log text of the same size (the worst input measured
+#: 5.1x, glued_password_runs; a run of "-" after a vendor prefix was 18x before the lead-character dispatch of
+#: ``patterns.VENDOR_FIND``)
+CLEAN_RATIO = 10.0
 
 
 def _repeat(unit: str) -> str:
@@ -194,11 +202,13 @@ def _cpu(text: str) -> float:
 
 
 def assert_scrub_linear(name: str, text: str) -> None:
-    """``scrub`` of a 4 MB text is under the bound, or (a slow or busy machine) at most 6x the time of a quarter
-    of the input: linear time gives ~4x, quadratic ~16x. Either way never over 4x the bound. On the slow path
-    each size is timed twice and the faster run counts: one run can be slowed by the machine (seen in a
-    clean-clone CI run: 4.27 s for 4 MB against 0.64 s for 1 MB, 6.7x, where the same sizes timed again in
-    one process took 2.8-3.0 s and 0.70-0.77 s, 4.0-4.2x)."""
+    """``scrub`` of a 4 MB text is under :data:`BOUND_S`, or (a slow or busy machine) at most :data:`CLEAN_RATIO`
+    times 4 MB of ordinary log lines and at most 6x the time of a quarter of the input: linear time gives ~4x,
+    quadratic ~16x. On the slow path each size is timed twice and the faster run counts: one run can be slowed by
+    the machine (seen in a clean-clone CI run: 4.27 s for 4 MB against 0.64 s for 1 MB, 6.7x, where the same sizes
+    timed again in one process took 2.8-3.0 s and 0.70-0.77 s, 4.0-4.2x). The ordinary text is the baseline, not a
+    fixed number of seconds: a CI machine 3x slower than this one took 16.9 s for 4 MB of "xapp-1-A-1-" (linear:
+    4.25 s for 1 MB) and failed a fixed 8 s bound."""
     assert len(text) == SIZE
     start = time.thread_time()
     out = scrub(text)
@@ -208,10 +218,20 @@ def assert_scrub_linear(name: str, text: str) -> None:
         return
     elapsed = min(elapsed, _cpu(text))
     quarter = min(_cpu(text[: SIZE // 4]), _cpu(text[: SIZE // 4]))
+    clean = _clean_cpu()
     per_kb = elapsed * 1e6 / (SIZE / 1024)
-    assert elapsed < 4 * BOUND_S and elapsed < 6 * quarter, (
-        f"{name}: {elapsed:.2f} s for 4 MB ({per_kb:.0f} us/KB), {quarter:.2f} s for 1 MB"
+    assert elapsed < CLEAN_RATIO * clean and elapsed < 6 * quarter, (
+        f"{name}: {elapsed:.2f} s for 4 MB ({per_kb:.0f} us/KB), {quarter:.2f} s for 1 MB,"
+        f" {clean:.2f} s for 4 MB of ordinary log lines"
     )
+
+
+@functools.cache
+def _clean_cpu() -> float:
+    """CPU time of scrubbing 4 MB of ordinary log lines (the faster of two runs)."""
+    lines = (Path(__file__).with_name("data") / "clean_other.log").read_text(encoding="utf-8")
+    text = (lines * (SIZE // len(lines) + 1))[:SIZE]
+    return min(_cpu(text), _cpu(text))
 
 
 def test_4mb_bytes_input_is_linear() -> None:
@@ -238,7 +258,7 @@ def test_deeply_nested_structure_fails_closed_without_recursion_error() -> None:
 
 def test_wide_structure_is_linear() -> None:
     wide = {f"k{i}": ["password=" + str(i), (b"x", b"y"), {"token": f"t{i}"}] for i in range(20_000)}
-    start = time.perf_counter()
+    start = time.thread_time()
     out = scrub_value(wide)
-    assert time.perf_counter() - start < 4 * BOUND_S
+    assert time.thread_time() - start < 4 * BOUND_S
     assert "'password=1'" not in repr(out) and "'t1'" not in repr(out)

@@ -379,6 +379,13 @@ HOSTILE = {
     "telegram_url": lambda: _hostile("api.telegram.org/bot1234567:AA"),
     "slack_app": lambda: _hostile("xapp-1-A-1-"),
     "sentry_user_suffix": lambda: _hostile("xsntryu_"),
+    # one vendor prefix, then characters that end many prefixes: 3.8 s a MB each before the lead-character
+    # dispatch (a lead tried every group that ends in it), 0.16 s after
+    "prefix_then_dashes": lambda: ("sk-proj-x " + _hostile("-"))[:SIZE],
+    "prefix_then_dash_lines": lambda: ("xapp-1-x " + _hostile("-" * 79 + "\n"))[:SIZE],
+    "prefix_then_underscores": lambda: ("ghp_x " + _hostile("_"))[:SIZE],
+    "prefix_then_snake_case": lambda: ("xoxp-x " + _hostile("user_id_field_"))[:SIZE],
+    "prefix_then_p_dash": lambda: ("xoxp-x " + _hostile("p-1-"))[:SIZE],
     "azure_anchor": lambda: _hostile("Q~"),
     "azure_lead": lambda: _hostile("ab1Q~"),
     "azure_long_run": lambda: _hostile("ab1Q~" + "x" * 30 + " "),
