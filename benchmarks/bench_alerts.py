@@ -6,11 +6,12 @@ gives them a day of fleet traffic: each replica's events go through jwtobs's own
 :class:`jwtobs.telemetry.Telemetry` with a real OpenTelemetry SDK meter provider and the OpenTelemetry
 Prometheus exporter, the cardinality guard trusting the key sets' kids and learning from accepted tokens, as in
 a service), the exporter's output is scraped once a simulated minute (``job`` = the API, from the replica's
-name), the series are summed over the replicas and over the labels no rule reads (the rules only read sums by
-job, profile, reason, outcome and issuer), and Prometheus's own rule engine (``promtool test rules``, evaluation
-interval 1 min) evaluates the rules file over the day. Every alert that fires is reported with its labels and
-the minutes it fired; on an incident day (``labels.json`` from the generator), an alert is *explained* by each
-labelled incident on its API, with one of the reasons that kind causes, within 30 min of it.
+name, ``instance`` = the replica), the series are summed over the labels no rule reads (the rules only read sums
+by job, instance, profile, reason, outcome and issuer) and, but for the validation counts, over the replicas, and
+Prometheus's own rule engine (``promtool test rules``, evaluation interval 1 min) evaluates the rules file over
+the day. Every alert that fires is reported with its labels and the minutes it fired; on an incident day
+(``labels.json`` from the generator), an alert is *explained* by each labelled incident on its API, with one of
+the reasons that kind causes, within 30 min of it.
 
 Only the validation metrics come from events: JWKS fetch and staleness metrics and redaction counts are not in
 the events, so ``JwtobsJwksFetchFailing``, ``JwtobsJwksKeySetStale`` and ``JwtobsTokensRedactedInLogs`` are
@@ -54,6 +55,8 @@ FAMILIES = ("jwtobs_validation_duration_seconds_count", "jwtobs_token_expiry_off
 RULE_LABELS = frozenset(
     {a.replace(".", "_") for a in (ATTR_OUTCOME, ATTR_PROFILE, ATTR_REASON, ATTR_ISSUER, ATTR_EXPIRY_SIDE)} | {"le"}
 )
+#: the metric families kept per replica (``instance``); the others are summed over the replicas
+BY_INSTANCE = ("jwtobs_validation_duration_seconds_count",)
 #: alerts whose inputs are not in the events
 NOT_FROM_EVENTS = ("JwtobsJwksFetchFailing", "JwtobsJwksKeySetStale", "JwtobsTokensRedactedInLogs")
 #: the reasons an incident of each kind makes validators give: an alert on one of them can be explained by it
@@ -183,12 +186,13 @@ def scrape(directory: Path, jobs: int) -> tuple[dict[str, list[float | None]], f
     minutes = int((max(times) - t0) // 60) + 2
     with ProcessPoolExecutor(jobs, max_tasks_per_child=1) as pool:
         parts = list(pool.map(_scrape, [(s, recs, t0, minutes) for s, recs in sorted(records.items())]))
-    # summed over the replicas (the rules' sum by job): a fleet of many replicas and issuers has tens of thousands of
-    # per-replica series, too many for promtool in reasonable time
+    # summed over the replicas (the rules' sum by job) except the validation counts (JwtobsInstanceRejectsAlone reads
+    # them per instance): a fleet of many replicas and issuers has tens of thousands of per-replica expiry-offset
+    # series, too many for promtool in reasonable time
     series: dict[str, list[float | None]] = {}
     for part in parts:
         for key, values in part.items():
-            job_key = re.sub(r',instance="[^"]*"', "", key)
+            job_key = key if key.startswith(BY_INSTANCE) else re.sub(r',instance="[^"]*"', "", key)
             have = series.setdefault(job_key, [None] * minutes)
             for i, v in enumerate(values):
                 if v is not None:
@@ -297,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             for a in alerts:
                 labs = _explained(a, labels)
                 when = datetime.fromtimestamp(a["start"], UTC).strftime("%H:%M")
-                shown = ("job", "jwtobs_profile", "jwtobs_reason", "jwtobs_issuer")
+                shown = ("job", "instance", "jwtobs_profile", "jwtobs_reason", "jwtobs_issuer")
                 lbl = ", ".join(f"{k}={v}" for k, v in a["labels"].items() if k in shown)
                 if not labs:
                     why = "  (unexplained)"

@@ -163,29 +163,41 @@ def prom_stack() -> Iterator[Stack]:
         pytest.skip("the prometheus binary is not installed (Debian: apt-get install prometheus)")
     tmp = Path(tempfile.mkdtemp(prefix="jwtobs-prom-"))
     scenario: subprocess.Popen[str] | None = None
+    replica: subprocess.Popen[str] | None = None
     prom: subprocess.Popen[bytes] | None = None
-    logs = {"scenario": tmp / "scenario.err", "prometheus": tmp / "prometheus.log"}
-    try:
-        with open(logs["scenario"], "w") as err:
-            scenario = subprocess.Popen(
-                [sys.executable, str(SCENARIO), "--max-seconds", "150", "--events-dir", str(tmp / "events")],
+    logs = {"scenario": tmp / "scenario.err", "replica": tmp / "replica.err", "prometheus": tmp / "prometheus.log"}
+
+    def start_scenario(name: str, events: str, *extra: str) -> tuple[subprocess.Popen[str], int]:
+        with open(logs[name], "w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, str(SCENARIO), "--max-seconds", "150", "--events-dir", str(tmp / events), *extra],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,
                 cwd=str(queries.ROOT),
             )
-        assert scenario.stdout is not None
-        line = scenario.stdout.readline()  # the scenario prints its ports first (bounded by its own start-up)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the scenario prints its ports first (bounded by its own start-up)
         if not line:
-            raise AssertionError("scenario exited before printing its port:\n" + logs["scenario"].read_text())
-        info = json.loads(line)
-        metrics_port = int(info["metrics_port"])
+            raise AssertionError(f"{name} exited before printing its port:\n" + logs[name].read_text())
+        return proc, int(json.loads(line)["metrics_port"])
+
+    try:
+        # two replicas of one service, scraped as one job: the scenario and a peer that only sees good tokens (its
+        # events in a directory of their own, so that tests can compare each process's events with its metrics)
+        scenario, metrics_port = start_scenario("scenario", "events")
+        replica, replica_port = start_scenario("replica", "events-replica", "--healthy-replica")
 
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(queries.RULES)],
-            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}],
+            "scrape_configs": [
+                {
+                    "job_name": JOB,
+                    "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}", f"127.0.0.1:{replica_port}"]}],
+                }
+            ],
         }
         prom, api = start_prometheus(prometheus_bin, tmp, config, logs["prometheus"])
         stack = Stack(api, metrics_port, features(), tmp, logs)
@@ -212,5 +224,6 @@ def prom_stack() -> Iterator[Stack]:
         yield stack
     finally:
         _stop(scenario, close_stdin=True)
+        _stop(replica, close_stdin=True)
         _stop(prom)
         shutil.rmtree(tmp, ignore_errors=True)

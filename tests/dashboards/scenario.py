@@ -10,6 +10,11 @@ bearer tokens through a redacting logging handler.
 
 Every round (``ROUND_S``) validates a fixed mix of good and bad tokens, so every counter keeps increasing
 while Prometheus scrapes. The process stops when its stdin closes or after ``--max-seconds``.
+
+With ``--healthy-replica`` it is a second replica of the same service (its own keys, JWKS endpoint and metrics
+port; Prometheus scrapes both under one job): the same
+validators but the failing issuer's, good tokens only, fewer per round. Against it the first process is the one
+replica that rejects alone (``JwtobsInstanceRejectsAlone``).
 """
 
 from __future__ import annotations
@@ -102,6 +107,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-seconds", type=float, default=150.0)
     parser.add_argument("--events-dir", help="also write the validation events here (rolled, partitioned)")
+    parser.add_argument("--healthy-replica", action="store_true", help="a peer replica: good tokens only")
     args = parser.parse_args()
 
     reader = PrometheusMetricReader()
@@ -145,12 +151,12 @@ def main() -> int:
         for iss, url, name in (
             (GATEWAY_ISS, jwks_url, "billing-api"),
             (BROKEN_ISS, f"{base_url}/broken/jwks.json", "partner-api"),
-        ):
+        )[: 1 if args.healthy_replica else 2]:
             profile = jwtobs.Profile(name=name, issuer=iss, audience=AUD, algorithms=("RS256",))
             verifiers.append(jwtobs.Verifier(profile, keys=jwtobs.JwksSource(url, cooldown=1.0), backend="pyjwt"))
 
     log: logging.Logger | None = None
-    if has_redact():  # pragma: no cover - depends on jwtobs.redact having landed
+    if has_redact() and not args.healthy_replica:  # pragma: no cover - depends on jwtobs.redact having landed
         from jwtobs import redact
 
         log = logging.getLogger("scenario.app")
@@ -210,6 +216,15 @@ def main() -> int:
                 jwks.keys["k2"] = k2
         signing, kid = (k2, "k2") if n >= ROTATE_AT else (k1, "k1")
         good = rs(gw_claims(), signing, kid)
+        if args.healthy_replica:
+            for _ in range(3):
+                attempt(gateway, good)
+                attempt(internal, hs(), hmac_key, algorithms=["HS256"])
+            for verifier in verifiers:  # pragma: no cover - depends on JwksSource
+                attempt(verifier.verify, good)
+            n += 1
+            stop.wait(max(0.0, ROUND_S - (time.monotonic() - t0)))
+            continue
         for _ in range(10):
             attempt(gateway, good)
             attempt(internal, hs(), hmac_key, algorithms=["HS256"])

@@ -1,9 +1,12 @@
 """The alert rules over hours of events replayed through jwtobs's metrics path (``benchmarks/bench_alerts.py``):
 real OpenTelemetry SDK and Prometheus exporter, Prometheus's rule engine (promtool). A steady stream of
-rejections at night is the usual rate, not an alert; an incident on top of it is."""
+rejections at night is the usual rate, not an alert; an incident on top of it is. One replica of three deployed
+with the wrong audience is an alert on that replica, though its share of the job's traffic stays under every
+job-wide threshold."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 from dataclasses import replace
@@ -34,15 +37,17 @@ def _bench() -> Any:
     return bench_alerts
 
 
-def _event(t: float, outcome: str, kid: str, reason: str | None, exp: float) -> ValidationEvent:
+def _event(
+    t: float, outcome: str, kid: str, reason: str | None, exp: float, service: str = "billing-1"
+) -> ValidationEvent:
     return replace(
         event(t, 0, outcome=outcome, reason=reason),
-        profile="billing",
+        profile=service.rsplit("-", 1)[0],
         kid=kid,
         client_id="web",
         iat=int(exp) - 3600,
         exp=int(exp),
-        service="billing-1",
+        service=service,
     )
 
 
@@ -114,3 +119,48 @@ def test_an_incident_on_top_of_the_stream_fires_once(tmp_path: Path) -> None:
     assert spike["labels"]["job"] == "billing"
     assert spike["labels"]["jwtobs_profile"] == "billing"
     assert spike["labels"]["jwtobs_reason"] == "JWT_UNKNOWN_KID"
+
+
+def _canary(tmp_path: Path) -> Path:
+    """2 hours of an API on three replicas, 4 tokens a minute each (scanners' and stale tokens among them on every
+    replica: 1 in 8 rejected as expired); from minute 60 for 30 minutes replica 3 runs with the wrong audience and
+    rejects every token it gets."""
+    rng = random.Random(11)
+    lines = []
+    for replica in (1, 2, 3):
+        service = f"orders-{replica}"
+        lines.append(KeySetChange(time=T0, issuer=ISS, added=("k1",), removed=(), keys=1, service=service).to_json())
+        for minute in range(120):
+            for _ in range(4):
+                t = T0 + 60 * minute + rng.random() * 60
+                if rng.random() < 0.125:
+                    ev = _event(t, "rejected", "k1", "JWT_EXPIRED", t - 600, service)
+                elif replica == 3 and 60 <= minute < 90:
+                    ev = _event(t, "rejected", "k1", "JWT_AUDIENCE_MISMATCH", t + 1800, service)
+                else:
+                    ev = _event(t, "accepted", "k1", None, t + 1800, service)
+                lines.append(ev.to_json())
+    events = tmp_path / "events"
+    events.mkdir()
+    by_service: dict[str, list[str]] = {}
+    for line in lines:
+        by_service.setdefault(str(json.loads(line)["service"]), []).append(line)
+    for service, mine in by_service.items():
+        mine[1:] = sorted(mine[1:])
+        (events / f"{service}.jsonl").write_text("\n".join(mine) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_one_replica_with_the_wrong_audience_fires_on_that_replica(tmp_path: Path) -> None:
+    bench = _bench()
+    series, t0, minutes = bench.scrape(_canary(tmp_path), 1)
+    alerts = list(bench.evaluate(series, t0, minutes, queries.RULES))
+    # a third of the job's traffic: JwtobsRejectionRatioHigh (a quarter) may fire too, but only on the job
+    alone = [a for a in alerts if a["alert"] == "JwtobsInstanceRejectsAlone"]
+    assert len(alone) == 1, alerts
+    assert alone[0]["labels"]["instance"] == "orders-3"
+    assert alone[0]["labels"]["jwtobs_reason"] == "JWT_AUDIENCE_MISMATCH"
+    # pending once the 5-min rate shows it, firing 10 minutes later; over within 5 minutes of the fix
+    assert 70 <= (alone[0]["start"] - T0) // 60 <= 76
+    assert 15 <= alone[0]["minutes"] <= 26
+    assert not any(a["labels"].get("jwtobs_reason") == "JWT_EXPIRED" for a in alerts), alerts

@@ -15,6 +15,11 @@ from tests.dashboards.conftest import JOB, Stack
 from tests.loopback import reply
 
 
+def _instance(stack: Stack) -> str:
+    """The scenario's ``instance`` label (the other instance of the job is its healthy peer)."""
+    return f"127.0.0.1:{stack.metrics_port}"
+
+
 @pytest.fixture(scope="module")
 def window(prom_stack: Stack) -> tuple[float, float]:
     """A range that starts before the scenario's series existed and ends at a scrape in the past."""
@@ -76,13 +81,18 @@ def test_counts_are_exact_increments_of_the_raw_counters(
             & (df["issuer"] == m["jwtobs_issuer"])
             & (df["alg"] == m["jwtobs_alg"])
             & (df["reason"].fillna("") == m.get("jwtobs_reason", ""))
+            & (df["instance"] == m["instance"])
         ]
         assert rows["count"].sum() == float(series["value"][1]), m
 
 
-def test_counts_follow_the_scenario_mix(frames: PrometheusFrames) -> None:
-    """Per round the internal profile accepts 10 tokens and rejects 6 as expired (5 just past exp, 1 old)."""
+def test_counts_follow_the_scenario_mix(prom_stack: Stack, frames: PrometheusFrames) -> None:
+    """Per round the scenario's internal profile accepts 10 tokens and rejects 6 as expired (5 just past exp, 1
+    old); its healthy peer replica accepts 3 and rejects none."""
     df = frames.validations
+    peer = df[(df["instance"] != _instance(prom_stack)) & (df["profile"] == "internal")]
+    assert peer["count"].sum() > 0 and (peer["outcome"] == "accepted").all()
+    df = df[df["instance"] == _instance(prom_stack)]
     internal = df[df["profile"] == "internal"]
     accepted = internal.loc[internal["outcome"] == "accepted", "count"].sum()
     expired = internal.loc[internal["reason"] == "JWT_EXPIRED", "count"].sum()
@@ -179,20 +189,23 @@ def test_bad_urls(url: str) -> None:
 # -- the detectors' aggregates from PromQL (the Prometheus engine) ---------------------------------------------
 def test_aggregates_from_prometheus_match_the_events_of_the_same_process(prom_stack: Stack) -> None:
     """The scenario process also writes its events (rolled directory): the Prometheus engine's per-minute
-    counts agree with the pandas engine's counts of those events, reduced to what the metrics carry."""
+    counts of its instance agree with the pandas engine's counts of those events, reduced to what the metrics
+    carry."""
     from jwtobs.analysis import incidents, load_events
     from jwtobs.analysis.aggregate import COUNTS_SCHEMA, LATENESS_SCHEMA, aggregate
     from jwtobs.analysis.prometheus import aggregates_from_prometheus, metrics_view
 
     first = load_events(prom_stack.tmp / "events")["time"].min().timestamp()
     end = time.time() - 2
-    aggs = aggregates_from_prometheus(prom_stack.prometheus.url, start=first - 600, end=end, job=JOB)
+    aggs = aggregates_from_prometheus(
+        prom_stack.prometheus.url, start=first - 600, end=end, job=JOB, matchers={"instance": _instance(prom_stack)}
+    )
     queried = time.time()
     # the latest scrape the query at `end` reads (every second, later on a loaded machine): it has counted every
     # event recorded before it
-    (up,) = prom_stack.prometheus.get("/api/v1/query", {"query": f'timestamp(up{{job="{JOB}"}})', "time": end})[
-        "result"
-    ]
+    (up,) = prom_stack.prometheus.get(
+        "/api/v1/query", {"query": f'timestamp(up{{job="{JOB}",instance="{_instance(prom_stack)}"}})', "time": end}
+    )["result"]
     scraped = float(up["value"][1])
     # (Prometheus keeps timestamps in milliseconds: a scrape in the millisecond of `end` reads as up to 1 ms later)
     assert end - 60 < scraped <= end + 0.001
@@ -222,7 +235,12 @@ def test_aggregates_from_prometheus_match_the_events_of_the_same_process(prom_st
     first_m, last_m = prom.index.min().timestamp(), prom.index.max().timestamp()
     (ups,) = prom_stack.prometheus.get(
         "/api/v1/query_range",
-        {"query": f'timestamp(up{{job="{JOB}"}})', "start": first_m, "end": last_m + 60, "step": 60},
+        {
+            "query": f'timestamp(up{{job="{JOB}",instance="{_instance(prom_stack)}"}})',
+            "start": first_m,
+            "end": last_m + 60,
+            "step": 60,
+        },
     )["result"]
     scrape_at = {float(at): float(v) for at, v in ups["values"]}
 

@@ -3,7 +3,8 @@
 The scenario (tests/dashboards/scenario.py) validates real tokens through ``jwtobs.wrap(jwt.decode)`` and a
 wrapped PyJWKClient validator: accepted tokens, expired ones (just past exp, and hours past), forged
 signatures, an unknown-kid burst, alg none, RS256 at an HS256 endpoint, a wrong audience, garbage; and a key
-rotation on its JWKS endpoint. Prometheus scrapes it every second with the shipped rules loaded.
+rotation on its JWKS endpoint. A second replica of the same service sees good tokens only. Prometheus scrapes
+both (one job, two instances) every second with the shipped rules loaded.
 
 A panel whose query returns nothing fails. Queries over JWKS or redaction metrics need the JwksSource /
 ``jwtobs.redact`` in the scenario and are skipped (with that reason) only while those are not in the package.
@@ -132,6 +133,21 @@ def test_rejection_ratio_by_reason_shows_every_failure_of_the_scenario(prom_stac
     last = {s["metric"]["jwtobs_reason"]: float(s["values"][-1][1]) for s in result}
     assert all(0 < v < 1 for v in last.values()), last
     assert sum(last.values()) < 1
+
+
+def test_the_replica_that_rejects_alone_is_the_one_named(prom_stack: Stack) -> None:
+    """JwtobsInstanceRejectsAlone names the scenario's instance (its peer accepts every token it sees), never the
+    healthy peer, and the peer's share of rejections is 0."""
+    (check,) = [c for c in ALERTS if c.title == "JwtobsInstanceRejectsAlone"]
+    result = _assert_data(prom_stack, check)
+    assert _label_values(result, "instance") == {f"127.0.0.1:{prom_stack.metrics_port}"}
+    assert {"JWT_UNKNOWN_KID", "JWT_EXPIRED"} <= _label_values(result, "jwtobs_reason")
+    peers = prom_stack.prometheus.query(
+        f'jwtobs:other_instances_rejection_ratio:rate5m{{instance="127.0.0.1:{prom_stack.metrics_port}"}}'
+    )
+    # (NaN: a profile only this replica validates, the failing issuer's: the peers have no share there)
+    shares = [float(s["value"][1]) for s in peers]
+    assert 0 in shares and all(v == 0 or math.isnan(v) for v in shares), peers
 
 
 def test_attack_signal_panel_holds_attack_reasons_only(prom_stack: Stack) -> None:
