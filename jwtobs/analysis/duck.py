@@ -317,7 +317,9 @@ def _typed(table: Any, schema: dict[str, str]) -> pd.DataFrame:
         if dtype.startswith("datetime64"):
             out[col] = pd.to_datetime(s, utc=True).astype(dtype)
         else:
-            out[col] = s.astype(dtype, copy=False)
+            # (no astype where the dtype is already right: pandas 2 would copy the column; pandas 3 deprecates
+            # astype's copy argument)
+            out[col] = s if str(s.dtype) == dtype else s.astype(dtype)
         del s
     return out
 

@@ -415,7 +415,9 @@ def _read_changes(path: Path) -> list[dict[str, Any]]:
 def _changes_frame(changes: list[dict[str, Any]]) -> pd.DataFrame:
     cols = ["time", "issuer", "added", "removed", "keys", "service"]
     out = pd.DataFrame.from_records([c for c in changes if c.get("event") == "jwks.keyset_changed"], columns=cols)
-    times = pd.to_datetime(out["time"], utc=True, format="ISO8601", errors="coerce")
+    # (only strings are times: a number is not, and pandas 4 will read numbers as epochs)
+    stamps = out["time"].where(out["time"].map(lambda v: isinstance(v, str)), None)
+    times = pd.to_datetime(stamps, utc=True, format="ISO8601", errors="coerce")
     # nanoseconds, as the validations' times (a change stamped 9999 or 0001, outside their range, was an
     # internal error of jwtobs report before session 20): one outside it is dropped like one without a time
     lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
