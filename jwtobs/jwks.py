@@ -692,7 +692,9 @@ def _connection(base: type[http.client.HTTPConnection], deadline: float) -> Call
     ``deadline`` and whose response reads are bounded by it."""
 
     class _Conn(base):  # type: ignore[valid-type,misc]
-        response_class = functools.partial(_Response, deadline=deadline)
+        # (staticmethod: from Python 3.14 a partial in a class body binds like a method, and http.client calls
+        # self.response_class(sock, ...); 3.13 warns of it with a FutureWarning on every fetch)
+        response_class = staticmethod(functools.partial(_Response, deadline=deadline))
 
         def connect(self) -> None:
             remaining = deadline - time.monotonic()
