@@ -68,3 +68,20 @@ def test_notebook_with_the_duckdb_engine_reports_what_pandas_does(name: str, par
     assert engine_line("duckdb", A.aggregate(events), by_pandas) in text
     if name == "rotation_incidents.ipynb":
         assert "the per-event offset histogram needs the event rows" in text  # said, not a traceback
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_shipped_notebooks_are_valid_nbformat_with_cell_ids(name: str) -> None:
+    """nbformat 4.5 gives every cell an id; nbformat fills a missing one and warns that this will become a hard
+    error (rotation_incidents.ipynb had one cell without it)."""
+    import json
+    import warnings
+
+    import nbformat
+
+    raw = json.loads((NOTEBOOKS / name).read_text())
+    ids = [c.get("id") for c in raw["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), ids
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
