@@ -401,24 +401,31 @@ print(len(lines), len({{e["jti_hash"] for e in lines}}), len(files))
     assert files == (1 if sink == "events_path" else 2)  # a rolled directory: the child's own file
 
 
+class Stop(BaseException):
+    """A BaseException that is not an Exception (a gevent Timeout, a CancelledError)."""
+
+
+class SinkRaisingOnce:
+    """A sink whose first call raises :class:`Stop`; it keeps the records of the later calls in ``got``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.got: list[Any] = []
+
+    def __call__(self, record: Any) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise Stop
+        self.got.append(record)
+
+
 def test_a_sink_raising_a_base_exception_does_not_end_the_builder_thread() -> None:
     """A sink raising a BaseException that is not an Exception (a gevent Timeout, CancelledError) once: the
     builder thread warned and went on; before, it ended and no later validation was ever built."""
     import threading
 
-    class Stop(BaseException):
-        pass
-
-    got: list[Any] = []
-    calls = 0
-
-    def sink(record: Any) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise Stop
-        got.append(record)
-
+    sink = SinkRaisingOnce()
+    got = sink.got
     state = jwtobs.configure(sinks=[sink], fingerprint_key=b"k" * 32, from_env=False, defer=True)
     decode = jwtobs.wrap(jwt.decode)
     secret = b"s" * 32

@@ -23,6 +23,7 @@ from jwtobs import config, jwks
 from tests.jwks.server import JwksServer, RsaKey
 
 from .conftest import AUD, ISS, Keys, claims
+from .test_defer import SinkRaisingOnce
 
 
 class _BrokenHandler(logging.Handler):
@@ -72,28 +73,17 @@ def test_a_raising_log_handler_does_not_end_the_event_builder(broken_logging: _B
     validations that followed were never built (0 of 5 delivered within 10 s; only an explicit flush() built them).
     After: the thread goes on and delivers them within its interval (1 s)."""
 
-    class Stop(BaseException):
-        pass
-
-    got: list[Any] = []
-    calls = 0
-
-    def sink(record: object) -> None:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise Stop
-        got.append(record)
-
+    sink = SinkRaisingOnce()
+    got = sink.got
     jwtobs.configure(sinks=[sink], fingerprint_key=b"k" * 32, from_env=False, defer=True)
     secret = b"s" * 32
     token = jwt.encode({"sub": "a"}, secret, algorithm="HS256")
     decode = jwtobs.wrap(jwt.decode)
     decode(token, secret, algorithms=["HS256"])
     deadline = time.monotonic() + 10
-    while calls == 0 and time.monotonic() < deadline:  # the builder thread reached the sink (and raised)
+    while sink.calls == 0 and time.monotonic() < deadline:  # the builder thread reached the sink (and raised)
         time.sleep(0.01)
-    assert calls == 1
+    assert sink.calls == 1
     for _ in range(5):
         decode(token, secret, algorithms=["HS256"])
     deadline = time.monotonic() + 10
