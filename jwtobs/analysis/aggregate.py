@@ -54,6 +54,16 @@ paced         bool                     **per-event feature**: ``seen``, and the 
                                        accepted uses: the client went on at its own pace (a skewed clock), not
                                        in a burst of seconds nor after a pause (a worker pool or a resumed app
                                        firing its cached token). Accepted ``late`` rows are paced.
+new_subject   bool                     **per-event feature**: a rejection past ``exp`` by at most
+                                       :data:`SUBJECT_LATE` s (a *near failure*) of a token whose subject
+                                       (``sub_hash``) had an earlier token (first seen before this failure),
+                                       none of which failed so in the :data:`SUBJECT_WINDOW` s (or
+                                       :data:`SUBJECT_CYCLES` x the token's lifetime ``exp - iat``, if longer)
+                                       before this token's first near failure: one of many users failing
+                                       once each (a tab or an app woken after ``exp``), not one clock failing
+                                       again token after token. False where the event has no subject or
+                                       token fingerprint, or the subject was never seen on another token
+                                       (nothing to compare with), and for every other row.
 count         int64                    validations
 ============  =======================  ==========================================================================
 
@@ -69,9 +79,10 @@ minute, as they would in bounded metric attributes.
 file beside the original, a log shipper retrying a batch, two sinks on one path) is counted once
 (:func:`distinct_events`; the DuckDB engine alike).
 
-*Per-event part*: only ``cont``, ``seen`` and ``paced`` need the events themselves (the uses of one token
-fingerprint: accepted before, rejected before, the gap since its previous use). The Prometheus metrics
-cannot carry them, so a metrics-only engine sets them to ``False`` (``True`` for accepted late uses) and
+*Per-event part*: only ``cont``, ``seen``, ``paced`` and ``new_subject`` need the events themselves (the uses
+of one token fingerprint: accepted before, rejected before, the gap since its previous use; the tokens of one
+subject fingerprint). The Prometheus metrics cannot carry them, so a metrics-only engine sets them to
+``False`` (``cont``, ``seen`` and ``paced`` ``True`` for accepted late uses) and
 the clock-skew detector then relies on the lateness shape alone (see docs/analysis.md).
 """
 
@@ -96,6 +107,9 @@ __all__ = [
     "CONT_PACE",
     "CONT_LONGEST",
     "PACED_RANGE",
+    "SUBJECT_LATE",
+    "SUBJECT_WINDOW",
+    "SUBJECT_CYCLES",
     "empty_counts",
     "empty_lateness",
     "lateness_quantile",
@@ -125,6 +139,7 @@ LATENESS_SCHEMA: Final[dict[str, str]] = {
     "cont": "bool",
     "seen": "bool",
     "paced": "bool",
+    "new_subject": "bool",
     "count": "int64",
 }
 #: upper bin edges (seconds) of ``lateness.le``; fine around the usual leeways (0-300 s), coarse beyond
@@ -144,13 +159,23 @@ CONT_LONGEST: Final = 1.5
 #: (an exponential pace falls above 8x its median 0.4 % of the time, below 0.5x 29 %, below 1x 50 %: a burst of
 #: seconds - a worker pool firing its cached token - is a small fraction of a device's pace)
 PACED_RANGE: Final = (0.5, 8.0)
+#: ``new_subject``: a near failure is a rejection past ``exp`` by at most this (s; a clock behind, a request in
+#: flight, a tab woken soon after expiry: not a token kept for hours) ...
+SUBJECT_LATE: Final = 1800.0
+#: ... and one clock failing token after token fails again within a few token cycles: another token of the
+#: subject failing so within this (s), or SUBJECT_CYCLES x the token's lifetime if longer, makes it no new one
+SUBJECT_WINDOW: Final = 21600.0
+SUBJECT_CYCLES: Final = 2.5
 
 #: The fields that tell one validation's record from another's: two validations differ in their wall-clock time
 #: (nanoseconds) or their measured duration, and a record written twice is equal in all of them
 RECORD_KEY: Final = ("time", "token_fp", "duration_s", "outcome", "reason", "service", "span_id")
 
 _KEYS = ["minute", "issuer", "profile", "client_id", "kid", "typ", "outcome", "reason", "past_exp"]
-_LKEYS = ["minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont", "seen", "paced"]
+_LKEYS = [
+    *("minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont", "seen", "paced"),
+    "new_subject",
+]
 
 
 @dataclass(frozen=True)
@@ -210,6 +235,7 @@ def _bin(x: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[n
 
 
 _Bools = np.ndarray[Any, np.dtype[np.bool_]]
+_Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
 def _any_at_instant(flags: _Bools, instant: list[Any]) -> _Bools:
@@ -278,6 +304,50 @@ def _cont(
     return out, seen, paced
 
 
+def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _Bools:
+    """``new_subject`` of the near failures ``near`` (see the module's table): per token of a subject with a
+    near failure, its first near failure ``f``; the subject's previous token in order of ``(f, token_fp)``
+    failing so within the window before makes it no new subject, and so does a subject not seen on another
+    token before ``f``. Linear in the events (sorts and group-bys, no pairs), as the DuckDB engine's."""
+    out = np.zeros(len(df), dtype=bool)
+    if "sub_hash" not in df.columns:
+        return out
+    sub = df["sub_hash"].astype("string")
+    fp = df["token_fp"].astype("string")
+    known = (sub.notna() & fp.notna()).to_numpy()
+    rows = near & known
+    if not rows.any():
+        return out
+    mine = known & sub.isin(set(sub[rows].tolist())).to_numpy()
+    ev = pd.DataFrame({"sub": sub.to_numpy()[mine], "fp": fp.to_numpy()[mine], "t": t[mine], "near": near[mine]})
+    ev["life"] = life[mine]
+    seen = ev.groupby(["sub", "fp"], sort=False)["t"].min()
+    # the subject's first token seen, and the first seen of its other tokens (ties: the same time either way)
+    order = seen.reset_index().sort_values(["sub", "t", "fp"], kind="stable")
+    first = order.groupby("sub", sort=False).head(1).set_index("sub")
+    rest = order.merge(first[["fp"]].rename(columns={"fp": "fp1"}), left_on="sub", right_index=True)
+    s2 = rest[rest["fp"] != rest["fp1"]].groupby("sub", sort=False)["t"].min()
+    g = ev[ev["near"]].groupby(["sub", "fp"], sort=False).agg(f=("t", "min"), life=("life", "max")).reset_index()
+    g = g.sort_values(["sub", "f", "fp"], kind="stable")
+    prev = g.groupby("sub", sort=False)["f"].shift().to_numpy(dtype=np.float64, na_value=np.nan)
+    f = g["f"].to_numpy(dtype=np.float64)
+    window = np.fmax(SUBJECT_WINDOW, SUBJECT_CYCLES * g["life"].to_numpy(dtype=np.float64, na_value=np.nan))
+    again = ~np.isnan(prev) & (f - prev <= window)
+    t1 = g["sub"].map(first["fp"]).to_numpy()
+    other = np.where(
+        g["fp"].to_numpy() == t1,
+        g["sub"].map(s2).to_numpy(dtype=np.float64, na_value=np.nan),
+        g["sub"].map(first["t"]).to_numpy(dtype=np.float64, na_value=np.nan),
+    )
+    new = ~again & (np.nan_to_num(other, nan=np.inf) < f)
+    key = pd.MultiIndex.from_arrays([g["sub"], g["fp"]])
+    is_new = pd.Series(new, index=key)
+    idx = np.flatnonzero(rows)
+    look = pd.MultiIndex.from_arrays([sub.to_numpy()[idx], fp.to_numpy()[idx]])
+    out[idx] = is_new.reindex(look).fillna(False).to_numpy(dtype=bool)
+    return out
+
+
 def _numeric_date(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
     """A NumericDate column as floats; missing, and past :data:`jwtobs.pipeline.NUMERIC_DATE_LIMIT`, as NaN."""
     values = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
@@ -339,6 +409,9 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
         np.nan_to_num(early, nan=-1.0) > 0
     )
     cont, seen, paced = _cont(df, t, late_rej)
+    near = late_rej & (np.nan_to_num(late, nan=np.inf) <= SUBJECT_LATE)
+    iat = _numeric_date(df["iat"]) if "iat" in df.columns else np.full(len(df), np.nan)
+    new_subject = _new_subject(df, t, exp - iat, near)
     cont |= late_acc
     seen |= late_acc
     paced |= late_acc
@@ -350,6 +423,7 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
         lat["cont"] = cont[sel]
         lat["seen"] = seen[sel]
         lat["paced"] = paced[sel]
+        lat["new_subject"] = new_subject[sel]
         lateness = lat.groupby(_LKEYS, dropna=False, observed=True, sort=True).size().rename("count").reset_index()
     else:
         lateness = empty_lateness()

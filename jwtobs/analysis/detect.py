@@ -178,6 +178,12 @@ SKEW_GROUP_CYCLES = 2.0
 SKEW_REFRESH_MAX = 1800.0
 SKEW_LINK = 2.0
 SKEW_PRIOR = 1440.0
+#: ... and, on a client id many users share (more than SKEW_DEVICES renewals a cycle), failures "again" (by a
+#: subject that failed so before on another token: ``new_subject`` false) significantly more than its users'
+#: usual share of them: Poisson tail <= SKEW_SUBJECT_P against the group's new subjects x the client's own
+#: ratio of again to new before the group, with SKEW_SUBJECT_PRIOR new subjects at the fleet's ratio as prior
+SKEW_SUBJECT_P = 0.01
+SKEW_SUBJECT_PRIOR = 20.0
 #: ... failures all within SKEW_INFLIGHT s past the leeway (what a retry queued across exp also does) need this
 #: Poisson tail
 SKEW_NEAR_P = 1e-6
@@ -1441,6 +1447,7 @@ def _in_use_past_leeway(late: pd.DataFrame, lw: dict[str, float]) -> pd.DataFram
         far=rej["le"] > limit[keep] + SKEW_INFLIGHT,
         n_kept=rej["count"].where(rej["cont"], 0),
         on_pace=rej["count"].where(rej["paced"], 0),
+        n_new=rej["count"].where(rej["new_subject"], 0),
     )
 
 
@@ -1736,6 +1743,8 @@ class _Fail(NamedTuple):
     steady: bool
     #: the client's next minute with an accepted use after the episode (its new token; -1: none)
     r: int = -1
+    #: failures of a subject failing so for the first time in a while (``new_subject``)
+    fresh: int = 0
 
 
 def _refresh_link(a: _Fail, b: _Fail, life: float) -> bool:
@@ -1815,6 +1824,7 @@ def _skew_refreshed(
         n=("count", "sum"),
         n_kept=("n_kept", "sum"),
         on_pace=("on_pace", "sum"),
+        n_new=("n_new", "sum"),
         le=("le", "max"),
         far=("far", "any"),
         paced=("paced", "any"),
@@ -1829,6 +1839,11 @@ def _skew_refreshed(
     devices = _devices(ctx, life)
     # the fleet's rate of such failure minutes per accepted use of a named client (the per-use prior)
     fleet_per_use = len(per) / max(1, sum(int(u[-1]) for _m, u in used.values() if len(u)))
+    # the fleet's ratio of failures again (a subject failing so before) to new subjects: the prior of each
+    # many-user client's own
+    near_use = per[per["le"] <= SKEW_REFRESH_MAX]
+    fresh_all = int(near_use["n_new"].sum())
+    subject_ratio = (int(near_use["n"].sum()) - fresh_all + 1) / (fresh_all + 1)
     out: list[dict[str, Any]] = []
     for key, g in per.groupby(level=0, observed=True):
         cid = str(key)
@@ -1846,7 +1861,10 @@ def _skew_refreshed(
             steady = bool(sub["paced"].any() or sub["kept"].all())
             k = bisect.bisect_right(acc_min, run[-1])
             nxt = int(acc_min[k]) if k < len(acc_min) else -1
-            e = _Fail(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady, nxt)
+            e = _Fail(
+                *(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady),
+                *(nxt, int(sub["n_new"].sum())),
+            )
             eps.append(e)
             # a token fired again within the episode, more than SKEW_PACE failures, most not at the token's pace:
             # a burst (a pool's cached token, a device's in-flight screens); pods of one client failing once each
@@ -1875,6 +1893,8 @@ def _skew_refreshed(
                 continue
             bound = max(e.le for e in mem)
             if bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
+                continue
+            if devices.get(cid, 0.0) > SKEW_DEVICES and not _one_subject_again(mem, eps, subject_ratio):
                 continue
             far = any(e.far for e in mem)
             prior = sorted(set(in_use_or_first if far else every) | idle.get(cid, set()))
@@ -1930,6 +1950,29 @@ def _skew_refreshed(
             out.append(_skew_incident(ctx, cid, _Seg(start, r1, n, mu, pv), ev, n, start, r1, rr))
             found.add((cid, ctx.ts(start), ctx.ts(r1, end=True)))
     return out
+
+
+def _one_subject_again(mem: list[_Fail], eps: list[_Fail], fleet_ratio: float) -> bool:
+    """Whether a group ``mem`` of failures on a client id many users share can be one clock: at least
+    SKEW_GROUP - 1 of them by a subject that failed so before on another token (``new_subject`` false), and
+    no more new subjects than those, or significantly more of those than the client's users fail again
+    anyway (Poisson tail <= SKEW_SUBJECT_P
+    against the group's new subjects x the client's ratio of again to new in its failures ``eps`` before the
+    group, SKEW_SUBJECT_PRIOR new ones at ``fleet_ratio`` as prior). A clock behind fails token after token
+    for the same user (every failure but the first is again); users whose tabs or apps wake after ``exp``
+    fail once each, nearly every one a new subject. Where the events carry no subject (or the engine cannot
+    see it: the metrics), no failure is a new subject and the group stands."""
+    fresh = sum(e.fresh for e in mem)
+    again = sum(e.n for e in mem) - fresh
+    if again < SKEW_GROUP - 1:
+        return False
+    if fresh <= again:  # mostly subjects failing again (a service's pods share one subject): what a clock does
+        return True
+    before = [e for e in eps if e.i1 < mem[0].i0]
+    h_fresh = sum(e.fresh for e in before)
+    h_again = sum(e.n for e in before) - h_fresh
+    ratio = (h_again + SKEW_SUBJECT_PRIOR * fleet_ratio) / (h_fresh + SKEW_SUBJECT_PRIOR)
+    return _poisson_tail(again, fresh * ratio) <= SKEW_SUBJECT_P
 
 
 def _accepted_minutes(ctx: _Ctx) -> dict[str, list[int]]:

@@ -51,6 +51,9 @@ from jwtobs.analysis.aggregate import (
     OTHER,
     PACED_RANGE,
     RECORD_KEY,
+    SUBJECT_CYCLES,
+    SUBJECT_LATE,
+    SUBJECT_WINDOW,
     Aggregates,
 )
 from jwtobs.analysis.load import (
@@ -201,6 +204,7 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
             {_bounded("typ", "kt")} AS typ, outcome, reason,
             CASE WHEN abs(exp) < {NUMERIC_DATE_LIMIT} THEN exp END AS exp,
             CASE WHEN abs(nbf) < {NUMERIC_DATE_LIMIT} THEN nbf END AS nbf, token_fp,
+            CASE WHEN abs(iat) < {NUMERIC_DATE_LIMIT} THEN iat END AS iat, sub_hash,
             epoch_ns(time) / 1e9 AS t
         FROM ev
     )"""
@@ -281,6 +285,7 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     FROM co WHERE late_rej AND seen GROUP BY t, token_fp"""
         )
     con.execute(f"DROP TABLE {tmp}_u")
+    _new_subjects(con, late, tmp)
     return _arrow(
         con,
         f"""{late},
@@ -290,12 +295,47 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
             {_bin("l.x")} AS le,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.kept, false)) AS cont,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS seen,
-            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.paced, false)) AS paced
+            coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.paced, false)) AS paced,
+            coalesce({_near("l")} AND n.new_subject, false) AS new_subject
         FROM l LEFT JOIN {tmp}_c c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
+        LEFT JOIN {tmp}_n n ON l.sub_hash = n.sub_hash AND l.token_fp = n.token_fp
     )
-    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, count(*) AS count
+    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, new_subject,
+        count(*) AS count
     FROM b GROUP BY ALL
-    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced NULLS LAST""",
+    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, new_subject NULLS LAST""",
+    )
+
+
+def _near(e: str) -> str:
+    """SQL: the row of ``e`` is a near failure (``new_subject``: rejected past ``exp`` by at most SUBJECT_LATE)."""
+    return (
+        f"coalesce({e}.reason = 'JWT_EXPIRED' AND {e}.t - CAST({e}.exp AS DOUBLE) > 0 "
+        f"AND {e}.t - CAST({e}.exp AS DOUBLE) <= {SUBJECT_LATE!r}, false)"
+    )
+
+
+def _new_subjects(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> None:
+    """``{tmp}_n`` (sub_hash, token_fp, new_subject): the pandas engine's ``_new_subject`` per token with a near
+    failure - the subject's previous token in order of first near failure ``(f, token_fp)`` failing so within
+    the window, or no other token of the subject seen before ``f``, makes it no new subject."""
+    con.execute(
+        f"""CREATE TEMP TABLE {tmp}_n AS {late},
+    ns AS (SELECT DISTINCT sub_hash FROM e WHERE {_near("e")} AND sub_hash IS NOT NULL AND token_fp IS NOT NULL),
+    tok AS (
+        SELECT sub_hash, token_fp, min(t) AS s, min(t) FILTER (WHERE {_near("e")}) AS f,
+            max(CAST(exp AS DOUBLE) - CAST(iat AS DOUBLE)) FILTER (WHERE {_near("e")}) AS life
+        FROM e WHERE token_fp IS NOT NULL AND sub_hash IN (SELECT sub_hash FROM ns) GROUP BY sub_hash, token_fp
+    ),
+    f1 AS (SELECT sub_hash, min(s) AS s1, arg_min(token_fp, s) AS t1 FROM tok GROUP BY sub_hash),
+    f2 AS (SELECT tok.sub_hash, min(s) AS s2 FROM tok JOIN f1 USING (sub_hash) WHERE token_fp <> t1 GROUP BY ALL),
+    g AS (
+        SELECT *, lag(f) OVER (PARTITION BY sub_hash ORDER BY f, token_fp) AS pf FROM tok WHERE f IS NOT NULL
+    )
+    SELECT g.sub_hash, g.token_fp,
+        NOT coalesce(f - pf <= greatest({SUBJECT_WINDOW!r}, coalesce({SUBJECT_CYCLES!r} * life, 0.0)), false)
+        AND coalesce(CASE WHEN g.token_fp = f1.t1 THEN f2.s2 ELSE f1.s1 END < f, false) AS new_subject
+    FROM g JOIN f1 USING (sub_hash) LEFT JOIN f2 USING (sub_hash)"""
     )
 
 
@@ -351,7 +391,7 @@ def aggregate(
             lateness = _typed(_lateness(con, late, label_table), LATENESS_SCHEMA)
             result.append(_arrow(con, counts_q))
     finally:
-        for table in (label_table, f"{label_table}_tok", f"{label_table}_u", f"{label_table}_c", f"{label_table}_ev"):
+        for table in (label_table, *(f"{label_table}_{x}" for x in ("tok", "u", "c", "n", "ev"))):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         if own:
             con.close()  # DuckDB's buffers go before the largest result is converted (30 M events: -0.4 GB)

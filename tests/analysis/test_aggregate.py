@@ -226,3 +226,50 @@ def test_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         err = capsys.readouterr().err
         assert err.startswith("jwtobs report: ") and err.count("\n") == 1 and "Traceback" not in err, err
         assert not out.exists()
+
+
+def test_new_subject_is_a_subjects_first_near_failure_in_a_while() -> None:
+    """``new_subject``, failure by failure: a user's second token failing (its first token seen before, no
+    failure before) is new; its third failing an hour later is not (the second failed within SUBJECT_WINDOW);
+    seven hours after that, new again; a subject seen on one token only is never new (nothing to compare
+    with); nor a failure past SUBJECT_LATE; a 4-hour token's subject failing 7 h after its last failure is
+    not new (the window is SUBJECT_CYCLES x its lifetime)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_fleet22_shapes import T0, _ev, _frame
+
+    from jwtobs.analysis.aggregate import SUBJECT_CYCLES, SUBJECT_LATE, SUBJECT_WINDOW
+    from jwtobs.reasons import Reason
+
+    assert SUBJECT_WINDOW == 6 * 3600 and SUBJECT_CYCLES * 4 * 3600 > 7 * 3600 and SUBJECT_LATE < 3600
+
+    def token(sub: str, fp: str, iat: int, life: int, fail_after: int | None) -> list[dict[str, object]]:
+        out = [_ev(iat + 30, "web", fp, iat, iat + life, sub=sub)]
+        if fail_after is not None:
+            out.append(_ev(iat + life + fail_after, "web", fp, iat, iat + life, Reason.EXPIRED, sub=sub))
+        return out
+
+    rows = token("u", "u1", T0, 900, None)
+    rows += token("u", "u2", T0 + 1000, 900, 100)  # new
+    rows += token("u", "u3", T0 + 4600, 900, 100)  # 1 h later: again
+    rows += token("u", "u4", T0 + 4600 + 7 * 3600, 900, 100)  # 7 h later: new
+    rows += token("v", "v1", T0, 900, 200)  # one token only: not new
+    rows += token("w", "w1", T0, 900, None) + token("w", "w2", T0 + 1000, 900, 3600)  # past SUBJECT_LATE
+    rows += token("x", "x1", T0, 4 * 3600, 100) + token("x", "x2", T0 + 7 * 3600, 4 * 3600, 100)  # x1 not new
+    lat = A.aggregate(_frame(rows)).lateness
+    rej = lat[lat["outcome"] == "rejected"].sort_values("minute")
+    got = [(m.strftime("%H:%M"), bool(n)) for m, n in zip(rej["minute"], rej["new_subject"], strict=True)]
+    at = lambda s: pd.Timestamp(s, unit="s", tz="UTC").strftime("%H:%M")  # noqa: E731
+    want = sorted(
+        [
+            (at(T0 + 1900 + 100), True),
+            (at(T0 + 5500 + 100), False),
+            (at(T0 + 5500 + 7 * 3600 + 100), True),
+            (at(T0 + 900 + 200), False),
+            (at(T0 + 1900 + 3600), False),
+            (at(T0 + 4 * 3600 + 100), False),
+            (at(T0 + 11 * 3600 + 100), False),
+        ]
+    )
+    assert sorted(got) == want

@@ -382,3 +382,46 @@ def test_an_acceptance_and_a_rejection_of_a_token_at_one_instant_in_either_order
         assert_same(by_pandas, by_duckdb)
         results.append(by_pandas)
     assert_same(results[0], results[1])
+
+
+def test_duckdb_and_pandas_agree_on_new_subjects(tmp_path: Path) -> None:
+    """``new_subject`` (a subject's tokens: its first near failure, the subject's previous token failing so, an
+    earlier token seen) from both engines: a web app's users waking once each, one user failing token after
+    token, two tokens of one subject failing at the same instant, a subject seen on one token only, failures
+    without a subject or without ``iat``, and one past SUBJECT_LATE. Same aggregates, same incidents, and
+    each kind of ``new_subject`` is there."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "analysis"))
+    from test_fleet22_shapes import T0, _ev, _frame, _lunch, _services
+
+    from jwtobs.reasons import Reason
+
+    rows = _lunch(40, T0, [(u, 4 + u % 3) for u in range(0, 40, 2)], 5) + _services(5, T0, T0 + 8 * 3600)
+    t = T0 + 2 * 3600
+    for c in range(12):  # one user failing again every cycle, 200 s past exp
+        iat, exp = t + 1200 * c - 900, t + 1200 * c
+        rows += [
+            _ev(iat + 60, "web", f"dev-{c}", iat, exp, sub="dev"),
+            _ev(exp + 200, "web", f"dev-{c}", iat, exp, Reason.EXPIRED, sub="dev"),
+        ]
+    for k in (1, 2):  # two tokens of one subject failing at one instant
+        rows += [
+            _ev(T0 + 100 * k, "web", f"tie-{k}", T0, T0 + 900, sub="tie"),
+            _ev(T0 + 1000, "web", f"tie-{k}", T0, T0 + 900, Reason.EXPIRED, sub="tie"),
+        ]
+    rows += [_ev(T0 + 5000, "web", "nosub", T0, T0 + 4000, Reason.EXPIRED)]
+    rows += [_ev(T0 + 9000, "web", "far", T0, T0 + 4000, Reason.EXPIRED, sub="user-1")]
+    noiat = _ev(T0 + 7300, "web", "noiat", T0, T0 + 7200, Reason.EXPIRED, sub="user-3")
+    rows += [{**noiat, "iat": None, "nbf": None}]
+    frame = _frame(rows)
+    path = tmp_path / "events.jsonl"
+    out = frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    out.to_json(path, orient="records", lines=True)
+    by_pandas = aggregate(A.load_events(path))
+    by_duckdb = duck.aggregate(path)
+    assert_same(by_pandas, by_duckdb)
+    late = by_duckdb.lateness[by_duckdb.lateness["outcome"] == "rejected"]
+    assert set(late["new_subject"]) == {True, False}
+    assert int(late.loc[late["new_subject"], "count"].sum()) >= 15
+    pd.testing.assert_frame_equal(A.incidents(by_pandas), A.incidents(by_duckdb))

@@ -205,3 +205,68 @@ def test_a_gateways_short_tokens_failing_at_one_api_only_is_that_apis_clock() ->
     shared = inc[inc["kind"] == "server_clock_skew"]
     assert list(shared["profile"]) == ["billing"], inc[["kind", "client_id", "profile", "evidence"]].to_string()
     assert not (inc["kind"] == "clock_skew").any(), inc[["kind", "client_id", "evidence"]].to_string()
+
+
+def _lunch(users: int, t0: int, wake: list[tuple[int, int]], seed: int) -> list[dict[str, Any]]:
+    """Client ``web`` (15-minute tokens, refreshed when a use finds less than a minute left, or on a 401):
+    ``users`` users, each using its token every 1-5 min for 8 h. ``wake``: (user, hour) - that user's next
+    renewal in the hour does not happen: its tab sleeps over ``exp`` and its next use, 60-600 s past it, is
+    rejected; it renews at once."""
+    r = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    n = 0
+    for u in range(users):
+        sleeps = sorted(h for w, h in wake if w == u)
+        t = t0 + r.randrange(60)
+        end = t0 + 8 * 3600
+        while t < end:
+            n += 1
+            iat, exp, fp = t, t + 900, f"web-{n}"
+            asleep = next((h for h in sleeps if t0 + 3600 * h <= exp + 60 < t0 + 3600 * h + 3600), None)
+            while t < exp - 60 and t < end:
+                rows.append(_ev(t, "web", fp, iat, exp, sub=f"user-{u}"))
+                t += r.randrange(60, 300)
+            if asleep is not None and t < end:
+                sleeps.remove(asleep)
+                t = exp + r.randrange(60, 600)
+                rows.append(_ev(t, "web", fp, iat, exp, Reason.EXPIRED, sub=f"user-{u}"))
+                t += 1
+    return rows
+
+
+def test_many_users_waking_once_each_after_lunch_are_no_clock() -> None:
+    """60 users of a web app all morning, no failure; after lunch (hour 5) 14 of them come back to a tab that
+    slept over ``exp``: one failure each, 1-10 min past it, each renewing on its 401. The failures per use rise
+    and each failure is its own - but each is a different user, none failing again: users waking, no clock
+    (``new_subject``; the rule fired here before)."""
+    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
+    rows = _lunch(60, T0, wake, 3) + _services(20, T0, T0 + 8 * 3600)
+    frame = _frame(rows)
+    lat = A.aggregate(frame).lateness
+    late = lat[(lat["outcome"] == "rejected") & (lat["direction"] == "late")]
+    assert int(late.loc[late["new_subject"], "count"].sum()) == len(wake)
+    inc = A.clock_skew_incidents(frame)
+    assert inc.empty, inc[["client_id", "start", "evidence"]].to_string()
+
+
+def test_one_user_failing_again_token_after_token_among_many_is_a_clock() -> None:
+    """The same app and lunch, and one user whose device clock is 8 min behind from hour 2: each of its tokens
+    is used on until 8 min past ``exp`` by the server's clock, rejected, renewed on the 401 - the same subject
+    failing again every token cycle. That is still a clock, named with its evidence."""
+    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
+    rows = _lunch(60, T0, wake, 3) + _services(20, T0, T0 + 8 * 3600)
+    t = T0 + 2 * 3600 + 17
+    c = 0
+    while t < T0 + 8 * 3600:  # the device behind: uses every minute until 480 s past exp, then renews on the 401
+        c += 1
+        iat, exp, fp = t, t + 900, f"dev-{c}"
+        while t < exp + 480:
+            rows.append(_ev(t, "web", fp, iat, exp, None if t <= exp else Reason.EXPIRED, sub="user-dev"))
+            if t > exp:
+                break
+            t += 60
+        t += 1
+    inc = A.clock_skew_incidents(_frame(rows))
+    web = inc[inc["client_id"] == "web"]
+    assert len(web) >= 1, inc
+    assert web["start"].min() <= pd.Timestamp(T0 + 3 * 3600, unit="s", tz="UTC"), web
