@@ -308,43 +308,57 @@ def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _
     """``new_subject`` of the near failures ``near`` (see the module's table): per token of a subject with a
     near failure, its first near failure ``f``; the subject's previous token in order of ``(f, token_fp)``
     failing so within the window before makes it no new subject, and so does a subject not seen on another
-    token before ``f``. Linear in the events (sorts and group-bys, no pairs), as the DuckDB engine's."""
+    token before ``f``. Linear in the events (sorts and group-bys of integer codes, no pairs), as the DuckDB
+    engine's."""
     out = np.zeros(len(df), dtype=bool)
     if "sub_hash" not in df.columns:
         return out
-    sub = df["sub_hash"].astype("string")
-    fp = df["token_fp"].astype("string")
-    known = (sub.notna() & fp.notna()).to_numpy()
+    sc = pd.factorize(df["sub_hash"].astype("string"))[0]
+    # token codes in the order of the fingerprints (the DuckDB engine's ORDER BY token_fp breaks ties so)
+    fc = pd.factorize(df["token_fp"].astype("string"), sort=True)[0]
+    known = (sc >= 0) & (fc >= 0)
     rows = near & known
     if not rows.any():
         return out
-    mine = known & sub.isin(set(sub[rows].tolist())).to_numpy()
-    ev = pd.DataFrame({"sub": sub.to_numpy()[mine], "fp": fp.to_numpy()[mine], "t": t[mine], "near": near[mine]})
-    ev["life"] = life[mine]
-    seen = ev.groupby(["sub", "fp"], sort=False)["t"].min()
-    # the subject's first token seen, and the first seen of its other tokens (ties: the same time either way)
-    order = seen.reset_index().sort_values(["sub", "t", "fp"], kind="stable")
-    first = order.groupby("sub", sort=False).head(1).set_index("sub")
-    rest = order.merge(first[["fp"]].rename(columns={"fp": "fp1"}), left_on="sub", right_index=True)
-    s2 = rest[rest["fp"] != rest["fp1"]].groupby("sub", sort=False)["t"].min()
-    g = ev[ev["near"]].groupby(["sub", "fp"], sort=False).agg(f=("t", "min"), life=("life", "max")).reset_index()
-    g = g.sort_values(["sub", "f", "fp"], kind="stable")
-    prev = g.groupby("sub", sort=False)["f"].shift().to_numpy(dtype=np.float64, na_value=np.nan)
-    f = g["f"].to_numpy(dtype=np.float64)
-    window = np.fmax(SUBJECT_WINDOW, SUBJECT_CYCLES * g["life"].to_numpy(dtype=np.float64, na_value=np.nan))
+    mine = known & np.isin(sc, np.unique(sc[rows]))
+    per = (
+        pd.DataFrame(
+            {
+                "s": sc[mine],
+                "f": fc[mine],
+                "t": t[mine],
+                "tn": np.where(near[mine], t[mine], np.nan),
+                "life": np.where(near[mine], life[mine], np.nan),
+            }
+        )
+        .groupby(["s", "f"], sort=False)
+        .agg(seen=("t", "min"), first=("tn", "min"), life=("life", "max"))
+        .reset_index()
+    )
+    # each subject's first token seen, and the first seen of its other tokens (ties: the same time either way)
+    o = per.sort_values(["s", "seen", "f"], kind="stable")
+    so = o["s"].to_numpy()
+    head = np.r_[True, so[1:] != so[:-1]]
+    second = np.r_[False, head[:-1]] & ~head
+    t1 = pd.Series(o["f"].to_numpy()[head], index=so[head])
+    s1 = pd.Series(o["seen"].to_numpy()[head], index=so[head])
+    s2 = pd.Series(o["seen"].to_numpy()[second], index=so[second])
+    g = per[per["first"].notna()].sort_values(["s", "first", "f"], kind="stable")
+    gs, gf = g["s"].to_numpy(), g["f"].to_numpy()
+    f = g["first"].to_numpy(dtype=np.float64)
+    prev = np.r_[np.nan, f[:-1]]
+    prev[np.r_[True, gs[1:] != gs[:-1]]] = np.nan
+    window = np.fmax(SUBJECT_WINDOW, SUBJECT_CYCLES * g["life"].to_numpy(dtype=np.float64))
     again = ~np.isnan(prev) & (f - prev <= window)
-    t1 = g["sub"].map(first["fp"]).to_numpy()
     other = np.where(
-        g["fp"].to_numpy() == t1,
-        g["sub"].map(s2).to_numpy(dtype=np.float64, na_value=np.nan),
-        g["sub"].map(first["t"]).to_numpy(dtype=np.float64, na_value=np.nan),
+        gf == t1.reindex(gs).to_numpy(),
+        s2.reindex(gs).to_numpy(dtype=np.float64),
+        s1.reindex(gs).to_numpy(dtype=np.float64),
     )
     new = ~again & (np.nan_to_num(other, nan=np.inf) < f)
-    key = pd.MultiIndex.from_arrays([g["sub"], g["fp"]])
-    is_new = pd.Series(new, index=key)
-    idx = np.flatnonzero(rows)
-    look = pd.MultiIndex.from_arrays([sub.to_numpy()[idx], fp.to_numpy()[idx]])
-    out[idx] = is_new.reindex(look).fillna(False).to_numpy(dtype=bool)
+    width = int(fc.max()) + 1
+    at = pd.Index(gs.astype(np.int64) * width + gf).get_indexer(sc[rows].astype(np.int64) * width + fc[rows])
+    out[np.flatnonzero(rows)] = np.where(at >= 0, new[at], False)
     return out
 
 

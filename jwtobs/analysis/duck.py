@@ -321,11 +321,13 @@ def _new_subjects(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> None:
     the window, or no other token of the subject seen before ``f``, makes it no new subject."""
     con.execute(
         f"""CREATE TEMP TABLE {tmp}_n AS {late},
-    ns AS (SELECT DISTINCT sub_hash FROM e WHERE {_near("e")} AND sub_hash IS NOT NULL AND token_fp IS NOT NULL),
-    tok AS (
+    every AS (
         SELECT sub_hash, token_fp, min(t) AS s, min(t) FILTER (WHERE {_near("e")}) AS f,
             max(CAST(exp AS DOUBLE) - CAST(iat AS DOUBLE)) FILTER (WHERE {_near("e")}) AS life
-        FROM e WHERE token_fp IS NOT NULL AND sub_hash IN (SELECT sub_hash FROM ns) GROUP BY sub_hash, token_fp
+        FROM e WHERE token_fp IS NOT NULL AND sub_hash IS NOT NULL GROUP BY sub_hash, token_fp
+    ),
+    tok AS (
+        SELECT * FROM every WHERE sub_hash IN (SELECT sub_hash FROM every WHERE f IS NOT NULL)
     ),
     f1 AS (SELECT sub_hash, min(s) AS s1, arg_min(token_fp, s) AS t1 FROM tok GROUP BY sub_hash),
     f2 AS (SELECT tok.sub_hash, min(s) AS s2 FROM tok JOIN f1 USING (sub_hash) WHERE token_fp <> t1 GROUP BY ALL),
