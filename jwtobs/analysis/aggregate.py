@@ -54,8 +54,8 @@ paced         bool                     **per-event feature**: ``seen``, and the 
                                        accepted uses: the client went on at its own pace (a skewed clock), not
                                        in a burst of seconds nor after a pause (a worker pool or a resumed app
                                        firing its cached token). Accepted ``late`` rows are paced.
-new_subject   bool                     **per-event feature**: a rejection past ``exp`` by at most
-                                       :data:`SUBJECT_LATE` s (a *near failure*) of a token whose subject
+new_subject   bool                     **per-event feature**: a token's first rejection past ``exp`` by
+                                       at most :data:`SUBJECT_LATE` s (a *near failure*), whose subject
                                        (``sub_hash``) had an earlier token (first seen before this failure),
                                        none of which failed so in the :data:`SUBJECT_WINDOW` s (or
                                        :data:`SUBJECT_CYCLES` x the token's lifetime ``exp - iat``, if longer)
@@ -308,8 +308,8 @@ def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _
     """``new_subject`` of the near failures ``near`` (see the module's table): per token of a subject with a
     near failure, its first near failure ``f``; the subject's previous token in order of ``(f, token_fp)``
     failing so within the window before makes it no new subject, and so does a subject not seen on another
-    token before ``f``. Linear in the events (sorts and group-bys of integer codes, no pairs), as the DuckDB
-    engine's."""
+    token before ``f``; the token's later near failures are never new (the subject failing again). Linear in
+    the events (sorts and group-bys of integer codes, no pairs), as the DuckDB engine's."""
     out = np.zeros(len(df), dtype=bool)
     if "sub_hash" not in df.columns:
         return out
@@ -358,7 +358,9 @@ def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _
     new = ~again & (np.nan_to_num(other, nan=np.inf) < f)
     width = int(fc.max()) + 1
     at = pd.Index(gs.astype(np.int64) * width + gf).get_indexer(sc[rows].astype(np.int64) * width + fc[rows])
-    out[np.flatnonzero(rows)] = np.where(at >= 0, new[at], False)
+    # only at the token's first near failure: its later ones are the subject failing again (a token kept)
+    hit = at >= 0
+    out[np.flatnonzero(rows)[hit]] = new[at[hit]] & (t[rows][hit] == f[at[hit]])
     return out
 
 

@@ -298,7 +298,7 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.paced, false)) AS paced,
             coalesce({_near("l")} AND n.new_subject, false) AS new_subject
         FROM l LEFT JOIN {tmp}_c c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
-        LEFT JOIN {tmp}_n n ON l.sub_hash = n.sub_hash AND l.token_fp = n.token_fp
+        LEFT JOIN {tmp}_n n ON l.sub_hash = n.sub_hash AND l.token_fp = n.token_fp AND l.t = n.f
     )
     SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, new_subject,
         count(*) AS count
@@ -316,9 +316,10 @@ def _near(e: str) -> str:
 
 
 def _new_subjects(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> None:
-    """``{tmp}_n`` (sub_hash, token_fp, new_subject): the pandas engine's ``_new_subject`` per token with a near
-    failure - the subject's previous token in order of first near failure ``(f, token_fp)`` failing so within
-    the window, or no other token of the subject seen before ``f``, makes it no new subject."""
+    """``{tmp}_n`` (sub_hash, token_fp, f, new_subject): the pandas engine's ``_new_subject`` per token with a
+    near failure, for its first one (at ``f``) - the subject's previous token in order of first near failure
+    ``(f, token_fp)`` failing so within the window, or no other token of the subject seen before ``f``, makes
+    it no new subject."""
     con.execute(
         f"""CREATE TEMP TABLE {tmp}_n AS {late},
     every AS (
@@ -334,7 +335,7 @@ def _new_subjects(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> None:
     g AS (
         SELECT *, lag(f) OVER (PARTITION BY sub_hash ORDER BY f, token_fp) AS pf FROM tok WHERE f IS NOT NULL
     )
-    SELECT g.sub_hash, g.token_fp,
+    SELECT g.sub_hash, g.token_fp, g.f,
         NOT coalesce(f - pf <= greatest({SUBJECT_WINDOW!r}, coalesce({SUBJECT_CYCLES!r} * life, 0.0)), false)
         AND coalesce(CASE WHEN g.token_fp = f1.t1 THEN f2.s2 ELSE f1.s1 END < f, false) AS new_subject
     FROM g JOIN f1 USING (sub_hash) LEFT JOIN f2 USING (sub_hash)"""

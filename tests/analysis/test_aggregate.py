@@ -233,7 +233,8 @@ def test_new_subject_is_a_subjects_first_near_failure_in_a_while() -> None:
     failure before) is new; its third failing an hour later is not (the second failed within SUBJECT_WINDOW);
     seven hours after that, new again; a subject seen on one token only is never new (nothing to compare
     with); nor a failure past SUBJECT_LATE; a 4-hour token's subject failing 7 h after its last failure is
-    not new (the window is SUBJECT_CYCLES x its lifetime)."""
+    not new (the window is SUBJECT_CYCLES x its lifetime); a token failing a second time is the subject
+    failing again, not new."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -257,6 +258,9 @@ def test_new_subject_is_a_subjects_first_near_failure_in_a_while() -> None:
     rows += token("v", "v1", T0, 900, 200)  # one token only: not new
     rows += token("w", "w1", T0, 900, None) + token("w", "w2", T0 + 1000, 900, 3600)  # past SUBJECT_LATE
     rows += token("x", "x1", T0, 4 * 3600, 100) + token("x", "x2", T0 + 7 * 3600, 4 * 3600, 100)  # x1 not new
+    y0 = T0 + 20_000
+    rows += token("y", "y1", y0, 900, None) + token("y", "y2", y0 + 1000, 900, 100)  # new ...
+    rows.append(_ev(y0 + 1900 + 400, "web", "y2", y0 + 1000, y0 + 1900, Reason.EXPIRED, sub="y"))  # ... kept: again
     lat = A.aggregate(_frame(rows)).lateness
     rej = lat[lat["outcome"] == "rejected"].sort_values("minute")
     got = [(m.strftime("%H:%M"), bool(n)) for m, n in zip(rej["minute"], rej["new_subject"], strict=True)]
@@ -270,6 +274,8 @@ def test_new_subject_is_a_subjects_first_near_failure_in_a_while() -> None:
             (at(T0 + 1900 + 3600), False),
             (at(T0 + 4 * 3600 + 100), False),
             (at(T0 + 11 * 3600 + 100), False),
+            (at(y0 + 1900 + 100), True),
+            (at(y0 + 1900 + 400), False),
         ]
     )
     assert sorted(got) == want
