@@ -171,11 +171,9 @@ SUBJECT_CYCLES: Final = 2.5
 #: (nanoseconds) or their measured duration, and a record written twice is equal in all of them
 RECORD_KEY: Final = ("time", "token_fp", "duration_s", "outcome", "reason", "service", "span_id")
 
-_KEYS = ["minute", "issuer", "profile", "client_id", "kid", "typ", "outcome", "reason", "past_exp"]
-_LKEYS = [
-    *("minute", "issuer", "profile", "client_id", "outcome", "direction", "le", "cont", "seen", "paced"),
-    "new_subject",
-]
+#: the label columns each table is grouped by: its schema's columns but the measured ones
+_KEYS = [k for k in COUNTS_SCHEMA if k not in ("count", "max_exp")]
+_LKEYS = [k for k in LATENESS_SCHEMA if k != "count"]
 
 
 @dataclass(frozen=True)

@@ -1862,8 +1862,14 @@ def _skew_refreshed(
             k = bisect.bisect_right(acc_min, run[-1])
             nxt = int(acc_min[k]) if k < len(acc_min) else -1
             e = _Fail(
-                *(run[0], run[-1], int(sub["n"].sum()), float(sub["le"].max()), bool(sub["far"].any()), steady),
-                *(nxt, int(sub["n_new"].sum())),
+                i0=run[0],
+                i1=run[-1],
+                n=int(sub["n"].sum()),
+                le=float(sub["le"].max()),
+                far=bool(sub["far"].any()),
+                steady=steady,
+                r=nxt,
+                fresh=int(sub["n_new"].sum()),
             )
             eps.append(e)
             # a token fired again within the episode, more than SKEW_PACE failures, most not at the token's pace:
@@ -1956,12 +1962,12 @@ def _one_subject_again(mem: list[_Fail], eps: list[_Fail], fleet_ratio: float) -
     """Whether a group ``mem`` of failures on a client id many users share can be one clock: at least
     SKEW_GROUP - 1 of them by a subject that failed so before on another token (``new_subject`` false), and
     no more new subjects than those, or significantly more of those than the client's users fail again
-    anyway (Poisson tail <= SKEW_SUBJECT_P
-    against the group's new subjects x the client's ratio of again to new in its failures ``eps`` before the
-    group, SKEW_SUBJECT_PRIOR new ones at ``fleet_ratio`` as prior). A clock behind fails token after token
-    for the same user (every failure but the first is again); users whose tabs or apps wake after ``exp``
-    fail once each, nearly every one a new subject. Where the events carry no subject (or the engine cannot
-    see it: the metrics), no failure is a new subject and the group stands."""
+    anyway (Poisson tail <= SKEW_SUBJECT_P against the group's new subjects x the client's ratio of again to
+    new in its failures ``eps`` before the group, SKEW_SUBJECT_PRIOR new ones at ``fleet_ratio`` as prior).
+    A clock behind fails token after token for the same user (every failure but the first is again); users
+    whose tabs or apps wake after ``exp`` fail once each, nearly every one a new subject. Where the events
+    carry no subject (or the engine cannot see it: the metrics), no failure is a new subject and the group
+    stands."""
     fresh = sum(e.fresh for e in mem)
     again = sum(e.n for e in mem) - fresh
     if again < SKEW_GROUP - 1:
