@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import stat
 import threading
 import weakref
 from collections import deque
@@ -633,7 +634,19 @@ class JsonlSink:
             os.set_blocking(fd, True)
         st = os.fstat(fd)
         self._fd, self._ino = fd, (st.st_dev, st.st_ino)
+        if st.st_size and stat.S_ISREG(st.st_mode) and not self._ends_a_line(st.st_size):
+            # the last line is cut (a process killed mid-write, a full disk): end it before the first line we
+            # write, so that only the cut line is broken, not ours joined to it
+            self._cut_in = self._ino
         return fd
+
+    def _ends_a_line(self, size: int) -> bool:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(size - 1)
+                return f.read(1) in (b"\n", b"")
+        except OSError:  # (unreadable to us, a file replaced meanwhile: as before, nothing is added)
+            return True
 
     def close(self) -> None:
         """Write what waits and stop the writer thread. A record that arrives later (from a validation that read

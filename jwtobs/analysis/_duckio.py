@@ -20,7 +20,16 @@ __all__ = ["DEFAULT_MEMORY_LIMIT", "EventsError", "clean_jsonl_query", "connect"
 
 
 class EventsError(ValueError):
-    """The events could not be read: the message is one line naming the file and what is wrong with it."""
+    """The events could not be read: the message is one line naming the file and what is wrong with it
+    (``path``: that file, when one is named)."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+#: what an :class:`EventsError` says of a file whose content is not JSON event lines
+NOT_EVENTS: Final = "not a jwtobs events file"
 
 
 #: DuckDB's memory limit unless told otherwise (it spills to a temporary directory beyond it)
@@ -83,8 +92,10 @@ def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsE
     text = _first_line(exc)
     # the file the error's own line names (the rest of DuckDB's message may quote the whole file list)
     named = next((f for f in files if str(f) in text), None) or next((f for f in files if str(f) in str(exc)), None)
-    where = str(named) if named is not None else (str(files[0]) if len(files) == 1 else f"{len(files)} files")
-    return EventsError(f"{where}: {what} ({text})")
+    if named is None and len(files) == 1:
+        named = files[0]
+    where = str(named) if named is not None else f"{len(files)} files"
+    return EventsError(f"{where}: {what} ({text})", named)
 
 
 @contextmanager
@@ -96,7 +107,7 @@ def _errors(files: Sequence[Path]) -> Iterator[None]:
         yield
     except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
         msg = str(exc)
-        what = "not a jwtobs events file"
+        what = NOT_EVENTS
         if "parquet" in msg.lower() or "magic" in msg.lower():
             what = "unreadable Parquet file"
         elif "gzip" in msg.lower():

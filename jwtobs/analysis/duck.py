@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,6 +32,7 @@ import pandas as pd
 from jwtobs.analysis._duckio import (
     _FIELDS,
     DEFAULT_MEMORY_LIMIT,
+    NOT_EVENTS,
     _arrow,
     _errors,
     _file_error,
@@ -94,12 +95,13 @@ def _parquet_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
     return f"SELECT {', '.join(cols)} FROM {src}{where}"
 
 
-def _jsonl_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
+def _jsonl_sql(con: duckdb.DuckDBPyConnection, files: list[Path], arrow: Collection[Path] = ()) -> list[str]:
     """DuckDB's JSON reader over the complete files. A file whose last line is torn (being written; the
-    current hour of a rolled directory, at most ``max_bytes``) is read up to its last complete line by the
-    pandas engine's reader and registered as an Arrow view, so both engines drop exactly that line."""
+    current hour of a rolled directory, at most ``max_bytes``), and a file of ``arrow`` (one DuckDB refused:
+    lines torn mid-file, see :func:`_events`), is read by the pandas engine's reader and registered as an Arrow
+    view, so both engines read exactly the same lines."""
     nonempty = [f for f in files if f.stat().st_size]
-    torn = [f for f in nonempty if _complete_length(f) != f.stat().st_size]
+    torn = [f for f in nonempty if f in arrow or _complete_length(f) != f.stat().st_size]
     clean = [f for f in nonempty if f not in torn]
     out = [clean_jsonl_query(clean)] if clean else []
     for f in torn:
@@ -109,14 +111,14 @@ def _jsonl_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
     return out
 
 
-def events_sql(con: duckdb.DuckDBPyConnection, path: str | Path) -> str:
+def events_sql(con: duckdb.DuckDBPyConnection, path: str | Path, arrow: Collection[Path] = ()) -> str:
     """A SQL query over the validation events of ``path`` with the columns of
-    :data:`jwtobs.events.EVENT_FIELDS` (``time`` a UTC ``TIMESTAMPTZ``). Raises ``FileNotFoundError`` or
-    :class:`EventsError`."""
+    :data:`jwtobs.events.EVENT_FIELDS` (``time`` a UTC ``TIMESTAMPTZ``); the JSONL files of ``arrow`` read by the
+    pandas engine's reader. Raises ``FileNotFoundError`` or :class:`EventsError`."""
     files = event_files(path)
     parquet = [f for f in files if f.suffix == ".parquet"]
     parts = ([_parquet_sql(con, parquet)] if parquet else []) + _jsonl_sql(
-        con, [f for f in files if f.suffix != ".parquet"]
+        con, [f for f in files if f.suffix != ".parquet"], arrow
     )
     if not parts:
         cols = ", ".join(f"CAST(NULL AS {_type(n)}) AS {n}" for n in _FIELDS)
@@ -165,6 +167,27 @@ def _check_schema(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[P
             f"{where}: event schema version {versions}; this jwtobs reads {readable} "
             "(upgrade jwtobs to read these events)"
         )
+
+
+def _events(con: duckdb.DuckDBPyConnection, path: str | Path) -> tuple[str, list[Path]]:
+    """The checked events query of ``path`` (:func:`events_sql` + :func:`_check_schema`) and its files. A JSONL file
+    DuckDB's reader refuses as no events file is read again by the pandas engine's reader, which reads a file
+    with a few lines torn mid-file without them (and says so: :func:`jwtobs.analysis.load._salvage`) and refuses
+    the others with the same error: one more pass per such file, the files' count bounds the passes."""
+    files = event_files(path)
+    arrow: set[Path] = set()
+    for _ in range(len(files) + 1):
+        events = events_sql(con, path, arrow)
+        try:
+            _check_schema(con, events, files)
+        except EventsError as exc:
+            bad = exc.path
+            if bad is None or bad in arrow or bad.suffix == ".parquet" or NOT_EVENTS not in str(exc):
+                raise
+            arrow.add(bad)
+            continue
+        return events, files
+    raise AssertionError("unreachable: each pass adds a file or raises")  # pragma: no cover
 
 
 # -- aggregates --------------------------------------------------------------------------------------------
@@ -379,9 +402,7 @@ def aggregate(
     ``aggregate(load_events(path), keep_min)`` without loading the events."""
     own = con is None
     con = con if con is not None else connect(memory_limit)
-    files = event_files(path)
-    events = events_sql(con, path)
-    _check_schema(con, events, files)
+    events, files = _events(con, path)
     label_table = f"jwtobs_labels_{uuid.uuid4().hex[:12]}"
     result: list[Any] = []
     try:
@@ -445,9 +466,7 @@ def compact(
     if target.exists():
         raise FileExistsError(target)
     con = con if con is not None else connect(memory_limit)
-    files = event_files(source)
-    events = events_sql(con, source)
-    _check_schema(con, events, files)
+    events, files = _events(con, source)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         with _errors(files):

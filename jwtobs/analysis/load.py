@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from jwtobs._compressed import compression, decompress_hint
-from jwtobs.analysis._duckio import EventsError
+from jwtobs.analysis._duckio import NOT_EVENTS, EventsError
 from jwtobs.analysis.aggregate import distinct_events
 from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
 from jwtobs.pipeline import NUMERIC_DATE_LIMIT
@@ -222,24 +223,90 @@ def _read_jsonl_duckdb(path: Path) -> pa.Table:
         con.close()
 
 
+#: a JSONL file whose lines are JSON objects but for at most this share is read without those lines, each
+#: counted in one warning naming the file: a line cut short by a writer killed mid-line (or a full disk), with
+#: the next process appending after it; more, and the file is no events file
+TORN_SHARE: Final = 0.01
+
+_log = logging.getLogger("jwtobs.analysis")
+
+_loads: Callable[[bytes], Any]
+try:
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is a core dependency on CPython
+    _loads = json.loads
+
+
+def _salvage(path: Path, n: int) -> bytes | None:
+    """The first ``n`` bytes of ``path`` without the lines that are not JSON objects, when there are some and at
+    most :data:`TORN_SHARE` of the lines (logged once); ``None`` otherwise (the caller's error stands)."""
+    try:
+        if _gz(path):
+            with gzip.open(path, "rb") as f:
+                data = f.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read(n)
+    except (OSError, EOFError, zlib.error):
+        return None
+    lines = data.split(b"\n")
+    good: list[bytes] = []
+    bad = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            ok = isinstance(_loads(line), dict)
+        except ValueError:
+            ok = False
+        if ok:
+            good.append(line)
+        else:
+            bad += 1
+    if not bad or not good or bad > TORN_SHARE * (bad + len(good)):
+        return None
+    _log.warning(
+        "jwtobs: %s: %d of %d lines are not JSON objects (cut short by a writer that stopped mid-line?): read "
+        "without them",
+        path,
+        bad,
+        bad + len(good),
+    )
+    return b"\n".join(good) + b"\n"
+
+
+def _read_json_arrow(path: Path, n: int) -> pa.Table:
+    try:
+        if n == path.stat().st_size:
+            return pj.read_json(str(path), read_options=_JSON_READ, parse_options=_JSON_PARSE)
+        with pa.memory_map(str(path)) as mm:  # only the complete lines (a zero-copy slice of the mapped file)
+            return pj.read_json(pa.BufferReader(mm.read_buffer(n)), _JSON_READ, _JSON_PARSE)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise EventsError(f"{path}: {NOT_EVENTS} ({_first_line(exc)})", path) from None
+    except OSError as exc:
+        if not _gz(path):
+            raise
+        raise EventsError(f"{path}: unreadable gzip file ({_first_line(exc)})", path) from None
+
+
 def _read_jsonl(path: Path) -> pa.Table:
     n = _complete_length(path)
     if n == 0:
         return ARROW_SCHEMA.empty_table()
-    if USE_DUCKDB and n == path.stat().st_size and _duckdb():
-        return _read_jsonl_duckdb(path)
     try:
-        if n == path.stat().st_size:
-            table = pj.read_json(str(path), read_options=_JSON_READ, parse_options=_JSON_PARSE)
-        else:  # only the complete lines (a zero-copy slice of the mapped file)
-            with pa.memory_map(str(path)) as mm:
-                table = pj.read_json(pa.BufferReader(mm.read_buffer(n)), _JSON_READ, _JSON_PARSE)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise EventsError(f"{path}: not a jwtobs events file ({_first_line(exc)})") from None
-    except OSError as exc:
-        if not _gz(path):
+        if USE_DUCKDB and n == path.stat().st_size and _duckdb():
+            return _read_jsonl_duckdb(path)
+        table = _read_json_arrow(path, n)
+    except EventsError as exc:
+        if NOT_EVENTS not in str(exc):
             raise
-        raise EventsError(f"{path}: unreadable gzip file ({_first_line(exc)})") from None
+        good = _salvage(path, n)
+        if good is None:
+            raise
+        try:
+            table = pj.read_json(pa.BufferReader(good), _JSON_READ, _JSON_PARSE)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as again:
+            raise EventsError(f"{path}: {NOT_EVENTS} ({_first_line(again)})", path) from None
     event = table.column("event")
     table = table.drop_columns(["event"])
     if event.null_count != len(event):  # key-set change lines are in the file: keep only the validations

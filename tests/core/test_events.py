@@ -394,6 +394,39 @@ def test_a_rolling_write_that_fails_in_its_second_file_counts_the_first_files_li
     assert (sink.written, sink.dropped) == (3, 4)
 
 
+def test_a_file_left_with_a_cut_line_by_a_killed_process_is_appended_on_a_new_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process killed mid-write (or stopped by a full disk without taking the bytes back) leaves the file ending
+    in a cut line; the next process's sink writes a newline first, so its own first line stays whole (before
+    session 26 it was glued to the cut one and lost with it). ``load_events`` then reads every whole line and
+    says it left one out."""
+    import jwtobs.analysis as A
+
+    path = tmp_path / "e.jsonl"
+    first = JsonlSink(path, flush_interval=60.0)
+    for i in range(150):
+        first(_event(jti_hash=f"old-{i}", token_fp=f"fp-old-{i}"))
+    first.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole.splitlines(keepends=True)[0][:40])  # killed in the middle of its next line
+    sink = JsonlSink(path, flush_interval=60.0)
+    for i in range(3):
+        sink(_event(jti_hash=f"new-{i}", token_fp=f"fp-new-{i}"))
+    sink.close()
+    lines = path.read_bytes().split(b"\n")
+    assert len(lines[150]) == 40 and [json.loads(ln)["jti_hash"] for ln in lines[151:-1]] == ["new-0", "new-1", "new-2"]
+    with caplog.at_level(logging.WARNING, logger="jwtobs.analysis"):
+        df = A.load_events(path)
+    assert len(df) == 153
+    assert any(f"{path}: 1 of 154 lines are not JSON objects" in r.getMessage() for r in caplog.records)
+    again = JsonlSink(path, flush_interval=60.0)  # a file that ends a line: nothing added
+    again(_event(jti_hash="last"))
+    again.close()
+    after = path.read_bytes().split(b"\n")
+    assert after[:-2] == lines[:-1] and json.loads(after[-2])["jti_hash"] == "last" and after[-1] == b""
+
+
 def test_a_cut_line_that_cannot_be_taken_back_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the cut part cannot be removed (the truncation fails, or another process appended meanwhile), the next
     write starts with a newline: only the cut line is broken, the lines after it are whole (not glued to it)."""
