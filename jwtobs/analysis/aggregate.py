@@ -59,9 +59,11 @@ new_subject   bool                     **per-event feature**: a token's first re
                                        (``sub_hash``) had an earlier token (first seen before this failure),
                                        none of which failed so in the :data:`SUBJECT_WINDOW` s (or
                                        :data:`SUBJECT_CYCLES` x the token's lifetime ``exp - iat``, if longer)
-                                       before this token's first near failure: one of many users failing
-                                       once each (a tab or an app woken after ``exp``), not one clock failing
-                                       again token after token. False where the event has no subject or
+                                       before this token's first near failure, but more than
+                                       :data:`SUBJECT_TOGETHER` s before it: one of many users failing once
+                                       each (a tab or an app woken after ``exp``), or one user's tabs or
+                                       devices, each with its own token, resuming together, not one clock
+                                       failing again token after token. False where the event has no subject or
                                        token fingerprint, or the subject was never seen on another token
                                        (nothing to compare with), and for every other row.
 count         int64                    validations
@@ -110,6 +112,7 @@ __all__ = [
     "SUBJECT_LATE",
     "SUBJECT_WINDOW",
     "SUBJECT_CYCLES",
+    "SUBJECT_TOGETHER",
     "empty_counts",
     "empty_lateness",
     "lateness_quantile",
@@ -166,6 +169,9 @@ SUBJECT_LATE: Final = 1800.0
 #: subject failing so within this (s), or SUBJECT_CYCLES x the token's lifetime if longer, makes it no new one
 SUBJECT_WINDOW: Final = 21600.0
 SUBJECT_CYCLES: Final = 2.5
+#: ... but more than this (s) before: one user's tabs (each holding its own token) or devices resuming together
+#: fail within seconds of each other, not one device failing again
+SUBJECT_TOGETHER: Final = 60.0
 
 #: The fields that tell one validation's record from another's: two validations differ in their wall-clock time
 #: (nanoseconds) or their measured duration, and a record written twice is equal in all of them
@@ -304,10 +310,12 @@ def _cont(
 
 def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _Bools:
     """``new_subject`` of the near failures ``near`` (see the module's table): per token of a subject with a
-    near failure, its first near failure ``f``; the subject's previous token in order of ``(f, token_fp)``
-    failing so within the window before makes it no new subject, and so does a subject not seen on another
-    token before ``f``; the token's later near failures are never new (the subject failing again). Linear in
-    the events (sorts and group-bys of integer codes, no pairs), as the DuckDB engine's."""
+    near failure, its first near failure ``f``; another token of the subject failing so within the window
+    before ``f``, but more than SUBJECT_TOGETHER s before (an as-of lookup: the subject's latest first near
+    failure at or before ``f - SUBJECT_TOGETHER``), makes it no new subject, and so does a subject not seen on
+    another token before ``f``; the token's later near failures are never new (the subject failing again).
+    Linear in the events up to the sorts (group-bys and binary searches of integer codes, no pairs), as the
+    DuckDB engine's."""
     out = np.zeros(len(df), dtype=bool)
     if "sub_hash" not in df.columns:
         return out
@@ -344,10 +352,15 @@ def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _
     g = per[per["first"].notna()].sort_values(["s", "first", "f"], kind="stable")
     gs, gf = g["s"].to_numpy(), g["f"].to_numpy()
     f = g["first"].to_numpy(dtype=np.float64)
-    prev = np.r_[np.nan, f[:-1]]
-    prev[np.r_[True, gs[1:] != gs[:-1]]] = np.nan
     window = np.fmax(SUBJECT_WINDOW, SUBJECT_CYCLES * g["life"].to_numpy(dtype=np.float64))
-    again = ~np.isnan(prev) & (f - prev <= window)
+    # the subject's latest first near failure at or before f - SUBJECT_TOGETHER: keys (subject, rank of the time)
+    uniq = np.unique(f)
+    width2 = len(uniq) + 1
+    keys = gs.astype(np.int64) * width2 + np.searchsorted(uniq, f, "left")
+    hi = np.searchsorted(uniq, f - SUBJECT_TOGETHER, "right")
+    at = np.searchsorted(keys, gs.astype(np.int64) * width2 + hi, "left") - 1
+    again = at >= 0
+    again[again] = (gs[at[again]] == gs[again]) & (f[again] - f[at[again]] <= window[again])
     other = np.where(
         gf == t1.reindex(gs).to_numpy(),
         s2.reindex(gs).to_numpy(dtype=np.float64),

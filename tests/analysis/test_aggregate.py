@@ -4,6 +4,7 @@ on bad input."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -230,52 +231,67 @@ def test_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_new_subject_is_a_subjects_first_near_failure_in_a_while() -> None:
     """``new_subject``, failure by failure: a user's second token failing (its first token seen before, no
-    failure before) is new; its third failing an hour later is not (the second failed within SUBJECT_WINDOW);
-    seven hours after that, new again; a subject seen on one token only is never new (nothing to compare
-    with); nor a failure past SUBJECT_LATE; a 4-hour token's subject failing 7 h after its last failure is
-    not new (the window is SUBJECT_CYCLES x its lifetime); a token failing a second time is the subject
-    failing again, not new."""
+    failure before) is new; the same user's other tab, its own token failing 15 s later, is new too (tabs
+    resuming together: within SUBJECT_TOGETHER); its next token, minted on that failure and failing a cycle
+    later, is not (the subject failing again within SUBJECT_WINDOW); seven hours after that, new again; a token
+    renewed 40 min after that failure and failing again is not; a subject seen on one token only is never new
+    (nothing to compare with); nor a failure past SUBJECT_LATE; a 4-hour token's subject failing again 8 h after
+    it, on an 8-hour token, is not new (the window is SUBJECT_CYCLES x the lifetime); a token failing a second
+    time is the subject failing again, not new; without ``iat`` the window is SUBJECT_WINDOW."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_fleet22_shapes import T0, _ev, _frame
 
-    from jwtobs.analysis.aggregate import SUBJECT_CYCLES, SUBJECT_LATE, SUBJECT_WINDOW
+    from jwtobs.analysis.aggregate import SUBJECT_CYCLES, SUBJECT_LATE, SUBJECT_TOGETHER, SUBJECT_WINDOW
     from jwtobs.reasons import Reason
 
-    assert SUBJECT_WINDOW == 6 * 3600 and SUBJECT_CYCLES * 4 * 3600 > 7 * 3600 and SUBJECT_LATE < 3600
+    assert SUBJECT_WINDOW == 6 * 3600 and SUBJECT_CYCLES > 1 and SUBJECT_LATE < 3600 and 15 < SUBJECT_TOGETHER < 600
 
-    def token(sub: str, fp: str, iat: int, life: int, fail_after: int | None) -> list[dict[str, object]]:
+    def token(sub: str, fp: str, iat: int, life: int, fail_after: int | None, *, no_iat: bool = False) -> list[Any]:
         out = [_ev(iat + 30, "web", fp, iat, iat + life, sub=sub)]
         if fail_after is not None:
             out.append(_ev(iat + life + fail_after, "web", fp, iat, iat + life, Reason.EXPIRED, sub=sub))
+        if no_iat:
+            for e in out:
+                e["iat"] = None
         return out
 
     rows = token("u", "u1", T0, 900, None)
-    rows += token("u", "u2", T0 + 1000, 900, 100)  # new
-    rows += token("u", "u3", T0 + 4600, 900, 100)  # 1 h later: again
-    rows += token("u", "u4", T0 + 4600 + 7 * 3600, 900, 100)  # 7 h later: new
+    rows += token("u", "u2", T0 + 1000, 900, 100)  # fails at T0 + 2000: new
+    rows += token("u", "u2b", T0 + 1050, 900, 65)  # the other tab's, fails at T0 + 2015: new
+    rows += token("u", "u3", T0 + 2100, 900, 100)  # minted on that failure, fails at T0 + 3100: again
+    rows += token("u", "u4", T0 + 3100 + 7 * 3600, 900, 100)  # fails 7 h later: new
+    rows += token("u", "u5", T0 + 4100 + 7 * 3600 + 2400, 900, 100)  # minted 40 min after that failure: again
     rows += token("v", "v1", T0, 900, 200)  # one token only: not new
     rows += token("w", "w1", T0, 900, None) + token("w", "w2", T0 + 1000, 900, 3600)  # past SUBJECT_LATE
-    rows += token("x", "x1", T0, 4 * 3600, 100) + token("x", "x2", T0 + 7 * 3600, 4 * 3600, 100)  # x1 not new
+    x1 = T0 + 4 * 3600 + 100  # x1's failure; x2 (8 h) renewed on it, failing 8 h after: not new (x1: the first)
+    rows += token("x", "x1", T0, 4 * 3600, 100) + token("x", "x2", x1 + 60, 8 * 3600 - 160, 100)
     y0 = T0 + 20_000
     rows += token("y", "y1", y0, 900, None) + token("y", "y2", y0 + 1000, 900, 100)  # new ...
     rows.append(_ev(y0 + 1900 + 400, "web", "y2", y0 + 1000, y0 + 1900, Reason.EXPIRED, sub="y"))  # ... kept: again
+    z0 = T0 + 40_000  # no iat (no lifetime): z3 fails 7 h after z2, past SUBJECT_WINDOW: new
+    rows += token("z", "z1", z0, 900, None, no_iat=True) + token("z", "z2", z0 + 1000, 900, 100, no_iat=True)
+    rows += token("z", "z3", z0 + 1000 + 7 * 3600, 900, 100, no_iat=True)
     lat = A.aggregate(_frame(rows)).lateness
     rej = lat[lat["outcome"] == "rejected"].sort_values("minute")
     got = [(m.strftime("%H:%M"), bool(n)) for m, n in zip(rej["minute"], rej["new_subject"], strict=True)]
     at = lambda s: pd.Timestamp(s, unit="s", tz="UTC").strftime("%H:%M")  # noqa: E731
     want = sorted(
         [
-            (at(T0 + 1900 + 100), True),
-            (at(T0 + 5500 + 100), False),
-            (at(T0 + 5500 + 7 * 3600 + 100), True),
+            (at(T0 + 2000), True),
+            (at(T0 + 2015), True),
+            (at(T0 + 3100), False),
+            (at(T0 + 4100 + 7 * 3600), True),
+            (at(T0 + 5000 + 7 * 3600 + 2400 + 100), False),
             (at(T0 + 900 + 200), False),
             (at(T0 + 1900 + 3600), False),
-            (at(T0 + 4 * 3600 + 100), False),
-            (at(T0 + 11 * 3600 + 100), False),
+            (at(x1), False),
+            (at(x1 + 8 * 3600), False),
             (at(y0 + 1900 + 100), True),
             (at(y0 + 1900 + 400), False),
+            (at(z0 + 2000), True),
+            (at(z0 + 2000 + 7 * 3600), True),
         ]
     )
     assert sorted(got) == want

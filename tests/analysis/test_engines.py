@@ -429,7 +429,8 @@ def test_an_acceptance_and_a_rejection_of_a_token_at_one_instant_in_either_order
 def test_duckdb_and_pandas_agree_on_new_subjects(tmp_path: Path) -> None:
     """``new_subject`` (a subject's tokens: its first near failure, the subject's previous token failing so, an
     earlier token seen) from both engines: a web app's users waking once each, one user failing token after
-    token, two tokens of one subject failing at the same instant, a subject seen on one token only, failures
+    token, two tokens of one subject failing at the same instant, one user's tabs failing 30, 59.5, 60, 61 and
+    200 s after the first (SUBJECT_TOGETHER's edge), a subject seen on one token only, failures
     without a subject or without ``iat``, and one past SUBJECT_LATE. Same aggregates, same incidents, and
     each kind of ``new_subject`` is there."""
     import sys
@@ -451,6 +452,11 @@ def test_duckdb_and_pandas_agree_on_new_subjects(tmp_path: Path) -> None:
         rows += [
             _ev(T0 + 100 * k, "web", f"tie-{k}", T0, T0 + 900, sub="tie"),
             _ev(T0 + 1000, "web", f"tie-{k}", T0, T0 + 900, Reason.EXPIRED, sub="tie"),
+        ]
+    for k, d in enumerate((0, 30, 59.5, 60, 61, 200)):  # one user's tabs resuming together, and not quite
+        rows += [
+            _ev(T0 + 20_000 + k, "web", f"tab-{k}", T0 + 19_000 + k, T0 + 19_900 + k, sub="tabs"),
+            _ev(T0 + 20_000 + d, "web", f"tab-{k}", T0 + 19_000 + k, T0 + 19_900 + k, Reason.EXPIRED, sub="tabs"),
         ]
     rows += [_ev(T0 + 5000, "web", "nosub", T0, T0 + 4000, Reason.EXPIRED)]
     rows += [_ev(T0 + 9000, "web", "far", T0, T0 + 4000, Reason.EXPIRED, sub="user-1")]

@@ -270,3 +270,56 @@ def test_one_user_failing_again_token_after_token_among_many_is_a_clock() -> Non
     web = inc[inc["client_id"] == "web"]
     assert len(web) >= 1, inc
     assert web["start"].min() <= pd.Timestamp(T0 + 3 * 3600, unit="s", tz="UTC"), web
+
+
+def _with_tabs(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """``rows`` where every token that fails has one or two sibling tokens of the same user (other browser tabs,
+    each holding its own token, minted 1-10 min earlier and used until then) failing 1-20 s after it, when the
+    user comes back and every tab resumes."""
+    r = random.Random(seed)
+    failed = {e["token_fp"] for e in rows if e["reason"] is not None}
+    sib = {fp: [(f"{fp}-tab{k}", r.randrange(60, 600)) for k in range(r.choice((1, 2)))] for fp in sorted(failed)}
+    out = list(rows)
+    for e in rows:
+        for fp, d in sib.get(e["token_fp"], ()):
+            at = e["time"] - d if e["reason"] is None else e["time"] + r.uniform(1, 20)
+            out.append(dict(e, time=at, token_fp=fp, iat=e["iat"] - d, nbf=e["nbf"] - d, exp=e["exp"] - d))
+    return out
+
+
+def test_users_whose_tabs_each_hold_a_token_waking_after_lunch_are_no_clock() -> None:
+    """The lunch above, each woken user with two or three tabs (a token each, minted minutes apart): one user's
+    tokens fail within seconds of each other when the user comes back. The second and third are no tokens
+    that user renewed after a failure (they were held before it): other tabs, each a new subject's failure, not
+    the same clock failing again (``new_subject`` read any other token failing within 6 h as "again"; on
+    fleet22's quiet days with such tabs, ``benchmarks/noise26.py --shapes tabs``, that gave false clocks)."""
+    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
+    rows = _with_tabs(_lunch(60, T0, wake, 3), 4) + _services(20, T0, T0 + 8 * 3600)
+    frame = _frame(rows)
+    lat = A.aggregate(frame).lateness
+    late = lat[(lat["outcome"] == "rejected") & (lat["direction"] == "late")]
+    assert int(late.loc[late["new_subject"], "count"].sum()) >= 2 * len(wake)
+    inc = A.clock_skew_incidents(frame)
+    assert inc.empty, inc[["client_id", "start", "evidence"]].to_string()
+
+
+def test_one_user_behind_among_users_with_tabs_is_still_a_clock() -> None:
+    """The tabs above, and the device 8 min behind of the test before: its tokens, each renewed on the previous
+    one's 401, still fail again, token after token - still a clock."""
+    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
+    rows = _with_tabs(_lunch(60, T0, wake, 3), 4) + _services(20, T0, T0 + 8 * 3600)
+    t = T0 + 2 * 3600 + 17
+    c = 0
+    while t < T0 + 8 * 3600:
+        c += 1
+        iat, exp, fp = t, t + 900, f"dev-{c}"
+        while t < exp + 480:
+            rows.append(_ev(t, "web", fp, iat, exp, None if t <= exp else Reason.EXPIRED, sub="user-dev"))
+            if t > exp:
+                break
+            t += 60
+        t += 1
+    inc = A.clock_skew_incidents(_frame(rows))
+    web = inc[inc["client_id"] == "web"]
+    assert len(web) >= 1, inc
+    assert web["start"].min() <= pd.Timestamp(T0 + 3 * 3600, unit="s", tz="UTC"), web
