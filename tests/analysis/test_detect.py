@@ -639,6 +639,38 @@ def test_scanner_sessions_overlapping_at_the_start_of_the_data_are_no_burst() ->
     assert inc["start"].iloc[0] == pd.Timestamp(t0 + 12 * 60, unit="s", tz="UTC")
 
 
+def test_health_checks_without_a_token_do_not_hide_a_burst() -> None:
+    """Six replicas' load-balancer health checks, each every 10 s without a token (``JWT_MISSING``, no client
+    id, no issuer: 36 a minute), a scanner drizzle, and at night a burst of 60 forged tokens a minute for 3
+    minutes: found from its first minute. Requests without a token are no forged tokens: counted with them,
+    the checks' steady rate became the baseline and the burst was missed (all 4 bursts of the fleet days with
+    such checks, ``benchmarks/noise26.py``); the checks alone are no burst."""
+    t0 = 1_800_000_000
+
+    def day(forged: list[int]) -> pd.DataFrame:
+        rows = _traffic(t0, len(forged))
+        for m, n in enumerate(forged):
+            rows += [
+                {"time": t0 + 60 * m + 60 * k // n, "outcome": "rejected", "reason": "JWT_UNSIGNED", "exp": t0 + 86400}
+                for k in range(n)
+            ]
+        rows += [
+            {"time": t0 + 10 * k + r, "outcome": "rejected", "reason": "JWT_MISSING"}
+            for k in range(len(forged) * 6)
+            for r in range(6)
+        ]
+        df = _frame_of(rows)
+        df.loc[df["outcome"] == "rejected", "kid"] = None
+        df.loc[df["reason"] == "JWT_MISSING", ["issuer", "typ"]] = None
+        return df
+
+    drizzle = [1 if m % 3 == 0 else 0 for m in range(300)]
+    inc = A.attack_bursts(day([*drizzle, 60, 60, 60, *(m % 2 for m in range(117))]))
+    assert list(inc["kind"]) == ["attack_burst"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(t0 + 300 * 60, unit="s", tz="UTC")
+    assert A.attack_bursts(day(drizzle + drizzle[:120])).empty
+
+
 def test_one_caller_retrying_through_a_short_blip_is_not_a_jwks_outage() -> None:
     """A batch job fires one cached token 26 times in 22 s while its API cannot fetch the key set for a moment:
     one caller, one observation a minute, not an outage. Three clients failing for ten minutes are one."""
