@@ -137,20 +137,17 @@ def probes(rng: random.Random, files: Files) -> None:
                 )
 
 
+def _old_token(rng: random.Random, client: str, exp: float, life: int) -> dict[str, Any]:
+    """The fields of a token of ``client`` that expired at ``exp`` (``life`` s after it was minted)."""
+    fps = {"token_fp": _fp(rng), "jti_hash": _fp(rng), "sub_hash": _fp(rng)}
+    return {"client_id": client, **fps, "iat": int(exp - life), "nbf": int(exp - life), "exp": int(exp)}
+
+
 def stuck(rng: random.Random, files: Files) -> None:
     t0, t1 = _span(files)
     names = sorted(files)
     # a report job with a token that expired three days ago, every 5 min, on any replica
-    exp = t0 - 3 * 86400
-    job = {
-        "client_id": "reports-cron",
-        "token_fp": _fp(rng),
-        "jti_hash": _fp(rng),
-        "sub_hash": _fp(rng),
-        "iat": int(exp - 3600),
-        "nbf": int(exp - 3600),
-        "exp": int(exp),
-    }
+    job = _old_token(rng, "reports-cron", t0 - 3 * 86400, 3600)
     t = t0 + rng.uniform(0, 300)
     while t < t1:
         name = rng.choice(names)
@@ -160,16 +157,7 @@ def stuck(rng: random.Random, files: Files) -> None:
     by_profile: dict[str, list[str]] = {}
     for name in names:
         by_profile.setdefault(_template(files[name])["profile"], []).append(name)
-    exp = t0 - 86400
-    mon = {
-        "client_id": "synthetic-monitor",
-        "token_fp": _fp(rng),
-        "jti_hash": _fp(rng),
-        "sub_hash": _fp(rng),
-        "iat": int(exp - 900),
-        "nbf": int(exp - 900),
-        "exp": int(exp),
-    }
+    mon = _old_token(rng, "synthetic-monitor", t0 - 86400, 900)
     for replicas in by_profile.values():
         t = t0 + rng.uniform(0, 60)
         while t < t1:

@@ -15,6 +15,7 @@ import random
 from typing import Any
 
 import pandas as pd
+import pytest
 
 import jwtobs.analysis as A
 from jwtobs.reasons import Reason
@@ -249,15 +250,11 @@ def test_many_users_waking_once_each_after_lunch_are_no_clock() -> None:
     assert inc.empty, inc[["client_id", "start", "evidence"]].to_string()
 
 
-def test_one_user_failing_again_token_after_token_among_many_is_a_clock() -> None:
-    """The same app and lunch, and one user whose device clock is 8 min behind from hour 2: each of its tokens
-    is used on until 8 min past ``exp`` by the server's clock, rejected, renewed on the 401 - the same subject
-    failing again every token cycle. That is still a clock, named with its evidence."""
-    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
-    rows = _lunch(60, T0, wake, 3) + _services(20, T0, T0 + 8 * 3600)
-    t = T0 + 2 * 3600 + 17
+def _behind(t: int, end: int) -> list[dict[str, Any]]:
+    """A device 8 min behind from ``t``: uses every minute until 480 s past ``exp``, then renews on the 401."""
+    rows: list[dict[str, Any]] = []
     c = 0
-    while t < T0 + 8 * 3600:  # the device behind: uses every minute until 480 s past exp, then renews on the 401
+    while t < end:
         c += 1
         iat, exp, fp = t, t + 900, f"dev-{c}"
         while t < exp + 480:
@@ -266,6 +263,19 @@ def test_one_user_failing_again_token_after_token_among_many_is_a_clock() -> Non
                 break
             t += 60
         t += 1
+    return rows
+
+
+@pytest.mark.parametrize("tabs", [False, True], ids=["one-tab-each", "tabs"])
+def test_one_user_failing_again_token_after_token_among_many_is_a_clock(tabs: bool) -> None:
+    """The same app and lunch (its users with one tab each, or several tabs each holding a token: see
+    ``_with_tabs``), and one user whose device clock is 8 min behind from hour 2: each of its tokens is used on
+    until 8 min past ``exp`` by the server's clock, rejected, renewed on the 401 - the same subject failing
+    again every token cycle. That is still a clock, named with its evidence."""
+    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
+    users = _lunch(60, T0, wake, 3)
+    rows = (_with_tabs(users, 4) if tabs else users) + _services(20, T0, T0 + 8 * 3600)
+    rows += _behind(T0 + 2 * 3600 + 17, T0 + 8 * 3600)
     inc = A.clock_skew_incidents(_frame(rows))
     web = inc[inc["client_id"] == "web"]
     assert len(web) >= 1, inc
@@ -301,25 +311,3 @@ def test_users_whose_tabs_each_hold_a_token_waking_after_lunch_are_no_clock() ->
     assert int(late.loc[late["new_subject"], "count"].sum()) >= 2 * len(wake)
     inc = A.clock_skew_incidents(frame)
     assert inc.empty, inc[["client_id", "start", "evidence"]].to_string()
-
-
-def test_one_user_behind_among_users_with_tabs_is_still_a_clock() -> None:
-    """The tabs above, and the device 8 min behind of the test before: its tokens, each renewed on the previous
-    one's 401, still fail again, token after token - still a clock."""
-    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
-    rows = _with_tabs(_lunch(60, T0, wake, 3), 4) + _services(20, T0, T0 + 8 * 3600)
-    t = T0 + 2 * 3600 + 17
-    c = 0
-    while t < T0 + 8 * 3600:
-        c += 1
-        iat, exp, fp = t, t + 900, f"dev-{c}"
-        while t < exp + 480:
-            rows.append(_ev(t, "web", fp, iat, exp, None if t <= exp else Reason.EXPIRED, sub="user-dev"))
-            if t > exp:
-                break
-            t += 60
-        t += 1
-    inc = A.clock_skew_incidents(_frame(rows))
-    web = inc[inc["client_id"] == "web"]
-    assert len(web) >= 1, inc
-    assert web["start"].min() <= pd.Timestamp(T0 + 3 * 3600, unit="s", tz="UTC"), web
