@@ -16,20 +16,20 @@ from jwtobs.events import EVENT_FIELDS
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "EventsError", "clean_jsonl_query", "connect"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "EventsError", "NotEventsError", "clean_jsonl_query", "connect"]
 
 
 class EventsError(ValueError):
-    """The events could not be read: the message is one line naming the file and what is wrong with it
-    (``path``: that file, when one is named)."""
-
-    def __init__(self, message: str, path: Path | None = None) -> None:
-        super().__init__(message)
-        self.path = path
+    """The events could not be read: the message is one line naming the file and what is wrong with it."""
 
 
-#: what an :class:`EventsError` says of a file whose content is not JSON event lines
+#: what a :class:`NotEventsError` says of the file
 NOT_EVENTS: Final = "not a jwtobs events file"
+
+
+class NotEventsError(EventsError):
+    """A file whose content the JSON reader refuses as JSON event lines (``NOT_EVENTS``; a few lines cut mid-file
+    are read without them by :func:`jwtobs.analysis.load._read_jsonl`)."""
 
 
 #: DuckDB's memory limit unless told otherwise (it spills to a temporary directory beyond it)
@@ -92,10 +92,8 @@ def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsE
     text = _first_line(exc)
     # the file the error's own line names (the rest of DuckDB's message may quote the whole file list)
     named = next((f for f in files if str(f) in text), None) or next((f for f in files if str(f) in str(exc)), None)
-    if named is None and len(files) == 1:
-        named = files[0]
-    where = str(named) if named is not None else f"{len(files)} files"
-    return EventsError(f"{where}: {what} ({text})", named)
+    where = str(named) if named is not None else (str(files[0]) if len(files) == 1 else f"{len(files)} files")
+    return (NotEventsError if what == NOT_EVENTS else EventsError)(f"{where}: {what} ({text})")
 
 
 @contextmanager

@@ -74,7 +74,8 @@ _ATTACK = frozenset(str(r) for r in ATTACK_REASONS)
 #: per replica (session 26: on fleet days with such probes the scanner baseline rose to their rate and hid all 4
 #: attack bursts, of 180-720 forged tokens); a forged token is a token
 _NOT_FOREIGN = frozenset(
-    {"JWT_EXPIRED", "JWT_NOT_YET_VALID", "JWT_JWKS_UNAVAILABLE", "JWT_VALIDATOR_ERROR", str(Reason.MISSING)}
+    str(r)
+    for r in (Reason.EXPIRED, Reason.NOT_YET_VALID, Reason.JWKS_UNAVAILABLE, Reason.VALIDATOR_ERROR, Reason.MISSING)
 )
 #: rejections of a token whose signature verified (claim checks run after it) or whose kid is unknown: what a
 #: clientless issuer's token may be rejected for and still count as its own (:meth:`_Ctx.known`)

@@ -32,7 +32,7 @@ import pandas as pd
 from jwtobs.analysis._duckio import (
     _FIELDS,
     DEFAULT_MEMORY_LIMIT,
-    NOT_EVENTS,
+    NotEventsError,
     _arrow,
     _errors,
     _file_error,
@@ -171,24 +171,38 @@ def _check_schema(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[P
 
 
 def _events(con: duckdb.DuckDBPyConnection, path: str | Path) -> tuple[str, list[Path]]:
-    """The checked events query of ``path`` (:func:`events_sql` + :func:`_check_schema`) and its files. A JSONL file
-    DuckDB's reader refuses as no events file is read again by the pandas engine's reader, which reads a file
-    with a few lines torn mid-file without them (and says so: :func:`jwtobs.analysis.load._salvage`) and refuses
-    the others with the same error: one more pass per such file, the files' count bounds the passes."""
+    """The checked events query of ``path`` (:func:`events_sql` + :func:`_check_schema`) and its files. When
+    DuckDB's reader refuses a JSONL file as no events file, each complete JSONL file is tried on its own once,
+    and those it refuses are read by the pandas engine's reader, which reads a file with a few lines cut
+    mid-file without them (and says so: :func:`jwtobs.analysis.load._salvage`) and refuses the others with its
+    own one-line error naming the file: at most one more pass over the files, whatever their number."""
     files = event_files(path)
-    arrow: set[Path] = set()
-    for _ in range(len(files) + 1):
-        events = events_sql(con, path, arrow)
-        try:
-            _check_schema(con, events, files)
-        except EventsError as exc:
-            bad = exc.path
-            if bad is None or bad in arrow or bad.suffix == ".parquet" or NOT_EVENTS not in str(exc):
-                raise
-            arrow.add(bad)
-            continue
-        return events, files
-    raise AssertionError("unreachable: each pass adds a file or raises")  # pragma: no cover
+    events = events_sql(con, path)
+    try:
+        _check_schema(con, events, files)
+    except NotEventsError:
+        refused = _refused(con, [f for f in files if f.suffix != ".parquet"])
+        if not refused:
+            raise
+        events = events_sql(con, path, refused)
+        _check_schema(con, events, files)
+    return events, files
+
+
+def _refused(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Path]:
+    """The complete, non-empty JSONL ``files`` DuckDB's reader refuses, each read on its own."""
+    out = []
+    for f in files:
+        if f.stat().st_size and _complete_length(f) == f.stat().st_size:
+            cur = con.cursor()  # (a result that failed half-read would keep ``con`` busy)
+            try:
+                with _errors([f]):
+                    cur.execute(f"SELECT count(*) FROM ({clean_jsonl_query([f])})").fetchone()
+            except NotEventsError:
+                out.append(f)
+            finally:
+                cur.close()
+    return out
 
 
 # -- aggregates --------------------------------------------------------------------------------------------

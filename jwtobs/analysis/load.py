@@ -31,7 +31,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from jwtobs._compressed import compression, decompress_hint
-from jwtobs.analysis._duckio import NOT_EVENTS, EventsError
+from jwtobs.analysis._duckio import NOT_EVENTS, EventsError, NotEventsError
 from jwtobs.analysis.aggregate import distinct_events
 from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
 from jwtobs.pipeline import NUMERIC_DATE_LIMIT
@@ -275,18 +275,21 @@ def _salvage(path: Path, n: int) -> bytes | None:
     return b"\n".join(good) + b"\n"
 
 
-def _read_json_arrow(path: Path, n: int) -> pa.Table:
+def _read_json_arrow(path: Path, n: int, lines: bytes | None = None) -> pa.Table:
+    """``pyarrow.json`` over the first ``n`` bytes of ``path`` (its complete lines), or over ``lines`` when given."""
     try:
+        if lines is not None:
+            return pj.read_json(pa.BufferReader(lines), _JSON_READ, _JSON_PARSE)
         if n == path.stat().st_size:
             return pj.read_json(str(path), read_options=_JSON_READ, parse_options=_JSON_PARSE)
         with pa.memory_map(str(path)) as mm:  # only the complete lines (a zero-copy slice of the mapped file)
             return pj.read_json(pa.BufferReader(mm.read_buffer(n)), _JSON_READ, _JSON_PARSE)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise EventsError(f"{path}: {NOT_EVENTS} ({_first_line(exc)})", path) from None
+        raise NotEventsError(f"{path}: {NOT_EVENTS} ({_first_line(exc)})") from None
     except OSError as exc:
         if not _gz(path):
             raise
-        raise EventsError(f"{path}: unreadable gzip file ({_first_line(exc)})", path) from None
+        raise EventsError(f"{path}: unreadable gzip file ({_first_line(exc)})") from None
 
 
 def _read_jsonl(path: Path) -> pa.Table:
@@ -297,16 +300,11 @@ def _read_jsonl(path: Path) -> pa.Table:
         if USE_DUCKDB and n == path.stat().st_size and _duckdb():
             return _read_jsonl_duckdb(path)
         table = _read_json_arrow(path, n)
-    except EventsError as exc:
-        if NOT_EVENTS not in str(exc):
-            raise
+    except NotEventsError:
         good = _salvage(path, n)
         if good is None:
             raise
-        try:
-            table = pj.read_json(pa.BufferReader(good), _JSON_READ, _JSON_PARSE)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as again:
-            raise EventsError(f"{path}: {NOT_EVENTS} ({_first_line(again)})", path) from None
+        table = _read_json_arrow(path, n, good)
     event = table.column("event")
     table = table.drop_columns(["event"])
     if event.null_count != len(event):  # key-set change lines are in the file: keep only the validations

@@ -185,6 +185,25 @@ def test_lines_torn_mid_file_are_left_out_and_counted_by_both_engines(
             read(torn)
 
 
+def test_several_files_with_lines_torn_mid_file_are_each_read_once(
+    day: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every file of a directory with a line cut mid-file (a fleet's replicas after one crash): the DuckDB engine
+    finds them all in one more pass and reads each once (one warning per file), not one pass per file (which
+    read the first file as many times as there were files: 136 reads and 30 s for 16 files of a fleet day)."""
+    src = sorted((day / "events").glob("*.jsonl"), key=lambda f: -f.stat().st_size)[:3]
+    for f in src:
+        lines = f.read_text().splitlines(keepends=True)
+        assert len(lines) > 300
+        (tmp_path / f.name).write_text("".join(ln[: len(ln) // 2] if i == 150 else ln for i, ln in enumerate(lines)))
+    with caplog.at_level(logging.WARNING, logger="jwtobs.analysis"):
+        by_duckdb = duck.aggregate(tmp_path)
+    said = sorted(r.getMessage().split(": ")[1] for r in caplog.records if r.name == "jwtobs.analysis")
+    assert said == sorted(str(tmp_path / f.name) for f in src)
+    caplog.clear()
+    assert_same(aggregate(A.load_events(tmp_path)), by_duckdb)
+
+
 def test_empty_and_missing(tmp_path: Path) -> None:
     (tmp_path / "e.jsonl").write_text("")
     assert duck.aggregate(tmp_path / "e.jsonl").empty
