@@ -1,4 +1,4 @@
-"""Session 26: background shapes no generator of the project writes, layered onto quiet days of the others.
+"""Sessions 26-27: background shapes no generator of the project writes, layered onto days of the others.
 
 A day of ``fleet21.py`` / ``fleet22.py`` (``events/*.jsonl`` + ``labels.json``) is copied with one or more of these
 shapes added; nothing is injected that a person would call an incident: on a quiet day every detection is a
@@ -23,6 +23,19 @@ false one, on an incident day its labels must still be found (and nothing else).
 * ``onboard``: a new client id appearing at a random time between 08:00 and 16:00 UTC with the traffic of an
   existing busy client from then on (its own tokens and subjects: its expiries, retries and replays too; not
   a client an incident of the day is about, and not its rejections for a key set the replica could not fetch).
+
+Session 27 added five more:
+
+* ``herd``: a push notification waking a mobile app's devices twice a day: 200-1200 devices within two minutes,
+  each presenting the token it stored when it went to sleep (1-72 h past ``exp``), then a fresh one;
+* ``bursts``: page loads - for half of the client ids of over 20 subjects, every use is 1-8 calls with the same
+  token within 0.4 s (a screen's parallel requests), its rejections too;
+* ``surge``: a busy client id with 3-6 times its users for 30-60 min (copies of its tokens as other users'
+  tokens, minted, used and failing 1-600 s later);
+* ``deploy``: rolling deploys twice a day - every replica replaced one by one, the new pod writing its own file
+  under a new name and loading the key sets cold;
+* ``gap``: the log pipeline losing 5-20 min of a replica's lines twice a day (not within an hour of a labelled
+  incident).
 
 The injected events copy a real event of the same replica (issuer, key id, profile, library) and change what
 the shape changes; fingerprints are fresh (prefix ``n26-``).
@@ -85,6 +98,7 @@ def _span(files: Files) -> tuple[float, float]:
 
 _ACCEPTED: dict[int, tuple[list[float], list[Event]]] = {}
 _LABELLED: set[str] = set()  # the client ids the day's incidents name
+_SPANS: list[tuple[float, float]] = []  # the labelled incidents' spans (start, end)
 
 
 def _template(lines: list[Event | str], at: float | None = None) -> Event:
@@ -321,12 +335,226 @@ def tabs(rng: random.Random, files: Files) -> None:
                 lines.append(_event(e, at, **moved))
 
 
+def _clients(files: Files) -> dict[str, dict[str, Any]]:
+    """Per client id: its accepted validations' count, distinct subjects, token life (median) and replicas."""
+    seen: dict[str, dict[str, Any]] = {}
+    for name in sorted(files):
+        for e in _validations(files[name]):
+            if not e["client_id"] or e["outcome"] != "accepted":
+                continue
+            c = seen.setdefault(e["client_id"], {"n": 0, "subs": set(), "lives": [], "replicas": set()})
+            c["n"] += 1
+            c["subs"].add(e["sub_hash"])
+            c["replicas"].add(name)
+            if e["iat"] is not None and e["exp"] is not None and len(c["lives"]) < 200:
+                c["lives"].append(e["exp"] - e["iat"])
+    for c in seen.values():
+        c["life"] = sorted(c["lives"])[len(c["lives"]) // 2] if c["lives"] else 3600
+    return seen
+
+
+def _day(files: Files) -> float:
+    t0, _t1 = _span(files)
+    return t0 - (t0 % 86400)
+
+
+def herd(rng: random.Random, files: Files) -> None:
+    """A push notification waking a mobile app's devices: twice a day (07:00-21:00 UTC), 200-1200 devices of
+    the client id with the most users (token life >= 15 min, not a client an incident names) call within two
+    minutes, each with the token it stored when it went to sleep, 1-72 h past ``exp`` (rejected), and again
+    0.5-4 s later with a fresh token (accepted)."""
+    seen = _clients(files)
+    apps = [c for c in seen if seen[c]["life"] >= 900 and c not in _LABELLED]
+    if not apps:
+        return
+    app = max(sorted(apps), key=lambda c: len(seen[c]["subs"]))
+    life = int(seen[app]["life"])
+    mine = {  # the app's own accepted validations per replica: its issuer, key id and API at that time
+        name: [e for e in _validations(files[name]) if e["client_id"] == app and e["outcome"] == "accepted"]
+        for name in sorted(seen[app]["replicas"])
+    }
+    times = {name: [_t(e) for e in acc] for name, acc in mine.items()}
+    replicas = sorted(mine)
+
+    def like(name: str, t: float) -> Event:
+        return mine[name][min(bisect.bisect_left(times[name], t), len(mine[name]) - 1)]
+
+    day = _day(files)
+    for _ in range(2):
+        push = day + rng.uniform(7 * 3600, 21 * 3600)
+        for _device in range(rng.randint(200, 1200)):
+            t = push + min(120.0, rng.expovariate(1 / 25))
+            name = rng.choice(replicas)
+            old = _old_token(rng, app, t - 3600 * 10 ** rng.uniform(0, 1.857), life)
+            files[name].append(_reject(like(name, t), t, "JWT_EXPIRED", "exp", **old))
+            t2 = t + rng.uniform(0.5, 4)
+            fresh = {"token_fp": _fp(rng), "jti_hash": _fp(rng), "sub_hash": old["sub_hash"]}
+            minted = int(t2 - rng.uniform(0.2, 1.0))
+            name = rng.choice(replicas)
+            files[name].append(
+                _event(
+                    like(name, t2),
+                    t2,
+                    iat=minted,
+                    nbf=minted if old["nbf"] is not None else None,
+                    exp=minted + life,
+                    **fresh,
+                )
+            )
+
+
+def bursts(rng: random.Random, files: Files) -> None:
+    """Page loads: a screen of a web or mobile app fires several API calls at once with the token it holds. For
+    half of the client ids of over 20 subjects, every validation of theirs is one of 1-8 calls within 0.4 s (the
+    others in the 0.4 s before an acceptance - the token was valid then too - and after a rejection)."""
+    seen = _clients(files)
+    apps = sorted(c for c in seen if len(seen[c]["subs"]) > 20)
+    chosen = {c for c in apps if rng.random() < 0.5}
+    for lines in files.values():
+        for e in _validations(lines):
+            if e["client_id"] not in chosen or e["reason"] == "JWT_JWKS_UNAVAILABLE":
+                continue
+            t = _t(e)
+            for _ in range(min(7, int(rng.expovariate(1 / 1.5)))):
+                lines.append(
+                    _event(
+                        e, t - rng.uniform(0.005, 0.4) if e["outcome"] == "accepted" else t + rng.uniform(0.005, 0.4)
+                    )
+                )
+
+
+def surge(rng: random.Random, files: Files) -> None:
+    """A busy client id (not one an incident names) with 3-6 times its users for 30-60 min between 09:00 and 18:00
+    UTC (a campaign, a sale): its tokens used in that window are joined by 2-5 copies each - other users' tokens,
+    minted, used, failing and renewed 1-600 s later than the one copied, as the copied one was."""
+    seen = _clients(files)
+    busy = sorted(
+        (c for c in seen if c not in _LABELLED and len(seen[c]["subs"]) > 20), key=lambda c: (-seen[c]["n"], c)
+    )[:5]
+    if not busy:
+        return
+    client = rng.choice(busy)
+    start = _day(files) + rng.uniform(9 * 3600, 18 * 3600)
+    end = start + rng.uniform(1800, 3600)
+    copies: dict[str, list[tuple[float, dict[str, str]]]] = {}
+    subs: dict[str, str] = {}
+
+    def moved(v: int | None, d: float) -> int | None:
+        return None if v is None else int(v + d)
+
+    for lines in files.values():
+        for e in _validations(lines):
+            t = _t(e)
+            if e["client_id"] != client or not start <= t < end or e["reason"] == "JWT_JWKS_UNAVAILABLE":
+                continue
+            if e["token_fp"] not in copies:
+                copies[e["token_fp"]] = [
+                    (
+                        float(rng.randrange(1, 601)),
+                        {"token_fp": _fp(rng), "jti_hash": _fp(rng), "sub_hash": f"{e['sub_hash']}/{k}"},
+                    )
+                    for k in range(rng.randint(2, 5))
+                ]
+            for d, fps in copies[e["token_fp"]]:
+                sub = subs.setdefault(fps["sub_hash"], _fp(rng))
+                lines.append(
+                    _event(
+                        e,
+                        t + d,
+                        **dict(fps, sub_hash=sub),
+                        iat=moved(e["iat"], d),
+                        nbf=moved(e["nbf"], d),
+                        exp=moved(e["exp"], d),
+                    )
+                )
+
+
+def deploy(rng: random.Random, files: Files) -> None:
+    """Rolling deploys: twice a day (10:00-12:00 and 15:00-17:00 UTC) every replica of each API is replaced, one
+    every 45-90 s; the new pod writes its own file under a new name, its key sources load the key sets cold (a
+    ``jwks.keyset_changed`` adding every key the old pod held, at its first validation of each issuer)."""
+    day = _day(files)
+    by_profile: dict[str, list[str]] = {}
+    for name in sorted(files):
+        by_profile.setdefault(_template(files[name])["profile"], []).append(name)
+    for window in ((10, 12), (15, 17)):
+        for profile, names in sorted(by_profile.items()):
+            t = day + rng.uniform(window[0] * 3600, window[1] * 3600)
+            for old_name in names:
+                t += rng.uniform(45, 90)
+                lines = files[old_name]
+                cut = bisect.bisect_left([_sort_key(x) for x in lines], t)
+                keys: dict[str, list[str]] = {}
+                for x in lines[:cut]:
+                    if isinstance(x, dict) and x.get("event") == "jwks.keyset_changed":
+                        held = keys.setdefault(x["issuer"], [])
+                        held[:] = [k for k in held if k not in x["removed"]] + [k for k in x["added"] if k not in held]
+                pod = f"{profile}-{hashlib.blake2b(rng.randbytes(6), digest_size=4).hexdigest()}"
+                moved: list[Event | str] = []
+                loaded: set[str] = set()
+                for x in lines[cut:]:
+                    if not isinstance(x, dict):
+                        moved.append(x)
+                        continue
+                    x = dict(x, service=pod)
+                    iss = x.get("issuer")
+                    if "outcome" in x and iss in keys and iss not in loaded and keys[iss]:
+                        loaded.add(iss)
+                        moved.append(
+                            {
+                                "schema": x["schema"],
+                                "event": "jwks.keyset_changed",
+                                "time": x["time"],
+                                "issuer": iss,
+                                "added": list(keys[iss]),
+                                "removed": [],
+                                "keys": len(keys[iss]),
+                                "service": pod,
+                            }
+                        )
+                    elif x.get("event") == "jwks.keyset_changed":
+                        loaded.add(x["issuer"])
+                    moved.append(x)
+                del lines[cut:]
+                files[f"{pod}.jsonl"] = moved
+                _ACCEPTED.pop(id(lines), None)
+                if not any(isinstance(x, dict) and "outcome" in x for x in lines):
+                    del files[old_name]
+            by_profile[profile] = [n for n in files if n.startswith(f"{profile}-") and n not in names] or names
+
+
+def gap(rng: random.Random, files: Files) -> None:
+    """The log pipeline losing 5-20 min of one replica's lines, twice a day per file (not within an hour of a
+    labelled incident's span: that would remove what the labels count)."""
+    for lines in files.values():
+        for _ in range(2):
+            times = [_sort_key(x) for x in lines]
+            valid = [t for t in times if t != float("inf")]
+            if len(valid) < 100:
+                continue
+            for _try in range(20):
+                start = rng.uniform(valid[0], valid[-1])
+                end = start + rng.uniform(300, 1200)
+                if not any(a - 3600 < end and start < b + 3600 for a, b in _SPANS):
+                    break
+            else:
+                continue
+            i, j = bisect.bisect_left(times, start), bisect.bisect_left(times, end)
+            del lines[i:j]
+        _ACCEPTED.pop(id(lines), None)
+
+
 SHAPES: dict[str, Callable[[random.Random, Files], None]] = {
     "probes": probes,
     "stuck": stuck,
     "onboard": onboard,
     "devices": devices,
     "tabs": tabs,
+    "herd": herd,
+    "bursts": bursts,
+    "surge": surge,
+    "deploy": deploy,
+    "gap": gap,
     "dups": dups,
     "torn": torn,  # last: it turns lines into text
 }
@@ -346,13 +574,29 @@ def layer(base: Path, out: Path, shapes: list[str], seed: int) -> dict[str, Any]
     _ACCEPTED.clear()
     _LABELLED.clear()
     _LABELLED.update(i["client_id"] for i in meta.get("incidents", []) if isinstance(i.get("client_id"), str))
+    _SPANS.clear()
+    _SPANS.extend(
+        (
+            datetime.fromisoformat(i["start"].replace("Z", "+00:00")).timestamp(),
+            datetime.fromisoformat(i["end"].replace("Z", "+00:00")).timestamp(),
+        )
+        for i in meta.get("incidents", [])
+        if i.get("start") and i.get("end")
+    )
     for name in SHAPES:
         if name in shapes:
             before = {k: len(v) for k, v in files.items()}
             SHAPES[name](rng, files)
-            if name in ("probes", "stuck", "onboard", "tabs"):  # appended: back in time order within each file
+            if name in (
+                "probes",
+                "stuck",
+                "onboard",
+                "tabs",
+                "herd",
+                "surge",
+            ):  # appended: back in time order within each file
                 for k, v in files.items():
-                    if len(v) != before[k]:
+                    if len(v) != before.get(k):
                         v.sort(key=_sort_key)
     if out.exists():
         shutil.rmtree(out)
