@@ -53,7 +53,13 @@ paced         bool                     **per-event feature**: ``seen``, and the 
                                        use is within :data:`PACED_RANGE` x the token's median gap between its
                                        accepted uses: the client went on at its own pace (a skewed clock), not
                                        in a burst of seconds nor after a pause (a worker pool or a resumed app
-                                       firing its cached token). Accepted ``late`` rows are paced.
+                                       firing its cached token). Accepted ``late`` rows are paced. Set on a
+                                       visit's first rejected instant only (:data:`CONCURRENT`: the uses of a
+                                       token each within half a second of the one before are one visit; ``cont``,
+                                       ``seen`` and the gaps are per visit too).
+sibling       bool                     **per-event feature**: ``seen``, a rejected call of a visit after its
+                                       first rejected instant (sent together with it: a page load's parallel
+                                       calls). The clock detectors count a visit once.
 new_subject   bool                     **per-event feature**: a token's first rejection past ``exp`` by
                                        at most :data:`SUBJECT_LATE` s (a *near failure*), whose subject
                                        (``sub_hash``) had an earlier token (first seen before this failure),
@@ -81,9 +87,9 @@ minute, as they would in bounded metric attributes.
 file beside the original, a log shipper retrying a batch, two sinks on one path) is counted once
 (:func:`distinct_events`; the DuckDB engine alike).
 
-*Per-event part*: only ``cont``, ``seen``, ``paced`` and ``new_subject`` need the events themselves (the uses
-of one token fingerprint: accepted before, rejected before, the gap since its previous use; the tokens of one
-subject fingerprint). The Prometheus metrics cannot carry them, so a metrics-only engine sets them to
+*Per-event part*: only ``cont``, ``seen``, ``paced``, ``sibling`` and ``new_subject`` need the events themselves
+(the uses of one token fingerprint: accepted before, rejected before, the gap since its previous visit; the tokens
+of one subject fingerprint). The Prometheus metrics cannot carry them, so a metrics-only engine sets them to
 ``False`` (``cont``, ``seen`` and ``paced`` ``True`` for accepted late uses) and
 the clock-skew detector then relies on the lateness shape alone (see docs/analysis.md).
 """
@@ -105,6 +111,7 @@ __all__ = [
     "LATENESS_SCHEMA",
     "LATENESS_EDGES",
     "OTHER",
+    "CONCURRENT",
     "CONT_GAP",
     "CONT_PACE",
     "CONT_LONGEST",
@@ -142,6 +149,7 @@ LATENESS_SCHEMA: Final[dict[str, str]] = {
     "cont": "bool",
     "seen": "bool",
     "paced": "bool",
+    "sibling": "bool",
     "new_subject": "bool",
     "count": "int64",
 }
@@ -158,6 +166,14 @@ OTHER: Final = "~other"
 CONT_GAP: Final = (300.0, 1800.0)
 CONT_PACE: Final = 3.0
 CONT_LONGEST: Final = 1.5
+#: uses of one token each within this many seconds of the one before are one *visit*: calls a client sent
+#: together (a page load's parallel requests, a fan-out), not the client going on after an answer; ``cont``,
+#: ``seen`` and ``paced`` are per visit and the pace is measured between visits (session 27: with a screen's 1-8
+#: calls at once, each first rejected call's siblings read as a token kept after its 401, at a pace of seconds).
+#: Half a second: a page load's calls leave within milliseconds and queue behind each other for less; a busy
+#: client's independent requests fall that close seldom (one every 10 s: 5 % of its gaps) - at 1 s, hold-out
+#: v16 2000's clock lost its second failure (0.63 s after the first) as a kept one, and its onset by 16 min
+CONCURRENT: Final = 0.5
 #: ``paced``: the gap since the token's previous use is within this range x its median gap between accepted uses
 #: (an exponential pace falls above 8x its median 0.4 % of the time, below 0.5x 29 %, below 1x 50 %: a burst of
 #: seconds - a worker pool firing its cached token - is a small fraction of a device's pace)
@@ -242,27 +258,30 @@ _Bools = np.ndarray[Any, np.dtype[np.bool_]]
 _Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def _any_at_instant(flags: _Bools, instant: list[Any]) -> _Bools:
-    """``flags`` made true for every row whose (token, time) has a true one."""
-    out: _Bools = pd.Series(flags).groupby(instant).transform("max").to_numpy(dtype=bool)
+def _any_in(flags: _Bools, group: np.ndarray[Any, Any]) -> _Bools:
+    """``flags`` made true for every row whose group (a token's visit) has a true one."""
+    out: _Bools = pd.Series(flags).groupby(group).transform("max").to_numpy(dtype=bool)
     return out
 
 
 def _cont(
     df: pd.DataFrame, t: np.ndarray[Any, np.dtype[np.float64]], late_rej: _Bools
-) -> tuple[_Bools, _Bools, _Bools]:
-    """``(cont, seen, paced)`` of the rejected-late events (the per-event part): ``seen``: the token's uses
+) -> tuple[_Bools, _Bools, _Bools, _Bools]:
+    """``(cont, seen, paced, sibling)`` of the rejected-late events (the per-event part): ``seen``: the token's uses
     go back to an acceptance without a pause longer than the token's own pace (3 x the median or 1.5 x the
     longest gap between its accepted uses, bounded to :data:`CONT_GAP`); ``cont``: seen, and the token was
     rejected as expired before in that chain; ``paced``: seen, the gap since its previous use within
-    :data:`PACED_RANGE` x the median gap between its accepted uses (uses at one instant count as one)."""
+    :data:`PACED_RANGE` x the median gap between its accepted uses. All per *visit* (:data:`CONCURRENT`): the
+    uses of a token each within half a second of the one before count as one, and gaps are those between visits;
+    ``paced`` is set on the visit's first rejected instant only, ``sibling`` on its later seen rejections."""
     out = np.zeros(len(df), dtype=bool)
     seen = np.zeros(len(df), dtype=bool)
     paced = np.zeros(len(df), dtype=bool)
+    sibling = np.zeros(len(df), dtype=bool)
     fp = df["token_fp"].astype("string")
     has_fp = fp.notna().to_numpy()
     if not (late_rej & has_fp).any():
-        return out, seen, paced
+        return out, seen, paced, sibling
     tokens = set(fp[late_rej & has_fp].tolist())
     idx = np.flatnonzero(has_fp & fp.isin(tokens).to_numpy())
     sub = pd.DataFrame(
@@ -277,35 +296,42 @@ def _cont(
     gap = sub["t"].diff().to_numpy(dtype=np.float64, copy=True)
     new_fp = sub["fp"].ne(sub["fp"].shift()).to_numpy()
     gap[new_fp] = np.inf
-    acc_gap = pd.Series(np.where(sub["ok"].to_numpy() & ~new_fp, gap, np.nan), index=sub.index)
+    # a visit: uses of the token each within CONCURRENT s of the one before (calls sent together)
+    starts = new_fp | (gap >= CONCURRENT)
+    visit = np.cumsum(starts)
+    acc_gap = pd.Series(np.where(sub["ok"].to_numpy() & starts & ~new_fp, gap, np.nan), index=sub.index)
     by_fp = acc_gap.groupby(sub["fp"].to_numpy())
     median = by_fp.transform("median").to_numpy()
     pace = np.fmax(CONT_PACE * median, CONT_LONGEST * by_fp.transform("max").to_numpy())
     limit = np.clip(np.nan_to_num(pace, nan=CONT_GAP[0]), CONT_GAP[0], CONT_GAP[1])
-    chain = np.cumsum(new_fp | (gap > limit))
-    # within a chain: an acceptance before this use, and an expired-rejection of the same token before it
-    # (the client kept the token after a 401: it believes it valid; a client refreshing on 401 does not)
+    chain = np.cumsum(new_fp | (gap > limit))  # (limit >= CONCURRENT: a chain starts with a visit)
+    # within a chain: an acceptance before this use, and an expired-rejection of the same token in an earlier
+    # visit (the client kept the token after a 401: it believes it valid; a client refreshing on 401 does not,
+    # and the calls it sent together with the first rejected one were on their way before the 401 came back)
     seen_ok = sub["ok"].astype("int64").groupby(chain).cumsum().to_numpy() > 0
     rej = sub["rej"].to_numpy()
-    before = sub["rej"].astype("int64").groupby(chain).cumsum().to_numpy() - rej.astype("int64")
-    # (at one instant its acceptances come first, in both engines: which use of an instant carries the gap since
-    # the previous instant, and whether an acceptance precedes a rejection there, no longer follow file order)
-    # uses of one token at one instant count as one (as the DuckDB engine groups them): what one of them is, all
-    # its rejections at that instant are (two identical events - a file read twice - gave the engines different
-    # incidents)
-    instant = [sub["fp"].to_numpy(), sub["t"].to_numpy()]
-    hit = _any_at_instant(rej & seen_ok & (before > 0), instant) & rej
-    mine_seen = _any_at_instant(rej & seen_ok, instant) & rej
+    rej_n = sub["rej"].astype("int64")
+    before = rej_n.groupby(chain).cumsum().to_numpy() - rej_n.groupby(visit).cumsum().to_numpy()
+    # (at one instant its acceptances come first, in both engines: which use of a visit carries the gap since
+    # the previous visit, and whether an acceptance precedes a rejection there, do not follow file order)
+    # the uses of one visit count as one: what one of its rejections is, all are (two identical events - a file
+    # read twice - are one visit)
+    hit = _any_in(rej & seen_ok & (before > 0), visit) & rej
+    mine_seen = _any_in(rej & seen_ok, visit) & rej
     out[sub["i"].to_numpy()[hit]] = True
     seen[sub["i"].to_numpy()[mine_seen]] = True
-    # the gap since the token's previous use at another instant (DuckDB groups the uses at one instant)
-    step = pd.Series(np.where(mine_seen & (gap > 0), gap, np.nan), index=sub.index)
-    step = step.groupby([sub["fp"], sub["t"]]).transform("max")
-    with np.errstate(divide="ignore", invalid="ignore"):  # (a median gap of 0: uses at one instant only)
-        ratio = step.to_numpy() / median
-    on_pace = mine_seen & (ratio >= PACED_RANGE[0]) & (ratio <= PACED_RANGE[1])
+    # the gap between this visit and the token's previous one (carried by the visit's first use), on the visit's
+    # first rejected instant only: one visit is one paced failure however many calls it made
+    step = pd.Series(np.where(starts, gap, np.nan)).groupby(visit).transform("max").to_numpy()
+    ts = sub["t"].to_numpy()
+    first_rej = pd.Series(np.where(rej, ts, np.inf)).groupby(visit).transform("min").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # (no accepted gap between visits: a NaN median)
+        ratio = step / median
+    on_pace = mine_seen & (ratio >= PACED_RANGE[0]) & (ratio <= PACED_RANGE[1]) & (ts == first_rej)
     paced[sub["i"].to_numpy()[on_pace]] = True
-    return out, seen, paced
+    # the visit's later rejected calls: sent with its first rejected one (the clock detectors count a visit once)
+    sibling[sub["i"].to_numpy()[mine_seen & (ts > first_rej)]] = True
+    return out, seen, paced, sibling
 
 
 def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _Bools:
@@ -435,7 +461,7 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     early_rej = (reason == "JWT_NOT_YET_VALID").fillna(False).to_numpy(dtype=bool) & (
         np.nan_to_num(early, nan=-1.0) > 0
     )
-    cont, seen, paced = _cont(df, t, late_rej)
+    cont, seen, paced, sibling = _cont(df, t, late_rej)
     near = late_rej & (np.nan_to_num(late, nan=np.inf) <= SUBJECT_LATE)
     iat = _numeric_date(df["iat"]) if "iat" in df.columns else np.full(len(df), np.nan)
     new_subject = _new_subject(df, t, exp - iat, near)
@@ -450,6 +476,7 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
         lat["cont"] = cont[sel]
         lat["seen"] = seen[sel]
         lat["paced"] = paced[sel]
+        lat["sibling"] = sibling[sel]
         lat["new_subject"] = new_subject[sel]
         lateness = lat.groupby(_LKEYS, dropna=False, observed=True, sort=True).size().rename("count").reset_index()
     else:

@@ -1193,9 +1193,10 @@ def _clock_failures(g: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``g`` (:func:`_skew_late`) a clock could have caused: before ``nbf``, or past ``exp`` on a token
     in use (``seen``) - not stale tokens replayed, nor the re-firings of a burst of seconds (kept after the 401
     but not at the token's pace: a pool's or a woken app's cached token; its first failure after the pause
-    stays). A client's incident that also took in such a burst hours after a stall was not explained by it
-    (stalled-issuer v3 9210)."""
-    return g[(g["direction"] == "early") | (g["seen"] & (g["paced"] | ~g["cont"]))]
+    stays), nor the calls sent together with a token's first rejected one (``sibling``: a burst's re-firings
+    within half a second are no more kept ones). A client's incident that also took in such a burst hours after a
+    stall was not explained by it (stalled-issuer v3 9210)."""
+    return g[(g["direction"] == "early") | (g["seen"] & ~g["sibling"] & (g["paced"] | ~g["cont"]))]
 
 
 def _stalled_then(server: dict[str, Any], stall: dict[str, Any]) -> bool:
@@ -1819,7 +1820,10 @@ def _skew_refreshed(
     # history: every failure past the leeway no further past exp than a clock would be, in use or not (a clock
     # behind since the client's first token fails in its first cycle too, on a token not seen before) ...
     before = {str(c): sorted(set(h["i"].tolist())) for c, h in past.groupby("client_id", observed=True)}
+    # one failure per visit: a token rejected once, the client refreshing - the calls it sent together with that
+    # one (``sibling``: a page load's) are no more failures of the clock, nor a token fired again
     lat = _in_use_past_leeway(late, lw)
+    lat = lat[~lat["sibling"]]
     if lat.empty:
         return []
     # ... and, against failures well past the leeway, only those of tokens in use (the clock's own shape; see

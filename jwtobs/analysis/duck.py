@@ -43,6 +43,7 @@ from jwtobs.analysis._duckio import (
     connect,
 )
 from jwtobs.analysis.aggregate import (
+    CONCURRENT,
     CONT_GAP,
     CONT_LONGEST,
     CONT_PACE,
@@ -291,18 +292,24 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     )
     row = con.execute(f"SELECT count(*) FROM {tmp}_u").fetchone()
     passes = max(1, -(-int(row[0] if row else 0) // CONT_PASS_ROWS))
-    con.execute(f"CREATE TEMP TABLE {tmp}_c (t DOUBLE, token_fp VARCHAR, kept BOOLEAN, paced BOOLEAN)")
+    con.execute(f"CREATE TEMP TABLE {tmp}_c (t DOUBLE, token_fp VARCHAR, kept BOOLEAN, paced BOOLEAN, sibling BOOLEAN)")
     for k in range(passes):
         con.execute(
             f"""INSERT INTO {tmp}_c
-    WITH u AS (
+    WITH g AS (
         SELECT t, token_fp, ok, late_rej, t - lag(t) OVER (PARTITION BY token_fp ORDER BY t, ok DESC) AS gap
         FROM {tmp}_u WHERE h % {passes} = {k}
     ),
+    u AS (
+        SELECT *, coalesce(gap >= {CONCURRENT!r}, true) AS starts,
+            sum(CASE WHEN coalesce(gap >= {CONCURRENT!r}, true) THEN 1 ELSE 0 END)
+                OVER (PARTITION BY token_fp ORDER BY t, ok DESC ROWS UNBOUNDED PRECEDING) AS visit
+        FROM g
+    ),
     p AS (
-        SELECT token_fp, greatest({CONT_PACE!r} * median(gap) FILTER (WHERE ok AND gap IS NOT NULL),
-            {CONT_LONGEST!r} * max(gap) FILTER (WHERE ok AND gap IS NOT NULL)) AS pace,
-            median(gap) FILTER (WHERE ok AND gap IS NOT NULL) AS med
+        SELECT token_fp, greatest({CONT_PACE!r} * median(gap) FILTER (WHERE ok AND starts AND gap IS NOT NULL),
+            {CONT_LONGEST!r} * max(gap) FILTER (WHERE ok AND starts AND gap IS NOT NULL)) AS pace,
+            median(gap) FILTER (WHERE ok AND starts AND gap IS NOT NULL) AS med
         FROM u GROUP BY token_fp
     ),
     ch AS (
@@ -314,13 +321,23 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     co AS (
         SELECT *, sum(CAST(ok AS INTEGER))
             OVER (PARTITION BY token_fp, chain ORDER BY t, ok DESC ROWS UNBOUNDED PRECEDING) > 0 AS seen,
-            coalesce(sum(CAST(late_rej AS INTEGER)) OVER (PARTITION BY token_fp, chain ORDER BY t, ok DESC
-                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0 AS kept
+            sum(CAST(late_rej AS INTEGER))
+                OVER (PARTITION BY token_fp, chain ORDER BY t, ok DESC ROWS UNBOUNDED PRECEDING)
+            - sum(CAST(late_rej AS INTEGER))
+                OVER (PARTITION BY token_fp, visit ORDER BY t, ok DESC ROWS UNBOUNDED PRECEDING) > 0 AS kept,
+            max(CASE WHEN starts THEN gap END) OVER (PARTITION BY token_fp, visit) AS step,
+            min(t) FILTER (WHERE late_rej) OVER (PARTITION BY token_fp, visit) AS first_rej
         FROM ch
+    ),
+    v AS (
+        SELECT *, bool_or(late_rej AND seen AND kept) OVER (PARTITION BY token_fp, visit) AS v_kept,
+            bool_or(late_rej AND seen) OVER (PARTITION BY token_fp, visit) AS v_seen
+        FROM co
     )
-    SELECT t, token_fp, bool_or(kept) AS kept, coalesce(max(gap) FILTER (WHERE gap > 0)
-        BETWEEN {PACED_RANGE[0]!r} * any_value(med) AND {PACED_RANGE[1]!r} * any_value(med), false) AS paced
-    FROM co WHERE late_rej AND seen GROUP BY t, token_fp"""
+    SELECT t, token_fp, bool_or(v_kept) AS kept, coalesce(any_value(step)
+        BETWEEN {PACED_RANGE[0]!r} * any_value(med) AND {PACED_RANGE[1]!r} * any_value(med), false)
+            AND t = any_value(first_rej) AS paced, t > any_value(first_rej) AS sibling
+    FROM v WHERE late_rej AND v_seen GROUP BY t, token_fp"""
         )
     con.execute(f"DROP TABLE {tmp}_u")
     _new_subjects(con, late, tmp)
@@ -334,14 +351,16 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.kept, false)) AS cont,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS seen,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.paced, false)) AS paced,
+            coalesce(l.late_rej, false) AND coalesce(c.sibling, false) AS sibling,
             coalesce({_near("l")} AND n.new_subject, false) AS new_subject
         FROM l LEFT JOIN {tmp}_c c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
         LEFT JOIN {tmp}_n n ON l.sub_hash = n.sub_hash AND l.token_fp = n.token_fp AND l.t = n.f
     )
-    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, new_subject,
+    SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, sibling, new_subject,
         count(*) AS count
     FROM b GROUP BY ALL
-    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, new_subject NULLS LAST""",
+    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, sibling, new_subject
+        NULLS LAST""",
     )
 
 

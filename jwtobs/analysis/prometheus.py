@@ -355,6 +355,7 @@ NOT_IN_METRICS: Final[dict[str, str]] = {
     "lateness.cont": "per-token reuse needs token fingerprints: cont is False (has_cont=False)",
     "lateness.seen": "per-token reuse needs token fingerprints: seen is False for rejections (as cont)",
     "lateness.paced": "per-token gaps need token fingerprints: paced is False for rejections (as cont)",
+    "lateness.sibling": "per-token visits need token fingerprints: sibling is always False",
     "lateness.new_subject": "a subject's tokens need subject fingerprints: new_subject is always False",
     "lateness.early": "nbf is not measured: no 'early' rows (clock ahead is invisible)",
 }
@@ -461,6 +462,7 @@ def aggregates_from_frames(frames: PrometheusFrames) -> Any:
                 "cont": per["outcome"] == "accepted",  # accepted late uses are continuous by definition
                 "seen": per["outcome"] == "accepted",
                 "paced": per["outcome"] == "accepted",
+                "sibling": False,
                 "new_subject": False,
                 "count": per["count"].round().astype("int64"),
             }
@@ -531,6 +533,7 @@ def metrics_view(aggs: Any) -> Any:
     lat["cont"] = lat["outcome"] == "accepted"
     lat["seen"] = lat["outcome"] == "accepted"
     lat["paced"] = lat["outcome"] == "accepted"
+    lat["sibling"] = False
     lat["new_subject"] = False
     keys = [k for k in LATENESS_SCHEMA if k != "count"]
     lat = lat.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()

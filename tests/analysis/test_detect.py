@@ -889,11 +889,12 @@ def test_what_a_shared_clock_or_a_stall_explains_is_what_a_clock_could_cause() -
     stayed a false ``clock_skew``."""
     rows = pd.DataFrame(
         {
-            "direction": ["late", "late", "late", "late", "early"],
-            "seen": [True, True, True, False, False],
-            "cont": [False, True, True, False, False],
-            "paced": [False, True, False, False, False],
-            "count": [1, 1, 9, 1, 1],
+            "direction": ["late", "late", "late", "late", "early", "late"],
+            "seen": [True, True, True, False, False, True],
+            "cont": [False, True, True, False, False, False],
+            "paced": [False, True, False, False, False, False],
+            "sibling": [False, False, False, False, False, True],  # sent with row 0's call: the burst's too
+            "count": [1, 1, 9, 1, 1, 3],
         }
     )
     assert D._clock_failures(rows).index.tolist() == [0, 1, 4]

@@ -492,3 +492,51 @@ def test_duckdb_and_pandas_agree_on_new_subjects(tmp_path: Path) -> None:
     assert set(late["new_subject"]) == {True, False}
     assert int(late.loc[late["new_subject"], "count"].sum()) >= 15
     pd.testing.assert_frame_equal(A.incidents(by_pandas), A.incidents(by_duckdb))
+
+
+def test_duckdb_and_pandas_agree_on_visits(tmp_path: Path) -> None:
+    """Visits (``CONCURRENT``: a token's uses each within 0.5 s of the one before are one): a web app's page
+    loads (1-8 calls at once) with users waking after lunch and a device 8 min behind; one token's calls 1 ms
+    less than ``CONCURRENT`` and exactly that apart (the edge), a visit chained over 1.6 s of calls 0.4 s
+    apart, a token expiring in the middle of a visit (accepted, then rejected calls), two identical rejected
+    events. Same aggregates, same incidents; ``sibling`` and ``paced`` both there, and only the first rejected
+    instant of a visit paced."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "analysis"))
+    from test_fleet22_shapes import T0, _behind, _ev, _frame, _lunch, _services, _with_page_loads
+
+    from jwtobs.analysis.aggregate import CONCURRENT
+    from jwtobs.reasons import Reason
+
+    wake = [(u, 4 + u % 3) for u in range(0, 40, 2)]
+    rows = _with_page_loads(_lunch(40, T0, wake, 5) + _behind(T0 + 2 * 3600 + 17, T0 + 8 * 3600), 7)
+    rows += _services(5, T0, T0 + 8 * 3600)
+    t, iat, exp = T0 + 30_000, T0 + 29_200, T0 + 30_000
+
+    def use(fp: str, at: float, rejected: bool = True) -> dict[str, Any]:
+        return _ev(at, "edge", fp, iat, exp, Reason.EXPIRED if rejected else None, sub=fp)
+
+    for fp in ("a", "b", "c", "d", "e"):
+        rows += [use(fp, iat + s, False) for s in range(0, 780, 60)]
+    rows += [use("a", t + 10), use("a", t + 10 + CONCURRENT - 0.001), use("a", t + 70)]  # one visit, then paced
+    rows += [use("b", t + 10), use("b", t + 10 + CONCURRENT), use("b", t + 70)]  # two visits
+    rows += [use("c", t + 10 + 0.4 * k) for k in range(5)] + [use("c", t + 80)]  # one chained visit
+    rows += [use("d", t - 0.2, False), use("d", t + 0.1), use("d", t + 0.3)]  # expiring in a visit
+    rows += [use("e", t + 20), use("e", t + 20), use("e", t + 90)]  # two identical events
+    frame = _frame(rows)
+    path = tmp_path / "events.jsonl"
+    out = frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    out.to_json(path, orient="records", lines=True)
+    by_pandas = aggregate(A.load_events(path))
+    by_duckdb = duck.aggregate(path)
+    assert_same(by_pandas, by_duckdb)
+    late = by_duckdb.lateness[by_duckdb.lateness["outcome"] == "rejected"]
+    assert set(late["sibling"]) == {True, False} and set(late["paced"]) == {True, False}
+    assert not (late["sibling"] & late["paced"]).any()
+    edge = late[late["client_id"] == "edge"]
+    # a: 2 visits (1 sibling); b: 3 visits; c: 2 visits (4 siblings); d: 1 visit (1 sibling); e: 2 visits, the
+    # identical pair one instant (no sibling of each other)
+    assert int(edge.loc[edge["sibling"], "count"].sum()) == 1 + 0 + 4 + 1 + 0
+    assert int(edge.loc[edge["cont"], "count"].sum()) == 1 + 2 + 1 + 0 + 1
+    pd.testing.assert_frame_equal(A.incidents(by_pandas), A.incidents(by_duckdb))

@@ -311,3 +311,46 @@ def test_users_whose_tabs_each_hold_a_token_waking_after_lunch_are_no_clock() ->
     assert int(late.loc[late["new_subject"], "count"].sum()) >= 2 * len(wake)
     inc = A.clock_skew_incidents(frame)
     assert inc.empty, inc[["client_id", "start", "evidence"]].to_string()
+
+
+def _with_page_loads(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """``rows`` where every use is a screen's page load: 1-8 calls with the same token within 0.4 s (before an
+    acceptance - the token was valid then too - and after a rejection), as browsers and apps send them."""
+    r = random.Random(seed)
+    out = list(rows)
+    for e in rows:
+        for _ in range(min(7, int(r.expovariate(1 / 1.5)))):
+            d = r.uniform(0.005, 0.4)
+            out.append(dict(e, time=e["time"] - d if e["reason"] is None else e["time"] + d))
+    return out
+
+
+def test_page_loads_of_users_waking_after_lunch_are_no_clock() -> None:
+    """The lunch above, every use a page load of several calls at once: a woken user's first screen sends 1-8
+    calls with its expired token before the first 401 comes back. Those calls are one visit, not a token kept
+    after its 401 at a pace of seconds, nor a user failing again (on fleet22's quiet days with such page loads,
+    ``benchmarks/noise26.py --shapes bursts``, they gave false clocks: 3 on 3 days)."""
+    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
+    rows = _with_page_loads(_lunch(60, T0, wake, 3), 5) + _services(20, T0, T0 + 8 * 3600)
+    frame = _frame(rows)
+    lat = A.aggregate(frame).lateness
+    late = lat[(lat["outcome"] == "rejected") & (lat["direction"] == "late")]
+    assert int(late["count"].sum()) > len(wake)  # the calls are there, each rejected
+    # a woken tab's calls are one visit: its later calls are siblings, none a token kept after its 401 (a tab
+    # that slept long is no token in use: neither)
+    assert int(late.loc[late["sibling"], "count"].sum()) > 0 and not late["cont"].any()
+    assert int(late.loc[late["seen"] & ~late["sibling"], "count"].sum()) <= len(wake)
+    inc = A.clock_skew_incidents(frame)
+    assert inc.empty, inc[["client_id", "start", "evidence"]].to_string()
+
+
+def test_a_clock_behind_among_page_loads_is_still_a_clock() -> None:
+    """The device 8 min behind of the test above, among the lunch's users, every use of everyone's a page load:
+    still a clock."""
+    wake = [(u, 4 + u % 3) for u in range(0, 60, 2)]
+    rows = _lunch(60, T0, wake, 3) + _behind(T0 + 2 * 3600 + 17, T0 + 8 * 3600)
+    rows = _with_page_loads(rows, 6) + _services(20, T0, T0 + 8 * 3600)
+    inc = A.clock_skew_incidents(_frame(rows))
+    web = inc[inc["client_id"] == "web"]
+    assert len(web) >= 1, inc
+    assert web["start"].min() <= pd.Timestamp(T0 + 3 * 3600, unit="s", tz="UTC"), web
