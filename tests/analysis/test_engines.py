@@ -445,6 +445,17 @@ def test_an_acceptance_and_a_rejection_of_a_token_at_one_instant_in_either_order
     assert_same(results[0], results[1])
 
 
+def _both_engines(frame: pd.DataFrame, tmp_path: Path) -> tuple[Any, Any]:
+    """The events ``frame`` written as JSONL and aggregated by both engines, which must agree."""
+    path = tmp_path / "events.jsonl"
+    out = frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    out.to_json(path, orient="records", lines=True)
+    by_pandas = aggregate(A.load_events(path))
+    by_duckdb = duck.aggregate(path)
+    assert_same(by_pandas, by_duckdb)
+    return by_pandas, by_duckdb
+
+
 def test_duckdb_and_pandas_agree_on_new_subjects(tmp_path: Path) -> None:
     """``new_subject`` (a subject's tokens: its first near failure, the subject's previous token failing so, an
     earlier token seen) from both engines: a web app's users waking once each, one user failing token after
@@ -481,13 +492,7 @@ def test_duckdb_and_pandas_agree_on_new_subjects(tmp_path: Path) -> None:
     rows += [_ev(T0 + 9000, "web", "far", T0, T0 + 4000, Reason.EXPIRED, sub="user-1")]
     noiat = _ev(T0 + 7300, "web", "noiat", T0, T0 + 7200, Reason.EXPIRED, sub="user-3")
     rows += [{**noiat, "iat": None, "nbf": None}]
-    frame = _frame(rows)
-    path = tmp_path / "events.jsonl"
-    out = frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    out.to_json(path, orient="records", lines=True)
-    by_pandas = aggregate(A.load_events(path))
-    by_duckdb = duck.aggregate(path)
-    assert_same(by_pandas, by_duckdb)
+    by_pandas, by_duckdb = _both_engines(_frame(rows), tmp_path)
     late = by_duckdb.lateness[by_duckdb.lateness["outcome"] == "rejected"]
     assert set(late["new_subject"]) == {True, False}
     assert int(late.loc[late["new_subject"], "count"].sum()) >= 15
@@ -524,13 +529,7 @@ def test_duckdb_and_pandas_agree_on_visits(tmp_path: Path) -> None:
     rows += [use("c", t + 10 + 0.4 * k) for k in range(5)] + [use("c", t + 80)]  # one chained visit
     rows += [use("d", t - 0.2, False), use("d", t + 0.1), use("d", t + 0.3)]  # expiring in a visit
     rows += [use("e", t + 20), use("e", t + 20), use("e", t + 90)]  # two identical events
-    frame = _frame(rows)
-    path = tmp_path / "events.jsonl"
-    out = frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    out.to_json(path, orient="records", lines=True)
-    by_pandas = aggregate(A.load_events(path))
-    by_duckdb = duck.aggregate(path)
-    assert_same(by_pandas, by_duckdb)
+    by_pandas, by_duckdb = _both_engines(_frame(rows), tmp_path)
     late = by_duckdb.lateness[by_duckdb.lateness["outcome"] == "rejected"]
     assert set(late["sibling"]) == {True, False} and set(late["paced"]) == {True, False}
     assert not (late["sibling"] & late["paced"]).any()
