@@ -20,6 +20,7 @@ import math
 import os
 import stat
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -340,6 +341,9 @@ _OPEN_FLAGS: Final = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLO
 #: how long :meth:`JsonlSink.flush` (and its close at process exit) waits for a write in progress, and
 #: :func:`jwtobs.flush` for the event builder (:data:`jwtobs.pipeline.FLUSH_WAIT`)
 FLUSH_WAIT: Final = 10.0
+#: how long a file ending without a newline must stay so, its size unchanged, before a sink opening it takes its
+#: last line for one a writer left cut (and ends it): a live writer completes a line in well under this
+CUT_SETTLE: Final = 0.05
 
 
 def _flush_open_sinks() -> None:
@@ -634,19 +638,32 @@ class JsonlSink:
             os.set_blocking(fd, True)
         st = os.fstat(fd)
         self._fd, self._ino = fd, (st.st_dev, st.st_ino)
-        if st.st_size and stat.S_ISREG(st.st_mode) and not self._ends_a_line(st.st_size):
+        if st.st_size and stat.S_ISREG(st.st_mode) and self._cut_at_end(fd, st.st_size):
             # the last line is cut (a process killed mid-write, a full disk): end it before the first line we
             # write, so that only the cut line is broken, not ours joined to it
             self._cut_in = self._ino
         return fd
 
-    def _ends_a_line(self, size: int) -> bool:
+    def _cut_at_end(self, fd: int, size: int) -> bool:
+        """Whether the file ends in a line its writer left cut: its last byte is no newline, and stays so while the
+        size does not move for CUT_SETTLE s. Another live process appending a batch of several pages is seen half
+        way by ``fstat`` (the pages are added one by one): ending *its* line with a newline of ours made an empty
+        line in a file several workers share (session 27: gunicorn with Django, one events file)."""
+        if self._last_byte(size) in (b"\n", b""):
+            return False
+        time.sleep(CUT_SETTLE)
+        try:
+            return os.fstat(fd).st_size == size and self._last_byte(size) not in (b"\n", b"")
+        except OSError:
+            return False
+
+    def _last_byte(self, size: int) -> bytes:
         try:
             with open(self.path, "rb") as f:
                 f.seek(size - 1)
-                return f.read(1) in (b"\n", b"")
+                return f.read(1)
         except OSError:  # (unreadable to us, a file replaced meanwhile: as before, nothing is added)
-            return True
+            return b"\n"
 
     def close(self) -> None:
         """Write what waits and stop the writer thread. A record that arrives later (from a validation that read

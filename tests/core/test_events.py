@@ -463,3 +463,29 @@ def test_a_cut_line_that_cannot_be_taken_back_is_ended(tmp_path: Path, monkeypat
     assert len(lines[0]) == 50 and lines[-1] == b""  # the cut line alone, ended
     assert [json.loads(line)["jti_hash"] for line in lines[1:-1]] == ["kept-0", "kept-1", "kept-2"]
     assert (sink.written, sink.dropped) == (3, 3)
+
+
+def test_a_file_another_writer_is_appending_to_gets_no_empty_line(tmp_path: Path) -> None:
+    """Several processes (gunicorn workers) share one events file: a sink that opens it while another process's
+    batch of several pages is half written sees it end in the middle of a line. That writer completes its line a
+    moment later; the sink must not take it for a cut line and end it with a newline of its own, which made an
+    empty line between the two writers' lines (a JSONL reader's ``json.loads('')`` failed; session 27's CI)."""
+    import threading
+
+    path = tmp_path / "e.jsonl"
+    line = json.dumps({"schema": 1, "event": "other-worker", "pad": "x" * 9000}).encode() + b"\n"
+    path.write_bytes(line)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    os.write(fd, line[:4096])  # the other worker's first page is in, the rest follows in 10 ms
+    rest = threading.Timer(0.01, lambda: os.write(fd, line[4096:]))
+    rest.start()
+    try:
+        sink = JsonlSink(path, flush_interval=60.0)
+        sink(_event(jti_hash="mine"))
+        sink.close()
+    finally:
+        rest.join()
+        os.close(fd)
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and all(lines[:-1]), [ln[:40] for ln in lines]
+    assert [json.loads(ln).get("jti_hash") for ln in lines[:-1]] == [None, None, "mine"]
