@@ -180,12 +180,8 @@ def stuck(rng: random.Random, files: Files) -> None:
             t += 60 + rng.uniform(-0.5, 0.5)
     # a service client's retry loop: on 3 of its 401s for an expired token, 30 more tries of that token in the
     # 10 s after (the replica that rejected it rejects them too: past exp, past its leeway), then it renews
-    counts: dict[str, int] = {}
-    for name in names:
-        for e in _validations(files[name]):
-            if e["client_id"] and e["outcome"] == "accepted":
-                counts[e["client_id"]] = counts.get(e["client_id"], 0) + 1
-    busy = sorted((c for c in counts if counts[c] > 200), key=lambda c: (-counts[c], c))[:10]
+    seen = _clients(files)
+    busy = sorted((c for c in seen if seen[c]["n"] > 200), key=lambda c: (-seen[c]["n"], c))[:10]
     rejected = [
         (name, e)
         for name in names

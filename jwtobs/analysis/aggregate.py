@@ -258,9 +258,11 @@ _Bools = np.ndarray[Any, np.dtype[np.bool_]]
 _Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def _any_in(flags: _Bools, group: np.ndarray[Any, Any]) -> _Bools:
-    """``flags`` made true for every row whose group (a token's visit) has a true one."""
-    out: _Bools = pd.Series(flags).groupby(group).transform("max").to_numpy(dtype=bool)
+def _per_visit(values: np.ndarray[Any, Any], ufunc: np.ufunc, starts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``ufunc`` reduced over each visit (rows ``starts[k]`` up to the next start: visits are runs of the sorted
+    uses) and given back to each of its rows."""
+    runs = np.flatnonzero(starts)
+    out: np.ndarray[Any, Any] = ufunc.reduceat(values, runs)[np.cumsum(starts) - 1]
     return out
 
 
@@ -298,7 +300,7 @@ def _cont(
     gap[new_fp] = np.inf
     # a visit: uses of the token each within CONCURRENT s of the one before (calls sent together)
     starts = new_fp | (gap >= CONCURRENT)
-    visit = np.cumsum(starts)
+    visit = np.cumsum(starts)  # (runs of the sorted uses: _per_visit)
     acc_gap = pd.Series(np.where(sub["ok"].to_numpy() & starts & ~new_fp, gap, np.nan), index=sub.index)
     by_fp = acc_gap.groupby(sub["fp"].to_numpy())
     median = by_fp.transform("median").to_numpy()
@@ -316,15 +318,15 @@ def _cont(
     # the previous visit, and whether an acceptance precedes a rejection there, do not follow file order)
     # the uses of one visit count as one: what one of its rejections is, all are (two identical events - a file
     # read twice - are one visit)
-    hit = _any_in(rej & seen_ok & (before > 0), visit) & rej
-    mine_seen = _any_in(rej & seen_ok, visit) & rej
+    hit = _per_visit(rej & seen_ok & (before > 0), np.logical_or, starts) & rej
+    mine_seen = _per_visit(rej & seen_ok, np.logical_or, starts) & rej
     out[sub["i"].to_numpy()[hit]] = True
     seen[sub["i"].to_numpy()[mine_seen]] = True
     # the gap between this visit and the token's previous one (carried by the visit's first use), on the visit's
     # first rejected instant only: one visit is one paced failure however many calls it made
-    step = pd.Series(np.where(starts, gap, np.nan)).groupby(visit).transform("max").to_numpy()
+    step = gap[np.flatnonzero(starts)][visit - 1]
     ts = sub["t"].to_numpy()
-    first_rej = pd.Series(np.where(rej, ts, np.inf)).groupby(visit).transform("min").to_numpy()
+    first_rej = _per_visit(np.where(rej, ts, np.inf), np.minimum, starts)
     with np.errstate(divide="ignore", invalid="ignore"):  # (no accepted gap between visits: a NaN median)
         ratio = step / median
     on_pace = mine_seen & (ratio >= PACED_RANGE[0]) & (ratio <= PACED_RANGE[1]) & (ts == first_rej)
