@@ -17,6 +17,8 @@
     .venv/bin/python benchmarks/bench_detect.py --only-stalled-issuers 1  # one stalled-issuer version (~1 min)
     .venv/bin/python benchmarks/bench_detect.py --realfleet-version 1,2,3,4,5,6,7,8 --cache /tmp/bd-cache \
         --only-quiet --perturb all                                 # quiet days through other pipelines
+    .venv/bin/python benchmarks/bench_detect.py --realfleet-version 1,2,3,4,5,6,7,8 --cache /tmp/bd-cache \
+        --drop-nbf                                                 # tokens stamped with iat only
     .venv/bin/python benchmarks/bench_detect.py --cache /tmp/bd-cache  # keep each scenario's events: a re-run
                                                                        # after a detector change only re-scores
 
@@ -627,6 +629,14 @@ def perturbed(kind: str, events: pd.DataFrame, rng: random.Random) -> pd.DataFra
     raise ValueError(f"unknown perturbation {kind!r}; known: {', '.join(PERTURBATIONS)}")
 
 
+def without_nbf(events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` as tokens stamped with ``iat`` only would leave them (``--drop-nbf``): no ``nbf``, and a
+    not-yet-valid rejection's detail ``iat`` (the one such claim left for PyJWT and the Verifier to check)."""
+    early = (events["reason"] == "JWT_NOT_YET_VALID").fillna(False).to_numpy(dtype=bool)
+    detail = events["detail"].astype(object).where(~early, "iat")
+    return events.assign(nbf=pd.array([pd.NA] * len(events), dtype="Int64"), detail=detail)
+
+
 class Perturbed:
     """False incidents of the quiet days under each perturbation (``--perturb``)."""
 
@@ -791,6 +801,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="score the detectors on events whose client_id is removed (tokens naming no client: docs/analysis.md)",
     )
+    ap.add_argument(
+        "--drop-nbf",
+        action="store_true",
+        help="score the detectors on events of tokens without nbf (iat only, as Auth0, Okta and Keycloak access "
+        "tokens; the same verdicts: every generator stamps nbf = iat, and both validator paths check iat)",
+    )
+    ap.add_argument(
+        "--one-profile",
+        action="store_true",
+        help="score the detectors on events whose every API writes profile 'default' (jwtobs.wrap without "
+        "profile=; the APIs told apart by nothing but their replicas' files)",
+    )
     args = ap.parse_args(argv)
     kinds = list(PERTURBATIONS) if args.perturb == "all" else [k for k in (args.perturb or "").split(",") if k]
     if unknown := [k for k in kinds if k not in PERTURBATIONS]:
@@ -861,6 +883,10 @@ def main(argv: list[str] | None = None) -> int:
         events, changes, labels = cache.get(which, f"{what}-{tl.seed}", make, tl)
         if args.drop_client_ids:
             events = events.assign(client_id=None)
+        if args.drop_nbf:
+            events = without_nbf(events)
+        if args.one_profile:
+            events = events.assign(profile="default")
         if floor is not None and what == "quiet":
             floor.add(events, tl.hours / 24)
         if shaken is not None and what == "quiet":
@@ -888,6 +914,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.drop_client_ids:
             events = events.assign(client_id=None)
+        if args.drop_nbf:
+            events = without_nbf(events)
+        if args.one_profile:
+            events = events.assign(profile="default")
         if floor is not None and quiet:
             floor.add(events, days)
         if shaken is not None and quiet:

@@ -22,8 +22,9 @@ max_exp       Int64                    largest ``exp`` claim among them (``<NA>`
 ============  =======================  ==========================================================================
 
 ``lateness`` (:data:`LATENESS_SCHEMA`): tokens used past ``exp`` (accepted within the validator's leeway,
-or rejected ``JWT_EXPIRED``) and tokens rejected before ``nbf`` (``JWT_NOT_YET_VALID``), binned by how far
-outside their validity window they were used, per minute, issuer, profile and client.
+or rejected ``JWT_EXPIRED``) and tokens rejected before they were valid (``JWT_NOT_YET_VALID``: before ``nbf``
+or ``iat``, :func:`not_before`), binned by how far outside their validity window they were used, per minute,
+issuer, profile and client.
 
 ============  =======================  ==========================================================================
 column        dtype                    meaning
@@ -33,7 +34,7 @@ issuer        string                   as above
 profile       string                   as above
 client_id     string                   as above
 outcome       string                   ``accepted`` / ``rejected``
-direction     string                   ``late`` (``time - exp`` > 0) or ``early`` (``nbf - time`` > 0)
+direction     string                   ``late`` (``time - exp`` > 0) or ``early`` (``not_before - time`` > 0)
 le            float64                  upper edge of the bin in seconds (:data:`LATENESS_EDGES`; ``inf`` last)
 cont          bool                     **per-event feature**: the uses of the same token (``token_fp``) go back
                                        to an acceptance without a pause longer than the token's own pace (3x
@@ -409,6 +410,14 @@ def _numeric_date(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
     return np.where(np.abs(values) < NUMERIC_DATE_LIMIT, values, np.nan)
 
 
+def not_before(nbf: _Floats, iat: _Floats) -> _Floats:
+    """When a token became valid: the later of its ``nbf`` and ``iat`` (either may be missing, NaN). PyJWT and
+    :class:`jwtobs.Verifier` reject a token whose ``iat`` or ``nbf`` is beyond ``now + leeway``; many issuers
+    (Auth0, Okta, Keycloak access tokens) stamp ``iat`` only, so a token rejected ``JWT_NOT_YET_VALID`` has no
+    ``nbf`` to measure against."""
+    return np.fmax(nbf, iat)
+
+
 def distinct_events(events: pd.DataFrame) -> pd.DataFrame:
     """``events`` without the records equal to an earlier one in every field of :data:`RECORD_KEY` that it has
     (all of them in jwtobs's own files): one validation written twice - a file read twice (a copy or an
@@ -434,7 +443,8 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     accepted = (df["outcome"] == "accepted").fillna(False).astype(bool)
     t = _seconds(df["time"])
     exp = _numeric_date(df["exp"])
-    nbf = _numeric_date(df["nbf"])
+    iat = _numeric_date(df["iat"]) if "iat" in df.columns else np.full(len(df), np.nan)
+    nbf = not_before(_numeric_date(df["nbf"]), iat)
     frame = pd.DataFrame(
         {
             "minute": df["time"].dt.floor("min"),
@@ -465,7 +475,6 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     )
     cont, seen, paced, sibling = _cont(df, t, late_rej)
     near = late_rej & (np.nan_to_num(late, nan=np.inf) <= SUBJECT_LATE)
-    iat = _numeric_date(df["iat"]) if "iat" in df.columns else np.full(len(df), np.nan)
     new_subject = _new_subject(df, t, exp - iat, near)
     cont |= late_acc
     seen |= late_acc

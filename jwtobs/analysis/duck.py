@@ -257,13 +257,15 @@ def _aggregate_sql(events: str, keep_min: int, label_table: str) -> tuple[str, s
         SELECT *,
             reason = 'JWT_EXPIRED' AND t - CAST(exp AS DOUBLE) > 0 AS late_rej,
             outcome = 'accepted' AND t - CAST(exp AS DOUBLE) > 0 AS late_acc,
-            reason = 'JWT_NOT_YET_VALID' AND CAST(nbf AS DOUBLE) - t > 0 AS early_rej
+            -- (aggregate.not_before: the later of nbf and iat, either may be missing)
+            reason = 'JWT_NOT_YET_VALID' AND CAST(greatest(nbf, iat) AS DOUBLE) - t > 0 AS early_rej
         FROM e
         WHERE (reason = 'JWT_EXPIRED' OR outcome = 'accepted' OR reason = 'JWT_NOT_YET_VALID')
     ),
     l AS (
         SELECT *,
-            CASE WHEN coalesce(early_rej, false) THEN CAST(nbf AS DOUBLE) - t ELSE t - CAST(exp AS DOUBLE) END AS x
+            CASE WHEN coalesce(early_rej, false) THEN CAST(greatest(nbf, iat) AS DOUBLE) - t
+                ELSE t - CAST(exp AS DOUBLE) END AS x
         FROM s WHERE coalesce(late_rej, false) OR coalesce(late_acc, false) OR coalesce(early_rej, false)
     )"""
     return labels, counts, lateness

@@ -14,6 +14,7 @@ from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from jwtobs.analysis.aggregate import not_before
 from jwtobs.kinds import INCIDENT_KINDS
 
 __all__ = ["failure_rate_figure", "kid_timeline_figure", "skew_figure", "clock_offset_figure", "baseline_figure"]
@@ -153,8 +154,13 @@ def kid_timeline_figure(data: Any, changes: pd.DataFrame | None = None) -> Figur
     return fig
 
 
+def _floats(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+    values: np.ndarray[Any, np.dtype[np.float64]] = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return values
+
+
 def skew_figure(df: pd.DataFrame) -> Figure:
-    """Histogram of how far past ``exp`` (positive) or before ``nbf`` (negative) rejected tokens arrived,
+    """Histogram of how far past ``exp`` (positive) or before ``nbf``/``iat`` (negative) rejected tokens arrived,
     per client with the most such rejections."""
     rej = df[df["reason"].isin(["JWT_EXPIRED", "JWT_NOT_YET_VALID"])]
     t = (
@@ -163,8 +169,8 @@ def skew_figure(df: pd.DataFrame) -> Figure:
     )
     off = np.where(
         rej["reason"] == "JWT_EXPIRED",
-        t - rej["exp"].astype("Float64").to_numpy(dtype=float, na_value=np.nan),
-        -(rej["nbf"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) - t),
+        t - _floats(rej["exp"]),
+        -(not_before(_floats(rej["nbf"]), _floats(rej["iat"])) - t),
     )
     fig, ax = plt.subplots(figsize=(10, 4))
     frame = pd.DataFrame({"client": rej["client_id"].astype(str).to_numpy(), "off": off}).dropna()
@@ -176,7 +182,7 @@ def skew_figure(df: pd.DataFrame) -> Figure:
             ax.hist(frame.loc[frame["client"] == client, "off"], bins=bins, alpha=0.6, label=client)
         ax.legend(fontsize=8)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("seconds past exp (negative: before nbf)")
+    ax.set_xlabel("seconds past exp (negative: before nbf/iat)")
     ax.set_ylabel("rejections")
     _count_axis(ax)
     ax.set_title("Clock skew: how far outside the validity window tokens arrive, per client")
