@@ -37,6 +37,12 @@ Session 27 added five more:
 * ``gap``: the log pipeline losing 5-20 min of a replica's lines twice a day (not within an hour of a labelled
   incident).
 
+Session 28 added one more:
+
+* ``iot``: a new client id of 150 devices without reliable clocks calling all day, 11 % of them (``--iot-off``)
+  30 s-60 min behind: those present expired tokens past their margin every cycle, most renewing on the 401, the
+  others keeping the token until their own clock says it is due.
+
 The injected events copy a real event of the same replica (issuer, key id, profile, library) and change what
 the shape changes; fingerprints are fresh (prefix ``n26-``).
 
@@ -540,6 +546,54 @@ def gap(rng: random.Random, files: Files) -> None:
         _ACCEPTED.pop(id(lines), None)
 
 
+#: ``iot``: the share of the devices whose clock is off (behind); ``--iot-off``
+IOT_OFF = 0.11
+
+
+def iot(rng: random.Random, files: Files) -> None:
+    """A fleet of devices without reliable clocks under one client id (``iot-sensors``), from the start of the day
+    to its end: 150 devices, each calling every 2-6 min with a 1 h token it renews when its own clock says 5 min
+    are left. Most clocks are right; :data:`IOT_OFF` of them (11 %) are behind - seven in ten of those by 30 s-10
+    min, the others by 10-60 min (no NTP, a drained RTC battery): past their margin those present an expired token
+    until they renew - 70 % of them on the first 401, the others only when their own clock says so (failing at
+    their pace meanwhile). Every request goes to a
+    random replica file of one API, copying that replica's accepted event of the moment (issuer, key id, profile,
+    library)."""
+    t0, t1 = _span(files)
+    names = sorted(files)
+    profile = rng.choice(sorted({str(_template(files[n])["profile"]) for n in names}))
+    replicas = [n for n in names if str(_template(files[n])["profile"]) == profile]
+    leeway = {}  # per replica: the least lateness it rejected a token with (its leeway is below; none: 0)
+    for n in replicas:
+        late = [_t(e) - e["exp"] for e in _validations(files[n]) if e["reason"] == "JWT_EXPIRED" and e["exp"]]
+        leeway[n] = min((x for x in late if x > 0), default=0.0)
+    for _dev in range(150):
+        u = rng.random()
+        behind = 0.0 if u >= IOT_OFF else rng.uniform(30, 600) if u < 0.7 * IOT_OFF else rng.uniform(600, 3600)
+        on_401 = rng.random() < 0.7
+        sub = _fp(rng)
+        t = t0 + rng.uniform(0, 300)
+        tok: dict[str, Any] | None = None
+        for _ in range(2000):  # (bounded: a day of calls every >= 2 min is at most 720)
+            if t >= t1:
+                break
+            own = t - behind
+            if tok is None or own >= tok["exp"] - 300:
+                tok = {"token_fp": _fp(rng), "jti_hash": _fp(rng), "iat": int(t), "nbf": int(t), "exp": int(t) + 3600}
+            name = rng.choice(replicas)
+            tpl = _template(files[name], t)
+            fields = dict(tok, client_id="iot-sensors", sub_hash=sub, typ=tpl["typ"])
+            if t - tok["exp"] > leeway[name]:
+                files[name].append(_reject(tpl, t, "JWT_EXPIRED", "exp", **fields))
+                if on_401:
+                    tok = None
+                    t += rng.uniform(0.2, 2.0)
+                    continue
+            else:
+                files[name].append(_event(tpl, t, **fields))
+            t += rng.uniform(120, 360)
+
+
 SHAPES: dict[str, Callable[[random.Random, Files], None]] = {
     "probes": probes,
     "stuck": stuck,
@@ -551,6 +605,7 @@ SHAPES: dict[str, Callable[[random.Random, Files], None]] = {
     "surge": surge,
     "deploy": deploy,
     "gap": gap,
+    "iot": iot,
     "dups": dups,
     "torn": torn,  # last: it turns lines into text
 }
@@ -590,6 +645,7 @@ def layer(base: Path, out: Path, shapes: list[str], seed: int) -> dict[str, Any]
                 "tabs",
                 "herd",
                 "surge",
+                "iot",
             ):  # appended: back in time order within each file
                 for k, v in files.items():
                     if len(v) != before.get(k):
@@ -624,7 +680,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--each", action="store_true", help="each shape alone, then all of them")
     ap.add_argument("--seed", type=int, default=26)
+    ap.add_argument("--iot-off", type=float, default=IOT_OFF, help="iot: the share of devices whose clock is behind")
     args = ap.parse_args(argv)
+    globals()["IOT_OFF"] = args.iot_off
     shapes = [s for s in args.shapes.split(",") if s]
     unknown = sorted(set(shapes) - set(SHAPES))
     if unknown:

@@ -149,6 +149,10 @@ STALL_CLIENTS = 2
 STALL_KEPT = 2
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
+#: a client failing so from its first token cycle in the data for at least this many hours is its normal over
+#: the data (no change to report: devices of a client id whose clocks are off, a clock off before the data
+#: began); ``clock_skew()`` still shows its offset against the healthy one
+SKEW_CHRONIC_H = 3.0
 #: ... over tokens rejected while in use only for a client that did so in fewer than this share of its
 #: earlier token cycles (a lazy refresher fails once a cycle anyway)
 SKEW_USUAL = 0.25
@@ -1004,7 +1008,7 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     # 401 renews after the first failure (session 21)
     renewing = set(_renewed(ctx)["client_id"].astype(str))
     rows = [r for r in rows if str(r["client_id"]) in renewing]
-    out = _skew_shared(ctx, late, lw, life, _skew_merged(ctx, rows, life))
+    out = _skew_shared(ctx, late, lw, life, _skew_changed(ctx, _skew_merged(ctx, rows, life), life))
     if ctx.agg.has_cont:  # (as _skew_shared: the metrics engine cannot see server_clock_skew)
         out = _validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out))
     return _frame(out)
@@ -1140,6 +1144,21 @@ def _overlapping(group: list[tuple[dict[str, Any], pd.DataFrame]]) -> list[list[
             end = item[0]["end"]
         out[-1].append(item)
         end = max(end, item[0]["end"])
+    return out
+
+
+def _skew_changed(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) -> list[dict[str, Any]]:
+    """``rows`` but a client's clock-skew incident that starts within its first token cycle in the data (from its
+    first acceptance) and lasts :data:`SKEW_CHRONIC_H` hours or more: nothing before it to change from."""
+    out = []
+    for r in rows:
+        first = ctx.client_first.get(r["client_id"])
+        if first is not None:
+            since = (r["start"] - ctx.ts(int(first))).total_seconds() / 60.0
+            lasted = (r["end"] - r["start"]).total_seconds() / 3600.0
+            if since <= _own_cycle(life, r["client_id"]) and lasted >= SKEW_CHRONIC_H:
+                continue
+        out.append(r)
     return out
 
 

@@ -1123,3 +1123,26 @@ def test_lazy_refreshers_failing_together_are_no_server_clock(monkeypatch: pytes
     assert A.incidents(frame).query("kind == 'server_clock_skew'").empty
     monkeypatch.setattr(D, "SHARED_KEPT", 0)
     assert not A.incidents(frame).query("kind == 'server_clock_skew'").empty  # what the rule removes
+
+
+def test_a_client_failing_so_from_its_first_token_cycle_all_day_is_its_normal_not_an_incident() -> None:
+    """A client keeping its tokens 40-460 s past ``exp`` after their 401s in every hourly cycle from its first one
+    in the data, for 13 h (devices of a client id whose clocks are off, or a clock off before the data began):
+    nothing changed, so no incident - ``clock_skew()`` still ranks it first, about 460 s behind. The same failures
+    after four healthy cycles are one incident at the first of them (a change), and from the first cycle for 2 h
+    only (shorter than SKEW_CHRONIC_H: an incident at the start of the data) one too."""
+    from jwtobs.analysis.detect import SKEW_CHRONIC_H
+
+    kept = [40, 100, 160, 220, 280, 340, 400, 460]
+    always = _cycles("always", [kept] * 13)  # (from the first expiry, an hour after its first use, to the end)
+    changed = _cycles("changed", [[]] * 5 + [kept] * 8)
+    early = _cycles("early", [kept] * 2 + [[]] * 11)
+    assert SKEW_CHRONIC_H == 3.0
+    frame = _frame_of(always + changed + early)
+    inc = A.clock_skew_incidents(frame)
+    t0 = pd.Timestamp(1_800_000_000, unit="s", tz="UTC")
+    start = dict(zip(inc["client_id"], inc["start"], strict=True))
+    assert set(start) == {"changed", "early"}, inc[["client_id", "start", "end", "evidence"]]
+    assert start["changed"] == (t0 + pd.Timedelta(hours=6, seconds=40)).floor("min")  # its first failure
+    table = A.clock_skew(frame)
+    assert table.index[0] in {"always", "changed"} and table.loc["always", "estimated_offset_s"] <= -400, table
