@@ -404,7 +404,7 @@ def _new_subject(df: pd.DataFrame, t: _Floats, life: _Floats, near: _Bools) -> _
     return out
 
 
-def _numeric_date(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+def numeric_date(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
     """A NumericDate column as floats; missing, and past :data:`jwtobs.pipeline.NUMERIC_DATE_LIMIT`, as NaN."""
     values = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     return np.where(np.abs(values) < NUMERIC_DATE_LIMIT, values, np.nan)
@@ -442,9 +442,9 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     df = distinct_events(events)
     accepted = (df["outcome"] == "accepted").fillna(False).astype(bool)
     t = _seconds(df["time"])
-    exp = _numeric_date(df["exp"])
-    iat = _numeric_date(df["iat"]) if "iat" in df.columns else np.full(len(df), np.nan)
-    nbf = not_before(_numeric_date(df["nbf"]), iat)
+    exp = numeric_date(df["exp"])
+    iat = numeric_date(df["iat"]) if "iat" in df.columns else np.full(len(df), np.nan)
+    valid_from = not_before(numeric_date(df["nbf"]), iat)
     frame = pd.DataFrame(
         {
             "minute": df["time"].dt.floor("min"),
@@ -466,7 +466,7 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
     )
     counts["max_exp"] = counts["max_exp"].round().astype("Int64")
     late = t - exp
-    early = nbf - t
+    early = valid_from - t
     reason = df["reason"].astype("string")
     late_rej = ((reason == "JWT_EXPIRED").fillna(False).to_numpy(dtype=bool)) & (np.nan_to_num(late, nan=-1.0) > 0)
     late_acc = accepted.to_numpy() & (np.nan_to_num(late, nan=-1.0) > 0)

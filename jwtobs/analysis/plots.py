@@ -14,7 +14,7 @@ from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from jwtobs.analysis.aggregate import not_before
+from jwtobs.analysis.aggregate import not_before, numeric_date
 from jwtobs.kinds import INCIDENT_KINDS
 
 __all__ = ["failure_rate_figure", "kid_timeline_figure", "skew_figure", "clock_offset_figure", "baseline_figure"]
@@ -154,11 +154,6 @@ def kid_timeline_figure(data: Any, changes: pd.DataFrame | None = None) -> Figur
     return fig
 
 
-def _floats(column: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
-    values: np.ndarray[Any, np.dtype[np.float64]] = column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    return values
-
-
 def skew_figure(df: pd.DataFrame) -> Figure:
     """Histogram of how far past ``exp`` (positive) or before ``nbf``/``iat`` (negative) rejected tokens arrived,
     per client with the most such rejections."""
@@ -169,8 +164,8 @@ def skew_figure(df: pd.DataFrame) -> Figure:
     )
     off = np.where(
         rej["reason"] == "JWT_EXPIRED",
-        t - _floats(rej["exp"]),
-        -(not_before(_floats(rej["nbf"]), _floats(rej["iat"])) - t),
+        t - numeric_date(rej["exp"]),
+        -(not_before(numeric_date(rej["nbf"]), numeric_date(rej["iat"])) - t),
     )
     fig, ax = plt.subplots(figsize=(10, 4))
     frame = pd.DataFrame({"client": rej["client_id"].astype(str).to_numpy(), "off": off}).dropna()
