@@ -41,7 +41,8 @@ Session 28 added one more:
 
 * ``iot``: a new client id of 150 devices without reliable clocks calling all day, 11 % of them (``--iot-off``)
   30 s-60 min behind: those present expired tokens past their margin every cycle, most renewing on the 401, the
-  others keeping the token until their own clock says it is due.
+  others keeping the token until their own clock says it is due (``--iot-arrive``: the devices come online within
+  that many seconds of the day's start; 300 by default).
 
 The injected events copy a real event of the same replica (issuer, key id, profile, library) and change what
 the shape changes; fingerprints are fresh (prefix ``n26-``).
@@ -548,6 +549,8 @@ def gap(rng: random.Random, files: Files) -> None:
 
 #: ``iot``: the share of the devices whose clock is off (behind); ``--iot-off``
 IOT_OFF = 0.11
+#: ``iot``: the devices come online within this many seconds of the day's start; ``--iot-arrive``
+IOT_ARRIVE = 300.0
 
 
 def iot(rng: random.Random, files: Files) -> None:
@@ -572,7 +575,7 @@ def iot(rng: random.Random, files: Files) -> None:
         behind = 0.0 if u >= IOT_OFF else rng.uniform(30, 600) if u < 0.7 * IOT_OFF else rng.uniform(600, 3600)
         on_401 = rng.random() < 0.7
         sub = _fp(rng)
-        t = t0 + rng.uniform(0, 300)
+        t = t0 + rng.uniform(0, IOT_ARRIVE)
         tok: dict[str, Any] | None = None
         for _ in range(2000):  # (bounded: a day of calls every >= 2 min is at most 720)
             if t >= t1:
@@ -681,8 +684,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--each", action="store_true", help="each shape alone, then all of them")
     ap.add_argument("--seed", type=int, default=26)
     ap.add_argument("--iot-off", type=float, default=IOT_OFF, help="iot: the share of devices whose clock is behind")
+    ap.add_argument("--iot-arrive", type=float, default=IOT_ARRIVE, help="iot: devices come online within this (s)")
     args = ap.parse_args(argv)
     globals()["IOT_OFF"] = args.iot_off
+    globals()["IOT_ARRIVE"] = args.iot_arrive
     shapes = [s for s in args.shapes.split(",") if s]
     unknown = sorted(set(shapes) - set(SHAPES))
     if unknown:
