@@ -637,6 +637,17 @@ def without_nbf(events: pd.DataFrame) -> pd.DataFrame:
     return events.assign(nbf=pd.array([pd.NA] * len(events), dtype="Int64"), detail=detail)
 
 
+def as_asked(events: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """``events`` as ``--drop-client-ids``, ``--drop-nbf`` and ``--one-profile`` ask (each scenario, every set)."""
+    if args.drop_client_ids:
+        events = events.assign(client_id=None)
+    if args.drop_nbf:
+        events = without_nbf(events)
+    if args.one_profile:
+        events = events.assign(profile="default")
+    return events
+
+
 class Perturbed:
     """False incidents of the quiet days under each perturbation (``--perturb``)."""
 
@@ -881,12 +892,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         make = next((m for prefix, m in makers.items() if which.startswith(prefix)), generate)
         events, changes, labels = cache.get(which, f"{what}-{tl.seed}", make, tl)
-        if args.drop_client_ids:
-            events = events.assign(client_id=None)
-        if args.drop_nbf:
-            events = without_nbf(events)
-        if args.one_profile:
-            events = events.assign(profile="default")
+        events = as_asked(events, args)
         if floor is not None and what == "quiet":
             floor.add(events, tl.hours / 24)
         if shaken is not None and what == "quiet":
@@ -912,12 +918,7 @@ def main(argv: list[str] | None = None) -> int:
     for which, (name, quiet, days, events, changes, lab) in prepared:
         if args.only_quiet and not quiet:
             continue
-        if args.drop_client_ids:
-            events = events.assign(client_id=None)
-        if args.drop_nbf:
-            events = without_nbf(events)
-        if args.one_profile:
-            events = events.assign(profile="default")
+        events = as_asked(events, args)
         if floor is not None and quiet:
             floor.add(events, days)
         if shaken is not None and quiet:

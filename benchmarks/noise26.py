@@ -108,6 +108,11 @@ _LABELLED: set[str] = set()  # the client ids the day's incidents name
 _SPANS: list[tuple[float, float]] = []  # the labelled incidents' spans (start, end)
 
 
+def _dates_moved(e: Event, d: float) -> dict[str, int | None]:
+    """``e``'s token dates (``iat``, ``nbf``, ``exp``) ``d`` seconds later (whole seconds; a missing one stays so)."""
+    return {k: None if e[k] is None else int(e[k] + d) for k in ("iat", "nbf", "exp")}
+
+
 def _template(lines: list[Event | str], at: float | None = None) -> Event:
     """An accepted validation of this replica (the first at or after ``at``; the file as it was first asked)."""
     key = id(lines)
@@ -250,9 +255,6 @@ def onboard(rng: random.Random, files: Files) -> None:
 
     shift: dict[str | None, float] = {}  # per token: its copy minted, used and failing that much later
 
-    def moved(v: int | None, d: float) -> int | None:
-        return None if v is None else int(v + d)
-
     for lines in files.values():
         for e in _validations(lines):
             # (not a key set the replica could not fetch: a state of the replica then, not of the client's token)
@@ -266,9 +268,7 @@ def onboard(rng: random.Random, files: Files) -> None:
                         token_fp=new(e["token_fp"]),
                         jti_hash=new(e["jti_hash"]),
                         sub_hash=new(e["sub_hash"]),
-                        iat=moved(e["iat"], d),
-                        nbf=moved(e["nbf"], d),
-                        exp=moved(e["exp"], d),
+                        **_dates_moved(e, d),
                     )
                 )
 
@@ -442,9 +442,6 @@ def surge(rng: random.Random, files: Files) -> None:
     copies: dict[str, list[tuple[float, dict[str, str]]]] = {}
     subs: dict[str, str] = {}
 
-    def moved(v: int | None, d: float) -> int | None:
-        return None if v is None else int(v + d)
-
     for lines in files.values():
         for e in _validations(lines):
             t = _t(e)
@@ -465,9 +462,7 @@ def surge(rng: random.Random, files: Files) -> None:
                         e,
                         t + d,
                         **dict(fps, sub_hash=sub),
-                        iat=moved(e["iat"], d),
-                        nbf=moved(e["nbf"], d),
-                        exp=moved(e["exp"], d),
+                        **_dates_moved(e, d),
                     )
                 )
 
@@ -564,8 +559,9 @@ def iot(rng: random.Random, files: Files) -> None:
     library)."""
     t0, t1 = _span(files)
     names = sorted(files)
-    profile = rng.choice(sorted({str(_template(files[n])["profile"]) for n in names}))
-    replicas = [n for n in names if str(_template(files[n])["profile"]) == profile]
+    profiles = {n: str(_template(files[n])["profile"]) for n in names}
+    profile = rng.choice(sorted(set(profiles.values())))
+    replicas = [n for n in names if profiles[n] == profile]
     leeway = {}  # per replica: the least lateness it rejected a token with (its leeway is below; none: 0)
     for n in replicas:
         late = [_t(e) - e["exp"] for e in _validations(files[n]) if e["reason"] == "JWT_EXPIRED" and e["exp"]]
