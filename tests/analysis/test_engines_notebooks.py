@@ -85,3 +85,15 @@ def test_shipped_notebooks_are_valid_nbformat_with_cell_ids(name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nbformat.validate(nbformat.reads(json.dumps(raw), as_version=4))
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_a_notebook_leaves_no_simulated_day_behind(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without events the notebook simulates a few hours into a temporary directory; it is removed when the
+    kernel exits (every run of the notebooks used to leave one ``jwtobs-notebook-*`` directory in /tmp)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # the kernel's tempfile.gettempdir()
+    nb = run_notebook(name, {"events_path": str(tmp_path / "absent"), "hours": 1.0})
+    assert "validations" in output_text(nb)  # it did simulate and analyse
+    assert sorted(p.name for p in scratch.iterdir() if p.name.startswith("jwtobs-notebook-")) == []
