@@ -956,7 +956,17 @@ _PLACEHOLDER_VALUE: Final = _regex.compile(
 _PATH_VALUE: Final = _regex.compile(
     r"(?:~|\.{1,2})?(?:/[\w.\-@+]*+){2,}+|/[a-z_\-.]*+|(?:~|\.{1,2})/[\w.\-@+]*+|[A-Za-z]:\\[\w.\\\- ]*+"
 )
-_WORD_VALUE: Final = _regex.compile(r"[A-Za-z][a-z]*+(?: [A-Za-z][a-z]*+)*+|[A-Z]++(?:[ _][A-Z]++)*+")
+#: a namespaced object's name: lower-case DNS labels joined by "/" ("default/registry-credentials", a Kubernetes
+#: Secret a controller logs under "secret"; "vault/approle-prod"): a reference, no credential
+_NAMESPACED_NAME: Final = _regex.compile(
+    r"[a-z]{2}+[a-z0-9]*+(?:-[a-z0-9]++)*+(?:/[a-z]{2}+[a-z0-9]*+(?:-[a-z0-9]++)*+)++"
+)
+#: an English contraction or possessive ending a word ("caller's", "don't", "we'll"): prose
+CONTRACTION_SUFFIX: Final = r"'(?:s|t|d|m|re|ve|ll)\b"
+_CONTRACTION: Final = _regex.compile("[a-z]" + CONTRACTION_SUFFIX)
+_WORD_VALUE: Final = _regex.compile(
+    r"[A-Za-z][a-z]*+(?:'[a-z]{1,2}+)?+(?: [A-Za-z][a-z]*+(?:'[a-z]{1,2}+)?+)*+|[A-Z]++(?:[ _][A-Z]++)*+"
+)
 _QUALIFIED_OBJECT: Final = _regex.compile(r"[A-Za-z_$][\w$]*+(?:\.[A-Za-z_$][\w$]*+)++@[0-9a-fA-F]{1,16}+")
 # Not a credential under a weak name (session, sid, auth, *_tokens): numbers, counters, N_N ids, short hex,
 # durations, addresses, Class@hash, hyphenated words, values shorter than 8 characters.
@@ -966,6 +976,7 @@ _WEAK_NOT_CREDENTIAL: Final = _regex.compile(
     r"|[a-z][a-z0-9_\-]*+(?:\.[a-z][a-z0-9_\-]*+){2,}+(?:/[0-9]++)?"  # reverse-DNS names: com.apple.xpc.activity
     r"|S-1-[0-9]++(?:-[0-9]++)++"  # a Windows security identifier (a user's or group's SID): S-1-5-21-...-1013
     r"|[A-Z]{2}[0-9a-f]{32}"  # a Twilio resource SID (AccountSid AC..., MessageSid SM...): two capitals, 32 hex
+    r"|(?:[A-Z][a-z]{2,}+){2,}+"  # a CamelCase name of words: a method, a status ("GetToken", "BadAuthentication")
 )
 _WEAK_MIN_LEN: Final = 8
 
@@ -1014,14 +1025,15 @@ def _passphrase(v: str) -> bool:
 
 def _not_a_password_word(v: str, passphrase: bool = True) -> bool:
     """A plain-word value after a strong name that is not a credential: a phrase (``passwd: all authentication
-    tokens updated``) but a passphrase (:func:`_passphrase`), a constant's name (``SECRET_KEY``), a word stating
+    tokens updated``) but a passphrase (:func:`_passphrase`), a constant's name (``SECRET_KEY``), a word with an
+    English contraction or possessive (``caller's``: prose), a word stating
     something (``token: expired``), or a capitalised secret word, a type's name (``token=Token{a64f992``);
     ``password: secret`` is a password. ``passphrase``: a phrase may be one (a quoted value; not the words after
     a bare one, judged as a phrase to tell prose)."""
     if " " in v:
         return not (passphrase and _passphrase(v))
-    if "_" in v:
-        return True
+    if "_" in v or _CONTRACTION.search(v):
+        return True  # a constant's name; prose ("getAuthToken: caller's uid 10045")
     low = v.lower()
     if low in _STATE_WORDS:
         return True
@@ -1031,7 +1043,8 @@ def _not_a_password_word(v: str, passphrase: bool = True) -> bool:
 def is_credential_value(value: str, strength: int, passphrase: bool = True) -> bool:
     """Whether ``value`` (of a field whose name has ``strength``) may be a credential. Whatever the name: not
     empty, a JSON/Python literal, a placeholder (``***``, ``<hidden>``, ``%s``, ``${DB_PASSWORD}``), a path
-    (``PWD=/home/ubuntu``), a qualified Java object (``com.x.Token@1a2b``); a plain word or phrase
+    (``PWD=/home/ubuntu``), a qualified Java object (``com.x.Token@1a2b``), a namespaced name
+    (``default/registry-credentials``); a plain word or phrase
     (``Already running``) under a weak name, under a strong one only what :func:`_not_a_password_word` says (a
     single word there is a password: ``password=hunter``). Under a weak name also not a number (``-50``,
     ``0,``), an id of numbers (``30546173_4261722401``), short hex (``0x34ede65503f0039``), ``Class@hash``,
@@ -1040,7 +1053,12 @@ def is_credential_value(value: str, strength: int, passphrase: bool = True) -> b
     v = value.strip()
     if not v or v.lower() in EMPTY_VALUES:
         return False
-    if _PATH_VALUE.fullmatch(v) or _PLACEHOLDER_VALUE.fullmatch(v) or _QUALIFIED_OBJECT.fullmatch(v):
+    if (
+        _PATH_VALUE.fullmatch(v)
+        or _PLACEHOLDER_VALUE.fullmatch(v)
+        or _QUALIFIED_OBJECT.fullmatch(v)
+        or _NAMESPACED_NAME.fullmatch(v)
+    ):
         return False
     if _WORD_VALUE.fullmatch(v) and (strength < STRONG or _not_a_password_word(v, passphrase)):
         return False

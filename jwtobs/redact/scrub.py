@@ -945,6 +945,8 @@ class _Pass:
         value = s[start:end]
         if value[0] == "-" or _in_marker(s, m.start()):  # (an option: "--password-file=/etc/x.secret --timeout 30")
             return None
+        if group == "bare" and _type_repr(s, start):
+            return None  # a type's repr ("non-application token WindowToken{5a9e4b1 token=null}")
         head = len(p.name_before(m.string, m.start()))
         if s[m.start() - head - 1 : m.start() - head] in _PATH_CHARS:
             return None  # a file's name ("/etc/rsyncd.secret 30"), not a field's
@@ -1272,6 +1274,14 @@ class _Pass:
             return None
         if group == "bare" and end - start > 40 and p.named_vendor_key(s[m.start() - head : end]):
             return None  # "AccountKey=<key>": the vendor pass's
+        if group == "bare" and (
+            (_CAPITALISED_LABEL.fullmatch(value) and s[end : end + 1] in _BLANKS) or _type_repr(s, start, end)
+        ):
+            # no value: the next label ("org.apache.hadoop.security.token.Token: Kind: HDFS_DELEGATION_TOKEN,
+            # Service: ..."), or a type's repr ("wtoken = AppWindowToken{9f4ef63 token=Token{a64f992 ...}}",
+            # Android's WindowManager; Hadoop's "Token: Token { kind: ContainerToken, service: ... }"): what follows
+            # is read as fields again
+            return _next_name(s, m.start(), start, end, quoted)
         label = group == "bare" and strength == p.WEAK and name.isupper()
         if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start) and not _ID_RUN.match(s, start, end):
             # a label in capitals before ": " and an unquoted value ("PASS: gdb.base/break.exp: ...", the status
@@ -1291,6 +1301,8 @@ class _Pass:
         if group == "bare" and strength == p.WEAK and _LABEL_THEN_MARKER.match(s, start) is not None:
             return None  # a label whose value is redacted already ("botocore.auth: Signature: [REDACTED:...]")
         judged, words = value, False
+        if group == "bare" and (contraction := _CONTRACTION_AFTER.match(s, end)) is not None:
+            judged = s[start : contraction.end()]  # a word of prose ("getAuthToken: caller's uid 10045")
         if group not in ("dq", "sq") and s[end : end + 1] == " ":
             phrase = _PHRASE.match(s, start)  # "passwd: all authentication tokens updated": judged as a phrase
             if phrase is not None and phrase.end() > end:
@@ -1555,6 +1567,17 @@ _SPACED_MIN = 6
 _PATH_CHARS: Final = frozenset("./\\")
 
 
+def _type_repr(s: str, start: int, end: int | None = None) -> bool:
+    """A type's repr starts at ``s[start]`` (its name ends at ``end`` when given): the type's name
+    (:data:`_TYPE_NAME`), then, after at most one blank, a bracket that closes on the line and holds fields
+    (:data:`_TYPED_REPR`: "AppWindowToken{9f4ef63 token=...}", "Token { kind: ContainerToken, ... }")."""
+    m = _TYPE_NAME.match(s, start)
+    if m is None or (end is not None and m.end() != end):
+        return False
+    at = m.end() + (s[m.end() : m.end() + 1] == " ")
+    return _TYPED_REPR.match(s, at) is not None
+
+
 def _spaced_value(value: str) -> bool:
     """A value after a secret name and blanks that is no word: without its trailing characters other than
     letters and digits, 6 characters or more, a digit or another character among them (``patterns.SPACED_FIELDS``;
@@ -1690,6 +1713,13 @@ _PAIR_AFTER_VALUE = _regex.compile(r"""\\?["'][ \t]*+,""")
 _FIELD_SEP_CHAR = _regex.compile(r"[:=]")
 #: the separator of a label ("PASS: ...", see :meth:`Scrubber._field`)
 _LABEL_SEP: Final = _regex.compile(r"[ \t]*+:[ \t]++")
+#: a capitalised word and a colon, as a value: the next field's label ("Token: Kind: ...")
+_CAPITALISED_LABEL: Final = _regex.compile(r"[A-Z][a-z]++(?:[A-Z][a-z]++)*+:")
+#: a type's name before its repr's bracket ("AppWindowToken{9f4ef63 ...}"): letters only, a capital first, lower-case
+#: letters in it (a password has digits or symbols; "Reset(00" is judged with _TYPED_REPR as before)
+_TYPE_NAME: Final = _regex.compile(r"[A-Z](?=[A-Z]*+[a-z])[A-Za-z]{2,}+")
+_BLANKS: Final = frozenset(" \t")
+_CONTRACTION_AFTER: Final = _regex.compile(p.CONTRACTION_SUFFIX)
 #: A value that starts with a run of a session id's or token's characters, 16 or more with a letter and a digit
 _ID_RUN: Final = _regex.compile(r"(?=[A-Za-z_\-]*+[0-9])(?=[0-9_\-]*+[A-Za-z])[A-Za-z0-9_\-]{16,}+")
 _NEXT_NAME_MAX = 64
