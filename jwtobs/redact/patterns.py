@@ -1010,6 +1010,9 @@ _PROSE_WORDS: Final = frozenset(
     "also just still yet now into onto over under after before when while please you your our their".split()
 )
 
+#: words of prose shorter than three letters, and "via": never a password alone
+_SHORT_PROSE_WORDS: Final = frozenset("a an as at by in is it of on or to via".split())
+
 
 def _passphrase(v: str) -> bool:
     """A phrase that is a passphrase rather than a message (``password: "correct horse battery staple"``, a
@@ -1035,8 +1038,8 @@ def _not_a_password_word(v: str, passphrase: bool = True) -> bool:
     if "_" in v or _CONTRACTION.search(v):
         return True  # a constant's name; prose ("getAuthToken: caller's uid 10045")
     low = v.lower()
-    if low in _STATE_WORDS:
-        return True
+    if low in _STATE_WORDS or low in _PROSE_WORDS or low in _SHORT_PROSE_WORDS:
+        return True  # a state; a word of prose ("WARNING! Using --password via the CLI is insecure", Docker's)
     return v[0].isupper() and (low in _STRONG_WORDS or low in _WEAK_WORDS or low in _GLUED_STRONG)
 
 

@@ -1275,12 +1275,15 @@ class _Pass:
         if group == "bare" and end - start > 40 and p.named_vendor_key(s[m.start() - head : end]):
             return None  # "AccountKey=<key>": the vendor pass's
         if group == "bare" and (
-            (_CAPITALISED_LABEL.fullmatch(value) and s[end : end + 1] in _BLANKS) or _type_repr(s, start, end)
+            (_CAPITALISED_LABEL.fullmatch(value) and s[end : end + 1] in _BLANKS)
+            or _type_repr(s, start, end)
+            or _HTTP_STATUS.fullmatch(s, start, end + 3) is not None
         ):
             # no value: the next label ("org.apache.hadoop.security.token.Token: Kind: HDFS_DELEGATION_TOKEN,
             # Service: ..."), or a type's repr ("wtoken = AppWindowToken{9f4ef63 token=Token{a64f992 ...}}",
-            # Android's WindowManager; Hadoop's "Token: Token { kind: ContainerToken, service: ... }"): what follows
-            # is read as fields again
+            # Android's WindowManager; Hadoop's "Token: Token { kind: ContainerToken, service: ... }"), or an HTTP
+            # status and its reason (Go's "oauth2: cannot fetch token: 400 Bad Request"): what follows is read as
+            # fields again
             return _next_name(s, m.start(), start, end, quoted)
         label = group == "bare" and strength == p.WEAK and name.isupper()
         if label and _LABEL_SEP.fullmatch(s, m.end("suffix"), start) and not _ID_RUN.match(s, start, end):
@@ -1720,6 +1723,8 @@ _CAPITALISED_LABEL: Final = _regex.compile(r"[A-Z][a-z]++(?:[A-Z][a-z]++)*+:")
 _TYPE_NAME: Final = _regex.compile(r"[A-Z](?=[A-Z]*+[a-z])[A-Za-z]{2,}+")
 _BLANKS: Final = frozenset(" \t")
 _CONTRACTION_AFTER: Final = _regex.compile(p.CONTRACTION_SUFFIX)
+#: an HTTP status code and the first letters of its reason phrase ("400 Ba" of "400 Bad Request", "200 OK")
+_HTTP_STATUS: Final = _regex.compile(r"[1-5][0-9]{2} [A-Z][A-Za-z]")
 #: A value that starts with a run of a session id's or token's characters, 16 or more with a letter and a digit
 _ID_RUN: Final = _regex.compile(r"(?=[A-Za-z_\-]*+[0-9])(?=[0-9_\-]*+[A-Za-z])[A-Za-z0-9_\-]{16,}+")
 _NEXT_NAME_MAX = 64

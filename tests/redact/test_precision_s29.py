@@ -41,6 +41,12 @@ KEPT = [
     "W Auth    : [GetToken] GetToken failed with status code: BadAuthentication",
     # a capitalised label as a weak name's value (Dovecot's auth process)
     "May  2 09:14:07 mail dovecot: auth: Debug: client passdb out: OK\t1\tuser=alice",
+    # an HTTP status after a token's name (Go's golang.org/x/oauth2 error), a word of prose after an option (Docker's
+    # warning on every "docker login -p")
+    "[2024/05/02 09:14:07] [oauthproxy.go:798] Error redeeming code during OAuth2 callback: token exchange failed: "
+    "oauth2: cannot fetch token: 400 Bad Request",
+    "WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
+    "error: --token is required",
     # a namespaced object's name under a secret's name (a Kubernetes controller naming the Secret it reads)
     '{"level":"info","ts":1714640047.311,"logger":"controller","msg":"Reconciling",'
     '"secret":"default/registry-credentials","key":"default/app"}',
@@ -79,6 +85,10 @@ def test_a_types_repr_or_a_label_after_a_secret_name_is_kept(line: str) -> None:
         ("password: caller's2x", "caller's2x"),
         ("password=O'Brien99", "O'Brien99"),
         ("token WindowToken{5a9e4b1 password=hunter2}", "hunter2"),
+        # a number alone, a number and a word that is no status's reason, a word that is no prose
+        ("password: 400", "400"),
+        ("password=4001 Bad", "4001"),
+        ("docker login --password viaduct registry.example.com", "viaduct"),
         # a lower-case word with a colon is not read as a label (a capitalised one is)
         ("token: kind: x", "kind:"),
         # a single capitalised word is a password as before
