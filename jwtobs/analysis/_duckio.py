@@ -88,8 +88,14 @@ def _json_columns() -> str:
     return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in cols.items()) + "}"
 
 
+#: what an events file's ``time`` must be, said when DuckDB cannot read one as a time (docs/contract.md)
+TIME_FORMAT: Final = "`time` must be an RFC 3339 string, e.g. 2026-11-28T17:53:20.123456Z"
+
+
 def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsError:
     text = _first_line(exc)
+    if "source column time" in text:  # (epoch seconds, a date without a time...: DuckDB's cast of `time`)
+        text = f"{text}; {TIME_FORMAT}"
     # the file the error's own line names (the rest of DuckDB's message may quote the whole file list)
     named = next((f for f in files if str(f) in text), None) or next((f for f in files if str(f) in str(exc)), None)
     where = str(named) if named is not None else (str(files[0]) if len(files) == 1 else f"{len(files)} files")
