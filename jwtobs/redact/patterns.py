@@ -981,6 +981,13 @@ _WEAK_NOT_CREDENTIAL: Final = _regex.compile(
 _WEAK_MIN_LEN: Final = 8
 
 
+#: a value another redactor already masked: asterisks or x's, a masking word, bare or bracketed ("***", "xxxx",
+#: Azure SDK's "'Authorization': 'REDACTED'", Rails' "[FILTERED]", kubectl's "<masked>", "(hidden)")
+MASKED_VALUE: Final = _regex.compile(
+    r"\*{3,}+|[xX]{3,}+|[\[(<{]?+(?i:redacted|hidden|masked|filtered|removed|omitted|sensitive)[\])>}]?+"
+)
+
+
 def is_placeholder(value: str) -> bool:
     """Whether ``value`` holds nothing: empty, a JSON/Python literal, ``***``, ``<hidden>``, ``%s``, ``${TOKEN}``..."""
     v = value.strip()

@@ -344,8 +344,8 @@ class _Pass:
     def credential(self, value: str, default_kind: str) -> str:
         """Marker for a credential value; a JWS/JWE inside keeps its own kind and fingerprint."""
         stripped = value.strip()
-        if not stripped or _is_marker(stripped):
-            return value
+        if not stripped or _is_marker(stripped) or p.MASKED_VALUE.fullmatch(stripped):
+            return value  # (nothing, or masked already: "'Authorization': 'REDACTED'", "Bearer ***")
         if "\\" in stripped:  # fingerprinted as written unescaped ("abc\\u002Bdef" is "abc+def")
             stripped = _json_unescaped(stripped)
         jose = p.is_jose(stripped)

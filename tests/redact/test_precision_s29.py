@@ -47,6 +47,12 @@ KEPT = [
     "oauth2: cannot fetch token: 400 Bad Request",
     "WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
     "error: --token is required",
+    # a value another redactor masked already (the Azure SDK's HTTP logging policy, kubectl -v=8, Rails)
+    "2024-05-02 09:14:07,313 azure.core.pipeline.policies.http_logging_policy [INFO] Request headers: "
+    "'Authorization': 'REDACTED', 'x-ms-client-request-id': '8a9b0c1d-2e3f-4a5b-6c7d-8e9f0a1b2c3d'",
+    "I0502 09:14:07.313   12345 round_trippers.go:473]     Authorization: Bearer <masked>",
+    "Authorization: Bearer ***",
+    "Cookie: _session=[FILTERED]",
     # a namespaced object's name under a secret's name (a Kubernetes controller naming the Secret it reads)
     '{"level":"info","ts":1714640047.311,"logger":"controller","msg":"Reconciling",'
     '"secret":"default/registry-credentials","key":"default/app"}',
@@ -89,6 +95,10 @@ def test_a_types_repr_or_a_label_after_a_secret_name_is_kept(line: str) -> None:
         ("password: 400", "400"),
         ("password=4001 Bad", "4001"),
         ("docker login --password viaduct registry.example.com", "viaduct"),
+        # a credential that only starts like a mask
+        ("Authorization: Bearer redactedToken123", "redactedToken123"),
+        ("Authorization: Bearer secret", "secret"),
+        ("Authorization: xxxx-1234-abcd", "xxxx-1234-abcd"),
         # a lower-case word with a colon is not read as a label (a capitalised one is)
         ("token: kind: x", "kind:"),
         # a single capitalised word is a password as before
