@@ -947,10 +947,12 @@ def is_benign_name(name: str) -> bool:
 
 # -- which values are credentials ------------------------------------------------------------------------------
 # Never a credential, whatever the name: nothing, placeholders, paths, plain words, Java object names.
+#: the words with which a redactor masks a value ("REDACTED", "[FILTERED]", Spring Security's "[PROTECTED]")
+_MASKING_WORDS: Final = "redacted|hidden|masked|filtered|removed|omitted|sensitive|protected"
 _PLACEHOLDER_VALUE: Final = _regex.compile(
     r"\*++|[xX#.\-_]{3,}+|<[^<>]*+>|\[[^\[\]]*+\]|%(?:\([a-z_]{1,32}+\))?[-#0-9.]{0,4}+[sdrifx]|\{[^{}]*+\}"
     r"|\$\{[^{}]*+\}|\$[A-Za-z_]\w*+"
-    r"|\(?(?:redacted|hidden|masked|filtered|removed|omitted|not set|unset|empty|sensitive)\)?"
+    rf"|\(?(?:{_MASKING_WORDS}|not set|unset|empty)\)?"
 )
 # (a path of one segment only when that is a plain name: "/root", "/tmp"; "/s3cr3t" may be a password)
 _PATH_VALUE: Final = _regex.compile(
@@ -982,10 +984,9 @@ _WEAK_MIN_LEN: Final = 8
 
 
 #: a value another redactor already masked: asterisks or x's, a masking word, bare or bracketed ("***", "xxxx",
-#: Azure SDK's "'Authorization': 'REDACTED'", Rails' "[FILTERED]", kubectl's "<masked>", "(hidden)")
-MASKED_VALUE: Final = _regex.compile(
-    r"\*{3,}+|[xX]{3,}+|[\[(<{]?+(?i:redacted|hidden|masked|filtered|removed|omitted|sensitive)[\])>}]?+"
-)
+#: Azure SDK's "'Authorization': 'REDACTED'", Rails' "[FILTERED]", kubectl's "<masked>", Spring Security's
+#: "Credentials=[PROTECTED]", "(hidden)")
+MASKED_VALUE: Final = _regex.compile(rf"\*{{3,}}+|[xX]{{3,}}+|[\[(<{{]?+(?i:{_MASKING_WORDS})[\])>}}]?+")
 
 
 def is_placeholder(value: str) -> bool:
@@ -1068,6 +1069,7 @@ def is_credential_value(value: str, strength: int, passphrase: bool = True) -> b
         or _PLACEHOLDER_VALUE.fullmatch(v)
         or _QUALIFIED_OBJECT.fullmatch(v)
         or _NAMESPACED_NAME.fullmatch(v)
+        or MASKED_VALUE.fullmatch(v)
     ):
         return False
     if _WORD_VALUE.fullmatch(v) and (strength < STRONG or _not_a_password_word(v, passphrase)):

@@ -53,6 +53,8 @@ KEPT = [
     "I0502 09:14:07.313   12345 round_trippers.go:473]     Authorization: Bearer <masked>",
     "Authorization: Bearer ***",
     "Cookie: _session=[FILTERED]",
+    "DEBUG auth - UsernamePasswordAuthenticationToken [Principal=alice, Credentials=[PROTECTED], Authenticated=true, "
+    "Details=WebAuthenticationDetails [RemoteIpAddress=10.0.0.1, SessionId=null], Granted Authorities=[ROLE_USER]]",
     # a namespaced object's name under a secret's name (a Kubernetes controller naming the Secret it reads)
     '{"level":"info","ts":1714640047.311,"logger":"controller","msg":"Reconciling",'
     '"secret":"default/registry-credentials","key":"default/app"}',
@@ -99,6 +101,7 @@ def test_a_types_repr_or_a_label_after_a_secret_name_is_kept(line: str) -> None:
         ("Authorization: Bearer redactedToken123", "redactedToken123"),
         ("Authorization: Bearer secret", "secret"),
         ("Authorization: xxxx-1234-abcd", "xxxx-1234-abcd"),
+        ("password=Protected1", "Protected1"),
         # a lower-case word with a colon is not read as a label (a capitalised one is)
         ("token: kind: x", "kind:"),
         # a single capitalised word is a password as before
