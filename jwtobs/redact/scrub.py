@@ -1117,8 +1117,8 @@ class _Pass:
         return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end
 
     def _auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
-        if _in_marker(s, m.start()):
-            return None
+        if _in_marker(s, m.start()) or _BUNDLE_ID_BEFORE.search(s, max(0, m.start() - 128), m.start()):
+            return None  # (the last segment of a reverse-DNS name: macOS's "[com.apple.Authorization:authd]")
         if m.start("scheme") < 0 and (
             m.group("cred") in p.AUTH_SCHEMES
             or (
@@ -1723,6 +1723,8 @@ _CAPITALISED_LABEL: Final = _regex.compile(r"[A-Z][a-z]++(?:[A-Z][a-z]++)*+:")
 _TYPE_NAME: Final = _regex.compile(r"[A-Z](?=[A-Z]*+[a-z])[A-Za-z]{2,}+")
 _BLANKS: Final = frozenset(" \t")
 _CONTRACTION_AFTER: Final = _regex.compile(p.CONTRACTION_SUFFIX)
+#: a reverse-DNS name up to its last segment ("com.apple." of the macOS subsystem "com.apple.Authorization")
+_BUNDLE_ID_BEFORE: Final = _regex.compile(r"(?<![\w.])(?:com|org|net|io|edu|gov)\.(?:[A-Za-z0-9_\-]++\.)*+\Z")
 #: an HTTP status code and the first letters of its reason phrase ("400 Ba" of "400 Bad Request", "200 OK")
 _HTTP_STATUS: Final = _regex.compile(r"[1-5][0-9]{2} [A-Z][A-Za-z]")
 #: A value that starts with a run of a session id's or token's characters, 16 or more with a letter and a digit

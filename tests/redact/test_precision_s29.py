@@ -55,6 +55,9 @@ KEPT = [
     "Cookie: _session=[FILTERED]",
     "DEBUG auth - UsernamePasswordAuthenticationToken [Principal=alice, Credentials=[PROTECTED], Authenticated=true, "
     "Details=WebAuthenticationDetails [RemoteIpAddress=10.0.0.1, SessionId=null], Granted Authorities=[ROLE_USER]]",
+    # a reverse-DNS name ending in "Authorization": macOS's unified log subsystem and category
+    "2024-05-02 09:14:07.314 Df authd[345:6789] [com.apple.Authorization:authd] Succeeded authorizing right "
+    "'system.login.console' by client '/System/Library/CoreServices/loginwindow.app' [123]",
     # a namespaced object's name under a secret's name (a Kubernetes controller naming the Secret it reads)
     '{"level":"info","ts":1714640047.311,"logger":"controller","msg":"Reconciling",'
     '"secret":"default/registry-credentials","key":"default/app"}',
@@ -102,6 +105,10 @@ def test_a_types_repr_or_a_label_after_a_secret_name_is_kept(line: str) -> None:
         ("Authorization: Bearer secret", "secret"),
         ("Authorization: xxxx-1234-abcd", "xxxx-1234-abcd"),
         ("password=Protected1", "Protected1"),
+        # an Authorization header under a dotted name that is no reverse-DNS one, a scheme after one that is
+        ("http.request.header.authorization: Sk9XaAbCdEf123456", "Sk9XaAbCdEf123456"),
+        ("request.headers.Authorization=Xk9abcdef12345", "Xk9abcdef12345"),
+        ("com.example.Authorization: Bearer Xk9abcdef12345", "Xk9abcdef12345"),
         # a lower-case word with a colon is not read as a label (a capitalised one is)
         ("token: kind: x", "kind:"),
         # a single capitalised word is a password as before
