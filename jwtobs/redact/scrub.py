@@ -947,6 +947,8 @@ class _Pass:
             return None
         if group == "bare" and _type_repr(s, start):
             return None  # a type's repr ("non-application token WindowToken{5a9e4b1 token=null}")
+        if group != "bare" and _OBJECT_NAME.fullmatch(value) and _OBJECT_STATUS.match(s, end):
+            return None  # an API object's status ('secret "app-secret" not found', Kubernetes' apimachinery)
         head = len(p.name_before(m.string, m.start()))
         if s[m.start() - head - 1 : m.start() - head] in _PATH_CHARS:
             return None  # a file's name ("/etc/rsyncd.secret 30"), not a field's
@@ -1723,6 +1725,11 @@ _CAPITALISED_LABEL: Final = _regex.compile(r"[A-Z][a-z]++(?:[A-Z][a-z]++)*+:")
 _TYPE_NAME: Final = _regex.compile(r"[A-Z](?=[A-Z]*+[a-z])[A-Za-z]{2,}+")
 _BLANKS: Final = frozenset(" \t")
 _CONTRACTION_AFTER: Final = _regex.compile(p.CONTRACTION_SUFFIX)
+#: an object's name as Kubernetes writes one (a DNS subdomain: lower-case letters, digits, "-" and "."; here a
+#: letter first, a "-" or "." in it and a letter past "f": no hex or random run) and the status message its API
+#: server gives after it (``NewNotFound``, ``NewForbidden``, ...)
+_OBJECT_NAME: Final = _regex.compile(r"(?=[^-.]*+[-.])(?=.*?[g-z])[a-z][a-z0-9.\-]{0,252}+")
+_OBJECT_STATUS: Final = _regex.compile(r"""["'] (?:not found|is forbidden|already exists|is invalid)\b""")
 #: a reverse-DNS name up to its last segment ("com.apple." of the macOS subsystem "com.apple.Authorization")
 _BUNDLE_ID_BEFORE: Final = _regex.compile(r"(?<![\w.])(?:com|org|net|io|edu|gov)\.(?:[A-Za-z0-9_\-]++\.)*+\Z")
 #: an HTTP status code and the first letters of its reason phrase ("400 Ba" of "400 Bad Request", "200 OK")

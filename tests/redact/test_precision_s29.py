@@ -58,6 +58,10 @@ KEPT = [
     # a reverse-DNS name ending in "Authorization": macOS's unified log subsystem and category
     "2024-05-02 09:14:07.314 Df authd[345:6789] [com.apple.Authorization:authd] Succeeded authorizing right "
     "'system.login.console' by client '/System/Library/CoreServices/loginwindow.app' [123]",
+    # an API object's status after its kind (Kubernetes: kubelet events, kubectl errors)
+    '2m  Warning  FailedMount  pod/app-5d8f7c9b4-x  MountVolume.SetUp failed for volume "secret-vol" : '
+    'secret "app-secret" not found',
+    'Error from server (Forbidden): secrets "default-token-x7k2p" is forbidden: User "bob" cannot get resource',
     # a namespaced object's name under a secret's name (a Kubernetes controller naming the Secret it reads)
     '{"level":"info","ts":1714640047.311,"logger":"controller","msg":"Reconciling",'
     '"secret":"default/registry-credentials","key":"default/app"}',
@@ -105,6 +109,10 @@ def test_a_types_repr_or_a_label_after_a_secret_name_is_kept(line: str) -> None:
         ("Authorization: Bearer secret", "secret"),
         ("Authorization: xxxx-1234-abcd", "xxxx-1234-abcd"),
         ("password=Protected1", "Protected1"),
+        # a value in that phrasing that is no object's name: hex, no "-" or ".", capitals
+        ('token "abc123def" not found', "abc123def"),
+        ('token "abcdef-123456" not found', "abcdef-123456"),
+        ('secret "Xk9-abc" not found', "Xk9-abc"),
         # an Authorization header under a dotted name that is no reverse-DNS one, a scheme after one that is
         ("http.request.header.authorization: Sk9XaAbCdEf123456", "Sk9XaAbCdEf123456"),
         ("request.headers.Authorization=Xk9abcdef12345", "Xk9abcdef12345"),
