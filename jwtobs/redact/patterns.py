@@ -908,6 +908,8 @@ def _plain_name_strength(name: str) -> int:
         # a session's id is its credential (session_id, JSESSIONID)
         return NOT_SECRET_NAME
     strength = _word_strength(last)
+    if last == "pass" and len(words) > 1 and name.isupper() and "_" in name:
+        return STRONG  # an environment variable's password: DB_PASS, SMTP_PASS, REACT_APP_PASS
     if strength or len(words) == 1:
         return strength
     if words[-2] + last in _STRONG_WORDS:  # api_key, private_key, secret_key
@@ -949,10 +951,17 @@ def is_benign_name(name: str) -> bool:
 # Never a credential, whatever the name: nothing, placeholders, paths, plain words, Java object names.
 #: the words with which a redactor masks a value ("REDACTED", "[FILTERED]", Spring Security's "[PROTECTED]")
 _MASKING_WORDS: Final = "redacted|hidden|masked|filtered|removed|omitted|sensitive|protected"
+#: a template's or a shell's expression that a value is made from when the text is rendered or run, never the value:
+#: Ruby's "#{password}", a shell's "$(cat /run/secrets/db)", Jinja's and Go's "{{ vault_db_password }}", ERB's
+#: "<%= ENV['TOKEN'] %>", Python's "%(db_password)s", HTML-escaped "&lt;YOUR_PASSWORD&gt;"
+TEMPLATE_VALUE: Final = _regex.compile(
+    r"#\{[^{}\s]++\}|\$\([^()]++\)|\{\{[^{}]++\}\}|<%=?+[^%]++%>|%\([a-z_]{1,32}+\)[-#0-9.]{0,4}+[sdrifx]"
+    r"|&lt;[^&<>]++&gt;"
+)
 _PLACEHOLDER_VALUE: Final = _regex.compile(
     r"\*++|[xX#.\-_]{3,}+|<[^<>]*+>|\[[^\[\]]*+\]|%(?:\([a-z_]{1,32}+\))?[-#0-9.]{0,4}+[sdrifx]|\{[^{}]*+\}"
     r"|\$\{[^{}]*+\}|\$[A-Za-z_]\w*+"
-    rf"|\(?(?:{_MASKING_WORDS}|not set|unset|empty)\)?"
+    rf"|\(?(?:{_MASKING_WORDS}|not set|unset|empty)\)?|{TEMPLATE_VALUE.pattern}"
 )
 # (a path of one segment only when that is a plain name: "/root", "/tmp"; "/s3cr3t" may be a password)
 _PATH_VALUE: Final = _regex.compile(
@@ -963,6 +972,9 @@ _PATH_VALUE: Final = _regex.compile(
 _NAMESPACED_NAME: Final = _regex.compile(
     r"[a-z]{2}+[a-z0-9]*+(?:-[a-z0-9]++)*+(?:/[a-z]{2}+[a-z0-9]*+(?:-[a-z0-9]++)*+)++"
 )
+#: an Amazon Resource Name: the name of a policy, a role, a secret ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf"),
+#: never the secret itself
+_ARN_VALUE: Final = _regex.compile(r"arn:aws(?:-[a-z]++)*+:[a-z0-9\-]++:[a-z0-9\-]*+:(?:[0-9]{12}|aws)?+:\S++")
 #: an English contraction or possessive ending a word ("caller's", "don't", "we'll"): prose
 CONTRACTION_SUFFIX: Final = r"'(?:s|t|d|m|re|ve|ll)\b"
 _CONTRACTION: Final = _regex.compile("[a-z]" + CONTRACTION_SUFFIX)
@@ -970,6 +982,9 @@ _WORD_VALUE: Final = _regex.compile(
     r"[A-Za-z][a-z]*+(?:'[a-z]{1,2}+)?+(?: [A-Za-z][a-z]*+(?:'[a-z]{1,2}+)?+)*+|[A-Z]++(?:[ _][A-Z]++)*+"
 )
 _QUALIFIED_OBJECT: Final = _regex.compile(r"[A-Za-z_$][\w$]*+(?:\.[A-Za-z_$][\w$]*+)++@[0-9a-fA-F]{1,16}+")
+#: a lowerCamelCase name of words of two letters, then three or more: a method's name ("processCaptureRequest",
+#: "onPlaybackStateChanged"); a random value of letters is seldom one (a digit or a capital run breaks it)
+LOWER_CAMEL_WORDS: Final = r"[a-z]{2,}+(?:[A-Z][a-z]{2,}+)++"
 # Not a credential under a weak name (session, sid, auth, *_tokens): numbers, counters, N_N ids, short hex,
 # durations, addresses, Class@hash, hyphenated words, values shorter than 8 characters.
 _WEAK_NOT_CREDENTIAL: Final = _regex.compile(
@@ -979,6 +994,8 @@ _WEAK_NOT_CREDENTIAL: Final = _regex.compile(
     r"|S-1-[0-9]++(?:-[0-9]++)++"  # a Windows security identifier (a user's or group's SID): S-1-5-21-...-1013
     r"|[A-Z]{2}[0-9a-f]{32}"  # a Twilio resource SID (AccountSid AC..., MessageSid SM...): two capitals, 32 hex
     r"|(?:[A-Z][a-z]{2,}+){2,}+"  # a CamelCase name of words: a method, a status ("GetToken", "BadAuthentication")
+    # a lowerCamelCase name of words: a method ("MediaSession: onPlaybackStateChanged")
+    r"|" + LOWER_CAMEL_WORDS
 )
 _WEAK_MIN_LEN: Final = 8
 
@@ -1070,6 +1087,7 @@ def is_credential_value(value: str, strength: int, passphrase: bool = True) -> b
         or _QUALIFIED_OBJECT.fullmatch(v)
         or _NAMESPACED_NAME.fullmatch(v)
         or MASKED_VALUE.fullmatch(v)
+        or _ARN_VALUE.fullmatch(v)
     ):
         return False
     if _WORD_VALUE.fullmatch(v) and (strength < STRONG or _not_a_password_word(v, passphrase)):
@@ -1142,8 +1160,11 @@ FORM_CODE: Final = _regex.compile(
 
 # Userinfo passwords in URLs: scheme://user:password@host (runs on the original text).
 # (also after "netloc='" / 'netloc="': the repr of urllib.parse's SplitResult and ParseResult)
+# A password may hold an "@" that was not percent-encoded ("mongodb+srv://app:bria@pass135!@cluster0..."): the
+# userinfo ends at the last "@" before the host (greedy over "@"-separated parts, each without "@": linear); a part
+# after an "@" holds no "," (a multi-host URL's next "host:port,user:..." is no password)
 URL_USERINFO: Final = _regex.compile(
-    r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++)@"
+    r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++(?:@[^\s/@\"'<>,]++)*)@"
 )
 
 #: The "://" of a URL written with value escapes (:data:`VALUE_ESCAPES`): PHP's JSON, a percent-encoded query value
@@ -1336,6 +1357,23 @@ _VENDOR_SHAPES: Final = (
     # ~/.docker/config.json"): '{"auths":' compact, or as docker login writes it, tab- or blank-indented; its
     # registries' "auth" hold "user:password"
     (DOCKER_CONFIG_B64, r"[A-Za-z0-9+/]{40,65536}+={0,2}+"),
+    # -- session 30: Nosey Parker's rules (praetorian-inc/noseyparker) and their examples -------------------------
+    # Left out: NuGet "oy2" + 43 (its letters before the digit, "oy", are in "deploy", "employee":
+    # processors._DIGIT_PREFIX_PARTS), AWS "A3T" key ids (likewise "a", "t"), Doppler (above)
+    (("aio_",), r"[A-Za-z0-9]{28}(?![A-Za-z0-9])"),  # Adafruit IO
+    (("odt_",), r"[A-Za-z0-9]{32,255}+(?![A-Za-z0-9])"),  # OWASP Dependency-Track
+    (("jina_",), r"[a-f0-9]{32}[A-Za-z0-9]{28}(?![A-Za-z0-9])"),  # Jina AI
+    (("tvly-", "tvly-dev-", "tvly-prod-"), r"[A-Za-z0-9]{32}(?![A-Za-z0-9])"),  # Tavily
+    (("NRAA-",), r"[a-f0-9]{27}(?![A-Za-z0-9])"),  # New Relic admin API key
+    (("NRIQ-",), r"[A-Za-z0-9_\-]{32}(?![A-Za-z0-9_\-])"),  # New Relic insights query key
+    (("px-dep-", "px-api-"), _UUID_KEY),  # Pixie deploy and API keys
+    (("cio",), r"[A-Za-z0-9]{32}(?![A-Za-z0-9])"),  # crates.io
+    (("live_",), r"[0-9]{6,12}+_[A-Za-z0-9]{30}(?![A-Za-z0-9])"),  # Twitch stream key
+    # Microsoft Teams incoming webhook URLs (the old host and the tenant's: "<tenant>.webhook.office.com")
+    (
+        ("outlook.office.com/webhook/", "webhook.office.com/webhookb2/"),
+        r"[a-f0-9\-]{36}@[a-f0-9\-]{36}/IncomingWebhook/[A-Za-z0-9]{32}/[a-f0-9\-]{36}(?:/[A-Za-z0-9_\-]{20,255}+)?+",
+    ),
 )
 #: The vendor keys written as a field ("AccountKey=<key>"): the field detectors leave them to the vendor pass, whose
 #: marker has the key's kind and the fingerprint of the whole key (the same as its escaped forms').
@@ -1717,6 +1755,30 @@ SQL_PASSWORD: Final = _regex.compile(
 )
 #: the groups of :data:`SQL_PASSWORD` that hold the value
 SQL_PASSWORD_GROUPS: Final = ("sq", "dq", "isq", "idq", "bare")
+# A password stated in a sentence: a provisioning script's or a server's first start ("Your temporary password is:
+# Xk9#2pQz", "The initial admin password is 'f3a9...'", "password for user 'postgres' is 'admin'", "password reset
+# to Welcome1!"). Run on the lower-cased text; the value quoted, or bare (judged by :func:`stated_bare`).
+STATED_PASSWORD: Final = _regex.compile(
+    r"(?<![a-z0-9_\-])(?:password|passphrase|passcode|passwd)"
+    r"(?:[ \t]++for[ \t]++(?:the[ \t]++)?+(?:user[ \t]++|account[ \t]++)?+"
+    r"""(?:'[^'\r\n]{1,64}+'|"[^"\r\n]{1,64}+"|[^\s'"]{1,64}+))?+"""
+    r"[ \t]++(?:(?:has[ \t]++been[ \t]++|was[ \t]++|is[ \t]++)?+(?:(?:re)?set|changed)[ \t]++to|is|was)"
+    r"(?:[ \t]*+:)?+[ \t]++"
+    r"""(?:'(?P<sq>[^'\r\n]{1,128}+)'|"(?P<dq>[^"\r\n]{1,128}+)"|`(?P<bq>[^`\r\n]{1,128}+)`"""
+    r"""|(?P<bare>[^\s'"`]{1,128}+))"""
+)
+#: the groups of :data:`STATED_PASSWORD` that hold the value
+STATED_PASSWORD_GROUPS: Final = ("sq", "dq", "bq", "bare")
+#: punctuation that ends the sentence after a bare stated value, not the value
+STATED_END: Final = ".,;:)"
+
+
+def stated_bare(value: str) -> bool:
+    """Whether a bare value stated after "password is" may be a password: six characters or more, not letters only
+    (a word there is prose: "password is incorrect", "... is weak"), and a credential's value after a strong name."""
+    return len(value) >= 6 and not value.isalpha() and is_credential_value(value, STRONG)
+
+
 #: a statement's bind parameter, not a value ("IDENTIFIED BY ?", "PASSWORD $1", ":pw")
 SQL_PARAMETER: Final = _regex.compile(r"\?|\$[0-9]{1,3}|:[a-z_][a-z0-9_]{0,63}|%\(?[a-z_]*\)?s")
 

@@ -696,6 +696,8 @@ class _Pass:
             "identified" in low
         ):  # SQL: "ALTER USER app WITH PASSWORD 'x'", "IDENTIFIED BY 'x'"
             s, low = _run(s, low, p.SQL_PASSWORD, self._sql_password)
+        if "password " in low and (" is" in low or " to" in low or " was" in low):  # "the password is 'x'"
+            s, low = _run(s, low, p.STATED_PASSWORD, self._stated_password)
         if "--" in low:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
         if "auth" in low and ("plain" in low or "oauth" in low):  # "AUTH PLAIN AGJvYgB4..." (a SASL response)
@@ -1048,6 +1050,20 @@ class _Pass:
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
+    def _stated_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A password stated in a sentence (:data:`patterns.STATED_PASSWORD`): a quoted value that is a credential
+        after a strong name, a bare one that :func:`patterns.stated_bare` takes (the sentence's end kept)."""
+        group = next(g for g in p.STATED_PASSWORD_GROUPS if m.start(g) >= 0)
+        start, end = m.span(group)
+        if group == "bare":
+            end = start + len(s[start:end].rstrip(p.STATED_END))
+        value = s[start:end]
+        if _is_marker(value) or _in_marker(s, m.start()) or p.is_placeholder(value):
+            return None
+        if not (p.stated_bare(value) if group == "bare" else p.is_credential_value(value, p.STRONG)):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
     def _cli_flag(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         name = s[m.start("name") : m.end("name")]
         strength = p.name_strength(name) or (p.STRONG if p.header_kind(name) else 0)
@@ -1277,7 +1293,10 @@ class _Pass:
         if group == "bare" and end - start > 40 and p.named_vendor_key(s[m.start() - head : end]):
             return None  # "AccountKey=<key>": the vendor pass's
         if group == "bare" and (
-            (_CAPITALISED_LABEL.fullmatch(value) and s[end : end + 1] in _BLANKS)
+            (
+                (_CAPITALISED_LABEL.fullmatch(value) or (strength == p.WEAK and _METHOD_LABEL.fullmatch(value)))
+                and s[end : end + 1] in _BLANKS
+            )
             or _type_repr(s, start, end)
             or _HTTP_STATUS.fullmatch(s, start, end + 3) is not None
         ):
@@ -1294,9 +1313,11 @@ class _Pass:
             # unless the value is one run of an id's characters with letters and digits ("SESSION: 9f3k...")
             return _next_name(s, m.start(), start, end, quoted)
         if group == "bare" and (
-            (value.lower() in p.EMPTY_VALUES and _glued(s, end) == end) or (value == "$" and s[end : end + 1] == "{")
+            (value.lower() in p.EMPTY_VALUES and _glued(s, end) == end)
+            or (value == "$" and s[end : end + 1] == "{")
+            or _template(s, start)
         ):
-            return None  # a literal, or a template variable ("api_key=${API_KEY}")
+            return None  # a literal, or a template variable ("api_key=${API_KEY}", "password=$(cat /run/secrets/db)")
         if group == "bare" and strength == p.WEAK and s[end : end + 1] == "(" and _CALLABLE.fullmatch(value):
             return None  # a call ("auth=HTTPBasicAuth('u', 'x')": its arguments are AUTH_PAIR's)
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
@@ -1598,6 +1619,14 @@ def _marker_in(s: str, start: int, end: int) -> bool:
     return s.find(p.MARKER_PREFIX, start, end + _PREFIX_TAIL) >= 0
 
 
+def _template(s: str, start: int) -> bool:
+    """Whether a bare value at ``start`` is a template's or a shell's expression (:data:`patterns.TEMPLATE_VALUE`:
+    "#{password}", "$(cat /run/secrets/db)", "%(db_password)s") ending where a value would: a blank, a quote, a
+    separator or the end of the text."""
+    m = p.TEMPLATE_VALUE.match(s, start)
+    return m is not None and not s[m.end() : m.end() + 1].isalnum()
+
+
 def _glued(s: str, end: int) -> int:
     """The end of a bare secret value cut at ``end`` by characters a value may hold too: a generated password's
     brackets, quotes and punctuation ("password=Xk9(2]aP{z", 'mysql -pab"cd1e'). The value goes on while such
@@ -1720,6 +1749,9 @@ _FIELD_SEP_CHAR = _regex.compile(r"[:=]")
 _LABEL_SEP: Final = _regex.compile(r"[ \t]*+:[ \t]++")
 #: a capitalised word and a colon, as a value: the next field's label ("Token: Kind: ...")
 _CAPITALISED_LABEL: Final = _regex.compile(r"[A-Z][a-z]++(?:[A-Z][a-z]++)*+:")
+#: a method's name as a label where a weak name's value would be (an Android tag and its message: "V
+#: VirtualCameraSession: processCaptureRequest: CaptureRequest { ... }", "MediaSession: onPlaybackStateChanged: ...")
+_METHOD_LABEL: Final = _regex.compile(p.LOWER_CAMEL_WORDS + ":")
 #: a type's name before its repr's bracket ("AppWindowToken{9f4ef63 ...}"): letters only, a capital first, lower-case
 #: letters in it (a password has digits or symbols; "Reset(00" is judged with _TYPED_REPR as before)
 _TYPE_NAME: Final = _regex.compile(r"[A-Z](?=[A-Z]*+[a-z])[A-Za-z]{2,}+")

@@ -58,6 +58,9 @@ _T_VALIDATION: Final = r"""['"]loc['"]:[ \t]*[\[(]"""
 _T_SQL_PASSWORD: Final = (
     r"""(?:password(?:[ \t]+|[ \t]*\([ \t]*)["']|identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t])"""
 )
+# A password stated in a sentence (patterns.STATED_PASSWORD): "password [for <user>] is|was|[re]set to|changed to" and
+# a value; looser (any 0-160 characters between the word and the verb).
+_T_STATED_PASSWORD: Final = r"pass(?:word|phrase|code|wd)[^\n]{0,160}?[ \t](?:is|was|to)(?:[ \t]*:)?[ \t]+[^\s]"
 # A variable given as a name and a value on one line (patterns.NAME_VALUE: {"name": "DB_PASSWORD", "value": ...},
 # ParameterKey=X,ParameterValue=...), up to the separator after "value".
 _T_Q: Final = r"""(?:\\?["'])?"""
@@ -223,6 +226,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("xml", _T_XML, caseless=False),
         Trigger("cli_flag", _T_CLI_FLAG, caseless=True),
         Trigger("sql_password", _T_SQL_PASSWORD, caseless=True),
+        Trigger("stated_password", _T_STATED_PASSWORD, caseless=True),
         Trigger("name_value", _T_NAME_VALUE, caseless=True),
         Trigger("auth_pair", _T_AUTH_PAIR, caseless=True),
         Trigger("php_login", p.PHP_LOGIN_CALLS, caseless=True),
@@ -267,7 +271,9 @@ _BASE_KEYWORDS: Final = {
     p.B64_PEM_START.lower().encode(): ("b64_pem",),
     b"'loc'": ("validation",),
     b'"loc"': ("validation",),
-    b"password": ("sql_password",),
+    b"password": ("sql_password", "stated_password"),
+    b"passphrase": ("stated_password",),
+    b"passcode": ("stated_password",),
     b"identified": ("sql_password",),
     b"value": ("name_value",),
     b"auth": ("auth_pair", "sasl", "protocol"),
@@ -282,7 +288,8 @@ _BASE_KEYWORDS: Final = {
     **{w.encode(): ("nickserv",) for w in p.NICKSERV_WORDS},
     **{w.encode(): ("audit",) for w in p.AUDIT_WORDS},
     **{c.encode(): ("oracle_logon",) for c in p.ORACLE_CLIENTS},
-    b"passwd": ("chpasswd",),  # (chpasswd, patterns.STDIN_PASSWD's passwd, smbpasswd, vncpasswd, ftpasswd)
+    # (chpasswd, patterns.STDIN_PASSWD's passwd, smbpasswd, vncpasswd, ftpasswd; a password stated in a sentence)
+    b"passwd": ("chpasswd", "stated_password"),
     b"parameterbinding(convertto-securestring)": ("ps_binding",),
     b"signature": ("hex_signature",),
     b"machine": ("netrc",),
