@@ -42,6 +42,8 @@ __all__ = [
     "NUMERIC_DATE_LIMIT",
     "CLIENT_CLAIMS",
     "client_of",
+    "event_client",
+    "ID_TOKEN_CLAIMS",
     "flush",
     "emit_keyset_change",
     "MAX_QUEUED",
@@ -108,6 +110,27 @@ def client_of(claims: Mapping[str, Any]) -> object:
         if value is not None and value != "":
             return value
     return None
+
+
+#: Claims that only an OpenID Connect ID token carries (OIDC Core 1.0: the authentication request's ``nonce``, the
+#: access token's and the code's hashes ``at_hash``/``c_hash``).
+ID_TOKEN_CLAIMS: Final = ("nonce", "at_hash", "c_hash")
+
+
+def event_client(claims: Mapping[str, Any]) -> object:
+    """The event's ``client_id``: :func:`client_of`, or for an OpenID Connect ID token naming none of
+    :data:`CLIENT_CLAIMS` (one holding a claim of :data:`ID_TOKEN_CLAIMS`, or Cognito's ``token_use: "id"``) its
+    one audience, which OIDC Core requires to be the relying party's client id (Auth0's and Cognito's ID tokens
+    carry no ``azp``: an ID token sent to an API would otherwise name no client). Only the event's label: the
+    Verifier's ``allowed_clients`` reads :func:`client_of` alone."""
+    client = client_of(claims)
+    if client is None and (any(name in claims for name in ID_TOKEN_CLAIMS) or claims.get("token_use") == "id"):
+        aud = claims.get("aud")
+        if type(aud) is list and len(aud) == 1:
+            aud = aud[0]
+        if type(aud) is str and aud:
+            return aud
+    return client
 
 
 def _label(value: object) -> str | None:
@@ -365,7 +388,7 @@ def build(item: Pending | list[Any]) -> ValidationEvent:
             exp = claim_int(exp)
         if full:
             jti, sub = get("jti"), get("sub")
-            client = client_of(claims)
+            client = event_client(claims)
             client_id = None if client is None else _label(client)
             jti_hash = None if jti is None else fp.jti(jti)
             sub_hash = None if sub is None else fp.claim("sub", sub)

@@ -850,12 +850,24 @@ def _rotation_row(
         acc = ctx.acc[(ctx.acc["issuer"] == iss) & (ctx.acc["kid"] == kid) & (ctx.acc["i"] < seg.i0)]
         valid_until = max(_max_int(acc["max_exp"]), _max_int(g["max_exp"]))
         last_ok = last if last is not None and last < seg.i0 else seg.i0
-        gone = removed if removed is not None else (ctx.m0 + last_ok) * 60.0
+        # gone from a validator's key set by the time the first key-set change shows it, or by the first of these
+        # rejections of still-valid tokens if that is earlier (a replica whose key source refetches late - a
+        # Verifier's JwksSource between refreshes - reports the removal an hour after PyJWKClient's replicas
+        # failed on it)
+        gone = min(removed, seg_t0) if removed is not None else (ctx.m0 + last_ok) * 60.0
         if valid_until and gone >= valid_until:
             return []  # removed after its tokens expired: a healthy retirement
+        if removed is None:
+            dropped = ""
+        elif removed <= seg_t0:
+            dropped = f", the key set dropped it at {_clock(removed)}"
+        else:  # (reported late by a key source between refreshes: the failures are the earlier evidence)
+            dropped = (
+                f", validators lack it from {ctx.hhmm(seg.i0)} (a key source reported it dropped at {_clock(removed)})"
+            )
         ev = (
             f"{who} rejected as unknown kid {kid}; it verified until {ctx.hhmm(int(last or first))}"
-            + (f", the key set dropped it at {_clock(removed)}" if removed is not None else "")
+            + dropped
             + (f" while tokens signed with it are valid until {_clock(valid_until)}" if valid_until else "")
         )
         return [_row(ctx, "key_removed_early", seg, ev, share, issuer=iss, kid=kid)]

@@ -796,6 +796,53 @@ def test_a_few_still_valid_tokens_after_the_key_set_dropped_their_kid() -> None:
     assert A.rotation_incidents(df, changes(t0 + 101 * 60)).empty  # dropped after the last exp: healthy
 
 
+def test_a_removal_reported_late_by_a_slow_key_source_is_still_early() -> None:
+    """fleet30 incident-2 (benchmarks/fleet30.py): the issuer drops k1 at minute 62 while its tokens are valid
+    until minute 100; replicas whose PyJWKClient refetches on an unknown kid fail on it at once (three clients,
+    a few a minute), but the only replica reporting key-set changes - a Verifier whose JwksSource honours the
+    issuer's four-hour max-age - sees the removal at minute 130, after the last ``exp``. The failures of
+    still-valid tokens are the earlier evidence: one key_removed_early from minute 62 (before: read as a healthy
+    retirement, because the one reported removal came after the tokens expired)."""
+    t0 = 1_800_000_000
+    rows = _traffic(t0, 180, ("a", "b", "c", "d"))
+    for r in rows:
+        r["exp"] = r["time"] + 2400
+    rows += [
+        {
+            "time": t0 + 60 * m + 7 * j,
+            "outcome": "rejected",
+            "reason": "JWT_UNKNOWN_KID",
+            "client_id": "abc"[(m + j) % 3],
+            "kid": "k1",
+            "token_fp": f"k1-{m}-{j}",
+            "iat": t0 + 58 * 60,
+            "nbf": t0 + 58 * 60,
+            "exp": t0 + 100 * 60,
+        }
+        for m in range(62, 98)
+        for j in range(3)
+    ]
+    df = _frame_of(rows)
+    df.loc[(df["outcome"] == "accepted") & (df["time"] >= pd.Timestamp(t0 + 3600, unit="s", tz="UTC")), "kid"] = "k2"
+    changes = pd.DataFrame(
+        {
+            "time": pd.to_datetime([t0, t0 + 55 * 60, t0 + 130 * 60], unit="s", utc=True),
+            "issuer": ["https://id.test"] * 3,
+            "added": [["k1"], ["k2"], []],
+            "removed": [[], [], ["k1"]],
+        }
+    )
+    inc = A.rotation_incidents(df, changes)
+    assert list(inc["kind"]) == ["key_removed_early"], inc
+    assert inc["kid"].iloc[0] == "k1"
+    assert abs(inc["start"].iloc[0] - pd.Timestamp(t0 + 62 * 60, unit="s", tz="UTC")) <= pd.Timedelta(minutes=2)
+    assert "validators lack it from" in inc["evidence"].iloc[0] and "reported it dropped at" in inc["evidence"].iloc[0]
+    # the same failures of tokens already past exp say nothing of the key set
+    late = df.copy()
+    late.loc[late["reason"] == "JWT_UNKNOWN_KID", "exp"] = t0 + 30 * 60
+    assert A.rotation_incidents(late, changes).empty
+
+
 def test_an_outage_of_hours_with_bursty_callers_is_one_incident() -> None:
     """8 h of a key set down: a steady 2-6 failures a minute and a cron burst every 25 min. The statistic restarts
     as the baseline catches up, so the first pass split it into runs that each walked back to the same onset:

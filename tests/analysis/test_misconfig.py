@@ -99,3 +99,55 @@ def test_isolated_rejections_of_an_accepted_client_are_not_an_incident(reason: s
     rows += _client("twice", 60, 8, [4 * 3600, 4 * 3600 + 300], reason, typ)
     inc = A.incidents(_frame(rows))
     assert kind not in set(inc["kind"]), inc[["kind", "client_id", "evidence"]]
+
+
+def test_id_tokens_naming_no_client_sent_to_an_api_are_the_clients_type_confusion(tmp_path: Path) -> None:
+    """fleet30 incident-2 (benchmarks/fleet30.py), end to end: real RS256 tokens through a real ``jwtobs.Verifier``
+    taking ``at+jwt``. Three clients' access tokens (``azp``) are accepted every 30 s for 3 h; from 1 h 30 min, for
+    30 min, the web client sends its Auth0-style ID tokens instead (typ ``JWT``, ``aud`` = the client, a ``nonce``,
+    no ``azp``). Their events name the client (``pipeline.event_client``: the ID token's one audience), so the
+    detectors report one ``type_confusion`` of that client; before, the rejections named no client and were read as
+    tokens no accepted client presents: three ``attack_burst`` incidents and no type confusion."""
+    import jwt
+    import time_machine
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    import jwtobs
+    from jwtobs import config
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    iss, t0 = "https://tenant.auth0.test/", 1_800_000_000
+    verifier = jwtobs.Verifier(
+        jwtobs.Profile(name="billing-api", issuer=iss, audience="billing-api", token_type="at+jwt", leeway=30),
+        keys=jwtobs.StaticKeys({"k1": key.public_key()}),
+    )
+
+    def sign(claims: dict[str, Any], typ: str) -> str:
+        return jwt.encode(claims, key, "RS256", headers={"kid": "k1", "typ": typ})
+
+    path = tmp_path / "events.jsonl"
+    clients = ("web-storefront", "ios-app", "partner-sync")
+    with config.override(events_path=path, fingerprint_key="k" * 32, defer=False):
+        for step in range(0, 3 * 3600, 30):
+            now = t0 + step
+            hour = t0 + 3600 * (step // 3600)
+            for n, cid in enumerate(clients):
+                confused = cid == "web-storefront" and 5400 <= step < 7200
+                base = {"iss": iss, "sub": f"auth0|user-{n}", "iat": hour, "exp": hour + 3600 + 600}
+                if confused:
+                    token = sign({**base, "aud": cid, "nonce": f"n{step}", "sid": "s1"}, "JWT")
+                else:
+                    token = sign({**base, "aud": "billing-api", "azp": cid, "jti": f"{cid}-{step}"}, "at+jwt")
+                with time_machine.travel(now + n, tick=False):
+                    if confused:
+                        with pytest.raises(jwtobs.TokenRejected):
+                            verifier.verify(token)
+                    else:
+                        verifier.verify(token)
+    ev = A.load_events(path)
+    rej = ev[ev["outcome"] == "rejected"]
+    assert len(rej) == 60 and set(rej["reason"]) == {"JWT_TYPE_MISMATCH"} and set(rej["client_id"]) == {clients[0]}
+    inc = A.incidents(ev)
+    assert list(inc["kind"]) == ["type_confusion"], inc
+    assert inc["client_id"].iloc[0] == "web-storefront"
+    assert abs(inc["start"].iloc[0] - pd.Timestamp(t0 + 5400, unit="s", tz="UTC")) <= pd.Timedelta(minutes=2)

@@ -335,6 +335,35 @@ def test_the_client_id_comes_from_every_common_issuers_claim(
 
 
 @pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        ({"nonce": "n-0s9d"}, "web-storefront"),  # Auth0's ID token: aud is the client, no azp
+        ({"at_hash": "x1", "aud": ["web-storefront"]}, "web-storefront"),  # one audience in a list
+        ({"token_use": "id"}, "web-storefront"),  # Cognito's ID token
+        ({"nonce": "n", "azp": "spa"}, "spa"),  # azp first, as ever
+        ({"nonce": "n", "aud": ["web-storefront", "api"]}, None),  # several audiences: which is the client?
+        ({"token_use": "access"}, None),  # an access token naming no client: its aud is an API
+        ({}, None),
+    ],
+)
+def test_an_id_token_naming_no_client_shows_its_audience_as_the_client(
+    keys: Keys, extra: dict[str, Any], shown: str | None
+) -> None:
+    """An OpenID Connect ID token without ``azp`` (Auth0, Cognito) sent to an API is labelled with its one ``aud``,
+    the relying party's client id; the policy's client (``pipeline.client_of``) stays none."""
+    events: list[ValidationEvent] = []
+    jwtobs.configure(sinks=[events.append], fingerprint_key="f" * 16, from_env=False)
+    body = claims(azp=None, aud="web-storefront") | extra
+    token = jwt.encode(body, keys.hmac, algorithm="HS256")
+    aud = body["aud"][-1] if isinstance(body["aud"], list) else body["aud"]
+    jwtobs.wrap(jwt.decode)(token, keys.hmac, algorithms=["HS256"], audience=aud)
+    jwtobs.flush()
+    assert [e.client_id for e in events] == [shown]
+    assert pipeline.event_client(body) == shown
+    assert pipeline.client_of(body) == body.get("azp")
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [
         (1_800_000_000, 1_800_000_000),
