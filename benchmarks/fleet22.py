@@ -943,6 +943,19 @@ def score(out: Path) -> dict[str, Any]:
     }
 
 
+def report(rows: list[dict[str, Any]]) -> None:
+    """Print each timeline's labels (found, onset error) and detections (true or false), then :func:`summary`."""
+    for s in rows:
+        found = [(lb["kind"], lb["found"], lb["onset"] and round(lb["onset"])) for lb in s["labels"]]
+        print(f"{s['timeline']}: {s['events']} events, labels {found}", flush=True)
+        for d in s["detected"]:
+            print(
+                f"    {'TRUE ' if d['true'] else 'false'} {d['kind']:18} {d['start'][:19]} .. {d['end'][11:19]} "
+                f"n={d['count']} client={d['client_id']} profile={d['profile']} issuer={d['issuer']} kid={d['kid']}"
+            )
+    print(summary(rows))
+
+
 def summary(rows: list[dict[str, Any]]) -> str:
     """Per kind: false detections per quiet day, recall, precision (incident days), worst onset."""
     quiet = [r for r in rows if r["quiet"]]
@@ -1008,15 +1021,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as pool:
         rows = list(pool.map(score, [a.out / c.name for c in cases]))
-    for s in rows:
-        found = [(lb["kind"], lb["found"], lb["onset"] and round(lb["onset"])) for lb in s["labels"]]
-        print(f"{s['timeline']}: {s['events']} events, labels {found}", flush=True)
-        for d in s["detected"]:
-            print(
-                f"    {'TRUE ' if d['true'] else 'false'} {d['kind']:18} {d['start'][:19]} .. {d['end'][11:19]} "
-                f"n={d['count']} client={d['client_id']} profile={d['profile']} issuer={d['issuer']} kid={d['kid']}"
-            )
-    print(summary(rows))
+    report(rows)
     print(f"total {time.time() - t0:.1f} s wall")
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))

@@ -1870,16 +1870,7 @@ def _score(out, names):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import fleet22
 
-    rows = [fleet22.score(Path(out) / n) for n in names if (Path(out) / n / "labels.json").exists()]
-    for s in rows:
-        found = [(lb["kind"], lb["found"], lb["onset"] and round(lb["onset"])) for lb in s["labels"]]
-        print(f"{s['timeline']}: {s['events']} events, labels {found}", flush=True)
-        for d in s["detected"]:
-            print(
-                f"    {'TRUE ' if d['true'] else 'false'} {d['kind']:18} {d['start'][:19]} .. {d['end'][11:19]} "
-                f"n={d['count']} client={d['client_id']} profile={d['profile']} issuer={d['issuer']} kid={d['kid']}"
-            )
-    print(fleet22.summary(rows))
+    fleet22.report([fleet22.score(Path(out) / n) for n in names if (Path(out) / n / "labels.json").exists()])
 
 
 if __name__ == "__main__":

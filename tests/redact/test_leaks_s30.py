@@ -17,8 +17,6 @@ The lines below are written for these tests in those shapes; every secret is syn
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from pathlib import Path
 
 import pytest
@@ -26,26 +24,12 @@ import pytest
 import jwtobs
 from jwtobs.redact import scrub
 from tests.redact.test_leaks_s19 import MARKER, _each_redacted, _kept_and_scanned
+from tests.redact.test_leaks_s22 import _run, _uuid
 
 
 @pytest.fixture(autouse=True)
 def _key() -> None:
     jwtobs.configure(fingerprint_key="redact-session-30-key", fingerprint_key_id="s")
-
-
-def _run(alphabet: str, n: int, seed: str) -> str:
-    """``n`` characters of ``alphabet``, fixed by ``seed`` (a synthetic key's body)."""
-    out = ""
-    counter = 0
-    while len(out) < n:
-        digest = hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        out += "".join(alphabet[b % len(alphabet)] for b in digest)
-        counter += 1
-    return out[:n]
-
-
-def _uuid(seed: str) -> str:
-    return str(uuid.UUID(hashlib.md5(seed.encode()).hexdigest()))
 
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
