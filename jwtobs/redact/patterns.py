@@ -953,14 +953,13 @@ def is_benign_name(name: str) -> bool:
 _MASKING_WORDS: Final = "redacted|hidden|masked|filtered|removed|omitted|sensitive|protected"
 #: a template's or a shell's expression that a value is made from when the text is rendered or run, never the value:
 #: Ruby's "#{password}", a shell's "$(cat /run/secrets/db)", Jinja's and Go's "{{ vault_db_password }}", ERB's
-#: "<%= ENV['TOKEN'] %>", Python's "%(db_password)s", HTML-escaped "&lt;YOUR_PASSWORD&gt;"
+#: "<%= ENV['TOKEN'] %>", Python's "%(db_password)s" and "%s", "${DB_PASSWORD}", HTML-escaped "&lt;YOUR_PASSWORD&gt;"
 TEMPLATE_VALUE: Final = _regex.compile(
-    r"#\{[^{}\s]++\}|\$\([^()]++\)|\{\{[^{}]++\}\}|<%=?+[^%]++%>|%\([a-z_]{1,32}+\)[-#0-9.]{0,4}+[sdrifx]"
-    r"|&lt;[^&<>]++&gt;"
+    r"#\{[^{}\s]++\}|\$\([^()]++\)|\{\{[^{}]++\}\}|<%=?+[^%]++%>|%(?:\([a-z_]{1,32}+\))?[-#0-9.]{0,4}+[sdrifx]"
+    r"|\$\{[^{}]*+\}|&lt;[^&<>]++&gt;"
 )
 _PLACEHOLDER_VALUE: Final = _regex.compile(
-    r"\*++|[xX#.\-_]{3,}+|<[^<>]*+>|\[[^\[\]]*+\]|%(?:\([a-z_]{1,32}+\))?[-#0-9.]{0,4}+[sdrifx]|\{[^{}]*+\}"
-    r"|\$\{[^{}]*+\}|\$[A-Za-z_]\w*+"
+    r"\*++|[xX#.\-_]{3,}+|<[^<>]*+>|\[[^\[\]]*+\]|\{[^{}]*+\}|\$[A-Za-z_]\w*+"
     rf"|\(?(?:{_MASKING_WORDS}|not set|unset|empty)\)?|{TEMPLATE_VALUE.pattern}"
 )
 # (a path of one segment only when that is a plain name: "/root", "/tmp"; "/s3cr3t" may be a password)
