@@ -459,7 +459,11 @@ def test_a_clock_that_raises_loses_records_counted() -> None:
 
 
 @pytest.mark.parametrize("defer", [True, False])
-@pytest.mark.parametrize("bad", [time.time_ns(), time.time() * 1000, float("nan"), -1.0, "now"])
+@pytest.mark.parametrize(
+    "bad",
+    [time.time_ns(), time.time() * 1000, float("nan"), -1.0, "now"],
+    ids=["ns", "ms", "nan", "negative", "str"],
+)
 def test_a_clock_giving_no_time_loses_its_record_only(defer: bool, bad: Any, tmp_path: Path) -> None:
     """A configured clock that returns no POSIX seconds (``time.time_ns``, milliseconds, NaN, a string) loses
     that validation's record, counted as a clock that raises is, and nothing else: before session 20 the event
