@@ -115,7 +115,7 @@ ATTACK_HISTORY_MIN = 30
 ATTACK_GAP = 2
 OUTAGE = Params(shift=0.5, h=8.0, floor=0.02, min_count=3, back=15)
 ROTATION = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, back=15)
-SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6, back=15)
+SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6, back=60)
 SKEW = Params(shift=0.1, h=8.0, floor=0.005, min_count=3, window=360)
 #: a clock that is off shows in every request until the client renews: at least this many distinct minutes
 SKEW_MINUTES = 4

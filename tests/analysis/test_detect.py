@@ -284,6 +284,35 @@ def test_signature_spike_of_the_only_client_of_a_kid() -> None:
     assert "every client that used the kid" in inc["evidence"].iloc[0]
 
 
+def test_a_signature_spikes_onset_is_its_first_failure_minutes_before_the_rest() -> None:
+    """Key material replaced under the same kid (an HSM migration): the first client to renew fails once, the
+    others only as they renew 24 minutes later (fleet30's incident-5 of seeds 30200: found 1 396 s late). Bad
+    signatures of accepted clients on a kid they verify on do not happen in the background of any timeline
+    benchmarked (0 outside the spikes over the hold-outs' 480 scenarios), so the onset walks back over such a
+    lone failure up to an hour; one two hours before is not the incident's."""
+    t0 = 1_800_000_000
+    change, bulk = t0 + 3 * 3600, t0 + 3 * 3600 + 24 * 60
+    rows: list[dict[str, Any]] = []
+    for t in range(t0, t0 + 5 * 3600, 30):
+        for client in ("a", "b", "c"):
+            fails = bulk <= t < bulk + 1800 or (client == "a" and t in (change, t0 + 3600))
+            rows.append(
+                {
+                    "time": t,
+                    "outcome": "rejected" if fails else "accepted",
+                    "reason": "JWT_BAD_SIGNATURE" if fails else None,
+                    "client_id": client,
+                    "token_fp": f"{client}-{(t - t0) // 3600}",
+                    "iat": t0,
+                    "nbf": t0,
+                    "exp": t0 + 6 * 3600,
+                }
+            )
+    inc = A.rotation_incidents(_frame_of(rows))
+    assert list(inc["kind"]) == ["signature_spike"], inc
+    assert inc["start"].iloc[0] == pd.Timestamp(change, unit="s", tz="UTC").floor("min"), inc
+
+
 def test_a_clock_stepping_behind_is_found_from_few_failures() -> None:
     """Leeway 0: a client quiet for 4 token cycles fails in 3 cycles in a row, further past exp each time and
     keeping its token after the 401 - 6 failures, too few for the count series. A lazy refresher failing
