@@ -443,8 +443,9 @@ _CRED68: Final = (
 #: Between a scheme and its credentials: blanks, or the blank percent-encoded (an Authorization value carried in a
 #: URL: "?authz=Bearer%20<token>", "header=Authorization%3A%20Bearer%20<token>")
 SCHEME_GAP: Final = r"(?:[ \t]+|%20)"
+#: (not a path's segment: urllib3's request line '"GET /api/basic HTTP/1.1" 200 34' names no scheme)
 SCHEME_CRED: Final = {
-    scheme: _regex.compile(scheme + _word_start(scheme) + SCHEME_GAP + _CRED68.replace("A-Za-z", "a-z"))
+    scheme: _regex.compile(scheme + _word_start(scheme, "a-z0-9/") + SCHEME_GAP + _CRED68.replace("A-Za-z", "a-z"))
     for scheme in ("bearer", "basic", "dpop")
 }
 
@@ -524,6 +525,9 @@ _KEY_ROLES: Final = (
     "license",
     "application",
     "insert",
+    # OAuth 1's access token as oauthlib and requests-oauthlib name it (their DEBUG "<Client client_key=...,
+    # resource_owner_key=..., resource_owner_secret=****, ...>")
+    "resource_owner",
 )
 #: What a verifier redeems, when its name says so: OAuth 2.0 PKCE's ``code_verifier`` (with the authorization code
 #: it gets the tokens), OAuth 1.0a's ``oauth_verifier`` - a field stem, strong names and query parameters (a bare
@@ -837,6 +841,7 @@ _EXACT_NAMES: Final = {
     # the one-time codes and PINs (otp, totp, pin, mfa_code...)
     **dict.fromkeys(_ONE_TIME_CODES, STRONG),
     "jwt": STRONG,
+    "resource_owner_key": STRONG,  # (_KEY_ROLES: OAuth 1's access token)
     "authorization": STRONG,
     "proxy-authorization": STRONG,
     "cookie": STRONG,
@@ -887,8 +892,24 @@ def _escaped_name_strength(name: str) -> int:
 _ESCAPE_FIRST: Final = frozenset("01234567uxUX")
 
 
+#: an operation's name: a verb, then capitalised words ("GetSecretValue", "CreateAccessKey", "getPassword",
+#: "RotateSecret" - AWS API actions as botocore's event names carry them, "Event before-call.secrets-manager.
+#: GetSecretValue: calling handler ...", gRPC and Java methods): it names what is done, and the value after it is
+#: the log's next words. Weak at most: the value decides. Not the words a form's second password field starts with
+#: (confirmPassword, verifyPassword, repeatPassword, newPassword) nor "refreshToken"/"requestToken" (OAuth tokens)
+_OPERATION_NAME: Final = _regex.compile(
+    r"(?:[Gg]et|[Pp]ut|[Ll]ist|[Cc]reate|[Dd]elete|[Dd]escribe|[Uu]pdate|[Rr]otate|[Gg]enerate|[Ff]etch|[Rr]evoke"
+    r"|[Ii]nvalidate|[Cc]ancel|[Bb]atch|[Rr]etrieve|[Rr]emove|[Ll]ookup|[Ff]ind|[Vv]alidate|[Dd]ecode|[Ee]ncode"
+    r"|[Pp]arse|[Ss]ign|[Cc]heck)(?:[A-Z][a-z]++)++"
+)
+
+
 def _plain_name_strength(name: str) -> int:
-    name = name[:200]
+    strength = _words_strength(name[:200])
+    return WEAK if strength == STRONG and _OPERATION_NAME.fullmatch(name) else strength
+
+
+def _words_strength(name: str) -> int:
     low = name.lower()
     if low in _BENIGN_NAMES:
         return NOT_SECRET_NAME
@@ -1103,6 +1124,9 @@ _QUERY_NAMES: Final = (
     r"client_secret|client_assertion|assertion|token|api_key|apikey|key|subscription-key|password|passwd|pwd|secret|"
     r"session|sessionid|session_id|jsessionid|phpsessid|sig|signature|jwt|auth|state_token|x-amz-security-token|"
     r"x-amz-signature|x-goog-signature|"
+    # OAuth 1's access token and its secret (RFC 5849; also percent-encoded in oauthlib's DEBUG "signature base
+    # string: GET&...%26oauth_token%3D...")
+    r"oauth_token|oauth_token_secret|"
     # what redeems or stands for a grant: the verifiers (_VERIFIER_ROLES), a SAML response posted to the service
     # provider (a signed assertion: a bearer credential while it is valid), a CAS ticket (QUERY_SHAPES)
     + "|".join(f"{role}_verifier" for role in _VERIFIER_ROLES)
@@ -1156,6 +1180,32 @@ QUERY_PARAM: Final = _regex.compile(
 FORM_CODE: Final = _regex.compile(
     rf"code(?:(?<![^\s\"'(]code)|(?<=device_code)|(?<=user_code)|(?<={CONTROL_ESCAPE}code))(?:=|%3d)" + _QUERY_VALUE
 )
+
+# The same code as a quoted name's quoted value, in a dict's repr or a JSON object: requests-oauthlib's DEBUG
+# "Supplying headers {...} and data {'grant_type': 'authorization_code', 'code': '...', ...}", a token request's
+# body logged as JSON. There "code" names exit, error and country codes too: the value is a code only in an
+# authorization code's shape (:func:`oauth_code`). Runs on the lower-cased text.
+DICT_CODE: Final = _regex.compile(
+    r"""(?P<q>["'])code(?P=q)[ \t]*+:[ \t]*+(?P<vq>["'])(?P<value>[a-z0-9_.~+/=\-]{16,512}+)(?P=vq)"""
+)
+#: An authorization code as issuers make them: 16 characters or more of base64url, base64 or hex, with "." or "-"
+#: between parts (Keycloak, Cognito), a digit and a letter in it ...
+_OAUTH_CODE: Final = _regex.compile(r"(?=[^0-9]*+[0-9])(?=[^A-Za-z]*+[A-Za-z])[A-Za-z0-9_.~+/=\-]{16,512}+")
+#: ... and not words (a number may end one) or numbers joined by "_", "-" or "." in one case: error codes
+#: ("E_AUTH_0001_INVALID_TOKEN", "ERR_HTTP2_STREAM_ERROR", "invalid_grant_2", "auth.error.token-expired-401"), nor
+#: a number in hex ("0x8007000500000000")
+_CODE_WORDS: Final = _regex.compile(
+    r"(?:[A-Z]++[0-9]*+|[0-9]++)(?:[_.\-](?:[A-Z]++[0-9]*+|[0-9]++))++"
+    r"|(?:[a-z]++[0-9]*+|[0-9]++)(?:[_.\-](?:[a-z]++[0-9]*+|[0-9]++))++|0[xX][0-9A-Fa-f]++"
+)
+
+
+def oauth_code(value: str) -> bool:
+    """Whether a value named ``code`` in a dict or JSON object has an OAuth authorization code's shape
+    (:data:`DICT_CODE`): "NHJpOwq4cGj0BqbJ", a UUID, 20 hex digits; not "ECONNREFUSED", "E11000",
+    "InvalidClientTokenId", "ERR_HTTP2_STREAM_ERROR"."""
+    return _OAUTH_CODE.fullmatch(value) is not None and _CODE_WORDS.fullmatch(value) is None
+
 
 # Userinfo passwords in URLs: scheme://user:password@host (runs on the original text).
 # (also after "netloc='" / 'netloc="': the repr of urllib.parse's SplitResult and ParseResult)

@@ -603,6 +603,8 @@ class _Pass:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
+        if has("code") and ("'code'" in low or '"code"' in low):
+            s, low = _run(s, low, p.DICT_CODE, self._dict_code)
         if "," in low and (
             (has("auth") and ("auth(" in low or "auth=" in low or "auth:" in low or "auth " in low))
             or has("login(")
@@ -1079,8 +1081,8 @@ class _Pass:
         return self._arg(s, m, p.STRONG)
 
     def _userinfo(self, m: re.Match[str]) -> str:
-        if _userinfo_kept(m):
-            return m.group(0)
+        if _userinfo_kept(m) or p.is_placeholder(m.group("password")):
+            return m.group(0)  # (or masked already: SQLAlchemy's "app:***@", kombu's "guest:**@", "${DB_PASS}")
         pw = m.group("password")
         return _before(m, "password") + self.mark(p.URL_PASSWORD, unquote(pw)) + m.string[m.end("password") : m.end()]
 
@@ -1101,8 +1103,8 @@ class _Pass:
             spans = []
             for m in p.URL_USERINFO.finditer(t):
                 pw = m.group("password")
-                if _userinfo_kept(m):
-                    continue  # (a marker, or over markers only)
+                if _userinfo_kept(m) or p.is_placeholder(unquote(pw)):
+                    continue  # (a marker, or over markers only; masked already: "app:***@")
                 if "&" in pw and "%" in s[slice(*view.span(*m.span()))]:
                     continue  # a percent-encoded URL ends at its query string's "&"
                 spans.append((*view.span(*m.span("password")), unquote(pw)))
@@ -1134,6 +1136,12 @@ class _Pass:
         decoded = unquote(unquote(decoded)) if "%" in decoded else decoded
         return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end
 
+    def _dict_code(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        start, end = m.span("value")
+        if _in_marker(s, m.start()) or not p.oauth_code(s[start:end]):
+            return None  # {"code": "ECONNREFUSED"}, {'code': 'E11000'}, {"code": "en-GB"}
+        return s[m.start() : start] + self.mark(p.QUERY_TOKEN, s[start:end]), end
+
     def _auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()) or _BUNDLE_ID_BEFORE.search(s, max(0, m.start() - 128), m.start()):
             return None  # (the last segment of a reverse-DNS name: macOS's "[com.apple.Authorization:authd]")
@@ -1150,6 +1158,13 @@ class _Pass:
             # a scheme alone, or a scheme before a marker ("Authorization: A\t[REDACTED:...]", "GenieKey
             # [REDACTED:...]"); a credential-like word before a marker is a credential ("Authorization: +_zmRO6myRy...
             # [REDACTED:jwt:...]")
+            return None
+        if m.start("scheme") < 0 and (
+            m.group("cred") in ("...", "\u2026")
+            or (s[m.end("cred") : m.end("cred") + 1] == "(" and _CALLABLE.fullmatch(s, *m.span("cred")) is not None)
+        ):
+            # an ellipsis or a call where the value would be: code in prose (aiohttp's DeprecationWarning "pass
+            # headers={'Authorization': aiohttp.encode_basic_auth(login, password)} instead", "{'Authorization': ...}")
             return None
         end = _extend(s, m.start("cred"), m.end("cred"))
         cred = s[m.start("cred") : end]

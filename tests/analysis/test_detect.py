@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -255,28 +256,39 @@ def test_a_clock_creeping_past_exp_is_found_from_its_accepted_uses() -> None:
     assert "accepted within the validator's leeway" in inc["evidence"].iloc[0]
 
 
-def test_signature_spike_of_the_only_client_of_a_kid() -> None:
-    """A kid used by a single client: its tokens failing signature checks is a key problem (every client of
-    the kid fails), while the same failures from one client of a kid others verify on is not."""
-    t0 = 1_800_000_000
+def _signature_rows(
+    t0: int, hours: int, clients: tuple[str, ...], fails: Callable[[str, int], bool]
+) -> list[dict[str, Any]]:
+    """Each client validating every 30 s for ``hours`` on kid k1, a new token each hour, rejected for a bad
+    signature where ``fails(client, t)``."""
     rows: list[dict[str, Any]] = []
-    for t in range(t0, t0 + 4 * 3600, 30):
-        bad = t0 + 3 * 3600 <= t < t0 + 3 * 3600 + 900
-        for client in ("solo", "a", "b"):
-            fails = bad and client in ("solo", "a")
+    for t in range(t0, t0 + hours * 3600, 30):
+        for client in clients:
+            bad = fails(client, t)
             rows.append(
                 {
                     "time": t,
-                    "outcome": "rejected" if fails else "accepted",
-                    "reason": "JWT_BAD_SIGNATURE" if fails else None,
+                    "outcome": "rejected" if bad else "accepted",
+                    "reason": "JWT_BAD_SIGNATURE" if bad else None,
                     "client_id": client,
                     "token_fp": f"{client}-{(t - t0) // 3600}",
                     "iat": t0,
                     "nbf": t0,
-                    "exp": t0 + 5 * 3600,
+                    "exp": t0 + (hours + 1) * 3600,
                 }
             )
-    df = _frame_of(rows)
+    return rows
+
+
+def test_signature_spike_of_the_only_client_of_a_kid() -> None:
+    """A kid used by a single client: its tokens failing signature checks is a key problem (every client of
+    the kid fails), while the same failures from one client of a kid others verify on is not."""
+    t0 = 1_800_000_000
+
+    def fails(client: str, t: int) -> bool:
+        return t0 + 3 * 3600 <= t < t0 + 3 * 3600 + 900 and client in ("solo", "a")
+
+    df = _frame_of(_signature_rows(t0, 4, ("solo", "a", "b"), fails))
     df["kid"] = df["client_id"].map({"solo": "k-solo", "a": "k-shared", "b": "k-shared"}).astype("string")
     inc = A.rotation_incidents(df)
     assert list(inc["kind"]) == ["signature_spike"], inc
@@ -292,23 +304,11 @@ def test_a_signature_spikes_onset_is_its_first_failure_minutes_before_the_rest()
     lone failure up to an hour; one two hours before is not the incident's."""
     t0 = 1_800_000_000
     change, bulk = t0 + 3 * 3600, t0 + 3 * 3600 + 24 * 60
-    rows: list[dict[str, Any]] = []
-    for t in range(t0, t0 + 5 * 3600, 30):
-        for client in ("a", "b", "c"):
-            fails = bulk <= t < bulk + 1800 or (client == "a" and t in (change, t0 + 3600))
-            rows.append(
-                {
-                    "time": t,
-                    "outcome": "rejected" if fails else "accepted",
-                    "reason": "JWT_BAD_SIGNATURE" if fails else None,
-                    "client_id": client,
-                    "token_fp": f"{client}-{(t - t0) // 3600}",
-                    "iat": t0,
-                    "nbf": t0,
-                    "exp": t0 + 6 * 3600,
-                }
-            )
-    inc = A.rotation_incidents(_frame_of(rows))
+
+    def fails(client: str, t: int) -> bool:
+        return bulk <= t < bulk + 1800 or (client == "a" and t in (change, t0 + 3600))
+
+    inc = A.rotation_incidents(_frame_of(_signature_rows(t0, 5, ("a", "b", "c"), fails)))
     assert list(inc["kind"]) == ["signature_spike"], inc
     assert inc["start"].iloc[0] == pd.Timestamp(change, unit="s", tz="UTC").floor("min"), inc
 

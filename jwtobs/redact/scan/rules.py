@@ -104,6 +104,8 @@ _T_HEX_SIGNATURE: Final = r"""signature(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["']|\r
 _T_CAS_TICKET: Final = p.CAS_TICKET_HINT + r"[0-9]*-[A-Za-z0-9_.\-]*[A-Za-z0-9]{16}"
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
+# The same code as a quoted name's quoted value in a dict or JSON object (patterns.DICT_CODE), caseless.
+_T_DICT_CODE: Final = r"""["']code["'][ \t]*:[ \t]*["'][a-z0-9_.~+/=\-]{16}"""
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
 _T_SIGNING_INPUT: Final = r"eyJ" + _NAME + r"{5,}" + _PAD + _DOT + r"eyJ"
 # An XML element with text content (<password>...</password>, <SecretAccessKey>...): whatever its name, which
@@ -216,6 +218,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("query", _query_trigger(names), caseless=True),
         Trigger("field", _field_trigger(stem), caseless=True),
         Trigger("form_code", _T_FORM_CODE, caseless=True),
+        Trigger("dict_code", _T_DICT_CODE, caseless=True),
         Trigger("validation", _T_VALIDATION, caseless=False),
         Trigger("kelvin", _T_KELVIN, caseless=False),
         Trigger("pem", _T_PEM, caseless=False),
@@ -263,6 +266,8 @@ _BASE_KEYWORDS: Final = {
     b"dpop": ("scheme",),
     b"code=": ("form_code", "query"),
     b"%3d": ("form_code", "query"),
+    b"code'": ("dict_code",),
+    b'code"': ("dict_code",),
     **{c: ("kelvin",) for c in _FOLDED},
     b"</": ("xml",),
     b"--": ("cli_flag",),

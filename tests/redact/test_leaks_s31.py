@@ -1,0 +1,126 @@
+"""Session 31: log lines that real libraries write, not lines written for the redactor.
+
+A probe ran requests/urllib3, httpx, aiohttp, oauthlib, requests-oauthlib, authlib, botocore/boto3, SQLAlchemy,
+redis/kombu/celery/pika/pymongo, paramiko, google-auth, Flask/werkzeug, uvicorn, gunicorn and grpcio at DEBUG
+against servers on 127.0.0.1, carrying real secrets everywhere real applications put them, through the stdlib
+logging redactor installed on the root handler as docs/redaction.md says (1 803 log lines, 129 holding a secret).
+14 lines leaked and 36 changed that hold none; fixed here:
+
+* leaks: an OAuth authorization code as a dict's or a JSON object's ``'code'`` (requests-oauthlib's "Supplying
+  headers {...} and data {'grant_type': 'authorization_code', 'code': ...}"); OAuth 1's access token as
+  ``oauth_token`` percent-encoded in oauthlib's "signature base string" and as requests-oauthlib's
+  ``resource_owner_key=`` in its Client's repr;
+* changed, holding no secret: botocore's hook events of operations named for secrets ("Event
+  before-call.secrets-manager.GetSecretValue: calling handler <...>", 12 lines a call), urllib3's request line of a
+  path ending in "basic" ('"GET /api/basic HTTP/1.1" 200 34' read as Basic credentials "HTTP/1.1"), passwords the
+  libraries had masked already (SQLAlchemy's "app:***@", kombu's "guest:**@", celery's "********"), aiohttp's
+  deprecation advice ("headers={'Authorization': aiohttp.encode_basic_auth(login, password)}").
+
+The lines below are written in those libraries' shapes; every secret is synthetic and assembled at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import jwtobs
+from jwtobs.redact import scrub
+from tests.redact.test_leaks_s19 import _each_redacted, _kept_and_scanned
+from tests.redact.test_leaks_s22 import _run, _uuid
+
+
+@pytest.fixture(autouse=True)
+def _key() -> None:
+    jwtobs.configure(fingerprint_key="redact-session-31-key", fingerprint_key_id="s")
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CODE = _run(_B64URL, 30, "oauth-code")
+_KEYCLOAK_CODE = _uuid("kc-1") + "." + _uuid("kc-2") + "." + _uuid("kc-3")
+_OAUTH1_TOKEN = _run(_B64URL[:62], 25, "oauth1-token")
+_PREFIX = "2026-12-06 16:24:35,416 DEBUG [requests_oauthlib.oauth2_session] "
+
+LEAKS = [
+    (
+        _PREFIX + "Supplying headers {'Accept': 'application/json', 'Content-Type': 'application/x-www-form-"
+        f"urlencoded'}} and data {{'grant_type': 'authorization_code', 'code': '{_CODE}', 'redirect_uri': 'http://127.0.0.1:8/cb'}}",
+        _CODE,
+    ),
+    (f'{{"grant_type": "authorization_code", "code": "{_KEYCLOAK_CODE}", "client_id": "web"}}', _KEYCLOAK_CODE),
+    (
+        "2026-12-06 16:24:35,479 DEBUG [oauthlib.oauth1.rfc5849] Signing: signature base string: "
+        "GET&http%3A%2F%2F127.0.0.1%3A41223%2Fapi%2Foauth1&oauth_consumer_key%3Dconsumer-key%26oauth_nonce%3D131744"
+        f"93407969738191796574275%26oauth_signature_method%3DHMAC-SHA1%26oauth_token%3D{_OAUTH1_TOKEN}%26oauth_vers"
+        "ion%3D1.0",
+        _OAUTH1_TOKEN,
+    ),
+    (
+        "2026-12-06 16:24:35,476 DEBUG [requests_oauthlib.oauth1_auth] Signing request <PreparedRequest [GET]> using "
+        f"client <Client client_key=consumer-key, client_secret=****, resource_owner_key={_OAUTH1_TOKEN}, "
+        "resource_owner_secret=****, signature_method=HMAC-SHA1, signature_type=AUTH_HEADER, callback_uri=None>",
+        _OAUTH1_TOKEN,
+    ),
+]
+
+KEPT = [
+    # urllib3's request line: a path's last segment is no Authorization scheme
+    '2026-12-06 16:24:27,985 DEBUG [urllib3.connectionpool] http://127.0.0.1:36953 "GET /api/basic HTTP/1.1" 200 34',
+    '2026-12-06 16:24:27,985 DEBUG [urllib3.connectionpool] http://127.0.0.1:36953 "GET /v1/bearer HTTP/1.1" 401 0',
+    # botocore's hook events: an operation's name, then the log's words
+    "2026-12-06 16:24:38,716 DEBUG [botocore.hooks] Event before-parameter-build.secrets-manager.GetSecretValue: "
+    "calling handler <function generate_idempotent_uuid at 0x7f3f8f5e8f40>",
+    "2026-12-06 16:24:38,718 DEBUG [botocore.hooks] Event before-call.ecr.GetAuthorizationToken: calling handler "
+    "<function add_recursion_detection_header at 0x7f3f8f5c3ce0>",
+    "2026-12-06 16:24:38,720 DEBUG [botocore.hooks] Event choose-signer.sts.GetSessionToken: calling handler "
+    "<function set_operation_specific_signer at 0x7f3f8f5e8c20>",
+    # passwords masked by the library that logs the URL
+    "2026-12-06 16:24:40,832 INFO [app] db url: postgresql+psycopg://app:***@127.0.0.1:36273/db",
+    "2026-12-06 16:24:44,484 INFO [app] broker: amqp://guest:**@127.0.0.1:33157//",
+    "2026-12-06 16:24:44,657 INFO [app] celery conf: broker_url: 'amqp://guest:********@127.0.0.1:42949//'",
+    # aiohttp's deprecation advice: an ellipsis and a call where a header's value would be
+    "WARNING [py.warnings] probe.py:158: DeprecationWarning: BasicAuth is deprecated and will be removed in aiohttp "
+    "4.0; use aiohttp.encode_basic_auth() with headers={'Authorization': ...} instead",
+    "WARNING [py.warnings] probe.py:162: DeprecationWarning: The 'auth' parameter is deprecated and will be removed "
+    "in v4; pass headers={'Authorization': aiohttp.encode_basic_auth(login, password)} instead",
+    # codes that are no authorization code: errors, languages, numbers
+    '{"code": "ECONNREFUSED", "errno": -111, "syscall": "connect"}',
+    "{'code': 'E11000', 'errmsg': 'duplicate key'}",
+    '{"code": "InvalidClientTokenId", "message": "The security token included in the request is invalid."}',
+    '{"code": "ERR_HTTP2_STREAM_ERROR"}',
+    '{"code": "E_AUTH_0001_INVALID_TOKEN"}',
+    '{"code": "auth.error.token-expired-401"}',
+    '{"code": "0x8007000500000000"}',
+    '{"code": "AADSTS700016", "lang": {"code": "en-GB"}}',
+]
+
+
+def test_what_libraries_log_keeps_no_secret_and_gains_no_marker(tmp_path: Path) -> None:
+    """Before: each LEAKS line kept its secret (scrub, the logging redactor, the scanner) and each KEPT line was
+    changed (botocore's hooks and urllib3's path as secret fields and Basic credentials, masked passwords
+    fingerprinted, the deprecation advice as an Authorization value)."""
+    _each_redacted(LEAKS, KEPT, tmp_path / "libraries.log")
+
+
+def test_a_masked_password_is_kept_beside_percent_escapes() -> None:
+    """The escaped-URL pass reads the whole text once a percent escape is in it: a masked password there is kept as
+    on its own (the scanner, which scrubs lines in blocks, reported one because of an escape lines away)."""
+    text = (
+        "redirect=https%3A%2F%2Fapp%2Fcb%3Fx%3D1\n"
+        "db url: postgresql+psycopg://app:***@127.0.0.1:36273/db\n"
+        "result_backend: 'redis://:********@127.0.0.1:43373/1'"
+    )
+    assert scrub(text) == text
+    secret = "Vq8k" + "ASAOsE1n"
+    assert secret not in scrub(text + f"\npostgres://app:{secret}@db:5432/x")
+
+
+def test_a_weak_operation_name_still_takes_a_credential(tmp_path: Path) -> None:
+    """An operation's name is weak, not benign: a credential after it is still one, a word is not."""
+    secret = _run(_B64URL[:62], 24, "op-name")
+    leaks = [(f"getPassword: {secret}", secret), (f"GetSecretValue={secret}", secret)]
+    kept = ["GetSecretValue: calling handler", "getPassword: called"]
+    _kept_and_scanned(kept, [text for text, _ in leaks], tmp_path / "ops.log")
+    for text, secret_ in leaks:
+        assert secret_ not in scrub(text)
