@@ -1183,10 +1183,11 @@ FORM_CODE: Final = _regex.compile(
 
 # The same code as a quoted name's quoted value, in a dict's repr or a JSON object: requests-oauthlib's DEBUG
 # "Supplying headers {...} and data {'grant_type': 'authorization_code', 'code': '...', ...}", a token request's
-# body logged as JSON. There "code" names exit, error and country codes too: the value is a code only in an
-# authorization code's shape (:func:`oauth_code`). Runs on the lower-cased text.
+# body logged as JSON (also inside a JSON string: {\"code\": \"...\"}). There "code" names exit, error and
+# language codes too: the value is a code only in an authorization code's shape (:func:`oauth_code`). Runs on the
+# lower-cased text.
 DICT_CODE: Final = _regex.compile(
-    r"""(?P<q>["'])code(?P=q)[ \t]*+:[ \t]*+(?P<vq>["'])(?P<value>[a-z0-9_.~+/=\-]{16,512}+)(?P=vq)"""
+    r"""(?P<q>["'])code\\?+(?P=q)[ \t]*+:[ \t]*+\\?+(?P<vq>["'])(?P<value>[a-z0-9_.~+/=\-]{16,512}+)\\?+(?P=vq)"""
 )
 #: An authorization code as issuers make them: 16 characters or more of base64url, base64 or hex, with "." or "-"
 #: between parts (Keycloak, Cognito), a digit and a letter in it ...

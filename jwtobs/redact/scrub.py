@@ -603,7 +603,7 @@ class _Pass:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
-        if has("code") and ("'code'" in low or '"code"' in low):
+        if has("code") and ("'code" in low or '"code' in low):
             s, low = _run(s, low, p.DICT_CODE, self._dict_code)
         if "," in low and (
             (has("auth") and ("auth(" in low or "auth=" in low or "auth:" in low or "auth " in low))

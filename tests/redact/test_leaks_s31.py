@@ -49,6 +49,7 @@ LEAKS = [
         _CODE,
     ),
     (f'{{"grant_type": "authorization_code", "code": "{_KEYCLOAK_CODE}", "client_id": "web"}}', _KEYCLOAK_CODE),
+    (f'{{"msg": "token request {{\\"grant_type\\": \\"authorization_code\\", \\"code\\": \\"{_CODE}\\"}}"}}', _CODE),
     (
         "2026-12-06 16:24:35,479 DEBUG [oauthlib.oauth1.rfc5849] Signing: signature base string: "
         "GET&http%3A%2F%2F127.0.0.1%3A41223%2Fapi%2Foauth1&oauth_consumer_key%3Dconsumer-key%26oauth_nonce%3D131744"
@@ -89,6 +90,7 @@ KEPT = [
     "{'code': 'E11000', 'errmsg': 'duplicate key'}",
     '{"code": "InvalidClientTokenId", "message": "The security token included in the request is invalid."}',
     '{"code": "ERR_HTTP2_STREAM_ERROR"}',
+    '{"msg": "failed {\\"code\\": \\"ERR_HTTP2_STREAM_ERROR\\"}"}',
     '{"code": "E_AUTH_0001_INVALID_TOKEN"}',
     '{"code": "auth.error.token-expired-401"}',
     '{"code": "0x8007000500000000"}',

@@ -105,7 +105,7 @@ _T_CAS_TICKET: Final = p.CAS_TICKET_HINT + r"[0-9]*-[A-Za-z0-9_.\-]*[A-Za-z0-9]{
 # An OAuth code in a form body ("code=..." outside a query string).
 _T_FORM_CODE: Final = r"code(?:=|%3[dD])"
 # The same code as a quoted name's quoted value in a dict or JSON object (patterns.DICT_CODE), caseless.
-_T_DICT_CODE: Final = r"""["']code["'][ \t]*:[ \t]*["'][a-z0-9_.~+/=\-]{16}"""
+_T_DICT_CODE: Final = r"""["']code\\?["'][ \t]*:[ \t]*\\?["'][a-z0-9_.~+/=\-]{16}"""
 # A JWS signing input (header.payload, no signature: what JOSE libraries keep in their frames).
 _T_SIGNING_INPUT: Final = r"eyJ" + _NAME + r"{5,}" + _PAD + _DOT + r"eyJ"
 # An XML element with text content (<password>...</password>, <SecretAccessKey>...): whatever its name, which
@@ -268,6 +268,7 @@ _BASE_KEYWORDS: Final = {
     b"%3d": ("form_code", "query"),
     b"code'": ("dict_code",),
     b'code"': ("dict_code",),
+    b'code\\"': ("dict_code",),
     **{c: ("kelvin",) for c in _FOLDED},
     b"</": ("xml",),
     b"--": ("cli_flag",),
