@@ -94,6 +94,53 @@ def _in_marker(text: str, start: int) -> bool:
 
 _PREFIX_TAIL: Final = len(p.MARKER_PREFIX) - 1
 
+#: Python's string prefixes: on a traceback's source line, before a quote where a value would be, the string is the
+#: value ('"Authorization": f"Bearer {token}"': the credentials, if any, are in the string, which the scheme's
+#: detector reads; in a log's text, b'...' is a bytes repr whose content is the value)
+_STRING_PREFIXES: Final = frozenset(("f", "b", "r", "u", "rb", "br", "fr", "rf"))
+#: a traceback's frame line, which Python prints before the frame's source line ('  File "app.py", line 42, in f')
+_FRAME_LINE: Final = _regex.compile(r'[ \t]*+File "[^"\r\n]*+", line [0-9]++')
+#: where a value would be on a source line, the start of an expression: a name (a variable, an attribute, a call,
+#: a subscript) or an f-string's replacement field
+_EXPRESSION_START: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_{")
+#: ... a name, with the attributes read from it; a plain name is code when a call, a subscript or the end of an
+#: argument or an item follows it ("password=pw)", 'S["password"]', "get_api_key()")
+_CODE_NAME: Final = _regex.compile(r"[A-Za-z_][A-Za-z0-9_]*+(?P<attr>(?:\.[A-Za-z_][A-Za-z0-9_]*+)*+)")
+_CODE_AFTER_NAME: Final = frozenset("([),}")
+
+
+def _source_expression(text: str, start: int) -> bool:
+    """The text at ``start`` is an expression on a line of source code that a traceback prints: the line is indented
+    and follows a frame line ('  File "app.py", line 42, in login'). There a value that is no string or number
+    literal is code - ``password=form.password``, ``api_key=get_api_key()``, ``S["password"]``, an f-string's
+    ``{token}`` - never a secret; a literal (``password="hunter2"``) is still one."""
+    if text[start : start + 1] not in _EXPRESSION_START or not _source_line(text, start):
+        return False
+    if text[start] == "{":  # an f-string's field is code as it is
+        return True
+    name = _CODE_NAME.match(text, start, start + _CODE_NAME_MAX + 1)
+    if name is None or name.end() - start > _CODE_NAME_MAX:
+        return False
+    # (a bare word at the line's end is not: a SyntaxError's line may hold anything, "PASSWORD = Summer2024")
+    return bool(name.group("attr")) or text[name.end() : name.end() + 1] in _CODE_AFTER_NAME
+
+
+#: the longest source line and frame line read back over (each look back is bounded: linear time on any text)
+_SOURCE_LINE_MAX: Final = 4096
+_CODE_NAME_MAX: Final = 256
+
+
+def _source_line(text: str, start: int) -> bool:
+    """``start`` lies on a line of source code that a traceback prints (see :func:`_source_expression`)."""
+    line = text.rfind("\n", max(0, start - _SOURCE_LINE_MAX), start) + 1
+    if line == 0 or text[line : line + 1] not in (" ", "\t"):
+        return False
+    end = line - 1 - (text[line - 2 : line - 1] == "\r")
+    frame = text.rfind("\n", max(0, end - _SOURCE_LINE_MAX), end) + 1
+    if frame == 0 and end > _SOURCE_LINE_MAX:
+        return False
+    return _FRAME_LINE.match(text, frame, end) is not None
+
 
 def _is_marker(value: str) -> bool:
     """``value`` is a marker, or markers glued together (a value extended up to a marker that followed it:
@@ -1081,14 +1128,23 @@ class _Pass:
         return self._arg(s, m, p.STRONG)
 
     def _userinfo(self, m: re.Match[str]) -> str:
-        if _userinfo_kept(m) or p.is_placeholder(m.group("password")):
+        if (
+            _userinfo_kept(m)
+            or p.is_placeholder(m.group("password"))
+            or _source_expression(m.string, m.start("password"))
+        ):
             return m.group(0)  # (or masked already: SQLAlchemy's "app:***@", kombu's "guest:**@", "${DB_PASS}")
         pw = m.group("password")
         return _before(m, "password") + self.mark(p.URL_PASSWORD, unquote(pw)) + m.string[m.end("password") : m.end()]
 
     def _userinfo_cut(self, m: re.Match[str]) -> str:
         pw = m.group("password")
-        if _userinfo_kept(m) or p.url_port_like(pw) or p.is_placeholder(pw):
+        if (
+            _userinfo_kept(m)
+            or p.url_port_like(pw)
+            or p.is_placeholder(pw)
+            or _source_expression(m.string, m.start("password"))
+        ):
             return m.group(0)
         return _before(m, "password") + self.mark(p.URL_PASSWORD, unquote(pw))
 
@@ -1119,8 +1175,8 @@ class _Pass:
         value = s[m.start("value") : end]
         decoded = _json_unescaped(value)
         decoded = unquote(unquote(decoded)) if "%" in decoded else decoded
-        if p.is_placeholder(decoded):
-            return None  # "?token=${TOKEN}", "&sig=" (nothing)
+        if p.is_placeholder(decoded) or _source_expression(s, m.start("value")):
+            return None  # "?token=${TOKEN}", "&sig=" (nothing), f"...?token={token}" in a traceback's source line
         shape = p.QUERY_SHAPES.get(m.group("name"))
         if shape is not None and not shape(decoded):
             return None  # "?pin=17" (a GPIO pin), "?ticket=12345" (a support ticket): no code, no CAS ticket
@@ -1161,6 +1217,11 @@ class _Pass:
             return None
         if m.start("scheme") < 0 and (
             m.group("cred") in ("...", "\u2026")
+            or (
+                m.group("cred") in _STRING_PREFIXES
+                and s[m.end("cred") : m.end("cred") + 1] in ("'", '"')
+                and _source_line(s, m.start("cred"))
+            )
             or (s[m.end("cred") : m.end("cred") + 1] == "(" and _CALLABLE.fullmatch(s, *m.span("cred")) is not None)
         ):
             # an ellipsis or a call where the value would be: code in prose (aiohttp's DeprecationWarning "pass
@@ -1333,6 +1394,8 @@ class _Pass:
             or _template(s, start)
         ):
             return None  # a literal, or a template variable ("api_key=${API_KEY}", "password=$(cat /run/secrets/db)")
+        if group == "bare" and _source_expression(s, start):
+            return None  # code in a traceback's source line ("password=form.password", 'S["password"]')
         if group == "bare" and strength == p.WEAK and s[end : end + 1] == "(" and _CALLABLE.fullmatch(value):
             return None  # a call ("auth=HTTPBasicAuth('u', 'x')": its arguments are AUTH_PAIR's)
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):

@@ -21,12 +21,18 @@ The lines below are written in those libraries' shapes; every secret is syntheti
 
 from __future__ import annotations
 
+import importlib.util
+import io
+import logging
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 import jwtobs
-from jwtobs.redact import scrub
+from jwtobs.redact import LoggingRedactor, scrub
 from tests.redact.test_leaks_s19 import _each_redacted, _kept_and_scanned
 from tests.redact.test_leaks_s22 import _run, _uuid
 
@@ -126,3 +132,108 @@ def test_a_weak_operation_name_still_takes_a_credential(tmp_path: Path) -> None:
     _kept_and_scanned(kept, [text for text, _ in leaks], tmp_path / "ops.log")
     for text, secret_ in leaks:
         assert secret_ not in scrub(text)
+
+
+# -- source lines of code in tracebacks ----------------------------------------------------------------------------
+# Both probes' largest class of lines changed holding no secret (7 of 16, 19 of 24 in a second probe of SDKs): a
+# traceback prints each frame's source line, where an expression stands in a secret-named value's place.
+_SOURCE = """
+S = {"password": "p", "jwt": "j", "api_key": "k", "url_pw": "u"}
+
+
+class Form:
+    password = "p"
+
+
+form = Form()
+
+
+def connect(**kw):
+    raise ConnectionError("connection refused")
+
+
+def get_api_key():
+    raise KeyError("API_KEY")
+
+
+def by_subscript():
+    connect(host="db", password=S["password"], timeout=5)
+
+
+def by_attribute():
+    connect(host="db", password=form.password)
+
+
+def by_call():
+    return dict(api_key=get_api_key(), timeout=5)
+
+
+def in_fstring_urls():
+    connect(url=f"postgresql://alice:{S['url_pw']}@db/x", token_url=f"http://h/x?token={S['jwt']}&a=1")
+
+
+def in_fstring_header():
+    connect(auth={"Authorization": f"Bearer {S['jwt']}"})
+
+
+def by_literal():
+    connect(host="db", password="LITERAL_SECRET")
+"""
+
+
+def _failing(name: str, tmp_path: Path) -> Callable[[], object]:
+    """``name`` of _SOURCE, loaded from a file (a traceback prints the file's lines)."""
+    path = tmp_path / "app_code.py"
+    path.write_text(_SOURCE.replace("LITERAL_SECRET", _LITERAL))
+    spec = importlib.util.spec_from_file_location(f"app_code_s31_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return cast(Callable[[], object], getattr(module, name))
+
+
+def _traceback_of(name: str, tmp_path: Path) -> str:
+    try:
+        _failing(name, tmp_path)()
+    except Exception:
+        return traceback.format_exc()
+    raise AssertionError(name)
+
+
+def _through_logging_exception(name: str, tmp_path: Path) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(LoggingRedactor())
+    logger = logging.getLogger("tests.redact.leaks_s31")
+    logger.propagate = False
+    logger.handlers[:] = [handler]
+    try:
+        _failing(name, tmp_path)()
+    except Exception:
+        logger.exception("request failed")
+    return stream.getvalue()
+
+
+_LITERAL = "Summer" + "2024-hard-coded"
+
+
+@pytest.mark.parametrize("name", ["by_subscript", "by_attribute", "by_call", "in_fstring_urls", "in_fstring_header"])
+def test_an_expression_on_a_tracebacks_source_line_is_code(name: str, tmp_path: Path) -> None:
+    """Before: ``password=[REDACTED...]["password"]``, ``api_key=[REDACTED...]()``, the f-strings' fields, the
+    Authorization value's ``f`` prefix. A traceback as Python prints it, scrubbed whole (as the logging redactor
+    scrubs a record's exception text) and through logger.exception."""
+    text = _traceback_of(name, tmp_path)
+    assert scrub(text) == text
+    assert "[REDACTED" not in _through_logging_exception(name, tmp_path)
+
+
+def test_a_literal_on_a_tracebacks_source_line_is_still_a_secret(tmp_path: Path) -> None:
+    """A hard-coded credential in the source line is one; so is a bare word at a line's end (a SyntaxError prints
+    whatever the line holds) and any value outside a source line."""
+    text = _traceback_of("by_literal", tmp_path)
+    secret = _LITERAL
+    assert secret in text and secret not in scrub(text)
+    assert secret not in _through_logging_exception("by_literal", tmp_path)
+    syntax = '  File "settings.py", line 12\n    PASSWORD = Summer2024\n               ^^^^^^^^^^\nSyntaxError: x'
+    assert "Summer2024" not in scrub(syntax)
+    assert "form.password" not in scrub("connect(host='db', password=form.password)")  # no frame line before it
