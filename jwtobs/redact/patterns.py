@@ -799,9 +799,11 @@ _GLUED_WEAK: Final = ("sessionid", "sessid")
 #: Words whose id is a credential (a session's id is what a client presents): "session_id" is weak, "token_id" is no
 #: secret (:func:`_plain_name_strength`)
 _SESSION_WORDS: Final = frozenset("session sessions sess".split())
+#: Last words that say what form a secret has, not what it is: the name's other words decide (token_value,
+#: secret_raw, password_b64; a copy of a token is the token: token_copy, as structlog's frame locals show one)
 _QUALIFIERS: Final = frozenset(
     "id key value val str string b64 base64 raw data hex text plain plaintext cleartext enc encoded encrypted "
-    "code hdr".split()
+    "code hdr copy".split()
 )
 # Names that look secret but hold none (jwtobs's own event fields, token metadata, counters): the last word of
 # the name is one of _BENIGN_LAST, or the whole name one of _BENIGN_NAMES.

@@ -71,6 +71,10 @@ LEAKS = [
     ),
 ]
 
+# structlog's dict_tracebacks: a frame's locals as reprs; a copy of a token is the token
+# (the marker stands for the repr, quotes and all)
+LEAKS.append((f'{{"frames": [{{"locals": {{"token_copy": "\'{_OAUTH1_TOKEN}\'", "n": "3"}}}}]}}', f"'{_OAUTH1_TOKEN}'"))
+
 KEPT = [
     # urllib3's request line: a path's last segment is no Authorization scheme
     '2026-12-06 16:24:27,985 DEBUG [urllib3.connectionpool] http://127.0.0.1:36953 "GET /api/basic HTTP/1.1" 200 34',
@@ -101,6 +105,7 @@ KEPT = [
     '{"code": "auth.error.token-expired-401"}',
     '{"code": "0x8007000500000000"}',
     '{"code": "AADSTS700016", "lang": {"code": "en-GB"}}',
+    '{"file_copy": "report-2024.pdf", "copy_count": 3}',
 ]
 
 
