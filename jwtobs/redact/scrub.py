@@ -99,7 +99,7 @@ _PREFIX_TAIL: Final = len(p.MARKER_PREFIX) - 1
 #: detector reads; in a log's text, b'...' is a bytes repr whose content is the value)
 _STRING_PREFIXES: Final = frozenset(("f", "b", "r", "u", "rb", "br", "fr", "rf"))
 #: a traceback's frame line, which Python prints before the frame's source line ('  File "app.py", line 42, in f')
-_FRAME_LINE: Final = _regex.compile(r'[ \t]*+File "[^"\r\n]*+", line [0-9]++')
+_FRAME_LINE: Final = _regex.compile(r'[ \t]*+File \\?+"[^"\r\n]*+", line [0-9]++')
 #: where a value would be on a source line, the start of an expression: a name (a variable, an attribute, a call,
 #: a subscript) or an f-string's replacement field
 _EXPRESSION_START: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_{")
@@ -131,15 +131,25 @@ _CODE_NAME_MAX: Final = 256
 
 
 def _source_line(text: str, start: int) -> bool:
-    """``start`` lies on a line of source code that a traceback prints (see :func:`_source_expression`)."""
-    line = text.rfind("\n", max(0, start - _SOURCE_LINE_MAX), start) + 1
-    if line == 0 or text[line : line + 1] not in (" ", "\t"):
+    """``start`` lies on a line of source code that a traceback prints (see :func:`_source_expression`); also in a
+    traceback written into a JSON string, its newlines escaped (a JSON renderer's "exception" field)."""
+    line, sep = _line_start(text, start)
+    if line < 0 or text[line : line + 1] not in (" ", "\t"):
         return False
-    end = line - 1 - (text[line - 2 : line - 1] == "\r")
-    frame = text.rfind("\n", max(0, end - _SOURCE_LINE_MAX), end) + 1
-    if frame == 0 and end > _SOURCE_LINE_MAX:
-        return False
-    return _FRAME_LINE.match(text, frame, end) is not None
+    end = line - sep - (sep == 1 and text[line - 2 : line - 1] == "\r")
+    frame, _ = _line_start(text, end)
+    return frame >= 0 and _FRAME_LINE.match(text, frame, end) is not None
+
+
+def _line_start(text: str, pos: int) -> tuple[int, int]:
+    """Where the line holding ``pos`` starts, after a newline or an escaped one ("\\n"), and that separator's length:
+    (0, 0) on the text's first line, (-1, 0) when no line starts within _SOURCE_LINE_MAX characters before ``pos``."""
+    lo = max(0, pos - _SOURCE_LINE_MAX)
+    raw = text.rfind("\n", lo, pos)
+    escaped = text.rfind("\\n", lo, pos)
+    if raw < 0 and escaped < 0:
+        return (0, 0) if lo == 0 else (-1, 0)
+    return (raw + 1, 1) if raw > escaped else (escaped + 2, 2)
 
 
 def _is_marker(value: str) -> bool:

@@ -242,3 +242,15 @@ def test_a_literal_on_a_tracebacks_source_line_is_still_a_secret(tmp_path: Path)
     syntax = '  File "settings.py", line 12\n    PASSWORD = Summer2024\n               ^^^^^^^^^^\nSyntaxError: x'
     assert "Summer2024" not in scrub(syntax)
     assert "form.password" not in scrub("connect(host='db', password=form.password)")  # no frame line before it
+
+
+def test_a_traceback_in_a_json_string_is_read_as_one(tmp_path: Path) -> None:
+    """A JSON renderer's "exception" field (structlog's JSONRenderer, python-json-logger) escapes the traceback's
+    newlines and quotes: its source lines are read as source lines there too, its literals still redacted."""
+    import json
+
+    for name in ("by_subscript", "by_call", "in_fstring_urls"):
+        line = json.dumps({"event": "call failed", "exception": _traceback_of(name, tmp_path)})
+        assert scrub(line) == line
+    line = json.dumps({"event": "call failed", "exception": _traceback_of("by_literal", tmp_path)})
+    assert _LITERAL in line and _LITERAL not in scrub(line)
