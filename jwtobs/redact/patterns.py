@@ -1028,6 +1028,16 @@ _WEAK_MIN_LEN: Final = 8
 MASKED_VALUE: Final = _regex.compile(rf"\*{{3,}}+|[xX]{{3,}}+|[\[(<{{]?+(?i:{_MASKING_WORDS})[\])>}}]?+")
 
 
+#: A URL's password another program masked (SQLAlchemy's "app:***@", kombu's "guest:**@", celery's "********") or a
+#: template's ("${DB_PASSWORD}", "<password>"): narrower than :func:`is_placeholder` ("$ecretPass" is a password)
+_MASKED_URL_PASSWORD: Final = _regex.compile(rf"\*++|{MASKED_VALUE.pattern}|<[^<>@]*+>|{TEMPLATE_VALUE.pattern}")
+
+
+def masked_url_password(password: str) -> bool:
+    """Whether a URL's password is a mask or a template's placeholder (:data:`_MASKED_URL_PASSWORD`), no password."""
+    return _MASKED_URL_PASSWORD.fullmatch(password) is not None
+
+
 def is_placeholder(value: str) -> bool:
     """Whether ``value`` holds nothing: empty, a JSON/Python literal, ``***``, ``<hidden>``, ``%s``, ``${TOKEN}``..."""
     v = value.strip()

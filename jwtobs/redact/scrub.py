@@ -1140,7 +1140,7 @@ class _Pass:
     def _userinfo(self, m: re.Match[str]) -> str:
         if (
             _userinfo_kept(m)
-            or p.is_placeholder(m.group("password"))
+            or p.masked_url_password(m.group("password"))
             or _source_expression(m.string, m.start("password"))
         ):
             return m.group(0)  # (or masked already: SQLAlchemy's "app:***@", kombu's "guest:**@", "${DB_PASS}")
@@ -1169,7 +1169,7 @@ class _Pass:
             spans = []
             for m in p.URL_USERINFO.finditer(t):
                 pw = m.group("password")
-                if _userinfo_kept(m) or p.is_placeholder(unquote(pw)):
+                if _userinfo_kept(m) or p.masked_url_password(unquote(pw)):
                     continue  # (a marker, or over markers only; masked already: "app:***@")
                 if "&" in pw and "%" in s[slice(*view.span(*m.span()))]:
                     continue  # a percent-encoded URL ends at its query string's "&"

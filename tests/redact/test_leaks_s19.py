@@ -89,14 +89,19 @@ def _kept_and_scanned(kept: list[str], leaks: list[str], log: Path) -> None:
         assert found == set(range(1, len(leaks) + 1)), engine
 
 
-def _through_logging(text: str) -> str:
-    stream = io.StringIO()
+def _redacting_logger(stream: io.StringIO) -> logging.Logger:
+    """A logger writing to ``stream`` through a handler with the stdlib logging redactor."""
     handler = logging.StreamHandler(stream)
     handler.addFilter(LoggingRedactor())
     logger = logging.getLogger("tests.redact.leaks")
     logger.propagate = False
     logger.handlers[:] = [handler]
-    logger.warning(text)
+    return logger
+
+
+def _through_logging(text: str) -> str:
+    stream = io.StringIO()
+    _redacting_logger(stream).warning(text)
     return stream.getvalue()
 
 
