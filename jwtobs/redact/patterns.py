@@ -1198,12 +1198,15 @@ FORM_CODE: Final = _regex.compile(
 # body logged as JSON (also inside a JSON string: {\"code\": \"...\"}). There "code" names exit, error and
 # language codes too: the value is a code only in an authorization code's shape (:func:`oauth_code`). Runs on the
 # lower-cased text.
-DICT_CODE: Final = _regex.compile(
-    r"""(?P<q>["'])code\\?+(?P=q)[ \t]*+:[ \t]*+\\?+(?P<vq>["'])(?P<value>[a-z0-9_.~+/=\-]{16,512}+)\\?+(?P=vq)"""
-)
 #: An authorization code as issuers make them: 16 characters or more of base64url, base64 or hex, with "." or "-"
 #: between parts (Keycloak, Cognito), a digit and a letter in it ...
-_OAUTH_CODE: Final = _regex.compile(r"(?=[^0-9]*+[0-9])(?=[^A-Za-z]*+[A-Za-z])[A-Za-z0-9_.~+/=\-]{16,512}+")
+_OAUTH_CODE_RUN: Final = r"[A-Za-z0-9_.~+/=\-]{16,512}+"
+_OAUTH_CODE: Final = _regex.compile(r"(?=[^0-9]*+[0-9])(?=[^A-Za-z]*+[A-Za-z])" + _OAUTH_CODE_RUN)
+DICT_CODE: Final = _regex.compile(
+    r"""(?P<q>["'])code\\?+(?P=q)[ \t]*+:[ \t]*+\\?+(?P<vq>["'])(?P<value>"""
+    + _OAUTH_CODE_RUN.replace("A-Za-z", "a-z")
+    + r""")\\?+(?P=vq)"""
+)
 #: ... and not words (a number may end one) or numbers joined by "_", "-" or "." in one case: error codes
 #: ("E_AUTH_0001_INVALID_TOKEN", "ERR_HTTP2_STREAM_ERROR", "invalid_grant_2", "auth.error.token-expired-401"), nor
 #: a number in hex ("0x8007000500000000")

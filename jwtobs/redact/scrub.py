@@ -114,15 +114,16 @@ def _source_expression(text: str, start: int) -> bool:
     and follows a frame line ('  File "app.py", line 42, in login'). There a value that is no string or number
     literal is code - ``password=form.password``, ``api_key=get_api_key()``, ``S["password"]``, an f-string's
     ``{token}`` - never a secret; a literal (``password="hunter2"``) is still one."""
-    if text[start : start + 1] not in _EXPRESSION_START or not _source_line(text, start):
+    if text[start : start + 1] not in _EXPRESSION_START:
         return False
-    if text[start] == "{":  # an f-string's field is code as it is
-        return True
-    name = _CODE_NAME.match(text, start, start + _CODE_NAME_MAX + 1)
-    if name is None or name.end() - start > _CODE_NAME_MAX:
-        return False
-    # (a bare word at the line's end is not: a SyntaxError's line may hold anything, "PASSWORD = Summer2024")
-    return bool(name.group("attr")) or text[name.end() : name.end() + 1] in _CODE_AFTER_NAME
+    if text[start] != "{":  # (an f-string's field is code as it is)
+        # the value's own shape first (a short match), the look back over the lines only for what may be code
+        name = _CODE_NAME.match(text, start, start + _CODE_NAME_MAX + 1)
+        if name is None or name.end() - start > _CODE_NAME_MAX:
+            return False
+        if not (name.group("attr") or text[name.end() : name.end() + 1] in _CODE_AFTER_NAME):
+            return False  # a bare word at the line's end: a SyntaxError's line may hold anything ("PASSWORD = x")
+    return _source_line(text, start)
 
 
 #: the longest source line and frame line read back over (each look back is bounded: linear time on any text)
@@ -660,7 +661,7 @@ class _Pass:
                 s, low = _run(s, low, p.QUERY_PARAM, self._query)
             if has("code"):
                 s, low = _run(s, low, p.FORM_CODE, self._form_code)
-        if has("code") and ("'code" in low or '"code' in low):
+        if "'code" in low or '"code' in low:
             s, low = _run(s, low, p.DICT_CODE, self._dict_code)
         if "," in low and (
             (has("auth") and ("auth(" in low or "auth=" in low or "auth:" in low or "auth " in low))
