@@ -1199,6 +1199,8 @@ class _Pass:
         value = s[m.start("value") : end]
         if _in_marker(s, m.start()) or not p.is_credential_value(value, p.WEAK):
             return None  # "code=0,", "Code=-50", "code=ECONNREFUSED"
+        if _source_expression(s, m.start("value")):
+            return None  # 'fetch_token(code=request.args["code"])' in a traceback's source line
         decoded = _json_unescaped(value)
         decoded = unquote(unquote(decoded)) if "%" in decoded else decoded
         return s[m.start() : m.start("value")] + self.mark(p.QUERY_TOKEN, decoded), end

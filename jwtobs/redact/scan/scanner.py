@@ -47,7 +47,7 @@ from jwtobs.redact.scan.windowed import (
     decode,
     encode,
 )
-from jwtobs.redact.scrub import _SETTLE_MAX, Scrubber
+from jwtobs.redact.scrub import _FRAME_LINE, _SETTLE_MAX, _SOURCE_LINE_MAX, Scrubber
 
 
 class Writer(Protocol):
@@ -364,6 +364,8 @@ class Scanner:
                 # (the Hyperscan engine knows which lines hold a vendor-key prefix; another engine does not)
                 keys = [s in vendor for _, s, _ in cands] if self.prefilter.engine == "hyperscan" else None
                 outs = self._scrub_lines(texts, keys)
+                if any(o != t and t[:1] in (" ", "\t") for t, o in zip(texts, outs, strict=True)):
+                    outs = self._source_lines(buf, lo, cands, texts, outs)
                 if pem or any(p.pem_open(t) for t in texts):
                     cands, texts, outs, pem = self._pem_bodies(buf, lo, hi, cands, texts, outs, pem)
                 if any(p.b64_block_head(t) is not None for t in texts):
@@ -441,6 +443,30 @@ class Scanner:
             if p.pem_open(text):
                 done, pem = follow(idx + 1, e + 1)
         return out_c, out_t, out_o, pem
+
+    def _source_lines(
+        self, buf: Buffer, lo: int, cands: list[tuple[int, int, int]], texts: list[str], outs: list[str]
+    ) -> list[str]:
+        """The outputs of the changed lines that may be a traceback's source lines (indented) scrubbed again with
+        the line before them, when that is a frame line ('  File "app.py", line 42, in f'): there the scrubber keeps
+        an expression (``password=settings.DB_PASSWORD``, ``code=request.args["code"]``) as code, as it does when it
+        redacts the log as it is written; alone, the line reads as a field. (A frame line in the block before is
+        not read: such a line is scrubbed alone, as before.)"""
+        out = list(outs)
+        for i, ((_, s, _e), text, o) in enumerate(zip(cands, texts, outs, strict=True)):
+            if o == text or text[:1] not in (" ", "\t") or s - 1 <= lo or buf[s - 1 : s] != b"\n":
+                continue
+            floor = max(lo, s - 1 - _SOURCE_LINE_MAX)
+            start = buf.rfind(b"\n", floor, s - 1) + 1
+            if start == 0 and floor > lo:
+                continue  # (a longer line than any frame line)
+            prev = decode(buf[max(start, lo) : s - 1])
+            if _FRAME_LINE.match(prev) is None:
+                continue
+            head, sep, tail = self._scrub(prev + "\n" + text).partition("\n")
+            if sep and head == prev and "\n" not in tail:
+                out[i] = tail
+        return out
 
     def _b64_blocks(
         self, buf: Buffer, hi: int, cands: list[tuple[int, int, int]], texts: list[str], outs: list[str]
