@@ -88,6 +88,9 @@ MAX_RSA_EXPONENT_BITS: Final = 256
 MAX_KEYS: Final = 1000
 #: kids of one key set that become trusted metric attribute values (the first ones in the document)
 TRUSTED_KIDS_PER_SET: Final = 100
+#: the least ``cooldown`` a JwksSource takes: unknown kids force at most one refresh per cooldown, and a failed fetch
+#: is retried no sooner (session 32: ``cooldown=0`` was taken, and 200 tokens of random kids made 200 requests)
+MIN_COOLDOWN: Final = 1.0
 #: response header lines accepted from a JWKS endpoint, and their total size (status line included)
 MAX_HEADERS: Final = 64
 MAX_HEADER_BYTES: Final = 32 * 1024
@@ -98,7 +101,11 @@ _MAX_KID_CHARS: Final = 256
 #: clock just before another thread started a fetch (a real monotonic clock never goes back)
 _CLOCK_BACK_TOLERANCE: Final = 1.0
 _KTYS: Final = frozenset({"RSA", "EC", "OKP", "oct"})
-_MAX_AGE_RE: Final = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})\"?", re.IGNORECASE)
+#: one Cache-Control directive (RFC 9111 §5.2): a name and an optional token or quoted-string argument, up to the
+#: comma that ends it (a comma or a "max-age=5" inside a quoted argument is part of that argument)
+_DIRECTIVE_RE: Final = re.compile(r'[\s,]*([^=,\s"]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,"]*))?\s*(?:,|$)')
+#: the largest delta-seconds a cache takes (RFC 9111 §1.2.2: a larger or overflowing value is 2^31)
+_DELTA_MAX: Final = 2**31
 #: token alg prefix -> the JWK kty that can verify it
 _FAMILY: Final = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP", "HS": "oct"}
 #: the curves a key must be on for each EC / EdDSA algorithm (RFC 7518 §3.4, RFC 8812 §3.2, RFC 8037 §3.1)
@@ -388,11 +395,15 @@ class KeySource:
 def parse_jwks(doc: object, *, secrets: bool = True) -> tuple[dict[str, Key], list[Key]]:
     """A JWK set document as (keys by kid, keys without kid). Raises ``ValueError`` if it is not a JWK set.
 
-    Unusable keys are skipped; a kid that appears more than once is dropped entirely (which key it names is
-    ambiguous). At most :data:`MAX_KEYS` keys are kept (of the first ``4 * MAX_KEYS`` entries), with a warning when
-    a set holds more. ``secrets=False`` (a fetched key set: no HMAC verifier takes keys from a URL) skips ``oct``
-    members unread: checking that a secret is no key material parses DER, which a hostile set made cost 60 ms a
-    member (DH-4096 private keys: 247 of them in 512 KiB held a fetch 15 s past its deadline).
+    Unusable keys are skipped; a kid that names more than one usable key is dropped entirely (which key it names is
+    ambiguous). An entry that cannot verify a signature - an encryption key (``"use": "enc"``, RFC 7517 lets one kid
+    name keys of different uses), a kty or curve this module does not verify with, a member without key material -
+    makes no kid ambiguous: before session 32 it dropped the signing key of its kid (a provider publishing a signing
+    and an encryption key under one kid could never be verified against). At most :data:`MAX_KEYS` keys are kept
+    (of the first ``4 * MAX_KEYS`` entries), with a warning when a set holds more. ``secrets=False`` (a fetched key
+    set: no HMAC verifier takes keys from a URL) skips ``oct`` members unread: checking that a secret is no key
+    material parses DER, which a hostile set made cost 60 ms a member (DH-4096 private keys: 247 of them in 512 KiB
+    held a fetch 15 s past its deadline).
     """
     if not isinstance(doc, Mapping) or not isinstance(doc.get("keys"), list):
         raise ValueError("not a JWK set")
@@ -406,14 +417,13 @@ def parse_jwks(doc: object, *, secrets: bool = True) -> tuple[dict[str, Key], li
     for jwk in entries[: MAX_KEYS * 4]:
         if not isinstance(jwk, Mapping):
             continue
-        kid = jwk.get("kid")
-        if isinstance(kid, str):
-            if kid in seen:
-                dup.add(kid)
-            seen.add(kid)
         key = _key_from_jwk(jwk, secrets=secrets)
         if key is None:
             continue
+        if key.kid is not None:
+            if key.kid in seen:
+                dup.add(key.kid)
+            seen.add(key.kid)
         if key.kid is None:
             anonymous.append(key)
         elif len(by_kid) < MAX_KEYS:
@@ -795,7 +805,39 @@ def _age(values: Iterable[str]) -> int:
     if len(found) != 1:
         return 0
     (value,) = found
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else 0
+    return _delta_seconds(value) or 0
+
+
+def _delta_seconds(value: str) -> int | None:
+    """RFC 9111's delta-seconds (digits; more than 2^31 is 2^31, §1.2.2: before session 32 an ``Age`` of 11 digits
+    or more was ignored and the key set kept for its whole max-age), ``None`` when ``value`` is none."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return _DELTA_MAX if len(value) > 10 else min(int(value), _DELTA_MAX)
+
+
+def _cache_control(value: str) -> tuple[int | None, bool]:
+    """(``max-age`` in seconds or ``None``, whether ``no-store`` or ``no-cache`` is there) of a Cache-Control value,
+    read directive by directive: a ``max-age=5`` or ``no-store`` inside another directive's quoted argument is not
+    one, and a ``max-age`` that is no delta-seconds (``3600abc``, ``-1``) counts as absent (before session 32,
+    ``3600abc`` was read as 3600). Of several ``max-age`` directives the smallest counts (RFC 9111 §4.2.1 allows
+    treating the response as stale)."""
+    ages: list[int] = []
+    uncached = False
+    pos = 0
+    for _ in range(len(value) + 1):  # (each directive consumes at least one character)
+        m = _DIRECTIVE_RE.match(value, pos)
+        if m is None or m.end() == pos:
+            break
+        pos = m.end()
+        name, arg = m.group(1).lower(), (m.group(2) or "").strip() or None
+        if name in ("no-store", "no-cache"):
+            uncached = True
+        elif name == "max-age" and arg is not None:
+            seconds = _delta_seconds(arg[1:-1] if arg.startswith('"') and arg.endswith('"') and len(arg) > 1 else arg)
+            if seconds is not None:
+                ages.append(seconds)
+    return (min(ages) if ages else None), uncached
 
 
 def _error_type(exc: BaseException) -> str:
@@ -872,7 +914,8 @@ class JwksSource(KeySource):
     issuer: the issuer this key set belongs to (telemetry label; the Verifier sets it from its profile).
     timeout: seconds for the whole fetch: name resolution, connect, TLS, status line, headers and body under one
         deadline.
-    cooldown: minimum seconds between two unknown-kid refreshes, and between retries after a failure.
+    cooldown: minimum seconds between two unknown-kid refreshes, and between retries after a failure; at least
+        :data:`MIN_COOLDOWN` (1 s), or :class:`ConfigurationError`.
     min_ttl, max_ttl: bounds applied to ``Cache-Control: max-age`` (``default_ttl`` when absent).
     max_stale: seconds after the last successful fetch during which the last-known-good keys are still used
         when refreshes fail.
@@ -911,8 +954,13 @@ class JwksSource(KeySource):
         loopback = _loopback_http(url)
         if not (loopback or _https_url(url)):
             raise ConfigurationError("JwksSource url must be https:// (http:// only for localhost / a loopback IP)")
-        if not (0 < timeout and 0 <= cooldown and 0 < min_ttl <= max_ttl and max_stale >= 0 and max_bytes > 0):
+        if not (0 < timeout and 0 < min_ttl <= max_ttl and max_stale >= 0 and max_bytes > 0):
             raise ConfigurationError("JwksSource: inconsistent timeout/cooldown/ttl/max_stale/max_bytes")
+        if not (isinstance(cooldown, (int, float)) and cooldown >= MIN_COOLDOWN):  # (NaN too)
+            raise ConfigurationError(
+                f"JwksSource: cooldown must be at least {MIN_COOLDOWN:g} s (got {cooldown!r}): it bounds the requests "
+                "unknown kids make to the key set endpoint (with 0, 200 tokens of random kids made 200 requests)"
+            )
         if not coalesce >= 0:  # (NaN too)
             raise ConfigurationError("JwksSource: coalesce must be >= 0 seconds")
         if max_stale < min_ttl:  # the keys would go stale before the earliest refresh the TTL allows
@@ -1189,7 +1237,7 @@ class JwksSource(KeySource):
             self.errors[why] = self.errors.get(why, 0) + 1
             self.last_error = why
             # retry after the cooldown, not on every request (the last-known-good keys stay in force)
-            self._next_refresh = now + max(self.cooldown, 1.0)
+            self._next_refresh = now + self.cooldown
             self.fetch_count += 1
             self._observe_fetch(trigger, "error", why, time.monotonic() - start)
             return
@@ -1291,13 +1339,13 @@ class JwksSource(KeySource):
             # several Cache-Control lines are one list (RFC 9110 §5.3): a no-store on the second line counts too
             cache_control = ", ".join(resp.headers.get_all("Cache-Control") or ())
             age = _age(resp.headers.get_all("Age") or ())
-        m = _MAX_AGE_RE.search(cache_control)
-        if "no-store" in cache_control.lower() or "no-cache" in cache_control.lower():
+        lifetime, uncached = _cache_control(cache_control)
+        if uncached:
             max_age: int | None = 0
         else:
             # what is left of the freshness lifetime (RFC 9111 §4.2.3): a response a CDN has held for 3000 s of
             # its max-age=3600 is fresh for 600 s more, not 3600
-            max_age = max(int(m.group(1)) - age, 0) if m else None
+            max_age = max(lifetime - age, 0) if lifetime is not None else None
         return body, max_age
 
 

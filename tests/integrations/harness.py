@@ -113,7 +113,7 @@ def make_authenticators(keys: Keys) -> Authenticators:
     profile = jwtobs.Profile(name="items", issuer=ISS, audience=AUD, tenant_claim="tid")
     verifier = jwtobs.Verifier(profile, keys=jwtobs.JwksSource(up.url, timeout=2.0), backend="pyjwt")
     down_profile = jwtobs.Profile(name="items-down", issuer=ISS, audience=AUD, tenant_claim="tid")
-    down = jwtobs.Verifier(down_profile, keys=jwtobs.JwksSource(dead.url, timeout=2.0, cooldown=0.0))
+    down = jwtobs.Verifier(down_profile, keys=jwtobs.JwksSource(dead.url, timeout=2.0, cooldown=1.0))
     public = keys.good.private.public_key()
 
     def validate(token: str) -> dict[str, Any]:
