@@ -48,7 +48,7 @@ def annotate(exc: BaseException, reason: Reason, detail: str | None) -> None:
     try:
         setattr(exc, _REASON_ATTR, reason)
         setattr(exc, _DETAIL_ATTR, detail)
-    except (AttributeError, TypeError):  # pragma: no cover - exceptions with __slots__
+    except Exception:  # exceptions with __slots__, or whose __setattr__ raises: the reason is not attached
         pass
 
 

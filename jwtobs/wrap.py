@@ -110,6 +110,41 @@ def _options_at(fn: Callable[..., Any], library: str) -> int | None:
     return None
 
 
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """``fn`` is an ``async def`` function, or an object whose ``__call__`` is one (before session 32 such an object
+    was wrapped as a plain function: its coroutine was recorded as accepted before anything was checked)."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if inspect.isroutine(fn) or inspect.isclass(fn):
+        return False
+    return inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004 - the method, not callability
+
+
+def _key_at(fn: Callable[..., Any], library: str) -> int | None:
+    """For jwcrypto, the positional index of ``fn``'s ``key`` parameter (``JWT(jwt=..., key=...)``,
+    ``JWT().deserialize(token, key=None)``): a call without a key parses and verifies nothing, so it is no
+    validation (as :func:`unverified` for PyJWT's peeks; the instrumentor records such a call's parse failures
+    only). ``None`` for the other libraries and for functions of yours without such a parameter."""
+    if library != "jwcrypto":
+        return None
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for i, p in enumerate(params):
+        if p.name == "key":
+            return i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else 1 << 30
+    return None
+
+
+def _keyless(args: tuple[Any, ...], kwargs: dict[str, Any], at: int) -> bool:
+    key = args[at] if len(args) > at else kwargs.get("key")
+    try:
+        return not key  # (what jwcrypto tests: "if key:")
+    except Exception:
+        return False  # a key that cannot say: the call is recorded
+
+
 class _Observer:
     """Construction-time decisions for one wrapped callable; ``accepted``/``rejected`` are the hot path."""
 
@@ -128,8 +163,8 @@ class _Observer:
             # No peek here: the event builder peeks (on the background thread by default), and claims None
             # means "the peeked claims". t0 is wall-clock ns (time.time_ns).
             pipeline.accepted(self, token, self.claims_from_result(result), t0, t0 + dt)
-        except Exception:  # pragma: no cover - accepted() already swallows; belt and braces
-            pass
+        except Exception as exc:  # a result the adapter cannot read (a mapping whose get() raises): counted
+            _lost(exc)
 
     def rejected(self, token: object, exc: BaseException, t0: int, dt: int) -> tuple[Any, str | None]:
         try:
@@ -142,8 +177,15 @@ class _Observer:
             annotate(exc, reason, detail)
             record(self, token, None, t0, t0 + dt, "rejected", settled(p), reason._value_, detail)
             return reason, detail
-        except Exception:  # pragma: no cover
+        except Exception as exc:  # a token or an exception that breaks when read (a str subclass, __setattr__)
+            _lost(exc)
             return Reason.VALIDATOR_ERROR, None
+
+
+def _lost(exc: BaseException) -> None:
+    """A validation whose record could not be made: counted as lost (``jwtobs.events.dropped``), never raised
+    (before session 32, a result or an exception that raised when read lost its event silently)."""
+    pipeline._failed(None, "event", exc, lost=1)
 
 
 #: what a library makes of whitespace around a token: a segment that does not decode (``header`` when leading,
@@ -242,7 +284,7 @@ def wrap(
     time_ns = time.time_ns
     perf_ns = time.perf_counter_ns
 
-    if inspect.iscoroutinefunction(fn):
+    if _is_async(fn):
         afn = cast(Callable[..., Awaitable[Any]], fn)
 
         @functools.wraps(fn)
@@ -276,6 +318,22 @@ def wrap(
     active_get, active_set, active_reset = ACTIVE.get, ACTIVE.set, ACTIVE.reset
     rejected = obs.rejected
     accepted = pipeline.accepted
+    isawaitable = inspect.isawaitable
+    key_at = _key_at(fn, lib)
+
+    async def _observed_await(awaitable: Awaitable[Any], token: object, t0: int, p0: int) -> Any:
+        ctx_token = active_set(True)  # (nested observed validations inside it record once, as in awrapped)
+        try:
+            result = await awaitable
+        except Exception as exc:
+            reason, detail = rejected(token, exc, t0, perf_ns() - p0)
+            if as_jwtobs:
+                raise _recorded_rejection(reason, detail) from exc
+            raise
+        finally:
+            active_reset(ctx_token)
+        obs.accepted(token, result, t0, perf_ns() - p0)
+        return result
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -299,13 +357,20 @@ def wrap(
             raise
         finally:
             active_reset(ctx_token)
+        if type(result) is not dict and isawaitable(result):
+            # a function that returns a coroutine or a future: the verdict comes when it is awaited (before
+            # session 32 it was recorded as accepted at once, forged tokens too)
+            token = args[0] if first and args else get_token(args, kwargs)
+            return _observed_await(result, token, t0, p0)
+        if key_at is not None and _keyless(args, kwargs, key_at):
+            return result  # jwcrypto without a key parses and verifies nothing: no validation to record
         # obs.accepted inlined (two Python calls less per request); the recorder never raises
         try:
             end = t0 + perf_ns() - p0
             token = args[0] if first and args else get_token(args, kwargs)
             accepted(obs, token, claims_of(result), t0, end)
-        except Exception:  # pragma: no cover - a result the adapter cannot read: belt and braces
-            pass
+        except Exception as exc:  # a result the adapter cannot read (a mapping whose get() raises): counted
+            _lost(exc)
         return result
 
     wrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
