@@ -413,7 +413,12 @@ def parse_jwks(doc: object, *, secrets: bool = True) -> tuple[dict[str, Key], li
     anonymous: list[Key] = []
     entries = doc["keys"]
     if len(entries) > MAX_KEYS:
-        log.warning("jwtobs: a key set of %d entries: only the first %d usable keys are kept", len(entries), MAX_KEYS)
+        read = "" if len(entries) <= MAX_KEYS * 4 else f"only its first {MAX_KEYS * 4} entries are read and "
+        # (before session 32 a set of more than 4000 entries said "only the first 1000 usable keys are kept" when
+        # its one usable key, the 4001st, was never read)
+        log.warning(
+            "jwtobs: a key set of %d entries: %sonly the first %d usable keys are kept", len(entries), read, MAX_KEYS
+        )
     for jwk in entries[: MAX_KEYS * 4]:
         if not isinstance(jwk, Mapping):
             continue

@@ -93,21 +93,25 @@ def unverified(options: Any) -> bool:
         return False
 
 
-def _options_at(fn: Callable[..., Any], library: str) -> int | None:
-    """The positional index of ``fn``'s ``options`` parameter when its calls can be peeks (PyJWT's and
-    python-jose's decodes, or a function of yours with an ``options`` parameter that validates with them), else
-    ``None``."""
-    if library not in PEEK_LIBRARIES:
-        return None
+def _param_at(fn: Callable[..., Any], name: str) -> int | None:
+    """The positional index of ``fn``'s parameter ``name`` (a keyword-only one: an index no call reaches), or
+    ``None`` when it has none or its signature cannot be read."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return None
     for i, p in enumerate(params):
-        if p.name == "options":
+        if p.name == name:
             positional = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
             return i if positional else 1 << 30  # (keyword-only: never positional)
     return None
+
+
+def _options_at(fn: Callable[..., Any], library: str) -> int | None:
+    """The positional index of ``fn``'s ``options`` parameter when its calls can be peeks (PyJWT's and
+    python-jose's decodes, or a function of yours with an ``options`` parameter that validates with them), else
+    ``None``."""
+    return _param_at(fn, "options") if library in PEEK_LIBRARIES else None
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
@@ -125,16 +129,7 @@ def _key_at(fn: Callable[..., Any], library: str) -> int | None:
     ``JWT().deserialize(token, key=None)``): a call without a key parses and verifies nothing, so it is no
     validation (as :func:`unverified` for PyJWT's peeks; the instrumentor records such a call's parse failures
     only). ``None`` for the other libraries and for functions of yours without such a parameter."""
-    if library != "jwcrypto":
-        return None
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    for i, p in enumerate(params):
-        if p.name == "key":
-            return i if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else 1 << 30
-    return None
+    return _param_at(fn, "key") if library == "jwcrypto" else None
 
 
 def _keyless(args: tuple[Any, ...], kwargs: dict[str, Any], at: int) -> bool:
