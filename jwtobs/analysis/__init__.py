@@ -24,6 +24,7 @@ try:
         leeway,
         misconfigurations,
         rotation_incidents,
+        scanner_sweeps,
     )
     from jwtobs.analysis.load import load_events, load_keyset_changes
     from jwtobs.analysis.rates import breakdown, failure_rates, top_reasons
@@ -49,6 +50,7 @@ __all__ = [
     "load_keyset_changes",
     "misconfigurations",
     "rotation_incidents",
+    "scanner_sweeps",
     "top_reasons",
 ]
 

@@ -51,6 +51,8 @@ __all__ = [
     "foreign_baseline",
     "clock_skew_incidents",
     "attack_bursts",
+    "scanner_sweeps",
+    "SWEEP_COLUMNS",
     "misconfigurations",
     "leeway",
 ]
@@ -113,7 +115,20 @@ ATTACK_HISTORY = 360
 ATTACK_HISTORY_MIN = 30
 #: ... and hot minutes at most this many minutes apart are one burst
 ATTACK_GAP = 2
+#: A burst none of whose tokens names a key the issuers use - garbage, ``alg: none``, the jwt.io sample, random
+#: or no kids: what internet scanners send once they find an API, in sweeps of dozens over a few minutes - is an
+#: attack burst only if a minute of it reaches this many tokens (one a second, e.g. a flood of random kids);
+#: below, it is a scanner sweep (:func:`scanner_sweeps`: listed in the report, not an incident). A burst with a
+#: token naming a key in use (a forged signature or an algorithm confusion on a real kid: someone read the key
+#: set and aims at it), or with an attack-signal rejection naming one in its minutes whoever presents it (a real
+#: token replayed with its claims changed keeps its client id), is an attack burst at any rate the CUSUM finds.
+SWEEP_PEAK = 60
 OUTAGE = Params(shift=0.5, h=8.0, floor=0.02, min_count=3, back=15)
+#: a key set down for minutes fails its callers in this many distinct minutes at least; a blip of seconds (an
+#: endpoint restarting, a load balancer's failover) hits one or two - with PyJWKClient, which keeps no last good key
+#: set, every request of a busy gateway in them (session 32, fleet32: 35-43 failures in one minute, 6 false outages
+#: over 4 quiet days). The injected outages of every benchmark here last 10-50 minutes.
+OUTAGE_MINUTES = 3
 ROTATION = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, back=15)
 SIGNATURE = Params(shift=0.5, h=10.0, floor=0.02, min_count=5, p_max=1e-6, back=60)
 SKEW = Params(shift=0.1, h=8.0, floor=0.005, min_count=3, window=360)
@@ -132,6 +147,8 @@ SHARED_OWN = 30
 SHARED_KEPT = 2
 #: clients of one issuer whose tokens fail before nbf together: its clock (:func:`_issuer_clocks`)
 ISSUER_CLOCK_CLIENTS = 2
+#: ... at one API only: that many (the issuer's clock or that API's: either is shared, neither is the clients')
+ISSUER_CLOCK_CLIENTS_ONE_API = 3
 #: a client's failures past exp at one API, and the failures its other APIs would have had from its own clock
 #: but did not: that API's clock (:func:`_validator_clocks`)
 VALIDATOR_CLOCK_SHARE = 0.9
@@ -249,9 +266,12 @@ def _baseline(x: Arr, p: Params, minute0: int, exclude: np.ndarray[Any, np.dtype
 
 def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
     """Alarmed runs of a capped Poisson CUSUM: (first excess minute, last excess minute, minute of the peak
-    of the statistic, minute it crossed ``h``) of each run that crossed ``h``. A run at the cap from its first
-    excess minute on peaks at the end of that stretch: a burst that saturates the statistic at once must not be
-    judged on its first minute alone."""
+    of the statistic, minute it crossed ``h``) of each run that crossed ``h``. A run at the cap from its first two
+    excess minutes on peaks at the end of that stretch: a burst that saturates the statistic at once must not be
+    judged on its first minute alone, and the minute grid may cut its start, or a scanner's stray tokens come in
+    the minute before it (session 32, fleet32: an attack of 700 tokens at 15-32 a minute judged on its first 17 and
+    dropped; before, only a run at the cap from its first excess minute on ran on). A run that climbs to the cap
+    over three minutes or more (overlapping scanner sessions at 6-9 a minute) is judged up to where it got there."""
     lam1 = lam0 + np.maximum(p.shift, p.rel * lam0)
     a = np.log(lam1 / lam0)
     b = lam1 - lam0
@@ -272,7 +292,7 @@ def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
                 last = i
             if s > top and not (alarmed and top >= cap):
                 top, peak = s, i
-                at_once = top >= cap and peak == first
+                at_once = top >= cap and peak <= first + 1
             elif at_once and s >= cap and peak == i - 1:
                 peak = i  # at the cap from its first minute on: the evidence runs on while it stays there
             if s >= p.h and not alarmed:
@@ -655,31 +675,109 @@ def _attack_cores(x: Arr, lam0: Arr, segs: list[_Seg]) -> list[_Seg]:
     return out
 
 
-def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
-    """``attack_burst``: tokens no legitimate client presents (from clients never accepted, or with an
-    attack-signal reason on a kid nobody uses), significantly above the usual scanner noise: a significant
-    run of the CUSUM whose minutes reach a multiple of both the trailing mean and a busy usual minute
-    (:func:`_attack_level`)."""
-    ctx = _ctx(data)
-    if ctx.n == 0:
-        return _empty()
+class _Burst(NamedTuple):
+    seg: _Seg
+    rows: pd.DataFrame  # the foreign rows of its minutes
+    aimed: int  # tokens naming a key in use
+    peak: int  # the most tokens in one of its minutes
+
+
+def _bursts(ctx: _Ctx) -> list[_Burst]:
+    """The bursts of tokens no accepted client presents over the usual scanner noise: a significant run of the
+    CUSUM whose minutes reach a multiple of both the trailing mean and a busy usual minute
+    (:func:`_attack_level`); with how many tokens in their minutes are aimed at a key the issuers use (a kid
+    accepted tokens carry, or that a key set published): the burst's own tokens naming one, and tokens rejected
+    with an attack-signal reason naming one whoever presents them (a real token's claims tampered with keeps its
+    client id, its kid and its signature: ``JWT_BAD_SIGNATURE``; a confusion of algorithms on a real kid), and
+    their busiest minute."""
     sub = _foreign(ctx)
-    rows: list[dict[str, Any]] = []
+    in_use = sorted({str(k) for _iss, k in [*ctx.kid_first, *ctx.added] if _str(k) is not None} - {OTHER})
+    rej = ctx.rejected()
+    aiming = rej[rej["kid"].isin(in_use).fillna(False).astype(bool)]
+    signal = aiming["reason"].isin(list(_ATTACK)).fillna(False).astype(bool)
+    out: list[_Burst] = []
     for _key, x in ctx.series(sub.assign(all=0), ["all"]):
         segs = _segments(x, ATTACK, ctx.m0)
         for seg in _attack_cores(x, _two_pass_baseline(x, ATTACK, ctx.m0)[0], segs) if segs else []:
             g = _seg_rows(sub, seg)
-            mix = g.groupby("reason")["count"].sum().sort_values(ascending=False)
-            n_attack = int(g.loc[g["reason"].isin(list(_ATTACK)), "count"].sum())
-            ev = (
-                f"{seg.count} rejections of tokens no accepted client presents, "
-                f"{seg.count / (seg.i1 - seg.i0 + 1):.0f}/min against a scanner baseline of "
-                f"{seg.expected / (seg.i1 - seg.i0 + 1):.1f}/min; {n_attack} with attack-signal reasons; "
-                + ", ".join(f"{k} {v}" for k, v in mix.head(5).items())
-            )
-            share = seg.count / max(1, ctx.total(pd.Series(True, index=ctx.c.index), seg.i0, seg.i1))
-            rows.append(_row(ctx, "attack_burst", seg, ev, share))
+            own = int(g.loc[g["kid"].isin(in_use).fillna(False).astype(bool), "count"].sum())
+            aimed = own + int(_seg_rows(aiming[signal & ~aiming.index.isin(g.index)], seg)["count"].sum())
+            out.append(_Burst(seg, g, aimed, round(float(x[seg.i0 : seg.i1 + 1].max()))))
+    return out
+
+
+def _swept(burst: _Burst) -> bool:
+    """A scanner sweep, not an attack: no token names a key in use, and no minute reaches SWEEP_PEAK."""
+    return burst.aimed == 0 and burst.peak < SWEEP_PEAK
+
+
+def _mix(rows: pd.DataFrame, n: int = 5) -> str:
+    mix = rows.groupby("reason", observed=True)["count"].sum().sort_values(ascending=False, kind="stable")
+    return ", ".join(f"{k} {int(v)}" for k, v in mix.head(n).items())
+
+
+def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx, keyset_changes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``attack_burst``: tokens no legitimate client presents (from clients never accepted, or with an
+    attack-signal reason on a kid nobody uses), significantly above the usual scanner noise (:func:`_bursts`),
+    with a token aimed at a key in use (:func:`_bursts`) or a minute of at least SWEEP_PEAK tokens; the others are
+    scanner sweeps
+    (:func:`scanner_sweeps`). Key-set changes, when given, add the kids they publish to the keys in use."""
+    ctx = _ctx(data, keyset_changes)
+    if ctx.n == 0:
+        return _empty()
+    rows: list[dict[str, Any]] = []
+    for b in _bursts(ctx):
+        if _swept(b):
+            continue
+        seg, g = b.seg, b.rows
+        n_attack = int(g.loc[g["reason"].isin(list(_ATTACK)), "count"].sum())
+        minutes = seg.i1 - seg.i0 + 1
+        aim = (
+            f"{b.aimed} naming a key in use"
+            if b.aimed
+            else f"none naming a key in use, up to {b.peak} a minute (a scanner sweep stays under {SWEEP_PEAK})"
+        )
+        ev = (
+            f"{seg.count} rejections of tokens no accepted client presents, {seg.count / minutes:.0f}/min against "
+            f"a scanner baseline of {seg.expected / minutes:.1f}/min; {n_attack} with attack-signal reasons, {aim}; "
+            + _mix(g)
+        )
+        share = seg.count / max(1, ctx.total(pd.Series(True, index=ctx.c.index), seg.i0, seg.i1))
+        rows.append(_row(ctx, "attack_burst", seg, ev, share))
     return _frame(rows)
+
+
+#: the columns of :func:`scanner_sweeps`
+SWEEP_COLUMNS = ["start", "end", "count", "peak_per_minute", "baseline_per_minute", "profiles", "reasons"]
+
+
+def scanner_sweeps(data: pd.DataFrame | Aggregates | _Ctx, keyset_changes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The bursts :func:`attack_bursts` leaves out as scanner sweeps (columns :data:`SWEEP_COLUMNS`): tokens no
+    accepted client presents, significantly above the usual scanner noise, none aimed at a key in use, fewer than
+    SWEEP_PEAK in every minute. Not incidents; the report lists them. Pass the key-set changes
+    :func:`incidents` gets, so that both read the same keys in use."""
+    ctx = _ctx(data, keyset_changes)
+    rows: list[dict[str, Any]] = []
+    for b in _bursts(ctx) if ctx.n else []:
+        if not _swept(b):
+            continue
+        seg, g = b.seg, b.rows
+        profiles = sorted(str(v) for v in g["profile"].dropna().unique().tolist())
+        rows.append(
+            {
+                "start": ctx.ts(seg.i0),
+                "end": ctx.ts(seg.i1, end=True),
+                "count": seg.count,
+                "peak_per_minute": b.peak,
+                "baseline_per_minute": round(seg.expected / (seg.i1 - seg.i0 + 1), 2),
+                "profiles": _few(profiles),
+                "reasons": _mix(g),
+            }
+        )
+    out = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+    out["start"] = pd.to_datetime(out["start"], utc=True)
+    out["end"] = pd.to_datetime(out["end"], utc=True)
+    return out.astype({"count": "int64", "peak_per_minute": "int64", "baseline_per_minute": "float64"})
 
 
 def rotation_incidents(
@@ -703,6 +801,8 @@ def rotation_incidents(
             if _observations(g) < OUTAGE.min_count:
                 continue  # one caller retrying through a short blip: a key set down shows in several
             outages.setdefault(str(iss), []).append(seg)
+            if g["i"].nunique() < OUTAGE_MINUTES:
+                continue  # a blip of seconds (the unknown kids it explains stay explained), no outage: below
             profiles = sorted(g["profile"].dropna().astype(str).unique().tolist())
             scope = _is(ctx.c["issuer"], iss)
             share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
@@ -714,6 +814,7 @@ def rotation_incidents(
             rows.append(_row(ctx, "jwks_outage", seg, ev, share, issuer=iss))
     unknown = ctx.rejected(["JWT_UNKNOWN_KID"])
     unknown = unknown[ctx.known(unknown) & ~unknown["past_exp"] & unknown["kid"].notna() & (unknown["kid"] != OTHER)]
+    unknown = unknown[_plausible(ctx, unknown)]
     for (iss, kid), x in ctx.series(unknown, ["issuer", "kid"]):
         segs = _after_removal_as_one(ctx, x, str(iss), str(kid), _segments(x, ROTATION, ctx.m0))
         for seg in segs:
@@ -748,6 +849,22 @@ def rotation_incidents(
             factor = 1.0 if len(clients) >= 2 else 0.7
             rows.append(_row(ctx, "signature_spike", seg, ev, share, issuer=iss, kid=kid, confidence_factor=factor))
     return _frame(rows)
+
+
+def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
+    """Rows whose tokens' ``exp`` lies no further ahead of their minute than any accepted token's of their issuer
+    ever did (+ 2 minutes). The ``exp`` of a token rejected for an unknown kid was never verified: a real token's
+    claims tampered with (``exp`` a year ahead) naming a kid retired hours after its last token expired made a
+    healthy retirement read as ``key_removed_early`` (session 32, fleet32: 2 of 4 quiet days). An issuer without
+    accepted ``exp`` keeps every row."""
+    if rows.empty:
+        return pd.Series(True, index=rows.index)
+    acc = ctx.acc[ctx.acc["max_exp"].notna()]
+    ahead = acc["max_exp"].astype("float64") - (ctx.m0 + acc["i"].astype("float64")) * 60.0
+    longest = ahead.groupby(acc["issuer"].astype("object"), dropna=False).max()
+    bound = rows["issuer"].astype("object").map(longest).astype("float64") + 180.0
+    mine = rows["max_exp"].astype("float64") - (ctx.m0 + rows["i"].astype("float64")) * 60.0
+    return (~(mine > bound)).fillna(True).astype(bool)
 
 
 def _before_publish(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
@@ -1106,8 +1223,10 @@ def _issuer_clocks(
     """One ``server_clock_skew`` incident (issuer set) for the clients of one issuer whose tokens are all
     presented before ``nbf`` together: the clients' own ``clock_skew`` incidents (mostly before ``nbf``) of at
     least :data:`ISSUER_CLOCK_CLIENTS` clients of one issuer overlapping in time, at least half of the issuer's
-    clients accepted meanwhile, rejected so by at least two APIs. An issuer stamps ``nbf``/``iat``: a client's
-    clock does not put them in the future, one validator's clock shows at one API only. A tenant's issuer has a
+    clients accepted meanwhile, rejected so by at least two APIs - or by one, with at least
+    :data:`ISSUER_CLOCK_CLIENTS_ONE_API` clients (session 32, fleet32: a mesh CA 4 minutes ahead whose tokens one API
+    validates was 3 clients' own clocks). An issuer stamps ``nbf``/``iat``: a client's clock does not put them in the
+    future; one validator's clock shows at one API only, so there the incident names both. A tenant's issuer has a
     few client ids (its web app, its sync service) with many users each: too few clients for the shared rule's
     count of clients failing at once (:func:`_server_clocks`)."""
     cands: dict[str, list[tuple[dict[str, Any], pd.DataFrame]]] = {}
@@ -1125,7 +1244,8 @@ def _issuer_clocks(
         for cluster in _overlapping(group):
             clients = {str(r["client_id"]) for r, _e in cluster}
             g = pd.concat([e for _r, e in cluster])
-            if len(clients) < ISSUER_CLOCK_CLIENTS or g["profile"].nunique() < 2:
+            one_api = g["profile"].nunique() < 2
+            if len(clients) < (ISSUER_CLOCK_CLIENTS_ONE_API if one_api else ISSUER_CLOCK_CLIENTS):
                 continue
             seg = _Seg(int(g["i"].min()), int(g["i"].max()), int(g["count"].sum()), 0.0, 1.0)
             acc = _seg_rows(ctx.acc, seg)
@@ -2445,13 +2565,30 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
     return _frame(rows)
 
 
+def _signatures_of_attacks(rotation: pd.DataFrame, bursts: pd.DataFrame) -> pd.DataFrame:
+    """``rotation`` without the ``signature_spike`` rows that start during an attack burst (from 2 minutes before
+    its first minute to its last): an attacker replaying real tokens with their claims changed keeps their client
+    ids and kids, so their bad signatures read as accepted clients' on a kid they use (session 32, fleet32: the
+    burst's tampered tokens were also a false spike). The burst counts them (:func:`_bursts`: aimed at a key in
+    use)."""
+    if rotation.empty or bursts.empty:
+        return rotation
+    sig = rotation["kind"] == "signature_spike"
+    during = pd.Series(False, index=rotation.index)
+    for b0, b1 in zip(bursts["start"], bursts["end"], strict=True):
+        during |= sig & (rotation["start"] >= b0 - pd.Timedelta(minutes=2)) & (rotation["start"] <= b1)
+    return rotation[~during]
+
+
 def incidents(data: pd.DataFrame | Aggregates, keyset_changes: pd.DataFrame | None = None) -> pd.DataFrame:
     """All detectors in one frame sorted by start (columns :data:`INCIDENT_COLUMNS`). ``data`` is an events
     frame (aggregated here) or :class:`~jwtobs.analysis.aggregate.Aggregates` from any engine."""
     ctx = _ctx(data, keyset_changes)
     if ctx.n == 0:
         return _empty()
-    parts = [rotation_incidents(ctx), clock_skew_incidents(ctx), misconfigurations(ctx), attack_bursts(ctx)]
+    bursts = attack_bursts(ctx)
+    parts = [_signatures_of_attacks(rotation_incidents(ctx), bursts), clock_skew_incidents(ctx), misconfigurations(ctx)]
+    parts.append(bursts)
     if ctx.agg.kinds is not None:  # only the kinds this engine's aggregates can show (Aggregates.kinds)
         parts = [p[p["kind"].isin(sorted(ctx.agg.kinds))] for p in parts]
     parts = [p for p in parts if not p.empty]

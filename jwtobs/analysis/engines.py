@@ -83,19 +83,25 @@ class AggregateReport:
     (and their score against simulator labels), rejections over time, breakdowns by profile and issuer."""
 
     def __init__(
-        self, aggs: Aggregates, incidents: pd.DataFrame, changes: pd.DataFrame | None, score: Any = None
+        self,
+        aggs: Aggregates,
+        incidents: pd.DataFrame,
+        changes: pd.DataFrame | None,
+        score: Any = None,
+        sweeps: pd.DataFrame | None = None,
     ) -> None:
         self.aggs = aggs
         self.incidents = incidents
         self.changes = changes
         self.score = score
+        self.sweeps = sweeps  # (jwtobs.analysis.scanner_sweeps; None where the engine cannot show them)
 
     def _incident_lines(self) -> list[str]:
         """The incident (and score) part of the events report's summary, so both read alike."""
         from jwtobs.analysis.load import read_table, to_frame
         from jwtobs.analysis.report import Report
 
-        text = Report(to_frame(read_table([])), self.incidents, self.changes, self.score).summary()
+        text = Report(to_frame(read_table([])), self.incidents, self.changes, self.score, self.sweeps).summary()
         lines = text.splitlines()
         i = next((k for k, ln in enumerate(lines) if ln.startswith("Detected incidents")), 0)
         return lines[i:]
@@ -153,7 +159,7 @@ class AggregateReport:
         """Write the report (atomically: a failure leaves no partial file)."""
         out = Path(path)
         b64 = base64.b64encode(self._figure_png()).decode("ascii")
-        from jwtobs.analysis.report import HTML_HEAD, format_table, write_atomically
+        from jwtobs.analysis.report import HTML_HEAD, format_table, sweep_table, write_atomically
 
         # (the tables as the pandas engine's report formats them: percentages, UTC times, one missing-value marker)
         parts = [
@@ -161,6 +167,7 @@ class AggregateReport:
             f"<pre>{html.escape(self.summary())}</pre>",
             f"<h2>Rejections by reason</h2><img alt='Rejections by reason' src='data:image/png;base64,{b64}'>",
             "<h2>Incidents</h2>" + format_table(self.incidents, percent=("confidence",)),
+            sweep_table(self.sweeps),
             "<h2>By profile</h2>" + format_table(self._breakdown("profile"), percent=("rate",)),
             "<h2>By issuer</h2>" + format_table(self._breakdown("issuer"), percent=("rate",)),
             "</body></html>",
@@ -170,7 +177,7 @@ class AggregateReport:
 
 def report_command(args: argparse.Namespace) -> int:
     """``jwtobs report`` through an aggregate engine: one line on stderr and exit 2 on bad input."""
-    from jwtobs.analysis.detect import incidents
+    from jwtobs.analysis.detect import incidents, scanner_sweeps
     from jwtobs.analysis.evaluate import load_labels, match_incidents
     from jwtobs.analysis.load import EventsError
     from jwtobs.analysis.prometheus import PrometheusError
@@ -189,7 +196,9 @@ def report_command(args: argparse.Namespace) -> int:
             )
         found = incidents(aggs, changes)
         score = match_incidents(found, labels) if labels is not None else None
-        report = AggregateReport(aggs, found, changes, score)
+        # (scanner sweeps where the engine can show attack bursts: the metrics carry no client ids)
+        seen = aggs.kinds is None or "attack_burst" in aggs.kinds
+        report = AggregateReport(aggs, found, changes, score, scanner_sweeps(aggs, changes) if seen else None)
     except ImportError as exc:
         raise missing_dependency(exc, "analysis") from None
     except (EventsError, PrometheusError, FileNotFoundError, ValueError, OSError) as exc:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from jwtobs._atomic import replaced_atomically
-from jwtobs.analysis.detect import clock_skew
+from jwtobs.analysis.aggregate import aggregate
+from jwtobs.analysis.detect import SWEEP_PEAK, clock_skew, scanner_sweeps
 from jwtobs.analysis.detect import incidents as detect_incidents
 from jwtobs.analysis.evaluate import LabelsError, Score, load_labels, match_incidents
 from jwtobs.analysis.load import EventsError, event_files, load_events, load_keyset_changes
@@ -25,6 +26,8 @@ __all__ = [
     "format_table",
     "write_atomically",
     "MISSING",
+    "sweep_lines",
+    "sweep_table",
 ]
 
 #: the one marker of a missing value in the report's text and tables
@@ -105,12 +108,19 @@ class ReportInputError(ValueError):
 
 class Report:
     def __init__(
-        self, events: pd.DataFrame, incidents: pd.DataFrame, changes: pd.DataFrame, score: Score | None
+        self,
+        events: pd.DataFrame,
+        incidents: pd.DataFrame,
+        changes: pd.DataFrame,
+        score: Score | None,
+        sweeps: pd.DataFrame | None = None,
     ) -> None:
         self.events = events
         self.incidents = incidents
         self.changes = changes
         self.score = score
+        #: :func:`jwtobs.analysis.scanner_sweeps` (not incidents), or None when not computed
+        self.sweeps = sweeps
 
     def summary(self) -> str:
         """Plain text: totals, top reasons, detected incidents, and detected vs injected when labels exist."""
@@ -130,6 +140,7 @@ class Report:
                 f"  {r['start']:%H:%M}-{r['end']:%H:%M}  {r['kind']:<19} {r['severity']:<8} "
                 f"{r['confidence']:>7.1%}  {who!s:<22} {r['count']:>5}  {r['evidence']}"
             )
+        lines += sweep_lines(self.sweeps)
         if self.score is not None:
             s = self.score
             lines += ["", "Detected vs injected:"]
@@ -183,6 +194,7 @@ class Report:
                 f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>"
             )
         parts.append("<h2>Incidents</h2>" + format_table(self.incidents, percent=("confidence",)))
+        parts.append(sweep_table(self.sweeps))
         parts.append("<h2>By profile</h2>" + format_table(breakdown(self.events, "profile"), percent=("rate",)))
         parts.append("<h2>By issuer</h2>" + format_table(breakdown(self.events, "issuer"), percent=("rate",)))
         parts.append(
@@ -201,9 +213,38 @@ def build_report(events_path: str | Path, labels_path: str | Path | None = None)
     except LabelsError as exc:
         raise ReportInputError(str(exc)) from exc
     df, changes = load_checked(events_path)
-    inc = detect_incidents(df, changes)
+    agg = aggregate(df)
+    inc = detect_incidents(agg, changes)
     score = match_incidents(inc, labels) if labels is not None else None
-    return Report(df, inc, changes, score)
+    return Report(df, inc, changes, score, scanner_sweeps(agg, changes))
+
+
+def sweep_lines(sweeps: pd.DataFrame | None) -> list[str]:
+    """The summary's lines for the scanner sweeps (none when not computed or there were none)."""
+    if sweeps is None or sweeps.empty:
+        return []
+    lines = [
+        "",
+        f"Scanner sweeps, not incidents: {len(sweeps)} (tokens no accepted client presents, none naming a key "
+        f"in use, under {SWEEP_PEAK} a minute; times UTC)",
+    ]
+    for _, r in sweeps.iterrows():
+        lines.append(
+            f"  {r['start']:%H:%M}-{r['end']:%H:%M}  {r['count']:>5} tokens, up to {r['peak_per_minute']}/min"
+            f" (usual {r['baseline_per_minute']:.1f}/min)  {r['profiles'] or MISSING}  {r['reasons']}"
+        )
+    return lines
+
+
+def sweep_table(sweeps: pd.DataFrame | None) -> str:
+    """The HTML section of the scanner sweeps (empty when not computed)."""
+    if sweeps is None:
+        return ""
+    note = (
+        f"<p>Bursts of tokens no accepted client presents, none naming a key in use, under {SWEEP_PEAK} a minute: "
+        "what internet scanners send once they find an API. Not incidents (docs/analysis.md, attack_burst).</p>"
+    )
+    return "<h2>Scanner sweeps</h2>" + note + format_table(sweeps, integer=("count", "peak_per_minute"))
 
 
 def load_checked(events_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -627,8 +627,9 @@ def _traffic(t0: int, minutes: int, clients: tuple[str, ...] = ("a", "b", "c")) 
     ]
 
 
-def _forged(t0: int, per_minute: list[int]) -> pd.DataFrame:
-    """Accepted traffic, and ``per_minute[m]`` tokens of no accepted client in minute ``m``."""
+def _forged(t0: int, per_minute: list[int], kid: str | None = "k1") -> pd.DataFrame:
+    """Accepted traffic, and ``per_minute[m]`` tokens of no accepted client in minute ``m``, naming ``kid``: the
+    key in use by default (an attacker who read the key set), ``None`` (a scanner's generic probes)."""
     rows = _traffic(t0, len(per_minute))
     for m, n in enumerate(per_minute):
         rows += [
@@ -636,7 +637,7 @@ def _forged(t0: int, per_minute: list[int]) -> pd.DataFrame:
             for k in range(n)
         ]
     df = _frame_of(rows)
-    df.loc[df["outcome"] == "rejected", "kid"] = None
+    df.loc[df["outcome"] == "rejected", "kid"] = kid
     return df
 
 
