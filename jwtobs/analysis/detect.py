@@ -720,8 +720,8 @@ def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx, keyset_changes: pd.Dat
     """``attack_burst``: tokens no legitimate client presents (from clients never accepted, or with an
     attack-signal reason on a kid nobody uses), significantly above the usual scanner noise (:func:`_bursts`),
     with a token aimed at a key in use (:func:`_bursts`) or a minute of at least SWEEP_PEAK tokens; the others are
-    scanner sweeps
-    (:func:`scanner_sweeps`). Key-set changes, when given, add the kids they publish to the keys in use."""
+    scanner sweeps (:func:`scanner_sweeps`). Key-set changes, when given, add the kids they publish to the keys in
+    use."""
     ctx = _ctx(data, keyset_changes)
     if ctx.n == 0:
         return _empty()
