@@ -679,14 +679,6 @@ def queued() -> int:
 FLUSH_WAIT: Final = _SINK_FLUSH_WAIT
 
 
-def _foreign_sinks() -> bool:
-    """Whether the configuration in force has a sink other than jwtobs's own buffered ones (an application's
-    callable). Never builds a configuration: a flush while none is in force (``config.reset()`` flushes the old
-    one) must not make one from the environment as a side effect."""
-    state = config.installed()
-    return state is not None and any(type(sink) is not JsonlSink for sink in state.sinks)
-
-
 def _drain_for_flush() -> None:
     """The builder thread builds and emits every waiting record while this waits, at most FLUSH_WAIT seconds (the
     sinks run on that thread, so one that blocks holds it, not the caller); without a builder thread (none

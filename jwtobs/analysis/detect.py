@@ -694,15 +694,13 @@ def _bursts(ctx: _Ctx) -> list[_Burst]:
     in_use = sorted({str(k) for _iss, k in [*ctx.kid_first, *ctx.added] if _str(k) is not None} - {OTHER})
     rej = ctx.rejected()
     aiming = rej[rej["kid"].isin(in_use).fillna(False).astype(bool)]
-    signal = aiming["reason"].isin(list(_ATTACK)).fillna(False).astype(bool)
+    aiming = aiming[aiming["reason"].isin(list(_ATTACK)).fillna(False).astype(bool) | aiming.index.isin(sub.index)]
     out: list[_Burst] = []
     for _key, x in ctx.series(sub.assign(all=0), ["all"]):
         segs = _segments(x, ATTACK, ctx.m0)
         for seg in _attack_cores(x, _two_pass_baseline(x, ATTACK, ctx.m0)[0], segs) if segs else []:
-            g = _seg_rows(sub, seg)
-            own = int(g.loc[g["kid"].isin(in_use).fillna(False).astype(bool), "count"].sum())
-            aimed = own + int(_seg_rows(aiming[signal & ~aiming.index.isin(g.index)], seg)["count"].sum())
-            out.append(_Burst(seg, g, aimed, round(float(x[seg.i0 : seg.i1 + 1].max()))))
+            aimed = int(_seg_rows(aiming, seg)["count"].sum())
+            out.append(_Burst(seg, _seg_rows(sub, seg), aimed, round(float(x[seg.i0 : seg.i1 + 1].max()))))
     return out
 
 
