@@ -11,7 +11,8 @@ The failures users report about JWKS clients are what :class:`JwksSource` is bui
   seconds of a completed fetch is answered by that key set (a caller queued for a worker thread while it ran
   cannot tell it arrived before it completed);
 - a failed refresh keeps the last-known-good keys (up to ``max_stale`` seconds after the last success);
-  JWT_JWKS_UNAVAILABLE only when no usable key set exists;
+  JWT_JWKS_UNAVAILABLE when no usable key set exists, and for a kid they lack while the last fetch failed (the
+  key set that could hold it could not be fetched);
 - keys are filtered (``use`` must be ``sig`` if present, known ``kty``/``alg``, RSA >= 2048 bits with an odd
   modulus and an exponent under 2^256) and a kid published twice is dropped (ambiguous);
 - every fetch is counted (``jwtobs.jwks.*`` instruments) and a change of kids emits a :class:`KeySetChange`.
@@ -1068,18 +1069,18 @@ class JwksSource(KeySource):
             seen = self._negative.get(kid)
             if seen is not None and now - seen < self.cooldown:
                 self._suppressed("negative_cache")
-                raise TokenRejected(Reason.UNKNOWN_KID, None)
+                raise self._unknown_kid()
             allowed = now - self._last_forced >= self.cooldown and now >= self._retry_after_failure()
         if not allowed:
             self._remember_unknown(kid, now)
             self._suppressed("cooldown")
-            raise TokenRejected(Reason.UNKNOWN_KID, None)
+            raise self._unknown_kid()
         if self._coalesced(self.clock()):
             # a fetch completed moments ago: this caller may have arrived while it ran and reached here only now
             # (a worker thread queued behind busy ones); that key set answers it. Not remembered: once the window
             # ends, a kid published since forces a refresh as usual
             self._suppressed("coalesced")
-            raise TokenRejected(Reason.UNKNOWN_KID, None)
+            raise self._unknown_kid()
         if inline:  # allowed since needs_io answered (the cooldown ended in between): not on the event loop
             raise _WouldBlock(functools.partial(self._get, gen=gen))
         self._refresh("unknown_kid", gen, forced=True)
@@ -1089,7 +1090,15 @@ class JwksSource(KeySource):
             if key is not None:
                 return key
         self._remember_unknown(kid, now)
-        raise TokenRejected(Reason.UNKNOWN_KID, None)
+        raise self._unknown_kid()
+
+    def _unknown_kid(self) -> TokenRejected:
+        """The rejection of a kid the keys in hand do not have: ``JWT_UNKNOWN_KID``, or ``JWT_JWKS_UNAVAILABLE`` (its
+        detail the fetch's ``error.type``) while the last fetch failed - the key set that could have it could not
+        be fetched (a key rotated in during an outage is the issuer's; a retry later gets it, as PyJWKClient's
+        path reports a failed refetch). A token without a kid and a kid longer than any published are the token's."""
+        why = self.last_error
+        return TokenRejected(Reason.UNKNOWN_KID, None) if why is None else TokenRejected(Reason.JWKS_UNAVAILABLE, why)
 
     def needs_io(self, kid: str | None) -> bool:
         """Whether :meth:`get` for ``kid`` may fetch (or wait for a fetch) right now; False means it answers

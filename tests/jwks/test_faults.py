@@ -140,8 +140,10 @@ def test_faults_keep_last_known_good(server: JwksServer, clock: FakeClock, rsa_k
     assert src.last_error is not None
     assert src.fetch_count == 2  # one failed refresh, then retry waits for the cooldown
     assert worst < timeout + 1.0
-    # an unknown kid during the outage: at most one forced attempt, never JWKS_UNAVAILABLE
-    assert reason(v, rsa_keys[1].sign(claims())) is Reason.UNKNOWN_KID
+    # a kid the last-known-good keys lack while the fetch fails: the key set is unavailable (503), no request more
+    # (before session 33: JWT_UNKNOWN_KID; tests/jwks/test_faults_s33.py)
+    assert reason(v, rsa_keys[1].sign(claims())) is Reason.JWKS_UNAVAILABLE
+    assert src.fetch_count == 2
     # beyond max_stale nothing usable remains: 503-class
     clock.advance(86400 + 1)
     assert reason(v, tok) is Reason.JWKS_UNAVAILABLE
