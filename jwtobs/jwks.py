@@ -451,6 +451,9 @@ def _select(by_kid: Mapping[str, Key], anonymous: list[Key], kid: str | None) ->
 class StaticKeys(KeySource):
     """Keys fixed at construction: a JWK set dict, one JWK dict, ``{kid: key}``, or a list of key objects.
 
+    Keys without a kid (key objects, JWKs without one) answer a token without a kid when they are the only key; one
+    such key alone answers every token, whatever kid it names. Give ``{kid: key}`` to select by kid.
+
     An HMAC secret must be at least 32 bytes and must not look like key material (PEM, SSH, a JWK, DER):
     a public key used as an HMAC secret lets anyone forge tokens, so it is refused here, at configuration.
     """
@@ -476,6 +479,11 @@ class StaticKeys(KeySource):
 
     def get(self, kid: str | None) -> Key:
         key = _select(self._by_kid, self._anonymous, kid)
+        if key is None and kid is not None and not self._by_kid and len(self._anonymous) == 1:
+            # one key configured without a kid (a key object, a JWK without one) is the key of every token, whatever
+            # kid it names (RFC 7515 §4.1.4: a hint); the signature decides. Before session 33 a token carrying a
+            # kid was JWT_UNKNOWN_KID on such a source: every token of an IdP that stamps kids
+            key = self._anonymous[0]
         if key is None:
             raise TokenRejected(Reason.UNKNOWN_KID, "no_kid" if kid is None else None)
         return key

@@ -30,7 +30,7 @@ from jwtobs.events import JsonlSink, KeySetChange, Outcome, ValidationEvent
 from jwtobs.failures import QuietLogger
 from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
-from jwtobs.sanitize import sanitize
+from jwtobs.sanitize import detail_label, sanitize
 
 __all__ = [
     "Pending",
@@ -405,7 +405,7 @@ def build(item: Pending | list[Any]) -> ValidationEvent:
         end_ns / 1e9 if event_time is None else checked_time(event_time),
         outcome,
         reason,
-        detail,
+        detail if detail is None else detail_label(detail),
         site.library,
         site.profile,
         issuer,

@@ -570,9 +570,19 @@ CLAIM_CHECKS: Final[tuple[ClaimCheck, ...]] = (
 
 
 def _check_tenant(claims: Mapping[str, Any], prof: Profile, tenant: str | None) -> str | None:
-    """Tenant binding: request tenant == token tenant == issuer tenant. Returns the token's tenant."""
+    """Tenant binding: request tenant == token tenant == issuer tenant. Returns the token's tenant.
+
+    A request tenant given to a profile without ``tenant_claim`` binds only to its ``issuer_tenant``; with neither
+    it is refused (``unbound``): before session 33 it was ignored, and a token of tenant ``acme`` was accepted on
+    ``/tenants/globex`` with the verified token's ``tenant`` saying ``globex``."""
     if prof.tenant_claim is None:
-        return None
+        if tenant is None:
+            return None
+        if prof.issuer_tenant is None:
+            raise TokenRejected(Reason.TENANT_MISMATCH, "unbound")
+        if tenant != prof.issuer_tenant:
+            raise TokenRejected(Reason.TENANT_MISMATCH, "issuer")
+        return prof.issuer_tenant
     token_tenant = claims.get(prof.tenant_claim)
     if token_tenant is not None and not isinstance(token_tenant, str):
         raise TokenRejected(Reason.CLAIM_INVALID, "tenant")
@@ -614,6 +624,8 @@ class VerifierSet:
 
     def __init__(self, verifiers: list[Verifier] | tuple[Verifier, ...]) -> None:
         self.profiles = ProfileSet(v.profile for v in verifiers)
+        #: the verifiers, in the order given
+        self.verifiers: tuple[Verifier, ...] = tuple(verifiers)
         self._by_issuer = {v.profile.issuer: v for v in verifiers}
         self._fallback = verifiers[0]
 

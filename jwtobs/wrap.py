@@ -308,6 +308,7 @@ def wrap(
             return result
 
         awrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
+        awrapped.__jwtobs_site__ = obs  # type: ignore[attr-defined]  # (its library and profile: BearerAuth's labels)
         return awrapped
 
     active_get, active_set, active_reset = ACTIVE.get, ACTIVE.set, ACTIVE.reset
@@ -369,4 +370,5 @@ def wrap(
         return result
 
     wrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
+    wrapped.__jwtobs_site__ = obs  # type: ignore[attr-defined]  # (its library and profile: BearerAuth's labels)
     return wrapped

@@ -42,6 +42,7 @@ from typing import Any, Final, Literal, NoReturn
 from jwtobs import config, pipeline
 from jwtobs.exceptions import ConfigurationError, JwtobsError, detail_of, reason_of, was_recorded
 from jwtobs.reasons import Reason
+from jwtobs.sanitize import detail_label
 
 __all__ = [
     "AuthDenied",
@@ -195,8 +196,10 @@ _BROKEN_BEARER: Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr][^!#$%&'*+\-.^_`|~0
 
 
 def auth_scheme(value: str) -> tuple[str, str, str]:
-    """An ``Authorization`` value as (scheme, the blanks after it, the rest), its ends stripped."""
-    m = _SCHEME_SPLIT.fullmatch(value.strip())
+    """An ``Authorization`` value as (scheme, the blanks after it, the rest), its ends stripped of SP and HTAB (HTTP's
+    whitespace, RFC 9110 §5.6.3; before session 33 of every Unicode space, so a no-break space, NEL, a vertical tab or
+    a file separator after the token was dropped and the token accepted, while ``Bearer\xa0token`` was 400)."""
+    m = _SCHEME_SPLIT.fullmatch(value.strip(" \t"))
     assert m is not None  # (every text matches)
     return m.group(1), m.group(2), m.group(3)
 
@@ -207,12 +210,16 @@ def broken_bearer(scheme: str) -> bool:
     return _BROKEN_BEARER.match(scheme) is not None
 
 
+#: the parts of joined ``Authorization`` headers looked at (a later bearer part is another scheme's text: no credential)
+_MAX_JOINED: Final = 32
+
+
 def _joined_bearer(value: str) -> bool:
     """Whether an ``Authorization`` value of another scheme (or none) is joined headers of which one is a bearer
     credential: a comma, then a part that starts with the ``Bearer`` scheme and a space."""
-    if "," not in value:
+    if "," not in value or "bearer" not in value.lower():
         return False
-    for part in value.split(",")[1:]:
+    for part in value.split(",", _MAX_JOINED)[1:]:  # (64 KB of commas: 65 536 parts cost 45 ms before)
         scheme, gap, _ = auth_scheme(part)
         if scheme.lower() == "bearer" and gap:
             return True
@@ -313,7 +320,8 @@ class Denial:
         return dict(self.headers)
 
     def with_reason(self, reason: Reason | None, detail: str | None) -> Denial:
-        return Denial(self.status, self.headers, self.body, self.error, reason, detail)
+        # (an application's own TokenRejected may carry any text: the log line gets the vocabulary's word or "other")
+        return Denial(self.status, self.headers, self.body, self.error, reason, detail_label(detail))
 
 
 class AuthDenied(JwtobsError):
@@ -488,10 +496,14 @@ class BearerAuth:
         self.threadpool = bool(threadpool)
         owner = getattr(authenticator, "__self__", None)
         owner_profile = getattr(owner, "profile", None)
-        self.library = library or str(getattr(owner, "library", None) or "unknown")
-        self.profile = profile or str(getattr(owner_profile, "name", None) or "default")
+        site_library, site_profile = _site_labels(authenticator, owner)
+        self.library = library or site_library
+        self.profile = profile or site_profile
         if tenant_claim is None and isinstance(getattr(owner_profile, "tenant_claim", None), str):
             self.tenant_claim = owner_profile.tenant_claim  # type: ignore[union-attr]
+        #: whether the authenticator binds a request tenant: False for a Verifier (or a VerifierSet with one) whose
+        #: profile has neither ``tenant_claim`` nor ``issuer_tenant``; None when it cannot be told (your validator)
+        self._binds = _binds_tenant(owner)
         # the fixed responses, built once
         self.missing = Denial(
             401,
@@ -532,6 +544,11 @@ class BearerAuth:
             raise ConfigurationError(
                 "tenant binding needs an authenticator that takes tenant= (Verifier.verify, or your validator "
                 "with a keyword-only tenant parameter)"
+            )
+        if r.tenant is not None and self._binds is False:
+            raise ConfigurationError(
+                "tenant binding needs a Profile with tenant_claim= (the claim holding the token's tenant) or "
+                "issuer_tenant=: this Verifier's profile has neither, so it cannot tell a token's tenant"
             )
         return r
 
@@ -735,10 +752,26 @@ class BearerAuth:
             principal = principal_from(
                 result, tenant=tenant, tenant_claim=self.tenant_claim, subject_kind=self.subject_kind, token_fp=fp
             )
+            token_tenant = _token_tenant(result, principal, self.tenant_claim) if tenant is not None else None
         except Exception as exc:  # fail closed: a result we cannot read is not an identity
             log.error("jwtobs: authenticator result unusable (%s); request refused", type(exc).__name__)
             # (the validator's own event, if any, says accepted: this refusal is an event of its own)
             self.reject(Reason.VALIDATOR_ERROR, "result", tenant=tenant, token=token)
+        if tenant is not None and token_tenant != tenant and (token_tenant is not None or self.tenant_claim):
+            # the authenticator took tenant= and still returned a token of another tenant (or, with a tenant claim
+            # named, of none): refused here too, an event of its own after the authenticator's accepted one
+            self.reject(
+                Reason.TENANT_MISMATCH, "request" if token_tenant is not None else "missing", tenant=tenant, token=token
+            )
+        return self.check(principal, rule)
+
+    def reused(self, principal: Principal, rule: RouteRule | None, tenant: str | None) -> Principal:
+        """``principal``, which this authenticator verified earlier in the request (a router's dependency, an outer
+        decorator), for a route whose ``rule`` may bind the request ``tenant``: a tenant other than the
+        principal's is refused (401 ``JWT_TENANT_MISMATCH``, recorded: the earlier event said accepted), never
+        widened; then the rule's scopes (403)."""
+        if rule is not None and rule.tenant is not None and tenant != principal.tenant:
+            self.reject(Reason.TENANT_MISMATCH, "request" if principal.tenant is not None else "missing", tenant=tenant)
         return self.check(principal, rule)
 
     def _rejected(self, exc: Exception, token: str, tenant: str | None) -> NoReturn:
@@ -765,6 +798,46 @@ class BearerAuth:
             self.profile,
             fp,
         )
+
+
+def _token_tenant(result: object, principal: Principal, tenant_claim: str | None) -> str | None:
+    """The tenant the token itself names (a VerifiedToken's, else ``tenant_claim``'s value), never the request's."""
+    value = getattr(result, "tenant", None)
+    if isinstance(value, str):
+        return value
+    if tenant_claim is not None:
+        claim = principal.claims.get(tenant_claim)
+        return claim if isinstance(claim, str) else None
+    return None
+
+
+def _site_labels(authenticator: object, owner: object) -> tuple[str, str]:
+    """The library and profile labels of the events recorded here: a Verifier's; a VerifierSet's when its
+    verifiers share them (its one profile's name, else ``default``); a ``jwtobs.wrap``-ed validator's; else
+    ``unknown``/``default`` (before session 33 a VerifierSet and a wrapped validator were ``unknown`` too)."""
+    site = getattr(authenticator, "__jwtobs_site__", None)
+    if site is not None:
+        return str(getattr(site, "library", None) or "unknown"), str(getattr(site, "profile", None) or "default")
+    verifiers = getattr(owner, "verifiers", None)
+    if isinstance(verifiers, tuple) and verifiers:
+        libraries = {str(getattr(v, "library", None) or "unknown") for v in verifiers}
+        names = {str(getattr(getattr(v, "profile", None), "name", None) or "default") for v in verifiers}
+        return (libraries.pop() if len(libraries) == 1 else "unknown"), (names.pop() if len(names) == 1 else "default")
+    profile = getattr(owner, "profile", None)
+    return str(getattr(owner, "library", None) or "unknown"), str(getattr(profile, "name", None) or "default")
+
+
+def _binds_tenant(owner: object) -> bool | None:
+    """Whether a Verifier (every verifier of a VerifierSet) can bind a request tenant; None for anything else."""
+    from jwtobs.verifier import Verifier, VerifierSet
+
+    if isinstance(owner, VerifierSet):
+        verifiers: tuple[Any, ...] = owner.verifiers
+    elif isinstance(owner, Verifier):
+        verifiers = (owner,)
+    else:
+        return None
+    return all(v.profile.tenant_claim is not None or v.profile.issuer_tenant is not None for v in verifiers)
 
 
 def _fingerprint(token: str) -> str | None:
