@@ -5,7 +5,7 @@ do not import each other."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from jwtobs import extras
@@ -26,7 +26,16 @@ _cache: dict[str, Any] = {}
 
 
 class JwtUser:
-    """``request.user`` for a verified token (duck-types Django's user for ``is_authenticated`` checks)."""
+    """``request.user`` for a verified token: authenticated, and without any Django permission or group.
+
+    A token's principal is no row of Django's user table: it has scopes (``request.principal.scopes``), not Django
+    model permissions. ``has_perm``, ``has_perms`` (true only for an empty list, as for any Django user),
+    ``has_module_perms`` and their ``a``-prefixed async forms say no, the ``get_*_permissions`` methods return an
+    empty set, and ``groups`` / ``user_permissions`` are empty managers, as on Django's ``AnonymousUser``; the
+    authentication backends are not asked (``ModelBackend`` would look the principal up in the database). So DRF's
+    ``DjangoModelPermissions`` answers 403 to a write and lets a read through, and ``IsAdminUser`` answers 403
+    (before session 33 both were a 500, AttributeError, for every valid token). ``save``, ``delete``,
+    ``set_password`` and ``check_password`` raise ``NotImplementedError``."""
 
     is_authenticated: Final = True
     is_anonymous: Final = False
@@ -43,6 +52,75 @@ class JwtUser:
 
     def __str__(self) -> str:
         return self.username
+
+    # -- Django's permission API: a token principal has no Django permission --------------------------------------
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return False
+
+    def has_perms(self, perm_list: Iterable[str], obj: Any = None) -> bool:
+        if not isinstance(perm_list, Iterable) or isinstance(perm_list, str):
+            raise ValueError("perm_list must be an iterable of permissions.")  # (Django's check and message)
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, module: str) -> bool:
+        return False
+
+    def get_user_permissions(self, obj: Any = None) -> set[str]:
+        return set()
+
+    def get_group_permissions(self, obj: Any = None) -> set[str]:
+        return set()
+
+    def get_all_permissions(self, obj: Any = None) -> set[str]:
+        return set()
+
+    async def ahas_perm(self, perm: str, obj: Any = None) -> bool:
+        return self.has_perm(perm, obj)
+
+    async def ahas_perms(self, perm_list: Iterable[str], obj: Any = None) -> bool:
+        return self.has_perms(perm_list, obj)
+
+    async def ahas_module_perms(self, module: str) -> bool:
+        return self.has_module_perms(module)
+
+    async def aget_user_permissions(self, obj: Any = None) -> set[str]:
+        return set()
+
+    async def aget_group_permissions(self, obj: Any = None) -> set[str]:
+        return set()
+
+    async def aget_all_permissions(self, obj: Any = None) -> set[str]:
+        return set()
+
+    @property
+    def groups(self) -> Any:
+        """An empty ``Group`` manager (needs ``django.contrib.auth`` in ``INSTALLED_APPS``, as Django's own does)."""
+        return _empty_manager("Group")
+
+    @property
+    def user_permissions(self) -> Any:
+        """An empty ``Permission`` manager (needs ``django.contrib.auth`` in ``INSTALLED_APPS``)."""
+        return _empty_manager("Permission")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("a token's principal has no database row")
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("a token's principal has no database row")
+
+    def set_password(self, raw_password: str) -> None:
+        raise NotImplementedError("a token's principal has no password")
+
+    def check_password(self, raw_password: str) -> bool:
+        raise NotImplementedError("a token's principal has no password")
+
+
+def _empty_manager(model: str) -> Any:
+    # (imported when asked for: django.contrib.auth.models needs the app registry, and the auth app, to be ready)
+    from django.contrib.auth import models
+    from django.db.models.manager import EmptyManager
+
+    return EmptyManager(getattr(models, model))
 
 
 def get_auth() -> BearerAuth:

@@ -56,6 +56,7 @@ __all__ = [
     "install_redaction",
     "principal_from",
     "auth_scheme",
+    "joined_bearer",
     "remember_principal",
     "scopes_of",
     "tenant_from_header",
@@ -214,7 +215,7 @@ def broken_bearer(scheme: str) -> bool:
 _MAX_JOINED: Final = 32
 
 
-def _joined_bearer(value: str) -> bool:
+def joined_bearer(value: str) -> bool:
     """Whether an ``Authorization`` value of another scheme (or none) is joined headers of which one is a bearer
     credential: a comma, then a part that starts with the ``Bearer`` scheme and a space."""
     if "," not in value or "bearer" not in value.lower():
@@ -598,7 +599,7 @@ class BearerAuth:
             if not scheme:
                 headers = []  # an empty Authorization header is no credential
             elif scheme.lower() != "bearer":
-                if _joined_bearer(headers[0]):
+                if joined_bearer(headers[0]):
                     # two headers a server joined, one of them bearer (an empty one first: ", Bearer x"; another
                     # scheme first: "Basic x, Bearer y"): two credentials, as on servers that keep them apart
                     # (before session 20 these were "no credential", 401 JWT_MISSING, on Werkzeug and Django only)

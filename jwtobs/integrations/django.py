@@ -15,7 +15,8 @@ verifies them in ``process_view`` (URL kwargs are known there) and sets ``reques
 and ``request.principal``. DRF views declare ``required_scopes = [...]`` and ``jwt_tenant =
 tenant_from_path("tenant")`` as class attributes; :class:`JwtAuthentication` enforces them and answers with
 the RFC 6750 response (400/401/403/503, see :mod:`jwtobs.integrations.common`).
-:class:`JwtAuthentication` and :class:`HasScopes` are imported lazily, so this module works without DRF.
+:class:`JwtAuthentication`, :class:`HasScopes` and :class:`JwtRequirements` are imported lazily, so this module works
+without DRF. :func:`jwt_required` keeps an ``async def`` view (or an async class-based view) async.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Final, TypeVar
 from jwtobs import extras
 
 try:
+    from asgiref.sync import iscoroutinefunction
     from django.http import HttpRequest, HttpResponse
 except ModuleNotFoundError as _exc:  # the extra is not installed: say which
     raise extras.missing(_exc, "jwtobs.integrations.django") from None
@@ -72,17 +74,45 @@ def jwt_required(
     rule = RouteRule.of(scopes, tenant) if auth is None else auth.rule(scopes, tenant)
 
     def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            if not isinstance(getattr(request, "principal", None), Principal):
-                return response_for(get_auth().invalid_token)  # middleware missing: never run unauthenticated
-            return view(request, *args, **kwargs)
+        guarded: Callable[..., Any]
+        if iscoroutinefunction(view):
+            # an async view (``async def``, or an async class-based view's ``as_view()``) stays one: Django awaits
+            # what it returns only when the view is a coroutine function (before session 33 every request to a
+            # decorated ``async def`` view was a 500, "returned an unawaited coroutine", under WSGI and ASGI)
+            @functools.wraps(view)
+            async def guarded_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                if not isinstance(getattr(request, "principal", None), Principal):
+                    return response_for(get_auth().invalid_token)  # middleware missing: never run unauthenticated
+                return await view(request, *args, **kwargs)
+
+            guarded = guarded_async
+        else:
+
+            @functools.wraps(view)
+            def guarded_sync(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                if not isinstance(getattr(request, "principal", None), Principal):
+                    refused = response_for(get_auth().invalid_token)  # middleware missing: never run unauthenticated
+                    return _awaitable(refused) if _async_class_view(view) else refused
+                return view(request, *args, **kwargs)
+
+            guarded = guarded_sync
 
         setattr(guarded, _RULE_ATTR, rule)
         setattr(guarded, _AUTH_ATTR, auth)
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def _async_class_view(view: Callable[..., Any]) -> bool:
+    """Whether ``view`` is the ``dispatch`` of an async class-based view, decorated with ``method_decorator``
+    (a ``partial`` of the bound method): Django awaits what that view returns."""
+    owner = getattr(getattr(view, "func", None), "__self__", None)
+    return bool(getattr(owner, "view_is_async", False))
+
+
+async def _awaitable(response: HttpResponse) -> HttpResponse:
+    return response
 
 
 def _headers(request: HttpRequest) -> Callable[[str], list[str]]:
@@ -140,7 +170,7 @@ class JwtAuthMiddleware:
 
 def __getattr__(name: str) -> Any:
     # DRF classes live in jwtobs.integrations.drf (importing it needs djangorestframework)
-    if name in ("JwtAuthentication", "HasScopes"):
+    if name in ("JwtAuthentication", "HasScopes", "JwtRequirements"):
         from jwtobs.integrations import drf
 
         return getattr(drf, name)

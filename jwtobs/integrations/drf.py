@@ -13,7 +13,10 @@ Configure ``settings.JWTOBS`` as described in :mod:`jwtobs.integrations.django`,
 :class:`~jwtobs.integrations.common.Principal`. A view that declares neither lets requests without any
 credential through as anonymous (DRF's permission classes decide; a ``NotAuthenticated`` then gets
 ``WWW-Authenticate: Bearer realm="..."`` and the JWT_MISSING event); a credential that is present is always
-verified, and a refused one is answered with the RFC 6750 response.
+verified, and a refused one is answered with the RFC 6750 response. The rule is read from the view instance
+serving the request (a subclass's own ``required_scopes``, an ``@action(required_scopes=...)``, a property on
+``self.action``). With other authentication classes listed before it, add :class:`JwtRequirements` to the
+permission classes: DRF never asks this class about a request another one authenticated.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ except ModuleNotFoundError as _exc:  # the extra is not installed: say which
 from jwtobs.exceptions import JwtobsError
 from jwtobs.integrations import common
 from jwtobs.integrations._django_auth import JwtUser, get_auth
-from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule, TenantSource
+from jwtobs.integrations.common import AuthDenied, BearerAuth, Denial, Principal, RouteRule
 from jwtobs.reasons import Reason
 
-__all__ = ["HasScopes", "JwtAuthentication", "JwtDenied"]
+__all__ = ["HasScopes", "JwtAuthentication", "JwtDenied", "JwtRequirements"]
 
 _MISSING_ATTR = "_jwtobs_missing"
 
@@ -60,19 +63,34 @@ def _auth_of(view: Any) -> BearerAuth:
 
 
 def _rule_of(view: Any, auth: BearerAuth) -> RouteRule | None:
+    """The rule of the view instance serving this request: its ``required_scopes`` and ``jwt_tenant`` as they are
+    now (a subclass's own, an ``@action(required_scopes=...)``'s, a property that depends on ``self.action``).
+
+    Not cached: before session 33 the first request's rule was kept on the view class, where a subclass inherited
+    it and every action of a ViewSet shared it (a read-only token passed an ``items:admin`` subclass or action once
+    the parent view or another action had been hit). Building it costs a few microseconds."""
     scopes = getattr(view, "required_scopes", None) or ()
     tenant = getattr(view, "jwt_tenant", None)
     if not scopes and tenant is None:
         return None
-    cached = getattr(type(view), "_jwtobs_rule", None)
-    if isinstance(cached, RouteRule):
-        return cached
-    rule = auth.rule(scopes, tenant if isinstance(tenant, TenantSource) else None)
-    try:
-        type(view)._jwtobs_rule = rule
-    except (AttributeError, TypeError):  # pragma: no cover
-        pass
-    return rule
+    # (a jwt_tenant that is no tenant_from_path/tenant_from_header is a ConfigurationError, never ignored)
+    return auth.rule(scopes, tenant)
+
+
+def _no_bearer(authorization: str | None) -> bool:
+    """Whether an ``Authorization`` value holds no bearer credential at all (absent or empty, or another scheme such
+    as ``Basic`` for the next authentication class). Not: ``Bearer`` glued to a character no scheme holds (a malformed
+    bearer header, 400), nor headers a server joined of which one is a bearer credential (``, Bearer x``,
+    ``Basic y, Bearer x``: two credentials, 400 JWT_AMBIGUOUS, as the plain middleware answers; before session 33
+    DRF took them for no credential: anonymous on a public view, 401 JWT_MISSING under IsAuthenticated)."""
+    if not authorization:
+        return True
+    scheme = common.auth_scheme(authorization)[0]
+    if not scheme:
+        return False  # present but blank: verified, which answers 401 JWT_MISSING (as before session 33)
+    if scheme.lower() == "bearer" or common.broken_bearer(scheme):
+        return False
+    return not common.joined_bearer(authorization)
 
 
 class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
@@ -89,16 +107,13 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
             found = common.verified_principal(django_request, auth)  # the plain middleware verified it with this auth
             if found is not None:
                 if rule is not None:
-                    if rule.tenant is not None and auth.tenant_of(rule, kwargs, _header(request)) != found.tenant:
-                        raise AuthDenied(auth.invalid_token)
-                    auth.check(found, rule)
+                    # another tenant than the one it was verified for: refused and recorded, never widened
+                    tenant = auth.tenant_of(rule, kwargs, _header(request)) if rule.tenant is not None else None
+                    auth.reused(found, rule, tenant)
                 return JwtUser(found), found
             authorization = request.headers.get("Authorization")
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
-            scheme = common.auth_scheme(authorization or "")[0]
-            # (a broken bearer header, "Bearer" glued to CR LF or a no-break space, is refused as malformed: 400)
-            other_scheme = bool(scheme) and scheme.lower() != "bearer" and not common.broken_bearer(scheme)
-            if (not authorization or other_scheme) and not query and rule is None:
+            if _no_bearer(authorization) and not query and rule is None:
                 # no bearer credentials (none, or another scheme such as Basic for the next authentication class):
                 # anonymous for this class; recorded as JWT_MISSING if DRF refuses the request
                 setattr(django_request, _MISSING_ATTR, True)
@@ -126,16 +141,65 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
 
 
 class HasScopes(BasePermission):  # type: ignore[misc]
-    """Permission: the token has every scope in the view's ``required_scopes`` (403 insufficient_scope)."""
+    """Permission: the request carries a verified token (``request.auth`` is a :class:`Principal`) with every scope in
+    the view's ``required_scopes`` (403 insufficient_scope). Refuses any request without a token, also on a view
+    that requires no scope; for a default next to other authentication classes, use :class:`JwtRequirements`."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         principal = request.auth
         if not isinstance(principal, Principal):
             return False
-        required = frozenset(getattr(view, "required_scopes", None) or ())
+        # (RouteRule.of reads "a b" as two scopes: before session 33 a string was read as its characters)
+        required = RouteRule.of(getattr(view, "required_scopes", None) or ()).scopes
         if required and not principal.scopes.issuperset(required):
             raise JwtDenied(_auth_of(view).insufficient_scope(required))
         return True
+
+
+class JwtRequirements(BasePermission):  # type: ignore[misc]
+    """Permission: a view's ``required_scopes`` and ``jwt_tenant`` hold whatever authenticated the request.
+
+    :class:`JwtAuthentication` enforces them itself, but DRF asks the authentication classes in order and stops at
+    the first that authenticates: a request that ``SessionAuthentication`` or an API-key class listed before it
+    authenticated never reached it, and ran a view that declares ``required_scopes = ["items:admin"]`` with no
+    scope at all (before session 33). Put this class in ``DEFAULT_PERMISSION_CLASSES`` (next to
+    ``IsAuthenticated``) when several authentication classes are configured:
+
+    - a view that declares neither requirement is left to the other permission classes (True);
+    - a view that declares them admits only a :class:`Principal` that its own authenticator (``jwt_auth`` or
+      ``settings.JWTOBS``) verified in this request, with the scopes (403 insufficient_scope) and the tenant;
+    - any other principal (a session user, an API key, another ``BearerAuth``'s token) has no scope and no tenant:
+      403 ``insufficient_scope`` naming the required scopes (DRF's 403 when only a tenant is required); such a
+      request holds no token, so no event is recorded (the ``jwtobs.integrations`` logger says why at INFO).
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        auth = _auth_of(view)
+        rule = _rule_of(view, auth)
+        if rule is None:
+            return True
+        principal = request.auth
+        if isinstance(principal, Principal) and common.verified_principal(request._request, auth) is principal:
+            try:  # (JwtAuthentication checked both for this view already; checked again, it is cheap)
+                tenant = None
+                if rule.tenant is not None:
+                    tenant = auth.tenant_of(rule, getattr(view, "kwargs", None) or {}, _header(request))
+                auth.reused(principal, rule, tenant)
+            except AuthDenied as exc:
+                raise JwtDenied(exc.denial) from None
+            return True
+        if not getattr(request.user, "is_authenticated", False):
+            return False  # anonymous (JwtAuthentication is not among the view's classes): DRF answers 401/403
+        common.log.info(
+            "jwtobs: 403 %s profile=%s required=%s authenticated_by=%s (no token of this view's authenticator)",
+            "insufficient_scope" if rule.scopes else "forbidden",
+            auth.profile,
+            " ".join(sorted(rule.scopes)) or "-",
+            type(getattr(request, "successful_authenticator", None)).__name__,
+        )
+        if rule.scopes:
+            raise JwtDenied(auth.insufficient_scope(rule.scopes))
+        return False
 
 
 def _header(request: Request) -> Any:

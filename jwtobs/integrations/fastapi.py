@@ -31,8 +31,10 @@ from typing import Any
 from jwtobs import extras
 
 try:
-    from fastapi import Depends, HTTPException, Request
+    from fastapi import Depends, HTTPException
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+    from starlette.exceptions import WebSocketException
+    from starlette.requests import HTTPConnection
 except ModuleNotFoundError as _exc:  # the extra is not installed: say which
     raise extras.missing(_exc, "jwtobs.integrations.fastapi") from None
 
@@ -43,6 +45,8 @@ from jwtobs.integrations.starlette import PRINCIPAL_KEY, JwtobsLifespan
 __all__ = ["JwtobsLifespan", "http_exception", "jwt_auth"]
 
 _DENIAL_KEY = "jwtobs.denial"
+#: RFC 6455 §7.4.1 policy violation: a refused WebSocket is closed with it (as JwtAuthMiddleware does)
+_WS_POLICY_VIOLATION = 1008
 
 
 def http_exception(denial: Denial) -> HTTPException:
@@ -52,6 +56,14 @@ def http_exception(denial: Denial) -> HTTPException:
     return HTTPException(status_code=denial.status, detail=detail, headers=denial.header_dict())
 
 
+def _refusal(scope: Any, denial: Denial) -> Exception:
+    """The HTTPException of a denial, or for a WebSocket the close with 1008 (before it is accepted: the server
+    answers the handshake with 403)."""
+    if scope.get("type") == "websocket":
+        return WebSocketException(_WS_POLICY_VIOLATION, denial.error or "authentication required")
+    return http_exception(denial)
+
+
 def jwt_auth(
     auth: BearerAuth,
     *,
@@ -59,7 +71,8 @@ def jwt_auth(
     tenant: TenantSource | None = None,
     scheme_name: str = "bearer",
 ) -> Callable[..., Awaitable[Principal]]:
-    """A dependency (``Depends(...)`` / ``Security(..., scopes=[...])``) returning the request's Principal.
+    """A dependency (``Depends(...)`` / ``Security(..., scopes=[...])``) returning the request's Principal, on HTTP
+    and WebSocket routes (a refused WebSocket is closed with 1008, policy violation).
 
     scopes: required on every route using this dependency (added to the ``Security`` scopes).
     tenant: bind the request tenant (``tenant_from_path("tenant")`` / ``tenant_from_header("X-Tenant")``)
@@ -72,7 +85,7 @@ def jwt_auth(
     rules: dict[frozenset[str], RouteRule] = {}
 
     async def principal(
-        request: Request,
+        request: HTTPConnection,  # a Request, or a WebSocket on a websocket route
         security_scopes: SecurityScopes,
         _scheme: HTTPAuthorizationCredentials | None = Depends(openapi),  # noqa: B008 - FastAPI's idiom
     ) -> Principal:
@@ -83,16 +96,13 @@ def jwt_auth(
         scope = request.scope
         denied = scope.get(_DENIAL_KEY)
         if isinstance(denied, Denial):  # an earlier dependency of this request was refused
-            raise http_exception(denied)
+            raise _refusal(scope, denied)
         found = common.verified_principal(scope, auth)  # (this authenticator's only)
         try:
             if found is not None:
-                if rule.tenant is not None and auth.tenant_of(rule, request.path_params, request.headers.getlist) != (
-                    found.tenant
-                ):
-                    # verified earlier in this request without this route's tenant: refuse, never widen
-                    raise AuthDenied(auth.invalid_token)
-                return auth.check(found, rule)
+                # verified earlier in this request: another tenant is refused and recorded, never widened
+                tenant = auth.tenant_of(rule, request.path_params, request.headers.getlist)
+                return auth.reused(found, rule, tenant)
             headers = request.headers.getlist("authorization")
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
             tenant_value = auth.tenant_of(rule, request.path_params, request.headers.getlist)
@@ -103,6 +113,6 @@ def jwt_auth(
         except AuthDenied as exc:
             if exc.denial.status != 403:
                 scope[_DENIAL_KEY] = exc.denial
-            raise http_exception(exc.denial) from None
+            raise _refusal(scope, exc.denial) from None
 
     return principal
