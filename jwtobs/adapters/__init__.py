@@ -17,6 +17,9 @@ Common facts every library shares (no token, wrong type, oversized) are classifi
 
 from __future__ import annotations
 
+import http.client
+import socket
+import urllib.error
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, cast
 
@@ -105,8 +108,38 @@ def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek, token_type: 
     if result is None:
         if token_type is not None and token_type is not str and isinstance(exc, (TypeError, AttributeError)):
             return Reason.MALFORMED, "type"  # (python-jose and a memoryview: "... has no attribute 'rsplit'")
+        fetch = key_fetch_failure(exc)
+        if fetch is not None:
+            return Reason.JWKS_UNAVAILABLE, fetch
         return Reason.VALIDATOR_ERROR, _exc_name(exc)
     return result
+
+
+def key_fetch_failure(exc: BaseException) -> str | None:
+    """The detail of a network failure escaping a validator - a key set fetched by the application's own code
+    (``urllib``, ``http.client``, a socket; ``requests``/``httpx`` errors derive from neither and stay
+    ``JWT_VALIDATOR_ERROR``) - or None: ``http_<status>``, ``timeout``, ``dns`` or ``connection``. Such a failure is
+    the key source's (``JWT_JWKS_UNAVAILABLE``, 503: retry), not the token's; before session 33 only PyJWT's
+    ``PyJWKClientConnectionError`` under ``library="pyjwt"`` was, and a home-grown key cache's ``URLError`` under
+    joserfc or Authlib was ``JWT_VALIDATOR_ERROR``."""
+    cls = type(exc)
+    if cls.__name__ == "PyJWKClientConnectionError" and cls.__module__.split(".")[0] == "jwt":
+        return "connection"  # (PyJWT's PyJWKClient inside a validator wrapped for another library)
+    if isinstance(exc, urllib.error.HTTPError):
+        code = exc.code
+        return f"http_{code}" if isinstance(code, int) and 100 <= code <= 599 else "connection"
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        if isinstance(reason, BaseException) and reason is not exc:
+            return key_fetch_failure(reason) or "connection"
+        return "connection"
+    if isinstance(exc, TimeoutError):  # (socket.timeout is TimeoutError)
+        return "timeout"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    if isinstance(exc, (ConnectionError, http.client.HTTPException)):
+        return "connection"
+    return None
 
 
 class _Unread:
