@@ -73,6 +73,7 @@ COMMANDS: Final[tuple[tuple[str, tuple[str, ...], str], ...]] = (
     ("jwtobs.demo", ("demo",), "demo"),  # simulate + analysis: composed here, in the CLI layer
 )
 
+
 class CommandError(Exception):
     """Bad input or an unusable setup: :func:`main` prints ``jwtobs <command>: <message>`` and exits ``code``."""
 
@@ -171,7 +172,7 @@ def register(subparsers: Any) -> None:
     new = ks.add_parser(
         "new",
         help="print a fresh fingerprint key (32 random bytes, base64url)",
-        description="Print a fresh fingerprint key on stdout: export JWTOBS_FINGERPRINT_KEY=\"$(jwtobs key new)\"",
+        description='Print a fresh fingerprint key on stdout: export JWTOBS_FINGERPRINT_KEY="$(jwtobs key new)"',
     )
     new.set_defaults(func=_key_new)
 
@@ -332,10 +333,27 @@ def _main(argv: Sequence[str] | None) -> tuple[str | None, int]:
         _error(command, f"{where}{exc.strerror or type(exc).__name__}")
         return command, EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line, never a traceback (which could show input) unless asked for
+        if _interrupted(exc):
+            return command, EXIT_INTERRUPTED
         if debug:
             raise
         _error(command, f"internal error ({type(exc).__name__}); run with JWTOBS_DEBUG=1 for the traceback")
         return command, EXIT_INTERNAL
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C reaching a DuckDB query: DuckDB stops it and raises its own exception (``InterruptException``, or a
+    ``RuntimeError`` "Query interrupted" on the path that re-raises it), not ``KeyboardInterrupt`` (before session 33:
+    exit 4, internal error, instead of 130)."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if e is None:
+            continue
+        cls = type(e)
+        if cls.__name__ == "InterruptException" or (
+            isinstance(e, RuntimeError) and "query interrupted" in str(e).lower()
+        ):
+            return True
+    return False
 
 
 def _quiet_stdout() -> None:

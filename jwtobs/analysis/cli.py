@@ -33,7 +33,36 @@ def register(subparsers: Any) -> None:
     r.set_defaults(func=_report)
 
 
+#: what an events directory's loader reads (jwtobs.analysis.load.event_files): never overwritten by a report
+_EVENT_SUFFIXES = (".jsonl", ".json", ".gz", ".parquet")
+
+
+def _overwrites_input(events: str | None, out: str) -> bool:
+    """Whether ``--out`` names the events file itself (also through a symlink or a hard link) or an events file
+    inside the events directory: the report would replace the events with HTML (before session 33 it did, exit 0)."""
+    import os
+    from pathlib import Path
+
+    if events is None:
+        return False
+    try:
+        target, source = Path(out), Path(events)
+        if not target.exists():
+            return False
+        if source.is_file():
+            return target.resolve() == source.resolve() or os.path.samefile(target, source)
+        if source.is_dir():
+            inside = target.resolve().is_relative_to(source.resolve())
+            return inside and target.is_file() and target.name.endswith(_EVENT_SUFFIXES)
+    except OSError:
+        return False
+    return False
+
+
 def _report(args: argparse.Namespace) -> int:
+    if _overwrites_input(args.events, args.out):
+        print(f"jwtobs report: {args.out}: is an input events file: report never overwrites its input", file=sys.stderr)
+        return 2
     if args.engine != "pandas" or args.prometheus or args.events is None:
         from jwtobs.analysis.engines import report_command
 

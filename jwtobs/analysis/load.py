@@ -165,15 +165,44 @@ def jsonl_files(path: str | Path) -> list[Path]:
 def event_files(path: str | Path) -> list[Path]:
     """The event files of ``path``: itself, or the event files of a directory (:func:`is_event_file`,
     recursively, so Hive-style ``date=.../hour=...`` partitions work). A directory holding ``x.jsonl`` and
-    ``x.parquet`` (the simulator's output) yields the Parquet copy only."""
+    ``x.parquet`` (the simulator's output) yields the Parquet copy only, unless the JSONL file was written after it (a
+    stale copy: events appended since, or another run's file): then the JSONL file, and a warning naming both (before
+    session 33 the Parquet copy was read whatever its age, and the newer events were dropped without a word)."""
     path = Path(path)
     if path.is_dir():
         found = [p for p in _files_below(path) if is_event_file(p) and p.is_file()]
-        stems = {p.with_suffix("") for p in found if p.suffix == ".parquet"}
-        return _readable([p for p in found if not (p.suffix in (".jsonl", ".json") and p.with_suffix("") in stems)])
+        copies = {p.with_suffix(""): p for p in found if p.suffix == ".parquet"}
+        stale: set[Path] = set()
+        for p in found:
+            copy = copies.get(p.with_suffix("")) if p.suffix in (".jsonl", ".json") else None
+            if copy is not None and _newer(p, copy):
+                stale.add(copy)
+                if copy not in _WARNED_STALE and len(_WARNED_STALE) < 1024:  # (once per file: the engines ask twice)
+                    _WARNED_STALE.add(copy)
+                    _log.warning("%s: older than %s, which is read instead (a stale Parquet copy)", copy, p.name)
+        fresh = {stem for stem, copy in copies.items() if copy not in stale}
+        return _readable(
+            [
+                p
+                for p in found
+                if p not in stale and not (p.suffix in (".jsonl", ".json") and p.with_suffix("") in fresh)
+            ]
+        )
     if not path.exists():
         raise FileNotFoundError(path)
     return _readable([path])
+
+
+#: stale Parquet copies warned about in this process
+_WARNED_STALE: set[Path] = set()
+
+
+def _newer(jsonl: Path, copy: Path) -> bool:
+    """Whether ``jsonl`` was modified after its Parquet ``copy`` was written (1 s of slack for coarse clocks)."""
+    try:
+        return jsonl.stat().st_mtime > copy.stat().st_mtime + 1.0
+    except OSError:
+        return False
 
 
 # -- JSONL -------------------------------------------------------------------------------------------------
