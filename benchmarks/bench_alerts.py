@@ -44,17 +44,27 @@ from typing import Any
 import yaml
 
 from jwtobs.reasons import ATTACK_REASONS
-from jwtobs.telemetry import ATTR_EXPIRY_SIDE, ATTR_ISSUER, ATTR_OUTCOME, ATTR_PROFILE, ATTR_REASON
+from jwtobs.telemetry import ATTR_EXPIRY_SIDE, ATTR_ISSUER, ATTR_KID, ATTR_OUTCOME, ATTR_PROFILE, ATTR_REASON, UNKNOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "dashboards" / "prometheus" / "jwtobs.rules.yml"
 #: the metric families the alert rules read that events can give
 FAMILIES = ("jwtobs_validation_duration_seconds_count", "jwtobs_token_expiry_offset_seconds")
-#: the labels the rules read: the series are summed over the others (kid, alg, library, error.type), as the rules'
-#: ``sum by`` does (a fleet of tenants with their own keys has tens of thousands of kid series, too many for promtool)
+#: the labels the rules read: the series are summed over the others (alg, library, error.type), as the rules'
+#: ``sum by`` does, and the kid kept only as known or ``_unknown`` (the rules ask no more of it: a fleet of tenants
+#: with their own keys has tens of thousands of kid series, too many for promtool)
 RULE_LABELS = frozenset(
-    {a.replace(".", "_") for a in (ATTR_OUTCOME, ATTR_PROFILE, ATTR_REASON, ATTR_ISSUER, ATTR_EXPIRY_SIDE)} | {"le"}
+    {a.replace(".", "_") for a in (ATTR_OUTCOME, ATTR_PROFILE, ATTR_REASON, ATTR_ISSUER, ATTR_EXPIRY_SIDE, ATTR_KID)}
+    | {"le"}
 )
+_KID = ATTR_KID.replace(".", "_")
+
+
+def _rule_value(label: str, value: str) -> str:
+    """A label's value as the rules read it: a kid is ``_unknown`` or ``known``."""
+    return value if label != _KID or value == UNKNOWN else "known"
+
+
 #: the metric families kept per replica (``instance``); the others are summed over the replicas
 BY_INSTANCE = ("jwtobs_validation_duration_seconds_count",)
 #: alerts whose inputs are not in the events
@@ -129,7 +139,9 @@ def _scrape(args: tuple[str, list[dict[str, Any]], float, int]) -> dict[str, lis
         for family in REGISTRY.collect():  # what a scrape renders
             for s in family.samples:
                 if s.name.startswith(FAMILIES):
-                    labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()) if k in RULE_LABELS)
+                    labels = ",".join(
+                        f'{k}="{_rule_value(k, v)}"' for k, v in sorted(s.labels.items()) if k in RULE_LABELS
+                    )
                     now[f"{s.name}{{{labels},{extra}}}" if labels else f"{s.name}{{{extra}}}"] += s.value
         for key, value in now.items():
             series.setdefault(key, [None] * minutes)[minute] = value

@@ -195,7 +195,10 @@ def main() -> int:
     def b64(obj: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    unsigned = b64({"alg": "none", "typ": "JWT"}) + "." + b64({"iss": INTERNAL_ISS, "sub": "admin"}) + "."
+    # a real internal token tampered to alg none (its kid kept, as jwt_tool does): aimed at a key in use
+    unsigned = b64({"alg": "none", "typ": "JWT", "kid": "hs1"}) + "." + b64({"iss": INTERNAL_ISS, "sub": "admin"}) + "."
+    # an internet scanner's alg none without a kid, at most 0.5/s: a sweep, on the dashboard but no alert
+    sweep = b64({"alg": "none", "typ": "JWT"}) + "." + b64({"sub": "admin"}) + "."
     forged = rs(gw_claims(exp=int(time.time()) + 3600), attacker, "k1")  # trusted kid, wrong key
     wrong_aud = rs(gw_claims(aud="other-api", exp=int(time.time()) + 3600), k1, "k1")
     rs_at_internal = rs(gw_claims(exp=int(time.time()) + 3600), k1, "k1")  # RS256 where HS256 is expected
@@ -231,6 +234,8 @@ def main() -> int:
             old = hs(exp=int(time.time()) - 7200, iat=int(time.time()) - 7800)
             for token in (old, unsigned, rs_at_internal, "not.a.jwt"):
                 attempt(internal, token, hmac_key, algorithms=["HS256"])
+            if n % 4 == 0:
+                attempt(gateway, sweep)
         mix = (good,) if args.healthy_replica else (good, rogue[n % len(rogue)], forged)
         for verifier in verifiers:  # pragma: no cover - depends on JwksSource
             for token in mix:

@@ -155,6 +155,14 @@ def test_attack_signal_panel_holds_attack_reasons_only(prom_stack: Stack) -> Non
     reasons = _label_values(result, "jwtobs_reason")
     assert {"JWT_BAD_SIGNATURE", "JWT_UNSIGNED", "JWT_ALG_NOT_ALLOWED"} <= reasons
     assert not reasons & {"JWT_EXPIRED", "JWT_UNKNOWN_KID", "JWT_MALFORMED", "JWT_AUDIENCE_MISMATCH"}
+    # the gateway's scanner sweep is shown (it pages no one: test_alerts_that_fire_name_the_right_series)
+    assert ("gateway", "JWT_UNSIGNED") in {
+        (s["metric"].get("jwtobs_profile"), s["metric"]["jwtobs_reason"])
+        for s in prom_stack.prometheus.query(
+            "sum by (jwtobs_profile, jwtobs_reason) "
+            '(jwtobs_validation_duration_seconds_count{jwtobs_outcome="rejected"})'
+        )
+    }
 
 
 def test_top_issuers_and_kids(prom_stack: Stack) -> None:
@@ -184,6 +192,8 @@ def test_alerts_that_fire_name_the_right_series(prom_stack: Stack) -> None:
     assert {(s["metric"]["jwtobs_profile"]) for s in fired("JwtobsExpiredTokenSurge")} == {"internal"}
     assert {(s["metric"]["jwtobs_issuer"]) for s in fired("JwtobsClockSkewSuspected")} == {"https://internal.test"}
     attacks = {(s["metric"]["jwtobs_profile"], s["metric"]["jwtobs_reason"]) for s in fired("JwtobsAttackSignals")}
+    # tokens naming a key in use (the internal kid, tampered or at the wrong algorithm); the gateway's scanner sweep
+    # (alg none without a kid, under 1/s) is on the attack-signal panel but pages no one
     assert attacks == {("internal", "JWT_UNSIGNED"), ("internal", "JWT_ALG_NOT_ALLOWED")}
     ratio = {(s["metric"]["jwtobs_profile"], s["metric"]["jwtobs_reason"]) for s in fired("JwtobsRejectionRatioHigh")}
     assert ("gateway", "JWT_UNKNOWN_KID") in ratio and ("internal", "JWT_EXPIRED") in ratio
