@@ -184,25 +184,24 @@ class JwtAuth:
     @property
     def auth(self) -> BearerAuth:
         """The authenticator: the current app's (in an app context), else ``auth=``, else the latest init_app's."""
-        if has_app_context():
-            state = _state_of(current_app)
-            found = None if state is None else state.auths.get(self)
-            if found is not None:
-                return found
-        if self._auth is not None:
-            return self._auth
+        found = self._own() if has_app_context() else self._auth
+        if found is not None:
+            return found
         if self._last is not None:
             return self._last
         raise ConfigurationError("JwtAuth has no authenticator: call init_app(app), or pass JwtAuth(auth=...)")
 
-    def _request_auth(self) -> BearerAuth:
-        """The authenticator for the request being served: its app's, else ``auth=``. Never another app's."""
+    def _own(self) -> BearerAuth | None:
+        """The current app's authenticator, else ``auth=``, else None. Never another app's."""
         state = _state_of(current_app)
         found = None if state is None else state.auths.get(self)
+        return found if found is not None else self._auth
+
+    def _request_auth(self) -> BearerAuth:
+        """The authenticator for the request being served: its app's, else ``auth=``. Never another app's."""
+        found = self._own()
         if found is not None:
             return found
-        if self._auth is not None:
-            return self._auth
         raise ConfigurationError(
             f"JwtAuth was not initialised for the app {current_app.name!r}: call jwt.init_app(app) (with "
             "app.config['JWTOBS_AUTH'] set), or pass JwtAuth(auth=BearerAuth(...)); request refused"

@@ -24,7 +24,7 @@ from jwtobs.events import ValidationEvent
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.integrations import BearerAuth, tenant_from_path
 from jwtobs.integrations.flask import JwtAuth, current_principal
-from tests.integrations.harness import AUD, ISS, Keys, Stack, request
+from tests.integrations.harness import AUD, ISS, Keys, Stack, WsgiThread, request
 from tests.jwks.server import RsaKey
 
 OTHER_ISS, OTHER_AUD = "https://other-idp.test", "api://other"
@@ -101,28 +101,18 @@ def test_an_outer_app_context_never_lends_a_principal_to_the_next_request(keys: 
         assert r.get_json() == {"sub": "carol"}
 
 
-class _ServerInPushedContext:
+class _ServerInPushedContext(WsgiThread):
     """Werkzeug's single-threaded server, serving in a thread that pushed the app context first: as gunicorn's sync
     worker serves an app that ran ``app.app_context().push()`` at import (every request in that thread's context)."""
 
     def __init__(self, app: Flask) -> None:
+        super().__init__(make_server("127.0.0.1", 0, app, threaded=False))
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=False)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def _serve(self) -> None:
         self.app.app_context().push()
         self.server.serve_forever(poll_interval=0.05)
-
-    def __enter__(self) -> _ServerInPushedContext:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.thread.join(10)
-        self.server.server_close()
 
 
 @pytest.fixture
