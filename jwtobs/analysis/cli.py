@@ -60,6 +60,13 @@ def _overwrites_input(events: str | None, out: str) -> bool:
 
 
 def _report(args: argparse.Namespace) -> int:
+    stray = [f"--{name}" for name in ("start", "end", "job") if getattr(args, name, None) is not None]
+    if stray and not args.prometheus:  # (before session 33 ignored: the whole file's range was reported, exit 0)
+        print(
+            f"jwtobs report: {', '.join(stray)}: only with --prometheus (an events file is reported whole)",
+            file=sys.stderr,
+        )
+        return 2
     if _overwrites_input(args.events, args.out):
         print(f"jwtobs report: {args.out}: is an input events file: report never overwrites its input", file=sys.stderr)
         return 2

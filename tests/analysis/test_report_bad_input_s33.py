@@ -128,3 +128,28 @@ def test_a_directory_of_many_small_files_reads_as_their_concatenation(sim: Path,
     for t in threads:
         t.join(120)
     assert got == [expected, expected]
+
+
+def test_range_options_without_prometheus_are_refused(
+    sim: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Before session 33 ``--start``/``--end``/``--job`` with an events file were ignored (the whole file, exit 0)."""
+    out = tmp_path / "r.html"
+    for option in (["--start", "2026-01-01"], ["--end", "2026-01-02"], ["--job", "api"]):
+        code, _, err = report(capsys, str(_events_file(sim)), *option, "--out", str(out))
+        line = one_line_error(code, err)
+        assert f"{option[0]}: only with --prometheus" in line, line
+        assert not out.exists()
+
+
+def test_scrub_to_a_dash_is_refused_not_a_file_named_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jwtobs.cli import main
+
+    src = tmp_path / "in.log"
+    src.write_text("GET /x Authorization: Bearer abc.def.ghi\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["scrub", str(src), "-"]) == 2
+    assert not (tmp_path / "-").exists()
+    assert main(["scrub", str(src), "./-"]) == 0 and (tmp_path / "-").exists()  # a file named -, asked for

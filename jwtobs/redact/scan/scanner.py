@@ -778,6 +778,8 @@ def scrub_file(
         raise ScanProblem(src, "not a regular file")
     if not dst:  # (session 21: "error: IsADirectoryError: [Errno 21] is a directory (...): '.'")
         raise ScanProblem("OUT", "empty file name (give the file to write)")
+    if dst == "-":  # (before session 33 a file named "-" was written in the current directory: "wrote -")
+        raise ScanProblem("-", "scrub writes a file, not standard output (a file named -: give ./-)")
     if os.path.lexists(dst):
         same = False
         try:
