@@ -27,9 +27,11 @@ EXTRA_OF_MODULE: Final[dict[str, str]] = {
     "wrapt": "instruments",
     "fastapi": "fastapi",
     "starlette": "fastapi",
+    "anyio": "fastapi",  # (starlette's own dependency: jwtobs.integrations.starlette imports it first)
     "flask": "flask",
     "django": "django",
     "rest_framework": "django",
+    "asgiref": "django",  # (Django's own dependency: jwtobs.integrations.django imports it first)
 }
 
 
