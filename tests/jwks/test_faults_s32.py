@@ -37,7 +37,7 @@ def srv() -> Iterator[JwksServer]:
     s.close()
 
 
-def _verifier(src: jwtobs.JwksSource) -> jwtobs.Verifier:
+def _verifier(src: jwtobs.KeySource) -> jwtobs.Verifier:
     return jwtobs.Verifier(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src, clock=lambda: 1_800_000_010)
 
 

@@ -13,29 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 
 import jwt
-import pytest
 
 import jwtobs
 from jwtobs.jwks import _MAX_KID_CHARS
 from jwtobs.reasons import Reason
-from tests.jwks.server import AUD, ISS, FakeClock, JwksServer, RsaKey, claims
+from tests.jwks.server import FakeClock, JwksServer, RsaKey, claims
+from tests.jwks.test_faults_s32 import _verifier
 
 OLD = RsaKey("k-old")
 NEW = RsaKey("k-new")
-
-
-@pytest.fixture
-def srv() -> Iterator[JwksServer]:
-    s = JwksServer()
-    yield s
-    s.close()
-
-
-def _verifier(src: jwtobs.KeySource) -> jwtobs.Verifier:
-    return jwtobs.Verifier(jwtobs.Profile(name="api", issuer=ISS, audience=AUD), keys=src, clock=lambda: 1_800_000_010)
 
 
 def _reason(ver: jwtobs.Verifier, token: str) -> tuple[Reason | None, str | None]:
@@ -46,68 +34,68 @@ def _reason(ver: jwtobs.Verifier, token: str) -> tuple[Reason | None, str | None
     return None, None
 
 
-def _outage(srv: JwksServer, clock: FakeClock) -> tuple[jwtobs.JwksSource, jwtobs.Verifier]:
+def _outage(server: JwksServer, clock: FakeClock) -> tuple[jwtobs.JwksSource, jwtobs.Verifier]:
     """A warm source holding OLD, its TTL over, the endpoint answering 503 and the issuer rotated to NEW."""
-    srv.publish(OLD)
-    src = jwtobs.JwksSource(srv.url, clock=clock, cooldown=30)
+    server.publish(OLD)
+    src = jwtobs.JwksSource(server.url, clock=clock, cooldown=30)
     ver = _verifier(src)
     assert _reason(ver, OLD.sign(claims())) == (None, None)
-    srv.status = 503
-    srv.keys = [OLD.jwk(), NEW.jwk()]  # what the endpoint would serve if it answered
+    server.status = 503
+    server.keys = [OLD.jwk(), NEW.jwk()]  # what the endpoint would serve if it answered
     clock.advance(301)
     return src, ver
 
 
-def test_a_kid_rotated_in_during_an_outage_is_unavailable_not_unknown(srv: JwksServer) -> None:
+def test_a_kid_rotated_in_during_an_outage_is_unavailable_not_unknown(server: JwksServer) -> None:
     clock = FakeClock()
-    src, ver = _outage(srv, clock)
+    src, ver = _outage(server, clock)
     assert _reason(ver, OLD.sign(claims())) == (None, None)  # last-known-good
     assert src.last_error == "http_503"
     for _ in range(50):  # every call while the endpoint fails: 503, one request per cooldown at most
         assert _reason(ver, NEW.sign(claims())) == (Reason.JWKS_UNAVAILABLE, "http_503")
         assert _reason(ver, OLD.sign(claims())) == (None, None)
-    assert srv.requests == 2  # the first fetch and the TTL refresh that failed
+    assert server.requests == 2  # the first fetch and the TTL refresh that failed
     assert Reason.JWKS_UNAVAILABLE.http_status == 503
-    srv.status = 200
+    server.status = 200
     clock.advance(31)  # the retry after the failure is due: the same token verifies
     assert _reason(ver, NEW.sign(claims())) == (None, None)
     assert src.last_error is None
 
 
-def test_a_kid_absent_from_a_key_set_fetched_is_still_unknown(srv: JwksServer) -> None:
+def test_a_kid_absent_from_a_key_set_fetched_is_still_unknown(server: JwksServer) -> None:
     clock = FakeClock()
-    srv.publish(OLD)
-    src = jwtobs.JwksSource(srv.url, clock=clock, cooldown=30)
+    server.publish(OLD)
+    src = jwtobs.JwksSource(server.url, clock=clock, cooldown=30)
     ver = _verifier(src)
     assert _reason(ver, OLD.sign(claims())) == (None, None)
     clock.advance(2)
     assert _reason(ver, NEW.sign(claims(), kid=uuid.uuid4().hex)) == (Reason.UNKNOWN_KID, None)  # forced refresh
     for _ in range(20):  # negative cache and cooldown: no request, still the token's fault
         assert _reason(ver, NEW.sign(claims(), kid=uuid.uuid4().hex)) == (Reason.UNKNOWN_KID, None)
-    assert srv.requests == 2 and src.last_error is None
+    assert server.requests == 2 and src.last_error is None
 
 
-def test_a_refresh_forced_by_the_kid_that_fails_is_unavailable(srv: JwksServer) -> None:
+def test_a_refresh_forced_by_the_kid_that_fails_is_unavailable(server: JwksServer) -> None:
     clock = FakeClock()
-    srv.publish(OLD)
-    src = jwtobs.JwksSource(srv.url, clock=clock, cooldown=30)
+    server.publish(OLD)
+    src = jwtobs.JwksSource(server.url, clock=clock, cooldown=30)
     ver = _verifier(src)
     assert _reason(ver, OLD.sign(claims())) == (None, None)
     clock.advance(2)  # keys fresh (no TTL refresh due); the endpoint breaks: the unknown kid's refresh fails
-    srv.body = b'{"keys": ['
+    server.body = b'{"keys": ['
     assert _reason(ver, NEW.sign(claims())) == (Reason.JWKS_UNAVAILABLE, "invalid_json")
-    assert srv.requests == 2
+    assert server.requests == 2
     assert _reason(ver, OLD.sign(claims())) == (None, None)
 
 
-def test_a_token_without_kid_or_with_an_oversized_one_stays_the_tokens_fault(srv: JwksServer) -> None:
+def test_a_token_without_kid_or_with_an_oversized_one_stays_the_tokens_fault(server: JwksServer) -> None:
     clock = FakeClock()
-    srv.publish(OLD)
-    srv.keys = [OLD.jwk(), RsaKey("k-other").jwk()]  # two keys: a token without kid selects none
-    src = jwtobs.JwksSource(srv.url, clock=clock, cooldown=30)
+    server.publish(OLD)
+    server.keys = [OLD.jwk(), RsaKey("k-other").jwk()]  # two keys: a token without kid selects none
+    src = jwtobs.JwksSource(server.url, clock=clock, cooldown=30)
     ver = _verifier(src)
     assert _reason(ver, OLD.sign(claims())) == (None, None)
-    srv.status = 503
+    server.status = 503
     clock.advance(301)
     assert _reason(ver, OLD.sign(claims())) == (None, None)
     assert src.last_error == "http_503"
@@ -118,17 +106,17 @@ def test_a_token_without_kid_or_with_an_oversized_one_stays_the_tokens_fault(srv
     assert _reason(ver, NEW.sign(claims(), kid="x" * (_MAX_KID_CHARS + 1)))[0] is Reason.UNKNOWN_KID
 
 
-def test_async_and_verifier_set_answer_alike(srv: JwksServer) -> None:
+def test_async_and_verifier_set_answer_alike(server: JwksServer) -> None:
     clock = FakeClock()
-    srv.publish(OLD)
-    src = jwtobs.AsyncJwksSource(srv.url, clock=clock, cooldown=30)
+    server.publish(OLD)
+    src = jwtobs.AsyncJwksSource(server.url, clock=clock, cooldown=30)
     ver = _verifier(src)
     vset = jwtobs.VerifierSet([ver])
 
     async def run() -> list[Reason | None]:
         out: list[Reason | None] = []
         await ver.averify(OLD.sign(claims()))
-        srv.status = 500
+        server.status = 500
         clock.advance(301)
         for token in (OLD.sign(claims()), NEW.sign(claims()), NEW.sign(claims())):
             try:
@@ -141,14 +129,14 @@ def test_async_and_verifier_set_answer_alike(srv: JwksServer) -> None:
     assert asyncio.run(run()) == [None, Reason.JWKS_UNAVAILABLE, Reason.JWKS_UNAVAILABLE]
 
 
-def test_the_http_status_through_fastapi(srv: JwksServer) -> None:
+def test_the_http_status_through_fastapi(server: JwksServer) -> None:
     from fastapi import Depends, FastAPI
     from fastapi.testclient import TestClient
 
     from jwtobs.integrations.fastapi import BearerAuth, jwt_auth
 
     clock = FakeClock()
-    _, ver = _outage(srv, clock)
+    _, ver = _outage(server, clock)
     app = FastAPI()
     auth = jwt_auth(BearerAuth(ver.verify))
 
