@@ -183,8 +183,12 @@ def unescaped_views(text: str) -> Iterable[Unescaped]:
 # Segments: base64url, optionally "="-padded, separated by "." (or "%2E" when percent-encoded).
 # 3 segments = JWS (signature may be empty: alg none), 5 = JWE (encrypted key may be empty: alg dir).
 _B64: Final = r"[A-Za-z0-9_\-]"
-_PAD: Final = r"(?:=|%3[Dd]){0,2}+"
-_DOT: Final = r"(?:\.|%2[Ee])"
+# (also percent-encoded twice, "%252E": a URL carried in another URL's parameter; and as a JSON "\u002e" escape)
+#: a token's "." and its padding "=" as they are spelled in text (the scanner's Hyperscan triggers use them too)
+DOT: Final = r"(?:\.|%2[Ee]|%252[Ee]|\\u002[Ee])"
+PAD_ONE: Final = r"(?:=|%3[Dd]|%253[Dd]|\\u003[Dd])"
+_PAD: Final = PAD_ONE + "{0,2}+"
+_DOT: Final = DOT
 JOSE: Final = _regex.compile(
     # The literal "e" first lets the engine skip to candidate positions; the lookbehind then checks the
     # character before it: a match starts only at the first character of a base64url run. (A token right after
@@ -2710,11 +2714,30 @@ JWK_PRIVATE_MEMBER: Final = _regex.compile(
 )
 
 
+#: the spellings of a token's "." and "=" that :data:`JOSE` reads (percent-encoded once or twice, a JSON escape)
+_SEPARATOR_SPELLINGS: Final = (
+    *(("%252" + c, ".") for c in "Ee"),
+    *(("%253" + c, "=") for c in "Dd"),
+    *(("%2" + c, ".") for c in "Ee"),
+    *(("%3" + c, "=") for c in "Dd"),
+    *(("\\u002" + c, ".") for c in "Ee"),
+    *(("\\u003" + c, "=") for c in "Dd"),
+)
+
+
+def plain_separators(run: str) -> str:
+    """``run`` with its escaped separators written plainly (before session 33 only "%2E" and "%3D" were: a token
+    percent-encoded twice or with JSON "\\u002e" dots was not found)."""
+    if "%" in run or "\\" in run:
+        for spelled, plain in _SEPARATOR_SPELLINGS:
+            run = run.replace(spelled, plain)
+    return run
+
+
 def is_signing_input(run: str) -> bool:
     """Whether ``header.payload`` is a JWS signing input: both segments decode to JSON objects and the header
     names an ``alg``."""
-    if "%" in run:
-        run = run.replace("%2E", ".").replace("%2e", ".").replace("%3D", "=").replace("%3d", "=")
+    run = plain_separators(run)
     head, _, payload = run.partition(".")
     raw = _b64_head(head, 4096)
     return raw is not None and raw.startswith(b"{") and b'"alg"' in raw and is_header(payload)
@@ -2919,7 +2942,7 @@ def may_hold_secret_re(text: str) -> bool:
         return True
     if b64_jose_hint(text):
         return True
-    if ("." in text or "%" in text) and (
+    if ("." in text or "%" in text or "\\" in text) and (
         _JOSE_SEARCH(text) is not None
         or (("%" in text or "\\" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
         or (("+" in text or "/" in text) and ("ey" in text or "ew" in text) and _STD_JOSE_SEARCH(text) is not None)
@@ -2937,7 +2960,7 @@ def may_hold_secret_re(text: str) -> bool:
 
 #: What the automaton of :class:`HyperscanGate` looks for besides the words: a superset of :data:`JOSE` and
 #: :data:`STD_JOSE` (a header start, 6+ more base64 characters, optional padding and a separator: every run holds one).
-HS_JOSE: Final = r"e(?:[w-z0-9_\-][A-Za-z0-9_\-]{6,}|[wy][A-Za-z0-9_\-+/]{6,})(?:=|%3[Dd]){0,2}(?:\.|%2[Ee])"
+HS_JOSE: Final = r"e(?:[w-z0-9_\-][A-Za-z0-9_\-]{6,}|[wy][A-Za-z0-9_\-+/]{6,})" + PAD_ONE + "{0,2}" + DOT
 
 
 def _hs_literal(word: str) -> str:
@@ -3182,8 +3205,7 @@ def split_jose(run: str) -> list[tuple[str, str | None]]:
     runs (a token followed by a sentence's full stop, tokens joined by dots, a dotted name that merely starts
     like a header) are walked segment by segment. Percent-encoded separators are decoded first.
     """
-    if "%" in run:
-        run = run.replace("%2E", ".").replace("%2e", ".").replace("%3D", "=").replace("%3d", "=")
+    run = plain_separators(run)
     parts = run.split(".")
     n = len(parts)
     if n == 3 and parts[1] and is_header(parts[0]):

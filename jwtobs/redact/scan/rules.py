@@ -24,8 +24,8 @@ _NAME: Final = r"[A-Za-z0-9_\-]"
 # and "/" too (a token in the standard alphabet: patterns.STD_JOSE). Case-sensitive; no condition on what precedes
 # (tokens glued to words or escapes are found too).
 _B64: Final = r"[A-Za-z0-9_\-+/]"
-_PAD: Final = r"(?:=|%3[dD]){0,2}"
-_DOT: Final = r"(?:\.|%2[eE])"
+_PAD: Final = p.PAD_ONE + "{0,2}"
+_DOT: Final = p.DOT
 _T_JOSE: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT + _B64 + r"*" + _PAD + _DOT
 # "Name: value" forms: the separator of patterns._SEP up to the value.
 _T_SEP: Final = r"""(?:(?:\\\\){0,3}\\?["']\]?)?[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
