@@ -534,12 +534,28 @@ class BearerAuth:
             Reason.JWKS_UNAVAILABLE,
         )
         self._forbidden: dict[frozenset[str], Denial] = {}
+        self._rules: dict[tuple[Any, Any], RouteRule] = {}
         if redact:
             install_redaction()
 
     # -- routes -----------------------------------------------------------------------------------------------
     def rule(self, scopes: Iterable[str] | str = (), tenant: TenantSource | None = None) -> RouteRule:
-        """A :class:`RouteRule`, checked against this authenticator (tenant binding needs ``tenant=``)."""
+        """A :class:`RouteRule`, checked against this authenticator (tenant binding needs ``tenant=``). Kept per
+        declaration (bounded): the frameworks that read a view's requirements on each request (DRF, Flask's
+        tenant-bound routes) ask again and get the rule checked once."""
+        try:
+            key = (scopes if isinstance(scopes, str) else tuple(scopes), tenant)
+            cached = self._rules.get(key)
+        except TypeError:  # (unhashable: RouteRule.of says what is wrong with it)
+            key, cached = None, None
+        if cached is not None:
+            return cached
+        r = self._checked_rule(scopes, tenant)
+        if key is not None and len(self._rules) < 1024:
+            self._rules[key] = r
+        return r
+
+    def _checked_rule(self, scopes: Iterable[str] | str, tenant: TenantSource | None) -> RouteRule:
         r = RouteRule.of(scopes, tenant)
         if r.tenant is not None and not self.accepts_tenant:
             raise ConfigurationError(

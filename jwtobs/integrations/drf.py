@@ -106,10 +106,8 @@ class JwtAuthentication(BaseAuthentication):  # type: ignore[misc]
         try:
             found = common.verified_principal(django_request, auth)  # the plain middleware verified it with this auth
             if found is not None:
-                if rule is not None:
-                    # another tenant than the one it was verified for: refused and recorded, never widened
-                    tenant = auth.tenant_of(rule, kwargs, _header(request)) if rule.tenant is not None else None
-                    auth.reused(found, rule, tenant)
+                if rule is not None:  # another tenant than it was verified for: refused and recorded, never widened
+                    auth.reused(found, rule, auth.tenant_of(rule, kwargs, _header(request)))
                 return JwtUser(found), found
             authorization = request.headers.get("Authorization")
             query = request.query_params.getlist(auth.query_param) if auth.query_param else []
@@ -181,10 +179,9 @@ class JwtRequirements(BasePermission):  # type: ignore[misc]
         principal = request.auth
         if isinstance(principal, Principal) and common.verified_principal(request._request, auth) is principal:
             try:  # (JwtAuthentication checked both for this view already; checked again, it is cheap)
-                tenant = None
-                if rule.tenant is not None:
-                    tenant = auth.tenant_of(rule, getattr(view, "kwargs", None) or {}, _header(request))
-                auth.reused(principal, rule, tenant)
+                auth.reused(
+                    principal, rule, auth.tenant_of(rule, getattr(view, "kwargs", None) or {}, _header(request))
+                )
             except AuthDenied as exc:
                 raise JwtDenied(exc.denial) from None
             return True

@@ -263,15 +263,14 @@ def _authorize(auth: BearerAuth, rule: RouteRule) -> Principal:
         auth.rule(rule.scopes, rule.tenant)  # ConfigurationError when this app's authenticator cannot bind one
     holder = request.environ
     found = common.verified_principal(holder, auth)  # (this authenticator's only)
+    tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)
     if found is None:
-        tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)
         query = request.args.getlist(auth.query_param) if auth.query_param else []
         principal = auth.authenticate(request.headers.getlist("Authorization"), query, rule=rule, tenant=tenant_value)
         common.remember_principal(holder, auth, principal)
         return principal
     # an outer decorator of this authenticator verified it: another tenant is refused, and recorded (before session
     # 33 a 401 with no event of its own: the request's only event said accepted), then the scopes (403)
-    tenant_value = auth.tenant_of(rule, request.view_args or {}, request.headers.getlist)
     return auth.reused(found, rule, tenant_value)
 
 
