@@ -177,6 +177,10 @@ class _Observer:
             return Reason.VALIDATOR_ERROR, None
 
 
+def _itself(awaitable: Awaitable[Any]) -> Awaitable[Any]:
+    return awaitable
+
+
 def _lost(exc: BaseException) -> None:
     """A validation whose record could not be made: counted as lost (``jwtobs.events.dropped``), never raised
     (before session 32, a result or an exception that raised when read lost its event silently)."""
@@ -279,6 +283,22 @@ def wrap(
     time_ns = time.time_ns
     perf_ns = time.perf_counter_ns
 
+    async def observed_await(call: Callable[[], Awaitable[Any]], token: object, t0: int, p0: int) -> Any:
+        """The verdict of an awaited validation (an ``async def`` validator, or a function returning an awaitable):
+        recorded when it comes, the awaited code marked as observing (nested observed validations record once)."""
+        ctx_token = ACTIVE.set(True)
+        try:
+            result = await call()
+        except Exception as exc:
+            reason, detail = obs.rejected(token, exc, t0, perf_ns() - p0)
+            if as_jwtobs:
+                raise _recorded_rejection(reason, detail) from exc
+            raise
+        finally:
+            ACTIVE.reset(ctx_token)
+        obs.accepted(token, result, t0, perf_ns() - p0)
+        return result
+
     if _is_async(fn):
         afn = cast(Callable[..., Awaitable[Any]], fn)
 
@@ -291,21 +311,8 @@ def wrap(
                 opts = args[opt_at] if len(args) > opt_at else kwargs.get("options")
                 if opts is not None and unverified(opts):
                     return await afn(*args, **kwargs)  # a peek
-            ctx_token = ACTIVE.set(True)
-            t0 = time_ns()
-            p0 = perf_ns()
-            try:
-                result = await afn(*args, **kwargs)
-            except Exception as exc:
-                dt = perf_ns() - p0
-                reason, detail = obs.rejected(get_token(args, kwargs), exc, t0, dt)
-                if as_jwtobs:
-                    raise _recorded_rejection(reason, detail) from exc
-                raise
-            finally:
-                ACTIVE.reset(ctx_token)
-            obs.accepted(get_token(args, kwargs), result, t0, perf_ns() - p0)
-            return result
+            call = functools.partial(afn, *args, **kwargs)  # (called inside: a call that raises is recorded too)
+            return await observed_await(call, get_token(args, kwargs), time_ns(), perf_ns())
 
         awrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
         awrapped.__jwtobs_site__ = obs  # type: ignore[attr-defined]  # (its library and profile: BearerAuth's labels)
@@ -316,20 +323,6 @@ def wrap(
     accepted = pipeline.accepted
     isawaitable = inspect.isawaitable
     key_at = _key_at(fn, lib)
-
-    async def _observed_await(awaitable: Awaitable[Any], token: object, t0: int, p0: int) -> Any:
-        ctx_token = active_set(True)  # (nested observed validations inside it record once, as in awrapped)
-        try:
-            result = await awaitable
-        except Exception as exc:
-            reason, detail = rejected(token, exc, t0, perf_ns() - p0)
-            if as_jwtobs:
-                raise _recorded_rejection(reason, detail) from exc
-            raise
-        finally:
-            active_reset(ctx_token)
-        obs.accepted(token, result, t0, perf_ns() - p0)
-        return result
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -357,7 +350,7 @@ def wrap(
             # a function that returns a coroutine or a future: the verdict comes when it is awaited (before
             # session 32 it was recorded as accepted at once, forged tokens too)
             token = args[0] if first and args else get_token(args, kwargs)
-            return _observed_await(result, token, t0, p0)
+            return observed_await(functools.partial(_itself, result), token, t0, p0)
         if key_at is not None and _keyless(args, kwargs, key_at):
             return result  # jwcrypto without a key parses and verifies nothing: no validation to record
         # obs.accepted inlined (two Python calls less per request); the recorder never raises
