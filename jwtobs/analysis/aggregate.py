@@ -73,6 +73,11 @@ new_subject   bool                     **per-event feature**: a token's first re
                                        failing again token after token. False where the event has no subject or
                                        token fingerprint, or the subject was never seen on another token
                                        (nothing to compare with), and for every other row.
+subject       string                   **per-event part**: the token's ``sub_hash`` (a keyed fingerprint of its
+                                       ``sub``; ``<NA>``: none). Only tokens whose signature verified reach
+                                       these rows, so its values are bounded by the issuers' real subjects:
+                                       the clock detectors tell one device's clock from its client's by it
+                                       (:data:`jwtobs.analysis.detect.SKEW_DEVICE_SHARE`).
 count         int64                    validations
 ============  =======================  ==========================================================================
 
@@ -88,9 +93,9 @@ minute, as they would in bounded metric attributes.
 file beside the original, a log shipper retrying a batch, two sinks on one path) is counted once
 (:func:`distinct_events`; the DuckDB engine alike).
 
-*Per-event part*: only ``cont``, ``seen``, ``paced``, ``sibling`` and ``new_subject`` need the events themselves
-(the uses of one token fingerprint: accepted before, rejected before, the gap since its previous visit; the tokens
-of one subject fingerprint). The Prometheus metrics cannot carry them, so a metrics-only engine sets them to
+*Per-event part*: only ``cont``, ``seen``, ``paced``, ``sibling``, ``new_subject`` and ``subject`` need the events
+themselves (the uses of one token fingerprint: accepted before, rejected before, the gap since its previous visit;
+the tokens of one subject fingerprint). The Prometheus metrics cannot carry them, so a metrics-only engine sets them to
 ``False`` (``cont``, ``seen`` and ``paced`` ``True`` for accepted late uses) and
 the clock-skew detector then relies on the lateness shape alone (see docs/analysis.md).
 """
@@ -152,6 +157,7 @@ LATENESS_SCHEMA: Final[dict[str, str]] = {
     "paced": "bool",
     "sibling": "bool",
     "new_subject": "bool",
+    "subject": "string",
     "count": "int64",
 }
 #: upper bin edges (seconds) of ``lateness.le``; fine around the usual leeways (0-300 s), coarse beyond
@@ -489,6 +495,8 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
         lat["paced"] = paced[sel]
         lat["sibling"] = sibling[sel]
         lat["new_subject"] = new_subject[sel]
+        subject = df["sub_hash"] if "sub_hash" in df.columns else pd.Series(pd.NA, index=df.index)
+        lat["subject"] = subject.astype("string").to_numpy()[sel]
         lateness = lat.groupby(_LKEYS, dropna=False, observed=True, sort=True).size().rename("count").reset_index()
     else:
         lateness = empty_lateness()

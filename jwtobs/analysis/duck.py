@@ -354,15 +354,15 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND c.t IS NOT NULL) AS seen,
             coalesce(l.late_acc, false) OR (coalesce(l.late_rej, false) AND coalesce(c.paced, false)) AS paced,
             coalesce(l.late_rej, false) AND coalesce(c.sibling, false) AS sibling,
-            coalesce({_near("l")} AND n.new_subject, false) AS new_subject
+            coalesce({_near("l")} AND n.new_subject, false) AS new_subject, l.sub_hash AS subject
         FROM l LEFT JOIN {tmp}_c c ON coalesce(l.late_rej, false) AND l.t = c.t AND l.token_fp = c.token_fp
         LEFT JOIN {tmp}_n n ON l.sub_hash = n.sub_hash AND l.token_fp = n.token_fp AND l.t = n.f
     )
     SELECT minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, sibling, new_subject,
-        count(*) AS count
+        subject, count(*) AS count
     FROM b GROUP BY ALL
-    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, sibling, new_subject
-        NULLS LAST""",
+    ORDER BY minute, issuer, profile, client_id, outcome, direction, le, cont, seen, paced, sibling, new_subject,
+        subject NULLS LAST""",
     )
 
 

@@ -357,6 +357,7 @@ NOT_IN_METRICS: Final[dict[str, str]] = {
     "lateness.paced": "per-token gaps need token fingerprints: paced is False for rejections (as cont)",
     "lateness.sibling": "per-token visits need token fingerprints: sibling is always False",
     "lateness.new_subject": "a subject's tokens need subject fingerprints: new_subject is always False",
+    "lateness.subject": "metrics carry no subject fingerprint: subject is <NA>",
     "lateness.early": "nbf is not measured: no 'early' rows (clock ahead is invisible)",
 }
 
@@ -464,6 +465,7 @@ def aggregates_from_frames(frames: PrometheusFrames) -> Any:
                 "paced": per["outcome"] == "accepted",
                 "sibling": False,
                 "new_subject": False,
+                "subject": pd.Series(pd.NA, index=per.index, dtype="string"),
                 "count": per["count"].round().astype("int64"),
             }
         )
@@ -535,6 +537,7 @@ def metrics_view(aggs: Any) -> Any:
     lat["paced"] = lat["outcome"] == "accepted"
     lat["sibling"] = False
     lat["new_subject"] = False
+    lat["subject"] = pd.Series(pd.NA, index=lat.index, dtype="string")
     keys = [k for k in LATENESS_SCHEMA if k != "count"]
     lat = lat.groupby(keys, dropna=False, sort=True)["count"].sum().reset_index()
     return Aggregates(
