@@ -55,6 +55,17 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def sql_path(path: Path) -> bool:
+    """Whether DuckDB can open ``path`` by name: its SQL takes UTF-8 text, and a file name that is not UTF-8 (bytes
+    the file system kept, ``ev\\xff.jsonl``) cannot be written in it. The engines read such a file with Python's
+    readers instead."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _list(paths: Sequence[Path]) -> str:
     return "[" + ", ".join(_lit(str(p)) for p in paths) + "]"
 
@@ -131,7 +142,7 @@ def clean_jsonl_query(files: Sequence[Path]) -> str:
     out), columns of :data:`jwtobs.events.EVENT_FIELDS`, ``time`` a UTC ``TIMESTAMPTZ``."""
     # the cast only for the rows kept: DuckDB casts before it filters, and a key-set change line whose time is
     # not a time (the pandas reader drops that change) made the whole file "not a jwtobs events file"
-    time_col = "CASE WHEN event IS NULL THEN CAST(time AS TIMESTAMPTZ) END AS time"
+    time_col = "CASE WHEN event IS NULL THEN CAST(upper(time) AS TIMESTAMPTZ) END AS time"
     cols = ", ".join(time_col if n == "time" else n for n in _FIELDS)
     src = (
         f"read_json({_list(files)}, format = 'newline_delimited', columns = {_json_columns()}, "

@@ -41,6 +41,7 @@ from jwtobs.analysis._duckio import (
     _type,
     clean_jsonl_query,
     connect,
+    sql_path,
 )
 from jwtobs.analysis.aggregate import (
     CONCURRENT,
@@ -65,7 +66,10 @@ from jwtobs.analysis.load import (
     _changes_frame,
     _complete_length,
     _conform,
+    _read_changes,
     _read_jsonl,
+    _read_parquet,
+    check_outcomes,
     check_times,
     event_files,
     jsonl_files,
@@ -90,7 +94,7 @@ def _parquet_sql(con: duckdb.DuckDBPyConnection, files: list[Path]) -> str:
         if name not in present:
             cols.append(f"CAST(NULL AS {_type(name)}) AS {name}")
         elif name == "time" and present[name] in ("VARCHAR", "JSON"):
-            cols.append("CAST(time AS TIMESTAMPTZ) AS time")
+            cols.append("CAST(upper(time) AS TIMESTAMPTZ) AS time")
         else:
             cols.append(f"CAST({name} AS {_type(name)}) AS {name}")
     where = " WHERE event IS NULL" if "event" in present else ""
@@ -103,7 +107,7 @@ def _jsonl_sql(con: duckdb.DuckDBPyConnection, files: list[Path], arrow: Collect
     lines torn mid-file, see :func:`_events`), is read by the pandas engine's reader and registered as an Arrow
     view, so both engines read exactly the same lines."""
     nonempty = [f for f in files if f.stat().st_size]
-    torn = [f for f in nonempty if f in arrow or _complete_length(f) != f.stat().st_size]
+    torn = [f for f in nonempty if f in arrow or not sql_path(f) or _complete_length(f) != f.stat().st_size]
     clean = [f for f in nonempty if f not in torn]
     out = [clean_jsonl_query(clean)] if clean else []
     for f in torn:
@@ -119,9 +123,15 @@ def events_sql(con: duckdb.DuckDBPyConnection, path: str | Path, arrow: Collecti
     pandas engine's reader. Raises ``FileNotFoundError`` or :class:`EventsError`."""
     files = event_files(path)
     parquet = [f for f in files if f.suffix == ".parquet"]
-    parts = ([_parquet_sql(con, parquet)] if parquet else []) + _jsonl_sql(
+    named = [f for f in parquet if sql_path(f)]
+    parts = ([_parquet_sql(con, named)] if named else []) + _jsonl_sql(
         con, [f for f in files if f.suffix != ".parquet"], arrow
     )
+    for f in parquet:
+        if f not in named:  # (a file name DuckDB's SQL cannot hold: read by the pandas engine's reader)
+            view = f"jwtobs_named_{uuid.uuid4().hex[:12]}"
+            con.register(view, _read_parquet(f))
+            parts.append(f"SELECT {', '.join(_FIELDS)} FROM {view}")
     if not parts:
         cols = ", ".join(f"CAST(NULL AS {_type(n)}) AS {n}" for n in _FIELDS)
         return f"SELECT {cols} WHERE false"
@@ -155,12 +165,16 @@ def _distinct(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[Path]
 
 
 def _check_schema(con: duckdb.DuckDBPyConnection, events: str, files: Sequence[Path]) -> None:
-    """Every event of a readable schema version, and with a time (as :func:`jwtobs.analysis.load.read_table`)."""
+    """Every event of a readable schema version, with a time and an outcome of its two (as
+    :func:`jwtobs.analysis.load.read_table`)."""
     readable = ", ".join(str(v) for v in sorted(READABLE_SCHEMAS))
     where = str(files[0]) if len(files) == 1 else str(Path(os.path.commonpath([str(f) for f in files] or ["."])))
     with _errors(files):
         row = con.execute(f"SELECT count(*) FROM ({events}) WHERE time IS NULL").fetchone()
     check_times(where, int(row[0]) if row else 0)
+    with _errors(files):
+        outcomes = con.execute(f"SELECT DISTINCT outcome FROM ({events}) LIMIT 10").fetchall()
+    check_outcomes(where, [v for (v,) in outcomes])
     with _errors(files):
         bad = con.execute(f"SELECT DISTINCT schema FROM ({events}) WHERE schema NOT IN ({readable})").fetchall()
     if bad:
@@ -468,9 +482,11 @@ def aggregate(
 def keyset_changes(path: str | Path, *, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
     """The ``jwks.keyset_changed`` records of the JSONL files of ``path``, read by DuckDB; the same frame as
     :func:`jwtobs.analysis.load_keyset_changes`."""
-    files = [f for f in jsonl_files(path) if f.stat().st_size]
+    every = [f for f in jsonl_files(path) if f.stat().st_size]
+    files = [f for f in every if sql_path(f)]
+    python = [c for f in every if f not in files for c in _read_changes(f)]  # (names DuckDB's SQL cannot hold)
     if not files:
-        return _changes_frame([])
+        return _changes_frame(python)
     con = con if con is not None else connect()
     cols = {
         "event": "VARCHAR",
@@ -490,7 +506,7 @@ def keyset_changes(path: str | Path, *, con: duckdb.DuckDBPyConnection | None = 
     with _errors(files):
         rows = con.execute(query).fetchall()
     names = ["time", "issuer", "added", "removed", "keys", "service"]
-    return _changes_frame([{"event": "jwks.keyset_changed", **dict(zip(names, r, strict=True))} for r in rows])
+    return _changes_frame([{"event": "jwks.keyset_changed", **dict(zip(names, r, strict=True))} for r in rows] + python)
 
 
 def compact(

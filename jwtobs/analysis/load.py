@@ -23,7 +23,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import pandas as pd
 import pyarrow as pa
@@ -32,9 +32,9 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from jwtobs._compressed import compression, decompress_hint
-from jwtobs.analysis._duckio import NOT_EVENTS, EventsError, NotEventsError
+from jwtobs.analysis._duckio import NOT_EVENTS, EventsError, NotEventsError, sql_path
 from jwtobs.analysis.aggregate import distinct_events
-from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION
+from jwtobs.events import EVENT_FIELDS, SCHEMA_VERSION, Outcome
 from jwtobs.pipeline import NUMERIC_DATE_LIMIT
 
 __all__ = [
@@ -191,6 +191,11 @@ def event_files(path: str | Path) -> list[Path]:
         )
     if not path.exists():
         raise FileNotFoundError(path)
+    if not path.is_file():  # a FIFO (`<(zcat ...)`, a named pipe), a socket, a device: read once, no size, no seek
+        raise EventsError(
+            f"{path}: not a regular file (a pipe or a device): jwtobs reads events files and directories "
+            "(write the stream to a file first)"
+        )
     return _readable([path])
 
 
@@ -320,6 +325,9 @@ def _salvage(path: Path, n: int) -> bytes | None:
 def _read_json_arrow(path: Path, n: int, lines: bytes | None = None) -> pa.Table:
     """``pyarrow.json`` over the first ``n`` bytes of ``path`` (its complete lines), or over ``lines`` when given."""
     try:
+        if lines is None and not sql_path(path):  # (pyarrow takes a file name as UTF-8 text too: read it here)
+            with gzip.open(path, "rb") if _gz(path) else open(path, "rb") as f:
+                lines = f.read() if _gz(path) else f.read(n)
         if lines is not None:
             return pj.read_json(pa.BufferReader(lines), _JSON_READ, _JSON_PARSE)
         if n == path.stat().st_size:
@@ -339,7 +347,7 @@ def _read_jsonl(path: Path) -> pa.Table:
     if n == 0:
         return ARROW_SCHEMA.empty_table()
     try:
-        if USE_DUCKDB and n == path.stat().st_size and _duckdb():
+        if USE_DUCKDB and n == path.stat().st_size and sql_path(path) and _duckdb():
             return _read_jsonl_duckdb(path)
         table = _read_json_arrow(path, n)
     except NotEventsError:
@@ -359,9 +367,10 @@ def _read_jsonl(path: Path) -> pa.Table:
 
 
 def _parse_times(column: pa.ChunkedArray, path: Path) -> pa.Array:
-    """RFC 3339 times with fractions (what the sink writes) or any ISO 8601 form pandas reads."""
+    """RFC 3339 times with fractions (what the sink writes; RFC 3339 allows a lower-case ``t`` and ``z``) or any
+    ISO 8601 form pandas reads."""
     try:
-        parsed = pd.to_datetime(column.to_pandas(), utc=True, format="ISO8601")
+        parsed = pd.to_datetime(column.to_pandas().str.upper(), utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
         raise EventsError(f"{path}: bad event time ({_first_line(exc)})") from None
     return pa.array(parsed, type=_ARROW_TYPES["time"])
@@ -370,7 +379,11 @@ def _parse_times(column: pa.ChunkedArray, path: Path) -> pa.Array:
 # -- Parquet -----------------------------------------------------------------------------------------------
 def _read_parquet(path: Path) -> pa.Table:
     try:
-        table = pq.read_table(path)
+        if sql_path(path):
+            table = pq.read_table(path)
+        else:  # (pyarrow takes a file name as UTF-8 text: a name of other bytes is opened here)
+            with open(path, "rb") as f:
+                table = pq.read_table(f)
     except (pa.ArrowException, OSError) as exc:
         raise EventsError(f"{path}: unreadable Parquet file ({_first_line(exc)})") from None
     if "event" in table.column_names:
@@ -421,6 +434,23 @@ def check_times(where: object, missing: int) -> None:
         raise EventsError(f"{where}: {missing} event{'s' if missing > 1 else ''} without a time")
 
 
+#: the outcomes an event has (:data:`jwtobs.events.Outcome`)
+OUTCOMES: Final = frozenset(get_args(Outcome))
+
+
+def check_outcomes(where: object, values: Iterable[Any]) -> None:
+    """:class:`EventsError` naming ``where`` when ``values`` (the distinct outcomes of its events) hold anything but
+    ``accepted``/``rejected``: an event of another outcome - ``"REJECTED"``, ``"denied"``, none - would be counted as
+    neither, its failures silently missing from every table and detector."""
+    bad = sorted({"<none>" if v is None else str(v) for v in values} - OUTCOMES)
+    if bad:
+        shown = ", ".join(repr(v[:40]) if v != "<none>" else v for v in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        raise EventsError(
+            f"{where}: events with outcome {shown}: a jwtobs event's outcome is 'accepted' or 'rejected' "
+            "(lower case; not written by jwtobs, or changed since?)"
+        )
+
+
 def check_span(first: Any, last: Any) -> None:
     """:class:`EventsError` when the events span more than :data:`MAX_SPAN_DAYS` (``first``/``last``: datetimes or
     pandas Timestamps): one event stamped by a wrong clock (1990, 2200) made the analysis allocate gigabytes."""
@@ -442,6 +472,7 @@ def read_table(files: Iterable[Path]) -> pa.Table:
         t = _read_parquet(f) if f.suffix == ".parquet" else _conform(_read_jsonl(f), f)
         if t.num_rows:
             check_times(f, t.column("time").null_count)
+            check_outcomes(f, pc.unique(t.column("outcome")).to_pylist())
             tables.append(_check_schema(t, f))
     if not tables:
         return ARROW_SCHEMA.empty_table()
@@ -523,7 +554,8 @@ def _changes_frame(changes: list[dict[str, Any]]) -> pd.DataFrame:
     cols = ["time", "issuer", "added", "removed", "keys", "service"]
     out = pd.DataFrame.from_records([c for c in changes if c.get("event") == "jwks.keyset_changed"], columns=cols)
     # (only strings are times: a number is not, and pandas 4 will read numbers as epochs)
-    stamps = out["time"].where(out["time"].map(lambda v: isinstance(v, str)), None)
+    # (RFC 3339 allows a lower-case ``t`` and ``z``)
+    stamps = out["time"].map(lambda v: v.upper() if isinstance(v, str) else None)
     times = pd.to_datetime(stamps, utc=True, format="ISO8601", errors="coerce")
     # nanoseconds, as the validations' times (a change stamped 9999 or 0001, outside their range, was an
     # internal error of jwtobs report before session 20): one outside it is dropped like one without a time
