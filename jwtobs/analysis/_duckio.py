@@ -105,7 +105,8 @@ TIME_FORMAT: Final = "`time` must be an RFC 3339 string, e.g. 2026-11-28T17:53:2
 
 def _file_error(exc: BaseException, files: Sequence[Path], what: str) -> EventsError:
     text = _first_line(exc)
-    if "source column time" in text:  # (epoch seconds, a date without a time...: DuckDB's cast of `time`)
+    # (epoch seconds, a date without a time...: DuckDB's cast of `time`, upper-cased first: "timestamp field")
+    if "source column time" in text or ("Conversion Error" in text and "timestamp" in text.lower()):
         text = f"{text}; {TIME_FORMAT}"
     # the file the error's own line names (the rest of DuckDB's message may quote the whole file list)
     named = next((f for f in files if str(f) in text), None) or next((f for f in files if str(f) in str(exc)), None)
