@@ -4,6 +4,7 @@
     python benchmarks/bench_scale.py duckdb --events 1e6,1e7,3e7    # partitioned Parquet -> DuckDB aggregates
     python benchmarks/bench_scale.py accuracy --seeds 5 --hours 12  # incidents per engine vs injected labels
     python benchmarks/bench_scale.py gen --events 1e8 --out DIR     # only generate a data set
+    python benchmarks/bench_scale.py files --files 1000,10000       # one day's events in many small files
 
 Data sets (``--source``):
 
@@ -261,6 +262,11 @@ def _child(what: str, path: str) -> dict[str, Any]:
         import pyarrow.json as pj
 
         rows = pj.read_json(path).num_rows
+    elif what in ("agg-pandas", "agg-duckdb"):  # the aggregates of the engines alone (`files`)
+        from jwtobs.analysis import aggregate, duck, load_events
+
+        aggs = duck.aggregate(path) if what == "agg-duckdb" else aggregate(load_events(path))
+        rows = int(aggs.counts["count"].sum())
     elif what == "duckdb":  # the whole analysis: aggregates out of core, then the detectors on them
         from jwtobs.analysis import duck, incidents
 
@@ -376,6 +382,48 @@ def cmd_duckdb(args: argparse.Namespace) -> None:
             print(f"fit: {key} = {a:.2f} s + {b * 1e9:.1f} ns x events")
 
 
+def _split_files(src: Path, out: Path, parts: int) -> Path:
+    """The template's day (JSONL, time order) in ``parts`` files of consecutive events (a process's file per hour,
+    or per replica and minute), cached."""
+    if (out / "done").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    lines = src.read_text().splitlines(keepends=True)
+    step = -(-len(lines) // parts)
+    for k in range(parts):
+        (out / f"e{k:05d}.jsonl").write_text("".join(lines[k * step : (k + 1) * step]))
+    (out / "done").write_text("")
+    return out
+
+
+def cmd_files(args: argparse.Namespace) -> None:
+    """The same events (the template's day) in one JSONL file and in ``--files`` many, aggregated by each engine:
+    the ratio of CPU many / one is what the files cost (each run a fresh process; medians of ``--repeat``)."""
+    out = Path(args.dir)
+    tpl, _n = template(out)
+    one = out / "files-1" / "events.jsonl"
+    if not one.exists():
+        one.parent.mkdir(parents=True, exist_ok=True)
+        _duck().execute(
+            f"COPY (SELECT * EXCLUDE (j, kid_rare, cid_rare) REPLACE (strftime(time, '%Y-%m-%dT%H:%M:%S.%fZ') AS time) "
+            f"FROM read_parquet('{tpl}') ORDER BY j) TO '{one}' (FORMAT json)"
+        )
+    for parts in _counts(args.files):
+        many = _split_files(one, out / f"files-{parts}", parts)
+        for engine in ("pandas", "duckdb"):
+            base = _median_runs(f"agg-{engine}", one, args.repeat)
+            r = _median_runs(f"agg-{engine}", many, args.repeat)
+            if r["rows"] != base["rows"]:
+                raise SystemExit(f"{parts} files: {r['rows']} events aggregated, one file: {base['rows']}")
+            print(
+                f"{engine:6s} {base['rows']:>7,} events in {parts:>6,} files: cpu {r['cpu_s']:6.2f} s, wall "
+                f"{r['wall_s']:6.2f} s; one file cpu {base['cpu_s']:5.2f} s: {r['cpu_s'] / base['cpu_s']:5.1f}x  "
+                f"[{r['runs']} runs, load {os.getloadavg()[0]:.1f}]",
+                flush=True,
+            )
+
+
 def cmd_accuracy(args: argparse.Namespace) -> None:
     """Per engine, on seeded simulated scenarios: pandas and DuckDB must give identical incidents; the
     Prometheus engine sees the metrics' view of the same events (prometheus.metrics_view: exact per-minute
@@ -458,6 +506,11 @@ def main() -> None:
     a.add_argument("--quiet", action="store_true", help="with --suite: include the quiet days (24 h each)")
     a.add_argument("--limit", type=int, default=0, help="with --suite: only the first N cases")
     a.set_defaults(func=cmd_accuracy)
+    f = sub.add_parser("files")
+    f.add_argument("--files", default="1000,10000", help="comma-separated numbers of files")
+    f.add_argument("--dir", default="/tmp/jwtobs-scale")
+    f.add_argument("--repeat", type=int, default=3)
+    f.set_defaults(func=cmd_files)
     g = sub.add_parser("gen")
     g.add_argument("--events", required=True)
     g.add_argument("--out", default="/tmp/jwtobs-scale")

@@ -465,15 +465,55 @@ def check_span(first: Any, last: Any) -> None:
         )
 
 
+#: more complete JSONL files than this are parsed by one DuckDB query (each file's own query costs ~3 ms: a directory
+#: of 10 000 small files - replicas x hourly files x days - took 35 s of CPU for 33 k events, session 34)
+BATCH_FILES: Final = 16
+
+
+def _checked(f: Path, t: pa.Table) -> pa.Table:
+    check_times(f, t.column("time").null_count)
+    check_outcomes(f, pc.unique(t.column("outcome")).to_pylist())
+    return _check_schema(t, f)
+
+
+def _batch(files: list[Path]) -> pa.Table | None:
+    """The events of the complete JSONL ``files`` parsed by one DuckDB query, checked; ``None`` when DuckDB is not
+    there or any of them is refused or fails a check: then each file is read on its own, which salvages a file
+    with a few torn lines and names the file of an error exactly."""
+    if not (USE_DUCKDB and _duckdb()):
+        return None
+    from jwtobs.analysis import _duckio
+
+    con = _reader()
+    try:
+        # (in the files' order, each file's lines in order: the rows each file's own query gives, one after another)
+        con.execute("SET preserve_insertion_order = true")
+        with _duckio._errors(files):
+            table = _conform(_duckio._arrow(con, _duckio.clean_jsonl_query(files)), files[0])
+        return _checked(files[0], table) if table.num_rows else table
+    except EventsError:
+        return None
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
 def read_table(files: Iterable[Path]) -> pa.Table:
     """The validation events of ``files`` as one Arrow table of :data:`ARROW_SCHEMA`, sorted by time."""
+    files = list(files)
     tables = []
+    clean = [
+        f
+        for f in files
+        if f.suffix != ".parquet" and sql_path(f) and f.stat().st_size and _complete_length(f) == f.stat().st_size
+    ]
+    batched = _batch(clean) if len(clean) > BATCH_FILES else None
+    if batched is not None:
+        tables.append(batched)
+        files = [f for f in files if f not in set(clean)]
     for f in files:
         t = _read_parquet(f) if f.suffix == ".parquet" else _conform(_read_jsonl(f), f)
         if t.num_rows:
-            check_times(f, t.column("time").null_count)
-            check_outcomes(f, pc.unique(t.column("outcome")).to_pylist())
-            tables.append(_check_schema(t, f))
+            tables.append(_checked(f, t))
     if not tables:
         return ARROW_SCHEMA.empty_table()
     table = pa.concat_tables(tables)
