@@ -297,11 +297,34 @@ def _http_response(denial: Denial) -> Response:
     )
 
 
+def _http_denial(scope: Mapping[str, Any]) -> bool:
+    """Whether the server lets a WebSocket handshake be answered with an HTTP response (the ASGI extension
+    ``websocket.http.response``: uvicorn, Hypercorn, Starlette's TestClient): then a refused WebSocket gets the
+    same 401/403/503 with its ``WWW-Authenticate`` challenge as an HTTP request, not a bare 403."""
+    return "websocket.http.response" in (scope.get("extensions") or {})
+
+
+async def _deny_handshake(send: Send, denial: Denial) -> None:
+    """The denial as the WebSocket handshake's HTTP response (:func:`_http_denial`), or a close with 1008 before
+    the WebSocket is accepted (the server answers the handshake with 403)."""
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in denial.headers]
+    headers += [(b"content-type", denial.content_type.encode()), (b"content-length", str(len(denial.body)).encode())]
+    await send({"type": "websocket.http.response.start", "status": denial.status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": denial.body, "more_body": False})
+
+
+async def _close_refused(scope: Mapping[str, Any], send: Send, denial: Denial) -> None:
+    if _http_denial(scope):
+        await _deny_handshake(send, denial)
+    else:
+        await send({"type": "websocket.close", "code": _WS_POLICY_VIOLATION, "reason": ""})
+
+
 async def _refusal(conn: HTTPConnection, denial: Denial, *, endpoint_is_function: bool) -> Response | None:
     if conn.scope.get("type") == "http":
         return _http_response(denial)
-    if endpoint_is_function and isinstance(conn, WebSocket):  # the websocket endpoint itself: close it
-        await conn.close(code=_WS_POLICY_VIOLATION)
+    if endpoint_is_function and isinstance(conn, WebSocket):  # the websocket endpoint itself: refuse the handshake
+        await _close_refused(conn.scope, conn.send, denial)
         return None
     raise WebSocketException(_WS_POLICY_VIOLATION, denial.error or "authentication required")
 
@@ -310,7 +333,7 @@ async def _send_refusal(scope: Scope, receive: Receive, send: Send, denial: Deni
     if scope.get("type") == "http":
         await _http_response(denial)(scope, receive, send)
     else:
-        await send({"type": "websocket.close", "code": _WS_POLICY_VIOLATION, "reason": ""})
+        await _close_refused(scope, send, denial)
 
 
 def _find_route(routes: Iterable[BaseRoute], scope: Mapping[str, Any], depth: int = 0) -> tuple[Any, dict[str, Any]]:
@@ -502,7 +525,12 @@ class JwtAuthMiddleware(AuthenticationMiddleware):
         try:
             result = await self._backend.authenticate(conn)
         except AuthenticationError as exc:
-            if kind == "websocket":  # (Starlette's AuthenticationMiddleware closes with 1000, normal closure)
+            denial = getattr(exc, "denial", None)
+            if kind == "websocket" and isinstance(denial, Denial):
+                # the handshake's HTTP response where the server allows one, else a close with 1008 (Starlette's
+                # AuthenticationMiddleware closes with 1000, a normal closure)
+                await _close_refused(scope, send, denial)
+            elif kind == "websocket":
                 await send({"type": "websocket.close", "code": _WS_POLICY_VIOLATION, "reason": ""})
             else:
                 await self.on_error(conn, exc)(scope, receive, send)

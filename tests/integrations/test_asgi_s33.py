@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 import jwtobs
@@ -240,13 +240,29 @@ def test_optional_keeps_declared_requirements(auth: BearerAuth, keys: Keys, stac
     assert (r.status_code, r.json()) == (200, {"authenticated": True}) and events(stack) == [("accepted", None)]
 
 
-# -- WebSockets: closed with 1008 ------------------------------------------------------------------------------
+# -- WebSockets: the handshake refused with the HTTP denial, or closed with 1008 ---------------------------------
 def ws_outcome(client: TestClient, path: str, headers: dict[str, str]) -> Any:
+    """The JSON the endpoint sent, the close code of a refused WebSocket, or ``(status, WWW-Authenticate)`` of a
+    handshake refused with an HTTP response (the ASGI extension ``websocket.http.response``, session 34)."""
     try:
         with client.websocket_connect(path, headers=headers) as ws:
             return ws.receive_json()
+    except WebSocketDenialResponse as denial:  # (a WebSocketDisconnect too)
+        return denial.status_code, denial.headers.get("www-authenticate", "").split(",")[-1].strip()
     except WebSocketDisconnect as exc:
         return exc.code
+
+
+class WithoutHttpDenial:
+    """A server without the ``websocket.http.response`` extension (uvicorn before 0.30, Daphne): the refusal is
+    a close with 1008 before the WebSocket is accepted."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope = {**scope, "extensions": {k: v for k, v in (scope.get("extensions") or {}).items() if "http" not in k}}
+        await self.app(scope, receive, send)
 
 
 def test_fastapi_dependency_on_websocket_routes(auth: BearerAuth, keys: Keys, stack: Stack) -> None:
@@ -279,8 +295,9 @@ def test_fastapi_dependency_on_websocket_routes(auth: BearerAuth, keys: Keys, st
 
 
 def test_starlette_websockets_closed_with_policy_violation(auth: BearerAuth, keys: Keys, stack: Stack) -> None:
-    """``JwtAuthMiddleware`` closes a refused WebSocket with 1008 (Starlette's AuthenticationMiddleware, which it
-    used, closes with 1000, a normal closure), and a decorated WebSocket endpoint enforces its scopes."""
+    """``JwtAuthMiddleware`` refuses a WebSocket's handshake with the HTTP denial (401 with its challenge, 403
+    insufficient_scope) where the server allows one, else closes it with 1008 (Starlette's AuthenticationMiddleware,
+    which it used, closes with 1000, a normal closure), and a decorated WebSocket endpoint enforces its scopes."""
 
     @jwt_route(scopes=["items:admin"])
     async def ws(websocket: Any) -> None:
@@ -305,14 +322,19 @@ def test_starlette_websockets_closed_with_policy_violation(auth: BearerAuth, key
         ),
     ):
         prefix = "/o" if isinstance(app.routes[0], Mount) else ""
-        client = TestClient(app)
-        for path in ("/ws", "/echo"):
-            assert ws_outcome(client, prefix + path, {}) == 1008
-            assert events(stack) == [("rejected", "JWT_MISSING")]
-            assert ws_outcome(client, prefix + path, bearer(keys.token())) == 1008
-            assert events(stack) == [("accepted", None)]
-            assert ws_outcome(client, prefix + path, bearer(keys.token(scope="items:admin"))) == {"sub": "user-123"}
-            assert events(stack) == [("accepted", None)]
+        for client, missing, scope in (
+            # the handshake's HTTP response: 401 with the challenge, 403 insufficient_scope (session 34)
+            (TestClient(app), (401, f'Bearer realm="{REALM}"'), (403, 'scope="items:admin"')),
+            (TestClient(WithoutHttpDenial(app)), 1008, 1008),
+        ):
+            for path in ("/ws", "/echo"):
+                assert ws_outcome(client, prefix + path, {}) == missing
+                assert events(stack) == [("rejected", "JWT_MISSING")]
+                assert ws_outcome(client, prefix + path, bearer(keys.token())) == scope
+                assert events(stack) == [("accepted", None)]
+                got = ws_outcome(client, prefix + path, bearer(keys.token(scope="items:admin")))
+                assert got == {"sub": "user-123"}
+                assert events(stack) == [("accepted", None)]
 
 
 # -- issue 17: CORS preflights ---------------------------------------------------------------------------------
