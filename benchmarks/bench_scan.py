@@ -122,6 +122,9 @@ def main() -> None:
     ap.add_argument("--keep", help="directory to write the log into (kept)")
     ap.add_argument("--jobs", default="1,2", help="comma-separated --jobs values for the end-to-end runs")
     ap.add_argument("--engines", default="hyperscan,python", help="prefilter engines to measure (installed ones)")
+    ap.add_argument(
+        "--dense-lines", type=int, default=64000, help="lines of the dense spaced-field logs (0: not measured)"
+    )
     args = ap.parse_args()
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="jwtobs-bench-scan-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +168,25 @@ def main() -> None:
     def med(name: str) -> tuple[float, float]:
         rows = times[name]
         return statistics.median(w for w, _ in rows), statistics.median(c for _, c in rows)
+
+    # logs where every line holds a spaced secret field (a CI log of "kubectl get secret <name>", an audit log of
+    # "apikey <id>"): each line's trigger hits are judged on their own line; until session 34 each read back to the
+    # start of its block (quadratic: 128 000 lines took 278 s). Per line against the real log's, same engine.
+    dense = {
+        "apikey": "2024-05-01T12:00:00Z INFO apikey a1b2c3d4e5f6{i:06d} accepted for tenant acme\n",
+        "kubectl": "2024-05-01T12:00:00Z run: kubectl get secret app-{i}-creds -o yaml\n",
+    }
+    n_dense = args.dense_lines
+    for kind, line in dense.items() if n_dense else ():
+        path = workdir / f"dense-{kind}.log"
+        path.write_text("".join(line.format(i=i) for i in range(n_dense)))
+        for engine in engines:
+            real_us = med(f"scan {engine}")[1] / planted.total_lines * 1e6
+            _, c = measure(lambda e=engine, q=path: scan_in_process(q, e))  # type: ignore[misc]
+            print(
+                f"dense {kind} log, {n_dense} lines [{engine}]: {c:.2f} s CPU, {c / n_dense * 1e6:.1f} us/line "
+                f"({c / n_dense * 1e6 / real_us:.1f}x the real log's {real_us:.1f} us/line)"
+            )
 
     print(f"\nmedians of {args.rounds} alternating rounds ({size / 1e6:.0f} MB; load average now {_load()}):")
     print(f"  {'':34s} {'wall':>8s} {'CPU':>8s} {'MB/s wall':>10s} {'MB/s CPU':>9s} {'CPU vs rg':>9s}")

@@ -1014,6 +1014,10 @@ class _Pass:
         head = len(p.name_before(m.string, m.start()))
         if s[m.start() - head - 1 : m.start() - head] in _PATH_CHARS:
             return None  # a file's name ("/etc/rsyncd.secret 30"), not a field's
+        if group == "bare" and not head and m.group(0)[:7] == "secret " and _OBJECT_NAME.fullmatch(value):
+            # the word itself, then an object's name (Kubernetes': "kubectl get secret db-credentials -o yaml",
+            # "Mounted secret volume-7f9c"; lower case, a "-" or "." in it, a letter past "f": no hex or random run)
+            return None
         name = s[m.start() - head : m.end("suffix")]
         if _MODE_BEFORE.search(s, max(0, m.start() - head - 24), m.start() - head) is not None:
             return None  # (the word is a mode, an option's value: nmcli's "wifi-sec.key-mgmt wpa-psk X")
