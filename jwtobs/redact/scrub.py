@@ -1372,6 +1372,8 @@ class _Pass:
             return _next_name(s, m.start(), start, end, quoted)  # ('/api_key: "api_key": "x"')
         if before == ":" and _in_resource_name(low, m.start() - head):
             return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
+        if group == "bare" and _maven_group(low, m.start() - head, start):
+            return None  # a Maven/Gradle coordinate ("io.jsonwebtoken:jjwt-api:0.12.5", "com.auth0:java-jwt:4.4.0")
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
         if name == "PASSWD" and p.sudoers_tag(s, m.start() - head):
             return None  # a sudoers rule's tag ("(ALL) PASSWD: ALL"), no field
@@ -1859,6 +1861,24 @@ _OBJECT_NAME: Final = _regex.compile(r"(?=[^-.]*+[-.])(?=.*?[g-z])[a-z][a-z0-9.\
 _OBJECT_STATUS: Final = _regex.compile(r"""["'] (?:not found|is forbidden|already exists|is invalid)\b""")
 #: a reverse-DNS name up to its last segment ("com.apple." of the macOS subsystem "com.apple.Authorization")
 _BUNDLE_ID_BEFORE: Final = _regex.compile(r"(?<![\w.])(?:com|org|net|io|edu|gov)\.(?:[A-Za-z0-9_\-]++\.)*+\Z")
+#: a Maven artifact id as a coordinate's second part (lower case, a letter first) and what follows it there: a ":"
+#: and a version or a packaging (a coordinate without either is read as a field: "com.acme.password:hunter2-x")
+_ARTIFACT: Final = _regex.compile(r"[a-z][a-z0-9.\-]{0,63}+")
+_COORDINATE_NEXT: Final = _regex.compile(r":(?:\d|jar:|pom:|war:|aar:|test-jar:)")
+
+
+def _maven_group(low: str, name_start: int, value_start: int) -> bool:
+    """Whether the name at ``name_start`` is the last segment of a reverse-DNS group id ("io.jsonwebtoken",
+    "com.auth0") written with ":" and no blank before the artifact id at ``value_start``, and the coordinate goes on
+    as one does (a version or a packaging: "jjwt-api:jar:0.12.5", "java-jwt:4.4.0")."""
+    if low[value_start - 1 : value_start] != ":" or low[value_start - 2 : value_start - 1].isspace():
+        return False
+    if _BUNDLE_ID_BEFORE.search(low, max(0, name_start - 128), name_start) is None:
+        return False
+    end = _ARTIFACT.match(low, value_start)
+    return end is not None and _COORDINATE_NEXT.match(low, end.end()) is not None
+
+
 #: an HTTP status code and the first letters of its reason phrase ("400 Ba" of "400 Bad Request", "200 OK")
 _HTTP_STATUS: Final = _regex.compile(r"[1-5][0-9]{2} [A-Z][A-Za-z]")
 #: A value that starts with a run of a session id's or token's characters, 16 or more with a letter and a digit

@@ -4,6 +4,8 @@
   field ("apikey <id>", "kubectl get secret <name>"): each trigger hit's judgement searched back for a tab to the
   start of its block, not of its line (128 000 lines: 278 s; the pure-Python engine 5.5 s). Now 8 s; measured by
   ``benchmarks/bench_scan.py`` (its dense logs), here the engines' agreement on such blocks.
+- Maven/Gradle coordinates of JWT libraries ("io.jsonwebtoken:jjwt-api:jar:0.12.5", "com.auth0:java-jwt:4.4.0") were
+  read as "name: value" fields and the artifact redacted in every build log of a project using them.
 - "secret" followed by a Kubernetes object's name ("kubectl get secret db-credentials -o yaml", "Mounted secret
   volume-7f9c") had the name redacted: CI/CD and ops logs are full of them. The word alone before a lower-case
   name with a "-" or "." and a letter past "f" (no hex, no random run) is kept; a secret's value after it is not."""
@@ -19,6 +21,11 @@ from jwtobs.redact import scan, scrub
 _ENGINES = ["all", "python"] + (["hyperscan"] if scan.default_engine() == "hyperscan" else [])
 
 KEPT = [
+    # Maven/Gradle coordinates of JWT libraries: a group id whose last segment holds a secret's name, ":", the artifact
+    "[INFO] +- io.jsonwebtoken:jjwt-api:jar:0.12.5:compile",
+    "implementation 'io.jsonwebtoken:jjwt-jackson:0.12.5'",
+    "com.auth0:java-jwt:4.4.0",
+    "<dependency>io.jsonwebtoken:jjwt-impl:0.11.5</dependency>",
     "kubectl get secret db-credentials -o yaml",
     "kubectl describe secret default-token-x7k2p -n kube-system",
     "kubectl delete secret my-tls-cert -n prod",
@@ -31,12 +38,19 @@ REDACTED = [
     ("client_secret db-credentials", "db-credentials"),  # a field named for a secret, not the word
     ("apikey a1b2c3d4e5f6000123", "a1b2c3d4e5f6000123"),
     ("password my-dog-rex-2019", "my-dog-rex-2019"),
+    ("com.acme.password:hunter2-x", "hunter2-x"),  # no version or packaging after it: a field
+    ("io.token:Xk9f2aQ7zLmN", "Xk9f2aQ7zLmN"),
+    ("token:abc123def456", "abc123def456"),
 ]
 
 
 @pytest.mark.parametrize("line", KEPT)
-def test_an_object_named_after_the_word_secret_is_kept(line: str) -> None:
+def test_an_object_named_after_the_word_secret_or_a_coordinate_is_kept(line: str, tmp_path: Path) -> None:
     assert scrub(line) == line
+    path = tmp_path / "build.log"
+    path.write_text(line + "\n")
+    for engine in _ENGINES:
+        assert list(scan.Scanner(engine).scan_file(str(path), scan.ScanReport())) == [], engine
 
 
 @pytest.mark.parametrize(("line", "value"), REDACTED)
