@@ -1162,6 +1162,40 @@ def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
     out = _skew_shared(ctx, late, lw, life, _skew_changed(ctx, _skew_merged(ctx, rows, life), life))
     if ctx.agg.has_cont:  # (as _skew_shared: the metrics engine cannot see server_clock_skew)
         out = _validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out))
+        out = _explained_by_validators(ctx, late, lw, out)
+    return out
+
+
+def _explained_by_validators(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``rows`` without the client ``clock_skew`` incidents that an API's clock found by :func:`_validator_clocks`
+    explains as :func:`_skew_shared` explains them by a shared clock (most of the client's failures in its minutes,
+    from :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER` after, few of its own long before), at least
+    :data:`VALIDATOR_CLOCK_SHARE` of them at that API. One API's replica ahead rejects the short-lived tokens of
+    every client that calls it alone - label printers of one dispatch API: from their side alone the clock could
+    be theirs, and they were reported besides the API's clock (session 34, fleet34 incident day 2: 15 printers)."""
+    apis = [r for r in rows if r["kind"] == "server_clock_skew" and r["profile"] is not None]
+    if not apis:
+        return rows
+    on_time = _on_time(late, lw)
+    out = []
+    for r in rows:
+        if r["kind"] != "clock_skew" or r["client_id"] is None:
+            out.append(r)
+            continue
+        g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
+        g = _clock_failures(g).assign(own=lambda d: d.index.isin(on_time.index))
+        n = int(g["count"].sum())
+        explained = False
+        for a in apis:
+            at = g[g["profile"] == a["profile"]]
+            if n and int(at["count"].sum()) >= VALIDATOR_CLOCK_SHARE * n:
+                m = _minutes_of(ctx, a)
+                span = _Seg(max(0, m.i0 - SHARED_BEFORE), m.i1 + SHARED_AFTER, 0, 0.0, 1.0)
+                explained |= _explains(g, span, n)
+        if not explained:
+            out.append(r)
     return out
 
 

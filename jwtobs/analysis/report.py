@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from jwtobs._atomic import replaced_atomically
-from jwtobs.analysis.aggregate import aggregate
+from jwtobs.analysis.aggregate import Aggregates, aggregate
 from jwtobs.analysis.detect import SWEEP_PEAK, clock_skew, scanner_sweeps
 from jwtobs.analysis.detect import incidents as detect_incidents
 from jwtobs.analysis.evaluate import LabelsError, Score, load_labels, match_incidents
@@ -114,6 +114,7 @@ class Report:
         changes: pd.DataFrame,
         score: Score | None,
         sweeps: pd.DataFrame | None = None,
+        aggregates: Aggregates | None = None,
     ) -> None:
         self.events = events
         self.incidents = incidents
@@ -121,6 +122,15 @@ class Report:
         self.score = score
         #: :func:`jwtobs.analysis.scanner_sweeps` (not incidents), or None when not computed
         self.sweeps = sweeps
+        self._aggregates = aggregates
+
+    @property
+    def aggregates(self) -> Aggregates:
+        """The aggregates of :attr:`events` (the detectors' input), computed once: the figures and the clock-skew
+        table read them too (before session 34 the report aggregated the same events three times)."""
+        if self._aggregates is None:
+            self._aggregates = aggregate(self.events)
+        return self._aggregates
 
     def summary(self) -> str:
         """Plain text: totals, top reasons, detected incidents, and detected vs injected when labels exist."""
@@ -159,7 +169,6 @@ class Report:
         return "\n".join(lines)
 
     def figures(self) -> dict[str, object]:
-        from jwtobs.analysis.aggregate import aggregate
         from jwtobs.analysis.plots import (
             baseline_figure,
             clock_offset_figure,
@@ -168,7 +177,7 @@ class Report:
             skew_figure,
         )
 
-        agg = aggregate(self.events)
+        agg = self.aggregates
         return {
             "Rejection rate by reason": failure_rate_figure(self.events, self.incidents),
             "Scanner noise against its baseline": baseline_figure(agg, self.incidents),
@@ -199,7 +208,7 @@ class Report:
         parts.append("<h2>By issuer</h2>" + format_table(breakdown(self.events, "issuer"), percent=("rate",)))
         parts.append(
             "<h2>Clock skew per client</h2>"
-            + format_table(clock_skew(self.events).head(20).reset_index(), integer=("estimated_offset_s",))
+            + format_table(clock_skew(self.aggregates).head(20).reset_index(), integer=("estimated_offset_s",))
         )
         parts.append("</body></html>")
         return write_atomically(out, "\n".join(parts))
@@ -216,7 +225,7 @@ def build_report(events_path: str | Path, labels_path: str | Path | None = None)
     agg = aggregate(df)
     inc = detect_incidents(agg, changes)
     score = match_incidents(inc, labels) if labels is not None else None
-    return Report(df, inc, changes, score, scanner_sweeps(agg, changes))
+    return Report(df, inc, changes, score, scanner_sweeps(agg, changes), agg)
 
 
 def sweep_lines(sweeps: pd.DataFrame | None) -> list[str]:

@@ -16,6 +16,7 @@ import pytest
 
 import jwtobs.analysis as A
 from tests.analysis.test_report_bad_input_s20 import ENGINES, one_line_error, report, sim  # noqa: F401
+from tests.analysis.test_report_bad_input_s33 import _events_file
 
 
 def _rewrite(src: Path, dst: Path, change: object) -> Path:
@@ -26,10 +27,6 @@ def _rewrite(src: Path, dst: Path, change: object) -> Path:
         lines.append(json.dumps(d))
     dst.write_text("\n".join(lines) + "\n")
     return dst
-
-
-def _events_file(sim: Path) -> Path:  # noqa: F811
-    return sorted((sim / "events").glob("*.jsonl"))[0]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
