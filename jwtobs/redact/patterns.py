@@ -983,7 +983,7 @@ _MASKING_WORDS: Final = "redacted|hidden|masked|filtered|removed|omitted|sensiti
 #: "<%= ENV['TOKEN'] %>", Python's "%(db_password)s" and "%s", "${DB_PASSWORD}", HTML-escaped "&lt;YOUR_PASSWORD&gt;"
 TEMPLATE_VALUE: Final = _regex.compile(
     r"#\{[^{}\s]++\}|\$\([^()]++\)|\{\{[^{}]++\}\}|<%=?+[^%]++%>|%(?:\([a-z_]{1,32}+\))?[-#0-9.]{0,4}+[sdrifx]"
-    r"|\$\{[^{}]*+\}|&lt;[^&<>]++&gt;"
+    r"|\$\{[^{}]*+\}|\$\{\{[^{}]++\}\}|&lt;[^&<>]++&gt;"
 )
 _PLACEHOLDER_VALUE: Final = _regex.compile(
     r"\*++|[xX#.\-_]{3,}+|<[^<>]*+>|\[[^\[\]]*+\]|\{[^{}]*+\}|\$[A-Za-z_]\w*+"

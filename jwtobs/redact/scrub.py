@@ -988,6 +988,8 @@ class _Pass:
             if start >= 0:
                 break
         end = m.end(group)
+        if group == "bare" and _template(s, start):
+            return None  # a script's or a CI file's expression ("--password ${{ secrets.DB_PASSWORD }}")
         if group == "bare" and strength == p.STRONG:
             end = _glued(s, end)  # (judged whole: "-pNONE\"0,0" is no literal)
         value = s[start:end]
@@ -1007,8 +1009,10 @@ class _Pass:
         value = s[start:end]
         if value[0] == "-" or _in_marker(s, m.start()):  # (an option: "--password-file=/etc/x.secret --timeout 30")
             return None
-        if group == "bare" and _type_repr(s, start):
-            return None  # a type's repr ("non-application token WindowToken{5a9e4b1 token=null}")
+        if group == "bare" and (_type_repr(s, start) or _template(s, start)):
+            # a type's repr ("non-application token WindowToken{5a9e4b1 token=null}"), or a script's expression
+            # ("token ${GITHUB_TOKEN}")
+            return None
         if group != "bare" and _OBJECT_NAME.fullmatch(value) and _OBJECT_STATUS.match(s, end):
             return None  # an API object's status ('secret "app-secret" not found', Kubernetes' apimachinery)
         head = len(p.name_before(m.string, m.start()))
@@ -1244,6 +1248,8 @@ class _Pass:
             # an ellipsis or a call where the value would be: code in prose (aiohttp's DeprecationWarning "pass
             # headers={'Authorization': aiohttp.encode_basic_auth(login, password)} instead", "{'Authorization': ...}")
             return None
+        if _template(s, m.start("cred")):
+            return None  # a script's or a CI file's expression ("Bearer ${ACCESS_TOKEN}", "${{ secrets.TOKEN }}")
         end = _extend(s, m.start("cred"), m.end("cred"))
         cred = s[m.start("cred") : end]
         kind = p.AUTHORIZATION
@@ -1346,6 +1352,8 @@ class _Pass:
             return None
         if cred.endswith("=") and p.MARKER.match(s, m.end("cred")):  # "Bearer access_token=[REDACTED:...]"
             return None
+        if _template(s, m.start("cred")):
+            return None  # a script's or a CI file's expression ("Bearer ${ACCESS_TOKEN}", "$(gcloud auth ...)")
         # lower-cased: bearer, basic or dpop, before blanks or "%20" (patterns.SCHEME_GAP)
         scheme = m.string[m.start() : m.start("cred")].split()[0].removesuffix("%20")
         end = _extend(s, m.start("cred"), m.end("cred"))

@@ -6,6 +6,8 @@
   ``benchmarks/bench_scan.py`` (its dense logs), here the engines' agreement on such blocks.
 - Maven/Gradle coordinates of JWT libraries ("io.jsonwebtoken:jjwt-api:jar:0.12.5", "com.auth0:java-jwt:4.4.0") were
   read as "name: value" fields and the artifact redacted in every build log of a project using them.
+- A shell's or CI file's expression after Bearer, token or --password ("Bearer ${ACCESS_TOKEN}", "${{ secrets.X }}",
+  "$(gcloud auth print-access-token)") had its "$" redacted alone, the rest kept and the line mangled.
 - "secret" followed by a Kubernetes object's name ("kubectl get secret db-credentials -o yaml", "Mounted secret
   volume-7f9c") had the name redacted: CI/CD and ops logs are full of them. The word alone before a lower-case
   name with a "-" or "." and a letter past "f" (no hex, no random run) is kept; a secret's value after it is not."""
@@ -26,6 +28,14 @@ KEPT = [
     "implementation 'io.jsonwebtoken:jjwt-jackson:0.12.5'",
     "com.auth0:java-jwt:4.4.0",
     "<dependency>io.jsonwebtoken:jjwt-impl:0.11.5</dependency>",
+    # a script's or a CI file's expression where the credential would be: only the "$" was redacted, and the line
+    # mangled ("Bearer [REDACTED:bearer:...]{ACCESS_TOKEN}")
+    'curl -H "Authorization: Bearer ${ACCESS_TOKEN}" https://api.example',
+    "Authorization: Bearer ${{ secrets.API_TOKEN }}",
+    "Authorization: token ${GITHUB_TOKEN}",
+    "Bearer $(gcloud auth print-access-token)",
+    "gh api -H 'token ${GITHUB_TOKEN}' /user",
+    "deploy --password ${{ secrets.DB_PASSWORD }} --host db",
     "kubectl get secret db-credentials -o yaml",
     "kubectl describe secret default-token-x7k2p -n kube-system",
     "kubectl delete secret my-tls-cert -n prod",
