@@ -202,12 +202,13 @@ GLUED_JOSE: Final = _regex.compile(
     rf"eyJ(?<=[A-Za-z0-9_\-]eyJ)(?:(?!eyJ){_B64}){{5,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+"
 )
 # A JWS/JWE right after an escape that glues it to the text before: a percent escape ("%26ewogIC..." in a query
-# string), a JSON/Go/Python escape ("\\u0026ewoi...", "\\x26", "\\newog..."). Found from the escape (a class of
+# string), a JSON/Go/Python escape ("\\u0026ewoi...", "\\x26", "\\newog..."), a terminal's colour code
+# ("\x1b[33mewog...": a coloured console log saved to a file, session 34). Found from the escape (a class of
 # two characters first: the engine skips to them); the token is group "token". (A glued "eyJ" token is
 # GLUED_JOSE's.) An attempt starting inside a run (at a "%2E" separator) reads to the run's end at most; the
 # scrubber resumes after each match.
 ESCAPED_JOSE: Final = _regex.compile(
-    r"""(?:%[0-9a-fA-F]{2}|\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrt"'/\\]))"""
+    r"""(?:%[0-9a-fA-F]{2}|\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[nrt"'/\\])|\x1b\[[0-9;]{0,16}+m)"""
     rf"(?P<token>e[w-z0-9_\-]{_B64}{{6,}}+{_PAD}(?:{_DOT}{_B64}*+{_PAD}){{2,}}+)"
 )
 # A JWS/JWE written in the standard base64 alphabet ("+" and "/" where base64url has "-" and "_"), as some clients
@@ -2944,7 +2945,7 @@ def may_hold_secret_re(text: str) -> bool:
         return True
     if ("." in text or "%" in text or "\\" in text) and (
         _JOSE_SEARCH(text) is not None
-        or (("%" in text or "\\" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
+        or (("%" in text or "\\" in text or "\x1b" in text) and _ESCAPED_JOSE_SEARCH(text) is not None)
         or (("+" in text or "/" in text) and ("ey" in text or "ew" in text) and _STD_JOSE_SEARCH(text) is not None)
     ):
         return True

@@ -607,7 +607,7 @@ class _Pass:
         if p.TRIGGER.search(s) is None:  # only "Bearer <credentials>", keys and command lines can remain
             return self._unseparated(self._b64_jose(s))
         if "." in s or "%2" in s or "\\u002" in s:  # ("\\u002e": a JSON escape of the dots, session 33)
-            if "%" in s or "\\" in s:  # a token glued to an escape ("%26ewogIC...", "\\u0026ewoi...", "\\newog...")
+            if "%" in s or "\\" in s or "\x1b" in s:  # glued to an escape ("%26ewogIC", "\\newog", "\x1b[33mewog")
                 # (first: JOSE would start at the glued token's payload, a JSON object too, and leave its header)
                 s, _ = _run(s, s, p.ESCAPED_JOSE, self._escaped_jose, lower=False)
             s, _ = _run(s, s, p.JOSE, self._jose_token, lower=False)

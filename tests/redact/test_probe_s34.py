@@ -86,3 +86,36 @@ def test_every_engine_agrees_on_blocks_of_spaced_fields(engine: str, tmp_path: P
     out = copy.read_text().splitlines()
     assert all("a1b2c3d4e5f6" not in x and "[REDACTED:api_key:" in x for x in out[::2])
     assert out[1::2] == lines[1::2]
+
+
+def _verbose_token() -> str:
+    """A JWS whose header JSON is pretty-printed ("ewog..."), HMAC-signed here."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(b: bytes) -> str:
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    head = b64(b'{\n  "alg": "HS256",\n  "typ": "JWT"\n}')
+    body = b64(json.dumps({"sub": "alice", "iss": "https://id.example"}).encode())
+    sig = b64(hmac.new(b"k" * 32, f"{head}.{body}".encode(), hashlib.sha256).digest())
+    return f"{head}.{body}.{sig}"
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["\x1b[32mINFO\x1b[0m Authorization: Bearer \x1b[33m{t}\x1b[0m", "token=\x1b[1m{t}\x1b[0m", "\x1b[1;31m{t}\x1b[0m"],
+)
+def test_a_colour_code_before_a_verbose_header_token_hides_it_no_more(form: str, tmp_path: Path) -> None:
+    """A coloured console log (structlog's ConsoleRenderer, colorlog) saved to a file: the colour code glued the
+    token to the "m" before it, and a token whose header is no "eyJ" was left whole (an "eyJ" one was found)."""
+    token = _verbose_token()
+    line = form.format(t=token)
+    out = scrub(line)
+    assert isinstance(out, str) and token.split(".")[2] not in out and "[REDACTED:jwt:" in out, out
+    path = tmp_path / "console.log"
+    path.write_text(line + "\n")
+    for engine in _ENGINES:
+        assert {f.line for f in scan.Scanner(engine).scan_file(str(path), scan.ScanReport())} == {1}, engine
