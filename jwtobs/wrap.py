@@ -283,12 +283,20 @@ def wrap(
     time_ns = time.time_ns
     perf_ns = time.perf_counter_ns
 
-    async def observed_await(call: Callable[[], Awaitable[Any]], token: object, t0: int, p0: int) -> Any:
+    async def observed_await(
+        call: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        token: object,
+        t0: int,
+        p0: int,
+    ) -> Any:
         """The verdict of an awaited validation (an ``async def`` validator, or a function returning an awaitable):
-        recorded when it comes, the awaited code marked as observing (nested observed validations record once)."""
+        ``call(*args, **kwargs)`` awaited (called inside: a call that raises is recorded too), recorded when it
+        comes, the awaited code marked as observing (nested observed validations record once)."""
         ctx_token = ACTIVE.set(True)
         try:
-            result = await call()
+            result = await call(*args, **kwargs)
         except Exception as exc:
             reason, detail = obs.rejected(token, exc, t0, perf_ns() - p0)
             if as_jwtobs:
@@ -311,8 +319,7 @@ def wrap(
                 opts = args[opt_at] if len(args) > opt_at else kwargs.get("options")
                 if opts is not None and unverified(opts):
                     return await afn(*args, **kwargs)  # a peek
-            call = functools.partial(afn, *args, **kwargs)  # (called inside: a call that raises is recorded too)
-            return await observed_await(call, get_token(args, kwargs), time_ns(), perf_ns())
+            return await observed_await(afn, args, kwargs, get_token(args, kwargs), time_ns(), perf_ns())
 
         awrapped.__jwtobs_wrapped__ = True  # type: ignore[attr-defined]
         awrapped.__jwtobs_site__ = obs  # type: ignore[attr-defined]  # (its library and profile: BearerAuth's labels)
@@ -350,7 +357,7 @@ def wrap(
             # a function that returns a coroutine or a future: the verdict comes when it is awaited (before
             # session 32 it was recorded as accepted at once, forged tokens too)
             token = args[0] if first and args else get_token(args, kwargs)
-            return observed_await(functools.partial(_itself, result), token, t0, p0)
+            return observed_await(_itself, (result,), {}, token, t0, p0)
         if key_at is not None and _keyless(args, kwargs, key_at):
             return result  # jwcrypto without a key parses and verifies nothing: no validation to record
         # obs.accepted inlined (two Python calls less per request); the recorder never raises

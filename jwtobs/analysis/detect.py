@@ -1184,9 +1184,7 @@ def _explained_by_validators(
         if r["kind"] != "clock_skew" or r["client_id"] is None:
             out.append(r)
             continue
-        g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
-        g = _clock_failures(g).assign(own=lambda d: d.index.isin(on_time.index))
-        n = int(g["count"].sum())
+        g, n = _incident_failures(ctx, late, on_time, r)
         explained = False
         for a in apis:
             at = g[g["profile"] == a["profile"]]
@@ -1441,12 +1439,20 @@ def _skew_shared(
         return rows
     out = [s for s, _span in servers]
     for r in rows:
-        g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
-        g = _clock_failures(g).assign(own=lambda d: d.index.isin(on_time.index))
-        n = int(g["count"].sum())
+        g, n = _incident_failures(ctx, late, on_time, r)
         if not any(_explains(g, span, n) for _s, span in servers):
             out.append(r)
     return out
+
+
+def _incident_failures(
+    ctx: _Ctx, late: pd.DataFrame, on_time: pd.DataFrame, r: dict[str, Any]
+) -> tuple[pd.DataFrame, int]:
+    """The clock failures of a client's incident ``r`` in its minutes (:func:`_clock_failures`, ``own`` marking
+    those of :func:`_on_time`) and their number: what :func:`_explains` weighs."""
+    g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
+    g = _clock_failures(g).assign(own=lambda d: d.index.isin(on_time.index))
+    return g, int(g["count"].sum())
 
 
 def _clock_failures(g: pd.DataFrame) -> pd.DataFrame:

@@ -247,11 +247,12 @@ def _duckdb() -> bool:
 USE_DUCKDB = True
 
 
-def _read_jsonl_duckdb(path: Path) -> pa.Table:
+def _read_jsonl_duckdb(paths: list[Path]) -> pa.Table:
+    """The complete JSONL files ``paths`` parsed by one DuckDB query (errors: one line naming the file)."""
     from jwtobs.analysis import _duckio
 
-    with _duckio._errors([path]):
-        return _duckio._arrow(_reader(), _duckio.clean_jsonl_query([path]))
+    with _duckio._errors(paths):
+        return _duckio._arrow(_reader(), _duckio.clean_jsonl_query(paths))
 
 
 #: the DuckDB connection that reads JSONL files, one per thread and process (a connection is not shared by threads,
@@ -348,7 +349,7 @@ def _read_jsonl(path: Path) -> pa.Table:
         return ARROW_SCHEMA.empty_table()
     try:
         if USE_DUCKDB and n == path.stat().st_size and sql_path(path) and _duckdb():
-            return _read_jsonl_duckdb(path)
+            return _read_jsonl_duckdb([path])
         table = _read_json_arrow(path, n)
     except NotEventsError:
         good = _salvage(path, n)
@@ -482,14 +483,11 @@ def _batch(files: list[Path]) -> pa.Table | None:
     with a few torn lines and names the file of an error exactly."""
     if not (USE_DUCKDB and _duckdb()):
         return None
-    from jwtobs.analysis import _duckio
-
     con = _reader()
     try:
         # (in the files' order, each file's lines in order: the rows each file's own query gives, one after another)
         con.execute("SET preserve_insertion_order = true")
-        with _duckio._errors(files):
-            table = _conform(_duckio._arrow(con, _duckio.clean_jsonl_query(files)), files[0])
+        table = _conform(_read_jsonl_duckdb(files), files[0])
         return _checked(files[0], table) if table.num_rows else table
     except EventsError:
         return None
