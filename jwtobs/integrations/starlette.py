@@ -336,11 +336,12 @@ async def _send_refusal(scope: Scope, receive: Receive, send: Send, denial: Deni
         await _close_refused(scope, send, denial)
 
 
-def _find_route(routes: Iterable[BaseRoute], scope: Mapping[str, Any], depth: int = 0) -> tuple[Any, dict[str, Any]]:
+def _find_route(routes: Iterable[BaseRoute], scope: Scope, depth: int = 0) -> tuple[Any, dict[str, Any]]:
     """The endpoint and path parameters the router will pick, or ``(None, {})``: Starlette's own matching, through
-    ``Mount`` and ``Host`` (and any route holding ``routes``)."""
+    ``Mount`` and ``Host`` (and any route holding ``routes``). ``matches`` reads the scope and returns the child's
+    part, as the router calls it (no copy of the scope per route and request)."""
     for route in routes:
-        match, child = route.matches(dict(scope))
+        match, child = route.matches(scope)
         if match is not Match.FULL:
             continue
         params = dict(child.get("path_params", {}))
