@@ -161,6 +161,16 @@ ISSUER_CLOCK_CLIENTS_ONE_API = 3
 VALIDATOR_CLOCK_SHARE = 0.9
 VALIDATOR_CLOCK_EXPECT = 10.0
 SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360, p_max=1e-7)
+#: an issuer's clock behind by more than its tokens' lifetime (a validator's ahead by as much) makes every token
+#: past ``exp`` on its first use: fresh tokens (never accepted, not ``seen``) rejected past exp, per issuer and
+#: minute, significantly (ARRIVAL) above their baseline (tokens replayed after restarts or pauses), from at least
+#: ISSUER_CLOCK_CLIENTS accepted clients in at least SKEW_MINUTES minutes, at least ARRIVAL_FRESH of those clients'
+#: failures past exp meanwhile (an issuer whose token endpoint stalls leaves its clients with the tokens they
+#: hold: in use, ``seen``), those clients accepted for at most ARRIVAL_ACCEPTED of their validations with the
+#: issuer's tokens (a pool that restarts replays its cached tokens, then renews and is accepted)
+ARRIVAL = Params(shift=0.5, h=8.0, floor=0.01, min_count=10, window=360, p_max=1e-7)
+ARRIVAL_FRESH = 0.8
+ARRIVAL_ACCEPTED = 0.25
 #: ``issuer_stalled``: no client of an issuer accepted with a token expiring later than any it held before (a
 #: renewal) for longer than any such stretch in the STALL_HISTORY minutes before (at least STALL_HISTORY_MIN of
 #: them) and so long that their renewal rate makes it unlikely (Poisson P(0) <= STALL_P), while STALL_CLIENTS of
@@ -1163,7 +1173,99 @@ def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
     if ctx.agg.has_cont:  # (as _skew_shared: the metrics engine cannot see server_clock_skew)
         out = _validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out))
         out = _explained_by_validators(ctx, late, lw, out)
+        out = _expired_on_arrival(ctx, late, lw, life, out)
     return out
+
+
+def _expired_on_arrival(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``server_clock_skew`` for an issuer whose every token is past ``exp`` when first presented (:data:`ARRIVAL`):
+    its clock behind by more than its tokens' lifetime (session 35, fleet34: a mesh CA 480 s behind with 5-minute
+    tokens, 1 057 rejections in 30 min and no incident), or the validators' clock ahead by as much (several issuers
+    failing so at once at the same APIs: one incident naming no issuer). The clock detectors before read tokens in
+    use, and these were never accepted. The clients' own ``clock_skew`` incidents of that issuer meanwhile are
+    this one."""
+    rej = late[(late["direction"] == "late") & late["issuer"].notna()]
+    fresh = rej[~rej["seen"].astype(bool)]
+    found: list[tuple[dict[str, Any], pd.DataFrame, set[str]]] = []
+    for (iss,), x in ctx.series(fresh, ["issuer"]):
+        mine = fresh[fresh["issuer"] == iss]
+        for seg in _segments(x, ARRIVAL, ctx.m0):
+            g = _seg_rows(mine, seg)
+            clients = sorted(set(_clients(g)))
+            if len(clients) < ISSUER_CLOCK_CLIENTS or g["i"].nunique() < SKEW_MINUTES:
+                continue
+            n = int(g["count"].sum())
+            theirs = _seg_rows(rej[(rej["issuer"] == iss) & rej["client_id"].isin(clients)], seg)
+            if n < ARRIVAL_FRESH * int(theirs["count"].sum()):
+                continue
+            acc = _seg_rows(ctx.acc, seg)
+            acc = acc[(acc["issuer"] == iss).fillna(False) & acc["client_id"].isin(clients).fillna(False)]
+            if int(acc["count"].sum()) > ARRIVAL_ACCEPTED * (n + int(acc["count"].sum())):
+                continue
+            found.append(({"seg": seg, "clients": clients}, g, set(g["profile"].dropna().astype(str))))
+    if not found:
+        return rows
+    found.sort(key=lambda f: f[0]["seg"].i0)
+    merged: list[tuple[_Seg, pd.DataFrame, list[str]]] = []
+    for info, g, profiles in found:  # issuers failing so together at the same APIs: the validators' clock
+        seg, clients = info["seg"], info["clients"]
+        for k, (mseg, mg, mcl) in enumerate(merged):
+            if seg.i0 <= mseg.i1 and mseg.i0 <= seg.i1 and profiles & set(mg["profile"].dropna().astype(str)):
+                span = _Seg(min(seg.i0, mseg.i0), max(seg.i1, mseg.i1), 0, 0.0, max(seg.p, mseg.p))
+                merged[k] = (span, pd.concat([mg, g]), sorted(set(mcl) | set(clients)))
+                break
+        else:
+            merged.append((seg, g, clients))
+    out = list(rows)
+    for seg, g, clients in merged:
+        if any(
+            r["kind"] == "server_clock_skew" and r["start"] <= ctx.ts(seg.i1, end=True) and ctx.ts(seg.i0) <= r["end"]
+            for r in rows
+        ):
+            continue
+        out = [
+            r
+            for r in out
+            if not (
+                r["kind"] == "clock_skew"
+                and str(r["client_id"]) in clients
+                and r["start"] <= ctx.ts(seg.i1, end=True)
+                and ctx.ts(seg.i0) <= r["end"]
+            )
+        ]
+        out.append(_arrival_row(ctx, g, lw, life, _Seg(seg.i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)))
+    return out
+
+
+def _arrival_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], life: dict[str, float], seg: _Seg) -> dict[str, Any]:
+    """The ``server_clock_skew`` incident of :func:`_expired_on_arrival` over its failures ``g``."""
+    clients = _clients(g)
+    n = int(g["count"].sum())
+    issuers = sorted(str(v) for v in g["issuer"].dropna().unique().tolist())
+    profiles = [str(v) for v in g.groupby("profile", observed=True)["count"].sum().sort_values(ascending=False).index]
+    q50, q95 = lateness_quantile(g, 0.5), lateness_quantile(g, 0.95)
+    lifetime = float(np.median([life.get(c, 0.0) for c in clients])) * 60.0
+    offset = q50 + lifetime
+    where = f"the validators of {_few(profiles)}"
+    if len(issuers) == 1:
+        cause = (
+            f"the clock of issuer {issuers[0]} ~{offset:.0f} s behind (tokens stamped in the past), or of {where} ahead"
+        )
+    else:
+        cause = f"the clock of {where} ~{offset:.0f} s ahead ({len(issuers)} issuers' tokens fail alike)"
+    ev = (
+        f"{len(clients)} clients at once ({_few(clients)}): {n} tokens rejected past exp on their first use (never "
+        f"accepted), ~{q50:.0f} s past exp (up to ~{q95:.0f} s; tokens of ~{lifetime:.0f} s, validator leeway "
+        f"~{_leeway_text(lw, g['profile'])} s), from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, while their tokens "
+        f"were hardly accepted: every token was expired when it arrived - {cause}"
+    )
+    scope = ctx.c["client_id"].isin(clients).fillna(False).astype(bool)
+    share = n / max(1, ctx.total(scope, seg.i0, seg.i1))
+    issuer = issuers[0] if len(issuers) == 1 else None
+    profile = profiles[0] if len(profiles) == 1 else None
+    return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile)
 
 
 def _explained_by_validators(
@@ -2410,7 +2512,7 @@ def _skew_onset(
     mine, limit = mine[keep], limit[keep]
     # a failure within SKEW_INFLIGHT s of the leeway is what a request in flight or retried at expiry does
     plain = mine["le"] > limit + SKEW_INFLIGHT
-    seen_min = np.asarray(sorted(set(mine["i"].tolist())), dtype=np.int64)
+    seen_min = np.asarray(sorted(set(mine.loc[plain, "i"].tolist())), dtype=np.int64)
     walk = set(mine.loc[plain & (mine["le"] <= bound), "i"].tolist())
     # ... unless the client seldom fails that way (in fewer than SKEW_USUAL of its earlier cycles)
     near_min = np.asarray(sorted(set(mine.loc[~plain, "i"].tolist())), dtype=np.int64)
