@@ -708,6 +708,7 @@ class _Burst(NamedTuple):
     rows: pd.DataFrame  # the foreign rows of its minutes
     aimed: int  # tokens naming a key in use
     peak: int  # the most tokens in one of its minutes
+    profile: str | None = None  # the API a burst found on its own series aims at (:func:`_bursts`)
 
 
 def _bursts(ctx: _Ctx) -> list[_Burst]:
@@ -725,11 +726,28 @@ def _bursts(ctx: _Ctx) -> list[_Burst]:
     aiming = aiming[aiming["reason"].isin(list(_ATTACK)).fillna(False).astype(bool) | aiming.index.isin(sub.index)]
     out: list[_Burst] = []
     for _key, x in ctx.series(sub.assign(all=0), ["all"]):
-        segs = _segments(x, ATTACK, ctx.m0)
-        for seg in _attack_cores(x, _two_pass_baseline(x, ATTACK, ctx.m0)[0], segs) if segs else []:
+        for seg in _attack_segments(ctx, x):
             aimed = int(_seg_rows(aiming, seg)["count"].sum())
             out.append(_Burst(seg, _seg_rows(sub, seg), aimed, round(float(x[seg.i0 : seg.i1 + 1].max()))))
+    # an attack on one API, ten a minute, stays under the fleet's busy scanner minutes (several scanners at once
+    # across every API: session 35, blind fleet34 incident day 1 missed one); against that API's own scanner
+    # noise it stands out
+    fleet = list(out)
+    for (prof,), x in ctx.series(sub[sub["profile"].notna()], ["profile"]):
+        mine = sub[sub["profile"] == prof]
+        for seg in _attack_segments(ctx, x):
+            if any(seg.i0 <= b.seg.i1 + ATTACK_GAP and b.seg.i0 <= seg.i1 + ATTACK_GAP for b in fleet):
+                continue
+            aimed = int(_seg_rows(aiming[aiming["profile"] == prof], seg)["count"].sum())
+            peak = round(float(x[seg.i0 : seg.i1 + 1].max()))
+            out.append(_Burst(seg, _seg_rows(mine, seg), aimed, peak, str(prof)))
     return out
+
+
+def _attack_segments(ctx: _Ctx, x: Arr) -> list[_Seg]:
+    """The bursts of one series of tokens no accepted client presents (:func:`_attack_cores` of its runs)."""
+    segs = _segments(x, ATTACK, ctx.m0)
+    return _attack_cores(x, _two_pass_baseline(x, ATTACK, ctx.m0)[0], segs) if segs else []
 
 
 def _swept(burst: _Burst) -> bool:
@@ -763,13 +781,15 @@ def attack_bursts(data: pd.DataFrame | Aggregates | _Ctx, keyset_changes: pd.Dat
             if b.aimed
             else f"none naming a key in use, up to {b.peak} a minute (a scanner sweep stays under {SWEEP_PEAK})"
         )
+        at = f" at {b.profile}" if b.profile else ""
         ev = (
-            f"{seg.count} rejections of tokens no accepted client presents, {seg.count / minutes:.0f}/min against "
+            f"{seg.count} rejections of tokens no accepted client presents{at}, {seg.count / minutes:.0f}/min against "
             f"a scanner baseline of {seg.expected / minutes:.1f}/min; {n_attack} with attack-signal reasons, {aim}; "
             + _mix(g)
         )
-        share = seg.count / max(1, ctx.total(pd.Series(True, index=ctx.c.index), seg.i0, seg.i1))
-        rows.append(_row(ctx, "attack_burst", seg, ev, share))
+        scope = pd.Series(True, index=ctx.c.index) if b.profile is None else _is(ctx.c["profile"], b.profile)
+        share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
+        rows.append(_row(ctx, "attack_burst", seg, ev, share, profile=b.profile))
     return _frame(rows)
 
 
