@@ -472,6 +472,58 @@ COOKIE_REPR: Final = _regex.compile(
 )
 COOKIE_REPR_PAIR: Final = _regex.compile(r"""[^\s='"]++=(?:'(?P<sq>[^'\\]*+)'|"(?P<dq>[^"\\]*+)")""")
 
+# Sec-WebSocket-Protocol (RFC 6455, 4.1): a browser cannot set an Authorization header on a WebSocket, so applications
+# send their token as a subprotocol, and request-header logs (access logs, debug dumps, JSON-logged header dicts,
+# ASGI's raw headers) hold it (session 35). The value is a list of tokens separated by commas; the credential is the
+# element after one that names it, "access_token", "bearer", "token", "authorization" or "auth" in any case
+# ("access_token, <token>", "Bearer, <token>"), the rest of an element "bearer.<token>", or the base64url (no padding)
+# after Kubernetes' "base64url.bearer.authorization.k8s.io." (kubectl exec and port-forward, the dashboard). Every
+# other element is a protocol's name and stays ("graphql-ws", "v12.stomp", "mqtt", "v4.channel.k8s.io"), as does a
+# naming element with nothing after it. An element is a run without blanks, quotes, brackets, backslashes, ",", ";"
+# and ":" (a token's characters, and "/" and "+" of the standard base64 alphabet), "=" only as padding at its end; the
+# credential may hold ":" and "=" too (a client that is no browser may send any characters), up to the same ends.
+_WS_ELEMENT: Final = r"""[^\s,;:="'\\\[\]{}()<>]++=*+"""
+_WS_CREDENTIAL: Final = r"""[^\s,;"'\\\[\]{}()<>]++"""
+_WS_NEXT: Final = r"[ \t]*+,[ \t]*+"
+#: The elements that name the credential after them (and "bearer." inside one)
+WEBSOCKET_NAMING: Final = ("access_token", "bearer", "token", "authorization", "auth")
+_WS_NAMING: Final = "(?:" + "|".join(WEBSOCKET_NAMING) + ")" + _WS_NEXT + r"|bearer\."
+_WS_K8S: Final = r"base64url\.bearer\.authorization\.k8s\.io\."
+#: The elements before the naming one (read once each: possessive, and none of them names), then the credential:
+#: group "cred", or "b64" for Kubernetes' form; one that an expression, a call or a bracket goes on ("${TOKEN}",
+#: "[REDACTED:...]") is none.
+_WS_LIST: Final = (
+    rf"(?:(?!{_WS_NAMING}|{_WS_K8S}){_WS_ELEMENT}{_WS_NEXT})*+"
+    rf"(?:(?:{_WS_NAMING})(?P<cred>{_WS_CREDENTIAL})|{_WS_K8S}(?P<b64>{_WS_CREDENTIAL}))(?![{{(<\[])"
+)
+_WS_NAME: Final = r"sec[_\-]websocket[_\-]protocol"
+#: The header in text, run on the lower-cased text: its name (group "name", judged whole by the caller as
+#: :func:`header_kind` reads names: WSGI's "HTTP_SEC_WEBSOCKET_PROTOCOL", OpenTelemetry's
+#: "http.request.header.sec-websocket-protocol"; "x-sec-websocket-protocol" is another header), the separator of the
+#: other headers (JSON, reprs of dicts and of (name, value) tuples, str or bytes), the list. Linear: a match ends before
+#: the separator of a next header name inside its list (":" and quotes end an element, "=" is read only at an
+#: element's end; a credential ends at a ","), so no two attempts read the same elements.
+WEBSOCKET_PROTOCOL: Final = _regex.compile(
+    f"(?P<name>{_WS_NAME})" + _word_start_re(_WS_NAME, "a-z0-9", GLUE_ESCAPES) + _SEP + _WS_LIST
+)
+#: The same list as a header's whole value (a mapping's value, a header tuple's), from its start (lower-cased)
+WEBSOCKET_PROTOCOL_VALUE: Final = _regex.compile(r"[ \t]*+" + _WS_LIST)
+_B64URL_RUN: Final = _regex.compile(r"[A-Za-z0-9_\-]++")
+
+
+def k8s_bearer_token(run: str) -> str | None:
+    """The token that the base64url ``run`` of Kubernetes' subprotocol encodes (unpadded: Go's RawURLEncoding), or
+    None when it encodes no token (not base64url, or bytes other than printable ASCII): the marker then fingerprints
+    the run as written. Decoded, the token's marker is the one of the same token after "Bearer"."""
+    body = run.rstrip("=")
+    if _B64URL_RUN.fullmatch(body) is None or len(body) % 4 == 1:
+        return None
+    token = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("latin-1")
+    if not token or not token.isascii() or not token.isprintable() or " " in token:
+        return None
+    return token
+
+
 # Validation errors that echo the rejected input under the field's name (pydantic, FastAPI's 422 body), the name
 # and the value apart. str(ValidationError): the field's path on its own line, the error on the next one
 # ("refresh_token\n  String should have at most 20 characters [type=string_too_long, input_value='...', ...");
@@ -644,6 +696,9 @@ _STEMS: Final = (
     # Honeycomb's API key header, X-Honeycomb-Team (its classic keys have no vendor prefix: 22 characters, 32 hex)
     (r"honeycomb[_\-]team", "honeycomb", ()),
     ("dpop", "dpop", ()),
+    # Sec-WebSocket-Protocol, whose value WEBSOCKET_PROTOCOL reads: a stem so that the scanner's field trigger and its
+    # fast path take the header's lines (a weak name, :func:`_words_strength`, of a header: the scrubber decides)
+    (_WS_NAME, "websocket", ()),
     ("assertion", "assertion", ()),
     ("auth", "auth", ()),
     ("sid", "sid", ()),
@@ -659,8 +714,8 @@ TEXT_FIELDS: Final = tuple(
     for stem, word, words in _STEMS
 )
 #: Stems whose names are weak but when they hold another stem ("session_token", "auth_secret"): no SPACED_FIELDS of
-#: their own ("Expiring session 0x14f05578bd8001c", "DPoP <proof>" is a scheme)
-_WEAK_STEMS: Final = ("session", "auth", "sid", "dpop")
+#: their own ("Expiring session 0x14f05578bd8001c", "DPoP <proof>" is a scheme; "Sec-WebSocket-Protocol graphql-ws")
+_WEAK_STEMS: Final = ("session", "auth", "sid", "dpop", "websocket")
 # The same names with their value after blanks, no separator: "apikey 9f8e7d6c5b4a", "bearer_token x",
 # redis.conf's "requirepass x", "password Xk9(2]aP{z", nginx's 'proxy_set_header X-Api-Key "x";' (a quoted value).
 # Weaker evidence than a separator: the caller takes only strong names and values that are no word ("password for
@@ -923,6 +978,10 @@ def _words_strength(name: str) -> int:
     exact = _EXACT_NAMES.get(low)
     if exact is not None:
         return exact
+    if _plain_header_kind(name) == BEARER:
+        # Sec-WebSocket-Protocol (or ASGI's "subprotocols"), spelled as header_kind reads it: a list of protocol names
+        # that may hold a token (WEBSOCKET_PROTOCOL): weak, the value decides
+        return WEAK
     words = [w.lower() for w in _WORDS.findall(name) if not w.isdigit()]
     if not words:
         return NOT_SECRET_NAME
@@ -3064,7 +3123,8 @@ def hyperscan_gate() -> HyperscanGate | None:
     return _HS_GATE[0]
 
 
-# Header names whose whole value is a credential (structured data: dict keys, header tuples, OTel attributes).
+# Header names whose value is a credential (structured data: dict keys, header tuples, OTel attributes): whole, or
+# as the scrubber reads that header's value (Authorization's scheme, Cookie's names, Sec-WebSocket-Protocol's names).
 _HEADER_KIND: Final = {
     "authorization": AUTHORIZATION,
     "proxy-authorization": AUTHORIZATION,
@@ -3081,6 +3141,11 @@ _HEADER_KIND: Final = {
     "x-goog-iap-jwt-assertion": JWT,
     "x-csrf-token": SECRET_FIELD,
     "x-xsrf-token": SECRET_FIELD,
+    # the names of kind bearer, the only ones whose value is a list: Sec-WebSocket-Protocol, and an ASGI scope's key
+    # for that list split at its commas (Starlette's and Django Channels' scope["subprotocols"]); only the credential
+    # element is redacted (WEBSOCKET_PROTOCOL_VALUE), the protocol names are kept
+    "sec-websocket-protocol": BEARER,
+    "subprotocols": BEARER,
 }
 _HEADER_PREFIXES: Final = (
     "http.request.header.",

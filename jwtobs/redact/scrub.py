@@ -449,7 +449,17 @@ class _Pass:
             return self.auth_value(value)
         if kind == p.COOKIE:
             return self.cookie_value(value, set_cookie=name.lower().endswith("set-cookie"))
+        if kind == p.BEARER:  # (Sec-WebSocket-Protocol's list of subprotocols: the only names of that kind; what else
+            # the value holds, a JWS after a protocol's name, is read as text)
+            return self.text(self.subprotocols(value))
         return self.credential(value, kind)
+
+    def subprotocols(self, value: str) -> str:
+        """A Sec-WebSocket-Protocol value, a list of subprotocols: its credential element redacted
+        (:data:`patterns.WEBSOCKET_PROTOCOL_VALUE`), the protocol names kept byte for byte."""
+        m = p.WEBSOCKET_PROTOCOL_VALUE.match(_lower(value))
+        rep = self._subprotocol_credential(value, m) if m is not None else None
+        return value if rep is None else rep[0] + value[rep[1] :]
 
     # -- free text ---------------------------------------------------------------------------------------------
     def text(self, s: str, settled: Callable[[str], bool] | None = None) -> str:
@@ -645,6 +655,8 @@ class _Pass:
         # Which keywords the text holds, decided on the text before any redaction (markers never add a
         # credential, so this is a superset of what later passes need).
         has = low.__contains__
+        if has("websocket"):  # a token sent as a WebSocket subprotocol (its element alone: not a header's whole value)
+            s, low = _run(s, low, p.WEBSOCKET_PROTOCOL, self._subprotocol)
         if has("authorization"):
             s, low = _run(s, low, p.AUTH_HEADER, self._auth)
         for scheme, pattern in p.SCHEME_CRED.items():
@@ -976,10 +988,13 @@ class _Pass:
                 name = named.group(1)
                 strength = _xml_strength(name)
         value = m.group("value")
+        start, end = m.span("value")
+        if p.header_kind(name) == p.BEARER:  # Sec-WebSocket-Protocol: its credential element
+            out = self.subprotocols(value)
+            return (s[m.start() : start] + out, end) if out != value else None
         if not strength or _is_marker(value.strip()) or not p.is_credential_value(value, strength):
             return None
         kind = p.header_kind(name) or _secret_kind(name)
-        start, end = m.span("value")
         return s[m.start() : start] + self.credential(value, kind), end
 
     def _arg(self, s: str, m: re.Match[str], strength: int) -> tuple[str, int] | None:
@@ -1029,7 +1044,7 @@ class _Pass:
             name = name.lstrip("-")
         elif not _spaced_value(value):
             return None
-        if p.name_strength(name) < p.STRONG or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
+        if p.name_strength(name) < p.STRONG or p.header_kind(name) in _OWN_DETECTORS:
             return None
         if _FIELD_AHEAD.match(value) is not None or not p.is_credential_value(value, p.STRONG):
             return None  # ("password x=y": a field, its own detectors')
@@ -1099,6 +1114,9 @@ class _Pass:
             value = s[start:end]
         if not value or _is_marker(value) or (group == "bare" and value.lower() in p.EMPTY_VALUES):
             return None
+        if p.header_kind(name) == p.BEARER:  # Sec-WebSocket-Protocol (a HAR file's headers): its credential element
+            out = self.subprotocols(value)
+            return (s[m.start() : start] + out, end) if out != value else None
         if not p.is_credential_value(value, strength):
             return None
         return s[m.start() : start] + self.credential(value, p.header_kind(name) or _secret_kind(name)), end
@@ -1264,6 +1282,31 @@ class _Pass:
             kind = _SCHEME_KIND.get(scheme, p.AUTHORIZATION)
         return s[m.start() : m.start("cred")] + self.credential(cred, kind), end
 
+    def _subprotocol(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """Sec-WebSocket-Protocol in text (:data:`patterns.WEBSOCKET_PROTOCOL`): under the header's name as
+        :func:`patterns.header_kind` reads it (read back from the match as a field's name is: "HTTP_SEC_...", not
+        "x-sec-..."), the credential element."""
+        if _in_marker(s, m.start()):
+            return None
+        if p.header_kind(p.name_before(m.string, m.start()) + m.group("name")) != p.BEARER:
+            return None
+        return self._subprotocol_credential(s, m)
+
+    def _subprotocol_credential(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """``s[m.start():end]`` with the credential of a :data:`patterns.WEBSOCKET_PROTOCOL` (or ``_VALUE``) match
+        replaced by its marker, and that end; None when it is no credential (a placeholder, a literal, a template's
+        expression). Kubernetes' base64url is fingerprinted decoded (:func:`patterns.k8s_bearer_token`): the token's
+        marker after "Bearer"."""
+        if m.start("cred") >= 0:
+            start, end = m.span("cred")
+            value = s[start:end]
+            if not p.is_credential_value(value, p.STRONG) or _template(s, start):
+                return None
+        else:
+            start, end = m.span("b64")
+            value = p.k8s_bearer_token(s[start:end]) or s[start:end]
+        return s[m.start() : start] + self.credential(value, p.BEARER), end
+
     def _cookie(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         if _in_marker(s, m.start()):
             return None
@@ -1386,9 +1429,9 @@ class _Pass:
         if name == "PASSWD" and p.sudoers_tag(s, m.start() - head):
             return None  # a sudoers rule's tag ("(ALL) PASSWD: ALL"), no field
         strength = p.name_strength(name)
-        if not strength or p.header_kind(name) in (p.AUTHORIZATION, p.COOKIE):
-            # (Authorization and Cookie headers have their own detectors); a value that is the next name
-            # ('tokenx: "TOKEN": "s3cr3t"', "x_token=token=s3cr3t") is read again as one
+        if not strength or p.header_kind(name) in _OWN_DETECTORS:
+            # (Authorization, Cookie and Sec-WebSocket-Protocol headers have their own detectors); a value that is the
+            # next name ('tokenx: "TOKEN": "s3cr3t"', "x_token=token=s3cr3t") is read again as one
             return _next_name(s, m.start(), start, end, quoted)
         value = s[start:end]
         if not value or _is_marker(value):
@@ -1551,10 +1594,30 @@ class _Pass:
         if isinstance(value, (bytes, bytearray)):
             return self.header_value(kind, name, bytes(value).decode("latin-1")).encode("latin-1", "replace")
         if isinstance(value, (list, tuple)) and all(isinstance(v, (str, bytes)) for v in value):
+            if kind == p.BEARER:  # Sec-WebSocket-Protocol's values apart: one list of subprotocols
+                return type(value)(self._subprotocol_values(value))
             return type(value)(self._named(kind, name, v, depth) for v in value)  # multi-valued header attribute
+        if kind == p.BEARER:  # (Sec-WebSocket-Protocol's value that is no text: read as any value is)
+            return self.value(value, depth + 1)
         if isinstance(value, (bool, int, float)) and kind == p.SECRET_FIELD:
             return self.mark(kind, str(value))
         return self.mark(kind, repr(value))
+
+    def _subprotocol_values(self, values: Iterable[str | bytes]) -> list[str | bytes]:
+        """Sec-WebSocket-Protocol's values apart (a multi-valued attribute: one value per header line, or the list
+        split at its commas, as OpenTelemetry's conventions allow): each read as a list, and one that follows a value
+        ending in a naming element as that list's next element (``["access_token", "<token>"]``)."""
+        out: list[str | bytes] = []
+        last = ""  # the last element of the value before
+        for v in values:
+            text = v.decode("latin-1") if isinstance(v, bytes) else v
+            new = self.subprotocols(text)
+            if new == text and last.lower() in p.WEBSOCKET_NAMING:
+                new = self.subprotocols(f"{last}, {text}")[len(last) + 2 :]
+            last = text.rpartition(",")[2].strip()
+            new = self.text(new)  # (what else it holds, as header_value reads it)
+            out.append(new.encode("latin-1", "replace") if isinstance(v, bytes) else new)
+        return out
 
     def _header_pair(self, pair: tuple[Any, ...]) -> tuple[Any, ...] | None:
         if len(pair) != 2:
@@ -1928,6 +1991,9 @@ def _weak_credential(value: Any) -> bool:
 #: wpa-psk", wpa_supplicant's "key_mgmt WPA-PSK"), not a secret's name
 _MODE_BEFORE: Final = _regex.compile(r"key[_\-]mgmt[ \t]++\Z", re.IGNORECASE)
 _SCHEME_KIND = {"bearer": p.BEARER, "basic": p.BASIC, "dpop": p.DPOP, "digest": p.DIGEST}
+#: Header kinds whose values have detectors of their own (Authorization, Cookie, and the bearer kind of
+#: Sec-WebSocket-Protocol): a field or spaced match under such a name is theirs
+_OWN_DETECTORS: Final = (p.AUTHORIZATION, p.COOKIE, p.BEARER)
 # An unquoted value that starts a phrase of plain lower-case words (a message, not a password).
 _PHRASE = _regex.compile(r"[A-Za-z][a-z]*+(?: [a-z]++){2,}+")
 _API_KEY_NAME = _regex.compile(
