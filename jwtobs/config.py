@@ -22,7 +22,6 @@ Environment variables (read when the first state is built, and by ``configure(fr
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -242,11 +241,27 @@ def _count_sink_losses(telemetry: Telemetry, sinks: Iterable[EventSink]) -> None
     """Sinks that count their own losses (``JsonlSink.dropped``) add them to ``jwtobs.events.dropped``."""
     for sink in sinks:
         if isinstance(getattr(sink, "dropped", None), int):
-            telemetry.dropped_sources.append(functools.partial(_dropped_of, sink))
+            telemetry.dropped_sources.append(_SinkLosses(sink))
 
 
-def _dropped_of(sink: object) -> int:
-    return int(getattr(sink, "dropped", 0))
+class _SinkLosses:
+    """The records a sink lost (its ``dropped``). Equal for the same sink: ``use_providers()`` keeps the sinks of the
+    configuration it replaces, and the exported ``jwtobs.events.dropped`` (summed over the configurations that used
+    a meter provider) counts a sink the two share once."""
+
+    __slots__ = ("sink",)
+
+    def __init__(self, sink: object) -> None:
+        self.sink = sink
+
+    def __call__(self) -> int:
+        return int(getattr(self.sink, "dropped", 0))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SinkLosses) and other.sink is self.sink
+
+    def __hash__(self) -> int:
+        return id(self.sink)
 
 
 def configure(**options: Unpack[Options]) -> State:

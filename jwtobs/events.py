@@ -14,6 +14,7 @@ Records are serialised by :func:`encode` (one place for the JSON form).
 from __future__ import annotations
 
 import atexit
+import errno
 import json
 import logging
 import math
@@ -447,7 +448,11 @@ class JsonlSink:
         self._thread = None
 
     def _makedirs(self) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except FileExistsError:  # a component is a regular file: say so (before session 35 the warning named
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", folder) from None  # FileExistsError)
 
     def _warn(self, exc: BaseException) -> None:
         if not self._warned:

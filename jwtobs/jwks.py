@@ -29,6 +29,7 @@ import http.client
 import io
 import ipaddress
 import json
+import math
 import os
 import re
 import socket
@@ -92,6 +93,15 @@ TRUSTED_KIDS_PER_SET: Final = 100
 #: the least ``cooldown`` a JwksSource takes: unknown kids force at most one refresh per cooldown, and a failed fetch
 #: is retried no sooner (session 32: ``cooldown=0`` was taken, and 200 tokens of random kids made 200 requests)
 MIN_COOLDOWN: Final = 1.0
+#: the longest ``timeout`` a JwksSource takes: callers with nothing usable wait for a fetch up to it (session 35:
+#: ``timeout=inf`` or ``1e10`` was taken, and every verification was JWT_VALIDATOR_ERROR/OverflowError, no request made)
+MAX_TIMEOUT: Final = 300.0
+#: the longest duration any other argument takes (cooldown, the TTLs, max_stale, coalesce): ten years
+MAX_SECONDS: Final = 10 * 365 * 86400.0
+#: the largest ``max_bytes`` (a compressed key set is inflated to at most max_bytes + 1: peaks under 4 x this)
+MAX_BYTES_LIMIT: Final = 64 * 1024 * 1024
+#: the largest ``negative_cache_size`` (each entry holds a kid of at most 256 characters)
+MAX_NEGATIVE_CACHE: Final = 100_000
 #: response header lines accepted from a JWKS endpoint, and their total size (status line included)
 MAX_HEADERS: Final = 64
 MAX_HEADER_BYTES: Final = 32 * 1024
@@ -921,20 +931,41 @@ def _https_url(url: str) -> bool:
     return parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _seconds(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> None:
+    """``value`` is a finite number of seconds in [low, high] (``low_open``: (low, high]), else ConfigurationError."""
+    v = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    if not (math.isfinite(v) and (v > low if low_open else v >= low) and v <= high):
+        bracket = "(" if low_open else "["
+        raise ConfigurationError(
+            f"JwksSource: {name} must be a finite number of seconds in {bracket}{low:g}, {high:.0f}] (got {value!r})"
+        )
+
+
+def _count(name: str, value: object, low: int, high: int) -> None:
+    """``value`` is an int (not a bool) in [low, high], else ConfigurationError."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+        raise ConfigurationError(f"JwksSource: {name} must be an integer in [{low}, {high}] (got {value!r})")
+
+
 class JwksSource(KeySource):
     """Keys from a JWKS URL, cached, refreshed with the bounds described in the module docstring.
 
     url: the JWKS endpoint (``https://``; ``http://`` only when the host is ``localhost`` or a loopback IP).
     issuer: the issuer this key set belongs to (telemetry label; the Verifier sets it from its profile).
     timeout: seconds for the whole fetch: name resolution, connect, TLS, status line, headers and body under one
-        deadline.
+        deadline; in (0, :data:`MAX_TIMEOUT`].
     cooldown: minimum seconds between two unknown-kid refreshes, and between retries after a failure; at least
         :data:`MIN_COOLDOWN` (1 s), or :class:`ConfigurationError`.
     min_ttl, max_ttl: bounds applied to ``Cache-Control: max-age`` (``default_ttl`` when absent).
     max_stale: seconds after the last successful fetch during which the last-known-good keys are still used
         when refreshes fail.
-    max_bytes: larger responses are a fetch failure.
-    negative_cache_size: distinct unknown kids remembered (per cooldown window).
+    max_bytes: larger responses are a fetch failure; an int in [1, :data:`MAX_BYTES_LIMIT`].
+    negative_cache_size: distinct unknown kids remembered (per cooldown window); an int in [0,
+        :data:`MAX_NEGATIVE_CACHE`].
     coalesce: seconds after a fetch completed during which an unknown kid forces no refresh: the key set just
         fetched answers it (at most ``cooldown``). A caller that reaches :meth:`get` in a worker thread may have
         arrived while that fetch ran (a plain ``def`` dependency run by ``anyio.to_thread``, queued behind busy
@@ -943,6 +974,9 @@ class JwksSource(KeySource):
     proxies: ``{"https": "http://proxy:3128"}``; default: the environment's (``HTTPS_PROXY``/``NO_PROXY``).
         Loopback URLs never go through a proxy.
     ssl_context: TLS settings for ``https://`` (default: the system trust store, hostname checked).
+
+    Every numeric argument is checked here: a bool, a string, NaN, an infinity or a value out of its range (see
+    ``docs/jwks.md``) is a :class:`ConfigurationError` naming the argument and its range.
     """
 
     def __init__(
@@ -968,15 +1002,26 @@ class JwksSource(KeySource):
         loopback = _loopback_http(url)
         if not (loopback or _https_url(url)):
             raise ConfigurationError("JwksSource url must be https:// (http:// only for localhost / a loopback IP)")
-        if not (0 < timeout and 0 < min_ttl <= max_ttl and max_stale >= 0 and max_bytes > 0):
-            raise ConfigurationError("JwksSource: inconsistent timeout/cooldown/ttl/max_stale/max_bytes")
-        if not (isinstance(cooldown, (int, float)) and cooldown >= MIN_COOLDOWN):  # (NaN too)
+        # each numeric argument: a finite int or float (not a bool) within its range, or a ConfigurationError naming
+        # it. Before session 35 only their order was checked: timeout=inf or 1e10 (past threading.TIMEOUT_MAX) made
+        # every verification JWT_VALIDATOR_ERROR/OverflowError with no request made, negative_cache_size=-1 every
+        # unknown kid JWT_VALIDATOR_ERROR/KeyError, default_ttl=nan a key set never refreshed
+        _seconds("timeout", timeout, 0.0, MAX_TIMEOUT, low_open=True)
+        if not (_is_number(cooldown) and cooldown >= MIN_COOLDOWN):  # (NaN too)
             raise ConfigurationError(
                 f"JwksSource: cooldown must be at least {MIN_COOLDOWN:g} s (got {cooldown!r}): it bounds the requests "
                 "unknown kids make to the key set endpoint (with 0, 200 tokens of random kids made 200 requests)"
             )
-        if not coalesce >= 0:  # (NaN too)
-            raise ConfigurationError("JwksSource: coalesce must be >= 0 seconds")
+        _seconds("cooldown", cooldown, MIN_COOLDOWN, MAX_SECONDS)
+        _seconds("min_ttl", min_ttl, 0.0, MAX_SECONDS, low_open=True)
+        _seconds("max_ttl", max_ttl, 0.0, MAX_SECONDS, low_open=True)
+        _seconds("default_ttl", default_ttl, 0.0, MAX_SECONDS, low_open=True)
+        _seconds("max_stale", max_stale, 0.0, MAX_SECONDS, low_open=True)
+        _seconds("coalesce", coalesce, 0.0, MAX_SECONDS)
+        _count("max_bytes", max_bytes, 1, MAX_BYTES_LIMIT)
+        _count("negative_cache_size", negative_cache_size, 0, MAX_NEGATIVE_CACHE)
+        if max_ttl < min_ttl:
+            raise ConfigurationError(f"JwksSource: max_ttl ({max_ttl:g} s) must be at least min_ttl ({min_ttl:g} s)")
         if max_stale < min_ttl:  # the keys would go stale before the earliest refresh the TTL allows
             raise ConfigurationError(
                 f"JwksSource: max_stale ({max_stale:g} s) must be at least min_ttl ({min_ttl:g} s): keys are refreshed "

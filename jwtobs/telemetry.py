@@ -15,7 +15,10 @@ and a span that the sampler would drop is never built.
 from __future__ import annotations
 
 import atexit
+import functools
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,6 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from jwtobs import _forksafe
 from jwtobs._otel_compat import (
+    ALWAYS,
     NEVER,
     PARENT_OR_ROOT,
     histogram_recorder,
@@ -307,12 +311,30 @@ class CardinalityGuard:
 #: handler registered, so it runs before every other one (``atexit`` runs them last in, first out)
 _EXIT_FLUSH: list[Callable[[], None]] = []
 _EXITING: list[bool] = [False]
+_THREADING_HOOK: list[bool] = [False]
 
 
 def flush_at_exit(fn: Callable[[], None]) -> None:
     """Register ``fn`` (the pipeline's flush) to run at exit, before the handlers of OpenTelemetry providers."""
     _EXIT_FLUSH.append(fn)
     atexit.register(fn)
+    # Moving the handler when a configuration is made or a provider is adopted (exit_flush_first) misses a provider
+    # created after configure() whose first event is built only at exit (a short script: the builder wakes once a
+    # second): its shutdown, registered after jwtobs's handler, ran first and every span was refused ("Processor is
+    # already shutdown", 0 of 300; session 35). So the handler is moved once more when the interpreter starts to
+    # shut down: threading's own exit hooks (threading._register_atexit, what concurrent.futures uses) run when the
+    # main thread has finished, before any atexit handler, whatever order the providers were created in, and every
+    # provider of the application exists by then. Moving, not flushing there: the flush stays where it was (after
+    # the non-daemon threads have ended, so their last validations are in it, and once: a sink that blocks costs
+    # one FLUSH_WAIT at exit, not two). Without that private hook (another Python), the moves above remain.
+    if not _THREADING_HOOK[0]:
+        register = getattr(threading, "_register_atexit", None)
+        if callable(register):
+            try:
+                register(exit_flush_first)
+                _THREADING_HOOK[0] = True
+            except Exception:  # pragma: no cover - imported while the interpreter shuts down
+                pass
 
 
 def exiting() -> None:
@@ -327,12 +349,263 @@ def exit_flush_first() -> None:
     usually after ``import jwtobs``: the shutdown then ran before jwtobs's flush, and the records still waiting
     for the builder (every validation of a short script, the last second of a service) got their spans and
     measurements refused by shut-down providers ("Processor is already shutdown" once per span). Called when a
-    configuration is made and whenever a provider is adopted (both come after the provider was created)."""
+    configuration is made and whenever a provider is adopted (both come after the provider was created), and once
+    more when the interpreter starts to shut down (see :func:`flush_at_exit`)."""
     if _EXITING[0]:
         return
     for fn in _EXIT_FLUSH:
         atexit.unregister(fn)
         atexit.register(fn)
+
+
+_Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+class _Totals:
+    """What one :class:`Telemetry` counted for its observable instruments: kept apart from it, so that the
+    meter's :class:`_MeterHub` still exports the counts of a configuration that has been replaced and is gone."""
+
+    __slots__ = ("counts", "dropped", "dropped_sources", "failures", "gauges", "lock")
+
+    def __init__(self) -> None:
+        self.lock = _forksafe.Lock()
+        self.counts: dict[_Key, int] = {}
+        self.gauges: dict[_Key, Any] = {}
+        self.failures: dict[str, int] = {}
+        #: records lost by jwtobs itself (a sink raised, the event queue was full)
+        self.dropped = 0
+        #: callables returning records lost inside a sink (``JsonlSink.dropped``), added by the configuration
+        self.dropped_sources: list[Callable[[], int]] = []
+
+
+def _read_source(source: Callable[[], int]) -> int:
+    try:
+        return int(source())
+    except Exception:  # a sink's counter that cannot be read adds nothing
+        return 0
+
+
+#: retired sink-loss sources a hub keeps reading (each holds a closed sink); past this, the oldest is read once more
+#: and its count kept as a number
+_MAX_RETIRED_SOURCES: Final = 256
+
+
+class _MeterHub:
+    """jwtobs's instruments on one meter provider, created once, whatever number of configurations use it.
+
+    The SDK keeps the first registration of an instrument name on a meter and silently drops the callbacks of a
+    second one (it returns the instrument it has): before session 35 each configuration registered its own
+    observable instruments, so after a second ``configure()`` - or one validation before the application's
+    ``configure()``, which builds the implicit configuration - ``jwtobs.events.dropped``, ``jwtobs.telemetry.failures``
+    and every ``jwtobs.jwks.*`` counter and gauge exported the first configuration's values for ever (a sink losing
+    every record: 0 exported). Here each instrument is registered once per provider, and its callback reads every
+    configuration that has used the provider (:meth:`attach`): counters are their sum (a replaced configuration's
+    counts stay in it, so the exported counter never goes back), a sink shared by two configurations counted once;
+    gauges are the provider's own (the last value set, by whichever configuration).
+    """
+
+    def __init__(self, meter: Any) -> None:
+        self.meter = meter
+        self.lock = _forksafe.Lock()
+        self._members: list[tuple[weakref.ref[Telemetry], _Totals]] = []
+        self._retired = _Totals()  # the sums of the members that are gone
+        self._retired_sources: dict[Any, None] = {}  # their sink-loss sources (ordered: oldest first)
+        self.gauges: dict[_Key, Any] = {}
+        self.duration = meter.create_histogram(
+            VALIDATION_DURATION,
+            unit="s",
+            description="Duration of JWT validations, accepted and rejected",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+        self.expiry = meter.create_histogram(
+            TOKEN_EXPIRY_OFFSET,
+            unit="s",
+            description="Distance between validation time and the token's exp (see jwtobs.expiry_side)",
+            explicit_bucket_boundaries_advisory=list(EXPIRY_OFFSET_BUCKETS),
+        )
+        self.fetch_duration = meter.create_histogram(
+            JWKS_FETCH_DURATION,
+            unit="s",
+            description="Duration of JWKS fetches",
+            explicit_bucket_boundaries_advisory=list(JWKS_FETCH_BUCKETS),
+        )
+        self.record_duration = histogram_recorder(self.duration)
+        self.record_expiry = histogram_recorder(self.expiry)
+        self.replay_duration = histogram_replay(self.duration)
+        self.replay_expiry = histogram_replay(self.expiry)
+        meter.create_observable_counter(
+            EVENTS_DROPPED,
+            callbacks=[self._collect],
+            unit="{event}",
+            description="Events and key-set changes that never reached a sink or that a sink failed to write",
+        )
+        meter.create_observable_counter(
+            TELEMETRY_FAILURES,
+            callbacks=[self._observe_failures],
+            unit="{failure}",
+            description="Failures of spans, metrics, sinks (jwtobs.component); validations are unaffected",
+        )
+        for name, (unit, description) in COUNTERS.items():
+            meter.create_observable_counter(
+                name, callbacks=[self._observe_counter(name)], unit=unit, description=description
+            )
+        for name, (unit, description) in GAUGES.items():
+            meter.create_observable_gauge(
+                name, callbacks=[self._observe_gauge(name)], unit=unit, description=description
+            )
+
+    def attach(self, telemetry: Telemetry) -> None:
+        """``telemetry`` uses this provider from now on: its counts are exported with the others."""
+        totals = telemetry._totals
+        with self.lock:
+            if any(t is totals for _, t in self._members):
+                return
+            self._members.append((weakref.ref(telemetry), totals))
+            with totals.lock:  # gauges set while the configuration had no meter yet
+                self.gauges.update(totals.gauges)
+
+    def set_gauge(self, key: _Key, value: Any) -> None:
+        with self.lock:
+            if value is None:
+                self.gauges.pop(key, None)
+            else:
+                self.gauges[key] = value
+
+    def _live(self) -> tuple[list[Telemetry], list[_Totals]]:
+        """The members still alive, and the totals to export (theirs and the retired ones); the members that are
+        gone are folded into the retired totals. Under :attr:`lock`."""
+        live: list[Telemetry] = []
+        kept: list[tuple[weakref.ref[Telemetry], _Totals]] = []
+        retired = self._retired
+        for ref, totals in self._members:
+            member = ref()
+            if member is not None:
+                live.append(member)
+                kept.append((ref, totals))
+                continue
+            with totals.lock:
+                for key, n in totals.counts.items():
+                    retired.counts[key] = retired.counts.get(key, 0) + n
+                for component, n in totals.failures.items():
+                    retired.failures[component] = retired.failures.get(component, 0) + n
+                retired.dropped += totals.dropped
+                sources = list(totals.dropped_sources)
+            for source in sources:
+                self._retire_source(source)
+        if len(kept) != len(self._members):
+            self._members = kept
+            self._trim_sources(kept)
+        return live, [t for _, t in kept] + [retired]
+
+    def _retire_source(self, source: Callable[[], int]) -> None:
+        try:
+            self._retired_sources[source] = None
+        except TypeError:  # unhashable: read now, counted as it stands
+            self._retired.dropped += _read_source(source)
+
+    def _trim_sources(self, kept: list[tuple[weakref.ref[Telemetry], _Totals]]) -> None:
+        while len(self._retired_sources) > _MAX_RETIRED_SOURCES:
+            oldest = next(iter(self._retired_sources))
+            del self._retired_sources[oldest]
+            if not any(oldest in t.dropped_sources for _, t in kept):  # (a live member still counts it)
+                self._retired.dropped += _read_source(oldest)
+
+    def events_dropped(self) -> int:
+        with self.lock:
+            _, all_totals = self._live()
+            total = 0
+            sources: dict[Any, None] = dict(self._retired_sources)
+            unhashable: list[Callable[[], int]] = []
+            for totals in all_totals:
+                total += totals.dropped
+                for source in list(totals.dropped_sources):
+                    try:
+                        sources[source] = None
+                    except TypeError:
+                        unhashable.append(source)
+        return total + sum(_read_source(s) for s in [*sources, *unhashable])
+
+    def _collect(self, options: CallbackOptions) -> Iterable[Observation]:
+        """Runs when a reader collects: replay every member's buffered measurements, then report dropped events."""
+        with self.lock:
+            live, _ = self._live()
+        for member in live:
+            member.drain()
+        return [Observation(self.events_dropped())]
+
+    def _observe_failures(self, options: CallbackOptions) -> Iterable[Observation]:
+        sums: dict[str, int] = {}
+        with self.lock:
+            for totals in self._live()[1]:
+                with totals.lock:
+                    for component, n in totals.failures.items():
+                        sums[component] = sums.get(component, 0) + n
+        return [Observation(n, {ATTR_COMPONENT: c}) for c, n in sorted(sums.items())]
+
+    def _observe_counter(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            # one observation per attribute set, whatever order the callers listed the attributes in
+            sums: dict[frozenset[tuple[str, str]], int] = {}
+            with self.lock:
+                for totals in self._live()[1]:
+                    with totals.lock:
+                        items = [(attrs, v) for (n, attrs), v in totals.counts.items() if n == name]
+                    for attrs, v in items:
+                        key = frozenset(attrs)
+                        sums[key] = sums.get(key, 0) + v
+            return [Observation(v, dict(attrs)) for attrs, v in sums.items()]
+
+        return callback
+
+    def _observe_gauge(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            with self.lock:
+                items = [(attrs, v) for (n, attrs), v in self.gauges.items() if n == name]
+            out = []
+            for attrs, v in items:
+                try:
+                    value = v() if callable(v) else v
+                except Exception:
+                    continue
+                if value is not None:
+                    out.append(Observation(value, dict(attrs)))
+            return out
+
+        return callback
+
+
+#: id(meter provider) -> (a reference to the provider, its hub); the reference is checked (an id can be reused)
+_HUBS: dict[int, tuple[Callable[[], Any], _MeterHub]] = {}
+_HUBS_LOCK = _forksafe.Lock()
+
+
+def _hub_for(provider: Any) -> _MeterHub:
+    """The hub of ``provider``, made (``get_meter``, the instruments) the first time. May raise (a provider whose
+    ``get_meter`` or instruments raise): nothing is kept then, the next configuration tries again."""
+    key = id(provider)
+    with _HUBS_LOCK:
+        entry = _HUBS.get(key)
+        if entry is not None and entry[0]() is provider:
+            return entry[1]
+        hub = _MeterHub(provider.get_meter(SCOPE, __version__))
+        ref: Callable[[], Any]
+        try:
+
+            def forget(dead: object, key: int = key) -> None:
+                # (no lock: the garbage collector may run this inside _hub_for; a dict operation is atomic)
+                current = _HUBS.get(key)
+                if current is not None and current[0] is dead:
+                    _HUBS.pop(key, None)
+
+            ref = weakref.ref(provider, forget)
+        except TypeError:  # not weakly referenceable: kept
+            ref = functools.partial(_same, provider)
+        _HUBS[key] = (ref, hub)
+        return hub
+
+
+def _same(obj: object) -> object:
+    return obj
 
 
 class Telemetry:
@@ -362,15 +635,16 @@ class Telemetry:
         self._attr_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._offset_attr_cache: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._span_names: dict[str, str] = {}  # profile -> span name
-        #: records lost by jwtobs itself (a sink raised, the event queue was full); see :meth:`lost`
-        self.dropped_events = 0
+        #: what the observable instruments export (the meter provider's hub reads it, also once this is gone)
+        self._totals = totals = _Totals()
+        self._hub: _MeterHub | None = None
         #: callables returning records lost inside a sink (``JsonlSink.dropped``), added by the configuration
-        self.dropped_sources: list[Callable[[], int]] = []
-        self._failures: dict[str, int] = {}
+        self.dropped_sources: list[Callable[[], int]] = totals.dropped_sources
+        self._failures = totals.failures
         self._failure_logged: set[tuple[int, str]] = set()
-        self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
-        self._gauges: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
-        self._counts_lock = _forksafe.Lock()
+        self._counts = totals.counts
+        self._gauges = totals.gauges
+        self._counts_lock = totals.lock
 
     # -- public accessors ---------------------------------------------------------------------------
     @property
@@ -382,6 +656,15 @@ class Telemetry:
     def meter_provider(self) -> Any:
         """The meter provider given to the configuration (``None``: the global one, looked up lazily)."""
         return self._fixed_mp
+
+    @property
+    def dropped_events(self) -> int:
+        """Records lost by jwtobs itself (a sink raised, the event queue was full); see :meth:`lost`."""
+        return self._totals.dropped
+
+    @dropped_events.setter
+    def dropped_events(self, value: int) -> None:
+        self._totals.dropped = value
 
     @property
     def metrics_enabled(self) -> bool:
@@ -419,15 +702,9 @@ class Telemetry:
             return dict(self._failures)
 
     def events_dropped(self) -> int:
-        """Records lost so far: by jwtobs (:meth:`lost`) and inside sinks (what ``jwtobs.events.dropped``
-        exports)."""
-        total = self.dropped_events
-        for source in self.dropped_sources:
-            try:
-                total += int(source())
-            except Exception:  # a sink's counter that cannot be read adds nothing
-                continue
-        return total
+        """Records lost so far under this configuration: by jwtobs (:meth:`lost`) and inside sinks
+        (``jwtobs.events.dropped`` exports the sum over every configuration that used the meter provider)."""
+        return self.dropped_events + sum(_read_source(source) for source in list(self.dropped_sources))
 
     # -- provider resolution (identity check per call; rebuild only on change) -------------------------
     # A global provider can be set only once (OpenTelemetry refuses to override it), so once a real one
@@ -445,8 +722,20 @@ class Telemetry:
         if tp is not self._tp:
             exit_flush_first()
             self._tp = tp
-            self._policy, self._root_sampled = span_policy(tp)
-            self._tracer = tp.get_tracer(SCOPE, __version__) if self._policy != NEVER else None
+            self._tracer = None
+            try:
+                self._policy, self._root_sampled = span_policy(tp)
+            except Exception:  # a provider whose sampler cannot be read: spans asked for on every validation
+                self._policy, self._root_sampled = ALWAYS, True
+            if self._policy != NEVER:
+                # Never raises: this runs in pipeline.build (spans_possible) too, before the event exists. Before
+                # session 35 a get_tracer that raised lost the first record whole (its metrics too: 49 of 50
+                # validations measured, counted as events.dropped) and every later span failed on an assert; now
+                # _span asks again and the failure is counted there, once per span (component span), metrics on.
+                try:
+                    self._tracer = tp.get_tracer(SCOPE, __version__)
+                except Exception:
+                    self._tracer = None
 
     def _resolve_meter(self) -> None:
         if self._mp_final:
@@ -462,6 +751,7 @@ class Telemetry:
         exit_flush_first()
         self._mp = mp
         self._metrics_on = False
+        self._hub = None
         if not meter_enabled(mp):
             return
         try:
@@ -472,52 +762,13 @@ class Telemetry:
         self._metrics_on = True
 
     def _make_instruments(self, mp: Any) -> None:
-        meter = mp.get_meter(SCOPE, __version__)
-        self.meter = meter
-        self._duration = meter.create_histogram(
-            VALIDATION_DURATION,
-            unit="s",
-            description="Duration of JWT validations, accepted and rejected",
-            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
-        )
-        self._expiry = meter.create_histogram(
-            TOKEN_EXPIRY_OFFSET,
-            unit="s",
-            description="Distance between validation time and the token's exp (see jwtobs.expiry_side)",
-            explicit_bucket_boundaries_advisory=list(EXPIRY_OFFSET_BUCKETS),
-        )
-        self._record_duration = histogram_recorder(self._duration)
-        self._record_expiry = histogram_recorder(self._expiry)
-        self._replay_duration = histogram_replay(self._duration)
-        self._replay_expiry = histogram_replay(self._expiry)
-        meter.create_observable_counter(
-            EVENTS_DROPPED,
-            callbacks=[self._collect],
-            unit="{event}",
-            description="Events and key-set changes that never reached a sink or that a sink failed to write",
-        )
-        meter.create_observable_counter(
-            TELEMETRY_FAILURES,
-            callbacks=[self._observe_failures],
-            unit="{failure}",
-            description="Failures of spans, metrics, sinks (jwtobs.component); validations are unaffected",
-        )
-        for name, (unit, description) in COUNTERS.items():
-            meter.create_observable_counter(
-                name, callbacks=[self._observe_counter(name)], unit=unit, description=description
-            )
-        for name, (unit, description) in GAUGES.items():
-            meter.create_observable_gauge(
-                name, callbacks=[self._observe_gauge(name)], unit=unit, description=description
-            )
-
-    def _collect(self, options: CallbackOptions) -> Iterable[Observation]:
-        """Runs when a reader collects: replay buffered measurements, then report dropped events."""
-        self.drain()
-        return [Observation(self.events_dropped())]
-
-    def _observe_failures(self, options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(n, {ATTR_COMPONENT: c}) for c, n in sorted(self.failures().items())]
+        hub = _hub_for(mp)  # the instruments exist once per provider (see _MeterHub)
+        self.meter = hub.meter
+        self._duration, self._expiry = hub.duration, hub.expiry
+        self._record_duration, self._record_expiry = hub.record_duration, hub.record_expiry
+        self._replay_duration, self._replay_expiry = hub.replay_duration, hub.replay_expiry
+        hub.attach(self)
+        self._hub = hub
 
     def drain(self) -> int:
         """Record every buffered measurement into the SDK instruments; returns how many."""
@@ -703,8 +954,10 @@ class Telemetry:
             name = f"{SPAN_NAME} {event.profile}"
             if len(self._span_names) < 1024:
                 self._span_names[event.profile] = name
-        assert self._tracer is not None
-        span = self._tracer.start_span(
+        tracer = self._tracer
+        if tracer is None:  # get_tracer raised when the provider was adopted: asked again (raises: counted as span)
+            tracer = self._tracer = self._tp.get_tracer(SCOPE, __version__)
+        span = tracer.start_span(
             name,
             context=ctx,
             kind=SpanKind.INTERNAL,
@@ -745,35 +998,9 @@ class Telemetry:
                 self._gauges.pop((name, attributes), None)
             else:
                 self._gauges[(name, attributes)] = value
-
-    def _observe_gauge(self, name: str) -> Any:
-        def callback(options: CallbackOptions) -> Iterable[Observation]:
-            with self._counts_lock:
-                items = [(attrs, v) for (n, attrs), v in self._gauges.items() if n == name]
-            out = []
-            for attrs, v in items:
-                try:
-                    value = v() if callable(v) else v
-                except Exception:
-                    continue
-                if value is not None:
-                    out.append(Observation(value, dict(attrs)))
-            return out
-
-        return callback
-
-    def _observe_counter(self, name: str) -> Any:
-        def callback(options: CallbackOptions) -> Iterable[Observation]:
-            with self._counts_lock:
-                items = [(attrs, v) for (n, attrs), v in self._counts.items() if n == name]
-            # one observation per attribute set, whatever order the callers listed the attributes in
-            totals: dict[frozenset[tuple[str, str]], int] = {}
-            for attrs, v in items:
-                key = frozenset(attrs)
-                totals[key] = totals.get(key, 0) + v
-            return [Observation(v, dict(attrs)) for attrs, v in totals.items()]
-
-        return callback
+        hub = self._hub
+        if hub is not None and self._metrics_on:
+            hub.set_gauge((name, attributes), value)
 
     # -- JWKS instruments (rare events: recorded directly) -----------------------------------------------
     def instruments(self) -> dict[str, Any] | None:
@@ -782,16 +1009,11 @@ class Telemetry:
         if not self._metrics_on:
             return None
         inst: dict[str, Any] | None = getattr(self, "_aux", None)
-        if inst is None or inst.get("_mp") is not self._mp:
-            m = self.meter
+        hub = self._hub
+        if (inst is None or inst.get("_mp") is not self._mp) and hub is not None:
             inst = {
                 "_mp": self._mp,
-                JWKS_FETCH_DURATION: m.create_histogram(
-                    JWKS_FETCH_DURATION,
-                    unit="s",
-                    description="Duration of JWKS fetches",
-                    explicit_bucket_boundaries_advisory=list(JWKS_FETCH_BUCKETS),
-                ),
+                JWKS_FETCH_DURATION: hub.fetch_duration,
                 # the counters are the observable ones of COUNTERS: a second, synchronous instrument of the
                 # same name would be exported as a second metric family, and Prometheus rejects the whole
                 # scrape ("second TYPE line"), so .add() goes to count()
