@@ -25,14 +25,21 @@ __all__ = [
     "settled",
     "as_text",
     "MAX_TOKEN_BYTES",
+    "MAX_HEADER_BYTES",
     "MAX_JSON_DEPTH",
 ]
 
-#: Tokens longer than this are not decoded at all (the header is still not trusted below it).
+#: Tokens longer than this are not decoded at all (the header is still not trusted below it): JWT_OVERSIZED for
+#: :func:`jwtobs.wrap`, the instrumentor and the integrations' bearer credential.
 MAX_TOKEN_BYTES: Final = 64 * 1024
-#: A header segment longer than this is not decoded.
-MAX_HEADER_BYTES: Final = 4096
-#: JSON nested deeper than this is reported as malformed rather than parsed.
+#: A header segment longer than this is not decoded: the token's own limit, so every header of a token within it is
+#: read (session 35: before, 4096 bytes; a two-certificate ``x5c`` chain passed it, and the peek called such a
+#: header malformed: an alg-none token padded so was no longer JWT_UNSIGNED, jwcrypto's forgeries were
+#: JWT_MALFORMED, and accepted tokens lost alg, kid and typ)
+MAX_HEADER_BYTES: Final = MAX_TOKEN_BYTES
+#: JSON nested deeper than this is not parsed: a payload is reported as malformed; a header is read for its
+#: top-level members only (:func:`_shallow_object`: ``alg``, ``kid``, ``typ``; the peek stays ``malformed``, with
+#: :attr:`TokenPeek.header_deep`), so a library's verdict on such a token is classified as for any other.
 MAX_JSON_DEPTH: Final = 32
 
 Kind = Literal["jws", "jwe", "json", "missing", "empty", "malformed", "oversized", "invalid_type"]
@@ -61,6 +68,8 @@ class _Header:
     #: (:func:`strict_json`); ``False``: it decoded only leniently (``json.loads`` of bytes takes a BOM, UTF-16
     #: and UTF-32, and keeps the last of duplicate names), which the peek still reports for telemetry
     strict: bool = True
+    #: nested deeper than :data:`MAX_JSON_DEPTH`: not parsed (``ok`` false), its top-level members read
+    deep: bool = False
 
     def header_copy(self) -> dict[str, Any] | None:
         """A private copy of the parsed header: the cached one is shared by every peek of the same header, so
@@ -97,6 +106,10 @@ class TokenPeek:
     _payload_done: bool = field(default=False, repr=False)
     #: the header decoded only leniently (:attr:`_Header.strict`): a BOM, UTF-16/32, or a name given twice
     header_lax: bool = False
+    #: a ``malformed`` header that is JSON nested deeper than :data:`MAX_JSON_DEPTH`: not parsed (``header`` is
+    #: ``None``), but ``alg``, ``kid``, ``typ`` and ``unsigned`` are read from its top-level members; the library
+    #: decides whether it is malformed (the adapters' form checks skip it; the Verifier refuses it)
+    header_deep: bool = False
 
     def segments(self) -> list[str]:
         """The dot-separated segments of a compact token (empty for anything else)."""
@@ -189,6 +202,48 @@ def _depth_ok(raw: bytes) -> bool:
     return True
 
 
+def _shallow_object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` (JSON nested deeper than :data:`MAX_JSON_DEPTH`) as its top-level object with every member value
+    that is an object or an array replaced by ``null`` (so parsed at depth 1), or ``None`` when it is no JSON
+    object. One pass over the bytes, as :func:`_depth_ok`'s (bounded by :data:`MAX_HEADER_BYTES`)."""
+    if raw[:1] != b"{":
+        return None
+    parts: list[bytes] = []
+    depth = 0
+    start = 0  # where the text kept next begins
+    opened = 0  # where the member value being replaced began
+    in_str = False
+    esc = False
+    for i, c in enumerate(raw):
+        if in_str:
+            if esc:
+                esc = False
+            elif c == 0x5C:
+                esc = True
+            elif c == 0x22:
+                in_str = False
+        elif c == 0x22:
+            in_str = True
+        elif c in (0x7B, 0x5B):
+            depth += 1
+            if depth == 2:
+                opened = i
+        elif c in (0x7D, 0x5D):
+            depth -= 1
+            if depth == 1:
+                parts.append(raw[start:opened])
+                parts.append(b"null")
+                start = i + 1
+            elif depth < 0:
+                return None
+    parts.append(raw[start:])
+    try:
+        obj = json.loads(b"".join(parts))
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def _json_bytes(segment: str) -> bytes | None:
     """A segment's decoded bytes when they may be parsed as JSON (base64url, nesting within the depth limit)."""
     raw = b64url_decode(segment)
@@ -261,11 +316,16 @@ def _parse_header(segment: str) -> _Header:
         return cached
     if len(segment) > MAX_HEADER_BYTES:
         return _BAD_HEADER
-    raw = _json_bytes(segment)
-    obj = strict_json(raw) if raw is not None else None
-    strict = isinstance(obj, dict)
-    if not strict:  # (rare: a bad header, or one only json.loads of bytes takes; once per distinct header)
-        obj = _decode_json_segment(segment)
+    raw = b64url_decode(segment)
+    deep = raw is not None and not _depth_ok(raw)
+    if deep:  # (rare: hostile, or a header no issuer makes; once per distinct header)
+        obj: Any = _shallow_object(raw) if raw is not None else None
+        strict = False
+    else:
+        obj = strict_json(raw) if raw is not None else None
+        strict = isinstance(obj, dict)
+        if not strict:  # (rare: a bad header, or one only json.loads of bytes takes; once per distinct header)
+            obj = _decode_json_segment(segment)
     if not isinstance(obj, dict):
         result = _BAD_HEADER
     else:
@@ -274,7 +334,10 @@ def _parse_header(segment: str) -> _Header:
         flat = not any(isinstance(v, (dict, list)) for v in obj.values())
         safe = (sanitize(alg), sanitize(kid), sanitize(typ))
         alg_none = alg is not None and alg.strip().lower() == "none"
-        result = _Header(True, obj, alg, kid, typ, tuple(bad), safe, flat, alg_none, strict)
+        if deep:  # read, not parsed: no header object, the peek stays malformed (header_deep)
+            result = _Header(False, None, alg, kid, typ, tuple(bad), safe, True, alg_none, False, True)
+        else:
+            result = _Header(True, obj, alg, kid, typ, tuple(bad), safe, flat, alg_none, strict)
     if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
         _HEADER_CACHE.clear()  # bounded: a flood of distinct headers cannot grow it
     _HEADER_CACHE[segment] = result
@@ -335,6 +398,12 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
             return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
     h = _parse_header(text[:first])
     if not h.ok:
+        if h.deep:  # too deep to parse, its top-level members read: the library tells whether it is malformed
+            p = TokenPeek("malformed", size, None, h.alg, h.kid, h.typ, h.bad_types, h.alg_none, "header", h.safe, text)
+            if not jwe and text[-1] == ".":
+                p.unsigned = True
+            p.header_deep = True
+            return p
         return TokenPeek("malformed", token_bytes=size, malformed_part="header")
     alg = h.alg
     unsigned = h.alg_none

@@ -11,6 +11,8 @@ the outermost call owns the event.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
 import inspect
 import time
@@ -23,7 +25,7 @@ from jwtobs.exceptions import ConfigurationError, TokenRejected, annotate
 from jwtobs.header import MAX_TOKEN_BYTES, as_text, padded, peek_later, settled
 from jwtobs.reasons import Reason
 
-__all__ = ["wrap", "active", "observer", "running", "ACTIVE"]
+__all__ = ["wrap", "active", "observer", "running", "refusal", "ACTIVE", "RETURNED_NONE", "RETURNED_FALSE", "CANCELLED"]
 
 classify = adapters.classify
 record = pipeline.observed
@@ -51,16 +53,51 @@ TOKEN_KWARGS: Final = ("token", "jwt", "value", "s", "raw", "raw_token", "jws", 
 
 RaiseAs = Literal["native", "jwtobs"]
 
+#: the ``detail`` of a validation whose validator returned ``None`` (the ``try: return jwt.decode(...) except
+#: PyJWTError: return None`` idiom) or ``False``: a refusal that raised nothing, recorded as JWT_VALIDATOR_ERROR
+#: with this detail (session 35: before, recorded as accepted, with the peeked - unverified - claims, and the
+#: cardinality guard learned the token's issuer and kid)
+RETURNED_NONE: Final = "returned_none"
+RETURNED_FALSE: Final = "returned_false"
+#: the ``detail`` of an awaited validation cancelled before its verdict (``asyncio.wait_for``'s timeout, a client
+#: that went away): JWT_VALIDATOR_ERROR (session 35: before, no event)
+CANCELLED: Final = "cancelled"
+
+
+def refusal(result: object) -> str | None:
+    """The detail of a validator's result that refuses the token (``None``: :data:`RETURNED_NONE`, ``False``:
+    :data:`RETURNED_FALSE`), or ``None`` for any other result. Identity, not truthiness: an empty claims dict
+    or ``0`` is a result like any other."""
+    if result is None:
+        return RETURNED_NONE
+    if result is False:
+        return RETURNED_FALSE
+    return None
+
 
 def active() -> bool:
     """True while an observed validation is running in this context (used to avoid double recording)."""
     return running(ACTIVE.get())
 
 
-def _token_getter(token_arg: int | str | None) -> Callable[[tuple[Any, ...], dict[str, Any]], object]:
+def _token_getter(
+    token_arg: int | str | None, fn: Callable[..., Any] | None = None
+) -> Callable[[tuple[Any, ...], dict[str, Any]], object]:
+    """Where a call's token is: ``args[token_arg]`` (default 0), else the first of :data:`TOKEN_KWARGS` given;
+    for a parameter name, that keyword or, passed positionally, the argument at the parameter's position in
+    ``fn``'s signature (found once, here; session 35: before, the keyword only, and a positional call was
+    recorded as JWT_MISSING). Without a readable signature, the keyword only."""
     if isinstance(token_arg, str):
         name = token_arg
-        return lambda args, kwargs: kwargs.get(name)
+        at = None if fn is None else _param_at(fn, name)
+        if at is None:
+            return lambda args, kwargs: kwargs.get(name)
+        position = at
+
+        def named(args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+            return args[position] if len(args) > position else kwargs.get(name)
+
+        return named
     index = 0 if token_arg is None else token_arg
 
     def get(args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
@@ -143,22 +180,62 @@ def _keyless(args: tuple[Any, ...], kwargs: dict[str, Any], at: int) -> bool:
 class _Observer:
     """Construction-time decisions for one wrapped callable; ``accepted``/``rejected`` are the hot path."""
 
-    __slots__ = ("adapter", "claims_from_result", "get_token", "library", "max_bytes", "profile")
+    __slots__ = ("adapter", "claims_from_result", "get_token", "library", "max_bytes", "none_refuses", "profile")
 
-    def __init__(self, adapter: adapters.Adapter, profile: str, token_arg: int | str | None) -> None:
+    def __init__(
+        self,
+        adapter: adapters.Adapter,
+        profile: str,
+        token_arg: int | str | None,
+        fn: Callable[..., Any] | None = None,
+    ) -> None:
         self.adapter = adapter
         self.library = adapter.NAME
         self.profile = profile
-        self.get_token = _token_getter(token_arg)
+        self.get_token = _token_getter(token_arg, fn)
         self.claims_from_result = adapter.claims_from_result
         self.max_bytes = MAX_TOKEN_BYTES
+        #: a result of ``None``/``False`` is a refusal (:func:`refusal`) for a function of yours; a library's own
+        #: entry point raises on a bad token, and some return ``None`` when they accept (jwcrypto's
+        #: ``JWT().deserialize``, joserfc's ``JWTClaimsRegistry.validate``): decided once, from ``fn``'s module
+        self.none_refuses = fn is not None and adapters.infer_library(fn) is None
 
     def accepted(self, token: object, result: object, t0: int, dt: int) -> None:
+        """Record a validator's result: accepted, unless the result is a refusal (:func:`refusal`)."""
+        if self.none_refuses and (result is None or result is False):
+            self.refused(token, RETURNED_NONE if result is None else RETURNED_FALSE, t0, dt)
+            return
         try:
             # No peek here: the event builder peeks (on the background thread by default), and claims None
             # means "the peeked claims". t0 is wall-clock ns (time.time_ns).
             pipeline.accepted(self, token, self.claims_from_result(result), t0, t0 + dt)
         except Exception as exc:  # a result the adapter cannot read (a mapping whose get() raises): counted
+            _lost(exc)
+
+    def refused(self, token: object, detail: str, t0: int, dt: int) -> None:
+        """Record a rejection that raised nothing (a result of ``None``/``False``, a cancelled validation):
+        JWT_VALIDATOR_ERROR with ``detail``; no claims, so the cardinality guard learns nothing from it. Never
+        raises (:func:`jwtobs.pipeline.observed` does not)."""
+        record(self, token, None, t0, t0 + dt, "rejected", None, Reason.VALIDATOR_ERROR._value_, detail)
+
+    def settle(self, token: object, t0: int, p0: int, future: Any) -> None:
+        """``add_done_callback`` of a future a plain validator returned (an ``asyncio`` or a
+        ``concurrent.futures`` one): record its verdict when it comes. The exception is read from the future's
+        ``_exception`` where it has one (both kinds do): ``asyncio``'s ``exception()`` would mark it retrieved and
+        silence asyncio's "exception was never retrieved" for the application. Never raises."""
+        try:
+            dt = time.perf_counter_ns() - p0
+            if future.cancelled():
+                self.refused(token, CANCELLED, t0, dt)
+                return
+            exc = getattr(future, "_exception", _NO_ATTRIBUTE)
+            if exc is _NO_ATTRIBUTE:
+                exc = future.exception()
+            if isinstance(exc, BaseException):
+                self.rejected(token, exc, t0, dt)
+            else:
+                self.accepted(token, future.result(), t0, dt)
+        except Exception as exc:  # a future that breaks when read: the record is lost, and counted
             _lost(exc)
 
     def rejected(self, token: object, exc: BaseException, t0: int, dt: int) -> tuple[Any, str | None]:
@@ -179,6 +256,26 @@ class _Observer:
 
 def _itself(awaitable: Awaitable[Any]) -> Awaitable[Any]:
     return awaitable
+
+
+_NO_ATTRIBUTE: Final = object()
+_isfuture = asyncio.isfuture
+_ThreadFuture = concurrent.futures.Future
+
+
+def _deferred(result: object) -> Literal["future", "awaitable", "generator"] | None:
+    """What a plain validator's result is when its verdict is not known yet: a future (``asyncio``'s - a
+    ``Task`` too - or ``concurrent.futures``'): returned as it is, its verdict recorded when it is done; another
+    awaitable (a coroutine): recorded when it is awaited; a generator (sync or async): its code has not run, no
+    verdict exists, so the call is not recorded (session 35: before, recorded as accepted at once); ``None`` for
+    a verdict."""
+    if _isfuture(result) or isinstance(result, _ThreadFuture):
+        return "future"
+    if inspect.isawaitable(result):
+        return "awaitable"
+    if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        return "generator"
+    return None
 
 
 def _lost(exc: BaseException) -> None:
@@ -257,7 +354,7 @@ def wrap(
     raise_as: ``"native"`` re-raises the library's exception unchanged; ``"jwtobs"`` raises
         :class:`TokenRejected` chained ``from`` it.
     token_arg: where the token is: a positional index (default 0, falling back to the keywords ``token``,
-        ``jwt``, ``value``, ``s``...) or a keyword name.
+        ``jwt``, ``value``, ``s``...) or a parameter name (its keyword, or its position in ``fn``'s signature).
     """
     if getattr(fn, "__jwtobs_wrapped__", False):
         return fn
@@ -271,7 +368,7 @@ def wrap(
             f"cannot infer the JOSE library of {getattr(fn, '__qualname__', fn)!r}; pass library='pyjwt' "
             f"(or one of {', '.join(libraries.NAMES)})"
         )
-    obs = _Observer(adapters.get(lib), str(profile), token_arg)
+    obs = _Observer(adapters.get(lib), str(profile), token_arg, fn)
     as_jwtobs = raise_as == "jwtobs"
     get_token = obs.get_token
     claims_of = obs.claims_from_result
@@ -297,6 +394,12 @@ def wrap(
         ctx_token = ACTIVE.set(True)
         try:
             result = await call(*args, **kwargs)
+        except asyncio.CancelledError:
+            # cancelled before its verdict (asyncio.wait_for's timeout during a slow key-set fetch, a client gone):
+            # one rejection recorded, the CancelledError propagates unchanged (session 35: before, no event).
+            # KeyboardInterrupt, SystemExit and the like pass through unrecorded and unchanged.
+            obs.refused(token, CANCELLED, t0, perf_ns() - p0)
+            raise
         except Exception as exc:
             reason, detail = obs.rejected(token, exc, t0, perf_ns() - p0)
             if as_jwtobs:
@@ -327,8 +430,10 @@ def wrap(
 
     active_get, active_set, active_reset = ACTIVE.get, ACTIVE.set, ACTIVE.reset
     rejected = obs.rejected
+    refused = obs.refused
+    settle = obs.settle
+    none_refuses = obs.none_refuses
     accepted = pipeline.accepted
-    isawaitable = inspect.isawaitable
     key_at = _key_at(fn, lib)
 
     @functools.wraps(fn)
@@ -353,11 +458,29 @@ def wrap(
             raise
         finally:
             active_reset(ctx_token)
-        if type(result) is not dict and isawaitable(result):
-            # a function that returns a coroutine or a future: the verdict comes when it is awaited (before
-            # session 32 it was recorded as accepted at once, forged tokens too)
-            token = args[0] if first and args else get_token(args, kwargs)
-            return observed_await(_itself, (result,), {}, token, t0, p0)
+        if type(result) is not dict:
+            if none_refuses and (result is None or result is False):
+                # a refusal that raised nothing (``except PyJWTError: return None``): a rejection, returned as is
+                token = args[0] if first and args else get_token(args, kwargs)
+                refused(token, RETURNED_NONE if result is None else RETURNED_FALSE, t0, perf_ns() - p0)
+                return result
+            later = _deferred(result)
+            if later is not None:
+                token = args[0] if first and args else get_token(args, kwargs)
+                if later == "future":
+                    # the very object returned (a Task keeps cancel/done/add_done_callback; asyncio.wait takes it),
+                    # its verdict recorded when it is done (session 35: before, a Task came back as a bare
+                    # coroutine and a concurrent.futures.Future was recorded as accepted at once)
+                    try:
+                        result.add_done_callback(functools.partial(settle, token, t0, p0))
+                    except Exception as exc:  # a future that refuses callbacks: its record is lost, and counted
+                        _lost(exc)
+                    return result
+                if later == "awaitable":
+                    # a coroutine: the verdict comes when it is awaited (before session 32 it was recorded as
+                    # accepted at once, forged tokens too)
+                    return observed_await(_itself, (result,), {}, token, t0, p0)
+                return result  # a generator: no verdict exists yet, nothing recorded (see _deferred)
         if key_at is not None and _keyless(args, kwargs, key_at):
             return result  # jwcrypto without a key parses and verifies nothing: no validation to record
         # obs.accepted inlined (two Python calls less per request); the recorder never raises

@@ -18,6 +18,7 @@ Common facts every library shares (no token, wrong type, oversized) are classifi
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import urllib.error
 from collections.abc import Callable, Mapping
@@ -121,10 +122,15 @@ def key_fetch_failure(exc: BaseException) -> str | None:
     ``JWT_VALIDATOR_ERROR``) - or None: ``http_<status>``, ``timeout``, ``dns`` or ``connection``. Such a failure is
     the key source's (``JWT_JWKS_UNAVAILABLE``, 503: retry), not the token's; before session 33 only PyJWT's
     ``PyJWKClientConnectionError`` under ``library="pyjwt"`` was, and a home-grown key cache's ``URLError`` under
-    joserfc or Authlib was ``JWT_VALIDATOR_ERROR``."""
+    joserfc or Authlib was ``JWT_VALIDATOR_ERROR``. Also ``invalid_json``: a key set body that is no JSON (an HTML
+    error or login page answered with 200, a cut body), whose ``JSONDecodeError`` PyJWT's ``PyJWKClient`` lets
+    escape - told by where it was raised (:data:`JWKS_CLIENT_MODULE` in its traceback), never by its message
+    (session 35: before, ``JWT_VALIDATOR_ERROR``, a 401 in the integrations instead of a 503)."""
     cls = type(exc)
     if cls.__name__ == "PyJWKClientConnectionError" and cls.__module__.split(".")[0] == "jwt":
         return "connection"  # (PyJWT's PyJWKClient inside a validator wrapped for another library)
+    if isinstance(exc, json.JSONDecodeError) and passed_through(exc, JWKS_CLIENT_MODULE):
+        return "invalid_json"
     if isinstance(exc, urllib.error.HTTPError):
         code = exc.code
         return f"http_{code}" if isinstance(code, int) and 100 <= code <= 599 else "connection"
@@ -140,6 +146,23 @@ def key_fetch_failure(exc: BaseException) -> str | None:
     if isinstance(exc, (ConnectionError, http.client.HTTPException)):
         return "connection"
     return None
+
+
+#: PyJWT's key set client (``PyJWKClient.fetch_data`` parses the body with ``json.load``)
+JWKS_CLIENT_MODULE: Final = "jwt.jwks_client"
+
+
+def passed_through(exc: BaseException, module: str) -> bool:
+    """Whether a frame of ``module`` is in ``exc``'s traceback (the exception was raised in it, or passed through
+    it on its way out), walking at most 64 frames."""
+    tb = exc.__traceback__
+    n = 0
+    while tb is not None and n < _MAX_FRAMES:
+        if tb.tb_frame.f_globals.get("__name__") == module:
+            return True
+        tb = tb.tb_next
+        n += 1
+    return False
 
 
 class _Unread:
@@ -188,7 +211,7 @@ def form_reason(peek: TokenPeek) -> Classification | None:
         return Reason.UNEXPECTED_FORM, "jwe"
     if peek.kind == "json":
         return Reason.UNEXPECTED_FORM, "json"
-    if peek.kind == "malformed":
+    if peek.kind == "malformed" and not peek.header_deep:  # (a header too deep to parse: the library decides)
         return Reason.MALFORMED, peek.malformed_part
     return None
 

@@ -141,10 +141,9 @@ def _context(exc: BaseException) -> _Context:
 
 
 def _form(peek: TokenPeek) -> Result | None:
-    if peek.kind == "malformed":
+    if peek.kind == "malformed" and not peek.header_deep:  # (a header too deep to parse: the library decides)
         return Reason.MALFORMED, peek.malformed_part
     return None
-
 
 
 def _crit(peek: TokenPeek, token: object) -> Result | None:
@@ -369,9 +368,6 @@ def _jwe_failure(exc: BaseException, peek: TokenPeek) -> Result:
     if "Invalid format" in text:
         return Reason.MALFORMED, None
     return Reason.DECRYPTION_FAILED, None
-
-
-
 
 
 def classify(exc: BaseException, peek: TokenPeek) -> Result | None:

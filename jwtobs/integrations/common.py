@@ -41,8 +41,10 @@ from typing import Any, Final, Literal, NoReturn
 
 from jwtobs import config, pipeline
 from jwtobs.exceptions import ConfigurationError, JwtobsError, detail_of, reason_of, was_recorded
+from jwtobs.header import MAX_TOKEN_BYTES
 from jwtobs.reasons import Reason
 from jwtobs.sanitize import detail_label
+from jwtobs.wrap import refusal
 
 __all__ = [
     "AuthDenied",
@@ -76,7 +78,6 @@ _REALM: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,128}")
 #: a request tenant (from the path or a header) must look like an identifier before it reaches telemetry
 _TENANT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}")
 _MAX_SCOPES: Final = 256
-_MAX_CREDENTIAL_CHARS: Final = 64 * 1024
 _RETRY_AFTER: Final = "5"
 
 
@@ -498,6 +499,9 @@ class BearerAuth:
         owner = getattr(authenticator, "__self__", None)
         owner_profile = getattr(owner, "profile", None)
         site_library, site_profile = _site_labels(authenticator, owner)
+        #: a ``jwtobs.wrap``-ed authenticator records a result of ``None``/``False`` as its own rejection
+        #: (``jwtobs.wrap.refusal``): refused here without a second event
+        self._records_refusals = getattr(authenticator, "__jwtobs_site__", None) is not None
         self.library = library or site_library
         self.profile = profile or site_profile
         if tenant_claim is None and isinstance(getattr(owner_profile, "tenant_claim", None), str):
@@ -607,6 +611,7 @@ class BearerAuth:
         reason: Reason | None = None
         detail: str | None = None
         token: str | None = None
+        oversized: str | None = None
         headers = [v for v in authorization if v is not None]
         if len(headers) > 1:
             reason, detail = Reason.AMBIGUOUS, "headers"
@@ -635,7 +640,12 @@ class BearerAuth:
                     reason, detail = Reason.UNEXPECTED_FORM, "json"
                 elif "," in cred:
                     reason, detail = Reason.AMBIGUOUS, "headers"
-                elif not cred or len(cred) > _MAX_CREDENTIAL_CHARS or not _B64TOKEN.fullmatch(cred):
+                elif len(cred) > MAX_TOKEN_BYTES:
+                    # one credential over the size limit every wrapped validator applies (jwtobs.header's): an
+                    # oversized token, an attack signal, 401 as from the validator (session 35: before, 400
+                    # JWT_AMBIGUOUS "header", not an attack signal, no size in the event)
+                    reason, detail, oversized = Reason.OVERSIZED, "token", cred
+                elif not cred or not _B64TOKEN.fullmatch(cred):
                     reason, detail = Reason.AMBIGUOUS, "header"
                 else:
                     token = cred
@@ -652,7 +662,7 @@ class BearerAuth:
             elif not headers:
                 reason = Reason.MISSING
         if reason is not None:
-            self.reject(reason, detail, start_ns=start)
+            self.reject(reason, detail, token=oversized, start_ns=start)
         assert token is not None
         return token
 
@@ -764,6 +774,12 @@ class BearerAuth:
         return principal
 
     def _accepted(self, result: object, token: str, tenant: str | None, rule: RouteRule | None) -> Principal:
+        if self._records_refusals:
+            refused = refusal(result)
+            if refused is not None:  # the wrapped validator's rejection (JWT_VALIDATOR_ERROR returned_none): its event
+                denial = self.denial_for(Reason.VALIDATOR_ERROR, refused)
+                self._log_denial(denial, _fingerprint(token))
+                raise AuthDenied(denial)
         fp = _fingerprint(token)
         try:
             principal = principal_from(

@@ -41,7 +41,8 @@ def _denied(auth: BearerAuth, headers: list[str], query: list[str] | None = None
         ("Bearer {t},Bearer {t}", False),  # a server joined two headers
         ("Bearer {t} extra", False),
         ("Bearer {t}\u00e9", False),
-        ("Bearer " + "a" * 70000, False),
+        # ("Bearer " + "a" * 70000) was here: since session 35 one credential over the size limit is 401
+        # JWT_OVERSIZED (tests/integrations/test_probe_s35.py), no longer 400 JWT_AMBIGUOUS
         ("Bearer\t{t}", False),  # RFC 7235: one or more SP; a tab is malformed (before: another scheme, 401)
         # "Bearer" glued to a character no scheme holds (session 21; before: another scheme, 401 JWT_MISSING): an
         # obs-fold that Django's runserver (wsgiref) passes on as it came, a vertical tab, a no-break space
