@@ -12,6 +12,7 @@ import binascii
 import copy
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
@@ -181,37 +182,18 @@ def _depth_ok(raw: bytes) -> bool:
     if opens <= MAX_JSON_DEPTH:
         return True
     depth = 0
-    in_str = False
-    esc = False
-    for c in raw:
-        if in_str:
-            if esc:
-                esc = False
-            elif c == 0x5C:
-                esc = True
-            elif c == 0x22:
-                in_str = False
-        elif c == 0x22:
-            in_str = True
-        elif c in (0x7B, 0x5B):
+    for _i, c in _brackets(raw):
+        if c in (0x7B, 0x5B):
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 return False
-        elif c in (0x7D, 0x5D):
+        else:
             depth -= 1
     return True
 
 
-def _shallow_object(raw: bytes) -> dict[str, Any] | None:
-    """``raw`` (JSON nested deeper than :data:`MAX_JSON_DEPTH`) as its top-level object with every member value
-    that is an object or an array replaced by ``null`` (so parsed at depth 1), or ``None`` when it is no JSON
-    object. One pass over the bytes, as :func:`_depth_ok`'s (bounded by :data:`MAX_HEADER_BYTES`)."""
-    if raw[:1] != b"{":
-        return None
-    parts: list[bytes] = []
-    depth = 0
-    start = 0  # where the text kept next begins
-    opened = 0  # where the member value being replaced began
+def _brackets(raw: bytes) -> Iterator[tuple[int, int]]:
+    """(index, byte) of each bracket or brace of the JSON text ``raw`` outside its strings."""
     in_str = False
     esc = False
     for i, c in enumerate(raw):
@@ -224,11 +206,26 @@ def _shallow_object(raw: bytes) -> dict[str, Any] | None:
                 in_str = False
         elif c == 0x22:
             in_str = True
-        elif c in (0x7B, 0x5B):
+        elif c in (0x7B, 0x5B, 0x7D, 0x5D):
+            yield i, c
+
+
+def _shallow_object(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` (JSON nested deeper than :data:`MAX_JSON_DEPTH`) as its top-level object with every member value
+    that is an object or an array replaced by ``null`` (so parsed at depth 1), or ``None`` when it is no JSON
+    object. One pass over the bytes, as :func:`_depth_ok`'s (bounded by :data:`MAX_HEADER_BYTES`)."""
+    if raw[:1] != b"{":
+        return None
+    parts: list[bytes] = []
+    depth = 0
+    start = 0  # where the text kept next begins
+    opened = 0  # where the member value being replaced began
+    for i, c in _brackets(raw):
+        if c in (0x7B, 0x5B):
             depth += 1
             if depth == 2:
                 opened = i
-        elif c in (0x7D, 0x5D):
+        else:
             depth -= 1
             if depth == 1:
                 parts.append(raw[start:opened])

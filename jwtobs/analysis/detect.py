@@ -1281,6 +1281,14 @@ def _arrival_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], life: dict[st
         f"~{_leeway_text(lw, g['profile'])} s), from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, while their tokens "
         f"were hardly accepted: every token was expired when it arrived - {cause}"
     )
+    return _shared_clock_row(ctx, seg, ev, n, clients, issuers, profiles)
+
+
+def _shared_clock_row(
+    ctx: _Ctx, seg: _Seg, ev: str, n: int, clients: list[str], issuers: list[str], profiles: list[str]
+) -> dict[str, Any]:
+    """A ``server_clock_skew`` row of ``n`` failures of ``clients`` (its share of their validations), naming the
+    issuer and the API when there is one of each."""
     scope = ctx.c["client_id"].isin(clients).fillna(False).astype(bool)
     share = n / max(1, ctx.total(scope, seg.i0, seg.i1))
     issuer = issuers[0] if len(issuers) == 1 else None
@@ -1711,11 +1719,7 @@ def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahe
         f"outside the validity window (validator leeway ~{_leeway_text(lw, g['profile'])} s), from "
         f"{ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}: one clock they share is off, not theirs - {cause}"
     )
-    scope = ctx.c["client_id"].isin(clients).fillna(False).astype(bool)
-    share = n / max(1, ctx.total(scope, seg.i0, seg.i1))
-    issuer = issuers[0] if len(issuers) == 1 else None
-    profile = profiles[0] if len(profiles) == 1 else None
-    return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile)
+    return _shared_clock_row(ctx, seg, ev, n, clients, issuers, profiles)
 
 
 def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[tuple[dict[str, Any], _Seg]]:

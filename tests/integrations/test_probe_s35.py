@@ -2,14 +2,10 @@
 validator refusing by returning ``None``. Real RS256 tokens signed with a key generated here, real PyJWT and
 ``PyJWKClient`` against an HTTP server on 127.0.0.1, FastAPI's and Flask's own test clients."""
 
-import http.server
-import threading
 import time
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
@@ -18,6 +14,7 @@ import jwtobs
 from jwtobs.header import MAX_TOKEN_BYTES
 from jwtobs.integrations import BearerAuth, Principal
 from jwtobs.integrations.fastapi import jwt_auth
+from tests.core.test_probe_s35 import html_jwks  # noqa: F401 (a fixture: a key set URL answering 200 with HTML)
 from tests.integrations.harness import AUD, ISS, Stack
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -44,30 +41,10 @@ def _decode(token: str) -> dict[str, Any]:
     return jwt.decode(token, KEY.public_key(), algorithms=["RS256"], audience=AUD, issuer=ISS)
 
 
-class _Html(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<!doctype html><title>Sign in</title><form>...</form>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def html_jwks() -> Iterator[str]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Html)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/.well-known/jwks.json"
-    srv.shutdown()
-    srv.server_close()
-
-
-def test_a_key_set_answered_with_html_is_503_with_retry_after(stack: Stack, html_jwks: str) -> None:
+def test_a_key_set_answered_with_html_is_503_with_retry_after(
+    stack: Stack,
+    html_jwks: str,  # noqa: F811
+) -> None:
     client = jwt.PyJWKClient(html_jwks, timeout=5)
 
     def validate(token: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import jwtobs
 from jwtobs import config
 from jwtobs.exceptions import ConfigurationError
 from jwtobs.reasons import Reason
+from tests.core.test_telemetry_s35 import _points
 from tests.jwks.server import AUD, ISS, NOW, FakeClock, JwksServer, RsaKey, claims
 
 KEY = RsaKey("k1")
@@ -100,18 +101,6 @@ def test_the_bounds_of_each_range_are_taken_and_work() -> None:
         assert len(src._negative) == 0
     finally:
         server.close()
-
-
-def _points(reader: InMemoryMetricReader, name: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    data = reader.get_metrics_data()
-    for rm in data.resource_metrics if data is not None else ():
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                if m.name == name:
-                    for dp in m.data.data_points:
-                        out[json.dumps(dict(sorted(dp.attributes.items())))] = getattr(dp, "value", None)
-    return out
 
 
 def test_jwks_metrics_are_exported_through_repeated_configure() -> None:
