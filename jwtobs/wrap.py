@@ -379,6 +379,10 @@ def wrap(
             f"cannot infer the JOSE library of {getattr(fn, '__qualname__', fn)!r}; pass library='pyjwt' "
             f"(or one of {', '.join(libraries.NAMES)})"
         )
+    if token_arg is None and lib == "jwcrypto" and (_param_at(fn, "jwt") or 0) > 0:
+        # jwcrypto's JWT(header=None, claims=None, jwt=None, key=None, ...): the token is its third parameter, by
+        # keyword or by position (session 35: before, args[0] - the header - was taken for the token)
+        token_arg = "jwt"
     obs = _Observer(adapters.get(lib), str(profile), token_arg, fn)
     as_jwtobs = raise_as == "jwtobs"
     get_token = obs.get_token
@@ -492,8 +496,10 @@ def wrap(
                     # accepted at once, forged tokens too)
                     return observed_await(_itself, (result,), {}, token, t0, p0)
                 return result  # a generator: no verdict exists yet, nothing recorded (see _deferred)
-        if key_at is not None and _keyless(args, kwargs, key_at):
-            return result  # jwcrypto without a key parses and verifies nothing: no validation to record
+        if key_at is not None and (_keyless(args, kwargs, key_at) or get_token(args, kwargs) is None):
+            # jwcrypto without a key, or without a token (JWT(jwt=None, key=k) builds an empty JWT: session 35,
+            # before recorded as an accepted validation of no token), parses and verifies nothing: no validation
+            return result
         # obs.accepted inlined (two Python calls less per request); the recorder never raises
         try:
             end = t0 + perf_ns() - p0

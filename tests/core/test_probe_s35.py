@@ -351,3 +351,28 @@ def test_token_arg_finds_a_positional_token(keys: Keys, otel: Otel) -> None:
     jwtobs.flush()
     assert all(e.token_fp is not None for e in otel.events)
     assert [e.reason for e in otel.events] == ["JWT_EXPIRED"] * 4
+
+
+# -- 8. jwcrypto's JWT class: its token is its third parameter; without one it validates nothing -------------------
+def test_jwcrypto_jwt_called_positionally_and_without_a_token(keys: Keys, otel: Otel) -> None:
+    """``jwtobs.wrap(jwcrypto.jwt.JWT)`` called in jwcrypto's own order, ``JWT(header, claims, jwt, key)``, took the
+    header (``None``) for the token: an expired token was JWT_MISSING. ``JWT(jwt=None, key=k)`` builds an empty JWT
+    (jwcrypto deserializes only a token it is given) and was recorded as an accepted validation of no token; now
+    it is no validation, as a call without a key."""
+    from jwcrypto import jwk
+    from jwcrypto import jwt as jjwt
+
+    key = jwk.JWK.from_pyca(keys.rsa.public_key())
+    wrapped = jwtobs.wrap(jjwt.JWT)
+    expired = jwt.encode(claims(exp=int(time.time()) - 3600), keys.rsa, algorithm="RS256")
+    with pytest.raises(jjwt.JWTExpired) as info:
+        wrapped(None, None, expired, key, algs=["RS256"], check_claims={"exp": None})
+    assert jwtobs.reason_of(info.value) is jwtobs.Reason.EXPIRED
+    fresh = jwt.encode(claims(), keys.rsa, algorithm="RS256")
+    assert wrapped(None, None, fresh, key, algs=["RS256"]).claims
+    empty = wrapped(jwt=None, key=key, algs=["RS256"])
+    assert isinstance(empty, jjwt.JWT)
+    wrapped(key=key)
+    jwtobs.flush()
+    assert [(e.outcome, e.reason) for e in otel.events] == [("rejected", "JWT_EXPIRED"), ("accepted", None)]
+    assert otel.events[0].token_fp and otel.events[1].token_fp
