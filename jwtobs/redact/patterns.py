@@ -447,10 +447,19 @@ _CRED68: Final = (
 )
 #: Between a scheme and its credentials: blanks, or the blank percent-encoded (an Authorization value carried in a
 #: URL: "?authz=Bearer%20<token>", "header=Authorization%3A%20Bearer%20<token>")
-SCHEME_GAP: Final = r"(?:[ \t]+|%20)"
+#: or written "+" as form encoding writes a blank (session 35: every HTML form and Python's urlencode do:
+#: "authz=Bearer+<token>", "hdr=Authorization%3A+Bearer+<token>"; the scanner's trigger takes this looser form)
+SCHEME_GAP: Final = r"(?:[ \t]+|%20|\+)"
+#: The detectors' gap: after a "+" the credential is form-encoded too, so a "+" of its own would be "%2B" and one in
+#: the run after the gap is another blank ("?q=basic+authentication+setup" is a search's words: the run after the
+#: "+" holds another "+", no credential), and it is 16 characters or more (a query's "plan=basic+monthly2024" is a
+#: word and a number)
+_SCHEME_GAP_CRED: Final = r"(?:[ \t]+|%20|\+(?=[a-z0-9\-._~/%\\]{16}[a-z0-9\-._~/%\\]*+(?!\+)))"
 #: (not a path's segment: urllib3's request line '"GET /api/basic HTTP/1.1" 200 34' names no scheme)
 SCHEME_CRED: Final = {
-    scheme: _regex.compile(scheme + _word_start(scheme, "a-z0-9/") + SCHEME_GAP + _CRED68.replace("A-Za-z", "a-z"))
+    scheme: _regex.compile(
+        scheme + _word_start(scheme, "a-z0-9/") + _SCHEME_GAP_CRED + _CRED68.replace("A-Za-z", "a-z")
+    )
     for scheme in ("bearer", "basic", "dpop")
 }
 
@@ -549,9 +558,11 @@ VALIDATION_LAST_NAME: Final = _regex.compile(r"""([a-z_][a-z0-9_\-]{0,63}+)['"]?
 # (48), so a run of repeated stems is read a bounded number of times.
 #: a quote escaped once, or in JSON nested in JSON strings up to four levels deep ('\\\\\\"': 3 backslashes)
 _QN: Final = r"""(?:\\\\){0,3}+\\?["']"""
+#: The separator, then an opening bracket, or the slice literal Go's "%#v" writes for each value of a
+#: map[string][]string (url.Values, http.Header: '"refresh_token":[]string{"x"}'; session 35), before the value
 _FIELD_SEP: Final = (
     rf"""(?:(?:{_QN}\]|{_QN})?[ \t]*+[:=]>?+[ \t]*+|{_Q}[ \t]*+,[ \t\r\n]*+(?=b?{_Q}|[\[(]))"""
-    rf"""(?:[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
+    rf"""(?:\[\]string\{{(?=")|[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
 _BARE_VALUE: Final = (
     rf"""(?P<bare>[^\s,;&"'\\\[\]{{}}()<>=:][^\s,;&"'\\\[\]{{}}()<>]*+"""
@@ -680,9 +691,9 @@ _STEMS: Final = (
     # API keys, and keys named for what they do (signing_key, ENCRYPTION_KEY, hmacKey, RAILS_MASTER_KEY, Laravel's
     # APP_KEY); one stem: each costs a substring search of every text
     (
-        "(?:" + "|".join(("api", *_KEY_ROLES)) + r")[_\-]?key",
+        "(?:" + "|".join(("api", *_KEY_ROLES)) + r")[_\-.]?key",
         "key",
-        tuple(f"{role}{sep}key" for role in ("api", *_KEY_ROLES) for sep in ("", "_", "-")),
+        tuple(f"{role}{sep}key" for role in ("api", *_KEY_ROLES) for sep in ("", "_", "-", ".")),
     ),
     ("session", "session", ()),
     ("credential", "credential", ()),
@@ -703,14 +714,18 @@ _STEMS: Final = (
     ("auth", "auth", ()),
     ("sid", "sid", ()),
     ("psk", "psk", ()),
+    # the POST binding's SAMLResponse (a field name, see _EXACT_NAMES; session 35)
+    (r"saml[_\-]?response", "saml", ("samlresponse", "saml_response", "saml-response")),
     (
         "(?:" + "|".join(_VERIFIER_ROLES) + r")[_\-]?verifier",
         "verifier",
         tuple(f"{role}{sep}verifier" for role in _VERIFIER_ROLES for sep in ("", "_", "-")),
     ),
 )
+#: (the name's words after the stem may be separated by "." as by "_": Hadoop's and Spark's properties,
+#: "fs.s3a.secret.key=", "aws.secret.key = "; session 35: the name ended at the "." and nothing was found)
 TEXT_FIELDS: Final = tuple(
-    (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
+    (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-.]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
     for stem, word, words in _STEMS
 )
 #: Stems whose names are weak but when they hold another stem ("session_token", "auth_secret"): no SPACED_FIELDS of
@@ -898,6 +913,9 @@ _EXACT_NAMES: Final = {
     **dict.fromkeys(REDIS_PASSWORD_DIRECTIVES, STRONG),
     # sshpass' environment variable ("SSHPASS=x sshpass -e ssh host": the password "-p x" would give)
     "sshpass": STRONG,
+    # a SAML assertion posted to a service provider (the POST binding's form field, its HTML input, a JSON copy): a
+    # bearer credential while valid (session 35; its query parameter was redacted already, QUERY_PARAM)
+    **dict.fromkeys(("samlresponse", "saml_response", "saml-response"), STRONG),
     # keytool's and jarsigner's options: a keystore's and a key's password
     **dict.fromkeys(("storepass", "keypass", "srcstorepass", "deststorepass", "srckeypass", "destkeypass"), STRONG),
     # the one-time codes and PINs (otp, totp, pin, mfa_code...)
@@ -966,9 +984,20 @@ _OPERATION_NAME: Final = _regex.compile(
 )
 
 
+#: Hadoop's property holding an Azure storage account's key (ABFS, WASB): "fs.azure.account.key.<account>.blob.core.
+#: windows.net", "....dfs.core.windows.net" (session 35). The key's name is followed by the account's host name,
+#: whose last word would decide the name otherwise
+_AZURE_ACCOUNT_KEY_NAME: Final = _regex.compile(
+    r"account\.key\.[a-z0-9\-]{1,63}+\.(?:blob|dfs|file|queue|table)\.core\.", re.IGNORECASE
+)
+
+
 def _plain_name_strength(name: str) -> int:
+    if "ccount.key." in name and _AZURE_ACCOUNT_KEY_NAME.search(name) is not None:
+        return STRONG
     strength = _words_strength(name[:200])
-    return WEAK if strength == STRONG and _OPERATION_NAME.fullmatch(name) else strength
+    # (an operation's name as a dotted name's last part: botocore's "secrets-manager.GetSecretValue")
+    return WEAK if strength == STRONG and _OPERATION_NAME.fullmatch(name, name.rfind(".") + 1) else strength
 
 
 def _words_strength(name: str) -> int:
@@ -1098,8 +1127,9 @@ _MASKED_URL_PASSWORD: Final = _regex.compile(rf"\*++|{MASKED_VALUE.pattern}|<[^<
 
 
 def masked_url_password(password: str) -> bool:
-    """Whether a URL's password is a mask or a template's placeholder (:data:`_MASKED_URL_PASSWORD`), no password."""
-    return _MASKED_URL_PASSWORD.fullmatch(password) is not None
+    """Whether a URL's password is a mask or a template's placeholder (:data:`_MASKED_URL_PASSWORD`), or a fixed
+    word a service documents in place of one (:data:`URL_PASSWORD_LITERALS`): no password."""
+    return _MASKED_URL_PASSWORD.fullmatch(password) is not None or password in URL_PASSWORD_LITERALS
 
 
 def is_placeholder(value: str) -> bool:
@@ -1295,6 +1325,70 @@ def oauth_code(value: str) -> bool:
 URL_USERINFO: Final = _regex.compile(
     r"(?P<lead>://|netloc=['\"])(?P<user>[^\s/:@\"'<>]*+):(?P<password>[^\s/@\"'<>]++(?:@[^\s/@\"'<>,]++)*)@"
 )
+
+# A YAML block scalar as a field's value (session 35: "password: |", "|-", "|2", ">-", ">+", a Kubernetes Secret's
+# "stringData:" entry, "helm get values"): the header "|" or ">" (an optional chomping indicator and indentation
+# digit, either order; blanks or a comment after it) ends its line, and the value is the lines below indented more
+# than the key. The header alone is no value (it was redacted as the password, and the password on the next line
+# kept). Found from the ":" before the header (a literal first); the key is read back from there (name_before).
+YAML_BLOCK_HEADER: Final = _regex.compile(
+    r":[ \t]++(?P<header>[|>](?:[1-9][+\-]?+|[+\-][1-9]?+)?+)[ \t]*+(?:#[^\r\n]*+)?+(?=\r?\n|\Z)"
+)
+#: one line of a block: its indentation, its text, its end
+_YAML_BLOCK_LINE: Final = _regex.compile(r"(?P<indent>[ \t]*+)(?P<body>[^\r\n]*+)(?:\r?\n)?+")
+
+
+def yaml_block(text: str, key_start: int, after: int) -> tuple[int, int, str] | None:
+    """The value of a YAML block scalar whose key starts at ``text[key_start]`` and whose header line ends at
+    ``after`` (:data:`YAML_BLOCK_HEADER`): the span from its first line's text to its last line's end, and the value
+    (its lines without their indentation, joined by newlines); None when no line below is indented more than the key
+    (an empty block). Blank lines inside are the block's; the first line indented as much as the key or less ends
+    it. Each line is read once."""
+    if text[after : after + 1] == "\r":
+        after += 1
+    if text[after : after + 1] != "\n":
+        return None
+    column = key_start - (text.rfind("\n", 0, key_start) + 1)
+    pos, first, last = after + 1, -1, -1
+    lines: list[str] = []
+    while pos < len(text):
+        m = _YAML_BLOCK_LINE.match(text, pos)
+        if m is None or m.end() == pos:
+            break
+        if m.group("body"):
+            if len(m.group("indent")) <= column:
+                break
+            if first < 0:
+                first = m.start("body")
+            last = m.end("body")
+            lines.append(m.group("body"))
+        pos = m.end()
+    if first < 0:
+        return None
+    return first, last, "\n".join(lines)
+
+
+#: The password some services document as a fixed word beside a token given as the URL's user: GitHub's
+#: "https://<token>:x-oauth-basic@github.com" (no secret: the same for everyone; kept, the token redacted)
+URL_PASSWORD_LITERALS: Final = frozenset({"x-oauth-basic"})
+
+# A token given as a URL's user (session 35): GitHub's "https://<token>:x-oauth-basic@github.com" and
+# "https://<token>@github.com", any "https://<opaque>@host". The user is a bounded run of a token's characters, after
+# "://", up to an optional ":password" (URL_USERINFO's class) and the "@"; whether it is a credential is decided by
+# url_user_credential (a user name, "git@", "alice@", "ec2-user@", a Sentry DSN's public key, is kept).
+URL_USER: Final = _regex.compile(r"(?P<lead>://|netloc=['\"])(?P<user>[A-Za-z0-9_\-.~]{20,256}+)(?::[^\s/@\"'<>]*+)?@")
+#: What a user that is a token looks like: a random run of 20 characters or more mixing upper and lower case letters
+#: and digits (base64url, an opaque token), or 40 hex digits or more (GitHub's classic OAuth tokens; a Sentry DSN's 32
+#: hex public key is no secret). A word-like user ("deploy-bot-2019", "john.doe") has no upper case or is no hex.
+_URL_USER_TOKEN: Final = _regex.compile(
+    r"(?=[^A-Z]*+[A-Z])(?=[^a-z]*+[a-z])(?=[^0-9]*+[0-9])[A-Za-z0-9_\-.~]{20,}+|[0-9a-fA-F]{40,}+"
+)
+
+
+def url_user_credential(user: str) -> bool:
+    """Whether a URL's user (:data:`URL_USER`) is a token (:data:`_URL_USER_TOKEN`), not a user name."""
+    return _URL_USER_TOKEN.fullmatch(user) is not None and not is_placeholder(user)
+
 
 #: The "://" of a URL written with value escapes (:data:`VALUE_ESCAPES`): PHP's JSON, a percent-encoded query value
 ESCAPED_URL_LEAD: Final = _regex.compile(r":(?:\\/|\\u002[Ff]){2}|%3[Aa]%2[Ff]%2[Ff]")
@@ -1861,6 +1955,13 @@ NAME_VALUE: Final = _regex.compile(
     rf"""{_NV_Q}(?:[ \t]*+[,;][ \t]*+|[ \t]*+\r?\n[ \t]*+|[ \t]++)"""
     rf"""{_NV_Q}(?:value|parametervalue){_NV_Q}[ \t]*+[:=][ \t]*+""" + _FIELD_VALUE
 )
+#: The same as XML elements: Hadoop's configuration files (core-site.xml's
+#: "<property><name>fs.s3a.secret.key</name><value>x</value></property>", session 35), the value's text in group
+#: "xv" (no "<": an element's text up to its closing tag); blanks and line breaks between the two elements
+XML_NAME_VALUE: Final = _regex.compile(
+    r"<name>[ \t]*+(?P<name>[a-z_][a-z0-9_.\-]{0,127}+)[ \t]*+</name>[ \t\r\n]{0,256}+<value>[ \t]*+"
+    r"(?P<xv>[^<\s][^<\r\n]{0,4095}+)</value>"
+)
 #: the keys of a mapping that gives a variable's name, and of the one that gives its value
 NAME_KEYS: Final = ("name", "Name", "key", "Key", "ParameterKey")
 VALUE_KEYS: Final = ("value", "Value", "ParameterValue")
@@ -1875,15 +1976,21 @@ _SQL_STRING: Final = (
     r"""(?:'(?P<{0}sq>(?:[^'\\\r\n]|''|\\.){{1,1024}}+)'"""
     r"""|"(?P<{0}dq>(?:[^"\\\r\n]|""|\\.){{1,1024}}+)")"""
 )
+# MySQL's "SET PASSWORD [FOR <account>] = 'x'" (5.7 and later; session 35: before, the password was kept by every path,
+# "= PASSWORD('x')" was found): the account is a run without blanks or "=" ("'bob'@'%'", "app@localhost",
+# "CURRENT_USER()"), the value a quoted string after "=" (after "SET" only: a field 'password="Failed to connect"' is
+# judged as a field).
 SQL_PASSWORD: Final = _regex.compile(
     r"(?<![a-z0-9_])(?:password(?:[ \t]++|[ \t]*+\([ \t]*+)"
     + _SQL_STRING.format("")
+    + r"|set[ \t]++password(?:[ \t]++for[ \t]++[^\s=]{1,256}+)?+[ \t]*+=[ \t]*+"
+    + _SQL_STRING.format("s")
     + r"|identified(?:[ \t]++with[ \t]++[a-z0-9_]{1,64}+)?[ \t]++by(?:[ \t]++password)?[ \t]++(?:"
     + _SQL_STRING.format("i")
     + r"""|(?P<bare>[^\s;'"()]{1,256}+)))"""
 )
 #: the groups of :data:`SQL_PASSWORD` that hold the value
-SQL_PASSWORD_GROUPS: Final = ("sq", "dq", "isq", "idq", "bare")
+SQL_PASSWORD_GROUPS: Final = ("sq", "dq", "ssq", "sdq", "isq", "idq", "bare")
 # A password stated in a sentence: a provisioning script's or a server's first start ("Your temporary password is:
 # Xk9#2pQz", "The initial admin password is 'f3a9...'", "password for user 'postgres' is 'admin'", "password reset
 # to Welcome1!"). Run on the lower-cased text; the value quoted, or bare (judged by :func:`stated_bare`).

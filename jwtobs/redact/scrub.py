@@ -638,6 +638,8 @@ class _Pass:
             return self._unseparated(s)
         if "://" in s or "netloc=" in s:
             s = p.URL_USERINFO.sub(self._userinfo, s)
+            if "@" in s:  # (after the password: a token as the user, "https://<token>:x-oauth-basic@github.com")
+                s = p.URL_USER.sub(self._url_user, s)
         if "@" in s or ("%" in s and "%40" in s):  # (every userinfo form has its "@")
             if p.escaped_url_lead(s):  # "postgresql:\\/\\/u:pw@h", "next=https%3A%2F%2Fu%3Apw%40h"
                 s = self._escaped_userinfo(s)
@@ -686,6 +688,8 @@ class _Pass:
         if has("signature"):  # a request's signature, a hex digest ("Signature:\n<hex>", "..., Signature=<hex>"; before
             # the fields: "botocore.auth: Signature: <hex>" is the logger's name, then the signature)
             s, low = _run(s, low, p.HEX_SIGNATURE, self._credential_file)
+        if "\n" in s and ("|" in s or ">" in s):  # a YAML block scalar under a secret's name ("password: |")
+            s, low = _run(s, low, p.YAML_BLOCK_HEADER, self._yaml_block)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
         spaced: list[re.Pattern[str]] = []  # (the SPACED_FIELDS of the stems the text holds)
         first = True
@@ -701,6 +705,8 @@ class _Pass:
                     spaced.append(spaced_pattern)
         if has("value") and (has("name") or has("key")):  # {"name": "DB_PASSWORD", "value": "x"}
             s, low = _run(s, low, p.NAME_VALUE, self._name_value)
+            if has("</name>"):  # Hadoop's "<name>fs.s3a.secret.key</name><value>x</value>"
+                s, low = _run(s, low, p.XML_NAME_VALUE, self._name_value)
             if (
                 "securestring" in low
             ):  # PowerShell's 'ParameterBinding(ConvertTo-SecureString): name="String"; value=...'
@@ -748,6 +754,8 @@ class _Pass:
         if "</" in s:  # "<credentials><password>x</password></credentials>" needs no separator
             s, _ = _run(s, s, p.XML_ELEMENT, self._xml, lower=False)
         low = _lower(s)
+        if "</name>" in low:  # Hadoop's "<name>fs.s3a.secret.key</name><value>x</value>" (no separator either)
+            s, low = _run(s, low, p.XML_NAME_VALUE, self._name_value)
         for scheme, pattern in p.SCHEME_CRED.items():
             if scheme in low:
                 s, low = _run(s, low, pattern, self._scheme)
@@ -1174,6 +1182,16 @@ class _Pass:
         pw = m.group("password")
         return _before(m, "password") + self.mark(p.URL_PASSWORD, unquote(pw)) + m.string[m.end("password") : m.end()]
 
+    def _url_user(self, m: re.Match[str]) -> str:
+        user = m.group("user")
+        if (
+            not p.url_user_credential(user)
+            or _in_marker(m.string, m.start())
+            or _source_expression(m.string, m.start("user"))
+        ):
+            return m.group(0)
+        return _before(m, "user") + self.mark(p.URL_PASSWORD, user) + m.string[m.end("user") : m.end()]
+
     def _userinfo_cut(self, m: re.Match[str]) -> str:
         pw = m.group("password")
         if (
@@ -1397,14 +1415,41 @@ class _Pass:
             return None
         if _template(s, m.start("cred")):
             return None  # a script's or a CI file's expression ("Bearer ${ACCESS_TOKEN}", "$(gcloud auth ...)")
-        # lower-cased: bearer, basic or dpop, before blanks or "%20" (patterns.SCHEME_GAP)
-        scheme = m.string[m.start() : m.start("cred")].split()[0].removesuffix("%20")
+        # lower-cased: bearer, basic or dpop, before blanks, "%20" or "+" (patterns.SCHEME_GAP)
+        scheme = m.string[m.start() : m.start("cred")].split()[0].removesuffix("%20").removesuffix("+")
         end = _extend(s, m.start("cred"), m.end("cred"))
         cred = s[m.start("cred") : end]
         return s[m.start() : m.start("cred")] + self.credential(cred, _SCHEME_KIND[scheme]), end
 
+    def _yaml_block(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A YAML block scalar's header after a key (:data:`patterns.YAML_BLOCK_HEADER`): when the key names a
+        secret, the block's lines below (:func:`patterns.yaml_block`) become one marker; the header is kept."""
+        low = m.string
+        at = m.start()
+        quote = low[at - 1 : at]
+        if quote in ('"', "'"):
+            at -= 1
+        head = len(p.name_before(low, at))
+        if not head or (quote in ('"', "'") and low[at - head - 1 : at - head] != quote):
+            return None
+        name = s[at - head : at]
+        strength = p.name_strength(name)
+        if not strength or p.header_kind(name) in _OWN_DETECTORS:
+            return None
+        block = p.yaml_block(s, at - head - (1 if quote in ('"', "'") else 0), m.end())
+        if block is None:
+            return None
+        first, last, value = block
+        if _MARKERS_ONLY.fullmatch(s, first, last) is not None or p.is_placeholder(value):
+            return None
+        if strength < p.STRONG and not p.is_credential_value(value.split("\n", 1)[0], strength):
+            return None
+        return s[m.start() : first] + self.credential(value, p.header_kind(name) or _secret_kind(name)), last
+
     def _field(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         bare = m.group("bare")
+        if bare is not None and bare[0] == "|" and p.YAML_BLOCK_HEADER.match(s, m.end("suffix")) is not None:
+            return None  # a YAML block scalar's header ("password: |"), no value: its lines are _yaml_block's
         if bare is not None and bare.lower() in p.EMPTY_VALUES and _glued(s, m.end("bare")) == m.end("bare"):
             return None  # a literal or a scheme word ("auth=Bearer [REDACTED:...]"): kept whatever the name (a
             # password starting with one is not: "password=TRUE,000")
@@ -1422,7 +1467,9 @@ class _Pass:
         if before == "/":  # a path's last segment ("stream/token: x"); its value may be the next name
             return _next_name(s, m.start(), start, end, quoted)  # ('/api_key: "api_key": "x"')
         if before == ":" and _in_resource_name(low, m.start() - head):
-            return None  # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf")
+            # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf"); its "value" may be
+            # the next key ("'grant_type': 'urn:...:token-exchange', 'subject_token': 'x'", session 35)
+            return _next_name(s, m.start(), start, end, quoted)
         if group == "bare" and _maven_group(low, m.start() - head, start):
             return None  # a Maven/Gradle coordinate ("io.jsonwebtoken:jjwt-api:0.12.5", "com.auth0:java-jwt:4.4.0")
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
@@ -1469,7 +1516,10 @@ class _Pass:
         if group == "bare" and strength == p.WEAK and s[end : end + 1] == "(" and _CALLABLE.fullmatch(value):
             return None  # a call ("auth=HTTPBasicAuth('u', 'x')": its arguments are AUTH_PAIR's)
         if "," in low[m.end("suffix") : start] and not _pair_opens(low, m.start() - head):
-            return None  # a quoted word followed by a comma is a (name, value) pair only inside ( or [
+            # a quoted word followed by a comma is a (name, value) pair only inside ( or [; otherwise it is a value
+            # and the "value" the next key, which may be a secret's name whose own value follows (session 35:
+            # "{'grant_type': 'refresh_token', 'refresh_token': 'x'}" kept x): read again from that key
+            return _next_name(s, m.start(), start, end, quoted)
         end = _past_quote(s, group, end, _extend(s, start, end))
         value = s[start:end]
         if group == "bare" and strength == p.WEAK and _LABEL_THEN_MARKER.match(s, start) is not None:
@@ -1675,6 +1725,13 @@ def _userinfo_kept(m: re.Match[str]) -> bool:
     if _is_marker(m.group("password")) or _in_marker(m.string, m.start()):
         return True
     marked = m.group("user").find("[REDACTED")
+    if marked >= 0:  # a token as the user, a marker now ("://[REDACTED:url_password:...]:x-oauth-basic@"): the
+        # password is what follows the marker's ":" (session 35)
+        user = p.MARKER.match(m.string, m.start("user") + marked, m.end("password"))
+        if user is not None and m.string[user.end() : user.end() + 1] == ":":
+            rest = m.string[user.end() + 1 : m.end("password")]
+            if _is_marker(rest) or p.masked_url_password(rest):
+                return True
     # (the match runs from an earlier "://" over redactions already made and nothing else, as in
     # "://,?access_token=[REDACTED:...][REDACTED:url_password:...]@h": a second scrub keeps it)
     return marked >= 0 and _MARKERS_ONLY.fullmatch(m.string, m.start("user") + marked, m.end("password")) is not None

@@ -36,6 +36,9 @@ _T_SCHEME: Final = r"(?:bearer|basic|dpop)" + p.SCHEME_GAP + r"(?:[A-Za-z0-9\-._
 # ("Thread:Class@123", "[QuorumPeer:Server@774]", "user:x@host" in mail logs) 8 % of the lines of real system logs
 # matched: 92 % of all candidate lines were clean lines scrubbed for nothing.
 _T_USERINFO: Final = r"""(?:://|netloc=["'])[^\s/:@"'<>]*:[^\s/@"'<>]*@"""  # (netloc=: a SplitResult's repr)
+# A token as the URL's user, no password (patterns.URL_USER: "https://<token>@github.com"; with ":x-oauth-basic" the
+# form above): 20 of its characters or more before the "@"
+_T_URL_USER: Final = r"""(?:://|netloc=["'])[A-Za-z0-9_.~\-]{20,}@"""
 # The same written with value escapes (patterns.ESCAPED_URL_LEAD: PHP's JSON "https:\/\/u:pw@h", a URL percent-encoded
 # in a query value "https%3A%2F%2Fu%3Apw%40h"), and the data source name of Go's MySQL driver (patterns.GO_DSN:
 # "user:pw@tcp(host:3306)/db"); looser than the detectors (any user and password characters but blanks, quotes, "/").
@@ -46,7 +49,9 @@ _T_GO_DSN: Final = r"""[^\s/:@"'<>()\[\]]*:[^\s/@"'<>]*@(?:tcp6?|udp|unix)\("""
 # digits; wherever the line goes on (the detector wants a cut mark after it).
 _T_USERINFO_CUT: Final = r"""://[^\s/:@"'<>\[\]]*:(?:[0-9]*[^\s/@"'<>0-9]|[0-9]{6})"""
 _T_USERINFO_ALL: Final = (
-    "(?:" + "|".join((_T_USERINFO, _T_USERINFO_JSON, _T_USERINFO_PERCENT, _T_GO_DSN, _T_USERINFO_CUT)) + ")"
+    "(?:"
+    + "|".join((_T_USERINFO, _T_URL_USER, _T_USERINFO_JSON, _T_USERINFO_PERCENT, _T_GO_DSN, _T_USERINFO_CUT))
+    + ")"
 )
 # A line of a credential file: netrc's "machine h [login u] password X" (patterns.NETRC, caseless), PostgreSQL's
 # "host:port:db:user:password" (patterns.PGPASS, from its literal hint)
@@ -56,7 +61,8 @@ _T_NETRC: Final = r"(?:machine|default)[ \t][^\n]*password[ \t]+[^\s]"
 _T_VALIDATION: Final = r"""['"]loc['"]:[ \t]*[\[(]"""
 # A SQL statement's password (patterns.SQL_PASSWORD): "PASSWORD 'x'", "PASSWORD('x')", "IDENTIFIED [WITH p] BY ".
 _T_SQL_PASSWORD: Final = (
-    r"""(?:password(?:[ \t]+|[ \t]*\([ \t]*)["']|identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t])"""
+    r"""(?:password(?:[ \t]+|[ \t]*\([ \t]*)["']|identified[ \t]+(?:with[ \t]+[A-Za-z0-9_]+[ \t]+)?by[ \t]"""
+    r"""|set[ \t]+password[ \t]+for[ \t]+[^\s=]+[ \t]*=)"""  # (MySQL's "SET PASSWORD FOR 'bob'@'%' = 'x'")
 )
 # A password stated in a sentence (patterns.STATED_PASSWORD): "password [for <user>] is|was|[re]set to|changed to" and
 # a value; looser (any 0-160 characters between the word and the verb).
@@ -159,7 +165,7 @@ def benign_words() -> list[str]:
 
 def _field_trigger(stem: str) -> str:
     benign = benign_words()
-    tail = r"(?:(?:[_\-][A-Za-z0-9]*)*[_\-]" + _complement(benign) + ")?"
+    tail = r"(?:(?:[_\-.][A-Za-z0-9]*)*[_\-.]" + _complement(benign) + ")?"  # ("fs.s3a.secret.key=")
     return stem + r"[A-Za-z0-9]*" + tail + _T_SEP
 
 
@@ -316,6 +322,7 @@ def block_finders() -> tuple[tuple[str, tuple[str, ...]], ...]:
         (_HEADER_DOT, ("jose", "signing_input")),
         (_T_USERINFO, ("userinfo",)),
         (_T_USERINFO_CUT, ("userinfo",)),
+        (_T_URL_USER, ("userinfo",)),
         # (the escaped URL leads and Go's DSN apart, each with a literal start)
         (r":\\(?:/|u002[Ff])", ("userinfo",)),
         (r"%3[Aa]%2[Ff]%2[Ff]", ("userinfo",)),
