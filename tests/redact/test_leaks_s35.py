@@ -276,14 +276,18 @@ def test_the_structlog_processor_redacts_every_spelling() -> None:
 
 
 # -- jwtobs scan and jwtobs scrub, every engine ----------------------------------------------------------------------
-def _log(tmp_path: Path) -> tuple[Path, list[int]]:
-    """A log of clean lines, the kept lines and the leak lines; the leak lines' numbers."""
+def log_of(path: Path, kept: list[str], leaks: list[str]) -> tuple[Path, list[int]]:
+    """A log at ``path`` of clean access-log lines, the ``kept`` lines and the ``leaks`` lines; the leak lines'
+    numbers."""
     clean = [f'10.0.0.{n} - - [06/Dec/2026:16:24:{n:02d} +0000] "GET /health HTTP/1.1" 200 2' for n in range(30)]
-    lines = [*clean, *KEPT, *(line for line, _, _ in LEAKS.values()), *clean]
-    path = tmp_path / "ws.log"
+    lines = [*clean, *kept, *leaks, *clean]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    first = len(clean) + len(KEPT) + 1
-    return path, list(range(first, first + len(LEAKS)))
+    first = len(clean) + len(kept) + 1
+    return path, list(range(first, first + len(leaks)))
+
+
+def _log(tmp_path: Path) -> tuple[Path, list[int]]:
+    return log_of(tmp_path / "ws.log", list(KEPT), [line for line, _, _ in LEAKS.values()])
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -36,7 +36,7 @@ from jwtobs import config
 from jwtobs.cli import main
 from jwtobs.redact import StructlogRedactor, scan, scrub, scrub_value
 from tests.redact.test_adversarial import BOUND_S, SIZE, _repeat, assert_scrub_linear
-from tests.redact.test_leaks_s35 import ENGINES, MARKER, _redacting_logger
+from tests.redact.test_leaks_s35 import ENGINES, MARKER, _redacting_logger, log_of
 
 KEY = "redact-probe-session-35-fingerprint-key"
 
@@ -366,12 +366,7 @@ def test_the_structlog_processor_redacts_every_form() -> None:
 
 # -- jwtobs scan and jwtobs scrub, every engine ----------------------------------------------------------------------
 def _log(tmp_path: Path) -> tuple[Path, list[int]]:
-    clean = [f'10.0.0.{n} - - [07/Dec/2026:02:10:{n:02d} +0000] "GET /health HTTP/1.1" 200 2' for n in range(20)]
-    lines = [*clean, *KEPT, *(text for text, _, _ in LEAKS.values()), *clean]
-    path = tmp_path / "probe.log"
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    first = len(clean) + len(KEPT) + 1
-    return path, list(range(first, first + len(LEAKS)))
+    return log_of(tmp_path / "probe.log", list(KEPT), [text for text, _, _ in LEAKS.values()])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
