@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from jwtobs import config
+from jwtobs.exceptions import ConfigurationError
 from jwtobs.redact import _regex
 from jwtobs.redact import patterns as p
 from jwtobs.redact.scrub import FAILED, Scrubber
@@ -462,11 +463,26 @@ _SDK_MISSING = (
 )
 
 
+#: the sentry-sdk major versions whose options and event model these hooks are written and tested for
+SDK_MAJORS: Final = (2,)
+
+
 def _accepted_options() -> frozenset[str]:
     try:
         import sentry_sdk.consts as consts
     except ImportError as exc:
         raise ImportError(_SDK_MISSING) from exc
+    version = str(getattr(consts, "VERSION", ""))
+    major = version.split(".", 1)[0]
+    if major.isdigit() and int(major) not in SDK_MAJORS:
+        # sentry-sdk 3.0 (2026-12) removed before_send_transaction, include_local_variables and enable_logs and
+        # sends transactions as spans: init() raised "TypeError: Unknown option" on jwtobs's options, and which of
+        # its items hold a credential is not what these hooks read (session 35: the extra allowed any >= 2.0)
+        raise ConfigurationError(
+            f"jwtobs.redact.sentry supports sentry-sdk 2.x; sentry-sdk {version} is installed, whose options and "
+            "event model changed (before_send_transaction, include_local_variables, enable_logs are gone): "
+            "pip install 'sentry-sdk>=2,<3' (what jwtobs[sentry] installs)"
+        )
     defaults = getattr(consts, "DEFAULT_OPTIONS", None)
     if isinstance(defaults, Mapping):
         return frozenset(defaults)
@@ -484,7 +500,8 @@ def init_options(**options: Any) -> dict[str, Any]:
     (older 2.x), they go under ``_experiments`` (a user hook given under either name is composed).
     Streamed-span scrubbing (``before_send_span``) is wired when span streaming is on.
 
-    Raises ImportError (with the install command) when sentry-sdk is not installed.
+    Raises ImportError (with the install command) when sentry-sdk is not installed, and ConfigurationError for a
+    sentry-sdk major version these hooks are not written for (:data:`SDK_MAJORS`: 3.0 changed its options).
     """
     accepted = _accepted_options()
     opts = dict(options)
