@@ -1208,7 +1208,7 @@ def _expired_on_arrival(
     this one."""
     rej = late[(late["direction"] == "late") & late["issuer"].notna()]
     fresh = rej[~rej["seen"].astype(bool)]
-    found: list[tuple[dict[str, Any], pd.DataFrame, set[str]]] = []
+    found: list[tuple[_Seg, list[str], pd.DataFrame, set[str]]] = []
     for (iss,), x in ctx.series(fresh, ["issuer"]):
         mine = fresh[fresh["issuer"] == iss]
         for seg in _segments(x, ARRIVAL, ctx.m0):
@@ -1224,13 +1224,12 @@ def _expired_on_arrival(
             acc = acc[(acc["issuer"] == iss).fillna(False) & acc["client_id"].isin(clients).fillna(False)]
             if int(acc["count"].sum()) > ARRIVAL_ACCEPTED * (n + int(acc["count"].sum())):
                 continue
-            found.append(({"seg": seg, "clients": clients}, g, set(g["profile"].dropna().astype(str))))
+            found.append((seg, clients, g, set(g["profile"].dropna().astype(str))))
     if not found:
         return rows
-    found.sort(key=lambda f: f[0]["seg"].i0)
+    found.sort(key=lambda f: f[0].i0)
     merged: list[tuple[_Seg, pd.DataFrame, list[str]]] = []
-    for info, g, profiles in found:  # issuers failing so together at the same APIs: the validators' clock
-        seg, clients = info["seg"], info["clients"]
+    for seg, clients, g, profiles in found:  # issuers failing so together at the same APIs: the validators' clock
         for k, (mseg, mg, mcl) in enumerate(merged):
             if seg.i0 <= mseg.i1 and mseg.i0 <= seg.i1 and profiles & set(mg["profile"].dropna().astype(str)):
                 span = _Seg(min(seg.i0, mseg.i0), max(seg.i1, mseg.i1), 0, 0.0, max(seg.p, mseg.p))
@@ -1240,20 +1239,12 @@ def _expired_on_arrival(
             merged.append((seg, g, clients))
     out = list(rows)
     for seg, g, clients in merged:
-        if any(
-            r["kind"] == "server_clock_skew" and r["start"] <= ctx.ts(seg.i1, end=True) and ctx.ts(seg.i0) <= r["end"]
-            for r in rows
-        ):
+        if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
             continue
         out = [
             r
             for r in out
-            if not (
-                r["kind"] == "clock_skew"
-                and str(r["client_id"]) in clients
-                and r["start"] <= ctx.ts(seg.i1, end=True)
-                and ctx.ts(seg.i0) <= r["end"]
-            )
+            if not (r["kind"] == "clock_skew" and str(r["client_id"]) in clients and _overlaps(ctx, r, seg))
         ]
         out.append(_arrival_row(ctx, g, lw, life, _Seg(seg.i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)))
     return out
@@ -1282,6 +1273,11 @@ def _arrival_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], life: dict[st
         f"were hardly accepted: every token was expired when it arrived - {cause}"
     )
     return _shared_clock_row(ctx, seg, ev, n, clients, issuers, profiles)
+
+
+def _overlaps(ctx: _Ctx, r: dict[str, Any], seg: _Seg) -> bool:
+    """Whether incident row ``r`` overlaps the minutes of ``seg``."""
+    return bool(r["start"] <= ctx.ts(seg.i1, end=True) and ctx.ts(seg.i0) <= r["end"])
 
 
 def _shared_clock_row(
@@ -1490,12 +1486,7 @@ def _issuer_clocks(
             active = {str(c) for c in theirs.unique().tolist()} - {OTHER}
             if 2 * len(clients) < len(active):
                 continue
-            if any(
-                r["kind"] == "server_clock_skew"
-                and r["start"] <= ctx.ts(seg.i1, end=True)
-                and ctx.ts(seg.i0) <= r["end"]
-                for r in rows
-            ):
+            if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
                 continue
             p = min(float(r["confidence"]) for r, _e in cluster)
             found.append(_server_row(ctx, g, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), True))

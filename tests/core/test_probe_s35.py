@@ -10,7 +10,6 @@ import base64
 import concurrent.futures
 import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 import jwtobs
 from jwtobs.header import MAX_HEADER_BYTES, MAX_TOKEN_BYTES, peek
-from tests.core.conftest import AUD, ISS, Keys, Otel, claims
+from tests.core.conftest import AUD, ISS, Keys, Otel, claims, loopback
 
 
 def _b64(data: bytes) -> str:
@@ -115,12 +114,8 @@ class _Html(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def html_jwks() -> Iterator[str]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Html)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/.well-known/jwks.json"
-    srv.shutdown()
-    srv.server_close()
+    with loopback(_Html) as url:
+        yield f"{url}/.well-known/jwks.json"
 
 
 @pytest.mark.parametrize("library", ["pyjwt", "authlib"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ import pytest
 
 import jwtobs
 from jwtobs.adapters import key_fetch_failure
+from tests.core.conftest import loopback
 
 SECRET = b"s" * 32
 
@@ -39,12 +39,8 @@ class _Down(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Down)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with loopback(_Down) as url:
+        yield url
 
 
 def _closed_port() -> int:

@@ -32,20 +32,16 @@ from pathlib import Path
 import pytest
 import structlog
 
-from jwtobs import config
 from jwtobs.cli import main
 from jwtobs.redact import StructlogRedactor, scan, scrub, scrub_value
 from tests.redact.test_adversarial import BOUND_S, SIZE, _repeat, assert_scrub_linear
-from tests.redact.test_leaks_s35 import ENGINES, MARKER, _redacting_logger, log_of
-
-KEY = "redact-probe-session-35-fingerprint-key"
-
-
-@pytest.fixture(autouse=True)
-def _fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JWTOBS_FINGERPRINT_KEY", KEY)
-    config.reset()
-
+from tests.redact.test_leaks_s35 import (  # noqa: F401 (_fixed_key: an autouse fixture, the CLI and scrub() alike)
+    ENGINES,
+    MARKER,
+    _fixed_key,
+    _redacting_logger,
+    log_of,
+)
 
 _RND = random.Random(3535)
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
