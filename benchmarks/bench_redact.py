@@ -310,6 +310,28 @@ def adversarial(sizes_mb: list[int]) -> float:
     return worst
 
 
+def dense_fields(sizes_kb: list[int]) -> float:
+    """One line without blanks where every few bytes is a secret field (an attacker's header or body that is
+    logged): each field is redacted, so the cost per KB is high; what matters is that it stays per KB (linear).
+    Before session 36 the first four forms were quadratic (each field read the rest of the line, or the chain of
+    labels after it, to its end)."""
+    forms = ['"token":"token",', "'pwd': ',", 'password="token":"token",', '"secret": ?access_token=a.', "a: "]
+    worst = 0.0
+    print(f"\n{'dense secret fields':<26}" + "".join(f"{f'{k} KB':>14}" for k in sizes_kb) + "   (us/KB; growth)")
+    for form in forms:
+        per_kb = []
+        for kb in sizes_kb:
+            size = kb * 1024
+            text = (form * (size // len(form) + 1))[:size]
+            t0 = CLOCK()
+            redact.scrub(text)
+            per_kb.append((CLOCK() - t0) * 1e6 / kb)
+        growth = per_kb[-1] / per_kb[0]
+        worst = max(worst, growth)
+        print(f"{form!r:<26}" + "".join(f"{v:11.1f}   " for v in per_kb) + f"   x{growth:.2f}")
+    return worst
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
@@ -344,6 +366,9 @@ def main() -> None:
     if not args.skip_adversarial:
         worst = adversarial([int(s) for s in args.sizes.split(",")])
         print(f"worst adversarial: {worst:.3f} us/KB  {'ok' if worst < 10 else 'MISSED'}")
+        growth = dense_fields([64, 256, 1024])
+        print(f"dense secret fields, us/KB at 1 MB over at 64 KB: x{growth:.2f}  (linear: target <= 1.5) "
+              f"{'ok' if growth <= 1.5 else 'MISSED'}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -249,10 +249,65 @@ _EQ_LABEL = _regex.compile(
     r"[a-z0-9_\-.]*?(?:token|secret|passw[a-z]*|pwd|key|session[a-z_]*|credential[a-z]*|code|assertion|auth[a-z]*"
     r"|cookie|sid)"
 )
-# the next word, and before it any chain of further labels ("Cookie: Cookie: Authorization: x")
-_NEXT_WORD = _regex.compile(r"(?:[ \t]*+\S++(?<=:))*+(?:[ \t]*+\S++)?+")
 # A separator after a value whose last word names a secret: "password": ..., ('password', ...), password = ...
-_SEP_NEXT = _regex.compile(r"""(?:\\?["'][ \t]*+,[ \t]*+b?(?=\\?["'])|(?:\\?["'])?[ \t]*+[:=][ \t]*+)\S*+""")
+_SEP_NEXT = _regex.compile(r"""\\?["'][ \t]*+,[ \t]*+b?(?=\\?["'])|(?:\\?["'])?[ \t]*+[:=][ \t]*+""")
+_BLANK = _regex.compile(r"\s")
+_INDENT = _regex.compile(r"[ \t]*+")
+
+
+class _Ahead:
+    """Where the word at a position ends (the next blank) and where the next marker starts, remembered for the last
+    text asked about: :func:`_extend` asks at every field of a line, and a line without blanks
+    ('"token":"token",...', an attacker's header an application logs) made each field read the rest of the line,
+    quadratic in its length (session 36: 1 MB 55 s). Each answer holds for every position up to it, so one search
+    serves the whole run. The text is known by its id, hash and length (no reference kept: a log line's secrets
+    stay nowhere); a different text with all three equal is as unlikely as a 64-bit hash collision, and would cost a
+    word's end (where a value's extension stops), never skip a marker's check."""
+
+    __slots__ = ("_marker", "_word")
+
+    def __init__(self) -> None:
+        self._word = (0, 0, 0, -1, -1)  # (id, hash, length, from, to): no blank in text[from:to], a blank at to
+        self._marker = (0, 0, 0, -1, -1)  # (id, hash, length, from, at): no marker starts in text[from:at]
+
+    def word_end(self, text: str, pos: int) -> int:
+        key = (id(text), hash(text), len(text))
+        known = self._word
+        if known[:3] == key and known[3] <= pos <= known[4]:
+            return known[4]
+        m = _BLANK.search(text, pos)
+        end = len(text) if m is None else m.start()
+        self._word = (*key, pos, end)
+        return end
+
+    def marker(self, text: str, pos: int, stop: int) -> int:
+        """Start of the first marker in ``text[pos:stop]`` (``stop`` a word's end: markers hold no blank), or -1."""
+        key = (id(text), hash(text), len(text))
+        known = self._marker
+        if not (known[:3] == key and known[3] <= pos <= known[4]):
+            m = p.MARKER.search(text, pos)
+            known = self._marker = (*key, pos, len(text) if m is None else m.start())
+        return known[4] if known[4] < stop else -1
+
+    def next_word(self, text: str, pos: int) -> int:
+        """End of the next word after ``pos``, past any chain of labels before it ("Cookie: Cookie: Authorization:
+        x", at most :data:`_EXTEND_MAX` words): ``pos`` when no word follows on the line."""
+        end = pos
+        for _ in range(_EXTEND_MAX):
+            blanks = _INDENT.match(text, end)  # (always matches)
+            start = end if blanks is None else blanks.end()
+            if start >= len(text) or text[start].isspace():
+                return end
+            end = self.word_end(text, start)
+            if text[end - 1] != ":":
+                return end
+        return end
+
+
+_AHEAD = _Ahead()
+#: Words (and chains of labels) one value is extended over at most: a line of labels ("x: y: z: ..." without end)
+#: would be read to its end for every field in it.
+_EXTEND_MAX = 16
 _NAME_REVERSED = _regex.compile(r"[a-z0-9_\-.]{1,64}+")
 #: What may stand between a label and its value: blanks, separators, quotes (a bytes repr's b), an opening bracket.
 _SEPARATORS_ONLY = _regex.compile(r"""(?:[\s"'\\,:=(\[]|b(?=\\?["']))*+""")
@@ -302,33 +357,39 @@ def _label_followed(text: str, end: int, tail: str) -> bool:
 def _extend(text: str, start: int, end: int, *, to_marker: bool = True) -> int:
     """End of the credential whose value was cut at ``text[start:end]``: past the next word when the value ends
     in a label (a separator or a scheme word) or names a secret and a separator follows; up to a marker in that
-    word (not with ``to_marker=False``: a cookie-string would go on after the marker)."""
-    while True:
+    word (not with ``to_marker=False``: a cookie-string would go on after the marker). At most :data:`_EXTEND_MAX`
+    words; the words past them are read as fields of their own."""
+    ahead = _AHEAD
+    for _ in range(_EXTEND_MAX):
         tail = _lower(text[max(start, end - 48) : end])
         if _label_end(tail) and _label_followed(text, end, tail):
-            m = _NEXT_WORD.match(text, end)
+            after = ahead.next_word(text, end)
         else:  # (also a scheme word not followed by a blank: "('token', 'x')" is a pair, "Token{a64f" no label)
-            comma = tail.rstrip(" \t").endswith(",")
-            m = (_NEXT_WORD if comma else _SEP_NEXT).match(text, end)
-            if m is None or m.end() == end:
-                return end
             name = _tail_name(tail)
             if not name or not (p.is_secret_name(name) or p.header_kind(name)):
                 return end
-            comma = text[end : m.end()].lstrip("\\\"' \t").startswith(",")  # ('password', value) form
+            if tail.rstrip(" \t").endswith(","):
+                sep = after = ahead.next_word(text, end)
+            else:
+                m = _SEP_NEXT.match(text, end)
+                if m is None:
+                    return end
+                sep, after = m.end(), ahead.word_end(text, m.end())
+            comma = text[end:sep].lstrip("\\\"' \t").startswith(",")  # ('password', value) form
             if comma and not p.header_kind(name) and not _pair_opens(text, end - len(name)):
                 return end  # '"auth":"password","method"': JSON, not a ('password', value) pair
-        if m is None or m.end() == end:
+        if after == end:
             return end  # nothing follows
-        marker = p.MARKER.search(text, end, m.end())
-        if marker is not None:
+        marker = ahead.marker(text, end, after)
+        if marker >= 0:
             # What follows holds a marker already: the credential runs up to it ("token: s3cr3t?https://u:[REDACTED:
             # ...]@h", "Basic c3Ry&[REDACTED:jwt:...]", forms glued by "?" or "&"), unless only separators and
             # quotes come first ("password: '[REDACTED:...]'": nothing left to redact).
-            if not to_marker or _SEPARATORS_ONLY.fullmatch(text, end, marker.start()):
+            if not to_marker or _SEPARATORS_ONLY.fullmatch(text, end, marker):
                 return end
-            return marker.start()
-        end = m.end()
+            return marker
+        end = after
+    return end
 
 
 _PGPASS_HINT = _regex.compile(p.PGPASS_HINT).search
