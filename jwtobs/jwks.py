@@ -326,7 +326,8 @@ def _key_texts(secret: bytes) -> Iterator[bytes]:
 
 
 def _is_der_key(der: bytes) -> bool:
-    """Whether ``der`` parses as a DER public key (SubjectPublicKeyInfo, PKCS#1) or private key."""
+    """Whether ``der`` parses as a DER public key (SubjectPublicKeyInfo, PKCS#1), private key or X.509 certificate
+    (an IdP's signing certificate, its JWK's ``x5c``: session 36, before taken as an HMAC secret)."""
     if der[:1] != b"\x30":  # not an ASN.1 SEQUENCE: no DER key
         return False
     try:
@@ -335,9 +336,12 @@ def _is_der_key(der: bytes) -> bool:
         refused = _crypto().refused
     except (ImportError, ConfigurationError):  # pragma: no cover - without cryptography no DER key is meant
         return False
+    from cryptography import x509
+
     loaders: tuple[Callable[[bytes], object], ...] = (
         serialization.load_der_public_key,
         _load_der_private_key_unchecked,
+        x509.load_der_x509_certificate,
     )
     for load in loaders:
         try:
@@ -355,17 +359,20 @@ def _key_material_kind(secret: bytes) -> str | None:
     public key can forge tokens (the classic RS256 -> HS256 confusion). ``"DER"`` includes a DER key written
     as hex, base64 or base64url text (:func:`_key_texts`).
     """
-    head = secret.lstrip()[:64]
-    if b"-----BEGIN" in head:
+    if b"-----BEGIN" in secret:  # anywhere: RFC 7468 allows text before the armour ("Bag Attributes", a comment)
         return "PEM"
+    head = secret.removeprefix(b"\xef\xbb\xbf").lstrip()  # (a UTF-8 byte-order mark, as editors write one)
     if head.startswith((b"ssh-", b"ecdsa-sha2-", b"sk-ssh-", b"sk-ecdsa-")):
         return "SSH"
-    if head.startswith(b"{"):
+    if head.startswith((b"{", b"[")):
         try:
-            doc = json.loads(secret)
+            doc = json.loads(head)
         except (ValueError, RecursionError):
             return None
-        return "JWK" if isinstance(doc, dict) and ("kty" in doc or "keys" in doc) else None
+        # a JWK, a JWK set, or JWKs in an array: joserfc, jwcrypto and Authlib took each as HS256 key material of
+        # their own reading (session 36: forgeable from the public JSON)
+        docs = doc if isinstance(doc, list) else [doc]
+        return "JWK" if any(isinstance(d, dict) and ("kty" in d or "keys" in d) for d in docs) else None
     if _is_der_key(secret) or any(_is_der_key(der) for der in _key_texts(secret)):
         return "DER"
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 from jwtobs.exceptions import ConfigurationError
 
@@ -77,7 +77,7 @@ class Profile:
         if not auds or not all(isinstance(a, str) and a for a in auds):
             raise ConfigurationError("Profile.audience must be a non-empty string or tuple of strings")
         object.__setattr__(self, "audiences", frozenset(auds))
-        algs = tuple(self.algorithms)
+        algs = _names("algorithms", self.algorithms)
         if not algs:
             raise ConfigurationError("Profile.algorithms must not be empty")
         for alg in algs:
@@ -88,16 +88,15 @@ class Profile:
         if any(a in HMAC_ALGS for a in algs) and any(a in ASYMMETRIC_ALGS for a in algs):
             raise ConfigurationError("Profile.algorithms must not mix HMAC and public-key algorithms")
         object.__setattr__(self, "algorithms", algs)
-        if not isinstance(self.leeway, int) or not 0 <= self.leeway <= MAX_LEEWAY:
+        # (bool is an int: leeway=True would be one second)
+        if not _is_int(self.leeway) or not 0 <= self.leeway <= MAX_LEEWAY:
             raise ConfigurationError(f"Profile.leeway must be an int in [0, {MAX_LEEWAY}]")
-        if self.max_age is not None and (not isinstance(self.max_age, int) or self.max_age <= 0):
+        if self.max_age is not None and (not _is_int(self.max_age) or self.max_age <= 0):
             raise ConfigurationError("Profile.max_age must be a positive int or None")
-        if not isinstance(self.max_token_bytes, int) or self.max_token_bytes <= 0:
+        if not _is_int(self.max_token_bytes) or self.max_token_bytes <= 0:
             raise ConfigurationError("Profile.max_token_bytes must be a positive int")
-        object.__setattr__(self, "required_claims", tuple(self.required_claims))
-        object.__setattr__(self, "forbidden_headers", tuple(self.forbidden_headers))
-        object.__setattr__(self, "prohibited_claims", tuple(self.prohibited_claims))
-        object.__setattr__(self, "allowed_clients", tuple(self.allowed_clients))
+        for name in ("required_claims", "forbidden_headers", "prohibited_claims", "allowed_clients"):
+            object.__setattr__(self, name, _names(name, getattr(self, name)))
         try:
             pattern = None if self.subject_pattern is None else re.compile(self.subject_pattern)
         except re.error as exc:
@@ -111,6 +110,27 @@ class Profile:
         if typ is None:
             return False
         return _media_type(typ) == _media_type(self.token_type)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _names(field_name: str, value: object) -> tuple[str, ...]:
+    """A tuple of non-empty strings. A string alone is refused: ``prohibited_claims=("nonce")`` (the comma of a
+    one-element tuple forgotten) was ``("n", "o", "n", "c", "e")``, and a token with a ``nonce`` was accepted
+    (session 36)."""
+    if isinstance(value, (str, bytes)):
+        raise ConfigurationError(
+            f"Profile.{field_name} must be a tuple of strings, not the string {value!r} "
+            f"(a one-element tuple needs its comma: ({value!r},))"
+        )
+    if not isinstance(value, Iterable):
+        raise ConfigurationError(f"Profile.{field_name} must be a tuple of strings")
+    names: tuple[object, ...] = tuple(value)
+    if not all(isinstance(n, str) and n for n in names):
+        raise ConfigurationError(f"Profile.{field_name} must hold non-empty strings only")
+    return cast("tuple[str, ...]", names)
 
 
 def _media_type(value: str) -> str:

@@ -30,6 +30,8 @@ Every call records exactly one :class:`~jwtobs.events.ValidationEvent` through :
 from __future__ import annotations
 
 import asyncio
+import math
+import numbers
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -273,9 +275,13 @@ class Verifier:
         key = self.keys.get(p.kid) if lookup is None else lookup(p.kid)
         _check_key(key, alg)
         # 7. signature: the token exactly as presented (nothing stripped: _check_form refused whitespace)
-        _check_signature_size(p, alg)
+        _check_signature_size(p, alg, key)
         self.backend.verify_signature(text, key, alg)
         # 8. claims (of the verified payload: the peeked payload is the signed segment)
+        if not _finite_time(now):
+            # NaN compares false with every date: no time check would fire (a token expired in 1970 was accepted
+            # with now=nan); fail closed, as a str does (JWT_VALIDATOR_ERROR)
+            raise ValueError("now (verify(now=...) or the Verifier's clock) must be a finite number of seconds")
         for check in CLAIM_CHECKS:
             check(claims, prof, now)
         token_tenant = _check_tenant(claims, prof, tenant)
@@ -350,11 +356,12 @@ def _check_header(header: Mapping[str, Any], p: TokenPeek, forbidden: tuple[str,
     for name in forbidden:
         if name in header:
             raise TokenRejected(Reason.FORBIDDEN_HEADER, name if name in ("jku", "x5u", "x5c", "jwk") else "other")
+    if "b64" in header and header["b64"] is not True:
+        # RFC 7797 unencoded payload: backends disagree (some ignore it, some refuse it), so jwtobs decides; first,
+        # as RFC 7797 has b64 listed in crit (before session 36 that form was JWT_CRIT_UNSUPPORTED)
+        raise TokenRejected(Reason.HEADER_INVALID, "b64")
     if "crit" in header:
         raise TokenRejected(Reason.CRIT_UNSUPPORTED, "crit")
-    if "b64" in header and header["b64"] is not True:
-        # RFC 7797 unencoded payload: backends disagree (some ignore it, some refuse it), so jwtobs decides
-        raise TokenRejected(Reason.HEADER_INVALID, "b64")
 
 
 def _check_alg(p: TokenPeek, allowed: frozenset[str]) -> str:
@@ -411,16 +418,25 @@ def _check_segments(p: TokenPeek) -> dict[str, Any]:
     return claims
 
 
-def _check_signature_size(p: TokenPeek, alg: str) -> None:
+def _check_signature_size(p: TokenPeek, alg: str, key: Key) -> None:
     """Step 7, before the backend: an ECDSA signature is exactly R || S of its curve's size
-    (:data:`ECDSA_SIGNATURE_BYTES`). JWT_BAD_SIGNATURE, as the libraries that check it say (one backend,
-    jwcrypto, accepted R and S with leading zero bytes: a second valid signature for the same token)."""
+    (:data:`ECDSA_SIGNATURE_BYTES`), an RSA one (RS*, PS*) exactly the modulus's size (RFC 8017 §8.1.2, §8.2.2).
+    JWT_BAD_SIGNATURE, as the libraries that check it say (jwcrypto accepted R and S with leading zero bytes, and
+    every PS256 backend a signature whose leading zero byte was dropped: a second valid signature for the same
+    token, another token fingerprint - session 36)."""
     size = ECDSA_SIGNATURE_BYTES.get(alg)
     if size is None:
-        return
+        bits = getattr(key.key, "key_size", None) if alg[:2] in ("RS", "PS") else None
+        if not isinstance(bits, int):
+            return
+        size = (bits + 7) // 8
     raw = b64url_decode(p.segments()[2])
     if raw is None or len(raw) != size:
         raise TokenRejected(Reason.BAD_SIGNATURE, "signature")
+
+
+def _finite_time(now: object) -> bool:
+    return isinstance(now, numbers.Real) and not isinstance(now, bool) and math.isfinite(now)
 
 
 # -- claim checks: one small function per claim, run in this order (PyJWT's _validate_* style) -------------

@@ -232,7 +232,7 @@ def _signature_path(backend: str, token: str, keys: jwtobs.StaticKeys) -> str | 
             raise TokenRejected(Reason.MALFORMED, "signature")
         key = keys.get(p.kid)
         verifier._check_key(key, alg)
-        verifier._check_signature_size(p, alg)
+        verifier._check_signature_size(p, alg, key)
         backends.get(backend).verify_signature(token, key, alg)
     except TokenRejected as exc:
         return exc.reason.value
