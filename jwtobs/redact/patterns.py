@@ -560,9 +560,21 @@ VALIDATION_LAST_NAME: Final = _regex.compile(r"""([a-z_][a-z0-9_\-]{0,63}+)['"]?
 _QN: Final = r"""(?:\\\\){0,3}+\\?["']"""
 #: The separator, then an opening bracket, or the slice literal Go's "%#v" writes for each value of a
 #: map[string][]string (url.Values, http.Header: '"refresh_token":[]string{"x"}'; session 35), before the value
+#: A PHP member's visibility between its name and the "]" that closes it in print_r's and var_dump's output
+#: ("[password:protected] => x", '["secret":"App\\Config":private]=>'; session 36)
+_PHP_MEMBER: Final = r"""(?::(?:protected|"?+[a-z0-9_\\]{1,128}+"?+:private))?+"""
+#: var_dump's type and length before a string ('["password"]=>\n  string(6) "x"': the value on the next line, which a
+#: whole text holds; session 36)
+_PHP_STRING: Final = r"""(?:\r?\n[ \t]*+)?+string\([0-9]{1,10}+\)[ \t]*+(?=")"""
+#: The separator, then an opening bracket, or the slice literal Go's "%#v" writes for each value of a
+#: map[string][]string (url.Values, http.Header: '"refresh_token":[]string{"x"}'; session 35), or var_dump's
+#: 'string(6) ', before the value. A name closed by "]" (PHP's print_r "[password] => x", a form's "user[password]=x":
+#: without a quote, before "=" only; "gdm-password]: pam_unix(...)" is a syslog tag) or by Erlang's binary
+#: ('<<"x-api-key">>, <<"x">>', '#{<<"token">> => <<"x">>}'; session 36)
 _FIELD_SEP: Final = (
-    rf"""(?:(?:{_QN}\]|{_QN})?[ \t]*+[:=]>?+[ \t]*+|{_Q}[ \t]*+,[ \t\r\n]*+(?=b?{_Q}|[\[(]))"""
-    rf"""(?:\[\]string\{{(?=")|[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
+    rf"""(?:(?:{_QN}{_PHP_MEMBER}\]|{_PHP_MEMBER}\](?=[ \t]*+=)|{_QN}(?:>>)?+)?+[ \t]*+[:=]>?+[ \t]*+"""
+    rf"""|{_Q}(?:>>)?+[ \t]*+,[ \t\r\n]*+(?:<<)?+(?=b?{_Q}|[\[(]))"""
+    rf"""(?:\[\]string\{{(?=")|{_PHP_STRING}|<<(?=")|[\[(](?!redacted:{_MARKER_BODY})[ \t]*+)?(?:b(?={_Q}))?"""
 )
 _BARE_VALUE: Final = (
     rf"""(?P<bare>[^\s,;&"'\\\[\]{{}}()<>=:][^\s,;&"'\\\[\]{{}}()<>]*+"""
@@ -681,6 +693,58 @@ HEX_SIGNATURE: Final = _regex.compile(
 )
 
 
+#: The stem of a personal access token's name (:data:`_STEMS`): "pat" not followed by a letter
+PAT_STEM: Final = r"pat(?![a-z])"
+#: :data:`PAT_STEM` for the scanner's triggers (no lookaround: Hyperscan has none): "pat", then no letter but a digit
+#: up to the name's other words
+PAT_STEM_TRIGGER: Final = r"pat[0-9]*"
+#: What a text holding a :data:`PAT_STEM` name holds (the name's word after a separator, or before one)
+PAT_WORDS: Final = ("_pat", "-pat", ".pat", "pat=", "pat:", 'pat"', "pat'", "pat ", "pat\t", "pat\\")
+#: A webhook's signature in the header its sender names it by (session 36: every path kept it): GitHub's
+#: "X-Hub-Signature-256: sha256=<hex>" and "X-Hub-Signature: sha1=<hex>", Stripe's "Stripe-Signature:
+#: t=<time>,v1=<hex>",
+#: Slack's "X-Slack-Signature: v0=<hex>", Standard Webhooks' (Svix) "webhook-signature: v1,<base64> v1,<base64>",
+#: Shopify's "X-Shopify-Hmac-Sha256: <base64>", Twilio's "X-Twilio-Signature: <base64>": an HMAC of the request under
+#: the endpoint's secret, which lets anyone replay the request while its timestamp is accepted. Only after a name whose
+#: last word is "signature" (a digest's name or size may follow: "-256", "_sha256") or "hmac" ("-sha256"): a hash after
+#: any other name is a file's or a body's digest ("sha256=<hex>  requirements.txt", "X-Amz-Content-Sha256", "Digest:
+#: sha-256=..."), kept. The value: "t=<digits>," first or not, then labelled MACs ("sha256=", "v1=", "v1,", separated by
+#: "," or a blank), or one bare MAC; each MAC is judged by :func:`mac_value` and redacted apart (the labels and the
+#: time stay). Runs on the lower-cased text holding "signature" or "hmac"; the value in group "value".
+_MAC_LABEL: Final = r"(?:sha(?:1|224|256|384|512)|v[0-9]a?+|t)[=,]"
+_MAC_RUN: Final = r"[a-z0-9+/_\-]{22,1024}+={0,2}+"
+WEBHOOK_SIGNATURE: Final = _regex.compile(
+    r"(?:signature|hmac)(?:[_\-]?+(?:sha)?+(?:1|224|256|384|512))?+(?![a-z0-9_\-])"
+    r"""(?:\\?+["'])?+[ \t]*+(?:[:=][ \t]*+\[?+|(?<=["'])[ \t]*+,[ \t]*+b?+(?=\\?+["']))[ \t]*+(?:\\?+["'])?+"""
+    rf"(?P<value>(?:{_MAC_LABEL}[a-z0-9+/_\-]{{1,1024}}+={{0,2}}+(?:[, ](?={_MAC_LABEL}))?+){{1,16}}+|{_MAC_RUN})"
+)
+#: one MAC in a :data:`WEBHOOK_SIGNATURE` value (after its label, or the whole value)
+MAC_RUN: Final = _regex.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{22,1024}+={0,2}+")
+_HEX_MAC: Final = _regex.compile(r"(?=[a-f]*+[0-9])[0-9a-f]{32,}+|(?=[A-F]*+[0-9])[0-9A-F]{32,}+")
+_B64_MAC: Final = _regex.compile(
+    r"(?=[^A-Z]*+[A-Z])(?=[^a-z]*+[a-z])(?=[^0-9+/]*+[0-9+/])[A-Za-z0-9+/_\-]{22,}+={0,2}+"
+)
+
+
+def mac_value(run: str) -> bool:
+    """Whether a run after a webhook signature's name (:data:`WEBHOOK_SIGNATURE`) is a MAC: 32 hex digits or more (an
+    HMAC-MD5's, HMAC-SHA1's 40, HMAC-SHA256's 64), or base64 of 22 characters or more mixing upper and lower case
+    with a digit, "+" or "/" (HMAC-SHA1's 28, HMAC-SHA256's 44); a word ("verification_failed_for_request") is none."""
+    return _HEX_MAC.fullmatch(run) is not None or _B64_MAC.fullmatch(run) is not None
+
+
+#: A name that :data:`WEBHOOK_SIGNATURE` takes (a header's or a mapping's key: "X-Hub-Signature-256")
+_SIGNATURE_NAME: Final = _regex.compile(
+    r"(?i)[a-z0-9_\-]{0,64}?(?:signature|hmac)(?:[_\-]?+(?:sha)?+(?:1|224|256|384|512))?+"
+)
+
+
+def signature_name(name: str) -> bool:
+    """Whether ``name`` is one :data:`WEBHOOK_SIGNATURE` reads a MAC after ("X-Hub-Signature-256", "Stripe-Signature",
+    "X-Shopify-Hmac-Sha256", "webhook-signature")."""
+    return _SIGNATURE_NAME.fullmatch(name) is not None
+
+
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -716,6 +780,11 @@ _STEMS: Final = (
     ("psk", "psk", ()),
     # the POST binding's SAMLResponse (a field name, see _EXACT_NAMES; session 35)
     (r"saml[_\-]?response", "saml", ("samlresponse", "saml_response", "saml-response")),
+    # a personal access token as a name's last word ("AZURE_DEVOPS_EXT_PAT=", "ado_pat:", '"pat":', "adoPat="; session
+    # 36), not a longer word's start ("path", "pattern", "patch"; the scanner's trigger: PAT_STEM_TRIGGER); the text
+    # must hold "pat" after "_", "-", "." or before a separator (a substring search each: "pat" alone is in 6 % of
+    # real log lines, "path")
+    (PAT_STEM, "pat", PAT_WORDS),
     (
         "(?:" + "|".join(_VERIFIER_ROLES) + r")[_\-]?verifier",
         "verifier",
@@ -731,6 +800,8 @@ TEXT_FIELDS: Final = tuple(
 #: Stems whose names are weak but when they hold another stem ("session_token", "auth_secret"): no SPACED_FIELDS of
 #: their own ("Expiring session 0x14f05578bd8001c", "DPoP <proof>" is a scheme; "Sec-WebSocket-Protocol graphql-ws")
 _WEAK_STEMS: Final = ("session", "auth", "sid", "dpop", "websocket")
+#: Stems without the spaced form: the weak ones, and "pat" ("GITHUB_PAT abc" is too little to go on)
+_UNSPACED_STEMS: Final = (*_WEAK_STEMS, "pat")
 # The same names with their value after blanks, no separator: "apikey 9f8e7d6c5b4a", "bearer_token x",
 # redis.conf's "requirepass x", "password Xk9(2]aP{z", nginx's 'proxy_set_header X-Api-Key "x";' (a quoted value).
 # Weaker evidence than a separator: the caller takes only strong names and values that are no word ("password for
@@ -743,9 +814,11 @@ _SPACED_WEAK_NAMES: Final = tuple(name for names in _SPACED_OF_WEAK.values() for
 
 
 def _spaced_field(stem: str) -> re.Pattern[str]:
+    # (group "cq": a quoted name's closing quote, before a quoted value: Redis MONITOR's '"CONFIG" "SET" "requirepass"
+    # "x"', '"HSET" "user:1" "password" "x"'; session 36: the caller checks the name's opening quote)
     return _regex.compile(
         stem
-        + r"""(?P<suffix>[a-z0-9_\-]{0,48}+)[ \t]++"""
+        + r"""(?P<suffix>[a-z0-9_\-]{0,48}+)(?:(?P<cq>")(?=[ \t]++"))?+[ \t]++"""
         + r"""(?:"(?P<dq>[^"\\\r\n]{1,1024}+)"|'(?P<sq>[^'\\\r\n]{1,1024}+)'|"""
         + _BARE_VALUE
         + ")"
@@ -753,7 +826,7 @@ def _spaced_field(stem: str) -> re.Pattern[str]:
 
 
 SPACED_FIELDS: Final = tuple(
-    (word, words, _spaced_field(stem)) for stem, word, words in _STEMS if word not in _WEAK_STEMS
+    (word, words, _spaced_field(stem)) for stem, word, words in _STEMS if word not in _UNSPACED_STEMS
 ) + tuple((word, names, _spaced_field("(?:" + "|".join(names) + ")")) for word, names in _SPACED_OF_WEAK.items())
 #: :data:`TEXT_FIELDS` with each stem's :data:`SPACED_FIELDS` pattern (None for the weak stems): the scrubber runs
 #: both for the stems a text holds, found once
@@ -764,9 +837,9 @@ FIELD_PASSES: Final = tuple(
 _SECRET_STEM: Final = "(?:" + "|".join(stem for stem, _, _ in _STEMS) + ")"
 #: the stems of :data:`SPACED_FIELDS` (one expression) and their gate words
 SPACED_STEM: Final = (
-    "(?:" + "|".join((*(stem for stem, word, _ in _STEMS if word not in _WEAK_STEMS), *_SPACED_WEAK_NAMES)) + ")"
+    "(?:" + "|".join((*(stem for stem, word, _ in _STEMS if word not in _UNSPACED_STEMS), *_SPACED_WEAK_NAMES)) + ")"
 )
-SPACED_WORDS: Final = (*(word for _, word, _ in _STEMS if word not in _WEAK_STEMS), *_SPACED_WEAK_NAMES)
+SPACED_WORDS: Final = (*(word for _, word, _ in _STEMS if word not in _UNSPACED_STEMS), *_SPACED_WEAK_NAMES)
 
 
 def spaced_patterns(low: str) -> list[re.Pattern[str]]:
@@ -855,13 +928,21 @@ _STRONG_WORDS: Final = frozenset(
     # Honeycomb's API key (X-Honeycomb-Team)
     "honeycombteam "
     # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
-    "psk".split()
+    "psk "
+    # a personal access token as a name's own word (Azure DevOps' AZURE_DEVOPS_EXT_PAT, "ado_pat", R's GITHUB_PAT,
+    # "adoPat"; session 36): "path", "pattern", "compat" are other words
+    "pat".split()
     # keys named for what they do, which name a secret key (a key id, "signing_key_id", is an identifier: below)
     + [f"{role}key" for role in _KEY_ROLES]
     # the verifiers that redeem an OAuth grant
     + [f"{role}verifier" for role in _VERIFIER_ROLES]
 )
-_WEAK_WORDS: Final = frozenset("session sessionid sessid sid auth pass tokens secrets passwords sessions sids".split())
+_WEAK_WORDS: Final = frozenset(
+    "session sessionid sessid sid auth pass tokens secrets passwords sessions sids "
+    # a form's anti-forgery token under its framework's name (Spring Security's '<meta name="_csrf" content="x">',
+    # "xsrf"; session 36): the value decides ("csrf: true" is a setting)
+    "csrf xsrf".split()
+)
 # Words glued to a secret word with no separator ("accesstoken", "clientsecret", "newpassword", "jsessionid",
 # "dbpasswd"): only the long secret words count, so "inside", "bypass" name nothing; nor do the commands that change
 # passwords, named "...passwd" (_PASSWD_COMMANDS: "chpasswd", "htpasswd").
@@ -1962,6 +2043,15 @@ XML_NAME_VALUE: Final = _regex.compile(
     r"<name>[ \t]*+(?P<name>[a-z_][a-z0-9_.\-]{0,127}+)[ \t]*+</name>[ \t\r\n]{0,256}+<value>[ \t]*+"
     r"(?P<xv>[^<\s][^<\r\n]{0,4095}+)</value>"
 )
+#: The same as an HTML meta element's attributes: a page's anti-forgery token (Rails' '<meta name="csrf-token"
+#: content="x">', Spring Security's '<meta name="_csrf" content="x"/>', Laravel's; session 36: kept, while the form's
+#: '<input name="authenticity_token" value="x">' was redacted by NAME_VALUE). The name quoted, blanks between the two
+#: attributes, the value quoted (group "dq" or "sq"); '<meta name="csrf-param" content="authenticity_token">' names the
+#: form field (a "param": no secret), '<meta name="viewport" content="width=device-width">' nothing. Lower-cased text.
+META_CONTENT: Final = _regex.compile(
+    r"""(?<![a-z0-9_\-])name[ \t]*+=[ \t]*+\\?+["'](?P<name>[a-z_][a-z0-9_.\-]{0,63}+)\\?+["'][ \t\r\n]++"""
+    r"""content[ \t]*+=[ \t]*+(?:\\?+"(?P<dq>[^"\\\r\n]*+)|\\?+'(?P<sq>[^'\\\r\n]*+))"""
+)
 #: the keys of a mapping that gives a variable's name, and of the one that gives its value
 NAME_KEYS: Final = ("name", "Name", "key", "Key", "ParameterKey")
 VALUE_KEYS: Final = ("value", "Value", "ParameterValue")
@@ -2096,8 +2186,9 @@ def sasl_credentials(response: str) -> bool:
 
 #: A login sent in the clear, as a client's protocol transcript shows it: POP3's and FTP's "PASS x" (poplib's debug
 #: "*cmd* 'PASS x'"), Redis's "AUTH x" / "AUTH user x" (redis-cli's prompt, a command log, MONITOR's quoted
-#: '"AUTH" "x"', and in lower case as a client sent it: '"auth" "default" "x"'), IMAP's tagged "A1 LOGIN user x"
-#: (imaplib's debug "> b'KLIJ1 LOGIN alice x'"). The command is
+#: '"AUTH" "x"', and in lower case as a client sent it: '"auth" "default" "x"'; MIGRATE's '... "AUTH2" "user" "x"' and
+#: HELLO's '"HELLO" "3" "AUTH" "user" "x"' in MONITOR, session 36; MIGRATE's '"AUTH" "x" "KEYS" "k"' has no user),
+#: IMAP's tagged "A1 LOGIN user x" (imaplib's debug "> b'KLIJ1 LOGIN alice x'"). The command is
 #: upper case at a command's position (a line's start, after a blank, "=", a quote, a prompt's ">" or an escaped
 #: line break: :data:`CONTROL_ESCAPE`, a transcript written on one line, "b'USER bob\\r\\nPASS x\\r\\n'") and its last
 #: argument ends the command (a quote, a line break raw or escaped, the text's end): "PASS: test_x", "AUTH
@@ -2117,7 +2208,8 @@ PROTOCOL_LOGIN: Final = _regex.compile(
     rf"""(?:[A-Za-z]{{0,8}}+[0-9]{{1,6}}+[ ]LOGIN[ ]{_PROTOCOL_ARG}[ ]|PASS[ ]"""
     rf"""|AUTH[ ](?!{_SASL_MECHANISM})(?:{_PROTOCOL_ARG}[ ](?={_PROTOCOL_ARG}{_PROTOCOL_END}))?)"""
     rf"""(?P<value>{_PROTOCOL_ARG}){_PROTOCOL_END}"""
-    r"""|"(?:AUTH|auth)"[ ]"(?:[^"\\\r\n]{1,256}+"[ ]"(?=[^"\\\r\n]{1,256}+"))?(?P<quoted>[^"\\\r\n]{1,256}+)\"""",
+    r"""|"(?:AUTH2?+|auth2?+)"[ ]"(?:[^"\\\r\n]{1,256}+"[ ]"(?=(?!(?:KEYS|keys)")[^"\\\r\n]{1,256}+"))?"""
+    r"""(?P<quoted>[^"\\\r\n]{1,256}+)\"""",
     re.MULTILINE,
 )
 
@@ -2140,6 +2232,7 @@ def protocol_hint(text: str) -> bool:
         or "AUTH" in text
         or " LOGIN " in text
         or '"auth" "' in text
+        or '"auth2" "' in text
         or "SETUSER" in text
         or "setuser" in text
     )
@@ -2171,6 +2264,32 @@ _ARG: Final = (
     r"""(?:"(?P<dq>[^"\r\n]*+)"|'(?P<sq>[^'\r\n]*+)'"""
     rf"""|(?P<bare>(?!{CONTROL_ESCAPE})[^\s"'\-](?:(?!{CONTROL_ESCAPE})[^\s"'])*+))"""
 )
+# Composer's (PHP) credentials for a host (session 36: kept by every path): auth.json's and the COMPOSER_AUTH variable's
+# '{"github-oauth": {"github.com": "<token>"}}' (and "gitlab-oauth", "gitlab-token", "bearer": each host's token; an
+# "http-basic" entry's "password" is a field), and "composer config [-g] github-oauth.github.com <token>" ("http-basic.
+# <host> <user> <password>"). A host is a dotted name (a port may follow): '{"bearer": {"type": "x"}}' is no entry.
+# Lower-cased text; the entries are read one by one after the object's "{" (COMPOSER_AUTH_ENTRY, 64 at most).
+_COMPOSER_KINDS: Final = r"(?:github-oauth|gitlab-oauth|gitlab-token|bearer)"
+_COMPOSER_HOST: Final = r"[a-z0-9](?:[a-z0-9\-]{0,62}+\.)++[a-z0-9\-]{1,63}+(?::[0-9]{1,5}+)?+"
+COMPOSER_AUTH: Final = _regex.compile(r"(?<![a-z0-9_\-])" + _COMPOSER_KINDS + r"""\\?+"[ \t]*+:[ \t\r\n]*+\{""")
+#: one host's entry of a :data:`COMPOSER_AUTH` object, from the "{" or the end of the entry before: the token in
+#: group "value"
+COMPOSER_AUTH_ENTRY: Final = _regex.compile(
+    r"""[ \t\r\n]*+,?+[ \t\r\n]*+\\?+"(?:"""
+    + _COMPOSER_HOST
+    + r')\\?+"[ \t]*+:[ \t]*+\\?+"(?P<value>[^"\\\r\n]{1,1024}+)\\?+"'
+)
+COMPOSER_CONFIG: Final = _regex.compile(
+    r"(?<![a-z0-9_\-])config(?:[ \t]++-{1,2}+[a-z][a-z\-]{0,15}+)*+[ \t]++"
+    r"(?:http-basic\." + _COMPOSER_HOST + r"""[ \t]++(?:"[^"\r\n]{1,256}+"|'[^'\r\n]{1,256}+'|[^\s"']{1,256}+)"""
+    r"|" + _COMPOSER_KINDS + r"\." + _COMPOSER_HOST + ")"
+    r"""[ \t]++(?:"(?P<dq>[^"\r\n]{1,1024}+)"|'(?P<sq>[^'\r\n]{1,1024}+)'|(?P<bare>[^\s"']{1,1024}+))"""
+)
+#: What every :data:`COMPOSER_AUTH` and :data:`COMPOSER_CONFIG` match holds (lower-cased)
+COMPOSER_WORDS: Final = ("-oauth", "gitlab-token", "bearer", "http-basic")
+COMPOSER_ENTRIES_MAX: Final = 64
+
+
 # (also an argument list's repr or JSON: ['--password', 'X'], ["--token", "X"])
 CLI_FLAG: Final = _regex.compile(
     "--"
@@ -2974,6 +3093,10 @@ _GATE_WORDS: Final = (
     *AUDIT_WORDS,  # auditd's records of a command (audit_commands)
     *ORACLE_CLIENTS,  # (their logon "user/x@connect": ORACLE_LOGONS)
     "securestring",  # PowerShell's ConvertTo-SecureString (PS_SECURESTRING, PS_SECURESTRING_BINDING)
+    "hmac",  # a webhook's signature header (WEBHOOK_SIGNATURE; its other names hold "sig", a query word)
+    "csrf",  # an anti-forgery token's name (META_CONTENT, NAME_VALUE: '<meta name="_csrf" content="x">')
+    "xsrf",
+    *COMPOSER_WORDS,  # Composer's tokens for a host (COMPOSER_AUTH, COMPOSER_CONFIG)
 )
 
 

@@ -749,6 +749,8 @@ class _Pass:
         if has("signature"):  # a request's signature, a hex digest ("Signature:\n<hex>", "..., Signature=<hex>"; before
             # the fields: "botocore.auth: Signature: <hex>" is the logger's name, then the signature)
             s, low = _run(s, low, p.HEX_SIGNATURE, self._credential_file)
+        if has("signature") or has("hmac"):  # a webhook's signature ("X-Hub-Signature-256: sha256=<hex>")
+            s, low = _run(s, low, p.WEBHOOK_SIGNATURE, self._webhook_signature)
         if "\n" in s and ("|" in s or ">" in s):  # a YAML block scalar under a secret's name ("password: |")
             s, low = _run(s, low, p.YAML_BLOCK_HEADER, self._yaml_block)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
@@ -772,6 +774,8 @@ class _Pass:
                 "securestring" in low
             ):  # PowerShell's 'ParameterBinding(ConvertTo-SecureString): name="String"; value=...'
                 s, low = _run(s, low, p.PS_SECURESTRING_BINDING, self._credential_file)
+        if has("content") and has("name"):  # '<meta name="csrf-token" content="x">'
+            s, low = _run(s, low, p.META_CONTENT, self._name_value)
         if has("input_value=") or has("'loc'") or has('"loc"'):
             s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
         s = self._commands_and_keys(s, low, netrc, spaced)
@@ -780,6 +784,54 @@ class _Pass:
             # credential is a marker by then
             s = p.URL_USERINFO_CUT.sub(self._userinfo_cut, s)
         return s
+
+    def _webhook_signature(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The MACs of a webhook's signature header (:data:`patterns.WEBHOOK_SIGNATURE`), each a marker; its labels
+        ("sha256=", "v1,") and time ("t=...") kept."""
+        if _in_marker(s, m.start()):
+            return None
+        start, end = m.span("value")
+        value = s[start:end]
+        pieces: list[str] = []
+        at = 0
+        for run in p.MAC_RUN.finditer(value):
+            if p.mac_value(run.group()):
+                pieces += [value[at : run.start()], self.credential(run.group(), p.SECRET_FIELD)]
+                at = run.end()
+        if not pieces:
+            return None
+        return s[m.start() : start] + "".join(pieces) + value[at:], end
+
+    def _composer_auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The hosts' tokens of a Composer auth object (:data:`patterns.COMPOSER_AUTH`), each a marker."""
+        if _in_marker(s, m.start()):
+            return None
+        low, pos = m.string, m.end()
+        pieces: list[str] = []
+        at = m.start()
+        for _ in range(p.COMPOSER_ENTRIES_MAX):
+            e = p.COMPOSER_AUTH_ENTRY.match(low, pos)
+            if e is None:
+                break
+            (start, end), pos = e.span("value"), e.end()
+            value = s[start:end]
+            if not _is_marker(value) and not p.is_placeholder(value) and p.is_credential_value(value, p.STRONG):
+                pieces += [s[at:start], self.credential(value, p.SECRET_FIELD)]
+                at = end
+        if not pieces:
+            return None
+        return "".join(pieces) + s[at:pos], pos
+
+    def _composer_config(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The token (or http-basic's password) given to "composer config" (:data:`patterns.COMPOSER_CONFIG`)."""
+        group = m.lastgroup or "bare"
+        start, end = m.span(group)
+        value = s[start:end]
+        if _in_marker(s, m.start()) or _is_marker(value) or p.is_placeholder(value):
+            return None
+        if not p.is_credential_value(value, p.STRONG):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
     def _credential_file(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The password of a line of a credential file (:data:`patterns.NETRC`, :data:`patterns.PGPASS`), of a pair
@@ -885,6 +937,12 @@ class _Pass:
         if self.keys and p.VENDOR_PREFIX_SEARCH.search(s) is not None:  # (a key holds its whole prefix)
             s = self._vendor(s)
             low = _lower(s)
+        # Composer's tokens for a host (after the vendor keys: a "ghp_" token keeps its kind)
+        if ("{" in low or "config" in low) and any(map(low.__contains__, p.COMPOSER_WORDS)):
+            if "{" in low:  # '{"github-oauth": {"github.com": "<token>"}}'
+                s, low = _run(s, low, p.COMPOSER_AUTH, self._composer_auth)
+            if "config" in low:  # "composer config -g github-oauth.github.com <token>"
+                s, low = _run(s, low, p.COMPOSER_CONFIG, self._composer_config)
         if spaced is None:  # (the stems the text holds: unknown yet on the path without separators)
             spaced = p.spaced_patterns(low)
         if spaced and (" " in low or "\t" in low):  # "apikey 9f8e7d6c5b4a" (last: every other form's value is a
@@ -1102,6 +1160,8 @@ class _Pass:
         head = len(p.name_before(m.string, m.start()))
         if s[m.start() - head - 1 : m.start() - head] in _PATH_CHARS:
             return None  # a file's name ("/etc/rsyncd.secret 30"), not a field's
+        if m.start("cq") >= 0 and s[m.start() - head - 1 : m.start() - head] != '"':
+            return None  # (a quote after the name closes one it opened: '"requirepass" "x"', Redis MONITOR's)
         if group == "bare" and not head and m.group(0)[:7] == "secret " and _OBJECT_NAME.fullmatch(value):
             # the word itself, then an object's name (Kubernetes': "kubectl get secret db-credentials -o yaml",
             # "Mounted secret volume-7f9c"; lower case, a "-" or "." in it, a letter past "f": no hex or random run)
@@ -1687,7 +1747,20 @@ class _Pass:
                 return self.value(value, depth + 1)  # "session": 12, "prompt_tokens": 18, "sid": "c2"
             if strength:
                 return self._named(_secret_kind(name), name, value, depth)
+            if isinstance(value, (str, bytes)) and p.signature_name(name):
+                return self._signature_value(name, value)
         return self.value(value, depth + 1)
+
+    def _signature_value(self, name: str, value: str | bytes) -> str | bytes:
+        """The value of a header or key named as a webhook's signature ({"X-Hub-Signature-256": "sha256=<hex>"}):
+        read as the header's line (:data:`patterns.WEBHOOK_SIGNATURE`), and as any text."""
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        head = f"{name}: "
+        out = self.text(head + text)
+        new = out[len(head) :] if isinstance(out, str) and out.startswith(head) else self.text(text)
+        if isinstance(value, bytes):
+            return new.encode("latin-1", "replace") if new != text else value
+        return new
 
     def _named(self, kind: str, name: str, value: Any, depth: int) -> Any:
         """The value of a secret-named key or header: redacted whole, whatever its type."""
@@ -1745,6 +1818,8 @@ class _Pass:
         kind = p.header_kind(sname)
         if kind is None:
             strength = p.name_strength(sname)
+            if not strength and p.signature_name(sname):  # (b"x-hub-signature-256", b"sha256=<hex>")
+                return (self.value(name, 1), self._signature_value(sname, value))
             if not strength or (strength == p.WEAK and not _weak_credential(value)):
                 return None
             kind = _secret_kind(sname)
@@ -2075,8 +2150,8 @@ _ID_RUN: Final = _regex.compile(r"(?=[A-Za-z_\-]*+[0-9])(?=[0-9_\-]*+[A-Za-z])[A
 _NEXT_NAME_MAX = 64
 
 _PAIR_OPEN = _regex.compile(
-    r"[\"']\\?b?[ \t\r\n]*+[(\[\]]"
-)  # read backwards (pretty-printed JSON: a newline and indent)
+    r"[\"'](?:\\?b?[ \t\r\n]*+[(\[\]]|<<[ \t\r\n]*+[{(\[\]])"
+)  # read backwards (pretty-printed JSON: a newline and indent; Erlang's '{<<"x-api-key">>, <<"x">>}', session 36)
 
 
 def _validation_name(loc: Any) -> str | None:

@@ -28,7 +28,8 @@ _PAD: Final = p.PAD_ONE + "{0,2}"
 _DOT: Final = p.DOT
 _T_JOSE: Final = r"e[wy]" + _B64 + r"{6,}" + _PAD + _DOT + _B64 + r"*" + _PAD + _DOT
 # "Name: value" forms: the separator of patterns._SEP up to the value.
-_T_SEP: Final = r"""(?:(?:\\\\){0,3}\\?["']\]?)?[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
+_T_SEP: Final = r"""(?:(?:\\\\){0,3}\\?["'])?[\]>]{0,2}[ \t]*(?:[:=]|,)"""  # (config["password"] = ...)
+# (a name closed by "]" without a quote: PHP's print_r "[password] => x"; by Erlang's binary '<<"token">>, <<"x">>')
 _T_AUTH: Final = r"authorization" + _T_SEP
 _T_COOKIE: Final = r"cookie(?:" + _T_SEP + r"|\(version=)"  # (and the repr of http.cookiejar's Cookie)
 _T_SCHEME: Final = r"(?:bearer|basic|dpop)" + p.SCHEME_GAP + r"(?:[A-Za-z0-9\-._~+/]|\\/|\\u00(?:2[BbFf]|3[Dd])){8}"
@@ -83,7 +84,7 @@ _T_AUTH_PAIR: Final = (
 _T_SASL: Final = r"auth(?:enticate)?[ \t]+(?:plain|xoauth2|oauthbearer)[ \t]+[A-Za-z0-9+/]{4}"
 # A login sent in the clear (patterns.PROTOCOL_LOGIN, case-sensitive): "PASS x", "AUTH x", "A1 LOGIN u x", '"AUTH" "x"'.
 _T_PROTOCOL: Final = (
-    r"(?:PASS|AUTH) [^\s'\\]|[0-9] LOGIN [^\s'\\]|\"(?:AUTH|auth)\" \"|(?:ACL|acl)\"? \"?(?:SETUSER|setuser)[ \"]"
+    r"(?:PASS|AUTH) [^\s'\\]|[0-9] LOGIN [^\s'\\]|\"(?:AUTH|auth)2?\" \"|(?:ACL|acl)\"? \"?(?:SETUSER|setuser)[ \"]"
 )
 # Oracle's thin JDBC URL with its credentials (patterns.JDBC_ORACLE), up to its "@".
 _T_JDBC_ORACLE: Final = r"""jdbc:oracle:thin:[^\s/@:"']+/[^\s@"'\[][^\s@"']*@"""
@@ -105,6 +106,21 @@ _T_PS_BINDING: Final = r"parameterbinding\(convertto-securestring\)"
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
 # A request's signature as a hex digest after its name (patterns.HEX_SIGNATURE), caseless.
 _T_HEX_SIGNATURE: Final = r"""signature(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["']|\r?\n|(?:\\r)?\\n)?[ \t]*[0-9a-f]{32}"""
+# A webhook's signature after its header's name (patterns.WEBHOOK_SIGNATURE), caseless: the name's last word, a
+# separator, then a MAC's first 22 characters anywhere after it on the line.
+_T_WEBHOOK_SIGNATURE: Final = (
+    r"""(?:signature|hmac)[A-Za-z0-9_\-]{0,8}(?:\\?["'])?[ \t]*[:=,][^\n]*[A-Za-z0-9+/_\-]{22}"""
+)
+# An HTML meta element's name and content (patterns.META_CONTENT), caseless, up to the content's quote.
+_T_META_CONTENT: Final = (
+    r"""name[ \t]*=[ \t]*\\?["'][A-Za-z_][A-Za-z0-9_.\-]*\\?["'][ \t\r\n]+content[ \t]*=[ \t]*\\?["']"""
+)
+# Composer's tokens for a host (patterns.COMPOSER_AUTH, patterns.COMPOSER_CONFIG), caseless: the auth kind, then an
+# object's "{" or the host after a ".".
+_T_COMPOSER: Final = (
+    r"""(?:github-oauth|gitlab-oauth|gitlab-token|bearer)\\?"[ \t]*:[ \t\r\n]*\{"""
+    r"|(?:github-oauth|gitlab-oauth|gitlab-token|bearer|http-basic)\.[A-Za-z0-9]"
+)
 # A CAS ticket outside a query (patterns.CAS_TICKET_TEXT, case-sensitive): a prefix, its counter, a random part
 # holding a run of 16 letters and digits (patterns.cas_ticket).
 _T_CAS_TICKET: Final = p.CAS_TICKET_HINT + r"[0-9]*-[A-Za-z0-9_.\-]*[A-Za-z0-9]{16}"
@@ -163,20 +179,29 @@ def benign_words() -> list[str]:
     return [w for w in _BENIGN_CANDIDATES if "_" not in w and p.NOT_SECRET.match("x_" + w)]
 
 
-def _field_trigger(stem: str) -> str:
+def _field_trigger(stem: str, rest: str = "[A-Za-z0-9]*") -> str:
     benign = benign_words()
     tail = r"(?:(?:[_\-.][A-Za-z0-9]*)*[_\-.]" + _complement(benign) + ")?"  # ("fs.s3a.secret.key=")
-    return stem + r"[A-Za-z0-9]*" + tail + _T_SEP
+    return stem + rest + tail + _T_SEP
+
+
+def _field_stems() -> str:
+    """The secret stems of the field trigger: all but the personal access token's (patterns.PAT_STEM: "pat" not
+    followed by a letter, which Hyperscan cannot say with a lookahead), which has a trigger of its own ("pat_field":
+    no letter in the rest of its word; the pure-Python engine checks it alone on the 6 % of real log lines holding
+    "pat", "path" mostly, instead of every stem's trigger)."""
+    return "(?:" + "|".join(stem for stem, _, _ in p._STEMS if stem != p.PAT_STEM) + ")"
 
 
 def _spaced_trigger(stem: str) -> str:
     """A secret stem's name, blanks and a word not starting with "-" that holds a digit, or another character than
-    a letter before a letter or digit (patterns.SPACED_FIELDS: "apikey 9f8e7d6c5b4a"; "assertion failed:" and
-    "sshpass -p" are none); or such a name after a "-" (an option) and any word."""
+    a letter before a letter or digit (patterns.SPACED_FIELDS: "apikey 9f8e7d6c5b4a", Redis MONITOR's quoted
+    '"requirepass" "x"'; "assertion failed:" and "sshpass -p" are none); or such a name after a "-" (an option) and
+    any word."""
     symbol_then_alnum = r"[^A-Za-z0-9\s][^\s]*[A-Za-z0-9]"
     word = (
         stem
-        + r"[A-Za-z0-9_\-]*[ \t]+(?:[0-9]|[^\s\-A-Za-z0-9][^\s]*[A-Za-z0-9]|[A-Za-z][^\s]*(?:[0-9]|"
+        + r"""[A-Za-z0-9_\-]*"?[ \t]+(?:[0-9]|[^\s\-A-Za-z0-9][^\s]*[A-Za-z0-9]|[A-Za-z][^\s]*(?:[0-9]|"""
         + symbol_then_alnum
         + "))"
     )
@@ -211,7 +236,7 @@ def _cli_commands() -> tuple[str, ...]:
 
 def triggers() -> tuple[Trigger, ...]:
     """The prefilter's expressions, built from the current detectors' name lists."""
-    stem, names = p._SECRET_STEM, p._QUERY_NAMES
+    names = p._QUERY_NAMES
     commands = "|".join(re.escape(c) for c in _cli_commands())
     out = (
         Trigger("jose", _T_JOSE, caseless=False),
@@ -222,7 +247,8 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("netrc", _T_NETRC, caseless=True),
         Trigger("pgpass", p.PGPASS_HINT_HS, caseless=False),
         Trigger("query", _query_trigger(names), caseless=True),
-        Trigger("field", _field_trigger(stem), caseless=True),
+        Trigger("field", _field_trigger(_field_stems()), caseless=True),
+        Trigger("pat_field", _field_trigger(p.PAT_STEM_TRIGGER, ""), caseless=True),
         Trigger("form_code", _T_FORM_CODE, caseless=True),
         Trigger("dict_code", _T_DICT_CODE, caseless=True),
         Trigger("validation", _T_VALIDATION, caseless=False),
@@ -254,6 +280,9 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("ps_binding", _T_PS_BINDING, caseless=True),
         Trigger("hex_signature", _T_HEX_SIGNATURE, caseless=True),
         Trigger("cas_ticket", _T_CAS_TICKET, caseless=False),
+        Trigger("webhook_signature", _T_WEBHOOK_SIGNATURE, caseless=True),
+        Trigger("meta_content", _T_META_CONTENT, caseless=True),
+        Trigger("composer", _T_COMPOSER, caseless=True),
     )
     return out
 
@@ -303,7 +332,10 @@ _BASE_KEYWORDS: Final = {
     # (chpasswd, patterns.STDIN_PASSWD's passwd, smbpasswd, vncpasswd, ftpasswd; a password stated in a sentence)
     b"passwd": ("chpasswd", "stated_password"),
     b"parameterbinding(convertto-securestring)": ("ps_binding",),
-    b"signature": ("hex_signature",),
+    b"signature": ("hex_signature", "webhook_signature"),
+    b"hmac": ("webhook_signature",),
+    b"pat": ("pat_field",),
+    b"content": ("meta_content",),
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
@@ -373,7 +405,7 @@ def stem_words() -> tuple[bytes, ...]:
     """Words one of which every secret-stem match contains, few: for each stem of ``patterns._STEMS`` (stem,
     the scrubber's gate word, ...) a literal of the stem that other stems share ("key" for ``api[_-]?key`` and
     ``private[_-]?key``), else its gate word."""
-    stems = [(stem, word) for stem, word, *_ in p._STEMS]
+    stems = [(stem, word) for stem, word, *_ in p._STEMS if stem != p.PAT_STEM]  # ("pat": its own trigger)
     runs = {stem: _literal_runs(stem) for stem, _ in stems}
     shared = {r for stem, _ in stems for r in runs[stem] if sum(r in rs for rs in runs.values()) > 1}
     out = set()
@@ -395,6 +427,8 @@ def keyword_triggers() -> dict[bytes, frozenset[str]]:
 
     for stem in stems:
         add(stem, "field", "query")
+    for word in p.COMPOSER_WORDS:  # (one is "bearer", the scheme's keyword too)
+        add(word.encode(), "composer")
     for word in p.SPACED_WORDS:  # (each SPACED_FIELDS stem holds its gate word)
         add(word.encode(), "spaced")
     for command in _cli_commands():
