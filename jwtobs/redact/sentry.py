@@ -1,11 +1,11 @@
 """Keep tokens and credentials out of Sentry: hooks for ``sentry_sdk.init`` that scrub every event, breadcrumb,
-structured log and metric with jwtobs's detectors before the SDK writes it into an envelope.
+structured log, metric and span with jwtobs's detectors before the SDK writes it into an envelope.
 
 >>> import sentry_sdk
 >>> from jwtobs.redact import sentry as jwtobs_sentry
->>> sentry_sdk.init(dsn=DSN, enable_logs=True, **jwtobs_sentry.init_options(before_send=my_hook))
+>>> sentry_sdk.init(**jwtobs_sentry.init_options(dsn=DSN, enable_logs=True, before_send=my_hook))
 
-or, hook by hook::
+or, hook by hook (sentry-sdk 2.x)::
 
     sentry_sdk.init(dsn=DSN,
                     before_send=jwtobs_sentry.compose(my_hook),          # my_hook first, then jwtobs
@@ -13,11 +13,17 @@ or, hook by hook::
                     before_breadcrumb=jwtobs_sentry.before_breadcrumb,
                     before_send_log=jwtobs_sentry.before_send_log)
 
+sentry-sdk 2.x and 3.x are supported (:data:`SDK_MAJORS`); :func:`init_options` wires what the installed one has.
+3.x sends no transactions (every span is streamed through ``before_send_span``) and sends cron check-ins through
+``before_send_check_in`` instead of ``before_send``; the envelope header of streamed spans (the dynamic sampling
+context, with the segment span's name) is built outside every hook, so on 3.x :func:`init_options` also wraps the
+transport to scrub it (see :func:`scrub_envelope_headers`).
+
 Where in the chain: the SDK runs these hooks last, after its integrations, its scope data and its own
-``EventScrubber`` (which stays on: it removes values by field name; jwtobs replaces credentials anywhere,
-in exception messages, log messages and their arguments, URLs, headers, frame variables...). Each credential
-becomes ``[REDACTED:<kind>:<fingerprint>]`` with the fingerprint of validation events, so a Sentry issue can
-be joined to the validation that saw the token.
+``EventScrubber`` (2.x; 3.x filters by field name through ``data_collection``), which stays on: it removes values
+by field name; jwtobs replaces credentials anywhere, in exception messages, log messages and their arguments,
+URLs, headers, frame variables... Each credential becomes ``[REDACTED:<kind>:<fingerprint>]`` with the fingerprint
+of validation events, so a Sentry issue can be joined to the validation that saw the token.
 
 Fail closed: a value whose scrubbing fails becomes ``[REDACTION_FAILED]``; an event, breadcrumb or log that
 cannot be scrubbed at all is dropped (the hook returns None), never sent raw; no hook ever raises into the SDK.
@@ -25,11 +31,12 @@ A user's own hook runs first (it may drop or change the item) and jwtobs scrubs 
 hook cannot re-introduce a credential; a user hook that raises drops the item.
 
 This module does not import ``sentry_sdk``: the hooks work on the plain dicts the SDK hands them, and only
-:func:`init_options` (which reads the installed SDK's option names) needs the SDK installed.
+:func:`init_options` (which reads the installed SDK's option names and wraps its transport) needs the SDK.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 from collections.abc import Callable, Mapping
@@ -44,12 +51,14 @@ from jwtobs.redact.scrub import FAILED, Scrubber
 __all__ = [
     "before_breadcrumb",
     "before_send",
+    "before_send_check_in",
     "before_send_log",
     "before_send_metric",
     "before_send_span",
     "before_send_transaction",
     "compose",
     "init_options",
+    "scrub_envelope_headers",
     "scrub_event",
 ]
 
@@ -171,9 +180,17 @@ class _Walk:
                 if value is None or isinstance(value, (bool, int, float)):
                     return value
                 if isinstance(value, str):
-                    return _SCRUBBER.text(value) if value else value
+                    if not value:
+                        return value
+                    text = _SCRUBBER.text(value)
+                    if text != value:
+                        _note(value, text)
+                    return text
                 return _SCRUBBER.value(value)
-            return _SCRUBBER.values(((key, value),))[key]
+            out = _SCRUBBER.values(((key, value),))[key]
+            if isinstance(value, str):
+                _note(value, out)
+            return out
         except Exception:
             return FAILED
 
@@ -234,6 +251,54 @@ def _redact_param(param: Any) -> Any:
     return _SCRUBBER.values((("credential", str(param)),))["credential"]
 
 
+# -- one event, one set of credentials ----------------------------------------------------------------------------
+# A credential recognized by its field name or context in one place of an event (an "x-api-key" header pair, a
+# "client_secret" context entry, "password=..." in a message, a message argument that was a credential in the
+# message) can be in the same event elsewhere where nothing marks it: a stack frame's local variable with a plain
+# name (``key = ...``; sentry-sdk 3.x attaches the stack, with locals, to every message and log event), the same
+# value under another key. scrub_event collects each such value (its marker is made when a copy is found) and
+# redacts its other copies in the event too.
+_FOUND: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("jwtobs_sentry_found", default=None)
+_CANDIDATE = _regex.compile(r"[A-Za-z0-9._~+/\-]{12,}={0,2}")  # a credential-like run ("k=v": its v)
+_MAX_FOUND = 64
+
+
+def _note(raw: str, scrubbed: Any) -> None:
+    """Within scrub_event: the credential-like runs of ``raw`` that scrubbing removed (``scrubbed`` lacks them)."""
+    found = _FOUND.get()
+    if found is None or len(found) >= _MAX_FOUND or not isinstance(scrubbed, str):
+        return
+    for m in itertools.islice(_CANDIDATE.finditer(raw), 8):
+        run = m.group(0).strip("._~+/=-")
+        if len(run) < 12 or run in found or run in scrubbed:
+            continue
+        if not any(c.isalpha() for c in run) or not any(c.isdigit() for c in run):
+            continue  # a word or a number, not a credential: would replace innocent text
+        found[run] = ""
+
+
+def _replace_found(value: Any, found: dict[str, str], depth: int) -> Any:
+    """``value`` (scrub_event's copy) with each collected credential replaced by its marker, in place where
+    mutable."""
+    if depth > _MAX_DEPTH:
+        return FAILED
+    if isinstance(value, str):
+        for raw in found:
+            if raw in value:
+                marker = found[raw] or str(_redact_param(raw))
+                found[raw] = marker if raw not in marker else FAILED
+                value = value.replace(raw, found[raw])
+        return value
+    if isinstance(value, dict):
+        for k in list(value):
+            value[k] = _replace_found(value[k], found, depth + 1)
+        return value
+    if isinstance(value, list):
+        value[:] = [_replace_found(v, found, depth + 1) for v in value]
+        return value
+    return value
+
+
 def _reconcile(params: list[tuple[Any, Any]], original: str, text: str) -> tuple[list[Any], str]:
     """Message arguments and the message formatted from them, made consistent after scrubbing each on its own:
 
@@ -250,6 +315,7 @@ def _reconcile(params: list[tuple[Any, Any]], original: str, text: str) -> tuple
         raw = _param_text(orig)
         if raw is not None and raw in original and raw not in text and str(scrubbed) not in text:
             scrubbed = _redact_param(orig)  # more of it was a credential in the message than on its own
+            _note(raw, scrubbed)
         out.append(scrubbed)
     for (orig, _), scrubbed in zip(params, out, strict=True):
         raw = _param_text(orig)
@@ -298,6 +364,8 @@ def _logentry(original: Any, scrubbed: Any) -> Any:
 def scrub_event(event: Any) -> dict[str, Any] | None:
     """Scrubbed copy of a Sentry event or transaction (the dict ``before_send`` receives), or None when it
     cannot be scrubbed (the caller then drops it). Never raises, never mutates ``event``."""
+    found: dict[str, str] = {}
+    token = _FOUND.set(found)
     try:
         if not isinstance(event, Mapping):
             return None
@@ -312,15 +380,23 @@ def scrub_event(event: Any) -> dict[str, Any] | None:
         if "logentry" in out:
             out["logentry"] = _logentry(event.get("logentry"), out["logentry"])
         _drop_library_locals(out)
+        if found:
+            for key in out:
+                if key not in _KEEP and key != "_meta":
+                    out[key] = _replace_found(out[key], found, 1)
         return out
     except Exception:
         return None
+    finally:
+        _FOUND.reset(token)
 
 
 #: Packages whose stack frames never ship their local variables: the JOSE libraries hold the signing input
 #: (header.payload) and the raw signature bytes there, from which the token can be rebuilt; jwtobs's own frames
-#: hold the token itself.
-LOCALS_DROPPED: Final = ("jwt", "jose", "authlib", "jwcrypto", "joserfc", "jwtobs")
+#: hold the token itself; the stdlib's ``logging`` frames hold a record's template and arguments apart (``msg``,
+#: ``args``), where an opaque credential shows as one only in the formatted message (sentry-sdk 3.x attaches the
+#: stack, with these frames, to every log event: ``attach_stacktrace`` defaults to True there).
+LOCALS_DROPPED: Final = ("jwt", "jose", "authlib", "jwcrypto", "joserfc", "jwtobs", "logging")
 _DROPPED_PATH = _regex.compile(r"[/\\](?:" + "|".join(LOCALS_DROPPED) + r")[/\\]")
 
 
@@ -363,8 +439,15 @@ def before_send(event: Any, hint: Any) -> dict[str, Any] | None:
 
 
 def before_send_transaction(event: Any, hint: Any) -> dict[str, Any] | None:
-    """``before_send_transaction``: transaction name, spans (description, data, tags), request, contexts..."""
+    """``before_send_transaction`` (sentry-sdk 2.x): transaction name, spans (description, data, tags), request,
+    contexts..."""
     return scrub_event(event)
+
+
+def before_send_check_in(check_in: Any, hint: Any) -> dict[str, Any] | None:
+    """``before_send_check_in`` (sentry-sdk 3.x; 2.x sends cron check-ins through ``before_send``): monitor slug,
+    config and trace context (None: drop)."""
+    return scrub_event(check_in)
 
 
 def before_breadcrumb(crumb: Any, hint: Any) -> dict[str, Any] | None:
@@ -447,9 +530,13 @@ def compose(user_hook: Hook | None, jwtobs_hook: Hook = before_send) -> Hook:
             # streamed spans cannot be dropped: the SDK would send the original, so scrub that instead
             return jwtobs_hook(item, hint) if jwtobs_hook is before_send_span else None
         try:
-            return jwtobs_hook(out, hint)
+            scrubbed = jwtobs_hook(out, hint)
         except Exception:
-            return None
+            scrubbed = None
+        if jwtobs_hook is before_send_span and not (isinstance(scrubbed, Mapping) and "name" in scrubbed):
+            # the SDK keeps the original span when the hook's result has no name: scrub the original instead
+            return jwtobs_hook(item, hint)
+        return scrubbed
 
     hook.__name__ = f"jwtobs_{getattr(jwtobs_hook, '__name__', 'hook')}"
     hook.__qualname__ = hook.__name__
@@ -464,25 +551,62 @@ _SDK_MISSING = (
 
 
 #: the sentry-sdk major versions whose options and event model these hooks are written and tested for
-SDK_MAJORS: Final = (2,)
+SDK_MAJORS: Final = (2, 3)
+
+#: Options sentry-sdk 3.0 removed (``consts.ClientConstructor``), with what 3.x has instead: ``init_options``
+#: names them instead of passing them on to ``sentry_sdk.init`` (which raises ``TypeError: Unknown option``).
+#: ``enable_logs=True`` / ``enable_metrics=True`` are dropped instead: 3.x sends logs and metrics without a switch.
+REMOVED_IN_3: Final[Mapping[str, str]] = {
+    "before_send_transaction": (
+        "3.x sends no transactions: every span is streamed through before_send_span, which jwtobs wires (a span "
+        "can be changed there, not dropped); give your hook as before_send_span"
+    ),
+    "enable_logs": (
+        "3.x has no switch: sentry_sdk.logger and LoggingIntegration(level=...) send logs (LoggingIntegration"
+        "(level=None) stops the logging bridge); enable_logs=True is accepted and dropped"
+    ),
+    "enable_metrics": "3.x has no switch: sentry_sdk.metrics are sent; enable_metrics=True is accepted and dropped",
+    "include_local_variables": 'data_collection={"stack_frame_variables": True or False} (on by default)',
+    "include_source_context": 'data_collection={"frame_context_lines": N} (5 by default, 0: none)',
+    "send_default_pii": "data_collection (user_info, cookies, http_headers, http_bodies, url_query_params)",
+    "event_scrubber": "data_collection (its denylist filters values by field name; jwtobs's hooks stay on)",
+    "enable_tracing": "traces_sample_rate or traces_sampler",
+    "profiles_sample_rate": "profile_session_sample_rate (continuous profiling)",
+    "profiles_sampler": "profile_session_sample_rate (continuous profiling)",
+    "propagate_traces": "trace_propagation_targets",
+    "instrumenter": "removed in 3.0",
+    "stream_gen_ai_spans": "removed in 3.0 (spans are always streamed)",
+    "trace_ignore_status_codes": "ignore_spans",
+}
+_SWITCHES_3 = frozenset({"enable_logs", "enable_metrics"})
 
 
-def _accepted_options() -> frozenset[str]:
+def _sdk_major() -> int | None:
+    """The installed sentry-sdk's major version, None when its version does not say (ImportError without the SDK,
+    ConfigurationError for an unsupported major)."""
     try:
         import sentry_sdk.consts as consts
     except ImportError as exc:
         raise ImportError(_SDK_MISSING) from exc
     version = str(getattr(consts, "VERSION", ""))
-    major = version.split(".", 1)[0]
-    if major.isdigit() and int(major) not in SDK_MAJORS:
-        # sentry-sdk 3.0 (2026-12) removed before_send_transaction, include_local_variables and enable_logs and
-        # sends transactions as spans: init() raised "TypeError: Unknown option" on jwtobs's options, and which of
-        # its items hold a credential is not what these hooks read (session 35: the extra allowed any >= 2.0)
+    head = version.split(".", 1)[0]
+    major = int(head) if head.isdigit() else None
+    if major is not None and major not in SDK_MAJORS:
+        # session 35: sentry-sdk 3.0 (2026-12) removed options jwtobs passed and init() raised "TypeError: Unknown
+        # option"; session 36 supports 3.x. Another major may change the options or the item model again.
         raise ConfigurationError(
-            f"jwtobs.redact.sentry supports sentry-sdk 2.x; sentry-sdk {version} is installed, whose options and "
-            "event model changed (before_send_transaction, include_local_variables, enable_logs are gone): "
-            "pip install 'sentry-sdk>=2,<3' (what jwtobs[sentry] installs)"
+            f"jwtobs.redact.sentry supports sentry-sdk 2.x and 3.x; sentry-sdk {version} is installed, whose "
+            "options and item model these hooks are not written for: pip install 'sentry-sdk>=2,<4' "
+            "(what jwtobs[sentry] installs)"
         )
+    return major
+
+
+def _accepted_options() -> frozenset[str]:
+    """The option names the installed SDK's ``sentry_sdk.init`` accepts."""
+    _sdk_major()
+    import sentry_sdk.consts as consts
+
     defaults = getattr(consts, "DEFAULT_OPTIONS", None)
     if isinstance(defaults, Mapping):
         return frozenset(defaults)
@@ -491,31 +615,65 @@ def _accepted_options() -> frozenset[str]:
     return frozenset(inspect.signature(consts.ClientConstructor.__init__).parameters) - {"self"}
 
 
+def _check_removed(opts: dict[str, Any], experiments: dict[str, Any], accepted: frozenset[str]) -> None:
+    """sentry-sdk 3.x: 2.x-only options are a ConfigurationError naming the 3.x way; ``enable_logs=True`` and
+    ``enable_metrics=True`` (what 3.x does anyway) are dropped."""
+    for name in _SWITCHES_3:
+        if opts.get(name) is True and name not in accepted:
+            del opts[name]
+        if experiments.get(name) is True and name not in accepted:
+            del experiments[name]
+    given = sorted(n for n in REMOVED_IN_3 if n not in accepted and (n in opts or n in experiments))
+    if given:
+        raise ConfigurationError(
+            "sentry-sdk 3.x removed " + "; ".join(f"{n} (instead: {REMOVED_IN_3[n]})" for n in given)
+        )
+
+
 def init_options(**options: Any) -> dict[str, Any]:
     """The keyword arguments for ``sentry_sdk.init``: ``options`` as given (``dsn``, ``send_default_pii``,
     ``enable_logs``, ``integrations``...) with every jwtobs hook wired in, composed with the user's hooks of
-    the same name (the user's first). The SDK's own ``EventScrubber`` is left as configured (on by default).
+    the same name (the user's first). The SDK's own scrubber (``EventScrubber``, ``data_collection``) is left as
+    configured.
 
     Option names follow the installed SDK: where it has no top-level ``before_send_log`` / ``enable_logs``
     (older 2.x), they go under ``_experiments`` (a user hook given under either name is composed).
-    Streamed-span scrubbing (``before_send_span``) is wired when span streaming is on.
+
+    sentry-sdk 2.x: ``before_send``, ``before_send_transaction``, ``before_breadcrumb``, ``before_send_log``,
+    ``before_send_metric``; ``before_send_span`` when span streaming is on (``trace_lifecycle="stream"``).
+    sentry-sdk 3.x: ``before_send``, ``before_send_check_in``, ``before_breadcrumb``, ``before_send_log``,
+    ``before_send_metric`` and ``before_send_span`` (3.x streams every span); options 3.0 removed
+    (:data:`REMOVED_IN_3`) are a ConfigurationError naming the 3.x way, except ``enable_logs=True`` and
+    ``enable_metrics=True``, which are dropped (3.x sends logs and metrics without a switch), so one call works with
+    either major.
+
+    sentry-sdk 3.x: ``transport`` (yours, given here, or the SDK's default) is wrapped so that the envelope header
+    of span envelopes (the dynamic sampling context, which carries the segment span's name and is built outside
+    every hook) is scrubbed too (:func:`scrub_envelope_headers`); pass ``transport`` to ``init_options``, not
+    beside it.
 
     Raises ImportError (with the install command) when sentry-sdk is not installed, and ConfigurationError for a
-    sentry-sdk major version these hooks are not written for (:data:`SDK_MAJORS`: 3.0 changed its options).
+    sentry-sdk major version these hooks are not written for (:data:`SDK_MAJORS`) or a 2.x option on 3.x.
     """
     accepted = _accepted_options()
+    major = _sdk_major() or (2 if "before_send_transaction" in accepted else 3)  # (an unreadable version: its options)
     opts = dict(options)
     experiments = dict(opts.pop("_experiments", None) or {})
+    if major >= 3:
+        _check_removed(opts, experiments, accepted)
 
     opts["before_send"] = compose(opts.get("before_send"), before_send)
-    opts["before_send_transaction"] = compose(opts.get("before_send_transaction"), before_send_transaction)
+    if "before_send_transaction" in accepted:
+        opts["before_send_transaction"] = compose(opts.get("before_send_transaction"), before_send_transaction)
+    if "before_send_check_in" in accepted:  # 3.x; 2.x sends check-ins through before_send
+        opts["before_send_check_in"] = compose(opts.get("before_send_check_in"), before_send_check_in)
     opts["before_breadcrumb"] = compose(opts.get("before_breadcrumb"), before_breadcrumb)
 
     wired: list[tuple[str, Hook, str | None]] = [
         ("before_send_log", before_send_log, "enable_logs"),
         ("before_send_metric", before_send_metric, "enable_metrics"),
     ]
-    streaming = (opts.get("trace_lifecycle") or experiments.get("trace_lifecycle")) == "stream"
+    streaming = major >= 3 or (opts.get("trace_lifecycle") or experiments.get("trace_lifecycle")) == "stream"
     if streaming or "before_send_span" in opts or "before_send_span" in experiments:
         wired.append(("before_send_span", before_send_span, None))
     for name, hook, flag in wired:
@@ -529,4 +687,88 @@ def init_options(**options: Any) -> dict[str, Any]:
             experiments[flag] = opts.pop(flag)
     if experiments:
         opts["_experiments"] = experiments
+    if major >= 3:
+        # (2.x with trace_lifecycle="stream" has the same header; 2.x options are kept as they were: docs)
+        opts["transport"] = _scrubbing_transport(opts.get("transport"))
     return opts
+
+
+# -- envelope headers --------------------------------------------------------------------------------------------
+#: Envelope header fields that hold SDK bookkeeping only (ids, times, the SDK's name): kept as they are.
+_HEADER_KEEP = frozenset({"event_id", "sent_at", "sdk", "dsn"})
+
+
+def scrub_envelope_headers(headers: Any) -> dict[str, Any]:
+    """Scrubbed copy of an envelope's headers (a dict). ``trace``, the dynamic sampling context, carries the
+    segment span's (2.x: the transaction's) name: for error events and transactions the SDK copies it from the event
+    after ``before_send``/``before_send_transaction``, but span envelopes (sentry-sdk 3.x, and 2.x with
+    ``trace_lifecycle="stream"``) take it from the segment span, frozen the first time anything asked for it (an
+    error or log inside the span, an outgoing request, a flush), so possibly before ``before_send_span`` renamed
+    the segment. When the headers cannot be scrubbed, only the SDK's bookkeeping fields (ids, times) are kept:
+    Sentry then lacks the sampling context, never sees it raw. Never raises."""
+    if not isinstance(headers, Mapping):
+        return {}
+    try:
+        return {k: (v if k in _HEADER_KEEP or v is None else _WALK.entry(k, v, 1, False)) for k, v in headers.items()}
+    except Exception:
+        try:
+            return {k: v for k, v in headers.items() if k in _HEADER_KEEP}
+        except Exception:
+            return {}
+
+
+def _scrubbing_transport(transport: Any) -> Any:
+    """``transport`` (a Transport instance or class, or None for the SDK's default) behind a Transport that scrubs
+    each envelope's headers (:func:`scrub_envelope_headers`) before handing it on. The SDK's choice of transport
+    is kept: a class or None is resolved by ``sentry_sdk.transport.make_transport`` when the client creates it (only
+    with a DSN, as the SDK does), and the wrapper reports the wrapped transport's class (as the SDK's own
+    ``_EnvelopePrinterTransport`` does), so the client's checks for async and HTTP transports still hold."""
+    from sentry_sdk.transport import Transport, make_transport
+
+    if getattr(transport, "_jwtobs_scrubs_headers", False):
+        return transport  # already wrapped: init_options(**init_options(...))
+
+    class JwtobsHeaderScrubbingTransport(Transport):
+        _jwtobs_scrubs_headers = True
+
+        def __init__(self, options: dict[str, Any] | None = None, inner: Any = None) -> None:
+            Transport.__init__(self, None)
+            if inner is None:
+                inner = make_transport({**(options or {}), "transport": transport})
+            self._inner = inner
+            self.options = getattr(inner, "options", options)
+            self.parsed_dsn = getattr(inner, "parsed_dsn", None)
+
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:  # isinstance() sees the wrapped transport's class
+            cls: type = self._inner.__class__  # (a wrapper such as the SDK's printer reports its own inner class)
+            return cls
+
+        def capture_envelope(self, envelope: Any) -> None:
+            headers = getattr(envelope, "headers", None)
+            if headers:
+                scrubbed = scrub_envelope_headers(headers)
+                if scrubbed != headers:
+                    envelope.headers = scrubbed
+            self._inner.capture_envelope(envelope)
+
+        def flush(self, timeout: float, callback: Any = None) -> Any:
+            return self._inner.flush(timeout, callback)
+
+        def kill(self) -> Any:
+            return self._inner.kill()
+
+        def record_lost_event(self, *args: Any, **kwargs: Any) -> None:
+            self._inner.record_lost_event(*args, **kwargs)
+
+        def is_healthy(self) -> bool:
+            return bool(self._inner.is_healthy())
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "_inner":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    if isinstance(transport, Transport):
+        return JwtobsHeaderScrubbingTransport(inner=transport)
+    return JwtobsHeaderScrubbingTransport

@@ -246,12 +246,12 @@ def test_http_message_in_a_structlog_event() -> None:
 # -- Sentry: frames of the JOSE libraries and of jwtobs ship no locals ---------------------------------------------
 def test_sentry_frames_of_jose_libraries_ship_no_locals() -> None:
     sentry_sdk = pytest.importorskip("sentry_sdk")
-    from tests.redact.test_sentry import items, sentry
+    from tests.redact.test_sentry import items, local_variables, sentry
 
     key = b"s" * 32
     token = jwt.encode({"sub": "alice", "exp": 4102444800}, key, algorithm="HS256")
     decode = jwtobs.wrap(jwt.decode)
-    with sentry(include_local_variables=True) as transport:
+    with sentry(**local_variables()) as transport:
         try:
             decode(token, b"w" * 32, algorithms=["HS256"])
         except jwt.InvalidSignatureError as exc:

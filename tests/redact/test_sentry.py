@@ -44,6 +44,46 @@ DSN = "http://public@127.0.0.1:9/1"
 # sentry-sdk 2.75 deprecates send_default_pii in favour of data_collection; users still pass it
 PII_DEPRECATED = pytest.mark.filterwarnings("ignore:The send_default_pii option is deprecated:DeprecationWarning")
 LOGGER = "tests.redact.sentry.app"
+# sentry-sdk 3.x (session 36): no transactions (spans are streamed: a segment span and its children), no
+# send_default_pii / include_local_variables (data_collection), no enable_logs switch. The tests below run with
+# either major; the few that test a 2.x-only API say so when skipped. (tests/redact/test_sentry_s36.py: 3.x.)
+SDK3 = int(sentry_sdk.VERSION.split(".")[0]) >= 3
+ROOT_TYPE = "span" if SDK3 else "transaction"  # the envelope item a root span / transaction is sent as
+ONLY_SDK2 = "sentry-sdk 2.x API: "
+
+
+def pii(on: bool) -> dict[str, Any]:
+    """send_default_pii (2.x); its 3.x counterpart: data_collection with user data and cookies on or off."""
+    if not SDK3:
+        return {"send_default_pii": on}
+    return {"data_collection": {"user_info": on, "cookies": {"mode": "denylist" if on else "off"}}}
+
+
+def local_variables() -> dict[str, Any]:
+    return {"data_collection": {"stack_frame_variables": True}} if SDK3 else {"include_local_variables": True}
+
+
+@contextmanager
+def root_span(name: str, op: str = "http.server") -> Iterator[Any]:
+    """A transaction (2.x) or a segment span (3.x) named ``name``."""
+    if SDK3:
+        with sentry_sdk.start_span(name=name, attributes={"sentry.op": op}) as span:
+            yield span
+    else:
+        with sentry_sdk.start_transaction(name=name, op=op, source="custom") as tx:
+            yield tx
+
+
+@contextmanager
+def child_span(name: str, data: dict[str, Any]) -> Iterator[Any]:
+    if SDK3:
+        with sentry_sdk.start_span(name=name, attributes={"sentry.op": "http.client", **data}) as span:
+            yield span
+    else:
+        with sentry_sdk.start_span(op="http.client", name=name) as span:
+            for k, v in data.items():
+                span.set_data(k, v)
+            yield span
 
 
 # -- capturing transport and SDK setup -------------------------------------------------------------------------
@@ -77,8 +117,9 @@ def sentry(jwtobs_hooks: bool = True, **options: Any) -> Iterator[CapturingTrans
         "auto_enabling_integrations": False,
         "integrations": [LoggingIntegration(level=logging.INFO, event_level=logging.ERROR)],
         "traces_sample_rate": 1.0,
-        "enable_logs": True,
     }
+    if not SDK3:  # (3.x has no switch: logs are always sent)
+        base["enable_logs"] = True
     base.update(options)
     kwargs = jwtobs_sentry.init_options(**base) if jwtobs_hooks else base
     sentry_sdk.init(**kwargs)
@@ -385,11 +426,11 @@ def sentry_logger_split(f: Form) -> None:
 
 
 @vehicle
-def transaction(f: Form) -> None:  # transaction name, span description and data, tags
-    with sentry_sdk.start_transaction(name="GET /callback", op="http.server"):
+def transaction(f: Form) -> None:  # transaction name, span description and data, tags (3.x: span name, attributes)
+    with root_span("GET /callback"):
         sentry_sdk.set_tag("detail", f.text)
-        with sentry_sdk.start_span(op="http.client", name=f"GET {f.text}") as span:
-            span.set_data("detail", f.text)
+        with child_span(f"GET {f.text}", {"detail": f.text}):
+            pass
 
 
 def run_vehicle(transport: CapturingTransport, name: str, f: Form) -> list[bytes]:
@@ -440,7 +481,7 @@ def test_every_vehicle_sends_the_expected_items(material: Material) -> None:
     assert kinds["log_message"] == {"event", "log"}
     assert kinds["log_breadcrumb"] == {"event", "log"}
     assert kinds["sentry_logger"] == {"log"}
-    assert kinds["transaction"] == {"transaction"}
+    assert kinds["transaction"] == {ROOT_TYPE}
     assert kinds["capture_exception_chained"] == {"event"}
 
 
@@ -492,7 +533,7 @@ def test_flask_request_headers_cookies_query_and_body(material: Material, send_d
     def json_route() -> str:
         raise RuntimeError("json failed")
 
-    with sentry(send_default_pii=send_default_pii, integrations=[FlaskIntegration()]) as transport:
+    with sentry(**pii(send_default_pii), integrations=[FlaskIntegration()]) as transport:
         client = app.test_client()
         client.set_cookie("session", cookie)
         headers = {"Authorization": f"Bearer {rs}", "X-Auth-Token": x_auth, "DPoP": dpop, "X-Api-Key": secret}
@@ -513,7 +554,9 @@ def test_flask_request_headers_cookies_query_and_body(material: Material, send_d
         assert fp(value).encode() in blob, value
     request = next(e for e in events if e.get("exception"))["request"]
     assert "[REDACTED:" in request["query_string"] and "page=2" in request["query_string"]
-    assert request["headers"]["X-Auth-Token"] == f"[REDACTED:api_key:{fp(x_auth)}]"
+    # (3.x's data_collection filters header names with "auth"/"token" itself, before jwtobs)
+    allowed = {f"[REDACTED:api_key:{fp(x_auth)}]"} | ({"[Filtered]"} if SDK3 else set())
+    assert request["headers"]["X-Auth-Token"] in allowed
     if send_default_pii:
         assert request["cookies"]["session"] in (f"[REDACTED:cookie:{fp(cookie)}]", "[Filtered]")
 
@@ -522,7 +565,7 @@ def test_flask_request_headers_cookies_query_and_body(material: Material, send_d
 def test_set_user_context_extra_with_secret_named_fields(material: Material) -> None:
     rs = form(material, "jws_rs256").shown
     pw, key = _opaque(), _opaque()
-    with sentry(send_default_pii=True) as transport:
+    with sentry(**pii(True)) as transport:
         sentry_sdk.set_user({"id": rs, "email": "bob@example.com", "ip_address": "127.0.0.1"})
         sentry_sdk.set_context("oauth", {"client_secret": pw, "grant": {"refresh_token": rs}, "tries": 2})
         sentry_sdk.set_extra("headers", [("authorization", f"Bearer {rs}"), ("x-api-key", key)])
@@ -554,7 +597,7 @@ def test_bytes_keyed_header_dict_in_extra_and_frame_vars(material: Material) -> 
         "type": "http",
         "headers": [(b"host", b"api.example.com"), (b"authorization", b"Token " + opaque.encode())],
     }
-    with sentry(include_local_variables=True) as transport:
+    with sentry(**local_variables()) as transport:
         try:
             _asgi_app(scope)
         except RuntimeError as exc:
@@ -590,9 +633,10 @@ def test_http_client_breadcrumb_and_span_query(material: Material) -> None:
     thread.start()
     try:
         with sentry(integrations=[StdlibIntegration()]) as transport:
-            with sentry_sdk.start_transaction(name="outgoing", op="task"):
+            with root_span("outgoing", op="task"):
                 conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=5)
-                conn.request("GET", f"/userinfo?access_token={rs}&x=1")
+                # (3.x's data_collection filters a query parameter named like "token" itself: one it keeps)
+                conn.request("GET", f"/userinfo?{'next' if SDK3 else 'access_token'}={rs}&x=1")
                 assert conn.getresponse().status == 204
                 conn.close()
             sentry_sdk.capture_message("after the call")
@@ -602,7 +646,7 @@ def test_http_client_breadcrumb_and_span_query(material: Material) -> None:
     blob = _envelope_blob(transport)
     assert rs.encode() not in blob
     assert fp(rs).encode() in blob
-    assert b"http.query" in blob  # the SDK did record the query
+    assert (b"url.query" if SDK3 else b"http.query") in blob  # the SDK did record the query
 
 
 def test_structured_log_attributes_and_metrics(material: Material) -> None:
@@ -656,10 +700,10 @@ def test_user_hook_that_drops_still_drops(material: Material) -> None:
         logging.getLogger(LOGGER).warning("warning %s", form(material, "jws_rs256").shown)
         logging.getLogger(LOGGER).error("dropped")
         sentry_sdk.logger.info("dropped too")
-        with sentry_sdk.start_transaction(name="kept"):
+        with root_span("kept"):
             pass
     types = {json.loads(line)["type"] for env in transport.envelopes for line in env.split(b"\n")[1::2] if line}
-    assert types == {"transaction"}  # no event, no log; the transaction hook was not the user's
+    assert types == {ROOT_TYPE}  # no event, no log; the transaction (span) hook was not the user's
     assert len(crumbs) == 2  # the user's breadcrumb hook ran (warning + error)
 
 
@@ -669,16 +713,17 @@ def test_user_hook_that_raises_drops_without_raising(material: Material) -> None
     def broken(item: Any, hint: Any) -> Any:
         raise ValueError(f"bug in user hook {rs}")
 
-    with sentry(before_send=broken, before_send_log=broken, before_breadcrumb=broken,
-                before_send_transaction=broken) as transport:
+    root_hook = {"before_send_span": broken} if SDK3 else {"before_send_transaction": broken}
+    with sentry(before_send=broken, before_send_log=broken, before_breadcrumb=broken, **root_hook) as transport:
         logging.getLogger(LOGGER).error("boom %s", rs)  # must not raise
         sentry_sdk.capture_message(f"direct {rs}")
         sentry_sdk.logger.error("log {t}", t=rs)
-        with sentry_sdk.start_transaction(name="t"):
+        with root_span(f"t {rs}"):
             pass
     assert transport.envelopes == [] or rs.encode() not in _envelope_blob(transport)
     types = {json.loads(line)["type"] for env in transport.envelopes for line in env.split(b"\n")[1::2] if line}
-    assert types <= {"client_report"}
+    # 3.x: a span cannot be dropped; the SDK would send the original when the hook raises, jwtobs the scrubbed one
+    assert types <= ({"client_report", "span"} if SDK3 else {"client_report"})
 
 
 def test_value_that_cannot_be_scrubbed_becomes_redaction_failed(
@@ -760,6 +805,8 @@ def test_hooks_never_mutate_the_input(material: Material) -> None:
 
 # -- init_options ----------------------------------------------------------------------------------------------
 @PII_DEPRECATED
+@pytest.mark.skipif(SDK3, reason=ONLY_SDK2 + "before_send_transaction, send_default_pii, enable_logs, event_scrubber "
+                    "(3.x: test_sentry_s36.py::test_init_options_for_3x_wires_every_hook)")
 def test_init_options_wires_every_hook_and_keeps_user_options() -> None:
     opts = jwtobs_sentry.init_options(dsn=DSN, send_default_pii=False, enable_logs=True)
     assert opts["dsn"] == DSN and opts["send_default_pii"] is False and opts["enable_logs"] is True
@@ -780,6 +827,7 @@ def test_init_options_wires_every_hook_and_keeps_user_options() -> None:
         sentry_sdk.get_global_scope().set_client(None)
 
 
+@pytest.mark.skipif(SDK3, reason=ONLY_SDK2 + "older 2.x releases took enable_logs/before_send_log in _experiments")
 def test_init_options_for_an_sdk_with_logs_under_experiments(
     material: Material, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -816,10 +864,10 @@ def test_init_options_for_an_sdk_with_logs_under_experiments(
 
 def test_init_options_wires_span_streaming_hook(material: Material) -> None:
     rs = form(material, "jws_rs256").shown
-    opts = jwtobs_sentry.init_options(dsn=DSN, trace_lifecycle="stream", traces_sample_rate=1.0)
-    assert opts["before_send_span"] is jwtobs_sentry.before_send_span
     transport = CapturingTransport()
-    sentry_sdk.init(**opts, transport=transport, default_integrations=False)
+    opts = jwtobs_sentry.init_options(dsn=DSN, trace_lifecycle="stream", traces_sample_rate=1.0, transport=transport)
+    assert opts["before_send_span"] is jwtobs_sentry.before_send_span
+    sentry_sdk.init(**opts, default_integrations=False)
     try:
         with sentry_sdk.traces.start_span(name=f"GET /x?access_token={rs}", attributes={"auth": f"Bearer {rs}"}):
             pass
@@ -843,11 +891,12 @@ def test_compose_with_user_hooks_for_each_kind(material: Material) -> None:
 
         return hook
 
+    root_hook = {"before_send_span" if SDK3 else "before_send_transaction": mk("transaction")}
     with sentry(before_send=mk("event"), before_breadcrumb=mk("crumb"), before_send_log=mk("log"),
-                before_send_transaction=mk("transaction")) as transport:
+                **root_hook) as transport:
         logging.getLogger(LOGGER).warning("w %s", rs)
         logging.getLogger(LOGGER).error("e %s", rs)
-        with sentry_sdk.start_transaction(name=f"tx {rs}"):
+        with root_span(f"tx {rs}"):
             pass
         sentry_sdk.flush()
     assert {"event", "crumb", "log", "transaction"} <= set(calls)
@@ -870,10 +919,14 @@ def test_module_imports_without_sentry_sdk_and_init_options_says_what_to_install
 
 def test_envelope_header_trace_context_is_scrubbed(material: Material) -> None:
     """The dynamic sampling context (envelope header "trace") carries the transaction name; the SDK builds it
-    from the event's trace context after before_send, so a token in a transaction name stays out of it too."""
+    from the event's trace context after before_send, so a token in a transaction name stays out of it too.
+    (3.x: the span envelope's header comes from the segment span, frozen by the event inside it before
+    before_send_span renames the segment: init_options's transport wrapper scrubs it.)"""
     rs = form(material, "jws_rs256").shown
     with sentry() as transport:
-        with sentry_sdk.start_transaction(name=f"GET /userinfo?access_token={rs}", source="custom"):
+        if SDK3:  # (a fresh trace: an earlier test's frozen propagation context would carry no transaction name)
+            sentry_sdk.new_trace()
+        with root_span(f"GET /userinfo?access_token={rs}"):
             sentry_sdk.capture_message("inside the transaction")
     headers = [items(env)[0] for env in transport.envelopes]
     names = [h["trace"]["transaction"] for h in headers if "transaction" in h.get("trace", {})]
@@ -923,7 +976,9 @@ def test_message_templates_keep_their_placeholders(material: Material) -> None:
     change with the fingerprint key), while a credential written into the template itself is still redacted."""
     rs = form(material, "jws_rs256").shown
     pw, literal = _opaque(), _opaque()
-    with sentry() as transport:
+    # 3.x attaches the stack, with this test's locals, to every event: pw and literal are opaque values under plain
+    # names, which no detector recognizes in an event that does not name them (docs/redaction.md, Not covered)
+    with sentry(**({"attach_stacktrace": False} if SDK3 else {})) as transport:
         log = logging.getLogger(LOGGER)
         log.error("login failed password=%s user=%s", pw, "bob")
         log.error("retry with %(hdr)s and secret=%(s)r", {"hdr": f"Bearer {rs}", "s": pw})
