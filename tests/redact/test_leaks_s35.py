@@ -276,6 +276,38 @@ def test_the_structlog_processor_redacts_every_spelling() -> None:
 
 
 # -- jwtobs scan and jwtobs scrub, every engine ----------------------------------------------------------------------
+def assert_logging_redacts(leaks: list[tuple[str, str]], kept: list[str]) -> None:
+    """Each ``(text, secret)`` of ``leaks`` as the message, a %-argument and an ``extra`` value reaches the handler's
+    stream without its secret; each ``kept`` line reaches it unchanged."""
+    stream = io.StringIO()
+    log = _redacting_logger(stream)
+    for text, _ in leaks:
+        log.info("%s", text, extra={"ws": "-"})
+        log.info(text, extra={"ws": "-"})
+        log.info("got", extra={"ws": text})
+    out = stream.getvalue()
+    for _, secret in leaks:
+        assert secret not in out
+    stream.seek(0)
+    stream.truncate()
+    for text in kept:
+        log.info("%s", text, extra={"ws": "-"})
+    assert stream.getvalue() == "".join(f"{text} -\n" for text in kept)
+
+
+def assert_structlog_redacts(leaks: list[tuple[str, str]], kept: list[str]) -> None:
+    """Each ``(text, secret)`` of ``leaks`` as the event or a field is rendered with a marker and without its secret;
+    each ``kept`` line is left as it is."""
+    redactor = StructlogRedactor()
+    renderer = structlog.processors.JSONRenderer()
+    for text, secret in leaks:
+        for event in ({"event": text}, {"event": "request", "detail": text}):
+            out = str(renderer(None, "info", redactor(None, "info", dict(event))))
+            assert secret not in out and "[REDACTED:" in out, out
+    for text in kept:
+        assert redactor(None, "info", {"event": "x", "detail": text}) == {"event": "x", "detail": text}
+
+
 def log_of(path: Path, kept: list[str], leaks: list[str]) -> tuple[Path, list[int]]:
     """A log at ``path`` of clean access-log lines, the ``kept`` lines and the ``leaks`` lines; the leak lines'
     numbers."""

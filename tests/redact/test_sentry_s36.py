@@ -30,13 +30,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 sentry_sdk = pytest.importorskip("sentry_sdk")
 
 from sentry_sdk.integrations.logging import LoggingIntegration  # noqa: E402
-from sentry_sdk.transport import Transport  # noqa: E402
 
 import jwtobs  # noqa: E402
 from jwtobs import config  # noqa: E402
 from jwtobs.exceptions import ConfigurationError  # noqa: E402
 from jwtobs.redact import sentry as jwtobs_sentry  # noqa: E402
 from jwtobs.redact.scrub import FAILED  # noqa: E402
+from tests.redact.test_sentry import CapturingTransport  # noqa: E402
 
 DSN = "http://public@127.0.0.1:9/1"
 LOGGER = "tests.redact.sentry.s36"
@@ -45,23 +45,6 @@ SDK3 = MAJOR >= 3
 ONLY_3 = pytest.mark.skipif(not SDK3, reason=f"sentry-sdk 3.x API; {sentry_sdk.VERSION} is installed")
 ONLY_2 = pytest.mark.skipif(SDK3, reason=f"sentry-sdk 2.x API; {sentry_sdk.VERSION} is installed")
 MARK = b"[REDACTED:"
-
-
-class CapturingTransport(Transport):
-    """Keeps every envelope as the bytes the SDK would send; never touches the network."""
-
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self.envelopes: list[bytes] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        self.envelopes.append(envelope.serialize())
-
-    def flush(self, timeout: float, callback: Any = None) -> None:
-        return None
-
-    def kill(self) -> None:
-        return None
 
 
 def _unbind() -> None:
@@ -259,10 +242,22 @@ def test_init_options_for_3x_wires_every_hook(token: str) -> None:
     def mine(item: Any, hint: Any) -> Any:
         return item
 
-    opts = jwtobs_sentry.init_options(dsn=DSN, transport=transport, enable_logs=True, enable_metrics=True,
-                                      before_send_span=mine, data_collection={"user_info": False})
-    assert {"before_send", "before_send_check_in", "before_breadcrumb", "before_send_log", "before_send_metric",
-            "before_send_span"} <= set(opts)
+    opts = jwtobs_sentry.init_options(
+        dsn=DSN,
+        transport=transport,
+        enable_logs=True,
+        enable_metrics=True,
+        before_send_span=mine,
+        data_collection={"user_info": False},
+    )
+    assert {
+        "before_send",
+        "before_send_check_in",
+        "before_breadcrumb",
+        "before_send_log",
+        "before_send_metric",
+        "before_send_span",
+    } <= set(opts)
     assert opts["before_send_log"] is jwtobs_sentry.before_send_log
     assert opts["before_send_check_in"] is jwtobs_sentry.before_send_check_in
     assert opts["before_send_span"] is not mine and opts["before_send_span"].__name__ == "jwtobs_before_send_span"
@@ -335,8 +330,11 @@ def test_cron_check_ins_are_scrubbed(token: str) -> None:
     from sentry_sdk.crons import capture_checkin
 
     with sentry() as transport:
-        capture_checkin(monitor_slug=f"rotate-{token}", status="ok",
-                        monitor_config={"schedule": {"type": "crontab", "value": "0 * * * *"}})
+        capture_checkin(
+            monitor_slug=f"rotate-{token}",
+            status="ok",
+            monitor_config={"schedule": {"type": "crontab", "value": "0 * * * *"}},
+        )
         sentry_sdk.flush()
     kinds = by_type(transport)
     assert "check_in" in kinds
@@ -359,9 +357,7 @@ def test_a_credential_named_once_is_redacted_in_plain_named_locals(es_token: str
     blob = b"\n".join(transport.envelopes)
     assert opaque.encode() not in blob and es_token.encode() not in blob
     events = [json.loads(p) for env in transport.envelopes for h, p in envelope_items(env)[1] if h["type"] == "event"]
-    assert events and all(
-        e["extra"]["outgoing_headers"][0][1].startswith("[REDACTED:") for e in events if "extra" in e
-    )
+    assert events and all(e["extra"]["outgoing_headers"][0][1].startswith("[REDACTED:") for e in events if "extra" in e)
     frames = [f for e in events for t in (e.get("threads") or {}).get("values", []) for f in t["stacktrace"]["frames"]]
     mine = [f for f in frames if f.get("function") == "test_a_credential_named_once_is_redacted_in_plain_named_locals"]
     if SDK3:  # 3.x attached the stack, with this frame's locals, to the message event
@@ -385,8 +381,11 @@ def test_logging_frames_ship_no_locals() -> None:
 
 
 @ONLY_2
-@pytest.mark.xfail(strict=True, reason="known gap kept as in 2.x: with trace_lifecycle='stream' the span envelope's "
-                   "trace header is the segment's frozen DSC (docs/redaction.md; 3.x wraps the transport)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap kept as in 2.x: with trace_lifecycle='stream' the span envelope's "
+    "trace header is the segment's frozen DSC (docs/redaction.md; 3.x wraps the transport)",
+)
 def test_2x_span_streaming_envelope_header(token: str) -> None:
     with sentry(trace_lifecycle="stream") as transport:
         with sentry_sdk.traces.start_span(name=f"job {token}"):
@@ -397,8 +396,11 @@ def test_2x_span_streaming_envelope_header(token: str) -> None:
 
 def test_scrub_envelope_headers() -> None:
     rs = jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256")
-    headers = {"event_id": "ab" * 16, "sent_at": "2026-12-07T00:00:00Z",
-               "trace": {"trace_id": "cd" * 16, "transaction": f"GET /cb?id_token={rs}", "sample_rate": "1.0"}}
+    headers = {
+        "event_id": "ab" * 16,
+        "sent_at": "2026-12-07T00:00:00Z",
+        "trace": {"trace_id": "cd" * 16, "transaction": f"GET /cb?id_token={rs}", "sample_rate": "1.0"},
+    }
     out = jwtobs_sentry.scrub_envelope_headers(headers)
     assert out["event_id"] == headers["event_id"] and out["trace"]["trace_id"] == "cd" * 16
     assert out["trace"]["transaction"] == f"GET /cb?id_token=[REDACTED:jwt:{fp(rs)}]"
