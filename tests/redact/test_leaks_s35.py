@@ -276,6 +276,16 @@ def test_the_structlog_processor_redacts_every_spelling() -> None:
 
 
 # -- jwtobs scan and jwtobs scrub, every engine ----------------------------------------------------------------------
+def assert_scrub_redacts(text: str, secret: str, kept: str) -> None:
+    """``scrub(text)`` holds a marker, not ``secret``, and still ``kept``; idempotent; bytes alike."""
+    out = scrub(text)
+    assert isinstance(out, str) and secret not in out and "[REDACTED:" in out, out
+    assert kept in out, (kept, out)
+    assert scrub(out) == out  # idempotent
+    raw = scrub(text.encode())
+    assert isinstance(raw, bytes) and raw.decode() == out
+
+
 def assert_logging_redacts(leaks: list[tuple[str, str]], kept: list[str]) -> None:
     """Each ``(text, secret)`` of ``leaks`` as the message, a %-argument and an ``extra`` value reaches the handler's
     stream without its secret; each ``kept`` line reaches it unchanged."""
