@@ -394,20 +394,16 @@ def _peek(token: object, max_bytes: int) -> TokenPeek:
         if fourth < 0 or find(".", fourth + 1) >= 0:
             return TokenPeek("malformed", token_bytes=size, malformed_part="segments")
     h = _parse_header(text[:first])
+    unsigned = h.alg_none or (not jwe and text[-1] == ".")  # (a JWS with an empty signature)
     if not h.ok:
         if h.deep:  # too deep to parse, its top-level members read: the library tells whether it is malformed
-            p = TokenPeek("malformed", size, None, h.alg, h.kid, h.typ, h.bad_types, h.alg_none, "header", h.safe, text)
-            if not jwe and text[-1] == ".":
-                p.unsigned = True
+            p = TokenPeek("malformed", size, None, h.alg, h.kid, h.typ, h.bad_types, unsigned, "header", h.safe, text)
             p.header_deep = True
             return p
         return TokenPeek("malformed", token_bytes=size, malformed_part="header")
     alg = h.alg
-    unsigned = h.alg_none
     if jwe:
         return TokenPeek("jwe", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
-    if text[-1] == ".":
-        unsigned = True
     p = TokenPeek("jws", size, h.header_copy(), alg, h.kid, h.typ, h.bad_types, unsigned, None, h.safe, text)
     if not h.strict:
         p.header_lax = True

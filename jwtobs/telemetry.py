@@ -764,7 +764,6 @@ class Telemetry:
     def _make_instruments(self, mp: Any) -> None:
         hub = _hub_for(mp)  # the instruments exist once per provider (see _MeterHub)
         self.meter = hub.meter
-        self._duration, self._expiry = hub.duration, hub.expiry
         self._record_duration, self._record_expiry = hub.record_duration, hub.record_expiry
         self._replay_duration, self._replay_expiry = hub.replay_duration, hub.replay_expiry
         hub.attach(self)

@@ -426,7 +426,7 @@ def _check_signature_size(p: TokenPeek, alg: str, key: Key) -> None:
     token, another token fingerprint - session 36)."""
     size = ECDSA_SIGNATURE_BYTES.get(alg)
     if size is None:
-        bits = getattr(key.key, "key_size", None) if alg[:2] in ("RS", "PS") else None
+        bits = getattr(key.key, "key_size", None) if kty_of_alg(alg) == "RSA" else None
         if not isinstance(bits, int):
             return
         size = (bits + 7) // 8

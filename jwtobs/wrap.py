@@ -460,6 +460,7 @@ def wrap(
             opts = args[opt_at] if len(args) > opt_at else kwargs.get("options")
             if opts is not None and unverified(opts):
                 return fn(*args, **kwargs)  # a peek
+        token = args[0] if first and args else get_token(args, kwargs)  # (reads the arguments only: never raises)
         ctx_token = active_set(True)
         t0 = time_ns()
         p0 = perf_ns()
@@ -467,7 +468,7 @@ def wrap(
             result = fn(*args, **kwargs)
         except Exception as exc:
             dt = perf_ns() - p0
-            reason, detail = rejected(args[0] if first and args else get_token(args, kwargs), exc, t0, dt)
+            reason, detail = rejected(token, exc, t0, dt)
             if as_jwtobs:
                 raise _recorded_rejection(reason, detail) from exc
             raise
@@ -476,12 +477,10 @@ def wrap(
         if type(result) is not dict:
             if none_refuses and (result is None or result is False):
                 # a refusal that raised nothing (``except PyJWTError: return None``): a rejection, returned as is
-                token = args[0] if first and args else get_token(args, kwargs)
                 refused(token, RETURNED_NONE if result is None else RETURNED_FALSE, t0, perf_ns() - p0)
                 return result
-            later = _deferred(result)
+            later = None if type(result) in _VERDICTS else _deferred(result)  # (a known verdict type: no call)
             if later is not None:
-                token = args[0] if first and args else get_token(args, kwargs)
                 if later == "future":
                     # the very object returned (a Task keeps cancel/done/add_done_callback; asyncio.wait takes it),
                     # its verdict recorded when it is done (session 35: before, a Task came back as a bare
@@ -496,14 +495,13 @@ def wrap(
                     # accepted at once, forged tokens too)
                     return observed_await(_itself, (result,), {}, token, t0, p0)
                 return result  # a generator: no verdict exists yet, nothing recorded (see _deferred)
-        if key_at is not None and (_keyless(args, kwargs, key_at) or get_token(args, kwargs) is None):
+        if key_at is not None and (_keyless(args, kwargs, key_at) or token is None):
             # jwcrypto without a key, or without a token (JWT(jwt=None, key=k) builds an empty JWT: session 35,
             # before recorded as an accepted validation of no token), parses and verifies nothing: no validation
             return result
         # obs.accepted inlined (two Python calls less per request); the recorder never raises
         try:
             end = t0 + perf_ns() - p0
-            token = args[0] if first and args else get_token(args, kwargs)
             accepted(obs, token, claims_of(result), t0, end)
         except Exception as exc:  # a result the adapter cannot read (a mapping whose get() raises): counted
             _lost(exc)

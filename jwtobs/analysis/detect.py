@@ -422,6 +422,7 @@ def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
     runs = _runs(x, lam0, p) if alarmed else []
     segs: list[_Seg] = []
     noise = lam0 + 2.0 * np.sqrt(lam0)
+    chain = p.back <= CHAIN_BACK_MAX  # (see the walk-back below)
     for i0, i1, top, alarm in runs:
         floor = segs[-1].i1 + 1 if segs else 0
         run0 = i0
@@ -430,7 +431,6 @@ def _segments(x: Arr, p: Params, minute0: int) -> list[_Seg]:
         # are more than the baseline gives in their stretch (WALK_BACK_P); a window over CHAIN_BACK_MAX minutes only
         # from the run itself: chained, an hour's window went from one stray background failure to the next 4 h
         # back (session 36, fleet36's signature spike)
-        chain = p.back <= CHAIN_BACK_MAX
         while p.back and j >= floor and (i0 if chain else run0) - j <= p.back:
             if x[j] > noise[j]:
                 early = round(float(x[j:run0].sum()))
@@ -1251,11 +1251,7 @@ def _expired_on_arrival(
             # fresh failures in 30 min, then accepted again - 47 % accepted over the run)
             failing = np.flatnonzero(x[seg.i0 : seg.i1 + 1]) + seg.i0
             accepted = int(acc.loc[acc["i"].isin(failing), "count"].sum())
-            if (
-                not _dense(x, seg)
-                or failing.size < ARRIVAL_MINUTES
-                or accepted > ARRIVAL_ACCEPTED * (int(x[failing].sum()) + accepted)
-            ):
+            if not _steady(x, seg, failing) or accepted > ARRIVAL_ACCEPTED * (int(x[failing].sum()) + accepted):
                 continue
         found.append((seg, clients, g, set(g["profile"].dropna().astype(str))))
     at_api = _arrival_at_api(ctx, rej, fresh, lw, life, found)
@@ -1286,6 +1282,12 @@ def _expired_on_arrival(
     return out
 
 
+def _steady(x: Arr, seg: _Seg, failing: np.ndarray[Any, Any]) -> bool:
+    """Whether run ``seg``'s failures (in the minutes ``failing``) come minute after minute (:func:`_dense`) for at
+    least :data:`ARRIVAL_MINUTES` minutes."""
+    return _dense(x, seg) and failing.size >= ARRIVAL_MINUTES
+
+
 def _fresh_runs(
     ctx: _Ctx, rej: pd.DataFrame, fresh: pd.DataFrame, key: str
 ) -> Iterator[tuple[Any, Arr, _Seg, pd.DataFrame, list[str]]]:
@@ -1297,7 +1299,7 @@ def _fresh_runs(
         mine = fresh[fresh[key] == value]
         for seg in _segments(x, ARRIVAL, ctx.m0):
             g = _seg_rows(mine, seg)
-            clients = sorted(set(_clients(g)))
+            clients = _clients(g)
             if len(clients) < ISSUER_CLOCK_CLIENTS or g["i"].nunique() < SKEW_MINUTES:
                 continue
             theirs = _seg_rows(rej[(rej[key] == value) & rej["client_id"].isin(clients)], seg)
@@ -1357,9 +1359,10 @@ def _arrival_at_api(
         # (1 of up to 1 / ARRIVAL_AT_API replicas) in the minutes it failed, not a few replays among it
         failing = np.flatnonzero(x[seg.i0 : seg.i1 + 1]) + seg.i0
         here = int(acc.loc[(acc["profile"] == prof).fillna(False) & acc["i"].isin(failing), "count"].sum())
-        if int(x[failing].sum()) < ARRIVAL_AT_API * (int(x[failing].sum()) + here):
+        failed = int(x[failing].sum())
+        if failed < ARRIVAL_AT_API * (failed + here):
             continue
-        if not _dense(x, seg) or np.count_nonzero(x[seg.i0 : seg.i1 + 1]) < ARRIVAL_MINUTES:
+        if not _steady(x, seg, failing):
             continue  # (and minute after minute, for a while: not a few pools replaying cached tokens)
         out.append((seg, clients, g, {str(prof)}))
     return out

@@ -202,19 +202,18 @@ def _culprit(con: duckdb.DuckDBPyConnection, files: Sequence[Path], arrow: Colle
     """The first of ``files`` holding an event that meets the SQL ``condition`` (a check's failure): halves of the
     files are queried until one is left (a directory of 10 000 files: 14 queries, about two reads of the events,
     and only when a check failed). Their common directory when the halves cannot tell (none meets it alone)."""
+    refused = set(arrow)
+
+    def meets(part: list[Path]) -> bool:
+        with _errors(part):
+            sql = files_sql(con, part, [f for f in part if f in refused])
+            return con.execute(f"SELECT 1 FROM ({sql}) WHERE {condition} LIMIT 1").fetchone() is not None
+
     found = list(files)
     while len(found) > 1:
         half = found[: len(found) // 2]
-        with _errors(half):
-            row = con.execute(
-                f"SELECT 1 FROM ({files_sql(con, half, [f for f in half if f in arrow])}) WHERE {condition} LIMIT 1"
-            ).fetchone()
-        found = half if row else found[len(half) :]
-    with _errors(found):
-        row = con.execute(
-            f"SELECT 1 FROM ({files_sql(con, found, [f for f in found if f in arrow])}) WHERE {condition} LIMIT 1"
-        ).fetchone()
-    if row:
+        found = half if meets(half) else found[len(half) :]
+    if meets(found):
         return str(found[0])
     return str(Path(os.path.commonpath([str(f) for f in files] or ["."])))
 

@@ -774,13 +774,13 @@ class BearerAuth:
         return principal
 
     def _accepted(self, result: object, token: str, tenant: str | None, rule: RouteRule | None) -> Principal:
+        fp = _fingerprint(token)
         if self._records_refusals:
             refused = refusal(result)
             if refused is not None:  # the wrapped validator's rejection (JWT_VALIDATOR_ERROR returned_none): its event
                 denial = self.denial_for(Reason.VALIDATOR_ERROR, refused)
-                self._log_denial(denial, _fingerprint(token))
+                self._log_denial(denial, fp)
                 raise AuthDenied(denial)
-        fp = _fingerprint(token)
         try:
             principal = principal_from(
                 result, tenant=tenant, tenant_claim=self.tenant_claim, subject_kind=self.subject_kind, token_fp=fp

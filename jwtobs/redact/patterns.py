@@ -558,8 +558,6 @@ VALIDATION_LAST_NAME: Final = _regex.compile(r"""([a-z_][a-z0-9_\-]{0,63}+)['"]?
 # (48), so a run of repeated stems is read a bounded number of times.
 #: a quote escaped once, or in JSON nested in JSON strings up to four levels deep ('\\\\\\"': 3 backslashes)
 _QN: Final = r"""(?:\\\\){0,3}+\\?["']"""
-#: The separator, then an opening bracket, or the slice literal Go's "%#v" writes for each value of a
-#: map[string][]string (url.Values, http.Header: '"refresh_token":[]string{"x"}'; session 35), before the value
 #: A PHP member's visibility between its name and the "]" that closes it in print_r's and var_dump's output
 #: ("[password:protected] => x", '["secret":"App\\Config":private]=>'; session 36)
 _PHP_MEMBER: Final = r"""(?::(?:protected|"?+[a-z0-9_\\]{1,128}+"?+:private))?+"""
@@ -713,8 +711,10 @@ PAT_WORDS: Final = ("_pat", "-pat", ".pat", "pat=", "pat:", 'pat"', "pat'", "pat
 #: time stay). Runs on the lower-cased text holding "signature" or "hmac"; the value in group "value".
 _MAC_LABEL: Final = r"(?:sha(?:1|224|256|384|512)|v[0-9]a?+|t)[=,]"
 _MAC_RUN: Final = r"[a-z0-9+/_\-]{22,1024}+={0,2}+"
+#: A webhook signature's name, its last word ("signature", "hmac") and an optional digest ("-256", "_sha256")
+_SIGNATURE_WORD: Final = r"(?:signature|hmac)(?:[_\-]?+(?:sha)?+(?:1|224|256|384|512))?+"
 WEBHOOK_SIGNATURE: Final = _regex.compile(
-    r"(?:signature|hmac)(?:[_\-]?+(?:sha)?+(?:1|224|256|384|512))?+(?![a-z0-9_\-])"
+    _SIGNATURE_WORD + r"(?![a-z0-9_\-])"
     r"""(?:\\?+["'])?+[ \t]*+(?:[:=][ \t]*+\[?+|(?<=["'])[ \t]*+,[ \t]*+b?+(?=\\?+["']))[ \t]*+(?:\\?+["'])?+"""
     rf"(?P<value>(?:{_MAC_LABEL}[a-z0-9+/_\-]{{1,1024}}+={{0,2}}+(?:[, ](?={_MAC_LABEL}))?+){{1,16}}+|{_MAC_RUN})"
 )
@@ -734,9 +734,7 @@ def mac_value(run: str) -> bool:
 
 
 #: A name that :data:`WEBHOOK_SIGNATURE` takes (a header's or a mapping's key: "X-Hub-Signature-256")
-_SIGNATURE_NAME: Final = _regex.compile(
-    r"(?i)[a-z0-9_\-]{0,64}?(?:signature|hmac)(?:[_\-]?+(?:sha)?+(?:1|224|256|384|512))?+"
-)
+_SIGNATURE_NAME: Final = _regex.compile(r"(?i)[a-z0-9_\-]{0,64}?" + _SIGNATURE_WORD)
 
 
 def signature_name(name: str) -> bool:
@@ -745,6 +743,8 @@ def signature_name(name: str) -> bool:
     return _SIGNATURE_NAME.fullmatch(name) is not None
 
 
+#: The POST binding's SAMLResponse field as it is spelled (a _STEMS gate's words, and STRONG in _EXACT_NAMES)
+SAML_RESPONSE_NAMES: Final = ("samlresponse", "saml_response", "saml-response")
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -779,7 +779,7 @@ _STEMS: Final = (
     ("sid", "sid", ()),
     ("psk", "psk", ()),
     # the POST binding's SAMLResponse (a field name, see _EXACT_NAMES; session 35)
-    (r"saml[_\-]?response", "saml", ("samlresponse", "saml_response", "saml-response")),
+    (r"saml[_\-]?response", "saml", SAML_RESPONSE_NAMES),
     # a personal access token as a name's last word ("AZURE_DEVOPS_EXT_PAT=", "ado_pat:", '"pat":', "adoPat="; session
     # 36), not a longer word's start ("path", "pattern", "patch"; the scanner's trigger: PAT_STEM_TRIGGER); the text
     # must hold "pat" after "_", "-", "." or before a separator (a substring search each: "pat" alone is in 6 % of
@@ -996,7 +996,7 @@ _EXACT_NAMES: Final = {
     "sshpass": STRONG,
     # a SAML assertion posted to a service provider (the POST binding's form field, its HTML input, a JSON copy): a
     # bearer credential while valid (session 35; its query parameter was redacted already, QUERY_PARAM)
-    **dict.fromkeys(("samlresponse", "saml_response", "saml-response"), STRONG),
+    **dict.fromkeys(SAML_RESPONSE_NAMES, STRONG),
     # keytool's and jarsigner's options: a keystore's and a key's password
     **dict.fromkeys(("storepass", "keypass", "srcstorepass", "deststorepass", "srckeypass", "destkeypass"), STRONG),
     # the one-time codes and PINs (otp, totp, pin, mfa_code...)

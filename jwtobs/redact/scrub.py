@@ -815,7 +815,7 @@ class _Pass:
                 break
             (start, end), pos = e.span("value"), e.end()
             value = s[start:end]
-            if not _is_marker(value) and not p.is_placeholder(value) and p.is_credential_value(value, p.STRONG):
+            if not _is_marker(value) and p.is_credential_value(value, p.STRONG):
                 pieces += [s[at:start], self.credential(value, p.SECRET_FIELD)]
                 at = end
         if not pieces:
@@ -827,9 +827,7 @@ class _Pass:
         group = m.lastgroup or "bare"
         start, end = m.span(group)
         value = s[start:end]
-        if _in_marker(s, m.start()) or _is_marker(value) or p.is_placeholder(value):
-            return None
-        if not p.is_credential_value(value, p.STRONG):
+        if _in_marker(s, m.start()) or _is_marker(value) or not p.is_credential_value(value, p.STRONG):
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 

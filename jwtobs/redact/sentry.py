@@ -188,7 +188,7 @@ class _Walk:
                     return text
                 return _SCRUBBER.value(value)
             out = _SCRUBBER.values(((key, value),))[key]
-            if isinstance(value, str):
+            if isinstance(value, str) and out != value:
                 _note(value, out)
             return out
         except Exception:

@@ -118,8 +118,8 @@ _T_META_CONTENT: Final = (
 # Composer's tokens for a host (patterns.COMPOSER_AUTH, patterns.COMPOSER_CONFIG), caseless: the auth kind, then an
 # object's "{" or the host after a ".".
 _T_COMPOSER: Final = (
-    r"""(?:github-oauth|gitlab-oauth|gitlab-token|bearer)\\?"[ \t]*:[ \t\r\n]*\{"""
-    r"|(?:github-oauth|gitlab-oauth|gitlab-token|bearer|http-basic)\.[A-Za-z0-9]"
+    p._COMPOSER_KINDS + r"""\\?"[ \t]*:[ \t\r\n]*\{"""
+    r"|(?:" + p._COMPOSER_KINDS + r"|http-basic)\.[A-Za-z0-9]"
 )
 # A CAS ticket outside a query (patterns.CAS_TICKET_TEXT, case-sensitive): a prefix, its counter, a random part
 # holding a run of 16 letters and digits (patterns.cas_ticket).
