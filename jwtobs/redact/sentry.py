@@ -647,10 +647,10 @@ def init_options(**options: Any) -> dict[str, Any]:
     ``enable_metrics=True``, which are dropped (3.x sends logs and metrics without a switch), so one call works with
     either major.
 
-    sentry-sdk 3.x: ``transport`` (yours, given here, or the SDK's default) is wrapped so that the envelope header
-    of span envelopes (the dynamic sampling context, which carries the segment span's name and is built outside
-    every hook) is scrubbed too (:func:`scrub_envelope_headers`); pass ``transport`` to ``init_options``, not
-    beside it.
+    sentry-sdk 3.x and 2.x with span streaming: ``transport`` (yours, given here, or the SDK's default) is wrapped
+    so that the envelope header of span envelopes (the dynamic sampling context, which carries the segment span's
+    name and is built outside every hook) is scrubbed too (:func:`scrub_envelope_headers`); pass ``transport`` to
+    ``init_options``, not beside it.
 
     Raises ImportError (with the install command) when sentry-sdk is not installed, and ConfigurationError for a
     sentry-sdk major version these hooks are not written for (:data:`SDK_MAJORS`) or a 2.x option on 3.x.
@@ -687,8 +687,7 @@ def init_options(**options: Any) -> dict[str, Any]:
             experiments[flag] = opts.pop(flag)
     if experiments:
         opts["_experiments"] = experiments
-    if major >= 3:
-        # (2.x with trace_lifecycle="stream" has the same header; 2.x options are kept as they were: docs)
+    if streaming:  # (3.x, and 2.x with trace_lifecycle="stream": span envelopes carry a frozen sampling context)
         opts["transport"] = _scrubbing_transport(opts.get("transport"))
     return opts
 
