@@ -1074,7 +1074,7 @@ _AZURE_ACCOUNT_KEY_NAME: Final = _regex.compile(
 
 
 def _plain_name_strength(name: str) -> int:
-    if "ccount.key." in name and _AZURE_ACCOUNT_KEY_NAME.search(name) is not None:
+    if ("ccount" in name or "CCOUNT" in name) and _AZURE_ACCOUNT_KEY_NAME.search(name) is not None:  # (any case)
         return STRONG
     strength = _words_strength(name[:200])
     # (an operation's name as a dotted name's last part: botocore's "secrets-manager.GetSecretValue")

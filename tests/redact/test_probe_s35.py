@@ -171,6 +171,16 @@ LEAKS: dict[str, tuple[str, str, str]] = {
         AZURE,
         "account.key.acmedata.blob.core.windows.net=",
     ),
+    "f04_abfs_account_key_upper_case": (  # (session 37: the name's gate was case-sensitive, its pattern not)
+        f"FS.AZURE.ACCOUNT.KEY.ACMEDATA.BLOB.CORE.WINDOWS.NET={PW[5]}",
+        PW[5],
+        "ACCOUNT.KEY.ACMEDATA.BLOB.CORE.WINDOWS.NET=",
+    ),
+    "f04_abfs_account_key_mixed_case": (
+        f"fs.azure.Account.Key.acmedata.dfs.core.windows.net={AZURE}",
+        AZURE,
+        "Account.Key.acmedata.dfs.core.windows.net=",
+    ),
     # F08
     "f08_html_input": (
         f'<input type="hidden" name="SAMLResponse" value="{_SAML}"/>',
