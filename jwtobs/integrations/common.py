@@ -499,9 +499,10 @@ class BearerAuth:
         owner = getattr(authenticator, "__self__", None)
         owner_profile = getattr(owner, "profile", None)
         site_library, site_profile = _site_labels(authenticator, owner)
-        #: a ``jwtobs.wrap``-ed authenticator records a result of ``None``/``False`` as its own rejection
-        #: (``jwtobs.wrap.refusal``): refused here without a second event
-        self._records_refusals = getattr(authenticator, "__jwtobs_site__", None) is not None
+        #: a ``jwtobs.wrap``-ed function of yours records a result of ``None``/``False`` as its own rejection
+        #: (``jwtobs.wrap.refusal``): refused here without a second event; a wrapped library entry point does not
+        #: (``none_refuses``: some return ``None`` when they accept), so its ``None`` is refused with an event here
+        self._records_refusals = bool(getattr(getattr(authenticator, "__jwtobs_site__", None), "none_refuses", False))
         self.library = library or site_library
         self.profile = profile or site_profile
         if tenant_claim is None and isinstance(getattr(owner_profile, "tenant_claim", None), str):
