@@ -1189,6 +1189,10 @@ _WEAK_NOT_CREDENTIAL: Final = _regex.compile(
     r"|[a-z][a-z0-9_\-]*+(?:\.[a-z][a-z0-9_\-]*+){2,}+(?:/[0-9]++)?"  # reverse-DNS names: com.apple.xpc.activity
     r"|S-1-[0-9]++(?:-[0-9]++)++"  # a Windows security identifier (a user's or group's SID): S-1-5-21-...-1013
     r"|[A-Z]{2}[0-9a-f]{32}"  # a Twilio resource SID (AccountSid AC..., MessageSid SM...): two capitals, 32 hex
+    # an address, "local@host" (session 37): a SIP Call-ID (Asterisk's security log "SessionID=\"17a483d-eb8cc0@
+    # 1.2.3.4\""), a Message-ID, a mailbox; a session's token holds no "@" and a dotted host after it ("user:pass@
+    # host" is no address: the part before "@" holds no ":")
+    r"|[^\s@:\"'<>]++@(?:[A-Za-z0-9\-]++\.)++[A-Za-z0-9\-]++(?::[0-9]++)?"
     r"|(?:[A-Z][a-z]{2,}+){2,}+"  # a CamelCase name of words: a method, a status ("GetToken", "BadAuthentication")
     # a lowerCamelCase name of words: a method ("MediaSession: onPlaybackStateChanged")
     r"|" + LOWER_CAMEL_WORDS
@@ -1244,6 +1248,21 @@ _PROSE_WORDS: Final = frozenset(
 
 #: words of prose shorter than three letters, and "via": never a password alone
 _SHORT_PROSE_WORDS: Final = frozenset("a an as at by in is it of on or to via".split())
+
+
+def prose_word(word: str) -> bool:
+    """Whether ``word`` is a word of prose (:data:`_PROSE_WORDS`, :data:`_SHORT_PROSE_WORDS`): "from" in Postfix's
+    "lost connection after AUTH from unknown[192.0.2.23]" is no user name of Redis's "AUTH user x"."""
+    low = word.lower()
+    return low in _PROSE_WORDS or low in _SHORT_PROSE_WORDS
+
+
+#: A digest's name and "of" before a secret's name (lower-cased text; searched up to the name with ``endpos``):
+#: Dovecot's "(SHA1 of given password: f638ff)" (``auth_verbose_passwords=sha1:6``), "hash of the token: 9f2c...".
+#: The value is a digest of the secret, as under ``password_hash`` (session 37).
+DIGEST_OF: Final = _regex.compile(
+    r"(?<![a-z0-9])(?:sha-?+[0-9]*+|md5|hash|digest|checksum|fingerprint|hmac)[ ]of[ ](?:[a-z']{1,16}+[ ]){0,2}+$"
+)
 
 
 def _passphrase(v: str) -> bool:
@@ -2244,9 +2263,10 @@ JDBC_ORACLE: Final = _regex.compile(r"""jdbc:oracle:thin:[^\s/@:"']{1,64}+/(?P<p
 
 
 #: An XML element's attribute that names what its text is (Java's properties XML '<entry key="db.password">',
-#: .NET's '<setting name="Password">'): group 1 the name
+#: .NET's '<setting name="Password">', Windows event XML's '<Data Name="Password">': "Key" and "Name" capitalised,
+#: session 37): group 1 the name
 XML_NAMING_ATTR: Final = _regex.compile(
-    r"""[ \t](?:key|name)[ \t]*+=[ \t]*+["']([A-Za-z_][A-Za-z0-9_.\-]{0,63}+)["']"""
+    r"""[ \t](?:[Kk]ey|[Nn]ame)[ \t]*+=[ \t]*+["']([A-Za-z_][A-Za-z0-9_.\-]{0,63}+)["']"""
 )
 
 # -- XML elements: <password>...</password>, <access-token>...</access-token>, <SecretAccessKey>... ---------------

@@ -1199,6 +1199,9 @@ class _Pass:
             return None
         if group == "value" and m.start("strong") < 0 and (not _spaced_value(value) or "/" in value):
             return None
+        words = s[m.start() : start].split()
+        if group == "value" and len(words) == 2 and words[0] == "AUTH" and p.prose_word(words[1]):
+            return None  # prose, no "AUTH user x" (Postfix's "lost connection after AUTH from unknown[192.0.2.23]")
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
     def _acl_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
@@ -1589,6 +1592,8 @@ class _Pass:
             # a segment of a resource name ("arn:aws:secretsmanager:...:secret:prod/db-AbCdEf"); its "value" may be
             # the next key ("'grant_type': 'urn:...:token-exchange', 'subject_token': 'x'", session 35)
             return _next_name(s, m.start(), start, end, quoted)
+        if p.DIGEST_OF.search(low, max(0, m.start() - head - 48), m.start() - head) is not None:
+            return None  # a digest of the secret ("SHA1 of given password: f638ff", Dovecot's; session 37)
         if group == "bare" and _maven_group(low, m.start() - head, start):
             return None  # a Maven/Gradle coordinate ("io.jsonwebtoken:jjwt-api:0.12.5", "com.auth0:java-jwt:4.4.0")
         name = s[m.start() - head : m.end("suffix")]  # original case: camelCase words count
