@@ -141,12 +141,95 @@ def _env_list(name: str) -> list[str]:
     return [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
 
 
+_ENV_WARNED: set[str] = set()
+
+
 def _env_flag(name: str) -> bool | None:
     value = os.environ.get(name, "").strip().lower()
-    return True if value in _TRUE else False if value in _FALSE else None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    if value and name not in _ENV_WARNED:  # (session 37: JWTOBS_DEFER=maybe, JWTOBS_LOG_EVENTS=2 were ignored unsaid)
+        _ENV_WARNED.add(name)
+        _log.warning("jwtobs: %s=%r is none of %s; it is ignored", name, value[:16], "/".join((*_TRUE, *_FALSE)))
+    return None
+
+
+#: the names :func:`configure` and :func:`override` take (:class:`Options`)
+OPTION_NAMES: frozenset[str] = frozenset(Options.__optional_keys__ | Options.__required_keys__)
+
+
+def _bad(name: str, value: object, wanted: str) -> ConfigurationError:
+    return ConfigurationError(f"configure({name}=...): {wanted}, not {type(value).__name__}")
+
+
+def _path_option(options: Options, name: str) -> str | None:
+    """``events_path``/``events_dir`` as text (``bytes`` decoded as the filesystem does), or ``None``."""
+    value = options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, os.PathLike)):
+        path = os.fsdecode(value)
+        return path or None  # (an empty path: no sink, as before)
+    raise _bad(name, value, "a path (str, bytes or os.PathLike)")
+
+
+def _names_option(options: Options, name: str) -> list[str]:
+    """``issuers``/``kids``: one string is one value (before session 37 ``issuers="https://idp"`` trusted each of
+    its characters, and not the issuer)."""
+    value: Any = options.get(name)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    try:
+        values = list(value)
+    except TypeError:
+        raise _bad(name, value, "a string or an iterable of strings") from None
+    for v in values:
+        if not isinstance(v, str):
+            raise _bad(name, v, "strings")
+    return values
+
+
+def _check_options(options: Options) -> None:
+    """Refuse what :func:`configure` could only misread (session 37: an unknown name - a typo such as
+    ``event_path=`` - was ignored without a word, ``service=5`` was written as a number into every event,
+    ``defer="no"`` meant deferred, ``log_events="yes"`` made a sink failing on every record, ``sinks=fn`` and
+    ``issuers=None`` raised a bare ``TypeError``). Run once per configuration, never on a request. (A provider that
+    is not one stays a failure counted at run time, as documented.)"""
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise ConfigurationError(
+            f"configure(): unknown option {', '.join(unknown)} (the options: {', '.join(sorted(OPTION_NAMES))})"
+        )
+    for name in ("service", "tenant_claim"):
+        value = options.get(name)
+        if value is not None and not isinstance(value, str):
+            raise _bad(name, value, "a string or None")
+    for name in ("defer", "from_env"):
+        value = options.get(name)
+        if value is not None and type(value) is not bool:
+            raise _bad(name, value, "True, False or None")
+    clock = options.get("clock")
+    if clock is not None and not callable(clock):
+        raise _bad("clock", clock, "a callable returning POSIX seconds")
+    log_events: Any = options.get("log_events")
+    if log_events is not None and type(log_events) is not bool and not callable(getattr(log_events, "warning", None)):
+        raise _bad("log_events", log_events, "True, False or a logger (stdlib or structlog)")
+    sinks: Any = options.get("sinks")
+    if sinks is not None and not isinstance(sinks, (str, bytes)):
+        try:
+            iter(sinks)
+        except TypeError:
+            raise _bad("sinks", sinks, "a list of callables") from None
+    elif sinks is not None:
+        raise _bad("sinks", sinks, "a list of callables")
 
 
 def _build(options: Options) -> State:
+    _check_options(options)
     from_env = options.get("from_env", True)
     key = options.get("fingerprint_key")
     key_id = options.get("fingerprint_key_id")
@@ -154,14 +237,15 @@ def _build(options: Options) -> State:
         fp = _fingerprint.Fingerprinter(key, key_id=key_id)
     else:
         fp = _fingerprint.from_environment(use_env=from_env, key_id=key_id)
-    issuers = list(options.get("issuers", ()))
-    sinks: list[EventSink] = list(options.get("sinks", ()))
+    issuers = _names_option(options, "issuers")
+    kids = _names_option(options, "kids")
+    sinks: list[EventSink] = list(options.get("sinks") or ())
     for sink in sinks:
         _check_sink(sink)
     service = options.get("service")
-    events_path = options.get("events_path")
-    events_dir = options.get("events_dir")
-    log_events = options.get("log_events", False)
+    events_path = _path_option(options, "events_path")
+    events_dir = _path_option(options, "events_dir")
+    log_events = options.get("log_events") or False
     defer = options.get("defer")
     if from_env:
         service = service or os.environ.get("JWTOBS_SERVICE") or os.environ.get("OTEL_SERVICE_NAME") or None
@@ -173,12 +257,15 @@ def _build(options: Options) -> State:
     if defer is None:
         env_defer = _env_flag("JWTOBS_DEFER")
         defer = True if env_defer is None else env_defer
+    # "~/events.jsonl" is the user's home (session 37: a directory named "~" was made in the working directory)
+    events_path = os.path.expanduser(events_path) if events_path else None
+    events_dir = os.path.expanduser(events_dir) if events_dir else None
     if events_path:
         sinks.append(JsonlSink(events_path))  # never raises: an unwritable path drops and counts
     if events_dir:
-        from jwtobs.rolling import RollingJsonlSink
-
         try:
+            from jwtobs.rolling import RollingJsonlSink  # (its import reads a file: no descriptor left, EMFILE)
+
             sinks.append(RollingJsonlSink(events_dir))
         except (OSError, ValueError) as exc:  # a read-only filesystem: the records are counted as dropped
             sinks.append(_UnavailableSink(os.fspath(events_dir), exc))
@@ -186,7 +273,7 @@ def _build(options: Options) -> State:
         sinks.append(LoggerSink())
     elif log_events:
         sinks.append(LoggerSink(log_events))
-    guard = CardinalityGuard(issuers, options.get("kids", ()))
+    guard = CardinalityGuard(issuers, kids)
     telemetry = Telemetry(
         guard, tracer_provider=options.get("tracer_provider"), meter_provider=options.get("meter_provider")
     )

@@ -58,7 +58,12 @@ def new_key() -> str:
 
 def check_key(key: bytes | str) -> bytes:
     """The key's bytes; :class:`ConfigurationError` (never showing the key) if it is shorter than 16 bytes."""
-    raw = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if isinstance(key, str):
+        raw = key.encode("utf-8")
+    elif isinstance(key, (bytes, bytearray, memoryview)):
+        raw = bytes(key)
+    else:  # session 37: bytes(32) made a key of 32 zero bytes (anyone could compute its fingerprints), silently
+        raise ConfigurationError(f"fingerprint key must be str or bytes, not {type(key).__name__}")
     if len(raw) < MIN_KEY_BYTES:
         raise ConfigurationError(
             f"fingerprint key too short ({len(raw)} bytes; at least {MIN_KEY_BYTES} are needed, 32 random bytes "
@@ -83,7 +88,7 @@ class Fingerprinter:
             raw_key = hashlib.blake2b(raw_key, digest_size=64).digest()
         if key_id is None:
             key_id = hashlib.blake2b(raw_key, digest_size=2, person=b"jwtobs-keyid").hexdigest()
-        elif not _KEY_ID_RE.fullmatch(key_id):
+        elif type(key_id) is not str or not _KEY_ID_RE.fullmatch(key_id):
             raise ConfigurationError("fingerprint key_id must be 1-16 characters of [0-9a-z]")
         self.key_id = key_id
         self._key = raw_key

@@ -23,7 +23,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
 
-from jwtobs import config, telemetry
+from jwtobs import _forksafe, config, telemetry
 from jwtobs._otel_compat import context_getter
 from jwtobs.events import FLUSH_WAIT as _SINK_FLUSH_WAIT
 from jwtobs.events import JsonlSink, KeySetChange, Outcome, ValidationEvent
@@ -603,6 +603,7 @@ class _Queue:
                 self.thread = threading.Thread(target=self._run, name="jwtobs-events", daemon=True)
                 self.thread.start()
                 self._set_fast_limit()
+        _forksafe.watch_worker_end()
 
     def _run(self) -> None:
         while True:
@@ -738,6 +739,7 @@ def _at_exit() -> None:
 # waiting record reaches the sinks before they close; and, moved last whenever a configuration is made or a
 # provider adopted (telemetry.exit_flush_first), before OpenTelemetry providers shut down.
 telemetry.flush_at_exit(_at_exit)
+_forksafe.at_worker_end(_at_exit)  # (and at the end of a multiprocessing child, which runs no atexit handler)
 config.before_flush(_drain_for_flush)
 
 

@@ -139,7 +139,8 @@ class RollingJsonlSink(JsonlSink):
             if j == i:
                 self._roll(partition)
                 continue
-            view = memoryview(b"".join(lines[i:j]))
+            data = b"".join(lines[i:j])
+            view = memoryview(data)
             try:
                 while view:
                     assert self._fd is not None
@@ -147,9 +148,14 @@ class RollingJsonlSink(JsonlSink):
                     view = view[written:]
             except OSError:
                 # a full disk's cut line taken back as JsonlSink does (this process alone writes the file; the next
-                # write starts a new one - before session 21 the cut line stayed at its end)
-                if len(view) < size and self._fd is not None:
-                    self._take_back(self._fd, self._size, size - len(view))
+                # write starts a new one - before session 21 the cut line stayed at its end); the whole lines before
+                # it stay, counted as written (session 37)
+                done = size - len(view)
+                if done and self._fd is not None:
+                    kept, keep = self._keep_whole(data, done, False)
+                    self._lines_done += kept
+                    if keep < done:
+                        self._take_back(self._fd, self._size + keep, done - keep)
                 raise
             self._size += size
             self._lines_done += j - i
