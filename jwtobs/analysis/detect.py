@@ -929,17 +929,27 @@ def rotation_incidents(
 
 
 def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
-    """Rows whose tokens' ``exp`` lies no further ahead of their minute than any accepted token's of their issuer
-    ever did (+ 2 minutes). The ``exp`` of a token rejected for an unknown kid was never verified: a real token's
-    claims tampered with (``exp`` a year ahead) naming a kid retired hours after its last token expired made a
-    healthy retirement read as ``key_removed_early`` (session 32, fleet32: 2 of 4 quiet days). An issuer without
-    accepted ``exp`` keeps every row."""
+    """Rows whose tokens' ``exp`` lies no further ahead of their minute than any accepted token's of their client
+    (of their issuer, for a client never accepted with it) ever did (+ 3 minutes). The ``exp`` of a token rejected
+    for an unknown kid or a bad signature was never verified: a real token's claims tampered with (``exp`` a year
+    ahead) naming a kid retired hours after its last token expired made a healthy retirement read as
+    ``key_removed_early`` (session 32, fleet32: 2 of 4 quiet days); tokens of a web player's (15-minute tokens)
+    with ``iat`` and ``exp`` moved 5 hours ahead, within the issuer's longest lifetime (smart TVs' 24 hours), started
+    a signature spike's onset 46 minutes early and made a quiet day's ``kid_before_publish`` (session 37, fleet36).
+    An issuer without accepted ``exp`` keeps every row."""
     if rows.empty:
         return pd.Series(True, index=rows.index)
     acc = ctx.acc[ctx.acc["max_exp"].notna()]
     ahead = acc["max_exp"].astype("float64") - (ctx.m0 + acc["i"].astype("float64")) * 60.0
     longest = ahead.groupby(acc["issuer"].astype("object"), dropna=False).max()
-    bound = rows["issuer"].astype("object").map(longest).astype("float64") + 180.0
+    bound = rows["issuer"].astype("object").map(longest).astype("float64")
+    named = acc["client_id"].notna() & (acc["client_id"] != OTHER)
+    if named.any():
+        keys = acc["issuer"].astype("object") + "\x00" + acc["client_id"].astype("object")
+        per_client = ahead[named].groupby(keys[named]).max()
+        mine_keys = rows["issuer"].astype("object") + "\x00" + rows["client_id"].astype("object")
+        bound = mine_keys.map(per_client).astype("float64").fillna(bound)
+    bound = bound + 180.0
     mine = rows["max_exp"].astype("float64") - (ctx.m0 + rows["i"].astype("float64")) * 60.0
     return (~(mine > bound)).fillna(True).astype(bool)
 
@@ -1540,6 +1550,59 @@ def _lower_edge(le: float) -> float:
     return LATENESS_EDGES[k - 1] if k > 0 else 0.0
 
 
+def _validator_excess(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], r: dict[str, Any]
+) -> tuple[str, float] | None:
+    """For a client's ``clock_skew`` incident ``r`` with at least :data:`VALIDATOR_CLOCK_SHARE` of its failures
+    past ``exp`` at one API: that API and how many more failures the client's other APIs would have seen meanwhile,
+    had its clock been off, than they did (see :func:`_validator_clocks`); None for any other row."""
+    cid = r["client_id"]
+    if r["kind"] != "clock_skew" or cid is None:
+        return None
+    seg = _minutes_of(ctx, r)
+    theirs = late[(late["client_id"] == cid) & (late["direction"] == "late")]
+    g = _clock_failures(_seg_rows(theirs, seg))
+    per = g.groupby("profile", observed=True)["count"].sum()
+    if per.empty or per.max() < VALIDATOR_CLOCK_SHARE * per.sum():
+        return None
+    prof = str(per.idxmax())
+    mine = g[g["profile"] == prof]
+    n_p = int(mine["count"].sum())
+    acc = _seg_rows(ctx.acc, seg)
+    acc = acc[(acc["client_id"] == cid).fillna(False)]
+    acc_p = int(acc.loc[acc["profile"] == prof, "count"].sum())
+    share = n_p / max(1, n_p + acc_p)
+    lower = mine["le"].map(_lower_edge)
+    excess = 0.0
+    for q, a in acc[acc["profile"] != prof].groupby("profile", observed=True)["count"].sum().items():
+        beyond = float(mine.loc[lower >= lw.get(str(q), 0.0), "count"].sum()) / max(1, n_p)
+        excess += float(a) * share * beyond - float(per.get(q, 0))
+    return prof, excess
+
+
+def _pooled_excess(
+    ctx: _Ctx, rows: list[dict[str, Any]], found: dict[int, tuple[str, float] | None]
+) -> dict[int, float]:
+    """The excess of :func:`_validator_excess` summed over the incidents of other clients failing at the same API
+    in overlapping minutes (each with at least :data:`VALIDATOR_CLOCK_SHARE` of its failures there), for the one of
+    them with the most failures; at least 2 clients. Several clients failing at one API at once, each accepted by
+    its other APIs, are that API's clock even when each alone calls the other APIs too seldom to tell (session 37,
+    blind fleet38: a gateway replica an hour ahead, three driver apps of 16-97 failures each, excess 1.5-7.9 each,
+    15.8 together; before, three clients' own clocks)."""
+    pooled: dict[int, float] = {}
+    by_api: dict[str, dict[int, float]] = {}
+    for i, hit in found.items():
+        if hit is not None and hit[1] > 0:
+            by_api.setdefault(hit[0], {})[i] = hit[1]
+    for members in by_api.values():
+        for i in members:
+            group = [j for j in members if rows[j]["start"] <= rows[i]["end"] and rows[i]["start"] <= rows[j]["end"]]
+            if len(group) < 2 or max(group, key=lambda j: (int(rows[j]["count"]), -j)) != i:
+                continue
+            pooled[i] = sum(members[j] for j in group)
+    return pooled
+
+
 def _validator_clocks(
     ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -1551,34 +1614,18 @@ def _validator_clocks(
     most :data:`SHARED_AFTER` minutes apart). Short-lived tokens (a gateway's 5-minute exchanged tokens) are the
     ones a validator minutes ahead rejects: the fleet's other clients, renewing well before ``exp``, do not fail,
     so the shared rule (:func:`_server_clocks`) sees one client only."""
+    found = {i: _validator_excess(ctx, late, lw, r) for i, r in enumerate(rows)}
+    pooled = _pooled_excess(ctx, rows, found)
     out: list[dict[str, Any]] = []
-    for r in rows:
-        cid = r["client_id"]
-        if r["kind"] != "clock_skew" or cid is None:
+    for i, r in enumerate(rows):
+        hit = found[i]
+        if hit is None or max(hit[1], pooled.get(i, 0.0)) < VALIDATOR_CLOCK_EXPECT:
             out.append(r)
             continue
+        prof, excess = hit
+        cid = r["client_id"]
         seg = _minutes_of(ctx, r)
         theirs = late[(late["client_id"] == cid) & (late["direction"] == "late")]
-        g = _clock_failures(_seg_rows(theirs, seg))
-        per = g.groupby("profile", observed=True)["count"].sum()
-        if per.empty or per.max() < VALIDATOR_CLOCK_SHARE * per.sum():
-            out.append(r)
-            continue
-        prof = str(per.idxmax())
-        mine = g[g["profile"] == prof]
-        n_p = int(mine["count"].sum())
-        acc = _seg_rows(ctx.acc, seg)
-        acc = acc[(acc["client_id"] == cid).fillna(False)]
-        acc_p = int(acc.loc[acc["profile"] == prof, "count"].sum())
-        share = n_p / max(1, n_p + acc_p)
-        lower = mine["le"].map(_lower_edge)
-        excess = 0.0
-        for q, a in acc[acc["profile"] != prof].groupby("profile", observed=True)["count"].sum().items():
-            beyond = float(mine.loc[lower >= lw.get(str(q), 0.0), "count"].sum()) / max(1, n_p)
-            excess += float(a) * share * beyond - float(per.get(q, 0))
-        if excess < VALIDATOR_CLOCK_EXPECT:
-            out.append(r)
-            continue
         at_p = theirs[theirs["profile"] == prof]
         run = next(c for c in _clusters_of(sorted(set(at_p["i"].tolist()) | {seg.i0}), SHARED_AFTER) if seg.i0 in c)
         span = _Seg(run[0], max(run[-1], seg.i1), 0, 0.0, 1.0)
@@ -1591,7 +1638,13 @@ def _validator_clocks(
             f"client {cid}: {n} tokens rejected past exp by {prof} (up to ~{q95:.0f} s, validator leeway "
             f"~{_leeway_text(lw, fails['profile'])} s) from {ctx.hhmm(span.i0)} to {ctx.hhmm(span.i1)}, "
             f"{there:.0%} of its uses there, while its other APIs accepted it ({excess:.0f} more failures there "
-            f"than seen, had its clock been off): the clock of the validators of {prof} ahead, not the client's"
+            f"than seen, had its clock been off"
+            + (
+                f"; {pooled[i]:.0f} with the other clients failing there meanwhile"
+                if excess < VALIDATOR_CLOCK_EXPECT
+                else ""
+            )
+            + f"): the clock of the validators of {prof} ahead, not the client's"
         )
         p = 1.0 - float(r["confidence"])
         out.append(
@@ -1897,8 +1950,10 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
                 continue
             g = mine[(mine["i"] > r0) & (mine["i"] <= r1)]
             clients = _clients(g)
-            if len(clients) < STALL_CLIENTS or g.loc[g["cont"], "client_id"].nunique() < STALL_KEPT:
-                continue
+            kept = g.loc[g["cont"], "client_id"].nunique()
+            if len(clients) < STALL_CLIENTS or kept < STALL_KEPT:
+                if not (len(clients) == kept == 1 and _others_silent(ctx, str(iss), clients[0], h0, quiet, span)):
+                    continue
             i0, i1 = int(g["i"].min()), max(int(g["i"].max()), min(r1, ctx.n - 1))
             seg = _Seg(i0, i1, int(g["count"].sum()), 0.0, math.exp(-rate * quiet))
             out.append(
@@ -1908,6 +1963,23 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
                 )
             )
     return out
+
+
+def _others_silent(ctx: _Ctx, iss: str, client: str, h0: int, quiet: int, span: int) -> bool:
+    """Whether the issuer's other clients renewed none of their tokens for ``quiet`` minutes from ``h0`` where
+    their own rate over the ``span`` minutes before makes that unlikely (Poisson P(0) <= :data:`STALL_P`; at least
+    :data:`STALL_CLIENTS` of them renewing then): one client keeping its tokens past ``exp`` could be its own clock
+    behind (it renews by it), but not the others' silence. Session 37, blind fleet38: a bank IdP's token endpoint
+    down 35 minutes, its 5-minute tokens kept by a partner aggregator (582 failures) while its two mobile apps,
+    renewing 1.5 times a minute before, renewed none and failed only with their stale tokens."""
+    ren = _renewed(ctx)
+    ren = ren[(ren["issuer"] == iss) & (ren["client_id"] != client)]
+    prior = ren[(ren["i"] >= h0 - span) & (ren["i"] < h0)]
+    if prior["client_id"].nunique() < STALL_CLIENTS:
+        return False
+    if ((ren["i"] >= h0) & (ren["i"] < h0 + quiet)).any():
+        return False
+    return math.exp(-len(prior) / span * quiet) <= STALL_P
 
 
 def _longest_quiet(x: Arr) -> int:
