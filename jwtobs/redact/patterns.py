@@ -30,8 +30,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Iterator
+from typing import Final, Protocol
 
 from jwtobs import _forksafe
 from jwtobs.redact import _regex
@@ -745,6 +745,9 @@ def signature_name(name: str) -> bool:
 
 #: The POST binding's SAMLResponse field as it is spelled (a _STEMS gate's words, and STRONG in _EXACT_NAMES)
 SAML_RESPONSE_NAMES: Final = ("samlresponse", "saml_response", "saml-response")
+#: A SAML assertion's name as AWS STS's AssumeRoleWithSAML (and tools that log its request) spell it: a strong name, as
+#: the response's (session 37; its last word, "assertion", was strong already)
+SAML_ASSERTION_NAMES: Final = ("samlassertion", "saml_assertion", "saml-assertion")
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -791,10 +794,71 @@ _STEMS: Final = (
         tuple(f"{role}{sep}verifier" for role in _VERIFIER_ROLES for sep in ("", "_", "-")),
     ),
 )
+
+
 #: (the name's words after the stem may be separated by "." as by "_": Hadoop's and Spark's properties,
 #: "fs.s3a.secret.key=", "aws.secret.key = "; session 35: the name ended at the "." and nothing was found)
+class Searcher(Protocol):
+    """What the scrubber's passes call on a detector: a compiled pattern, or a :class:`WordAnchored` one."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def search(self, string: str, pos: int = ...) -> re.Match[str] | None: ...
+
+
+class WordAnchored:
+    """A compiled pattern that starts with one of a few words and holds ``word`` at most ``reach`` characters after its
+    start (a key's role, then "key": "api_key", "signing.key", "resource_owner_key"), searched from the occurrences
+    of ``word``: ``search`` returns what ``regex.search`` returns. Such a pattern starts with no literal, so ``re``
+    tries it at every position of the text (session 37: the key stem's field pattern took ~80 ns a character, 0.2 ms
+    on each 2.8 KB CloudTrail record, twice); here ``str.find`` skips to each ``word`` and the pattern is tried
+    at the ``reach + 1`` positions before it (each position once: linear). Why it is the same match: a match
+    starting at ``i`` holds ``word`` at ``i + reach`` at most and after ``i`` (no role holds ``word``), so none
+    starts before ``k - reach`` when ``k`` is the first ``word`` at or after ``pos``."""
+
+    __slots__ = ("_match", "_reach", "_word", "pattern", "regex")
+
+    def __init__(self, regex: re.Pattern[str], word: str, reach: int) -> None:
+        self.regex = regex
+        self.pattern = regex.pattern
+        self._match = regex.match
+        self._word = word
+        self._reach = reach
+
+    def search(self, string: str, pos: int = 0) -> re.Match[str] | None:
+        find, match, word, reach = string.find, self._match, self._word, self._reach
+        at = max(pos, 0)
+        k = find(word, at)
+        while k >= 0:
+            for i in range(max(at, k - reach), k + 1):
+                m = match(string, i)
+                if m is not None:
+                    return m
+            at = k + 1
+            k = find(word, at)
+        return None
+
+
+#: Stems that start with one of a few words, not a literal: their word after those and how far it may stand from the
+#: match's start (the longest role and a separator; :class:`WordAnchored`)
+_ANCHORED_STEMS: Final = {
+    "key": ("key", max(map(len, ("api", *_KEY_ROLES))) + 1),
+    "verifier": ("verifier", max(map(len, _VERIFIER_ROLES)) + 1),
+}
+
+
+def _searcher(word: str, regex: re.Pattern[str]) -> Searcher:
+    anchor = _ANCHORED_STEMS.get(word)
+    return regex if anchor is None else WordAnchored(regex, *anchor)
+
+
 TEXT_FIELDS: Final = tuple(
-    (word, words, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-.]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE))
+    (
+        word,
+        words,
+        _searcher(word, _regex.compile(stem + r"(?P<suffix>[a-z0-9_\-.]{0,48}+)" + _FIELD_SEP + _FIELD_VALUE)),
+    )
     for stem, word, words in _STEMS
 )
 #: Stems whose names are weak but when they hold another stem ("session_token", "auth_secret"): no SPACED_FIELDS of
@@ -826,7 +890,7 @@ def _spaced_field(stem: str) -> re.Pattern[str]:
 
 
 SPACED_FIELDS: Final = tuple(
-    (word, words, _spaced_field(stem)) for stem, word, words in _STEMS if word not in _UNSPACED_STEMS
+    (word, words, _searcher(word, _spaced_field(stem))) for stem, word, words in _STEMS if word not in _UNSPACED_STEMS
 ) + tuple((word, names, _spaced_field("(?:" + "|".join(names) + ")")) for word, names in _SPACED_OF_WEAK.items())
 #: :data:`TEXT_FIELDS` with each stem's :data:`SPACED_FIELDS` pattern (None for the weak stems): the scrubber runs
 #: both for the stems a text holds, found once
@@ -842,7 +906,7 @@ SPACED_STEM: Final = (
 SPACED_WORDS: Final = (*(word for _, word, _ in _STEMS if word not in _UNSPACED_STEMS), *_SPACED_WEAK_NAMES)
 
 
-def spaced_patterns(low: str) -> list[re.Pattern[str]]:
+def spaced_patterns(low: str) -> list[Searcher]:
     """The :data:`SPACED_FIELDS` patterns of the stems the lower-cased text holds."""
     has = low.__contains__
     return [pattern for word, words, pattern in SPACED_FIELDS if has(word) and (not words or any(map(has, words)))]
@@ -997,6 +1061,7 @@ _EXACT_NAMES: Final = {
     # a SAML assertion posted to a service provider (the POST binding's form field, its HTML input, a JSON copy): a
     # bearer credential while valid (session 35; its query parameter was redacted already, QUERY_PARAM)
     **dict.fromkeys(SAML_RESPONSE_NAMES, STRONG),
+    **dict.fromkeys(SAML_ASSERTION_NAMES, STRONG),
     # keytool's and jarsigner's options: a keystore's and a key's password
     **dict.fromkeys(("storepass", "keypass", "srcstorepass", "deststorepass", "srckeypass", "destkeypass"), STRONG),
     # the one-time codes and PINs (otp, totp, pin, mfa_code...)
@@ -1758,6 +1823,20 @@ AWS_KEY_ID: Final = _regex.compile(
 #: key id (:func:`aws_secret_runs`).
 AWS_SECRET_RUN: Final = _regex.compile(_word_start("", "A-Za-z0-9+/") + r"[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])")
 _AWS_NOT_SECRET: Final = _regex.compile(r"[A-Za-z]*+|[^A-Z]*+|[^a-z]*+")
+#: A whole run of 40 characters of that alphabet or more (the lookbehind: tried at a run's start only)
+_B64_STD_RUN: Final = _regex.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40,}+")
+
+
+def aws_secret_matches(text: str) -> Iterator[re.Match[str]]:
+    """``AWS_SECRET_RUN.finditer(text)``, found from the runs of its alphabet: a match ends where its run does (nothing
+    of the alphabet after it), so each run of 40 or more characters holds at most one, its last 40. (Session 37: the
+    pattern itself, its lookbehinds tried at every character of a base64 run, took ~0.15 ms on a 2.8 KB CloudTrail
+    record holding a session token; this ~0.03 ms.)"""
+    match = AWS_SECRET_RUN.match
+    for run in _B64_STD_RUN.finditer(text):
+        m = match(text, run.end() - 40)
+        if m is not None:
+            yield m
 
 
 def aws_secret_runs(text: str) -> frozenset[str]:
@@ -1776,7 +1855,7 @@ def aws_secret_runs(text: str) -> frozenset[str]:
         done = hi = len(text) if hi < 0 else hi
         line = text[lo:hi]
         for t in (line, *(view.text for view in unescaped_views(line))):  # (escaped: "\\u002B", "%2B", "\\/")
-            for run in AWS_SECRET_RUN.finditer(t):
+            for run in aws_secret_matches(t):
                 if _AWS_NOT_SECRET.fullmatch(run.group()) is None:
                     runs.add(run.group())
     return frozenset(runs)
@@ -2535,6 +2614,30 @@ STDIN_PASSWD: Final = (
         _STDIN_PASSWD_READERS + r"""[^\n|;&<]{0,64}?[ \t]*+<<<[ \t]*+(?P<q>["']?+)(?P<value>[^\s"'\\]{1,256}+)(?P=q)"""
     ),
 )
+#: A new password typed twice into passwd from a shell's echo or printf (session 37: shell history, sudo's "COMMAND="
+#: lines): 'echo -e "x\\nx" | passwd [bob]', "printf 'x\\nx\\n' | sudo passwd", and a user's own change, the current
+#: password first ('echo -e "old\\nx\\nx" | passwd'). Only the same word twice is taken (what passwd asks for: the new
+#: password and its confirmation); 'echo -e "hello\\nworld" | passwd' is not. Run on the lower-cased text holding
+#: "passwd" (:data:`STDIN_PASSWD_WORD`); groups "old" (maybe), "value" and "again" are the passwords.
+_TYPED: Final = r"""[^\s"'\\|;&<>]{1,256}+"""
+STDIN_PASSWD_TWICE: Final = _regex.compile(
+    r"""(?:echo|printf)(?:[ \t]++-[a-z]++)*+[ \t]++(?P<q>["']?+)(?:(?P<old>""" + _TYPED + r""")\\n)?"""
+    r"""(?P<value>""" + _TYPED + r""")\\n(?P<again>(?P=value))(?:\\n)?+(?P=q)"""
+    r"""[ \t]*+\|[ \t]*+(?:sudo[ \t]++)?+(?:/usr/s?bin/)?+passwd(?![a-z0-9_\-])"""
+)
+#: The Cowrie SSH/Telnet honeypot's login line: "login attempt [root/x] failed" (or "succeeded"; older versions
+#: "[b'root'/b'x']"): the password an attacker tried, or a real user's mistyped one (session 37). The user holds no
+#: "/"; the password runs to "] failed" or "] succeeded" at the line's end. Run on the lower-cased text holding
+#: :data:`COWRIE_LOGIN_WORD`; the password in group "value".
+COWRIE_LOGIN_WORD: Final = "login attempt ["
+COWRIE_LOGIN: Final = (
+    _regex.compile(
+        r"""login attempt \[b'[^'/\r\n]{0,64}+'/b'(?P<value>[^'\r\n]{1,256}+)'\] (?:failed|succeeded)(?![^\r\n])"""
+    ),
+    _regex.compile(
+        r"""login attempt \[(?!b')[^/\]\r\n]{0,64}+/(?P<value>[^\r\n]{1,256}?)\] (?:failed|succeeded)(?![^\r\n])"""
+    ),
+)
 #: PowerShell's module logging (event 4103) of ConvertTo-SecureString's parameters: 'ParameterBinding(ConvertTo-
 #: SecureString): name="String"; value="x"' - the value bound to -String. Run on the lower-cased text holding
 #: "securestring" (and "name" and "value").
@@ -2553,15 +2656,20 @@ CLI_POSITIONAL: tuple[tuple[str, re.Pattern[str]], ...] = (
             "vault login" + _command_start("vault login") + r"(?:[ \t]++-[^\s;|&]*+)*+[ \t]++(?![^\s=]*+=)" + _ARG
         ),
     ),
-    (
-        "net use",
-        _regex.compile(
-            "net use"
-            + _command_start("net use")
-            + r'(?:[ \t]++(?:[a-z]:|\*|\\\\[^\s;|&]*+|"\\\\[^"\r\n]*+"|/[^\s;|&]*+))*+[ \t]++'
-            + r'(?![/*]|"?\\\\|[a-z]:(?:\s|\Z))'
-            + _ARG
-        ),
+    # (session 37: also the command with its program's file name, "net.exe use", "net1 use", and after its path:
+    # "C:\\Windows\\System32\\net.exe use ...", '"C:\\...\\net.exe" use ...', as WINDOWS_NET_USER)
+    *(
+        (
+            word,
+            _regex.compile(
+                re.escape(word)
+                + _command_start(word)
+                + r'(?:[ \t]++(?:[a-z]:|\*|\\\\[^\s;|&]*+|"\\\\[^"\r\n]*+"|/[^\s;|&]*+))*+[ \t]++'
+                + r'(?![/*]|"?\\\\|[a-z]:(?:\s|\Z))'
+                + _ARG
+            ),
+        )
+        for word in ("net use", "net1 use", "net.exe use", 'net.exe" use', "net1.exe use")
     ),
 )
 # (more commands whose secret is a positional argument: "htpasswd -b[c] file user X" / "htpasswd -nb user X",
@@ -3080,6 +3188,7 @@ TRIGGER_FREE_WORDS: Final = (
     "securestring",
     STDIN_PASSWD_WORD,
     "setuser",  # Redis's ACL SETUSER (REDIS_ACL_PASSWORD)
+    COWRIE_LOGIN_WORD,
 )
 
 
@@ -3117,6 +3226,7 @@ _GATE_WORDS: Final = (
     "csrf",  # an anti-forgery token's name (META_CONTENT, NAME_VALUE: '<meta name="_csrf" content="x">')
     "xsrf",
     *COMPOSER_WORDS,  # Composer's tokens for a host (COMPOSER_AUTH, COMPOSER_CONFIG)
+    COWRIE_LOGIN_WORD,  # the Cowrie honeypot's "login attempt [user/x] failed" (COWRIE_LOGIN)
 )
 
 

@@ -213,7 +213,52 @@ _lower = p.lower  # lower-cased copy of the same length: match positions carry o
 Sub = Callable[[str, "re.Match[str]"], "tuple[str, int] | None"]
 
 
-def _run(text: str, low: str, pattern: re.Pattern[str], fn: Sub, *, lower: bool = True) -> tuple[str, str]:
+class _Tags:
+    """AWS access key ids (each starts with one of ``patterns.AWS_KEY_ID_PREFIXES``) and the ends of their markers
+    (each ends with "]"): :meth:`held` is ``any(t in line for t in (*ids, *ends))`` in time linear in the line however
+    many tags there are (session 37: the scanner scrubs a batch of up to 4096 lines as one text, and on CloudTrail
+    records, each holding two key ids, testing every tag on every line was quadratic in the batch's lines: 0.4 s of
+    1.5 s for 300 records)."""
+
+    __slots__ = ("_end_sizes", "_ends", "_id_sizes", "_ids")
+
+    def __init__(self, ids: set[str], ends: set[str]) -> None:
+        self._ids, self._ends = ids, ends
+        self._id_sizes = sorted({len(t) for t in ids})
+        self._end_sizes = sorted({len(t) for t in ends})
+
+    def held(self, line: str) -> bool:
+        ids, ends, find = self._ids, self._ends, line.find
+        if ids:
+            for prefix in p.AWS_KEY_ID_PREFIXES:
+                at = find(prefix)
+                while at >= 0:
+                    if any(line[at : at + n] in ids for n in self._id_sizes):
+                        return True
+                    at = find(prefix, at + 1)
+        if ends:
+            at = find("]")
+            while at >= 0:
+                if any(at + 1 >= n and line[at + 1 - n : at + 1] in ends for n in self._end_sizes):
+                    return True
+                at = find("]", at + 1)
+        return False
+
+
+def _sub_matches(text: str, matches: Iterable[re.Match[str]], fn: Callable[[re.Match[str]], str]) -> str:
+    """``pattern.sub(fn, text)`` for ``matches``, ``pattern``'s matches in ``text`` in order (not overlapping)."""
+    pieces: list[str] = []
+    at = 0
+    for m in matches:
+        pieces += [text[at : m.start()], fn(m)]
+        at = m.end()
+    if not pieces:
+        return text
+    pieces.append(text[at:])
+    return "".join(pieces)
+
+
+def _run(text: str, low: str, pattern: p.Searcher, fn: Sub, *, lower: bool = True) -> tuple[str, str]:
     """Apply ``pattern`` to the lower-cased ``low``; ``fn(text, match)`` returns the replacement of
     ``text[match.start():end]`` and that end, or None to keep the match. The search resumes at that end, which
     may lie before the match's end (the rest of the match is searched again: "authorization: Xa1
@@ -639,7 +684,7 @@ class _Pass:
 
     def _aws_secrets(self, s: str, runs: frozenset[str], ids: set[str]) -> str:
         token = config.current().fingerprinter.token
-        tags = [*ids, *(token(i) + "]" for i in ids)]  # an id, or the end of its marker (whatever its kind)
+        tags = _Tags(ids, {token(i) + "]" for i in ids})  # an id, or the end of its marker (whatever its kind)
 
         def mark(m: re.Match[str]) -> str:
             run = m.group()
@@ -648,8 +693,8 @@ class _Pass:
         total = self.total
         lines = s.split("\n")
         for i, line in enumerate(lines):
-            if any(t in line for t in tags):
-                line = p.AWS_SECRET_RUN.sub(mark, line)
+            if tags.held(line):
+                line = _sub_matches(line, p.aws_secret_matches(line), mark)
                 if "\\" in line or "%" in line:  # a secret written with value escapes ("\\u002B", "%2B", "\\/")
                     for escape in p.VALUE_ESCAPES:  # (each view of the line as it is by then)
                         view = p.unescaped(line, escape)
@@ -658,7 +703,7 @@ class _Pass:
                         t = view.text
                         spans = [
                             (*view.span(*m.span()), m.group())
-                            for m in p.AWS_SECRET_RUN.finditer(t)
+                            for m in p.aws_secret_matches(t)
                             if m.group() in runs and not _in_marker(t, m.start())
                         ]
                         if spans:
@@ -754,15 +799,15 @@ class _Pass:
         if "\n" in s and ("|" in s or ">" in s):  # a YAML block scalar under a secret's name ("password: |")
             s, low = _run(s, low, p.YAML_BLOCK_HEADER, self._yaml_block)
         netrc = False  # ("password" in the text: the "pass" stem's word found, see _commands_and_keys)
-        spaced: list[re.Pattern[str]] = []  # (the SPACED_FIELDS of the stems the text holds)
+        spaced: list[p.Searcher] = []  # (the SPACED_FIELDS of the stems the text holds)
         first = True
-        for word, words, pattern, spaced_pattern in p.FIELD_PASSES:
+        for word, words, field_pattern, spaced_pattern in p.FIELD_PASSES:
             if has(word) and (not words or any(map(has, words))):
                 if first:  # ("$password = ConvertTo-SecureString -String x": the field would take the cmdlet's name)
                     first = False
                     if has("securestring"):
                         s, low = _run(s, low, p.PS_SECURESTRING, self._cli_short)
-                s, low = _run(s, low, pattern, self._field)
+                s, low = _run(s, low, field_pattern, self._field)
                 netrc = netrc or word == "pass"
                 if spaced_pattern is not None:
                     spaced.append(spaced_pattern)
@@ -841,6 +886,22 @@ class _Pass:
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
+    def _typed_twice(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The passwords piped to passwd (:data:`patterns.STDIN_PASSWD_TWICE`): the new one and its confirmation (one
+        marker twice), and the current one before them."""
+        value = s[m.start("value") : m.end("value")]
+        if _in_marker(s, m.start()) or not p.is_credential_value(value, p.STRONG):
+            return None
+        pieces: list[str] = []
+        at = m.start()
+        for group in ("old", "value", "again"):
+            start, end = m.span(group)
+            if start < 0 or _is_marker(s[start:end]):
+                continue
+            pieces += [s[at:start], self.credential(s[start:end], p.SECRET_FIELD)]
+            at = end
+        return "".join(pieces) + s[at : m.end()], m.end()
+
     def _validation_input(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The input a validation error echoes (:data:`patterns.VALIDATION_INPUT`), when its field's name names a
         secret (judged as a field name: ``password``, ``refresh_token``, ``x-api-key``)."""
@@ -872,9 +933,7 @@ class _Pass:
                 s, low = _run(s, low, pattern, self._scheme)
         return self._commands_and_keys(s, low)
 
-    def _commands_and_keys(
-        self, s: str, low: str, netrc: bool = True, spaced: list[re.Pattern[str]] | None = None
-    ) -> str:
+    def _commands_and_keys(self, s: str, low: str, netrc: bool = True, spaced: list[p.Searcher] | None = None) -> str:
         """netrc lines (``netrc``: the text may hold "password"), command-line options that take a secret, then
         vendor-prefixed keys (last: a key after a header name keeps that header's kind)."""
         if netrc and "password" in low and ("machine" in low or "default" in low):  # "machine h login u password X"
@@ -882,6 +941,11 @@ class _Pass:
         if netrc and p.STDIN_PASSWD_WORD in low:  # "echo 'root:x' | chpasswd", "echo x | passwd --stdin bob"
             # ("netrc": the text may hold "pass")
             for pattern in (*p.CHPASSWD, *p.STDIN_PASSWD) if "chpasswd" in low else p.STDIN_PASSWD:
+                s, low = _run(s, low, pattern, self._credential_file)
+            if "\\n" in low:  # 'echo -e "x\\nx" | passwd' (the new password and its confirmation)
+                s, low = _run(s, low, p.STDIN_PASSWD_TWICE, self._typed_twice)
+        if p.COWRIE_LOGIN_WORD in low:  # the Cowrie honeypot's "login attempt [root/x] failed"
+            for pattern in p.COWRIE_LOGIN:
                 s, low = _run(s, low, pattern, self._credential_file)
         if ("password" in low and ("password " in low or "password(" in low or "password\t" in low)) or (
             "identified" in low
@@ -944,8 +1008,8 @@ class _Pass:
         if spaced is None:  # (the stems the text holds: unknown yet on the path without separators)
             spaced = p.spaced_patterns(low)
         if spaced and (" " in low or "\t" in low):  # "apikey 9f8e7d6c5b4a" (last: every other form's value is a
-            for pattern in spaced:  # marker by then)
-                s, low = _run(s, low, pattern, self._spaced)
+            for spaced_pattern in spaced:  # marker by then)
+                s, low = _run(s, low, spaced_pattern, self._spaced)
         return s
 
     # -- private keys: PEM blocks and private JWK members (kind private_key) ------------------------------------

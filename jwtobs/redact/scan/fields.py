@@ -103,7 +103,7 @@ def _starts(text: str, low: str) -> list[int]:
     return out
 
 
-def _field_matches(pattern: re.Pattern[str], text: str, low: str) -> Iterator[re.Match[str]]:
+def _field_matches(pattern: p.Searcher, text: str, low: str) -> Iterator[re.Match[str]]:
     """``pattern``'s matches in ``low`` as the scrubber visits them: after a match from its value when the scrubber
     may read that again as the next field's name ('tokenx: "TOKEN": "..."', ``scrub._next_name``), else from its
     end (each such value is short or ends at a separator: linear)."""

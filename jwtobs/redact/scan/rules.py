@@ -100,7 +100,11 @@ _T_NICKSERV: Final = r"(?:nickserv[^\n]*|ns )(?:" + "|".join(p.NICKSERV_COMMANDS
 _T_ORACLE_LOGON: Final = "(?:" + "|".join(p.ORACLE_CLIENTS) + r")[^\n]*/[^\n]*@"
 # A password set with chpasswd (patterns.CHPASSWD), ConvertTo-SecureString's parameter in PowerShell's module logging
 # (patterns.PS_SECURESTRING_BINDING): their literal words.
-_T_CHPASSWD: Final = r"chpasswd|passwd[^\n]*(?:--stdin|[ \t]-[sf])"  # (and patterns.STDIN_PASSWD's readers)
+_T_CHPASSWD: Final = (  # (and patterns.STDIN_PASSWD's readers, patterns.STDIN_PASSWD_TWICE's "x\\nx" piped to passwd)
+    r"chpasswd|passwd[^\n]*(?:--stdin|[ \t]-[sf])|(?:echo|printf)[^\n]*\\n[^\n]*\|[^\n]*passwd"
+)
+# The Cowrie honeypot's login line (patterns.COWRIE_LOGIN), caseless.
+_T_COWRIE_LOGIN: Final = r"login attempt \[[^\n]*\] (?:failed|succeeded)"
 _T_PS_BINDING: Final = r"parameterbinding\(convertto-securestring\)"
 # An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
@@ -277,6 +281,7 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("audit", _T_AUDIT, caseless=False),
         Trigger("oracle_logon", _T_ORACLE_LOGON, caseless=True),
         Trigger("chpasswd", _T_CHPASSWD, caseless=True),
+        Trigger("cowrie_login", _T_COWRIE_LOGIN, caseless=True),
         Trigger("ps_binding", _T_PS_BINDING, caseless=True),
         Trigger("hex_signature", _T_HEX_SIGNATURE, caseless=True),
         Trigger("cas_ticket", _T_CAS_TICKET, caseless=False),
@@ -331,6 +336,7 @@ _BASE_KEYWORDS: Final = {
     **{c.encode(): ("oracle_logon",) for c in p.ORACLE_CLIENTS},
     # (chpasswd, patterns.STDIN_PASSWD's passwd, smbpasswd, vncpasswd, ftpasswd; a password stated in a sentence)
     b"passwd": ("chpasswd", "stated_password"),
+    p.COWRIE_LOGIN_WORD.encode(): ("cowrie_login",),
     b"parameterbinding(convertto-securestring)": ("ps_binding",),
     b"signature": ("hex_signature", "webhook_signature"),
     b"hmac": ("webhook_signature",),
