@@ -328,6 +328,32 @@ def log_of(path: Path, kept: list[str], leaks: list[str]) -> tuple[Path, list[in
     return path, list(range(first, first + len(leaks)))
 
 
+def assert_scan_finds(path: Path, leak_lines: list[int], engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``jwtobs scan`` with ``engine`` reports exactly the lines ``leak_lines`` of the log at ``path``."""
+    assert main(["scan", "--format", "json", "--engine", engine, str(path)]) == 0
+    rows = [json.loads(row) for row in capsys.readouterr().out.splitlines() if row.strip()]
+    found = sorted({r["line"] for r in rows if r["type"] == "finding"})
+    assert found == leak_lines, found
+
+
+def assert_scrub_copies(
+    path: Path, leak_lines: list[int], secrets: list[str], engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``jwtobs scrub`` with ``engine`` writes a copy of the log at ``path`` whose ``leak_lines`` are ``scrub()``'s
+    and the others as they were, with none of ``secrets``, in which ``jwtobs scan`` finds nothing."""
+    copy = path.with_suffix(".redacted.log")
+    assert main(["scrub", "--engine", engine, str(path), str(copy)]) == 0
+    capsys.readouterr()
+    original = path.read_text(encoding="utf-8").splitlines()
+    redacted = copy.read_text(encoding="utf-8").splitlines()
+    assert len(redacted) == len(original)
+    for number, (before, after) in enumerate(zip(original, redacted, strict=True), start=1):
+        assert after == (scrub(before) if number in leak_lines else before), (number, after)
+    text = copy.read_text(encoding="utf-8")
+    assert not any(secret in text for secret in secrets)
+    assert main(["scan", "--exit-code", "--engine", engine, str(copy)]) == 0
+
+
 def _log(tmp_path: Path) -> tuple[Path, list[int]]:
     return log_of(tmp_path / "ws.log", list(KEPT), [line for line, _, _ in LEAKS.values()])
 

@@ -38,6 +38,8 @@ from tests.redact.test_leaks_s35 import (  # noqa: F401 (_fixed_key: an autouse 
     MARKER,
     _fixed_key,
     assert_logging_redacts,
+    assert_scan_finds,
+    assert_scrub_copies,
     assert_scrub_redacts,
     assert_structlog_redacts,
     log_of,
@@ -361,18 +363,7 @@ def test_jwtobs_scan_finds_every_line(engine: str, tmp_path: Path, capsys: pytes
 def test_jwtobs_scrub_writes_a_copy_without_the_credentials(
     engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, leak_lines = _log(tmp_path)
-    copy = tmp_path / "probe.redacted.log"
-    assert main(["scrub", "--engine", engine, str(path), str(copy)]) == 0
-    capsys.readouterr()
-    original = path.read_text(encoding="utf-8").splitlines()
-    redacted = copy.read_text(encoding="utf-8").splitlines()
-    assert len(redacted) == len(original)
-    for number, (before, after) in enumerate(zip(original, redacted, strict=True), start=1):
-        assert after == (scrub(before) if number in leak_lines else before), (number, after)
-    text = copy.read_text(encoding="utf-8")
-    assert not any(secret in text for _, secret, _ in LEAKS.values())
-    assert main(["scan", "--exit-code", "--engine", engine, str(copy)]) == 0
+    assert_scrub_copies(*_log(tmp_path), [secret for _, secret, _ in LEAKS.values()], engine, capsys)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

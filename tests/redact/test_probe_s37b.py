@@ -32,7 +32,6 @@ from pathlib import Path
 
 import pytest
 
-from jwtobs.cli import main
 from jwtobs.redact import patterns as p
 from jwtobs.redact import scrub
 from tests.redact.test_adversarial import SIZE, _repeat, assert_scrub_linear
@@ -40,6 +39,8 @@ from tests.redact.test_leaks_s35 import (  # noqa: F401 (_fixed_key: an autouse 
     ENGINES,
     _fixed_key,
     assert_logging_redacts,
+    assert_scan_finds,
+    assert_scrub_copies,
     assert_scrub_redacts,
     log_of,
 )
@@ -167,27 +168,14 @@ def _log(tmp_path: Path) -> tuple[Path, list[int]]:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_jwtobs_scan_finds_every_line(engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path, leak_lines = _log(tmp_path)
-    assert main(["scan", "--format", "json", "--engine", engine, str(path)]) == 0
-    rows = [json.loads(row) for row in capsys.readouterr().out.splitlines() if row.strip()]
-    found = sorted({r["line"] for r in rows if r["type"] == "finding"})
-    assert found == leak_lines, found
+    assert_scan_finds(*_log(tmp_path), engine, capsys)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_jwtobs_scrub_writes_a_copy_without_the_credentials(
     engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, leak_lines = _log(tmp_path)
-    copy = tmp_path / "probe.redacted.log"
-    assert main(["scrub", "--engine", engine, str(path), str(copy)]) == 0
-    capsys.readouterr()
-    original = path.read_text(encoding="utf-8").splitlines()
-    redacted = copy.read_text(encoding="utf-8").splitlines()
-    for number, (before, after) in enumerate(zip(original, redacted, strict=True), start=1):
-        assert after == (scrub(before) if number in leak_lines else before), (number, after)
-    text = copy.read_text(encoding="utf-8")
-    assert not any(secret in text for _, secret, _ in LEAKS.values())
+    assert_scrub_copies(*_log(tmp_path), [secret for _, secret, _ in LEAKS.values()], engine, capsys)
 
 
 # -- the same matches, found faster --------------------------------------------------------------------------------
