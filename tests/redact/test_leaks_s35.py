@@ -376,17 +376,7 @@ def test_jwtobs_scrub_writes_a_copy_without_the_tokens(
 ) -> None:
     """Before: the copy kept every token. Now each leak line is what ``scrub`` makes of it, every other line is
     copied as it is, and the copy scans clean."""
-    path, leak_lines = _log(tmp_path)
-    copy = tmp_path / "ws.redacted.log"
-    assert main(["scrub", "--engine", engine, str(path), str(copy)]) == 0
-    capsys.readouterr()
-    original = path.read_text(encoding="utf-8").splitlines()
-    redacted = copy.read_text(encoding="utf-8").splitlines()
-    assert len(redacted) == len(original)
-    for number, (before, after) in enumerate(zip(original, redacted, strict=True), start=1):
-        assert after == (scrub(before) if number in leak_lines else before), (number, after)
-    assert TOKEN not in copy.read_text() and K8S_B64 not in copy.read_text()
-    assert main(["scan", "--exit-code", "--engine", engine, str(copy)]) == 0
+    assert_scrub_copies(*_log(tmp_path), [TOKEN, K8S_B64], engine, capsys)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
