@@ -193,6 +193,14 @@ def _names_option(options: Options, name: str) -> list[str]:
     return values
 
 
+def _iterable(value: object) -> bool:
+    try:
+        iter(value)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return True
+
+
 def _check_options(options: Options) -> None:
     """Refuse what :func:`configure` could only misread (session 37: an unknown name - a typo such as
     ``event_path=`` - was ignored without a word, ``service=5`` was written as a number into every event,
@@ -219,12 +227,7 @@ def _check_options(options: Options) -> None:
     if log_events is not None and type(log_events) is not bool and not callable(getattr(log_events, "warning", None)):
         raise _bad("log_events", log_events, "True, False or a logger (stdlib or structlog)")
     sinks: Any = options.get("sinks")
-    if sinks is not None and not isinstance(sinks, (str, bytes)):
-        try:
-            iter(sinks)
-        except TypeError:
-            raise _bad("sinks", sinks, "a list of callables") from None
-    elif sinks is not None:
+    if sinks is not None and (isinstance(sinks, (str, bytes)) or not _iterable(sinks)):
         raise _bad("sinks", sinks, "a list of callables")
 
 

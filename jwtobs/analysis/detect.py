@@ -1585,9 +1585,7 @@ def _validator_excess(
     return prof, excess
 
 
-def _pooled_excess(
-    ctx: _Ctx, rows: list[dict[str, Any]], found: dict[int, tuple[str, float] | None]
-) -> dict[int, float]:
+def _pooled_excess(rows: list[dict[str, Any]], found: dict[int, tuple[str, float] | None]) -> dict[int, float]:
     """The excess of :func:`_validator_excess` summed over the incidents of other clients failing at the same API
     in overlapping minutes (each with at least :data:`VALIDATOR_CLOCK_SHARE` of its failures there), for the one of
     them with the most failures; at least 2 clients. Several clients failing at one API at once, each accepted by
@@ -1620,7 +1618,7 @@ def _validator_clocks(
     ones a validator minutes ahead rejects: the fleet's other clients, renewing well before ``exp``, do not fail,
     so the shared rule (:func:`_server_clocks`) sees one client only."""
     found = {i: _validator_excess(ctx, late, lw, r) for i, r in enumerate(rows)}
-    pooled = _pooled_excess(ctx, rows, found)
+    pooled = _pooled_excess(rows, found)
     out: list[dict[str, Any]] = []
     for i, r in enumerate(rows):
         hit = found[i]
@@ -1957,9 +1955,12 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
             clients = _clients(g)
             kept = g.loc[g["cont"], "client_id"].nunique()
             if len(clients) < STALL_CLIENTS or kept < STALL_KEPT:
-                one = len(clients) == kept == 1 and int(g["count"].sum()) >= STALL_ONE_FAILURES
-                one = one and g["i"].nunique() >= SKEW_MINUTES
-                if not (one and _others_silent(ctx, str(iss), clients[0], h0, quiet, span)):
+                one = len(clients) == kept == 1 and g["count"].sum() >= STALL_ONE_FAILURES
+                if not (
+                    one
+                    and g["i"].nunique() >= SKEW_MINUTES
+                    and _others_silent(ctx, str(iss), clients[0], h0, quiet, span)
+                ):
                     continue
             i0, i1 = int(g["i"].min()), max(int(g["i"].max()), min(r1, ctx.n - 1))
             seg = _Seg(i0, i1, int(g["count"].sum()), 0.0, math.exp(-rate * quiet))
@@ -1979,14 +1980,9 @@ def _others_silent(ctx: _Ctx, iss: str, client: str, h0: int, quiet: int, span: 
     behind (it renews by it), but not the others' silence. Session 37, blind fleet38: a bank IdP's token endpoint
     down 35 minutes, its 5-minute tokens kept by a partner aggregator (582 failures) while its two mobile apps,
     renewing 1.5 times a minute before, renewed none and failed only with their stale tokens."""
-    ren = _renewed(ctx)
-    ren = ren[(ren["issuer"] == iss) & (ren["client_id"] != client)]
-    prior = ren[(ren["i"] >= h0 - span) & (ren["i"] < h0)]
-    if prior["client_id"].nunique() < STALL_CLIENTS:
-        return False
-    if ((ren["i"] >= h0) & (ren["i"] < h0 + quiet)).any():
-        return False
-    return math.exp(-len(prior) / span * quiet) <= STALL_P
+    ren = _renewed(ctx)  # (none of the issuer's in the quiet minutes: the caller's stretch)
+    prior = ren[(ren["issuer"] == iss) & (ren["client_id"] != client) & (ren["i"] >= h0 - span) & (ren["i"] < h0)]
+    return prior["client_id"].nunique() >= STALL_CLIENTS and math.exp(-len(prior) / span * quiet) <= STALL_P
 
 
 def _longest_quiet(x: Arr) -> int:

@@ -2649,6 +2649,10 @@ PS_SECURESTRING_BINDING: Final = _regex.compile(
 # vendor prefix; "vault login -method=userpass username=u password=x" has fields), Windows' "net use Z:
 # \\\\host\\share X /user:DOMAIN\\u" (the password is the argument that is no device, share or "/option", before or
 # after "/user:"). Run on the lower-cased text.
+#: Windows' net command as a process-creation event shows it: its program's file name (net1.exe: what net.exe
+#: runs), with or without ".exe", and the end of a quoted path ('"C:\\...\\net.exe" user'); the commands below
+#: are these followed by "use" or "user"
+WINDOWS_NET: Final = ("net", "net1", "net.exe", 'net.exe"', "net1.exe")
 CLI_POSITIONAL: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "vault login",
@@ -2657,7 +2661,7 @@ CLI_POSITIONAL: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # (session 37: also the command with its program's file name, "net.exe use", "net1 use", and after its path:
-    # "C:\\Windows\\System32\\net.exe use ...", '"C:\\...\\net.exe" use ...', as WINDOWS_NET_USER)
+    # "C:\\Windows\\System32\\net.exe use ...", '"C:\\...\\net.exe" use ...': WINDOWS_NET)
     *(
         (
             word,
@@ -2669,7 +2673,7 @@ CLI_POSITIONAL: tuple[tuple[str, re.Pattern[str]], ...] = (
                 + _ARG
             ),
         )
-        for word in ("net use", "net1 use", "net.exe use", 'net.exe" use', "net1.exe use")
+        for word in (f"{net} use" for net in WINDOWS_NET)
     ),
 )
 # (more commands whose secret is a positional argument: "htpasswd -b[c] file user X" / "htpasswd -nb user X",
@@ -2793,7 +2797,7 @@ _WIN_NO_VALUE: Final = r"""(?![/*|&;<>])"""
 #: (the command ends after net user's password and its options: a pipe, "&&", a quote, a line break, the text's end;
 #: prose "run net user bob to see it" names no password)
 _WIN_NET_USER_END: Final = _WIN_OPTIONS + r"""[ \t]*+(?=[|&;<>"'\r\n]|\\[nrt]|$)"""
-WINDOWS_NET_USER: Final = ("net user", "net1 user", "net.exe user", 'net.exe" user', "net1.exe user")
+WINDOWS_NET_USER: Final = tuple(f"{net} user" for net in WINDOWS_NET)
 CLI_POSITIONAL += (
     *(
         (
