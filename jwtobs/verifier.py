@@ -147,39 +147,11 @@ class Verifier:
         try:
             verified = self._verify(token, p, tenant, self.clock() if now is None else now, binding, lookup)
         except TokenRejected as exc:
-            end = time.perf_counter_ns()
-            annotate(exc, exc.reason, exc.detail)  # (recorded: exceptions.was_recorded)
-            exc.event = record(
-                outcome="rejected",
-                reason=exc.reason.value,
-                detail=exc.detail,
-                library=self.library,
-                profile=self.profile.name,
-                token=token,
-                peek=p,
-                claims=None,
-                start_ns=start,
-                end_ns=end,
-                tenant=tenant,
-            )
+            self._rejected(exc, token, p, start, tenant)
             raise
         except Exception as exc:  # fail closed: a bug here is a rejection, never an acceptance
-            end = time.perf_counter_ns()
             rejected = TokenRejected(Reason.VALIDATOR_ERROR, type(exc).__name__[:64])
-            annotate(rejected, rejected.reason, rejected.detail)
-            rejected.event = record(
-                outcome="rejected",
-                reason=Reason.VALIDATOR_ERROR.value,
-                detail=rejected.detail,
-                library=self.library,
-                profile=self.profile.name,
-                token=token,
-                peek=p,
-                claims=None,
-                start_ns=start,
-                end_ns=end,
-                tenant=tenant,
-            )
+            self._rejected(rejected, token, p, start, tenant)
             raise rejected from exc
         record(
             outcome="accepted",
@@ -195,6 +167,24 @@ class Verifier:
             tenant=verified.tenant,
         )
         return verified
+
+    def _rejected(self, exc: TokenRejected, token: object, p: TokenPeek, start: int, tenant: str | None) -> None:
+        """Record ``exc``'s rejection (one event, set as ``exc.event``) and annotate it with its reason."""
+        end = time.perf_counter_ns()
+        annotate(exc, exc.reason, exc.detail)  # (recorded: exceptions.was_recorded)
+        exc.event = record(
+            outcome="rejected",
+            reason=exc.reason.value,
+            detail=exc.detail,
+            library=self.library,
+            profile=self.profile.name,
+            token=token,
+            peek=p,
+            claims=None,
+            start_ns=start,
+            end_ns=end,
+            tenant=tenant,
+        )
 
     def _verify_nested(
         self,
