@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, Unpack
@@ -267,11 +268,9 @@ def _build(options: Options) -> State:
         sinks.append(JsonlSink(events_path))  # never raises: an unwritable path drops and counts
     if events_dir:
         try:
-            from jwtobs.rolling import RollingJsonlSink  # (its import reads a file: no descriptor left, EMFILE)
-
-            sinks.append(RollingJsonlSink(events_dir))
-        except (OSError, ValueError) as exc:  # a read-only filesystem: the records are counted as dropped
-            sinks.append(_UnavailableSink(os.fspath(events_dir), exc))
+            sinks.append(_rolling_sink(events_dir))
+        except (OSError, ValueError) as exc:  # no descriptor left: the records are counted as dropped, and retried
+            sinks.append(_UnavailableSink(os.fspath(events_dir), exc, lambda: _rolling_sink(events_dir)))
     if log_events is True:
         sinks.append(LoggerSink())
     elif log_events:
@@ -293,21 +292,86 @@ def _build(options: Options) -> State:
     )
 
 
-class _UnavailableSink:
-    """Stands for an event sink that could not be created: every record it would have written is counted
-    in ``jwtobs.events.dropped`` (the problem is logged once, when the configuration is built)."""
+def _rolling_sink(events_dir: str) -> EventSink:
+    from jwtobs.rolling import RollingJsonlSink  # (its import reads a file: no descriptor left, EMFILE)
 
-    def __init__(self, where: str, exc: BaseException) -> None:
+    return RollingJsonlSink(events_dir)
+
+
+class _UnavailableSink:
+    """Stands for an event sink that could not be created (``events_dir`` while the process had no file descriptor
+    left: EMFILE): every record it would have written is counted in ``jwtobs.events.dropped`` (the problem is
+    logged once, when the configuration is built), and the sink is made again (``make``) at a record or a flush at
+    most once per :data:`RETRY_FIRST` doubling to :data:`RETRY_MAX` seconds - not at every record - then takes the
+    records itself. Before session 38 it stayed unavailable: every later record was dropped although the process
+    had its descriptors back."""
+
+    #: the first wait before making the sink again, doubled after each failure up to ``RETRY_MAX`` seconds
+    RETRY_FIRST = 0.25
+    RETRY_MAX = 5.0
+
+    def __init__(self, where: str, exc: BaseException, make: Callable[[], EventSink] | None = None) -> None:
         self.where = where
-        self.dropped = 0
+        self._own_dropped = 0
+        self._make = make
+        self._sink: EventSink | None = None
+        self._delay = self.RETRY_FIRST
+        self._next = time.monotonic() + self._delay
+        self._closed = False
+        self._lock = _forksafe.Lock()
+        #: attempts to make the sink (the first, failed one included)
+        self.attempts = 1
         _log.warning(
-            "jwtobs: cannot write events under %s (%s); events are dropped and counted in jwtobs.events.dropped",
+            "jwtobs: cannot write events under %s (%s); events are dropped and counted in jwtobs.events.dropped%s",
             where,
             type(exc).__name__,
+            " (retried)" if make is not None else "",
         )
 
+    @property
+    def dropped(self) -> int:
+        """Records lost: here while the sink did not exist, then inside it."""
+        return self._own_dropped + int(getattr(self._sink, "dropped", 0))
+
+    def _ready(self) -> EventSink | None:
+        """The sink, made now when its wait is over (``None``: not yet)."""
+        sink = self._sink
+        if sink is not None or self._make is None or self._closed or time.monotonic() < self._next:
+            return sink
+        if not self._lock.acquire(blocking=False):  # (another thread is making it)
+            return None
+        try:
+            if self._sink is None:
+                self.attempts += 1
+                try:
+                    self._sink = self._make()
+                except (OSError, ValueError):
+                    self._delay = min(self._delay * 2, self.RETRY_MAX)
+                    self._next = time.monotonic() + self._delay
+                else:
+                    _log.warning("jwtobs: writing events under %s again", self.where)
+            return self._sink
+        finally:
+            self._lock.release()
+
     def __call__(self, record: object, /) -> None:
-        self.dropped += 1
+        sink = self._sink or self._ready()
+        if sink is None:
+            self._own_dropped += 1
+            return
+        sink(record)  # type: ignore[arg-type]
+
+    def flush(self) -> None:
+        sink = self._sink or self._ready()
+        flush = getattr(sink, "flush", None)
+        if callable(flush):
+            flush()
+
+    def close(self) -> None:
+        self._closed = True
+        close = getattr(self._sink, "close", None)
+        if callable(close):
+            close()
 
     def __repr__(self) -> str:
         return f"_UnavailableSink({self.where!r})"

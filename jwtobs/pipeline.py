@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -31,6 +32,7 @@ from jwtobs.failures import QuietLogger
 from jwtobs.header import TokenPeek
 from jwtobs.header import peek as peek_token
 from jwtobs.sanitize import detail_label, sanitize
+from jwtobs.telemetry import _parent_ids
 
 __all__ = [
     "Pending",
@@ -451,44 +453,61 @@ def _process_batch(batch: list[Any]) -> None:
     order: each event is built and handed to telemetry before the next one is built (the cardinality guard
     learns from an accepted token before the following validations are labelled, as on the synchronous path);
     the sinks get the events of a run of records under one configuration :data:`_HAND_OFF` at a time, a key-set
-    change after the validations queued before it."""
+    change after the validations queued before it. Spans are started here and ended by the span thread
+    (:class:`_SpanEnder`) once their events are with the sinks: ending a span runs the span processors, and an
+    exporter that blocks under the SDK's ``SimpleSpanProcessor`` held every later event here (session 38)."""
     st: config.State | None = None
     events: list[ValidationEvent] = []
+    ends: list[Any] = []  # the started spans of ``events``: span, end_ns, one after the other
     tel = None
     width = RECORD_WIDTH
-    for i in range(0, len(batch), width):
-        first = batch[i]
-        if type(first) is _KeySetItem:
-            if events:
-                assert st is not None
+    try:
+        for i in range(0, len(batch), width):
+            first = batch[i]
+            if type(first) is _KeySetItem:
+                if events:
+                    assert st is not None and tel is not None
+                    _to_sinks_many(st, events)
+                    events = []
+                    if ends:
+                        _spans.hand(tel, ends)
+                        ends = []
+                _to_sinks(first.state, first.change)
+                continue
+            item = batch[i : i + width]
+            if first is not st:
+                if events:
+                    assert st is not None and tel is not None
+                    _to_sinks_many(st, events)
+                    events = []
+                    if ends:
+                        _spans.hand(tel, ends)
+                        ends = []
+                st = first
+                tel = first.telemetry
+            assert tel is not None
+            try:
+                event = build(item)
+            except Exception as exc:  # a clock that gave no time (ClockValueError): this record only; else defensive
+                tel.lost()
+                tel.failed("event", exc)
+                continue
+            tel.emit(event, item[4], item[5], item[7], ends)
+            batch[i + 3] = None  # the claims copy goes now (its record's slice goes at the next one)
+            events.append(event)
+            if len(events) >= _HAND_OFF:
                 _to_sinks_many(st, events)
                 events = []
-            _to_sinks(first.state, first.change)
-            continue
-        item = batch[i : i + width]
-        if first is not st:
-            if events:
-                assert st is not None
-                _to_sinks_many(st, events)
-                events = []
-            st = first
-            tel = first.telemetry
-        assert tel is not None
-        try:
-            event = build(item)
-        except Exception as exc:  # a clock that gave no time (ClockValueError): this record only; else defensive
-            tel.lost()
-            tel.failed("event", exc)
-            continue
-        tel.emit(event, item[4], item[5], item[7])
-        batch[i + 3] = None  # the claims copy goes now (its record's slice goes at the next one)
-        events.append(event)
-        if len(events) >= _HAND_OFF:
+                if ends:
+                    _spans.hand(tel, ends)
+                    ends = []
+        if events:
+            assert st is not None
             _to_sinks_many(st, events)
-            events = []
-    if events:
-        assert st is not None
-        _to_sinks_many(st, events)
+    finally:
+        if ends:  # (also when a sink raised a BaseException: the spans started are ended, as before)
+            assert tel is not None
+            _spans.hand(tel, ends)
 
 
 def emit(
@@ -570,10 +589,13 @@ class _Queue:
     def _set_fast_limit(self) -> None:
         #: the request thread's fast path (:func:`_observed`) appends while ``len(items)`` is below this: a
         #: batch's fields once the builder thread runs, 0 before (``put`` starts it): one comparison per record
-        self.fast_limit = self._batch * RECORD_WIDTH if self.thread is not None else 0
+        self.fast_limit = self._batch * RECORD_WIDTH if self.thread is not None and not self.exited else 0
 
     def after_fork(self) -> None:
         """Fresh state (also in a forked child: the parent builds its own records)."""
+        #: the flush at exit has begun: a record is built on the thread that made it, its event written at once
+        #: (see :func:`_late`)
+        self.exited = False
         self.items: list[Any] = []
         self.wake = threading.Event()
         self.lock = threading.Lock()  # held while draining
@@ -583,6 +605,9 @@ class _Queue:
         self.fast_limit = 0
 
     def put(self, item: Pending | _KeySetItem) -> None:
+        if self.exited:
+            _late(item)
+            return
         items = self.items
         n = len(items) // RECORD_WIDTH
         if n >= self.batch:
@@ -664,9 +689,102 @@ class _QueueFull(Exception):
     """The event queue was full: a record was dropped (counted, never blocking the request)."""
 
 
+#: spans started by the builder and not ended yet beyond which the next ones are never ended (not exported; counted
+#: in ``jwtobs.telemetry.failures{jwtobs.component="span_queue"}``): twice the SDK ``BatchSpanProcessor``'s queue
+MAX_SPANS_WAITING: Final = 4096
+
+
+class _SpanQueueFull(Exception):
+    """Too many spans waited for a span processor that has not returned: a span was dropped (counted)."""
+
+
+class _SpanEnder:
+    """The span thread (``jwtobs-spans``): ends the spans the builder started, after their events went to the sinks.
+
+    Ending a span runs the span processors on the calling thread; the SDK's ``SimpleSpanProcessor`` exports there,
+    so an exporter that blocks (a collector that does not answer) held the builder, and with it every later event,
+    the JSONL file included (a probe, session 37: an export blocking 30 s, 300 validations, none in the file). Here
+    such an exporter holds this thread only: the builder goes on, and the spans wait, at most
+    :data:`MAX_SPANS_WAITING` (then dropped and counted; memory stays bounded). :func:`flush` and the exit wait for
+    the waiting spans within the same :data:`FLUSH_WAIT`."""
+
+    def __init__(self) -> None:
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """Fresh state (also in a forked child: the parent ends its own spans)."""
+        self.chunks: deque[tuple[telemetry.Telemetry, list[Any]]] = deque()
+        self.waiting = 0  # spans in ``chunks`` and in the chunk being ended
+        self.count_lock = threading.Lock()
+        self.lock = threading.Lock()  # held while ending spans
+        self.wake = threading.Event()
+        self.idle = threading.Event()
+        self.start_lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def hand(self, tel: telemetry.Telemetry, spans: list[Any]) -> None:
+        """Take started spans (``span, end_ns`` one after the other) to end; past the bound, drop and count."""
+        n = len(spans) // 2
+        with self.count_lock:
+            room = MAX_SPANS_WAITING - self.waiting
+            if n > room:
+                room = max(room, 0)
+                spans = spans[: 2 * room]
+            self.waiting += min(n, room)
+        if n > room:
+            tel.failed("span_queue", _SpanQueueFull(), n=n - room)
+        if not room:
+            return
+        self.chunks.append((tel, spans))
+        self.hand_over()
+
+    def hand_over(self) -> None:
+        """Wake the span thread (started the first time)."""
+        if self.thread is None:
+            with self.start_lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._run, name="jwtobs-spans", daemon=True)
+                    self.thread.start()
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(1.0)
+            self.wake.clear()
+            try:
+                self.end_waiting()
+            except BaseException as exc:  # (as the builder: this thread ending would leave every later span open)
+                name = type(exc).__name__
+                if name not in _WARNED_BASE:
+                    _WARNED_BASE.add(name)
+                    _log.warning("jwtobs: a span processor raised %s; spans of its batch are lost", name)
+            self.idle.set()
+
+    def end_waiting(self) -> None:
+        """End every waiting span (on the span thread)."""
+        chunks = self.chunks
+        with self.lock:
+            while chunks:
+                tel, spans = chunks.popleft()
+                try:
+                    for i in range(0, len(spans), 2):
+                        try:
+                            spans[i].end(end_time=spans[i + 1])
+                        except Exception as exc:  # a span processor that raises: counted, the next span goes on
+                            tel.failed("span", exc, tel._tp)
+                finally:
+                    with self.count_lock:
+                        self.waiting -= len(spans) // 2
+
+    def busy(self) -> bool:
+        return bool(self.chunks) or self.lock.locked()
+
+
 _queue = _Queue()
+_spans = _SpanEnder()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_queue.after_fork)
+    os.register_at_fork(after_in_child=_spans.after_fork)
 
 
 def queued() -> int:
@@ -683,24 +801,56 @@ FLUSH_WAIT: Final = _SINK_FLUSH_WAIT
 def _drain_for_flush() -> None:
     """The builder thread builds and emits every waiting record while this waits, at most FLUSH_WAIT seconds (the
     sinks run on that thread, so one that blocks holds it, not the caller); without a builder thread (none
-    started yet, or a forked child's), here."""
+    started yet, or a forked child's), here. Then the span thread ends the spans started, within the same
+    FLUSH_WAIT."""
     q = _queue
     thread = q.thread
     if thread is not None and threading.current_thread() is thread:
         return  # a sink flushing from the builder thread, amid the drain it is part of (would wait on itself)
+    deadline = time.monotonic() + FLUSH_WAIT
+    if _drain_records(q, thread, deadline):
+        _wait_for_spans(deadline)
+
+
+def _wait_for_spans(deadline: float) -> None:
+    """Wait until the span thread has ended every span handed to it, at most until ``deadline``."""
+    sp = _spans
+    if threading.current_thread() is sp.thread:
+        return  # a span processor calling jwtobs.flush()
+    if sp.chunks and (sp.thread is None or not sp.thread.is_alive()):  # pragma: no cover - defensive
+        sp.thread = None
+        sp.hand_over()
+    while sp.busy():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _log.warning(
+                "jwtobs: flush gave up after %.0f s: a span processor has not returned (%d spans are not ended yet; "
+                "the events are written)",
+                FLUSH_WAIT,
+                sp.waiting,
+            )
+            return
+        sp.idle.clear()
+        sp.wake.set()
+        sp.idle.wait(min(left, 0.05))  # set by the span thread after each pass
+
+
+def _drain_records(q: _Queue, thread: threading.Thread | None, deadline: float) -> bool:
+    """:func:`_drain_for_flush`'s records: ``False`` when it gave up (warned)."""
     if thread is None or not thread.is_alive():
         # (bounded all the same: the builder may still be inside a sink of a configuration replaced since. Before
         # session 32 this ran whenever jwtobs's own sinks were the only ones, to save ~50 us; but building a record
-        # also ends its span, and a span processor that exports synchronously - the SDK's SimpleSpanProcessor -
-        # with an exporter that blocks held flush() and the process's exit for as long: 60 s for 3 spans)
+        # also ended its span until session 38, and a span processor that exports synchronously - the SDK's
+        # SimpleSpanProcessor - with an exporter that blocks held flush() and the process's exit for as long: 60 s
+        # for 3 spans; spans are ended on the span thread now, and a sink of the application's can block too)
         if q.drain(wait=FLUSH_WAIT) < 0:
             _log.warning(
                 "jwtobs: flush gave up after %.0f s: a sink has not returned (%d records are not written yet)",
                 FLUSH_WAIT,
                 queued(),
             )
-        return
-    deadline = time.monotonic() + FLUSH_WAIT
+            return False
+        return True
     # done when nothing waits and the builder holds no batch (records leave the queue only under its lock)
     while q.items or q.lock.locked():
         left = deadline - time.monotonic()
@@ -711,10 +861,11 @@ def _drain_for_flush() -> None:
                 FLUSH_WAIT,
                 queued(),
             )
-            return
+            return False
         q.idle.clear()
         q.wake.set()
         q.idle.wait(min(left, 0.05))  # set by the builder after each pass
+    return True
 
 
 def flush() -> None:
@@ -729,10 +880,40 @@ def flush() -> None:
 
 def _at_exit() -> None:
     telemetry.exiting()
+    q = _queue
+    q.exited = True  # from now on a record is written by the thread that made it (_late)
+    q.fast_limit = 0  # (the request threads' fast path goes through put)
     try:
         flush()
+        if q.items:  # appended by a thread that passed the fast path's check just before it closed
+            q.drain(wait=0.0)
     except Exception:  # pragma: no cover - at exit, nothing left to tell
         _log.debug("jwtobs: flush at exit failed", exc_info=True)
+
+
+def _late(item: Pending | _KeySetItem) -> None:
+    """A record made once the flush at exit has begun (a daemon thread still validating): built on the thread that
+    made it and handed to the sinks at once (a :class:`JsonlSink` closed at exit writes it before returning),
+    without span or metric measurement (the providers shut down right after jwtobs's flush). Before session 38 it
+    waited in the queue for a builder that never woke again and was lost, counted nowhere (a daemon thread
+    validating while an ``atexit`` handler of the application took 0.5 s: 717 of 1458 validations). Records a
+    thread left in the queue just before are built first, in order. Never raises."""
+    q = _queue
+    if q.items:
+        q.drain(wait=0.0)
+    if isinstance(item, _KeySetItem):
+        _to_sinks(item.state, item.change)
+        return
+    st = item[0]
+    try:
+        event = build(item)
+        context = item[7]
+        if context is None or context:
+            _parent_ids(event, context)
+    except Exception as exc:  # a clock that gave no time: this record only
+        _failed(st, "event", exc, lost=1)
+        return
+    _to_sinks(st, event)
 
 
 # Runs before JsonlSink's own at-exit close (registered when jwtobs.events was imported, earlier): every

@@ -94,7 +94,7 @@ ATTR_TRIGGER: Final = "jwtobs.trigger"
 ATTR_WHY: Final = "jwtobs.why"
 ATTR_KIND: Final = "jwtobs.kind"
 ATTR_SINK: Final = "jwtobs.sink"
-#: On the telemetry failure counter: ``span``, ``metrics``, ``sink``, ``event_queue``.
+#: On the telemetry failure counter: ``span``, ``metrics``, ``sink``, ``event_queue``, ``event``, ``span_queue``.
 ATTR_COMPONENT: Final = "jwtobs.component"
 ATTR_JTI_HASH: Final = "jwtobs.jti.hash"
 ATTR_SUB_HASH: Final = "jwtobs.sub.hash"
@@ -672,11 +672,11 @@ class Telemetry:
         return self._metrics_on
 
     # -- failures of observability (never of a validation) ---------------------------------------------
-    def failed(self, component: str, exc: BaseException, culprit: object = None) -> None:
-        """Count a failure of ``component`` (``span``, ``metrics``, ``sink``...); log it once per culprit
+    def failed(self, component: str, exc: BaseException, culprit: object = None, n: int = 1) -> None:
+        """Count ``n`` failures of ``component`` (``span``, ``metrics``, ``sink``...); log it once per culprit
         instance (a sink, a tracer provider) with the exception's class only (its message could echo a token)."""
         with self._counts_lock:
-            self._failures[component] = self._failures.get(component, 0) + 1
+            self._failures[component] = self._failures.get(component, 0) + n
         try:  # the observable counters exist even when no event was ever emitted (every record lost: a clock
             self._resolve_meter()  # giving no time; before session 20 the failures were then never exported)
         except Exception:  # pragma: no cover - _resolve_meter counts its own failures
@@ -828,11 +828,22 @@ class Telemetry:
             return bool(parent.trace_flags.sampled) if parent.is_valid else self._root_sampled
         return True
 
-    def emit(self, event: ValidationEvent, start_ns: int, end_ns: int, ctx: Context | None = None) -> None:
+    def emit(
+        self,
+        event: ValidationEvent,
+        start_ns: int,
+        end_ns: int,
+        ctx: Context | None = None,
+        ends: list[Any] | None = None,
+    ) -> None:
         """Span (when it can be sampled) and metrics for one event. Fills event.trace_id/span_id.
 
         ``ctx`` is the context the validation ran in (default: the current one); the deferred pipeline passes
-        the context captured on the request thread, so the span gets the right parent.
+        the context captured on the request thread, so the span gets the right parent. ``ends``: the span is
+        started here and appended to it with its end time (``span, end_ns``) instead of being ended: the
+        deferred pipeline ends it on its own thread, after the event has reached the sinks (ending a span runs
+        the span processors, and the SDK's ``SimpleSpanProcessor`` exports right there; an exporter that blocks
+        held the event file).
         """
         labels = None
         try:
@@ -840,7 +851,7 @@ class Telemetry:
                 self._resolve_tracer()
             if self._policy != NEVER:
                 labels = self._labels(event)
-                self._span(event, labels, start_ns, end_ns, ctx)
+                self._span(event, labels, start_ns, end_ns, ctx, ends)
             elif ctx is None or ctx:  # an empty captured context (no span in it) has no parent to name
                 _parent_ids(event, ctx)
         except Exception as exc:  # a tracer or span processor that raises leaves the metrics on
@@ -926,6 +937,7 @@ class Telemetry:
         start_ns: int,
         end_ns: int,
         ctx: Context | None = None,
+        ends: list[Any] | None = None,
     ) -> None:
         if self._policy == PARENT_OR_ROOT:
             parent = trace.get_current_span(ctx).get_span_context()
@@ -972,7 +984,11 @@ class Telemetry:
                 event.span_id = f"{sc.span_id:016x}"
         if event.reason is not None:
             span.set_status(Status(StatusCode.ERROR, event.reason))
-        span.end(end_time=end_ns)
+        if ends is None or not span.is_recording():  # (a span no processor sees: ended here, nothing to wait for)
+            span.end(end_time=end_ns)
+        else:  # ended by the pipeline's span thread (see emit)
+            ends.append(span)
+            ends.append(end_ns)
 
     # -- pre-aggregated counters (redactions, JWKS fetches, suppressed refreshes) ------------------------
     def count(self, name: str, attributes: tuple[tuple[str, str], ...], n: int = 1) -> None:
