@@ -1146,6 +1146,10 @@ def _plain_name_strength(name: str) -> int:
     return WEAK if strength == STRONG and _OPERATION_NAME.fullmatch(name, name.rfind(".") + 1) else strength
 
 
+#: a name's first word making it a flag about a secret, not one (``isSecret``, ``has_password``; glued: ``issecret``)
+_FLAG_WORDS: Final = ("is", "has")
+
+
 def _words_strength(name: str) -> int:
     low = name.lower()
     if low in _BENIGN_NAMES:
@@ -1160,6 +1164,11 @@ def _words_strength(name: str) -> int:
     words = [w.lower() for w in _WORDS.findall(name) if not w.isdigit()]
     if not words:
         return NOT_SECRET_NAME
+    if (words[0] in _FLAG_WORDS and len(words) > 1) or any(
+        low.startswith(flag) and low[len(flag) :] in _GLUED_STRONG for flag in _FLAG_WORDS
+    ):
+        return NOT_SECRET_NAME  # a flag saying whether the thing is or has a secret (session 38: Azure Pipelines'
+        # "##vso[task.setvariable variable=x;issecret=true]", isSecret, has_password, is_token_valid)
     last = words[-1]
     if last == "base" and len(words) > 1 and words[-2] == "key":  # Rails' secret_key_base: the key itself
         words, last = words[:-1], "key"
@@ -2186,7 +2195,9 @@ STATED_PASSWORD: Final = _regex.compile(
     r"(?<![a-z0-9_\-])(?:password|passphrase|passcode|passwd)"
     r"(?:[ \t]++for[ \t]++(?:the[ \t]++)?+(?:user[ \t]++|account[ \t]++)?+"
     r"""(?:'[^'\r\n]{1,64}+'|"[^"\r\n]{1,64}+"|[^\s'"]{1,64}+))?+"""
-    r"[ \t]++(?:(?:has[ \t]++been[ \t]++|was[ \t]++|is[ \t]++)?+(?:(?:re)?set|changed)[ \t]++to|is|was)"
+    r"[ \t]++(?:(?:has[ \t]++been[ \t]++|was[ \t]++|is[ \t]++)?+(?:(?:re)?set|changed)[ \t]++to"
+    # (session 38: mysqld's "A temporary password is generated for root@localhost: x" on its first start)
+    r"|(?:has[ \t]++been|was|is)[ \t]++generated[ \t]++for[ \t]++(?:user[ \t]++)?+[^\s:]{1,128}+(?=[ \t]*+:)|is|was)"
     r"(?:[ \t]*+:)?+[ \t]++"
     r"""(?:'(?P<sq>[^'\r\n]{1,128}+)'|"(?P<dq>[^"\r\n]{1,128}+)"|`(?P<bq>[^`\r\n]{1,128}+)`"""
     r"""|(?P<bare>[^\s'"`]{1,128}+))"""
@@ -2552,11 +2563,14 @@ CLI_SHORT: Final = (
             "lftp" + _command_start("lftp") + r"[^\n|;&]{0,200}?[ \t]-u[ \t]++[\"']?+[^\s,\"']{0,64}+," + _ARG
         ),
     ),
-    # (curl -u user:X, --user "user:X", --user 'user:X', -u ":X", --user=user:X: the quote may enclose the pair)
+    # (curl -u user:X, --user "user:X", --user 'user:X', -u ":X", --user=user:X: the quote may enclose the pair; the
+    # proxy's user and password the same way, -U / --proxy-user: session 38)
     (
         "curl",
         _regex.compile(
-            "curl" + _command_start("curl") + r"[^\n|;&]{0,200}?[ \t](?:-u|--user)(?:[ \t]++|(?<=--user)=)[\"']?+"
+            "curl"
+            + _command_start("curl")
+            + r"[^\n|;&]{0,200}?[ \t](?:-u|--(?:proxy-)?+user)(?:[ \t]++|(?<=user)=)[\"']?+"
             r"[^\s:\"']{0,64}+:" + _ARG
         ),
     ),
@@ -2601,9 +2615,18 @@ CHPASSWD: Final = (
 #: "ftpasswd --passwd --name bob --stdin <<< x". Run on the lower-cased text holding "passwd" (STDIN_PASSWD_WORD: a
 #: gate word; "chpasswd" holds it), the value in group "value".
 STDIN_PASSWD_WORD: Final = "passwd"
+#: (session 38) a registry client's login reading its password from standard input: "echo x | docker login -u bob
+#: --password-stdin host" (also podman's, nerdctl's, "helm registry login", oras', skopeo's, "crane auth login")
+STDIN_LOGIN_WORD: Final = "--password-stdin"
 _STDIN_PASSWD_READERS: Final = (
     r"(?:passwd(?:[ \t]++-[a-z\-]++)*?[ \t]++--stdin|smbpasswd(?:[ \t]++-[a-z]++)*?[ \t]++-s|vncpasswd[ \t]++-f"
-    r"|ftpasswd[^\n|;&<]{0,200}?[ \t]--stdin)"
+    r"|ftpasswd[^\n|;&<]{0,200}?[ \t]--stdin"
+    # (session 38) passwd itself, with or without a user, the command ending there: what it reads is a password
+    # ("echo x | passwd", 'echo "x" | sudo passwd root': a honeypot's or a shell history's line)
+    r"""|passwd(?:[ \t]++[a-z_][a-z0-9_.\-]{0,31}+)?+[ \t]*+(?=[|;&)"'\r\n]|\\[nrt]|$)"""
+    r"|[a-z0-9][a-z0-9_.\-]{0,31}+(?:[ \t]++(?!login[ \t])[a-z]++)?+[ \t]++login[^\n|;&<]{0,200}?[ \t]"
+    + STDIN_LOGIN_WORD
+    + ")"
 )
 STDIN_PASSWD: Final = (
     _regex.compile(
@@ -2630,6 +2653,10 @@ STDIN_PASSWD_TWICE: Final = _regex.compile(
 #: "/"; the password runs to "] failed" or "] succeeded" at the line's end. Run on the lower-cased text holding
 #: :data:`COWRIE_LOGIN_WORD`; the password in group "value".
 COWRIE_LOGIN_WORD: Final = "login attempt ["
+#: Cowrie's lines that name a password (session 38; cowrie/cowrie's sources and public honeypot logs): its login line
+#: (:data:`COWRIE_LOGIN_WORD`), AuthRandom's "login return, expect: [root/x]" (the pair the honeypot will accept), the
+#: SSH proxy's "Will auth with backend: root/x" (its backend's own password, from its configuration)
+COWRIE_WORDS: Final = (COWRIE_LOGIN_WORD, "login return, expect: [", "will auth with backend: ")
 COWRIE_LOGIN: Final = (
     _regex.compile(
         r"""login attempt \[b'[^'/\r\n]{0,64}+'/b'(?P<value>[^'\r\n]{1,256}+)'\] (?:failed|succeeded)(?![^\r\n])"""
@@ -2637,6 +2664,28 @@ COWRIE_LOGIN: Final = (
     _regex.compile(
         r"""login attempt \[(?!b')[^/\]\r\n]{0,64}+/(?P<value>[^\r\n]{1,256}?)\] (?:failed|succeeded)(?![^\r\n])"""
     ),
+    _regex.compile(r"""login return, expect: \[b'[^'/\r\n]{0,64}+'/b'(?P<value>[^'\r\n]{1,256}+)'\](?![^\r\n])"""),
+    _regex.compile(r"""login return, expect: \[(?!b')[^/\]\r\n]{0,64}+/(?P<value>[^\r\n]{1,256}?)\](?![^\r\n])"""),
+    _regex.compile(r"""will auth with backend: [^/\s]{0,64}+/(?P<value>[^\s][^\r\n]{0,255}?)[ \t]*+(?![^\r\n])"""),
+)
+#: A value a CI log's own command declares secret (session 38): GitHub Actions' workflow command "::add-mask::x" (shown
+#: in a step's "set -x" trace, or in a runner's debug log), Azure Pipelines' logging commands "##vso[task.setsecret]x"
+#: and "##vso[task.setvariable variable=name;issecret=true]x": the value runs to the line's end. Run on the lower-cased
+#: text holding one of :data:`CI_SECRET_WORDS`; the value in group "value".
+CI_SECRET_WORDS: Final = ("::add-mask::", "##vso[task.")
+_CI_SECRET_VALUE: Final = r"""[ \t]*+(?P<value>[^\s"'\\](?:[^\r\n"'\\]{0,1022}[^\s"'\\])?+)"""
+CI_SECRET: Final = _regex.compile(
+    r"(?:::add-mask::|##vso\[task\.(?:setsecret|setvariable[ \t][^\]\r\n]{0,512}?(?<![a-z])issecret=true"
+    r"(?![a-z])[^\]\r\n]{0,512}?)\])" + _CI_SECRET_VALUE
+)
+#: A line of a Netscape cookie file (session 38: what curl's "-c"/"--cookie-jar", wget's "--save-cookies" and browser
+#: exporters write, and "cat cookies.txt" prints): domain, TRUE/FALSE, path, TRUE/FALSE, expiry, name, value,
+#: separated by tabs (curl's "#HttpOnly_" before the domain). The value is a cookie's, as after "Cookie:". Run on the
+#: lower-cased text holding one of :data:`COOKIE_JAR_WORDS` (the flag and the path's "/"); the value in group "value".
+COOKIE_JAR_WORDS: Final = ("\ttrue\t/", "\tfalse\t/")
+COOKIE_JAR_LINE: Final = _regex.compile(
+    r"(?<![^\s])(?:#httponly_)?+[a-z0-9_.\-]{1,253}+\t(?:true|false)\t/[^\t\r\n]{0,1024}+\t(?:true|false)\t"
+    r"-?+[0-9]{1,20}+\t[^\t\r\n]{1,256}+\t(?P<value>[^\t\r\n]{1,4096}+)(?![^\r\n])"
 )
 #: PowerShell's module logging (event 4103) of ConvertTo-SecureString's parameters: 'ParameterBinding(ConvertTo-
 #: SecureString): name="String"; value="x"' - the value bound to -String. Run on the lower-cased text holding
@@ -2798,6 +2847,9 @@ _WIN_NO_VALUE: Final = r"""(?![/*|&;<>])"""
 #: prose "run net user bob to see it" names no password)
 _WIN_NET_USER_END: Final = _WIN_OPTIONS + r"""[ \t]*+(?=[|&;<>"'\r\n]|\\[nrt]|$)"""
 WINDOWS_NET_USER: Final = tuple(f"{net} user" for net in WINDOWS_NET)
+#: (session 38) the commands of :data:`CLI_POSITIONAL` whose double-quoted password is one whatever it holds: cmd.exe
+#: quotes an argument holding a blank, so '"my secret"' there is no prose ('net use \\\\h\\s "my secret" /user:u')
+CLI_POSITIONAL_QUOTED: Final = frozenset((*(f"{net} use" for net in WINDOWS_NET), *WINDOWS_NET_USER))
 CLI_POSITIONAL += (
     *(
         (
@@ -2944,10 +2996,10 @@ CLI_POSITIONAL_WORDS: Final = tuple(command for command, _ in CLI_POSITIONAL)
 #: "--"; FreeRDP's "/p:" its command's name).
 CLI_SHORT_OPTIONS: Final = (" -p", "\t-p", " -a", "\t-a", " -u", "\t-u", "ldap", "openssl", "freerdp", "snmp")
 #: Where the scrubber looks for :data:`CLI_SHORT`'s patterns in the lower-cased text: each needs one of its options
-#: after a blank ("-p", "-a", "-u", "-w", "-k", net-snmp's "-c" and "-x", curl's "--user"), FreeRDP's "/p:" its
-#: command's name (the caller's check). One search from the literal "-" (the blank checked behind it): 2.3x cheaper
-#: on real logs than searching for " -" and then each option apart, and no line of them holds one.
-CLI_SHORT_OPTION_SEARCH: Final = _regex.compile(r"-(?<=[ \t]-)(?:[pauwkxc]|-user)").search
+#: after a blank ("-p", "-a", "-u", "-w", "-k", net-snmp's "-c" and "-x", curl's "--user", "--proxy-user"), FreeRDP's
+#: "/p:" its command's name (the caller's check). One search from the literal "-" (the blank checked behind it): 2.3x
+#: cheaper on real logs than searching for " -" and then each option apart, and no line of them holds one.
+CLI_SHORT_OPTION_SEARCH: Final = _regex.compile(r"-(?<=[ \t]-)(?:[pauwkxc]|-user|-proxy-user)").search
 #: The commands of :data:`CLI_SHORT` whose options differ by case: their pattern runs on the original text (mysql's and
 #: mariadb's "-P" is the port, "-p" the password: "mysql -h db -P 3306 -u root -pX"; ipmitool's the other way round)
 CLI_SHORT_CASED: Final = frozenset({"mysql", "mariadb", "ipmi", "snmp", "mosquitto"})
@@ -3193,6 +3245,7 @@ TRIGGER_FREE_WORDS: Final = (
     STDIN_PASSWD_WORD,
     "setuser",  # Redis's ACL SETUSER (REDIS_ACL_PASSWORD)
     COWRIE_LOGIN_WORD,
+    *COOKIE_JAR_WORDS,  # (a cookie file's line for "localhost" may hold no trigger character)
 )
 
 
@@ -3230,7 +3283,9 @@ _GATE_WORDS: Final = (
     "csrf",  # an anti-forgery token's name (META_CONTENT, NAME_VALUE: '<meta name="_csrf" content="x">')
     "xsrf",
     *COMPOSER_WORDS,  # Composer's tokens for a host (COMPOSER_AUTH, COMPOSER_CONFIG)
-    COWRIE_LOGIN_WORD,  # the Cowrie honeypot's "login attempt [user/x] failed" (COWRIE_LOGIN)
+    *COWRIE_WORDS,  # the Cowrie honeypot's "login attempt [user/x] failed" and the like (COWRIE_LOGIN)
+    *CI_SECRET_WORDS,  # a CI log's "::add-mask::x", "##vso[task.setsecret]x" (CI_SECRET)
+    *COOKIE_JAR_WORDS,  # a Netscape cookie file's line (COOKIE_JAR_LINE)
 )
 
 

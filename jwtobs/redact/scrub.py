@@ -886,6 +886,33 @@ class _Pass:
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
 
+    def _cookie_jar(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The value of a Netscape cookie file's line (:data:`patterns.COOKIE_JAR_LINE`): a cookie's, as after
+        "Cookie:" (every cookie value is redacted there)."""
+        start, end = m.span("value")
+        value = s[start:end]
+        if _is_marker(value) or _in_marker(s, m.start()) or p.is_placeholder(value):
+            return None
+        return s[m.start() : start] + self.credential(value, p.COOKIE), end
+
+    def _quoted_password(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """A password argument of :data:`patterns.CLI_POSITIONAL_QUOTED`'s commands: double-quoted, whatever it holds
+        but nothing (a placeholder, a mask); else judged as any command's argument."""
+        start = m.start("dq")
+        if start < 0:
+            return self._arg(s, m, p.STRONG)
+        end = m.end("dq")
+        value = s[start:end]
+        if (
+            p.is_placeholder(value)
+            or p.MASKED_VALUE.fullmatch(value.strip())
+            or _is_marker(value)
+            or _in_marker(s, start)
+            or _template(s, start)
+        ):
+            return None
+        return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
     def _typed_twice(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The passwords piped to passwd (:data:`patterns.STDIN_PASSWD_TWICE`): the new one and its confirmation (one
         marker twice), and the current one before them."""
@@ -938,15 +965,21 @@ class _Pass:
         vendor-prefixed keys (last: a key after a header name keeps that header's kind)."""
         if netrc and "password" in low and ("machine" in low or "default" in low):  # "machine h login u password X"
             s, low = _run(s, low, p.NETRC, self._credential_file)
-        if netrc and p.STDIN_PASSWD_WORD in low:  # "echo 'root:x' | chpasswd", "echo x | passwd --stdin bob"
+        if netrc and (p.STDIN_PASSWD_WORD in low or p.STDIN_LOGIN_WORD in low):  # "echo 'root:x' | chpasswd", "echo x
+            # | passwd --stdin bob", "echo x | docker login -u bob --password-stdin"
             # ("netrc": the text may hold "pass")
             for pattern in (*p.CHPASSWD, *p.STDIN_PASSWD) if "chpasswd" in low else p.STDIN_PASSWD:
                 s, low = _run(s, low, pattern, self._credential_file)
             if "\\n" in low:  # 'echo -e "x\\nx" | passwd' (the new password and its confirmation)
                 s, low = _run(s, low, p.STDIN_PASSWD_TWICE, self._typed_twice)
-        if p.COWRIE_LOGIN_WORD in low:  # the Cowrie honeypot's "login attempt [root/x] failed"
+        if "login " in low or "backend: " in low:  # the Cowrie honeypot's "login attempt [root/x] failed" (what
+            # each of COWRIE_WORDS holds: "login attempt [", "login return, expect: [", "will auth with backend: ")
             for pattern in p.COWRIE_LOGIN:
                 s, low = _run(s, low, pattern, self._credential_file)
+        if "::add-mask::" in low or "##vso[task." in low:  # a CI log's own secrets (CI_SECRET_WORDS)
+            s, low = _run(s, low, p.CI_SECRET, self._credential_file)
+        if "\t/" in low and any(map(low.__contains__, p.COOKIE_JAR_WORDS)):  # a Netscape cookie file's line
+            s, low = _run(s, low, p.COOKIE_JAR_LINE, self._cookie_jar)
         if ("password" in low and ("password " in low or "password(" in low or "password\t" in low)) or (
             "identified" in low
         ):  # SQL: "ALTER USER app WITH PASSWORD 'x'", "IDENTIFIED BY 'x'"
@@ -971,7 +1004,9 @@ class _Pass:
         if p.cli_positional_hint(low):
             for command, pattern in p.CLI_POSITIONAL:
                 if command in low:
-                    if command in p.CLI_POSITIONAL_CASED:  # (ssh-keygen's "-N X" is a passphrase, "-n x" principals)
+                    if command in p.CLI_POSITIONAL_QUOTED:  # (Windows' net: '"my secret"' is a password)
+                        s, low = _run(s, low, pattern, self._quoted_password)
+                    elif command in p.CLI_POSITIONAL_CASED:  # (ssh-keygen's "-N X" is a passphrase, "-n x" principals)
                         out, _ = _run(s, s, pattern, self._cli_short, lower=False)
                         if out is not s:
                             s, low = out, _lower(out)

@@ -475,8 +475,9 @@ _QUIET_OPTIONS: dict[bytes, bool] = {}
 
 def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
     """A command's short-option trigger hit (``buf[last]`` is the "-" after a blank): settled when the option is
-    none of ``patterns.CLI_SHORT``'s (``-p``, ``-a``, ``-w``, ``-k``, ``-x``, ``-c``, ``-u``, ``--user``, any case), or
-    its argument (after blanks; for curl after ``user:``) is a marker."""
+    none of ``patterns.CLI_SHORT``'s (``-p``, ``-a``, ``-w``, ``-k``, ``-x``, ``-c``, ``-u``, ``--user``,
+    ``--proxy-user``, any case), or
+    its argument (after blanks; for curl after ``user:``, also ``--proxy-user``'s) is a marker."""
     option = buf[last + 1 : last + 2].lower()
     if option in _SNMP_OPTIONS and _SNMP not in buf[buf.rfind(b"\n", lo, last) + 1 : last].lower():
         return True  # ("-X POST" is curl's method: net-snmp's options only on a line naming an snmp command)
@@ -490,6 +491,8 @@ def cli_short_hit_unchanged(buf: bytes, last: int, lo: int, hi: int) -> bool:
         user = _CURL_USER.match(buf, last + 2, hi)
     elif buf[last + 1 : last + 6].lower() == b"-user":
         user = _CURL_USER.match(buf, last + 6, hi)
+    elif buf[last + 1 : last + 12].lower() == b"-proxy-user":  # (curl's proxy credentials; session 38)
+        user = _CURL_USER.match(buf, last + 12, hi)
     else:
         return True  # no CLI_SHORT option starts here
     return user is not None and _arg_is_marker(buf, user.end(), hi)

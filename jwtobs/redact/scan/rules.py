@@ -101,10 +101,17 @@ _T_ORACLE_LOGON: Final = "(?:" + "|".join(p.ORACLE_CLIENTS) + r")[^\n]*/[^\n]*@"
 # A password set with chpasswd (patterns.CHPASSWD), ConvertTo-SecureString's parameter in PowerShell's module logging
 # (patterns.PS_SECURESTRING_BINDING): their literal words.
 _T_CHPASSWD: Final = (  # (and patterns.STDIN_PASSWD's readers, patterns.STDIN_PASSWD_TWICE's "x\\nx" piped to passwd)
-    r"chpasswd|passwd[^\n]*(?:--stdin|[ \t]-[sf])|(?:echo|printf)[^\n]*\\n[^\n]*\|[^\n]*passwd"
-)
+    r"chpasswd|passwd[^\n]*(?:--stdin|[ \t]-[sf])|(?:echo|printf)[^\n]*\|[^\n]*(?:passwd|" + p.STDIN_LOGIN_WORD + ")"
+)  # (session 38: one line echoed into passwd, or into a login's --password-stdin)
 # The Cowrie honeypot's login line (patterns.COWRIE_LOGIN), caseless.
-_T_COWRIE_LOGIN: Final = r"login attempt \[[^\n]*\] (?:failed|succeeded)"
+_T_COWRIE_LOGIN: Final = (
+    r"login attempt \[[^\n]*\] (?:failed|succeeded)|login return, expect: \[[^\n]*/[^\n]*\]"
+    r"|will auth with backend: [^\n]*/"
+)
+# A value a CI log's command declares secret (patterns.CI_SECRET), caseless.
+_T_CI_SECRET: Final = r"::add-mask::|##vso\[task\.set(?:secret\]|variable[^\n]*issecret=true)"
+# A Netscape cookie file's line (patterns.COOKIE_JAR_LINE), caseless: the flags, the path, the expiry, the name.
+_T_COOKIE_JAR: Final = r"\t(?:true|false)\t/[^\t\n]*\t(?:true|false)\t-?[0-9]+\t[^\t\n]+\t[^\t\n]"
 _T_PS_BINDING: Final = r"parameterbinding\(convertto-securestring\)"
 # An auditd record's command line (patterns.AUDIT_WORDS: EXECVE's argument count, PROCTITLE's field).
 _T_AUDIT: Final = "(?:" + "|".join(re.escape(w) for w in p.AUDIT_WORDS) + ")"
@@ -282,6 +289,8 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("oracle_logon", _T_ORACLE_LOGON, caseless=True),
         Trigger("chpasswd", _T_CHPASSWD, caseless=True),
         Trigger("cowrie_login", _T_COWRIE_LOGIN, caseless=True),
+        Trigger("ci_secret", _T_CI_SECRET, caseless=True),
+        Trigger("cookie_jar", _T_COOKIE_JAR, caseless=True),
         Trigger("ps_binding", _T_PS_BINDING, caseless=True),
         Trigger("hex_signature", _T_HEX_SIGNATURE, caseless=True),
         Trigger("cas_ticket", _T_CAS_TICKET, caseless=False),
@@ -317,7 +326,7 @@ _BASE_KEYWORDS: Final = {
     p.B64_PEM_START.lower().encode(): ("b64_pem",),
     b"'loc'": ("validation",),
     b'"loc"': ("validation",),
-    b"password": ("sql_password", "stated_password"),
+    b"password": ("sql_password", "stated_password", "chpasswd"),
     b"passphrase": ("stated_password",),
     b"passcode": ("stated_password",),
     b"identified": ("sql_password",),
@@ -336,7 +345,9 @@ _BASE_KEYWORDS: Final = {
     **{c.encode(): ("oracle_logon",) for c in p.ORACLE_CLIENTS},
     # (chpasswd, patterns.STDIN_PASSWD's passwd, smbpasswd, vncpasswd, ftpasswd; a password stated in a sentence)
     b"passwd": ("chpasswd", "stated_password"),
-    p.COWRIE_LOGIN_WORD.encode(): ("cowrie_login",),
+    **{w.encode(): ("cowrie_login",) for w in p.COWRIE_WORDS},
+    **{w.encode(): ("ci_secret",) for w in p.CI_SECRET_WORDS},
+    **{w.encode(): ("cookie_jar",) for w in p.COOKIE_JAR_WORDS},
     b"parameterbinding(convertto-securestring)": ("ps_binding",),
     b"signature": ("hex_signature", "webhook_signature"),
     b"hmac": ("webhook_signature",),
