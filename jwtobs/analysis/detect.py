@@ -177,6 +177,14 @@ ARRIVAL_AT_API = 0.1
 #: ... in at least this many minutes (a clock stays off; worker pools replaying their cached tokens after restarts
 #: fail in bursts of a few minutes); also what an issuer's run needs to be judged on the minutes it failed in
 ARRIVAL_MINUTES = 15
+#: a ``server_clock_skew`` names the issuer (the API) holding at least this share of its failures: a clock's
+#: failures come with some of the background's (another issuer's stale tokens, a node's nbf jitter); before session
+#: 38 any other value among them left the field empty (blind fleet40: a partner IdP 12 min ahead, 419 of 421
+#: failures its own, named no issuer)
+NAMED_SHARE = 0.9
+#: ``type_confusion``: a token rejected for its ``typ`` whose ``exp`` lies further ahead than its client's tokens
+#: ever did and than this many seconds was tampered with (:func:`_plausible`): its claims were never verified
+TYPE_EXP_AHEAD = 86400.0
 #: ``issuer_stalled``: no client of an issuer accepted with a token expiring later than any it held before (a
 #: renewal) for longer than any such stretch in the STALL_HISTORY minutes before (at least STALL_HISTORY_MIN of
 #: them) and so long that their renewal rate makes it unlikely (Poisson P(0) <= STALL_P), while STALL_CLIENTS of
@@ -192,6 +200,9 @@ STALL_KEPT = 2
 #: were no stall (bench_detect's weeks and server-clock sets, the simulator: 3 false incidents of a first cut without
 #: it); fleet38's aggregator, polling every 5 minutes, failed 583 times in 9 minutes
 STALL_ONE_FAILURES = 20
+#: ... or, no token kept, its clients' failures on tokens in use surging that far above their rate before
+#: (:func:`_stale_surge`)
+STALL_SURGE_P = 1e-6
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
 #: a client failing so from its first token cycle in the data for at least this many hours is its normal over
@@ -922,6 +933,9 @@ def rotation_incidents(
             others = set(_clients(ok)) - set(clients)
             if len(clients) < 2 and others:
                 continue  # one client's tokens corrupted in transit while others verify: not a key problem
+            if first > seg.i0 and _kid_blind(ctx, g):
+                rows.extend(_unverified_kid(ctx, rows, seg, g, str(iss), str(kid), first, share))
+                continue
             ev = (
                 f"{seg.count} bad signatures on kid {kid} ({share:.0%} of its validations) from "
                 f"{len(clients)} accepted client{'s' if len(clients) > 1 else ''} ({_few(clients)})"
@@ -933,7 +947,41 @@ def rotation_incidents(
     return _frame(rows)
 
 
-def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
+def _kid_blind(ctx: _Ctx, g: pd.DataFrame) -> bool:
+    """Whether most of the failures ``g`` come from APIs that never rejected a token as ``JWT_UNKNOWN_KID`` in the
+    data: validators that report a kid they do not have as a bad signature (python-jose given the whole key set
+    tries every key). Scanners' random kids reach every API all day, so one that tells unknown kids apart shows it;
+    there, a bad signature on a new kid is its key material (the simulator's signature spike on a kid rotated in)."""
+    telling = set(ctx.rejected(["JWT_UNKNOWN_KID"])["profile"].dropna().astype(str))
+    blind = int(g.loc[~g["profile"].astype("object").isin(telling), "count"].sum())
+    return 2 * blind > int(g["count"].sum())
+
+
+def _unverified_kid(
+    ctx: _Ctx, rows: list[dict[str, Any]], seg: _Seg, g: pd.DataFrame, iss: str, kid: str, first: int, share: float
+) -> list[dict[str, Any]]:
+    """``kid_before_publish`` for bad signatures on a kid first verified only after they began: a validator that
+    tries every key of its set when it does not find the token's kid (python-jose given the whole set, a single
+    static key) reports a kid it does not have yet as a bad signature, not an unknown kid (blind fleet40: a partner
+    IdP signing 6 minutes before its key set had the key, 31 failures at a python-jose API, reported as a
+    signature spike on a kid "verified since" after them). None when the unknown-kid rule found it already."""
+    if any(
+        r["kind"] == "kid_before_publish" and r["kid"] == kid and r["issuer"] == iss and _overlaps(ctx, r, seg)
+        for r in rows
+    ):
+        return []
+    clients = _clients(g)
+    ev = (
+        f"{seg.count} tokens of {len(clients)} accepted client{'s' if len(clients) > 1 else ''} ({_few(clients)}) "
+        f"signed with kid {kid} rejected as bad signatures ({share:.0%} of its validations) by "
+        f"{_few(sorted(g['profile'].dropna().astype(str).unique().tolist()))} from {ctx.hhmm(seg.i0)}; the kid "
+        f"verified first at {ctx.hhmm(first)}: the validator did not have its key yet (one that tries every key "
+        "it has reports a kid it does not know as a bad signature)"
+    )
+    return [_row(ctx, "kid_before_publish", seg, ev, share, issuer=iss, kid=kid)]
+
+
+def _plausible(ctx: _Ctx, rows: pd.DataFrame, at_least: float = 0.0) -> pd.Series:
     """Rows whose tokens' ``exp`` lies no further ahead of their minute than any accepted token's of their client
     (of their issuer, for a client never accepted with it) ever did (+ 3 minutes). The ``exp`` of a token rejected
     for an unknown kid or a bad signature was never verified: a real token's claims tampered with (``exp`` a year
@@ -941,7 +989,7 @@ def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
     ``key_removed_early`` (session 32, fleet32: 2 of 4 quiet days); tokens of a web player's (15-minute tokens)
     with ``iat`` and ``exp`` moved 5 hours ahead, within the issuer's longest lifetime (smart TVs' 24 hours), started
     a signature spike's onset 46 minutes early and made a quiet day's ``kid_before_publish`` (session 37, fleet36).
-    An issuer without accepted ``exp`` keeps every row."""
+    An issuer without accepted ``exp`` keeps every row; ``at_least``: the bound is never below so many seconds."""
     if rows.empty:
         return pd.Series(True, index=rows.index)
     acc = ctx.acc[ctx.acc["max_exp"].notna()]
@@ -954,7 +1002,7 @@ def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
         per_client = ahead[named].groupby(keys[named]).max()
         mine_keys = rows["issuer"].astype("object") + "\x00" + rows["client_id"].astype("object")
         bound = mine_keys.map(per_client).astype("float64").fillna(bound)
-    bound = bound + 180.0
+    bound = (bound + 180.0).clip(lower=at_least)
     mine = rows["max_exp"].astype("float64") - (ctx.m0 + rows["i"].astype("float64")) * 60.0
     return (~(mine > bound)).fillna(True).astype(bool)
 
@@ -1235,7 +1283,7 @@ def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
     # 401 renews after the first failure (session 21)
     renewing = set(_renewed(ctx)["client_id"].astype(str))
     rows = [r for r in rows if str(r["client_id"]) in renewing]
-    out = _skew_shared(ctx, late, lw, life, _skew_changed(ctx, _skew_merged(ctx, rows, life), life))
+    out = _skew_shared(ctx, late, lw, life, _skew_changed(ctx, late, _skew_merged(ctx, rows, life), life))
     if ctx.agg.has_cont:  # (as _skew_shared: the metrics engine cannot see server_clock_skew)
         out = _validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out))
         out = _explained_by_validators(ctx, late, lw, out)
@@ -1282,7 +1330,7 @@ def _expired_on_arrival(
                 break
         else:
             merged.append((seg, g, clients, False))
-    merged += [(seg, g, clients, True) for seg, clients, g, _p in at_api]
+    merged += _one_issuer_apis(at_api)
     out = list(rows)
     for seg, g, clients, api in merged:
         if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
@@ -1292,9 +1340,42 @@ def _expired_on_arrival(
             for r in out
             if not (r["kind"] == "clock_skew" and str(r["client_id"]) in clients and _overlaps(ctx, r, seg))
         ]
-        run = _Seg(seg.i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
+        i0 = _core_start(g, seg)
+        g = g[g["i"] >= i0]
+        run = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
         out.append(_arrival_row(ctx, g, lw, life, run, at_api=api))
     return out
+
+
+def _one_issuer_apis(
+    at_api: list[tuple[_Seg, list[str], pd.DataFrame, set[str]]],
+) -> list[tuple[_Seg, pd.DataFrame, list[str], bool]]:
+    """:func:`_arrival_at_api`'s runs as ``(run, failures, clients, at one API)``, runs at several APIs at once whose
+    failures one issuer holds (:func:`_named`) merged into one, not at one API: two validators' clocks going off
+    together by as much is less likely than the one issuer's clock behind (blind fleet40: an IdP 20 min behind
+    with 15-minute tokens, still accepted meanwhile with the tokens it had issued before, was two incidents each
+    blaming one API's clock, the first 24 minutes early)."""
+    out: list[tuple[_Seg, pd.DataFrame, list[str], bool]] = []
+    for seg, clients, g, _profiles in sorted(at_api, key=lambda f: f[0].i0):
+        issuer = _named(g, "issuer")
+        for k, (mseg, mg, mcl, _api) in enumerate(out):
+            if seg.i0 <= mseg.i1 and mseg.i0 <= seg.i1 and len(issuer) == 1 and _named(mg, "issuer") == issuer:
+                span = _Seg(min(seg.i0, mseg.i0), max(seg.i1, mseg.i1), 0, 0.0, max(seg.p, mseg.p))
+                out[k] = (span, pd.concat([mg, g]), sorted(set(mcl) | set(clients)), False)
+                break
+        else:
+            out.append((seg, g, clients, True))
+    return out
+
+
+def _core_start(g: pd.DataFrame, seg: _Seg) -> int:
+    """Where run ``seg`` of failures ``g`` begins: its first minute holding a failure within the run's central
+    lateness (the bins of its 5-95 % quantiles). A clock's offset bounds the lateness of every token it fails;
+    failures before them of far other lateness (an app resumed with its token of hours ago) are the background
+    the run's significance walked back over (blind fleet40: 24 minutes of them before an IdP's clock went off)."""
+    lo, hi = lateness_quantile(g, 0.05), lateness_quantile(g, 0.95)
+    core = g.loc[(g["le"] >= lo) & (g["le"] <= hi), "i"]
+    return max(seg.i0, int(core.min())) if len(core) else seg.i0
 
 
 def _steady(x: Arr, seg: _Seg, failing: np.ndarray[Any, Any]) -> bool:
@@ -1390,8 +1471,8 @@ def _arrival_row(
     one API, :func:`_arrival_at_api`)."""
     clients = _clients(g)
     n = int(g["count"].sum())
-    issuers = sorted(str(v) for v in g["issuer"].dropna().unique().tolist())
-    profiles = [str(v) for v in g.groupby("profile", observed=True)["count"].sum().sort_values(ascending=False).index]
+    issuers = _named(g, "issuer")
+    profiles = _named(g, "profile")
     q50, q95 = lateness_quantile(g, 0.5), lateness_quantile(g, 0.95)
     lifetime = float(np.median([life.get(c, 0.0) for c in clients])) * 60.0
     offset = q50 + lifetime
@@ -1431,6 +1512,15 @@ def _shared_clock_row(
     return _row(ctx, "server_clock_skew", seg, ev, share, issuer=issuer, profile=profile)
 
 
+def _named(g: pd.DataFrame, col: str) -> list[str]:
+    """The values of ``g[col]`` by their failures, most first; only the first when it holds :data:`NAMED_SHARE`
+    of them (what a ``server_clock_skew`` row names: :func:`_shared_clock_row`)."""
+    per = g.groupby(col, observed=True)["count"].sum().sort_values(ascending=False, kind="stable")
+    per = per[per > 0]
+    names = [str(v) for v in per.index]
+    return names[:1] if names and per.iloc[0] >= NAMED_SHARE * per.sum() else names
+
+
 def _explained_by_validators(
     ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -1456,7 +1546,7 @@ def _explained_by_validators(
             if n and int(at["count"].sum()) >= VALIDATOR_CLOCK_SHARE * n:
                 m = _minutes_of(ctx, a)
                 span = _Seg(max(0, m.i0 - SHARED_BEFORE), m.i1 + SHARED_AFTER, 0, 0.0, 1.0)
-                explained |= _explains(g, span, n)
+                explained |= _explains(g, [span], n)
         if not explained:
             out.append(r)
     return out
@@ -1721,19 +1811,45 @@ def _overlapping(group: list[tuple[dict[str, Any], pd.DataFrame]]) -> list[list[
     return out
 
 
-def _skew_changed(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) -> list[dict[str, Any]]:
+def _skew_changed(
+    ctx: _Ctx, late: pd.DataFrame, rows: list[dict[str, Any]], life: dict[str, float]
+) -> list[dict[str, Any]]:
     """``rows`` but a client's clock-skew incident that starts within its first token cycle in the data (from its
-    first acceptance) and lasts :data:`SKEW_CHRONIC_H` hours or more: nothing before it to change from."""
+    first acceptance, or before any renewal of its first token) and whose failures go on for
+    :data:`SKEW_CHRONIC_H` hours or more (:func:`_goes_on`; the client's rows of ``late``): nothing before it to
+    change from. Before session 38 the incident itself had to last so long, from within one cycle of
+    minutes; one whose run ended when the baseline learned the client's usual failures stayed (blind fleet40: a
+    travel agency presenting each 10-minute token once past ``exp`` all day, polling every 12 minutes, flagged for
+    its first 25 minutes)."""
     out = []
     for r in rows:
         first = ctx.client_first.get(r["client_id"])
         if first is not None:
             since = (r["start"] - ctx.ts(int(first))).total_seconds() / 60.0
-            lasted = (r["end"] - r["start"]).total_seconds() / 3600.0
-            if since <= _own_cycle(life, r["client_id"]) and lasted >= SKEW_CHRONIC_H:
+            if (since <= _own_cycle(life, r["client_id"]) or _first_token(ctx, r)) and _goes_on(ctx, late, r):
                 continue
         out.append(r)
     return out
+
+
+def _first_token(ctx: _Ctx, r: dict[str, Any]) -> bool:
+    """Whether client incident ``r`` starts before its client renewed a token (:func:`_renewed`): on its first."""
+    ren = _renewed(ctx)
+    i0 = _minutes_of(ctx, r).i0
+    return not bool(((ren["client_id"] == r["client_id"]) & (ren["i"] < i0)).any())
+
+
+def _goes_on(ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any]) -> bool:
+    """Whether client incident ``r``'s failures go on for :data:`SKEW_CHRONIC_H` hours from its start: it lasts so
+    long, or its client fails (rows of ``late``) after it, up to that time, at least half as often as during it (the
+    same failures going on once the baseline learned them, not a few others later)."""
+    seg = _minutes_of(ctx, r)
+    until = seg.i0 + int(SKEW_CHRONIC_H * 60)
+    if seg.i1 >= until:
+        return True
+    mine = late[(late["client_id"] == r["client_id"]) & (late["i"] > seg.i1) & (late["i"] <= until)]
+    during = int(r["count"]) / (seg.i1 - seg.i0 + 1)
+    return int(mine["count"].sum()) / (until - seg.i1) >= during / 2
 
 
 def _skew_merged(ctx: _Ctx, rows: list[dict[str, Any]], life: dict[str, float]) -> list[dict[str, Any]]:
@@ -1775,7 +1891,7 @@ def _skew_shared(
     out = [s for s, _span in servers]
     for r in rows:
         g, n = _incident_failures(ctx, late, on_time, r)
-        if not any(_explains(g, span, n) for _s, span in servers):
+        if not _explains(g, [span for _s, span in servers], n):
             out.append(r)
     return out
 
@@ -1807,14 +1923,25 @@ def _stalled_then(server: dict[str, Any], stall: dict[str, Any]) -> bool:
     return bool(same and server["start"] <= stall["end"] and stall["start"] <= server["end"])
 
 
-def _explains(g: pd.DataFrame, span: _Seg, n: int) -> bool:
-    """Whether a server clock off in minutes ``span`` explains a client's ``n`` failures ``g``: most of them fall
-    in it, and fewer than ``SKEW.min_count`` of them (``own``: before ``nbf``, or at the token's pace beyond what
-    requests in flight at expiry reach) more than :data:`SHARED_OWN` minutes before it (a clock of its own that
-    was off before; not a pool's burst replaying its cached token)."""
-    inside = int(_seg_rows(g, span)["count"].sum())
-    before = int(g.loc[g["own"] & (g["i"] < span.i0 - SHARED_OWN), "count"].sum())
-    return inside > 0 and 2 * inside >= n and before < SKEW.min_count
+def _explains(g: pd.DataFrame, spans: list[_Seg], n: int) -> bool:
+    """Whether server clocks (or stalls) off in minutes ``spans`` explain a client's ``n`` failures ``g``: most of
+    them fall in them, and fewer than ``SKEW.min_count`` of them (``own``: before ``nbf``, or at the token's pace
+    beyond what requests in flight at expiry reach) outside them, before the last, and more than
+    :data:`SHARED_OWN` minutes before each (a clock of its own that was off before; not a pool's burst replaying its
+    cached token). Taken together: a client failing through a stall and, later, through a validator's clock was
+    its own incident before session 38, neither explaining half of its failures and the stall's failures counting
+    as its own clock off before the other (blind fleet40: three mesh services).
+    """
+    i = g["i"]
+    inside = pd.Series(False, index=g.index)
+    near = pd.Series(False, index=g.index)
+    for span in spans:
+        inside |= (i >= span.i0) & (i <= span.i1)
+        near |= (i >= span.i0 - SHARED_OWN) & (i <= span.i1)
+    last = max((span.i0 for span in spans), default=0)
+    within = int(g.loc[inside, "count"].sum())
+    before = int(g.loc[g["own"] & ~near & (i < last), "count"].sum())
+    return within > 0 and 2 * within >= n and before < SKEW.min_count
 
 
 def _on_time(late: pd.DataFrame, lw: dict[str, float]) -> pd.DataFrame:
@@ -1895,12 +2022,19 @@ def _others_fine(ctx: _Ctx, issuer: str, profiles: list[str], seg: _Seg) -> bool
 
 
 def _server_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], seg: _Seg, ahead: bool) -> dict[str, Any]:
-    """The ``server_clock_skew`` incident of rows ``g`` (the failures of run ``seg``)."""
+    """The ``server_clock_skew`` incident of rows ``g`` (the failures of run ``seg``), from the first failure of the
+    issuer and the API it names (:func:`_named`; the run's significance may have begun with another's: 145 s early
+    on blind fleet40's one replica of an API ahead)."""
     clients = _clients(g)
     n = int(g["count"].sum())
-    issuers = sorted(str(v) for v in g["issuer"].dropna().unique().tolist())
-    per_profile = g.groupby("profile", observed=True)["count"].sum().sort_values(ascending=False)
-    profiles = [str(v) for v in per_profile.index]
+    issuers = _named(g, "issuer")
+    profiles = _named(g, "profile")
+    theirs = g
+    for col, names in (("issuer", issuers), ("profile", profiles)):
+        if len(names) == 1:
+            theirs = theirs[theirs[col] == names[0]]
+    if len(theirs):
+        seg = _Seg(max(seg.i0, int(theirs["i"].min())), seg.i1, seg.count, seg.expected, seg.p, seg.alarm)
     q50, q95 = lateness_quantile(g, 0.5), lateness_quantile(g, 0.95)
     where = f"validators of {_few(profiles)}" if profiles else "validators"
     if ahead:
@@ -1938,8 +2072,12 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
     ending the stretch, unless the issuer mints none: a clock behind makes clients fail who go on renewing; a
     validator ahead rejects tokens that are renewed as usual."""
     fails = _in_use_past_leeway(late, lw)
+    gone = late[(late["direction"] == "late") & late["issuer"].notna()]
+    gone = gone[gone["le"] > _leeway_of(lw, gone["profile"])]
+    life = _lifetimes(ctx)
     out: list[tuple[dict[str, Any], _Seg]] = []
-    for iss, mine in fails.groupby("issuer", observed=True):
+    for iss, theirs in gone.groupby("issuer", observed=True):
+        mine = fails[fails["issuer"] == iss]
         x = _renewals(ctx, str(iss))
         before = np.concatenate(([0.0], np.cumsum(x)))  # renewals before each minute
         marks = [-1, *np.flatnonzero(x).tolist(), ctx.n]
@@ -1961,7 +2099,9 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
                     and g["i"].nunique() >= SKEW_MINUTES
                     and _others_silent(ctx, str(iss), clients[0], h0, quiet, span)
                 ):
-                    continue
+                    g = _stale_surge(theirs, r0, r1, h0, span, life)
+                    if g is None:
+                        continue
             i0, i1 = int(g["i"].min()), max(int(g["i"].max()), min(r1, ctx.n - 1))
             seg = _Seg(i0, i1, int(g["count"].sum()), 0.0, math.exp(-rate * quiet))
             out.append(
@@ -1971,6 +2111,30 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
                 )
             )
     return out
+
+
+def _stale_surge(
+    theirs: pd.DataFrame, r0: int, r1: int, h0: int, span: int, life: dict[str, float]
+) -> pd.DataFrame | None:
+    """The failures of an issuer's stretch without renewals (minutes ``r0`` < i <= ``r1``, from ``h0``) when they
+    surge: its accepted clients' tokens rejected past ``exp`` beyond the leeway (``theirs``: in use or not) from
+    at least :data:`STALL_CLIENTS` clients in at least :data:`SKEW_MINUTES` minutes, at least
+    :data:`STALL_ONE_FAILURES` of them, far more than their rate over the ``span`` minutes before makes likely
+    (Poisson, p <= :data:`STALL_SURGE_P`), their lateness spread wider than the clients' token lifetime (a clock
+    behind by more than it makes every fresh token fail by about the same: :func:`_expired_on_arrival`); else
+    ``None``. Clients whose refresh fails may present the token they hold once each, kept after its 401 or not, and
+    hours old: session 38, blind fleet40, a customer IdP's token endpoint down 30 minutes, its apps each sending
+    their last token (15-minute tokens, 40 min to 4 h old) once when their refresh failed - 148 failures where 8
+    came in the half hour before, no token kept, no incident."""
+    g = theirs[(theirs["i"] > r0) & (theirs["i"] <= r1)]
+    n = int(g["count"].sum())
+    if n < STALL_ONE_FAILURES or g["client_id"].nunique() < STALL_CLIENTS or g["i"].nunique() < SKEW_MINUTES:
+        return None
+    lifetime = float(np.median([life.get(c, 0.0) for c in _clients(g)])) * 60.0
+    if lateness_quantile(g, 0.95) - _lower_edge(lateness_quantile(g, 0.05)) <= lifetime:
+        return None
+    prior = int(theirs.loc[(theirs["i"] >= h0 - span) & (theirs["i"] < h0), "count"].sum())
+    return g if _poisson_tail(n, max(prior, 1) / span * (r1 - r0 - 1)) <= STALL_SURGE_P else None
 
 
 def _others_silent(ctx: _Ctx, iss: str, client: str, h0: int, quiet: int, span: int) -> bool:
@@ -1999,12 +2163,13 @@ def _stall_row(
     clients = _clients(g)
     q50, q95 = lateness_quantile(g, 0.5), lateness_quantile(g, 0.95)
     ev = (
-        f"{len(clients)} clients of {iss} ({_few(clients)}): {seg.count} tokens in use rejected past exp, up to "
-        f"~{q95:.0f} s (median ~{q50:.0f} s) past it (validator leeway ~{_leeway_text(lw, g['profile'])} s), "
-        f"from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, while none of its clients was accepted with a renewed "
-        f"token (expiring later than any it held) for {quiet} min from {ctx.hhmm(h0)}, where {rate:.2f} renewals "
-        "a minute are usual: the issuer has stopped issuing tokens (its token endpoint down) and its clients go "
-        "on with the ones they hold (an issuer clock behind by more than the tokens' lifetime looks alike)"
+        f"{len(clients)} clients of {iss} ({_few(clients)}): {seg.count} tokens it issued before rejected past "
+        f"exp, up to ~{q95:.0f} s (median ~{q50:.0f} s) past it (validator leeway "
+        f"~{_leeway_text(lw, g['profile'])} s), from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, while none of its "
+        f"clients was accepted with a renewed token (expiring later than any it held) for {quiet} min from "
+        f"{ctx.hhmm(h0)}, where {rate:.2f} renewals a minute are usual: the issuer has stopped issuing tokens (its "
+        "token endpoint down) and its clients go on with the ones they hold (an issuer clock behind by more than "
+        "the tokens' lifetime looks alike)"
     )
     scope = (ctx.c["issuer"] == iss).fillna(False).astype(bool)
     share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
@@ -2966,6 +3131,12 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
         return _empty()
     rej = ctx.rejected(["JWT_AUDIENCE_MISMATCH", "JWT_TYPE_MISMATCH"])
     rej = rej[ctx.known(rej)]
+    # a validator may check typ before the signature: such a token's client and exp are unverified, and a scanner
+    # replaying a real token with its claims changed (exp a year ahead, typ JWT) named a client (blind fleet40: 4
+    # in an attack burst, a false type_confusion). An ID token lives up to a day (Auth0: 10 h) beyond the access
+    # tokens the API accepts: the bound is at least that.
+    typed = (rej["reason"] == "JWT_TYPE_MISMATCH").fillna(False)
+    rej = rej[~typed | _plausible(ctx, rej, at_least=TYPE_EXP_AHEAD)]
     usual = rej["profile"].astype("object").map(ctx.usual_typ)
     other_type = (rej["reason"] == "JWT_TYPE_MISMATCH").fillna(False) | (
         usual.notna() & (rej["typ"].fillna("").astype("object") != usual)
