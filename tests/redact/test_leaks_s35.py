@@ -422,3 +422,42 @@ def test_long_structured_values_are_linear() -> None:
     scrub_value({"sec-websocket-protocol": _repeat("access_token, x, ")})
     scrub_value({"http.request.header.sec-websocket-protocol": ["access_token"] * 20_000})
     assert time.thread_time() - start < 4 * BOUND_S
+
+
+def probe_suite(leaks: dict[str, tuple[str, str, str]], kept: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """The tests every probe file of real lines runs, as module globals (``globals().update(probe_suite(LEAKS,
+    KEPT))``): each leak ``(text, secret, kept part)`` redacted by ``scrub()`` with the rest kept, each ``kept`` line
+    unchanged (text and bytes), both through the logging redactor and the structlog processor, and ``jwtobs scan`` /
+    ``jwtobs scrub`` with every engine on a log of them."""
+    secrets = [secret for _, secret, _ in leaks.values()]
+    pairs = [(text, secret) for text, secret, _ in leaks.values()]
+
+    @pytest.mark.parametrize("name", sorted(leaks))
+    def test_scrub_redacts_the_credential_and_keeps_the_rest(name: str) -> None:
+        assert_scrub_redacts(*leaks[name])
+
+    @pytest.mark.parametrize("text", list(kept))
+    def test_the_lines_without_a_credential_are_unchanged(text: str) -> None:
+        assert scrub(text) == text
+        assert scrub(text.encode()) == text.encode()
+
+    def test_the_logging_redactor_redacts_every_form() -> None:
+        assert_logging_redacts(pairs, list(kept))
+
+    def test_the_structlog_processor_redacts_every_form() -> None:
+        assert_structlog_redacts(pairs, list(kept))
+
+    def log(tmp_path: Path) -> tuple[Path, list[int]]:
+        return log_of(tmp_path / "probe.log", list(kept), [text for text, _, _ in leaks.values()])
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_jwtobs_scan_finds_every_line(engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert_scan_finds(*log(tmp_path), engine, capsys)
+
+    @pytest.mark.parametrize("engine", ENGINES)
+    def test_jwtobs_scrub_writes_a_copy_without_the_credentials(
+        engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert_scrub_copies(*log(tmp_path), secrets, engine, capsys)
+
+    return {name: value for name, value in locals().items() if name.startswith("test_")}

@@ -20,23 +20,15 @@ Every path: ``scrub`` (str and bytes), the stdlib logging redactor, the structlo
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from jwtobs.redact import scrub
 from tests.redact.test_adversarial import SIZE, _repeat, assert_scrub_linear
 from tests.redact.test_leaks_s35 import (  # noqa: F401 (_fixed_key: an autouse fixture, the CLI and scrub() alike)
-    ENGINES,
     _fixed_key,
-    assert_logging_redacts,
-    assert_scan_finds,
-    assert_scrub_copies,
-    assert_scrub_redacts,
-    assert_structlog_redacts,
-    log_of,
+    probe_suite,
 )
 
 _RND = random.Random(3737)
@@ -103,40 +95,7 @@ KEPT = (
 )
 
 
-@pytest.mark.parametrize("name", sorted(LEAKS))
-def test_scrub_redacts_the_credential_and_keeps_the_rest(name: str) -> None:
-    text, secret, kept = LEAKS[name]
-    assert_scrub_redacts(text, secret, kept)
-
-
-@pytest.mark.parametrize("text", KEPT)
-def test_the_real_lines_without_a_credential_are_unchanged(text: str) -> None:
-    assert scrub(text) == text
-    assert scrub(text.encode()) == text.encode()
-
-
-def test_the_logging_redactor_redacts_every_form() -> None:
-    assert_logging_redacts([(text, secret) for text, secret, _ in LEAKS.values()], list(KEPT))
-
-
-def test_the_structlog_processor_redacts_every_form() -> None:
-    assert_structlog_redacts([(text, secret) for text, secret, _ in LEAKS.values()], list(KEPT))
-
-
-def _log(tmp_path: Path) -> tuple[Path, list[int]]:
-    return log_of(tmp_path / "probe.log", list(KEPT), [text for text, _, _ in LEAKS.values()])
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_jwtobs_scan_finds_every_line(engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert_scan_finds(*_log(tmp_path), engine, capsys)
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_jwtobs_scrub_writes_a_copy_without_the_credentials(
-    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert_scrub_copies(*_log(tmp_path), [secret for _, secret, _ in LEAKS.values()], engine, capsys)
+globals().update(probe_suite(LEAKS, KEPT))
 
 
 # -- linear time (tests/redact/test_adversarial.py's bound and approach) -------------------------------------------

@@ -28,7 +28,6 @@ import json
 import random
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -36,13 +35,8 @@ from jwtobs.redact import patterns as p
 from jwtobs.redact import scrub
 from tests.redact.test_adversarial import SIZE, _repeat, assert_scrub_linear
 from tests.redact.test_leaks_s35 import (  # noqa: F401 (_fixed_key: an autouse fixture, the CLI and scrub() alike)
-    ENGINES,
     _fixed_key,
-    assert_logging_redacts,
-    assert_scan_finds,
-    assert_scrub_copies,
-    assert_scrub_redacts,
-    log_of,
+    probe_suite,
 )
 
 _S = importlib.import_module("jwtobs.redact.scrub")  # (the module: the package names its function scrub)
@@ -140,42 +134,13 @@ KEPT = (
 )
 
 
-@pytest.mark.parametrize("name", sorted(LEAKS))
-def test_scrub_redacts_the_credential_and_keeps_the_rest(name: str) -> None:
-    text, secret, kept = LEAKS[name]
-    assert_scrub_redacts(text, secret, kept)
+globals().update(probe_suite(LEAKS, KEPT))
 
 
 def test_both_typed_passwords_are_one_marker() -> None:
     out = scrub(LEAKS["passwd_twice"][0])
     markers = re.findall(r"\[REDACTED:[^\]]+\]", out)
     assert len(markers) == 2 and markers[0] == markers[1], out
-
-
-@pytest.mark.parametrize("text", KEPT)
-def test_the_lines_without_a_credential_are_unchanged(text: str) -> None:
-    assert scrub(text) == text
-    assert scrub(text.encode()) == text.encode()
-
-
-def test_the_logging_redactor_redacts_every_form() -> None:
-    assert_logging_redacts([(text, secret) for text, secret, _ in LEAKS.values()], list(KEPT))
-
-
-def _log(tmp_path: Path) -> tuple[Path, list[int]]:
-    return log_of(tmp_path / "probe.log", list(KEPT), [text for text, _, _ in LEAKS.values()])
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_jwtobs_scan_finds_every_line(engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert_scan_finds(*_log(tmp_path), engine, capsys)
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_jwtobs_scrub_writes_a_copy_without_the_credentials(
-    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert_scrub_copies(*_log(tmp_path), [secret for _, secret, _ in LEAKS.values()], engine, capsys)
 
 
 # -- the same matches, found faster --------------------------------------------------------------------------------
