@@ -537,7 +537,11 @@ class JsonlSink:
             if self._closed or (self._thread is not None and self._thread.is_alive()):
                 return
             self._thread = threading.Thread(target=self._run, name="jwtobs-events-writer", daemon=True)
-            self._thread.start()
+            try:
+                self._thread.start()
+            except RuntimeError:  # Python >= 3.12 in an atexit handler: the flush and the close at exit write them
+                self._thread = None
+                return
         _forksafe.watch_worker_end()
 
     def _run(self) -> None:

@@ -692,6 +692,12 @@ class _QueueFull(Exception):
 #: spans started by the builder and not ended yet beyond which the next ones are never ended (not exported; counted
 #: in ``jwtobs.telemetry.failures{jwtobs.component="span_queue"}``): twice the SDK ``BatchSpanProcessor``'s queue
 MAX_SPANS_WAITING: Final = 4096
+#: ... and the builder waits for room instead while the span thread goes on (the builder outran a processor that
+#: exports each span at once, fast: a probe lost 256 of a burst): unless that thread has been inside one span's end
+#: for SPAN_STALL seconds (blocked), and for SPAN_WAIT seconds a batch at most (a slow exporter does not set the
+#: events' pace): then the spans left are dropped and counted
+SPAN_STALL: Final = 0.25
+SPAN_WAIT: Final = 0.5
 
 
 class _SpanQueueFull(Exception):
@@ -715,50 +721,83 @@ class _SpanEnder:
         """Fresh state (also in a forked child: the parent ends its own spans)."""
         self.chunks: deque[tuple[telemetry.Telemetry, list[Any]]] = deque()
         self.waiting = 0  # spans in ``chunks`` and in the chunk being ended
+        self.at = 0  # twice the spans of the chunk being ended that were ended already
         self.count_lock = threading.Lock()
         self.lock = threading.Lock()  # held while ending spans
         self.wake = threading.Event()
         self.idle = threading.Event()
         self.start_lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self.freed = threading.Event()  # set by the span thread whenever it ended a chunk
+        self.since: float | None = None  # time.monotonic() when the span thread began ending its current span
+
+    def _progressing(self) -> bool:
+        """Whether the span thread runs and is not stuck in one span's end (:data:`SPAN_STALL`); never on itself."""
+        thread = self.thread
+        if thread is None or not thread.is_alive() or threading.current_thread() is thread:
+            return False
+        since = self.since
+        return since is None or time.monotonic() - since < SPAN_STALL
 
     def hand(self, tel: telemetry.Telemetry, spans: list[Any]) -> None:
-        """Take started spans (``span, end_ns`` one after the other) to end; past the bound, drop and count."""
-        n = len(spans) // 2
-        with self.count_lock:
-            room = MAX_SPANS_WAITING - self.waiting
-            if n > room:
-                room = max(room, 0)
-                spans = spans[: 2 * room]
-            self.waiting += min(n, room)
-        if n > room:
-            tel.failed("span_queue", _SpanQueueFull(), n=n - room)
-        if not room:
-            return
-        self.chunks.append((tel, spans))
-        self.hand_over()
+        """Take started spans (``span, end_ns`` one after the other) to end, as many at a time as there is room for
+        (:data:`MAX_SPANS_WAITING`); for the rest, wait while the span thread goes on ending spans (a processor
+        exporting each span at once, fast or slow: the builder must not outrun it and lose them), else drop and
+        count them (a span thread inside one span's end for :data:`SPAN_STALL` seconds: blocked, it must not hold
+        the builder), or once it waited :data:`SPAN_WAIT` seconds in this call (a slow exporter must not set the
+        events' pace either)."""
+        until = None
+        while spans:
+            with self.count_lock:
+                take = min(len(spans) // 2, max(MAX_SPANS_WAITING - self.waiting, 0))
+                if not take:
+                    now = time.monotonic()
+                    until = now + SPAN_WAIT if until is None else until
+                    if now >= until or not self._progressing():
+                        break
+                self.waiting += take
+                self.freed.clear()
+            if take:
+                self.chunks.append((tel, spans[: 2 * take]))
+                spans = spans[2 * take :]
+                self.hand_over()
+            else:
+                self.freed.wait(0.05)
+        if spans:
+            tel.failed("span_queue", _SpanQueueFull(), n=len(spans) // 2)
 
     def hand_over(self) -> None:
-        """Wake the span thread (started the first time)."""
+        """Wake the span thread (started the first time). Where no thread can start - Python >= 3.12 in an
+        ``atexit`` handler, the flush at exit of a script whose first spans are built there - the spans are ended
+        here, on the caller's thread (the builder's), as before session 38."""
         if self.thread is None:
             with self.start_lock:
                 if self.thread is None:
-                    self.thread = threading.Thread(target=self._run, name="jwtobs-spans", daemon=True)
-                    self.thread.start()
+                    thread = self.thread = threading.Thread(target=self._run, name="jwtobs-spans", daemon=True)
+                    try:
+                        thread.start()
+                    except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                        self.thread = None
+            if self.thread is None:
+                self._end_all()
+                return
         self.wake.set()
 
     def _run(self) -> None:
         while True:
             self.wake.wait(1.0)
             self.wake.clear()
-            try:
-                self.end_waiting()
-            except BaseException as exc:  # (as the builder: this thread ending would leave every later span open)
-                name = type(exc).__name__
-                if name not in _WARNED_BASE:
-                    _WARNED_BASE.add(name)
-                    _log.warning("jwtobs: a span processor raised %s; spans of its batch are lost", name)
+            self._end_all()
             self.idle.set()
+
+    def _end_all(self) -> None:
+        try:
+            self.end_waiting()
+        except BaseException as exc:  # (as the builder: the span thread ending would leave every later span open)
+            name = type(exc).__name__
+            if name not in _WARNED_BASE:
+                _WARNED_BASE.add(name)
+                _log.warning("jwtobs: a span processor raised %s; spans of its batch are lost", name)
 
     def end_waiting(self) -> None:
         """End every waiting span (on the span thread)."""
@@ -766,15 +805,29 @@ class _SpanEnder:
         with self.lock:
             while chunks:
                 tel, spans = chunks.popleft()
+                i = 0
                 try:
                     for i in range(0, len(spans), 2):
+                        self.at = i  # (spans of this chunk ended so far, doubled: for flush's warning)
+                        self.since = time.monotonic()
                         try:
                             spans[i].end(end_time=spans[i + 1])
                         except Exception as exc:  # a span processor that raises: counted, the next span goes on
                             tel.failed("span", exc, tel._tp)
+                        self.since = None
+                except BaseException as exc:  # (KeyboardInterrupt, SystemExit...): this span and the rest of its
+                    tel.failed("span", exc, tel._tp, n=(len(spans) - i) // 2)  # chunk are lost, counted
+                    raise
                 finally:
+                    self.since = None
                     with self.count_lock:
                         self.waiting -= len(spans) // 2
+                        self.at = 0
+                    self.freed.set()
+
+    def left(self) -> int:
+        """Spans handed over and not ended yet (the one being ended included)."""
+        return max(self.waiting - self.at // 2, 0)
 
     def busy(self) -> bool:
         return bool(self.chunks) or self.lock.locked()
@@ -827,7 +880,7 @@ def _wait_for_spans(deadline: float) -> None:
                 "jwtobs: flush gave up after %.0f s: a span processor has not returned (%d spans are not ended yet; "
                 "the events are written)",
                 FLUSH_WAIT,
-                sp.waiting,
+                sp.left(),
             )
             return
         sp.idle.clear()
@@ -891,16 +944,26 @@ def _at_exit() -> None:
         _log.debug("jwtobs: flush at exit failed", exc_info=True)
 
 
+#: how long a record made after the exit flush began waits for the builder's batch in progress (see :func:`_late`)
+_LATE_WAIT: Final = 1.0
+#: not empty once that wait gave up (a sink that blocks the builder): the later records do not wait
+_LATE_GAVE_UP: list[bool] = []
+
+
 def _late(item: Pending | _KeySetItem) -> None:
     """A record made once the flush at exit has begun (a daemon thread still validating): built on the thread that
     made it and handed to the sinks at once (a :class:`JsonlSink` closed at exit writes it before returning),
     without span or metric measurement (the providers shut down right after jwtobs's flush). Before session 38 it
     waited in the queue for a builder that never woke again and was lost, counted nowhere (a daemon thread
     validating while an ``atexit`` handler of the application took 0.5 s: 717 of 1458 validations). Records a
-    thread left in the queue just before are built first, in order. Never raises."""
+    thread left in the queue just before are built first, in order, and a batch the builder is handing to the sinks
+    goes before it (waited for at most :data:`_LATE_WAIT` seconds, once: a sink that blocks the builder does not
+    hold every late validation; session 38's probe: without the wait the first record made after the flush began
+    was written before the builder's last batch, ahead of 300 to 400 earlier ones). Never raises."""
     q = _queue
-    if q.items:
-        q.drain(wait=0.0)
+    if (q.items or q.lock.locked()) and threading.current_thread() is not q.thread:
+        if q.drain(wait=0.0 if _LATE_GAVE_UP else _LATE_WAIT) < 0:
+            _LATE_GAVE_UP.append(True)
     if isinstance(item, _KeySetItem):
         _to_sinks(item.state, item.change)
         return
