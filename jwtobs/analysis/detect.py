@@ -182,9 +182,6 @@ ARRIVAL_MINUTES = 15
 #: 38 any other value among them left the field empty (blind fleet40: a partner IdP 12 min ahead, 419 of 421
 #: failures its own, named no issuer)
 NAMED_SHARE = 0.9
-#: ``type_confusion``: a token rejected for its ``typ`` whose ``exp`` lies further ahead than its client's tokens
-#: ever did and than this many seconds was tampered with (:func:`_plausible`): its claims were never verified
-TYPE_EXP_AHEAD = 86400.0
 #: ``issuer_stalled``: no client of an issuer accepted with a token expiring later than any it held before (a
 #: renewal) for longer than any such stretch in the STALL_HISTORY minutes before (at least STALL_HISTORY_MIN of
 #: them) and so long that their renewal rate makes it unlikely (Poisson P(0) <= STALL_P), while STALL_CLIENTS of
@@ -997,7 +994,7 @@ def _unverified_kid(
     return [_row(ctx, "kid_before_publish", seg, ev, share, issuer=iss, kid=kid)]
 
 
-def _plausible(ctx: _Ctx, rows: pd.DataFrame, at_least: float = 0.0) -> pd.Series:
+def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
     """Rows whose tokens' ``exp`` lies no further ahead of their minute than any accepted token's of their client
     (of their issuer, for a client never accepted with it) ever did (+ 3 minutes). The ``exp`` of a token rejected
     for an unknown kid or a bad signature was never verified: a real token's claims tampered with (``exp`` a year
@@ -1005,7 +1002,7 @@ def _plausible(ctx: _Ctx, rows: pd.DataFrame, at_least: float = 0.0) -> pd.Serie
     ``key_removed_early`` (session 32, fleet32: 2 of 4 quiet days); tokens of a web player's (15-minute tokens)
     with ``iat`` and ``exp`` moved 5 hours ahead, within the issuer's longest lifetime (smart TVs' 24 hours), started
     a signature spike's onset 46 minutes early and made a quiet day's ``kid_before_publish`` (session 37, fleet36).
-    An issuer without accepted ``exp`` keeps every row; ``at_least``: the bound is never below so many seconds."""
+    An issuer without accepted ``exp`` keeps every row."""
     if rows.empty:
         return pd.Series(True, index=rows.index)
     acc = ctx.acc[ctx.acc["max_exp"].notna()]
@@ -1018,7 +1015,7 @@ def _plausible(ctx: _Ctx, rows: pd.DataFrame, at_least: float = 0.0) -> pd.Serie
         per_client = ahead[named].groupby(keys[named]).max()
         mine_keys = rows["issuer"].astype("object") + "\x00" + rows["client_id"].astype("object")
         bound = mine_keys.map(per_client).astype("float64").fillna(bound)
-    bound = (bound + 180.0).clip(lower=at_least)
+    bound = bound + 180.0
     mine = rows["max_exp"].astype("float64") - (ctx.m0 + rows["i"].astype("float64")) * 60.0
     return (~(mine > bound)).fillna(True).astype(bool)
 
@@ -3147,12 +3144,6 @@ def misconfigurations(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame:
         return _empty()
     rej = ctx.rejected(["JWT_AUDIENCE_MISMATCH", "JWT_TYPE_MISMATCH"])
     rej = rej[ctx.known(rej)]
-    # a validator may check typ before the signature: such a token's client and exp are unverified, and a scanner
-    # replaying a real token with its claims changed (exp a year ahead, typ JWT) named a client (blind fleet40: 4
-    # in an attack burst, a false type_confusion). An ID token lives up to a day (Auth0: 10 h) beyond the access
-    # tokens the API accepts: the bound is at least that.
-    typed = (rej["reason"] == "JWT_TYPE_MISMATCH").fillna(False)
-    rej = rej[~typed | _plausible(ctx, rej, at_least=TYPE_EXP_AHEAD)]
     usual = rej["profile"].astype("object").map(ctx.usual_typ)
     other_type = (rej["reason"] == "JWT_TYPE_MISMATCH").fillna(False) | (
         usual.notna() & (rej["typ"].fillna("").astype("object") != usual)
@@ -3230,7 +3221,8 @@ def _of_attacks(rows: pd.DataFrame, bursts: pd.DataFrame) -> pd.DataFrame:
     an attacker replaying real tokens with their claims changed keeps their client ids and kids, so their bad
     signatures read as accepted clients' on a kid they use (session 32, fleet32: the burst's tampered tokens were
     also a false spike), their retired kids as a key removed early and their changed ``typ`` as a type confusion
-    (session 38, blind fleet42: one of each in two bursts). The burst counts them (:func:`_bursts`: aimed at a key
+    (session 38, blind fleet40 and fleet42: a type confusion in each, a key removed early; a validator may check
+    ``typ`` before the signature). The burst counts them (:func:`_bursts`: aimed at a key
     in use)."""
     if rows.empty or bursts.empty:
         return rows

@@ -12,7 +12,8 @@ before this session's change it names.
 - An issuer renewing nothing while its clients' held tokens fail far above their usual rate is stalled, kept or
   not (``detect._stale_surge``).
 - A client failing so from its second token cycle and all day after is its normal (``detect._skew_changed``).
-- A token rejected for its ``typ`` with an ``exp`` a year ahead was tampered with: no ``type_confusion``.
+- Tokens rejected for their ``typ`` during an attack burst are the burst's: no ``type_confusion``
+  (``detect._of_attacks``).
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def test_held_tokens_failing_once_each_while_nothing_is_renewed_are_the_issuer_s
 @pytest.mark.parametrize("name", ["i4-agency", "i1-tampered-typ"])
 def test_the_background_is_no_incident(name: str) -> None:
     """A travel agency presenting each 10-minute token once past exp, all day from its second cycle (before: a
-    clock_skew for its first 25 minutes); a scanner's replayed customer token with typ JWT and exp a year ahead
-    during an attack on the API (before: a type_confusion of the customer app). The audience incident of that
-    excerpt is the labelled one."""
+    clock_skew for its first 25 minutes); a scanner's replayed customer tokens with typ JWT and exp a year ahead
+    during an attack on the API (the customer IdP's and the tokenless events 13:40-15:10; before: a type_confusion
+    of the customer app besides the burst)."""
     inc = _incidents(name)
     assert not inc["kind"].isin(["clock_skew", "type_confusion"]).any(), _show(inc)
