@@ -943,6 +943,14 @@ def score(out: Path) -> dict[str, Any]:
     }
 
 
+def score_all(out: str, names: list[str]) -> int:
+    """:func:`score` and :func:`report` over the timelines ``names`` under ``out`` that have labels: what the blind
+    generators' ``--score`` / ``--score-only`` run (fleet38, fleet40, fleet42; a detection matches a label of its
+    kind and entity overlapping it +-120 s; on a quiet day every detection is a false one)."""
+    report([score(Path(out) / n) for n in names if (Path(out) / n / "labels.json").exists()])
+    return 0
+
+
 def report(rows: list[dict[str, Any]]) -> None:
     """Print each timeline's labels (found, onset error) and detections (true or false), then :func:`summary`."""
     for s in rows:

@@ -467,22 +467,16 @@ def _process_batch(batch: list[Any]) -> None:
             if type(first) is _KeySetItem:
                 if events:
                     assert st is not None and tel is not None
-                    _to_sinks_many(st, events)
-                    events = []
-                    if ends:
-                        _spans.hand(tel, ends)
-                        ends = []
+                    _hand_off(st, tel, events, ends)
+                    events, ends = [], []
                 _to_sinks(first.state, first.change)
                 continue
             item = batch[i : i + width]
             if first is not st:
                 if events:
                     assert st is not None and tel is not None
-                    _to_sinks_many(st, events)
-                    events = []
-                    if ends:
-                        _spans.hand(tel, ends)
-                        ends = []
+                    _hand_off(st, tel, events, ends)
+                    events, ends = [], []
                 st = first
                 tel = first.telemetry
             assert tel is not None
@@ -496,11 +490,8 @@ def _process_batch(batch: list[Any]) -> None:
             batch[i + 3] = None  # the claims copy goes now (its record's slice goes at the next one)
             events.append(event)
             if len(events) >= _HAND_OFF:
-                _to_sinks_many(st, events)
-                events = []
-                if ends:
-                    _spans.hand(tel, ends)
-                    ends = []
+                _hand_off(st, tel, events, ends)
+                events, ends = [], []
         if events:
             assert st is not None
             _to_sinks_many(st, events)
@@ -508,6 +499,13 @@ def _process_batch(batch: list[Any]) -> None:
         if ends:  # (also when a sink raised a BaseException: the spans started are ended, as before)
             assert tel is not None
             _spans.hand(tel, ends)
+
+
+def _hand_off(st: config.State, tel: telemetry.Telemetry, events: list[ValidationEvent], ends: list[Any]) -> None:
+    """A run of events to the sinks, then their started spans (``ends``) to the span thread."""
+    _to_sinks_many(st, events)
+    if ends:
+        _spans.hand(tel, ends)
 
 
 def emit(
