@@ -2105,16 +2105,20 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
             g = mine[(mine["i"] > r0) & (mine["i"] <= r1)]
             clients = _clients(g)
             kept = g.loc[g["cont"], "client_id"].nunique()
+            surge = _stale_surge(theirs, r0, r1, h0, span, life)
             if len(clients) < STALL_CLIENTS or kept < STALL_KEPT:
                 one = len(clients) == kept == 1 and g["count"].sum() >= STALL_ONE_FAILURES
-                if not (
-                    one
-                    and g["i"].nunique() >= SKEW_MINUTES
-                    and _others_silent(ctx, str(iss), clients[0], h0, quiet, span)
+                if (
+                    not (
+                        one
+                        and g["i"].nunique() >= SKEW_MINUTES
+                        and _others_silent(ctx, str(iss), clients[0], h0, quiet, span)
+                    )
+                    and surge is None
                 ):
-                    g = _stale_surge(theirs, r0, r1, h0, span, life)
-                    if g is None:
-                        continue
+                    continue
+            if surge is not None:  # the held tokens failing from the stretch's start, in use or not (fleet42: the
+                g = surge  # in-use ones from 4 minutes later, when the tokens renewed last expired: 261 s late)
             i0, i1 = int(g["i"].min()), max(int(g["i"].max()), min(r1, ctx.n - 1))
             seg = _Seg(i0, i1, int(g["count"].sum()), 0.0, math.exp(-rate * quiet))
             out.append(

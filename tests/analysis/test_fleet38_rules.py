@@ -65,3 +65,6 @@ def test_one_client_keeping_tokens_while_no_other_renews_is_the_issuer_stalled()
     inc = A.incidents(pd.read_parquet(DATA / "fleet38-i4-bank-stall.parquet"))
     assert list(inc["kind"]) == ["issuer_stalled"], inc[["kind", "start", "end", "client_id", "count"]]
     assert inc.iloc[0]["issuer"] == "https://auth.voltgrid-bank.com/fapi"
+    # session 38: from the stretch's first failure of a held token, in use or not (12:33 before: the aggregator's
+    # first token kept past the leeway; the first counted failure is at 12:30:24)
+    assert inc.iloc[0]["start"] == pd.Timestamp("2026-01-24 12:30", tz="UTC")
