@@ -28,7 +28,7 @@ import bisect
 import collections
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -899,6 +899,7 @@ def rotation_incidents(
             )
             rows.append(_row(ctx, "jwks_outage", seg, ev, share, issuer=iss))
     unknown = ctx.rejected(["JWT_UNKNOWN_KID"])
+    telling = set(unknown["profile"].dropna().astype(str))  # APIs that report an unknown kid as one (_kid_blind)
     unknown = unknown[ctx.known(unknown) & ~unknown["past_exp"] & unknown["kid"].notna() & (unknown["kid"] != OTHER)]
     unknown = unknown[_plausible(ctx, unknown)]
     for (iss, kid), x in ctx.series(unknown, ["issuer", "kid"]):
@@ -930,7 +931,7 @@ def rotation_incidents(
             others = set(_clients(ok)) - set(clients)
             if len(clients) < 2 and others:
                 continue  # one client's tokens corrupted in transit while others verify: not a key problem
-            if first > seg.i0 and _kid_blind(ctx, g):
+            if first > seg.i0 and _kid_blind(g, telling):
                 rows.extend(_unverified_kid(ctx, rows, seg, g, str(iss), str(kid), first, share))
                 continue
             ev = (
@@ -960,12 +961,12 @@ def _peak_share(ctx: _Ctx, scope: pd.Series, x: Arr, seg: _Seg, width: int = 5) 
     return float(np.max(win_f / np.maximum(win_t, 1.0))) if len(win_t) else 0.0
 
 
-def _kid_blind(ctx: _Ctx, g: pd.DataFrame) -> bool:
+def _kid_blind(g: pd.DataFrame, telling: set[str]) -> bool:
     """Whether most of the failures ``g`` come from APIs that never rejected a token as ``JWT_UNKNOWN_KID`` in the
-    data: validators that report a kid they do not have as a bad signature (python-jose given the whole key set
-    tries every key). Scanners' random kids reach every API all day, so one that tells unknown kids apart shows it;
-    there, a bad signature on a new kid is its key material (the simulator's signature spike on a kid rotated in)."""
-    telling = set(ctx.rejected(["JWT_UNKNOWN_KID"])["profile"].dropna().astype(str))
+    data (not in ``telling``): validators that report a kid they do not have as a bad signature (python-jose given
+    the whole key set tries every key). Scanners' random kids reach every API all day, so one that tells unknown
+    kids apart shows it; there, a bad signature on a new kid is its key material (the simulator's signature spike on
+    a kid rotated in)."""
     blind = int(g.loc[~g["profile"].astype("object").isin(telling), "count"].sum())
     return 2 * blind > int(g["count"].sum())
 
@@ -1333,17 +1334,17 @@ def _expired_on_arrival(
     at_api = _arrival_at_api(ctx, rej, fresh, lw, life, found)
     if not found and not at_api:
         return rows
-    merged: list[tuple[_Seg, pd.DataFrame, list[str], bool]] = []
-    for seg, clients, g, profiles in sorted(found, key=lambda f: f[0].i0):
-        # issuers failing so together at the same APIs: the validators' clock
-        for k, (mseg, mg, mcl, _api) in enumerate(merged):
-            if seg.i0 <= mseg.i1 and mseg.i0 <= seg.i1 and profiles & set(mg["profile"].dropna().astype(str)):
-                span = _Seg(min(seg.i0, mseg.i0), max(seg.i1, mseg.i1), 0, 0.0, max(seg.p, mseg.p))
-                merged[k] = (span, pd.concat([mg, g]), sorted(set(mcl) | set(clients)), False)
-                break
-        else:
-            merged.append((seg, g, clients, False))
-    merged += _one_issuer_apis(at_api)
+    # issuers failing so together at the same APIs: the validators' clock (one incident naming no issuer); runs at
+    # several APIs at once whose failures one issuer holds (:func:`_named`): that issuer's clock, not at one API - two
+    # validators' clocks going off together by as much is less likely (blind fleet40: an IdP 20 min behind with
+    # 15-minute tokens, still accepted meanwhile with the tokens it had issued before, was two incidents each blaming
+    # one API's clock, the first 24 minutes early)
+    merged = _merged_runs(found, lambda g, mg, profiles: bool(profiles & set(mg["profile"].dropna().astype(str))))
+    merged += _merged_runs(
+        at_api,
+        lambda g, mg, _p: len(_named(g, "issuer")) == 1 and _named(mg, "issuer") == _named(g, "issuer"),
+        alone=True,
+    )
     out = list(rows)
     for seg, g, clients, api in merged:
         if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
@@ -1360,24 +1361,23 @@ def _expired_on_arrival(
     return out
 
 
-def _one_issuer_apis(
-    at_api: list[tuple[_Seg, list[str], pd.DataFrame, set[str]]],
+def _merged_runs(
+    runs: list[tuple[_Seg, list[str], pd.DataFrame, set[str]]],
+    same: Callable[[pd.DataFrame, pd.DataFrame, set[str]], bool],
+    alone: bool = False,
 ) -> list[tuple[_Seg, pd.DataFrame, list[str], bool]]:
-    """:func:`_arrival_at_api`'s runs as ``(run, failures, clients, at one API)``, runs at several APIs at once whose
-    failures one issuer holds (:func:`_named`) merged into one, not at one API: two validators' clocks going off
-    together by as much is less likely than the one issuer's clock behind (blind fleet40: an IdP 20 min behind
-    with 15-minute tokens, still accepted meanwhile with the tokens it had issued before, was two incidents each
-    blaming one API's clock, the first 24 minutes early)."""
+    """Arrival runs ``(run, clients, failures, APIs)`` as ``(run, failures, clients, at one API)``, those overlapping
+    an earlier one that ``same(failures, its failures, APIs)`` says shares their clock merged into it (not at one
+    API); the others at one API when ``alone``."""
     out: list[tuple[_Seg, pd.DataFrame, list[str], bool]] = []
-    for seg, clients, g, _profiles in sorted(at_api, key=lambda f: f[0].i0):
-        issuer = _named(g, "issuer")
+    for seg, clients, g, profiles in sorted(runs, key=lambda f: f[0].i0):
         for k, (mseg, mg, mcl, _api) in enumerate(out):
-            if seg.i0 <= mseg.i1 and mseg.i0 <= seg.i1 and len(issuer) == 1 and _named(mg, "issuer") == issuer:
+            if seg.i0 <= mseg.i1 and mseg.i0 <= seg.i1 and same(g, mg, profiles):
                 span = _Seg(min(seg.i0, mseg.i0), max(seg.i1, mseg.i1), 0, 0.0, max(seg.p, mseg.p))
                 out[k] = (span, pd.concat([mg, g]), sorted(set(mcl) | set(clients)), False)
                 break
         else:
-            out.append((seg, g, clients, True))
+            out.append((seg, g, clients, alone))
     return out
 
 

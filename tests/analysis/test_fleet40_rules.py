@@ -4,7 +4,7 @@ before this session's change it names.
 
 - A ``server_clock_skew`` names the issuer (the API) holding 90 % of its failures (``detect._named``), and starts at
   that one's first failure; several APIs failing fresh tokens of one issuer at once are that issuer's clock
-  (``detect._one_issuer_apis``), from the run's first failure of the clock's lateness (``detect._core_start``).
+  (``detect._merged_runs``), from the run's first failure of the clock's lateness (``detect._core_start``).
 - A client failing through a stall and, later, through a validator's clock is explained by both taken together
   (``detect._explains``).
 - Bad signatures on a kid first verified after they began are the kid used before its key set had it
