@@ -61,7 +61,9 @@ def test_cold_start_single_flight_and_loop_not_blocked(
     results, ticks = _run_without_gc(main)
     assert results == ["accepted"] * 100
     assert server.requests == 1
-    assert ticks >= 10  # the loop kept running while the fetch was in flight
+    # the loop kept running while the fetch was in flight: a loop blocked by the 0.3 s fetch ticks once or twice in
+    # the 0.25 s window; a free one ~25 times (8 at a load average of 9.6 on 2 cores, session 39: >= 10 failed so)
+    assert ticks >= 5
     assert len([e for e in events if isinstance(e, ValidationEvent)]) == 100
 
 
