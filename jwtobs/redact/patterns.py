@@ -606,6 +606,10 @@ _KEY_ROLES: Final = (
     # OAuth 1's access token as oauthlib and requests-oauthlib name it (their DEBUG "<Client client_key=...,
     # resource_owner_key=..., resource_owner_secret=****, ...>")
     "resource_owner",
+    # a key that unseals a store, or recovers it (session 39: Vault's "operator init -format=json" prints
+    # "unseal_keys_b64", "recovery_keys_hex": the shares of its root key; a disk's or an account's recovery key)
+    "unseal",
+    "recovery",
 )
 #: What a verifier redeems, when its name says so: OAuth 2.0 PKCE's ``code_verifier`` (with the authorization code
 #: it gets the tokens), OAuth 1.0a's ``oauth_verifier`` - a field stem, strong names and query parameters (a bare
@@ -748,6 +752,8 @@ SAML_RESPONSE_NAMES: Final = ("samlresponse", "saml_response", "saml-response")
 #: A SAML assertion's name as AWS STS's AssumeRoleWithSAML (and tools that log its request) spell it: a strong name, as
 #: the response's (session 37; its last word, "assertion", was strong already)
 SAML_ASSERTION_NAMES: Final = ("samlassertion", "saml_assertion", "saml-assertion")
+#: the LDAP tools' password names that end in "pw" (strong names: :data:`_STRONG_WORDS`)
+LDAP_PW_NAMES: Final = tuple(f"{role}{sep}pw" for role in ("root", "bind") for sep in ("", "_", "-"))
 _STEMS: Final = (
     # (stem pattern, a word the text must contain, words one of which it must contain too) - checked with
     # substring searches on the lower-cased text before the pattern runs
@@ -755,6 +761,11 @@ _STEMS: Final = (
     ("secret", "secret", ()),
     (r"pass(?:w(?:or)?d|phrase)?", "pass", ()),
     ("pwd", "pwd", ()),
+    # LDAP clients' and servers' own names for a password (session 39): slapd.conf's "rootpw x" and cn=config's
+    # "olcRootPW: x", nslcd.conf's and pam_ldap's "bindpw x", Postfix's LDAP tables' "bind_pw = x", SSSD's
+    # "ldap_default_authtok = x" ("pw" alone is no stem: "pwm", "pwr", "ipw2200")
+    (r"(?:root|bind)[_\-]?pw", "pw", LDAP_PW_NAMES),
+    ("authtok", "authtok", ()),
     # API keys, and keys named for what they do (signing_key, ENCRYPTION_KEY, hmacKey, RAILS_MASTER_KEY, Laravel's
     # APP_KEY); one stem: each costs a substring search of every text
     (
@@ -991,6 +1002,8 @@ _STRONG_WORDS: Final = frozenset(
     "artapi "
     # Honeycomb's API key (X-Honeycomb-Team)
     "honeycombteam "
+    # LDAP's (session 39): slapd's "rootpw"/"olcRootPW", nslcd's "bindpw", Postfix's "bind_pw", SSSD's "authtok"
+    "rootpw bindpw authtok "
     # a pre-shared key (wpa_supplicant's psk="x", hostapd's wpa_psk, an IPsec peer's)
     "psk "
     # a personal access token as a name's own word (Azure DevOps' AZURE_DEVOPS_EXT_PAT, "ado_pat", R's GITHUB_PAT,
@@ -1185,9 +1198,22 @@ def _words_strength(name: str) -> int:
         return strength
     if words[-2] + last in _STRONG_WORDS:  # api_key, private_key, secret_key
         return STRONG
+    if "keys" in words and _listed_keys(words):
+        return STRONG  # the keys of a role listed in a form ("unseal_keys_b64", "recovery_keys_hex": session 39)
     if last not in _QUALIFIERS:
         return NOT_SECRET_NAME
     return max(_word_strength(w) for w in words[:-1])
+
+
+def _listed_keys(words: list[str]) -> bool:
+    """``words`` (a name's) end with a key role's "keys" and a form's qualifiers: "unseal_keys_b64" ("b64" reads as
+    "b" and a number), "recovery_keys_hex", "signing_keys_base64"."""
+    k = words.index("keys")
+    return (
+        0 < k < len(words) - 1
+        and words[k - 1] + "key" in _STRONG_WORDS
+        and all(w in _QUALIFIERS or w == "b" for w in words[k + 1 :])
+    )
 
 
 def name_strength(name: str) -> int:
@@ -2138,8 +2164,12 @@ def url_port_like(value: str) -> bool:
 # lower-cased text;
 # the variable's name (group "name") is judged by the caller as a field's name.
 _NV_Q: Final = r"""(?:\\?["'])?"""
+#: a path before the variable's name, which its last segment names (session 39: an SSM parameter's
+#: '"name": "/prod/db/password", "value": "x"' in CloudTrail's PutParameter records)
+_NV_PATH: Final = r"(?:(?:/[a-z0-9_.\-]{1,64}+(?=/))*+/)?+"
 NAME_VALUE: Final = _regex.compile(
-    rf"""(?<![a-z0-9_])(?:name|key|parameterkey){_NV_Q}[ \t]*+[:=][ \t]*+{_NV_Q}(?P<name>[a-z_][a-z0-9_.\-]{{0,63}}+)"""
+    rf"""(?<![a-z0-9_])(?:name|key|parameterkey){_NV_Q}[ \t]*+[:=][ \t]*+{_NV_Q}"""
+    rf"""(?P<name>{_NV_PATH}[a-z_][a-z0-9_.\-]{{0,63}}+)"""
     rf"""{_NV_Q}(?:[ \t]*+[,;][ \t]*+|[ \t]*+\r?\n[ \t]*+|[ \t]++)"""
     rf"""{_NV_Q}(?:value|parametervalue){_NV_Q}[ \t]*+[:=][ \t]*+""" + _FIELD_VALUE
 )
@@ -2222,9 +2252,12 @@ SQL_PARAMETER: Final = _regex.compile(r"\?|\$[0-9]{1,3}|:[a-z_][a-z0-9_]{0,63}|%
 # 'user', 'x')", aiohttp's "BasicAuth('user', 'x')", "HTTPDigestAuth(...)": the second string is the password. Run on
 # the lower-cased text from "auth": a call of anything whose name ends in "auth" ("httpbasicauth(": the match starts
 # inside the name), or an "auth" argument given a tuple, a list or such a call; and the same pair given to a
-# login (smtplib's, imaplib's, ftplib's "x.login('user', 'x')") or an LDAP bind ("simple_bind_s('cn=admin', 'x')").
+# login (smtplib's, imaplib's, ftplib's "x.login('user', 'x')") or an LDAP bind ("simple_bind_s('cn=admin', 'x')";
+# python-ldap's trace of its calls, the arguments' tuple in the call's parentheses: "SimpleLDAPObject.simple_bind((
+# 'cn=admin,dc=example,dc=com', 'x', None, None),{})", session 39).
 AUTH_PAIR: Final = _regex.compile(
-    r"""(?:auth(?:[ \t]*+[=:][ \t]*+(?:[a-z_][a-z0-9_.]{0,63}+auth[ \t]*+)?)?|login|simple_bind(?:_s)?)[(\[][ \t]*+"""
+    r"""(?:auth(?:[ \t]*+[=:][ \t]*+(?:[a-z_][a-z0-9_.]{0,63}+auth[ \t]*+)?)?|login"""
+    r"""|simple_bind(?:_s)?+(?:\((?=\())?+)[(\[][ \t]*+"""
     r"""(?:'[^'\\\r\n]{0,256}+'|"[^"\\\r\n]{0,256}+")[ \t]*+,[ \t]*+"""
     r"""(?:'(?P<sq>[^'\\\r\n]{1,1024}+)'|"(?P<dq>[^"\\\r\n]{1,1024}+)")"""
 )
@@ -2678,6 +2711,82 @@ CI_SECRET: Final = _regex.compile(
     r"(?:::add-mask::|##vso\[task\.(?:setsecret|setvariable[ \t][^\]\r\n]{0,512}?(?<![a-z])issecret=true"
     r"(?![a-z])[^\]\r\n]{0,512}?)\])" + _CI_SECRET_VALUE
 )
+# -- session 39: the tools' own words for a secret ------------------------------------------------------------------
+#: A HashiCorp tool's ACL token under its "secret id" (Consul's "consul acl bootstrap"/"token create" output,
+#: "SecretID: <uuid>", and its API's '"SecretID": "<uuid>"'; Nomad's "Secret ID    = <uuid>"; Vault AppRole's
+#: "secret_id=<uuid>", and in Vault's table "secret_id    <uuid>"): the token is a UUID. A name ending in "id" names
+#: no secret (AWS Secrets Manager's "SecretId" is a secret's name or ARN, "secret_id_accessor" an accessor), so only a
+#: UUID there is read as the token. Lower-cased text holding "secret"; the UUID in group "value".
+SECRET_ID: Final = _regex.compile(
+    r"""secret(?<![a-z0-9]secret)[ _\-]?+id(?:\\?+["'])?+(?:[ \t]*+[:=][ \t]*+(?:\\?+["'])?+|[ \t]++)"""
+    r"(?P<value>[0-9a-f]{8}+-[0-9a-f]{4}+-[0-9a-f]{4}+-[0-9a-f]{4}+-[0-9a-f]{12}+)(?![0-9a-z\-])"
+)
+#: Vault's "operator init" (and "operator rekey") output: "Unseal Key 1: <base64>", "Recovery Key 3: <base64>" - the
+#: shares of its root key, one line each in Vault's own words (the JSON output's "unseal_keys_b64" is a field:
+#: :data:`VAULT_KEY_LIST`). Lower-cased text holding one of :data:`VAULT_KEY_WORDS`; the key in group "value".
+VAULT_KEY_WORDS: Final = ("unseal key ", "recovery key ")
+VAULT_KEY_LINE: Final = _regex.compile(
+    r"(?<![a-z0-9_\-])(?:unseal|recovery) key [0-9]{1,3}+:[ \t]++(?P<value>[a-z0-9+/]{16,1024}+={0,2}+)(?![^\s])"
+)
+#: The same keys as the JSON output lists them ('"unseal_keys_b64": ["<k1>", "<k2>", ...]', "unseal_keys_hex",
+#: "recovery_keys_b64", "recovery_keys_hex"): the field reads the list's first element; each element is read after the
+#: "[" (:data:`VAULT_KEY_ENTRY`, 64 at most). Lower-cased text.
+VAULT_KEY_LIST: Final = _regex.compile(
+    r"""(?<![a-z0-9_\-])(?:unseal|recovery)_keys_(?:b64|hex)\\?+"[ \t]*+:[ \t\r\n]*+\["""
+)
+VAULT_KEY_ENTRY: Final = _regex.compile(r"""[ \t\r\n]*+,?+[ \t\r\n]*+\\?+"(?P<value>[^"\\\r\n]{1,1024}+)\\?+["]""")
+VAULT_KEY_ENTRIES_MAX: Final = 64
+#: A secret's value as a configuration dump writes it, in an object under the secret's name: Spring Boot Actuator's
+#: /env and /configprops ('"spring.datasource.password": {"value": "x", "origin": "..."}', with
+#: "management.endpoint.env.show-values" set), "terraform output -json" ('"db_password": {"sensitive": true, "type":
+#: "string", "value": "x"}'): the name is judged as a field's, the "value" member as its value (up to 4 members of
+#: strings, numbers or literals before it, on one line or several). Lower-cased text holding '"value"'; the name in
+#: group "name", the value in the groups of :data:`NAME_VALUE`.
+_NOV_MEMBER: Final = (
+    r"""\\?+"(?!value\\?+")[a-z_]{1,32}+\\?+"[ \t]*+:[ \t]*+(?:\\?+"[^"\\\r\n{}]{0,256}+\\?+"|[a-z0-9.\-]{1,24}+)"""
+)
+NAMED_OBJECT_VALUE: Final = _regex.compile(
+    r"""(?<![a-z0-9_.\-])(?P<name>[a-z_][a-z0-9_.\-]{0,127}+)\\?+"[ \t]*+:[ \t]*+\{[ \t\r\n]*+"""
+    rf"""(?:{_NOV_MEMBER}[ \t]*+,[ \t\r\n]*+){{0,4}}+\\?+"value\\?+"[ \t]*+:[ \t]*+"""
+    r"""(?:\\?+"(?P<dq>[^"\\\r\n]{1,1024}+)\\?+")"""
+)
+#: Dovecot's authentication protocol as its auth_debug logs it ("auth: Debug: client in: AUTH<TAB>1<TAB>PLAIN<TAB>
+#: service=smtp<TAB>...<TAB>resp=<base64>"): the initial SASL response after "resp=", PLAIN's user and password
+#: (:data:`SASL_RESPONSE` reads "AUTH PLAIN <base64>" spelled with blanks). Lower-cased text holding "resp="; the
+#: response in group "bare".
+DOVECOT_AUTH_RESP: Final = _regex.compile(
+    r"(?<![a-z0-9_\-])auth\t[0-9]{1,10}+\t(?:plain|xoauth2|oauthbearer)\t(?:[^\t\r\n]{0,256}+\t){0,16}?"
+    r"resp=(?P<bare>[a-z0-9+/]{4,}+={0,2}+)(?![^\s])"
+)
+#: A password kept in the clear under its scheme's name (Dovecot's passdb and passwd-file, "password={PLAIN}x",
+#: "bob:{PLAIN}x::::::"; OpenLDAP's "userPassword: {CLEARTEXT}x"): the scheme says what follows is the password itself
+#: (a hash's scheme, "{SSHA}", "{SHA512-CRYPT}", is kept as a hash is). Lower-cased text holding one of
+#: :data:`CLEAR_SCHEME_WORDS`; the password, up to a blank, a quote, ",", ";" or passwd-file's ":", in group "value".
+CLEAR_SCHEME_WORDS: Final = ("{plain}", "{clear")
+CLEAR_SCHEME: Final = _regex.compile(
+    r"""(?<![a-z0-9_\-])\{(?:plain|cleartext|clear)\}(?P<value>[^\s"'\\,;:]{1,1024}+)"""
+)
+#: An LDIF attribute whose value is base64 ("userPassword:: <base64>", "olcRootPW:: <base64>": "::" says so), under
+#: a secret's name (the caller judges it: group "name"); the base64 in group "value". A value that decodes to a
+#: hash's scheme and digest ("{SSHA}...") is a hash, kept (:func:`ldif_b64_secret`). Lower-cased text holding ":: ".
+LDIF_B64: Final = _regex.compile(
+    r"(?<![a-z0-9_;\-])(?P<name>[a-z][a-z0-9\-]{0,63}+)(?:;[a-z0-9\-]{1,32}+)*+::[ \t]++"
+    r"(?P<value>[a-z0-9+/]{4,4096}+={0,2}+)(?![^\s])"
+)
+_HASH_SCHEME: Final = _regex.compile(rb"\{[A-Za-z0-9.\-]{2,24}\}")
+
+
+def ldif_b64_secret(value: str) -> bool:
+    """Whether an LDIF base64 value (:data:`LDIF_B64`) holds a secret: it decodes, and not to a hash's "{SCHEME}..."
+    (Dovecot's and OpenLDAP's clear schemes, "{PLAIN}", "{CLEARTEXT}", hold the password itself)."""
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except ValueError:
+        return False
+    m = _HASH_SCHEME.match(raw)
+    return m is None or m.group().lower() in (b"{plain}", b"{clear}", b"{cleartext}")
+
+
 #: A line of a Netscape cookie file (session 38: what curl's "-c"/"--cookie-jar", wget's "--save-cookies" and browser
 #: exporters write, and "cat cookies.txt" prints): domain, TRUE/FALSE, path, TRUE/FALSE, expiry, name, value,
 #: separated by tabs (curl's "#HttpOnly_" before the domain). The value is a cookie's, as after "Cookie:". Run on the
@@ -2813,6 +2922,30 @@ CLI_POSITIONAL += (
         _regex.compile(
             "nmcli" + _command_start("nmcli") + r"(?=[ \t])[^\n|;&]{0,400}?[ \t]" + _NMCLI_SECRETS + r"[ \t]++" + _ARG
         ),
+    ),
+)
+# (session 39) OpenSSL's "passwd" hashes the password given as its argument ("openssl passwd -6 [-salt S] X", "-1",
+# "-5", "-apr1"; none after "-stdin" or "-in file", which read it); Vault's "operator unseal X" (before 0.9 "vault
+# unseal X") takes a share of the root key ("-reset", "-migrate" are options)
+_OPENSSL_PASSWD_VALUED: Final = r"(?:salt|in|rand|writerand|provider|provider-path|propquery)"
+CLI_POSITIONAL += (
+    (
+        "openssl passwd",
+        _regex.compile(
+            "openssl passwd"
+            + _command_start("openssl passwd")
+            + rf"(?:[ \t]++-{_OPENSSL_PASSWD_VALUED}[ \t]++(?!-){_TOKEN}|[ \t]++-[^\s;|&]*+)*+[ \t]++(?![<>|;&])"
+            + _ARG
+        ),
+    ),
+    *(
+        (
+            command,
+            _regex.compile(
+                command + _command_start(command) + r"(?:[ \t]++-[^\s;|&]*+)*+[ \t]++(?![^\s=]*+=)(?![<>|;&])" + _ARG
+            ),
+        )
+        for command in ("vault operator unseal", "vault unseal")
     ),
 )
 #: OpenSSH's ssh-keygen: "-N X" (the new passphrase), "-P X" (the old one); case-sensitive ("-n" names a certificate's
@@ -3246,6 +3379,7 @@ TRIGGER_FREE_WORDS: Final = (
     "setuser",  # Redis's ACL SETUSER (REDIS_ACL_PASSWORD)
     COWRIE_LOGIN_WORD,
     *COOKIE_JAR_WORDS,  # (a cookie file's line for "localhost" may hold no trigger character)
+    *CLEAR_SCHEME_WORDS,  # ("{PLAIN}x" alone: session 39)
 )
 
 
@@ -3286,6 +3420,10 @@ _GATE_WORDS: Final = (
     *COWRIE_WORDS,  # the Cowrie honeypot's "login attempt [user/x] failed" and the like (COWRIE_LOGIN)
     *CI_SECRET_WORDS,  # a CI log's "::add-mask::x", "##vso[task.setsecret]x" (CI_SECRET)
     *COOKIE_JAR_WORDS,  # a Netscape cookie file's line (COOKIE_JAR_LINE)
+    *VAULT_KEY_WORDS,  # Vault's "Unseal Key 1: x" (VAULT_KEY_LINE; session 39)
+    "resp=",  # Dovecot's "AUTH<TAB>1<TAB>PLAIN<TAB>...resp=x" (DOVECOT_AUTH_RESP; session 39)
+    *CLEAR_SCHEME_WORDS,  # "{PLAIN}x" (CLEAR_SCHEME; session 39)
+    ":: ",  # LDIF's base64 "userPassword:: x" (LDIF_B64; session 39)
 )
 
 

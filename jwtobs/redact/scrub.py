@@ -821,6 +821,8 @@ class _Pass:
                 s, low = _run(s, low, p.PS_SECURESTRING_BINDING, self._credential_file)
         if has("content") and has("name"):  # '<meta name="csrf-token" content="x">'
             s, low = _run(s, low, p.META_CONTENT, self._name_value)
+        if (has('"value') or has('\\"value')) and (has(":{") or has(": {")):  # '"db_password": {"value": "x"}'
+            s, low = _run(s, low, p.NAMED_OBJECT_VALUE, self._name_value)  # (Actuator's /env, Terraform's outputs)
         if has("input_value=") or has("'loc'") or has('"loc"'):
             s, low = _run(s, low, p.VALIDATION_INPUT, self._validation_input)
         s = self._commands_and_keys(s, low, netrc, spaced)
@@ -875,6 +877,35 @@ class _Pass:
         if _in_marker(s, m.start()) or _is_marker(value) or not p.is_credential_value(value, p.STRONG):
             return None
         return s[m.start() : start] + self.credential(value, p.SECRET_FIELD), end
+
+    def _ldif_b64(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """An LDIF attribute's base64 value (:data:`patterns.LDIF_B64`) under a strong name, unless it is a hash."""
+        start, end = m.span("value")
+        name = s[m.start("name") : m.end("name")]
+        if _in_marker(s, m.start()) or p.name_strength(name) != p.STRONG or not p.ldif_b64_secret(s[start:end]):
+            return None
+        return s[m.start() : start] + self.credential(s[start:end], p.SECRET_FIELD), end
+
+    def _vault_key_list(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
+        """The keys of a Vault key list (:data:`patterns.VAULT_KEY_LIST`), each a marker (the first is the field's
+        already)."""
+        if _in_marker(s, m.start()):
+            return None
+        low, pos = m.string, m.end()
+        pieces: list[str] = []
+        at = m.start()
+        for _ in range(p.VAULT_KEY_ENTRIES_MAX):
+            e = p.VAULT_KEY_ENTRY.match(low, pos)
+            if e is None:
+                break
+            (start, end), pos = e.span("value"), e.end()
+            value = s[start:end]
+            if not _is_marker(value) and p.is_credential_value(value, p.STRONG):
+                pieces += [s[at:start], self.credential(value, p.SECRET_FIELD)]
+                at = end
+        if not pieces:
+            return None
+        return "".join(pieces) + s[at:pos], pos
 
     def _credential_file(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The password of a line of a credential file (:data:`patterns.NETRC`, :data:`patterns.PGPASS`), of a pair
@@ -978,6 +1009,16 @@ class _Pass:
                 s, low = _run(s, low, pattern, self._credential_file)
         if "::add-mask::" in low or "##vso[task." in low:  # a CI log's own secrets (CI_SECRET_WORDS)
             s, low = _run(s, low, p.CI_SECRET, self._credential_file)
+        if "secret" in low:  # a HashiCorp tool's token: "SecretID: <uuid>", "Secret ID = <uuid>" (session 39)
+            s, low = _run(s, low, p.SECRET_ID, self._credential_file)
+        if "unseal key " in low or "recovery key " in low:  # Vault's "Unseal Key 1: x" (VAULT_KEY_WORDS)
+            s, low = _run(s, low, p.VAULT_KEY_LINE, self._credential_file)
+        if "_keys_" in low and "[" in low:  # Vault's '"unseal_keys_b64": ["x", "y"]' (each element)
+            s, low = _run(s, low, p.VAULT_KEY_LIST, self._vault_key_list)
+        if "{plain}" in low or "{clear" in low:  # Dovecot's "password={PLAIN}x", "bob:{PLAIN}x::::::"
+            s, low = _run(s, low, p.CLEAR_SCHEME, self._credential_file)
+        if ":: " in low:  # LDIF's "userPassword:: <base64>"
+            s, low = _run(s, low, p.LDIF_B64, self._ldif_b64)
         if "\t/" in low and any(map(low.__contains__, p.COOKIE_JAR_WORDS)):  # a Netscape cookie file's line
             s, low = _run(s, low, p.COOKIE_JAR_LINE, self._cookie_jar)
         if ("password" in low and ("password " in low or "password(" in low or "password\t" in low)) or (
@@ -990,6 +1031,8 @@ class _Pass:
             s, low = _run(s, low, p.CLI_FLAG, self._cli_flag)
         if "auth" in low and ("plain" in low or "oauth" in low):  # "AUTH PLAIN AGJvYgB4..." (a SASL response)
             s, low = _run(s, low, p.SASL_RESPONSE, self._sasl)
+            if "resp=" in low and "\t" in low:  # Dovecot's "AUTH<TAB>1<TAB>PLAIN<TAB>...<TAB>resp=AGJvYgB4..."
+                s, low = _run(s, low, p.DOVECOT_AUTH_RESP, self._sasl)
         if p.protocol_hint(s):  # "*cmd* 'PASS x'", "redis> AUTH x", "> b'A1 LOGIN bob x'"
             out, _ = _run(s, s, p.PROTOCOL_LOGIN, self._protocol_login, lower=False)
             if out is not s:
@@ -1336,6 +1379,10 @@ class _Pass:
         if not strength or _in_marker(s, m.start()):
             return None
         group = m.lastgroup or "bare"
+        if name[:1] == "/":  # a path's last segment (an SSM parameter's "/prod/db/password"; a route's "/oauth/token"
+            if group not in ("dq", "sq"):  # is one too): a quoted value that looks like a credential only
+                return None
+            strength = p.WEAK
         start, end = m.span(group)
         value = s[start:end]
         if group == "bare" and strength == p.STRONG:

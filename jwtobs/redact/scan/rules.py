@@ -72,12 +72,12 @@ _T_STATED_PASSWORD: Final = r"pass(?:word|phrase|code|wd)[^\n]{0,160}?[ \t](?:is
 # ParameterKey=X,ParameterValue=...), up to the separator after "value".
 _T_Q: Final = r"""(?:\\?["'])?"""
 _T_NAME_VALUE: Final = (
-    rf"""(?:name|key){_T_Q}[ \t]*[:=][ \t]*{_T_Q}[A-Za-z_][A-Za-z0-9_.\-]*{_T_Q}(?:[ \t]*[,;][ \t]*|[ \t]+){_T_Q}"""
+    rf"""(?:name|key){_T_Q}[ \t]*[:=][ \t]*{_T_Q}[A-Za-z_/][A-Za-z0-9_.\-/]*{_T_Q}(?:[ \t]*[,;][ \t]*|[ \t]+){_T_Q}"""
     rf"""(?:value|parametervalue){_T_Q}[ \t]*[:=]"""
 )
 # A (user, password) pair given to an HTTP client (patterns.AUTH_PAIR), up to the password's opening quote.
 _T_AUTH_PAIR: Final = (
-    r"""(?:auth(?:[ \t]*[=:][ \t]*(?:[A-Za-z_][A-Za-z0-9_.]*auth[ \t]*)?)?|login|simple_bind(?:_s)?)[(\[][ \t]*"""
+    r"""(?:auth(?:[ \t]*[=:][ \t]*(?:[A-Za-z_][A-Za-z0-9_.]*auth[ \t]*)?)?|login|simple_bind(?:_s)?\(?)[(\[][ \t]*"""
     r"""(?:'[^'\\\r\n]*'|"[^"\\\r\n]*")[ \t]*,[ \t]*["']"""
 )
 # A SASL initial response (patterns.SASL_RESPONSE): "AUTH PLAIN " and its first characters.
@@ -110,6 +110,20 @@ _T_COWRIE_LOGIN: Final = (
 )
 # A value a CI log's command declares secret (patterns.CI_SECRET), caseless.
 _T_CI_SECRET: Final = r"::add-mask::|##vso\[task\.set(?:secret\]|variable[^\n]*issecret=true)"
+# Session 39's forms in their tools' own words, caseless: a HashiCorp token's "SecretID: <uuid>" (patterns.SECRET_ID),
+# Vault's "Unseal Key 1: <key>" (patterns.VAULT_KEY_LINE), a secret-named object's "value" member (patterns.
+# NAMED_OBJECT_VALUE: '"db_password": {"value": "x"}', up to the member's quote), Dovecot's "AUTH<TAB>1<TAB>PLAIN<TAB>
+# ...resp=<base64>" (patterns.DOVECOT_AUTH_RESP).
+_T_SECRET_ID: Final = (
+    r"""secret[ _\-]?id(?:\\?["'])?(?:[ \t]*[:=][ \t]*(?:\\?["'])?|[ \t]+)[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-"""
+)
+_T_VAULT_KEY: Final = r"(?:unseal|recovery) key [0-9]{1,3}:[ \t]+[A-Za-z0-9+/]{16}"
+_T_NAMED_OBJECT: Final = r"""\\?"[ \t]*:[ \t]*\{[^\n]*\\?"value\\?"[ \t]*:[ \t]*\\?"[^"\\\n]"""
+_T_DOVECOT_RESP: Final = r"auth\t[0-9]{1,10}\t(?:plain|xoauth2|oauthbearer)\t[^\n]*resp=[A-Za-z0-9+/]{4}"
+# A password after its clear scheme's name (patterns.CLEAR_SCHEME: "{PLAIN}x"), an LDIF attribute's base64 value
+# (patterns.LDIF_B64: "userPassword:: x", any name: the scrubber judges it), caseless.
+_T_CLEAR_SCHEME: Final = r"""\{(?:plain|cleartext|clear)\}[^\s"'\\,;:]"""
+_T_LDIF_B64: Final = r"[A-Za-z][A-Za-z0-9\-;]*::[ \t]+[A-Za-z0-9+/]{4}"
 # A Netscape cookie file's line (patterns.COOKIE_JAR_LINE), caseless: the flags, the path, the expiry, the name.
 _T_COOKIE_JAR: Final = r"\t(?:true|false)\t/[^\t\n]*\t(?:true|false)\t-?[0-9]+\t[^\t\n]+\t[^\t\n]"
 _T_PS_BINDING: Final = r"parameterbinding\(convertto-securestring\)"
@@ -297,6 +311,12 @@ def triggers() -> tuple[Trigger, ...]:
         Trigger("webhook_signature", _T_WEBHOOK_SIGNATURE, caseless=True),
         Trigger("meta_content", _T_META_CONTENT, caseless=True),
         Trigger("composer", _T_COMPOSER, caseless=True),
+        Trigger("secret_id", _T_SECRET_ID, caseless=True),
+        Trigger("vault_key", _T_VAULT_KEY, caseless=True),
+        Trigger("named_object", _T_NAMED_OBJECT, caseless=True),
+        Trigger("dovecot_resp", _T_DOVECOT_RESP, caseless=True),
+        Trigger("clear_scheme", _T_CLEAR_SCHEME, caseless=True),
+        Trigger("ldif_b64", _T_LDIF_B64, caseless=True),
     )
     return out
 
@@ -330,7 +350,6 @@ _BASE_KEYWORDS: Final = {
     b"passphrase": ("stated_password",),
     b"passcode": ("stated_password",),
     b"identified": ("sql_password",),
-    b"value": ("name_value",),
     b"auth": ("auth_pair", "sasl", "protocol"),
     b"pass ": ("protocol",),
     b" login ": ("protocol",),
@@ -353,6 +372,12 @@ _BASE_KEYWORDS: Final = {
     b"hmac": ("webhook_signature",),
     b"pat": ("pat_field",),
     b"content": ("meta_content",),
+    b"secret": ("secret_id",),
+    **{w.encode(): ("vault_key",) for w in p.VAULT_KEY_WORDS},
+    b"value": ("name_value", "named_object"),
+    b"resp=": ("dovecot_resp",),
+    **{w.encode(): ("clear_scheme",) for w in p.CLEAR_SCHEME_WORDS},
+    b":: ": ("ldif_b64",),
     b"machine": ("netrc",),
     b"default": ("netrc",),
     # shorter words standing for several (a keyword holding another one is dropped): "sig" for sig= and
