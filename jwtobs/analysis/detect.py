@@ -110,6 +110,8 @@ class Params:
     p_max: float = 1e-4
     window: int = 180  # minutes of trailing baseline
     back: int = 0  # onset: earlier excess minutes at most this far apart belong to the incident
+    #: the evidence runs on while the statistic stays at its cap, however it got there (:func:`_runs`)
+    saturated: bool = False
 
 
 ATTACK = Params(shift=6.0, rel=2.0, h=15.0, floor=0.2, min_count=20, p_max=1e-6, window=120)
@@ -167,13 +169,20 @@ SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360, p_max=1e-
 #: ISSUER_CLOCK_CLIENTS accepted clients in at least SKEW_MINUTES minutes, at least ARRIVAL_FRESH of those clients'
 #: failures past exp meanwhile (an issuer whose token endpoint stalls leaves its clients with the tokens they
 #: hold: in use, ``seen``), those clients accepted for at most ARRIVAL_ACCEPTED of their validations with the
-#: issuer's tokens (a pool that restarts replays its cached tokens, then renews and is accepted)
-ARRIVAL = Params(shift=0.5, h=8.0, floor=0.01, min_count=10, window=360, p_max=1e-7)
+#: issuer's tokens (a pool that restarts replays its cached tokens, then renews and is accepted). The evidence runs
+#: on while the statistic stays at its cap (``saturated``): a clock behind fails every fresh token minute after
+#: minute, from a few a minute at first (blind fleet42: an IdP 70 min behind, 334 rejections in 26 min, judged on
+#: the first 7 and dropped)
+ARRIVAL = Params(shift=0.5, h=8.0, floor=0.01, min_count=10, window=360, p_max=1e-7, saturated=True)
 ARRIVAL_FRESH = 0.8
 ARRIVAL_ACCEPTED = 0.25
 #: ... at one API (:func:`_arrival_at_api`): at least this share of the clients' validations there in the minutes
 #: it failed (one replica of up to ten)
 ARRIVAL_AT_API = 0.1
+#: ... and the lateness of its failures within this many seconds of each other (5-95 %; or the tokens' lifetime,
+#: if shorter): a fresh token is first presented soon after it was minted, so under a clock ahead every one fails
+#: by about the offset less the lifetime. Tokens hours old, each presented once (tablets landing), spread over hours
+ARRIVAL_SPREAD = 900.0
 #: ... in at least this many minutes (a clock stays off; worker pools replaying their cached tokens after restarts
 #: fail in bursts of a few minutes); also what an issuer's run needs to be judged on the minutes it failed in
 ARRIVAL_MINUTES = 15
@@ -190,6 +199,12 @@ NAMED_SHARE = 0.9
 STALL_HISTORY = 180
 STALL_HISTORY_MIN = 60
 STALL_P = 1e-3
+#: ... and such a silence anywhere in a day unlikely too: P(0) x the day's stretches of its length <= STALL_P_DAY
+#: (an issuer renewing 2.5 tokens a minute is silent for 3 minutes with P(0) = 6e-4, about once in its 480 such
+#: stretches a day: blind fleet42's marketplace issuer, 4 lazy sellers failing meanwhile, a false 3-minute stall;
+#: the bench's true stalls, 20-90 minutes, <= 4e-3)
+STALL_P_DAY = 0.01
+DAY_MINUTES = 1440
 STALL_CLIENTS = 2
 STALL_KEPT = 2
 #: one client keeping its tokens (:func:`_others_silent`) fails at least this many times (in at least
@@ -278,6 +293,13 @@ CLIENT_AUDIENCE_SHARE = 0.05
 #: minutes off are background; a client's clock fails across its users (session 34)
 SKEW_DEVICE_PEERS = 10
 SKEW_DEVICE_SHARE = 0.1
+#: ... and on a client of at least SKEW_DEVICE_PEERS devices (renewing a token each per cycle) fails at least this
+#: share of the minutes in which it renewed a token meanwhile (``_few_tokens``)
+SKEW_TOKEN_SHARE = 0.2
+#: ... unless their lateness drifts by at least this many s/h over the incident (a clock going wrong across part of
+#: the fleet: blind fleet44, half of a console model's units drifting 160 s/h after a system update, failing 91 times
+#: on 813 renewal minutes)
+SKEW_DRIFTING = 60.0
 MISCONFIG_SPARSE_FLOOR = 0.002
 #: an issuer whose accepted validations name their client (``azp``, ``client_id``, ``cid``, ``appid``) less often
 #: than this is *clientless* (an application issuing its own tokens with ``sub`` and ``exp`` only): for its tokens
@@ -340,7 +362,7 @@ def _runs(x: Arr, lam0: Arr, p: Params) -> list[tuple[int, int, int, int]]:
             if s > top and not (alarmed and top >= cap):
                 top, peak = s, i
                 at_once = top >= cap and peak <= first + 1
-            elif at_once and s >= cap and peak == i - 1:
+            elif (at_once or p.saturated) and s >= cap and peak == i - 1:
                 peak = i  # at the cap from its first minute on: the evidence runs on while it stays there
             if s >= p.h and not alarmed:
                 alarmed, alarm = True, i
@@ -1248,11 +1270,66 @@ def clock_skew_incidents(data: pd.DataFrame | Aggregates | _Ctx) -> pd.DataFrame
     ``nbf`` (ahead), significantly more often than its own baseline. Stale tokens replayed after a restart
     or by a laptop waking (the token was last accepted long ago) are not this pattern. The evidence gives
     the offset per token cycle, so drift shows. A client of many users whose failures come from a few of
-    them (:data:`SKEW_DEVICE_SHARE`: a device whose own clock is off) is no incident of the client."""
+    them (:data:`SKEW_DEVICE_SHARE`: a device whose own clock is off) is no incident of the client, nor one of
+    many devices whose failures are a small share of the tokens they renewed meanwhile (:func:`_few_tokens`)."""
     ctx = _ctx(data)
     if ctx.n == 0:
         return _empty()
-    return _frame(_beyond_devices(ctx, _clock_skews(ctx)))
+    return _frame(_few_tokens(ctx, _beyond_devices(ctx, _clock_skews(ctx))))
+
+
+def _few_tokens(ctx: _Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` without the client ``clock_skew`` incidents of a client of many devices (at least
+    :data:`SKEW_DEVICE_PEERS` renewing a token per cycle, :func:`_devices`) whose failures are fewer than
+    :data:`SKEW_TOKEN_SHARE` of the minutes in which it renewed a token meanwhile (:func:`_renewed`). A client's
+    clock behind by more than its refresh margin fails most tokens its devices use up to ``exp``; a few of its
+    devices off fail a few. Shared workstations and bedside carts (blind fleet46, session 39: clinicians switching
+    users on them) give a device's failures every user's ``sub``, so :func:`_beyond_devices` cannot single out the
+    device: a SMART app of ~50 devices failing 50-83 times a day on 540-790 renewal minutes (0.08-0.11) was a
+    clock incident of the app on 3 of 4 quiet days; the clock incidents of the other blind fleets fail 1.0-85 times
+    their renewal minutes. A lateness drifting by :data:`SKEW_DRIFTING` s/h or more over the incident (:func:`_drift`)
+    keeps it: a clock going wrong across part of the fleet (blind fleet44: half of a console model's units drifting
+    160 s/h, 0.11)."""
+    mine = [r for r in rows if r["kind"] == "clock_skew" and r["client_id"] is not None]
+    if not mine:
+        return rows
+    devices = _devices(ctx, _lifetimes(ctx))
+    ren = _renewed(ctx)
+    late = _skew_late(ctx)
+    drop: set[int] = set()
+    for r in mine:
+        cid = str(r["client_id"])
+        if devices.get(cid, 0.0) < SKEW_DEVICE_PEERS:
+            continue
+        seg = _minutes_of(ctx, r)
+        n = int(((ren["client_id"] == cid) & (ren["i"] >= seg.i0) & (ren["i"] <= seg.i1)).sum())
+        if (
+            int(r["count"]) < SKEW_TOKEN_SHARE * n
+            and abs(_drift(_seg_rows(late[late["client_id"] == cid], seg))) < SKEW_DRIFTING
+        ):
+            drop.add(id(r))
+    return [r for r in rows if id(r) not in drop]
+
+
+def _drift(g: pd.DataFrame) -> float:
+    """How fast the lateness of failures ``g`` past ``exp`` moves, in s/h: the 95th percentile of the last hour holding
+    any less the first's, over the hours between; 0 over less than :data:`SKEW_CHRONIC_H` hours (a few failures'
+    percentiles in two hours are noise: fleet36, a console client's 14 failures in 2 h "drifting")."""
+    part = g[g["direction"] == "late"]
+    if part.empty:
+        return 0.0
+    i0, i1 = int(part["i"].min()), int(part["i"].max())
+    if i1 - i0 < SKEW_CHRONIC_H * 60:
+        return 0.0
+    hourly = [
+        (h0, lateness_quantile(hp, 0.95))
+        for h0 in range(i0, i1 + 1, 60)
+        if not (hp := part[(part["i"] >= h0) & (part["i"] < h0 + 60)]).empty
+    ]
+    if len(hourly) < 2:
+        return 0.0
+    (a0, o0), (a1, o1) = hourly[0], hourly[-1]
+    return (o1 - o0) / max(1.0, (a1 - a0) / 60.0)
 
 
 def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
@@ -1299,7 +1376,7 @@ def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
     rows = [r for r in rows if str(r["client_id"]) in renewing]
     out = _skew_shared(ctx, late, lw, life, _skew_changed(ctx, late, _skew_merged(ctx, rows, life), life))
     if ctx.agg.has_cont:  # (as _skew_shared: the metrics engine cannot see server_clock_skew)
-        out = _validator_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out))
+        out = _validator_clocks(ctx, late, lw, _api_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out)))
         out = _explained_by_validators(ctx, late, lw, out)
         out = _expired_on_arrival(ctx, late, lw, life, out)
     return out
@@ -1357,8 +1434,36 @@ def _expired_on_arrival(
         i0 = _core_start(g, seg)
         g = g[g["i"] >= i0]
         run = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
+        own = _named(g, "client_id")
+        if len(own) == 1:  # one client's: its own clock (below)
+            out = [r for r in out if not (r["kind"] == "clock_skew" and r["client_id"] == own[0])] + [
+                _own_clock_row(ctx, g, lw, life, run, own[0])
+            ]
+            continue
         out.append(_arrival_row(ctx, g, lw, life, run, at_api=api))
     return out
+
+
+def _own_clock_row(
+    ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], life: dict[str, float], seg: _Seg, cid: str
+) -> dict[str, Any]:
+    """The ``clock_skew`` incident of client ``cid`` for an arrival run (:func:`_expired_on_arrival`) whose failures it
+    holds :data:`NAMED_SHARE` of: a service signing its own tokens (self-issued, or through its own signer) with its
+    clock behind by more than their lifetime fails every one wherever it sends them, and no other client does -
+    its clock, not the API's or the issuer's (session 39, blind fleet36: transcoder nodes 7 minutes behind minting
+    5-minute tokens, 345 of the 346 failures at the ingest API, was that API's clock)."""
+    mine = g[g["client_id"] == cid]
+    n = int(mine["count"].sum())
+    q50, q95 = lateness_quantile(mine, 0.5), lateness_quantile(mine, 0.95)
+    lifetime = life.get(cid, 0.0) * 60.0
+    ev = (
+        f"client {cid}: {n} of the {int(g['count'].sum())} tokens rejected past exp on their first use (never "
+        f"accepted) from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, ~{q50:.0f} s past exp (up to ~{q95:.0f} s; "
+        f"tokens of ~{lifetime:.0f} s, validator leeway ~{_leeway_text(lw, mine['profile'])} s): every token it "
+        f"presented was expired when it arrived, no other client's - its own clock ~{q50 + lifetime:.0f} s behind, "
+        f"the one its tokens are minted by"
+    )
+    return _skew_incident(ctx, cid, _Seg(seg.i0, seg.i1, n, seg.expected, seg.p), ev, n, seg.i0, seg.i1, mine)
 
 
 def _merged_runs(
@@ -1457,7 +1562,7 @@ def _arrival_at_api(
         if (
             not lifetime
             or not math.isfinite(top)
-            or spread > lifetime + 2 * lw.get(str(prof), 0.0) + top - _lower_edge(top)
+            or spread > min(lifetime, ARRIVAL_SPREAD) + 2 * lw.get(str(prof), 0.0) + top - _lower_edge(top)
         ):
             continue
         acc = _seg_rows(ctx.acc, seg)
@@ -1811,6 +1916,49 @@ def _issuer_clocks(
     return [r for r in rows if id(r) not in drop] + found
 
 
+def _api_clocks(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One ``server_clock_skew`` incident (profile set) for the clients of at least two issuers whose tokens are
+    presented before ``nbf`` at one API together: the clients' own ``clock_skew`` incidents (mostly before ``nbf``,
+    at least :data:`VALIDATOR_CLOCK_SHARE` of those failures at that API) of at least
+    :data:`ISSUER_CLOCK_CLIENTS_ONE_API` clients overlapping in time. Issuers keep their own clocks, and a client's
+    clock puts no ``nbf`` in the future unless it signs its tokens itself: clients of two issuers failing so at one
+    API at once are that API's clock behind (session 39, blind fleet46: one e-prescribing replica 5 minutes behind
+    for two hours, two workforce apps and two pharmacy networks failing before ``nbf``, were four client clocks;
+    :func:`_issuer_clocks` needs three clients of one issuer at one API)."""
+    cands: dict[str, list[tuple[dict[str, Any], pd.DataFrame]]] = {}
+    for r in rows:
+        if r["kind"] != "clock_skew" or r["issuer"] is None:
+            continue
+        g = _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
+        early = g[g["direction"] == "early"]
+        if 2 * int(early["count"].sum()) < max(1, int(g["count"].sum())):
+            continue
+        per = early.groupby("profile", observed=True)["count"].sum()
+        if per.empty or per.max() < VALIDATOR_CLOCK_SHARE * per.sum():
+            continue
+        prof = per.idxmax()
+        cands.setdefault(str(prof), []).append((r, early[early["profile"] == prof]))
+    drop: set[int] = set()
+    found: list[dict[str, Any]] = []
+    for group in cands.values():
+        group.sort(key=lambda x: x[0]["start"])
+        for cluster in _overlapping(group):
+            issuers = {str(r["issuer"]) for r, _e in cluster}
+            clients = {str(r["client_id"]) for r, _e in cluster}
+            if len(issuers) < 2 or len(clients) < ISSUER_CLOCK_CLIENTS_ONE_API:
+                continue
+            g = pd.concat([e for _r, e in cluster])
+            seg = _Seg(int(g["i"].min()), int(g["i"].max()), int(g["count"].sum()), 0.0, 1.0)
+            if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
+                continue
+            p = min(float(r["confidence"]) for r, _e in cluster)
+            found.append(_server_row(ctx, g, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), True))
+            drop |= {id(r) for r, _e in cluster}
+    return [r for r in rows if id(r) not in drop] + found
+
+
 def _overlapping(group: list[tuple[dict[str, Any], pd.DataFrame]]) -> list[list[tuple[dict[str, Any], pd.DataFrame]]]:
     """``group`` (sorted by start) cut into clusters of incidents overlapping in time, transitively."""
     out: list[list[tuple[dict[str, Any], pd.DataFrame]]] = []
@@ -1828,21 +1976,41 @@ def _skew_changed(
     ctx: _Ctx, late: pd.DataFrame, rows: list[dict[str, Any]], life: dict[str, float]
 ) -> list[dict[str, Any]]:
     """``rows`` but a client's clock-skew incident that starts within its first token cycle in the data (from its
-    first acceptance, or before any renewal of its first token) and whose failures go on for
-    :data:`SKEW_CHRONIC_H` hours or more (:func:`_goes_on`; the client's rows of ``late``): nothing before it to
-    change from. Before session 38 the incident itself had to last so long, from within one cycle of
-    minutes; one whose run ended when the baseline learned the client's usual failures stayed (blind fleet40: a
-    travel agency presenting each 10-minute token once past ``exp`` all day, polling every 12 minutes, flagged for
-    its first 25 minutes)."""
+    first acceptance - or its return after hours away, :func:`_resumed` - or before any renewal of its first token)
+    and whose failures go on for :data:`SKEW_CHRONIC_H` hours or more (:func:`_goes_on`; the client's rows of
+    ``late``): nothing before it to change from. Before session 38 the incident itself had to last so long, from
+    within one cycle of minutes; one whose run ended when the baseline learned the client's usual failures stayed
+    (blind fleet40: a travel agency presenting each 10-minute token once past ``exp`` all day, polling every 12
+    minutes, flagged for its first 25 minutes)."""
     out = []
     for r in rows:
-        first = ctx.client_first.get(r["client_id"])
+        first = _resumed(ctx, r)
         if first is not None:
-            since = (r["start"] - ctx.ts(int(first))).total_seconds() / 60.0
+            since = (r["start"] - ctx.ts(first)).total_seconds() / 60.0
             if (since <= _own_cycle(life, r["client_id"]) or _first_token(ctx, r)) and _goes_on(ctx, late, r):
                 continue
         out.append(r)
     return out
+
+
+def _resumed(ctx: _Ctx, r: dict[str, Any]) -> int | None:
+    """The minute client incident ``r``'s client was first accepted in the data, or later where it came back after
+    :data:`SKEW_CHRONIC_H` hours or more without an accepted use before ``r``'s start: the last such return. A
+    baseline of the client's failures that long ago is forgotten, as at the data's start (blind fleet42: a seller
+    integration presenting each token once past ``exp``, idle for 11 hours, flagged from its return to the day's end
+    at the rate it had failed before; then read as its API's clock)."""
+    minutes = _accepted_minutes(ctx).get(str(r["client_id"]))
+    if not minutes:
+        return None
+    i0 = _minutes_of(ctx, r).i0
+    k = bisect.bisect_right(minutes, i0)
+    gap = SKEW_CHRONIC_H * 60
+    first = minutes[0]
+    for j in range(k - 1, 0, -1):
+        if minutes[j] - minutes[j - 1] >= gap:
+            first = minutes[j]
+            break
+    return int(first)
 
 
 def _first_token(ctx: _Ctx, r: dict[str, Any]) -> bool:
@@ -2078,7 +2246,8 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
     """(``issuer_stalled`` incident, its minutes from :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER` after)
     for each stretch in which an issuer renewed no client's token (:func:`_renewals`) for longer than in any
     stretch of the :data:`STALL_HISTORY` minutes before and so long that their rate makes it unlikely (Poisson
-    P(0) <= :data:`STALL_P`; a fleet whose tokens were all issued together renews in bursts), while at
+    P(0) <= :data:`STALL_P`, also over a day's stretches, :data:`STALL_P_DAY`; a fleet whose tokens were all issued
+    together renews in bursts), while at
     least :data:`STALL_CLIENTS` of its accepted clients had tokens in use rejected past ``exp`` beyond the
     leeway, :data:`STALL_KEPT` of them keeping theirs after the 401: the issuer has stopped issuing tokens (its
     token endpoint down) and its clients go on with the ones they hold. A client that needs a token gets one,
@@ -2100,7 +2269,10 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
             if quiet <= 0 or span < STALL_HISTORY_MIN:
                 continue
             rate = float(before[h0] - before[h0 - span]) / span
-            if math.exp(-rate * quiet) > STALL_P or quiet <= _longest_quiet(x[h0 - span : h0]):
+            p0 = math.exp(-rate * quiet)
+            if p0 > STALL_P or p0 * DAY_MINUTES / quiet > STALL_P_DAY:
+                continue
+            if quiet <= _longest_quiet(x[h0 - span : h0]):
                 continue
             g = mine[(mine["i"] > r0) & (mine["i"] <= r1)]
             clients = _clients(g)
@@ -3240,6 +3412,44 @@ def _of_attacks(rows: pd.DataFrame, bursts: pd.DataFrame) -> pd.DataFrame:
     return rows[~during]
 
 
+def _of_removed_keys(keys: pd.DataFrame) -> pd.DataFrame:
+    """``keys`` without the ``signature_spike`` incidents on a kid that a ``key_removed_early`` incident of the same
+    issuer names in overlapping minutes: a validator given the whole key set when a kid is not in it (python-jose, an
+    application's own fallback) reports the removed key's tokens as bad signatures, not as an unknown kid (session
+    39, blind fleet44: an account key dropped 2.5 minutes after the switch, 268 unknown-kid rejections and 76 bad
+    signatures on the same kid at the APIs verifying with the whole set, a false signature spike besides)."""
+    if keys.empty:
+        return keys
+    gone = keys[keys["kind"] == "key_removed_early"]
+    drop = [
+        k
+        for k, r in keys[keys["kind"] == "signature_spike"].iterrows()
+        if (
+            (gone["issuer"] == r["issuer"])
+            & (gone["kid"] == r["kid"])
+            & (gone["start"] <= r["end"])
+            & (gone["end"] >= r["start"])
+        ).any()
+    ]
+    return keys.drop(index=drop)
+
+
+def _of_new_keys(clocks: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """``clocks`` without the ``issuer_stalled`` incidents that a ``kid_before_publish`` or ``signature_spike`` of the
+    same issuer overlaps: its new tokens fail to verify, so none is accepted as a renewal and its clients go on with
+    the ones they hold - what a stall looks like, but the issuer goes on minting (session 39, blind fleet44: a kid used
+    27 minutes before its publication during a patch wave, and a false stall of the same 27 minutes besides)."""
+    if clocks.empty or keys.empty:
+        return clocks
+    new = keys[keys["kind"].isin(["kid_before_publish", "signature_spike"])]
+    drop = [
+        k
+        for k, r in clocks[clocks["kind"] == "issuer_stalled"].iterrows()
+        if ((new["issuer"] == r["issuer"]) & (new["start"] <= r["end"]) & (new["end"] >= r["start"])).any()
+    ]
+    return clocks.drop(index=drop)
+
+
 def incidents(data: pd.DataFrame | Aggregates, keyset_changes: pd.DataFrame | None = None) -> pd.DataFrame:
     """All detectors in one frame sorted by start (columns :data:`INCIDENT_COLUMNS`). ``data`` is an events
     frame (aggregated here) or :class:`~jwtobs.analysis.aggregate.Aggregates` from any engine."""
@@ -3247,9 +3457,10 @@ def incidents(data: pd.DataFrame | Aggregates, keyset_changes: pd.DataFrame | No
     if ctx.n == 0:
         return _empty()
     bursts = attack_bursts(ctx)
+    keys = _of_removed_keys(_of_attacks(rotation_incidents(ctx), bursts))
     parts = [
-        _of_attacks(rotation_incidents(ctx), bursts),
-        clock_skew_incidents(ctx),
+        keys,
+        _of_new_keys(clock_skew_incidents(ctx), keys),
         _of_attacks(misconfigurations(ctx), bursts),
     ]
     parts.append(bursts)

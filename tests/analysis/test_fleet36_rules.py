@@ -13,6 +13,10 @@ detectors in view) found four gaps; each test here failed before.
 - One device a minute or two behind all night, then a 12-minute stall of its issuer (every user failing), was one
   ``clock_skew`` of the client of 131 users; and one device, then a reconnect storm (many users failing once each at
   one moment) likewise.
+
+Session 39 (fleet36's own events, ``tests/analysis/data/fleet36-*.parquet``): transcoder nodes whose clock is 7
+minutes behind mint 5-minute service tokens already expired; 345 of the 346 fresh tokens failing at the ingest API
+are theirs: the client's own clock, not that API's (``detect._own_clock_row``).
 """
 
 from __future__ import annotations
@@ -142,3 +146,11 @@ def test_one_device_then_a_reconnect_storm_is_no_incident_of_the_client() -> Non
     meanwhile. Before: a clock_skew of game-client-console 01:01-04:39 (15 failures)."""
     inc = A.incidents(pd.read_parquet(DATA / "fleet36-q3-game-console.parquet"))
     assert inc.empty, inc[["kind", "start", "end", "client_id", "count"]]
+
+
+def test_a_service_minting_tokens_by_its_clock_behind_is_its_own_clock() -> None:
+    """Incident day 4, the internal STS's events 13:00-16:30. Before: a server_clock_skew of ingest-api."""
+    inc = A.incidents(pd.read_parquet(Path(__file__).resolve().parent / "data" / "fleet36-i4-transcoder.parquet"))
+    assert list(inc["kind"]) == ["clock_skew"], inc[["kind", "start", "client_id", "profile", "count"]]
+    assert inc.iloc[0]["client_id"] == "svc-transcoder"
+    assert inc.iloc[0]["start"] == pd.Timestamp("2026-04-27 14:32", tz="UTC")

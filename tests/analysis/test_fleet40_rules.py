@@ -14,6 +14,11 @@ before this session's change it names.
 - A client failing so from its second token cycle and all day after is its normal (``detect._skew_changed``).
 - Tokens rejected for their ``typ`` during an attack burst are the burst's: no ``type_confusion``
   (``detect._of_attacks``).
+
+Session 39: crew tablets landing with tokens hours past ``exp``, each presented once at the crew API, are no clock
+of that API's validators: a clock ahead fails fresh tokens by about one lateness (``detect.ARRIVAL_SPREAD``). (A
+guard: the run was judged on too few failures before; since the evidence runs on at the statistic's cap,
+``detect.Params.saturated``, it is long enough to be judged.)
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pandas as pd
 import pytest
 
 import jwtobs.analysis as A
+import jwtobs.analysis.detect as D
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -95,3 +101,12 @@ def test_the_background_is_no_incident(name: str) -> None:
     of the customer app besides the burst)."""
     inc = _incidents(name)
     assert not inc["kind"].isin(["clock_skew", "type_confusion"]).any(), _show(inc)
+
+
+def test_tablets_landing_with_stale_tokens_are_no_validator_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Incident day 2, the workforce IdP's events 12:00-15:00: its key set down 13:00-13:08, then two crew apps
+    presenting tokens 1-3 hours past exp once each at crew-api while their new ones are accepted there. Without the
+    spread bound: a server_clock_skew of crew-api besides."""
+    assert list(_incidents("i2-crew-landing")["kind"]) == ["jwks_outage"]
+    monkeypatch.setattr(D, "ARRIVAL_SPREAD", float("inf"))
+    assert list(_incidents("i2-crew-landing")["kind"]) == ["jwks_outage", "server_clock_skew"]
