@@ -1395,6 +1395,8 @@ def _expired_on_arrival(
     fresh = rej[~rej["seen"].astype(bool)]
     found: list[tuple[_Seg, list[str], pd.DataFrame, set[str]]] = []  # (run, clients, failures, APIs)
     for iss, x, seg, g, clients in _fresh_runs(ctx, rej, fresh, "issuer"):
+        if not _one_lateness(g, clients, lw, life):
+            continue  # (tokens held through a stall, presented once each hours later: not fresh ones failing)
         n = int(g["count"].sum())
         acc = _seg_rows(ctx.acc, seg)
         acc = acc[(acc["issuer"] == iss).fillna(False) & acc["client_id"].isin(clients).fillna(False)]
@@ -1556,14 +1558,7 @@ def _arrival_at_api(
     for prof, x, seg, g, clients in _fresh_runs(ctx, rej, fresh[fresh["profile"].notna()], "profile"):
         if any(seg.i0 <= f.i1 and f.i0 <= seg.i1 and str(prof) in profiles for f, _c, _g, profiles in found):
             continue
-        lifetime = min(life.get(c, 0.0) for c in clients) * 60.0  # (the shortest: it bounds the spread most)
-        top = lateness_quantile(g, 0.95)
-        spread = top - _lower_edge(lateness_quantile(g, 0.05))  # (binned: the top bin's width is slack)
-        if (
-            not lifetime
-            or not math.isfinite(top)
-            or spread > min(lifetime, ARRIVAL_SPREAD) + 2 * lw.get(str(prof), 0.0) + top - _lower_edge(top)
-        ):
+        if not _one_lateness(g, clients, lw, life):
             continue
         acc = _seg_rows(ctx.acc, seg)
         acc = acc[acc["client_id"].isin(clients).fillna(False)]
@@ -1580,6 +1575,22 @@ def _arrival_at_api(
             continue  # (and minute after minute, for a while: not a few pools replaying cached tokens)
         out.append((seg, clients, g, {str(prof)}))
     return out
+
+
+def _one_lateness(g: pd.DataFrame, clients: list[str], lw: dict[str, float], life: dict[str, float]) -> bool:
+    """Whether the arrival failures ``g`` fail by about one lateness, as fresh tokens under a clock off by more than
+    their lifetime do (the offset less the lifetime, plus the seconds between minting and first use): their 5-95 %
+    lateness within :data:`ARRIVAL_SPREAD` or the clients' shortest token lifetime, if shorter (and twice their
+    validators' leeway, and the top lateness bin's width). Tokens hours old presented once each - tablets landing
+    (blind fleet40), clients holding theirs through a stall and sending them when their batch starts (blind fleet46:
+    5 400-10 800 s past exp) - spread over hours."""
+    lifetime = min(life.get(c, 0.0) for c in clients) * 60.0  # (the shortest: it bounds the spread most)
+    top = lateness_quantile(g, 0.95)
+    if not lifetime or not math.isfinite(top):
+        return False
+    spread = top - _lower_edge(lateness_quantile(g, 0.05))  # (binned: the top bin's width is slack)
+    leeway = max((lw.get(str(p), 0.0) for p in g["profile"].dropna().unique()), default=0.0)
+    return spread <= min(lifetime, ARRIVAL_SPREAD) + 2 * leeway + top - _lower_edge(top)
 
 
 def _arrival_row(
@@ -1885,13 +1896,8 @@ def _issuer_clocks(
     few client ids (its web app, its sync service) with many users each: too few clients for the shared rule's
     count of clients failing at once (:func:`_server_clocks`)."""
     cands: dict[str, list[tuple[dict[str, Any], pd.DataFrame]]] = {}
-    for r in rows:
-        if r["kind"] != "clock_skew" or r["issuer"] is None:
-            continue
-        g = _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
-        early = g[g["direction"] == "early"]
-        if 2 * int(early["count"].sum()) >= max(1, int(g["count"].sum())):
-            cands.setdefault(str(r["issuer"]), []).append((r, early))
+    for r, early in _mostly_early(ctx, late, rows):
+        cands.setdefault(str(r["issuer"]), []).append((r, early))
     drop: set[int] = set()
     found: list[dict[str, Any]] = []
     for iss, group in cands.items():
@@ -1916,6 +1922,21 @@ def _issuer_clocks(
     return [r for r in rows if id(r) not in drop] + found
 
 
+def _mostly_early(
+    ctx: _Ctx, late: pd.DataFrame, rows: list[dict[str, Any]]
+) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
+    """(row, its client's failures before ``nbf`` in its minutes) for each client ``clock_skew`` row naming an issuer
+    whose clock failures (:func:`_clock_failures`) there are mostly before ``nbf``: what the shared-clock rules
+    (:func:`_issuer_clocks`, :func:`_api_clocks`) group."""
+    for r in rows:
+        if r["kind"] != "clock_skew" or r["issuer"] is None:
+            continue
+        g = _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
+        early = g[g["direction"] == "early"]
+        if 2 * int(early["count"].sum()) >= max(1, int(g["count"].sum())):
+            yield r, early
+
+
 def _api_clocks(
     ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -1928,13 +1949,7 @@ def _api_clocks(
     for two hours, two workforce apps and two pharmacy networks failing before ``nbf``, were four client clocks;
     :func:`_issuer_clocks` needs three clients of one issuer at one API)."""
     cands: dict[str, list[tuple[dict[str, Any], pd.DataFrame]]] = {}
-    for r in rows:
-        if r["kind"] != "clock_skew" or r["issuer"] is None:
-            continue
-        g = _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
-        early = g[g["direction"] == "early"]
-        if 2 * int(early["count"].sum()) < max(1, int(g["count"].sum())):
-            continue
+    for r, early in _mostly_early(ctx, late, rows):
         per = early.groupby("profile", observed=True)["count"].sum()
         if per.empty or per.max() < VALIDATOR_CLOCK_SHARE * per.sum():
             continue

@@ -10,6 +10,10 @@ fingerprints and durations blanked, which no detector reads) and failed before t
 - One e-prescribing replica 5 minutes behind for two hours: two workforce apps and two pharmacy networks (which sign
   their own tokens) failing before ``nbf`` there were four client clocks. Clients of two issuers failing so at one
   API together are that API's clock (``detect._api_clocks``).
+- The B2B server's token endpoint down for two hours of the night export: its integrations sent the tokens they held
+  (5 400-10 800 s past ``exp``, each once) - a stall, and an issuer clock 2 hours behind besides, read off tokens
+  never accepted. A clock behind fails fresh tokens by about one lateness; an issuer's arrival run must too
+  (``detect._one_lateness``, as the at-API one since fleet40's tablets).
 """
 
 from __future__ import annotations
@@ -42,3 +46,10 @@ def test_clients_of_two_issuers_failing_before_nbf_at_one_api_are_its_clock() ->
     assert server.iloc[0]["profile"] == "e-prescribing"
     assert server.iloc[0]["issuer"] is None
     assert server.iloc[0]["start"] == pd.Timestamp("2026-11-20 17:55", tz="UTC")
+
+
+def test_tokens_held_through_a_stall_are_no_issuer_clock() -> None:
+    """The Saturday night, the B2B server's events 22:00-03:30. Before: a server_clock_skew of the issuer besides."""
+    inc = _incidents("n-b2b-stall")
+    assert list(inc["kind"]) == ["issuer_stalled"], inc[["kind", "start", "count"]]
+    assert inc.iloc[0]["start"] == pd.Timestamp("2026-11-15 00:37", tz="UTC")
