@@ -851,13 +851,18 @@ class _Pass:
 
     def _composer_auth(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The hosts' tokens of a Composer auth object (:data:`patterns.COMPOSER_AUTH`), each a marker."""
+        return self._entries(s, m, p.COMPOSER_AUTH_ENTRY, p.COMPOSER_ENTRIES_MAX)
+
+    def _entries(self, s: str, m: re.Match[str], entry: re.Pattern[str], most: int) -> tuple[str, int] | None:
+        """The values of up to ``most`` consecutive ``entry`` matches after ``m`` (a list's or an object's members),
+        each credential a marker; ``None`` when none is one."""
         if _in_marker(s, m.start()):
             return None
         low, pos = m.string, m.end()
         pieces: list[str] = []
         at = m.start()
-        for _ in range(p.COMPOSER_ENTRIES_MAX):
-            e = p.COMPOSER_AUTH_ENTRY.match(low, pos)
+        for _ in range(most):
+            e = entry.match(low, pos)
             if e is None:
                 break
             (start, end), pos = e.span("value"), e.end()
@@ -889,23 +894,7 @@ class _Pass:
     def _vault_key_list(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The keys of a Vault key list (:data:`patterns.VAULT_KEY_LIST`), each a marker (the first is the field's
         already)."""
-        if _in_marker(s, m.start()):
-            return None
-        low, pos = m.string, m.end()
-        pieces: list[str] = []
-        at = m.start()
-        for _ in range(p.VAULT_KEY_ENTRIES_MAX):
-            e = p.VAULT_KEY_ENTRY.match(low, pos)
-            if e is None:
-                break
-            (start, end), pos = e.span("value"), e.end()
-            value = s[start:end]
-            if not _is_marker(value) and p.is_credential_value(value, p.STRONG):
-                pieces += [s[at:start], self.credential(value, p.SECRET_FIELD)]
-                at = end
-        if not pieces:
-            return None
-        return "".join(pieces) + s[at:pos], pos
+        return self._entries(s, m, p.VAULT_KEY_ENTRY, p.VAULT_KEY_ENTRIES_MAX)
 
     def _credential_file(self, s: str, m: re.Match[str]) -> tuple[str, int] | None:
         """The password of a line of a credential file (:data:`patterns.NETRC`, :data:`patterns.PGPASS`), of a pair

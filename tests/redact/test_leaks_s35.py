@@ -424,6 +424,15 @@ def test_long_structured_values_are_linear() -> None:
     assert time.thread_time() - start < 4 * BOUND_S
 
 
+def opaque(rng: random.Random, n: int, alphabet: str = _ALNUM) -> str:
+    """``n`` characters of ``alphabet`` drawn from ``rng`` with an upper-case letter, a lower-case one and a digit
+    among them: what a random password or token holds (the probe files' values, each from its own seeded ``rng``)."""
+    while True:
+        out = "".join(rng.choices(alphabet, k=n))
+        if any(c.isupper() for c in out) and any(c.islower() for c in out) and any(c.isdigit() for c in out):
+            return out
+
+
 def probe_suite(leaks: dict[str, tuple[str, str, str]], kept: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """The tests every probe file of real lines runs, as module globals (``globals().update(probe_suite(LEAKS,
     KEPT))``): each leak ``(text, secret, kept part)`` redacted by ``scrub()`` with the rest kept, each ``kept`` line

@@ -43,6 +43,7 @@ from tests.redact.test_leaks_s35 import (  # noqa: F401 (_fixed_key: an autouse 
     assert_scrub_redacts,
     assert_structlog_redacts,
     log_of,
+    opaque,
 )
 
 _RND = random.Random(3535)
@@ -50,10 +51,7 @@ _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def _opaque(n: int = 43, alphabet: str = _ALNUM + "-_") -> str:
-    while True:  # (mixed case and a digit: what a random token holds)
-        out = "".join(_RND.choices(alphabet, k=n))
-        if any(c.isupper() for c in out) and any(c.islower() for c in out) and any(c.isdigit() for c in out):
-            return out
+    return opaque(_RND, n, alphabet)
 
 
 def _hex(n: int) -> str:

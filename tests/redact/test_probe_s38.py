@@ -25,6 +25,7 @@ from jwtobs.redact import scrub
 from tests.redact.test_adversarial import _repeat, assert_scrub_linear
 from tests.redact.test_leaks_s35 import (  # noqa: F401 (_fixed_key: an autouse fixture, the CLI and scrub() alike)
     _fixed_key,
+    opaque,
     probe_suite,
 )
 
@@ -33,10 +34,7 @@ _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def _opaque(n: int) -> str:
-    while True:  # (mixed case and a digit: what a random password or token holds)
-        out = "".join(_RND.choices(_ALNUM, k=n))
-        if any(c.isupper() for c in out) and any(c.islower() for c in out) and any(c.isdigit() for c in out):
-            return out
+    return opaque(_RND, n, _ALNUM)
 
 
 PASSWORD = "Vn4" + _opaque(11)
