@@ -8,6 +8,10 @@ durations blanked, which no detector reads).
 - An account key dropped 2.5 minutes after the switch: 264 unknown-kid rejections, and 76 bad signatures on the same
   kid at the APIs that verify with the whole key set when the kid is not in it (python-jose), a signature spike
   besides. Bad signatures on a kid removed early are that removal's (``detect._of_removed_keys``).
+- A flood of tampered tokens re-signed under the account service's kid during the cup final (an attack burst), an
+  hour before one of its eight signer nodes came up with stale key material: the burst's bad signatures and the
+  scanners' strays joined the real spike's run, its onset 4 604 s early. Bad signatures in an attack burst's minutes
+  are left out of the signature series (``detect.rotation_incidents(bursts=...)``).
 - A console model's system update breaks its time sync and half of its units drift behind by 160 s an hour: 90 failures
 on 813 minutes of renewals, a share as small as a few workstations' steady clocks give (``detect._few_tokens``, from
 fleet46); a lateness drifting that fast is a clock going wrong, and the incident stays (``detect.SKEW_DRIFTING``). A
@@ -51,3 +55,13 @@ def test_bad_signatures_on_a_removed_kid_are_its_removal() -> None:
     inc = A.incidents(pd.read_parquet(DATA / "fleet44-e-key-removed.parquet"))
     assert list(inc["kind"]) == ["key_removed_early", "audience_misconfig"], inc[["kind", "start", "count"]]
     assert inc.iloc[0]["kid"] == "acct-20261124-a"
+
+
+def test_a_signature_spike_starts_after_an_attack_on_its_kid() -> None:
+    """The cup final, the account service's and the tokenless events 14:30-18:00: the burst 15:00-15:17, the stale
+    signer node from 16:03. Before: a signature_spike from 14:47."""
+    inc = A.incidents(pd.read_parquet(DATA / "fleet44-c-spike-after-flood.parquet"))
+    spike = inc[inc["kind"] == "signature_spike"]
+    assert list(spike["kid"]) == ["acct-20261128-a"], inc[["kind", "start", "kid", "count"]]
+    assert spike.iloc[0]["start"] == pd.Timestamp("2026-11-28 16:03", tz="UTC")
+    assert "attack_burst" in set(inc["kind"])
