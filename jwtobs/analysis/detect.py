@@ -979,10 +979,9 @@ def _in_bursts(ctx: _Ctx, rows: pd.DataFrame, bursts: pd.DataFrame) -> pd.Series
     """Whether each of ``rows`` lies in an attack burst's minutes, from 2 minutes before its first to 2 after its last
     (the slack :func:`_of_attacks` gives)."""
     out = pd.Series(False, index=rows.index)
-    for b0, b1 in zip(bursts["start"], bursts["end"], strict=True):
-        i0 = int((pd.Timestamp(b0).value // _NS_MIN) - ctx.m0) - 2
-        i1 = int((pd.Timestamp(b1).value // _NS_MIN) - ctx.m0) + 2
-        out |= (rows["i"] >= i0) & (rows["i"] <= i1)
+    for _, b in bursts.iterrows():
+        seg = _minutes_of(ctx, b)
+        out |= (rows["i"] >= seg.i0 - 2) & (rows["i"] <= seg.i1 + 2)
     return out
 
 
@@ -1340,13 +1339,23 @@ def _drift(g: pd.DataFrame) -> float:
     i0, i1 = int(part["i"].min()), int(part["i"].max())
     if i1 - i0 < SKEW_CHRONIC_H * 60:
         return 0.0
-    hourly = [
-        (h0, lateness_quantile(hp, 0.95))
-        for h0 in range(i0, i1 + 1, 60)
-        if not (hp := part[(part["i"] >= h0) & (part["i"] < h0 + 60)]).empty
-    ]
-    if len(hourly) < 2:
-        return 0.0
+    hourly = _hourly_offsets(part, i0, i1)
+    return _rate(hourly) if len(hourly) >= 2 else 0.0
+
+
+def _hourly_offsets(part: pd.DataFrame, i0: int, i1: int) -> list[tuple[int, float]]:
+    """(first minute, 95th percentile of the lateness) of each hour from minute ``i0`` to ``i1`` holding rows of
+    ``part``: the offset by hour of a clock incident's evidence (:func:`_skew_row`) and its drift (:func:`_drift`)."""
+    out = []
+    for h0 in range(i0, i1 + 1, 60):
+        hp = part[(part["i"] >= h0) & (part["i"] < h0 + 60)]
+        if not hp.empty:
+            out.append((h0, lateness_quantile(hp, 0.95)))
+    return out
+
+
+def _rate(hourly: list[tuple[int, float]]) -> float:
+    """s/h from the first to the last of :func:`_hourly_offsets` (at least two)."""
     (a0, o0), (a1, o1) = hourly[0], hourly[-1]
     return (o1 - o0) / max(1.0, (a1 - a0) / 60.0)
 
@@ -3235,15 +3244,10 @@ def _skew_row(ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], cid: str, seg: _
     offset = lateness_quantile(part, 0.95)
     lws = _leeway_text(lw, part["profile"])
     # drift: the offset per hour of the incident
-    hourly = []
-    for h0 in range(seg.i0, seg.i1 + 1, 60):
-        hp = part[(part["i"] >= h0) & (part["i"] < h0 + 60)]
-        if not hp.empty:
-            hourly.append((h0, lateness_quantile(hp, 0.95)))
+    hourly = _hourly_offsets(part, seg.i0, seg.i1)
     drift = ""
     if len(hourly) >= 2:
-        (a0, o0), (a1, o1) = hourly[0], hourly[-1]
-        rate = (o1 - o0) / max(1.0, (a1 - a0) / 60.0)
+        rate = _rate(hourly)
         drift = "; offset by hour: " + ", ".join(f"{ctx.ts(a):%H:%M} ~{o:.0f} s" for a, o in hourly[:6])
         if abs(rate) >= 10:
             drift += f" (drifting {rate:+.0f} s/h)"
