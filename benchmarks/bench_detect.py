@@ -733,6 +733,118 @@ FLOOR_WINDOW = 600.0
 FLOOR_QUIET = 6 * 3600.0
 
 
+class Ceiling:
+    """What the clock skews missed over >= 3 rejections look like against their own client (``--ceiling``).
+
+    Per missed ``clock_skew`` label with >= :data:`MIN_FAILURES` counted rejections: the client's rejections past
+    ``exp`` or before ``nbf`` within :data:`CEILING_MARGIN` s of the label (how many, on how many tokens) against
+    the busiest stretch of the same length (plus twice the margin) elsewhere in the timeline - the same client's
+    background. A miss whose background is as busy (by count or by tokens) cannot be told from it by any count of
+    that client's failures. And the most forgiving rule for the rest, run on every timeline: a client's
+    :data:`MIN_FAILURES` tokens in use (accepted before) rejected past ``exp`` within :data:`CEILING_WINDOW` s, the
+    client's only such failures in the data, at least :data:`FLOOR_QUIET` s after its first acceptance: how often
+    it fires on quiet days, how many labels it finds, how often it fires on incident days away from every label."""
+
+    def __init__(self) -> None:
+        self.missed: list[str] = []
+        #: misses whose client's own background elsewhere is as busy by count and by tokens / by one of them
+        self.below = {"both": 0, "one": 0}
+        self.rule = {"quiet_days": 0.0, "quiet": 0, "labels": 0, "found": 0, "found_missed": 0, "stray": 0}
+
+    @staticmethod
+    def _clock_failures(events: pd.DataFrame, client: str) -> pd.DataFrame:
+        own = events[(events["client_id"] == client) & events["reason"].isin(["JWT_EXPIRED", "JWT_NOT_YET_VALID"])]
+        return own.sort_values("time")
+
+    @staticmethod
+    def _busiest(rows: pd.DataFrame, span: pd.Timedelta) -> tuple[int, int]:
+        best = (0, 0)
+        times = rows["time"]
+        for t in times:  # bounded: one pass per failure of one client
+            w = rows[(times >= t) & (times <= t + span)]
+            best = max(best, (len(w), int(w["token_fp"].nunique())))
+        return best
+
+    @staticmethod
+    def _rule_hits(events: pd.DataFrame) -> list[tuple[str, pd.Timestamp]]:
+        named = events[events["client_id"].notna()]
+        ok = named[named["outcome"] == "accepted"]
+        first_ok = ok.groupby("token_fp", observed=True)["time"].min()
+        since = ok.groupby("client_id", observed=True)["time"].min()
+        rej = named[named["reason"] == "JWT_EXPIRED"]
+        seen = rej["token_fp"].map(first_ok)
+        rej = rej[(seen < rej["time"]).fillna(False).to_numpy()].sort_values("time").drop_duplicates("token_fp")
+        hits = []
+        for cid, g in rej.groupby("client_id", observed=True):
+            t = g["time"]
+            if (
+                len(g) >= MIN_FAILURES
+                and t.iloc[-1] - t.iloc[0] <= pd.Timedelta(seconds=CEILING_WINDOW)
+                and t.iloc[0] - since[cid] >= pd.Timedelta(seconds=FLOOR_QUIET)
+            ):
+                hits.append((str(cid), t.iloc[0]))
+        return hits
+
+    def add(self, events: pd.DataFrame, inc: pd.DataFrame, lab: pd.DataFrame, quiet: bool, days: float) -> None:
+        hits = self._rule_hits(events)
+        if quiet:
+            self.rule["quiet_days"] += days
+            self.rule["quiet"] += len(hits)
+            return
+        margin = pd.Timedelta(seconds=CEILING_MARGIN)
+        table = match_incidents(inc, lab).table
+        skews = [(m, r) for (_, m), (_, r) in zip(table.iterrows(), lab.iterrows(), strict=True)]
+        skews = [(m, r) for m, r in skews if r["kind"] == "clock_skew" and r["count"] >= MIN_FAILURES]
+        for m, r in skews:
+            found = any(c == r["client_id"] and r["start"] - margin <= t <= r["end"] for c, t in hits)
+            self.rule["labels"] += 1
+            self.rule["found"] += found
+            if m["matched"]:
+                continue
+            self.rule["found_missed"] += found
+            own = self._clock_failures(events, r["client_id"])
+            near = (own["time"] >= r["start"] - margin) & (own["time"] <= r["end"] + margin)
+            at = (int(near.sum()), int(own.loc[near, "token_fp"].nunique()))
+            bg = self._busiest(own[~near], r["end"] - r["start"] + 2 * margin)
+            busy = (bg[0] >= at[0]) + (bg[1] >= at[1])
+            if busy:
+                self.below["both" if busy == 2 else "one"] += 1
+            self.missed.append(
+                f"{r['client_id']} @{r['start']:%H:%M}: {at[0]} failures on {at[1]} tokens; its own busiest "
+                f"stretch elsewhere {bg[0]} on {bg[1]}{('', ' (as busy by one)', ' (as busy by both)')[busy]}"
+            )
+        near_label = [
+            (c, t)
+            for c, t in hits
+            for _, r in lab.iterrows()
+            if r["start"] - margin <= t <= r["end"] + pd.Timedelta(hours=2)
+        ]
+        self.rule["stray"] += len(set(hits) - set(near_label))
+
+    def report(self) -> str:
+        r = self.rule
+        lines = [f"clock skews missed over >= {MIN_FAILURES} rejections: {len(self.missed)}", *self.missed]
+        labels, missed = r["labels"], len(self.missed)
+        both, one = self.below["both"], self.below["one"]
+        lines.append(
+            f"of {missed} misses the client's own background elsewhere is as busy by count and by tokens in {both}, "
+            f"by one of them in {one}; clock_skew recall over >= {MIN_FAILURES} rejections with every other miss "
+            "found: "
+            f"{(labels - both) / max(labels, 1):.3f}, with only those as busy by neither: "
+            f"{(labels - both - one) / max(labels, 1):.3f}. The "
+            f"forgiving rule ({MIN_FAILURES} tokens in use past exp within {CEILING_WINDOW / 3600:g} h, the "
+            f"client's only ones): {r['quiet']} on {r['quiet_days']:.1f} quiet days "
+            f"({r['quiet'] / max(r['quiet_days'], 1e-9):.2f} a day); {r['found']} of {r['labels']} clock-skew labels, "
+            f"{r['found_missed']} of the misses; {r['stray']} on incident days away from every label"
+        )
+        return "\n".join(lines)
+
+
+#: :class:`Ceiling`: the margin around a label (s) and the forgiving rule's window (s)
+CEILING_MARGIN = 900.0
+CEILING_WINDOW = 3 * 3600.0
+
+
 def weeks() -> Iterator[tuple[str, Timeline]]:
     """Week-long timelines (168 h), what a report over a week of events reads: the baselines then span days
     of diurnal traffic, restarts, rotations and background failures, and an incident on day 5 meets a client's
@@ -808,6 +920,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also count on the quiet days what a clock skew of 1-2 rejections leaves (Floor; docs/analysis.md)",
     )
     ap.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also show the clock skews missed over >= 3 rejections against their client's own background "
+        "(Ceiling; docs/analysis.md)",
+    )
+    ap.add_argument(
         "--drop-client-ids",
         action="store_true",
         help="score the detectors on events whose client_id is removed (tokens naming no client: docs/analysis.md)",
@@ -830,6 +948,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--perturb: unknown {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}, all")
     shaken = Perturbed(kinds) if kinds else None
     floor = Floor() if args.floor else None
+    ceiling = Ceiling() if args.ceiling else None
     try:
         versions = [int(v) for v in str(args.realfleet_version).split(",") if v.strip()]
     except ValueError:
@@ -901,7 +1020,10 @@ def main(argv: list[str] | None = None) -> int:
         inc = A.incidents(events, changes)
         t = tally[which]
         t.events += len(events)
-        false, notes = t.add(inc, _labels_frame(labels))
+        lab = _labels_frame(labels)
+        false, notes = t.add(inc, lab)
+        if ceiling is not None:
+            ceiling.add(events, inc, lab, what == "quiet", tl.hours / 24)
         if what == "quiet":
             t.quiet_days += tl.hours / 24
             t.quiet_false += false
@@ -928,6 +1050,8 @@ def main(argv: list[str] | None = None) -> int:
         t = tally[which]
         t.events += len(events)
         false, notes = t.add(inc, lab)
+        if ceiling is not None:
+            ceiling.add(events, inc, lab, quiet, days)
         if quiet:
             t.quiet_days += days
             t.quiet_false += false
@@ -957,6 +1081,8 @@ def main(argv: list[str] | None = None) -> int:
         print(shaken.report() + "\n")
     if floor is not None:
         print(floor.report() + "\n")
+    if ceiling is not None:
+        print(ceiling.report() + "\n")
     if args.markdown is not None:
         args.markdown.write_text(markdown(tally))
         print(f"markdown tables: {args.markdown}")
