@@ -119,6 +119,8 @@ __all__ = [
     "OTHER",
     "CONCURRENT",
     "CONT_GAP",
+    "CONT_LIFE",
+    "CONT_LIFE_MAX",
     "CONT_PACE",
     "CONT_LONGEST",
     "PACED_RANGE",
@@ -172,6 +174,11 @@ OTHER: Final = "~other"
 #: token's own median gap between accepted uses (or CONT_LONGEST x its longest one), bounded to this range (s)
 CONT_GAP: Final = (300.0, 1800.0)
 CONT_PACE: Final = 3.0
+#: ... and up to this share of the token's lifetime (``exp - iat``), if longer: a charger's heartbeat every 20-60
+#: minutes with 2-hour tokens is its pace (blind fleet48, session 40: chargers whose clocks a power cut reset kept
+#: their tokens for hours, failing each heartbeat, and not one failure was ``seen``)
+CONT_LIFE: Final = 0.5
+CONT_LIFE_MAX: Final = 14400.0
 CONT_LONGEST: Final = 1.5
 #: uses of one token each within this many seconds of the one before are one *visit*: calls a client sent
 #: together (a page load's parallel requests, a fan-out), not the client going on after an answer; ``cont``,
@@ -293,6 +300,7 @@ def _cont(
         return out, seen, paced, sibling
     tokens = set(fp[late_rej & has_fp].tolist())
     idx = np.flatnonzero(has_fp & fp.isin(tokens).to_numpy())
+    life = numeric_date(df["exp"]) - numeric_date(df["iat"])
     sub = pd.DataFrame(
         {
             "fp": fp.to_numpy()[idx],
@@ -300,6 +308,7 @@ def _cont(
             "ok": (df["outcome"] == "accepted").to_numpy()[idx],
             "rej": late_rej[idx],
             "i": idx,
+            "life": life[idx],
         }
     ).sort_values(["fp", "t", "ok"], ascending=[True, True, False], kind="stable")  # (DuckDB: ORDER BY t, ok DESC)
     gap = sub["t"].diff().to_numpy(dtype=np.float64, copy=True)
@@ -312,7 +321,9 @@ def _cont(
     by_fp = acc_gap.groupby(sub["fp"].to_numpy())
     median = by_fp.transform("median").to_numpy()
     pace = np.fmax(CONT_PACE * median, CONT_LONGEST * by_fp.transform("max").to_numpy())
-    limit = np.clip(np.nan_to_num(pace, nan=CONT_GAP[0]), CONT_GAP[0], CONT_GAP[1])
+    longest = CONT_LIFE * sub["life"].groupby(sub["fp"].to_numpy()).transform("max").to_numpy()
+    upper = np.fmax(CONT_GAP[1], np.minimum(longest, CONT_LIFE_MAX))  # (NaN, no iat: CONT_GAP's)
+    limit = np.clip(np.nan_to_num(pace, nan=CONT_GAP[0]), CONT_GAP[0], upper)
     chain = np.cumsum(new_fp | (gap > limit))  # (limit >= CONCURRENT: a chain starts with a visit)
     # within a chain: an acceptance before this use, and an expired-rejection of the same token in an earlier
     # visit (the client kept the token after a 401: it believes it valid; a client refreshing on 401 does not,

@@ -161,6 +161,12 @@ ISSUER_CLOCK_CLIENTS_ONE_API = 3
 #: a client's failures past exp at one API, and the failures its other APIs would have had from its own clock
 #: but did not: that API's clock (:func:`_validator_clocks`)
 VALIDATOR_CLOCK_SHARE = 0.9
+#: clients of one issuer, each of at least SKEW_DEVICE_PEERS devices, whose clock incidents start within this
+#: many minutes of each other: one clock their devices share (:func:`_app_clocks`)
+APP_CLOCK_START = 10
+#: ... of one issuer's clients at one API: other APIs that accept them meanwhile with a leeway that would fail a
+#: token's first this many seconds under an issuer clock as far ahead (:func:`_fresh_elsewhere`)
+API_CLOCK_WINDOW = 10.0
 VALIDATOR_CLOCK_EXPECT = 10.0
 SHARED = Params(shift=0.5, h=8.0, floor=0.01, min_count=3, window=360, p_max=1e-7)
 #: an issuer's clock behind by more than its tokens' lifetime (a validator's ahead by as much) makes every token
@@ -221,6 +227,13 @@ SKEW_BACK = 60
 #: the data (no change to report: devices of a client id whose clocks are off, a clock off before the data
 #: began); ``clock_skew()`` still shows its offset against the healthy one
 SKEW_CHRONIC_H = 3.0
+#: ... and so does one with little traffic before it - the client's accepted uses before it at most SKEW_UNSEEN_SHARE
+#: of those during it - in which its failures, at their rate per use during it, would likely not have shown
+#: (Poisson P(<= the failures seen then) at least SKEW_UNSEEN_P): a lab's kiosks failing 1.3 % of their uses all
+#: day, their first users at dawn (blind fleet50, session 40: 1.4-7.1 % of their uses before; the bench's clock
+#: skews two hours into the data 52-72 %, failing before at the same rate - their background)
+SKEW_UNSEEN_SHARE = 0.1
+SKEW_UNSEEN_P = 0.05
 #: ... over tokens rejected while in use only for a client that did so in fewer than this share of its
 #: earlier token cycles (a lazy refresher fails once a cycle anyway)
 SKEW_USUAL = 0.25
@@ -530,6 +543,7 @@ class _Ctx:
         self.late_accepted: dict[str, set[int]] | None = None  # (_accepted_late, computed once)
         self.renewed: pd.DataFrame | None = None  # (_renewed, computed once)
         self.accepted_minutes: dict[str, list[int]] | None = None  # (_accepted_minutes, computed once)
+        self.sole_clients: dict[str, str | None] | None = None  # (_sole_client, computed once)
         self.added: dict[tuple[str, str], float] = {}
         self.removed: dict[tuple[str, str], float] = {}
         if self.changes is not None:
@@ -1307,13 +1321,15 @@ def _few_tokens(ctx: _Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     clock incident of the app on 3 of 4 quiet days; the clock incidents of the other blind fleets fail 1.0-85 times
     their renewal minutes. A lateness drifting by :data:`SKEW_DRIFTING` s/h or more over the incident (:func:`_drift`)
     keeps it: a clock going wrong across part of the fleet (blind fleet44: half of a console model's units drifting
-    160 s/h, 0.11)."""
+    160 s/h, 0.11) - read off the incident's own failures (tokens in use), not every token of the client rejected past
+    ``exp``: a portal's laptops bringing tokens days old read as a clock drifting thousands of s/h (blind fleet50,
+    session 40: a few phones behind, 22 failures on 425 renewal minutes, a clock of the portal)."""
     mine = [r for r in rows if r["kind"] == "clock_skew" and r["client_id"] is not None]
     if not mine:
         return rows
     devices = _devices(ctx, _lifetimes(ctx))
     ren = _renewed(ctx)
-    late = _skew_late(ctx)
+    kept = _skew_rows(_skew_late(ctx), ctx.agg.has_cont)  # (the failures of the evidence's offsets: not stale tokens)
     drop: set[int] = set()
     for r in mine:
         cid = str(r["client_id"])
@@ -1323,7 +1339,7 @@ def _few_tokens(ctx: _Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         n = int(((ren["client_id"] == cid) & (ren["i"] >= seg.i0) & (ren["i"] <= seg.i1)).sum())
         if (
             int(r["count"]) < SKEW_TOKEN_SHARE * n
-            and abs(_drift(_seg_rows(late[late["client_id"] == cid], seg))) < SKEW_DRIFTING
+            and abs(_drift(_seg_rows(kept[kept["client_id"] == cid], seg))) < SKEW_DRIFTING
         ):
             drop.add(id(r))
     return [r for r in rows if id(r) not in drop]
@@ -1404,7 +1420,8 @@ def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
     rows = [r for r in rows if str(r["client_id"]) in renewing]
     out = _skew_shared(ctx, late, lw, life, _skew_changed(ctx, late, _skew_merged(ctx, rows, life), life))
     if ctx.agg.has_cont:  # (as _skew_shared: the metrics engine cannot see server_clock_skew)
-        out = _validator_clocks(ctx, late, lw, _api_clocks(ctx, late, lw, _issuer_clocks(ctx, late, lw, out)))
+        out = _issuer_clocks(ctx, late, lw, _app_clocks(ctx, late, lw, life, out))
+        out = _validator_clocks(ctx, late, lw, _api_clocks(ctx, late, lw, out))
         out = _explained_by_validators(ctx, late, lw, out)
         out = _expired_on_arrival(ctx, late, lw, life, out)
     return out
@@ -1428,6 +1445,11 @@ def _expired_on_arrival(
         n = int(g["count"].sum())
         acc = _seg_rows(ctx.acc, seg)
         acc = acc[(acc["issuer"] == iss).fillna(False) & acc["client_id"].isin(clients).fillna(False)]
+        if _sole_client(ctx, str(iss)) is not None:
+            # (its only client's other tokens - 1-hour service tokens beside 5-minute launch tokens - live on
+            # elsewhere: accepted at the APIs the run failed at)
+            profiles = _named(g, "profile") or [str(v) for v in g["profile"].dropna().unique()]
+            acc = acc[acc["profile"].isin(profiles).fillna(False)]
         accepted = int(acc["count"].sum())
         if accepted > ARRIVAL_ACCEPTED * (n + accepted):
             # ... or in the minutes they failed so, where that is minute after minute: a run's end trails its
@@ -1465,7 +1487,9 @@ def _expired_on_arrival(
         g = g[g["i"] >= i0]
         run = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
         own = _named(g, "client_id")
-        if len(own) == 1:  # one client's: its own clock (below)
+        issuers = _named(g, "issuer")
+        if len(own) == 1 and not (len(issuers) == 1 and _sole_client(ctx, issuers[0]) == own[0]):
+            # one client's: its own clock (below); an issuer's only client: the issuer's (or the client's: one signer)
             out = [r for r in out if not (r["kind"] == "clock_skew" and r["client_id"] == own[0])] + [
                 _own_clock_row(ctx, g, lw, life, run, own[0])
             ]
@@ -1537,14 +1561,16 @@ def _fresh_runs(
 ) -> Iterator[tuple[Any, Arr, _Seg, pd.DataFrame, list[str]]]:
     """(value of ``key``, its series, run, the run's fresh failures, their clients) for each significant run
     (:data:`ARRIVAL`) of fresh tokens rejected past ``exp`` per ``key`` (``issuer`` or ``profile``) from >=
-    :data:`ISSUER_CLOCK_CLIENTS` clients over >= :data:`SKEW_MINUTES` minutes, at least :data:`ARRIVAL_FRESH` of
-    those clients' failures past ``exp`` there meanwhile."""
+    :data:`ISSUER_CLOCK_CLIENTS` clients (an issuer's: its only one, :func:`_sole_client`) over >=
+    :data:`SKEW_MINUTES` minutes, at least :data:`ARRIVAL_FRESH` of those clients' failures past ``exp`` there
+    meanwhile."""
     for (value,), x in ctx.series(fresh, [key]):
         mine = fresh[fresh[key] == value]
+        need = 1 if key == "issuer" and _sole_client(ctx, str(value)) is not None else ISSUER_CLOCK_CLIENTS
         for seg in _segments(x, ARRIVAL, ctx.m0):
             g = _seg_rows(mine, seg)
             clients = _clients(g)
-            if len(clients) < ISSUER_CLOCK_CLIENTS or g["i"].nunique() < SKEW_MINUTES:
+            if len(clients) < need or g["i"].nunique() < SKEW_MINUTES:
                 continue
             theirs = _seg_rows(rej[(rej[key] == value) & rej["client_id"].isin(clients)], seg)
             if int(g["count"].sum()) >= ARRIVAL_FRESH * int(theirs["count"].sum()):
@@ -1603,6 +1629,19 @@ def _arrival_at_api(
             continue  # (and minute after minute, for a while: not a few pools replaying cached tokens)
         out.append((seg, clients, g, {str(prof)}))
     return out
+
+
+def _sole_client(ctx: _Ctx, iss: str) -> str | None:
+    """The one client an issuer's accepted tokens name in the data, if only one: an LTI platform's launch tokens
+    name the tool as ``aud``/client, every one (session 40, blind fleet50: an LMS 420 s behind with 5-minute launch
+    tokens, 890 of them expired on arrival at the grading tool, was no incident - one client, and the shared rules
+    need two). Its tokens failing on arrival are the issuer's clock (or the client's, if it is the signer: one
+    clock either way)."""
+    if ctx.sole_clients is None:
+        acc = ctx.acc[ctx.acc["issuer"].notna() & ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER)]
+        per = acc.groupby("issuer", observed=True)["client_id"].agg(lambda c: sorted({str(v) for v in c}))
+        ctx.sole_clients = {str(i): (c[0] if len(c) == 1 else None) for i, c in per.items()}
+    return ctx.sole_clients.get(iss)
 
 
 def _one_lateness(g: pd.DataFrame, clients: list[str], lw: dict[str, float], life: dict[str, float]) -> bool:
@@ -1950,6 +1989,55 @@ def _issuer_clocks(
     return [r for r in rows if id(r) not in drop] + found
 
 
+def _app_clocks(
+    ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], life: dict[str, float], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One ``server_clock_skew`` incident (issuer set) for the ``clock_skew`` incidents of at least two clients of
+    one issuer, each of many devices (:func:`_devices` >= :data:`SKEW_DEVICE_PEERS`), starting within
+    :data:`APP_CLOCK_START` minutes of each other, their failures mostly past ``exp`` and by about one lateness
+    (:func:`_one_lateness`: a clock off by a fixed offset, not tokens held through a stall). Each device keeps its
+    own clock: the devices of two apps going wrong in the same minutes share one - the issuer's, or their
+    validators'. A consumer IdP has few client ids (its Android and iOS apps) with thousands of devices each: too
+    few clients for the shared rule's count (:func:`_server_clocks`; session 40, blind fleet48: an operator IdP
+    200 s behind with 10-minute app tokens, 417 failures of hundreds of phones, was the two apps' own clocks)."""
+    devices = _devices(ctx, life)
+    cands: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["kind"] == "clock_skew" and r["issuer"] is not None:
+            if devices.get(str(r["client_id"]), 0.0) >= SKEW_DEVICE_PEERS:
+                cands.setdefault(str(r["issuer"]), []).append(r)
+    drop: set[int] = set()
+    found: list[dict[str, Any]] = []
+    for group in cands.values():
+        group.sort(key=lambda r: r["start"])
+        clusters: list[list[dict[str, Any]]] = []
+        for r in group:
+            if clusters and r["start"] - clusters[-1][0]["start"] <= pd.Timedelta(minutes=APP_CLOCK_START):
+                clusters[-1].append(r)
+            else:
+                clusters.append([r])
+        for cluster in clusters:
+            clients = sorted({str(r["client_id"]) for r in cluster})
+            if len(clients) < 2:
+                continue
+            g = pd.concat(
+                [
+                    _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
+                    for r in cluster
+                ]
+            )
+            past = g[g["direction"] == "late"]
+            if 2 * int(past["count"].sum()) < int(g["count"].sum()) or not _one_lateness(past, clients, lw, life):
+                continue
+            seg = _Seg(int(past["i"].min()), int(past["i"].max()), int(past["count"].sum()), 0.0, 1.0)
+            if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
+                continue
+            p = min(float(r["confidence"]) for r in cluster)
+            found.append(_server_row(ctx, past, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), False))
+            drop |= {id(r) for r in cluster}
+    return [r for r in rows if id(r) not in drop] + found
+
+
 def _mostly_early(
     ctx: _Ctx, late: pd.DataFrame, rows: list[dict[str, Any]]
 ) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
@@ -1990,16 +2078,36 @@ def _api_clocks(
         for cluster in _overlapping(group):
             issuers = {str(r["issuer"]) for r, _e in cluster}
             clients = {str(r["client_id"]) for r, _e in cluster}
-            if len(issuers) < 2 or len(clients) < ISSUER_CLOCK_CLIENTS_ONE_API:
+            if len(clients) < ISSUER_CLOCK_CLIENTS:
                 continue
             g = pd.concat([e for _r, e in cluster])
             seg = _Seg(int(g["i"].min()), int(g["i"].max()), int(g["count"].sum()), 0.0, 1.0)
+            if not _fresh_elsewhere(ctx, lw, str(g["profile"].iloc[0]), clients, g, seg) and (
+                len(issuers) < 2 or len(clients) < ISSUER_CLOCK_CLIENTS_ONE_API
+            ):
+                continue
             if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
                 continue
             p = min(float(r["confidence"]) for r, _e in cluster)
             found.append(_server_row(ctx, g, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), True))
             drop |= {id(r) for r, _e in cluster}
     return [r for r in rows if id(r) not in drop] + found
+
+
+def _fresh_elsewhere(ctx: _Ctx, lw: dict[str, float], prof: str, clients: set[str], g: pd.DataFrame, seg: _Seg) -> bool:
+    """Whether ``clients`` (of one issuer), failing before ``nbf`` at API ``prof`` (rows ``g``, minutes ``seg``), were
+    accepted meanwhile at least as often as they failed there by other APIs whose leeway is at least
+    :data:`API_CLOCK_WINDOW` s less than how far before ``nbf`` they failed (95th percentile): the issuer's clock that
+    far ahead would have failed their fresh tokens there too - it is that API's clock, behind (session 40, blind
+    fleet50: a student-records replica 45 s behind at leeway 0, three portal clients of the campus SSO that the
+    LMS at 30 s and proctoring at 10 s accepted, were three client clocks)."""
+    far = lateness_quantile(g, 0.95)
+    strict = {p for p, v in lw.items() if p != prof and v + API_CLOCK_WINDOW <= far}
+    if not strict:
+        return False
+    acc = _seg_rows(ctx.acc, seg)
+    there = acc[acc["client_id"].isin(clients).fillna(False) & acc["profile"].isin(strict).fillna(False)]
+    return int(there["count"].sum()) >= int(g["count"].sum())
 
 
 def _overlapping(group: list[tuple[dict[str, Any], pd.DataFrame]]) -> list[list[tuple[dict[str, Any], pd.DataFrame]]]:
@@ -2026,14 +2134,38 @@ def _skew_changed(
     (blind fleet40: a travel agency presenting each 10-minute token once past ``exp`` all day, polling every 12
     minutes, flagged for its first 25 minutes)."""
     out = []
+    used: dict[str, tuple[Arr, Arr]] | None = None
     for r in rows:
         first = _resumed(ctx, r)
-        if first is not None:
+        if first is not None and _goes_on(ctx, late, r):
             since = (r["start"] - ctx.ts(first)).total_seconds() / 60.0
-            if (since <= _own_cycle(life, r["client_id"]) or _first_token(ctx, r)) and _goes_on(ctx, late, r):
+            if since <= _own_cycle(life, r["client_id"]) or _first_token(ctx, r):
+                continue
+            used = _accepted_uses(ctx) if used is None else used
+            if _unseen_before(ctx, late, r, first, used):
                 continue
         out.append(r)
     return out
+
+
+def _unseen_before(
+    ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, used: dict[str, tuple[Arr, Arr]]
+) -> bool:
+    """Whether client incident ``r``'s client had little traffic from minute ``first`` to its start (accepted uses at
+    most :data:`SKEW_UNSEEN_SHARE` of those during it) in which its failures (rows of ``late``), at their rate per
+    use during it, would likely not have shown: as few failures then as seen or fewer with Poisson probability at
+    least :data:`SKEW_UNSEEN_P`. Such a client has no baseline to change from, whatever the minutes since it came."""
+    cid = str(r["client_id"])
+    if cid not in used:
+        return False
+    seg = _minutes_of(ctx, r)
+    mine = late[late["client_id"] == cid]
+    during = int(mine.loc[(mine["i"] >= seg.i0) & (mine["i"] <= seg.i1), "count"].sum())
+    before = int(mine.loc[(mine["i"] >= first) & (mine["i"] < seg.i0), "count"].sum())
+    uses, earlier = _uses_between(used[cid], seg.i0, seg.i1 + 1), _uses_between(used[cid], first, seg.i0)
+    if during == 0 or uses <= 0 or earlier > SKEW_UNSEEN_SHARE * uses:
+        return False
+    return _poisson_cdf(before, during / uses * earlier) >= SKEW_UNSEEN_P
 
 
 def _resumed(ctx: _Ctx, r: dict[str, Any]) -> int | None:
@@ -2293,7 +2425,10 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
     together renews in bursts), while at
     least :data:`STALL_CLIENTS` of its accepted clients had tokens in use rejected past ``exp`` beyond the
     leeway, :data:`STALL_KEPT` of them keeping theirs after the 401: the issuer has stopped issuing tokens (its
-    token endpoint down) and its clients go on with the ones they hold. A client that needs a token gets one,
+    token endpoint down) and its clients go on with the ones they hold. One such client is enough when the
+    issuer's other clients renewed nothing meanwhile where their rate makes that unlikely (:func:`_others_silent`),
+    or when it has no other (:func:`_sole_client`; session 40, blind fleet50: a library federation IdP whose one
+    client id is its discovery portal, down 2.5 hours, 885 failures, no incident). A client that needs a token gets one,
     ending the stretch, unless the issuer mints none: a clock behind makes clients fail who go on renewing; a
     validator ahead rejects tokens that are renewed as usual."""
     fails = _in_use_past_leeway(late, lw)
@@ -2327,7 +2462,10 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
                     not (
                         one
                         and g["i"].nunique() >= SKEW_MINUTES
-                        and _others_silent(ctx, str(iss), clients[0], h0, quiet, span)
+                        and (
+                            _others_silent(ctx, str(iss), clients[0], h0, quiet, span)
+                            or _sole_client(ctx, str(iss)) == clients[0]
+                        )
                     )
                     and surge is None
                 ):

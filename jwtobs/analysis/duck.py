@@ -46,6 +46,8 @@ from jwtobs.analysis._duckio import (
 from jwtobs.analysis.aggregate import (
     CONCURRENT,
     CONT_GAP,
+    CONT_LIFE,
+    CONT_LIFE_MAX,
     CONT_LONGEST,
     CONT_PACE,
     COUNTS_SCHEMA,
@@ -359,7 +361,8 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     con.execute(
         f"CREATE TEMP TABLE {tmp}_u AS {late} "
         "SELECT t, token_fp, hash(token_fp) AS h, outcome = 'accepted' AS ok, "
-        "coalesce(reason = 'JWT_EXPIRED' AND t - CAST(exp AS DOUBLE) > 0, false) AS late_rej "
+        "coalesce(reason = 'JWT_EXPIRED' AND t - CAST(exp AS DOUBLE) > 0, false) AS late_rej, "
+        "CAST(exp AS DOUBLE) - CAST(iat AS DOUBLE) AS life "
         f"FROM e WHERE token_fp IN (SELECT token_fp FROM {tmp}_tok)"
     )
     row = con.execute(f"SELECT count(*) FROM {tmp}_u").fetchone()
@@ -369,7 +372,7 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
         con.execute(
             f"""INSERT INTO {tmp}_c
     WITH g AS (
-        SELECT t, token_fp, ok, late_rej, t - lag(t) OVER (PARTITION BY token_fp ORDER BY t, ok DESC) AS gap
+        SELECT t, token_fp, ok, late_rej, life, t - lag(t) OVER (PARTITION BY token_fp ORDER BY t, ok DESC) AS gap
         FROM {tmp}_u WHERE h % {passes} = {k}
     ),
     u AS (
@@ -381,12 +384,14 @@ def _lateness(con: duckdb.DuckDBPyConnection, late: str, tmp: str) -> Any:
     p AS (
         SELECT token_fp, greatest({CONT_PACE!r} * median(gap) FILTER (WHERE ok AND starts AND gap IS NOT NULL),
             {CONT_LONGEST!r} * max(gap) FILTER (WHERE ok AND starts AND gap IS NOT NULL)) AS pace,
-            median(gap) FILTER (WHERE ok AND starts AND gap IS NOT NULL) AS med
+            median(gap) FILTER (WHERE ok AND starts AND gap IS NOT NULL) AS med,
+            CASE WHEN max(life) IS NULL THEN {CONT_GAP[1]!r}
+                ELSE greatest({CONT_GAP[1]!r}, least({CONT_LIFE!r} * max(life), {CONT_LIFE_MAX!r})) END AS upper
         FROM u GROUP BY token_fp
     ),
     ch AS (
         SELECT u.*, p.med, sum(CASE WHEN gap IS NULL OR gap > least(greatest(coalesce(p.pace, {CONT_GAP[0]!r}),
-                {CONT_GAP[0]!r}), {CONT_GAP[1]!r}) THEN 1 ELSE 0 END)
+                {CONT_GAP[0]!r}), p.upper) THEN 1 ELSE 0 END)
             OVER (PARTITION BY u.token_fp ORDER BY t, ok DESC ROWS UNBOUNDED PRECEDING) AS chain
         FROM u JOIN p USING (token_fp)
     ),
