@@ -10,7 +10,9 @@ The failures users report about JWKS clients are what :class:`JwksSource` is bui
   in a bounded negative cache, so a flood of random kids costs no fetches; an unknown kid within ``coalesce``
   seconds of a completed fetch is answered by that key set (a caller queued for a worker thread while it ran
   cannot tell it arrived before it completed);
-- a failed refresh keeps the last-known-good keys (up to ``max_stale`` seconds after the last success);
+- a failed refresh keeps the last-known-good keys (up to ``max_stale`` seconds after the last success) and is
+  retried after the cooldown, or after a ``429``/``503`` answer's ``Retry-After`` if longer (at most
+  :data:`MAX_RETRY_AFTER`);
   JWT_JWKS_UNAVAILABLE when no usable key set exists, and for a kid they lack while the last fetch failed (the
   key set that could hold it could not be fetched);
 - keys are filtered (``use`` must be ``sig`` if present, known ``kty``/``alg``, RSA >= 2048 bits with an odd
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import datetime
+import email.utils
 import functools
 import http.client
 import io
@@ -98,6 +102,12 @@ MIN_COOLDOWN: Final = 1.0
 MAX_TIMEOUT: Final = 300.0
 #: the longest duration any other argument takes (cooldown, the TTLs, max_stale, coalesce): ten years
 MAX_SECONDS: Final = 10 * 365 * 86400.0
+#: a ``429`` or ``503`` answer's ``Retry-After`` (RFC 9110 §10.2.3) postpones the retry after that failure beyond
+#: the cooldown, up to this many seconds: an IdP asking for a pause gets it; a Retry-After of days does not stop
+#: the refreshes (the last-known-good keys stay in force meanwhile, up to ``max_stale``)
+MAX_RETRY_AFTER: Final = 600.0
+#: the statuses whose Retry-After is honoured (RFC 9110 §15.6.4, RFC 6585 §4)
+_RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 #: the largest ``max_bytes`` (a compressed key set is inflated to at most max_bytes + 1: peaks under 4 x this)
 MAX_BYTES_LIMIT: Final = 64 * 1024 * 1024
 #: the largest ``negative_cache_size`` (each entry holds a kid of at most 256 characters)
@@ -894,6 +904,27 @@ def _cache_control(value: str) -> tuple[int | None, bool]:
     return (min(ages) if ages else None), uncached
 
 
+def _retry_after(exc: BaseException) -> float:
+    """The seconds a ``429``/``503`` answer asks before the next request (``Retry-After``: delay-seconds, or an
+    HTTP-date against this host's wall clock); 0 for any other failure, no header, several headers or a value
+    that is neither."""
+    if not isinstance(exc, urllib.error.HTTPError) or exc.code not in _RETRY_AFTER_STATUSES or exc.headers is None:
+        return 0.0
+    values = exc.headers.get_all("Retry-After") or []
+    if len(values) != 1:
+        return 0.0
+    value = str(values[0]).strip()
+    if value.isascii() and value.isdigit():
+        return float(value[:12])  # (beyond MAX_RETRY_AFTER anyway; no int of a million digits)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return 0.0
+    if when.tzinfo is None:  # (RFC 9110 §5.6.7: an HTTP-date is GMT; "-0000" parses as naive)
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _error_type(exc: BaseException) -> str:
     """The low-cardinality ``error.type`` of a failed fetch (never a message, never a server string)."""
     if isinstance(exc, _FetchError):
@@ -988,7 +1019,8 @@ class JwksSource(KeySource):
     issuer: the issuer this key set belongs to (telemetry label; the Verifier sets it from its profile).
     timeout: seconds for the whole fetch: name resolution, connect, TLS, status line, headers and body under one
         deadline; in (0, :data:`MAX_TIMEOUT`].
-    cooldown: minimum seconds between two unknown-kid refreshes, and between retries after a failure; at least
+    cooldown: minimum seconds between two unknown-kid refreshes, and between retries after a failure (longer where
+        a ``429``/``503`` answer's ``Retry-After`` asks for more, up to :data:`MAX_RETRY_AFTER`); at least
         :data:`MIN_COOLDOWN` (1 s), or :class:`ConfigurationError`.
     min_ttl, max_ttl: bounds applied to ``Cache-Control: max-age`` (``default_ttl`` when absent).
     max_stale: seconds after the last successful fetch during which the last-known-good keys are still used
@@ -1333,8 +1365,9 @@ class JwksSource(KeySource):
             self.failure_count += 1
             self.errors[why] = self.errors.get(why, 0) + 1
             self.last_error = why
-            # retry after the cooldown, not on every request (the last-known-good keys stay in force)
-            self._next_refresh = now + self.cooldown
+            # retry after the cooldown, not on every request (the last-known-good keys stay in force), or later
+            # where the endpoint asked for a pause (Retry-After), within MAX_RETRY_AFTER
+            self._next_refresh = now + max(self.cooldown, min(_retry_after(exc), MAX_RETRY_AFTER))
             self.fetch_count += 1
             self._observe_fetch(trigger, "error", why, time.monotonic() - start)
             return
