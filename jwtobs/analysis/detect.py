@@ -2127,7 +2127,9 @@ def _skew_changed(
     ctx: _Ctx, late: pd.DataFrame, rows: list[dict[str, Any]], life: dict[str, float]
 ) -> list[dict[str, Any]]:
     """``rows`` but a client's clock-skew incident that starts within its first token cycle in the data (from its
-    first acceptance - or its return after hours away, :func:`_resumed` - or before any renewal of its first token)
+    first acceptance - or its return after hours away, :func:`_resumed` - or before any renewal of its first token,
+    or on a token that expired within that cycle, :func:`_first_expiry`; or with little traffic before it,
+    :func:`_unseen_before`)
     and whose failures go on for :data:`SKEW_CHRONIC_H` hours or more (:func:`_goes_on`; the client's rows of
     ``late``): nothing before it to change from. Before session 38 the incident itself had to last so long, from
     within one cycle of minutes; one whose run ended when the baseline learned the client's usual failures stayed
@@ -2141,11 +2143,29 @@ def _skew_changed(
             since = (r["start"] - ctx.ts(first)).total_seconds() / 60.0
             if since <= _own_cycle(life, r["client_id"]) or _first_token(ctx, r):
                 continue
+            if _first_expiry(ctx, late, r, first, life):
+                continue
             used = _accepted_uses(ctx) if used is None else used
             if _unseen_before(ctx, late, r, first, used):
                 continue
         out.append(r)
     return out
+
+
+def _first_expiry(ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, life: dict[str, float]) -> bool:
+    """Whether client incident ``r``'s first failure past ``exp`` is of a token that expired within the client's first
+    token cycle from minute ``first`` (by its lateness bin's lower edge: the latest it can have expired): its first
+    tokens failing at their expiry, the client failing so since it came. A client refreshing only on a 401 fails
+    first when the tokens it held at the data's start expire, device by device over a cycle (blind fleet48, session
+    40: a depot of 7 gateways, the first failing 42 minutes into the data on a token that had expired 11-14 minutes
+    before - past the 41-minute cycle from the first acceptance, so no chronic rule held)."""
+    seg = _minutes_of(ctx, r)
+    mine = late[(late["client_id"] == r["client_id"]) & (late["direction"] == "late")]
+    at = mine[mine["i"] == seg.i0]
+    if at.empty:
+        return False
+    expired = seg.i0 - _lower_edge(float(at["le"].min())) / 60.0
+    return expired <= first + _own_cycle(life, r["client_id"])
 
 
 def _unseen_before(

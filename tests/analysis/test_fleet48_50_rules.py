@@ -7,6 +7,11 @@ detector reads) and failed before the change it names.
   heartbeat (every 20-60 minutes) for three hours: not one failure was ``seen`` (a token's uses went back to an
   acceptance only across pauses up to 30 minutes), so no clock. A token's pace may now span up to half its lifetime
   (``aggregate.CONT_LIFE``), in both engines.
+- A depot integration refreshing only on a 401 (7 gateways, 30-minute tokens) failed first 42 minutes into the data,
+  on a token that had expired 11-14 minutes before - the tokens it held at the data's start, failing at their
+  expiry - and went on so all day: a clock, since 42 minutes is past its 41-minute cycle from the first acceptance.
+  An incident whose first failure is of a token that expired within that cycle is the client's normal
+  (``detect._first_expiry``).
 - A lab's kiosk PCs, whose tokens some APIs refuse before ``nbf`` or past ``exp`` (1.3 % of their uses, all day), were
   a ``clock_skew`` of the kiosk client on every quiet day: its first users come at dawn, an hour before the failures
   start - too little traffic before to have shown them (``detect._unseen_before``); so were staff desktops on one.
@@ -103,3 +108,9 @@ def test_chargers_sending_their_token_each_heartbeat_past_exp_are_their_clock() 
 def test_a_few_phones_behind_among_a_portals_stale_tokens_are_no_drifting_clock() -> None:
     """Quiet Thursday, the campus portal's events 07:00-19:00. Before: a clock_skew of the portal from 11:20."""
     assert _incidents("fleet50-q4-portal-phones").empty
+
+
+def test_a_lazy_refresher_failing_from_its_first_tokens_expiry_is_no_clock_incident() -> None:
+    """Incident Friday, the fleet-management IdP's events 09:00-14:00 (nothing injected on it). Before: a clock_skew of
+    depot fleet-000 from 09:42."""
+    assert _incidents("fleet48-f-lazy-depot").empty
