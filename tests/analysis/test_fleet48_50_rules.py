@@ -1,5 +1,6 @@
-"""Session 40: blind fleets 48 (``benchmarks/fleet48.py``: an EV charging network) and 50 (``benchmarks/fleet50.py``: a
-university with an LMS as LTI 1.3 platform), written without the detectors in view. Each test reads an excerpt of the
+"""Session 40: blind fleets 48 (``benchmarks/fleet48.py``: an EV charging network), 50 (``benchmarks/fleet50.py``: a
+university with an LMS as LTI 1.3 platform) and 54 (``benchmarks/fleet54.py``: parcel logistics), written without the
+detectors in view. Each test reads an excerpt of the
 fleet's own events (keyed fingerprints only; trace and span ids, ``jti`` fingerprints and durations blanked, which no
 detector reads) and failed before the change it names.
 
@@ -12,6 +13,14 @@ detector reads) and failed before the change it names.
   expiry - and went on so all day: a clock, since 42 minutes is past its 41-minute cycle from the first acceptance.
   An incident whose first failure is of a token that expired within that cycle is the client's normal
   (``detect._first_expiry``).
+- A device CA's old key removed 4 hours after its rotation with 8-hour tokens: 3 347 still-valid tokens of six depots
+  rejected as unknown kid over 3 hours, no incident - two 1-2 minute key-set fetch failures of restarted replicas
+  within it "explained" the whole run. An outage explains the unknown kids in its minutes only
+  (``detect._rotation_row``).
+- A device CA's clock 150 s ahead with 8-hour tokens: six depots' scanners failing before ``nbf`` from an hour into
+  the data were each "failing from their first token cycle" (8 hours long) and dropped as chronic before any
+  shared-clock rule saw them, though they had renewed hundreds of tokens clean in that hour. The first-cycle rule now
+  needs that stretch to say nothing (``detect._clean_before``).
 - A lab's kiosk PCs, whose tokens some APIs refuse before ``nbf`` or past ``exp`` (1.3 % of their uses, all day), were
   a ``clock_skew`` of the kiosk client on every quiet day: its first users come at dawn, an hour before the failures
   start - too little traffic before to have shown them (``detect._unseen_before``); so were staff desktops on one.
@@ -114,3 +123,21 @@ def test_a_lazy_refresher_failing_from_its_first_tokens_expiry_is_no_clock_incid
     """Incident Friday, the fleet-management IdP's events 09:00-14:00 (nothing injected on it). Before: a clock_skew of
     depot fleet-000 from 09:42."""
     assert _incidents("fleet48-f-lazy-depot").empty
+
+
+def test_a_fetch_blip_of_a_minute_explains_no_hours_of_unknown_kids() -> None:
+    """Weekend night, the device CA's events 02:00-08:00 (its old key removed at 04:00, 8-hour tokens). Before: only
+    the night's attack burst."""
+    inc = _incidents("fleet54-w-device-key-removed")
+    removed = inc[inc["kind"] == "key_removed_early"]
+    assert len(removed) == 1, inc[["kind", "start", "kid", "count"]]
+    assert removed.iloc[0]["kid"] == "devi-0fbb56"
+    assert removed.iloc[0]["start"] == pd.Timestamp("2026-11-15 04:00", tz="UTC")
+
+
+def test_depots_renewing_clean_for_an_hour_then_failing_before_nbf_are_their_issuers_clock() -> None:
+    """Weekend evening, the device CA's events 20:00-00:30 (its clock 150 s ahead from 21:00). Before: nothing."""
+    inc = _incidents("fleet54-w-device-ca-ahead")
+    assert list(inc["kind"]) == ["server_clock_skew"], inc[["kind", "start", "client_id", "count"]]
+    assert inc.iloc[0]["issuer"] == "https://devices.parcelco.example"
+    assert inc.iloc[0]["start"] == pd.Timestamp("2026-11-14 21:00", tz="UTC")
