@@ -2177,42 +2177,43 @@ def _clean_before(
     ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, used: dict[str, tuple[Arr, Arr]]
 ) -> bool:
     """Whether client incident ``r``'s failures, at their rate per accepted use during it, would likely not have
-    shown in the client's uses from minute ``first`` to its start (Poisson P(<= the failures then) at least
+    shown in the client's uses from minute ``first`` to its start (:func:`_before_p` at least
     :data:`SKEW_UNSEEN_P`): a first token cycle that says nothing. A long one can: 8-hour tokens make a cycle of most
     of a timeline, and depots whose scanners renewed hundreds of tokens clean for an hour before a device CA's clock
     went 150 s ahead were each "failing from their first cycle" (blind fleet54, session 40: 1 736 failures before
     ``nbf`` from six depots, no incident)."""
-    cid = str(r["client_id"])
-    if cid not in used:
-        return True
-    seg = _minutes_of(ctx, r)
-    mine = late[late["client_id"] == cid]
-    during = int(mine.loc[(mine["i"] >= seg.i0) & (mine["i"] <= seg.i1), "count"].sum())
-    before = int(mine.loc[(mine["i"] >= first) & (mine["i"] < seg.i0), "count"].sum())
-    uses = _uses_between(used[cid], seg.i0, seg.i1 + 1)
-    if during == 0 or uses <= 0:
-        return True
-    return _poisson_cdf(before, during / uses * _uses_between(used[cid], first, seg.i0)) >= SKEW_UNSEEN_P
+    seen = _before_p(ctx, late, r, first, used)
+    return seen is None or seen[0] >= SKEW_UNSEEN_P
 
 
 def _unseen_before(
     ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, used: dict[str, tuple[Arr, Arr]]
 ) -> bool:
     """Whether client incident ``r``'s client had little traffic from minute ``first`` to its start (accepted uses at
-    most :data:`SKEW_UNSEEN_SHARE` of those during it) in which its failures (rows of ``late``), at their rate per
-    use during it, would likely not have shown: as few failures then as seen or fewer with Poisson probability at
-    least :data:`SKEW_UNSEEN_P`. Such a client has no baseline to change from, whatever the minutes since it came."""
+    most :data:`SKEW_UNSEEN_SHARE` of those during it) in which its failures would likely not have shown
+    (:func:`_before_p` at least :data:`SKEW_UNSEEN_P`). Such a client has no baseline to change from, whatever the
+    minutes since it came."""
+    seen = _before_p(ctx, late, r, first, used)
+    return seen is not None and seen[2] <= SKEW_UNSEEN_SHARE * seen[1] and seen[0] >= SKEW_UNSEEN_P
+
+
+def _before_p(
+    ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, used: dict[str, tuple[Arr, Arr]]
+) -> tuple[float, float, float] | None:
+    """(Poisson probability of as few failures as client incident ``r``'s client had from minute ``first`` to its start
+    or fewer, at the rate per accepted use of its failures - rows of ``late`` - during it; its uses during it; its
+    uses before), or None where the client has no accepted use or no failure during it."""
     cid = str(r["client_id"])
     if cid not in used:
-        return False
+        return None
     seg = _minutes_of(ctx, r)
     mine = late[late["client_id"] == cid]
     during = int(mine.loc[(mine["i"] >= seg.i0) & (mine["i"] <= seg.i1), "count"].sum())
     before = int(mine.loc[(mine["i"] >= first) & (mine["i"] < seg.i0), "count"].sum())
     uses, earlier = _uses_between(used[cid], seg.i0, seg.i1 + 1), _uses_between(used[cid], first, seg.i0)
-    if during == 0 or uses <= 0 or earlier > SKEW_UNSEEN_SHARE * uses:
-        return False
-    return _poisson_cdf(before, during / uses * earlier) >= SKEW_UNSEEN_P
+    if during == 0 or uses <= 0:
+        return None
+    return _poisson_cdf(before, during / uses * earlier), uses, earlier
 
 
 def _resumed(ctx: _Ctx, r: dict[str, Any]) -> int | None:
