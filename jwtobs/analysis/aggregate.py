@@ -300,7 +300,7 @@ def _cont(
         return out, seen, paced, sibling
     tokens = set(fp[late_rej & has_fp].tolist())
     idx = np.flatnonzero(has_fp & fp.isin(tokens).to_numpy())
-    life = numeric_date(df["exp"]) - numeric_date(df["iat"])
+    life = numeric_date(df["exp"].iloc[idx]) - numeric_date(df["iat"].iloc[idx])  # (of these tokens' uses only)
     sub = pd.DataFrame(
         {
             "fp": fp.to_numpy()[idx],
@@ -308,7 +308,7 @@ def _cont(
             "ok": (df["outcome"] == "accepted").to_numpy()[idx],
             "rej": late_rej[idx],
             "i": idx,
-            "life": life[idx],
+            "life": life,
         }
     ).sort_values(["fp", "t", "ok"], ascending=[True, True, False], kind="stable")  # (DuckDB: ORDER BY t, ok DESC)
     gap = sub["t"].diff().to_numpy(dtype=np.float64, copy=True)

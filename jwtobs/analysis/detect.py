@@ -1986,12 +1986,28 @@ def _issuer_clocks(
             active = {str(c) for c in theirs.unique().tolist()} - {OTHER}
             if 2 * len(clients) < len(active):
                 continue
-            if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
-                continue
-            p = min(float(r["confidence"]) for r, _e in cluster)
-            found.append(_server_row(ctx, g, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), True))
-            drop |= {id(r) for r, _e in cluster}
+            if (row := _clock_of(ctx, lw, rows, [r for r, _e in cluster], g, seg, True)) is not None:
+                found.append(row)
+                drop |= {id(r) for r, _e in cluster}
     return [r for r in rows if id(r) not in drop] + found
+
+
+def _clock_of(
+    ctx: _Ctx,
+    lw: dict[str, float],
+    rows: list[dict[str, Any]],
+    cluster: list[dict[str, Any]],
+    g: pd.DataFrame,
+    seg: _Seg,
+    ahead: bool,
+) -> dict[str, Any] | None:
+    """The ``server_clock_skew`` incident that the clients' own clock incidents ``cluster`` (failures ``g`` in minutes
+    ``seg``) are, as confident as the least of them - or None where one of ``rows`` is such an incident already: what
+    :func:`_issuer_clocks`, :func:`_api_clocks` and :func:`_app_clocks` each make of the group they find."""
+    if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
+        return None
+    p = min(float(r["confidence"]) for r in cluster)
+    return _server_row(ctx, g, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), ahead)
 
 
 def _app_clocks(
@@ -2035,11 +2051,9 @@ def _app_clocks(
             if 2 * int(past["count"].sum()) < int(g["count"].sum()) or not _one_lateness(past, clients, lw, life):
                 continue
             seg = _Seg(int(past["i"].min()), int(past["i"].max()), int(past["count"].sum()), 0.0, 1.0)
-            if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
-                continue
-            p = min(float(r["confidence"]) for r in cluster)
-            found.append(_server_row(ctx, past, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), False))
-            drop |= {id(r) for r in cluster}
+            if (row := _clock_of(ctx, lw, rows, cluster, past, seg, False)) is not None:
+                found.append(row)
+                drop |= {id(r) for r in cluster}
     return [r for r in rows if id(r) not in drop] + found
 
 
@@ -2091,11 +2105,9 @@ def _api_clocks(
                 len(issuers) < 2 or len(clients) < ISSUER_CLOCK_CLIENTS_ONE_API
             ):
                 continue
-            if any(r["kind"] == "server_clock_skew" and _overlaps(ctx, r, seg) for r in rows):
-                continue
-            p = min(float(r["confidence"]) for r, _e in cluster)
-            found.append(_server_row(ctx, g, lw, _Seg(seg.i0, seg.i1, seg.count, 0.0, 1.0 - p), True))
-            drop |= {id(r) for r, _e in cluster}
+            if (row := _clock_of(ctx, lw, rows, [r for r, _e in cluster], g, seg, True)) is not None:
+                found.append(row)
+                drop |= {id(r) for r, _e in cluster}
     return [r for r in rows if id(r) not in drop] + found
 
 
