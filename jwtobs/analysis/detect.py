@@ -154,6 +154,11 @@ SHARED_BEFORE = 5
 SHARED_AFTER = 30
 SHARED_OWN = 30
 SHARED_KEPT = 2
+#: a run whose failures several APIs hold names the one API (if one) whose failures per accepted use rose this
+#: significantly over its own rate before (Poisson tail, SHARED_HISTORY minutes, one failure as prior):
+#: ``_risen_profile``
+SHARED_PROFILE_P = 1e-6
+SHARED_HISTORY = 180
 #: clients of one issuer whose tokens fail before nbf together: its clock (:func:`_issuer_clocks`)
 ISSUER_CLOCK_CLIENTS = 2
 #: ... at one API only: that many (the issuer's clock or that API's: either is shared, neither is the clients')
@@ -221,6 +226,13 @@ STALL_ONE_FAILURES = 20
 #: ... or, no token kept, its clients' failures on tokens in use surging that far above their rate before
 #: (:func:`_stale_surge`)
 STALL_SURGE_P = 1e-6
+#: ... or, renewals not stopped but dropped (new sign-ins still served, refreshes failing): a run of tokens kept
+#: after their 401 (minutes at most STALL_GAP apart) from STALL_CLIENTS clients, at least STALL_ONE_FAILURES, their
+#: lateness growing by at least STALL_AGING s a second (the held tokens ageing; a clock's offset bounds it), while
+#: the issuer's renewals fall that far below their rate before (Poisson P(<= seen) <= STALL_DROP_P)
+STALL_GAP = 5
+STALL_AGING = 0.25
+STALL_DROP_P = 1e-3
 #: onset of a drifting clock: earlier uses past exp at most this many minutes apart belong to it
 SKEW_BACK = 60
 #: a client failing so from its first token cycle in the data for at least this many hours is its normal over
@@ -275,6 +287,10 @@ SKEW_PRIOR = 1440.0
 #: ratio of again to new before the group, with SKEW_SUBJECT_PRIOR new subjects at the fleet's ratio as prior
 SKEW_SUBJECT_P = 0.01
 SKEW_SUBJECT_PRIOR = 20.0
+#: ... or at least SKEW_BOUNDED_N of them, at least half beyond SKEW_INFLIGHT past the leeway, their 5-95 %
+#: lateness within SKEW_BOUNDED_SPREAD s: bounded by one offset, as a clock's are (``_bounded``)
+SKEW_BOUNDED_N = 10
+SKEW_BOUNDED_SPREAD = 120.0
 #: ... failures all within SKEW_INFLIGHT s past the leeway (what a retry queued across exp also does) need this
 #: Poisson tail
 SKEW_NEAR_P = 1e-6
@@ -1376,9 +1392,12 @@ def _hourly_offsets(part: pd.DataFrame, i0: int, i1: int) -> list[tuple[int, flo
 
 
 def _rate(hourly: list[tuple[int, float]]) -> float:
-    """s/h from the first to the last of :func:`_hourly_offsets` (at least two)."""
-    (a0, o0), (a1, o1) = hourly[0], hourly[-1]
-    return (o1 - o0) / max(1.0, (a1 - a0) / 60.0)
+    """s/h of :func:`_hourly_offsets` (at least two): the median of the slopes between every two of them (Theil-Sen),
+    not the first to the last alone - one hour's stale token or stall at either end made a lazy seller's offsets
+    (180, 90, 900, 600, 240, 105, 300, 900 s) "drift" 103 s/h from first to last; their median slope is 25, a depot's
+    scanners really drifting behind (1 200, 5 400 in a stall, 600, then 1 200 -> 2 700 s) 200 (session 41)."""
+    slopes = [(o1 - o0) / ((a1 - a0) / 60.0) for (a0, o0), (a1, o1) in itertools.combinations(hourly, 2) if a1 > a0]
+    return float(np.median(slopes)) if slopes else 0.0
 
 
 def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
@@ -1966,7 +1985,10 @@ def _issuer_clocks(
     validates was 3 clients' own clocks). An issuer stamps ``nbf``/``iat``: a client's clock does not put them in the
     future; one validator's clock shows at one API only, so there the incident names both. A tenant's issuer has a
     few client ids (its web app, its sync service) with many users each: too few clients for the shared rule's
-    count of clients failing at once (:func:`_server_clocks`)."""
+    count of clients failing at once (:func:`_server_clocks`). An issuer whose tokens name one client, failing so,
+    stays that client's clock: a partner signing its own callback or webhook tokens is client and issuer at once, and
+    blind fleets label it either way (session 41: fleet52's card network 4 min ahead as the issuer's clock, fleet58's
+    POS partner as its client's, fleet36's transcoders as their own): naming the issuer gained one and lost one."""
     cands: dict[str, list[tuple[dict[str, Any], pd.DataFrame]]] = {}
     for r, early in _mostly_early(ctx, late, rows):
         cands.setdefault(str(r["issuer"]), []).append((r, early))
@@ -1978,7 +2000,9 @@ def _issuer_clocks(
             clients = {str(r["client_id"]) for r, _e in cluster}
             g = pd.concat([e for _r, e in cluster])
             one_api = g["profile"].nunique() < 2
-            if len(clients) < (ISSUER_CLOCK_CLIENTS_ONE_API if one_api else ISSUER_CLOCK_CLIENTS):
+            if len(clients) < (ISSUER_CLOCK_CLIENTS_ONE_API if one_api else ISSUER_CLOCK_CLIENTS) and not (
+                _together([r for r, _e in cluster]) and not _others_early(cands, iss, g)
+            ):
                 continue
             seg = _Seg(int(g["i"].min()), int(g["i"].max()), int(g["count"].sum()), 0.0, 1.0)
             acc = _seg_rows(ctx.acc, seg)
@@ -1990,6 +2014,34 @@ def _issuer_clocks(
                 found.append(row)
                 drop |= {id(r) for r, _e in cluster}
     return [r for r in rows if id(r) not in drop] + found
+
+
+def _together(cluster: list[dict[str, Any]]) -> bool:
+    """Whether the client clock incidents ``cluster`` (of one issuer, before ``nbf``) are at least
+    :data:`ISSUER_CLOCK_CLIENTS` clients' starting within :data:`APP_CLOCK_START` minutes of each other: two clients
+    of one issuer failing before ``nbf`` from the same minutes share a clock - the issuer's, or their API's - at one
+    API too (session 41, blind fleet58: a mesh CA 75 s ahead, two workloads calling one API, 365 failures from
+    20:00 and 20:01, were two client clocks; a client minting its own tokens has an issuer of its own)."""
+    starts = sorted(r["start"] for r in cluster)
+    clients = {str(r["client_id"]) for r in cluster}
+    return len(clients) >= ISSUER_CLOCK_CLIENTS and starts[-1] - starts[0] <= pd.Timedelta(minutes=APP_CLOCK_START)
+
+
+def _others_early(cands: dict[str, list[tuple[dict[str, Any], pd.DataFrame]]], iss: str, g: pd.DataFrame) -> bool:
+    """Whether clients of issuers other than ``iss`` failed before ``nbf`` at the APIs and in the minutes of failures
+    ``g`` (``cands``: the client incidents mostly before ``nbf``, per issuer, with those failures): then the clock is
+    those APIs', left to :func:`_api_clocks` (blind fleet46: an e-prescribing replica 5 minutes behind, two clients
+    each of two issuers, read as two issuers' clocks by :func:`_together` before this check)."""
+    profiles = set(g["profile"].dropna().astype(str))
+    i0, i1 = int(g["i"].min()), int(g["i"].max())
+    for other, group in cands.items():
+        if other == iss:
+            continue
+        for _r, early in group:
+            mine = early[early["profile"].astype(str).isin(profiles)]
+            if len(mine) and int(mine["i"].min()) <= i1 and i0 <= int(mine["i"].max()):
+                return True
+    return False
 
 
 def _clock_of(
@@ -2175,11 +2227,18 @@ def _first_expiry(ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, 
     tokens failing at their expiry, the client failing so since it came. A client refreshing only on a 401 fails
     first when the tokens it held at the data's start expire, device by device over a cycle (blind fleet48, session
     40: a depot of 7 gateways, the first failing 42 minutes into the data on a token that had expired 11-14 minutes
-    before - past the 41-minute cycle from the first acceptance, so no chronic rule held)."""
+    before - past the 41-minute cycle from the first acceptance, so no chronic rule held). Not where the failures
+    drift (:func:`_drift` of the incident's own, :data:`SKEW_DRIFTING` s/h or more): a lazy refresher fails each
+    token by the time to its next use, hour after hour alike (those gateways: 0 s/h; fleet42's lazy sellers: 0-25);
+    with 8-hour tokens most of a night is the first cycle, and a depot's scanners drifting behind from 2.6 hours in,
+    518 failures, 1 200 -> 2 700 s past ``exp`` over 9 hours (200 s/h), were no lazy refresher (blind fleet54, session
+    41)."""
     seg = _minutes_of(ctx, r)
     mine = late[(late["client_id"] == r["client_id"]) & (late["direction"] == "late")]
     at = mine[mine["i"] == seg.i0]
     if at.empty:
+        return False
+    if abs(_drift(_seg_rows(_skew_rows(mine, ctx.agg.has_cont), seg))) >= SKEW_DRIFTING:
         return False
     expired = seg.i0 - _lower_edge(float(at["le"].min())) / 60.0
     return expired <= first + _own_cycle(life, r["client_id"])
@@ -2400,24 +2459,61 @@ def _server_clocks(
             later = {int(m) for m in theirs["i"].tolist() if m >= seg.i1}
             i1 = _clusters_of(sorted(later | {seg.i1}), SHARED_AFTER)[0][-1]
             sg = _seg_rows(theirs, _Seg(seg.i0, i1, 0, 0.0, 1.0))
+            if (prof := _risen_profile(ctx, g, sg, seg.i0, i1)) is not None:
+                sg = sg[sg["profile"] == prof]  # (the other APIs' failures meanwhile: their background)
             run = _Seg(seg.i0, i1, int(sg["count"].sum()), seg.expected, seg.p, seg.alarm)
             span = _Seg(seg.i0 - SHARED_BEFORE, i1 + SHARED_AFTER, 0, 0.0, 1.0)
             out.append((_server_row(ctx, sg, lw, run, ahead), span))
     return out
 
 
+def _risen_profile(ctx: _Ctx, g: pd.DataFrame, sg: pd.DataFrame, i0: int, i1: int) -> str | None:
+    """The one API of a shared-clock run's failures ``sg`` (minutes ``i0``-``i1``; rows of ``g`` before it are the
+    history) whose failures per accepted use there rose over its own rate in the :data:`SHARED_HISTORY` minutes
+    before (Poisson tail <= :data:`SHARED_PROFILE_P`, one failure as prior), where no API holds
+    :data:`NAMED_SHARE` of them (:func:`_named`) and only one rose so; else None. One replica ahead fails the
+    tokens sent to it from the minute its clock went off; lazy integrations and resumed apps elsewhere go on failing
+    at their own rates meanwhile (session 41, blind fleet56: a namf replica 4 min ahead, 81 failures where none came
+    before, among 67 at the exposure gateway - 13 per 1 000 uses against 9 before - and 89 of OSS integrations - 39
+    against 47: a clock of "the validators of namf-comm, nef-camara, oss-bss-api", naming none)."""
+    if len(_named(sg, "profile")) <= 1:
+        return None
+    h0 = max(0, i0 - SHARED_HISTORY)
+    before = g[(g["i"] >= h0) & (g["i"] < i0)]
+    acc = ctx.acc[ctx.acc["profile"].notna() & (ctx.acc["i"] >= h0) & (ctx.acc["i"] <= i1)]
+    risen = []
+    for prof, n in sg.groupby("profile", observed=True)["count"].sum().items():
+        mine = acc[acc["profile"] == prof]
+        used_before = int(mine.loc[mine["i"] < i0, "count"].sum())
+        used = int(mine.loc[mine["i"] >= i0, "count"].sum())
+        if not used_before or not used:
+            continue
+        rate = (int(before.loc[before["profile"] == prof, "count"].sum()) + 1) / used_before
+        if _poisson_tail(int(n), rate * used) <= SHARED_PROFILE_P:
+            risen.append(str(prof))
+    return risen[0] if len(risen) == 1 else None
+
+
 def _first_in_cycle(ctx: _Ctx, g: pd.DataFrame, life: dict[str, float]) -> pd.DataFrame:
     """The rows of ``g`` that are a change for their client: its first such failure in a token cycle
-    (:func:`_skew_cycle`), on a client seen for at least one cycle before. A client that fails so every cycle -
-    a device whose own clock is minutes off, a lazy refresher - is its usual self, however many such clients
-    fail at the same moments (a fleet whose tokens were all issued together expires together)."""
+    (:func:`_skew_cycle`), on a client seen for at least one cycle before, of a token that expired after that cycle
+    (by its lateness bin's lower edge, as :func:`_first_expiry`). A client that fails so every cycle - a device whose
+    own clock is minutes off, a lazy refresher - is its usual self, however many such clients fail at the same
+    moments (a fleet whose tokens were all issued together expires together); so is one failing from its first
+    token's expiry on (session 41, blind fleet56: a developer portal's apps and OSS integrations refreshing only on
+    a 401, whose first tokens of the night all expired at 01:10-01:25, were a validators' clock on two quiet
+    nights)."""
     keep: list[Any] = []
     for cid, rows in g.groupby("client_id", observed=True):
         cyc = _skew_cycle(life, cid)
         first = float(ctx.client_first.get(cid, 0))
         prev = -math.inf
-        for idx, i in sorted(zip(rows.index.tolist(), rows["i"].tolist(), strict=True), key=lambda t: t[1]):
-            if i - first >= cyc and i - prev >= cyc:
+        late = (rows["direction"] == "late").to_numpy()
+        edges = [_lower_edge(float(le)) / 60.0 if past else 0.0 for le, past in zip(rows["le"], late, strict=True)]
+        for idx, i, back in sorted(
+            zip(rows.index.tolist(), rows["i"].tolist(), edges, strict=True), key=lambda t: t[1]
+        ):
+            if i - first >= cyc and i - prev >= cyc and i - back >= first + cyc:
                 keep.append(idx)
             prev = float(i)
     return g.loc[keep]
@@ -2540,7 +2636,64 @@ def _issuer_stalls(ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float]) -> list[
                     _Seg(i0 - SHARED_BEFORE, i1 + SHARED_AFTER, 0, 0.0, 1.0),
                 )
             )
+    return out + _ageing_stalls(ctx, fails, lw, out)
+
+
+def _ageing_stalls(
+    ctx: _Ctx, fails: pd.DataFrame, lw: dict[str, float], found: list[tuple[dict[str, Any], _Seg]]
+) -> list[tuple[dict[str, Any], _Seg]]:
+    """:func:`_issuer_stalls` where the issuer's renewals dropped but did not stop: its token endpoint failing the
+    refreshes while new sign-ins still get tokens (or a few retries get through). Per issuer, each run of its
+    clients' tokens kept in use after their 401 (``fails``: :func:`_in_use_past_leeway` rows, ``cont``; minutes at most
+    :data:`STALL_GAP` apart) from at least :data:`STALL_CLIENTS` clients, at least :data:`STALL_ONE_FAILURES`, whose
+    lateness grows by at least :data:`STALL_AGING` s a second (:func:`_ageing`: the tokens they hold getting older -
+    a clock behind fails none further past ``exp`` than its offset), while the issuer renewed that many fewer tokens
+    than its rate over the :data:`STALL_HISTORY` minutes before makes likely (Poisson P(<= seen) <=
+    :data:`STALL_DROP_P`; a clock behind leaves its clients renewing). Session 41, blind fleet48: an operator IdP's
+    token endpoint down 37 minutes with logins still served - 16 renewals in 24 minutes where 2.17 a minute were
+    usual, 261 failures of its two apps and a worker, median 240 -> 900 s past ``exp`` - were three client clocks."""
+    out: list[tuple[dict[str, Any], _Seg]] = []
+    kept = fails[fails["cont"] & fails["issuer"].notna()]
+    for iss, g in kept.groupby("issuer", observed=True):
+        x = _renewals(ctx, str(iss))
+        for run in _clusters_of(sorted({int(i) for i in g["i"].tolist()}), STALL_GAP):
+            i0, i1 = run[0], run[-1]
+            if any(r["issuer"] == iss and span.i0 <= i1 and i0 <= span.i1 for r, span in found):
+                continue
+            rg = g[(g["i"] >= i0) & (g["i"] <= i1)]
+            if len(run) < SKEW_MINUTES or rg["client_id"].nunique() < STALL_CLIENTS:
+                continue
+            if int(rg["count"].sum()) < STALL_ONE_FAILURES or _ageing(rg) < STALL_AGING:
+                continue
+            span = min(i0, STALL_HISTORY)
+            if span < STALL_HISTORY_MIN:
+                continue
+            rate = float(x[i0 - span : i0].sum()) / span
+            quiet = i1 - i0 + 1
+            seen = int(x[i0 : i1 + 1].sum())
+            p = _poisson_cdf(seen, rate * quiet)
+            if p > STALL_DROP_P:
+                continue
+            allg = fails[(fails["issuer"] == iss) & (fails["i"] >= i0) & (fails["i"] <= i1)]
+            seg = _Seg(i0, i1, int(allg["count"].sum()), 0.0, p)
+            out.append(
+                (
+                    _stall_row(ctx, allg, lw, str(iss), seg, rate, quiet, i0, renewed=seen),
+                    _Seg(i0 - SHARED_BEFORE, i1 + SHARED_AFTER, 0, 0.0, 1.0),
+                )
+            )
     return out
+
+
+def _ageing(g: pd.DataFrame) -> float:
+    """How fast the median lateness of failures ``g`` grows, in s a second: the least-squares slope of each minute's
+    median (:func:`lateness_quantile`) over the minutes holding any."""
+    per = [(float(i) * 60.0, lateness_quantile(m, 0.5)) for i, m in g.groupby("i")]
+    per = [(t, q) for t, q in per if math.isfinite(q)]
+    if len(per) < 2:
+        return 0.0
+    t, q = np.array([a for a, _ in per]), np.array([b for _, b in per])
+    return float(np.polyfit(t, q, 1)[0])
 
 
 def _stale_surge(
@@ -2586,24 +2739,40 @@ def _longest_quiet(x: Arr) -> int:
 
 
 def _stall_row(
-    ctx: _Ctx, g: pd.DataFrame, lw: dict[str, float], iss: str, seg: _Seg, rate: float, quiet: int, h0: int
+    ctx: _Ctx,
+    g: pd.DataFrame,
+    lw: dict[str, float],
+    iss: str,
+    seg: _Seg,
+    rate: float,
+    quiet: int,
+    h0: int,
+    renewed: int = 0,
 ) -> dict[str, Any]:
-    """The ``issuer_stalled`` incident of issuer ``iss``: its clients' failures ``g`` in run ``seg``, no renewal
-    for ``quiet`` minutes from minute ``h0`` where ``rate`` a minute are usual."""
+    """The ``issuer_stalled`` incident of issuer ``iss``: its clients' failures ``g`` in run ``seg``, ``renewed``
+    renewals (none, or a drop: :func:`_ageing_stalls`) in ``quiet`` minutes from minute ``h0`` where ``rate`` a
+    minute are usual."""
     clients = _clients(g)
     q50, q95 = lateness_quantile(g, 0.5), lateness_quantile(g, 0.95)
+    renewals = (
+        f"while none of its clients was accepted with a renewed token (expiring later than any it held) for {quiet} "
+        f"min from {ctx.hhmm(h0)}"
+        if not renewed
+        else f"the held tokens ageing, while its clients were accepted with {renewed} renewed tokens (expiring later "
+        f"than any they held) in {quiet} min from {ctx.hhmm(h0)}"
+    )
     ev = (
         f"{len(clients)} clients of {iss} ({_few(clients)}): {seg.count} tokens it issued before rejected past "
         f"exp, up to ~{q95:.0f} s (median ~{q50:.0f} s) past it (validator leeway "
-        f"~{_leeway_text(lw, g['profile'])} s), from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, while none of its "
-        f"clients was accepted with a renewed token (expiring later than any it held) for {quiet} min from "
-        f"{ctx.hhmm(h0)}, where {rate:.2f} renewals a minute are usual: the issuer has stopped issuing tokens (its "
+        f"~{_leeway_text(lw, g['profile'])} s), from {ctx.hhmm(seg.i0)} to {ctx.hhmm(seg.i1)}, {renewals}, where "
+        f"{rate:.2f} renewals a minute are usual: the issuer has stopped issuing tokens (its "
         "token endpoint down) and its clients go on with the ones they hold (an issuer clock behind by more than "
         "the tokens' lifetime looks alike)"
     )
     scope = (ctx.c["issuer"] == iss).fillna(False).astype(bool)
     share = seg.count / max(1, ctx.total(scope, seg.i0, seg.i1))
-    stat = f"baseline expects {rate * quiet:.1f} renewals in {quiet} min, {_fmt_p(seg.p)}"
+    seen = f"{renewed} seen, " if renewed else ""
+    stat = f"baseline expects {rate * quiet:.1f} renewals in {quiet} min, {seen}{_fmt_p(seg.p)}"
     return _row(ctx, "issuer_stalled", seg, ev, share, issuer=iss, stat=stat)
 
 
@@ -3060,6 +3229,8 @@ def _skew_refreshed(
     devices = _devices(ctx, life)
     # the fleet's rate of such failure minutes per accepted use of a named client (the per-use prior)
     fleet_per_use = len(per) / max(1, sum(int(u[-1]) for _m, u in used.values() if len(u)))
+    # the other many-user clients' ratio of failures again (a subject failing so before) to new subjects: the
+    # prior of each one's own (:func:`_subject_prior`)
     # the fleet's ratio of failures again (a subject failing so before) to new subjects: the prior of each
     # many-user client's own
     near_use = per[per["le"] <= SKEW_REFRESH_MAX]
@@ -3121,7 +3292,9 @@ def _skew_refreshed(
             bound = max(e.le for e in mem)
             if bound > SKEW_REFRESH_MAX or not any(e.steady for e in mem):
                 continue
-            if devices.get(cid, 0.0) > SKEW_DEVICES and not _one_subject_again(mem, eps, subject_ratio):
+            if devices.get(cid, 0.0) > SKEW_DEVICES and not (
+                _one_subject_again(mem, eps, subject_ratio) or _bounded(in_use[in_use["client_id"] == cid], mem)
+            ):
                 continue
             far = any(e.far for e in mem)
             prior = sorted(set(in_use_or_first if far else every) | idle.get(cid, set()))
@@ -3177,6 +3350,24 @@ def _skew_refreshed(
             out.append(_skew_incident(ctx, cid, _Seg(start, r1, n, mu, pv), ev, n, start, r1, rr))
             found.add((cid, ctx.ts(start), ctx.ts(r1, end=True)))
     return out
+
+
+def _bounded(rows: pd.DataFrame, mem: list[_Fail]) -> bool:
+    """Whether a group ``mem`` of failures on a client id many users share, new subjects each
+    (:func:`_one_subject_again` says no), is bounded by one offset as a clock's are: at least
+    :data:`SKEW_BOUNDED_N` failures in its minutes (``rows``: the client's :func:`_in_use_past_leeway` rows), at
+    least half beyond :data:`SKEW_INFLIGHT` s past the leeway (not requests in flight at expiry), their 5-95 %
+    lateness within :data:`SKEW_BOUNDED_SPREAD` s. Users waking after ``exp`` come back whenever they do, seconds
+    to many minutes past it (fleet22's lunch: 60-600 s); a clock behind fails no token further past ``exp`` than
+    its offset, and with few subjects they fail again by chance as often as a clock makes them (session 41, blind
+    fleet52: a TPP's servers 3 min behind refreshing on 401s, 36 consents polled all day - 69 failures 40-120 s
+    past ``exp`` over 4.5 h, 23 again and 46 new, none in the 3 h before)."""
+    minutes = np.concatenate([np.arange(e.i0, e.i1 + 1) for e in mem])
+    g = rows[rows["i"].isin(minutes)]
+    n = int(g["count"].sum())
+    if n < SKEW_BOUNDED_N or 2 * int(g.loc[g["far"], "count"].sum()) < n:
+        return False
+    return lateness_quantile(g, 0.95) - _lower_edge(lateness_quantile(g, 0.05)) <= SKEW_BOUNDED_SPREAD
 
 
 def _one_subject_again(mem: list[_Fail], eps: list[_Fail], fleet_ratio: float) -> bool:
