@@ -255,6 +255,11 @@ SKEW_INFLIGHT = 30.0
 #: after at least SKEW_QUIET cycles with (almost) none
 SKEW_CREEP = 3
 SKEW_QUIET = 3
+#: ... a client refreshing on its 401s (``_skew_refreshed``) needs at least this many token cycles of its own history
+#: before the last (whose failures may be the clock's first): less is no baseline - lazy apps whose first tokens of
+#: the night expired 1.0-1.3 cycles after their first use (blind fleets 46, 52, 54, 56: 7 false incidents, spans
+#: 1.01-1.34); the bench's clocks an hour or two into the data start 1.66-1.83 cycles in (session 41)
+SKEW_OWN_HISTORY = 0.5
 #: ... or failing on tokens in use in this many cycles in a row, further past exp each time
 SKEW_STEPS = 3
 #: ... or keeping a token after its 401 at its own pace: failing again a minute or more later (within this many
@@ -3169,8 +3174,9 @@ def _skew_refreshed(
     thinks valid - and the token it fetches on the 401 is accepted at once. No token is kept after its 401,
     no burst, too few failures for the count series; what shows the clock is the recurrence:
 
-    * a client that had (almost) no failure past the leeway in the token cycles before (at least one cycle
-      accepted, :data:`SKEW_QUIET` when every failure is within :data:`SKEW_INFLIGHT` s of the leeway: early in
+    * a client that had (almost) no failure past the leeway in the token cycles before (at least
+      1 + :data:`SKEW_OWN_HISTORY` cycles accepted, :data:`SKEW_QUIET` when every failure is within
+      :data:`SKEW_INFLIGHT` s of the leeway: early in
       the data a busy client whose requests in flight fail at every expiry looks the same; failures in fewer
       than :data:`SKEW_USUAL` of them: a lazy refresher fails in every one)
       fails on tokens in use (``seen``) in at least :data:`SKEW_GROUP` separate episodes (minutes at most one
@@ -3301,7 +3307,7 @@ def _skew_refreshed(
             span = (r0 - first) / cyc
             # the share of the earlier token cycles in which it failed so (a lazy refresher, a device behind since
             # its first token: nearly every one); all near the leeway: SKEW_QUIET cycles of history first
-            if span < (1.0 if far else SKEW_QUIET):
+            if span < (1.0 + SKEW_OWN_HISTORY if far else SKEW_QUIET):
                 continue
             failed = len({int((i - first) // cyc) for i in prior if i < r0})
             if failed / min(span, _active_cycles(acc_min, first, r0, cyc)) >= SKEW_USUAL:

@@ -25,6 +25,10 @@ before the change it names.
 - A developer portal's apps and OSS integrations that refresh only on a 401, their first tokens of the night all
   expiring at 01:10-01:25: "clients failing at once", a validators' clock on two quiet nights. A failure of a token
   that expired within its client's first cycle is no change (``detect._first_in_cycle``).
+- A developer app refreshing only on its 401s, its first token of the night expiring unrenewed: a refresh chain of 6
+  failures from 1.04 token cycles after its first use - "0 such failures in the 0 token cycles before", a clock
+  against the fleet's prior alone. A client needs half a cycle of its own history before the last
+  (``detect.SKEW_OWN_HISTORY``).
 - A mesh CA 75 s ahead, two workloads calling one API failing before ``nbf`` from 20:00 and 20:01: two client clocks
   (an issuer's clock at one API needed three clients). Two clients of one issuer starting within 10 minutes of each
   other share its clock (``detect._together``).
@@ -102,3 +106,10 @@ def test_two_clients_of_one_issuer_failing_before_nbf_together_at_one_api_are_it
     row = inc.iloc[0]
     assert row["issuer"] == "https://mesh-ca.forkful.internal" and row["client_id"] is None
     assert row["start"] == pd.Timestamp("2026-11-10 20:00", tz="UTC") and int(row["count"]) == 365
+
+
+def test_a_lazy_app_failing_from_its_first_token_of_the_night_is_no_clock() -> None:
+    """Quiet Sunday, every API's events 00:00-06:00. Before: a clock_skew of app-6bac 01:20-03:05 (6 failures; the
+    excerpt alone also shows an OSS integration's 2 kept tokens at 01:12, which the whole day does not)."""
+    inc = _incidents("fleet56-u-night-chain")
+    assert "app-6bac" not in set(inc.loc[inc["kind"] == "clock_skew", "client_id"]), inc[["kind", "client_id"]]
