@@ -1870,6 +1870,13 @@ def _lower_edge(le: float) -> float:
     return LATENESS_EDGES[k - 1] if k > 0 else 0.0
 
 
+def _expired_by(i: int, le: float) -> float:
+    """The latest minute a token rejected past ``exp`` in minute ``i``, in the lateness bin ending at ``le``, can
+    have expired (the bin's lower edge before ``i``): whether it was one of its client's first tokens
+    (:func:`_first_expiry`, :func:`_first_in_cycle`)."""
+    return i - _lower_edge(le) / 60.0
+
+
 def _validator_excess(
     ctx: _Ctx, late: pd.DataFrame, lw: dict[str, float], r: dict[str, Any]
 ) -> tuple[str, float] | None:
@@ -2245,8 +2252,7 @@ def _first_expiry(ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, 
         return False
     if abs(_drift(_seg_rows(_skew_rows(mine, ctx.agg.has_cont), seg))) >= SKEW_DRIFTING:
         return False
-    expired = seg.i0 - _lower_edge(float(at["le"].min())) / 60.0
-    return expired <= first + _own_cycle(life, r["client_id"])
+    return _expired_by(seg.i0, float(at["le"].min())) <= first + _own_cycle(life, r["client_id"])
 
 
 def _clean_before(
@@ -2502,7 +2508,7 @@ def _risen_profile(ctx: _Ctx, g: pd.DataFrame, sg: pd.DataFrame, i0: int, i1: in
 def _first_in_cycle(ctx: _Ctx, g: pd.DataFrame, life: dict[str, float]) -> pd.DataFrame:
     """The rows of ``g`` that are a change for their client: its first such failure in a token cycle
     (:func:`_skew_cycle`), on a client seen for at least one cycle before, of a token that expired after that cycle
-    (by its lateness bin's lower edge, as :func:`_first_expiry`). A client that fails so every cycle - a device whose
+    (:func:`_expired_by`). A client that fails so every cycle - a device whose
     own clock is minutes off, a lazy refresher - is its usual self, however many such clients fail at the same
     moments (a fleet whose tokens were all issued together expires together); so is one failing from its first
     token's expiry on (session 41, blind fleet56: a developer portal's apps and OSS integrations refreshing only on
@@ -2513,12 +2519,12 @@ def _first_in_cycle(ctx: _Ctx, g: pd.DataFrame, life: dict[str, float]) -> pd.Da
         cyc = _skew_cycle(life, cid)
         first = float(ctx.client_first.get(cid, 0))
         prev = -math.inf
-        late = (rows["direction"] == "late").to_numpy()
-        edges = [_lower_edge(float(le)) / 60.0 if past else 0.0 for le, past in zip(rows["le"], late, strict=True)]
-        for idx, i, back in sorted(
-            zip(rows.index.tolist(), rows["i"].tolist(), edges, strict=True), key=lambda t: t[1]
+        past = (rows["direction"] == "late").tolist()
+        for idx, i, le, late in sorted(
+            zip(rows.index.tolist(), rows["i"].tolist(), rows["le"].tolist(), past, strict=True), key=lambda t: t[1]
         ):
-            if i - first >= cyc and i - prev >= cyc and i - back >= first + cyc:
+            expired = _expired_by(i, float(le)) if late else i
+            if i - first >= cyc and i - prev >= cyc and expired >= first + cyc:
                 keep.append(idx)
             prev = float(i)
     return g.loc[keep]
@@ -3235,8 +3241,6 @@ def _skew_refreshed(
     devices = _devices(ctx, life)
     # the fleet's rate of such failure minutes per accepted use of a named client (the per-use prior)
     fleet_per_use = len(per) / max(1, sum(int(u[-1]) for _m, u in used.values() if len(u)))
-    # the other many-user clients' ratio of failures again (a subject failing so before) to new subjects: the
-    # prior of each one's own (:func:`_subject_prior`)
     # the fleet's ratio of failures again (a subject failing so before) to new subjects: the prior of each
     # many-user client's own
     near_use = per[per["le"] <= SKEW_REFRESH_MAX]
