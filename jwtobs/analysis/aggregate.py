@@ -98,6 +98,11 @@ themselves (the uses of one token fingerprint: accepted before, rejected before,
 the tokens of one subject fingerprint). The Prometheus metrics cannot carry them, so a metrics-only engine sets them to
 ``False`` (``cont``, ``seen`` and ``paced`` ``True`` for accepted late uses) and
 the clock-skew detector then relies on the lateness shape alone (see docs/analysis.md).
+
+*Subjects*: ``subjects`` (``client_id``, ``subjects``: int64) counts, per client id, the distinct subjects
+(``sub_hash``) of its accepted tokens - a per-event part too (``None`` from the metrics engine). A client id whose
+clock failures all come from one of its 30 devices is that device's clock, though no other device ever failed
+(the lateness rows only hold subjects that failed or were accepted past ``exp``).
 """
 
 from __future__ import annotations
@@ -162,6 +167,9 @@ LATENESS_SCHEMA: Final[dict[str, str]] = {
     "subject": "string",
     "count": "int64",
 }
+#: ``subjects``: per client id, the distinct subjects (``sub_hash``) of its accepted tokens in the data (a per-event
+#: part, like ``lateness.subject``; the metrics engine has none): how many users or devices a client id stands for
+SUBJECTS_SCHEMA: Final[dict[str, str]] = {"client_id": "string", "subjects": "int64"}
 #: upper bin edges (seconds) of ``lateness.le``; fine around the usual leeways (0-300 s), coarse beyond
 LATENESS_EDGES: Final[tuple[float, ...]] = (
     *(5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 105.0, 120.0, 150.0, 180.0),
@@ -225,6 +233,7 @@ class Aggregates:
     engine: str = "pandas"
     has_cont: bool = True
     kinds: frozenset[str] | None = None
+    subjects: pd.DataFrame | None = None
 
     @property
     def empty(self) -> bool:
@@ -247,6 +256,10 @@ def empty_counts() -> pd.DataFrame:
 
 def empty_lateness() -> pd.DataFrame:
     return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in LATENESS_SCHEMA}), LATENESS_SCHEMA)
+
+
+def empty_subjects() -> pd.DataFrame:
+    return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in SUBJECTS_SCHEMA}), SUBJECTS_SCHEMA)
 
 
 def _bounded(values: pd.Series, accepted: pd.Series, keep_min: int) -> pd.Series:
@@ -511,7 +524,18 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
         lateness = lat.groupby(_LKEYS, dropna=False, observed=True, sort=True).size().rename("count").reset_index()
     else:
         lateness = empty_lateness()
-    return Aggregates(_typed(counts, COUNTS_SCHEMA), _typed(lateness, LATENESS_SCHEMA))
+    return Aggregates(
+        _typed(counts, COUNTS_SCHEMA), _typed(lateness, LATENESS_SCHEMA), subjects=_subjects(df, accepted)
+    )
+
+
+def _subjects(df: pd.DataFrame, accepted: pd.Series) -> pd.DataFrame:
+    """``subjects`` (see :class:`Aggregates`): per client id, the distinct subjects of its accepted tokens."""
+    if "sub_hash" not in df.columns:
+        return empty_subjects()
+    ok = accepted & df["client_id"].notna() & df["sub_hash"].notna()
+    n = df.loc[ok].groupby(df.loc[ok, "client_id"].astype("string"), observed=True)["sub_hash"].nunique()
+    return _typed(pd.DataFrame({"client_id": n.index, "subjects": n.to_numpy()}), SUBJECTS_SCHEMA)
 
 
 def lateness_quantile(rows: pd.DataFrame, q: float) -> float:

@@ -260,6 +260,13 @@ SKEW_QUIET = 3
 #: the night expired 1.0-1.3 cycles after their first use (blind fleets 46, 52, 54, 56: 7 false incidents, spans
 #: 1.01-1.34); the bench's clocks an hour or two into the data start 1.66-1.83 cycles in (session 41)
 SKEW_OWN_HISTORY = 0.5
+#: a client that failed past exp per accepted use, before an incident of the count rule, at more than 1 /
+#: SKEW_RATE_RISE of its rate during it (>= SKEW_RATE_HISTORY such failures before) fails so anyway, more often at a
+#: busier hour: a POS SDK refreshing only on its 401s and retrying the rejected token, 3.5-4.1 % of its uses before
+#: its lunch peak, 5.3-5.8 % during it (blind fleet58, session 42: 4 false incidents on 3 of 4 quiet days and one
+#: incident day); the bench's clocks raise it far more (no detection changed)
+SKEW_RATE_RISE = 2.0
+SKEW_RATE_HISTORY = 10
 #: ... or failing on tokens in use in this many cycles in a row, further past exp each time
 SKEW_STEPS = 3
 #: ... or keeping a token after its 401 at its own pace: failing again a minute or more later (within this many
@@ -1208,6 +1215,8 @@ def _rotation_row(
         gone = min(removed, seg_t0) if removed is not None else (ctx.m0 + last_ok) * 60.0
         if valid_until and gone >= valid_until:
             return []  # removed after its tokens expired: a healthy retirement
+        if _all_after_signing(ctx, g, iss, gone):
+            return []
         if removed is None:
             dropped = ""
         elif removed <= seg_t0:
@@ -1234,6 +1243,20 @@ def _rotation_row(
         ev = f"{who} rejected as unknown kid {kid}; the kid is never accepted in these events"
         return [_row(ctx, "kid_before_publish", seg, ev, share, issuer=iss, kid=kid, confidence_factor=0.7)]
     return []
+
+
+def _all_after_signing(ctx: _Ctx, g: pd.DataFrame, iss: str, gone: float) -> bool:
+    """Whether every rejection of ``g`` (unknown kid rows of a removed key) came later than a token signed with the
+    key by the time it was ``gone`` (s) can be valid: the issuer's longest remaining validity at acceptance
+    (:func:`_plausible`'s bound, + 3 minutes) after it. Their ``exp`` was never verified: scanners replaying leaked
+    tokens with ``exp`` moved to an hour ahead, for hours after a healthy retirement (session 42, blind fleet62: 6
+    false ``key_removed_early`` of 3-10 such tokens, from 1.5 to 7.5 hours after the key left, on 1-hour tokens)."""
+    acc = ctx.acc[(ctx.acc["issuer"] == iss) & ctx.acc["max_exp"].notna()]
+    if acc.empty:
+        return False
+    longest = float((acc["max_exp"].astype("float64") - (ctx.m0 + acc["i"].astype("float64")) * 60.0).max())
+    first = (ctx.m0 + float(g["i"].min())) * 60.0
+    return first > gone + longest + 180.0
 
 
 def _max_int(values: pd.Series) -> int:
@@ -1430,6 +1453,8 @@ def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
             behind = g.loc[g["direction"] == "late", "count"].sum() >= g["count"].sum() / 2
             if behind and ctx.agg.has_cont and not _skew_at_pace(late[late["client_id"] == cid], lw, i0, seg.i1):
                 continue  # bursts of seconds (a pool's cached token, retries at expiry), not a clock
+            if _usual_rate(ctx, late, str(cid), "late" if behind else "early", max(i0, seg.i0), seg.i1):
+                continue
             seg = _Seg(i0, seg.i1, int(g["count"].sum()), seg.expected, seg.p)
             rows.append(_skew_row(ctx, g, lw, str(cid), seg))
     found = {(str(r["client_id"]), r["start"], r["end"]) for r in rows}
@@ -1454,6 +1479,24 @@ def _clock_skews(ctx: _Ctx) -> list[dict[str, Any]]:
         out = _explained_by_validators(ctx, late, lw, out)
         out = _expired_on_arrival(ctx, late, lw, life, out)
     return out
+
+
+def _usual_rate(ctx: _Ctx, late: pd.DataFrame, cid: str, direction: str, i0: int, i1: int) -> bool:
+    """Whether client ``cid`` failed past ``exp`` (rows of ``late`` of ``direction`` "late"; "early": before
+    ``nbf``) per accepted use, from its first acceptance (or its return, :func:`_resumed`) to minute ``i0``, at
+    more than 1 / :data:`SKEW_RATE_RISE` of its rate in ``i0..i1``, with at least :data:`SKEW_RATE_HISTORY` such
+    failures before: the failures it always has, more of them at a busier hour. A clock going wrong multiplies
+    them."""
+    used = _accepted_uses(ctx).get(cid)
+    minutes = _accepted_minutes(ctx).get(cid)
+    if used is None or not minutes:
+        return False
+    first = _resumed_at(minutes, i0)
+    mine = late[(late["client_id"] == cid) & (late["direction"] == direction)]
+    during, before, u_during, u_before = _failures_and_uses(mine, used, first, i0, i1)
+    if before < SKEW_RATE_HISTORY or u_during <= 0 or u_before <= 0:
+        return False
+    return during / u_during < SKEW_RATE_RISE * before / u_before
 
 
 def _expired_on_arrival(
@@ -1779,10 +1822,10 @@ def _explained_by_validators(
 
 def _device_subjects(ctx: _Ctx, rows: list[dict[str, Any]]) -> dict[int, tuple[str, list[str]]]:
     """Per row (index in ``rows``) of a client ``clock_skew`` whose client has many users - at least
-    :data:`SKEW_DEVICE_PEERS` subjects (``lateness.subject``) in the lateness rows of the data - and whose clock
-    failures on tokens in use (rejected past ``exp`` by at most SUBJECT_LATE s on a token in use, ``seen``, or
-    before ``nbf``) in its minutes come from at most SKEW_DEVICE_SHARE x that many subjects (at least one): the
-    client and those subjects. Failures in the minutes of a ``server_clock_skew`` or ``issuer_stalled`` incident of
+    :data:`SKEW_DEVICE_PEERS` subjects (``lateness.subject``) in the lateness rows of the data, or among its
+    accepted tokens (``Aggregates.subjects``) - and whose clock failures on tokens in use (rejected past ``exp`` by
+    at most SUBJECT_LATE s on a token in use, ``seen``, or before ``nbf``) in its minutes come from at most
+    SKEW_DEVICE_SHARE x its subjects in the lateness rows (at least one): the client and those subjects. Failures in the minutes of a ``server_clock_skew`` or ``issuer_stalled`` incident of
     ``rows`` (of the client's issuer, :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER` after) are left out:
     every user fails then."""
     lat = ctx.agg.lateness
@@ -1790,6 +1833,13 @@ def _device_subjects(ctx: _Ctx, rows: list[dict[str, Any]]) -> dict[int, tuple[s
     if mine.empty:
         return {}
     peers = mine.groupby("client_id", observed=True)["subject"].nunique()
+    # a client of many users by the subjects of its accepted tokens too (where the engine has them), of which one
+    # fails: that device (session 42: one build agent of 13, one pusher of 32 - each the only subject of its client
+    # seen outside the validity window - drifting all day)
+    every = ctx.agg.subjects
+    users = peers
+    if every is not None and not every.empty:
+        users = peers.combine(every.set_index("client_id")["subjects"], max, fill_value=0)
     late = (mine["direction"] == "late") & mine["seen"] & (mine["le"] <= SUBJECT_LATE)
     fails = mine[(mine["outcome"] == "rejected") & ((mine["direction"] == "early") | late)]
     # failures a shared clock or a stalled issuer explains are not the client's: its users all fail then (session
@@ -1806,8 +1856,10 @@ def _device_subjects(ctx: _Ctx, rows: list[dict[str, Any]]) -> dict[int, tuple[s
     out: dict[int, tuple[str, list[str]]] = {}
     for k, r in enumerate(rows):
         cid = r["client_id"]
-        n = int(peers.get(cid, 0)) if r["kind"] == "clock_skew" and cid is not None else 0
-        if n < SKEW_DEVICE_PEERS:
+        if r["kind"] != "clock_skew" or cid is None:
+            continue
+        n = int(peers.get(cid, 0))
+        if max(n, int(users.get(cid, 0))) < SKEW_DEVICE_PEERS:
             continue
         g = fails[(fails["client_id"] == cid) & (fails["minute"] >= r["start"]) & (fails["minute"] <= r["end"])]
         subjects = sorted(str(v) for v in g["subject"].unique())
@@ -1854,7 +1906,12 @@ def _beyond_devices(ctx: _Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any
         drop |= ((lat["client_id"] == cid) & lat["subject"].isin(subjects)).fillna(False).to_numpy(dtype=bool)
     agg = ctx.agg
     again = _clock_skews(
-        _Ctx(Aggregates(agg.counts, lat[~drop].reset_index(drop=True), agg.engine, agg.has_cont, agg.kinds), None)
+        _Ctx(
+            Aggregates(
+                agg.counts, lat[~drop].reset_index(drop=True), agg.engine, agg.has_cont, agg.kinds, agg.subjects
+            ),
+            None,
+        )
     )
     kept = [r for r in again if r["kind"] == "clock_skew" and r["client_id"] is not None]
 
@@ -2246,6 +2303,9 @@ def _first_expiry(ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any], first: int, 
     518 failures, 1 200 -> 2 700 s past ``exp`` over 9 hours (200 s/h), were no lazy refresher (blind fleet54, session
     41)."""
     seg = _minutes_of(ctx, r)
+    own = _seg_rows(late[late["client_id"] == r["client_id"]], seg)
+    if own.loc[own["direction"] == "late", "count"].sum() < own["count"].sum() / 2:
+        return False  # a clock ahead: its tokens fail before nbf, whatever expired meanwhile
     mine = late[(late["client_id"] == r["client_id"]) & (late["direction"] == "late")]
     at = mine[mine["i"] == seg.i0]
     if at.empty:
@@ -2289,13 +2349,20 @@ def _before_p(
     if cid not in used:
         return None
     seg = _minutes_of(ctx, r)
-    mine = late[late["client_id"] == cid]
-    during = int(mine.loc[(mine["i"] >= seg.i0) & (mine["i"] <= seg.i1), "count"].sum())
-    before = int(mine.loc[(mine["i"] >= first) & (mine["i"] < seg.i0), "count"].sum())
-    uses, earlier = _uses_between(used[cid], seg.i0, seg.i1 + 1), _uses_between(used[cid], first, seg.i0)
+    during, before, uses, earlier = _failures_and_uses(late[late["client_id"] == cid], used[cid], first, seg.i0, seg.i1)
     if during == 0 or uses <= 0:
         return None
     return _poisson_cdf(before, during / uses * earlier), uses, earlier
+
+
+def _failures_and_uses(
+    mine: pd.DataFrame, used: tuple[Arr, Arr], first: int, i0: int, i1: int
+) -> tuple[int, int, float, float]:
+    """(failures - rows ``mine`` - in minutes ``i0..i1``, failures from ``first`` to before ``i0``, accepted uses
+    of :func:`_accepted_uses` ``used`` in the same two spans) of one client."""
+    during = int(mine.loc[(mine["i"] >= i0) & (mine["i"] <= i1), "count"].sum())
+    before = int(mine.loc[(mine["i"] >= first) & (mine["i"] < i0), "count"].sum())
+    return during, before, _uses_between(used, i0, i1 + 1), _uses_between(used, first, i0)
 
 
 def _resumed(ctx: _Ctx, r: dict[str, Any]) -> int | None:
@@ -2307,7 +2374,11 @@ def _resumed(ctx: _Ctx, r: dict[str, Any]) -> int | None:
     minutes = _accepted_minutes(ctx).get(str(r["client_id"]))
     if not minutes:
         return None
-    i0 = _minutes_of(ctx, r).i0
+    return _resumed_at(minutes, _minutes_of(ctx, r).i0)
+
+
+def _resumed_at(minutes: list[int], i0: int) -> int:
+    """:func:`_resumed` of a client with accepted ``minutes`` (sorted) for an incident from minute ``i0``."""
     k = bisect.bisect_right(minutes, i0)
     gap = SKEW_CHRONIC_H * 60
     first = minutes[0]

@@ -60,6 +60,7 @@ from jwtobs.analysis.aggregate import (
     SUBJECT_LATE,
     SUBJECT_TOGETHER,
     SUBJECT_WINDOW,
+    SUBJECTS_SCHEMA,
     Aggregates,
 )
 from jwtobs.analysis.load import (
@@ -530,6 +531,7 @@ def aggregate(
             # the small result first; each result's Arrow copy is released while it is converted, before
             # the next query runs, so DuckDB's working memory and a converted result never add up
             lateness = _typed(_lateness(con, late, label_table), LATENESS_SCHEMA)
+            subjects = _typed(_arrow(con, _subjects_sql(events)), SUBJECTS_SCHEMA)
             result.append(_arrow(con, counts_q))
     finally:
         for table in (label_table, *(f"{label_table}_{x}" for x in ("tok", "u", "c", "n", "ev", "all"))):
@@ -537,7 +539,15 @@ def aggregate(
         if own:
             con.close()  # DuckDB's buffers go before the largest result is converted (30 M events: -0.4 GB)
     counts = _typed(result.pop(), COUNTS_SCHEMA)  # the only reference to the Arrow result: freed as converted
-    return Aggregates(counts, lateness, engine="duckdb", has_cont=True)
+    return Aggregates(counts, lateness, engine="duckdb", has_cont=True, subjects=subjects)
+
+
+def _subjects_sql(events: str) -> str:
+    """SQL: ``Aggregates.subjects`` (the pandas engine's ``_subjects``) of the events query ``events``."""
+    return f"""WITH ev AS ({events})
+    SELECT client_id, count(DISTINCT sub_hash) AS subjects FROM ev
+    WHERE outcome = 'accepted' AND client_id IS NOT NULL AND sub_hash IS NOT NULL
+    GROUP BY client_id ORDER BY client_id"""
 
 
 def keyset_changes(path: str | Path, *, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:

@@ -52,6 +52,8 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def assert_same(a: Aggregates, b: Aggregates) -> None:
     pd.testing.assert_frame_equal(a.counts, b.counts)
     pd.testing.assert_frame_equal(a.lateness, b.lateness)
+    assert a.subjects is not None and b.subjects is not None
+    pd.testing.assert_frame_equal(a.subjects, b.subjects)
 
 
 def test_duckdb_aggregates_equal_pandas_on_jsonl_parquet_and_directory(day: Path) -> None:
@@ -60,6 +62,7 @@ def test_duckdb_aggregates_equal_pandas_on_jsonl_parquet_and_directory(day: Path
         duck_aggs = duck.aggregate(src)
         assert duck_aggs.engine == "duckdb" and duck_aggs.has_cont
         assert not duck_aggs.counts.empty and not duck_aggs.lateness.empty
+        assert duck_aggs.subjects is not None and (duck_aggs.subjects["subjects"] > 1).any()
         assert_same(pandas_aggs, duck_aggs)
 
 
