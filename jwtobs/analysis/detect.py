@@ -1825,9 +1825,9 @@ def _device_subjects(ctx: _Ctx, rows: list[dict[str, Any]]) -> dict[int, tuple[s
     :data:`SKEW_DEVICE_PEERS` subjects (``lateness.subject``) in the lateness rows of the data, or among its
     accepted tokens (``Aggregates.subjects``) - and whose clock failures on tokens in use (rejected past ``exp`` by
     at most SUBJECT_LATE s on a token in use, ``seen``, or before ``nbf``) in its minutes come from at most
-    SKEW_DEVICE_SHARE x its subjects in the lateness rows (at least one): the client and those subjects. Failures in the minutes of a ``server_clock_skew`` or ``issuer_stalled`` incident of
-    ``rows`` (of the client's issuer, :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER` after) are left out:
-    every user fails then."""
+    SKEW_DEVICE_SHARE x its subjects in the lateness rows (at least one): the client and those subjects. Failures
+    in the minutes of a ``server_clock_skew`` or ``issuer_stalled`` incident of ``rows`` (of the client's issuer,
+    :data:`SHARED_BEFORE` before to :data:`SHARED_AFTER` after) are left out: every user fails then."""
     lat = ctx.agg.lateness
     mine = lat[lat["subject"].notna() & lat["client_id"].notna()]
     if mine.empty:
