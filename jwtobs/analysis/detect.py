@@ -1184,7 +1184,10 @@ def _rotation_row(
 ) -> list[dict[str, Any]]:
     g = _seg_rows(unknown[(unknown["issuer"] == iss) & (unknown["kid"] == kid)], seg)
     near = np.zeros(len(g), dtype=bool)
+    removed = ctx.removed.get((iss, kid))
     for o in outages.get(iss, []):
+        if removed is not None and removed < (ctx.m0 + o.i0 - 10) * 60.0:
+            continue  # the key set had dropped the kid before the fetches failed: they explain none of its failures
         near |= ((g["i"] >= o.i0 - 10) & (g["i"] <= o.i1 + 10)).to_numpy()
     if 2 * int(g.loc[near, "count"].sum()) >= max(1, int(g["count"].sum())):
         # validators could not fetch the key set: the outage explains the unknown kids in its minutes - not a run
@@ -1195,7 +1198,6 @@ def _rotation_row(
     first = ctx.kid_first.get((iss, kid))
     last = ctx.kid_last.get((iss, kid))
     added = ctx.added.get((iss, kid))
-    removed = ctx.removed.get((iss, kid))
     seg_t0 = (ctx.m0 + seg.i0) * 60.0
     iss_scope = (ctx.c["issuer"] == iss).fillna(False)
     share = seg.count / max(1, ctx.total(iss_scope, seg.i0, seg.i1))

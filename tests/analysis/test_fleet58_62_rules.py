@@ -17,6 +17,9 @@ fingerprints and durations blanked, which no detector reads) and failed before t
 - Scanners replaying leaked tokens of a retired key with ``exp`` moved an hour ahead, from 1.5 to 7.5 hours after
   the key left on 1-hour tokens: "removed early". No token signed with a key before it left is valid longer than
   the issuer's longest lifetime after (``detect._all_after_signing``).
+- A device IdP's key dropped while devices held tokens signed with it, and a 3-minute 503 of the key set 15 minutes
+  later: no incident, the blip "explaining" the unknown kids around it. A fetch failure explains no unknown kid of a
+  key the key set had dropped before it (``detect._rotation_row``).
 """
 
 from __future__ import annotations
@@ -95,3 +98,18 @@ def test_replayed_tokens_of_a_retired_key_hours_after_it_left_are_no_early_remov
     assert len(unknown) >= 10
     inc = A.incidents(ev, changes)
     assert not (inc["kind"] == "key_removed_early").any(), inc[["kind", "start", "kid", "count"]]
+
+
+def test_a_key_removed_early_is_no_fetch_blip_that_came_after_it() -> None:
+    """An OTA wave: the device IdP's key left the key set at 09:17 while devices held tokens signed with it (the label:
+    09:17, 209 failures over 40 minutes); 15 minutes later a 3-minute 503 of the key set, in the middle of the run.
+    Before: no incident - "validators could not fetch the key set", though they had fetched it without the kid
+    before the fetches failed."""
+    ev = _events("fleet60-o-removed-blip")
+    changes = _events("fleet60-o-removed-blip-keysets")
+    assert (ev["reason"] == "JWT_JWKS_UNAVAILABLE").sum() >= 10
+    inc = A.incidents(ev, changes)
+    removed = inc[inc["kind"] == "key_removed_early"]
+    assert list(removed["kid"]) == ["devices-202611-bb6f"], inc[["kind", "start", "kid", "count"]]
+    assert removed.iloc[0]["start"] == pd.Timestamp("2026-11-12 09:17", tz="UTC")
+    assert removed.iloc[0]["count"] >= 150
