@@ -250,16 +250,16 @@ def _typed(df: pd.DataFrame, schema: dict[str, str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _empty(schema: dict[str, str]) -> pd.DataFrame:
+    return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in schema}), schema)
+
+
 def empty_counts() -> pd.DataFrame:
-    return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in COUNTS_SCHEMA}), COUNTS_SCHEMA)
+    return _empty(COUNTS_SCHEMA)
 
 
 def empty_lateness() -> pd.DataFrame:
-    return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in LATENESS_SCHEMA}), LATENESS_SCHEMA)
-
-
-def empty_subjects() -> pd.DataFrame:
-    return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in SUBJECTS_SCHEMA}), SUBJECTS_SCHEMA)
+    return _empty(LATENESS_SCHEMA)
 
 
 def _bounded(values: pd.Series, accepted: pd.Series, keep_min: int) -> pd.Series:
@@ -532,7 +532,7 @@ def aggregate(events: pd.DataFrame, keep_min: int = 10) -> Aggregates:
 def _subjects(df: pd.DataFrame, accepted: pd.Series) -> pd.DataFrame:
     """``subjects`` (see :class:`Aggregates`): per client id, the distinct subjects of its accepted tokens."""
     if "sub_hash" not in df.columns:
-        return empty_subjects()
+        return _empty(SUBJECTS_SCHEMA)
     ok = accepted & df["client_id"].notna() & df["sub_hash"].notna()
     n = df.loc[ok].groupby(df.loc[ok, "client_id"].astype("string"), observed=True)["sub_hash"].nunique()
     return _typed(pd.DataFrame({"client_id": n.index, "subjects": n.to_numpy()}), SUBJECTS_SCHEMA)

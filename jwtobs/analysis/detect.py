@@ -571,6 +571,7 @@ class _Ctx:
         self.late_accepted: dict[str, set[int]] | None = None  # (_accepted_late, computed once)
         self.renewed: pd.DataFrame | None = None  # (_renewed, computed once)
         self.accepted_minutes: dict[str, list[int]] | None = None  # (_accepted_minutes, computed once)
+        self.accepted_uses: dict[str, tuple[Arr, Arr]] | None = None  # (_accepted_uses, computed once)
         self.sole_clients: dict[str, str | None] | None = None  # (_sole_client, computed once)
         self.added: dict[tuple[str, str], float] = {}
         self.removed: dict[tuple[str, str], float] = {}
@@ -1088,10 +1089,8 @@ def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
     An issuer without accepted ``exp`` keeps every row."""
     if rows.empty:
         return pd.Series(True, index=rows.index)
-    acc = ctx.acc[ctx.acc["max_exp"].notna()]
-    ahead = acc["max_exp"].astype("float64") - (ctx.m0 + acc["i"].astype("float64")) * 60.0
-    longest = ahead.groupby(acc["issuer"].astype("object"), dropna=False).max()
-    bound = rows["issuer"].astype("object").map(longest).astype("float64")
+    acc, ahead = _ahead(ctx)
+    bound = rows["issuer"].astype("object").map(_longest_ahead(ctx)).astype("float64")
     named = acc["client_id"].notna() & (acc["client_id"] != OTHER)
     if named.any():
         keys = acc["issuer"].astype("object") + "\x00" + acc["client_id"].astype("object")
@@ -1101,6 +1100,18 @@ def _plausible(ctx: _Ctx, rows: pd.DataFrame) -> pd.Series:
     bound = bound + 180.0
     mine = rows["max_exp"].astype("float64") - (ctx.m0 + rows["i"].astype("float64")) * 60.0
     return (~(mine > bound)).fillna(True).astype(bool)
+
+
+def _ahead(ctx: _Ctx) -> tuple[pd.DataFrame, pd.Series]:
+    """The accepted rows with an ``exp`` and how far (s) their latest ``exp`` lay ahead of their minute."""
+    acc = ctx.acc[ctx.acc["max_exp"].notna()]
+    return acc, acc["max_exp"].astype("float64") - (ctx.m0 + acc["i"].astype("float64")) * 60.0
+
+
+def _longest_ahead(ctx: _Ctx) -> pd.Series:
+    """Per issuer: the longest remaining validity (s) of a token accepted with it (:func:`_ahead`)."""
+    acc, ahead = _ahead(ctx)
+    return ahead.groupby(acc["issuer"].astype("object"), dropna=False).max()
 
 
 def _before_publish(ctx: _Ctx, x: Arr, iss: str, kid: str) -> _Seg | None:
@@ -1253,12 +1264,11 @@ def _all_after_signing(ctx: _Ctx, g: pd.DataFrame, iss: str, gone: float) -> boo
     (:func:`_plausible`'s bound, + 3 minutes) after it. Their ``exp`` was never verified: scanners replaying leaked
     tokens with ``exp`` moved to an hour ahead, for hours after a healthy retirement (session 42, blind fleet62: 6
     false ``key_removed_early`` of 3-10 such tokens, from 1.5 to 7.5 hours after the key left, on 1-hour tokens)."""
-    acc = ctx.acc[(ctx.acc["issuer"] == iss) & ctx.acc["max_exp"].notna()]
-    if acc.empty:
+    longest = _longest_ahead(ctx).get(iss)
+    if longest is None or pd.isna(longest):
         return False
-    longest = float((acc["max_exp"].astype("float64") - (ctx.m0 + acc["i"].astype("float64")) * 60.0).max())
     first = (ctx.m0 + float(g["i"].min())) * 60.0
-    return first > gone + longest + 180.0
+    return first > gone + float(longest) + 180.0
 
 
 def _max_int(values: pd.Series) -> int:
@@ -3487,13 +3497,16 @@ def _accepted_minutes(ctx: _Ctx) -> dict[str, list[int]]:
 
 
 def _accepted_uses(ctx: _Ctx) -> dict[str, tuple[Arr, Arr]]:
-    """Per named client: its minutes with accepted uses (ascending) and the running total of those uses."""
-    known = ctx.acc[ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER)]
-    out: dict[str, tuple[Arr, Arr]] = {}
-    for c, h in known.groupby("client_id", observed=True):
-        per_min = h.groupby("i")["count"].sum().sort_index()
-        out[str(c)] = (per_min.index.to_numpy(dtype=float), np.cumsum(per_min.to_numpy(dtype=float)))
-    return out
+    """Per named client: its minutes with accepted uses (ascending) and the running total of those uses (computed
+    once per context)."""
+    if ctx.accepted_uses is None:
+        known = ctx.acc[ctx.acc["client_id"].notna() & (ctx.acc["client_id"] != OTHER)]
+        out: dict[str, tuple[Arr, Arr]] = {}
+        for c, h in known.groupby("client_id", observed=True):
+            per_min = h.groupby("i")["count"].sum().sort_index()
+            out[str(c)] = (per_min.index.to_numpy(dtype=float), np.cumsum(per_min.to_numpy(dtype=float)))
+        ctx.accepted_uses = out
+    return ctx.accepted_uses
 
 
 def _uses_between(used: tuple[Arr, Arr], a: float, b: float) -> float:
