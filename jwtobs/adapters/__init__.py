@@ -109,11 +109,27 @@ def classify(adapter: Adapter, exc: BaseException, peek: TokenPeek, token_type: 
     if result is None:
         if token_type is not None and token_type is not str and isinstance(exc, (TypeError, AttributeError)):
             return Reason.MALFORMED, "type"  # (python-jose and a memoryview: "... has no attribute 'rsplit'")
+        keys = _pyjwt_key_source(exc, peek)
+        if keys is not None:
+            return keys
         fetch = key_fetch_failure(exc)
         if fetch is not None:
             return Reason.JWKS_UNAVAILABLE, fetch
         return Reason.VALIDATOR_ERROR, _exc_name(exc)
     return result
+
+
+def _pyjwt_key_source(exc: BaseException, peek: TokenPeek) -> Classification | None:
+    """What an error of PyJWT's key set classes means under any library's adapter (:func:`jwtobs.adapters.pyjwt.
+    key_source`): "Unable to find a signing key" from a ``PyJWKClient`` that picks the key for python-jose or Authlib
+    is ``JWT_UNKNOWN_KID`` as under PyJWT's (session 43, blind fleet64: ``JWT_VALIDATOR_ERROR`` before, against
+    docs/core.md). PyJWT is imported only when the exception is one of its own."""
+    cls = type(exc)
+    if not cls.__name__.startswith("PyJWK") or cls.__module__.split(".")[0] != "jwt":
+        return None
+    from jwtobs.adapters import pyjwt as _pyjwt  # (PyJWT is installed: it raised this)
+
+    return _pyjwt.key_source(exc, peek)
 
 
 def key_fetch_failure(exc: BaseException) -> str | None:

@@ -46,8 +46,14 @@ def claims_from_result(result: object) -> Mapping[str, Any] | None:
 def classify(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] | None:
     if type(exc) is E.ExpiredSignatureError:  # the most common rejection, first (it is nothing else below)
         return Reason.EXPIRED, "exp"
+    return key_source(exc, peek)
+
+
+def key_source(exc: BaseException, peek: TokenPeek) -> tuple[Reason, str | None] | None:
+    """The reason for an error of PyJWT's key set classes (``PyJWKClient``, ``PyJWKSet``), or None: also what
+    :func:`jwtobs.adapters.classify` makes of one escaping a function wrapped for another library (a ``PyJWKClient``
+    picking the key for python-jose or Authlib)."""
     msg = str(exc) if isinstance(exc, E.PyJWTError) else ""
-    # -- key sources --
     if isinstance(exc, E.PyJWKClientConnectionError):
         return Reason.JWKS_UNAVAILABLE, "connection"
     if isinstance(exc, E.PyJWKClientError):
