@@ -1675,7 +1675,7 @@ def _one_signer(x: Arr, seg: _Seg, g: pd.DataFrame, clients: list[str]) -> bool:
     else:
         held, lo, hi = float(by_bin.iloc[0]), _lower_edge(top[0]), top[0]
     # (lateness binned coarsely - beyond 5 minutes - says no more than "an hour late": open-banking providers'
-    # 08:00 jobs presenting the tokens they fetched an hour before, 55 of 6 of them on a quiet Saturday, blind
+    # 08:00 jobs presenting the tokens they fetched an hour before, 55 tokens of 6 of them on a quiet Saturday, blind
     # fleet52)
     return held >= 0.95 * float(by_bin.sum()) and hi - lo <= ARRIVAL_SIGNER_WIDTH
 
