@@ -1543,7 +1543,7 @@ def _expired_on_arrival(
             seg, g, x = core
             clients = _clients(g)
             need = 1 if _sole_client(ctx, str(iss)) is not None else ISSUER_CLOCK_CLIENTS
-            failing = np.flatnonzero(x[seg.i0 : seg.i1 + 1]) + seg.i0
+            failing = _failing(x, seg)
             if len(clients) < need or not _one_lateness(g, clients, lw, life) or not _steady(x, seg, failing):
                 continue  # (a pool's restart replaying its cached tokens at once is a burst of minutes, no clock)
         n = int(g["count"].sum())
@@ -1559,7 +1559,7 @@ def _expired_on_arrival(
             # ... or in the minutes they failed so, where that is minute after minute: a run's end trails its
             # last failures by up to an hour of normal traffic (session 36, fleet36: an IdP 8 min behind, 679
             # fresh failures in 30 min, then accepted again - 47 % accepted over the run)
-            failing = np.flatnonzero(x[seg.i0 : seg.i1 + 1]) + seg.i0
+            failing = _failing(x, seg)
             accepted = int(acc.loc[acc["i"].isin(failing), "count"].sum())
             if not _steady(x, seg, failing) or accepted > ARRIVAL_ACCEPTED * (int(x[failing].sum()) + accepted):
                 continue
@@ -1662,7 +1662,7 @@ def _one_signer(x: Arr, seg: _Seg, g: pd.DataFrame, clients: list[str]) -> bool:
     minutes behind with 10-minute tokens, 128 tokens of 12 clients 60-62 s past ``exp`` on arrival in 43 minutes,
     while the other two nodes' tokens were accepted: 92 % of the clients' tokens). Tokens replayed or resumed after
     a pause arrive at every lateness."""
-    failing = np.flatnonzero(x[seg.i0 : seg.i1 + 1]) + seg.i0
+    failing = _failing(x, seg)
     if len(clients) < ISSUER_CLOCK_CLIENTS_ONE_API or not _steady(x, seg, failing):
         return False
     by_bin = g.groupby("le")["count"].sum().sort_values(ascending=False)
@@ -1722,6 +1722,11 @@ def _arrival_core(ctx: _Ctx, mine: pd.DataFrame, g: pd.DataFrame, seg: _Seg) -> 
     part = core.groupby("i")["count"].sum()
     x[part.index.to_numpy(dtype="int64")] = part.to_numpy(dtype="float64")
     return _Seg(i0, i1, n, mu, p), core, x
+
+
+def _failing(x: Arr, seg: _Seg) -> np.ndarray[Any, Any]:
+    """The minutes of run ``seg`` in which series ``x`` holds failures."""
+    return np.flatnonzero(x[seg.i0 : seg.i1 + 1]) + seg.i0
 
 
 def _steady(x: Arr, seg: _Seg, failing: np.ndarray[Any, Any]) -> bool:
@@ -1794,7 +1799,7 @@ def _arrival_at_api(
             continue  # (nothing of theirs accepted anywhere: the issuer's rule's case)
         # a clock that far ahead refuses every token the replica is sent: a share of the clients' traffic there
         # (1 of up to 1 / ARRIVAL_AT_API replicas) in the minutes it failed, not a few replays among it
-        failing = np.flatnonzero(x[seg.i0 : seg.i1 + 1]) + seg.i0
+        failing = _failing(x, seg)
         here = int(acc.loc[(acc["profile"] == prof).fillna(False) & acc["i"].isin(failing), "count"].sum())
         failed = int(x[failing].sum())
         if failed < ARRIVAL_AT_API * (failed + here):
@@ -1863,8 +1868,7 @@ def _arrival_row(
         meanwhile = "there"
     elif len(issuers) == 1 and accepted > ARRIVAL_ACCEPTED * (n + accepted):
         meanwhile = (
-            f"while {accepted} of their other tokens of that issuer were accepted: the tokens one of its signers "
-            f"stamps"
+            f"while {accepted} of their other tokens of that issuer were accepted: the tokens one of its signers stamps"
         )
         cause = f"the clock of one signer of issuer {issuers[0]} ~{offset:.0f} s behind (tokens stamped in the past)"
     else:
