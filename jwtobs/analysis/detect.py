@@ -2063,7 +2063,7 @@ def _validator_excess(
     if r["kind"] != "clock_skew" or cid is None:
         return None
     seg = _minutes_of(ctx, r)
-    every = _clock_failures(_seg_rows(late[late["client_id"] == cid], seg))
+    every = _row_clock_failures(ctx, late, r)
     g = every[every["direction"] == "late"]
     if 2 * int(g["count"].sum()) < int(every["count"].sum()):
         # a clock ahead (mostly before nbf): the few past exp meanwhile are its background, no API's clock (session
@@ -2290,12 +2290,7 @@ def _app_clocks(
             clients = sorted({str(r["client_id"]) for r in cluster})
             if len(clients) < 2:
                 continue
-            g = pd.concat(
-                [
-                    _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
-                    for r in cluster
-                ]
-            )
+            g = pd.concat([_row_clock_failures(ctx, late, r) for r in cluster])
             past = g[g["direction"] == "late"]
             if 2 * int(past["count"].sum()) < int(g["count"].sum()) or not _one_lateness(past, clients, lw, life):
                 continue
@@ -2315,7 +2310,7 @@ def _mostly_early(
     for r in rows:
         if r["kind"] != "clock_skew" or r["issuer"] is None:
             continue
-        g = _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
+        g = _row_clock_failures(ctx, late, r)
         early = g[g["direction"] == "early"]
         if 2 * int(early["count"].sum()) >= max(1, int(g["count"].sum())):
             yield r, early
@@ -2592,11 +2587,15 @@ def _tokens_of(server: dict[str, Any]) -> str | None:
 def _incident_failures(
     ctx: _Ctx, late: pd.DataFrame, on_time: pd.DataFrame, r: dict[str, Any]
 ) -> tuple[pd.DataFrame, int]:
-    """The clock failures of a client's incident ``r`` in its minutes (:func:`_clock_failures`, ``own`` marking
-    those of :func:`_on_time`) and their number: what :func:`_explains` weighs."""
-    g = _seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r))
-    g = _clock_failures(g).assign(own=lambda d: d.index.isin(on_time.index))
+    """The clock failures of a client's incident ``r`` (:func:`_row_clock_failures`, ``own`` marking those of
+    :func:`_on_time`) and their number: what :func:`_explains` weighs."""
+    g = _row_clock_failures(ctx, late, r).assign(own=lambda d: d.index.isin(on_time.index))
     return g, int(g["count"].sum())
+
+
+def _row_clock_failures(ctx: _Ctx, late: pd.DataFrame, r: dict[str, Any]) -> pd.DataFrame:
+    """The clock failures (:func:`_clock_failures`) of client incident ``r``'s client in its minutes."""
+    return _clock_failures(_seg_rows(late[late["client_id"] == r["client_id"]], _minutes_of(ctx, r)))
 
 
 def _clock_failures(g: pd.DataFrame) -> pd.DataFrame:
